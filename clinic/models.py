@@ -1,0 +1,277 @@
+"""The clinic's own set-up: sites, chairs, staff and their shifts, opening
+hours, closures and the reminder policy. Clinic administrators edit these in
+the Django admin; everything else reads them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from functools import cached_property
+
+from django.conf import settings
+from django.contrib.postgres.fields import RangeOperators
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from phonenumber_field.modelfields import PhoneNumberField
+from simple_history.models import HistoricalRecords
+
+from clinic.db import PostgresExclusionConstraint, TsTzRange
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not an IANA time zone such as 'America/New_York'.") from None
+
+
+class Route(models.TextChoices):
+    IV = "iv", "Intravenous infusion"
+    IM = "im", "Intramuscular injection"
+    INTRANASAL = "intranasal", "Esketamine nasal spray"
+    ORAL = "oral", "Oral / sublingual"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "Text message"
+
+
+class Role(models.TextChoices):
+    FRONT_DESK = "front_desk", "Front desk"
+    NURSE = "nurse", "Infusion nurse"
+    PRESCRIBER = "prescriber", "Prescriber"
+    CLINIC_ADMIN = "clinic_admin", "Clinic administrator"
+
+
+CLINICIAN_ROLES = frozenset({Role.NURSE, Role.PRESCRIBER})
+
+
+class Site(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    time_zone = models.CharField(max_length=64, validators=[validate_time_zone], help_text="IANA zone, e.g. America/Denver")
+    address = models.TextField()
+    phone = PhoneNumberField()
+    # A nurse watches at most this many patients at once (1 nurse : 3 chairs is common).
+    max_patients_per_nurse = models.PositiveSmallIntegerField(default=3)
+    # Proposed start times fall on this grid, in minutes past the hour.
+    slot_step_minutes = models.PositiveSmallIntegerField(default=15)
+    arrival_notes = models.TextField(blank=True, help_text="Parking, entrance, what to bring: shown in reminders.")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(max_patients_per_nurse__gte=1), name="site_nurse_ratio_positive"),
+            models.CheckConstraint(
+                condition=Q(slot_step_minutes__gte=5, slot_step_minutes__lte=60), name="site_slot_step_5_to_60"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @cached_property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class Chair(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="chairs")
+    name = models.CharField(max_length=60)
+    active = models.BooleanField(default=True)
+    # The routes this chair is equipped for (IV pump, monitoring, ...).
+    equipment = models.JSONField(default=list, blank=True, help_text='Routes, e.g. ["iv", "intranasal"]')
+
+    class Meta:
+        ordering = ["site", "name"]
+        constraints = [models.UniqueConstraint(fields=["site", "name"], name="chair_name_unique_per_site")]
+
+    def __str__(self) -> str:
+        return f"{self.site.name} · {self.name}"
+
+    def clean(self) -> None:
+        unknown = set(self.equipment or []) - set(Route.values)
+        if not isinstance(self.equipment, list) or unknown:
+            raise ValidationError({"equipment": f"Use a list of routes from {sorted(Route.values)}."})
+
+
+class StaffMember(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="staff")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    sites = models.ManyToManyField(Site, related_name="staff", blank=True)
+    active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["user__last_name", "user__first_name"]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.get_role_display()})"
+
+    @property
+    def display_name(self) -> str:
+        return self.user.get_full_name() or self.user.get_username()
+
+    @property
+    def is_clinician(self) -> bool:
+        return self.role in CLINICIAN_ROLES
+
+
+class Shift(models.Model):
+    """One staff member working at one site for a stretch of time."""
+
+    staff = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="shifts")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="shifts")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["starts_at"]
+        indexes = [models.Index(fields=["site", "starts_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(starts_at__lt=models.F("ends_at")), name="shift_starts_before_end"),
+            PostgresExclusionConstraint(
+                name="shift_no_overlap_per_staff",
+                expressions=[
+                    (TsTzRange("starts_at", "ends_at"), RangeOperators.OVERLAPS),
+                    ("staff", RangeOperators.EQUAL),
+                ],
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.staff} at {self.site} {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+class OpeningHours(models.Model):
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0
+        TUESDAY = 1
+        WEDNESDAY = 2
+        THURSDAY = 3
+        FRIDAY = 4
+        SATURDAY = 5
+        SUNDAY = 6
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="opening_hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens_at = models.TimeField()
+    closes_at = models.TimeField()
+
+    class Meta:
+        ordering = ["site", "weekday"]
+        verbose_name_plural = "opening hours"
+        constraints = [
+            models.UniqueConstraint(fields=["site", "weekday"], name="opening_hours_one_per_weekday"),
+            models.CheckConstraint(condition=Q(opens_at__lt=models.F("closes_at")), name="opening_hours_open_before_close"),
+            models.CheckConstraint(condition=Q(weekday__lte=6), name="opening_hours_weekday_0_to_6"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site} {self.get_weekday_display()} {self.opens_at:%H:%M}–{self.closes_at:%H:%M}"
+
+
+class Closure(models.Model):
+    """A holiday or one-off closed period; no site means every site."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="closures", null=True, blank=True)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["starts_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(starts_at__lt=models.F("ends_at")), name="closure_starts_before_end"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reason} ({self.site or 'all sites'})"
+
+
+def default_reminder_offsets() -> list[int]:
+    return [72, 24, 2]
+
+
+class ReminderPolicy(models.Model):
+    """How and when one site reminds its patients."""
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="reminder_policy")
+    offsets_hours = models.JSONField(default=default_reminder_offsets, help_text="Hours before the session, e.g. [72, 24, 2]")
+    email_enabled = models.BooleanField(default=True)
+    sms_enabled = models.BooleanField(default=True)
+    # Quiet hours in the patient's own zone; may wrap past midnight (21:00–08:00).
+    quiet_hours_start = models.TimeField(default=dt.time(21, 0))
+    quiet_hours_end = models.TimeField(default=dt.time(8, 0))
+    # Patients may confirm or cancel online until this many hours before the session.
+    patient_notice_hours = models.PositiveSmallIntegerField(default=24)
+    max_attempts = models.PositiveSmallIntegerField(default=5)
+    subject_template = models.CharField(
+        max_length=200, default="Reminder: your {{ protocol }} session on {{ local_start|date:'l j F, H:i' }}"
+    )
+    body_template = models.TextField(
+        default=(
+            "Hello {{ patient_first_name }},\n\n"
+            "This is a reminder of your session at {{ site_name }} on {{ local_start|date:'l j F Y' }} "
+            "at {{ local_start|date:'H:i' }} ({{ time_zone }}).\n\n"
+            "Address: {{ site_address }}\n\n"
+            "Please prepare:\n{{ preparation_notes }}\n\n"
+            "Confirm: {{ confirm_url }}\nCancel: {{ cancel_url }}\n"
+        )
+    )
+    sms_template = models.CharField(
+        max_length=320,
+        default=(
+            "{{ site_name }}: session {{ local_start|date:'D j M H:i' }}. Arrange a ride home. "
+            "Confirm {{ confirm_url }} Cancel {{ cancel_url }}"
+        ),
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "reminder policies"
+        constraints = [
+            models.CheckConstraint(condition=Q(max_attempts__gte=1), name="reminder_policy_attempts_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reminder policy for {self.site}"
+
+    def clean(self) -> None:
+        offsets = self.offsets_hours
+        if not isinstance(offsets, list) or not all(isinstance(h, int) and 0 < h <= 24 * 14 for h in offsets):
+            raise ValidationError({"offsets_hours": "Use a list of whole hours between 1 and 336, e.g. [72, 24, 2]."})
+        if len(set(offsets)) != len(offsets):
+            raise ValidationError({"offsets_hours": "Each offset may appear once."})
+
+
+class AccessLog(models.Model):
+    """Who looked at or changed patient data, and when. Written by middleware."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=500)
+    status_code = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.user_id} {self.method} {self.path} {self.status_code}"
+
+
+__all__ = [
+    "AccessLog",
+    "Chair",
+    "Channel",
+    "Closure",
+    "OpeningHours",
+    "ReminderPolicy",
+    "Role",
+    "Route",
+    "Shift",
+    "Site",
+    "StaffMember",
+]

@@ -1,0 +1,179 @@
+"""Patients and their screening: the clinic-maintained contraindication list,
+the patient's recorded flags and the mental-health evaluation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from phonenumber_field.modelfields import PhoneNumberField
+from simple_history.models import HistoricalRecords
+
+from clinic.models import Channel, Site, validate_time_zone
+
+
+def new_calendar_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Patient(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="patient"
+    )
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField()
+    email = models.EmailField(blank=True)
+    mobile_phone = PhoneNumberField(blank=True)
+    home_site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="patients")
+    # Blank means the home site's zone.
+    time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone])
+    preferred_channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    reminder_consent = models.BooleanField(default=False, help_text="Agreed to receive reminders.")
+    reminder_consent_changed_at = models.DateTimeField(null=True, blank=True)
+    escort_name = models.CharField("usual driver home", max_length=120, blank=True)
+    escort_phone = PhoneNumberField(blank=True)
+    emergency_contact_name = models.CharField(max_length=120, blank=True)
+    emergency_contact_phone = PhoneNumberField(blank=True)
+    emergency_contact_relation = models.CharField(max_length=60, blank=True)
+    medications = models.TextField(blank=True, help_text="Current medications, one per line.")
+    seizure_history = models.BooleanField(default=False)
+    # Secret part of the patient's private calendar-subscription URL.
+    calendar_token = models.CharField(max_length=64, unique=True, default=new_calendar_token, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["calendar_token"])
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        indexes = [models.Index(fields=["last_name", "first_name"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(date_of_birth__gt=dt.date(1900, 1, 1)), name="patient_date_of_birth_plausible"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone or self.home_site.time_zone)
+
+    def age_on(self, day: dt.date) -> int:
+        born = self.date_of_birth
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+    def clean(self) -> None:
+        if self.date_of_birth and self.date_of_birth > dt.date.today():  # noqa: DTZ011 - a date, not an instant
+            raise ValidationError({"date_of_birth": "Date of birth cannot be in the future."})
+        if self.preferred_channel == Channel.SMS and not self.mobile_phone and not self.email:
+            raise ValidationError({"mobile_phone": "Text-message reminders need a mobile number."})
+
+
+class Contraindication(models.Model):
+    """One entry of the clinic's own list of reasons not to book without a
+    clinician's documented decision. Rules with a threshold are evaluated
+    against the patient's data; flags are recorded per patient."""
+
+    class Kind(models.TextChoices):
+        FLAG = "flag", "Recorded per patient"
+        MIN_AGE = "min_age", "Younger than (years)"
+        MAX_SYSTOLIC = "max_systolic", "Systolic blood pressure above (mmHg)"
+        MAX_DIASTOLIC = "max_diastolic", "Diastolic blood pressure above (mmHg)"
+        MAX_HEART_RATE = "max_heart_rate", "Heart rate above (bpm)"
+        SEIZURE_HISTORY = "seizure_history", "History of seizures"
+
+    code = models.SlugField(max_length=60, unique=True)
+    label = models.CharField(max_length=120)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.FLAG)
+    threshold = models.PositiveSmallIntegerField(null=True, blank=True)
+    description = models.TextField(blank=True)
+    active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["label"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(kind__in=["flag", "seizure_history"], threshold__isnull=True)
+                    | (~Q(kind__in=["flag", "seizure_history"]) & Q(threshold__isnull=False))
+                ),
+                name="contraindication_threshold_matches_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class PatientFlag(models.Model):
+    """A clinic-defined contraindication recorded as present for a patient."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="flags")
+    contraindication = models.ForeignKey(
+        Contraindication, on_delete=models.PROTECT, related_name="+", limit_choices_to={"kind": "flag"}
+    )
+    notes = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["patient", "contraindication"]
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "contraindication"], name="patient_flag_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient}: {self.contraindication}"
+
+
+class Evaluation(models.Model):
+    """The evaluation by a mental-health professional that precedes the first
+    infusion, with the screening vitals taken then."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="evaluations")
+    evaluated_on = models.DateField()
+    evaluator_name = models.CharField(max_length=120)
+    evaluator_credentials = models.CharField(max_length=120, blank=True, help_text="e.g. MD, psychiatrist; PhD, psychologist")
+    diagnosis = models.CharField(max_length=200)
+    icd10_code = models.CharField("ICD-10 code", max_length=10, blank=True)
+    systolic_bp = models.PositiveSmallIntegerField("systolic (mmHg)", null=True, blank=True)
+    diastolic_bp = models.PositiveSmallIntegerField("diastolic (mmHg)", null=True, blank=True)
+    heart_rate = models.PositiveSmallIntegerField("heart rate (bpm)", null=True, blank=True)
+    cardiac_history = models.TextField(blank=True)
+    notes = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-evaluated_on"]
+        get_latest_by = "evaluated_on"
+        constraints = [
+            models.CheckConstraint(condition=~Q(diagnosis=""), name="evaluation_has_diagnosis"),
+            models.CheckConstraint(
+                condition=Q(systolic_bp__isnull=True) | Q(systolic_bp__range=(50, 300)), name="evaluation_systolic_plausible"
+            ),
+            models.CheckConstraint(
+                condition=Q(diastolic_bp__isnull=True) | Q(diastolic_bp__range=(20, 200)),
+                name="evaluation_diastolic_plausible",
+            ),
+            models.CheckConstraint(
+                condition=Q(heart_rate__isnull=True) | Q(heart_rate__range=(20, 250)), name="evaluation_heart_rate_plausible"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient} evaluated {self.evaluated_on}: {self.diagnosis}"

@@ -1,0 +1,361 @@
+"""Protocols, treatment plans, appointments and reminders.
+
+The rules the database can hold live here as constraints: a chair and a
+patient are never in two active appointments at once (PostgreSQL exclusion
+constraints over tstzrange), one sequence number per plan, start before end.
+Writes go through scheduling.services; these classes hold single-row logic only.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import RangeOperators
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
+
+from clinic.db import PostgresExclusionConstraint, TsTzRange
+from clinic.models import Chair, Channel, Route, Site, StaffMember
+from patients.models import Patient
+
+
+class Protocol(models.Model):
+    class InductionPattern(models.TextChoices):
+        WINDOW = "window", "N sessions within D days"
+        WEEKLY = "weekly", "Sessions per week (e.g. 3-2-1-1-1)"
+
+    name = models.CharField(max_length=120, unique=True)
+    route = models.CharField(max_length=20, choices=Route.choices, default=Route.IV)
+    # Chair time: the infusion plus monitoring and recovery.
+    session_minutes = models.PositiveSmallIntegerField(default=120)
+    infusion_minutes = models.PositiveSmallIntegerField(default=40)
+    induction_pattern = models.CharField(max_length=10, choices=InductionPattern.choices)
+    induction_sessions = models.PositiveSmallIntegerField(null=True, blank=True)
+    induction_window_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    weekly_counts = models.JSONField(default=list, blank=True, help_text="Sessions per week, e.g. [3, 2, 1, 1, 1]")
+    min_gap_hours = models.PositiveSmallIntegerField(default=48, help_text="Least time between two induction sessions.")
+    maintenance_min_days = models.PositiveSmallIntegerField(default=14)
+    maintenance_default_days = models.PositiveSmallIntegerField(default=28)
+    maintenance_max_days = models.PositiveSmallIntegerField(default=42)
+    review_after_months = models.PositiveSmallIntegerField(default=6)
+    preparation_notes = models.TextField(
+        blank=True,
+        default=(
+            "Arrange for someone to drive you home; you must not drive after the session.\n"
+            "Do not eat for 4 hours before; clear fluids are fine up to 2 hours before.\n"
+            "Bring a list of your current medications and wear comfortable clothes."
+        ),
+    )
+    active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(infusion_minutes__gte=1, session_minutes__gte=F("infusion_minutes")),
+                name="protocol_session_covers_infusion",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    maintenance_min_days__gte=1,
+                    maintenance_min_days__lte=F("maintenance_default_days"),
+                    maintenance_default_days__lte=F("maintenance_max_days"),
+                ),
+                name="protocol_maintenance_interval_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(induction_pattern="weekly")
+                | Q(induction_pattern="window", induction_sessions__gte=1, induction_window_days__gte=1),
+                name="protocol_window_pattern_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.induction_pattern == self.InductionPattern.WEEKLY:
+            counts = self.weekly_counts
+            if not isinstance(counts, list) or not counts or not all(isinstance(c, int) and 1 <= c <= 7 for c in counts):
+                raise ValidationError({"weekly_counts": "Give sessions per week as whole numbers 1–7, e.g. [3, 2, 1, 1, 1]."})
+        if self.induction_pattern == self.InductionPattern.WINDOW and self.induction_sessions and self.induction_window_days:
+            if self.induction_sessions > self.induction_window_days:
+                raise ValidationError({"induction_sessions": "Never two sessions on one day: more sessions than days."})
+
+    @property
+    def induction_session_count(self) -> int:
+        if self.induction_pattern == self.InductionPattern.WEEKLY:
+            return sum(self.weekly_counts)
+        return self.induction_sessions or 0
+
+
+class Phase(models.TextChoices):
+    INDUCTION = "induction", "Induction"
+    MAINTENANCE = "maintenance", "Maintenance"
+
+
+class PlanStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    COMPLETED = "completed", "Completed"
+    ENDED = "ended", "Ended early"
+
+
+OPEN_PLAN_STATUSES = (PlanStatus.DRAFT, PlanStatus.ACTIVE, PlanStatus.PAUSED)
+
+
+def default_weekdays() -> list[int]:
+    return [0, 1, 2, 3, 4]
+
+
+class TreatmentPlan(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="plans")
+    protocol = models.ForeignKey(Protocol, on_delete=models.PROTECT, related_name="plans")
+    prescriber = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="prescribed_plans")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="plans")
+    phase = models.CharField(max_length=12, choices=Phase.choices, default=Phase.INDUCTION)
+    status = models.CharField(max_length=10, choices=PlanStatus.choices, default=PlanStatus.DRAFT)
+    start_date = models.DateField()
+    # Induction rounds: 1 for the first course, +1 for each new induction after a relapse.
+    induction_round = models.PositiveSmallIntegerField(default=1)
+    maintenance_interval_days = models.PositiveSmallIntegerField()
+    review_date = models.DateField()
+    # Booking preferences, in the site's wall-clock time.
+    preferred_weekdays = models.JSONField(default=default_weekdays, blank=True)
+    earliest_start = models.TimeField(null=True, blank=True)
+    latest_start = models.TimeField(null=True, blank=True)
+    # Raised when the engine could not keep the plan's rules (e.g. a missed
+    # induction session could not be re-flowed); a clinician clears it.
+    needs_attention = models.BooleanField(default=False)
+    attention_reason = models.TextField(blank=True)
+    eligibility_override_by = models.ForeignKey(
+        StaffMember, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    eligibility_override_reason = models.TextField(blank=True)
+    eligibility_override_at = models.DateTimeField(null=True, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.TextField(blank=True)
+    # Bumped on every change; edits carry the version they read (If-Match).
+    version = models.PositiveIntegerField(default=1)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-start_date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=Q(status__in=["draft", "active", "paused"]),
+                name="plan_one_open_per_patient",
+            ),
+            models.CheckConstraint(condition=Q(maintenance_interval_days__gte=1), name="plan_interval_positive"),
+            models.CheckConstraint(condition=Q(review_date__gt=F("start_date")), name="plan_review_after_start"),
+            models.CheckConstraint(
+                condition=~Q(status="ended") | Q(ended_at__isnull=False), name="plan_ended_has_timestamp"
+            ),
+            models.CheckConstraint(
+                condition=Q(eligibility_override_by__isnull=True) | ~Q(eligibility_override_reason=""),
+                name="plan_override_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient} · {self.protocol} ({self.get_status_display()})"
+
+
+class AppointmentStatus(models.TextChoices):
+    BOOKED = "booked", "Booked"
+    CONFIRMED = "confirmed", "Confirmed"
+    CHECKED_IN = "checked_in", "Checked in"
+    IN_CHAIR = "in_chair", "In chair"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+    NO_SHOW = "no_show", "No-show"
+
+
+# Appointments in these states occupy their chair, nurse and patient.
+BLOCKING_STATUSES = (
+    AppointmentStatus.BOOKED,
+    AppointmentStatus.CONFIRMED,
+    AppointmentStatus.CHECKED_IN,
+    AppointmentStatus.IN_CHAIR,
+    AppointmentStatus.COMPLETED,
+)
+UPCOMING_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED)
+_BLOCKING = Q(status__in=[s.value for s in BLOCKING_STATUSES])
+
+
+class Appointment(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
+    plan = models.ForeignKey(TreatmentPlan, on_delete=models.PROTECT, related_name="appointments", null=True, blank=True)
+    sequence = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Session number within the plan.")
+    phase = models.CharField(max_length=12, choices=Phase.choices, default=Phase.INDUCTION)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="appointments")
+    chair = models.ForeignKey(Chair, on_delete=models.PROTECT, related_name="appointments")
+    nurse = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="appointments", null=True, blank=True)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=AppointmentStatus.choices, default=AppointmentStatus.BOOKED)
+    ride_home = models.CharField("driver home", max_length=120, blank=True)
+    notes = models.TextField(blank=True)
+    # Set when a clinician accepted a move that breaks a plan rule.
+    rule_override_reason = models.TextField(blank=True)
+    cancellation_reason = models.TextField(blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    booked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    in_chair_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["starts_at"]
+        indexes = [
+            models.Index(fields=["site", "starts_at"]),
+            models.Index(fields=["chair", "starts_at"]),
+            models.Index(fields=["nurse", "starts_at"]),
+            models.Index(fields=["patient", "starts_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(starts_at__lt=F("ends_at")), name="appointment_starts_before_end"),
+            models.CheckConstraint(
+                condition=Q(plan__isnull=True, sequence__isnull=True) | Q(plan__isnull=False, sequence__gte=1),
+                name="appointment_sequence_with_plan",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="cancelled") | Q(cancelled_at__isnull=False), name="appointment_cancel_has_timestamp"
+            ),
+            # A cancelled or missed session's number is taken over by its replacement.
+            models.UniqueConstraint(
+                fields=["plan", "sequence"], condition=_BLOCKING, name="appointment_one_sequence_per_plan"
+            ),
+            PostgresExclusionConstraint(
+                name="appointment_no_chair_overlap",
+                expressions=[(TsTzRange("starts_at", "ends_at"), RangeOperators.OVERLAPS), ("chair", RangeOperators.EQUAL)],
+                condition=_BLOCKING,
+            ),
+            PostgresExclusionConstraint(
+                name="appointment_no_patient_overlap",
+                expressions=[
+                    (TsTzRange("starts_at", "ends_at"), RangeOperators.OVERLAPS),
+                    ("patient", RangeOperators.EQUAL),
+                ],
+                condition=_BLOCKING,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        number = f" #{self.sequence}" if self.sequence else ""
+        return f"{self.patient}{number} {self.starts_at:%Y-%m-%d %H:%M} UTC ({self.get_status_display()})"
+
+    @property
+    def is_blocking(self) -> bool:
+        return self.status in BLOCKING_STATUSES
+
+
+class ReminderKind(models.TextChoices):
+    REMINDER = "reminder", "Reminder before the session"
+    CONFIRMATION = "confirmation", "Booking confirmation"
+    CHANGE = "change", "Change notice"
+    CANCELLATION = "cancellation", "Cancellation notice"
+
+
+class ReminderStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Reminder(models.Model):
+    """One message to send about one appointment. The row is written in the
+    transaction that books, moves or cancels the appointment; the dispatcher
+    claims due rows and sends them."""
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.PROTECT, related_name="reminders")
+    kind = models.CharField(max_length=14, choices=ReminderKind.choices, default=ReminderKind.REMINDER)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    # For reminders: how long before the session; null for notices.
+    offset_minutes = models.PositiveIntegerField(null=True, blank=True)
+    # The session start this row was planned for; a moved session's old rows are cancelled.
+    session_starts_at = models.DateTimeField()
+    due_at = models.DateTimeField(help_text="When it should go out (after quiet hours).")
+    next_attempt_at = models.DateTimeField(help_text="When the dispatcher may next pick it up.")
+    status = models.CharField(max_length=10, choices=ReminderStatus.choices, default=ReminderStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    last_error = models.TextField(blank=True)
+    # Why a different channel than the patient's preference was used.
+    fallback_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["due_at"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="reminder_due_idx"),
+            models.Index(fields=["status", "lease_expires_at"], name="reminder_lease_idx"),
+        ]
+        constraints = [
+            # Never twice for the same moment of the same session.
+            models.UniqueConstraint(
+                fields=["appointment", "kind", "offset_minutes", "session_starts_at"],
+                condition=Q(kind="reminder") & ~Q(status="cancelled"),
+                name="reminder_once_per_offset",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="reminder") | Q(offset_minutes__isnull=False), name="reminder_has_offset"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sending") | Q(lease_expires_at__isnull=False), name="reminder_sending_has_lease"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.channel} for appointment {self.appointment_id} due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class ReminderAttempt(models.Model):
+    reminder = models.ForeignKey(Reminder, on_delete=models.CASCADE, related_name="attempt_log")
+    attempted_at = models.DateTimeField()
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    succeeded = models.BooleanField()
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["attempted_at"]
+
+    def __str__(self) -> str:
+        outcome = "sent" if self.succeeded else "failed"
+        return f"Reminder {self.reminder_id} {outcome} at {self.attempted_at:%Y-%m-%d %H:%M}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a booking POST with an Idempotency-Key header."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    request_fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"
