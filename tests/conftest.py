@@ -1,0 +1,67 @@
+"""Shared fixtures: the service check, the clinic and its personas.
+
+Personas (each with what it may see):
+- front_desk: books, moves, cancels; sees contact and scheduling data, not clinical notes or screening.
+- nurse, prescriber: clinicians; everything the front desk sees plus plans, screening, overrides.
+- clinic_admin: configuration of sites, chairs, hours, protocols, reminder policy.
+- patient_a, patient_b: portal users; each sees only their own appointments and plan.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlparse
+
+import psycopg2
+import pytest
+import redis
+
+from tests import factories
+
+
+def _fail(message: str) -> None:
+    pytest.exit(message, returncode=3)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The suite needs real PostgreSQL and Redis; say how to start them rather than skip."""
+    db_url = os.environ["DATABASE_URL"]
+    parsed = urlparse(db_url)
+    if parsed.scheme.startswith("postgres"):
+        try:
+            psycopg2.connect(
+                host=parsed.hostname or "127.0.0.1",
+                port=parsed.port or 5432,
+                user=parsed.username or "postgres",
+                password=parsed.password or None,
+                dbname="postgres",
+                connect_timeout=3,
+            ).close()
+        except psycopg2.OperationalError as exc:
+            _fail(
+                f"PostgreSQL is not reachable at {parsed.hostname}:{parsed.port or 5432} ({exc}).\n"
+                "Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n"
+                "or point DATABASE_URL at a running server."
+            )
+    else:
+        _fail(f"The test suite runs on PostgreSQL; DATABASE_URL={db_url!r} is not a PostgreSQL URL.")
+    redis_url = os.environ["REDIS_URL"]
+    try:
+        redis.Redis.from_url(redis_url, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        _fail(
+            f"Redis is not reachable at {redis_url} ({exc}).\n"
+            'Start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no\n'
+            "or point REDIS_URL at a running server."
+        )
+
+
+@pytest.fixture
+def site(db):
+    return factories.SiteFactory()
+
+
+@pytest.fixture
+def personas(db, site):
+    """One user per role at `site`, and two patients with portal accounts."""
+    return factories.make_personas(site)

@@ -1,0 +1,19 @@
+"""Settings for the test suite: real PostgreSQL and Redis, in-memory outboxes.
+
+Defaults point at the local servers; DATABASE_URL and REDIS_URL override them."""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/clinic")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("DJANGO_DEBUG", "false")
+
+from clinic.settings import *  # noqa: E402,F403
+from clinic.settings import STORAGES  # noqa: E402
+
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+SMS_BACKEND = "scheduling.reminders.sms.MemorySmsBackend"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "1000/min", "user": "100000/min"}}  # noqa: F405
