@@ -196,6 +196,8 @@ class Appointment(models.Model):
     plan = models.ForeignKey(TreatmentPlan, on_delete=models.PROTECT, related_name="appointments", null=True, blank=True)
     sequence = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Session number within the plan.")
     phase = models.CharField(max_length=12, choices=Phase.choices, default=Phase.INDUCTION)
+    # Which induction course of the plan this session belongs to (or follows, in maintenance).
+    induction_round = models.PositiveSmallIntegerField(default=1)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="appointments")
     chair = models.ForeignKey(Chair, on_delete=models.PROTECT, related_name="appointments")
     nurse = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="appointments", null=True, blank=True)

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from factory.django import DjangoModelFactory
 
 from clinic.models import Chair, OpeningHours, ReminderPolicy, Role, Route, Shift, Site, StaffMember
-from patients.models import Patient
+from patients.models import Evaluation, Patient
 from scheduling.models import Appointment, Protocol, TreatmentPlan
 
 User = get_user_model()
@@ -90,9 +90,28 @@ class ShiftFactory(DjangoModelFactory):
     ends_at = factory.LazyAttribute(lambda s: s.starts_at + dt.timedelta(hours=10))
 
 
+class EvaluationFactory(DjangoModelFactory):
+    class Meta:
+        model = Evaluation
+
+    patient = None
+    evaluated_on = dt.date(2026, 1, 10)
+    evaluator_name = "Dr. Rivera"
+    evaluator_credentials = "MD, psychiatrist"
+    diagnosis = "Treatment-resistant major depressive disorder"
+    icd10_code = "F33.2"
+    systolic_bp = 124
+    diastolic_bp = 78
+    heart_rate = 72
+    recorded_by = factory.SubFactory(UserFactory)
+
+
 class PatientFactory(DjangoModelFactory):
+    """A screened adult with an evaluation on file; `evaluation=None` leaves it out."""
+
     class Meta:
         model = Patient
+        skip_postgeneration_save = True
 
     first_name = factory.Faker("first_name")
     last_name = factory.Faker("last_name")
@@ -101,6 +120,7 @@ class PatientFactory(DjangoModelFactory):
     mobile_phone = "+12025550199"
     home_site = factory.SubFactory(SiteFactory)
     reminder_consent = True
+    evaluation = factory.RelatedFactory(EvaluationFactory, factory_related_name="patient")
 
 
 class ProtocolFactory(DjangoModelFactory):

@@ -1,0 +1,201 @@
+"""Where and when one session can start at a site: opening hours, closures,
+chairs, nurses on shift under their patient limit, and the patient's own
+other sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from bisect import bisect_left, insort
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+from scheduling.engine.model import DayProblem, Preferences, SiteSnapshot, Slot, Span
+from scheduling.engine.wallclock import local_instant
+
+WEEKDAY_NAMES = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
+
+
+class _SortedSpans:
+    """Spans sorted by start with a parallel list of starts for bisect."""
+
+    __slots__ = ("longest", "spans", "starts")
+
+    def __init__(self, spans: Iterable[Span]) -> None:
+        self.spans = sorted(spans)
+        self.starts = [span.start for span in self.spans]
+        self.longest = max((s.end - s.start for s in self.spans), default=dt.timedelta(0))
+
+    def add(self, span: Span) -> None:
+        insort(self.spans, span)
+        self.starts.insert(bisect_left(self.starts, span.start), span.start)
+        self.longest = max(self.longest, span.end - span.start)
+
+    def overlapping(self, span: Span) -> Iterator[Span]:
+        # Only spans starting within `longest` before span.start can reach into it.
+        low = bisect_left(self.starts, span.start - self.longest)
+        high = bisect_left(self.starts, span.end)
+        for candidate in self.spans[low:high]:
+            if candidate.end > span.start:
+                yield candidate
+
+    def any_overlap(self, span: Span) -> bool:
+        return next(self.overlapping(span), None) is not None
+
+    def covering(self, span: Span) -> bool:
+        """True if one span (a shift) covers all of `span`; shifts of one person never overlap."""
+        index = bisect_left(self.starts, span.start)
+        if index < len(self.starts) and self.starts[index] == span.start:
+            return self.spans[index].end >= span.end
+        return index > 0 and self.spans[index - 1].end >= span.end
+
+
+def _peak_concurrency(spans: list[Span], window: Span) -> int:
+    """Most spans in progress at one instant inside `window`."""
+    events: list[tuple[dt.datetime, int]] = []
+    for span in spans:
+        events.append((max(span.start, window.start), 1))
+        events.append((min(span.end, window.end), -1))
+    # Ends sort before starts at the same instant: back-to-back is not concurrent.
+    events.sort(key=lambda event: (event[0], event[1]))
+    peak = current = 0
+    for _, change in events:
+        current += change
+        peak = max(peak, current)
+    return peak
+
+
+class Availability:
+    """A mutable view of one site's free capacity and one patient's busy times.
+
+    `claim` records a slot, so property tests and multi-session planning can
+    place sessions one after another against the same view."""
+
+    def __init__(self, site: SiteSnapshot, patient_busy: Iterable[Span] = ()) -> None:
+        self.site = site
+        self._chair_busy = {chair.id: _SortedSpans(chair.busy) for chair in site.chairs}
+        self._nurse_booked = {nurse.id: _SortedSpans(nurse.booked) for nurse in site.nurses}
+        self._nurse_shifts = {nurse.id: _SortedSpans(nurse.shifts) for nurse in site.nurses}
+        self._patient_busy = _SortedSpans(patient_busy)
+        self._closures = sorted(site.closures)
+
+    def claim(self, slot: Slot, *, for_patient: bool = True) -> None:
+        span = slot.span
+        self._chair_busy[slot.chair_id].add(span)
+        self._nurse_booked[slot.nurse_id].add(span)
+        if for_patient:
+            self._patient_busy.add(span)
+
+    def nurse_load(self, nurse_id: int, span: Span) -> int:
+        return _peak_concurrency(list(self._nurse_booked[nurse_id].overlapping(span)), span)
+
+    def candidate_starts(self, day: dt.date, duration: dt.timedelta, prefs: Preferences) -> tuple[list[dt.datetime], str]:
+        """Start instants on the site's grid for `day`, or none and the reason."""
+        site = self.site
+        weekday = day.weekday()
+        if weekday not in prefs.weekdays:
+            return [], "not one of the patient's preferred days"
+        hours = site.opening.get(weekday)
+        if hours is None:
+            return [], f"the site is closed on {WEEKDAY_NAMES[weekday]}"
+        opens, closes = hours
+        closes_at = local_instant(day, closes, site.zone)
+        earliest = max(opens, prefs.earliest) if prefs.earliest else opens
+        latest = prefs.latest
+        starts: list[dt.datetime] = []
+        minute = earliest.hour * 60 + earliest.minute
+        step = site.step_minutes
+        minute = -(-minute // step) * step  # round up onto the grid
+        while minute < 24 * 60:
+            clock = dt.time(minute // 60, minute % 60)
+            if latest is not None and clock > latest:
+                break
+            instant = local_instant(day, clock, site.zone)
+            if instant is not None:
+                if closes_at is not None and instant + duration > closes_at:
+                    break
+                starts.append(instant)
+            minute += step
+        if not starts:
+            window = f"{earliest:%H:%M}–{latest:%H:%M}" if latest else f"from {earliest:%H:%M}"
+            return [], f"no {int(duration.total_seconds() // 60)}-minute session fits in opening hours {window}"
+        return starts, ""
+
+    def first_slot(
+        self,
+        day: dt.date,
+        duration: dt.timedelta,
+        route: str,
+        prefs: Preferences,
+        not_before: dt.datetime | None = None,
+    ) -> Slot | DayProblem:
+        """The earliest slot on `day`, or a DayProblem saying why there is none."""
+        starts, reason = self.candidate_starts(day, duration, prefs)
+        if not starts:
+            return DayProblem(day, reason)
+        chairs = [chair for chair in self.site.chairs if route in chair.routes]
+        if not chairs:
+            return DayProblem(day, f"no chair is equipped for {route}")
+        misses: Counter[str] = Counter()
+        closure_reason = ""
+        for start in starts:
+            if not_before is not None and start < not_before:
+                misses["too soon after the previous session"] += 1
+                continue
+            span = Span(start, start + duration)
+            closure = next((why for closed, why in self._closures if closed.overlaps(span)), None)
+            if closure is not None:
+                closure_reason = closure
+                misses["closure"] += 1
+                continue
+            if self._patient_busy.any_overlap(span):
+                misses["the patient already has a session then"] += 1
+                continue
+            chair_id = next((c.id for c in chairs if not self._chair_busy[c.id].any_overlap(span)), None)
+            if chair_id is None:
+                misses["every chair is booked"] += 1
+                continue
+            nurse_id = self._pick_nurse(span)
+            if nurse_id is None:
+                misses[self._nurse_miss_reason(span)] += 1
+                continue
+            return Slot(start=start, end=span.end, chair_id=chair_id, nurse_id=nurse_id)
+        if misses["closure"] == len(starts):
+            return DayProblem(day, f"closed ({closure_reason})")
+        misses.pop("closure", None)
+        reason = misses.most_common(1)[0][0] if misses else "no free time"
+        return DayProblem(day, reason)
+
+    def _pick_nurse(self, span: Span) -> int | None:
+        """The least-loaded nurse on shift for all of `span` with room for one more patient."""
+        limit = self.site.max_patients_per_nurse
+        best: tuple[int, int] | None = None
+        for nurse_id, shifts in self._nurse_shifts.items():
+            if not shifts.covering(span):
+                continue
+            load = self.nurse_load(nurse_id, span)
+            if load < limit and (best is None or load < best[0]):
+                best = (load, nurse_id)
+                if load == 0:
+                    break
+        return best[1] if best else None
+
+    def _nurse_miss_reason(self, span: Span) -> str:
+        on_shift = any(shifts.covering(span) for shifts in self._nurse_shifts.values())
+        if not on_shift:
+            return "no nurse is on shift"
+        return f"every nurse on shift already has {self.site.max_patients_per_nurse} patients"
+
+    def slot_is_free(self, slot: Slot, *, ignore_patient: bool = False) -> str | None:
+        """None if `slot` can be booked as given, else what is in the way."""
+        span = slot.span
+        if self._chair_busy.get(slot.chair_id) is None:
+            return "that chair is not at this site"
+        if self._chair_busy[slot.chair_id].any_overlap(span):
+            return "the chair is already booked then"
+        if not ignore_patient and self._patient_busy.any_overlap(span):
+            return "the patient already has a session then"
+        if slot.nurse_id not in self._nurse_shifts or not self._nurse_shifts[slot.nurse_id].covering(span):
+            return "the nurse is not on shift then"
+        if self.nurse_load(slot.nurse_id, span) >= self.site.max_patients_per_nurse:
+            return f"the nurse already has {self.site.max_patients_per_nurse} patients then"
+        return None

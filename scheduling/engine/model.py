@@ -1,0 +1,127 @@
+"""Plain values the planner works on. No ORM here: services build these from
+the database, the planner reasons over them, services write the result."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A half-open instant range [start, end) in aware UTC datetimes."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+    def overlaps(self, other: Span) -> bool:
+        return self.start < other.end and other.start < self.end
+
+    def covers(self, other: Span) -> bool:
+        return self.start <= other.start and other.end <= self.end
+
+
+@dataclass(frozen=True)
+class ChairState:
+    id: int
+    name: str
+    routes: frozenset[str]
+    busy: tuple[Span, ...] = ()  # sorted by start
+
+
+@dataclass(frozen=True)
+class NurseState:
+    id: int
+    name: str
+    shifts: tuple[Span, ...] = ()  # sorted by start
+    booked: tuple[Span, ...] = ()  # sorted by start
+
+
+@dataclass(frozen=True)
+class SiteSnapshot:
+    """Everything about one site that decides whether a session can start at a moment."""
+
+    id: int
+    name: str
+    zone: ZoneInfo
+    opening: dict[int, tuple[dt.time, dt.time]]  # weekday -> (opens, closes), local wall clock
+    closures: tuple[tuple[Span, str], ...]
+    chairs: tuple[ChairState, ...]
+    nurses: tuple[NurseState, ...]
+    max_patients_per_nurse: int = 3
+    step_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class Preferences:
+    weekdays: frozenset[int] = frozenset(range(7))
+    earliest: dt.time | None = None  # earliest local start
+    latest: dt.time | None = None  # latest local start
+
+
+@dataclass(frozen=True)
+class InductionRule:
+    """Either `sessions` within `window_days`, or `weekly_counts` per week from the first session."""
+
+    session_length: dt.timedelta
+    min_gap: dt.timedelta
+    route: str
+    sessions: int | None = None
+    window_days: int | None = None
+    weekly_counts: tuple[int, ...] = ()
+
+    @property
+    def total_sessions(self) -> int:
+        return sum(self.weekly_counts) if self.weekly_counts else (self.sessions or 0)
+
+    @property
+    def span_days(self) -> int:
+        """How many days, from the first session's date, the whole induction may take."""
+        return 7 * len(self.weekly_counts) if self.weekly_counts else (self.window_days or 0)
+
+
+@dataclass(frozen=True)
+class Slot:
+    start: dt.datetime
+    end: dt.datetime
+    chair_id: int
+    nurse_id: int
+
+    @property
+    def span(self) -> Span:
+        return Span(self.start, self.end)
+
+
+@dataclass(frozen=True)
+class DayProblem:
+    """Why nothing could be placed on one local day, in words for the front desk."""
+
+    day: dt.date
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.day:%a %-d %b}: {self.reason}"
+
+
+@dataclass
+class Proposal:
+    slots: list[Slot]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class NoFit:
+    """No complete course fits. `reason` names the rule; `problems` the days tried."""
+
+    reason: str
+    placed: int
+    needed: int
+    problems: list[DayProblem] = field(default_factory=list)
+
+    def explain(self, limit: int = 6) -> str:
+        lines = [self.reason]
+        lines += [f"  {problem}" for problem in self.problems[:limit]]
+        if len(self.problems) > limit:
+            lines.append(f"  … and {len(self.problems) - limit} more days")
+        return "\n".join(lines)

@@ -1,0 +1,230 @@
+"""Course planning: induction by window or by weekly counts, maintenance at
+the plan's interval, and the nearest alternatives when nothing fits.
+
+Greedy earliest placement is optimal here: every rule ("at least G hours
+after the previous session", "a later day", "inside the window") only gets
+harder the later a session sits, so if any complete course exists from a
+given first session, the one that takes each session's earliest free slot
+exists too. We therefore only vary the first session's day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from scheduling.engine.availability import Availability
+from scheduling.engine.model import DayProblem, InductionRule, NoFit, Preferences, Proposal, Slot
+from scheduling.engine.wallclock import local_day
+
+# How many days after the requested start the first session may float.
+FIRST_SESSION_SEARCH_DAYS = 7
+
+
+def _day(value: dt.date) -> str:
+    return f"{value:%a %-d %b}"
+
+
+def propose_induction(
+    availability: Availability,
+    rule: InductionRule,
+    start_day: dt.date,
+    prefs: Preferences,
+    not_before: dt.datetime | None = None,
+) -> Proposal | NoFit:
+    """Every induction session, or a NoFit saying which rule and which days stopped it."""
+    zone = availability.site.zone
+    first_failure: NoFit | None = None
+    early_problems: list[DayProblem] = []
+    for offset in range(FIRST_SESSION_SEARCH_DAYS):
+        day = start_day + dt.timedelta(days=offset)
+        first = availability.first_slot(day, rule.session_length, rule.route, prefs, not_before)
+        if isinstance(first, DayProblem):
+            early_problems.append(first)
+            continue
+        outcome = _rest_of_induction(availability, rule, first, prefs)
+        if isinstance(outcome, Proposal):
+            if offset:
+                outcome.notes.append(f"Starts {_day(local_day(first.start, zone))}: {early_problems[0]}")
+            return outcome
+        first_failure = first_failure or outcome
+    if first_failure is not None:
+        return first_failure
+    return NoFit(
+        reason=(
+            f"No first session could be placed in the {FIRST_SESSION_SEARCH_DAYS} days from {_day(start_day)}."
+        ),
+        placed=0,
+        needed=rule.total_sessions,
+        problems=early_problems,
+    )
+
+
+def _rest_of_induction(availability: Availability, rule: InductionRule, first: Slot, prefs: Preferences) -> Proposal | NoFit:
+    zone = availability.site.zone
+    first_day = local_day(first.start, zone)
+    slots = [first]
+    problems: list[DayProblem] = []
+    if rule.weekly_counts:
+        weeks = [(week, count) for week, count in enumerate(rule.weekly_counts)]
+    else:
+        weeks = [(0, rule.total_sessions)]
+    week_length = 7 if rule.weekly_counts else rule.span_days
+    for week, count in weeks:
+        week_start = first_day + dt.timedelta(days=week * week_length)
+        week_end = week_start + dt.timedelta(days=week_length - 1)
+        in_week = sum(1 for slot in slots if week_start <= local_day(slot.start, zone) <= week_end)
+        day = max(week_start, local_day(slots[-1].start, zone) + dt.timedelta(days=1))
+        while in_week < count and day <= week_end:
+            not_before = slots[-1].start + rule.min_gap
+            found = availability.first_slot(day, rule.session_length, rule.route, prefs, not_before)
+            if isinstance(found, Slot):
+                slots.append(found)
+                in_week += 1
+            else:
+                problems.append(found)
+            day += dt.timedelta(days=1)
+        if in_week < count:
+            if rule.weekly_counts:
+                reason = (
+                    f"Week {week + 1} of the induction ({_day(week_start)} – {_day(week_end)}) needs {count} "
+                    f"sessions at least {_hours(rule.min_gap)} apart; only {in_week} fit."
+                )
+            else:
+                reason = (
+                    f"Only {len(slots)} of {rule.total_sessions} sessions fit within {rule.span_days} days "
+                    f"from {_day(first_day)} (one a day, at least {_hours(rule.min_gap)} apart)."
+                )
+            return NoFit(reason=reason, placed=len(slots), needed=rule.total_sessions, problems=problems)
+    return Proposal(slots=slots)
+
+
+def _hours(gap: dt.timedelta) -> str:
+    hours = int(gap.total_seconds() // 3600)
+    return f"{hours} hours"
+
+
+@dataclass(frozen=True)
+class MaintenanceRule:
+    session_length: dt.timedelta
+    route: str
+    interval_days: int
+    min_days: int
+    max_days: int
+    # How far from the exact interval a session may move to find a free chair.
+    tolerance_days: int = 3
+
+
+def propose_maintenance(
+    availability: Availability,
+    rule: MaintenanceRule,
+    previous_start: dt.datetime,
+    until: dt.date,
+    prefs: Preferences,
+    not_before: dt.datetime | None = None,
+) -> tuple[list[Slot], list[DayProblem]]:
+    """Sessions every `interval_days` after `previous_start` up to `until`, each as close to the
+    interval as a free chair allows. Days that could not be placed come back as problems."""
+    zone = availability.site.zone
+    slots: list[Slot] = []
+    problems: list[DayProblem] = []
+    anchor = local_day(previous_start, zone)
+    while True:
+        target = anchor + dt.timedelta(days=rule.interval_days)
+        if target > until:
+            break
+        placed: Slot | None = None
+        tried: list[DayProblem] = []
+        for shift in _nearest_first(rule.tolerance_days):
+            day = target + dt.timedelta(days=shift)
+            gap_days = (day - anchor).days
+            if not rule.min_days <= gap_days <= rule.max_days or day > until:
+                continue
+            found = availability.first_slot(day, rule.session_length, rule.route, prefs, not_before)
+            if isinstance(found, Slot):
+                placed = found
+                break
+            tried.append(found)
+        if placed is None:
+            problems.append(
+                DayProblem(target, f"no maintenance session within {rule.tolerance_days} days of the interval")
+            )
+            anchor = target
+            continue
+        availability.claim(placed)
+        slots.append(placed)
+        anchor = local_day(placed.start, zone)
+    return slots, problems
+
+
+def _nearest_first(tolerance: int) -> list[int]:
+    order = [0]
+    for distance in range(1, tolerance + 1):
+        order += [distance, -distance]
+    return order
+
+
+@dataclass
+class Alternative:
+    label: str
+    proposal: Proposal
+
+
+def find_alternatives(
+    attempts: Sequence[tuple[str, Callable[[], Proposal | NoFit]]],
+    limit: int = 3,
+) -> list[Alternative]:
+    """Run labelled re-plans (a later start, another site, other times) nearest first and
+    keep the first `limit` that fit."""
+    found: list[Alternative] = []
+    for label, attempt in attempts:
+        outcome = attempt()
+        if isinstance(outcome, Proposal):
+            found.append(Alternative(label, outcome))
+            if len(found) >= limit:
+                break
+    return found
+
+
+def propose_additional(
+    availability: Availability,
+    rule: InductionRule,
+    count: int,
+    first_day: dt.date,
+    last_day: dt.date,
+    prefs: Preferences,
+    after: dt.datetime | None,
+    not_before: dt.datetime | None,
+) -> Proposal | NoFit:
+    """`count` more induction sessions between `first_day` and `last_day`, each a later day and
+    at least min_gap after the previous one (used to re-flow a missed session)."""
+    zone = availability.site.zone
+    slots: list[Slot] = []
+    problems: list[DayProblem] = []
+    day = first_day
+    if after is not None:
+        day = max(day, local_day(after, zone) + dt.timedelta(days=1))
+    previous = after
+    while len(slots) < count and day <= last_day:
+        earliest = previous + rule.min_gap if previous else None
+        if not_before is not None:
+            earliest = max(earliest, not_before) if earliest else not_before
+        found = availability.first_slot(day, rule.session_length, rule.route, prefs, earliest)
+        if isinstance(found, Slot):
+            slots.append(found)
+            previous = found.start
+        else:
+            problems.append(found)
+        day += dt.timedelta(days=1)
+    if len(slots) < count:
+        return NoFit(
+            reason=(
+                f"Only {len(slots)} of the {count} remaining sessions fit before {_day(last_day)}, "
+                f"the end of the induction window."
+            ),
+            placed=len(slots),
+            needed=count,
+            problems=problems,
+        )
+    return Proposal(slots=slots)

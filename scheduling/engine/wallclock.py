@@ -1,0 +1,38 @@
+"""Site wall-clock time to UTC instants, with the daylight-saving corners
+handled on purpose.
+
+Sessions are planned in the site's local time: a 10:00 session stays at 10:00
+local across a clock change. On the spring-forward day a local time inside the
+gap (02:30 in New York) does not exist: we return None and the planner skips
+that start. On the fall-back day a time that occurs twice (01:30) means its
+first occurrence (fold=0), the earlier instant, so nobody arrives an hour late.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+UTC = dt.UTC
+
+
+def local_instant(day: dt.date, clock: dt.time, zone: ZoneInfo) -> dt.datetime | None:
+    """The UTC instant of `clock` on `day` in `zone`, or None if that wall time does not exist."""
+    naive = dt.datetime.combine(day, clock)
+    candidate = naive.replace(tzinfo=zone, fold=0)
+    as_utc = candidate.astimezone(UTC)
+    # A nonexistent wall time does not survive the round trip to UTC and back.
+    if as_utc.astimezone(zone).replace(tzinfo=None) != naive:
+        return None
+    return as_utc
+
+
+def local_day(instant: dt.datetime, zone: ZoneInfo) -> dt.date:
+    return instant.astimezone(zone).date()
+
+
+def day_bounds(day: dt.date, zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+    """UTC instants of local midnight to the next local midnight (23 or 25 hours on change days)."""
+    start = dt.datetime.combine(day, dt.time(0), tzinfo=zone).astimezone(UTC)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=zone).astimezone(UTC)
+    return start, end

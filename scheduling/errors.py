@@ -1,0 +1,67 @@
+"""Errors the scheduling services raise. Each carries a machine-readable code,
+a message a receptionist can read, and the HTTP status the API maps it to.
+Messages never name another patient."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SchedulingError(Exception):
+    code = "scheduling_error"
+    http_status = 400
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class InvalidInput(SchedulingError):
+    code = "invalid"
+    http_status = 400
+
+
+class InvalidState(SchedulingError):
+    """The object is not in a state that allows this action (e.g. completing a cancelled session)."""
+
+    code = "invalid_state"
+    http_status = 409
+
+
+class BookingConflict(SchedulingError):
+    """A chair, patient or nurse is already taken at that time."""
+
+    code = "booking_conflict"
+    http_status = 409
+
+
+class StaleVersion(SchedulingError):
+    code = "stale_version"
+    http_status = 409
+
+
+class CourseDoesNotFit(SchedulingError):
+    """No complete course fits; `details` holds the reasons and the nearest alternatives."""
+
+    code = "course_does_not_fit"
+    http_status = 409
+
+
+class PlanRuleBroken(SchedulingError):
+    """The change would break the plan's rules; a clinician may accept it with a reason."""
+
+    code = "plan_rule_broken"
+    http_status = 409
+
+    def __init__(self, violations: list[str], *, can_override: bool) -> None:
+        message = "This change breaks the plan's rules: " + "; ".join(violations)
+        super().__init__(message, details={"violations": violations, "can_override": can_override})
+        self.violations = violations
+
+
+class NotEligible(SchedulingError):
+    """The patient's screening says no without a prescriber's documented override."""
+
+    code = "not_eligible"
+    http_status = 409

@@ -1,0 +1,66 @@
+"""Every write to plans and appointments goes through these functions."""
+
+from scheduling.services.appointments import (
+    appointment_book,
+    appointment_cancel,
+    appointment_check_in,
+    appointment_complete,
+    appointment_confirm,
+    appointment_mark_no_show,
+    appointment_move,
+    appointment_start,
+    plan_rule_violations,
+)
+from scheduling.services.courses import (
+    CourseProposal,
+    ProposedSession,
+    check_course_rules,
+    course_book,
+    course_propose,
+    induction_reflow,
+    maintenance_apply,
+)
+from scheduling.services.eligibility import patient_eligibility, require_eligible
+from scheduling.services.plans import (
+    plan_change_interval,
+    plan_change_review_date,
+    plan_clear_attention,
+    plan_create,
+    plan_end,
+    plan_enter_maintenance,
+    plan_new_induction,
+    plan_override_eligibility,
+    plan_pause,
+    plan_resume,
+)
+
+__all__ = [
+    "CourseProposal",
+    "ProposedSession",
+    "appointment_book",
+    "appointment_cancel",
+    "appointment_check_in",
+    "appointment_complete",
+    "appointment_confirm",
+    "appointment_mark_no_show",
+    "appointment_move",
+    "appointment_start",
+    "check_course_rules",
+    "course_book",
+    "course_propose",
+    "induction_reflow",
+    "maintenance_apply",
+    "patient_eligibility",
+    "plan_change_interval",
+    "plan_change_review_date",
+    "plan_clear_attention",
+    "plan_create",
+    "plan_end",
+    "plan_enter_maintenance",
+    "plan_new_induction",
+    "plan_override_eligibility",
+    "plan_pause",
+    "plan_resume",
+    "plan_rule_violations",
+    "require_eligible",
+]

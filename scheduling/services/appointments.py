@@ -1,0 +1,347 @@
+"""One appointment's life: book, move, confirm, check in, start, complete,
+cancel, no-show. Each refuses to act on a session in the wrong state, so a
+retried call does no harm."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+
+from clinic.models import Chair, Site, StaffMember
+from patients.models import Patient
+from scheduling.engine import Slot
+from scheduling.engine.wallclock import local_day
+from scheduling.errors import BookingConflict, InvalidInput, InvalidState, PlanRuleBroken
+from scheduling.models import (
+    UPCOMING_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    Phase,
+    PlanStatus,
+    TreatmentPlan,
+)
+from scheduling.reminders import services as reminders
+from scheduling.selectors import induction_rule, maintenance_rule, plan_sessions
+from scheduling.services.core import (
+    PlannedSession,
+    fresh_availability,
+    insert_sessions,
+    local_label,
+    renumber,
+    save_with_history,
+    translate_integrity_error,
+    verify_slots,
+)
+
+
+def _is_clinician(actor: AbstractBaseUser | None) -> bool:
+    staff = getattr(actor, "staff", None) if actor is not None else None
+    return bool(staff and staff.is_clinician)
+
+
+def _require(appointment: Appointment, allowed: tuple[str, ...], action: str) -> None:
+    if appointment.status not in allowed:
+        raise InvalidState(
+            f"Cannot {action} a session that is {appointment.get_status_display().lower()}.",
+            details={"status": appointment.status},
+        )
+
+
+def plan_rule_violations(
+    *, plan: TreatmentPlan, starts_at: dt.datetime, phase: str, exclude_id: int | None = None
+) -> list[str]:
+    """Which of the plan's rules a session at `starts_at` would break, in words."""
+    zone = plan.site.zone
+    others = [a for a in plan_sessions(plan) if a.pk != exclude_id]
+    before = [a for a in others if a.starts_at <= starts_at]
+    after = [a for a in others if a.starts_at > starts_at]
+    violations: list[str] = []
+    day = local_day(starts_at, zone)
+    if any(local_day(a.starts_at, zone) == day for a in others):
+        violations.append(f"another session of this plan is already on {day:%a %-d %b}")
+    if phase == Phase.INDUCTION:
+        rule = induction_rule(plan.protocol)
+        neighbours = ([before[-1]] if before else []) + ([after[0]] if after else [])
+        for neighbour in neighbours:
+            if abs(neighbour.starts_at - starts_at) < rule.min_gap:
+                violations.append(
+                    f"less than {plan.protocol.min_gap_hours} hours from session {neighbour.sequence} "
+                    f"({local_label(neighbour.starts_at, plan.site)})"
+                )
+        round_sessions = [a for a in others if a.phase == Phase.INDUCTION and a.induction_round == plan.induction_round]
+        if round_sessions:
+            first_day = min(local_day(a.starts_at, zone) for a in round_sessions + [])
+            first_day = min(first_day, day)
+            last_day = max([local_day(a.starts_at, zone) for a in round_sessions] + [day])
+            if (last_day - first_day).days >= rule.span_days:
+                violations.append(f"the induction would take longer than the protocol's {rule.span_days} days")
+    else:
+        rule_m = maintenance_rule(plan)
+        if before:
+            gap_days = (day - local_day(before[-1].starts_at, zone)).days
+            if not rule_m.min_days <= gap_days <= rule_m.max_days:
+                violations.append(
+                    f"{gap_days} days after the previous session; the protocol allows {rule_m.min_days}–{rule_m.max_days}"
+                )
+    return violations
+
+
+def _choose_slot(
+    *, site: Site, patient: Patient, starts_at: dt.datetime, ends_at: dt.datetime, route: str,
+    chair: Chair | None, nurse: StaffMember | None, exclude_ids: list[int],
+) -> Slot:
+    """Fill in chair and nurse when the caller left them to us."""
+    if chair is not None and nurse is not None:
+        return Slot(starts_at, ends_at, chair.pk, nurse.pk)
+    availability = fresh_availability(site=site, patient=patient, start=starts_at, end=ends_at, exclude_ids=exclude_ids)
+    candidates = [chair.pk] if chair else [c.id for c in availability.site.chairs if route in c.routes]
+    nurse_ids = [nurse.pk] if nurse else [n.id for n in availability.site.nurses]
+    for chair_id in candidates:
+        for nurse_id in sorted(nurse_ids, key=lambda n: availability.nurse_load(n, Slot(starts_at, ends_at, 0, n).span)):
+            slot = Slot(starts_at, ends_at, chair_id, nurse_id)
+            if availability.slot_is_free(slot) is None:
+                return slot
+    raise BookingConflict(f"Not booked: no chair with a nurse is free at {local_label(starts_at, site)}.")
+
+
+@transaction.atomic
+def appointment_book(
+    *,
+    patient: Patient,
+    site: Site,
+    starts_at: dt.datetime,
+    actor: AbstractBaseUser | None,
+    now: dt.datetime,
+    plan: TreatmentPlan | None = None,
+    phase: str | None = None,
+    chair: Chair | None = None,
+    nurse: StaffMember | None = None,
+    duration: dt.timedelta | None = None,
+    override_reason: str = "",
+) -> Appointment:
+    """Book one session. With a plan, its rules are checked; a clinician may accept a break with a reason."""
+    if starts_at <= now:
+        raise InvalidInput("A session cannot be booked in the past.")
+    if plan is not None:
+        plan = TreatmentPlan.objects.select_for_update().select_related("protocol", "site").get(pk=plan.pk)
+        if plan.patient_id != patient.pk:
+            raise InvalidInput("That plan belongs to another patient.")
+        if plan.status not in (PlanStatus.DRAFT, PlanStatus.ACTIVE):
+            raise InvalidState(f"The plan is {plan.get_status_display().lower()}; resume it before booking.")
+        if plan.status == PlanStatus.DRAFT:
+            from scheduling.services.eligibility import require_eligible
+
+            require_eligible(plan=plan, now=now)
+        phase = phase or plan.phase
+        duration = duration or dt.timedelta(minutes=plan.protocol.session_minutes)
+        violations = plan_rule_violations(plan=plan, starts_at=starts_at, phase=phase)
+        if violations and not (override_reason and _is_clinician(actor)):
+            raise PlanRuleBroken(violations, can_override=_is_clinician(actor))
+        route = plan.protocol.route
+    else:
+        phase = phase or Phase.INDUCTION
+        duration = duration or dt.timedelta(minutes=120)
+        route = chair.equipment[0] if chair and chair.equipment else "iv"
+    if chair is not None and chair.site_id != site.pk:
+        raise InvalidInput("That chair is at another site.")
+    ends_at = starts_at + duration
+    slot = _choose_slot(site=site, patient=patient, starts_at=starts_at, ends_at=ends_at, route=route, chair=chair, nurse=nurse, exclude_ids=[])
+    verify_slots(site=site, patient=patient, slots=[slot], route=route)
+    round_ = plan.induction_round if plan else 1
+    (appointment,) = insert_sessions(
+        patient=patient,
+        plan=plan,
+        site=site,
+        sessions=[PlannedSession(slot, phase=phase, induction_round=round_)],
+        actor=actor,
+        reason=f"Booked{' (rule accepted: ' + override_reason + ')' if override_reason else ''}",
+    )
+    if override_reason:
+        appointment.rule_override_reason = override_reason
+        save_with_history(appointment, fields=["rule_override_reason"], actor=actor, reason="Rule break accepted")
+    if plan is not None and plan.status == PlanStatus.DRAFT:
+        plan.status = PlanStatus.ACTIVE
+        plan.version += 1
+        save_with_history(plan, fields=["status", "version"], actor=actor, reason="Activated by the first booking")
+    reminders.reminders_schedule(appointment=appointment, now=now)
+    return appointment
+
+
+@transaction.atomic
+def appointment_move(
+    *,
+    appointment: Appointment,
+    starts_at: dt.datetime,
+    actor: AbstractBaseUser | None,
+    now: dt.datetime,
+    chair: Chair | None = None,
+    nurse: StaffMember | None = None,
+    override_reason: str = "",
+) -> Appointment:
+    """Move a session; the plan's rules hold unless a clinician accepts the break with a reason."""
+    appointment = Appointment.objects.select_for_update().select_related("site", "plan__protocol", "plan__site", "patient").get(pk=appointment.pk)
+    _require(appointment, UPCOMING_STATUSES, "move")
+    if starts_at <= now:
+        raise InvalidInput("A session cannot be moved into the past.")
+    if chair is not None and chair.site_id != appointment.site_id:
+        raise InvalidInput("That chair is at another site.")
+    plan = appointment.plan
+    route = plan.protocol.route if plan else "iv"
+    if plan is not None:
+        violations = plan_rule_violations(plan=plan, starts_at=starts_at, phase=appointment.phase, exclude_id=appointment.pk)
+        if violations and not (override_reason and _is_clinician(actor)):
+            raise PlanRuleBroken(violations, can_override=_is_clinician(actor))
+    ends_at = starts_at + (appointment.ends_at - appointment.starts_at)
+    slot = _choose_slot(
+        site=appointment.site, patient=appointment.patient, starts_at=starts_at, ends_at=ends_at, route=route,
+        chair=chair, nurse=nurse, exclude_ids=[appointment.pk],
+    )
+    verify_slots(site=appointment.site, patient=appointment.patient, slots=[slot], route=route, exclude_ids=[appointment.pk])
+    old = local_label(appointment.starts_at, appointment.site)
+    appointment.starts_at, appointment.ends_at = slot.start, slot.end
+    appointment.chair_id, appointment.nurse_id = slot.chair_id, slot.nurse_id
+    # A moved session needs confirming again.
+    appointment.status = AppointmentStatus.BOOKED
+    appointment.confirmed_at = None
+    appointment.rule_override_reason = override_reason or appointment.rule_override_reason
+    try:
+        with transaction.atomic():
+            save_with_history(
+                appointment,
+                fields=["starts_at", "ends_at", "chair", "nurse", "status", "confirmed_at", "rule_override_reason"],
+                actor=actor,
+                reason=f"Moved from {old}" + (f"; rule accepted: {override_reason}" if override_reason else ""),
+            )
+    except IntegrityError as exc:
+        conflict = translate_integrity_error(exc)
+        if conflict is None:
+            raise
+        raise conflict from exc
+    if plan is not None:
+        renumber(plan)
+        appointment.refresh_from_db(fields=["sequence"])
+    reminders.reminders_reschedule(appointment=appointment, now=now)
+    return appointment
+
+
+def _transition(
+    appointment: Appointment,
+    *,
+    allowed: tuple[str, ...],
+    action: str,
+    status: str,
+    stamp: str | None,
+    actor: AbstractBaseUser | None,
+    now: dt.datetime,
+    reason: str,
+) -> Appointment:
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if appointment.status == status:
+        return appointment  # already done: a retry is harmless
+    _require(appointment, allowed, action)
+    appointment.status = status
+    fields = ["status"]
+    if stamp:
+        setattr(appointment, stamp, now)
+        fields.append(stamp)
+    save_with_history(appointment, fields=fields, actor=actor, reason=reason)
+    return appointment
+
+
+@transaction.atomic
+def appointment_confirm(
+    *, appointment: Appointment, actor: AbstractBaseUser | None, now: dt.datetime, via: str = "front desk"
+) -> Appointment:
+    return _transition(
+        appointment, allowed=(AppointmentStatus.BOOKED,), action="confirm", status=AppointmentStatus.CONFIRMED,
+        stamp="confirmed_at", actor=actor, now=now, reason=f"Confirmed via {via}",
+    )
+
+
+@transaction.atomic
+def appointment_check_in(*, appointment: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> Appointment:
+    return _transition(
+        appointment, allowed=UPCOMING_STATUSES, action="check in", status=AppointmentStatus.CHECKED_IN,
+        stamp="checked_in_at", actor=actor, now=now, reason="Checked in",
+    )
+
+
+@transaction.atomic
+def appointment_start(*, appointment: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> Appointment:
+    return _transition(
+        appointment, allowed=(AppointmentStatus.CHECKED_IN,), action="start", status=AppointmentStatus.IN_CHAIR,
+        stamp="in_chair_at", actor=actor, now=now, reason="In chair",
+    )
+
+
+@transaction.atomic
+def appointment_complete(*, appointment: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> Appointment:
+    """Complete a session. Completing the last induction session moves the plan to maintenance
+    and books maintenance sessions at the plan's interval up to the review date."""
+    from scheduling.services.plans import plan_enter_maintenance
+
+    done = _transition(
+        appointment, allowed=(AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR), action="complete",
+        status=AppointmentStatus.COMPLETED, stamp="completed_at", actor=actor, now=now, reason="Completed",
+    )
+    if done.plan_id and done.phase == Phase.INDUCTION:
+        plan = TreatmentPlan.objects.select_for_update().select_related("protocol", "site").get(pk=done.plan_id)
+        rule = induction_rule(plan.protocol)
+        held = plan.appointments.filter(
+            phase=Phase.INDUCTION, induction_round=plan.induction_round, status=AppointmentStatus.COMPLETED
+        ).count()
+        if plan.status == PlanStatus.ACTIVE and plan.phase == Phase.INDUCTION and held >= rule.total_sessions:
+            plan_enter_maintenance(plan=plan, actor=actor, now=now)
+    return done
+
+
+@transaction.atomic
+def appointment_cancel(
+    *, appointment: Appointment, actor: AbstractBaseUser | None, reason: str, now: dt.datetime, reflow: bool = True
+) -> Appointment:
+    """Cancel a session: the chair is free at once, pending reminders are cancelled, and a missed
+    induction session is re-flowed within the protocol's window (or the plan is flagged)."""
+    if not reason.strip():
+        raise InvalidInput("Give a reason for the cancellation.")
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if appointment.status == AppointmentStatus.CANCELLED:
+        return appointment
+    _require(appointment, (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN), "cancel")
+    appointment.status = AppointmentStatus.CANCELLED
+    appointment.cancelled_at = now
+    appointment.cancelled_by = actor if getattr(actor, "pk", None) else None
+    appointment.cancellation_reason = reason
+    save_with_history(
+        appointment, fields=["status", "cancelled_at", "cancelled_by", "cancellation_reason"], actor=actor,
+        reason=f"Cancelled: {reason}",
+    )
+    reminders.reminders_cancel(appointment=appointment, now=now)
+    if appointment.plan_id:
+        _after_missed(appointment, actor=actor, now=now, reflow=reflow)
+    return appointment
+
+
+@transaction.atomic
+def appointment_mark_no_show(*, appointment: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> Appointment:
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if appointment.status == AppointmentStatus.NO_SHOW:
+        return appointment
+    _require(appointment, UPCOMING_STATUSES, "mark as no-show")
+    if appointment.starts_at > now:
+        raise InvalidState("A session can be marked as a no-show only after its start time.")
+    appointment.status = AppointmentStatus.NO_SHOW
+    save_with_history(appointment, fields=["status"], actor=actor, reason="No-show")
+    if appointment.plan_id:
+        _after_missed(appointment, actor=actor, now=now, reflow=True)
+    return appointment
+
+
+def _after_missed(appointment: Appointment, *, actor: AbstractBaseUser | None, now: dt.datetime, reflow: bool) -> None:
+    from scheduling.services.courses import induction_reflow
+
+    plan = TreatmentPlan.objects.select_for_update().select_related("protocol", "site", "patient").get(pk=appointment.plan_id)
+    renumber(plan)
+    if reflow and appointment.phase == Phase.INDUCTION and plan.status == PlanStatus.ACTIVE:
+        induction_reflow(plan=plan, missed=appointment, actor=actor, now=now)

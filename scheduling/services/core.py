@@ -1,0 +1,181 @@
+"""The shared write path: lock, re-check against fresh data, insert or move,
+translate the database's refusal into a conflict a person can read.
+
+Concurrency: every write that puts a session in a chair first locks the rows
+of the nurses involved (in primary-key order, so two writers cannot deadlock)
+and then the patient. The nurse ratio can only be held under that lock; the
+chair and patient rules are also held by PostgreSQL's exclusion constraints,
+so a writer that slipped past the check still loses at INSERT.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from simple_history.utils import bulk_create_with_history
+
+from clinic.models import Site, StaffMember
+from patients.models import Patient
+from scheduling.engine import Availability, Slot, Span
+from scheduling.engine.wallclock import local_instant
+from scheduling.errors import BookingConflict
+from scheduling.models import BLOCKING_STATUSES, Appointment, Phase, TreatmentPlan
+from scheduling.selectors import patient_busy_spans, site_snapshot
+
+_CONSTRAINT_MESSAGES = {
+    "appointment_no_chair_overlap": "the chair was just booked by someone else for that time",
+    "appointment_no_patient_overlap": "the patient already has a session at that time",
+    "appointment_one_sequence_per_plan": "that session of the plan was just booked by someone else",
+}
+
+
+def local_label(instant: dt.datetime, site: Site) -> str:
+    return f"{instant.astimezone(site.zone):%a %-d %b %Y %H:%M}"
+
+
+def translate_integrity_error(exc: IntegrityError) -> BookingConflict | None:
+    cause = exc.__cause__
+    name = getattr(getattr(cause, "diag", None), "constraint_name", None)
+    if name in _CONSTRAINT_MESSAGES:
+        return BookingConflict(f"Not booked: {_CONSTRAINT_MESSAGES[name]}.", details={"constraint": name})
+    return None
+
+
+@dataclass(frozen=True)
+class PlannedSession:
+    """A session about to be written: where, when, and its place in the plan."""
+
+    slot: Slot
+    phase: str = Phase.INDUCTION
+    induction_round: int = 1
+
+
+def lock_for_booking(*, nurse_ids: Sequence[int], patient: Patient) -> None:
+    list(StaffMember.objects.select_for_update().filter(pk__in=sorted(set(nurse_ids))).order_by("pk").values_list("pk"))
+    list(Patient.objects.select_for_update().filter(pk=patient.pk).values_list("pk"))
+
+
+def fresh_availability(
+    *, site: Site, patient: Patient, start: dt.datetime, end: dt.datetime, exclude_ids: Sequence[int] = ()
+) -> Availability:
+    snapshot = site_snapshot(site=site, start=start, end=end, exclude_appointment_ids=exclude_ids)
+    busy = patient_busy_spans(patient=patient, start=start, end=end, exclude_appointment_ids=exclude_ids)
+    return Availability(snapshot, busy)
+
+
+def slot_problem(availability: Availability, slot: Slot, *, route: str) -> str | None:
+    """What stops `slot` being booked: hours, closures, equipment, chair, patient, nurse."""
+    site = availability.site
+    local_start = slot.start.astimezone(site.zone)
+    hours = site.opening.get(local_start.weekday())
+    if hours is None:
+        return "the site is closed that day"
+    opens_at = local_instant(local_start.date(), hours[0], site.zone)
+    closes_at = local_instant(local_start.date(), hours[1], site.zone)
+    if (opens_at and slot.start < opens_at) or (closes_at and slot.end > closes_at):
+        return f"outside opening hours ({hours[0]:%H:%M}–{hours[1]:%H:%M})"
+    span = Span(slot.start, slot.end)
+    closure = next((why for closed, why in site.closures if closed.overlaps(span)), None)
+    if closure:
+        return f"the site is closed ({closure})"
+    chair = next((c for c in site.chairs if c.id == slot.chair_id), None)
+    if chair is None:
+        return "that chair is not in use at this site"
+    if route not in chair.routes:
+        return f"that chair is not equipped for {route}"
+    return availability.slot_is_free(slot)
+
+
+def verify_slots(
+    *,
+    site: Site,
+    patient: Patient,
+    slots: Sequence[Slot],
+    route: str,
+    exclude_ids: Sequence[int] = (),
+) -> None:
+    """Lock and re-check every slot against committed data; raise BookingConflict naming the first problem."""
+    lock_for_booking(nurse_ids=[s.nurse_id for s in slots], patient=patient)
+    start = min(s.start for s in slots)
+    end = max(s.end for s in slots)
+    availability = fresh_availability(site=site, patient=patient, start=start, end=end, exclude_ids=exclude_ids)
+    for slot in sorted(slots, key=lambda s: s.start):
+        problem = slot_problem(availability, slot, route=route)
+        if problem:
+            raise BookingConflict(
+                f"Not booked: {local_label(slot.start, site)}: {problem}.",
+                details={"starts_at": slot.start.isoformat()},
+            )
+        availability.claim(slot)
+
+
+def insert_sessions(
+    *,
+    patient: Patient,
+    plan: TreatmentPlan | None,
+    site: Site,
+    sessions: Sequence[PlannedSession],
+    actor: AbstractBaseUser | None,
+    reason: str,
+) -> list[Appointment]:
+    """Insert verified sessions with history; sequence numbers are settled by `renumber`."""
+    base = 30000
+    if plan is not None:
+        taken = plan.appointments.filter(status__in=BLOCKING_STATUSES, sequence__gte=base).count()
+        base += taken
+    rows = [
+        Appointment(
+            patient=patient,
+            plan=plan,
+            sequence=(base + index + 1) if plan is not None else None,
+            phase=session.phase,
+            induction_round=session.induction_round,
+            site=site,
+            chair_id=session.slot.chair_id,
+            nurse_id=session.slot.nurse_id,
+            starts_at=session.slot.start,
+            ends_at=session.slot.end,
+            booked_by=actor,
+        )
+        for index, session in enumerate(sessions)
+    ]
+    try:
+        with transaction.atomic():
+            created = bulk_create_with_history(
+                rows, Appointment, default_user=actor, default_change_reason=reason
+            )
+    except IntegrityError as exc:
+        conflict = translate_integrity_error(exc)
+        if conflict is None:
+            raise
+        raise conflict from exc
+    if plan is not None:
+        renumber(plan)
+        by_start = {a.starts_at: a for a in plan.appointments.filter(pk__in=[a.pk for a in created])}
+        created = [by_start[a.starts_at] for a in created]
+    return created
+
+
+def renumber(plan: TreatmentPlan) -> None:
+    """Number the plan's active sessions 1..n in time order, so the board's '3 of 6' stays true
+    after cancellations and re-flows. Two passes step around the unique constraint."""
+    rows = list(plan.appointments.filter(status__in=BLOCKING_STATUSES).order_by("starts_at").values_list("pk", "sequence"))
+    wrong = [(pk, index + 1) for index, (pk, sequence) in enumerate(rows) if sequence != index + 1]
+    if not wrong:
+        return
+    for offset, (pk, _) in enumerate(wrong):
+        Appointment.objects.filter(pk=pk).update(sequence=20000 + offset)
+    for pk, number in wrong:
+        Appointment.objects.filter(pk=pk).update(sequence=number)
+
+
+def save_with_history(instance: Any, *, fields: list[str], actor: AbstractBaseUser | None, reason: str) -> None:
+    instance._change_reason = reason
+    if actor is not None:
+        instance._history_user = actor
+    instance.save(update_fields=[*fields, "updated_at"] if hasattr(instance, "updated_at") else fields)

@@ -1,0 +1,350 @@
+"""Whole courses: propose an induction, book it all or nothing, re-flow a
+missed induction session, and lay out maintenance sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from clinic.models import Site
+from scheduling.engine import (
+    Availability,
+    NoFit,
+    Preferences,
+    Proposal,
+    Slot,
+    find_alternatives,
+    propose_additional,
+    propose_induction,
+    propose_maintenance,
+)
+from scheduling.engine.wallclock import day_bounds, local_day
+from scheduling.errors import CourseDoesNotFit, InvalidInput, InvalidState, PlanRuleBroken
+from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus, Phase, PlanStatus, TreatmentPlan
+from scheduling.reminders import services as reminders
+from scheduling.selectors import induction_rule, maintenance_rule, patient_busy_spans, plan_preferences, site_snapshot
+from scheduling.services.core import (
+    PlannedSession,
+    insert_sessions,
+    local_label,
+    renumber,
+    save_with_history,
+    verify_slots,
+)
+
+# How far ahead alternatives look for a later start.
+ALTERNATIVE_START_DAYS = 28
+
+
+@dataclass
+class ProposedSession:
+    sequence: int
+    phase: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    chair_id: int
+    nurse_id: int
+    site_id: int
+
+    @property
+    def slot(self) -> Slot:
+        return Slot(self.starts_at, self.ends_at, self.chair_id, self.nurse_id)
+
+
+@dataclass
+class CourseProposal:
+    site: Site
+    sessions: list[ProposedSession]
+    notes: list[str] = field(default_factory=list)
+
+
+def _availability(plan: TreatmentPlan, site: Site, first_day: dt.date, last_day: dt.date) -> Availability:
+    start, _ = day_bounds(first_day, site.zone)
+    _, end = day_bounds(last_day, site.zone)
+    snapshot = site_snapshot(site=site, start=start, end=end)
+    return Availability(snapshot, patient_busy_spans(patient=plan.patient, start=start, end=end))
+
+
+def _as_sessions(proposal: Proposal, site: Site, phase: str, first_sequence: int) -> list[ProposedSession]:
+    return [
+        ProposedSession(
+            sequence=first_sequence + index,
+            phase=phase,
+            starts_at=slot.start,
+            ends_at=slot.end,
+            chair_id=slot.chair_id,
+            nurse_id=slot.nurse_id,
+            site_id=site.pk,
+        )
+        for index, slot in enumerate(proposal.slots)
+    ]
+
+
+def _held_count(plan: TreatmentPlan) -> int:
+    return plan.appointments.filter(status__in=[s.value for s in (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED, AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR, AppointmentStatus.COMPLETED)]).count()
+
+
+def course_propose(
+    *,
+    plan: TreatmentPlan,
+    start_date: dt.date,
+    now: dt.datetime,
+    prefs: Preferences | None = None,
+    site: Site | None = None,
+    sessions_needed: int | None = None,
+) -> CourseProposal:
+    """Every induction session from `start_date`, or CourseDoesNotFit with the reasons and the
+    nearest alternatives (a later start, another site, other times). Never a partial course."""
+    site = site or plan.site
+    prefs = prefs or plan_preferences(plan)
+    rule = induction_rule(plan.protocol)
+    if sessions_needed is not None and sessions_needed != rule.total_sessions:
+        rule = type(rule)(
+            session_length=rule.session_length, min_gap=rule.min_gap, route=rule.route,
+            sessions=sessions_needed, window_days=rule.span_days,
+        )
+    if start_date < local_day(now, site.zone):
+        raise InvalidInput("The course cannot start in the past.")
+    horizon = start_date + dt.timedelta(days=7 + rule.span_days)
+    outcome = propose_induction(_availability(plan, site, start_date, horizon), rule, start_date, prefs, not_before=now)
+    if isinstance(outcome, Proposal):
+        return CourseProposal(site=site, sessions=_as_sessions(outcome, site, Phase.INDUCTION, _held_count(plan) + 1), notes=outcome.notes)
+    raise _does_not_fit(plan=plan, site=site, rule=rule, start_date=start_date, prefs=prefs, now=now, nofit=outcome)
+
+
+def _does_not_fit(*, plan, site, rule, start_date, prefs, now, nofit: NoFit) -> CourseDoesNotFit:
+    wide_end = start_date + dt.timedelta(days=ALTERNATIVE_START_DAYS + 7 + rule.span_days)
+    wide = _availability(plan, site, start_date, wide_end)
+    attempts = [
+        (
+            f"Start {later:%a %-d %b} at {site.name}",
+            (lambda later=later: propose_induction(Availability(wide.site, _patient_busy(wide)), rule, later, prefs, now)),
+        )
+        for later in (start_date + dt.timedelta(days=d) for d in range(1, ALTERNATIVE_START_DAYS + 1))
+    ]
+    relaxed = Preferences(weekdays=frozenset(range(7)))
+    if prefs != relaxed:
+        attempts.insert(0, (f"Any open day and time from {start_date:%a %-d %b} at {site.name}",
+                            lambda: propose_induction(Availability(wide.site, _patient_busy(wide)), rule, start_date, relaxed, now)))
+    for other in Site.objects.exclude(pk=site.pk).prefetch_related("opening_hours"):
+        attempts.insert(1, (f"Start {start_date:%a %-d %b} at {other.name}",
+                            lambda other=other: propose_induction(_availability(plan, other, start_date, start_date + dt.timedelta(days=7 + rule.span_days)), rule, start_date, prefs, now)))
+    alternatives = []
+    for alternative in find_alternatives(attempts, limit=3):
+        first = alternative.proposal.slots[0]
+        alternatives.append({"label": alternative.label, "first_session": first.start.isoformat(), "sessions": [
+            {"starts_at": s.start.isoformat(), "ends_at": s.end.isoformat(), "chair_id": s.chair_id, "nurse_id": s.nurse_id}
+            for s in alternative.proposal.slots
+        ]})
+    return CourseDoesNotFit(
+        nofit.reason,
+        details={
+            "placed": nofit.placed,
+            "needed": nofit.needed,
+            "days": [str(problem) for problem in nofit.problems[:10]],
+            "alternatives": alternatives,
+        },
+    )
+
+
+def _patient_busy(availability: Availability):
+    return list(availability._patient_busy.spans)
+
+
+def check_course_rules(*, plan: TreatmentPlan, slots: Sequence[Slot]) -> list[str]:
+    """The induction rules a client-adjusted course breaks, in words."""
+    rule = induction_rule(plan.protocol)
+    zone = plan.site.zone
+    ordered = sorted(slots, key=lambda s: s.start)
+    problems: list[str] = []
+    days = [local_day(s.start, zone) for s in ordered]
+    if len(set(days)) != len(days):
+        problems.append("two sessions are on the same day")
+    for earlier, later in zip(ordered, ordered[1:], strict=False):
+        if later.start - earlier.start < rule.min_gap:
+            problems.append(
+                f"{local_label(later.start, plan.site)} is less than {plan.protocol.min_gap_hours} hours after the session before"
+            )
+    if days and (days[-1] - days[0]).days >= rule.span_days:
+        problems.append(f"the course takes longer than the protocol's {rule.span_days} days")
+    if rule.weekly_counts and days:
+        for week, count in enumerate(rule.weekly_counts):
+            start = days[0] + dt.timedelta(days=7 * week)
+            in_week = sum(1 for d in days if start <= d < start + dt.timedelta(days=7))
+            if in_week != count:
+                problems.append(f"week {week + 1} has {in_week} sessions; the protocol asks for {count}")
+    return problems
+
+
+@transaction.atomic
+def course_book(
+    *,
+    plan: TreatmentPlan,
+    actor: AbstractBaseUser | None,
+    now: dt.datetime,
+    sessions: Sequence[ProposedSession] | None = None,
+    start_date: dt.date | None = None,
+    reason: str = "Induction course booked",
+) -> list[Appointment]:
+    """Book a whole induction course atomically: every session or none.
+
+    Pass the sessions a client showed (possibly adjusted), or a start date to plan afresh."""
+    plan = TreatmentPlan.objects.select_for_update().select_related("protocol", "site", "patient").get(pk=plan.pk)
+    if plan.status not in (PlanStatus.DRAFT, PlanStatus.ACTIVE):
+        raise InvalidState(f"The plan is {plan.get_status_display().lower()}; a course cannot be booked.")
+    from scheduling.services.eligibility import require_eligible
+
+    require_eligible(plan=plan, now=now)
+    if plan.appointments.filter(
+        phase=Phase.INDUCTION, induction_round=plan.induction_round, status__in=UPCOMING_STATUSES
+    ).exists():
+        raise InvalidState("This plan already has induction sessions booked; move or cancel those instead.")
+    if sessions is None:
+        if start_date is None:
+            raise InvalidInput("Give the proposed sessions or a start date.")
+        sessions = course_propose(plan=plan, start_date=start_date, now=now).sessions
+    if not sessions:
+        raise InvalidInput("A course needs at least one session.")
+    site_ids = {s.site_id for s in sessions}
+    if len(site_ids) != 1:
+        raise InvalidInput("All sessions of a course are booked at one site.")
+    site = Site.objects.get(pk=site_ids.pop())
+    slots = [s.slot for s in sessions]
+    if any(slot.start <= now for slot in slots):
+        raise InvalidInput("A session of the course is in the past.")
+    expected = induction_rule(plan.protocol).total_sessions
+    if len(slots) != expected:
+        raise InvalidInput(f"The protocol's induction has {expected} sessions; {len(slots)} were given.")
+    problems = check_course_rules(plan=plan, slots=slots)
+    if problems:
+        raise PlanRuleBroken(problems, can_override=False)
+    verify_slots(site=site, patient=plan.patient, slots=slots, route=plan.protocol.route)
+    created = insert_sessions(
+        patient=plan.patient,
+        plan=plan,
+        site=site,
+        sessions=[PlannedSession(slot, Phase.INDUCTION, plan.induction_round) for slot in slots],
+        actor=actor,
+        reason=reason,
+    )
+    if plan.status == PlanStatus.DRAFT:
+        plan.status = PlanStatus.ACTIVE
+        plan.version += 1
+        save_with_history(plan, fields=["status", "version"], actor=actor, reason="Activated: induction course booked")
+    for appointment in created:
+        reminders.reminders_schedule(appointment=appointment, now=now)
+    return created
+
+
+def induction_reflow(*, plan: TreatmentPlan, missed: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> list[Appointment]:
+    """After a missed or cancelled induction session, add the sessions now missing after the last
+    booked one, inside the protocol's window. If they do not fit, flag the plan for the clinician."""
+    rule = induction_rule(plan.protocol)
+    zone = plan.site.zone
+    round_sessions = list(
+        plan.appointments.filter(
+            phase=Phase.INDUCTION,
+            induction_round=plan.induction_round,
+            status__in=[*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR, AppointmentStatus.COMPLETED],
+        ).order_by("starts_at")
+    )
+    missing = rule.total_sessions - len(round_sessions)
+    if missing <= 0:
+        return []
+    first_day = local_day(min([missed.starts_at] + [a.starts_at for a in round_sessions]), zone)
+    last_day = first_day + dt.timedelta(days=rule.span_days - 1)
+    today = local_day(now, zone)
+    availability = _availability(plan, plan.site, max(today, first_day), last_day)
+    outcome = propose_additional(
+        availability,
+        rule,
+        missing,
+        first_day=max(today, first_day),
+        last_day=last_day,
+        prefs=plan_preferences(plan),
+        after=round_sessions[-1].starts_at if round_sessions else None,
+        not_before=now,
+    )
+    if isinstance(outcome, NoFit):
+        plan.needs_attention = True
+        plan.attention_reason = (
+            f"Session on {local_label(missed.starts_at, plan.site)} was missed and could not be re-booked: "
+            f"{outcome.explain(limit=3)}"
+        )
+        plan.version += 1
+        save_with_history(plan, fields=["needs_attention", "attention_reason", "version"], actor=actor, reason="Flagged: induction re-flow failed")
+        return []
+    verify_slots(site=plan.site, patient=plan.patient, slots=outcome.slots, route=plan.protocol.route)
+    created = insert_sessions(
+        patient=plan.patient, plan=plan, site=plan.site,
+        sessions=[PlannedSession(slot, Phase.INDUCTION, plan.induction_round) for slot in outcome.slots],
+        actor=actor, reason=f"Re-flowed after the session on {local_label(missed.starts_at, plan.site)} was missed",
+    )
+    for appointment in created:
+        reminders.reminders_schedule(appointment=appointment, now=now)
+    return created
+
+
+def maintenance_apply(
+    *, plan: TreatmentPlan, actor: AbstractBaseUser | None, now: dt.datetime, reason: str, anchor: dt.datetime | None = None
+) -> list[Appointment]:
+    """Lay out maintenance sessions from the last held session (or `anchor`) up to the review date.
+    Existing future maintenance sessions are moved onto the new dates where possible, so the
+    patient gets change notices rather than a cancellation and a new booking."""
+    existing = list(
+        plan.appointments.filter(phase=Phase.MAINTENANCE, status__in=UPCOMING_STATUSES, starts_at__gt=now).order_by("starts_at")
+    )
+    if anchor is None:
+        last = plan.appointments.filter(
+            status__in=[AppointmentStatus.COMPLETED, AppointmentStatus.IN_CHAIR, AppointmentStatus.CHECKED_IN, *UPCOMING_STATUSES],
+        ).exclude(pk__in=[a.pk for a in existing]).order_by("-starts_at").first()
+        anchor = last.starts_at if last else now
+    zone = plan.site.zone
+    start, _ = day_bounds(local_day(anchor, zone), zone)
+    _, end = day_bounds(plan.review_date, zone)
+    exclude = [a.pk for a in existing]
+    snapshot = site_snapshot(site=plan.site, start=start, end=end, exclude_appointment_ids=exclude)
+    availability = Availability(snapshot, patient_busy_spans(patient=plan.patient, start=start, end=end, exclude_appointment_ids=exclude))
+    slots, problems = propose_maintenance(
+        availability, maintenance_rule(plan), anchor, plan.review_date, plan_preferences(plan), not_before=now
+    )
+    if slots:
+        verify_slots(site=plan.site, patient=plan.patient, slots=slots, route=plan.protocol.route, exclude_ids=exclude)
+    kept = existing[: len(slots)]
+    # Moving later sessions first (or earlier ones first) keeps a moved row from landing on a
+    # sibling that has not moved yet.
+    pairs = list(zip(kept, slots, strict=False))
+    pairs.sort(key=lambda pair: pair[0].starts_at, reverse=any(s.start > a.starts_at for a, s in pairs))
+    for appointment, slot in pairs:
+        if (appointment.starts_at, appointment.chair_id, appointment.nurse_id) == (slot.start, slot.chair_id, slot.nurse_id):
+            continue
+        appointment.starts_at, appointment.ends_at = slot.start, slot.end
+        appointment.chair_id, appointment.nurse_id = slot.chair_id, slot.nurse_id
+        appointment.status, appointment.confirmed_at = AppointmentStatus.BOOKED, None
+        save_with_history(appointment, fields=["starts_at", "ends_at", "chair", "nurse", "status", "confirmed_at"], actor=actor, reason=reason)
+        reminders.reminders_reschedule(appointment=appointment, now=now)
+    for appointment in existing[len(slots):]:
+        appointment.status, appointment.cancelled_at = AppointmentStatus.CANCELLED, now
+        appointment.cancellation_reason = reason
+        save_with_history(appointment, fields=["status", "cancelled_at", "cancellation_reason"], actor=actor, reason=reason)
+        reminders.reminders_cancel(appointment=appointment, now=now)
+    created = []
+    if len(slots) > len(kept):
+        created = insert_sessions(
+            patient=plan.patient, plan=plan, site=plan.site,
+            sessions=[PlannedSession(slot, Phase.MAINTENANCE, plan.induction_round) for slot in slots[len(kept):]],
+            actor=actor, reason=reason,
+        )
+        for appointment in created:
+            reminders.reminders_schedule(appointment=appointment, now=now)
+    renumber(plan)
+    if problems:
+        plan.needs_attention = True
+        plan.attention_reason = "Some maintenance sessions could not be placed: " + "; ".join(str(p) for p in problems[:5])
+        plan.version += 1
+        save_with_history(plan, fields=["needs_attention", "attention_reason", "version"], actor=actor, reason="Flagged: maintenance gaps")
+    return created

@@ -1,0 +1,63 @@
+"""Screening gate: whether a patient may start a course without a prescriber's
+documented override. The contraindication list is the clinic's own data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from patients.models import Contraindication, Evaluation, Patient
+from scheduling.errors import NotEligible
+from scheduling.models import TreatmentPlan
+
+
+@dataclass
+class Eligibility:
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def eligible(self) -> bool:
+        return not self.reasons
+
+
+def patient_eligibility(*, patient: Patient, on: dt.date) -> Eligibility:
+    """Every reason the screening data says no, in words a clinician reads."""
+    result = Eligibility()
+    evaluation = Evaluation.objects.filter(patient=patient).order_by("-evaluated_on", "-pk").first()
+    if evaluation is None:
+        result.reasons.append("No mental-health evaluation with a diagnosis is on file.")
+    flagged = set(patient.flags.values_list("contraindication_id", flat=True))
+    kinds = Contraindication.Kind
+    for rule in Contraindication.objects.filter(active=True).order_by("label"):
+        threshold = rule.threshold
+        if rule.kind == kinds.MIN_AGE and threshold is not None:
+            age = patient.age_on(on)
+            if age < threshold:
+                result.reasons.append(f"{rule.label}: {age} years old (under {threshold}).")
+        elif rule.kind == kinds.SEIZURE_HISTORY:
+            if patient.seizure_history:
+                result.reasons.append(f"{rule.label}.")
+        elif rule.kind == kinds.FLAG:
+            if rule.pk in flagged:
+                result.reasons.append(f"{rule.label}.")
+        elif evaluation is not None and threshold is not None:
+            value = {
+                kinds.MAX_SYSTOLIC: evaluation.systolic_bp,
+                kinds.MAX_DIASTOLIC: evaluation.diastolic_bp,
+                kinds.MAX_HEART_RATE: evaluation.heart_rate,
+            }.get(rule.kind)
+            if value is not None and value > threshold:
+                result.reasons.append(f"{rule.label}: {value} at screening (limit {threshold}).")
+    return result
+
+
+def require_eligible(*, plan: TreatmentPlan, now: dt.datetime) -> None:
+    if plan.eligibility_override_by_id:
+        return
+    eligibility = patient_eligibility(patient=plan.patient, on=now.astimezone(plan.site.zone).date())
+    if not eligibility.eligible:
+        raise NotEligible(
+            "The patient's screening does not allow booking without a prescriber's override: "
+            + " ".join(eligibility.reasons),
+            details={"reasons": eligibility.reasons},
+        )

@@ -1,0 +1,263 @@
+"""Clinicians adjusting plans. Every change names who, when and why (the
+plan's history keeps it), checks the version the editor read, and carries the
+plan's future appointments along."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from dateutil.relativedelta import relativedelta
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from clinic.models import Role, Site, StaffMember
+from patients.models import Patient
+from scheduling.engine import Preferences
+from scheduling.errors import InvalidInput, InvalidState, StaleVersion
+from scheduling.models import (
+    OPEN_PLAN_STATUSES,
+    UPCOMING_STATUSES,
+    Appointment,
+    Phase,
+    PlanStatus,
+    Protocol,
+    TreatmentPlan,
+)
+from scheduling.services.appointments import appointment_cancel
+from scheduling.services.core import save_with_history
+from scheduling.services.courses import course_book, course_propose, maintenance_apply
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Give a reason for this change; it is kept in the plan's history.")
+    return reason
+
+
+def _lock(plan: TreatmentPlan, expected_version: int | None) -> TreatmentPlan:
+    locked = TreatmentPlan.objects.select_for_update().select_related("protocol", "site", "patient").get(pk=plan.pk)
+    if expected_version is not None and locked.version != expected_version:
+        raise StaleVersion(
+            f"The plan was changed by someone else (now version {locked.version}, you edited version "
+            f"{expected_version}). Reload it and apply your change again.",
+            details={"current_version": locked.version},
+        )
+    return locked
+
+
+def _save(plan: TreatmentPlan, fields: list[str], *, actor: AbstractBaseUser | None, reason: str) -> None:
+    plan.version += 1
+    save_with_history(plan, fields=[*fields, "version"], actor=actor, reason=reason)
+
+
+def _release_future(plan: TreatmentPlan, *, actor: AbstractBaseUser | None, now: dt.datetime, reason: str) -> int:
+    future = list(plan.appointments.filter(status__in=UPCOMING_STATUSES, starts_at__gt=now).order_by("starts_at"))
+    for appointment in future:
+        appointment_cancel(appointment=appointment, actor=actor, reason=reason, now=now, reflow=False)
+    return len(future)
+
+
+@transaction.atomic
+def plan_create(
+    *,
+    patient: Patient,
+    protocol: Protocol,
+    prescriber: StaffMember,
+    start_date: dt.date,
+    actor: AbstractBaseUser,
+    site: Site | None = None,
+    maintenance_interval_days: int | None = None,
+    review_date: dt.date | None = None,
+    preferences: Preferences | None = None,
+) -> TreatmentPlan:
+    if prescriber.role != Role.PRESCRIBER:
+        raise InvalidInput("A plan's prescriber must be a staff member with the prescriber role.")
+    if not protocol.active:
+        raise InvalidInput("That protocol is no longer in use.")
+    if TreatmentPlan.objects.filter(patient=patient, status__in=OPEN_PLAN_STATUSES).exists():
+        raise InvalidState("The patient already has an open plan; end it before starting another.")
+    interval = maintenance_interval_days or protocol.maintenance_default_days
+    _check_interval(protocol, interval)
+    plan = TreatmentPlan(
+        patient=patient,
+        protocol=protocol,
+        prescriber=prescriber,
+        site=site or patient.home_site,
+        start_date=start_date,
+        maintenance_interval_days=interval,
+        review_date=review_date or start_date + relativedelta(months=protocol.review_after_months),
+        created_by=actor,
+    )
+    if preferences is not None:
+        plan.preferred_weekdays = sorted(preferences.weekdays)
+        plan.earliest_start, plan.latest_start = preferences.earliest, preferences.latest
+    if plan.review_date <= start_date:
+        raise InvalidInput("The review date must be after the start date.")
+    plan._change_reason = "Plan created"
+    plan._history_user = actor
+    plan.save()
+    return plan
+
+
+def _check_interval(protocol: Protocol, days: int) -> None:
+    if not protocol.maintenance_min_days <= days <= protocol.maintenance_max_days:
+        raise InvalidInput(
+            f"The maintenance interval must be between {protocol.maintenance_min_days} and "
+            f"{protocol.maintenance_max_days} days for {protocol.name}."
+        )
+
+
+@transaction.atomic
+def plan_change_interval(
+    *, plan: TreatmentPlan, days: int, reason: str, actor: AbstractBaseUser, now: dt.datetime, expected_version: int | None = None
+) -> TreatmentPlan:
+    reason = _require_reason(reason)
+    plan = _lock(plan, expected_version)
+    _check_interval(plan.protocol, days)
+    if plan.status not in OPEN_PLAN_STATUSES:
+        raise InvalidState(f"The plan is {plan.get_status_display().lower()}.")
+    old = plan.maintenance_interval_days
+    plan.maintenance_interval_days = days
+    _save(plan, ["maintenance_interval_days"], actor=actor, reason=f"Interval {old} → {days} days: {reason}")
+    if plan.status == PlanStatus.ACTIVE and plan.phase == Phase.MAINTENANCE:
+        maintenance_apply(plan=plan, actor=actor, now=now, reason=f"Maintenance interval changed to {days} days")
+    return plan
+
+
+@transaction.atomic
+def plan_change_review_date(
+    *, plan: TreatmentPlan, review_date: dt.date, reason: str, actor: AbstractBaseUser, now: dt.datetime,
+    expected_version: int | None = None,
+) -> TreatmentPlan:
+    reason = _require_reason(reason)
+    plan = _lock(plan, expected_version)
+    if review_date <= plan.start_date:
+        raise InvalidInput("The review date must be after the plan's start date.")
+    old = plan.review_date
+    plan.review_date = review_date
+    _save(plan, ["review_date"], actor=actor, reason=f"Review date {old} → {review_date}: {reason}")
+    if plan.status == PlanStatus.ACTIVE and plan.phase == Phase.MAINTENANCE:
+        maintenance_apply(plan=plan, actor=actor, now=now, reason="Review date changed")
+    return plan
+
+
+@transaction.atomic
+def plan_pause(
+    *, plan: TreatmentPlan, reason: str, actor: AbstractBaseUser, now: dt.datetime, expected_version: int | None = None
+) -> TreatmentPlan:
+    """Pause (illness, travel): future sessions are released and their reminders cancelled."""
+    reason = _require_reason(reason)
+    plan = _lock(plan, expected_version)
+    if plan.status != PlanStatus.ACTIVE:
+        raise InvalidState(f"Only an active plan can be paused; this one is {plan.get_status_display().lower()}.")
+    released = _release_future(plan, actor=actor, now=now, reason=f"Plan paused: {reason}")
+    plan.status, plan.paused_at = PlanStatus.PAUSED, now
+    _save(plan, ["status", "paused_at"], actor=actor, reason=f"Paused ({released} sessions released): {reason}")
+    return plan
+
+
+@transaction.atomic
+def plan_resume(
+    *, plan: TreatmentPlan, resume_date: dt.date, reason: str, actor: AbstractBaseUser, now: dt.datetime,
+    expected_version: int | None = None,
+) -> list[Appointment]:
+    """Resume from `resume_date`: the rest of the induction, or maintenance, is proposed and booked
+    again. If it does not fit, nothing changes and CourseDoesNotFit says why."""
+    reason = _require_reason(reason)
+    plan = _lock(plan, expected_version)
+    if plan.status != PlanStatus.PAUSED:
+        raise InvalidState("Only a paused plan can be resumed.")
+    plan.status, plan.paused_at = PlanStatus.ACTIVE, None
+    _save(plan, ["status", "paused_at"], actor=actor, reason=f"Resumed from {resume_date}: {reason}")
+    if plan.phase == Phase.INDUCTION:
+        held = plan.appointments.filter(phase=Phase.INDUCTION, induction_round=plan.induction_round, status="completed").count()
+        remaining = plan.protocol.induction_session_count - held
+        if remaining <= 0:
+            return plan_enter_maintenance(plan=plan, actor=actor, now=now)
+        proposal = course_propose(plan=plan, start_date=resume_date, now=now, sessions_needed=remaining)
+        from scheduling.services.core import PlannedSession, insert_sessions, verify_slots
+        from scheduling.reminders import services as reminders
+
+        slots = [s.slot for s in proposal.sessions]
+        verify_slots(site=proposal.site, patient=plan.patient, slots=slots, route=plan.protocol.route)
+        created = insert_sessions(
+            patient=plan.patient, plan=plan, site=proposal.site,
+            sessions=[PlannedSession(slot, Phase.INDUCTION, plan.induction_round) for slot in slots],
+            actor=actor, reason=f"Resumed: {reason}",
+        )
+        for appointment in created:
+            reminders.reminders_schedule(appointment=appointment, now=now)
+        return created
+    anchor_day = resume_date - dt.timedelta(days=plan.maintenance_interval_days)
+    anchor = dt.datetime.combine(anchor_day, dt.time(12), tzinfo=plan.site.zone)
+    return maintenance_apply(plan=plan, actor=actor, now=now, reason=f"Resumed: {reason}", anchor=anchor)
+
+
+@transaction.atomic
+def plan_end(
+    *, plan: TreatmentPlan, reason: str, actor: AbstractBaseUser, now: dt.datetime, expected_version: int | None = None
+) -> TreatmentPlan:
+    reason = _require_reason(reason)
+    plan = _lock(plan, expected_version)
+    if plan.status not in OPEN_PLAN_STATUSES:
+        raise InvalidState(f"The plan is already {plan.get_status_display().lower()}.")
+    released = _release_future(plan, actor=actor, now=now, reason=f"Plan ended: {reason}")
+    plan.status, plan.ended_at, plan.end_reason = PlanStatus.ENDED, now, reason
+    _save(plan, ["status", "ended_at", "end_reason"], actor=actor, reason=f"Ended early ({released} sessions released): {reason}")
+    return plan
+
+
+@transaction.atomic
+def plan_new_induction(
+    *, plan: TreatmentPlan, start_date: dt.date, reason: str, actor: AbstractBaseUser, now: dt.datetime,
+    expected_version: int | None = None,
+) -> list[Appointment]:
+    """After a relapse: future maintenance is released and a new induction course is booked,
+    all or nothing."""
+    reason = _require_reason(reason)
+    plan = _lock(plan, expected_version)
+    if plan.status not in (PlanStatus.ACTIVE, PlanStatus.PAUSED):
+        raise InvalidState("A new induction needs an active or paused plan.")
+    _release_future(plan, actor=actor, now=now, reason=f"New induction: {reason}")
+    plan.induction_round += 1
+    plan.phase, plan.status, plan.paused_at = Phase.INDUCTION, PlanStatus.ACTIVE, None
+    _save(plan, ["induction_round", "phase", "status", "paused_at"], actor=actor, reason=f"New induction from {start_date}: {reason}")
+    return course_book(plan=plan, actor=actor, now=now, start_date=start_date, reason=f"New induction: {reason}")
+
+
+@transaction.atomic
+def plan_clear_attention(
+    *, plan: TreatmentPlan, reason: str, actor: AbstractBaseUser, expected_version: int | None = None
+) -> TreatmentPlan:
+    reason = _require_reason(reason)
+    plan = _lock(plan, expected_version)
+    plan.needs_attention, plan.attention_reason = False, ""
+    _save(plan, ["needs_attention", "attention_reason"], actor=actor, reason=f"Reviewed: {reason}")
+    return plan
+
+
+@transaction.atomic
+def plan_override_eligibility(
+    *, plan: TreatmentPlan, reason: str, actor: AbstractBaseUser, now: dt.datetime, expected_version: int | None = None
+) -> TreatmentPlan:
+    """A prescriber documents the decision to treat despite a screening flag."""
+    reason = _require_reason(reason)
+    staff = getattr(actor, "staff", None)
+    if staff is None or staff.role != Role.PRESCRIBER:
+        raise InvalidInput("Only a prescriber can override the screening gate.")
+    plan = _lock(plan, expected_version)
+    plan.eligibility_override_by, plan.eligibility_override_reason, plan.eligibility_override_at = staff, reason, now
+    _save(
+        plan, ["eligibility_override_by", "eligibility_override_reason", "eligibility_override_at"], actor=actor,
+        reason=f"Screening override: {reason}",
+    )
+    return plan
+
+
+def plan_enter_maintenance(*, plan: TreatmentPlan, actor: AbstractBaseUser | None, now: dt.datetime) -> list[Appointment]:
+    """Induction is complete: the plan moves to maintenance and sessions are laid out at the
+    plan's interval after the last induction session, up to the review date."""
+    plan.phase = Phase.MAINTENANCE
+    _save(plan, ["phase"], actor=actor, reason="Induction complete; maintenance begins")
+    return maintenance_apply(plan=plan, actor=actor, now=now, reason="Maintenance scheduled after induction")

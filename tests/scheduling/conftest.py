@@ -1,0 +1,73 @@
+"""A small clinic with staffed shifts, for booking tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from clinic.models import Chair, Role, Shift, Site, StaffMember
+from scheduling.models import Protocol, TreatmentPlan
+from scheduling.services import plan_create
+from tests.factories import ChairFactory, PatientFactory, ProtocolFactory, SiteFactory, StaffFactory, UserFactory
+
+# A Monday; the US clocks change on Sunday 8 March 2026.
+START = dt.date(2026, 3, 2)
+NOW = dt.datetime(2026, 2, 27, 15, tzinfo=dt.UTC)
+
+
+@dataclass
+class Clinic:
+    site: Site
+    chairs: list[Chair]
+    nurses: list[StaffMember]
+    prescriber: StaffMember
+    front_desk: StaffMember
+    protocol: Protocol
+
+    def plan(self, **kwargs) -> TreatmentPlan:
+        patient = kwargs.pop("patient", None) or PatientFactory(home_site=self.site)
+        return plan_create(
+            patient=patient,
+            protocol=kwargs.pop("protocol", self.protocol),
+            prescriber=self.prescriber,
+            start_date=kwargs.pop("start_date", START),
+            actor=self.prescriber.user,
+            **kwargs,
+        )
+
+
+def add_shifts(nurse: StaffMember, site: Site, first: dt.date, days: int) -> None:
+    zone = ZoneInfo(site.time_zone)
+    Shift.objects.bulk_create(
+        Shift(
+            staff=nurse,
+            site=site,
+            starts_at=dt.datetime.combine(day, dt.time(7, 30), tzinfo=zone),
+            ends_at=dt.datetime.combine(day, dt.time(18, 30), tzinfo=zone),
+        )
+        for day in (first + dt.timedelta(days=i) for i in range(days))
+    )
+
+
+def make_clinic(*, time_zone: str = "America/New_York", chairs: int = 3, nurses: int = 1, days: int = 240, **site_kwargs) -> Clinic:
+    site = SiteFactory(time_zone=time_zone, **site_kwargs)
+    chair_rows = [ChairFactory(site=site, name=f"Chair {i + 1}") for i in range(chairs)]
+    nurse_rows = [StaffFactory(role=Role.NURSE, sites=[site]) for _ in range(nurses)]
+    for nurse in nurse_rows:
+        add_shifts(nurse, site, START - dt.timedelta(days=7), days)
+    return Clinic(
+        site=site,
+        chairs=chair_rows,
+        nurses=nurse_rows,
+        prescriber=StaffFactory(role=Role.PRESCRIBER, user=UserFactory(username="dr_prescriber"), sites=[site]),
+        front_desk=StaffFactory(role=Role.FRONT_DESK, user=UserFactory(username="desk"), sites=[site]),
+        protocol=ProtocolFactory(),
+    )
+
+
+@pytest.fixture
+def clinic(db) -> Clinic:
+    return make_clinic()
