@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.postgres.constraints import ExclusionConstraint
-from django.db.models import Func
 from django.contrib.postgres.fields import DateTimeRangeField
+from django.db.models import Func
 
 
 class TsTzRange(Func):

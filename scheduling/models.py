@@ -80,9 +80,9 @@ class Protocol(models.Model):
             counts = self.weekly_counts
             if not isinstance(counts, list) or not counts or not all(isinstance(c, int) and 1 <= c <= 7 for c in counts):
                 raise ValidationError({"weekly_counts": "Give sessions per week as whole numbers 1–7, e.g. [3, 2, 1, 1, 1]."})
-        if self.induction_pattern == self.InductionPattern.WINDOW and self.induction_sessions and self.induction_window_days:
-            if self.induction_sessions > self.induction_window_days:
-                raise ValidationError({"induction_sessions": "Never two sessions on one day: more sessions than days."})
+        window = self.induction_pattern == self.InductionPattern.WINDOW
+        if window and self.induction_sessions and self.induction_window_days and self.induction_sessions > self.induction_window_days:
+            raise ValidationError({"induction_sessions": "Never two sessions on one day: more sessions than days."})
 
     @property
     def induction_session_count(self) -> int:

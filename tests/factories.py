@@ -30,7 +30,7 @@ class UserFactory(DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
-    def _save(obj, create, extracted, **kwargs):  # noqa: N805
+    def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
 
@@ -46,7 +46,7 @@ class SiteFactory(DjangoModelFactory):
     phone = "+12025550143"
 
     @factory.post_generation
-    def hours(obj, create, extracted, **kwargs):  # noqa: N805
+    def hours(obj, create, extracted, **kwargs):
         """Open Monday–Friday 08:00–18:00 unless `hours=` gives {weekday: (opens, closes)}."""
         if not create:
             return
@@ -75,7 +75,7 @@ class StaffFactory(DjangoModelFactory):
     role = Role.NURSE
 
     @factory.post_generation
-    def sites(obj, create, extracted, **kwargs):  # noqa: N805
+    def sites(obj, create, extracted, **kwargs):
         if create and extracted:
             obj.sites.set(extracted)
 

@@ -9,8 +9,8 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("DJANGO_DEBUG", "false")
 
-from clinic.settings import *  # noqa: E402,F403
-from clinic.settings import STORAGES  # noqa: E402
+from clinic.settings import *  # noqa: F403
+from clinic.settings import STORAGES
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SMS_BACKEND = "scheduling.reminders.sms.MemorySmsBackend"

@@ -72,7 +72,7 @@ def plan_rule_violations(
                 )
         round_sessions = [a for a in others if a.phase == Phase.INDUCTION and a.induction_round == plan.induction_round]
         if round_sessions:
-            first_day = min(local_day(a.starts_at, zone) for a in round_sessions + [])
+            first_day = min(local_day(a.starts_at, zone) for a in [*round_sessions])
             first_day = min(first_day, day)
             last_day = max([local_day(a.starts_at, zone) for a in round_sessions] + [day])
             if (last_day - first_day).days >= rule.span_days:
@@ -181,7 +181,11 @@ def appointment_move(
     override_reason: str = "",
 ) -> Appointment:
     """Move a session; the plan's rules hold unless a clinician accepts the break with a reason."""
-    appointment = Appointment.objects.select_for_update().select_related("site", "plan__protocol", "plan__site", "patient").get(pk=appointment.pk)
+    appointment = (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("site", "plan__protocol", "plan__site", "patient")
+        .get(pk=appointment.pk)
+    )
     _require(appointment, UPCOMING_STATUSES, "move")
     if starts_at <= now:
         raise InvalidInput("A session cannot be moved into the past.")

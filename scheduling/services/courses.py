@@ -4,6 +4,7 @@ missed induction session, and lay out maintenance sessions."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -164,7 +165,7 @@ def check_course_rules(*, plan: TreatmentPlan, slots: Sequence[Slot]) -> list[st
     days = [local_day(s.start, zone) for s in ordered]
     if len(set(days)) != len(days):
         problems.append("two sessions are on the same day")
-    for earlier, later in zip(ordered, ordered[1:], strict=False):
+    for earlier, later in itertools.pairwise(ordered):
         if later.start - earlier.start < rule.min_gap:
             problems.append(
                 f"{local_label(later.start, plan.site)} is less than {plan.protocol.min_gap_hours} hours after the session before"

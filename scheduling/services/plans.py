@@ -176,8 +176,8 @@ def plan_resume(
         if remaining <= 0:
             return plan_enter_maintenance(plan=plan, actor=actor, now=now)
         proposal = course_propose(plan=plan, start_date=resume_date, now=now, sessions_needed=remaining)
-        from scheduling.services.core import PlannedSession, insert_sessions, verify_slots
         from scheduling.reminders import services as reminders
+        from scheduling.services.core import PlannedSession, insert_sessions, verify_slots
 
         slots = [s.slot for s in proposal.sessions]
         verify_slots(site=proposal.site, patient=plan.patient, slots=slots, route=plan.protocol.route)
