@@ -1,0 +1,163 @@
+"""Admin for the clinic's set-up: sites (with chairs, opening hours and the
+reminder policy inline), staff (with shifts inline), closures and the access log."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from simple_history.admin import SimpleHistoryAdmin
+
+from clinic.models import AccessLog, Chair, Closure, OpeningHours, ReminderPolicy, Shift, Site, StaffMember
+
+
+class ChairInline(admin.TabularInline):
+    model = Chair
+    extra = 0
+    fields = ["name", "active", "equipment"]
+
+
+class OpeningHoursInline(admin.TabularInline):
+    model = OpeningHours
+    extra = 0
+    max_num = 7
+
+
+class ReminderPolicyInline(admin.StackedInline):
+    model = ReminderPolicy
+    extra = 0
+    max_num = 1
+    can_delete = False
+    fields = [
+        "offsets_hours",
+        ("email_enabled", "sms_enabled"),
+        ("quiet_hours_start", "quiet_hours_end"),
+        ("patient_notice_hours", "max_attempts"),
+    ]
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin):
+    list_display = ["name", "time_zone", "phone", "max_patients_per_nurse", "slot_step_minutes", "chair_count"]
+    search_fields = ["name", "address"]
+    inlines = [ChairInline, OpeningHoursInline, ReminderPolicyInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Site]:
+        return super().get_queryset(request).annotate(_chair_count=Count("chairs"))
+
+    @admin.display(description="chairs", ordering="_chair_count")
+    def chair_count(self, site: Site) -> int:
+        return site._chair_count  # type: ignore[attr-defined]
+
+
+@admin.register(Chair)
+class ChairAdmin(admin.ModelAdmin):
+    list_display = ["name", "site", "active", "equipment"]
+    list_filter = ["site", "active"]
+    search_fields = ["name", "site__name"]
+    list_select_related = ["site"]
+
+
+class UpcomingShiftInline(admin.TabularInline):
+    """Only the recent and coming shifts: a staff member accumulates hundreds."""
+
+    model = Shift
+    extra = 0
+    fields = ["site", "starts_at", "ends_at"]
+    verbose_name_plural = "shifts from yesterday on (older ones: Shifts)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Shift]:
+        since = timezone.now() - dt.timedelta(days=1)
+        return super().get_queryset(request).filter(ends_at__gte=since).select_related("site")
+
+
+@admin.register(StaffMember)
+class StaffMemberAdmin(SimpleHistoryAdmin):
+    list_display = ["display_name", "username", "role", "site_names", "active"]
+    list_filter = ["role", "active", "sites"]
+    search_fields = ["user__username", "user__first_name", "user__last_name", "user__email"]
+    list_select_related = ["user"]
+    autocomplete_fields = ["user"]
+    filter_horizontal = ["sites"]
+    inlines = [UpcomingShiftInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StaffMember]:
+        return super().get_queryset(request).prefetch_related("sites")
+
+    @admin.display(description="username", ordering="user__username")
+    def username(self, member: StaffMember) -> str:
+        return member.user.get_username()
+
+    @admin.display(description="sites")
+    def site_names(self, member: StaffMember) -> str:
+        return ", ".join(site.name for site in member.sites.all())
+
+
+@admin.register(Shift)
+class ShiftAdmin(admin.ModelAdmin):
+    list_display = ["staff", "role", "site", "starts_at", "ends_at"]
+    list_filter = ["site", "staff__role"]
+    search_fields = ["staff__user__username", "staff__user__first_name", "staff__user__last_name"]
+    date_hierarchy = "starts_at"
+    list_select_related = ["staff__user", "site"]
+    autocomplete_fields = ["staff"]
+
+    @admin.display(description="role", ordering="staff__role")
+    def role(self, shift: Shift) -> str:
+        return shift.staff.get_role_display()
+
+
+@admin.register(OpeningHours)
+class OpeningHoursAdmin(admin.ModelAdmin):
+    list_display = ["site", "weekday", "opens_at", "closes_at"]
+    list_filter = ["site", "weekday"]
+    list_select_related = ["site"]
+
+
+@admin.register(Closure)
+class ClosureAdmin(admin.ModelAdmin):
+    list_display = ["reason", "site", "starts_at", "ends_at"]
+    list_filter = ["site"]
+    search_fields = ["reason"]
+    date_hierarchy = "starts_at"
+    list_select_related = ["site"]
+
+
+@admin.register(ReminderPolicy)
+class ReminderPolicyAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "site",
+        "offsets_hours",
+        "email_enabled",
+        "sms_enabled",
+        "quiet_hours_start",
+        "quiet_hours_end",
+        "patient_notice_hours",
+        "max_attempts",
+    ]
+    list_filter = ["email_enabled", "sms_enabled"]
+    search_fields = ["site__name"]
+    list_select_related = ["site"]
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(admin.ModelAdmin):
+    """An audit trail: readable, never added to, changed or deleted by hand."""
+
+    list_display = ["at", "user", "method", "path", "status_code"]
+    list_filter = ["method", "status_code"]
+    search_fields = ["path", "user__username"]
+    date_hierarchy = "at"
+    list_select_related = ["user"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AccessLog | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: AccessLog | None = None) -> bool:
+        return False

@@ -1,0 +1,125 @@
+"""Admin for patients, the clinic's contraindication list, flags and evaluations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.forms import BaseInlineFormSet, ModelForm
+from django.http import HttpRequest
+from simple_history.admin import SimpleHistoryAdmin
+
+from patients.models import Contraindication, Evaluation, Patient, PatientFlag
+
+
+class PatientFlagInline(admin.TabularInline):
+    model = PatientFlag
+    extra = 0
+    fields = ["contraindication", "notes", "recorded_by", "recorded_at"]
+    readonly_fields = ["recorded_by", "recorded_at"]
+
+
+class EvaluationInline(admin.StackedInline):
+    model = Evaluation
+    extra = 0
+    fields = [
+        ("evaluated_on", "evaluator_name", "evaluator_credentials"),
+        ("diagnosis", "icd10_code"),
+        ("systolic_bp", "diastolic_bp", "heart_rate"),
+        "cardiac_history",
+        "notes",
+        ("recorded_by", "recorded_at"),
+    ]
+    readonly_fields = ["recorded_by", "recorded_at"]
+
+
+@admin.register(Patient)
+class PatientAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "last_name",
+        "first_name",
+        "date_of_birth",
+        "home_site",
+        "preferred_channel",
+        "reminder_consent",
+        "seizure_history",
+        "user",
+    ]
+    list_filter = ["home_site", "preferred_channel", "reminder_consent", "seizure_history"]
+    search_fields = ["first_name", "last_name", "email", "mobile_phone", "user__username"]
+    list_select_related = ["home_site", "user"]
+    autocomplete_fields = ["user"]
+    readonly_fields = ["created_at", "updated_at", "reminder_consent_changed_at"]
+    inlines = [PatientFlagInline, EvaluationInline]
+    fieldsets = [
+        (None, {"fields": [("first_name", "last_name"), "date_of_birth", "home_site", "time_zone", "user"]}),
+        (
+            "Contact and reminders",
+            {
+                "fields": [
+                    ("email", "mobile_phone"),
+                    ("preferred_channel", "reminder_consent", "reminder_consent_changed_at"),
+                    ("escort_name", "escort_phone"),
+                    ("emergency_contact_name", "emergency_contact_phone", "emergency_contact_relation"),
+                ]
+            },
+        ),
+        ("Clinical", {"fields": ["medications", "seizure_history"]}),
+        ("Record", {"fields": [("created_at", "updated_at")]}),
+    ]
+
+    def save_formset(self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool) -> None:
+        # Flags and evaluations record who entered them: the signed-in user.
+        for instance in formset.save(commit=False):
+            if getattr(instance, "recorded_by_id", None) is None:
+                instance.recorded_by = request.user
+            instance.save()
+        for obj in formset.deleted_objects:
+            obj.delete()
+        formset.save_m2m()
+
+
+@admin.register(Contraindication)
+class ContraindicationAdmin(SimpleHistoryAdmin):
+    list_display = ["label", "code", "kind", "threshold", "active"]
+    list_filter = ["kind", "active"]
+    search_fields = ["label", "code", "description"]
+    prepopulated_fields = {"code": ["label"]}
+
+
+class RecordedByAdmin(SimpleHistoryAdmin):
+    readonly_fields = ["recorded_by", "recorded_at"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
+        if obj.recorded_by_id is None:
+            obj.recorded_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(PatientFlag)
+class PatientFlagAdmin(RecordedByAdmin):
+    list_display = ["patient", "contraindication", "recorded_by", "recorded_at"]
+    list_filter = ["contraindication"]
+    search_fields = ["patient__first_name", "patient__last_name", "notes"]
+    date_hierarchy = "recorded_at"
+    list_select_related = ["patient", "contraindication", "recorded_by"]
+    autocomplete_fields = ["patient"]
+
+
+@admin.register(Evaluation)
+class EvaluationAdmin(RecordedByAdmin):
+    list_display = [
+        "patient",
+        "evaluated_on",
+        "diagnosis",
+        "icd10_code",
+        "systolic_bp",
+        "diastolic_bp",
+        "heart_rate",
+        "evaluator_name",
+    ]
+    list_filter = ["evaluator_name"]
+    search_fields = ["patient__first_name", "patient__last_name", "diagnosis", "icd10_code", "evaluator_name"]
+    date_hierarchy = "evaluated_on"
+    list_select_related = ["patient"]
+    autocomplete_fields = ["patient"]

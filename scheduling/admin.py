@@ -1,0 +1,231 @@
+"""Admin for protocols, plans, appointments and reminders.
+
+Plans and appointments change state through scheduling.services (booking,
+moving, cancelling, pausing), which keep the plan rules, the reminders and the
+version counter in step; here their status, version and timestamps are read-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.forms import ModelForm
+from django.http import HttpRequest
+from simple_history.admin import SimpleHistoryAdmin
+
+from scheduling.models import (
+    Appointment,
+    IdempotencyRecord,
+    Protocol,
+    Reminder,
+    ReminderAttempt,
+    TreatmentPlan,
+)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Protocol)
+class ProtocolAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "name",
+        "route",
+        "induction_pattern",
+        "induction_session_count",
+        "session_minutes",
+        "min_gap_hours",
+        "maintenance_default_days",
+        "active",
+    ]
+    list_filter = ["route", "induction_pattern", "active"]
+    search_fields = ["name"]
+    fieldsets = [
+        (None, {"fields": ["name", "route", "active"]}),
+        ("Chair time", {"fields": [("session_minutes", "infusion_minutes")]}),
+        (
+            "Induction",
+            {
+                "fields": [
+                    "induction_pattern",
+                    ("induction_sessions", "induction_window_days"),
+                    "weekly_counts",
+                    "min_gap_hours",
+                ]
+            },
+        ),
+        (
+            "Maintenance",
+            {
+                "fields": [
+                    ("maintenance_min_days", "maintenance_default_days", "maintenance_max_days"),
+                    "review_after_months",
+                ]
+            },
+        ),
+        ("For the patient", {"fields": ["preparation_notes"]}),
+    ]
+
+    @admin.display(description="induction sessions")
+    def induction_session_count(self, protocol: Protocol) -> int:
+        return protocol.induction_session_count
+
+
+class PlanAppointmentInline(ReadOnlyInline):
+    model = Appointment
+    fields = ["sequence", "phase", "starts_at", "chair", "nurse", "status"]
+    readonly_fields = fields
+    ordering = ["starts_at"]
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("chair__site", "nurse__user")
+
+
+@admin.register(TreatmentPlan)
+class TreatmentPlanAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "patient",
+        "protocol",
+        "site",
+        "phase",
+        "status",
+        "start_date",
+        "maintenance_interval_days",
+        "review_date",
+        "needs_attention",
+        "prescriber",
+    ]
+    list_filter = ["status", "phase", "needs_attention", "site", "protocol"]
+    search_fields = ["patient__first_name", "patient__last_name", "protocol__name"]
+    date_hierarchy = "start_date"
+    list_select_related = ["patient", "protocol", "site", "prescriber__user"]
+    autocomplete_fields = ["patient", "prescriber", "eligibility_override_by"]
+    readonly_fields = [
+        "status",
+        "version",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "paused_at",
+        "ended_at",
+        "eligibility_override_at",
+    ]
+    inlines = [PlanAppointmentInline]
+
+    def save_model(self, request: HttpRequest, obj: TreatmentPlan, form: ModelForm, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        else:
+            # An admin edit is a change like any other: clients holding the old version must re-read.
+            obj.version += 1
+        super().save_model(request, obj, form, change)
+
+
+class ReminderInline(ReadOnlyInline):
+    model = Reminder
+    fields = ["kind", "channel", "offset_minutes", "due_at", "status", "attempts", "sent_at"]
+    readonly_fields = fields
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(SimpleHistoryAdmin):
+    list_display = ["starts_at", "local_start", "patient", "site", "chair", "nurse", "phase", "sequence", "status"]
+    list_filter = ["status", "phase", "site", "chair"]
+    search_fields = ["patient__first_name", "patient__last_name", "notes", "ride_home"]
+    date_hierarchy = "starts_at"
+    list_select_related = ["patient", "site", "chair__site", "nurse__user"]
+    autocomplete_fields = ["patient", "plan", "chair", "nurse"]
+    readonly_fields = [
+        "status",
+        "booked_by",
+        "confirmed_at",
+        "checked_in_at",
+        "in_chair_at",
+        "completed_at",
+        "cancelled_at",
+        "cancelled_by",
+        "cancellation_reason",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [ReminderInline]
+
+    @admin.display(description="local start", ordering="starts_at")
+    def local_start(self, appointment: Appointment) -> str:
+        return f"{appointment.starts_at.astimezone(appointment.site.zone):%a %Y-%m-%d %H:%M}"
+
+    def save_model(self, request: HttpRequest, obj: Appointment, form: ModelForm, change: bool) -> None:
+        if not change and obj.booked_by_id is None:
+            obj.booked_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+class ReminderAttemptInline(ReadOnlyInline):
+    model = ReminderAttempt
+    fields = ["attempted_at", "channel", "succeeded", "provider_message_id", "error"]
+    readonly_fields = fields
+    show_change_link = False
+
+
+@admin.register(Reminder)
+class ReminderAdmin(admin.ModelAdmin):
+    """Written by the booking services and the dispatcher; staff read it to answer 'was I reminded?'."""
+
+    list_display = ["id", "appointment", "kind", "channel", "offset_minutes", "due_at", "status", "attempts", "sent_at"]
+    list_filter = ["status", "kind", "channel"]
+    search_fields = ["appointment__patient__first_name", "appointment__patient__last_name", "provider_message_id"]
+    date_hierarchy = "due_at"
+    list_select_related = ["appointment__patient"]
+    raw_id_fields = ["appointment"]
+    readonly_fields = [
+        "status",
+        "attempts",
+        "session_starts_at",
+        "lease_expires_at",
+        "sent_at",
+        "provider_message_id",
+        "last_error",
+        "fallback_reason",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [ReminderAttemptInline]
+
+
+@admin.register(ReminderAttempt)
+class ReminderAttemptAdmin(admin.ModelAdmin):
+    list_display = ["attempted_at", "reminder", "channel", "succeeded", "provider_message_id"]
+    list_filter = ["succeeded", "channel"]
+    search_fields = ["provider_message_id", "error"]
+    date_hierarchy = "attempted_at"
+    list_select_related = ["reminder"]
+    raw_id_fields = ["reminder"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "user", "key", "response_status"]
+    search_fields = ["key", "user__username"]
+    date_hierarchy = "created_at"
+    list_select_related = ["user"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,226 @@
+"""seed_demo on PostgreSQL: one realistic clinic, collision-free, idempotent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import itertools
+from collections import defaultdict
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.contrib.auth import authenticate, get_user_model
+from django.core.management import call_command
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from clinic.management.commands.seed_demo import DEMO_LOGINS, DEMO_PASSWORD, DEMO_SITE_NAME
+from clinic.models import Chair, Closure, OpeningHours, Role, Shift, Site, StaffMember
+from patients.models import Contraindication, Evaluation, Patient
+from scheduling.models import (
+    BLOCKING_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    Phase,
+    PlanStatus,
+    Protocol,
+    TreatmentPlan,
+)
+
+BLOCKING = [s.value for s in BLOCKING_STATUSES]
+
+
+@pytest.fixture
+def seeded(db) -> Site:
+    call_command("seed_demo", stdout=io.StringIO())
+    return Site.objects.get(name=DEMO_SITE_NAME)
+
+
+def test_site_chairs_hours_and_closure(seeded):
+    site = seeded
+    assert site.time_zone == "America/Denver"
+    assert site.address and str(site.phone)
+    hours = {h.weekday: (h.opens_at, h.closes_at) for h in OpeningHours.objects.filter(site=site)}
+    assert hours == {
+        **{day: (dt.time(8), dt.time(18)) for day in range(5)},
+        5: (dt.time(9), dt.time(13)),
+    }
+    chairs = Chair.objects.filter(site=site)
+    assert chairs.count() == 6
+    assert all(chair.equipment == ["iv", "intranasal"] for chair in chairs)
+    assert site.reminder_policy.offsets_hours
+    thanksgiving = Closure.objects.get(site=site)
+    assert thanksgiving.starts_at.astimezone(site.zone) == dt.datetime(2026, 11, 26, tzinfo=site.zone)
+
+
+def test_staff_roles_logins_and_shifts(seeded):
+    roles = defaultdict(int)
+    for member in StaffMember.objects.filter(sites=seeded):
+        roles[member.role] += 1
+    assert roles == {Role.FRONT_DESK: 2, Role.NURSE: 4, Role.PRESCRIBER: 2, Role.CLINIC_ADMIN: 1}
+    for username in DEMO_LOGINS:
+        assert authenticate(username=username, password=DEMO_PASSWORD) is not None, username
+    admin_user = get_user_model().objects.get(username="admin")
+    assert admin_user.is_staff and admin_user.is_superuser
+    assert StaffMember.objects.get(user__username="clinician").role == Role.PRESCRIBER
+    assert StaffMember.objects.get(user__username="nurse").role == Role.NURSE
+    assert Patient.objects.get(user__username="patient").appointments.filter(starts_at__gt=timezone.now()).exists()
+
+    today = timezone.now().astimezone(seeded.zone).date()
+    for member in StaffMember.objects.filter(role__in=[Role.NURSE, Role.PRESCRIBER]):
+        shifts = Shift.objects.filter(staff=member)
+        local_days = {s.starts_at.astimezone(seeded.zone).date() for s in shifts}
+        assert min(local_days) <= today - dt.timedelta(days=49)
+        assert max(local_days) >= today + dt.timedelta(days=49)
+        for shift in shifts:
+            opens, closes = {5: (dt.time(9), dt.time(13))}.get(
+                shift.starts_at.astimezone(seeded.zone).weekday(), (dt.time(8), dt.time(18))
+            )
+            assert shift.starts_at.astimezone(seeded.zone).time() == opens
+            assert shift.ends_at.astimezone(seeded.zone).time() == closes
+
+
+def test_contraindications_and_protocols(seeded):
+    rules = {c.code: (c.kind, c.threshold) for c in Contraindication.objects.all()}
+    assert rules["under-18"] == ("min_age", 18)
+    assert rules["systolic-above-160"] == ("max_systolic", 160)
+    assert rules["diastolic-above-100"] == ("max_diastolic", 100)
+    assert rules["heart-rate-above-110"] == ("max_heart_rate", 110)
+    assert rules["seizure-history"] == ("seizure_history", None)
+    for flag in ("pregnancy", "active-psychosis", "substance-misuse"):
+        assert rules[flag] == ("flag", None)
+
+    window = Protocol.objects.get(induction_pattern=Protocol.InductionPattern.WINDOW, name__icontains="six")
+    assert (window.induction_sessions, window.induction_window_days, window.min_gap_hours) == (6, 21, 48)
+    weekly = Protocol.objects.get(induction_pattern=Protocol.InductionPattern.WEEKLY, name__icontains="3-2-1-1-1")
+    assert (weekly.weekly_counts, weekly.min_gap_hours) == ([3, 2, 1, 1, 1], 24)
+    for protocol in (window, weekly):
+        assert protocol.route == "iv" and protocol.session_minutes == 120
+        assert (protocol.maintenance_min_days, protocol.maintenance_default_days, protocol.maintenance_max_days) == (
+            14,
+            28,
+            42,
+        )
+
+
+def test_patients_at_every_stage(seeded):
+    patients = Patient.objects.filter(home_site=seeded)
+    assert 25 <= patients.count() <= 35
+    assert patients.filter(plans__isnull=True).exists(), "nobody in screening"
+    plans = TreatmentPlan.objects.filter(site=seeded)
+    stages = {(p.status, p.phase) for p in plans}
+    assert (PlanStatus.DRAFT, Phase.INDUCTION) in stages
+    assert (PlanStatus.ACTIVE, Phase.INDUCTION) in stages
+    assert (PlanStatus.ACTIVE, Phase.MAINTENANCE) in stages
+    assert {PlanStatus.PAUSED, PlanStatus.ENDED, PlanStatus.COMPLETED} <= {p.status for p in plans}
+    # Every patient with a plan was evaluated first.
+    assert not plans.exclude(patient__in=Evaluation.objects.values("patient")).exists()
+    # Mid-induction patients have sessions behind and ahead of them.
+    now = timezone.now()
+    mid = plans.filter(status=PlanStatus.ACTIVE, phase=Phase.INDUCTION)
+    assert any(
+        p.appointments.filter(starts_at__lt=now).exists() and p.appointments.filter(starts_at__gt=now).exists()
+        for p in mid
+    )
+
+
+def test_appointments_past_and_future_respect_hours(seeded):
+    now = timezone.now()
+    appointments = list(Appointment.objects.filter(site=seeded).select_related("plan__protocol"))
+    past = [a for a in appointments if a.ends_at <= now]
+    future = [a for a in appointments if a.starts_at > now]
+    assert len(past) > 50 and len(future) > 20
+    assert {a.status for a in past} <= {
+        AppointmentStatus.COMPLETED,
+        AppointmentStatus.NO_SHOW,
+        AppointmentStatus.CANCELLED,
+    }
+    assert {AppointmentStatus.NO_SHOW, AppointmentStatus.CANCELLED} & {a.status for a in past}
+    assert {a.status for a in future} <= {AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED}
+    closure = Closure.objects.get(site=seeded)
+    hours = {h.weekday: h for h in OpeningHours.objects.filter(site=seeded)}
+    for appointment in appointments:
+        start = appointment.starts_at.astimezone(seeded.zone)
+        end = appointment.ends_at.astimezone(seeded.zone)
+        day_hours = hours[start.weekday()]
+        assert start.date() == end.date()
+        assert day_hours.opens_at <= start.time() and end.time() <= day_hours.closes_at
+        assert not (closure.starts_at < appointment.ends_at and appointment.starts_at < closure.ends_at)
+        assert appointment.nurse is not None
+        assert Shift.objects.filter(
+            staff=appointment.nurse, starts_at__lte=appointment.starts_at, ends_at__gte=appointment.ends_at
+        ).exists()
+
+
+def overlapping_pairs(column: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT count(*) FROM scheduling_appointment a
+            JOIN scheduling_appointment b ON a.{column} = b.{column} AND a.id < b.id
+            WHERE a.status = ANY(%s) AND b.status = ANY(%s)
+              AND tstzrange(a.starts_at, a.ends_at, '[)') && tstzrange(b.starts_at, b.ends_at, '[)')
+            """,
+            [BLOCKING, BLOCKING],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_no_chair_or_patient_overlaps_and_no_nurse_over_ratio(seeded):
+    assert overlapping_pairs("chair_id") == 0
+    assert overlapping_pairs("patient_id") == 0
+    # Sweep each nurse's blocking sessions: at no instant more patients than the site allows.
+    by_nurse = defaultdict(list)
+    for appointment in Appointment.objects.filter(site=seeded, status__in=BLOCKING):
+        by_nurse[appointment.nurse_id] += [(appointment.starts_at, 1), (appointment.ends_at, -1)]
+    for events in by_nurse.values():
+        watching = peak = 0
+        for _, change in sorted(events, key=lambda event: (event[0], event[1])):
+            watching += change
+            peak = max(peak, watching)
+        assert peak <= seeded.max_patients_per_nurse
+
+
+def test_sessions_of_a_plan_keep_the_protocol_gap(seeded):
+    for plan in TreatmentPlan.objects.filter(site=seeded).select_related("protocol"):
+        given = list(
+            plan.appointments.exclude(status__in=[AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW]).order_by(
+                "starts_at"
+            )
+        )
+        assert [a.sequence for a in given] == list(range(1, len(given) + 1))
+        gap = dt.timedelta(hours=plan.protocol.min_gap_hours)
+        for earlier, later in itertools.pairwise(given):
+            assert later.starts_at - earlier.starts_at >= gap
+
+
+def test_second_run_creates_nothing(seeded):
+    models = [m for m in apps.get_models() if m._meta.app_label in {"clinic", "patients", "scheduling", "auth"}]
+    before = {m: m.objects.count() for m in models}
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "nothing to do" in out.getvalue()
+    assert {m: m.objects.count() for m in models} == before
+
+
+def test_admin_pages_open_for_every_model(seeded, client, django_assert_max_num_queries):
+    client.force_login(get_user_model().objects.get(username="admin"))
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label not in {"clinic", "patients", "scheduling"}:
+            continue
+        opts = model._meta
+        changelist = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+        # A bounded number of queries however many rows: list_select_related does its job.
+        with django_assert_max_num_queries(15):
+            response = client.get(changelist)
+        assert response.status_code == 200, changelist
+        instance = model.objects.first()
+        if instance is not None:
+            change = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[instance.pk])
+            assert client.get(change).status_code == 200, change
+            if hasattr(model, "history"):
+                history = reverse(f"admin:{opts.app_label}_{opts.model_name}_history", args=[instance.pk])
+                assert client.get(history).status_code == 200, history
+        assert model_admin.has_view_permission

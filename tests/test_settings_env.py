@@ -1,0 +1,57 @@
+"""A malformed environment variable stops start-up with a message naming it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+START_DJANGO = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
+# Variables the suite or the developer may have set that would mask what each case sets.
+CLEARED = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_TIME_ZONE", "SITE_URL", "EMAIL_URL")
+
+
+def start_django(tmp_path: Path, **overrides: str) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if key not in CLEARED}
+    env.update(DJANGO_SETTINGS_MODULE="clinic.settings", DJANGO_DEBUG="true", DATA_DIR=str(tmp_path))
+    env.update(overrides)
+    return subprocess.run(
+        [sys.executable, "-c", START_DJANGO], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_good_embedded_environment_starts(tmp_path):
+    result = start_django(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DJANGO_DEBUG", "maybe"),
+        ("DATABASE_URL", "mysqlx://user@db/clinic"),
+        ("CELERY_BROKER_URL", "ftp://broker.example/queue"),
+        ("DJANGO_TIME_ZONE", "Mars/Base"),
+        ("SITE_URL", "clinic.example"),
+        ("REMINDER_DISPATCH_EVERY", "often"),
+        ("REMINDER_DISPATCH_EVERY", "0"),
+        ("DJANGO_SECURE_COOKIES", "sometimes"),
+    ],
+)
+def test_bad_value_stops_startup_naming_the_variable(tmp_path, variable, value):
+    result = start_django(tmp_path, **{variable: value})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert variable in result.stderr
+
+
+def test_missing_secret_key_without_debug_stops_startup(tmp_path):
+    env_without_key = {"DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": ""}
+    result = start_django(tmp_path, **env_without_key)
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
