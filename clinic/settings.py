@@ -103,6 +103,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "clinic.middleware.AccessLogMiddleware",
 ]
 
 ROOT_URLCONF = "clinic.urls"
