@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -196,11 +197,15 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Infusion clinic <no-
 if EMAIL_BACKEND == "django.core.mail.backends.filebased.EmailBackend":
     EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(DATA_DIR / "outbox"))
 
-SMS_BACKEND = env.str("SMS_BACKEND", default="scheduling.reminders.sms.ConsoleSmsBackend")
-SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(DATA_DIR / "sms-outbox"))
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+# Real text messages once Twilio credentials are set; the console otherwise.
+SMS_BACKEND = env.str(
+    "SMS_BACKEND",
+    default="scheduling.reminders.sms.TwilioSmsBackend" if TWILIO_ACCOUNT_SID else "scheduling.reminders.sms.ConsoleSmsBackend",
+)
+SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(DATA_DIR / "sms-outbox"))
 
 # --- Celery -----------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -215,6 +220,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(DATA_DIR / "broker-processed"),
+        # Otherwise kombu puts its control exchange in ./control of the working directory.
+        "control_folder": str(DATA_DIR / "broker-control"),
         "store_processed": False,
     }
 CELERY_TASK_SERIALIZER = "json"
@@ -235,6 +242,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scheduling.tasks.dispatch_due_reminders",
         "schedule": float(REMINDER_DISPATCH_EVERY),
         "options": {"expires": float(REMINDER_DISPATCH_EVERY)},
+    },
+    # Hourly; each site's list goes out once, at the site's local afternoon hour.
+    "send-front-desk-daily-lists": {
+        "task": "scheduling.tasks.send_front_desk_daily_lists",
+        "schedule": crontab(minute=5),
+        "options": {"expires": 3000},
     },
 }
 

@@ -1,0 +1,105 @@
+"""Turning a Reminder row into the words the patient reads, in their own zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from typing import Any
+
+from django.conf import settings
+from django.template import Context, Engine, Template
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from clinic.models import Channel
+from scheduling.models import Appointment, Protocol, Reminder, ReminderKind
+from scheduling.reminders import tokens
+from scheduling.reminders.channels import Attachment, OutgoingMessage
+from scheduling.reminders.ics import appointment_ics
+
+TEMPLATE_DIR = "scheduling/reminders"
+
+
+def link_url(*, appointment: Appointment, purpose: str) -> str:
+    token = tokens.make_token(appointment=appointment, purpose=purpose)
+    return settings.SITE_URL + reverse(f"reminders:{purpose}", args=[token])
+
+
+def preparation_notes(appointment: Appointment) -> str:
+    protocol = appointment.plan.protocol if appointment.plan_id else None
+    notes = protocol.preparation_notes if protocol else Protocol._meta.get_field("preparation_notes").get_default()
+    lines = [notes.strip(), appointment.site.arrival_notes.strip()]
+    if appointment.ride_home:
+        lines.append(f"Your ride home on record: {appointment.ride_home}.")
+    return "\n".join(line for line in lines if line)
+
+
+def message_context(*, appointment: Appointment, with_links: bool) -> dict[str, Any]:
+    patient = appointment.patient
+    zone = patient.zone
+    site = appointment.site
+    protocol = appointment.plan.protocol if appointment.plan_id else None
+    context: dict[str, Any] = {
+        "patient_first_name": patient.first_name,
+        "site_name": site.name,
+        "site_address": site.address,
+        "site_phone": str(site.phone),
+        "protocol": protocol.name if protocol else "infusion",
+        "local_start": appointment.starts_at.astimezone(zone),
+        "local_end": appointment.ends_at.astimezone(zone),
+        "time_zone": zone.key,
+        "preparation_notes": preparation_notes(appointment),
+        "confirm_url": "",
+        "cancel_url": "",
+    }
+    if with_links:
+        context["confirm_url"] = link_url(appointment=appointment, purpose=tokens.CONFIRM)
+        context["cancel_url"] = link_url(appointment=appointment, purpose=tokens.CANCEL)
+    return context
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str) -> Template:
+    # Keyed by the text itself, so an admin's edit takes effect on the next message.
+    return Engine.get_default().from_string(source)
+
+
+def _from_policy(source: str, context: dict[str, Any]) -> str:
+    # Admin-edited templates; plain text, so no HTML escaping.
+    return _compiled(source).render(Context(context, autoescape=False))
+
+
+def _from_file(kind: str, part: str, context: dict[str, Any]) -> str:
+    return render_to_string(f"{TEMPLATE_DIR}/{kind}_{part}.txt", context)
+
+
+def render_message(*, reminder: Reminder, channel: str, now: dt.datetime) -> OutgoingMessage:
+    appointment = reminder.appointment
+    patient = appointment.patient
+    policy = appointment.site.reminder_policy
+    context = message_context(appointment=appointment, with_links=reminder.kind != ReminderKind.CANCELLATION)
+    # The `date` filter shows aware datetimes in the active zone: make it the patient's.
+    headers = {"X-Reminder-Id": str(reminder.pk)}
+    with timezone.override(patient.zone):
+        if channel == Channel.SMS:
+            if reminder.kind == ReminderKind.REMINDER:
+                sms = _from_policy(policy.sms_template, context)
+            else:
+                sms = _from_file(reminder.kind, "sms", context)
+            return OutgoingMessage(
+                to=str(patient.mobile_phone), subject="", body=" ".join(sms.split()), headers=headers
+            )
+        if reminder.kind == ReminderKind.REMINDER:
+            subject = _from_policy(policy.subject_template, context)
+            body = _from_policy(policy.body_template, context)
+        else:
+            subject = _from_file(reminder.kind, "subject", context)
+            body = _from_file(reminder.kind, "body", context)
+    attachments: tuple[Attachment, ...] = ()
+    if reminder.kind in (ReminderKind.CONFIRMATION, ReminderKind.CHANGE):
+        ics = appointment_ics(appointment=appointment, sequence=reminder.pk, now=now)
+        attachments = (Attachment("session.ics", ics, "text/calendar"),)
+    return OutgoingMessage(
+        to=patient.email, subject=" ".join(subject.split()), body=body, attachments=attachments, headers=headers
+    )

@@ -1,0 +1,143 @@
+"""Writes for reminders. The booking services call `reminders_schedule`,
+`reminders_reschedule` and `reminders_cancel` inside their own transaction, so
+the rows commit (or roll back) with the booking, move or cancel that caused them.
+The dispatcher lives in `dispatch` and is re-exported here."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+
+from clinic.models import ReminderPolicy
+from patients.models import Patient
+from scheduling.models import UPCOMING_STATUSES, Appointment, Reminder, ReminderKind, ReminderStatus
+from scheduling.reminders.dispatch import DispatchReport, reminders_dispatch_due
+from scheduling.reminders.timing import (
+    ChannelChoice,
+    QuietHours,
+    choose_channel,
+    notice_send_time,
+    reminder_send_times,
+)
+
+__all__ = [
+    "DispatchReport",
+    "reminders_cancel",
+    "reminders_dispatch_due",
+    "reminders_reschedule",
+    "reminders_schedule",
+]
+
+# Rows that have not gone out yet and may still be stopped.
+UNSENT = (ReminderStatus.PENDING, ReminderStatus.SENDING)
+
+
+def quiet_hours(policy: ReminderPolicy) -> QuietHours:
+    return QuietHours(start=policy.quiet_hours_start, end=policy.quiet_hours_end)
+
+
+def channel_for(*, patient: Patient, policy: ReminderPolicy) -> ChannelChoice:
+    return choose_channel(
+        preferred=patient.preferred_channel,
+        has_email=bool(patient.email),
+        has_mobile=bool(patient.mobile_phone),
+        email_enabled=policy.email_enabled,
+        sms_enabled=policy.sms_enabled,
+    )
+
+
+def _new_rows(*, appointment: Appointment, now: dt.datetime, notice: str) -> list[Reminder]:
+    """Unsaved rows for the appointment's current start: one notice and the reminders still ahead."""
+    patient = appointment.patient
+    # Consent covers booking notices too, not only reminders.
+    if not patient.reminder_consent:
+        return []
+    policy = appointment.site.reminder_policy
+    choice = channel_for(patient=patient, policy=policy)
+    if choice.channel is None:
+        return []
+    zone, quiet, starts_at = patient.zone, quiet_hours(policy), appointment.starts_at
+
+    def row(kind: str, send_at: dt.datetime, offset_minutes: int | None = None) -> Reminder:
+        return Reminder(
+            appointment=appointment,
+            kind=kind,
+            channel=choice.channel,
+            fallback_reason=choice.fallback_reason,
+            offset_minutes=offset_minutes,
+            session_starts_at=starts_at,
+            due_at=send_at,
+            next_attempt_at=send_at,
+        )
+
+    rows = [row(notice, notice_send_time(now=now, session_starts_at=starts_at, zone=zone, quiet=quiet))]
+    send_times = reminder_send_times(
+        offsets_hours=policy.offsets_hours, session_starts_at=starts_at, now=now, zone=zone, quiet=quiet
+    )
+    rows += [row(ReminderKind.REMINDER, send_at, minutes) for minutes, send_at in send_times.items()]
+    return rows
+
+
+def _without_existing(appointment: Appointment, rows: list[Reminder]) -> list[Reminder]:
+    # A retried call, or a session moved back to a time it already had, must not
+    # repeat a reminder or confirmation already queued or sent for that start.
+    existing = set(
+        appointment.reminders.filter(
+            session_starts_at=appointment.starts_at, kind__in=[ReminderKind.REMINDER, ReminderKind.CONFIRMATION]
+        )
+        .exclude(status=ReminderStatus.CANCELLED)
+        .values_list("kind", "offset_minutes")
+    )
+    return [row for row in rows if (row.kind, row.offset_minutes) not in existing]
+
+
+def reminders_schedule(*, appointment: Appointment, now: dt.datetime) -> list[Reminder]:
+    """For a newly booked appointment: the booking confirmation (due now, or at the
+    end of quiet hours) and one reminder per policy offset still ahead."""
+    if appointment.status not in UPCOMING_STATUSES:
+        return []
+    with transaction.atomic():
+        rows = _without_existing(
+            appointment, _new_rows(appointment=appointment, now=now, notice=ReminderKind.CONFIRMATION)
+        )
+        return Reminder.objects.bulk_create(rows)
+
+
+def _stop_unsent(appointment: Appointment, *, reason: str, kinds: list[str] | None = None) -> int:
+    # Rows being sent right now are stopped too: the dispatcher's last check
+    # before sending is a conditional UPDATE on status 'sending', which waits
+    # for this transaction's row lock and then finds the row cancelled.
+    unsent = appointment.reminders.filter(status__in=UNSENT)
+    if kinds is not None:
+        unsent = unsent.filter(kind__in=kinds)
+    return unsent.update(status=ReminderStatus.CANCELLED, last_error=reason)
+
+
+def reminders_reschedule(*, appointment: Appointment, now: dt.datetime) -> list[Reminder]:
+    """After a move (the appointment already saved with its new time): stop what
+    was queued for the old time, queue the new reminders and a change notice."""
+    if appointment.status not in UPCOMING_STATUSES:
+        return []
+    with transaction.atomic():
+        _stop_unsent(appointment, reason="The session was moved.")
+        rows = _new_rows(appointment=appointment, now=now, notice=ReminderKind.CHANGE)
+        change, reminders = rows[:1], rows[1:]
+        return Reminder.objects.bulk_create(change + _without_existing(appointment, reminders))
+
+
+def reminders_cancel(*, appointment: Appointment, now: dt.datetime) -> None:
+    """Stop everything queued for the appointment and queue a cancellation notice (once)."""
+    with transaction.atomic():
+        _stop_unsent(
+            appointment,
+            reason="The session was cancelled.",
+            kinds=[ReminderKind.REMINDER, ReminderKind.CONFIRMATION, ReminderKind.CHANGE],
+        )
+        if (
+            appointment.reminders.filter(kind=ReminderKind.CANCELLATION)
+            .exclude(status=ReminderStatus.CANCELLED)
+            .exists()
+        ):
+            return
+        Reminder.objects.bulk_create(_new_rows(appointment=appointment, now=now, notice=ReminderKind.CANCELLATION)[:1])

@@ -1,0 +1,12 @@
+"""Patient-facing links from reminders; included under "r/" by clinic.urls."""
+
+from django.urls import path
+
+from scheduling.reminders import views
+
+app_name = "reminders"
+
+urlpatterns = [
+    path("confirm/<str:token>/", views.confirm, name="confirm"),
+    path("cancel/<str:token>/", views.cancel, name="cancel"),
+]
