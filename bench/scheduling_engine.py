@@ -137,7 +137,7 @@ def new_plan(site: Site, protocol: Protocol, prescriber: StaffMember, index: int
 
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def measure_proposals(site, protocol, prescriber, runs: int, label: str) -> tuple[list[float], set[int]]:

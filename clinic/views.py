@@ -1,5 +1,10 @@
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET
+
+from clinic.web.access import patient_of, staff_of
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -10,5 +15,19 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", "database": connection.vendor})
 
 
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("Infusion clinic scheduling")
+    """Each person's own start page: staff get today's board, patients their sessions."""
+    from clinic.web import desk, portal
+
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    staff = staff_of(request)
+    if staff is not None:
+        request.staff = staff  # type: ignore[attr-defined]
+        return desk.render_board(request)
+    patient = patient_of(request)
+    if patient is not None:
+        request.patient = patient  # type: ignore[attr-defined]
+        return portal.portal_home(request)
+    raise PermissionDenied("Your account has no role in the clinic yet; ask a clinic administrator.")

@@ -1,0 +1,74 @@
+"""Who may open which page. Staff pages answer 403 to patients and to staff of
+the wrong role; a patient asking for anything that is not theirs gets 404, so
+an id guess learns nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from clinic.models import CLINICIAN_ROLES, Role, StaffMember
+from patients.models import Patient
+
+ALL_STAFF = frozenset(Role)
+DESK_ROLES = frozenset({Role.FRONT_DESK, *CLINICIAN_ROLES})
+
+View = Callable[..., HttpResponse]
+
+
+def staff_of(request: HttpRequest) -> StaffMember | None:
+    user = request.user
+    if not user.is_authenticated:
+        return None
+    staff = getattr(user, "staff", None)
+    return staff if staff is not None and staff.active else None
+
+
+def patient_of(request: HttpRequest) -> Patient | None:
+    if not request.user.is_authenticated:
+        return None
+    return Patient.objects.select_related("home_site").filter(user=request.user).first()
+
+
+def staff_required(roles: frozenset[str] = ALL_STAFF) -> Callable[[View], View]:
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            staff = staff_of(request)
+            if staff is None or staff.role not in roles:
+                raise PermissionDenied("This page is not part of your role.")
+            request.staff = staff  # type: ignore[attr-defined]
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def patient_required(view: View) -> View:
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        patient = patient_of(request)
+        if patient is None:
+            raise PermissionDenied("This page is for patients.")
+        request.patient = patient  # type: ignore[attr-defined]
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return fallback

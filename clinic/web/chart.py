@@ -1,0 +1,184 @@
+"""The patient's page for staff. The front desk sees contact and scheduling
+data; clinicians also see screening, the plan's timeline, the adjustment form
+and the plan's history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from clinic.models import CLINICIAN_ROLES
+from clinic.web.access import DESK_ROLES, staff_required
+from clinic.web.common import describe, session_label
+from patients.models import Patient
+from scheduling.engine.wallclock import local_day
+from scheduling.errors import SchedulingError
+from scheduling.forms import CancelForm, PlanAdjustForm
+from scheduling.models import (
+    OPEN_PLAN_STATUSES,
+    UPCOMING_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    Phase,
+    PlanStatus,
+    TreatmentPlan,
+)
+from scheduling.services import (
+    patient_eligibility,
+    plan_change_interval,
+    plan_end,
+    plan_new_induction,
+    plan_pause,
+    plan_resume,
+)
+
+HISTORY_LIMIT = 50
+
+
+def allowed_actions(plan: TreatmentPlan) -> list[str]:
+    if plan.status == PlanStatus.ACTIVE:
+        return [PlanAdjustForm.INTERVAL, PlanAdjustForm.PAUSE, PlanAdjustForm.END, PlanAdjustForm.NEW_INDUCTION]
+    if plan.status == PlanStatus.PAUSED:
+        return [PlanAdjustForm.RESUME, PlanAdjustForm.INTERVAL, PlanAdjustForm.END, PlanAdjustForm.NEW_INDUCTION]
+    if plan.status == PlanStatus.DRAFT:
+        return [PlanAdjustForm.INTERVAL, PlanAdjustForm.END]
+    return []
+
+
+def timeline(plan: TreatmentPlan, appointments: list[Appointment]) -> list[dict[str, Any]]:
+    """The plan's phases in order (induction round 1, maintenance, induction round 2, ...) with their sessions."""
+    phases: list[dict[str, Any]] = []
+    for appointment in appointments:
+        if appointment.plan_id != plan.pk:
+            continue
+        key = (appointment.induction_round, appointment.phase)
+        if not phases or phases[-1]["key"] != key:
+            title = (
+                f"Induction{' round ' + str(appointment.induction_round) if appointment.induction_round > 1 else ''}"
+                if appointment.phase == Phase.INDUCTION
+                else "Maintenance"
+            )
+            phases.append({"key": key, "title": title, "phase": appointment.phase, "sessions": []})
+        phases[-1]["sessions"].append(appointment)
+    for phase in phases:
+        everything = phase["sessions"]
+        # Released sessions are listed under "Past and cancelled"; the timeline shows the plan as it stands.
+        phase["sessions"] = [a for a in everything if a.is_blocking or a.status == AppointmentStatus.NO_SHOW]
+        phase["released"] = sum(a.status == AppointmentStatus.CANCELLED for a in everything)
+        phase["done"] = sum(a.status == AppointmentStatus.COMPLETED for a in everything)
+        phase["total"] = sum(a.is_blocking for a in everything)
+    return [phase for phase in phases if phase["sessions"] or phase["released"]]
+
+
+def chart_context(request: HttpRequest, patient_id: int, *, now: dt.datetime, form: PlanAdjustForm | None = None) -> dict[str, Any]:
+    patient = get_object_or_404(Patient.objects.select_related("home_site"), pk=patient_id)
+    staff = request.staff  # type: ignore[attr-defined]
+    clinician = staff.role in CLINICIAN_ROLES
+    plans = list(
+        patient.plans.select_related("protocol", "site", "prescriber__user", "eligibility_override_by__user").order_by(
+            "-created_at"
+        )
+    )
+    open_plan = next((p for p in plans if p.status in OPEN_PLAN_STATUSES), None)
+    appointments = list(
+        patient.appointments.select_related("site", "chair", "nurse__user", "plan__protocol").order_by("starts_at")
+    )
+    for appointment in appointments:
+        appointment.label = session_label(appointment)  # type: ignore[attr-defined]
+        appointment.is_past = appointment.starts_at <= now  # type: ignore[attr-defined]
+        appointment.can_cancel = appointment.status in (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN)  # type: ignore[attr-defined]
+        appointment.can_check_in = appointment.status in UPCOMING_STATUSES  # type: ignore[attr-defined]
+        appointment.can_no_show = appointment.can_check_in and appointment.is_past  # type: ignore[attr-defined]
+    upcoming = [a for a in appointments if not a.is_past and a.status in UPCOMING_STATUSES]  # type: ignore[attr-defined]
+    past = [a for a in appointments if a.is_past or a.status not in UPCOMING_STATUSES]  # type: ignore[attr-defined]
+    context: dict[str, Any] = {
+        "patient": patient,
+        "nav": "patients",
+        "clinician": clinician,
+        "plans": plans,
+        "open_plan": open_plan,
+        "upcoming": upcoming,
+        "past": list(reversed(past)),
+        "can_book": open_plan is not None
+        and open_plan.status in (PlanStatus.DRAFT, PlanStatus.ACTIVE)
+        and not any(a.plan_id == open_plan.pk and a.phase == Phase.INDUCTION and a.induction_round == open_plan.induction_round for a in upcoming),
+        "cancel_form": CancelForm(),
+        "age": patient.age_on(local_day(now, patient.home_site.zone)),
+    }
+    if clinician:
+        today = local_day(now, patient.home_site.zone)
+        context["eligibility"] = patient_eligibility(patient=patient, on=today)
+        context["evaluations"] = list(patient.evaluations.all()[:3])
+        context["flags"] = list(patient.flags.select_related("contraindication", "recorded_by"))
+        if open_plan is not None:
+            context["timeline"] = timeline(open_plan, appointments)
+            actions = allowed_actions(open_plan)
+            context["adjust_form"] = form or PlanAdjustForm(
+                allowed=actions,
+                initial={
+                    "version": open_plan.version,
+                    "interval_days": open_plan.maintenance_interval_days,
+                    "from_date": local_day(now, open_plan.site.zone) + dt.timedelta(days=1),
+                    "action": actions[0] if actions else None,
+                },
+            )
+        history_plan = open_plan or (plans[0] if plans else None)
+        if history_plan is not None:
+            context["history_plan"] = history_plan
+            context["history"] = list(
+                history_plan.history.select_related("history_user").order_by("-history_date", "-history_id")[:HISTORY_LIMIT]
+            )
+    return context
+
+
+def _render_chart(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    with timezone.override(context["patient"].home_site.zone):
+        return render(request, "web/patient.html", context, status=status)
+
+
+@require_GET
+@staff_required(DESK_ROLES)
+def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
+    return _render_chart(request, chart_context(request, patient_id, now=timezone.now()))
+
+
+@require_POST
+@staff_required(frozenset(CLINICIAN_ROLES))
+def plan_adjust(request: HttpRequest, plan_id: int) -> HttpResponse:
+    plan = get_object_or_404(TreatmentPlan.objects.select_related("patient", "protocol", "site"), pk=plan_id)
+    now = timezone.now()
+    form = PlanAdjustForm(request.POST, allowed=allowed_actions(plan))
+    problem = None
+    if form.is_valid():
+        data = form.cleaned_data
+        common = {"plan": plan, "reason": data["reason"], "actor": request.user, "now": now, "expected_version": data["version"]}
+        try:
+            action = data["action"]
+            if action == PlanAdjustForm.PAUSE:
+                plan_pause(**common)
+                messages.success(request, "The plan is paused; its future sessions were released.")
+            elif action == PlanAdjustForm.RESUME:
+                booked = plan_resume(resume_date=data["from_date"], **common)
+                messages.success(request, f"The plan is resumed; {len(booked)} sessions booked.")
+            elif action == PlanAdjustForm.END:
+                plan_end(**common)
+                messages.success(request, "The plan is ended.")
+            elif action == PlanAdjustForm.INTERVAL:
+                plan_change_interval(days=data["interval_days"], **common)
+                messages.success(request, f"The maintenance interval is now {data['interval_days']} days.")
+            elif action == PlanAdjustForm.NEW_INDUCTION:
+                booked = plan_new_induction(start_date=data["from_date"], **common)
+                messages.success(request, f"A new induction is booked: {len(booked)} sessions.")
+            return redirect(reverse("web:patient", args=[plan.patient_id]) + "#plan")
+        except SchedulingError as exc:
+            problem = describe(exc)
+    context = chart_context(request, plan.patient_id, now=now, form=form)
+    context["adjust_problem"] = problem
+    return _render_chart(request, context, status=409 if problem else 400)

@@ -1,0 +1,57 @@
+"""Small helpers shared by the page modules."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.http import HttpRequest
+
+from scheduling.errors import SchedulingError
+from scheduling.models import Appointment, Phase
+
+
+def session_label(appointment: Appointment) -> str:
+    """'Session 3 of 6' for induction, 'Maintenance, session 8' after it."""
+    if not appointment.plan_id or not appointment.sequence:
+        return "Single session"
+    if not appointment.is_blocking:
+        # A released session's number is taken over by its replacement, so it means nothing now.
+        phase = "induction" if appointment.phase == Phase.INDUCTION else "maintenance"
+        return f"Released {phase} session"
+    if appointment.phase == Phase.INDUCTION:
+        total = appointment.plan.protocol.induction_session_count
+        prefix = f"Round {appointment.induction_round}, " if appointment.induction_round > 1 else ""
+        return f"{prefix}Session {appointment.sequence} of {total}" if total else f"Session {appointment.sequence}"
+    return f"Maintenance, session {appointment.sequence}"
+
+
+@dataclass
+class ServiceProblem:
+    """A service error in the words the page shows."""
+
+    message: str
+    items: list[str]
+
+
+def describe(exc: SchedulingError) -> ServiceProblem:
+    details = exc.details or {}
+    items: list[str] = []
+    for key in ("violations", "reasons", "days"):
+        value = details.get(key)
+        if isinstance(value, list):
+            items.extend(str(v) for v in value if str(v) not in exc.message)
+    return ServiceProblem(message=exc.message, items=items)
+
+
+def flash_error(request: HttpRequest, exc: SchedulingError) -> None:
+    problem = describe(exc)
+    messages.error(request, " ".join([problem.message, *problem.items]))
+
+
+def parse_day(raw: str | None, fallback: dt.date) -> dt.date:
+    try:
+        return dt.date.fromisoformat(raw) if raw else fallback
+    except ValueError:
+        return fallback

@@ -1,0 +1,44 @@
+"""Forms for patient pages: staff search and the patient's own reminder choices."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+
+from clinic.models import Channel
+from patients.models import Patient
+
+
+class PatientSearchForm(forms.Form):
+    q = forms.CharField(label="Name, email or phone", max_length=100, required=False, strip=True)
+
+
+class ReminderPreferencesForm(forms.ModelForm):
+    preferred_channel = forms.ChoiceField(
+        label="Send my reminders by", choices=Channel.choices, widget=forms.RadioSelect
+    )
+    reminder_consent = forms.BooleanField(label="Yes, send me reminders before my sessions", required=False)
+
+    class Meta:
+        model = Patient
+        fields = ["preferred_channel", "reminder_consent"]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("preferred_channel") == Channel.SMS and not self.instance.mobile_phone:
+            self.add_error("preferred_channel", "We have no mobile number for you; call the clinic to add one.")
+        if data.get("preferred_channel") == Channel.EMAIL and not self.instance.email:
+            self.add_error("preferred_channel", "We have no email address for you; call the clinic to add one.")
+        return data
+
+    def save_choices(self, *, now: dt.datetime) -> Patient:
+        """Saves only these fields, with the consent timestamp and a history reason."""
+        patient = self.instance
+        fields = ["preferred_channel", "reminder_consent", "updated_at"]
+        if "reminder_consent" in self.changed_data:
+            patient.reminder_consent_changed_at = now
+            fields.append("reminder_consent_changed_at")
+        patient._change_reason = "Reminder preferences changed by the patient"
+        patient.save(update_fields=fields)
+        return patient

@@ -1,0 +1,73 @@
+"""Forms for the scheduling pages. They only check the shape of the input;
+the rules (conflicts, plan rules, intervals) are the services' job, and their
+errors are shown next to the form."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class CourseStartForm(forms.Form):
+    start_date = forms.DateField(
+        label="First possible day", widget=DateInput, help_text="The course is planned from this day on."
+    )
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason for cancelling", max_length=500, strip=True,
+        error_messages={"required": "Give a reason for the cancellation."},
+    )
+
+
+class PlanAdjustForm(forms.Form):
+    """One change to a plan; the reason is kept in the plan's history."""
+
+    PAUSE, RESUME, END, INTERVAL, NEW_INDUCTION = "pause", "resume", "end", "interval", "new_induction"
+    ACTIONS = [
+        (INTERVAL, "Change the maintenance interval"),
+        (PAUSE, "Pause the plan"),
+        (RESUME, "Resume the plan"),
+        (END, "End the plan early"),
+        (NEW_INDUCTION, "Start a new induction (relapse)"),
+    ]
+
+    action = forms.ChoiceField(label="Change", choices=ACTIONS, widget=forms.RadioSelect)
+    interval_days = forms.IntegerField(
+        label="New maintenance interval (days)", required=False, min_value=1, max_value=365
+    )
+    from_date = forms.DateField(
+        label="Resume or restart from", required=False, widget=DateInput,
+        help_text="For resuming or a new induction: the first possible day.",
+    )
+    reason = forms.CharField(
+        label="Reason", widget=forms.Textarea(attrs={"rows": 2}), max_length=1000, strip=True,
+        error_messages={"required": "Give a reason for this change; it is kept in the plan's history."},
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+    def __init__(self, *args, allowed: list[str] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if allowed is not None:
+            self.fields["action"].choices = [c for c in self.ACTIONS if c[0] in allowed]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        action = data.get("action")
+        if action == self.INTERVAL and not data.get("interval_days"):
+            self.add_error("interval_days", "Give the new interval in days.")
+        if action in (self.RESUME, self.NEW_INDUCTION) and not data.get("from_date"):
+            self.add_error("from_date", "Give the day to restart from.")
+        return data
+
+
+def next_weekday(day: dt.date) -> dt.date:
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return day
