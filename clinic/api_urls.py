@@ -1,0 +1,44 @@
+"""The /api/ urlconf: version 1 of the REST API, its OpenAPI schema and its docs."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from clinic.api import ChairViewSet, ClosureViewSet, OpeningHoursViewSet, SiteViewSet, StaffViewSet
+from patients.api import ContraindicationViewSet, EvaluationViewSet, PatientFlagViewSet, PatientViewSet
+from scheduling.api import (
+    AppointmentViewSet,
+    DayBoardView,
+    FreeSlotsView,
+    PlanViewSet,
+    ProtocolViewSet,
+    ReminderViewSet,
+)
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("sites", SiteViewSet, basename="site")
+router.register("chairs", ChairViewSet, basename="chair")
+router.register("staff", StaffViewSet, basename="staff")
+router.register("opening-hours", OpeningHoursViewSet, basename="opening-hours")
+router.register("closures", ClosureViewSet, basename="closure")
+router.register("patients", PatientViewSet, basename="patient")
+router.register("evaluations", EvaluationViewSet, basename="evaluation")
+router.register("patient-flags", PatientFlagViewSet, basename="patient-flag")
+router.register("contraindications", ContraindicationViewSet, basename="contraindication")
+router.register("protocols", ProtocolViewSet, basename="protocol")
+router.register("plans", PlanViewSet, basename="plan")
+router.register("appointments", AppointmentViewSet, basename="appointment")
+router.register("reminders", ReminderViewSet, basename="reminder")
+
+v1 = [
+    *router.urls,
+    path("sites/<int:site_id>/free-slots/", FreeSlotsView.as_view(), name="site-free-slots"),
+    path("sites/<int:site_id>/day-board/", DayBoardView.as_view(), name="site-day-board"),
+]
+
+urlpatterns = [
+    path("v1/", include((v1, "api"), namespace="v1")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

@@ -1,0 +1,264 @@
+"""Patients and their screening.
+
+What each role sees of a patient:
+- front desk: contact and scheduling data; the clinical fields (medications, seizure history)
+  come back as null and cannot be written;
+- nurses and prescribers: everything, plus evaluations, flags and the eligibility verdict;
+- the patient: only their own record (others answer 404), and may change only their reminder
+  preferences;
+- clinic administrators: configuration only, no patient data.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from phonenumber_field.serializerfields import PhoneNumberField
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from clinic.api import AtomicWritesMixin, CleanModelSerializer, ClinicAPIMixin
+from clinic.models import Channel
+from clinic.permissions import ADMINS, CLINICIANS, DESK, PATIENTS
+from patients.models import Contraindication, Evaluation, Patient, PatientFlag
+from scheduling.services import patient_eligibility
+
+CLINICAL_FIELDS = ("medications", "seizure_history")
+
+
+class PhoneField(PhoneNumberField):
+    def to_representation(self, value):
+        return str(value) if value else ""
+
+
+class PatientSerializer(CleanModelSerializer):
+    mobile_phone = PhoneField(required=False, allow_blank=True)
+    escort_phone = PhoneField(required=False, allow_blank=True)
+    emergency_contact_phone = PhoneField(required=False, allow_blank=True)
+    medications = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, help_text="Clinicians only; null for other roles."
+    )
+    seizure_history = serializers.BooleanField(required=False, allow_null=True, help_text="Clinicians only; null for other roles.")
+
+    class Meta:
+        model = Patient
+        fields = [
+            "id", "first_name", "last_name", "date_of_birth", "email", "mobile_phone", "home_site", "time_zone",
+            "preferred_channel", "reminder_consent", "escort_name", "escort_phone", "emergency_contact_name",
+            "emergency_contact_phone", "emergency_contact_relation", "medications", "seizure_history",
+        ]
+
+    def _is_clinician(self) -> bool:
+        return bool(self.context.get("is_clinician"))
+
+    def validate(self, attrs):
+        if not self._is_clinician():
+            sent = [name for name in CLINICAL_FIELDS if name in attrs]
+            if sent:
+                raise serializers.ValidationError({name: ["Only clinicians can record this."] for name in sent})
+        if attrs.get("medications", "") is None:
+            attrs["medications"] = ""
+        if "seizure_history" in attrs and attrs["seizure_history"] is None:
+            attrs.pop("seizure_history")
+        if "reminder_consent" in attrs and (self.instance is None or attrs["reminder_consent"] != self.instance.reminder_consent):
+            attrs["reminder_consent_changed_at"] = timezone.now()
+        return super().validate(attrs)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not self._is_clinician():
+            for name in CLINICAL_FIELDS:
+                data[name] = None
+        return data
+
+
+class ReminderPreferencesSerializer(serializers.ModelSerializer):
+    preferred_channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    reminder_consent = serializers.BooleanField(required=False)
+
+    class Meta:
+        model = Patient
+        fields = ["preferred_channel", "reminder_consent", "reminder_consent_changed_at"]
+        read_only_fields = ["reminder_consent_changed_at"]
+
+    def validate(self, attrs):
+        channel = attrs.get("preferred_channel", self.instance.preferred_channel)
+        if channel == Channel.SMS and not self.instance.mobile_phone:
+            raise serializers.ValidationError({"preferred_channel": ["Text-message reminders need a mobile number on file."]})
+        return attrs
+
+
+class EligibilitySerializer(serializers.Serializer):
+    eligible = serializers.BooleanField()
+    reasons = serializers.ListField(child=serializers.CharField())
+
+
+class PatientFilter(django_filters.FilterSet):
+    search = django_filters.CharFilter(method="filter_search", help_text="Part of the first or last name or email.")
+
+    class Meta:
+        model = Patient
+        fields = ["home_site", "preferred_channel", "reminder_consent", "search"]
+
+    def filter_search(self, queryset, name, value):
+        return queryset.filter(Q(first_name__icontains=value) | Q(last_name__icontains=value) | Q(email__icontains=value))
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List patients (a patient sees only themselves)"),
+    retrieve=extend_schema(summary="One patient"),
+    create=extend_schema(summary="Register a patient (front desk, clinicians)"),
+    partial_update=extend_schema(summary="Edit a patient (front desk: contact data; clinicians: all)"),
+)
+class PatientViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                     mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    serializer_class = PatientSerializer
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    access = {
+        "list": DESK | PATIENTS,
+        "retrieve": DESK | PATIENTS,
+        "create": DESK,
+        "partial_update": DESK,
+        "reminder_preferences": DESK | PATIENTS,
+        "eligibility": CLINICIANS,
+    }
+    filterset_class = PatientFilter
+    ordering_fields = ["last_name", "first_name", "date_of_birth", "id"]
+    ordering = ["last_name", "first_name", "id"]
+
+    def get_queryset(self):
+        queryset = Patient.objects.all()
+        if self.actor.is_patient:
+            return queryset.filter(pk=self.actor.patient.pk)
+        return queryset
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "is_clinician": getattr(self, "request", None) is not None and self.actor.is_clinician}
+
+    @extend_schema(summary="A patient's reminder preferences", responses=ReminderPreferencesSerializer)
+    @action(detail=True, methods=["get"], url_path="reminder-preferences")
+    def reminder_preferences(self, request, pk=None):
+        return Response(ReminderPreferencesSerializer(self.get_object()).data)
+
+    @extend_schema(
+        summary="Change reminder preferences (the patient themselves, or the front desk)",
+        request=ReminderPreferencesSerializer,
+        responses=ReminderPreferencesSerializer,
+    )
+    @reminder_preferences.mapping.patch
+    def change_reminder_preferences(self, request, pk=None):
+        patient = self.get_object()
+        serializer = ReminderPreferencesSerializer(patient, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        fields = list(serializer.validated_data)
+        if "reminder_consent" in serializer.validated_data and serializer.validated_data["reminder_consent"] != patient.reminder_consent:
+            patient.reminder_consent_changed_at = timezone.now()
+            fields.append("reminder_consent_changed_at")
+        for name, value in serializer.validated_data.items():
+            setattr(patient, name, value)
+        patient._history_user = request.user
+        patient._change_reason = "Reminder preferences changed through the API"
+        if fields:
+            patient.save(update_fields=[*fields, "updated_at"])
+        return Response(ReminderPreferencesSerializer(patient).data)
+
+    @extend_schema(summary="Whether the screening allows booking without an override (clinicians)", responses=EligibilitySerializer)
+    @action(detail=True, methods=["get"])
+    def eligibility(self, request, pk=None):
+        patient = self.get_object()
+        result = patient_eligibility(patient=patient, on=timezone.localdate(timezone.now(), patient.zone))
+        return Response(EligibilitySerializer({"eligible": result.eligible, "reasons": result.reasons}).data)
+
+
+# The PATCH mapping shares the GET action's access entry.
+PatientViewSet.access = {**PatientViewSet.access, "change_reminder_preferences": DESK | PATIENTS}
+
+
+# --- Screening (clinicians only) ---------------------------------------------
+
+
+class EvaluationSerializer(CleanModelSerializer):
+    class Meta:
+        model = Evaluation
+        fields = [
+            "id", "patient", "evaluated_on", "evaluator_name", "evaluator_credentials", "diagnosis", "icd10_code",
+            "systolic_bp", "diastolic_bp", "heart_rate", "cardiac_history", "notes", "recorded_by", "recorded_at",
+        ]
+        read_only_fields = ["recorded_by", "recorded_at"]
+
+    def validate(self, attrs):
+        attrs["recorded_by"] = self.context["request"].user
+        return super().validate(attrs)
+
+
+SCREENING_ACCESS = {"list": CLINICIANS, "retrieve": CLINICIANS, "create": CLINICIANS, "destroy": CLINICIANS}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Mental-health evaluations (clinicians)"),
+    retrieve=extend_schema(summary="One evaluation (clinicians)"),
+    create=extend_schema(summary="Record an evaluation (clinicians)"),
+)
+class EvaluationViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                        mixins.CreateModelMixin, viewsets.GenericViewSet):
+    queryset = Evaluation.objects.all()
+    serializer_class = EvaluationSerializer
+    access = SCREENING_ACCESS
+    filterset_fields = ["patient"]
+    ordering_fields = ["evaluated_on", "id"]
+    ordering = ["-evaluated_on", "-id"]
+
+
+class PatientFlagSerializer(CleanModelSerializer):
+    contraindication = serializers.PrimaryKeyRelatedField(queryset=Contraindication.objects.filter(kind=Contraindication.Kind.FLAG))
+
+    class Meta:
+        model = PatientFlag
+        fields = ["id", "patient", "contraindication", "notes", "recorded_by", "recorded_at"]
+        read_only_fields = ["recorded_by", "recorded_at"]
+
+    def validate(self, attrs):
+        attrs["recorded_by"] = self.context["request"].user
+        return super().validate(attrs)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Contraindication flags recorded for patients (clinicians)"),
+    retrieve=extend_schema(summary="One flag (clinicians)"),
+    create=extend_schema(summary="Record a flag (clinicians)"),
+    destroy=extend_schema(summary="Remove a flag recorded in error (clinicians; history keeps it)"),
+)
+class PatientFlagViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                         mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    queryset = PatientFlag.objects.select_related("contraindication")
+    serializer_class = PatientFlagSerializer
+    access = SCREENING_ACCESS
+    filterset_fields = ["patient", "contraindication"]
+    ordering_fields = ["recorded_at", "id"]
+    ordering = ["id"]
+
+
+class ContraindicationSerializer(CleanModelSerializer):
+    class Meta:
+        model = Contraindication
+        fields = ["id", "code", "label", "kind", "threshold", "description", "active"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="The clinic's contraindication list"),
+    retrieve=extend_schema(summary="One contraindication"),
+    create=extend_schema(summary="Add a contraindication (clinic admins)"),
+    partial_update=extend_schema(summary="Change a contraindication (clinic admins)"),
+)
+class ContraindicationViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                              mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    queryset = Contraindication.objects.all()
+    serializer_class = ContraindicationSerializer
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    access = {"list": CLINICIANS | ADMINS, "retrieve": CLINICIANS | ADMINS, "create": ADMINS, "partial_update": ADMINS}
+    filterset_fields = ["kind", "active"]
+    ordering_fields = ["label", "id"]
+    ordering = ["label", "id"]

@@ -1,0 +1,258 @@
+"""Appointments and their actions, and reminders (read only).
+
+Front desk and clinicians book, move, cancel, check in and mark no-shows; clinicians
+start and complete sessions. A patient sees only their own sessions and may confirm
+or cancel them online until the site's notice period (ReminderPolicy.patient_notice_hours)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import django_filters
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from clinic.api import ClinicAPIMixin
+from clinic.models import Chair, Role, Site, StaffMember
+from clinic.permissions import CLINICIANS, DESK, PATIENTS
+from patients.models import Patient
+from scheduling import services
+from scheduling.api.common import APPOINTMENT_RELATED, IDEMPOTENCY_HEADER, AppointmentSerializer, idempotent
+from scheduling.errors import InvalidState
+from scheduling.models import (
+    UPCOMING_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    Phase,
+    Reminder,
+    ReminderKind,
+    ReminderStatus,
+    TreatmentPlan,
+)
+
+PATIENT_CANCEL_REASON = "Cancelled by the patient online"
+
+
+class TooLateForOnlineChange(InvalidState):
+    code = "too_late_for_online_change"
+
+
+class BookSerializer(serializers.Serializer):
+    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    site = serializers.PrimaryKeyRelatedField(queryset=Site.objects.all())
+    starts_at = serializers.DateTimeField()
+    plan = serializers.PrimaryKeyRelatedField(queryset=TreatmentPlan.objects.all(), required=False, allow_null=True)
+    phase = serializers.ChoiceField(choices=Phase.choices, required=False)
+    chair = serializers.PrimaryKeyRelatedField(queryset=Chair.objects.all(), required=False, allow_null=True)
+    nurse = serializers.PrimaryKeyRelatedField(queryset=StaffMember.objects.filter(role=Role.NURSE), required=False, allow_null=True)
+    duration_minutes = serializers.IntegerField(min_value=15, max_value=480, required=False)
+    override_reason = serializers.CharField(required=False, allow_blank=True, max_length=2000,
+                                            help_text="A clinician accepting a plan-rule break says why.")
+
+
+class MoveSerializer(serializers.Serializer):
+    starts_at = serializers.DateTimeField()
+    chair = serializers.PrimaryKeyRelatedField(queryset=Chair.objects.all(), required=False, allow_null=True)
+    nurse = serializers.PrimaryKeyRelatedField(queryset=StaffMember.objects.filter(role=Role.NURSE), required=False, allow_null=True)
+    override_reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000,
+                                   help_text="Required for staff; patients may leave it out.")
+
+
+class AppointmentFilter(django_filters.FilterSet):
+    starts_after = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="gte")
+    starts_before = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
+    status = django_filters.MultipleChoiceFilter(choices=AppointmentStatus.choices)
+
+    class Meta:
+        model = Appointment
+        fields = ["patient", "plan", "site", "chair", "nurse", "phase", "status", "starts_after", "starts_before"]
+
+
+CONFLICTS = ("409",)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Appointments (a patient sees only their own); filter by patient and date range"),
+    retrieve=extend_schema(summary="One appointment"),
+)
+class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = AppointmentSerializer
+    filterset_class = AppointmentFilter
+    ordering_fields = ["starts_at", "id", "status"]
+    ordering = ["starts_at", "id"]
+    access = {
+        "list": DESK | PATIENTS,
+        "retrieve": DESK | PATIENTS,
+        "create": DESK,
+        "move": DESK,
+        "cancel": DESK | PATIENTS,
+        "confirm": DESK | PATIENTS,
+        "check_in": DESK,
+        "start": CLINICIANS,
+        "complete": CLINICIANS,
+        "no_show": DESK,
+    }
+    error_codes = {"*": CONFLICTS, "create": ("409", "422"), "move": ("409", "422")}
+
+    def get_queryset(self):
+        queryset = Appointment.objects.select_related(*APPOINTMENT_RELATED)
+        if self.actor.is_patient:
+            return queryset.filter(patient=self.actor.patient)
+        return queryset
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "is_clinician": self.actor.is_clinician}
+
+    def _answer(self, appointment: Appointment, code: int = status.HTTP_200_OK) -> Response:
+        fresh = self.get_queryset().get(pk=appointment.pk)
+        return Response(self.get_serializer(fresh).data, status=code)
+
+    def _check_patient_notice(self, appointment: Appointment, now: dt.datetime) -> None:
+        """Patients change sessions online only up to the notice period; after that, they call."""
+        if not self.actor.is_patient:
+            return
+        policy = getattr(appointment.site, "reminder_policy", None)
+        hours = policy.patient_notice_hours if policy is not None else 24
+        if now > appointment.starts_at - dt.timedelta(hours=hours):
+            raise TooLateForOnlineChange(
+                f"Online changes close {hours} hours before the session; please call the clinic.",
+                details={"notice_hours": hours},
+            )
+
+    @extend_schema(summary="Book one session", request=BookSerializer, responses={201: AppointmentSerializer},
+                   parameters=[IDEMPOTENCY_HEADER])
+    def create(self, request):
+        def perform() -> Response:
+            data = self._valid(BookSerializer)
+            duration = data.get("duration_minutes")
+            appointment = services.appointment_book(
+                patient=data["patient"], site=data["site"], starts_at=data["starts_at"], actor=request.user,
+                now=timezone.now(), plan=data.get("plan"), phase=data.get("phase"), chair=data.get("chair"),
+                nurse=data.get("nurse"), duration=dt.timedelta(minutes=duration) if duration else None,
+                override_reason=data.get("override_reason", ""),
+            )
+            return self._answer(appointment, status.HTTP_201_CREATED)
+
+        return idempotent(request, perform)
+
+    def _valid(self, serializer_class) -> dict:
+        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    @extend_schema(summary="Move a session", request=MoveSerializer, responses=AppointmentSerializer,
+                   parameters=[IDEMPOTENCY_HEADER])
+    @action(detail=True, methods=["post"])
+    def move(self, request, pk=None):
+        appointment = self.get_object()
+
+        def perform() -> Response:
+            data = self._valid(MoveSerializer)
+            moved = services.appointment_move(
+                appointment=appointment, starts_at=data["starts_at"], actor=request.user, now=timezone.now(),
+                chair=data.get("chair"), nurse=data.get("nurse"), override_reason=data.get("override_reason", ""),
+            )
+            return self._answer(moved)
+
+        return idempotent(request, perform)
+
+    @extend_schema(summary="Cancel a session (patients: their own, before the notice period)",
+                   request=CancelSerializer, responses=AppointmentSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        appointment = self.get_object()
+        data = self._valid(CancelSerializer)
+        now = timezone.now()
+        reason = (data.get("reason") or "").strip()
+        if self.actor.is_patient:
+            if appointment.status in UPCOMING_STATUSES:
+                self._check_patient_notice(appointment, now)
+            reason = reason or PATIENT_CANCEL_REASON
+        elif not reason:
+            raise serializers.ValidationError({"reason": ["Give a reason for the cancellation."]})
+        cancelled = services.appointment_cancel(appointment=appointment, actor=request.user, reason=reason, now=now)
+        return self._answer(cancelled)
+
+    @extend_schema(summary="Confirm a session (patients: their own, before the notice period)", request=None,
+                   responses=AppointmentSerializer)
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, pk=None):
+        appointment = self.get_object()
+        now = timezone.now()
+        if appointment.status == AppointmentStatus.BOOKED:
+            self._check_patient_notice(appointment, now)
+        via = "patient portal" if self.actor.is_patient else "front desk"
+        return self._answer(services.appointment_confirm(appointment=appointment, actor=request.user, now=now, via=via))
+
+    @extend_schema(summary="Mark the patient arrived", request=None, responses=AppointmentSerializer)
+    @action(detail=True, methods=["post"], url_path="check-in")
+    def check_in(self, request, pk=None):
+        appointment = self.get_object()
+        return self._answer(services.appointment_check_in(appointment=appointment, actor=request.user, now=timezone.now()))
+
+    @extend_schema(summary="The patient is in the chair (clinicians)", request=None, responses=AppointmentSerializer)
+    @action(detail=True, methods=["post"])
+    def start(self, request, pk=None):
+        appointment = self.get_object()
+        return self._answer(services.appointment_start(appointment=appointment, actor=request.user, now=timezone.now()))
+
+    @extend_schema(summary="Complete a session (clinicians)", request=None, responses=AppointmentSerializer)
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        appointment = self.get_object()
+        return self._answer(services.appointment_complete(appointment=appointment, actor=request.user, now=timezone.now()))
+
+    @extend_schema(summary="Mark a no-show (after the start time)", request=None, responses=AppointmentSerializer)
+    @action(detail=True, methods=["post"], url_path="no-show")
+    def no_show(self, request, pk=None):
+        appointment = self.get_object()
+        return self._answer(services.appointment_mark_no_show(appointment=appointment, actor=request.user, now=timezone.now()))
+
+
+# --- Reminders ----------------------------------------------------------------
+
+
+class ReminderSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Reminder
+        fields = [
+            "id", "appointment", "kind", "channel", "offset_minutes", "session_starts_at", "due_at", "status",
+            "attempts", "sent_at", "fallback_reason",
+        ]
+        read_only_fields = fields
+
+
+class ReminderFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=ReminderStatus.choices)
+    kind = django_filters.ChoiceFilter(choices=ReminderKind.choices)
+    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+
+    class Meta:
+        model = Reminder
+        fields = ["appointment", "kind", "channel", "status", "due_after", "due_before"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Reminders (a patient sees only those about their own sessions)"),
+    retrieve=extend_schema(summary="One reminder"),
+)
+class ReminderViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = ReminderSerializer
+    filterset_class = ReminderFilter
+    ordering_fields = ["due_at", "id"]
+    ordering = ["due_at", "id"]
+    access = {"list": DESK | PATIENTS, "retrieve": DESK | PATIENTS}
+
+    def get_queryset(self):
+        queryset = Reminder.objects.all()
+        if self.actor.is_patient:
+            return queryset.filter(appointment__patient=self.actor.patient)
+        return queryset

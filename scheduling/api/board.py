@@ -1,0 +1,179 @@
+"""A site's free slots and its day board, each in one call."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from clinic.api import ClinicAPIMixin
+from clinic.models import Chair, Role, Route, Site, StaffMember
+from clinic.permissions import DESK
+from scheduling.engine import Availability, Preferences, Slot, Span
+from scheduling.engine.wallclock import day_bounds
+from scheduling.selectors import day_board, site_snapshot
+
+MAX_SEARCH_DAYS = 31
+MAX_SLOTS = 500
+
+
+class FreeSlotQuerySerializer(serializers.Serializer):
+    start_date = serializers.DateField(help_text="First local day searched.")
+    end_date = serializers.DateField(help_text=f"Last local day searched (at most {MAX_SEARCH_DAYS} days).")
+    duration_minutes = serializers.IntegerField(min_value=15, max_value=480)
+    route = serializers.ChoiceField(choices=Route.choices, default=Route.IV)
+    chair = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
+    nurse = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_SLOTS, default=200)
+
+    def validate(self, attrs):
+        if attrs["end_date"] < attrs["start_date"]:
+            raise serializers.ValidationError({"end_date": ["Must not be before start_date."]})
+        if (attrs["end_date"] - attrs["start_date"]).days >= MAX_SEARCH_DAYS:
+            raise serializers.ValidationError({"end_date": [f"Search at most {MAX_SEARCH_DAYS} days at a time."]})
+        return attrs
+
+
+class FreeSlotSerializer(serializers.Serializer):
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    chair = serializers.IntegerField()
+    nurse = serializers.IntegerField()
+
+
+class FreeSlotsSerializer(serializers.Serializer):
+    site = serializers.IntegerField()
+    duration_minutes = serializers.IntegerField()
+    slots = FreeSlotSerializer(many=True)
+    truncated = serializers.BooleanField(help_text="More slots exist than `limit`.")
+
+
+class FreeSlotsView(ClinicAPIMixin, APIView):
+    access = {"get": DESK}
+
+    @extend_schema(summary="Free slots at a site: every start, chair and nurse that could take a session",
+                   parameters=[FreeSlotQuerySerializer], responses=FreeSlotsSerializer)
+    def get(self, request, site_id: int):
+        site = get_object_or_404(Site.objects.prefetch_related("opening_hours"), pk=site_id)
+        query = FreeSlotQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        duration = dt.timedelta(minutes=params["duration_minutes"])
+        zone = site.zone
+        start, _ = day_bounds(params["start_date"], zone)
+        _, end = day_bounds(params["end_date"], zone)
+        availability = Availability(site_snapshot(site=site, start=start, end=end))
+        chairs = [c for c in availability.site.chairs if params["route"] in c.routes]
+        if "chair" in params:
+            chairs = [c for c in chairs if c.id == params["chair"]]
+        nurse_ids = [n.id for n in availability.site.nurses]
+        if "nurse" in params:
+            nurse_ids = [n for n in nurse_ids if n == params["nurse"]]
+        now = timezone.now()
+        slots: list[dict] = []
+        truncated = False
+        day = params["start_date"]
+        while day <= params["end_date"] and not truncated:
+            starts, _ = availability.candidate_starts(day, duration, Preferences())
+            for begin in starts:
+                if begin <= now:
+                    continue
+                span = Span(begin, begin + duration)
+                for chair in chairs:
+                    free = [
+                        n for n in nurse_ids if availability.slot_is_free(Slot(begin, span.end, chair.id, n), ignore_patient=True) is None
+                    ]
+                    if not free:
+                        continue
+                    # The least-loaded nurse, as the booking service would choose.
+                    nurse_id = min(free, key=lambda n: (availability.nurse_load(n, span), n))
+                    if len(slots) >= params["limit"]:
+                        truncated = True
+                        break
+                    slots.append({"starts_at": begin, "ends_at": span.end, "chair": chair.id, "nurse": nurse_id})
+                if truncated:
+                    break
+            day += dt.timedelta(days=1)
+        body = {"site": site.pk, "duration_minutes": params["duration_minutes"], "slots": slots, "truncated": truncated}
+        return Response(FreeSlotsSerializer(body).data)
+
+
+class BoardQuerySerializer(serializers.Serializer):
+    date = serializers.DateField(required=False, help_text="Local day; today at the site if left out.")
+
+
+class BoardEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    patient = serializers.IntegerField(source="patient_id")
+    patient_name = serializers.CharField(source="patient.full_name")
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    status = serializers.CharField()
+    nurse = serializers.IntegerField(source="nurse_id", allow_null=True)
+    nurse_name = serializers.SerializerMethodField()
+    plan = serializers.IntegerField(source="plan_id", allow_null=True)
+    sequence = serializers.IntegerField(allow_null=True)
+    protocol_name = serializers.SerializerMethodField()
+    ride_home = serializers.CharField()
+    escort_name = serializers.CharField(source="patient.escort_name")
+
+    def get_nurse_name(self, appointment) -> str | None:
+        return appointment.nurse.display_name if appointment.nurse_id else None
+
+    def get_protocol_name(self, appointment) -> str | None:
+        return appointment.plan.protocol.name if appointment.plan_id else None
+
+
+class BoardChairSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    active = serializers.BooleanField()
+    appointments = BoardEntrySerializer(many=True)
+
+
+class DayBoardSerializer(serializers.Serializer):
+    site = serializers.IntegerField()
+    date = serializers.DateField()
+    time_zone = serializers.CharField()
+    nurses_on_shift = serializers.ListField(child=serializers.IntegerField())
+    chairs = BoardChairSerializer(many=True)
+
+
+class DayBoardView(ClinicAPIMixin, APIView):
+    access = {"get": DESK}
+
+    @extend_schema(summary="The day board: every chair of a site for one local day", parameters=[BoardQuerySerializer],
+                   responses=DayBoardSerializer)
+    def get(self, request, site_id: int):
+        site = get_object_or_404(Site, pk=site_id)
+        query = BoardQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        day = query.validated_data.get("date") or timezone.now().astimezone(site.zone).date()
+        appointments = day_board(site=site, day=day)
+        start, end = day_bounds(day, site.zone)
+        nurses = list(
+            StaffMember.objects.filter(
+                role=Role.NURSE, active=True, shifts__site=site, shifts__starts_at__lt=end, shifts__ends_at__gt=start
+            ).distinct().order_by("pk").values_list("pk", flat=True)
+        )
+        by_chair: dict[int, list] = {}
+        for appointment in appointments:
+            by_chair.setdefault(appointment.chair_id, []).append(appointment)
+        chairs = list(Chair.objects.filter(site=site).order_by("name", "pk"))
+        # A chair taken out of use today still shows the sessions already in it.
+        shown = [c for c in chairs if c.active or c.pk in by_chair]
+        body = {
+            "site": site.pk,
+            "date": day,
+            "time_zone": site.time_zone,
+            "nurses_on_shift": nurses,
+            "chairs": [
+                {"id": c.pk, "name": c.name, "active": c.active, "appointments": by_chair.get(c.pk, [])} for c in shown
+            ],
+        }
+        return Response(DayBoardSerializer(body).data)

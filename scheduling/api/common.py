@@ -1,0 +1,147 @@
+"""What the scheduling endpoints share: idempotent booking POSTs, the plan's If-Match
+version, and the appointment's representation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, connection, transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from clinic.api_errors import IdempotencyKeyReused, PreconditionRequired
+from scheduling.models import Appointment, IdempotencyRecord
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    name="Idempotency-Key",
+    type=OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Any unique string (a UUID) chosen by the client. A retry with the same key and body returns the first "
+        "successful response and books nothing twice; the same key with a different body answers 422."
+    ),
+)
+IF_MATCH_HEADER = OpenApiParameter(
+    name="If-Match",
+    type=OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description='The plan\'s ETag as read (e.g. "3"). Required unless the body carries `version`.',
+)
+
+MAX_KEY_LENGTH = 200
+
+
+def _fingerprint(request: Request) -> str:
+    body = json.dumps(request.data, sort_keys=True, cls=DjangoJSONEncoder, default=str)
+    raw = f"{request.method} {request.path}\n{body}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
+    if record.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used with a different request; use a new key for a new booking."
+        )
+    return Response(record.response_body, status=record.response_status, headers={"Idempotent-Replayed": "true"})
+
+
+def idempotent(request: Request, perform: Callable[[], Response]) -> Response:
+    """Run `perform` at most once per (user, Idempotency-Key).
+
+    The key is serialised with a transaction-scoped advisory lock, so a retry that arrives
+    while the first attempt is still running waits for it and then replays its answer
+    instead of racing it into a booking conflict. Only successful answers are stored: a
+    refused booking changed nothing, so retrying it simply tries again."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return perform()
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise serializers.ValidationError({"Idempotency-Key": [f"Use 1 to {MAX_KEY_LENGTH} characters."]})
+    fingerprint = _fingerprint(request)
+    user = request.user
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"idempotency:{user.pk}:{key}"])
+        existing = IdempotencyRecord.objects.filter(user=user, key=key).first()
+        if existing is not None:
+            return _replay(existing, fingerprint)
+        response = perform()
+        if 200 <= response.status_code < 300:
+            body = json.loads(json.dumps(response.data, cls=DjangoJSONEncoder))
+            try:
+                with transaction.atomic():
+                    IdempotencyRecord.objects.create(
+                        user=user, key=key, request_fingerprint=fingerprint,
+                        response_status=response.status_code, response_body=body,
+                    )
+            except IntegrityError:  # pragma: no cover - only without the advisory lock (SQLite)
+                transaction.set_rollback(True)
+                return _replay(IdempotencyRecord.objects.get(user=user, key=key), fingerprint)
+        return response
+
+
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def expected_version(request: Request, body_version: int | None) -> int:
+    """The plan version the editor read: If-Match, or the body's `version`; neither is 428."""
+    header = request.headers.get("If-Match")
+    if header is not None:
+        match = _ETAG.match(header)
+        if not match:
+            raise serializers.ValidationError({"If-Match": ['Send the plan\'s ETag, e.g. "3".']})
+        version = int(match.group(1))
+        if body_version is not None and body_version != version:
+            raise serializers.ValidationError({"version": ["Differs from If-Match; send one version."]})
+        return version
+    if body_version is not None:
+        return body_version
+    raise PreconditionRequired()
+
+
+# --- Appointments -------------------------------------------------------------
+
+
+class AppointmentSerializer(serializers.ModelSerializer):
+    patient_name = serializers.CharField(source="patient.full_name", read_only=True)
+    chair_name = serializers.CharField(source="chair.name", read_only=True)
+    nurse_name = serializers.SerializerMethodField()
+    notes = serializers.CharField(read_only=True, allow_null=True, help_text="Clinical notes: clinicians only, else null.")
+
+    class Meta:
+        model = Appointment
+        fields = [
+            "id", "patient", "patient_name", "plan", "sequence", "phase", "induction_round", "site", "chair",
+            "chair_name", "nurse", "nurse_name", "starts_at", "ends_at", "status", "ride_home", "notes",
+            "rule_override_reason", "cancellation_reason", "cancelled_at", "confirmed_at", "checked_in_at",
+            "in_chair_at", "completed_at",
+        ]
+        read_only_fields = fields
+
+    def get_nurse_name(self, appointment: Appointment) -> str | None:
+        nurse = appointment.nurse
+        return nurse.display_name if nurse is not None else None
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not self.context.get("is_clinician"):
+            data["notes"] = None
+        return data
+
+
+APPOINTMENT_RELATED = ("patient", "chair", "nurse__user")

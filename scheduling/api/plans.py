@@ -1,0 +1,379 @@
+"""Protocols, treatment plans, whole courses, and every plan adjustment.
+
+Plans are read by clinicians in full; the front desk and the patient (their own only) see a
+scheduling summary, with the clinical fields null. Each adjustment is its own endpoint, needs
+a reason (kept in the plan's history) and the version the editor read (If-Match or `version`):
+a stale version answers 409, a missing one 428. Responses carry the new version as ETag."""
+
+from __future__ import annotations
+
+import django_filters
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from clinic.api import (
+    CONFIG_ACCESS,
+    AtomicWritesMixin,
+    CleanModelSerializer,
+    ClinicAPIMixin,
+    ConfigViewSet,
+    WallClockTimeField,
+)
+from clinic.models import Role, Site, StaffMember
+from clinic.permissions import CLINICIANS, DESK, PATIENTS, PRESCRIBERS
+from patients.models import Patient
+from scheduling import services
+from scheduling.api.common import (
+    APPOINTMENT_RELATED,
+    IDEMPOTENCY_HEADER,
+    IF_MATCH_HEADER,
+    AppointmentSerializer,
+    etag,
+    expected_version,
+    idempotent,
+)
+from scheduling.engine import Preferences
+from scheduling.models import Appointment, Protocol, TreatmentPlan
+
+# --- Protocols ----------------------------------------------------------------
+
+
+class ProtocolSerializer(CleanModelSerializer):
+    weekly_counts = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=7), required=False)
+
+    class Meta:
+        model = Protocol
+        fields = [
+            "id", "name", "route", "session_minutes", "infusion_minutes", "induction_pattern", "induction_sessions",
+            "induction_window_days", "weekly_counts", "min_gap_hours", "maintenance_min_days",
+            "maintenance_default_days", "maintenance_max_days", "review_after_months", "preparation_notes", "active",
+        ]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Treatment protocols"),
+    retrieve=extend_schema(summary="One protocol"),
+    create=extend_schema(summary="Add a protocol (clinic admins)"),
+    partial_update=extend_schema(summary="Change a protocol (clinic admins)"),
+)
+class ProtocolViewSet(ConfigViewSet):
+    queryset = Protocol.objects.all()
+    serializer_class = ProtocolSerializer
+    http_method_names = ["get", "post", "patch", "head", "options"]  # retire with active=false
+    access = CONFIG_ACCESS
+    filterset_fields = ["route", "induction_pattern", "active"]
+    ordering_fields = ["name", "id"]
+    ordering = ["name", "id"]
+
+
+# --- Plans --------------------------------------------------------------------
+
+# Shown to clinicians only; null for the front desk and the patient.
+CLINICAL_PLAN_FIELDS = (
+    "needs_attention", "attention_reason", "eligibility_override_by", "eligibility_override_reason",
+    "eligibility_override_at", "end_reason",
+)
+
+
+class PlanSerializer(serializers.ModelSerializer):
+    protocol_name = serializers.CharField(source="protocol.name", read_only=True)
+    needs_attention = serializers.BooleanField(read_only=True, allow_null=True)
+    attention_reason = serializers.CharField(read_only=True, allow_null=True)
+    eligibility_override_by = serializers.IntegerField(source="eligibility_override_by_id", read_only=True, allow_null=True)
+    eligibility_override_reason = serializers.CharField(read_only=True, allow_null=True)
+    eligibility_override_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    end_reason = serializers.CharField(read_only=True, allow_null=True)
+    earliest_start = WallClockTimeField(read_only=True, allow_null=True)
+    latest_start = WallClockTimeField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = TreatmentPlan
+        fields = [
+            "id", "patient", "protocol", "protocol_name", "prescriber", "site", "phase", "status", "start_date",
+            "induction_round", "maintenance_interval_days", "review_date", "preferred_weekdays", "earliest_start",
+            "latest_start", "paused_at", "ended_at", "version", *CLINICAL_PLAN_FIELDS,
+        ]
+        read_only_fields = fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not self.context.get("is_clinician"):
+            for name in CLINICAL_PLAN_FIELDS:
+                data[name] = None
+        return data
+
+
+class PlanCreateSerializer(serializers.Serializer):
+    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    protocol = serializers.PrimaryKeyRelatedField(queryset=Protocol.objects.all())
+    prescriber = serializers.PrimaryKeyRelatedField(
+        queryset=StaffMember.objects.filter(role=Role.PRESCRIBER, active=True), required=False,
+        help_text="Defaults to the requesting prescriber.",
+    )
+    site = serializers.PrimaryKeyRelatedField(queryset=Site.objects.all(), required=False, help_text="Defaults to the patient's home site.")
+    start_date = serializers.DateField()
+    maintenance_interval_days = serializers.IntegerField(min_value=1, max_value=365, required=False)
+    review_date = serializers.DateField(required=False)
+    preferred_weekdays = serializers.ListField(child=serializers.IntegerField(min_value=0, max_value=6), required=False,
+                                               allow_empty=False, max_length=7)
+    earliest_start = WallClockTimeField(required=False)
+    latest_start = WallClockTimeField(required=False)
+
+
+class AdjustmentSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, help_text="Why; kept in the plan's history.")
+    version = serializers.IntegerField(min_value=1, max_value=10**9, required=False,
+                                       help_text="The version you read, if you do not send If-Match.")
+
+
+class ChangeIntervalSerializer(AdjustmentSerializer):
+    days = serializers.IntegerField(min_value=1, max_value=365)
+
+
+class ChangeReviewDateSerializer(AdjustmentSerializer):
+    review_date = serializers.DateField()
+
+
+class ResumeSerializer(AdjustmentSerializer):
+    resume_date = serializers.DateField()
+
+
+class NewInductionSerializer(AdjustmentSerializer):
+    start_date = serializers.DateField()
+
+
+class PlanChangeResultSerializer(serializers.Serializer):
+    plan = PlanSerializer()
+    appointments = AppointmentSerializer(many=True, help_text="Sessions booked by this change (resume, new induction).")
+
+
+class ProposeCourseSerializer(serializers.Serializer):
+    start_date = serializers.DateField()
+    site = serializers.PrimaryKeyRelatedField(queryset=Site.objects.all(), required=False,
+                                              help_text="Another site than the plan's, to compare.")
+
+
+class ProposedSessionSerializer(serializers.Serializer):
+    sequence = serializers.IntegerField(required=False)
+    phase = serializers.CharField(required=False)
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    chair = serializers.IntegerField(source="chair_id")
+    nurse = serializers.IntegerField(source="nurse_id")
+    site = serializers.IntegerField(source="site_id")
+
+
+class CourseProposalSerializer(serializers.Serializer):
+    site = serializers.IntegerField(source="site.pk")
+    sessions = ProposedSessionSerializer(many=True)
+    notes = serializers.ListField(child=serializers.CharField())
+
+
+class BookCourseSerializer(serializers.Serializer):
+    start_date = serializers.DateField(required=False, help_text="Plan afresh from this day ...")
+    sessions = ProposedSessionSerializer(many=True, required=False, help_text="... or book these (possibly adjusted) sessions.")
+
+    def validate(self, attrs):
+        if not attrs.get("start_date") and not attrs.get("sessions"):
+            raise serializers.ValidationError({"start_date": ["Give the proposed sessions or a start date."]})
+        for session in attrs.get("sessions") or []:
+            if session["starts_at"] >= session["ends_at"]:
+                raise serializers.ValidationError({"sessions": ["Each session must start before it ends."]})
+        return attrs
+
+
+class PlanFilter(django_filters.FilterSet):
+    class Meta:
+        model = TreatmentPlan
+        fields = ["patient", "protocol", "site", "status", "phase", "needs_attention"]
+
+
+STATE_ERRORS = ("409",)
+EDIT_ERRORS = ("409", "428")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Treatment plans (a patient sees only their own summary)"),
+    retrieve=extend_schema(summary="One plan; the ETag header carries its version"),
+)
+class PlanViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = PlanSerializer
+    filterset_class = PlanFilter
+    ordering_fields = ["start_date", "review_date", "id"]
+    ordering = ["-start_date", "-id"]
+    access = {
+        "list": DESK | PATIENTS,
+        "retrieve": DESK | PATIENTS,
+        "create": CLINICIANS,
+        "propose_course": DESK,
+        "book_course": DESK,
+        "change_interval": CLINICIANS,
+        "change_review_date": CLINICIANS,
+        "pause": CLINICIANS,
+        "resume": CLINICIANS,
+        "end": CLINICIANS,
+        "new_induction": CLINICIANS,
+        "clear_attention": CLINICIANS,
+        "override_eligibility": PRESCRIBERS,
+    }
+    error_codes = {
+        "create": STATE_ERRORS,
+        "propose_course": STATE_ERRORS,
+        "book_course": ("409", "422"),
+        **{name: EDIT_ERRORS for name in (
+            "change_interval", "change_review_date", "pause", "resume", "end", "new_induction", "clear_attention",
+            "override_eligibility",
+        )},
+    }
+
+    def get_queryset(self):
+        queryset = TreatmentPlan.objects.select_related("protocol")
+        if self.actor.is_patient:
+            return queryset.filter(patient=self.actor.patient)
+        return queryset
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "is_clinician": self.actor.is_clinician}
+
+    def retrieve(self, request, *args, **kwargs):
+        plan = self.get_object()
+        return Response(self.get_serializer(plan).data, headers={"ETag": etag(plan.version)})
+
+    def _valid(self, serializer_class) -> dict:
+        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def _plan_answer(self, plan: TreatmentPlan, appointments=(), code: int = status.HTTP_200_OK) -> Response:
+        plan = self.get_queryset().get(pk=plan.pk)
+        ids = [a.pk for a in appointments]
+        booked = Appointment.objects.filter(pk__in=ids).select_related(*APPOINTMENT_RELATED).order_by("starts_at")
+        context = self.get_serializer_context()
+        body = {
+            "plan": PlanSerializer(plan, context=context).data,
+            "appointments": AppointmentSerializer(booked, many=True, context=context).data,
+        }
+        return Response(body, status=code, headers={"ETag": etag(plan.version)})
+
+    @extend_schema(summary="Create a plan from a protocol (clinicians)", request=PlanCreateSerializer,
+                   responses={201: PlanSerializer})
+    def create(self, request):
+        data = self._valid(PlanCreateSerializer)
+        prescriber = data.get("prescriber") or self.actor.staff
+        prefs = None
+        if any(name in data for name in ("preferred_weekdays", "earliest_start", "latest_start")):
+            prefs = Preferences(
+                weekdays=frozenset(data.get("preferred_weekdays") or range(5)),
+                earliest=data.get("earliest_start"),
+                latest=data.get("latest_start"),
+            )
+        plan = services.plan_create(
+            patient=data["patient"], protocol=data["protocol"], prescriber=prescriber, start_date=data["start_date"],
+            actor=request.user, site=data.get("site"), maintenance_interval_days=data.get("maintenance_interval_days"),
+            review_date=data.get("review_date"), preferences=prefs,
+        )
+        plan = self.get_queryset().get(pk=plan.pk)
+        return Response(self.get_serializer(plan).data, status=status.HTTP_201_CREATED, headers={"ETag": etag(plan.version)})
+
+    @extend_schema(summary="Propose a whole induction course (books nothing)", request=ProposeCourseSerializer,
+                   responses=CourseProposalSerializer)
+    @action(detail=True, methods=["post"], url_path="propose-course")
+    def propose_course(self, request, pk=None):
+        plan = self.get_object()
+        data = self._valid(ProposeCourseSerializer)
+        proposal = services.course_propose(plan=plan, start_date=data["start_date"], now=timezone.now(), site=data.get("site"))
+        return Response(CourseProposalSerializer(proposal).data)
+
+    @extend_schema(summary="Book a whole induction course, all sessions or none", request=BookCourseSerializer,
+                   responses={201: PlanChangeResultSerializer}, parameters=[IDEMPOTENCY_HEADER])
+    @action(detail=True, methods=["post"], url_path="book-course")
+    def book_course(self, request, pk=None):
+        plan = self.get_object()
+
+        def perform() -> Response:
+            data = self._valid(BookCourseSerializer)
+            sessions = None
+            if data.get("sessions"):
+                sessions = [
+                    services.ProposedSession(
+                        sequence=index + 1, phase=s.get("phase") or "induction", starts_at=s["starts_at"],
+                        ends_at=s["ends_at"], chair_id=s["chair_id"], nurse_id=s["nurse_id"], site_id=s["site_id"],
+                    )
+                    for index, s in enumerate(data["sessions"])
+                ]
+            booked = services.course_book(
+                plan=plan, actor=request.user, now=timezone.now(), sessions=sessions, start_date=data.get("start_date"),
+            )
+            return self._plan_answer(plan, booked, status.HTTP_201_CREATED)
+
+        return idempotent(request, perform)
+
+    def _adjust(self, serializer_class, change) -> Response:
+        plan = self.get_object()
+        data = self._valid(serializer_class)
+        version = expected_version(self.request, data.get("version"))
+        result = change(plan=plan, data=data, version=version, actor=self.request.user, now=timezone.now())
+        appointments = result if isinstance(result, list) else []
+        return self._plan_answer(plan, appointments)
+
+    @extend_schema(summary="Change the maintenance interval", request=ChangeIntervalSerializer,
+                   responses=PlanChangeResultSerializer, parameters=[IF_MATCH_HEADER])
+    @action(detail=True, methods=["post"], url_path="change-interval")
+    def change_interval(self, request, pk=None):
+        return self._adjust(ChangeIntervalSerializer, lambda plan, data, version, actor, now: services.plan_change_interval(
+            plan=plan, days=data["days"], reason=data["reason"], actor=actor, now=now, expected_version=version))
+
+    @extend_schema(summary="Change the review date", request=ChangeReviewDateSerializer,
+                   responses=PlanChangeResultSerializer, parameters=[IF_MATCH_HEADER])
+    @action(detail=True, methods=["post"], url_path="change-review-date")
+    def change_review_date(self, request, pk=None):
+        return self._adjust(ChangeReviewDateSerializer, lambda plan, data, version, actor, now: services.plan_change_review_date(
+            plan=plan, review_date=data["review_date"], reason=data["reason"], actor=actor, now=now, expected_version=version))
+
+    @extend_schema(summary="Pause: future sessions are released", request=AdjustmentSerializer,
+                   responses=PlanChangeResultSerializer, parameters=[IF_MATCH_HEADER])
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        return self._adjust(AdjustmentSerializer, lambda plan, data, version, actor, now: services.plan_pause(
+            plan=plan, reason=data["reason"], actor=actor, now=now, expected_version=version))
+
+    @extend_schema(summary="Resume a paused plan; the rest is booked again or nothing changes",
+                   request=ResumeSerializer, responses=PlanChangeResultSerializer, parameters=[IF_MATCH_HEADER])
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        return self._adjust(ResumeSerializer, lambda plan, data, version, actor, now: services.plan_resume(
+            plan=plan, resume_date=data["resume_date"], reason=data["reason"], actor=actor, now=now,
+            expected_version=version))
+
+    @extend_schema(summary="End the plan early; future sessions are released", request=AdjustmentSerializer,
+                   responses=PlanChangeResultSerializer, parameters=[IF_MATCH_HEADER])
+    @action(detail=True, methods=["post"])
+    def end(self, request, pk=None):
+        return self._adjust(AdjustmentSerializer, lambda plan, data, version, actor, now: services.plan_end(
+            plan=plan, reason=data["reason"], actor=actor, now=now, expected_version=version))
+
+    @extend_schema(summary="Start a new induction after a relapse, all sessions or none",
+                   request=NewInductionSerializer, responses=PlanChangeResultSerializer, parameters=[IF_MATCH_HEADER])
+    @action(detail=True, methods=["post"], url_path="new-induction")
+    def new_induction(self, request, pk=None):
+        return self._adjust(NewInductionSerializer, lambda plan, data, version, actor, now: services.plan_new_induction(
+            plan=plan, start_date=data["start_date"], reason=data["reason"], actor=actor, now=now,
+            expected_version=version))
+
+    @extend_schema(summary="Clear the needs-attention flag after review", request=AdjustmentSerializer,
+                   responses=PlanChangeResultSerializer, parameters=[IF_MATCH_HEADER])
+    @action(detail=True, methods=["post"], url_path="clear-attention")
+    def clear_attention(self, request, pk=None):
+        return self._adjust(AdjustmentSerializer, lambda plan, data, version, actor, now: services.plan_clear_attention(
+            plan=plan, reason=data["reason"], actor=actor, expected_version=version))
+
+    @extend_schema(summary="Treat despite a screening flag (prescribers)", request=AdjustmentSerializer,
+                   responses=PlanChangeResultSerializer, parameters=[IF_MATCH_HEADER])
+    @action(detail=True, methods=["post"], url_path="override-eligibility")
+    def override_eligibility(self, request, pk=None):
+        return self._adjust(AdjustmentSerializer, lambda plan, data, version, actor, now: services.plan_override_eligibility(
+            plan=plan, reason=data["reason"], actor=actor, now=now, expected_version=version))
+

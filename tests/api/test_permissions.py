@@ -1,0 +1,181 @@
+"""Every endpoint × every role, with the status each role must get.
+
+Detail endpoints are tried on patient B's objects: patient A gets 404 (as for an id that
+does not exist), patient B gets what a patient may have. Anonymous requests get 401, a
+signed-in user who is neither active staff nor a patient gets 403 everywhere."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import ROLES, World
+
+DESK = {"front_desk", "nurse", "prescriber"}
+CLINICIANS = {"nurse", "prescriber"}
+STAFF = DESK | {"clinic_admin"}
+ADMIN = {"clinic_admin"}
+
+
+@dataclass
+class Endpoint:
+    name: str
+    method: str
+    url: Callable[[World], str]
+    allowed: dict[str, int]  # role -> expected status; every other signed-in role gets 403
+    body: Callable[[World], Any] = field(default=lambda w: None)
+    headers: Callable[[World], dict] = field(default=lambda w: {})
+    # Roles whose queryset is filtered by ownership: they answer 404 for objects not theirs.
+    not_found: frozenset[str] = frozenset()
+
+    def expected(self, role: str) -> int:
+        if role == "anonymous":
+            return 401
+        if role in self.allowed:
+            return self.allowed[role]
+        if role in self.not_found:
+            return 404
+        return 403
+
+
+def every(roles, status):
+    return dict.fromkeys(roles, status)
+
+
+V1 = "/api/v1"
+IF_MATCH = lambda w: {"HTTP_IF_MATCH": f'"{w.plan_b.version}"'}  # noqa: E731
+PATIENT_A_404 = frozenset({"patient_a"})
+
+ENDPOINTS = [
+    # --- configuration: staff read, admins write
+    Endpoint("sites-list", "get", lambda w: f"{V1}/sites/", every(STAFF, 200)),
+    Endpoint("sites-detail", "get", lambda w: f"{V1}/sites/{w.site.pk}/", every(STAFF, 200)),
+    Endpoint("sites-create", "post", lambda w: f"{V1}/sites/", every(ADMIN, 201),
+             body=lambda w: {"name": "Uptown", "time_zone": "America/Chicago", "address": "1 Elm St", "phone": "+12025550100"}),
+    Endpoint("sites-update", "patch", lambda w: f"{V1}/sites/{w.site.pk}/", every(ADMIN, 200),
+             body=lambda w: {"arrival_notes": "Park behind the building."}),
+    Endpoint("chairs-list", "get", lambda w: f"{V1}/chairs/", every(STAFF, 200)),
+    Endpoint("chairs-detail", "get", lambda w: f"{V1}/chairs/{w.clinic.chairs[0].pk}/", every(STAFF, 200)),
+    Endpoint("chairs-create", "post", lambda w: f"{V1}/chairs/", every(ADMIN, 201),
+             body=lambda w: {"site": w.site.pk, "name": "Chair 9", "equipment": ["iv"]}),
+    Endpoint("chairs-update", "patch", lambda w: f"{V1}/chairs/{w.clinic.chairs[0].pk}/", every(ADMIN, 200),
+             body=lambda w: {"active": False}),
+    Endpoint("staff-list", "get", lambda w: f"{V1}/staff/", every(STAFF, 200)),
+    Endpoint("staff-detail", "get", lambda w: f"{V1}/staff/{w.clinic.nurses[0].pk}/", every(STAFF, 200)),
+    Endpoint("staff-update", "patch", lambda w: f"{V1}/staff/{w.clinic.nurses[0].pk}/", every(ADMIN, 200),
+             body=lambda w: {"active": False}),
+    Endpoint("opening-hours-list", "get", lambda w: f"{V1}/opening-hours/", every(STAFF, 200)),
+    Endpoint("opening-hours-detail", "get", lambda w: f"{V1}/opening-hours/{w.opening_hours.pk}/", every(STAFF, 200)),
+    Endpoint("opening-hours-create", "post", lambda w: f"{V1}/opening-hours/", every(ADMIN, 201),
+             body=lambda w: {"site": w.site.pk, "weekday": 5, "opens_at": "09:00", "closes_at": "13:00"}),
+    Endpoint("opening-hours-update", "patch", lambda w: f"{V1}/opening-hours/{w.opening_hours.pk}/", every(ADMIN, 200),
+             body=lambda w: {"closes_at": "17:00"}),
+    Endpoint("opening-hours-delete", "delete", lambda w: f"{V1}/opening-hours/{w.opening_hours.pk}/", every(ADMIN, 204)),
+    Endpoint("closures-list", "get", lambda w: f"{V1}/closures/", every(STAFF, 200)),
+    Endpoint("closures-create", "post", lambda w: f"{V1}/closures/", every(ADMIN, 201),
+             body=lambda w: {"site": w.site.pk, "starts_at": "2026-07-04T00:00:00Z", "ends_at": "2026-07-05T00:00:00Z",
+                             "reason": "Independence Day"}),
+    Endpoint("protocols-list", "get", lambda w: f"{V1}/protocols/", every(STAFF, 200)),
+    Endpoint("protocols-detail", "get", lambda w: f"{V1}/protocols/{w.clinic.protocol.pk}/", every(STAFF, 200)),
+    Endpoint("protocols-update", "patch", lambda w: f"{V1}/protocols/{w.clinic.protocol.pk}/", every(ADMIN, 200),
+             body=lambda w: {"preparation_notes": "Arrange a ride home."}),
+    Endpoint("contraindications-list", "get", lambda w: f"{V1}/contraindications/", every(CLINICIANS | ADMIN, 200)),
+    Endpoint("contraindications-create", "post", lambda w: f"{V1}/contraindications/", every(ADMIN, 201),
+             body=lambda w: {"code": "under-18", "label": "Under 18", "kind": "min_age", "threshold": 18}),
+    # --- patients: desk and the patient themselves; screening: clinicians
+    Endpoint("patients-list", "get", lambda w: f"{V1}/patients/", {**every(DESK, 200), "patient_a": 200, "patient_b": 200}),
+    Endpoint("patients-detail", "get", lambda w: f"{V1}/patients/{w.plan_b.patient_id}/",
+             {**every(DESK, 200), "patient_b": 200}, not_found=PATIENT_A_404),
+    Endpoint("patients-create", "post", lambda w: f"{V1}/patients/", every(DESK, 201),
+             body=lambda w: {"first_name": "Cara", "last_name": "Diaz", "date_of_birth": "1979-02-01", "home_site": w.site.pk,
+                             "email": "cara@example.org"}),
+    Endpoint("patients-update", "patch", lambda w: f"{V1}/patients/{w.plan_b.patient_id}/", every(DESK, 200),
+             body=lambda w: {"escort_name": "Sam"}),
+    Endpoint("patients-reminder-preferences", "get", lambda w: f"{V1}/patients/{w.plan_b.patient_id}/reminder-preferences/",
+             {**every(DESK, 200), "patient_b": 200}, not_found=PATIENT_A_404),
+    Endpoint("patients-reminder-preferences-change", "patch",
+             lambda w: f"{V1}/patients/{w.plan_b.patient_id}/reminder-preferences/",
+             {**every(DESK, 200), "patient_b": 200}, body=lambda w: {"preferred_channel": "sms"}, not_found=PATIENT_A_404),
+    Endpoint("patients-eligibility", "get", lambda w: f"{V1}/patients/{w.plan_b.patient_id}/eligibility/", every(CLINICIANS, 200)),
+    Endpoint("evaluations-list", "get", lambda w: f"{V1}/evaluations/", every(CLINICIANS, 200)),
+    Endpoint("evaluations-detail", "get", lambda w: f"{V1}/evaluations/{w.evaluation_b.pk}/", every(CLINICIANS, 200)),
+    Endpoint("evaluations-create", "post", lambda w: f"{V1}/evaluations/", every(CLINICIANS, 201),
+             body=lambda w: {"patient": w.plan_b.patient_id, "evaluated_on": "2026-02-20", "evaluator_name": "Dr. Okafor",
+                             "diagnosis": "PTSD", "systolic_bp": 130, "diastolic_bp": 85, "heart_rate": 80}),
+    Endpoint("patient-flags-list", "get", lambda w: f"{V1}/patient-flags/", every(CLINICIANS, 200)),
+    Endpoint("patient-flags-detail", "get", lambda w: f"{V1}/patient-flags/{w.flag_b.pk}/", every(CLINICIANS, 200)),
+    Endpoint("patient-flags-create", "post", lambda w: f"{V1}/patient-flags/", every(CLINICIANS, 201),
+             body=lambda w: {"patient": w.appointment_a.patient_id, "contraindication": w.flag_rule.pk, "notes": "Reported"}),
+    Endpoint("patient-flags-delete", "delete", lambda w: f"{V1}/patient-flags/{w.flag_b.pk}/", every(CLINICIANS, 204)),
+    # --- plans
+    Endpoint("plans-list", "get", lambda w: f"{V1}/plans/", {**every(DESK, 200), "patient_a": 200, "patient_b": 200}),
+    Endpoint("plans-detail", "get", lambda w: f"{V1}/plans/{w.plan_b.pk}/", {**every(DESK, 200), "patient_b": 200},
+             not_found=PATIENT_A_404),
+    Endpoint("plans-create", "post", lambda w: f"{V1}/plans/", every(CLINICIANS, 201),
+             body=lambda w: {"patient": w.appointment_a.patient_id, "protocol": w.clinic.protocol.pk,
+                             "prescriber": w.clinic.prescriber.pk, "start_date": "2026-03-09"}),
+    Endpoint("plans-propose-course", "post", lambda w: f"{V1}/plans/{w.draft_plan.pk}/propose-course/", every(DESK, 200),
+             body=lambda w: {"start_date": "2026-03-09"}),
+    Endpoint("plans-book-course", "post", lambda w: f"{V1}/plans/{w.draft_plan.pk}/book-course/", every(DESK, 201),
+             body=lambda w: {"start_date": "2026-03-09"}),
+    Endpoint("plans-change-interval", "post", lambda w: f"{V1}/plans/{w.plan_b.pk}/change-interval/", every(CLINICIANS, 200),
+             body=lambda w: {"days": 21, "reason": "Relief fades after three weeks"}, headers=IF_MATCH),
+    Endpoint("plans-change-review-date", "post", lambda w: f"{V1}/plans/{w.plan_b.pk}/change-review-date/",
+             every(CLINICIANS, 200), body=lambda w: {"review_date": "2026-10-01", "reason": "Review with the family"},
+             headers=IF_MATCH),
+    Endpoint("plans-pause", "post", lambda w: f"{V1}/plans/{w.plan_b.pk}/pause/", every(CLINICIANS, 200),
+             body=lambda w: {"reason": "Travelling"}, headers=IF_MATCH),
+    # Resuming an active plan is a state conflict once the role is allowed.
+    Endpoint("plans-resume", "post", lambda w: f"{V1}/plans/{w.plan_b.pk}/resume/", every(CLINICIANS, 409),
+             body=lambda w: {"resume_date": "2026-03-16", "reason": "Back"}, headers=IF_MATCH),
+    Endpoint("plans-end", "post", lambda w: f"{V1}/plans/{w.plan_b.pk}/end/", every(CLINICIANS, 200),
+             body=lambda w: {"reason": "Patient moved away"}, headers=IF_MATCH),
+    # Patient B carries a psychosis flag: permission passes, then the screening gate refuses (409).
+    Endpoint("plans-new-induction", "post", lambda w: f"{V1}/plans/{w.plan_b.pk}/new-induction/", every(CLINICIANS, 409),
+             body=lambda w: {"start_date": "2026-03-23", "reason": "Relapse"}, headers=IF_MATCH),
+    Endpoint("plans-clear-attention", "post", lambda w: f"{V1}/plans/{w.plan_b.pk}/clear-attention/", every(CLINICIANS, 200),
+             body=lambda w: {"reason": "Reviewed"}, headers=IF_MATCH),
+    Endpoint("plans-override-eligibility", "post", lambda w: f"{V1}/plans/{w.plan_b.pk}/override-eligibility/",
+             {"prescriber": 200}, body=lambda w: {"reason": "Psychiatry cleared the patient"}, headers=IF_MATCH),
+    # --- appointments
+    Endpoint("appointments-list", "get", lambda w: f"{V1}/appointments/", {**every(DESK, 200), "patient_a": 200, "patient_b": 200}),
+    Endpoint("appointments-detail", "get", lambda w: f"{V1}/appointments/{w.appointment_b.pk}/",
+             {**every(DESK, 200), "patient_b": 200}, not_found=PATIENT_A_404),
+    Endpoint("appointments-book", "post", lambda w: f"{V1}/appointments/", every(DESK, 201),
+             body=lambda w: {"patient": w.appointment_a.patient_id, "site": w.site.pk, "starts_at": "2026-03-05T15:00:00Z"}),
+    Endpoint("appointments-move", "post", lambda w: f"{V1}/appointments/{w.appointment_a.pk}/move/", every(DESK, 200),
+             body=lambda w: {"starts_at": (w.appointment_a.starts_at + dt.timedelta(hours=2)).isoformat()}),
+    Endpoint("appointments-cancel", "post", lambda w: f"{V1}/appointments/{w.appointment_b.pk}/cancel/",
+             {**every(DESK, 200), "patient_b": 200}, body=lambda w: {"reason": "Sick"}, not_found=PATIENT_A_404),
+    Endpoint("appointments-confirm", "post", lambda w: f"{V1}/appointments/{w.appointment_b.pk}/confirm/",
+             {**every(DESK, 200), "patient_b": 200}, not_found=PATIENT_A_404),
+    Endpoint("appointments-check-in", "post", lambda w: f"{V1}/appointments/{w.appointment_b.pk}/check-in/", every(DESK, 200)),
+    Endpoint("appointments-start", "post", lambda w: f"{V1}/appointments/{w.checked_in_b.pk}/start/", every(CLINICIANS, 200)),
+    Endpoint("appointments-complete", "post", lambda w: f"{V1}/appointments/{w.checked_in_b.pk}/complete/", every(CLINICIANS, 200)),
+    Endpoint("appointments-no-show", "post", lambda w: f"{V1}/appointments/{w.past_b.pk}/no-show/", every(DESK, 200)),
+    # --- reminders (read), board and free slots
+    Endpoint("reminders-list", "get", lambda w: f"{V1}/reminders/", {**every(DESK, 200), "patient_a": 200, "patient_b": 200}),
+    Endpoint("reminders-detail", "get", lambda w: f"{V1}/reminders/{w.reminder_b.pk}/", {**every(DESK, 200), "patient_b": 200},
+             not_found=PATIENT_A_404),
+    Endpoint("day-board", "get", lambda w: f"{V1}/sites/{w.site.pk}/day-board/?date=2026-03-02", every(DESK, 200)),
+    Endpoint("free-slots", "get",
+             lambda w: f"{V1}/sites/{w.site.pk}/free-slots/?start_date=2026-03-02&end_date=2026-03-06&duration_minutes=120",
+             every(DESK, 200)),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.name)
+def test_role_gets_expected_status(world, endpoint: Endpoint, role: str):
+    client = world.client(role)
+    call = getattr(client, endpoint.method)
+    response = call(endpoint.url(world), data=endpoint.body(world), format="json", **endpoint.headers(world))
+    expected = endpoint.expected(role)
+    assert response.status_code == expected, (endpoint.name, role, response.status_code, response.content[:500])
+    if expected >= 400:
+        assert set(response.json()["error"]) == {"code", "message", "fields", "details"}
+

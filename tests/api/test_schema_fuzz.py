@@ -1,0 +1,71 @@
+"""schemathesis against the live OpenAPI schema, through the WSGI app, as a prescriber (the
+role that reaches the most operations). Every operation, a bounded number of examples:
+no 5xx, and every response (status, content type, body) matches the schema.
+
+schemathesis' pytest plugin (`from_fixture`/`parametrize`) reads `Function._nodeid`, which
+pytest 9 no longer has, so the operations are driven with the Python API and hypothesis
+directly: one hypothesis run per operation, failures collected and reported together."""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from clinic.wsgi import application
+from tests.api.conftest import build_world
+
+EXAMPLES_PER_OPERATION = 5
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+@pytest.fixture
+def keep_test_connection():
+    """Django closes the connection around each real request; that would end the test's
+    transaction. Django's own test client disconnects the same handlers."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+def test_every_operation_conforms_to_the_schema(keep_test_connection, db, frozen):
+    token = build_world(days=20).tokens["prescriber"]
+    schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
+    failures: list[str] = []
+    operations = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        operations += 1
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def run(case):
+            response = case.call(headers={"Authorization": f"Token {token}"})
+            case.validate_response(response, checks=CHECKS)
+
+        try:
+            run()
+        except Exception as exc:  # collect every operation's failure, not just the first
+            failures.append(f"{operation.method.upper()} {operation.path}: {exc}"[:1500])
+    assert operations >= 60
+    assert not failures, "\n\n".join(failures)
+
+
+def test_schema_and_docs_are_served(client):
+    schema_response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema_response.status_code == 200
+    document = schema_response.json()
+    assert "/api/v1/appointments/" in document["paths"]
+    assert "Error" in document["components"]["schemas"]
+    assert client.get("/api/docs/").status_code == 200
