@@ -46,7 +46,9 @@ def propose_induction(
         outcome = _rest_of_induction(availability, rule, first, prefs)
         if isinstance(outcome, Proposal):
             if offset:
-                outcome.notes.append(f"Starts {_day(local_day(first.start, zone))}: {early_problems[0]}")
+                # Say why the course does not start on the day asked for.
+                why = str(early_problems[0]) if early_problems else f"a course starting on {_day(start_day)} does not fit"
+                outcome.notes.append(f"Starts {_day(local_day(first.start, zone))}; {why}")
             return outcome
         first_failure = first_failure or outcome
     if first_failure is not None:

@@ -181,6 +181,32 @@ def check_course_rules(*, plan: TreatmentPlan, slots: Sequence[Slot]) -> list[st
     return problems
 
 
+def plan_sessions_book(
+    *,
+    plan: TreatmentPlan,
+    site: Site,
+    slots: Sequence[Slot],
+    phase: str,
+    actor: AbstractBaseUser | None,
+    now: dt.datetime,
+    reason: str,
+) -> list[Appointment]:
+    """Lock and re-check `slots`, insert them as the plan's sessions, and queue their reminders,
+    all in the caller's transaction."""
+    verify_slots(site=site, patient=plan.patient, slots=slots, route=plan.protocol.route)
+    created = insert_sessions(
+        patient=plan.patient,
+        plan=plan,
+        site=site,
+        sessions=[PlannedSession(slot, phase, plan.induction_round) for slot in slots],
+        actor=actor,
+        reason=reason,
+    )
+    for appointment in created:
+        reminders.reminders_schedule(appointment=appointment, now=now)
+    return created
+
+
 @transaction.atomic
 def course_book(
     *,
@@ -223,21 +249,11 @@ def course_book(
     problems = check_course_rules(plan=plan, slots=slots)
     if problems:
         raise PlanRuleBroken(problems, can_override=False)
-    verify_slots(site=site, patient=plan.patient, slots=slots, route=plan.protocol.route)
-    created = insert_sessions(
-        patient=plan.patient,
-        plan=plan,
-        site=site,
-        sessions=[PlannedSession(slot, Phase.INDUCTION, plan.induction_round) for slot in slots],
-        actor=actor,
-        reason=reason,
-    )
+    created = plan_sessions_book(plan=plan, site=site, slots=slots, phase=Phase.INDUCTION, actor=actor, now=now, reason=reason)
     if plan.status == PlanStatus.DRAFT:
         plan.status = PlanStatus.ACTIVE
         plan.version += 1
         save_with_history(plan, fields=["status", "version"], actor=actor, reason="Activated: induction course booked")
-    for appointment in created:
-        reminders.reminders_schedule(appointment=appointment, now=now)
     return created
 
 
@@ -279,15 +295,10 @@ def induction_reflow(*, plan: TreatmentPlan, missed: Appointment, actor: Abstrac
         plan.version += 1
         save_with_history(plan, fields=["needs_attention", "attention_reason", "version"], actor=actor, reason="Flagged: induction re-flow failed")
         return []
-    verify_slots(site=plan.site, patient=plan.patient, slots=outcome.slots, route=plan.protocol.route)
-    created = insert_sessions(
-        patient=plan.patient, plan=plan, site=plan.site,
-        sessions=[PlannedSession(slot, Phase.INDUCTION, plan.induction_round) for slot in outcome.slots],
-        actor=actor, reason=f"Re-flowed after the session on {local_label(missed.starts_at, plan.site)} was missed",
+    return plan_sessions_book(
+        plan=plan, site=plan.site, slots=outcome.slots, phase=Phase.INDUCTION, actor=actor, now=now,
+        reason=f"Re-flowed after the session on {local_label(missed.starts_at, plan.site)} was missed",
     )
-    for appointment in created:
-        reminders.reminders_schedule(appointment=appointment, now=now)
-    return created
 
 
 def maintenance_apply(

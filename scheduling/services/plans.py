@@ -25,7 +25,7 @@ from scheduling.models import (
 )
 from scheduling.services.appointments import appointment_cancel
 from scheduling.services.core import save_with_history
-from scheduling.services.courses import course_book, course_propose, maintenance_apply
+from scheduling.services.courses import course_book, course_propose, maintenance_apply, plan_sessions_book
 
 
 def _require_reason(reason: str) -> str:
@@ -177,19 +177,10 @@ def plan_resume(
         if remaining <= 0:
             return plan_enter_maintenance(plan=plan, actor=actor, now=now)
         proposal = course_propose(plan=plan, start_date=resume_date, now=now, sessions_needed=remaining)
-        from scheduling.reminders import services as reminders
-        from scheduling.services.core import PlannedSession, insert_sessions, verify_slots
-
-        slots = [s.slot for s in proposal.sessions]
-        verify_slots(site=proposal.site, patient=plan.patient, slots=slots, route=plan.protocol.route)
-        created = insert_sessions(
-            patient=plan.patient, plan=plan, site=proposal.site,
-            sessions=[PlannedSession(slot, Phase.INDUCTION, plan.induction_round) for slot in slots],
-            actor=actor, reason=f"Resumed: {reason}",
+        return plan_sessions_book(
+            plan=plan, site=proposal.site, slots=[s.slot for s in proposal.sessions], phase=Phase.INDUCTION,
+            actor=actor, now=now, reason=f"Resumed: {reason}",
         )
-        for appointment in created:
-            reminders.reminders_schedule(appointment=appointment, now=now)
-        return created
     anchor_day = resume_date - dt.timedelta(days=plan.maintenance_interval_days)
     anchor = dt.datetime.combine(anchor_day, dt.time(12), tzinfo=plan.site.zone)
     return maintenance_apply(plan=plan, actor=actor, now=now, reason=f"Resumed: {reason}", anchor=anchor)

@@ -220,3 +220,25 @@ def test_booking_proposals_in_any_order_never_overlaps(site, rule, order, starts
         for span in mine:
             around = [Span(max(o.start, span.start), min(o.end, span.end)) for o in mine + list(nurse.booked) if o.overlaps(span)]
             assert _peak(around) <= site.max_patients_per_nurse, "nurse over ratio"
+
+
+def test_a_course_that_cannot_start_on_the_first_free_day_says_why_it_starts_later():
+    """Regression (found by hypothesis): Monday has a free slot but the rest of the course does
+    not fit from it, so the course starts on Tuesday with no day problem recorded for Monday."""
+    zone = ZoneInfo("America/New_York")
+    monday, tuesday = FIRST_DAY, FIRST_DAY + dt.timedelta(days=1)
+    days = [FIRST_DAY + dt.timedelta(days=i) for i in range(HORIZON_DAYS)]
+    # Monday is free only at 16:00, Tuesday only at 08:00: 16 hours apart, under the 24-hour gap.
+    busy = (Span(_instant(monday, 8, 0, zone), _instant(monday, 16, 0, zone)), Span(_instant(tuesday, 10, 0, zone), _instant(tuesday, 18, 0, zone)))
+    site = SiteSnapshot(
+        id=1, name="S", zone=zone, opening={d: (dt.time(8), dt.time(18)) for d in range(7)}, closures=(),
+        chairs=(ChairState(1, "C1", frozenset({"iv"}), busy),),
+        nurses=(NurseState(1, "N", tuple(Span(_instant(d, 7, 0, zone), _instant(d, 19, 0, zone)) for d in days)),),
+    )
+    rule = InductionRule(session_length=dt.timedelta(hours=2), min_gap=dt.timedelta(hours=24), route="iv", sessions=2, window_days=2)
+    outcome = propose_induction(Availability(site), rule, monday, Preferences())
+    assert isinstance(outcome, Proposal)
+    assert [s.start.astimezone(zone) for s in outcome.slots] == [
+        dt.datetime.combine(tuesday, dt.time(8), tzinfo=zone), dt.datetime.combine(tuesday + dt.timedelta(days=1), dt.time(8), tzinfo=zone)
+    ]
+    assert "does not fit" in outcome.notes[0]
