@@ -15,7 +15,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
 from django.db.models import ProtectedError, RestrictedError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
@@ -47,6 +47,12 @@ class Conflict(exceptions.APIException):
 
 def error_body(code: str, message: str, *, fields: dict | None = None, details: dict | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "fields": fields or {}, "details": details or {}}}
+
+
+def api_not_found(request: Any, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Any /api/ path that matches no route (a malformed id, a typo) answers in the API's error
+    shape, not with the HTML page."""
+    return JsonResponse(error_body("not_found", "No API resource at this address."), status=404)
 
 
 def _first_message(detail: Any) -> str:

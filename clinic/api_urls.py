@@ -1,10 +1,11 @@
 """The /api/ urlconf: version 1 of the REST API, its OpenAPI schema and its docs."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from clinic.api import ChairViewSet, ClosureViewSet, OpeningHoursViewSet, SiteViewSet, StaffViewSet
+from clinic.api_errors import api_not_found
 from patients.api import ContraindicationViewSet, EvaluationViewSet, PatientFlagViewSet, PatientViewSet
 from scheduling.api import (
     AppointmentViewSet,
@@ -35,10 +36,12 @@ v1 = [
     *router.urls,
     path("sites/<int:site_id>/free-slots/", FreeSlotsView.as_view(), name="site-free-slots"),
     path("sites/<int:site_id>/day-board/", DayBoardView.as_view(), name="site-day-board"),
+    path("clinical/", include("clinical.api_urls")),
 ]
 
 urlpatterns = [
     path("v1/", include((v1, "api"), namespace="v1")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^", api_not_found),
 ]
