@@ -36,7 +36,6 @@ v1 = [
     *router.urls,
     path("sites/<int:site_id>/free-slots/", FreeSlotsView.as_view(), name="site-free-slots"),
     path("sites/<int:site_id>/day-board/", DayBoardView.as_view(), name="site-day-board"),
-    path("clinical/", include("clinical.api_urls")),
 ]
 
 urlpatterns = [
