@@ -10,5 +10,6 @@ urlpatterns = [
     path("r/", include("scheduling.reminders.urls")),
     path("", views.home, name="home"),
     path("", include("clinic.web.auth_urls")),
+    path("", include("measures.urls")),
     path("", include("clinic.web.urls")),
 ]

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from clinic.models import CLINICIAN_ROLES
 from clinic.web.access import DESK_ROLES, staff_required
 from clinic.web.common import describe, session_label
+from measures.web import chart_section as measures_chart_section
 from patients.models import Patient
 from scheduling.engine.wallclock import local_day
 from scheduling.errors import SchedulingError
@@ -117,6 +118,7 @@ def chart_context(request: HttpRequest, patient_id: int, *, now: dt.datetime, fo
         context["eligibility"] = patient_eligibility(patient=patient, on=today)
         context["evaluations"] = list(patient.evaluations.all()[:3])
         context["flags"] = list(patient.flags.select_related("contraindication", "recorded_by"))
+        context["measures"] = measures_chart_section(patient=patient, plans=plans, appointments=appointments, now=now)
         if open_plan is not None:
             context["timeline"] = timeline(open_plan, appointments)
             actions = allowed_actions(open_plan)

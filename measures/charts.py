@@ -1,0 +1,96 @@
+"""An inline SVG line chart computed in plain Python; the template only draws it.
+
+Time runs left to right on a true time scale, so gaps between questionnaires show; sessions
+that took place are ticks under the plot; horizontal guides mark the severity bands."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+WIDTH = 640
+HEIGHT = 220
+LEFT, RIGHT, TOP, BOTTOM = 40, 16, 12, 34
+TICK_LENGTH = 8
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    x: float
+    y: float
+    value: int
+    when: dt.datetime
+
+
+@dataclass(frozen=True)
+class Guide:
+    y: float
+    value: int
+    label: str
+
+
+@dataclass(frozen=True)
+class LineChart:
+    width: int
+    height: int
+    plot_left: int
+    plot_right: int
+    plot_top: int
+    plot_bottom: int
+    points: list[ChartPoint]
+    polyline: str
+    session_ticks: list[float]
+    guides: list[Guide]
+    first_day: dt.date
+    last_day: dt.date
+    y_max: int
+
+    @property
+    def tick_bottom(self) -> int:
+        return self.plot_bottom + TICK_LENGTH
+
+
+def line_chart(
+    *,
+    values: Sequence[tuple[dt.datetime, int]],
+    y_max: int,
+    session_times: Sequence[dt.datetime],
+    guides: Sequence[tuple[int, str]] = (),
+    zone: dt.tzinfo = dt.UTC,
+) -> LineChart | None:
+    if not values:
+        return None
+    times = [when for when, _ in values]
+    start, end = min(times), max(times)
+    # Sessions outside the scored span would squash the scores into a corner; show those inside.
+    sessions = [t for t in session_times if start - dt.timedelta(days=1) <= t <= end + dt.timedelta(days=1)]
+    if start == end:
+        start, end = start - dt.timedelta(days=1), end + dt.timedelta(days=1)
+    span = (end - start).total_seconds()
+    plot_width = WIDTH - LEFT - RIGHT
+    plot_height = HEIGHT - TOP - BOTTOM
+
+    def x_of(when: dt.datetime) -> float:
+        fraction = min(max((when - start).total_seconds() / span, 0.0), 1.0)
+        return round(LEFT + fraction * plot_width, 1)
+
+    def y_of(value: int) -> float:
+        return round(TOP + plot_height * (1 - value / y_max), 1)
+
+    points = [ChartPoint(x_of(when), y_of(value), value, when) for when, value in sorted(values, key=lambda v: v[0])]
+    return LineChart(
+        width=WIDTH,
+        height=HEIGHT,
+        plot_left=LEFT,
+        plot_right=WIDTH - RIGHT,
+        plot_top=TOP,
+        plot_bottom=HEIGHT - BOTTOM,
+        points=points,
+        polyline=" ".join(f"{p.x},{p.y}" for p in points),
+        session_ticks=[x_of(t) for t in sessions],
+        guides=[Guide(y_of(value), value, label) for value, label in guides if 0 < value < y_max],
+        first_day=start.astimezone(zone).date(),
+        last_day=end.astimezone(zone).date(),
+        y_max=y_max,
+    )

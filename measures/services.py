@@ -1,0 +1,60 @@
+"""Writes: recording a questionnaire response."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from measures.models import QuestionnaireResponse, Source
+from measures.scoring import ScoringError, score
+from patients.models import Patient
+from scheduling.models import Appointment
+
+# A device clock a little ahead of ours is not an error; a date next week is.
+FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+
+
+def questionnaire_submit(
+    *,
+    patient: Patient,
+    instrument: str,
+    answers: object,
+    entered_by: AbstractBaseUser,
+    source: Source,
+    now: dt.datetime,
+    completed_at: dt.datetime | None = None,
+    appointment: Appointment | None = None,
+) -> QuestionnaireResponse:
+    """Score and store one response. Invalid input raises ValidationError naming the field."""
+    try:
+        result = score(instrument, answers)
+    except ScoringError as exc:
+        field = "instrument" if "Unknown questionnaire" in str(exc) else "answers"
+        raise ValidationError({field: [str(exc)]}) from exc
+    completed_at = completed_at or now
+    if completed_at.tzinfo is None:
+        raise ValidationError({"completed_at": ["Give the time with its time zone."]})
+    if completed_at > now + FUTURE_TOLERANCE:
+        raise ValidationError({"completed_at": ["A questionnaire cannot be completed in the future."]})
+    if appointment is not None and appointment.patient_id != patient.pk:
+        raise ValidationError({"appointment": ["This session belongs to another patient."]})
+    with transaction.atomic():
+        response = QuestionnaireResponse(
+            patient=patient,
+            instrument=result.instrument.value,
+            answers=list(answers),  # type: ignore[call-overload]
+            total_score=result.total,
+            severity=result.band.code,
+            flags=list(result.flags),
+            appointment=appointment,
+            completed_at=completed_at,
+            entered_by=entered_by,
+            source=source,
+        )
+        response._history_user = entered_by  # type: ignore[attr-defined]
+        response._change_reason = f"Questionnaire submitted ({Source(source).label.lower()})"  # type: ignore[attr-defined]
+        response.save()
+    return response

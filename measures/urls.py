@@ -1,0 +1,11 @@
+"""Portal pages of measures; included at the root next to clinic.web.urls."""
+
+from django.urls import path
+
+from measures import web
+
+app_name = "measures"
+
+urlpatterns = [
+    path("me/questionnaires/<slug:instrument>/", web.questionnaire, name="questionnaire"),
+]
