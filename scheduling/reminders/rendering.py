@@ -74,6 +74,14 @@ def _from_file(kind: str, part: str, context: dict[str, Any]) -> str:
     return render_to_string(f"{TEMPLATE_DIR}/{kind}_{part}.txt", context)
 
 
+# The reminder sent this long before a session asks for the pre-session questionnaire.
+QUESTIONNAIRE_OFFSET_MINUTES = 24 * 60
+
+
+def questionnaire_url(appointment: Appointment) -> str:
+    return f"{settings.SITE_URL}{reverse('measures:questionnaire', args=['phq9'])}?appointment={appointment.pk}"
+
+
 def render_message(*, reminder: Reminder, channel: str, now: dt.datetime) -> OutgoingMessage:
     appointment = reminder.appointment
     patient = appointment.patient
@@ -93,6 +101,9 @@ def render_message(*, reminder: Reminder, channel: str, now: dt.datetime) -> Out
         if reminder.kind == ReminderKind.REMINDER:
             subject = _from_policy(policy.subject_template, context)
             body = _from_policy(policy.body_template, context)
+            if reminder.offset_minutes == QUESTIONNAIRE_OFFSET_MINUTES:
+                # Measurement-based care: the score before each session shows whether treatment works.
+                body += f"\nBefore your session, please fill in a short questionnaire (PHQ-9): {questionnaire_url(appointment)}\n"
         else:
             subject = _from_file(reminder.kind, "subject", context)
             body = _from_file(reminder.kind, "body", context)

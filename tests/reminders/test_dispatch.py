@@ -259,3 +259,12 @@ def test_a_reminder_whose_attempts_were_all_lost_to_crashes_is_marked_failed():
     report = reminders_dispatch_due(now=reminders[120].due_at)
     assert (report.failed, mail.outbox) == (1, [])
     assert Reminder.objects.get(pk=reminders[120].pk).status == ReminderStatus.FAILED
+
+
+def test_the_24_hour_reminder_links_to_the_pre_session_questionnaire():
+    appointment, reminders = booked()
+    reminders_dispatch_due(now=reminders[120].due_at)
+    [day_before] = emails_for(reminders[24 * 60])
+    [two_hours] = emails_for(reminders[120])
+    assert f"/me/questionnaires/phq9/?appointment={appointment.pk}" in day_before.body
+    assert "questionnaire" not in two_hours.body

@@ -1,6 +1,5 @@
-"""The reminder links mounted where clinic.urls will mount them ("r/"), for
-tests that must not depend on the project urlconf."""
+"""The project's urlconf: messages link to the reminder pages (/r/) and the questionnaire."""
 
-from django.urls import include, path
+from clinic.urls import urlpatterns
 
-urlpatterns = [path("r/", include("scheduling.reminders.urls"))]
+__all__ = ["urlpatterns"]
