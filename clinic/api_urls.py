@@ -37,6 +37,7 @@ v1 = [
     path("sites/<int:site_id>/free-slots/", FreeSlotsView.as_view(), name="site-free-slots"),
     path("sites/<int:site_id>/day-board/", DayBoardView.as_view(), name="site-day-board"),
     path("", include("measures.api")),
+    path("clinical/", include("clinical.api_urls")),
 ]
 
 urlpatterns = [

@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "clinic",
     "patients",
     "scheduling",
+    "clinical",
     "measures",
 ]
 

@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("clinic.web.auth_urls")),
     path("", include("measures.urls")),
     path("", include("clinic.web.urls")),
+    path("", include("clinical.urls")),
 ]

@@ -274,6 +274,9 @@ def appointment_check_in(*, appointment: Appointment, actor: AbstractBaseUser | 
 
 @transaction.atomic
 def appointment_start(*, appointment: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> Appointment:
+    from clinical.services import require_start_allowed
+
+    require_start_allowed(appointment=appointment, now=now)
     return _transition(
         appointment, allowed=(AppointmentStatus.CHECKED_IN,), action="start", status=AppointmentStatus.IN_CHAIR,
         stamp="in_chair_at", actor=actor, now=now, reason="In chair",
@@ -284,8 +287,10 @@ def appointment_start(*, appointment: Appointment, actor: AbstractBaseUser | Non
 def appointment_complete(*, appointment: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> Appointment:
     """Complete a session. Completing the last induction session moves the plan to maintenance
     and books maintenance sessions at the plan's interval up to the review date."""
+    from clinical.services import require_complete_allowed
     from scheduling.services.plans import plan_enter_maintenance
 
+    require_complete_allowed(appointment=appointment, now=now)
     done = _transition(
         appointment, allowed=(AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR), action="complete",
         status=AppointmentStatus.COMPLETED, stamp="completed_at", actor=actor, now=now, reason="Completed",

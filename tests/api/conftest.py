@@ -17,6 +17,7 @@ from clinic.models import Chair, OpeningHours
 from patients.models import Contraindication, Evaluation, PatientFlag
 from scheduling.models import Appointment, AppointmentStatus, Reminder, TreatmentPlan
 from scheduling.services import appointment_book, course_book
+from tests.clinical_helpers import record_session_for_completion
 from tests.factories import AppointmentFactory, PatientFactory, UserFactory, make_personas
 from tests.scheduling.conftest import NOW, START, Clinic, make_clinic
 
@@ -87,6 +88,7 @@ def build_world(*, days: int = 40) -> World:
         patient=patient_b, chair=chair, nurse=nurse, starts_at=NOW - dt.timedelta(minutes=30),
         status=AppointmentStatus.CHECKED_IN, checked_in_at=NOW - dt.timedelta(minutes=40),
     )
+    record_session_for_completion(checked_in_b, nurse.user)
     flag_rule = Contraindication.objects.create(code="psychosis", label="Active psychosis", kind="flag")
     Contraindication.objects.create(code="pregnancy", label="Pregnancy", kind="flag")
     flag_b = PatientFlag.objects.create(patient=patient_b, contraindication=flag_rule, recorded_by=clinic.prescriber.user)

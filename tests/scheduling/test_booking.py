@@ -22,6 +22,7 @@ from scheduling.errors import (
 )
 from scheduling.models import Appointment, AppointmentStatus, Phase, PlanStatus, Reminder, TreatmentPlan
 from scheduling.services.courses import ProposedSession
+from tests.clinical_helpers import record_session_for_completion
 from tests.factories import PatientFactory
 from tests.scheduling.conftest import NOW, START, make_clinic
 
@@ -197,6 +198,7 @@ def test_completing_induction_moves_the_plan_to_maintenance_at_its_interval(clin
     plan, booked = _book_course(clinic)
     for session in booked:
         services.appointment_check_in(appointment=session, actor=None, now=session.starts_at)
+        record_session_for_completion(session)
         services.appointment_complete(appointment=session, actor=None, now=session.ends_at)
     plan.refresh_from_db()
     assert plan.phase == Phase.MAINTENANCE
@@ -211,6 +213,7 @@ def _into_maintenance(clinic):
     plan, booked = _book_course(clinic)
     for session in booked:
         services.appointment_check_in(appointment=session, actor=None, now=session.starts_at)
+        record_session_for_completion(session)
         services.appointment_complete(appointment=session, actor=None, now=session.ends_at)
     plan.refresh_from_db()
     return plan, booked[-1].ends_at
@@ -249,6 +252,7 @@ def test_pause_releases_future_sessions_and_resume_books_the_rest(clinic):
     plan, booked = _book_course(clinic)
     for session in booked[:2]:
         services.appointment_check_in(appointment=session, actor=None, now=session.starts_at)
+        record_session_for_completion(session)
         services.appointment_complete(appointment=session, actor=None, now=session.ends_at)
     now = booked[1].ends_at
     services.plan_pause(plan=plan, reason="Influenza", actor=clinic.prescriber.user, now=now)

@@ -12,6 +12,7 @@ from scheduling import services
 from scheduling.engine import Availability, Preferences, SiteSnapshot
 from scheduling.engine.wallclock import day_bounds, local_instant
 from scheduling.models import Phase
+from tests.clinical_helpers import record_session_for_completion
 from tests.scheduling.conftest import make_clinic
 
 NY = ZoneInfo("America/New_York")
@@ -81,6 +82,7 @@ def test_maintenance_across_the_autumn_change_keeps_its_local_time():
     booked = services.course_book(plan=plan, actor=None, now=now, start_date=dt.date(2026, 9, 7))
     for session in booked:
         services.appointment_check_in(appointment=session, actor=None, now=session.starts_at)
+        record_session_for_completion(session)
         services.appointment_complete(appointment=session, actor=None, now=session.ends_at)
     maintenance = list(plan.appointments.filter(phase=Phase.MAINTENANCE).order_by("starts_at")[:3])
     assert len(maintenance) >= 2

@@ -1,0 +1,74 @@
+"""Admin: the clinic's vital-sign limits and side-effect list are edited here; the session
+record and the controlled-substance log are shown read-only (they are written by clinicians
+through the session page or the API, and the log is never changed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from simple_history.admin import SimpleHistoryAdmin
+
+from clinical.models import (
+    Administration,
+    ControlledSubstanceEntry,
+    Recovery,
+    SideEffect,
+    StartClearance,
+    VitalSigns,
+    VitalsThresholds,
+)
+
+
+@admin.register(VitalsThresholds)
+class VitalsThresholdsAdmin(SimpleHistoryAdmin):
+    list_display = ["site", "systolic_max", "diastolic_max", "heart_rate_max", "spo2_min"]
+
+
+@admin.register(SideEffect)
+class SideEffectAdmin(SimpleHistoryAdmin):
+    list_display = ["label", "code", "active", "position"]
+    list_editable = ["active", "position"]
+    prepopulated_fields = {"code": ["label"]}
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(VitalSigns)
+class VitalSignsAdmin(ReadOnlyAdmin):
+    list_display = ["appointment", "phase", "systolic", "diastolic", "heart_rate", "spo2", "recorded_by", "recorded_at"]
+    list_filter = ["phase"]
+    date_hierarchy = "recorded_at"
+
+
+@admin.register(StartClearance)
+class StartClearanceAdmin(ReadOnlyAdmin):
+    list_display = ["appointment", "prescriber", "held_for", "reason", "cleared_at"]
+
+
+@admin.register(Administration)
+class AdministrationAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
+    list_display = ["appointment", "route", "dose_mg_per_kg", "total_mg", "lot_number", "given_by", "started_at"]
+    list_filter = ["route"]
+
+
+@admin.register(Recovery)
+class RecoveryAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
+    list_display = ["appointment", "discharged_at", "driver_name", "recorded_by"]
+
+
+@admin.register(ControlledSubstanceEntry)
+class ControlledSubstanceEntryAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "recorded_at", "site", "patient", "route", "total_mg", "lot_number", "given_by", "corrects", "reason"]
+    list_filter = ["site", "route"]
+    date_hierarchy = "recorded_at"

@@ -1,0 +1,53 @@
+"""Forms of the session page. Times are entered in the site's wall-clock time (the view
+activates the site's zone), and the services re-check every rule."""
+
+from __future__ import annotations
+
+from django import forms
+
+from clinic.models import CLINICIAN_ROLES, Route, StaffMember
+from clinical.models import SideEffect, VitalsPhase
+
+LOCAL_TIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class VitalsForm(forms.Form):
+    phase = forms.ChoiceField(choices=VitalsPhase.choices)
+    systolic = forms.IntegerField(label="Systolic (mmHg)", min_value=0, max_value=400)
+    diastolic = forms.IntegerField(label="Diastolic (mmHg)", min_value=0, max_value=400)
+    heart_rate = forms.IntegerField(label="Heart rate (bpm)", min_value=0, max_value=400)
+    spo2 = forms.IntegerField(label="SpO2 (%)", min_value=0, max_value=100)
+
+
+class ClearStartForm(forms.Form):
+    reason = forms.CharField(label="Reason for clearing", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class AdministrationForm(forms.Form):
+    route = forms.ChoiceField(choices=Route.choices)
+    dose_mg_per_kg = forms.DecimalField(label="Dose (mg/kg)", max_digits=5, decimal_places=3)
+    weight_kg = forms.DecimalField(label="Weight (kg)", max_digits=5, decimal_places=1)
+    total_mg = forms.DecimalField(label="Total given (mg)", max_digits=7, decimal_places=2)
+    started_at = forms.DateTimeField(label="Started", widget=LOCAL_TIME)
+    ended_at = forms.DateTimeField(label="Ended", widget=LOCAL_TIME)
+    lot_number = forms.CharField(label="Lot number", max_length=60)
+    given_by = forms.ModelChoiceField(
+        queryset=StaffMember.objects.filter(role__in=CLINICIAN_ROLES, active=True).select_related("user"),
+        label="Given by",
+    )
+
+
+class RecoveryForm(forms.Form):
+    side_effects = forms.ModelMultipleChoiceField(
+        queryset=SideEffect.objects.filter(active=True), required=False, widget=forms.CheckboxSelectMultiple,
+        label="Side effects seen",
+    )
+    other_side_effects = forms.CharField(label="Other side effects", required=False, max_length=2000)
+    notes = forms.CharField(label="Recovery notes", required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 2}))
+    discharged_at = forms.DateTimeField(label="Discharged at", widget=LOCAL_TIME)
+    driver_name = forms.CharField(label="Driver home", max_length=120)
+
+
+class LogFilterForm(forms.Form):
+    date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))

@@ -1,0 +1,340 @@
+"""Every write to the session record, and the two gates the appointment services call:
+`require_start_allowed` (pre-infusion vitals) and `require_complete_allowed` (the record
+is whole). Services take keyword-only arguments, run in one transaction, lock the
+appointment so a reading and a start cannot pass each other, and take `now` from the caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from clinic.models import CLINICIAN_ROLES, Role, Route, Site, StaffMember
+from clinical.errors import SessionRecordIncomplete, StartHeld
+from clinical.models import (
+    Administration,
+    ControlledSubstanceEntry,
+    Recovery,
+    SideEffect,
+    StartClearance,
+    VitalSigns,
+    VitalsPhase,
+    VitalsThresholds,
+)
+from scheduling.errors import InvalidInput, InvalidState
+from scheduling.models import Appointment, AppointmentStatus
+
+ARRIVED = (AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR)
+NO_PRE_VITALS = "Record pre-infusion vitals first"
+# Weight-based routes: the total must match dose × weight (esketamine spray is a fixed dose).
+WEIGHT_BASED_ROUTES = (Route.IV, Route.IM)
+DOSE_TOLERANCE = Decimal("0.05")
+
+# Readings a person could have; the database holds the same ranges as check constraints.
+PLAUSIBLE = {
+    "systolic": (60, 260),
+    "diastolic": (30, 160),
+    "heart_rate": (25, 250),
+    "spo2": (50, 100),
+}
+LABELS = {"systolic": "Systolic pressure", "diastolic": "Diastolic pressure", "heart_rate": "Heart rate", "spo2": "SpO2"}
+
+
+def _lock(appointment: Appointment) -> Appointment:
+    return Appointment.objects.select_for_update().select_related("site", "patient").get(pk=appointment.pk)
+
+
+def _require_arrived(appointment: Appointment, action: str, allowed: Sequence[str] = ARRIVED) -> None:
+    if appointment.status not in allowed:
+        raise InvalidState(
+            f"Cannot {action}: the session is {appointment.get_status_display().lower()}.",
+            details={"status": appointment.status},
+        )
+
+
+def _require_clinician(staff: StaffMember | None, action: str, roles: frozenset[str] = CLINICIAN_ROLES) -> StaffMember:
+    if staff is None or not staff.active or staff.role not in roles:
+        names = " or ".join(sorted(Role(r).label.lower() for r in roles))
+        raise InvalidInput(f"Only an active {names} may {action}.")
+    return staff
+
+
+# --- Thresholds and the start gate --------------------------------------------------
+
+
+def thresholds_for(*, site: Site) -> VitalsThresholds:
+    """The site's limits, created with the clinical defaults the first time they are needed."""
+    thresholds, _ = VitalsThresholds.objects.get_or_create(site=site)
+    return thresholds
+
+
+def vitals_problems(vitals: VitalSigns, thresholds: VitalsThresholds) -> list[str]:
+    """Why these readings are outside the clinic's limits, in words a nurse reads at the chair."""
+    problems = []
+    pressure = f"{vitals.systolic}/{vitals.diastolic}"
+    if vitals.systolic > thresholds.systolic_max:
+        problems.append(f"Blood pressure {pressure} is above the clinic's limit of {thresholds.systolic_max} systolic")
+    if vitals.diastolic > thresholds.diastolic_max:
+        problems.append(f"Blood pressure {pressure} is above the clinic's limit of {thresholds.diastolic_max} diastolic")
+    if vitals.heart_rate > thresholds.heart_rate_max:
+        problems.append(f"Heart rate {vitals.heart_rate} is above the clinic's limit of {thresholds.heart_rate_max}")
+    if vitals.spo2 < thresholds.spo2_min:
+        problems.append(f"SpO2 {vitals.spo2}% is below the clinic's limit of {thresholds.spo2_min}%")
+    return problems
+
+
+def latest_vitals(appointment: Appointment, phase: str) -> VitalSigns | None:
+    return appointment.vital_signs.filter(phase=phase).order_by("-recorded_at", "-pk").first()
+
+
+def start_hold_reasons(*, appointment: Appointment) -> list[str]:
+    """Why the session may not start now; empty when it may. The latest pre-infusion reading
+    counts; a prescriber's clearance covers readings taken up to the moment it was given."""
+    pre = latest_vitals(appointment, VitalsPhase.PRE)
+    if pre is None:
+        return [NO_PRE_VITALS]
+    problems = vitals_problems(pre, thresholds_for(site=appointment.site))
+    if not problems:
+        return []
+    cleared = appointment.start_clearances.filter(cleared_at__gte=pre.recorded_at).exists()
+    return [] if cleared else problems
+
+
+def require_start_allowed(*, appointment: Appointment, now: dt.datetime) -> None:
+    """The gate `appointment_start` calls before moving a session to the chair."""
+    current = _lock(appointment)
+    if current.status != AppointmentStatus.CHECKED_IN:
+        return  # a retry of a started session, or a wrong state the transition itself refuses
+    reasons = start_hold_reasons(appointment=current)
+    if reasons:
+        raise StartHeld(reasons)
+
+
+def completion_missing(*, appointment: Appointment) -> list[str]:
+    missing = []
+    if not Administration.objects.filter(appointment=appointment).exists():
+        missing.append("record the administration (dose, lot number, who gave it)")
+    if latest_vitals(appointment, VitalsPhase.RECOVERY) is None:
+        missing.append("record recovery vitals")
+    if not Recovery.objects.filter(appointment=appointment).exists():
+        missing.append("record the discharge time and who drives the patient home")
+    return missing
+
+
+def require_complete_allowed(*, appointment: Appointment, now: dt.datetime) -> None:
+    """The gate `appointment_complete` calls: a session is complete only when its record is."""
+    current = _lock(appointment)
+    if current.status not in ARRIVED:
+        return
+    missing = completion_missing(appointment=current)
+    if missing:
+        raise SessionRecordIncomplete(missing)
+
+
+# --- Writes --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def vitals_record(
+    *,
+    appointment: Appointment,
+    phase: str,
+    systolic: int,
+    diastolic: int,
+    heart_rate: int,
+    spo2: int,
+    actor: AbstractBaseUser,
+    now: dt.datetime,
+) -> VitalSigns:
+    appointment = _lock(appointment)
+    if phase not in VitalsPhase.values:
+        raise InvalidInput(f"Phase must be one of {', '.join(VitalsPhase.values)}.")
+    allowed = (AppointmentStatus.CHECKED_IN,) if phase == VitalsPhase.PRE else ARRIVED
+    _require_arrived(appointment, f"record {VitalsPhase(phase).label.lower()} vitals", allowed)
+    readings = {"systolic": systolic, "diastolic": diastolic, "heart_rate": heart_rate, "spo2": spo2}
+    for name, value in readings.items():
+        low, high = PLAUSIBLE[name]
+        if not low <= value <= high:
+            raise InvalidInput(f"{LABELS[name]} {value} is not plausible; expected {low}–{high}.", details={"field": name})
+    if diastolic >= systolic:
+        raise InvalidInput(f"Diastolic {diastolic} must be below systolic {systolic}.", details={"field": "diastolic"})
+    return VitalSigns.objects.create(
+        appointment=appointment, phase=phase, recorded_by=actor, recorded_at=now, **readings
+    )
+
+
+@transaction.atomic
+def start_clear(*, appointment: Appointment, prescriber: StaffMember | None, reason: str, now: dt.datetime) -> StartClearance:
+    """A prescriber accepts the pre-infusion readings that hold the start, with a reason."""
+    _require_clinician(prescriber, "clear a held start", frozenset({Role.PRESCRIBER}))
+    appointment = _lock(appointment)
+    _require_arrived(appointment, "clear the start", (AppointmentStatus.CHECKED_IN,))
+    if not reason.strip():
+        raise InvalidInput("Give a reason for clearing the start.")
+    reasons = start_hold_reasons(appointment=appointment)
+    if reasons == [NO_PRE_VITALS]:
+        raise InvalidState("Record pre-infusion vitals first; a clearance answers readings, not their absence.")
+    if not reasons:
+        raise InvalidState("The start is not held: nothing to clear.")
+    return StartClearance.objects.create(
+        appointment=appointment, prescriber=prescriber, reason=reason.strip(), held_for="; ".join(reasons), cleared_at=now
+    )
+
+
+def _check_dose(*, route: str, dose_mg_per_kg: Decimal, weight_kg: Decimal, total_mg: Decimal) -> None:
+    if route not in Route.values:
+        raise InvalidInput(f"Route must be one of {', '.join(Route.values)}.")
+    if not Decimal(0) < dose_mg_per_kg <= Decimal(5):
+        raise InvalidInput(f"A dose of {dose_mg_per_kg} mg/kg is not plausible; expected above 0 and at most 5.")
+    if not Decimal(20) <= weight_kg <= Decimal(400):
+        raise InvalidInput(f"A weight of {weight_kg} kg is not plausible; expected 20–400.")
+    if not Decimal(0) < total_mg <= Decimal(1000):
+        raise InvalidInput(f"A total of {total_mg} mg is not plausible; expected above 0 and at most 1000.")
+    if route in WEIGHT_BASED_ROUTES:
+        expected = dose_mg_per_kg * weight_kg
+        if abs(total_mg - expected) > expected * DOSE_TOLERANCE:
+            raise InvalidInput(
+                f"Total {total_mg} mg does not match {dose_mg_per_kg} mg/kg × {weight_kg} kg = {expected:.1f} mg.",
+                details={"expected_total_mg": f"{expected:.2f}"},
+            )
+
+
+@transaction.atomic
+def administration_record(
+    *,
+    appointment: Appointment,
+    route: str,
+    dose_mg_per_kg: Decimal,
+    weight_kg: Decimal,
+    total_mg: Decimal,
+    started_at: dt.datetime,
+    ended_at: dt.datetime,
+    lot_number: str,
+    given_by: StaffMember,
+    actor: AbstractBaseUser,
+    now: dt.datetime,
+) -> Administration:
+    """Record what was given, and write its line in the controlled-substance log."""
+    appointment = _lock(appointment)
+    _require_arrived(appointment, "record the administration")
+    if Administration.objects.filter(appointment=appointment).exists():
+        raise InvalidState("The administration is already recorded; correct it through the controlled-substance log.")
+    # Nothing is given while the start is held, even if the session skipped the chair step.
+    held = start_hold_reasons(appointment=appointment)
+    if held:
+        raise StartHeld(held)
+    _require_clinician(given_by, "give ketamine")
+    _check_dose(route=route, dose_mg_per_kg=dose_mg_per_kg, weight_kg=weight_kg, total_mg=total_mg)
+    if not started_at < ended_at:
+        raise InvalidInput("The administration must end after it starts.")
+    if ended_at > now:
+        raise InvalidInput("The administration cannot end in the future.")
+    lot_number = lot_number.strip()
+    if not lot_number:
+        raise InvalidInput("Give the lot number.")
+    administration = Administration(
+        appointment=appointment, route=route, dose_mg_per_kg=dose_mg_per_kg, weight_kg=weight_kg, total_mg=total_mg,
+        started_at=started_at, ended_at=ended_at, lot_number=lot_number, given_by=given_by, recorded_by=actor,
+        recorded_at=now,
+    )
+    administration._change_reason = "Administration recorded"
+    administration._history_user = actor
+    administration.save()
+    _log_entry(administration, actor=actor, now=now)
+    return administration
+
+
+def _log_entry(
+    administration: Administration,
+    *,
+    actor: AbstractBaseUser,
+    now: dt.datetime,
+    corrects: ControlledSubstanceEntry | None = None,
+    reason: str = "",
+) -> ControlledSubstanceEntry:
+    appointment = administration.appointment
+    return ControlledSubstanceEntry.objects.create(
+        administration=administration, appointment=appointment, patient_id=appointment.patient_id,
+        site_id=appointment.site_id, route=administration.route, total_mg=administration.total_mg,
+        lot_number=administration.lot_number, administered_at=administration.started_at,
+        given_by=administration.given_by, recorded_by=actor, recorded_at=now, corrects=corrects, reason=reason,
+    )
+
+
+@transaction.atomic
+def controlled_substance_correct(
+    *,
+    entry: ControlledSubstanceEntry,
+    total_mg: Decimal | None = None,
+    lot_number: str | None = None,
+    dose_mg_per_kg: Decimal | None = None,
+    reason: str,
+    actor: AbstractBaseUser,
+    now: dt.datetime,
+) -> ControlledSubstanceEntry:
+    """Correct a log line: the old line stays, a new one states the right values and why,
+    and the administration record follows (its history keeps the old values)."""
+    if not reason.strip():
+        raise InvalidInput("Give a reason for the correction.")
+    entry = ControlledSubstanceEntry.objects.select_related("administration").get(pk=entry.pk)
+    administration = Administration.objects.select_for_update().select_related("appointment").get(pk=entry.administration_id)
+    latest = administration.log_entries.order_by("-pk").first()
+    if latest is not None and latest.pk != entry.pk:
+        raise InvalidState(f"Entry #{entry.pk} was already corrected by entry #{latest.pk}; correct the latest entry.")
+    new_total = administration.total_mg if total_mg is None else total_mg
+    new_dose = administration.dose_mg_per_kg if dose_mg_per_kg is None else dose_mg_per_kg
+    new_lot = administration.lot_number if lot_number is None else lot_number.strip()
+    if not new_lot:
+        raise InvalidInput("Give the lot number.")
+    if (new_total, new_dose, new_lot) == (administration.total_mg, administration.dose_mg_per_kg, administration.lot_number):
+        raise InvalidInput("The correction changes nothing.")
+    _check_dose(route=administration.route, dose_mg_per_kg=new_dose, weight_kg=administration.weight_kg, total_mg=new_total)
+    administration.total_mg, administration.dose_mg_per_kg, administration.lot_number = new_total, new_dose, new_lot
+    administration._change_reason = f"Corrected: {reason.strip()}"
+    administration._history_user = actor
+    administration.save(update_fields=["total_mg", "dose_mg_per_kg", "lot_number"])
+    return _log_entry(administration, actor=actor, now=now, corrects=entry, reason=reason.strip())
+
+
+@transaction.atomic
+def recovery_record(
+    *,
+    appointment: Appointment,
+    side_effects: Sequence[SideEffect],
+    other_side_effects: str = "",
+    notes: str = "",
+    discharged_at: dt.datetime,
+    driver_name: str,
+    actor: AbstractBaseUser,
+    now: dt.datetime,
+) -> Recovery:
+    """Record recovery and discharge; recording again replaces the earlier answer (kept in history)."""
+    appointment = _lock(appointment)
+    _require_arrived(appointment, "record the discharge")
+    driver_name = driver_name.strip()
+    if not driver_name:
+        raise InvalidInput("Name who drives the patient home; the patient must not drive after a session.")
+    if discharged_at > now:
+        raise InvalidInput("The discharge time cannot be in the future.")
+    administration = Administration.objects.filter(appointment=appointment).first()
+    if administration is not None and discharged_at < administration.ended_at:
+        raise InvalidInput("The discharge cannot be before the end of the administration.")
+    if any(not effect.active for effect in side_effects):
+        raise InvalidInput("One of the side effects is no longer on the clinic's list.")
+    recovery = Recovery.objects.filter(appointment=appointment).first() or Recovery(appointment=appointment)
+    reason = "Discharge corrected" if recovery.pk else "Discharge recorded"
+    recovery.other_side_effects = other_side_effects.strip()
+    recovery.notes = notes.strip()
+    recovery.discharged_at = discharged_at
+    recovery.driver_name = driver_name
+    recovery.recorded_by = actor
+    recovery.recorded_at = now
+    recovery._change_reason = reason
+    recovery._history_user = actor
+    recovery.save()
+    recovery.side_effects.set(side_effects)
+    return recovery

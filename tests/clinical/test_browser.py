@@ -1,0 +1,74 @@
+"""Real browser: a nurse records pre-infusion vitals that hold the start; a prescriber clears it.
+
+Same pattern as tests/web/test_browser.py: Debian's Chromium via Playwright against the
+live server, which runs on real time, so the session is built around timezone.now()."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from clinic.models import Role
+from scheduling.models import AppointmentStatus
+from tests.factories import AppointmentFactory, ChairFactory, PatientFactory, SiteFactory, StaffFactory, UserFactory
+from tests.web.test_browser import browser_context_args, browser_type_launch_args, log_in, shoot  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_nurse_records_high_vitals_that_hold_the_start_and_a_prescriber_clears_it(page: Page, live_server):
+    site = SiteFactory(name="Riverside Infusion Center", time_zone="America/New_York")
+    chair = ChairFactory(site=site, name="Chair 1")
+    nurse = StaffFactory(role=Role.NURSE, sites=[site], user=UserFactory(username="nurse_nora", first_name="Nora",
+                                                                           last_name="Quinn"))
+    StaffFactory(role=Role.PRESCRIBER, sites=[site], user=UserFactory(username="dr_hale", first_name="Maya", last_name="Hale"))
+    patient = PatientFactory(first_name="Grace", last_name="Whitfield", home_site=site, escort_name="Chris Whitfield")
+    now = timezone.now()
+    session = AppointmentFactory(patient=patient, chair=chair, nurse=nurse, starts_at=now - dt.timedelta(minutes=10),
+                                 status=AppointmentStatus.CHECKED_IN, checked_in_at=now - dt.timedelta(minutes=15))
+    url = f"{live_server.url}/sessions/{session.pk}/record/"
+
+    log_in(page, live_server.url, "nurse_nora")
+    day = session.starts_at.astimezone(site.zone).date()
+    page.goto(f"{live_server.url}/board/?site={site.pk}&day={day.isoformat()}")
+    page.get_by_role("link", name="Session record for Grace Whitfield").click()
+    expect(page.get_by_role("heading", name="Session record: Grace Whitfield")).to_be_visible()
+    expect(page.get_by_test_id("start-held")).to_contain_text("Record pre-infusion vitals first")
+
+    page.get_by_label("Phase").select_option("pre")
+    page.get_by_label("Systolic (mmHg)").fill("172")
+    page.get_by_label("Diastolic (mmHg)").fill("96")
+    page.get_by_label("Heart rate (bpm)").fill("84")
+    page.get_by_label("SpO2 (%)").fill("97")
+    page.get_by_role("button", name="Record vitals").click()
+    expect(page.get_by_text("Vitals recorded.")).to_be_visible()
+    held = page.get_by_test_id("start-held")
+    expect(held).to_contain_text("Blood pressure 172/96 is above the clinic's limit of 160 systolic")
+    expect(page.get_by_role("button", name="Clear to start")).to_have_count(0)
+    page.get_by_role("button", name="Start session").click()
+    expect(page.get_by_role("alert")).to_contain_text("Start held: Blood pressure 172/96")
+    shoot(page, "clinical-01-nurse-start-held")
+    session.refresh_from_db()
+    assert session.status == AppointmentStatus.CHECKED_IN
+
+    page.get_by_role("button", name="Log out").click()
+    log_in(page, live_server.url, "dr_hale")
+    page.goto(url)
+    page.get_by_label("Reason for clearing").fill("Known white-coat hypertension; 150/90 at home this week")
+    page.get_by_role("button", name="Clear to start").click()
+    expect(page.get_by_text("Cleared to start.")).to_be_visible()
+    expect(page.get_by_test_id("clearance")).to_contain_text("Maya Hale")
+    expect(page.get_by_test_id("clearance")).to_contain_text("white-coat")
+    page.get_by_role("button", name="Start session").click()
+    expect(page.get_by_text("The session has started.")).to_be_visible()
+    expect(page.get_by_test_id("session-status")).to_have_text("In chair")
+    shoot(page, "clinical-02-prescriber-cleared-and-started")
+    session.refresh_from_db()
+    assert session.status == AppointmentStatus.IN_CHAIR
+    assert session.start_clearances.get().prescriber.user.username == "dr_hale"
