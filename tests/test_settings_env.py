@@ -55,3 +55,25 @@ def test_missing_secret_key_without_debug_stops_startup(tmp_path):
     result = start_django(tmp_path, **env_without_key)
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def _manage(tmp_path: Path, *args: str, **overrides: str) -> subprocess.CompletedProcess[str]:
+    cleared = (*CLEARED, "DJANGO_DEBUG", "DJANGO_SECRET_KEY", "DJANGO_SETTINGS_MODULE")
+    env = {key: value for key, value in os.environ.items() if key not in cleared}
+    env.update(DATA_DIR=str(tmp_path), **overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_bare_manage_py_works_on_a_fresh_checkout(tmp_path):
+    """No environment at all: manage.py is the developer's tool and defaults to debug."""
+    result = _manage(tmp_path, "makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "No changes detected" in result.stdout
+
+
+def test_manage_py_with_debug_off_still_demands_a_secret_key(tmp_path):
+    result = _manage(tmp_path, "check", DJANGO_DEBUG="false")
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
