@@ -208,6 +208,14 @@ SMS_BACKEND = env.str(
     default="scheduling.reminders.sms.TwilioSmsBackend" if TWILIO_ACCOUNT_SID else "scheduling.reminders.sms.ConsoleSmsBackend",
 )
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(DATA_DIR / "sms-outbox"))
+# A claimed reminder is the dispatcher's for this long; another may take it over
+# after. Every SMTP and SMS call gives up well before, so a slow provider cannot
+# outlive the lease and let a second dispatcher send the same message.
+REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 300, minimum=30)
+REMINDER_SEND_TIMEOUT_SECONDS = env_int("REMINDER_SEND_TIMEOUT_SECONDS", 30, minimum=1)
+if REMINDER_SEND_TIMEOUT_SECONDS * 2 > REMINDER_LEASE_SECONDS:
+    raise ImproperlyConfigured("REMINDER_SEND_TIMEOUT_SECONDS must be at most half of REMINDER_LEASE_SECONDS.")
+EMAIL_TIMEOUT = REMINDER_SEND_TIMEOUT_SECONDS
 
 # --- Celery -----------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")

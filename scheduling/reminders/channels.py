@@ -49,8 +49,9 @@ class EmailChannel:
             self._connection.open()
             self._opened = True
         # Django's backends return no id of their own; the Message-ID we set is
-        # what a bounce or a provider's log will quote back.
-        message_id = make_msgid(domain="reminders.clinic")
+        # what a bounce or a provider's log will quote back. A reminder brings
+        # its own, the same on every attempt, so a provider can drop a resend.
+        message_id = message.headers.get("Message-ID") or make_msgid(domain="reminders.clinic")
         email = EmailMessage(
             subject=message.subject,
             body=message.body,

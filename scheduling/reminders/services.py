@@ -57,7 +57,8 @@ def _new_rows(*, appointment: Appointment, now: dt.datetime, notice: str) -> lis
     choice = channel_for(patient=patient, policy=policy)
     if choice.channel is None:
         return []
-    zone, quiet, starts_at = patient.zone, quiet_hours(policy), appointment.starts_at
+    # UTC, so offsets and the stored instants are elapsed time whatever zone the caller's datetime carried.
+    zone, quiet, starts_at = patient.zone, quiet_hours(policy), appointment.starts_at.astimezone(dt.UTC)
 
     def row(kind: str, send_at: dt.datetime, offset_minutes: int | None = None) -> Reminder:
         return Reminder(
