@@ -5,6 +5,8 @@ an SMTP connection is opened once, lazily, and closed at the end."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from email import encoders
+from email.mime.base import MIMEBase
 from email.utils import make_msgid
 from types import TracebackType
 from typing import Protocol
@@ -31,6 +33,19 @@ class OutgoingMessage:
     body: str
     attachments: tuple[Attachment, ...] = ()
     headers: dict[str, str] = field(default_factory=dict)
+
+
+def _mime_part(attachment: Attachment) -> MIMEBase:
+    """The bytes exactly as built, base64-encoded. Attached as text, Django would
+    decode them and the mail generator would turn CRLF into LF, breaking the
+    .ics line rules (RFC 5545 §3.1) on the way."""
+    maintype, _, rest = attachment.mimetype.partition("/")
+    subtype, *parameters = (part.strip() for part in rest.split(";"))
+    part = MIMEBase(maintype, subtype, **dict(parameter.split("=", 1) for parameter in parameters if parameter))
+    part.set_payload(attachment.content)
+    encoders.encode_base64(part)
+    part.add_header("Content-Disposition", "attachment", filename=attachment.filename)
+    return part
 
 
 class MessageChannel(Protocol):
@@ -61,7 +76,7 @@ class EmailChannel:
             connection=self._connection,
         )
         for attachment in message.attachments:
-            email.attach(attachment.filename, attachment.content, attachment.mimetype)
+            email.attach(_mime_part(attachment))
         if email.send(fail_silently=False) != 1:
             raise RuntimeError("The email backend accepted no message.")
         return message_id

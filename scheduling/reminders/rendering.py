@@ -17,7 +17,7 @@ from clinic.models import Channel
 from scheduling.models import Appointment, Protocol, Reminder, ReminderKind
 from scheduling.reminders import tokens
 from scheduling.reminders.channels import Attachment, OutgoingMessage
-from scheduling.reminders.ics import appointment_ics
+from scheduling.reminders.ics import CANCEL, PUBLISH, appointment_ics
 
 TEMPLATE_DIR = "scheduling/reminders"
 
@@ -117,9 +117,10 @@ def render_message(*, reminder: Reminder, channel: str, now: dt.datetime) -> Out
             subject = _from_file(reminder.kind, "subject", context)
             body = _from_file(reminder.kind, "body", context)
     attachments: tuple[Attachment, ...] = ()
-    if reminder.kind in (ReminderKind.CONFIRMATION, ReminderKind.CHANGE):
-        ics = appointment_ics(appointment=appointment, sequence=reminder.pk, now=now)
-        attachments = (Attachment("session.ics", ics, "text/calendar"),)
+    if reminder.kind in (ReminderKind.CONFIRMATION, ReminderKind.CHANGE, ReminderKind.CANCELLATION):
+        method = CANCEL if reminder.kind == ReminderKind.CANCELLATION else PUBLISH
+        ics = appointment_ics(appointment=appointment, now=now, method=method)
+        attachments = (Attachment("session.ics", ics, f"text/calendar; method={method}; charset=utf-8"),)
     return OutgoingMessage(
         to=patient.email, subject=" ".join(subject.split()), body=body, attachments=attachments, headers=headers
     )

@@ -8,9 +8,10 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
+from django.db.models import F
 
 from clinic.models import ReminderPolicy
-from patients.models import Patient
+from patients.models import Patient, new_calendar_token
 from scheduling.models import UPCOMING_STATUSES, Appointment, Reminder, ReminderKind, ReminderStatus
 from scheduling.reminders.dispatch import DispatchReport, reminders_dispatch_due
 from scheduling.reminders.timing import (
@@ -23,6 +24,8 @@ from scheduling.reminders.timing import (
 
 __all__ = [
     "DispatchReport",
+    "calendar_feed_revoke",
+    "calendar_feed_rotate",
     "reminders_cancel",
     "reminders_dispatch_due",
     "reminders_reschedule",
@@ -115,12 +118,24 @@ def _stop_unsent(appointment: Appointment, *, reason: str, kinds: list[str] | No
     return unsent.update(status=ReminderStatus.CANCELLED, last_error=reason)
 
 
+def _calendar_sequence_raise(appointment: Appointment) -> None:
+    # In the database, so two changes in flight each add one; mirrored on the
+    # instance the caller holds, which later renders the .ics.
+    Appointment.objects.filter(pk=appointment.pk).update(calendar_sequence=F("calendar_sequence") + 1)
+    appointment.calendar_sequence = Appointment.objects.values_list("calendar_sequence", flat=True).get(
+        pk=appointment.pk
+    )
+
+
 def reminders_reschedule(*, appointment: Appointment, now: dt.datetime) -> list[Reminder]:
     """After a move (the appointment already saved with its new time): stop what
-    was queued for the old time, queue the new reminders and a change notice."""
-    if appointment.status not in UPCOMING_STATUSES:
-        return []
+    was queued for the old time, queue the new reminders and a change notice.
+    The calendar SEQUENCE goes up whether or not the patient gets messages: the
+    portal's .ics and feed must still supersede older copies."""
     with transaction.atomic():
+        _calendar_sequence_raise(appointment)
+        if appointment.status not in UPCOMING_STATUSES:
+            return []
         _stop_unsent(appointment, reason="The session was moved.")
         rows = _new_rows(appointment=appointment, now=now, notice=ReminderKind.CHANGE)
         change, reminders = rows[:1], rows[1:]
@@ -130,6 +145,7 @@ def reminders_reschedule(*, appointment: Appointment, now: dt.datetime) -> list[
 def reminders_cancel(*, appointment: Appointment, now: dt.datetime) -> None:
     """Stop everything queued for the appointment and queue a cancellation notice (once)."""
     with transaction.atomic():
+        _calendar_sequence_raise(appointment)
         _stop_unsent(
             appointment,
             reason="The session was cancelled.",
@@ -142,3 +158,20 @@ def reminders_cancel(*, appointment: Appointment, now: dt.datetime) -> None:
         ):
             return
         Reminder.objects.bulk_create(_new_rows(appointment=appointment, now=now, notice=ReminderKind.CANCELLATION)[:1])
+
+
+def calendar_feed_rotate(*, patient: Patient) -> Patient:
+    """A new secret for the private calendar URL (also turns a revoked feed back
+    on); the old URL stops working at once."""
+    with transaction.atomic():
+        patient.calendar_token = new_calendar_token()
+        patient.save(update_fields=["calendar_token", "updated_at"])
+    return patient
+
+
+def calendar_feed_revoke(*, patient: Patient) -> Patient:
+    """No private calendar URL at all until the patient asks for a new one."""
+    with transaction.atomic():
+        patient.calendar_token = None
+        patient.save(update_fields=["calendar_token", "updated_at"])
+    return patient
