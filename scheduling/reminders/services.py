@@ -7,13 +7,25 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import transaction
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.template.loader import render_to_string
+from django.utils import timezone
 
-from clinic.models import ReminderPolicy
+from clinic.models import ReminderPolicy, Role, Site
 from patients.models import Patient, new_calendar_token
-from scheduling.models import UPCOMING_STATUSES, Appointment, Reminder, ReminderKind, ReminderStatus
+from scheduling.models import (
+    UPCOMING_STATUSES,
+    Appointment,
+    FrontDeskListDelivery,
+    Reminder,
+    ReminderKind,
+    ReminderStatus,
+)
 from scheduling.reminders.dispatch import DispatchReport, reminders_dispatch_due
+from scheduling.reminders.selectors import front_desk_daily_list
 from scheduling.reminders.timing import (
     ChannelChoice,
     QuietHours,
@@ -26,6 +38,7 @@ __all__ = [
     "DispatchReport",
     "calendar_feed_revoke",
     "calendar_feed_rotate",
+    "front_desk_lists_send_due",
     "reminders_cancel",
     "reminders_dispatch_due",
     "reminders_reschedule",
@@ -175,3 +188,57 @@ def calendar_feed_revoke(*, patient: Patient) -> Patient:
         patient.calendar_token = None
         patient.save(update_fields=["calendar_token", "updated_at"])
     return patient
+
+
+# From this local hour (the site's zone) the front desk gets tomorrow's list; a run
+# missed at that hour (an outage, a slow beat) still sends it later the same day.
+FRONT_DESK_LIST_HOUR = 16
+
+
+def _front_desk_list_claim(*, site: Site, day: dt.date, now: dt.datetime) -> FrontDeskListDelivery | None:
+    # Committed before the email goes out, so a second beat or an overlapping run
+    # finds the row and sends nothing; the unique constraint settles a race.
+    try:
+        with transaction.atomic():
+            return FrontDeskListDelivery.objects.create(site=site, day=day, claimed_at=now)
+    except IntegrityError:
+        return None
+
+
+def front_desk_lists_send_due(*, now: dt.datetime) -> int:
+    """Each site past FRONT_DESK_LIST_HOUR locally gets tomorrow's unconfirmed
+    sessions and missing rides by email, once per site and day. Returns how many
+    lists this call sent."""
+    sent = 0
+    for site in Site.objects.all():
+        local_now = now.astimezone(site.zone)
+        if local_now.hour < FRONT_DESK_LIST_HOUR:
+            continue
+        recipients = [
+            email
+            for email in site.staff.filter(active=True, role=Role.FRONT_DESK).values_list("user__email", flat=True)
+            if email
+        ]
+        if not recipients:
+            continue
+        day = local_now.date() + dt.timedelta(days=1)
+        claim = _front_desk_list_claim(site=site, day=day, now=now)
+        if claim is None:
+            continue
+        daily = front_desk_daily_list(site=site, day=day)
+        with timezone.override(site.zone):
+            body = render_to_string("scheduling/reminders/front_desk_daily_list.txt", {"daily": daily})
+        try:
+            send_mail(
+                subject=f"{site.name}: tomorrow, {len(daily.not_confirmed)} not confirmed, "
+                f"{len(daily.without_ride)} without a ride",
+                message=body,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                recipient_list=recipients,
+            )
+        except Exception:
+            # Nothing went out: give the day back so the next hourly run tries again.
+            claim.delete()
+            raise
+        sent += 1
+    return sent
