@@ -247,6 +247,9 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default=str(DATA_DIR / "celerybeat-schedule"))
 # How often beat asks the dispatcher for due reminders, in seconds.
 REMINDER_DISPATCH_EVERY = env_int("REMINDER_DISPATCH_EVERY", 30, minimum=1)
+# Extra dispatcher tasks a beat tick's dispatcher enqueues when it finds a
+# backlog, so every worker helps instead of one.
+REMINDER_DISPATCH_FAN_OUT = env_int("REMINDER_DISPATCH_FAN_OUT", 3)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-reminders": {
         "task": "scheduling.tasks.dispatch_due_reminders",

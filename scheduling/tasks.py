@@ -15,16 +15,32 @@ DISPATCH_BATCH_SIZE = 100
 
 
 @shared_task(name="scheduling.tasks.dispatch_due_reminders", ignore_result=True)
-def dispatch_due_reminders() -> dict[str, int]:
+def dispatch_due_reminders(helper: bool = False) -> dict[str, int]:
     """Run batches until nothing is due or the beat interval is used up; the
-    next beat tick picks up the rest. Several workers may run this at once."""
+    next beat tick picks up the rest. Several workers may run this at once:
+    claims skip each other's rows.
+
+    Beat enqueues one of these per tick, which alone keeps one worker busy
+    however many there are. So when the first batch comes back full (a
+    backlog), the beat's task enqueues REMINDER_DISPATCH_FAN_OUT helpers, which
+    do not fan out again: at most 1 + fan-out dispatchers per tick, each
+    bounded by the same time budget."""
     totals: dict[str, int] = {}
     started = time.monotonic()
+    fanned_out = helper
     while True:
         report = reminders_dispatch_due(batch_size=DISPATCH_BATCH_SIZE)
         for key, value in dataclasses.asdict(report).items():
             totals[key] = totals.get(key, 0) + value
-        if report.claimed < DISPATCH_BATCH_SIZE or time.monotonic() - started > settings.REMINDER_DISPATCH_EVERY:
+        backlog = report.claimed >= DISPATCH_BATCH_SIZE
+        if backlog and not fanned_out:
+            fanned_out = True
+            for _ in range(settings.REMINDER_DISPATCH_FAN_OUT):
+                # Expire with the tick, so helpers queued behind a busy worker do not pile up.
+                dispatch_due_reminders.apply_async(
+                    kwargs={"helper": True}, expires=float(settings.REMINDER_DISPATCH_EVERY)
+                )
+        if not backlog or time.monotonic() - started > settings.REMINDER_DISPATCH_EVERY:
             return totals
 
 
