@@ -208,7 +208,7 @@ class ReminderPolicy(models.Model):
     patient_notice_hours = models.PositiveSmallIntegerField(default=24)
     max_attempts = models.PositiveSmallIntegerField(default=5)
     subject_template = models.CharField(
-        max_length=200, default="Reminder: your {{ protocol }} session on {{ local_start|date:'l j F, H:i' }}"
+        max_length=200, default="Reminder: your appointment at {{ site_name }} on {{ local_start|date:'l j F, H:i' }}"
     )
     body_template = models.TextField(
         default=(
@@ -220,10 +220,12 @@ class ReminderPolicy(models.Model):
             "Confirm: {{ confirm_url }}\nCancel: {{ cancel_url }}\n"
         )
     )
+    # Neutral wording by default: subjects and texts show on lock screens and
+    # shared devices, so they name the clinic, never the drug or treatment.
     sms_template = models.CharField(
         max_length=320,
         default=(
-            "{{ site_name }}: session {{ local_start|date:'D j M H:i' }}. Arrange a ride home. "
+            "Appointment at {{ site_name }} {{ local_start|date:'D j M H:i' }}. Arrange a ride home. "
             "Confirm {{ confirm_url }} Cancel {{ cancel_url }}"
         ),
     )

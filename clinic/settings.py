@@ -208,6 +208,14 @@ SMS_BACKEND = env.str(
     default="scheduling.reminders.sms.TwilioSmsBackend" if TWILIO_ACCOUNT_SID else "scheduling.reminders.sms.ConsoleSmsBackend",
 )
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(DATA_DIR / "sms-outbox"))
+# A claimed reminder is the dispatcher's for this long; another may take it over
+# after. Every SMTP and SMS call gives up well before, so a slow provider cannot
+# outlive the lease and let a second dispatcher send the same message.
+REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 300, minimum=30)
+REMINDER_SEND_TIMEOUT_SECONDS = env_int("REMINDER_SEND_TIMEOUT_SECONDS", 30, minimum=1)
+if REMINDER_SEND_TIMEOUT_SECONDS * 2 > REMINDER_LEASE_SECONDS:
+    raise ImproperlyConfigured("REMINDER_SEND_TIMEOUT_SECONDS must be at most half of REMINDER_LEASE_SECONDS.")
+EMAIL_TIMEOUT = REMINDER_SEND_TIMEOUT_SECONDS
 
 # --- Celery -----------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -239,6 +247,9 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default=str(DATA_DIR / "celerybeat-schedule"))
 # How often beat asks the dispatcher for due reminders, in seconds.
 REMINDER_DISPATCH_EVERY = env_int("REMINDER_DISPATCH_EVERY", 30, minimum=1)
+# Extra dispatcher tasks a beat tick's dispatcher enqueues when it finds a
+# backlog, so every worker helps instead of one.
+REMINDER_DISPATCH_FAN_OUT = env_int("REMINDER_DISPATCH_FAN_OUT", 3)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-reminders": {
         "task": "scheduling.tasks.dispatch_due_reminders",

@@ -43,8 +43,11 @@ class Patient(models.Model):
     emergency_contact_relation = models.CharField(max_length=60, blank=True)
     medications = models.TextField(blank=True, help_text="Current medications, one per line.")
     seizure_history = models.BooleanField(default=False)
-    # Secret part of the patient's private calendar-subscription URL.
-    calendar_token = models.CharField(max_length=64, unique=True, default=new_calendar_token, editable=False)
+    # Secret part of the patient's private calendar-subscription URL; null once the
+    # patient turns the feed off (unique allows any number of nulls).
+    calendar_token = models.CharField(
+        max_length=64, unique=True, null=True, blank=True, default=new_calendar_token, editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords(excluded_fields=["calendar_token"])

@@ -216,6 +216,9 @@ class Appointment(models.Model):
     checked_in_at = models.DateTimeField(null=True, blank=True)
     in_chair_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # The .ics SEQUENCE (RFC 5545 §3.8.7.4): raised on every move and cancel, so a
+    # calendar program takes each newer copy, whichever channel or download it came by.
+    calendar_sequence = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
@@ -328,6 +331,22 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} by {self.channel} for appointment {self.appointment_id} due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class FrontDeskListDelivery(models.Model):
+    """One site's daily list for one day, claimed before it is emailed. The unique
+    row is the guard: a second beat, a retried task or an overlapping run finds it
+    taken and sends nothing."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="front_desk_list_deliveries")
+    day = models.DateField(help_text="The site-local day the list is about.")
+    claimed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["site", "day"], name="front_desk_list_once_per_site_and_day")]
+
+    def __str__(self) -> str:
+        return f"Front-desk list for {self.site} on {self.day}"
 
 
 class ReminderAttempt(models.Model):

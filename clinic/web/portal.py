@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Max, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,7 +22,8 @@ from patients.forms import ReminderPreferencesForm
 from patients.models import Patient
 from scheduling.errors import SchedulingError
 from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus
-from scheduling.reminders.ics import appointment_ics
+from scheduling.reminders.ics import appointment_event, appointment_ics
+from scheduling.reminders.services import calendar_feed_revoke, calendar_feed_rotate
 from scheduling.services import appointment_cancel, appointment_confirm
 
 PATIENT_CANCEL_REASON = "Cancelled by the patient in the portal"
@@ -62,14 +63,18 @@ def portal_context(request: HttpRequest, *, now: dt.datetime, form: ReminderPref
     past = [a for a in rows if a.pk not in shown]
     for appointment in past:
         appointment.label = session_label(appointment)  # type: ignore[attr-defined]
-    feed = request.build_absolute_uri(reverse("web:calendar-feed", args=[patient.calendar_token]))
+    feed = (
+        request.build_absolute_uri(reverse("web:calendar-feed", args=[patient.calendar_token]))
+        if patient.calendar_token
+        else ""
+    )
     return {
         "patient": patient,
         "upcoming": upcoming,
         "past": list(reversed(past))[:PAST_SHOWN],
         "form": form or ReminderPreferencesForm(instance=patient),
         "feed_url": feed,
-        "webcal_url": "webcal://" + feed.split("://", 1)[1],
+        "webcal_url": "webcal://" + feed.split("://", 1)[1] if feed else "",
         "zone": patient.zone.key,
     }
 
@@ -112,20 +117,12 @@ def portal_action(request: HttpRequest, appointment_id: int, action: str) -> Htt
     return redirect("home")
 
 
-def _ics_sequence(appointment: Appointment) -> int:
-    # Reminder e-mails use the newest reminder's id as SEQUENCE; matching it keeps calendars from
-    # treating our download as older than the last e-mailed copy.
-    return getattr(appointment, "ics_sequence", None) or 0
-
-
 @require_GET
 @patient_required
 def appointment_download(request: HttpRequest, appointment_id: int) -> HttpResponse:
     patient: Patient = request.patient  # type: ignore[attr-defined]
-    appointment = get_object_or_404(
-        _own_appointments(patient).annotate(ics_sequence=Max("reminders__id")), pk=appointment_id
-    )
-    body = appointment_ics(appointment=appointment, sequence=_ics_sequence(appointment), now=timezone.now())
+    appointment = get_object_or_404(_own_appointments(patient), pk=appointment_id)
+    body = appointment_ics(appointment=appointment, now=timezone.now())
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     day = appointment.starts_at.astimezone(patient.zone).date()
     response["Content-Disposition"] = f'attachment; filename="session-{day.isoformat()}.ics"'
@@ -135,29 +132,46 @@ def appointment_download(request: HttpRequest, appointment_id: int) -> HttpRespo
 @never_cache
 @require_GET
 def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
-    """The private subscription URL: the secret token is the patient's authority, so no login.
+    """The private subscription URL: the secret token is the patient's authority, so no login,
+    but it dies with the login: a revoked or rotated token, or a patient whose portal login is
+    gone or deactivated, answers 404 like a token that never existed.
     Two queries whatever the number of sessions."""
-    patient = get_object_or_404(Patient.objects.select_related("home_site"), calendar_token=token)
+    patient = get_object_or_404(
+        Patient.objects.select_related("home_site"),
+        calendar_token=token,
+        user__isnull=False,
+        user__is_active=True,
+    )
     now = timezone.now()
     appointments = (
         _own_appointments(patient)
         .filter(starts_at__gte=now - dt.timedelta(days=FEED_PAST_DAYS))
-        .annotate(ics_sequence=Max("reminders__id"))
         .order_by("starts_at")
     )
     calendar = Calendar()
     calendar.add("prodid", "-//Infusion clinic//Patient calendar//EN")
     calendar.add("version", "2.0")
-    calendar.add("x-wr-calname", "My infusion sessions")
+    calendar.add("x-wr-calname", "My clinic appointments")
     for appointment in appointments:
-        single = Calendar.from_ical(appointment_ics(appointment=appointment, sequence=_ics_sequence(appointment), now=now))
-        for event in single.walk("VEVENT"):
-            if appointment.status in (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW):
-                event["status"] = "CANCELLED"
-            calendar.add_component(event)
+        calendar.add_component(appointment_event(appointment=appointment, now=now))
     response = HttpResponse(calendar.to_ical(), content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = 'inline; filename="infusion-sessions.ics"'
+    response["Content-Disposition"] = 'inline; filename="appointments.ics"'
     return response
+
+
+@require_POST
+@patient_required
+def calendar_feed_change(request: HttpRequest, action: str) -> HttpResponse:
+    patient: Patient = request.patient  # type: ignore[attr-defined]
+    if action == "rotate":
+        calendar_feed_rotate(patient=patient)
+        messages.success(request, "Your calendar has a new private address. The old one no longer works.")
+    elif action == "revoke":
+        calendar_feed_revoke(patient=patient)
+        messages.success(request, "Your calendar address is turned off. Nobody can use it any more.")
+    else:
+        raise Http404("Unknown action.")
+    return redirect(reverse("home") + "#calendar")
 
 
 @require_http_methods(["POST"])

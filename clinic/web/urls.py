@@ -20,4 +20,5 @@ urlpatterns = [
     path("me/sessions/<int:appointment_id>/<slug:action>/", portal.portal_action, name="portal-action"),
     path("me/reminders/", portal.preferences, name="portal-preferences"),
     path("calendar/<str:token>.ics", portal.calendar_feed, name="calendar-feed"),
+    path("me/calendar/<slug:action>/", portal.calendar_feed_change, name="portal-calendar"),
 ]

@@ -5,6 +5,8 @@ an SMTP connection is opened once, lazily, and closed at the end."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from email import encoders
+from email.mime.base import MIMEBase
 from email.utils import make_msgid
 from types import TracebackType
 from typing import Protocol
@@ -33,6 +35,19 @@ class OutgoingMessage:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def _mime_part(attachment: Attachment) -> MIMEBase:
+    """The bytes exactly as built, base64-encoded. Attached as text, Django would
+    decode them and the mail generator would turn CRLF into LF, breaking the
+    .ics line rules (RFC 5545 §3.1) on the way."""
+    maintype, _, rest = attachment.mimetype.partition("/")
+    subtype, *parameters = (part.strip() for part in rest.split(";"))
+    part = MIMEBase(maintype, subtype, **dict(parameter.split("=", 1) for parameter in parameters if parameter))
+    part.set_payload(attachment.content)
+    encoders.encode_base64(part)
+    part.add_header("Content-Disposition", "attachment", filename=attachment.filename)
+    return part
+
+
 class MessageChannel(Protocol):
     def send(self, message: OutgoingMessage) -> str: ...
 
@@ -49,8 +64,9 @@ class EmailChannel:
             self._connection.open()
             self._opened = True
         # Django's backends return no id of their own; the Message-ID we set is
-        # what a bounce or a provider's log will quote back.
-        message_id = make_msgid(domain="reminders.clinic")
+        # what a bounce or a provider's log will quote back. A reminder brings
+        # its own, the same on every attempt, so a provider can drop a resend.
+        message_id = message.headers.get("Message-ID") or make_msgid(domain="reminders.clinic")
         email = EmailMessage(
             subject=message.subject,
             body=message.body,
@@ -60,7 +76,7 @@ class EmailChannel:
             connection=self._connection,
         )
         for attachment in message.attachments:
-            email.attach(attachment.filename, attachment.content, attachment.mimetype)
+            email.attach(_mime_part(attachment))
         if email.send(fail_silently=False) != 1:
             raise RuntimeError("The email backend accepted no message.")
         return message_id

@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterator
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -29,13 +30,23 @@ from scheduling.models import (
 )
 from scheduling.reminders.channels import Outbox
 from scheduling.reminders.rendering import render_message
-from scheduling.reminders.timing import QuietHours, choose_channel, reminder_send_time, retry_delay
+from scheduling.reminders.timing import (
+    QuietHours,
+    choose_channel,
+    notice_send_time,
+    quiet_period_around,
+    reminder_send_time,
+    retry_delay,
+)
 
 logger = logging.getLogger(__name__)
 
-# Longer than any single send takes (SMTP and SMS calls time out well within it),
-# short enough that a crashed worker's reminders are only minutes late.
-LEASE = dt.timedelta(minutes=5)
+
+def lease_length() -> dt.timedelta:
+    """REMINDER_LEASE_SECONDS: longer than any single send takes (settings refuse
+    a send timeout that is not shorter), short enough that a crashed worker's
+    reminders are only minutes late."""
+    return dt.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
 
 
 @dataclasses.dataclass
@@ -45,6 +56,7 @@ class DispatchReport:
     failed: int = 0
     retried: int = 0
     skipped: int = 0
+    deferred: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +74,7 @@ def _due(now: dt.datetime) -> Q:
 def claim_due(*, now: dt.datetime, batch_size: int) -> Claim:
     """Take up to `batch_size` due rows in a short transaction; rows another
     dispatcher holds locked are skipped, not waited for."""
-    lease_expires_at = now + LEASE
+    lease_expires_at = now + lease_length()
     with transaction.atomic():
         ids = list(
             Reminder.objects.select_for_update(skip_locked=True)
@@ -75,6 +87,12 @@ def claim_due(*, now: dt.datetime, batch_size: int) -> Claim:
     return Claim(reminder_ids=ids, lease_expires_at=lease_expires_at)
 
 
+def _db_datetime(value: dt.datetime) -> object:
+    # Raw SQL must spell an instant as the ORM stored it: on SQLite that is naive
+    # UTC text, and the lease is compared for equality (it is the fencing token).
+    return connection.ops.adapt_datetimefield_value(value)
+
+
 def _claim_check(*, reminder_id: int, lease: dt.datetime, kind: str) -> bool:
     """The last word before sending, in the database: the claim is still ours
     and the row still describes the appointment as it is now. Counts the
@@ -83,10 +101,14 @@ def _claim_check(*, reminder_id: int, lease: dt.datetime, kind: str) -> bool:
     A move or cancel that committed since the batch was loaded fails the EXISTS;
     one still in flight holds this row's lock (it cancels unsent rows), so this
     UPDATE waits for it and then re-checks the row, finding it cancelled."""
+    # One named placeholder per status: a tuple parameter expands to a list on
+    # psycopg2 only, and SQLite (the embedded default) refuses to bind it.
+    upcoming = {f"upcoming_{n}": status.value for n, status in enumerate(UPCOMING_STATUSES)}
     if kind == ReminderKind.CANCELLATION:
         appointment_matches = "a.status = %(cancelled)s"
     else:
-        appointment_matches = "a.status IN %(upcoming)s AND a.starts_at = r.session_starts_at"
+        placeholders = ", ".join(f"%({name})s" for name in upcoming)
+        appointment_matches = f"a.status IN ({placeholders}) AND a.starts_at = r.session_starts_at"
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -99,10 +121,10 @@ def _claim_check(*, reminder_id: int, lease: dt.datetime, kind: str) -> bool:
             """,  # noqa: S608 - table names come from model metadata, values are parameters
             {
                 "id": reminder_id,
-                "lease": lease,
+                "lease": _db_datetime(lease),
                 "sending": ReminderStatus.SENDING.value,
                 "cancelled": AppointmentStatus.CANCELLED.value,
-                "upcoming": tuple(status.value for status in UPCOMING_STATUSES),
+                **upcoming,
             },
         )
         return cursor.rowcount == 1
@@ -172,8 +194,17 @@ def _record_sent(
     provider_message_id: str,
 ) -> bool:
     """The attempt row always (the message went out), the reminder only while
-    the lease is ours: one statement, so one round trip per sent message on
-    the hot path."""
+    the lease is ours: on PostgreSQL one statement, so one round trip per sent
+    message on the hot path."""
+    if connection.vendor != "postgresql":
+        return _record_sent_portable(
+            reminder_id=reminder_id,
+            lease=lease,
+            now=now,
+            channel=channel,
+            fallback_reason=fallback_reason,
+            provider_message_id=provider_message_id,
+        )
     attempt, row = ReminderAttempt._meta.db_table, Reminder._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -190,16 +221,70 @@ def _record_sent(
             """,  # noqa: S608 - table names come from model metadata, values are parameters
             {
                 "id": reminder_id,
-                "now": now,
+                "now": _db_datetime(now),
                 "channel": channel,
                 "provider_id": provider_message_id,
                 "fallback": fallback_reason,
                 "sent": ReminderStatus.SENT.value,
                 "sending": ReminderStatus.SENDING.value,
-                "lease": lease,
+                "lease": _db_datetime(lease),
             },
         )
         return cursor.rowcount == 1
+
+
+def _record_sent_portable(
+    *,
+    reminder_id: int,
+    lease: dt.datetime,
+    now: dt.datetime,
+    channel: str,
+    fallback_reason: str,
+    provider_message_id: str,
+) -> bool:
+    # SQLite has no data-modifying CTE; two statements in one transaction say the same.
+    with transaction.atomic():
+        ReminderAttempt.objects.create(
+            reminder_id=reminder_id,
+            attempted_at=now,
+            channel=channel,
+            succeeded=True,
+            provider_message_id=provider_message_id,
+        )
+        return (
+            Reminder.objects.filter(pk=reminder_id, status=ReminderStatus.SENDING, lease_expires_at=lease).update(
+                status=ReminderStatus.SENT,
+                sent_at=now,
+                lease_expires_at=None,
+                channel=channel,
+                fallback_reason=fallback_reason,
+                provider_message_id=provider_message_id,
+                last_error="",
+                updated_at=now,
+            )
+            == 1
+        )
+
+
+def _quiet_hours_wait(reminder: Reminder, now: dt.datetime) -> tuple[dt.datetime | None, str]:
+    """Rows are planned outside quiet hours, but one can still fall due inside
+    them: a lease expired, the workers were down, a retry backed off into the
+    night. Checked again at send time, in the patient's zone as it is now.
+    Returns (send later at, "") to defer, (None, reason) to give up, (None, "") to send."""
+    policy = reminder.appointment.site.reminder_policy
+    zone = reminder.appointment.patient.zone
+    quiet = QuietHours(start=policy.quiet_hours_start, end=policy.quiet_hours_end)
+    if reminder.kind != ReminderKind.REMINDER:
+        # News about the booking waits for the morning only if it still arrives before the session.
+        send_at = notice_send_time(now=now, session_starts_at=reminder.session_starts_at, zone=zone, quiet=quiet)
+        return (send_at if send_at > now else None), ""
+    period = quiet_period_around(now, zone=zone, quiet=quiet)
+    if period is None:
+        return None, ""
+    quiet_end = period[1]
+    if quiet_end < reminder.session_starts_at:
+        return quiet_end, ""
+    return None, "Quiet hours last until the session starts."
 
 
 def _deliver_one(
@@ -225,6 +310,13 @@ def _deliver_one(
         ours.update(status=ReminderStatus.FAILED, lease_expires_at=None, last_error="Gave up after lost attempts.")
         report.failed += 1
         return
+    if not reason:
+        later, reason = _quiet_hours_wait(reminder, now)
+        if later is not None:
+            # Back to pending without counting an attempt: nothing was tried.
+            ours.update(status=ReminderStatus.PENDING, lease_expires_at=None, next_attempt_at=later)
+            report.deferred += 1
+            return
     if reason:
         ours.update(status=ReminderStatus.CANCELLED, lease_expires_at=None, last_error=reason)
         report.skipped += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from typing import Any
+from urllib.parse import urlparse
 
 from django.conf import settings
 from django.template import Context, Engine, Template
@@ -16,7 +17,7 @@ from clinic.models import Channel
 from scheduling.models import Appointment, Protocol, Reminder, ReminderKind
 from scheduling.reminders import tokens
 from scheduling.reminders.channels import Attachment, OutgoingMessage
-from scheduling.reminders.ics import appointment_ics
+from scheduling.reminders.ics import CANCEL, PUBLISH, appointment_ics
 
 TEMPLATE_DIR = "scheduling/reminders"
 
@@ -82,13 +83,21 @@ def questionnaire_url(appointment: Appointment) -> str:
     return f"{settings.SITE_URL}{reverse('measures:questionnaire', args=['phq9'])}?appointment={appointment.pk}"
 
 
+def reminder_message_id(reminder: Reminder) -> str:
+    # Derived from the row, not random: a retry after a send whose answer was lost
+    # (timeout, crash before recording) carries the same id, and providers and
+    # mail clients treat it as the same message.
+    host = urlparse(settings.SITE_URL).hostname or "clinic.example"
+    return f"<reminder-{reminder.pk}@{host}>"
+
+
 def render_message(*, reminder: Reminder, channel: str, now: dt.datetime) -> OutgoingMessage:
     appointment = reminder.appointment
     patient = appointment.patient
     policy = appointment.site.reminder_policy
     context = message_context(appointment=appointment, with_links=reminder.kind != ReminderKind.CANCELLATION)
     # The `date` filter shows aware datetimes in the active zone: make it the patient's.
-    headers = {"X-Reminder-Id": str(reminder.pk)}
+    headers = {"X-Reminder-Id": str(reminder.pk), "Message-ID": reminder_message_id(reminder)}
     with timezone.override(patient.zone):
         if channel == Channel.SMS:
             if reminder.kind == ReminderKind.REMINDER:
@@ -108,9 +117,10 @@ def render_message(*, reminder: Reminder, channel: str, now: dt.datetime) -> Out
             subject = _from_file(reminder.kind, "subject", context)
             body = _from_file(reminder.kind, "body", context)
     attachments: tuple[Attachment, ...] = ()
-    if reminder.kind in (ReminderKind.CONFIRMATION, ReminderKind.CHANGE):
-        ics = appointment_ics(appointment=appointment, sequence=reminder.pk, now=now)
-        attachments = (Attachment("session.ics", ics, "text/calendar"),)
+    if reminder.kind in (ReminderKind.CONFIRMATION, ReminderKind.CHANGE, ReminderKind.CANCELLATION):
+        method = CANCEL if reminder.kind == ReminderKind.CANCELLATION else PUBLISH
+        ics = appointment_ics(appointment=appointment, now=now, method=method)
+        attachments = (Attachment("session.ics", ics, f"text/calendar; method={method}; charset=utf-8"),)
     return OutgoingMessage(
         to=patient.email, subject=" ".join(subject.split()), body=body, attachments=attachments, headers=headers
     )

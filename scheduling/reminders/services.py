@@ -7,12 +7,25 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import transaction
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.utils import timezone
 
-from clinic.models import ReminderPolicy
-from patients.models import Patient
-from scheduling.models import UPCOMING_STATUSES, Appointment, Reminder, ReminderKind, ReminderStatus
+from clinic.models import ReminderPolicy, Role, Site
+from patients.models import Patient, new_calendar_token
+from scheduling.models import (
+    UPCOMING_STATUSES,
+    Appointment,
+    FrontDeskListDelivery,
+    Reminder,
+    ReminderKind,
+    ReminderStatus,
+)
 from scheduling.reminders.dispatch import DispatchReport, reminders_dispatch_due
+from scheduling.reminders.selectors import front_desk_daily_list
 from scheduling.reminders.timing import (
     ChannelChoice,
     QuietHours,
@@ -23,6 +36,9 @@ from scheduling.reminders.timing import (
 
 __all__ = [
     "DispatchReport",
+    "calendar_feed_revoke",
+    "calendar_feed_rotate",
+    "front_desk_lists_send_due",
     "reminders_cancel",
     "reminders_dispatch_due",
     "reminders_reschedule",
@@ -57,7 +73,8 @@ def _new_rows(*, appointment: Appointment, now: dt.datetime, notice: str) -> lis
     choice = channel_for(patient=patient, policy=policy)
     if choice.channel is None:
         return []
-    zone, quiet, starts_at = patient.zone, quiet_hours(policy), appointment.starts_at
+    # UTC, so offsets and the stored instants are elapsed time whatever zone the caller's datetime carried.
+    zone, quiet, starts_at = patient.zone, quiet_hours(policy), appointment.starts_at.astimezone(dt.UTC)
 
     def row(kind: str, send_at: dt.datetime, offset_minutes: int | None = None) -> Reminder:
         return Reminder(
@@ -114,12 +131,24 @@ def _stop_unsent(appointment: Appointment, *, reason: str, kinds: list[str] | No
     return unsent.update(status=ReminderStatus.CANCELLED, last_error=reason)
 
 
+def _calendar_sequence_raise(appointment: Appointment) -> None:
+    # In the database, so two changes in flight each add one; mirrored on the
+    # instance the caller holds, which later renders the .ics.
+    Appointment.objects.filter(pk=appointment.pk).update(calendar_sequence=F("calendar_sequence") + 1)
+    appointment.calendar_sequence = Appointment.objects.values_list("calendar_sequence", flat=True).get(
+        pk=appointment.pk
+    )
+
+
 def reminders_reschedule(*, appointment: Appointment, now: dt.datetime) -> list[Reminder]:
     """After a move (the appointment already saved with its new time): stop what
-    was queued for the old time, queue the new reminders and a change notice."""
-    if appointment.status not in UPCOMING_STATUSES:
-        return []
+    was queued for the old time, queue the new reminders and a change notice.
+    The calendar SEQUENCE goes up whether or not the patient gets messages: the
+    portal's .ics and feed must still supersede older copies."""
     with transaction.atomic():
+        _calendar_sequence_raise(appointment)
+        if appointment.status not in UPCOMING_STATUSES:
+            return []
         _stop_unsent(appointment, reason="The session was moved.")
         rows = _new_rows(appointment=appointment, now=now, notice=ReminderKind.CHANGE)
         change, reminders = rows[:1], rows[1:]
@@ -129,6 +158,7 @@ def reminders_reschedule(*, appointment: Appointment, now: dt.datetime) -> list[
 def reminders_cancel(*, appointment: Appointment, now: dt.datetime) -> None:
     """Stop everything queued for the appointment and queue a cancellation notice (once)."""
     with transaction.atomic():
+        _calendar_sequence_raise(appointment)
         _stop_unsent(
             appointment,
             reason="The session was cancelled.",
@@ -141,3 +171,74 @@ def reminders_cancel(*, appointment: Appointment, now: dt.datetime) -> None:
         ):
             return
         Reminder.objects.bulk_create(_new_rows(appointment=appointment, now=now, notice=ReminderKind.CANCELLATION)[:1])
+
+
+def calendar_feed_rotate(*, patient: Patient) -> Patient:
+    """A new secret for the private calendar URL (also turns a revoked feed back
+    on); the old URL stops working at once."""
+    with transaction.atomic():
+        patient.calendar_token = new_calendar_token()
+        patient.save(update_fields=["calendar_token", "updated_at"])
+    return patient
+
+
+def calendar_feed_revoke(*, patient: Patient) -> Patient:
+    """No private calendar URL at all until the patient asks for a new one."""
+    with transaction.atomic():
+        patient.calendar_token = None
+        patient.save(update_fields=["calendar_token", "updated_at"])
+    return patient
+
+
+# From this local hour (the site's zone) the front desk gets tomorrow's list; a run
+# missed at that hour (an outage, a slow beat) still sends it later the same day.
+FRONT_DESK_LIST_HOUR = 16
+
+
+def _front_desk_list_claim(*, site: Site, day: dt.date, now: dt.datetime) -> FrontDeskListDelivery | None:
+    # Committed before the email goes out, so a second beat or an overlapping run
+    # finds the row and sends nothing; the unique constraint settles a race.
+    try:
+        with transaction.atomic():
+            return FrontDeskListDelivery.objects.create(site=site, day=day, claimed_at=now)
+    except IntegrityError:
+        return None
+
+
+def front_desk_lists_send_due(*, now: dt.datetime) -> int:
+    """Each site past FRONT_DESK_LIST_HOUR locally gets tomorrow's unconfirmed
+    sessions and missing rides by email, once per site and day. Returns how many
+    lists this call sent."""
+    sent = 0
+    for site in Site.objects.all():
+        local_now = now.astimezone(site.zone)
+        if local_now.hour < FRONT_DESK_LIST_HOUR:
+            continue
+        recipients = [
+            email
+            for email in site.staff.filter(active=True, role=Role.FRONT_DESK).values_list("user__email", flat=True)
+            if email
+        ]
+        if not recipients:
+            continue
+        day = local_now.date() + dt.timedelta(days=1)
+        claim = _front_desk_list_claim(site=site, day=day, now=now)
+        if claim is None:
+            continue
+        daily = front_desk_daily_list(site=site, day=day)
+        with timezone.override(site.zone):
+            body = render_to_string("scheduling/reminders/front_desk_daily_list.txt", {"daily": daily})
+        try:
+            send_mail(
+                subject=f"{site.name}: tomorrow, {len(daily.not_confirmed)} not confirmed, "
+                f"{len(daily.without_ride)} without a ride",
+                message=body,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                recipient_list=recipients,
+            )
+        except Exception:
+            # Nothing went out: give the day back so the next hourly run tries again.
+            claim.delete()
+            raise
+        sent += 1
+    return sent

@@ -76,9 +76,12 @@ class TwilioSmsBackend(BaseSmsBackend):
                 "TwilioSmsBackend needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER."
             )
         if client is None:
+            from twilio.http.http_client import TwilioHttpClient
             from twilio.rest import Client
 
-            client = Client(account_sid, auth_token)
+            # Without a timeout a hung provider call could outlive the reminder's lease.
+            http_client = TwilioHttpClient(timeout=settings.REMINDER_SEND_TIMEOUT_SECONDS)
+            client = Client(account_sid, auth_token, http_client=http_client)
         self.client = client
 
     def send(self, *, to: str, body: str) -> str:

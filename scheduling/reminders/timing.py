@@ -94,6 +94,10 @@ def reminder_send_times(
     Offsets are elapsed hours, so across a clock change "24 h before" is 24 real
     hours, not the same wall-clock time the day before. Two offsets pushed onto
     the same instant by quiet hours keep only the one nearer the session."""
+    # Python subtracts wall-clock time within one zone: a start carrying
+    # America/New_York minus 72 h across a clock change is 71 or 73 real hours.
+    # In UTC the two agree.
+    session_starts_at = session_starts_at.astimezone(dt.UTC)
     by_instant: dict[dt.datetime, int] = {}
     for hours in sorted(set(offsets_hours), reverse=True):
         send_at = reminder_send_time(

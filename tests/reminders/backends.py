@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
+
+from django.conf import settings
+from django.core.mail.backends.base import BaseEmailBackend
 
 from scheduling.reminders.sms import BaseSmsBackend, MemorySmsBackend
 
@@ -23,3 +27,15 @@ class FailsOnceSmsBackend(MemorySmsBackend):
             type(self).failed = True
             raise ConnectionError("provider unreachable")
         return super().send(to=to, body=body)
+
+
+class SlowEmailBackend(BaseEmailBackend):
+    """For the dispatch benchmark: accepts every message after SEND_LATENCY_SECONDS,
+    the round trip a real SMTP server or SMS provider takes, and keeps nothing."""
+
+    def send_messages(self, email_messages) -> int:  # type: ignore[no-untyped-def]
+        latency = getattr(settings, "SEND_LATENCY_SECONDS", 0.0)
+        for _ in email_messages:
+            if latency:
+                time.sleep(latency)
+        return len(email_messages)

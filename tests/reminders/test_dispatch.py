@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 import pytest
 from django.core import mail
 
 from clinic.models import Channel
 from scheduling.models import Reminder, ReminderAttempt, ReminderKind, ReminderStatus
-from scheduling.reminders.dispatch import LEASE, claim_due, deliver
+from scheduling.reminders.dispatch import claim_due, deliver, lease_length
 from scheduling.reminders.services import (
     reminders_cancel,
     reminders_dispatch_due,
@@ -20,6 +21,8 @@ from tests.reminders.backends import FailingSmsBackend, FailsOnceSmsBackend
 from tests.reminders.helpers import UTC, cancel, emails_for, make_appointment, move, rows
 
 pytestmark = pytest.mark.django_db
+
+LEASE = dt.timedelta(seconds=300)  # REMINDER_LEASE_SECONDS' default
 
 NOW = dt.datetime(2026, 11, 22, 15, tzinfo=UTC)  # Sunday 10:00 in New York
 SESSION = dt.datetime(2026, 11, 27, 15, tzinfo=UTC)  # Friday 10:00 in New York, 15:00 in London
@@ -268,3 +271,84 @@ def test_the_24_hour_reminder_links_to_the_pre_session_questionnaire():
     [two_hours] = emails_for(reminders[120])
     assert f"/me/questionnaires/phq9/?appointment={appointment.pk}" in day_before.body
     assert "questionnaire" not in two_hours.body
+
+
+def test_a_reminder_that_falls_due_late_inside_quiet_hours_waits_for_their_end_in_the_patients_zone():
+    _, reminders = booked()
+    reminders_dispatch_due(now=NOW)  # the booking confirmation
+    mail.outbox.clear()
+    seventy_two = reminders[72 * 60]
+    # The workers were down; they come back at 22:00 in New York, inside 21:00-08:00.
+    late_night = dt.datetime(2026, 11, 25, 3, tzinfo=UTC)
+    report = reminders_dispatch_due(now=late_night)
+    assert (report.claimed, report.deferred, report.sent, mail.outbox) == (1, 1, 0, [])
+    seventy_two.refresh_from_db()
+    morning = dt.datetime(2026, 11, 25, 13, tzinfo=UTC)  # 08:00 in New York
+    assert (seventy_two.status, seventy_two.attempts, seventy_two.next_attempt_at) == (
+        ReminderStatus.PENDING,
+        0,
+        morning,
+    )
+    assert reminders_dispatch_due(now=morning - dt.timedelta(seconds=1)).claimed == 0
+    assert reminders_dispatch_due(now=morning).sent == 1
+    assert len(emails_for(seventy_two)) == 1
+
+
+def test_a_late_reminder_is_not_sent_at_night_when_quiet_hours_last_until_the_session():
+    early = dt.datetime(2026, 11, 27, 12, tzinfo=UTC)  # 07:00 in New York
+    _, reminders = booked(starts_at=early)
+    reminders_dispatch_due(now=NOW)
+    mail.outbox.clear()
+    two_hours = reminders[120]
+    assert two_hours.due_at < dt.datetime(2026, 11, 27, 2, tzinfo=UTC)  # planned before quiet hours began
+    report = reminders_dispatch_due(now=dt.datetime(2026, 11, 27, 7, tzinfo=UTC))  # 02:00 in New York
+    assert (report.sent, mail.outbox) == (0, [])
+    two_hours.refresh_from_db()
+    assert two_hours.status == ReminderStatus.CANCELLED
+    assert "quiet hours" in two_hours.last_error.lower()
+
+
+def test_the_lease_length_is_a_setting(settings):
+    settings.REMINDER_LEASE_SECONDS = 120
+    booked()
+    claim = claim_due(now=NOW, batch_size=10)
+    assert claim.lease_expires_at == NOW + dt.timedelta(seconds=120) == NOW + lease_length()
+
+
+def test_an_emailed_reminder_has_the_same_message_id_on_every_attempt(settings):
+    _, reminders = booked()
+    two_hours = reminders[120]
+    claim = claim_due(now=two_hours.due_at, batch_size=100)
+    deliver(claim=claim, now=two_hours.due_at)
+    [first] = emails_for(two_hours)
+    # A resend of the same row (its first answer lost) must look like the same message.
+    Reminder.objects.filter(pk=two_hours.pk).update(status=ReminderStatus.PENDING, next_attempt_at=two_hours.due_at)
+    deliver(claim=claim_due(now=two_hours.due_at, batch_size=100), now=two_hours.due_at)
+    second = emails_for(two_hours)[-1]
+    assert (
+        first.extra_headers["Message-ID"]
+        == second.extra_headers["Message-ID"]
+        == f"<reminder-{two_hours.pk}@clinic.example>"
+    )
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Europe/London"])
+def test_reminders_are_whole_real_hours_before_a_session_booked_in_a_dst_zone(settings, zone):
+    # DJANGO_TIME_ZONE set to a zone with clock changes: the booking code hands the
+    # service a start in that zone. March 2026: New York changes on the 8th, London the 29th.
+    from django.utils import timezone
+
+    settings.TIME_ZONE = zone
+    local = zoneinfo.ZoneInfo(zone)
+    session_local = (
+        dt.datetime(2026, 3, 10, 9, tzinfo=local)
+        if zone == "America/New_York"
+        else dt.datetime(2026, 3, 30, 11, tzinfo=local)
+    )
+    with timezone.override(local):
+        appointment = make_appointment(starts_at=session_local, patient_zone=zone)
+        appointment.starts_at = session_local  # as the booking service holds it, not re-read from the database
+        reminders_schedule(appointment=appointment, now=session_local - dt.timedelta(days=10))
+    by_offset = {r.offset_minutes: r for r in rows(appointment, kind=ReminderKind.REMINDER)}
+    assert by_offset[72 * 60].due_at == session_local.astimezone(UTC) - dt.timedelta(hours=72)
+    assert by_offset[24 * 60].due_at == session_local.astimezone(UTC) - dt.timedelta(hours=24)

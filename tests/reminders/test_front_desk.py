@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 import time_machine
 from django.core import mail
+from django.db import IntegrityError, connection, transaction
 
 from clinic.models import Role
-from scheduling.models import AppointmentStatus
+from scheduling.models import AppointmentStatus, FrontDeskListDelivery
 from scheduling.reminders.selectors import front_desk_daily_list
+from scheduling.reminders.services import front_desk_lists_send_due
 from scheduling.tasks import send_front_desk_daily_lists
 from tests import factories
 
@@ -72,3 +75,66 @@ def test_daily_list_is_emailed_to_the_front_desk_at_four_in_the_afternoon(site, 
     assert "3 not confirmed, 2 without a ride" in message.subject
     assert "09:00" in message.body  # 14:00 UTC shown in the site's zone
     assert day_board["unconfirmed_no_ride"].patient.full_name in message.body
+
+
+@pytest.fixture
+def desk(site):
+    return factories.StaffFactory(user=factories.UserFactory(username="desk"), role=Role.FRONT_DESK, sites=[site])
+
+
+def test_two_beats_send_the_daily_list_once(site, day_board, desk):
+    with time_machine.travel(dt.datetime(2026, 11, 22, 21, 5, tzinfo=UTC), tick=False):
+        assert send_front_desk_daily_lists() == 1
+        assert send_front_desk_daily_lists() == 0  # the second beat's tick, the same hour
+    with time_machine.travel(dt.datetime(2026, 11, 22, 22, 5, tzinfo=UTC), tick=False):
+        assert send_front_desk_daily_lists() == 0  # the next hour
+    assert len(mail.outbox) == 1
+    [delivery] = FrontDeskListDelivery.objects.all()
+    assert (delivery.site, delivery.day) == (site, TOMORROW)
+
+
+def test_a_list_missed_at_four_goes_out_later_that_afternoon(site, day_board, desk):
+    with time_machine.travel(dt.datetime(2026, 11, 22, 23, 5, tzinfo=UTC), tick=False):  # 18:05 in New York
+        assert send_front_desk_daily_lists() == 1
+    assert len(mail.outbox) == 1
+
+
+def test_a_failed_send_releases_the_days_claim_for_the_next_run(site, day_board, desk, monkeypatch):
+    def broken_send_mail(**kwargs):
+        raise ConnectionError("SMTP down")
+
+    monkeypatch.setattr("scheduling.reminders.services.send_mail", broken_send_mail)
+    with time_machine.travel(dt.datetime(2026, 11, 22, 21, 5, tzinfo=UTC), tick=False), pytest.raises(ConnectionError):
+        send_front_desk_daily_lists()
+    assert not FrontDeskListDelivery.objects.exists()
+    monkeypatch.undo()
+    with time_machine.travel(dt.datetime(2026, 11, 22, 22, 5, tzinfo=UTC), tick=False):
+        assert send_front_desk_daily_lists() == 1
+
+
+def test_the_database_refuses_a_second_list_for_the_same_site_and_day(site):
+    FrontDeskListDelivery.objects.create(site=site, day=TOMORROW, claimed_at=dt.datetime(2026, 11, 22, tzinfo=UTC))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        FrontDeskListDelivery.objects.create(site=site, day=TOMORROW, claimed_at=dt.datetime(2026, 11, 22, tzinfo=UTC))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_beats_racing_in_parallel_send_one_list(day_board, site, desk):
+    # Two real connections against PostgreSQL: the unique row decides, not a read-then-write.
+    barrier = threading.Barrier(2)
+    results: list[int] = []
+
+    def beat() -> None:
+        try:
+            barrier.wait()
+            results.append(front_desk_lists_send_due(now=dt.datetime(2026, 11, 22, 21, 5, tzinfo=UTC)))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=beat) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [0, 1]
+    assert len(mail.outbox) == 1

@@ -77,3 +77,38 @@ def test_file_backend_writes_one_file_per_message(settings, tmp_path):
 def test_memory_backend_collects_messages(sms_outbox):
     message_id = MemorySmsBackend().send(to="+12025550199", body="hi")
     assert [(m.to, m.body, m.message_id) for m in sms_outbox] == [("+12025550199", "hi", message_id)]
+
+
+def test_twilio_calls_time_out_well_within_the_reminder_lease(twilio_settings):
+    twilio_settings.REMINDER_SEND_TIMEOUT_SECONDS = 12
+    backend = TwilioSmsBackend()
+    assert backend.client.http_client.timeout == 12
+    assert twilio_settings.REMINDER_LEASE_SECONDS >= 12 * 2
+
+
+def test_smtp_calls_time_out_well_within_the_reminder_lease():
+    from django.conf import settings
+    from django.core.mail.backends.smtp import EmailBackend
+
+    assert EmailBackend().timeout == settings.REMINDER_SEND_TIMEOUT_SECONDS
+    assert settings.REMINDER_SEND_TIMEOUT_SECONDS * 2 <= settings.REMINDER_LEASE_SECONDS
+
+
+def test_a_send_timeout_not_well_below_the_lease_refuses_to_start(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_DEBUG": "true",
+        "DATA_DIR": str(tmp_path),
+        "REMINDER_LEASE_SECONDS": "60",
+        "REMINDER_SEND_TIMEOUT_SECONDS": "45",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import clinic.settings"], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "REMINDER_SEND_TIMEOUT_SECONDS" in result.stderr

@@ -28,3 +28,43 @@ def test_dispatch_task_sends_what_is_due(site):
         totals = dispatch_due_reminders.apply().get()
     assert totals["sent"] == 1  # the booking confirmation; the reminders are not due yet
     assert Reminder.objects.filter(status=ReminderStatus.SENT).count() == 1
+
+
+def _due_reminders(site, count: int, now: dt.datetime) -> None:
+    chair = factories.ChairFactory(site=site)
+    for n in range(count):
+        patient = factories.PatientFactory(home_site=site)
+        appointment = factories.AppointmentFactory(
+            patient=patient, chair=chair, starts_at=now + dt.timedelta(days=3, hours=3 * n)
+        )
+        reminders_schedule(appointment=appointment, now=now)  # one confirmation each, due now
+
+
+def test_a_backlog_fans_out_to_helper_dispatchers_that_do_not_fan_out_again(site, settings, monkeypatch):
+    settings.REMINDER_DISPATCH_FAN_OUT = 2
+    monkeypatch.setattr("scheduling.tasks.DISPATCH_BATCH_SIZE", 3)
+    now = dt.datetime(2026, 11, 22, 15, tzinfo=UTC)
+    _due_reminders(site, 7, now)
+    enqueued: list[dict] = []
+    monkeypatch.setattr(dispatch_due_reminders, "apply_async", lambda **options: enqueued.append(options))
+    with time_machine.travel(now, tick=False):
+        totals = dispatch_due_reminders.apply().get()
+    assert totals["sent"] == 7  # this dispatcher keeps claiming while whole batches come back
+    assert [options["kwargs"] for options in enqueued] == [{"helper": True}, {"helper": True}]
+    assert all(options["expires"] == settings.REMINDER_DISPATCH_EVERY for options in enqueued)
+
+    enqueued.clear()
+    _due_reminders(site, 4, now)
+    with time_machine.travel(now, tick=False):
+        assert dispatch_due_reminders.apply(kwargs={"helper": True}).get()["sent"] == 4
+    assert enqueued == []
+
+
+def test_no_backlog_no_helpers(site, settings, monkeypatch):
+    now = dt.datetime(2026, 11, 22, 15, tzinfo=UTC)
+    _due_reminders(site, 2, now)
+    enqueued: list[dict] = []
+    monkeypatch.setattr(dispatch_due_reminders, "apply_async", lambda **options: enqueued.append(options))
+    with time_machine.travel(now, tick=False):
+        assert dispatch_due_reminders.apply().get()["sent"] == 2
+    assert enqueued == []

@@ -109,6 +109,18 @@ def test_offsets_are_elapsed_hours_across_a_clock_change():
     assert times[72 * 60].astimezone(NEW_YORK).time() == dt.time(8)
 
 
+def test_offsets_are_elapsed_hours_when_the_session_time_carries_a_local_zone():
+    # A booking parsed in the current (non-UTC) zone arrives as a New York
+    # wall-clock time; subtracting from it directly would give 71 real hours.
+    session = dt.datetime(2026, 3, 10, 9, tzinfo=NEW_YORK)  # 13:00 UTC, after the Sunday change
+    times = reminder_send_times(
+        offsets_hours=[72, 24], session_starts_at=session, now=utc(2026, 3, 1), zone=NEW_YORK, quiet=NIGHT
+    )
+    assert times[72 * 60] == utc(2026, 3, 7, 13)
+    assert session - times[72 * 60] == dt.timedelta(hours=72)
+    assert times[24 * 60] == utc(2026, 3, 9, 13)
+
+
 def test_offsets_already_passed_are_skipped():
     session = utc(2026, 11, 25, 17)  # 12:00 EST
     now = session - dt.timedelta(hours=30)

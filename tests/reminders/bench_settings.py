@@ -1,0 +1,13 @@
+"""Settings for the Celery workers that bench/reminders_dispatch.py starts: the
+test settings, a mail backend with a provider's latency, and a queue of the
+benchmark's own."""
+
+import os
+
+from tests.settings import *  # noqa: F403
+
+EMAIL_BACKEND = "tests.reminders.backends.SlowEmailBackend"
+SEND_LATENCY_SECONDS = float(os.environ.get("BENCH_SEND_LATENCY_MS", "0")) / 1000
+ROOT_URLCONF = "tests.reminders.urls"
+SITE_URL = "https://clinic.example"
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("BENCH_QUEUE", "bench-reminders")

@@ -1,0 +1,123 @@
+"""The embedded default end to end: a SQLite database and Celery's filesystem
+broker, with the same worker and beat that `python3 dev.py run` starts from
+Procfile.dev. No PostgreSQL and no Redis anywhere in the path."""
+
+from __future__ import annotations
+
+import email
+import json
+import subprocess
+import sys
+import time
+from email.policy import default as email_policy
+from pathlib import Path
+
+import pytest
+
+from tests.test_embedded_default import embedded_env, manage
+
+pytestmark = pytest.mark.celery
+
+ROOT = Path(__file__).resolve().parents[2]
+CELERY = str(Path(sys.executable).with_name("celery"))
+
+# Run inside `manage.py shell` against the SQLite database: one appointment whose
+# 2 h reminder falls due a few seconds from now, quiet hours far from the clock.
+SEED = """
+import datetime as dt, json
+from django.utils import timezone
+from clinic.models import ReminderPolicy
+from scheduling.models import Reminder, ReminderKind
+from scheduling.reminders.services import reminders_schedule
+from tests.reminders.helpers import make_appointment
+
+now = timezone.now()
+starts_at = (now + dt.timedelta(hours=2, seconds=8)).replace(microsecond=0)
+appointment = make_appointment(starts_at=starts_at, patient_zone="Asia/Tokyo")
+local_hour = now.astimezone(appointment.patient.zone).hour
+ReminderPolicy.objects.filter(site=appointment.site).update(
+    quiet_hours_start=dt.time((local_hour + 6) % 24), quiet_hours_end=dt.time((local_hour + 8) % 24)
+)
+appointment.site.reminder_policy.refresh_from_db()
+reminders_schedule(appointment=appointment, now=now)
+reminder = Reminder.objects.get(appointment=appointment, kind=ReminderKind.REMINDER)
+print("SEEDED", json.dumps({"reminder": reminder.pk, "offset": reminder.offset_minutes}))
+"""
+
+REPORT = """
+import json
+from scheduling.models import Reminder
+print("ROWS", json.dumps([
+    {"id": r.pk, "kind": r.kind, "status": r.status, "attempts": r.attempts, "message_id": r.provider_message_id}
+    for r in Reminder.objects.order_by("pk")
+]))
+"""
+
+
+def shell(env: dict[str, str], code: str, marker: str) -> object:
+    result = manage(env, "shell", "-c", code)
+    line = next(line for line in result.stdout.splitlines() if line.startswith(marker + " "))
+    return json.loads(line.split(" ", 1)[1])
+
+
+def outbox_messages(folder: Path) -> list[email.message.EmailMessage]:
+    messages = []
+    for log in sorted(folder.glob("*.log")):
+        for chunk in log.read_text().split("-" * 79):
+            if chunk.strip():
+                messages.append(email.message_from_string(chunk.strip() + "\n", policy=email_policy))
+    return messages
+
+
+def test_embedded_default_sends_a_due_reminder_once_through_worker_and_beat(tmp_path):
+    env = embedded_env(tmp_path)
+    env.update(
+        EMAIL_URL="filemail://",
+        REMINDER_DISPATCH_EVERY="1",
+        SMS_BACKEND="scheduling.reminders.sms.FileSmsBackend",
+        DJANGO_TIME_ZONE="UTC",
+    )
+    manage(env, "migrate", "--noinput")
+    seeded = shell(env, SEED, "SEEDED")
+    assert seeded["offset"] == 120
+    for folder in ("broker", "broker-processed"):
+        (tmp_path / folder).mkdir(exist_ok=True)
+
+    def start(args: list[str], log: Path) -> subprocess.Popen:
+        return subprocess.Popen(
+            [CELERY, "-A", "clinic", *args], cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+        )
+
+    # As Procfile.dev starts them.
+    worker = start(["worker", "--loglevel=info", "--pool=solo"], tmp_path / "worker.log")
+    beat = start(["beat", "--loglevel=info"], tmp_path / "beat.log")
+    outbox = tmp_path / "outbox"
+    try:
+        deadline = time.monotonic() + 90
+        reminders_out: list = []
+        while time.monotonic() < deadline and not reminders_out:
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+            assert beat.poll() is None, (tmp_path / "beat.log").read_text()
+            time.sleep(0.5)
+            reminders_out = [m for m in outbox_messages(outbox) if m["Subject"].startswith("Reminder:")]
+        assert reminders_out, "no reminder arrived:\n" + (tmp_path / "worker.log").read_text()[-4000:]
+        time.sleep(4)  # several more beat ticks: nothing goes out twice
+    finally:
+        for process in (beat, worker):
+            process.terminate()
+        for process in (beat, worker):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    worker_log = (tmp_path / "worker.log").read_text()
+    assert "Error binding parameter" not in worker_log
+    subjects = sorted(m["Subject"].split(":")[0] for m in outbox_messages(outbox))
+    assert subjects == ["Booked", "Reminder"]
+    rows = {row["id"]: row for row in shell(env, REPORT, "ROWS")}
+    reminder = rows[seeded["reminder"]]
+    assert (reminder["status"], reminder["attempts"]) == ("sent", 1)
+    [sent] = [m for m in outbox_messages(outbox) if m["Subject"].startswith("Reminder:")]
+    assert reminder["message_id"] == sent["Message-ID"]
