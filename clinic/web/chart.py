@@ -39,8 +39,14 @@ from scheduling.services import (
     plan_pause,
     plan_resume,
 )
+from scheduling.services.appointments import check_in_window
 
 HISTORY_LIMIT = 50
+
+
+def _check_in_open(appointment: Appointment, now: dt.datetime) -> bool:
+    opens, closes = check_in_window(appointment)
+    return opens <= now < closes
 
 
 def allowed_actions(plan: TreatmentPlan) -> list[str]:
@@ -95,8 +101,10 @@ def chart_context(request: HttpRequest, patient_id: int, *, now: dt.datetime, fo
         appointment.label = session_label(appointment)  # type: ignore[attr-defined]
         appointment.is_past = appointment.starts_at <= now  # type: ignore[attr-defined]
         appointment.can_cancel = appointment.status in (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN)  # type: ignore[attr-defined]
-        appointment.can_check_in = appointment.status in UPCOMING_STATUSES  # type: ignore[attr-defined]
-        appointment.can_no_show = appointment.can_check_in and appointment.is_past  # type: ignore[attr-defined]
+        upcoming_status = appointment.status in UPCOMING_STATUSES
+        appointment.can_check_in = upcoming_status and _check_in_open(appointment, now)  # type: ignore[attr-defined]
+        appointment.can_undo_check_in = appointment.status == AppointmentStatus.CHECKED_IN  # type: ignore[attr-defined]
+        appointment.can_no_show = upcoming_status and appointment.is_past  # type: ignore[attr-defined]
     upcoming = [a for a in appointments if not a.is_past and a.status in UPCOMING_STATUSES]  # type: ignore[attr-defined]
     past = [a for a in appointments if a.is_past or a.status not in UPCOMING_STATUSES]  # type: ignore[attr-defined]
     context: dict[str, Any] = {

@@ -38,9 +38,11 @@ from scheduling.services import (
     appointment_check_in,
     appointment_confirm,
     appointment_mark_no_show,
+    appointment_undo_check_in,
     course_book,
     course_propose,
 )
+from scheduling.services.appointments import check_in_window
 
 PROPOSAL_SALT = "clinic.web.course-proposal"
 PROPOSAL_MAX_AGE = 60 * 60
@@ -65,6 +67,11 @@ def _pick_site(request: HttpRequest, sites: list[Site]) -> Site:
     return sites[0]
 
 
+def _check_in_open(appointment: Appointment, now: dt.datetime) -> bool:
+    opens, closes = check_in_window(appointment)
+    return opens <= now < closes
+
+
 def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     """The day board of one site: chairs as rows, each with its sessions in time order. Four queries."""
     sites = sites_for(request.staff)  # type: ignore[attr-defined]
@@ -78,7 +85,8 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         appointment.label = session_label(appointment)  # type: ignore[attr-defined]
         appointment.is_late = appointment.status in UPCOMING_STATUSES and appointment.starts_at <= now  # type: ignore[attr-defined]
         appointment.can_no_show = appointment.is_late  # type: ignore[attr-defined]
-        appointment.can_check_in = appointment.status in UPCOMING_STATUSES  # type: ignore[attr-defined]
+        appointment.can_check_in = appointment.status in UPCOMING_STATUSES and _check_in_open(appointment, now)  # type: ignore[attr-defined]
+        appointment.can_undo_check_in = appointment.status == AppointmentStatus.CHECKED_IN  # type: ignore[attr-defined]
         appointment.can_cancel = appointment.status in (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN)  # type: ignore[attr-defined]
         appointment.ride = appointment.ride_home or appointment.patient.escort_name  # type: ignore[attr-defined]
         by_chair[appointment.chair_id].append(appointment)
@@ -288,6 +296,11 @@ def appointment_action(request: HttpRequest, appointment_id: int, action: str) -
         if action == "check-in":
             appointment_check_in(appointment=appointment, actor=request.user, now=now)
             messages.success(request, f"{name} is checked in.")
+        elif action == "undo-check-in":
+            appointment_undo_check_in(
+                appointment=appointment, actor=request.user, reason=request.POST.get("reason", ""), now=now
+            )
+            messages.success(request, f"{name}'s check-in is undone.")
         elif action == "confirm":
             appointment_confirm(appointment=appointment, actor=request.user, now=now)
             messages.success(request, f"{name}'s session is confirmed.")

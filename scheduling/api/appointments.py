@@ -65,6 +65,10 @@ class CancelSerializer(serializers.Serializer):
                                    help_text="Required for staff; patients may leave it out.")
 
 
+class UndoCheckInSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, help_text="Why the check-in was a mistake; kept in history.")
+
+
 class AppointmentFilter(django_filters.FilterSet):
     starts_after = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="gte")
     starts_before = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
@@ -95,6 +99,7 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
         "cancel": DESK | PATIENTS,
         "confirm": DESK | PATIENTS,
         "check_in": DESK,
+        "undo_check_in": DESK,
         "start": CLINICIANS,
         "complete": CLINICIANS,
         "no_show": DESK,
@@ -196,6 +201,16 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
     def check_in(self, request, pk=None):
         appointment = self.get_object()
         return self._answer(services.appointment_check_in(appointment=appointment, actor=request.user, now=timezone.now()))
+
+    @extend_schema(summary="Undo a mistaken check-in (back to confirmed or booked; the reason is kept in history)",
+                   request=UndoCheckInSerializer, responses=AppointmentSerializer)
+    @action(detail=True, methods=["post"], url_path="undo-check-in")
+    def undo_check_in(self, request, pk=None):
+        appointment = self.get_object()
+        data = self._valid(UndoCheckInSerializer)
+        return self._answer(services.appointment_undo_check_in(
+            appointment=appointment, actor=request.user, reason=data["reason"], now=timezone.now(),
+        ))
 
     @extend_schema(summary="The patient is in the chair (clinicians)", request=None, responses=AppointmentSerializer)
     @action(detail=True, methods=["post"])

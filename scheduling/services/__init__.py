@@ -9,6 +9,7 @@ from scheduling.services.appointments import (
     appointment_mark_no_show,
     appointment_move,
     appointment_start,
+    appointment_undo_check_in,
     plan_rule_violations,
 )
 from scheduling.services.courses import (
@@ -45,6 +46,7 @@ __all__ = [
     "appointment_mark_no_show",
     "appointment_move",
     "appointment_start",
+    "appointment_undo_check_in",
     "check_course_rules",
     "course_book",
     "course_propose",

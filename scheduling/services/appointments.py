@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
 from clinic.models import Chair, Site, StaffMember
 from patients.models import Patient
 from scheduling.engine import Slot
-from scheduling.engine.wallclock import local_day
-from scheduling.errors import BookingConflict, InvalidInput, InvalidState, PlanRuleBroken
+from scheduling.engine.wallclock import day_bounds, local_day, local_instant
+from scheduling.errors import BookingConflict, CheckInNotOpen, InvalidInput, InvalidState, PlanRuleBroken
 from scheduling.models import (
     UPCOMING_STATUSES,
     Appointment,
@@ -264,12 +265,54 @@ def appointment_confirm(
     )
 
 
+def check_in_window(appointment: Appointment) -> tuple[dt.datetime, dt.datetime]:
+    """When the front desk may check this session in: its own local day at the site, from
+    settings.CHECK_IN_OPENS_AT (local) to the next local midnight."""
+    zone = appointment.site.zone
+    day = local_day(appointment.starts_at, zone)
+    midnight, next_midnight = day_bounds(day, zone)
+    # On a spring-forward day the opening time may not exist; open at local midnight then.
+    opens = local_instant(day, settings.CHECK_IN_OPENS_AT, zone) or midnight
+    return min(opens, appointment.starts_at), next_midnight
+
+
 @transaction.atomic
 def appointment_check_in(*, appointment: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> Appointment:
+    """Mark the patient arrived. Only on the session's own day (site zone), so a session days
+    ahead cannot be checked in, started and completed by a slip of the mouse."""
+    current = Appointment.objects.select_for_update(of=("self",)).select_related("site").get(pk=appointment.pk)
+    if current.status in UPCOMING_STATUSES:
+        opens, closes = check_in_window(current)
+        if not opens <= now < closes:
+            raise CheckInNotOpen(
+                f"Check-in for this session opens {local_label(opens, current.site)} and closes at the end of "
+                f"that day; it is now {local_label(now, current.site)}.",
+                details={"opens_at": opens.isoformat(), "closes_at": closes.isoformat()},
+            )
     return _transition(
-        appointment, allowed=UPCOMING_STATUSES, action="check in", status=AppointmentStatus.CHECKED_IN,
+        current, allowed=UPCOMING_STATUSES, action="check in", status=AppointmentStatus.CHECKED_IN,
         stamp="checked_in_at", actor=actor, now=now, reason="Checked in",
     )
+
+
+@transaction.atomic
+def appointment_undo_check_in(
+    *, appointment: Appointment, actor: AbstractBaseUser | None, reason: str, now: dt.datetime
+) -> Appointment:
+    """Undo a mistaken check-in: the session goes back to confirmed (or booked, if it never was
+    confirmed), and the history says who undid it and why. Once the patient is in the chair
+    the check-in is a fact, not a mistake, so it cannot be undone."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Give a reason for undoing the check-in; it is kept in the session's history.")
+    current = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if current.status in UPCOMING_STATUSES:
+        return current  # already undone: a retry is harmless
+    _require(current, (AppointmentStatus.CHECKED_IN,), "undo the check-in of")
+    current.status = AppointmentStatus.CONFIRMED if current.confirmed_at else AppointmentStatus.BOOKED
+    current.checked_in_at = None
+    save_with_history(current, fields=["status", "checked_in_at"], actor=actor, reason=f"Check-in undone: {reason}")
+    return current
 
 
 @transaction.atomic
