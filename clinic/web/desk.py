@@ -21,6 +21,7 @@ from clinic.web.access import ALL_STAFF, DESK_ROLES, safe_next, staff_required
 from clinic.web.common import describe, flash_error, parse_day, session_label
 from patients.forms import PatientSearchForm
 from patients.models import Patient
+from scheduling.engine import NoFit
 from scheduling.engine.wallclock import day_bounds, local_day
 from scheduling.errors import SchedulingError
 from scheduling.forms import CancelForm, CourseStartForm, next_weekday
@@ -28,6 +29,7 @@ from scheduling.models import (
     UPCOMING_STATUSES,
     Appointment,
     AppointmentStatus,
+    Phase,
     PlanStatus,
     TreatmentPlan,
 )
@@ -43,6 +45,7 @@ from scheduling.services import (
     course_propose,
 )
 from scheduling.services.appointments import check_in_window
+from scheduling.services.courses import induction_reflow_propose
 
 PROPOSAL_SALT = "clinic.web.course-proposal"
 PROPOSAL_MAX_AGE = 60 * 60
@@ -285,6 +288,29 @@ def _board_url(appointment: Appointment) -> str:
     return f"{reverse('web:board')}?site={appointment.site_id}&day={day.isoformat()}"
 
 
+def _cancel_rebook_page(
+    request: HttpRequest, appointment: Appointment, *, reason: str, back: str, now: dt.datetime
+) -> HttpResponse:
+    """Show the replacement a cancel-and-rebook would book, before anything is written."""
+    replacement: list[dt.datetime] = []
+    problem = ""
+    if appointment.plan_id and appointment.phase == Phase.INDUCTION and appointment.status in (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN):
+        plan = TreatmentPlan.objects.select_related("protocol", "site", "patient").get(pk=appointment.plan_id)
+        proposal = induction_reflow_propose(plan=plan, missed=appointment, now=now)
+        if isinstance(proposal, NoFit):
+            problem = proposal.reason
+        elif proposal is not None:
+            replacement = [slot.start for slot in proposal.slots]
+    else:
+        problem = "Only an upcoming induction session of a course has a replacement to book."
+    context = {
+        "a": appointment, "reason": reason, "back": back, "replacement": replacement, "replacement_problem": problem,
+        "nav": "board", "site": appointment.site,
+    }
+    with timezone.override(appointment.site.zone):
+        return render(request, "web/cancel_rebook.html", context)
+
+
 @require_POST
 @staff_required(DESK_ROLES)
 def appointment_action(request: HttpRequest, appointment_id: int, action: str) -> HttpResponse:
@@ -312,8 +338,15 @@ def appointment_action(request: HttpRequest, appointment_id: int, action: str) -
             if not form.is_valid():
                 messages.error(request, " ".join(form.errors["reason"]))
                 return redirect(back)
-            appointment_cancel(appointment=appointment, actor=request.user, reason=form.cleaned_data["reason"], now=now)
-            messages.success(request, f"{name}'s session is cancelled.")
+            reason = form.cleaned_data["reason"]
+            mode = request.POST.get("mode", "cancel-only")
+            if mode == "propose-rebook":
+                return _cancel_rebook_page(request, appointment, reason=reason, back=back, now=now)
+            # Only an explicit "cancel and rebook" books a replacement; a plain cancel never does.
+            outcome = appointment_cancel(
+                appointment=appointment, actor=request.user, reason=reason, now=now, rebook=mode == "rebook"
+            )
+            messages.success(request, f"{name}'s session is cancelled. {outcome.course}")
         else:
             raise Http404("Unknown action.")
     except SchedulingError as exc:

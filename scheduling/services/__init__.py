@@ -1,6 +1,7 @@
 """Every write to plans and appointments goes through these functions."""
 
 from scheduling.services.appointments import (
+    CancelOutcome,
     appointment_book,
     appointment_cancel,
     appointment_check_in,
@@ -36,6 +37,7 @@ from scheduling.services.plans import (
 )
 
 __all__ = [
+    "CancelOutcome",
     "CourseProposal",
     "ProposedSession",
     "appointment_book",

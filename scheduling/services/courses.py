@@ -257,26 +257,38 @@ def course_book(
     return created
 
 
-def induction_reflow(*, plan: TreatmentPlan, missed: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> list[Appointment]:
-    """After a missed or cancelled induction session, add the sessions now missing after the last
-    booked one, inside the protocol's window. If they do not fit, flag the plan for the clinician."""
+def induction_short_by(plan: TreatmentPlan) -> int:
+    """How many sessions the current induction round is missing against the protocol."""
+    held = plan.appointments.filter(
+        phase=Phase.INDUCTION,
+        induction_round=plan.induction_round,
+        status__in=[*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR, AppointmentStatus.COMPLETED],
+    ).count()
+    return max(0, induction_rule(plan.protocol).total_sessions - held)
+
+
+def induction_reflow_propose(*, plan: TreatmentPlan, missed: Appointment, now: dt.datetime) -> Proposal | NoFit | None:
+    """The sessions that would make up for a missed or cancelled induction session, after the last
+    booked one and inside the protocol's window; None when nothing is missing. Writes nothing."""
     rule = induction_rule(plan.protocol)
     zone = plan.site.zone
+    # The missed session does not count even before it is cancelled, so the desk can see the
+    # replacement before deciding to cancel and rebook.
     round_sessions = list(
         plan.appointments.filter(
             phase=Phase.INDUCTION,
             induction_round=plan.induction_round,
             status__in=[*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR, AppointmentStatus.COMPLETED],
-        ).order_by("starts_at")
+        ).exclude(pk=missed.pk).order_by("starts_at")
     )
     missing = rule.total_sessions - len(round_sessions)
     if missing <= 0:
-        return []
+        return None
     first_day = local_day(min([missed.starts_at] + [a.starts_at for a in round_sessions]), zone)
     last_day = first_day + dt.timedelta(days=rule.span_days - 1)
     today = local_day(now, zone)
     availability = _availability(plan, plan.site, max(today, first_day), last_day)
-    outcome = propose_additional(
+    return propose_additional(
         availability,
         rule,
         missing,
@@ -286,6 +298,14 @@ def induction_reflow(*, plan: TreatmentPlan, missed: Appointment, actor: Abstrac
         after=round_sessions[-1].starts_at if round_sessions else None,
         not_before=now,
     )
+
+
+def induction_reflow(*, plan: TreatmentPlan, missed: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> list[Appointment]:
+    """After a missed or cancelled induction session, add the sessions now missing after the last
+    booked one, inside the protocol's window. If they do not fit, flag the plan for the clinician."""
+    outcome = induction_reflow_propose(plan=plan, missed=missed, now=now)
+    if outcome is None:
+        return []
     if isinstance(outcome, NoFit):
         plan.needs_attention = True
         plan.attention_reason = (

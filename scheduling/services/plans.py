@@ -55,7 +55,7 @@ def _release_future(plan: TreatmentPlan, *, actor: AbstractBaseUser | None, now:
     # Latest first, so each released session keeps its number when the rest are renumbered.
     future = list(plan.appointments.filter(status__in=UPCOMING_STATUSES, starts_at__gt=now).order_by("-starts_at"))
     for appointment in future:
-        appointment_cancel(appointment=appointment, actor=actor, reason=reason, now=now, reflow=False)
+        appointment_cancel(appointment=appointment, actor=actor, reason=reason, now=now, release_only=True)
     return len(future)
 
 

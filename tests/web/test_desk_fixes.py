@@ -40,3 +40,47 @@ def test_the_front_desk_undoes_a_mistaken_check_in_from_the_board_with_a_reason(
     assert first.status == AppointmentStatus.BOOKED and first.checked_in_at is None
     assert first.history.first().history_change_reason == "Check-in undone: Wrong patient"
     assert first.history.first().history_user == web.desk.user
+
+
+def _course_rows(plan):
+    return sorted((a.pk, a.starts_at, a.chair_id, a.status) for a in plan.appointments.exclude(status="cancelled"))
+
+
+def test_the_desk_cancel_only_books_nothing_and_says_what_the_course_is_missing(client, web):
+    third = web.sessions_a[2]
+    login(client, web.desk.user)
+    others = [row for row in _course_rows(web.plan_a) if row[0] != third.pk]
+    response = client.post(
+        reverse("web:appointment-action", args=[third.pk, "cancel"]), {"reason": "Flu", "mode": "cancel-only"}, follow=True
+    )
+    assert b"Induction now short by 1 session" in response.content
+    assert _course_rows(web.plan_a) == others
+
+
+def test_the_desk_cancel_and_rebook_shows_the_replacement_first_and_books_it_only_when_asked(client, web):
+    third = web.sessions_a[2]
+    login(client, web.desk.user)
+    others = [row for row in _course_rows(web.plan_a) if row[0] != third.pk]
+    url = reverse("web:appointment-action", args=[third.pk, "cancel"])
+    page = client.post(url, {"reason": "Flu", "mode": "propose-rebook"})
+    assert page.status_code == 200 and page.context["replacement"]
+    third.refresh_from_db()
+    assert third.status == AppointmentStatus.BOOKED, "showing the replacement writes nothing"
+    assert b"Cancel and book the replacement" in page.content
+    client.post(url, {"reason": "Flu", "mode": "rebook"})
+    third.refresh_from_db()
+    assert third.status == AppointmentStatus.CANCELLED
+    rows = _course_rows(web.plan_a)
+    assert len(rows) == 6 and set(others) < set(rows)
+    added = [row for row in rows if row not in others]
+    assert [row[1] for row in added] == page.context["replacement"]
+
+
+def test_the_portal_cancel_never_rebooks(client, web):
+    third = web.sessions_a[2]
+    login(client, web.patient_a.user)
+    others = [row for row in _course_rows(web.plan_a) if row[0] != third.pk]
+    client.post(reverse("web:portal-action", args=[third.pk, "cancel"]))
+    third.refresh_from_db()
+    assert third.status == AppointmentStatus.CANCELLED
+    assert _course_rows(web.plan_a) == others
