@@ -307,6 +307,8 @@ def env_clock(name: str, default: str) -> dt.time:
 # The front desk checks a patient in only on the session's own day in the site's zone,
 # from this local time on: a session a week ahead cannot be checked in by mistake.
 CHECK_IN_OPENS_AT = env_clock("CHECK_IN_OPENS_AT", "00:00")
+# The least monitoring after the administration ends before a patient may be discharged.
+DISCHARGE_MIN_MONITORING_MINUTES = env_int("DISCHARGE_MIN_MONITORING_MINUTES", 30, minimum=0)
 
 LOGGING = {
     "version": 1,
