@@ -4,9 +4,12 @@ course and the session buttons (check in, no-show, cancel)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from typing import Any
 
+import phonenumbers
+from django.conf import settings
 from django.contrib import messages
 from django.core import signing
 from django.db.models import Min, Q
@@ -160,6 +163,29 @@ def week(request: HttpRequest) -> HttpResponse:
         return render(request, "web/week.html", context)
 
 
+PHONE_CHARACTERS = re.compile(r"^\+?[\d\s().\-/]+$")
+# Fewer digits than this is more likely part of a date or an id than a phone number.
+PHONE_MIN_DIGITS = 3
+
+
+def phone_query(text: str) -> Q | None:
+    """A query typed as a phone number, however it is formatted ("303-555-0109", "(303) 555-0109",
+    "+1 303 555 0109"), matched against the stored E.164 number; a partial run of digits matches
+    anywhere in it. None when the text is not a phone number."""
+    text = text.strip()
+    digits = re.sub(r"\D", "", text)
+    if not PHONE_CHARACTERS.match(text) or len(digits) < PHONE_MIN_DIGITS:
+        return None
+    try:
+        parsed = phonenumbers.parse(text, settings.PHONENUMBER_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is not None and phonenumbers.is_possible_number(parsed):
+        whole = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return Q(mobile_phone=whole) | Q(mobile_phone__contains=digits)
+    return Q(mobile_phone__contains=digits)
+
+
 @require_GET
 @staff_required(ALL_STAFF)
 def patient_search(request: HttpRequest) -> HttpResponse:
@@ -170,12 +196,15 @@ def patient_search(request: HttpRequest) -> HttpResponse:
     searched = False
     if form.is_valid() and form.cleaned_data["q"]:
         searched = True
-        query = Q()
-        for word in form.cleaned_data["q"].split()[:4]:
-            query &= (
-                Q(first_name__icontains=word) | Q(last_name__icontains=word)
-                | Q(email__icontains=word) | Q(mobile_phone__icontains=word)
-            )
+        text = form.cleaned_data["q"]
+        query = phone_query(text)
+        if query is None:
+            query = Q()
+            for word in text.split()[:4]:
+                query &= (
+                    Q(first_name__icontains=word) | Q(last_name__icontains=word)
+                    | Q(email__icontains=word) | Q(mobile_phone__icontains=word)
+                )
         results = list(
             Patient.objects.filter(query)
             .select_related("home_site")

@@ -84,3 +84,31 @@ def test_the_portal_cancel_never_rebooks(client, web):
     third.refresh_from_db()
     assert third.status == AppointmentStatus.CANCELLED
     assert _course_rows(web.plan_a) == others
+
+
+def _search(client, q):
+    return [p.pk for p in client.get(reverse("web:patient-search"), {"q": q}).context["results"]]
+
+
+def test_patient_search_finds_a_phone_number_however_it_is_typed(client, web):
+    web.patient_a.mobile_phone = "+13035550109"
+    web.patient_a.save(update_fields=["mobile_phone"])
+    login(client, web.desk.user)
+    for typed in ["303-555-0109", "(303) 555-0109", "+1 303 555 0109", "3035550109", "+13035550109", "303.555.0109"]:
+        assert _search(client, typed) == [web.patient_a.pk], typed
+    # A partial run of digits works too, however it is punctuated.
+    assert _search(client, "555-0109") == [web.patient_a.pk]
+    assert _search(client, "(303) 555") == [web.patient_a.pk]
+    assert _search(client, "303-555-0199") == []
+    # Names still work.
+    assert _search(client, "Archer") == [web.patient_a.pk]
+
+
+def test_patient_search_shows_the_next_session_in_the_sites_zone(client, web):
+    login(client, web.desk.user)
+    first = web.sessions_a[0]
+    local = first.starts_at.astimezone(web.clinic.site.zone)
+    assert local.utcoffset() != dt.timedelta(0)
+    response = client.get(reverse("web:patient-search"), {"q": "Archer"})
+    assert f"{local:%a} {local.day} {local:%b}, {local:%H:%M} EST".encode() in response.content
+    assert f"{first.starts_at:%H:%M}".encode() not in response.content
