@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from clinic.models import Chair, Site, StaffMember
+from clinic.models import Chair, Closure, Site, StaffMember
 from clinic.web.access import ALL_STAFF, DESK_ROLES, safe_next, staff_required
 from clinic.web.common import describe, flash_error, parse_day, session_label
 from patients.forms import PatientSearchForm
@@ -73,6 +73,15 @@ def _pick_site(request: HttpRequest, sites: list[Site]) -> Site:
     return sites[0]
 
 
+def closures_between(*, site: Site, start: dt.datetime, end: dt.datetime) -> list[Closure]:
+    """The site's own closures and the all-site ones that overlap [start, end). One query."""
+    return list(
+        Closure.objects.filter(Q(site=site) | Q(site__isnull=True), starts_at__lt=end, ends_at__gt=start)
+        .select_related("site")
+        .order_by("starts_at", "pk")
+    )
+
+
 def _check_in_open(appointment: Appointment, now: dt.datetime) -> bool:
     opens, closes = check_in_window(appointment)
     return opens <= now < closes
@@ -88,6 +97,7 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     chairs = list(Chair.objects.filter(site=site, active=True).order_by("name", "pk"))
     by_chair: dict[int, list[Appointment]] = defaultdict(list)
     for appointment in appointments:
+        appointment.site = site  # every row is at this site; saves a query per row
         appointment.label = session_label(appointment)  # type: ignore[attr-defined]
         appointment.is_late = appointment.status in UPCOMING_STATUSES and appointment.starts_at <= now  # type: ignore[attr-defined]
         appointment.can_no_show = appointment.is_late  # type: ignore[attr-defined]
@@ -101,7 +111,9 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     retired = {a.chair_id: a.chair for a in appointments if a.chair_id not in known}
     rows = [(chair, by_chair[chair.pk]) for chair in [*chairs, *retired.values()]]
     live = [a for a in appointments if a.status != AppointmentStatus.CANCELLED]
+    day_start, day_end = day_bounds(day, site.zone)
     return {
+        "closures": closures_between(site=site, start=day_start, end=day_end),
         "nav": "board",
         "site": site,
         "sites": sites,
@@ -154,8 +166,16 @@ def week(request: HttpRequest) -> HttpResponse:
     for appointment in appointments:
         appointment.label = session_label(appointment)  # type: ignore[attr-defined]
         days.setdefault(local_day(appointment.starts_at, site.zone), []).append(appointment)
+    closures = closures_between(site=site, start=start, end=end)
+    closed: dict[dt.date, list[Closure]] = defaultdict(list)
+    for closure in closures:
+        for offset in range(7):
+            day_start, day_end = day_bounds(monday + dt.timedelta(days=offset), site.zone)
+            if closure.starts_at < day_end and closure.ends_at > day_start:
+                closed[monday + dt.timedelta(days=offset)].append(closure)
     context = {
-        "nav": "week", "site": site, "sites": sites, "days": sorted(days.items()), "monday": monday, "day": day,
+        "nav": "week", "site": site, "sites": sites, "monday": monday, "day": day,
+        "days": [(d, sessions, closed[d]) for d, sessions in sorted(days.items())],
         "previous_week": monday - dt.timedelta(days=7), "next_week": monday + dt.timedelta(days=7),
         "today": local_day(now, site.zone),
     }

@@ -112,3 +112,34 @@ def test_patient_search_shows_the_next_session_in_the_sites_zone(client, web):
     response = client.get(reverse("web:patient-search"), {"q": "Archer"})
     assert f"{local:%a} {local.day} {local:%b}, {local:%H:%M} EST".encode() in response.content
     assert f"{first.starts_at:%H:%M}".encode() not in response.content
+
+
+def test_the_board_and_week_show_site_and_all_site_closures_in_the_sites_zone(client, web):
+    from clinic.models import Closure
+    from tests.factories import SiteFactory
+
+    zone = web.clinic.site.zone
+    day = dt.date(2026, 3, 4)
+    Closure.objects.create(
+        site=web.clinic.site, reason="Fire drill",
+        starts_at=dt.datetime.combine(day, dt.time(13), tzinfo=zone), ends_at=dt.datetime.combine(day, dt.time(14, 30), tzinfo=zone),
+    )
+    Closure.objects.create(
+        site=None, reason="Network outage",
+        starts_at=dt.datetime.combine(day, dt.time(8), tzinfo=zone), ends_at=dt.datetime.combine(day, dt.time(9), tzinfo=zone),
+    )
+    Closure.objects.create(
+        site=SiteFactory(), reason="Other site only",
+        starts_at=dt.datetime.combine(day, dt.time(8), tzinfo=zone), ends_at=dt.datetime.combine(day, dt.time(9), tzinfo=zone),
+    )
+    login(client, web.desk.user)
+    board = client.get(reverse("web:board"), {"day": day.isoformat(), "site": web.clinic.site.pk}).content.decode()
+    assert "Wed 4 Mar 13:00 – Wed 4 Mar 14:30: Fire drill" in board
+    assert "Wed 4 Mar 08:00 – Wed 4 Mar 09:00: Network outage" in board and "(all sites)" in board
+    assert "Other site only" not in board
+    assert "Fire drill" not in client.get(reverse("web:board"), {"day": "2026-03-05"}).content.decode()
+    week = client.get(reverse("web:week"), {"day": day.isoformat(), "site": web.clinic.site.pk})
+    assert [(d, [c.reason for c in closures]) for d, _s, closures in week.context["days"] if closures] == [
+        (day, ["Network outage", "Fire drill"])
+    ]
+    assert "Wed 4 Mar 13:00 – Wed 4 Mar 14:30: Fire drill" in week.content.decode()
