@@ -80,7 +80,11 @@ def timeline(plan: TreatmentPlan, appointments: list[Appointment]) -> list[dict[
         phase["sessions"] = [a for a in everything if a.is_blocking or a.status == AppointmentStatus.NO_SHOW]
         phase["released"] = sum(a.status == AppointmentStatus.CANCELLED for a in everything)
         phase["done"] = sum(a.status == AppointmentStatus.COMPLETED for a in everything)
-        phase["total"] = sum(a.is_blocking for a in everything)
+        booked = sum(a.is_blocking for a in everything)
+        # An induction counts against its protocol: a paused 3-2-1-1-1 after six sessions is
+        # "6 of 8 done", not "6 of 6" (the released sessions are not on the timeline).
+        planned = plan.protocol.induction_session_count if phase["phase"] == Phase.INDUCTION else 0
+        phase["total"] = max(booked, planned)
     return [phase for phase in phases if phase["sessions"] or phase["released"]]
 
 
@@ -181,8 +185,10 @@ def plan_adjust(request: HttpRequest, plan_id: int) -> HttpResponse:
                 plan_end(**common)
                 messages.success(request, "The plan is ended.")
             elif action == PlanAdjustForm.INTERVAL:
-                plan_change_interval(days=data["interval_days"], **common)
-                messages.success(request, f"The maintenance interval is now {data['interval_days']} days.")
+                replan = plan_change_interval(days=data["interval_days"], **common)
+                messages.success(
+                    request, f"The maintenance interval is now {data['interval_days']} days: {replan.summary(plan.site)}."
+                )
             elif action == PlanAdjustForm.NEW_INDUCTION:
                 booked = plan_new_induction(start_date=data["from_date"], **common)
                 messages.success(request, f"A new induction is booked: {len(booked)} sessions.")

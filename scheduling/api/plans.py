@@ -316,7 +316,10 @@ class PlanViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixi
         data = self._valid(serializer_class)
         version = expected_version(self.request, data.get("version"))
         result = change(plan=plan, data=data, version=version, actor=self.request.user, now=timezone.now())
-        appointments = result if isinstance(result, list) else []
+        if isinstance(result, list):
+            appointments = result
+        else:  # a maintenance re-plan: the sessions it added or moved
+            appointments = [*getattr(result, "created", []), *(a for a, _old in getattr(result, "moved", []))]
         return self._plan_answer(plan, appointments)
 
     @extend_schema(summary="Change the maintenance interval", request=ChangeIntervalSerializer,

@@ -15,12 +15,14 @@ from scheduling.services.appointments import (
 )
 from scheduling.services.courses import (
     CourseProposal,
+    MaintenanceReplan,
     ProposedSession,
     check_course_rules,
     course_book,
     course_propose,
     induction_reflow,
     maintenance_apply,
+    maintenance_replan,
 )
 from scheduling.services.eligibility import patient_eligibility, require_eligible
 from scheduling.services.plans import (
@@ -39,6 +41,7 @@ from scheduling.services.plans import (
 __all__ = [
     "CancelOutcome",
     "CourseProposal",
+    "MaintenanceReplan",
     "ProposedSession",
     "appointment_book",
     "appointment_cancel",
@@ -54,6 +57,7 @@ __all__ = [
     "course_propose",
     "induction_reflow",
     "maintenance_apply",
+    "maintenance_replan",
     "patient_eligibility",
     "plan_change_interval",
     "plan_change_review_date",
