@@ -5,6 +5,7 @@ timeline counts against the protocol."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -54,7 +55,7 @@ def test_an_interval_change_keeps_confirmed_sessions_and_moves_only_unconfirmed_
     assert first.starts_at == first.history.last().starts_at, "the confirmed session did not move"
     sessions = _maintenance(plan)
     assert sessions[0].pk == first.pk
-    gaps = [(b.starts_at.astimezone(NY).date() - a.starts_at.astimezone(NY).date()).days for a, b in zip(sessions, sessions[1:], strict=False)]
+    gaps = [(b.starts_at.astimezone(NY).date() - a.starts_at.astimezone(NY).date()).days for a, b in itertools.pairwise(sessions)]
     assert gaps and all(32 <= gap <= 38 for gap in gaps)
     # What moved is reported, with where each session was.
     assert replan.moved and all(before[a.pk] == old for a, old in replan.moved)
@@ -80,7 +81,7 @@ def test_an_interval_change_never_plans_or_flags_a_date_that_has_passed(clinic):
 
 
 def test_an_interval_change_never_moves_a_checked_in_session(clinic):
-    plan, now = _into_maintenance(clinic)
+    plan, _now = _into_maintenance(clinic)
     first = _maintenance(plan)[0]
     services.appointment_check_in(appointment=first, actor=None, now=first.starts_at)
     services.plan_change_interval(plan=plan, days=14, reason="Shorter", actor=clinic.prescriber.user, now=first.starts_at)
