@@ -147,7 +147,7 @@ class NewInductionSerializer(AdjustmentSerializer):
 
 class PlanChangeResultSerializer(serializers.Serializer):
     plan = PlanSerializer()
-    appointments = AppointmentSerializer(many=True, help_text="Sessions booked by this change (resume, new induction).")
+    appointments = AppointmentSerializer(many=True, help_text="Sessions booked or moved by this change (resume, new induction, interval).")
 
 
 class ProposeCourseSerializer(serializers.Serializer):
