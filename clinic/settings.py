@@ -9,6 +9,7 @@ variable.
 
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 from pathlib import Path
 from urllib.parse import urlparse
@@ -304,6 +305,21 @@ SPECTACULAR_SETTINGS = {
 }
 
 PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default="US")
+
+
+def env_clock(name: str, default: str) -> dt.time:
+    raw = env.str(name, default=default).strip()
+    try:
+        return dt.time.fromisoformat(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a time of day; use HH:MM, e.g. 07:00.") from None
+
+
+# The front desk checks a patient in only on the session's own day in the site's zone,
+# from this local time on: a session a week ahead cannot be checked in by mistake.
+CHECK_IN_OPENS_AT = env_clock("CHECK_IN_OPENS_AT", "00:00")
+# The least monitoring after the administration ends before a patient may be discharged.
+DISCHARGE_MIN_MONITORING_MINUTES = env_int("DISCHARGE_MIN_MONITORING_MINUTES", 30, minimum=0)
 
 LOGGING = {
     "version": 1,

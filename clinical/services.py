@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
@@ -203,6 +204,43 @@ def _check_dose(*, route: str, dose_mg_per_kg: Decimal, weight_kg: Decimal, tota
             )
 
 
+def _min_monitoring() -> dt.timedelta:
+    return dt.timedelta(minutes=settings.DISCHARGE_MIN_MONITORING_MINUTES)
+
+
+def _monitoring_words() -> str:
+    minutes = settings.DISCHARGE_MIN_MONITORING_MINUTES
+    return f"{minutes} minutes of monitoring" if minutes else "a moment"
+
+
+def _require_start_allowed_at(appointment: Appointment, started_at: dt.datetime) -> None:
+    """The infusion may start only once the start gate was open: after a pre-infusion reading and,
+    when that reading held the start, after the prescriber's clearance."""
+    zone = appointment.site.zone
+    pre = (
+        appointment.vital_signs.filter(phase=VitalsPhase.PRE, recorded_at__lt=started_at)
+        .order_by("-recorded_at", "-pk")
+        .first()
+    )
+    if pre is None:
+        first = latest_vitals(appointment, VitalsPhase.PRE)
+        when = f" (taken at {first.recorded_at.astimezone(zone):%H:%M})" if first is not None else ""
+        raise InvalidInput(
+            f"The administration must start after the pre-infusion vitals{when}.", details={"field": "started_at"}
+        )
+    if vitals_problems(pre, thresholds_for(site=appointment.site)):
+        clearance = (
+            appointment.start_clearances.filter(cleared_at__gte=pre.recorded_at).order_by("cleared_at").first()
+        )
+        if clearance is None or clearance.cleared_at >= started_at:
+            when = f" (cleared at {clearance.cleared_at.astimezone(zone):%H:%M})" if clearance is not None else ""
+            raise InvalidInput(
+                f"The start was held by the pre-infusion vitals; the administration must start after the "
+                f"prescriber's clearance{when}.",
+                details={"field": "started_at"},
+            )
+
+
 @transaction.atomic
 def administration_record(
     *,
@@ -230,9 +268,16 @@ def administration_record(
     _require_clinician(given_by, "give ketamine")
     _check_dose(route=route, dose_mg_per_kg=dose_mg_per_kg, weight_kg=weight_kg, total_mg=total_mg)
     if not started_at < ended_at:
-        raise InvalidInput("The administration must end after it starts.")
+        raise InvalidInput("The administration must end after it starts.", details={"field": "ended_at"})
     if ended_at > now:
-        raise InvalidInput("The administration cannot end in the future.")
+        raise InvalidInput("The administration cannot end in the future.", details={"field": "ended_at"})
+    _require_start_allowed_at(appointment, started_at)
+    recovery = Recovery.objects.filter(appointment=appointment).first()
+    if recovery is not None and recovery.discharged_at < ended_at + _min_monitoring():
+        raise InvalidInput(
+            f"The administration must end at least {_monitoring_words()} before the recorded discharge.",
+            details={"field": "ended_at"},
+        )
     lot_number = lot_number.strip()
     if not lot_number:
         raise InvalidInput("Give the lot number.")
@@ -321,8 +366,15 @@ def recovery_record(
     if discharged_at > now:
         raise InvalidInput("The discharge time cannot be in the future.")
     administration = Administration.objects.filter(appointment=appointment).first()
-    if administration is not None and discharged_at < administration.ended_at:
-        raise InvalidInput("The discharge cannot be before the end of the administration.")
+    if administration is not None:
+        earliest = administration.ended_at + _min_monitoring()
+        if discharged_at <= administration.ended_at or discharged_at < earliest:
+            local = earliest.astimezone(appointment.site.zone)
+            raise InvalidInput(
+                f"The discharge must be at least {_monitoring_words()} after the administration ended "
+                f"(not before {local:%H:%M}).",
+                details={"field": "discharged_at"},
+            )
     if any(not effect.active for effect in side_effects):
         raise InvalidInput("One of the side effects is no longer on the clinic's list.")
     recovery = Recovery.objects.filter(appointment=appointment).first() or Recovery(appointment=appointment)

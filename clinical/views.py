@@ -20,7 +20,7 @@ from clinic.web.common import describe, session_label
 from clinical import selectors, services
 from clinical.forms import AdministrationForm, ClearStartForm, LogFilterForm, RecoveryForm, VitalsForm
 from clinical.models import VitalsPhase
-from scheduling.errors import SchedulingError
+from scheduling.errors import InvalidInput, SchedulingError
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.services import appointment_complete, appointment_start
 
@@ -111,7 +111,12 @@ def session(request: HttpRequest, appointment_id: int) -> HttpResponse:
         try:
             message = _perform(request, appointment, which, form, now)
         except SchedulingError as exc:
-            return _render(request, appointment, forms=forms, problem=describe(exc), status=409)
+            field = (exc.details or {}).get("field")
+            if isinstance(exc, InvalidInput) and form is not None and field in form.fields:
+                # A time that breaks the record's order is the form's error, next to the field.
+                form.add_error(field, exc.message)
+                return _render(request, appointment, forms=forms, status=400)
+            return _render(request, appointment, forms=forms, problem=describe(exc), status=exc.http_status)
     messages.success(request, message)
     return redirect(reverse("clinical:session", args=[appointment.pk]))
 

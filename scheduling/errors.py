@@ -29,6 +29,12 @@ class InvalidState(SchedulingError):
     http_status = 409
 
 
+class CheckInNotOpen(InvalidState):
+    """Check-in is only possible on the session's own local day, from the clinic's opening time for it."""
+
+    code = "check_in_not_open"
+
+
 class BookingConflict(SchedulingError):
     """A chair, patient or nurse is already taken at that time."""
 

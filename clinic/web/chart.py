@@ -39,8 +39,14 @@ from scheduling.services import (
     plan_pause,
     plan_resume,
 )
+from scheduling.services.appointments import check_in_window
 
 HISTORY_LIMIT = 50
+
+
+def _check_in_open(appointment: Appointment, now: dt.datetime) -> bool:
+    opens, closes = check_in_window(appointment)
+    return opens <= now < closes
 
 
 def allowed_actions(plan: TreatmentPlan) -> list[str]:
@@ -74,7 +80,11 @@ def timeline(plan: TreatmentPlan, appointments: list[Appointment]) -> list[dict[
         phase["sessions"] = [a for a in everything if a.is_blocking or a.status == AppointmentStatus.NO_SHOW]
         phase["released"] = sum(a.status == AppointmentStatus.CANCELLED for a in everything)
         phase["done"] = sum(a.status == AppointmentStatus.COMPLETED for a in everything)
-        phase["total"] = sum(a.is_blocking for a in everything)
+        booked = sum(a.is_blocking for a in everything)
+        # An induction counts against its protocol: a paused 3-2-1-1-1 after six sessions is
+        # "6 of 8 done", not "6 of 6" (the released sessions are not on the timeline).
+        planned = plan.protocol.induction_session_count if phase["phase"] == Phase.INDUCTION else 0
+        phase["total"] = max(booked, planned)
     return [phase for phase in phases if phase["sessions"] or phase["released"]]
 
 
@@ -95,8 +105,10 @@ def chart_context(request: HttpRequest, patient_id: int, *, now: dt.datetime, fo
         appointment.label = session_label(appointment)  # type: ignore[attr-defined]
         appointment.is_past = appointment.starts_at <= now  # type: ignore[attr-defined]
         appointment.can_cancel = appointment.status in (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN)  # type: ignore[attr-defined]
-        appointment.can_check_in = appointment.status in UPCOMING_STATUSES  # type: ignore[attr-defined]
-        appointment.can_no_show = appointment.can_check_in and appointment.is_past  # type: ignore[attr-defined]
+        upcoming_status = appointment.status in UPCOMING_STATUSES
+        appointment.can_check_in = upcoming_status and _check_in_open(appointment, now)  # type: ignore[attr-defined]
+        appointment.can_undo_check_in = appointment.status == AppointmentStatus.CHECKED_IN  # type: ignore[attr-defined]
+        appointment.can_no_show = upcoming_status and appointment.is_past  # type: ignore[attr-defined]
     upcoming = [a for a in appointments if not a.is_past and a.status in UPCOMING_STATUSES]  # type: ignore[attr-defined]
     past = [a for a in appointments if a.is_past or a.status not in UPCOMING_STATUSES]  # type: ignore[attr-defined]
     context: dict[str, Any] = {
@@ -173,8 +185,10 @@ def plan_adjust(request: HttpRequest, plan_id: int) -> HttpResponse:
                 plan_end(**common)
                 messages.success(request, "The plan is ended.")
             elif action == PlanAdjustForm.INTERVAL:
-                plan_change_interval(days=data["interval_days"], **common)
-                messages.success(request, f"The maintenance interval is now {data['interval_days']} days.")
+                replan = plan_change_interval(days=data["interval_days"], **common)
+                messages.success(
+                    request, f"The maintenance interval is now {data['interval_days']} days: {replan.summary(plan.site)}."
+                )
             elif action == PlanAdjustForm.NEW_INDUCTION:
                 booked = plan_new_induction(start_date=data["from_date"], **common)
                 messages.success(request, f"A new induction is booked: {len(booked)} sessions.")

@@ -4,9 +4,12 @@ course and the session buttons (check in, no-show, cancel)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from typing import Any
 
+import phonenumbers
+from django.conf import settings
 from django.contrib import messages
 from django.core import signing
 from django.db.models import Min, Q
@@ -16,11 +19,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from clinic.models import Chair, Site, StaffMember
+from clinic.models import Chair, Closure, Site, StaffMember
 from clinic.web.access import ALL_STAFF, DESK_ROLES, safe_next, staff_required
 from clinic.web.common import describe, flash_error, parse_day, session_label
 from patients.forms import PatientSearchForm
 from patients.models import Patient
+from scheduling.engine import NoFit
 from scheduling.engine.wallclock import day_bounds, local_day
 from scheduling.errors import SchedulingError
 from scheduling.forms import CancelForm, CourseStartForm, next_weekday
@@ -28,6 +32,7 @@ from scheduling.models import (
     UPCOMING_STATUSES,
     Appointment,
     AppointmentStatus,
+    Phase,
     PlanStatus,
     TreatmentPlan,
 )
@@ -38,9 +43,12 @@ from scheduling.services import (
     appointment_check_in,
     appointment_confirm,
     appointment_mark_no_show,
+    appointment_undo_check_in,
     course_book,
     course_propose,
 )
+from scheduling.services.appointments import check_in_window
+from scheduling.services.courses import induction_reflow_propose
 
 PROPOSAL_SALT = "clinic.web.course-proposal"
 PROPOSAL_MAX_AGE = 60 * 60
@@ -65,6 +73,20 @@ def _pick_site(request: HttpRequest, sites: list[Site]) -> Site:
     return sites[0]
 
 
+def closures_between(*, site: Site, start: dt.datetime, end: dt.datetime) -> list[Closure]:
+    """The site's own closures and the all-site ones that overlap [start, end). One query."""
+    return list(
+        Closure.objects.filter(Q(site=site) | Q(site__isnull=True), starts_at__lt=end, ends_at__gt=start)
+        .select_related("site")
+        .order_by("starts_at", "pk")
+    )
+
+
+def _check_in_open(appointment: Appointment, now: dt.datetime) -> bool:
+    opens, closes = check_in_window(appointment)
+    return opens <= now < closes
+
+
 def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     """The day board of one site: chairs as rows, each with its sessions in time order. Four queries."""
     sites = sites_for(request.staff)  # type: ignore[attr-defined]
@@ -75,10 +97,12 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     chairs = list(Chair.objects.filter(site=site, active=True).order_by("name", "pk"))
     by_chair: dict[int, list[Appointment]] = defaultdict(list)
     for appointment in appointments:
+        appointment.site = site  # every row is at this site; saves a query per row
         appointment.label = session_label(appointment)  # type: ignore[attr-defined]
         appointment.is_late = appointment.status in UPCOMING_STATUSES and appointment.starts_at <= now  # type: ignore[attr-defined]
         appointment.can_no_show = appointment.is_late  # type: ignore[attr-defined]
-        appointment.can_check_in = appointment.status in UPCOMING_STATUSES  # type: ignore[attr-defined]
+        appointment.can_check_in = appointment.status in UPCOMING_STATUSES and _check_in_open(appointment, now)  # type: ignore[attr-defined]
+        appointment.can_undo_check_in = appointment.status == AppointmentStatus.CHECKED_IN  # type: ignore[attr-defined]
         appointment.can_cancel = appointment.status in (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN)  # type: ignore[attr-defined]
         appointment.ride = appointment.ride_home or appointment.patient.escort_name  # type: ignore[attr-defined]
         by_chair[appointment.chair_id].append(appointment)
@@ -87,7 +111,9 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     retired = {a.chair_id: a.chair for a in appointments if a.chair_id not in known}
     rows = [(chair, by_chair[chair.pk]) for chair in [*chairs, *retired.values()]]
     live = [a for a in appointments if a.status != AppointmentStatus.CANCELLED]
+    day_start, day_end = day_bounds(day, site.zone)
     return {
+        "closures": closures_between(site=site, start=day_start, end=day_end),
         "nav": "board",
         "site": site,
         "sites": sites,
@@ -140,13 +166,44 @@ def week(request: HttpRequest) -> HttpResponse:
     for appointment in appointments:
         appointment.label = session_label(appointment)  # type: ignore[attr-defined]
         days.setdefault(local_day(appointment.starts_at, site.zone), []).append(appointment)
+    closures = closures_between(site=site, start=start, end=end)
+    closed: dict[dt.date, list[Closure]] = defaultdict(list)
+    for closure in closures:
+        for offset in range(7):
+            day_start, day_end = day_bounds(monday + dt.timedelta(days=offset), site.zone)
+            if closure.starts_at < day_end and closure.ends_at > day_start:
+                closed[monday + dt.timedelta(days=offset)].append(closure)
     context = {
-        "nav": "week", "site": site, "sites": sites, "days": sorted(days.items()), "monday": monday, "day": day,
+        "nav": "week", "site": site, "sites": sites, "monday": monday, "day": day,
+        "days": [(d, sessions, closed[d]) for d, sessions in sorted(days.items())],
         "previous_week": monday - dt.timedelta(days=7), "next_week": monday + dt.timedelta(days=7),
         "today": local_day(now, site.zone),
     }
     with timezone.override(site.zone):
         return render(request, "web/week.html", context)
+
+
+PHONE_CHARACTERS = re.compile(r"^\+?[\d\s().\-/]+$")
+# Fewer digits than this is more likely part of a date or an id than a phone number.
+PHONE_MIN_DIGITS = 3
+
+
+def phone_query(text: str) -> Q | None:
+    """A query typed as a phone number, however it is formatted ("303-555-0109", "(303) 555-0109",
+    "+1 303 555 0109"), matched against the stored E.164 number; a partial run of digits matches
+    anywhere in it. None when the text is not a phone number."""
+    text = text.strip()
+    digits = re.sub(r"\D", "", text)
+    if not PHONE_CHARACTERS.match(text) or len(digits) < PHONE_MIN_DIGITS:
+        return None
+    try:
+        parsed = phonenumbers.parse(text, settings.PHONENUMBER_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is not None and phonenumbers.is_possible_number(parsed):
+        whole = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return Q(mobile_phone=whole) | Q(mobile_phone__contains=digits)
+    return Q(mobile_phone__contains=digits)
 
 
 @require_GET
@@ -159,12 +216,15 @@ def patient_search(request: HttpRequest) -> HttpResponse:
     searched = False
     if form.is_valid() and form.cleaned_data["q"]:
         searched = True
-        query = Q()
-        for word in form.cleaned_data["q"].split()[:4]:
-            query &= (
-                Q(first_name__icontains=word) | Q(last_name__icontains=word)
-                | Q(email__icontains=word) | Q(mobile_phone__icontains=word)
-            )
+        text = form.cleaned_data["q"]
+        query = phone_query(text)
+        if query is None:
+            query = Q()
+            for word in text.split()[:4]:
+                query &= (
+                    Q(first_name__icontains=word) | Q(last_name__icontains=word)
+                    | Q(email__icontains=word) | Q(mobile_phone__icontains=word)
+                )
         results = list(
             Patient.objects.filter(query)
             .select_related("home_site")
@@ -277,6 +337,29 @@ def _board_url(appointment: Appointment) -> str:
     return f"{reverse('web:board')}?site={appointment.site_id}&day={day.isoformat()}"
 
 
+def _cancel_rebook_page(
+    request: HttpRequest, appointment: Appointment, *, reason: str, back: str, now: dt.datetime
+) -> HttpResponse:
+    """Show the replacement a cancel-and-rebook would book, before anything is written."""
+    replacement: list[dt.datetime] = []
+    problem = ""
+    if appointment.plan_id and appointment.phase == Phase.INDUCTION and appointment.status in (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN):
+        plan = TreatmentPlan.objects.select_related("protocol", "site", "patient").get(pk=appointment.plan_id)
+        proposal = induction_reflow_propose(plan=plan, missed=appointment, now=now)
+        if isinstance(proposal, NoFit):
+            problem = proposal.reason
+        elif proposal is not None:
+            replacement = [slot.start for slot in proposal.slots]
+    else:
+        problem = "Only an upcoming induction session of a course has a replacement to book."
+    context = {
+        "a": appointment, "reason": reason, "back": back, "replacement": replacement, "replacement_problem": problem,
+        "nav": "board", "site": appointment.site,
+    }
+    with timezone.override(appointment.site.zone):
+        return render(request, "web/cancel_rebook.html", context)
+
+
 @require_POST
 @staff_required(DESK_ROLES)
 def appointment_action(request: HttpRequest, appointment_id: int, action: str) -> HttpResponse:
@@ -288,6 +371,11 @@ def appointment_action(request: HttpRequest, appointment_id: int, action: str) -
         if action == "check-in":
             appointment_check_in(appointment=appointment, actor=request.user, now=now)
             messages.success(request, f"{name} is checked in.")
+        elif action == "undo-check-in":
+            appointment_undo_check_in(
+                appointment=appointment, actor=request.user, reason=request.POST.get("reason", ""), now=now
+            )
+            messages.success(request, f"{name}'s check-in is undone.")
         elif action == "confirm":
             appointment_confirm(appointment=appointment, actor=request.user, now=now)
             messages.success(request, f"{name}'s session is confirmed.")
@@ -299,8 +387,15 @@ def appointment_action(request: HttpRequest, appointment_id: int, action: str) -
             if not form.is_valid():
                 messages.error(request, " ".join(form.errors["reason"]))
                 return redirect(back)
-            appointment_cancel(appointment=appointment, actor=request.user, reason=form.cleaned_data["reason"], now=now)
-            messages.success(request, f"{name}'s session is cancelled.")
+            reason = form.cleaned_data["reason"]
+            mode = request.POST.get("mode", "cancel-only")
+            if mode == "propose-rebook":
+                return _cancel_rebook_page(request, appointment, reason=reason, back=back, now=now)
+            # Only an explicit "cancel and rebook" books a replacement; a plain cancel never does.
+            outcome = appointment_cancel(
+                appointment=appointment, actor=request.user, reason=reason, now=now, rebook=mode == "rebook"
+            )
+            messages.success(request, f"{name}'s session is cancelled. {outcome.course}")
         else:
             raise Http404("Unknown action.")
     except SchedulingError as exc:

@@ -110,7 +110,8 @@ def portal_action(request: HttpRequest, appointment_id: int, action: str) -> Htt
             appointment_confirm(appointment=appointment, actor=request.user, now=now, via="patient portal")
             messages.success(request, "Thank you: your session is confirmed.")
         else:
-            appointment_cancel(appointment=appointment, actor=request.user, reason=PATIENT_CANCEL_REASON, now=now)
+            # A patient's cancel never books a replacement: the clinic decides how the course goes on.
+            appointment_cancel(appointment=appointment, actor=request.user, reason=PATIENT_CANCEL_REASON, now=now, rebook=False)
             messages.success(request, "Your session is cancelled. The clinic will contact you to rebook.")
     except SchedulingError as exc:
         flash_error(request, exc)

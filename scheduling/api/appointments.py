@@ -63,6 +63,30 @@ class MoveSerializer(serializers.Serializer):
 class CancelSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000,
                                    help_text="Required for staff; patients may leave it out.")
+    rebook = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Staff only: also book the replacement a cancelled induction session needs. Never implied.",
+    )
+
+
+class CourseOutcomeSerializer(serializers.Serializer):
+    summary = serializers.CharField(help_text="What the cancellation did to the course, in words.")
+    short_by = serializers.IntegerField(help_text="Induction sessions the round is now missing.")
+    rebooked = serializers.ListField(child=serializers.DictField(), help_text="Replacements booked (only when asked).")
+    replacement_starts_at = serializers.DateTimeField(allow_null=True, help_text="The first replacement that would fit.")
+    plan_flagged = serializers.BooleanField()
+
+
+class CancelResultSerializer(AppointmentSerializer):
+    course_outcome = CourseOutcomeSerializer(read_only=True)
+
+    class Meta(AppointmentSerializer.Meta):
+        fields = [*AppointmentSerializer.Meta.fields, "course_outcome"]
+        read_only_fields = fields
+
+
+class UndoCheckInSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, help_text="Why the check-in was a mistake; kept in history.")
 
 
 class AppointmentFilter(django_filters.FilterSet):
@@ -95,6 +119,7 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
         "cancel": DESK | PATIENTS,
         "confirm": DESK | PATIENTS,
         "check_in": DESK,
+        "undo_check_in": DESK,
         "start": CLINICIANS,
         "complete": CLINICIANS,
         "no_show": DESK,
@@ -163,8 +188,8 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
 
         return idempotent(request, perform)
 
-    @extend_schema(summary="Cancel a session (patients: their own, before the notice period)",
-                   request=CancelSerializer, responses=AppointmentSerializer)
+    @extend_schema(summary="Cancel a session (patients: their own, before the notice period); never rebooks unless "
+                           "`rebook` is true", request=CancelSerializer, responses=CancelResultSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         appointment = self.get_object()
@@ -175,10 +200,16 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
             if appointment.status in UPCOMING_STATUSES:
                 self._check_patient_notice(appointment, now)
             reason = reason or PATIENT_CANCEL_REASON
+            if data["rebook"]:
+                raise serializers.ValidationError({"rebook": ["The clinic rebooks sessions; please call them."]})
         elif not reason:
             raise serializers.ValidationError({"reason": ["Give a reason for the cancellation."]})
-        cancelled = services.appointment_cancel(appointment=appointment, actor=request.user, reason=reason, now=now)
-        return self._answer(cancelled)
+        outcome = services.appointment_cancel(
+            appointment=appointment, actor=request.user, reason=reason, now=now, rebook=data["rebook"]
+        )
+        fresh = self.get_queryset().get(pk=outcome.appointment.pk)
+        fresh.course_outcome = outcome.as_dict()
+        return Response(CancelResultSerializer(fresh, context=self.get_serializer_context()).data)
 
     @extend_schema(summary="Confirm a session (patients: their own, before the notice period)", request=None,
                    responses=AppointmentSerializer)
@@ -196,6 +227,16 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
     def check_in(self, request, pk=None):
         appointment = self.get_object()
         return self._answer(services.appointment_check_in(appointment=appointment, actor=request.user, now=timezone.now()))
+
+    @extend_schema(summary="Undo a mistaken check-in (back to confirmed or booked; the reason is kept in history)",
+                   request=UndoCheckInSerializer, responses=AppointmentSerializer)
+    @action(detail=True, methods=["post"], url_path="undo-check-in")
+    def undo_check_in(self, request, pk=None):
+        appointment = self.get_object()
+        data = self._valid(UndoCheckInSerializer)
+        return self._answer(services.appointment_undo_check_in(
+            appointment=appointment, actor=request.user, reason=data["reason"], now=timezone.now(),
+        ))
 
     @extend_schema(summary="The patient is in the chair (clinicians)", request=None, responses=AppointmentSerializer)
     @action(detail=True, methods=["post"])

@@ -147,7 +147,7 @@ class NewInductionSerializer(AdjustmentSerializer):
 
 class PlanChangeResultSerializer(serializers.Serializer):
     plan = PlanSerializer()
-    appointments = AppointmentSerializer(many=True, help_text="Sessions booked by this change (resume, new induction).")
+    appointments = AppointmentSerializer(many=True, help_text="Sessions booked or moved by this change (resume, new induction, interval).")
 
 
 class ProposeCourseSerializer(serializers.Serializer):
@@ -316,7 +316,10 @@ class PlanViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixi
         data = self._valid(serializer_class)
         version = expected_version(self.request, data.get("version"))
         result = change(plan=plan, data=data, version=version, actor=self.request.user, now=timezone.now())
-        appointments = result if isinstance(result, list) else []
+        if isinstance(result, list):
+            appointments = result
+        else:  # a maintenance re-plan: the sessions it added or moved
+            appointments = [*getattr(result, "created", []), *(a for a, _old in getattr(result, "moved", []))]
         return self._plan_answer(plan, appointments)
 
     @extend_schema(summary="Change the maintenance interval", request=ChangeIntervalSerializer,

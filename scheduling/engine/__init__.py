@@ -23,6 +23,7 @@ from scheduling.engine.planner import (
     propose_additional,
     propose_induction,
     propose_maintenance,
+    remaining_weekly_counts,
 )
 
 __all__ = [
@@ -43,4 +44,5 @@ __all__ = [
     "propose_additional",
     "propose_induction",
     "propose_maintenance",
+    "remaining_weekly_counts",
 ]

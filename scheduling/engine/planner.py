@@ -132,8 +132,14 @@ def propose_maintenance(
     slots: list[Slot] = []
     problems: list[DayProblem] = []
     anchor = local_day(previous_start, zone)
+    today = local_day(not_before, zone) if not_before is not None else None
     while True:
         target = anchor + dt.timedelta(days=rule.interval_days)
+        # A session whose date has passed is not a problem to report: the patient is due now,
+        # so the session goes on the next day (a day's notice), never on a day gone by.
+        overdue = False
+        if today is not None and target <= today:
+            target, overdue = today + dt.timedelta(days=1), True
         if target > until:
             break
         placed: Slot | None = None
@@ -141,7 +147,9 @@ def propose_maintenance(
         for shift in _nearest_first(rule.tolerance_days):
             day = target + dt.timedelta(days=shift)
             gap_days = (day - anchor).days
-            if not rule.min_days <= gap_days <= rule.max_days or day > until:
+            if today is not None and day < today:
+                continue
+            if not (overdue or rule.min_days <= gap_days <= rule.max_days) or day > until:
                 continue
             found = availability.first_slot(day, rule.session_length, rule.route, prefs, not_before)
             if isinstance(found, Slot):
@@ -165,6 +173,18 @@ def _nearest_first(tolerance: int) -> list[int]:
     for distance in range(1, tolerance + 1):
         order += [distance, -distance]
     return order
+
+
+def remaining_weekly_counts(weekly_counts: Sequence[int], sessions_held: int) -> tuple[int, ...]:
+    """The rest of a weekly induction pattern after `sessions_held` sessions, in its own shape:
+    3-2-1-1-1 with two held leaves 1-2-1-1-1 (finish week 1, then week 2, then the weekly tail)."""
+    remaining = list(weekly_counts)
+    to_drop = sessions_held
+    for week, count in enumerate(remaining):
+        taken = min(count, to_drop)
+        remaining[week] -= taken
+        to_drop -= taken
+    return tuple(count for count in remaining if count)
 
 
 @dataclass

@@ -96,7 +96,7 @@ def cancel(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "GET":
         return _page(request, appointment, "cancel.html", deadline=deadline.astimezone(appointment.patient.zone))
     try:
-        appointment = appointment_cancel(appointment=appointment, actor=None, reason=CANCEL_REASON, now=now)
+        appointment = appointment_cancel(appointment=appointment, actor=None, reason=CANCEL_REASON, now=now).appointment
     except SchedulingError as exc:
         return _page(request, appointment, "not_upcoming.html", status=409, reason=exc.message)
     return _page(request, appointment, "cancelled.html")

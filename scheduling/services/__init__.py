@@ -1,6 +1,7 @@
 """Every write to plans and appointments goes through these functions."""
 
 from scheduling.services.appointments import (
+    CancelOutcome,
     appointment_book,
     appointment_cancel,
     appointment_check_in,
@@ -9,16 +10,19 @@ from scheduling.services.appointments import (
     appointment_mark_no_show,
     appointment_move,
     appointment_start,
+    appointment_undo_check_in,
     plan_rule_violations,
 )
 from scheduling.services.courses import (
     CourseProposal,
+    MaintenanceReplan,
     ProposedSession,
     check_course_rules,
     course_book,
     course_propose,
     induction_reflow,
     maintenance_apply,
+    maintenance_replan,
 )
 from scheduling.services.eligibility import patient_eligibility, require_eligible
 from scheduling.services.plans import (
@@ -35,7 +39,9 @@ from scheduling.services.plans import (
 )
 
 __all__ = [
+    "CancelOutcome",
     "CourseProposal",
+    "MaintenanceReplan",
     "ProposedSession",
     "appointment_book",
     "appointment_cancel",
@@ -45,11 +51,13 @@ __all__ = [
     "appointment_mark_no_show",
     "appointment_move",
     "appointment_start",
+    "appointment_undo_check_in",
     "check_course_rules",
     "course_book",
     "course_propose",
     "induction_reflow",
     "maintenance_apply",
+    "maintenance_replan",
     "patient_eligibility",
     "plan_change_interval",
     "plan_change_review_date",

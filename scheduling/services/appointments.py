@@ -5,15 +5,18 @@ retried call does no harm."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
 from clinic.models import Chair, Site, StaffMember
 from patients.models import Patient
 from scheduling.engine import Slot
-from scheduling.engine.wallclock import local_day
-from scheduling.errors import BookingConflict, InvalidInput, InvalidState, PlanRuleBroken
+from scheduling.engine.wallclock import day_bounds, local_day, local_instant
+from scheduling.errors import BookingConflict, CheckInNotOpen, InvalidInput, InvalidState, PlanRuleBroken
 from scheduling.models import (
     UPCOMING_STATUSES,
     Appointment,
@@ -264,12 +267,54 @@ def appointment_confirm(
     )
 
 
+def check_in_window(appointment: Appointment) -> tuple[dt.datetime, dt.datetime]:
+    """When the front desk may check this session in: its own local day at the site, from
+    settings.CHECK_IN_OPENS_AT (local) to the next local midnight."""
+    zone = appointment.site.zone
+    day = local_day(appointment.starts_at, zone)
+    midnight, next_midnight = day_bounds(day, zone)
+    # On a spring-forward day the opening time may not exist; open at local midnight then.
+    opens = local_instant(day, settings.CHECK_IN_OPENS_AT, zone) or midnight
+    return min(opens, appointment.starts_at), next_midnight
+
+
 @transaction.atomic
 def appointment_check_in(*, appointment: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> Appointment:
+    """Mark the patient arrived. Only on the session's own day (site zone), so a session days
+    ahead cannot be checked in, started and completed by a slip of the mouse."""
+    current = Appointment.objects.select_for_update(of=("self",)).select_related("site").get(pk=appointment.pk)
+    if current.status in UPCOMING_STATUSES:
+        opens, closes = check_in_window(current)
+        if not opens <= now < closes:
+            raise CheckInNotOpen(
+                f"Check-in for this session opens {local_label(opens, current.site)} and closes at the end of "
+                f"that day; it is now {local_label(now, current.site)}.",
+                details={"opens_at": opens.isoformat(), "closes_at": closes.isoformat()},
+            )
     return _transition(
-        appointment, allowed=UPCOMING_STATUSES, action="check in", status=AppointmentStatus.CHECKED_IN,
+        current, allowed=UPCOMING_STATUSES, action="check in", status=AppointmentStatus.CHECKED_IN,
         stamp="checked_in_at", actor=actor, now=now, reason="Checked in",
     )
+
+
+@transaction.atomic
+def appointment_undo_check_in(
+    *, appointment: Appointment, actor: AbstractBaseUser | None, reason: str, now: dt.datetime
+) -> Appointment:
+    """Undo a mistaken check-in: the session goes back to confirmed (or booked, if it never was
+    confirmed), and the history says who undid it and why. Once the patient is in the chair
+    the check-in is a fact, not a mistake, so it cannot be undone."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Give a reason for undoing the check-in; it is kept in the session's history.")
+    current = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if current.status in UPCOMING_STATUSES:
+        return current  # already undone: a retry is harmless
+    _require(current, (AppointmentStatus.CHECKED_IN,), "undo the check-in of")
+    current.status = AppointmentStatus.CONFIRMED if current.confirmed_at else AppointmentStatus.BOOKED
+    current.checked_in_at = None
+    save_with_history(current, fields=["status", "checked_in_at"], actor=actor, reason=f"Check-in undone: {reason}")
+    return current
 
 
 @transaction.atomic
@@ -306,17 +351,46 @@ def appointment_complete(*, appointment: Appointment, actor: AbstractBaseUser | 
     return done
 
 
+@dataclass
+class CancelOutcome:
+    """What a cancellation did to the session and to its course, in words for the desk and the API."""
+
+    appointment: Appointment
+    # Induction sessions the round is now missing against the protocol (0 after a rebook).
+    short_by: int = 0
+    # Replacements booked because the caller asked for them (never otherwise).
+    rebooked: list[Appointment] = field(default_factory=list)
+    # When nothing was rebooked: the first replacement that would fit, so the desk can offer it.
+    replacement_starts_at: dt.datetime | None = None
+    plan_flagged: bool = False
+    course: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "summary": self.course,
+            "short_by": self.short_by,
+            "rebooked": [{"id": a.pk, "starts_at": a.starts_at.isoformat()} for a in self.rebooked],
+            "replacement_starts_at": self.replacement_starts_at.isoformat() if self.replacement_starts_at else None,
+            "plan_flagged": self.plan_flagged,
+        }
+
+
 @transaction.atomic
 def appointment_cancel(
-    *, appointment: Appointment, actor: AbstractBaseUser | None, reason: str, now: dt.datetime, reflow: bool = True
-) -> Appointment:
-    """Cancel a session: the chair is free at once, pending reminders are cancelled, and a missed
-    induction session is re-flowed within the protocol's window (or the plan is flagged)."""
+    *, appointment: Appointment, actor: AbstractBaseUser | None, reason: str, now: dt.datetime, rebook: bool = False,
+    release_only: bool = False,
+) -> CancelOutcome:
+    """Cancel a session: the chair is free at once and pending reminders are cancelled. Nothing is
+    re-booked unless the caller asks (`rebook`); the outcome says what the course is now missing,
+    and a short induction is flagged for the clinician. No other session of the course moves.
+
+    `release_only` is for plan changes that release every future session at once (pause, end,
+    new induction): the plan change itself says what happens to the course."""
     if not reason.strip():
         raise InvalidInput("Give a reason for the cancellation.")
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if appointment.status == AppointmentStatus.CANCELLED:
-        return appointment
+        return CancelOutcome(appointment=appointment, course="The session was already cancelled.")
     _require(appointment, (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN), "cancel")
     appointment.status = AppointmentStatus.CANCELLED
     appointment.cancelled_at = now
@@ -327,9 +401,46 @@ def appointment_cancel(
         reason=f"Cancelled: {reason}",
     )
     reminders.reminders_cancel(appointment=appointment, now=now)
-    if appointment.plan_id:
-        _after_missed(appointment, actor=actor, now=now, reflow=reflow)
-    return appointment
+    if not appointment.plan_id:
+        return CancelOutcome(appointment=appointment, course="A single session, not part of a course.")
+    return _course_after_cancel(appointment, actor=actor, now=now, rebook=rebook, release_only=release_only)
+
+
+def _course_after_cancel(
+    appointment: Appointment, *, actor: AbstractBaseUser | None, now: dt.datetime, rebook: bool, release_only: bool
+) -> CancelOutcome:
+    from scheduling.engine import NoFit
+    from scheduling.services.courses import induction_reflow, induction_reflow_propose, induction_short_by
+
+    plan = TreatmentPlan.objects.select_for_update().select_related("protocol", "site", "patient").get(pk=appointment.plan_id)
+    renumber(plan)
+    if release_only:
+        return CancelOutcome(appointment=appointment, course="Released with the plan's other future sessions.")
+    in_induction = appointment.phase == Phase.INDUCTION and plan.status == PlanStatus.ACTIVE
+    if not in_induction:
+        return CancelOutcome(appointment=appointment, course="No other session of the course was changed.")
+    if rebook:
+        rebooked = induction_reflow(plan=plan, missed=appointment, actor=actor, now=now)
+        plan.refresh_from_db(fields=["needs_attention", "attention_reason", "version"])
+        short_by = induction_short_by(plan)
+        if short_by:
+            course = f"No replacement fits the induction window; the induction is short by {short_by} and the plan is flagged for the clinician."
+        else:
+            course = "Replacement booked: " + ", ".join(local_label(a.starts_at, plan.site) for a in rebooked) + "." if rebooked else "The induction is complete as booked."
+        return CancelOutcome(appointment=appointment, short_by=short_by, rebooked=rebooked, plan_flagged=bool(short_by), course=course)
+    short_by = induction_short_by(plan)
+    if not short_by:
+        return CancelOutcome(appointment=appointment, course="The induction is complete as booked.")
+    proposal = induction_reflow_propose(plan=plan, missed=appointment, now=now)
+    first = proposal.slots[0].start if proposal is not None and not isinstance(proposal, NoFit) else None
+    offer = f"re-flow offered from {local_label(first, plan.site)}" if first else "no replacement fits the induction window"
+    sessions = "session" if short_by == 1 else "sessions"
+    course = f"Induction now short by {short_by} {sessions}; {offer}. The plan is flagged for the clinician."
+    plan.needs_attention = True
+    plan.attention_reason = f"Session on {local_label(appointment.starts_at, plan.site)} was cancelled: {course}"
+    plan.version += 1
+    save_with_history(plan, fields=["needs_attention", "attention_reason", "version"], actor=actor, reason="Flagged: induction short after a cancellation")
+    return CancelOutcome(appointment=appointment, short_by=short_by, replacement_starts_at=first, plan_flagged=True, course=course)
 
 
 @transaction.atomic

@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 
 from clinic.models import Site
 from scheduling.engine import (
     Availability,
+    InductionRule,
     NoFit,
     Preferences,
     Proposal,
@@ -97,13 +99,19 @@ def course_propose(
     prefs: Preferences | None = None,
     site: Site | None = None,
     sessions_needed: int | None = None,
+    weekly_counts: Sequence[int] | None = None,
 ) -> CourseProposal:
     """Every induction session from `start_date`, or CourseDoesNotFit with the reasons and the
     nearest alternatives (a later start, another site, other times). Never a partial course."""
     site = site or plan.site
     prefs = prefs or plan_preferences(plan)
     rule = induction_rule(plan.protocol)
-    if sessions_needed is not None and sessions_needed != rule.total_sessions:
+    if weekly_counts is not None:
+        # The rest of a weekly pattern keeps its shape (e.g. the 3-2-1-1-1 weekly tail).
+        rule = InductionRule(
+            session_length=rule.session_length, min_gap=rule.min_gap, route=rule.route, weekly_counts=tuple(weekly_counts),
+        )
+    elif sessions_needed is not None and sessions_needed != rule.total_sessions:
         rule = type(rule)(
             session_length=rule.session_length, min_gap=rule.min_gap, route=rule.route,
             sessions=sessions_needed, window_days=rule.span_days,
@@ -257,26 +265,38 @@ def course_book(
     return created
 
 
-def induction_reflow(*, plan: TreatmentPlan, missed: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> list[Appointment]:
-    """After a missed or cancelled induction session, add the sessions now missing after the last
-    booked one, inside the protocol's window. If they do not fit, flag the plan for the clinician."""
+def induction_short_by(plan: TreatmentPlan) -> int:
+    """How many sessions the current induction round is missing against the protocol."""
+    held = plan.appointments.filter(
+        phase=Phase.INDUCTION,
+        induction_round=plan.induction_round,
+        status__in=[*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR, AppointmentStatus.COMPLETED],
+    ).count()
+    return max(0, induction_rule(plan.protocol).total_sessions - held)
+
+
+def induction_reflow_propose(*, plan: TreatmentPlan, missed: Appointment, now: dt.datetime) -> Proposal | NoFit | None:
+    """The sessions that would make up for a missed or cancelled induction session, after the last
+    booked one and inside the protocol's window; None when nothing is missing. Writes nothing."""
     rule = induction_rule(plan.protocol)
     zone = plan.site.zone
+    # The missed session does not count even before it is cancelled, so the desk can see the
+    # replacement before deciding to cancel and rebook.
     round_sessions = list(
         plan.appointments.filter(
             phase=Phase.INDUCTION,
             induction_round=plan.induction_round,
             status__in=[*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR, AppointmentStatus.COMPLETED],
-        ).order_by("starts_at")
+        ).exclude(pk=missed.pk).order_by("starts_at")
     )
     missing = rule.total_sessions - len(round_sessions)
     if missing <= 0:
-        return []
+        return None
     first_day = local_day(min([missed.starts_at] + [a.starts_at for a in round_sessions]), zone)
     last_day = first_day + dt.timedelta(days=rule.span_days - 1)
     today = local_day(now, zone)
     availability = _availability(plan, plan.site, max(today, first_day), last_day)
-    outcome = propose_additional(
+    return propose_additional(
         availability,
         rule,
         missing,
@@ -286,6 +306,14 @@ def induction_reflow(*, plan: TreatmentPlan, missed: Appointment, actor: Abstrac
         after=round_sessions[-1].starts_at if round_sessions else None,
         not_before=now,
     )
+
+
+def induction_reflow(*, plan: TreatmentPlan, missed: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> list[Appointment]:
+    """After a missed or cancelled induction session, add the sessions now missing after the last
+    booked one, inside the protocol's window. If they do not fit, flag the plan for the clinician."""
+    outcome = induction_reflow_propose(plan=plan, missed=missed, now=now)
+    if outcome is None:
+        return []
     if isinstance(outcome, NoFit):
         plan.needs_attention = True
         plan.attention_reason = (
@@ -301,20 +329,52 @@ def induction_reflow(*, plan: TreatmentPlan, missed: Appointment, actor: Abstrac
     )
 
 
+@dataclass
+class MaintenanceReplan:
+    """What re-planning maintenance did: sessions added, moved (with where they were) and released."""
+
+    created: list[Appointment] = field(default_factory=list)
+    moved: list[tuple[Appointment, dt.datetime]] = field(default_factory=list)
+    released: list[Appointment] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def summary(self, site: Site) -> str:
+        parts = [
+            f"moved {local_label(old, site)} → {local_label(a.starts_at, site)}" for a, old in self.moved
+        ]
+        parts += [f"added {local_label(a.starts_at, site)}" for a in self.created]
+        parts += [f"released {local_label(a.starts_at, site)}" for a in self.released]
+        return "; ".join(parts) if parts else "no session changed"
+
+    def counts(self) -> str:
+        return f"{len(self.moved)} moved, {len(self.created)} added, {len(self.released)} released"
+
+
 def maintenance_apply(
-    *, plan: TreatmentPlan, actor: AbstractBaseUser | None, now: dt.datetime, reason: str, anchor: dt.datetime | None = None
+    *, plan: TreatmentPlan, actor: AbstractBaseUser | None, now: dt.datetime, reason: str, anchor: dt.datetime | None = None,
+    prefs: Preferences | None = None,
 ) -> list[Appointment]:
-    """Lay out maintenance sessions from the last held session (or `anchor`) up to the review date.
-    Existing future maintenance sessions are moved onto the new dates where possible, so the
-    patient gets change notices rather than a cancellation and a new booking."""
-    existing = list(
-        plan.appointments.filter(phase=Phase.MAINTENANCE, status__in=UPCOMING_STATUSES, starts_at__gt=now).order_by("starts_at")
-    )
+    """Lay out maintenance sessions (see maintenance_replan); returns the sessions added."""
+    return maintenance_replan(plan=plan, actor=actor, now=now, reason=reason, anchor=anchor, prefs=prefs).created
+
+
+def maintenance_replan(
+    *, plan: TreatmentPlan, actor: AbstractBaseUser | None, now: dt.datetime, reason: str, anchor: dt.datetime | None = None,
+    prefs: Preferences | None = None,
+) -> MaintenanceReplan:
+    """Lay out maintenance sessions at the plan's interval up to the review date, after the latest
+    session that must stay where it is: anything past, checked in, or confirmed by the patient
+    (the patient has agreed to that date). Only unconfirmed future maintenance sessions after it
+    are moved, released or added, and never onto a day that has passed. Moving rather than
+    cancelling and rebooking gives the patient change notices instead of a cancellation."""
+    result = MaintenanceReplan()
+    blocking = [*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR, AppointmentStatus.COMPLETED]
+    movable_q = Q(phase=Phase.MAINTENANCE, status=AppointmentStatus.BOOKED, starts_at__gt=now)
     if anchor is None:
-        last = plan.appointments.filter(
-            status__in=[AppointmentStatus.COMPLETED, AppointmentStatus.IN_CHAIR, AppointmentStatus.CHECKED_IN, *UPCOMING_STATUSES],
-        ).exclude(pk__in=[a.pk for a in existing]).order_by("-starts_at").first()
-        anchor = last.starts_at if last else now
+        last_fixed = plan.appointments.filter(status__in=blocking).exclude(movable_q).order_by("-starts_at").first()
+        anchor = last_fixed.starts_at if last_fixed else now
+    # Unconfirmed sessions before the anchor sit between sessions that stay; they stay too.
+    existing = list(plan.appointments.filter(movable_q, starts_at__gt=anchor).order_by("starts_at"))
     zone = plan.site.zone
     start, _ = day_bounds(local_day(anchor, zone), zone)
     _, end = day_bounds(plan.review_date, zone)
@@ -322,11 +382,18 @@ def maintenance_apply(
     snapshot = site_snapshot(site=plan.site, start=start, end=end, exclude_appointment_ids=exclude)
     availability = Availability(snapshot, patient_busy_spans(patient=plan.patient, start=start, end=end, exclude_appointment_ids=exclude))
     slots, problems = propose_maintenance(
-        availability, maintenance_rule(plan), anchor, plan.review_date, plan_preferences(plan), not_before=now
+        availability, maintenance_rule(plan), anchor, plan.review_date, prefs or plan_preferences(plan), not_before=now
     )
     if slots:
         verify_slots(site=plan.site, patient=plan.patient, slots=slots, route=plan.protocol.route, exclude_ids=exclude)
     kept = existing[: len(slots)]
+    # Surplus sessions are released first, so a kept session may move onto a released one's time.
+    for appointment in existing[len(slots):]:
+        appointment.status, appointment.cancelled_at = AppointmentStatus.CANCELLED, now
+        appointment.cancellation_reason = reason
+        save_with_history(appointment, fields=["status", "cancelled_at", "cancellation_reason"], actor=actor, reason=reason)
+        reminders.reminders_cancel(appointment=appointment, now=now)
+        result.released.append(appointment)
     # Moving later sessions first (or earlier ones first) keeps a moved row from landing on a
     # sibling that has not moved yet.
     pairs = list(zip(kept, slots, strict=False))
@@ -334,29 +401,28 @@ def maintenance_apply(
     for appointment, slot in pairs:
         if (appointment.starts_at, appointment.chair_id, appointment.nurse_id) == (slot.start, slot.chair_id, slot.nurse_id):
             continue
+        previous = appointment.starts_at
         appointment.starts_at, appointment.ends_at = slot.start, slot.end
         appointment.chair_id, appointment.nurse_id = slot.chair_id, slot.nurse_id
         appointment.status, appointment.confirmed_at = AppointmentStatus.BOOKED, None
         save_with_history(appointment, fields=["starts_at", "ends_at", "chair", "nurse", "status", "confirmed_at"], actor=actor, reason=reason)
         reminders.reminders_reschedule(appointment=appointment, now=now)
-    for appointment in existing[len(slots):]:
-        appointment.status, appointment.cancelled_at = AppointmentStatus.CANCELLED, now
-        appointment.cancellation_reason = reason
-        save_with_history(appointment, fields=["status", "cancelled_at", "cancellation_reason"], actor=actor, reason=reason)
-        reminders.reminders_cancel(appointment=appointment, now=now)
-    created = []
+        if previous != slot.start:
+            result.moved.append((appointment, previous))
+    result.moved.sort(key=lambda pair: pair[1])
     if len(slots) > len(kept):
-        created = insert_sessions(
+        result.created = insert_sessions(
             patient=plan.patient, plan=plan, site=plan.site,
             sessions=[PlannedSession(slot, Phase.MAINTENANCE, plan.induction_round) for slot in slots[len(kept):]],
             actor=actor, reason=reason,
         )
-        for appointment in created:
+        for appointment in result.created:
             reminders.reminders_schedule(appointment=appointment, now=now)
     renumber(plan)
     if problems:
+        result.problems = [str(p) for p in problems[:5]]
         plan.needs_attention = True
-        plan.attention_reason = "Some maintenance sessions could not be placed: " + "; ".join(str(p) for p in problems[:5])
+        plan.attention_reason = "Some maintenance sessions could not be placed: " + "; ".join(result.problems)
         plan.version += 1
         save_with_history(plan, fields=["needs_attention", "attention_reason", "version"], actor=actor, reason="Flagged: maintenance gaps")
-    return created
+    return result

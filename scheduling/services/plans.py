@@ -5,6 +5,7 @@ plan's future appointments along."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 from dateutil.relativedelta import relativedelta
 from django.contrib.auth.models import AbstractBaseUser
@@ -12,20 +13,29 @@ from django.db import transaction
 
 from clinic.models import Role, Site, StaffMember
 from patients.models import Patient
-from scheduling.engine import Preferences
-from scheduling.errors import InvalidInput, InvalidState, StaleVersion
+from scheduling.engine import Preferences, remaining_weekly_counts
+from scheduling.errors import CourseDoesNotFit, InvalidInput, InvalidState, StaleVersion
 from scheduling.models import (
     OPEN_PLAN_STATUSES,
     UPCOMING_STATUSES,
     Appointment,
+    AppointmentStatus,
     Phase,
     PlanStatus,
     Protocol,
     TreatmentPlan,
 )
+from scheduling.selectors import plan_preferences
 from scheduling.services.appointments import appointment_cancel
 from scheduling.services.core import save_with_history
-from scheduling.services.courses import course_book, course_propose, maintenance_apply, plan_sessions_book
+from scheduling.services.courses import (
+    MaintenanceReplan,
+    course_book,
+    course_propose,
+    maintenance_apply,
+    maintenance_replan,
+    plan_sessions_book,
+)
 
 
 def _require_reason(reason: str) -> str:
@@ -55,7 +65,7 @@ def _release_future(plan: TreatmentPlan, *, actor: AbstractBaseUser | None, now:
     # Latest first, so each released session keeps its number when the rest are renumbered.
     future = list(plan.appointments.filter(status__in=UPCOMING_STATUSES, starts_at__gt=now).order_by("-starts_at"))
     for appointment in future:
-        appointment_cancel(appointment=appointment, actor=actor, reason=reason, now=now, reflow=False)
+        appointment_cancel(appointment=appointment, actor=actor, reason=reason, now=now, release_only=True)
     return len(future)
 
 
@@ -112,7 +122,8 @@ def _check_interval(protocol: Protocol, days: int) -> None:
 @transaction.atomic
 def plan_change_interval(
     *, plan: TreatmentPlan, days: int, reason: str, actor: AbstractBaseUser, now: dt.datetime, expected_version: int | None = None
-) -> TreatmentPlan:
+) -> MaintenanceReplan:
+    """Change the maintenance interval; returns what moved, was added or released."""
     reason = _require_reason(reason)
     plan = _lock(plan, expected_version)
     _check_interval(plan.protocol, days)
@@ -120,10 +131,16 @@ def plan_change_interval(
         raise InvalidState(f"The plan is {plan.get_status_display().lower()}.")
     old = plan.maintenance_interval_days
     plan.maintenance_interval_days = days
-    _save(plan, ["maintenance_interval_days"], actor=actor, reason=f"Interval {old} → {days} days: {reason}")
+    replan = MaintenanceReplan()
     if plan.status == PlanStatus.ACTIVE and plan.phase == Phase.MAINTENANCE:
-        maintenance_apply(plan=plan, actor=actor, now=now, reason=f"Maintenance interval changed to {days} days")
-    return plan
+        # Only unconfirmed future sessions move; past, checked-in and confirmed ones stay put.
+        replan = maintenance_replan(plan=plan, actor=actor, now=now, reason=f"Maintenance interval changed to {days} days")
+    _save(
+        plan, ["maintenance_interval_days"], actor=actor,
+        # The history's reason holds 100 characters; each moved session's own history says where it went.
+        reason=f"Interval {old} → {days} days ({replan.counts()}): {reason}"[:100],
+    )
+    return replan
 
 
 @transaction.atomic
@@ -158,32 +175,73 @@ def plan_pause(
     return plan
 
 
+def usual_preferences(plan: TreatmentPlan, base: Preferences) -> Preferences:
+    """The patient's usual weekdays and start time, from the sessions they attended (site zone),
+    within the plan's own preferences; the plan's preferences when there is no history."""
+    zone = plan.site.zone
+    attended = [
+        a.starts_at.astimezone(zone)
+        for a in plan.appointments.filter(status=AppointmentStatus.COMPLETED).order_by("starts_at")
+    ]
+    if not attended:
+        return base
+    weekdays = frozenset(local.weekday() for local in attended) & base.weekdays or base.weekdays
+    usual_time = Counter(local.time().replace(second=0, microsecond=0) for local in attended).most_common(1)[0][0]
+    return Preferences(weekdays=weekdays, earliest=usual_time, latest=base.latest)
+
+
 @transaction.atomic
 def plan_resume(
     *, plan: TreatmentPlan, resume_date: dt.date, reason: str, actor: AbstractBaseUser, now: dt.datetime,
     expected_version: int | None = None,
 ) -> list[Appointment]:
     """Resume from `resume_date`: the rest of the induction, or maintenance, is proposed and booked
-    again. If it does not fit, nothing changes and CourseDoesNotFit says why."""
+    again in the protocol's shape (the rest of a 3-2-1-1-1 keeps its weekly tail) on the patient's
+    usual weekdays and time where they fit. If the induction does not fit, nothing changes and
+    CourseDoesNotFit says why."""
     reason = _require_reason(reason)
     plan = _lock(plan, expected_version)
     if plan.status != PlanStatus.PAUSED:
         raise InvalidState("Only a paused plan can be resumed.")
     plan.status, plan.paused_at = PlanStatus.ACTIVE, None
     _save(plan, ["status", "paused_at"], actor=actor, reason=f"Resumed from {resume_date}: {reason}")
+    base = plan_preferences(plan)
+    usual = usual_preferences(plan, base)
     if plan.phase == Phase.INDUCTION:
         held = plan.appointments.filter(phase=Phase.INDUCTION, induction_round=plan.induction_round, status="completed").count()
         remaining = plan.protocol.induction_session_count - held
         if remaining <= 0:
             return plan_enter_maintenance(plan=plan, actor=actor, now=now)
-        proposal = course_propose(plan=plan, start_date=resume_date, now=now, sessions_needed=remaining)
+        weekly = (
+            remaining_weekly_counts(plan.protocol.weekly_counts, held)
+            if plan.protocol.induction_pattern == Protocol.InductionPattern.WEEKLY
+            else None
+        )
+        try:
+            proposal = course_propose(
+                plan=plan, start_date=resume_date, now=now, prefs=usual, sessions_needed=remaining, weekly_counts=weekly
+            )
+        except CourseDoesNotFit:
+            if usual == base:
+                raise
+            # The usual days and time are full: any time the plan allows, rather than no course.
+            proposal = course_propose(
+                plan=plan, start_date=resume_date, now=now, prefs=base, sessions_needed=remaining, weekly_counts=weekly
+            )
         return plan_sessions_book(
             plan=plan, site=proposal.site, slots=[s.slot for s in proposal.sessions], phase=Phase.INDUCTION,
             actor=actor, now=now, reason=f"Resumed: {reason}",
         )
-    anchor_day = resume_date - dt.timedelta(days=plan.maintenance_interval_days)
-    anchor = dt.datetime.combine(anchor_day, dt.time(12), tzinfo=plan.site.zone)
-    return maintenance_apply(plan=plan, actor=actor, now=now, reason=f"Resumed: {reason}", anchor=anchor)
+    # The first maintenance session falls on the first usual weekday from `resume_date`, at the usual time.
+    first_day = next(
+        day for day in (resume_date + dt.timedelta(days=i) for i in range(7)) if day.weekday() in usual.weekdays
+    )
+    anchor_day = first_day - dt.timedelta(days=plan.maintenance_interval_days)
+    anchor = dt.datetime.combine(anchor_day, usual.earliest or dt.time(12), tzinfo=plan.site.zone)
+    return maintenance_apply(
+        plan=plan, actor=actor, now=now, reason=f"Resumed: {reason}", anchor=anchor,
+        prefs=Preferences(weekdays=base.weekdays, earliest=usual.earliest or base.earliest, latest=base.latest),
+    )
 
 
 @transaction.atomic

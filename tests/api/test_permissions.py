@@ -153,7 +153,10 @@ ENDPOINTS = [
              {**every(DESK, 200), "patient_b": 200}, body=lambda w: {"reason": "Sick"}, not_found=PATIENT_A_404),
     Endpoint("appointments-confirm", "post", lambda w: f"{V1}/appointments/{w.appointment_b.pk}/confirm/",
              {**every(DESK, 200), "patient_b": 200}, not_found=PATIENT_A_404),
-    Endpoint("appointments-check-in", "post", lambda w: f"{V1}/appointments/{w.appointment_b.pk}/check-in/", every(DESK, 200)),
+    # Check-in opens only on the session's own day: past_b is today, three hours ago.
+    Endpoint("appointments-check-in", "post", lambda w: f"{V1}/appointments/{w.past_b.pk}/check-in/", every(DESK, 200)),
+    Endpoint("appointments-undo-check-in", "post", lambda w: f"{V1}/appointments/{w.checked_in_b.pk}/undo-check-in/",
+             every(DESK, 200), body=lambda w: {"reason": "Checked in the wrong patient"}),
     Endpoint("appointments-start", "post", lambda w: f"{V1}/appointments/{w.checked_in_b.pk}/start/", every(CLINICIANS, 200)),
     Endpoint("appointments-complete", "post", lambda w: f"{V1}/appointments/{w.checked_in_b.pk}/complete/", every(CLINICIANS, 200)),
     Endpoint("appointments-no-show", "post", lambda w: f"{V1}/appointments/{w.past_b.pk}/no-show/", every(DESK, 200)),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from clinical.models import ControlledSubstanceEntry
@@ -74,17 +76,20 @@ def test_a_session_is_recorded_and_completed_through_the_api(ward, at_chair):
     assert nurse.post(f"/api/v1/appointments/{ward.session.pk}/start/").status_code == 200
     incomplete = nurse.post(f"/api/v1/appointments/{ward.session.pk}/complete/")
     assert incomplete.status_code == 409 and incomplete.json()["error"]["code"] == "session_record_incomplete"
-    given = nurse.post(f"{base}/administration/", {
-        "route": "iv", "dose_mg_per_kg": "0.5", "weight_kg": "70", "total_mg": "35", "started_at": "2026-03-02T14:20:00Z",
-        "ended_at": "2026-03-02T15:00:00Z", "lot_number": "KX-1", "given_by": ward.nurse.pk,
-    }, format="json")
-    assert given.status_code == 201, given.content
-    assert nurse.post(f"{base}/vitals/", {**HIGH, "phase": "recovery", "systolic": 130}, format="json").status_code == 201
-    discharged = nurse.post(f"{base}/recovery/", {
-        "side_effects": [], "discharged_at": "2026-03-02T15:04:00Z", "driver_name": "Sam Diaz",
-    }, format="json")
-    assert discharged.status_code == 200, discharged.content
-    assert nurse.post(f"/api/v1/appointments/{ward.session.pk}/complete/").json()["status"] == "completed"
+    # Vitals at 15:05; the infusion runs after them, and the discharge follows 30 minutes of monitoring.
+    with time_machine.travel(dt.datetime(2026, 3, 2, 16, 30, tzinfo=dt.UTC), tick=False):
+        given = nurse.post(f"{base}/administration/", {
+            "route": "iv", "dose_mg_per_kg": "0.5", "weight_kg": "70", "total_mg": "35",
+            "started_at": "2026-03-02T15:10:00Z", "ended_at": "2026-03-02T15:50:00Z", "lot_number": "KX-1",
+            "given_by": ward.nurse.pk,
+        }, format="json")
+        assert given.status_code == 201, given.content
+        assert nurse.post(f"{base}/vitals/", {**HIGH, "phase": "recovery", "systolic": 130}, format="json").status_code == 201
+        discharged = nurse.post(f"{base}/recovery/", {
+            "side_effects": [], "discharged_at": "2026-03-02T16:25:00Z", "driver_name": "Sam Diaz",
+        }, format="json")
+        assert discharged.status_code == 200, discharged.content
+        assert nurse.post(f"/api/v1/appointments/{ward.session.pk}/complete/").json()["status"] == "completed"
     entries = nurse.get(f"{V1}/controlled-substance-log/?date_from=2026-03-02&date_to=2026-03-02").json()["results"]
     assert [(e["total_mg"], e["lot_number"], e["patient_name"]) for e in entries] == [("35.00", "KX-1", "Cara Diaz")]
     assert nurse.get(f"{V1}/controlled-substance-log/?date_from=2026-03-03").json()["results"] == []

@@ -151,21 +151,60 @@ def test_moving_reschedules_reminders_and_needs_confirming_again(clinic):
     assert pending.exists() and all(r.session_starts_at == new_start for r in pending)
 
 
-def test_cancelling_frees_the_chair_at_once_and_reflows_the_induction(clinic):
+def _course_state(plan):
+    return sorted(
+        (a.pk, a.starts_at, a.chair_id, a.nurse_id, a.status, a.sequence) for a in plan.appointments.all()
+    )
+
+
+def test_cancelling_frees_the_chair_at_once_and_rebooks_nothing_unless_asked(clinic):
     plan, booked = _book_course(clinic)
     third = booked[2]
-    services.appointment_cancel(appointment=third, actor=clinic.front_desk.user, reason="Flu", now=NOW)
+    before = {row[0]: row for row in _course_state(plan) if row[0] != third.pk}
+    outcome = services.appointment_cancel(appointment=third, actor=clinic.front_desk.user, reason="Flu", now=NOW)
+    assert outcome.appointment.status == AppointmentStatus.CANCELLED
+    assert outcome.rebooked == [] and outcome.short_by == 1
+    assert outcome.course.startswith("Induction now short by 1 session; re-flow offered from ")
+    # Nothing else in the course moved, and nothing was added.
+    after = {row[0]: row for row in _course_state(plan) if row[0] != third.pk}
+    assert set(after) == set(before)
+    assert all(after[pk][1:5] == before[pk][1:5] for pk in before)
+    plan.refresh_from_db()
+    assert plan.needs_attention and "was cancelled" in plan.attention_reason
     # The chair is free again: another patient can take exactly that time.
     services.appointment_book(
         patient=PatientFactory(home_site=clinic.site), site=clinic.site, starts_at=third.starts_at,
         chair=third.chair, actor=None, now=NOW,
     )
+    assert Reminder.objects.filter(appointment=third, kind="reminder").exclude(status="cancelled").count() == 0
+
+
+def test_cancel_and_rebook_books_the_replacement_inside_the_window_and_moves_nothing_else(clinic):
+    plan, booked = _book_course(clinic)
+    third = booked[2]
+    before = {row[0]: row for row in _course_state(plan) if row[0] != third.pk}
+    outcome = services.appointment_cancel(appointment=third, actor=clinic.front_desk.user, reason="Flu", now=NOW, rebook=True)
+    assert len(outcome.rebooked) == 1 and outcome.short_by == 0 and not outcome.plan_flagged
+    assert outcome.course.startswith("Replacement booked: ")
+    after = {row[0]: row for row in _course_state(plan) if row[0] not in (third.pk, outcome.rebooked[0].pk)}
+    assert set(after) == set(before)
+    assert all(after[pk][1:5] == before[pk][1:5] for pk in before)
     active = list(plan.appointments.filter(status="booked").order_by("starts_at"))
     assert len(active) == 6
     assert [a.sequence for a in active] == [1, 2, 3, 4, 5, 6]
     days = [a.starts_at.astimezone(NY).date() for a in active]
     assert (days[-1] - booked[0].starts_at.astimezone(NY).date()).days < 21
-    assert Reminder.objects.filter(appointment=third, kind="reminder").exclude(status="cancelled").count() == 0
+    plan.refresh_from_db()
+    assert not plan.needs_attention
+
+
+def test_cancelling_a_maintenance_or_single_session_changes_nothing_else_and_flags_nothing(clinic):
+    single = services.appointment_book(
+        patient=PatientFactory(home_site=clinic.site), site=clinic.site, starts_at=dt.datetime(2026, 3, 3, 15, tzinfo=dt.UTC),
+        actor=None, now=NOW,
+    )
+    outcome = services.appointment_cancel(appointment=single, actor=None, reason="Changed mind", now=NOW)
+    assert outcome.short_by == 0 and not outcome.plan_flagged and outcome.rebooked == []
 
 
 def test_a_missed_session_that_cannot_be_reflowed_flags_the_plan(clinic):

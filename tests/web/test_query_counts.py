@@ -19,8 +19,8 @@ from tests.web.conftest import START, login
 pytestmark = pytest.mark.django_db
 
 # Session, user and role lookups are part of every page; the rest is the page's own.
-BOARD_QUERIES = 7
-WEEK_QUERIES = 6
+BOARD_QUERIES = 8  # + the closures of the day
+WEEK_QUERIES = 7  # + the closures of the week
 SEARCH_QUERIES = 5
 CHART_QUERIES = 14
 PORTAL_QUERIES = 7

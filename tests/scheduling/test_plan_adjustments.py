@@ -1,0 +1,138 @@
+"""Clinicians adjusting plans: an interval change moves only unconfirmed future sessions and
+says what moved; resuming keeps the protocol's shape and the patient's usual day and time; the
+timeline counts against the protocol."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from clinic.web.chart import timeline
+from scheduling import services
+from scheduling.engine import remaining_weekly_counts
+from scheduling.models import AppointmentStatus, Phase
+from tests.clinical_helpers import record_session_for_completion
+from tests.factories import ProtocolFactory
+from tests.scheduling.conftest import NOW, START
+
+pytestmark = pytest.mark.django_db
+NY = ZoneInfo("America/New_York")
+
+
+def _complete(session):
+    services.appointment_check_in(appointment=session, actor=None, now=session.starts_at)
+    record_session_for_completion(session)
+    services.appointment_complete(appointment=session, actor=None, now=session.ends_at)
+
+
+def _into_maintenance(clinic):
+    plan = clinic.plan()
+    booked = services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
+    for session in booked:
+        _complete(session)
+    plan.refresh_from_db()
+    assert plan.phase == Phase.MAINTENANCE
+    return plan, booked[-1].ends_at
+
+
+def _maintenance(plan):
+    return list(plan.appointments.filter(phase=Phase.MAINTENANCE).exclude(status="cancelled").order_by("starts_at"))
+
+
+def test_an_interval_change_keeps_confirmed_sessions_and_moves_only_unconfirmed_future_ones(clinic):
+    plan, now = _into_maintenance(clinic)
+    first, *rest = _maintenance(plan)
+    services.appointment_confirm(appointment=first, actor=None, now=now)
+    before = {a.pk: a.starts_at for a in rest}
+    replan = services.plan_change_interval(
+        plan=plan, days=35, reason="Relief lasts five weeks", actor=clinic.prescriber.user, now=now,
+    )
+    first.refresh_from_db()
+    assert first.status == AppointmentStatus.CONFIRMED
+    assert first.starts_at == first.history.last().starts_at, "the confirmed session did not move"
+    sessions = _maintenance(plan)
+    assert sessions[0].pk == first.pk
+    gaps = [(b.starts_at.astimezone(NY).date() - a.starts_at.astimezone(NY).date()).days for a, b in itertools.pairwise(sessions)]
+    assert gaps and all(32 <= gap <= 38 for gap in gaps)
+    # What moved is reported, with where each session was.
+    assert replan.moved and all(before[a.pk] == old for a, old in replan.moved)
+    assert {a.pk for a, _ in replan.moved} <= set(before)
+    assert "moved" in replan.summary(plan.site)
+    assert f"({len(replan.moved)} moved," in plan.history.first().history_change_reason
+
+
+def test_an_interval_change_never_plans_or_flags_a_date_that_has_passed(clinic):
+    plan, last_end = _into_maintenance(clinic)
+    # Twenty days after the last induction session, before the first (28-day) maintenance session.
+    now = last_end + dt.timedelta(days=20)
+    replan = services.plan_change_interval(
+        plan=plan, days=14, reason="Relief fades after two weeks", actor=clinic.prescriber.user, now=now,
+    )
+    plan.refresh_from_db()
+    assert not plan.needs_attention, plan.attention_reason
+    assert replan.problems == []
+    sessions = _maintenance(plan)
+    assert all(a.starts_at > now for a in sessions)
+    # Overdue at 14 days: the first session is the first free day ahead, not a day in the past.
+    assert (sessions[0].starts_at - now) < dt.timedelta(days=4)
+
+
+def test_an_interval_change_never_moves_a_checked_in_session(clinic):
+    plan, _now = _into_maintenance(clinic)
+    first = _maintenance(plan)[0]
+    services.appointment_check_in(appointment=first, actor=None, now=first.starts_at)
+    services.plan_change_interval(plan=plan, days=14, reason="Shorter", actor=clinic.prescriber.user, now=first.starts_at)
+    first.refresh_from_db()
+    assert first.status == AppointmentStatus.CHECKED_IN
+    assert first.starts_at == first.history.last().starts_at
+
+
+def test_the_rest_of_a_weekly_pattern_keeps_its_shape():
+    assert remaining_weekly_counts([3, 2, 1, 1, 1], 0) == (3, 2, 1, 1, 1)
+    assert remaining_weekly_counts([3, 2, 1, 1, 1], 2) == (1, 2, 1, 1, 1)
+    assert remaining_weekly_counts([3, 2, 1, 1, 1], 4) == (1, 1, 1, 1)
+    assert remaining_weekly_counts([3, 2, 1, 1, 1], 8) == ()
+
+
+def _paused_weekly_plan(clinic):
+    plan = clinic.plan(protocol=ProtocolFactory(weekly=True))
+    booked = services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
+    # The patient's usual time is 14:00 (New York): both attended sessions were moved there.
+    for session in booked[:2]:
+        local_day = session.starts_at.astimezone(NY).date()
+        services.appointment_move(
+            appointment=session, starts_at=dt.datetime.combine(local_day, dt.time(14), tzinfo=NY),
+            actor=clinic.prescriber.user, now=NOW, override_reason="Afternoons suit the patient",
+        )
+        session.refresh_from_db()
+        _complete(session)
+    now = booked[1].ends_at
+    services.plan_pause(plan=plan, reason="Influenza", actor=clinic.prescriber.user, now=now)
+    plan.refresh_from_db()
+    return plan, booked, now
+
+
+def test_resuming_a_paused_three_two_one_one_one_keeps_the_weekly_tail_and_the_usual_time(clinic):
+    plan, booked, now = _paused_weekly_plan(clinic)
+    usual_weekdays = {a.starts_at.astimezone(NY).weekday() for a in booked[:2]}
+    created = services.plan_resume(
+        plan=plan, resume_date=dt.date(2026, 3, 23), reason="Recovered", actor=clinic.prescriber.user, now=now,
+    )
+    assert len(created) == 6
+    local = sorted(a.starts_at.astimezone(NY) for a in created)
+    first = local[0].date()
+    weeks = [(moment.date() - first).days // 7 for moment in local]
+    assert [weeks.count(week) for week in range(5)] == [1, 2, 1, 1, 1]
+    assert all(moment.time() == dt.time(14) for moment in local)
+    assert {moment.weekday() for moment in local} <= usual_weekdays
+    assert first >= dt.date(2026, 3, 23)
+
+
+def test_a_paused_plan_timeline_counts_against_the_protocol(clinic):
+    plan, _booked, _now = _paused_weekly_plan(clinic)
+    appointments = list(plan.appointments.select_related("plan__protocol").order_by("starts_at"))
+    (induction,) = timeline(plan, appointments)
+    assert (induction["done"], induction["total"]) == (2, 8)
