@@ -1,0 +1,129 @@
+"""The access log's writer, and how a view says which patients its answer showed.
+
+Patient data is health data: every request by a signed-in user, every anonymous read
+through a patient's link (calendar feed, reminder links) and every refused login leaves
+one AccessLog row. Views name the patients they showed with `patients_shown()`; API views
+built on `PatientsShownMixin` do it for their lists and details without further code.
+The row itself is written by `access_log_write()` alone, so moving where and when it is
+written (batched, after the response) touches one function."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from django.contrib.auth.signals import user_login_failed
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+
+from clinic.models import AccessLog
+
+REQUEST_ATTRIBUTE = "accessed_patient_ids"
+ANONYMOUS_ATTRIBUTE = "log_anonymous_access"
+
+View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+
+def _django_request(request: Any) -> HttpRequest:
+    # A DRF Request wraps the HttpRequest the middleware sees; attributes must land on the latter.
+    return getattr(request, "_request", request)
+
+
+def patients_shown(request: Any, patient_ids: Iterable[int | None]) -> None:
+    """Record that the answer to `request` shows these patients (may be called more than once)."""
+    django_request = _django_request(request)
+    shown: set[int] | None = getattr(django_request, REQUEST_ATTRIBUTE, None)
+    if shown is None:
+        shown = set()
+        setattr(django_request, REQUEST_ATTRIBUTE, shown)
+    shown.update(pk for pk in patient_ids if pk is not None)
+
+
+def patient_ids_of(objects: Iterable[Any]) -> list[int | None]:
+    """The patient behind each object: a Patient itself, or anything with a `patient_id`."""
+    ids: list[int | None] = []
+    for obj in objects:
+        if getattr(getattr(obj, "_meta", None), "label", None) == "patients.Patient":
+            ids.append(obj.pk)
+        else:
+            ids.append(getattr(obj, "patient_id", None))
+    return ids
+
+
+def log_anonymous_access(view: View) -> View:
+    """Mark a view reachable without login by a patient's secret link: its requests are logged
+    even though nobody is signed in. Put it outermost, above the other decorators."""
+    setattr(view, ANONYMOUS_ATTRIBUTE, True)
+    return view
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    # REMOTE_ADDR only: X-Forwarded-For is whatever the client wrote unless a trusted proxy
+    # rewrites it, and an audit trail must not record an address the caller chose.
+    address = request.META.get("REMOTE_ADDR", "")
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
+
+
+def _user_agent(request: HttpRequest) -> str:
+    limit = AccessLog._meta.get_field("user_agent").max_length
+    return request.META.get("HTTP_USER_AGENT", "")[:limit]
+
+
+def access_log_write(
+    *,
+    request: HttpRequest,
+    status_code: int | None,
+    event: str = AccessLog.Event.REQUEST,
+    username: str = "",
+) -> AccessLog:
+    user = getattr(request, "user", None)
+    return AccessLog.objects.create(
+        user=user if user is not None and user.is_authenticated else None,
+        event=event,
+        method=(request.method or "")[:8],
+        path=request.get_full_path()[:500],
+        status_code=status_code,
+        username=username[:150],
+        ip_address=client_ip(request),
+        user_agent=_user_agent(request),
+        patient_ids=sorted(getattr(request, REQUEST_ATTRIBUTE, ())),
+    )
+
+
+def should_log(request: HttpRequest) -> bool:
+    user = getattr(request, "user", None)
+    signed_in = user is not None and user.is_authenticated
+    return signed_in or getattr(request, ANONYMOUS_ATTRIBUTE, False) or bool(getattr(request, REQUEST_ATTRIBUTE, None))
+
+
+@receiver(user_login_failed, dispatch_uid="clinic.audit.login_failed")
+def log_failed_login(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+    """Django sends this from authenticate() for the login page, DRF's token and Basic logins
+    (and knox's); `credentials` is already cleansed of the password."""
+    if request is None:
+        return  # authenticate() called outside a request (a shell, a command): nobody to trace
+    username = credentials.get("username") or credentials.get("email") or ""
+    access_log_write(
+        request=_django_request(request), status_code=None, event=AccessLog.Event.LOGIN_FAILED, username=str(username)
+    )
+
+
+class PatientsShownMixin:
+    """For DRF generic views: the objects a list page or a detail serialises are the patients shown."""
+
+    def get_object(self) -> Any:
+        obj = super().get_object()  # type: ignore[misc]
+        patients_shown(self.request, patient_ids_of([obj]))  # type: ignore[attr-defined]
+        return obj
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        if args and args[0] is not None:
+            instance = args[0]
+            many = kwargs.get("many", False)
+            # Iterating a queryset fills its cache, which the serializer then reads: no extra query.
+            patients_shown(self.request, patient_ids_of(instance if many else [instance]))  # type: ignore[attr-defined]
+        return super().get_serializer(*args, **kwargs)  # type: ignore[misc]
