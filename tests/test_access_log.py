@@ -17,8 +17,11 @@ from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
 
 from clinic.models import AccessLog, AccessLogAppendOnlyError
+from clinical.models import ControlledSubstanceEntry
 from scheduling.reminders import tokens
-from tests.factories import AppointmentFactory, ChairFactory, PatientFactory, PlanFactory
+from tests.clinical.conftest import ward  # noqa: F401  (the fixture)
+from tests.clinical_helpers import record_session_for_completion
+from tests.factories import PASSWORD, AppointmentFactory, ChairFactory, PatientFactory, PlanFactory
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"
 MONDAY = dt.datetime(2026, 3, 2, 15, tzinfo=dt.UTC)
@@ -313,3 +316,17 @@ def test_the_database_refuses_raw_updates_and_deletes_of_the_access_log(client, 
     with pytest.raises((InternalError, IntegrityError, DatabaseError)), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(statement)
     assert AccessLog.objects.get().path == reverse("web:patient-search")
+
+
+# --- The controlled-substance register ---------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_controlled_substance_csv_logs_the_patients_in_it(client, ward):  # noqa: F811
+    record_session_for_completion(ward.session, ward.nurse.user)
+    entry = ControlledSubstanceEntry.objects.get()
+    assert client.login(username=ward.nurse.user.username, password=PASSWORD)
+    assert client.get(reverse("clinical:cs-log-csv")).status_code == 200
+    assert ward.client("clinic_admin").get("/api/v1/clinical/controlled-substance-log/export/").status_code == 200
+    page, api = AccessLog.objects.filter(path__contains="controlled-substance").order_by("pk")
+    assert page.patient_ids == api.patient_ids == [entry.patient_id]
