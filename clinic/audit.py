@@ -13,6 +13,7 @@ import ipaddress
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
@@ -106,7 +107,7 @@ def log_failed_login(sender: Any, credentials: dict[str, Any], request: Any = No
     (and knox's); `credentials` is already cleansed of the password."""
     if request is None:
         return  # authenticate() called outside a request (a shell, a command): nobody to trace
-    username = credentials.get("username") or credentials.get("email") or ""
+    username = credentials.get(get_user_model().USERNAME_FIELD) or credentials.get("username") or ""
     access_log_write(
         request=_django_request(request), status_code=None, event=AccessLog.Event.LOGIN_FAILED, username=str(username)
     )
