@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_login_failed
+from django.db.models import QuerySet
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
@@ -124,7 +125,16 @@ class PatientsShownMixin:
     def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
         if args and args[0] is not None:
             instance = args[0]
-            many = kwargs.get("many", False)
-            # Iterating a queryset fills its cache, which the serializer then reads: no extra query.
-            patients_shown(self.request, patient_ids_of(instance if many else [instance]))  # type: ignore[attr-defined]
+            if kwargs.get("many", False):
+                if not isinstance(instance, (list, tuple, QuerySet)):
+                    instance = list(instance)  # a one-shot iterable must still reach the serializer
+                    args = (instance, *args[1:])
+                # Iterating a queryset fills its cache, which the serializer then reads: no extra query.
+                patients_shown(self.request, patient_ids_of(instance))  # type: ignore[attr-defined]
+            else:
+                patients_shown(self.request, patient_ids_of([instance]))  # type: ignore[attr-defined]
         return super().get_serializer(*args, **kwargs)  # type: ignore[misc]
+
+    def perform_create(self, serializer: Any) -> None:
+        super().perform_create(serializer)  # type: ignore[misc]
+        patients_shown(self.request, patient_ids_of([serializer.instance]))  # type: ignore[attr-defined]

@@ -172,6 +172,17 @@ def test_the_plan_list_and_detail_log_their_patients(personas):
 
 
 @pytest.mark.django_db
+def test_a_patient_created_through_the_api_is_logged_as_shown(personas):
+    response = api_client(personas.front_desk.user).post(
+        "/api/v1/patients/",
+        {"first_name": "Nia", "last_name": "Okafor", "date_of_birth": "1990-01-31", "home_site": personas.site.pk},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    assert AccessLog.objects.get().patient_ids == [response.json()["id"]]
+
+
+@pytest.mark.django_db
 def test_the_day_board_api_logs_the_patients_on_it(personas, sessions):
     response = api_client(personas.front_desk.user).get(
         f"/api/v1/sites/{personas.site.pk}/day-board/", {"date": "2026-03-02"}
