@@ -23,6 +23,7 @@ from clinic.models import AccessLog
 
 REQUEST_ATTRIBUTE = "accessed_patient_ids"
 ANONYMOUS_ATTRIBUTE = "log_anonymous_access"
+FAILED_LOGIN_ATTRIBUTE = "access_log_failed_login"
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
@@ -75,21 +76,20 @@ def _user_agent(request: HttpRequest) -> str:
     return request.META.get("HTTP_USER_AGENT", "")[:limit]
 
 
-def access_log_write(
-    *,
-    request: HttpRequest,
-    status_code: int | None,
-    event: str = AccessLog.Event.REQUEST,
-    username: str = "",
-) -> AccessLog:
+def access_log_write(*, request: HttpRequest | None, status_code: int | None, username: str = "") -> AccessLog:
+    """The one place an access-log row is written: the request's user, where it came from,
+    what it asked, the answer's status and the patients the view said it showed."""
+    if request is None:  # a refused authenticate() outside any request (a shell, a command)
+        return AccessLog.objects.create(event=AccessLog.Event.LOGIN_FAILED, username=username[:150])
     user = getattr(request, "user", None)
+    failed_login = getattr(request, FAILED_LOGIN_ATTRIBUTE, None)
     return AccessLog.objects.create(
         user=user if user is not None and user.is_authenticated else None,
-        event=event,
+        event=AccessLog.Event.REQUEST if failed_login is None else AccessLog.Event.LOGIN_FAILED,
         method=(request.method or "")[:8],
         path=request.get_full_path()[:500],
         status_code=status_code,
-        username=username[:150],
+        username=(failed_login or username)[:150],
         ip_address=client_ip(request),
         user_agent=_user_agent(request),
         patient_ids=sorted(getattr(request, REQUEST_ATTRIBUTE, ())),
@@ -99,19 +99,27 @@ def access_log_write(
 def should_log(request: HttpRequest) -> bool:
     user = getattr(request, "user", None)
     signed_in = user is not None and user.is_authenticated
-    return signed_in or getattr(request, ANONYMOUS_ATTRIBUTE, False) or bool(getattr(request, REQUEST_ATTRIBUTE, None))
+    return (
+        signed_in
+        or getattr(request, ANONYMOUS_ATTRIBUTE, False)
+        or bool(getattr(request, REQUEST_ATTRIBUTE, None))
+        or getattr(request, FAILED_LOGIN_ATTRIBUTE, None) is not None
+    )
 
 
 @receiver(user_login_failed, dispatch_uid="clinic.audit.login_failed")
 def log_failed_login(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
     """Django sends this from authenticate() for the login page, DRF's token and Basic logins
-    (and knox's); `credentials` is already cleansed of the password."""
+    (and knox's); `credentials` is already cleansed of the password.
+
+    Within a request the row is left to the middleware, which writes it after the response,
+    outside the view's transaction: an API view rolls its transaction back on the refusal,
+    and would take a row written here with it."""
+    username = str(credentials.get(get_user_model().USERNAME_FIELD) or credentials.get("username") or "")
     if request is None:
-        return  # authenticate() called outside a request (a shell, a command): nobody to trace
-    username = credentials.get(get_user_model().USERNAME_FIELD) or credentials.get("username") or ""
-    access_log_write(
-        request=_django_request(request), status_code=None, event=AccessLog.Event.LOGIN_FAILED, username=str(username)
-    )
+        access_log_write(request=None, status_code=None, username=username)
+    else:
+        setattr(_django_request(request), FAILED_LOGIN_ATTRIBUTE, username)
 
 
 class PatientsShownMixin:

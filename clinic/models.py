@@ -274,7 +274,7 @@ class AccessLog(models.Model):
     event = models.CharField(max_length=20, choices=Event.choices, default=Event.REQUEST)
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=500)
-    # None for a failed login: the row is written when the credentials are refused, before the answer.
+    # None only for a login refused outside any request (a shell, a command): there is no answer.
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     username = models.CharField(max_length=150, blank=True, help_text="The username tried, for a failed login.")
     ip_address = models.GenericIPAddressField(null=True, blank=True)

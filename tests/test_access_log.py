@@ -6,15 +6,12 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.contrib.auth import authenticate
 from django.db import IntegrityError, InternalError, connection, transaction
 from django.db.utils import DatabaseError
 from django.urls import reverse
-from rest_framework.authentication import BasicAuthentication
 from rest_framework.authtoken.models import Token
-from rest_framework.authtoken.views import obtain_auth_token
-from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.request import Request
-from rest_framework.test import APIClient, APIRequestFactory
+from rest_framework.test import APIClient
 
 from clinic.models import AccessLog, AccessLogAppendOnlyError
 from clinical.models import ControlledSubstanceEntry
@@ -257,7 +254,7 @@ def test_a_failed_web_login_is_logged_with_the_username_tried_and_ip(client, per
     entry = AccessLog.objects.get()
     assert entry.event == AccessLog.Event.LOGIN_FAILED
     assert (entry.user, entry.username, entry.ip_address, entry.user_agent) == (None, "frontdesk", "198.51.100.99", BROWSER)
-    assert entry.path == "/login/"
+    assert (entry.path, entry.status_code) == ("/login/", 200)
 
 
 @pytest.mark.django_db
@@ -276,27 +273,37 @@ def test_a_successful_login_is_not_a_failed_login(client, personas):
 
 
 @pytest.mark.django_db
+@pytest.mark.urls("tests.audit_urls")
 def test_a_failed_api_token_login_is_logged_with_the_username_tried_and_ip(personas):
-    # DRF's token login (and knox's, through HTTP Basic) calls django.contrib.auth.authenticate.
-    request = APIRequestFactory().post(
-        "/api/token/", {"username": "nurse", "password": "wrong"}, format="json",
-        REMOTE_ADDR="198.51.100.100", HTTP_USER_AGENT="curl/8.5",
+    # DRF's token login calls django.contrib.auth.authenticate(request=...), as knox's does.
+    response = APIClient(REMOTE_ADDR="198.51.100.100", HTTP_USER_AGENT="curl/8.5").post(
+        "/test-login/token/", {"username": "nurse", "password": "wrong"}, format="json"
     )
-    assert obtain_auth_token(request).status_code == 400
+    assert response.status_code == 400
     entry = AccessLog.objects.get()
-    assert (entry.event, entry.username, entry.ip_address, entry.user_agent) == (
-        AccessLog.Event.LOGIN_FAILED, "nurse", "198.51.100.100", "curl/8.5"
+    assert (entry.event, entry.user, entry.username, entry.status_code) == (AccessLog.Event.LOGIN_FAILED, None, "nurse", 400)
+    assert (entry.ip_address, entry.user_agent, entry.path) == ("198.51.100.100", "curl/8.5", "/test-login/token/")
+
+
+@pytest.mark.django_db
+@pytest.mark.urls("tests.audit_urls")
+def test_a_failed_http_basic_login_survives_the_api_rolling_its_transaction_back(personas):
+    credentials = base64.b64encode(b"prescriber:wrong").decode()
+    response = APIClient(REMOTE_ADDR="198.51.100.101").post("/test-login/basic/", HTTP_AUTHORIZATION=f"Basic {credentials}")
+    assert response.status_code in (401, 403)
+    entry = AccessLog.objects.get()
+    assert (entry.event, entry.username, entry.ip_address, entry.status_code) == (
+        AccessLog.Event.LOGIN_FAILED, "prescriber", "198.51.100.101", response.status_code
     )
 
 
 @pytest.mark.django_db
-def test_a_failed_http_basic_login_is_logged(personas):
-    credentials = base64.b64encode(b"prescriber:wrong").decode()
-    request = Request(APIRequestFactory().post("/api/login/", HTTP_AUTHORIZATION=f"Basic {credentials}", REMOTE_ADDR="198.51.100.101"))
-    with pytest.raises(AuthenticationFailed):
-        BasicAuthentication().authenticate(request)
+def test_a_login_refused_outside_any_request_is_still_logged(db):
+    assert authenticate(username="someone", password="guess") is None
     entry = AccessLog.objects.get()
-    assert (entry.username, entry.ip_address) == ("prescriber", "198.51.100.101")
+    assert (entry.event, entry.username, entry.ip_address, entry.status_code) == (
+        AccessLog.Event.LOGIN_FAILED, "someone", None, None
+    )
 
 
 # --- Append-only ---------------------------------------------------------------------------
