@@ -147,9 +147,9 @@ class ReminderPolicyAdmin(SimpleHistoryAdmin):
 class AccessLogAdmin(admin.ModelAdmin):
     """An audit trail: readable, never added to, changed or deleted by hand."""
 
-    list_display = ["at", "user", "method", "path", "status_code"]
-    list_filter = ["method", "status_code"]
-    search_fields = ["path", "user__username"]
+    list_display = ["at", "event", "user", "username", "method", "path", "status_code", "ip_address", "patient_ids"]
+    list_filter = ["event", "method", "status_code"]
+    search_fields = ["path", "user__username", "username", "ip_address"]
     date_hierarchy = "at"
     list_select_related = ["user"]
 

@@ -16,6 +16,7 @@ from rest_framework.authentication import SessionAuthentication, TokenAuthentica
 from rest_framework.pagination import LimitOffsetPagination
 
 from clinic.api_errors import ClinicAutoSchema
+from clinic.audit import PatientsShownMixin
 from clinic.models import Chair, Closure, OpeningHours, Role, Route, Site, StaffMember
 from clinic.permissions import ADMINS, STAFF, Actor, RoleAccess, actor_for
 
@@ -37,9 +38,10 @@ class ClinicPagination(LimitOffsetPagination):
         return min(super().get_offset(request), 10**12)
 
 
-class ClinicAPIMixin:
+class ClinicAPIMixin(PatientsShownMixin):
     """Token first, so an anonymous request is told 401 with `WWW-Authenticate: Token`
-    (session authentication alone cannot send a challenge and DRF would answer 403)."""
+    (session authentication alone cannot send a challenge and DRF would answer 403).
+    Lists and details name the patients they answered for the access log (PatientsShownMixin)."""
 
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [RoleAccess]

@@ -1,15 +1,18 @@
-"""Access log: who looked at or changed what, and the answer they got.
+"""Access log: who looked at or changed what, from where, and the answer they got.
 
-Patient data is health data, so every request by a signed-in user (pages and
-API alike) leaves one row. Static files and health checks are not logged."""
+Every request by a signed-in user (pages and API alike) leaves one row, and so does
+every request to a view marked `log_anonymous_access` (the patient's calendar feed and
+reminder links, whose secret token stands in for a login) or that showed a patient.
+Static files and health checks are not logged. The row is written by clinic.audit."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
-from clinic.models import AccessLog
+from clinic import audit
 
 _SKIP_PREFIXES = ("/static/", "/health/", "/favicon")
 
@@ -20,9 +23,10 @@ class AccessLogMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and not request.path.startswith(_SKIP_PREFIXES):
-            AccessLog.objects.create(
-                user=user, method=request.method or "", path=request.get_full_path()[:500], status_code=response.status_code
-            )
+        if not request.path.startswith(_SKIP_PREFIXES) and audit.should_log(request):
+            audit.access_log_write(request=request, status_code=response.status_code)
         return response
+
+    def process_view(self, request: HttpRequest, view_func: Callable[..., Any], view_args: Any, view_kwargs: Any) -> None:
+        if getattr(view_func, audit.ANONYMOUS_ATTRIBUTE, False):
+            setattr(request, audit.ANONYMOUS_ATTRIBUTE, True)

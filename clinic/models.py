@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from functools import cached_property
+from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.fields import RangeOperators
@@ -248,14 +249,42 @@ class ReminderPolicy(models.Model):
             raise ValidationError({"offsets_hours": "Each offset may appear once."})
 
 
+class AccessLogAppendOnlyError(Exception):
+    """Raised on any attempt to change or delete an access-log row through the ORM."""
+
+
+class AccessLogQuerySet(models.QuerySet):
+    def update(self, **kwargs: object) -> int:
+        raise AccessLogAppendOnlyError("The access log is append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AccessLogAppendOnlyError("The access log is append-only.")
+
+
 class AccessLog(models.Model):
-    """Who looked at or changed patient data, and when. Written by middleware."""
+    """Who looked at or changed patient data, from where, and which patients the answer showed.
+    Written by clinic.audit (from the middleware and the failed-login signal); append-only:
+    the ORM refuses changes, a trigger refuses them in PostgreSQL, and the app's database
+    role has no UPDATE/DELETE/TRUNCATE right on the table (deploy/postgres/)."""
+
+    class Event(models.TextChoices):
+        REQUEST = "request", "Request"
+        LOGIN_FAILED = "login_failed", "Failed login"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
     at = models.DateTimeField(auto_now_add=True, db_index=True)
+    event = models.CharField(max_length=20, choices=Event.choices, default=Event.REQUEST)
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=500)
-    status_code = models.PositiveSmallIntegerField()
+    # None only for a login refused outside any request (a shell, a command): there is no answer.
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    username = models.CharField(max_length=150, blank=True, help_text="The username tried, for a failed login.")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    # A JSON list rather than a join table: one INSERT per request, and SQLite (the embedded default) can hold it.
+    patient_ids = models.JSONField(default=list, blank=True, help_text="The patients the answer showed.")
+
+    objects = AccessLogQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at"]
@@ -263,9 +292,19 @@ class AccessLog(models.Model):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.user_id} {self.method} {self.path} {self.status_code}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None or kwargs.get("force_update") or kwargs.get("update_fields"):
+            raise AccessLogAppendOnlyError("The access log is append-only.")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AccessLogAppendOnlyError("The access log is append-only.")
+
 
 __all__ = [
     "AccessLog",
+    "AccessLogAppendOnlyError",
     "Chair",
     "Channel",
     "Closure",

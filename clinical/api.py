@@ -17,6 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from clinic.api import ClinicAPIMixin
+from clinic.audit import patient_ids_of, patients_shown
 from clinic.models import Role, Route, Site, StaffMember
 from clinic.permissions import ADMINS, CLINICIANS, PRESCRIBERS
 from clinical import selectors, services
@@ -227,7 +228,9 @@ class ControlledSubstanceLogViewSet(ClinicAPIMixin, mixins.ListModelMixin, views
                    responses={(200, "text/csv"): OpenApiTypes.STR})
     @action(detail=False, methods=["get"], url_path="export")
     def export(self, request):
-        body = selectors.controlled_substance_csv(self.get_queryset())
+        entries = list(self.get_queryset())
+        patients_shown(request, patient_ids_of(entries))
+        body = selectors.controlled_substance_csv(entries)
         response = HttpResponse(body, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="controlled-substance-log.csv"'
         return response
@@ -237,6 +240,7 @@ class ControlledSubstanceLogViewSet(ClinicAPIMixin, mixins.ListModelMixin, views
     @action(detail=True, methods=["post"])
     def correct(self, request, pk=None):
         entry = get_object_or_404(ControlledSubstanceEntry.objects.all(), pk=pk)
+        patients_shown(request, [entry.patient_id])
         data = self._valid(CorrectionInputSerializer)
         correction = services.controlled_substance_correct(
             entry=entry, actor=request.user, now=timezone.now(), **data

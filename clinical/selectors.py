@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
 from clinic.models import Site
+from clinic.spreadsheet import csv_text
 from clinical.models import Administration, ControlledSubstanceEntry, Recovery, SideEffect, StartClearance, VitalSigns
 from clinical.services import completion_missing, start_hold_reasons, thresholds_for
 from scheduling.engine.wallclock import day_bounds
@@ -41,17 +40,16 @@ CSV_COLUMNS = [
 
 
 def controlled_substance_csv(entries: Iterable[ControlledSubstanceEntry]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for e in entries:
-        writer.writerow([
+    rows = (
+        [
             e.pk, e.corrects_id or "", e.recorded_at.astimezone(dt.UTC).isoformat(),
             e.administered_at.astimezone(dt.UTC).isoformat(), e.site.name, e.patient.full_name,
             e.patient.date_of_birth.isoformat(), e.substance, e.route, f"{e.total_mg}", e.lot_number,
             e.given_by.display_name, e.recorded_by.get_full_name() or e.recorded_by.get_username(), e.reason,
-        ])
-    return out.getvalue()
+        ]
+        for e in entries
+    )
+    return csv_text(CSV_COLUMNS, rows)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from clinic.audit import patient_ids_of, patients_shown
 from clinic.models import CLINICIAN_ROLES, Role
 from clinic.web.access import staff_required
 from clinic.web.common import describe, session_label
@@ -93,6 +94,7 @@ def session(request: HttpRequest, appointment_id: int) -> HttpResponse:
     appointment = get_object_or_404(
         Appointment.objects.select_related("patient", "site", "chair", "nurse__user", "plan__protocol"), pk=appointment_id
     )
+    patients_shown(request, [appointment.patient_id])
     now = timezone.now()
     with timezone.override(appointment.site.zone):
         forms = _initial_forms(appointment, request, now)
@@ -126,9 +128,12 @@ def session(request: HttpRequest, appointment_id: int) -> HttpResponse:
 def controlled_substance_log(request: HttpRequest) -> HttpResponse:
     form = LogFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
-    entries = selectors.controlled_substance_log(date_from=filters.get("date_from"), date_to=filters.get("date_to"))
+    entries = list(
+        selectors.controlled_substance_log(date_from=filters.get("date_from"), date_to=filters.get("date_to"))[:500]
+    )
+    patients_shown(request, patient_ids_of(entries))
     return render(request, "clinical/controlled_substance_log.html", {
-        "form": form, "entries": entries[:500], "query": request.GET.urlencode(), "nav": "cs-log",
+        "form": form, "entries": entries, "query": request.GET.urlencode(), "nav": "cs-log",
     })
 
 
@@ -137,7 +142,8 @@ def controlled_substance_log(request: HttpRequest) -> HttpResponse:
 def controlled_substance_csv(request: HttpRequest) -> HttpResponse:
     form = LogFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
-    entries = selectors.controlled_substance_log(date_from=filters.get("date_from"), date_to=filters.get("date_to"))
+    entries = list(selectors.controlled_substance_log(date_from=filters.get("date_from"), date_to=filters.get("date_to")))
+    patients_shown(request, patient_ids_of(entries))
     response = HttpResponse(selectors.controlled_substance_csv(entries), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="controlled-substance-log.csv"'
     return response

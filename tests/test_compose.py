@@ -11,6 +11,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("web", "worker", "beat")
+OWNER_SERVICES = ("migrate", "db-grants")
+APP_ROLE = "clinic_app"
 # The calls settings.py makes to read a variable: env.str("X", ...), env_bool("X", ...), env.email_url("X"), ...
 SETTINGS_READ = re.compile(r"""\benv(?:\.[a-z_]+|_bool|_int|_url)\(\s*["']([A-Z][A-Z0-9_]*)["']""")
 
@@ -71,7 +73,7 @@ def test_app_services_wait_for_healthy_servers_and_migrations(compose, name):
     assert depends_on["migrate"]["condition"] == "service_completed_successfully"
 
 
-@pytest.mark.parametrize("name", [*APP_SERVICES, "migrate"])
+@pytest.mark.parametrize("name", [*APP_SERVICES, *OWNER_SERVICES])
 def test_app_services_pass_only_variables_the_settings_read(compose, settings_variables, name):
     passed = environment_names(compose["services"][name])
     assert {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SECRET_KEY"} <= passed
@@ -84,7 +86,7 @@ def test_an_unknown_variable_would_be_caught(settings_variables):
     assert "DATABASE" not in settings_variables
 
 
-@pytest.mark.parametrize("name", [*APP_SERVICES, "migrate", "postgres"])
+@pytest.mark.parametrize("name", [*APP_SERVICES, *OWNER_SERVICES, "postgres"])
 def test_secrets_are_interpolated_never_written_down(compose, name):
     environment = compose["services"][name].get("environment") or {}
     for key, value in environment.items():
@@ -95,4 +97,40 @@ def test_secrets_are_interpolated_never_written_down(compose, name):
             assert required_or_empty, f"{name}.{key}={text!r} must come from ${{VAR:?...}} or ${{VAR:-}}"
     database_url = environment.get("DATABASE_URL", "")
     if database_url:
-        assert "${POSTGRES_PASSWORD:?" in database_url
+        password = "${POSTGRES_PASSWORD:?" if name in OWNER_SERVICES else "${POSTGRES_APP_PASSWORD:?"
+        assert password in database_url
+
+
+# --- Database roles: the owner migrates, the app role cannot rewrite the append-only logs ---
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_services_connect_as_the_app_role_not_the_owner(compose, name):
+    database_url = compose["services"][name]["environment"]["DATABASE_URL"]
+    assert database_url.startswith(f"postgres://{APP_ROLE}:")
+    assert "POSTGRES_PASSWORD" not in database_url.replace("POSTGRES_APP_PASSWORD", "")
+
+
+@pytest.mark.parametrize("name", OWNER_SERVICES)
+def test_migrations_and_grants_connect_as_the_owner(compose, name):
+    database_url = compose["services"][name]["environment"]["DATABASE_URL"]
+    owner = compose["services"]["postgres"]["environment"]["POSTGRES_USER"]
+    assert database_url.startswith(f"postgres://{owner}:")
+
+
+def test_grants_are_applied_after_every_migrate_and_before_the_app_starts(compose):
+    grants = compose["services"]["db-grants"]
+    assert grants["command"][-2:] == ["db_grant_app_role", APP_ROLE]
+    assert grants["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    for name in APP_SERVICES:
+        assert compose["services"][name]["depends_on"]["db-grants"]["condition"] == "service_completed_successfully"
+
+
+def test_postgres_creates_the_app_role_from_the_versioned_init_script(compose):
+    postgres = compose["services"]["postgres"]
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in postgres["volumes"] if volume.startswith("./")}
+    init_dir = ROOT / mounts["/docker-entrypoint-initdb.d"]
+    script = (init_dir / "10-app-role.sh").read_text()
+    assert f"APP_ROLE={APP_ROLE}" in script and "CREATE ROLE" in script and "NOSUPERUSER" in script
+    assert "POSTGRES_APP_PASSWORD" in postgres["environment"]
+    assert (ROOT / "deploy" / "postgres" / "roles.sql").is_file()

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from clinic.audit import patients_shown
 from clinic.models import CLINICIAN_ROLES
 from clinic.web.access import DESK_ROLES, staff_required
 from clinic.web.common import describe, session_label
@@ -90,6 +91,7 @@ def timeline(plan: TreatmentPlan, appointments: list[Appointment]) -> list[dict[
 
 def chart_context(request: HttpRequest, patient_id: int, *, now: dt.datetime, form: PlanAdjustForm | None = None) -> dict[str, Any]:
     patient = get_object_or_404(Patient.objects.select_related("home_site"), pk=patient_id)
+    patients_shown(request, [patient.pk])
     staff = request.staff  # type: ignore[attr-defined]
     clinician = staff.role in CLINICIAN_ROLES
     plans = list(

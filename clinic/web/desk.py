@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from clinic.audit import patient_ids_of, patients_shown
 from clinic.models import Chair, Closure, Site, StaffMember
 from clinic.web.access import ALL_STAFF, DESK_ROLES, safe_next, staff_required
 from clinic.web.common import describe, flash_error, parse_day, session_label
@@ -94,6 +95,7 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     today = local_day(now, site.zone)
     day = parse_day(request.GET.get("day"), today)
     appointments = day_board(site=site, day=day)
+    patients_shown(request, patient_ids_of(appointments))
     chairs = list(Chair.objects.filter(site=site, active=True).order_by("name", "pk"))
     by_chair: dict[int, list[Appointment]] = defaultdict(list)
     for appointment in appointments:
@@ -162,6 +164,7 @@ def week(request: HttpRequest) -> HttpResponse:
         .select_related("patient", "chair", "plan__protocol")
         .order_by("starts_at", "chair__name")
     )
+    patients_shown(request, patient_ids_of(appointments))
     days: dict[dt.date, list[Appointment]] = {monday + dt.timedelta(days=i): [] for i in range(7)}
     for appointment in appointments:
         appointment.label = session_label(appointment)  # type: ignore[attr-defined]
@@ -236,10 +239,12 @@ def patient_search(request: HttpRequest) -> HttpResponse:
             )
             .order_by("last_name", "first_name")[:SEARCH_LIMIT]
         )
+        patients_shown(request, patient_ids_of(results))
     return render(request, "web/patient_search.html", {"form": form, "results": results, "searched": searched, "nav": "patients"})
 
 
 def _book_page(request: HttpRequest, plan: TreatmentPlan, **extra: Any) -> HttpResponse:
+    patients_shown(request, [plan.patient_id])
     context = {"plan": plan, "patient": plan.patient, "nav": "patients", **extra}
     with timezone.override(plan.site.zone):
         return render(request, "web/book_course.html", context, status=extra.pop("status", 200))
@@ -364,6 +369,7 @@ def _cancel_rebook_page(
 @staff_required(DESK_ROLES)
 def appointment_action(request: HttpRequest, appointment_id: int, action: str) -> HttpResponse:
     appointment = _appointment_for_staff(appointment_id)
+    patients_shown(request, [appointment.patient_id])
     back = safe_next(request, _board_url(appointment))
     now = timezone.now()
     name = appointment.patient.full_name

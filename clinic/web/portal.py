@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from icalendar import Calendar
 
+from clinic.audit import log_anonymous_access, patients_shown
 from clinic.web.access import patient_required
 from clinic.web.common import flash_error, session_label
 from patients.forms import ReminderPreferencesForm
@@ -53,6 +54,7 @@ def _decorate(appointment: Appointment, now: dt.datetime) -> Appointment:
 
 def portal_context(request: HttpRequest, *, now: dt.datetime, form: ReminderPreferencesForm | None = None) -> dict[str, Any]:
     patient: Patient = request.patient  # type: ignore[attr-defined]
+    patients_shown(request, [patient.pk])
     rows = list(_own_appointments(patient).filter(starts_at__gte=now - dt.timedelta(days=365)).order_by("starts_at"))
     upcoming = [
         _decorate(a, now)
@@ -93,6 +95,7 @@ def portal_home(request: HttpRequest) -> HttpResponse:
 def portal_action(request: HttpRequest, appointment_id: int, action: str) -> HttpResponse:
     patient: Patient = request.patient  # type: ignore[attr-defined]
     appointment = get_object_or_404(_own_appointments(patient), pk=appointment_id)
+    patients_shown(request, [patient.pk])
     now = timezone.now()
     _decorate(appointment, now)
     if action not in ("confirm", "cancel"):
@@ -123,6 +126,7 @@ def portal_action(request: HttpRequest, appointment_id: int, action: str) -> Htt
 def appointment_download(request: HttpRequest, appointment_id: int) -> HttpResponse:
     patient: Patient = request.patient  # type: ignore[attr-defined]
     appointment = get_object_or_404(_own_appointments(patient), pk=appointment_id)
+    patients_shown(request, [patient.pk])
     body = appointment_ics(appointment=appointment, now=timezone.now())
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     day = appointment.starts_at.astimezone(patient.zone).date()
@@ -130,6 +134,7 @@ def appointment_download(request: HttpRequest, appointment_id: int) -> HttpRespo
     return response
 
 
+@log_anonymous_access
 @never_cache
 @require_GET
 def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
@@ -143,6 +148,7 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
         user__isnull=False,
         user__is_active=True,
     )
+    patients_shown(request, [patient.pk])
     now = timezone.now()
     appointments = (
         _own_appointments(patient)

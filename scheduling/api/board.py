@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clinic.api import ClinicAPIMixin
+from clinic.audit import patient_ids_of, patients_shown
 from clinic.models import Chair, Role, Route, Site, StaffMember
 from clinic.permissions import DESK
 from scheduling.engine import Availability, Preferences, Slot, Span
@@ -155,6 +156,7 @@ class DayBoardView(ClinicAPIMixin, APIView):
         query.is_valid(raise_exception=True)
         day = query.validated_data.get("date") or timezone.now().astimezone(site.zone).date()
         appointments = day_board(site=site, day=day)
+        patients_shown(request, patient_ids_of(appointments))
         start, end = day_bounds(day, site.zone)
         nurses = list(
             StaffMember.objects.filter(

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from clinic.audit import log_anonymous_access, patients_shown
 from scheduling.errors import SchedulingError
 from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus
 from scheduling.reminders import tokens
@@ -28,6 +29,7 @@ def _page(
     context: dict[str, Any] = dict(extra)
     zone = timezone.get_current_timezone()
     if appointment is not None:
+        patients_shown(request, [appointment.patient_id])
         zone = appointment.patient.zone
         site = appointment.site
         context.update(
@@ -55,6 +57,7 @@ def _cancel_deadline(appointment: Appointment) -> dt.datetime:
     return appointment.starts_at - dt.timedelta(hours=hours)
 
 
+@log_anonymous_access
 @never_cache
 @require_http_methods(["GET", "POST"])
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
@@ -76,6 +79,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     return _page(request, appointment, "confirmed.html")
 
 
+@log_anonymous_access
 @never_cache
 @require_http_methods(["GET", "POST"])
 def cancel(request: HttpRequest, token: str) -> HttpResponse:

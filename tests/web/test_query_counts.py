@@ -24,7 +24,7 @@ WEEK_QUERIES = 7  # + the closures of the week
 SEARCH_QUERIES = 5
 CHART_QUERIES = 14
 PORTAL_QUERIES = 7
-FEED_QUERIES = 2
+FEED_QUERIES = 3  # the patient, the sessions, and the access-log row of this anonymous read
 
 
 def _more_courses(web, count: int) -> None:

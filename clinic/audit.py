@@ -1,0 +1,148 @@
+"""The access log's writer, and how a view says which patients its answer showed.
+
+Patient data is health data: every request by a signed-in user, every anonymous read
+through a patient's link (calendar feed, reminder links) and every refused login leaves
+one AccessLog row. Views name the patients they showed with `patients_shown()`; API views
+built on `PatientsShownMixin` do it for their lists and details without further code.
+The row itself is written by `access_log_write()` alone, so moving where and when it is
+written (batched, after the response) touches one function."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_login_failed
+from django.db.models import QuerySet
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+
+from clinic.models import AccessLog
+
+REQUEST_ATTRIBUTE = "accessed_patient_ids"
+ANONYMOUS_ATTRIBUTE = "log_anonymous_access"
+FAILED_LOGIN_ATTRIBUTE = "access_log_failed_login"
+
+View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+
+def _django_request(request: Any) -> HttpRequest:
+    # A DRF Request wraps the HttpRequest the middleware sees; attributes must land on the latter.
+    return getattr(request, "_request", request)
+
+
+def patients_shown(request: Any, patient_ids: Iterable[int | None]) -> None:
+    """Record that the answer to `request` shows these patients (may be called more than once)."""
+    django_request = _django_request(request)
+    shown: set[int] | None = getattr(django_request, REQUEST_ATTRIBUTE, None)
+    if shown is None:
+        shown = set()
+        setattr(django_request, REQUEST_ATTRIBUTE, shown)
+    shown.update(pk for pk in patient_ids if pk is not None)
+
+
+def patient_ids_of(objects: Iterable[Any]) -> list[int | None]:
+    """The patient behind each object: a Patient itself, or anything with a `patient_id`."""
+    ids: list[int | None] = []
+    for obj in objects:
+        if getattr(getattr(obj, "_meta", None), "label", None) == "patients.Patient":
+            ids.append(obj.pk)
+        else:
+            ids.append(getattr(obj, "patient_id", None))
+    return ids
+
+
+def log_anonymous_access(view: View) -> View:
+    """Mark a view reachable without login by a patient's secret link: its requests are logged
+    even though nobody is signed in. Put it outermost, above the other decorators."""
+    setattr(view, ANONYMOUS_ATTRIBUTE, True)
+    return view
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    # REMOTE_ADDR only: X-Forwarded-For is whatever the client wrote unless a trusted proxy
+    # rewrites it, and an audit trail must not record an address the caller chose.
+    address = request.META.get("REMOTE_ADDR", "")
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
+
+
+def _user_agent(request: HttpRequest) -> str:
+    limit = AccessLog._meta.get_field("user_agent").max_length
+    return request.META.get("HTTP_USER_AGENT", "")[:limit]
+
+
+def access_log_write(*, request: HttpRequest | None, status_code: int | None, username: str = "") -> AccessLog:
+    """The one place an access-log row is written: the request's user, where it came from,
+    what it asked, the answer's status and the patients the view said it showed."""
+    if request is None:  # a refused authenticate() outside any request (a shell, a command)
+        return AccessLog.objects.create(event=AccessLog.Event.LOGIN_FAILED, username=username[:150])
+    user = getattr(request, "user", None)
+    failed_login = getattr(request, FAILED_LOGIN_ATTRIBUTE, None)
+    return AccessLog.objects.create(
+        user=user if user is not None and user.is_authenticated else None,
+        event=AccessLog.Event.REQUEST if failed_login is None else AccessLog.Event.LOGIN_FAILED,
+        method=(request.method or "")[:8],
+        path=request.get_full_path()[:500],
+        status_code=status_code,
+        username=(failed_login or username)[:150],
+        ip_address=client_ip(request),
+        user_agent=_user_agent(request),
+        patient_ids=sorted(getattr(request, REQUEST_ATTRIBUTE, ())),
+    )
+
+
+def should_log(request: HttpRequest) -> bool:
+    user = getattr(request, "user", None)
+    signed_in = user is not None and user.is_authenticated
+    return (
+        signed_in
+        or getattr(request, ANONYMOUS_ATTRIBUTE, False)
+        or bool(getattr(request, REQUEST_ATTRIBUTE, None))
+        or getattr(request, FAILED_LOGIN_ATTRIBUTE, None) is not None
+    )
+
+
+@receiver(user_login_failed, dispatch_uid="clinic.audit.login_failed")
+def log_failed_login(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+    """Django sends this from authenticate() for the login page, DRF's token and Basic logins
+    (and knox's); `credentials` is already cleansed of the password.
+
+    Within a request the row is left to the middleware, which writes it after the response,
+    outside the view's transaction: an API view rolls its transaction back on the refusal,
+    and would take a row written here with it."""
+    username = str(credentials.get(get_user_model().USERNAME_FIELD) or credentials.get("username") or "")
+    if request is None:
+        access_log_write(request=None, status_code=None, username=username)
+    else:
+        setattr(_django_request(request), FAILED_LOGIN_ATTRIBUTE, username)
+
+
+class PatientsShownMixin:
+    """For DRF generic views: the objects a list page or a detail serialises are the patients shown."""
+
+    def get_object(self) -> Any:
+        obj = super().get_object()  # type: ignore[misc]
+        patients_shown(self.request, patient_ids_of([obj]))  # type: ignore[attr-defined]
+        return obj
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        if args and args[0] is not None:
+            instance = args[0]
+            if kwargs.get("many", False):
+                if not isinstance(instance, (list, tuple, QuerySet)):
+                    instance = list(instance)  # a one-shot iterable must still reach the serializer
+                    args = (instance, *args[1:])
+                # Iterating a queryset fills its cache, which the serializer then reads: no extra query.
+                patients_shown(self.request, patient_ids_of(instance))  # type: ignore[attr-defined]
+            else:
+                patients_shown(self.request, patient_ids_of([instance]))  # type: ignore[attr-defined]
+        return super().get_serializer(*args, **kwargs)  # type: ignore[misc]
+
+    def perform_create(self, serializer: Any) -> None:
+        super().perform_create(serializer)  # type: ignore[misc]
+        patients_shown(self.request, patient_ids_of([serializer.instance]))  # type: ignore[attr-defined]
