@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our own static files (offline, CSP)
     "simple_history",
     "phonenumber_field",
     "django_htmx",
@@ -289,7 +290,16 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"RouteEnum": "clinic.models.Route", "ChannelEnum": "clinic.models.Channel"},
+    "ENUM_NAME_OVERRIDES": {
+        "RouteEnum": "clinic.models.Route",
+        "ChannelEnum": "clinic.models.Channel",
+        # Two choice sets are called `phase`: a plan's (induction/maintenance) and a vital-signs reading's.
+        "PhaseEnum": "scheduling.models.Phase",
+        "VitalsPhaseEnum": "clinical.models.VitalsPhase",
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default="US")
