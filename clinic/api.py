@@ -13,6 +13,7 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.pagination import LimitOffsetPagination
 
 from clinic.api_errors import ClinicAutoSchema
@@ -42,6 +43,9 @@ class ClinicAPIMixin:
     (session authentication alone cannot send a challenge and DRF would answer 403)."""
 
     authentication_classes = [TokenAuthentication, SessionAuthentication]
+    # Path ids are integers PostgreSQL can hold; anything else (17.5, null,null) matches no
+    # route and answers 404 in the error shape, never a ValueError or an out-of-range 400.
+    lookup_value_regex = r"[0-9]{1,18}"
     permission_classes = [RoleAccess]
     pagination_class = ClinicPagination
     schema = ClinicAutoSchema()
@@ -58,6 +62,13 @@ class ClinicAPIMixin:
         # whatever runs after the view (the access log).
         with transaction.atomic():
             return super().dispatch(request, *args, **kwargs)
+
+    def initial(self, request, *args, **kwargs):
+        # A method this route does not have is 405, not the 403 the role check would give it.
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            raise MethodNotAllowed(request.method)
+        super().initial(request, *args, **kwargs)
 
     def handle_exception(self, exc):
         response = super().handle_exception(exc)
