@@ -14,6 +14,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from clinic import api_fields
 from clinic.api import (
     CONFIG_ACCESS,
     AtomicWritesMixin,
@@ -84,7 +85,7 @@ class PlanSerializer(serializers.ModelSerializer):
     attention_reason = serializers.CharField(read_only=True, allow_null=True)
     eligibility_override_by = serializers.IntegerField(source="eligibility_override_by_id", read_only=True, allow_null=True)
     eligibility_override_reason = serializers.CharField(read_only=True, allow_null=True)
-    eligibility_override_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    eligibility_override_at = api_fields.DateTimeField(read_only=True, allow_null=True)
     end_reason = serializers.CharField(read_only=True, allow_null=True)
     earliest_start = WallClockTimeField(read_only=True, allow_null=True)
     latest_start = WallClockTimeField(read_only=True, allow_null=True)
@@ -106,24 +107,30 @@ class PlanSerializer(serializers.ModelSerializer):
         return data
 
 
-class PlanCreateSerializer(serializers.Serializer):
-    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
-    protocol = serializers.PrimaryKeyRelatedField(queryset=Protocol.objects.all())
-    prescriber = serializers.PrimaryKeyRelatedField(
+class PlanCreateSerializer(api_fields.StrictSerializer):
+    patient = api_fields.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    protocol = api_fields.PrimaryKeyRelatedField(queryset=Protocol.objects.all())
+    prescriber = api_fields.PrimaryKeyRelatedField(
         queryset=StaffMember.objects.filter(role=Role.PRESCRIBER, active=True), required=False,
         help_text="Defaults to the requesting prescriber.",
     )
-    site = serializers.PrimaryKeyRelatedField(queryset=Site.objects.all(), required=False, help_text="Defaults to the patient's home site.")
-    start_date = serializers.DateField()
+    site = api_fields.PrimaryKeyRelatedField(queryset=Site.objects.all(), required=False, help_text="Defaults to the patient's home site.")
+    start_date = api_fields.DateField()
     maintenance_interval_days = serializers.IntegerField(min_value=1, max_value=365, required=False)
-    review_date = serializers.DateField(required=False)
+    review_date = api_fields.DateField(required=False)
     preferred_weekdays = serializers.ListField(child=serializers.IntegerField(min_value=0, max_value=6), required=False,
                                                allow_empty=False, max_length=7)
     earliest_start = WallClockTimeField(required=False)
     latest_start = WallClockTimeField(required=False)
 
+    def validate(self, attrs):
+        earliest, latest = attrs.get("earliest_start"), attrs.get("latest_start")
+        if earliest is not None and latest is not None and earliest > latest:
+            raise serializers.ValidationError({"latest_start": ["Must not be before earliest_start."]})
+        return attrs
 
-class AdjustmentSerializer(serializers.Serializer):
+
+class AdjustmentSerializer(api_fields.StrictSerializer):
     reason = serializers.CharField(max_length=2000, help_text="Why; kept in the plan's history.")
     version = serializers.IntegerField(min_value=1, max_value=10**9, required=False,
                                        help_text="The version you read, if you do not send If-Match.")
@@ -134,15 +141,15 @@ class ChangeIntervalSerializer(AdjustmentSerializer):
 
 
 class ChangeReviewDateSerializer(AdjustmentSerializer):
-    review_date = serializers.DateField()
+    review_date = api_fields.DateField()
 
 
 class ResumeSerializer(AdjustmentSerializer):
-    resume_date = serializers.DateField()
+    resume_date = api_fields.DateField()
 
 
 class NewInductionSerializer(AdjustmentSerializer):
-    start_date = serializers.DateField()
+    start_date = api_fields.DateField()
 
 
 class PlanChangeResultSerializer(serializers.Serializer):
@@ -150,20 +157,20 @@ class PlanChangeResultSerializer(serializers.Serializer):
     appointments = AppointmentSerializer(many=True, help_text="Sessions booked by this change (resume, new induction).")
 
 
-class ProposeCourseSerializer(serializers.Serializer):
-    start_date = serializers.DateField()
-    site = serializers.PrimaryKeyRelatedField(queryset=Site.objects.all(), required=False,
+class ProposeCourseSerializer(api_fields.StrictSerializer):
+    start_date = api_fields.DateField()
+    site = api_fields.PrimaryKeyRelatedField(queryset=Site.objects.all(), required=False,
                                               help_text="Another site than the plan's, to compare.")
 
 
-class ProposedSessionSerializer(serializers.Serializer):
+class ProposedSessionSerializer(api_fields.StrictSerializer):
     sequence = serializers.IntegerField(required=False)
     phase = serializers.CharField(required=False)
-    starts_at = serializers.DateTimeField()
-    ends_at = serializers.DateTimeField()
-    chair = serializers.IntegerField(source="chair_id")
-    nurse = serializers.IntegerField(source="nurse_id")
-    site = serializers.IntegerField(source="site_id")
+    starts_at = api_fields.DateTimeField()
+    ends_at = api_fields.DateTimeField()
+    chair = api_fields.IdField(source="chair_id")
+    nurse = api_fields.IdField(source="nurse_id")
+    site = api_fields.IdField(source="site_id")
 
 
 class CourseProposalSerializer(serializers.Serializer):
@@ -172,8 +179,8 @@ class CourseProposalSerializer(serializers.Serializer):
     notes = serializers.ListField(child=serializers.CharField())
 
 
-class BookCourseSerializer(serializers.Serializer):
-    start_date = serializers.DateField(required=False, help_text="Plan afresh from this day ...")
+class BookCourseSerializer(api_fields.StrictSerializer):
+    start_date = api_fields.DateField(required=False, help_text="Plan afresh from this day ...")
     sessions = ProposedSessionSerializer(many=True, required=False, help_text="... or book these (possibly adjusted) sessions.")
 
     def validate(self, attrs):
