@@ -7,6 +7,8 @@ a stale version answers 409, a missing one 428. Responses carry the new version 
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -37,7 +39,7 @@ from scheduling.api.common import (
     idempotent,
 )
 from scheduling.engine import Preferences
-from scheduling.models import Appointment, Protocol, TreatmentPlan
+from scheduling.models import Appointment, Phase, Protocol, TreatmentPlan
 
 # --- Protocols ----------------------------------------------------------------
 
@@ -164,10 +166,11 @@ class ProposeCourseSerializer(api_fields.StrictSerializer):
 
 
 class ProposedSessionSerializer(api_fields.StrictSerializer):
-    sequence = serializers.IntegerField(required=False)
-    phase = serializers.CharField(required=False)
-    starts_at = api_fields.DateTimeField()
-    ends_at = api_fields.DateTimeField()
+    sequence = serializers.IntegerField(required=False, min_value=1, help_text="Position in the course, from 1.")
+    phase = serializers.ChoiceField(choices=[Phase.INDUCTION], required=False, help_text="A course is the induction.")
+    # UTC with `Z` whatever the server's zone, exactly as 409 alternatives give them.
+    starts_at = api_fields.DateTimeField(default_timezone=dt.UTC)
+    ends_at = api_fields.DateTimeField(default_timezone=dt.UTC)
     chair = api_fields.IdField(source="chair_id")
     nurse = api_fields.IdField(source="nurse_id")
     site = api_fields.IdField(source="site_id")
@@ -186,9 +189,16 @@ class BookCourseSerializer(api_fields.StrictSerializer):
     def validate(self, attrs):
         if not attrs.get("start_date") and not attrs.get("sessions"):
             raise serializers.ValidationError({"start_date": ["Give the proposed sessions or a start date."]})
-        for session in attrs.get("sessions") or []:
+        sessions = sorted(attrs.get("sessions") or [], key=lambda session: session["starts_at"])
+        for position, session in enumerate(sessions, start=1):
             if session["starts_at"] >= session["ends_at"]:
                 raise serializers.ValidationError({"sessions": ["Each session must start before it ends."]})
+            # Sessions are numbered by time; a sequence that says otherwise cannot be honoured.
+            if session.get("sequence", position) != position:
+                raise serializers.ValidationError(
+                    {"sessions": [f"The session at {session['starts_at']:%Y-%m-%dT%H:%MZ} is number {position} by time, "
+                                  f"not {session['sequence']}."]}
+                )
         return attrs
 
 
@@ -306,10 +316,10 @@ class PlanViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixi
             if data.get("sessions"):
                 sessions = [
                     services.ProposedSession(
-                        sequence=index + 1, phase=s.get("phase") or "induction", starts_at=s["starts_at"],
+                        sequence=index + 1, phase=Phase.INDUCTION, starts_at=s["starts_at"],
                         ends_at=s["ends_at"], chair_id=s["chair_id"], nurse_id=s["nurse_id"], site_id=s["site_id"],
                     )
-                    for index, s in enumerate(data["sessions"])
+                    for index, s in enumerate(sorted(data["sessions"], key=lambda session: session["starts_at"]))
                 ]
             booked = services.course_book(
                 plan=plan, actor=request.user, now=timezone.now(), sessions=sessions, start_date=data.get("start_date"),
