@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 
@@ -32,16 +34,17 @@ def test_unsafe_method_on_an_unknown_api_path_answers_404_json_not_a_csrf_page(p
     assert_error_shape(response, 404, "not_found")
 
 
-@pytest.mark.django_db
-def test_csrf_failure_under_api_answers_403_in_the_error_shape(personas):
-    from django.test import Client
+def test_csrf_failure_view_answers_the_error_shape_under_api_and_the_page_elsewhere(rf, settings):
+    from django.urls import get_callable
 
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(personas.front_desk.user)
-    # The schema view is GET-only; a form POST without a token fails the CSRF check in the middleware.
-    response = client.post("/api/docs/", {"x": "1"})
-    assert response.status_code in (403, 405)
-    assert_error_shape(response, response.status_code)
+    # Every DRF view and the unknown-path view are CSRF-exempt; the failure view still shapes
+    # any CSRF refusal under /api/ (a future non-DRF view) as JSON.
+    csrf_failure = get_callable(settings.CSRF_FAILURE_VIEW)
+    api = csrf_failure(rf.post("/api/v1/anything/"), reason="CSRF cookie not set.")
+    assert api.status_code == 403 and api["Content-Type"].startswith("application/json")
+    assert json.loads(api.content)["error"]["code"] == "csrf_failed"
+    page = csrf_failure(rf.post("/login/"), reason="CSRF cookie not set.")
+    assert page.status_code == 403 and page["Content-Type"].startswith("text/html")
 
 
 @pytest.mark.django_db
@@ -80,3 +83,17 @@ def test_wrong_method_on_a_known_api_path_answers_405_in_the_error_shape(persona
     client.force_authenticate(personas.front_desk.user)
     response = client.put("/api/v1/appointments/", {}, format="json")
     assert_error_shape(response, 405, "method_not_allowed")
+
+
+@pytest.mark.django_db
+def test_an_unexpected_error_under_api_answers_500_in_the_error_shape(personas, site):
+    from unittest import mock
+
+    from rest_framework.test import APIClient
+
+    client = APIClient(raise_request_exception=False)
+    client.force_authenticate(personas.front_desk.user)
+    with mock.patch("scheduling.api.board.day_board", side_effect=RuntimeError("a bug")):
+        response = client.get(f"/api/v1/sites/{site.pk}/day-board/")
+    error = assert_error_shape(response, 500, "server_error")
+    assert "a bug" not in error["message"]
