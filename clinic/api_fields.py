@@ -44,7 +44,10 @@ def has_control_characters(text: str) -> bool:
 def validate_date_range(value: dt.date, *, earliest: dt.date = CLINICAL_EARLIEST,
                         latest: dt.date = CLINICAL_LATEST) -> dt.date:
     """The one range check every incoming date and datetime goes through."""
-    day = value.astimezone(dt.UTC).date() if isinstance(value, dt.datetime) else value
+    try:
+        day = value.astimezone(dt.UTC).date() if isinstance(value, dt.datetime) else value
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past the last datetime Python can hold
+        day = dt.date.max
     if not earliest <= day <= latest:
         raise serializers.ValidationError(f"Must be between {earliest.isoformat()} and {latest.isoformat()}.")
     return value
