@@ -70,6 +70,8 @@ def test_a_non_integer_path_id_answers_404_in_the_error_shape(personas):
         "/api/v1/appointments/17.5/",
         "/api/v1/appointments/abc/",
         "/api/v1/plans/99999999999999999999999/",
+        "/api/v1/sites/99999999999999999999999/free-slots/",
+        "/api/v1/patients/99999999999999999999999/outcomes/",
     ):
         response = client.post(path, {}, format="json") if path.endswith("correct/") else client.get(path)
         assert_error_shape(response, 404, "not_found")
