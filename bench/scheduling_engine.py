@@ -66,7 +66,7 @@ BOOK_P95_MS = 100.0
 
 def build_site(name: str, *, chairs: int, nurses: int, other_staff: int, appointments: int) -> tuple[Site, Protocol, StaffMember]:
     site = Site.objects.create(name=name, time_zone=str(ZONE), address="1 Bench Way", phone="+13125550100")
-    ReminderPolicy.objects.create(site=site)
+    ReminderPolicy.objects.get_or_create(site=site)
     for weekday in range(6):
         OpeningHours.objects.create(site=site, weekday=weekday, opens_at=dt.time(7), closes_at=dt.time(19))
     chair_rows = Chair.objects.bulk_create(Chair(site=site, name=f"Chair {i + 1:02d}", equipment=["iv"]) for i in range(chairs))

@@ -45,6 +45,13 @@ class SiteAdmin(admin.ModelAdmin):
     search_fields = ["name", "address"]
     inlines = [ChairInline, OpeningHoursInline, ReminderPolicyInline]
 
+    def get_inlines(self, request: HttpRequest, obj: Site | None):
+        # A new site gets its default policy when it is saved (clinic.signals); a second
+        # policy from the add form would clash with it, so the policy is edited afterwards.
+        if obj is None:
+            return [ChairInline, OpeningHoursInline]
+        return self.inlines
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Site]:
         return super().get_queryset(request).annotate(_chair_count=Count("chairs"))
 

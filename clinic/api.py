@@ -6,6 +6,8 @@ Configuration is read by every staff role and written by clinic administrators o
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
+from typing import Any
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -13,9 +15,17 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.pagination import LimitOffsetPagination
 
+from clinic import api_fields
 from clinic.api_errors import ClinicAutoSchema
+from clinic.api_fields import (
+    CONTROL_CHARACTER_MESSAGE,
+    ClinicModelFieldMapping,
+    StrictInputMixin,
+    has_control_characters,
+)
 from clinic.audit import PatientsShownMixin
 from clinic.models import Chair, Closure, OpeningHours, Role, Route, Site, StaffMember
 from clinic.permissions import ADMINS, STAFF, Actor, RoleAccess, actor_for
@@ -44,6 +54,9 @@ class ClinicAPIMixin(PatientsShownMixin):
     Lists and details name the patients they answered for the access log (PatientsShownMixin)."""
 
     authentication_classes = [TokenAuthentication, SessionAuthentication]
+    # Path ids are integers PostgreSQL can hold; anything else (17.5, null,null) matches no
+    # route and answers 404 in the error shape, never a ValueError or an out-of-range 400.
+    lookup_value_regex = r"[0-9]{1,18}"
     permission_classes = [RoleAccess]
     pagination_class = ClinicPagination
     schema = ClinicAutoSchema()
@@ -61,13 +74,48 @@ class ClinicAPIMixin(PatientsShownMixin):
         with transaction.atomic():
             return super().dispatch(request, *args, **kwargs)
 
+    def initial(self, request, *args, **kwargs):
+        # A method this route does not have is 405, not the 403 the role check would give it.
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            raise MethodNotAllowed(request.method)
+        super().initial(request, *args, **kwargs)
+        # After authentication and the role check, so a stranger is told 401/403 first.
+        refuse_control_characters(request)
+
     def handle_exception(self, exc):
         response = super().handle_exception(exc)
         transaction.set_rollback(True)
         return response
 
 
-class CleanModelSerializer(serializers.ModelSerializer):
+def _strings_with_control_characters(value: Any, path: str) -> list[str]:
+    if isinstance(value, str):
+        return [path] if has_control_characters(value) else []
+    if isinstance(value, Mapping):
+        found = []
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            found += [name] if has_control_characters(str(key)) else _strings_with_control_characters(item, name)
+        return found
+    if isinstance(value, list | tuple):
+        return [hit for index, item in enumerate(value) for hit in _strings_with_control_characters(item, f"{path}[{index}]")]
+    return []
+
+
+def refuse_control_characters(request) -> None:
+    """No string anywhere in the body or the query may hold a control character (a NUL, an
+    escape); parsers and PostgreSQL would otherwise accept, truncate or choke on them."""
+    hits = _strings_with_control_characters(request.data, "")
+    for key in request.query_params:
+        for value in request.query_params.getlist(key):
+            if has_control_characters(key) or has_control_characters(value):
+                hits.append(key)
+    if hits:
+        raise serializers.ValidationError({name: [CONTROL_CHARACTER_MESSAGE] for name in hits})
+
+
+class CleanModelSerializer(StrictInputMixin, ClinicModelFieldMapping, serializers.ModelSerializer):
     """Runs the model's own full_clean (clean(), field validators, unique and check
     constraints) so a bad value is a 400 naming the field, never a database error."""
 
@@ -199,7 +247,7 @@ class ChairViewSet(ConfigViewSet):
 # --- Staff -------------------------------------------------------------------
 
 
-class StaffSerializer(serializers.ModelSerializer):
+class StaffSerializer(StrictInputMixin, ClinicModelFieldMapping, serializers.ModelSerializer):
     username = serializers.CharField(source="user.username", read_only=True)
     display_name = serializers.CharField(read_only=True)
     role = serializers.ChoiceField(choices=Role.choices)
@@ -271,8 +319,8 @@ class ClosureSerializer(CleanModelSerializer):
 
 
 class ClosureFilter(django_filters.FilterSet):
-    starts_before = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
-    ends_after = django_filters.IsoDateTimeFilter(field_name="ends_at", lookup_expr="gt")
+    starts_before = api_fields.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
+    ends_after = api_fields.IsoDateTimeFilter(field_name="ends_at", lookup_expr="gt")
 
     class Meta:
         model = Closure

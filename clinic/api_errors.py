@@ -9,13 +9,16 @@ the plan's current version, how long to wait when throttled).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
 from django.db.models import ProtectedError, RestrictedError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
@@ -39,6 +42,12 @@ class IdempotencyKeyReused(exceptions.APIException):
     default_detail = "This Idempotency-Key was already used for a different request."
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "request_too_large"
+    default_detail = "The request body is too large."
+
+
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
@@ -49,10 +58,70 @@ def error_body(code: str, message: str, *, fields: dict | None = None, details: 
     return {"error": {"code": code, "message": message, "fields": fields or {}, "details": details or {}}}
 
 
+@csrf_exempt  # it changes nothing, so a POST to a typo is told 404, not a CSRF page
 def api_not_found(request: Any, *args: Any, **kwargs: Any) -> JsonResponse:
     """Any /api/ path that matches no route (a malformed id, a typo) answers in the API's error
     shape, not with the HTML page."""
     return JsonResponse(error_body("not_found", "No API resource at this address."), status=404)
+
+
+API_PREFIX = "/api/"
+
+# Answers Django itself makes before or around a view (CSRF, body size, a crash) and their codes.
+_STATUS_CODES = {
+    400: ("bad_request", "The request could not be read."),
+    403: ("forbidden", "Forbidden."),
+    404: ("not_found", "No API resource at this address."),
+    405: ("method_not_allowed", "This method is not allowed here."),
+    413: ("request_too_large", "The request body is too large."),
+    500: ("server_error", "Something went wrong on our side; the change was not made."),
+}
+
+
+def _too_large() -> JsonResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return JsonResponse(
+        error_body("request_too_large", "The request body is too large.", details={"max_bytes": limit}), status=413
+    )
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: the API's error shape under /api/, Django's page elsewhere."""
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse(error_body("csrf_failed", f"CSRF check failed: {reason}"), status=403)
+    from django.views.csrf import csrf_failure as django_csrf_failure
+
+    return django_csrf_failure(request, reason=reason)
+
+
+class ApiErrorShapeMiddleware:
+    """Every /api/ answer is JSON: errors Django produces outside DRF (a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE, a CSRF refusal, a crash page) are rewritten into the one
+    error shape. Placed near the top so it wraps the CSRF and session middleware."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(API_PREFIX):
+            return self.get_response(request)
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if limit is not None and length > limit:
+            # Refused before anything reads the body; Django would answer a bare 400 page.
+            return _too_large()
+        response = self.get_response(request)
+        if response.status_code < 400 or response.get("Content-Type", "").startswith("application/json"):
+            return response
+        code, message = _STATUS_CODES.get(response.status_code, ("error", "The request failed."))
+        shaped = JsonResponse(error_body(code, message), status=response.status_code)
+        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if header in response:
+                shaped[header] = response[header]
+        return shaped
 
 
 def _first_message(detail: Any) -> str:
@@ -77,7 +146,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body = error_body(exc.code, exc.message, details=exc.details)
         set_rollback()
         return Response(body, status=exc.http_status)
-    if isinstance(exc, Http404 | ObjectDoesNotExist):
+    if isinstance(exc, RequestDataTooBig):
+        # Only a chunked body without Content-Length gets this far (the middleware refuses the rest).
+        exc = PayloadTooLarge()
+    elif isinstance(exc, Http404 | ObjectDoesNotExist):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -114,7 +186,12 @@ class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Machine-readable, e.g. booking_conflict, stale_version, not_found.")
     message = serializers.CharField(help_text="A sentence a receptionist can read.")
     fields = serializers.DictField(help_text="Per-field input problems (400).")
-    details = serializers.DictField(help_text="Anything else a client can act on (alternatives, current_version, ...).")
+    details = serializers.DictField(help_text=(
+        "Anything else a client can act on (alternatives, current_version, ...). A booking_conflict carries "
+        "`reason`: patient_busy, chair_taken, nurse_at_capacity, nurse_off_shift, site_closed, "
+        "outside_opening_hours, chair_not_equipped, chair_not_at_site or sequence_taken. A course_does_not_fit "
+        "carries `alternatives`, each with `site` and `sessions` in the shape book-course accepts."
+    ))
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -126,7 +203,8 @@ ERROR_DESCRIPTIONS = {
     "401": "Not signed in",
     "403": "Your role does not allow this",
     "404": "Not found (or not yours)",
-    "409": "Conflict: booking clash, wrong state, stale version or the course does not fit",
+    "409": "Conflict: booking clash (details.reason says which), wrong state, stale version or the course does not fit",
+    "413": "Request body too large",
     "415": "Unsupported media type",
     "422": "Idempotency-Key reused with a different request",
     "428": "If-Match (or version) required",

@@ -6,4 +6,7 @@ class ClinicConfig(AppConfig):
     verbose_name = "Clinic set-up"
 
     def ready(self) -> None:
-        from clinic import audit  # noqa: F401  (connects the failed-login receiver)
+        from clinic import (
+            audit,  # noqa: F401  (connects the failed-login receiver)
+            signals,  # noqa: F401  (connects the receivers)
+        )

@@ -76,6 +76,15 @@ class Site(models.Model):
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
 
+    @property
+    def reminder_policy_or_default(self) -> ReminderPolicy:
+        """The site's policy; every site gets one when it is created (clinic.signals), but a
+        reader must not crash (or answer 404) if one was deleted: it gets the defaults, unsaved."""
+        try:
+            return self.reminder_policy
+        except ReminderPolicy.DoesNotExist:
+            return ReminderPolicy(site=self)
+
 
 class Chair(models.Model):
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="chairs")

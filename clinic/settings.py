@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our own static files (offline, CSP)
     "simple_history",
     "phonenumber_field",
     "django_htmx",
@@ -98,6 +99,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "clinic.api_errors.ApiErrorShapeMiddleware",  # every /api/ answer in the API's JSON error shape
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -111,6 +113,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "clinic.urls"
+CSRF_FAILURE_VIEW = "clinic.api_errors.csrf_failure"
 WSGI_APPLICATION = "clinic.wsgi.application"
 
 TEMPLATES = [
@@ -301,7 +304,16 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"RouteEnum": "clinic.models.Route", "ChannelEnum": "clinic.models.Channel"},
+    "ENUM_NAME_OVERRIDES": {
+        "RouteEnum": "clinic.models.Route",
+        "ChannelEnum": "clinic.models.Channel",
+        # Two choice sets are called `phase`: a plan's (induction/maintenance) and a vital-signs reading's.
+        "PhaseEnum": "scheduling.models.Phase",
+        "VitalsPhaseEnum": "clinical.models.VitalsPhase",
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default="US")

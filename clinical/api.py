@@ -16,6 +16,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from clinic import api_fields
 from clinic.api import ClinicAPIMixin
 from clinic.audit import patient_ids_of, patients_shown
 from clinic.models import Role, Route, Site, StaffMember
@@ -40,7 +41,7 @@ class VitalSignsSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "recorded_by", "recorded_at"]
 
 
-class VitalsInputSerializer(serializers.Serializer):
+class VitalsInputSerializer(api_fields.StrictSerializer):
     phase = serializers.ChoiceField(choices=VitalsPhase.choices)
     systolic = serializers.IntegerField(min_value=0, max_value=400)
     diastolic = serializers.IntegerField(min_value=0, max_value=400)
@@ -55,7 +56,7 @@ class ClearanceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ClearInputSerializer(serializers.Serializer):
+class ClearInputSerializer(api_fields.StrictSerializer):
     reason = serializers.CharField(max_length=2000)
 
 
@@ -69,15 +70,15 @@ class AdministrationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AdministrationInputSerializer(serializers.Serializer):
+class AdministrationInputSerializer(api_fields.StrictSerializer):
     route = serializers.ChoiceField(choices=Route.choices)
     dose_mg_per_kg = serializers.DecimalField(max_digits=5, decimal_places=3)
     weight_kg = serializers.DecimalField(max_digits=5, decimal_places=1)
     total_mg = serializers.DecimalField(max_digits=7, decimal_places=2)
-    started_at = serializers.DateTimeField()
-    ended_at = serializers.DateTimeField()
+    started_at = api_fields.DateTimeField()
+    ended_at = api_fields.DateTimeField()
     lot_number = serializers.CharField(max_length=60)
-    given_by = serializers.PrimaryKeyRelatedField(
+    given_by = api_fields.PrimaryKeyRelatedField(
         queryset=StaffMember.objects.filter(role__in=[Role.NURSE, Role.PRESCRIBER], active=True)
     )
 
@@ -90,13 +91,13 @@ class RecoverySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RecoveryInputSerializer(serializers.Serializer):
+class RecoveryInputSerializer(api_fields.StrictSerializer):
     side_effects = serializers.SlugRelatedField(
         slug_field="code", queryset=SideEffect.objects.filter(active=True), many=True, required=False
     )
     other_side_effects = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     notes = serializers.CharField(max_length=4000, required=False, allow_blank=True)
-    discharged_at = serializers.DateTimeField()
+    discharged_at = api_fields.DateTimeField()
     driver_name = serializers.CharField(max_length=120)
 
 
@@ -113,7 +114,7 @@ class LogEntrySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CorrectionInputSerializer(serializers.Serializer):
+class CorrectionInputSerializer(api_fields.StrictSerializer):
     total_mg = serializers.DecimalField(max_digits=7, decimal_places=2, required=False)
     dose_mg_per_kg = serializers.DecimalField(max_digits=5, decimal_places=3, required=False)
     lot_number = serializers.CharField(max_length=60, required=False)
@@ -121,9 +122,9 @@ class CorrectionInputSerializer(serializers.Serializer):
 
 
 class LogFilterSerializer(serializers.Serializer):
-    date_from = serializers.DateField(required=False)
-    date_to = serializers.DateField(required=False)
-    site = serializers.PrimaryKeyRelatedField(queryset=Site.objects.all(), required=False)
+    date_from = api_fields.DateField(required=False)
+    date_to = api_fields.DateField(required=False)
+    site = api_fields.PrimaryKeyRelatedField(queryset=Site.objects.all(), required=False)
 
 
 class SessionRecordSerializer(serializers.Serializer):

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.views import APIView
 
+from clinic import api_fields
 from clinic.api import ClinicAPIMixin
 from clinic.permissions import CLINICIANS, PATIENTS
 from measures.models import InstrumentChoice, QuestionnaireResponse, Source
@@ -44,12 +45,12 @@ class QuestionnaireResponseSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class QuestionnaireSubmitSerializer(serializers.Serializer):
-    patient = serializers.IntegerField(required=False, help_text="Staff: required. Patients: omit, or their own id.")
+class QuestionnaireSubmitSerializer(api_fields.StrictSerializer):
+    patient = api_fields.IdField(required=False, help_text="Staff: required. Patients: omit, or their own id.")
     instrument = serializers.ChoiceField(choices=InstrumentChoice.choices)
     answers = serializers.ListField(child=serializers.JSONField(), help_text="Item answers in questionnaire order.")
-    completed_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
-    appointment = serializers.IntegerField(required=False, allow_null=True, help_text="The session it was taken for.")
+    completed_at = api_fields.DateTimeField(required=False, help_text="Defaults to now.")
+    appointment = api_fields.IdField(required=False, allow_null=True, help_text="The session it was taken for.")
 
 
 class ResponseFilter(django_filters.FilterSet):
@@ -117,7 +118,7 @@ class QuestionnaireResponseViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins
 
 
 class ScorePointSerializer(serializers.Serializer):
-    completed_at = serializers.DateTimeField()
+    completed_at = api_fields.DateTimeField()
     total = serializers.IntegerField()
 
 
@@ -142,7 +143,7 @@ class SuggestionSerializer(serializers.Serializer):
 class OutcomeSummarySerializer(serializers.Serializer):
     patient = serializers.IntegerField()
     plan = serializers.IntegerField(allow_null=True)
-    first_session_at = serializers.DateTimeField(allow_null=True)
+    first_session_at = api_fields.DateTimeField(allow_null=True)
     outcomes = InstrumentOutcomeSerializer(many=True)
     interval_suggestion = SuggestionSerializer(
         allow_null=True, help_text="A suggestion for the clinician; the plan is never changed automatically."

@@ -20,6 +20,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from clinic import api_fields
 from clinic.api import AtomicWritesMixin, CleanModelSerializer, ClinicAPIMixin
 from clinic.models import Channel
 from clinic.permissions import ADMINS, CLINICIANS, DESK, PATIENTS
@@ -35,6 +36,7 @@ class PhoneField(PhoneNumberField):
 
 
 class PatientSerializer(CleanModelSerializer):
+    date_of_birth = api_fields.DateField(earliest=api_fields.BIRTH_EARLIEST)
     mobile_phone = PhoneField(required=False, allow_blank=True)
     escort_phone = PhoneField(required=False, allow_blank=True)
     emergency_contact_phone = PhoneField(required=False, allow_blank=True)
@@ -75,7 +77,7 @@ class PatientSerializer(CleanModelSerializer):
         return data
 
 
-class ReminderPreferencesSerializer(serializers.ModelSerializer):
+class ReminderPreferencesSerializer(api_fields.StrictInputMixin, api_fields.ClinicModelFieldMapping, serializers.ModelSerializer):
     preferred_channel = serializers.ChoiceField(choices=Channel.choices, required=False)
     reminder_consent = serializers.BooleanField(required=False)
 
@@ -213,7 +215,7 @@ class EvaluationViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin
 
 
 class PatientFlagSerializer(CleanModelSerializer):
-    contraindication = serializers.PrimaryKeyRelatedField(queryset=Contraindication.objects.filter(kind=Contraindication.Kind.FLAG))
+    contraindication = api_fields.PrimaryKeyRelatedField(queryset=Contraindication.objects.filter(kind=Contraindication.Kind.FLAG))
 
     class Meta:
         model = PatientFlag

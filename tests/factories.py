@@ -54,7 +54,7 @@ class SiteFactory(DjangoModelFactory):
         OpeningHours.objects.bulk_create(
             OpeningHours(site=obj, weekday=day, opens_at=opens, closes_at=closes) for day, (opens, closes) in plan.items()
         )
-        ReminderPolicy.objects.create(site=obj)
+        ReminderPolicy.objects.get_or_create(site=obj)  # created with the site (clinic.signals)
 
 
 class ChairFactory(DjangoModelFactory):

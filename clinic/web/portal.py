@@ -39,7 +39,7 @@ def _own_appointments(patient: Patient) -> QuerySet[Appointment]:
 
 
 def _deadline(appointment: Appointment) -> dt.datetime:
-    return appointment.starts_at - dt.timedelta(hours=appointment.site.reminder_policy.patient_notice_hours)
+    return appointment.starts_at - dt.timedelta(hours=appointment.site.reminder_policy_or_default.patient_notice_hours)
 
 
 def _decorate(appointment: Appointment, now: dt.datetime) -> Appointment:
@@ -101,7 +101,7 @@ def portal_action(request: HttpRequest, appointment_id: int, action: str) -> Htt
     if action not in ("confirm", "cancel"):
         raise Http404("Unknown action.")
     if not appointment.can_change:  # type: ignore[attr-defined]
-        hours = appointment.site.reminder_policy.patient_notice_hours
+        hours = appointment.site.reminder_policy_or_default.patient_notice_hours
         messages.error(
             request,
             f"This session can no longer be changed online (less than {hours} hours to go). "

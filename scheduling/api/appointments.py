@@ -15,6 +15,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from clinic import api_fields
 from clinic.api import ClinicAPIMixin
 from clinic.models import Chair, Role, Site, StaffMember
 from clinic.permissions import CLINICIANS, DESK, PATIENTS
@@ -40,27 +41,27 @@ class TooLateForOnlineChange(InvalidState):
     code = "too_late_for_online_change"
 
 
-class BookSerializer(serializers.Serializer):
-    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
-    site = serializers.PrimaryKeyRelatedField(queryset=Site.objects.all())
-    starts_at = serializers.DateTimeField()
-    plan = serializers.PrimaryKeyRelatedField(queryset=TreatmentPlan.objects.all(), required=False, allow_null=True)
+class BookSerializer(api_fields.StrictSerializer):
+    patient = api_fields.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    site = api_fields.PrimaryKeyRelatedField(queryset=Site.objects.all())
+    starts_at = api_fields.DateTimeField()
+    plan = api_fields.PrimaryKeyRelatedField(queryset=TreatmentPlan.objects.all(), required=False, allow_null=True)
     phase = serializers.ChoiceField(choices=Phase.choices, required=False)
-    chair = serializers.PrimaryKeyRelatedField(queryset=Chair.objects.all(), required=False, allow_null=True)
-    nurse = serializers.PrimaryKeyRelatedField(queryset=StaffMember.objects.filter(role=Role.NURSE), required=False, allow_null=True)
+    chair = api_fields.PrimaryKeyRelatedField(queryset=Chair.objects.all(), required=False, allow_null=True)
+    nurse = api_fields.PrimaryKeyRelatedField(queryset=StaffMember.objects.filter(role=Role.NURSE), required=False, allow_null=True)
     duration_minutes = serializers.IntegerField(min_value=15, max_value=480, required=False)
     override_reason = serializers.CharField(required=False, allow_blank=True, max_length=2000,
                                             help_text="A clinician accepting a plan-rule break says why.")
 
 
-class MoveSerializer(serializers.Serializer):
-    starts_at = serializers.DateTimeField()
-    chair = serializers.PrimaryKeyRelatedField(queryset=Chair.objects.all(), required=False, allow_null=True)
-    nurse = serializers.PrimaryKeyRelatedField(queryset=StaffMember.objects.filter(role=Role.NURSE), required=False, allow_null=True)
+class MoveSerializer(api_fields.StrictSerializer):
+    starts_at = api_fields.DateTimeField()
+    chair = api_fields.PrimaryKeyRelatedField(queryset=Chair.objects.all(), required=False, allow_null=True)
+    nurse = api_fields.PrimaryKeyRelatedField(queryset=StaffMember.objects.filter(role=Role.NURSE), required=False, allow_null=True)
     override_reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
-class CancelSerializer(serializers.Serializer):
+class CancelSerializer(api_fields.StrictSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000,
                                    help_text="Required for staff; patients may leave it out.")
     rebook = serializers.BooleanField(
@@ -90,8 +91,8 @@ class UndoCheckInSerializer(serializers.Serializer):
 
 
 class AppointmentFilter(django_filters.FilterSet):
-    starts_after = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="gte")
-    starts_before = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
+    starts_after = api_fields.IsoDateTimeFilter(field_name="starts_at", lookup_expr="gte")
+    starts_before = api_fields.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
     status = django_filters.MultipleChoiceFilter(choices=AppointmentStatus.choices)
 
     class Meta:
@@ -143,8 +144,7 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
         """Patients change sessions online only up to the notice period; after that, they call."""
         if not self.actor.is_patient:
             return
-        policy = getattr(appointment.site, "reminder_policy", None)
-        hours = policy.patient_notice_hours if policy is not None else 24
+        hours = appointment.site.reminder_policy_or_default.patient_notice_hours
         if now > appointment.starts_at - dt.timedelta(hours=hours):
             raise TooLateForOnlineChange(
                 f"Online changes close {hours} hours before the session; please call the clinic.",
@@ -273,8 +273,8 @@ class ReminderSerializer(serializers.ModelSerializer):
 class ReminderFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=ReminderStatus.choices)
     kind = django_filters.ChoiceFilter(choices=ReminderKind.choices)
-    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+    due_after = api_fields.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    due_before = api_fields.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
 
     class Meta:
         model = Reminder

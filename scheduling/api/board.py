@@ -11,6 +11,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from clinic import api_fields
 from clinic.api import ClinicAPIMixin
 from clinic.audit import patient_ids_of, patients_shown
 from clinic.models import Chair, Role, Route, Site, StaffMember
@@ -24,12 +25,12 @@ MAX_SLOTS = 500
 
 
 class FreeSlotQuerySerializer(serializers.Serializer):
-    start_date = serializers.DateField(help_text="First local day searched.")
-    end_date = serializers.DateField(help_text=f"Last local day searched (at most {MAX_SEARCH_DAYS} days).")
+    start_date = api_fields.DateField(help_text="First local day searched.")
+    end_date = api_fields.DateField(help_text=f"Last local day searched (at most {MAX_SEARCH_DAYS} days).")
     duration_minutes = serializers.IntegerField(min_value=15, max_value=480)
     route = serializers.ChoiceField(choices=Route.choices, default=Route.IV)
-    chair = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
-    nurse = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
+    chair = api_fields.IdField(required=False, min_value=1, max_value=2**62)
+    nurse = api_fields.IdField(required=False, min_value=1, max_value=2**62)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_SLOTS, default=200)
 
     def validate(self, attrs):
@@ -41,8 +42,8 @@ class FreeSlotQuerySerializer(serializers.Serializer):
 
 
 class FreeSlotSerializer(serializers.Serializer):
-    starts_at = serializers.DateTimeField()
-    ends_at = serializers.DateTimeField()
+    starts_at = api_fields.DateTimeField()
+    ends_at = api_fields.DateTimeField()
     chair = serializers.IntegerField()
     nurse = serializers.IntegerField()
 
@@ -105,15 +106,15 @@ class FreeSlotsView(ClinicAPIMixin, APIView):
 
 
 class BoardQuerySerializer(serializers.Serializer):
-    date = serializers.DateField(required=False, help_text="Local day; today at the site if left out.")
+    date = api_fields.DateField(required=False, help_text="Local day; today at the site if left out.")
 
 
 class BoardEntrySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     patient = serializers.IntegerField(source="patient_id")
     patient_name = serializers.CharField(source="patient.full_name")
-    starts_at = serializers.DateTimeField()
-    ends_at = serializers.DateTimeField()
+    starts_at = api_fields.DateTimeField()
+    ends_at = api_fields.DateTimeField()
     status = serializers.CharField()
     nurse = serializers.IntegerField(source="nurse_id", allow_null=True)
     nurse_name = serializers.SerializerMethodField()
@@ -139,7 +140,7 @@ class BoardChairSerializer(serializers.Serializer):
 
 class DayBoardSerializer(serializers.Serializer):
     site = serializers.IntegerField()
-    date = serializers.DateField()
+    date = api_fields.DateField()
     time_zone = serializers.CharField()
     nurses_on_shift = serializers.ListField(child=serializers.IntegerField())
     chairs = BoardChairSerializer(many=True)

@@ -7,6 +7,8 @@ a stale version answers 409, a missing one 428. Responses carry the new version 
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -14,6 +16,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from clinic import api_fields
 from clinic.api import (
     CONFIG_ACCESS,
     AtomicWritesMixin,
@@ -36,7 +39,7 @@ from scheduling.api.common import (
     idempotent,
 )
 from scheduling.engine import Preferences
-from scheduling.models import Appointment, Protocol, TreatmentPlan
+from scheduling.models import Appointment, Phase, Protocol, TreatmentPlan
 
 # --- Protocols ----------------------------------------------------------------
 
@@ -84,7 +87,7 @@ class PlanSerializer(serializers.ModelSerializer):
     attention_reason = serializers.CharField(read_only=True, allow_null=True)
     eligibility_override_by = serializers.IntegerField(source="eligibility_override_by_id", read_only=True, allow_null=True)
     eligibility_override_reason = serializers.CharField(read_only=True, allow_null=True)
-    eligibility_override_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    eligibility_override_at = api_fields.DateTimeField(read_only=True, allow_null=True)
     end_reason = serializers.CharField(read_only=True, allow_null=True)
     earliest_start = WallClockTimeField(read_only=True, allow_null=True)
     latest_start = WallClockTimeField(read_only=True, allow_null=True)
@@ -106,24 +109,30 @@ class PlanSerializer(serializers.ModelSerializer):
         return data
 
 
-class PlanCreateSerializer(serializers.Serializer):
-    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
-    protocol = serializers.PrimaryKeyRelatedField(queryset=Protocol.objects.all())
-    prescriber = serializers.PrimaryKeyRelatedField(
+class PlanCreateSerializer(api_fields.StrictSerializer):
+    patient = api_fields.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    protocol = api_fields.PrimaryKeyRelatedField(queryset=Protocol.objects.all())
+    prescriber = api_fields.PrimaryKeyRelatedField(
         queryset=StaffMember.objects.filter(role=Role.PRESCRIBER, active=True), required=False,
         help_text="Defaults to the requesting prescriber.",
     )
-    site = serializers.PrimaryKeyRelatedField(queryset=Site.objects.all(), required=False, help_text="Defaults to the patient's home site.")
-    start_date = serializers.DateField()
+    site = api_fields.PrimaryKeyRelatedField(queryset=Site.objects.all(), required=False, help_text="Defaults to the patient's home site.")
+    start_date = api_fields.DateField()
     maintenance_interval_days = serializers.IntegerField(min_value=1, max_value=365, required=False)
-    review_date = serializers.DateField(required=False)
+    review_date = api_fields.DateField(required=False)
     preferred_weekdays = serializers.ListField(child=serializers.IntegerField(min_value=0, max_value=6), required=False,
                                                allow_empty=False, max_length=7)
     earliest_start = WallClockTimeField(required=False)
     latest_start = WallClockTimeField(required=False)
 
+    def validate(self, attrs):
+        earliest, latest = attrs.get("earliest_start"), attrs.get("latest_start")
+        if earliest is not None and latest is not None and earliest > latest:
+            raise serializers.ValidationError({"latest_start": ["Must not be before earliest_start."]})
+        return attrs
 
-class AdjustmentSerializer(serializers.Serializer):
+
+class AdjustmentSerializer(api_fields.StrictSerializer):
     reason = serializers.CharField(max_length=2000, help_text="Why; kept in the plan's history.")
     version = serializers.IntegerField(min_value=1, max_value=10**9, required=False,
                                        help_text="The version you read, if you do not send If-Match.")
@@ -134,15 +143,15 @@ class ChangeIntervalSerializer(AdjustmentSerializer):
 
 
 class ChangeReviewDateSerializer(AdjustmentSerializer):
-    review_date = serializers.DateField()
+    review_date = api_fields.DateField()
 
 
 class ResumeSerializer(AdjustmentSerializer):
-    resume_date = serializers.DateField()
+    resume_date = api_fields.DateField()
 
 
 class NewInductionSerializer(AdjustmentSerializer):
-    start_date = serializers.DateField()
+    start_date = api_fields.DateField()
 
 
 class PlanChangeResultSerializer(serializers.Serializer):
@@ -150,20 +159,21 @@ class PlanChangeResultSerializer(serializers.Serializer):
     appointments = AppointmentSerializer(many=True, help_text="Sessions booked or moved by this change (resume, new induction, interval).")
 
 
-class ProposeCourseSerializer(serializers.Serializer):
-    start_date = serializers.DateField()
-    site = serializers.PrimaryKeyRelatedField(queryset=Site.objects.all(), required=False,
+class ProposeCourseSerializer(api_fields.StrictSerializer):
+    start_date = api_fields.DateField()
+    site = api_fields.PrimaryKeyRelatedField(queryset=Site.objects.all(), required=False,
                                               help_text="Another site than the plan's, to compare.")
 
 
-class ProposedSessionSerializer(serializers.Serializer):
-    sequence = serializers.IntegerField(required=False)
-    phase = serializers.CharField(required=False)
-    starts_at = serializers.DateTimeField()
-    ends_at = serializers.DateTimeField()
-    chair = serializers.IntegerField(source="chair_id")
-    nurse = serializers.IntegerField(source="nurse_id")
-    site = serializers.IntegerField(source="site_id")
+class ProposedSessionSerializer(api_fields.StrictSerializer):
+    sequence = serializers.IntegerField(required=False, min_value=1, help_text="Position in the course, from 1.")
+    phase = serializers.ChoiceField(choices=[Phase.INDUCTION], required=False, help_text="A course is the induction.")
+    # UTC with `Z` whatever the server's zone, exactly as 409 alternatives give them.
+    starts_at = api_fields.DateTimeField(default_timezone=dt.UTC)
+    ends_at = api_fields.DateTimeField(default_timezone=dt.UTC)
+    chair = api_fields.IdField(source="chair_id")
+    nurse = api_fields.IdField(source="nurse_id")
+    site = api_fields.IdField(source="site_id")
 
 
 class CourseProposalSerializer(serializers.Serializer):
@@ -172,16 +182,23 @@ class CourseProposalSerializer(serializers.Serializer):
     notes = serializers.ListField(child=serializers.CharField())
 
 
-class BookCourseSerializer(serializers.Serializer):
-    start_date = serializers.DateField(required=False, help_text="Plan afresh from this day ...")
+class BookCourseSerializer(api_fields.StrictSerializer):
+    start_date = api_fields.DateField(required=False, help_text="Plan afresh from this day ...")
     sessions = ProposedSessionSerializer(many=True, required=False, help_text="... or book these (possibly adjusted) sessions.")
 
     def validate(self, attrs):
         if not attrs.get("start_date") and not attrs.get("sessions"):
             raise serializers.ValidationError({"start_date": ["Give the proposed sessions or a start date."]})
-        for session in attrs.get("sessions") or []:
+        sessions = sorted(attrs.get("sessions") or [], key=lambda session: session["starts_at"])
+        for position, session in enumerate(sessions, start=1):
             if session["starts_at"] >= session["ends_at"]:
                 raise serializers.ValidationError({"sessions": ["Each session must start before it ends."]})
+            # Sessions are numbered by time; a sequence that says otherwise cannot be honoured.
+            if session.get("sequence", position) != position:
+                raise serializers.ValidationError(
+                    {"sessions": [f"The session at {session['starts_at']:%Y-%m-%dT%H:%MZ} is number {position} by time, "
+                                  f"not {session['sequence']}."]}
+                )
         return attrs
 
 
@@ -299,10 +316,10 @@ class PlanViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixi
             if data.get("sessions"):
                 sessions = [
                     services.ProposedSession(
-                        sequence=index + 1, phase=s.get("phase") or "induction", starts_at=s["starts_at"],
+                        sequence=index + 1, phase=Phase.INDUCTION, starts_at=s["starts_at"],
                         ends_at=s["ends_at"], chair_id=s["chair_id"], nurse_id=s["nurse_id"], site_id=s["site_id"],
                     )
-                    for index, s in enumerate(data["sessions"])
+                    for index, s in enumerate(sorted(data["sessions"], key=lambda session: session["starts_at"]))
                 ]
             booked = services.course_book(
                 plan=plan, actor=request.user, now=timezone.now(), sessions=sessions, start_date=data.get("start_date"),

@@ -293,7 +293,7 @@ def _deliver_one(
     ours = Reminder.objects.filter(pk=reminder.pk, status=ReminderStatus.SENDING, lease_expires_at=lease)
     appointment = reminder.appointment
     patient = appointment.patient
-    policy = appointment.site.reminder_policy
+    policy = appointment.site.reminder_policy_or_default
 
     reason = _reason_not_to_send(reminder, now)
     choice = choose_channel(

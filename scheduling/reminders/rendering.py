@@ -94,7 +94,7 @@ def reminder_message_id(reminder: Reminder) -> str:
 def render_message(*, reminder: Reminder, channel: str, now: dt.datetime) -> OutgoingMessage:
     appointment = reminder.appointment
     patient = appointment.patient
-    policy = appointment.site.reminder_policy
+    policy = appointment.site.reminder_policy_or_default
     context = message_context(appointment=appointment, with_links=reminder.kind != ReminderKind.CANCELLATION)
     # The `date` filter shows aware datetimes in the active zone: make it the patient's.
     headers = {"X-Reminder-Id": str(reminder.pk), "Message-ID": reminder_message_id(reminder)}

@@ -69,7 +69,7 @@ def _new_rows(*, appointment: Appointment, now: dt.datetime, notice: str) -> lis
     # Consent covers booking notices too, not only reminders.
     if not patient.reminder_consent:
         return []
-    policy = appointment.site.reminder_policy
+    policy = appointment.site.reminder_policy_or_default
     choice = channel_for(patient=patient, policy=policy)
     if choice.channel is None:
         return []

@@ -53,7 +53,7 @@ def _resolve(request: HttpRequest, token: str, purpose: str, now: dt.datetime) -
 
 
 def _cancel_deadline(appointment: Appointment) -> dt.datetime:
-    hours = appointment.site.reminder_policy.patient_notice_hours
+    hours = appointment.site.reminder_policy_or_default.patient_notice_hours
     return appointment.starts_at - dt.timedelta(hours=hours)
 
 
@@ -95,7 +95,7 @@ def cancel(request: HttpRequest, token: str) -> HttpResponse:
     deadline = _cancel_deadline(appointment)
     if now >= deadline:
         # Too close to the session for an online cancel: the clinic wants a call.
-        notice_hours = appointment.site.reminder_policy.patient_notice_hours
+        notice_hours = appointment.site.reminder_policy_or_default.patient_notice_hours
         return _page(request, appointment, "call_clinic.html", notice_hours=notice_hours)
     if request.method == "GET":
         return _page(request, appointment, "cancel.html", deadline=deadline.astimezone(appointment.patient.zone))

@@ -16,7 +16,7 @@ from clinic.models import Chair, Site, StaffMember
 from patients.models import Patient
 from scheduling.engine import Slot
 from scheduling.engine.wallclock import day_bounds, local_day, local_instant
-from scheduling.errors import BookingConflict, CheckInNotOpen, InvalidInput, InvalidState, PlanRuleBroken
+from scheduling.errors import CheckInNotOpen, InvalidInput, InvalidState, PlanRuleBroken
 from scheduling.models import (
     UPCOMING_STATUSES,
     Appointment,
@@ -29,11 +29,14 @@ from scheduling.reminders import services as reminders
 from scheduling.selectors import induction_rule, maintenance_rule, plan_sessions
 from scheduling.services.core import (
     PlannedSession,
+    best_problem,
+    conflict_for,
     fresh_availability,
     insert_sessions,
     local_label,
     renumber,
     save_with_history,
+    slot_problem,
     translate_integrity_error,
     verify_slots,
 )
@@ -101,12 +104,19 @@ def _choose_slot(
     availability = fresh_availability(site=site, patient=patient, start=starts_at, end=ends_at, exclude_ids=exclude_ids)
     candidates = [chair.pk] if chair else [c.id for c in availability.site.chairs if route in c.routes]
     nurse_ids = [nurse.pk] if nurse else [n.id for n in availability.site.nurses]
+    problems: list[str] = []
     for chair_id in candidates:
         for nurse_id in sorted(nurse_ids, key=lambda n: availability.nurse_load(n, Slot(starts_at, ends_at, 0, n).span)):
             slot = Slot(starts_at, ends_at, chair_id, nurse_id)
-            if availability.slot_is_free(slot) is None:
+            problem = slot_problem(availability, slot, route=route)
+            if problem is None:
                 return slot
-    raise BookingConflict(f"Not booked: no chair with a nurse is free at {local_label(starts_at, site)}.")
+            problems.append(problem)
+    if not problems:
+        problems = ["no chair equipped for this route is in use" if not candidates else "no nurse works at this site"]
+    # Name what is really in the way (the patient's own session, a closure, every chair taken,
+    # nurse capacity), not a generic "nothing free".
+    raise conflict_for(best_problem(problems), starts_at=starts_at, site=site)
 
 
 @transaction.atomic

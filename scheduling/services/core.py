@@ -32,6 +32,49 @@ _CONSTRAINT_MESSAGES = {
     "appointment_no_patient_overlap": "the patient already has a session at that time",
     "appointment_one_sequence_per_plan": "that session of the plan was just booked by someone else",
 }
+_CONSTRAINT_REASONS = {
+    "appointment_no_chair_overlap": "chair_taken",
+    "appointment_no_patient_overlap": "patient_busy",
+    "appointment_one_sequence_per_plan": "sequence_taken",
+}
+
+# The machine-readable reason for each problem slot_problem() and the engine describe in words,
+# by the words' start (the engine stays plain Python and returns text). A client branches on
+# `details.reason` of a booking_conflict; tests pin every entry.
+_PROBLEM_REASONS = (
+    ("the site is closed", "site_closed"),
+    ("outside opening hours", "outside_opening_hours"),
+    ("that chair is not equipped", "chair_not_equipped"),
+    ("that chair is not", "chair_not_at_site"),
+    ("the chair is already booked", "chair_taken"),
+    ("the patient already has a session", "patient_busy"),
+    ("the nurse is not on shift", "nurse_off_shift"),
+    ("the nurse already has", "nurse_at_capacity"),
+)
+# When no chair and nurse can be found, the reason that explains it best comes first: a closure
+# closes every chair and a busy patient is busy in every chair; a nurse problem means some chair
+# was free (the chair is checked first), so "every chair is taken" is said only when it is true.
+_REASON_PRIORITY = (
+    "site_closed", "outside_opening_hours", "patient_busy", "nurse_at_capacity", "nurse_off_shift", "chair_taken",
+    "chair_not_equipped", "chair_not_at_site",
+)
+
+
+def problem_reason(problem: str) -> str:
+    return next((reason for start, reason in _PROBLEM_REASONS if problem.startswith(start)), "unavailable")
+
+
+def conflict_for(problem: str, *, starts_at: dt.datetime, site: Site) -> BookingConflict:
+    return BookingConflict(
+        f"Not booked: {local_label(starts_at, site)}: {problem}.",
+        details={"reason": problem_reason(problem), "starts_at": starts_at.isoformat()},
+    )
+
+
+def best_problem(problems: Sequence[str]) -> str:
+    """Of the problems met trying every chair and nurse, the one that explains the refusal."""
+    ranked = {reason: index for index, reason in enumerate(_REASON_PRIORITY)}
+    return min(problems, key=lambda problem: ranked.get(problem_reason(problem), len(ranked)))
 
 
 def local_label(instant: dt.datetime, site: Site) -> str:
@@ -42,7 +85,9 @@ def translate_integrity_error(exc: IntegrityError) -> BookingConflict | None:
     cause = exc.__cause__
     name = getattr(getattr(cause, "diag", None), "constraint_name", None)
     if name in _CONSTRAINT_MESSAGES:
-        return BookingConflict(f"Not booked: {_CONSTRAINT_MESSAGES[name]}.", details={"constraint": name})
+        return BookingConflict(
+            f"Not booked: {_CONSTRAINT_MESSAGES[name]}.", details={"constraint": name, "reason": _CONSTRAINT_REASONS[name]}
+        )
     return None
 
 
@@ -107,10 +152,7 @@ def verify_slots(
     for slot in sorted(slots, key=lambda s: s.start):
         problem = slot_problem(availability, slot, route=route)
         if problem:
-            raise BookingConflict(
-                f"Not booked: {local_label(slot.start, site)}: {problem}.",
-                details={"starts_at": slot.start.isoformat()},
-            )
+            raise conflict_for(problem, starts_at=slot.start, site=site)
         availability.claim(slot)
 
 

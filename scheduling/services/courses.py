@@ -125,6 +125,10 @@ def course_propose(
     raise _does_not_fit(plan=plan, site=site, rule=rule, start_date=start_date, prefs=prefs, now=now, nofit=outcome)
 
 
+def _utc(instant: dt.datetime) -> str:
+    return instant.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
 def _does_not_fit(*, plan, site, rule, start_date, prefs, now, nofit: NoFit) -> CourseDoesNotFit:
     wide_end = start_date + dt.timedelta(days=ALTERNATIVE_START_DAYS + 7 + rule.span_days)
     wide = _availability(plan, site, start_date, wide_end)
@@ -139,16 +143,23 @@ def _does_not_fit(*, plan, site, rule, start_date, prefs, now, nofit: NoFit) -> 
     if prefs != relaxed:
         attempts.insert(0, (f"Any open day and time from {start_date:%a %-d %b} at {site.name}",
                             lambda: propose_induction(Availability(wide.site, _patient_busy(wide)), rule, start_date, relaxed, now)))
+    site_of_label = {label: site.pk for label, _ in attempts}
     for other in Site.objects.exclude(pk=site.pk).prefetch_related("opening_hours"):
-        attempts.insert(1, (f"Start {start_date:%a %-d %b} at {other.name}",
+        label = f"Start {start_date:%a %-d %b} at {other.name}"
+        site_of_label[label] = other.pk
+        attempts.insert(1, (label,
                             lambda other=other: propose_induction(_availability(plan, other, start_date, start_date + dt.timedelta(days=7 + rule.span_days)), rule, start_date, prefs, now)))
     alternatives = []
     for alternative in find_alternatives(attempts, limit=3):
-        first = alternative.proposal.slots[0]
-        alternatives.append({"label": alternative.label, "first_session": first.start.isoformat(), "sessions": [
-            {"starts_at": s.start.isoformat(), "ends_at": s.end.isoformat(), "chair_id": s.chair_id, "nurse_id": s.nurse_id}
-            for s in alternative.proposal.slots
-        ]})
+        # The same fields and formats as a proposal's sessions, so a client books one as it is.
+        alternative_site = site_of_label[alternative.label]
+        sessions = [
+            {"sequence": index + 1, "phase": Phase.INDUCTION.value, "starts_at": _utc(s.start), "ends_at": _utc(s.end),
+             "chair": s.chair_id, "nurse": s.nurse_id, "site": alternative_site}
+            for index, s in enumerate(alternative.proposal.slots)
+        ]
+        alternatives.append({"label": alternative.label, "site": alternative_site,
+                             "first_session": sessions[0]["starts_at"], "sessions": sessions})
     return CourseDoesNotFit(
         nofit.reason,
         details={

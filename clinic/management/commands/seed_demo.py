@@ -302,7 +302,7 @@ class Seeder:
             OpeningHours(site=site, weekday=weekday, opens_at=opens, closes_at=closes)
             for weekday, (opens, closes) in OPENING_HOURS.items()
         )
-        ReminderPolicy.objects.create(site=site)
+        ReminderPolicy.objects.get_or_create(site=site)  # normally already created with the site
         return site
 
     def _user(self, username: str, first_name: str, last_name: str, *, superuser: bool = False) -> Any:

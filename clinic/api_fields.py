@@ -1,0 +1,169 @@
+"""What every value coming into the API must satisfy, in one place.
+
+- Dates and datetimes fall in a sane clinical range (CLINICAL_EARLIEST..CLINICAL_LATEST): a
+  year 9999 start date would overflow date arithmetic (a 500) and a year 1900 one is a typo.
+- Datetimes carry a UTC offset or `Z`: a naive one would silently be read as server time.
+- Ids are whole numbers: JSON's 17.5 is refused, not truncated to 17.
+- No control characters in any string (a trailing NUL, an escape): tab and newlines are fine.
+- A write names only fields the endpoint accepts: DRF drops unknown fields silently, so a
+  misspelt or unsupported field would look accepted while being ignored.
+
+The field classes here are drop-in replacements for DRF's and django-filter's; the API
+modules use them instead of the originals, and CleanModelSerializer maps model fields to them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import django_filters
+from django import forms
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers
+
+CLINICAL_EARLIEST = dt.date(2000, 1, 1)
+CLINICAL_LATEST = dt.date(2100, 12, 31)
+# Birth dates reach further back; the Patient model's own check starts after 1900-01-01.
+BIRTH_EARLIEST = dt.date(1900, 1, 2)
+
+NAIVE_DATETIME_MESSAGE = "Include a UTC offset or Z (e.g. 2026-03-05T15:00:00Z)."
+CONTROL_CHARACTER_MESSAGE = "Control characters are not allowed."
+
+# C0 controls except tab, line feed and carriage return; DEL; C1 controls.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_WHOLE_NUMBER = re.compile(r"^[0-9]{1,18}$")
+
+
+def has_control_characters(text: str) -> bool:
+    return bool(_CONTROL.search(text))
+
+
+def validate_date_range(value: dt.date, *, earliest: dt.date = CLINICAL_EARLIEST,
+                        latest: dt.date = CLINICAL_LATEST) -> dt.date:
+    """The one range check every incoming date and datetime goes through."""
+    try:
+        day = value.astimezone(dt.UTC).date() if isinstance(value, dt.datetime) else value
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past the last datetime Python can hold
+        day = dt.date.max
+    if not earliest <= day <= latest:
+        raise serializers.ValidationError(f"Must be between {earliest.isoformat()} and {latest.isoformat()}.")
+    return value
+
+
+def _refuse_control_characters(data: Any) -> None:
+    if isinstance(data, str) and has_control_characters(data):
+        raise serializers.ValidationError(CONTROL_CHARACTER_MESSAGE)
+
+
+def parse_aware_datetime(text: str) -> dt.datetime | None:
+    """The datetime in `text`, None if it is not one; refuses one without an offset."""
+    try:
+        parsed = parse_datetime(text.strip())
+    except ValueError:
+        return None
+    if parsed is not None and parsed.tzinfo is None:
+        raise serializers.ValidationError(NAIVE_DATETIME_MESSAGE)
+    return parsed
+
+
+# --- Serializer fields --------------------------------------------------------
+
+
+class DateField(serializers.DateField):
+    def __init__(self, *args: Any, earliest: dt.date = CLINICAL_EARLIEST, latest: dt.date = CLINICAL_LATEST,
+                 **kwargs: Any) -> None:
+        self.earliest, self.latest = earliest, latest
+        super().__init__(*args, **kwargs)
+
+    def to_internal_value(self, value):
+        _refuse_control_characters(value)
+        return validate_date_range(super().to_internal_value(value), earliest=self.earliest, latest=self.latest)
+
+
+class DateTimeField(serializers.DateTimeField):
+    def to_internal_value(self, value):
+        _refuse_control_characters(value)
+        if isinstance(value, str):
+            parse_aware_datetime(value)
+        elif isinstance(value, dt.datetime) and value.tzinfo is None:
+            raise serializers.ValidationError(NAIVE_DATETIME_MESSAGE)
+        return validate_date_range(super().to_internal_value(value))
+
+
+def whole_number(data: Any) -> int:
+    """An id as sent: a JSON integer or a string of digits; never a float, a bool or 1e3."""
+    if isinstance(data, bool):
+        raise serializers.ValidationError("Send the id as a whole number.")
+    if isinstance(data, int):
+        return data
+    if isinstance(data, str) and _WHOLE_NUMBER.match(data):
+        return int(data)
+    raise serializers.ValidationError("Send the id as a whole number.")
+
+
+class PrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    def to_internal_value(self, data):
+        return super().to_internal_value(whole_number(data))
+
+
+class IdField(serializers.IntegerField):
+    """An id in a plain serializer (not a relation)."""
+
+    def to_internal_value(self, data):
+        return super().to_internal_value(whole_number(data))
+
+
+class StrictInputMixin:
+    """Refuses fields the serializer does not accept, naming them; read-only fields count as
+    not accepted, since the server would ignore them."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(str(name) for name in data if name not in writable)
+            if unknown:
+                raise serializers.ValidationError({name: ["This field is not accepted here."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class StrictSerializer(StrictInputMixin, serializers.Serializer):
+    """A write endpoint's input: unknown fields are refused."""
+
+
+class ClinicModelFieldMapping:
+    """For ModelSerializers: model dates, datetimes and relations map to the strict fields."""
+
+    serializer_related_field = PrimaryKeyRelatedField
+
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        if field_class is serializers.DateTimeField:
+            field_class = DateTimeField
+        elif field_class is serializers.DateField:
+            field_class = DateField
+        return field_class, kwargs
+
+
+# --- Query filters ------------------------------------------------------------
+
+
+class _AwareIsoDateTimeFormField(forms.DateTimeField):
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if has_control_characters(str(value)):
+            raise forms.ValidationError(CONTROL_CHARACTER_MESSAGE)
+        try:
+            parsed = parse_aware_datetime(str(value))
+            if parsed is None:
+                raise forms.ValidationError("Enter an ISO 8601 datetime with a UTC offset or Z.")
+            return validate_date_range(parsed)
+        except serializers.ValidationError as exc:
+            raise forms.ValidationError(exc.detail[0]) from exc
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = _AwareIsoDateTimeFormField
