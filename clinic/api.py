@@ -12,12 +12,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import LimitOffsetPagination
 
 from clinic.api_errors import ClinicAutoSchema
 from clinic.models import Chair, Closure, OpeningHours, Role, Route, Site, StaffMember
 from clinic.permissions import ADMINS, STAFF, Actor, RoleAccess, actor_for
+from clinic.security.authentication import ClinicTokenAuthentication
 
 # --- Shared base -------------------------------------------------------------
 
@@ -41,7 +42,7 @@ class ClinicAPIMixin:
     """Token first, so an anonymous request is told 401 with `WWW-Authenticate: Token`
     (session authentication alone cannot send a challenge and DRF would answer 403)."""
 
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [ClinicTokenAuthentication, SessionAuthentication]
     permission_classes = [RoleAccess]
     pagination_class = ClinicPagination
     schema = ClinicAutoSchema()

@@ -39,6 +39,7 @@ v1 = [
     path("sites/<int:site_id>/day-board/", DayBoardView.as_view(), name="site-day-board"),
     path("", include("measures.api")),
     path("clinical/", include("clinical.api_urls")),
+    path("auth/", include("clinic.security.api_urls")),
 ]
 
 urlpatterns = [

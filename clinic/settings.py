@@ -9,6 +9,7 @@ variable.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import zoneinfo
 from pathlib import Path
@@ -84,7 +85,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "django_filters",
     "drf_spectacular",
     "simple_history",
@@ -96,6 +100,7 @@ INSTALLED_APPS = [
     "scheduling",
     "clinical",
     "measures",
+    "clinic.security",
 ]
 
 MIDDLEWARE = [
@@ -106,12 +111,17 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "clinic.security.middleware.IdleTimeoutMiddleware",
+    "clinic.security.middleware.SecondFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "clinic.middleware.AccessLogMiddleware",
     "clinic.security.middleware.NoStoreMiddleware",
+    # Last, so it sees the lockout flag the login view's failed attempt set.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -161,6 +171,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     {"NAME": "clinic.security.passwords.RepetitivePasswordValidator"},
 ]
+# Axes first: it refuses a locked-out client before the password is even checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -226,6 +238,39 @@ CONTENT_SECURITY_POLICY = {
         "form-action": [SELF],
         "frame-ancestors": [NONE],
     },
+}
+
+# --- Sign-in: lockout, idle timeout, second factor, API tokens ---------------
+# Failed sign-ins (password or second-factor code) per username and address, and bad API
+# tokens per address, before that client is refused for the cool-off.
+AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 5, minimum=1)
+AUTH_COOLOFF = dt.timedelta(minutes=env_int("AUTH_COOLOFF_MINUTES", 15, minimum=1))
+AXES_FAILURE_LIMIT = AUTH_FAILURE_LIMIT
+AXES_COOLOFF_TIME = AUTH_COOLOFF
+# Username and address together: a typo-prone front desk behind one clinic NAT cannot lock out
+# everyone, and nobody elsewhere can lock a clinician out by guessing at her username.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "clinic.security.authentication.client_ip"
+AXES_LOCKOUT_CALLABLE = "clinic.security.lockout.lockout_response"
+AXES_VERBOSE = False
+# Sign-ins are already recorded in the clinic's own access log.
+AXES_DISABLE_ACCESS_LOG = True
+# Idle time after which a signed-in person is signed out: short for staff at shared
+# workstations, longer for patients on their own devices.
+SESSION_IDLE_TIMEOUT_STAFF = dt.timedelta(minutes=env_int("SESSION_IDLE_MINUTES_STAFF", 20, minimum=1))
+SESSION_IDLE_TIMEOUT_PATIENT = dt.timedelta(minutes=env_int("SESSION_IDLE_MINUTES_PATIENT", 720, minimum=1))
+SESSION_COOKIE_AGE = int(max(SESSION_IDLE_TIMEOUT_STAFF, SESSION_IDLE_TIMEOUT_PATIENT).total_seconds())
+# Staff roles that must sign in with a second factor (TOTP), e.g. "prescriber,clinic_admin".
+REQUIRE_2FA_ROLES = frozenset(env.list("REQUIRE_2FA_ROLES", default=[]))
+_unknown_roles = REQUIRE_2FA_ROLES - {"front_desk", "nurse", "prescriber", "clinic_admin"}
+if _unknown_roles:
+    raise ImproperlyConfigured(f"REQUIRE_2FA_ROLES names unknown roles: {', '.join(sorted(_unknown_roles))}.")
+OTP_TOTP_ISSUER = "Infusion clinic"
+# API tokens (django-rest-knox): only a hash is stored, and each expires.
+REST_KNOX = {
+    "TOKEN_TTL": dt.timedelta(hours=env_int("API_TOKEN_TTL_HOURS", 10, minimum=1)),
+    "AUTH_HEADER_PREFIX": "Token",
 }
 
 # --- Mail and SMS -----------------------------------------------------------
@@ -304,7 +349,7 @@ else:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "clinic.security.authentication.ClinicTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [

@@ -6,6 +6,7 @@ import csv
 import io
 
 import pytest
+from django.http import HttpRequest
 from django.urls import reverse
 
 from clinical.models import ControlledSubstanceEntry
@@ -111,7 +112,7 @@ def test_the_csv_export_and_a_correction_through_the_api(ward, at_chair):
 
 def _login(client, staff_or_user) -> None:
     user = getattr(staff_or_user, "user", staff_or_user)
-    assert client.login(username=user.username, password=PASSWORD)
+    assert client.login(request=HttpRequest(), username=user.username, password=PASSWORD)  # axes needs a request
 
 
 @pytest.mark.parametrize(("who", "status"), [("nurse", 200), ("prescriber", 200), ("front_desk", 403),
