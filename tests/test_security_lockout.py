@@ -59,12 +59,23 @@ def test_lockout_ends_after_the_cool_off(client, personas, settings):
         assert _web_login(client, user.username, PASSWORD).status_code == 302
 
 
-def test_admin_login_locks_out_too(client, personas):
+def test_admin_login_goes_through_the_clinic_sign_in(client, personas):
+    """So the lockout and the second-factor step cannot be skipped through /admin/login/."""
+    response = client.get("/admin/login/?next=/admin/clinic/site/")
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=/admin/clinic/site/"
     user = personas.clinic_admin.user
     for _ in range(5):
-        client.post("/admin/login/", {"username": user.username, "password": "wrong-password"})
-    response = client.post("/admin/login/?next=/admin/", {"username": user.username, "password": PASSWORD})
-    assert response.status_code == 429
+        _web_login(client, user.username, "wrong-password")
+    # The admin's own form no longer checks passwords, so it is no way around the lockout.
+    client.post("/admin/login/?next=/admin/", {"username": user.username, "password": PASSWORD})
+    assert "_auth_user_id" not in client.session
+    assert client.post("/login/?next=/admin/", {"username": user.username, "password": PASSWORD}).status_code == 429
+
+
+def test_admin_login_refuses_a_signed_in_non_admin_without_a_loop(client, personas):
+    client.force_login(personas.patient_a.user)
+    assert client.get("/admin/login/?next=/admin/").status_code == 403
 
 
 def test_token_endpoint_locks_out_after_wrong_passwords(personas):

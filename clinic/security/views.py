@@ -11,9 +11,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login, user_login_failed
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from knox.models import AuthToken
@@ -130,3 +133,14 @@ def two_factor_enrol(request: HttpRequest) -> HttpResponse:
 def _base32(key: bytes) -> str:
     text = base64.b32encode(key).decode().rstrip("=")
     return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
+
+
+def admin_login(request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+    """The Django admin's login sends people to the clinic's sign-in (lockout and second factor
+    apply there); a signed-in person without admin rights is told so rather than looped."""
+    if request.user.is_authenticated:
+        raise PermissionDenied("Your account cannot use the clinic set-up pages.")
+    next_url = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = ""
+    return redirect_to_login(next_url or reverse("admin:index"))
