@@ -8,6 +8,8 @@ import datetime as dt
 import pytest
 import time_machine
 
+from tests.factories import PASSWORD
+
 MONDAY = dt.datetime(2026, 3, 2, 14, tzinfo=dt.UTC)
 
 
@@ -68,6 +70,6 @@ def test_idle_staff_api_session_is_refused(client, personas, clock):
 
 
 def test_session_cookie_expires_with_the_idle_window(client, personas, clock):
-    client.force_login(personas.front_desk.user)
-    response = client.get("/")
+    response = client.post("/login/", {"username": personas.front_desk.user.username, "password": PASSWORD})
+    assert response.status_code == 302
     assert response.cookies["sessionid"]["max-age"] == 20 * 60

@@ -48,6 +48,14 @@ def _idle_limit_seconds(user) -> int:
     return int(limit.total_seconds())
 
 
+def start_idle_clock(*, session, user, now: float) -> int:
+    limit = _idle_limit_seconds(user)
+    session[IDLE_LIMIT] = limit
+    session[LAST_ACTIVITY] = now
+    session.set_expiry(limit)
+    return limit
+
+
 class IdleTimeoutMiddleware:
     """Signs a person out after a stretch without requests: staff after SESSION_IDLE_MINUTES_STAFF
     (a workstation left unlocked on the ward), patients after SESSION_IDLE_MINUTES_PATIENT. The
@@ -61,11 +69,10 @@ class IdleTimeoutMiddleware:
         if session is not None and request.user.is_authenticated:
             now = time.time()
             limit = session.get(IDLE_LIMIT)
-            if limit is None:
-                limit = _idle_limit_seconds(request.user)
-                session[IDLE_LIMIT] = limit
             last = session.get(LAST_ACTIVITY)
-            if last is not None and now - last > limit:
+            if limit is None:  # a session from before the idle timeout existed
+                limit = start_idle_clock(session=session, user=request.user, now=now)
+            elif last is not None and now - last > limit:
                 logout(request)
                 messages.info(request, f"You were signed out after {limit // 60} minutes without activity.")
             elif last is None or now - last >= _STAMP_EVERY_SECONDS:
