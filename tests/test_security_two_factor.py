@@ -196,3 +196,12 @@ def test_unknown_role_in_the_setting_stops_startup(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "REQUIRE_2FA_ROLES" in result.stderr
+
+
+def test_an_enrolled_authenticator_cannot_be_replaced_from_the_page(client, personas, clock):
+    user = personas.prescriber.user
+    device = enrolled_device(user)
+    client.force_login(user)
+    response = client.post("/account/two-factor/", {"code": "123456"})
+    assert response.status_code == 200
+    assert list(TOTPDevice.objects.filter(user=user)) == [device]

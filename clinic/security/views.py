@@ -108,7 +108,9 @@ def tokens_revoke_all_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def two_factor_enrol(request: HttpRequest) -> HttpResponse:
     """Shows the secret and its QR code; a correct code from the app confirms the device."""
-    if confirmed_device(request.user) is not None and request.method != "POST":
+    if confirmed_device(request.user) is not None:
+        # Replacing a working authenticator is an administrator's job (Django admin, OTP devices),
+        # so a borrowed signed-in session cannot swap in the borrower's phone.
         return render(request, "registration/two_factor_enrol.html", {"enrolled": True})
     device = totp_device_start(user=request.user)
     error = ""
