@@ -4,10 +4,12 @@ and revocable by their owner through the API and the account page."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 
 import pytest
 import time_machine
 from django.core.cache import cache
+from django.db import connection
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
@@ -138,3 +140,20 @@ def test_account_page_needs_sign_in(client, db):
     response = client.get("/account/")
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
+
+
+def test_upgrade_drops_the_old_clear_text_token_table(db):
+    """A database that ran DRF's authtoken keeps neither the table of clear-text tokens nor its
+    migration records (the app is gone from INSTALLED_APPS)."""
+    migration = importlib.import_module("clinic.security.migrations.0001_drop_drf_authtoken").Migration
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, user_id bigint)")
+        cursor.execute("INSERT INTO authtoken_token VALUES ('0123456789abcdef0123456789abcdef01234567', 1)")
+        cursor.execute("INSERT INTO django_migrations (app, name, applied) VALUES ('authtoken', '0001_initial', now())")
+    with connection.schema_editor() as editor:
+        for operation in migration.operations:
+            operation.database_forwards("clinic_security", editor, None, None)
+    assert "authtoken_token" not in connection.introspection.table_names()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM django_migrations WHERE app = 'authtoken'")
+        assert cursor.fetchone()[0] == 0
