@@ -73,3 +73,17 @@ def test_session_cookie_expires_with_the_idle_window(client, personas, clock):
     response = client.post("/login/", {"username": personas.front_desk.user.username, "password": PASSWORD})
     assert response.status_code == 302
     assert response.cookies["sessionid"]["max-age"] == 20 * 60
+
+
+def test_idle_sign_out_says_why_even_when_the_stored_session_lives_longer(client, personas, clock):
+    """A session whose stored expiry outlasts the idle window (made before the window was
+    shortened) is still ended by the idle rule, and the login page says why."""
+    client.force_login(personas.front_desk.user)
+    session = client.session
+    session.set_expiry(3600)
+    session.save()
+    clock.shift(dt.timedelta(minutes=21))
+    response = client.get("/", follow=True)
+    assert response.redirect_chain[-1][0].startswith("/login/")
+    assert "signed out after 20 minutes without activity" in response.content.decode()
+    assert not _signed_in(client)
