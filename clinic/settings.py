@@ -222,6 +222,10 @@ if _proxy_ssl_header and not re.fullmatch(r"HTTP_[A-Z0-9_]+", _proxy_ssl_header)
         f"DJANGO_SECURE_PROXY_SSL_HEADER={_proxy_ssl_header!r} must be a WSGI header name such as HTTP_X_FORWARDED_PROTO."
     )
 SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header, "https") if _proxy_ssl_header else None
+# How many proxies we run in front of the app, each appending to X-Forwarded-For. Lockout and the
+# bad-token throttle count the client that the nearest of them saw; with 0 they use REMOTE_ADDR
+# (behind an uncounted proxy, every client would share the proxy's address).
+TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 # Pages load nothing but our own files; a script runs only from a file or with the request's nonce.

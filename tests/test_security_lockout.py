@@ -135,3 +135,20 @@ def test_session_users_are_not_affected_by_the_token_throttle(client, personas):
         bad.get("/api/v1/sites/")
     client.force_login(personas.front_desk.user)
     assert client.get("/api/v1/sites/").status_code == 200
+
+
+def test_forwarded_for_counts_only_behind_a_trusted_proxy(personas, settings):
+    # Without a trusted proxy the header is ignored: changing it on every try dodges nothing.
+    for attempt in range(5):
+        client = APIClient(HTTP_X_FORWARDED_FOR=f"203.0.113.{attempt}")
+        client.credentials(HTTP_AUTHORIZATION="Token bad")
+        assert client.get("/api/v1/sites/").status_code == 401
+    client = APIClient(HTTP_X_FORWARDED_FOR="198.51.100.1")
+    client.credentials(HTTP_AUTHORIZATION="Token bad")
+    assert client.get("/api/v1/sites/").status_code == 429
+
+    settings.TRUSTED_PROXY_COUNT = 1
+    # Behind one proxy, the address it appended is the client's; what the client wrote before it is not.
+    behind_proxy = APIClient(HTTP_X_FORWARDED_FOR="127.0.0.1, 198.51.100.2")
+    behind_proxy.credentials(HTTP_AUTHORIZATION="Token bad")
+    assert behind_proxy.get("/api/v1/sites/").status_code == 401

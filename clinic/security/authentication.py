@@ -19,8 +19,14 @@ log = logging.getLogger(__name__)
 
 def client_ip(request: HttpRequest) -> str | None:
     """The address failures are counted against (also django-axes' AXES_CLIENT_IP_CALLABLE).
-    REMOTE_ADDR only: X-Forwarded-For is whatever the client chose to send unless a proxy we
-    trust overwrites it."""
+    X-Forwarded-For is read only as far as our own proxies (DJANGO_TRUSTED_PROXY_COUNT) wrote
+    it: anything further left is whatever the client chose to send."""
+    count = settings.TRUSTED_PROXY_COUNT
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if count and forwarded:
+        addresses = [part.strip() for part in forwarded.split(",") if part.strip()]
+        if addresses:
+            return addresses[-min(count, len(addresses))]
     return request.META.get("REMOTE_ADDR") or None
 
 
