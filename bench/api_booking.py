@@ -51,9 +51,9 @@ def seed(bookings: int) -> tuple[str, list[dict]]:
 
     django.setup()
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
 
     from clinic.models import Chair, OpeningHours, ReminderPolicy, Role, Shift, Site, StaffMember
+    from clinic.security.services import token_issue
     from patients.models import Patient
 
     user_model = get_user_model()
@@ -80,7 +80,7 @@ def seed(bookings: int) -> tuple[str, list[dict]]:
         )
     desk_user = user_model.objects.create_user(username="bench-desk", password="x")
     StaffMember.objects.create(user=desk_user, role=Role.FRONT_DESK)
-    token = Token.objects.create(user=desk_user).key
+    token, _ = token_issue(user=desk_user)
     patients = Patient.objects.bulk_create(
         Patient(first_name="Bench", last_name=f"Patient {i}", date_of_birth=dt.date(1980, 1, 1), home_site=site,
                 email=f"bench{i}@example.org", reminder_consent=True)

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.pagination import LimitOffsetPagination
 
@@ -29,6 +29,7 @@ from clinic.api_fields import (
 from clinic.audit import PatientsShownMixin
 from clinic.models import Chair, Closure, OpeningHours, Role, Route, Site, StaffMember
 from clinic.permissions import ADMINS, STAFF, Actor, RoleAccess, actor_for
+from clinic.security.authentication import ClinicTokenAuthentication
 
 # --- Shared base -------------------------------------------------------------
 
@@ -53,7 +54,7 @@ class ClinicAPIMixin(PatientsShownMixin):
     (session authentication alone cannot send a challenge and DRF would answer 403).
     Lists and details name the patients they answered for the access log (PatientsShownMixin)."""
 
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [ClinicTokenAuthentication, SessionAuthentication]
     # Path ids are integers PostgreSQL can hold; anything else (17.5, null,null) matches no
     # route and answers 404 in the error shape, never a ValueError or an out-of-range 400.
     lookup_value_regex = r"[0-9]{1,18}"

@@ -1,11 +1,12 @@
 """The /api/ urlconf: version 1 of the REST API, its OpenAPI schema and its docs."""
 
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from clinic.api import ChairViewSet, ClosureViewSet, OpeningHoursViewSet, SiteViewSet, StaffViewSet
 from clinic.api_errors import api_not_found
+from clinic.security.docs import swagger_ui_view
 from patients.api import ContraindicationViewSet, EvaluationViewSet, PatientFlagViewSet, PatientViewSet
 from scheduling.api import (
     AppointmentViewSet,
@@ -38,11 +39,12 @@ v1 = [
     path("sites/<int:site_id>/day-board/", DayBoardView.as_view(), name="site-day-board"),
     path("", include("measures.api")),
     path("clinical/", include("clinical.api_urls")),
+    path("auth/", include("clinic.security.api_urls")),
 ]
 
 urlpatterns = [
     path("v1/", include((v1, "api"), namespace="v1")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", swagger_ui_view(), name="api-docs"),
     re_path(r"^", api_not_found),
 ]

@@ -10,12 +10,14 @@ variable.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 from pathlib import Path
 from urllib.parse import urlparse
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -83,33 +85,45 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our own static files (offline, CSP)
     "simple_history",
     "phonenumber_field",
     "django_htmx",
+    "csp",
     "clinic",
     "patients",
     "scheduling",
     "clinical",
     "measures",
+    "clinic.security",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "clinic.api_errors.ApiErrorShapeMiddleware",  # every /api/ answer in the API's JSON error shape
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "clinic.security.middleware.IdleTimeoutMiddleware",
+    "clinic.security.middleware.SecondFactorRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "clinic.middleware.AccessLogMiddleware",
+    "clinic.security.middleware.NoStoreMiddleware",
+    # Last, so it sees the lockout flag the login view's failed attempt set.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -157,7 +171,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "clinic.security.passwords.RepetitivePasswordValidator"},
 ]
+# Axes first: it refuses a locked-out client before the password is even checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -186,10 +204,81 @@ STORAGES = {
     },
 }
 
-SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
+# --- Transport and browser security ----------------------------------------
+# Strict by default when debug is off (production); each can be relaxed from the environment,
+# e.g. for a compose stack tried out on plain http://localhost.
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+# The compose and load-balancer health checks speak plain HTTP to the app itself.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_HSTS_SECONDS > 0)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
+# Behind a TLS-terminating proxy, the header (WSGI name) it sets to "https", e.g.
+# HTTP_X_FORWARDED_PROTO. Only set it when the proxy always overwrites that header.
+_proxy_ssl_header = env.str("DJANGO_SECURE_PROXY_SSL_HEADER", default="").strip()
+if _proxy_ssl_header and not re.fullmatch(r"HTTP_[A-Z0-9_]+", _proxy_ssl_header):
+    raise ImproperlyConfigured(
+        f"DJANGO_SECURE_PROXY_SSL_HEADER={_proxy_ssl_header!r} must be a WSGI header name such as HTTP_X_FORWARDED_PROTO."
+    )
+SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header, "https") if _proxy_ssl_header else None
+# How many proxies we run in front of the app, each appending to X-Forwarded-For. Lockout and the
+# bad-token throttle count the client that the nearest of them saw; with 0 they use REMOTE_ADDR
+# (behind an uncounted proxy, every client would share the proxy's address).
+TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# Pages load nothing but our own files; a script runs only from a file or with the request's nonce.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# --- Sign-in: lockout, idle timeout, second factor, API tokens ---------------
+# Failed sign-ins (password or second-factor code) per username and address, and bad API
+# tokens per address, before that client is refused for the cool-off.
+AUTH_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 5, minimum=1)
+AUTH_COOLOFF = dt.timedelta(minutes=env_int("AUTH_COOLOFF_MINUTES", 15, minimum=1))
+AXES_FAILURE_LIMIT = AUTH_FAILURE_LIMIT
+AXES_COOLOFF_TIME = AUTH_COOLOFF
+# Username and address together: a typo-prone front desk behind one clinic NAT cannot lock out
+# everyone, and nobody elsewhere can lock a clinician out by guessing at her username.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "clinic.security.authentication.client_ip"
+AXES_LOCKOUT_CALLABLE = "clinic.security.lockout.lockout_response"
+AXES_VERBOSE = False
+# Sign-ins are already recorded in the clinic's own access log.
+AXES_DISABLE_ACCESS_LOG = True
+# Idle time after which a signed-in person is signed out: short for staff at shared
+# workstations, longer for patients on their own devices.
+SESSION_IDLE_TIMEOUT_STAFF = dt.timedelta(minutes=env_int("SESSION_IDLE_MINUTES_STAFF", 20, minimum=1))
+SESSION_IDLE_TIMEOUT_PATIENT = dt.timedelta(minutes=env_int("SESSION_IDLE_MINUTES_PATIENT", 720, minimum=1))
+SESSION_COOKIE_AGE = int(max(SESSION_IDLE_TIMEOUT_STAFF, SESSION_IDLE_TIMEOUT_PATIENT).total_seconds())
+# Staff roles that must sign in with a second factor (TOTP), e.g. "prescriber,clinic_admin".
+REQUIRE_2FA_ROLES = frozenset(env.list("REQUIRE_2FA_ROLES", default=[]))
+_unknown_roles = REQUIRE_2FA_ROLES - {"front_desk", "nurse", "prescriber", "clinic_admin"}
+if _unknown_roles:
+    raise ImproperlyConfigured(f"REQUIRE_2FA_ROLES names unknown roles: {', '.join(sorted(_unknown_roles))}.")
+OTP_TOTP_ISSUER = "Infusion clinic"
+# API tokens (django-rest-knox): only a hash is stored, and each expires.
+REST_KNOX = {
+    "TOKEN_TTL": dt.timedelta(hours=env_int("API_TOKEN_TTL_HOURS", 10, minimum=1)),
+    "AUTH_HEADER_PREFIX": "Token",
+}
 
 # --- Mail and SMS -----------------------------------------------------------
 _email = env.email_url("EMAIL_URL", default="consolemail://")
@@ -278,7 +367,7 @@ else:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "clinic.security.authentication.ClinicTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [

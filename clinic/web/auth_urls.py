@@ -1,10 +1,17 @@
-"""Log in and out with Django's views and our template. Not namespaced, because
-settings.LOGIN_URL and LOGOUT_REDIRECT_URL name "login"."""
+"""Sign-in, account and second-factor pages. Not namespaced, because settings.LOGIN_URL and
+LOGOUT_REDIRECT_URL name "login"."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from clinic.security import views
+
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", views.ClinicLoginView.as_view(), name="login"),
+    path("login/code/", views.login_code, name="login-code"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/", views.account, name="account"),
+    path("account/tokens/revoke/", views.token_revoke_view, name="account-token-revoke"),
+    path("account/tokens/revoke-all/", views.tokens_revoke_all_view, name="account-tokens-revoke-all"),
+    path("account/two-factor/", views.two_factor_enrol, name="two-factor-enrol"),
 ]

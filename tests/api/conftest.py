@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 import time_machine
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from clinic.models import Chair, OpeningHours
@@ -71,7 +71,9 @@ def build_world(*, days: int = 40) -> World:
         "patient_a": personas.patient_a.user,
         "patient_b": personas.patient_b.user,
     }
-    tokens = {role: Token.objects.create(user=user).key for role, user in users.items()}
+    # Some tests move the clock by days (mock.patch of timezone.now), past a real token's lifetime;
+    # expiry itself is tested in tests/test_security_tokens.py.
+    tokens = {role: AuthToken.objects.create(user=user, expiry=dt.timedelta(days=3650))[1] for role, user in users.items()}
     patient_a, patient_b = personas.patient_a, personas.patient_b
     plan_b = clinic.plan(patient=patient_b)
     booked = course_book(plan=plan_b, actor=clinic.prescriber.user, now=NOW, start_date=START)

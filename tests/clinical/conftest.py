@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import pytest
 import time_machine
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from clinic.models import Role, StaffMember
+from clinic.security.services import token_issue
 from scheduling.models import Appointment, AppointmentStatus
 from tests.factories import AppointmentFactory, PatientFactory, StaffFactory, UserFactory
 from tests.scheduling.conftest import Clinic, make_clinic
@@ -42,7 +42,7 @@ class Ward:
             "clinic_admin": self.admin.user, "patient": self.patient_user,
         }[role]
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token_issue(user=user)[0]}")
         return client
 
 

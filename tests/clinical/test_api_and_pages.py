@@ -8,6 +8,7 @@ import io
 
 import pytest
 import time_machine
+from django.http import HttpRequest
 from django.urls import reverse
 
 from clinical.models import ControlledSubstanceEntry
@@ -116,7 +117,7 @@ def test_the_csv_export_and_a_correction_through_the_api(ward, at_chair):
 
 def _login(client, staff_or_user) -> None:
     user = getattr(staff_or_user, "user", staff_or_user)
-    assert client.login(username=user.username, password=PASSWORD)
+    assert client.login(request=HttpRequest(), username=user.username, password=PASSWORD)  # axes needs a request
 
 
 @pytest.mark.parametrize(("who", "status"), [("nurse", 200), ("prescriber", 200), ("front_desk", 403),

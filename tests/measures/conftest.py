@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import pytest
 import time_machine
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from clinic.security.services import token_issue
 from measures.models import QuestionnaireResponse, Source
 from measures.services import questionnaire_submit
 from patients.models import Patient
@@ -83,6 +83,7 @@ def world(db):
         plan_a = clinic.plan(patient=personas.patient_a)
         sessions_a = course_book(plan=plan_a, actor=clinic.prescriber.user, now=NOW, start_date=START)
         plan_a.refresh_from_db()
-        tokens = {role: Token.objects.create(user=getattr(personas, role).user).key for role in ROLES}
     with time_machine.travel(LATER, tick=False):
+        # Issued when the tests run: API tokens expire.
+        tokens = {role: token_issue(user=getattr(personas, role).user)[0] for role in ROLES}
         yield World(clinic=clinic, personas=personas, plan_a=plan_a, sessions_a=sessions_a, tokens=tokens)

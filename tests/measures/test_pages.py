@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.db import connection
+from django.http import HttpRequest
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -20,7 +21,7 @@ DAY = dt.timedelta(days=1)
 
 
 def login(client, user) -> None:
-    assert client.login(username=user.username, password=PASSWORD)
+    assert client.login(request=HttpRequest(), username=user.username, password=PASSWORD)  # axes needs a request
 
 
 # --- Portal -------------------------------------------------------------------

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 import time_machine
+from django.http import HttpRequest
 
 from clinic.models import Role, StaffMember
 from patients.models import Patient
@@ -68,7 +69,8 @@ def web(db, frozen) -> Web:
 
 
 def login(client, user) -> None:
-    assert client.login(username=user.username, password=PASSWORD)
+    # django-axes checks every authentication against the request it came with.
+    assert client.login(request=HttpRequest(), username=user.username, password=PASSWORD)
 
 
 __all__ = ["NOW", "START", "Web", "dt", "login", "make_patient"]

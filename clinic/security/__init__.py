@@ -1,0 +1,1 @@
+"""Authentication hardening: password rules, lockout, sessions, second factor, API tokens, headers."""

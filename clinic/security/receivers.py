@@ -1,0 +1,40 @@
+"""Signal receivers: a password change revokes every API token the user holds; signing in starts
+the idle clock."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.contrib.auth import get_user_model, user_logged_in
+from django.db.models.signals import post_save, pre_save
+from django.dispatch import receiver
+
+from clinic.security.middleware import start_idle_clock
+from clinic.security.services import tokens_revoke_all
+
+User = get_user_model()
+
+
+@receiver(pre_save, sender=User, dispatch_uid="clinic_security_note_password_change")
+def _note_password_change(sender: Any, instance: Any, update_fields: Any = None, raw: bool = False, **kwargs: Any) -> None:
+    instance._clinic_password_changed = False
+    if raw or instance.pk is None or (update_fields is not None and "password" not in update_fields):
+        return
+    stored = sender.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
+    instance._clinic_password_changed = stored is not None and stored != instance.password
+
+
+@receiver(post_save, sender=User, dispatch_uid="clinic_security_revoke_tokens_on_password_change")
+def _revoke_tokens_on_password_change(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    # A stolen token must not outlive the password change made because of the theft.
+    if getattr(instance, "_clinic_password_changed", False):
+        tokens_revoke_all(user=instance)
+
+
+@receiver(user_logged_in, dispatch_uid="clinic_security_start_idle_clock")
+def _start_idle_clock(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    # Done here, in the session write login makes anyway, so the first page costs nothing extra.
+    session = getattr(request, "session", None)
+    if session is not None:
+        start_idle_clock(session=session, user=user, now=time.time())

@@ -1,0 +1,26 @@
+"""Second factor (TOTP, django-otp): who must have one, and checking a code."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+
+def confirmed_device(user: AbstractBaseUser) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+
+
+def second_factor_required(user: AbstractBaseUser) -> bool:
+    """The clinic turns the second factor on for roles (REQUIRE_2FA_ROLES), typically prescribers
+    and clinic administrators, who can order or configure controlled-substance treatment."""
+    if not settings.REQUIRE_2FA_ROLES or not user.is_authenticated:
+        return False
+    staff = getattr(user, "staff", None)
+    return staff is not None and staff.active and staff.role in settings.REQUIRE_2FA_ROLES
+
+
+def code_verify(*, device: TOTPDevice, code: str) -> bool:
+    """django-otp refuses a replayed code and slows down repeated wrong ones on the device."""
+    code = (code or "").strip().replace(" ", "")
+    return bool(code) and code.isdigit() and device.verify_token(code)

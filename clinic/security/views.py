@@ -1,0 +1,148 @@
+"""Sign-in pages: password then (for users with an authenticator) the code, the account page with
+API tokens, and second-factor enrolment."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import segno
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model, login, user_login_failed
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView, redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
+from knox.models import AuthToken
+
+from clinic.security.services import token_revoke, tokens_revoke_all, totp_device_confirm, totp_device_start
+from clinic.security.two_factor import code_verify, confirmed_device, second_factor_required
+
+PENDING_USER = "_security_pending_user"
+PENDING_BACKEND = "_security_pending_backend"
+PENDING_NEXT = "_security_pending_next"
+PENDING_SINCE = "_security_pending_since"
+PENDING_MAX_AGE_SECONDS = 300
+
+
+class ClinicLoginView(LoginView):
+    """Django's login, except that a user with an authenticator is only signed in after the code."""
+
+    redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        user = form.get_user()
+        if confirmed_device(user) is None:
+            return super().form_valid(form)
+        self.request.session[PENDING_USER] = user.pk
+        self.request.session[PENDING_BACKEND] = user.backend
+        self.request.session[PENDING_NEXT] = self.get_success_url()
+        self.request.session[PENDING_SINCE] = time.time()
+        return redirect("login-code")
+
+
+def _pending_user(request: HttpRequest):
+    since = request.session.get(PENDING_SINCE)
+    if since is None or time.time() - since > PENDING_MAX_AGE_SECONDS:
+        return None
+    return get_user_model().objects.filter(pk=request.session.get(PENDING_USER), is_active=True).first()
+
+
+def login_code(request: HttpRequest) -> HttpResponse:
+    """Second step of sign-in: the six-digit code. A wrong code counts as a failed sign-in."""
+    user = _pending_user(request)
+    device = confirmed_device(user) if user is not None else None
+    if device is None:
+        return redirect("login")
+    error = ""
+    if request.method == "POST":
+        if code_verify(device=device, code=request.POST.get("code", "")):
+            backend = request.session[PENDING_BACKEND]
+            next_url = request.session.get(PENDING_NEXT) or settings.LOGIN_REDIRECT_URL
+            for key in (PENDING_USER, PENDING_BACKEND, PENDING_NEXT, PENDING_SINCE):
+                request.session.pop(key, None)
+            login(request, user, backend=backend)
+            otp_login(request, device)
+            return redirect(next_url)
+        user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
+        error = "That code is not valid. Codes change every 30 seconds; enter the one showing now."
+    return render(request, "registration/login_code.html", {"error": error})
+
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    tokens = AuthToken.objects.filter(user=request.user).order_by("-created")
+    context = {
+        "tokens": tokens,
+        "device": confirmed_device(request.user),
+        "second_factor_required": second_factor_required(request.user),
+    }
+    return render(request, "registration/account.html", context)
+
+
+@login_required
+@require_POST
+def token_revoke_view(request: HttpRequest) -> HttpResponse:
+    token = AuthToken.objects.filter(user=request.user, digest=request.POST.get("token", "")).first()
+    if token is None:
+        raise Http404("No such token.")
+    token_revoke(token=token)
+    messages.success(request, "The API token was revoked.")
+    return redirect("account")
+
+
+@login_required
+@require_POST
+def tokens_revoke_all_view(request: HttpRequest) -> HttpResponse:
+    count = tokens_revoke_all(user=request.user)
+    messages.success(request, f"{count} API token{'s' if count != 1 else ''} revoked.")
+    return redirect("account")
+
+
+@login_required
+def two_factor_enrol(request: HttpRequest) -> HttpResponse:
+    """Shows the secret and its QR code; a correct code from the app confirms the device."""
+    if confirmed_device(request.user) is not None:
+        # Replacing a working authenticator is an administrator's job (Django admin, OTP devices),
+        # so a borrowed signed-in session cannot swap in the borrower's phone.
+        return render(request, "registration/two_factor_enrol.html", {"enrolled": True})
+    device = totp_device_start(user=request.user)
+    error = ""
+    if request.method == "POST":
+        if totp_device_confirm(device=device, code=request.POST.get("code", "")):
+            device.refresh_from_db()
+            otp_login(request, device)
+            messages.success(request, "Your authenticator app is set up; sign-in will ask for its code.")
+            return redirect("account")
+        error = "That code is not valid. Check the time on your phone and enter the code showing now."
+    secret = device.bin_key
+    context = {
+        "enrolled": False,
+        "error": error,
+        "required": second_factor_required(request.user),
+        "secret": _base32(secret),
+        "qr_svg": segno.make(device.config_url, error="m").svg_inline(scale=4, title="Authenticator set-up code"),
+    }
+    return render(request, "registration/two_factor_enrol.html", context)
+
+
+def _base32(key: bytes) -> str:
+    text = base64.b32encode(key).decode().rstrip("=")
+    return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
+
+
+def admin_login(request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+    """The Django admin's login sends people to the clinic's sign-in (lockout and second factor
+    apply there); a signed-in person without admin rights is told so rather than looped."""
+    if request.user.is_authenticated:
+        raise PermissionDenied("Your account cannot use the clinic set-up pages.")
+    next_url = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = ""
+    return redirect_to_login(next_url or reverse("admin:index"))

@@ -1,0 +1,154 @@
+"""Lockout: repeated wrong passwords lock the username from that address (web, admin and the API's
+token endpoint), and bad API tokens get an address throttled, answering 429 in the API's shape."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from clinic.security.services import token_issue
+from clinic.security.signals import api_token_failed
+from tests.factories import PASSWORD
+
+
+@pytest.fixture(autouse=True)
+def _fresh_failure_counts(settings):
+    settings.AUTH_FAILURE_LIMIT = 5
+    settings.AXES_FAILURE_LIMIT = 5
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def _web_login(client, username, password):
+    return client.post("/login/", {"username": username, "password": password})
+
+
+def test_right_password_after_too_many_wrong_ones_is_refused(client, personas):
+    user = personas.front_desk.user
+    for _ in range(5):
+        assert _web_login(client, user.username, "wrong-password").status_code in (200, 429)
+    response = _web_login(client, user.username, PASSWORD)
+    assert response.status_code == 429
+    assert b"Too many failed sign-in attempts" in response.content
+    assert response["Retry-After"] == str(15 * 60)
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_few_typos_do_not_lock_anyone_out(client, personas):
+    user = personas.front_desk.user
+    for _ in range(4):
+        _web_login(client, user.username, "wrong-password")
+    response = _web_login(client, user.username, PASSWORD)
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(user.pk)
+
+
+def test_lockout_ends_after_the_cool_off(client, personas, settings):
+    import datetime as dt
+
+    import time_machine
+
+    user = personas.front_desk.user
+    with time_machine.travel(dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC), tick=False) as traveller:
+        for _ in range(5):
+            _web_login(client, user.username, "wrong-password")
+        assert _web_login(client, user.username, PASSWORD).status_code == 429
+        traveller.shift(dt.timedelta(minutes=16))
+        assert _web_login(client, user.username, PASSWORD).status_code == 302
+
+
+def test_admin_login_goes_through_the_clinic_sign_in(client, personas):
+    """So the lockout and the second-factor step cannot be skipped through /admin/login/."""
+    response = client.get("/admin/login/?next=/admin/clinic/site/")
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=/admin/clinic/site/"
+    user = personas.clinic_admin.user
+    for _ in range(5):
+        _web_login(client, user.username, "wrong-password")
+    # The admin's own form no longer checks passwords, so it is no way around the lockout.
+    client.post("/admin/login/?next=/admin/", {"username": user.username, "password": PASSWORD})
+    assert "_auth_user_id" not in client.session
+    assert client.post("/login/?next=/admin/", {"username": user.username, "password": PASSWORD}).status_code == 429
+
+
+def test_admin_login_refuses_a_signed_in_non_admin_without_a_loop(client, personas):
+    client.force_login(personas.patient_a.user)
+    assert client.get("/admin/login/?next=/admin/").status_code == 403
+
+
+def test_token_endpoint_locks_out_after_wrong_passwords(personas):
+    client = APIClient()
+    user = personas.nurse.user
+    for _ in range(5):
+        response = client.post("/api/v1/auth/token/", {"username": user.username, "password": "nope"}, format="json")
+        assert response.status_code in (400, 429)
+    response = client.post("/api/v1/auth/token/", {"username": user.username, "password": PASSWORD}, format="json")
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "throttled"
+    assert response.json()["error"]["details"]["retry_after_seconds"] == 15 * 60
+
+
+def test_bad_api_tokens_get_the_address_throttled(personas):
+    good_token, _ = token_issue(user=personas.front_desk.user)
+    client = APIClient()
+    for attempt in range(5):
+        client.credentials(HTTP_AUTHORIZATION=f"Token guess{attempt:059d}")
+        assert client.get("/api/v1/sites/").status_code == 401
+    client.credentials(HTTP_AUTHORIZATION="Token another-guess")
+    response = client.get("/api/v1/sites/")
+    assert response.status_code == 429
+    body = response.json()
+    assert body["error"]["code"] == "throttled"
+    assert body["error"]["details"]["retry_after_seconds"] == 15 * 60
+    assert response["Retry-After"] == str(15 * 60)
+    # Even a valid token from that address waits out the cool-off: guessing must stop, not slow down.
+    client.credentials(HTTP_AUTHORIZATION=f"Token {good_token}")
+    assert client.get("/api/v1/sites/").status_code == 429
+    # Another address is not affected.
+    other = APIClient(REMOTE_ADDR="10.1.2.3")
+    other.credentials(HTTP_AUTHORIZATION=f"Token {good_token}")
+    assert other.get("/api/v1/sites/").status_code == 200
+
+
+def test_failed_token_sends_a_signal_the_access_log_can_record(personas):
+    received = []
+
+    def listener(sender, request, ip_address, **kwargs):
+        received.append((request.path, ip_address))
+
+    api_token_failed.connect(listener)
+    try:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+        assert client.get("/api/v1/patients/").status_code == 401
+    finally:
+        api_token_failed.disconnect(listener)
+    assert received == [("/api/v1/patients/", "127.0.0.1")]
+
+
+def test_session_users_are_not_affected_by_the_token_throttle(client, personas):
+    bad = APIClient()
+    for _ in range(6):
+        bad.credentials(HTTP_AUTHORIZATION="Token bad")
+        bad.get("/api/v1/sites/")
+    client.force_login(personas.front_desk.user)
+    assert client.get("/api/v1/sites/").status_code == 200
+
+
+def test_forwarded_for_counts_only_behind_a_trusted_proxy(personas, settings):
+    # Without a trusted proxy the header is ignored: changing it on every try dodges nothing.
+    for attempt in range(5):
+        client = APIClient(HTTP_X_FORWARDED_FOR=f"203.0.113.{attempt}")
+        client.credentials(HTTP_AUTHORIZATION="Token bad")
+        assert client.get("/api/v1/sites/").status_code == 401
+    client = APIClient(HTTP_X_FORWARDED_FOR="198.51.100.1")
+    client.credentials(HTTP_AUTHORIZATION="Token bad")
+    assert client.get("/api/v1/sites/").status_code == 429
+
+    settings.TRUSTED_PROXY_COUNT = 1
+    # Behind one proxy, the address it appended is the client's; what the client wrote before it is not.
+    behind_proxy = APIClient(HTTP_X_FORWARDED_FOR="127.0.0.1, 198.51.100.2")
+    behind_proxy.credentials(HTTP_AUTHORIZATION="Token bad")
+    assert behind_proxy.get("/api/v1/sites/").status_code == 401
