@@ -399,6 +399,7 @@ SPECTACULAR_SETTINGS = {
         # Two choice sets are called `phase`: a plan's (induction/maintenance) and a vital-signs reading's.
         "PhaseEnum": "scheduling.models.Phase",
         "VitalsPhaseEnum": "clinical.models.VitalsPhase",
+        "AppointmentStatusEnum": "scheduling.models.AppointmentStatus",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -41,7 +41,7 @@ def test_the_data_migration_gives_existing_sites_without_a_policy_the_defaults()
     ReminderPolicy.objects.filter(site=bare).delete()
     kept = Site.objects.create(name="Kept", time_zone="UTC")
     ReminderPolicy.objects.filter(site=kept).update(patient_notice_hours=48)
-    migration = importlib.import_module("clinic.migrations.0002_reminder_policy_for_every_site")
+    migration = importlib.import_module("clinic.migrations.0004_reminder_policy_for_every_site")
     migration.create_missing_policies(global_apps, None)
     assert ReminderPolicy.objects.get(site=bare).patient_notice_hours == 24
     assert ReminderPolicy.objects.get(site=kept).patient_notice_hours == 48
