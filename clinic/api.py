@@ -17,7 +17,7 @@ from rest_framework.pagination import LimitOffsetPagination
 
 from clinic.api_errors import ClinicAutoSchema
 from clinic.models import Chair, Closure, OpeningHours, Role, Route, Site, StaffMember
-from clinic.permissions import ADMINS, STAFF, Actor, RoleAccess, actor_for
+from clinic.permissions import ADMINS, STAFF, Actor, RoleAccess, actor_for, scope_serializer, scope_to_actor
 
 # --- Shared base -------------------------------------------------------------
 
@@ -51,6 +51,20 @@ class ClinicAPIMixin:
     @property
     def actor(self) -> Actor:
         return actor_for(self.request)
+
+    def filter_queryset(self, queryset):
+        # Every list and every get_object() passes here: rows at a site the staff member does not
+        # work at (or another patient's) are filtered out, so they answer 404 like missing ones.
+        return super().filter_queryset(scope_to_actor(queryset, self.actor))
+
+    def get_serializer(self, *args, **kwargs):
+        return scope_serializer(super().get_serializer(*args, **kwargs), self.actor)
+
+    def scoped_input(self, serializer_class, **kwargs) -> dict:
+        """Validate the request body with `serializer_class`, its related fields narrowed to the actor's sites."""
+        serializer = scope_serializer(serializer_class(data=self.request.data, **kwargs), self.actor)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
 
     def dispatch(self, request, *args, **kwargs):
         # Each request is one transaction: a write is all or nothing, and a statement the
@@ -166,6 +180,15 @@ class SiteViewSet(ConfigViewSet):
     filterset_fields = ["name", "time_zone"]
     ordering_fields = ["name", "id"]
     ordering = ["name"]
+
+    def perform_create(self, serializer):
+        # The administrator who opens a site works there; otherwise a site-bound administrator
+        # could create a site and then never see it again.
+        with transaction.atomic():
+            site = serializer.save()
+            staff = self.actor.staff
+            if staff is not None and not staff.all_sites:
+                staff.sites.add(site)
 
 
 # --- Chairs ------------------------------------------------------------------
@@ -290,3 +313,18 @@ class ClosureViewSet(ConfigViewSet):
     filterset_class = ClosureFilter
     ordering_fields = ["starts_at", "id"]
     ordering = ["starts_at", "id"]
+
+    def _require_site_unless_clinic_wide(self, serializer) -> None:
+        # A closure without a site closes every site: only clinic-wide staff decide that.
+        staff = self.actor.staff
+        site = serializer.validated_data.get("site", serializer.instance.site if serializer.instance else None)
+        if site is None and not (staff is not None and staff.all_sites):
+            raise serializers.ValidationError({"site": ["Name one of your sites; only clinic-wide staff close every site."]})
+
+    def perform_create(self, serializer):
+        self._require_site_unless_clinic_wide(serializer)
+        super().perform_create(serializer)
+
+    def perform_update(self, serializer):
+        self._require_site_unless_clinic_wide(serializer)
+        super().perform_update(serializer)

@@ -243,9 +243,7 @@ class PlanViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixi
         return Response(self.get_serializer(plan).data, headers={"ETag": etag(plan.version)})
 
     def _valid(self, serializer_class) -> dict:
-        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
+        return self.scoped_input(serializer_class, context=self.get_serializer_context())
 
     def _plan_answer(self, plan: TreatmentPlan, appointments=(), code: int = status.HTTP_200_OK) -> Response:
         plan = self.get_queryset().get(pk=plan.pk)

@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from clinic.models import Site
+from clinic.permissions import require_works_at
 from scheduling.engine import (
     Availability,
     NoFit,
@@ -240,6 +241,7 @@ def course_book(
     if len(site_ids) != 1:
         raise InvalidInput("All sessions of a course are booked at one site.")
     site = Site.objects.get(pk=site_ids.pop())
+    require_works_at(actor, site)
     slots = [s.slot for s in sessions]
     if any(slot.start <= now for slot in slots):
         raise InvalidInput("A session of the course is in the past.")
