@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from clinic.models import CLINICIAN_ROLES, Role
-from clinic.web.access import staff_required
+from clinic.web.access import scoped, staff_required
 from clinic.web.common import describe, session_label
 from clinical import selectors, services
 from clinical.forms import AdministrationForm, ClearStartForm, LogFilterForm, RecoveryForm, VitalsForm
@@ -91,7 +91,8 @@ def _perform(request: HttpRequest, appointment: Appointment, which: str, form: A
 @staff_required(CLINICIANS)
 def session(request: HttpRequest, appointment_id: int) -> HttpResponse:
     appointment = get_object_or_404(
-        Appointment.objects.select_related("patient", "site", "chair", "nurse__user", "plan__protocol"), pk=appointment_id
+        scoped(Appointment.objects.select_related("patient", "site", "chair", "nurse__user", "plan__protocol"), request),
+        pk=appointment_id,
     )
     now = timezone.now()
     with timezone.override(appointment.site.zone):
@@ -121,7 +122,9 @@ def session(request: HttpRequest, appointment_id: int) -> HttpResponse:
 def controlled_substance_log(request: HttpRequest) -> HttpResponse:
     form = LogFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
-    entries = selectors.controlled_substance_log(date_from=filters.get("date_from"), date_to=filters.get("date_to"))
+    entries = scoped(
+        selectors.controlled_substance_log(date_from=filters.get("date_from"), date_to=filters.get("date_to")), request
+    )
     return render(request, "clinical/controlled_substance_log.html", {
         "form": form, "entries": entries[:500], "query": request.GET.urlencode(), "nav": "cs-log",
     })
@@ -132,7 +135,9 @@ def controlled_substance_log(request: HttpRequest) -> HttpResponse:
 def controlled_substance_csv(request: HttpRequest) -> HttpResponse:
     form = LogFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
-    entries = selectors.controlled_substance_log(date_from=filters.get("date_from"), date_to=filters.get("date_to"))
+    entries = scoped(
+        selectors.controlled_substance_log(date_from=filters.get("date_from"), date_to=filters.get("date_to")), request
+    )
     response = HttpResponse(selectors.controlled_substance_csv(entries), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="controlled-substance-log.csv"'
     return response

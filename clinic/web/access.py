@@ -1,25 +1,29 @@
 """Who may open which page. Staff pages answer 403 to patients and to staff of
 the wrong role; a patient asking for anything that is not theirs gets 404, so
-an id guess learns nothing."""
+an id guess learns nothing. Staff see only the sites they work at (`scoped`, the
+same rule as the API's: clinic/permissions.py): another site's object is 404 too."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from clinic.models import CLINICIAN_ROLES, Role, StaffMember
+from clinic.permissions import scope_to_staff
 from patients.models import Patient
 
 ALL_STAFF = frozenset(Role)
 DESK_ROLES = frozenset({Role.FRONT_DESK, *CLINICIAN_ROLES})
 
 View = Callable[..., HttpResponse]
+M = TypeVar("M", bound=Model)
 
 
 def staff_of(request: HttpRequest) -> StaffMember | None:
@@ -28,6 +32,11 @@ def staff_of(request: HttpRequest) -> StaffMember | None:
         return None
     staff = getattr(user, "staff", None)
     return staff if staff is not None and staff.active else None
+
+
+def scoped(queryset: QuerySet[M], request: HttpRequest) -> QuerySet[M]:
+    """`queryset` narrowed to the sites the signed-in member of staff works at."""
+    return scope_to_staff(queryset, request.staff)  # type: ignore[attr-defined]
 
 
 def patient_of(request: HttpRequest) -> Patient | None:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic.models import CLINICIAN_ROLES
-from clinic.web.access import DESK_ROLES, staff_required
+from clinic.web.access import DESK_ROLES, scoped, staff_required
 from clinic.web.common import describe, session_label
 from measures.web import chart_section as measures_chart_section
 from patients.models import Patient
@@ -79,17 +79,18 @@ def timeline(plan: TreatmentPlan, appointments: list[Appointment]) -> list[dict[
 
 
 def chart_context(request: HttpRequest, patient_id: int, *, now: dt.datetime, form: PlanAdjustForm | None = None) -> dict[str, Any]:
-    patient = get_object_or_404(Patient.objects.select_related("home_site"), pk=patient_id)
+    patient = get_object_or_404(scoped(Patient.objects.select_related("home_site"), request), pk=patient_id)
     staff = request.staff  # type: ignore[attr-defined]
     clinician = staff.role in CLINICIAN_ROLES
+    # Only what happened at the viewer's sites: a patient seen at two sites shows each site its own part.
     plans = list(
-        patient.plans.select_related("protocol", "site", "prescriber__user", "eligibility_override_by__user").order_by(
+        scoped(patient.plans.all(), request).select_related("protocol", "site", "prescriber__user", "eligibility_override_by__user").order_by(
             "-created_at"
         )
     )
     open_plan = next((p for p in plans if p.status in OPEN_PLAN_STATUSES), None)
     appointments = list(
-        patient.appointments.select_related("site", "chair", "nurse__user", "plan__protocol").order_by("starts_at")
+        scoped(patient.appointments.all(), request).select_related("site", "chair", "nurse__user", "plan__protocol").order_by("starts_at")
     )
     for appointment in appointments:
         appointment.label = session_label(appointment)  # type: ignore[attr-defined]
@@ -154,7 +155,7 @@ def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
 @require_POST
 @staff_required(frozenset(CLINICIAN_ROLES))
 def plan_adjust(request: HttpRequest, plan_id: int) -> HttpResponse:
-    plan = get_object_or_404(TreatmentPlan.objects.select_related("patient", "protocol", "site"), pk=plan_id)
+    plan = get_object_or_404(scoped(TreatmentPlan.objects.select_related("patient", "protocol", "site"), request), pk=plan_id)
     now = timezone.now()
     form = PlanAdjustForm(request.POST, allowed=allowed_actions(plan))
     problem = None

@@ -17,7 +17,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic.models import Chair, Site, StaffMember
-from clinic.web.access import ALL_STAFF, DESK_ROLES, safe_next, staff_required
+from clinic.permissions import sites_of
+from clinic.web.access import ALL_STAFF, DESK_ROLES, safe_next, scoped, staff_required
 from clinic.web.common import describe, flash_error, parse_day, session_label
 from patients.forms import PatientSearchForm
 from patients.models import Patient
@@ -49,8 +50,8 @@ ARRIVED = (AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR)
 
 
 def sites_for(staff: StaffMember) -> list[Site]:
-    sites = list(staff.sites.all())
-    return sites or list(Site.objects.all())
+    """The sites `staff` works at (every site for clinic-wide staff); none is a 404 page, not all."""
+    return sites_of(staff)
 
 
 def _pick_site(request: HttpRequest, sites: list[Site]) -> Site:
@@ -166,7 +167,7 @@ def patient_search(request: HttpRequest) -> HttpResponse:
                 | Q(email__icontains=word) | Q(mobile_phone__icontains=word)
             )
         results = list(
-            Patient.objects.filter(query)
+            scoped(Patient.objects.filter(query), request)
             .select_related("home_site")
             .annotate(
                 next_session=Min(
@@ -228,7 +229,7 @@ def _decode(token: str, plan: TreatmentPlan) -> list[ProposedSession] | None:
 def book_course(request: HttpRequest, plan_id: int) -> HttpResponse:
     """Pick a start date, see every proposed session, book them all in one POST."""
     plan = get_object_or_404(
-        TreatmentPlan.objects.select_related("patient", "protocol", "site", "prescriber__user"), pk=plan_id
+        scoped(TreatmentPlan.objects.select_related("patient", "protocol", "site", "prescriber__user"), request), pk=plan_id
     )
     now = timezone.now()
     if plan.status not in (PlanStatus.DRAFT, PlanStatus.ACTIVE):
@@ -268,8 +269,8 @@ def book_course(request: HttpRequest, plan_id: int) -> HttpResponse:
     )
 
 
-def _appointment_for_staff(appointment_id: int) -> Appointment:
-    return get_object_or_404(Appointment.objects.select_related("patient", "site"), pk=appointment_id)
+def _appointment_for_staff(request: HttpRequest, appointment_id: int) -> Appointment:
+    return get_object_or_404(scoped(Appointment.objects.select_related("patient", "site"), request), pk=appointment_id)
 
 
 def _board_url(appointment: Appointment) -> str:
@@ -280,7 +281,7 @@ def _board_url(appointment: Appointment) -> str:
 @require_POST
 @staff_required(DESK_ROLES)
 def appointment_action(request: HttpRequest, appointment_id: int, action: str) -> HttpResponse:
-    appointment = _appointment_for_staff(appointment_id)
+    appointment = _appointment_for_staff(request, appointment_id)
     back = safe_next(request, _board_url(appointment))
     now = timezone.now()
     name = appointment.patient.full_name
