@@ -210,12 +210,13 @@ class PlanViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixi
         "create": CLINICIANS,
         "propose_course": DESK,
         "book_course": DESK,
-        "change_interval": CLINICIANS,
-        "change_review_date": CLINICIANS,
+        # Clinical decisions about the course are the prescriber's; pausing and resuming are not.
+        "change_interval": PRESCRIBERS,
+        "change_review_date": PRESCRIBERS,
         "pause": CLINICIANS,
         "resume": CLINICIANS,
-        "end": CLINICIANS,
-        "new_induction": CLINICIANS,
+        "end": PRESCRIBERS,
+        "new_induction": PRESCRIBERS,
         "clear_attention": CLINICIANS,
         "override_eligibility": PRESCRIBERS,
     }

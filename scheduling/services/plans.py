@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from clinic.models import Role, Site, StaffMember
+from clinic.permissions import require_prescriber
 from patients.models import Patient
 from scheduling.engine import Preferences
 from scheduling.errors import InvalidInput, InvalidState, StaleVersion
@@ -113,6 +114,7 @@ def _check_interval(protocol: Protocol, days: int) -> None:
 def plan_change_interval(
     *, plan: TreatmentPlan, days: int, reason: str, actor: AbstractBaseUser, now: dt.datetime, expected_version: int | None = None
 ) -> TreatmentPlan:
+    require_prescriber(actor, "Changing the maintenance interval")
     reason = _require_reason(reason)
     plan = _lock(plan, expected_version)
     _check_interval(plan.protocol, days)
@@ -131,6 +133,7 @@ def plan_change_review_date(
     *, plan: TreatmentPlan, review_date: dt.date, reason: str, actor: AbstractBaseUser, now: dt.datetime,
     expected_version: int | None = None,
 ) -> TreatmentPlan:
+    require_prescriber(actor, "Changing the review date")
     reason = _require_reason(reason)
     plan = _lock(plan, expected_version)
     if review_date <= plan.start_date:
@@ -190,6 +193,7 @@ def plan_resume(
 def plan_end(
     *, plan: TreatmentPlan, reason: str, actor: AbstractBaseUser, now: dt.datetime, expected_version: int | None = None
 ) -> TreatmentPlan:
+    require_prescriber(actor, "Ending a plan")
     reason = _require_reason(reason)
     plan = _lock(plan, expected_version)
     if plan.status not in OPEN_PLAN_STATUSES:
@@ -207,6 +211,7 @@ def plan_new_induction(
 ) -> list[Appointment]:
     """After a relapse: future maintenance is released and a new induction course is booked,
     all or nothing."""
+    require_prescriber(actor, "Starting a new induction")
     reason = _require_reason(reason)
     plan = _lock(plan, expected_version)
     if plan.status not in (PlanStatus.ACTIVE, PlanStatus.PAUSED):
