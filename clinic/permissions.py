@@ -279,3 +279,18 @@ def require_works_at(actor_user, site: Site) -> None:
     staff = getattr(actor_user, "staff", None) if actor_user is not None else None
     if staff is not None and not works_at(staff, site):
         raise OutsideYourSites("You do not work at that site; book and move sessions only at your own sites.")
+
+
+class PrescribersOnly(SchedulingError):
+    code = "prescriber_only"
+    http_status = 403
+
+
+def require_prescriber(actor_user, decision: str) -> None:
+    """Refuse a clinical decision about a plan unless an active prescriber takes it.
+
+    The plan services call this themselves, so a page or script that forgets the role check
+    still cannot let the front desk or a nurse restart an induction or end a course."""
+    staff = getattr(actor_user, "staff", None) if actor_user is not None else None
+    if staff is None or not staff.active or staff.role != PRESCRIBER:
+        raise PrescribersOnly(f"{decision} is a prescriber's decision.")
