@@ -14,8 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from clinic.models import CLINICIAN_ROLES, Role
-from clinic.web.access import scoped, staff_required
+from clinic.models import Role
+from clinic.web.access import page_required, scoped
 from clinic.web.common import describe, session_label
 from clinical import selectors, services
 from clinical.forms import AdministrationForm, ClearStartForm, LogFilterForm, RecoveryForm, VitalsForm
@@ -24,8 +24,6 @@ from scheduling.errors import SchedulingError
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.services import appointment_complete, appointment_start
 
-CLINICIANS = frozenset(CLINICIAN_ROLES)
-LOG_READERS = frozenset({*CLINICIAN_ROLES, Role.CLINIC_ADMIN})
 FORMS = {"vitals": VitalsForm, "clear": ClearStartForm, "administration": AdministrationForm, "recovery": RecoveryForm}
 
 
@@ -88,7 +86,7 @@ def _perform(request: HttpRequest, appointment: Appointment, which: str, form: A
     return "The session is complete."
 
 
-@staff_required(CLINICIANS)
+@page_required("session_record")
 def session(request: HttpRequest, appointment_id: int) -> HttpResponse:
     appointment = get_object_or_404(
         scoped(Appointment.objects.select_related("patient", "site", "chair", "nurse__user", "plan__protocol"), request),
@@ -118,7 +116,7 @@ def session(request: HttpRequest, appointment_id: int) -> HttpResponse:
 
 
 @require_GET
-@staff_required(LOG_READERS)
+@page_required("cs_log")
 def controlled_substance_log(request: HttpRequest) -> HttpResponse:
     form = LogFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
@@ -131,7 +129,7 @@ def controlled_substance_log(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@staff_required(LOG_READERS)
+@page_required("cs_log")
 def controlled_substance_csv(request: HttpRequest) -> HttpResponse:
     form = LogFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}

@@ -21,6 +21,32 @@ from patients.models import Patient
 
 ALL_STAFF = frozenset(Role)
 DESK_ROLES = frozenset({Role.FRONT_DESK, *CLINICIAN_ROLES})
+CLINICIANS = frozenset(CLINICIAN_ROLES)
+
+# Who may open each staff page. The views' decorators read this table and so do the
+# templates (`request.can`), so navigation and buttons show only what answers 200.
+# Clinic administrators see the board and week read-only; patient data is for the desk
+# and clinicians (as in the API).
+PAGE_ROLES: dict[str, frozenset[str]] = {
+    "board": ALL_STAFF,
+    "week": ALL_STAFF,
+    "patient_search": DESK_ROLES,
+    "patient_chart": DESK_ROLES,
+    "book_course": DESK_ROLES,
+    "appointment_action": DESK_ROLES,
+    "plan_adjust": CLINICIANS,
+    "session_record": CLINICIANS,
+    "cs_log": frozenset({*CLINICIAN_ROLES, Role.CLINIC_ADMIN}),
+}
+
+
+def pages_for(staff: StaffMember) -> dict[str, bool]:
+    return {page: staff.role in roles for page, roles in PAGE_ROLES.items()}
+
+
+def enter_as_staff(request: HttpRequest, staff: StaffMember) -> None:
+    request.staff = staff  # type: ignore[attr-defined]
+    request.can = pages_for(staff)  # type: ignore[attr-defined]
 
 View = Callable[..., HttpResponse]
 M = TypeVar("M", bound=Model)
@@ -45,6 +71,11 @@ def patient_of(request: HttpRequest) -> Patient | None:
     return Patient.objects.select_related("home_site").filter(user=request.user).first()
 
 
+def page_required(page: str) -> Callable[[View], View]:
+    """Staff of the roles PAGE_ROLES names for `page`."""
+    return staff_required(PAGE_ROLES[page])
+
+
 def staff_required(roles: frozenset[str] = ALL_STAFF) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @wraps(view)
@@ -54,9 +85,10 @@ def staff_required(roles: frozenset[str] = ALL_STAFF) -> Callable[[View], View]:
             staff = staff_of(request)
             if staff is None or staff.role not in roles:
                 raise PermissionDenied("This page is not part of your role.")
-            request.staff = staff  # type: ignore[attr-defined]
+            enter_as_staff(request, staff)
             return view(request, *args, **kwargs)
 
+        wrapped.staff_roles = roles  # type: ignore[attr-defined]  # read by the navigation tests
         return wrapped
 
     return decorate

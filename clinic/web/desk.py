@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinic.models import Chair, Site, StaffMember
 from clinic.permissions import sites_of
-from clinic.web.access import ALL_STAFF, DESK_ROLES, safe_next, scoped, staff_required
+from clinic.web.access import page_required, safe_next, scoped
 from clinic.web.common import describe, flash_error, parse_day, session_label
 from patients.forms import PatientSearchForm
 from patients.models import Patient
@@ -115,13 +115,13 @@ def render_board(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@staff_required(ALL_STAFF)
+@page_required("board")
 def board(request: HttpRequest) -> HttpResponse:
     return render_board(request)
 
 
 @require_GET
-@staff_required(ALL_STAFF)
+@page_required("week")
 def week(request: HttpRequest) -> HttpResponse:
     """Seven days of one site, Monday first. Three queries."""
     now = timezone.now()
@@ -151,7 +151,7 @@ def week(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@staff_required(ALL_STAFF)
+@page_required("patient_search")
 def patient_search(request: HttpRequest) -> HttpResponse:
     """Patients by name, email or phone, each with the next session. One query."""
     now = timezone.now()
@@ -225,7 +225,7 @@ def _decode(token: str, plan: TreatmentPlan) -> list[ProposedSession] | None:
     ]
 
 
-@staff_required(DESK_ROLES)
+@page_required("book_course")
 def book_course(request: HttpRequest, plan_id: int) -> HttpResponse:
     """Pick a start date, see every proposed session, book them all in one POST."""
     plan = get_object_or_404(
@@ -279,7 +279,7 @@ def _board_url(appointment: Appointment) -> str:
 
 
 @require_POST
-@staff_required(DESK_ROLES)
+@page_required("appointment_action")
 def appointment_action(request: HttpRequest, appointment_id: int, action: str) -> HttpResponse:
     appointment = _appointment_for_staff(request, appointment_id)
     back = safe_next(request, _board_url(appointment))
