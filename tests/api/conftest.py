@@ -18,7 +18,7 @@ from django.db import transaction
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from clinic.models import Chair, Closure, OpeningHours, Role
+from clinic.models import Chair, Closure, OpeningHours, ReminderPolicy, Role, Shift
 from patients.models import Contraindication, Evaluation, PatientFlag
 from scheduling.models import Appointment, AppointmentStatus, Reminder, TreatmentPlan
 from scheduling.services import appointment_book, course_book
@@ -56,6 +56,8 @@ class Side:
     reminder_b: Reminder
     opening_hours: OpeningHours
     closure: Closure
+    shift: Shift
+    reminder_policy: ReminderPolicy
 
     @property
     def site(self):
@@ -132,6 +134,8 @@ def build_side(clinic: Clinic, patient_a, patient_b, flag_rule: Contraindication
         reminder_b=Reminder.objects.filter(appointment__patient=patient_b).order_by("pk").first(),
         opening_hours=clinic.site.opening_hours.get(weekday=4),
         closure=closure,
+        shift=Shift.objects.filter(staff=nurse, site=clinic.site).order_by("starts_at").first(),
+        reminder_policy=clinic.site.reminder_policy,
     )
 
 
