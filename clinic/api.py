@@ -28,6 +28,7 @@ from clinic.permissions import (
     actor_for,
     scope_serializer,
     scope_to_actor,
+    site_ids,
     works_at,
 )
 
@@ -239,8 +240,9 @@ class StaffSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = StaffMember
-        fields = ["id", "username", "display_name", "role", "sites", "active"]
-        read_only_fields = ["id", "username", "display_name"]
+        fields = ["id", "username", "display_name", "role", "sites", "all_sites", "active"]
+        # Clinic-wide access is granted in the Django admin, never by a site's administrator.
+        read_only_fields = ["id", "username", "display_name", "all_sites"]
 
 
 class StaffFilter(django_filters.FilterSet):
@@ -268,6 +270,18 @@ class StaffViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mix
     filterset_class = StaffFilter
     ordering_fields = ["id", "role", "user__last_name"]
     ordering = ["user__last_name", "user__first_name", "id"]
+
+    def perform_update(self, serializer):
+        # `sites` names only the editor's sites (the field is scoped): the member's other
+        # sites are not the editor's to take away.
+        editor_sites = site_ids(self.actor.staff)
+        kept = []
+        if "sites" in serializer.validated_data and editor_sites is not None:
+            kept = [site for site in serializer.instance.sites.all() if site.pk not in editor_sites]
+        with transaction.atomic():
+            member = serializer.save()
+            if kept:
+                member.sites.add(*kept)
 
 
 # --- Opening hours and closures ---------------------------------------------

@@ -3,7 +3,7 @@
 Who may do what:
 - patients: submit their own questionnaires and list their own (another patient's response,
   or a submission naming another patient, answers 404);
-- nurses and prescribers: list and submit for any patient, and read the outcome summary;
+- nurses and prescribers: list and submit for any patient at their sites, and read the outcome summary;
 - front desk and clinic administrators: nothing here (403) — scores are clinical data.
 
 Included from clinic/api_urls.py under /api/v1/.

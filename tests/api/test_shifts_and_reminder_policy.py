@@ -130,3 +130,18 @@ def test_the_schema_documents_shifts_and_the_reminder_policy(admin):
     assert {"/api/v1/shifts/", "/api/v1/shifts/{id}/", "/api/v1/reminder-policies/", "/api/v1/reminder-policies/{id}/"} <= set(
         schema["paths"]
     )
+
+
+def test_a_site_administrator_changes_only_their_own_sites_of_a_staff_member(admin, clinic):
+    other = SiteFactory()
+    nurse = clinic.nurses[0]
+    nurse.sites.add(other)
+    response = admin.patch(f"{V1}/staff/{nurse.pk}/", {"sites": [clinic.site.pk]}, format="json")
+    assert response.status_code == 200, response.content
+    assert set(nurse.sites.values_list("pk", flat=True)) == {clinic.site.pk, other.pk}
+    granted = admin.patch(f"{V1}/staff/{nurse.pk}/", {"sites": [other.pk]}, format="json")
+    assert granted.status_code == 400
+    widened = admin.patch(f"{V1}/staff/{nurse.pk}/", {"all_sites": True}, format="json")
+    assert widened.status_code == 200
+    nurse.refresh_from_db()
+    assert nurse.all_sites is False
