@@ -19,6 +19,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from clinic.models import Chair, Closure, OpeningHours, ReminderPolicy, Role, Shift
+from clinical.models import ControlledSubstanceEntry
+from measures.models import QuestionnaireResponse, Source
+from measures.services import questionnaire_submit
 from patients.models import Contraindication, Evaluation, PatientFlag
 from scheduling.models import Appointment, AppointmentStatus, Reminder, TreatmentPlan
 from scheduling.services import appointment_book, course_book
@@ -58,6 +61,8 @@ class Side:
     closure: Closure
     shift: Shift
     reminder_policy: ReminderPolicy
+    cs_entry: ControlledSubstanceEntry
+    response_b: QuestionnaireResponse
 
     @property
     def site(self):
@@ -136,6 +141,11 @@ def build_side(clinic: Clinic, patient_a, patient_b, flag_rule: Contraindication
         closure=closure,
         shift=Shift.objects.filter(staff=nurse, site=clinic.site).order_by("starts_at").first(),
         reminder_policy=clinic.site.reminder_policy,
+        cs_entry=ControlledSubstanceEntry.objects.get(appointment=checked_in_b, corrects__isnull=True),
+        response_b=questionnaire_submit(
+            patient=patient_b, instrument="phq9", answers=[2] * 9, entered_by=nurse.user, source=Source.STAFF,
+            now=NOW - dt.timedelta(days=1),
+        ),
     )
 
 

@@ -69,6 +69,8 @@ def every(roles, status):
 V1 = "/api/v1"
 IF_MATCH = lambda w: {"HTTP_IF_MATCH": f'"{w.plan_b.version}"'}  # noqa: E731
 PATIENT_A_404 = frozenset({"patient_a"})
+# Nothing holds patient B's start, so once a prescriber is let in the service says there is nothing to clear.
+CLEAR_START = {"prescriber": 409}
 
 ENDPOINTS = [
     # --- configuration: staff read, admins write
@@ -193,6 +195,29 @@ ENDPOINTS = [
     Endpoint("appointments-start", "post", lambda w: f"{V1}/appointments/{w.checked_in_b.pk}/start/", every(CLINICIANS, 200)),
     Endpoint("appointments-complete", "post", lambda w: f"{V1}/appointments/{w.checked_in_b.pk}/complete/", every(CLINICIANS, 200)),
     Endpoint("appointments-no-show", "post", lambda w: f"{V1}/appointments/{w.past_b.pk}/no-show/", every(DESK, 200)),
+    # --- the session record (clinicians; clearing a held start: prescribers) and the controlled-substance log
+    Endpoint("clinical-session", "get", lambda w: f"{V1}/clinical/sessions/{w.checked_in_b.pk}/", every(CLINICIANS, 200)),
+    Endpoint("clinical-vitals", "post", lambda w: f"{V1}/clinical/sessions/{w.checked_in_b.pk}/vitals/",
+             every(CLINICIANS, 201),
+             body=lambda w: {"phase": "recovery", "systolic": 120, "diastolic": 80, "heart_rate": 70, "spo2": 98}),
+    Endpoint("clinical-clear-start", "post", lambda w: f"{V1}/clinical/sessions/{w.checked_in_b.pk}/clear-start/",
+             CLEAR_START, body=lambda w: {"reason": "Reviewed the readings"}),
+    Endpoint("cs-log-list", "get", lambda w: f"{V1}/clinical/controlled-substance-log/", every(CLINICIANS | ADMIN, 200),
+             kind="list", listed=lambda w: w.cs_entry.pk),
+    Endpoint("cs-log-export", "get", lambda w: f"{V1}/clinical/controlled-substance-log/export/",
+             every(CLINICIANS | ADMIN, 200), kind="list"),
+    Endpoint("cs-log-correct", "post", lambda w: f"{V1}/clinical/controlled-substance-log/{w.cs_entry.pk}/correct/",
+             every(CLINICIANS, 201), body=lambda w: {"lot_number": "LOT-TEST-2", "reason": "Wrong lot written down"}),
+    # --- questionnaires and outcomes (clinicians; a patient their own)
+    Endpoint("questionnaire-responses-list", "get", lambda w: f"{V1}/questionnaire-responses/",
+             {**every(CLINICIANS, 200), "patient_a": 200, "patient_b": 200}, kind="list", listed=lambda w: w.response_b.pk),
+    Endpoint("questionnaire-responses-detail", "get", lambda w: f"{V1}/questionnaire-responses/{w.response_b.pk}/",
+             {**every(CLINICIANS, 200), "patient_b": 200}, not_found=PATIENT_A_404),
+    Endpoint("questionnaire-responses-create", "post", lambda w: f"{V1}/questionnaire-responses/",
+             # The patient is looked up like a detail: another site's patient is the 404 of a missing one.
+             {**every(CLINICIANS, 201), "patient_b": 201}, not_found=PATIENT_A_404,
+             body=lambda w: {"patient": w.plan_b.patient_id, "instrument": "phq9", "answers": [1] * 9}),
+    Endpoint("patient-outcomes", "get", lambda w: f"{V1}/patients/{w.plan_b.patient_id}/outcomes/", every(CLINICIANS, 200)),
     # --- reminders (read), board and free slots
     Endpoint("reminders-list", "get", lambda w: f"{V1}/reminders/", {**every(DESK, 200), "patient_a": 200, "patient_b": 200}, kind="list", listed=lambda w: w.reminder_b.pk),
     Endpoint("reminders-detail", "get", lambda w: f"{V1}/reminders/{w.reminder_b.pk}/", {**every(DESK, 200), "patient_b": 200},
@@ -243,7 +268,7 @@ def test_site_one_staff_get_404_for_site_two_objects_and_clinic_wide_staff_see_t
 # Every list × every staff role that may read it.
 LISTS = [
     pytest.param(e, role, id=f"{e.name}-{role}")
-    for e in ENDPOINTS if e.kind == "list"
+    for e in ENDPOINTS if e.listed is not None
     for role in sorted({*SITE_ONE_STAFF, *WIDE_ROLES}) if e.expected(role) == 200
 ]
 
