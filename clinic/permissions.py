@@ -167,7 +167,7 @@ def site_ids(staff: StaffMember | None) -> frozenset[int] | None:
     cached = getattr(staff, "_scoped_site_ids", None)
     if cached is None:
         cached = frozenset(staff.sites.values_list("pk", flat=True))
-        staff._scoped_site_ids = cached  # one query per request, however many querysets are scoped
+        staff._scoped_site_ids = cached  # kept on the request's staff row: asked once, however many checks
     return cached
 
 
