@@ -83,8 +83,8 @@ class UpcomingShiftInline(admin.TabularInline):
 
 @admin.register(StaffMember)
 class StaffMemberAdmin(SimpleHistoryAdmin):
-    list_display = ["display_name", "username", "role", "site_names", "active"]
-    list_filter = ["role", "active", "sites"]
+    list_display = ["display_name", "username", "role", "site_names", "all_sites", "active"]
+    list_filter = ["role", "active", "all_sites", "sites"]
     search_fields = ["user__username", "user__first_name", "user__last_name", "user__email"]
     list_select_related = ["user"]
     autocomplete_fields = ["user"]

@@ -1,7 +1,9 @@
 """The API's shared base (authentication order, roles, pagination, error schema) and the
-clinic's configuration endpoints: sites, chairs, staff, opening hours, closures.
+clinic's configuration endpoints: sites, chairs, staff, opening hours, closures, shifts and
+each site's reminder policy.
 
-Configuration is read by every staff role and written by clinic administrators only."""
+Configuration is read by every staff role (the reminder policy by clinic administrators
+only) and written by clinic administrators only, each at the sites they work at."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.template import Template, TemplateSyntaxError
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication
@@ -19,7 +22,7 @@ from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.pagination import LimitOffsetPagination
 
 from clinic import api_fields
-from clinic.api_errors import ClinicAutoSchema
+from clinic.api_errors import ClinicAutoSchema, Conflict
 from clinic.api_fields import (
     CONTROL_CHARACTER_MESSAGE,
     ClinicModelFieldMapping,
@@ -27,8 +30,18 @@ from clinic.api_fields import (
     has_control_characters,
 )
 from clinic.audit import PatientsShownMixin
-from clinic.models import Chair, Closure, OpeningHours, Role, Route, Site, StaffMember
-from clinic.permissions import ADMINS, STAFF, Actor, RoleAccess, actor_for
+from clinic.models import Chair, Closure, OpeningHours, ReminderPolicy, Role, Route, Shift, Site, StaffMember
+from clinic.permissions import (
+    ADMINS,
+    STAFF,
+    Actor,
+    RoleAccess,
+    actor_for,
+    scope_serializer,
+    scope_to_actor,
+    site_ids,
+    works_at,
+)
 from clinic.security.authentication import ClinicTokenAuthentication
 
 # --- Shared base -------------------------------------------------------------
@@ -67,6 +80,20 @@ class ClinicAPIMixin(PatientsShownMixin):
     @property
     def actor(self) -> Actor:
         return actor_for(self.request)
+
+    def filter_queryset(self, queryset):
+        # Every list and every get_object() passes here: rows at a site the staff member does not
+        # work at (or another patient's) are filtered out, so they answer 404 like missing ones.
+        return super().filter_queryset(scope_to_actor(queryset, self.actor))
+
+    def get_serializer(self, *args, **kwargs):
+        return scope_serializer(super().get_serializer(*args, **kwargs), self.actor)
+
+    def scoped_input(self, serializer_class, **kwargs) -> dict:
+        """Validate the request body with `serializer_class`, its related fields narrowed to the actor's sites."""
+        serializer = scope_serializer(serializer_class(data=self.request.data, **kwargs), self.actor)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
 
     def dispatch(self, request, *args, **kwargs):
         # Each request is one transaction: a write is all or nothing, and a statement the
@@ -218,6 +245,15 @@ class SiteViewSet(ConfigViewSet):
     ordering_fields = ["name", "id"]
     ordering = ["name"]
 
+    def perform_create(self, serializer):
+        # The administrator who opens a site works there; otherwise a site-bound administrator
+        # could create a site and then never see it again.
+        with transaction.atomic():
+            site = serializer.save()
+            staff = self.actor.staff
+            if staff is not None and not staff.all_sites:
+                staff.sites.add(site)
+
 
 # --- Chairs ------------------------------------------------------------------
 
@@ -255,8 +291,9 @@ class StaffSerializer(StrictInputMixin, ClinicModelFieldMapping, serializers.Mod
 
     class Meta:
         model = StaffMember
-        fields = ["id", "username", "display_name", "role", "sites", "active"]
-        read_only_fields = ["id", "username", "display_name"]
+        fields = ["id", "username", "display_name", "role", "sites", "all_sites", "active"]
+        # Clinic-wide access is granted in the Django admin, never by a site's administrator.
+        read_only_fields = ["id", "username", "display_name", "all_sites"]
 
 
 class StaffFilter(django_filters.FilterSet):
@@ -284,6 +321,18 @@ class StaffViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mix
     filterset_class = StaffFilter
     ordering_fields = ["id", "role", "user__last_name"]
     ordering = ["user__last_name", "user__first_name", "id"]
+
+    def perform_update(self, serializer):
+        # `sites` names only the editor's sites (the field is scoped): the member's other
+        # sites are not the editor's to take away.
+        editor_sites = site_ids(self.actor.staff)
+        kept = []
+        if "sites" in serializer.validated_data and editor_sites is not None:
+            kept = [site for site in serializer.instance.sites.all() if site.pk not in editor_sites]
+        with transaction.atomic():
+            member = serializer.save()
+            if kept:
+                member.sites.add(*kept)
 
 
 # --- Opening hours and closures ---------------------------------------------
@@ -341,3 +390,132 @@ class ClosureViewSet(ConfigViewSet):
     filterset_class = ClosureFilter
     ordering_fields = ["starts_at", "id"]
     ordering = ["starts_at", "id"]
+
+    def _require_site_unless_clinic_wide(self, serializer) -> None:
+        # A closure without a site closes every site: only clinic-wide staff decide that.
+        staff = self.actor.staff
+        site = serializer.validated_data.get("site", serializer.instance.site if serializer.instance else None)
+        if site is None and not (staff is not None and staff.all_sites):
+            raise serializers.ValidationError({"site": ["Name one of your sites; only clinic-wide staff close every site."]})
+
+    def perform_create(self, serializer):
+        self._require_site_unless_clinic_wide(serializer)
+        super().perform_create(serializer)
+
+    def perform_update(self, serializer):
+        self._require_site_unless_clinic_wide(serializer)
+        super().perform_update(serializer)
+
+
+# --- Shifts ------------------------------------------------------------------
+
+
+class ShiftSerializer(CleanModelSerializer):
+    class Meta:
+        model = Shift
+        fields = ["id", "staff", "site", "starts_at", "ends_at"]
+
+    def validate(self, attrs):
+        staff = attrs.get("staff", getattr(self.instance, "staff", None))
+        site = attrs.get("site", getattr(self.instance, "site", None))
+        starts_at = attrs.get("starts_at", getattr(self.instance, "starts_at", None))
+        ends_at = attrs.get("ends_at", getattr(self.instance, "ends_at", None))
+        if staff is not None and not staff.active:
+            raise serializers.ValidationError({"staff": ["This staff member is no longer active."]})
+        if staff is not None and site is not None and not works_at(staff, site):
+            raise serializers.ValidationError({"site": ["This staff member does not work at that site."]})
+        if staff is not None and starts_at is not None and ends_at is not None and starts_at < ends_at:
+            # Checked before the model's own validation so a clash is a 409 that says which shift;
+            # the exclusion constraint still refuses a concurrent one.
+            clash = (
+                Shift.objects.filter(staff=staff, starts_at__lt=ends_at, ends_at__gt=starts_at)
+                .exclude(pk=getattr(self.instance, "pk", None))
+                .order_by("starts_at")
+                .first()
+            )
+            if clash is not None:
+                raise Conflict(
+                    f"{staff.display_name} already works from {clash.starts_at:%Y-%m-%d %H:%M} to "
+                    f"{clash.ends_at:%Y-%m-%d %H:%M} UTC (shift {clash.pk}); shifts of one person cannot overlap."
+                )
+        return super().validate(attrs)
+
+
+class ShiftFilter(django_filters.FilterSet):
+    starts_before = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
+    ends_after = django_filters.IsoDateTimeFilter(field_name="ends_at", lookup_expr="gt")
+
+    class Meta:
+        model = Shift
+        fields = ["site", "staff", "starts_before", "ends_after"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Shifts at your sites"),
+    retrieve=extend_schema(summary="One shift"),
+    create=extend_schema(summary="Add a shift (clinic admins); an overlap with the person's other shifts is 409"),
+    partial_update=extend_schema(summary="Change a shift (clinic admins)"),
+    destroy=extend_schema(summary="Remove a shift (clinic admins)"),
+)
+class ShiftViewSet(ConfigViewSet):
+    queryset = Shift.objects.select_related("staff__user", "site")
+    serializer_class = ShiftSerializer
+    filterset_class = ShiftFilter
+    ordering_fields = ["starts_at", "id"]
+    ordering = ["starts_at", "id"]
+
+
+# --- Reminder policy ---------------------------------------------------------
+
+
+def _template_syntax(value: str) -> str:
+    try:
+        Template(value)
+    except TemplateSyntaxError as exc:
+        raise serializers.ValidationError(f"Not a valid template: {exc}") from exc
+    return value
+
+
+class ReminderPolicySerializer(CleanModelSerializer):
+    offsets_hours = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=24 * 14), max_length=10,
+        help_text="Whole hours before the session, each once, e.g. [72, 24, 2].",
+    )
+    quiet_hours_start = WallClockTimeField(required=False)
+    quiet_hours_end = WallClockTimeField(required=False)
+
+    class Meta:
+        model = ReminderPolicy
+        fields = [
+            "id", "site", "offsets_hours", "email_enabled", "sms_enabled", "quiet_hours_start", "quiet_hours_end",
+            "patient_notice_hours", "max_attempts", "subject_template", "body_template", "sms_template",
+        ]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None:
+            fields["site"].read_only = True  # a policy stays with its site
+        return fields
+
+    validate_subject_template = staticmethod(_template_syntax)
+    validate_body_template = staticmethod(_template_syntax)
+    validate_sms_template = staticmethod(_template_syntax)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Reminder policies of your sites (clinic admins)"),
+    retrieve=extend_schema(summary="One site's reminder policy (clinic admins)"),
+    create=extend_schema(summary="Give a site without one its reminder policy (clinic admins)"),
+    partial_update=extend_schema(summary="Change a site's reminder policy (clinic admins)"),
+)
+class ReminderPolicyViewSet(ConfigViewSet):
+    """Changes apply to reminders written from now on (bookings, moves); reminders already
+    scheduled keep their times."""
+
+    queryset = ReminderPolicy.objects.all()
+    serializer_class = ReminderPolicySerializer
+    http_method_names = ["get", "post", "patch", "head", "options"]  # a site always keeps a policy
+    access = {name: ADMINS for name in CONFIG_ACCESS}
+    filterset_fields = ["site"]
+    ordering_fields = ["site", "id"]
+    ordering = ["site", "id"]

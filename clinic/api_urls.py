@@ -4,7 +4,15 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
-from clinic.api import ChairViewSet, ClosureViewSet, OpeningHoursViewSet, SiteViewSet, StaffViewSet
+from clinic.api import (
+    ChairViewSet,
+    ClosureViewSet,
+    OpeningHoursViewSet,
+    ReminderPolicyViewSet,
+    ShiftViewSet,
+    SiteViewSet,
+    StaffViewSet,
+)
 from clinic.api_errors import api_not_found
 from clinic.security.docs import swagger_ui_view
 from patients.api import ContraindicationViewSet, EvaluationViewSet, PatientFlagViewSet, PatientViewSet
@@ -24,6 +32,8 @@ router.register("chairs", ChairViewSet, basename="chair")
 router.register("staff", StaffViewSet, basename="staff")
 router.register("opening-hours", OpeningHoursViewSet, basename="opening-hours")
 router.register("closures", ClosureViewSet, basename="closure")
+router.register("shifts", ShiftViewSet, basename="shift")
+router.register("reminder-policies", ReminderPolicyViewSet, basename="reminder-policy")
 router.register("patients", PatientViewSet, basename="patient")
 router.register("evaluations", EvaluationViewSet, basename="evaluation")
 router.register("patient-flags", PatientFlagViewSet, basename="patient-flag")

@@ -110,6 +110,11 @@ class StaffMember(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="staff")
     role = models.CharField(max_length=20, choices=Role.choices)
     sites = models.ManyToManyField(Site, related_name="staff", blank=True)
+    # Clinic-wide staff (a medical director, an operations lead) see every site. Never implied by the
+    # role: a clinic administrator configures only the sites listed in `sites` unless this is set.
+    all_sites = models.BooleanField(
+        default=False, help_text="Works across the whole clinic: sees and acts at every site, not only those listed."
+    )
     active = models.BooleanField(default=True)
     history = HistoricalRecords()
 

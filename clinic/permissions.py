@@ -5,18 +5,39 @@ a role, or a patient with a portal account. A signed-in user who is neither gets
 403 everywhere. Object-level access is never fetch-then-403: views filter their
 querysets by the actor, so another patient's object answers 404 exactly like one
 that does not exist.
+
+Staff work at sites (`StaffMember.sites`) and see only what happens there; a staff
+member flagged `all_sites` (clinic-wide) sees every site. The role never implies it:
+a clinic administrator configures only their own sites unless flagged. What "at a
+site" means, in one place (`scope_to_actor`, used by every API view and page):
+
+- a site: itself; chairs, opening hours, shifts, reminder policy, vitals thresholds:
+  their site; a closure: its site, and the clinic-wide closures (no site) for everyone;
+- an appointment: its chair's site (where the patient actually sits); reminders,
+  vitals, clearances, administration, recovery and controlled-substance log entries:
+  their appointment's;
+- a plan: its site;
+- a patient: their home site, OR any site where they have an appointment or a plan
+  (a patient from across town booked here is this site's patient too); evaluations,
+  flags and questionnaire responses follow their patient;
+- a staff member: anyone who shares a site with the viewer, and clinic-wide staff.
+
+A patient actor sees only their own rows; nobody else sees anything.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from clinic.models import Role, StaffMember
+from clinic.models import Role, Site, StaffMember
 from patients.models import Patient
+from scheduling.errors import SchedulingError
 
 PATIENT = "patient"
 FRONT_DESK = Role.FRONT_DESK.value
@@ -98,3 +119,178 @@ class RoleAccess(BasePermission):
         table = view.access
         allowed = table.get(action, table.get("*", frozenset()))
         return actor.role in allowed
+
+
+# --- Sites: what each staff member may see -----------------------------------
+
+M = TypeVar("M", bound=Model)
+
+# Model label -> the lookup path from a row to the site it belongs to.
+SITE_PATHS: dict[str, str] = {
+    "clinic.Site": "pk",
+    "clinic.Chair": "site",
+    "clinic.OpeningHours": "site",
+    "clinic.Shift": "site",
+    "clinic.ReminderPolicy": "site",
+    "clinical.VitalsThresholds": "site",
+    "scheduling.TreatmentPlan": "site",
+    "scheduling.Appointment": "chair__site",
+    "scheduling.Reminder": "appointment__chair__site",
+    "scheduling.ReminderAttempt": "reminder__appointment__chair__site",
+    "clinical.VitalSigns": "appointment__chair__site",
+    "clinical.StartClearance": "appointment__chair__site",
+    "clinical.Administration": "appointment__chair__site",
+    "clinical.Recovery": "appointment__chair__site",
+    "clinical.ControlledSubstanceEntry": "appointment__chair__site",
+}
+# Model label -> the lookup path from a row to its patient (rows that belong to a patient, not a site).
+PATIENT_PATHS: dict[str, str] = {
+    "patients.Patient": "pk",
+    "patients.Evaluation": "patient",
+    "patients.PatientFlag": "patient",
+    "measures.QuestionnaireResponse": "patient",
+    "scheduling.TreatmentPlan": "patient",
+    "scheduling.Appointment": "patient",
+    "scheduling.Reminder": "appointment__patient",
+    "clinical.ControlledSubstanceEntry": "patient",
+}
+# Shared by every site, or configuration only clinic administrators reach by role.
+UNSCOPED = frozenset({"scheduling.Protocol", "patients.Contraindication", "clinical.SideEffect"})
+
+
+def site_ids(staff: StaffMember | None) -> frozenset[int] | None:
+    """The ids of the sites `staff` works at; None means every site (clinic-wide)."""
+    if staff is None or not staff.active:
+        return frozenset()
+    if staff.all_sites:
+        return None
+    cached = getattr(staff, "_scoped_site_ids", None)
+    if cached is None:
+        cached = frozenset(staff.sites.values_list("pk", flat=True))
+        staff._scoped_site_ids = cached  # kept on the request's staff row: asked once, however many checks
+    return cached
+
+
+def works_at(staff: StaffMember | None, site: Site | int | None) -> bool:
+    ids = site_ids(staff)
+    if ids is None:
+        return True
+    site_id = site.pk if isinstance(site, Site) else site
+    return site_id in ids
+
+
+def _patients_at(ids) -> Q:
+    """Patients at these sites: home site, or an appointment (by chair) or a plan there."""
+    from scheduling.models import Appointment, TreatmentPlan
+
+    return (
+        Q(home_site__in=ids)
+        | Exists(Appointment.objects.filter(patient=OuterRef("pk"), chair__site__in=ids))
+        | Exists(TreatmentPlan.objects.filter(patient=OuterRef("pk"), site__in=ids))
+    )
+
+
+def sites_of(staff: StaffMember) -> list[Site]:
+    """The sites `staff` works at, by name (every site for clinic-wide staff), in one query."""
+    if staff.all_sites:
+        return list(Site.objects.order_by("name"))
+    sites = list(staff.sites.order_by("name")) if staff.active else []
+    staff._scoped_site_ids = frozenset(site.pk for site in sites)
+    return sites
+
+
+def _site_filter(staff: StaffMember | None):
+    """None for every site, else the site ids: known ones, or a subquery (no query of its own)."""
+    if staff is None or not staff.active:
+        return frozenset()
+    if staff.all_sites:
+        return None
+    cached = getattr(staff, "_scoped_site_ids", None)
+    if cached is not None:
+        return cached
+    return StaffMember.sites.through.objects.filter(staffmember_id=staff.pk).values("site_id")
+
+
+def scope_to_staff(queryset: QuerySet[M], staff: StaffMember | None) -> QuerySet[M]:
+    """`queryset` narrowed to the sites `staff` works at (see the module docstring for the rules)."""
+    ids = _site_filter(staff)
+    if ids is None:
+        return queryset
+    label = queryset.model._meta.label
+    if label in SITE_PATHS:
+        return queryset.filter(**{f"{SITE_PATHS[label]}__in": ids})
+    if label == "clinic.Closure":
+        return queryset.filter(Q(site__isnull=True) | Q(site__in=ids))
+    if label == "clinic.StaffMember":
+        shares_a_site = StaffMember.sites.through.objects.filter(staffmember_id=OuterRef("pk"), site_id__in=ids)
+        return queryset.filter(Q(all_sites=True) | Q(pk=staff.pk) | Exists(shares_a_site))
+    if label in PATIENT_PATHS:
+        from patients.models import Patient as PatientModel
+
+        if label == "patients.Patient":
+            return queryset.filter(_patients_at(ids))
+        visible = PatientModel.objects.filter(_patients_at(ids)).values("pk")
+        return queryset.filter(**{f"{PATIENT_PATHS[label]}__in": visible})
+    if label in UNSCOPED:
+        return queryset
+    raise LookupError(f"No site rule for {label}; add one to clinic/permissions.py.")
+
+
+def scope_to_actor(queryset: QuerySet[M], actor: Actor) -> QuerySet[M]:
+    """What `actor` may see of `queryset`: staff their sites' rows, a patient their own rows."""
+    if actor.is_staff:
+        return scope_to_staff(queryset, actor.staff)
+    label = queryset.model._meta.label
+    if actor.is_patient and label in PATIENT_PATHS:
+        return queryset.filter(**{PATIENT_PATHS[label]: actor.patient.pk})
+    if actor.is_patient and label in UNSCOPED:
+        return queryset
+    return queryset.none()
+
+
+def scope_serializer(serializer, actor: Actor):
+    """Narrow every writable related field of an input serializer to what the actor may see,
+    so naming another site's chair, patient or nurse is the same 400 as naming a missing one."""
+    from rest_framework.relations import ManyRelatedField, RelatedField
+
+    if not actor.is_staff or not hasattr(serializer, "fields"):
+        return serializer
+    for field in serializer.fields.values():
+        relation = field.child_relation if isinstance(field, ManyRelatedField) else field
+        if field.read_only or not isinstance(relation, RelatedField) or relation.queryset is None:
+            continue
+        try:
+            relation.queryset = scope_to_staff(relation.queryset, actor.staff)
+        except LookupError:
+            continue
+    return serializer
+
+
+class OutsideYourSites(SchedulingError):
+    code = "outside_your_sites"
+    http_status = 400
+
+
+def require_works_at(actor_user, site: Site) -> None:
+    """Refuse to place a session at a site the acting staff member does not work at.
+
+    Services call this so no caller (API, page, script) can book across sites; a user
+    without a staff row (a patient in the portal, the system with no actor) is not staff."""
+    staff = getattr(actor_user, "staff", None) if actor_user is not None else None
+    if staff is not None and not works_at(staff, site):
+        raise OutsideYourSites("You do not work at that site; book and move sessions only at your own sites.")
+
+
+class PrescribersOnly(SchedulingError):
+    code = "prescriber_only"
+    http_status = 403
+
+
+def require_prescriber(actor_user, decision: str) -> None:
+    """Refuse a clinical decision about a plan unless an active prescriber takes it.
+
+    The plan services call this themselves, so a page or script that forgets the role check
+    still cannot let the front desk or a nurse restart an induction or end a course."""
+    staff = getattr(actor_user, "staff", None) if actor_user is not None else None
+    if staff is None or not staff.active or staff.role != PRESCRIBER:
+        raise PrescribersOnly(f"{decision} is a prescriber's decision.")

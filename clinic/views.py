@@ -4,7 +4,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
-from clinic.web.access import patient_of, staff_of
+from clinic.web.access import enter_as_staff, patient_of, staff_of
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -24,7 +24,7 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect_to_login(request.get_full_path())
     staff = staff_of(request)
     if staff is not None:
-        request.staff = staff  # type: ignore[attr-defined]
+        enter_as_staff(request, staff)
         return desk.render_board(request)
     patient = patient_of(request)
     if patient is not None:

@@ -20,7 +20,7 @@ from clinic import api_fields
 from clinic.api import ClinicAPIMixin
 from clinic.audit import patient_ids_of, patients_shown
 from clinic.models import Role, Route, Site, StaffMember
-from clinic.permissions import ADMINS, CLINICIANS, PRESCRIBERS
+from clinic.permissions import ADMINS, CLINICIANS, PRESCRIBERS, scope_serializer, scope_to_actor
 from clinical import selectors, services
 from clinical.models import (
     Administration,
@@ -161,9 +161,7 @@ class SessionRecordViewSet(ClinicAPIMixin, viewsets.GenericViewSet):
     error_codes = {"*": ("409",)}
 
     def _valid(self, serializer_class) -> dict:
-        serializer = serializer_class(data=self.request.data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
+        return self.scoped_input(serializer_class)
 
     @extend_schema(summary="A session's clinical record: vitals, hold reasons, administration, recovery")
     def retrieve(self, request, pk=None):
@@ -217,9 +215,9 @@ class ControlledSubstanceLogViewSet(ClinicAPIMixin, mixins.ListModelMixin, views
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ControlledSubstanceEntry.objects.none()
-        filters = LogFilterSerializer(data=self.request.query_params)
+        filters = scope_serializer(LogFilterSerializer(data=self.request.query_params), self.actor)
         filters.is_valid(raise_exception=True)
-        return selectors.controlled_substance_log(**filters.validated_data)
+        return scope_to_actor(selectors.controlled_substance_log(**filters.validated_data), self.actor)
 
     @extend_schema(summary="The controlled-substance log, filterable by day", parameters=LOG_FILTERS)
     def list(self, request, *args, **kwargs):
@@ -240,7 +238,7 @@ class ControlledSubstanceLogViewSet(ClinicAPIMixin, mixins.ListModelMixin, views
                    request=CorrectionInputSerializer, responses={201: LogEntrySerializer})
     @action(detail=True, methods=["post"])
     def correct(self, request, pk=None):
-        entry = get_object_or_404(ControlledSubstanceEntry.objects.all(), pk=pk)
+        entry = get_object_or_404(scope_to_actor(ControlledSubstanceEntry.objects.all(), self.actor), pk=pk)
         patients_shown(request, [entry.patient_id])
         data = self._valid(CorrectionInputSerializer)
         correction = services.controlled_substance_correct(
@@ -249,6 +247,4 @@ class ControlledSubstanceLogViewSet(ClinicAPIMixin, mixins.ListModelMixin, views
         return Response(LogEntrySerializer(correction).data, status=status.HTTP_201_CREATED)
 
     def _valid(self, serializer_class) -> dict:
-        serializer = serializer_class(data=self.request.data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
+        return self.scoped_input(serializer_class)

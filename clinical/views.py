@@ -15,8 +15,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from clinic.audit import patient_ids_of, patients_shown
-from clinic.models import CLINICIAN_ROLES, Role
-from clinic.web.access import staff_required
+from clinic.models import Role
+from clinic.web.access import page_required, scoped
 from clinic.web.common import describe, session_label
 from clinical import selectors, services
 from clinical.forms import AdministrationForm, ClearStartForm, LogFilterForm, RecoveryForm, VitalsForm
@@ -25,8 +25,6 @@ from scheduling.errors import InvalidInput, SchedulingError
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.services import appointment_complete, appointment_start
 
-CLINICIANS = frozenset(CLINICIAN_ROLES)
-LOG_READERS = frozenset({*CLINICIAN_ROLES, Role.CLINIC_ADMIN})
 FORMS = {"vitals": VitalsForm, "clear": ClearStartForm, "administration": AdministrationForm, "recovery": RecoveryForm}
 
 
@@ -89,10 +87,11 @@ def _perform(request: HttpRequest, appointment: Appointment, which: str, form: A
     return "The session is complete."
 
 
-@staff_required(CLINICIANS)
+@page_required("session_record")
 def session(request: HttpRequest, appointment_id: int) -> HttpResponse:
     appointment = get_object_or_404(
-        Appointment.objects.select_related("patient", "site", "chair", "nurse__user", "plan__protocol"), pk=appointment_id
+        scoped(Appointment.objects.select_related("patient", "site", "chair", "nurse__user", "plan__protocol"), request),
+        pk=appointment_id,
     )
     patients_shown(request, [appointment.patient_id])
     now = timezone.now()
@@ -124,12 +123,14 @@ def session(request: HttpRequest, appointment_id: int) -> HttpResponse:
 
 
 @require_GET
-@staff_required(LOG_READERS)
+@page_required("cs_log")
 def controlled_substance_log(request: HttpRequest) -> HttpResponse:
     form = LogFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     entries = list(
-        selectors.controlled_substance_log(date_from=filters.get("date_from"), date_to=filters.get("date_to"))[:500]
+        scoped(
+            selectors.controlled_substance_log(date_from=filters.get("date_from"), date_to=filters.get("date_to")), request
+        )[:500]
     )
     patients_shown(request, patient_ids_of(entries))
     return render(request, "clinical/controlled_substance_log.html", {
@@ -138,11 +139,15 @@ def controlled_substance_log(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@staff_required(LOG_READERS)
+@page_required("cs_log")
 def controlled_substance_csv(request: HttpRequest) -> HttpResponse:
     form = LogFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
-    entries = list(selectors.controlled_substance_log(date_from=filters.get("date_from"), date_to=filters.get("date_to")))
+    entries = list(
+        scoped(
+            selectors.controlled_substance_log(date_from=filters.get("date_from"), date_to=filters.get("date_to")), request
+        )
+    )
     patients_shown(request, patient_ids_of(entries))
     response = HttpResponse(selectors.controlled_substance_csv(entries), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="controlled-substance-log.csv"'

@@ -3,7 +3,7 @@
 Who may do what:
 - patients: submit their own questionnaires and list their own (another patient's response,
   or a submission naming another patient, answers 404);
-- nurses and prescribers: list and submit for any patient, and read the outcome summary;
+- nurses and prescribers: list and submit for any patient at their sites, and read the outcome summary;
 - front desk and clinic administrators: nothing here (403) — scores are clinical data.
 
 Included from clinic/api_urls.py under /api/v1/.
@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 
 from clinic import api_fields
 from clinic.api import ClinicAPIMixin
-from clinic.permissions import CLINICIANS, PATIENTS
+from clinic.permissions import CLINICIANS, PATIENTS, scope_to_actor
 from measures.models import InstrumentChoice, QuestionnaireResponse, Source
 from measures.scoring import SPECS
 from measures.selectors import outcome_summary, responses_visible
@@ -94,11 +94,11 @@ class QuestionnaireResponseViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins
         else:
             if "patient" not in values:
                 raise serializers.ValidationError({"patient": ["Name the patient."]})
-            patient = get_object_or_404(Patient, pk=values["patient"])
+            patient = get_object_or_404(scope_to_actor(Patient.objects.all(), self.actor), pk=values["patient"])
             source = Source.STAFF
         appointment = None
         if values.get("appointment") is not None:
-            appointment = Appointment.objects.filter(pk=values["appointment"], patient=patient).first()
+            appointment = scope_to_actor(Appointment.objects.all(), self.actor).filter(pk=values["appointment"], patient=patient).first()
             if appointment is None:
                 raise serializers.ValidationError({"appointment": ["No such session for this patient."]})
         response = questionnaire_submit(
@@ -156,7 +156,7 @@ class OutcomeSummaryView(ClinicAPIMixin, APIView):
 
     @extend_schema(summary="Baseline, latest, response, remission and interval suggestion (clinicians)", responses=OutcomeSummarySerializer)
     def get(self, request, patient_id: int):
-        patient = get_object_or_404(Patient, pk=patient_id)
+        patient = get_object_or_404(scope_to_actor(Patient.objects.all(), self.actor), pk=patient_id)
         summary = outcome_summary(patient=patient, now=timezone.now())
         suggestion = summary.suggestion
         body = {

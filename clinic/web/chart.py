@@ -15,8 +15,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic.audit import patients_shown
-from clinic.models import CLINICIAN_ROLES
-from clinic.web.access import DESK_ROLES, staff_required
+from clinic.models import CLINICIAN_ROLES, Role
+from clinic.web.access import page_required, scoped
 from clinic.web.common import describe, session_label
 from measures.web import chart_section as measures_chart_section
 from patients.models import Patient
@@ -60,6 +60,18 @@ def allowed_actions(plan: TreatmentPlan) -> list[str]:
     return []
 
 
+# Clinical decisions about a course: the prescriber's alone (the services refuse anyone else too).
+PRESCRIBER_ACTIONS = frozenset({PlanAdjustForm.INTERVAL, PlanAdjustForm.END, PlanAdjustForm.NEW_INDUCTION})
+
+
+def actions_for(plan: TreatmentPlan, staff) -> list[str]:
+    """The changes this member of staff may make to the plan now: the form offers only these."""
+    actions = allowed_actions(plan)
+    if staff.role != Role.PRESCRIBER:
+        actions = [a for a in actions if a not in PRESCRIBER_ACTIONS]
+    return actions
+
+
 def timeline(plan: TreatmentPlan, appointments: list[Appointment]) -> list[dict[str, Any]]:
     """The plan's phases in order (induction round 1, maintenance, induction round 2, ...) with their sessions."""
     phases: list[dict[str, Any]] = []
@@ -90,18 +102,19 @@ def timeline(plan: TreatmentPlan, appointments: list[Appointment]) -> list[dict[
 
 
 def chart_context(request: HttpRequest, patient_id: int, *, now: dt.datetime, form: PlanAdjustForm | None = None) -> dict[str, Any]:
-    patient = get_object_or_404(Patient.objects.select_related("home_site"), pk=patient_id)
+    patient = get_object_or_404(scoped(Patient.objects.select_related("home_site"), request), pk=patient_id)
     patients_shown(request, [patient.pk])
     staff = request.staff  # type: ignore[attr-defined]
     clinician = staff.role in CLINICIAN_ROLES
+    # Only what happened at the viewer's sites: a patient seen at two sites shows each site its own part.
     plans = list(
-        patient.plans.select_related("protocol", "site", "prescriber__user", "eligibility_override_by__user").order_by(
+        scoped(patient.plans.all(), request).select_related("protocol", "site", "prescriber__user", "eligibility_override_by__user").order_by(
             "-created_at"
         )
     )
     open_plan = next((p for p in plans if p.status in OPEN_PLAN_STATUSES), None)
     appointments = list(
-        patient.appointments.select_related("site", "chair", "nurse__user", "plan__protocol").order_by("starts_at")
+        scoped(patient.appointments.all(), request).select_related("site", "chair", "nurse__user", "plan__protocol").order_by("starts_at")
     )
     for appointment in appointments:
         appointment.label = session_label(appointment)  # type: ignore[attr-defined]
@@ -123,6 +136,7 @@ def chart_context(request: HttpRequest, patient_id: int, *, now: dt.datetime, fo
         "past": list(reversed(past)),
         "can_book": open_plan is not None
         and open_plan.status in (PlanStatus.DRAFT, PlanStatus.ACTIVE)
+        and open_plan.phase != Phase.MAINTENANCE
         and not any(a.plan_id == open_plan.pk and a.phase == Phase.INDUCTION and a.induction_round == open_plan.induction_round for a in upcoming),
         "cancel_form": CancelForm(),
         "age": patient.age_on(local_day(now, patient.home_site.zone)),
@@ -135,7 +149,7 @@ def chart_context(request: HttpRequest, patient_id: int, *, now: dt.datetime, fo
         context["measures"] = measures_chart_section(patient=patient, plans=plans, appointments=appointments, now=now)
         if open_plan is not None:
             context["timeline"] = timeline(open_plan, appointments)
-            actions = allowed_actions(open_plan)
+            actions = actions_for(open_plan, staff)
             context["adjust_form"] = form or PlanAdjustForm(
                 allowed=actions,
                 initial={
@@ -160,17 +174,17 @@ def _render_chart(request: HttpRequest, context: dict[str, Any], status: int = 2
 
 
 @require_GET
-@staff_required(DESK_ROLES)
+@page_required("patient_chart")
 def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
     return _render_chart(request, chart_context(request, patient_id, now=timezone.now()))
 
 
 @require_POST
-@staff_required(frozenset(CLINICIAN_ROLES))
+@page_required("plan_adjust")
 def plan_adjust(request: HttpRequest, plan_id: int) -> HttpResponse:
-    plan = get_object_or_404(TreatmentPlan.objects.select_related("patient", "protocol", "site"), pk=plan_id)
+    plan = get_object_or_404(scoped(TreatmentPlan.objects.select_related("patient", "protocol", "site"), request), pk=plan_id)
     now = timezone.now()
-    form = PlanAdjustForm(request.POST, allowed=allowed_actions(plan))
+    form = PlanAdjustForm(request.POST, allowed=actions_for(plan, request.staff))  # type: ignore[attr-defined]
     problem = None
     if form.is_valid():
         data = form.cleaned_data

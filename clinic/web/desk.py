@@ -21,7 +21,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinic.audit import patient_ids_of, patients_shown
 from clinic.models import Chair, Closure, Site, StaffMember
-from clinic.web.access import ALL_STAFF, DESK_ROLES, safe_next, staff_required
+from clinic.permissions import sites_of
+from clinic.web.access import page_required, safe_next, scoped
 from clinic.web.common import describe, flash_error, parse_day, session_label
 from patients.forms import PatientSearchForm
 from patients.models import Patient
@@ -58,8 +59,8 @@ ARRIVED = (AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR)
 
 
 def sites_for(staff: StaffMember) -> list[Site]:
-    sites = list(staff.sites.all())
-    return sites or list(Site.objects.all())
+    """The sites `staff` works at (every site for clinic-wide staff); none is a 404 page, not all."""
+    return sites_of(staff)
 
 
 def _pick_site(request: HttpRequest, sites: list[Site]) -> Site:
@@ -142,13 +143,13 @@ def render_board(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@staff_required(ALL_STAFF)
+@page_required("board")
 def board(request: HttpRequest) -> HttpResponse:
     return render_board(request)
 
 
 @require_GET
-@staff_required(ALL_STAFF)
+@page_required("week")
 def week(request: HttpRequest) -> HttpResponse:
     """Seven days of one site, Monday first. Three queries."""
     now = timezone.now()
@@ -210,7 +211,7 @@ def phone_query(text: str) -> Q | None:
 
 
 @require_GET
-@staff_required(ALL_STAFF)
+@page_required("patient_search")
 def patient_search(request: HttpRequest) -> HttpResponse:
     """Patients by name, email or phone, each with the next session. One query."""
     now = timezone.now()
@@ -229,7 +230,7 @@ def patient_search(request: HttpRequest) -> HttpResponse:
                     | Q(email__icontains=word) | Q(mobile_phone__icontains=word)
                 )
         results = list(
-            Patient.objects.filter(query)
+            scoped(Patient.objects.filter(query), request)
             .select_related("home_site")
             .annotate(
                 next_session=Min(
@@ -289,11 +290,11 @@ def _decode(token: str, plan: TreatmentPlan) -> list[ProposedSession] | None:
     ]
 
 
-@staff_required(DESK_ROLES)
+@page_required("book_course")
 def book_course(request: HttpRequest, plan_id: int) -> HttpResponse:
     """Pick a start date, see every proposed session, book them all in one POST."""
     plan = get_object_or_404(
-        TreatmentPlan.objects.select_related("patient", "protocol", "site", "prescriber__user"), pk=plan_id
+        scoped(TreatmentPlan.objects.select_related("patient", "protocol", "site", "prescriber__user"), request), pk=plan_id
     )
     now = timezone.now()
     if plan.status not in (PlanStatus.DRAFT, PlanStatus.ACTIVE):
@@ -333,8 +334,8 @@ def book_course(request: HttpRequest, plan_id: int) -> HttpResponse:
     )
 
 
-def _appointment_for_staff(appointment_id: int) -> Appointment:
-    return get_object_or_404(Appointment.objects.select_related("patient", "site"), pk=appointment_id)
+def _appointment_for_staff(request: HttpRequest, appointment_id: int) -> Appointment:
+    return get_object_or_404(scoped(Appointment.objects.select_related("patient", "site"), request), pk=appointment_id)
 
 
 def _board_url(appointment: Appointment) -> str:
@@ -366,9 +367,9 @@ def _cancel_rebook_page(
 
 
 @require_POST
-@staff_required(DESK_ROLES)
+@page_required("appointment_action")
 def appointment_action(request: HttpRequest, appointment_id: int, action: str) -> HttpResponse:
-    appointment = _appointment_for_staff(appointment_id)
+    appointment = _appointment_for_staff(request, appointment_id)
     patients_shown(request, [appointment.patient_id])
     back = safe_next(request, _board_url(appointment))
     now = timezone.now()

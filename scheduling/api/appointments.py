@@ -168,9 +168,7 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
         return idempotent(request, perform)
 
     def _valid(self, serializer_class) -> dict:
-        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
+        return self.scoped_input(serializer_class, context=self.get_serializer_context())
 
     @extend_schema(summary="Move a session", request=MoveSerializer, responses=AppointmentSerializer,
                    parameters=[IDEMPOTENCY_HEADER])

@@ -15,7 +15,7 @@ from clinic import api_fields
 from clinic.api import ClinicAPIMixin
 from clinic.audit import patient_ids_of, patients_shown
 from clinic.models import Chair, Role, Route, Site, StaffMember
-from clinic.permissions import DESK
+from clinic.permissions import DESK, scope_to_actor
 from scheduling.engine import Availability, Preferences, Slot, Span
 from scheduling.engine.wallclock import day_bounds
 from scheduling.selectors import day_board, site_snapshot
@@ -61,7 +61,7 @@ class FreeSlotsView(ClinicAPIMixin, APIView):
     @extend_schema(summary="Free slots at a site: every start, chair and nurse that could take a session",
                    parameters=[FreeSlotQuerySerializer], responses=FreeSlotsSerializer)
     def get(self, request, site_id: int):
-        site = get_object_or_404(Site.objects.prefetch_related("opening_hours"), pk=site_id)
+        site = get_object_or_404(scope_to_actor(Site.objects.prefetch_related("opening_hours"), self.actor), pk=site_id)
         query = FreeSlotQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
@@ -152,7 +152,7 @@ class DayBoardView(ClinicAPIMixin, APIView):
     @extend_schema(summary="The day board: every chair of a site for one local day", parameters=[BoardQuerySerializer],
                    responses=DayBoardSerializer)
     def get(self, request, site_id: int):
-        site = get_object_or_404(Site, pk=site_id)
+        site = get_object_or_404(scope_to_actor(Site.objects.all(), self.actor), pk=site_id)
         query = BoardQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         day = query.validated_data.get("date") or timezone.now().astimezone(site.zone).date()

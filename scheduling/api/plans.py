@@ -227,12 +227,13 @@ class PlanViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixi
         "create": CLINICIANS,
         "propose_course": DESK,
         "book_course": DESK,
-        "change_interval": CLINICIANS,
-        "change_review_date": CLINICIANS,
+        # Clinical decisions about the course are the prescriber's; pausing and resuming are not.
+        "change_interval": PRESCRIBERS,
+        "change_review_date": PRESCRIBERS,
         "pause": CLINICIANS,
         "resume": CLINICIANS,
-        "end": CLINICIANS,
-        "new_induction": CLINICIANS,
+        "end": PRESCRIBERS,
+        "new_induction": PRESCRIBERS,
         "clear_attention": CLINICIANS,
         "override_eligibility": PRESCRIBERS,
     }
@@ -260,9 +261,7 @@ class PlanViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixi
         return Response(self.get_serializer(plan).data, headers={"ETag": etag(plan.version)})
 
     def _valid(self, serializer_class) -> dict:
-        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
+        return self.scoped_input(serializer_class, context=self.get_serializer_context())
 
     def _plan_answer(self, plan: TreatmentPlan, appointments=(), code: int = status.HTTP_200_OK) -> Response:
         plan = self.get_queryset().get(pk=plan.pk)

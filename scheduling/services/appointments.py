@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
 from clinic.models import Chair, Site, StaffMember
+from clinic.permissions import require_works_at
 from patients.models import Patient
 from scheduling.engine import Slot
 from scheduling.engine.wallclock import day_bounds, local_day, local_instant
@@ -135,6 +136,7 @@ def appointment_book(
     override_reason: str = "",
 ) -> Appointment:
     """Book one session. With a plan, its rules are checked; a clinician may accept a break with a reason."""
+    require_works_at(actor, site)
     if starts_at <= now:
         raise InvalidInput("A session cannot be booked in the past.")
     if plan is not None:
@@ -200,6 +202,7 @@ def appointment_move(
         .get(pk=appointment.pk)
     )
     _require(appointment, UPCOMING_STATUSES, "move")
+    require_works_at(actor, appointment.site)
     if starts_at <= now:
         raise InvalidInput("A session cannot be moved into the past.")
     if chair is not None and chair.site_id != appointment.site_id:

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from clinic.models import Site
+from clinic.permissions import require_works_at
 from scheduling.engine import (
     Availability,
     InductionRule,
@@ -91,6 +92,13 @@ def _held_count(plan: TreatmentPlan) -> int:
     return plan.appointments.filter(status__in=[s.value for s in (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED, AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR, AppointmentStatus.COMPLETED)]).count()
 
 
+def _refuse_second_induction(plan: TreatmentPlan) -> None:
+    if plan.phase == Phase.MAINTENANCE:
+        # Another induction for a maintenance patient restarts their treatment: the prescriber
+        # decides that with plan_new_induction, which also opens a new round.
+        raise InvalidState("This plan is in maintenance; a new induction is a prescriber's decision.")
+
+
 def course_propose(
     *,
     plan: TreatmentPlan,
@@ -103,6 +111,7 @@ def course_propose(
 ) -> CourseProposal:
     """Every induction session from `start_date`, or CourseDoesNotFit with the reasons and the
     nearest alternatives (a later start, another site, other times). Never a partial course."""
+    _refuse_second_induction(plan)
     site = site or plan.site
     prefs = prefs or plan_preferences(plan)
     rule = induction_rule(plan.protocol)
@@ -244,6 +253,7 @@ def course_book(
         raise InvalidState(f"The plan is {plan.get_status_display().lower()}; a course cannot be booked.")
     from scheduling.services.eligibility import require_eligible
 
+    _refuse_second_induction(plan)
     require_eligible(plan=plan, now=now)
     if plan.appointments.filter(
         phase=Phase.INDUCTION, induction_round=plan.induction_round, status__in=UPCOMING_STATUSES
@@ -259,6 +269,7 @@ def course_book(
     if len(site_ids) != 1:
         raise InvalidInput("All sessions of a course are booked at one site.")
     site = Site.objects.get(pk=site_ids.pop())
+    require_works_at(actor, site)
     slots = [s.slot for s in sessions]
     if any(slot.start <= now for slot in slots):
         raise InvalidInput("A session of the course is in the past.")

@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from clinic.models import Role, Site, StaffMember
+from clinic.permissions import require_prescriber
 from patients.models import Patient
 from scheduling.engine import Preferences, remaining_weekly_counts
 from scheduling.errors import CourseDoesNotFit, InvalidInput, InvalidState, StaleVersion
@@ -124,6 +125,7 @@ def plan_change_interval(
     *, plan: TreatmentPlan, days: int, reason: str, actor: AbstractBaseUser, now: dt.datetime, expected_version: int | None = None
 ) -> MaintenanceReplan:
     """Change the maintenance interval; returns what moved, was added or released."""
+    require_prescriber(actor, "Changing the maintenance interval")
     reason = _require_reason(reason)
     plan = _lock(plan, expected_version)
     _check_interval(plan.protocol, days)
@@ -148,6 +150,7 @@ def plan_change_review_date(
     *, plan: TreatmentPlan, review_date: dt.date, reason: str, actor: AbstractBaseUser, now: dt.datetime,
     expected_version: int | None = None,
 ) -> TreatmentPlan:
+    require_prescriber(actor, "Changing the review date")
     reason = _require_reason(reason)
     plan = _lock(plan, expected_version)
     if review_date <= plan.start_date:
@@ -248,6 +251,7 @@ def plan_resume(
 def plan_end(
     *, plan: TreatmentPlan, reason: str, actor: AbstractBaseUser, now: dt.datetime, expected_version: int | None = None
 ) -> TreatmentPlan:
+    require_prescriber(actor, "Ending a plan")
     reason = _require_reason(reason)
     plan = _lock(plan, expected_version)
     if plan.status not in OPEN_PLAN_STATUSES:
@@ -265,6 +269,7 @@ def plan_new_induction(
 ) -> list[Appointment]:
     """After a relapse: future maintenance is released and a new induction course is booked,
     all or nothing."""
+    require_prescriber(actor, "Starting a new induction")
     reason = _require_reason(reason)
     plan = _lock(plan, expected_version)
     if plan.status not in (PlanStatus.ACTIVE, PlanStatus.PAUSED):

@@ -87,7 +87,7 @@ def test_plan_edit_without_if_match_is_428(world):
 
 
 def test_plan_edit_with_a_stale_version_is_409_and_changes_nothing(world):
-    client = world.client("nurse")
+    client = world.client("prescriber")  # the review date is a prescriber's decision
     stale = f'"{world.plan_b.version}"'
     first = client.post(f"{V1}/plans/{world.plan_b.pk}/change-review-date/",
                         {"review_date": "2026-09-01", "reason": "Family meeting"}, format="json", HTTP_IF_MATCH=stale)
