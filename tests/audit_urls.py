@@ -1,9 +1,8 @@
-"""The site's URLs plus two API logins, for tests/test_access_log.py: DRF's token login and an
-HTTP Basic login inside the API's transaction (as knox's LoginView would be)."""
+"""The site's URLs plus an HTTP Basic login inside the API's transaction, for
+tests/test_access_log.py (a refusal there must survive the view's rollback)."""
 
 from django.urls import include, path
 from rest_framework.authentication import BasicAuthentication
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,7 +19,6 @@ class BasicLoginView(ClinicAPIMixin, APIView):
 
 
 urlpatterns = [
-    path("test-login/token/", obtain_auth_token),
     path("test-login/basic/", BasicLoginView.as_view()),
     path("", include("clinic.urls")),
 ]

@@ -9,6 +9,7 @@ import io
 from decimal import Decimal
 
 import pytest
+from django.http import HttpRequest
 from django.urls import reverse
 
 from clinic.spreadsheet import csv_safe_cell, csv_text
@@ -80,7 +81,7 @@ def test_the_controlled_substance_csv_writes_hostile_values_as_text(ward, hostil
 
 
 def test_the_csv_page_and_api_export_write_hostile_values_as_text(client, ward, hostile_entry):
-    assert client.login(username=ward.nurse.user.username, password=PASSWORD)
+    assert client.login(request=HttpRequest(), username=ward.nurse.user.username, password=PASSWORD)
     page = _rows(client.get(reverse("clinical:cs-log-csv")).content.decode())
     api = _rows(ward.client("clinic_admin").get("/api/v1/clinical/controlled-substance-log/export/").content.decode())
     for rows in (page, api):

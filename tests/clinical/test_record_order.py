@@ -9,6 +9,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.http import HttpRequest
 from django.urls import reverse
 
 from clinical import services
@@ -86,7 +87,7 @@ def test_the_monitoring_period_is_a_setting(ward, settings):
 def test_the_session_page_shows_the_order_problem_next_to_the_field_with_a_400(client, ward, time_machine):
     time_machine.move_to(VITALS_AT + dt.timedelta(minutes=60), tick=False)
     record_pre_vitals(ward.session, ward.nurse.user, now=VITALS_AT)
-    assert client.login(username=ward.nurse.user.username, password=PASSWORD)
+    assert client.login(request=HttpRequest(), username=ward.nurse.user.username, password=PASSWORD)
     zone = ward.clinic.site.zone
     early = (VITALS_AT - dt.timedelta(minutes=20)).astimezone(zone)
     late = (VITALS_AT + dt.timedelta(minutes=20)).astimezone(zone)
@@ -104,7 +105,7 @@ def test_the_controlled_substance_log_page_shows_site_local_times(client, ward, 
     time_machine.move_to(VITALS_AT + dt.timedelta(minutes=60), tick=False)
     record_pre_vitals(ward.session, ward.nurse.user, now=VITALS_AT)
     entry = _administer(ward).log_entries.get()
-    assert client.login(username=ward.admin.user.username, password=PASSWORD)
+    assert client.login(request=HttpRequest(), username=ward.admin.user.username, password=PASSWORD)
     response = client.get(reverse("clinical:cs-log"))
     local = entry.recorded_at.astimezone(ward.clinic.site.zone)
     assert f"{local.day} {local:%b %Y, %H:%M} EST".encode() in response.content

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.http import HttpRequest
 from django.urls import reverse
 from icalendar import Calendar
 from time_machine import travel
@@ -52,7 +53,7 @@ def events(response) -> list:
 
 
 def log_in(client, patient) -> None:
-    assert client.login(username=patient.user.username, password=PASSWORD)
+    assert client.login(request=HttpRequest(), username=patient.user.username, password=PASSWORD)
 
 
 def test_feed_titles_name_the_clinic_not_the_drug(client, booked):
