@@ -3,6 +3,7 @@
 from django.urls import path
 
 from clinic.web import chart, desk, portal
+from clinic.web import waitlist as waitlist_pages
 
 app_name = "web"
 
@@ -20,4 +21,10 @@ urlpatterns = [
     path("me/sessions/<int:appointment_id>/<slug:action>/", portal.portal_action, name="portal-action"),
     path("me/reminders/", portal.preferences, name="portal-preferences"),
     path("calendar/<str:token>.ics", portal.calendar_feed, name="calendar-feed"),
+    # Waitlist (clinic/web/waitlist.py)
+    path("waitlist/", waitlist_pages.waitlist, name="waitlist"),
+    path("patients/<int:patient_id>/waitlist/", waitlist_pages.waitlist_add_page, name="waitlist-add"),
+    path("waitlist/<int:entry_id>/remove/", waitlist_pages.waitlist_remove_action, name="waitlist-remove"),
+    path("waitlist/offers/<int:offer_id>/accept/", waitlist_pages.waitlist_accept_for_patient, name="waitlist-accept"),
+    path("w/<str:token>/", waitlist_pages.accept_link, name="waitlist-accept-link"),
 ]

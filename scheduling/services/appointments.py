@@ -34,6 +34,7 @@ from scheduling.services.core import (
     translate_integrity_error,
     verify_slots,
 )
+from scheduling.services.waitlist import waitlist_offer_on_commit
 
 
 def _is_clinician(actor: AbstractBaseUser | None) -> bool:
@@ -327,6 +328,7 @@ def appointment_cancel(
         reason=f"Cancelled: {reason}",
     )
     reminders.reminders_cancel(appointment=appointment, now=now)
+    waitlist_offer_on_commit(appointment=appointment, now=now)  # offers the freed chair after commit (services/waitlist.py)
     if appointment.plan_id:
         _after_missed(appointment, actor=actor, now=now, reflow=reflow)
     return appointment
