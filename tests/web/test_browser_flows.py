@@ -1,0 +1,102 @@
+"""Real-browser journeys for the waitlist, single-session booking, moves and
+registration, in Debian's Chromium through Playwright (set up as in
+test_browser.py). The live server runs on real time, so the data is built
+around timezone.now(). Screenshots go to $SCREENSHOT_DIR."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlparse
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+from playwright.sync_api import Browser, Page, expect
+
+from scheduling.models import Appointment, AppointmentStatus, WaitlistEntry, WaitlistOffer, WaitlistOfferStatus
+from scheduling.services import appointment_cancel
+from tests.factories import PatientFactory, UserFactory
+from tests.web.test_browser import (  # noqa: F401  (fixtures)
+    PHONE,
+    browser_context_args,
+    browser_type_launch_args,
+    live_clinic,
+    log_in,
+    patient_with_plan,
+    shoot,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _path_of(link: str) -> str:
+    return urlparse(link).path
+
+
+def test_waitlisted_patient_accepts_a_freed_chair_from_the_message_and_the_next_one_is_told_it_is_taken(
+    page: Page, browser: Browser, live_server, live_clinic  # noqa: F811  (the imported fixture)
+):
+    booked = patient_with_plan(live_clinic, "alice", "Alice", "Archer", book=True)
+    newcomer = patient_with_plan(live_clinic, "carol", "Carol", "Chen", book=False)
+    other = PatientFactory(user=UserFactory(username="dave", first_name="Dave", last_name="Dunn"),
+                           first_name="Dave", last_name="Dunn", home_site=live_clinic.site)
+
+    # The front desk puts both on the waitlist from the patient page.
+    log_in(page, live_server.url, "desk_rita")
+    for patient in (newcomer.patient, other):
+        page.goto(f"{live_server.url}/patients/{patient.pk}/")
+        page.get_by_role("link", name="Add to waitlist").click()
+        page.get_by_label("Notes").fill("Can come at short notice")
+        if patient == newcomer.patient:
+            shoot(page, "20-waitlist-add-form")
+        page.get_by_role("button", name="Add to waitlist").click()
+        expect(page.get_by_text(f"{patient.full_name} is on the waitlist")).to_be_visible()
+    expect(page.get_by_test_id("waitlist-entry")).to_have_count(2)
+    shoot(page, "21-waitlist-two-waiting")
+
+    # Alice cancels her first session; both waiting patients are messaged an accept link.
+    freed = Appointment.objects.filter(plan=booked).order_by("starts_at").first()
+    appointment_cancel(appointment=freed, actor=live_clinic.desk.user, reason="Patient has flu", now=timezone.now(),
+                       reflow=False)
+    links = {message.to[0]: next(w for w in message.body.split() if "/w/" in w) for message in mail.outbox
+             if "/w/" in message.body}
+    assert set(links) == {newcomer.patient.email, other.email}
+
+    page.reload()
+    expect(page.get_by_test_id("open-offer")).to_have_count(2)
+    shoot(page, "22-waitlist-offers-after-cancel")
+
+    # Both open their links; Carol, on her phone, presses first and takes the chair.
+    phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    try:
+        carol = phone.new_page()
+        carol.goto(live_server.url + _path_of(links[newcomer.patient.email]))
+        dave = phone.new_page()
+        dave.goto(live_server.url + _path_of(links[other.email]))
+        expect(carol.get_by_role("heading", name="An earlier session is free")).to_be_visible()
+        expect(dave.get_by_role("heading", name="An earlier session is free")).to_be_visible()
+        shoot(carol, "23-waitlist-accept-link-phone")
+        carol.get_by_role("button", name="Yes, book this session for me").click()
+        expect(carol.get_by_role("heading", name="It's yours: the session is booked")).to_be_visible()
+        shoot(carol, "24-waitlist-accepted-phone")
+
+        dave.get_by_role("button", name="Yes, book this session for me").click()
+        expect(dave.get_by_role("heading", name="This session has already been taken")).to_be_visible()
+        expect(dave.get_by_text("another patient accepted this session first")).to_be_visible()
+        shoot(dave, "25-waitlist-already-taken-phone")
+    finally:
+        phone.close()
+
+    taken = Appointment.objects.get(patient=newcomer.patient, status=AppointmentStatus.BOOKED)
+    assert (taken.starts_at, taken.chair_id) == (freed.starts_at, freed.chair_id)
+    assert not Appointment.objects.filter(patient=other).exists()
+    assert WaitlistOffer.objects.get(entry__patient=newcomer.patient).status == WaitlistOfferStatus.ACCEPTED
+    assert WaitlistEntry.objects.get(patient=other).status == "waiting"
+
+    page.reload()
+    expect(page.get_by_test_id("waitlist-entry")).to_have_count(1)
+    expect(page.get_by_test_id("recent-offer").filter(has_text="Carol Chen")).to_contain_text("Accepted")
+    expect(page.get_by_test_id("recent-offer").filter(has_text="Dave Dunn")).to_contain_text("Taken by another patient")
+    shoot(page, "26-waitlist-after-accept")
