@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from clinic.web import booking as booking_pages
 from clinic.web import chart, desk, portal
 from clinic.web import waitlist as waitlist_pages
 
@@ -27,4 +28,7 @@ urlpatterns = [
     path("waitlist/<int:entry_id>/remove/", waitlist_pages.waitlist_remove_action, name="waitlist-remove"),
     path("waitlist/offers/<int:offer_id>/accept/", waitlist_pages.waitlist_accept_for_patient, name="waitlist-accept"),
     path("w/<str:token>/", waitlist_pages.accept_link, name="waitlist-accept-link"),
+    # One session by hand, and moves (clinic/web/booking.py)
+    path("patients/<int:patient_id>/book-session/", booking_pages.book_session, name="book-session"),
+    path("sessions/<int:appointment_id>/move/", booking_pages.move_session, name="move-session"),
 ]

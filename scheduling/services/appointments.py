@@ -51,11 +51,13 @@ def _require(appointment: Appointment, allowed: tuple[str, ...], action: str) ->
 
 
 def plan_rule_violations(
-    *, plan: TreatmentPlan, starts_at: dt.datetime, phase: str, exclude_id: int | None = None
+    *, plan: TreatmentPlan, starts_at: dt.datetime, phase: str, exclude_id: int | None = None,
+    sessions: list[Appointment] | None = None,
 ) -> list[str]:
-    """Which of the plan's rules a session at `starts_at` would break, in words."""
+    """Which of the plan's rules a session at `starts_at` would break, in words. A caller checking
+    many candidate times passes the plan's `sessions` (plan_sessions) once."""
     zone = plan.site.zone
-    others = [a for a in plan_sessions(plan) if a.pk != exclude_id]
+    others = [a for a in (plan_sessions(plan) if sessions is None else sessions) if a.pk != exclude_id]
     before = [a for a in others if a.starts_at <= starts_at]
     after = [a for a in others if a.starts_at > starts_at]
     violations: list[str] = []
