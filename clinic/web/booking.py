@@ -111,20 +111,36 @@ def _slot_days(
         chair_ids=[chair.pk] if chair else None, exclude_id=exclude_id,
     )
     names = _chair_names(site)
-    return [
-        {
-            "day": day.day,
-            "reason": day.reason,
-            "choices": [
-                {
-                    "value": f"{c.slot.start.isoformat()}|{c.slot.chair_id}", "start": c.slot.start, "end": c.slot.end,
-                    "chair": names.get(c.slot.chair_id, "a chair"), "refused": c.refused,
-                }
-                for c in day.choices
-            ],
-        }
-        for day in days
-    ]
+    rows = []
+    for day in days:
+        choices = [
+            {
+                "value": f"{c.slot.start.isoformat()}|{c.slot.chair_id}", "start": c.slot.start, "end": c.slot.end,
+                "chair": names.get(c.slot.chair_id, "a chair"), "refused": c.refused,
+            }
+            for c in day.choices
+        ]
+        rows.append({
+            "day": day.day, "reason": day.reason, "choices": choices,
+            "free": [c for c in choices if not c["refused"]], "refused_groups": _group_refusals(choices),
+        })
+    return rows
+
+
+def _group_refusals(choices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Neighbouring refused times with the same reasons, as one line: a day of them would bury the free ones."""
+    groups: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    for choice in choices:
+        if not choice["refused"]:
+            current = None  # a free time in between starts a new run
+        elif current is not None and current["reasons"] == choice["refused"]:
+            current["choices"].append(choice)
+            current["last"] = choice
+        else:
+            current = {"reasons": choice["refused"], "first": choice, "last": choice, "choices": [choice]}
+            groups.append(current)
+    return groups
 
 
 def _render(request: HttpRequest, template: str, site: Site, context: dict[str, Any], status: int = 200) -> HttpResponse:
@@ -237,5 +253,8 @@ def move_session(request: HttpRequest, appointment_id: int) -> HttpResponse:
         status = 400
     days = _slot_days(request, search, site=site, patient=appointment.patient, plan=plan, phase=appointment.phase,
                       duration=duration, route=route, now=now, exclude_id=appointment.pk)
+    for day in days or []:
+        # The session's own time is free once it is left out; offering it would be a move to nowhere.
+        day["free"] = [c for c in day["free"] if c["start"] != appointment.starts_at]
     context.update(search=search, pick=pick, days=days)
     return _render(request, "web/booking/move.html", site, context, status=status)

@@ -25,7 +25,14 @@ SEARCH = {"first_day": "2026-03-02", "last_day": "2026-03-08"}
 
 
 def _choices(response, *, refused: bool):
-    return [c for day in response.context["days"] for c in day["choices"] if bool(c["refused"]) is refused]
+    if refused:
+        return [c for day in response.context["days"] for c in day["choices"] if c["refused"]]
+    return [c for day in response.context["days"] for c in day["free"]]
+
+
+def _around(appointment) -> dict[str, str]:
+    day = appointment.starts_at.astimezone(appointment.site.zone).date()
+    return {"first_day": (day - dt.timedelta(days=3)).isoformat(), "last_day": (day + dt.timedelta(days=3)).isoformat()}
 
 
 def _move_url(appointment):
@@ -58,7 +65,8 @@ def test_staff_of_another_site_cannot_open_or_move_its_sessions(client, web):
 
 def test_the_move_page_lists_free_times_and_explains_the_ones_the_protocol_refuses(client, web):
     login(client, web.desk.user)
-    response = client.get(_move_url(web.sessions_a[1]), SEARCH)
+    last = web.sessions_a[-1]
+    response = client.get(_move_url(last), _around(last))
     assert response.status_code == 200
     refused = _choices(response, refused=True)
     free = _choices(response, refused=False)
@@ -67,19 +75,22 @@ def test_the_move_page_lists_free_times_and_explains_the_ones_the_protocol_refus
     assert "less than 48 hours from session" in reasons
     assert "another session of this plan is already on" in reasons
     page = response.content.decode()
-    assert "Refused by the plan's rules: " in page
-    # The front desk cannot pick a refused time.
-    assert page.count(" disabled>") == len(refused)
+    assert "refused by the plan's rules: less than 48 hours from session" in page
+    # The front desk cannot pick a refused time: it is explained, not offered.
+    assert all(f'value="{c["value"]}"' not in page for c in refused)
+    assert all(f'value="{c["value"]}"' in page for c in free)
     # Weekends: the site is closed, and the page says so.
     assert "No free time: the site is closed on Saturdays." in page
+    # Its own time is not offered as a move.
+    assert all(c["start"] != last.starts_at for c in free)
 
 
 def test_the_desk_moves_a_session_to_a_free_time(client, web):
     login(client, web.desk.user)
-    session = web.sessions_a[1]
-    free = _choices(client.get(_move_url(session), SEARCH), refused=False)
+    session = web.sessions_a[-1]
+    free = _choices(client.get(_move_url(session), _around(session)), refused=False)
     target = free[-1]
-    response = client.post(_move_url(session), {**SEARCH, "slot": target["value"]})
+    response = client.post(_move_url(session), {**_around(session), "slot": target["value"]})
     assert response.status_code == 302
     session.refresh_from_db()
     assert session.starts_at == target["start"]
@@ -108,6 +119,15 @@ def test_a_refused_time_is_refused_for_the_desk_in_words_and_accepted_for_a_clin
     session.refresh_from_db()
     assert session.starts_at == target["start"]
     assert session.rule_override_reason == "Patient travels; discussed risk"
+
+
+def test_a_clinician_is_offered_the_refused_times_behind_a_reason(client, web):
+    login(client, web.prescriber.user)
+    response = client.get(_move_url(web.sessions_a[1]), SEARCH)
+    refused = _choices(response, refused=True)
+    page = response.content.decode()
+    assert "Take one anyway (with a reason)" in page
+    assert all(f'value="{c["value"]}"' in page for c in refused)
 
 
 def test_a_missing_or_forged_slot_is_a_clear_400(client, web):

@@ -6,6 +6,7 @@ around timezone.now(). Screenshots go to $SCREENSHOT_DIR."""
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from urllib.parse import urlparse
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -100,3 +101,55 @@ def test_waitlisted_patient_accepts_a_freed_chair_from_the_message_and_the_next_
     expect(page.get_by_test_id("recent-offer").filter(has_text="Carol Chen")).to_contain_text("Accepted")
     expect(page.get_by_test_id("recent-offer").filter(has_text="Dave Dunn")).to_contain_text("Taken by another patient")
     shoot(page, "26-waitlist-after-accept")
+
+
+def test_front_desk_moves_a_session_to_a_free_time_after_seeing_why_others_are_refused(
+    page: Page, live_server, live_clinic  # noqa: F811  (the imported fixture)
+):
+    plan = patient_with_plan(live_clinic, "alice", "Alice", "Archer", book=True)
+    last = Appointment.objects.filter(plan=plan).order_by("starts_at").last()
+    log_in(page, live_server.url, "desk_rita")
+    page.goto(f"{live_server.url}/patients/{plan.patient_id}/")
+    page.get_by_role("link", name="Move… Alice Archer's session").last.click()
+    expect(page.get_by_role("heading", name="Move a session")).to_be_visible()
+    page.get_by_role("button", name="Show free times").click()
+    refused = page.get_by_test_id("refused-slot")
+    expect(refused.first).to_contain_text("refused by the plan's rules")
+    expect(refused.filter(has_text="less than 48 hours from session").first).to_be_visible()
+    # The desk is told why, and offered no button for it.
+    expect(refused.first.get_by_role("radio")).to_have_count(0)
+    shoot(page, "30-move-free-times-and-refusals")
+
+    target = page.get_by_test_id("free-slot").last
+    chosen = target.get_by_role("radio")
+    value = chosen.get_attribute("value")
+    chosen.check()
+    page.get_by_role("button", name="Move to this time").click()
+    expect(page.get_by_text("Moved Alice Archer's session from")).to_be_visible()
+    shoot(page, "31-move-done-board")
+    old_start = last.starts_at
+    last.refresh_from_db()
+    assert last.starts_at.isoformat() == value.split("|")[0] != old_start.isoformat()
+    assert last.status == AppointmentStatus.BOOKED
+
+
+def test_front_desk_books_a_make_up_session_for_a_missed_one(page: Page, live_server, live_clinic):  # noqa: F811
+    plan = patient_with_plan(live_clinic, "omar", "Omar", "Reyes", book=True)
+    sessions = list(Appointment.objects.filter(plan=plan).order_by("starts_at"))
+    appointment_cancel(appointment=sessions[-1], actor=live_clinic.desk.user, reason="Car broke down",
+                       now=timezone.now(), reflow=False)
+    last_kept = sessions[-2].starts_at.astimezone(live_clinic.site.zone).date()
+    log_in(page, live_server.url, "desk_rita")
+    page.goto(f"{live_server.url}/patients/{plan.patient_id}/")
+    page.get_by_role("link", name="Book one session").click()
+    page.get_by_label("Make-up for a missed session").check()
+    page.get_by_label("From").fill((last_kept + timedelta(days=1)).isoformat())
+    page.get_by_label("To").fill((last_kept + timedelta(days=7)).isoformat())
+    page.get_by_role("button", name="Show free times").click()
+    expect(page.get_by_test_id("free-slot").first).to_be_visible()
+    shoot(page, "32-single-session-free-times")
+    page.get_by_test_id("free-slot").first.get_by_role("radio").check()
+    page.get_by_role("button", name="Book this session").click()
+    expect(page.get_by_text("Booked a make-up session for Omar Reyes")).to_be_visible()
+    shoot(page, "33-single-session-booked-board")
+    assert Appointment.objects.filter(plan=plan, status=AppointmentStatus.BOOKED).count() == len(sessions)
