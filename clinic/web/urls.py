@@ -4,6 +4,7 @@ from django.urls import path
 
 from clinic.web import booking as booking_pages
 from clinic.web import chart, desk, portal
+from clinic.web import patients as patient_pages
 from clinic.web import waitlist as waitlist_pages
 
 app_name = "web"
@@ -31,4 +32,8 @@ urlpatterns = [
     # One session by hand, and moves (clinic/web/booking.py)
     path("patients/<int:patient_id>/book-session/", booking_pages.book_session, name="book-session"),
     path("sessions/<int:appointment_id>/move/", booking_pages.move_session, name="move-session"),
+    # Registration, new plans and screening (clinic/web/patients.py)
+    path("patients/new/", patient_pages.register, name="patient-register"),
+    path("patients/<int:patient_id>/plans/new/", patient_pages.plan_new, name="plan-new"),
+    path("plans/<int:plan_id>/screening/", patient_pages.plan_screening, name="plan-screening"),
 ]
