@@ -16,13 +16,23 @@ from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
-from scheduling.models import Appointment, AppointmentStatus, WaitlistEntry, WaitlistOffer, WaitlistOfferStatus
+from patients.models import Contraindication, Patient
+from scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    PlanStatus,
+    TreatmentPlan,
+    WaitlistEntry,
+    WaitlistOffer,
+    WaitlistOfferStatus,
+)
 from scheduling.services import appointment_cancel
 from tests.factories import PatientFactory, UserFactory
 from tests.web.test_browser import (  # noqa: F401  (fixtures)
     PHONE,
     browser_context_args,
     browser_type_launch_args,
+    first_workday_after,
     live_clinic,
     log_in,
     patient_with_plan,
@@ -153,3 +163,59 @@ def test_front_desk_books_a_make_up_session_for_a_missed_one(page: Page, live_se
     expect(page.get_by_text("Booked a make-up session for Omar Reyes")).to_be_visible()
     shoot(page, "33-single-session-booked-board")
     assert Appointment.objects.filter(plan=plan, status=AppointmentStatus.BOOKED).count() == len(sessions)
+
+
+def test_front_desk_registers_a_patient_and_the_prescriber_creates_a_plan_overrides_screening_and_books(
+    page: Page, live_server, live_clinic  # noqa: F811  (the imported fixture)
+):
+    Contraindication.objects.create(code="seizures", label="History of seizures",
+                                    kind=Contraindication.Kind.SEIZURE_HISTORY)
+    log_in(page, live_server.url, "desk_rita")
+    page.get_by_role("link", name="Patients").click()
+    page.get_by_role("link", name="Register a new patient").click()
+    page.get_by_label("First name").fill("Dana")
+    page.get_by_label("Last name").fill("Novak")
+    page.get_by_label("Date of birth").fill("1979-04-02")
+    page.get_by_label("Email").fill("dana@example.org")
+    page.get_by_label("Reminders by").select_option("sms")
+    page.get_by_role("button", name="Register patient").click()
+    expect(page.get_by_text("Text-message reminders need a mobile number.")).to_be_visible()
+    shoot(page, "40-register-errors")
+    page.get_by_label("Mobile phone").fill("+12025550123")
+    page.get_by_label("The patient agrees to receive reminders").check()
+    page.get_by_label("Usual driver home").fill("Lee Novak")
+    page.get_by_role("button", name="Register patient").click()
+    expect(page.get_by_text("Dana Novak is registered.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Dana Novak", level=1)).to_be_visible()
+    patient = Patient.objects.get(last_name="Novak")
+    # Screening data comes from a clinician, not the desk.
+    Patient.objects.filter(pk=patient.pk).update(seizure_history=True)
+    page.get_by_role("button", name="Log out").click()
+
+    log_in(page, live_server.url, "dr_hale")
+    page.goto(f"{live_server.url}/patients/{patient.pk}/")
+    page.get_by_role("link", name="Create a plan").click()
+    expect(page.get_by_test_id("eligibility")).to_contain_text("History of seizures")
+    page.get_by_label("Start from").fill(first_workday_after(timezone.now().astimezone(live_clinic.site.zone).date(), 3).isoformat())
+    shoot(page, "41-new-plan-with-screening")
+    page.get_by_role("button", name="Create plan").click()
+    expect(page.get_by_text("Plan created")).to_be_visible()
+    expect(page.get_by_role("link", name="Book induction course")).to_have_count(0)
+    page.get_by_role("button", name="Record override").click()
+    expect(page.get_by_text("Give the reason for the override")).to_be_visible()
+    page.get_by_label("Reason for treating despite the screening").fill("Seizure-free 12 years; neurologist agrees")
+    page.get_by_role("button", name="Record override").click()
+    expect(page.get_by_text("Override recorded; the course can be booked.")).to_be_visible()
+    expect(page.get_by_test_id("override")).to_contain_text("Maya Hale")
+    shoot(page, "42-screening-override-recorded")
+
+    page.get_by_role("link", name="Book induction course").click()
+    page.get_by_role("button", name="Propose sessions").click()
+    expect(page.get_by_test_id("proposed-session")).to_have_count(6)
+    page.get_by_role("button", name="Book all 6 sessions").click()
+    expect(page.get_by_text("Booked 6 sessions for Dana Novak.")).to_be_visible()
+    shoot(page, "43-new-patient-course-booked")
+    plan = TreatmentPlan.objects.get(patient=patient)
+    assert plan.status == PlanStatus.ACTIVE
+    assert plan.eligibility_override_reason == "Seizure-free 12 years; neurologist agrees"
+    assert Appointment.objects.filter(plan=plan, status=AppointmentStatus.BOOKED).count() == 6
