@@ -16,6 +16,8 @@ from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
+from clinic.models import Role
+from measures.models import QuestionnaireResponse
 from patients.models import Contraindication, Patient
 from scheduling.models import (
     Appointment,
@@ -26,8 +28,8 @@ from scheduling.models import (
     WaitlistOffer,
     WaitlistOfferStatus,
 )
-from scheduling.services import appointment_cancel
-from tests.factories import PatientFactory, UserFactory
+from scheduling.services import appointment_book, appointment_cancel
+from tests.factories import PatientFactory, StaffFactory, UserFactory
 from tests.web.test_browser import (  # noqa: F401  (fixtures)
     PHONE,
     browser_context_args,
@@ -219,3 +221,65 @@ def test_front_desk_registers_a_patient_and_the_prescriber_creates_a_plan_overri
     assert plan.status == PlanStatus.ACTIVE
     assert plan.eligibility_override_reason == "Seizure-free 12 years; neurologist agrees"
     assert Appointment.objects.filter(plan=plan, status=AppointmentStatus.BOOKED).count() == 6
+
+
+def test_patient_on_a_phone_changes_the_time_of_a_session_and_answers_the_due_questionnaire(
+    browser: Browser, live_server, live_clinic  # noqa: F811  (the imported fixture)
+):
+    plan = patient_with_plan(live_clinic, "alice", "Alice", "Archer", book=True)
+    sessions = list(Appointment.objects.filter(plan=plan).order_by("starts_at"))
+    now = timezone.now()
+    zone = live_clinic.site.zone
+    # An afternoon session a day or two ahead (a weekday), so a questionnaire is due.
+    start = (now + timedelta(hours=26)).astimezone(zone).replace(minute=0, second=0, microsecond=0)
+    while start.weekday() >= 5 or not 12 <= start.hour <= 15:
+        start += timedelta(hours=1)
+    soon = appointment_book(patient=plan.patient, site=live_clinic.site, starts_at=start, actor=live_clinic.desk.user,
+                            now=now)
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        log_in(page, live_server.url, "alice")
+        # A session within three days: its questionnaire is due, and the portal links to it.
+        due = page.get_by_test_id("due-questionnaires")
+        due.get_by_role("link", name="PHQ-9: how you have been feeling").click()
+        for question in page.get_by_test_id("question").all():
+            question.get_by_text("Several days").click()
+        page.get_by_role("button", name="Send my answers").click()
+        expect(page.get_by_text("Thank you: your answers are saved")).to_be_visible()
+        expect(page.get_by_test_id("due-questionnaires")).to_have_count(0)
+        assert QuestionnaireResponse.objects.get(patient=plan.patient).appointment_id == soon.pk
+
+        last = page.get_by_test_id("portal-session").last
+        last.get_by_role("link", name="Change the time").click()
+        expect(page.get_by_role("heading", name="Change the time of your session")).to_be_visible()
+        slot = page.get_by_test_id("free-slot").last.get_by_role("radio")
+        value = slot.get_attribute("value")
+        slot.check()
+        shoot(page, "50-patient-reschedule-phone", first_screen_too=True)
+        page.get_by_role("button", name="Move my session to this time").click()
+        expect(page.get_by_text("Your session has moved from")).to_be_visible()
+        shoot(page, "51-patient-rescheduled-phone", first_screen_too=True)
+    finally:
+        context.close()
+    sessions[-1].refresh_from_db()
+    assert sessions[-1].starts_at.isoformat() == value.split("|")[0]
+
+
+def test_nurse_enters_a_pcl5_from_the_chart(page: Page, live_server, live_clinic):  # noqa: F811
+    plan = patient_with_plan(live_clinic, "omar", "Omar", "Reyes", book=True)
+    nurse = StaffFactory(role=Role.NURSE, sites=[live_clinic.site],
+                         user=UserFactory(username="nurse_ana", first_name="Ana", last_name="Ruiz"))
+    log_in(page, live_server.url, nurse.user.username)
+    page.goto(f"{live_server.url}/patients/{plan.patient_id}/")
+    page.get_by_test_id("enter-questionnaire").get_by_role("link", name="PCL-5").click()
+    questions = page.get_by_test_id("question")
+    expect(questions).to_have_count(20)
+    for question in questions.all():
+        question.get_by_text("Quite a bit").click()
+    shoot(page, "52-staff-pcl5-entry")
+    page.get_by_role("button", name="Save answers").click()
+    expect(page.get_by_text("PCL-5 saved for Omar Reyes: 60 (Probable PTSD).")).to_be_visible()
+    shoot(page, "53-chart-after-pcl5")
+    saved = QuestionnaireResponse.objects.get(patient=plan.patient)
+    assert (saved.total_score, saved.source, saved.entered_by_id) == (60, "staff", nurse.user.pk)
