@@ -243,6 +243,7 @@ def test_patient_on_a_phone_changes_the_time_of_a_session_and_answers_the_due_qu
         # A session within three days: its questionnaire is due, and the portal links to it.
         due = page.get_by_test_id("due-questionnaires")
         due.get_by_role("link", name="PHQ-9: how you have been feeling").click()
+        expect(page.get_by_test_id("question")).to_have_count(9)
         for question in page.get_by_test_id("question").all():
             question.get_by_text("Several days").click()
         page.get_by_role("button", name="Send my answers").click()
