@@ -181,3 +181,15 @@ def test_the_waitlist_page_keeps_a_fixed_number_of_queries(
     assert len(response.context["entries"]) == 8
     assert len(many) == len(few)
 
+
+
+def test_the_admin_lists_waitlist_entries_and_offers_read_only(client, web, django_capture_on_commit_callbacks):
+    entry = _wait(web, patient=make_patient(web.clinic, "carol", "Carol", "Chen"))
+    _cancel_first_session_of_a(web, django_capture_on_commit_callbacks)
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    entries = client.get(reverse("admin:scheduling_waitlistentry_changelist"))
+    assert entries.status_code == 200 and "Carol Chen" in entries.content.decode()
+    assert client.get(reverse("admin:scheduling_waitlistoffer_changelist")).status_code == 200
+    assert client.get(reverse("admin:scheduling_waitlistentry_add")).status_code == 403
+    assert client.post(reverse("admin:scheduling_waitlistentry_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
+    assert WaitlistEntry.objects.filter(pk=entry.pk).exists()
