@@ -63,5 +63,42 @@ PAIN = Questionnaire(
     [(0, "0 – no pain"), *[(n, str(n)) for n in range(1, 10)], (10, "10 – worst imaginable")],
 )
 
-# The portal offers these; the 20-item PCL-5 is entered by staff through the API for now.
-PORTAL_QUESTIONNAIRES = {q.instrument.value: q for q in (PHQ9, GAD7, PAIN)}
+# PCL-5 (Weathers et al., National Center for PTSD) is in the public domain; the wording is the
+# published English version for the past month.
+PCL5 = Questionnaire(
+    Instrument.PCL5,
+    "PCL-5: after a very stressful experience",
+    "Below is a list of problems that people sometimes have in response to a very stressful experience. "
+    "In the past month, how much were you bothered by:",
+    (
+        "Repeated, disturbing, and unwanted memories of the stressful experience?",
+        "Repeated, disturbing dreams of the stressful experience?",
+        "Suddenly feeling or acting as if the stressful experience were actually happening again "
+        "(as if you were actually back there reliving it)?",
+        "Feeling very upset when something reminded you of the stressful experience?",
+        "Having strong physical reactions when something reminded you of the stressful experience "
+        "(for example, heart pounding, trouble breathing, sweating)?",
+        "Avoiding memories, thoughts, or feelings related to the stressful experience?",
+        "Avoiding external reminders of the stressful experience (for example, people, places, conversations, "
+        "activities, objects, or situations)?",
+        "Trouble remembering important parts of the stressful experience?",
+        "Having strong negative beliefs about yourself, other people, or the world (for example, having thoughts "
+        "such as: I am bad, there is something seriously wrong with me, no one can be trusted, the world is "
+        "completely dangerous)?",
+        "Blaming yourself or someone else for the stressful experience or what happened after it?",
+        "Having strong negative feelings such as fear, horror, anger, guilt, or shame?",
+        "Loss of interest in activities that you used to enjoy?",
+        "Feeling distant or cut off from other people?",
+        "Trouble experiencing positive feelings (for example, being unable to feel happiness or have loving "
+        "feelings for people close to you)?",
+        "Irritable behavior, angry outbursts, or acting aggressively?",
+        "Taking too many risks or doing things that could cause you harm?",
+        "Being \u201csuperalert\u201d or watchful or on guard?",
+        "Feeling jumpy or easily startled?",
+        "Having difficulty concentrating?",
+        "Trouble falling or staying asleep?",
+    ),
+    [(0, "Not at all"), (1, "A little bit"), (2, "Moderately"), (3, "Quite a bit"), (4, "Extremely")],
+)
+
+PORTAL_QUESTIONNAIRES = {q.instrument.value: q for q in (PHQ9, GAD7, PCL5, PAIN)}

@@ -120,3 +120,40 @@ def outcome_summary(
         suggestion=interval_suggestion(outcomes.values(), plan_state),
         latest_flagged=latest_flagged,
     )
+
+
+# --- Questionnaires due before the next session (portal links) ---
+
+# The portal asks for questionnaires from this long before a session (the 72 h reminder's moment).
+DUE_BEFORE_SESSION = dt.timedelta(hours=72)
+
+
+@dataclass(frozen=True)
+class DueQuestionnaire:
+    instrument: str
+    title: str
+    appointment: Appointment
+
+
+def due_questionnaires(*, patient: Patient, upcoming: Sequence[Appointment], now: dt.datetime) -> list[DueQuestionnaire]:
+    """Before the next session (within DUE_BEFORE_SESSION): the PHQ-9 and every questionnaire the
+    patient has answered before, unless already answered for that session. One query."""
+    from measures.questions import PHQ9, PORTAL_QUESTIONNAIRES
+    from scheduling.models import UPCOMING_STATUSES
+
+    upcoming_sessions = [
+        a for a in upcoming if a.status in UPCOMING_STATUSES and now < a.starts_at <= now + DUE_BEFORE_SESSION
+    ]
+    if not upcoming_sessions:
+        return []
+    session = min(upcoming_sessions, key=lambda a: a.starts_at)
+    answered = set(
+        QuestionnaireResponse.objects.filter(patient=patient).values_list("instrument", "appointment_id").distinct()
+    )
+    tracked = {PHQ9.instrument.value} | {instrument for instrument, _ in answered}
+    done = {instrument for instrument, appointment_id in answered if appointment_id == session.pk}
+    return [
+        DueQuestionnaire(instrument=code, title=questionnaire.title, appointment=session)
+        for code, questionnaire in PORTAL_QUESTIONNAIRES.items()
+        if code in tracked and code not in done
+    ]

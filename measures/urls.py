@@ -8,4 +8,5 @@ app_name = "measures"
 
 urlpatterns = [
     path("me/questionnaires/<slug:instrument>/", web.questionnaire, name="questionnaire"),
+    path("patients/<int:patient_id>/questionnaires/<slug:instrument>/", web.staff_questionnaire, name="staff-entry"),
 ]

@@ -7,13 +7,18 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from django import forms
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from clinic.web.access import patient_required
+from clinic.models import CLINICIAN_ROLES
+from clinic.web.access import patient_required, staff_required
+from clinic.web.scope import staff_sites
 from measures.charts import line_chart
 from measures.forms import QuestionnaireForm
 from measures.models import Source
@@ -96,3 +101,69 @@ def chart_section(
         "response_pct": RESPONSE_REDUCTION_PCT,
         "remission_below": PHQ9_REMISSION_BELOW,
     }
+
+
+# --- Staff entering a questionnaire from the chart (a paper form, or answers by phone) ---
+
+
+class StaffQuestionnaireForm(QuestionnaireForm):
+    completed_at = forms.DateTimeField(
+        label="Completed at", input_formats=["%Y-%m-%dT%H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="In the site's time zone.",
+    )
+    appointment = forms.ModelChoiceField(
+        label="Before session", queryset=Appointment.objects.none(), required=False, empty_label="Not tied to a session"
+    )
+
+    def __init__(self, *args: Any, sessions: Sequence[Appointment], zone: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["appointment"].queryset = Appointment.objects.filter(pk__in=[a.pk for a in sessions])
+        self.fields["appointment"].label_from_instance = lambda a: f"{a.starts_at.astimezone(zone):%a %-d %b %Y %H:%M}"
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required(frozenset(CLINICIAN_ROLES))
+def staff_questionnaire(request: HttpRequest, patient_id: int, instrument: str) -> HttpResponse:
+    """A clinician enters a patient's answers; the score is computed as for the portal, source 'staff'."""
+    form_spec = PORTAL_QUESTIONNAIRES.get(instrument)
+    if form_spec is None:
+        raise Http404("No such questionnaire.")
+    patient = get_object_or_404(
+        Patient.objects.select_related("home_site"), pk=patient_id,
+        home_site__in=staff_sites(request.staff),  # type: ignore[attr-defined]
+    )
+    now = timezone.now()
+    zone = patient.home_site.zone
+    sessions = list(
+        Appointment.objects.filter(
+            patient=patient, starts_at__gte=now - dt.timedelta(days=30), starts_at__lte=now + dt.timedelta(days=7)
+        ).exclude(status__in=["cancelled"]).order_by("-starts_at")[:20]
+    )
+    # Times typed on the form are the site's wall clock.
+    with timezone.override(zone):
+        form = StaffQuestionnaireForm(
+            request.POST if request.method == "POST" else None, questionnaire=form_spec, sessions=sessions, zone=zone,
+            initial={"completed_at": now.astimezone(zone).replace(second=0, microsecond=0, tzinfo=None)},
+        )
+        status = 200
+        if request.method == "POST":
+            status = 400
+            if form.is_valid():
+                try:
+                    response = questionnaire_submit(
+                        patient=patient, instrument=form_spec.instrument.value, answers=form.answers(),
+                        entered_by=request.user, source=Source.STAFF, now=now,
+                        completed_at=form.cleaned_data["completed_at"], appointment=form.cleaned_data["appointment"],
+                    )
+                except ValidationError as exc:
+                    for field_name, errors in exc.message_dict.items():
+                        form.add_error(field_name if field_name in form.fields else None, errors)
+                else:
+                    messages.success(
+                        request, f"{SPECS[Instrument(response.instrument)].name} saved for {patient.full_name}: "
+                        f"{response.total_score} ({response.severity_label}).",
+                    )
+                    return redirect(reverse("web:patient", args=[patient.pk]) + "#measures")
+        context = {"patient": patient, "questionnaire": form_spec, "form": form, "nav": "patients"}
+        return render(request, "measures/staff_entry.html", context, status=status)

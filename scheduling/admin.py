@@ -20,6 +20,8 @@ from scheduling.models import (
     Reminder,
     ReminderAttempt,
     TreatmentPlan,
+    WaitlistEntry,
+    WaitlistOffer,
 )
 
 
@@ -229,3 +231,32 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# --- Waitlist: read-only here; entries and offers change through scheduling/services/waitlist.py ---
+
+
+class _ReadOnlyAdmin(SimpleHistoryAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(_ReadOnlyAdmin):
+    list_display = ["patient", "site", "earliest_date", "latest_date", "status", "created_at", "created_by"]
+    list_filter = ["status", "site"]
+    search_fields = ["patient__first_name", "patient__last_name", "notes"]
+    list_select_related = ["patient", "site", "created_by"]
+
+
+@admin.register(WaitlistOffer)
+class WaitlistOfferAdmin(_ReadOnlyAdmin):
+    list_display = ["starts_at", "site", "chair", "entry", "status", "messaged_at", "accepted_at"]
+    list_filter = ["status", "site"]
+    list_select_related = ["site", "chair__site", "entry__patient", "entry__site"]

@@ -380,3 +380,92 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+# --- Waitlist: patients who want an earlier slot, offered chairs freed by cancellations ---
+
+
+class WaitlistStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    BOOKED = "booked", "Booked from the waitlist"
+    REMOVED = "removed", "Removed"
+
+
+class WaitlistEntry(models.Model):
+    """A patient who would take an earlier session at `site` between the wanted dates."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="waitlist_entries")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="waitlist_entries")
+    # The plan the freed session is booked under (its protocol sets route and chair time).
+    plan = models.ForeignKey(TreatmentPlan, on_delete=models.PROTECT, null=True, blank=True, related_name="waitlist_entries")
+    protocol = models.ForeignKey(Protocol, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # The booked session the patient wants earlier: accepting an offer moves it instead of adding one.
+    replaces = models.ForeignKey(Appointment, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    earliest_date = models.DateField(help_text="First day the patient can come, in the site's calendar.")
+    latest_date = models.DateField(null=True, blank=True, help_text="Last day that is still worth it; empty for any.")
+    notify_patient = models.BooleanField(default=True, help_text="Message the patient an accept link when a chair frees up.")
+    notes = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name_plural = "waitlist entries"
+        indexes = [models.Index(fields=["site", "status", "earliest_date"], name="waitlist_match_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "site"], condition=Q(status="waiting"), name="waitlist_one_waiting_per_patient_site"
+            ),
+            models.CheckConstraint(
+                condition=Q(latest_date__isnull=True) | Q(latest_date__gte=F("earliest_date")),
+                name="waitlist_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient} waiting at {self.site} from {self.earliest_date} ({self.get_status_display()})"
+
+
+class WaitlistOfferStatus(models.TextChoices):
+    OPEN = "open", "Offered"
+    ACCEPTED = "accepted", "Accepted"
+    TAKEN = "taken", "Taken by another patient"
+    CLOSED = "closed", "No longer needed"
+
+
+class WaitlistOffer(models.Model):
+    """One freed chair offered to one waiting patient; the first to accept gets it."""
+
+    entry = models.ForeignKey(WaitlistEntry, on_delete=models.PROTECT, related_name="offers")
+    freed = models.ForeignKey(Appointment, on_delete=models.PROTECT, related_name="waitlist_offers")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    chair = models.ForeignKey(Chair, on_delete=models.PROTECT, related_name="+")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=WaitlistOfferStatus.choices, default=WaitlistOfferStatus.OPEN)
+    booked = models.ForeignKey(Appointment, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    messaged_at = models.DateTimeField(null=True, blank=True)
+    message_error = models.TextField(blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["starts_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "freed"], name="waitlist_offer_once_per_entry"),
+            # First to accept gets it: a freed chair is accepted at most once.
+            models.UniqueConstraint(fields=["freed"], condition=Q(status="accepted"), name="waitlist_offer_accepted_once"),
+            models.CheckConstraint(
+                condition=~Q(status="accepted") | Q(booked__isnull=False, accepted_at__isnull=False),
+                name="waitlist_offer_accepted_has_booking",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Offer of {self.starts_at:%Y-%m-%d %H:%M} UTC to {self.entry.patient} ({self.get_status_display()})"

@@ -37,6 +37,7 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "plan_adjust": CLINICIANS,
     "session_record": CLINICIANS,
     "cs_log": frozenset({*CLINICIAN_ROLES, Role.CLINIC_ADMIN}),
+    "waitlist": DESK_ROLES,
 }
 
 

@@ -124,6 +124,7 @@ def chart_context(request: HttpRequest, patient_id: int, *, now: dt.datetime, fo
         appointment.can_check_in = upcoming_status and _check_in_open(appointment, now)  # type: ignore[attr-defined]
         appointment.can_undo_check_in = appointment.status == AppointmentStatus.CHECKED_IN  # type: ignore[attr-defined]
         appointment.can_no_show = upcoming_status and appointment.is_past  # type: ignore[attr-defined]
+        appointment.can_move = upcoming_status and not appointment.is_past  # type: ignore[attr-defined]
     upcoming = [a for a in appointments if not a.is_past and a.status in UPCOMING_STATUSES]  # type: ignore[attr-defined]
     past = [a for a in appointments if a.is_past or a.status not in UPCOMING_STATUSES]  # type: ignore[attr-defined]
     context: dict[str, Any] = {

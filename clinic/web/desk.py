@@ -106,6 +106,7 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         appointment.can_no_show = appointment.is_late  # type: ignore[attr-defined]
         appointment.can_check_in = appointment.status in UPCOMING_STATUSES and _check_in_open(appointment, now)  # type: ignore[attr-defined]
         appointment.can_undo_check_in = appointment.status == AppointmentStatus.CHECKED_IN  # type: ignore[attr-defined]
+        appointment.can_move = appointment.status in UPCOMING_STATUSES and not appointment.is_late  # type: ignore[attr-defined]
         appointment.can_cancel = appointment.status in (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN)  # type: ignore[attr-defined]
         appointment.ride = appointment.ride_home or appointment.patient.escort_name  # type: ignore[attr-defined]
         by_chair[appointment.chair_id].append(appointment)

@@ -19,6 +19,7 @@ from icalendar import Calendar
 from clinic.audit import log_anonymous_access, patients_shown
 from clinic.web.access import patient_required
 from clinic.web.common import flash_error, session_label
+from measures.selectors import due_questionnaires
 from patients.forms import ReminderPreferencesForm
 from patients.models import Patient
 from scheduling.errors import SchedulingError
@@ -78,6 +79,8 @@ def portal_context(request: HttpRequest, *, now: dt.datetime, form: ReminderPref
         "feed_url": feed,
         "webcal_url": "webcal://" + feed.split("://", 1)[1] if feed else "",
         "zone": patient.zone.key,
+        # Questionnaires due before the next session (measures/selectors.py).
+        "due_questionnaires": due_questionnaires(patient=patient, upcoming=upcoming, now=now),
     }
 
 

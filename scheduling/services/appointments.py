@@ -41,6 +41,7 @@ from scheduling.services.core import (
     translate_integrity_error,
     verify_slots,
 )
+from scheduling.services.waitlist import waitlist_offer_on_commit
 
 
 def _is_clinician(actor: AbstractBaseUser | None) -> bool:
@@ -57,11 +58,13 @@ def _require(appointment: Appointment, allowed: tuple[str, ...], action: str) ->
 
 
 def plan_rule_violations(
-    *, plan: TreatmentPlan, starts_at: dt.datetime, phase: str, exclude_id: int | None = None
+    *, plan: TreatmentPlan, starts_at: dt.datetime, phase: str, exclude_id: int | None = None,
+    sessions: list[Appointment] | None = None,
 ) -> list[str]:
-    """Which of the plan's rules a session at `starts_at` would break, in words."""
+    """Which of the plan's rules a session at `starts_at` would break, in words. A caller checking
+    many candidate times passes the plan's `sessions` (plan_sessions) once."""
     zone = plan.site.zone
-    others = [a for a in plan_sessions(plan) if a.pk != exclude_id]
+    others = [a for a in (plan_sessions(plan) if sessions is None else sessions) if a.pk != exclude_id]
     before = [a for a in others if a.starts_at <= starts_at]
     after = [a for a in others if a.starts_at > starts_at]
     violations: list[str] = []
@@ -414,6 +417,7 @@ def appointment_cancel(
         reason=f"Cancelled: {reason}",
     )
     reminders.reminders_cancel(appointment=appointment, now=now)
+    waitlist_offer_on_commit(appointment=appointment, now=now)  # offers the freed chair after commit (services/waitlist.py)
     if not appointment.plan_id:
         return CancelOutcome(appointment=appointment, course="A single session, not part of a course.")
     return _course_after_cancel(appointment, actor=actor, now=now, rebook=rebook, release_only=release_only)

@@ -1,0 +1,46 @@
+"""Writes to patients. Registration keeps who registered the patient in the history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from patients.models import Patient
+from scheduling.errors import InvalidInput, InvalidState
+
+# Screening data: only a clinician records these at registration.
+CLINICAL_FIELDS = ("medications", "seizure_history")
+
+
+@transaction.atomic
+def patient_register(
+    *, actor: AbstractBaseUser, now: dt.datetime, clinician: bool, fields: dict[str, Any]
+) -> Patient:
+    """Register a new patient. The same name and date of birth twice is refused: it is almost
+    always the same person, and two charts for one patient split their history."""
+    if not clinician and any(fields.get(name) for name in CLINICAL_FIELDS):
+        raise InvalidInput("Only clinicians can record medications and seizure history.")
+    first, last = fields["first_name"].strip(), fields["last_name"].strip()
+    duplicate = Patient.objects.filter(
+        first_name__iexact=first, last_name__iexact=last, date_of_birth=fields["date_of_birth"]
+    ).first()
+    if duplicate is not None:
+        raise InvalidState(
+            f"{duplicate.full_name}, born {duplicate.date_of_birth:%-d %b %Y}, is already registered.",
+            details={"patient_id": duplicate.pk},
+        )
+    patient = Patient(**{**fields, "first_name": first, "last_name": last})
+    if patient.reminder_consent:
+        patient.reminder_consent_changed_at = now
+    try:
+        patient.full_clean()
+    except ValidationError as exc:
+        raise InvalidInput(" ".join(exc.messages)) from exc
+    patient._change_reason = "Registered"  # type: ignore[attr-defined]
+    patient._history_user = actor  # type: ignore[attr-defined]
+    patient.save()
+    return patient

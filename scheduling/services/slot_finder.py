@@ -1,0 +1,91 @@
+"""The free-slot finder behind the single-session and move pages: every free
+start over a few days at one site, each checked against the plan's rules, with
+the reason in words when a rule or the diary says no. A fixed number of queries
+whatever the number of appointments: one snapshot, the patient's diary, the
+plan's sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from clinic.models import Site
+from patients.models import Patient
+from scheduling.engine import Availability, Preferences, Slot
+from scheduling.engine.free_slots import free_slots_on
+from scheduling.engine.wallclock import day_bounds
+from scheduling.errors import InvalidInput
+from scheduling.models import TreatmentPlan
+from scheduling.selectors import patient_busy_spans, plan_sessions, site_snapshot
+from scheduling.services.appointments import plan_rule_violations
+
+MAX_DAYS = 14
+
+
+@dataclass(frozen=True)
+class SlotChoice:
+    slot: Slot
+    # Why the plan's rules refuse this time (empty: it may be booked).
+    refused: tuple[str, ...] = ()
+
+
+@dataclass
+class DayChoices:
+    day: dt.date
+    choices: list[SlotChoice] = field(default_factory=list)
+    reason: str = ""
+
+    @property
+    def bookable(self) -> list[SlotChoice]:
+        return [c for c in self.choices if not c.refused]
+
+
+def find_free_slots(
+    *,
+    site: Site,
+    patient: Patient,
+    first_day: dt.date,
+    last_day: dt.date,
+    duration: dt.timedelta,
+    route: str,
+    now: dt.datetime,
+    plan: TreatmentPlan | None = None,
+    phase: str | None = None,
+    chair_ids: Sequence[int] | None = None,
+    exclude_id: int | None = None,
+) -> list[DayChoices]:
+    """Free starts on each local day from `first_day` to `last_day` at `site`.
+
+    `exclude_id` is the session being moved: its own time does not count as busy."""
+    if last_day < first_day:
+        raise InvalidInput("The last day must be on or after the first day.")
+    if (last_day - first_day).days >= MAX_DAYS:
+        raise InvalidInput(f"Look at {MAX_DAYS} days or fewer at a time.")
+    start, _ = day_bounds(first_day, site.zone)
+    _, end = day_bounds(last_day, site.zone)
+    exclude = [exclude_id] if exclude_id else []
+    snapshot = site_snapshot(site=site, start=start, end=end, exclude_appointment_ids=exclude)
+    busy = patient_busy_spans(patient=patient, start=start, end=end, exclude_appointment_ids=exclude)
+    availability = Availability(snapshot, busy)
+    sessions = list(plan_sessions(plan)) if plan is not None else None
+    days: list[DayChoices] = []
+    day = first_day
+    while day <= last_day:
+        found = free_slots_on(
+            availability, day, duration, route, chair_ids=chair_ids, prefs=Preferences(), not_before=now
+        )
+        choices = []
+        for slot in found.slots:
+            refused: tuple[str, ...] = ()
+            if plan is not None:
+                refused = tuple(
+                    plan_rule_violations(
+                        plan=plan, starts_at=slot.start, phase=phase or plan.phase, exclude_id=exclude_id,
+                        sessions=sessions,
+                    )
+                )
+            choices.append(SlotChoice(slot=slot, refused=refused))
+        days.append(DayChoices(day=day, choices=choices, reason=found.reason))
+        day += dt.timedelta(days=1)
+    return days

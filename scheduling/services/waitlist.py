@@ -1,0 +1,367 @@
+"""The waitlist: patients who want an earlier session. When a session is
+cancelled, the waiting patients it suits are offered the freed chair; the
+first to accept gets it, booked (or their later session moved) through the
+ordinary booking services with their locks and constraints.
+
+Offers are made after the cancel commits (`waitlist_offer_on_commit`), so a
+cancel never waits on, or fails because of, the waitlist or a mail server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core import signing
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+
+from clinic.models import Channel, Site
+from patients.models import Patient
+from scheduling.engine import Span
+from scheduling.engine.wallclock import local_day
+from scheduling.errors import InvalidInput, InvalidState, SchedulingError
+from scheduling.models import (
+    BLOCKING_STATUSES,
+    UPCOMING_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    PlanStatus,
+    Protocol,
+    TreatmentPlan,
+    WaitlistEntry,
+    WaitlistOffer,
+    WaitlistOfferStatus,
+    WaitlistStatus,
+)
+from scheduling.selectors import patient_busy_spans
+from scheduling.services.core import local_label, save_with_history
+
+logger = logging.getLogger(__name__)
+
+# Fairness and noise: the patients who have waited longest are offered a freed chair first,
+# and a handful at once is enough for one of them to take it.
+MAX_OFFERS_PER_FREED_SESSION = 5
+ACCEPT_SALT = "scheduling.waitlist.accept"
+ACCEPT_MAX_AGE = dt.timedelta(days=14)
+DEFAULT_SESSION = dt.timedelta(minutes=120)
+BOOKABLE_PLAN_STATUSES = (PlanStatus.DRAFT, PlanStatus.ACTIVE)
+
+
+class OfferTaken(InvalidState):
+    """Another waiting patient accepted the freed chair first."""
+
+    code = "offer_taken"
+
+
+class InvalidOfferLink(Exception):
+    pass
+
+
+# --- adding and removing ---
+
+
+@transaction.atomic
+def waitlist_add(
+    *,
+    patient: Patient,
+    site: Site,
+    earliest_date: dt.date,
+    actor: AbstractBaseUser,
+    now: dt.datetime,
+    latest_date: dt.date | None = None,
+    replaces: Appointment | None = None,
+    notify_patient: bool = True,
+    notes: str = "",
+) -> WaitlistEntry:
+    """Put a patient on the site's waitlist; the open plan (if any) decides route and chair time."""
+    today = local_day(now, site.zone)
+    if earliest_date < today:
+        raise InvalidInput("The earliest date cannot be in the past.")
+    if latest_date is not None and latest_date < earliest_date:
+        raise InvalidInput("The latest date must be on or after the earliest date.")
+    # Serialise adds for one patient so the one-waiting-entry rule gives a readable error.
+    list(Patient.objects.select_for_update().filter(pk=patient.pk).values_list("pk"))
+    if WaitlistEntry.objects.filter(patient=patient, site=site, status=WaitlistStatus.WAITING).exists():
+        raise InvalidState(f"{patient.full_name} is already on the waitlist at {site.name}.")
+    plan = (
+        TreatmentPlan.objects.select_related("protocol")
+        .filter(patient=patient, status__in=[PlanStatus.DRAFT, PlanStatus.ACTIVE])
+        .first()
+    )
+    if replaces is not None:
+        if replaces.patient_id != patient.pk:
+            raise InvalidInput("That session belongs to another patient.")
+        if replaces.status not in UPCOMING_STATUSES or replaces.starts_at <= now:
+            raise InvalidState("Only an upcoming session can be brought forward.")
+        if replaces.site_id != site.pk:
+            raise InvalidInput("That session is at another site.")
+    entry = WaitlistEntry(
+        patient=patient,
+        site=site,
+        plan=plan,
+        protocol=plan.protocol if plan else None,
+        replaces=replaces,
+        earliest_date=earliest_date,
+        latest_date=latest_date,
+        notify_patient=notify_patient,
+        notes=notes.strip(),
+        created_by=actor,
+    )
+    entry._change_reason = "Added to the waitlist"  # type: ignore[attr-defined]
+    entry._history_user = actor  # type: ignore[attr-defined]
+    entry.save()
+    return entry
+
+
+@transaction.atomic
+def waitlist_remove(*, entry: WaitlistEntry, actor: AbstractBaseUser, reason: str) -> WaitlistEntry:
+    if not reason.strip():
+        raise InvalidInput("Give a reason for taking the patient off the waitlist.")
+    entry = WaitlistEntry.objects.select_for_update().get(pk=entry.pk)
+    if entry.status != WaitlistStatus.WAITING:
+        raise InvalidState("The patient is no longer waiting.")
+    entry.status = WaitlistStatus.REMOVED
+    save_with_history(entry, fields=["status"], actor=actor, reason=f"Removed from the waitlist: {reason.strip()}")
+    WaitlistOffer.objects.filter(entry=entry, status=WaitlistOfferStatus.OPEN).update(
+        status=WaitlistOfferStatus.CLOSED
+    )
+    return entry
+
+
+# --- offering a freed chair ---
+
+
+def _entry_protocol(entry: WaitlistEntry) -> Protocol | None:
+    return entry.plan.protocol if entry.plan_id and entry.plan else entry.protocol
+
+
+def _entry_duration(entry: WaitlistEntry) -> dt.timedelta:
+    if entry.replaces_id and entry.replaces:
+        return entry.replaces.ends_at - entry.replaces.starts_at
+    protocol = _entry_protocol(entry)
+    return dt.timedelta(minutes=protocol.session_minutes) if protocol else DEFAULT_SESSION
+
+
+def _suits(entry: WaitlistEntry, freed: Appointment, *, now: dt.datetime) -> bool:
+    """Whether `entry`'s patient could take the freed chair: route, own diary, plan rules, and earlier."""
+    from scheduling.services.appointments import plan_rule_violations
+
+    protocol = _entry_protocol(entry)
+    route = protocol.route if protocol else "iv"
+    if route not in (freed.chair.equipment or []):
+        return False
+    replaces = entry.replaces if entry.replaces_id else None
+    if replaces is not None and (replaces.status not in UPCOMING_STATUSES or replaces.starts_at <= freed.starts_at):
+        return False
+    span = Span(freed.starts_at, freed.starts_at + _entry_duration(entry))
+    exclude = [replaces.pk] if replaces else []
+    busy = patient_busy_spans(patient=entry.patient, start=span.start, end=span.end, exclude_appointment_ids=exclude)
+    if any(other.overlaps(span) for other in busy):
+        return False
+    plan = entry.plan if entry.plan_id else None
+    if plan is not None and plan.status in BOOKABLE_PLAN_STATUSES:
+        phase = replaces.phase if replaces else plan.phase
+        if plan_rule_violations(plan=plan, starts_at=freed.starts_at, phase=phase, exclude_id=replaces.pk if replaces else None):
+            return False
+    return True
+
+
+def waitlist_matches(*, freed: Appointment, now: dt.datetime) -> list[WaitlistEntry]:
+    """Waiting entries the freed session suits, longest-waiting first."""
+    day = local_day(freed.starts_at, freed.site.zone)
+    candidates = (
+        WaitlistEntry.objects.filter(site=freed.site_id, status=WaitlistStatus.WAITING, earliest_date__lte=day)
+        .filter(Q(latest_date__isnull=True) | Q(latest_date__gte=day))
+        .exclude(patient_id=freed.patient_id)
+        .exclude(offers__freed=freed)
+        .select_related("patient", "plan__protocol", "plan__site", "protocol", "replaces")
+        .order_by("created_at", "pk")
+    )
+    chosen: list[WaitlistEntry] = []
+    for entry in candidates:
+        if _suits(entry, freed, now=now):
+            chosen.append(entry)
+            if len(chosen) >= MAX_OFFERS_PER_FREED_SESSION:
+                break
+    return chosen
+
+
+def _chair_still_free(freed: Appointment) -> bool:
+    # A re-flow in the cancel's own transaction, or a booking since, may already have the chair.
+    return not Appointment.objects.filter(
+        chair_id=freed.chair_id,
+        status__in=BLOCKING_STATUSES,
+        starts_at__lt=freed.ends_at,
+        ends_at__gt=freed.starts_at,
+    ).exists()
+
+
+def waitlist_offer_freed_slot(*, appointment_id: int, now: dt.datetime | None = None, send: bool = True) -> list[WaitlistOffer]:
+    """Offer a cancelled session's chair to the waiting patients it suits, then message those who asked.
+
+    Safe to run twice: an entry is offered a freed session once."""
+    from django.utils import timezone
+
+    now = now or timezone.now()
+    freed = Appointment.objects.select_related("site", "chair", "patient").filter(pk=appointment_id).first()
+    if freed is None or freed.status != AppointmentStatus.CANCELLED or freed.starts_at <= now:
+        return []
+    with transaction.atomic():
+        if not _chair_still_free(freed):
+            return []
+        entries = waitlist_matches(freed=freed, now=now)
+        offers = [
+            WaitlistOffer(
+                entry=entry, freed=freed, site_id=freed.site_id, chair_id=freed.chair_id,
+                starts_at=freed.starts_at, ends_at=freed.starts_at + _entry_duration(entry),
+            )
+            for entry in entries
+        ]
+        for offer in offers:
+            offer._change_reason = f"Offered the chair freed by cancelled session {freed.pk}"  # type: ignore[attr-defined]
+            offer.save()
+    if send:
+        for offer in offers:
+            if offer.entry.notify_patient:
+                _message_offer(offer, now=now)
+    return offers
+
+
+def waitlist_offer_on_commit(*, appointment: Appointment, now: dt.datetime) -> None:
+    """Called by the cancel service: offer the freed chair once the cancel has committed.
+    `robust` keeps a waitlist failure from turning a committed cancel into an error page."""
+    transaction.on_commit(partial(waitlist_offer_freed_slot, appointment_id=appointment.pk, now=now), robust=True)
+
+
+# --- the patient's accept link ---
+
+
+def make_accept_token(offer: WaitlistOffer) -> str:
+    return signing.dumps({"o": offer.pk}, salt=ACCEPT_SALT, compress=True)
+
+
+def offer_from_token(*, token: str) -> WaitlistOffer:
+    try:
+        payload = signing.loads(token, salt=ACCEPT_SALT, max_age=ACCEPT_MAX_AGE)
+    except signing.SignatureExpired:
+        raise InvalidOfferLink("This link has expired.") from None
+    except signing.BadSignature:
+        raise InvalidOfferLink("This link is not valid.") from None
+    offer = (
+        WaitlistOffer.objects.select_related("entry__patient", "site", "chair", "booked")
+        .filter(pk=payload.get("o"))
+        .first()
+    )
+    if offer is None:
+        raise InvalidOfferLink("This link is not valid.")
+    return offer
+
+
+def accept_url(offer: WaitlistOffer) -> str:
+    return settings.SITE_URL + reverse("web:waitlist-accept-link", args=[make_accept_token(offer)])
+
+
+def _message_offer(offer: WaitlistOffer, *, now: dt.datetime) -> None:
+    """Send the accept link on the patient's channel; a failure is recorded, not raised:
+    the front desk still sees the offer and can call."""
+    from scheduling.reminders.channels import Outbox, OutgoingMessage
+
+    patient = offer.entry.patient
+    if not patient.reminder_consent:
+        return
+    channel = patient.preferred_channel
+    to = str(patient.mobile_phone) if channel == Channel.SMS else patient.email
+    if not to:
+        channel, to = (Channel.EMAIL, patient.email) if patient.email else (Channel.SMS, str(patient.mobile_phone or ""))
+    if not to:
+        return
+    when = offer.starts_at.astimezone(patient.zone)
+    site = offer.site
+    link = accept_url(offer)
+    if channel == Channel.SMS:
+        body = f"{site.name}: a chair is free {when:%a %-d %b %H:%M}. First to accept gets it: {link}"
+    else:
+        body = (
+            f"Hello {patient.first_name},\n\n"
+            f"You asked for an earlier session. A chair has become free at {site.name} on "
+            f"{when:%A %-d %B %Y at %H:%M} ({when.tzinfo}).\n\n"
+            f"Other patients on the waitlist have been offered it too: the first to accept gets it.\n"
+            f"Accept: {link}\n\nIf you cannot come, ignore this message; you stay on the waitlist.\n"
+        )
+    message = OutgoingMessage(to=to, subject=f"{site.name}: an earlier session is free", body=body)
+    try:
+        with Outbox() as outbox:
+            outbox.channel(channel).send(message)
+    except Exception as exc:  # a provider's failure must not lose the other offers
+        logger.warning("Waitlist offer %s could not be sent: %s", offer.pk, exc)
+        WaitlistOffer.objects.filter(pk=offer.pk).update(message_error=str(exc)[:500])
+        return
+    WaitlistOffer.objects.filter(pk=offer.pk).update(messaged_at=now)
+
+
+# --- accepting ---
+
+
+@transaction.atomic
+def waitlist_offer_accept(*, offer: WaitlistOffer, actor: AbstractBaseUser | None, now: dt.datetime) -> Appointment:
+    """The first acceptance books the freed chair; later ones raise OfferTaken and change nothing."""
+    from scheduling.services.appointments import appointment_book, appointment_move
+
+    # Every offer of the same freed session is locked, in id order, so two patients
+    # accepting at once are served one after the other.
+    siblings = list(WaitlistOffer.objects.select_for_update().filter(freed_id=offer.freed_id).order_by("pk"))
+    mine = next(o for o in siblings if o.pk == offer.pk)
+    if mine.status == WaitlistOfferStatus.ACCEPTED:
+        return Appointment.objects.get(pk=mine.booked_id)  # a retried accept is harmless
+    if mine.status == WaitlistOfferStatus.TAKEN or any(o.status == WaitlistOfferStatus.ACCEPTED for o in siblings):
+        raise OfferTaken("Sorry, another patient accepted this session first. You stay on the waitlist.")
+    if mine.status != WaitlistOfferStatus.OPEN:
+        raise InvalidState("This offer is no longer open.")
+    if mine.starts_at <= now:
+        raise InvalidState("This session has already started.")
+    entry = (
+        WaitlistEntry.objects.select_for_update(of=("self",))
+        .select_related("patient", "site", "plan__protocol", "protocol", "replaces")
+        .get(pk=mine.entry_id)
+    )
+    if entry.status != WaitlistStatus.WAITING:
+        raise InvalidState("The patient is no longer on the waitlist.")
+    replaces = entry.replaces if entry.replaces_id else None
+    plan = entry.plan if entry.plan_id and entry.plan and entry.plan.status in BOOKABLE_PLAN_STATUSES else None
+    try:
+        with transaction.atomic():
+            if replaces is not None and replaces.status in UPCOMING_STATUSES:
+                booked = appointment_move(
+                    appointment=replaces, starts_at=mine.starts_at, chair=mine.chair, actor=actor, now=now
+                )
+            else:
+                booked = appointment_book(
+                    patient=entry.patient, site=entry.site, starts_at=mine.starts_at, actor=actor, now=now,
+                    plan=plan,
+                    chair=mine.chair, duration=mine.ends_at - mine.starts_at,
+                )
+    except SchedulingError as exc:
+        # Booked from the desk, or the patient's diary changed: the chair is no longer theirs to take.
+        raise OfferTaken(
+            f"Sorry, this session can no longer be booked ({exc.message.removeprefix('Not booked: ').rstrip('.')}). "
+            "You stay on the waitlist."
+        ) from exc
+    mine.status, mine.booked, mine.accepted_at = WaitlistOfferStatus.ACCEPTED, booked, now
+    mine.accepted_by = actor if getattr(actor, "pk", None) else None
+    save_with_history(
+        mine, fields=["status", "booked", "accepted_at", "accepted_by"], actor=actor,
+        reason=f"Accepted; booked {local_label(booked.starts_at, entry.site)}",
+    )
+    WaitlistOffer.objects.filter(freed_id=mine.freed_id, status=WaitlistOfferStatus.OPEN).exclude(pk=mine.pk).update(
+        status=WaitlistOfferStatus.TAKEN
+    )
+    WaitlistOffer.objects.filter(entry=entry, status=WaitlistOfferStatus.OPEN).exclude(pk=mine.pk).update(
+        status=WaitlistOfferStatus.CLOSED
+    )
+    entry.status = WaitlistStatus.BOOKED
+    save_with_history(entry, fields=["status"], actor=actor, reason=f"Booked from the waitlist (offer {mine.pk})")
+    return booked

@@ -1,0 +1,156 @@
+"""Registering a patient, creating a plan and the screening override from the
+web: who may, staff only at their sites, clear form errors, and the eligibility
+screen deciding whether the course can be booked."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from clinic.models import Role
+from patients.models import Contraindication, Patient
+from scheduling.models import PlanStatus, TreatmentPlan
+from tests.factories import PatientFactory, SiteFactory, StaffFactory, UserFactory
+from tests.web.conftest import login
+
+pytestmark = pytest.mark.django_db
+
+NEW_PATIENT = {
+    "first_name": "Dana", "last_name": "Novak", "date_of_birth": "1979-04-02", "email": "dana@example.org",
+    "mobile_phone": "+12025550123", "preferred_channel": "email", "reminder_consent": "on",
+    "escort_name": "Lee Novak",
+}
+
+
+def _plan_form(web, **extra):
+    return {"protocol": web.clinic.protocol.pk, "site": web.clinic.site.pk, "start_date": "2026-03-09",
+            "preferred_weekdays": ["0", "2", "4"], **extra}
+
+
+def _persona(web, name):
+    return {"desk": web.desk, "nurse": web.nurse, "prescriber": web.prescriber, "admin": web.admin}[name].user
+
+
+@pytest.mark.parametrize(
+    ("persona", "register", "plan", "screening"),
+    [("desk", 200, 403, 403), ("nurse", 200, 403, 200), ("prescriber", 200, 200, 200), ("admin", 403, 403, 403)],
+)
+def test_each_role_opens_only_its_pages(client, web, persona, register, plan, screening):
+    loner = PatientFactory(home_site=web.clinic.site)
+    login(client, _persona(web, persona))
+    assert client.get(reverse("web:patient-register")).status_code == register
+    assert client.get(reverse("web:plan-new", args=[loner.pk])).status_code == plan
+    assert client.get(reverse("web:plan-screening", args=[web.plan_a.pk])).status_code == screening
+
+
+def test_patients_get_403_and_staff_of_another_site_404(client, web):
+    login(client, web.patient_a.user)
+    assert client.get(reverse("web:patient-register")).status_code == 403
+    assert client.get(reverse("web:plan-screening", args=[web.plan_a.pk])).status_code == 403
+    client.logout()
+    outsider = StaffFactory(role=Role.PRESCRIBER, sites=[SiteFactory(name="Lakeside")], user=UserFactory(username="lk"))
+    login(client, outsider.user)
+    assert client.get(reverse("web:plan-new", args=[web.patient_a.pk])).status_code == 404
+    assert client.get(reverse("web:plan-screening", args=[web.plan_a.pk])).status_code == 404
+    response = client.post(reverse("web:patient-register"), {**NEW_PATIENT, "home_site": web.clinic.site.pk})
+    assert response.status_code == 400  # not one of their sites: the choice is refused
+    assert not Patient.objects.filter(last_name="Novak").exists()
+
+
+def test_the_front_desk_registers_a_patient_and_the_history_says_who(client, web):
+    login(client, web.desk.user)
+    response = client.post(reverse("web:patient-register"), {**NEW_PATIENT, "home_site": web.clinic.site.pk})
+    assert response.status_code == 302
+    patient = Patient.objects.get(last_name="Novak")
+    assert response["Location"] == reverse("web:patient", args=[patient.pk])
+    assert (patient.home_site, patient.reminder_consent, patient.escort_name) == (web.clinic.site, True, "Lee Novak")
+    assert patient.reminder_consent_changed_at is not None
+    record = patient.history.first()
+    assert (record.history_user, record.history_change_reason) == (web.desk.user, "Registered")
+    # The front desk's form has no screening fields.
+    assert "seizure_history" not in client.get(reverse("web:patient-register")).content.decode()
+
+
+def test_registration_errors_are_explained_and_nothing_is_saved(client, web):
+    login(client, web.desk.user)
+    url = reverse("web:patient-register")
+    bad = {**NEW_PATIENT, "home_site": web.clinic.site.pk, "date_of_birth": "2099-01-01", "preferred_channel": "sms",
+           "mobile_phone": "", "first_name": ""}
+    page = client.post(url, bad).content.decode()
+    assert "Date of birth cannot be in the future." in page
+    assert "Text-message reminders need a mobile number." in page
+    assert "This field is required." in page
+    assert not Patient.objects.filter(last_name="Novak").exists()
+    client.post(url, {**NEW_PATIENT, "home_site": web.clinic.site.pk})
+    again = client.post(url, {**NEW_PATIENT, "home_site": web.clinic.site.pk, "first_name": "dana"})
+    assert again.status_code == 409
+    assert "Dana Novak, born 2 Apr 1979, is already registered." in again.content.decode()
+    assert "Open the existing chart" in again.content.decode()
+    assert Patient.objects.filter(last_name="Novak").count() == 1
+
+
+def test_a_prescriber_creates_a_plan_for_an_eligible_patient_and_can_book_it(client, web):
+    patient = PatientFactory(home_site=web.clinic.site, first_name="Eve", last_name="Long")
+    login(client, web.prescriber.user)
+    page = client.get(reverse("web:plan-new", args=[patient.pk])).content.decode()
+    assert "Eligible: no contraindication on file." in page
+    response = client.post(reverse("web:plan-new", args=[patient.pk]), _plan_form(web, maintenance_interval_days="30"))
+    assert response.status_code == 302
+    plan = TreatmentPlan.objects.get(patient=patient)
+    assert response["Location"] == reverse("web:plan-screening", args=[plan.pk])
+    assert (plan.status, plan.prescriber, plan.maintenance_interval_days) == (PlanStatus.DRAFT, web.prescriber, 30)
+    assert plan.preferred_weekdays == [0, 2, 4]
+    screening = client.get(response["Location"]).content.decode()
+    assert "Book induction course" in screening and "Treat despite the screening" not in screening
+
+
+def test_plan_form_errors_are_explained(client, web):
+    patient = PatientFactory(home_site=web.clinic.site)
+    login(client, web.prescriber.user)
+    url = reverse("web:plan-new", args=[patient.pk])
+    page = client.post(url, _plan_form(web, review_date="2026-03-01", preferred_weekdays=[],
+                                       earliest_start="15:00", latest_start="09:00")).content.decode()
+    assert "The review date must be after the start." in page
+    assert "Pick at least one day." in page
+    assert "The latest start must be after the earliest." in page
+    assert not TreatmentPlan.objects.filter(patient=patient).exists()
+    # A patient with an open plan gets no second one.
+    response = client.post(reverse("web:plan-new", args=[web.patient_a.pk]), _plan_form(web))
+    assert response.status_code == 409
+    assert "already has an open plan" in response.content.decode()
+
+
+def test_a_flagged_patient_needs_a_prescribers_override_with_a_reason_before_booking(client, web):
+    Contraindication.objects.create(code="minor", label="Under 18", kind=Contraindication.Kind.MIN_AGE, threshold=18)
+    teen = PatientFactory(home_site=web.clinic.site, first_name="Tom", last_name="Young", date_of_birth=dt.date(2010, 5, 1))
+    login(client, web.prescriber.user)
+    client.post(reverse("web:plan-new", args=[teen.pk]), _plan_form(web))
+    plan = TreatmentPlan.objects.get(patient=teen)
+    url = reverse("web:plan-screening", args=[plan.pk])
+    page = client.get(url).content.decode()
+    assert "Under 18: 15 years old (under 18)." in page
+    assert "Book induction course" not in page
+
+    response = client.post(url, {"reason": "  ", "version": plan.version})
+    assert response.status_code == 400
+    assert "Give the reason for the override" in response.content.decode()
+    plan.refresh_from_db()
+    assert plan.eligibility_override_by is None
+
+    # A nurse sees the screening but cannot override it.
+    client.logout()
+    login(client, web.nurse.user)
+    assert "Only a prescriber can record an override." in client.get(url).content.decode()
+    assert client.post(url, {"reason": "Because", "version": plan.version}).status_code == 403
+
+    client.logout()
+    login(client, web.prescriber.user)
+    response = client.post(url, {"reason": "Parental consent; psychiatrist agrees", "version": plan.version}, follow=True)
+    page = response.content.decode()
+    assert "Override recorded" in page and "Book induction course" in page
+    plan.refresh_from_db()
+    assert plan.eligibility_override_by == web.prescriber
+    assert plan.eligibility_override_reason == "Parental consent; psychiatrist agrees"
+    assert plan.history.first().history_change_reason == "Screening override: Parental consent; psychiatrist agrees"

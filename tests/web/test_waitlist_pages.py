@@ -1,0 +1,195 @@
+"""Waitlist pages with the test client: who may open them, staff only at their
+sites, the add form's errors, the desk accepting for a patient, and the
+patient's signed accept link (first to accept gets it, the next is told)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from clinic.models import Role
+from scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    WaitlistEntry,
+    WaitlistOffer,
+    WaitlistOfferStatus,
+    WaitlistStatus,
+)
+from scheduling.services import appointment_cancel
+from scheduling.services.waitlist import make_accept_token, waitlist_add
+from tests.factories import PatientFactory, SiteFactory, StaffFactory, UserFactory
+from tests.web.conftest import NOW, login, make_patient
+
+pytestmark = pytest.mark.django_db
+
+WAITLIST_QUERIES = 8
+
+
+def _wait(web, patient=None, **kwargs):
+    patient = patient or PatientFactory(home_site=web.clinic.site, reminder_consent=True)
+    return waitlist_add(
+        patient=patient, site=web.clinic.site, earliest_date=dt.date(2026, 3, 2), actor=web.desk.user, now=NOW, **kwargs
+    )
+
+
+def _cancel_first_session_of_a(web, capture):
+    freed = web.sessions_a[0]
+    with capture(execute=True):
+        appointment_cancel(appointment=freed, actor=web.desk.user, reason="Patient unwell", now=NOW, reflow=False)
+    return freed
+
+
+@pytest.mark.parametrize(
+    ("persona", "status"),
+    [("desk", 200), ("nurse", 200), ("prescriber", 200), ("admin", 403), ("patient_a", 403)],
+)
+def test_waitlist_pages_are_for_the_front_desk_and_clinicians(client, web, persona, status):
+    user = {
+        "desk": web.desk.user, "nurse": web.nurse.user, "prescriber": web.prescriber.user,
+        "admin": web.admin.user, "patient_a": web.patient_a.user,
+    }[persona]
+    login(client, user)
+    assert client.get(reverse("web:waitlist")).status_code == status
+    assert client.get(reverse("web:waitlist-add", args=[web.patient_b.pk])).status_code == status
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, web):
+    for url in (reverse("web:waitlist"), reverse("web:waitlist-add", args=[web.patient_b.pk])):
+        response = client.get(url)
+        assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_staff_of_another_site_see_neither_its_waitlist_nor_its_patients_nor_its_offers(
+    client, web, django_capture_on_commit_callbacks
+):
+    entry = _wait(web, patient=make_patient(web.clinic, "carol", "Carol", "Chen"))
+    _cancel_first_session_of_a(web, django_capture_on_commit_callbacks)
+    offer = WaitlistOffer.objects.get(entry=entry)
+    elsewhere = SiteFactory(name="Lakeside")
+    outsider = StaffFactory(role=Role.FRONT_DESK, sites=[elsewhere], user=UserFactory(username="lakeside_desk"))
+    login(client, outsider.user)
+    page = client.get(reverse("web:waitlist"))
+    assert page.status_code == 200 and "Carol Chen" not in page.content.decode()
+    assert client.get(reverse("web:waitlist") + f"?site={web.clinic.site.pk}").status_code == 404
+    assert client.get(reverse("web:waitlist-add", args=[web.patient_b.pk])).status_code == 404
+    assert client.post(reverse("web:waitlist-accept", args=[offer.pk])).status_code == 404
+    assert client.post(reverse("web:waitlist-remove", args=[entry.pk]), {"reason": "x"}).status_code == 404
+    offer.refresh_from_db()
+    entry.refresh_from_db()
+    assert offer.status == WaitlistOfferStatus.OPEN and entry.status == WaitlistStatus.WAITING
+
+
+def test_the_add_form_explains_its_errors_and_adds_nothing(client, web):
+    login(client, web.desk.user)
+    url = reverse("web:waitlist-add", args=[web.patient_b.pk])
+    response = client.post(url, {"site": web.clinic.site.pk, "earliest_date": "2026-03-10", "latest_date": "2026-03-05"})
+    assert response.status_code == 400
+    assert "The latest day must be on or after the earliest day." in response.content.decode()
+    response = client.post(url, {"site": web.clinic.site.pk, "earliest_date": ""})
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()
+    assert not WaitlistEntry.objects.exists()
+
+
+def test_the_desk_adds_a_patient_who_wants_a_session_brought_forward(client, web):
+    login(client, web.desk.user)
+    later = web.sessions_b[-1]
+    response = client.post(
+        reverse("web:waitlist-add", args=[web.patient_b.pk]),
+        {"site": web.clinic.site.pk, "earliest_date": "2026-03-02", "latest_date": "2026-03-20",
+         "replaces": later.pk, "notify_patient": "on", "notes": "Can come at short notice"},
+    )
+    assert response.status_code == 302
+    entry = WaitlistEntry.objects.get()
+    assert (entry.patient_id, entry.replaces_id, entry.plan_id) == (web.patient_b.pk, later.pk, web.plan_b.pk)
+    assert entry.created_by == web.desk.user
+    page = client.get(response["Location"]).content.decode()
+    assert "Bob Baker is on the waitlist" in page and "Can come at short notice" in page
+    # A second waiting entry is refused in words.
+    again = client.post(
+        reverse("web:waitlist-add", args=[web.patient_b.pk]), {"site": web.clinic.site.pk, "earliest_date": "2026-03-02"}
+    )
+    assert again.status_code == 409 and "already on the waitlist" in again.content.decode()
+
+
+def test_the_desk_sees_the_offer_after_a_cancel_and_accepts_it_for_the_patient_who_phoned(
+    client, web, django_capture_on_commit_callbacks
+):
+    newcomer = make_patient(web.clinic, "carol", "Carol", "Chen")
+    entry = _wait(web, patient=newcomer)
+    freed = _cancel_first_session_of_a(web, django_capture_on_commit_callbacks)
+    login(client, web.desk.user)
+    page = client.get(reverse("web:waitlist")).content.decode()
+    assert "Carol Chen" in page and "Accept for patient" in page
+    offer = WaitlistOffer.objects.get(entry=entry)
+    response = client.post(reverse("web:waitlist-accept", args=[offer.pk]), follow=True)
+    assert "Booked Carol Chen on Mon 2 Mar" in response.content.decode()
+    booked = Appointment.objects.get(patient=newcomer)
+    assert (booked.starts_at, booked.chair_id, booked.status) == (freed.starts_at, freed.chair_id, AppointmentStatus.BOOKED)
+    assert booked.booked_by == web.desk.user
+
+
+def test_the_patients_accept_link_shows_then_books_and_the_next_accepter_is_told_it_is_taken(
+    client, web, django_capture_on_commit_callbacks
+):
+    first = _wait(web)
+    second = _wait(web)
+    freed = _cancel_first_session_of_a(web, django_capture_on_commit_callbacks)
+    assert len(mail.outbox) == 2
+    first_url = reverse("web:waitlist-accept-link", args=[make_accept_token(WaitlistOffer.objects.get(entry=first))])
+    second_url = reverse("web:waitlist-accept-link", args=[make_accept_token(WaitlistOffer.objects.get(entry=second))])
+    assert first_url in mail.outbox[0].body
+
+    shown = client.get(first_url)
+    assert shown.status_code == 200
+    assert "Yes, book this session for me" in shown.content.decode()
+    assert not Appointment.objects.filter(patient=first.patient).exists()  # a GET (link preview) books nothing
+
+    booked = client.post(first_url)
+    assert booked.status_code == 200 and "the session is booked" in booked.content.decode()
+    assert Appointment.objects.get(patient=first.patient).starts_at == freed.starts_at
+
+    late = client.post(second_url)
+    assert late.status_code == 409
+    assert "This session has already been taken" in late.content.decode()
+    assert not Appointment.objects.filter(patient=second.patient).exists()
+    assert client.get(first_url).status_code == 200  # the winner's link still says it is theirs
+    assert client.get(reverse("web:waitlist-accept-link", args=["forged-token"])).status_code == 410
+
+
+def test_the_waitlist_page_keeps_a_fixed_number_of_queries(
+    client, web, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    login(client, web.desk.user)
+    _wait(web)
+    _wait(web)
+    url = reverse("web:waitlist")
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    for _ in range(6):
+        _wait(web, notify_patient=False)
+    _cancel_first_session_of_a(web, django_capture_on_commit_callbacks)
+    assert WaitlistOffer.objects.count() == 5
+    with django_assert_max_num_queries(WAITLIST_QUERIES), CaptureQueriesContext(connection) as many:
+        response = client.get(url)
+    assert len(response.context["entries"]) == 8
+    assert len(many) == len(few)
+
+
+
+def test_the_admin_lists_waitlist_entries_and_offers_read_only(client, web, django_capture_on_commit_callbacks):
+    entry = _wait(web, patient=make_patient(web.clinic, "carol", "Carol", "Chen"))
+    _cancel_first_session_of_a(web, django_capture_on_commit_callbacks)
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    entries = client.get(reverse("admin:scheduling_waitlistentry_changelist"))
+    assert entries.status_code == 200 and "Carol Chen" in entries.content.decode()
+    assert client.get(reverse("admin:scheduling_waitlistoffer_changelist")).status_code == 200
+    assert client.get(reverse("admin:scheduling_waitlistentry_add")).status_code == 403
+    assert client.post(reverse("admin:scheduling_waitlistentry_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
+    assert WaitlistEntry.objects.filter(pk=entry.pk).exists()
