@@ -3,13 +3,30 @@ start x chair x nurse loop gave (kept below as the oracle), over random clinics.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scheduling.engine import Availability, Preferences, Slot, Span
-from tests.scheduling.test_engine_properties import FIRST_DAY, HORIZON_DAYS, clinics
+from tests.scheduling.test_engine_properties import FIRST_DAY, HORIZON_DAYS, _instant, clinics
+
+
+@st.composite
+def busy_clinics(draw):
+    """The property tests' random clinics, with nurses given several sessions a day,
+    some at once, so loads of 0 to 3 and more occur."""
+    site = draw(clinics())
+    nurses = []
+    for nurse in site.nurses:
+        extra = []
+        for _ in range(draw(st.integers(0, 30))):
+            day = FIRST_DAY + dt.timedelta(days=draw(st.integers(0, 2)))
+            start = _instant(day, draw(st.integers(6, 18)), draw(st.sampled_from([0, 15, 30, 45])), site.zone)
+            extra.append(Span(start, start + dt.timedelta(minutes=draw(st.sampled_from([30, 60, 120])))))
+        nurses.append(dataclasses.replace(nurse, booked=tuple(sorted((*nurse.booked, *extra)))))
+    return dataclasses.replace(site, nurses=tuple(nurses))
 
 
 def oracle_free_slots(availability: Availability, day, duration, route, *, chair_ids=None, nurse_ids=None, after=None):
@@ -37,10 +54,10 @@ def oracle_free_slots(availability: Availability, day, duration, route, *, chair
     return found
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(
-    site=clinics(),
-    offset=st.integers(0, HORIZON_DAYS - 1),
+    site=busy_clinics(),
+    offset=st.integers(0, 2),
     minutes=st.sampled_from([60, 90, 120, 180]),
     route=st.sampled_from(["iv", "intranasal"]),
     narrow=st.sampled_from(["none", "chair", "nurse"]),
