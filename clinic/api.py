@@ -98,8 +98,9 @@ class ClinicAPIMixin(PatientsShownMixin):
     def dispatch(self, request, *args, **kwargs):
         # Each request is one transaction: a write is all or nothing, and a statement the
         # database refused (a value out of range) cannot leave the connection aborted for
-        # whatever runs after the view (the access log).
-        with transaction.atomic():
+        # whatever runs after the view (the access log). Inside the transaction the access-log
+        # middleware opens for a write, no savepoint is needed: an error rolls back the lot.
+        with transaction.atomic(savepoint=not getattr(request, "in_request_transaction", False)):
             return super().dispatch(request, *args, **kwargs)
 
     def initial(self, request, *args, **kwargs):

@@ -3,18 +3,25 @@
 Every request by a signed-in user (pages and API alike) leaves one row, and so does
 every request to a view marked `log_anonymous_access` (the patient's calendar feed and
 reminder links, whose secret token stands in for a login) or that showed a patient.
-Static files and health checks are not logged. The row is written by clinic.audit."""
+Static files and health checks are not logged. The row is written by clinic.audit.
+
+A write to the API runs in one transaction with its log row, so a booking costs
+one commit; if the request's work is rolled back (an error answer), the row is
+written on its own afterwards. Reads keep their own."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
 from clinic import audit
 
 _SKIP_PREFIXES = ("/static/", "/health/", "/favicon")
+_ONE_TRANSACTION_PREFIX = "/api/"
+_READS = ("GET", "HEAD", "OPTIONS")
 
 
 class AccessLogMiddleware:
@@ -22,10 +29,23 @@ class AccessLogMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+        if request.method in _READS or not request.path.startswith(_ONE_TRANSACTION_PREFIX):
+            response = self.get_response(request)
+            self._log(request, response)
+            return response
+        with transaction.atomic():
+            request.in_request_transaction = True  # the API view needs no savepoint of its own
+            response = self.get_response(request)
+            logged = not transaction.get_rollback()
+            if logged:
+                self._log(request, response)
+        if not logged:
+            self._log(request, response)
+        return response
+
+    def _log(self, request: HttpRequest, response: HttpResponse) -> None:
         if not request.path.startswith(_SKIP_PREFIXES) and audit.should_log(request):
             audit.access_log_write(request=request, status_code=response.status_code)
-        return response
 
     def process_view(self, request: HttpRequest, view_func: Callable[..., Any], view_args: Any, view_kwargs: Any) -> None:
         if getattr(view_func, audit.ANONYMOUS_ATTRIBUTE, False):

@@ -133,6 +133,10 @@ class StaffMember(models.Model):
         return self.role in CLINICIAN_ROLES
 
 
+# The longest a shift may last; see scheduling.models.MAX_SESSION_LENGTH for why reads need it.
+MAX_SHIFT_LENGTH = dt.timedelta(hours=24)
+
+
 class Shift(models.Model):
     """One staff member working at one site for a stretch of time."""
 
@@ -146,6 +150,9 @@ class Shift(models.Model):
         indexes = [models.Index(fields=["site", "starts_at"])]
         constraints = [
             models.CheckConstraint(condition=Q(starts_at__lt=models.F("ends_at")), name="shift_starts_before_end"),
+            models.CheckConstraint(
+                condition=Q(ends_at__lte=models.F("starts_at") + MAX_SHIFT_LENGTH), name="shift_at_most_max_length"
+            ),
             PostgresExclusionConstraint(
                 name="shift_no_overlap_per_staff",
                 expressions=[

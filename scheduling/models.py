@@ -8,6 +8,8 @@ Writes go through scheduling.services; these classes hold single-row logic only.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.contrib.postgres.fields import RangeOperators
 from django.core.exceptions import ValidationError
@@ -189,6 +191,10 @@ BLOCKING_STATUSES = (
 )
 UPCOMING_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED)
 _BLOCKING = Q(status__in=[s.value for s in BLOCKING_STATUSES])
+# The longest a session may last. A constraint holds it, so a read for the sessions
+# overlapping [start, end) may also bound `starts_at > start - MAX_SESSION_LENGTH` and
+# walk the (…, starts_at) indexes over a few days instead of the whole history.
+MAX_SESSION_LENGTH = dt.timedelta(hours=12)
 
 
 class Appointment(models.Model):
@@ -230,9 +236,15 @@ class Appointment(models.Model):
             models.Index(fields=["chair", "starts_at"]),
             models.Index(fields=["nurse", "starts_at"]),
             models.Index(fields=["patient", "starts_at"]),
+            # The snapshot asks for (site OR nurse OR patient) in a window; with an OR the
+            # composite indexes above are scanned whole, this one reads the window only.
+            models.Index(fields=["starts_at"], name="appointment_starts_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(starts_at__lt=F("ends_at")), name="appointment_starts_before_end"),
+            models.CheckConstraint(
+                condition=Q(ends_at__lte=F("starts_at") + MAX_SESSION_LENGTH), name="appointment_at_most_max_length"
+            ),
             models.CheckConstraint(
                 condition=Q(plan__isnull=True, sequence__isnull=True) | Q(plan__isnull=False, sequence__gte=1),
                 name="appointment_sequence_with_plan",

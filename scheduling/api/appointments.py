@@ -33,6 +33,7 @@ from scheduling.models import (
     ReminderStatus,
     TreatmentPlan,
 )
+from scheduling.selectors import sites_with_schedule
 
 PATIENT_CANCEL_REASON = "Cancelled by the patient online"
 
@@ -42,16 +43,26 @@ class TooLateForOnlineChange(InvalidState):
 
 
 class BookSerializer(api_fields.StrictSerializer):
-    patient = api_fields.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    # The patient comes with the home site (their default time zone for reminders), the site
+    # with its opening hours and reminder policy, the nurse with the name the answer shows,
+    # so the booking reads none of them again.
+    patient = api_fields.PrimaryKeyRelatedField(queryset=Patient.objects.select_related("home_site"))
     site = api_fields.PrimaryKeyRelatedField(queryset=Site.objects.all())
     starts_at = api_fields.DateTimeField()
     plan = api_fields.PrimaryKeyRelatedField(queryset=TreatmentPlan.objects.all(), required=False, allow_null=True)
     phase = serializers.ChoiceField(choices=Phase.choices, required=False)
     chair = api_fields.PrimaryKeyRelatedField(queryset=Chair.objects.all(), required=False, allow_null=True)
-    nurse = api_fields.PrimaryKeyRelatedField(queryset=StaffMember.objects.filter(role=Role.NURSE), required=False, allow_null=True)
+    nurse = api_fields.PrimaryKeyRelatedField(
+        queryset=StaffMember.objects.filter(role=Role.NURSE).select_related("user"), required=False, allow_null=True
+    )
     duration_minutes = serializers.IntegerField(min_value=15, max_value=480, required=False)
     override_reason = serializers.CharField(required=False, allow_blank=True, max_length=2000,
                                             help_text="A clinician accepting a plan-rule break says why.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Built per request: the opening-hours aggregate depends on the database in use.
+        self.fields["site"].queryset = sites_with_schedule()
 
 
 class MoveSerializer(api_fields.StrictSerializer):
@@ -163,6 +174,11 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
                 nurse=data.get("nurse"), duration=dt.timedelta(minutes=duration) if duration else None,
                 override_reason=data.get("override_reason", ""),
             )
+            chair, nurse = data.get("chair"), data.get("nurse")
+            if appointment.plan_id is None and chair is not None and nurse is not None:
+                # Everything the answer shows is in hand: no need to read the row back.
+                appointment.chair, appointment.nurse = chair, nurse
+                return Response(self.get_serializer(appointment).data, status=status.HTTP_201_CREATED)
             return self._answer(appointment, status.HTTP_201_CREATED)
 
         return idempotent(request, perform)

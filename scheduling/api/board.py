@@ -16,9 +16,9 @@ from clinic.api import ClinicAPIMixin
 from clinic.audit import patient_ids_of, patients_shown
 from clinic.models import Chair, Role, Route, Site, StaffMember
 from clinic.permissions import DESK, scope_to_actor
-from scheduling.engine import Availability, Preferences, Slot, Span
+from scheduling.engine import Availability
 from scheduling.engine.wallclock import day_bounds
-from scheduling.selectors import day_board, site_snapshot
+from scheduling.selectors import day_board, site_snapshot, sites_with_schedule
 
 MAX_SEARCH_DAYS = 31
 MAX_SLOTS = 500
@@ -55,13 +55,17 @@ class FreeSlotsSerializer(serializers.Serializer):
     truncated = serializers.BooleanField(help_text="More slots exist than `limit`.")
 
 
+def _only(value: int | None) -> list[int] | None:
+    return None if value is None else [value]
+
+
 class FreeSlotsView(ClinicAPIMixin, APIView):
     access = {"get": DESK}
 
     @extend_schema(summary="Free slots at a site: every start, chair and nurse that could take a session",
                    parameters=[FreeSlotQuerySerializer], responses=FreeSlotsSerializer)
     def get(self, request, site_id: int):
-        site = get_object_or_404(scope_to_actor(Site.objects.prefetch_related("opening_hours"), self.actor), pk=site_id)
+        site = get_object_or_404(scope_to_actor(sites_with_schedule(), self.actor), pk=site_id)
         query = FreeSlotQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
@@ -70,36 +74,19 @@ class FreeSlotsView(ClinicAPIMixin, APIView):
         start, _ = day_bounds(params["start_date"], zone)
         _, end = day_bounds(params["end_date"], zone)
         availability = Availability(site_snapshot(site=site, start=start, end=end))
-        chairs = [c for c in availability.site.chairs if params["route"] in c.routes]
-        if "chair" in params:
-            chairs = [c for c in chairs if c.id == params["chair"]]
-        nurse_ids = [n.id for n in availability.site.nurses]
-        if "nurse" in params:
-            nurse_ids = [n for n in nurse_ids if n == params["nurse"]]
         now = timezone.now()
         slots: list[dict] = []
         truncated = False
         day = params["start_date"]
         while day <= params["end_date"] and not truncated:
-            starts, _ = availability.candidate_starts(day, duration, Preferences())
-            for begin in starts:
-                if begin <= now:
-                    continue
-                span = Span(begin, begin + duration)
-                for chair in chairs:
-                    free = [
-                        n for n in nurse_ids if availability.slot_is_free(Slot(begin, span.end, chair.id, n), ignore_patient=True) is None
-                    ]
-                    if not free:
-                        continue
-                    # The least-loaded nurse, as the booking service would choose.
-                    nurse_id = min(free, key=lambda n: (availability.nurse_load(n, span), n))
-                    if len(slots) >= params["limit"]:
-                        truncated = True
-                        break
-                    slots.append({"starts_at": begin, "ends_at": span.end, "chair": chair.id, "nurse": nurse_id})
-                if truncated:
+            for slot in availability.free_slots(
+                day, duration, params["route"], chair_ids=_only(params.get("chair")),
+                nurse_ids=_only(params.get("nurse")), after=now,
+            ):
+                if len(slots) >= params["limit"]:
+                    truncated = True
                     break
+                slots.append({"starts_at": slot.start, "ends_at": slot.end, "chair": slot.chair_id, "nurse": slot.nurse_id})
             day += dt.timedelta(days=1)
         body = {"site": site.pk, "duration_minutes": params["duration_minutes"], "slots": slots, "truncated": truncated}
         return Response(FreeSlotsSerializer(body).data)

@@ -9,7 +9,8 @@ import re
 from collections.abc import Callable
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
@@ -57,10 +58,11 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
 def idempotent(request: Request, perform: Callable[[], Response]) -> Response:
     """Run `perform` at most once per (user, Idempotency-Key).
 
-    The key is serialised with a transaction-scoped advisory lock, so a retry that arrives
-    while the first attempt is still running waits for it and then replays its answer
-    instead of racing it into a booking conflict. Only successful answers are stored: a
-    refused booking changed nothing, so retrying it simply tries again."""
+    The key's row is claimed first (inserted, not yet committed), so a retry that arrives
+    while the first attempt is still running waits on the unique index for it and then
+    replays its answer instead of racing it into a booking conflict; if the first attempt
+    rolled back, the retry claims the key and tries again. Only successful answers are
+    kept: a refused booking changed nothing, and its claim goes with its rollback."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return perform()
@@ -69,26 +71,33 @@ def idempotent(request: Request, perform: Callable[[], Response]) -> Response:
         raise serializers.ValidationError({"Idempotency-Key": [f"Use 1 to {MAX_KEY_LENGTH} characters."]})
     fingerprint = _fingerprint(request)
     user = request.user
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"idempotency:{user.pk}:{key}"])
-        existing = IdempotencyRecord.objects.filter(user=user, key=key).first()
-        if existing is not None:
-            return _replay(existing, fingerprint)
+    # No savepoint: an error anywhere below rolls the whole request back (the claim too).
+    with transaction.atomic(savepoint=False):
+        claimed = _claim(user.pk, key, fingerprint)
+        if claimed is None:
+            return _replay(IdempotencyRecord.objects.get(user=user, key=key), fingerprint)
         response = perform()
         if 200 <= response.status_code < 300:
             body = json.loads(json.dumps(response.data, cls=DjangoJSONEncoder))
-            try:
-                with transaction.atomic():
-                    IdempotencyRecord.objects.create(
-                        user=user, key=key, request_fingerprint=fingerprint,
-                        response_status=response.status_code, response_body=body,
-                    )
-            except IntegrityError:  # pragma: no cover - only without the advisory lock (SQLite)
-                transaction.set_rollback(True)
-                return _replay(IdempotencyRecord.objects.get(user=user, key=key), fingerprint)
+            IdempotencyRecord.objects.filter(pk=claimed).update(response_status=response.status_code, response_body=body)
+        else:
+            IdempotencyRecord.objects.filter(pk=claimed).delete()
         return response
+
+
+def _claim(user_id: int, key: str, fingerprint: str) -> int | None:
+    """Insert the key's row, or return None if another request holds it (after waiting for that
+    request's transaction to end). The placeholder answer never commits: it is replaced or
+    deleted in the same transaction."""
+    table = IdempotencyRecord._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (user_id, key, request_fingerprint, response_status, response_body, created_at)"  # noqa: S608 - model table name
+            " VALUES (%s, %s, %s, 0, %s, %s) ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
+            [user_id, key, fingerprint, "{}", connection.ops.adapt_datetimefield_value(timezone.now())],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')

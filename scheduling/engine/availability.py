@@ -5,13 +5,14 @@ other sessions."""
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
 from scheduling.engine.model import DayProblem, Preferences, SiteSnapshot, Slot, Span
-from scheduling.engine.wallclock import local_instant
+from scheduling.engine.wallclock import day_bounds, local_instant
 
+_DAY = dt.timedelta(days=1)
 WEEKDAY_NAMES = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
 
 
@@ -39,7 +40,12 @@ class _SortedSpans:
                 yield candidate
 
     def any_overlap(self, span: Span) -> bool:
-        return next(self.overlapping(span), None) is not None
+        # The hot test of every free-slot search: no generator, no slice.
+        spans, start = self.spans, span.start
+        for index in range(bisect_left(self.starts, start - self.longest), bisect_left(self.starts, span.end)):
+            if spans[index].end > start:
+                return True
+        return False
 
     def covering(self, span: Span) -> bool:
         """True if one span (a shift) covers all of `span`; shifts of one person never overlap."""
@@ -105,11 +111,14 @@ class Availability:
         minute = earliest.hour * 60 + earliest.minute
         step = site.step_minutes
         minute = -(-minute // step) * step  # round up onto the grid
+        midnight, next_midnight = day_bounds(day, site.zone)
+        # On a day without a clock change every wall time is midnight plus its minutes.
+        plain_day = next_midnight - midnight == _DAY
         while minute < 24 * 60:
             clock = dt.time(minute // 60, minute % 60)
             if latest is not None and clock > latest:
                 break
-            instant = local_instant(day, clock, site.zone)
+            instant = midnight + dt.timedelta(minutes=minute) if plain_day else local_instant(day, clock, site.zone)
             if instant is not None:
                 if closes_at is not None and instant + duration > closes_at:
                     break
@@ -184,6 +193,90 @@ class Availability:
         if not on_shift:
             return "no nurse is on shift"
         return f"every nurse on shift already has {self.site.max_patients_per_nurse} patients"
+
+    def free_slots(
+        self,
+        day: dt.date,
+        duration: dt.timedelta,
+        route: str,
+        *,
+        chair_ids: Iterable[int] | None = None,
+        nurse_ids: Iterable[int] | None = None,
+        after: dt.datetime | None = None,
+    ) -> Iterator[Slot]:
+        """Every (start, chair) on `day` that could take a session, in start then chair
+        order, each with the least-loaded nurse free for it (lowest id on a tie), as the
+        booking service would choose. The patient's own sessions are not considered.
+
+        Instead of asking every chair and nurse about every start, each busy span marks
+        the range of starts it blocks (found by bisection on the sorted starts), so the
+        work follows the number of bookings that day, not starts x chairs x nurses. A
+        nurse's exact peak load is computed only where two or more of their sessions
+        touch the window."""
+        starts, _ = self.candidate_starts(day, duration, Preferences())
+        if after is not None:
+            starts = starts[bisect_right(starts, after):]
+        if not starts:
+            return
+        chairs = [c.id for c in self.site.chairs if route in c.routes]
+        if chair_ids is not None:
+            wanted = set(chair_ids)
+            chairs = [c for c in chairs if c in wanted]
+        nurses = sorted(self._nurse_shifts)
+        if nurse_ids is not None:
+            wanted = set(nurse_ids)
+            nurses = [n for n in nurses if n in wanted]
+        if not chairs or not nurses:
+            return
+        count = len(starts)
+        window = Span(starts[0], starts[-1] + duration)
+
+        def blocked_range(span: Span) -> range:
+            # Start s overlaps span iff span.start - duration < s < span.end.
+            return range(bisect_right(starts, span.start - duration), bisect_left(starts, span.end))
+
+        closed = bytearray(count)
+        for closure, _ in self._closures:
+            for index in blocked_range(closure):
+                closed[index] = 1
+        limit = self.site.max_patients_per_nurse
+        # best[i]: (load, nurse id) of the nurse the booking service would pick for starts[i].
+        best: list[tuple[int, int] | None] = [None] * count
+        for nurse_id in nurses:
+            on_shift = bytearray(count)
+            for shift in self._nurse_shifts[nurse_id].overlapping(window):
+                # Covered iff shift.start <= s and s + duration <= shift.end.
+                for index in range(bisect_left(starts, shift.start), bisect_right(starts, shift.end - duration)):
+                    on_shift[index] = 1
+            touching = [0] * count
+            for booked in self._nurse_booked[nurse_id].overlapping(window):
+                for index in blocked_range(booked):
+                    touching[index] += 1
+            for index in range(count):
+                if not on_shift[index]:
+                    continue
+                load = touching[index]
+                if load >= 2:  # two sessions in the window need not run at once
+                    load = self.nurse_load(nurse_id, Span(starts[index], starts[index] + duration))
+                if load < limit:
+                    current = best[index]
+                    if current is None or load < current[0]:
+                        best[index] = (load, nurse_id)
+        free_chairs = []
+        for chair_id in chairs:
+            busy = bytearray(count)
+            for booked in self._chair_busy[chair_id].overlapping(window):
+                for index in blocked_range(booked):
+                    busy[index] = 1
+            free_chairs.append((chair_id, busy))
+        for index, start in enumerate(starts):
+            choice = best[index]
+            if choice is None or closed[index]:
+                continue
+            end = start + duration
+            for chair_id, busy in free_chairs:
+                if not busy[index]:
+                    yield Slot(start=start, end=end, chair_id=chair_id, nurse_id=choice[1])
 
     def slot_is_free(self, slot: Slot, *, ignore_patient: bool = False) -> str | None:
         """None if `slot` can be booked as given, else what is in the way."""

@@ -109,15 +109,19 @@ def _without_existing(appointment: Appointment, rows: list[Reminder]) -> list[Re
     return [row for row in rows if (row.kind, row.offset_minutes) not in existing]
 
 
-def reminders_schedule(*, appointment: Appointment, now: dt.datetime) -> list[Reminder]:
+def reminders_schedule(*, appointment: Appointment, now: dt.datetime, just_inserted: bool = False) -> list[Reminder]:
     """For a newly booked appointment: the booking confirmation (due now, or at the
-    end of quiet hours) and one reminder per policy offset still ahead."""
+    end of quiet hours) and one reminder per policy offset still ahead.
+
+    `just_inserted`: the caller created the row in this transaction, so nothing can be
+    queued for it yet and the look for existing rows is skipped."""
     if appointment.status not in UPCOMING_STATUSES:
         return []
-    with transaction.atomic():
-        rows = _without_existing(
-            appointment, _new_rows(appointment=appointment, now=now, notice=ReminderKind.CONFIRMATION)
-        )
+    # One INSERT at most: atomic on its own, and the caller's transaction holds the rest.
+    with transaction.atomic(savepoint=False):
+        rows = _new_rows(appointment=appointment, now=now, notice=ReminderKind.CONFIRMATION)
+        if not just_inserted:
+            rows = _without_existing(appointment, rows)
         return Reminder.objects.bulk_create(rows)
 
 

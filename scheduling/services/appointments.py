@@ -166,7 +166,7 @@ def appointment_book(
         raise InvalidInput("That chair is at another site.")
     ends_at = starts_at + duration
     slot = _choose_slot(site=site, patient=patient, starts_at=starts_at, ends_at=ends_at, route=route, chair=chair, nurse=nurse, exclude_ids=[])
-    verify_slots(site=site, patient=patient, slots=[slot], route=route)
+    verify_slots(site=site, patient=patient, slots=[slot], route=route, chairs=[chair] if chair else None)
     round_ = plan.induction_round if plan else 1
     (appointment,) = insert_sessions(
         patient=patient,
@@ -183,7 +183,7 @@ def appointment_book(
         plan.status = PlanStatus.ACTIVE
         plan.version += 1
         save_with_history(plan, fields=["status", "version"], actor=actor, reason="Activated by the first booking")
-    reminders.reminders_schedule(appointment=appointment, now=now)
+    reminders.reminders_schedule(appointment=appointment, now=now, just_inserted=True)
     return appointment
 
 

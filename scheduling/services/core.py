@@ -16,16 +16,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from simple_history.utils import bulk_create_with_history
 
-from clinic.models import Site, StaffMember
+from clinic.models import Chair, Site, StaffMember
 from patients.models import Patient
 from scheduling.engine import Availability, Slot, Span
 from scheduling.engine.wallclock import local_instant
 from scheduling.errors import BookingConflict
 from scheduling.models import BLOCKING_STATUSES, Appointment, Phase, TreatmentPlan
-from scheduling.selectors import patient_busy_spans, site_snapshot
+from scheduling.selectors import booking_snapshot
 
 _CONSTRAINT_MESSAGES = {
     "appointment_no_chair_overlap": "the chair was just booked by someone else for that time",
@@ -101,15 +101,34 @@ class PlannedSession:
 
 
 def lock_for_booking(*, nurse_ids: Sequence[int], patient: Patient) -> None:
-    list(StaffMember.objects.select_for_update().filter(pk__in=sorted(set(nurse_ids))).order_by("pk").values_list("pk"))
+    nurses = sorted(set(nurse_ids))
+    if len(nurses) == 1 and connection.vendor == "postgresql":
+        # One statement, same order: the single row of the join locks the nurse, then the patient.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM clinic_staffmember s, patients_patient p WHERE s.id = %s AND p.id = %s FOR UPDATE OF s, p",
+                [nurses[0], patient.pk],
+            )
+            if cursor.fetchone() is not None:
+                return
+    list(StaffMember.objects.select_for_update().filter(pk__in=nurses).order_by("pk").values_list("pk"))
     list(Patient.objects.select_for_update().filter(pk=patient.pk).values_list("pk"))
 
 
 def fresh_availability(
-    *, site: Site, patient: Patient, start: dt.datetime, end: dt.datetime, exclude_ids: Sequence[int] = ()
+    *,
+    site: Site,
+    patient: Patient,
+    start: dt.datetime,
+    end: dt.datetime,
+    exclude_ids: Sequence[int] = (),
+    chairs: Sequence[Chair] | None = None,
+    nurse_ids: Sequence[int] | None = None,
 ) -> Availability:
-    snapshot = site_snapshot(site=site, start=start, end=end, exclude_appointment_ids=exclude_ids)
-    busy = patient_busy_spans(patient=patient, start=start, end=end, exclude_appointment_ids=exclude_ids)
+    snapshot, busy = booking_snapshot(
+        site=site, start=start, end=end, patient=patient, exclude_appointment_ids=exclude_ids, chairs=chairs,
+        nurse_ids=nurse_ids,
+    )
     return Availability(snapshot, busy)
 
 
@@ -143,12 +162,23 @@ def verify_slots(
     slots: Sequence[Slot],
     route: str,
     exclude_ids: Sequence[int] = (),
+    chairs: Sequence[Chair] | None = None,
 ) -> None:
-    """Lock and re-check every slot against committed data; raise BookingConflict naming the first problem."""
-    lock_for_booking(nurse_ids=[s.nurse_id for s in slots], patient=patient)
+    """Lock and re-check every slot against committed data; raise BookingConflict naming the first problem.
+
+    `chairs` are the slots' chair rows when the caller already holds them (read in this
+    transaction), which saves reading them again. Only the slots' chairs and nurses are read."""
+    nurse_ids = sorted({s.nurse_id for s in slots})
+    lock_for_booking(nurse_ids=nurse_ids, patient=patient)
     start = min(s.start for s in slots)
     end = max(s.end for s in slots)
-    availability = fresh_availability(site=site, patient=patient, start=start, end=end, exclude_ids=exclude_ids)
+    wanted = {s.chair_id for s in slots}
+    if chairs is None or wanted - {c.pk for c in chairs}:
+        chairs = list(Chair.objects.filter(pk__in=wanted))
+    availability = fresh_availability(
+        site=site, patient=patient, start=start, end=end, exclude_ids=exclude_ids,
+        chairs=[c for c in chairs if c.pk in wanted], nurse_ids=nurse_ids,
+    )
     for slot in sorted(slots, key=lambda s: s.start):
         problem = slot_problem(availability, slot, route=route)
         if problem:
@@ -187,7 +217,9 @@ def insert_sessions(
         for index, session in enumerate(sessions)
     ]
     try:
-        with transaction.atomic():
+        # No savepoint of its own: every caller is a service inside its own atomic block,
+        # and the conflict below leaves through it.
+        with transaction.atomic(savepoint=False):
             created = bulk_create_with_history(
                 rows, Appointment, default_user=actor, default_change_reason=reason
             )

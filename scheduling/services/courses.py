@@ -30,7 +30,14 @@ from scheduling.engine.wallclock import day_bounds, local_day
 from scheduling.errors import CourseDoesNotFit, InvalidInput, InvalidState, PlanRuleBroken
 from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus, Phase, PlanStatus, TreatmentPlan
 from scheduling.reminders import services as reminders
-from scheduling.selectors import induction_rule, maintenance_rule, patient_busy_spans, plan_preferences, site_snapshot
+from scheduling.selectors import (
+    booking_snapshot,
+    induction_rule,
+    maintenance_rule,
+    patient_busy_spans,
+    plan_preferences,
+    site_snapshot,
+)
 from scheduling.services.core import (
     PlannedSession,
     insert_sessions,
@@ -69,8 +76,8 @@ class CourseProposal:
 def _availability(plan: TreatmentPlan, site: Site, first_day: dt.date, last_day: dt.date) -> Availability:
     start, _ = day_bounds(first_day, site.zone)
     _, end = day_bounds(last_day, site.zone)
-    snapshot = site_snapshot(site=site, start=start, end=end)
-    return Availability(snapshot, patient_busy_spans(patient=plan.patient, start=start, end=end))
+    snapshot, busy = booking_snapshot(site=site, start=start, end=end, patient=plan.patient)
+    return Availability(snapshot, busy)
 
 
 def _as_sessions(proposal: Proposal, site: Site, phase: str, first_sequence: int) -> list[ProposedSession]:
