@@ -28,7 +28,7 @@ def _run(args: list[str], tmp_path: Path, **environment: str) -> subprocess.Comp
 def _compose_environment() -> dict[str, str]:
     """What compose hands the web service when .env holds only the two required secrets."""
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    required = {"POSTGRES_PASSWORD": "pgpassword", "DJANGO_SECRET_KEY": secrets.token_urlsafe(50)}
+    required = {"POSTGRES_PASSWORD": "pgpassword", "POSTGRES_APP_PASSWORD": "apppassword", "DJANGO_SECRET_KEY": secrets.token_urlsafe(50)}
     resolved = {}
     for key, value in compose["services"]["web"]["environment"].items():
         text = str(value)

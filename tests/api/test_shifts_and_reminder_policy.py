@@ -117,7 +117,9 @@ def test_a_policy_stays_with_its_site_and_a_site_has_one_policy(admin, clinic):
     policy = clinic.site.reminder_policy
     other = SiteFactory()
     moved = admin.patch(f"{V1}/reminder-policies/{policy.pk}/", {"site": other.pk}, format="json")
-    assert moved.status_code == 200
+    # The site is read-only: naming it in a write is refused by name, not silently dropped.
+    assert moved.status_code == 400
+    assert "site" in moved.json()["error"]["fields"]
     policy.refresh_from_db()
     assert policy.site_id == clinic.site.pk
     second = admin.post(f"{V1}/reminder-policies/", {"site": clinic.site.pk, "offsets_hours": [24]}, format="json")
@@ -142,6 +144,7 @@ def test_a_site_administrator_changes_only_their_own_sites_of_a_staff_member(adm
     granted = admin.patch(f"{V1}/staff/{nurse.pk}/", {"sites": [other.pk]}, format="json")
     assert granted.status_code == 400
     widened = admin.patch(f"{V1}/staff/{nurse.pk}/", {"all_sites": True}, format="json")
-    assert widened.status_code == 200
+    assert widened.status_code == 400  # read-only here (granted in the Django admin), refused by name
+    assert "all_sites" in widened.json()["error"]["fields"]
     nurse.refresh_from_db()
     assert nurse.all_sites is False

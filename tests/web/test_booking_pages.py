@@ -140,7 +140,7 @@ def test_a_missing_or_forged_slot_is_a_clear_400(client, web):
 
 def test_a_session_that_is_not_upcoming_cannot_be_moved(client, web):
     session = web.sessions_a[2]
-    appointment_cancel(appointment=session, actor=web.desk.user, reason="Unwell", now=NOW, reflow=False)
+    appointment_cancel(appointment=session, actor=web.desk.user, reason="Unwell", now=NOW, rebook=False)
     login(client, web.desk.user)
     response = client.get(_move_url(session))
     assert "cannot be moved" in response.content.decode()
@@ -149,7 +149,7 @@ def test_a_session_that_is_not_upcoming_cannot_be_moved(client, web):
 
 def test_the_desk_books_a_make_up_session_on_the_plan_from_the_free_times(client, web):
     missed = web.sessions_a[-1]
-    appointment_cancel(appointment=missed, actor=web.desk.user, reason="Unwell", now=NOW, reflow=False)
+    appointment_cancel(appointment=missed, actor=web.desk.user, reason="Unwell", now=NOW, rebook=False)
     login(client, web.desk.user)
     url = reverse("web:book-session", args=[web.patient_a.pk])
     last_kept = web.sessions_a[-2].starts_at.astimezone(web.clinic.site.zone).date()

@@ -72,7 +72,7 @@ def test_waitlisted_patient_accepts_a_freed_chair_from_the_message_and_the_next_
     # Alice cancels her first session; both waiting patients are messaged an accept link.
     freed = Appointment.objects.filter(plan=booked).order_by("starts_at").first()
     appointment_cancel(appointment=freed, actor=live_clinic.desk.user, reason="Patient has flu", now=timezone.now(),
-                       reflow=False)
+                       rebook=False)
     links = {message.to[0]: next(w for w in message.body.split() if "/w/" in w) for message in mail.outbox
              if "/w/" in message.body}
     assert set(links) == {newcomer.patient.email, other.email}
@@ -149,7 +149,7 @@ def test_front_desk_books_a_make_up_session_for_a_missed_one(page: Page, live_se
     plan = patient_with_plan(live_clinic, "omar", "Omar", "Reyes", book=True)
     sessions = list(Appointment.objects.filter(plan=plan).order_by("starts_at"))
     appointment_cancel(appointment=sessions[-1], actor=live_clinic.desk.user, reason="Car broke down",
-                       now=timezone.now(), reflow=False)
+                       now=timezone.now(), rebook=False)
     last_kept = sessions[-2].starts_at.astimezone(live_clinic.site.zone).date()
     log_in(page, live_server.url, "desk_rita")
     page.goto(f"{live_server.url}/patients/{plan.patient_id}/")

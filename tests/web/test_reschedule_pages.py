@@ -57,8 +57,8 @@ def test_times_that_break_the_protocols_spacing_are_not_offered_and_are_refused_
 
 def test_inside_the_notice_period_the_patient_is_asked_to_call(client, web):
     first = web.sessions_a[0]  # 2 March 13:00 UTC; the policy wants 24 hours' notice
-    login(client, web.patient_a.user)
     with time_machine.travel(first.starts_at - dt.timedelta(hours=20), tick=False):
+        login(client, web.patient_a.user)  # signed in then: days earlier the idle sign-out would have ended it
         page = client.get(_url(first)).content.decode()
         assert "can no longer be changed online" in page and "call" in page
         assert client.post(_url(first), {"slot": "x"}).status_code == 409

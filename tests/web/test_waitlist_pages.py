@@ -41,7 +41,7 @@ def _wait(web, patient=None, **kwargs):
 def _cancel_first_session_of_a(web, capture):
     freed = web.sessions_a[0]
     with capture(execute=True):
-        appointment_cancel(appointment=freed, actor=web.desk.user, reason="Patient unwell", now=NOW, reflow=False)
+        appointment_cancel(appointment=freed, actor=web.desk.user, reason="Patient unwell", now=NOW, rebook=False)
     return freed
 
 
