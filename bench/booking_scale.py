@@ -84,10 +84,10 @@ CHILD_ENV = {
 
 
 def api_token(user) -> str:
-    """A token for `user` as the API authenticates it today (DRF tokens)."""
-    from rest_framework.authtoken.models import Token
+    """An expiring, hashed API token (knox) for `user`, issued the way the token endpoint issues it."""
+    from clinic.security.services import token_issue
 
-    return Token.objects.get_or_create(user=user)[0].key
+    return token_issue(user=user)[0]
 
 
 def auth_header(token: str) -> dict[str, str]:

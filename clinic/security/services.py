@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 
@@ -16,6 +17,9 @@ def token_issue(*, user: AbstractBaseUser) -> tuple[str, AuthToken]:
     if not user.is_active:
         raise ValueError("An inactive user cannot be issued an API token.")
     with transaction.atomic():
+        # The user's expired tokens go when a new one is issued (knox would otherwise look for
+        # them on every authenticated request; see ClinicTokenAuthentication._cleanup_token).
+        AuthToken.objects.filter(user=user, expiry__lt=timezone.now()).delete()
         instance, clear_text = AuthToken.objects.create(user=user)
     return clear_text, instance
 

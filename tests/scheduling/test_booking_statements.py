@@ -10,7 +10,7 @@ import time_machine
 from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from clinic.models import AccessLog, ReminderPolicy
@@ -38,7 +38,7 @@ def test_an_api_booking_takes_few_statements_and_one_commit():
     ReminderPolicy.objects.get_or_create(site=clinic.site)
     patient = PatientFactory(home_site=clinic.site, reminder_consent=True, email="p@example.org")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=clinic.front_desk.user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=clinic.front_desk.user)[1]}")
     warm_patient = PatientFactory(home_site=clinic.site)
     commits = []
     real_commit = BaseDatabaseWrapper._commit
@@ -71,7 +71,7 @@ def test_a_refused_api_booking_writes_nothing_but_its_access_log_row():
     clinic = make_clinic(days=30)
     ReminderPolicy.objects.get_or_create(site=clinic.site)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=clinic.front_desk.user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=clinic.front_desk.user)[1]}")
     with time_machine.travel(NOW, tick=False):
         first = _book(client, clinic, PatientFactory(home_site=clinic.site), hour=15, key="a")
         taken = _book(client, clinic, PatientFactory(home_site=clinic.site), hour=15, key="b")
@@ -86,7 +86,7 @@ def test_a_retry_after_a_refusal_with_the_same_key_tries_again():
     clinic = make_clinic(days=30)
     ReminderPolicy.objects.get_or_create(site=clinic.site)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=clinic.front_desk.user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=clinic.front_desk.user)[1]}")
     blocker, patient = PatientFactory(home_site=clinic.site), PatientFactory(home_site=clinic.site)
     with time_machine.travel(NOW, tick=False):
         blocking = _book(client, clinic, blocker, hour=15, key="blocker")
