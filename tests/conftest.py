@@ -56,6 +56,23 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
+@pytest.fixture(autouse=True)
+def _own_cache_keys_emptied():
+    """Before each test, this process's cache keys are gone (see CACHES in tests/settings.py)."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    backend = getattr(cache, "_cache", None)
+    if prefix and backend is not None and hasattr(backend, "get_client"):  # Redis
+        client = backend.get_client(write=True)
+        stale = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if stale:
+            client.delete(*stale)
+    else:
+        cache.clear()
+
+
 @pytest.fixture
 def site(db):
     return factories.SiteFactory()

@@ -21,3 +21,8 @@ SMS_BACKEND = "scheduling.reminders.sms.MemorySmsBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "1000/min", "user": "100000/min"}}  # noqa: F405
+
+# Each pytest process keeps its cache keys apart (xdist workers share one Redis database), and
+# tests/conftest.py empties them before every test: a counter such as the bad-token throttle
+# must not carry from one test into the next.
+CACHES = {"default": {**CACHES["default"], "KEY_PREFIX": "test-" + os.environ.get("PYTEST_XDIST_WORKER", "main")}}  # noqa: F405
