@@ -58,7 +58,7 @@ def seed(bookings: int) -> tuple[str, list[dict]]:
 
     user_model = get_user_model()
     site = Site.objects.create(name="Bench", time_zone="America/New_York", address="1 Bench St", phone="+12025550143")
-    ReminderPolicy.objects.create(site=site)
+    ReminderPolicy.objects.get_or_create(site=site)  # the site got one when it was saved
     OpeningHours.objects.bulk_create(
         OpeningHours(site=site, weekday=day, opens_at=dt.time(7), closes_at=dt.time(21)) for day in range(7)
     )
@@ -127,6 +127,7 @@ def main() -> int:
         "DJANGO_SETTINGS_MODULE": "clinic.settings",
         "DJANGO_SECRET_KEY": "bench-only-secret",
         "DJANGO_DEBUG": "false",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",  # plain HTTP on 127.0.0.1, as behind a TLS proxy
         "API_THROTTLE_USER": "1000000/min",
         "DJANGO_LOG_LEVEL": "WARNING",
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),

@@ -73,6 +73,7 @@ CHILD_ENV = {
     "DJANGO_SETTINGS_MODULE": "clinic.settings",
     "DJANGO_SECRET_KEY": "bench-only-secret",
     "DJANGO_DEBUG": "false",
+    "DJANGO_SECURE_SSL_REDIRECT": "false",  # plain HTTP on 127.0.0.1, as behind a TLS proxy
     "API_THROTTLE_USER": "1000000/min",
     "DJANGO_LOG_LEVEL": "ERROR",  # not a line per expected 409
     "CELERY_TASK_ALWAYS_EAGER": "false",
@@ -190,7 +191,7 @@ def build(size: int) -> dict:
     with transaction.atomic():
         site = Site.objects.create(name=f"Scale {size} v{DATA_VERSION}", time_zone=str(ZONE), address="1 Bench Way",
                                    phone="+13125550100")
-        ReminderPolicy.objects.create(site=site)
+        ReminderPolicy.objects.get_or_create(site=site)  # the site got one when it was saved
         OpeningHours.objects.bulk_create(
             OpeningHours(site=site, weekday=d, opens_at=dt.time(7), closes_at=dt.time(19)) for d in range(7)
         )
@@ -259,12 +260,13 @@ def _insert_appointments(cursor, model, *, where: str, params: dict) -> None:
         f"""
         INSERT INTO {table} (patient_id, plan_id, sequence, phase, induction_round, site_id, chair_id, nurse_id,
             starts_at, ends_at, status, ride_home, notes, rule_override_reason, cancellation_reason, cancelled_at,
-            cancelled_by_id, booked_by_id, confirmed_at, checked_in_at, in_chair_at, completed_at, created_at, updated_at)
+            cancelled_by_id, booked_by_id, confirmed_at, checked_in_at, in_chair_at, completed_at, created_at, updated_at,
+            calendar_sequence)
         SELECT (%(patients)s::bigint[])[1 + (g / %(per_day)s * 7 + g) %% cardinality(%(patients)s::bigint[])],
             NULL, NULL, 'induction', 1, %(site)s,
             (%(chairs)s::bigint[])[1 + g %% {CHAIRS}], (%(nurses)s::bigint[])[1 + g %% {CHAIRS}],
             s, s + interval '2 hours', %(status)s, '', '', '', '', NULL, NULL, NULL, NULL, NULL, NULL,
-            CASE WHEN %(status)s = 'completed' THEN s + interval '2 hours' END, s - interval '7 days', s
+            CASE WHEN %(status)s = 'completed' THEN s + interval '2 hours' END, s - interval '7 days', s, 0
         FROM generate_series(0, %(count)s - 1) AS g,
             LATERAL (SELECT ((%(first)s::timestamptz AT TIME ZONE 'America/Chicago')::date + (g / %(per_day)s)::int
                      + make_interval(hours => 7 + 2 * ((g %% %(per_day)s) / {CHAIRS})::int))
