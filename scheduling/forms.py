@@ -13,6 +13,24 @@ class DateInput(forms.DateInput):
     input_type = "date"
 
 
+class DayRangeForm(forms.Form):
+    """A range of days to look for free times in (the free-slot finder's limit: `max_days`)."""
+
+    max_days = 14
+    first_day = forms.DateField(label="From", widget=DateInput)
+    last_day = forms.DateField(label="To", widget=DateInput)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        first, last = data.get("first_day"), data.get("last_day")
+        if first and last:
+            if last < first:
+                self.add_error("last_day", "The last day must be on or after the first day.")
+            elif (last - first).days >= self.max_days:
+                self.add_error("last_day", f"Look at {self.max_days} days or fewer at a time.")
+        return data
+
+
 class CourseStartForm(forms.Form):
     start_date = forms.DateField(
         label="First possible day", widget=DateInput, help_text="The course is planned from this day on."

@@ -24,7 +24,7 @@ from clinic.web.scope import staff_sites
 from patients.models import Patient
 from scheduling.engine.wallclock import local_day
 from scheduling.errors import SchedulingError
-from scheduling.forms import DateInput
+from scheduling.forms import DayRangeForm
 from scheduling.models import UPCOMING_STATUSES, Appointment, Phase, PlanStatus, TreatmentPlan
 from scheduling.services import appointment_book, appointment_move
 from scheduling.services.slot_finder import MAX_DAYS, find_free_slots
@@ -34,25 +34,14 @@ MAINTENANCE, MAKE_UP = "maintenance", "make-up"
 KINDS = [(MAINTENANCE, "Maintenance session"), (MAKE_UP, "Make-up for a missed session")]
 
 
-class SlotSearchForm(forms.Form):
-    first_day = forms.DateField(label="From", widget=DateInput)
-    last_day = forms.DateField(label="To", widget=DateInput)
+class SlotSearchForm(DayRangeForm):
+    max_days = MAX_DAYS
     chair = forms.ModelChoiceField(label="Chair", queryset=Chair.objects.none(), required=False, empty_label="Any chair")
 
     def __init__(self, *args: Any, site: Site, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["chair"].queryset = Chair.objects.filter(site=site, active=True).order_by("name", "pk")
         self.fields["chair"].label_from_instance = lambda chair: chair.name  # str() would load the site per chair
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        first, last = data.get("first_day"), data.get("last_day")
-        if first and last:
-            if last < first:
-                self.add_error("last_day", "The last day must be on or after the first day.")
-            elif (last - first).days >= MAX_DAYS:
-                self.add_error("last_day", f"Look at {MAX_DAYS} days or fewer at a time.")
-        return data
 
 
 class SingleSearchForm(SlotSearchForm):

@@ -22,7 +22,7 @@ from clinic.web.common import describe, session_label
 from patients.models import Patient
 from scheduling.engine.wallclock import local_day
 from scheduling.errors import SchedulingError
-from scheduling.forms import DateInput
+from scheduling.forms import DayRangeForm
 from scheduling.models import UPCOMING_STATUSES, Appointment
 from scheduling.services import appointment_move
 from scheduling.services.slot_finder import MAX_DAYS, find_free_slots
@@ -30,19 +30,8 @@ from scheduling.services.slot_finder import MAX_DAYS, find_free_slots
 DEFAULT_DAYS = 7
 
 
-class RescheduleSearchForm(forms.Form):
-    first_day = forms.DateField(label="From", widget=DateInput)
-    last_day = forms.DateField(label="To", widget=DateInput)
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        first, last = data.get("first_day"), data.get("last_day")
-        if first and last:
-            if last < first:
-                self.add_error("last_day", "The last day must be on or after the first day.")
-            elif (last - first).days >= MAX_DAYS:
-                self.add_error("last_day", f"Look at {MAX_DAYS} days or fewer at a time.")
-        return data
+class RescheduleSearchForm(DayRangeForm):
+    max_days = MAX_DAYS
 
 
 class RescheduleForm(forms.Form):
