@@ -18,7 +18,7 @@ from django.template import Template, TemplateSyntaxError
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import MethodNotAllowed
+from rest_framework.exceptions import MethodNotAllowed, PermissionDenied
 from rest_framework.pagination import LimitOffsetPagination
 
 from clinic import api_fields
@@ -403,9 +403,21 @@ class ClosureViewSet(ConfigViewSet):
         self._require_site_unless_clinic_wide(serializer)
         super().perform_create(serializer)
 
+    def _require_clinic_wide_for_every_site_closure(self, instance: Closure) -> None:
+        # Every staff member sees an all-site closure; changing or removing one reopens (or
+        # closes) every site, so that too is for clinic-wide staff only.
+        staff = self.actor.staff
+        if instance.site_id is None and not (staff is not None and staff.all_sites):
+            raise PermissionDenied("Only clinic-wide staff change or remove a closure of every site.")
+
     def perform_update(self, serializer):
+        self._require_clinic_wide_for_every_site_closure(serializer.instance)
         self._require_site_unless_clinic_wide(serializer)
         super().perform_update(serializer)
+
+    def perform_destroy(self, instance):
+        self._require_clinic_wide_for_every_site_closure(instance)
+        super().perform_destroy(instance)
 
 
 # --- Shifts ------------------------------------------------------------------

@@ -36,6 +36,10 @@ class AccessLogMiddleware:
         with transaction.atomic():
             request.in_request_transaction = True  # the API view needs no savepoint of its own
             response = self.get_response(request)
+            if response.status_code >= 500:
+                # An unexpected error became a 500 answer below this point without passing an atomic
+                # block of the view's (a view outside ClinicAPIMixin): its partial writes must not commit.
+                transaction.set_rollback(True)
             logged = not transaction.get_rollback()
             if logged:
                 self._log(request, response)

@@ -17,8 +17,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from clinic.models import CLINICIAN_ROLES
+from clinic.permissions import scope_to_staff
 from clinic.web.access import patient_required, staff_required
-from clinic.web.scope import staff_sites
 from measures.charts import line_chart
 from measures.forms import QuestionnaireForm
 from measures.models import Source
@@ -130,13 +130,12 @@ def staff_questionnaire(request: HttpRequest, patient_id: int, instrument: str) 
     if form_spec is None:
         raise Http404("No such questionnaire.")
     patient = get_object_or_404(
-        Patient.objects.select_related("home_site"), pk=patient_id,
-        home_site__in=staff_sites(request.staff),  # type: ignore[attr-defined]
+        scope_to_staff(Patient.objects.select_related("home_site"), request.staff), pk=patient_id,  # type: ignore[attr-defined]
     )
     now = timezone.now()
     zone = patient.home_site.zone
     sessions = list(
-        Appointment.objects.filter(
+        scope_to_staff(Appointment.objects.all(), request.staff).filter(  # type: ignore[attr-defined]
             patient=patient, starts_at__gte=now - dt.timedelta(days=30), starts_at__lte=now + dt.timedelta(days=7)
         ).exclude(status__in=["cancelled"]).order_by("-starts_at")[:20]
     )

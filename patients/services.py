@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from clinic.permissions import scope_to_staff
 from patients.models import Patient
 from scheduling.errors import InvalidInput, InvalidState
 
@@ -29,6 +30,13 @@ def patient_register(
         first_name__iexact=first, last_name__iexact=last, date_of_birth=fields["date_of_birth"]
     ).first()
     if duplicate is not None:
+        staff = getattr(actor, "staff", None)
+        if staff is not None and not scope_to_staff(Patient.objects.filter(pk=duplicate.pk), staff).exists():
+            # Still refused (one person, one chart), but another site's patient is not named to this site's staff.
+            raise InvalidState(
+                "A patient with this name and date of birth is already registered at another site; "
+                "ask clinic-wide staff to give this site access to their chart."
+            )
         raise InvalidState(
             f"{duplicate.full_name}, born {duplicate.date_of_birth:%-d %b %Y}, is already registered.",
             details={"patient_id": duplicate.pk},

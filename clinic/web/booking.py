@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from clinic.models import Chair, Site, StaffMember
+from clinic.permissions import scope_to_staff
 from clinic.web.access import DESK_ROLES, staff_required
 from clinic.web.common import describe, session_label
 from clinic.web.scope import staff_sites
@@ -149,7 +150,7 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
     """One maintenance or make-up session on the patient's open plan, at a time picked from the free slots."""
     staff: StaffMember = request.staff  # type: ignore[attr-defined]
     now = timezone.now()
-    patient = get_object_or_404(Patient.objects.select_related("home_site"), pk=patient_id, home_site__in=staff_sites(staff))
+    patient = get_object_or_404(scope_to_staff(Patient.objects.select_related("home_site"), staff), pk=patient_id)
     plan = (
         TreatmentPlan.objects.select_related("protocol", "site")
         .filter(patient=patient, status__in=[PlanStatus.DRAFT, PlanStatus.ACTIVE], site__in=staff_sites(staff))

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 from phonenumber_field.formfields import PhoneNumberField
 
 from clinic.models import CLINICIAN_ROLES, Channel, Role, Site, StaffMember
+from clinic.permissions import scope_to_staff
 from clinic.web.access import DESK_ROLES, staff_required
 from clinic.web.common import describe
 from clinic.web.scope import staff_sites
@@ -144,7 +145,7 @@ class PlanForm(forms.Form):
 
 
 def _patient_for(staff: StaffMember, patient_id: int) -> Patient:
-    return get_object_or_404(Patient.objects.select_related("home_site"), pk=patient_id, home_site__in=staff_sites(staff))
+    return get_object_or_404(scope_to_staff(Patient.objects.select_related("home_site"), staff), pk=patient_id)
 
 
 @staff_required(PRESCRIBERS)

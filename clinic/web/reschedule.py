@@ -61,10 +61,10 @@ def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
         pk=appointment_id,
     )
     site = appointment.site
-    notice = dt.timedelta(hours=site.reminder_policy.patient_notice_hours)
+    notice = dt.timedelta(hours=site.reminder_policy_or_default.patient_notice_hours)
     context: dict[str, Any] = {
         "patient": patient, "appointment": appointment, "label": session_label(appointment),
-        "notice_hours": site.reminder_policy.patient_notice_hours, "site": site,
+        "notice_hours": site.reminder_policy_or_default.patient_notice_hours, "site": site,
     }
     if appointment.status not in UPCOMING_STATUSES or now >= appointment.starts_at - notice:
         context["too_late"] = True

@@ -18,7 +18,9 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from clinic.audit import log_anonymous_access, patients_shown
 from clinic.models import Site, StaffMember
+from clinic.permissions import scope_to_staff
 from clinic.web.access import DESK_ROLES, staff_required
 from clinic.web.common import flash_error
 from clinic.web.scope import staff_sites
@@ -130,7 +132,7 @@ def _patient_for_staff(staff: StaffMember, patient_id: str | int | None) -> Pati
     except ValueError:
         raise Http404("No such patient.") from None
     return get_object_or_404(
-        Patient.objects.select_related("home_site"), pk=patient_pk, home_site__in=staff_sites(staff)
+        scope_to_staff(Patient.objects.select_related("home_site"), staff), pk=patient_pk
     )
 
 
@@ -212,6 +214,7 @@ def _link_page(request: HttpRequest, template: str, offer: WaitlistOffer | None,
     context: dict[str, Any] = dict(extra)
     zone = timezone.get_current_timezone()
     if offer is not None:
+        patients_shown(request, [offer.entry.patient_id])
         zone = offer.entry.patient.zone
         context.update(offer=offer, local_start=offer.starts_at.astimezone(zone), time_zone=zone.key,
                        site_name=offer.site.name, site_phone=offer.site.phone, site_address=offer.site.address)
@@ -219,6 +222,7 @@ def _link_page(request: HttpRequest, template: str, offer: WaitlistOffer | None,
         return render(request, f"web/waitlist/{template}", context, status=status)
 
 
+@log_anonymous_access
 @never_cache
 @require_http_methods(["GET", "POST"])
 def accept_link(request: HttpRequest, token: str) -> HttpResponse:

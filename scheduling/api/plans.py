@@ -291,7 +291,7 @@ class PlanViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixi
             actor=request.user, site=data.get("site"), maintenance_interval_days=data.get("maintenance_interval_days"),
             review_date=data.get("review_date"), preferences=prefs,
         )
-        plan = self.get_queryset().get(pk=plan.pk)
+        plan = self.filter_queryset(self.get_queryset()).get(pk=plan.pk)
         return Response(self.get_serializer(plan).data, status=status.HTTP_201_CREATED, headers={"ETag": etag(plan.version)})
 
     @extend_schema(summary="Propose a whole induction course (books nothing)", request=ProposeCourseSerializer,

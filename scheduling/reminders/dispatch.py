@@ -271,7 +271,7 @@ def _quiet_hours_wait(reminder: Reminder, now: dt.datetime) -> tuple[dt.datetime
     them: a lease expired, the workers were down, a retry backed off into the
     night. Checked again at send time, in the patient's zone as it is now.
     Returns (send later at, "") to defer, (None, reason) to give up, (None, "") to send."""
-    policy = reminder.appointment.site.reminder_policy
+    policy = reminder.appointment.site.reminder_policy_or_default
     zone = reminder.appointment.patient.zone
     quiet = QuietHours(start=policy.quiet_hours_start, end=policy.quiet_hours_end)
     if reminder.kind != ReminderKind.REMINDER:

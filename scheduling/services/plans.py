@@ -12,7 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from clinic.models import Role, Site, StaffMember
-from clinic.permissions import require_prescriber
+from clinic.permissions import require_prescriber, require_works_at
 from patients.models import Patient
 from scheduling.engine import Preferences, remaining_weekly_counts
 from scheduling.errors import CourseDoesNotFit, InvalidInput, InvalidState, StaleVersion
@@ -91,6 +91,8 @@ def plan_create(
         raise InvalidState("The patient already has an open plan; end it before starting another.")
     interval = maintenance_interval_days or protocol.maintenance_default_days
     _check_interval(protocol, interval)
+    # A plan's site is where its sessions will be booked: a member of staff plans only there.
+    require_works_at(actor, site or patient.home_site)
     plan = TreatmentPlan(
         patient=patient,
         protocol=protocol,

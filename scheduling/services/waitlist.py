@@ -163,7 +163,9 @@ def _suits(entry: WaitlistEntry, freed: Appointment, *, now: dt.datetime) -> boo
     if any(other.overlaps(span) for other in busy):
         return False
     plan = entry.plan if entry.plan_id else None
-    if plan is not None and plan.status in BOOKABLE_PLAN_STATUSES:
+    if plan is not None and plan.status not in BOOKABLE_PLAN_STATUSES:
+        return False  # a paused or ended course is not to be booked from the waitlist (the clinician decides)
+    if plan is not None:
         phase = replaces.phase if replaces else plan.phase
         if plan_rule_violations(plan=plan, starts_at=freed.starts_at, phase=phase, exclude_id=replaces.pk if replaces else None):
             return False
@@ -331,7 +333,9 @@ def waitlist_offer_accept(*, offer: WaitlistOffer, actor: AbstractBaseUser | Non
     if entry.status != WaitlistStatus.WAITING:
         raise InvalidState("The patient is no longer on the waitlist.")
     replaces = entry.replaces if entry.replaces_id else None
-    plan = entry.plan if entry.plan_id and entry.plan and entry.plan.status in BOOKABLE_PLAN_STATUSES else None
+    plan = entry.plan if entry.plan_id else None
+    if plan is not None and plan.status not in BOOKABLE_PLAN_STATUSES:
+        raise InvalidState(f"The patient's course is {plan.get_status_display().lower()}; the clinic will be in touch.")
     try:
         with transaction.atomic():
             if replaces is not None and replaces.status in UPCOMING_STATUSES:
