@@ -56,9 +56,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
-@pytest.fixture(autouse=True)
-def _own_cache_keys_emptied():
-    """Before each test, this process's cache keys are gone (see CACHES in tests/settings.py)."""
+def empty_own_cache_keys() -> None:
+    """Remove this pytest process's cache keys (see CACHES in tests/settings.py). Never
+    cache.clear(): xdist workers share the Redis database, and a flush would also empty
+    another worker's keys (and a Celery test's queues)."""
     from django.conf import settings
     from django.core.cache import cache
 
@@ -71,6 +72,13 @@ def _own_cache_keys_emptied():
             client.delete(*stale)
     else:
         cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_keys_emptied():
+    """Before each test, this process's cache keys are gone: a counter such as the bad-token
+    throttle must not carry from one test into the next."""
+    empty_own_cache_keys()
 
 
 @pytest.fixture

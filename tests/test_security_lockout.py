@@ -4,11 +4,11 @@ token endpoint), and bad API tokens get an address throttled, answering 429 in t
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from clinic.security.services import token_issue
 from clinic.security.signals import api_token_failed
+from tests.conftest import empty_own_cache_keys
 from tests.factories import PASSWORD
 
 
@@ -16,9 +16,9 @@ from tests.factories import PASSWORD
 def _fresh_failure_counts(settings):
     settings.AUTH_FAILURE_LIMIT = 5
     settings.AXES_FAILURE_LIMIT = 5
-    cache.clear()
+    empty_own_cache_keys()
     yield
-    cache.clear()
+    empty_own_cache_keys()
 
 
 def _web_login(client, username, password):

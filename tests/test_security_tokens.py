@@ -8,12 +8,12 @@ import importlib
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django.db import connection
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from clinic.security.services import token_issue
+from tests.conftest import empty_own_cache_keys
 from tests.factories import PASSWORD
 
 NOW = dt.datetime(2026, 3, 2, 14, tzinfo=dt.UTC)
@@ -21,9 +21,9 @@ NOW = dt.datetime(2026, 3, 2, 14, tzinfo=dt.UTC)
 
 @pytest.fixture(autouse=True)
 def _fresh_failure_counts():
-    cache.clear()
+    empty_own_cache_keys()
     yield
-    cache.clear()
+    empty_own_cache_keys()
 
 
 def _client(token: str) -> APIClient:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
+from tests.conftest import empty_own_cache_keys
 from tests.factories import PASSWORD
 
 MONDAY = dt.datetime(2026, 3, 2, 14, tzinfo=dt.UTC)
@@ -26,10 +26,10 @@ MONDAY = dt.datetime(2026, 3, 2, 14, tzinfo=dt.UTC)
 
 @pytest.fixture
 def clock():
-    cache.clear()
+    empty_own_cache_keys()
     with time_machine.travel(MONDAY, tick=False) as traveller:
         yield traveller
-    cache.clear()
+    empty_own_cache_keys()
 
 
 def code_for(device: TOTPDevice) -> str:
