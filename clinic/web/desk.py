@@ -205,17 +205,22 @@ def week(request: HttpRequest) -> HttpResponse:
     monday = day - dt.timedelta(days=day.weekday())
     start, _ = day_bounds(monday, site.zone)
     _, end = day_bounds(monday + dt.timedelta(days=6), site.zone)
+    # Cancelled ones too: they are only counted, not listed.
     appointments = list(
         Appointment.objects.filter(site=site, starts_at__lt=end, ends_at__gt=start)
-        .exclude(status=AppointmentStatus.CANCELLED)
         .select_related("patient", "chair", "plan__protocol")
         .order_by("starts_at", "chair__name")
     )
-    patients_shown(request, patient_ids_of(appointments))
+    patients_shown(request, patient_ids_of([a for a in appointments if a.status != AppointmentStatus.CANCELLED]))
     days: dict[dt.date, list[Appointment]] = {monday + dt.timedelta(days=i): [] for i in range(7)}
+    tallies: dict[dt.date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for appointment in appointments:
+        on = local_day(appointment.starts_at, site.zone)
+        tallies[on][appointment.status] += 1
+        if appointment.status == AppointmentStatus.CANCELLED:
+            continue
         appointment.label = session_label(appointment)  # type: ignore[attr-defined]
-        days.setdefault(local_day(appointment.starts_at, site.zone), []).append(appointment)
+        days.setdefault(on, []).append(appointment)
     closures = closures_between(site=site, start=start, end=end)
     closed: dict[dt.date, list[Closure]] = defaultdict(list)
     for closure in closures:
@@ -225,12 +230,21 @@ def week(request: HttpRequest) -> HttpResponse:
                 closed[monday + dt.timedelta(days=offset)].append(closure)
     context = {
         "nav": "week", "site": site, "sites": sites, "monday": monday, "day": day,
-        "days": [(d, sessions, closed[d]) for d, sessions in sorted(days.items())],
+        "days": [(d, sessions, closed[d], _status_counts(tallies[d])) for d, sessions in sorted(days.items())],
         "previous_week": monday - dt.timedelta(days=7), "next_week": monday + dt.timedelta(days=7),
         "today": local_day(now, site.zone),
     }
     with timezone.override(site.zone):
         return render(request, "web/week.html", context)
+
+
+def _status_counts(tally: dict[str, int]) -> list[dict[str, Any]]:
+    """(status, label, count) in the order a day runs, only the statuses that occur."""
+    return [
+        {"status": status.value, "label": status.label, "count": tally[status.value]}
+        for status in AppointmentStatus
+        if tally.get(status.value)
+    ]
 
 
 PHONE_CHARACTERS = re.compile(r"^\+?[\d\s().\-/]+$")

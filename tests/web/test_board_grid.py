@@ -261,3 +261,20 @@ def test_the_board_runs_the_same_number_of_queries_for_5_sessions_and_for_40(cli
     assert html.count('data-testid="session"') == 40
     assert len(_lanes(html)) == 12
     assert many == few
+
+
+@pytest.mark.django_db
+def test_the_week_counts_each_days_sessions_by_status_and_lists_only_the_uncancelled(client, web):
+    from django.utils import timezone
+
+    from scheduling.services import appointment_cancel
+
+    first_a = web.sessions_a[0]
+    appointment_cancel(appointment=first_a, actor=web.desk.user, reason="Flu", now=timezone.now(), rebook=False)
+    login(client, web.desk.user)
+    response = client.get(reverse("web:week"), {"day": START.isoformat()})
+    html = response.content.decode()
+    monday = next(day for day in response.context["days"] if day[0] == START)
+    assert [(s["status"], s["count"]) for s in monday[3]] == [("booked", 1), ("cancelled", 1)]
+    assert "1 booked" in html and "1 cancelled" in html
+    assert [a.patient.full_name for a in monday[1]] == ["Bob Baker"]
