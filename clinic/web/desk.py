@@ -94,6 +94,11 @@ def _check_in_open(appointment: Appointment, now: dt.datetime) -> bool:
     return opens <= now < closes
 
 
+def _natural(chair: Chair) -> list[Any]:
+    """"Chair 2" before "Chair 10", as the desk reads them."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", chair.name)]
+
+
 def _opening(site: Site, day: dt.date) -> tuple[dt.time, dt.time] | None:
     row = OpeningHours.objects.filter(site=site, weekday=day.weekday()).values_list("opens_at", "closes_at").first()
     return (row[0], row[1]) if row else None
@@ -122,7 +127,7 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     day = parse_day(request.GET.get("day"), today)
     appointments = day_board(site=site, day=day)
     patients_shown(request, patient_ids_of(appointments))
-    chairs = list(Chair.objects.filter(site=site, active=True).order_by("name", "pk"))
+    chairs = sorted(Chair.objects.filter(site=site, active=True).order_by("name", "pk"), key=_natural)
     for appointment in appointments:
         appointment.site = site  # every row is at this site; saves a query per row
         appointment.label = session_label(appointment)  # type: ignore[attr-defined]
@@ -162,7 +167,7 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         "previous_day": day - dt.timedelta(days=1),
         "next_day": day + dt.timedelta(days=1),
         "grid": grid,
-        "sessions": sorted(appointments, key=lambda a: (a.chair.name, a.starts_at)),
+        "sessions": sorted(appointments, key=lambda a: (_natural(a.chair), a.starts_at)),
         "arrivals": [a for a in live if a.status in ARRIVED],
         "late": [a for a in live if a.is_late],  # type: ignore[attr-defined]
         "no_ride": [a for a in live if not a.ride and a.status in (*UPCOMING_STATUSES, *ARRIVED)],  # type: ignore[attr-defined]
