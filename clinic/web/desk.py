@@ -120,7 +120,7 @@ def _nurse_shifts(site: Site, start: dt.datetime, end: dt.datetime) -> list[Shif
 
 def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     """The day board of one site: a chair-by-time grid over the day's opening hours, with free gaps,
-    closures, nurse shifts and nurse load. Seven queries, whatever the number of sessions."""
+    closures, nurse shifts and nurse load. Six reads, whatever the number of sessions."""
     sites = sites_for(request.staff)  # type: ignore[attr-defined]
     site = _pick_site(request, sites)
     today = local_day(now, site.zone)

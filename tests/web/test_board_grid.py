@@ -278,3 +278,21 @@ def test_the_week_counts_each_days_sessions_by_status_and_lists_only_the_uncance
     assert [(s["status"], s["count"]) for s in monday[3]] == [("booked", 1), ("cancelled", 1)]
     assert "1 booked" in html and "1 cancelled" in html
     assert [a.patient.full_name for a in monday[1]] == ["Bob Baker"]
+
+
+@pytest.mark.django_db
+def test_the_boards_own_refresh_does_not_keep_an_idle_desk_signed_in(client, web, time_machine):
+    from django.conf import settings
+
+    login(client, web.desk.user)
+    board = reverse("web:board") + f"?day={START.isoformat()}"
+    assert client.get(board).status_code == 200  # the desk's last real request
+    limit = settings.SESSION_IDLE_TIMEOUT_STAFF
+    start = dt.datetime.now(dt.UTC)
+    refresh = {"HTTP_HX_REQUEST": "true", "HTTP_X_BACKGROUND_REFRESH": "1"}
+    for minutes in range(2, int(limit.total_seconds() // 60), 2):
+        time_machine.move_to(start + dt.timedelta(minutes=minutes), tick=False)
+        assert client.get(board, **refresh).status_code == 200, "signed in until the idle limit"
+    time_machine.move_to(start + limit + dt.timedelta(minutes=1), tick=False)
+    response = client.get(board, **refresh)
+    assert response.status_code == 302 and "/login/" in response["Location"]

@@ -153,6 +153,21 @@ def test_the_board_refreshes_itself_every_minute_without_reloading_the_page(page
     assert page.evaluate("window.boardMarker") == "same page"
     assert refused == [], "htmx runs under the CSP: no inline script or style"
 
+    # With a block's actions open (a cancel reason half typed), the refresh waits.
+    refreshes = []
+    page.on("request", lambda request: refreshes.append(request.url) if request.headers.get("hx-request") else None)
+    page.locator("summary", has_text="Actions for Nina Park").click()
+    page.locator("summary", has_text="Cancel…").click()
+    page.get_by_label("Reason for cancelling").fill("Half typed")
+    page.clock.run_for(61_000)
+    page.wait_for_timeout(300)
+    assert refreshes == []
+    expect(page.get_by_label("Reason for cancelling")).to_have_value("Half typed")
+    page.locator("summary", has_text="Actions for Nina Park").click()  # closed again
+    page.get_by_role("heading", name="Day board").click()
+    with page.expect_response(lambda r: r.request.headers.get("x-background-refresh") == "1"):
+        page.clock.run_for(61_000)
+
 
 def test_patient_search_answers_as_the_desk_types(page: Page, live_server, live_clinic):  # noqa: F811
     patient_with_plan(live_clinic, "grace", "Grace", "Whitfield", book=False)
