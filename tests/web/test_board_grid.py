@@ -47,9 +47,9 @@ def _items(grid, kind: str, lane: int = 0):
     return [item for item in grid.lanes[lane].items if item.kind == kind]
 
 
-def test_a_session_on_the_spring_forward_day_sits_at_its_wall_clock_time_like_any_other_day():
-    change_day, plain_day = dt.date(2026, 3, 8), dt.date(2026, 3, 4)
-    for day in (change_day, plain_day):
+def test_a_session_on_a_clock_change_day_sits_at_its_wall_clock_time_like_any_other_day():
+    spring_forward, fall_back, plain_day = dt.date(2026, 3, 8), dt.date(2026, 11, 1), dt.date(2026, 3, 4)
+    for day in (spring_forward, fall_back, plain_day):
         grid = _grid(day, [_session(1, day, (10, 0), (12, 0))])
         [block] = _items(grid, "session")
         # 08:00 is column 1; 10:00 is 24 five-minute columns later; two hours are 24 columns wide.
@@ -296,3 +296,12 @@ def test_the_boards_own_refresh_does_not_keep_an_idle_desk_signed_in(client, web
     time_machine.move_to(start + limit + dt.timedelta(minutes=1), tick=False)
     response = client.get(board, **refresh)
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+@pytest.mark.django_db
+def test_the_home_page_board_refreshes_itself_too(client, web):
+    login(client, web.desk.user)
+    page = client.get(reverse("home")).content.decode()
+    assert 'hx-get="/"' in page
+    partial = client.get(reverse("home"), HTTP_HX_REQUEST="true").content.decode()
+    assert partial.strip().startswith('<div id="board-body"')
