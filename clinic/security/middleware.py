@@ -75,10 +75,16 @@ class IdleTimeoutMiddleware:
             elif last is not None and now - last > limit:
                 logout(request)
                 messages.info(request, f"You were signed out after {limit // 60} minutes without activity.")
-            elif last is None or now - last >= _STAMP_EVERY_SECONDS:
+            elif (last is None or now - last >= _STAMP_EVERY_SECONDS) and not _background(request):
                 session[LAST_ACTIVITY] = now
                 session.set_expiry(limit)
         return self.get_response(request)
+
+
+def _background(request: HttpRequest) -> bool:
+    """A page refreshing itself (the day board, every minute) is not someone at the keyboard: it
+    must not keep an unattended workstation signed in."""
+    return request.headers.get("X-Background-Refresh") == "1"
 
 
 _SECOND_FACTOR_EXEMPT = ("/login/", "/logout/", "/account/two-factor/", "/static/", "/health/")

@@ -144,6 +144,21 @@ def _board_url(appointment: Appointment) -> str:
     return f"{reverse('web:board')}?site={appointment.site_id}&day={day.isoformat()}"
 
 
+def _prefill(request: HttpRequest, site: Site) -> tuple[dict[str, str], str] | None:
+    """`?chair=<id>&at=<ISO time>` from a free gap on the day board: search that chair on that day and
+    pick that start if it is free. Anything malformed shows the page as if nothing was given."""
+    chair, at = request.GET.get("chair", ""), request.GET.get("at", "")
+    try:
+        starts_at = dt.datetime.fromisoformat(at)
+    except ValueError:
+        return None
+    if not chair.isdigit() or starts_at.tzinfo is None:
+        return None
+    day = local_day(starts_at, site.zone).isoformat()
+    data = {"kind": MAINTENANCE, "first_day": day, "last_day": day, "chair": chair}
+    return data, f"{starts_at.astimezone(dt.UTC).isoformat()}|{chair}"
+
+
 @staff_required(DESK_ROLES)
 @require_http_methods(["GET", "POST"])
 def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
@@ -161,6 +176,9 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
         return render(request, "web/booking/single.html", {**context, "no_plan": True})
     site = plan.site
     data = request.POST if request.method == "POST" else (request.GET if "first_day" in request.GET else None)
+    prefill = _prefill(request, site) if data is None else None
+    if prefill is not None:
+        data, context["preselect"] = prefill
     search = SingleSearchForm(data, site=site, initial={**_search_initial(now, site), "kind": MAINTENANCE})
     kind = search.data.get("kind") if search.is_bound else MAINTENANCE
     phase = Phase.MAINTENANCE if kind == MAINTENANCE else plan.phase

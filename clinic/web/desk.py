@@ -17,12 +17,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic.audit import patient_ids_of, patients_shown
-from clinic.models import Chair, Closure, Site, StaffMember
+from clinic.models import Chair, Closure, OpeningHours, Role, Shift, Site, StaffMember
 from clinic.permissions import sites_of
 from clinic.web.access import page_required, safe_next, scoped
+from clinic.web.board_grid import build_grid
 from clinic.web.common import describe, flash_error, parse_day, session_label
 from patients.forms import PatientSearchForm
 from patients.models import Patient
@@ -31,11 +33,13 @@ from scheduling.engine.wallclock import day_bounds, local_day
 from scheduling.errors import SchedulingError
 from scheduling.forms import CancelForm, CourseStartForm, next_weekday
 from scheduling.models import (
+    BLOCKING_STATUSES,
     UPCOMING_STATUSES,
     Appointment,
     AppointmentStatus,
     Phase,
     PlanStatus,
+    Protocol,
     TreatmentPlan,
 )
 from scheduling.selectors import day_board
@@ -51,6 +55,7 @@ from scheduling.services import (
 )
 from scheduling.services.appointments import check_in_window
 from scheduling.services.courses import induction_reflow_propose
+from scheduling.services.waitlist import DEFAULT_SESSION
 
 PROPOSAL_SALT = "clinic.web.course-proposal"
 PROPOSAL_MAX_AGE = 60 * 60
@@ -89,19 +94,44 @@ def _check_in_open(appointment: Appointment, now: dt.datetime) -> bool:
     return opens <= now < closes
 
 
+def _natural(chair: Chair) -> list[Any]:
+    """"Chair 2" before "Chair 10", as the desk reads them."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", chair.name)]
+
+
+def _opening(site: Site, day: dt.date) -> tuple[dt.time, dt.time] | None:
+    row = OpeningHours.objects.filter(site=site, weekday=day.weekday()).values_list("opens_at", "closes_at").first()
+    return (row[0], row[1]) if row else None
+
+
+def _shortest_session_minutes() -> int:
+    """A gap is offered only if the shortest session of an active protocol fits in it."""
+    shortest = Protocol.objects.filter(active=True).aggregate(shortest=Min("session_minutes"))["shortest"]
+    return shortest or int(DEFAULT_SESSION.total_seconds() // 60)
+
+
+def _nurse_shifts(site: Site, start: dt.datetime, end: dt.datetime) -> list[Shift]:
+    return list(
+        Shift.objects.filter(site=site, staff__role=Role.NURSE, starts_at__lt=end, ends_at__gt=start)
+        .select_related("staff__user")
+        .order_by("starts_at", "pk")
+    )
+
+
 def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
-    """The day board of one site: chairs as rows, each with its sessions in time order. Four queries."""
+    """The day board of one site: a chair-by-time grid over the day's opening hours, with free gaps,
+    closures, nurse shifts and nurse load. Six reads, whatever the number of sessions."""
     sites = sites_for(request.staff)  # type: ignore[attr-defined]
     site = _pick_site(request, sites)
     today = local_day(now, site.zone)
     day = parse_day(request.GET.get("day"), today)
     appointments = day_board(site=site, day=day)
     patients_shown(request, patient_ids_of(appointments))
-    chairs = list(Chair.objects.filter(site=site, active=True).order_by("name", "pk"))
-    by_chair: dict[int, list[Appointment]] = defaultdict(list)
+    chairs = sorted(Chair.objects.filter(site=site, active=True).order_by("name", "pk"), key=_natural)
     for appointment in appointments:
         appointment.site = site  # every row is at this site; saves a query per row
         appointment.label = session_label(appointment)  # type: ignore[attr-defined]
+        appointment.blocking = appointment.status in BLOCKING_STATUSES  # type: ignore[attr-defined]
         appointment.is_late = appointment.status in UPCOMING_STATUSES and appointment.starts_at <= now  # type: ignore[attr-defined]
         appointment.can_no_show = appointment.is_late  # type: ignore[attr-defined]
         appointment.can_check_in = appointment.status in UPCOMING_STATUSES and _check_in_open(appointment, now)  # type: ignore[attr-defined]
@@ -109,15 +139,25 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         appointment.can_move = appointment.status in UPCOMING_STATUSES and not appointment.is_late  # type: ignore[attr-defined]
         appointment.can_cancel = appointment.status in (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN)  # type: ignore[attr-defined]
         appointment.ride = appointment.ride_home or appointment.patient.escort_name  # type: ignore[attr-defined]
-        by_chair[appointment.chair_id].append(appointment)
+        appointment.has_actions = any(  # type: ignore[attr-defined]
+            (appointment.can_check_in, appointment.can_undo_check_in, appointment.can_move,  # type: ignore[attr-defined]
+             appointment.can_no_show, appointment.can_cancel)  # type: ignore[attr-defined]
+        )
     known = {chair.pk for chair in chairs}
     # A session on a chair since retired still shows, under its own name.
     retired = {a.chair_id: a.chair for a in appointments if a.chair_id not in known}
-    rows = [(chair, by_chair[chair.pk]) for chair in [*chairs, *retired.values()]]
     live = [a for a in appointments if a.status != AppointmentStatus.CANCELLED]
     day_start, day_end = day_bounds(day, site.zone)
+    closures = closures_between(site=site, start=day_start, end=day_end)
+    shifts = _nurse_shifts(site, day_start, day_end)
+    grid = build_grid(
+        day=day, zone=site.zone, opening=_opening(site, day), chairs=[*chairs, *retired.values()],
+        sessions=appointments, closures=closures, shifts=shifts, now=now,
+        gap_minutes=_shortest_session_minutes(), step_minutes=site.slot_step_minutes,
+        max_patients_per_nurse=site.max_patients_per_nurse,
+    )
     return {
-        "closures": closures_between(site=site, start=day_start, end=day_end),
+        "closures": closures,
         "nav": "board",
         "site": site,
         "sites": sites,
@@ -126,7 +166,8 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         "is_today": day == today,
         "previous_day": day - dt.timedelta(days=1),
         "next_day": day + dt.timedelta(days=1),
-        "rows": rows,
+        "grid": grid,
+        "sessions": sorted(appointments, key=lambda a: (_natural(a.chair), a.starts_at)),
         "arrivals": [a for a in live if a.status in ARRIVED],
         "late": [a for a in live if a.is_late],  # type: ignore[attr-defined]
         "no_ride": [a for a in live if not a.ride and a.status in (*UPCOMING_STATUSES, *ARRIVED)],  # type: ignore[attr-defined]
@@ -139,8 +180,17 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
 def render_board(request: HttpRequest) -> HttpResponse:
     """The board page for `request.staff`, already checked by the caller."""
     context = board_context(request, now=timezone.now())
+    if request.GET.get("print"):
+        template = "web/board_print.html"
+    elif getattr(request, "htmx", False) and not request.htmx.boosted:  # type: ignore[attr-defined]
+        # The 60-second refresh asks for the board's body only.
+        template = "web/_board_body.html"
+    else:
+        template = "web/board.html"
     with timezone.override(context["site"].zone):
-        return render(request, "web/board.html", context)
+        response = render(request, template, context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
 
 
 @require_GET
@@ -160,17 +210,22 @@ def week(request: HttpRequest) -> HttpResponse:
     monday = day - dt.timedelta(days=day.weekday())
     start, _ = day_bounds(monday, site.zone)
     _, end = day_bounds(monday + dt.timedelta(days=6), site.zone)
+    # Cancelled ones too: they are only counted, not listed.
     appointments = list(
         Appointment.objects.filter(site=site, starts_at__lt=end, ends_at__gt=start)
-        .exclude(status=AppointmentStatus.CANCELLED)
         .select_related("patient", "chair", "plan__protocol")
         .order_by("starts_at", "chair__name")
     )
-    patients_shown(request, patient_ids_of(appointments))
+    patients_shown(request, patient_ids_of([a for a in appointments if a.status != AppointmentStatus.CANCELLED]))
     days: dict[dt.date, list[Appointment]] = {monday + dt.timedelta(days=i): [] for i in range(7)}
+    tallies: dict[dt.date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for appointment in appointments:
+        on = local_day(appointment.starts_at, site.zone)
+        tallies[on][appointment.status] += 1
+        if appointment.status == AppointmentStatus.CANCELLED:
+            continue
         appointment.label = session_label(appointment)  # type: ignore[attr-defined]
-        days.setdefault(local_day(appointment.starts_at, site.zone), []).append(appointment)
+        days.setdefault(on, []).append(appointment)
     closures = closures_between(site=site, start=start, end=end)
     closed: dict[dt.date, list[Closure]] = defaultdict(list)
     for closure in closures:
@@ -180,12 +235,21 @@ def week(request: HttpRequest) -> HttpResponse:
                 closed[monday + dt.timedelta(days=offset)].append(closure)
     context = {
         "nav": "week", "site": site, "sites": sites, "monday": monday, "day": day,
-        "days": [(d, sessions, closed[d]) for d, sessions in sorted(days.items())],
+        "days": [(d, sessions, closed[d], _status_counts(tallies[d])) for d, sessions in sorted(days.items())],
         "previous_week": monday - dt.timedelta(days=7), "next_week": monday + dt.timedelta(days=7),
         "today": local_day(now, site.zone),
     }
     with timezone.override(site.zone):
         return render(request, "web/week.html", context)
+
+
+def _status_counts(tally: dict[str, int]) -> list[dict[str, Any]]:
+    """(status, label, count) in the order a day runs, only the statuses that occur."""
+    return [
+        {"status": status.value, "label": status.label, "count": tally[status.value]}
+        for status in AppointmentStatus
+        if tally.get(status.value)
+    ]
 
 
 PHONE_CHARACTERS = re.compile(r"^\+?[\d\s().\-/]+$")
@@ -242,7 +306,27 @@ def patient_search(request: HttpRequest) -> HttpResponse:
             .order_by("last_name", "first_name")[:SEARCH_LIMIT]
         )
         patients_shown(request, patient_ids_of(results))
-    return render(request, "web/patient_search.html", {"form": form, "results": results, "searched": searched, "nav": "patients"})
+    context = {"form": form, "results": results, "searched": searched, "nav": "patients", "free_time": _free_time(request)}
+    if getattr(request, "htmx", False) and not request.htmx.boosted:  # type: ignore[attr-defined]
+        # Typing in the box asks for the results only.
+        response = render(request, "web/_patient_results.html", context)
+    else:
+        response = render(request, "web/patient_search.html", context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+def _free_time(request: HttpRequest) -> dict[str, Any] | None:
+    """The board's free gap being booked (`?chair=&at=`), carried from the search to the booking page.
+    Only its shape is checked here; the booking page checks the chair is at the plan's site."""
+    chair, at = request.GET.get("chair", ""), request.GET.get("at", "")
+    try:
+        starts_at = dt.datetime.fromisoformat(at)
+    except ValueError:
+        return None
+    if not chair.isdigit() or starts_at.tzinfo is None:
+        return None
+    return {"chair": chair, "at": at, "starts_at": starts_at}
 
 
 def _book_page(request: HttpRequest, plan: TreatmentPlan, **extra: Any) -> HttpResponse:

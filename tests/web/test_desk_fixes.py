@@ -139,7 +139,7 @@ def test_the_board_and_week_show_site_and_all_site_closures_in_the_sites_zone(cl
     assert "Other site only" not in board
     assert "Fire drill" not in client.get(reverse("web:board"), {"day": "2026-03-05"}).content.decode()
     week = client.get(reverse("web:week"), {"day": day.isoformat(), "site": web.clinic.site.pk})
-    assert [(d, [c.reason for c in closures]) for d, _s, closures in week.context["days"] if closures] == [
+    assert [(d, [c.reason for c in closures]) for d, _s, closures, _statuses in week.context["days"] if closures] == [
         (day, ["Network outage", "Fire drill"])
     ]
     assert "Wed 4 Mar 13:00 – Wed 4 Mar 14:30: Fire drill" in week.content.decode()

@@ -1,0 +1,207 @@
+"""The day board's time grid, laid out in plain Python on plain values.
+
+The grid's x axis is the site's local wall clock, in columns of SLOT_MINUTES.
+Positions are wall-clock minutes since the axis start, not elapsed minutes: on
+a daylight-saving day a session from 10:00 to 12:00 local still spans 10:00 to
+12:00 on the axis, and the axis itself keeps its printed hours. The page places
+each block with classes (`gs-N` start column, `gw-N` width), because the
+Content-Security-Policy forbids inline styles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from scheduling.engine.wallclock import local_instant
+
+SLOT_MINUTES = 5
+DAY_MINUTES = 24 * 60
+# A day the site is closed (no opening hours) still shows a working day, so a session
+# booked on it anyway is visible, but no gap is offered.
+FALLBACK_HOURS = (dt.time(8, 0), dt.time(18, 0))
+
+
+@dataclass(frozen=True)
+class Axis:
+    start: int  # wall-clock minutes since local midnight, on the hour
+    end: int
+
+    @property
+    def columns(self) -> int:
+        return (self.end - self.start) // SLOT_MINUTES
+
+    def place(self, start: int, end: int) -> tuple[int, int] | None:
+        """Grid column (1-based) and width in columns of [start, end), clipped to the axis; None if outside."""
+        first = max(start, self.start)
+        last = min(end, self.end)
+        if last <= first:
+            return None
+        column = (first - self.start) // SLOT_MINUTES
+        width = max(1, math.ceil((last - self.start) / SLOT_MINUTES) - column)
+        return column + 1, width
+
+    def hours(self) -> list[dict[str, Any]]:
+        return [
+            {"label": f"{(minute // 60) % 24:02d}:00", "column": (minute - self.start) // SLOT_MINUTES + 1,
+             "width": min(60, self.end - minute) // SLOT_MINUTES}
+            for minute in range(self.start, self.end, 60)
+        ]
+
+
+@dataclass
+class Item:
+    """One thing on a lane: a session, a free gap or a band."""
+
+    kind: str  # "session", "gap", "band"
+    column: int
+    width: int
+    start: int
+    end: int
+    obj: Any = None
+    starts_at: dt.datetime | None = None
+    cancelled_row: bool = False
+
+
+@dataclass
+class Lane:
+    obj: Any
+    items: list[Item] = field(default_factory=list)
+
+
+def wall_minutes(instant: dt.datetime, day: dt.date, zone: ZoneInfo) -> int:
+    """Minutes from local midnight of `day` to `instant`'s wall-clock time (negative before, past 1440 after)."""
+    local = instant.astimezone(zone)
+    return (local.date() - day).days * DAY_MINUTES + local.hour * 60 + local.minute
+
+
+def _clock_minutes(clock: dt.time) -> int:
+    return clock.hour * 60 + clock.minute
+
+
+def make_axis(opening: tuple[dt.time, dt.time] | None, spans: Iterable[tuple[int, int]]) -> Axis:
+    """Opening hours widened to whole hours and to any session outside them, within the day."""
+    opens, closes = opening or FALLBACK_HOURS
+    start, end = _clock_minutes(opens), _clock_minutes(closes)
+    for first, last in spans:
+        start, end = min(start, first), max(end, last)
+    start = max(0, start // 60 * 60)
+    end = min(DAY_MINUTES, math.ceil(end / 60) * 60)
+    return Axis(start=start, end=max(end, start + 60))
+
+
+def free_spans(window: tuple[int, int], busy: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of `window` not covered by any of `busy`."""
+    free = []
+    cursor, stop = window
+    for first, last in sorted(busy):
+        if first > cursor:
+            free.append((cursor, min(first, stop)))
+        cursor = max(cursor, last)
+        if cursor >= stop:
+            break
+    if cursor < stop:
+        free.append((cursor, stop))
+    return [(a, b) for a, b in free if b > a]
+
+
+def _round_up(minute: int, step: int) -> int:
+    return math.ceil(minute / step) * step
+
+
+@dataclass
+class Grid:
+    axis: Axis
+    lanes: list[Lane]
+    bands: list[Lane]  # closures and nurse shifts, one lane each
+    load: list[dict[str, Any]]
+    now_column: int | None
+
+
+def build_grid(
+    *,
+    day: dt.date,
+    zone: ZoneInfo,
+    opening: tuple[dt.time, dt.time] | None,
+    chairs: Sequence[Any],
+    sessions: Sequence[Any],  # .chair_id, .starts_at, .ends_at, .blocking (bool)
+    closures: Sequence[Any],  # .starts_at, .ends_at
+    shifts: Sequence[Any],  # .starts_at, .ends_at (nurses only)
+    now: dt.datetime,
+    gap_minutes: int,
+    step_minutes: int,
+    max_patients_per_nurse: int,
+) -> Grid:
+    def span(obj: Any) -> tuple[int, int]:
+        return wall_minutes(obj.starts_at, day, zone), wall_minutes(obj.ends_at, day, zone)
+
+    session_spans = {id(s): span(s) for s in sessions}
+    axis = make_axis(opening, (session_spans[id(s)] for s in sessions if s.blocking))
+    closed = [span(c) for c in closures]
+    now_minute = wall_minutes(now, day, zone)
+
+    by_chair: dict[int, list[Any]] = {}
+    for session in sessions:
+        by_chair.setdefault(session.chair_id, []).append(session)
+
+    lanes = []
+    for chair in chairs:
+        lane = Lane(obj=chair)
+        busy = list(closed)
+        for session in by_chair.get(chair.pk, []):
+            first, last = session_spans[id(session)]
+            placed = axis.place(first, last)
+            if placed is None:
+                continue
+            lane.items.append(Item("session", *placed, first, last, obj=session, cancelled_row=not session.blocking))
+            if session.blocking:
+                busy.append((first, last))
+        if opening is not None and getattr(chair, "active", True):
+            window = (max(_clock_minutes(opening[0]), now_minute), _clock_minutes(opening[1]))
+            for first, last in free_spans(window, busy):
+                bookable = _round_up(first, step_minutes)
+                if last - bookable < gap_minutes:
+                    continue
+                starts_at = local_instant(day, dt.time(bookable // 60, bookable % 60), zone) if bookable < DAY_MINUTES else None
+                placed = axis.place(first, last)
+                if starts_at is None or placed is None:
+                    continue  # a start in the spring-forward gap does not exist
+                lane.items.append(Item("gap", *placed, bookable, last, starts_at=starts_at))
+        lane.items.sort(key=lambda item: (item.cancelled_row, item.column))
+        lanes.append(lane)
+
+    bands = []
+    for kind, rows in (("closure", closures), ("shift", shifts)):
+        for row in rows:
+            first, last = span(row)
+            placed = axis.place(first, last)
+            if placed is not None:
+                bands.append(Lane(obj=row, items=[Item(kind, *placed, first, last, obj=row)]))
+
+    load = []
+    live = [session_spans[id(s)] for s in sessions if s.blocking]
+    shift_spans = [span(s) for s in shifts]
+    for hour in axis.hours():
+        first = axis.start + (hour["column"] - 1) * SLOT_MINUTES
+        last = first + hour["width"] * SLOT_MINUTES
+        # The busiest moment of the hour against the fewest nurses on shift in it: the ratio that matters.
+        peak = 0
+        fewest: int | None = None
+        for minute in range(first, last, SLOT_MINUTES):
+            peak = max(peak, sum(a <= minute < b for a, b in live))
+            on_shift = sum(a <= minute < b for a, b in shift_spans)
+            fewest = on_shift if fewest is None else min(fewest, on_shift)
+        fewest = fewest or 0
+        load.append({
+            **hour, "sessions": peak, "nurses": fewest,
+            "over": peak > fewest * max_patients_per_nurse,
+        })
+
+    now_column = None
+    if axis.start <= now_minute < axis.end:
+        now_column = (now_minute - axis.start) // SLOT_MINUTES + 1
+    return Grid(axis=axis, lanes=lanes, bands=bands, load=load, now_column=now_column)
