@@ -25,6 +25,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, JSONObject
 
 from clinic.models import MAX_SHIFT_LENGTH, Chair, Closure, OpeningHours, Role, Shift, Site
+from clinic.permissions import mark_long_lived
 from patients.models import Patient
 from scheduling.engine import ChairState, InductionRule, NurseState, Preferences, SiteSnapshot, Span
 from scheduling.engine.planner import MaintenanceRule
@@ -44,6 +45,25 @@ def opening_hours(site: Site) -> dict[int, tuple[dt.time, dt.time]]:
 def sites_with_schedule() -> QuerySet[Site]:
     """Sites with their reminder policy and opening hours in the same row, so a booking
     reads its site once."""
+    return shared_sites_with_schedule().all()
+
+
+_SITES_WITH_SCHEDULE: dict[str, QuerySet[Site]] = {}
+
+
+def shared_sites_with_schedule() -> QuerySet[Site]:
+    """`sites_with_schedule()` built once per database vendor (the aggregate differs between
+    PostgreSQL and SQLite): building it is a good part of a booking's ORM work. Only for
+    holders that clone it before use (a serializer field's queryset); iterating it directly
+    would keep its rows for the life of the process."""
+    vendor = connection.vendor
+    shared = _SITES_WITH_SCHEDULE.get(vendor)
+    if shared is None:
+        shared = _SITES_WITH_SCHEDULE[vendor] = mark_long_lived(_build_sites_with_schedule())
+    return shared
+
+
+def _build_sites_with_schedule() -> QuerySet[Site]:
     hours = (
         OpeningHours.objects.filter(site=OuterRef("pk"))
         .order_by()
