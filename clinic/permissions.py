@@ -27,11 +27,15 @@ A patient actor sees only their own rows; nobody else sees anything.
 
 from __future__ import annotations
 
+import itertools
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db import connection
+from django.db.models import Exists, F, Func, JSONField, Model, OuterRef, Q, QuerySet, Subquery
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -76,6 +80,32 @@ class Actor:
 NOBODY = Actor(role=None)
 
 
+def _staff_with_site_ids(user) -> StaffMember | None:
+    """The user's staff row, with the ids of the sites they work at read in the same statement:
+    every scoped look-up of the request then filters on known ids, and the booking service's
+    own "works at this site" check reads nothing more."""
+    cached = user._state.fields_cache.get("staff")
+    if cached is not None:
+        return cached
+    links = StaffMember.sites.through.objects.filter(staffmember_id=OuterRef("pk")).order_by().values("staffmember_id")
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.aggregates import ArrayAgg
+
+        ids = ArrayAgg("site_id")
+    else:
+        ids = Func(F("site_id"), function="JSON_GROUP_ARRAY", output_field=JSONField())
+    try:
+        staff = StaffMember.objects.annotate(linked_site_ids=Subquery(links.annotate(ids=ids).values("ids"))).get(user=user)
+    except StaffMember.DoesNotExist:
+        return None
+    linked = staff.linked_site_ids
+    if isinstance(linked, str):  # SQLite hands the aggregate back as text
+        linked = json.loads(linked)
+    staff._scoped_site_ids = frozenset(linked or ())
+    user.staff = staff
+    return staff
+
+
 def actor_for(request: Request) -> Actor:
     """The request's actor, resolved once per request (two queries at most)."""
     cached = getattr(request, "_clinic_actor", None)
@@ -84,10 +114,7 @@ def actor_for(request: Request) -> Actor:
     user = request.user
     actor = NOBODY
     if user is not None and user.is_authenticated:
-        try:
-            staff = user.staff
-        except ObjectDoesNotExist:
-            staff = None
+        staff = _staff_with_site_ids(user)
         if staff is not None and staff.active:
             actor = Actor(role=staff.role, staff=staff)
         elif staff is None:
@@ -248,19 +275,78 @@ def scope_to_actor(queryset: QuerySet[M], actor: Actor) -> QuerySet[M]:
     return queryset.none()
 
 
+# Scoping a related field (a clone, and an Exists or two for patients) is a good part of an API
+# write's CPU, and DRF rebuilds it on every request: each serializer deep-copies its declared
+# fields, querysets included. A queryset that lives as long as the process (a declared field's,
+# or one shared on purpose) is given a token that those copies carry along (deepcopy keeps an
+# int; a clone made by filter() does not), and the scoped queryset is kept per (token, staff
+# member, their site ids). Fields never change a queryset in place (DRF clones it for each
+# look-up), so one scoped queryset serves every request.
+SCOPE_TOKEN = "_clinic_scope_cache_id"  # noqa: S105 - an attribute name, not a secret
+_scope_tokens = itertools.count(1)
+_SCOPED_QUERYSETS: dict[tuple, QuerySet] = {}
+_SCOPED_QUERYSETS_MAX = 1024
+
+
+def mark_long_lived(queryset: QuerySet[M]) -> QuerySet[M]:
+    """Let scope_serializer cache the scoped form of `queryset`, which must never be changed in place."""
+    if SCOPE_TOKEN not in queryset.__dict__:
+        queryset.__dict__[SCOPE_TOKEN] = next(_scope_tokens)
+    return queryset
+
+
+def _scoped_for_field(queryset: QuerySet[M], staff: StaffMember) -> QuerySet[M]:
+    token = queryset.__dict__.get(SCOPE_TOKEN)
+    if token is None:
+        return scope_to_staff(queryset, staff)
+    ids = _site_filter(staff)
+    # A subquery filter (site ids not read yet this request) reads the ids when it runs, so it
+    # is the same for every request of this staff member; ids already read are part of the key.
+    key = (token, staff.pk, ids if ids is None or isinstance(ids, frozenset) else "subquery")
+    scoped = _SCOPED_QUERYSETS.get(key)
+    if scoped is None:
+        scoped = scope_to_staff(queryset, staff)
+        if len(_SCOPED_QUERYSETS) >= _SCOPED_QUERYSETS_MAX:
+            _SCOPED_QUERYSETS.clear()
+        _SCOPED_QUERYSETS[key] = scoped
+    return scoped
+
+
+def _mark_declared(serializer, name: str) -> None:
+    """Mark the class-level declared field's queryset, so the next request's copy carries a token."""
+    from rest_framework.relations import ManyRelatedField
+
+    declared = getattr(type(serializer), "_declared_fields", {}).get(name)
+    if declared is None:
+        return
+    relation = declared.child_relation if isinstance(declared, ManyRelatedField) else declared
+    queryset = getattr(relation, "queryset", None)
+    if isinstance(queryset, QuerySet):
+        mark_long_lived(queryset)
+
+
 def scope_serializer(serializer, actor: Actor):
     """Narrow every writable related field of an input serializer to what the actor may see,
-    so naming another site's chair, patient or nurse is the same 400 as naming a missing one."""
+    so naming another site's chair, patient or nurse is the same 400 as naming a missing one.
+
+    A field the request body does not name is never looked up, so it is left as it is; a
+    serializer without a body (a form the browsable API draws) is narrowed whole."""
     from rest_framework.relations import ManyRelatedField, RelatedField
 
     if not actor.is_staff or not hasattr(serializer, "fields"):
         return serializer
-    for field in serializer.fields.values():
-        relation = field.child_relation if isinstance(field, ManyRelatedField) else field
-        if field.read_only or not isinstance(relation, RelatedField) or relation.queryset is None:
+    sent = getattr(serializer, "initial_data", None)
+    sent = sent if isinstance(sent, Mapping) else None
+    for name, field in serializer.fields.items():
+        if field.read_only or (sent is not None and name not in sent):
             continue
+        relation = field.child_relation if isinstance(field, ManyRelatedField) else field
+        if not isinstance(relation, RelatedField) or relation.queryset is None:
+            continue
+        if isinstance(relation.queryset, QuerySet) and SCOPE_TOKEN not in relation.queryset.__dict__:
+            _mark_declared(serializer, name)
         try:
-            relation.queryset = scope_to_staff(relation.queryset, actor.staff)
+            relation.queryset = _scoped_for_field(relation.queryset, actor.staff)
         except LookupError:
             continue
     return serializer

@@ -25,8 +25,10 @@ from django.db.models import (
 from django.db.models.functions import Cast, JSONObject
 
 from clinic.models import MAX_SHIFT_LENGTH, Chair, Closure, OpeningHours, Role, Shift, Site
+from clinic.permissions import mark_long_lived
 from patients.models import Patient
 from scheduling.engine import ChairState, InductionRule, NurseState, Preferences, SiteSnapshot, Span
+from scheduling.engine.model import span_order
 from scheduling.engine.planner import MaintenanceRule
 from scheduling.models import BLOCKING_STATUSES, MAX_SESSION_LENGTH, Appointment, Protocol, TreatmentPlan
 
@@ -44,6 +46,25 @@ def opening_hours(site: Site) -> dict[int, tuple[dt.time, dt.time]]:
 def sites_with_schedule() -> QuerySet[Site]:
     """Sites with their reminder policy and opening hours in the same row, so a booking
     reads its site once."""
+    return shared_sites_with_schedule().all()
+
+
+_SITES_WITH_SCHEDULE: dict[str, QuerySet[Site]] = {}
+
+
+def shared_sites_with_schedule() -> QuerySet[Site]:
+    """`sites_with_schedule()` built once per database vendor (the aggregate differs between
+    PostgreSQL and SQLite): building it is a good part of a booking's ORM work. Only for
+    holders that clone it before use (a serializer field's queryset); iterating it directly
+    would keep its rows for the life of the process."""
+    vendor = connection.vendor
+    shared = _SITES_WITH_SCHEDULE.get(vendor)
+    if shared is None:
+        shared = _SITES_WITH_SCHEDULE[vendor] = mark_long_lived(_build_sites_with_schedule())
+    return shared
+
+
+def _build_sites_with_schedule() -> QuerySet[Site]:
     hours = (
         OpeningHours.objects.filter(site=OuterRef("pk"))
         .order_by()
@@ -63,7 +84,7 @@ def _json_array_agg(expression):
 
 
 # Row kinds of the snapshot query.
-_CLOSURE, _SHIFT, _BOOKED = 0, 1, 2
+_CLOSURE, _SHIFT, _BOOKED = "c", "s", "b"
 
 
 def site_snapshot(
@@ -148,9 +169,13 @@ def booking_snapshot(
             .values_list(*columns)
         )
 
-    rows = shaped(closures, _CLOSURE, no_id, no_id, Value(False), F("reason")).union(
+    # The appointments' SELECT comes first: Django converts every row of a UNION with the first
+    # SELECT's column types, and its columns (plain columns, a text kind, a boolean) need no
+    # conversion in Python, where the closures' typed NULLs and an integer kind would cost a
+    # call per column per row (a course proposal reads ~1,500 rows).
+    rows = shaped(booked, _BOOKED, F("chair_id"), F("nurse_id"), is_patient, Value("")).union(
+        shaped(closures, _CLOSURE, no_id, no_id, Value(False), F("reason")),
         shaped(shifts, _SHIFT, F("staff_id"), no_id, Value(False), Value("")),
-        shaped(booked, _BOOKED, F("chair_id"), F("nurse_id"), is_patient, Value("")),
         all=True,
     )
     closure_spans: list[tuple[Span, str]] = []
@@ -183,19 +208,20 @@ def booking_snapshot(
         opening=opening,
         closures=tuple(sorted(closure_spans)),
         chairs=tuple(
-            ChairState(id=c.pk, name=c.name, routes=frozenset(c.equipment or ()), busy=tuple(sorted(chair_busy[c.pk])))
+            ChairState(id=c.pk, name=c.name, routes=frozenset(c.equipment or ()), busy=tuple(sorted(chair_busy[c.pk], key=span_order)))
             for c in chair_rows
         ),
         nurses=tuple(
             NurseState(
-                id=nurse_id, name=str(nurse_id), shifts=tuple(sorted(spans)), booked=tuple(sorted(nurse_booked[nurse_id]))
+                id=nurse_id, name=str(nurse_id), shifts=tuple(sorted(spans, key=span_order)),
+                booked=tuple(sorted(nurse_booked[nurse_id], key=span_order)),
             )
             for nurse_id, spans in sorted(shifts_by_nurse.items())
         ),
         max_patients_per_nurse=site.max_patients_per_nurse,
         step_minutes=site.slot_step_minutes,
     )
-    return snapshot, sorted(patient_busy)
+    return snapshot, sorted(patient_busy, key=span_order)
 
 
 def patient_busy_spans(

@@ -33,7 +33,7 @@ from scheduling.models import (
     ReminderStatus,
     TreatmentPlan,
 )
-from scheduling.selectors import sites_with_schedule
+from scheduling.selectors import shared_sites_with_schedule
 
 PATIENT_CANCEL_REASON = "Cancelled by the patient online"
 
@@ -61,8 +61,9 @@ class BookSerializer(api_fields.StrictSerializer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Built per request: the opening-hours aggregate depends on the database in use.
-        self.fields["site"].queryset = sites_with_schedule()
+        # Built once per database vendor (the opening-hours aggregate depends on it); the
+        # field clones it for each look-up, and scoping it to the actor's sites is cached too.
+        self.fields["site"].queryset = shared_sites_with_schedule()
 
 
 class MoveSerializer(api_fields.StrictSerializer):

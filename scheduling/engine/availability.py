@@ -9,7 +9,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from scheduling.engine.model import DayProblem, Preferences, SiteSnapshot, Slot, Span
+from scheduling.engine.model import DayProblem, Preferences, SiteSnapshot, Slot, Span, span_order
 from scheduling.engine.wallclock import day_bounds, local_instant
 
 _DAY = dt.timedelta(days=1)
@@ -22,7 +22,7 @@ class _SortedSpans:
     __slots__ = ("longest", "spans", "starts")
 
     def __init__(self, spans: Iterable[Span]) -> None:
-        self.spans = sorted(spans)
+        self.spans = sorted(spans, key=span_order)
         self.starts = [span.start for span in self.spans]
         self.longest = max((s.end - s.start for s in self.spans), default=dt.timedelta(0))
 

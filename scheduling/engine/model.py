@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 
@@ -20,6 +21,11 @@ class Span:
 
     def covers(self, other: Span) -> bool:
         return self.start <= other.start and other.end <= self.end
+
+
+# The same order as Span's own comparison, as a key: sorting thousands of spans by a tuple of
+# datetimes compares in C, where the dataclass's __lt__ is a Python call per comparison.
+span_order = attrgetter("start", "end")
 
 
 @dataclass(frozen=True)
