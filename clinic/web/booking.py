@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods
 from clinic.models import Chair, Site, StaffMember
 from clinic.permissions import scope_to_staff
 from clinic.web.access import DESK_ROLES, staff_required
-from clinic.web.common import describe, session_label
+from clinic.web.common import describe, free_gap_from_query, session_label
 from clinic.web.scope import staff_sites
 from patients.models import Patient
 from scheduling.engine.wallclock import local_day
@@ -145,15 +145,11 @@ def _board_url(appointment: Appointment) -> str:
 
 
 def _prefill(request: HttpRequest, site: Site) -> tuple[dict[str, str], str] | None:
-    """`?chair=<id>&at=<ISO time>` from a free gap on the day board: search that chair on that day and
-    pick that start if it is free. Anything malformed shows the page as if nothing was given."""
-    chair, at = request.GET.get("chair", ""), request.GET.get("at", "")
-    try:
-        starts_at = dt.datetime.fromisoformat(at)
-    except ValueError:
+    """A free gap from the day board: search that chair on that day and pick that start if it is free."""
+    gap = free_gap_from_query(request)
+    if gap is None:
         return None
-    if not chair.isdigit() or starts_at.tzinfo is None:
-        return None
+    chair, starts_at = gap.chair, gap.starts_at
     day = local_day(starts_at, site.zone).isoformat()
     data = {"kind": MAINTENANCE, "first_day": day, "last_day": day, "chair": chair}
     return data, f"{starts_at.astimezone(dt.UTC).isoformat()}|{chair}"

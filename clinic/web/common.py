@@ -55,3 +55,25 @@ def parse_day(raw: str | None, fallback: dt.date) -> dt.date:
         return dt.date.fromisoformat(raw) if raw else fallback
     except ValueError:
         return fallback
+
+
+@dataclass(frozen=True)
+class FreeGap:
+    """A free gap picked on the day board, carried as `?chair=<id>&at=<ISO time with offset>`."""
+
+    chair: str
+    at: str
+    starts_at: dt.datetime
+
+
+def free_gap_from_query(request: HttpRequest) -> FreeGap | None:
+    """The board's free gap in the query string, or None when it is missing or malformed (the page
+    then behaves as if nothing was picked). Only the shape is checked; the booking checks the chair."""
+    chair, at = request.GET.get("chair", ""), request.GET.get("at", "")
+    try:
+        starts_at = dt.datetime.fromisoformat(at)
+    except ValueError:
+        return None
+    if not chair.isdigit() or starts_at.tzinfo is None:
+        return None
+    return FreeGap(chair=chair, at=at, starts_at=starts_at)

@@ -25,7 +25,7 @@ from clinic.models import Chair, Closure, OpeningHours, Role, Shift, Site, Staff
 from clinic.permissions import sites_of
 from clinic.web.access import page_required, safe_next, scoped
 from clinic.web.board_grid import build_grid
-from clinic.web.common import describe, flash_error, parse_day, session_label
+from clinic.web.common import describe, flash_error, free_gap_from_query, parse_day, session_label
 from patients.forms import PatientSearchForm
 from patients.models import Patient
 from scheduling.engine import NoFit
@@ -306,7 +306,7 @@ def patient_search(request: HttpRequest) -> HttpResponse:
             .order_by("last_name", "first_name")[:SEARCH_LIMIT]
         )
         patients_shown(request, patient_ids_of(results))
-    context = {"form": form, "results": results, "searched": searched, "nav": "patients", "free_time": _free_time(request)}
+    context = {"form": form, "results": results, "searched": searched, "nav": "patients", "free_time": free_gap_from_query(request)}
     if getattr(request, "htmx", False) and not request.htmx.boosted:  # type: ignore[attr-defined]
         # Typing in the box asks for the results only.
         response = render(request, "web/_patient_results.html", context)
@@ -314,19 +314,6 @@ def patient_search(request: HttpRequest) -> HttpResponse:
         response = render(request, "web/patient_search.html", context)
     patch_vary_headers(response, ("HX-Request",))
     return response
-
-
-def _free_time(request: HttpRequest) -> dict[str, Any] | None:
-    """The board's free gap being booked (`?chair=&at=`), carried from the search to the booking page.
-    Only its shape is checked here; the booking page checks the chair is at the plan's site."""
-    chair, at = request.GET.get("chair", ""), request.GET.get("at", "")
-    try:
-        starts_at = dt.datetime.fromisoformat(at)
-    except ValueError:
-        return None
-    if not chair.isdigit() or starts_at.tzinfo is None:
-        return None
-    return {"chair": chair, "at": at, "starts_at": starts_at}
 
 
 def _book_page(request: HttpRequest, plan: TreatmentPlan, **extra: Any) -> HttpResponse:

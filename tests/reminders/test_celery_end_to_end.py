@@ -5,12 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import os
-import subprocess
-import sys
-import time
 import uuid
-from email.policy import default as email_policy
-from pathlib import Path
 
 import pytest
 import redis
@@ -22,31 +17,15 @@ from clinic.models import ReminderPolicy
 from scheduling.models import Reminder, ReminderKind, ReminderStatus
 from scheduling.reminders.services import reminders_schedule
 from tests.reminders.helpers import make_appointment
+from tests.reminders.processes import outbox_messages, run_until_a_reminder_is_sent, start_celery
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
-CELERY = str(Path(sys.executable).with_name("celery"))
 PATIENT_ZONE = "Asia/Tokyo"
-
-
-def outbox_messages(folder: Path) -> list[email.message.EmailMessage]:
-    messages = []
-    for log in sorted(folder.glob("*.log")):
-        for chunk in log.read_text().split("-" * 79):
-            if chunk.strip():
-                messages.append(email.message_from_string(chunk.strip() + "\n", policy=email_policy))
-    return messages
 
 
 def plain_text(message: email.message.EmailMessage) -> str:
     return message.get_body(preferencelist=("plain",)).get_content()
-
-
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [CELERY, "-A", "clinic", *args], cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
-    )
 
 
 def test_booked_session_gets_its_reminder_once_through_beat_and_worker(tmp_path):
@@ -78,7 +57,7 @@ def test_booked_session_gets_its_reminder_once_through_beat_and_worker(tmp_path)
         "REMINDERS_E2E_OUTBOX": str(outbox),
         "REMINDERS_E2E_QUEUE": queue,
     }
-    worker = start(
+    worker = start_celery(
         [
             "worker",
             "-Q",
@@ -95,26 +74,12 @@ def test_booked_session_gets_its_reminder_once_through_beat_and_worker(tmp_path)
         env,
         tmp_path / "worker.log",
     )
-    beat = start(["beat", "-l", "INFO"], env, tmp_path / "beat.log")
+    beat = start_celery(["beat", "-l", "INFO"], env, tmp_path / "beat.log")
     try:
-        deadline = time.monotonic() + 120
-        reminders_out: list = []
-        while time.monotonic() < deadline and not reminders_out:
-            assert worker.poll() is None, (tmp_path / "worker.log").read_text()
-            assert beat.poll() is None, (tmp_path / "beat.log").read_text()
-            time.sleep(0.5)
-            reminders_out = [m for m in outbox_messages(outbox) if m["Subject"].startswith("Reminder:")]
-        assert reminders_out, "no reminder arrived:\n" + (tmp_path / "worker.log").read_text()[-3000:]
-        time.sleep(4)  # several more beat ticks: nothing goes out twice
+        run_until_a_reminder_is_sent(
+            worker, beat, outbox=outbox, worker_log=tmp_path / "worker.log", beat_log=tmp_path / "beat.log", timeout=120
+        )
     finally:
-        for process in (beat, worker):
-            process.terminate()
-        for process in (beat, worker):
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
         broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
         broker.delete(queue, f"_kombu.binding.{queue}")
 

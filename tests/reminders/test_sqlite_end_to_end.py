@@ -4,22 +4,15 @@ Procfile.dev. No PostgreSQL and no Redis anywhere in the path."""
 
 from __future__ import annotations
 
-import email
 import json
-import subprocess
-import sys
-import time
-from email.policy import default as email_policy
-from pathlib import Path
 
 import pytest
 
+from tests.reminders.processes import outbox_messages, run_until_a_reminder_is_sent, start_celery
 from tests.test_embedded_default import embedded_env, manage
 
 pytestmark = pytest.mark.celery
 
-ROOT = Path(__file__).resolve().parents[2]
-CELERY = str(Path(sys.executable).with_name("celery"))
 
 # Run inside `manage.py shell` against the SQLite database: one appointment whose
 # 2 h reminder falls due a few seconds from now, quiet hours far from the clock.
@@ -60,15 +53,6 @@ def shell(env: dict[str, str], code: str, marker: str) -> object:
     return json.loads(line.split(" ", 1)[1])
 
 
-def outbox_messages(folder: Path) -> list[email.message.EmailMessage]:
-    messages = []
-    for log in sorted(folder.glob("*.log")):
-        for chunk in log.read_text().split("-" * 79):
-            if chunk.strip():
-                messages.append(email.message_from_string(chunk.strip() + "\n", policy=email_policy))
-    return messages
-
-
 def test_embedded_default_sends_a_due_reminder_once_through_worker_and_beat(tmp_path):
     env = embedded_env(tmp_path)
     env.update(
@@ -83,34 +67,12 @@ def test_embedded_default_sends_a_due_reminder_once_through_worker_and_beat(tmp_
     for folder in ("broker", "broker-processed"):
         (tmp_path / folder).mkdir(exist_ok=True)
 
-    def start(args: list[str], log: Path) -> subprocess.Popen:
-        return subprocess.Popen(
-            [CELERY, "-A", "clinic", *args], cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
-        )
-
     # As Procfile.dev starts them.
-    worker = start(["worker", "--loglevel=info", "--pool=solo"], tmp_path / "worker.log")
-    beat = start(["beat", "--loglevel=info"], tmp_path / "beat.log")
+    worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
+    worker = start_celery(["worker", "--loglevel=info", "--pool=solo"], env, worker_log)
+    beat = start_celery(["beat", "--loglevel=info"], env, beat_log)
     outbox = tmp_path / "outbox"
-    try:
-        deadline = time.monotonic() + 90
-        reminders_out: list = []
-        while time.monotonic() < deadline and not reminders_out:
-            assert worker.poll() is None, (tmp_path / "worker.log").read_text()
-            assert beat.poll() is None, (tmp_path / "beat.log").read_text()
-            time.sleep(0.5)
-            reminders_out = [m for m in outbox_messages(outbox) if m["Subject"].startswith("Reminder:")]
-        assert reminders_out, "no reminder arrived:\n" + (tmp_path / "worker.log").read_text()[-4000:]
-        time.sleep(4)  # several more beat ticks: nothing goes out twice
-    finally:
-        for process in (beat, worker):
-            process.terminate()
-        for process in (beat, worker):
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    run_until_a_reminder_is_sent(worker, beat, outbox=outbox, worker_log=worker_log, beat_log=beat_log, timeout=90)
 
     worker_log = (tmp_path / "worker.log").read_text()
     assert "Error binding parameter" not in worker_log
