@@ -104,9 +104,28 @@ def whole_number(data: Any) -> int:
     raise serializers.ValidationError("Send the id as a whole number.")
 
 
+def id_or_none(data: Any) -> int | None:
+    """The id in `data` if it is one, else None (the field itself then says what is wrong)."""
+    try:
+        return whole_number(data)
+    except serializers.ValidationError:
+        return None
+
+
 class PrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """A relation by id. When the parent serializer has read the row already (its `preloaded`
+    maps this field's name to the row, or to None when nothing the caller may see has that
+    id), no query is made; otherwise the field's queryset is asked, as DRF does."""
+
     def to_internal_value(self, data):
-        return super().to_internal_value(whole_number(data))
+        pk = whole_number(data)
+        preloaded = getattr(self.parent, "preloaded", None)
+        if preloaded is not None and self.field_name in preloaded:
+            found = preloaded[self.field_name]
+            if found is None or found.pk != pk:
+                self.fail("does_not_exist", pk_value=pk)
+            return found
+        return super().to_internal_value(pk)
 
 
 class IdField(serializers.IntegerField):

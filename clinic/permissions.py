@@ -35,11 +35,12 @@ from typing import TypeVar
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
-from django.db.models import Exists, F, Func, JSONField, Model, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from clinic.models import Role, Site, StaffMember
+from clinic.rows import ModelColumns
 from patients.models import Patient
 from scheduling.errors import SchedulingError
 
@@ -80,30 +81,55 @@ class Actor:
 NOBODY = Actor(role=None)
 
 
+def staff_site_ids_sql(staff_alias: str) -> str:
+    """A scalar subquery: the ids of the sites the staff row `staff_alias` works at, as an
+    array (PostgreSQL; NULL for none) or a JSON list (SQLite)."""
+    through = StaffMember.sites.through._meta.db_table
+    aggregate = "ARRAY_AGG(site_id)" if connection.vendor == "postgresql" else "JSON_GROUP_ARRAY(site_id)"
+    return f"(SELECT {aggregate} FROM {through} WHERE staffmember_id = {staff_alias}.id)"  # noqa: S608 - table names
+
+
+def attach_staff(user, staff: StaffMember | None, linked_site_ids) -> StaffMember | None:
+    """Keep `staff` (None: the user is not staff) and its site ids on `user` for the request,
+    so actor_for, site_ids and the services' "works at" checks read nothing more."""
+    if staff is not None:
+        if isinstance(linked_site_ids, str):  # SQLite hands the aggregate back as text
+            linked_site_ids = json.loads(linked_site_ids)
+        staff._scoped_site_ids = frozenset(linked_site_ids or ())
+        staff._state.fields_cache["user"] = user
+    user._state.fields_cache["staff"] = staff
+    return staff
+
+
+def _staff_columns() -> ModelColumns[StaffMember]:
+    key = connection.vendor
+    columns = _STAFF_COLUMNS.get(key)
+    if columns is None:
+        columns = _STAFF_COLUMNS[key] = ModelColumns(StaffMember, "s")
+    return columns
+
+
+_STAFF_COLUMNS: dict[str, ModelColumns[StaffMember]] = {}
+
+
 def _staff_with_site_ids(user) -> StaffMember | None:
     """The user's staff row, with the ids of the sites they work at read in the same statement:
     every scoped look-up of the request then filters on known ids, and the booking service's
-    own "works at this site" check reads nothing more."""
-    cached = user._state.fields_cache.get("staff")
-    if cached is not None:
-        return cached
-    links = StaffMember.sites.through.objects.filter(staffmember_id=OuterRef("pk")).order_by().values("staffmember_id")
-    if connection.vendor == "postgresql":
-        from django.contrib.postgres.aggregates import ArrayAgg
-
-        ids = ArrayAgg("site_id")
-    else:
-        ids = Func(F("site_id"), function="JSON_GROUP_ARRAY", output_field=JSONField())
-    try:
-        staff = StaffMember.objects.annotate(linked_site_ids=Subquery(links.annotate(ids=ids).values("ids"))).get(user=user)
-    except StaffMember.DoesNotExist:
-        return None
-    linked = staff.linked_site_ids
-    if isinstance(linked, str):  # SQLite hands the aggregate back as text
-        linked = json.loads(linked)
-    staff._scoped_site_ids = frozenset(linked or ())
-    user.staff = staff
-    return staff
+    own "works at this site" check reads nothing more. Token authentication reads both with
+    the token (clinic.security.authentication), so an API request finds them here."""
+    if "staff" in user._state.fields_cache:
+        return user._state.fields_cache["staff"]
+    columns = _staff_columns()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns.select}, {staff_site_ids_sql('s')} FROM {StaffMember._meta.db_table} s"  # noqa: S608
+            " WHERE s.user_id = %s",
+            [user.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return attach_staff(user, None, None)
+    return attach_staff(user, columns.load(row), row[columns.width])
 
 
 def actor_for(request: Request) -> Actor:

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import binascii
 import logging
+from hmac import compare_digest
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db import connection
 from django.http import HttpRequest
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from knox.auth import TokenAuthentication
+from knox.crypto import hash_token
+from knox.models import get_token_model
+from knox.settings import CONSTANTS, knox_settings
 from rest_framework import exceptions
 
+from clinic.models import StaffMember
+from clinic.permissions import attach_staff, staff_site_ids_sql
+from clinic.rows import ModelColumns
 from clinic.security.signals import api_token_failed
 
 log = logging.getLogger(__name__)
@@ -63,6 +73,27 @@ class ClinicTokenAuthentication(TokenAuthentication):
             api_token_failed.send(sender=self.__class__, request=django_request, ip_address=ip_address)
             raise
 
+    def authenticate_credentials(self, token: bytes):
+        """Knox's check (each token with the key's prefix, digests compared in constant time,
+        expired ones deleted, expiry renewed when AUTO_REFRESH is on, the user active), with the
+        token, its user, their staff row and the staff member's site ids read in one statement:
+        knox's own read and the role check's would be two, and their ORM building costs an API
+        request more CPU than the database spends on it."""
+        message = "Invalid token."
+        text = token.decode("utf-8")
+        for auth_token in _tokens_with_their_users(text[: CONSTANTS.TOKEN_KEY_LENGTH]):
+            if self._cleanup_token(auth_token):
+                continue
+            try:
+                digest = hash_token(text)
+            except (TypeError, binascii.Error) as exc:
+                raise exceptions.AuthenticationFailed(message) from exc
+            if compare_digest(digest, auth_token.digest):
+                if knox_settings.AUTO_REFRESH and auth_token.expiry:
+                    self.renew_token(auth_token)
+                return self.validate_user(auth_token)
+        raise exceptions.AuthenticationFailed(message)
+
     def _cleanup_token(self, auth_token) -> bool:
         """Knox reads every token of the user on every request to delete the expired ones: one
         more query on the booking hot path. Only the token in hand matters for this request (an
@@ -76,6 +107,42 @@ class ClinicTokenAuthentication(TokenAuthentication):
     def _carries_token(self, request) -> bool:
         header = request.META.get("HTTP_AUTHORIZATION", "")
         return header.split(" ", 1)[0].lower() == self.authenticate_header(request).lower()
+
+
+_TOKEN_READS: dict[str, tuple[str, ModelColumns, ModelColumns, ModelColumns]] = {}
+
+
+def _token_read() -> tuple[str, ModelColumns, ModelColumns, ModelColumns]:
+    read = _TOKEN_READS.get(connection.vendor)
+    if read is None:
+        tokens = ModelColumns(get_token_model(), "t")
+        users = ModelColumns(get_user_model(), "u")
+        staff = ModelColumns(StaffMember, "s")
+        sql = (
+            f"SELECT {tokens.select}, {users.select}, {staff.select}, {staff_site_ids_sql('s')}"  # noqa: S608 - model tables
+            f" FROM {get_token_model()._meta.db_table} t"
+            f" JOIN {get_user_model()._meta.db_table} u ON u.id = t.user_id"
+            f" LEFT JOIN {StaffMember._meta.db_table} s ON s.user_id = u.id"
+            " WHERE t.token_key = %s"
+        )
+        read = _TOKEN_READS[connection.vendor] = (sql, tokens, users, staff)
+    return read
+
+
+def _tokens_with_their_users(token_key: str) -> list:
+    sql, tokens, users, staff = _token_read()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [token_key])
+        rows = cursor.fetchall()
+    found = []
+    for row in rows:
+        auth_token = tokens.load(row)
+        user = users.load(row, tokens.width)
+        auth_token._state.fields_cache["user"] = user
+        offset = tokens.width + users.width
+        attach_staff(user, staff.load(row, offset), row[offset + staff.width])
+        found.append(auth_token)
+    return found
 
 
 class ClinicTokenScheme(OpenApiAuthenticationExtension):

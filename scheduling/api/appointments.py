@@ -7,6 +7,7 @@ or cancel them online until the site's notice period (ReminderPolicy.patient_not
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 import django_filters
 from django.utils import timezone
@@ -18,7 +19,7 @@ from rest_framework.response import Response
 from clinic import api_fields
 from clinic.api import ClinicAPIMixin
 from clinic.models import Chair, Role, Site, StaffMember
-from clinic.permissions import CLINICIANS, DESK, PATIENTS
+from clinic.permissions import CLINICIANS, DESK, PATIENTS, actor_for
 from patients.models import Patient
 from scheduling import services
 from scheduling.api.common import APPOINTMENT_RELATED, IDEMPOTENCY_HEADER, AppointmentSerializer, idempotent
@@ -33,7 +34,7 @@ from scheduling.models import (
     ReminderStatus,
     TreatmentPlan,
 )
-from scheduling.selectors import shared_sites_with_schedule
+from scheduling.selectors import booking_references, shared_sites_with_schedule
 
 PATIENT_CANCEL_REASON = "Cancelled by the patient online"
 
@@ -64,6 +65,24 @@ class BookSerializer(api_fields.StrictSerializer):
         # Built once per database vendor (the opening-hours aggregate depends on it); the
         # field clones it for each look-up, and scoping it to the actor's sites is cached too.
         self.fields["site"].queryset = shared_sites_with_schedule()
+        self.preloaded: dict[str, object] | None = None
+
+    def to_internal_value(self, data):
+        # A staff member's booking reads its patient, site, chair and nurse in one statement,
+        # scoped to their sites by the same rules as the fields' querysets.
+        request = self.context.get("request")
+        if request is not None and isinstance(data, Mapping):
+            actor = actor_for(request)
+            if actor.is_staff:
+                found = booking_references(
+                    staff=actor.staff,
+                    **{f"{name}_id": api_fields.id_or_none(data[name]) for name in PRELOADED if name in data},
+                )
+                self.preloaded = {name: found[name] for name in PRELOADED if name in data}
+        return super().to_internal_value(data)
+
+
+PRELOADED = ("patient", "site", "chair", "nurse")
 
 
 class MoveSerializer(api_fields.StrictSerializer):
