@@ -370,7 +370,10 @@ def scope_serializer(serializer, actor: Actor):
         if not isinstance(relation, RelatedField) or relation.queryset is None:
             continue
         if isinstance(relation.queryset, QuerySet) and SCOPE_TOKEN not in relation.queryset.__dict__:
-            _mark_declared(serializer, name)
+            if getattr(serializer, "shares_field_prototypes", False):
+                mark_long_lived(relation.queryset)  # the class's own field prototype's queryset
+            else:
+                _mark_declared(serializer, name)
         try:
             relation.queryset = _scoped_for_field(relation.queryset, actor.staff)
         except LookupError:

@@ -43,7 +43,7 @@ class TooLateForOnlineChange(InvalidState):
     code = "too_late_for_online_change"
 
 
-class BookSerializer(api_fields.StrictSerializer):
+class BookSerializer(api_fields.FieldPrototypesMixin, api_fields.StrictSerializer):
     # The patient comes with the home site (their default time zone for reminders), the site
     # with its opening hours and reminder policy, the nurse with the name the answer shows,
     # so the booking reads none of them again.

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clinic.api_errors import IdempotencyKeyReused, PreconditionRequired
+from clinic.api_fields import FieldPrototypesMixin
 from scheduling.models import Appointment, IdempotencyRecord
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -126,7 +127,7 @@ def expected_version(request: Request, body_version: int | None) -> int:
 # --- Appointments -------------------------------------------------------------
 
 
-class AppointmentSerializer(serializers.ModelSerializer):
+class AppointmentSerializer(FieldPrototypesMixin, serializers.ModelSerializer):
     patient_name = serializers.CharField(source="patient.full_name", read_only=True)
     chair_name = serializers.CharField(source="chair.name", read_only=True)
     nurse_name = serializers.SerializerMethodField()

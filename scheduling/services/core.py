@@ -11,13 +11,13 @@ so a writer that slipped past the check still loses at INSERT.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from simple_history.utils import bulk_create_with_history
 
 from clinic.models import Chair, Site, StaffMember
 from patients.models import Patient
@@ -218,11 +218,12 @@ def insert_sessions(
     ]
     try:
         # No savepoint of its own: every caller is a service inside its own atomic block,
-        # and the conflict below leaves through it.
+        # and the conflict below leaves through it. What simple_history's
+        # bulk_create_with_history does, with its history manager built once: the `history`
+        # descriptor builds a new manager class (inspect.getmembers) on every access.
         with transaction.atomic(savepoint=False):
-            created = bulk_create_with_history(
-                rows, Appointment, default_user=actor, default_change_reason=reason
-            )
+            created = Appointment.objects.bulk_create(rows)
+            _appointment_history().bulk_history_create(created, default_user=actor, default_change_reason=reason)
     except IntegrityError as exc:
         conflict = translate_integrity_error(exc)
         if conflict is None:
@@ -233,6 +234,11 @@ def insert_sessions(
         by_start = {a.starts_at: a for a in plan.appointments.filter(pk__in=[a.pk for a in created])}
         created = [by_start[a.starts_at] for a in created]
     return created
+
+
+@functools.cache
+def _appointment_history():
+    return Appointment.history
 
 
 def renumber(plan: TreatmentPlan) -> None:
