@@ -10,7 +10,7 @@ from clinic.cache import RedisCache
 
 
 def test_the_configured_cache_is_redis_and_reuses_its_client():
-    assert isinstance(cache, RedisCache)
+    assert isinstance(caches["default"], RedisCache)
     backend = cache._cache
     assert backend.get_client(write=True) is backend.get_client(write=True)
     assert backend.get_client(write=False) is backend.get_client(write=False)
