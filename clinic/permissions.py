@@ -40,7 +40,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from clinic.models import Role, Site, StaffMember
-from clinic.rows import ModelColumns
+from clinic.rows import ModelColumns, prepared_execute
 from patients.models import Patient
 from scheduling.errors import SchedulingError
 
@@ -121,7 +121,8 @@ def _staff_with_site_ids(user) -> StaffMember | None:
         return user._state.fields_cache["staff"]
     columns = _staff_columns()
     with connection.cursor() as cursor:
-        cursor.execute(
+        prepared_execute(
+            cursor,
             f"SELECT {columns.select}, {staff_site_ids_sql('s')} FROM {StaffMember._meta.db_table} s"  # noqa: S608
             " WHERE s.user_id = %s",
             [user.pk],

@@ -15,7 +15,12 @@ ORM would run for each column, or returns None for a LEFT JOIN that matched noth
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+import hashlib
+import re
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.db import connections
@@ -80,3 +85,79 @@ def column_reader(field: Any, using: str = "default") -> Callable[[Any], Any] | 
         return value
 
     return read
+
+
+# --- Prepared statements -------------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s")
+
+
+@dataclass
+class _Prepared:
+    """What one database session has prepared: names on the server, and our statements."""
+
+    names: set[str]
+    statements: dict[str, tuple[str, list[str] | None]] = dataclasses.field(default_factory=dict)
+
+_PREPARED: weakref.WeakKeyDictionary[Any, _Prepared] = weakref.WeakKeyDictionary()
+MAX_PREPARED_PER_CONNECTION = 64
+
+
+def prepared_execute(cursor, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> None:
+    """Run a hot read by hand. On PostgreSQL it runs as a server-side prepared statement
+    (PREPARE once per connection, then EXECUTE): planning the booking's multi-join reads
+    cost PostgreSQL more time than running them (0.9 ms against 0.2 ms for the booking's
+    references), and a prepared statement is planned once. Prepared statements belong to
+    the session, not the transaction (a rollback keeps them), and a reconnection starts
+    with none, which is tracked per driver connection. Elsewhere (SQLite) it is a plain
+    execute. `sql` uses %s or %(name)s placeholders and no other % sign."""
+    connection = cursor.db
+    raw = connection.connection
+    if connection.vendor != "postgresql" or raw is None:
+        cursor.execute(sql, params)
+        return
+    known = _PREPARED.get(raw)
+    if known is None:
+        # Whatever this session prepared before we started tracking it (names are the SQL's
+        # hash, so an existing name is the same statement).
+        cursor.execute("SELECT name FROM pg_prepared_statements")
+        known = _PREPARED[raw] = _Prepared(names={name for (name,) in cursor.fetchall()})
+    prepared = known.statements.get(sql)
+    if prepared is None:
+        if len(known.statements) >= MAX_PREPARED_PER_CONNECTION:  # many shapes here: plan this one each time
+            cursor.execute(sql, params)
+            return
+        text, order = _numbered(sql)
+        name = f"clinic_{hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:20]}"
+        if name not in known.names:
+            cursor.execute(f"PREPARE {name} AS {text}")
+            known.names.add(name)
+        prepared = known.statements[sql] = (name, order)
+    name, order = prepared
+    values = [params[key] for key in order] if order is not None else list(params)  # type: ignore[index]
+    if values:
+        cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(values))})", values)
+    else:
+        cursor.execute(f"EXECUTE {name}")
+
+
+def _numbered(sql: str) -> tuple[str, list[str] | None]:
+    """`sql` with $1, $2 ... for its placeholders, and the names in that order (None when
+    positional); a named parameter used twice keeps one number."""
+    names: list[str] = []
+    counter = 0
+
+    def number(match: re.Match) -> str:
+        nonlocal counter
+        name = match.group(1)
+        if name is None:
+            counter += 1
+            return f"${counter}"
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    text = _PLACEHOLDER.sub(number, sql)
+    if names and counter:
+        raise ValueError("Use either %s or %(name)s placeholders in one statement, not both.")
+    return text, names or None

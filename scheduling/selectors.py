@@ -22,7 +22,7 @@ from django.db.models.functions import JSONObject
 
 from clinic.models import MAX_SHIFT_LENGTH, Chair, Closure, OpeningHours, ReminderPolicy, Role, Shift, Site, StaffMember
 from clinic.permissions import mark_long_lived, site_ids
-from clinic.rows import ModelColumns, column_reader, in_list
+from clinic.rows import ModelColumns, column_reader, in_list, prepared_execute
 from patients.models import Patient
 from scheduling.engine import ChairState, InductionRule, NurseState, Preferences, SiteSnapshot, Span
 from scheduling.engine.model import span_order
@@ -238,7 +238,7 @@ def _snapshot_rows(
     )
     params = [*is_patient_params, *booked_params, site.pk, adapt(end), adapt(start), *shift_params]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        prepared_execute(cursor, sql, params)
         found = cursor.fetchall()
     to_datetime = column_reader(Appointment._meta.get_field("starts_at"))
     if to_datetime is None:
@@ -404,7 +404,7 @@ def booking_references(
     if ids is not None:
         params.update((f"site_{index}", site_id) for index, site_id in enumerate(sorted(ids)))
     with connection.cursor() as cursor:
-        cursor.execute(read.sql, params)
+        prepared_execute(cursor, read.sql, params)
         row = cursor.fetchone()
     offset = 0
     loaded = {}

@@ -22,7 +22,7 @@ from rest_framework import exceptions
 
 from clinic.models import StaffMember
 from clinic.permissions import attach_staff, staff_site_ids_sql
-from clinic.rows import ModelColumns
+from clinic.rows import ModelColumns, prepared_execute
 from clinic.security.signals import api_token_failed
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def _token_read() -> tuple[str, ModelColumns, ModelColumns, ModelColumns]:
 def _tokens_with_their_users(token_key: str) -> list:
     sql, tokens, users, staff = _token_read()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [token_key])
+        prepared_execute(cursor, sql, [token_key])
         rows = cursor.fetchall()
     found = []
     for row in rows:
