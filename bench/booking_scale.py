@@ -437,11 +437,21 @@ def measure(size: int, bookings: int, seconds: float, clients: int, workers: int
     assert response.status_code == 201, response.content
     control = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK")
     sql = [q["sql"] for q in queries.captured_queries]
+    with connection.cursor() as cursor:  # the hot reads run as prepared statements: show their SQL
+        cursor.execute("SELECT name, statement FROM pg_prepared_statements")
+        prepared = dict(cursor.fetchall())
+
+    def _readable(statement: str) -> str:
+        if statement.startswith("EXECUTE "):
+            name = statement.split()[1]
+            return f"EXECUTE {prepared.get(name, name).split(' AS ', 1)[-1]}"
+        return statement
+
     result["booking_statements"] = {
         "statements": sum(not s.startswith(control) for s in sql),
         "transaction_control": sum(s.startswith(control) for s in sql),
         "commits": len(commits),
-        "listing": [s[:110] for s in sql],
+        "listing": [_readable(s)[:110] for s in sql],
     }
     connection.close()
 
