@@ -113,7 +113,8 @@ def prepared_execute(cursor, sql: str, params: Sequence[Any] | Mapping[str, Any]
     execute. `sql` uses %s or %(name)s placeholders and no other % sign."""
     connection = cursor.db
     raw = connection.connection
-    if connection.vendor != "postgresql" or raw is None:
+    if connection.vendor != "postgresql" or raw is None or not connection.settings_dict.get("CONN_MAX_AGE"):
+        # A connection closed after each request (CONN_MAX_AGE 0) would prepare every time.
         cursor.execute(sql, params)
         return
     known = _PREPARED.get(raw)

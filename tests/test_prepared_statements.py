@@ -78,3 +78,11 @@ def test_a_statement_the_session_prepared_before_tracking_is_not_prepared_twice(
     with CaptureQueriesContext(connection) as again:
         assert _run(SQL, [5, "e"]) == (6, "e")
     assert [q["sql"].split()[0] for q in again.captured_queries] == ["SELECT", "EXECUTE"]
+
+
+@pytest.mark.django_db
+def test_a_connection_closed_after_each_request_prepares_nothing(monkeypatch):
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
+    with CaptureQueriesContext(connection) as plain:
+        assert _run("SELECT %s::int * 3", [3]) == (9,)
+    assert [q["sql"].split()[0] for q in plain.captured_queries] == ["SELECT"]
