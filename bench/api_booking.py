@@ -71,6 +71,7 @@ def seed(bookings: int) -> tuple[str, list[dict]]:
     for index in range(2):
         nurse_user = user_model.objects.create_user(username=f"bench-nurse-{index}", password="x")
         nurse = StaffMember.objects.create(user=nurse_user, role=Role.NURSE)
+        nurse.sites.add(site)
         nurses.append(nurse)
         Shift.objects.bulk_create(
             Shift(staff=nurse, site=site,
@@ -79,7 +80,8 @@ def seed(bookings: int) -> tuple[str, list[dict]]:
             for d in range(days)
         )
     desk_user = user_model.objects.create_user(username="bench-desk", password="x")
-    StaffMember.objects.create(user=desk_user, role=Role.FRONT_DESK)
+    # Staff see only the sites they work at: a desk without the site could book nothing there.
+    StaffMember.objects.create(user=desk_user, role=Role.FRONT_DESK).sites.add(site)
     token, _ = token_issue(user=desk_user)
     patients = Patient.objects.bulk_create(
         Patient(first_name="Bench", last_name=f"Patient {i}", date_of_birth=dt.date(1980, 1, 1), home_site=site,

@@ -150,8 +150,10 @@ def measure_proposals(site, protocol, prescriber, runs: int, label: str) -> tupl
         with CaptureQueriesContext(connection) as queries:
             began = time.perf_counter()
             services.course_propose(plan=plan, start_date=start, now=now)
-            timings.append((time.perf_counter() - began) * 1000)
-        query_counts.add(len(queries))
+            elapsed = (time.perf_counter() - began) * 1000
+        if index or label != "busy":  # the very first proposal also prepares the hot statements
+            timings.append(elapsed)
+            query_counts.add(len(queries))
     return timings, query_counts
 
 
