@@ -459,8 +459,8 @@ def appointment_action(request: HttpRequest, appointment_id: int, action: str) -
             appointment_confirm(appointment=appointment, actor=request.user, now=now)
             messages.success(request, f"{name}'s session is confirmed.")
         elif action == "no-show":
-            appointment_mark_no_show(appointment=appointment, actor=request.user, now=now)
-            messages.success(request, f"{name} is marked as a no-show.")
+            outcome = appointment_mark_no_show(appointment=appointment, actor=request.user, now=now)
+            messages.success(request, f"{name} is marked as a no-show. {outcome.course}")
         elif action == "cancel":
             form = CancelForm(request.POST)
             if not form.is_valid():

@@ -101,6 +101,13 @@ class CancelSerializer(api_fields.StrictSerializer):
     )
 
 
+class NoShowSerializer(api_fields.StrictSerializer):
+    rebook = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Also book the replacement a missed induction session needs. Never implied.",
+    )
+
+
 class CourseOutcomeSerializer(serializers.Serializer):
     summary = serializers.CharField(help_text="What the cancellation did to the course, in words.")
     short_by = serializers.IntegerField(help_text="Induction sessions the round is now missing.")
@@ -284,11 +291,21 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
         appointment = self.get_object()
         return self._answer(services.appointment_complete(appointment=appointment, actor=request.user, now=timezone.now()))
 
-    @extend_schema(summary="Mark a no-show (after the start time)", request=None, responses=AppointmentSerializer)
+    @extend_schema(
+        summary="Mark a no-show (after the start time); a missing induction session is offered, not booked, "
+                "unless `rebook` is true",
+        request=NoShowSerializer, responses=CancelResultSerializer,
+    )
     @action(detail=True, methods=["post"], url_path="no-show")
     def no_show(self, request, pk=None):
         appointment = self.get_object()
-        return self._answer(services.appointment_mark_no_show(appointment=appointment, actor=request.user, now=timezone.now()))
+        data = self._valid(NoShowSerializer)
+        outcome = services.appointment_mark_no_show(
+            appointment=appointment, actor=request.user, now=timezone.now(), rebook=data["rebook"]
+        )
+        fresh = self.get_queryset().get(pk=outcome.appointment.pk)
+        fresh.course_outcome = outcome.as_dict()
+        return Response(CancelResultSerializer(fresh, context=self.get_serializer_context()).data)
 
 
 # --- Reminders ----------------------------------------------------------------

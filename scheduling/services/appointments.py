@@ -424,8 +424,11 @@ def appointment_cancel(
 
 
 def _course_after_cancel(
-    appointment: Appointment, *, actor: AbstractBaseUser | None, now: dt.datetime, rebook: bool, release_only: bool
+    appointment: Appointment, *, actor: AbstractBaseUser | None, now: dt.datetime, rebook: bool, release_only: bool,
+    happened: str = "cancelled",
 ) -> CancelOutcome:
+    """What losing `appointment` (cancelled, or missed: `happened`) does to its course; a
+    replacement is booked only when the caller asked (`rebook`), otherwise offered and flagged."""
     from scheduling.engine import NoFit
     from scheduling.services.courses import induction_reflow, induction_reflow_propose, induction_short_by
 
@@ -454,31 +457,29 @@ def _course_after_cancel(
     sessions = "session" if short_by == 1 else "sessions"
     course = f"Induction now short by {short_by} {sessions}; {offer}. The plan is flagged for the clinician."
     plan.needs_attention = True
-    plan.attention_reason = f"Session on {local_label(appointment.starts_at, plan.site)} was cancelled: {course}"
+    plan.attention_reason = f"Session on {local_label(appointment.starts_at, plan.site)} was {happened}: {course}"
     plan.version += 1
-    save_with_history(plan, fields=["needs_attention", "attention_reason", "version"], actor=actor, reason="Flagged: induction short after a cancellation")
+    flagged = "a cancellation" if happened == "cancelled" else "a missed session"
+    save_with_history(plan, fields=["needs_attention", "attention_reason", "version"], actor=actor,
+                      reason=f"Flagged: induction short after {flagged}")
     return CancelOutcome(appointment=appointment, short_by=short_by, replacement_starts_at=first, plan_flagged=True, course=course)
 
 
 @transaction.atomic
-def appointment_mark_no_show(*, appointment: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> Appointment:
+def appointment_mark_no_show(
+    *, appointment: Appointment, actor: AbstractBaseUser | None, now: dt.datetime, rebook: bool = False
+) -> CancelOutcome:
+    """Record that the patient did not come. As with a cancellation, nothing is re-booked unless
+    the caller asks (`rebook`): the outcome says what the course is now missing and the first
+    replacement that would fit, and a short induction is flagged for the clinician."""
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if appointment.status == AppointmentStatus.NO_SHOW:
-        return appointment
+        return CancelOutcome(appointment=appointment, course="The session was already marked as a no-show.")
     _require(appointment, UPCOMING_STATUSES, "mark as no-show")
     if appointment.starts_at > now:
         raise InvalidState("A session can be marked as a no-show only after its start time.")
     appointment.status = AppointmentStatus.NO_SHOW
     save_with_history(appointment, fields=["status"], actor=actor, reason="No-show")
-    if appointment.plan_id:
-        _after_missed(appointment, actor=actor, now=now, reflow=True)
-    return appointment
-
-
-def _after_missed(appointment: Appointment, *, actor: AbstractBaseUser | None, now: dt.datetime, reflow: bool) -> None:
-    from scheduling.services.courses import induction_reflow
-
-    plan = TreatmentPlan.objects.select_for_update().select_related("protocol", "site", "patient").get(pk=appointment.plan_id)
-    renumber(plan)
-    if reflow and appointment.phase == Phase.INDUCTION and plan.status == PlanStatus.ACTIVE:
-        induction_reflow(plan=plan, missed=appointment, actor=actor, now=now)
+    if not appointment.plan_id:
+        return CancelOutcome(appointment=appointment, course="A single session, not part of a course.")
+    return _course_after_cancel(appointment, actor=actor, now=now, rebook=rebook, release_only=False, happened="missed")

@@ -200,3 +200,18 @@ def test_list_query_count_does_not_grow_with_rows(world, django_assert_max_num_q
         assert response.json()["count"] >= rows
     if resource in GROWN:
         assert response.json()["count"] >= rows
+
+
+def test_no_show_answers_the_course_outcome_and_takes_only_a_rebook_flag(world):
+    client = world.client("front_desk")
+    url = f"{V1}/appointments/{world.past_b.pk}/no-show/"
+    refused = client.post(url, {"rebook": "perhaps"}, format="json")
+    assert refused.status_code == 400 and "rebook" in refused.json()["error"]["fields"]
+    unknown = client.post(url, {"reason": "x"}, format="json")
+    assert unknown.status_code == 400 and "reason" in unknown.json()["error"]["fields"]
+    response = client.post(url, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "no_show"
+    assert body["course_outcome"]["rebooked"] == []
+    assert body["course_outcome"]["summary"] == "A single session, not part of a course."

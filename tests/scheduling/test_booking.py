@@ -215,11 +215,49 @@ def test_a_missed_session_that_cannot_be_reflowed_flags_the_plan(clinic):
         starts_at=booked[5].ends_at, ends_at=dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0), tzinfo=NY),
     )
     after = booked[4].starts_at + dt.timedelta(hours=3)
-    services.appointment_mark_no_show(appointment=booked[4], actor=clinic.front_desk.user, now=after)
+    outcome = services.appointment_mark_no_show(appointment=booked[4], actor=clinic.front_desk.user, now=after)
     plan.refresh_from_db()
-    assert plan.needs_attention
-    assert "could not be re-booked" in plan.attention_reason
+    assert plan.needs_attention and outcome.plan_flagged and outcome.short_by == 1
+    assert "was missed" in plan.attention_reason and "no replacement fits the induction window" in plan.attention_reason
+    assert outcome.replacement_starts_at is None
     assert plan.appointments.filter(status="booked").count() == 5
+    # Asked to rebook, it still cannot: the plan says so, and nothing is booked.
+    outcome = services.appointment_mark_no_show(appointment=booked[5], actor=clinic.front_desk.user,
+                                                now=booked[5].starts_at + dt.timedelta(hours=3), rebook=True)
+    plan.refresh_from_db()
+    assert outcome.rebooked == [] and "could not be re-booked" in plan.attention_reason
+    assert plan.appointments.filter(status="booked").count() == 4
+
+
+def test_a_no_show_rebooks_nothing_unless_asked(clinic):
+    plan, booked = _book_course(clinic)
+    third = booked[2]
+    before = {row[0]: row for row in _course_state(plan) if row[0] != third.pk}
+    after_start = third.starts_at + dt.timedelta(hours=3)
+    outcome = services.appointment_mark_no_show(appointment=third, actor=clinic.front_desk.user, now=after_start)
+    assert outcome.appointment.status == AppointmentStatus.NO_SHOW
+    assert outcome.rebooked == [] and outcome.short_by == 1 and outcome.plan_flagged
+    assert outcome.replacement_starts_at is not None and outcome.replacement_starts_at > after_start
+    assert outcome.course.startswith("Induction now short by 1 session; re-flow offered from ")
+    after = {row[0]: row for row in _course_state(plan) if row[0] != third.pk}
+    assert set(after) == set(before)  # nothing added
+    assert all(after[pk][1:5] == before[pk][1:5] for pk in before)  # nothing moved (sequences renumber)
+    plan.refresh_from_db()
+    assert plan.needs_attention and "was missed" in plan.attention_reason
+    again = services.appointment_mark_no_show(appointment=third, actor=clinic.front_desk.user, now=after_start)
+    assert again.rebooked == [] and plan.appointments.filter(status="booked").count() == 5
+
+
+def test_a_no_show_with_rebook_books_the_replacement_inside_the_window(clinic):
+    plan, booked = _book_course(clinic)
+    third = booked[2]
+    outcome = services.appointment_mark_no_show(
+        appointment=third, actor=clinic.front_desk.user, now=third.starts_at + dt.timedelta(hours=3), rebook=True
+    )
+    assert len(outcome.rebooked) == 1 and outcome.short_by == 0 and not outcome.plan_flagged
+    active = list(plan.appointments.filter(status="booked").order_by("starts_at"))
+    assert len(active) == 6 and [a.sequence for a in active] == [1, 2, 3, 4, 5, 6]
+    assert outcome.rebooked[0].starts_at > third.starts_at
 
 
 def test_no_show_only_after_the_start_and_retries_are_harmless(clinic):
