@@ -106,11 +106,13 @@ def whole_number(data: Any) -> int:
 
 
 def id_or_none(data: Any) -> int | None:
-    """The id in `data` if it is one, else None (the field itself then says what is wrong)."""
+    """The id in `data` if it is one a row can have, else None (the field then says what is
+    wrong, or that no such row exists, as for any id beyond a bigint)."""
     try:
-        return whole_number(data)
+        number = whole_number(data)
     except serializers.ValidationError:
         return None
+    return number if -(2**63) <= number < 2**63 else None
 
 
 class PrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
@@ -153,13 +155,25 @@ class FieldPrototypesMixin:
         prototypes = cls.__dict__.get("_field_prototypes")
         if prototypes is None:
             prototypes = super().get_fields()
-            if any(isinstance(field, serializers.BaseSerializer) for field in prototypes.values()):
+            if not all(_shareable(field) for field in prototypes.values()):
                 cls._field_prototypes = False
                 return prototypes
             cls._field_prototypes = prototypes
         elif prototypes is False:
             return super().get_fields()
         return {name: copy.copy(field) for name, field in prototypes.items()}
+
+
+def _shareable(field: serializers.Field) -> bool:
+    """A field whose shallow copy owns everything a request may change: not a nested
+    serializer, not a field holding a child field (a list, a dict, a many-relation: the child
+    would be shared, and a scoped queryset set on it would reach the next request), and
+    without a mutable default (DRF would deep-copy it per serializer)."""
+    if isinstance(field, serializers.BaseSerializer | serializers.ManyRelatedField):
+        return False
+    if hasattr(field, "child") or hasattr(field, "child_relation"):
+        return False
+    return not isinstance(getattr(field, "default", None), list | dict | set)
 
 
 class StrictInputMixin:

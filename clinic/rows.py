@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.models import Model
 
 M = TypeVar("M", bound=Model)
@@ -110,10 +110,15 @@ def prepared_execute(cursor, sql: str, params: Sequence[Any] | Mapping[str, Any]
     references), and a prepared statement is planned once. Prepared statements belong to
     the session, not the transaction (a rollback keeps them), and a reconnection starts
     with none, which is tracked per driver connection. Elsewhere (SQLite) it is a plain
-    execute. `sql` uses %s or %(name)s placeholders and no other % sign."""
+    execute. `sql` uses %s or %(name)s placeholders and no other % sign.
+
+    Not for a transaction-pooling proxy (PgBouncer in transaction mode hands each
+    transaction any server session); the deployment connects to PostgreSQL directly."""
+    if "%%" in sql:
+        raise ValueError("A prepared hot read takes %s or %(name)s placeholders and no other % sign.")
     connection = cursor.db
     raw = connection.connection
-    if connection.vendor != "postgresql" or raw is None or not connection.settings_dict.get("CONN_MAX_AGE"):
+    if connection.vendor != "postgresql" or raw is None or connection.settings_dict.get("CONN_MAX_AGE") == 0:
         # A connection closed after each request (CONN_MAX_AGE 0) would prepare every time.
         cursor.execute(sql, params)
         return
@@ -136,10 +141,24 @@ def prepared_execute(cursor, sql: str, params: Sequence[Any] | Mapping[str, Any]
         prepared = known.statements[sql] = (name, order)
     name, order = prepared
     values = [params[key] for key in order] if order is not None else list(params)  # type: ignore[index]
-    if values:
-        cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(values))})", values)
-    else:
-        cursor.execute(f"EXECUTE {name}")
+    try:
+        if values:
+            cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(values))})", values)
+        else:
+            cursor.execute(f"EXECUTE {name}")
+    except DatabaseError as exc:
+        if getattr(exc.__cause__, "pgcode", None) in _STALE_STATEMENT:
+            # A migration changed a column this statement returns ("cached plan must not change
+            # result type"), or the statement is gone. The transaction is aborted, so nothing can
+            # be re-prepared now: this request fails, the registry forgets the session, and the
+            # connection is closed when the request ends; the next one prepares afresh.
+            _PREPARED.pop(raw, None)
+            connection.close_at = 0
+        raise
+
+
+# feature_not_supported ("cached plan must not change result type"), invalid_sql_statement_name
+_STALE_STATEMENT = frozenset({"0A000", "26000"})
 
 
 def _numbered(sql: str) -> tuple[str, list[str] | None]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from clinic import rows
@@ -86,3 +86,30 @@ def test_a_connection_closed_after_each_request_prepares_nothing(monkeypatch):
     with CaptureQueriesContext(connection) as plain:
         assert _run("SELECT %s::int * 3", [3]) == (9,)
     assert [q["sql"].split()[0] for q in plain.captured_queries] == ["SELECT"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_column_type_changed_under_a_prepared_statement_fails_once_then_the_next_connection_works():
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE prepared_probe (label varchar(10))")
+        cursor.execute("INSERT INTO prepared_probe VALUES ('first')")
+    try:
+        probe = "SELECT label FROM prepared_probe WHERE label = %s"
+        assert _run(probe, ["first"]) == ("first",)
+        with connection.cursor() as cursor:  # what a migration does meanwhile
+            cursor.execute("ALTER TABLE prepared_probe ALTER COLUMN label TYPE varchar(40)")
+        with pytest.raises(DatabaseError, match="cached plan must not change result type"):
+            _run(probe, ["first"])
+        assert connection.close_at == 0  # closed at the end of this request
+        assert connection.connection not in rows._PREPARED
+        connection.close()  # what the end of the request does
+        assert _run(probe, ["first"]) == ("first",)
+    finally:
+        connection.close()
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE prepared_probe")
+
+
+def test_a_literal_percent_sign_is_refused():
+    with pytest.raises(ValueError, match="no other"):
+        prepared_execute(None, "SELECT 'a%%b' WHERE 1 = %s", [1])

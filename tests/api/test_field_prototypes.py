@@ -54,3 +54,27 @@ def test_a_booking_answer_names_its_own_patient_chair_and_nurse(world: World):
         assert answer["starts_at"] == stored.starts_at.isoformat().replace("+00:00", "Z")
         assert (answer["chair"], answer["chair_name"]) == (stored.chair_id, stored.chair.name)
         assert answer["patient_name"] == stored.patient.full_name
+
+
+def test_fields_holding_a_child_field_are_never_shared(db):
+    from rest_framework import serializers
+
+    from clinic.api_fields import FieldPrototypesMixin
+    from clinic.models import Site
+
+    class WithChildren(FieldPrototypesMixin, serializers.Serializer):
+        sites = serializers.PrimaryKeyRelatedField(queryset=Site.objects.all(), many=True)
+        tags = serializers.ListField(child=serializers.CharField())
+        flags = serializers.BooleanField(default=False)
+
+    first, second = WithChildren(), WithChildren()
+    assert first.fields["sites"].child_relation is not second.fields["sites"].child_relation
+    assert first.fields["tags"].child is not second.fields["tags"].child
+    assert WithChildren.__dict__["_field_prototypes"] is False  # DRF's own per-instance copies
+
+
+def test_an_id_too_large_for_any_row_is_the_usual_does_not_exist(world: World):
+    body = {"patient": 10**19, "site": world.site.pk, "starts_at": "2026-03-05T14:00:00Z"}
+    response = world.client("front_desk").post(f"{V1}/appointments/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert "does not exist" in response.json()["error"]["fields"]["patient"][0]
