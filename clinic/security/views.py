@@ -137,6 +137,19 @@ def _base32(key: bytes) -> str:
     return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
 
 
+def admin_has_permission(request: HttpRequest) -> bool:
+    """Who may use the Django admin (the clinic set-up pages): superusers, and active staff marked
+    clinic-wide (`all_sites`) with admin access. The admin shows every site's rows, so a staff
+    member bound to some sites configures those through the API, which is scoped to them."""
+    user = request.user
+    if not (user.is_active and user.is_staff):
+        return False
+    if user.is_superuser:
+        return True
+    staff = getattr(user, "staff", None)
+    return bool(staff is not None and staff.active and staff.all_sites)
+
+
 def admin_login(request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
     """The Django admin's login sends people to the clinic's sign-in (lockout and second factor
     apply there); a signed-in person without admin rights is told so rather than looped."""
