@@ -20,6 +20,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
 from clinic.models import AccessLog
+from clinic.security.signals import api_token_failed
 
 REQUEST_ATTRIBUTE = "accessed_patient_ids"
 ANONYMOUS_ATTRIBUTE = "log_anonymous_access"
@@ -62,11 +63,13 @@ def log_anonymous_access(view: View) -> View:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    # REMOTE_ADDR only: X-Forwarded-For is whatever the client wrote unless a trusted proxy
-    # rewrites it, and an audit trail must not record an address the caller chose.
-    address = request.META.get("REMOTE_ADDR", "")
+    """The address the lockout and the bad-token throttle count against (REMOTE_ADDR, or what
+    the nearest of DJANGO_TRUSTED_PROXY_COUNT proxies saw: never an address the caller chose),
+    so the access log and the lockout name the same client; None if it is not an address."""
+    from clinic.security.authentication import client_ip as counted_address
+
     try:
-        return str(ipaddress.ip_address(address))
+        return str(ipaddress.ip_address(counted_address(request) or ""))
     except ValueError:
         return None
 
@@ -120,6 +123,13 @@ def log_failed_login(sender: Any, credentials: dict[str, Any], request: Any = No
         access_log_write(request=None, status_code=None, username=username)
     else:
         setattr(_django_request(request), FAILED_LOGIN_ATTRIBUTE, username)
+
+
+@receiver(api_token_failed, dispatch_uid="clinic.audit.api_token_failed")
+def log_refused_api_token(sender: Any, request: HttpRequest, **kwargs: Any) -> None:
+    """A refused API token is a failed sign-in too; the middleware writes its row after the
+    response, outside the view's rolled-back transaction. No username: a token names none."""
+    setattr(request, FAILED_LOGIN_ATTRIBUTE, "")
 
 
 class PatientsShownMixin:

@@ -353,3 +353,28 @@ def test_the_controlled_substance_csv_logs_the_patients_in_it(client, ward):  # 
     assert ward.client("clinic_admin").get("/api/v1/clinical/controlled-substance-log/export/").status_code == 200
     page, api = AccessLog.objects.filter(path__contains="controlled-substance").order_by("pk")
     assert page.patient_ids == api.patient_ids == [entry.patient_id]
+
+
+def test_a_refused_api_token_is_logged_as_a_failed_sign_in(db):
+    client = APIClient(REMOTE_ADDR="203.0.113.9", HTTP_USER_AGENT="scanner/1.0")
+    client.credentials(HTTP_AUTHORIZATION="Token " + "f" * 64)
+    assert client.get("/api/v1/appointments/").status_code == 401
+    entry = AccessLog.objects.get()
+    assert (entry.event, entry.user, entry.username) == (AccessLog.Event.LOGIN_FAILED, None, "")
+    assert (entry.path, entry.status_code, entry.ip_address) == ("/api/v1/appointments/", 401, "203.0.113.9")
+
+
+@pytest.mark.parametrize(("proxies", "expected"), [(0, "10.0.0.5"), (1, "198.51.100.77"), (2, "192.0.2.1")])
+def test_the_logged_address_is_the_one_the_lockout_counts(client, personas, settings, proxies, expected):
+    settings.TRUSTED_PROXY_COUNT = proxies
+    client.force_login(personas.front_desk.user)
+    client.get(reverse("web:patient-search"), REMOTE_ADDR="10.0.0.5",
+               HTTP_X_FORWARDED_FOR="192.0.2.1, 198.51.100.77")
+    assert AccessLog.objects.latest("pk").ip_address == expected
+
+
+def test_an_address_that_is_not_one_is_logged_as_none(client, personas, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    client.force_login(personas.front_desk.user)
+    client.get(reverse("web:patient-search"), HTTP_X_FORWARDED_FOR="not-an-address")
+    assert AccessLog.objects.latest("pk").ip_address is None
