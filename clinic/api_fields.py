@@ -145,8 +145,8 @@ class FieldPrototypesMixin:
     model) for each serializer it creates: about a millisecond of a booking's CPU for the
     input and the answer. Here each instance gets shallow copies of fields built once, to
     bind to itself; what a request sets on its fields (a scoped queryset) is set on its own
-    copies. A class with a nested serializer among its fields keeps DRF's way, since the
-    nested one would be shared whole."""
+    copies. A class with a field a shallow copy would share in part (a nested serializer, a
+    field holding a child field, a mutable default: see `_shareable`) keeps DRF's way."""
 
     shares_field_prototypes = True
 

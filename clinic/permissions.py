@@ -27,6 +27,7 @@ A patient actor sees only their own rows; nobody else sees anything.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from collections.abc import Mapping
@@ -101,15 +102,15 @@ def attach_staff(user, staff: StaffMember | None, linked_site_ids) -> StaffMembe
     return staff
 
 
-def _staff_columns() -> ModelColumns[StaffMember]:
-    key = connection.vendor
-    columns = _STAFF_COLUMNS.get(key)
-    if columns is None:
-        columns = _STAFF_COLUMNS[key] = ModelColumns(StaffMember, "s")
-    return columns
-
-
-_STAFF_COLUMNS: dict[str, ModelColumns[StaffMember]] = {}
+@functools.cache
+def _staff_read(vendor: str) -> tuple[str, ModelColumns[StaffMember]]:
+    """The staff row with its site ids, by user; built once per database vendor."""
+    columns = ModelColumns(StaffMember, "s")
+    sql = (
+        f"SELECT {columns.select}, {staff_site_ids_sql('s')} FROM {StaffMember._meta.db_table} s"  # noqa: S608
+        " WHERE s.user_id = %s"
+    )
+    return sql, columns
 
 
 def _staff_with_site_ids(user) -> StaffMember | None:
@@ -119,14 +120,9 @@ def _staff_with_site_ids(user) -> StaffMember | None:
     the token (clinic.security.authentication), so an API request finds them here."""
     if "staff" in user._state.fields_cache:
         return user._state.fields_cache["staff"]
-    columns = _staff_columns()
+    sql, columns = _staff_read(connection.vendor)
     with connection.cursor() as cursor:
-        prepared_execute(
-            cursor,
-            f"SELECT {columns.select}, {staff_site_ids_sql('s')} FROM {StaffMember._meta.db_table} s"  # noqa: S608
-            " WHERE s.user_id = %s",
-            [user.pk],
-        )
+        prepared_execute(cursor, sql, [user.pk])
         row = cursor.fetchone()
     if row is None:
         return attach_staff(user, None, None)

@@ -47,7 +47,7 @@ class ModelColumns(Generic[M]):
         self._converters: list[tuple[int, tuple[_Converter, ...], Any]] = []
         for index, field in enumerate(self.fields):
             column = field.get_col(alias)
-            converters = tuple(connection.ops.get_db_converters(column) + field.get_db_converters(connection))
+            converters = _converters(field, column, connection)
             if converters:
                 self._converters.append((index, converters, column))
 
@@ -64,6 +64,11 @@ class ModelColumns(Generic[M]):
         return self.model.from_db(self.using, None, values)  # type: ignore[return-value]
 
 
+def _converters(field: Any, column: Any, connection: Any) -> tuple[_Converter, ...]:
+    """The calls the ORM makes on a value of `field` read from the database: the backend's, then the field's."""
+    return tuple(connection.ops.get_db_converters(column) + field.get_db_converters(connection))
+
+
 def in_list(values: Sequence[Any]) -> str:
     """Placeholders for `column IN (...)`, which both PostgreSQL and SQLite take; never empty."""
     return ", ".join(["%s"] * len(values)) if values else "NULL"
@@ -75,7 +80,7 @@ def column_reader(field: Any, using: str = "default") -> Callable[[Any], Any] | 
     text)."""
     connection = connections[using]
     column = field.get_col(field.model._meta.db_table)
-    converters = tuple(connection.ops.get_db_converters(column) + field.get_db_converters(connection))
+    converters = _converters(field, column, connection)
     if not converters:
         return None
 

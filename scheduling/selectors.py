@@ -4,6 +4,7 @@ number of queries whatever the number of appointments."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Iterable
@@ -240,11 +241,17 @@ def _snapshot_rows(
     with connection.cursor() as cursor:
         prepared_execute(cursor, sql, params)
         found = cursor.fetchall()
-    to_datetime = column_reader(Appointment._meta.get_field("starts_at"))
+    to_datetime = _datetime_reader(connection.vendor)
     if to_datetime is None:
         return found
     return [(kind, first, second, mine, to_datetime(row_start), to_datetime(row_end), note)
             for kind, first, second, mine, row_start, row_end, note in found]
+
+
+@functools.cache
+def _datetime_reader(vendor: str):
+    """How a datetime read by hand becomes the ORM's (nothing to do on PostgreSQL)."""
+    return column_reader(Appointment._meta.get_field("starts_at"))
 
 
 def patient_busy_spans(
@@ -323,18 +330,13 @@ class _ReferencesRead:
     nurse_user: ModelColumns
 
 
-_REFERENCE_READS: dict[tuple[str, int | None], _ReferencesRead] = {}
-
 _NOTHING = -1  # an id no row has: a reference the body leaves out matches nothing
 
 
-def _references_read(site_count: int | None) -> _ReferencesRead:
+@functools.cache
+def _references_read(vendor: str, site_count: int | None) -> _ReferencesRead:
     """The statement for `booking_references`, built once per vendor and number of site ids
     (None: clinic-wide staff, no site condition)."""
-    key = (connection.vendor, site_count)
-    read = _REFERENCE_READS.get(key)
-    if read is not None:
-        return read
     from django.contrib.auth import get_user_model
 
     patient, home_site = ModelColumns(Patient, "p"), ModelColumns(Site, "hs")
@@ -343,7 +345,7 @@ def _references_read(site_count: int | None) -> _ReferencesRead:
     table = {model: model._meta.db_table for model in (Patient, Site, ReminderPolicy, Chair, StaffMember, OpeningHours,
                                                        Appointment, TreatmentPlan, get_user_model())}
     through = StaffMember.sites.through._meta.db_table
-    if connection.vendor == "postgresql":
+    if vendor == "postgresql":
         hours = ("COALESCE(JSONB_AGG(JSONB_BUILD_OBJECT('weekday', oh.weekday, 'opens', oh.opens_at,"
                  " 'closes', oh.closes_at)), '[]')")
     else:
@@ -378,8 +380,7 @@ def _references_read(site_count: int | None) -> _ReferencesRead:
         f" LEFT JOIN {table[StaffMember]} n ON n.id = %(nurse)s AND n.role = %(nurse_role)s AND {nurse_scope}"
         f" LEFT JOIN {table[get_user_model()]} nu ON nu.id = n.user_id"
     )
-    read = _REFERENCE_READS[key] = _ReferencesRead(sql, patient, home_site, site, policy, chair, nurse, nurse_user)
-    return read
+    return _ReferencesRead(sql, patient, home_site, site, policy, chair, nurse, nurse_user)
 
 
 def booking_references(
@@ -392,7 +393,7 @@ def booking_references(
     None otherwise: one statement instead of four, and no queryset to build. `staff` None
     sees every site (a caller without an actor, such as a script)."""
     ids = None if staff is None else site_ids(staff)
-    read = _references_read(None if ids is None else len(ids))
+    read = _references_read(connection.vendor, None if ids is None else len(ids))
     params: dict[str, Any] = {
         "patient": _NOTHING if patient_id is None else patient_id,
         "site": _NOTHING if site_id is None else site_id,

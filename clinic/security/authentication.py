@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+import functools
 import logging
 from hmac import compare_digest
 
@@ -109,28 +110,24 @@ class ClinicTokenAuthentication(TokenAuthentication):
         return header.split(" ", 1)[0].lower() == self.authenticate_header(request).lower()
 
 
-_TOKEN_READS: dict[str, tuple[str, ModelColumns, ModelColumns, ModelColumns]] = {}
-
-
-def _token_read() -> tuple[str, ModelColumns, ModelColumns, ModelColumns]:
-    read = _TOKEN_READS.get(connection.vendor)
-    if read is None:
-        tokens = ModelColumns(get_token_model(), "t")
-        users = ModelColumns(get_user_model(), "u")
-        staff = ModelColumns(StaffMember, "s")
-        sql = (
-            f"SELECT {tokens.select}, {users.select}, {staff.select}, {staff_site_ids_sql('s')}"  # noqa: S608 - model tables
-            f" FROM {get_token_model()._meta.db_table} t"
-            f" JOIN {get_user_model()._meta.db_table} u ON u.id = t.user_id"
-            f" LEFT JOIN {StaffMember._meta.db_table} s ON s.user_id = u.id"
-            " WHERE t.token_key = %s"
-        )
-        read = _TOKEN_READS[connection.vendor] = (sql, tokens, users, staff)
-    return read
+@functools.cache
+def _token_read(vendor: str) -> tuple[str, ModelColumns, ModelColumns, ModelColumns]:
+    """The tokens with a key prefix, each with its user, staff row and site ids; built once per vendor."""
+    tokens = ModelColumns(get_token_model(), "t")
+    users = ModelColumns(get_user_model(), "u")
+    staff = ModelColumns(StaffMember, "s")
+    sql = (
+        f"SELECT {tokens.select}, {users.select}, {staff.select}, {staff_site_ids_sql('s')}"  # noqa: S608 - model tables
+        f" FROM {get_token_model()._meta.db_table} t"
+        f" JOIN {get_user_model()._meta.db_table} u ON u.id = t.user_id"
+        f" LEFT JOIN {StaffMember._meta.db_table} s ON s.user_id = u.id"
+        " WHERE t.token_key = %s"
+    )
+    return sql, tokens, users, staff
 
 
 def _tokens_with_their_users(token_key: str) -> list:
-    sql, tokens, users, staff = _token_read()
+    sql, tokens, users, staff = _token_read(connection.vendor)
     with connection.cursor() as cursor:
         prepared_execute(cursor, sql, [token_key])
         rows = cursor.fetchall()

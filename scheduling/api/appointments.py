@@ -178,6 +178,12 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
         fresh = self.get_queryset().get(pk=appointment.pk)
         return Response(self.get_serializer(fresh).data, status=code)
 
+    def _course_answer(self, outcome: services.CancelOutcome) -> Response:
+        """A lost session (cancelled, no-show) with what it did to the course."""
+        fresh = self.get_queryset().get(pk=outcome.appointment.pk)
+        fresh.course_outcome = outcome.as_dict()
+        return Response(CancelResultSerializer(fresh, context=self.get_serializer_context()).data)
+
     def _check_patient_notice(self, appointment: Appointment, now: dt.datetime) -> None:
         """Patients change sessions online only up to the notice period; after that, they call."""
         if not self.actor.is_patient:
@@ -245,12 +251,9 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
                 raise serializers.ValidationError({"rebook": ["The clinic rebooks sessions; please call them."]})
         elif not reason:
             raise serializers.ValidationError({"reason": ["Give a reason for the cancellation."]})
-        outcome = services.appointment_cancel(
+        return self._course_answer(services.appointment_cancel(
             appointment=appointment, actor=request.user, reason=reason, now=now, rebook=data["rebook"]
-        )
-        fresh = self.get_queryset().get(pk=outcome.appointment.pk)
-        fresh.course_outcome = outcome.as_dict()
-        return Response(CancelResultSerializer(fresh, context=self.get_serializer_context()).data)
+        ))
 
     @extend_schema(summary="Confirm a session (patients: their own, before the notice period)", request=None,
                    responses=AppointmentSerializer)
@@ -300,12 +303,9 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
     def no_show(self, request, pk=None):
         appointment = self.get_object()
         data = self._valid(NoShowSerializer)
-        outcome = services.appointment_mark_no_show(
+        return self._course_answer(services.appointment_mark_no_show(
             appointment=appointment, actor=request.user, now=timezone.now(), rebook=data["rebook"]
-        )
-        fresh = self.get_queryset().get(pk=outcome.appointment.pk)
-        fresh.course_outcome = outcome.as_dict()
-        return Response(CancelResultSerializer(fresh, context=self.get_serializer_context()).data)
+        ))
 
 
 # --- Reminders ----------------------------------------------------------------

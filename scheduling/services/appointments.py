@@ -420,10 +420,10 @@ def appointment_cancel(
     waitlist_offer_on_commit(appointment=appointment, now=now)  # offers the freed chair after commit (services/waitlist.py)
     if not appointment.plan_id:
         return CancelOutcome(appointment=appointment, course="A single session, not part of a course.")
-    return _course_after_cancel(appointment, actor=actor, now=now, rebook=rebook, release_only=release_only)
+    return _course_after_lost_session(appointment, actor=actor, now=now, rebook=rebook, release_only=release_only)
 
 
-def _course_after_cancel(
+def _course_after_lost_session(
     appointment: Appointment, *, actor: AbstractBaseUser | None, now: dt.datetime, rebook: bool, release_only: bool,
     happened: str = "cancelled",
 ) -> CancelOutcome:
@@ -482,4 +482,4 @@ def appointment_mark_no_show(
     save_with_history(appointment, fields=["status"], actor=actor, reason="No-show")
     if not appointment.plan_id:
         return CancelOutcome(appointment=appointment, course="A single session, not part of a course.")
-    return _course_after_cancel(appointment, actor=actor, now=now, rebook=rebook, release_only=False, happened="missed")
+    return _course_after_lost_session(appointment, actor=actor, now=now, rebook=rebook, release_only=False, happened="missed")
