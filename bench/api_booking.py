@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,15 +24,10 @@ from zoneinfo import ZoneInfo
 
 import psycopg2
 import requests
+from server import gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "clinic_bench_api"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def recreate_database(admin_url: str) -> None:
@@ -141,23 +135,7 @@ def main() -> int:
     subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     token, bodies = seed(args.bookings)
 
-    port = free_port()
-    gunicorn = subprocess.Popen(
-        [str(Path(python).parent / "gunicorn"), "clinic.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(args.workers), "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if requests.get(f"{base}/health/", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
-        else:
-            print("gunicorn did not come up", file=sys.stderr)
-            return 2
+    with gunicorn(workers=args.workers, env=env) as base:
         session = requests.Session()
         session.headers["Authorization"] = f"Token {token}"
 
@@ -192,9 +170,6 @@ def main() -> int:
             print(f"{failures} requests failed", file=sys.stderr)
             return 1
         return 0
-    finally:
-        gunicorn.terminate()
-        gunicorn.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,8 @@ import time
 import uuid
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import server
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
@@ -493,33 +494,12 @@ def _contested(bodies: list[dict], spare_patients: list) -> list[dict]:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _http(*, token: str, workers: int, clients: int, seconds: float, warm: list[dict], sequential: list[dict],
           concurrent: list[dict]) -> dict:
     import requests
 
-    port = _free_port()
-    gunicorn = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "clinic.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--log-level", "warning"],
-        cwd=ROOT, env=os.environ.copy(), stdout=sys.stderr,
-    )
-    base = f"http://127.0.0.1:{port}"
     headers = auth_header(token)
-    try:
-        for _ in range(200):
-            try:
-                if requests.get(f"{base}/health/", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("gunicorn did not come up")
+    with server.gunicorn(workers=workers, env=os.environ.copy(), stdout=sys.stderr) as base:
         session = requests.Session()
         session.headers.update(headers)
         # Warm every worker: its database connection, and a few bookings each (the first booking
@@ -577,9 +557,6 @@ def _http(*, token: str, workers: int, clients: int, seconds: float, warm: list[
         out["concurrent"] = {**counts, "clients": clients, "workers": workers, "seconds": elapsed,
                              "bookings_per_s": counts["created"] / elapsed}
         return out
-    finally:
-        gunicorn.terminate()
-        gunicorn.wait(timeout=20)
 
 
 def _overlaps(site, max_before: int) -> dict:
