@@ -68,9 +68,12 @@ def seed(bookings: int) -> tuple[str, list[dict]]:
         nurse.sites.add(site)
         nurses.append(nurse)
         Shift.objects.bulk_create(
-            Shift(staff=nurse, site=site,
-                  starts_at=dt.datetime.combine(first_day + dt.timedelta(days=d), dt.time(6, 30), tzinfo=zone),
-                  ends_at=dt.datetime.combine(first_day + dt.timedelta(days=d), dt.time(21, 30), tzinfo=zone))
+            Shift(
+                staff=nurse,
+                site=site,
+                starts_at=dt.datetime.combine(first_day + dt.timedelta(days=d), dt.time(6, 30), tzinfo=zone),
+                ends_at=dt.datetime.combine(first_day + dt.timedelta(days=d), dt.time(21, 30), tzinfo=zone),
+            )
             for d in range(days)
         )
     desk_user = user_model.objects.create_user(username="bench-desk", password="x")
@@ -78,8 +81,14 @@ def seed(bookings: int) -> tuple[str, list[dict]]:
     StaffMember.objects.create(user=desk_user, role=Role.FRONT_DESK).sites.add(site)
     token, _ = token_issue(user=desk_user)
     patients = Patient.objects.bulk_create(
-        Patient(first_name="Bench", last_name=f"Patient {i}", date_of_birth=dt.date(1980, 1, 1), home_site=site,
-                email=f"bench{i}@example.org", reminder_consent=True)
+        Patient(
+            first_name="Bench",
+            last_name=f"Patient {i}",
+            date_of_birth=dt.date(1980, 1, 1),
+            home_site=site,
+            email=f"bench{i}@example.org",
+            reminder_consent=True,
+        )
         for i in range(bookings)
     )
     bodies = []
@@ -89,8 +98,15 @@ def seed(bookings: int) -> tuple[str, list[dict]]:
         local = dt.datetime.combine(first_day + dt.timedelta(days=day), dt.time(7 + 2 * start_index), tzinfo=zone)
         # Each nurse watches three chairs at once (the site's ratio); pin the pairing.
         nurse = nurses[chair_index % len(nurses)]
-        bodies.append({"patient": patient.pk, "site": site.pk, "starts_at": local.isoformat(),
-                       "chair": chairs[chair_index].pk, "nurse": nurse.pk})
+        bodies.append(
+            {
+                "patient": patient.pk,
+                "site": site.pk,
+                "starts_at": local.isoformat(),
+                "chair": chairs[chair_index].pk,
+                "nurse": nurse.pk,
+            }
+        )
     return token, bodies
 
 
@@ -104,8 +120,10 @@ def summarise(name: str, latencies: list[float], elapsed: float) -> float:
     rate = len(latencies) / elapsed
     ordered = sorted(latencies)
     p95 = ordered[max(0, int(len(ordered) * 0.95) - 1)]
-    print(f"{name:<10} {len(latencies):>5} requests  {rate:8.1f} req/s  "
-          f"median {statistics.median(latencies) * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms")
+    print(
+        f"{name:<10} {len(latencies):>5} requests  {rate:8.1f} req/s  "
+        f"median {statistics.median(latencies) * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms"
+    )
     return rate
 
 
@@ -143,8 +161,14 @@ def main() -> int:
         booking_latencies = []
         began = time.perf_counter()
         for body in bodies:
-            elapsed, response = timed(lambda body=body: session.post(
-                f"{base}/api/v1/appointments/", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=30))
+            elapsed, response = timed(
+                lambda body=body: session.post(
+                    f"{base}/api/v1/appointments/",
+                    json=body,
+                    headers={"Idempotency-Key": str(uuid.uuid4())},
+                    timeout=30,
+                )
+            )
             booking_latencies.append(elapsed)
             if response.status_code != 201:
                 failures += 1
@@ -164,8 +188,10 @@ def main() -> int:
         print(f"gunicorn {args.workers} workers, PostgreSQL database {DB_NAME}, one client, keep-alive session")
         booking_rate = summarise("booking", booking_latencies, booking_elapsed)
         health_rate = summarise("/health/", health_latencies, health_elapsed)
-        print(f"booking throughput is {booking_rate / health_rate:.2f}x that of /health/ "
-              f"({health_rate / booking_rate:.1f}x slower)")
+        print(
+            f"booking throughput is {booking_rate / health_rate:.2f}x that of /health/ "
+            f"({health_rate / booking_rate:.1f}x slower)"
+        )
         if failures:
             print(f"{failures} requests failed", file=sys.stderr)
             return 1

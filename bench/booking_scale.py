@@ -191,13 +191,16 @@ def build(size: int) -> dict:
     history_days = -(-size // (len(STARTS) * CHAIRS))
     first_day = HISTORY_END - dt.timedelta(days=history_days)
     with transaction.atomic():
-        site = Site.objects.create(name=f"Scale {size} v{DATA_VERSION}", time_zone=str(ZONE), address="1 Bench Way",
-                                   phone="+13125550100")
+        site = Site.objects.create(
+            name=f"Scale {size} v{DATA_VERSION}", time_zone=str(ZONE), address="1 Bench Way", phone="+13125550100"
+        )
         ReminderPolicy.objects.get_or_create(site=site)  # the site got one when it was saved
         OpeningHours.objects.bulk_create(
             OpeningHours(site=site, weekday=d, opens_at=dt.time(7), closes_at=dt.time(19)) for d in range(7)
         )
-        chairs = Chair.objects.bulk_create(Chair(site=site, name=f"Chair {i + 1:02d}", equipment=["iv"]) for i in range(CHAIRS))
+        chairs = Chair.objects.bulk_create(
+            Chair(site=site, name=f"Chair {i + 1:02d}", equipment=["iv"]) for i in range(CHAIRS)
+        )
         staff = []
         for index in range(NURSES + OTHER_STAFF):
             role = Role.NURSE if index < NURSES else (Role.PRESCRIBER if index % 2 else Role.FRONT_DESK)
@@ -209,18 +212,35 @@ def build(size: int) -> dict:
         days = [first_day + dt.timedelta(days=i) for i in range(history_days)]
         days += [FUTURE + dt.timedelta(days=i) for i in range(FUTURE_DAYS + 30)]
         Shift.objects.bulk_create(
-            (Shift(staff=n, site=site, starts_at=_local(day, 6), ends_at=_local(day, 20)) for n in nurses for day in days),
+            (
+                Shift(staff=n, site=site, starts_at=_local(day, 6), ends_at=_local(day, 20))
+                for n in nurses
+                for day in days
+            ),
             batch_size=5000,
         )
         patients = Patient.objects.bulk_create(
-            (Patient(first_name="Bench", last_name=f"History {i}", date_of_birth=dt.date(1980, 1, 1), home_site=site,
-                     email=f"h{i}@example.org", reminder_consent=True) for i in range(max(size // 10, 1))),
+            (
+                Patient(
+                    first_name="Bench",
+                    last_name=f"History {i}",
+                    date_of_birth=dt.date(1980, 1, 1),
+                    home_site=site,
+                    email=f"h{i}@example.org",
+                    reminder_consent=True,
+                )
+                for i in range(max(size // 10, 1))
+            ),
             batch_size=5000,
         )
         Protocol.objects.get_or_create(
             name="IV ketamine, six in three weeks",
-            defaults={"induction_pattern": "window", "induction_sessions": 6, "induction_window_days": 21,
-                      "min_gap_hours": 48},
+            defaults={
+                "induction_pattern": "window",
+                "induction_sessions": 6,
+                "induction_window_days": 21,
+                "min_gap_hours": 48,
+            },
         )
         chair_ids = [c.pk for c in chairs]
         nurse_ids = [n.pk for n in nurses]
@@ -229,18 +249,40 @@ def build(size: int) -> dict:
         with connection.cursor() as cursor:
             # History: `size` completed sessions, cell by cell (day, start, chair). Nurse i
             # takes chair i, one patient at a time; patients rotate so none overlaps itself.
-            _insert_appointments(cursor, Appointment, where="g < %(size)s", params={
-                "size": size, "first": dt.datetime.combine(first_day, dt.time(0), tzinfo=ZONE), "per_day": per_day,
-                "status": "completed", "chairs": chair_ids, "nurses": nurse_ids, "patients": patient_ids,
-                "site": site.pk, "count": size,
-            })
+            _insert_appointments(
+                cursor,
+                Appointment,
+                where="g < %(size)s",
+                params={
+                    "size": size,
+                    "first": dt.datetime.combine(first_day, dt.time(0), tzinfo=ZONE),
+                    "per_day": per_day,
+                    "status": "completed",
+                    "chairs": chair_ids,
+                    "nurses": nurse_ids,
+                    "patients": patient_ids,
+                    "site": site.pk,
+                    "count": size,
+                },
+            )
             # The same future load at every size: 40 % of the cells over FUTURE_DAYS.
             future_cells = FUTURE_DAYS * per_day
-            _insert_appointments(cursor, Appointment, where="g %% 5 < 2", params={
-                "size": future_cells, "first": dt.datetime.combine(FUTURE, dt.time(0), tzinfo=ZONE), "per_day": per_day,
-                "status": "booked", "chairs": chair_ids, "nurses": nurse_ids, "patients": patient_ids,
-                "site": site.pk, "count": future_cells,
-            })
+            _insert_appointments(
+                cursor,
+                Appointment,
+                where="g %% 5 < 2",
+                params={
+                    "size": future_cells,
+                    "first": dt.datetime.combine(FUTURE, dt.time(0), tzinfo=ZONE),
+                    "per_day": per_day,
+                    "status": "booked",
+                    "chairs": chair_ids,
+                    "nurses": nurse_ids,
+                    "patients": patient_ids,
+                    "site": site.pk,
+                    "count": future_cells,
+                },
+            )
             _insert_history(cursor, Appointment)
             _insert_reminders(cursor, Appointment, Reminder)
         connection.cursor().execute("ANALYZE")
@@ -374,27 +416,39 @@ def measure(size: int, bookings: int, seconds: float, clients: int, workers: int
             _, end = day_bounds(last, fresh.zone)
             availability = Availability(site_snapshot(site=fresh, start=start, end=end))
             found = [
-                slot for offset in range(7)
+                slot
+                for offset in range(7)
                 for slot in availability.free_slots(first + dt.timedelta(days=offset), dt.timedelta(minutes=120), "iv")
             ]
             elapsed = (time.perf_counter() - began) * 1000
         if run:
             timings.append(elapsed)
             statements.add(len(queries))
-    result["free_slots"] = {"median_ms": statistics.median(timings), "p95_ms": percentile(timings, 0.95),
-                            "statements": max(statements), "slots": len(found)}
+    result["free_slots"] = {
+        "median_ms": statistics.median(timings),
+        "p95_ms": percentile(timings, 0.95),
+        "statements": max(statements),
+        "slots": len(found),
+    }
 
     # Propose a 6-session course.
     now = dt.datetime.combine(FUTURE - dt.timedelta(days=1), dt.time(12), tzinfo=dt.UTC)
     timings, statements = [], set()
     for index in range(31):  # the first is not counted, as above
         start_day = FUTURE + dt.timedelta(days=7 + index % 20)
-        patient = Patient.objects.create(first_name="Course", last_name=f"{index}", date_of_birth=dt.date(1990, 5, 5),
-                                         home_site=site)
-        Evaluation.objects.create(patient=patient, evaluated_on=start_day - dt.timedelta(days=20),
-                                  evaluator_name="Dr. Bench", diagnosis="TRD", recorded_by=prescriber.user)
-        plan = services.plan_create(patient=patient, protocol=protocol, prescriber=prescriber, start_date=start_day,
-                                    actor=prescriber.user)
+        patient = Patient.objects.create(
+            first_name="Course", last_name=f"{index}", date_of_birth=dt.date(1990, 5, 5), home_site=site
+        )
+        Evaluation.objects.create(
+            patient=patient,
+            evaluated_on=start_day - dt.timedelta(days=20),
+            evaluator_name="Dr. Bench",
+            diagnosis="TRD",
+            recorded_by=prescriber.user,
+        )
+        plan = services.plan_create(
+            patient=patient, protocol=protocol, prescriber=prescriber, start_date=start_day, actor=prescriber.user
+        )
         plan = TreatmentPlan.objects.select_related("protocol", "site", "patient").get(pk=plan.pk)
         with CaptureQueriesContext(connection) as queries:
             began = time.perf_counter()
@@ -403,20 +457,34 @@ def measure(size: int, bookings: int, seconds: float, clients: int, workers: int
         if index:
             timings.append(elapsed)
             statements.add(len(queries))
-    result["propose"] = {"median_ms": statistics.median(timings), "p95_ms": percentile(timings, 0.95),
-                         "statements": max(statements)}
+    result["propose"] = {
+        "median_ms": statistics.median(timings),
+        "p95_ms": percentile(timings, 0.95),
+        "statements": max(statements),
+    }
 
     def new_patients(count: int, label: str) -> list[Patient]:
         return Patient.objects.bulk_create(
-            Patient(first_name="Bench", last_name=f"{label} {i}", date_of_birth=dt.date(1980, 1, 1), home_site=site,
-                    email=f"{label}{i}@example.org", reminder_consent=True)
+            Patient(
+                first_name="Bench",
+                last_name=f"{label} {i}",
+                date_of_birth=dt.date(1980, 1, 1),
+                home_site=site,
+                email=f"{label}{i}@example.org",
+                reminder_consent=True,
+            )
             for i in range(count)
         )
 
     def body(cell: tuple[dt.datetime, int], patient: Patient) -> dict:
         start, chair = cell
-        return {"patient": patient.pk, "site": site.pk, "starts_at": start.isoformat(), "chair": chairs[chair].pk,
-                "nurse": nurses[chair].pk}
+        return {
+            "patient": patient.pk,
+            "site": site.pk,
+            "starts_at": start.isoformat(),
+            "chair": chairs[chair].pk,
+            "nurse": nurses[chair].pk,
+        }
 
     # Statements and commits of one HTTP booking, in process, after one warm-up booking.
     client = APIClient()
@@ -471,11 +539,16 @@ def measure(size: int, bookings: int, seconds: float, clients: int, workers: int
     max_before = Appointment.objects.order_by("-pk").values_list("pk", flat=True).first()
     connection.close()
     result["http"] = _http(
-        token=token, workers=workers, clients=clients, seconds=seconds,
+        token=token,
+        workers=workers,
+        clients=clients,
+        seconds=seconds,
         warm=[body(c, p) for c, p in zip(warm_cells, warm_patients, strict=False)],
         sequential=[body(c, p) for c, p in zip(sequential_cells, sequential_patients, strict=False)],
-        concurrent=_contested([body(c, p) for c, p in zip(concurrent_cells, concurrent_patients, strict=False)],
-                              concurrent_patients[len(concurrent_cells):]),
+        concurrent=_contested(
+            [body(c, p) for c, p in zip(concurrent_cells, concurrent_patients, strict=False)],
+            concurrent_patients[len(concurrent_cells) :],
+        ),
     )
     result["http"]["overlaps"] = _overlaps(site, max_before)
     return result
@@ -494,8 +567,16 @@ def _contested(bodies: list[dict], spare_patients: list) -> list[dict]:
     return out
 
 
-def _http(*, token: str, workers: int, clients: int, seconds: float, warm: list[dict], sequential: list[dict],
-          concurrent: list[dict]) -> dict:
+def _http(
+    *,
+    token: str,
+    workers: int,
+    clients: int,
+    seconds: float,
+    warm: list[dict],
+    sequential: list[dict],
+    concurrent: list[dict],
+) -> dict:
     import requests
 
     headers = auth_header(token)
@@ -508,23 +589,31 @@ def _http(*, token: str, workers: int, clients: int, seconds: float, warm: list[
         for _ in range(workers * 4):
             session.get(f"{base}/api/v1/sites/", timeout=10)
         for payload in warm:
-            response = session.post(f"{base}/api/v1/appointments/", json=payload,
-                                    headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=30)
+            response = session.post(
+                f"{base}/api/v1/appointments/", json=payload, headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=30
+            )
             if response.status_code != 201:
                 raise RuntimeError(f"warm-up booking failed: {response.status_code} {response.text[:200]}")
 
         latencies, failures = [], 0
         for payload in sequential:
             began = time.perf_counter()
-            response = session.post(f"{base}/api/v1/appointments/", json=payload,
-                                    headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=30)
+            response = session.post(
+                f"{base}/api/v1/appointments/", json=payload, headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=30
+            )
             latencies.append((time.perf_counter() - began) * 1000)
             if response.status_code != 201:
                 failures += 1
                 if failures <= 3:
                     print(f"sequential booking failed: {response.status_code} {response.text[:200]}", file=sys.stderr)
-        out = {"sequential": {"bookings": len(latencies), "failures": failures,
-                              "median_ms": statistics.median(latencies), "p95_ms": percentile(latencies, 0.95)}}
+        out = {
+            "sequential": {
+                "bookings": len(latencies),
+                "failures": failures,
+                "median_ms": statistics.median(latencies),
+                "p95_ms": percentile(latencies, 0.95),
+            }
+        }
 
         lock = threading.Lock()
         queue = list(reversed(concurrent))
@@ -539,8 +628,12 @@ def _http(*, token: str, workers: int, clients: int, seconds: float, warm: list[
                     if not queue:
                         return
                     payload = queue.pop()
-                response = own.post(f"{base}/api/v1/appointments/", json=payload,
-                                    headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=30)
+                response = own.post(
+                    f"{base}/api/v1/appointments/",
+                    json=payload,
+                    headers={"Idempotency-Key": str(uuid.uuid4())},
+                    timeout=30,
+                )
                 key = {201: "created", 409: "conflicts"}.get(response.status_code, "errors")
                 with lock:
                     counts[key] += 1
@@ -554,8 +647,13 @@ def _http(*, token: str, workers: int, clients: int, seconds: float, warm: list[
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - began
-        out["concurrent"] = {**counts, "clients": clients, "workers": workers, "seconds": elapsed,
-                             "bookings_per_s": counts["created"] / elapsed}
+        out["concurrent"] = {
+            **counts,
+            "clients": clients,
+            "workers": workers,
+            "seconds": elapsed,
+            "bookings_per_s": counts["created"] / elapsed,
+        }
         return out
 
 
@@ -597,20 +695,26 @@ def _overlaps(site, max_before: int) -> dict:
 
 def report(results: list[dict], builds: dict[int, float | None]) -> list[str]:
     missed = []
-    print("\nsize     appts  built    free-slots week       propose course      HTTP booking (1 client)    "
-          "statements  8 clients")
-    print("                         median  p95  stmts    median  p95  stmts  median   p95              "
-          "(+tx ctl)   booked/s  409s  overlaps")
+    print(
+        "\nsize     appts  built    free-slots week       propose course      HTTP booking (1 client)    "
+        "statements  8 clients"
+    )
+    print(
+        "                         median  p95  stmts    median  p95  stmts  median   p95              "
+        "(+tx ctl)   booked/s  409s  overlaps"
+    )
     for r in results:
         fs, pr, st, http = r["free_slots"], r["propose"], r["booking_statements"], r["http"]
         seq, conc, over = http["sequential"], http["concurrent"], http["overlaps"]
         built = builds.get(r["size"])
-        print(f"{r['size']:>7,} {r['appointments']:>7,} {'reused' if built is None else f'{built:5.1f} s':>6}  "
-              f"{fs['median_ms']:6.1f} {fs['p95_ms']:5.1f} {fs['statements']:4}    "
-              f"{pr['median_ms']:6.1f} {pr['p95_ms']:5.1f} {pr['statements']:4}   "
-              f"{seq['median_ms']:6.1f} {seq['p95_ms']:6.1f}              "
-              f"{st['statements']:3} (+{st['transaction_control']}) {st['commits']}c  "
-              f"{conc['bookings_per_s']:7.1f} {conc['conflicts']:5} {sum(over.values()):6}")
+        print(
+            f"{r['size']:>7,} {r['appointments']:>7,} {'reused' if built is None else f'{built:5.1f} s':>6}  "
+            f"{fs['median_ms']:6.1f} {fs['p95_ms']:5.1f} {fs['statements']:4}    "
+            f"{pr['median_ms']:6.1f} {pr['p95_ms']:5.1f} {pr['statements']:4}   "
+            f"{seq['median_ms']:6.1f} {seq['p95_ms']:6.1f}              "
+            f"{st['statements']:3} (+{st['transaction_control']}) {st['commits']}c  "
+            f"{conc['bookings_per_s']:7.1f} {conc['conflicts']:5} {sum(over.values()):6}"
+        )
         label = f"{r['size']:,}"
         if seq["p95_ms"] >= TARGETS["booking_p95_ms"]:
             missed.append(f"{label}: HTTP booking p95 {seq['p95_ms']:.1f} ms")
@@ -673,13 +777,30 @@ def main() -> int:
         _create(run, template=template_name(size))
         try:
             print("measuring …", flush=True)
-            results.append(_child(["--measure", str(size), "--bookings", str(args.bookings), "--seconds",
-                                   str(args.seconds), "--clients", str(args.clients), "--workers", str(args.workers)], run))
+            results.append(
+                _child(
+                    [
+                        "--measure",
+                        str(size),
+                        "--bookings",
+                        str(args.bookings),
+                        "--seconds",
+                        str(args.seconds),
+                        "--clients",
+                        str(args.clients),
+                        "--workers",
+                        str(args.workers),
+                    ],
+                    run,
+                )
+            )
         finally:
             _drop(run)
     missed = report(results, builds)
-    print(f"\nmeasured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"\nmeasured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     if missed:
         print("\nMISSED: " + "; ".join(missed))
         return 1

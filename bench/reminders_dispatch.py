@@ -70,7 +70,9 @@ def seed(reminder_count: int, now: dt.datetime) -> list:
         OpeningHours(site=site, weekday=d, opens_at=dt.time(8), closes_at=dt.time(18)) for d in range(5)
     )
     # Quiet hours off: the benchmark measures sending, and must not depend on the hour it runs at.
-    ReminderPolicy.objects.update_or_create(site=site, defaults={"quiet_hours_start": dt.time(0), "quiet_hours_end": dt.time(0)})
+    ReminderPolicy.objects.update_or_create(
+        site=site, defaults={"quiet_hours_start": dt.time(0), "quiet_hours_end": dt.time(0)}
+    )
     chairs = Chair.objects.bulk_create(Chair(site=site, name=f"Chair {n}", equipment=["iv"]) for n in range(20))
     patients = Patient.objects.bulk_create(
         Patient(
@@ -185,9 +187,7 @@ def run(*, workers: int, args: argparse.Namespace, appointments: list, log_dir: 
             if now - started > args.timeout:
                 break
             if now >= next_tick:  # playing beat
-                app.send_task(
-                    "scheduling.tasks.dispatch_due_reminders", queue=queue, expires=float(args.beat_every)
-                )
+                app.send_task("scheduling.tasks.dispatch_due_reminders", queue=queue, expires=float(args.beat_every))
                 next_tick += args.beat_every
             time.sleep(0.1)
             sent = Reminder.objects.filter(status=ReminderStatus.SENT).count()
@@ -254,7 +254,10 @@ def main() -> int:
         for count in counts[1:]:
             speedup = results[count]["rate"] / base
             target = args.min_speedup if count == 3 else 0.0
-            print(f"speedup {count} vs {counts[0]} worker(s): {speedup:.2f}x" + (f" (target {target:g}x)" if target else ""))
+            print(
+                f"speedup {count} vs {counts[0]} worker(s): {speedup:.2f}x"
+                + (f" (target {target:g}x)" if target else "")
+            )
             ok = ok and speedup >= target
         print("PASS" if ok else "FAIL (needs every reminder sent once and 3 workers >= "
               f"{args.min_speedup:g}x one worker)")  # fmt: skip

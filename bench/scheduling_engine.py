@@ -64,12 +64,16 @@ PROPOSE_P95_MS = 50.0
 BOOK_P95_MS = 100.0
 
 
-def build_site(name: str, *, chairs: int, nurses: int, other_staff: int, appointments: int) -> tuple[Site, Protocol, StaffMember]:
+def build_site(
+    name: str, *, chairs: int, nurses: int, other_staff: int, appointments: int
+) -> tuple[Site, Protocol, StaffMember]:
     site = Site.objects.create(name=name, time_zone=str(ZONE), address="1 Bench Way", phone="+13125550100")
     ReminderPolicy.objects.get_or_create(site=site)
     for weekday in range(6):
         OpeningHours.objects.create(site=site, weekday=weekday, opens_at=dt.time(7), closes_at=dt.time(19))
-    chair_rows = Chair.objects.bulk_create(Chair(site=site, name=f"Chair {i + 1:02d}", equipment=["iv"]) for i in range(chairs))
+    chair_rows = Chair.objects.bulk_create(
+        Chair(site=site, name=f"Chair {i + 1:02d}", equipment=["iv"]) for i in range(chairs)
+    )
     User = get_user_model()
     staff = []
     for index in range(nurses + other_staff):
@@ -93,7 +97,13 @@ def build_site(name: str, *, chairs: int, nurses: int, other_staff: int, appoint
         if day.weekday() < 6
     )
     patients = Patient.objects.bulk_create(
-        Patient(first_name="Bench", last_name=f"{name}-{i}", date_of_birth=dt.date(1980, 1, 1), home_site=site, email=f"p{i}@example.org")
+        Patient(
+            first_name="Bench",
+            last_name=f"{name}-{i}",
+            date_of_birth=dt.date(1980, 1, 1),
+            home_site=site,
+            email=f"p{i}@example.org",
+        )
         for i in range(max(appointments // 6, 1))
     )
     # Fill the chairs cell by cell (day, start, chair) so nothing overlaps; spread nurses round-robin.
@@ -122,17 +132,30 @@ def build_site(name: str, *, chairs: int, nurses: int, other_staff: int, appoint
     Appointment.objects.bulk_create(rows, batch_size=2000)
     protocol, _ = Protocol.objects.get_or_create(
         name="IV ketamine, six in three weeks",
-        defaults={"induction_pattern": "window", "induction_sessions": 6, "induction_window_days": 21, "min_gap_hours": 48},
+        defaults={
+            "induction_pattern": "window",
+            "induction_sessions": 6,
+            "induction_window_days": 21,
+            "min_gap_hours": 48,
+        },
     )
     return site, protocol, prescriber
 
 
 def new_plan(site: Site, protocol: Protocol, prescriber: StaffMember, index: int, start: dt.date) -> TreatmentPlan:
-    patient = Patient.objects.create(first_name="New", last_name=f"Patient {index}", date_of_birth=dt.date(1990, 5, 5), home_site=site)
-    Evaluation.objects.create(
-        patient=patient, evaluated_on=start - dt.timedelta(days=20), evaluator_name="Dr. Bench", diagnosis="TRD", recorded_by=prescriber.user
+    patient = Patient.objects.create(
+        first_name="New", last_name=f"Patient {index}", date_of_birth=dt.date(1990, 5, 5), home_site=site
     )
-    return services.plan_create(patient=patient, protocol=protocol, prescriber=prescriber, start_date=start, actor=prescriber.user)
+    Evaluation.objects.create(
+        patient=patient,
+        evaluated_on=start - dt.timedelta(days=20),
+        evaluator_name="Dr. Bench",
+        diagnosis="TRD",
+        recorded_by=prescriber.user,
+    )
+    return services.plan_create(
+        patient=patient, protocol=protocol, prescriber=prescriber, start_date=start, actor=prescriber.user
+    )
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -180,7 +203,9 @@ def measure_bookings(site, protocol, prescriber, runs: int) -> tuple[list[float]
 def main() -> int:
     print(f"Setting up {BENCH_DB}: migrate and seed …", flush=True)
     call_command("migrate", verbosity=0)
-    busy_site, protocol, prescriber = build_site("Busy", chairs=12, nurses=14, other_staff=6, appointments=TARGET_APPOINTMENTS)
+    busy_site, protocol, prescriber = build_site(
+        "Busy", chairs=12, nurses=14, other_staff=6, appointments=TARGET_APPOINTMENTS
+    )
     quiet_site, _, quiet_prescriber = build_site("Quiet", chairs=12, nurses=14, other_staff=6, appointments=100)
     booked = Appointment.objects.filter(site=busy_site).count()
     staff = StaffMember.objects.filter(sites=busy_site).count()
@@ -192,8 +217,12 @@ def main() -> int:
 
     propose_p95, book_p95 = percentile(propose_ms, 0.95), percentile(book_ms, 0.95)
     print("\nPropose a 6-session induction course (60 runs)")
-    print(f"  median {statistics.median(propose_ms):.1f} ms   p95 {propose_p95:.1f} ms   target p95 < {PROPOSE_P95_MS:.0f} ms")
-    print(f"  queries per proposal: {sorted(busy_queries)} with {booked} appointments, {sorted(quiet_queries)} with 100")
+    print(
+        f"  median {statistics.median(propose_ms):.1f} ms   p95 {propose_p95:.1f} ms   target p95 < {PROPOSE_P95_MS:.0f} ms"
+    )
+    print(
+        f"  queries per proposal: {sorted(busy_queries)} with {booked} appointments, {sorted(quiet_queries)} with 100"
+    )
     print("Book a whole 6-session course (40 runs)")
     print(f"  median {statistics.median(book_ms):.1f} ms   p95 {book_p95:.1f} ms   target p95 < {BOOK_P95_MS:.0f} ms")
     print(f"  queries per booking: {sorted(book_queries)}   failed bookings: {failures}")

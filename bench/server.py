@@ -27,9 +27,19 @@ def gunicorn(*, workers: int, env: dict[str, str], stdout=None) -> Iterator[str]
     """Yield the base URL of `clinic.wsgi` under gunicorn with `workers` sync workers."""
     port = free_port()
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "clinic.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=stdout,
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "clinic.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=stdout,
     )
     base = f"http://127.0.0.1:{port}"
     try:

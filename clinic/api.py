@@ -128,7 +128,11 @@ def _strings_with_control_characters(value: Any, path: str) -> list[str]:
             found += [name] if has_control_characters(str(key)) else _strings_with_control_characters(item, name)
         return found
     if isinstance(value, list | tuple):
-        return [hit for index, item in enumerate(value) for hit in _strings_with_control_characters(item, f"{path}[{index}]")]
+        return [
+            hit
+            for index, item in enumerate(value)
+            for hit in _strings_with_control_characters(item, f"{path}[{index}]")
+        ]
     return []
 
 
@@ -169,7 +173,9 @@ class CleanModelSerializer(StrictInputMixin, ClinicModelFieldMapping, serializer
     def create(self, validated_data):
         # Saved by hand rather than objects.create(), so the history row names the API user.
         model = self.Meta.model
-        many = {name: validated_data.pop(name) for name in list(validated_data) if model._meta.get_field(name).many_to_many}
+        many = {
+            name: validated_data.pop(name) for name in list(validated_data) if model._meta.get_field(name).many_to_many
+        }
         instance = model(**validated_data)
         instance._history_user = self._actor_user()
         instance._change_reason = "Created through the API"
@@ -224,7 +230,16 @@ class SiteSerializer(CleanModelSerializer):
 
     class Meta:
         model = Site
-        fields = ["id", "name", "time_zone", "address", "phone", "max_patients_per_nurse", "slot_step_minutes", "arrival_notes"]
+        fields = [
+            "id",
+            "name",
+            "time_zone",
+            "address",
+            "phone",
+            "max_patients_per_nurse",
+            "slot_step_minutes",
+            "arrival_notes",
+        ]
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -310,8 +325,14 @@ class StaffFilter(django_filters.FilterSet):
     retrieve=extend_schema(summary="One staff member"),
     partial_update=extend_schema(summary="Change a staff member's role, sites or active flag (clinic admins)"),
 )
-class StaffViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                   mixins.UpdateModelMixin, viewsets.GenericViewSet):
+class StaffViewSet(
+    ClinicAPIMixin,
+    AtomicWritesMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
     """Staff accounts are created in the Django admin (they need a login); the API reads them
     and lets administrators change role, sites and the active flag."""
 
@@ -397,7 +418,9 @@ class ClosureViewSet(ConfigViewSet):
         staff = self.actor.staff
         site = serializer.validated_data.get("site", serializer.instance.site if serializer.instance else None)
         if site is None and not (staff is not None and staff.all_sites):
-            raise serializers.ValidationError({"site": ["Name one of your sites; only clinic-wide staff close every site."]})
+            raise serializers.ValidationError(
+                {"site": ["Name one of your sites; only clinic-wide staff close every site."]}
+            )
 
     def perform_create(self, serializer):
         self._require_site_unless_clinic_wide(serializer)
@@ -491,7 +514,8 @@ def _template_syntax(value: str) -> str:
 
 class ReminderPolicySerializer(CleanModelSerializer):
     offsets_hours = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=24 * 14), max_length=10,
+        child=serializers.IntegerField(min_value=1, max_value=24 * 14),
+        max_length=10,
         help_text="Whole hours before the session, each once, e.g. [72, 24, 2].",
     )
     quiet_hours_start = WallClockTimeField(required=False)
@@ -500,8 +524,18 @@ class ReminderPolicySerializer(CleanModelSerializer):
     class Meta:
         model = ReminderPolicy
         fields = [
-            "id", "site", "offsets_hours", "email_enabled", "sms_enabled", "quiet_hours_start", "quiet_hours_end",
-            "patient_notice_hours", "max_attempts", "subject_template", "body_template", "sms_template",
+            "id",
+            "site",
+            "offsets_hours",
+            "email_enabled",
+            "sms_enabled",
+            "quiet_hours_start",
+            "quiet_hours_end",
+            "patient_notice_hours",
+            "max_attempts",
+            "subject_template",
+            "body_template",
+            "sms_template",
         ]
 
     def get_fields(self):

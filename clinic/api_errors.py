@@ -186,12 +186,14 @@ class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Machine-readable, e.g. booking_conflict, stale_version, not_found.")
     message = serializers.CharField(help_text="A sentence a receptionist can read.")
     fields = serializers.DictField(help_text="Per-field input problems (400).")
-    details = serializers.DictField(help_text=(
-        "Anything else a client can act on (alternatives, current_version, ...). A booking_conflict carries "
-        "`reason`: patient_busy, chair_taken, nurse_at_capacity, nurse_off_shift, site_closed, "
-        "outside_opening_hours, chair_not_equipped, chair_not_at_site or sequence_taken. A course_does_not_fit "
-        "carries `alternatives`, each with `site` and `sessions` in the shape book-course accepts."
-    ))
+    details = serializers.DictField(
+        help_text=(
+            "Anything else a client can act on (alternatives, current_version, ...). A booking_conflict carries "
+            "`reason`: patient_busy, chair_taken, nurse_at_capacity, nurse_off_shift, site_closed, "
+            "outside_opening_hours, chair_not_equipped, chair_not_at_site or sequence_taken. A course_does_not_fit "
+            "carries `alternatives`, each with `site` and `sessions` in the shape book-course accepts."
+        )
+    )
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -42,8 +42,9 @@ def has_control_characters(text: str) -> bool:
     return bool(_CONTROL.search(text))
 
 
-def validate_date_range(value: dt.date, *, earliest: dt.date = CLINICAL_EARLIEST,
-                        latest: dt.date = CLINICAL_LATEST) -> dt.date:
+def validate_date_range(
+    value: dt.date, *, earliest: dt.date = CLINICAL_EARLIEST, latest: dt.date = CLINICAL_LATEST
+) -> dt.date:
     """The one range check every incoming date and datetime goes through."""
     try:
         day = value.astimezone(dt.UTC).date() if isinstance(value, dt.datetime) else value
@@ -74,8 +75,9 @@ def parse_aware_datetime(text: str) -> dt.datetime | None:
 
 
 class DateField(serializers.DateField):
-    def __init__(self, *args: Any, earliest: dt.date = CLINICAL_EARLIEST, latest: dt.date = CLINICAL_LATEST,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, earliest: dt.date = CLINICAL_EARLIEST, latest: dt.date = CLINICAL_LATEST, **kwargs: Any
+    ) -> None:
         self.earliest, self.latest = earliest, latest
         super().__init__(*args, **kwargs)
 

@@ -20,10 +20,12 @@ def sqlite_new_enough(app_configs=None, databases=None, **kwargs) -> list[Error]
         import sqlite3
 
         if sqlite3.sqlite_version_info < SQLITE_MINIMUM:
-            errors.append(Error(
-                f"SQLite {sqlite3.sqlite_version} is too old for this application "
-                f"(bookings need {'.'.join(map(str, SQLITE_MINIMUM))} or newer).",
-                hint="Use a Python built with a newer SQLite, or set DATABASE_URL to PostgreSQL.",
-                id="clinic.E001",
-            ))
+            errors.append(
+                Error(
+                    f"SQLite {sqlite3.sqlite_version} is too old for this application "
+                    f"(bookings need {'.'.join(map(str, SQLITE_MINIMUM))} or newer).",
+                    hint="Use a Python built with a newer SQLite, or set DATABASE_URL to PostgreSQL.",
+                    id="clinic.E001",
+                )
+            )
     return errors

@@ -51,6 +51,8 @@ class AccessLogMiddleware:
         if not request.path.startswith(_SKIP_PREFIXES) and audit.should_log(request):
             audit.access_log_write(request=request, status_code=response.status_code)
 
-    def process_view(self, request: HttpRequest, view_func: Callable[..., Any], view_args: Any, view_kwargs: Any) -> None:
+    def process_view(
+        self, request: HttpRequest, view_func: Callable[..., Any], view_args: Any, view_kwargs: Any
+    ) -> None:
         if getattr(view_func, audit.ANONYMOUS_ATTRIBUTE, False):
             setattr(request, audit.ANONYMOUS_ATTRIBUTE, True)

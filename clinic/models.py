@@ -51,7 +51,9 @@ CLINICIAN_ROLES = frozenset({Role.NURSE, Role.PRESCRIBER})
 
 class Site(models.Model):
     name = models.CharField(max_length=120, unique=True)
-    time_zone = models.CharField(max_length=64, validators=[validate_time_zone], help_text="IANA zone, e.g. America/Denver")
+    time_zone = models.CharField(
+        max_length=64, validators=[validate_time_zone], help_text="IANA zone, e.g. America/Denver"
+    )
     address = models.TextField()
     phone = PhoneNumberField()
     # A nurse watches at most this many patients at once (1 nurse : 3 chairs is common).
@@ -186,7 +188,9 @@ class OpeningHours(models.Model):
         verbose_name_plural = "opening hours"
         constraints = [
             models.UniqueConstraint(fields=["site", "weekday"], name="opening_hours_one_per_weekday"),
-            models.CheckConstraint(condition=Q(opens_at__lt=models.F("closes_at")), name="opening_hours_open_before_close"),
+            models.CheckConstraint(
+                condition=Q(opens_at__lt=models.F("closes_at")), name="opening_hours_open_before_close"
+            ),
             models.CheckConstraint(condition=Q(weekday__lte=6), name="opening_hours_weekday_0_to_6"),
         ]
 
@@ -220,7 +224,9 @@ class ReminderPolicy(models.Model):
     """How and when one site reminds its patients."""
 
     site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="reminder_policy")
-    offsets_hours = models.JSONField(default=default_reminder_offsets, help_text="Hours before the session, e.g. [72, 24, 2]")
+    offsets_hours = models.JSONField(
+        default=default_reminder_offsets, help_text="Hours before the session, e.g. [72, 24, 2]"
+    )
     email_enabled = models.BooleanField(default=True)
     sms_enabled = models.BooleanField(default=True)
     # Quiet hours in the patient's own zone; may wrap past midnight (21:00–08:00).

@@ -104,6 +104,7 @@ class _Prepared:
     names: set[str]
     statements: dict[str, tuple[str, list[str] | None]] = dataclasses.field(default_factory=dict)
 
+
 _PREPARED: weakref.WeakKeyDictionary[Any, _Prepared] = weakref.WeakKeyDictionary()
 MAX_PREPARED_PER_CONNECTION = 64
 

@@ -298,7 +298,9 @@ TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 # Real text messages once Twilio credentials are set; the console otherwise.
 SMS_BACKEND = env.str(
     "SMS_BACKEND",
-    default="scheduling.reminders.sms.TwilioSmsBackend" if TWILIO_ACCOUNT_SID else "scheduling.reminders.sms.ConsoleSmsBackend",
+    default="scheduling.reminders.sms.TwilioSmsBackend"
+    if TWILIO_ACCOUNT_SID
+    else "scheduling.reminders.sms.ConsoleSmsBackend",
 )
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(DATA_DIR / "sms-outbox"))
 # A claimed reminder is the dispatcher's for this long; another may take it over

@@ -12,6 +12,8 @@ from clinic.models import ReminderPolicy, Site
 
 
 @receiver(post_save, sender=Site, dispatch_uid="clinic.site_gets_a_reminder_policy")
-def site_gets_a_reminder_policy(sender: type[Site], instance: Site, created: bool, raw: bool = False, **kwargs: Any) -> None:
+def site_gets_a_reminder_policy(
+    sender: type[Site], instance: Site, created: bool, raw: bool = False, **kwargs: Any
+) -> None:
     if created and not raw:  # raw: loading a fixture, which brings its own policy rows
         ReminderPolicy.objects.get_or_create(site=instance)

@@ -69,6 +69,17 @@ class RecoveryAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
 
 @admin.register(ControlledSubstanceEntry)
 class ControlledSubstanceEntryAdmin(ReadOnlyAdmin):
-    list_display = ["pk", "recorded_at", "site", "patient", "route", "total_mg", "lot_number", "given_by", "corrects", "reason"]
+    list_display = [
+        "pk",
+        "recorded_at",
+        "site",
+        "patient",
+        "route",
+        "total_mg",
+        "lot_number",
+        "given_by",
+        "corrects",
+        "reason",
+    ]
     list_filter = ["site", "route"]
     date_hierarchy = "recorded_at"

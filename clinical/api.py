@@ -64,8 +64,17 @@ class AdministrationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Administration
         fields = [
-            "id", "route", "dose_mg_per_kg", "weight_kg", "total_mg", "started_at", "ended_at", "lot_number", "given_by",
-            "recorded_by", "recorded_at",
+            "id",
+            "route",
+            "dose_mg_per_kg",
+            "weight_kg",
+            "total_mg",
+            "started_at",
+            "ended_at",
+            "lot_number",
+            "given_by",
+            "recorded_by",
+            "recorded_at",
         ]
         read_only_fields = fields
 
@@ -86,8 +95,16 @@ class AdministrationInputSerializer(api_fields.StrictSerializer):
 class RecoverySerializer(serializers.ModelSerializer):
     class Meta:
         model = Recovery
-        fields = ["id", "side_effects", "other_side_effects", "notes", "discharged_at", "driver_name", "recorded_by",
-                  "recorded_at"]
+        fields = [
+            "id",
+            "side_effects",
+            "other_side_effects",
+            "notes",
+            "discharged_at",
+            "driver_name",
+            "recorded_by",
+            "recorded_at",
+        ]
         read_only_fields = fields
 
 
@@ -108,8 +125,22 @@ class LogEntrySerializer(serializers.ModelSerializer):
     class Meta:
         model = ControlledSubstanceEntry
         fields = [
-            "id", "corrects", "reason", "appointment", "patient", "patient_name", "site", "substance", "route",
-            "total_mg", "lot_number", "administered_at", "given_by", "given_by_name", "recorded_by", "recorded_at",
+            "id",
+            "corrects",
+            "reason",
+            "appointment",
+            "patient",
+            "patient_name",
+            "site",
+            "substance",
+            "route",
+            "total_mg",
+            "lot_number",
+            "administered_at",
+            "given_by",
+            "given_by_name",
+            "recorded_by",
+            "recorded_at",
         ]
         read_only_fields = fields
 
@@ -168,16 +199,22 @@ class SessionRecordViewSet(ClinicAPIMixin, viewsets.GenericViewSet):
         record = selectors.session_record(appointment=self.get_object())
         return Response(SessionRecordSerializer(record).data)
 
-    @extend_schema(summary="Record vital signs (pre-infusion or recovery)", request=VitalsInputSerializer,
-                   responses={201: VitalSignsSerializer})
+    @extend_schema(
+        summary="Record vital signs (pre-infusion or recovery)",
+        request=VitalsInputSerializer,
+        responses={201: VitalSignsSerializer},
+    )
     @action(detail=True, methods=["post"])
     def vitals(self, request, pk=None):
         data = self._valid(VitalsInputSerializer)
         row = services.vitals_record(appointment=self.get_object(), actor=request.user, now=timezone.now(), **data)
         return Response(VitalSignsSerializer(row).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Clear a held start (prescribers), with a reason", request=ClearInputSerializer,
-                   responses={201: ClearanceSerializer})
+    @extend_schema(
+        summary="Clear a held start (prescribers), with a reason",
+        request=ClearInputSerializer,
+        responses={201: ClearanceSerializer},
+    )
     @action(detail=True, methods=["post"], url_path="clear-start")
     def clear_start(self, request, pk=None):
         data = self._valid(ClearInputSerializer)
@@ -186,23 +223,36 @@ class SessionRecordViewSet(ClinicAPIMixin, viewsets.GenericViewSet):
         )
         return Response(ClearanceSerializer(clearance).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Record what was given; writes the controlled-substance log",
-                   request=AdministrationInputSerializer, responses={201: AdministrationSerializer})
+    @extend_schema(
+        summary="Record what was given; writes the controlled-substance log",
+        request=AdministrationInputSerializer,
+        responses={201: AdministrationSerializer},
+    )
     @action(detail=True, methods=["post"])
     def administration(self, request, pk=None):
         data = self._valid(AdministrationInputSerializer)
-        row = services.administration_record(appointment=self.get_object(), actor=request.user, now=timezone.now(), **data)
+        row = services.administration_record(
+            appointment=self.get_object(), actor=request.user, now=timezone.now(), **data
+        )
         return Response(AdministrationSerializer(row).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Record recovery, side effects and discharge (time and driver)",
-                   request=RecoveryInputSerializer, responses={200: RecoverySerializer})
+    @extend_schema(
+        summary="Record recovery, side effects and discharge (time and driver)",
+        request=RecoveryInputSerializer,
+        responses={200: RecoverySerializer},
+    )
     @action(detail=True, methods=["post"])
     def recovery(self, request, pk=None):
         data = self._valid(RecoveryInputSerializer)
         row = services.recovery_record(
-            appointment=self.get_object(), side_effects=data.get("side_effects", []),
-            other_side_effects=data.get("other_side_effects", ""), notes=data.get("notes", ""),
-            discharged_at=data["discharged_at"], driver_name=data["driver_name"], actor=request.user, now=timezone.now(),
+            appointment=self.get_object(),
+            side_effects=data.get("side_effects", []),
+            other_side_effects=data.get("other_side_effects", ""),
+            notes=data.get("notes", ""),
+            discharged_at=data["discharged_at"],
+            driver_name=data["driver_name"],
+            actor=request.user,
+            now=timezone.now(),
         )
         return Response(RecoverySerializer(row).data)
 
@@ -223,8 +273,11 @@ class ControlledSubstanceLogViewSet(ClinicAPIMixin, mixins.ListModelMixin, views
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(summary="The controlled-substance log as CSV", parameters=LOG_FILTERS,
-                   responses={(200, "text/csv"): OpenApiTypes.STR})
+    @extend_schema(
+        summary="The controlled-substance log as CSV",
+        parameters=LOG_FILTERS,
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+    )
     @action(detail=False, methods=["get"], url_path="export")
     def export(self, request):
         entries = list(self.get_queryset())
@@ -234,16 +287,17 @@ class ControlledSubstanceLogViewSet(ClinicAPIMixin, mixins.ListModelMixin, views
         response["Content-Disposition"] = 'attachment; filename="controlled-substance-log.csv"'
         return response
 
-    @extend_schema(summary="Correct an entry: a new entry referencing it, with a reason",
-                   request=CorrectionInputSerializer, responses={201: LogEntrySerializer})
+    @extend_schema(
+        summary="Correct an entry: a new entry referencing it, with a reason",
+        request=CorrectionInputSerializer,
+        responses={201: LogEntrySerializer},
+    )
     @action(detail=True, methods=["post"])
     def correct(self, request, pk=None):
         entry = get_object_or_404(scope_to_actor(ControlledSubstanceEntry.objects.all(), self.actor), pk=pk)
         patients_shown(request, [entry.patient_id])
         data = self._valid(CorrectionInputSerializer)
-        correction = services.controlled_substance_correct(
-            entry=entry, actor=request.user, now=timezone.now(), **data
-        )
+        correction = services.controlled_substance_correct(entry=entry, actor=request.user, now=timezone.now(), **data)
         return Response(LogEntrySerializer(correction).data, status=status.HTTP_201_CREATED)
 
     def _valid(self, serializer_class) -> dict:

@@ -39,11 +39,15 @@ class AdministrationForm(forms.Form):
 
 class RecoveryForm(forms.Form):
     side_effects = forms.ModelMultipleChoiceField(
-        queryset=SideEffect.objects.filter(active=True), required=False, widget=forms.CheckboxSelectMultiple,
+        queryset=SideEffect.objects.filter(active=True),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
         label="Side effects seen",
     )
     other_side_effects = forms.CharField(label="Other side effects", required=False, max_length=2000)
-    notes = forms.CharField(label="Recovery notes", required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 2}))
+    notes = forms.CharField(
+        label="Recovery notes", required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 2})
+    )
     discharged_at = forms.DateTimeField(label="Discharged at", widget=LOCAL_TIME)
     driver_name = forms.CharField(label="Driver home", max_length=120)
 

@@ -38,8 +38,16 @@ class VitalsThresholds(models.Model):
         verbose_name_plural = "vital-sign limits"
         constraints = [
             models.CheckConstraint(
-                condition=Q(systolic_max__gte=80, systolic_max__lte=250, diastolic_max__gte=40, diastolic_max__lte=150,
-                            heart_rate_max__gte=40, heart_rate_max__lte=220, spo2_min__gte=70, spo2_min__lte=100),
+                condition=Q(
+                    systolic_max__gte=80,
+                    systolic_max__lte=250,
+                    diastolic_max__gte=40,
+                    diastolic_max__lte=150,
+                    heart_rate_max__gte=40,
+                    heart_rate_max__lte=220,
+                    spo2_min__gte=70,
+                    spo2_min__lte=100,
+                ),
                 name="vitals_thresholds_plausible",
             ),
         ]
@@ -70,9 +78,13 @@ class VitalSigns(models.Model):
         constraints = [
             # Plausible for a living, seated adult; anything outside is a typing error.
             models.CheckConstraint(condition=Q(systolic__gte=60, systolic__lte=260), name="vitals_systolic_plausible"),
-            models.CheckConstraint(condition=Q(diastolic__gte=30, diastolic__lte=160), name="vitals_diastolic_plausible"),
+            models.CheckConstraint(
+                condition=Q(diastolic__gte=30, diastolic__lte=160), name="vitals_diastolic_plausible"
+            ),
             models.CheckConstraint(condition=Q(diastolic__lt=F("systolic")), name="vitals_diastolic_below_systolic"),
-            models.CheckConstraint(condition=Q(heart_rate__gte=25, heart_rate__lte=250), name="vitals_heart_rate_plausible"),
+            models.CheckConstraint(
+                condition=Q(heart_rate__gte=25, heart_rate__lte=250), name="vitals_heart_rate_plausible"
+            ),
             models.CheckConstraint(condition=Q(spo2__gte=50, spo2__lte=100), name="vitals_spo2_plausible"),
         ]
 
@@ -134,10 +146,12 @@ class Administration(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=Q(dose_mg_per_kg__gt=0, dose_mg_per_kg__lte=Decimal("5")), name="administration_dose_plausible"
+                condition=Q(dose_mg_per_kg__gt=0, dose_mg_per_kg__lte=Decimal("5")),
+                name="administration_dose_plausible",
             ),
             models.CheckConstraint(
-                condition=Q(weight_kg__gte=Decimal("20"), weight_kg__lte=Decimal("400")), name="administration_weight_plausible"
+                condition=Q(weight_kg__gte=Decimal("20"), weight_kg__lte=Decimal("400")),
+                name="administration_weight_plausible",
             ),
             models.CheckConstraint(
                 condition=Q(total_mg__gt=0, total_mg__lte=Decimal("1000")), name="administration_total_plausible"
@@ -211,7 +225,9 @@ class ControlledSubstanceEntry(models.Model):
         verbose_name_plural = "controlled-substance log"
         indexes = [models.Index(fields=["site", "administered_at"])]
         constraints = [
-            models.CheckConstraint(condition=Q(corrects__isnull=True) | ~Q(reason=""), name="cs_entry_correction_has_reason"),
+            models.CheckConstraint(
+                condition=Q(corrects__isnull=True) | ~Q(reason=""), name="cs_entry_correction_has_reason"
+            ),
             models.CheckConstraint(condition=Q(total_mg__gt=0), name="cs_entry_amount_positive"),
         ]
 

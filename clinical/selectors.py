@@ -34,18 +34,40 @@ def controlled_substance_log(
 
 
 CSV_COLUMNS = [
-    "entry", "corrects", "recorded_at_utc", "administered_at_utc", "site", "patient", "date_of_birth", "substance",
-    "route", "total_mg", "lot_number", "given_by", "recorded_by", "reason",
+    "entry",
+    "corrects",
+    "recorded_at_utc",
+    "administered_at_utc",
+    "site",
+    "patient",
+    "date_of_birth",
+    "substance",
+    "route",
+    "total_mg",
+    "lot_number",
+    "given_by",
+    "recorded_by",
+    "reason",
 ]
 
 
 def controlled_substance_csv(entries: Iterable[ControlledSubstanceEntry]) -> str:
     rows = (
         [
-            e.pk, e.corrects_id or "", e.recorded_at.astimezone(dt.UTC).isoformat(),
-            e.administered_at.astimezone(dt.UTC).isoformat(), e.site.name, e.patient.full_name,
-            e.patient.date_of_birth.isoformat(), e.substance, e.route, f"{e.total_mg}", e.lot_number,
-            e.given_by.display_name, e.recorded_by.get_full_name() or e.recorded_by.get_username(), e.reason,
+            e.pk,
+            e.corrects_id or "",
+            e.recorded_at.astimezone(dt.UTC).isoformat(),
+            e.administered_at.astimezone(dt.UTC).isoformat(),
+            e.site.name,
+            e.patient.full_name,
+            e.patient.date_of_birth.isoformat(),
+            e.substance,
+            e.route,
+            f"{e.total_mg}",
+            e.lot_number,
+            e.given_by.display_name,
+            e.recorded_by.get_full_name() or e.recorded_by.get_username(),
+            e.reason,
         ]
         for e in entries
     )

@@ -42,7 +42,12 @@ PLAUSIBLE = {
     "heart_rate": (25, 250),
     "spo2": (50, 100),
 }
-LABELS = {"systolic": "Systolic pressure", "diastolic": "Diastolic pressure", "heart_rate": "Heart rate", "spo2": "SpO2"}
+LABELS = {
+    "systolic": "Systolic pressure",
+    "diastolic": "Diastolic pressure",
+    "heart_rate": "Heart rate",
+    "spo2": "SpO2",
+}
 
 
 def _lock(appointment: Appointment) -> Appointment:
@@ -80,7 +85,9 @@ def vitals_problems(vitals: VitalSigns, thresholds: VitalsThresholds) -> list[st
     if vitals.systolic > thresholds.systolic_max:
         problems.append(f"Blood pressure {pressure} is above the clinic's limit of {thresholds.systolic_max} systolic")
     if vitals.diastolic > thresholds.diastolic_max:
-        problems.append(f"Blood pressure {pressure} is above the clinic's limit of {thresholds.diastolic_max} diastolic")
+        problems.append(
+            f"Blood pressure {pressure} is above the clinic's limit of {thresholds.diastolic_max} diastolic"
+        )
     if vitals.heart_rate > thresholds.heart_rate_max:
         problems.append(f"Heart rate {vitals.heart_rate} is above the clinic's limit of {thresholds.heart_rate_max}")
     if vitals.spo2 < thresholds.spo2_min:
@@ -160,7 +167,9 @@ def vitals_record(
     for name, value in readings.items():
         low, high = PLAUSIBLE[name]
         if not low <= value <= high:
-            raise InvalidInput(f"{LABELS[name]} {value} is not plausible; expected {low}–{high}.", details={"field": name})
+            raise InvalidInput(
+                f"{LABELS[name]} {value} is not plausible; expected {low}–{high}.", details={"field": name}
+            )
     if diastolic >= systolic:
         raise InvalidInput(f"Diastolic {diastolic} must be below systolic {systolic}.", details={"field": "diastolic"})
     return VitalSigns.objects.create(
@@ -169,7 +178,9 @@ def vitals_record(
 
 
 @transaction.atomic
-def start_clear(*, appointment: Appointment, prescriber: StaffMember | None, reason: str, now: dt.datetime) -> StartClearance:
+def start_clear(
+    *, appointment: Appointment, prescriber: StaffMember | None, reason: str, now: dt.datetime
+) -> StartClearance:
     """A prescriber accepts the pre-infusion readings that hold the start, with a reason."""
     _require_clinician(prescriber, "clear a held start", frozenset({Role.PRESCRIBER}))
     appointment = _lock(appointment)
@@ -182,7 +193,11 @@ def start_clear(*, appointment: Appointment, prescriber: StaffMember | None, rea
     if not reasons:
         raise InvalidState("The start is not held: nothing to clear.")
     return StartClearance.objects.create(
-        appointment=appointment, prescriber=prescriber, reason=reason.strip(), held_for="; ".join(reasons), cleared_at=now
+        appointment=appointment,
+        prescriber=prescriber,
+        reason=reason.strip(),
+        held_for="; ".join(reasons),
+        cleared_at=now,
     )
 
 
@@ -229,9 +244,7 @@ def _require_start_allowed_at(appointment: Appointment, started_at: dt.datetime)
             f"The administration must start after the pre-infusion vitals{when}.", details={"field": "started_at"}
         )
     if vitals_problems(pre, thresholds_for(site=appointment.site)):
-        clearance = (
-            appointment.start_clearances.filter(cleared_at__gte=pre.recorded_at).order_by("cleared_at").first()
-        )
+        clearance = appointment.start_clearances.filter(cleared_at__gte=pre.recorded_at).order_by("cleared_at").first()
         if clearance is None or clearance.cleared_at >= started_at:
             when = f" (cleared at {clearance.cleared_at.astimezone(zone):%H:%M})" if clearance is not None else ""
             raise InvalidInput(
@@ -282,8 +295,16 @@ def administration_record(
     if not lot_number:
         raise InvalidInput("Give the lot number.")
     administration = Administration(
-        appointment=appointment, route=route, dose_mg_per_kg=dose_mg_per_kg, weight_kg=weight_kg, total_mg=total_mg,
-        started_at=started_at, ended_at=ended_at, lot_number=lot_number, given_by=given_by, recorded_by=actor,
+        appointment=appointment,
+        route=route,
+        dose_mg_per_kg=dose_mg_per_kg,
+        weight_kg=weight_kg,
+        total_mg=total_mg,
+        started_at=started_at,
+        ended_at=ended_at,
+        lot_number=lot_number,
+        given_by=given_by,
+        recorded_by=actor,
         recorded_at=now,
     )
     administration._change_reason = "Administration recorded"
@@ -303,10 +324,19 @@ def _log_entry(
 ) -> ControlledSubstanceEntry:
     appointment = administration.appointment
     return ControlledSubstanceEntry.objects.create(
-        administration=administration, appointment=appointment, patient_id=appointment.patient_id,
-        site_id=appointment.site_id, route=administration.route, total_mg=administration.total_mg,
-        lot_number=administration.lot_number, administered_at=administration.started_at,
-        given_by=administration.given_by, recorded_by=actor, recorded_at=now, corrects=corrects, reason=reason,
+        administration=administration,
+        appointment=appointment,
+        patient_id=appointment.patient_id,
+        site_id=appointment.site_id,
+        route=administration.route,
+        total_mg=administration.total_mg,
+        lot_number=administration.lot_number,
+        administered_at=administration.started_at,
+        given_by=administration.given_by,
+        recorded_by=actor,
+        recorded_at=now,
+        corrects=corrects,
+        reason=reason,
     )
 
 
@@ -326,7 +356,9 @@ def controlled_substance_correct(
     if not reason.strip():
         raise InvalidInput("Give a reason for the correction.")
     entry = ControlledSubstanceEntry.objects.select_related("administration").get(pk=entry.pk)
-    administration = Administration.objects.select_for_update().select_related("appointment").get(pk=entry.administration_id)
+    administration = (
+        Administration.objects.select_for_update().select_related("appointment").get(pk=entry.administration_id)
+    )
     latest = administration.log_entries.order_by("-pk").first()
     if latest is not None and latest.pk != entry.pk:
         raise InvalidState(f"Entry #{entry.pk} was already corrected by entry #{latest.pk}; correct the latest entry.")
@@ -335,9 +367,15 @@ def controlled_substance_correct(
     new_lot = administration.lot_number if lot_number is None else lot_number.strip()
     if not new_lot:
         raise InvalidInput("Give the lot number.")
-    if (new_total, new_dose, new_lot) == (administration.total_mg, administration.dose_mg_per_kg, administration.lot_number):
+    if (new_total, new_dose, new_lot) == (
+        administration.total_mg,
+        administration.dose_mg_per_kg,
+        administration.lot_number,
+    ):
         raise InvalidInput("The correction changes nothing.")
-    _check_dose(route=administration.route, dose_mg_per_kg=new_dose, weight_kg=administration.weight_kg, total_mg=new_total)
+    _check_dose(
+        route=administration.route, dose_mg_per_kg=new_dose, weight_kg=administration.weight_kg, total_mg=new_total
+    )
     administration.total_mg, administration.dose_mg_per_kg, administration.lot_number = new_total, new_dose, new_lot
     administration._change_reason = f"Corrected: {reason.strip()}"
     administration._history_user = actor

@@ -37,22 +37,35 @@ def _initial_forms(appointment: Appointment, request: HttpRequest, now: dt.datet
     return {
         "vitals": VitalsForm(initial={"phase": phase}),
         "clear": ClearStartForm(),
-        "administration": AdministrationForm(initial={
-            "route": protocol.route if protocol else "iv", "started_at": local_now - infusion, "ended_at": local_now,
-            "given_by": staff.pk if staff.is_clinician else None,
-        }),
-        "recovery": RecoveryForm(initial={
-            "discharged_at": local_now, "driver_name": appointment.ride_home or appointment.patient.escort_name,
-        }),
+        "administration": AdministrationForm(
+            initial={
+                "route": protocol.route if protocol else "iv",
+                "started_at": local_now - infusion,
+                "ended_at": local_now,
+                "given_by": staff.pk if staff.is_clinician else None,
+            }
+        ),
+        "recovery": RecoveryForm(
+            initial={
+                "discharged_at": local_now,
+                "driver_name": appointment.ride_home or appointment.patient.escort_name,
+            }
+        ),
     }
 
 
-def _render(request: HttpRequest, appointment: Appointment, *, forms: dict[str, Any], problem: Any = None,
-            status: int = 200) -> HttpResponse:
+def _render(
+    request: HttpRequest, appointment: Appointment, *, forms: dict[str, Any], problem: Any = None, status: int = 200
+) -> HttpResponse:
     record = selectors.session_record(appointment=appointment)
     context = {
-        "appointment": appointment, "record": record, "forms": forms, "problem": problem,
-        "label": session_label(appointment), "nav": "board", "site": appointment.site,
+        "appointment": appointment,
+        "record": record,
+        "forms": forms,
+        "problem": problem,
+        "label": session_label(appointment),
+        "nav": "board",
+        "site": appointment.site,
         "day": appointment.starts_at.astimezone(appointment.site.zone).date(),
         "is_prescriber": request.staff.role == Role.PRESCRIBER,  # type: ignore[attr-defined]
         "can_start": appointment.status == AppointmentStatus.CHECKED_IN,
@@ -76,8 +89,14 @@ def _perform(request: HttpRequest, appointment: Appointment, which: str, form: A
         return "Administration recorded in the controlled-substance log."
     if which == "recovery":
         services.recovery_record(
-            appointment=appointment, side_effects=list(data["side_effects"]), other_side_effects=data["other_side_effects"],
-            notes=data["notes"], discharged_at=data["discharged_at"], driver_name=data["driver_name"], actor=user, now=now,
+            appointment=appointment,
+            side_effects=list(data["side_effects"]),
+            other_side_effects=data["other_side_effects"],
+            notes=data["notes"],
+            discharged_at=data["discharged_at"],
+            driver_name=data["driver_name"],
+            actor=user,
+            now=now,
         )
         return "Recovery and discharge recorded."
     if which == "start":
@@ -90,7 +109,9 @@ def _perform(request: HttpRequest, appointment: Appointment, which: str, form: A
 @page_required("session_record")
 def session(request: HttpRequest, appointment_id: int) -> HttpResponse:
     appointment = get_object_or_404(
-        scoped(Appointment.objects.select_related("patient", "site", "chair", "nurse__user", "plan__protocol"), request),
+        scoped(
+            Appointment.objects.select_related("patient", "site", "chair", "nurse__user", "plan__protocol"), request
+        ),
         pk=appointment_id,
     )
     patients_shown(request, [appointment.patient_id])
@@ -129,13 +150,21 @@ def controlled_substance_log(request: HttpRequest) -> HttpResponse:
     filters = form.cleaned_data if form.is_valid() else {}
     entries = list(
         scoped(
-            selectors.controlled_substance_log(date_from=filters.get("date_from"), date_to=filters.get("date_to")), request
+            selectors.controlled_substance_log(date_from=filters.get("date_from"), date_to=filters.get("date_to")),
+            request,
         )[:500]
     )
     patients_shown(request, patient_ids_of(entries))
-    return render(request, "clinical/controlled_substance_log.html", {
-        "form": form, "entries": entries, "query": request.GET.urlencode(), "nav": "cs-log",
-    })
+    return render(
+        request,
+        "clinical/controlled_substance_log.html",
+        {
+            "form": form,
+            "entries": entries,
+            "query": request.GET.urlencode(),
+            "nav": "cs-log",
+        },
+    )
 
 
 @require_GET
@@ -145,7 +174,8 @@ def controlled_substance_csv(request: HttpRequest) -> HttpResponse:
     filters = form.cleaned_data if form.is_valid() else {}
     entries = list(
         scoped(
-            selectors.controlled_substance_log(date_from=filters.get("date_from"), date_to=filters.get("date_to")), request
+            selectors.controlled_substance_log(date_from=filters.get("date_from"), date_to=filters.get("date_to")),
+            request,
         )
     )
     patients_shown(request, patient_ids_of(entries))

@@ -20,8 +20,17 @@ class QuestionnaireResponseAdmin(SimpleHistoryAdmin):
     date_hierarchy = "completed_at"
     list_select_related = ["patient"]
     readonly_fields = [
-        "patient", "instrument", "answers", "total_score", "severity", "flags", "appointment",
-        "completed_at", "entered_by", "source", "created_at",
+        "patient",
+        "instrument",
+        "answers",
+        "total_score",
+        "severity",
+        "flags",
+        "appointment",
+        "completed_at",
+        "entered_by",
+        "source",
+        "created_at",
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -39,8 +39,20 @@ class QuestionnaireResponseSerializer(serializers.ModelSerializer):
     class Meta:
         model = QuestionnaireResponse
         fields = [
-            "id", "patient", "instrument", "answers", "total_score", "severity", "severity_label", "flags",
-            "flag_labels", "appointment", "completed_at", "entered_by", "source", "created_at",
+            "id",
+            "patient",
+            "instrument",
+            "answers",
+            "total_score",
+            "severity",
+            "severity_label",
+            "flags",
+            "flag_labels",
+            "appointment",
+            "completed_at",
+            "entered_by",
+            "source",
+            "created_at",
         ]
         read_only_fields = fields
 
@@ -63,7 +75,9 @@ class ResponseFilter(django_filters.FilterSet):
     list=extend_schema(summary="Questionnaire responses (clinicians: all; a patient: their own)"),
     retrieve=extend_schema(summary="One questionnaire response"),
 )
-class QuestionnaireResponseViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class QuestionnaireResponseViewSet(
+    ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     serializer_class = QuestionnaireResponseSerializer
     http_method_names = ["get", "post", "head", "options"]
     access = {"list": CLINICIANS | PATIENTS, "retrieve": CLINICIANS | PATIENTS, "create": CLINICIANS | PATIENTS}
@@ -98,7 +112,11 @@ class QuestionnaireResponseViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins
             source = Source.STAFF
         appointment = None
         if values.get("appointment") is not None:
-            appointment = scope_to_actor(Appointment.objects.all(), self.actor).filter(pk=values["appointment"], patient=patient).first()
+            appointment = (
+                scope_to_actor(Appointment.objects.all(), self.actor)
+                .filter(pk=values["appointment"], patient=patient)
+                .first()
+            )
             if appointment is None:
                 raise serializers.ValidationError({"appointment": ["No such session for this patient."]})
         response = questionnaire_submit(
@@ -148,13 +166,18 @@ class OutcomeSummarySerializer(serializers.Serializer):
     interval_suggestion = SuggestionSerializer(
         allow_null=True, help_text="A suggestion for the clinician; the plan is never changed automatically."
     )
-    flags = serializers.ListField(child=serializers.DictField(), help_text="Latest responses with items needing attention.")
+    flags = serializers.ListField(
+        child=serializers.DictField(), help_text="Latest responses with items needing attention."
+    )
 
 
 class OutcomeSummaryView(ClinicAPIMixin, APIView):
     access = {"get": CLINICIANS}
 
-    @extend_schema(summary="Baseline, latest, response, remission and interval suggestion (clinicians)", responses=OutcomeSummarySerializer)
+    @extend_schema(
+        summary="Baseline, latest, response, remission and interval suggestion (clinicians)",
+        responses=OutcomeSummarySerializer,
+    )
     def get(self, request, patient_id: int):
         patient = get_object_or_404(scope_to_actor(Patient.objects.all(), self.actor), pk=patient_id)
         summary = outcome_summary(patient=patient, now=timezone.now())

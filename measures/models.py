@@ -52,7 +52,9 @@ class QuestionnaireResponse(models.Model):
         ordering = ["completed_at", "id"]
         indexes = [models.Index(fields=["patient", "instrument", "completed_at"], name="measure_patient_instr_time")]
         constraints = [
-            models.CheckConstraint(condition=Q(instrument__in=InstrumentChoice.values), name="measure_known_instrument"),
+            models.CheckConstraint(
+                condition=Q(instrument__in=InstrumentChoice.values), name="measure_known_instrument"
+            ),
             models.CheckConstraint(condition=_total_in_range(), name="measure_total_within_instrument_range"),
         ]
 

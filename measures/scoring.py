@@ -64,7 +64,11 @@ PCL5_PROBABLE_PTSD_CUTOFF = 33
 
 SPECS: dict[Instrument, InstrumentSpec] = {
     Instrument.PHQ9: InstrumentSpec(
-        Instrument.PHQ9, "PHQ-9", 9, 0, 3,
+        Instrument.PHQ9,
+        "PHQ-9",
+        9,
+        0,
+        3,
         (
             Band("minimal", "Minimal", 0, 4),
             Band("mild", "Mild", 5, 9),
@@ -74,7 +78,11 @@ SPECS: dict[Instrument, InstrumentSpec] = {
         ),
     ),
     Instrument.GAD7: InstrumentSpec(
-        Instrument.GAD7, "GAD-7", 7, 0, 3,
+        Instrument.GAD7,
+        "GAD-7",
+        7,
+        0,
+        3,
         (
             Band("minimal", "Minimal", 0, 4),
             Band("mild", "Mild", 5, 9),
@@ -83,14 +91,22 @@ SPECS: dict[Instrument, InstrumentSpec] = {
         ),
     ),
     Instrument.PCL5: InstrumentSpec(
-        Instrument.PCL5, "PCL-5", 20, 0, 4,
+        Instrument.PCL5,
+        "PCL-5",
+        20,
+        0,
+        4,
         (
             Band("below_cutoff", "Below PTSD cutoff", 0, PCL5_PROBABLE_PTSD_CUTOFF - 1),
             Band("probable_ptsd", "Probable PTSD", PCL5_PROBABLE_PTSD_CUTOFF, 80),
         ),
     ),
     Instrument.PAIN: InstrumentSpec(
-        Instrument.PAIN, "Pain (0–10)", 1, 0, 10,
+        Instrument.PAIN,
+        "Pain (0–10)",
+        1,
+        0,
+        10,
         (
             Band("none", "No pain", 0, 0),
             Band("mild", "Mild", 1, 3),
@@ -126,7 +142,9 @@ def validate_answers(instrument: str, answers: object) -> list[int]:
     spec = spec_for(instrument)
     items = f"{spec.item_count} item{'s' if spec.item_count != 1 else ''}"
     if not isinstance(answers, list | tuple):
-        raise ScoringError(f"{spec.name} answers must be a list of {spec.item_count} whole number{'s' if spec.item_count != 1 else ''}.")
+        raise ScoringError(
+            f"{spec.name} answers must be a list of {spec.item_count} whole number{'s' if spec.item_count != 1 else ''}."
+        )
     if len(answers) != spec.item_count:
         raise ScoringError(f"{spec.name} has {items}; {len(answers)} answer{'s' if len(answers) != 1 else ''} given.")
     for number, answer in enumerate(answers, start=1):

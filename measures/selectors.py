@@ -135,7 +135,9 @@ class DueQuestionnaire:
     appointment: Appointment
 
 
-def due_questionnaires(*, patient: Patient, upcoming: Sequence[Appointment], now: dt.datetime) -> list[DueQuestionnaire]:
+def due_questionnaires(
+    *, patient: Patient, upcoming: Sequence[Appointment], now: dt.datetime
+) -> list[DueQuestionnaire]:
     """Before the next session (within DUE_BEFORE_SESSION): the PHQ-9 and every questionnaire the
     patient has answered before, unless already answered for that session. One query."""
     from measures.questions import PHQ9, PORTAL_QUESTIONNAIRES

@@ -108,7 +108,8 @@ def chart_section(
 
 class StaffQuestionnaireForm(QuestionnaireForm):
     completed_at = forms.DateTimeField(
-        label="Completed at", input_formats=["%Y-%m-%dT%H:%M"],
+        label="Completed at",
+        input_formats=["%Y-%m-%dT%H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text="In the site's time zone.",
     )
@@ -130,19 +131,26 @@ def staff_questionnaire(request: HttpRequest, patient_id: int, instrument: str) 
     if form_spec is None:
         raise Http404("No such questionnaire.")
     patient = get_object_or_404(
-        scope_to_staff(Patient.objects.select_related("home_site"), request.staff), pk=patient_id,  # type: ignore[attr-defined]
+        scope_to_staff(Patient.objects.select_related("home_site"), request.staff),
+        pk=patient_id,  # type: ignore[attr-defined]
     )
     now = timezone.now()
     zone = patient.home_site.zone
     sessions = list(
-        scope_to_staff(Appointment.objects.all(), request.staff).filter(  # type: ignore[attr-defined]
+        scope_to_staff(Appointment.objects.all(), request.staff)
+        .filter(  # type: ignore[attr-defined]
             patient=patient, starts_at__gte=now - dt.timedelta(days=30), starts_at__lte=now + dt.timedelta(days=7)
-        ).exclude(status__in=["cancelled"]).order_by("-starts_at")[:20]
+        )
+        .exclude(status__in=["cancelled"])
+        .order_by("-starts_at")[:20]
     )
     # Times typed on the form are the site's wall clock.
     with timezone.override(zone):
         form = StaffQuestionnaireForm(
-            request.POST if request.method == "POST" else None, questionnaire=form_spec, sessions=sessions, zone=zone,
+            request.POST if request.method == "POST" else None,
+            questionnaire=form_spec,
+            sessions=sessions,
+            zone=zone,
             initial={"completed_at": now.astimezone(zone).replace(second=0, microsecond=0, tzinfo=None)},
         )
         status = 200
@@ -151,16 +159,22 @@ def staff_questionnaire(request: HttpRequest, patient_id: int, instrument: str) 
             if form.is_valid():
                 try:
                     response = questionnaire_submit(
-                        patient=patient, instrument=form_spec.instrument.value, answers=form.answers(),
-                        entered_by=request.user, source=Source.STAFF, now=now,
-                        completed_at=form.cleaned_data["completed_at"], appointment=form.cleaned_data["appointment"],
+                        patient=patient,
+                        instrument=form_spec.instrument.value,
+                        answers=form.answers(),
+                        entered_by=request.user,
+                        source=Source.STAFF,
+                        now=now,
+                        completed_at=form.cleaned_data["completed_at"],
+                        appointment=form.cleaned_data["appointment"],
                     )
                 except ValidationError as exc:
                     for field_name, errors in exc.message_dict.items():
                         form.add_error(field_name if field_name in form.fields else None, errors)
                 else:
                     messages.success(
-                        request, f"{SPECS[Instrument(response.instrument)].name} saved for {patient.full_name}: "
+                        request,
+                        f"{SPECS[Instrument(response.instrument)].name} saved for {patient.full_name}: "
                         f"{response.total_score} ({response.severity_label}).",
                     )
                     return redirect(reverse("web:patient", args=[patient.pk]) + "#measures")

@@ -43,14 +43,30 @@ class PatientSerializer(CleanModelSerializer):
     medications = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, help_text="Clinicians only; null for other roles."
     )
-    seizure_history = serializers.BooleanField(required=False, allow_null=True, help_text="Clinicians only; null for other roles.")
+    seizure_history = serializers.BooleanField(
+        required=False, allow_null=True, help_text="Clinicians only; null for other roles."
+    )
 
     class Meta:
         model = Patient
         fields = [
-            "id", "first_name", "last_name", "date_of_birth", "email", "mobile_phone", "home_site", "time_zone",
-            "preferred_channel", "reminder_consent", "escort_name", "escort_phone", "emergency_contact_name",
-            "emergency_contact_phone", "emergency_contact_relation", "medications", "seizure_history",
+            "id",
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "email",
+            "mobile_phone",
+            "home_site",
+            "time_zone",
+            "preferred_channel",
+            "reminder_consent",
+            "escort_name",
+            "escort_phone",
+            "emergency_contact_name",
+            "emergency_contact_phone",
+            "emergency_contact_relation",
+            "medications",
+            "seizure_history",
         ]
 
     def _is_clinician(self) -> bool:
@@ -65,7 +81,9 @@ class PatientSerializer(CleanModelSerializer):
             attrs["medications"] = ""
         if "seizure_history" in attrs and attrs["seizure_history"] is None:
             attrs.pop("seizure_history")
-        if "reminder_consent" in attrs and (self.instance is None or attrs["reminder_consent"] != self.instance.reminder_consent):
+        if "reminder_consent" in attrs and (
+            self.instance is None or attrs["reminder_consent"] != self.instance.reminder_consent
+        ):
             attrs["reminder_consent_changed_at"] = timezone.now()
         return super().validate(attrs)
 
@@ -77,7 +95,9 @@ class PatientSerializer(CleanModelSerializer):
         return data
 
 
-class ReminderPreferencesSerializer(api_fields.StrictInputMixin, api_fields.ClinicModelFieldMapping, serializers.ModelSerializer):
+class ReminderPreferencesSerializer(
+    api_fields.StrictInputMixin, api_fields.ClinicModelFieldMapping, serializers.ModelSerializer
+):
     preferred_channel = serializers.ChoiceField(choices=Channel.choices, required=False)
     reminder_consent = serializers.BooleanField(required=False)
 
@@ -89,7 +109,9 @@ class ReminderPreferencesSerializer(api_fields.StrictInputMixin, api_fields.Clin
     def validate(self, attrs):
         channel = attrs.get("preferred_channel", self.instance.preferred_channel)
         if channel == Channel.SMS and not self.instance.mobile_phone:
-            raise serializers.ValidationError({"preferred_channel": ["Text-message reminders need a mobile number on file."]})
+            raise serializers.ValidationError(
+                {"preferred_channel": ["Text-message reminders need a mobile number on file."]}
+            )
         return attrs
 
 
@@ -106,7 +128,9 @@ class PatientFilter(django_filters.FilterSet):
         fields = ["home_site", "preferred_channel", "reminder_consent", "search"]
 
     def filter_search(self, queryset, name, value):
-        return queryset.filter(Q(first_name__icontains=value) | Q(last_name__icontains=value) | Q(email__icontains=value))
+        return queryset.filter(
+            Q(first_name__icontains=value) | Q(last_name__icontains=value) | Q(email__icontains=value)
+        )
 
 
 @extend_schema_view(
@@ -115,8 +139,15 @@ class PatientFilter(django_filters.FilterSet):
     create=extend_schema(summary="Register a patient (front desk, clinicians)"),
     partial_update=extend_schema(summary="Edit a patient (front desk: contact data; clinicians: all)"),
 )
-class PatientViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                     mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
+class PatientViewSet(
+    ClinicAPIMixin,
+    AtomicWritesMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
     serializer_class = PatientSerializer
     http_method_names = ["get", "post", "patch", "head", "options"]
     access = {
@@ -138,7 +169,10 @@ class PatientViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, m
         return queryset
 
     def get_serializer_context(self):
-        return {**super().get_serializer_context(), "is_clinician": getattr(self, "request", None) is not None and self.actor.is_clinician}
+        return {
+            **super().get_serializer_context(),
+            "is_clinician": getattr(self, "request", None) is not None and self.actor.is_clinician,
+        }
 
     @extend_schema(summary="A patient's reminder preferences", responses=ReminderPreferencesSerializer)
     @action(detail=True, methods=["get"], url_path="reminder-preferences")
@@ -156,7 +190,10 @@ class PatientViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, m
         serializer = ReminderPreferencesSerializer(patient, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         fields = list(serializer.validated_data)
-        if "reminder_consent" in serializer.validated_data and serializer.validated_data["reminder_consent"] != patient.reminder_consent:
+        if (
+            "reminder_consent" in serializer.validated_data
+            and serializer.validated_data["reminder_consent"] != patient.reminder_consent
+        ):
             patient.reminder_consent_changed_at = timezone.now()
             fields.append("reminder_consent_changed_at")
         for name, value in serializer.validated_data.items():
@@ -167,7 +204,9 @@ class PatientViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, m
             patient.save(update_fields=[*fields, "updated_at"])
         return Response(ReminderPreferencesSerializer(patient).data)
 
-    @extend_schema(summary="Whether the screening allows booking without an override (clinicians)", responses=EligibilitySerializer)
+    @extend_schema(
+        summary="Whether the screening allows booking without an override (clinicians)", responses=EligibilitySerializer
+    )
     @action(detail=True, methods=["get"])
     def eligibility(self, request, pk=None):
         patient = self.get_object()
@@ -186,8 +225,20 @@ class EvaluationSerializer(CleanModelSerializer):
     class Meta:
         model = Evaluation
         fields = [
-            "id", "patient", "evaluated_on", "evaluator_name", "evaluator_credentials", "diagnosis", "icd10_code",
-            "systolic_bp", "diastolic_bp", "heart_rate", "cardiac_history", "notes", "recorded_by", "recorded_at",
+            "id",
+            "patient",
+            "evaluated_on",
+            "evaluator_name",
+            "evaluator_credentials",
+            "diagnosis",
+            "icd10_code",
+            "systolic_bp",
+            "diastolic_bp",
+            "heart_rate",
+            "cardiac_history",
+            "notes",
+            "recorded_by",
+            "recorded_at",
         ]
         read_only_fields = ["recorded_by", "recorded_at"]
 
@@ -204,8 +255,14 @@ SCREENING_ACCESS = {"list": CLINICIANS, "retrieve": CLINICIANS, "create": CLINIC
     retrieve=extend_schema(summary="One evaluation (clinicians)"),
     create=extend_schema(summary="Record an evaluation (clinicians)"),
 )
-class EvaluationViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                        mixins.CreateModelMixin, viewsets.GenericViewSet):
+class EvaluationViewSet(
+    ClinicAPIMixin,
+    AtomicWritesMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
     queryset = Evaluation.objects.all()
     serializer_class = EvaluationSerializer
     access = SCREENING_ACCESS
@@ -215,7 +272,9 @@ class EvaluationViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin
 
 
 class PatientFlagSerializer(CleanModelSerializer):
-    contraindication = api_fields.PrimaryKeyRelatedField(queryset=Contraindication.objects.filter(kind=Contraindication.Kind.FLAG))
+    contraindication = api_fields.PrimaryKeyRelatedField(
+        queryset=Contraindication.objects.filter(kind=Contraindication.Kind.FLAG)
+    )
 
     class Meta:
         model = PatientFlag
@@ -233,8 +292,15 @@ class PatientFlagSerializer(CleanModelSerializer):
     create=extend_schema(summary="Record a flag (clinicians)"),
     destroy=extend_schema(summary="Remove a flag recorded in error (clinicians; history keeps it)"),
 )
-class PatientFlagViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                         mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+class PatientFlagViewSet(
+    ClinicAPIMixin,
+    AtomicWritesMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
     queryset = PatientFlag.objects.select_related("contraindication")
     serializer_class = PatientFlagSerializer
     access = SCREENING_ACCESS
@@ -255,8 +321,15 @@ class ContraindicationSerializer(CleanModelSerializer):
     create=extend_schema(summary="Add a contraindication (clinic admins)"),
     partial_update=extend_schema(summary="Change a contraindication (clinic admins)"),
 )
-class ContraindicationViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                              mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
+class ContraindicationViewSet(
+    ClinicAPIMixin,
+    AtomicWritesMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
     queryset = Contraindication.objects.all()
     serializer_class = ContraindicationSerializer
     http_method_names = ["get", "post", "patch", "head", "options"]

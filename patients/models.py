@@ -149,7 +149,9 @@ class Evaluation(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="evaluations")
     evaluated_on = models.DateField()
     evaluator_name = models.CharField(max_length=120)
-    evaluator_credentials = models.CharField(max_length=120, blank=True, help_text="e.g. MD, psychiatrist; PhD, psychologist")
+    evaluator_credentials = models.CharField(
+        max_length=120, blank=True, help_text="e.g. MD, psychiatrist; PhD, psychologist"
+    )
     diagnosis = models.CharField(max_length=200)
     icd10_code = models.CharField("ICD-10 code", max_length=10, blank=True)
     systolic_bp = models.PositiveSmallIntegerField("systolic (mmHg)", null=True, blank=True)
@@ -167,14 +169,16 @@ class Evaluation(models.Model):
         constraints = [
             models.CheckConstraint(condition=~Q(diagnosis=""), name="evaluation_has_diagnosis"),
             models.CheckConstraint(
-                condition=Q(systolic_bp__isnull=True) | Q(systolic_bp__range=(50, 300)), name="evaluation_systolic_plausible"
+                condition=Q(systolic_bp__isnull=True) | Q(systolic_bp__range=(50, 300)),
+                name="evaluation_systolic_plausible",
             ),
             models.CheckConstraint(
                 condition=Q(diastolic_bp__isnull=True) | Q(diastolic_bp__range=(20, 200)),
                 name="evaluation_diastolic_plausible",
             ),
             models.CheckConstraint(
-                condition=Q(heart_rate__isnull=True) | Q(heart_rate__range=(20, 250)), name="evaluation_heart_rate_plausible"
+                condition=Q(heart_rate__isnull=True) | Q(heart_rate__range=(20, 250)),
+                name="evaluation_heart_rate_plausible",
             ),
         ]
 

@@ -18,9 +18,7 @@ CLINICAL_FIELDS = ("medications", "seizure_history")
 
 
 @transaction.atomic
-def patient_register(
-    *, actor: AbstractBaseUser, now: dt.datetime, clinician: bool, fields: dict[str, Any]
-) -> Patient:
+def patient_register(*, actor: AbstractBaseUser, now: dt.datetime, clinician: bool, fields: dict[str, Any]) -> Patient:
     """Register a new patient. The same name and date of birth twice is refused: it is almost
     always the same person, and two charts for one patient split their history."""
     if not clinician and any(fields.get(name) for name in CLINICAL_FIELDS):

@@ -39,7 +39,9 @@ class CourseStartForm(forms.Form):
 
 class CancelForm(forms.Form):
     reason = forms.CharField(
-        label="Reason for cancelling", max_length=500, strip=True,
+        label="Reason for cancelling",
+        max_length=500,
+        strip=True,
         error_messages={"required": "Give a reason for the cancellation."},
     )
 
@@ -61,11 +63,16 @@ class PlanAdjustForm(forms.Form):
         label="New maintenance interval (days)", required=False, min_value=1, max_value=365
     )
     from_date = forms.DateField(
-        label="Resume or restart from", required=False, widget=DateInput,
+        label="Resume or restart from",
+        required=False,
+        widget=DateInput,
         help_text="For resuming or a new induction: the first possible day.",
     )
     reason = forms.CharField(
-        label="Reason", widget=forms.Textarea(attrs={"rows": 2}), max_length=1000, strip=True,
+        label="Reason",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=1000,
+        strip=True,
         error_messages={"required": "Give a reason for this change; it is kept in the plan's history."},
     )
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)

@@ -80,10 +80,21 @@ class Protocol(models.Model):
     def clean(self) -> None:
         if self.induction_pattern == self.InductionPattern.WEEKLY:
             counts = self.weekly_counts
-            if not isinstance(counts, list) or not counts or not all(isinstance(c, int) and 1 <= c <= 7 for c in counts):
-                raise ValidationError({"weekly_counts": "Give sessions per week as whole numbers 1–7, e.g. [3, 2, 1, 1, 1]."})
+            if (
+                not isinstance(counts, list)
+                or not counts
+                or not all(isinstance(c, int) and 1 <= c <= 7 for c in counts)
+            ):
+                raise ValidationError(
+                    {"weekly_counts": "Give sessions per week as whole numbers 1–7, e.g. [3, 2, 1, 1, 1]."}
+                )
         window = self.induction_pattern == self.InductionPattern.WINDOW
-        if window and self.induction_sessions and self.induction_window_days and self.induction_sessions > self.induction_window_days:
+        if (
+            window
+            and self.induction_sessions
+            and self.induction_window_days
+            and self.induction_sessions > self.induction_window_days
+        ):
             raise ValidationError({"induction_sessions": "Never two sessions on one day: more sessions than days."})
 
     @property
@@ -199,7 +210,9 @@ MAX_SESSION_LENGTH = dt.timedelta(hours=12)
 
 class Appointment(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
-    plan = models.ForeignKey(TreatmentPlan, on_delete=models.PROTECT, related_name="appointments", null=True, blank=True)
+    plan = models.ForeignKey(
+        TreatmentPlan, on_delete=models.PROTECT, related_name="appointments", null=True, blank=True
+    )
     sequence = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Session number within the plan.")
     phase = models.CharField(max_length=12, choices=Phase.choices, default=Phase.INDUCTION)
     # Which induction course of the plan this session belongs to (or follows, in maintenance).
@@ -216,8 +229,12 @@ class Appointment(models.Model):
     rule_override_reason = models.TextField(blank=True)
     cancellation_reason = models.TextField(blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
-    cancelled_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    booked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    booked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     confirmed_at = models.DateTimeField(null=True, blank=True)
     checked_in_at = models.DateTimeField(null=True, blank=True)
     in_chair_at = models.DateTimeField(null=True, blank=True)
@@ -250,7 +267,8 @@ class Appointment(models.Model):
                 name="appointment_sequence_with_plan",
             ),
             models.CheckConstraint(
-                condition=~Q(status="cancelled") | Q(cancelled_at__isnull=False), name="appointment_cancel_has_timestamp"
+                condition=~Q(status="cancelled") | Q(cancelled_at__isnull=False),
+                name="appointment_cancel_has_timestamp",
             ),
             # A cancelled or missed session's number is taken over by its replacement.
             models.UniqueConstraint(
@@ -258,7 +276,10 @@ class Appointment(models.Model):
             ),
             PostgresExclusionConstraint(
                 name="appointment_no_chair_overlap",
-                expressions=[(TsTzRange("starts_at", "ends_at"), RangeOperators.OVERLAPS), ("chair", RangeOperators.EQUAL)],
+                expressions=[
+                    (TsTzRange("starts_at", "ends_at"), RangeOperators.OVERLAPS),
+                    ("chair", RangeOperators.EQUAL),
+                ],
                 condition=_BLOCKING,
             ),
             PostgresExclusionConstraint(
@@ -409,13 +430,17 @@ class WaitlistEntry(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="waitlist_entries")
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="waitlist_entries")
     # The plan the freed session is booked under (its protocol sets route and chair time).
-    plan = models.ForeignKey(TreatmentPlan, on_delete=models.PROTECT, null=True, blank=True, related_name="waitlist_entries")
+    plan = models.ForeignKey(
+        TreatmentPlan, on_delete=models.PROTECT, null=True, blank=True, related_name="waitlist_entries"
+    )
     protocol = models.ForeignKey(Protocol, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     # The booked session the patient wants earlier: accepting an offer moves it instead of adding one.
     replaces = models.ForeignKey(Appointment, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     earliest_date = models.DateField(help_text="First day the patient can come, in the site's calendar.")
     latest_date = models.DateField(null=True, blank=True, help_text="Last day that is still worth it; empty for any.")
-    notify_patient = models.BooleanField(default=True, help_text="Message the patient an accept link when a chair frees up.")
+    notify_patient = models.BooleanField(
+        default=True, help_text="Message the patient an accept link when a chair frees up."
+    )
     notes = models.TextField(blank=True)
     status = models.CharField(max_length=10, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -462,7 +487,9 @@ class WaitlistOffer(models.Model):
     messaged_at = models.DateTimeField(null=True, blank=True)
     message_error = models.TextField(blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
-    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
@@ -472,7 +499,9 @@ class WaitlistOffer(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["entry", "freed"], name="waitlist_offer_once_per_entry"),
             # First to accept gets it: a freed chair is accepted at most once.
-            models.UniqueConstraint(fields=["freed"], condition=Q(status="accepted"), name="waitlist_offer_accepted_once"),
+            models.UniqueConstraint(
+                fields=["freed"], condition=Q(status="accepted"), name="waitlist_offer_accepted_once"
+            ),
             models.CheckConstraint(
                 condition=~Q(status="accepted") | Q(booked__isnull=False, accepted_at__isnull=False),
                 name="waitlist_offer_accepted_has_booking",

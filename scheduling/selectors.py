@@ -37,7 +37,9 @@ def opening_hours(site: Site) -> dict[int, tuple[dt.time, dt.time]]:
     if rows is not None:
         if isinstance(rows, str):  # SQLite hands the aggregate back as text
             rows = json.loads(rows)
-        return {row["weekday"]: (dt.time.fromisoformat(row["opens"]), dt.time.fromisoformat(row["closes"])) for row in rows}
+        return {
+            row["weekday"]: (dt.time.fromisoformat(row["opens"]), dt.time.fromisoformat(row["closes"])) for row in rows
+        }
     return {row.weekday: (row.opens_at, row.closes_at) for row in site.opening_hours.all()}
 
 
@@ -96,7 +98,11 @@ def site_snapshot(
 ) -> SiteSnapshot:
     """The site's chairs, nurses on shift and bookings overlapping [start, end)."""
     snapshot, _ = booking_snapshot(
-        site=site, start=start, end=end, exclude_appointment_ids=exclude_appointment_ids, chairs=chairs,
+        site=site,
+        start=start,
+        end=end,
+        exclude_appointment_ids=exclude_appointment_ids,
+        chairs=chairs,
         nurse_ids=nurse_ids,
     )
     return snapshot
@@ -129,7 +135,11 @@ def booking_snapshot(
     else:
         chair_rows = sorted((c for c in chairs if c.site_id == site.pk and c.active), key=lambda c: (c.name, c.pk))
     rows = _snapshot_rows(
-        site=site, start=start, end=end, patient=patient, exclude=exclude,
+        site=site,
+        start=start,
+        end=end,
+        patient=patient,
+        exclude=exclude,
         chair_ids=None if chairs is None else [c.pk for c in chair_rows],
         nurse_ids=None if nurse_ids is None else list(nurse_ids),
     )
@@ -163,12 +173,19 @@ def booking_snapshot(
         opening=opening,
         closures=tuple(sorted(closure_spans)),
         chairs=tuple(
-            ChairState(id=c.pk, name=c.name, routes=frozenset(c.equipment or ()), busy=tuple(sorted(chair_busy[c.pk], key=span_order)))
+            ChairState(
+                id=c.pk,
+                name=c.name,
+                routes=frozenset(c.equipment or ()),
+                busy=tuple(sorted(chair_busy[c.pk], key=span_order)),
+            )
             for c in chair_rows
         ),
         nurses=tuple(
             NurseState(
-                id=nurse_id, name=str(nurse_id), shifts=tuple(sorted(spans, key=span_order)),
+                id=nurse_id,
+                name=str(nurse_id),
+                shifts=tuple(sorted(spans, key=span_order)),
                 booked=tuple(sorted(nurse_booked[nurse_id], key=span_order)),
             )
             for nurse_id, spans in sorted(shifts_by_nurse.items())
@@ -180,8 +197,14 @@ def booking_snapshot(
 
 
 def _snapshot_rows(
-    *, site: Site, start: dt.datetime, end: dt.datetime, patient: Patient | None, exclude: list[int],
-    chair_ids: list[int] | None, nurse_ids: list[int] | None,
+    *,
+    site: Site,
+    start: dt.datetime,
+    end: dt.datetime,
+    patient: Patient | None,
+    exclude: list[int],
+    chair_ids: list[int] | None,
+    nurse_ids: list[int] | None,
 ) -> list[tuple]:
     """Booked sessions, closures and nurse shifts touching [start, end), as (kind, first id,
     second id, is the patient's, start, end, note) rows of one UNION ALL.
@@ -244,8 +267,10 @@ def _snapshot_rows(
     to_datetime = _datetime_reader(connection.vendor)
     if to_datetime is None:
         return found
-    return [(kind, first, second, mine, to_datetime(row_start), to_datetime(row_end), note)
-            for kind, first, second, mine, row_start, row_end, note in found]
+    return [
+        (kind, first, second, mine, to_datetime(row_start), to_datetime(row_end), note)
+        for kind, first, second, mine, row_start, row_end, note in found
+    ]
 
 
 @functools.cache
@@ -260,8 +285,11 @@ def patient_busy_spans(
     return [
         Span(s, e)
         for s, e in Appointment.objects.filter(
-            patient=patient, status__in=BLOCKING_STATUSES,
-            starts_at__gt=start - MAX_SESSION_LENGTH, starts_at__lt=end, ends_at__gt=start,
+            patient=patient,
+            status__in=BLOCKING_STATUSES,
+            starts_at__gt=start - MAX_SESSION_LENGTH,
+            starts_at__lt=end,
+            ends_at__gt=start,
         )
         .exclude(pk__in=list(exclude_appointment_ids))
         .values_list("starts_at", "ends_at")
@@ -272,7 +300,9 @@ def induction_rule(protocol: Protocol) -> InductionRule:
     minutes = dt.timedelta(minutes=protocol.session_minutes)
     gap = dt.timedelta(hours=protocol.min_gap_hours)
     if protocol.induction_pattern == Protocol.InductionPattern.WEEKLY:
-        return InductionRule(session_length=minutes, min_gap=gap, route=protocol.route, weekly_counts=tuple(protocol.weekly_counts))
+        return InductionRule(
+            session_length=minutes, min_gap=gap, route=protocol.route, weekly_counts=tuple(protocol.weekly_counts)
+        )
     return InductionRule(
         session_length=minutes,
         min_gap=gap,
@@ -309,7 +339,9 @@ def day_board(*, site: Site, day: dt.date) -> list[Appointment]:
 
     start, end = day_bounds(day, site.zone)
     return list(
-        Appointment.objects.filter(site=site, starts_at__gt=start - MAX_SESSION_LENGTH, starts_at__lt=end, ends_at__gt=start)
+        Appointment.objects.filter(
+            site=site, starts_at__gt=start - MAX_SESSION_LENGTH, starts_at__lt=end, ends_at__gt=start
+        )
         .select_related("patient", "chair", "nurse__user", "plan__protocol")
         .order_by("chair__name", "starts_at")
     )
@@ -341,13 +373,31 @@ def _references_read(vendor: str, site_count: int | None) -> _ReferencesRead:
 
     patient, home_site = ModelColumns(Patient, "p"), ModelColumns(Site, "hs")
     site, policy = ModelColumns(Site, "s"), ModelColumns(ReminderPolicy, "rp")
-    chair, nurse, nurse_user = ModelColumns(Chair, "c"), ModelColumns(StaffMember, "n"), ModelColumns(get_user_model(), "nu")
-    table = {model: model._meta.db_table for model in (Patient, Site, ReminderPolicy, Chair, StaffMember, OpeningHours,
-                                                       Appointment, TreatmentPlan, get_user_model())}
+    chair, nurse, nurse_user = (
+        ModelColumns(Chair, "c"),
+        ModelColumns(StaffMember, "n"),
+        ModelColumns(get_user_model(), "nu"),
+    )
+    table = {
+        model: model._meta.db_table
+        for model in (
+            Patient,
+            Site,
+            ReminderPolicy,
+            Chair,
+            StaffMember,
+            OpeningHours,
+            Appointment,
+            TreatmentPlan,
+            get_user_model(),
+        )
+    }
     through = StaffMember.sites.through._meta.db_table
     if vendor == "postgresql":
-        hours = ("COALESCE(JSONB_AGG(JSONB_BUILD_OBJECT('weekday', oh.weekday, 'opens', oh.opens_at,"
-                 " 'closes', oh.closes_at)), '[]')")
+        hours = (
+            "COALESCE(JSONB_AGG(JSONB_BUILD_OBJECT('weekday', oh.weekday, 'opens', oh.opens_at,"
+            " 'closes', oh.closes_at)), '[]')"
+        )
     else:
         hours = "JSON_GROUP_ARRAY(JSON_OBJECT('weekday', oh.weekday, 'opens', oh.opens_at, 'closes', oh.closes_at))"
     if site_count is None:
@@ -384,7 +434,11 @@ def _references_read(vendor: str, site_count: int | None) -> _ReferencesRead:
 
 
 def booking_references(
-    *, staff: StaffMember | None, patient_id: int | None = None, site_id: int | None = None, chair_id: int | None = None,
+    *,
+    staff: StaffMember | None,
+    patient_id: int | None = None,
+    site_id: int | None = None,
+    chair_id: int | None = None,
     nurse_id: int | None = None,
 ) -> dict[str, Any]:
     """The patient (with their home site), the site (with its reminder policy and opening
@@ -409,8 +463,12 @@ def booking_references(
         row = cursor.fetchone()
     offset = 0
     loaded = {}
-    for name, columns in (("patient", read.patient), ("home_site", read.home_site), ("site", read.site),
-                          ("policy", read.policy)):
+    for name, columns in (
+        ("patient", read.patient),
+        ("home_site", read.home_site),
+        ("site", read.site),
+        ("policy", read.policy),
+    ):
         loaded[name] = columns.load(row, offset)
         offset += columns.width
     opening_rows = row[offset]

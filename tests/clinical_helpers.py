@@ -15,11 +15,25 @@ from clinical.models import VitalsPhase
 from scheduling.models import Appointment
 
 
-def record_pre_vitals(appointment: Appointment, user, *, now: dt.datetime | None = None, systolic: int = 124,
-                      diastolic: int = 78, heart_rate: int = 72, spo2: int = 98):
+def record_pre_vitals(
+    appointment: Appointment,
+    user,
+    *,
+    now: dt.datetime | None = None,
+    systolic: int = 124,
+    diastolic: int = 78,
+    heart_rate: int = 72,
+    spo2: int = 98,
+):
     return clinical.vitals_record(
-        appointment=appointment, phase=VitalsPhase.PRE, systolic=systolic, diastolic=diastolic, heart_rate=heart_rate,
-        spo2=spo2, actor=user, now=now or appointment.starts_at,
+        appointment=appointment,
+        phase=VitalsPhase.PRE,
+        systolic=systolic,
+        diastolic=diastolic,
+        heart_rate=heart_rate,
+        spo2=spo2,
+        actor=user,
+        now=now or appointment.starts_at,
     )
 
 
@@ -32,15 +46,33 @@ def record_session_for_completion(appointment: Appointment, nurse_user=None) -> 
     start = appointment.starts_at
     record_pre_vitals(appointment, user, now=start)
     clinical.administration_record(
-        appointment=appointment, route="iv", dose_mg_per_kg=Decimal("0.5"), weight_kg=Decimal("70"),
-        total_mg=Decimal("35"), started_at=start + dt.timedelta(minutes=5), ended_at=start + dt.timedelta(minutes=45),
-        lot_number="LOT-TEST-1", given_by=user.staff, actor=user, now=start + dt.timedelta(minutes=45),
+        appointment=appointment,
+        route="iv",
+        dose_mg_per_kg=Decimal("0.5"),
+        weight_kg=Decimal("70"),
+        total_mg=Decimal("35"),
+        started_at=start + dt.timedelta(minutes=5),
+        ended_at=start + dt.timedelta(minutes=45),
+        lot_number="LOT-TEST-1",
+        given_by=user.staff,
+        actor=user,
+        now=start + dt.timedelta(minutes=45),
     )
     clinical.vitals_record(
-        appointment=appointment, phase=VitalsPhase.RECOVERY, systolic=126, diastolic=80, heart_rate=74, spo2=98,
-        actor=user, now=start + dt.timedelta(minutes=80),
+        appointment=appointment,
+        phase=VitalsPhase.RECOVERY,
+        systolic=126,
+        diastolic=80,
+        heart_rate=74,
+        spo2=98,
+        actor=user,
+        now=start + dt.timedelta(minutes=80),
     )
     clinical.recovery_record(
-        appointment=appointment, side_effects=[], discharged_at=start + dt.timedelta(minutes=90),
-        driver_name="Chris (partner)", actor=user, now=start + dt.timedelta(minutes=90),
+        appointment=appointment,
+        side_effects=[],
+        discharged_at=start + dt.timedelta(minutes=90),
+        driver_name="Chris (partner)",
+        actor=user,
+        now=start + dt.timedelta(minutes=90),
     )

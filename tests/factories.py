@@ -52,7 +52,8 @@ class SiteFactory(DjangoModelFactory):
             return
         plan = extracted if extracted is not None else {d: (dt.time(8), dt.time(18)) for d in range(5)}
         OpeningHours.objects.bulk_create(
-            OpeningHours(site=obj, weekday=day, opens_at=opens, closes_at=closes) for day, (opens, closes) in plan.items()
+            OpeningHours(site=obj, weekday=day, opens_at=opens, closes_at=closes)
+            for day, (opens, closes) in plan.items()
         )
         ReminderPolicy.objects.get_or_create(site=obj)  # created with the site (clinic.signals)
 

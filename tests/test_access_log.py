@@ -123,7 +123,11 @@ def test_the_portal_logs_the_patient_whose_sessions_it_shows(client, personas, s
 def test_an_api_request_records_ip_user_agent_and_token_user(personas):
     api_client(personas.front_desk.user).get("/api/v1/patients/")
     entry = AccessLog.objects.get()
-    assert (entry.user, entry.ip_address, entry.user_agent) == (personas.front_desk.user, "203.0.113.7", "clinic-sync/2.1")
+    assert (entry.user, entry.ip_address, entry.user_agent) == (
+        personas.front_desk.user,
+        "203.0.113.7",
+        "clinic-sync/2.1",
+    )
 
 
 @pytest.mark.django_db
@@ -204,7 +208,8 @@ def test_a_refused_detail_logs_no_patient(personas):
 def test_the_calendar_feed_is_logged_with_its_patient_though_nobody_is_signed_in(client, personas, sessions):
     client.get(
         reverse("web:calendar-feed", args=[personas.patient_a.calendar_token]),
-        REMOTE_ADDR="192.0.2.44", HTTP_USER_AGENT="Google-Calendar-Importer",
+        REMOTE_ADDR="192.0.2.44",
+        HTTP_USER_AGENT="Google-Calendar-Importer",
     )
     entry = AccessLog.objects.get()
     assert entry.user is None
@@ -248,13 +253,20 @@ def test_a_forged_reminder_link_is_logged_without_a_patient(client, personas):
 @pytest.mark.django_db
 def test_a_failed_web_login_is_logged_with_the_username_tried_and_ip(client, personas):
     response = client.post(
-        reverse("login"), {"username": "frontdesk", "password": "wrong"},
-        REMOTE_ADDR="198.51.100.99", HTTP_USER_AGENT=BROWSER,
+        reverse("login"),
+        {"username": "frontdesk", "password": "wrong"},
+        REMOTE_ADDR="198.51.100.99",
+        HTTP_USER_AGENT=BROWSER,
     )
     assert response.status_code == 200  # the form again, with its error
     entry = AccessLog.objects.get()
     assert entry.event == AccessLog.Event.LOGIN_FAILED
-    assert (entry.user, entry.username, entry.ip_address, entry.user_agent) == (None, "frontdesk", "198.51.100.99", BROWSER)
+    assert (entry.user, entry.username, entry.ip_address, entry.user_agent) == (
+        None,
+        "frontdesk",
+        "198.51.100.99",
+        BROWSER,
+    )
     assert (entry.path, entry.status_code) == ("/login/", 200)
 
 
@@ -283,7 +295,10 @@ def test_a_failed_api_token_login_is_logged_with_the_username_tried_and_ip(perso
     assert response.status_code in (400, 401)
     entry = AccessLog.objects.get()
     assert (entry.event, entry.user, entry.username, entry.status_code) == (
-        AccessLog.Event.LOGIN_FAILED, None, "nurse", response.status_code
+        AccessLog.Event.LOGIN_FAILED,
+        None,
+        "nurse",
+        response.status_code,
     )
     assert (entry.ip_address, entry.user_agent, entry.path) == ("198.51.100.100", "curl/8.5", path)
 
@@ -292,11 +307,16 @@ def test_a_failed_api_token_login_is_logged_with_the_username_tried_and_ip(perso
 @pytest.mark.urls("tests.audit_urls")
 def test_a_failed_http_basic_login_survives_the_api_rolling_its_transaction_back(personas):
     credentials = base64.b64encode(b"prescriber:wrong").decode()
-    response = APIClient(REMOTE_ADDR="198.51.100.101").post("/test-login/basic/", HTTP_AUTHORIZATION=f"Basic {credentials}")
+    response = APIClient(REMOTE_ADDR="198.51.100.101").post(
+        "/test-login/basic/", HTTP_AUTHORIZATION=f"Basic {credentials}"
+    )
     assert response.status_code in (401, 403)
     entry = AccessLog.objects.get()
     assert (entry.event, entry.username, entry.ip_address, entry.status_code) == (
-        AccessLog.Event.LOGIN_FAILED, "prescriber", "198.51.100.101", response.status_code
+        AccessLog.Event.LOGIN_FAILED,
+        "prescriber",
+        "198.51.100.101",
+        response.status_code,
     )
 
 
@@ -307,7 +327,10 @@ def test_a_login_refused_outside_any_request_is_still_logged(db):
     user_login_failed.send(sender=__name__, credentials={"username": "someone"}, request=None)
     entry = AccessLog.objects.get()
     assert (entry.event, entry.username, entry.ip_address, entry.status_code) == (
-        AccessLog.Event.LOGIN_FAILED, "someone", None, None
+        AccessLog.Event.LOGIN_FAILED,
+        "someone",
+        None,
+        None,
     )
 
 
@@ -336,7 +359,11 @@ def test_the_orm_refuses_to_change_or_delete_access_log_rows(client, personas):
 def test_the_database_refuses_raw_updates_and_deletes_of_the_access_log(client, personas, statement):
     client.force_login(personas.front_desk.user)
     client.get(reverse("web:patient-search"))
-    with pytest.raises((InternalError, IntegrityError, DatabaseError)), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises((InternalError, IntegrityError, DatabaseError)),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute(statement)
     assert AccessLog.objects.get().path == reverse("web:patient-search")
 
@@ -368,8 +395,7 @@ def test_a_refused_api_token_is_logged_as_a_failed_sign_in(db):
 def test_the_logged_address_is_the_one_the_lockout_counts(client, personas, settings, proxies, expected):
     settings.TRUSTED_PROXY_COUNT = proxies
     client.force_login(personas.front_desk.user)
-    client.get(reverse("web:patient-search"), REMOTE_ADDR="10.0.0.5",
-               HTTP_X_FORWARDED_FOR="192.0.2.1, 198.51.100.77")
+    client.get(reverse("web:patient-search"), REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="192.0.2.1, 198.51.100.77")
     assert AccessLog.objects.latest("pk").ip_address == expected
 
 

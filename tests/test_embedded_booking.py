@@ -235,8 +235,12 @@ def test_api_booking_on_sqlite_end_to_end(tmp_path):
     refs = out["references"]
     assert refs["seen"] == {"patient": ids["visiting"], "site": ids["site_a"], "chair": a1, "nurse": nurse_a}
     assert refs["hidden"] == {"patient": None, "site": None, "chair": None, "nurse": None}
-    assert refs["unscoped"] == {"patient": ids["only_at_b"], "site": ids["site_b"], "chair": ids["b1"],
-                                "nurse": ids["nurse_b"]}
+    assert refs["unscoped"] == {
+        "patient": ids["only_at_b"],
+        "site": ids["site_b"],
+        "chair": ids["b1"],
+        "nurse": ids["nurse_b"],
+    }
     assert refs["nurse_user"] == ids["nurse_a_user"]
     assert refs["site_opening"] == {str(d): ["08:00:00", "18:00:00"] for d in range(5)}
     assert refs["home_site"] == ids["site_b"] and refs["policy_site"] == ids["site_a"]
@@ -251,14 +255,22 @@ def test_api_booking_on_sqlite_end_to_end(tmp_path):
     row = out["row"]
     starts, ends = at(when["14"]), at(when["14"]) + dt.timedelta(hours=2)
     assert row == {
-        "patient": ids["first_patient"], "site": ids["site_a"], "chair": a1, "nurse": nurse_a,
-        "starts_at": out["at_utc"]["14"], "ends_at": ends.astimezone(dt.UTC).isoformat(), "status": "booked",
+        "patient": ids["first_patient"],
+        "site": ids["site_a"],
+        "chair": a1,
+        "nurse": nurse_a,
+        "starts_at": out["at_utc"]["14"],
+        "ends_at": ends.astimezone(dt.UTC).isoformat(),
+        "status": "booked",
         "booked_by": ids["desk_user"],
     }
     assert out["history"] == [["+", "Booked", ids["desk_user"], a1, out["at_utc"]["14"]]]
     reminders = out["reminders"]
     assert [(kind, offset) for kind, offset, *_ in reminders] == [
-        ("confirmation", None), ("reminder", 120), ("reminder", 1440), ("reminder", 4320),
+        ("confirmation", None),
+        ("reminder", 120),
+        ("reminder", 1440),
+        ("reminder", 4320),
     ]
     for kind, offset, session_starts_at, due_at, status in reminders:
         assert at(session_starts_at) == starts and status == "pending"
@@ -300,7 +312,9 @@ def test_api_booking_on_sqlite_end_to_end(tmp_path):
     visiting = out["visiting"]
     assert visiting["status"] == 201, visiting
     assert (visiting["body"]["patient"], visiting["body"]["chair"], visiting["body"]["nurse"]) == (
-        ids["visiting"], a2, nurse_a
+        ids["visiting"],
+        a2,
+        nurse_a,
     )
     assert at(visiting["body"]["starts_at"]) == starts
     planned = out["planned"]
@@ -318,11 +332,13 @@ def test_api_booking_on_sqlite_end_to_end(tmp_path):
     # 6. Bad tokens are 401 and book nothing.
     for name in ("bad_digest", "bad_token"):
         assert out[name]["status"] == 401, out[name]
-    assert out["appointments_at_a"] == sorted([
-        [ids["first_patient"], a1, nurse_a, out["at_utc"]["14"]],
-        [ids["visiting"], a2, nurse_a, out["at_utc"]["14"]],
-        [ids["planned_at_a"], a1, nurse_a, out["at_utc"]["16"]],
-    ])
+    assert out["appointments_at_a"] == sorted(
+        [
+            [ids["first_patient"], a1, nurse_a, out["at_utc"]["14"]],
+            [ids["visiting"], a2, nurse_a, out["at_utc"]["14"]],
+            [ids["planned_at_a"], a1, nurse_a, out["at_utc"]["16"]],
+        ]
+    )
 
 
 def _named_id(ids: dict, field: str) -> int:

@@ -74,7 +74,9 @@ def test_the_chart_offers_the_front_desk_no_course_booking_for_a_maintenance_pla
     ids=["new induction", "interval", "review date", "end"],
 )
 @pytest.mark.parametrize("who", ["front_desk", "nurse"])
-def test_only_a_prescriber_may_make_a_clinical_plan_decision_in_the_service(clinic, maintenance_plan, change, kwargs, who):
+def test_only_a_prescriber_may_make_a_clinical_plan_decision_in_the_service(
+    clinic, maintenance_plan, change, kwargs, who
+):
     actor = clinic.front_desk.user if who == "front_desk" else clinic.nurses[0].user
     version = maintenance_plan.version
     with pytest.raises(SchedulingError, match="prescriber") as refused:
@@ -97,7 +99,9 @@ def test_a_prescriber_starts_the_new_induction(clinic, maintenance_plan):
 def test_a_nurse_gets_403_for_a_clinical_plan_decision_in_the_api(clinic, maintenance_plan, action):
     body = {"reason": "Relapse", "start_date": "2026-03-09", "days": 21, "review_date": "2027-03-01"}
     response = _api(clinic.nurses[0].user).post(
-        f"/api/v1/plans/{maintenance_plan.pk}/{action}/", body, format="json",
+        f"/api/v1/plans/{maintenance_plan.pk}/{action}/",
+        body,
+        format="json",
         HTTP_IF_MATCH=f'"{maintenance_plan.version}"',
     )
     assert response.status_code == 403, response.content
@@ -108,9 +112,15 @@ def test_the_chart_offers_a_nurse_only_pause_and_refuses_a_posted_new_induction(
     chart = client.get(reverse("web:patient", args=[maintenance_plan.patient_id]))
     offered = [value for value, _ in chart.context["adjust_form"].fields["action"].choices]
     assert offered == ["pause"]
-    response = client.post(reverse("web:plan-adjust", args=[maintenance_plan.pk]), {
-        "action": "new_induction", "from_date": "2026-03-09", "reason": "Relapse", "version": maintenance_plan.version,
-    })
+    response = client.post(
+        reverse("web:plan-adjust", args=[maintenance_plan.pk]),
+        {
+            "action": "new_induction",
+            "from_date": "2026-03-09",
+            "reason": "Relapse",
+            "version": maintenance_plan.version,
+        },
+    )
     assert response.status_code == 400
     maintenance_plan.refresh_from_db()
     assert maintenance_plan.induction_round == 1

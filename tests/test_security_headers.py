@@ -28,7 +28,11 @@ def _run(args: list[str], tmp_path: Path, **environment: str) -> subprocess.Comp
 def _compose_environment() -> dict[str, str]:
     """What compose hands the web service when .env holds only the two required secrets."""
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    required = {"POSTGRES_PASSWORD": "pgpassword", "POSTGRES_APP_PASSWORD": "apppassword", "DJANGO_SECRET_KEY": secrets.token_urlsafe(50)}
+    required = {
+        "POSTGRES_PASSWORD": "pgpassword",
+        "POSTGRES_APP_PASSWORD": "apppassword",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+    }
     resolved = {}
     for key, value in compose["services"]["web"]["environment"].items():
         text = str(value)
@@ -46,17 +50,27 @@ def test_production_defaults_are_strict_when_debug_is_off(tmp_path):
 
 def test_hsts_ssl_redirect_and_proxy_header_come_from_the_environment(tmp_path):
     result = _run(
-        ["-c", PRINT_SECURITY], tmp_path, DJANGO_DEBUG="false", DJANGO_SECRET_KEY="x" * 60,
-        DJANGO_SECURE_HSTS_SECONDS="600", DJANGO_SECURE_SSL_REDIRECT="false",
-        DJANGO_SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO", DJANGO_SECURE_COOKIES="false",
+        ["-c", PRINT_SECURITY],
+        tmp_path,
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY="x" * 60,
+        DJANGO_SECURE_HSTS_SECONDS="600",
+        DJANGO_SECURE_SSL_REDIRECT="false",
+        DJANGO_SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO",
+        DJANGO_SECURE_COOKIES="false",
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "600 False ('HTTP_X_FORWARDED_PROTO', 'https') False"
 
 
 def test_a_malformed_proxy_header_stops_startup(tmp_path):
-    result = _run(["-c", PRINT_SECURITY], tmp_path, DJANGO_DEBUG="false", DJANGO_SECRET_KEY="x" * 60,
-                  DJANGO_SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto")
+    result = _run(
+        ["-c", PRINT_SECURITY],
+        tmp_path,
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY="x" * 60,
+        DJANGO_SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto",
+    )
     assert result.returncode != 0
     assert "DJANGO_SECURE_PROXY_SSL_HEADER" in result.stderr
 
@@ -132,5 +146,3 @@ def test_calendar_feed_is_not_stored(client, personas):
     response = client.get(f"/calendar/{personas.patient_a.calendar_token}.ics")
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
-
-

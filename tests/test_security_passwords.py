@@ -7,7 +7,9 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
 
-@pytest.mark.parametrize("password", ["aaaaaaaaaaaa", "abababababab", "abcabcabcabc", "111111111111", "zzzzzzzzzzzzzzzz"])
+@pytest.mark.parametrize(
+    "password", ["aaaaaaaaaaaa", "abababababab", "abcabcabcabc", "111111111111", "zzzzzzzzzzzzzzzz"]
+)
 def test_repeated_character_passwords_are_refused(password):
     with pytest.raises(ValidationError):
         validate_password(password)

@@ -189,11 +189,22 @@ def test_api_token_is_refused_to_a_required_role_without_a_device(personas, cloc
 
 def test_unknown_role_in_the_setting_stops_startup(tmp_path):
     root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "clinic.settings", "DJANGO_DEBUG": "true",
-           "DATA_DIR": str(tmp_path), "REQUIRE_2FA_ROLES": "prescriber,surgeon"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "clinic.settings",
+        "DJANGO_DEBUG": "true",
+        "DATA_DIR": str(tmp_path),
+        "REQUIRE_2FA_ROLES": "prescriber,surgeon",
+    }
     env.pop("DATABASE_URL", None)
-    result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=root, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "REQUIRE_2FA_ROLES" in result.stderr
 

@@ -22,7 +22,9 @@ class TokenRequestSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
     otp_code = serializers.CharField(
-        max_length=12, required=False, allow_blank=True,
+        max_length=12,
+        required=False,
+        allow_blank=True,
         help_text="The six-digit code from the authenticator app; required once the user has enrolled one.",
     )
 
@@ -74,7 +76,9 @@ class TokenObtainView(APIView):
                 )
                 if getattr(django_request, "axes_locked_out", False):
                     raise _locked_out()
-                raise exceptions.ValidationError({"otp_code": ["That code is not valid; codes change every 30 seconds."]})
+                raise exceptions.ValidationError(
+                    {"otp_code": ["That code is not valid; codes change every 30 seconds."]}
+                )
         clear_text, instance = token_issue(user=user)
         return Response({"token": clear_text, "expiry": instance.expiry}, status=status.HTTP_201_CREATED)
 

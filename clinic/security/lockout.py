@@ -18,9 +18,7 @@ def lockout_response(request: HttpRequest, original_response: Any = None, creden
     wait = int(settings.AUTH_COOLOFF.total_seconds())
     response: HttpResponse
     if request.path.startswith("/api/"):
-        response = JsonResponse(
-            error_body("throttled", MESSAGE, details={"retry_after_seconds": wait}), status=429
-        )
+        response = JsonResponse(error_body("throttled", MESSAGE, details={"retry_after_seconds": wait}), status=429)
     else:
         context = {"minutes": wait // 60}
         response = render(request, "registration/locked_out.html", context, status=429)

@@ -110,7 +110,10 @@ class SecondFactorRequiredMiddleware:
             enrolled = confirmed_device(user) is not None
             if request.path.startswith("/api/"):
                 return JsonResponse(
-                    error_body("second_factor_required", "Your role requires a second factor: sign in on the web with your code."),
+                    error_body(
+                        "second_factor_required",
+                        "Your role requires a second factor: sign in on the web with your code.",
+                    ),
                     status=403,
                 )
             if enrolled:

@@ -17,7 +17,9 @@ User = get_user_model()
 
 
 @receiver(pre_save, sender=User, dispatch_uid="clinic_security_note_password_change")
-def _note_password_change(sender: Any, instance: Any, update_fields: Any = None, raw: bool = False, **kwargs: Any) -> None:
+def _note_password_change(
+    sender: Any, instance: Any, update_fields: Any = None, raw: bool = False, **kwargs: Any
+) -> None:
     instance._clinic_password_changed = False
     if raw or instance.pk is None or (update_fields is not None and "password" not in update_fields):
         return

@@ -49,6 +49,7 @@ def enter_as_staff(request: HttpRequest, staff: StaffMember) -> None:
     request.staff = staff  # type: ignore[attr-defined]
     request.can = pages_for(staff)  # type: ignore[attr-defined]
 
+
 View = Callable[..., HttpResponse]
 M = TypeVar("M", bound=Model)
 
@@ -111,6 +112,8 @@ def patient_required(view: View) -> View:
 
 def safe_next(request: HttpRequest, fallback: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return fallback

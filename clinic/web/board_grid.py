@@ -47,8 +47,11 @@ class Axis:
 
     def hours(self) -> list[dict[str, Any]]:
         return [
-            {"label": f"{(minute // 60) % 24:02d}:00", "column": (minute - self.start) // SLOT_MINUTES + 1,
-             "width": min(60, self.end - minute) // SLOT_MINUTES}
+            {
+                "label": f"{(minute // 60) % 24:02d}:00",
+                "column": (minute - self.start) // SLOT_MINUTES + 1,
+                "width": min(60, self.end - minute) // SLOT_MINUTES,
+            }
             for minute in range(self.start, self.end, 60)
         ]
 
@@ -166,7 +169,9 @@ def build_grid(
                 bookable = _round_up(first, step_minutes)
                 if last - bookable < gap_minutes:
                     continue
-                starts_at = local_instant(day, dt.time(bookable // 60, bookable % 60), zone) if bookable < DAY_MINUTES else None
+                starts_at = (
+                    local_instant(day, dt.time(bookable // 60, bookable % 60), zone) if bookable < DAY_MINUTES else None
+                )
                 placed = axis.place(first, last)
                 if starts_at is None or placed is None:
                     continue  # a start in the spring-forward gap does not exist
@@ -196,10 +201,14 @@ def build_grid(
             on_shift = sum(a <= minute < b for a, b in shift_spans)
             fewest = on_shift if fewest is None else min(fewest, on_shift)
         fewest = fewest or 0
-        load.append({
-            **hour, "sessions": peak, "nurses": fewest,
-            "over": peak > fewest * max_patients_per_nurse,
-        })
+        load.append(
+            {
+                **hour,
+                "sessions": peak,
+                "nurses": fewest,
+                "over": peak > fewest * max_patients_per_nurse,
+            }
+        )
 
     now_column = None
     if axis.start <= now_minute < axis.end:

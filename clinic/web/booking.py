@@ -37,7 +37,9 @@ KINDS = [(MAINTENANCE, "Maintenance session"), (MAKE_UP, "Make-up for a missed s
 
 class SlotSearchForm(DayRangeForm):
     max_days = MAX_DAYS
-    chair = forms.ModelChoiceField(label="Chair", queryset=Chair.objects.none(), required=False, empty_label="Any chair")
+    chair = forms.ModelChoiceField(
+        label="Chair", queryset=Chair.objects.none(), required=False, empty_label="Any chair"
+    )
 
     def __init__(self, *args: Any, site: Site, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -56,7 +58,10 @@ class SlotPickForm(forms.Form):
 
     slot = forms.CharField(error_messages={"required": "Pick one of the free times."})
     override_reason = forms.CharField(
-        label="Reason for accepting a rule break", required=False, max_length=500, strip=True,
+        label="Reason for accepting a rule break",
+        required=False,
+        max_length=500,
+        strip=True,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
@@ -89,31 +94,56 @@ def _chair_names(site: Site) -> dict[int, str]:
 
 
 def _slot_days(
-    request: HttpRequest, form: SlotSearchForm, *, site: Site, patient: Patient, plan: TreatmentPlan | None,
-    phase: str, duration: dt.timedelta, route: str, now: dt.datetime, exclude_id: int | None = None,
+    request: HttpRequest,
+    form: SlotSearchForm,
+    *,
+    site: Site,
+    patient: Patient,
+    plan: TreatmentPlan | None,
+    phase: str,
+    duration: dt.timedelta,
+    route: str,
+    now: dt.datetime,
+    exclude_id: int | None = None,
 ) -> list[Any] | None:
     if not form.is_bound or not form.is_valid():
         return None
     chair = form.cleaned_data["chair"]
     days = find_free_slots(
-        site=site, patient=patient, first_day=form.cleaned_data["first_day"], last_day=form.cleaned_data["last_day"],
-        duration=duration, route=route, now=now, plan=plan, phase=phase,
-        chair_ids=[chair.pk] if chair else None, exclude_id=exclude_id,
+        site=site,
+        patient=patient,
+        first_day=form.cleaned_data["first_day"],
+        last_day=form.cleaned_data["last_day"],
+        duration=duration,
+        route=route,
+        now=now,
+        plan=plan,
+        phase=phase,
+        chair_ids=[chair.pk] if chair else None,
+        exclude_id=exclude_id,
     )
     names = _chair_names(site)
     rows = []
     for day in days:
         choices = [
             {
-                "value": f"{c.slot.start.isoformat()}|{c.slot.chair_id}", "start": c.slot.start, "end": c.slot.end,
-                "chair": names.get(c.slot.chair_id, "a chair"), "refused": c.refused,
+                "value": f"{c.slot.start.isoformat()}|{c.slot.chair_id}",
+                "start": c.slot.start,
+                "end": c.slot.end,
+                "chair": names.get(c.slot.chair_id, "a chair"),
+                "refused": c.refused,
             }
             for c in day.choices
         ]
-        rows.append({
-            "day": day.day, "reason": day.reason, "choices": choices,
-            "free": [c for c in choices if not c["refused"]], "refused_groups": _group_refusals(choices),
-        })
+        rows.append(
+            {
+                "day": day.day,
+                "reason": day.reason,
+                "choices": choices,
+                "free": [c for c in choices if not c["refused"]],
+                "refused_groups": _group_refusals(choices),
+            }
+        )
     return rows
 
 
@@ -133,7 +163,9 @@ def _group_refusals(choices: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return groups
 
 
-def _render(request: HttpRequest, template: str, site: Site, context: dict[str, Any], status: int = 200) -> HttpResponse:
+def _render(
+    request: HttpRequest, template: str, site: Site, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
     context.setdefault("clinician", _is_clinician(request))
     with timezone.override(site.zone):
         return render(request, template, context, status=status)
@@ -188,8 +220,15 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
             if chair is None:
                 raise Http404("No such chair here.")
             appointment = appointment_book(
-                patient=patient, site=site, starts_at=starts_at, plan=plan, phase=phase, chair=chair,
-                actor=request.user, now=now, override_reason=pick.cleaned_data["override_reason"],
+                patient=patient,
+                site=site,
+                starts_at=starts_at,
+                plan=plan,
+                phase=phase,
+                chair=chair,
+                actor=request.user,
+                now=now,
+                override_reason=pick.cleaned_data["override_reason"],
             )
         except SchedulingError as exc:
             context["problem"] = describe(exc)
@@ -201,8 +240,17 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
             return redirect(_board_url(appointment))
     elif request.method == "POST":
         status = 400
-    days = _slot_days(request, search, site=site, patient=patient, plan=plan, phase=phase, duration=duration,
-                      route=plan.protocol.route, now=now)
+    days = _slot_days(
+        request,
+        search,
+        site=site,
+        patient=patient,
+        plan=plan,
+        phase=phase,
+        duration=duration,
+        route=plan.protocol.route,
+        now=now,
+    )
     context.update(search=search, pick=pick, days=days, site=site)
     return _render(request, "web/booking/single.html", site, context, status=status)
 
@@ -215,19 +263,26 @@ def move_session(request: HttpRequest, appointment_id: int) -> HttpResponse:
     now = timezone.now()
     appointment = get_object_or_404(
         Appointment.objects.select_related("patient", "site", "chair", "plan__protocol", "plan__site"),
-        pk=appointment_id, site__in=staff_sites(staff),
+        pk=appointment_id,
+        site__in=staff_sites(staff),
     )
     site = appointment.site
     plan = appointment.plan
     context: dict[str, Any] = {
-        "nav": "board", "appointment": appointment, "patient": appointment.patient, "plan": plan,
-        "label": session_label(appointment), "site": site,
+        "nav": "board",
+        "appointment": appointment,
+        "patient": appointment.patient,
+        "plan": plan,
+        "label": session_label(appointment),
+        "site": site,
     }
     if appointment.status not in UPCOMING_STATUSES or appointment.starts_at <= now:
         context["closed"] = True
         return _render(request, "web/booking/move.html", site, context)
     data = request.POST if request.method == "POST" else (request.GET if "first_day" in request.GET else None)
-    search = SlotSearchForm(data, site=site, initial=_search_initial(now, site, local_day(appointment.starts_at, site.zone)))
+    search = SlotSearchForm(
+        data, site=site, initial=_search_initial(now, site, local_day(appointment.starts_at, site.zone))
+    )
     duration = appointment.ends_at - appointment.starts_at
     route = plan.protocol.route if plan else "iv"
     status = 200
@@ -240,7 +295,11 @@ def move_session(request: HttpRequest, appointment_id: int) -> HttpResponse:
                 raise Http404("No such chair here.")
             old = appointment.starts_at.astimezone(site.zone)
             moved = appointment_move(
-                appointment=appointment, starts_at=starts_at, chair=chair, actor=request.user, now=now,
+                appointment=appointment,
+                starts_at=starts_at,
+                chair=chair,
+                actor=request.user,
+                now=now,
                 override_reason=pick.cleaned_data["override_reason"],
             )
         except SchedulingError as exc:
@@ -255,8 +314,18 @@ def move_session(request: HttpRequest, appointment_id: int) -> HttpResponse:
             return redirect(_board_url(moved))
     elif request.method == "POST":
         status = 400
-    days = _slot_days(request, search, site=site, patient=appointment.patient, plan=plan, phase=appointment.phase,
-                      duration=duration, route=route, now=now, exclude_id=appointment.pk)
+    days = _slot_days(
+        request,
+        search,
+        site=site,
+        patient=appointment.patient,
+        plan=plan,
+        phase=appointment.phase,
+        duration=duration,
+        route=route,
+        now=now,
+        exclude_id=appointment.pk,
+    )
     for day in days or []:
         # The session's own time is free once it is left out; offering it would be a move to nowhere.
         day["free"] = [c for c in day["free"] if c["start"] != appointment.starts_at]

@@ -101,20 +101,24 @@ def timeline(plan: TreatmentPlan, appointments: list[Appointment]) -> list[dict[
     return [phase for phase in phases if phase["sessions"] or phase["released"]]
 
 
-def chart_context(request: HttpRequest, patient_id: int, *, now: dt.datetime, form: PlanAdjustForm | None = None) -> dict[str, Any]:
+def chart_context(
+    request: HttpRequest, patient_id: int, *, now: dt.datetime, form: PlanAdjustForm | None = None
+) -> dict[str, Any]:
     patient = get_object_or_404(scoped(Patient.objects.select_related("home_site"), request), pk=patient_id)
     patients_shown(request, [patient.pk])
     staff = request.staff  # type: ignore[attr-defined]
     clinician = staff.role in CLINICIAN_ROLES
     # Only what happened at the viewer's sites: a patient seen at two sites shows each site its own part.
     plans = list(
-        scoped(patient.plans.all(), request).select_related("protocol", "site", "prescriber__user", "eligibility_override_by__user").order_by(
-            "-created_at"
-        )
+        scoped(patient.plans.all(), request)
+        .select_related("protocol", "site", "prescriber__user", "eligibility_override_by__user")
+        .order_by("-created_at")
     )
     open_plan = next((p for p in plans if p.status in OPEN_PLAN_STATUSES), None)
     appointments = list(
-        scoped(patient.appointments.all(), request).select_related("site", "chair", "nurse__user", "plan__protocol").order_by("starts_at")
+        scoped(patient.appointments.all(), request)
+        .select_related("site", "chair", "nurse__user", "plan__protocol")
+        .order_by("starts_at")
     )
     for appointment in appointments:
         appointment.label = session_label(appointment)  # type: ignore[attr-defined]
@@ -138,7 +142,10 @@ def chart_context(request: HttpRequest, patient_id: int, *, now: dt.datetime, fo
         "can_book": open_plan is not None
         and open_plan.status in (PlanStatus.DRAFT, PlanStatus.ACTIVE)
         and open_plan.phase != Phase.MAINTENANCE
-        and not any(a.plan_id == open_plan.pk and a.phase == Phase.INDUCTION and a.induction_round == open_plan.induction_round for a in upcoming),
+        and not any(
+            a.plan_id == open_plan.pk and a.phase == Phase.INDUCTION and a.induction_round == open_plan.induction_round
+            for a in upcoming
+        ),
         "cancel_form": CancelForm(),
         "age": patient.age_on(local_day(now, patient.home_site.zone)),
     }
@@ -164,7 +171,9 @@ def chart_context(request: HttpRequest, patient_id: int, *, now: dt.datetime, fo
         if history_plan is not None:
             context["history_plan"] = history_plan
             context["history"] = list(
-                history_plan.history.select_related("history_user").order_by("-history_date", "-history_id")[:HISTORY_LIMIT]
+                history_plan.history.select_related("history_user").order_by("-history_date", "-history_id")[
+                    :HISTORY_LIMIT
+                ]
             )
     return context
 
@@ -183,13 +192,21 @@ def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
 @require_POST
 @page_required("plan_adjust")
 def plan_adjust(request: HttpRequest, plan_id: int) -> HttpResponse:
-    plan = get_object_or_404(scoped(TreatmentPlan.objects.select_related("patient", "protocol", "site"), request), pk=plan_id)
+    plan = get_object_or_404(
+        scoped(TreatmentPlan.objects.select_related("patient", "protocol", "site"), request), pk=plan_id
+    )
     now = timezone.now()
     form = PlanAdjustForm(request.POST, allowed=actions_for(plan, request.staff))  # type: ignore[attr-defined]
     problem = None
     if form.is_valid():
         data = form.cleaned_data
-        common = {"plan": plan, "reason": data["reason"], "actor": request.user, "now": now, "expected_version": data["version"]}
+        common = {
+            "plan": plan,
+            "reason": data["reason"],
+            "actor": request.user,
+            "now": now,
+            "expected_version": data["version"],
+        }
         try:
             action = data["action"]
             if action == PlanAdjustForm.PAUSE:
@@ -204,7 +221,8 @@ def plan_adjust(request: HttpRequest, plan_id: int) -> HttpResponse:
             elif action == PlanAdjustForm.INTERVAL:
                 replan = plan_change_interval(days=data["interval_days"], **common)
                 messages.success(
-                    request, f"The maintenance interval is now {data['interval_days']} days: {replan.summary(plan.site)}."
+                    request,
+                    f"The maintenance interval is now {data['interval_days']} days: {replan.summary(plan.site)}.",
                 )
             elif action == PlanAdjustForm.NEW_INDUCTION:
                 booked = plan_new_induction(start_date=data["from_date"], **common)

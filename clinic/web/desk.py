@@ -95,7 +95,7 @@ def _check_in_open(appointment: Appointment, now: dt.datetime) -> bool:
 
 
 def _natural(chair: Chair) -> list[Any]:
-    """"Chair 2" before "Chair 10", as the desk reads them."""
+    """ "Chair 2" before "Chair 10", as the desk reads them."""
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", chair.name)]
 
 
@@ -140,8 +140,13 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         appointment.can_cancel = appointment.status in (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN)  # type: ignore[attr-defined]
         appointment.ride = appointment.ride_home or appointment.patient.escort_name  # type: ignore[attr-defined]
         appointment.has_actions = any(  # type: ignore[attr-defined]
-            (appointment.can_check_in, appointment.can_undo_check_in, appointment.can_move,  # type: ignore[attr-defined]
-             appointment.can_no_show, appointment.can_cancel)  # type: ignore[attr-defined]
+            (
+                appointment.can_check_in,
+                appointment.can_undo_check_in,
+                appointment.can_move,  # type: ignore[attr-defined]
+                appointment.can_no_show,
+                appointment.can_cancel,
+            )  # type: ignore[attr-defined]
         )
     known = {chair.pk for chair in chairs}
     # A session on a chair since retired still shows, under its own name.
@@ -151,9 +156,16 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     closures = closures_between(site=site, start=day_start, end=day_end)
     shifts = _nurse_shifts(site, day_start, day_end)
     grid = build_grid(
-        day=day, zone=site.zone, opening=_opening(site, day), chairs=[*chairs, *retired.values()],
-        sessions=appointments, closures=closures, shifts=shifts, now=now,
-        gap_minutes=_shortest_session_minutes(), step_minutes=site.slot_step_minutes,
+        day=day,
+        zone=site.zone,
+        opening=_opening(site, day),
+        chairs=[*chairs, *retired.values()],
+        sessions=appointments,
+        closures=closures,
+        shifts=shifts,
+        now=now,
+        gap_minutes=_shortest_session_minutes(),
+        step_minutes=site.slot_step_minutes,
         max_patients_per_nurse=site.max_patients_per_nurse,
     )
     return {
@@ -234,9 +246,14 @@ def week(request: HttpRequest) -> HttpResponse:
             if closure.starts_at < day_end and closure.ends_at > day_start:
                 closed[monday + dt.timedelta(days=offset)].append(closure)
     context = {
-        "nav": "week", "site": site, "sites": sites, "monday": monday, "day": day,
+        "nav": "week",
+        "site": site,
+        "sites": sites,
+        "monday": monday,
+        "day": day,
         "days": [(d, sessions, closed[d], _status_counts(tallies[d])) for d, sessions in sorted(days.items())],
-        "previous_week": monday - dt.timedelta(days=7), "next_week": monday + dt.timedelta(days=7),
+        "previous_week": monday - dt.timedelta(days=7),
+        "next_week": monday + dt.timedelta(days=7),
         "today": local_day(now, site.zone),
     }
     with timezone.override(site.zone):
@@ -291,8 +308,10 @@ def patient_search(request: HttpRequest) -> HttpResponse:
             query = Q()
             for word in text.split()[:4]:
                 query &= (
-                    Q(first_name__icontains=word) | Q(last_name__icontains=word)
-                    | Q(email__icontains=word) | Q(mobile_phone__icontains=word)
+                    Q(first_name__icontains=word)
+                    | Q(last_name__icontains=word)
+                    | Q(email__icontains=word)
+                    | Q(mobile_phone__icontains=word)
                 )
         results = list(
             scoped(Patient.objects.filter(query), request)
@@ -306,7 +325,13 @@ def patient_search(request: HttpRequest) -> HttpResponse:
             .order_by("last_name", "first_name")[:SEARCH_LIMIT]
         )
         patients_shown(request, patient_ids_of(results))
-    context = {"form": form, "results": results, "searched": searched, "nav": "patients", "free_time": free_gap_from_query(request)}
+    context = {
+        "form": form,
+        "results": results,
+        "searched": searched,
+        "nav": "patients",
+        "free_time": free_gap_from_query(request),
+    }
     if getattr(request, "htmx", False) and not request.htmx.boosted:  # type: ignore[attr-defined]
         # Typing in the box asks for the results only.
         response = render(request, "web/_patient_results.html", context)
@@ -328,8 +353,11 @@ def _proposal_rows(sessions: list[ProposedSession]) -> list[dict[str, Any]]:
     nurses = StaffMember.objects.select_related("user").in_bulk({s.nurse_id for s in sessions})
     return [
         {
-            "sequence": s.sequence, "starts_at": s.starts_at, "ends_at": s.ends_at,
-            "chair": chairs.get(s.chair_id), "nurse": nurses.get(s.nurse_id),
+            "sequence": s.sequence,
+            "starts_at": s.starts_at,
+            "ends_at": s.ends_at,
+            "chair": chairs.get(s.chair_id),
+            "nurse": nurses.get(s.nurse_id),
         }
         for s in sessions
     ]
@@ -355,8 +383,13 @@ def _decode(token: str, plan: TreatmentPlan) -> list[ProposedSession] | None:
         return None
     return [
         ProposedSession(
-            sequence=seq, phase=phase, starts_at=dt.datetime.fromisoformat(start), ends_at=dt.datetime.fromisoformat(end),
-            chair_id=chair, nurse_id=nurse, site_id=site,
+            sequence=seq,
+            phase=phase,
+            starts_at=dt.datetime.fromisoformat(start),
+            ends_at=dt.datetime.fromisoformat(end),
+            chair_id=chair,
+            nurse_id=nurse,
+            site_id=site,
         )
         for seq, phase, start, end, chair, nurse, site in payload["sessions"]
     ]
@@ -366,7 +399,8 @@ def _decode(token: str, plan: TreatmentPlan) -> list[ProposedSession] | None:
 def book_course(request: HttpRequest, plan_id: int) -> HttpResponse:
     """Pick a start date, see every proposed session, book them all in one POST."""
     plan = get_object_or_404(
-        scoped(TreatmentPlan.objects.select_related("patient", "protocol", "site", "prescriber__user"), request), pk=plan_id
+        scoped(TreatmentPlan.objects.select_related("patient", "protocol", "site", "prescriber__user"), request),
+        pk=plan_id,
     )
     now = timezone.now()
     if plan.status not in (PlanStatus.DRAFT, PlanStatus.ACTIVE):
@@ -401,7 +435,11 @@ def book_course(request: HttpRequest, plan_id: int) -> HttpResponse:
         ]
         return _book_page(request, plan, form=form, problem=problem, alternatives=alternatives, status=409)
     return _book_page(
-        request, plan, form=form, proposal=_proposal_rows(proposal.sessions), notes=proposal.notes,
+        request,
+        plan,
+        form=form,
+        proposal=_proposal_rows(proposal.sessions),
+        notes=proposal.notes,
         token=_encode(plan, proposal.sessions),
     )
 
@@ -421,7 +459,11 @@ def _cancel_rebook_page(
     """Show the replacement a cancel-and-rebook would book, before anything is written."""
     replacement: list[dt.datetime] = []
     problem = ""
-    if appointment.plan_id and appointment.phase == Phase.INDUCTION and appointment.status in (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN):
+    if (
+        appointment.plan_id
+        and appointment.phase == Phase.INDUCTION
+        and appointment.status in (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN)
+    ):
         plan = TreatmentPlan.objects.select_related("protocol", "site", "patient").get(pk=appointment.plan_id)
         proposal = induction_reflow_propose(plan=plan, missed=appointment, now=now)
         if isinstance(proposal, NoFit):
@@ -431,8 +473,13 @@ def _cancel_rebook_page(
     else:
         problem = "Only an upcoming induction session of a course has a replacement to book."
     context = {
-        "a": appointment, "reason": reason, "back": back, "replacement": replacement, "replacement_problem": problem,
-        "nav": "board", "site": appointment.site,
+        "a": appointment,
+        "reason": reason,
+        "back": back,
+        "replacement": replacement,
+        "replacement_problem": problem,
+        "nav": "board",
+        "site": appointment.site,
     }
     with timezone.override(appointment.site.zone):
         return render(request, "web/cancel_rebook.html", context)
@@ -480,4 +527,3 @@ def appointment_action(request: HttpRequest, appointment_id: int, action: str) -
     except SchedulingError as exc:
         flash_error(request, exc)
     return redirect(back)
-

@@ -90,16 +90,21 @@ class RegisterForm(forms.Form):
 def register(request: HttpRequest) -> HttpResponse:
     staff: StaffMember = request.staff  # type: ignore[attr-defined]
     sites = list(staff_sites(staff))
-    form = RegisterForm(request.POST or None, sites=sites, clinician=staff.is_clinician,
-                        initial={"home_site": sites[0].pk if sites else None})
+    form = RegisterForm(
+        request.POST or None,
+        sites=sites,
+        clinician=staff.is_clinician,
+        initial={"home_site": sites[0].pk if sites else None},
+    )
     status = 200
     duplicate_id = None
     if request.method == "POST":
         status = 400
         if form.is_valid():
             try:
-                patient = patient_register(actor=request.user, now=timezone.now(), clinician=staff.is_clinician,
-                                           fields=dict(form.cleaned_data))
+                patient = patient_register(
+                    actor=request.user, now=timezone.now(), clinician=staff.is_clinician, fields=dict(form.cleaned_data)
+                )
             except SchedulingError as exc:
                 form.add_error(None, exc.message)
                 duplicate_id = (exc.details or {}).get("patient_id")
@@ -107,8 +112,12 @@ def register(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"{patient.full_name} is registered.")
                 return redirect("web:patient", patient_id=patient.pk)
-    return render(request, "web/patients/register.html",
-                  {"form": form, "nav": "patients", "duplicate_id": duplicate_id}, status=status)
+    return render(
+        request,
+        "web/patients/register.html",
+        {"form": form, "nav": "patients", "duplicate_id": duplicate_id},
+        status=status,
+    )
 
 
 class PlanForm(forms.Form):
@@ -116,14 +125,25 @@ class PlanForm(forms.Form):
     site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None)
     start_date = forms.DateField(label="Start from", widget=DateInput)
     maintenance_interval_days = forms.IntegerField(
-        label="Maintenance every (days)", required=False, min_value=1, max_value=365,
+        label="Maintenance every (days)",
+        required=False,
+        min_value=1,
+        max_value=365,
         help_text="Empty: the protocol's default.",
     )
-    review_date = forms.DateField(label="Review by", required=False, widget=DateInput,
-                                  help_text="Empty: the protocol's review period after the start.")
+    review_date = forms.DateField(
+        label="Review by",
+        required=False,
+        widget=DateInput,
+        help_text="Empty: the protocol's review period after the start.",
+    )
     preferred_weekdays = forms.TypedMultipleChoiceField(
-        label="Preferred days", choices=WEEKDAYS, coerce=int, widget=forms.CheckboxSelectMultiple,
-        initial=[0, 1, 2, 3, 4], error_messages={"required": "Pick at least one day."},
+        label="Preferred days",
+        choices=WEEKDAYS,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[0, 1, 2, 3, 4],
+        error_messages={"required": "Pick at least one day."},
     )
     earliest_start = forms.TimeField(label="Earliest start", required=False, widget=TimeInput)
     latest_start = forms.TimeField(label="Latest start", required=False, widget=TimeInput)
@@ -158,8 +178,11 @@ def plan_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     today = local_day(now, patient.home_site.zone)
     sites = list(staff_sites(staff))
     open_plan = TreatmentPlan.objects.filter(patient=patient, status__in=OPEN_PLAN_STATUSES).first()
-    form = PlanForm(request.POST or None, sites=sites,
-                    initial={"site": patient.home_site_id, "start_date": today + dt.timedelta(days=1)})
+    form = PlanForm(
+        request.POST or None,
+        sites=sites,
+        initial={"site": patient.home_site_id, "start_date": today + dt.timedelta(days=1)},
+    )
     status = 200
     if request.method == "POST":
         status = 400
@@ -167,11 +190,19 @@ def plan_new(request: HttpRequest, patient_id: int) -> HttpResponse:
             data = form.cleaned_data
             try:
                 plan = plan_create(
-                    patient=patient, protocol=data["protocol"], prescriber=staff, start_date=data["start_date"],
-                    actor=request.user, site=data["site"], maintenance_interval_days=data["maintenance_interval_days"],
+                    patient=patient,
+                    protocol=data["protocol"],
+                    prescriber=staff,
+                    start_date=data["start_date"],
+                    actor=request.user,
+                    site=data["site"],
+                    maintenance_interval_days=data["maintenance_interval_days"],
                     review_date=data["review_date"],
-                    preferences=Preferences(weekdays=frozenset(data["preferred_weekdays"]),
-                                            earliest=data["earliest_start"], latest=data["latest_start"]),
+                    preferences=Preferences(
+                        weekdays=frozenset(data["preferred_weekdays"]),
+                        earliest=data["earliest_start"],
+                        latest=data["latest_start"],
+                    ),
                 )
             except SchedulingError as exc:
                 form.add_error(None, exc.message)
@@ -180,7 +211,10 @@ def plan_new(request: HttpRequest, patient_id: int) -> HttpResponse:
                 messages.success(request, f"Plan created: {plan.protocol.name} from {plan.start_date:%-d %b %Y}.")
                 return redirect("web:plan-screening", plan_id=plan.pk)
     context = {
-        "nav": "patients", "patient": patient, "form": form, "open_plan": open_plan,
+        "nav": "patients",
+        "patient": patient,
+        "form": form,
+        "open_plan": open_plan,
         "eligibility": patient_eligibility(patient=patient, on=today),
     }
     return render(request, "web/patients/plan_new.html", context, status=status)
@@ -188,8 +222,11 @@ def plan_new(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 class OverrideForm(forms.Form):
     reason = forms.CharField(
-        label="Reason for treating despite the screening", widget=forms.Textarea(attrs={"rows": 3}), max_length=1000,
-        strip=True, error_messages={"required": "Give the reason for the override; it is kept in the plan's history."},
+        label="Reason for treating despite the screening",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=1000,
+        strip=True,
+        error_messages={"required": "Give the reason for the override; it is kept in the plan's history."},
     )
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
@@ -201,7 +238,8 @@ def plan_screening(request: HttpRequest, plan_id: int) -> HttpResponse:
     staff: StaffMember = request.staff  # type: ignore[attr-defined]
     plan = get_object_or_404(
         TreatmentPlan.objects.select_related("patient__home_site", "protocol", "site", "eligibility_override_by__user"),
-        pk=plan_id, site__in=staff_sites(staff),
+        pk=plan_id,
+        site__in=staff_sites(staff),
     )
     now = timezone.now()
     can_override = staff.role == Role.PRESCRIBER and plan.status in OPEN_PLAN_STATUSES
@@ -214,8 +252,13 @@ def plan_screening(request: HttpRequest, plan_id: int) -> HttpResponse:
         status = 400
         if form.is_valid():
             try:
-                plan_override_eligibility(plan=plan, reason=form.cleaned_data["reason"], actor=request.user, now=now,
-                                          expected_version=form.cleaned_data["version"])
+                plan_override_eligibility(
+                    plan=plan,
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                    now=now,
+                    expected_version=form.cleaned_data["version"],
+                )
             except SchedulingError as exc:
                 problem = describe(exc)
                 status = 409
@@ -223,7 +266,11 @@ def plan_screening(request: HttpRequest, plan_id: int) -> HttpResponse:
                 messages.success(request, "Override recorded; the course can be booked.")
                 return redirect(reverse("web:plan-screening", args=[plan.pk]))
     context = {
-        "nav": "patients", "plan": plan, "patient": plan.patient, "form": form, "problem": problem,
+        "nav": "patients",
+        "plan": plan,
+        "patient": plan.patient,
+        "form": form,
+        "problem": problem,
         "can_override": can_override,
         "eligibility": patient_eligibility(patient=plan.patient, on=local_day(now, plan.site.zone)),
     }

@@ -53,14 +53,17 @@ def _decorate(appointment: Appointment, now: dt.datetime) -> Appointment:
     return appointment
 
 
-def portal_context(request: HttpRequest, *, now: dt.datetime, form: ReminderPreferencesForm | None = None) -> dict[str, Any]:
+def portal_context(
+    request: HttpRequest, *, now: dt.datetime, form: ReminderPreferencesForm | None = None
+) -> dict[str, Any]:
     patient: Patient = request.patient  # type: ignore[attr-defined]
     patients_shown(request, [patient.pk])
     rows = list(_own_appointments(patient).filter(starts_at__gte=now - dt.timedelta(days=365)).order_by("starts_at"))
     upcoming = [
         _decorate(a, now)
         for a in rows
-        if a.ends_at > now and a.status in (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR)
+        if a.ends_at > now
+        and a.status in (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR)
     ]
     shown = {a.pk for a in upcoming}
     past = [a for a in rows if a.pk not in shown]
@@ -117,7 +120,9 @@ def portal_action(request: HttpRequest, appointment_id: int, action: str) -> Htt
             messages.success(request, "Thank you: your session is confirmed.")
         else:
             # A patient's cancel never books a replacement: the clinic decides how the course goes on.
-            appointment_cancel(appointment=appointment, actor=request.user, reason=PATIENT_CANCEL_REASON, now=now, rebook=False)
+            appointment_cancel(
+                appointment=appointment, actor=request.user, reason=PATIENT_CANCEL_REASON, now=now, rebook=False
+            )
             messages.success(request, "Your session is cancelled. The clinic will contact you to rebook.")
     except SchedulingError as exc:
         flash_error(request, exc)
@@ -154,9 +159,7 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     patients_shown(request, [patient.pk])
     now = timezone.now()
     appointments = (
-        _own_appointments(patient)
-        .filter(starts_at__gte=now - dt.timedelta(days=FEED_PAST_DAYS))
-        .order_by("starts_at")
+        _own_appointments(patient).filter(starts_at__gte=now - dt.timedelta(days=FEED_PAST_DAYS)).order_by("starts_at")
     )
     calendar = Calendar()
     calendar.add("prodid", "-//Infusion clinic//Patient calendar//EN")

@@ -63,22 +63,31 @@ def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
     site = appointment.site
     notice = dt.timedelta(hours=site.reminder_policy_or_default.patient_notice_hours)
     context: dict[str, Any] = {
-        "patient": patient, "appointment": appointment, "label": session_label(appointment),
-        "notice_hours": site.reminder_policy_or_default.patient_notice_hours, "site": site,
+        "patient": patient,
+        "appointment": appointment,
+        "label": session_label(appointment),
+        "notice_hours": site.reminder_policy_or_default.patient_notice_hours,
+        "site": site,
     }
     if appointment.status not in UPCOMING_STATUSES or now >= appointment.starts_at - notice:
         context["too_late"] = True
         return _render(request, patient, context, status=200 if request.method == "GET" else 409)
     earliest = now + notice
-    first_default = max(local_day(earliest, site.zone), local_day(appointment.starts_at, site.zone) - dt.timedelta(days=3))
+    first_default = max(
+        local_day(earliest, site.zone), local_day(appointment.starts_at, site.zone) - dt.timedelta(days=3)
+    )
     data = request.POST if request.method == "POST" else (request.GET if "first_day" in request.GET else None)
     search = RescheduleSearchForm(
         data, initial={"first_day": first_default, "last_day": first_default + dt.timedelta(days=DEFAULT_DAYS - 1)}
     )
     if data is None:
         # Show the default week straight away: patients should not have to search first.
-        search = RescheduleSearchForm({"first_day": first_default.isoformat(),
-                                       "last_day": (first_default + dt.timedelta(days=DEFAULT_DAYS - 1)).isoformat()})
+        search = RescheduleSearchForm(
+            {
+                "first_day": first_default.isoformat(),
+                "last_day": (first_default + dt.timedelta(days=DEFAULT_DAYS - 1)).isoformat(),
+            }
+        )
     pick = RescheduleForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
@@ -94,8 +103,11 @@ def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
                 old = appointment.starts_at
                 try:
                     moved = appointment_move(
-                        appointment=appointment, starts_at=starts_at,
-                        chair=site.chairs.filter(pk=chair_id).first(), actor=request.user, now=now,
+                        appointment=appointment,
+                        starts_at=starts_at,
+                        chair=site.chairs.filter(pk=chair_id).first(),
+                        actor=request.user,
+                        now=now,
                     )
                 except SchedulingError as exc:
                     context["problem"] = describe(exc)
@@ -111,10 +123,16 @@ def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
     days = None
     if search.is_valid():
         found = find_free_slots(
-            site=site, patient=patient, first_day=search.cleaned_data["first_day"],
-            last_day=search.cleaned_data["last_day"], duration=appointment.ends_at - appointment.starts_at,
-            route=appointment.plan.protocol.route if appointment.plan_id else "iv", now=earliest,
-            plan=appointment.plan, phase=appointment.phase, exclude_id=appointment.pk,
+            site=site,
+            patient=patient,
+            first_day=search.cleaned_data["first_day"],
+            last_day=search.cleaned_data["last_day"],
+            duration=appointment.ends_at - appointment.starts_at,
+            route=appointment.plan.protocol.route if appointment.plan_id else "iv",
+            now=earliest,
+            plan=appointment.plan,
+            phase=appointment.phase,
+            exclude_id=appointment.pk,
         )
         # Patients see only the times they may take; the rest stay with the clinic.
         days = [

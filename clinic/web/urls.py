@@ -17,9 +17,7 @@ urlpatterns = [
     path("patients/<int:patient_id>/", chart.patient_chart, name="patient"),
     path("plans/<int:plan_id>/book/", desk.book_course, name="book-course"),
     path("plans/<int:plan_id>/adjust/", chart.plan_adjust, name="plan-adjust"),
-    path(
-        "appointments/<int:appointment_id>/<slug:action>/", desk.appointment_action, name="appointment-action"
-    ),
+    path("appointments/<int:appointment_id>/<slug:action>/", desk.appointment_action, name="appointment-action"),
     path("me/sessions/<int:appointment_id>/session.ics", portal.appointment_download, name="portal-ics"),
     path("me/sessions/<int:appointment_id>/<slug:action>/", portal.portal_action, name="portal-action"),
     path("me/reminders/", portal.preferences, name="portal-preferences"),

@@ -68,7 +68,10 @@ def waitlist(request: HttpRequest) -> HttpResponse:
     sites = list(staff_sites(staff))
     site = _pick_site(request, sites)
     open_offers = Prefetch(
-        "offers", queryset=WaitlistOffer.objects.filter(status=WaitlistOfferStatus.OPEN, starts_at__gt=now).select_related("chair"),
+        "offers",
+        queryset=WaitlistOffer.objects.filter(status=WaitlistOfferStatus.OPEN, starts_at__gt=now).select_related(
+            "chair"
+        ),
         to_attr="open_offers",
     )
     entries = list(
@@ -83,8 +86,13 @@ def waitlist(request: HttpRequest) -> HttpResponse:
         .order_by("-created_at", "-pk")[:100]
     )
     context: dict[str, Any] = {
-        "nav": "waitlist", "site": site, "sites": sites, "entries": entries, "recent": recent,
-        "remove_form": RemoveForm(), "now": now,
+        "nav": "waitlist",
+        "site": site,
+        "sites": sites,
+        "entries": entries,
+        "recent": recent,
+        "remove_form": RemoveForm(),
+        "now": now,
     }
     with timezone.override(site.zone):
         return render(request, "web/waitlist/list.html", context)
@@ -94,11 +102,15 @@ class WaitlistAddForm(forms.Form):
     site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None)
     earliest_date = forms.DateField(label="Earliest day", widget=forms.DateInput(attrs={"type": "date"}))
     latest_date = forms.DateField(
-        label="Latest day", required=False, widget=forms.DateInput(attrs={"type": "date"}),
+        label="Latest day",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Leave empty if any day after the earliest suits.",
     )
     replaces = forms.ModelChoiceField(
-        label="Bring forward this session", queryset=Appointment.objects.none(), required=False,
+        label="Bring forward this session",
+        queryset=Appointment.objects.none(),
+        required=False,
         empty_label="No: book an extra session",
     )
     notify_patient = forms.BooleanField(
@@ -131,9 +143,7 @@ def _patient_for_staff(staff: StaffMember, patient_id: str | int | None) -> Pati
         patient_pk = int(patient_id or "")
     except ValueError:
         raise Http404("No such patient.") from None
-    return get_object_or_404(
-        scope_to_staff(Patient.objects.select_related("home_site"), staff), pk=patient_pk
-    )
+    return get_object_or_404(scope_to_staff(Patient.objects.select_related("home_site"), staff), pk=patient_pk)
 
 
 @staff_required(DESK_ROLES)
@@ -146,10 +156,15 @@ def waitlist_add_page(request: HttpRequest, patient_id: int) -> HttpResponse:
     sessions = list(
         Appointment.objects.filter(
             patient=patient, status__in=UPCOMING_STATUSES, starts_at__gt=now, site__in=[s.pk for s in sites]
-        ).select_related("site").order_by("starts_at")[:20]
+        )
+        .select_related("site")
+        .order_by("starts_at")[:20]
     )
-    initial = {"site": patient.home_site_id, "earliest_date": local_day(now, patient.home_site.zone) + dt.timedelta(days=1),
-               "notify_patient": True}
+    initial = {
+        "site": patient.home_site_id,
+        "earliest_date": local_day(now, patient.home_site.zone) + dt.timedelta(days=1),
+        "notify_patient": True,
+    }
     form = WaitlistAddForm(request.POST or None, sites=sites, sessions=sessions, initial=initial)
     status = 200
     if request.method == "POST":
@@ -157,9 +172,15 @@ def waitlist_add_page(request: HttpRequest, patient_id: int) -> HttpResponse:
             data = form.cleaned_data
             try:
                 entry = waitlist_add(
-                    patient=patient, site=data["site"], earliest_date=data["earliest_date"],
-                    latest_date=data["latest_date"], replaces=data["replaces"], notify_patient=data["notify_patient"],
-                    notes=data["notes"], actor=request.user, now=now,
+                    patient=patient,
+                    site=data["site"],
+                    earliest_date=data["earliest_date"],
+                    latest_date=data["latest_date"],
+                    replaces=data["replaces"],
+                    notify_patient=data["notify_patient"],
+                    notes=data["notes"],
+                    actor=request.user,
+                    now=now,
                 )
             except SchedulingError as exc:
                 form.add_error(None, exc.message)
@@ -197,8 +218,9 @@ def waitlist_remove_action(request: HttpRequest, entry_id: int) -> HttpResponse:
 def waitlist_accept_for_patient(request: HttpRequest, offer_id: int) -> HttpResponse:
     """The patient phoned to say yes: the desk accepts on their behalf, first come first served as online."""
     staff: StaffMember = request.staff  # type: ignore[attr-defined]
-    offer = get_object_or_404(WaitlistOffer.objects.select_related("entry__patient", "site"), pk=offer_id,
-                              site__in=staff_sites(staff))
+    offer = get_object_or_404(
+        WaitlistOffer.objects.select_related("entry__patient", "site"), pk=offer_id, site__in=staff_sites(staff)
+    )
     back = f"{reverse('web:waitlist')}?site={offer.site_id}"
     try:
         booked = waitlist_offer_accept(offer=offer, actor=request.user, now=timezone.now())
@@ -210,14 +232,22 @@ def waitlist_accept_for_patient(request: HttpRequest, offer_id: int) -> HttpResp
     return redirect(back)
 
 
-def _link_page(request: HttpRequest, template: str, offer: WaitlistOffer | None, status: int = 200, **extra: Any) -> HttpResponse:
+def _link_page(
+    request: HttpRequest, template: str, offer: WaitlistOffer | None, status: int = 200, **extra: Any
+) -> HttpResponse:
     context: dict[str, Any] = dict(extra)
     zone = timezone.get_current_timezone()
     if offer is not None:
         patients_shown(request, [offer.entry.patient_id])
         zone = offer.entry.patient.zone
-        context.update(offer=offer, local_start=offer.starts_at.astimezone(zone), time_zone=zone.key,
-                       site_name=offer.site.name, site_phone=offer.site.phone, site_address=offer.site.address)
+        context.update(
+            offer=offer,
+            local_start=offer.starts_at.astimezone(zone),
+            time_zone=zone.key,
+            site_name=offer.site.name,
+            site_phone=offer.site.phone,
+            site_address=offer.site.address,
+        )
     with timezone.override(zone):
         return render(request, f"web/waitlist/{template}", context, status=status)
 
@@ -235,8 +265,13 @@ def accept_link(request: HttpRequest, token: str) -> HttpResponse:
     if offer.status == WaitlistOfferStatus.ACCEPTED:
         return _link_page(request, "accepted.html", offer, already=True)
     if offer.status == WaitlistOfferStatus.TAKEN:
-        return _link_page(request, "taken.html", offer, status=409,
-                          reason="Sorry, another patient accepted this session first. You stay on the waitlist.")
+        return _link_page(
+            request,
+            "taken.html",
+            offer,
+            status=409,
+            reason="Sorry, another patient accepted this session first. You stay on the waitlist.",
+        )
     if offer.status != WaitlistOfferStatus.OPEN or offer.starts_at <= now:
         return _link_page(request, "link_invalid.html", offer, status=410, reason="This offer is no longer open.")
     if request.method == "GET":

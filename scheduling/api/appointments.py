@@ -57,8 +57,9 @@ class BookSerializer(api_fields.FieldPrototypesMixin, api_fields.StrictSerialize
         queryset=StaffMember.objects.filter(role=Role.NURSE).select_related("user"), required=False, allow_null=True
     )
     duration_minutes = serializers.IntegerField(min_value=15, max_value=480, required=False)
-    override_reason = serializers.CharField(required=False, allow_blank=True, max_length=2000,
-                                            help_text="A clinician accepting a plan-rule break says why.")
+    override_reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=2000, help_text="A clinician accepting a plan-rule break says why."
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -88,22 +89,27 @@ PRELOADED = ("patient", "site", "chair", "nurse")
 class MoveSerializer(api_fields.StrictSerializer):
     starts_at = api_fields.DateTimeField()
     chair = api_fields.PrimaryKeyRelatedField(queryset=Chair.objects.all(), required=False, allow_null=True)
-    nurse = api_fields.PrimaryKeyRelatedField(queryset=StaffMember.objects.filter(role=Role.NURSE), required=False, allow_null=True)
+    nurse = api_fields.PrimaryKeyRelatedField(
+        queryset=StaffMember.objects.filter(role=Role.NURSE), required=False, allow_null=True
+    )
     override_reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
 class CancelSerializer(api_fields.StrictSerializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000,
-                                   help_text="Required for staff; patients may leave it out.")
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=2000, help_text="Required for staff; patients may leave it out."
+    )
     rebook = serializers.BooleanField(
-        required=False, default=False,
+        required=False,
+        default=False,
         help_text="Staff only: also book the replacement a cancelled induction session needs. Never implied.",
     )
 
 
 class NoShowSerializer(api_fields.StrictSerializer):
     rebook = serializers.BooleanField(
-        required=False, default=False,
+        required=False,
+        default=False,
         help_text="Also book the replacement a missed induction session needs. Never implied.",
     )
 
@@ -112,7 +118,9 @@ class CourseOutcomeSerializer(serializers.Serializer):
     summary = serializers.CharField(help_text="What the cancellation did to the course, in words.")
     short_by = serializers.IntegerField(help_text="Induction sessions the round is now missing.")
     rebooked = serializers.ListField(child=serializers.DictField(), help_text="Replacements booked (only when asked).")
-    replacement_starts_at = serializers.DateTimeField(allow_null=True, help_text="The first replacement that would fit.")
+    replacement_starts_at = serializers.DateTimeField(
+        allow_null=True, help_text="The first replacement that would fit."
+    )
     plan_flagged = serializers.BooleanField()
 
 
@@ -195,16 +203,27 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
                 details={"notice_hours": hours},
             )
 
-    @extend_schema(summary="Book one session", request=BookSerializer, responses={201: AppointmentSerializer},
-                   parameters=[IDEMPOTENCY_HEADER])
+    @extend_schema(
+        summary="Book one session",
+        request=BookSerializer,
+        responses={201: AppointmentSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
     def create(self, request):
         def perform() -> Response:
             data = self._valid(BookSerializer)
             duration = data.get("duration_minutes")
             appointment = services.appointment_book(
-                patient=data["patient"], site=data["site"], starts_at=data["starts_at"], actor=request.user,
-                now=timezone.now(), plan=data.get("plan"), phase=data.get("phase"), chair=data.get("chair"),
-                nurse=data.get("nurse"), duration=dt.timedelta(minutes=duration) if duration else None,
+                patient=data["patient"],
+                site=data["site"],
+                starts_at=data["starts_at"],
+                actor=request.user,
+                now=timezone.now(),
+                plan=data.get("plan"),
+                phase=data.get("phase"),
+                chair=data.get("chair"),
+                nurse=data.get("nurse"),
+                duration=dt.timedelta(minutes=duration) if duration else None,
                 override_reason=data.get("override_reason", ""),
             )
             chair, nurse = data.get("chair"), data.get("nurse")
@@ -219,8 +238,12 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
     def _valid(self, serializer_class) -> dict:
         return self.scoped_input(serializer_class, context=self.get_serializer_context())
 
-    @extend_schema(summary="Move a session", request=MoveSerializer, responses=AppointmentSerializer,
-                   parameters=[IDEMPOTENCY_HEADER])
+    @extend_schema(
+        summary="Move a session",
+        request=MoveSerializer,
+        responses=AppointmentSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+    )
     @action(detail=True, methods=["post"])
     def move(self, request, pk=None):
         appointment = self.get_object()
@@ -228,15 +251,24 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
         def perform() -> Response:
             data = self._valid(MoveSerializer)
             moved = services.appointment_move(
-                appointment=appointment, starts_at=data["starts_at"], actor=request.user, now=timezone.now(),
-                chair=data.get("chair"), nurse=data.get("nurse"), override_reason=data.get("override_reason", ""),
+                appointment=appointment,
+                starts_at=data["starts_at"],
+                actor=request.user,
+                now=timezone.now(),
+                chair=data.get("chair"),
+                nurse=data.get("nurse"),
+                override_reason=data.get("override_reason", ""),
             )
             return self._answer(moved)
 
         return idempotent(request, perform)
 
-    @extend_schema(summary="Cancel a session (patients: their own, before the notice period); never rebooks unless "
-                           "`rebook` is true", request=CancelSerializer, responses=CancelResultSerializer)
+    @extend_schema(
+        summary="Cancel a session (patients: their own, before the notice period); never rebooks unless "
+        "`rebook` is true",
+        request=CancelSerializer,
+        responses=CancelResultSerializer,
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         appointment = self.get_object()
@@ -251,12 +283,17 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
                 raise serializers.ValidationError({"rebook": ["The clinic rebooks sessions; please call them."]})
         elif not reason:
             raise serializers.ValidationError({"reason": ["Give a reason for the cancellation."]})
-        return self._course_answer(services.appointment_cancel(
-            appointment=appointment, actor=request.user, reason=reason, now=now, rebook=data["rebook"]
-        ))
+        return self._course_answer(
+            services.appointment_cancel(
+                appointment=appointment, actor=request.user, reason=reason, now=now, rebook=data["rebook"]
+            )
+        )
 
-    @extend_schema(summary="Confirm a session (patients: their own, before the notice period)", request=None,
-                   responses=AppointmentSerializer)
+    @extend_schema(
+        summary="Confirm a session (patients: their own, before the notice period)",
+        request=None,
+        responses=AppointmentSerializer,
+    )
     @action(detail=True, methods=["post"])
     def confirm(self, request, pk=None):
         appointment = self.get_object()
@@ -270,17 +307,27 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
     @action(detail=True, methods=["post"], url_path="check-in")
     def check_in(self, request, pk=None):
         appointment = self.get_object()
-        return self._answer(services.appointment_check_in(appointment=appointment, actor=request.user, now=timezone.now()))
+        return self._answer(
+            services.appointment_check_in(appointment=appointment, actor=request.user, now=timezone.now())
+        )
 
-    @extend_schema(summary="Undo a mistaken check-in (back to confirmed or booked; the reason is kept in history)",
-                   request=UndoCheckInSerializer, responses=AppointmentSerializer)
+    @extend_schema(
+        summary="Undo a mistaken check-in (back to confirmed or booked; the reason is kept in history)",
+        request=UndoCheckInSerializer,
+        responses=AppointmentSerializer,
+    )
     @action(detail=True, methods=["post"], url_path="undo-check-in")
     def undo_check_in(self, request, pk=None):
         appointment = self.get_object()
         data = self._valid(UndoCheckInSerializer)
-        return self._answer(services.appointment_undo_check_in(
-            appointment=appointment, actor=request.user, reason=data["reason"], now=timezone.now(),
-        ))
+        return self._answer(
+            services.appointment_undo_check_in(
+                appointment=appointment,
+                actor=request.user,
+                reason=data["reason"],
+                now=timezone.now(),
+            )
+        )
 
     @extend_schema(summary="The patient is in the chair (clinicians)", request=None, responses=AppointmentSerializer)
     @action(detail=True, methods=["post"])
@@ -292,20 +339,25 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
         appointment = self.get_object()
-        return self._answer(services.appointment_complete(appointment=appointment, actor=request.user, now=timezone.now()))
+        return self._answer(
+            services.appointment_complete(appointment=appointment, actor=request.user, now=timezone.now())
+        )
 
     @extend_schema(
         summary="Mark a no-show (after the start time); a missing induction session is offered, not booked, "
-                "unless `rebook` is true",
-        request=NoShowSerializer, responses=CancelResultSerializer,
+        "unless `rebook` is true",
+        request=NoShowSerializer,
+        responses=CancelResultSerializer,
     )
     @action(detail=True, methods=["post"], url_path="no-show")
     def no_show(self, request, pk=None):
         appointment = self.get_object()
         data = self._valid(NoShowSerializer)
-        return self._course_answer(services.appointment_mark_no_show(
-            appointment=appointment, actor=request.user, now=timezone.now(), rebook=data["rebook"]
-        ))
+        return self._course_answer(
+            services.appointment_mark_no_show(
+                appointment=appointment, actor=request.user, now=timezone.now(), rebook=data["rebook"]
+            )
+        )
 
 
 # --- Reminders ----------------------------------------------------------------
@@ -315,8 +367,17 @@ class ReminderSerializer(serializers.ModelSerializer):
     class Meta:
         model = Reminder
         fields = [
-            "id", "appointment", "kind", "channel", "offset_minutes", "session_starts_at", "due_at", "status",
-            "attempts", "sent_at", "fallback_reason",
+            "id",
+            "appointment",
+            "kind",
+            "channel",
+            "offset_minutes",
+            "session_starts_at",
+            "due_at",
+            "status",
+            "attempts",
+            "sent_at",
+            "fallback_reason",
         ]
         read_only_fields = fields
 

@@ -62,8 +62,11 @@ def _only(value: int | None) -> list[int] | None:
 class FreeSlotsView(ClinicAPIMixin, APIView):
     access = {"get": DESK}
 
-    @extend_schema(summary="Free slots at a site: every start, chair and nurse that could take a session",
-                   parameters=[FreeSlotQuerySerializer], responses=FreeSlotsSerializer)
+    @extend_schema(
+        summary="Free slots at a site: every start, chair and nurse that could take a session",
+        parameters=[FreeSlotQuerySerializer],
+        responses=FreeSlotsSerializer,
+    )
     def get(self, request, site_id: int):
         site = get_object_or_404(scope_to_actor(sites_with_schedule(), self.actor), pk=site_id)
         query = FreeSlotQuerySerializer(data=request.query_params)
@@ -80,13 +83,19 @@ class FreeSlotsView(ClinicAPIMixin, APIView):
         day = params["start_date"]
         while day <= params["end_date"] and not truncated:
             for slot in availability.free_slots(
-                day, duration, params["route"], chair_ids=_only(params.get("chair")),
-                nurse_ids=_only(params.get("nurse")), after=now,
+                day,
+                duration,
+                params["route"],
+                chair_ids=_only(params.get("chair")),
+                nurse_ids=_only(params.get("nurse")),
+                after=now,
             ):
                 if len(slots) >= params["limit"]:
                     truncated = True
                     break
-                slots.append({"starts_at": slot.start, "ends_at": slot.end, "chair": slot.chair_id, "nurse": slot.nurse_id})
+                slots.append(
+                    {"starts_at": slot.start, "ends_at": slot.end, "chair": slot.chair_id, "nurse": slot.nurse_id}
+                )
             day += dt.timedelta(days=1)
         body = {"site": site.pk, "duration_minutes": params["duration_minutes"], "slots": slots, "truncated": truncated}
         return Response(FreeSlotsSerializer(body).data)
@@ -136,8 +145,11 @@ class DayBoardSerializer(serializers.Serializer):
 class DayBoardView(ClinicAPIMixin, APIView):
     access = {"get": DESK}
 
-    @extend_schema(summary="The day board: every chair of a site for one local day", parameters=[BoardQuerySerializer],
-                   responses=DayBoardSerializer)
+    @extend_schema(
+        summary="The day board: every chair of a site for one local day",
+        parameters=[BoardQuerySerializer],
+        responses=DayBoardSerializer,
+    )
     def get(self, request, site_id: int):
         site = get_object_or_404(scope_to_actor(Site.objects.all(), self.actor), pk=site_id)
         query = BoardQuerySerializer(data=request.query_params)
@@ -149,7 +161,10 @@ class DayBoardView(ClinicAPIMixin, APIView):
         nurses = list(
             StaffMember.objects.filter(
                 role=Role.NURSE, active=True, shifts__site=site, shifts__starts_at__lt=end, shifts__ends_at__gt=start
-            ).distinct().order_by("pk").values_list("pk", flat=True)
+            )
+            .distinct()
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
         by_chair: dict[int, list] = {}
         for appointment in appointments:

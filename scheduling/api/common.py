@@ -139,15 +139,37 @@ class AppointmentSerializer(FieldPrototypesMixin, serializers.ModelSerializer):
     patient_name = serializers.CharField(source="patient.full_name", read_only=True)
     chair_name = serializers.CharField(source="chair.name", read_only=True)
     nurse_name = serializers.SerializerMethodField()
-    notes = serializers.CharField(read_only=True, allow_null=True, help_text="Clinical notes: clinicians only, else null.")
+    notes = serializers.CharField(
+        read_only=True, allow_null=True, help_text="Clinical notes: clinicians only, else null."
+    )
 
     class Meta:
         model = Appointment
         fields = [
-            "id", "patient", "patient_name", "plan", "sequence", "phase", "induction_round", "site", "chair",
-            "chair_name", "nurse", "nurse_name", "starts_at", "ends_at", "status", "ride_home", "notes",
-            "rule_override_reason", "cancellation_reason", "cancelled_at", "confirmed_at", "checked_in_at",
-            "in_chair_at", "completed_at",
+            "id",
+            "patient",
+            "patient_name",
+            "plan",
+            "sequence",
+            "phase",
+            "induction_round",
+            "site",
+            "chair",
+            "chair_name",
+            "nurse",
+            "nurse_name",
+            "starts_at",
+            "ends_at",
+            "status",
+            "ride_home",
+            "notes",
+            "rule_override_reason",
+            "cancellation_reason",
+            "cancelled_at",
+            "confirmed_at",
+            "checked_in_at",
+            "in_chair_at",
+            "completed_at",
         ]
         read_only_fields = fields
 

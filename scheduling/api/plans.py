@@ -50,9 +50,22 @@ class ProtocolSerializer(CleanModelSerializer):
     class Meta:
         model = Protocol
         fields = [
-            "id", "name", "route", "session_minutes", "infusion_minutes", "induction_pattern", "induction_sessions",
-            "induction_window_days", "weekly_counts", "min_gap_hours", "maintenance_min_days",
-            "maintenance_default_days", "maintenance_max_days", "review_after_months", "preparation_notes", "active",
+            "id",
+            "name",
+            "route",
+            "session_minutes",
+            "infusion_minutes",
+            "induction_pattern",
+            "induction_sessions",
+            "induction_window_days",
+            "weekly_counts",
+            "min_gap_hours",
+            "maintenance_min_days",
+            "maintenance_default_days",
+            "maintenance_max_days",
+            "review_after_months",
+            "preparation_notes",
+            "active",
         ]
 
 
@@ -76,8 +89,12 @@ class ProtocolViewSet(ConfigViewSet):
 
 # Shown to clinicians only; null for the front desk and the patient.
 CLINICAL_PLAN_FIELDS = (
-    "needs_attention", "attention_reason", "eligibility_override_by", "eligibility_override_reason",
-    "eligibility_override_at", "end_reason",
+    "needs_attention",
+    "attention_reason",
+    "eligibility_override_by",
+    "eligibility_override_reason",
+    "eligibility_override_at",
+    "end_reason",
 )
 
 
@@ -85,7 +102,9 @@ class PlanSerializer(serializers.ModelSerializer):
     protocol_name = serializers.CharField(source="protocol.name", read_only=True)
     needs_attention = serializers.BooleanField(read_only=True, allow_null=True)
     attention_reason = serializers.CharField(read_only=True, allow_null=True)
-    eligibility_override_by = serializers.IntegerField(source="eligibility_override_by_id", read_only=True, allow_null=True)
+    eligibility_override_by = serializers.IntegerField(
+        source="eligibility_override_by_id", read_only=True, allow_null=True
+    )
     eligibility_override_reason = serializers.CharField(read_only=True, allow_null=True)
     eligibility_override_at = api_fields.DateTimeField(read_only=True, allow_null=True)
     end_reason = serializers.CharField(read_only=True, allow_null=True)
@@ -95,9 +114,25 @@ class PlanSerializer(serializers.ModelSerializer):
     class Meta:
         model = TreatmentPlan
         fields = [
-            "id", "patient", "protocol", "protocol_name", "prescriber", "site", "phase", "status", "start_date",
-            "induction_round", "maintenance_interval_days", "review_date", "preferred_weekdays", "earliest_start",
-            "latest_start", "paused_at", "ended_at", "version", *CLINICAL_PLAN_FIELDS,
+            "id",
+            "patient",
+            "protocol",
+            "protocol_name",
+            "prescriber",
+            "site",
+            "phase",
+            "status",
+            "start_date",
+            "induction_round",
+            "maintenance_interval_days",
+            "review_date",
+            "preferred_weekdays",
+            "earliest_start",
+            "latest_start",
+            "paused_at",
+            "ended_at",
+            "version",
+            *CLINICAL_PLAN_FIELDS,
         ]
         read_only_fields = fields
 
@@ -113,15 +148,19 @@ class PlanCreateSerializer(api_fields.StrictSerializer):
     patient = api_fields.PrimaryKeyRelatedField(queryset=Patient.objects.all())
     protocol = api_fields.PrimaryKeyRelatedField(queryset=Protocol.objects.all())
     prescriber = api_fields.PrimaryKeyRelatedField(
-        queryset=StaffMember.objects.filter(role=Role.PRESCRIBER, active=True), required=False,
+        queryset=StaffMember.objects.filter(role=Role.PRESCRIBER, active=True),
+        required=False,
         help_text="Defaults to the requesting prescriber.",
     )
-    site = api_fields.PrimaryKeyRelatedField(queryset=Site.objects.all(), required=False, help_text="Defaults to the patient's home site.")
+    site = api_fields.PrimaryKeyRelatedField(
+        queryset=Site.objects.all(), required=False, help_text="Defaults to the patient's home site."
+    )
     start_date = api_fields.DateField()
     maintenance_interval_days = serializers.IntegerField(min_value=1, max_value=365, required=False)
     review_date = api_fields.DateField(required=False)
-    preferred_weekdays = serializers.ListField(child=serializers.IntegerField(min_value=0, max_value=6), required=False,
-                                               allow_empty=False, max_length=7)
+    preferred_weekdays = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=6), required=False, allow_empty=False, max_length=7
+    )
     earliest_start = WallClockTimeField(required=False)
     latest_start = WallClockTimeField(required=False)
 
@@ -134,8 +173,9 @@ class PlanCreateSerializer(api_fields.StrictSerializer):
 
 class AdjustmentSerializer(api_fields.StrictSerializer):
     reason = serializers.CharField(max_length=2000, help_text="Why; kept in the plan's history.")
-    version = serializers.IntegerField(min_value=1, max_value=10**9, required=False,
-                                       help_text="The version you read, if you do not send If-Match.")
+    version = serializers.IntegerField(
+        min_value=1, max_value=10**9, required=False, help_text="The version you read, if you do not send If-Match."
+    )
 
 
 class ChangeIntervalSerializer(AdjustmentSerializer):
@@ -156,13 +196,16 @@ class NewInductionSerializer(AdjustmentSerializer):
 
 class PlanChangeResultSerializer(serializers.Serializer):
     plan = PlanSerializer()
-    appointments = AppointmentSerializer(many=True, help_text="Sessions booked or moved by this change (resume, new induction, interval).")
+    appointments = AppointmentSerializer(
+        many=True, help_text="Sessions booked or moved by this change (resume, new induction, interval)."
+    )
 
 
 class ProposeCourseSerializer(api_fields.StrictSerializer):
     start_date = api_fields.DateField()
-    site = api_fields.PrimaryKeyRelatedField(queryset=Site.objects.all(), required=False,
-                                              help_text="Another site than the plan's, to compare.")
+    site = api_fields.PrimaryKeyRelatedField(
+        queryset=Site.objects.all(), required=False, help_text="Another site than the plan's, to compare."
+    )
 
 
 class ProposedSessionSerializer(api_fields.StrictSerializer):
@@ -184,7 +227,9 @@ class CourseProposalSerializer(serializers.Serializer):
 
 class BookCourseSerializer(api_fields.StrictSerializer):
     start_date = api_fields.DateField(required=False, help_text="Plan afresh from this day ...")
-    sessions = ProposedSessionSerializer(many=True, required=False, help_text="... or book these (possibly adjusted) sessions.")
+    sessions = ProposedSessionSerializer(
+        many=True, required=False, help_text="... or book these (possibly adjusted) sessions."
+    )
 
     def validate(self, attrs):
         if not attrs.get("start_date") and not attrs.get("sessions"):
@@ -196,8 +241,12 @@ class BookCourseSerializer(api_fields.StrictSerializer):
             # Sessions are numbered by time; a sequence that says otherwise cannot be honoured.
             if session.get("sequence", position) != position:
                 raise serializers.ValidationError(
-                    {"sessions": [f"The session at {session['starts_at']:%Y-%m-%dT%H:%MZ} is number {position} by time, "
-                                  f"not {session['sequence']}."]}
+                    {
+                        "sessions": [
+                            f"The session at {session['starts_at']:%Y-%m-%dT%H:%MZ} is number {position} by time, "
+                            f"not {session['sequence']}."
+                        ]
+                    }
                 )
         return attrs
 
@@ -216,7 +265,9 @@ EDIT_ERRORS = ("409", "428")
     list=extend_schema(summary="Treatment plans (a patient sees only their own summary)"),
     retrieve=extend_schema(summary="One plan; the ETag header carries its version"),
 )
-class PlanViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class PlanViewSet(
+    ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     serializer_class = PlanSerializer
     filterset_class = PlanFilter
     ordering_fields = ["start_date", "review_date", "id"]
@@ -241,10 +292,19 @@ class PlanViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixi
         "create": STATE_ERRORS,
         "propose_course": STATE_ERRORS,
         "book_course": ("409", "422"),
-        **{name: EDIT_ERRORS for name in (
-            "change_interval", "change_review_date", "pause", "resume", "end", "new_induction", "clear_attention",
-            "override_eligibility",
-        )},
+        **{
+            name: EDIT_ERRORS
+            for name in (
+                "change_interval",
+                "change_review_date",
+                "pause",
+                "resume",
+                "end",
+                "new_induction",
+                "clear_attention",
+                "override_eligibility",
+            )
+        },
     }
 
     def get_queryset(self):
@@ -274,8 +334,11 @@ class PlanViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixi
         }
         return Response(body, status=code, headers={"ETag": etag(plan.version)})
 
-    @extend_schema(summary="Create a plan from a protocol (clinicians)", request=PlanCreateSerializer,
-                   responses={201: PlanSerializer})
+    @extend_schema(
+        summary="Create a plan from a protocol (clinicians)",
+        request=PlanCreateSerializer,
+        responses={201: PlanSerializer},
+    )
     def create(self, request):
         data = self._valid(PlanCreateSerializer)
         prescriber = data.get("prescriber") or self.actor.staff
@@ -287,24 +350,41 @@ class PlanViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixi
                 latest=data.get("latest_start"),
             )
         plan = services.plan_create(
-            patient=data["patient"], protocol=data["protocol"], prescriber=prescriber, start_date=data["start_date"],
-            actor=request.user, site=data.get("site"), maintenance_interval_days=data.get("maintenance_interval_days"),
-            review_date=data.get("review_date"), preferences=prefs,
+            patient=data["patient"],
+            protocol=data["protocol"],
+            prescriber=prescriber,
+            start_date=data["start_date"],
+            actor=request.user,
+            site=data.get("site"),
+            maintenance_interval_days=data.get("maintenance_interval_days"),
+            review_date=data.get("review_date"),
+            preferences=prefs,
         )
         plan = self.filter_queryset(self.get_queryset()).get(pk=plan.pk)
-        return Response(self.get_serializer(plan).data, status=status.HTTP_201_CREATED, headers={"ETag": etag(plan.version)})
+        return Response(
+            self.get_serializer(plan).data, status=status.HTTP_201_CREATED, headers={"ETag": etag(plan.version)}
+        )
 
-    @extend_schema(summary="Propose a whole induction course (books nothing)", request=ProposeCourseSerializer,
-                   responses=CourseProposalSerializer)
+    @extend_schema(
+        summary="Propose a whole induction course (books nothing)",
+        request=ProposeCourseSerializer,
+        responses=CourseProposalSerializer,
+    )
     @action(detail=True, methods=["post"], url_path="propose-course")
     def propose_course(self, request, pk=None):
         plan = self.get_object()
         data = self._valid(ProposeCourseSerializer)
-        proposal = services.course_propose(plan=plan, start_date=data["start_date"], now=timezone.now(), site=data.get("site"))
+        proposal = services.course_propose(
+            plan=plan, start_date=data["start_date"], now=timezone.now(), site=data.get("site")
+        )
         return Response(CourseProposalSerializer(proposal).data)
 
-    @extend_schema(summary="Book a whole induction course, all sessions or none", request=BookCourseSerializer,
-                   responses={201: PlanChangeResultSerializer}, parameters=[IDEMPOTENCY_HEADER])
+    @extend_schema(
+        summary="Book a whole induction course, all sessions or none",
+        request=BookCourseSerializer,
+        responses={201: PlanChangeResultSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
     @action(detail=True, methods=["post"], url_path="book-course")
     def book_course(self, request, pk=None):
         plan = self.get_object()
@@ -315,13 +395,22 @@ class PlanViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixi
             if data.get("sessions"):
                 sessions = [
                     services.ProposedSession(
-                        sequence=index + 1, phase=Phase.INDUCTION, starts_at=s["starts_at"],
-                        ends_at=s["ends_at"], chair_id=s["chair_id"], nurse_id=s["nurse_id"], site_id=s["site_id"],
+                        sequence=index + 1,
+                        phase=Phase.INDUCTION,
+                        starts_at=s["starts_at"],
+                        ends_at=s["ends_at"],
+                        chair_id=s["chair_id"],
+                        nurse_id=s["nurse_id"],
+                        site_id=s["site_id"],
                     )
                     for index, s in enumerate(sorted(data["sessions"], key=lambda session: session["starts_at"]))
                 ]
             booked = services.course_book(
-                plan=plan, actor=request.user, now=timezone.now(), sessions=sessions, start_date=data.get("start_date"),
+                plan=plan,
+                actor=request.user,
+                now=timezone.now(),
+                sessions=sessions,
+                start_date=data.get("start_date"),
             )
             return self._plan_answer(plan, booked, status.HTTP_201_CREATED)
 
@@ -338,61 +427,137 @@ class PlanViewSet(ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixi
             appointments = [*getattr(result, "created", []), *(a for a, _old in getattr(result, "moved", []))]
         return self._plan_answer(plan, appointments)
 
-    @extend_schema(summary="Change the maintenance interval", request=ChangeIntervalSerializer,
-                   responses=PlanChangeResultSerializer, parameters=[IF_MATCH_HEADER])
+    @extend_schema(
+        summary="Change the maintenance interval",
+        request=ChangeIntervalSerializer,
+        responses=PlanChangeResultSerializer,
+        parameters=[IF_MATCH_HEADER],
+    )
     @action(detail=True, methods=["post"], url_path="change-interval")
     def change_interval(self, request, pk=None):
-        return self._adjust(ChangeIntervalSerializer, lambda plan, data, version, actor, now: services.plan_change_interval(
-            plan=plan, days=data["days"], reason=data["reason"], actor=actor, now=now, expected_version=version))
+        return self._adjust(
+            ChangeIntervalSerializer,
+            lambda plan, data, version, actor, now: services.plan_change_interval(
+                plan=plan, days=data["days"], reason=data["reason"], actor=actor, now=now, expected_version=version
+            ),
+        )
 
-    @extend_schema(summary="Change the review date", request=ChangeReviewDateSerializer,
-                   responses=PlanChangeResultSerializer, parameters=[IF_MATCH_HEADER])
+    @extend_schema(
+        summary="Change the review date",
+        request=ChangeReviewDateSerializer,
+        responses=PlanChangeResultSerializer,
+        parameters=[IF_MATCH_HEADER],
+    )
     @action(detail=True, methods=["post"], url_path="change-review-date")
     def change_review_date(self, request, pk=None):
-        return self._adjust(ChangeReviewDateSerializer, lambda plan, data, version, actor, now: services.plan_change_review_date(
-            plan=plan, review_date=data["review_date"], reason=data["reason"], actor=actor, now=now, expected_version=version))
+        return self._adjust(
+            ChangeReviewDateSerializer,
+            lambda plan, data, version, actor, now: services.plan_change_review_date(
+                plan=plan,
+                review_date=data["review_date"],
+                reason=data["reason"],
+                actor=actor,
+                now=now,
+                expected_version=version,
+            ),
+        )
 
-    @extend_schema(summary="Pause: future sessions are released", request=AdjustmentSerializer,
-                   responses=PlanChangeResultSerializer, parameters=[IF_MATCH_HEADER])
+    @extend_schema(
+        summary="Pause: future sessions are released",
+        request=AdjustmentSerializer,
+        responses=PlanChangeResultSerializer,
+        parameters=[IF_MATCH_HEADER],
+    )
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
-        return self._adjust(AdjustmentSerializer, lambda plan, data, version, actor, now: services.plan_pause(
-            plan=plan, reason=data["reason"], actor=actor, now=now, expected_version=version))
+        return self._adjust(
+            AdjustmentSerializer,
+            lambda plan, data, version, actor, now: services.plan_pause(
+                plan=plan, reason=data["reason"], actor=actor, now=now, expected_version=version
+            ),
+        )
 
-    @extend_schema(summary="Resume a paused plan; the rest is booked again or nothing changes",
-                   request=ResumeSerializer, responses=PlanChangeResultSerializer, parameters=[IF_MATCH_HEADER])
+    @extend_schema(
+        summary="Resume a paused plan; the rest is booked again or nothing changes",
+        request=ResumeSerializer,
+        responses=PlanChangeResultSerializer,
+        parameters=[IF_MATCH_HEADER],
+    )
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
-        return self._adjust(ResumeSerializer, lambda plan, data, version, actor, now: services.plan_resume(
-            plan=plan, resume_date=data["resume_date"], reason=data["reason"], actor=actor, now=now,
-            expected_version=version))
+        return self._adjust(
+            ResumeSerializer,
+            lambda plan, data, version, actor, now: services.plan_resume(
+                plan=plan,
+                resume_date=data["resume_date"],
+                reason=data["reason"],
+                actor=actor,
+                now=now,
+                expected_version=version,
+            ),
+        )
 
-    @extend_schema(summary="End the plan early; future sessions are released", request=AdjustmentSerializer,
-                   responses=PlanChangeResultSerializer, parameters=[IF_MATCH_HEADER])
+    @extend_schema(
+        summary="End the plan early; future sessions are released",
+        request=AdjustmentSerializer,
+        responses=PlanChangeResultSerializer,
+        parameters=[IF_MATCH_HEADER],
+    )
     @action(detail=True, methods=["post"])
     def end(self, request, pk=None):
-        return self._adjust(AdjustmentSerializer, lambda plan, data, version, actor, now: services.plan_end(
-            plan=plan, reason=data["reason"], actor=actor, now=now, expected_version=version))
+        return self._adjust(
+            AdjustmentSerializer,
+            lambda plan, data, version, actor, now: services.plan_end(
+                plan=plan, reason=data["reason"], actor=actor, now=now, expected_version=version
+            ),
+        )
 
-    @extend_schema(summary="Start a new induction after a relapse, all sessions or none",
-                   request=NewInductionSerializer, responses=PlanChangeResultSerializer, parameters=[IF_MATCH_HEADER])
+    @extend_schema(
+        summary="Start a new induction after a relapse, all sessions or none",
+        request=NewInductionSerializer,
+        responses=PlanChangeResultSerializer,
+        parameters=[IF_MATCH_HEADER],
+    )
     @action(detail=True, methods=["post"], url_path="new-induction")
     def new_induction(self, request, pk=None):
-        return self._adjust(NewInductionSerializer, lambda plan, data, version, actor, now: services.plan_new_induction(
-            plan=plan, start_date=data["start_date"], reason=data["reason"], actor=actor, now=now,
-            expected_version=version))
+        return self._adjust(
+            NewInductionSerializer,
+            lambda plan, data, version, actor, now: services.plan_new_induction(
+                plan=plan,
+                start_date=data["start_date"],
+                reason=data["reason"],
+                actor=actor,
+                now=now,
+                expected_version=version,
+            ),
+        )
 
-    @extend_schema(summary="Clear the needs-attention flag after review", request=AdjustmentSerializer,
-                   responses=PlanChangeResultSerializer, parameters=[IF_MATCH_HEADER])
+    @extend_schema(
+        summary="Clear the needs-attention flag after review",
+        request=AdjustmentSerializer,
+        responses=PlanChangeResultSerializer,
+        parameters=[IF_MATCH_HEADER],
+    )
     @action(detail=True, methods=["post"], url_path="clear-attention")
     def clear_attention(self, request, pk=None):
-        return self._adjust(AdjustmentSerializer, lambda plan, data, version, actor, now: services.plan_clear_attention(
-            plan=plan, reason=data["reason"], actor=actor, expected_version=version))
+        return self._adjust(
+            AdjustmentSerializer,
+            lambda plan, data, version, actor, now: services.plan_clear_attention(
+                plan=plan, reason=data["reason"], actor=actor, expected_version=version
+            ),
+        )
 
-    @extend_schema(summary="Treat despite a screening flag (prescribers)", request=AdjustmentSerializer,
-                   responses=PlanChangeResultSerializer, parameters=[IF_MATCH_HEADER])
+    @extend_schema(
+        summary="Treat despite a screening flag (prescribers)",
+        request=AdjustmentSerializer,
+        responses=PlanChangeResultSerializer,
+        parameters=[IF_MATCH_HEADER],
+    )
     @action(detail=True, methods=["post"], url_path="override-eligibility")
     def override_eligibility(self, request, pk=None):
-        return self._adjust(AdjustmentSerializer, lambda plan, data, version, actor, now: services.plan_override_eligibility(
-            plan=plan, reason=data["reason"], actor=actor, now=now, expected_version=version))
-
+        return self._adjust(
+            AdjustmentSerializer,
+            lambda plan, data, version, actor, now: services.plan_override_eligibility(
+                plan=plan, reason=data["reason"], actor=actor, now=now, expected_version=version
+            ),
+        )

@@ -94,7 +94,9 @@ class Availability:
     def nurse_load(self, nurse_id: int, span: Span) -> int:
         return _peak_concurrency(list(self._nurse_booked[nurse_id].overlapping(span)), span)
 
-    def candidate_starts(self, day: dt.date, duration: dt.timedelta, prefs: Preferences) -> tuple[list[dt.datetime], str]:
+    def candidate_starts(
+        self, day: dt.date, duration: dt.timedelta, prefs: Preferences
+    ) -> tuple[list[dt.datetime], str]:
         """Start instants on the site's grid for `day`, or none and the reason."""
         site = self.site
         weekday = day.weekday()
@@ -215,7 +217,7 @@ class Availability:
         touch the window."""
         starts, _ = self.candidate_starts(day, duration, Preferences())
         if after is not None:
-            starts = starts[bisect_right(starts, after):]
+            starts = starts[bisect_right(starts, after) :]
         if not starts:
             return
         chairs = [c.id for c in self.site.chairs if route in c.routes]

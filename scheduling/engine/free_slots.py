@@ -40,7 +40,13 @@ def free_slots_on(
     site = availability.site
     chairs = [c for c in site.chairs if route in c.routes and (chair_ids is None or c.id in chair_ids)]
     if not chairs:
-        return DaySlots(day, (), f"no chair here is equipped for {route}" if chair_ids is None else "that chair is not equipped for this session")
+        return DaySlots(
+            day,
+            (),
+            f"no chair here is equipped for {route}"
+            if chair_ids is None
+            else "that chair is not equipped for this session",
+        )
     nurse_ids = [nurse.id for nurse in site.nurses]
     found: list[Slot] = []
     misses: Counter[str] = Counter()

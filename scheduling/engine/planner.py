@@ -47,23 +47,25 @@ def propose_induction(
         if isinstance(outcome, Proposal):
             if offset:
                 # Say why the course does not start on the day asked for.
-                why = str(early_problems[0]) if early_problems else f"a course starting on {_day(start_day)} does not fit"
+                why = (
+                    str(early_problems[0]) if early_problems else f"a course starting on {_day(start_day)} does not fit"
+                )
                 outcome.notes.append(f"Starts {_day(local_day(first.start, zone))}; {why}")
             return outcome
         first_failure = first_failure or outcome
     if first_failure is not None:
         return first_failure
     return NoFit(
-        reason=(
-            f"No first session could be placed in the {FIRST_SESSION_SEARCH_DAYS} days from {_day(start_day)}."
-        ),
+        reason=(f"No first session could be placed in the {FIRST_SESSION_SEARCH_DAYS} days from {_day(start_day)}."),
         placed=0,
         needed=rule.total_sessions,
         problems=early_problems,
     )
 
 
-def _rest_of_induction(availability: Availability, rule: InductionRule, first: Slot, prefs: Preferences) -> Proposal | NoFit:
+def _rest_of_induction(
+    availability: Availability, rule: InductionRule, first: Slot, prefs: Preferences
+) -> Proposal | NoFit:
     zone = availability.site.zone
     first_day = local_day(first.start, zone)
     slots = [first]

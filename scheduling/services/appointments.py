@@ -58,7 +58,11 @@ def _require(appointment: Appointment, allowed: tuple[str, ...], action: str) ->
 
 
 def plan_rule_violations(
-    *, plan: TreatmentPlan, starts_at: dt.datetime, phase: str, exclude_id: int | None = None,
+    *,
+    plan: TreatmentPlan,
+    starts_at: dt.datetime,
+    phase: str,
+    exclude_id: int | None = None,
     sessions: list[Appointment] | None = None,
 ) -> list[str]:
     """Which of the plan's rules a session at `starts_at` would break, in words. A caller checking
@@ -99,8 +103,15 @@ def plan_rule_violations(
 
 
 def _choose_slot(
-    *, site: Site, patient: Patient, starts_at: dt.datetime, ends_at: dt.datetime, route: str,
-    chair: Chair | None, nurse: StaffMember | None, exclude_ids: list[int],
+    *,
+    site: Site,
+    patient: Patient,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    route: str,
+    chair: Chair | None,
+    nurse: StaffMember | None,
+    exclude_ids: list[int],
 ) -> Slot:
     """Fill in chair and nurse when the caller left them to us."""
     if chair is not None and nurse is not None:
@@ -110,7 +121,9 @@ def _choose_slot(
     nurse_ids = [nurse.pk] if nurse else [n.id for n in availability.site.nurses]
     problems: list[str] = []
     for chair_id in candidates:
-        for nurse_id in sorted(nurse_ids, key=lambda n: availability.nurse_load(n, Slot(starts_at, ends_at, 0, n).span)):
+        for nurse_id in sorted(
+            nurse_ids, key=lambda n: availability.nurse_load(n, Slot(starts_at, ends_at, 0, n).span)
+        ):
             slot = Slot(starts_at, ends_at, chair_id, nurse_id)
             problem = slot_problem(availability, slot, route=route)
             if problem is None:
@@ -165,7 +178,16 @@ def appointment_book(
     if chair is not None and chair.site_id != site.pk:
         raise InvalidInput("That chair is at another site.")
     ends_at = starts_at + duration
-    slot = _choose_slot(site=site, patient=patient, starts_at=starts_at, ends_at=ends_at, route=route, chair=chair, nurse=nurse, exclude_ids=[])
+    slot = _choose_slot(
+        site=site,
+        patient=patient,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        route=route,
+        chair=chair,
+        nurse=nurse,
+        exclude_ids=[],
+    )
     verify_slots(site=site, patient=patient, slots=[slot], route=route, chairs=[chair] if chair else None)
     round_ = plan.induction_round if plan else 1
     (appointment,) = insert_sessions(
@@ -213,15 +235,25 @@ def appointment_move(
     plan = appointment.plan
     route = plan.protocol.route if plan else "iv"
     if plan is not None:
-        violations = plan_rule_violations(plan=plan, starts_at=starts_at, phase=appointment.phase, exclude_id=appointment.pk)
+        violations = plan_rule_violations(
+            plan=plan, starts_at=starts_at, phase=appointment.phase, exclude_id=appointment.pk
+        )
         if violations and not (override_reason and _is_clinician(actor)):
             raise PlanRuleBroken(violations, can_override=_is_clinician(actor))
     ends_at = starts_at + (appointment.ends_at - appointment.starts_at)
     slot = _choose_slot(
-        site=appointment.site, patient=appointment.patient, starts_at=starts_at, ends_at=ends_at, route=route,
-        chair=chair, nurse=nurse, exclude_ids=[appointment.pk],
+        site=appointment.site,
+        patient=appointment.patient,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        route=route,
+        chair=chair,
+        nurse=nurse,
+        exclude_ids=[appointment.pk],
     )
-    verify_slots(site=appointment.site, patient=appointment.patient, slots=[slot], route=route, exclude_ids=[appointment.pk])
+    verify_slots(
+        site=appointment.site, patient=appointment.patient, slots=[slot], route=route, exclude_ids=[appointment.pk]
+    )
     old = local_label(appointment.starts_at, appointment.site)
     appointment.starts_at, appointment.ends_at = slot.start, slot.end
     appointment.chair_id, appointment.nurse_id = slot.chair_id, slot.nurse_id
@@ -278,8 +310,14 @@ def appointment_confirm(
     *, appointment: Appointment, actor: AbstractBaseUser | None, now: dt.datetime, via: str = "front desk"
 ) -> Appointment:
     return _transition(
-        appointment, allowed=(AppointmentStatus.BOOKED,), action="confirm", status=AppointmentStatus.CONFIRMED,
-        stamp="confirmed_at", actor=actor, now=now, reason=f"Confirmed via {via}",
+        appointment,
+        allowed=(AppointmentStatus.BOOKED,),
+        action="confirm",
+        status=AppointmentStatus.CONFIRMED,
+        stamp="confirmed_at",
+        actor=actor,
+        now=now,
+        reason=f"Confirmed via {via}",
     )
 
 
@@ -308,8 +346,14 @@ def appointment_check_in(*, appointment: Appointment, actor: AbstractBaseUser | 
                 details={"opens_at": opens.isoformat(), "closes_at": closes.isoformat()},
             )
     return _transition(
-        current, allowed=UPCOMING_STATUSES, action="check in", status=AppointmentStatus.CHECKED_IN,
-        stamp="checked_in_at", actor=actor, now=now, reason="Checked in",
+        current,
+        allowed=UPCOMING_STATUSES,
+        action="check in",
+        status=AppointmentStatus.CHECKED_IN,
+        stamp="checked_in_at",
+        actor=actor,
+        now=now,
+        reason="Checked in",
     )
 
 
@@ -339,8 +383,14 @@ def appointment_start(*, appointment: Appointment, actor: AbstractBaseUser | Non
 
     require_start_allowed(appointment=appointment, now=now)
     return _transition(
-        appointment, allowed=(AppointmentStatus.CHECKED_IN,), action="start", status=AppointmentStatus.IN_CHAIR,
-        stamp="in_chair_at", actor=actor, now=now, reason="In chair",
+        appointment,
+        allowed=(AppointmentStatus.CHECKED_IN,),
+        action="start",
+        status=AppointmentStatus.IN_CHAIR,
+        stamp="in_chair_at",
+        actor=actor,
+        now=now,
+        reason="In chair",
     )
 
 
@@ -353,8 +403,14 @@ def appointment_complete(*, appointment: Appointment, actor: AbstractBaseUser | 
 
     require_complete_allowed(appointment=appointment, now=now)
     done = _transition(
-        appointment, allowed=(AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR), action="complete",
-        status=AppointmentStatus.COMPLETED, stamp="completed_at", actor=actor, now=now, reason="Completed",
+        appointment,
+        allowed=(AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR),
+        action="complete",
+        status=AppointmentStatus.COMPLETED,
+        stamp="completed_at",
+        actor=actor,
+        now=now,
+        reason="Completed",
     )
     if done.plan_id and done.phase == Phase.INDUCTION:
         plan = TreatmentPlan.objects.select_for_update().select_related("protocol", "site").get(pk=done.plan_id)
@@ -393,7 +449,12 @@ class CancelOutcome:
 
 @transaction.atomic
 def appointment_cancel(
-    *, appointment: Appointment, actor: AbstractBaseUser | None, reason: str, now: dt.datetime, rebook: bool = False,
+    *,
+    appointment: Appointment,
+    actor: AbstractBaseUser | None,
+    reason: str,
+    now: dt.datetime,
+    rebook: bool = False,
     release_only: bool = False,
 ) -> CancelOutcome:
     """Cancel a session: the chair is free at once and pending reminders are cancelled. Nothing is
@@ -413,18 +474,27 @@ def appointment_cancel(
     appointment.cancelled_by = actor if getattr(actor, "pk", None) else None
     appointment.cancellation_reason = reason
     save_with_history(
-        appointment, fields=["status", "cancelled_at", "cancelled_by", "cancellation_reason"], actor=actor,
+        appointment,
+        fields=["status", "cancelled_at", "cancelled_by", "cancellation_reason"],
+        actor=actor,
         reason=f"Cancelled: {reason}",
     )
     reminders.reminders_cancel(appointment=appointment, now=now)
-    waitlist_offer_on_commit(appointment=appointment, now=now)  # offers the freed chair after commit (services/waitlist.py)
+    waitlist_offer_on_commit(
+        appointment=appointment, now=now
+    )  # offers the freed chair after commit (services/waitlist.py)
     if not appointment.plan_id:
         return CancelOutcome(appointment=appointment, course="A single session, not part of a course.")
     return _course_after_lost_session(appointment, actor=actor, now=now, rebook=rebook, release_only=release_only)
 
 
 def _course_after_lost_session(
-    appointment: Appointment, *, actor: AbstractBaseUser | None, now: dt.datetime, rebook: bool, release_only: bool,
+    appointment: Appointment,
+    *,
+    actor: AbstractBaseUser | None,
+    now: dt.datetime,
+    rebook: bool,
+    release_only: bool,
     happened: str = "cancelled",
 ) -> CancelOutcome:
     """What losing `appointment` (cancelled, or missed: `happened`) does to its course; a
@@ -432,7 +502,11 @@ def _course_after_lost_session(
     from scheduling.engine import NoFit
     from scheduling.services.courses import induction_reflow, induction_reflow_propose, induction_short_by
 
-    plan = TreatmentPlan.objects.select_for_update().select_related("protocol", "site", "patient").get(pk=appointment.plan_id)
+    plan = (
+        TreatmentPlan.objects.select_for_update()
+        .select_related("protocol", "site", "patient")
+        .get(pk=appointment.plan_id)
+    )
     renumber(plan)
     if release_only:
         return CancelOutcome(appointment=appointment, course="Released with the plan's other future sessions.")
@@ -446,23 +520,37 @@ def _course_after_lost_session(
         if short_by:
             course = f"No replacement fits the induction window; the induction is short by {short_by} and the plan is flagged for the clinician."
         else:
-            course = "Replacement booked: " + ", ".join(local_label(a.starts_at, plan.site) for a in rebooked) + "." if rebooked else "The induction is complete as booked."
-        return CancelOutcome(appointment=appointment, short_by=short_by, rebooked=rebooked, plan_flagged=bool(short_by), course=course)
+            course = (
+                "Replacement booked: " + ", ".join(local_label(a.starts_at, plan.site) for a in rebooked) + "."
+                if rebooked
+                else "The induction is complete as booked."
+            )
+        return CancelOutcome(
+            appointment=appointment, short_by=short_by, rebooked=rebooked, plan_flagged=bool(short_by), course=course
+        )
     short_by = induction_short_by(plan)
     if not short_by:
         return CancelOutcome(appointment=appointment, course="The induction is complete as booked.")
     proposal = induction_reflow_propose(plan=plan, missed=appointment, now=now)
     first = proposal.slots[0].start if proposal is not None and not isinstance(proposal, NoFit) else None
-    offer = f"re-flow offered from {local_label(first, plan.site)}" if first else "no replacement fits the induction window"
+    offer = (
+        f"re-flow offered from {local_label(first, plan.site)}" if first else "no replacement fits the induction window"
+    )
     sessions = "session" if short_by == 1 else "sessions"
     course = f"Induction now short by {short_by} {sessions}; {offer}. The plan is flagged for the clinician."
     plan.needs_attention = True
     plan.attention_reason = f"Session on {local_label(appointment.starts_at, plan.site)} was {happened}: {course}"
     plan.version += 1
     flagged = "a cancellation" if happened == "cancelled" else "a missed session"
-    save_with_history(plan, fields=["needs_attention", "attention_reason", "version"], actor=actor,
-                      reason=f"Flagged: induction short after {flagged}")
-    return CancelOutcome(appointment=appointment, short_by=short_by, replacement_starts_at=first, plan_flagged=True, course=course)
+    save_with_history(
+        plan,
+        fields=["needs_attention", "attention_reason", "version"],
+        actor=actor,
+        reason=f"Flagged: induction short after {flagged}",
+    )
+    return CancelOutcome(
+        appointment=appointment, short_by=short_by, replacement_starts_at=first, plan_flagged=True, course=course
+    )
 
 
 @transaction.atomic
@@ -482,4 +570,6 @@ def appointment_mark_no_show(
     save_with_history(appointment, fields=["status"], actor=actor, reason="No-show")
     if not appointment.plan_id:
         return CancelOutcome(appointment=appointment, course="A single session, not part of a course.")
-    return _course_after_lost_session(appointment, actor=actor, now=now, rebook=rebook, release_only=False, happened="missed")
+    return _course_after_lost_session(
+        appointment, actor=actor, now=now, rebook=rebook, release_only=False, happened="missed"
+    )

@@ -55,8 +55,14 @@ _PROBLEM_REASONS = (
 # closes every chair and a busy patient is busy in every chair; a nurse problem means some chair
 # was free (the chair is checked first), so "every chair is taken" is said only when it is true.
 _REASON_PRIORITY = (
-    "site_closed", "outside_opening_hours", "patient_busy", "nurse_at_capacity", "nurse_off_shift", "chair_taken",
-    "chair_not_equipped", "chair_not_at_site",
+    "site_closed",
+    "outside_opening_hours",
+    "patient_busy",
+    "nurse_at_capacity",
+    "nurse_off_shift",
+    "chair_taken",
+    "chair_not_equipped",
+    "chair_not_at_site",
 )
 
 
@@ -86,7 +92,8 @@ def translate_integrity_error(exc: IntegrityError) -> BookingConflict | None:
     name = getattr(getattr(cause, "diag", None), "constraint_name", None)
     if name in _CONSTRAINT_MESSAGES:
         return BookingConflict(
-            f"Not booked: {_CONSTRAINT_MESSAGES[name]}.", details={"constraint": name, "reason": _CONSTRAINT_REASONS[name]}
+            f"Not booked: {_CONSTRAINT_MESSAGES[name]}.",
+            details={"constraint": name, "reason": _CONSTRAINT_REASONS[name]},
         )
     return None
 
@@ -126,7 +133,12 @@ def fresh_availability(
     nurse_ids: Sequence[int] | None = None,
 ) -> Availability:
     snapshot, busy = booking_snapshot(
-        site=site, start=start, end=end, patient=patient, exclude_appointment_ids=exclude_ids, chairs=chairs,
+        site=site,
+        start=start,
+        end=end,
+        patient=patient,
+        exclude_appointment_ids=exclude_ids,
+        chairs=chairs,
         nurse_ids=nurse_ids,
     )
     return Availability(snapshot, busy)
@@ -176,8 +188,13 @@ def verify_slots(
     if chairs is None or wanted - {c.pk for c in chairs}:
         chairs = list(Chair.objects.filter(pk__in=wanted))
     availability = fresh_availability(
-        site=site, patient=patient, start=start, end=end, exclude_ids=exclude_ids,
-        chairs=[c for c in chairs if c.pk in wanted], nurse_ids=nurse_ids,
+        site=site,
+        patient=patient,
+        start=start,
+        end=end,
+        exclude_ids=exclude_ids,
+        chairs=[c for c in chairs if c.pk in wanted],
+        nurse_ids=nurse_ids,
     )
     for slot in sorted(slots, key=lambda s: s.start):
         problem = slot_problem(availability, slot, route=route)
@@ -244,7 +261,9 @@ def _appointment_history():
 def renumber(plan: TreatmentPlan) -> None:
     """Number the plan's active sessions 1..n in time order, so the board's '3 of 6' stays true
     after cancellations and re-flows. Two passes step around the unique constraint."""
-    rows = list(plan.appointments.filter(status__in=BLOCKING_STATUSES).order_by("starts_at").values_list("pk", "sequence"))
+    rows = list(
+        plan.appointments.filter(status__in=BLOCKING_STATUSES).order_by("starts_at").values_list("pk", "sequence")
+    )
     wrong = [(pk, index + 1) for index, (pk, sequence) in enumerate(rows) if sequence != index + 1]
     if not wrong:
         return

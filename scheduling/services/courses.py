@@ -96,7 +96,18 @@ def _as_sessions(proposal: Proposal, site: Site, phase: str, first_sequence: int
 
 
 def _held_count(plan: TreatmentPlan) -> int:
-    return plan.appointments.filter(status__in=[s.value for s in (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED, AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR, AppointmentStatus.COMPLETED)]).count()
+    return plan.appointments.filter(
+        status__in=[
+            s.value
+            for s in (
+                AppointmentStatus.BOOKED,
+                AppointmentStatus.CONFIRMED,
+                AppointmentStatus.CHECKED_IN,
+                AppointmentStatus.IN_CHAIR,
+                AppointmentStatus.COMPLETED,
+            )
+        ]
+    ).count()
 
 
 def _refuse_second_induction(plan: TreatmentPlan) -> None:
@@ -125,19 +136,27 @@ def course_propose(
     if weekly_counts is not None:
         # The rest of a weekly pattern keeps its shape (e.g. the 3-2-1-1-1 weekly tail).
         rule = InductionRule(
-            session_length=rule.session_length, min_gap=rule.min_gap, route=rule.route, weekly_counts=tuple(weekly_counts),
+            session_length=rule.session_length,
+            min_gap=rule.min_gap,
+            route=rule.route,
+            weekly_counts=tuple(weekly_counts),
         )
     elif sessions_needed is not None and sessions_needed != rule.total_sessions:
         rule = type(rule)(
-            session_length=rule.session_length, min_gap=rule.min_gap, route=rule.route,
-            sessions=sessions_needed, window_days=rule.span_days,
+            session_length=rule.session_length,
+            min_gap=rule.min_gap,
+            route=rule.route,
+            sessions=sessions_needed,
+            window_days=rule.span_days,
         )
     if start_date < local_day(now, site.zone):
         raise InvalidInput("The course cannot start in the past.")
     horizon = start_date + dt.timedelta(days=7 + rule.span_days)
     outcome = propose_induction(_availability(plan, site, start_date, horizon), rule, start_date, prefs, not_before=now)
     if isinstance(outcome, Proposal):
-        return CourseProposal(site=site, sessions=_as_sessions(outcome, site, Phase.INDUCTION, _held_count(plan) + 1), notes=outcome.notes)
+        return CourseProposal(
+            site=site, sessions=_as_sessions(outcome, site, Phase.INDUCTION, _held_count(plan) + 1), notes=outcome.notes
+        )
     raise _does_not_fit(plan=plan, site=site, rule=rule, start_date=start_date, prefs=prefs, now=now, nofit=outcome)
 
 
@@ -151,31 +170,64 @@ def _does_not_fit(*, plan, site, rule, start_date, prefs, now, nofit: NoFit) -> 
     attempts = [
         (
             f"Start {later:%a %-d %b} at {site.name}",
-            (lambda later=later: propose_induction(Availability(wide.site, _patient_busy(wide)), rule, later, prefs, now)),
+            (
+                lambda later=later: propose_induction(
+                    Availability(wide.site, _patient_busy(wide)), rule, later, prefs, now
+                )
+            ),
         )
         for later in (start_date + dt.timedelta(days=d) for d in range(1, ALTERNATIVE_START_DAYS + 1))
     ]
     relaxed = Preferences(weekdays=frozenset(range(7)))
     if prefs != relaxed:
-        attempts.insert(0, (f"Any open day and time from {start_date:%a %-d %b} at {site.name}",
-                            lambda: propose_induction(Availability(wide.site, _patient_busy(wide)), rule, start_date, relaxed, now)))
+        attempts.insert(
+            0,
+            (
+                f"Any open day and time from {start_date:%a %-d %b} at {site.name}",
+                lambda: propose_induction(Availability(wide.site, _patient_busy(wide)), rule, start_date, relaxed, now),
+            ),
+        )
     site_of_label = {label: site.pk for label, _ in attempts}
     for other in Site.objects.exclude(pk=site.pk).prefetch_related("opening_hours"):
         label = f"Start {start_date:%a %-d %b} at {other.name}"
         site_of_label[label] = other.pk
-        attempts.insert(1, (label,
-                            lambda other=other: propose_induction(_availability(plan, other, start_date, start_date + dt.timedelta(days=7 + rule.span_days)), rule, start_date, prefs, now)))
+        attempts.insert(
+            1,
+            (
+                label,
+                lambda other=other: propose_induction(
+                    _availability(plan, other, start_date, start_date + dt.timedelta(days=7 + rule.span_days)),
+                    rule,
+                    start_date,
+                    prefs,
+                    now,
+                ),
+            ),
+        )
     alternatives = []
     for alternative in find_alternatives(attempts, limit=3):
         # The same fields and formats as a proposal's sessions, so a client books one as it is.
         alternative_site = site_of_label[alternative.label]
         sessions = [
-            {"sequence": index + 1, "phase": Phase.INDUCTION.value, "starts_at": _utc(s.start), "ends_at": _utc(s.end),
-             "chair": s.chair_id, "nurse": s.nurse_id, "site": alternative_site}
+            {
+                "sequence": index + 1,
+                "phase": Phase.INDUCTION.value,
+                "starts_at": _utc(s.start),
+                "ends_at": _utc(s.end),
+                "chair": s.chair_id,
+                "nurse": s.nurse_id,
+                "site": alternative_site,
+            }
             for index, s in enumerate(alternative.proposal.slots)
         ]
-        alternatives.append({"label": alternative.label, "site": alternative_site,
-                             "first_session": sessions[0]["starts_at"], "sessions": sessions})
+        alternatives.append(
+            {
+                "label": alternative.label,
+                "site": alternative_site,
+                "first_session": sessions[0]["starts_at"],
+                "sessions": sessions,
+            }
+        )
     return CourseDoesNotFit(
         nofit.reason,
         details={
@@ -286,7 +338,9 @@ def course_book(
     problems = check_course_rules(plan=plan, slots=slots)
     if problems:
         raise PlanRuleBroken(problems, can_override=False)
-    created = plan_sessions_book(plan=plan, site=site, slots=slots, phase=Phase.INDUCTION, actor=actor, now=now, reason=reason)
+    created = plan_sessions_book(
+        plan=plan, site=site, slots=slots, phase=Phase.INDUCTION, actor=actor, now=now, reason=reason
+    )
     if plan.status == PlanStatus.DRAFT:
         plan.status = PlanStatus.ACTIVE
         plan.version += 1
@@ -299,7 +353,12 @@ def induction_short_by(plan: TreatmentPlan) -> int:
     held = plan.appointments.filter(
         phase=Phase.INDUCTION,
         induction_round=plan.induction_round,
-        status__in=[*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR, AppointmentStatus.COMPLETED],
+        status__in=[
+            *UPCOMING_STATUSES,
+            AppointmentStatus.CHECKED_IN,
+            AppointmentStatus.IN_CHAIR,
+            AppointmentStatus.COMPLETED,
+        ],
     ).count()
     return max(0, induction_rule(plan.protocol).total_sessions - held)
 
@@ -315,8 +374,15 @@ def induction_reflow_propose(*, plan: TreatmentPlan, missed: Appointment, now: d
         plan.appointments.filter(
             phase=Phase.INDUCTION,
             induction_round=plan.induction_round,
-            status__in=[*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR, AppointmentStatus.COMPLETED],
-        ).exclude(pk=missed.pk).order_by("starts_at")
+            status__in=[
+                *UPCOMING_STATUSES,
+                AppointmentStatus.CHECKED_IN,
+                AppointmentStatus.IN_CHAIR,
+                AppointmentStatus.COMPLETED,
+            ],
+        )
+        .exclude(pk=missed.pk)
+        .order_by("starts_at")
     )
     missing = rule.total_sessions - len(round_sessions)
     if missing <= 0:
@@ -337,7 +403,9 @@ def induction_reflow_propose(*, plan: TreatmentPlan, missed: Appointment, now: d
     )
 
 
-def induction_reflow(*, plan: TreatmentPlan, missed: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> list[Appointment]:
+def induction_reflow(
+    *, plan: TreatmentPlan, missed: Appointment, actor: AbstractBaseUser | None, now: dt.datetime
+) -> list[Appointment]:
     """After a missed or cancelled induction session, add the sessions now missing after the last
     booked one, inside the protocol's window. If they do not fit, flag the plan for the clinician."""
     outcome = induction_reflow_propose(plan=plan, missed=missed, now=now)
@@ -350,10 +418,20 @@ def induction_reflow(*, plan: TreatmentPlan, missed: Appointment, actor: Abstrac
             f"{outcome.explain(limit=3)}"
         )
         plan.version += 1
-        save_with_history(plan, fields=["needs_attention", "attention_reason", "version"], actor=actor, reason="Flagged: induction re-flow failed")
+        save_with_history(
+            plan,
+            fields=["needs_attention", "attention_reason", "version"],
+            actor=actor,
+            reason="Flagged: induction re-flow failed",
+        )
         return []
     return plan_sessions_book(
-        plan=plan, site=plan.site, slots=outcome.slots, phase=Phase.INDUCTION, actor=actor, now=now,
+        plan=plan,
+        site=plan.site,
+        slots=outcome.slots,
+        phase=Phase.INDUCTION,
+        actor=actor,
+        now=now,
         reason=f"Re-flowed after the session on {local_label(missed.starts_at, plan.site)} was missed",
     )
 
@@ -368,9 +446,7 @@ class MaintenanceReplan:
     problems: list[str] = field(default_factory=list)
 
     def summary(self, site: Site) -> str:
-        parts = [
-            f"moved {local_label(old, site)} → {local_label(a.starts_at, site)}" for a, old in self.moved
-        ]
+        parts = [f"moved {local_label(old, site)} → {local_label(a.starts_at, site)}" for a, old in self.moved]
         parts += [f"added {local_label(a.starts_at, site)}" for a in self.created]
         parts += [f"released {local_label(a.starts_at, site)}" for a in self.released]
         return "; ".join(parts) if parts else "no session changed"
@@ -380,7 +456,12 @@ class MaintenanceReplan:
 
 
 def maintenance_apply(
-    *, plan: TreatmentPlan, actor: AbstractBaseUser | None, now: dt.datetime, reason: str, anchor: dt.datetime | None = None,
+    *,
+    plan: TreatmentPlan,
+    actor: AbstractBaseUser | None,
+    now: dt.datetime,
+    reason: str,
+    anchor: dt.datetime | None = None,
     prefs: Preferences | None = None,
 ) -> list[Appointment]:
     """Lay out maintenance sessions (see maintenance_replan); returns the sessions added."""
@@ -388,7 +469,12 @@ def maintenance_apply(
 
 
 def maintenance_replan(
-    *, plan: TreatmentPlan, actor: AbstractBaseUser | None, now: dt.datetime, reason: str, anchor: dt.datetime | None = None,
+    *,
+    plan: TreatmentPlan,
+    actor: AbstractBaseUser | None,
+    now: dt.datetime,
+    reason: str,
+    anchor: dt.datetime | None = None,
     prefs: Preferences | None = None,
 ) -> MaintenanceReplan:
     """Lay out maintenance sessions at the plan's interval up to the review date, after the latest
@@ -397,7 +483,12 @@ def maintenance_replan(
     are moved, released or added, and never onto a day that has passed. Moving rather than
     cancelling and rebooking gives the patient change notices instead of a cancellation."""
     result = MaintenanceReplan()
-    blocking = [*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR, AppointmentStatus.COMPLETED]
+    blocking = [
+        *UPCOMING_STATUSES,
+        AppointmentStatus.CHECKED_IN,
+        AppointmentStatus.IN_CHAIR,
+        AppointmentStatus.COMPLETED,
+    ]
     movable_q = Q(phase=Phase.MAINTENANCE, status=AppointmentStatus.BOOKED, starts_at__gt=now)
     if anchor is None:
         last_fixed = plan.appointments.filter(status__in=blocking).exclude(movable_q).order_by("-starts_at").first()
@@ -409,7 +500,9 @@ def maintenance_replan(
     _, end = day_bounds(plan.review_date, zone)
     exclude = [a.pk for a in existing]
     snapshot = site_snapshot(site=plan.site, start=start, end=end, exclude_appointment_ids=exclude)
-    availability = Availability(snapshot, patient_busy_spans(patient=plan.patient, start=start, end=end, exclude_appointment_ids=exclude))
+    availability = Availability(
+        snapshot, patient_busy_spans(patient=plan.patient, start=start, end=end, exclude_appointment_ids=exclude)
+    )
     slots, problems = propose_maintenance(
         availability, maintenance_rule(plan), anchor, plan.review_date, prefs or plan_preferences(plan), not_before=now
     )
@@ -417,10 +510,12 @@ def maintenance_replan(
         verify_slots(site=plan.site, patient=plan.patient, slots=slots, route=plan.protocol.route, exclude_ids=exclude)
     kept = existing[: len(slots)]
     # Surplus sessions are released first, so a kept session may move onto a released one's time.
-    for appointment in existing[len(slots):]:
+    for appointment in existing[len(slots) :]:
         appointment.status, appointment.cancelled_at = AppointmentStatus.CANCELLED, now
         appointment.cancellation_reason = reason
-        save_with_history(appointment, fields=["status", "cancelled_at", "cancellation_reason"], actor=actor, reason=reason)
+        save_with_history(
+            appointment, fields=["status", "cancelled_at", "cancellation_reason"], actor=actor, reason=reason
+        )
         reminders.reminders_cancel(appointment=appointment, now=now)
         result.released.append(appointment)
     # Moving later sessions first (or earlier ones first) keeps a moved row from landing on a
@@ -428,22 +523,34 @@ def maintenance_replan(
     pairs = list(zip(kept, slots, strict=False))
     pairs.sort(key=lambda pair: pair[0].starts_at, reverse=any(s.start > a.starts_at for a, s in pairs))
     for appointment, slot in pairs:
-        if (appointment.starts_at, appointment.chair_id, appointment.nurse_id) == (slot.start, slot.chair_id, slot.nurse_id):
+        if (appointment.starts_at, appointment.chair_id, appointment.nurse_id) == (
+            slot.start,
+            slot.chair_id,
+            slot.nurse_id,
+        ):
             continue
         previous = appointment.starts_at
         appointment.starts_at, appointment.ends_at = slot.start, slot.end
         appointment.chair_id, appointment.nurse_id = slot.chair_id, slot.nurse_id
         appointment.status, appointment.confirmed_at = AppointmentStatus.BOOKED, None
-        save_with_history(appointment, fields=["starts_at", "ends_at", "chair", "nurse", "status", "confirmed_at"], actor=actor, reason=reason)
+        save_with_history(
+            appointment,
+            fields=["starts_at", "ends_at", "chair", "nurse", "status", "confirmed_at"],
+            actor=actor,
+            reason=reason,
+        )
         reminders.reminders_reschedule(appointment=appointment, now=now)
         if previous != slot.start:
             result.moved.append((appointment, previous))
     result.moved.sort(key=lambda pair: pair[1])
     if len(slots) > len(kept):
         result.created = insert_sessions(
-            patient=plan.patient, plan=plan, site=plan.site,
-            sessions=[PlannedSession(slot, Phase.MAINTENANCE, plan.induction_round) for slot in slots[len(kept):]],
-            actor=actor, reason=reason,
+            patient=plan.patient,
+            plan=plan,
+            site=plan.site,
+            sessions=[PlannedSession(slot, Phase.MAINTENANCE, plan.induction_round) for slot in slots[len(kept) :]],
+            actor=actor,
+            reason=reason,
         )
         for appointment in result.created:
             reminders.reminders_schedule(appointment=appointment, now=now)
@@ -453,5 +560,10 @@ def maintenance_replan(
         plan.needs_attention = True
         plan.attention_reason = "Some maintenance sessions could not be placed: " + "; ".join(result.problems)
         plan.version += 1
-        save_with_history(plan, fields=["needs_attention", "attention_reason", "version"], actor=actor, reason="Flagged: maintenance gaps")
+        save_with_history(
+            plan,
+            fields=["needs_attention", "attention_reason", "version"],
+            actor=actor,
+            reason="Flagged: maintenance gaps",
+        )
     return result

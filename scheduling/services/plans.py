@@ -124,7 +124,13 @@ def _check_interval(protocol: Protocol, days: int) -> None:
 
 @transaction.atomic
 def plan_change_interval(
-    *, plan: TreatmentPlan, days: int, reason: str, actor: AbstractBaseUser, now: dt.datetime, expected_version: int | None = None
+    *,
+    plan: TreatmentPlan,
+    days: int,
+    reason: str,
+    actor: AbstractBaseUser,
+    now: dt.datetime,
+    expected_version: int | None = None,
 ) -> MaintenanceReplan:
     """Change the maintenance interval; returns what moved, was added or released."""
     require_prescriber(actor, "Changing the maintenance interval")
@@ -138,9 +144,13 @@ def plan_change_interval(
     replan = MaintenanceReplan()
     if plan.status == PlanStatus.ACTIVE and plan.phase == Phase.MAINTENANCE:
         # Only unconfirmed future sessions move; past, checked-in and confirmed ones stay put.
-        replan = maintenance_replan(plan=plan, actor=actor, now=now, reason=f"Maintenance interval changed to {days} days")
+        replan = maintenance_replan(
+            plan=plan, actor=actor, now=now, reason=f"Maintenance interval changed to {days} days"
+        )
     _save(
-        plan, ["maintenance_interval_days"], actor=actor,
+        plan,
+        ["maintenance_interval_days"],
+        actor=actor,
         # The history's reason holds 100 characters; each moved session's own history says where it went.
         reason=f"Interval {old} → {days} days ({replan.counts()}): {reason}"[:100],
     )
@@ -149,7 +159,12 @@ def plan_change_interval(
 
 @transaction.atomic
 def plan_change_review_date(
-    *, plan: TreatmentPlan, review_date: dt.date, reason: str, actor: AbstractBaseUser, now: dt.datetime,
+    *,
+    plan: TreatmentPlan,
+    review_date: dt.date,
+    reason: str,
+    actor: AbstractBaseUser,
+    now: dt.datetime,
     expected_version: int | None = None,
 ) -> TreatmentPlan:
     require_prescriber(actor, "Changing the review date")
@@ -197,7 +212,12 @@ def usual_preferences(plan: TreatmentPlan, base: Preferences) -> Preferences:
 
 @transaction.atomic
 def plan_resume(
-    *, plan: TreatmentPlan, resume_date: dt.date, reason: str, actor: AbstractBaseUser, now: dt.datetime,
+    *,
+    plan: TreatmentPlan,
+    resume_date: dt.date,
+    reason: str,
+    actor: AbstractBaseUser,
+    now: dt.datetime,
     expected_version: int | None = None,
 ) -> list[Appointment]:
     """Resume from `resume_date`: the rest of the induction, or maintenance, is proposed and booked
@@ -213,7 +233,9 @@ def plan_resume(
     base = plan_preferences(plan)
     usual = usual_preferences(plan, base)
     if plan.phase == Phase.INDUCTION:
-        held = plan.appointments.filter(phase=Phase.INDUCTION, induction_round=plan.induction_round, status="completed").count()
+        held = plan.appointments.filter(
+            phase=Phase.INDUCTION, induction_round=plan.induction_round, status="completed"
+        ).count()
         remaining = plan.protocol.induction_session_count - held
         if remaining <= 0:
             return plan_enter_maintenance(plan=plan, actor=actor, now=now)
@@ -234,8 +256,13 @@ def plan_resume(
                 plan=plan, start_date=resume_date, now=now, prefs=base, sessions_needed=remaining, weekly_counts=weekly
             )
         return plan_sessions_book(
-            plan=plan, site=proposal.site, slots=[s.slot for s in proposal.sessions], phase=Phase.INDUCTION,
-            actor=actor, now=now, reason=f"Resumed: {reason}",
+            plan=plan,
+            site=proposal.site,
+            slots=[s.slot for s in proposal.sessions],
+            phase=Phase.INDUCTION,
+            actor=actor,
+            now=now,
+            reason=f"Resumed: {reason}",
         )
     # The first maintenance session falls on the first usual weekday from `resume_date`, at the usual time.
     first_day = next(
@@ -244,7 +271,11 @@ def plan_resume(
     anchor_day = first_day - dt.timedelta(days=plan.maintenance_interval_days)
     anchor = dt.datetime.combine(anchor_day, usual.earliest or dt.time(12), tzinfo=plan.site.zone)
     return maintenance_apply(
-        plan=plan, actor=actor, now=now, reason=f"Resumed: {reason}", anchor=anchor,
+        plan=plan,
+        actor=actor,
+        now=now,
+        reason=f"Resumed: {reason}",
+        anchor=anchor,
         prefs=Preferences(weekdays=base.weekdays, earliest=usual.earliest or base.earliest, latest=base.latest),
     )
 
@@ -260,13 +291,23 @@ def plan_end(
         raise InvalidState(f"The plan is already {plan.get_status_display().lower()}.")
     released = _release_future(plan, actor=actor, now=now, reason=f"Plan ended: {reason}")
     plan.status, plan.ended_at, plan.end_reason = PlanStatus.ENDED, now, reason
-    _save(plan, ["status", "ended_at", "end_reason"], actor=actor, reason=f"Ended early ({released} sessions released): {reason}")
+    _save(
+        plan,
+        ["status", "ended_at", "end_reason"],
+        actor=actor,
+        reason=f"Ended early ({released} sessions released): {reason}",
+    )
     return plan
 
 
 @transaction.atomic
 def plan_new_induction(
-    *, plan: TreatmentPlan, start_date: dt.date, reason: str, actor: AbstractBaseUser, now: dt.datetime,
+    *,
+    plan: TreatmentPlan,
+    start_date: dt.date,
+    reason: str,
+    actor: AbstractBaseUser,
+    now: dt.datetime,
     expected_version: int | None = None,
 ) -> list[Appointment]:
     """After a relapse: future maintenance is released and a new induction course is booked,
@@ -279,7 +320,12 @@ def plan_new_induction(
     _release_future(plan, actor=actor, now=now, reason=f"New induction: {reason}")
     plan.induction_round += 1
     plan.phase, plan.status, plan.paused_at = Phase.INDUCTION, PlanStatus.ACTIVE, None
-    _save(plan, ["induction_round", "phase", "status", "paused_at"], actor=actor, reason=f"New induction from {start_date}: {reason}")
+    _save(
+        plan,
+        ["induction_round", "phase", "status", "paused_at"],
+        actor=actor,
+        reason=f"New induction from {start_date}: {reason}",
+    )
     return course_book(plan=plan, actor=actor, now=now, start_date=start_date, reason=f"New induction: {reason}")
 
 
@@ -306,13 +352,17 @@ def plan_override_eligibility(
     plan = _lock(plan, expected_version)
     plan.eligibility_override_by, plan.eligibility_override_reason, plan.eligibility_override_at = staff, reason, now
     _save(
-        plan, ["eligibility_override_by", "eligibility_override_reason", "eligibility_override_at"], actor=actor,
+        plan,
+        ["eligibility_override_by", "eligibility_override_reason", "eligibility_override_at"],
+        actor=actor,
         reason=f"Screening override: {reason}",
     )
     return plan
 
 
-def plan_enter_maintenance(*, plan: TreatmentPlan, actor: AbstractBaseUser | None, now: dt.datetime) -> list[Appointment]:
+def plan_enter_maintenance(
+    *, plan: TreatmentPlan, actor: AbstractBaseUser | None, now: dt.datetime
+) -> list[Appointment]:
     """Induction is complete: the plan moves to maintenance and sessions are laid out at the
     plan's interval after the last induction session, up to the review date."""
     plan.phase = Phase.MAINTENANCE

@@ -81,7 +81,10 @@ def find_free_slots(
             if plan is not None:
                 refused = tuple(
                     plan_rule_violations(
-                        plan=plan, starts_at=slot.start, phase=phase or plan.phase, exclude_id=exclude_id,
+                        plan=plan,
+                        starts_at=slot.start,
+                        phase=phase or plan.phase,
+                        exclude_id=exclude_id,
                         sessions=sessions,
                     )
                 )

@@ -126,9 +126,7 @@ def waitlist_remove(*, entry: WaitlistEntry, actor: AbstractBaseUser, reason: st
         raise InvalidState("The patient is no longer waiting.")
     entry.status = WaitlistStatus.REMOVED
     save_with_history(entry, fields=["status"], actor=actor, reason=f"Removed from the waitlist: {reason.strip()}")
-    WaitlistOffer.objects.filter(entry=entry, status=WaitlistOfferStatus.OPEN).update(
-        status=WaitlistOfferStatus.CLOSED
-    )
+    WaitlistOffer.objects.filter(entry=entry, status=WaitlistOfferStatus.OPEN).update(status=WaitlistOfferStatus.CLOSED)
     return entry
 
 
@@ -167,7 +165,9 @@ def _suits(entry: WaitlistEntry, freed: Appointment, *, now: dt.datetime) -> boo
         return False  # a paused or ended course is not to be booked from the waitlist (the clinician decides)
     if plan is not None:
         phase = replaces.phase if replaces else plan.phase
-        if plan_rule_violations(plan=plan, starts_at=freed.starts_at, phase=phase, exclude_id=replaces.pk if replaces else None):
+        if plan_rule_violations(
+            plan=plan, starts_at=freed.starts_at, phase=phase, exclude_id=replaces.pk if replaces else None
+        ):
             return False
     return True
 
@@ -202,7 +202,9 @@ def _chair_still_free(freed: Appointment) -> bool:
     ).exists()
 
 
-def waitlist_offer_freed_slot(*, appointment_id: int, now: dt.datetime | None = None, send: bool = True) -> list[WaitlistOffer]:
+def waitlist_offer_freed_slot(
+    *, appointment_id: int, now: dt.datetime | None = None, send: bool = True
+) -> list[WaitlistOffer]:
     """Offer a cancelled session's chair to the waiting patients it suits, then message those who asked.
 
     Safe to run twice: an entry is offered a freed session once."""
@@ -218,8 +220,12 @@ def waitlist_offer_freed_slot(*, appointment_id: int, now: dt.datetime | None = 
         entries = waitlist_matches(freed=freed, now=now)
         offers = [
             WaitlistOffer(
-                entry=entry, freed=freed, site_id=freed.site_id, chair_id=freed.chair_id,
-                starts_at=freed.starts_at, ends_at=freed.starts_at + _entry_duration(entry),
+                entry=entry,
+                freed=freed,
+                site_id=freed.site_id,
+                chair_id=freed.chair_id,
+                starts_at=freed.starts_at,
+                ends_at=freed.starts_at + _entry_duration(entry),
             )
             for entry in entries
         ]
@@ -278,7 +284,9 @@ def _message_offer(offer: WaitlistOffer, *, now: dt.datetime) -> None:
     channel = patient.preferred_channel
     to = str(patient.mobile_phone) if channel == Channel.SMS else patient.email
     if not to:
-        channel, to = (Channel.EMAIL, patient.email) if patient.email else (Channel.SMS, str(patient.mobile_phone or ""))
+        channel, to = (
+            (Channel.EMAIL, patient.email) if patient.email else (Channel.SMS, str(patient.mobile_phone or ""))
+        )
     if not to:
         return
     when = offer.starts_at.astimezone(patient.zone)
@@ -344,9 +352,14 @@ def waitlist_offer_accept(*, offer: WaitlistOffer, actor: AbstractBaseUser | Non
                 )
             else:
                 booked = appointment_book(
-                    patient=entry.patient, site=entry.site, starts_at=mine.starts_at, actor=actor, now=now,
+                    patient=entry.patient,
+                    site=entry.site,
+                    starts_at=mine.starts_at,
+                    actor=actor,
+                    now=now,
                     plan=plan,
-                    chair=mine.chair, duration=mine.ends_at - mine.starts_at,
+                    chair=mine.chair,
+                    duration=mine.ends_at - mine.starts_at,
                 )
     except SchedulingError as exc:
         # Booked from the desk, or the patient's diary changed: the chair is no longer theirs to take.
@@ -357,7 +370,9 @@ def waitlist_offer_accept(*, offer: WaitlistOffer, actor: AbstractBaseUser | Non
     mine.status, mine.booked, mine.accepted_at = WaitlistOfferStatus.ACCEPTED, booked, now
     mine.accepted_by = actor if getattr(actor, "pk", None) else None
     save_with_history(
-        mine, fields=["status", "booked", "accepted_at", "accepted_by"], actor=actor,
+        mine,
+        fields=["status", "booked", "accepted_at", "accepted_by"],
+        actor=actor,
         reason=f"Accepted; booked {local_label(booked.starts_at, entry.site)}",
     )
     WaitlistOffer.objects.filter(freed_id=mine.freed_id, status=WaitlistOfferStatus.OPEN).exclude(pk=mine.pk).update(

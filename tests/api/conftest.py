@@ -109,21 +109,32 @@ def build_side(clinic: Clinic, patient_a, patient_b, flag_rule: Contraindication
     plan_b.refresh_from_db()
     draft_plan = clinic.plan(patient=PatientFactory(home_site=clinic.site))
     appointment_a = appointment_book(
-        patient=patient_a, site=clinic.site, starts_at=dt.datetime(2026, 3, 3, 15, tzinfo=dt.UTC),
-        actor=clinic.front_desk.user, now=NOW,
+        patient=patient_a,
+        site=clinic.site,
+        starts_at=dt.datetime(2026, 3, 3, 15, tzinfo=dt.UTC),
+        actor=clinic.front_desk.user,
+        now=NOW,
     )
     chair: Chair = clinic.chairs[2]
     nurse = clinic.nurses[0]
     past_b = AppointmentFactory(patient=patient_b, chair=chair, nurse=nurse, starts_at=NOW - dt.timedelta(hours=3))
     checked_in_b = AppointmentFactory(
-        patient=patient_b, chair=chair, nurse=nurse, starts_at=NOW - dt.timedelta(minutes=30),
-        status=AppointmentStatus.CHECKED_IN, checked_in_at=NOW - dt.timedelta(minutes=40),
+        patient=patient_b,
+        chair=chair,
+        nurse=nurse,
+        starts_at=NOW - dt.timedelta(minutes=30),
+        status=AppointmentStatus.CHECKED_IN,
+        checked_in_at=NOW - dt.timedelta(minutes=40),
     )
     record_session_for_completion(checked_in_b, nurse.user)
-    flag_b = PatientFlag.objects.create(patient=patient_b, contraindication=flag_rule, recorded_by=clinic.prescriber.user)
+    flag_b = PatientFlag.objects.create(
+        patient=patient_b, contraindication=flag_rule, recorded_by=clinic.prescriber.user
+    )
     closure = Closure.objects.create(
-        site=clinic.site, starts_at=dt.datetime(2026, 5, 25, 4, tzinfo=dt.UTC),
-        ends_at=dt.datetime(2026, 5, 26, 4, tzinfo=dt.UTC), reason="Memorial Day",
+        site=clinic.site,
+        starts_at=dt.datetime(2026, 5, 25, 4, tzinfo=dt.UTC),
+        ends_at=dt.datetime(2026, 5, 26, 4, tzinfo=dt.UTC),
+        reason="Memorial Day",
     )
     return Side(
         clinic=clinic,
@@ -143,7 +154,11 @@ def build_side(clinic: Clinic, patient_a, patient_b, flag_rule: Contraindication
         reminder_policy=clinic.site.reminder_policy,
         cs_entry=ControlledSubstanceEntry.objects.get(appointment=checked_in_b, corrects__isnull=True),
         response_b=questionnaire_submit(
-            patient=patient_b, instrument="phq9", answers=[2] * 9, entered_by=nurse.user, source=Source.STAFF,
+            patient=patient_b,
+            instrument="phq9",
+            answers=[2] * 9,
+            entered_by=nurse.user,
+            source=Source.STAFF,
             now=NOW - dt.timedelta(days=1),
         ),
     )
@@ -168,14 +183,14 @@ def build_world(*, days: int = 40, two_sites: bool = False) -> World:
     two = None
     if two_sites:
         other = second_clinic(protocol=clinic.protocol, days=days)
-        two = build_side(
-            other, PatientFactory(home_site=other.site), PatientFactory(home_site=other.site), flag_rule
-        )
+        two = build_side(other, PatientFactory(home_site=other.site), PatientFactory(home_site=other.site), flag_rule)
         for role, base in WIDE_ROLES.items():
             users[role] = StaffFactory(user=UserFactory(username=role), role=base, all_sites=True).user
     # Some tests move the clock by days (mock.patch of timezone.now), past a real token's lifetime;
     # expiry itself is tested in tests/test_security_tokens.py.
-    tokens = {role: AuthToken.objects.create(user=user, expiry=dt.timedelta(days=3650))[1] for role, user in users.items()}
+    tokens = {
+        role: AuthToken.objects.create(user=user, expiry=dt.timedelta(days=3650))[1] for role, user in users.items()
+    }
     return World(**vars(one), users=users, tokens=tokens, two=two)
 
 
@@ -200,4 +215,3 @@ def module_world(django_db_setup, django_db_blocker):
         finally:
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
-

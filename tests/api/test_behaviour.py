@@ -33,7 +33,10 @@ def test_retried_booking_with_same_key_returns_first_result_and_books_once(world
 
 def test_reused_key_with_a_different_body_is_refused(world):
     client = world.client("front_desk")
-    assert client.post(f"{V1}/appointments/", book_body(world), format="json", HTTP_IDEMPOTENCY_KEY="k-2").status_code == 201
+    assert (
+        client.post(f"{V1}/appointments/", book_body(world), format="json", HTTP_IDEMPOTENCY_KEY="k-2").status_code
+        == 201
+    )
     other = client.post(f"{V1}/appointments/", book_body(world, hour=17), format="json", HTTP_IDEMPOTENCY_KEY="k-2")
     assert other.status_code == 422
     assert other.json()["error"]["code"] == "idempotency_key_reused"
@@ -42,7 +45,9 @@ def test_reused_key_with_a_different_body_is_refused(world):
 
 def test_same_key_from_another_user_is_a_separate_booking_attempt(world):
     world.client("front_desk").post(f"{V1}/appointments/", book_body(world), format="json", HTTP_IDEMPOTENCY_KEY="k-3")
-    second = world.client("nurse").post(f"{V1}/appointments/", book_body(world), format="json", HTTP_IDEMPOTENCY_KEY="k-3")
+    second = world.client("nurse").post(
+        f"{V1}/appointments/", book_body(world), format="json", HTTP_IDEMPOTENCY_KEY="k-3"
+    )
     assert second.status_code == 409  # not a replay: the patient is already booked then
     assert second.json()["error"]["code"] == "booking_conflict"
 
@@ -50,8 +55,11 @@ def test_same_key_from_another_user_is_a_separate_booking_attempt(world):
 def test_booking_conflict_is_409_in_the_error_shape(world):
     client = world.client("front_desk")
     taken = world.appointment_a
-    response = client.post(f"{V1}/appointments/", {"patient": taken.patient_id, "site": world.site.pk,
-                                                    "starts_at": taken.starts_at.isoformat()}, format="json")
+    response = client.post(
+        f"{V1}/appointments/",
+        {"patient": taken.patient_id, "site": world.site.pk, "starts_at": taken.starts_at.isoformat()},
+        format="json",
+    )
     assert response.status_code == 409
     error = response.json()["error"]
     assert error["code"] == "booking_conflict" and error["message"] and error["fields"] == {}
@@ -68,7 +76,9 @@ def test_course_that_does_not_fit_is_409_with_alternatives(world):
     plan = world.draft_plan
     plan.preferred_weekdays = [5]
     plan.save(update_fields=["preferred_weekdays"])
-    response = world.client("front_desk").post(f"{V1}/plans/{plan.pk}/propose-course/", {"start_date": "2026-03-09"}, format="json")
+    response = world.client("front_desk").post(
+        f"{V1}/plans/{plan.pk}/propose-course/", {"start_date": "2026-03-09"}, format="json"
+    )
     assert response.status_code == 409
     error = response.json()["error"]
     assert error["code"] == "course_does_not_fit"
@@ -89,11 +99,17 @@ def test_plan_edit_without_if_match_is_428(world):
 def test_plan_edit_with_a_stale_version_is_409_and_changes_nothing(world):
     client = world.client("prescriber")  # the review date is a prescriber's decision
     stale = f'"{world.plan_b.version}"'
-    first = client.post(f"{V1}/plans/{world.plan_b.pk}/change-review-date/",
-                        {"review_date": "2026-09-01", "reason": "Family meeting"}, format="json", HTTP_IF_MATCH=stale)
+    first = client.post(
+        f"{V1}/plans/{world.plan_b.pk}/change-review-date/",
+        {"review_date": "2026-09-01", "reason": "Family meeting"},
+        format="json",
+        HTTP_IF_MATCH=stale,
+    )
     assert first.status_code == 200
     assert first["ETag"] == f'"{world.plan_b.version + 1}"'
-    second = client.post(f"{V1}/plans/{world.plan_b.pk}/pause/", {"reason": "Travel"}, format="json", HTTP_IF_MATCH=stale)
+    second = client.post(
+        f"{V1}/plans/{world.plan_b.pk}/pause/", {"reason": "Travel"}, format="json", HTTP_IF_MATCH=stale
+    )
     assert second.status_code == 409
     assert second.json()["error"]["code"] == "stale_version"
     assert second.json()["error"]["details"]["current_version"] == world.plan_b.version + 1
@@ -103,7 +119,8 @@ def test_plan_edit_with_a_stale_version_is_409_and_changes_nothing(world):
 
 def test_version_in_the_body_stands_in_for_if_match(world):
     response = world.client("prescriber").post(
-        f"{V1}/plans/{world.plan_b.pk}/end/", {"reason": "Moved away", "version": world.plan_b.version}, format="json")
+        f"{V1}/plans/{world.plan_b.pk}/end/", {"reason": "Moved away", "version": world.plan_b.version}, format="json"
+    )
     assert response.status_code == 200
     assert response.json()["plan"]["status"] == "ended"
 
@@ -113,13 +130,16 @@ def test_front_desk_sees_no_clinical_fields(world):
     assert patient["medications"] is None and patient["seizure_history"] is None
     clinician = world.client("nurse").get(f"{V1}/patients/{world.plan_b.patient_id}/").json()
     assert clinician["seizure_history"] is False
-    refused = world.client("front_desk").patch(f"{V1}/patients/{world.plan_b.patient_id}/", {"medications": "x"}, format="json")
+    refused = world.client("front_desk").patch(
+        f"{V1}/patients/{world.plan_b.patient_id}/", {"medications": "x"}, format="json"
+    )
     assert refused.status_code == 400
 
 
 def test_patient_lists_only_their_own_appointments_by_date_range(world):
     response = world.client("patient_b").get(
-        f"{V1}/appointments/", {"starts_after": "2026-03-01T00:00:00Z", "starts_before": "2026-03-10T00:00:00Z"})
+        f"{V1}/appointments/", {"starts_after": "2026-03-01T00:00:00Z", "starts_before": "2026-03-10T00:00:00Z"}
+    )
     rows = response.json()["results"]
     assert rows and {row["patient"] for row in rows} == {world.plan_b.patient_id}
     assert all("2026-03-01" <= row["starts_at"][:10] < "2026-03-10" for row in rows)
@@ -143,26 +163,53 @@ def test_day_board_shows_every_chair_of_the_day(world):
 
 def test_free_slots_exclude_taken_chairs(world):
     taken = world.appointment_b
-    response = world.client("front_desk").get(f"{V1}/sites/{world.site.pk}/free-slots/", {
-        "start_date": "2026-03-02", "end_date": "2026-03-02", "duration_minutes": 120, "chair": taken.chair_id})
+    response = world.client("front_desk").get(
+        f"{V1}/sites/{world.site.pk}/free-slots/",
+        {"start_date": "2026-03-02", "end_date": "2026-03-02", "duration_minutes": 120, "chair": taken.chair_id},
+    )
     starts = {slot["starts_at"] for slot in response.json()["slots"]}
     assert response.status_code == 200 and starts
     assert taken.starts_at.isoformat().replace("+00:00", "Z") not in starts
 
 
 def test_throttled_request_is_429_in_the_error_shape(world):
-    with mock.patch.object(UserRateThrottle, "allow_request", return_value=False), \
-         mock.patch.object(UserRateThrottle, "wait", return_value=30):
+    with (
+        mock.patch.object(UserRateThrottle, "allow_request", return_value=False),
+        mock.patch.object(UserRateThrottle, "wait", return_value=30),
+    ):
         response = world.client("front_desk").get(f"{V1}/sites/")
     assert response.status_code == 429
     assert response.json()["error"]["details"]["retry_after_seconds"] == 30
 
 
-LISTS = ["sites", "chairs", "staff", "opening-hours", "closures", "patients", "evaluations", "patient-flags",
-         "contraindications", "protocols", "plans", "appointments", "reminders"]
+LISTS = [
+    "sites",
+    "chairs",
+    "staff",
+    "opening-hours",
+    "closures",
+    "patients",
+    "evaluations",
+    "patient-flags",
+    "contraindications",
+    "protocols",
+    "plans",
+    "appointments",
+    "reminders",
+]
 
 
-GROWN = {"chairs", "closures", "patients", "evaluations", "patient-flags", "protocols", "plans", "appointments", "reminders"}
+GROWN = {
+    "chairs",
+    "closures",
+    "patients",
+    "evaluations",
+    "patient-flags",
+    "protocols",
+    "plans",
+    "appointments",
+    "reminders",
+}
 
 
 def _grow(world: World, rows: int) -> None:
@@ -177,15 +224,28 @@ def _grow(world: World, rows: int) -> None:
         patient = PatientFactory(home_site=world.site)
         PatientFlag.objects.create(patient=patient, contraindication=world.flag_rule, recorded_by=world.users["nurse"])
         chair = ChairFactory(site=world.site, name=f"Extra {index}")
-        Closure.objects.create(site=world.site, starts_at=dt.datetime(2026, 12, 1, tzinfo=dt.UTC) + dt.timedelta(days=index),
-                               ends_at=dt.datetime(2026, 12, 1, 8, tzinfo=dt.UTC) + dt.timedelta(days=index), reason="Holiday")
+        Closure.objects.create(
+            site=world.site,
+            starts_at=dt.datetime(2026, 12, 1, tzinfo=dt.UTC) + dt.timedelta(days=index),
+            ends_at=dt.datetime(2026, 12, 1, 8, tzinfo=dt.UTC) + dt.timedelta(days=index),
+            reason="Holiday",
+        )
         protocol = ProtocolFactory(name=f"Protocol {index}")
         PlanFactory(patient=patient, protocol=protocol, prescriber=world.clinic.prescriber)
-        appointment = AppointmentFactory(patient=patient, chair=chair, nurse=world.clinic.nurses[0],
-                                         starts_at=dt.datetime(2026, 4, 1, 15, tzinfo=dt.UTC))
-        Reminder.objects.create(appointment=appointment, channel="email", offset_minutes=60,
-                                session_starts_at=appointment.starts_at, due_at=appointment.starts_at,
-                                next_attempt_at=appointment.starts_at)
+        appointment = AppointmentFactory(
+            patient=patient,
+            chair=chair,
+            nurse=world.clinic.nurses[0],
+            starts_at=dt.datetime(2026, 4, 1, 15, tzinfo=dt.UTC),
+        )
+        Reminder.objects.create(
+            appointment=appointment,
+            channel="email",
+            offset_minutes=60,
+            session_starts_at=appointment.starts_at,
+            due_at=appointment.starts_at,
+            next_attempt_at=appointment.starts_at,
+        )
 
 
 @pytest.mark.parametrize("rows", [2, 30])

@@ -37,8 +37,9 @@ def test_patient_who_already_has_a_session_then_is_told_so(world):
 def test_a_chair_taken_by_someone_else_is_named_as_the_reason(world):
     taken = world.appointment_a
     other = PatientFactory(home_site=world.site)
-    error = conflict(book(world, patient=other.pk, site=world.site.pk, starts_at=taken.starts_at.isoformat(),
-                          chair=taken.chair_id))
+    error = conflict(
+        book(world, patient=other.pk, site=world.site.pk, starts_at=taken.starts_at.isoformat(), chair=taken.chair_id)
+    )
     assert error["details"]["reason"] == "chair_taken"
 
 
@@ -51,8 +52,12 @@ def test_nurse_capacity_is_named_as_the_reason(world):
 
 
 def test_a_closure_is_named_as_the_reason(world):
-    Closure.objects.create(site=world.site, starts_at=dt.datetime(2026, 3, 5, tzinfo=dt.UTC),
-                           ends_at=dt.datetime(2026, 3, 6, tzinfo=dt.UTC), reason="Staff training")
+    Closure.objects.create(
+        site=world.site,
+        starts_at=dt.datetime(2026, 3, 5, tzinfo=dt.UTC),
+        ends_at=dt.datetime(2026, 3, 6, tzinfo=dt.UTC),
+        reason="Staff training",
+    )
     other = PatientFactory(home_site=world.site)
     error = conflict(book(world, patient=other.pk, site=world.site.pk, starts_at=FREE_AT))
     assert error["details"]["reason"] == "site_closed"
@@ -98,7 +103,9 @@ def test_a_proposal_books_as_returned_and_its_sequence_and_phase_are_honoured(wo
 def test_a_session_phase_or_sequence_that_cannot_be_honoured_is_refused(world, change):
     plan = world.draft_plan
     client = world.client("front_desk")
-    sessions = client.post(f"{V1}/plans/{plan.pk}/propose-course/", {"start_date": "2026-03-09"}, format="json").json()["sessions"]
+    sessions = client.post(f"{V1}/plans/{plan.pk}/propose-course/", {"start_date": "2026-03-09"}, format="json").json()[
+        "sessions"
+    ]
     sessions[0] = {**sessions[0], **change}
     response = client.post(f"{V1}/plans/{plan.pk}/book-course/", {"sessions": sessions}, format="json")
     assert response.status_code == 400, response.content[:500]

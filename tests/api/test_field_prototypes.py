@@ -33,8 +33,12 @@ def test_clinical_notes_follow_each_request_and_not_the_one_before(world: World)
     appointment = Appointment.objects.get(pk=world.appointment_a.pk)
     Appointment.objects.filter(pk=appointment.pk).update(notes="Felt dizzy at 30 minutes")
     url = f"{V1}/appointments/{appointment.pk}/"
-    for role, expected in (("nurse", "Felt dizzy at 30 minutes"), ("front_desk", None), ("prescriber",
-                           "Felt dizzy at 30 minutes"), ("front_desk", None)):
+    for role, expected in (
+        ("nurse", "Felt dizzy at 30 minutes"),
+        ("front_desk", None),
+        ("prescriber", "Felt dizzy at 30 minutes"),
+        ("front_desk", None),
+    ):
         response = world.client(role).get(url)
         assert response.status_code == 200, (role, response.content)
         assert response.json()["notes"] == expected, role
@@ -44,7 +48,11 @@ def test_a_booking_answer_names_its_own_patient_chair_and_nurse(world: World):
     client = world.client("front_desk")
     answers = []
     for hour in (14, 16):
-        body = {"patient": world.appointment_a.patient_id, "site": world.site.pk, "starts_at": f"2026-03-05T{hour}:00:00Z"}
+        body = {
+            "patient": world.appointment_a.patient_id,
+            "site": world.site.pk,
+            "starts_at": f"2026-03-05T{hour}:00:00Z",
+        }
         response = client.post(f"{V1}/appointments/", body, format="json")
         assert response.status_code == 201, response.content
         answers.append(response.json())

@@ -21,7 +21,11 @@ def assert_400_naming(response, field: str) -> dict:
 
 
 def plan_body(world: World, **changes) -> dict:
-    body = {"patient": world.draft_plan.patient_id, "protocol": world.draft_plan.protocol_id, "start_date": "2026-03-09"}
+    body = {
+        "patient": world.draft_plan.patient_id,
+        "protocol": world.draft_plan.protocol_id,
+        "start_date": "2026-03-09",
+    }
     return {**body, **changes}
 
 
@@ -34,7 +38,9 @@ def test_plan_start_date_outside_the_clinical_range_is_refused(world, start_date
 
 
 def test_plan_review_date_outside_the_clinical_range_is_refused(world):
-    response = world.client("prescriber").post(f"{V1}/plans/", plan_body(world, review_date="9999-12-31"), format="json")
+    response = world.client("prescriber").post(
+        f"{V1}/plans/", plan_body(world, review_date="9999-12-31"), format="json"
+    )
     assert_400_naming(response, "review_date")
 
 
@@ -42,7 +48,8 @@ def test_change_review_date_to_year_9999_is_refused(world):
     plan = world.plan_b
     response = world.client("prescriber").post(
         f"{V1}/plans/{plan.pk}/change-review-date/",
-        {"review_date": "9999-12-01", "reason": "typo", "version": plan.version}, format="json",
+        {"review_date": "9999-12-01", "reason": "typo", "version": plan.version},
+        format="json",
     )
     assert_400_naming(response, "review_date")
 
@@ -63,7 +70,8 @@ def test_booking_outside_the_clinical_range_is_refused(world, starts_at):
 @pytest.mark.parametrize("start_date", ["9999-12-01", "1900-01-01"])
 def test_free_slot_query_outside_the_clinical_range_is_refused(world, start_date):
     response = world.client("front_desk").get(
-        f"{V1}/sites/{world.site.pk}/free-slots/", {"start_date": start_date, "end_date": start_date, "duration_minutes": 60}
+        f"{V1}/sites/{world.site.pk}/free-slots/",
+        {"start_date": start_date, "end_date": start_date, "duration_minutes": 60},
     )
     assert_400_naming(response, "start_date")
 
@@ -79,7 +87,9 @@ def test_naive_datetime_in_a_booking_is_refused_asking_for_an_offset(world):
     body = {"patient": world.appointment_a.patient_id, "site": world.site.pk, "starts_at": "2026-03-05T15:00:00"}
     error = assert_400_naming(world.client("front_desk").post(f"{V1}/appointments/", body, format="json"), "starts_at")
     assert "offset or Z" in error["fields"]["starts_at"][0]
-    assert not Appointment.objects.filter(patient_id=world.appointment_a.patient_id, starts_at__date="2026-03-05").exists()
+    assert not Appointment.objects.filter(
+        patient_id=world.appointment_a.patient_id, starts_at__date="2026-03-05"
+    ).exists()
 
 
 def test_naive_datetime_in_a_filter_is_refused(world):
@@ -135,8 +145,13 @@ def test_a_non_integer_chair_in_a_free_slot_query_is_refused(world):
 
 
 def test_unknown_fields_in_a_booking_are_refused_by_name(world):
-    body = {"patient": world.appointment_a.patient_id, "site": world.site.pk, "starts_at": "2026-03-05T15:00:00Z",
-            "nurse_id": 3, "colour": "red"}
+    body = {
+        "patient": world.appointment_a.patient_id,
+        "site": world.site.pk,
+        "starts_at": "2026-03-05T15:00:00Z",
+        "nurse_id": 3,
+        "colour": "red",
+    }
     error = assert_400_naming(world.client("front_desk").post(f"{V1}/appointments/", body, format="json"), "colour")
     assert "nurse_id" in error["fields"]
 
@@ -150,8 +165,9 @@ def test_unknown_fields_in_a_config_write_are_refused(world):
 
 def test_unknown_top_level_fields_in_book_course_are_refused(world):
     response = world.client("front_desk").post(
-        f"{V1}/plans/{world.draft_plan.pk}/book-course/", {"start_date": "2026-03-09", "phase": "maintenance",
-                                                           "sequence": 3}, format="json",
+        f"{V1}/plans/{world.draft_plan.pk}/book-course/",
+        {"start_date": "2026-03-09", "phase": "maintenance", "sequence": 3},
+        format="json",
     )
     error = assert_400_naming(response, "phase")
     assert "sequence" in error["fields"]

@@ -49,8 +49,13 @@ def test_every_operation_conforms_to_the_schema(keep_test_connection, db, frozen
         operations += 1
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def run(case):
             # A fresh token per example: the logout operations revoke the one they are called with.
             token, _ = token_issue(user=prescriber)

@@ -39,7 +39,11 @@ def test_an_overlapping_shift_is_a_409_that_names_the_clash(admin, clinic):
     before = Shift.objects.count()
     response = admin.post(
         f"{V1}/shifts/",
-        _shift_body(clinic, (taken.ends_at - dt.timedelta(hours=1)).isoformat(), (taken.ends_at + dt.timedelta(hours=2)).isoformat()),
+        _shift_body(
+            clinic,
+            (taken.ends_at - dt.timedelta(hours=1)).isoformat(),
+            (taken.ends_at + dt.timedelta(hours=2)).isoformat(),
+        ),
         format="json",
     )
     assert response.status_code == 409, response.content
@@ -55,16 +59,21 @@ def test_a_back_to_back_shift_is_accepted_and_moving_a_shift_onto_another_is_ref
         format="json",
     )
     assert created.status_code == 201, created.content
-    moved = admin.patch(f"{V1}/shifts/{created.json()['id']}/", {"starts_at": taken.starts_at.isoformat()}, format="json")
+    moved = admin.patch(
+        f"{V1}/shifts/{created.json()['id']}/", {"starts_at": taken.starts_at.isoformat()}, format="json"
+    )
     assert moved.status_code == 409
 
 
 def test_a_shift_must_end_after_it_starts_and_be_at_a_site_the_person_works_at(admin, clinic):
-    backwards = admin.post(f"{V1}/shifts/", _shift_body(clinic, "2026-06-01T19:00:00Z", "2026-06-01T11:00:00Z"), format="json")
+    backwards = admin.post(
+        f"{V1}/shifts/", _shift_body(clinic, "2026-06-01T19:00:00Z", "2026-06-01T11:00:00Z"), format="json"
+    )
     assert backwards.status_code == 400
     other = SiteFactory()
     elsewhere = admin.post(
-        f"{V1}/shifts/", {**_shift_body(clinic, "2026-06-01T11:00:00Z", "2026-06-01T19:00:00Z"), "site": other.pk},
+        f"{V1}/shifts/",
+        {**_shift_body(clinic, "2026-06-01T11:00:00Z", "2026-06-01T19:00:00Z"), "site": other.pk},
         format="json",
     )
     assert elsewhere.status_code == 400
@@ -77,7 +86,12 @@ def test_the_front_desk_reads_shifts_but_cannot_add_one(clinic):
     listed = desk.get(f"{V1}/shifts/?limit=200")
     assert listed.status_code == 200
     assert listed.json()["count"] == Shift.objects.filter(site=clinic.site).count() > 0
-    assert desk.post(f"{V1}/shifts/", _shift_body(clinic, "2026-06-01T11:00:00Z", "2026-06-01T19:00:00Z"), format="json").status_code == 403
+    assert (
+        desk.post(
+            f"{V1}/shifts/", _shift_body(clinic, "2026-06-01T11:00:00Z", "2026-06-01T19:00:00Z"), format="json"
+        ).status_code
+        == 403
+    )
     assert desk.get(f"{V1}/reminder-policies/").status_code == 403
 
 
@@ -129,9 +143,12 @@ def test_a_policy_stays_with_its_site_and_a_site_has_one_policy(admin, clinic):
 
 def test_the_schema_documents_shifts_and_the_reminder_policy(admin):
     schema = admin.get("/api/schema/?format=json").json()
-    assert {"/api/v1/shifts/", "/api/v1/shifts/{id}/", "/api/v1/reminder-policies/", "/api/v1/reminder-policies/{id}/"} <= set(
-        schema["paths"]
-    )
+    assert {
+        "/api/v1/shifts/",
+        "/api/v1/shifts/{id}/",
+        "/api/v1/reminder-policies/",
+        "/api/v1/reminder-policies/{id}/",
+    } <= set(schema["paths"])
 
 
 def test_a_site_administrator_changes_only_their_own_sites_of_a_staff_member(admin, clinic):

@@ -29,8 +29,11 @@ def test_a_site_created_anywhere_gets_the_default_reminder_policy():
 def test_a_site_created_through_the_api_has_a_reminder_policy(personas):
     client = APIClient()
     client.force_authenticate(personas.clinic_admin.user)
-    response = client.post(f"{V1}/sites/", {"name": "East", "time_zone": "America/Chicago", "phone": "+1 312 555 0100",
-                                            "address": "1 Main St"}, format="json")
+    response = client.post(
+        f"{V1}/sites/",
+        {"name": "East", "time_zone": "America/Chicago", "phone": "+1 312 555 0100", "address": "1 Main St"},
+        format="json",
+    )
     assert response.status_code == 201, response.content
     assert ReminderPolicy.objects.filter(site_id=response.json()["id"]).exists()
 
@@ -69,12 +72,27 @@ def test_a_patient_cancelling_at_a_site_without_a_policy_gets_the_default_notice
 def test_a_site_added_in_the_admin_gets_a_policy_that_the_admin_can_then_edit(admin_client):
     management = {}
     for prefix in ("chairs", "opening_hours"):
-        management.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0",
-                           f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"})
-    response = admin_client.post("/admin/clinic/site/add/", {
-        "name": "West", "time_zone": "America/Denver", "address": "2 Main St", "phone": "+1 303 555 0100",
-        "max_patients_per_nurse": "2", "slot_step_minutes": "15", "arrival_notes": "", **management,
-    })
+        management.update(
+            {
+                f"{prefix}-TOTAL_FORMS": "0",
+                f"{prefix}-INITIAL_FORMS": "0",
+                f"{prefix}-MIN_NUM_FORMS": "0",
+                f"{prefix}-MAX_NUM_FORMS": "1000",
+            }
+        )
+    response = admin_client.post(
+        "/admin/clinic/site/add/",
+        {
+            "name": "West",
+            "time_zone": "America/Denver",
+            "address": "2 Main St",
+            "phone": "+1 303 555 0100",
+            "max_patients_per_nurse": "2",
+            "slot_step_minutes": "15",
+            "arrival_notes": "",
+            **management,
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     site = Site.objects.get(name="West")
     assert ReminderPolicy.objects.filter(site=site).count() == 1

@@ -38,8 +38,11 @@ class Ward:
 
     def client(self, role: str) -> APIClient:
         user = {
-            "nurse": self.nurse.user, "prescriber": self.prescriber.user, "front_desk": self.front_desk.user,
-            "clinic_admin": self.admin.user, "patient": self.patient_user,
+            "nurse": self.nurse.user,
+            "prescriber": self.prescriber.user,
+            "front_desk": self.front_desk.user,
+            "clinic_admin": self.admin.user,
+            "patient": self.patient_user,
         }[role]
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Token {token_issue(user=user)[0]}")
@@ -53,12 +56,23 @@ def ward(db) -> Ward:
     patient_user = UserFactory(username="patient_cara")
     patient = PatientFactory(user=patient_user, first_name="Cara", last_name="Diaz", home_site=clinic.site)
     session = AppointmentFactory(
-        patient=patient, chair=clinic.chairs[0], nurse=nurse, starts_at=SESSION_START,
-        status=AppointmentStatus.CHECKED_IN, checked_in_at=SESSION_START - dt.timedelta(minutes=10),
+        patient=patient,
+        chair=clinic.chairs[0],
+        nurse=nurse,
+        starts_at=SESSION_START,
+        status=AppointmentStatus.CHECKED_IN,
+        checked_in_at=SESSION_START - dt.timedelta(minutes=10),
     )
     admin = StaffFactory(role=Role.CLINIC_ADMIN, user=UserFactory(username="clinic_admin"), sites=[clinic.site])
-    return Ward(clinic=clinic, session=session, nurse=nurse, prescriber=clinic.prescriber, front_desk=clinic.front_desk,
-                admin=admin, patient_user=patient_user)
+    return Ward(
+        clinic=clinic,
+        session=session,
+        nurse=nurse,
+        prescriber=clinic.prescriber,
+        front_desk=clinic.front_desk,
+        admin=admin,
+        patient_user=patient_user,
+    )
 
 
 @pytest.fixture

@@ -37,7 +37,9 @@ def test_recording_vitals_is_for_clinicians(ward, at_chair, role):
 @pytest.mark.parametrize("role", ROLES)
 def test_clearing_a_held_start_is_for_prescribers(ward, at_chair, role):
     record_pre_vitals(ward.session, ward.nurse.user, systolic=172, diastolic=96)
-    response = ward.client(role).post(f"{V1}/sessions/{ward.session.pk}/clear-start/", {"reason": "Rechecked"}, format="json")
+    response = ward.client(role).post(
+        f"{V1}/sessions/{ward.session.pk}/clear-start/", {"reason": "Rechecked"}, format="json"
+    )
     assert response.status_code == _expected(role, {"prescriber"}, 201), response.content
 
 
@@ -65,7 +67,9 @@ def test_a_held_start_answers_409_with_the_reasons_then_the_prescriber_clears_it
     assert error["details"]["reasons"] == ["Blood pressure 172/96 is above the clinic's limit of 160 systolic"]
     record = nurse.get(f"{V1}/sessions/{ward.session.pk}/").json()
     assert record["start_held_for"] == error["details"]["reasons"]
-    cleared = prescriber.post(f"{V1}/sessions/{ward.session.pk}/clear-start/", {"reason": "Rechecked: 150/90"}, format="json")
+    cleared = prescriber.post(
+        f"{V1}/sessions/{ward.session.pk}/clear-start/", {"reason": "Rechecked: 150/90"}, format="json"
+    )
     assert cleared.status_code == 201
     assert nurse.post(f"/api/v1/appointments/{ward.session.pk}/start/").json()["status"] == "in_chair"
 
@@ -79,16 +83,34 @@ def test_a_session_is_recorded_and_completed_through_the_api(ward, at_chair):
     assert incomplete.status_code == 409 and incomplete.json()["error"]["code"] == "session_record_incomplete"
     # Vitals at 15:05; the infusion runs after them, and the discharge follows 30 minutes of monitoring.
     with time_machine.travel(dt.datetime(2026, 3, 2, 16, 30, tzinfo=dt.UTC), tick=False):
-        given = nurse.post(f"{base}/administration/", {
-            "route": "iv", "dose_mg_per_kg": "0.5", "weight_kg": "70", "total_mg": "35",
-            "started_at": "2026-03-02T15:10:00Z", "ended_at": "2026-03-02T15:50:00Z", "lot_number": "KX-1",
-            "given_by": ward.nurse.pk,
-        }, format="json")
+        given = nurse.post(
+            f"{base}/administration/",
+            {
+                "route": "iv",
+                "dose_mg_per_kg": "0.5",
+                "weight_kg": "70",
+                "total_mg": "35",
+                "started_at": "2026-03-02T15:10:00Z",
+                "ended_at": "2026-03-02T15:50:00Z",
+                "lot_number": "KX-1",
+                "given_by": ward.nurse.pk,
+            },
+            format="json",
+        )
         assert given.status_code == 201, given.content
-        assert nurse.post(f"{base}/vitals/", {**HIGH, "phase": "recovery", "systolic": 130}, format="json").status_code == 201
-        discharged = nurse.post(f"{base}/recovery/", {
-            "side_effects": [], "discharged_at": "2026-03-02T16:25:00Z", "driver_name": "Sam Diaz",
-        }, format="json")
+        assert (
+            nurse.post(f"{base}/vitals/", {**HIGH, "phase": "recovery", "systolic": 130}, format="json").status_code
+            == 201
+        )
+        discharged = nurse.post(
+            f"{base}/recovery/",
+            {
+                "side_effects": [],
+                "discharged_at": "2026-03-02T16:25:00Z",
+                "driver_name": "Sam Diaz",
+            },
+            format="json",
+        )
         assert discharged.status_code == 200, discharged.content
         assert nurse.post(f"/api/v1/appointments/{ward.session.pk}/complete/").json()["status"] == "completed"
     entries = nurse.get(f"{V1}/controlled-substance-log/?date_from=2026-03-02&date_to=2026-03-02").json()["results"]
@@ -103,13 +125,19 @@ def test_the_csv_export_and_a_correction_through_the_api(ward, at_chair):
         f"{V1}/controlled-substance-log/{entry.pk}/correct/", {"total_mg": "34", "reason": "Pump log"}, format="json"
     )
     assert corrected.status_code == 201 and corrected.json()["corrects"] == entry.pk
-    assert ward.client("clinic_admin").post(
-        f"{V1}/controlled-substance-log/{entry.pk}/correct/", {"total_mg": "33", "reason": "x"}, format="json"
-    ).status_code == 403
+    assert (
+        ward.client("clinic_admin")
+        .post(f"{V1}/controlled-substance-log/{entry.pk}/correct/", {"total_mg": "33", "reason": "x"}, format="json")
+        .status_code
+        == 403
+    )
     response = ward.client("clinic_admin").get(f"{V1}/controlled-substance-log/export/")
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
-    assert [(r["total_mg"], r["corrects"], r["reason"]) for r in rows] == [("35.00", "", ""), ("34.00", str(entry.pk), "Pump log")]
+    assert [(r["total_mg"], r["corrects"], r["reason"]) for r in rows] == [
+        ("35.00", "", ""),
+        ("34.00", str(entry.pk), "Pump log"),
+    ]
 
 
 # --- Pages ----------------------------------------------------------------------------------
@@ -120,15 +148,17 @@ def _login(client, staff_or_user) -> None:
     assert client.login(request=HttpRequest(), username=user.username, password=PASSWORD)  # axes needs a request
 
 
-@pytest.mark.parametrize(("who", "status"), [("nurse", 200), ("prescriber", 200), ("front_desk", 403),
-                                             ("admin", 403), ("patient_user", 403)])
+@pytest.mark.parametrize(
+    ("who", "status"), [("nurse", 200), ("prescriber", 200), ("front_desk", 403), ("admin", 403), ("patient_user", 403)]
+)
 def test_the_session_page_is_for_clinicians(client, ward, at_chair, who, status):
     _login(client, getattr(ward, who))
     assert client.get(reverse("clinical:session", args=[ward.session.pk])).status_code == status
 
 
-@pytest.mark.parametrize(("who", "status"), [("nurse", 200), ("prescriber", 200), ("admin", 200), ("front_desk", 403),
-                                             ("patient_user", 403)])
+@pytest.mark.parametrize(
+    ("who", "status"), [("nurse", 200), ("prescriber", 200), ("admin", 200), ("front_desk", 403), ("patient_user", 403)]
+)
 def test_the_log_page_and_csv_are_for_clinicians_and_administrators(client, ward, at_chair, who, status):
     _login(client, getattr(ward, who))
     assert client.get(reverse("clinical:cs-log")).status_code == status

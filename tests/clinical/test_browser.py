@@ -25,13 +25,22 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_nurse_records_high_vitals_that_hold_the_start_and_a_prescriber_clears_it(page: Page, live_server):
     site = SiteFactory(name="Riverside Infusion Center", time_zone="America/New_York")
     chair = ChairFactory(site=site, name="Chair 1")
-    nurse = StaffFactory(role=Role.NURSE, sites=[site], user=UserFactory(username="nurse_nora", first_name="Nora",
-                                                                           last_name="Quinn"))
-    StaffFactory(role=Role.PRESCRIBER, sites=[site], user=UserFactory(username="dr_hale", first_name="Maya", last_name="Hale"))
+    nurse = StaffFactory(
+        role=Role.NURSE, sites=[site], user=UserFactory(username="nurse_nora", first_name="Nora", last_name="Quinn")
+    )
+    StaffFactory(
+        role=Role.PRESCRIBER, sites=[site], user=UserFactory(username="dr_hale", first_name="Maya", last_name="Hale")
+    )
     patient = PatientFactory(first_name="Grace", last_name="Whitfield", home_site=site, escort_name="Chris Whitfield")
     now = timezone.now()
-    session = AppointmentFactory(patient=patient, chair=chair, nurse=nurse, starts_at=now - dt.timedelta(minutes=10),
-                                 status=AppointmentStatus.CHECKED_IN, checked_in_at=now - dt.timedelta(minutes=15))
+    session = AppointmentFactory(
+        patient=patient,
+        chair=chair,
+        nurse=nurse,
+        starts_at=now - dt.timedelta(minutes=10),
+        status=AppointmentStatus.CHECKED_IN,
+        checked_in_at=now - dt.timedelta(minutes=15),
+    )
     url = f"{live_server.url}/sessions/{session.pk}/record/"
 
     log_in(page, live_server.url, "nurse_nora")

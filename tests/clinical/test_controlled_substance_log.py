@@ -24,19 +24,34 @@ pytestmark = pytest.mark.django_db
 def entry(ward) -> ControlledSubstanceEntry:
     record_pre_vitals(ward.session, ward.nurse.user)
     administration = services.administration_record(
-        appointment=ward.session, route="iv", dose_mg_per_kg=Decimal("0.5"), weight_kg=Decimal("80"),
-        total_mg=Decimal("40"), started_at=SESSION_START + dt.timedelta(minutes=10),
-        ended_at=SESSION_START + dt.timedelta(minutes=50), lot_number="KX-2231", given_by=ward.nurse,
-        actor=ward.nurse.user, now=SESSION_START + dt.timedelta(minutes=52),
+        appointment=ward.session,
+        route="iv",
+        dose_mg_per_kg=Decimal("0.5"),
+        weight_kg=Decimal("80"),
+        total_mg=Decimal("40"),
+        started_at=SESSION_START + dt.timedelta(minutes=10),
+        ended_at=SESSION_START + dt.timedelta(minutes=50),
+        lot_number="KX-2231",
+        given_by=ward.nurse,
+        actor=ward.nurse.user,
+        now=SESSION_START + dt.timedelta(minutes=52),
     )
     return administration.log_entries.get()
 
 
 def test_an_administration_writes_what_was_given_to_whom_by_whom(ward, entry):
     assert (entry.patient, entry.site, entry.given_by, entry.recorded_by) == (
-        ward.session.patient, ward.clinic.site, ward.nurse, ward.nurse.user,
+        ward.session.patient,
+        ward.clinic.site,
+        ward.nurse,
+        ward.nurse.user,
     )
-    assert (entry.substance, entry.route, entry.total_mg, entry.lot_number) == ("Ketamine", "iv", Decimal("40.00"), "KX-2231")
+    assert (entry.substance, entry.route, entry.total_mg, entry.lot_number) == (
+        "Ketamine",
+        "iv",
+        Decimal("40.00"),
+        "KX-2231",
+    )
     assert entry.administered_at == SESSION_START + dt.timedelta(minutes=10)
 
 
@@ -70,11 +85,17 @@ def test_the_database_refuses_to_change_or_delete_an_entry(entry, statement):
 def test_a_correction_is_a_new_entry_referencing_the_old_one_with_a_reason(ward, entry):
     later = SESSION_START + dt.timedelta(hours=3)
     correction = services.controlled_substance_correct(
-        entry=entry, total_mg=Decimal("39.5"), reason="Pump reported 39.5 mg delivered", actor=ward.prescriber.user, now=later,
+        entry=entry,
+        total_mg=Decimal("39.5"),
+        reason="Pump reported 39.5 mg delivered",
+        actor=ward.prescriber.user,
+        now=later,
     )
     assert correction.pk != entry.pk
     assert (correction.corrects, correction.total_mg, correction.reason) == (
-        entry, Decimal("39.5"), "Pump reported 39.5 mg delivered",
+        entry,
+        Decimal("39.5"),
+        "Pump reported 39.5 mg delivered",
     )
     entry.refresh_from_db()
     assert entry.total_mg == Decimal("40.00")  # the original line stands
@@ -83,10 +104,13 @@ def test_a_correction_is_a_new_entry_referencing_the_old_one_with_a_reason(ward,
     assert administration.total_mg == Decimal("39.50")
     assert "Pump reported" in administration.history.first().history_change_reason
     with pytest.raises(InvalidState, match="already corrected"):
-        services.controlled_substance_correct(entry=entry, lot_number="KX-9", reason="x", actor=ward.prescriber.user, now=later)
+        services.controlled_substance_correct(
+            entry=entry, lot_number="KX-9", reason="x", actor=ward.prescriber.user, now=later
+        )
     with pytest.raises(InvalidInput, match="reason"):
-        services.controlled_substance_correct(entry=correction, lot_number="KX-9", reason=" ", actor=ward.prescriber.user,
-                                              now=later)
+        services.controlled_substance_correct(
+            entry=correction, lot_number="KX-9", reason=" ", actor=ward.prescriber.user, now=later
+        )
 
 
 def test_the_log_filters_by_day_in_the_sites_zone(ward, entry):
@@ -98,8 +122,13 @@ def test_the_log_filters_by_day_in_the_sites_zone(ward, entry):
 
 
 def test_the_csv_lists_entries_and_corrections(ward, entry):
-    services.controlled_substance_correct(entry=entry, lot_number="KX-2232", reason="Lot misread",
-                                          actor=ward.prescriber.user, now=SESSION_START + dt.timedelta(hours=1))
+    services.controlled_substance_correct(
+        entry=entry,
+        lot_number="KX-2232",
+        reason="Lot misread",
+        actor=ward.prescriber.user,
+        now=SESSION_START + dt.timedelta(hours=1),
+    )
     rows = list(csv.DictReader(io.StringIO(selectors.controlled_substance_csv(selectors.controlled_substance_log()))))
     assert [(r["entry"], r["corrects"], r["lot_number"], r["total_mg"], r["reason"]) for r in rows] == [
         (str(entry.pk), "", "KX-2231", "40.00", ""),

@@ -55,14 +55,24 @@ def hostile_entry(ward):
     patient.save(update_fields=["first_name"])
     record_pre_vitals(ward.session, ward.nurse.user)
     administration = services.administration_record(
-        appointment=ward.session, route="iv", dose_mg_per_kg=Decimal("0.5"), weight_kg=Decimal("80"),
-        total_mg=Decimal("40"), started_at=SESSION_START + dt.timedelta(minutes=10),
-        ended_at=SESSION_START + dt.timedelta(minutes=50), lot_number=HYPERLINK, given_by=ward.nurse,
-        actor=ward.nurse.user, now=SESSION_START + dt.timedelta(minutes=52),
+        appointment=ward.session,
+        route="iv",
+        dose_mg_per_kg=Decimal("0.5"),
+        weight_kg=Decimal("80"),
+        total_mg=Decimal("40"),
+        started_at=SESSION_START + dt.timedelta(minutes=10),
+        ended_at=SESSION_START + dt.timedelta(minutes=50),
+        lot_number=HYPERLINK,
+        given_by=ward.nurse,
+        actor=ward.nurse.user,
+        now=SESSION_START + dt.timedelta(minutes=52),
     )
     entry = administration.log_entries.get()
     services.controlled_substance_correct(
-        entry=entry, lot_number="KX-1", reason="@SUM(1+1)*cmd|' /C calc'!A0", actor=ward.prescriber.user,
+        entry=entry,
+        lot_number="KX-1",
+        reason="@SUM(1+1)*cmd|' /C calc'!A0",
+        actor=ward.prescriber.user,
         now=SESSION_START + dt.timedelta(hours=1),
     )
     return entry

@@ -26,10 +26,17 @@ def _start(ward):
 
 def _administer(ward, **overrides):
     values = {
-        "appointment": ward.session, "route": "iv", "dose_mg_per_kg": Decimal("0.5"), "weight_kg": Decimal("80"),
-        "total_mg": Decimal("40"), "started_at": SESSION_START + dt.timedelta(minutes=10),
-        "ended_at": SESSION_START + dt.timedelta(minutes=50), "lot_number": "KX-2231", "given_by": ward.nurse,
-        "actor": ward.nurse.user, "now": SESSION_START + dt.timedelta(minutes=50),
+        "appointment": ward.session,
+        "route": "iv",
+        "dose_mg_per_kg": Decimal("0.5"),
+        "weight_kg": Decimal("80"),
+        "total_mg": Decimal("40"),
+        "started_at": SESSION_START + dt.timedelta(minutes=10),
+        "ended_at": SESSION_START + dt.timedelta(minutes=50),
+        "lot_number": "KX-2231",
+        "given_by": ward.nurse,
+        "actor": ward.nurse.user,
+        "now": SESSION_START + dt.timedelta(minutes=50),
     }
     return services.administration_record(**{**values, **overrides})
 
@@ -71,14 +78,19 @@ def test_normal_pre_infusion_vitals_let_the_session_start(ward):
 
 def test_a_repeat_reading_back_within_limits_lets_the_session_start(ward):
     record_pre_vitals(ward.session, ward.nurse.user, systolic=172, diastolic=96, now=SESSION_START)
-    record_pre_vitals(ward.session, ward.nurse.user, systolic=150, diastolic=90, now=SESSION_START + dt.timedelta(minutes=3))
+    record_pre_vitals(
+        ward.session, ward.nurse.user, systolic=150, diastolic=90, now=SESSION_START + dt.timedelta(minutes=3)
+    )
     assert _start(ward).status == AppointmentStatus.IN_CHAIR
 
 
 def test_limits_are_the_clinics_data(ward):
     thresholds = services.thresholds_for(site=ward.clinic.site)
     assert (thresholds.systolic_max, thresholds.diastolic_max, thresholds.heart_rate_max, thresholds.spo2_min) == (
-        160, 100, 110, 92,
+        160,
+        100,
+        110,
+        92,
     )
     thresholds.systolic_max = 180
     thresholds.save()
@@ -89,7 +101,9 @@ def test_limits_are_the_clinics_data(ward):
 def test_a_prescribers_clearance_lets_a_held_session_start(ward):
     record_pre_vitals(ward.session, ward.nurse.user, systolic=172, diastolic=96, now=SESSION_START)
     clearance = services.start_clear(
-        appointment=ward.session, prescriber=ward.prescriber, reason="Usual white-coat reading; 158 at home",
+        appointment=ward.session,
+        prescriber=ward.prescriber,
+        reason="Usual white-coat reading; 158 at home",
         now=SESSION_START + dt.timedelta(minutes=2),
     )
     assert "172/96" in clearance.held_for
@@ -98,9 +112,15 @@ def test_a_prescribers_clearance_lets_a_held_session_start(ward):
 
 def test_a_new_out_of_range_reading_after_the_clearance_holds_the_start_again(ward):
     record_pre_vitals(ward.session, ward.nurse.user, systolic=172, diastolic=96, now=SESSION_START)
-    services.start_clear(appointment=ward.session, prescriber=ward.prescriber, reason="Anxious on arrival",
-                         now=SESSION_START + dt.timedelta(minutes=1))
-    record_pre_vitals(ward.session, ward.nurse.user, systolic=190, diastolic=110, now=SESSION_START + dt.timedelta(minutes=4))
+    services.start_clear(
+        appointment=ward.session,
+        prescriber=ward.prescriber,
+        reason="Anxious on arrival",
+        now=SESSION_START + dt.timedelta(minutes=1),
+    )
+    record_pre_vitals(
+        ward.session, ward.nurse.user, systolic=190, diastolic=110, now=SESSION_START + dt.timedelta(minutes=4)
+    )
     with pytest.raises(StartHeld, match="190/110"):
         _start(ward)
 
@@ -128,8 +148,16 @@ def test_implausible_readings_are_refused_by_the_service_and_the_database(ward):
     with pytest.raises(InvalidInput, match="below systolic"):
         record_pre_vitals(ward.session, ward.nurse.user, systolic=90, diastolic=95)
     with pytest.raises(IntegrityError), transaction.atomic():
-        VitalSigns.objects.create(appointment=ward.session, phase=VitalsPhase.PRE, systolic=120, diastolic=80,
-                                  heart_rate=72, spo2=30, recorded_by=ward.nurse.user, recorded_at=AT_CHAIR)
+        VitalSigns.objects.create(
+            appointment=ward.session,
+            phase=VitalsPhase.PRE,
+            systolic=120,
+            diastolic=80,
+            heart_rate=72,
+            spo2=30,
+            recorded_by=ward.nurse.user,
+            recorded_at=AT_CHAIR,
+        )
 
 
 def test_pre_infusion_vitals_are_taken_after_check_in(ward):
@@ -159,14 +187,25 @@ def test_completion_is_refused_until_administration_recovery_vitals_and_discharg
     ]
     _administer(ward)
     assert missing() == ["record recovery vitals", "record the discharge time and who drives the patient home"]
-    services.vitals_record(appointment=ward.session, phase=VitalsPhase.RECOVERY, systolic=130, diastolic=82,
-                           heart_rate=76, spo2=97, actor=ward.nurse.user, now=end - dt.timedelta(minutes=15))
+    services.vitals_record(
+        appointment=ward.session,
+        phase=VitalsPhase.RECOVERY,
+        systolic=130,
+        diastolic=82,
+        heart_rate=76,
+        spo2=97,
+        actor=ward.nurse.user,
+        now=end - dt.timedelta(minutes=15),
+    )
     assert missing() == ["record the discharge time and who drives the patient home"]
     services.recovery_record(
-        appointment=ward.session, side_effects=[SideEffect.objects.get_or_create(code="dissociation",
-                                                                                 defaults={"label": "Dissociation"})[0]],
-        other_side_effects="Mild headache", discharged_at=end - dt.timedelta(minutes=5), driver_name="Sam Diaz (husband)",
-        actor=ward.nurse.user, now=end,
+        appointment=ward.session,
+        side_effects=[SideEffect.objects.get_or_create(code="dissociation", defaults={"label": "Dissociation"})[0]],
+        other_side_effects="Mild headache",
+        discharged_at=end - dt.timedelta(minutes=5),
+        driver_name="Sam Diaz (husband)",
+        actor=ward.nurse.user,
+        now=end,
     )
     done = scheduling.appointment_complete(appointment=ward.session, actor=ward.nurse.user, now=end)
     assert done.status == AppointmentStatus.COMPLETED
@@ -202,5 +241,11 @@ def test_the_administration_is_recorded_once(ward):
 def test_a_discharge_names_a_driver(ward):
     record_pre_vitals(ward.session, ward.nurse.user)
     with pytest.raises(InvalidInput, match="drives the patient home"):
-        services.recovery_record(appointment=ward.session, side_effects=[], discharged_at=AT_CHAIR, driver_name=" ",
-                                 actor=ward.nurse.user, now=AT_CHAIR)
+        services.recovery_record(
+            appointment=ward.session,
+            side_effects=[],
+            discharged_at=AT_CHAIR,
+            driver_name=" ",
+            actor=ward.nurse.user,
+            now=AT_CHAIR,
+        )

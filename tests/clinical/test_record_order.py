@@ -25,18 +25,29 @@ VITALS_AT = SESSION_START + dt.timedelta(minutes=5)
 
 def _administer(ward, **overrides):
     values = {
-        "appointment": ward.session, "route": "iv", "dose_mg_per_kg": Decimal("0.5"), "weight_kg": Decimal("80"),
-        "total_mg": Decimal("40"), "started_at": VITALS_AT + dt.timedelta(minutes=5),
-        "ended_at": VITALS_AT + dt.timedelta(minutes=45), "lot_number": "KX-2231", "given_by": ward.nurse,
-        "actor": ward.nurse.user, "now": VITALS_AT + dt.timedelta(minutes=50),
+        "appointment": ward.session,
+        "route": "iv",
+        "dose_mg_per_kg": Decimal("0.5"),
+        "weight_kg": Decimal("80"),
+        "total_mg": Decimal("40"),
+        "started_at": VITALS_AT + dt.timedelta(minutes=5),
+        "ended_at": VITALS_AT + dt.timedelta(minutes=45),
+        "lot_number": "KX-2231",
+        "given_by": ward.nurse,
+        "actor": ward.nurse.user,
+        "now": VITALS_AT + dt.timedelta(minutes=50),
     }
     return services.administration_record(**{**values, **overrides})
 
 
 def _discharge(ward, discharged_at):
     return services.recovery_record(
-        appointment=ward.session, side_effects=[], discharged_at=discharged_at, driver_name="Sam Diaz",
-        actor=ward.nurse.user, now=SESSION_START + dt.timedelta(hours=3),
+        appointment=ward.session,
+        side_effects=[],
+        discharged_at=discharged_at,
+        driver_name="Sam Diaz",
+        actor=ward.nurse.user,
+        now=SESSION_START + dt.timedelta(hours=3),
     )
 
 
@@ -51,11 +62,17 @@ def test_an_administration_starting_before_the_pre_infusion_vitals_is_refused(wa
 def test_a_held_start_needs_the_administration_to_start_after_the_clearance(ward):
     record_pre_vitals(ward.session, ward.nurse.user, now=VITALS_AT, systolic=172, diastolic=96)
     cleared_at = VITALS_AT + dt.timedelta(minutes=20)
-    services.start_clear(appointment=ward.session, prescriber=ward.prescriber, reason="Anxious; rechecked manually", now=cleared_at)
+    services.start_clear(
+        appointment=ward.session, prescriber=ward.prescriber, reason="Anxious; rechecked manually", now=cleared_at
+    )
     with pytest.raises(InvalidInput, match="after the prescriber's clearance"):
         _administer(ward, started_at=VITALS_AT + dt.timedelta(minutes=10))
-    given = _administer(ward, started_at=cleared_at + dt.timedelta(minutes=1), ended_at=cleared_at + dt.timedelta(minutes=41),
-                        now=cleared_at + dt.timedelta(minutes=41))
+    given = _administer(
+        ward,
+        started_at=cleared_at + dt.timedelta(minutes=1),
+        ended_at=cleared_at + dt.timedelta(minutes=41),
+        now=cleared_at + dt.timedelta(minutes=41),
+    )
     assert given.started_at > cleared_at
 
 
@@ -68,7 +85,11 @@ def test_an_administration_must_end_after_it_starts(ward):
 def test_discharge_in_the_minute_the_infusion_ends_is_refused_until_the_monitoring_period_is_over(ward):
     record_pre_vitals(ward.session, ward.nurse.user, now=VITALS_AT)
     given = _administer(ward)
-    for too_soon in (given.ended_at, given.ended_at + dt.timedelta(seconds=59), given.ended_at + dt.timedelta(minutes=29)):
+    for too_soon in (
+        given.ended_at,
+        given.ended_at + dt.timedelta(seconds=59),
+        given.ended_at + dt.timedelta(minutes=29),
+    ):
         with pytest.raises(InvalidInput, match="at least 30 minutes of monitoring") as caught:
             _discharge(ward, too_soon)
         assert caught.value.details["field"] == "discharged_at"
@@ -91,13 +112,24 @@ def test_the_session_page_shows_the_order_problem_next_to_the_field_with_a_400(c
     zone = ward.clinic.site.zone
     early = (VITALS_AT - dt.timedelta(minutes=20)).astimezone(zone)
     late = (VITALS_AT + dt.timedelta(minutes=20)).astimezone(zone)
-    response = client.post(reverse("clinical:session", args=[ward.session.pk]), {
-        "form": "administration", "route": "iv", "dose_mg_per_kg": "0.5", "weight_kg": "80", "total_mg": "40",
-        "started_at": early.strftime("%Y-%m-%dT%H:%M"), "ended_at": late.strftime("%Y-%m-%dT%H:%M"),
-        "lot_number": "KX-1", "given_by": ward.nurse.pk,
-    })
+    response = client.post(
+        reverse("clinical:session", args=[ward.session.pk]),
+        {
+            "form": "administration",
+            "route": "iv",
+            "dose_mg_per_kg": "0.5",
+            "weight_kg": "80",
+            "total_mg": "40",
+            "started_at": early.strftime("%Y-%m-%dT%H:%M"),
+            "ended_at": late.strftime("%Y-%m-%dT%H:%M"),
+            "lot_number": "KX-1",
+            "given_by": ward.nurse.pk,
+        },
+    )
     assert response.status_code == 400
-    assert "must start after the pre-infusion vitals" in str(response.context["forms"]["administration"].errors["started_at"])
+    assert "must start after the pre-infusion vitals" in str(
+        response.context["forms"]["administration"].errors["started_at"]
+    )
     assert not Administration.objects.exists()
 
 

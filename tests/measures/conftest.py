@@ -56,10 +56,18 @@ class World:
         client.credentials(HTTP_AUTHORIZATION=f"Token {self.tokens[role]}")
         return client
 
-    def record(self, patient: Patient, instrument: str, answers: list[int], when: dt.datetime, **kwargs) -> QuestionnaireResponse:
+    def record(
+        self, patient: Patient, instrument: str, answers: list[int], when: dt.datetime, **kwargs
+    ) -> QuestionnaireResponse:
         return questionnaire_submit(
-            patient=patient, instrument=instrument, answers=answers, entered_by=self.user("nurse"),
-            source=Source.STAFF, now=LATER, completed_at=when, **kwargs,
+            patient=patient,
+            instrument=instrument,
+            answers=answers,
+            entered_by=self.user("nurse"),
+            source=Source.STAFF,
+            now=LATER,
+            completed_at=when,
+            **kwargs,
         )
 
 

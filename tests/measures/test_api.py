@@ -67,7 +67,10 @@ def test_patient_submits_their_own_questionnaire(world):
     assert response.status_code == 201, response.json()
     body = response.json()
     assert (body["patient"], body["total_score"], body["severity"], body["source"]) == (
-        world.patient_a.pk, 15, "severe", "portal",
+        world.patient_a.pk,
+        15,
+        "severe",
+        "portal",
     )
     assert body["entered_by"] == world.user("patient_a").pk
     assert body["completed_at"].startswith("2026-04-20T15:00")
@@ -99,8 +102,11 @@ def test_clinician_submits_for_a_patient_linked_to_a_session(world, role):
     response = world.client(role).post(
         f"{V1}/questionnaire-responses/",
         {
-            "patient": world.patient_a.pk, "instrument": "phq9", "answers": phq9(12, item9=1),
-            "appointment": session.pk, "completed_at": "2026-03-02T13:30:00Z",
+            "patient": world.patient_a.pk,
+            "instrument": "phq9",
+            "answers": phq9(12, item9=1),
+            "appointment": session.pk,
+            "completed_at": "2026-03-02T13:30:00Z",
         },
         format="json",
     )
@@ -114,7 +120,9 @@ def test_clinician_submits_for_a_patient_linked_to_a_session(world, role):
 @pytest.mark.parametrize("role", ["front_desk", "clinic_admin"])
 def test_desk_and_admin_cannot_submit(world, role):
     response = world.client(role).post(
-        f"{V1}/questionnaire-responses/", {"patient": world.patient_a.pk, "instrument": "pain", "answers": [5]}, format="json"
+        f"{V1}/questionnaire-responses/",
+        {"patient": world.patient_a.pk, "instrument": "pain", "answers": [5]},
+        format="json",
     )
     assert response.status_code == 403
 
@@ -142,7 +150,9 @@ def test_invalid_submissions_answer_400_in_the_error_shape(world, body, field, m
 
 
 def test_clinician_must_name_the_patient(world):
-    response = world.client("nurse").post(f"{V1}/questionnaire-responses/", {"instrument": "pain", "answers": [1]}, format="json")
+    response = world.client("nurse").post(
+        f"{V1}/questionnaire-responses/", {"instrument": "pain", "answers": [1]}, format="json"
+    )
     assert response.status_code == 400 and "patient" in _error(response)["fields"]
 
 
@@ -174,7 +184,12 @@ def test_outcome_summary_content(world):
     (phq,) = body["outcomes"]
     assert (phq["baseline"]["total"], phq["latest"]["total"], phq["reduction_pct"]) == (20, 14, 30.0)
     assert (phq["response"], phq["remission"], phq["lost_response"]) == (False, False, True)
-    assert body["interval_suggestion"] == {"current_days": 28, "suggested_days": 21, "at_minimum": False, "instruments": ["phq9"]}
+    assert body["interval_suggestion"] == {
+        "current_days": 28,
+        "suggested_days": 21,
+        "at_minimum": False,
+        "instruments": ["phq9"],
+    }
     assert body["flags"][0]["flags"] == ["self_harm_thoughts"]
     assert body["plan"] == world.plan_a.pk
 

@@ -49,7 +49,11 @@ def test_patient_submits_gad7_in_the_portal(client, world):
     assert response.status_code == 302 and response["Location"] == reverse("home")
     stored = QuestionnaireResponse.objects.get()
     assert (stored.patient, stored.instrument, stored.answers, stored.total_score, stored.severity) == (
-        world.patient_a, "gad7", [2] * 7, 14, "moderate",
+        world.patient_a,
+        "gad7",
+        [2] * 7,
+        14,
+        "moderate",
     )
     assert (stored.source, stored.entered_by, stored.appointment) == ("portal", world.user("patient_a"), session)
 

@@ -7,14 +7,34 @@ import pytest
 from measures.scoring import SELF_HARM_FLAG, ScoringError, score
 
 PHQ9_BANDS = [
-    (0, "minimal"), (4, "minimal"), (5, "mild"), (9, "mild"), (10, "moderate"), (14, "moderate"),
-    (15, "moderately_severe"), (19, "moderately_severe"), (20, "severe"), (27, "severe"),
+    (0, "minimal"),
+    (4, "minimal"),
+    (5, "mild"),
+    (9, "mild"),
+    (10, "moderate"),
+    (14, "moderate"),
+    (15, "moderately_severe"),
+    (19, "moderately_severe"),
+    (20, "severe"),
+    (27, "severe"),
 ]
 GAD7_BANDS = [
-    (0, "minimal"), (4, "minimal"), (5, "mild"), (9, "mild"), (10, "moderate"), (14, "moderate"),
-    (15, "severe"), (21, "severe"),
+    (0, "minimal"),
+    (4, "minimal"),
+    (5, "mild"),
+    (9, "mild"),
+    (10, "moderate"),
+    (14, "moderate"),
+    (15, "severe"),
+    (21, "severe"),
 ]
-PCL5_BANDS = [(0, "below_cutoff"), (31, "below_cutoff"), (32, "below_cutoff"), (33, "probable_ptsd"), (80, "probable_ptsd")]
+PCL5_BANDS = [
+    (0, "below_cutoff"),
+    (31, "below_cutoff"),
+    (32, "below_cutoff"),
+    (33, "probable_ptsd"),
+    (80, "probable_ptsd"),
+]
 PAIN_BANDS = [(0, "none"), (1, "mild"), (3, "mild"), (4, "moderate"), (6, "moderate"), (7, "severe"), (10, "severe")]
 
 

@@ -52,7 +52,9 @@ def add_shifts(nurse: StaffMember, site: Site, first: dt.date, days: int) -> Non
     )
 
 
-def make_clinic(*, time_zone: str = "America/New_York", chairs: int = 3, nurses: int = 1, days: int = 240, **site_kwargs) -> Clinic:
+def make_clinic(
+    *, time_zone: str = "America/New_York", chairs: int = 3, nurses: int = 1, days: int = 240, **site_kwargs
+) -> Clinic:
     site = SiteFactory(time_zone=time_zone, **site_kwargs)
     chair_rows = [ChairFactory(site=site, name=f"Chair {i + 1}") for i in range(chairs)]
     nurse_rows = [StaffFactory(role=Role.NURSE, sites=[site]) for _ in range(nurses)]

@@ -55,8 +55,12 @@ def test_a_failed_series_booking_books_nothing(clinic):
     fifth = proposal.sessions[4]
     for chair in clinic.chairs:
         services.appointment_book(
-            patient=PatientFactory(home_site=clinic.site), site=clinic.site, starts_at=fifth.starts_at,
-            chair=chair, actor=clinic.front_desk.user, now=NOW,
+            patient=PatientFactory(home_site=clinic.site),
+            site=clinic.site,
+            starts_at=fifth.starts_at,
+            chair=chair,
+            actor=clinic.front_desk.user,
+            now=NOW,
         )
     with pytest.raises(BookingConflict) as caught:
         services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, sessions=proposal.sessions)
@@ -70,11 +74,17 @@ def test_a_failed_series_booking_books_nothing(clinic):
 def test_conflict_message_names_no_other_patient(clinic):
     other = PatientFactory(home_site=clinic.site, first_name="Zebulon", last_name="Quartermaine")
     start = dt.datetime(2026, 3, 3, 14, tzinfo=dt.UTC)
-    services.appointment_book(patient=other, site=clinic.site, starts_at=start, chair=clinic.chairs[0], actor=None, now=NOW)
+    services.appointment_book(
+        patient=other, site=clinic.site, starts_at=start, chair=clinic.chairs[0], actor=None, now=NOW
+    )
     with pytest.raises(BookingConflict) as caught:
         services.appointment_book(
-            patient=PatientFactory(home_site=clinic.site), site=clinic.site, starts_at=start + dt.timedelta(minutes=30),
-            chair=clinic.chairs[0], actor=None, now=NOW,
+            patient=PatientFactory(home_site=clinic.site),
+            site=clinic.site,
+            starts_at=start + dt.timedelta(minutes=30),
+            chair=clinic.chairs[0],
+            actor=None,
+            now=NOW,
         )
     text = caught.value.message + str(caught.value.details)
     assert "Zebulon" not in text and "Quartermaine" not in text
@@ -84,8 +94,10 @@ def test_conflict_message_names_no_other_patient(clinic):
 def test_when_no_course_fits_the_reason_and_alternatives_are_given_and_nothing_is_written(clinic):
     # Closed for the second and third week: six sessions cannot fit in 21 days from 2 March.
     Closure.objects.create(
-        site=clinic.site, reason="Renovation",
-        starts_at=dt.datetime(2026, 3, 9, tzinfo=NY), ends_at=dt.datetime(2026, 3, 21, tzinfo=NY),
+        site=clinic.site,
+        reason="Renovation",
+        starts_at=dt.datetime(2026, 3, 9, tzinfo=NY),
+        ends_at=dt.datetime(2026, 3, 21, tzinfo=NY),
     )
     plan = clinic.plan()
     with pytest.raises(CourseDoesNotFit) as caught:
@@ -103,8 +115,13 @@ def test_a_client_adjusted_course_that_breaks_the_protocol_is_refused(clinic):
     plan = clinic.plan()
     proposal = services.course_propose(plan=plan, start_date=START, now=NOW)
     second = proposal.sessions[1]
-    squeezed = ProposedSession(**{**second.__dict__, "starts_at": proposal.sessions[0].starts_at + dt.timedelta(hours=24),
-                                  "ends_at": proposal.sessions[0].ends_at + dt.timedelta(hours=24)})
+    squeezed = ProposedSession(
+        **{
+            **second.__dict__,
+            "starts_at": proposal.sessions[0].starts_at + dt.timedelta(hours=24),
+            "ends_at": proposal.sessions[0].ends_at + dt.timedelta(hours=24),
+        }
+    )
     sessions = [proposal.sessions[0], squeezed, *proposal.sessions[2:]]
     with pytest.raises(PlanRuleBroken) as caught:
         services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, sessions=sessions)
@@ -131,7 +148,10 @@ def test_moving_a_session_too_close_to_its_neighbour_is_explained_and_a_clinicia
     assert caught.value.details["can_override"] is False
     assert any("less than 48 hours from session 1" in v for v in caught.value.violations)
     moved = services.appointment_move(
-        appointment=booked[1], starts_at=target, actor=clinic.prescriber.user, now=NOW,
+        appointment=booked[1],
+        starts_at=target,
+        actor=clinic.prescriber.user,
+        now=NOW,
         override_reason="Patient travels on Thursday; clinically acceptable",
     )
     assert moved.starts_at == target
@@ -152,9 +172,7 @@ def test_moving_reschedules_reminders_and_needs_confirming_again(clinic):
 
 
 def _course_state(plan):
-    return sorted(
-        (a.pk, a.starts_at, a.chair_id, a.nurse_id, a.status, a.sequence) for a in plan.appointments.all()
-    )
+    return sorted((a.pk, a.starts_at, a.chair_id, a.nurse_id, a.status, a.sequence) for a in plan.appointments.all())
 
 
 def test_cancelling_frees_the_chair_at_once_and_rebooks_nothing_unless_asked(clinic):
@@ -173,8 +191,12 @@ def test_cancelling_frees_the_chair_at_once_and_rebooks_nothing_unless_asked(cli
     assert plan.needs_attention and "was cancelled" in plan.attention_reason
     # The chair is free again: another patient can take exactly that time.
     services.appointment_book(
-        patient=PatientFactory(home_site=clinic.site), site=clinic.site, starts_at=third.starts_at,
-        chair=third.chair, actor=None, now=NOW,
+        patient=PatientFactory(home_site=clinic.site),
+        site=clinic.site,
+        starts_at=third.starts_at,
+        chair=third.chair,
+        actor=None,
+        now=NOW,
     )
     assert Reminder.objects.filter(appointment=third, kind="reminder").exclude(status="cancelled").count() == 0
 
@@ -183,7 +205,9 @@ def test_cancel_and_rebook_books_the_replacement_inside_the_window_and_moves_not
     plan, booked = _book_course(clinic)
     third = booked[2]
     before = {row[0]: row for row in _course_state(plan) if row[0] != third.pk}
-    outcome = services.appointment_cancel(appointment=third, actor=clinic.front_desk.user, reason="Flu", now=NOW, rebook=True)
+    outcome = services.appointment_cancel(
+        appointment=third, actor=clinic.front_desk.user, reason="Flu", now=NOW, rebook=True
+    )
     assert len(outcome.rebooked) == 1 and outcome.short_by == 0 and not outcome.plan_flagged
     assert outcome.course.startswith("Replacement booked: ")
     after = {row[0]: row for row in _course_state(plan) if row[0] not in (third.pk, outcome.rebooked[0].pk)}
@@ -200,8 +224,11 @@ def test_cancel_and_rebook_books_the_replacement_inside_the_window_and_moves_not
 
 def test_cancelling_a_maintenance_or_single_session_changes_nothing_else_and_flags_nothing(clinic):
     single = services.appointment_book(
-        patient=PatientFactory(home_site=clinic.site), site=clinic.site, starts_at=dt.datetime(2026, 3, 3, 15, tzinfo=dt.UTC),
-        actor=None, now=NOW,
+        patient=PatientFactory(home_site=clinic.site),
+        site=clinic.site,
+        starts_at=dt.datetime(2026, 3, 3, 15, tzinfo=dt.UTC),
+        actor=None,
+        now=NOW,
     )
     outcome = services.appointment_cancel(appointment=single, actor=None, reason="Changed mind", now=NOW)
     assert outcome.short_by == 0 and not outcome.plan_flagged and outcome.rebooked == []
@@ -211,8 +238,10 @@ def test_a_missed_session_that_cannot_be_reflowed_flags_the_plan(clinic):
     plan, booked = _book_course(clinic)
     last_day = booked[0].starts_at.astimezone(NY).date() + dt.timedelta(days=20)
     Closure.objects.create(
-        site=clinic.site, reason="Staff training",
-        starts_at=booked[5].ends_at, ends_at=dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0), tzinfo=NY),
+        site=clinic.site,
+        reason="Staff training",
+        starts_at=booked[5].ends_at,
+        ends_at=dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0), tzinfo=NY),
     )
     after = booked[4].starts_at + dt.timedelta(hours=3)
     outcome = services.appointment_mark_no_show(appointment=booked[4], actor=clinic.front_desk.user, now=after)
@@ -222,8 +251,12 @@ def test_a_missed_session_that_cannot_be_reflowed_flags_the_plan(clinic):
     assert outcome.replacement_starts_at is None
     assert plan.appointments.filter(status="booked").count() == 5
     # Asked to rebook, it still cannot: the plan says so, and nothing is booked.
-    outcome = services.appointment_mark_no_show(appointment=booked[5], actor=clinic.front_desk.user,
-                                                now=booked[5].starts_at + dt.timedelta(hours=3), rebook=True)
+    outcome = services.appointment_mark_no_show(
+        appointment=booked[5],
+        actor=clinic.front_desk.user,
+        now=booked[5].starts_at + dt.timedelta(hours=3),
+        rebook=True,
+    )
     plan.refresh_from_db()
     assert outcome.rebooked == [] and "could not be re-booked" in plan.attention_reason
     assert plan.appointments.filter(status="booked").count() == 4
@@ -299,11 +332,20 @@ def _into_maintenance(clinic):
 def test_changing_the_interval_moves_future_maintenance_sessions(clinic):
     plan, now = _into_maintenance(clinic)
     before = plan.appointments.filter(phase=Phase.MAINTENANCE, status="booked").count()
-    services.plan_change_interval(plan=plan, days=14, reason="Relief fades after two weeks", actor=clinic.prescriber.user,
-                                  now=now, expected_version=plan.version)
+    services.plan_change_interval(
+        plan=plan,
+        days=14,
+        reason="Relief fades after two weeks",
+        actor=clinic.prescriber.user,
+        now=now,
+        expected_version=plan.version,
+    )
     sessions = list(plan.appointments.filter(phase=Phase.MAINTENANCE, status="booked").order_by("starts_at"))
     assert len(sessions) > before
-    gaps = [(b.starts_at.astimezone(NY).date() - a.starts_at.astimezone(NY).date()).days for a, b in itertools.pairwise(sessions)]
+    gaps = [
+        (b.starts_at.astimezone(NY).date() - a.starts_at.astimezone(NY).date()).days
+        for a, b in itertools.pairwise(sessions)
+    ]
     assert all(11 <= gap <= 17 for gap in gaps)
     record = plan.history.first()
     assert "Relief fades" in record.history_change_reason and record.history_user == clinic.prescriber.user
@@ -318,9 +360,13 @@ def test_an_out_of_range_interval_is_refused_with_the_range(clinic):
 def test_a_stale_edit_is_refused(clinic):
     plan, now = _into_maintenance(clinic)
     seen = plan.version
-    services.plan_change_interval(plan=plan, days=21, reason="first editor", actor=clinic.prescriber.user, now=now, expected_version=seen)
+    services.plan_change_interval(
+        plan=plan, days=21, reason="first editor", actor=clinic.prescriber.user, now=now, expected_version=seen
+    )
     with pytest.raises(StaleVersion):
-        services.plan_change_interval(plan=plan, days=35, reason="second editor", actor=clinic.prescriber.user, now=now, expected_version=seen)
+        services.plan_change_interval(
+            plan=plan, days=35, reason="second editor", actor=clinic.prescriber.user, now=now, expected_version=seen
+        )
     plan.refresh_from_db()
     assert plan.maintenance_interval_days == 21
 
@@ -338,8 +384,12 @@ def test_pause_releases_future_sessions_and_resume_books_the_rest(clinic):
     assert plan.appointments.filter(status="booked").count() == 0
     assert plan.appointments.filter(status="cancelled", cancellation_reason__contains="Influenza").count() == 4
     with pytest.raises(InvalidState):
-        services.appointment_book(patient=plan.patient, plan=plan, site=clinic.site, starts_at=now + dt.timedelta(days=3), actor=None, now=now)
-    created = services.plan_resume(plan=plan, resume_date=dt.date(2026, 3, 23), reason="Recovered", actor=clinic.prescriber.user, now=now)
+        services.appointment_book(
+            patient=plan.patient, plan=plan, site=clinic.site, starts_at=now + dt.timedelta(days=3), actor=None, now=now
+        )
+    created = services.plan_resume(
+        plan=plan, resume_date=dt.date(2026, 3, 23), reason="Recovered", actor=clinic.prescriber.user, now=now
+    )
     plan.refresh_from_db()
     assert plan.status == PlanStatus.ACTIVE
     assert len(created) == 4
@@ -362,7 +412,9 @@ def test_ending_early_releases_everything_and_needs_a_reason(clinic):
 def test_a_new_induction_after_relapse_replaces_maintenance(clinic):
     plan, now = _into_maintenance(clinic)
     start = (now + dt.timedelta(days=10)).astimezone(NY).date()
-    created = services.plan_new_induction(plan=plan, start_date=start, reason="PHQ-9 back to 19", actor=clinic.prescriber.user, now=now)
+    created = services.plan_new_induction(
+        plan=plan, start_date=start, reason="PHQ-9 back to 19", actor=clinic.prescriber.user, now=now
+    )
     plan.refresh_from_db()
     assert plan.induction_round == 2 and plan.phase == Phase.INDUCTION
     assert len(created) == 6 and all(a.induction_round == 2 for a in created)
@@ -374,7 +426,13 @@ def test_an_unscreened_patient_cannot_start_without_a_prescribers_override(clini
     plan = clinic.plan(patient=patient)
     with pytest.raises(NotEligible, match="No mental-health evaluation"):
         services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
-    services.plan_override_eligibility(plan=plan, reason="Evaluated at referring hospital; letter on file", actor=clinic.prescriber.user, now=NOW)
+    services.plan_override_eligibility(
+        plan=plan, reason="Evaluated at referring hospital; letter on file", actor=clinic.prescriber.user, now=NOW
+    )
     booked = services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
     assert len(booked) == 6
-    assert TreatmentPlan.objects.get(pk=plan.pk).history.filter(history_change_reason__startswith="Screening override").exists()
+    assert (
+        TreatmentPlan.objects.get(pk=plan.pk)
+        .history.filter(history_change_reason__startswith="Screening override")
+        .exists()
+    )

@@ -26,8 +26,11 @@ _CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK")
 
 def _book(client: APIClient, clinic, patient, *, hour: int, key: str):
     body = {
-        "patient": patient.pk, "site": clinic.site.pk, "starts_at": f"2026-03-05T{hour}:00:00Z",
-        "chair": clinic.chairs[0].pk, "nurse": clinic.nurses[0].pk,
+        "patient": patient.pk,
+        "site": clinic.site.pk,
+        "starts_at": f"2026-03-05T{hour}:00:00Z",
+        "chair": clinic.chairs[0].pk,
+        "nurse": clinic.nurses[0].pk,
     }
     return client.post("/api/v1/appointments/", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
 
@@ -50,7 +53,10 @@ def test_an_api_booking_takes_few_statements_and_one_commit():
     with time_machine.travel(NOW, tick=False):
         # A first booking warms per-process caches, as a running server has them.
         assert _book(client, clinic, warm_patient, hour=19, key="warm").status_code == 201
-        with mock.patch.object(BaseDatabaseWrapper, "_commit", counting_commit), CaptureQueriesContext(connection) as queries:
+        with (
+            mock.patch.object(BaseDatabaseWrapper, "_commit", counting_commit),
+            CaptureQueriesContext(connection) as queries,
+        ):
             response = _book(client, clinic, patient, hour=15, key="k-1")
     listing = "\n".join(q["sql"][:200] for q in queries.captured_queries)
     control = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(_CONTROL)]

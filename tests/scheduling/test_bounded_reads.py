@@ -31,8 +31,12 @@ def test_database_refuses_a_shift_longer_than_the_maximum():
     clinic = make_clinic(days=1)
     start = dt.datetime(2026, 4, 1, 6, tzinfo=dt.UTC)
     with pytest.raises(IntegrityError) as caught, transaction.atomic():
-        Shift.objects.create(staff=clinic.nurses[0], site=clinic.site, starts_at=start,
-                             ends_at=start + MAX_SHIFT_LENGTH + dt.timedelta(minutes=1))
+        Shift.objects.create(
+            staff=clinic.nurses[0],
+            site=clinic.site,
+            starts_at=start,
+            ends_at=start + MAX_SHIFT_LENGTH + dt.timedelta(minutes=1),
+        )
     assert caught.value.__cause__.diag.constraint_name == "shift_at_most_max_length"
 
 
@@ -45,11 +49,15 @@ def test_snapshot_sees_the_longest_session_and_shift_reaching_into_the_window():
     tick = dt.timedelta(minutes=1)
     # Started as early as allowed and still running when the window opens.
     long_session = AppointmentFactory(
-        patient=patient, chair=clinic.chairs[0], nurse=clinic.nurses[0],
-        starts_at=window_start + tick - MAX_SESSION_LENGTH, ends_at=window_start + tick,
+        patient=patient,
+        chair=clinic.chairs[0],
+        nurse=clinic.nurses[0],
+        starts_at=window_start + tick - MAX_SESSION_LENGTH,
+        ends_at=window_start + tick,
     )
-    Shift.objects.create(staff=clinic.nurses[0], site=site, starts_at=window_start + tick - MAX_SHIFT_LENGTH,
-                         ends_at=window_start + tick)
+    Shift.objects.create(
+        staff=clinic.nurses[0], site=site, starts_at=window_start + tick - MAX_SHIFT_LENGTH, ends_at=window_start + tick
+    )
     # Ended just as the window opens: not in it.
     AppointmentFactory(chair=clinic.chairs[1], starts_at=window_start - dt.timedelta(hours=2), ends_at=window_start)
     with CaptureQueriesContext(connection) as queries:

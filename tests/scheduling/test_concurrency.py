@@ -68,7 +68,13 @@ def test_twenty_bookings_of_one_chair_at_one_time_yield_one_winner():
 
     def book(index: int) -> None:
         services.appointment_book(
-            patient=patients[index], site=clinic.site, starts_at=SLOT, chair=chair, nurse=clinic.nurses[index], actor=None, now=NOW
+            patient=patients[index],
+            site=clinic.site,
+            starts_at=SLOT,
+            chair=chair,
+            nurse=clinic.nurses[index],
+            actor=None,
+            now=NOW,
         )
 
     winners, conflicts = _race(book)
@@ -85,14 +91,22 @@ def test_a_nurse_at_her_ratio_takes_no_more_patients_under_a_race():
 
     def book(index: int) -> None:
         services.appointment_book(
-            patient=patients[index], site=clinic.site, starts_at=SLOT, chair=clinic.chairs[index], nurse=nurse, actor=None, now=NOW
+            patient=patients[index],
+            site=clinic.site,
+            starts_at=SLOT,
+            chair=clinic.chairs[index],
+            nurse=nurse,
+            actor=None,
+            now=NOW,
         )
 
     winners, conflicts = _race(book)
     assert winners == clinic.site.max_patients_per_nurse == 3
     assert all("nurse already has 3 patients" in message for message in conflicts)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM scheduling_appointment WHERE nurse_id = %s AND status = 'booked'", [nurse.pk])
+        cursor.execute(
+            "SELECT count(*) FROM scheduling_appointment WHERE nurse_id = %s AND status = 'booked'", [nurse.pk]
+        )
         assert cursor.fetchone()[0] == 3
 
 

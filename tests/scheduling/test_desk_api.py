@@ -44,7 +44,9 @@ def test_api_undo_check_in_needs_a_reason_and_restores_the_status(clinic, course
         client = _client(clinic.front_desk.user)
         assert client.post(f"{V1}/appointments/{first.pk}/check-in/").json()["status"] == "checked_in"
         assert client.post(f"{V1}/appointments/{first.pk}/undo-check-in/", {}, format="json").status_code == 400
-        response = client.post(f"{V1}/appointments/{first.pk}/undo-check-in/", {"reason": "Wrong patient"}, format="json")
+        response = client.post(
+            f"{V1}/appointments/{first.pk}/undo-check-in/", {"reason": "Wrong patient"}, format="json"
+        )
     assert response.status_code == 200
     assert response.json()["status"] == "booked" and response.json()["checked_in_at"] is None
 

@@ -35,7 +35,9 @@ def test_a_time_inside_the_spring_gap_does_not_exist():
 
 def test_a_repeated_autumn_time_means_its_first_occurrence():
     assert local_instant(dt.date(2026, 11, 1), dt.time(1, 30), NY) == dt.datetime(2026, 11, 1, 5, 30, tzinfo=dt.UTC)
-    assert local_instant(dt.date(2026, 10, 25), dt.time(1, 30), LONDON) == dt.datetime(2026, 10, 25, 0, 30, tzinfo=dt.UTC)
+    assert local_instant(dt.date(2026, 10, 25), dt.time(1, 30), LONDON) == dt.datetime(
+        2026, 10, 25, 0, 30, tzinfo=dt.UTC
+    )
 
 
 def test_change_days_are_23_and_25_hours_long():
@@ -47,7 +49,14 @@ def test_change_days_are_23_and_25_hours_long():
 
 def test_no_start_is_offered_inside_the_gap_of_a_night_clinic():
     site = SiteSnapshot(
-        id=1, name="Night", zone=NY, opening={6: (dt.time(0), dt.time(6))}, closures=(), chairs=(), nurses=(), step_minutes=30
+        id=1,
+        name="Night",
+        zone=NY,
+        opening={6: (dt.time(0), dt.time(6))},
+        closures=(),
+        chairs=(),
+        nurses=(),
+        step_minutes=30,
     )
     starts, _ = Availability(site).candidate_starts(dt.date(2026, 3, 8), dt.timedelta(minutes=60), Preferences())
     local = [s.astimezone(NY).time() for s in starts]
@@ -62,7 +71,10 @@ def test_no_start_is_offered_inside_the_gap_of_a_night_clinic():
 def test_a_course_across_a_clock_change_stays_at_ten_local(zone_name, change_day, monday):
     zone = ZoneInfo(zone_name)
     clinic = make_clinic(time_zone=zone_name, days=320)
-    plan = clinic.plan(start_date=monday, preferences=Preferences(weekdays=frozenset(range(5)), earliest=dt.time(10), latest=dt.time(10)))
+    plan = clinic.plan(
+        start_date=monday,
+        preferences=Preferences(weekdays=frozenset(range(5)), earliest=dt.time(10), latest=dt.time(10)),
+    )
     now = dt.datetime.combine(monday - dt.timedelta(days=3), dt.time(12), tzinfo=dt.UTC)
     booked = services.course_book(plan=plan, actor=None, now=now, start_date=monday)
     local_times = {a.starts_at.astimezone(zone).time() for a in booked}
@@ -77,7 +89,10 @@ def test_a_course_across_a_clock_change_stays_at_ten_local(zone_name, change_day
 @pytest.mark.django_db
 def test_maintenance_across_the_autumn_change_keeps_its_local_time():
     clinic = make_clinic(time_zone="Europe/London", days=320)
-    plan = clinic.plan(start_date=dt.date(2026, 9, 7), preferences=Preferences(weekdays=frozenset(range(5)), earliest=dt.time(14), latest=dt.time(14)))
+    plan = clinic.plan(
+        start_date=dt.date(2026, 9, 7),
+        preferences=Preferences(weekdays=frozenset(range(5)), earliest=dt.time(14), latest=dt.time(14)),
+    )
     now = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
     booked = services.course_book(plan=plan, actor=None, now=now, start_date=dt.date(2026, 9, 7))
     for session in booked:
@@ -88,5 +103,6 @@ def test_maintenance_across_the_autumn_change_keeps_its_local_time():
     assert len(maintenance) >= 2
     assert {a.starts_at.astimezone(LONDON).time() for a in maintenance} == {dt.time(14)}
     assert {a.starts_at.astimezone(LONDON).utcoffset() for a in [*booked, *maintenance]} == {
-        dt.timedelta(hours=1), dt.timedelta(0)
+        dt.timedelta(hours=1),
+        dt.timedelta(0),
     }

@@ -56,13 +56,25 @@ def clinics(draw):
     nurses = []
     for nurse_id in range(1, draw(st.integers(1, 3)) + 1):
         worked = draw(st.lists(st.sampled_from(days), min_size=30, max_size=HORIZON_DAYS, unique=True))
-        shifts = tuple(sorted(Span(_instant(d, 7, 0, zone), _instant(d, 7, 0, zone) + dt.timedelta(hours=draw(st.integers(8, 13)))) for d in worked))
-        booked = tuple(sorted(Span(s.start, s.start + dt.timedelta(hours=2)) for s in shifts[: draw(st.integers(0, len(shifts)))]))
+        shifts = tuple(
+            sorted(
+                Span(_instant(d, 7, 0, zone), _instant(d, 7, 0, zone) + dt.timedelta(hours=draw(st.integers(8, 13))))
+                for d in worked
+            )
+        )
+        booked = tuple(
+            sorted(Span(s.start, s.start + dt.timedelta(hours=2)) for s in shifts[: draw(st.integers(0, len(shifts)))])
+        )
         nurses.append(NurseState(nurse_id, f"N{nurse_id}", shifts, booked))
     closures = []
     for _ in range(draw(st.integers(0, 3))):
         day = draw(st.sampled_from(days))
-        closures.append((Span(_instant(day, 0, 0, zone), _instant(day + dt.timedelta(days=draw(st.integers(1, 3))), 0, 0, zone)), "holiday"))
+        closures.append(
+            (
+                Span(_instant(day, 0, 0, zone), _instant(day + dt.timedelta(days=draw(st.integers(1, 3))), 0, 0, zone)),
+                "holiday",
+            )
+        )
     return SiteSnapshot(
         id=1,
         name="Random",
@@ -114,7 +126,9 @@ def _peak(spans: list[Span]) -> int:
     return peak
 
 
-def rule_violations(site: SiteSnapshot, rule: InductionRule, prefs: Preferences, patient_busy, proposal: Proposal, not_before) -> list[str]:
+def rule_violations(
+    site: SiteSnapshot, rule: InductionRule, prefs: Preferences, patient_busy, proposal: Proposal, not_before
+) -> list[str]:
     zone = site.zone
     slots = sorted(proposal.slots, key=lambda s: s.start)
     found: list[str] = []
@@ -183,11 +197,16 @@ def test_every_proposed_course_keeps_every_rule(site, rule, prefs, start_offset,
     zone = site.zone
     busy_days = data.draw(st.lists(st.integers(0, 30), max_size=4))
     patient_busy = [
-        Span(_instant(FIRST_DAY + dt.timedelta(days=d), 9, 0, zone), _instant(FIRST_DAY + dt.timedelta(days=d), 13, 0, zone))
+        Span(
+            _instant(FIRST_DAY + dt.timedelta(days=d), 9, 0, zone),
+            _instant(FIRST_DAY + dt.timedelta(days=d), 13, 0, zone),
+        )
         for d in busy_days
     ]
     not_before = _instant(FIRST_DAY, 12, 0, zone)
-    outcome = propose_induction(Availability(site, patient_busy), rule, FIRST_DAY + dt.timedelta(days=start_offset), prefs, not_before)
+    outcome = propose_induction(
+        Availability(site, patient_busy), rule, FIRST_DAY + dt.timedelta(days=start_offset), prefs, not_before
+    )
     event("no fit" if isinstance(outcome, NoFit) else "course proposed")
     if isinstance(outcome, NoFit):
         assert outcome.placed < outcome.needed
@@ -197,7 +216,12 @@ def test_every_proposed_course_keeps_every_rule(site, rule, prefs, start_offset,
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(site=clinics(), rule=rules(), order=st.permutations(range(6)), starts=st.lists(st.integers(0, 14), min_size=6, max_size=6))
+@given(
+    site=clinics(),
+    rule=rules(),
+    order=st.permutations(range(6)),
+    starts=st.lists(st.integers(0, 14), min_size=6, max_size=6),
+)
 def test_booking_proposals_in_any_order_never_overlaps(site, rule, order, starts):
     """Six patients' courses planned one after another against one shared view, in a random
     order: no chair is double-booked and no nurse exceeds the ratio."""
@@ -218,7 +242,11 @@ def test_booking_proposals_in_any_order_never_overlaps(site, rule, order, starts
     for nurse in site.nurses:
         mine = [s.span for s in claimed if s.nurse_id == nurse.id]
         for span in mine:
-            around = [Span(max(o.start, span.start), min(o.end, span.end)) for o in mine + list(nurse.booked) if o.overlaps(span)]
+            around = [
+                Span(max(o.start, span.start), min(o.end, span.end))
+                for o in mine + list(nurse.booked)
+                if o.overlaps(span)
+            ]
             assert _peak(around) <= site.max_patients_per_nurse, "nurse over ratio"
 
 
@@ -229,16 +257,26 @@ def test_a_course_that_cannot_start_on_the_first_free_day_says_why_it_starts_lat
     monday, tuesday = FIRST_DAY, FIRST_DAY + dt.timedelta(days=1)
     days = [FIRST_DAY + dt.timedelta(days=i) for i in range(HORIZON_DAYS)]
     # Monday is free only at 16:00, Tuesday only at 08:00: 16 hours apart, under the 24-hour gap.
-    busy = (Span(_instant(monday, 8, 0, zone), _instant(monday, 16, 0, zone)), Span(_instant(tuesday, 10, 0, zone), _instant(tuesday, 18, 0, zone)))
+    busy = (
+        Span(_instant(monday, 8, 0, zone), _instant(monday, 16, 0, zone)),
+        Span(_instant(tuesday, 10, 0, zone), _instant(tuesday, 18, 0, zone)),
+    )
     site = SiteSnapshot(
-        id=1, name="S", zone=zone, opening={d: (dt.time(8), dt.time(18)) for d in range(7)}, closures=(),
+        id=1,
+        name="S",
+        zone=zone,
+        opening={d: (dt.time(8), dt.time(18)) for d in range(7)},
+        closures=(),
         chairs=(ChairState(1, "C1", frozenset({"iv"}), busy),),
         nurses=(NurseState(1, "N", tuple(Span(_instant(d, 7, 0, zone), _instant(d, 19, 0, zone)) for d in days)),),
     )
-    rule = InductionRule(session_length=dt.timedelta(hours=2), min_gap=dt.timedelta(hours=24), route="iv", sessions=2, window_days=2)
+    rule = InductionRule(
+        session_length=dt.timedelta(hours=2), min_gap=dt.timedelta(hours=24), route="iv", sessions=2, window_days=2
+    )
     outcome = propose_induction(Availability(site), rule, monday, Preferences())
     assert isinstance(outcome, Proposal)
     assert [s.start.astimezone(zone) for s in outcome.slots] == [
-        dt.datetime.combine(tuesday, dt.time(8), tzinfo=zone), dt.datetime.combine(tuesday + dt.timedelta(days=1), dt.time(8), tzinfo=zone)
+        dt.datetime.combine(tuesday, dt.time(8), tzinfo=zone),
+        dt.datetime.combine(tuesday + dt.timedelta(days=1), dt.time(8), tzinfo=zone),
     ]
     assert "does not fit" in outcome.notes[0]

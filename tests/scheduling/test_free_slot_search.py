@@ -47,7 +47,11 @@ def oracle_free_slots(availability: Availability, day, duration, route, *, chair
         if any(closed.overlaps(span) for closed, _ in availability.site.closures):
             continue
         for chair in chairs:
-            free = [n for n in nurses if availability.slot_is_free(Slot(begin, span.end, chair.id, n), ignore_patient=True) is None]
+            free = [
+                n
+                for n in nurses
+                if availability.slot_is_free(Slot(begin, span.end, chair.id, n), ignore_patient=True) is None
+            ]
             if free:
                 nurse = min(free, key=lambda n: (availability.nurse_load(n, span), n))
                 found.append(Slot(begin, span.end, chair.id, nurse))
@@ -71,7 +75,9 @@ def test_fast_free_slots_match_the_original_loop(site, offset, minutes, route, n
     chair_ids = [site.chairs[0].id] if narrow == "chair" else None
     nurse_ids = [site.nurses[-1].id] if narrow == "nurse" else None
     fast = list(availability.free_slots(day, duration, route, chair_ids=chair_ids, nurse_ids=nurse_ids, after=after))
-    assert fast == oracle_free_slots(availability, day, duration, route, chair_ids=chair_ids, nurse_ids=nurse_ids, after=after)
+    assert fast == oracle_free_slots(
+        availability, day, duration, route, chair_ids=chair_ids, nurse_ids=nurse_ids, after=after
+    )
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -21,11 +21,18 @@ def _site(*, chair_busy=(), nurse_shift="all day", closures=(), max_per_nurse=3)
     if nurse_shift == "all day":
         nurse_shift = (_at(8), _at(18))
     return SiteSnapshot(
-        id=1, name="Test", zone=NY, opening={1: (dt.time(8), dt.time(12))}, closures=tuple(closures),
-        chairs=(ChairState(id=1, name="Chair 1", routes=frozenset({"iv"}), busy=tuple(chair_busy)),
-                ChairState(id=2, name="Chair 2", routes=frozenset({"intranasal"}))),
+        id=1,
+        name="Test",
+        zone=NY,
+        opening={1: (dt.time(8), dt.time(12))},
+        closures=tuple(closures),
+        chairs=(
+            ChairState(id=1, name="Chair 1", routes=frozenset({"iv"}), busy=tuple(chair_busy)),
+            ChairState(id=2, name="Chair 2", routes=frozenset({"intranasal"})),
+        ),
         nurses=(NurseState(id=7, name="N", shifts=(Span(*nurse_shift),)),) if nurse_shift else (),
-        max_patients_per_nurse=max_per_nurse, step_minutes=60,
+        max_patients_per_nurse=max_per_nurse,
+        step_minutes=60,
     )
 
 
@@ -43,7 +50,9 @@ def test_busy_chair_patient_and_past_starts_are_left_out():
 
 
 def test_a_day_with_nothing_free_says_why():
-    assert free_slots_on(Availability(_site()), DAY + dt.timedelta(days=1), HOUR, "iv").reason.startswith("the site is closed")
+    assert free_slots_on(Availability(_site()), DAY + dt.timedelta(days=1), HOUR, "iv").reason.startswith(
+        "the site is closed"
+    )
     full = _site(chair_busy=[Span(_at(8), _at(12))])
     assert free_slots_on(Availability(full), DAY, HOUR, "iv").reason == "the chair is booked"
     assert free_slots_on(Availability(_site(nurse_shift=None)), DAY, HOUR, "iv").reason == "no nurse is on shift"

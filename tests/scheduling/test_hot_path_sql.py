@@ -48,9 +48,15 @@ def test_rows_are_loaded_with_the_values_and_types_the_orm_gives(site):
     nurse = factories.StaffFactory(role=Role.NURSE, sites=[site])
     ReminderPolicy.objects.filter(site=site).update(offsets_hours=[48, 3], quiet_hours_start=dt.time(21, 30))
     token = AuthToken.objects.create(user=nurse.user)[0]
-    for model, pk in ((Patient, patient.pk), (Chair, chair.pk), (StaffMember, nurse.pk), (Site, site.pk),
-                      (ReminderPolicy, site.reminder_policy.pk), (get_user_model(), nurse.user_id),
-                      (AuthToken, token.pk)):
+    for model, pk in (
+        (Patient, patient.pk),
+        (Chair, chair.pk),
+        (StaffMember, nurse.pk),
+        (Site, site.pk),
+        (ReminderPolicy, site.reminder_policy.pk),
+        (get_user_model(), nurse.user_id),
+        (AuthToken, token.pk),
+    ):
         loaded, expected = _load(model, pk), model.objects.get(pk=pk)
         assert _values(loaded) == _values(expected), model
         assert loaded._state.adding is False and loaded._state.db == "default"
@@ -95,7 +101,9 @@ def two_sites(db):
     planned_at_a = factories.PatientFactory(home_site=site_b)
     factories.PlanFactory(patient=planned_at_a, site=site_a)
     return {
-        "sites": [site_a, site_b], "chairs": [chair_a, chair_b], "staff": staff,
+        "sites": [site_a, site_b],
+        "chairs": [chair_a, chair_b],
+        "staff": staff,
         "patients": [home_a, home_b, booked_at_a, planned_at_a],
     }
 
@@ -136,8 +144,9 @@ def test_booking_references_come_with_what_the_booking_reads_next(two_sites):
     site_a = two_sites["sites"][0]
     patient = two_sites["patients"][2]  # home at B, booked at A
     nurse = two_sites["staff"]["nurse_a"]
-    found = booking_references(staff=actor, patient_id=patient.pk, site_id=site_a.pk,
-                               chair_id=two_sites["chairs"][0].pk, nurse_id=nurse.pk)
+    found = booking_references(
+        staff=actor, patient_id=patient.pk, site_id=site_a.pk, chair_id=two_sites["chairs"][0].pk, nurse_id=nurse.pk
+    )
     expected_site = sites_with_schedule().get(pk=site_a.pk)
     expected_policy = ReminderPolicy.objects.get(site=site_a)
     expected_hours = opening_hours(expected_site)
@@ -166,9 +175,14 @@ def test_booking_references_refuse_a_non_nurse_as_the_nurse_and_ignore_missing_n
 def _expected_snapshot(*, site, start, end, patient, chairs, nurse_ids, exclude):
     """What the snapshot must hold, by definition rather than by query."""
     shifts = [
-        s for s in Shift.objects.select_related("staff")
-        if s.site_id == site.pk and s.staff.role == Role.NURSE and s.staff.active
-        and s.starts_at < end and s.ends_at > start and (nurse_ids is None or s.staff_id in nurse_ids)
+        s
+        for s in Shift.objects.select_related("staff")
+        if s.site_id == site.pk
+        and s.staff.role == Role.NURSE
+        and s.staff.active
+        and s.starts_at < end
+        and s.ends_at > start
+        and (nurse_ids is None or s.staff_id in nurse_ids)
     ]
     on_shift = {s.staff_id for s in shifts}
     chair_ids = {c.pk for c in chairs} if chairs is not None else None
@@ -180,7 +194,9 @@ def _expected_snapshot(*, site, start, end, patient, chairs, nurse_ids, exclude)
         nurse_named = a.nurse_id in (on_shift if nurse_ids is None else set(nurse_ids))
         if ours or nurse_named or (patient is not None and a.patient_id == patient.pk):
             booked.append(a)
-    closures = [c for c in Closure.objects.all() if c.site_id in (None, site.pk) and c.starts_at < end and c.ends_at > start]
+    closures = [
+        c for c in Closure.objects.all() if c.site_id in (None, site.pk) and c.starts_at < end and c.ends_at > start
+    ]
     return booked, closures, shifts
 
 
@@ -188,8 +204,9 @@ def test_snapshot_holds_exactly_the_rows_a_plain_filter_finds():
     rng = random.Random(20261126)
     sites = [factories.SiteFactory(hours={d: (dt.time(6), dt.time(22)) for d in range(7)}) for _ in range(2)]
     chairs = [factories.ChairFactory(site=s) for s in sites for _ in range(3)]
-    nurses = [factories.StaffFactory(role=Role.NURSE, sites=[rng.choice(sites)], active=rng.random() > 0.2)
-              for _ in range(5)]
+    nurses = [
+        factories.StaffFactory(role=Role.NURSE, sites=[rng.choice(sites)], active=rng.random() > 0.2) for _ in range(5)
+    ]
     non_nurse = factories.StaffFactory(role=Role.PRESCRIBER, sites=sites)
     patients = [factories.PatientFactory(home_site=rng.choice(sites), evaluation=None) for _ in range(6)]
     day = dt.datetime(2027, 3, 2, 12, tzinfo=dt.UTC)
@@ -201,14 +218,22 @@ def test_snapshot_holds_exactly_the_rows_a_plain_filter_finds():
         start = instant()
         try:
             with transaction.atomic():
-                Shift.objects.create(staff=rng.choice([*nurses, non_nurse]), site=rng.choice(sites), starts_at=start,
-                                     ends_at=start + dt.timedelta(hours=rng.choice([4, 8, 20])))
+                Shift.objects.create(
+                    staff=rng.choice([*nurses, non_nurse]),
+                    site=rng.choice(sites),
+                    starts_at=start,
+                    ends_at=start + dt.timedelta(hours=rng.choice([4, 8, 20])),
+                )
         except IntegrityError:
             continue  # one person's shifts cannot overlap
     for _ in range(3):
         start = instant()
-        Closure.objects.create(site=rng.choice([*sites, None]), starts_at=start,
-                               ends_at=start + dt.timedelta(hours=rng.choice([1, 3])), reason="Maintenance")
+        Closure.objects.create(
+            site=rng.choice([*sites, None]),
+            starts_at=start,
+            ends_at=start + dt.timedelta(hours=rng.choice([1, 3])),
+            reason="Maintenance",
+        )
     statuses = [s.value for s in AppointmentStatus]
     for _ in range(80):
         start = instant()
@@ -217,9 +242,14 @@ def test_snapshot_holds_exactly_the_rows_a_plain_filter_finds():
         try:
             with transaction.atomic():
                 Appointment.objects.create(
-                    patient=rng.choice(patients), site=chair.site, chair=chair, nurse=rng.choice([*nurses, None]),
-                    starts_at=start, ends_at=start + dt.timedelta(minutes=rng.choice([60, 120, 240])),
-                    status=status, cancelled_at=day if status == AppointmentStatus.CANCELLED else None,
+                    patient=rng.choice(patients),
+                    site=chair.site,
+                    chair=chair,
+                    nurse=rng.choice([*nurses, None]),
+                    starts_at=start,
+                    ends_at=start + dt.timedelta(minutes=rng.choice([60, 120, 240])),
+                    status=status,
+                    cancelled_at=day if status == AppointmentStatus.CANCELLED else None,
                 )
         except IntegrityError:
             continue  # the chair or the patient is taken then: the database keeps the rules
@@ -235,25 +265,38 @@ def test_snapshot_holds_exactly_the_rows_a_plain_filter_finds():
         chosen = rng.sample([c for c in chairs if c.site_id == site.pk], 2) if rng.random() < 0.4 else None
         nurse_ids = [n.pk for n in rng.sample(nurses, 2)] if rng.random() < 0.4 else None
         exclude = rng.sample(all_ids, 3) if rng.random() < 0.3 else []
-        snapshot, busy = booking_snapshot(site=site, start=start, end=end, patient=patient, chairs=chosen,
-                                          nurse_ids=nurse_ids, exclude_appointment_ids=exclude)
-        booked, closures, shifts = _expected_snapshot(site=site, start=start, end=end, patient=patient,
-                                                      chairs=chosen, nurse_ids=nurse_ids, exclude=exclude)
+        snapshot, busy = booking_snapshot(
+            site=site,
+            start=start,
+            end=end,
+            patient=patient,
+            chairs=chosen,
+            nurse_ids=nurse_ids,
+            exclude_appointment_ids=exclude,
+        )
+        booked, closures, shifts = _expected_snapshot(
+            site=site, start=start, end=end, patient=patient, chairs=chosen, nurse_ids=nurse_ids, exclude=exclude
+        )
         chair_states = {c.id: c for c in snapshot.chairs}
         for chair_id, state in chair_states.items():
             assert sorted((s.start, s.end) for s in state.busy) == sorted(
-                (a.starts_at, a.ends_at) for a in booked if a.chair_id == chair_id)
+                (a.starts_at, a.ends_at) for a in booked if a.chair_id == chair_id
+            )
         nurse_states = {n.id: n for n in snapshot.nurses}
         assert set(nurse_states) == {s.staff_id for s in shifts}
         for nurse_id, state in nurse_states.items():
             assert sorted((s.start, s.end) for s in state.shifts) == sorted(
-                (s.starts_at, s.ends_at) for s in shifts if s.staff_id == nurse_id)
+                (s.starts_at, s.ends_at) for s in shifts if s.staff_id == nurse_id
+            )
             assert sorted((s.start, s.end) for s in state.booked) == sorted(
-                (a.starts_at, a.ends_at) for a in booked if a.nurse_id == nurse_id)
+                (a.starts_at, a.ends_at) for a in booked if a.nurse_id == nurse_id
+            )
         assert sorted((span.start, span.end, why) for span, why in snapshot.closures) == sorted(
-            (c.starts_at, c.ends_at, c.reason) for c in closures)
+            (c.starts_at, c.ends_at, c.reason) for c in closures
+        )
         assert sorted((s.start, s.end) for s in busy) == sorted(
-            (a.starts_at, a.ends_at) for a in booked if patient is not None and a.patient_id == patient.pk)
+            (a.starts_at, a.ends_at) for a in booked if patient is not None and a.patient_id == patient.pk
+        )
         assert all(s.start.tzinfo is not None for state in snapshot.chairs for s in state.busy)
         compared += len(booked) + len(closures) + len(shifts)
     assert compared > 40  # the windows found rows to compare, not only empty snapshots

@@ -48,14 +48,21 @@ def test_an_interval_change_keeps_confirmed_sessions_and_moves_only_unconfirmed_
     services.appointment_confirm(appointment=first, actor=None, now=now)
     before = {a.pk: a.starts_at for a in rest}
     replan = services.plan_change_interval(
-        plan=plan, days=35, reason="Relief lasts five weeks", actor=clinic.prescriber.user, now=now,
+        plan=plan,
+        days=35,
+        reason="Relief lasts five weeks",
+        actor=clinic.prescriber.user,
+        now=now,
     )
     first.refresh_from_db()
     assert first.status == AppointmentStatus.CONFIRMED
     assert first.starts_at == first.history.last().starts_at, "the confirmed session did not move"
     sessions = _maintenance(plan)
     assert sessions[0].pk == first.pk
-    gaps = [(b.starts_at.astimezone(NY).date() - a.starts_at.astimezone(NY).date()).days for a, b in itertools.pairwise(sessions)]
+    gaps = [
+        (b.starts_at.astimezone(NY).date() - a.starts_at.astimezone(NY).date()).days
+        for a, b in itertools.pairwise(sessions)
+    ]
     assert gaps and all(32 <= gap <= 38 for gap in gaps)
     # What moved is reported, with where each session was.
     assert replan.moved and all(before[a.pk] == old for a, old in replan.moved)
@@ -69,7 +76,11 @@ def test_an_interval_change_never_plans_or_flags_a_date_that_has_passed(clinic):
     # Twenty days after the last induction session, before the first (28-day) maintenance session.
     now = last_end + dt.timedelta(days=20)
     replan = services.plan_change_interval(
-        plan=plan, days=14, reason="Relief fades after two weeks", actor=clinic.prescriber.user, now=now,
+        plan=plan,
+        days=14,
+        reason="Relief fades after two weeks",
+        actor=clinic.prescriber.user,
+        now=now,
     )
     plan.refresh_from_db()
     assert not plan.needs_attention, plan.attention_reason
@@ -84,7 +95,9 @@ def test_an_interval_change_never_moves_a_checked_in_session(clinic):
     plan, _now = _into_maintenance(clinic)
     first = _maintenance(plan)[0]
     services.appointment_check_in(appointment=first, actor=None, now=first.starts_at)
-    services.plan_change_interval(plan=plan, days=14, reason="Shorter", actor=clinic.prescriber.user, now=first.starts_at)
+    services.plan_change_interval(
+        plan=plan, days=14, reason="Shorter", actor=clinic.prescriber.user, now=first.starts_at
+    )
     first.refresh_from_db()
     assert first.status == AppointmentStatus.CHECKED_IN
     assert first.starts_at == first.history.last().starts_at
@@ -104,8 +117,11 @@ def _paused_weekly_plan(clinic):
     for session in booked[:2]:
         local_day = session.starts_at.astimezone(NY).date()
         services.appointment_move(
-            appointment=session, starts_at=dt.datetime.combine(local_day, dt.time(14), tzinfo=NY),
-            actor=clinic.prescriber.user, now=NOW, override_reason="Afternoons suit the patient",
+            appointment=session,
+            starts_at=dt.datetime.combine(local_day, dt.time(14), tzinfo=NY),
+            actor=clinic.prescriber.user,
+            now=NOW,
+            override_reason="Afternoons suit the patient",
         )
         session.refresh_from_db()
         _complete(session)
@@ -119,7 +135,11 @@ def test_resuming_a_paused_three_two_one_one_one_keeps_the_weekly_tail_and_the_u
     plan, booked, now = _paused_weekly_plan(clinic)
     usual_weekdays = {a.starts_at.astimezone(NY).weekday() for a in booked[:2]}
     created = services.plan_resume(
-        plan=plan, resume_date=dt.date(2026, 3, 23), reason="Recovered", actor=clinic.prescriber.user, now=now,
+        plan=plan,
+        resume_date=dt.date(2026, 3, 23),
+        reason="Recovered",
+        actor=clinic.prescriber.user,
+        now=now,
     )
     assert len(created) == 6
     local = sorted(a.starts_at.astimezone(NY) for a in created)

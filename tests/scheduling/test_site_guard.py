@@ -29,13 +29,19 @@ def other(clinic):
 def test_front_desk_cannot_book_at_another_site(clinic, other):
     patient = PatientFactory(home_site=other.site)
     with pytest.raises(OutsideYourSites):
-        services.appointment_book(patient=patient, site=other.site, starts_at=MONDAY_10, actor=clinic.front_desk.user, now=NOW)
+        services.appointment_book(
+            patient=patient, site=other.site, starts_at=MONDAY_10, actor=clinic.front_desk.user, now=NOW
+        )
     assert not Appointment.objects.filter(patient=patient).exists()
 
 
 def test_front_desk_cannot_move_another_sites_session(clinic, other):
     booked = services.appointment_book(
-        patient=PatientFactory(home_site=other.site), site=other.site, starts_at=MONDAY_10, actor=other.front_desk.user, now=NOW
+        patient=PatientFactory(home_site=other.site),
+        site=other.site,
+        starts_at=MONDAY_10,
+        actor=other.front_desk.user,
+        now=NOW,
     )
     with pytest.raises(OutsideYourSites):
         services.appointment_move(
@@ -49,8 +55,13 @@ def test_a_course_proposed_at_another_site_cannot_be_booked_through_the_api(clin
     plan = clinic.plan()
     proposal = services.course_propose(plan=plan, start_date=START, now=NOW, site=other.site)
     sessions = [
-        {"starts_at": s.starts_at.isoformat(), "ends_at": s.ends_at.isoformat(), "chair": s.chair_id, "nurse": s.nurse_id,
-         "site": s.site_id}
+        {
+            "starts_at": s.starts_at.isoformat(),
+            "ends_at": s.ends_at.isoformat(),
+            "chair": s.chair_id,
+            "nurse": s.nurse_id,
+            "site": s.site_id,
+        }
         for s in proposal.sessions
     ]
     client = APIClient()

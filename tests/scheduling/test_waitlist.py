@@ -42,16 +42,25 @@ FREED_AT = dt.datetime(2026, 3, 3, 15, tzinfo=dt.UTC)
 
 def _single(clinic, patient, starts_at, chair=None):
     return services.appointment_book(
-        patient=patient, site=clinic.site, starts_at=starts_at, chair=chair or clinic.chairs[0],
-        actor=clinic.front_desk.user, now=NOW,
+        patient=patient,
+        site=clinic.site,
+        starts_at=starts_at,
+        chair=chair or clinic.chairs[0],
+        actor=clinic.front_desk.user,
+        now=NOW,
     )
 
 
 def _waiting(clinic, *, earliest=dt.date(2026, 3, 2), latest=None, **kwargs):
     patient = kwargs.pop("patient", None) or PatientFactory(home_site=clinic.site, reminder_consent=True)
     return waitlist_add(
-        patient=patient, site=clinic.site, earliest_date=earliest, latest_date=latest,
-        actor=clinic.front_desk.user, now=NOW, **kwargs,
+        patient=patient,
+        site=clinic.site,
+        earliest_date=earliest,
+        latest_date=latest,
+        actor=clinic.front_desk.user,
+        now=NOW,
+        **kwargs,
     )
 
 
@@ -105,8 +114,13 @@ def test_patients_whose_dates_diary_or_plan_rules_do_not_fit_are_not_offered_the
     # An induction session the day before: the protocol wants 48 hours between sessions.
     ruled_out_plan = clinic.plan(start_date=dt.date(2026, 3, 2))
     services.appointment_book(
-        patient=ruled_out_plan.patient, plan=ruled_out_plan, site=clinic.site, starts_at=FREED_AT - dt.timedelta(days=1),
-        chair=clinic.chairs[2], actor=clinic.front_desk.user, now=NOW,
+        patient=ruled_out_plan.patient,
+        plan=ruled_out_plan,
+        site=clinic.site,
+        starts_at=FREED_AT - dt.timedelta(days=1),
+        chair=clinic.chairs[2],
+        actor=clinic.front_desk.user,
+        now=NOW,
     )
     ruled_out = _waiting(clinic, patient=ruled_out_plan.patient)
     fits = _waiting(clinic)
@@ -270,6 +284,8 @@ def test_two_patients_accepting_at_the_same_moment_get_one_booking():
     assert not errors, errors
     assert len(wins) == 1
     assert len(taken) == len(offers) - 1
-    assert Appointment.objects.filter(starts_at=FREED_AT, chair=freed.chair, status=AppointmentStatus.BOOKED).count() == 1
+    assert (
+        Appointment.objects.filter(starts_at=FREED_AT, chair=freed.chair, status=AppointmentStatus.BOOKED).count() == 1
+    )
     assert WaitlistOffer.objects.filter(status=WaitlistOfferStatus.ACCEPTED).count() == 1
     assert WaitlistEntry.objects.filter(status=WaitlistStatus.BOOKED).count() == 1

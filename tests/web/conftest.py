@@ -63,9 +63,17 @@ def web(db, frozen) -> Web:
     sessions_a = course_book(plan=plan_a, actor=clinic.front_desk.user, now=frozen, start_date=START)
     sessions_b = course_book(plan=plan_b, actor=clinic.front_desk.user, now=frozen, start_date=START)
     return Web(
-        clinic=clinic, desk=clinic.front_desk, nurse=clinic.nurses[0], prescriber=clinic.prescriber, admin=admin,
-        patient_a=patient_a, patient_b=patient_b, plan_a=plan_a, plan_b=plan_b,
-        sessions_a=sessions_a, sessions_b=sessions_b,
+        clinic=clinic,
+        desk=clinic.front_desk,
+        nurse=clinic.nurses[0],
+        prescriber=clinic.prescriber,
+        admin=admin,
+        patient_a=patient_a,
+        patient_b=patient_b,
+        plan_a=plan_a,
+        plan_b=plan_b,
+        sessions_a=sessions_a,
+        sessions_b=sessions_b,
     )
 
 

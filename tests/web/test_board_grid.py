@@ -30,15 +30,23 @@ def _local(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
 
 
 def _session(chair_id: int, day: dt.date, start: tuple[int, int], end: tuple[int, int], *, blocking: bool = True):
-    return SimpleNamespace(chair_id=chair_id, starts_at=_local(day, *start), ends_at=_local(day, *end), blocking=blocking)
+    return SimpleNamespace(
+        chair_id=chair_id, starts_at=_local(day, *start), ends_at=_local(day, *end), blocking=blocking
+    )
 
 
 def _grid(day: dt.date, sessions=(), closures=(), shifts=(), now=None, gap_minutes=90, chairs=1, **kwargs):
     return build_grid(
-        day=day, zone=NEW_YORK, opening=kwargs.pop("opening", OPEN),
+        day=day,
+        zone=NEW_YORK,
+        opening=kwargs.pop("opening", OPEN),
         chairs=[SimpleNamespace(pk=i + 1, active=True) for i in range(chairs)],
-        sessions=list(sessions), closures=list(closures), shifts=list(shifts),
-        now=now or _local(day - dt.timedelta(days=1), 12), gap_minutes=gap_minutes, step_minutes=15,
+        sessions=list(sessions),
+        closures=list(closures),
+        shifts=list(shifts),
+        now=now or _local(day - dt.timedelta(days=1), 12),
+        gap_minutes=gap_minutes,
+        step_minutes=15,
         max_patients_per_nurse=kwargs.pop("ratio", 3),
     )
 
@@ -236,8 +244,11 @@ def _fill_day(site, chairs, day: dt.date, count: int, first_slot: int = 0) -> No
         chair, slot = chairs[index % len(chairs)], first_slot + index // len(chairs)
         starts_at = dt.datetime.combine(day, dt.time(8 + 2 * slot), tzinfo=zone)
         AppointmentFactory(
-            patient=PatientFactory(home_site=site), chair=chair, starts_at=starts_at,
-            ends_at=starts_at + dt.timedelta(hours=2), status=AppointmentStatus.BOOKED,
+            patient=PatientFactory(home_site=site),
+            chair=chair,
+            starts_at=starts_at,
+            ends_at=starts_at + dt.timedelta(hours=2),
+            status=AppointmentStatus.BOOKED,
         )
 
 

@@ -44,8 +44,11 @@ def _move_url(appointment):
 )
 def test_booking_and_move_pages_are_for_the_front_desk_and_clinicians(client, web, persona, status):
     user = {
-        "desk": web.desk.user, "nurse": web.nurse.user, "prescriber": web.prescriber.user,
-        "admin": web.admin.user, "patient_a": web.patient_a.user,
+        "desk": web.desk.user,
+        "nurse": web.nurse.user,
+        "prescriber": web.prescriber.user,
+        "admin": web.admin.user,
+        "patient_a": web.patient_a.user,
     }[persona]
     login(client, user)
     assert client.get(_move_url(web.sessions_a[1])).status_code == status
@@ -53,7 +56,9 @@ def test_booking_and_move_pages_are_for_the_front_desk_and_clinicians(client, we
 
 
 def test_staff_of_another_site_cannot_open_or_move_its_sessions(client, web):
-    outsider = StaffFactory(role=Role.FRONT_DESK, sites=[SiteFactory(name="Lakeside")], user=UserFactory(username="lake"))
+    outsider = StaffFactory(
+        role=Role.FRONT_DESK, sites=[SiteFactory(name="Lakeside")], user=UserFactory(username="lake")
+    )
     login(client, outsider.user)
     session = web.sessions_a[1]
     assert client.get(_move_url(session)).status_code == 404
@@ -153,7 +158,11 @@ def test_the_desk_books_a_make_up_session_on_the_plan_from_the_free_times(client
     login(client, web.desk.user)
     url = reverse("web:book-session", args=[web.patient_a.pk])
     last_kept = web.sessions_a[-2].starts_at.astimezone(web.clinic.site.zone).date()
-    search = {"kind": "make-up", "first_day": last_kept.isoformat(), "last_day": (last_kept + dt.timedelta(days=6)).isoformat()}
+    search = {
+        "kind": "make-up",
+        "first_day": last_kept.isoformat(),
+        "last_day": (last_kept + dt.timedelta(days=6)).isoformat(),
+    }
     response = client.get(url, search)
     free = _choices(response, refused=False)
     assert free and all(c["start"] - web.sessions_a[-2].starts_at >= dt.timedelta(hours=48) for c in free)

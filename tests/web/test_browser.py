@@ -41,8 +41,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", "test-artifacts/screenshots/"))
 PHONE = {"width": 390, "height": 844}
@@ -97,30 +103,45 @@ def first_workday_after(day: dt.date, days: int) -> dt.date:
 @pytest.fixture
 def live_clinic(transactional_db) -> LiveClinic:
     """A site open Monday to Friday whose nurses work every day of the next six weeks."""
-    site = SiteFactory(name="Riverside Infusion Center", time_zone="America/New_York",
-                       address="240 Riverside Drive\nSpringfield, IL 62701",
-                       arrival_notes="Free parking behind the building; use the blue door.")
+    site = SiteFactory(
+        name="Riverside Infusion Center",
+        time_zone="America/New_York",
+        address="240 Riverside Drive\nSpringfield, IL 62701",
+        arrival_notes="Free parking behind the building; use the blue door.",
+    )
     for number in (1, 2, 3):
         ChairFactory(site=site, name=f"Chair {number}")
     today = timezone.now().astimezone(site.zone).date()
     for first, last in (("Nora", "Quinn"), ("Sam", "Ortiz")):
         nurse = StaffFactory(role=Role.NURSE, sites=[site], user=UserFactory(first_name=first, last_name=last))
         add_shifts(nurse, site, today - dt.timedelta(days=1), 43)
-    prescriber = StaffFactory(role=Role.PRESCRIBER, sites=[site],
-                              user=UserFactory(username="dr_hale", first_name="Maya", last_name="Hale"))
-    desk = StaffFactory(role=Role.FRONT_DESK, sites=[site],
-                        user=UserFactory(username="desk_rita", first_name="Rita", last_name="Moss"))
+    prescriber = StaffFactory(
+        role=Role.PRESCRIBER, sites=[site], user=UserFactory(username="dr_hale", first_name="Maya", last_name="Hale")
+    )
+    desk = StaffFactory(
+        role=Role.FRONT_DESK, sites=[site], user=UserFactory(username="desk_rita", first_name="Rita", last_name="Moss")
+    )
     ProtocolFactory()
     return LiveClinic(site=site, desk=desk, prescriber=prescriber)
 
 
 def patient_with_plan(clinic: LiveClinic, username: str, first: str, last: str, *, book: bool) -> TreatmentPlan:
-    patient = PatientFactory(user=UserFactory(username=username, first_name=first, last_name=last),
-                             first_name=first, last_name=last, home_site=clinic.site, escort_name="Chris " + last)
+    patient = PatientFactory(
+        user=UserFactory(username=username, first_name=first, last_name=last),
+        first_name=first,
+        last_name=last,
+        home_site=clinic.site,
+        escort_name="Chris " + last,
+    )
     now = timezone.now()
     start = first_workday_after(now.astimezone(clinic.site.zone).date(), 3)
-    plan = plan_create(patient=patient, protocol=ProtocolFactory(), prescriber=clinic.prescriber, start_date=start,
-                       actor=clinic.prescriber.user)
+    plan = plan_create(
+        patient=patient,
+        protocol=ProtocolFactory(),
+        prescriber=clinic.prescriber,
+        start_date=start,
+        actor=clinic.prescriber.user,
+    )
     if book:
         course_book(plan=plan, actor=clinic.desk.user, now=now, start_date=start)
     return plan

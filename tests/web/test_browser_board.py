@@ -97,8 +97,12 @@ def test_front_desk_clicks_a_free_gap_and_books_that_chair_and_time(page: Page, 
 
     booked = Appointment.objects.get(plan=plan, status=AppointmentStatus.BOOKED)
     assert booked.chair.name == "Chair 2"
-    assert booked.starts_at.astimezone(live_clinic.site.zone).replace(tzinfo=None) == dt.datetime.combine(day, dt.time(8))
-    expect(page.locator('[data-testid="chair-row"][data-chair="Chair 2"]').get_by_test_id("session")).to_contain_text("Omar Reyes")
+    assert booked.starts_at.astimezone(live_clinic.site.zone).replace(tzinfo=None) == dt.datetime.combine(
+        day, dt.time(8)
+    )
+    expect(page.locator('[data-testid="chair-row"][data-chair="Chair 2"]').get_by_test_id("session")).to_contain_text(
+        "Omar Reyes"
+    )
     shoot(page, "44-board-after-gap-booking")
 
 
@@ -111,8 +115,11 @@ def test_a_day_of_12_chairs_and_40_sessions_fits_on_one_screen(browser: Browser,
         chair, slot = chairs[index % 12], index // 12
         starts_at = dt.datetime.combine(day, dt.time(8 + 2 * slot + index % 2), tzinfo=site.zone)
         AppointmentFactory(
-            patient=PatientFactory(home_site=site, escort_name="Pat Driver"), chair=chair, starts_at=starts_at,
-            ends_at=starts_at + dt.timedelta(minutes=90 + 15 * (index % 3)), status=statuses[index % 2],
+            patient=PatientFactory(home_site=site, escort_name="Pat Driver"),
+            chair=chair,
+            starts_at=starts_at,
+            ends_at=starts_at + dt.timedelta(minutes=90 + 15 * (index % 3)),
+            status=statuses[index % 2],
         )
     context = browser.new_context(viewport={"width": 1920, "height": 1080})
     try:
@@ -136,7 +143,9 @@ def test_the_board_refreshes_itself_every_minute_without_reloading_the_page(page
     plan = patient_with_plan(live_clinic, "nina", "Nina", "Park", book=False)
     day = first_workday_after(timezone.now().astimezone(live_clinic.site.zone).date(), 5)
     refused = []
-    page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None)
+    page.on(
+        "console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None
+    )
     page.clock.install()
     log_in(page, live_server.url, "desk_rita")
     page.goto(_board_url(live_server.url, live_clinic, day))
@@ -144,9 +153,14 @@ def test_the_board_refreshes_itself_every_minute_without_reloading_the_page(page
     page.evaluate("window.boardMarker = 'same page'")
     with page.expect_response(lambda r: "/board/" in r.url and r.request.headers.get("hx-request") == "true"):
         appointment_book(
-            patient=plan.patient, site=live_clinic.site, plan=plan, phase=plan.phase,
+            patient=plan.patient,
+            site=live_clinic.site,
+            plan=plan,
+            phase=plan.phase,
             starts_at=dt.datetime.combine(day, dt.time(10), tzinfo=live_clinic.site.zone),
-            chair=live_clinic.site.chairs.get(name="Chair 3"), actor=live_clinic.desk.user, now=timezone.now(),
+            chair=live_clinic.site.chairs.get(name="Chair 3"),
+            actor=live_clinic.desk.user,
+            now=timezone.now(),
         )
         page.clock.run_for(61_000)
     expect(page.locator('[data-testid="chair-row"][data-chair="Chair 3"]')).to_contain_text("Nina Park")
@@ -192,7 +206,8 @@ def _serious(page: Page) -> list[str]:
     results = Axe().run(page)
     return [
         f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:5]}"
-        for v in results.response["violations"] if v["impact"] in SERIOUS
+        for v in results.response["violations"]
+        if v["impact"] in SERIOUS
     ]
 
 

@@ -49,12 +49,19 @@ def _path_of(link: str) -> str:
 
 
 def test_waitlisted_patient_accepts_a_freed_chair_from_the_message_and_the_next_one_is_told_it_is_taken(
-    page: Page, browser: Browser, live_server, live_clinic  # noqa: F811  (the imported fixture)
+    page: Page,
+    browser: Browser,
+    live_server,
+    live_clinic,  # noqa: F811  (the imported fixture)
 ):
     booked = patient_with_plan(live_clinic, "alice", "Alice", "Archer", book=True)
     newcomer = patient_with_plan(live_clinic, "carol", "Carol", "Chen", book=False)
-    other = PatientFactory(user=UserFactory(username="dave", first_name="Dave", last_name="Dunn"),
-                           first_name="Dave", last_name="Dunn", home_site=live_clinic.site)
+    other = PatientFactory(
+        user=UserFactory(username="dave", first_name="Dave", last_name="Dunn"),
+        first_name="Dave",
+        last_name="Dunn",
+        home_site=live_clinic.site,
+    )
 
     # The front desk puts both on the waitlist from the patient page.
     log_in(page, live_server.url, "desk_rita")
@@ -71,10 +78,14 @@ def test_waitlisted_patient_accepts_a_freed_chair_from_the_message_and_the_next_
 
     # Alice cancels her first session; both waiting patients are messaged an accept link.
     freed = Appointment.objects.filter(plan=booked).order_by("starts_at").first()
-    appointment_cancel(appointment=freed, actor=live_clinic.desk.user, reason="Patient has flu", now=timezone.now(),
-                       rebook=False)
-    links = {message.to[0]: next(w for w in message.body.split() if "/w/" in w) for message in mail.outbox
-             if "/w/" in message.body}
+    appointment_cancel(
+        appointment=freed, actor=live_clinic.desk.user, reason="Patient has flu", now=timezone.now(), rebook=False
+    )
+    links = {
+        message.to[0]: next(w for w in message.body.split() if "/w/" in w)
+        for message in mail.outbox
+        if "/w/" in message.body
+    }
     assert set(links) == {newcomer.patient.email, other.email}
 
     page.reload()
@@ -116,7 +127,9 @@ def test_waitlisted_patient_accepts_a_freed_chair_from_the_message_and_the_next_
 
 
 def test_front_desk_moves_a_session_to_a_free_time_after_seeing_why_others_are_refused(
-    page: Page, live_server, live_clinic  # noqa: F811  (the imported fixture)
+    page: Page,
+    live_server,
+    live_clinic,  # noqa: F811  (the imported fixture)
 ):
     plan = patient_with_plan(live_clinic, "alice", "Alice", "Archer", book=True)
     last = Appointment.objects.filter(plan=plan).order_by("starts_at").last()
@@ -148,8 +161,9 @@ def test_front_desk_moves_a_session_to_a_free_time_after_seeing_why_others_are_r
 def test_front_desk_books_a_make_up_session_for_a_missed_one(page: Page, live_server, live_clinic):  # noqa: F811
     plan = patient_with_plan(live_clinic, "omar", "Omar", "Reyes", book=True)
     sessions = list(Appointment.objects.filter(plan=plan).order_by("starts_at"))
-    appointment_cancel(appointment=sessions[-1], actor=live_clinic.desk.user, reason="Car broke down",
-                       now=timezone.now(), rebook=False)
+    appointment_cancel(
+        appointment=sessions[-1], actor=live_clinic.desk.user, reason="Car broke down", now=timezone.now(), rebook=False
+    )
     last_kept = sessions[-2].starts_at.astimezone(live_clinic.site.zone).date()
     log_in(page, live_server.url, "desk_rita")
     page.goto(f"{live_server.url}/patients/{plan.patient_id}/")
@@ -168,10 +182,13 @@ def test_front_desk_books_a_make_up_session_for_a_missed_one(page: Page, live_se
 
 
 def test_front_desk_registers_a_patient_and_the_prescriber_creates_a_plan_overrides_screening_and_books(
-    page: Page, live_server, live_clinic  # noqa: F811  (the imported fixture)
+    page: Page,
+    live_server,
+    live_clinic,  # noqa: F811  (the imported fixture)
 ):
-    Contraindication.objects.create(code="seizures", label="History of seizures",
-                                    kind=Contraindication.Kind.SEIZURE_HISTORY)
+    Contraindication.objects.create(
+        code="seizures", label="History of seizures", kind=Contraindication.Kind.SEIZURE_HISTORY
+    )
     log_in(page, live_server.url, "desk_rita")
     page.get_by_role("link", name="Patients").click()
     page.get_by_role("link", name="Register a new patient").click()
@@ -198,7 +215,9 @@ def test_front_desk_registers_a_patient_and_the_prescriber_creates_a_plan_overri
     page.goto(f"{live_server.url}/patients/{patient.pk}/")
     page.get_by_role("link", name="Create a plan").click()
     expect(page.get_by_test_id("eligibility")).to_contain_text("History of seizures")
-    page.get_by_label("Start from").fill(first_workday_after(timezone.now().astimezone(live_clinic.site.zone).date(), 3).isoformat())
+    page.get_by_label("Start from").fill(
+        first_workday_after(timezone.now().astimezone(live_clinic.site.zone).date(), 3).isoformat()
+    )
     shoot(page, "41-new-plan-with-screening")
     page.get_by_role("button", name="Create plan").click()
     expect(page.get_by_text("Plan created")).to_be_visible()
@@ -224,7 +243,9 @@ def test_front_desk_registers_a_patient_and_the_prescriber_creates_a_plan_overri
 
 
 def test_patient_on_a_phone_changes_the_time_of_a_session_and_answers_the_due_questionnaire(
-    browser: Browser, live_server, live_clinic  # noqa: F811  (the imported fixture)
+    browser: Browser,
+    live_server,
+    live_clinic,  # noqa: F811  (the imported fixture)
 ):
     plan = patient_with_plan(live_clinic, "alice", "Alice", "Archer", book=True)
     sessions = list(Appointment.objects.filter(plan=plan).order_by("starts_at"))
@@ -234,8 +255,9 @@ def test_patient_on_a_phone_changes_the_time_of_a_session_and_answers_the_due_qu
     start = (now + timedelta(hours=26)).astimezone(zone).replace(minute=0, second=0, microsecond=0)
     while start.weekday() >= 5 or not 12 <= start.hour <= 15:
         start += timedelta(hours=1)
-    soon = appointment_book(patient=plan.patient, site=live_clinic.site, starts_at=start, actor=live_clinic.desk.user,
-                            now=now)
+    soon = appointment_book(
+        patient=plan.patient, site=live_clinic.site, starts_at=start, actor=live_clinic.desk.user, now=now
+    )
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     page = context.new_page()
     try:
@@ -269,8 +291,11 @@ def test_patient_on_a_phone_changes_the_time_of_a_session_and_answers_the_due_qu
 
 def test_nurse_enters_a_pcl5_from_the_chart(page: Page, live_server, live_clinic):  # noqa: F811
     plan = patient_with_plan(live_clinic, "omar", "Omar", "Reyes", book=True)
-    nurse = StaffFactory(role=Role.NURSE, sites=[live_clinic.site],
-                         user=UserFactory(username="nurse_ana", first_name="Ana", last_name="Ruiz"))
+    nurse = StaffFactory(
+        role=Role.NURSE,
+        sites=[live_clinic.site],
+        user=UserFactory(username="nurse_ana", first_name="Ana", last_name="Ruiz"),
+    )
     log_in(page, live_server.url, nurse.user.username)
     page.goto(f"{live_server.url}/patients/{plan.patient_id}/")
     page.get_by_test_id("enter-questionnaire").get_by_role("link", name="PCL-5").click()

@@ -51,7 +51,9 @@ def test_the_desk_cancel_only_books_nothing_and_says_what_the_course_is_missing(
     login(client, web.desk.user)
     others = [row for row in _course_rows(web.plan_a) if row[0] != third.pk]
     response = client.post(
-        reverse("web:appointment-action", args=[third.pk, "cancel"]), {"reason": "Flu", "mode": "cancel-only"}, follow=True
+        reverse("web:appointment-action", args=[third.pk, "cancel"]),
+        {"reason": "Flu", "mode": "cancel-only"},
+        follow=True,
     )
     assert b"Induction now short by 1 session" in response.content
     assert _course_rows(web.plan_a) == others
@@ -121,16 +123,22 @@ def test_the_board_and_week_show_site_and_all_site_closures_in_the_sites_zone(cl
     zone = web.clinic.site.zone
     day = dt.date(2026, 3, 4)
     Closure.objects.create(
-        site=web.clinic.site, reason="Fire drill",
-        starts_at=dt.datetime.combine(day, dt.time(13), tzinfo=zone), ends_at=dt.datetime.combine(day, dt.time(14, 30), tzinfo=zone),
+        site=web.clinic.site,
+        reason="Fire drill",
+        starts_at=dt.datetime.combine(day, dt.time(13), tzinfo=zone),
+        ends_at=dt.datetime.combine(day, dt.time(14, 30), tzinfo=zone),
     )
     Closure.objects.create(
-        site=None, reason="Network outage",
-        starts_at=dt.datetime.combine(day, dt.time(8), tzinfo=zone), ends_at=dt.datetime.combine(day, dt.time(9), tzinfo=zone),
+        site=None,
+        reason="Network outage",
+        starts_at=dt.datetime.combine(day, dt.time(8), tzinfo=zone),
+        ends_at=dt.datetime.combine(day, dt.time(9), tzinfo=zone),
     )
     Closure.objects.create(
-        site=SiteFactory(), reason="Other site only",
-        starts_at=dt.datetime.combine(day, dt.time(8), tzinfo=zone), ends_at=dt.datetime.combine(day, dt.time(9), tzinfo=zone),
+        site=SiteFactory(),
+        reason="Other site only",
+        starts_at=dt.datetime.combine(day, dt.time(8), tzinfo=zone),
+        ends_at=dt.datetime.combine(day, dt.time(9), tzinfo=zone),
     )
     login(client, web.desk.user)
     board = client.get(reverse("web:board"), {"day": day.isoformat(), "site": web.clinic.site.pk}).content.decode()

@@ -65,8 +65,12 @@ def _local(base: str, target: str) -> str | None:
 def in_chair(web: Web):
     """A checked-in session today, so the board shows the clinicians' session-record link."""
     appointment = AppointmentFactory(
-        patient=web.patient_b, chair=web.clinic.chairs[2], nurse=web.nurse, starts_at=NOW - dt.timedelta(minutes=30),
-        status=AppointmentStatus.CHECKED_IN, checked_in_at=NOW - dt.timedelta(minutes=40),
+        patient=web.patient_b,
+        chair=web.clinic.chairs[2],
+        nurse=web.nurse,
+        starts_at=NOW - dt.timedelta(minutes=30),
+        status=AppointmentStatus.CHECKED_IN,
+        checked_in_at=NOW - dt.timedelta(minutes=40),
     )
     record_session_for_completion(appointment, web.nurse.user)
     return appointment

@@ -34,8 +34,12 @@ def portal_urls(web: Web) -> dict[str, str]:
 
 def users(web: Web) -> dict[str, object]:
     return {
-        "desk": web.desk.user, "nurse": web.nurse.user, "prescriber": web.prescriber.user, "admin": web.admin.user,
-        "patient_a": web.patient_a.user, "patient_b": web.patient_b.user,
+        "desk": web.desk.user,
+        "nurse": web.nurse.user,
+        "prescriber": web.prescriber.user,
+        "admin": web.admin.user,
+        "patient_a": web.patient_a.user,
+        "patient_b": web.patient_b.user,
     }
 
 
@@ -168,7 +172,9 @@ def test_reminder_preferences_are_saved_and_a_channel_without_contact_is_refused
     assert web.patient_a.reminder_consent_changed_at == NOW
     web.patient_a.mobile_phone = ""
     web.patient_a.save(update_fields=["mobile_phone"])
-    response = client.post(reverse("web:portal-preferences"), {"preferred_channel": Channel.SMS, "reminder_consent": "on"})
+    response = client.post(
+        reverse("web:portal-preferences"), {"preferred_channel": Channel.SMS, "reminder_consent": "on"}
+    )
     assert response.status_code == 400
     assert b"We have no mobile number for you" in response.content
 
@@ -208,7 +214,9 @@ def test_booking_form_errors_are_shown_in_plain_words(client, web):
 def test_a_course_that_no_longer_fits_is_refused_with_the_reason(client, web):
     """Two clerks propose the same chairs; the second to press Book is told why, and nothing is booked."""
     login(client, web.desk.user)
-    plans = [web.clinic.plan(patient=PatientFactory(home_site=web.clinic.site), protocol=ProtocolFactory()) for _ in range(4)]
+    plans = [
+        web.clinic.plan(patient=PatientFactory(home_site=web.clinic.site), protocol=ProtocolFactory()) for _ in range(4)
+    ]
     tokens = []
     for plan in plans:
         response = client.post(reverse("web:book-course", args=[plan.pk]), {"start_date": "2026-03-09"})
@@ -297,7 +305,9 @@ def test_clinician_pauses_with_a_reason_and_the_history_shows_who_and_why(client
 def test_a_stale_plan_form_is_refused_with_the_reason(client, web):
     login(client, web.prescriber.user)
     url = reverse("web:plan-adjust", args=[web.plan_a.pk])
-    response = client.post(url, {"action": "interval", "interval_days": 30, "reason": "Relief lasts longer", "version": 99})
+    response = client.post(
+        url, {"action": "interval", "interval_days": 30, "reason": "Relief lasts longer", "version": 99}
+    )
     assert response.status_code == 409
     assert b"changed by someone else" in response.content
 
@@ -306,14 +316,18 @@ def test_interval_outside_the_protocol_is_refused_in_words(client, web):
     web.plan_a.refresh_from_db()
     login(client, web.prescriber.user)
     url = reverse("web:plan-adjust", args=[web.plan_a.pk])
-    response = client.post(url, {"action": "interval", "interval_days": 90, "reason": "Try longer", "version": web.plan_a.version})
+    response = client.post(
+        url, {"action": "interval", "interval_days": 90, "reason": "Try longer", "version": web.plan_a.version}
+    )
     assert response.status_code == 409
     assert b"must be between 14 and 42 days" in response.content
 
 
 def test_front_desk_may_not_adjust_plans(client, web):
     login(client, web.desk.user)
-    response = client.post(reverse("web:plan-adjust", args=[web.plan_a.pk]), {"action": "pause", "reason": "x", "version": 1})
+    response = client.post(
+        reverse("web:plan-adjust", args=[web.plan_a.pk]), {"action": "pause", "reason": "x", "version": 1}
+    )
     assert response.status_code == 403
     chart = client.get(reverse("web:patient", args=[web.patient_a.pk]))
     assert b"Screening" not in chart.content and b"Plan history" not in chart.content

@@ -18,15 +18,25 @@ from tests.web.conftest import login
 pytestmark = pytest.mark.django_db
 
 NEW_PATIENT = {
-    "first_name": "Dana", "last_name": "Novak", "date_of_birth": "1979-04-02", "email": "dana@example.org",
-    "mobile_phone": "+12025550123", "preferred_channel": "email", "reminder_consent": "on",
+    "first_name": "Dana",
+    "last_name": "Novak",
+    "date_of_birth": "1979-04-02",
+    "email": "dana@example.org",
+    "mobile_phone": "+12025550123",
+    "preferred_channel": "email",
+    "reminder_consent": "on",
     "escort_name": "Lee Novak",
 }
 
 
 def _plan_form(web, **extra):
-    return {"protocol": web.clinic.protocol.pk, "site": web.clinic.site.pk, "start_date": "2026-03-09",
-            "preferred_weekdays": ["0", "2", "4"], **extra}
+    return {
+        "protocol": web.clinic.protocol.pk,
+        "site": web.clinic.site.pk,
+        "start_date": "2026-03-09",
+        "preferred_weekdays": ["0", "2", "4"],
+        **extra,
+    }
 
 
 def _persona(web, name):
@@ -76,8 +86,14 @@ def test_the_front_desk_registers_a_patient_and_the_history_says_who(client, web
 def test_registration_errors_are_explained_and_nothing_is_saved(client, web):
     login(client, web.desk.user)
     url = reverse("web:patient-register")
-    bad = {**NEW_PATIENT, "home_site": web.clinic.site.pk, "date_of_birth": "2099-01-01", "preferred_channel": "sms",
-           "mobile_phone": "", "first_name": ""}
+    bad = {
+        **NEW_PATIENT,
+        "home_site": web.clinic.site.pk,
+        "date_of_birth": "2099-01-01",
+        "preferred_channel": "sms",
+        "mobile_phone": "",
+        "first_name": "",
+    }
     page = client.post(url, bad).content.decode()
     assert "Date of birth cannot be in the future." in page
     assert "Text-message reminders need a mobile number." in page
@@ -110,8 +126,10 @@ def test_plan_form_errors_are_explained(client, web):
     patient = PatientFactory(home_site=web.clinic.site)
     login(client, web.prescriber.user)
     url = reverse("web:plan-new", args=[patient.pk])
-    page = client.post(url, _plan_form(web, review_date="2026-03-01", preferred_weekdays=[],
-                                       earliest_start="15:00", latest_start="09:00")).content.decode()
+    page = client.post(
+        url,
+        _plan_form(web, review_date="2026-03-01", preferred_weekdays=[], earliest_start="15:00", latest_start="09:00"),
+    ).content.decode()
     assert "The review date must be after the start." in page
     assert "Pick at least one day." in page
     assert "The latest start must be after the earliest." in page
@@ -124,7 +142,9 @@ def test_plan_form_errors_are_explained(client, web):
 
 def test_a_flagged_patient_needs_a_prescribers_override_with_a_reason_before_booking(client, web):
     Contraindication.objects.create(code="minor", label="Under 18", kind=Contraindication.Kind.MIN_AGE, threshold=18)
-    teen = PatientFactory(home_site=web.clinic.site, first_name="Tom", last_name="Young", date_of_birth=dt.date(2010, 5, 1))
+    teen = PatientFactory(
+        home_site=web.clinic.site, first_name="Tom", last_name="Young", date_of_birth=dt.date(2010, 5, 1)
+    )
     login(client, web.prescriber.user)
     client.post(reverse("web:plan-new", args=[teen.pk]), _plan_form(web))
     plan = TreatmentPlan.objects.get(patient=teen)
@@ -147,7 +167,9 @@ def test_a_flagged_patient_needs_a_prescribers_override_with_a_reason_before_boo
 
     client.logout()
     login(client, web.prescriber.user)
-    response = client.post(url, {"reason": "Parental consent; psychiatrist agrees", "version": plan.version}, follow=True)
+    response = client.post(
+        url, {"reason": "Parental consent; psychiatrist agrees", "version": plan.version}, follow=True
+    )
     page = response.content.decode()
     assert "Override recorded" in page and "Book induction course" in page
     plan.refresh_from_db()

@@ -29,7 +29,9 @@ FEED_QUERIES = 3  # the patient, the sessions, and the access-log row of this an
 
 def _more_courses(web, count: int) -> None:
     for _ in range(count):
-        plan = web.clinic.plan(patient=PatientFactory(home_site=web.clinic.site, last_name="Archer"), protocol=ProtocolFactory())
+        plan = web.clinic.plan(
+            patient=PatientFactory(home_site=web.clinic.site, last_name="Archer"), protocol=ProtocolFactory()
+        )
         course_book(plan=plan, actor=web.desk.user, now=timezone.now(), start_date=START)
     assert Appointment.objects.count() == 6 * (count + 2)
 
@@ -70,7 +72,8 @@ def test_portal_and_calendar_feed_keep_a_fixed_number_of_queries(client, web, dj
     # Five more single sessions of the same patient cost no extra query.
     for week in range(5):
         AppointmentFactory(
-            patient=web.patient_a, chair=web.clinic.chairs[2],
+            patient=web.patient_a,
+            chair=web.clinic.chairs[2],
             starts_at=dt.datetime(2026, 4, 6, 15, tzinfo=dt.UTC) + dt.timedelta(weeks=week),
         )
     with django_assert_max_num_queries(PORTAL_QUERIES):

@@ -35,7 +35,11 @@ def test_a_patient_fills_in_the_pcl5_in_the_portal(client, web):
     assert response.status_code == 302
     saved = QuestionnaireResponse.objects.get()
     assert (saved.patient, saved.instrument, saved.total_score, saved.severity, saved.source) == (
-        web.patient_a, "pcl5", 40, "probable_ptsd", Source.PORTAL
+        web.patient_a,
+        "pcl5",
+        40,
+        "probable_ptsd",
+        Source.PORTAL,
     )
 
 
@@ -45,7 +49,7 @@ def test_the_portal_links_to_the_questionnaires_due_before_the_next_session(clie
     due = client.get(reverse("home")).context["due_questionnaires"]
     assert [(d.instrument, d.appointment.pk) for d in due] == [("phq9", first.pk)]
     page = client.get(reverse("home")).content.decode()
-    assert f'{reverse("measures:questionnaire", args=["phq9"])}?appointment={first.pk}' in page
+    assert f"{reverse('measures:questionnaire', args=['phq9'])}?appointment={first.pk}" in page
     assert "Before your next session" in page
 
     # A questionnaire answered before is asked again before each session.
@@ -54,8 +58,10 @@ def test_the_portal_links_to_the_questionnaires_due_before_the_next_session(clie
     assert [d.instrument for d in due] == ["phq9", "pcl5"]
 
     # Answered for this session: no longer due.
-    client.post(reverse("measures:questionnaire", args=["phq9"]) + f"?appointment={first.pk}",
-                {**_answers(9, 1), "appointment": first.pk})
+    client.post(
+        reverse("measures:questionnaire", args=["phq9"]) + f"?appointment={first.pk}",
+        {**_answers(9, 1), "appointment": first.pk},
+    )
     due = client.get(reverse("home")).context["due_questionnaires"]
     assert [d.instrument for d in due] == ["pcl5"]
 
@@ -111,7 +117,9 @@ def test_only_clinicians_at_the_patients_site_enter_questionnaires(client, web):
         assert client.get(url).status_code == status
     assert client.get(reverse("measures:staff-entry", args=[web.patient_a.pk, "nope"])).status_code == 404
     client.logout()
-    outsider = StaffFactory(role=Role.NURSE, sites=[SiteFactory(name="Lakeside")], user=UserFactory(username="lk_nurse"))
+    outsider = StaffFactory(
+        role=Role.NURSE, sites=[SiteFactory(name="Lakeside")], user=UserFactory(username="lk_nurse")
+    )
     login(client, outsider.user)
     assert client.get(url).status_code == 404
     assert client.post(url, {**_answers(9, 1), "completed_at": "2026-02-27T09:30"}).status_code == 404

@@ -31,9 +31,14 @@ def test_the_portal_offers_to_change_the_time_and_moves_the_session_to_an_allowe
     times = _times(response)
     assert times and all(slot.start != last.starts_at for slot in times)
     target = times[-1]
-    moved = client.post(_url(last), {"first_day": response.context["search"].data["first_day"],
-                                     "last_day": response.context["search"].data["last_day"],
-                                     "slot": f"{target.start.isoformat()}|{target.chair_id}"})
+    moved = client.post(
+        _url(last),
+        {
+            "first_day": response.context["search"].data["first_day"],
+            "last_day": response.context["search"].data["last_day"],
+            "slot": f"{target.start.isoformat()}|{target.chair_id}",
+        },
+    )
     assert moved.status_code == 302 and moved["Location"] == reverse("home")
     last.refresh_from_db()
     assert last.starts_at == target.start
@@ -47,8 +52,14 @@ def test_times_that_break_the_protocols_spacing_are_not_offered_and_are_refused_
     response = client.get(_url(second), {"first_day": "2026-03-02", "last_day": "2026-03-08"})
     assert all(abs(slot.start - third.starts_at) >= dt.timedelta(hours=48) for slot in _times(response))
     forged = third.starts_at - dt.timedelta(hours=24)
-    refused = client.post(_url(second), {"first_day": "2026-03-02", "last_day": "2026-03-08",
-                                         "slot": f"{forged.isoformat()}|{web.clinic.chairs[2].pk}"})
+    refused = client.post(
+        _url(second),
+        {
+            "first_day": "2026-03-02",
+            "last_day": "2026-03-08",
+            "slot": f"{forged.isoformat()}|{web.clinic.chairs[2].pk}",
+        },
+    )
     assert refused.status_code == 409
     assert "less than 48 hours from session" in refused.content.decode()
     second.refresh_from_db()
@@ -70,8 +81,10 @@ def test_a_new_time_inside_the_notice_period_is_refused(client, web):
     last = web.sessions_a[-1]
     login(client, web.patient_a.user)
     soon = NOW + dt.timedelta(hours=3)
-    response = client.post(_url(last), {"first_day": "2026-02-27", "last_day": "2026-03-05",
-                                        "slot": f"{soon.isoformat()}|{web.clinic.chairs[0].pk}"})
+    response = client.post(
+        _url(last),
+        {"first_day": "2026-02-27", "last_day": "2026-03-05", "slot": f"{soon.isoformat()}|{web.clinic.chairs[0].pk}"},
+    )
     assert response.status_code == 409
     assert "less than 24 hours away cannot be booked online" in response.content.decode()
 

@@ -41,8 +41,11 @@ def elsewhere(web: Web) -> Elsewhere:
     plan = clinic.plan(patient=patient)
     sessions = course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
     checked_in = AppointmentFactory(
-        patient=PatientFactory(home_site=clinic.site, last_name="Zimmer"), chair=clinic.chairs[2], nurse=clinic.nurses[0],
-        starts_at=NOW - dt.timedelta(minutes=30), status=AppointmentStatus.CHECKED_IN,
+        patient=PatientFactory(home_site=clinic.site, last_name="Zimmer"),
+        chair=clinic.chairs[2],
+        nurse=clinic.nurses[0],
+        starts_at=NOW - dt.timedelta(minutes=30),
+        status=AppointmentStatus.CHECKED_IN,
         checked_in_at=NOW - dt.timedelta(minutes=40),
     )
     record_session_for_completion(checked_in, clinic.nurses[0].user)
@@ -118,8 +121,11 @@ def test_the_site_picker_offers_only_the_staff_members_sites(client, web, elsewh
 
 def test_controlled_substance_log_shows_only_the_readers_sites(client, web, elsewhere):
     here = AppointmentFactory(
-        patient=web.patient_a, chair=web.clinic.chairs[2], nurse=web.nurse,
-        starts_at=NOW - dt.timedelta(minutes=30), status=AppointmentStatus.CHECKED_IN,
+        patient=web.patient_a,
+        chair=web.clinic.chairs[2],
+        nurse=web.nurse,
+        starts_at=NOW - dt.timedelta(minutes=30),
+        status=AppointmentStatus.CHECKED_IN,
         checked_in_at=NOW - dt.timedelta(minutes=40),
     )
     record_session_for_completion(here, web.nurse.user)

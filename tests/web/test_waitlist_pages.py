@@ -51,8 +51,11 @@ def _cancel_first_session_of_a(web, capture):
 )
 def test_waitlist_pages_are_for_the_front_desk_and_clinicians(client, web, persona, status):
     user = {
-        "desk": web.desk.user, "nurse": web.nurse.user, "prescriber": web.prescriber.user,
-        "admin": web.admin.user, "patient_a": web.patient_a.user,
+        "desk": web.desk.user,
+        "nurse": web.nurse.user,
+        "prescriber": web.prescriber.user,
+        "admin": web.admin.user,
+        "patient_a": web.patient_a.user,
     }[persona]
     login(client, user)
     assert client.get(reverse("web:waitlist")).status_code == status
@@ -88,7 +91,9 @@ def test_staff_of_another_site_see_neither_its_waitlist_nor_its_patients_nor_its
 def test_the_add_form_explains_its_errors_and_adds_nothing(client, web):
     login(client, web.desk.user)
     url = reverse("web:waitlist-add", args=[web.patient_b.pk])
-    response = client.post(url, {"site": web.clinic.site.pk, "earliest_date": "2026-03-10", "latest_date": "2026-03-05"})
+    response = client.post(
+        url, {"site": web.clinic.site.pk, "earliest_date": "2026-03-10", "latest_date": "2026-03-05"}
+    )
     assert response.status_code == 400
     assert "The latest day must be on or after the earliest day." in response.content.decode()
     response = client.post(url, {"site": web.clinic.site.pk, "earliest_date": ""})
@@ -102,8 +107,14 @@ def test_the_desk_adds_a_patient_who_wants_a_session_brought_forward(client, web
     later = web.sessions_b[-1]
     response = client.post(
         reverse("web:waitlist-add", args=[web.patient_b.pk]),
-        {"site": web.clinic.site.pk, "earliest_date": "2026-03-02", "latest_date": "2026-03-20",
-         "replaces": later.pk, "notify_patient": "on", "notes": "Can come at short notice"},
+        {
+            "site": web.clinic.site.pk,
+            "earliest_date": "2026-03-02",
+            "latest_date": "2026-03-20",
+            "replaces": later.pk,
+            "notify_patient": "on",
+            "notes": "Can come at short notice",
+        },
     )
     assert response.status_code == 302
     entry = WaitlistEntry.objects.get()
@@ -113,7 +124,8 @@ def test_the_desk_adds_a_patient_who_wants_a_session_brought_forward(client, web
     assert "Bob Baker is on the waitlist" in page and "Can come at short notice" in page
     # A second waiting entry is refused in words.
     again = client.post(
-        reverse("web:waitlist-add", args=[web.patient_b.pk]), {"site": web.clinic.site.pk, "earliest_date": "2026-03-02"}
+        reverse("web:waitlist-add", args=[web.patient_b.pk]),
+        {"site": web.clinic.site.pk, "earliest_date": "2026-03-02"},
     )
     assert again.status_code == 409 and "already on the waitlist" in again.content.decode()
 
@@ -131,7 +143,11 @@ def test_the_desk_sees_the_offer_after_a_cancel_and_accepts_it_for_the_patient_w
     response = client.post(reverse("web:waitlist-accept", args=[offer.pk]), follow=True)
     assert "Booked Carol Chen on Mon 2 Mar" in response.content.decode()
     booked = Appointment.objects.get(patient=newcomer)
-    assert (booked.starts_at, booked.chair_id, booked.status) == (freed.starts_at, freed.chair_id, AppointmentStatus.BOOKED)
+    assert (booked.starts_at, booked.chair_id, booked.status) == (
+        freed.starts_at,
+        freed.chair_id,
+        AppointmentStatus.BOOKED,
+    )
     assert booked.booked_by == web.desk.user
 
 
@@ -182,7 +198,6 @@ def test_the_waitlist_page_keeps_a_fixed_number_of_queries(
     assert len(many) == len(few)
 
 
-
 def test_the_admin_lists_waitlist_entries_and_offers_read_only(client, web, django_capture_on_commit_callbacks):
     entry = _wait(web, patient=make_patient(web.clinic, "carol", "Carol", "Chen"))
     _cancel_first_session_of_a(web, django_capture_on_commit_callbacks)
@@ -191,5 +206,8 @@ def test_the_admin_lists_waitlist_entries_and_offers_read_only(client, web, djan
     assert entries.status_code == 200 and "Carol Chen" in entries.content.decode()
     assert client.get(reverse("admin:scheduling_waitlistoffer_changelist")).status_code == 200
     assert client.get(reverse("admin:scheduling_waitlistentry_add")).status_code == 403
-    assert client.post(reverse("admin:scheduling_waitlistentry_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        client.post(reverse("admin:scheduling_waitlistentry_delete", args=[entry.pk]), {"post": "yes"}).status_code
+        == 403
+    )
     assert WaitlistEntry.objects.filter(pk=entry.pk).exists()

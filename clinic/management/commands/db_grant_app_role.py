@@ -66,6 +66,4 @@ class Command(BaseCommand):
                 sequences.append(sequence)
             for statement in grant_statements(app_role=role, tables=tables, sequences=sequences):
                 cursor.execute(statement)
-        self.stdout.write(
-            f"{role}: rows of every table; only SELECT and INSERT on {', '.join(tables)}."
-        )
+        self.stdout.write(f"{role}: rows of every table; only SELECT and INSERT on {', '.join(tables)}.")
