@@ -118,7 +118,7 @@ class Protocol(models.Model):
         if not isinstance(offsets, list) or not all(
             isinstance(o, int)
             and not isinstance(o, bool)
-            and 0 <= o
+            and o >= 0
             and o + self.nurse_check_minutes <= (self.session_minutes or 0)
             for o in offsets
         ):
