@@ -34,9 +34,9 @@ Demand, drawn once per seed and identical for every policy
         60 (assumption: no clinic data in the domain brief; most patients are driven in);
       * nurse setup minutes: triangular(15, 20, 30), mode = the protocol's setup minutes (issue 17
         item 1: default 20);
-      * a mid-session check of `CHECK_MINUTES` (5) nurse minutes 40 minutes after setup (issue
-        17 item 1's example: a blood-pressure check 40 minutes after dosing, 5 minutes), and a
-        discharge of the protocol's discharge minutes (issue 17 item 1: default 10) at the end.
+      * the protocol's checks (`nurse_check_offsets_minutes`, default [40] minutes after the
+        start, `nurse_check_minutes` 5 each: issue 17 item 1's blood-pressure check 40 minutes after
+        dosing) and its discharge (`nurse_discharge_minutes`, default 10) at the end, as stated.
 
 The day, in simpy (minutes from opening)
   - a patient arrives at the scheduled start plus lateness, takes the booked chair (waiting if the
@@ -98,7 +98,6 @@ NO_SHOW_P = 0.06
 ON_TIME_P = 0.70
 LATE_MEDIAN, LATE_SIGMA, LATE_MAX = 8.0, 0.7, 60.0
 SETUP_LOW, SETUP_HIGH = 15.0, 30.0
-CHECK_AFTER, CHECK_MINUTES = 40, 5
 BASE_RATE = 3.0  # new inductions per open weekday
 RATE_STEP = 1.25
 DEFAULT_SEED = 17
@@ -195,7 +194,7 @@ def play_day(
     *,
     nurses: int,
     setups_per_nurse: int,
-    check_after: int,
+    check_offsets: list[int],
     check_minutes: float,
     discharge_minutes: float,
     close: float,
@@ -231,9 +230,13 @@ def play_day(
                 yield env.timeout(visit.fate.setup)
                 result.nurse_minutes += visit.fate.setup
             needing_setup[0] -= 1
-            if check_after + check_minutes < visit.length - discharge_minutes - visit.fate.setup:
-                yield env.timeout(check_after)
-                yield from nurse_work(check_minutes, 0)
+            for offset in check_offsets:  # minutes after the session's start (the setup)
+                if (
+                    offset >= visit.fate.setup
+                    and seated + offset + check_minutes <= seated + visit.length - discharge_minutes
+                ):
+                    yield env.timeout(max(0.0, seated + offset - env.now))
+                    yield from nurse_work(check_minutes, 0)
             yield env.timeout(max(0.0, seated + visit.length - discharge_minutes - env.now))
             yield from nurse_work(discharge_minutes, 0)
             result.chair_minutes += env.now - seated
@@ -253,10 +256,6 @@ def _local(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=ZONE)
 
 
-def _model_has(model, name: str) -> bool:
-    return any(f.name == name for f in model._meta.get_fields())
-
-
 def build_clinic(*, policy: str, weeks: int) -> dict:
     """The site, its chairs, nurses, shifts, a desk user, a prescriber and the protocol."""
     from django.contrib.auth import get_user_model
@@ -265,13 +264,12 @@ def build_clinic(*, policy: str, weeks: int) -> dict:
     from scheduling.models import Protocol
 
     site = Site.objects.create(
-        name=f"Simulated clinic ({policy})", time_zone=str(ZONE), address="1 Simulation Way", phone="+12025550100"
+        name=f"Simulated clinic ({policy})",
+        time_zone=str(ZONE),
+        address="1 Simulation Way",
+        phone="+12025550100",
+        placement_policy=policy,
     )
-    if _model_has(Site, "placement_policy"):
-        Site.objects.filter(pk=site.pk).update(placement_policy=policy)
-    elif policy != "earliest":
-        print(f"warning: Site has no placement_policy yet; '{policy}' runs as earliest", file=sys.stderr)
-    site.refresh_from_db()
     ReminderPolicy.objects.get_or_create(site=site)
     OpeningHours.objects.bulk_create(
         OpeningHours(site=site, weekday=d, opens_at=dt.time(OPENS), closes_at=dt.time(CLOSES)) for d in range(5)
@@ -352,9 +350,11 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
     began = time.perf_counter()
     clinic = build_clinic(policy=policy, weeks=weeks)
     site, desk, protocol = clinic["site"], clinic["desk"], clinic["protocol"]
-    setups_per_nurse = getattr(site, "setups_per_nurse", 1) or 1
-    setup_mode = float(getattr(protocol, "nurse_setup_minutes", 20) or 20)
-    discharge_minutes = float(getattr(protocol, "nurse_discharge_minutes", 10) or 10)
+    setups_per_nurse = site.setups_per_nurse
+    setup_mode = float(protocol.nurse_setup_minutes)
+    discharge_minutes = float(protocol.nurse_discharge_minutes)
+    check_offsets = sorted(protocol.nurse_check_offsets_minutes)
+    check_minutes = float(protocol.nurse_check_minutes)
     arrivals = demand(seed=seed, rate=rate, weeks=weeks)
     by_day: dict[dt.date, list[Arrival]] = defaultdict(list)
     for arrival in arrivals:
@@ -501,8 +501,8 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
             visits,
             nurses=NURSES,
             setups_per_nurse=setups_per_nurse,
-            check_after=CHECK_AFTER,
-            check_minutes=CHECK_MINUTES,
+            check_offsets=check_offsets,
+            check_minutes=check_minutes,
             discharge_minutes=discharge_minutes,
             close=(CLOSES - OPENS) * 60,
         )
@@ -559,7 +559,7 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
     weekday_means = weekday_balance(tally.delivered_by_day)
     return {
         "policy": policy,
-        "site_policy": getattr(site, "placement_policy", "earliest"),
+        "site_policy": site.placement_policy,
         "rate": rate,
         "weeks": weeks,
         "seed": seed,
