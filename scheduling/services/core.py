@@ -3,7 +3,8 @@ translate the database's refusal into a conflict a person can read.
 
 Concurrency: every write that puts a session in a chair first locks the rows
 of the nurses involved (in primary-key order, so two writers cannot deadlock)
-and then the patient. The nurse ratio can only be held under that lock; the
+and then the patient. The nurse ratio and the nurse's hands-on limit (setups, checks and
+discharges per nurse at once) can only be held under that lock; the
 chair and patient rules are also held by PostgreSQL's exclusion constraints,
 so a writer that slipped past the check still loses at INSERT.
 """
@@ -50,6 +51,7 @@ _PROBLEM_REASONS = (
     ("the patient already has a session", "patient_busy"),
     ("the nurse is not on shift", "nurse_off_shift"),
     ("the nurse already has", "nurse_at_capacity"),
+    ("the nurse is busy setting up", "nurse_setup_busy"),
 )
 # When no chair and nurse can be found, the reason that explains it best comes first: a closure
 # closes every chair and a busy patient is busy in every chair; a nurse problem means some chair
@@ -59,6 +61,7 @@ _REASON_PRIORITY = (
     "outside_opening_hours",
     "patient_busy",
     "nurse_at_capacity",
+    "nurse_setup_busy",
     "nurse_off_shift",
     "chair_taken",
     "chair_not_equipped",
