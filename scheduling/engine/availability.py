@@ -113,6 +113,17 @@ class Availability:
     def nurse_load(self, nurse_id: int, span: Span) -> int:
         return _peak_concurrency(list(self._nurse_booked[nurse_id].overlapping(span)), span)
 
+    def chair_spans(self, chair_id: int, window: Span) -> list[Span]:
+        """The chair's booked spans overlapping `window`, by start."""
+        return list(self._chair_busy[chair_id].overlapping(window))
+
+    def nurse_spans(self, nurse_id: int, window: Span) -> list[Span]:
+        """The nurse's booked sessions overlapping `window`, by start."""
+        return list(self._nurse_booked[nurse_id].overlapping(window))
+
+    def patient_free(self, span: Span) -> bool:
+        return not self._patient_busy.any_overlap(span)
+
     def hands_free(self, nurse_id: int, start: dt.datetime, end: dt.datetime) -> bool:
         """True if the nurse can do this session's setup, checks and discharge: at no moment of
         them would they have `setups_per_nurse` other hands-on intervals in progress."""
@@ -268,6 +279,7 @@ class Availability:
         chair_ids: Iterable[int] | None = None,
         nurse_ids: Iterable[int] | None = None,
         after: dt.datetime | None = None,
+        prefs: Preferences | None = None,
     ) -> Iterator[Slot]:
         """Every (start, chair) on `day` that could take a session, in start then chair
         order, each with the least-loaded nurse free for it (lowest id on a tie), as the
@@ -278,7 +290,7 @@ class Availability:
         work follows the number of bookings that day, not starts x chairs x nurses. A
         nurse's exact peak load is computed only where two or more of their sessions
         touch the window."""
-        starts, _ = self.candidate_starts(day, duration, Preferences())
+        starts, _ = self.candidate_starts(day, duration, prefs or Preferences())
         if after is not None:
             starts = starts[bisect_right(starts, after) :]
         if not starts:
