@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import (
     Func,
     JSONField,
+    Min,
     OuterRef,
     QuerySet,
     Subquery,
@@ -27,6 +28,7 @@ from clinic.rows import ModelColumns, column_reader, in_list, prepared_execute
 from patients.models import Patient
 from scheduling.engine import ChairState, InductionRule, NurseState, Preferences, SiteSnapshot, Span
 from scheduling.engine.model import DEFAULT_NURSE_WORK, NurseWork, span_order
+from scheduling.engine.placement import EARLIEST, Habits, Placement
 from scheduling.engine.planner import MaintenanceRule
 from scheduling.models import BLOCKING_STATUSES, MAX_SESSION_LENGTH, Appointment, Protocol, TreatmentPlan
 
@@ -522,3 +524,65 @@ def booking_references(
     if nurse is not None:
         nurse._state.fields_cache["user"] = loaded["nurse_user"]
     return {"patient": patient, "site": site, "chair": loaded["chair"], "nurse": nurse}
+
+
+# --- Placement (scheduling/engine/placement.py) ---------------------------------------------
+
+# How many of the patient's latest sessions say what is usual for them.
+HABIT_SESSIONS = 6
+
+
+def site_preferred_starts(site: Site) -> dict[int, frozenset[dt.time]]:
+    """chair id -> the local starts of the site's day template (none until a template is made)."""
+    return {}
+
+
+def patient_habits(patient: Patient | None, *, site: Site) -> Habits:
+    """The patient's usual weekday, local start time and chair at `site`: the most common of
+    their latest sessions there (ties: the latest). One query."""
+    if patient is None:
+        return Habits()
+    rows = list(
+        Appointment.objects.filter(patient=patient, site=site, status__in=BLOCKING_STATUSES)
+        .order_by("-starts_at")
+        .values_list("starts_at", "chair_id")[:HABIT_SESSIONS]
+    )
+    if not rows:
+        return Habits()
+    zone = site.zone
+    locals_ = [(start.astimezone(zone), chair_id) for start, chair_id in rows]
+
+    def usual(values: list) -> Any:
+        counts = Counter(values)
+        return max(values, key=lambda value: counts[value])  # first (latest) of the most common
+
+    return Habits(
+        weekday=usual([local.weekday() for local, _ in locals_]),
+        clock=usual([local.time().replace(tzinfo=None) for local, _ in locals_]),
+        chair_id=usual([chair_id for _, chair_id in locals_]),
+    )
+
+
+def shortest_session_minutes() -> int | None:
+    """The shortest chair time of the active protocols: a chair gap shorter than it is lost."""
+    return Protocol.objects.filter(active=True).aggregate(shortest=Min("session_minutes"))["shortest"]
+
+
+def site_placement(
+    site: Site,
+    *,
+    patient: Patient | None = None,
+    preferred_starts: dict[int, frozenset[dt.time]] | None = None,
+) -> Placement:
+    """How proposals at `site` choose among free times: the site's policy and, for the level
+    policy, what it weighs (the day template, the patient's habits, the shortest session).
+    No query under the earliest policy."""
+    if site.placement_policy != EARLIEST:
+        shortest = shortest_session_minutes()
+        return Placement(
+            policy=site.placement_policy,
+            preferred_starts=site_preferred_starts(site) if preferred_starts is None else preferred_starts,
+            habits=patient_habits(patient, site=site),
+            shortest_session=dt.timedelta(minutes=shortest) if shortest else None,
+        )
+    return Placement(policy=EARLIEST)

@@ -23,6 +23,7 @@ from django.db import IntegrityError, connection, transaction
 from clinic.models import Chair, Site, StaffMember
 from patients.models import Patient
 from scheduling.engine import Availability, Slot, Span
+from scheduling.engine.model import DEFAULT_NURSE_WORK, NurseWork
 from scheduling.engine.wallclock import local_instant
 from scheduling.errors import BookingConflict
 from scheduling.models import BLOCKING_STATUSES, Appointment, Phase, TreatmentPlan
@@ -134,6 +135,7 @@ def fresh_availability(
     exclude_ids: Sequence[int] = (),
     chairs: Sequence[Chair] | None = None,
     nurse_ids: Sequence[int] | None = None,
+    work: NurseWork = DEFAULT_NURSE_WORK,
 ) -> Availability:
     snapshot, busy = booking_snapshot(
         site=site,
@@ -144,7 +146,7 @@ def fresh_availability(
         chairs=chairs,
         nurse_ids=nurse_ids,
     )
-    return Availability(snapshot, busy)
+    return Availability(snapshot, busy, work)
 
 
 def slot_problem(availability: Availability, slot: Slot, *, route: str) -> str | None:
@@ -178,8 +180,12 @@ def verify_slots(
     route: str,
     exclude_ids: Sequence[int] = (),
     chairs: Sequence[Chair] | None = None,
+    work: NurseWork = DEFAULT_NURSE_WORK,
 ) -> None:
     """Lock and re-check every slot against committed data; raise BookingConflict naming the first problem.
+
+    `work` is the sessions' nurse work (their protocol's): the nurse's hands-on limit is
+    checked here, under the nurse-row locks, like the ratio.
 
     `chairs` are the slots' chair rows when the caller already holds them (read in this
     transaction), which saves reading them again. Only the slots' chairs and nurses are read."""
@@ -198,6 +204,7 @@ def verify_slots(
         exclude_ids=exclude_ids,
         chairs=[c for c in chairs if c.pk in wanted],
         nurse_ids=nurse_ids,
+        work=work,
     )
     for slot in sorted(slots, key=lambda s: s.start):
         problem = slot_problem(availability, slot, route=route)
