@@ -358,6 +358,7 @@ def _proposal_rows(sessions: list[ProposedSession]) -> list[dict[str, Any]]:
             "ends_at": s.ends_at,
             "chair": chairs.get(s.chair_id),
             "nurse": nurses.get(s.nurse_id),
+            "why": s.why,
         }
         for s in sessions
     ]
