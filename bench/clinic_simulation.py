@@ -331,6 +331,7 @@ class Tally:
     overtime_days: int = 0
     booked_peaks: list = field(default_factory=list)
     setup_peaks: list = field(default_factory=list)
+    starts_by_hour: Counter = field(default_factory=Counter)
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -512,6 +513,7 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
             close=(CLOSES - OPENS) * 60,
         )
         tally.delivered += len(visits)
+        tally.starts_by_hour.update(OPENS + int(v.start // 60) for v in visits)
         tally.delivered_by_day[today.isoformat()] = len(visits)
         tally.waits += played.waits
         tally.waits_after_arrival += played.waits_after_arrival
@@ -595,6 +597,7 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
         "overtime_days": tally.overtime_days,
         "weekday_means": weekday_means,
         "weekday_ratio": max(weekday_means.values()) / min(weekday_means.values()) if weekday_means else 0.0,
+        "starts_by_hour": {f"{h:02d}": n for h, n in sorted(tally.starts_by_hour.items())},
         "rules_broken": rules_broken(site=site),
         "seconds": time.perf_counter() - began,
     }
@@ -792,6 +795,7 @@ ROWS = [
     ("days running over", "overtime_days", "{:d}"),
     ("busiest/quietest weekday (after warm-up)", "weekday_ratio", "{:.2f}"),
     ("weekday means Mon..Fri", None, None),
+    ("delivered starts by hour 08..17", None, None),
     ("protocol rules broken", None, None),
     ("run time (s)", "seconds", "{:.0f}"),
 ]
@@ -806,6 +810,8 @@ def table(title: str, earliest: dict, level: dict) -> str:
                 cells.append(f"{result['cancelled']} / {result['no_shows']}")
             elif label.startswith("weekday means"):
                 cells.append(" ".join(f"{v:.1f}" for v in result["weekday_means"].values()))
+            elif label.startswith("delivered starts by hour"):
+                cells.append(" ".join(str(result["starts_by_hour"].get(f"{h:02d}", 0)) for h in range(OPENS, CLOSES)))
             elif label.startswith("protocol rules"):
                 cells.append(str(len(result["rules_broken"])))
             else:
