@@ -10,7 +10,7 @@ in simpy with the nurses as a shared resource.
 The clinic (``../shared/domain.md``, and the measurement in issue 17)
   - one site, America/New_York, open Monday-Friday 08:00-18:00, 12 IV chairs, 4 nurses on shift
     08:00-18:00 every open day, at most 3 patients per nurse (the site default), setups per nurse
-    at once: the site's `setups_per_nurse` (1 by default) when the field exists, else 1;
+    at once (Site.setups_per_nurse) 1, as booking enforces it and as nurses work on the day;
   - one protocol, "IV ketamine, six in three weeks": 120 minutes of chair time, 6 induction
     sessions within 21 days at least 48 h apart, maintenance every 14-42 days, review after 6
     months (the domain brief's "six in two to three weeks" and "every 2 to 6 weeks"; the same
@@ -103,6 +103,11 @@ BASE_RATE = 4.0  # new inductions per open weekday: `earliest` runs over on some
 RAISED_FROM = 5.0  # the raised-demand search starts here and adds RATE_STEP until earliest refuses > 5 %
 RATE_STEP = 1.0
 DEFAULT_SEED = 17
+# What a nurse really does at once on the day (issue 17: one setup at a time), whatever booking allowed.
+HANDS_PER_NURSE = 1
+# A reference policy, not a target: `earliest` with booking's setup limit lifted (setups_per_nurse
+# = 3, the monitoring ratio), i.e. the behaviour issue 17 measured on main before nurse work.
+UNLIMITED = "earliest-no-setup-limit"
 PROTOCOL_NAME = "IV ketamine, six in three weeks"
 
 TARGETS = {
@@ -270,7 +275,9 @@ def build_clinic(*, policy: str, weeks: int) -> dict:
         time_zone=str(ZONE),
         address="1 Simulation Way",
         phone="+12025550100",
-        placement_policy=policy,
+        placement_policy="earliest" if policy == UNLIMITED else policy,
+        # The reference: booking lets a nurse take as many setups at once as patients (the ratio).
+        setups_per_nurse=3 if policy == UNLIMITED else 1,
     )
     ReminderPolicy.objects.get_or_create(site=site)
     OpeningHours.objects.bulk_create(
@@ -355,7 +362,7 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
     began = time.perf_counter()
     clinic = build_clinic(policy=policy, weeks=weeks)
     site, desk, protocol = clinic["site"], clinic["desk"], clinic["protocol"]
-    setups_per_nurse = site.setups_per_nurse
+    setups_per_nurse = HANDS_PER_NURSE
     setup_mode = float(protocol.nurse_setup_minutes)
     discharge_minutes = float(protocol.nurse_discharge_minutes)
     check_offsets = sorted(protocol.nurse_check_offsets_minutes)
@@ -742,7 +749,7 @@ def run(policy: str, rate: float, weeks: int, seed: int) -> dict:
     """One policy on a fresh copy of the migrated template, in a process of its own."""
     import booking_scale
 
-    database = f"{RUN_DB}_{policy}"
+    database = f"{RUN_DB}_{policy.replace('-', '_')}"
     booking_scale._drop(database)
     booking_scale._create(database, template=f"{TEMPLATE}_{migrations_state()}")
     conn = booking_scale._admin()
@@ -802,7 +809,7 @@ ROWS = [
 
 
 def table(title: str, earliest: dict, level: dict) -> str:
-    lines = [f"\n{title}", "| measure | earliest | level |", "|---|---:|---:|"]
+    lines = [f"\n{title}", f"| measure | {earliest['policy']} | {level['policy']} |", "|---|---:|---:|"]
     for label, key, form in ROWS:
         cells = []
         for result in (earliest, level):
@@ -863,6 +870,9 @@ def main() -> int:
     parser.add_argument("--raised-from", type=float, default=RAISED_FROM, help="where the raised-demand search starts")
     parser.add_argument("--max-steps", type=int, default=4, help="raised-demand search: at most this many rates")
     parser.add_argument("--jobs", type=int, default=2, help="simulations at once (they mostly wait on PostgreSQL)")
+    parser.add_argument(
+        "--reference", action="store_true", help=f"also run '{UNLIMITED}' (main before issue 17) at the base demand"
+    )
     parser.add_argument("--quick", action="store_true", help="8 weeks, at most 2 search steps")
     parser.add_argument("--migrate", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--simulate", help=argparse.SUPPRESS)
@@ -886,6 +896,9 @@ def main() -> int:
     print(f"Same demand: {args.rate:.2f} new inductions per open weekday, {args.weeks} weeks, seed {args.seed}")
     same = run_both(args.rate, args.weeks, args.seed, args.jobs)
     print(table(f"Same demand ({args.rate:.2f}/day)", *same))
+    if args.reference:
+        reference = run(UNLIMITED, args.rate, args.weeks, args.seed)
+        print(table(f"Reference ({args.rate:.2f}/day): main before issue 17 against earliest", reference, same[0]))
     if args.raised_rate is not None:
         rate, raised = args.raised_rate, run_both(args.raised_rate, args.weeks, args.seed, args.jobs)
     else:
