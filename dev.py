@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
-SEED_MODULE = ROOT / "clinic" / "management" / "commands" / "seed_demo.py"
+SEED_MODULE = ROOT / "web" / "management" / "commands" / "seed_demo.py"
 
 DEFAULT_TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/clinic"
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"

@@ -17,7 +17,6 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.management.commands.seed_demo import DEMO_LOGINS, DEMO_PASSWORD, DEMO_SITE_NAME
 from clinic.models import Chair, Closure, OpeningHours, Role, Shift, Site, StaffMember
 from patients.models import Contraindication, Evaluation, Patient
 from scheduling.models import (
@@ -29,6 +28,7 @@ from scheduling.models import (
     Protocol,
     TreatmentPlan,
 )
+from web.management.commands.seed_demo import DEMO_LOGINS, DEMO_PASSWORD, DEMO_SITE_NAME
 
 BLOCKING = [s.value for s in BLOCKING_STATUSES]
 

@@ -1,4 +1,4 @@
-"""Patient-facing links from reminders; included under "r/" by clinic.urls."""
+"""Patient-facing links from reminders; included under "r/" by config.urls."""
 
 from django.urls import path
 

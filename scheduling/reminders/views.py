@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from clinic.audit import log_anonymous_access, patients_shown
-from scheduling.errors import SchedulingError
+from clinic.errors import DomainError
 from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus
 from scheduling.reminders import tokens
 from scheduling.services.appointments import appointment_cancel, appointment_confirm
@@ -74,7 +74,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
         return _page(request, appointment, "confirm.html")
     try:
         appointment = appointment_confirm(appointment=appointment, actor=None, now=now, via="reminder link")
-    except SchedulingError as exc:
+    except DomainError as exc:
         return _page(request, appointment, "not_upcoming.html", status=409, reason=exc.message)
     return _page(request, appointment, "confirmed.html")
 
@@ -101,6 +101,6 @@ def cancel(request: HttpRequest, token: str) -> HttpResponse:
         return _page(request, appointment, "cancel.html", deadline=deadline.astimezone(appointment.patient.zone))
     try:
         appointment = appointment_cancel(appointment=appointment, actor=None, reason=CANCEL_REASON, now=now).appointment
-    except SchedulingError as exc:
+    except DomainError as exc:
         return _page(request, appointment, "not_upcoming.html", status=409, reason=exc.message)
     return _page(request, appointment, "cancelled.html")

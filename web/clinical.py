@@ -15,15 +15,16 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from clinic.audit import patient_ids_of, patients_shown
+from clinic.errors import DomainError
 from clinic.models import Role
-from clinic.web.access import page_required, scoped
-from clinic.web.common import describe, session_label
 from clinical import selectors, services
 from clinical.forms import AdministrationForm, ClearStartForm, LogFilterForm, RecoveryForm, VitalsForm
 from clinical.models import VitalsPhase
-from scheduling.errors import InvalidInput, SchedulingError
+from scheduling.errors import InvalidInput
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.services import appointment_complete, appointment_start
+from web.access import page_required, scoped
+from web.common import describe, session_label
 
 FORMS = {"vitals": VitalsForm, "clear": ClearStartForm, "administration": AdministrationForm, "recovery": RecoveryForm}
 
@@ -132,7 +133,7 @@ def session(request: HttpRequest, appointment_id: int) -> HttpResponse:
                 return _render(request, appointment, forms=forms, status=400)
         try:
             message = _perform(request, appointment, which, form, now)
-        except SchedulingError as exc:
+        except DomainError as exc:
             field = (exc.details or {}).get("field")
             if isinstance(exc, InvalidInput) and form is not None and field in form.fields:
                 # A time that breaks the record's order is the form's error, next to the field.

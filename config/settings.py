@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "clinical",
     "measures",
     "clinic.security",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -126,14 +127,15 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "clinic.urls"
+ROOT_URLCONF = "config.urls"
 CSRF_FAILURE_VIEW = "clinic.api_errors.csrf_failure"
-WSGI_APPLICATION = "clinic.wsgi.application"
+WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "clinic" / "templates"],
+        # The web app's own folder first, so its base.html and registration/ pages win over any other app's.
+        "DIRS": [BASE_DIR / "web" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -192,7 +194,6 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "clinic" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -1,8 +1,8 @@
-"""Pages of the session record; included at the root by clinic.urls."""
+"""Pages of the session record; included at the root by config.urls."""
 
 from django.urls import path
 
-from clinical import views
+from web import clinical as views
 
 app_name = "clinical"
 

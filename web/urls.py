@@ -1,12 +1,12 @@
-"""Pages for people (the API lives elsewhere); included at the root by clinic.urls."""
+"""Pages for people (the API lives elsewhere); included at the root by config.urls."""
 
 from django.urls import path
 
-from clinic.web import booking as booking_pages
-from clinic.web import chart, desk, portal
-from clinic.web import patients as patient_pages
-from clinic.web import reschedule as reschedule_pages
-from clinic.web import waitlist as waitlist_pages
+from web import booking as booking_pages
+from web import chart, desk, portal
+from web import patients as patient_pages
+from web import reschedule as reschedule_pages
+from web import waitlist as waitlist_pages
 
 app_name = "web"
 

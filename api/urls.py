@@ -1,4 +1,6 @@
-"""The /api/ urlconf: version 1 of the REST API, its OpenAPI schema and its docs."""
+"""The /api/ urlconf: version 1 of the REST API, its OpenAPI schema and its docs.
+
+The API's composition: it imports every app's thin views (their api.py); none of them imports it."""
 
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
@@ -15,11 +17,12 @@ from clinic.api import (
 )
 from clinic.api_errors import api_not_found
 from clinic.security.docs import swagger_ui_view
-from patients.api import ContraindicationViewSet, EvaluationViewSet, PatientFlagViewSet, PatientViewSet
+from patients.api import ContraindicationViewSet, EvaluationViewSet, PatientFlagViewSet
 from scheduling.api import (
     AppointmentViewSet,
     DayBoardView,
     FreeSlotsView,
+    PatientViewSet,
     PlanViewSet,
     ProtocolViewSet,
     ReminderViewSet,

@@ -15,13 +15,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic.audit import patients_shown
+from clinic.errors import DomainError
 from clinic.models import CLINICIAN_ROLES, Role
-from clinic.web.access import page_required, scoped
-from clinic.web.common import describe, session_label
-from measures.web import chart_section as measures_chart_section
 from patients.models import Patient
 from scheduling.engine.wallclock import local_day
-from scheduling.errors import SchedulingError
 from scheduling.forms import CancelForm, PlanAdjustForm
 from scheduling.models import (
     OPEN_PLAN_STATUSES,
@@ -41,6 +38,9 @@ from scheduling.services import (
     plan_resume,
 )
 from scheduling.services.appointments import check_in_window
+from web.access import page_required, scoped
+from web.common import describe, session_label
+from web.measures import chart_section as measures_chart_section
 
 HISTORY_LIMIT = 50
 
@@ -228,7 +228,7 @@ def plan_adjust(request: HttpRequest, plan_id: int) -> HttpResponse:
                 booked = plan_new_induction(start_date=data["from_date"], **common)
                 messages.success(request, f"A new induction is booked: {len(booked)} sessions.")
             return redirect(reverse("web:patient", args=[plan.patient_id]) + "#plan")
-        except SchedulingError as exc:
+        except DomainError as exc:
             problem = describe(exc)
     context = chart_context(request, plan.patient_id, now=now, form=form)
     context["adjust_problem"] = problem

@@ -1,16 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from clinic import views
+from web import views
 
 urlpatterns = [
     path("health/", views.health, name="health"),
     path("admin/", admin.site.urls),
-    path("api/", include("clinic.api_urls")),
+    path("api/", include("api.urls")),
     path("r/", include("scheduling.reminders.urls")),
     path("", views.home, name="home"),
-    path("", include("clinic.web.auth_urls")),
-    path("", include("measures.urls")),
-    path("", include("clinic.web.urls")),
-    path("", include("clinical.urls")),
+    path("", include("web.auth_urls")),
+    path("", include("web.measures_urls")),
+    path("", include("web.urls")),
+    path("", include("web.clinical_urls")),
 ]

@@ -21,16 +21,13 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from clinic.audit import patient_ids_of, patients_shown
+from clinic.errors import DomainError
 from clinic.models import Chair, Closure, OpeningHours, Role, Shift, Site, StaffMember
 from clinic.permissions import sites_of
-from clinic.web.access import page_required, safe_next, scoped
-from clinic.web.board_grid import build_grid
-from clinic.web.common import describe, flash_error, free_gap_from_query, parse_day, session_label
 from patients.forms import PatientSearchForm
 from patients.models import Patient
 from scheduling.engine import NoFit
 from scheduling.engine.wallclock import day_bounds, local_day
-from scheduling.errors import SchedulingError
 from scheduling.forms import CancelForm, CourseStartForm, next_weekday
 from scheduling.models import (
     BLOCKING_STATUSES,
@@ -56,6 +53,9 @@ from scheduling.services import (
 from scheduling.services.appointments import check_in_window
 from scheduling.services.courses import induction_reflow_propose
 from scheduling.services.waitlist import DEFAULT_SESSION
+from web.access import page_required, safe_next, scoped
+from web.board_grid import build_grid
+from web.common import describe, flash_error, free_gap_from_query, parse_day, session_label
 
 PROPOSAL_SALT = "clinic.web.course-proposal"
 PROPOSAL_MAX_AGE = 60 * 60
@@ -418,7 +418,7 @@ def book_course(request: HttpRequest, plan_id: int) -> HttpResponse:
             return _book_page(request, plan, form=form, status=400)
         try:
             created = course_book(plan=plan, actor=request.user, now=now, sessions=sessions)
-        except SchedulingError as exc:
+        except DomainError as exc:
             return _book_page(request, plan, form=form, problem=describe(exc), status=409)
         first_day = local_day(created[0].starts_at, plan.site.zone)
         messages.success(request, f"Booked {len(created)} sessions for {plan.patient.full_name}.")
@@ -427,7 +427,7 @@ def book_course(request: HttpRequest, plan_id: int) -> HttpResponse:
         return _book_page(request, plan, form=form, status=400)
     try:
         proposal = course_propose(plan=plan, start_date=form.cleaned_data["start_date"], now=now)
-    except SchedulingError as exc:
+    except DomainError as exc:
         problem = describe(exc)
         alternatives = [
             {"label": alt["label"], "first": dt.datetime.fromisoformat(alt["first_session"])}
@@ -524,6 +524,6 @@ def appointment_action(request: HttpRequest, appointment_id: int, action: str) -
             messages.success(request, f"{name}'s session is cancelled. {outcome.course}")
         else:
             raise Http404("Unknown action.")
-    except SchedulingError as exc:
+    except DomainError as exc:
         flash_error(request, exc)
     return redirect(back)

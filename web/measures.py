@@ -1,5 +1,5 @@
 """Pages: the patient's questionnaire in the portal, and the outcome section of the
-clinician's chart (built here, included by clinic/web/chart.py and web/patient.html)."""
+clinician's chart (built here, included by web/chart.py and web/patient.html)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from django.views.decorators.http import require_http_methods
 
 from clinic.models import CLINICIAN_ROLES
 from clinic.permissions import scope_to_staff
-from clinic.web.access import patient_required, staff_required
 from measures.charts import line_chart
 from measures.forms import QuestionnaireForm
 from measures.models import Source
@@ -29,6 +28,7 @@ from measures.selectors import outcome_summary
 from measures.services import questionnaire_submit
 from patients.models import Patient
 from scheduling.models import Appointment, TreatmentPlan
+from web.access import patient_required, staff_required
 
 
 @require_http_methods(["GET", "POST"])

@@ -4,7 +4,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
-from clinic.web.access import enter_as_staff, patient_of, staff_of
+from web.access import enter_as_staff, patient_of, staff_of
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -18,7 +18,7 @@ def health(request: HttpRequest) -> JsonResponse:
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """Each person's own start page: staff get today's board, patients their sessions."""
-    from clinic.web import desk, portal
+    from web import desk, portal
 
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())

@@ -17,15 +17,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from clinic.web.access import patient_required
-from clinic.web.common import describe, session_label
+from clinic.errors import DomainError
 from patients.models import Patient
 from scheduling.engine.wallclock import local_day
-from scheduling.errors import SchedulingError
 from scheduling.forms import DayRangeForm
 from scheduling.models import UPCOMING_STATUSES, Appointment
 from scheduling.services import appointment_move
 from scheduling.services.slot_finder import MAX_DAYS, find_free_slots
+from web.access import patient_required
+from web.common import describe, session_label
 
 DEFAULT_DAYS = 7
 
@@ -109,7 +109,7 @@ def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
                         actor=request.user,
                         now=now,
                     )
-                except SchedulingError as exc:
+                except DomainError as exc:
                     context["problem"] = describe(exc)
                     status = 409
                 else:

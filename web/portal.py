@@ -17,16 +17,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from icalendar import Calendar
 
 from clinic.audit import log_anonymous_access, patients_shown
-from clinic.web.access import patient_required
-from clinic.web.common import flash_error, session_label
+from clinic.errors import DomainError
 from measures.selectors import due_questionnaires
 from patients.forms import ReminderPreferencesForm
 from patients.models import Patient
-from scheduling.errors import SchedulingError
 from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus
 from scheduling.reminders.ics import appointment_event, appointment_ics
 from scheduling.reminders.services import calendar_feed_revoke, calendar_feed_rotate
 from scheduling.services import appointment_cancel, appointment_confirm
+from web.access import patient_required
+from web.common import flash_error, session_label
 
 PATIENT_CANCEL_REASON = "Cancelled by the patient in the portal"
 PAST_SHOWN = 10
@@ -124,7 +124,7 @@ def portal_action(request: HttpRequest, appointment_id: int, action: str) -> Htt
                 appointment=appointment, actor=request.user, reason=PATIENT_CANCEL_REASON, now=now, rebook=False
             )
             messages.success(request, "Your session is cancelled. The clinic will contact you to rebook.")
-    except SchedulingError as exc:
+    except DomainError as exc:
         flash_error(request, exc)
     return redirect("home")
 

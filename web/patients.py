@@ -18,19 +18,19 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from phonenumber_field.formfields import PhoneNumberField
 
+from clinic.errors import DomainError
 from clinic.models import CLINICIAN_ROLES, Channel, Role, Site, StaffMember
 from clinic.permissions import scope_to_staff
-from clinic.web.access import DESK_ROLES, staff_required
-from clinic.web.common import describe
-from clinic.web.scope import staff_sites
 from patients.models import Patient
 from patients.services import patient_register
 from scheduling.engine import Preferences
 from scheduling.engine.wallclock import local_day
-from scheduling.errors import SchedulingError
 from scheduling.forms import DateInput
 from scheduling.models import OPEN_PLAN_STATUSES, Protocol, TreatmentPlan
 from scheduling.services import patient_eligibility, plan_create, plan_override_eligibility
+from web.access import DESK_ROLES, staff_required
+from web.common import describe
+from web.scope import staff_sites
 
 PRESCRIBERS = frozenset({Role.PRESCRIBER})
 CLINICIANS = frozenset(CLINICIAN_ROLES)
@@ -105,7 +105,7 @@ def register(request: HttpRequest) -> HttpResponse:
                 patient = patient_register(
                     actor=request.user, now=timezone.now(), clinician=staff.is_clinician, fields=dict(form.cleaned_data)
                 )
-            except SchedulingError as exc:
+            except DomainError as exc:
                 form.add_error(None, exc.message)
                 duplicate_id = (exc.details or {}).get("patient_id")
                 status = 409
@@ -204,7 +204,7 @@ def plan_new(request: HttpRequest, patient_id: int) -> HttpResponse:
                         latest=data["latest_start"],
                     ),
                 )
-            except SchedulingError as exc:
+            except DomainError as exc:
                 form.add_error(None, exc.message)
                 status = 409
             else:
@@ -259,7 +259,7 @@ def plan_screening(request: HttpRequest, plan_id: int) -> HttpResponse:
                     now=now,
                     expected_version=form.cleaned_data["version"],
                 )
-            except SchedulingError as exc:
+            except DomainError as exc:
                 problem = describe(exc)
                 status = 409
             else:

@@ -19,14 +19,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clinic.audit import log_anonymous_access, patients_shown
+from clinic.errors import DomainError
 from clinic.models import Site, StaffMember
 from clinic.permissions import scope_to_staff
-from clinic.web.access import DESK_ROLES, staff_required
-from clinic.web.common import flash_error
-from clinic.web.scope import staff_sites
 from patients.models import Patient
 from scheduling.engine.wallclock import local_day
-from scheduling.errors import SchedulingError
 from scheduling.models import (
     UPCOMING_STATUSES,
     Appointment,
@@ -43,6 +40,9 @@ from scheduling.services.waitlist import (
     waitlist_offer_accept,
     waitlist_remove,
 )
+from web.access import DESK_ROLES, staff_required
+from web.common import flash_error
+from web.scope import staff_sites
 
 RECENT_OFFER_DAYS = 14
 
@@ -182,7 +182,7 @@ def waitlist_add_page(request: HttpRequest, patient_id: int) -> HttpResponse:
                     actor=request.user,
                     now=now,
                 )
-            except SchedulingError as exc:
+            except DomainError as exc:
                 form.add_error(None, exc.message)
                 status = 409
             else:
@@ -206,7 +206,7 @@ def waitlist_remove_action(request: HttpRequest, entry_id: int) -> HttpResponse:
         return redirect(back)
     try:
         waitlist_remove(entry=entry, actor=request.user, reason=form.cleaned_data["reason"])
-    except SchedulingError as exc:
+    except DomainError as exc:
         flash_error(request, exc)
     else:
         messages.success(request, f"{entry.patient.full_name} is off the waitlist.")
@@ -224,7 +224,7 @@ def waitlist_accept_for_patient(request: HttpRequest, offer_id: int) -> HttpResp
     back = f"{reverse('web:waitlist')}?site={offer.site_id}"
     try:
         booked = waitlist_offer_accept(offer=offer, actor=request.user, now=timezone.now())
-    except SchedulingError as exc:
+    except DomainError as exc:
         flash_error(request, exc)
         return redirect(back)
     when = booked.starts_at.astimezone(offer.site.zone)
@@ -280,7 +280,7 @@ def accept_link(request: HttpRequest, token: str) -> HttpResponse:
         waitlist_offer_accept(offer=offer, actor=request.user if request.user.is_authenticated else None, now=now)
     except OfferTaken as exc:
         return _link_page(request, "taken.html", offer, status=409, reason=exc.message)
-    except SchedulingError as exc:
+    except DomainError as exc:
         return _link_page(request, "link_invalid.html", offer, status=409, reason=exc.message)
     offer.refresh_from_db()
     return _link_page(request, "accepted.html", offer)

@@ -17,18 +17,18 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from clinic.errors import DomainError
 from clinic.models import Chair, Site, StaffMember
 from clinic.permissions import scope_to_staff
-from clinic.web.access import DESK_ROLES, staff_required
-from clinic.web.common import describe, free_gap_from_query, session_label
-from clinic.web.scope import staff_sites
 from patients.models import Patient
 from scheduling.engine.wallclock import local_day
-from scheduling.errors import SchedulingError
 from scheduling.forms import DayRangeForm
 from scheduling.models import UPCOMING_STATUSES, Appointment, Phase, PlanStatus, TreatmentPlan
 from scheduling.services import appointment_book, appointment_move
 from scheduling.services.slot_finder import MAX_DAYS, find_free_slots
+from web.access import DESK_ROLES, staff_required
+from web.common import describe, free_gap_from_query, session_label
+from web.scope import staff_sites
 
 DEFAULT_DAYS = 7
 MAINTENANCE, MAKE_UP = "maintenance", "make-up"
@@ -230,7 +230,7 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
                 now=now,
                 override_reason=pick.cleaned_data["override_reason"],
             )
-        except SchedulingError as exc:
+        except DomainError as exc:
             context["problem"] = describe(exc)
             status = 409
         else:
@@ -302,7 +302,7 @@ def move_session(request: HttpRequest, appointment_id: int) -> HttpResponse:
                 now=now,
                 override_reason=pick.cleaned_data["override_reason"],
             )
-        except SchedulingError as exc:
+        except DomainError as exc:
             context["problem"] = describe(exc)
             status = 409
         else:
