@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from scheduling.reminders import views
+from web import reminder_links as views
 
 app_name = "reminders"
 
