@@ -57,7 +57,7 @@ from web.access import page_required, safe_next, scoped
 from web.board_grid import build_grid
 from web.common import describe, flash_error, free_gap_from_query, parse_day, session_label
 
-PROPOSAL_SALT = "clinic.web.course-proposal"
+PROPOSAL_SALT = "clinic.web.course-proposal"  # the old module path, kept: proposals signed before the move still verify
 PROPOSAL_MAX_AGE = 60 * 60
 SEARCH_LIMIT = 50
 ARRIVED = (AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR)

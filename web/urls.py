@@ -23,19 +23,19 @@ urlpatterns = [
     path("me/reminders/", portal.preferences, name="portal-preferences"),
     path("calendar/<str:token>.ics", portal.calendar_feed, name="calendar-feed"),
     path("me/calendar/<slug:action>/", portal.calendar_feed_change, name="portal-calendar"),
-    # Waitlist (clinic/web/waitlist.py)
+    # Waitlist (web/waitlist.py)
     path("waitlist/", waitlist_pages.waitlist, name="waitlist"),
     path("patients/<int:patient_id>/waitlist/", waitlist_pages.waitlist_add_page, name="waitlist-add"),
     path("waitlist/<int:entry_id>/remove/", waitlist_pages.waitlist_remove_action, name="waitlist-remove"),
     path("waitlist/offers/<int:offer_id>/accept/", waitlist_pages.waitlist_accept_for_patient, name="waitlist-accept"),
     path("w/<str:token>/", waitlist_pages.accept_link, name="waitlist-accept-link"),
-    # One session by hand, and moves (clinic/web/booking.py)
+    # One session by hand, and moves (web/booking.py)
     path("patients/<int:patient_id>/book-session/", booking_pages.book_session, name="book-session"),
     path("sessions/<int:appointment_id>/move/", booking_pages.move_session, name="move-session"),
-    # Registration, new plans and screening (clinic/web/patients.py)
+    # Registration, new plans and screening (web/patients.py)
     path("patients/new/", patient_pages.register, name="patient-register"),
     path("patients/<int:patient_id>/plans/new/", patient_pages.plan_new, name="plan-new"),
     path("plans/<int:plan_id>/screening/", patient_pages.plan_screening, name="plan-screening"),
-    # Patients rescheduling their own session (clinic/web/reschedule.py)
+    # Patients rescheduling their own session (web/reschedule.py)
     path("me/reschedule/<int:appointment_id>/", reschedule_pages.reschedule, name="portal-reschedule"),
 ]
