@@ -105,3 +105,14 @@ def test_a_module_importing_one_of_its_importers_breaks_the_acyclic_contract(pro
     assert ACYCLIC in broken
     assert "No cycles are allowed in clinic" in broken
     assert LAYERS not in broken
+
+
+def test_the_engine_reading_a_model_breaks_its_contract(project):
+    (project / "scheduling" / "engine" / "shortcut.py").write_text("from scheduling.models import Appointment\n")
+
+    result = lint_imports(project)
+
+    assert result.returncode == 1
+    broken = broken_contracts(result.stdout)
+    assert "The scheduling engine is plain Python" in broken
+    assert "scheduling.engine.shortcut -> scheduling.models" in broken
