@@ -2,7 +2,8 @@
 """Developer entry point. Standard library only, so it runs on a fresh machine.
 
     python3 dev.py run    # the app with demo data: web, Celery worker and beat (Ctrl-C stops all)
-    python3 dev.py test   # lint, migration check and the test suite (extra args go to pytest)
+    python3 dev.py test   # lint, format and import-layer checks, migration check and the test suite
+                          # (extra args go to pytest)
 
 Both create .venv when it is missing and install the pinned requirements,
 skipping the install while a stamp in .venv records the same requirements hash.
@@ -33,7 +34,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
-SEED_MODULE = ROOT / "clinic" / "management" / "commands" / "seed_demo.py"
+SEED_MODULE = ROOT / "web" / "management" / "commands" / "seed_demo.py"
 
 DEFAULT_TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/clinic"
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -274,6 +275,8 @@ def command_test(pytest_args: list[str]) -> int:
 
     steps = [
         ("ruff check", [str(BIN / "ruff"), "check", "."]),
+        ("ruff format", [str(BIN / "ruff"), "format", "--check", "."]),
+        ("import layers (.importlinter)", [str(BIN / "lint-imports")]),
         ("migrations up to date", [str(PYTHON), "manage.py", "makemigrations", "--check", "--dry-run"]),
         ("pytest", [str(PYTHON), "-m", "pytest", *pytest_args]),
     ]
