@@ -698,7 +698,7 @@ TEMPLATE = "clinic_sim_bench_template"
 RUN_DB = "clinic_sim_bench_run"
 
 CHILD_ENV = {
-    "DJANGO_SETTINGS_MODULE": "clinic.settings",
+    "DJANGO_SETTINGS_MODULE": "config.settings",
     "DJANGO_SECRET_KEY": "bench-only-secret",
     "DJANGO_DEBUG": "false",
     "DJANGO_LOG_LEVEL": "ERROR",
