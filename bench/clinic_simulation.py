@@ -60,8 +60,12 @@ overtime at least 25 % lower; after a 4-week warm-up the busiest weekday holds o
 1.5x the sessions of the quietest; raised demand (the rate where `earliest` refuses more than 5 %
 of requests): `level` delivers at least 10 % more sessions; no rule broken anywhere.
 
-    .venv/bin/python bench/clinic_simulation.py               # 26 weeks, both demands (~10 min)
+    .venv/bin/python bench/clinic_simulation.py               # 26 weeks, both demands, 2 at once
     .venv/bin/python bench/clinic_simulation.py --quick       # 8 weeks, smaller search
+    .venv/bin/python bench/clinic_simulation.py --reference   # also earliest without the setup limit
+
+A full run (four half-years, two at a time) took about 15 minutes on the shared 2-CPU box at
+load 7-10; figures and the distributions are recorded in docs/benchmarks.md.
     .venv/bin/python bench/clinic_simulation.py --weeks 12 --seed 7
 
 Each run gets a fresh database copied from a migrated template (`clinic_sim_bench_*`).
