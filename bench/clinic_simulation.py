@@ -343,6 +343,7 @@ class Tally:
     booked_peaks: list = field(default_factory=list)
     setup_peaks: list = field(default_factory=list)
     starts_by_hour: Counter = field(default_factory=Counter)
+    refusal_reasons: Counter = field(default_factory=Counter)
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -445,6 +446,10 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
             sessions = services.course_propose(plan=plan, start_date=wanted, now=now).sessions
         except CourseDoesNotFit as exc:
             sessions = None
+            # Why the asked-for start failed: the day problems without their dates.
+            tally.refusal_reasons.update(
+                {day.split(": ", 1)[-1] for day in (exc.details or {}).get("days", [])} or {str(exc)}
+            )
             latest = _local(wanted + dt.timedelta(days=START_TOLERANCE_DAYS), 23, 59)
             for alternative in (exc.details or {}).get("alternatives", []):
                 first = dt.datetime.fromisoformat(alternative["first_session"].replace("Z", "+00:00"))
@@ -608,6 +613,7 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
         "overtime_days": tally.overtime_days,
         "weekday_means": weekday_means,
         "weekday_ratio": max(weekday_means.values()) / min(weekday_means.values()) if weekday_means else 0.0,
+        "course_misses": dict(tally.refusal_reasons.most_common(4)),
         "starts_by_hour": {f"{h:02d}": n for h, n in sorted(tally.starts_by_hour.items())},
         "rules_broken": rules_broken(site=site),
         "seconds": time.perf_counter() - began,
@@ -828,6 +834,9 @@ def table(title: str, earliest: dict, level: dict) -> str:
             else:
                 cells.append(form.format(result[key]))
         lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
+    for result in (earliest, level):
+        misses = "; ".join(f"{reason} ({count})" for reason, count in result["course_misses"].items())
+        lines.append(f"{result['policy']}: why asked-for course starts failed: {misses or 'none failed'}")
     return "\n".join(lines)
 
 
