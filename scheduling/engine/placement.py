@@ -218,17 +218,12 @@ class Placer:
         not_before: dt.datetime | None = None,
     ) -> list[Choice]:
         """Every feasible (start, chair) of `day` with its level score (why filled in later)."""
-        availability = self.availability
-        found: list[Choice] = []
-        seen_start: dt.datetime | None = None
-        start_ok = False
-        for slot in availability.free_slots(day, duration, route, prefs=prefs):
-            if slot.start != seen_start:
-                seen_start = slot.start
-                start_ok = (not_before is None or slot.start >= not_before) and availability.patient_free(slot.span)
-            if start_ok:
-                found.append(Choice(slot, self.score(slot)))
-        return found
+        return [
+            Choice(slot, self.score(slot))
+            for slot in self.availability.free_slots(
+                day, duration, route, prefs=prefs, not_before=not_before, for_patient=True
+            )
+        ]
 
     def score(self, slot: Slot) -> tuple:
         """The level score of a feasible slot (see the module docstring for the order)."""
