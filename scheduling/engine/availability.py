@@ -332,6 +332,7 @@ class Availability:
         nurse_ids: Collection[int] | None = None,
         not_before: dt.datetime | None = None,
         for_patient: bool = False,
+        whole_day: bool = False,
     ) -> Iterator[Slot]:
         """The one free-slot search: every (start, chair) on `day` that could take a session,
         in start then chair order, each with the least-loaded nurse free for it (lowest id on a
@@ -357,7 +358,8 @@ class Availability:
             return
         # Starts are swept in batches that double in size, so a caller taking only the first slot
         # (the planner) pays for a few starts, and one taking all of them for a handful of batches.
-        first, size = 0, 1
+        # A caller that takes every slot (`whole_day`: the level placement) sweeps them at once.
+        first, size = 0, len(starts) if whole_day else 1
         while first < len(starts):
             yield from self._sweep(starts[first : first + size], duration, chairs, nurses, for_patient)
             first += size

@@ -184,6 +184,7 @@ class Placer:
         self.placement = placement or Placement()
         self._loads: dict[dt.date, DayLoad] = {}
         self._day_slots: dict[tuple, list[Slot]] = {}
+        self._first_slots: dict[tuple, Slot | None] = {}
         self._chair_names = {chair.id: chair.name for chair in availability.site.chairs}
 
     # --- shared ---------------------------------------------------------------
@@ -192,6 +193,7 @@ class Placer:
         self.availability.claim(slot)
         self._loads.pop(local_day(slot.start, self.availability.site.zone), None)
         self._day_slots.clear()
+        self._first_slots.clear()
 
     def day_slots(self, day: dt.date, duration: dt.timedelta, route: str, prefs: Preferences) -> list[Slot]:
         """Every free (start, chair) of `day` for the patient, from one sweep kept per day: a
@@ -200,7 +202,7 @@ class Placer:
         found = self._day_slots.get(key)
         if found is None:
             found = self._day_slots[key] = list(
-                self.availability.free_slots(day, duration, route, prefs=prefs, for_patient=True)
+                self.availability.free_slots(day, duration, route, prefs=prefs, for_patient=True, whole_day=True)
             )
         return found
 
@@ -214,7 +216,19 @@ class Placer:
     ) -> Slot | DayProblem:
         """`Availability.first_slot` from `day_slots`, for trying courses: a day without a slot
         says only that (the words for the desk come from `Availability.first_slot`)."""
-        for slot in self.day_slots(day, duration, route, prefs):
+        key = (day, duration, route, prefs)
+        swept = self._day_slots.get(key)
+        if swept is None:
+            # A day looked at only here: the sweep stops at its first free slot.
+            first_key = (*key, not_before)
+            if first_key not in self._first_slots:
+                found = self.availability.free_slots(
+                    day, duration, route, prefs=prefs, not_before=not_before, for_patient=True
+                )
+                self._first_slots[first_key] = next(iter(found), None)
+            first = self._first_slots[first_key]
+            return first if first is not None else DayProblem(day, "no free time")
+        for slot in swept:
             if not_before is None or slot.start >= not_before:
                 return slot
         return DayProblem(day, "no free time")
@@ -447,31 +461,69 @@ def _choose_session(
     route: str,
 ) -> tuple[Slot, Proposal, str]:
     """Session len(placed)'s slot: the best-scored of the days low..high whose earliest
-    completion still fits, else the earliest one. Returns it, the completion, and why."""
+    completion still fits, else the earliest one. Returns it, the completion, and why.
+
+    Days are looked at quietest first, and the search stops once the best so far has nothing
+    against it before the day weight (setups apart, no other start in its quarter hour, a
+    template start) on a day strictly quieter than every day not yet looked at: no such day
+    could score better."""
     availability = placer.availability
+    zone = availability.site.zone
     index = len(placed)
     fallback = greedy.slots[index]
-    options: list[tuple[Choice, list[Choice]]] = []
+    days = []
     day = low
     while day <= high:
-        candidates = placer.candidates(day, duration, route, prefs, not_before)
-        if candidates:
-            options.append((min(candidates, key=lambda c: c.score), candidates))
+        days.append(day)
         day += dt.timedelta(days=1)
-    options.sort(key=lambda option: option[0].score)
-    shares = {local_day(o.slot.start, availability.site.zone): o.score[3] for o, _ in options}
-    for best, candidates in options:
+    shares = {day: placer.load(day).booked_share for day in days}
+    days.sort(key=lambda day: (shares[day], day))
+    options: list[tuple[Choice, list[Choice]]] = []
+    rejected: set[Slot] = set()
+
+    def accept(best: Choice, candidates: list[Choice]) -> tuple[Slot, Proposal, str] | None:
+        following = greedy.slots[index + 1] if index + 1 < len(greedy.slots) else None
         if best.slot == fallback:
             completion: Proposal | NoFit = greedy
+        elif (index > 0 or not rule.weekly_counts) and (
+            following is None
+            or (
+                best.slot.start + rule.min_gap <= following.start
+                and local_day(best.slot.start, zone) < local_day(following.start, zone)
+            )
+        ):
+            # The rest of the earliest course still keeps its gap after this slot, on later days, in
+            # the same weeks (only a first session's move shifts the weeks) and inside the window
+            # (a later first session only moves the window's end later): it stays as it is.
+            completion = Proposal(slots=[*placed, best.slot, *greedy.slots[index + 1 :]], notes=list(greedy.notes))
         else:
             completion = complete_induction(availability, rule, [*placed, best.slot], prefs, placer.first_slot)
-        if isinstance(completion, Proposal):
-            explained = placer.explain(best, candidates, day_reason=_day_reason(best, shares, availability))
-            # The nurse may change (the least used of those free); the completion is unaffected,
-            # being on other days.
-            completion.slots[index] = explained.slot
-            return explained.slot, completion, explained.why
-    zone = availability.site.zone
+        if not isinstance(completion, Proposal):
+            rejected.add(best.slot)
+            return None
+        explained = placer.explain(best, candidates, day_reason=_day_reason(best, shares, availability))
+        # The nurse may change (the least used of those free); the completion is unaffected,
+        # being on other days.
+        completion.slots[index] = explained.slot
+        return explained.slot, completion, explained.why
+
+    for position, day in enumerate(days):
+        candidates = placer.candidates(day, duration, route, prefs, not_before)
+        if not candidates:
+            continue
+        options.append((min(candidates, key=lambda c: c.score), candidates))
+        best, best_candidates = min(options, key=lambda option: option[0].score)
+        later = days[position + 1] if position + 1 < len(days) else None
+        if later is not None and best.score[:3] == (0, 0, 0) and shares[later] > best.score[3]:
+            chosen = accept(best, best_candidates)
+            if chosen is not None:
+                return chosen
+    options.sort(key=lambda option: option[0].score)
+    for best, candidates in options:
+        if best.slot not in rejected:
+            chosen = accept(best, candidates)
+            if chosen is not None:
+                return chosen
     return (
         fallback,
         greedy,
