@@ -351,6 +351,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(REMINDER_DISPATCH_EVERY),
         "options": {"expires": float(REMINDER_DISPATCH_EVERY)},
     },
+    # Offers whose task was lost while the broker was down (scheduling.services.waitlist).
+    "sweep-waitlist-offers": {
+        "task": "scheduling.tasks.waitlist_offers_sweep",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    },
     # Hourly; each site's list goes out once, at the site's local afternoon hour.
     "send-front-desk-daily-lists": {
         "task": "scheduling.tasks.send_front_desk_daily_lists",
