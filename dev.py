@@ -211,6 +211,9 @@ def command_test(pytest_args: list[str]) -> int:
 
     steps = [
         ("ruff check", [str(BIN / "ruff"), "check", "."]),
+        ("ruff format", [str(BIN / "ruff"), "format", "--check", "."]),
+        # The domain packages' types (pyproject.toml's [tool.mypy] names them).
+        ("mypy", [str(BIN / "mypy")]),
         ("migrations up to date", [str(PYTHON), "manage.py", "makemigrations", "--check", "--dry-run"]),
         ("pytest", [str(PYTHON), "-m", "pytest", *pytest_args]),
     ]
