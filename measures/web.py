@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from clinic.form_fields import WallClockDateTimeField
 from clinic.models import CLINICIAN_ROLES
 from clinic.permissions import scope_to_staff
 from clinic.web.access import patient_required, staff_required
@@ -107,12 +108,7 @@ def chart_section(
 
 
 class StaffQuestionnaireForm(QuestionnaireForm):
-    completed_at = forms.DateTimeField(
-        label="Completed at",
-        input_formats=["%Y-%m-%dT%H:%M"],
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="In the site's time zone.",
-    )
+    completed_at = WallClockDateTimeField(label="Completed at", help_text="In the site's time zone.")
     appointment = forms.ModelChoiceField(
         label="Before session", queryset=Appointment.objects.none(), required=False, empty_label="Not tied to a session"
     )
