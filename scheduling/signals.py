@@ -1,0 +1,39 @@
+"""What scheduling announces about appointments, for the layers above it to react to.
+
+Scheduling never imports those layers (the HL7 SIU feed in interop, for one); its services send
+these signals INSIDE their transaction, after the write, so a receiver that writes rows (an
+outbox) commits or rolls back with the change itself. A receiver must be cheap when it has
+nothing to do: every booking pays for it.
+
+Every signal is sent with sender=Appointment and these keyword arguments:
+- appointments: the appointments written, in the order they were written (a course booking
+  sends one signal with every session);
+- actor: the user who made the change, or None for the system.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.dispatch import Signal
+
+from scheduling.models import Appointment
+
+# New sessions: a single booking, a course, a re-flow, maintenance sessions added, a waitlist booking.
+appointment_booked = Signal()
+# A session's time changed (its chair and nurse may have changed too).
+appointment_moved = Signal()
+# Something else about a session changed: its chair or nurse only, or its status
+# (confirmed, checked in, check-in undone, in the chair, completed).
+appointment_changed = Signal()
+# Cancelled, by the desk, the patient, or a plan change releasing future sessions.
+appointment_cancelled = Signal()
+# The patient did not come.
+appointment_no_show = Signal()
+
+
+def announce(signal: Signal, *, appointments: Sequence[Appointment], actor: AbstractBaseUser | None) -> None:
+    """Send `signal` for `appointments`; nothing at all when there are none or nobody listens."""
+    if appointments and signal.has_listeners(Appointment):
+        signal.send(sender=Appointment, appointments=list(appointments), actor=actor)
