@@ -8,6 +8,7 @@ in an unknown state, so the connection is dropped and the rest wait for the next
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -53,10 +54,8 @@ def read_ack(block: bytes, *, control_id: str) -> Answer:
     if code in (ACCEPTED, "CA"):
         return Answer(control_id, code=code)
     text = ""
-    try:
+    with contextlib.suppress(IndexError, KeyError):
         text = str(msa[3]).strip()
-    except (IndexError, KeyError):
-        pass
     try:
         err = str(message.segment("ERR")).strip()
     except (KeyError, IndexError):
@@ -68,7 +67,7 @@ async def _send_all(host: str, port: int, messages: Sequence[Outgoing], timeout:
     answers: list[Answer] = []
     try:
         reader, writer = await asyncio.wait_for(open_hl7_connection(host, port, encoding="utf-8"), timeout)
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         return [Answer(m.control_id, error=f"cannot connect to {host}:{port}: {exc!r}") for m in messages]
     try:
         for message in messages:
@@ -76,7 +75,7 @@ async def _send_all(host: str, port: int, messages: Sequence[Outgoing], timeout:
             try:
                 await asyncio.wait_for(writer.drain(), timeout)
                 block = await asyncio.wait_for(reader.readblock(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 answers.append(Answer(message.control_id, error=f"no ACK within {timeout:g} s"))
                 break
             except InvalidBlockError as exc:
@@ -91,10 +90,8 @@ async def _send_all(host: str, port: int, messages: Sequence[Outgoing], timeout:
                 break
     finally:
         writer.close()
-        try:
+        with contextlib.suppress(OSError, asyncio.TimeoutError):
             await asyncio.wait_for(writer.wait_closed(), timeout)
-        except (OSError, asyncio.TimeoutError):
-            pass
     return answers
 
 

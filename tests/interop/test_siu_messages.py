@@ -24,7 +24,7 @@ def _course(feed):
 
 
 def test_a_course_booking_writes_one_s12_per_session(feed):
-    plan, booked = _course(feed)
+    _plan, booked = _course(feed)
     messages = list(SiuMessage.objects.order_by("appointment_id"))
     assert [m.appointment_id for m in messages] == sorted(a.pk for a in booked)
     assert {m.event for m in messages} == {"S12"} and {m.sequence for m in messages} == {1}
