@@ -354,8 +354,9 @@ SIU_MAX_ATTEMPTS = env_int("SIU_MAX_ATTEMPTS", 10, minimum=1)
 # Backoff after the n-th failed attempt: base * 2**(n-1) seconds, at most the maximum.
 SIU_RETRY_BASE_SECONDS = env_int("SIU_RETRY_BASE_SECONDS", 30, minimum=1)
 SIU_RETRY_MAX_SECONDS = env_int("SIU_RETRY_MAX_SECONDS", 3600, minimum=1)
-# A claimed message is the sender's for this long; longer than a batch of ACK timeouts.
-SIU_LEASE_SECONDS = env_int("SIU_LEASE_SECONDS", 900, minimum=60)
+# A claimed message is the sender's for this long; a run starts no message after half of it,
+# so with ACK timeouts of at most 120 s no message can outlive its claim.
+SIU_LEASE_SECONDS = env_int("SIU_LEASE_SECONDS", 900, minimum=300)
 # How long a process trusts its map of which sites have an enabled receiver.
 SIU_RECEIVER_CACHE_SECONDS = env_int("SIU_RECEIVER_CACHE_SECONDS", 30, minimum=0)
 CELERY_BEAT_SCHEDULE = {

@@ -109,6 +109,9 @@ def siu_deliver_due(*, now: dt.datetime, batch_size: int = 20) -> DeliveryReport
                 port=receiver.port,
                 messages=[Outgoing(m.control_id, m.payload) for m in messages],
                 timeout=receiver.ack_timeout_seconds,
+                # Whatever is started inside half the lease is answered (or timed out) well
+                # before the lease runs out, so no other worker can take it over mid-send.
+                budget=settings.SIU_LEASE_SECONDS / 2,
             )
             for index, message in enumerate(messages):
                 _record(message, answers[index] if index < len(answers) else None, now=now, report=report)

@@ -63,14 +63,18 @@ def read_ack(block: bytes, *, control_id: str) -> Answer:
     return Answer(control_id, code=code, error=f"{code} {text} {err}".strip()[:500])
 
 
-async def _send_all(host: str, port: int, messages: Sequence[Outgoing], timeout: float) -> list[Answer]:
+async def _send_all(host: str, port: int, messages: Sequence[Outgoing], timeout: float, budget: float) -> list[Answer]:
     answers: list[Answer] = []
+    loop = asyncio.get_running_loop()
+    stop_at = loop.time() + budget
     try:
         reader, writer = await asyncio.wait_for(open_hl7_connection(host, port, encoding="utf-8"), timeout)
     except (TimeoutError, OSError) as exc:
         return [Answer(m.control_id, error=f"cannot connect to {host}:{port}: {exc!r}") for m in messages]
     try:
         for message in messages:
+            if loop.time() + timeout > stop_at:
+                break  # the rest would outlive the claim's lease; the next run sends them
             writer.writeblock(message.payload.encode("utf-8"))
             try:
                 await asyncio.wait_for(writer.drain(), timeout)
@@ -95,9 +99,11 @@ async def _send_all(host: str, port: int, messages: Sequence[Outgoing], timeout:
     return answers
 
 
-def mllp_send(*, host: str, port: int, messages: Sequence[Outgoing], timeout: float) -> list[Answer]:
-    """Send `messages` in order on one connection. Answers come back for the messages that were
-    tried, in order; a message with no answer in the list was not sent (try it next run)."""
+def mllp_send(*, host: str, port: int, messages: Sequence[Outgoing], timeout: float, budget: float) -> list[Answer]:
+    """Send `messages` in order on one connection, each waiting at most `timeout` seconds for its
+    ACK, and start no message that could still be waiting after `budget` seconds. Answers come
+    back for the messages that were tried, in order; a message with no answer in the list was
+    not sent (try it next run)."""
     if not messages:
         return []
-    return asyncio.run(_send_all(host, port, messages, timeout))
+    return asyncio.run(_send_all(host, port, messages, timeout, budget))

@@ -158,3 +158,23 @@ def test_a_disabled_receiver_keeps_its_messages_until_it_is_enabled(feed, listen
 @override_settings(SIU_RETRY_BASE_SECONDS=30, SIU_RETRY_MAX_SECONDS=600)
 def test_backoff_doubles_up_to_the_maximum():
     assert [retry_delay(n).total_seconds() for n in (1, 2, 3, 4, 5, 6)] == [30, 60, 120, 240, 480, 600]
+
+
+def test_the_task_delivers_and_beat_runs_it_periodically(feed, listener, settings):
+    from interop.tasks import siu_deliver
+
+    _book(feed, day=3)
+    assert siu_deliver.run() == {"claimed": 1, "sent": 1, "retried": 0, "parked": 0}
+    assert len(listener.received) == 1
+    entry = settings.CELERY_BEAT_SCHEDULE["deliver-siu-messages"]
+    assert entry["task"] == siu_deliver.name and entry["schedule"] == float(settings.SIU_DELIVER_EVERY)
+
+
+def test_a_run_starts_no_message_that_could_outlive_its_claim(feed, listener, settings):
+    settings.SIU_LEASE_SECONDS = 0.6  # half of it is less than the receiver's 0.5 s ACK timeout
+    appointment = _book(feed, day=3)
+    report = siu_deliver_due(now=NOW)
+    assert report.claimed == 1 and report.sent == report.retried == 0
+    message = SiuMessage.objects.get(appointment=appointment)
+    assert message.status == SiuStatus.PENDING and message.attempts == 0 and message.next_attempt_at == NOW
+    assert listener.received == []
