@@ -21,6 +21,7 @@ authority (PID-3.4). `patient_mrn` is the one place that decides it."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -68,16 +69,25 @@ def hl7_instant(instant: dt.datetime, zone: Any) -> str:
     return instant.astimezone(zone).strftime("%Y%m%d%H%M%S%z")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def text(value: object) -> str:
+    """Free text for a field: hl7apy escapes the delimiters (| ^ & ~ \\) but not a line break,
+    which would end the segment, so control characters become a space."""
+    return _CONTROL.sub(" ", str(value)).strip()
+
+
 def patient_mrn(patient: Patient) -> str:
     return str(patient.pk)
 
 
 def _person(xcn: Any, *, identifier: str, family: str, given: str) -> None:
-    xcn.xcn_1 = identifier
+    xcn.xcn_1 = text(identifier)
     if family:
-        xcn.xcn_2.fn_1 = family
+        xcn.xcn_2.fn_1 = text(family)
     if given:
-        xcn.xcn_3 = given
+        xcn.xcn_3 = text(given)
 
 
 def _staff(xcn: Any, staff: StaffMember) -> None:
@@ -90,10 +100,10 @@ def _staff(xcn: Any, staff: StaffMember) -> None:
     )
 
 
-def _coded(ce: Any, code: str, text: str = "", system: str = "") -> None:
+def _coded(ce: Any, code: str, description: str = "", system: str = "") -> None:
     ce.ce_1 = code
-    if text:
-        ce.ce_2 = text
+    if description:
+        ce.ce_2 = text(description)
     if system:
         ce.ce_3 = system
 
@@ -120,27 +130,28 @@ def siu_message(
 
     message = Message("SIU_S12", version=HL7_VERSION)
     msh = message.msh
-    msh.msh_3.hd_1 = receiver.sending_application
-    msh.msh_4.hd_1 = receiver.sending_facility or site.name
+    msh.msh_3.hd_1 = text(receiver.sending_application)
+    msh.msh_4.hd_1 = text(receiver.sending_facility or site.name)
     if receiver.receiving_application:
-        msh.msh_5.hd_1 = receiver.receiving_application
+        msh.msh_5.hd_1 = text(receiver.receiving_application)
     if receiver.receiving_facility:
-        msh.msh_6.hd_1 = receiver.receiving_facility
+        msh.msh_6.hd_1 = text(receiver.receiving_facility)
     msh.msh_7.ts_1 = hl7_instant(now, zone)
     msh.msh_9.msg_1 = "SIU"
     msh.msh_9.msg_2 = event
     msh.msh_9.msg_3 = "SIU_S12"
     msh.msh_10 = control_id
     msh.msh_11.pt_1 = "P"
+    msh.msh_18 = "UNICODE UTF-8"  # names are sent as they are written, in UTF-8
 
     sch = message.sch
     sch.sch_1.ei_1 = str(appointment.pk)
-    sch.sch_1.ei_2 = receiver.sending_application
+    sch.sch_1.ei_2 = text(receiver.sending_application)
     sch.sch_2.ei_1 = str(appointment.pk)
-    sch.sch_2.ei_2 = receiver.sending_application
+    sch.sch_2.ei_2 = text(receiver.sending_application)
     if plan is not None:
         sch.sch_4.ei_1 = f"PLAN-{plan.pk}"
-        sch.sch_4.ei_2 = receiver.sending_application
+        sch.sch_4.ei_2 = text(receiver.sending_application)
     reason = EVENT_REASONS[SiuEvent(event)]
     if event == SiuEvent.CANCELLED and appointment.cancellation_reason:
         reason = f"Cancelled: {appointment.cancellation_reason}"
@@ -173,11 +184,11 @@ def siu_message(
     patient = appointment.patient
     pid = message.add_group("SIU_S12_PATIENT").pid
     pid.pid_1 = "1"
-    pid.pid_3.cx_1 = patient_mrn(patient)
-    pid.pid_3.cx_4.hd_1 = receiver.mrn_assigning_authority
+    pid.pid_3.cx_1 = text(patient_mrn(patient))
+    pid.pid_3.cx_4.hd_1 = text(receiver.mrn_assigning_authority)
     pid.pid_3.cx_5 = "MR"
-    pid.pid_5.xpn_1.fn_1 = patient.last_name
-    pid.pid_5.xpn_2 = patient.first_name
+    pid.pid_5.xpn_1.fn_1 = text(patient.last_name)
+    pid.pid_5.xpn_2 = text(patient.first_name)
     pid.pid_7.ts_1 = patient.date_of_birth.strftime("%Y%m%d")
 
     resources = message.add_group("SIU_S12_RESOURCES")
@@ -196,8 +207,8 @@ def siu_message(
     ail = resources.add_group("SIU_S12_LOCATION_RESOURCE").ail
     ail.ail_1 = "1"
     ail.ail_3.pl_1 = f"SITE-{site.pk}"
-    ail.ail_3.pl_3 = appointment.chair.name
-    ail.ail_3.pl_4.hd_1 = site.name
+    ail.ail_3.pl_3 = text(appointment.chair.name)
+    ail.ail_3.pl_4.hd_1 = text(site.name)
     _coded(ail.ail_4, "CHAIR", "Infusion chair")
     ail.ail_6.ts_1 = start
     ail.ail_9 = minutes
@@ -209,11 +220,11 @@ def siu_message(
         people.append((appointment.nurse, "NURSE", "Infusion nurse"))
     if plan is not None:
         people.append((plan.prescriber, "PRESCRIBER", "Prescriber"))
-    for number, (staff, code, text) in enumerate(people, start=1):
+    for number, (staff, code, role) in enumerate(people, start=1):
         aip = resources.add_group("SIU_S12_PERSONNEL_RESOURCE").aip
         aip.aip_1 = str(number)
         _staff(aip.aip_3, staff)
-        _coded(aip.aip_4, code, text)
+        _coded(aip.aip_4, code, role)
         aip.aip_6.ts_1 = start
         aip.aip_9 = minutes
         _coded(aip.aip_10, "min", "minutes", "ANS+")

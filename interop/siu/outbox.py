@@ -50,11 +50,17 @@ def siu_enqueue(*, event: str, appointments: Sequence[Appointment], actor: Abstr
     """Write one outbox message per appointment whose site's feed is on, in the caller's
     transaction, and ask for delivery once it commits. Nothing (not even a statement) when off."""
     receivers = enabled_receivers()
-    wanted = [a.pk for a in appointments if a.site_id in receivers]
+    if not any(a.site_id in receivers for a in appointments):
+        return []
+    # The map may be a few seconds old: a receiver since turned off or deleted elsewhere is
+    # simply not found here, and that site's feed is off.
+    receiver_rows = SiuReceiver.objects.filter(enabled=True).in_bulk(
+        {receivers[a.site_id] for a in appointments if a.site_id in receivers}
+    )
+    wanted = [a.pk for a in appointments if receivers.get(a.site_id) in receiver_rows]
     if not wanted:
         return []
     loaded = {a.pk: a for a in appointments_for_messages(wanted)}
-    receiver_rows = SiuReceiver.objects.select_related("site").in_bulk({receivers[loaded[pk].site_id] for pk in loaded})
     last = dict(
         SiuMessage.objects.filter(appointment_id__in=wanted)
         .values("appointment_id")

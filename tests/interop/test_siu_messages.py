@@ -139,3 +139,27 @@ def test_a_no_show_writes_s26(feed):
     rows = list(SiuMessage.objects.filter(appointment=appointment).order_by("sequence"))
     assert [m.event for m in rows] == ["S12", "S26"]
     assert str(hl7.parse(rows[1].payload).segment("SCH")[25][0][0]) == "Noshow"
+
+
+def test_line_breaks_in_free_text_cannot_end_a_segment_and_names_keep_their_letters(feed):
+    clinic = feed.clinic
+    plan = clinic.plan()
+    plan.patient.first_name = "Zoë"
+    plan.patient.save(update_fields=["first_name"])
+    appointment = services.appointment_book(
+        patient=plan.patient,
+        site=clinic.site,
+        starts_at=dt.datetime(2026, 3, 3, 15, tzinfo=dt.UTC),
+        actor=clinic.front_desk.user,
+        now=NOW,
+        plan=plan,
+    )
+    services.appointment_cancel(
+        appointment=appointment, actor=clinic.front_desk.user, reason="Unwell\r\nPID|||forged", now=NOW
+    )
+    payload = SiuMessage.objects.get(appointment=appointment, event="S15").payload
+    message = hl7.parse(payload)
+    assert [str(s[0]) for s in message].count("PID") == 1
+    assert "Unwell PID" in message.unescape(str(message.segment("SCH")[6]))
+    assert str(message.segment("PID")[5][0][1]) == "Zoë"
+    assert str(message.segment("MSH")[18]) == "UNICODE UTF-8"

@@ -182,3 +182,53 @@ def test_two_workers_at_once_never_send_the_same_message(listener, monkeypatch):
     assert len(listener.received) == 6 and len(set(listener.control_ids())) == 6
     assert SiuMessage.objects.filter(status=SiuStatus.SENT).count() == 6
     forget_receivers()
+
+
+@pytest.mark.django_db
+def test_a_waitlist_acceptance_that_brings_a_session_forward_is_a_move(
+    feed, django_capture_on_commit_callbacks, monkeypatch
+):
+    from scheduling.models import WaitlistOffer
+    from scheduling.services.waitlist import waitlist_add, waitlist_offer_accept
+
+    monkeypatch.setattr("interop.tasks.siu_deliver.apply_async", lambda **kwargs: None)
+    clinic = feed.clinic
+    freed = _single(clinic, hour=15)
+    patient = PatientFactory(home_site=clinic.site)
+    later = services.appointment_book(
+        patient=patient,
+        site=clinic.site,
+        starts_at=dt.datetime(2026, 3, 20, 14, tzinfo=dt.UTC),
+        actor=clinic.front_desk.user,
+        now=NOW,
+        chair=clinic.chairs[1],
+    )
+    entry = waitlist_add(
+        patient=patient,
+        site=clinic.site,
+        earliest_date=dt.date(2026, 3, 2),
+        latest_date=None,
+        actor=clinic.front_desk.user,
+        now=NOW,
+        replaces=later,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.appointment_cancel(appointment=freed, actor=clinic.front_desk.user, reason="Flu", now=NOW)
+    waitlist_offer_accept(offer=WaitlistOffer.objects.get(entry=entry), actor=clinic.front_desk.user, now=NOW)
+    assert list(SiuMessage.objects.filter(appointment=freed).order_by("sequence").values_list("event", flat=True)) == [
+        "S12",
+        "S15",
+    ]
+    assert list(SiuMessage.objects.filter(appointment=later).order_by("sequence").values_list("event", flat=True)) == [
+        "S12",
+        "S13",
+    ]
+
+
+@pytest.mark.django_db
+def test_a_receiver_turned_off_by_another_process_turns_the_feed_off_not_the_booking(feed):
+    outbox.enabled_receivers()  # this process's map still names the receiver ...
+    SiuReceiver.objects.filter(pk=feed.receiver.pk).update(enabled=False)  # ... turned off elsewhere
+    assert outbox.enabled_receivers() == {feed.clinic.site.pk: feed.receiver.pk}
+    appointment = _single(feed.clinic, hour=15)
+    assert appointment.pk and not SiuMessage.objects.exists()
