@@ -7,8 +7,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from interop.models import SiuMessage, SiuReceiver
 from interop.siu.delivery import siu_requeue
+from interop.siu.models import SiuMessage, SiuReceiver
 
 
 @admin.register(SiuReceiver)

@@ -1,14 +1,16 @@
-"""What scheduling announces about appointments, for the layers above it to react to.
+"""What scheduling announces to the apps above it, so it never imports them.
 
-Scheduling never imports those layers (the HL7 SIU feed in interop, for one); its services send
-these signals INSIDE their transaction, after the write, so a receiver that writes rows (an
-outbox) commits or rolls back with the change itself. A receiver must be cheap when it has
-nothing to do: every booking pays for it.
+Two kinds, both sent inside the service's transaction:
 
-Every signal is sent with sender=Appointment and these keyword arguments:
-- appointments: the appointments written, in the order they were written (a course booking
-  sends one signal with every session);
-- actor: the user who made the change, or None for the system.
+- Gates, sent BEFORE the change: a receiver that raises a DomainError refuses it (Signal.send
+  lets the exception through, so the whole transaction rolls back). The clinical app connects
+  its session-record gates here.
+- Announcements, sent AFTER the write, so a receiver that writes rows (the HL7 SIU feed's
+  outbox in interop) commits or rolls back with the change itself. A receiver must be cheap
+  when it has nothing to do: every booking pays for it. Each is sent with sender=Appointment
+  and the keyword arguments `appointments` (the appointments written, in the order they were
+  written; a course booking sends one signal with every session) and `actor` (the user who
+  made the change, or None for the system).
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ from django.dispatch import Signal
 
 from scheduling.models import Appointment
 
+# --- gates (before the change) ---
+# A checked-in session is about to move to the chair. Arguments: appointment, now.
+appointment_starting = Signal()
+# A session is about to be completed. Arguments: appointment, now.
+appointment_completing = Signal()
+
+# --- announcements (after the write) ---
 # New sessions: a single booking, a course, a re-flow, maintenance sessions added, a waitlist booking.
 appointment_booked = Signal()
 # A session's time changed (its chair and nurse may have changed too).

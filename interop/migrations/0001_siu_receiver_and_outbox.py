@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import interop.models
+import interop.siu.models
 from django.db import migrations, models
 
 
@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('event', models.CharField(choices=[('S12', 'S12 new booking'), ('S13', 'S13 rescheduled'), ('S14', 'S14 modified'), ('S15', 'S15 cancelled'), ('S26', 'S26 no-show')], max_length=3)),
                 ('sequence', models.PositiveIntegerField(help_text="Order among the appointment's messages, from 1.")),
-                ('control_id', models.CharField(default=interop.models.new_control_id, editable=False, max_length=20, unique=True)),
+                ('control_id', models.CharField(default=interop.siu.models.new_control_id, editable=False, max_length=20, unique=True)),
                 ('payload', models.TextField(help_text='The message in ER7 (pipe-delimited) form, segments ended by CR.')),
                 ('status', models.CharField(choices=[('pending', 'Pending'), ('sent', 'Sent (acknowledged)'), ('parked', 'Parked (kept failing)')], default='pending', max_length=8)),
                 ('attempts', models.PositiveSmallIntegerField(default=0)),

@@ -24,8 +24,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 
-from interop.models import SiuMessage, SiuStatus
 from interop.siu.mllp import Answer, Outgoing, mllp_send
+from interop.siu.models import SiuMessage, SiuStatus
 
 MAX_ROUNDS = 100
 

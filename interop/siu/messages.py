@@ -29,7 +29,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from hl7apy.core import Message
 
 from clinic.models import StaffMember
-from interop.models import SiuEvent, SiuReceiver
+from interop.siu.models import SiuEvent, SiuReceiver
 from patients.models import Patient
 from scheduling.models import Appointment, AppointmentStatus
 

@@ -13,14 +13,15 @@ import threading
 import time
 from collections.abc import Sequence
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from interop.models import SiuMessage, SiuReceiver, SiuStatus, new_control_id
 from interop.siu.messages import appointments_for_messages, siu_message
+from interop.siu.models import SiuMessage, SiuReceiver, SiuStatus, new_control_id
 from scheduling.models import Appointment
 
 logger = logging.getLogger(__name__)
@@ -101,10 +102,16 @@ def _deliver_on_commit() -> None:
     transaction.on_commit(kick_delivery, robust=True)
 
 
-def kick_delivery() -> None:
-    from interop.tasks import siu_deliver
+DELIVER_TASK = "interop.tasks.siu_deliver"
 
+
+def queue_delivery() -> None:
+    # By name: interop.tasks imports this package, so this package does not import it back.
+    current_app.send_task(DELIVER_TASK, expires=float(settings.SIU_DELIVER_EVERY))
+
+
+def kick_delivery() -> None:
     try:
-        siu_deliver.apply_async(expires=float(settings.SIU_DELIVER_EVERY))
+        queue_delivery()
     except Exception:  # a broker hiccup must not fail a committed booking; beat catches up
         logger.warning("Could not queue SIU delivery; the periodic run will send the messages.", exc_info=True)

@@ -168,6 +168,10 @@ def test_the_task_delivers_and_beat_runs_it_periodically(feed, listener, setting
     assert len(listener.received) == 1
     entry = settings.CELERY_BEAT_SCHEDULE["deliver-siu-messages"]
     assert entry["task"] == siu_deliver.name and entry["schedule"] == float(settings.SIU_DELIVER_EVERY)
+    # A booking queues the same task by name (interop.siu does not import interop.tasks).
+    from interop.siu.outbox import DELIVER_TASK
+
+    assert siu_deliver.name == DELIVER_TASK
 
 
 def test_a_run_starts_no_message_that_could_outlive_its_claim(feed, listener, settings):

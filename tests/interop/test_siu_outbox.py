@@ -85,7 +85,7 @@ def test_a_refused_booking_writes_no_message(feed):
 @pytest.mark.django_db
 def test_a_course_queues_one_delivery_when_it_commits(feed, django_capture_on_commit_callbacks, monkeypatch):
     queued = []
-    monkeypatch.setattr("interop.tasks.siu_deliver.apply_async", lambda **kwargs: queued.append(kwargs))
+    monkeypatch.setattr(outbox, "queue_delivery", lambda: queued.append("siu_deliver"))
     plan = feed.clinic.plan()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         booked = services.course_book(plan=plan, actor=feed.clinic.front_desk.user, now=NOW, start_date=START)
@@ -145,7 +145,7 @@ def test_the_admin_lists_parked_messages_and_requeues_them(feed, client, listene
 
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_at_once_never_send_the_same_message(listener, monkeypatch):
-    monkeypatch.setattr("interop.tasks.siu_deliver.apply_async", lambda **kwargs: None)
+    monkeypatch.setattr(outbox, "queue_delivery", lambda: None)
     forget_receivers()
     clinic = make_clinic()
     SiuReceiver.objects.create(site=clinic.site, host="127.0.0.1", port=listener.port, ack_timeout_seconds=5)
@@ -191,7 +191,7 @@ def test_a_waitlist_acceptance_that_brings_a_session_forward_is_a_move(
     from scheduling.models import WaitlistOffer
     from scheduling.services.waitlist import waitlist_add, waitlist_offer_accept
 
-    monkeypatch.setattr("interop.tasks.siu_deliver.apply_async", lambda **kwargs: None)
+    monkeypatch.setattr(outbox, "queue_delivery", lambda: None)
     clinic = feed.clinic
     freed = _single(clinic, hour=15)
     patient = PatientFactory(home_site=clinic.site)
