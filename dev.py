@@ -2,7 +2,8 @@
 """Developer entry point. Standard library only, so it runs on a fresh machine.
 
     python3 dev.py run    # the app with demo data: web, Celery worker and beat (Ctrl-C stops all)
-    python3 dev.py test   # lint, migration check and the test suite (extra args go to pytest)
+    python3 dev.py test   # lint, format and import-layer checks, migration check and the test suite
+                          # (extra args go to pytest)
 
 Both create .venv when it is missing and install the pinned requirements,
 skipping the install while a stamp in .venv records the same requirements hash.
@@ -33,7 +34,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
-SEED_MODULE = ROOT / "clinic" / "management" / "commands" / "seed_demo.py"
+SEED_MODULE = ROOT / "web" / "management" / "commands" / "seed_demo.py"
 
 DEFAULT_TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/clinic"
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -275,21 +276,15 @@ def command_test(pytest_args: list[str]) -> int:
     steps = [
         ("ruff check", [str(BIN / "ruff"), "check", "."]),
         ("ruff format", [str(BIN / "ruff"), "format", "--check", "."]),
+        ("import layers (.importlinter)", [str(BIN / "lint-imports")]),
         # The domain packages' types (pyproject.toml's [tool.mypy] names them).
         ("mypy", [str(BIN / "mypy")]),
         ("migrations up to date", [str(PYTHON), "manage.py", "makemigrations", "--check", "--dry-run"]),
-        ("pytest", [str(PYTHON), "-m", "pytest", *pytest_args]),
+        # The whole suite; the tests that build their data from the clock (marker `clock`) run at each
+        # fixed instant of tests/clock.py (the week's edges, the clock changes, New Year's Eve), so a
+        # calendar bug shows here, not on some weekday in CI. Extra arguments replace this selection.
+        ("pytest", [str(PYTHON), "-m", "pytest", *(pytest_args or ["--clock-instants=all"])]),
     ]
-    if not pytest_args:
-        # The tests that build their data from the clock, again at each fixed instant of tests/clock.py
-        # (the week's edges, the clock changes, New Year's Eve): a calendar bug shows here, not on some
-        # weekday in CI.
-        steps.append(
-            (
-                "date-sensitive tests at fixed instants",
-                [str(PYTHON), "-m", "pytest", "-q", "-m", "clock", "--clock-instants=all"],
-            )
-        )
     failed = []
     for name, command in steps:
         say(f"--- {name}: {' '.join(command[1:] if command[0] == str(PYTHON) else command)}")

@@ -54,7 +54,8 @@ def send_front_desk_daily_lists() -> int:
 
 @shared_task(name="scheduling.tasks.waitlist_offer", ignore_result=True)
 def waitlist_offer(appointment_id: int, now: str) -> int:
-    """Queued after a cancel commits: offer the freed chair (a second run offers nothing more)."""
+    """Queued after a cancel commits, with the cancel's instant: offer the freed chair (a second run
+    offers nothing more)."""
     return len(waitlist_offer_freed_slot(appointment_id=appointment_id, now=dt.datetime.fromisoformat(now)))
 
 

@@ -18,7 +18,6 @@ from patients.models import Patient
 from scheduling.engine import NoFit, Slot
 from scheduling.engine.wallclock import day_bounds, local_day, local_instant
 from scheduling.errors import CheckInNotOpen, InvalidInput, InvalidState, PlanRuleBroken
-from scheduling.events import announce_session_freed
 from scheduling.models import (
     UPCOMING_STATUSES,
     Appointment,
@@ -50,6 +49,15 @@ from scheduling.services.courses import (
     induction_reflow_propose,
     induction_short_by,
     plan_enter_maintenance,
+)
+from scheduling.signals import (
+    announce,
+    appointment_cancelled,
+    appointment_changed,
+    appointment_completing,
+    appointment_moved,
+    appointment_no_show,
+    appointment_starting,
 )
 
 
@@ -287,6 +295,7 @@ def appointment_move(
         renumber(plan)
         appointment.refresh_from_db(fields=["sequence"])
     reminders.reminders_reschedule(appointment=appointment, now=now)
+    announce(appointment_moved, appointments=[appointment], actor=actor)
     return appointment
 
 
@@ -311,6 +320,7 @@ def _transition(
         setattr(appointment, stamp, now)
         fields.append(stamp)
     save_with_history(appointment, fields=fields, actor=actor, reason=reason)
+    announce(appointment_changed, appointments=[appointment], actor=actor)
     return appointment
 
 
@@ -383,14 +393,13 @@ def appointment_undo_check_in(
     current.status = AppointmentStatus.CONFIRMED if current.confirmed_at else AppointmentStatus.BOOKED
     current.checked_in_at = None
     save_with_history(current, fields=["status", "checked_in_at"], actor=actor, reason=f"Check-in undone: {reason}")
+    announce(appointment_changed, appointments=[current], actor=actor)
     return current
 
 
 @transaction.atomic
 def appointment_start(*, appointment: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> Appointment:
-    from clinical.services import require_start_allowed
-
-    require_start_allowed(appointment=appointment, now=now)
+    appointment_starting.send(sender=Appointment, appointment=appointment, now=now)  # clinical's gate
     return _transition(
         appointment,
         allowed=(AppointmentStatus.CHECKED_IN,),
@@ -407,9 +416,7 @@ def appointment_start(*, appointment: Appointment, actor: AbstractBaseUser | Non
 def appointment_complete(*, appointment: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> Appointment:
     """Complete a session. Completing the last induction session moves the plan to maintenance
     and books maintenance sessions at the plan's interval up to the review date."""
-    from clinical.services import require_complete_allowed
-
-    require_complete_allowed(appointment=appointment, now=now)
+    appointment_completing.send(sender=Appointment, appointment=appointment, now=now)  # clinical's gate
     done = _transition(
         appointment,
         allowed=(AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR),
@@ -494,9 +501,9 @@ def appointment_cancel(
         actor=actor,
         reason=f"Cancelled: {reason}",
     )
+    # The waitlist hears this and, once the cancel commits, queues its offer task (scheduling/receivers.py).
+    announce(appointment_cancelled, appointments=[appointment], actor=actor)
     reminders.reminders_cancel(appointment=appointment, now=now)
-    # After commit the waitlist's task offers the freed chair (scheduling/receivers.py).
-    announce_session_freed(appointment_id=appointment.pk, happened="cancelled", now=now)
     if not appointment.plan_id:
         outcome = CancelOutcome(appointment=appointment, course="A single session, not part of a course.")
     else:
@@ -592,7 +599,7 @@ def appointment_mark_no_show(
         raise InvalidState("A session can be marked as a no-show only after its start time.")
     appointment.status = AppointmentStatus.NO_SHOW
     save_with_history(appointment, fields=["status"], actor=actor, reason="No-show")
-    announce_session_freed(appointment_id=appointment.pk, happened="missed", now=now)
+    announce(appointment_no_show, appointments=[appointment], actor=actor)
     if not appointment.plan_id:
         return CancelOutcome(appointment=appointment, course="A single session, not part of a course.")
     return _course_after_lost_session(

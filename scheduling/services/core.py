@@ -26,6 +26,7 @@ from scheduling.engine.wallclock import local_instant
 from scheduling.errors import BookingConflict
 from scheduling.models import BLOCKING_STATUSES, Appointment, Phase, TreatmentPlan
 from scheduling.selectors import booking_snapshot
+from scheduling.signals import announce, appointment_booked
 
 _CONSTRAINT_MESSAGES = {
     "appointment_no_chair_overlap": "the chair was just booked by someone else for that time",
@@ -250,6 +251,8 @@ def insert_sessions(
         renumber(plan)
         by_start = {a.starts_at: a for a in plan.appointments.filter(pk__in=[a.pk for a in created])}
         created = [by_start[a.starts_at] for a in created]
+    # One announcement for the whole insert; a listener handles each session (a course is many).
+    announce(appointment_booked, appointments=created, actor=actor)
     return created
 
 

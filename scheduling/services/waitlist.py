@@ -3,7 +3,7 @@ cancelled, the waiting patients it suits are offered the freed chair; the
 first to accept gets it, booked (or their later session moved) through the
 ordinary booking services with their locks and constraints.
 
-The cancel service only announces that a chair is free (scheduling.events); once it
+The cancel service only announces the cancellation (scheduling.signals); once it
 commits, a Celery task (scheduling.tasks.waitlist_offer) makes the offers, so a cancel
 never waits on, or fails because of, the waitlist, the broker or a mail server. Offers
 are made once per entry and freed session, so the task and the periodic sweep that

@@ -1,6 +1,6 @@
-"""The waitlist reacts to a cancellation after it commits, through a Celery task queued by the
-`session_freed` event; with the broker down the cancel still commits, and the periodic sweep
-makes the lost offer, exactly once."""
+"""The waitlist reacts to a cancellation after it commits, through a Celery task its receiver of
+`appointment_cancelled` queues on commit; with the broker down the cancel still commits, and
+the periodic sweep makes the lost offer, exactly once."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ import datetime as dt
 import logging
 
 import pytest
+from clinic.celery import app
 from django.conf import settings
 from django.core import mail
 
-from clinic.celery import app
 from scheduling import services
-from scheduling.events import session_freed
 from scheduling.models import AppointmentStatus, WaitlistOffer
 from scheduling.services.waitlist import waitlist_offer_freed_slot, waitlist_offers_sweep
 from tests.factories import PatientFactory
@@ -85,24 +84,34 @@ def test_the_offer_runs_in_the_task_queued_after_commit_and_the_sweep_then_finds
 
 
 @pytest.mark.django_db
-def test_a_missed_session_is_announced_but_offers_nothing(clinic, django_capture_on_commit_callbacks):
-    heard: list[dict] = []
+def test_a_missed_session_queues_no_offer(clinic, django_capture_on_commit_callbacks, monkeypatch):
+    from scheduling import tasks
 
-    def listen(**kwargs):
-        heard.append(kwargs)
+    queued: list[tuple] = []
+    monkeypatch.setattr(tasks.waitlist_offer, "delay", lambda *args: queued.append(args))
+    missed = _single(clinic, PatientFactory(home_site=clinic.site), FREED_AT)
+    _waiting(clinic)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.appointment_mark_no_show(
+            appointment=missed, actor=clinic.front_desk.user, now=FREED_AT + dt.timedelta(minutes=30)
+        )
+    assert queued == [] and not WaitlistOffer.objects.exists()
 
-    session_freed.connect(listen)
-    try:
-        missed = _single(clinic, PatientFactory(home_site=clinic.site), FREED_AT)
-        _waiting(clinic)
-        with django_capture_on_commit_callbacks(execute=True):
-            services.appointment_mark_no_show(
-                appointment=missed, actor=clinic.front_desk.user, now=FREED_AT + dt.timedelta(minutes=30)
-            )
-    finally:
-        session_freed.disconnect(listen)
-    assert [(h["appointment_id"], h["happened"]) for h in heard] == [(missed.pk, "missed")]
-    assert not WaitlistOffer.objects.exists()
+
+@pytest.mark.django_db
+def test_a_cancel_that_rolls_back_queues_nothing(clinic, django_capture_on_commit_callbacks, monkeypatch):
+    from django.db import transaction
+
+    from scheduling import tasks
+
+    queued: list[tuple] = []
+    monkeypatch.setattr(tasks.waitlist_offer, "delay", lambda *args: queued.append(args))
+    freed = _single(clinic, PatientFactory(home_site=clinic.site), FREED_AT)
+    _waiting(clinic)
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
+        services.appointment_cancel(appointment=freed, actor=clinic.front_desk.user, reason="Flu", now=NOW)
+        raise RuntimeError("the request failed after the cancel")
+    assert queued == []
 
 
 @pytest.mark.django_db
