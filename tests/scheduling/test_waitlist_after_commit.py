@@ -8,10 +8,10 @@ import datetime as dt
 import logging
 
 import pytest
-from clinic.celery import app
 from django.conf import settings
 from django.core import mail
 
+from config.celery import app
 from scheduling import services
 from scheduling.models import AppointmentStatus, WaitlistOffer
 from scheduling.services.waitlist import waitlist_offer_freed_slot, waitlist_offers_sweep
