@@ -39,6 +39,8 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from scheduling.engine.availability import Availability
 from scheduling.engine.model import DayProblem, InductionRule, NoFit, Preferences, Proposal, Slot, Span
@@ -91,20 +93,20 @@ class Placement:
         return self.policy == LEVEL
 
 
+# A level score: compared lexicographically (see the module docstring); () under earliest.
+Score = tuple[Any, ...]
+
+
 @dataclass(frozen=True)
 class Choice:
     """One chosen slot, its score under the policy (empty under earliest) and why."""
 
     slot: Slot
-    score: tuple = ()
+    score: Score = ()
     why: str = ""
 
 
-def _clock(instant: dt.datetime, zone) -> str:
-    return f"{instant.astimezone(zone):%H:%M}"
-
-
-def _label(instant: dt.datetime, zone) -> str:
+def _label(instant: dt.datetime, zone: ZoneInfo) -> str:
     return f"{instant.astimezone(zone):%a %-d %b %H:%M}"
 
 
@@ -118,10 +120,10 @@ class DayLoad:
         window = Span(midnight, next_midnight)
         self.day = day
         hours = site.opening.get(day.weekday())
-        self.opens_at = local_instant(day, hours[0], zone) if hours else None
-        self.closes_at = local_instant(day, hours[1], zone) if hours else None
-        self.opens_at = self.opens_at or midnight
-        self.closes_at = self.closes_at or next_midnight
+        opens_at = local_instant(day, hours[0], zone) if hours else None
+        closes_at = local_instant(day, hours[1], zone) if hours else None
+        self.opens_at: dt.datetime = opens_at or midnight
+        self.closes_at: dt.datetime = closes_at or next_midnight
         self.chair_spans: dict[int, list[Span]] = {}
         self.chair_minutes: dict[int, int] = {}
         self.buckets: Counter[int] = Counter()
@@ -170,7 +172,7 @@ class DayLoad:
         return int(zero < gap_before < shortest) + int(zero < gap_after < shortest)
 
 
-def _bucket(instant: dt.datetime, zone) -> int:
+def _bucket(instant: dt.datetime, zone: ZoneInfo) -> int:
     local = instant.astimezone(zone)
     return (local.hour * 60 + local.minute) // BUCKET_MINUTES
 
@@ -183,8 +185,8 @@ class Placer:
         self.availability = availability
         self.placement = placement or Placement()
         self._loads: dict[dt.date, DayLoad] = {}
-        self._day_slots: dict[tuple, list[Slot]] = {}
-        self._first_slots: dict[tuple, Slot | None] = {}
+        self._day_slots: dict[tuple[Any, ...], list[Slot]] = {}
+        self._first_slots: dict[tuple[Any, ...], Slot | None] = {}
         self._chair_names = {chair.id: chair.name for chair in availability.site.chairs}
 
     # --- shared ---------------------------------------------------------------
@@ -277,7 +279,7 @@ class Placer:
             if not_before is None or slot.start >= not_before
         ]
 
-    def score(self, slot: Slot) -> tuple:
+    def score(self, slot: Slot) -> Score:
         """The level score of a feasible slot (see the module docstring for the order)."""
         availability = self.availability
         site = availability.site
@@ -554,8 +556,8 @@ def propose_maintenance_placed(
     (the quietest, then the patient's habits), not the nearest."""
     availability = placer.availability
     if not placer.placement.level:
-        slots, problems = propose_maintenance(availability, rule, previous_start, until, prefs, not_before)
-        return slots, problems, [placer.why_earliest(slot) for slot in slots]
+        earliest, missed = propose_maintenance(availability, rule, previous_start, until, prefs, not_before)
+        return earliest, missed, [placer.why_earliest(slot) for slot in earliest]
     zone = availability.site.zone
     slots: list[Slot] = []
     reasons: list[str] = []
