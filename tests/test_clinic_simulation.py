@@ -106,3 +106,20 @@ def test_a_session_booked_to_the_closing_time_runs_over_when_its_setup_waits():
     )
 
     assert day.overtime == 20.0
+
+
+@pytest.mark.django_db
+def test_the_rule_check_reads_back_induction_spacing_and_opening_hours_from_the_database():
+    from tests.factories import AppointmentFactory, ChairFactory, PatientFactory, PlanFactory, SiteFactory
+
+    site = SiteFactory(time_zone=str(sim.ZONE))
+    chair = ChairFactory(site=site)
+    plan = PlanFactory(patient=PatientFactory(home_site=site), site=site)
+    monday = dt.datetime.combine(dt.date(2027, 1, 4), dt.time(9), tzinfo=sim.ZONE)
+    for starts_at in (monday, monday + dt.timedelta(hours=24), monday + dt.timedelta(days=2, hours=8)):
+        AppointmentFactory(patient=plan.patient, plan=plan, chair=chair, starts_at=starts_at, phase="induction")
+
+    problems = sim.rules_broken(site=site)
+
+    assert any("less than 48 h apart" in p for p in problems)
+    assert any("outside opening hours" in p for p in problems)
