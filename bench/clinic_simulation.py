@@ -503,7 +503,9 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
         todays = list(
             Appointment.objects.filter(
                 site=site, starts_at__gte=start, starts_at__lt=end, status__in=["booked", "confirmed"]
-            ).values_list("pk", "chair_id", "starts_at", "ends_at")
+            )
+            .order_by("starts_at", "chair_id", "pk")  # simpy breaks ties in this order: keep it fixed
+            .values_list("pk", "chair_id", "starts_at", "ends_at")
         )
         opening = _local(today, OPENS)
         visits, missed = [], []
@@ -745,6 +747,13 @@ def ensure_template() -> None:
     import booking_scale
 
     name = f"{TEMPLATE}_{migrations_state()}"
+    conn = booking_scale._admin()
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{TEMPLATE}_%"])
+        stale = [row[0] for row in cursor.fetchall() if row[0] != name]
+    conn.close()
+    for old in stale:  # templates of earlier migrations
+        booking_scale._drop(old)
     if booking_scale._exists(name):
         return
     booking_scale._create(name)
