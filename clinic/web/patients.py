@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 from phonenumber_field.formfields import PhoneNumberField
 
 from clinic.models import CLINICIAN_ROLES, Channel, Role, Site, StaffMember
-from clinic.permissions import scope_to_staff
+from clinic.permissions import hidden_fields, scope_to_staff
 from clinic.web.access import DESK_ROLES, staff_required
 from clinic.web.common import describe
 from clinic.web.scope import staff_sites
@@ -58,14 +58,13 @@ class RegisterForm(forms.Form):
     medications = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="One per line.")
     seizure_history = forms.BooleanField(label="History of seizures", required=False)
 
-    def __init__(self, *args: Any, sites: list[Site], clinician: bool, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, sites: list[Site], role: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["home_site"].queryset = Site.objects.filter(pk__in=[s.pk for s in sites]).order_by("name")
         self.fields["home_site"].label_from_instance = lambda site: site.name
-        if not clinician:
-            # Screening data is a clinician's to record.
-            del self.fields["medications"]
-            del self.fields["seizure_history"]
+        # Screening data is recorded only by the roles that may read it (clinicians).
+        for name in hidden_fields(role, "patient"):
+            del self.fields[name]
 
     def clean_date_of_birth(self) -> dt.date:
         born = self.cleaned_data["date_of_birth"]
@@ -93,7 +92,7 @@ def register(request: HttpRequest) -> HttpResponse:
     form = RegisterForm(
         request.POST or None,
         sites=sites,
-        clinician=staff.is_clinician,
+        role=staff.role,
         initial={"home_site": sites[0].pk if sites else None},
     )
     status = 200

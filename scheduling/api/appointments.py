@@ -183,7 +183,7 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
         return queryset
 
     def get_serializer_context(self):
-        return {**super().get_serializer_context(), "is_clinician": self.actor.is_clinician}
+        return {**super().get_serializer_context(), "is_clinician": self.actor.is_clinician, "role": self.actor.role}
 
     def _answer(self, appointment: Appointment, code: int = status.HTTP_200_OK) -> Response:
         fresh = self.get_queryset().get(pk=appointment.pk)
