@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from clinic.dates import ClinicalDateTimeField
 from clinic.models import CLINICIAN_ROLES
 from clinic.permissions import scope_to_staff
 from clinic.web.access import patient_required, staff_required
@@ -107,7 +108,7 @@ def chart_section(
 
 
 class StaffQuestionnaireForm(QuestionnaireForm):
-    completed_at = forms.DateTimeField(
+    completed_at = ClinicalDateTimeField(
         label="Completed at",
         input_formats=["%Y-%m-%dT%H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),

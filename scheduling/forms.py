@@ -8,6 +8,8 @@ import datetime as dt
 
 from django import forms
 
+from clinic.dates import ClinicalDateField
+
 
 class DateInput(forms.DateInput):
     input_type = "date"
@@ -17,8 +19,8 @@ class DayRangeForm(forms.Form):
     """A range of days to look for free times in (the free-slot finder's limit: `max_days`)."""
 
     max_days = 14
-    first_day = forms.DateField(label="From", widget=DateInput)
-    last_day = forms.DateField(label="To", widget=DateInput)
+    first_day = ClinicalDateField(label="From", widget=DateInput)
+    last_day = ClinicalDateField(label="To", widget=DateInput)
 
     def clean(self) -> dict:
         data = super().clean()
@@ -32,7 +34,7 @@ class DayRangeForm(forms.Form):
 
 
 class CourseStartForm(forms.Form):
-    start_date = forms.DateField(
+    start_date = ClinicalDateField(
         label="First possible day", widget=DateInput, help_text="The course is planned from this day on."
     )
 
@@ -62,7 +64,7 @@ class PlanAdjustForm(forms.Form):
     interval_days = forms.IntegerField(
         label="New maintenance interval (days)", required=False, min_value=1, max_value=365
     )
-    from_date = forms.DateField(
+    from_date = ClinicalDateField(
         label="Resume or restart from",
         required=False,
         widget=DateInput,

@@ -239,7 +239,7 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
             label = "maintenance session" if kind == MAINTENANCE else "make-up session"
             messages.success(request, f"Booked a {label} for {patient.full_name} on {when:%a %-d %b %H:%M}.")
             return redirect(_board_url(appointment))
-    elif request.method == "POST":
+    elif request.method == "POST" or (search.is_bound and not search.is_valid()):
         status = 400
     days = _slot_days(
         request,
@@ -313,7 +313,7 @@ def move_session(request: HttpRequest, appointment_id: int) -> HttpResponse:
                 f"Moved {appointment.patient.full_name}'s session from {old:%a %-d %b %H:%M} to {when:%a %-d %b %H:%M}.",
             )
             return redirect(_board_url(moved))
-    elif request.method == "POST":
+    elif request.method == "POST" or (search.is_bound and not search.is_valid()):
         status = 400
     days = _slot_days(
         request,

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from phonenumber_field.formfields import PhoneNumberField
 
+from clinic.dates import BIRTH_EARLIEST, ClinicalDateField
 from clinic.models import CLINICIAN_ROLES, Channel, Role, Site, StaffMember
 from clinic.permissions import hidden_fields, scope_to_staff
 from clinic.web.access import DESK_ROLES, staff_required
@@ -44,7 +45,7 @@ class TimeInput(forms.TimeInput):
 class RegisterForm(forms.Form):
     first_name = forms.CharField(max_length=100)
     last_name = forms.CharField(max_length=100)
-    date_of_birth = forms.DateField(widget=DateInput)
+    date_of_birth = ClinicalDateField(widget=DateInput, earliest=BIRTH_EARLIEST)
     home_site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None)
     email = forms.EmailField(required=False)
     mobile_phone = PhoneNumberField(required=False, help_text="With +country code, or a national number.")
@@ -122,7 +123,7 @@ def register(request: HttpRequest) -> HttpResponse:
 class PlanForm(forms.Form):
     protocol = forms.ModelChoiceField(queryset=Protocol.objects.filter(active=True).order_by("name"), empty_label=None)
     site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None)
-    start_date = forms.DateField(label="Start from", widget=DateInput)
+    start_date = ClinicalDateField(label="Start from", widget=DateInput)
     maintenance_interval_days = forms.IntegerField(
         label="Maintenance every (days)",
         required=False,
@@ -130,7 +131,7 @@ class PlanForm(forms.Form):
         max_value=365,
         help_text="Empty: the protocol's default.",
     )
-    review_date = forms.DateField(
+    review_date = ClinicalDateField(
         label="Review by",
         required=False,
         widget=DateInput,
