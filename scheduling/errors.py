@@ -4,7 +4,10 @@ Messages never name another patient."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+
+from clinic.dates import in_range, range_message
 
 
 class SchedulingError(Exception):
@@ -20,6 +23,14 @@ class SchedulingError(Exception):
 class InvalidInput(SchedulingError):
     code = "invalid"
     http_status = 400
+
+
+def require_clinical_dates(**dates: dt.date | None) -> None:
+    """Refuse a date outside the clinical range (clinic.dates) whoever calls the service."""
+    for name, value in dates.items():
+        if value is not None and not in_range(value):
+            label = name.replace("_", " ").capitalize()
+            raise InvalidInput(f"{label}: {range_message().lower()}", details={"field": name})
 
 
 class InvalidState(SchedulingError):

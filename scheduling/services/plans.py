@@ -15,7 +15,7 @@ from clinic.models import Role, Site, StaffMember
 from clinic.permissions import require_prescriber, require_works_at
 from patients.models import Patient
 from scheduling.engine import Preferences, remaining_weekly_counts
-from scheduling.errors import CourseDoesNotFit, InvalidInput, InvalidState, StaleVersion
+from scheduling.errors import CourseDoesNotFit, InvalidInput, InvalidState, StaleVersion, require_clinical_dates
 from scheduling.models import (
     OPEN_PLAN_STATUSES,
     UPCOMING_STATUSES,
@@ -85,6 +85,7 @@ def plan_create(
 ) -> TreatmentPlan:
     if prescriber.role != Role.PRESCRIBER:
         raise InvalidInput("A plan's prescriber must be a staff member with the prescriber role.")
+    require_clinical_dates(start_date=start_date, review_date=review_date)
     if not protocol.active:
         raise InvalidInput("That protocol is no longer in use.")
     if TreatmentPlan.objects.filter(patient=patient, status__in=OPEN_PLAN_STATUSES).exists():

@@ -23,7 +23,7 @@ from clinic.models import Channel, Site
 from patients.models import Patient
 from scheduling.engine import Span
 from scheduling.engine.wallclock import local_day
-from scheduling.errors import InvalidInput, InvalidState, SchedulingError
+from scheduling.errors import InvalidInput, InvalidState, SchedulingError, require_clinical_dates
 from scheduling.models import (
     BLOCKING_STATUSES,
     UPCOMING_STATUSES,
@@ -78,6 +78,7 @@ def waitlist_add(
     notes: str = "",
 ) -> WaitlistEntry:
     """Put a patient on the site's waitlist; the open plan (if any) decides route and chair time."""
+    require_clinical_dates(earliest_date=earliest_date, latest_date=latest_date)
     today = local_day(now, site.zone)
     if earliest_date < today:
         raise InvalidInput("The earliest date cannot be in the past.")
