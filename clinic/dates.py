@@ -5,10 +5,10 @@ further back (the Patient model's own check starts after 1900-01-01)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from django import forms
 from django.core.exceptions import BadRequest
+
+from clinic.errors import InvalidInput
 
 CLINICAL_EARLIEST = dt.date(2000, 1, 1)
 CLINICAL_LATEST = dt.date(2100, 12, 31)
@@ -28,36 +28,6 @@ def in_range(value: dt.date, *, earliest: dt.date = CLINICAL_EARLIEST, latest: d
     return earliest <= day <= latest
 
 
-class ClinicalDateField(forms.DateField):
-    """A page's date field, held to the clinical range (`earliest`/`latest` to change it)."""
-
-    def __init__(
-        self, *args: Any, earliest: dt.date = CLINICAL_EARLIEST, latest: dt.date = CLINICAL_LATEST, **kwargs: Any
-    ) -> None:
-        self.earliest, self.latest = earliest, latest
-        super().__init__(*args, **kwargs)
-
-    def validate(self, value: dt.date | None) -> None:
-        super().validate(value)
-        if value is not None and not in_range(value, earliest=self.earliest, latest=self.latest):
-            raise forms.ValidationError(range_message(self.earliest, self.latest), code="out_of_range")
-
-
-class ClinicalDateTimeField(forms.DateTimeField):
-    """A page's date-and-time field, held to the clinical range."""
-
-    def to_python(self, value: Any) -> dt.datetime | None:
-        try:
-            return super().to_python(value)
-        except (OverflowError, ValueError):  # made aware in the site's zone past the last datetime
-            raise forms.ValidationError(range_message(), code="out_of_range") from None
-
-    def validate(self, value: dt.datetime | None) -> None:
-        super().validate(value)
-        if value is not None and not in_range(value):
-            raise forms.ValidationError(range_message(), code="out_of_range")
-
-
 def query_day(raw: str | None, fallback: dt.date) -> dt.date:
     """A `?day=` (or similar) query parameter: empty means `fallback`; a malformed day or one out
     of the clinical range is a bad request (400), never a crash further down."""
@@ -70,3 +40,11 @@ def query_day(raw: str | None, fallback: dt.date) -> dt.date:
     if not in_range(day):
         raise BadRequest("The day " + range_message()[0].lower() + range_message()[1:])
     return day
+
+
+def require_clinical_dates(**dates: dt.date | None) -> None:
+    """For services: refuse a date outside the clinical range whoever calls (a page, the API, a script)."""
+    for name, value in dates.items():
+        if value is not None and not in_range(value):
+            label = name.replace("_", " ").capitalize()
+            raise InvalidInput(f"{label}: {range_message().lower()}", details={"field": name})

@@ -9,9 +9,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from clinic.errors import InvalidInput, InvalidState
 from clinic.permissions import FIELD_READERS, scope_to_staff
 from patients.models import Patient
-from scheduling.errors import InvalidInput, InvalidState
 
 # Screening data: only the roles that may read it (clinicians) record it at registration.
 CLINICAL_FIELDS = tuple(FIELD_READERS["patient"])

@@ -8,7 +8,7 @@ import datetime as dt
 
 from django import forms
 
-from clinic.dates import ClinicalDateField
+from clinic.form_fields import ClinicalDateField
 
 
 class DateInput(forms.DateInput):

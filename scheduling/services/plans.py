@@ -11,11 +11,12 @@ from dateutil.relativedelta import relativedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from clinic.dates import require_clinical_dates
 from clinic.models import Role, Site, StaffMember
 from clinic.permissions import require_prescriber, require_works_at
 from patients.models import Patient
 from scheduling.engine import Preferences, remaining_weekly_counts
-from scheduling.errors import CourseDoesNotFit, InvalidInput, InvalidState, StaleVersion, require_clinical_dates
+from scheduling.errors import CourseDoesNotFit, InvalidInput, InvalidState, StaleVersion
 from scheduling.models import (
     OPEN_PLAN_STATUSES,
     UPCOMING_STATUSES,

@@ -19,11 +19,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 
+from clinic.dates import require_clinical_dates
 from clinic.models import Channel, Site
 from patients.models import Patient
 from scheduling.engine import Span
 from scheduling.engine.wallclock import local_day
-from scheduling.errors import InvalidInput, InvalidState, SchedulingError, require_clinical_dates
+from scheduling.errors import InvalidInput, InvalidState, SchedulingError
 from scheduling.models import (
     BLOCKING_STATUSES,
     UPCOMING_STATUSES,

@@ -66,7 +66,7 @@ def test_a_far_future_free_gap_on_the_board_is_ignored(client, web):
 
 
 def test_a_plan_starting_in_year_9999_is_refused_on_the_page_and_in_the_service(client, web):
-    from scheduling.errors import InvalidInput
+    from clinic.errors import InvalidInput
     from scheduling.models import TreatmentPlan
     from scheduling.services import plan_create
     from tests.web.conftest import make_patient
@@ -96,7 +96,7 @@ def test_a_plan_starting_in_year_9999_is_refused_on_the_page_and_in_the_service(
 
 
 def test_the_waitlist_refuses_an_earliest_day_in_year_9999_on_the_page_and_in_the_service(client, web):
-    from scheduling.errors import InvalidInput
+    from clinic.errors import InvalidInput
     from scheduling.models import WaitlistEntry
     from scheduling.services.waitlist import waitlist_add
     from tests.web.conftest import NOW
