@@ -27,7 +27,7 @@ from scheduling.models import (
     Protocol,
     TreatmentPlan,
 )
-from scheduling.selectors import plan_preferences
+from scheduling.selectors import plan_preferences, resume_days
 from scheduling.services.appointments import appointment_cancel
 from scheduling.services.core import save_with_history
 from scheduling.services.courses import (
@@ -230,6 +230,13 @@ def plan_resume(
     plan = _lock(plan, expected_version)
     if plan.status != PlanStatus.PAUSED:
         raise InvalidState("Only a paused plan can be resumed.")
+    spacing = resume_days(plan)
+    if spacing.earliest is not None and spacing.last_held is not None and resume_date < spacing.earliest:
+        raise InvalidInput(
+            f"Resume on or after {spacing.earliest:%a %-d %b %Y}: the protocol needs at least {spacing.min_days} days "
+            f"after the last session held ({spacing.last_held:%a %-d %b}).",
+            details={"earliest": spacing.earliest.isoformat(), "field": "from_date"},
+        )
     plan.status, plan.paused_at = PlanStatus.ACTIVE, None
     _save(plan, ["status", "paused_at"], actor=actor, reason=f"Resumed from {resume_date}: {reason}")
     base = plan_preferences(plan)
