@@ -83,6 +83,18 @@ class PlanAdjustForm(forms.Form):
         super().__init__(*args, **kwargs)
         if allowed is not None:
             self.fields["action"].choices = [c for c in self.ACTIONS if c[0] in allowed]
+            # Each role sees only the fields of the changes it may make.
+            if self.INTERVAL not in allowed:
+                del self.fields["interval_days"]
+            restarts = [a for a in (self.RESUME, self.NEW_INDUCTION) if a in allowed]
+            if not restarts:
+                del self.fields["from_date"]
+            elif restarts == [self.RESUME]:
+                self.fields["from_date"].label = "Resume from"
+                self.fields["from_date"].help_text = "The first possible day of the next session."
+            elif restarts == [self.NEW_INDUCTION]:
+                self.fields["from_date"].label = "Restart from"
+                self.fields["from_date"].help_text = "The first possible day of the new induction."
 
     def clean(self) -> dict:
         data = super().clean()

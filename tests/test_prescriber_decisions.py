@@ -199,3 +199,16 @@ def test_the_move_page_offers_a_nurse_no_rule_break_and_refuses_a_posted_one(cli
     assert "prescriber" in response.content.decode()
     session.refresh_from_db()
     assert session.starts_at == booked[1].starts_at
+
+
+def test_the_nurse_plan_form_shows_only_what_a_nurse_may_do(client, clinic, maintenance_plan):
+    login(client, clinic.nurses[0].user)
+    page = client.get(reverse("web:patient", args=[maintenance_plan.patient_id])).content.decode()
+    assert 'value="pause"' in page
+    assert 'name="interval_days"' not in page
+    assert 'name="from_date"' not in page
+    assert "Resume or restart from" not in page
+    client.logout()
+    login(client, clinic.prescriber.user)
+    page = client.get(reverse("web:patient", args=[maintenance_plan.patient_id])).content.decode()
+    assert 'name="interval_days"' in page and 'name="from_date"' in page
