@@ -172,6 +172,8 @@ def vitals_record(
             )
     if diastolic >= systolic:
         raise InvalidInput(f"Diastolic {diastolic} must be below systolic {systolic}.", details={"field": "diastolic"})
+    if phase == VitalsPhase.RECOVERY:
+        _require_administration(appointment, "recovery vitals follow it")
     return VitalSigns.objects.create(
         appointment=appointment, phase=phase, recorded_by=actor, recorded_at=now, **readings
     )
@@ -217,6 +219,15 @@ def _check_dose(*, route: str, dose_mg_per_kg: Decimal, weight_kg: Decimal, tota
                 f"Total {total_mg} mg does not match {dose_mg_per_kg} mg/kg × {weight_kg} kg = {expected:.1f} mg.",
                 details={"expected_total_mg": f"{expected:.2f}"},
             )
+
+
+def _require_administration(appointment: Appointment, why: str) -> Administration:
+    """Recovery comes after the drug was given: a discharge recorded first would make the
+    administration's own times look wrong when it is recorded afterwards."""
+    administration = Administration.objects.filter(appointment=appointment).first()
+    if administration is None:
+        raise InvalidState(f"Record the administration first: {why}.")
+    return administration
 
 
 def _min_monitoring() -> dt.timedelta:
@@ -403,16 +414,15 @@ def recovery_record(
         raise InvalidInput("Name who drives the patient home; the patient must not drive after a session.")
     if discharged_at > now:
         raise InvalidInput("The discharge time cannot be in the future.")
-    administration = Administration.objects.filter(appointment=appointment).first()
-    if administration is not None:
-        earliest = administration.ended_at + _min_monitoring()
-        if discharged_at <= administration.ended_at or discharged_at < earliest:
-            local = earliest.astimezone(appointment.site.zone)
-            raise InvalidInput(
-                f"The discharge must be at least {_monitoring_words()} after the administration ended "
-                f"(not before {local:%H:%M}).",
-                details={"field": "discharged_at"},
-            )
+    administration = _require_administration(appointment, "recovery and discharge follow it")
+    earliest = administration.ended_at + _min_monitoring()
+    if discharged_at <= administration.ended_at or discharged_at < earliest:
+        local = earliest.astimezone(appointment.site.zone)
+        raise InvalidInput(
+            f"The discharge must be at least {_monitoring_words()} after the administration ended "
+            f"(not before {local:%H:%M}).",
+            details={"field": "discharged_at"},
+        )
     if any(not effect.active for effect in side_effects):
         raise InvalidInput("One of the side effects is no longer on the clinic's list.")
     recovery = Recovery.objects.filter(appointment=appointment).first() or Recovery(appointment=appointment)

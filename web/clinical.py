@@ -20,7 +20,6 @@ from clinic.models import Role
 from clinical import selectors, services
 from clinical.forms import AdministrationForm, ClearStartForm, LogFilterForm, RecoveryForm, VitalsForm
 from clinical.models import VitalsPhase
-from scheduling.errors import InvalidInput
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.services import appointment_complete, appointment_start
 from web.access import page_required, scoped
@@ -135,10 +134,10 @@ def session(request: HttpRequest, appointment_id: int) -> HttpResponse:
             message = _perform(request, appointment, which, form, now)
         except DomainError as exc:
             field = (exc.details or {}).get("field")
-            if isinstance(exc, InvalidInput) and form is not None and field in form.fields:
-                # A time that breaks the record's order is the form's error, next to the field.
-                form.add_error(field, exc.message)
-                return _render(request, appointment, forms=forms, status=400)
+            if form is not None:
+                # The error shows on the form it concerns: next to its field when it names one.
+                form.add_error(field if field in form.fields else None, exc.message)
+                return _render(request, appointment, forms=forms, status=exc.http_status)
             return _render(request, appointment, forms=forms, problem=describe(exc), status=exc.http_status)
     messages.success(request, message)
     return redirect(reverse("clinical:session", args=[appointment.pk]))

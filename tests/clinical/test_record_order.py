@@ -142,3 +142,43 @@ def test_the_controlled_substance_log_page_shows_site_local_times(client, ward, 
     local = entry.recorded_at.astimezone(ward.clinic.site.zone)
     assert f"{local.day} {local:%b %Y, %H:%M} EST".encode() in response.content
     assert f"{entry.recorded_at:%H:%M}".encode() not in response.content
+
+
+def test_recovery_and_discharge_are_refused_until_the_administration_is_recorded(ward):
+    from clinic.errors import InvalidState
+    from clinical.models import Recovery, VitalSigns
+
+    record_pre_vitals(ward.session, ward.nurse.user, now=VITALS_AT)
+    with pytest.raises(InvalidState, match="Record the administration first"):
+        _discharge(ward, VITALS_AT + dt.timedelta(minutes=90))
+    with pytest.raises(InvalidState, match="Record the administration first"):
+        services.vitals_record(
+            appointment=ward.session,
+            phase="recovery",
+            systolic=126,
+            diastolic=80,
+            heart_rate=74,
+            spo2=98,
+            actor=ward.nurse.user,
+            now=VITALS_AT + dt.timedelta(minutes=60),
+        )
+    assert not Recovery.objects.exists()
+    assert not VitalSigns.objects.filter(phase="recovery").exists()
+    given = _administer(ward)
+    assert _discharge(ward, given.ended_at + dt.timedelta(minutes=45)).pk
+
+
+def test_the_session_page_shows_a_discharge_before_the_administration_on_the_discharge_form(client, ward, time_machine):
+    time_machine.move_to(VITALS_AT + dt.timedelta(minutes=90), tick=False)
+    record_pre_vitals(ward.session, ward.nurse.user, now=VITALS_AT)
+    assert client.login(request=HttpRequest(), username=ward.nurse.user.username, password=PASSWORD)
+    discharged = (VITALS_AT + dt.timedelta(minutes=80)).astimezone(ward.clinic.site.zone)
+    response = client.post(
+        reverse("clinical:session", args=[ward.session.pk]),
+        {"form": "recovery", "driver_name": "Sam Diaz", "discharged_at": discharged.strftime("%Y-%m-%dT%H:%M")},
+    )
+    assert response.status_code == 409
+    errors = response.context["forms"]["recovery"].non_field_errors()
+    assert any("Record the administration first" in e for e in errors)
+    assert response.context.get("problem") is None
+    assert "Recovery and discharge recorded" not in response.content.decode()
