@@ -243,8 +243,11 @@ def _require_start_allowed_at(appointment: Appointment, started_at: dt.datetime)
     """The infusion may start only once the start gate was open: after a pre-infusion reading and,
     when that reading held the start, after the prescriber's clearance."""
     zone = appointment.site.zone
+    # Compared at minute precision, as the form shows and takes times: a start entered in the
+    # vitals' own minute (10:05 for readings taken at 10:05:40) is in order.
+    next_minute = started_at.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
     pre = (
-        appointment.vital_signs.filter(phase=VitalsPhase.PRE, recorded_at__lt=started_at)
+        appointment.vital_signs.filter(phase=VitalsPhase.PRE, recorded_at__lt=next_minute)
         .order_by("-recorded_at", "-pk")
         .first()
     )
@@ -256,7 +259,7 @@ def _require_start_allowed_at(appointment: Appointment, started_at: dt.datetime)
         )
     if vitals_problems(pre, thresholds_for(site=appointment.site)):
         clearance = appointment.start_clearances.filter(cleared_at__gte=pre.recorded_at).order_by("cleared_at").first()
-        if clearance is None or clearance.cleared_at >= started_at:
+        if clearance is None or clearance.cleared_at >= next_minute:
             when = f" (cleared at {clearance.cleared_at.astimezone(zone):%H:%M})" if clearance is not None else ""
             raise InvalidInput(
                 f"The start was held by the pre-infusion vitals; the administration must start after the "

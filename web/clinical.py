@@ -34,13 +34,19 @@ def _initial_forms(appointment: Appointment, request: HttpRequest, now: dt.datet
     infusion = dt.timedelta(minutes=protocol.infusion_minutes if protocol else 40)
     staff = request.staff  # type: ignore[attr-defined]
     local_now = now.astimezone(appointment.site.zone).replace(second=0, microsecond=0, tzinfo=None)
+    # The infusion cannot have started before the last pre-infusion vitals (nor the session's
+    # start): the default start is the later of those and an infusion's length before now.
+    last_vitals = services.latest_vitals(appointment, VitalsPhase.PRE)
+    floors = [appointment.starts_at, *([last_vitals.recorded_at] if last_vitals else [])]
+    earliest = max(floors).astimezone(appointment.site.zone).replace(second=0, microsecond=0, tzinfo=None)
+    started_default = min(max(local_now - infusion, earliest), local_now)
     return {
         "vitals": VitalsForm(initial={"phase": phase}),
         "clear": ClearStartForm(),
         "administration": AdministrationForm(
             initial={
                 "route": protocol.route if protocol else "iv",
-                "started_at": local_now - infusion,
+                "started_at": started_default,
                 "ended_at": local_now,
                 "given_by": staff.pk if staff.is_clinician else None,
             }

@@ -182,3 +182,24 @@ def test_the_session_page_shows_a_discharge_before_the_administration_on_the_dis
     assert any("Record the administration first" in e for e in errors)
     assert response.context.get("problem") is None
     assert "Recovery and discharge recorded" not in response.content.decode()
+
+
+def test_an_administration_starting_in_the_vitals_own_minute_is_accepted(ward):
+    """The form shows minutes: vitals at 10:05:40 and a start entered as 10:05 are in order."""
+    record_pre_vitals(ward.session, ward.nurse.user, now=VITALS_AT + dt.timedelta(seconds=40))
+    given = _administer(ward, started_at=VITALS_AT)
+    assert given.started_at == VITALS_AT
+
+
+def test_the_administration_form_defaults_to_no_earlier_than_the_last_vitals(client, ward, time_machine):
+    """15:04 for a 15:45 session whose vitals were at 15:44 was refused when sent back unchanged."""
+    record_pre_vitals(ward.session, ward.nurse.user, now=VITALS_AT + dt.timedelta(seconds=40))
+    time_machine.move_to(VITALS_AT + dt.timedelta(minutes=1, seconds=20), tick=False)
+    assert client.login(request=HttpRequest(), username=ward.nurse.user.username, password=PASSWORD)
+    page = client.get(reverse("clinical:session", args=[ward.session.pk]))
+    zone = ward.clinic.site.zone
+    initial = page.context["forms"]["administration"].initial
+    vitals_minute = VITALS_AT.astimezone(zone).replace(tzinfo=None)
+    assert initial["started_at"] == vitals_minute
+    assert initial["ended_at"] == (VITALS_AT + dt.timedelta(minutes=1)).astimezone(zone).replace(tzinfo=None)
+    assert initial["started_at"] >= ward.session.starts_at.astimezone(zone).replace(tzinfo=None)
