@@ -203,3 +203,18 @@ def test_the_administration_form_defaults_to_no_earlier_than_the_last_vitals(cli
     assert initial["started_at"] == vitals_minute
     assert initial["ended_at"] == (VITALS_AT + dt.timedelta(minutes=1)).astimezone(zone).replace(tzinfo=None)
     assert initial["started_at"] >= ward.session.starts_at.astimezone(zone).replace(tzinfo=None)
+
+
+def test_the_controlled_substance_log_filters_by_the_sites_local_days(client, ward, time_machine):
+    time_machine.move_to(VITALS_AT + dt.timedelta(minutes=60), tick=False)
+    record_pre_vitals(ward.session, ward.nurse.user, now=VITALS_AT)
+    # Recorded at 21:30 in New York on Monday 2 March: already Tuesday in UTC.
+    evening = dt.datetime(2026, 3, 3, 2, 30, tzinfo=dt.UTC)
+    entry = _administer(ward, now=evening).log_entries.get()
+    assert entry.recorded_at == evening
+    assert client.login(request=HttpRequest(), username=ward.admin.user.username, password=PASSWORD)
+    monday = client.get(reverse("clinical:cs-log"), {"date_from": "2026-03-02", "date_to": "2026-03-02"})
+    tuesday = client.get(reverse("clinical:cs-log"), {"date_from": "2026-03-03", "date_to": "2026-03-03"})
+    assert monday.context["entries"] == [ControlledSubstanceEntry.objects.get(pk=entry.pk)]
+    assert tuesday.context["entries"] == []
+    assert b"Days are UTC" not in monday.content
