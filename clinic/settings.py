@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "scheduling",
     "clinical",
     "measures",
+    "interop",
     "clinic.security",
 ]
 
@@ -357,7 +358,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=5),
         "options": {"expires": 3000},
     },
+    # Holds (FHIR $hold) lapse after FHIR_HOLD_MINUTES; this frees their time.
+    "release-expired-holds": {
+        "task": "scheduling.tasks.release_expired_holds",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
 }
+# --- FHIR R4 server (interop.fhir) ------------------------------------------
+# How long a $hold keeps its chair, nurse and patient before it lapses.
+FHIR_HOLD_MINUTES = env_int("FHIR_HOLD_MINUTES", 10, minimum=1)
 
 # --- Cache (idempotency keys, throttling) -----------------------------------
 if REDIS_URL:

@@ -24,6 +24,7 @@ from scheduling.services.courses import (
     maintenance_apply,
     maintenance_replan,
 )
+from scheduling.services.holds import appointment_book_held, holds_release_expired
 from scheduling.services.eligibility import patient_eligibility, require_eligible
 from scheduling.services.plans import (
     plan_change_interval,
@@ -44,6 +45,7 @@ __all__ = [
     "MaintenanceReplan",
     "ProposedSession",
     "appointment_book",
+    "appointment_book_held",
     "appointment_cancel",
     "appointment_check_in",
     "appointment_complete",
@@ -56,6 +58,7 @@ __all__ = [
     "course_book",
     "course_propose",
     "induction_reflow",
+    "holds_release_expired",
     "maintenance_apply",
     "maintenance_replan",
     "patient_eligibility",

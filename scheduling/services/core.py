@@ -24,7 +24,7 @@ from patients.models import Patient
 from scheduling.engine import Availability, Slot, Span
 from scheduling.engine.wallclock import local_instant
 from scheduling.errors import BookingConflict
-from scheduling.models import BLOCKING_STATUSES, Appointment, Phase, TreatmentPlan
+from scheduling.models import BLOCKING_STATUSES, Appointment, AppointmentStatus, Phase, TreatmentPlan
 from scheduling.selectors import booking_snapshot
 
 _CONSTRAINT_MESSAGES = {
@@ -211,8 +211,10 @@ def insert_sessions(
     sessions: Sequence[PlannedSession],
     actor: AbstractBaseUser | None,
     reason: str,
+    hold_expires_at: dt.datetime | None = None,
 ) -> list[Appointment]:
-    """Insert verified sessions with history; sequence numbers are settled by `renumber`."""
+    """Insert verified sessions with history; sequence numbers are settled by `renumber`.
+    With `hold_expires_at` they are inserted held (FHIR $hold) until then."""
     base = 30000
     if plan is not None:
         taken = plan.appointments.filter(status__in=BLOCKING_STATUSES, sequence__gte=base).count()
@@ -230,6 +232,8 @@ def insert_sessions(
             starts_at=session.slot.start,
             ends_at=session.slot.end,
             booked_by=actor,
+            status=AppointmentStatus.HELD if hold_expires_at else AppointmentStatus.BOOKED,
+            hold_expires_at=hold_expires_at,
         )
         for index, session in enumerate(sessions)
     ]
