@@ -24,8 +24,8 @@ from scheduling.services.courses import (
     maintenance_apply,
     maintenance_replan,
 )
-from scheduling.services.holds import appointment_book_held, holds_release_expired
 from scheduling.services.eligibility import patient_eligibility, require_eligible
+from scheduling.services.holds import appointment_book_held, holds_release_expired
 from scheduling.services.plans import (
     plan_change_interval,
     plan_change_review_date,
@@ -57,8 +57,8 @@ __all__ = [
     "check_course_rules",
     "course_book",
     "course_propose",
-    "induction_reflow",
     "holds_release_expired",
+    "induction_reflow",
     "maintenance_apply",
     "maintenance_replan",
     "patient_eligibility",
