@@ -368,6 +368,8 @@ CELERY_BEAT_SCHEDULE = {
 # --- FHIR R4 server (interop.fhir) ------------------------------------------
 # How long a $hold keeps its chair, nurse and patient before it lapses.
 FHIR_HOLD_MINUTES = env_int("FHIR_HOLD_MINUTES", 10, minimum=1)
+# The identifier system of the EHR's medical record numbers (Patient.identifier.system).
+FHIR_MRN_SYSTEM = env.str("FHIR_MRN_SYSTEM", default="urn:clinic-scheduler:mrn")
 
 # --- Cache (idempotency keys, throttling) -----------------------------------
 if REDIS_URL:

@@ -7,6 +7,7 @@ urlpatterns = [
     path("health/", views.health, name="health"),
     path("admin/", admin.site.urls),
     path("api/", include("clinic.api_urls")),
+    path("fhir/R4/", include("interop.fhir.urls")),
     path("r/", include("scheduling.reminders.urls")),
     path("", views.home, name="home"),
     path("", include("clinic.web.auth_urls")),
