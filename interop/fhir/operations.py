@@ -153,7 +153,7 @@ class OperationView(FHIRView):
 
 
 def _json(value: Any) -> Any:
-    return json.loads(value.model_dump_json()) if hasattr(value, "json") else value
+    return json.loads(value.model_dump_json()) if hasattr(value, "model_dump_json") else value
 
 
 def _protocol(found: dict[str, list[Any]]) -> Protocol:

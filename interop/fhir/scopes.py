@@ -30,7 +30,7 @@ _CLINICIAN = (
 ROLE_SCOPES: dict[str, tuple[str, ...]] = {
     PATIENT: (
         "patient/Appointment.rs",
-        "patient/Patient.r",
+        "patient/Patient.rs",
         "patient/Slot.rs",
         "patient/Schedule.rs",
         "patient/Location.rs",

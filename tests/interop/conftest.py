@@ -93,4 +93,27 @@ def parameters(*pairs: tuple[str, str, object]) -> str:
 
 def window(day: dt.date = START, days: int = 1) -> tuple[str, str]:
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-    return start.isoformat(), (start + dt.timedelta(days=days)).isoformat()
+    return zulu(start), zulu(start + dt.timedelta(days=days))
+
+
+def zulu(instant: dt.datetime) -> str:
+    return instant.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def find_body(world: FHIRWorld, patient=None, *, day: dt.date = START, days: int = 1, count: int = 5, course=False):
+    start, end = window(day, days)
+    pairs = [
+        ("start", "valueDateTime", start),
+        ("end", "valueDateTime", end),
+        ("visit-type", "valueString", str(world.protocol.pk)),
+    ]
+    if patient is not None:
+        pairs.append(("patient-reference", "valueReference", {"reference": f"Patient/{patient.pk}"}))
+    if course:
+        pairs.append(("course", "valueBoolean", True))
+    pairs.append(("_count", "valueInteger", count))
+    return parameters(*pairs)
+
+
+def reference(name: str, target: str) -> str:
+    return parameters((name, "valueReference", {"reference": target}))
