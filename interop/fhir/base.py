@@ -53,6 +53,7 @@ class FHIRView(APIView):
     permission_classes: list = []
     renderer_classes = [FHIRRenderer]
     parser_classes: list = []
+    schema = None  # FHIR's own CapabilityStatement describes these, not the /api/ OpenAPI schema
 
     def perform_content_negotiation(self, request: Any, force: bool = False) -> Any:
         # Every answer is FHIR JSON, whatever the client's Accept says (XML is not offered).

@@ -31,12 +31,14 @@ from patients.models import Patient
 from scheduling.api.common import _claim, _fill
 from scheduling.errors import CourseDoesNotFit
 from scheduling.models import Appointment, AppointmentStatus, IdempotencyRecord, Protocol
+from scheduling.selectors import plan_sessions
 from scheduling.services import (
     appointment_book,
     appointment_book_held,
     appointment_cancel,
     appointment_move,
     holds_release_expired,
+    plan_rule_violations,
 )
 
 # $find's documented extension: ask for a whole induction course instead of single sessions.
@@ -237,9 +239,18 @@ class FindView(OperationView):
             patient=patient,
             chairs=chairs,
             nurse_ids=nurse_ids,
-            limit=count,
+            limit=count if patient is None else 1000,
         )
-        proposals = [ids.Proposed("p", *_fields(t)) for t in times]
+        plan = open_plan(patient, protocol) if patient is not None else None
+        if plan is not None:
+            # Under the patient's plan, only times its rules allow (gap, one a day, the window).
+            sessions = list(plan_sessions(plan))
+            times = [
+                t
+                for t in times
+                if not plan_rule_violations(plan=plan, starts_at=t.start, phase=plan.phase, sessions=sessions)
+            ]
+        proposals = [ids.Proposed("p", *_fields(t)) for t in times[:count]]
         notes = [] if proposals else ["No free time fits in that window."]
         return fhir_response(self.bundle([rep.proposed_appointment(p, protocol) for p in proposals], notes=notes))
 

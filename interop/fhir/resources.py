@@ -34,6 +34,11 @@ class Kind:
     # Which patients a row shows (for the access log).
     patient_of: Callable[[Any], int | None] = lambda row: None
     id_prefix: str = ""
+    # Builds a page of rows at once, when the rows share a read (a Schedule's protocols).
+    build_page: Callable[[list], list[Resource]] | None = None
+
+    def build_all(self, rows: list) -> list[Resource]:
+        return self.build_page(rows) if self.build_page else [self.build(row) for row in rows]
 
     def search_parameters(self) -> list[str]:
         names = [*self.searches, "_id"]
@@ -228,7 +233,12 @@ def _practitioner_role(staff: StaffMember) -> Resource:
 
 
 def _schedule(chair: Chair) -> Resource:
-    return rep.schedule_resource(chair, list(Protocol.objects.filter(active=True)))
+    return _schedules([chair])[0]
+
+
+def _schedules(chairs: list[Chair]) -> list[Resource]:
+    protocols = list(Protocol.objects.filter(active=True))
+    return [rep.schedule_resource(chair, protocols) for chair in chairs]
 
 
 KINDS: dict[str, Kind] = {
@@ -282,7 +292,9 @@ KINDS: dict[str, Kind] = {
         rep.healthcare_service_resource,
         {"name": _field_startswith("name"), "active": _active},
     ),
-    "Schedule": Kind("Schedule", _chairs_visible, _schedule, {"actor": _schedule_actor, "active": _active}),
+    "Schedule": Kind(
+        "Schedule", _chairs_visible, _schedule, {"actor": _schedule_actor, "active": _active}, build_page=_schedules
+    ),
 }
 
 # Chairs are Locations too (Location/chair-<id>, part of their site's Location).

@@ -19,6 +19,7 @@ from interop.fhir.params import count_of, date_condition, location_ids, offset_o
 from interop.fhir.resources import CHAIR_LOCATION, KINDS
 from patients.models import Patient
 from patients.services import patient_register, patient_update
+from scheduling.errors import InvalidState
 from scheduling.models import Protocol
 
 
@@ -63,9 +64,7 @@ class TypeView(FHIRView):
         total = queryset.count()
         rows = list(queryset[offset : offset + count]) if count else []
         self.shown([kind.patient_of(row) for row in rows])
-        bundle = self.searchset(
-            [kind.build(row) for row in rows], total=total, offset=offset, count=count, path=resource_type
-        )
+        bundle = self.searchset(kind.build_all(rows), total=total, offset=offset, count=count, path=resource_type)
         return fhir_response(bundle)
 
     def _slots(self, params: dict[str, list[str]], count: int, offset: int) -> Any:
@@ -138,6 +137,8 @@ class TypeView(FHIRView):
         try:
             with transaction.atomic():
                 patient = patient_register(actor=request.user, now=timezone.now(), clinician=False, fields=fields)
+        except InvalidState as exc:  # the same name and date of birth: one person, one chart
+            raise FHIRError(409, "duplicate", exc.message, reason="duplicate_patient") from exc
         except IntegrityError as exc:  # the same MRN registered a moment ago
             raise FHIRError(
                 409, "duplicate", "A patient with this MRN is already registered.", reason="duplicate_mrn"

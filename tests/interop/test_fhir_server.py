@@ -389,6 +389,8 @@ def test_patient_create_update_and_duplicates(world):
 
     duplicate = post(desk, "Patient", new_patient(family="Other"))
     assert duplicate.status_code == 409 and outcome_code(duplicate) == "duplicate"
+    same_person = post(desk, "Patient", new_patient(mrn="MRN-OTHER"))
+    assert same_person.status_code == 409 and outcome_code(same_person) == "duplicate"
     existing = post(
         desk, "Patient", new_patient(family="Other"), HTTP_IF_NONE_EXIST="identifier=urn:clinic-scheduler:mrn|MRN-NEW"
     )
@@ -494,3 +496,27 @@ def test_bad_input_answers_an_operation_outcome_never_a_500(world, method, path,
     else:
         response = getattr(client, method)(BASE + path, body, content_type=FHIR_JSON)
     assert (response.status_code, outcome_code(response)) == (status, code), response.content
+
+
+def test_find_under_an_open_plan_offers_only_times_its_rules_allow(world):
+    plan = world.clinic.plan(patient=world.patient_a)
+    desk = world.client("front_desk")
+    first = parse(
+        post(
+            desk,
+            "Appointment/$book",
+            reference("appointment-reference", f"Appointment/{first_proposal(world, world.patient_a)}"),
+        )
+    )
+    booked_start = first.entry[0].resource.start
+    assert Appointment.objects.get(pk=int(first.entry[0].resource.id)).plan_id == plan.pk
+    # The next day is within the protocol's 48 hours: nothing is offered then.
+    found = parse(
+        post(desk, "Appointment/$find", find_body(world, world.patient_a, day=START + dt.timedelta(days=1), count=100))
+    )
+    assert not [e for e in found.entry if e.resource.get_resource_type() == "Appointment"]
+    later = parse(
+        post(desk, "Appointment/$find", find_body(world, world.patient_a, day=START + dt.timedelta(days=2), count=100))
+    )
+    starts = [e.resource.start for e in later.entry if e.resource.get_resource_type() == "Appointment"]
+    assert starts and all(s - booked_start >= dt.timedelta(hours=48) for s in starts)
