@@ -15,16 +15,8 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from pydantic import ValidationError as PydanticValidationError
 from rest_framework import exceptions
 
-from scheduling.errors import (
-    BookingConflict,
-    CourseDoesNotFit,
-    InvalidInput,
-    InvalidState,
-    NotEligible,
-    PlanRuleBroken,
-    SchedulingError,
-    StaleVersion,
-)
+from clinic.errors import DomainError, InvalidInput, InvalidState
+from scheduling.errors import BookingConflict, CourseDoesNotFit, NotEligible, PlanRuleBroken, StaleVersion
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +82,7 @@ def error_for(exc: Exception) -> FHIRError:
     """The FHIRError for any exception a FHIR view let through."""
     if isinstance(exc, FHIRError):
         return exc
-    if isinstance(exc, SchedulingError):
+    if isinstance(exc, DomainError):
         reason = str(exc.details.get("reason") or exc.code)
         for kind, status, code in _SCHEDULING:
             if isinstance(exc, kind):

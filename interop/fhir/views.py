@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from fhir.resources.R4B.patient import Patient as FPatient
 
+from clinic.errors import InvalidState
 from clinic.permissions import site_ids
 from interop.fhir import ids
 from interop.fhir import representation as rep
@@ -19,7 +20,6 @@ from interop.fhir.params import count_of, date_condition, location_ids, offset_o
 from interop.fhir.resources import CHAIR_LOCATION, KINDS
 from patients.models import Patient
 from patients.services import patient_register, patient_update
-from scheduling.errors import InvalidState
 from scheduling.models import Protocol
 
 
