@@ -59,9 +59,15 @@ class FHIRView(APIView):
         # Every answer is FHIR JSON, whatever the client's Accept says (XML is not offered).
         return super().perform_content_negotiation(request, force=True)
 
+    # Views that only read ($find is a POST that writes nothing) skip the request's transaction.
+    read_only = False
+
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
-        # One transaction per request: a write is all or nothing; an error answer rolls back.
+        if self.read_only or request.method in ("GET", "HEAD"):
+            return super().dispatch(request, *args, **kwargs)
+        # One transaction per write: all or nothing; an error answer rolls back.
         with transaction.atomic():
+            self.in_write_transaction = True
             return super().dispatch(request, *args, **kwargs)
 
     def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
@@ -73,7 +79,8 @@ class FHIRView(APIView):
 
     def handle_exception(self, exc: Exception) -> HttpResponse:
         error = error_for(exc)
-        transaction.set_rollback(True)
+        if getattr(self, "in_write_transaction", False):
+            transaction.set_rollback(True)
         return fhir_response(
             outcome(error.code, error.message, reason=error.reason), status=error.status, headers=error.headers
         )

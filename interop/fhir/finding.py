@@ -102,13 +102,19 @@ def open_plan(patient: Patient, protocol: Protocol) -> TreatmentPlan | None:
 
 
 def course_times(
-    *, site: Site, start: dt.datetime, protocol: Protocol, patient: Patient, now: dt.datetime
+    *,
+    site: Site,
+    start: dt.datetime,
+    protocol: Protocol,
+    patient: Patient,
+    plan: TreatmentPlan | None,
+    now: dt.datetime,
+    chairs: Sequence[Chair] | None = None,
 ) -> CourseFound:
-    """A whole induction course from the local day of `start`: the patient's open plan's
-    course planner when they have a plan for this protocol, else the engine's induction planner
+    """A whole induction course from the local day of `start`: the course planner under `plan`
+    (the patient's open plan for this protocol, see open_plan) when there is one, else the engine's induction planner
     on the protocol's rule. Raises CourseDoesNotFit with the reasons."""
     start_day = local_day(max(start, now), site.zone)
-    plan = open_plan(patient, protocol)
     if plan is not None:
         proposal = course_propose(plan=plan, start_date=start_day, now=now, site=site)
         slots = [(s.starts_at, s.chair_id, s.nurse_id) for s in proposal.sessions]
@@ -118,7 +124,8 @@ def course_times(
         horizon = start_day + dt.timedelta(days=7 + rule.span_days)
         begin, _ = day_bounds(start_day, site.zone)
         _, finish = day_bounds(horizon, site.zone)
-        snapshot, busy = booking_snapshot(site=site, start=begin, end=finish, patient=patient)
+        # The site's active chairs, when the caller holds them already (saves reading them again).
+        snapshot, busy = booking_snapshot(site=site, start=begin, end=finish, patient=patient, chairs=chairs)
         outcome = propose_induction(Availability(snapshot, busy), rule, start_day, Preferences(), not_before=now)
         if isinstance(outcome, NoFit):
             raise CourseDoesNotFit(f"No whole course fits: {outcome.reason}", details={"reason": "course_does_not_fit"})

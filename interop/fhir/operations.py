@@ -179,6 +179,8 @@ def _protocol(found: dict[str, list[Any]]) -> Protocol:
 class FindView(OperationView):
     """Appointment/$find (ITI-115), by GET or POST."""
 
+    read_only = True
+
     def get(self, request: Any) -> HttpResponse:
         return self.find()
 
@@ -222,7 +224,15 @@ class FindView(OperationView):
             plan = open_plan(patient, protocol)
             site = next((s for s in sites if plan is not None and s.pk == plan.site_id), sites[0])
             try:
-                found_course = course_times(site=site, start=start, protocol=protocol, patient=patient, now=now)
+                found_course = course_times(
+                    site=site,
+                    start=start,
+                    protocol=protocol,
+                    patient=patient,
+                    plan=plan,
+                    now=now,
+                    chairs=[c for c in chairs if c.site_id == site.pk],
+                )
             except CourseDoesNotFit as exc:
                 return fhir_response(self.bundle([], notes=[exc.message]))
             appointments = [
