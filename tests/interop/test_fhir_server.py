@@ -9,11 +9,13 @@ import json
 
 import pytest
 import time_machine
+from knox.models import AuthToken
 
-from clinic.models import AccessLog
+from clinic.models import AccessLog, Role
 from patients.models import Patient
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.services import holds_release_expired
+from tests.factories import SiteFactory, StaffFactory, UserFactory
 from tests.interop.conftest import BASE, FHIR_JSON, find_body, parameters, parse, reference, window
 from tests.scheduling.conftest import NOW, START
 
@@ -520,3 +522,77 @@ def test_find_under_an_open_plan_offers_only_times_its_rules_allow(world):
     )
     starts = [e.resource.start for e in later.entry if e.resource.get_resource_type() == "Appointment"]
     assert starts and all(s - booked_start >= dt.timedelta(hours=48) for s in starts)
+
+
+def test_appointment_search_by_patient_date_status_and_actor(world):
+    desk = world.client("front_desk")
+    booked = (
+        parse(
+            post(
+                desk,
+                "Appointment/$book",
+                reference("appointment-reference", f"Appointment/{first_proposal(world, world.patient_a)}"),
+            )
+        )
+        .entry[0]
+        .resource
+    )
+    nurse = world.clinic.nurses[0]
+    queries = {
+        f"patient=Patient/{world.patient_a.pk}&date=ge2026-03-02&date=lt2026-03-03": [booked.id],
+        f"patient={world.patient_b.pk}": [],
+        f"patient={world.patient_a.pk}&status=booked,pending": [booked.id],
+        f"patient={world.patient_a.pk}&status=cancelled": [],
+        f"actor=Practitioner/{nurse.pk}&date=2026-03-02": [booked.id],
+        f"actor=Location/site-{world.clinic.site.pk}&date=2026-03-03": [],
+        f"_lastUpdated=ge2026-02-27&patient={world.patient_a.pk}": [booked.id],
+    }
+    for query, expected in queries.items():
+        bundle = parse(desk.get(BASE + f"Appointment?{query}"))
+        assert [e.resource.id for e in bundle.entry or []] == expected, query
+
+
+def test_find_answers_a_get_too(world):
+    start, end = window()
+    response = world.client("front_desk").get(
+        BASE + f"Appointment/$find?start={start}&end={end}&visit-type={world.protocol.pk}&_count=2"
+    )
+    bundle = parse(response)
+    assert response.status_code == 200 and len(bundle.entry) == 2
+    assert all(e.resource.status == "proposed" for e in bundle.entry)
+
+
+def test_a_proposal_without_a_patient_is_booked_for_the_patient_resource_given(world):
+    desk = world.client("front_desk")
+    start, end = window()
+    found = parse(
+        post(
+            desk,
+            "Appointment/$find",
+            parameters(("start", "valueDateTime", start), ("end", "valueDateTime", end), ("_count", "valueInteger", 1)),
+        )
+    )
+    proposal = found.entry[0].resource.id
+    held = post(desk, "Appointment/$hold", reference("appointment-reference", f"Appointment/{proposal}"))
+    assert held.status_code == 400 and outcome_code(held) == "invalid"
+    patient = {"resourceType": "Patient", "identifier": [{"system": "urn:clinic-scheduler:mrn", "value": "MRN-B"}]}
+    body = parameters(
+        ("appointment-reference", "valueReference", {"reference": f"Appointment/{proposal}"}),
+        ("patient-resource", "resource", patient),
+    )
+    booked = parse(post(desk, "Appointment/$book", body)).entry[0].resource
+    assert booked.participant[0].actor.reference == f"Patient/{world.patient_b.pk}"
+
+
+def test_staff_of_another_site_see_none_of_this_sites_patients_or_chairs(world):
+    elsewhere = StaffFactory(role=Role.FRONT_DESK, sites=[SiteFactory()], user=UserFactory(username="desk2"))
+    token = AuthToken.objects.create(user=elsewhere.user)[1]
+    world.tokens["elsewhere"] = token
+    other = world.client("elsewhere")
+    assert other.get(BASE + f"Patient/{world.patient_a.pk}").status_code == 404
+    assert parse(other.get(BASE + "Patient?identifier=MRN-A")).total == 0
+    assert other.get(BASE + f"Schedule/{world.clinic.chairs[0].pk}").status_code == 404
+    proposal = first_proposal(world, world.patient_a)
+    refused = post(other, "Appointment/$hold", reference("appointment-reference", f"Appointment/{proposal}"))
+    assert refused.status_code == 404 and outcome_code(refused) == "not-found"
+    assert not Appointment.objects.exists()
