@@ -42,7 +42,15 @@ from scheduling.services.core import (
     verify_slots,
 )
 from scheduling.services.waitlist import waitlist_offer_on_commit
-from scheduling.signals import appointment_completing, appointment_starting
+from scheduling.signals import (
+    announce,
+    appointment_cancelled,
+    appointment_changed,
+    appointment_completing,
+    appointment_moved,
+    appointment_no_show,
+    appointment_starting,
+)
 
 
 def _is_clinician(actor: AbstractBaseUser | None) -> bool:
@@ -292,6 +300,7 @@ def appointment_move(
         renumber(plan)
         appointment.refresh_from_db(fields=["sequence"])
     reminders.reminders_reschedule(appointment=appointment, now=now)
+    announce(appointment_moved, appointments=[appointment], actor=actor)
     return appointment
 
 
@@ -316,6 +325,7 @@ def _transition(
         setattr(appointment, stamp, now)
         fields.append(stamp)
     save_with_history(appointment, fields=fields, actor=actor, reason=reason)
+    announce(appointment_changed, appointments=[appointment], actor=actor)
     return appointment
 
 
@@ -388,6 +398,7 @@ def appointment_undo_check_in(
     current.status = AppointmentStatus.CONFIRMED if current.confirmed_at else AppointmentStatus.BOOKED
     current.checked_in_at = None
     save_with_history(current, fields=["status", "checked_in_at"], actor=actor, reason=f"Check-in undone: {reason}")
+    announce(appointment_changed, appointments=[current], actor=actor)
     return current
 
 
@@ -492,10 +503,12 @@ def appointment_cancel(
         reason=f"Cancelled: {reason}",
     )
     if was_held:
-        # A hold was never a booking: no reminders, no waitlist offer, nothing lost from the course.
+        # A hold was never a booking: no announcement, no reminders, no waitlist offer, nothing
+        # lost from the course.
         if appointment.plan_id:
             renumber(appointment.plan)
         return CancelOutcome(appointment=appointment, course="The hold was released.")
+    announce(appointment_cancelled, appointments=[appointment], actor=actor)
     reminders.reminders_cancel(appointment=appointment, now=now)
     waitlist_offer_on_commit(
         appointment=appointment, now=now
@@ -585,6 +598,7 @@ def appointment_mark_no_show(
         raise InvalidState("A session can be marked as a no-show only after its start time.")
     appointment.status = AppointmentStatus.NO_SHOW
     save_with_history(appointment, fields=["status"], actor=actor, reason="No-show")
+    announce(appointment_no_show, appointments=[appointment], actor=actor)
     if not appointment.plan_id:
         return CancelOutcome(appointment=appointment, course="A single session, not part of a course.")
     return _course_after_lost_session(

@@ -26,6 +26,7 @@ from scheduling.engine.wallclock import local_instant
 from scheduling.errors import BookingConflict
 from scheduling.models import BLOCKING_STATUSES, Appointment, AppointmentStatus, Phase, TreatmentPlan
 from scheduling.selectors import booking_snapshot
+from scheduling.signals import announce, appointment_booked
 
 _CONSTRAINT_MESSAGES = {
     "appointment_no_chair_overlap": "the chair was just booked by someone else for that time",
@@ -254,6 +255,10 @@ def insert_sessions(
         renumber(plan)
         by_start = {a.starts_at: a for a in plan.appointments.filter(pk__in=[a.pk for a in created])}
         created = [by_start[a.starts_at] for a in created]
+    # One announcement for the whole insert; a listener handles each session (a course is many).
+    # A hold is not a booking yet: it is announced when it is booked (appointment_book_held).
+    if hold_expires_at is None:
+        announce(appointment_booked, appointments=created, actor=actor)
     return created
 
 

@@ -46,6 +46,7 @@ from scheduling.services.core import (
     save_with_history,
     verify_slots,
 )
+from scheduling.signals import announce, appointment_cancelled, appointment_changed, appointment_moved
 
 # How far ahead alternatives look for a later start.
 ALTERNATIVE_START_DAYS = 28
@@ -517,6 +518,7 @@ def maintenance_replan(
             appointment, fields=["status", "cancelled_at", "cancellation_reason"], actor=actor, reason=reason
         )
         reminders.reminders_cancel(appointment=appointment, now=now)
+        announce(appointment_cancelled, appointments=[appointment], actor=actor)
         result.released.append(appointment)
     # Moving later sessions first (or earlier ones first) keeps a moved row from landing on a
     # sibling that has not moved yet.
@@ -542,6 +544,12 @@ def maintenance_replan(
         reminders.reminders_reschedule(appointment=appointment, now=now)
         if previous != slot.start:
             result.moved.append((appointment, previous))
+        # Same time, other chair or nurse: a change, not a move.
+        announce(
+            appointment_moved if previous != slot.start else appointment_changed,
+            appointments=[appointment],
+            actor=actor,
+        )
     result.moved.sort(key=lambda pair: pair[1])
     if len(slots) > len(kept):
         result.created = insert_sessions(

@@ -14,6 +14,7 @@ from scheduling.errors import BookingConflict
 from scheduling.models import Appointment, AppointmentStatus, PlanStatus, TreatmentPlan
 from scheduling.reminders import services as reminders
 from scheduling.services.core import renumber, save_with_history
+from scheduling.signals import announce, appointment_booked
 
 HOLD_EXPIRED = "Hold expired"
 
@@ -40,6 +41,7 @@ def appointment_book_held(*, appointment: Appointment, actor: AbstractBaseUser |
             plan.version += 1
             save_with_history(plan, fields=["status", "version"], actor=actor, reason="Activated by the first booking")
     reminders.reminders_schedule(appointment=current, now=now, just_inserted=True)
+    announce(appointment_booked, appointments=[current], actor=actor)
     return current
 
 

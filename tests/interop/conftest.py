@@ -1,119 +1,136 @@
-"""A small staffed clinic for the FHIR server, with a token for each persona.
+"""A real MLLP listener for the SIU tests, and a clinic whose site has a receiver pointing at it.
 
-Personas and what they may reach through /fhir/R4/:
-- front_desk, prescriber (site 1): user/Appointment.cruds, user/Patient.crus, Slots, Schedules ...;
-- clinic_admin (site 1): Locations, Schedules, HealthcareServices, Practitioners; no patient data;
-- patient_a, patient_b: patient/ scopes, only their own Patient and Appointments;
-- outsider: a signed-in user with no role: 403 everywhere."""
+The listener is an asyncio server (the `hl7` package's start_hl7_server) on 127.0.0.1 in a
+thread of its own. It records every message that arrives and answers as told: an AA ACK (the
+default), AE or AR, bytes that are no ACK at all, or nothing."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
+import asyncio
+import threading
 from dataclasses import dataclass
 
+import hl7
 import pytest
 import time_machine
-from django.test import Client
-from fhir.resources.R4B import get_fhir_model_class
-from knox.models import AuthToken
+from hl7.mllp import start_hl7_server
 
-from clinic.models import Role
-from tests.factories import PatientFactory, StaffFactory, UserFactory
-from tests.scheduling.conftest import NOW, START, Clinic, make_clinic
+from interop.models import SiuReceiver
+from interop.siu.outbox import forget_receivers
+from tests.scheduling.conftest import NOW, Clinic, make_clinic
 
-BASE = "/fhir/R4/"
-FHIR_JSON = "application/fhir+json"
+
+class Listener:
+    def __init__(self) -> None:
+        self.received: list[str] = []
+        self.answer = "AA"  # AA, AE, AR, "garbage", "unframed", "silent"
+        self.port = 0
+        self.delay = 0.0
+        self._server: asyncio.AbstractServer | None = None
+        self._writers: list = []
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def _run(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
+
+    def start(self) -> None:
+        """Listen (again on the same port, after the first start)."""
+        self._run(self._start())
+
+    def stop(self) -> None:
+        """Close the port and every open connection: the receiver is down."""
+        self._run(self._stop())
+
+    def close(self) -> None:
+        self.stop()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    async def _start(self) -> None:
+        self._server = await start_hl7_server(self._client, "127.0.0.1", self.port, encoding="utf-8")
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for writer in self._writers:
+                writer.close()
+            await self._server.wait_closed()
+            self._server = None
+            self._writers.clear()
+
+    async def _client(self, reader, writer) -> None:
+        self._writers.append(writer)
+        try:
+            while True:
+                block = await reader.readblock()
+                text = block.decode("utf-8")
+                self.received.append(text)
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+                if self.answer == "silent":
+                    continue
+                if self.answer == "garbage":
+                    writer.writeblock(b"this is not an ACK")
+                elif self.answer == "unframed":
+                    writer.write(b"MSA|AA|nothing\r")
+                else:
+                    writer.writeblock(str(hl7.parse(text).create_ack(self.answer)).encode("utf-8"))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    # What arrived, for the assertions.
+    def messages(self) -> list[hl7.Message]:
+        return [hl7.parse(text) for text in self.received]
+
+    def events(self) -> list[tuple[str, str]]:
+        """(appointment id, trigger event) of each message, in arrival order."""
+        return [(str(m.segment("SCH")[2][0][0]), str(m.segment("MSH")[9][0][1])) for m in self.messages()]
+
+    def control_ids(self) -> list[str]:
+        return [str(m.segment("MSH")[10]) for m in self.messages()]
+
+
+@pytest.fixture
+def listener():
+    server = Listener()
+    server.start()
+    yield server
+    server.close()
 
 
 @dataclass
-class FHIRWorld:
+class Feed:
     clinic: Clinic
-    patient_a: object
-    patient_b: object
-    admin: object
-    tokens: dict[str, str]
-
-    @property
-    def protocol(self):
-        return self.clinic.protocol
-
-    def client(self, role: str | None) -> Client:
-        headers = {"HTTP_ACCEPT": FHIR_JSON}
-        if role is not None:
-            headers["HTTP_AUTHORIZATION"] = f"Token {self.tokens[role]}"
-        return Client(**headers)
-
-
-def build_world() -> FHIRWorld:
-    clinic = make_clinic(chairs=2, nurses=1)
-    patient_a = PatientFactory(
-        home_site=clinic.site, first_name="Alice", last_name="Adams", mrn="MRN-A", user=UserFactory(username="pa")
-    )
-    patient_b = PatientFactory(
-        home_site=clinic.site, first_name="Bob", last_name="Brown", mrn="MRN-B", user=UserFactory(username="pb")
-    )
-    admin = StaffFactory(role=Role.CLINIC_ADMIN, sites=[clinic.site], user=UserFactory(username="admin1"))
-    users = {
-        "front_desk": clinic.front_desk.user,
-        "prescriber": clinic.prescriber.user,
-        "clinic_admin": admin.user,
-        "patient_a": patient_a.user,
-        "patient_b": patient_b.user,
-        "outsider": UserFactory(username="outsider"),
-    }
-    tokens = {role: AuthToken.objects.create(user=user)[1] for role, user in users.items()}
-    return FHIRWorld(clinic=clinic, patient_a=patient_a, patient_b=patient_b, admin=admin, tokens=tokens)
+    receiver: SiuReceiver
 
 
 @pytest.fixture
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield NOW
+def travel():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture
-def world(db, frozen) -> FHIRWorld:
-    return build_world()
+def feed(db, listener, travel) -> Feed:
+    forget_receivers()
+    clinic = make_clinic()
+    receiver = SiuReceiver.objects.create(
+        site=clinic.site,
+        host="127.0.0.1",
+        port=listener.port,
+        receiving_application="EHR",
+        receiving_facility="CLINIC",
+        ack_timeout_seconds=0.5,
+    )
+    yield Feed(clinic=clinic, receiver=receiver)
+    forget_receivers()
 
 
-def parse(response):
-    """The answer as a fhir.resources model: every answer must parse."""
-    assert response["Content-Type"].startswith(FHIR_JSON), response["Content-Type"]
-    data = json.loads(response.content)
-    return get_fhir_model_class(data["resourceType"]).model_validate(data)
-
-
-def parameters(*pairs: tuple[str, str, object]) -> str:
-    """A Parameters body: (name, value[x] key, value) triples, e.g. ("start", "valueDateTime", "2026-03-02")."""
-    from fhir.resources.R4B.parameters import Parameters
-
-    return Parameters(parameter=[{"name": name, key: value} for name, key, value in pairs]).model_dump_json()
-
-
-def window(day: dt.date = START, days: int = 1) -> tuple[str, str]:
-    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-    return zulu(start), zulu(start + dt.timedelta(days=days))
-
-
-def zulu(instant: dt.datetime) -> str:
-    return instant.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def find_body(world: FHIRWorld, patient=None, *, day: dt.date = START, days: int = 1, count: int = 5, course=False):
-    start, end = window(day, days)
-    pairs = [
-        ("start", "valueDateTime", start),
-        ("end", "valueDateTime", end),
-        ("visit-type", "valueString", str(world.protocol.pk)),
-    ]
-    if patient is not None:
-        pairs.append(("patient-reference", "valueReference", {"reference": f"Patient/{patient.pk}"}))
-    if course:
-        pairs.append(("course", "valueBoolean", True))
-    pairs.append(("_count", "valueInteger", count))
-    return parameters(*pairs)
-
-
-def reference(name: str, target: str) -> str:
-    return parameters((name, "valueReference", {"reference": target}))
+# The FHIR server's clinic and personas (tests/interop/fhir_support.py).
+from tests.interop.fhir_support import frozen, world  # noqa: E402, F401

@@ -20,7 +20,7 @@ from fhirclient.models.slot import Slot as ClientSlot
 from fhirclient.server import FHIRNotFoundException, FHIRServer
 
 from scheduling.models import Appointment, AppointmentStatus
-from tests.interop.conftest import build_world, window
+from tests.interop.fhir_support import build_world, window
 from tests.scheduling.conftest import NOW, START
 
 

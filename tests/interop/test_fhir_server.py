@@ -16,7 +16,7 @@ from patients.models import Patient
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.services import holds_release_expired
 from tests.factories import SiteFactory, StaffFactory, UserFactory
-from tests.interop.conftest import BASE, FHIR_JSON, find_body, parameters, parse, reference, window
+from tests.interop.fhir_support import BASE, FHIR_JSON, find_body, parameters, parse, reference, window
 from tests.scheduling.conftest import NOW, START
 
 
