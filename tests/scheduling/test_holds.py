@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from django.db import IntegrityError, transaction
 
+from scheduling import signals
 from scheduling.errors import BookingConflict
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.selectors import booking_snapshot, sites_with_schedule
@@ -98,3 +99,36 @@ def test_cancelling_a_hold_releases_it_without_a_cancellation_notice(clinic):
     assert outcome.appointment.status == AppointmentStatus.CANCELLED
     assert outcome.course == "The hold was released."
     assert not held.reminders.exists()
+
+
+def test_a_hold_announces_nothing_until_it_is_booked(clinic):
+    heard: list[tuple[str, list[int]]] = []
+
+    def listen(signal_name):
+        def receiver(sender, appointments, actor, **kwargs):
+            heard.append((signal_name, [a.pk for a in appointments]))
+
+        return receiver
+
+    receivers = {name: listen(name) for name in ("booked", "cancelled")}
+    signals.appointment_booked.connect(receivers["booked"], sender=Appointment)
+    signals.appointment_cancelled.connect(receivers["cancelled"], sender=Appointment)
+    try:
+        held = hold(clinic)
+        released = appointment_book(
+            patient=PatientFactory(home_site=clinic.site),
+            site=clinic.site,
+            starts_at=AT,
+            actor=clinic.front_desk.user,
+            now=NOW,
+            chair=clinic.chairs[1],
+            nurse=clinic.nurses[0],
+            hold_until=UNTIL,
+        )
+        appointment_cancel(appointment=released, actor=clinic.front_desk.user, reason="EHR let go", now=NOW)
+        assert heard == []
+        appointment_book_held(appointment=held, actor=clinic.front_desk.user, now=NOW)
+        assert heard == [("booked", [held.pk])]
+    finally:
+        signals.appointment_booked.disconnect(receivers["booked"], sender=Appointment)
+        signals.appointment_cancelled.disconnect(receivers["cancelled"], sender=Appointment)
