@@ -33,7 +33,7 @@ HOLD_DOCUMENTATION = (
     "conflict. Repeating appointment-reference holds several (a course) all or nothing."
 )
 BOOK_DOCUMENTATION = (
-    "ITI-117. appointment-reference: a held Appointment (Appointment/<id>) or a proposal; or appointment-resource: "
+    "ITI-117. appointment-reference: a held Appointment (Appointment/<id>), a proposal, or a free Slot from the Slot search (Slot/<id>); or appointment-resource: "
     "an existing Appointment with a new start (a move; a Location/chair-<id> participant picks the chair) or with "
     "status cancelled (cancelationReason.text or comment is the reason). patient-resource names the patient (by "
     "MRN) for a proposal made without one. Conflicts answer 409 with the reason in OperationOutcome; an "

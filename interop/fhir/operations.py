@@ -293,7 +293,8 @@ def _reference_text(value: Any, name: str) -> str:
 
 class WriteOperationView(OperationView):
     def proposal(self, token: str) -> ids.Proposed:
-        proposed = ids.decode(token, kind="p")
+        # A proposed Appointment from $find, or a free Slot from the Slot search (same token).
+        proposed = ids.decode(token, kind="p") or ids.decode(token, kind="s")
         if proposed is None:
             raise FHIRError(404, "not-found", f"Appointment/{token} is not a proposal of ours (or was altered).")
         return proposed

@@ -596,3 +596,19 @@ def test_staff_of_another_site_see_none_of_this_sites_patients_or_chairs(world):
     refused = post(other, "Appointment/$hold", reference("appointment-reference", f"Appointment/{proposal}"))
     assert refused.status_code == 404 and outcome_code(refused) == "not-found"
     assert not Appointment.objects.exists()
+
+
+def test_a_free_slot_from_the_slot_search_can_be_booked_for_a_patient(world):
+    desk = world.client("front_desk")
+    start, end = window()
+    slot = parse(desk.get(BASE + f"Slot?service-type={world.protocol.pk}&start=ge{start}&start=lt{end}&_count=1"))
+    slot_id = slot.entry[0].resource.id
+    assert parse(desk.get(BASE + f"Slot/{slot_id}")).status == "free"
+    patient = {"resourceType": "Patient", "identifier": [{"system": "urn:clinic-scheduler:mrn", "value": "MRN-A"}]}
+    body = parameters(
+        ("appointment-reference", "valueReference", {"reference": f"Slot/{slot_id}"}),
+        ("patient-resource", "resource", patient),
+    )
+    booked = parse(post(desk, "Appointment/$book", body)).entry[0].resource
+    assert booked.status == "booked" and booked.start == slot.entry[0].resource.start
+    assert parse(desk.get(BASE + f"Slot/{slot_id}")).status == "busy"
