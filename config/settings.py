@@ -366,6 +366,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(REMINDER_DISPATCH_EVERY),
         "options": {"expires": float(REMINDER_DISPATCH_EVERY)},
     },
+    # Offers whose task was lost while the broker was down (scheduling.services.waitlist).
+    "sweep-waitlist-offers": {
+        "task": "scheduling.tasks.waitlist_offers_sweep",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    },
     # The HL7 SIU outbox: anything a booking's own on-commit task did not send (interop.siu).
     "deliver-siu-messages": {
         "task": "interop.tasks.siu_deliver",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import time
 
 from celery import shared_task
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from scheduling.reminders.services import front_desk_lists_send_due, reminders_dispatch_due
 from scheduling.services.holds import holds_release_expired
+from scheduling.services.waitlist import waitlist_offer_freed_slot, waitlist_offers_sweep
 
 DISPATCH_BATCH_SIZE = 100
 
@@ -55,3 +57,16 @@ def send_front_desk_daily_lists() -> int:
 def release_expired_holds() -> int:
     """Run every minute: cancel the holds (FHIR $hold) that lapsed, so their time is free again."""
     return holds_release_expired(now=timezone.now())
+
+
+@shared_task(name="scheduling.tasks.waitlist_offer", ignore_result=True)
+def waitlist_offer(appointment_id: int, now: str) -> int:
+    """Queued after a cancel commits, with the cancel's instant: offer the freed chair (a second run
+    offers nothing more)."""
+    return len(waitlist_offer_freed_slot(appointment_id=appointment_id, now=dt.datetime.fromisoformat(now)))
+
+
+@shared_task(name="scheduling.tasks.waitlist_offers_sweep", ignore_result=True)
+def sweep_waitlist_offers() -> int:
+    """Run by beat: offer the openings whose offer task was lost (the broker was down)."""
+    return waitlist_offers_sweep(now=timezone.now())

@@ -22,11 +22,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinic.audit import patient_ids_of, patients_shown
 from clinic.errors import DomainError
-from clinic.models import Chair, Closure, OpeningHours, Role, Shift, Site, StaffMember
+from clinic.models import Chair, Closure, Role, Shift, Site, StaffMember
 from clinic.permissions import sites_of
 from patients.forms import PatientSearchForm
 from patients.models import Patient
-from scheduling.engine import NoFit
+from scheduling.engine import Availability, NoFit, SiteSnapshot
 from scheduling.engine.wallclock import day_bounds, local_day
 from scheduling.forms import CancelForm, CourseStartForm, next_weekday
 from scheduling.models import (
@@ -39,7 +39,7 @@ from scheduling.models import (
     Protocol,
     TreatmentPlan,
 )
-from scheduling.selectors import day_board
+from scheduling.selectors import day_board, site_snapshot
 from scheduling.services import (
     ProposedSession,
     appointment_cancel,
@@ -99,11 +99,6 @@ def _natural(chair: Chair) -> list[Any]:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", chair.name)]
 
 
-def _opening(site: Site, day: dt.date) -> tuple[dt.time, dt.time] | None:
-    row = OpeningHours.objects.filter(site=site, weekday=day.weekday()).values_list("opens_at", "closes_at").first()
-    return (row[0], row[1]) if row else None
-
-
 def _shortest_session_minutes() -> int:
     """A gap is offered only if the shortest session of an active protocol fits in it."""
     shortest = Protocol.objects.filter(active=True).aggregate(shortest=Min("session_minutes"))["shortest"]
@@ -116,6 +111,17 @@ def _nurse_shifts(site: Site, start: dt.datetime, end: dt.datetime) -> list[Shif
         .select_related("staff__user")
         .order_by("starts_at", "pk")
     )
+
+
+def _free_starts(
+    snapshot: SiteSnapshot, day: dt.date, duration: dt.timedelta, now: dt.datetime
+) -> dict[int, list[dt.datetime]]:
+    """Each chair's free starts for a session of `duration`, from the engine's one free-slot search
+    (a chair, a nurse on shift with room, no closure), so every gap the board offers can be booked."""
+    starts: dict[int, list[dt.datetime]] = {}
+    for slot in Availability(snapshot).free_slots(day, duration, None, not_before=now):
+        starts.setdefault(slot.chair_id, []).append(slot.start)
+    return starts
 
 
 def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
@@ -155,16 +161,19 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     day_start, day_end = day_bounds(day, site.zone)
     closures = closures_between(site=site, start=day_start, end=day_end)
     shifts = _nurse_shifts(site, day_start, day_end)
+    gap_minutes = _shortest_session_minutes()
+    snapshot = site_snapshot(site=site, start=day_start, end=day_end, chairs=chairs)
     grid = build_grid(
         day=day,
         zone=site.zone,
-        opening=_opening(site, day),
+        opening=snapshot.opening.get(day.weekday()),
         chairs=[*chairs, *retired.values()],
         sessions=appointments,
         closures=closures,
         shifts=shifts,
         now=now,
-        gap_minutes=_shortest_session_minutes(),
+        free_starts=_free_starts(snapshot, day, dt.timedelta(minutes=gap_minutes), now),
+        gap_minutes=gap_minutes,
         step_minutes=site.slot_step_minutes,
         max_patients_per_nurse=site.max_patients_per_nurse,
     )
@@ -521,7 +530,9 @@ def appointment_action(request: HttpRequest, appointment_id: int, action: str) -
             outcome = appointment_cancel(
                 appointment=appointment, actor=request.user, reason=reason, now=now, rebook=mode == "rebook"
             )
-            messages.success(request, f"{name}'s session is cancelled. {outcome.course}")
+            messages.success(
+                request, f"{name}'s session is cancelled. {outcome.course} {outcome.waitlist_note}".strip()
+            )
         else:
             raise Http404("Unknown action.")
     except DomainError as exc:

@@ -12,7 +12,6 @@ from interop.fhir import ids
 from interop.fhir.outcome import invalid
 from patients.models import Patient
 from scheduling.engine import Availability, NoFit, Preferences, Proposal
-from scheduling.engine.free_slots import free_slots_on
 from scheduling.engine.planner import propose_induction
 from scheduling.engine.wallclock import day_bounds, local_day
 from scheduling.errors import CourseDoesNotFit
@@ -64,8 +63,8 @@ def free_times(
         day, last = local_day(begin, site.zone), local_day(end - dt.timedelta(microseconds=1), site.zone)
         while day <= last:
             for chair_id in chair_ids:
-                day_slots = free_slots_on(
-                    availability, day, duration, protocol.route, chair_ids=[chair_id], not_before=begin
+                day_slots = availability.day_slots(
+                    day, duration, protocol.route, chair_ids=[chair_id], not_before=begin
                 )
                 found += [
                     ids.Proposed(

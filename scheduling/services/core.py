@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, User
 from django.db import IntegrityError, connection, transaction
 
 from clinic.models import Chair, Site, StaffMember
@@ -232,7 +232,7 @@ def insert_sessions(
             nurse_id=session.slot.nurse_id,
             starts_at=session.slot.start,
             ends_at=session.slot.end,
-            booked_by=actor,
+            booked_by=acting_user(actor),
             status=AppointmentStatus.HELD if hold_expires_at else AppointmentStatus.BOOKED,
             hold_expires_at=hold_expires_at,
         )
@@ -263,7 +263,7 @@ def insert_sessions(
 
 
 @functools.cache
-def _appointment_history():
+def _appointment_history() -> Any:  # simple_history's manager (the package ships no types)
     return Appointment.history
 
 
@@ -280,6 +280,11 @@ def renumber(plan: TreatmentPlan) -> None:
         Appointment.objects.filter(pk=pk).update(sequence=20000 + offset)
     for pk, number in wrong:
         Appointment.objects.filter(pk=pk).update(sequence=number)
+
+
+def acting_user(actor: AbstractBaseUser | None) -> User | None:
+    """The user to record as having acted: a signed-in user, or None for the system or an anonymous link."""
+    return actor if isinstance(actor, User) else None
 
 
 def save_with_history(instance: Any, *, fields: list[str], actor: AbstractBaseUser | None, reason: str) -> None:

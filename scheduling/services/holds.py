@@ -13,7 +13,7 @@ from django.db import transaction
 from scheduling.errors import BookingConflict
 from scheduling.models import Appointment, AppointmentStatus, PlanStatus, TreatmentPlan
 from scheduling.reminders import services as reminders
-from scheduling.services.core import renumber, save_with_history
+from scheduling.services.core import acting_user, renumber, save_with_history
 from scheduling.signals import announce, appointment_booked
 
 HOLD_EXPIRED = "Hold expired"
@@ -26,13 +26,13 @@ def appointment_book_held(*, appointment: Appointment, actor: AbstractBaseUser |
     current = Appointment.objects.select_for_update(of=("self",)).select_related("site").get(pk=appointment.pk)
     if current.status == AppointmentStatus.BOOKED and current.hold_expires_at is not None:
         return current  # booked from this hold already: a retry is harmless
-    if current.status != AppointmentStatus.HELD or current.hold_expires_at <= now:
+    if current.status != AppointmentStatus.HELD or current.hold_expires_at is None or current.hold_expires_at <= now:
         raise BookingConflict(
             "The hold has expired; find a new time and hold it again.",
             details={"reason": "hold_expired", "status": current.status},
         )
     current.status = AppointmentStatus.BOOKED
-    current.booked_by = actor if getattr(actor, "pk", None) else current.booked_by
+    current.booked_by = acting_user(actor) or current.booked_by
     save_with_history(current, fields=["status", "booked_by"], actor=actor, reason="Booked from a hold")
     if current.plan_id:
         plan = TreatmentPlan.objects.select_for_update().get(pk=current.plan_id)
