@@ -181,8 +181,14 @@ def appointment_book(
     nurse: StaffMember | None = None,
     duration: dt.timedelta | None = None,
     override_reason: str = "",
+    route: str | None = None,
+    hold_until: dt.datetime | None = None,
 ) -> Appointment:
-    """Book one session. With a plan, its rules are checked; a prescriber may accept a break with a reason."""
+    """Book one session. With a plan, its rules are checked; a prescriber may accept a break with a reason.
+
+    With `hold_until` the session is only held until then (FHIR $hold): it occupies its chair,
+    nurse and patient like a booking, but sends nothing and leaves a draft plan a draft until
+    appointment_book_held turns it into a booking."""
     require_works_at(actor, site)
     _require_override_right(actor, override_reason)
     if starts_at <= now:
@@ -205,7 +211,7 @@ def appointment_book(
     else:
         phase = phase or Phase.INDUCTION
         duration = duration or dt.timedelta(minutes=120)
-        route = chair.equipment[0] if chair and chair.equipment else "iv"
+        route = route or (chair.equipment[0] if chair and chair.equipment else "iv")
     if chair is not None and chair.site_id != site.pk:
         raise InvalidInput("That chair is at another site.")
     ends_at = starts_at + duration
@@ -227,11 +233,18 @@ def appointment_book(
         site=site,
         sessions=[PlannedSession(slot, phase=phase, induction_round=round_)],
         actor=actor,
-        reason=f"Booked{' (rule accepted: ' + override_reason + ')' if override_reason else ''}",
+        reason=(
+            f"Held until {hold_until.isoformat()}"
+            if hold_until
+            else f"Booked{' (rule accepted: ' + override_reason + ')' if override_reason else ''}"
+        ),
+        hold_expires_at=hold_until,
     )
     if override_reason:
         appointment.rule_override_reason = override_reason
         save_with_history(appointment, fields=["rule_override_reason"], actor=actor, reason="Rule break accepted")
+    if hold_until:
+        return appointment
     if plan is not None and plan.status == PlanStatus.DRAFT:
         plan.status = PlanStatus.ACTIVE
         plan.version += 1
@@ -504,7 +517,8 @@ def appointment_cancel(
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if appointment.status == AppointmentStatus.CANCELLED:
         return CancelOutcome(appointment=appointment, course="The session was already cancelled.")
-    _require(appointment, (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN), "cancel")
+    _require(appointment, (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN, AppointmentStatus.HELD), "cancel")
+    was_held = appointment.status == AppointmentStatus.HELD
     appointment.status = AppointmentStatus.CANCELLED
     appointment.cancelled_at = now
     appointment.cancelled_by = acting_user(actor)
@@ -515,6 +529,12 @@ def appointment_cancel(
         actor=actor,
         reason=f"Cancelled: {reason}",
     )
+    if was_held:
+        # A hold was never a booking: no announcement, no reminders, no waitlist offer, nothing
+        # lost from the course.
+        if appointment.plan is not None:
+            renumber(appointment.plan)
+        return CancelOutcome(appointment=appointment, course="The hold was released.")
     # The waitlist hears this and, once the cancel commits, queues its offer task (scheduling/receivers.py).
     announce(appointment_cancelled, appointments=[appointment], actor=actor)
     reminders.reminders_cancel(appointment=appointment, now=now)
