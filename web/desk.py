@@ -482,6 +482,7 @@ def _cancel_rebook_page(
 ) -> HttpResponse:
     """Show the replacement a cancel-and-rebook would book, before anything is written."""
     replacement: list[dt.datetime] = []
+    reasons: list[str] = []
     problem = ""
     if (
         appointment.plan_id
@@ -494,6 +495,7 @@ def _cancel_rebook_page(
             problem = proposal.reason
         elif proposal is not None:
             replacement = [slot.start for slot in proposal.slots]
+            reasons = proposal.reasons or [""] * len(replacement)
     else:
         problem = "Only an upcoming induction session of a course has a replacement to book."
     context = {
@@ -501,6 +503,8 @@ def _cancel_rebook_page(
         "reason": reason,
         "back": back,
         "replacement": replacement,
+        # Each replacement's time and why the site's placement policy chose it.
+        "replacement_rows": [{"starts_at": start, "why": why} for start, why in zip(replacement, reasons, strict=True)],
         "replacement_problem": problem,
         "nav": "board",
         "site": appointment.site,
