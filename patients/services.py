@@ -10,11 +10,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from clinic.errors import InvalidInput, InvalidState
-from clinic.permissions import scope_to_staff
+from clinic.permissions import FIELD_READERS, scope_to_staff
 from patients.models import Patient
 
-# Screening data: only a clinician records these at registration.
-CLINICAL_FIELDS = ("medications", "seizure_history")
+# Screening data: only the roles that may read it (clinicians) record it at registration.
+CLINICAL_FIELDS = tuple(FIELD_READERS["patient"])
 
 
 @transaction.atomic

@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
 from clinic.models import Chair, Site, StaffMember
-from clinic.permissions import require_works_at
+from clinic.permissions import PRESCRIBER, require_prescriber, require_works_at
 from patients.models import Patient
 from scheduling.engine import NoFit, Slot
 from scheduling.engine.model import NurseWork
@@ -68,10 +68,24 @@ from scheduling.signals import (
     appointment_starting,
 )
 
+RULE_BREAK_DECISION = "Accepting a break of the plan's rules"
 
-def _is_clinician(actor: AbstractBaseUser | None) -> bool:
+
+def may_accept_rule_breaks(actor: AbstractBaseUser | None) -> bool:
+    """Overriding a protocol rule (spacing, session count) is a prescriber's decision."""
     staff = getattr(actor, "staff", None) if actor is not None else None
-    return bool(staff and staff.is_clinician)
+    return bool(staff and staff.active and staff.role == PRESCRIBER)
+
+
+def _check_rule_break(actor: AbstractBaseUser | None, violations: list[str], override_reason: str) -> None:
+    """Refuse a break nobody accepted; an accepted one was checked to be a prescriber's (_require_override_right)."""
+    if violations and not override_reason:
+        raise PlanRuleBroken(violations, can_override=may_accept_rule_breaks(actor))
+
+
+def _require_override_right(actor: AbstractBaseUser | None, override_reason: str) -> None:
+    if override_reason:
+        require_prescriber(actor, RULE_BREAK_DECISION)
 
 
 def _require(appointment: Appointment, allowed: tuple[str, ...], action: str) -> None:
@@ -199,8 +213,9 @@ def appointment_book(
     duration: dt.timedelta | None = None,
     override_reason: str = "",
 ) -> Appointment:
-    """Book one session. With a plan, its rules are checked; a clinician may accept a break with a reason."""
+    """Book one session. With a plan, its rules are checked; a prescriber may accept a break with a reason."""
     require_works_at(actor, site)
+    _require_override_right(actor, override_reason)
     if starts_at <= now:
         raise InvalidInput("A session cannot be booked in the past.")
     if plan is not None:
@@ -217,8 +232,7 @@ def appointment_book(
         duration = duration or dt.timedelta(minutes=plan.protocol.session_minutes)
         work = protocol_nurse_work(plan.protocol)
         violations = plan_rule_violations(plan=plan, starts_at=starts_at, phase=phase)
-        if violations and not (override_reason and _is_clinician(actor)):
-            raise PlanRuleBroken(violations, can_override=_is_clinician(actor))
+        _check_rule_break(actor, violations, override_reason)
         route = plan.protocol.route
     else:
         phase = phase or Phase.INDUCTION
@@ -271,7 +285,7 @@ def appointment_move(
     nurse: StaffMember | None = None,
     override_reason: str = "",
 ) -> Appointment:
-    """Move a session; the plan's rules hold unless a clinician accepts the break with a reason."""
+    """Move a session; the plan's rules hold unless a prescriber accepts the break with a reason."""
     appointment = (
         Appointment.objects.select_for_update(of=("self",))
         .select_related("site", "plan__protocol", "plan__site", "patient")
@@ -279,6 +293,7 @@ def appointment_move(
     )
     _require(appointment, UPCOMING_STATUSES, "move")
     require_works_at(actor, appointment.site)
+    _require_override_right(actor, override_reason)
     if starts_at <= now:
         raise InvalidInput("A session cannot be moved into the past.")
     if chair is not None and chair.site_id != appointment.site_id:
@@ -290,8 +305,7 @@ def appointment_move(
         violations = plan_rule_violations(
             plan=plan, starts_at=starts_at, phase=appointment.phase, exclude_id=appointment.pk
         )
-        if violations and not (override_reason and _is_clinician(actor)):
-            raise PlanRuleBroken(violations, can_override=_is_clinician(actor))
+        _check_rule_break(actor, violations, override_reason)
     ends_at = starts_at + (appointment.ends_at - appointment.starts_at)
     slot = _choose_slot(
         site=appointment.site,
