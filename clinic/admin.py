@@ -41,9 +41,32 @@ class ReminderPolicyInline(admin.StackedInline):
 
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
-    list_display = ["name", "time_zone", "phone", "max_patients_per_nurse", "slot_step_minutes", "chair_count"]
+    list_display = [
+        "name",
+        "time_zone",
+        "phone",
+        "max_patients_per_nurse",
+        "setups_per_nurse",
+        "slot_step_minutes",
+        "placement_policy",
+        "chair_count",
+    ]
     search_fields = ["name", "address"]
     inlines = [ChairInline, OpeningHoursInline, ReminderPolicyInline]
+
+    def get_form(self, request: HttpRequest, obj: Site | None = None, change: bool = False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        # Left out of a form (an older client, a script), the level-loading settings keep their defaults.
+        for name in ("setups_per_nurse", "placement_policy"):
+            if name in form.base_fields:
+                form.base_fields[name].required = False
+        return form
+
+    def save_model(self, request: HttpRequest, obj: Site, form, change: bool) -> None:
+        for name in ("setups_per_nurse", "placement_policy"):
+            if getattr(obj, name) in (None, ""):
+                setattr(obj, name, Site._meta.get_field(name).get_default())
+        super().save_model(request, obj, form, change)
 
     def get_inlines(self, request: HttpRequest, obj: Site | None):
         # A new site gets its default policy when it is saved (clinic.signals); a second

@@ -129,10 +129,14 @@ def build_grid(
     gap_minutes: int,
     step_minutes: int,
     max_patients_per_nurse: int,
+    hands_on: Mapping[int, Sequence[tuple[dt.datetime, dt.datetime]]] | None = None,
 ) -> Grid:
     """The board's lanes and bands. Free gaps are not worked out here: they are the runs of
     `free_starts` (the engine's one free-slot search for a session of `gap_minutes`), each
-    drawn from its first start to the end of a session at its last start."""
+    drawn from its first start to the end of a session at its last start.
+
+    `hands_on` (nurse staff id -> the intervals of their sessions' setup, checks and discharge)
+    marks each nurse's hands-on minutes on their shift band, after the band itself."""
 
     def span(obj: Any) -> tuple[int, int]:
         return wall_minutes(obj.starts_at, day, zone), wall_minutes(obj.ends_at, day, zone)
@@ -168,8 +172,21 @@ def build_grid(
         for row in rows:
             first, last = span(row)
             placed = axis.place(first, last)
-            if placed is not None:
-                bands.append(Lane(obj=row, items=[Item(kind, *placed, first, last, obj=row)]))
+            if placed is None:
+                continue
+            band = Lane(obj=row, items=[Item(kind, *placed, first, last, obj=row)])
+            if kind == "shift" and hands_on:
+                for hands_start, hands_end in sorted(hands_on.get(row.staff_id, ())):
+                    if hands_start < row.starts_at or hands_end > row.ends_at:
+                        continue  # another shift's (a nurse may have two that day)
+                    mark_first = wall_minutes(hands_start, day, zone)
+                    mark_last = wall_minutes(hands_end, day, zone)
+                    mark = axis.place(mark_first, mark_last)
+                    if mark is not None:
+                        band.items.append(
+                            Item("hands", *mark, mark_first, mark_last, starts_at=hands_start.astimezone(zone))
+                        )
+            bands.append(band)
 
     load = []
     live = [session_spans[id(s)] for s in sessions if s.blocking]

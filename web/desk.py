@@ -39,7 +39,7 @@ from scheduling.models import (
     Protocol,
     TreatmentPlan,
 )
-from scheduling.selectors import day_board, site_snapshot
+from scheduling.selectors import day_board, protocol_nurse_work, site_snapshot
 from scheduling.services import (
     ProposedSession,
     appointment_cancel,
@@ -113,6 +113,19 @@ def _nurse_shifts(site: Site, start: dt.datetime, end: dt.datetime) -> list[Shif
     )
 
 
+def _hands_on(appointments: list[Appointment]) -> dict[int, list[tuple[dt.datetime, dt.datetime]]]:
+    """Each nurse's hands-on intervals (setup, checks, discharge of their sessions' protocols)."""
+    found: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {}
+    for appointment in appointments:
+        if appointment.nurse_id is None or appointment.status not in BLOCKING_STATUSES:
+            continue
+        work = protocol_nurse_work(appointment.plan.protocol if appointment.plan_id else None)
+        found.setdefault(appointment.nurse_id, []).extend(
+            (span.start, span.end) for span in work.hands_on(appointment.starts_at, appointment.ends_at)
+        )
+    return found
+
+
 def _free_starts(
     snapshot: SiteSnapshot, day: dt.date, duration: dt.timedelta, now: dt.datetime
 ) -> dict[int, list[dt.datetime]]:
@@ -176,6 +189,7 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         gap_minutes=gap_minutes,
         step_minutes=site.slot_step_minutes,
         max_patients_per_nurse=site.max_patients_per_nurse,
+        hands_on=_hands_on(live),
     )
     return {
         "closures": closures,
@@ -367,6 +381,7 @@ def _proposal_rows(sessions: list[ProposedSession]) -> list[dict[str, Any]]:
             "ends_at": s.ends_at,
             "chair": chairs.get(s.chair_id),
             "nurse": nurses.get(s.nurse_id),
+            "why": s.why,
         }
         for s in sessions
     ]
@@ -467,6 +482,7 @@ def _cancel_rebook_page(
 ) -> HttpResponse:
     """Show the replacement a cancel-and-rebook would book, before anything is written."""
     replacement: list[dt.datetime] = []
+    reasons: list[str] = []
     problem = ""
     if (
         appointment.plan_id
@@ -479,6 +495,7 @@ def _cancel_rebook_page(
             problem = proposal.reason
         elif proposal is not None:
             replacement = [slot.start for slot in proposal.slots]
+            reasons = proposal.reasons or [""] * len(replacement)
     else:
         problem = "Only an upcoming induction session of a course has a replacement to book."
     context = {
@@ -486,6 +503,8 @@ def _cancel_rebook_page(
         "reason": reason,
         "back": back,
         "replacement": replacement,
+        # Each replacement's time and why the site's placement policy chose it.
+        "replacement_rows": [{"starts_at": start, "why": why} for start, why in zip(replacement, reasons, strict=True)],
         "replacement_problem": problem,
         "nav": "board",
         "site": appointment.site,

@@ -64,6 +64,10 @@ class ProtocolSerializer(CleanModelSerializer):
             "maintenance_default_days",
             "maintenance_max_days",
             "review_after_months",
+            "nurse_setup_minutes",
+            "nurse_check_offsets_minutes",
+            "nurse_check_minutes",
+            "nurse_discharge_minutes",
             "preparation_notes",
             "active",
         ]
@@ -212,6 +216,12 @@ class ProposedSessionSerializer(api_fields.StrictSerializer):
     chair = api_fields.IdField(source="chair_id")
     nurse = api_fields.IdField(source="nurse_id")
     site = api_fields.IdField(source="site_id")
+    why = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="Why the site's placement policy chose this time, in words (answers only; ignored on input).",
+    )
 
 
 class CourseProposalSerializer(serializers.Serializer):

@@ -21,6 +21,14 @@ AT = dt.datetime(2026, 3, 2, 15, tzinfo=dt.UTC)
 UNTIL = NOW + dt.timedelta(minutes=10)
 
 
+@pytest.fixture(autouse=True)
+def _several_setups_at_once(clinic):
+    """These tests hold several chairs at one minute with the clinic's one nurse; the setup rule
+    (tests/scheduling/test_nurse_work.py) is not what they are about."""
+    clinic.site.setups_per_nurse = 3
+    clinic.site.save(update_fields=["setups_per_nurse"])
+
+
 def hold(clinic, patient=None, *, chair=None):
     return appointment_book(
         patient=patient or PatientFactory(home_site=clinic.site),
