@@ -6,10 +6,14 @@ import dataclasses
 import time
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.utils import timezone
 
+from scheduling.engine.day_template import DEFAULT_TIME_LIMIT_SECONDS
+from scheduling.models import DayTemplate, DayTemplateState
 from scheduling.reminders.services import front_desk_lists_send_due, reminders_dispatch_due
+from scheduling.services.day_template import day_template_fail, day_template_regenerate
 
 DISPATCH_BATCH_SIZE = 100
 
@@ -48,3 +52,29 @@ def dispatch_due_reminders(helper: bool = False) -> dict[str, int]:
 def send_front_desk_daily_lists() -> int:
     """Run hourly: each site's list for tomorrow, once per site and day."""
     return front_desk_lists_send_due(now=timezone.now())
+
+
+# The solver's own limit plus room to load its inputs and write the result.
+DAY_TEMPLATE_SOFT_LIMIT = int(DEFAULT_TIME_LIMIT_SECONDS) + 20
+
+
+@shared_task(
+    name="scheduling.tasks.regenerate_day_template",
+    ignore_result=True,
+    soft_time_limit=DAY_TEMPLATE_SOFT_LIMIT,
+    time_limit=DAY_TEMPLATE_SOFT_LIMIT + 15,
+)
+def regenerate_day_template(attempt_id: int) -> str:
+    """Compute one queued day template; out of time, the run is marked failed and the template in use stays."""
+    attempt = DayTemplate.objects.select_related("site", "computed_by").filter(pk=attempt_id).first()
+    if attempt is None or attempt.state != DayTemplateState.PENDING:
+        return "skipped"
+    try:
+        result = day_template_regenerate(
+            site=attempt.site, actor=attempt.computed_by, now=timezone.now(), attempt=attempt
+        )
+    except SoftTimeLimitExceeded:
+        result = day_template_fail(
+            attempt=attempt, now=timezone.now(), error="The solver ran out of time; the previous template stays in use."
+        )
+    return result.state

@@ -22,8 +22,10 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ortools.sat.python import cp_model
+if TYPE_CHECKING:
+    from ortools.sat.python import cp_model
 
 DEFAULT_TIME_LIMIT_SECONDS = 10.0
 DEFAULT_WORKERS = 2
@@ -110,6 +112,9 @@ def solve_day_template(
     time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS,
     workers: int = DEFAULT_WORKERS,
 ) -> DayTemplateOutcome:
+    # Imported here: OR-Tools takes most of a second to import, and only the task's worker solves.
+    from ortools.sat.python import cp_model
+
     started = time.monotonic()
 
     def outcome(status: str, template: DayTemplateSolution | None = None) -> DayTemplateOutcome:
