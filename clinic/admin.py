@@ -41,7 +41,16 @@ class ReminderPolicyInline(admin.StackedInline):
 
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
-    list_display = ["name", "time_zone", "phone", "max_patients_per_nurse", "slot_step_minutes", "chair_count"]
+    list_display = [
+        "name",
+        "time_zone",
+        "phone",
+        "max_patients_per_nurse",
+        "setups_per_nurse",
+        "slot_step_minutes",
+        "placement_policy",
+        "chair_count",
+    ]
     search_fields = ["name", "address"]
     inlines = [ChairInline, OpeningHoursInline, ReminderPolicyInline]
 

@@ -237,6 +237,8 @@ class SiteSerializer(CleanModelSerializer):
             "address",
             "phone",
             "max_patients_per_nurse",
+            "setups_per_nurse",
+            "placement_policy",
             "slot_step_minutes",
             "arrival_notes",
         ]

@@ -49,6 +49,13 @@ class Role(models.TextChoices):
 CLINICIAN_ROLES = frozenset({Role.NURSE, Role.PRESCRIBER})
 
 
+class PlacementPolicy(models.TextChoices):
+    """How the scheduling engine chooses among feasible times (scheduling/engine/placement.py)."""
+
+    LEVEL = "level", "Level-load (setups apart, quiet days, even chairs and nurses)"
+    EARLIEST = "earliest", "Earliest free time"
+
+
 class Site(models.Model):
     name = models.CharField(max_length=120, unique=True)
     time_zone = models.CharField(
@@ -61,11 +68,23 @@ class Site(models.Model):
     # Proposed start times fall on this grid, in minutes past the hour.
     slot_step_minutes = models.PositiveSmallIntegerField(default=15)
     arrival_notes = models.TextField(blank=True, help_text="Parking, entrance, what to bring: shown in reminders.")
+    # A nurse's hands-on work (setup, checks, discharge: the protocol's nurse minutes) for at most this
+    # many patients at the same moment; monitoring in between counts against max_patients_per_nurse.
+    setups_per_nurse = models.PositiveSmallIntegerField(
+        default=1, help_text="How many patients one nurse can set up, check or discharge at the same time."
+    )
+    placement_policy = models.CharField(
+        max_length=10,
+        choices=PlacementPolicy.choices,
+        default=PlacementPolicy.LEVEL,
+        help_text="How proposals choose among free times: level-load the day and the week, or the earliest.",
+    )
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=Q(max_patients_per_nurse__gte=1), name="site_nurse_ratio_positive"),
+            models.CheckConstraint(condition=Q(setups_per_nurse__gte=1), name="site_setups_per_nurse_positive"),
             models.CheckConstraint(
                 condition=Q(slot_step_minutes__gte=5, slot_step_minutes__lte=60), name="site_slot_step_5_to_60"
             ),

@@ -55,6 +55,15 @@ class ProtocolAdmin(SimpleHistoryAdmin):
         (None, {"fields": ["name", "route", "active"]}),
         ("Chair time", {"fields": [("session_minutes", "infusion_minutes")]}),
         (
+            "Nurse hands-on minutes",
+            {
+                "fields": [
+                    ("nurse_setup_minutes", "nurse_discharge_minutes"),
+                    ("nurse_check_offsets_minutes", "nurse_check_minutes"),
+                ]
+            },
+        ),
+        (
             "Induction",
             {
                 "fields": [

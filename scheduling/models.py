@@ -22,6 +22,10 @@ from clinic.models import Chair, Channel, Route, Site, StaffMember
 from patients.models import Patient
 
 
+def default_check_offsets() -> list[int]:
+    return [40]
+
+
 class Protocol(models.Model):
     class InductionPattern(models.TextChoices):
         WINDOW = "window", "N sessions within D days"
@@ -41,6 +45,16 @@ class Protocol(models.Model):
     maintenance_default_days = models.PositiveSmallIntegerField(default=28)
     maintenance_max_days = models.PositiveSmallIntegerField(default=42)
     review_after_months = models.PositiveSmallIntegerField(default=6)
+    # The nurse's hands-on minutes in a session (setup at the start, checks, discharge at the end);
+    # between them the nurse only monitors. A nurse does at most Site.setups_per_nurse at once.
+    nurse_setup_minutes = models.PositiveSmallIntegerField(default=20)
+    nurse_check_offsets_minutes = models.JSONField(
+        default=default_check_offsets,
+        blank=True,
+        help_text="Minutes after the start of each hands-on check, e.g. [40]",
+    )
+    nurse_check_minutes = models.PositiveSmallIntegerField(default=5)
+    nurse_discharge_minutes = models.PositiveSmallIntegerField(default=10)
     preparation_notes = models.TextField(
         blank=True,
         default=(
@@ -72,6 +86,10 @@ class Protocol(models.Model):
                 | Q(induction_pattern="window", induction_sessions__gte=1, induction_window_days__gte=1),
                 name="protocol_window_pattern_complete",
             ),
+            models.CheckConstraint(
+                condition=Q(session_minutes__gte=F("nurse_setup_minutes") + F("nurse_discharge_minutes")),
+                name="protocol_nurse_work_within_session",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -96,6 +114,25 @@ class Protocol(models.Model):
             and self.induction_sessions > self.induction_window_days
         ):
             raise ValidationError({"induction_sessions": "Never two sessions on one day: more sessions than days."})
+        offsets = self.nurse_check_offsets_minutes
+        if not isinstance(offsets, list) or not all(
+            isinstance(o, int)
+            and not isinstance(o, bool)
+            and o >= 0
+            and o + self.nurse_check_minutes <= (self.session_minutes or 0)
+            for o in offsets
+        ):
+            raise ValidationError(
+                {
+                    "nurse_check_offsets_minutes": (
+                        "Give the checks as whole minutes after the start, each ending within the session, e.g. [40]."
+                    )
+                }
+            )
+        if (self.nurse_setup_minutes or 0) + (self.nurse_discharge_minutes or 0) > (self.session_minutes or 0):
+            raise ValidationError(
+                {"nurse_setup_minutes": "Setup and discharge together cannot be longer than the session."}
+            )
 
     @property
     def induction_session_count(self) -> int:

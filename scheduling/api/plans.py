@@ -64,6 +64,10 @@ class ProtocolSerializer(CleanModelSerializer):
             "maintenance_default_days",
             "maintenance_max_days",
             "review_after_months",
+            "nurse_setup_minutes",
+            "nurse_check_offsets_minutes",
+            "nurse_check_minutes",
+            "nurse_discharge_minutes",
             "preparation_notes",
             "active",
         ]
