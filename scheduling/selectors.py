@@ -504,8 +504,6 @@ def booking_references(
 
 # --- Day templates (scheduling/engine/day_template.py, scheduling/services/day_template.py) ---
 
-# Until protocols state their nurse work (issue 17, item 1), a setup takes this long.
-DEFAULT_SETUP_MINUTES = 20
 DAY_TEMPLATE_MIX_WEEKS = 8
 # The typical day's nurse shifts come from this many days either side of today.
 DAY_TEMPLATE_SHIFT_DAYS = 28
@@ -607,7 +605,7 @@ def day_template_inputs(*, site: Site, now: dt.datetime) -> DayTemplateInputs:
             id=protocol.pk,
             route=protocol.route,
             chair_minutes=protocol.session_minutes,
-            setup_minutes=getattr(protocol, "nurse_setup_minutes", DEFAULT_SETUP_MINUTES),
+            setup_minutes=protocol.nurse_setup_minutes,
             weight=float(mix.get(protocol.pk, 1)),
         )
         for protocol in wanted.order_by("pk")
@@ -617,7 +615,7 @@ def day_template_inputs(*, site: Site, now: dt.datetime) -> DayTemplateInputs:
         opening=opening,
         nurse_shifts=_typical_nurse_shifts(site, now=now, open_weekdays=open_weekdays),
         protocols=protocols,
-        setups_per_nurse=getattr(site, "setups_per_nurse", 1),
+        setups_per_nurse=site.setups_per_nurse,
         max_patients_per_nurse=site.max_patients_per_nurse,
         step_minutes=site.slot_step_minutes,
         bookings_counted=sum(mix.values()),

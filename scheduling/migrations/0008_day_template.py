@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('clinic', '0006_shift_at_most_max_length'),
-        ('scheduling', '0006_appointment_starts_idx'),
+        ('scheduling', '0007_protocol_nurse_work'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
