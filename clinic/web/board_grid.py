@@ -11,8 +11,9 @@ Content-Security-Policy forbids inline styles.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -68,6 +69,7 @@ class Item:
     obj: Any = None
     starts_at: dt.datetime | None = None
     cancelled_row: bool = False
+    preferred: bool = False  # a free gap that begins at one of the day template's starts
 
 
 @dataclass
@@ -116,6 +118,20 @@ def _round_up(minute: int, step: int) -> int:
     return math.ceil(minute / step) * step
 
 
+def gap_starts(
+    first: int, last: int, *, step_minutes: int, gap_minutes: int, preferred: Iterable[int] = ()
+) -> list[tuple[int, int, bool]]:
+    """A free span [first, last) as bookable gaps: (start, end, preferred). The span is cut at each
+    template start inside it that leaves room for the shortest session, so that start is a gap of
+    its own, marked preferred; the piece before it still starts a session that may run past it."""
+    bookable = _round_up(first, step_minutes)
+    if last - bookable < gap_minutes:
+        return []
+    cuts = sorted({minute for minute in preferred if bookable <= minute and last - minute >= gap_minutes})
+    edges = [bookable, *(cut for cut in cuts if cut != bookable), last]
+    return [(start, end, start in cuts) for start, end in itertools.pairwise(edges)]
+
+
 @dataclass
 class Grid:
     axis: Axis
@@ -138,6 +154,7 @@ def build_grid(
     gap_minutes: int,
     step_minutes: int,
     max_patients_per_nurse: int,
+    preferred_starts: Mapping[int, frozenset[dt.time]] | None = None,
 ) -> Grid:
     def span(obj: Any) -> tuple[int, int]:
         return wall_minutes(obj.starts_at, day, zone), wall_minutes(obj.ends_at, day, zone)
@@ -165,17 +182,22 @@ def build_grid(
                 busy.append((first, last))
         if opening is not None and getattr(chair, "active", True):
             window = (max(_clock_minutes(opening[0]), now_minute), _clock_minutes(opening[1]))
-            for first, last in free_spans(window, busy):
-                bookable = _round_up(first, step_minutes)
-                if last - bookable < gap_minutes:
-                    continue
-                starts_at = (
-                    local_instant(day, dt.time(bookable // 60, bookable % 60), zone) if bookable < DAY_MINUTES else None
+            preferred = [_clock_minutes(clock) for clock in (preferred_starts or {}).get(chair.pk, ())]
+            for free_first, free_last in free_spans(window, busy):
+                pieces = gap_starts(
+                    free_first, free_last, step_minutes=step_minutes, gap_minutes=gap_minutes, preferred=preferred
                 )
-                placed = axis.place(first, last)
-                if starts_at is None or placed is None:
-                    continue  # a start in the spring-forward gap does not exist
-                lane.items.append(Item("gap", *placed, bookable, last, starts_at=starts_at))
+                for index, (bookable, last, is_preferred) in enumerate(pieces):
+                    starts_at = (
+                        local_instant(day, dt.time(bookable // 60, bookable % 60), zone)
+                        if bookable < DAY_MINUTES
+                        else None
+                    )
+                    # The first piece is drawn from the free span's own start, as before.
+                    placed = axis.place(free_first if index == 0 else bookable, last)
+                    if starts_at is None or placed is None:
+                        continue  # a start in the spring-forward gap does not exist
+                    lane.items.append(Item("gap", *placed, bookable, last, starts_at=starts_at, preferred=is_preferred))
         lane.items.sort(key=lambda item: (item.cancelled_row, item.column))
         lanes.append(lane)
 

@@ -19,7 +19,7 @@ from tests.web.conftest import START, login
 pytestmark = pytest.mark.django_db
 
 # Session, user and role lookups are part of every page; the rest is the page's own.
-BOARD_QUERIES = 11  # + the closures, opening hours, nurse shifts and shortest session of the day
+BOARD_QUERIES = 12  # + the closures, opening hours, nurse shifts, shortest session and day template of the day
 WEEK_QUERIES = 7  # + the closures of the week
 SEARCH_QUERIES = 5
 CHART_QUERIES = 14
