@@ -1,0 +1,72 @@
+"""The day board marks the free gaps that begin at a start of the site's day template as preferred:
+the grid data (plain Python) and the page's mark and data attribute."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.urls import reverse
+
+from clinic.web.board_grid import gap_starts
+from scheduling.models import DayTemplate, DayTemplateState
+from tests.web.conftest import START, login
+from tests.web.test_board_grid import NEW_YORK, _grid, _items, _session
+
+
+def test_a_free_span_is_cut_at_each_template_start_that_leaves_room_for_a_session():
+    # Free 08:00-18:00 on a 15-minute grid, 90-minute sessions; template starts 10:20 (off the grid
+    # but still a start), 12:00 and 17:00 (too late: 60 minutes left).
+    pieces = gap_starts(8 * 60, 18 * 60, step_minutes=15, gap_minutes=90, preferred=[10 * 60 + 20, 12 * 60, 17 * 60])
+
+    assert pieces == [(480, 620, False), (620, 720, True), (720, 1080, True)]
+
+
+def test_a_template_start_at_the_start_of_a_free_span_marks_that_gap_itself():
+    assert gap_starts(8 * 60, 12 * 60, step_minutes=15, gap_minutes=90, preferred=[8 * 60]) == [(480, 720, True)]
+    assert gap_starts(8 * 60, 9 * 60, step_minutes=15, gap_minutes=90, preferred=[8 * 60]) == []
+
+
+def test_the_grid_marks_gaps_at_template_starts_as_preferred_and_leaves_other_chairs_alone():
+    day = dt.date(2026, 3, 4)
+    grid = _grid(
+        day,
+        [_session(1, day, (8, 0), (10, 0))],
+        chairs=2,
+        preferred={1: frozenset({dt.time(10, 20), dt.time(14)}), 3: frozenset({dt.time(9)})},
+    )
+
+    first = [(item.starts_at.astimezone(NEW_YORK).time(), item.preferred) for item in _items(grid, "gap", lane=0)]
+    assert first == [(dt.time(10), False), (dt.time(10, 20), True), (dt.time(14), True)]
+    second = [(item.starts_at.astimezone(NEW_YORK).time(), item.preferred) for item in _items(grid, "gap", lane=1)]
+    assert second == [(dt.time(8), False)]
+
+
+def test_a_template_start_taken_by_a_session_is_not_offered():
+    day = dt.date(2026, 3, 4)
+    grid = _grid(day, [_session(1, day, (9, 0), (11, 0))], preferred={1: frozenset({dt.time(10)})})
+
+    assert not any(item.preferred for item in _items(grid, "gap"))
+
+
+@pytest.mark.django_db
+def test_the_board_page_shows_preferred_gaps_with_a_mark_and_a_data_attribute(client, web):
+    chair = web.clinic.chairs[2]
+    DayTemplate.objects.create(
+        site=web.clinic.site,
+        state=DayTemplateState.DONE,
+        starts=[{"chair_id": chair.pk, "start": "13:30", "protocol_id": web.clinic.protocol.pk}],
+        sessions_per_day=1,
+        requested_at=dt.datetime(2026, 2, 27, 12, tzinfo=dt.UTC),
+        computed_at=dt.datetime(2026, 2, 27, 12, tzinfo=dt.UTC),
+    )
+    login(client, web.desk.user)
+
+    html = client.get(reverse("web:board") + f"?day={START.isoformat()}").content.decode()
+
+    preferred = re.findall(r'<a class="block gap gap--preferred[^"]*"[^>]*data-preferred="true"[^>]*>(.*?)</a>', html)
+    assert len(preferred) == 1
+    assert "Preferred 13:30" in preferred[0]
+    assert "Chair 3" in preferred[0]
+    assert html.count('data-preferred="true"') == 1
