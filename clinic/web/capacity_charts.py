@@ -111,7 +111,7 @@ def waits_chart(report: CapacityReport) -> str:
     with matplotlib.rc_context(STYLE):
         figure = Figure(figsize=(SIZE[0], 2.2), layout="constrained")
         axes = figure.add_subplot()
-        periods = [period for period in report.periods]
+        periods = list(report.periods)
         data = [period.waits_minutes or [float("nan")] for period in periods]
         boxes = axes.boxplot(
             data,
@@ -125,7 +125,11 @@ def waits_chart(report: CapacityReport) -> str:
             box.set_facecolor(colour)
             box.set_alpha(0.6)
         axes.invert_yaxis()
-        axes.set_xlim(left=0)
+        if not any(period.waits_minutes for period in periods):
+            axes.set_xlim(0, 60)
+            axes.text(30, 1.5, "No session records with a check-in and an infusion start yet", ha="center", va="center")
+        else:
+            axes.set_xlim(left=0)
         axes.set_xlabel("Minutes from check-in to infusion start")
         axes.grid(axis="x", alpha=0.3)
         return _svg(figure)
