@@ -18,6 +18,7 @@ the rest with that count held, for at most half the limit), within one time limi
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -146,6 +147,7 @@ def solve_day_template(
     # (chair id, slot, protocol) -> presence; (chair id, slot) -> start in grid cells from opening.
     chosen: dict[tuple[int, int, int], cp_model.IntVar] = {}
     cell_of: dict[tuple[int, int], cp_model.IntVar] = {}
+    first_used: dict[int, cp_model.IntVar] = {}
     by_protocol: dict[int, list[cp_model.IntVar]] = {p.id: [] for p in usable}
     for chair in chairs:
         fitting = [p for p in usable if p.route in chair.routes and p.chair_minutes <= closes - opens]
@@ -187,7 +189,19 @@ def solve_day_template(
                 model.Add(start >= earlier_end).OnlyEnforceIf(used)
             previous = (used, end)
             cell_of[chair.id, slot] = cell
+            if slot == 0:
+                first_used[chair.id] = used
         model.AddNoOverlap(no_overlap)
+    # Chairs equipped alike are interchangeable: keep only the arrangements where they are in
+    # order of their first start, unused ones last. The same days, without the 12! copies to search.
+    alike: dict[frozenset[str], list[int]] = {}
+    for chair in chairs:
+        if chair.id in first_used:
+            alike.setdefault(chair.routes, []).append(chair.id)
+    for group in alike.values():
+        for earlier, later in itertools.pairwise(group):
+            model.AddImplication(first_used[later], first_used[earlier])
+            model.Add(cell_of[earlier, 0] <= cell_of[later, 0]).OnlyEnforceIf(first_used[later])
     if not chosen:
         return outcome("INFEASIBLE")
     model.AddCumulative(setup_intervals, setup_demands, setup_cap)
@@ -197,7 +211,7 @@ def solve_day_template(
     model.Maximize(total)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = workers
-    solver.parameters.max_time_in_seconds = max(0.01, time_limit_seconds * 0.6)
+    solver.parameters.max_time_in_seconds = max(0.01, time_limit_seconds * 0.6 - (time.monotonic() - started))
     status = solver.Solve(model)
     status_name = solver.StatusName(status)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -229,7 +243,8 @@ def solve_day_template(
     remaining = time_limit_seconds - (time.monotonic() - started)
     second = cp_model.CpSolver()
     second.parameters.num_workers = workers
-    second.parameters.max_time_in_seconds = max(0.01, min(remaining, time_limit_seconds / 2))
+    # A twentieth of the limit is kept for reading the answer back.
+    second.parameters.max_time_in_seconds = max(0.01, min(remaining - time_limit_seconds / 20, time_limit_seconds / 2))
     refined = second.Solve(model)
     final = second if refined in (cp_model.OPTIMAL, cp_model.FEASIBLE) else solver
 
