@@ -16,6 +16,7 @@ from django.db.models import (
     Count,
     Func,
     JSONField,
+    Min,
     OuterRef,
     QuerySet,
     Subquery,
@@ -30,7 +31,8 @@ from scheduling.engine import ChairState, InductionRule, NurseState, Preferences
 from scheduling.engine.day_template import ChairSpec as TemplateChair
 from scheduling.engine.day_template import NurseShift
 from scheduling.engine.day_template import ProtocolSpec as TemplateProtocol
-from scheduling.engine.model import span_order
+from scheduling.engine.model import DEFAULT_NURSE_WORK, NurseWork, span_order
+from scheduling.engine.placement import EARLIEST, Habits, Placement
 from scheduling.engine.planner import MaintenanceRule
 from scheduling.engine.wallclock import day_bounds
 from scheduling.models import (
@@ -161,6 +163,7 @@ def booking_snapshot(
     shifts_by_nurse: dict[int, list[Span]] = defaultdict(list)
     chair_busy: dict[int, list[Span]] = defaultdict(list)
     nurse_booked: dict[int, list[Span]] = defaultdict(list)
+    nurse_hands: dict[int, list[Span]] = defaultdict(list)
     patient_busy: list[Span] = []
     booked_rows = []
     for kind, first, second, mine, row_start, row_end, note in rows:
@@ -170,16 +173,17 @@ def booking_snapshot(
         elif kind == _SHIFT:
             shifts_by_nurse[first].append(span)
         else:
-            booked_rows.append((first, second, span))
+            booked_rows.append((first, second, span, note))
             if mine:
                 patient_busy.append(span)
     chair_ids = {c.pk for c in chair_rows}
-    for chair_id, nurse_id, span in booked_rows:
+    for chair_id, nurse_id, span, work in booked_rows:
         # Rows come in for their chair, their nurse or the patient; each list keeps its own.
         if chair_id in chair_ids:
             chair_busy[chair_id].append(span)
         if nurse_id is not None and nurse_id in shifts_by_nurse:
             nurse_booked[nurse_id].append(span)
+            nurse_hands[nurse_id].extend(_nurse_work(work).hands_on(span.start, span.end))
     snapshot = SiteSnapshot(
         id=site.pk,
         name=site.name,
@@ -201,11 +205,13 @@ def booking_snapshot(
                 name=str(nurse_id),
                 shifts=tuple(sorted(spans, key=span_order)),
                 booked=tuple(sorted(nurse_booked[nurse_id], key=span_order)),
+                hands_on=tuple(sorted(nurse_hands[nurse_id], key=span_order)),
             )
             for nurse_id, spans in sorted(shifts_by_nurse.items())
         ),
         max_patients_per_nurse=site.max_patients_per_nurse,
         step_minutes=site.slot_step_minutes,
+        setups_per_nurse=site.setups_per_nurse,
     )
     return snapshot, sorted(patient_busy, key=span_order)
 
@@ -229,7 +235,9 @@ def _snapshot_rows(
     `starts_at` (MAX_SESSION_LENGTH, MAX_SHIFT_LENGTH), so the `starts_at` indexes are
     walked over the window only."""
     adapt = connection.ops.adapt_datetimefield_value
-    table = {model: model._meta.db_table for model in (Appointment, Closure, Shift, StaffMember)}
+    table = {
+        model: model._meta.db_table for model in (Appointment, Closure, Shift, StaffMember, TreatmentPlan, Protocol)
+    }
     blocking = list(BLOCKING_STATUSES)
     shift_where = (
         "sh.site_id = %s AND st.role = %s AND st.active AND sh.starts_at > %s AND sh.starts_at < %s AND sh.ends_at > %s"
@@ -267,8 +275,12 @@ def _snapshot_rows(
         booked_where += f" AND a.id NOT IN ({in_list(exclude)})"
         booked_params += exclude
     sql = (
-        f"SELECT '{_BOOKED}', a.chair_id, a.nurse_id, {is_patient}, a.starts_at, a.ends_at, ''"  # noqa: S608 - model tables
-        f" FROM {table[Appointment]} a WHERE {booked_where}"
+        # A session's nurse work (its protocol's) travels in the note column as text.
+        f"SELECT '{_BOOKED}', a.chair_id, a.nurse_id, {is_patient}, a.starts_at, a.ends_at,"  # noqa: S608 - model tables
+        " COALESCE(CAST(pr.nurse_setup_minutes AS TEXT) || ' ' || CAST(pr.nurse_check_minutes AS TEXT) || ' '"
+        " || CAST(pr.nurse_discharge_minutes AS TEXT) || ' ' || CAST(pr.nurse_check_offsets_minutes AS TEXT), '')"
+        f" FROM {table[Appointment]} a LEFT JOIN {table[TreatmentPlan]} tp ON tp.id = a.plan_id"
+        f" LEFT JOIN {table[Protocol]} pr ON pr.id = tp.protocol_id WHERE {booked_where}"
         f" UNION ALL SELECT '{_CLOSURE}', NULL, NULL, 1 = 0, c.starts_at, c.ends_at, c.reason FROM {table[Closure]} c"
         " WHERE (c.site_id = %s OR c.site_id IS NULL) AND c.starts_at < %s AND c.ends_at > %s"
         f" UNION ALL SELECT '{_SHIFT}', sh.staff_id, NULL, 1 = 0, sh.starts_at, sh.ends_at, '' FROM {shifts_from}"
@@ -285,6 +297,32 @@ def _snapshot_rows(
         (kind, first, second, mine, to_datetime(row_start), to_datetime(row_end), note)
         for kind, first, second, mine, row_start, row_end, note in found
     ]
+
+
+@functools.lru_cache(maxsize=256)
+def _nurse_work(encoded: str) -> NurseWork:
+    """The nurse work the snapshot query encodes per session as 'setup check discharge [offsets]'
+    (its protocol's); a session without a plan has the defaults."""
+    if not encoded:
+        return DEFAULT_NURSE_WORK
+    setup, check, discharge, offsets = encoded.split(" ", 3)
+    return NurseWork(
+        setup_minutes=int(setup),
+        check_offsets_minutes=tuple(int(o) for o in json.loads(offsets)),
+        check_minutes=int(check),
+        discharge_minutes=int(discharge),
+    )
+
+
+def protocol_nurse_work(protocol: Protocol | None) -> NurseWork:
+    if protocol is None:
+        return DEFAULT_NURSE_WORK
+    return NurseWork(
+        setup_minutes=protocol.nurse_setup_minutes,
+        check_offsets_minutes=tuple(protocol.nurse_check_offsets_minutes or ()),
+        check_minutes=protocol.nurse_check_minutes,
+        discharge_minutes=protocol.nurse_discharge_minutes,
+    )
 
 
 @functools.cache
@@ -620,3 +658,65 @@ def day_template_inputs(*, site: Site, now: dt.datetime) -> DayTemplateInputs:
         step_minutes=site.slot_step_minutes,
         bookings_counted=sum(mix.values()),
     )
+
+
+# --- Placement (scheduling/engine/placement.py) ---------------------------------------------
+
+# How many of the patient's latest sessions say what is usual for them.
+HABIT_SESSIONS = 6
+
+
+def site_preferred_starts(site: Site) -> dict[int, frozenset[dt.time]]:
+    """chair id -> the local starts of the site's day template (none until a template is made). One query."""
+    return preferred_starts(site_id=site.pk)
+
+
+def patient_habits(patient: Patient | None, *, site: Site) -> Habits:
+    """The patient's usual weekday, local start time and chair at `site`: the most common of
+    their latest sessions there (ties: the latest). One query."""
+    if patient is None:
+        return Habits()
+    rows = list(
+        Appointment.objects.filter(patient=patient, site=site, status__in=BLOCKING_STATUSES)
+        .order_by("-starts_at")
+        .values_list("starts_at", "chair_id")[:HABIT_SESSIONS]
+    )
+    if not rows:
+        return Habits()
+    zone = site.zone
+    locals_ = [(start.astimezone(zone), chair_id) for start, chair_id in rows]
+
+    def usual(values: list) -> Any:
+        counts = Counter(values)
+        return max(values, key=lambda value: counts[value])  # first (latest) of the most common
+
+    return Habits(
+        weekday=usual([local.weekday() for local, _ in locals_]),
+        clock=usual([local.time().replace(tzinfo=None) for local, _ in locals_]),
+        chair_id=usual([chair_id for _, chair_id in locals_]),
+    )
+
+
+def shortest_session_minutes() -> int | None:
+    """The shortest chair time of the active protocols: a chair gap shorter than it is lost."""
+    return Protocol.objects.filter(active=True).aggregate(shortest=Min("session_minutes"))["shortest"]
+
+
+def site_placement(
+    site: Site,
+    *,
+    patient: Patient | None = None,
+    preferred_starts: dict[int, frozenset[dt.time]] | None = None,
+) -> Placement:
+    """How proposals at `site` choose among free times: the site's policy and, for the level
+    policy, what it weighs (the day template, the patient's habits, the shortest session).
+    No query under the earliest policy."""
+    if site.placement_policy != EARLIEST:
+        shortest = shortest_session_minutes()
+        return Placement(
+            policy=site.placement_policy,
+            preferred_starts=site_preferred_starts(site) if preferred_starts is None else preferred_starts,
+            habits=patient_habits(patient, site=site),
+            shortest_session=dt.timedelta(minutes=shortest) if shortest else None,
+        )
+    return Placement(policy=EARLIEST)

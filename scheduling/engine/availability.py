@@ -9,10 +9,21 @@ from bisect import bisect_left, bisect_right, insort
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from scheduling.engine.model import DayProblem, Preferences, SiteSnapshot, Slot, Span, span_order
+from scheduling.engine.model import (
+    DEFAULT_NURSE_WORK,
+    DayProblem,
+    NurseWork,
+    Preferences,
+    SiteSnapshot,
+    Slot,
+    Span,
+    span_order,
+)
 from scheduling.engine.wallclock import day_bounds, local_instant
 
 _DAY = dt.timedelta(days=1)
+NURSE_HANDS_BUSY = "the nurse is busy setting up, checking or discharging another patient then"
+EVERY_NURSE_HANDS_BUSY = "every nurse on shift is busy setting up, checking or discharging another patient then"
 WEEKDAY_NAMES = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
 
 
@@ -74,12 +85,17 @@ class Availability:
     """A mutable view of one site's free capacity and one patient's busy times.
 
     `claim` records a slot, so property tests and multi-session planning can
-    place sessions one after another against the same view."""
+    place sessions one after another against the same view. `work` is the nurse's hands-on
+    work of the sessions being placed through this view (their protocol's)."""
 
-    def __init__(self, site: SiteSnapshot, patient_busy: Iterable[Span] = ()) -> None:
+    def __init__(
+        self, site: SiteSnapshot, patient_busy: Iterable[Span] = (), work: NurseWork = DEFAULT_NURSE_WORK
+    ) -> None:
         self.site = site
+        self.work = work
         self._chair_busy = {chair.id: _SortedSpans(chair.busy) for chair in site.chairs}
         self._nurse_booked = {nurse.id: _SortedSpans(nurse.booked) for nurse in site.nurses}
+        self._nurse_hands = {nurse.id: _SortedSpans(nurse.hands_on) for nurse in site.nurses}
         self._nurse_shifts = {nurse.id: _SortedSpans(nurse.shifts) for nurse in site.nurses}
         self._patient_busy = _SortedSpans(patient_busy)
         self._closures = sorted(site.closures)
@@ -88,11 +104,52 @@ class Availability:
         span = slot.span
         self._chair_busy[slot.chair_id].add(span)
         self._nurse_booked[slot.nurse_id].add(span)
+        hands = self._nurse_hands[slot.nurse_id]
+        for interval in self.work.hands_on(slot.start, slot.end):
+            hands.add(interval)
         if for_patient:
             self._patient_busy.add(span)
 
     def nurse_load(self, nurse_id: int, span: Span) -> int:
         return _peak_concurrency(list(self._nurse_booked[nurse_id].overlapping(span)), span)
+
+    def chair_spans(self, chair_id: int, window: Span) -> list[Span]:
+        """The chair's booked spans overlapping `window`, by start."""
+        return list(self._chair_busy[chair_id].overlapping(window))
+
+    def nurse_spans(self, nurse_id: int, window: Span) -> list[Span]:
+        """The nurse's booked sessions overlapping `window`, by start."""
+        return list(self._nurse_booked[nurse_id].overlapping(window))
+
+    def patient_free(self, span: Span) -> bool:
+        return not self._patient_busy.any_overlap(span)
+
+    def hands_free(self, nurse_id: int, start: dt.datetime, end: dt.datetime) -> bool:
+        """True if the nurse can do this session's setup, checks and discharge: at no moment of
+        them would they have `setups_per_nurse` other hands-on intervals in progress."""
+        limit = self.site.setups_per_nurse
+        if limit is None:
+            return True
+        hands = self._nurse_hands.get(nurse_id)
+        if hands is None:
+            return True
+        for interval in self.work.hands_on(start, end):
+            if not hands.any_overlap(interval):
+                continue
+            if limit == 1:
+                return False
+            overlapping = list(hands.overlapping(interval))
+            if len(overlapping) >= limit and _peak_concurrency(overlapping, interval) >= limit:
+                return False
+        return True
+
+    def hands_overlaps(self, nurse_id: int, start: dt.datetime, end: dt.datetime) -> int:
+        """How many of the nurse's hands-on intervals this session's hands-on intervals touch
+        (0 when none: the setups are apart)."""
+        hands = self._nurse_hands.get(nurse_id)
+        if hands is None:
+            return 0
+        return sum(sum(1 for _ in hands.overlapping(interval)) for interval in self.work.hands_on(start, end))
 
     def candidate_starts(
         self, day: dt.date, duration: dt.timedelta, prefs: Preferences
@@ -177,24 +234,41 @@ class Availability:
         return DayProblem(day, reason)
 
     def _pick_nurse(self, span: Span) -> int | None:
-        """The least-loaded nurse on shift for all of `span` with room for one more patient."""
+        """The least-loaded nurse on shift for all of `span` with room for one more patient and
+        hands free for the setup, checks and discharge."""
         limit = self.site.max_patients_per_nurse
         best: tuple[int, int] | None = None
         for nurse_id, shifts in self._nurse_shifts.items():
             if not shifts.covering(span):
                 continue
             load = self.nurse_load(nurse_id, span)
-            if load < limit and (best is None or load < best[0]):
+            if load < limit and (best is None or load < best[0]) and self.hands_free(nurse_id, span.start, span.end):
                 best = (load, nurse_id)
                 if load == 0:
                     break
         return best[1] if best else None
 
+    def nurses_for(self, span: Span) -> list[tuple[int, int]]:
+        """(load, nurse id) of every nurse who could take a session over `span`, least loaded first."""
+        limit = self.site.max_patients_per_nurse
+        found = []
+        for nurse_id, shifts in self._nurse_shifts.items():
+            if not shifts.covering(span):
+                continue
+            load = self.nurse_load(nurse_id, span)
+            if load < limit and self.hands_free(nurse_id, span.start, span.end):
+                found.append((load, nurse_id))
+        found.sort()
+        return found
+
     def _nurse_miss_reason(self, span: Span) -> str:
-        on_shift = any(shifts.covering(span) for shifts in self._nurse_shifts.values())
-        if not on_shift:
+        on_duty = [nurse_id for nurse_id, shifts in self._nurse_shifts.items() if shifts.covering(span)]
+        if not on_duty:
             return "no nurse is on shift"
-        return f"every nurse on shift already has {self.site.max_patients_per_nurse} patients"
+        limit = self.site.max_patients_per_nurse
+        if any(self.nurse_load(nurse_id, span) < limit for nurse_id in on_duty):
+            return EVERY_NURSE_HANDS_BUSY
+        return f"every nurse on shift already has {limit} patients"
 
     def free_slots(
         self,
@@ -205,6 +279,7 @@ class Availability:
         chair_ids: Iterable[int] | None = None,
         nurse_ids: Iterable[int] | None = None,
         after: dt.datetime | None = None,
+        prefs: Preferences | None = None,
     ) -> Iterator[Slot]:
         """Every (start, chair) on `day` that could take a session, in start then chair
         order, each with the least-loaded nurse free for it (lowest id on a tie), as the
@@ -215,7 +290,7 @@ class Availability:
         work follows the number of bookings that day, not starts x chairs x nurses. A
         nurse's exact peak load is computed only where two or more of their sessions
         touch the window."""
-        starts, _ = self.candidate_starts(day, duration, Preferences())
+        starts, _ = self.candidate_starts(day, duration, prefs or Preferences())
         if after is not None:
             starts = starts[bisect_right(starts, after) :]
         if not starts:
@@ -242,6 +317,11 @@ class Availability:
             for index in blocked_range(closure):
                 closed[index] = 1
         limit = self.site.max_patients_per_nurse
+        hands_limit = self.site.setups_per_nurse
+        # The new session's hands-on intervals as (offset from its start, length).
+        new_hands = [
+            (h.start - starts[0], h.end - h.start) for h in self.work.hands_on(starts[0], starts[0] + duration)
+        ]
         # best[i]: (load, nurse id) of the nurse the booking service would pick for starts[i].
         best: list[tuple[int, int] | None] = [None] * count
         for nurse_id in nurses:
@@ -254,8 +334,24 @@ class Availability:
             for booked in self._nurse_booked[nurse_id].overlapping(window):
                 for index in blocked_range(booked):
                     touching[index] += 1
+            hands_touching = [0] * count
+            if hands_limit is not None:
+                for interval in self._nurse_hands[nurse_id].overlapping(window):
+                    for offset, length in new_hands:
+                        # The new interval [s + offset, s + offset + length) overlaps it iff
+                        # interval.start - offset - length < s < interval.end - offset.
+                        low = bisect_right(starts, interval.start - offset - length)
+                        high = bisect_left(starts, interval.end - offset)
+                        for index in range(low, high):
+                            hands_touching[index] += 1
             for index in range(count):
                 if not on_shift[index]:
+                    continue
+                if (
+                    hands_limit is not None
+                    and hands_touching[index] >= hands_limit
+                    and (hands_limit == 1 or not self.hands_free(nurse_id, starts[index], starts[index] + duration))
+                ):
                     continue
                 load = touching[index]
                 if load >= 2:  # two sessions in the window need not run at once
@@ -293,4 +389,6 @@ class Availability:
             return "the nurse is not on shift then"
         if self.nurse_load(slot.nurse_id, span) >= self.site.max_patients_per_nurse:
             return f"the nurse already has {self.site.max_patients_per_nurse} patients then"
+        if not self.hands_free(slot.nurse_id, slot.start, slot.end):
+            return NURSE_HANDS_BUSY
         return None

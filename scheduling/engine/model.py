@@ -37,11 +37,41 @@ class ChairState:
 
 
 @dataclass(frozen=True)
+class NurseWork:
+    """A nurse's hands-on minutes in one session (the protocol's): setup from the start, a check
+    at each offset, discharge before the end. In between the nurse only monitors."""
+
+    setup_minutes: int = 20
+    check_offsets_minutes: tuple[int, ...] = (40,)
+    check_minutes: int = 5
+    discharge_minutes: int = 10
+
+    def hands_on(self, start: dt.datetime, end: dt.datetime) -> tuple[Span, ...]:
+        """The hands-on intervals of a session [start, end), sorted, each inside the session."""
+        minute = dt.timedelta(minutes=1)
+        spans = []
+        if self.setup_minutes:
+            spans.append(Span(start, min(end, start + self.setup_minutes * minute)))
+        if self.check_minutes:
+            for offset in self.check_offsets_minutes:
+                check_start = start + offset * minute
+                if check_start < end:
+                    spans.append(Span(check_start, min(end, check_start + self.check_minutes * minute)))
+        if self.discharge_minutes:
+            spans.append(Span(max(start, end - self.discharge_minutes * minute), end))
+        return tuple(sorted(span for span in spans if span.start < span.end))
+
+
+DEFAULT_NURSE_WORK = NurseWork()
+
+
+@dataclass(frozen=True)
 class NurseState:
     id: int
     name: str
     shifts: tuple[Span, ...] = ()  # sorted by start
     booked: tuple[Span, ...] = ()  # sorted by start
+    hands_on: tuple[Span, ...] = ()  # the booked sessions' hands-on intervals, sorted by start
 
 
 @dataclass(frozen=True)
@@ -57,6 +87,9 @@ class SiteSnapshot:
     nurses: tuple[NurseState, ...]
     max_patients_per_nurse: int = 3
     step_minutes: int = 15
+    # At most this many hands-on intervals (setup, check, discharge) of one nurse at one moment.
+    # None: the snapshot does not model nurse work (the hands-on rule is not applied).
+    setups_per_nurse: int | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +147,9 @@ class DayProblem:
 class Proposal:
     slots: list[Slot]
     notes: list[str] = field(default_factory=list)
+    # Why each slot's time was chosen, in words, one per slot (empty under the earliest policy's
+    # plain planner calls that predate placement; filled by scheduling.engine.placement).
+    reasons: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -66,9 +66,17 @@ def propose_induction(
 def _rest_of_induction(
     availability: Availability, rule: InductionRule, first: Slot, prefs: Preferences
 ) -> Proposal | NoFit:
+    return complete_induction(availability, rule, [first], prefs)
+
+
+def complete_induction(
+    availability: Availability, rule: InductionRule, placed: Sequence[Slot], prefs: Preferences
+) -> Proposal | NoFit:
+    """The course that keeps `placed` (its first sessions, in order) and takes the earliest
+    free slot for every other session, or why it does not fit."""
     zone = availability.site.zone
-    first_day = local_day(first.start, zone)
-    slots = [first]
+    first_day = local_day(placed[0].start, zone)
+    slots = list(placed)
     problems: list[DayProblem] = []
     if rule.weekly_counts:
         weeks = [(week, count) for week, count in enumerate(rule.weekly_counts)]

@@ -16,6 +16,8 @@ from clinic.models import Chair, Site, StaffMember
 from clinic.permissions import require_works_at
 from patients.models import Patient
 from scheduling.engine import Slot
+from scheduling.engine.model import NurseWork
+from scheduling.engine.placement import Placer
 from scheduling.engine.wallclock import day_bounds, local_day, local_instant
 from scheduling.errors import CheckInNotOpen, InvalidInput, InvalidState, PlanRuleBroken
 from scheduling.models import (
@@ -27,7 +29,13 @@ from scheduling.models import (
     TreatmentPlan,
 )
 from scheduling.reminders import services as reminders
-from scheduling.selectors import induction_rule, maintenance_rule, plan_sessions
+from scheduling.selectors import (
+    induction_rule,
+    maintenance_rule,
+    plan_sessions,
+    protocol_nurse_work,
+    site_placement,
+)
 from scheduling.services.core import (
     PlannedSession,
     best_problem,
@@ -112,14 +120,31 @@ def _choose_slot(
     chair: Chair | None,
     nurse: StaffMember | None,
     exclude_ids: list[int],
+    work: NurseWork,
 ) -> Slot:
-    """Fill in chair and nurse when the caller left them to us."""
+    """Fill in chair and nurse when the caller left them to us: under the site's placement
+    policy (earliest: the first chair by name and the least-loaded nurse; level: the chair
+    that leaves no unusable gap and is least used, and the least-used nurse)."""
     if chair is not None and nurse is not None:
         return Slot(starts_at, ends_at, chair.pk, nurse.pk)
-    availability = fresh_availability(site=site, patient=patient, start=starts_at, end=ends_at, exclude_ids=exclude_ids)
+    availability = fresh_availability(
+        site=site, patient=patient, start=starts_at, end=ends_at, exclude_ids=exclude_ids, work=work
+    )
     candidates = [chair.pk] if chair else [c.id for c in availability.site.chairs if route in c.routes]
     nurse_ids = [nurse.pk] if nurse else [n.id for n in availability.site.nurses]
     problems: list[str] = []
+    placement = site_placement(site, patient=patient)
+    if placement.level:
+        feasible = [
+            slot
+            for slot in (Slot(starts_at, ends_at, c, n) for c in candidates for n in nurse_ids)
+            if slot_problem(availability, slot, route=route) is None
+        ]
+        if feasible:
+            ranked = Placer(availability, placement).rank(feasible)
+            best = ranked[0].slot
+            # `rank` gives the best slot the least-used nurse free then; keep a nurse the caller named.
+            return Slot(best.start, best.end, best.chair_id, nurse.pk) if nurse else best
     for chair_id in candidates:
         for nurse_id in sorted(
             nurse_ids, key=lambda n: availability.nurse_load(n, Slot(starts_at, ends_at, 0, n).span)
@@ -167,6 +192,7 @@ def appointment_book(
             require_eligible(plan=plan, now=now)
         phase = phase or plan.phase
         duration = duration or dt.timedelta(minutes=plan.protocol.session_minutes)
+        work = protocol_nurse_work(plan.protocol)
         violations = plan_rule_violations(plan=plan, starts_at=starts_at, phase=phase)
         if violations and not (override_reason and _is_clinician(actor)):
             raise PlanRuleBroken(violations, can_override=_is_clinician(actor))
@@ -174,6 +200,7 @@ def appointment_book(
     else:
         phase = phase or Phase.INDUCTION
         duration = duration or dt.timedelta(minutes=120)
+        work = protocol_nurse_work(None)
         route = chair.equipment[0] if chair and chair.equipment else "iv"
     if chair is not None and chair.site_id != site.pk:
         raise InvalidInput("That chair is at another site.")
@@ -187,8 +214,9 @@ def appointment_book(
         chair=chair,
         nurse=nurse,
         exclude_ids=[],
+        work=work,
     )
-    verify_slots(site=site, patient=patient, slots=[slot], route=route, chairs=[chair] if chair else None)
+    verify_slots(site=site, patient=patient, slots=[slot], route=route, chairs=[chair] if chair else None, work=work)
     round_ = plan.induction_round if plan else 1
     (appointment,) = insert_sessions(
         patient=patient,
@@ -234,6 +262,7 @@ def appointment_move(
         raise InvalidInput("That chair is at another site.")
     plan = appointment.plan
     route = plan.protocol.route if plan else "iv"
+    work = protocol_nurse_work(plan.protocol if plan else None)
     if plan is not None:
         violations = plan_rule_violations(
             plan=plan, starts_at=starts_at, phase=appointment.phase, exclude_id=appointment.pk
@@ -250,9 +279,15 @@ def appointment_move(
         chair=chair,
         nurse=nurse,
         exclude_ids=[appointment.pk],
+        work=work,
     )
     verify_slots(
-        site=appointment.site, patient=appointment.patient, slots=[slot], route=route, exclude_ids=[appointment.pk]
+        site=appointment.site,
+        patient=appointment.patient,
+        slots=[slot],
+        route=route,
+        exclude_ids=[appointment.pk],
+        work=work,
     )
     old = local_label(appointment.starts_at, appointment.site)
     appointment.starts_at, appointment.ends_at = slot.start, slot.end

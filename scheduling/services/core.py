@@ -3,7 +3,8 @@ translate the database's refusal into a conflict a person can read.
 
 Concurrency: every write that puts a session in a chair first locks the rows
 of the nurses involved (in primary-key order, so two writers cannot deadlock)
-and then the patient. The nurse ratio can only be held under that lock; the
+and then the patient. The nurse ratio and the nurse's hands-on limit (setups, checks and
+discharges per nurse at once) can only be held under that lock; the
 chair and patient rules are also held by PostgreSQL's exclusion constraints,
 so a writer that slipped past the check still loses at INSERT.
 """
@@ -22,6 +23,7 @@ from django.db import IntegrityError, connection, transaction
 from clinic.models import Chair, Site, StaffMember
 from patients.models import Patient
 from scheduling.engine import Availability, Slot, Span
+from scheduling.engine.model import DEFAULT_NURSE_WORK, NurseWork
 from scheduling.engine.wallclock import local_instant
 from scheduling.errors import BookingConflict
 from scheduling.models import BLOCKING_STATUSES, Appointment, Phase, TreatmentPlan
@@ -50,6 +52,7 @@ _PROBLEM_REASONS = (
     ("the patient already has a session", "patient_busy"),
     ("the nurse is not on shift", "nurse_off_shift"),
     ("the nurse already has", "nurse_at_capacity"),
+    ("the nurse is busy setting up", "nurse_setup_busy"),
 )
 # When no chair and nurse can be found, the reason that explains it best comes first: a closure
 # closes every chair and a busy patient is busy in every chair; a nurse problem means some chair
@@ -59,6 +62,7 @@ _REASON_PRIORITY = (
     "outside_opening_hours",
     "patient_busy",
     "nurse_at_capacity",
+    "nurse_setup_busy",
     "nurse_off_shift",
     "chair_taken",
     "chair_not_equipped",
@@ -131,6 +135,7 @@ def fresh_availability(
     exclude_ids: Sequence[int] = (),
     chairs: Sequence[Chair] | None = None,
     nurse_ids: Sequence[int] | None = None,
+    work: NurseWork = DEFAULT_NURSE_WORK,
 ) -> Availability:
     snapshot, busy = booking_snapshot(
         site=site,
@@ -141,7 +146,7 @@ def fresh_availability(
         chairs=chairs,
         nurse_ids=nurse_ids,
     )
-    return Availability(snapshot, busy)
+    return Availability(snapshot, busy, work)
 
 
 def slot_problem(availability: Availability, slot: Slot, *, route: str) -> str | None:
@@ -175,8 +180,12 @@ def verify_slots(
     route: str,
     exclude_ids: Sequence[int] = (),
     chairs: Sequence[Chair] | None = None,
+    work: NurseWork = DEFAULT_NURSE_WORK,
 ) -> None:
     """Lock and re-check every slot against committed data; raise BookingConflict naming the first problem.
+
+    `work` is the sessions' nurse work (their protocol's): the nurse's hands-on limit is
+    checked here, under the nurse-row locks, like the ratio.
 
     `chairs` are the slots' chair rows when the caller already holds them (read in this
     transaction), which saves reading them again. Only the slots' chairs and nurses are read."""
@@ -195,6 +204,7 @@ def verify_slots(
         exclude_ids=exclude_ids,
         chairs=[c for c in chairs if c.pk in wanted],
         nurse_ids=nurse_ids,
+        work=work,
     )
     for slot in sorted(slots, key=lambda s: s.start):
         problem = slot_problem(availability, slot, route=route)

@@ -22,9 +22,14 @@ from scheduling.engine import (
     Proposal,
     Slot,
     find_alternatives,
-    propose_additional,
     propose_induction,
-    propose_maintenance,
+)
+from scheduling.engine.model import DEFAULT_NURSE_WORK, NurseWork
+from scheduling.engine.placement import (
+    Placer,
+    propose_additional_placed,
+    propose_induction_placed,
+    propose_maintenance_placed,
 )
 from scheduling.engine.wallclock import day_bounds, local_day
 from scheduling.errors import CourseDoesNotFit, InvalidInput, InvalidState, PlanRuleBroken
@@ -36,6 +41,8 @@ from scheduling.selectors import (
     maintenance_rule,
     patient_busy_spans,
     plan_preferences,
+    protocol_nurse_work,
+    site_placement,
     site_snapshot,
 )
 from scheduling.services.core import (
@@ -60,6 +67,8 @@ class ProposedSession:
     chair_id: int
     nurse_id: int
     site_id: int
+    # Why the placement policy chose this time, in words (empty for sessions a client sent).
+    why: str = ""
 
     @property
     def slot(self) -> Slot:
@@ -73,14 +82,17 @@ class CourseProposal:
     notes: list[str] = field(default_factory=list)
 
 
-def _availability(plan: TreatmentPlan, site: Site, first_day: dt.date, last_day: dt.date) -> Availability:
+def _availability(
+    plan: TreatmentPlan, site: Site, first_day: dt.date, last_day: dt.date, work: NurseWork = DEFAULT_NURSE_WORK
+) -> Availability:
     start, _ = day_bounds(first_day, site.zone)
     _, end = day_bounds(last_day, site.zone)
     snapshot, busy = booking_snapshot(site=site, start=start, end=end, patient=plan.patient)
-    return Availability(snapshot, busy)
+    return Availability(snapshot, busy, work)
 
 
 def _as_sessions(proposal: Proposal, site: Site, phase: str, first_sequence: int) -> list[ProposedSession]:
+    reasons = proposal.reasons or [""] * len(proposal.slots)
     return [
         ProposedSession(
             sequence=first_sequence + index,
@@ -90,8 +102,9 @@ def _as_sessions(proposal: Proposal, site: Site, phase: str, first_sequence: int
             chair_id=slot.chair_id,
             nurse_id=slot.nurse_id,
             site_id=site.pk,
+            why=why,
         )
-        for index, slot in enumerate(proposal.slots)
+        for index, (slot, why) in enumerate(zip(proposal.slots, reasons, strict=True))
     ]
 
 
@@ -126,9 +139,14 @@ def course_propose(
     site: Site | None = None,
     sessions_needed: int | None = None,
     weekly_counts: Sequence[int] | None = None,
+    preferred_starts: dict[int, frozenset[dt.time]] | None = None,
 ) -> CourseProposal:
     """Every induction session from `start_date`, or CourseDoesNotFit with the reasons and the
-    nearest alternatives (a later start, another site, other times). Never a partial course."""
+    nearest alternatives (a later start, another site, other times). Never a partial course.
+
+    The times are chosen by the site's placement policy (`Site.placement_policy`), each
+    session with why; `preferred_starts` (chair id -> local starts of a day template)
+    overrides the site's template."""
     _refuse_second_induction(plan)
     site = site or plan.site
     prefs = prefs or plan_preferences(plan)
@@ -152,7 +170,9 @@ def course_propose(
     if start_date < local_day(now, site.zone):
         raise InvalidInput("The course cannot start in the past.")
     horizon = start_date + dt.timedelta(days=7 + rule.span_days)
-    outcome = propose_induction(_availability(plan, site, start_date, horizon), rule, start_date, prefs, not_before=now)
+    availability = _availability(plan, site, start_date, horizon, protocol_nurse_work(plan.protocol))
+    placer = Placer(availability, site_placement(site, patient=plan.patient, preferred_starts=preferred_starts))
+    outcome = propose_induction_placed(placer, rule, start_date, prefs, not_before=now)
     if isinstance(outcome, Proposal):
         return CourseProposal(
             site=site, sessions=_as_sessions(outcome, site, Phase.INDUCTION, _held_count(plan) + 1), notes=outcome.notes
@@ -166,13 +186,14 @@ def _utc(instant: dt.datetime) -> str:
 
 def _does_not_fit(*, plan, site, rule, start_date, prefs, now, nofit: NoFit) -> CourseDoesNotFit:
     wide_end = start_date + dt.timedelta(days=ALTERNATIVE_START_DAYS + 7 + rule.span_days)
-    wide = _availability(plan, site, start_date, wide_end)
+    work = protocol_nurse_work(plan.protocol)
+    wide = _availability(plan, site, start_date, wide_end, work)
     attempts = [
         (
             f"Start {later:%a %-d %b} at {site.name}",
             (
                 lambda later=later: propose_induction(
-                    Availability(wide.site, _patient_busy(wide)), rule, later, prefs, now
+                    Availability(wide.site, _patient_busy(wide), wide.work), rule, later, prefs, now
                 )
             ),
         )
@@ -184,7 +205,9 @@ def _does_not_fit(*, plan, site, rule, start_date, prefs, now, nofit: NoFit) -> 
             0,
             (
                 f"Any open day and time from {start_date:%a %-d %b} at {site.name}",
-                lambda: propose_induction(Availability(wide.site, _patient_busy(wide)), rule, start_date, relaxed, now),
+                lambda: propose_induction(
+                    Availability(wide.site, _patient_busy(wide), wide.work), rule, start_date, relaxed, now
+                ),
             ),
         )
     site_of_label = {label: site.pk for label, _ in attempts}
@@ -196,7 +219,7 @@ def _does_not_fit(*, plan, site, rule, start_date, prefs, now, nofit: NoFit) -> 
             (
                 label,
                 lambda other=other: propose_induction(
-                    _availability(plan, other, start_date, start_date + dt.timedelta(days=7 + rule.span_days)),
+                    _availability(plan, other, start_date, start_date + dt.timedelta(days=7 + rule.span_days), work),
                     rule,
                     start_date,
                     prefs,
@@ -280,7 +303,9 @@ def plan_sessions_book(
 ) -> list[Appointment]:
     """Lock and re-check `slots`, insert them as the plan's sessions, and queue their reminders,
     all in the caller's transaction."""
-    verify_slots(site=site, patient=plan.patient, slots=slots, route=plan.protocol.route)
+    verify_slots(
+        site=site, patient=plan.patient, slots=slots, route=plan.protocol.route, work=protocol_nurse_work(plan.protocol)
+    )
     created = insert_sessions(
         patient=plan.patient,
         plan=plan,
@@ -390,9 +415,9 @@ def induction_reflow_propose(*, plan: TreatmentPlan, missed: Appointment, now: d
     first_day = local_day(min([missed.starts_at] + [a.starts_at for a in round_sessions]), zone)
     last_day = first_day + dt.timedelta(days=rule.span_days - 1)
     today = local_day(now, zone)
-    availability = _availability(plan, plan.site, max(today, first_day), last_day)
-    return propose_additional(
-        availability,
+    availability = _availability(plan, plan.site, max(today, first_day), last_day, protocol_nurse_work(plan.protocol))
+    return propose_additional_placed(
+        Placer(availability, site_placement(plan.site, patient=plan.patient)),
         rule,
         missing,
         first_day=max(today, first_day),
@@ -500,14 +525,27 @@ def maintenance_replan(
     _, end = day_bounds(plan.review_date, zone)
     exclude = [a.pk for a in existing]
     snapshot = site_snapshot(site=plan.site, start=start, end=end, exclude_appointment_ids=exclude)
+    work = protocol_nurse_work(plan.protocol)
     availability = Availability(
-        snapshot, patient_busy_spans(patient=plan.patient, start=start, end=end, exclude_appointment_ids=exclude)
+        snapshot, patient_busy_spans(patient=plan.patient, start=start, end=end, exclude_appointment_ids=exclude), work
     )
-    slots, problems = propose_maintenance(
-        availability, maintenance_rule(plan), anchor, plan.review_date, prefs or plan_preferences(plan), not_before=now
+    slots, problems, _ = propose_maintenance_placed(
+        Placer(availability, site_placement(plan.site, patient=plan.patient)),
+        maintenance_rule(plan),
+        anchor,
+        plan.review_date,
+        prefs or plan_preferences(plan),
+        not_before=now,
     )
     if slots:
-        verify_slots(site=plan.site, patient=plan.patient, slots=slots, route=plan.protocol.route, exclude_ids=exclude)
+        verify_slots(
+            site=plan.site,
+            patient=plan.patient,
+            slots=slots,
+            route=plan.protocol.route,
+            exclude_ids=exclude,
+            work=work,
+        )
     kept = existing[: len(slots)]
     # Surplus sessions are released first, so a kept session may move onto a released one's time.
     for appointment in existing[len(slots) :]:

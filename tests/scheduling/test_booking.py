@@ -53,6 +53,8 @@ def test_a_failed_series_booking_books_nothing(clinic):
     proposal = services.course_propose(plan=plan, start_date=START, now=NOW)
     # Someone else takes every chair at the time of the fifth session after the proposal was shown.
     fifth = proposal.sessions[4]
+    clinic.site.setups_per_nurse = len(clinic.chairs)  # one nurse sets up every chair at once here
+    clinic.site.save(update_fields=["setups_per_nurse"])
     for chair in clinic.chairs:
         services.appointment_book(
             patient=PatientFactory(home_site=clinic.site),

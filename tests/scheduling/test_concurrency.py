@@ -85,7 +85,8 @@ def test_twenty_bookings_of_one_chair_at_one_time_yield_one_winner():
 
 
 def test_a_nurse_at_her_ratio_takes_no_more_patients_under_a_race():
-    clinic = make_clinic(chairs=THREADS, nurses=1)
+    # Setups may coincide here (three per nurse), so only the monitoring ratio refuses.
+    clinic = make_clinic(chairs=THREADS, nurses=1, setups_per_nurse=3)
     nurse = clinic.nurses[0]
     patients = [PatientFactory(home_site=clinic.site) for _ in range(THREADS)]
 
@@ -129,3 +130,30 @@ def test_twenty_whole_courses_racing_for_few_chairs_never_overlap():
     with connection.cursor() as cursor:
         cursor.execute("SELECT plan_id, count(*) FROM scheduling_appointment GROUP BY plan_id")
         assert all(count == 6 for _, count in cursor.fetchall()), "a course was half booked"
+
+
+def test_setups_that_collide_for_the_only_nurse_book_once_under_a_race():
+    # Twenty chairs and room for three patients under the ratio, but one nurse sets up one patient
+    # at a time (the site's default): of twenty sessions starting together, exactly one is booked.
+    clinic = make_clinic(chairs=THREADS, nurses=1)
+    nurse = clinic.nurses[0]
+    patients = [PatientFactory(home_site=clinic.site) for _ in range(THREADS)]
+
+    def book(index: int) -> None:
+        # Every start falls inside another's 20-minute setup: 10:00, 10:05, 10:10, 10:15 ...
+        services.appointment_book(
+            patient=patients[index],
+            site=clinic.site,
+            starts_at=SLOT + dt.timedelta(minutes=5 * (index % 4)),
+            chair=clinic.chairs[index],
+            nurse=nurse,
+            actor=None,
+            now=NOW,
+        )
+
+    winners, conflicts = _race(book)
+    assert winners == 1
+    assert all("busy setting up, checking or discharging" in message for message in conflicts)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM scheduling_appointment WHERE nurse_id = %s", [nurse.pk])
+        assert cursor.fetchone()[0] == 1

@@ -12,11 +12,11 @@ from scheduling import tasks
 from scheduling.engine.day_template import DayTemplateOutcome
 from scheduling.models import DayTemplate, DayTemplateState
 from scheduling.selectors import day_template_inputs, latest_day_template, preferred_starts
-from scheduling.services import course_book
+from scheduling.services import course_book, course_propose
 from scheduling.services import day_template as service
 from scheduling.services.day_template import day_template_regenerate, day_template_request
 from tests.factories import ProtocolFactory
-from tests.scheduling.conftest import NOW, START
+from tests.scheduling.conftest import NOW, START, make_clinic
 
 pytestmark = pytest.mark.django_db
 # A Wednesday afternoon in the clinic's fixture weeks (its nurses work 07:30-18:30 every day).
@@ -157,3 +157,26 @@ def test_the_task_out_of_time_records_a_failure_and_keeps_the_previous_template(
 def test_the_task_time_limit_leaves_room_beyond_the_solver_limit():
     assert tasks.regenerate_day_template.soft_time_limit > service.DEFAULT_TIME_LIMIT_SECONDS
     assert tasks.regenerate_day_template.time_limit > tasks.regenerate_day_template.soft_time_limit
+
+
+def test_a_course_proposal_at_a_level_loaded_site_prefers_the_saved_template_starts():
+    clinic = make_clinic(placement_policy="level")
+    # The template in use offers one start: Chair 2 at 10:30. On the course's empty days every time
+    # keeps setups apart, so the template decides (issue 17: placement prefers template starts).
+    chair = clinic.chairs[1]
+    DayTemplate.objects.create(
+        site=clinic.site,
+        state=DayTemplateState.DONE,
+        starts=[{"chair_id": chair.pk, "start": "10:30", "protocol_id": clinic.protocol.pk}],
+        sessions_per_day=1,
+        requested_at=NOW,
+        computed_at=NOW,
+    )
+    plan = clinic.plan()
+
+    proposal = course_propose(plan=plan, start_date=START, now=NOW)
+
+    first = proposal.sessions[0]
+    assert first.chair_id == chair.pk
+    assert first.starts_at.astimezone(clinic.site.zone).time() == dt.time(10, 30)
+    assert "a start of the day template" in first.why

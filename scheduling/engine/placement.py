@@ -1,0 +1,565 @@
+"""Placement by a stated objective: which of the feasible times a proposal takes.
+
+Feasibility is decided elsewhere (`Availability`: hours, closures, chair, patient, nurse
+ratio, nurse hands-on limit; the planner: spacing, one a day, the window). Among the
+feasible (start, chair) pairs a site's `placement_policy` chooses:
+
+- ``earliest``: the earliest start, the first chair in name order, the least-loaded nurse
+  (the behaviour before level-loading, kept exactly).
+- ``level``: the smallest score, compared lexicographically (a later weight only breaks
+  ties of every earlier one):
+
+  a) setups apart: the fewest of the nurse's own hands-on intervals touched (0 unless a
+     site lets a nurse set up several patients at once), then the fewest other starts at
+     the site in the same 15-minute bucket of the local wall clock;
+  a') a start of the site's day template for that chair (`preferred_starts`), when given;
+  b) the quietest day: the share of the day's chair time already booked at the site. A
+     course chooses each session's day among the days its rules allow (up to
+     `DAY_SLACK_DAYS` after the earliest possible day, the first session up to
+     `FIRST_SESSION_SLACK_DAYS`), keeping the gap, one a day and the window, and only
+     where the rest of the course still fits;
+  c) no unusable gap: the fewest gaps left in the chair shorter than the shortest
+     session (`shortest_session`), then the least-used chair that day (booked minutes);
+     the nurse is then the least-used of those free for that time;
+  d) the patient's habits: their usual weekday, then the distance from their usual
+     start time, then their usual chair;
+  e) the earliest start (then chair and nurse id, so the choice is deterministic).
+
+Each choice carries `why`, the reason in words ("Tue 8 Dec 09:15, Chair 4: keeps setups
+apart (no other start 09:15–09:30), the quietest allowed day, Chair 4 least used").
+
+The level search looks at every free start of a day through `Availability.free_slots`
+(one sweep over the day's bookings), so planning a course stays within a few
+milliseconds per day looked at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from scheduling.engine.availability import Availability
+from scheduling.engine.model import DayProblem, InductionRule, NoFit, Preferences, Proposal, Slot, Span
+from scheduling.engine.planner import (
+    FIRST_SESSION_SEARCH_DAYS,
+    MaintenanceRule,
+    complete_induction,
+    propose_additional,
+    propose_induction,
+    propose_maintenance,
+)
+from scheduling.engine.wallclock import day_bounds, local_day, local_instant
+
+EARLIEST = "earliest"
+LEVEL = "level"
+POLICIES = (EARLIEST, LEVEL)
+BUCKET_MINUTES = 15
+# How many days after the earliest possible day a course session may move to a quieter day.
+DAY_SLACK_DAYS = 2
+# The first session keeps close to the day asked for: at most this many days later.
+FIRST_SESSION_SLACK_DAYS = 1
+
+
+@dataclass(frozen=True)
+class Habits:
+    """The patient's usual weekday, local start time and chair (from their sessions so far)."""
+
+    weekday: int | None = None
+    clock: dt.time | None = None
+    chair_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """How to choose among feasible times: the site's policy and what the level policy weighs."""
+
+    policy: str = EARLIEST
+    # chair id -> local wall-clock starts of the site's day template, preferred when free.
+    preferred_starts: Mapping[int, frozenset[dt.time]] = field(default_factory=dict)
+    habits: Habits = Habits()
+    # The shortest chair time of the site's protocols: a gap shorter than this is lost.
+    shortest_session: dt.timedelta | None = None
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise ValueError(f"unknown placement policy {self.policy!r}; choose one of {', '.join(POLICIES)}")
+
+    @property
+    def level(self) -> bool:
+        return self.policy == LEVEL
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One chosen slot, its score under the policy (empty under earliest) and why."""
+
+    slot: Slot
+    score: tuple = ()
+    why: str = ""
+
+
+def _clock(instant: dt.datetime, zone) -> str:
+    return f"{instant.astimezone(zone):%H:%M}"
+
+
+def _label(instant: dt.datetime, zone) -> str:
+    return f"{instant.astimezone(zone):%a %-d %b %H:%M}"
+
+
+class DayLoad:
+    """What the level score needs to know about one local day at the site."""
+
+    def __init__(self, availability: Availability, day: dt.date) -> None:
+        site = availability.site
+        zone = site.zone
+        midnight, next_midnight = day_bounds(day, zone)
+        window = Span(midnight, next_midnight)
+        self.day = day
+        hours = site.opening.get(day.weekday())
+        self.opens_at = local_instant(day, hours[0], zone) if hours else None
+        self.closes_at = local_instant(day, hours[1], zone) if hours else None
+        self.opens_at = self.opens_at or midnight
+        self.closes_at = self.closes_at or next_midnight
+        self.chair_spans: dict[int, list[Span]] = {}
+        self.chair_minutes: dict[int, int] = {}
+        self.buckets: Counter[int] = Counter()
+        booked = 0
+        for chair in site.chairs:
+            spans = availability.chair_spans(chair.id, window)
+            self.chair_spans[chair.id] = spans
+            minutes = 0
+            for span in spans:
+                minutes += int((min(span.end, next_midnight) - max(span.start, midnight)).total_seconds() // 60)
+                if midnight <= span.start < next_midnight:
+                    self.buckets[_bucket(span.start, zone)] += 1
+            self.chair_minutes[chair.id] = minutes
+            booked += minutes
+        open_minutes = max(1, int((self.closes_at - self.opens_at).total_seconds() // 60)) * max(1, len(site.chairs))
+        # Per mille of the day's chair time booked: the day-level weight.
+        self.booked_share = booked * 1000 // open_minutes
+        self.nurse_minutes: dict[int, int] = {}
+        for nurse in site.nurses:
+            self.nurse_minutes[nurse.id] = sum(
+                int((min(s.end, next_midnight) - max(s.start, midnight)).total_seconds() // 60)
+                for s in availability.nurse_spans(nurse.id, window)
+            )
+
+    def fragments(self, chair_id: int, span: Span, shortest: dt.timedelta) -> int:
+        """How many gaps shorter than `shortest` the span leaves beside it in the chair."""
+        before, after = self.opens_at, self.closes_at
+        for other in self.chair_spans.get(chair_id, ()):
+            if other.end <= span.start:
+                before = max(before, other.end)
+            elif other.start >= span.end:
+                after = min(after, other.start)
+        gap_before, gap_after = span.start - before, after - span.end
+        zero = dt.timedelta(0)
+        return int(zero < gap_before < shortest) + int(zero < gap_after < shortest)
+
+
+def _bucket(instant: dt.datetime, zone) -> int:
+    local = instant.astimezone(zone)
+    return (local.hour * 60 + local.minute) // BUCKET_MINUTES
+
+
+class Placer:
+    """Chooses slots under one policy against one Availability. Day loads are computed once
+    per day and forgotten when a slot is claimed through `claim`."""
+
+    def __init__(self, availability: Availability, placement: Placement | None = None) -> None:
+        self.availability = availability
+        self.placement = placement or Placement()
+        self._loads: dict[dt.date, DayLoad] = {}
+        self._chair_names = {chair.id: chair.name for chair in availability.site.chairs}
+
+    # --- shared ---------------------------------------------------------------
+
+    def claim(self, slot: Slot) -> None:
+        self.availability.claim(slot)
+        self._loads.pop(local_day(slot.start, self.availability.site.zone), None)
+
+    def load(self, day: dt.date) -> DayLoad:
+        found = self._loads.get(day)
+        if found is None:
+            found = self._loads[day] = DayLoad(self.availability, day)
+        return found
+
+    def choose(
+        self,
+        day: dt.date,
+        duration: dt.timedelta,
+        route: str,
+        prefs: Preferences,
+        not_before: dt.datetime | None = None,
+    ) -> Choice | DayProblem:
+        """The slot the policy takes on `day`, or why there is none."""
+        earliest = self.availability.first_slot(day, duration, route, prefs, not_before)
+        if isinstance(earliest, DayProblem) or not self.placement.level:
+            return earliest if isinstance(earliest, DayProblem) else Choice(earliest, why=self.why_earliest(earliest))
+        candidates = self.candidates(day, duration, route, prefs, not_before)
+        if not candidates:  # cannot happen when first_slot found one; stay safe
+            return Choice(earliest, why=self.why_earliest(earliest))
+        return self.explain(min(candidates, key=lambda c: c.score), candidates)
+
+    def why_earliest(self, slot: Slot) -> str:
+        zone = self.availability.site.zone
+        return f"{_label(slot.start, zone)}, {self._chair_names.get(slot.chair_id, 'chair')}: the earliest free time"
+
+    # --- the level score ------------------------------------------------------
+
+    def candidates(
+        self,
+        day: dt.date,
+        duration: dt.timedelta,
+        route: str,
+        prefs: Preferences,
+        not_before: dt.datetime | None = None,
+    ) -> list[Choice]:
+        """Every feasible (start, chair) of `day` with its level score (why filled in later)."""
+        availability = self.availability
+        found: list[Choice] = []
+        seen_start: dt.datetime | None = None
+        start_ok = False
+        for slot in availability.free_slots(day, duration, route, prefs=prefs):
+            if slot.start != seen_start:
+                seen_start = slot.start
+                start_ok = (not_before is None or slot.start >= not_before) and availability.patient_free(slot.span)
+            if start_ok:
+                found.append(Choice(slot, self.score(slot)))
+        return found
+
+    def score(self, slot: Slot) -> tuple:
+        """The level score of a feasible slot (see the module docstring for the order)."""
+        availability = self.availability
+        site = availability.site
+        zone = site.zone
+        local = slot.start.astimezone(zone)
+        load = self.load(local.date())
+        placement = self.placement
+        habits = placement.habits
+        minute = local.hour * 60 + local.minute
+        several_setups = site.setups_per_nurse is not None and site.setups_per_nurse > 1
+        hands = availability.hands_overlaps(slot.nurse_id, slot.start, slot.end) if several_setups else 0
+        preferred = placement.preferred_starts
+        template_miss = int(
+            bool(preferred) and local.time().replace(tzinfo=None) not in preferred.get(slot.chair_id, ())
+        )
+        time_distance = 0
+        if habits.clock is not None:
+            time_distance = abs(minute - (habits.clock.hour * 60 + habits.clock.minute))
+        return (
+            hands,
+            load.buckets[minute // BUCKET_MINUTES],
+            template_miss,
+            load.booked_share,
+            load.fragments(slot.chair_id, slot.span, placement.shortest_session or (slot.end - slot.start)),
+            load.chair_minutes.get(slot.chair_id, 0),
+            int(habits.weekday is not None and habits.weekday != local.weekday()),
+            time_distance,
+            int(habits.chair_id is not None and habits.chair_id != slot.chair_id),
+            slot.start,
+            slot.chair_id,
+        )
+
+    def _nurse_for(self, slot: Slot) -> Slot:
+        """The least-used nurse of the day among those free for the slot's time."""
+        availability = self.availability
+        load = self.load(local_day(slot.start, availability.site.zone))
+        options = availability.nurses_for(slot.span)
+        if not options:
+            return slot
+        best = min(
+            options,
+            key=lambda option: (
+                availability.hands_overlaps(option[1], slot.start, slot.end),
+                load.nurse_minutes.get(option[1], 0),
+                option[0],
+                option[1],
+            ),
+        )
+        return Slot(slot.start, slot.end, slot.chair_id, best[1])
+
+    def explain(self, choice: Choice, candidates: list[Choice], *, day_reason: str = "") -> Choice:
+        """The chosen slot (with the least-used nurse) and why, in words, against the others."""
+        zone = self.availability.site.zone
+        slot = self._nurse_for(choice.slot)
+        hands, same_bucket, template_miss, _share, fragments, chair_minutes, weekday_miss, time_distance, chair_miss = (
+            choice.score[:9]
+        )
+        chair = self._chair_names.get(slot.chair_id, "chair")
+        local = slot.start.astimezone(zone)
+        bucket_start = local.replace(minute=(local.minute // BUCKET_MINUTES) * BUCKET_MINUTES)
+        bucket = f"{bucket_start:%H:%M}–{bucket_start + dt.timedelta(minutes=BUCKET_MINUTES):%H:%M}"
+        parts: list[str] = []
+        if same_bucket == 0:
+            parts.append(f"keeps setups apart (no other start {bucket})")
+        else:
+            parts.append(
+                f"the fewest starts at one time ({same_bucket} other start{'s' if same_bucket > 1 else ''} {bucket})"
+            )
+        if hands:
+            parts.append("the nurse's hands-on work overlaps the least")
+        if self.placement.preferred_starts and not template_miss:
+            parts.append("a start of the day template")
+        if day_reason:
+            parts.append(day_reason)
+        others = [c for c in candidates if c is not choice]
+        if not fragments and any(c.score[4] for c in others):
+            parts.append(f"leaves no gap in {chair} too short to use")
+        if any(c.score[5] > chair_minutes for c in others if c.slot.start == choice.slot.start):
+            parts.append(f"{chair} least used")
+        habits = self.placement.habits
+        if habits.weekday is not None and not weekday_miss:
+            parts.append("the patient's usual weekday")
+        if habits.clock is not None and time_distance == 0:
+            parts.append("the patient's usual time")
+        if habits.chair_id is not None and not chair_miss:
+            parts.append("the patient's usual chair")
+        return Choice(slot, choice.score, f"{_label(slot.start, zone)}, {chair}: {', '.join(parts)}")
+
+    def rank(self, slots: Iterable[Slot]) -> list[Choice]:
+        """Given free slots (a finder's), best first under the policy, each with why. Under
+        earliest they keep their order."""
+        slots = list(slots)
+        if not self.placement.level:
+            return [Choice(slot, why=self.why_earliest(slot)) for slot in slots]
+        scored = sorted((Choice(slot, self.score(slot)) for slot in slots), key=lambda c: c.score)
+        # Only the best is explained (and given its nurse): explaining compares with every other.
+        return [self.explain(scored[0], scored), *scored[1:]] if scored else []
+
+
+# --- whole courses under a policy ----------------------------------------------------------
+
+
+def propose_induction_placed(
+    placer: Placer,
+    rule: InductionRule,
+    start_day: dt.date,
+    prefs: Preferences,
+    not_before: dt.datetime | None = None,
+) -> Proposal | NoFit:
+    """An induction under the placer's policy, each slot with why (`Proposal.reasons`).
+
+    Under ``level`` it never fails where ``earliest`` succeeds: the earliest course is found
+    first, and a session moves to a better day or time only if the earliest completion of
+    the rest of the course from there still fits (otherwise it takes the earliest slot,
+    from which the rest is known to fit)."""
+    availability = placer.availability
+    earliest = propose_induction(availability, rule, start_day, prefs, not_before)
+    if isinstance(earliest, NoFit):
+        return earliest
+    if not placer.placement.level:
+        earliest.reasons = [placer.why_earliest(slot) for slot in earliest.slots]
+        return earliest
+    zone = availability.site.zone
+    duration, route = rule.session_length, rule.route
+    greedy = earliest
+    # The first session: the earliest course's first day, or up to FIRST_SESSION_SLACK_DAYS later.
+    first_day = local_day(greedy.slots[0].start, zone)
+    last_first_day = min(
+        first_day + dt.timedelta(days=FIRST_SESSION_SLACK_DAYS),
+        start_day + dt.timedelta(days=FIRST_SESSION_SEARCH_DAYS - 1),
+    )
+    chosen, greedy, why = _choose_session(
+        placer, rule, prefs, [], greedy, first_day, last_first_day, not_before, duration, route
+    )
+    slots, reasons = [chosen], [why]
+    course_first_day = local_day(chosen.start, zone)
+    total = rule.total_sessions
+    while len(slots) < total:
+        index = len(slots)
+        after = max(slots[-1].start + rule.min_gap, not_before) if not_before else slots[-1].start + rule.min_gap
+        earliest_next = greedy.slots[index]
+        low = local_day(earliest_next.start, zone)
+        high = low + dt.timedelta(days=DAY_SLACK_DAYS)
+        high = min(high, _last_day_for(rule, course_first_day, index))
+        chosen, greedy, why = _choose_session(placer, rule, prefs, slots, greedy, low, high, after, duration, route)
+        slots.append(chosen)
+        reasons.append(why)
+    notes = list(earliest.notes)
+    if local_day(slots[0].start, zone) != local_day(earliest.slots[0].start, zone) and not notes:
+        notes.append(f"Starts {local_day(slots[0].start, zone):%a %-d %b}; {reasons[0].split(': ', 1)[-1]}")
+    return Proposal(slots=slots, notes=notes, reasons=reasons)
+
+
+def _last_day_for(rule: InductionRule, first_day: dt.date, index: int) -> dt.date:
+    """The last day session `index` (0-based) may take: the end of its week of a weekly pattern,
+    else the end of the window."""
+    if rule.weekly_counts:
+        placed = 0
+        for week, count in enumerate(rule.weekly_counts):
+            placed += count
+            if index < placed:
+                return first_day + dt.timedelta(days=7 * (week + 1) - 1)
+    return first_day + dt.timedelta(days=rule.span_days - 1)
+
+
+def _choose_session(
+    placer: Placer,
+    rule: InductionRule,
+    prefs: Preferences,
+    placed: list[Slot],
+    greedy: Proposal,
+    low: dt.date,
+    high: dt.date,
+    not_before: dt.datetime | None,
+    duration: dt.timedelta,
+    route: str,
+) -> tuple[Slot, Proposal, str]:
+    """Session len(placed)'s slot: the best-scored of the days low..high whose earliest
+    completion still fits, else the earliest one. Returns it, the completion, and why."""
+    availability = placer.availability
+    index = len(placed)
+    fallback = greedy.slots[index]
+    options: list[tuple[Choice, list[Choice]]] = []
+    day = low
+    while day <= high:
+        candidates = placer.candidates(day, duration, route, prefs, not_before)
+        if candidates:
+            options.append((min(candidates, key=lambda c: c.score), candidates))
+        day += dt.timedelta(days=1)
+    options.sort(key=lambda option: option[0].score)
+    shares = {local_day(o.slot.start, availability.site.zone): o.score[3] for o, _ in options}
+    for best, candidates in options:
+        if best.slot == fallback:
+            completion: Proposal | NoFit = greedy
+        else:
+            completion = complete_induction(availability, rule, [*placed, best.slot], prefs)
+        if isinstance(completion, Proposal):
+            explained = placer.explain(best, candidates, day_reason=_day_reason(best, shares, availability))
+            # The nurse may change (the least used of those free); the completion is unaffected,
+            # being on other days.
+            completion.slots[index] = explained.slot
+            return explained.slot, completion, explained.why
+    zone = availability.site.zone
+    return (
+        fallback,
+        greedy,
+        f"{_label(fallback.start, zone)}: the earliest free time (the rest of the course fits only so)",
+    )
+
+
+def _day_reason(best: Choice, shares: dict[dt.date, int], availability: Availability) -> str:
+    if len(shares) < 2:
+        return ""
+    day = local_day(best.slot.start, availability.site.zone)
+    share = shares[day]
+    if share <= min(shares.values()):
+        return f"the quietest allowed day ({share / 10:.0f}% of chair time booked)"
+    return f"a day with {share / 10:.0f}% of chair time booked"
+
+
+def propose_maintenance_placed(
+    placer: Placer,
+    rule: MaintenanceRule,
+    previous_start: dt.datetime,
+    until: dt.date,
+    prefs: Preferences,
+    not_before: dt.datetime | None = None,
+) -> tuple[list[Slot], list[DayProblem], list[str]]:
+    """Maintenance sessions under the placer's policy, with why for each. Under ``level``
+    each session takes the best-scored of the days within the tolerance of its interval
+    (the quietest, then the patient's habits), not the nearest."""
+    availability = placer.availability
+    if not placer.placement.level:
+        slots, problems = propose_maintenance(availability, rule, previous_start, until, prefs, not_before)
+        return slots, problems, [placer.why_earliest(slot) for slot in slots]
+    zone = availability.site.zone
+    slots: list[Slot] = []
+    reasons: list[str] = []
+    problems: list[DayProblem] = []
+    anchor = local_day(previous_start, zone)
+    today = local_day(not_before, zone) if not_before is not None else None
+    while True:
+        target = anchor + dt.timedelta(days=rule.interval_days)
+        overdue = False
+        if today is not None and target <= today:
+            target, overdue = today + dt.timedelta(days=1), True
+        if target > until:
+            break
+        options: list[tuple[Choice, list[Choice]]] = []
+        for shift in range(-rule.tolerance_days, rule.tolerance_days + 1):
+            day = target + dt.timedelta(days=shift)
+            if today is not None and day < today:
+                continue
+            if not (overdue or rule.min_days <= (day - anchor).days <= rule.max_days) or day > until:
+                continue
+            candidates = placer.candidates(day, rule.session_length, rule.route, prefs, not_before)
+            if candidates:
+                best = min(candidates, key=lambda c: (c.score[:9], abs(shift), c.score[9:]))
+                options.append((best, candidates))
+        if not options:
+            problems.append(
+                DayProblem(target, f"no maintenance session within {rule.tolerance_days} days of the interval")
+            )
+            anchor = target
+            continue
+        shares = {local_day(o.slot.start, zone): o.score[3] for o, _ in options}
+        best, candidates = min(
+            options, key=lambda o: (o[0].score[:9], abs((local_day(o[0].slot.start, zone) - target).days))
+        )
+        explained = placer.explain(best, candidates, day_reason=_day_reason(best, shares, availability))
+        placer.claim(explained.slot)
+        slots.append(explained.slot)
+        reasons.append(explained.why)
+        anchor = local_day(explained.slot.start, zone)
+    return slots, problems, reasons
+
+
+def propose_additional_placed(
+    placer: Placer,
+    rule: InductionRule,
+    count: int,
+    first_day: dt.date,
+    last_day: dt.date,
+    prefs: Preferences,
+    after: dt.datetime | None,
+    not_before: dt.datetime | None,
+) -> Proposal | NoFit:
+    """`count` more induction sessions (a re-flow) under the placer's policy: the earliest
+    re-flow is found first; under ``level`` each session may then take a better time on its
+    day when the rest still fits."""
+    availability = placer.availability
+    earliest = propose_additional(availability, rule, count, first_day, last_day, prefs, after, not_before)
+    if isinstance(earliest, NoFit) or not placer.placement.level:
+        if isinstance(earliest, Proposal):
+            earliest.reasons = [placer.why_earliest(slot) for slot in earliest.slots]
+        return earliest
+    zone = availability.site.zone
+    plan = list(earliest.slots)
+    slots: list[Slot] = []
+    reasons: list[str] = []
+    for index in range(count):
+        fallback = plan[index]
+        day = local_day(fallback.start, zone)
+        previous = slots[-1].start if slots else after
+        earliest_start = previous + rule.min_gap if previous else None
+        if not_before is not None:
+            earliest_start = max(earliest_start, not_before) if earliest_start else not_before
+        candidates = placer.candidates(day, rule.session_length, rule.route, prefs, earliest_start)
+        chosen: Choice | None = None
+        for candidate in sorted(candidates, key=lambda c: c.score):
+            if candidate.slot == fallback:
+                chosen = placer.explain(candidate, candidates)
+                break
+            rest = propose_additional(
+                availability,
+                rule,
+                count - index - 1,
+                day + dt.timedelta(days=1),
+                last_day,
+                prefs,
+                candidate.slot.start,
+                not_before,
+            )
+            if isinstance(rest, Proposal):
+                chosen = placer.explain(candidate, candidates)
+                plan = [*slots, candidate.slot, *rest.slots]
+                break
+        if chosen is None:
+            chosen = Choice(fallback, why=placer.why_earliest(fallback))
+        slots.append(chosen.slot)
+        reasons.append(chosen.why)
+    return Proposal(slots=slots, notes=earliest.notes, reasons=reasons)

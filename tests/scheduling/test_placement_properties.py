@@ -1,0 +1,93 @@
+"""Property-based tests of the level placement policy over random clinics (random chairs,
+shifts, bookings, closures, protocols): it never breaks a rule the earliest policy keeps
+(protocol, ratio, nurse setup, shift, hours), and it never finds fewer courses than
+earliest. The rule checker is the planner tests' own (written apart from the planner),
+plus the nurse's hands-on limit checked here from the raw intervals."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scheduling.engine import Availability, NoFit, Proposal, Span
+from scheduling.engine.model import NurseWork
+from scheduling.engine.placement import EARLIEST, LEVEL, Placement, Placer, propose_induction_placed
+from tests.scheduling.test_engine_properties import FIRST_DAY, clinics, preferences, rule_violations, rules
+
+
+@st.composite
+def works(draw):
+    return NurseWork(
+        setup_minutes=draw(st.sampled_from([0, 10, 20, 30])),
+        check_offsets_minutes=tuple(draw(st.lists(st.sampled_from([30, 40, 60]), max_size=2, unique=True))),
+        check_minutes=draw(st.sampled_from([0, 5])),
+        discharge_minutes=draw(st.sampled_from([0, 10])),
+    )
+
+
+@st.composite
+def clinics_with_nurse_work(draw):
+    """The planner tests' random clinics, with each booked session's hands-on minutes (of a
+    random protocol's nurse work) and a random number of setups per nurse."""
+    site = draw(clinics())
+    booked_work = draw(works())
+    nurses = tuple(
+        dataclasses.replace(
+            nurse,
+            hands_on=tuple(sorted(h for b in nurse.booked for h in booked_work.hands_on(b.start, b.end))),
+        )
+        for nurse in site.nurses
+    )
+    return dataclasses.replace(site, nurses=nurses, setups_per_nurse=draw(st.integers(1, 2)))
+
+
+def _peak(spans: list[Span]) -> int:
+    events = sorted([(s.start, 1) for s in spans] + [(s.end, -1) for s in spans], key=lambda e: (e[0], e[1]))
+    peak = current = 0
+    for _, change in events:
+        current += change
+        peak = max(peak, current)
+    return peak
+
+
+def setup_violations(site, work: NurseWork, proposal: Proposal) -> list[str]:
+    found = []
+    nurses = {n.id: n for n in site.nurses}
+    for slot in proposal.slots:
+        for interval in work.hands_on(slot.start, slot.end):
+            touching = [h for h in nurses[slot.nurse_id].hands_on if h.overlaps(interval)]
+            clipped = [Span(max(h.start, interval.start), min(h.end, interval.end)) for h in touching]
+            if _peak(clipped) + 1 > site.setups_per_nurse:
+                found.append(f"nurse {slot.nurse_id} over {site.setups_per_nurse} hands-on at {interval.start}")
+    return found
+
+
+def _propose(site, policy, rule, prefs, start_day, work, not_before):
+    placer = Placer(Availability(site, (), work), Placement(policy=policy))
+    return propose_induction_placed(placer, rule, start_day, prefs, not_before)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    site=clinics_with_nurse_work(),
+    rule=rules(),
+    prefs=preferences(),
+    work=works(),
+    start_offset=st.integers(0, 10),
+)
+def test_level_placement_keeps_every_rule_and_finds_every_course_earliest_finds(site, rule, prefs, work, start_offset):
+    start_day = FIRST_DAY + dt.timedelta(days=start_offset)
+    not_before = dt.datetime.combine(FIRST_DAY, dt.time(0), tzinfo=dt.UTC)
+    earliest = _propose(site, EARLIEST, rule, prefs, start_day, work, not_before)
+    level = _propose(site, LEVEL, rule, prefs, start_day, work, not_before)
+    if isinstance(earliest, Proposal):
+        assert isinstance(level, Proposal), level.explain()
+    if isinstance(level, NoFit):
+        return
+    assert rule_violations(site, rule, prefs, [], level, not_before) == []
+    assert setup_violations(site, work, level) == []
+    assert len(level.reasons) == len(level.slots)
+    assert all(reason for reason in level.reasons)
