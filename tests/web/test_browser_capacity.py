@@ -6,13 +6,18 @@ preferred. The live server runs on real time, so the data is built around timezo
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from clinic.models import Role
-from scheduling.models import DayTemplateState
+from scheduling import tasks
+from scheduling.models import DayTemplate, DayTemplateState
+from scheduling.services import day_template as day_template_service
 from scheduling.services.day_template import day_template_regenerate
 from tests.factories import StaffFactory, UserFactory
 from tests.web.test_browser import (  # noqa: F401  (fixtures)
@@ -99,3 +104,44 @@ def test_the_board_marks_a_free_gap_at_a_template_start_as_preferred(page: Page,
 
     preferred.first.click()
     expect(page).to_have_url(re.compile(r"/patients/\?chair=\d+&at="))
+
+
+def test_regenerate_queues_the_solve_and_the_page_shows_the_result_when_done(
+    page: Page,
+    live_server,
+    live_clinic,  # noqa: F811
+    manager,
+    monkeypatch,
+):
+    # The worker, played by a thread that runs the real task a moment after the request commits.
+    workers: list[threading.Thread] = []
+
+    def worker(attempt_id: int) -> None:
+        def run() -> None:
+            time.sleep(1.5)
+            try:
+                tasks.regenerate_day_template(attempt_id)
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run)
+        workers.append(thread)
+        thread.start()
+
+    monkeypatch.setattr(day_template_service, "_queue", worker)
+    log_in(page, live_server.url, "admin_ada")
+    page.get_by_role("link", name="Day template").click()
+    expect(page.get_by_test_id("no-template")).to_be_visible()
+
+    page.get_by_role("button", name="Regenerate").click()
+
+    expect(page.get_by_test_id("latest-run")).to_contain_text("Being computed")
+    # htmx asks again every 3 seconds and swaps the result in, without a reload.
+    expect(page.get_by_test_id("sessions-per-day")).to_be_visible(timeout=20_000)
+    expect(page.get_by_test_id("latest-run")).to_have_count(0)
+    expect(page.get_by_test_id("template-chair")).to_have_count(3)
+    expect(page.get_by_test_id("template-run").first).to_contain_text("Computed")
+    for thread in workers:
+        thread.join(timeout=30)
+    assert DayTemplate.objects.get().state == DayTemplateState.DONE
+    shoot(page, "63-day-template-regenerated")
