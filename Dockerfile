@@ -20,4 +20,4 @@ RUN DJANGO_SECRET_KEY=collectstatic-build-only DJANGO_DEBUG=false python manage.
 
 USER clinic
 EXPOSE 8000
-CMD ["gunicorn", "clinic.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

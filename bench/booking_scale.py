@@ -72,7 +72,7 @@ TARGETS = {
 }
 
 CHILD_ENV = {
-    "DJANGO_SETTINGS_MODULE": "clinic.settings",
+    "DJANGO_SETTINGS_MODULE": "config.settings",
     "DJANGO_SECRET_KEY": "bench-only-secret",
     "DJANGO_DEBUG": "false",
     "DJANGO_SECURE_SSL_REDIRECT": "false",  # plain HTTP on 127.0.0.1, as behind a TLS proxy

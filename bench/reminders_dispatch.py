@@ -126,7 +126,7 @@ def start_workers(count: int, env: dict[str, str], log_dir: Path) -> list[subpro
         workers.append(
             subprocess.Popen(
                 [
-                    CELERY, "-A", "clinic", "worker", "-Q", env["BENCH_QUEUE"], "-n", f"bench{number}-{env['BENCH_QUEUE']}@%h",
+                    CELERY, "-A", "config", "worker", "-Q", env["BENCH_QUEUE"], "-n", f"bench{number}-{env['BENCH_QUEUE']}@%h",
                     "--pool=solo", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO",
                 ],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -160,7 +160,7 @@ def run(*, workers: int, args: argparse.Namespace, appointments: list, log_dir: 
     from django.db.models import Count
     from django.utils import timezone
 
-    from clinic.celery import app
+    from config.celery import app
     from scheduling.models import Reminder, ReminderAttempt, ReminderStatus
 
     seed_reminders(appointments, args.reminders, timezone.now())

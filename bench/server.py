@@ -24,12 +24,12 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def gunicorn(*, workers: int, env: dict[str, str], stdout=None) -> Iterator[str]:
-    """Yield the base URL of `clinic.wsgi` under gunicorn with `workers` sync workers."""
+    """Yield the base URL of `config.wsgi` under gunicorn with `workers` sync workers."""
     port = free_port()
     process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
-            "clinic.wsgi:application",
+            "config.wsgi:application",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",

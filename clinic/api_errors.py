@@ -25,7 +25,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from scheduling.errors import SchedulingError
+from clinic.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ def _validation_fields(detail: Any) -> dict[str, Any]:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every known failure becomes the one error shape."""
     headers: dict[str, str] = {}
-    if isinstance(exc, SchedulingError):
+    if isinstance(exc, DomainError):
         body = error_body(exc.code, exc.message, details=exc.details)
         set_rollback()
         return Response(body, status=exc.http_status)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -40,10 +40,9 @@ from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from clinic.errors import DomainError
 from clinic.models import Role, Site, StaffMember
 from clinic.rows import ModelColumns, prepared_execute
-from patients.models import Patient
-from scheduling.errors import SchedulingError
 
 PATIENT = "patient"
 FRONT_DESK = Role.FRONT_DESK.value
@@ -64,7 +63,7 @@ PATIENTS = frozenset({PATIENT})
 class Actor:
     role: str | None  # a Role value, "patient", or None for nobody we know
     staff: StaffMember | None = None
-    patient: Patient | None = None
+    patient: Model | None = None  # a patients.Patient (this base layer does not import the app above it)
 
     @property
     def is_clinician(self) -> bool:
@@ -229,15 +228,32 @@ def works_at(staff: StaffMember | None, site: Site | int | None) -> bool:
     return site_id in ids
 
 
-def _patients_at(ids) -> Q:
-    """Patients at these sites: home site, or an appointment (by chair) or a plan there."""
-    from scheduling.models import Appointment, TreatmentPlan
+# How a patient belongs to a site, one rule per fact, each registered by the app that owns the fact
+# (patients: the home site; scheduling: an appointment or a plan there) in its AppConfig.ready().
+# This base layer knows the rule's shape, not the apps above it.
+PatientSiteRule = Callable[[object], Q]
+PATIENT_SITE_RULES: list[PatientSiteRule] = []
 
-    return (
-        Q(home_site__in=ids)
-        | Exists(Appointment.objects.filter(patient=OuterRef("pk"), chair__site__in=ids))
-        | Exists(TreatmentPlan.objects.filter(patient=OuterRef("pk"), site__in=ids))
-    )
+
+def register_patient_site_rule(rule: PatientSiteRule) -> None:
+    """Add `rule(ids) -> Q` on patients: "this patient belongs to one of the sites `ids`"."""
+    if rule not in PATIENT_SITE_RULES:
+        PATIENT_SITE_RULES.append(rule)
+
+
+def _patients_at(ids) -> Q:
+    """Patients at these sites: any registered rule (home site, or an appointment or a plan there)."""
+    if not PATIENT_SITE_RULES:
+        raise LookupError("No patient-site rule is registered; are the patients and scheduling apps installed?")
+    return functools.reduce(lambda left, right: left | right, (rule(ids) for rule in PATIENT_SITE_RULES))
+
+
+def _model_at(model: type[Model], path: str) -> type[Model]:
+    """The model a lookup path such as "appointment__patient" ends at ("pk": the model itself)."""
+    for name in path.split("__"):
+        if name != "pk":
+            model = model._meta.get_field(name).related_model
+    return model
 
 
 def sites_of(staff: StaffMember) -> list[Site]:
@@ -275,11 +291,10 @@ def scope_to_staff(queryset: QuerySet[M], staff: StaffMember | None) -> QuerySet
         shares_a_site = StaffMember.sites.through.objects.filter(staffmember_id=OuterRef("pk"), site_id__in=ids)
         return queryset.filter(Q(all_sites=True) | Q(pk=staff.pk) | Exists(shares_a_site))
     if label in PATIENT_PATHS:
-        from patients.models import Patient as PatientModel
-
         if label == "patients.Patient":
             return queryset.filter(_patients_at(ids))
-        visible = PatientModel.objects.filter(_patients_at(ids)).values("pk")
+        patient_model = _model_at(queryset.model, PATIENT_PATHS[label])
+        visible = patient_model._default_manager.filter(_patients_at(ids)).values("pk")
         return queryset.filter(**{f"{PATIENT_PATHS[label]}__in": visible})
     if label in UNSCOPED:
         return queryset
@@ -378,7 +393,7 @@ def scope_serializer(serializer, actor: Actor):
     return serializer
 
 
-class OutsideYourSites(SchedulingError):
+class OutsideYourSites(DomainError):
     code = "outside_your_sites"
     http_status = 400
 
@@ -393,7 +408,7 @@ def require_works_at(actor_user, site: Site) -> None:
         raise OutsideYourSites("You do not work at that site; book and move sessions only at your own sites.")
 
 
-class PrescribersOnly(SchedulingError):
+class PrescribersOnly(DomainError):
     code = "prescriber_only"
     http_status = 403
 

@@ -1,4 +1,4 @@
-"""The session record's API routes, included under /api/v1/clinical/ by clinic.api_urls."""
+"""The session record's API routes, included under /api/v1/clinical/ by api.urls."""
 
 from rest_framework.routers import SimpleRouter
 

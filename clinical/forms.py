@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from django import forms
 
+from clinic.form_fields import WallClockDateTimeField
 from clinic.models import CLINICIAN_ROLES, Route, StaffMember
 from clinical.models import SideEffect, VitalsPhase
-
-LOCAL_TIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
 class VitalsForm(forms.Form):
@@ -28,8 +27,8 @@ class AdministrationForm(forms.Form):
     dose_mg_per_kg = forms.DecimalField(label="Dose (mg/kg)", max_digits=5, decimal_places=3)
     weight_kg = forms.DecimalField(label="Weight (kg)", max_digits=5, decimal_places=1)
     total_mg = forms.DecimalField(label="Total given (mg)", max_digits=7, decimal_places=2)
-    started_at = forms.DateTimeField(label="Started", widget=LOCAL_TIME)
-    ended_at = forms.DateTimeField(label="Ended", widget=LOCAL_TIME)
+    started_at = WallClockDateTimeField(label="Started")
+    ended_at = WallClockDateTimeField(label="Ended")
     lot_number = forms.CharField(label="Lot number", max_length=60)
     given_by = forms.ModelChoiceField(
         queryset=StaffMember.objects.filter(role__in=CLINICIAN_ROLES, active=True).select_related("user"),
@@ -48,7 +47,7 @@ class RecoveryForm(forms.Form):
     notes = forms.CharField(
         label="Recovery notes", required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 2})
     )
-    discharged_at = forms.DateTimeField(label="Discharged at", widget=LOCAL_TIME)
+    discharged_at = WallClockDateTimeField(label="Discharged at")
     driver_name = forms.CharField(label="Driver home", max_length=120)
 
 

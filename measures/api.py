@@ -6,7 +6,7 @@ Who may do what:
 - nurses and prescribers: list and submit for any patient at their sites, and read the outcome summary;
 - front desk and clinic administrators: nothing here (403) — scores are clinical data.
 
-Included from clinic/api_urls.py under /api/v1/.
+Included from api/urls.py under /api/v1/.
 """
 
 from __future__ import annotations

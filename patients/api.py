@@ -25,7 +25,6 @@ from clinic.api import AtomicWritesMixin, CleanModelSerializer, ClinicAPIMixin
 from clinic.models import Channel
 from clinic.permissions import ADMINS, CLINICIANS, DESK, PATIENTS
 from patients.models import Contraindication, Evaluation, Patient, PatientFlag
-from scheduling.services import patient_eligibility
 
 CLINICAL_FIELDS = ("medications", "seizure_history")
 
@@ -115,11 +114,6 @@ class ReminderPreferencesSerializer(
         return attrs
 
 
-class EligibilitySerializer(serializers.Serializer):
-    eligible = serializers.BooleanField()
-    reasons = serializers.ListField(child=serializers.CharField())
-
-
 class PatientFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(method="filter_search", help_text="Part of the first or last name or email.")
 
@@ -156,7 +150,6 @@ class PatientViewSet(
         "create": DESK,
         "partial_update": DESK,
         "reminder_preferences": DESK | PATIENTS,
-        "eligibility": CLINICIANS,
     }
     filterset_class = PatientFilter
     ordering_fields = ["last_name", "first_name", "date_of_birth", "id"]
@@ -203,15 +196,6 @@ class PatientViewSet(
         if fields:
             patient.save(update_fields=[*fields, "updated_at"])
         return Response(ReminderPreferencesSerializer(patient).data)
-
-    @extend_schema(
-        summary="Whether the screening allows booking without an override (clinicians)", responses=EligibilitySerializer
-    )
-    @action(detail=True, methods=["get"])
-    def eligibility(self, request, pk=None):
-        patient = self.get_object()
-        result = patient_eligibility(patient=patient, on=timezone.localdate(timezone.now(), patient.zone))
-        return Response(EligibilitySerializer({"eligible": result.eligible, "reasons": result.reasons}).data)
 
 
 # The PATCH mapping shares the GET action's access entry.

@@ -9,9 +9,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from clinic.errors import InvalidInput, InvalidState
 from clinic.permissions import scope_to_staff
 from patients.models import Patient
-from scheduling.errors import InvalidInput, InvalidState
 
 # Screening data: only a clinician records these at registration.
 CLINICAL_FIELDS = ("medications", "seizure_history")

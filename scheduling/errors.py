@@ -1,28 +1,24 @@
 """Errors the scheduling services raise. Each carries a machine-readable code,
 a message a receptionist can read, and the HTTP status the API maps it to.
-Messages never name another patient."""
+Messages never name another patient. They are clinic.errors.DomainError subclasses,
+so the API maps them without knowing this app."""
 
 from __future__ import annotations
 
-from typing import Any
+from clinic import errors as base
 
 
-class SchedulingError(Exception):
+class SchedulingError(base.DomainError):
     code = "scheduling_error"
     http_status = 400
 
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details or {}
 
-
-class InvalidInput(SchedulingError):
+class InvalidInput(SchedulingError, base.InvalidInput):
     code = "invalid"
     http_status = 400
 
 
-class InvalidState(SchedulingError):
+class InvalidState(SchedulingError, base.InvalidState):
     """The object is not in a state that allows this action (e.g. completing a cancelled session)."""
 
     code = "invalid_state"

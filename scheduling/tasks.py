@@ -13,7 +13,7 @@ from django.utils import timezone
 from scheduling.engine.day_template import DEFAULT_TIME_LIMIT_SECONDS
 from scheduling.models import DayTemplate, DayTemplateState
 from scheduling.reminders.services import front_desk_lists_send_due, reminders_dispatch_due
-from scheduling.services.day_template import day_template_fail, day_template_regenerate
+from scheduling.services.day_template import REGENERATE_TASK, day_template_fail, day_template_regenerate
 
 DISPATCH_BATCH_SIZE = 100
 
@@ -59,7 +59,7 @@ DAY_TEMPLATE_SOFT_LIMIT = int(DEFAULT_TIME_LIMIT_SECONDS) + 20
 
 
 @shared_task(
-    name="scheduling.tasks.regenerate_day_template",
+    name=REGENERATE_TASK,
     ignore_result=True,
     soft_time_limit=DAY_TEMPLATE_SOFT_LIMIT,
     time_limit=DAY_TEMPLATE_SOFT_LIMIT + 15,

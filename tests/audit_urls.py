@@ -20,5 +20,5 @@ class BasicLoginView(ClinicAPIMixin, APIView):
 
 urlpatterns = [
     path("test-login/basic/", BasicLoginView.as_view()),
-    path("", include("clinic.urls")),
+    path("", include("config.urls")),
 ]

@@ -15,8 +15,66 @@ from urllib.parse import urlparse
 import psycopg2
 import pytest
 import redis
+import time_machine
 
-from tests import factories
+from tests import clock, factories
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--clock-instants",
+        default="default",
+        help="Instants at which the tests marked `clock` run: 'default' (one fixed Tuesday morning), "
+        f"'all' ({', '.join(clock.INSTANTS)}), or a comma-separated list of those names.",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("clock") is None:
+        return
+    wanted = metafunc.config.getoption("--clock-instants")
+    if wanted == "default":
+        return
+    names = list(clock.INSTANTS) if wanted == "all" else [name.strip() for name in wanted.split(",")]
+    unknown = [name for name in names if name not in clock.INSTANTS]
+    if unknown:
+        raise pytest.UsageError(f"--clock-instants: unknown instant(s) {unknown}; known: {list(clock.INSTANTS)}")
+    metafunc.parametrize("clock_instant_name", names, indirect=True, ids=[f"at-{name}" for name in names])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A browser test runs against a live server on the clock: it must say so, so the clock is set."""
+    unset = [
+        item.nodeid for item in items if item.get_closest_marker("browser") and not item.get_closest_marker("clock")
+    ]
+    if unset:
+        raise pytest.UsageError(f"browser tests must be marked `clock` (tests/clock.py): {unset}")
+
+
+@pytest.fixture
+def clock_instant_name(request: pytest.FixtureRequest) -> str:
+    return getattr(request, "param", clock.DEFAULT_INSTANT)
+
+
+@pytest.fixture(autouse=True)
+def _clock_set_for_clock_tests(request: pytest.FixtureRequest, clock_instant_name: str):
+    """A test marked `clock` builds its data from the clock, so the clock is set for it (see
+    tests/clock.py). It ticks, because a live server and a browser must see time pass.
+
+    The instant may lie in the past, so the browser must not drop the session and CSRF cookies as
+    expired: those become browser-session cookies here (the server still enforces its own expiry)."""
+    marker = request.node.get_closest_marker("clock")
+    if marker is None:
+        yield None
+        return
+    from django.test import override_settings
+
+    moment = clock.instant(clock_instant_name, marker.kwargs.get("zone", clock.DEFAULT_ZONE))
+    with (
+        override_settings(SESSION_EXPIRE_AT_BROWSER_CLOSE=True, CSRF_COOKIE_AGE=None),
+        time_machine.travel(moment, tick=True),
+    ):
+        yield moment
 
 
 def _fail(message: str) -> None:

@@ -18,5 +18,5 @@ def write_then_fail(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("api/v1/test-write-then-fail/", write_then_fail),
-    path("", include("clinic.urls")),
+    path("", include("config.urls")),
 ]

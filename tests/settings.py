@@ -13,8 +13,8 @@ os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("DJANGO_SECURE_COOKIES", "false")
 os.environ.setdefault("DJANGO_SECURE_HSTS_SECONDS", "0")
 
-from clinic.settings import *  # noqa: F403
-from clinic.settings import STORAGES
+from config.settings import *  # noqa: F403
+from config.settings import STORAGES
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SMS_BACKEND = "scheduling.reminders.sms.MemorySmsBackend"

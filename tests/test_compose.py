@@ -1,5 +1,5 @@
 """docker-compose.yml: the services exist, are health-checked, and only pass
-variables that clinic/settings.py actually reads."""
+variables that config/settings.py actually reads."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def compose() -> dict:
 
 @pytest.fixture(scope="module")
 def settings_variables() -> set[str]:
-    names = set(SETTINGS_READ.findall((ROOT / "clinic" / "settings.py").read_text()))
+    names = set(SETTINGS_READ.findall((ROOT / "config" / "settings.py").read_text()))
     # Guard the regex itself: if it stopped matching, every compose variable would look unknown.
     assert {"DATABASE_URL", "DJANGO_DEBUG", "DJANGO_SECRET_KEY", "CELERY_BROKER_URL", "EMAIL_URL"} <= names
     return names
@@ -78,7 +78,7 @@ def test_app_services_pass_only_variables_the_settings_read(compose, settings_va
     passed = environment_names(compose["services"][name])
     assert {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SECRET_KEY"} <= passed
     unknown = passed - settings_variables
-    assert not unknown, f"{name} passes variables clinic/settings.py never reads: {sorted(unknown)}"
+    assert not unknown, f"{name} passes variables config/settings.py never reads: {sorted(unknown)}"
 
 
 def test_an_unknown_variable_would_be_caught(settings_variables):

@@ -24,7 +24,7 @@ def embedded_env(data_dir: Path) -> dict[str, str]:
         for key, value in os.environ.items()
         if key not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SECRET_KEY"}
     }
-    env.update(DJANGO_SETTINGS_MODULE="clinic.settings", DJANGO_DEBUG="true", DATA_DIR=str(data_dir))
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", DJANGO_DEBUG="true", DATA_DIR=str(data_dir))
     return env
 
 

@@ -10,8 +10,8 @@ import time_machine
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from clinic.errors import DomainError
 from scheduling import services
-from scheduling.errors import SchedulingError
 from scheduling.models import Phase, PlanStatus, TreatmentPlan
 from tests.scheduling.conftest import NOW, START, make_clinic
 from tests.web.conftest import login
@@ -49,7 +49,7 @@ def test_front_desk_cannot_book_a_new_induction_course_for_a_maintenance_plan(cl
 
 
 def test_the_booking_service_refuses_a_course_for_a_maintenance_plan_whoever_asks(clinic, maintenance_plan):
-    with pytest.raises(SchedulingError, match="prescriber"):
+    with pytest.raises(DomainError, match="prescriber"):
         services.course_book(plan=maintenance_plan, actor=clinic.prescriber.user, now=NOW, start_date=START)
 
 
@@ -79,7 +79,7 @@ def test_only_a_prescriber_may_make_a_clinical_plan_decision_in_the_service(
 ):
     actor = clinic.front_desk.user if who == "front_desk" else clinic.nurses[0].user
     version = maintenance_plan.version
-    with pytest.raises(SchedulingError, match="prescriber") as refused:
+    with pytest.raises(DomainError, match="prescriber") as refused:
         change(plan=maintenance_plan, reason="Relapse", actor=actor, now=NOW, **kwargs)
     assert refused.value.http_status == 403
     maintenance_plan.refresh_from_db()

@@ -21,7 +21,7 @@ PRINT_SECURITY = (
 
 def _run(args: list[str], tmp_path: Path, **environment: str) -> subprocess.CompletedProcess[str]:
     keep = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "REDIS", "DATABASE"))}
-    keep.update({"DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "clinic.settings", **environment})
+    keep.update({"DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "config.settings", **environment})
     return subprocess.run([sys.executable, *args], cwd=ROOT, env=keep, capture_output=True, text=True, timeout=120)
 
 

@@ -191,7 +191,7 @@ def test_unknown_role_in_the_setting_stops_startup(tmp_path):
     root = Path(__file__).resolve().parent.parent
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "clinic.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DJANGO_DEBUG": "true",
         "DATA_DIR": str(tmp_path),
         "REQUIRE_2FA_ROLES": "prescriber,surgeon",

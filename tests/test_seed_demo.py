@@ -8,16 +8,17 @@ import itertools
 from collections import defaultdict
 
 import pytest
+import time_machine
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth import authenticate, get_user_model
+from django.core import mail
 from django.core.management import call_command
 from django.db import connection
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.management.commands.seed_demo import DEMO_LOGINS, DEMO_PASSWORD, DEMO_SITE_NAME
 from clinic.models import Chair, Closure, OpeningHours, Role, Shift, Site, StaffMember
 from patients.models import Contraindication, Evaluation, Patient
 from scheduling.models import (
@@ -27,8 +28,13 @@ from scheduling.models import (
     Phase,
     PlanStatus,
     Protocol,
+    Reminder,
+    ReminderKind,
+    ReminderStatus,
     TreatmentPlan,
 )
+from scheduling.reminders.sms import MemorySmsBackend
+from web.management.commands.seed_demo import DEMO_LOGINS, DEMO_PASSWORD, DEMO_SITE_NAME
 
 BLOCKING = [s.value for s in BLOCKING_STATUSES]
 
@@ -227,3 +233,36 @@ def test_admin_pages_open_for_every_model(seeded, client, django_assert_max_num_
                 history = reverse(f"admin:{opts.app_label}_{opts.model_name}_history", args=[instance.pk])
                 assert client.get(history).status_code == 200, history
         assert model_admin.has_view_permission
+
+
+@pytest.mark.parametrize(
+    "seeded_at",
+    [
+        dt.datetime(2026, 11, 18, 17, 0, tzinfo=dt.UTC),  # Wednesday 10:00 in Denver
+        dt.datetime(2026, 11, 17, 4, 30, tzinfo=dt.UTC),  # Monday 21:30 in Denver: a late `dev.py run`
+    ],
+    ids=["morning", "evening"],
+)
+def test_the_dispatcher_sends_a_seeded_reminder_within_the_first_minute(db, seeded_at):
+    from scheduling.reminders.services import reminders_dispatch_due
+
+    with time_machine.travel(seeded_at, tick=False):
+        call_command("seed_demo", stdout=io.StringIO())
+    site = Site.objects.get(name=DEMO_SITE_NAME)
+    ours = Reminder.objects.filter(appointment__site=site)
+    assert ours.filter(status=ReminderStatus.PENDING, next_attempt_at__gt=seeded_at).exists()  # the queue ahead
+    mail.outbox.clear()
+    MemorySmsBackend.outbox.clear()
+
+    report = reminders_dispatch_due(now=seeded_at + dt.timedelta(seconds=30))  # beat's first tick
+
+    assert report.sent >= 1
+    sent = list(ours.filter(status=ReminderStatus.SENT).select_related("appointment"))
+    assert len(sent) == report.sent
+    assert all(r.sent_at <= seeded_at + dt.timedelta(minutes=1) for r in sent)
+    # Each is a real reminder: of an upcoming session, before it starts, within the offset it names.
+    for reminder in sent:
+        assert reminder.kind == ReminderKind.REMINDER
+        assert reminder.appointment.status in (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED)
+        assert seeded_at < reminder.appointment.starts_at <= seeded_at + dt.timedelta(minutes=reminder.offset_minutes)
+    assert len(mail.outbox) + len(MemorySmsBackend.outbox) == report.sent

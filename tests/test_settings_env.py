@@ -17,7 +17,7 @@ CLEARED = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_TIME_ZONE",
 
 def start_django(tmp_path: Path, **overrides: str) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key not in CLEARED}
-    env.update(DJANGO_SETTINGS_MODULE="clinic.settings", DJANGO_DEBUG="true", DATA_DIR=str(tmp_path))
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", DJANGO_DEBUG="true", DATA_DIR=str(tmp_path))
     env.update(overrides)
     return subprocess.run(
         [sys.executable, "-c", START_DJANGO], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60

@@ -9,13 +9,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.utils.cache import patch_cache_control
 
 from clinic.api_errors import error_body
 from clinic.security.two_factor import confirmed_device, second_factor_required
-from patients.models import Patient
 
 
 class NoStoreMiddleware:
@@ -40,10 +40,19 @@ IDLE_LIMIT = "_security_idle_limit"
 _STAMP_EVERY_SECONDS = 60
 
 
+def _has_patient_row(user) -> bool:
+    """A portal account: the patients app's one-to-one row (reached by its relation, not its import)."""
+    try:
+        user.patient  # noqa: B018 - the reverse one-to-one raises when there is no row
+    except ObjectDoesNotExist:
+        return False
+    return True
+
+
 def _idle_limit_seconds(user) -> int:
     staff = getattr(user, "staff", None)
     limit = settings.SESSION_IDLE_TIMEOUT_STAFF
-    if staff is None and not user.is_staff and Patient.objects.filter(user=user).exists():
+    if staff is None and not user.is_staff and _has_patient_row(user):
         limit = settings.SESSION_IDLE_TIMEOUT_PATIENT
     return int(limit.total_seconds())
 

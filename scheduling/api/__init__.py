@@ -3,6 +3,15 @@ protocols, and the site board (free slots, day board)."""
 
 from scheduling.api.appointments import AppointmentViewSet, ReminderViewSet
 from scheduling.api.board import DayBoardView, FreeSlotsView
+from scheduling.api.patients import PatientViewSet
 from scheduling.api.plans import PlanViewSet, ProtocolViewSet
 
-__all__ = ["AppointmentViewSet", "DayBoardView", "FreeSlotsView", "PlanViewSet", "ProtocolViewSet", "ReminderViewSet"]
+__all__ = [
+    "AppointmentViewSet",
+    "DayBoardView",
+    "FreeSlotsView",
+    "PatientViewSet",
+    "PlanViewSet",
+    "ProtocolViewSet",
+    "ReminderViewSet",
+]

@@ -50,6 +50,7 @@ from scheduling.services.core import (
     verify_slots,
 )
 from scheduling.services.waitlist import waitlist_offer_on_commit
+from scheduling.signals import appointment_completing, appointment_starting
 
 
 def _is_clinician(actor: AbstractBaseUser | None) -> bool:
@@ -414,9 +415,7 @@ def appointment_undo_check_in(
 
 @transaction.atomic
 def appointment_start(*, appointment: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> Appointment:
-    from clinical.services import require_start_allowed
-
-    require_start_allowed(appointment=appointment, now=now)
+    appointment_starting.send(sender=Appointment, appointment=appointment, now=now)  # clinical's gate
     return _transition(
         appointment,
         allowed=(AppointmentStatus.CHECKED_IN,),
@@ -433,10 +432,9 @@ def appointment_start(*, appointment: Appointment, actor: AbstractBaseUser | Non
 def appointment_complete(*, appointment: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> Appointment:
     """Complete a session. Completing the last induction session moves the plan to maintenance
     and books maintenance sessions at the plan's interval up to the review date."""
-    from clinical.services import require_complete_allowed
     from scheduling.services.plans import plan_enter_maintenance
 
-    require_complete_allowed(appointment=appointment, now=now)
+    appointment_completing.send(sender=Appointment, appointment=appointment, now=now)  # clinical's gate
     done = _transition(
         appointment,
         allowed=(AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR),

@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 from functools import partial
 
+from celery import current_app
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
@@ -24,10 +25,13 @@ logger = logging.getLogger(__name__)
 STALE_REQUEST = dt.timedelta(minutes=5)
 
 
-def _queue(attempt_id: int) -> None:
-    from scheduling.tasks import regenerate_day_template  # the task module imports this one
+# The Celery task that computes a queued template (scheduling/tasks.py registers it under this name).
+REGENERATE_TASK = "scheduling.tasks.regenerate_day_template"
 
-    regenerate_day_template.delay(attempt_id)
+
+def _queue(attempt_id: int) -> None:
+    # By name: the task module imports this one, and services never import their tasks (no cycle).
+    current_app.send_task(REGENERATE_TASK, args=[attempt_id])
 
 
 def day_template_request(*, site: Site, actor: AbstractBaseUser, now: dt.datetime) -> DayTemplate:

@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from clinic.security.services import token_issue
-from clinic.wsgi import application
+from config.wsgi import application
 from tests.api.conftest import build_world
 
 EXAMPLES_PER_OPERATION = 5

@@ -19,7 +19,7 @@ from scheduling.models import AppointmentStatus
 from tests.factories import AppointmentFactory, ChairFactory, PatientFactory, SiteFactory, StaffFactory, UserFactory
 from tests.web.test_browser import browser_context_args, browser_type_launch_args, log_in, shoot  # noqa: F401
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.clock(zone="America/New_York"), pytest.mark.django_db(transaction=True)]
 
 
 def test_nurse_records_high_vitals_that_hold_the_start_and_a_prescriber_clears_it(page: Page, live_server):

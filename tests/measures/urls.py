@@ -1,8 +1,8 @@
-"""The project's urlconf plus the measures portal pages, as clinic/urls.py will have them
-once `path("", include("measures.urls"))` is added there (see the measures report)."""
+"""The project's urlconf plus the measures portal pages, as config/urls.py will have them
+once `path("", include("web.measures_urls"))` is added there (see the measures report)."""
 
 from django.urls import include, path
 
-from clinic.urls import urlpatterns as clinic_urlpatterns
+from config.urls import urlpatterns as clinic_urlpatterns
 
-urlpatterns = [path("", include("measures.urls")), *clinic_urlpatterns]
+urlpatterns = [path("", include("web.measures_urls")), *clinic_urlpatterns]

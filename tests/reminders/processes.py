@@ -26,7 +26,7 @@ def outbox_messages(folder: Path) -> list[email.message.EmailMessage]:
 
 def start_celery(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [CELERY, "-A", "clinic", *args], cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+        [CELERY, "-A", "config", *args], cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
     )
 
 

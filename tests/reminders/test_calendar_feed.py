@@ -24,8 +24,8 @@ SESSION = dt.datetime(2026, 11, 27, 15, tzinfo=UTC)
 
 @pytest.fixture(autouse=True)
 def portal_urls(settings):
-    # The reminders conftest mounts only the link views; the portal lives in clinic.urls.
-    settings.ROOT_URLCONF = "clinic.urls"
+    # The reminders conftest mounts only the link views; the portal lives in config.urls.
+    settings.ROOT_URLCONF = "config.urls"
 
 
 @pytest.fixture

@@ -108,7 +108,7 @@ def test_a_send_timeout_not_well_below_the_lease_refuses_to_start(tmp_path):
         "REMINDER_SEND_TIMEOUT_SECONDS": "45",
     }
     result = subprocess.run(
-        [sys.executable, "-c", "import clinic.settings"], cwd=root, env=env, capture_output=True, text=True
+        [sys.executable, "-c", "import config.settings"], cwd=root, env=env, capture_output=True, text=True
     )
     assert result.returncode != 0
     assert "REMINDER_SEND_TIMEOUT_SECONDS" in result.stderr

@@ -1,5 +1,5 @@
 """The project's urlconf: messages link to the reminder pages (/r/) and the questionnaire."""
 
-from clinic.urls import urlpatterns
+from config.urls import urlpatterns
 
 __all__ = ["urlpatterns"]

@@ -114,7 +114,13 @@ def test_a_request_queues_one_task_after_commit_and_a_double_click_reuses_it(
     clinic, monkeypatch, django_capture_on_commit_callbacks
 ):
     queued: list[int] = []
-    monkeypatch.setattr(tasks.regenerate_day_template, "delay", queued.append)
+
+    class Broker:
+        def send_task(self, name, args):
+            assert name == tasks.regenerate_day_template.name  # the registered task, by its name
+            queued.extend(args)
+
+    monkeypatch.setattr(service, "current_app", Broker())
 
     with django_capture_on_commit_callbacks(execute=True):
         first = day_template_request(site=clinic.site, actor=clinic.prescriber.user, now=LATER)

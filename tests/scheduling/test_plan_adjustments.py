@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from clinic.web.chart import timeline
 from scheduling import services
 from scheduling.engine import remaining_weekly_counts
 from scheduling.models import AppointmentStatus, Phase
 from tests.clinical_helpers import record_session_for_completion
 from tests.factories import ProtocolFactory
 from tests.scheduling.conftest import NOW, START
+from web.chart import timeline
 
 pytestmark = pytest.mark.django_db
 NY = ZoneInfo("America/New_York")

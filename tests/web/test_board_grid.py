@@ -16,10 +16,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from clinic.web.board_grid import build_grid
 from scheduling.models import AppointmentStatus
 from tests.factories import AppointmentFactory, ChairFactory, PatientFactory
 from tests.web.conftest import START, login
+from web.board_grid import build_grid
 
 NEW_YORK = ZoneInfo("America/New_York")
 OPEN = (dt.time(8), dt.time(18))

@@ -9,10 +9,10 @@ import re
 import pytest
 from django.urls import reverse
 
-from clinic.web.board_grid import gap_starts
 from scheduling.models import DayTemplate, DayTemplateState
 from tests.web.conftest import START, login
 from tests.web.test_board_grid import NEW_YORK, _grid, _items, _session
+from web.board_grid import gap_starts
 
 
 def test_a_free_span_is_cut_at_each_template_start_that_leaves_room_for_a_session():

@@ -28,7 +28,7 @@ from tests.web.test_browser import (  # noqa: F401  (fixtures)
     shoot,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.clock(zone="America/New_York"), pytest.mark.django_db(transaction=True)]
 
 
 def _board_url(base: str, clinic, day: dt.date) -> str:

@@ -1,7 +1,7 @@
 """The clinic manager's pages in a real browser (Debian's Chromium through Playwright): the capacity
 page draws its four matplotlib charts (images that load, under the page's CSP), the day-template
 page lists the template per chair, and the day board marks a free gap at a template start as
-preferred. The live server runs on real time, so the data is built around timezone.now()."""
+preferred. The data is built around timezone.now(), which the `clock` mark sets (tests/clock.py)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from tests.web.test_browser import (  # noqa: F401  (fixtures)
 )
 from tests.web.test_browser_board import _serious
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.clock(zone="America/New_York"), pytest.mark.django_db(transaction=True)]
 CHARTS = ("utilisation", "setups", "waits", "overtime")
 
 

@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from clinic.models import Role
 from measures.models import QuestionnaireResponse
+from measures.selectors import DUE_BEFORE_SESSION
 from patients.models import Contraindication, Patient
 from scheduling.models import (
     Appointment,
@@ -41,7 +42,7 @@ from tests.web.test_browser import (  # noqa: F401  (fixtures)
     shoot,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.clock(zone="America/New_York"), pytest.mark.django_db(transaction=True)]
 
 
 def _path_of(link: str) -> str:
@@ -251,10 +252,13 @@ def test_patient_on_a_phone_changes_the_time_of_a_session_and_answers_the_due_qu
     sessions = list(Appointment.objects.filter(plan=plan).order_by("starts_at"))
     now = timezone.now()
     zone = live_clinic.site.zone
-    # An afternoon session a day or two ahead (a weekday), so a questionnaire is due.
-    start = (now + timedelta(hours=26)).astimezone(zone).replace(minute=0, second=0, microsecond=0)
+    # The next weekday afternoon at least two hours ahead: always inside the 72 hours before a
+    # session in which its questionnaire is due (from a Thursday evening the next one is Friday,
+    # from a Friday night it is Monday, 60 hours on).
+    start = (now + timedelta(hours=2)).astimezone(zone).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     while start.weekday() >= 5 or not 12 <= start.hour <= 15:
         start += timedelta(hours=1)
+    assert start - now <= DUE_BEFORE_SESSION, f"{start:%a %H:%M} is too far from {now:%a %H:%M} for the test's premise"
     soon = appointment_book(
         patient=plan.patient, site=live_clinic.site, starts_at=start, actor=live_clinic.desk.user, now=now
     )
@@ -271,7 +275,9 @@ def test_patient_on_a_phone_changes_the_time_of_a_session_and_answers_the_due_qu
         page.get_by_role("button", name="Send my answers").click()
         expect(page.get_by_text("Thank you: your answers are saved")).to_be_visible()
         expect(page.get_by_test_id("due-questionnaires")).to_have_count(0)
-        assert QuestionnaireResponse.objects.get(patient=plan.patient).appointment_id == soon.pk
+        # The answers belong to the next session: `soon`, or from a Friday night the course's Monday morning.
+        next_session = min([soon, *sessions], key=lambda session: session.starts_at)
+        assert QuestionnaireResponse.objects.get(patient=plan.patient).appointment_id == next_session.pk
 
         last = page.get_by_test_id("portal-session").last
         last.get_by_role("link", name="Change the time").click()

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from scheduling import tasks
 from scheduling.models import DayTemplate, DayTemplateState
+from scheduling.services import day_template as day_template_service
 from scheduling.services.day_template import day_template_regenerate
 from tests.factories import SiteFactory
 from tests.web.conftest import NOW, login
@@ -77,7 +78,13 @@ def test_a_clinic_admin_regenerates_the_template_from_its_page(
     client, web, monkeypatch, django_capture_on_commit_callbacks
 ):
     queued: list[int] = []
-    monkeypatch.setattr(tasks.regenerate_day_template, "delay", queued.append)
+
+    class Broker:
+        def send_task(self, name, args):
+            assert name == tasks.regenerate_day_template.name  # the registered task, by its name
+            queued.extend(args)
+
+    monkeypatch.setattr(day_template_service, "current_app", Broker())
     login(client, web.admin.user)
 
     with django_capture_on_commit_callbacks(execute=True):

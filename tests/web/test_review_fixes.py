@@ -10,9 +10,9 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
+from clinic.errors import InvalidState
 from clinic.models import AccessLog, ReminderPolicy
 from patients.services import patient_register
-from scheduling.errors import InvalidState
 from scheduling.services import appointment_cancel
 from scheduling.services.waitlist import make_accept_token, waitlist_add
 from tests.factories import AppointmentFactory, ChairFactory, PatientFactory, SiteFactory

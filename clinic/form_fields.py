@@ -1,0 +1,64 @@
+"""Form fields the pages share.
+
+A ``datetime-local`` input carries a wall-clock time and no offset. Django reads it in the current
+time zone and refuses a time that occurs twice (the night the clocks go back) or not at all (the
+night they go forward), so a page that pre-fills "now" at 01:30 on the November night refused its
+own value. Here a repeated time means its first occurrence, as the scheduling engine reads wall
+clocks (scheduling.engine.wallclock), and a time inside the spring-forward gap is refused with a
+message that says why and what to enter instead."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+LOCAL_INPUT_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+def wall_clock_instant(naive: dt.datetime, zone: dt.tzinfo) -> dt.datetime | None:
+    """`naive` read on `zone`'s wall clock, as a UTC instant (an aware time inside the repeated hour compares unequal
+    to every other zone's, PEP 495): the first occurrence of a repeated time, None for a time
+    the clocks skip (it does not survive the round trip through UTC)."""
+    candidate = naive.replace(tzinfo=zone, fold=0)
+    if candidate.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) != naive:
+        return None
+    return candidate.astimezone(dt.UTC)
+
+
+class WallClockDateTimeField(forms.DateTimeField):
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format=LOCAL_INPUT_FORMAT)
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("input_formats", [LOCAL_INPUT_FORMAT])
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> dt.datetime | None:
+        if value in self.empty_values:
+            return None
+        if isinstance(value, dt.datetime):
+            parsed: dt.datetime | None = value
+        else:
+            text = str(value).strip()
+            try:
+                parsed = parse_datetime(text)
+            except ValueError:
+                parsed = None
+            if parsed is None:
+                parsed = forms.fields.BaseTemporalField.to_python(self, text)
+        assert parsed is not None
+        if timezone.is_aware(parsed):
+            return parsed
+        zone = timezone.get_current_timezone()
+        aware = wall_clock_instant(parsed, zone)
+        if aware is None:
+            raise ValidationError(
+                "%(time)s does not exist in %(zone)s: the clocks went forward that night. Enter the time an hour later.",
+                code="nonexistent_time",
+                params={"time": parsed.strftime("%d %b %Y %H:%M"), "zone": zone},
+            )
+        return aware

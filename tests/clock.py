@@ -1,0 +1,38 @@
+"""Fixed instants for the tests that build their data from the clock.
+
+A test marked ``clock`` never reads the real clock: the autouse fixture in tests/conftest.py
+travels (ticking, so a live server and a browser still see time pass) to a fixed instant
+before the test and its function-scoped fixtures run. In the ordinary run that instant is
+DEFAULT_INSTANT; with ``--clock-instants=all`` every marked test runs once at each of
+INSTANTS, the moments that have broken calendar arithmetic before: the start and the end of
+the working week, late evening (the next local day is already tomorrow in UTC), the weekend,
+the two nights the clocks change, and the turn of the year.
+
+Instants are wall-clock times in the zone the test names with ``@pytest.mark.clock(zone=...)``
+(America/Denver when it names none), so "Thursday 16:00" is Thursday 16:00 at the test's site."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+DEFAULT_ZONE = "America/Denver"
+
+# name -> local wall-clock time (the first of a repeated hour on the November night).
+INSTANTS: dict[str, dt.datetime] = {
+    "monday-morning": dt.datetime(2027, 1, 4, 8, 30),
+    "thursday-1600": dt.datetime(2026, 12, 3, 16, 0),
+    "friday-2330": dt.datetime(2026, 12, 4, 23, 30),
+    "saturday": dt.datetime(2026, 12, 5, 11, 0),
+    "march-clocks-change": dt.datetime(2027, 3, 14, 1, 30),  # 02:00 does not exist that night
+    "november-clocks-change": dt.datetime(2026, 11, 1, 1, 30),  # 01:00-02:00 happens twice
+    "december-31": dt.datetime(2026, 12, 31, 22, 30),  # already 1 January in UTC
+}
+DEFAULT_INSTANT = "tuesday-morning"
+DEFAULT_LOCAL = dt.datetime(2026, 12, 8, 9, 0)
+
+
+def instant(name: str, zone: str = DEFAULT_ZONE) -> dt.datetime:
+    """The aware instant called `name`, read as a wall-clock time in `zone`."""
+    local = DEFAULT_LOCAL if name == DEFAULT_INSTANT else INSTANTS[name]
+    return local.replace(tzinfo=ZoneInfo(zone), fold=0)

@@ -1,0 +1,48 @@
+"""Pages read a datetime-local input on the site's wall clock, including the two nights a year the
+clocks change (found by running the clock tests at the November instant: the PCL-5 entry refused
+the 01:30 it had itself pre-filled)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.utils import timezone
+
+from clinic.form_fields import WallClockDateTimeField
+
+DENVER = ZoneInfo("America/Denver")
+
+
+class Form(forms.Form):
+    at = WallClockDateTimeField(label="At")
+
+
+def clean(value: str, zone: ZoneInfo = DENVER) -> forms.Form:
+    with timezone.override(zone):
+        form = Form(data={"at": value})
+        form.is_valid()
+    return form
+
+
+def test_a_time_the_clocks_repeat_means_its_first_occurrence():
+    form = clean("2026-11-01T01:30")
+    assert form.errors == {}
+    assert form.cleaned_data["at"] == dt.datetime(2026, 11, 1, 7, 30, tzinfo=dt.UTC)  # 01:30 MDT, not MST
+
+
+def test_a_time_the_clocks_skip_is_refused_with_what_to_enter():
+    form = clean("2027-03-14T02:30")
+    assert "the clocks went forward that night" in form.errors["at"][0]
+    assert "14 Mar 2027 02:30" in form.errors["at"][0]
+
+
+def test_an_ordinary_time_is_read_in_the_current_zone():
+    form = clean("2026-12-08T09:15", ZoneInfo("America/New_York"))
+    assert form.cleaned_data["at"] == dt.datetime(2026, 12, 8, 14, 15, tzinfo=dt.UTC)
+
+
+def test_garbage_is_a_form_error_not_an_exception():
+    assert "at" in clean("tomorrow-ish").errors
+    assert "at" in clean("2026-13-45T99:99").errors

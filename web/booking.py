@@ -1,0 +1,333 @@
+"""Picking a time by hand: booking one session (maintenance, or a make-up for a
+missed one) and moving one session. Both show every free start over a few days
+(the free-slot finder), each checked against the plan's rules; a time the rules
+refuse shows why, and only a clinician may take it, with a reason. The write
+goes through appointment_book / appointment_move, which re-check under locks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from clinic.errors import DomainError
+from clinic.models import Chair, Site, StaffMember
+from clinic.permissions import scope_to_staff
+from patients.models import Patient
+from scheduling.engine.wallclock import local_day
+from scheduling.forms import DayRangeForm
+from scheduling.models import UPCOMING_STATUSES, Appointment, Phase, PlanStatus, TreatmentPlan
+from scheduling.services import appointment_book, appointment_move
+from scheduling.services.slot_finder import MAX_DAYS, find_free_slots
+from web.access import DESK_ROLES, staff_required
+from web.common import describe, free_gap_from_query, session_label
+from web.scope import staff_sites
+
+DEFAULT_DAYS = 7
+MAINTENANCE, MAKE_UP = "maintenance", "make-up"
+KINDS = [(MAINTENANCE, "Maintenance session"), (MAKE_UP, "Make-up for a missed session")]
+
+
+class SlotSearchForm(DayRangeForm):
+    max_days = MAX_DAYS
+    chair = forms.ModelChoiceField(
+        label="Chair", queryset=Chair.objects.none(), required=False, empty_label="Any chair"
+    )
+
+    def __init__(self, *args: Any, site: Site, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["chair"].queryset = Chair.objects.filter(site=site, active=True).order_by("name", "pk")
+        self.fields["chair"].label_from_instance = lambda chair: chair.name  # str() would load the site per chair
+
+
+class SingleSearchForm(SlotSearchForm):
+    kind = forms.ChoiceField(label="Session", choices=KINDS, widget=forms.RadioSelect, initial=MAINTENANCE)
+
+    field_order = ["kind", "first_day", "last_day", "chair"]
+
+
+class SlotPickForm(forms.Form):
+    """The chosen start and chair, as shown on the page; the service re-checks everything."""
+
+    slot = forms.CharField(error_messages={"required": "Pick one of the free times."})
+    override_reason = forms.CharField(
+        label="Reason for accepting a rule break",
+        required=False,
+        max_length=500,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def clean_slot(self) -> tuple[dt.datetime, int]:
+        raw = self.cleaned_data["slot"]
+        try:
+            start_raw, chair_raw = raw.split("|")
+            starts_at = dt.datetime.fromisoformat(start_raw)
+            chair_id = int(chair_raw)
+        except ValueError:
+            raise forms.ValidationError("Pick one of the free times.") from None
+        if starts_at.tzinfo is None:
+            raise forms.ValidationError("Pick one of the free times.")
+        return starts_at, chair_id
+
+
+def _is_clinician(request: HttpRequest) -> bool:
+    return request.staff.is_clinician  # type: ignore[attr-defined]
+
+
+def _search_initial(now: dt.datetime, site: Site, around: dt.date | None = None) -> dict[str, Any]:
+    first = local_day(now, site.zone) + dt.timedelta(days=1)
+    if around is not None:
+        first = max(first, around - dt.timedelta(days=3))
+    return {"first_day": first, "last_day": first + dt.timedelta(days=DEFAULT_DAYS - 1)}
+
+
+def _chair_names(site: Site) -> dict[int, str]:
+    return dict(Chair.objects.filter(site=site).values_list("pk", "name"))
+
+
+def _slot_days(
+    request: HttpRequest,
+    form: SlotSearchForm,
+    *,
+    site: Site,
+    patient: Patient,
+    plan: TreatmentPlan | None,
+    phase: str,
+    duration: dt.timedelta,
+    route: str,
+    now: dt.datetime,
+    exclude_id: int | None = None,
+) -> list[Any] | None:
+    if not form.is_bound or not form.is_valid():
+        return None
+    chair = form.cleaned_data["chair"]
+    days = find_free_slots(
+        site=site,
+        patient=patient,
+        first_day=form.cleaned_data["first_day"],
+        last_day=form.cleaned_data["last_day"],
+        duration=duration,
+        route=route,
+        now=now,
+        plan=plan,
+        phase=phase,
+        chair_ids=[chair.pk] if chair else None,
+        exclude_id=exclude_id,
+    )
+    names = _chair_names(site)
+    rows = []
+    for day in days:
+        choices = [
+            {
+                "value": f"{c.slot.start.isoformat()}|{c.slot.chair_id}",
+                "start": c.slot.start,
+                "end": c.slot.end,
+                "chair": names.get(c.slot.chair_id, "a chair"),
+                "refused": c.refused,
+            }
+            for c in day.choices
+        ]
+        rows.append(
+            {
+                "day": day.day,
+                "reason": day.reason,
+                "choices": choices,
+                "free": [c for c in choices if not c["refused"]],
+                "refused_groups": _group_refusals(choices),
+            }
+        )
+    return rows
+
+
+def _group_refusals(choices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Neighbouring refused times with the same reasons, as one line: a day of them would bury the free ones."""
+    groups: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    for choice in choices:
+        if not choice["refused"]:
+            current = None  # a free time in between starts a new run
+        elif current is not None and current["reasons"] == choice["refused"]:
+            current["choices"].append(choice)
+            current["last"] = choice
+        else:
+            current = {"reasons": choice["refused"], "first": choice, "last": choice, "choices": [choice]}
+            groups.append(current)
+    return groups
+
+
+def _render(
+    request: HttpRequest, template: str, site: Site, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    context.setdefault("clinician", _is_clinician(request))
+    with timezone.override(site.zone):
+        return render(request, template, context, status=status)
+
+
+def _board_url(appointment: Appointment) -> str:
+    day = local_day(appointment.starts_at, appointment.site.zone)
+    return f"{reverse('web:board')}?site={appointment.site_id}&day={day.isoformat()}"
+
+
+def _prefill(request: HttpRequest, site: Site) -> tuple[dict[str, str], str] | None:
+    """A free gap from the day board: search that chair on that day and pick that start if it is free."""
+    gap = free_gap_from_query(request)
+    if gap is None:
+        return None
+    chair, starts_at = gap.chair, gap.starts_at
+    day = local_day(starts_at, site.zone).isoformat()
+    data = {"kind": MAINTENANCE, "first_day": day, "last_day": day, "chair": chair}
+    return data, f"{starts_at.astimezone(dt.UTC).isoformat()}|{chair}"
+
+
+@staff_required(DESK_ROLES)
+@require_http_methods(["GET", "POST"])
+def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """One maintenance or make-up session on the patient's open plan, at a time picked from the free slots."""
+    staff: StaffMember = request.staff  # type: ignore[attr-defined]
+    now = timezone.now()
+    patient = get_object_or_404(scope_to_staff(Patient.objects.select_related("home_site"), staff), pk=patient_id)
+    plan = (
+        TreatmentPlan.objects.select_related("protocol", "site")
+        .filter(patient=patient, status__in=[PlanStatus.DRAFT, PlanStatus.ACTIVE], site__in=staff_sites(staff))
+        .first()
+    )
+    context: dict[str, Any] = {"nav": "patients", "patient": patient, "plan": plan}
+    if plan is None:
+        return render(request, "web/booking/single.html", {**context, "no_plan": True})
+    site = plan.site
+    data = request.POST if request.method == "POST" else (request.GET if "first_day" in request.GET else None)
+    prefill = _prefill(request, site) if data is None else None
+    if prefill is not None:
+        data, context["preselect"] = prefill
+    search = SingleSearchForm(data, site=site, initial={**_search_initial(now, site), "kind": MAINTENANCE})
+    kind = search.data.get("kind") if search.is_bound else MAINTENANCE
+    phase = Phase.MAINTENANCE if kind == MAINTENANCE else plan.phase
+    duration = dt.timedelta(minutes=plan.protocol.session_minutes)
+    status = 200
+    pick = SlotPickForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and search.is_valid() and pick.is_valid():
+        starts_at, chair_id = pick.cleaned_data["slot"]
+        chair = Chair.objects.filter(pk=chair_id, site=site).first()
+        try:
+            if chair is None:
+                raise Http404("No such chair here.")
+            appointment = appointment_book(
+                patient=patient,
+                site=site,
+                starts_at=starts_at,
+                plan=plan,
+                phase=phase,
+                chair=chair,
+                actor=request.user,
+                now=now,
+                override_reason=pick.cleaned_data["override_reason"],
+            )
+        except DomainError as exc:
+            context["problem"] = describe(exc)
+            status = 409
+        else:
+            when = appointment.starts_at.astimezone(site.zone)
+            label = "maintenance session" if kind == MAINTENANCE else "make-up session"
+            messages.success(request, f"Booked a {label} for {patient.full_name} on {when:%a %-d %b %H:%M}.")
+            return redirect(_board_url(appointment))
+    elif request.method == "POST":
+        status = 400
+    days = _slot_days(
+        request,
+        search,
+        site=site,
+        patient=patient,
+        plan=plan,
+        phase=phase,
+        duration=duration,
+        route=plan.protocol.route,
+        now=now,
+    )
+    context.update(search=search, pick=pick, days=days, site=site)
+    return _render(request, "web/booking/single.html", site, context, status=status)
+
+
+@staff_required(DESK_ROLES)
+@require_http_methods(["GET", "POST"])
+def move_session(request: HttpRequest, appointment_id: int) -> HttpResponse:
+    """Move one session to a free time; the plan's spacing rules are checked and explained."""
+    staff: StaffMember = request.staff  # type: ignore[attr-defined]
+    now = timezone.now()
+    appointment = get_object_or_404(
+        Appointment.objects.select_related("patient", "site", "chair", "plan__protocol", "plan__site"),
+        pk=appointment_id,
+        site__in=staff_sites(staff),
+    )
+    site = appointment.site
+    plan = appointment.plan
+    context: dict[str, Any] = {
+        "nav": "board",
+        "appointment": appointment,
+        "patient": appointment.patient,
+        "plan": plan,
+        "label": session_label(appointment),
+        "site": site,
+    }
+    if appointment.status not in UPCOMING_STATUSES or appointment.starts_at <= now:
+        context["closed"] = True
+        return _render(request, "web/booking/move.html", site, context)
+    data = request.POST if request.method == "POST" else (request.GET if "first_day" in request.GET else None)
+    search = SlotSearchForm(
+        data, site=site, initial=_search_initial(now, site, local_day(appointment.starts_at, site.zone))
+    )
+    duration = appointment.ends_at - appointment.starts_at
+    route = plan.protocol.route if plan else "iv"
+    status = 200
+    pick = SlotPickForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and search.is_valid() and pick.is_valid():
+        starts_at, chair_id = pick.cleaned_data["slot"]
+        chair = Chair.objects.filter(pk=chair_id, site=site).first()
+        try:
+            if chair is None:
+                raise Http404("No such chair here.")
+            old = appointment.starts_at.astimezone(site.zone)
+            moved = appointment_move(
+                appointment=appointment,
+                starts_at=starts_at,
+                chair=chair,
+                actor=request.user,
+                now=now,
+                override_reason=pick.cleaned_data["override_reason"],
+            )
+        except DomainError as exc:
+            context["problem"] = describe(exc)
+            status = 409
+        else:
+            when = moved.starts_at.astimezone(site.zone)
+            messages.success(
+                request,
+                f"Moved {appointment.patient.full_name}'s session from {old:%a %-d %b %H:%M} to {when:%a %-d %b %H:%M}.",
+            )
+            return redirect(_board_url(moved))
+    elif request.method == "POST":
+        status = 400
+    days = _slot_days(
+        request,
+        search,
+        site=site,
+        patient=appointment.patient,
+        plan=plan,
+        phase=appointment.phase,
+        duration=duration,
+        route=route,
+        now=now,
+        exclude_id=appointment.pk,
+    )
+    for day in days or []:
+        # The session's own time is free once it is left out; offering it would be a move to nowhere.
+        day["free"] = [c for c in day["free"] if c["start"] != appointment.starts_at]
+    context.update(search=search, pick=pick, days=days)
+    return _render(request, "web/booking/move.html", site, context, status=status)

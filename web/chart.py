@@ -1,0 +1,235 @@
+"""The patient's page for staff. The front desk sees contact and scheduling
+data; clinicians also see screening, the plan's timeline, the adjustment form
+and the plan's history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from clinic.audit import patients_shown
+from clinic.errors import DomainError
+from clinic.models import CLINICIAN_ROLES, Role
+from patients.models import Patient
+from scheduling.engine.wallclock import local_day
+from scheduling.forms import CancelForm, PlanAdjustForm
+from scheduling.models import (
+    OPEN_PLAN_STATUSES,
+    UPCOMING_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    Phase,
+    PlanStatus,
+    TreatmentPlan,
+)
+from scheduling.services import (
+    patient_eligibility,
+    plan_change_interval,
+    plan_end,
+    plan_new_induction,
+    plan_pause,
+    plan_resume,
+)
+from scheduling.services.appointments import check_in_window
+from web.access import page_required, scoped
+from web.common import describe, session_label
+from web.measures import chart_section as measures_chart_section
+
+HISTORY_LIMIT = 50
+
+
+def _check_in_open(appointment: Appointment, now: dt.datetime) -> bool:
+    opens, closes = check_in_window(appointment)
+    return opens <= now < closes
+
+
+def allowed_actions(plan: TreatmentPlan) -> list[str]:
+    if plan.status == PlanStatus.ACTIVE:
+        return [PlanAdjustForm.INTERVAL, PlanAdjustForm.PAUSE, PlanAdjustForm.END, PlanAdjustForm.NEW_INDUCTION]
+    if plan.status == PlanStatus.PAUSED:
+        return [PlanAdjustForm.RESUME, PlanAdjustForm.INTERVAL, PlanAdjustForm.END, PlanAdjustForm.NEW_INDUCTION]
+    if plan.status == PlanStatus.DRAFT:
+        return [PlanAdjustForm.INTERVAL, PlanAdjustForm.END]
+    return []
+
+
+# Clinical decisions about a course: the prescriber's alone (the services refuse anyone else too).
+PRESCRIBER_ACTIONS = frozenset({PlanAdjustForm.INTERVAL, PlanAdjustForm.END, PlanAdjustForm.NEW_INDUCTION})
+
+
+def actions_for(plan: TreatmentPlan, staff) -> list[str]:
+    """The changes this member of staff may make to the plan now: the form offers only these."""
+    actions = allowed_actions(plan)
+    if staff.role != Role.PRESCRIBER:
+        actions = [a for a in actions if a not in PRESCRIBER_ACTIONS]
+    return actions
+
+
+def timeline(plan: TreatmentPlan, appointments: list[Appointment]) -> list[dict[str, Any]]:
+    """The plan's phases in order (induction round 1, maintenance, induction round 2, ...) with their sessions."""
+    phases: list[dict[str, Any]] = []
+    for appointment in appointments:
+        if appointment.plan_id != plan.pk:
+            continue
+        key = (appointment.induction_round, appointment.phase)
+        if not phases or phases[-1]["key"] != key:
+            title = (
+                f"Induction{' round ' + str(appointment.induction_round) if appointment.induction_round > 1 else ''}"
+                if appointment.phase == Phase.INDUCTION
+                else "Maintenance"
+            )
+            phases.append({"key": key, "title": title, "phase": appointment.phase, "sessions": []})
+        phases[-1]["sessions"].append(appointment)
+    for phase in phases:
+        everything = phase["sessions"]
+        # Released sessions are listed under "Past and cancelled"; the timeline shows the plan as it stands.
+        phase["sessions"] = [a for a in everything if a.is_blocking or a.status == AppointmentStatus.NO_SHOW]
+        phase["released"] = sum(a.status == AppointmentStatus.CANCELLED for a in everything)
+        phase["done"] = sum(a.status == AppointmentStatus.COMPLETED for a in everything)
+        booked = sum(a.is_blocking for a in everything)
+        # An induction counts against its protocol: a paused 3-2-1-1-1 after six sessions is
+        # "6 of 8 done", not "6 of 6" (the released sessions are not on the timeline).
+        planned = plan.protocol.induction_session_count if phase["phase"] == Phase.INDUCTION else 0
+        phase["total"] = max(booked, planned)
+    return [phase for phase in phases if phase["sessions"] or phase["released"]]
+
+
+def chart_context(
+    request: HttpRequest, patient_id: int, *, now: dt.datetime, form: PlanAdjustForm | None = None
+) -> dict[str, Any]:
+    patient = get_object_or_404(scoped(Patient.objects.select_related("home_site"), request), pk=patient_id)
+    patients_shown(request, [patient.pk])
+    staff = request.staff  # type: ignore[attr-defined]
+    clinician = staff.role in CLINICIAN_ROLES
+    # Only what happened at the viewer's sites: a patient seen at two sites shows each site its own part.
+    plans = list(
+        scoped(patient.plans.all(), request)
+        .select_related("protocol", "site", "prescriber__user", "eligibility_override_by__user")
+        .order_by("-created_at")
+    )
+    open_plan = next((p for p in plans if p.status in OPEN_PLAN_STATUSES), None)
+    appointments = list(
+        scoped(patient.appointments.all(), request)
+        .select_related("site", "chair", "nurse__user", "plan__protocol")
+        .order_by("starts_at")
+    )
+    for appointment in appointments:
+        appointment.label = session_label(appointment)  # type: ignore[attr-defined]
+        appointment.is_past = appointment.starts_at <= now  # type: ignore[attr-defined]
+        appointment.can_cancel = appointment.status in (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN)  # type: ignore[attr-defined]
+        upcoming_status = appointment.status in UPCOMING_STATUSES
+        appointment.can_check_in = upcoming_status and _check_in_open(appointment, now)  # type: ignore[attr-defined]
+        appointment.can_undo_check_in = appointment.status == AppointmentStatus.CHECKED_IN  # type: ignore[attr-defined]
+        appointment.can_no_show = upcoming_status and appointment.is_past  # type: ignore[attr-defined]
+        appointment.can_move = upcoming_status and not appointment.is_past  # type: ignore[attr-defined]
+    upcoming = [a for a in appointments if not a.is_past and a.status in UPCOMING_STATUSES]  # type: ignore[attr-defined]
+    past = [a for a in appointments if a.is_past or a.status not in UPCOMING_STATUSES]  # type: ignore[attr-defined]
+    context: dict[str, Any] = {
+        "patient": patient,
+        "nav": "patients",
+        "clinician": clinician,
+        "plans": plans,
+        "open_plan": open_plan,
+        "upcoming": upcoming,
+        "past": list(reversed(past)),
+        "can_book": open_plan is not None
+        and open_plan.status in (PlanStatus.DRAFT, PlanStatus.ACTIVE)
+        and open_plan.phase != Phase.MAINTENANCE
+        and not any(
+            a.plan_id == open_plan.pk and a.phase == Phase.INDUCTION and a.induction_round == open_plan.induction_round
+            for a in upcoming
+        ),
+        "cancel_form": CancelForm(),
+        "age": patient.age_on(local_day(now, patient.home_site.zone)),
+    }
+    if clinician:
+        today = local_day(now, patient.home_site.zone)
+        context["eligibility"] = patient_eligibility(patient=patient, on=today)
+        context["evaluations"] = list(patient.evaluations.all()[:3])
+        context["flags"] = list(patient.flags.select_related("contraindication", "recorded_by"))
+        context["measures"] = measures_chart_section(patient=patient, plans=plans, appointments=appointments, now=now)
+        if open_plan is not None:
+            context["timeline"] = timeline(open_plan, appointments)
+            actions = actions_for(open_plan, staff)
+            context["adjust_form"] = form or PlanAdjustForm(
+                allowed=actions,
+                initial={
+                    "version": open_plan.version,
+                    "interval_days": open_plan.maintenance_interval_days,
+                    "from_date": local_day(now, open_plan.site.zone) + dt.timedelta(days=1),
+                    "action": actions[0] if actions else None,
+                },
+            )
+        history_plan = open_plan or (plans[0] if plans else None)
+        if history_plan is not None:
+            context["history_plan"] = history_plan
+            context["history"] = list(
+                history_plan.history.select_related("history_user").order_by("-history_date", "-history_id")[
+                    :HISTORY_LIMIT
+                ]
+            )
+    return context
+
+
+def _render_chart(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    with timezone.override(context["patient"].home_site.zone):
+        return render(request, "web/patient.html", context, status=status)
+
+
+@require_GET
+@page_required("patient_chart")
+def patient_chart(request: HttpRequest, patient_id: int) -> HttpResponse:
+    return _render_chart(request, chart_context(request, patient_id, now=timezone.now()))
+
+
+@require_POST
+@page_required("plan_adjust")
+def plan_adjust(request: HttpRequest, plan_id: int) -> HttpResponse:
+    plan = get_object_or_404(
+        scoped(TreatmentPlan.objects.select_related("patient", "protocol", "site"), request), pk=plan_id
+    )
+    now = timezone.now()
+    form = PlanAdjustForm(request.POST, allowed=actions_for(plan, request.staff))  # type: ignore[attr-defined]
+    problem = None
+    if form.is_valid():
+        data = form.cleaned_data
+        common = {
+            "plan": plan,
+            "reason": data["reason"],
+            "actor": request.user,
+            "now": now,
+            "expected_version": data["version"],
+        }
+        try:
+            action = data["action"]
+            if action == PlanAdjustForm.PAUSE:
+                plan_pause(**common)
+                messages.success(request, "The plan is paused; its future sessions were released.")
+            elif action == PlanAdjustForm.RESUME:
+                booked = plan_resume(resume_date=data["from_date"], **common)
+                messages.success(request, f"The plan is resumed; {len(booked)} sessions booked.")
+            elif action == PlanAdjustForm.END:
+                plan_end(**common)
+                messages.success(request, "The plan is ended.")
+            elif action == PlanAdjustForm.INTERVAL:
+                replan = plan_change_interval(days=data["interval_days"], **common)
+                messages.success(
+                    request,
+                    f"The maintenance interval is now {data['interval_days']} days: {replan.summary(plan.site)}.",
+                )
+            elif action == PlanAdjustForm.NEW_INDUCTION:
+                booked = plan_new_induction(start_date=data["from_date"], **common)
+                messages.success(request, f"A new induction is booked: {len(booked)} sessions.")
+            return redirect(reverse("web:patient", args=[plan.patient_id]) + "#plan")
+        except DomainError as exc:
+            problem = describe(exc)
+    context = chart_context(request, plan.patient_id, now=now, form=form)
+    context["adjust_problem"] = problem
+    return _render_chart(request, context, status=409 if problem else 400)

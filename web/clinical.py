@@ -1,0 +1,185 @@
+"""The session page (clinicians record vitals, clear a held start, record what was given
+and the discharge, start and complete the session) and the controlled-substance log
+(clinicians and clinic administrators; CSV export)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from clinic.audit import patient_ids_of, patients_shown
+from clinic.errors import DomainError
+from clinic.models import Role
+from clinical import selectors, services
+from clinical.forms import AdministrationForm, ClearStartForm, LogFilterForm, RecoveryForm, VitalsForm
+from clinical.models import VitalsPhase
+from scheduling.errors import InvalidInput
+from scheduling.models import Appointment, AppointmentStatus
+from scheduling.services import appointment_complete, appointment_start
+from web.access import page_required, scoped
+from web.common import describe, session_label
+
+FORMS = {"vitals": VitalsForm, "clear": ClearStartForm, "administration": AdministrationForm, "recovery": RecoveryForm}
+
+
+def _initial_forms(appointment: Appointment, request: HttpRequest, now: dt.datetime) -> dict[str, Any]:
+    phase = VitalsPhase.PRE if appointment.status == AppointmentStatus.CHECKED_IN else VitalsPhase.RECOVERY
+    protocol = appointment.plan.protocol if appointment.plan_id else None
+    infusion = dt.timedelta(minutes=protocol.infusion_minutes if protocol else 40)
+    staff = request.staff  # type: ignore[attr-defined]
+    local_now = now.astimezone(appointment.site.zone).replace(second=0, microsecond=0, tzinfo=None)
+    return {
+        "vitals": VitalsForm(initial={"phase": phase}),
+        "clear": ClearStartForm(),
+        "administration": AdministrationForm(
+            initial={
+                "route": protocol.route if protocol else "iv",
+                "started_at": local_now - infusion,
+                "ended_at": local_now,
+                "given_by": staff.pk if staff.is_clinician else None,
+            }
+        ),
+        "recovery": RecoveryForm(
+            initial={
+                "discharged_at": local_now,
+                "driver_name": appointment.ride_home or appointment.patient.escort_name,
+            }
+        ),
+    }
+
+
+def _render(
+    request: HttpRequest, appointment: Appointment, *, forms: dict[str, Any], problem: Any = None, status: int = 200
+) -> HttpResponse:
+    record = selectors.session_record(appointment=appointment)
+    context = {
+        "appointment": appointment,
+        "record": record,
+        "forms": forms,
+        "problem": problem,
+        "label": session_label(appointment),
+        "nav": "board",
+        "site": appointment.site,
+        "day": appointment.starts_at.astimezone(appointment.site.zone).date(),
+        "is_prescriber": request.staff.role == Role.PRESCRIBER,  # type: ignore[attr-defined]
+        "can_start": appointment.status == AppointmentStatus.CHECKED_IN,
+        "can_complete": appointment.status in services.ARRIVED,
+    }
+    return render(request, "clinical/session.html", context, status=status)
+
+
+def _perform(request: HttpRequest, appointment: Appointment, which: str, form: Any, now: dt.datetime) -> str:
+    user = request.user
+    staff = request.staff  # type: ignore[attr-defined]
+    data = form.cleaned_data if form is not None else {}
+    if which == "vitals":
+        services.vitals_record(appointment=appointment, actor=user, now=now, **data)
+        return "Vitals recorded."
+    if which == "clear":
+        services.start_clear(appointment=appointment, prescriber=staff, reason=data["reason"], now=now)
+        return "Cleared to start."
+    if which == "administration":
+        services.administration_record(appointment=appointment, actor=user, now=now, **data)
+        return "Administration recorded in the controlled-substance log."
+    if which == "recovery":
+        services.recovery_record(
+            appointment=appointment,
+            side_effects=list(data["side_effects"]),
+            other_side_effects=data["other_side_effects"],
+            notes=data["notes"],
+            discharged_at=data["discharged_at"],
+            driver_name=data["driver_name"],
+            actor=user,
+            now=now,
+        )
+        return "Recovery and discharge recorded."
+    if which == "start":
+        appointment_start(appointment=appointment, actor=user, now=now)
+        return "The session has started."
+    appointment_complete(appointment=appointment, actor=user, now=now)
+    return "The session is complete."
+
+
+@page_required("session_record")
+def session(request: HttpRequest, appointment_id: int) -> HttpResponse:
+    appointment = get_object_or_404(
+        scoped(
+            Appointment.objects.select_related("patient", "site", "chair", "nurse__user", "plan__protocol"), request
+        ),
+        pk=appointment_id,
+    )
+    patients_shown(request, [appointment.patient_id])
+    now = timezone.now()
+    with timezone.override(appointment.site.zone):
+        forms = _initial_forms(appointment, request, now)
+        if request.method == "GET":
+            return _render(request, appointment, forms=forms)
+        if request.method != "POST":
+            return HttpResponse(status=405)
+        which = request.POST.get("form", "")
+        if which not in (*FORMS, "start", "complete"):
+            return HttpResponse("Unknown form.", status=400)
+        form = FORMS[which](request.POST) if which in FORMS else None
+        if form is not None:
+            forms[which] = form
+            if not form.is_valid():
+                return _render(request, appointment, forms=forms, status=400)
+        try:
+            message = _perform(request, appointment, which, form, now)
+        except DomainError as exc:
+            field = (exc.details or {}).get("field")
+            if isinstance(exc, InvalidInput) and form is not None and field in form.fields:
+                # A time that breaks the record's order is the form's error, next to the field.
+                form.add_error(field, exc.message)
+                return _render(request, appointment, forms=forms, status=400)
+            return _render(request, appointment, forms=forms, problem=describe(exc), status=exc.http_status)
+    messages.success(request, message)
+    return redirect(reverse("clinical:session", args=[appointment.pk]))
+
+
+@require_GET
+@page_required("cs_log")
+def controlled_substance_log(request: HttpRequest) -> HttpResponse:
+    form = LogFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    entries = list(
+        scoped(
+            selectors.controlled_substance_log(date_from=filters.get("date_from"), date_to=filters.get("date_to")),
+            request,
+        )[:500]
+    )
+    patients_shown(request, patient_ids_of(entries))
+    return render(
+        request,
+        "clinical/controlled_substance_log.html",
+        {
+            "form": form,
+            "entries": entries,
+            "query": request.GET.urlencode(),
+            "nav": "cs-log",
+        },
+    )
+
+
+@require_GET
+@page_required("cs_log")
+def controlled_substance_csv(request: HttpRequest) -> HttpResponse:
+    form = LogFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    entries = list(
+        scoped(
+            selectors.controlled_substance_log(date_from=filters.get("date_from"), date_to=filters.get("date_to")),
+            request,
+        )
+    )
+    patients_shown(request, patient_ids_of(entries))
+    response = HttpResponse(selectors.controlled_substance_csv(entries), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="controlled-substance-log.csv"'
+    return response

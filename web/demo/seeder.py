@@ -1,0 +1,543 @@
+"""Writes the demo clinic described in demo_clinic.json.
+
+Appointments are written straight through the ORM (not the booking services) and are
+collision-free by construction: every session takes its own (chair, start) cell of a
+grid laid over the opening hours, a patient gets at most one session a day, and chairs
+are mapped to nurses so that no nurse ever watches more than ceil(chairs / nurses)
+patients at once. That holds on SQLite too, where no exclusion constraint would catch
+a mistake.
+
+The upcoming sessions get their reminder rows as the booking services would have left
+them; the reminder whose time has just passed is due now, so the dispatcher of
+`python3 dev.py run` sends something within its first minute.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import json
+import math
+import random
+import zoneinfo
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.core.management.base import CommandError
+
+from clinic.models import Chair, Channel, Closure, OpeningHours, ReminderPolicy, Shift, Site, StaffMember
+from patients.models import Contraindication, Evaluation, Patient, PatientFlag
+from scheduling.models import (
+    UPCOMING_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    Phase,
+    PlanStatus,
+    Protocol,
+    Reminder,
+    ReminderKind,
+    TreatmentPlan,
+)
+from scheduling.reminders.services import channel_for, quiet_hours
+from scheduling.reminders.timing import reminder_send_times
+
+DATA_FILE = Path(__file__).with_name("demo_clinic.json")
+RNG_SEED = 20261122  # deterministic demo data
+
+
+@cache
+def demo_data() -> dict[str, Any]:
+    return json.loads(DATA_FILE.read_text(encoding="utf-8"))
+
+
+def _time(value: str) -> dt.time:
+    return dt.time.fromisoformat(value)
+
+
+def opening_hours() -> dict[int, tuple[dt.time, dt.time]]:
+    hours = demo_data()["site"]["opening_hours"]
+    return {int(weekday): (_time(opens), _time(closes)) for weekday, (opens, closes) in hours.items()}
+
+
+@dataclass(frozen=True)
+class Cell:
+    chair_index: int
+    starts_at: dt.datetime
+
+
+class ChairGrid:
+    """The site's chairs over a range of open days, cut into `cell`-long start slots.
+
+    Each cell is handed out once, so two sessions never share a chair."""
+
+    def __init__(
+        self, *, chair_count: int, zone: zoneinfo.ZoneInfo, open_days: list[dt.date], cell: dt.timedelta
+    ) -> None:
+        self.chair_count = chair_count
+        self.days = sorted(open_days)
+        self.starts_by_day: dict[dt.date, list[dt.datetime]] = {}
+        hours = opening_hours()
+        for day in self.days:
+            opens, closes = hours[day.weekday()]
+            start = dt.datetime.combine(day, opens, tzinfo=zone)
+            close = dt.datetime.combine(day, closes, tzinfo=zone)
+            starts = []
+            while start + cell <= close:
+                starts.append(start)
+                start += cell
+            self.starts_by_day[day] = starts
+        self.taken: set[tuple[int, dt.datetime]] = set()
+
+    def take(self, *, on_or_after: dt.date, not_before: dt.datetime | None, preferred_slot: int) -> Cell | None:
+        for day in self.days[bisect.bisect_left(self.days, on_or_after) :]:
+            starts = self.starts_by_day[day]
+            first = preferred_slot % len(starts)
+            for start in starts[first:] + starts[:first]:
+                if not_before is not None and start < not_before:
+                    continue
+                for chair_index in range(self.chair_count):
+                    if (chair_index, start) not in self.taken:
+                        self.taken.add((chair_index, start))
+                        return Cell(chair_index, start)
+        return None
+
+
+class Seeder:
+    def __init__(self, *, now: dt.datetime, site_name: str, password: str) -> None:
+        self.data = demo_data()
+        self.now = now
+        self.site_name = site_name
+        self.zone = zoneinfo.ZoneInfo(self.data["site"]["time_zone"])
+        self.today = now.astimezone(self.zone).date()
+        self.hours = opening_hours()
+        self.cell = dt.timedelta(minutes=self.data["cell_minutes"])
+        self.rng = random.Random(RNG_SEED)
+        self.password_hash = make_password(password)  # hashed once: PBKDF2 per user is slow
+        self.appointment_statuses: Counter[str] = Counter()
+
+    def run(self) -> dict[str, Any]:
+        site_data = self.data["site"]
+        self.site = self._site()
+        self.chairs = [
+            Chair.objects.create(site=self.site, name=f"Chair {n}", equipment=site_data["chair_equipment"])
+            for n in range(1, site_data["chairs"] + 1)
+        ]
+        self.staff = self._staff()
+        self.nurses = [s for s in self.staff.values() if s.role == "nurse"]
+        self.prescribers = [s for s in self.staff.values() if s.role == "prescriber"]
+        if self.site.max_patients_per_nurse < math.ceil(len(self.chairs) / len(self.nurses)):
+            raise CommandError("Too few nurses for the chairs at this site's nurse ratio.")
+        closures = [
+            Closure.objects.create(
+                site=self.site,
+                starts_at=dt.datetime.combine(dt.date.fromisoformat(c["starts"]), dt.time(), tzinfo=self.zone),
+                ends_at=dt.datetime.combine(dt.date.fromisoformat(c["ends"]), dt.time(), tzinfo=self.zone),
+                reason=c["reason"],
+            )
+            for c in site_data["closures"]
+        ]
+        open_days = self._open_days(closures)
+        self._shifts(open_days)
+        self.contraindications = self._contraindications()
+        self.protocols = self._protocols()
+        self.grid = ChairGrid(chair_count=len(self.chairs), zone=self.zone, open_days=open_days, cell=self.cell)
+        stages: Counter[str] = Counter()
+        for index, spec in enumerate(self.data["patients"]):
+            self._patient(index, spec)
+            stages[spec["stage"]] += 1
+        queued, due_now = self._reminders()
+        return {
+            "chairs": len(self.chairs),
+            "staff": ", ".join(f"{n} {role}" for role, n in Counter(s.role for s in self.staff.values()).items()),
+            "shifts": Shift.objects.filter(site=self.site).count(),
+            "patients": f"{len(self.data['patients'])} ({', '.join(f'{n} {stage}' for stage, n in stages.items())})",
+            "appointments": ", ".join(f"{n} {status}" for status, n in sorted(self.appointment_statuses.items())),
+            "reminders": f"{queued} queued, {due_now} due now (the worker sends them within a minute)",
+        }
+
+    # --- set-up -------------------------------------------------------------
+
+    def _site(self) -> Site:
+        data = self.data["site"]
+        site = Site.objects.create(
+            name=self.site_name,
+            time_zone=data["time_zone"],
+            address=data["address"],
+            phone=data["phone"],
+            max_patients_per_nurse=data["max_patients_per_nurse"],
+            slot_step_minutes=data["slot_step_minutes"],
+            arrival_notes=data["arrival_notes"],
+        )
+        OpeningHours.objects.bulk_create(
+            OpeningHours(site=site, weekday=weekday, opens_at=opens, closes_at=closes)
+            for weekday, (opens, closes) in self.hours.items()
+        )
+        policy, _ = ReminderPolicy.objects.get_or_create(site=site)  # normally already created with the site
+        for name, value in data["reminder_policy"].items():
+            setattr(policy, name, _time(value) if name.startswith("quiet_hours") else value)
+        policy.save()
+        return site
+
+    def _user(self, username: str, first_name: str, last_name: str, *, superuser: bool = False) -> Any:
+        user, _ = get_user_model().objects.get_or_create(username=username)
+        user.first_name = first_name
+        user.last_name = last_name
+        user.email = f"{username}@{self.data['email_domain']}"
+        user.password = self.password_hash
+        user.is_staff = user.is_staff or superuser
+        user.is_superuser = user.is_superuser or superuser
+        user.save()
+        return user
+
+    def _staff(self) -> dict[str, StaffMember]:
+        staff = {}
+        for username, first, last, role, superuser in self.data["staff"]:
+            user = self._user(username, first, last, superuser=superuser)
+            member, _ = StaffMember.objects.get_or_create(user=user, defaults={"role": role})
+            member.sites.add(self.site)
+            staff[username] = member
+        return staff
+
+    def _open_days(self, closures: list[Closure]) -> list[dt.date]:
+        days = []
+        for offset in range(-7 * self.data["weeks_back"], 7 * self.data["weeks_ahead"] + 1):
+            day = self.today + dt.timedelta(days=offset)
+            if day.weekday() not in self.hours:
+                continue
+            opens, closes = self.hours[day.weekday()]
+            start = dt.datetime.combine(day, opens, tzinfo=self.zone)
+            end = dt.datetime.combine(day, closes, tzinfo=self.zone)
+            if any(c.starts_at < end and start < c.ends_at for c in closures):
+                continue
+            days.append(day)
+        return days
+
+    def _shifts(self, open_days: list[dt.date]) -> None:
+        clinicians = [s for s in self.staff.values() if s.role in ("nurse", "prescriber")]
+        shifts = []
+        for day in open_days:
+            opens, closes = self.hours[day.weekday()]
+            for member in clinicians:
+                shifts.append(
+                    Shift(
+                        staff=member,
+                        site=self.site,
+                        starts_at=dt.datetime.combine(day, opens, tzinfo=self.zone),
+                        ends_at=dt.datetime.combine(day, closes, tzinfo=self.zone),
+                    )
+                )
+        Shift.objects.bulk_create(shifts)
+
+    def _contraindications(self) -> dict[str, Contraindication]:
+        found = {}
+        for code, label, kind, threshold in self.data["contraindications"]:
+            found[code], _ = Contraindication.objects.get_or_create(
+                code=code, defaults={"label": label, "kind": kind, "threshold": threshold}
+            )
+        return found
+
+    def _protocols(self) -> dict[str, Protocol]:
+        found = {}
+        for name, protocol_data in self.data["protocols"].items():
+            protocol, _ = Protocol.objects.get_or_create(
+                name=name, defaults={**self.data["protocol_defaults"], **protocol_data["fields"]}
+            )
+            if dt.timedelta(minutes=protocol.session_minutes) > self.cell:
+                raise CommandError(f"Protocol {name!r} needs more chair time than a {self.cell} booking cell.")
+            found[name] = protocol
+        return found
+
+    # --- patients -----------------------------------------------------------
+
+    def _patient(self, index: int, spec: dict[str, Any]) -> None:
+        data, extras = self.data, spec.get("extras", {})
+        first_names, last_names, drivers = data["first_names"], data["last_names"], data["drivers"]
+        first, last = first_names[index], last_names[index]
+        age = extras.get("age", 24 + (index * 7) % 45)
+        user = None
+        if portal_username := extras.get("portal_user"):
+            user = self._user(portal_username, first, last)
+        patient = Patient.objects.create(
+            user=user,
+            first_name=first,
+            last_name=last,
+            date_of_birth=dt.date(self.today.year - age, 1 + index % 12, 1 + (index * 3) % 28),
+            email=f"{first.lower()}.{last.lower().replace(chr(39), '')}@example.com",
+            mobile_phone=f"+1303555{100 + index:04d}",
+            home_site=self.site,
+            preferred_channel=Channel.SMS if index % 3 == 0 else Channel.EMAIL,
+            reminder_consent=index % 7 != 4,
+            reminder_consent_changed_at=self.now - dt.timedelta(days=60),
+            escort_name=f"{last_names[(index + 11) % len(last_names)]} ({drivers[index % len(drivers)]})",
+            escort_phone=f"+1720555{100 + index:04d}",
+            emergency_contact_name=f"{first_names[(index + 5) % len(first_names)]} {last}",
+            emergency_contact_phone=f"+1720555{200 + index:04d}",
+            emergency_contact_relation=drivers[index % len(drivers)],
+            medications=data["medications"][index % len(data["medications"])],
+            seizure_history=extras.get("seizure_history", False),
+        )
+        clinician = self.prescribers[index % len(self.prescribers)]
+        first_day = self.today + dt.timedelta(days=spec.get("start", 0))
+        if spec.get("evaluated", True):
+            diagnosis, icd10 = data["diagnoses"][index % len(data["diagnoses"])]
+            Evaluation.objects.create(
+                patient=patient,
+                evaluated_on=min(first_day, self.today) - dt.timedelta(days=7 + index % 10),
+                evaluator_name=data["evaluator"]["name"],
+                evaluator_credentials=data["evaluator"]["credentials"],
+                diagnosis=diagnosis,
+                icd10_code=icd10,
+                systolic_bp=extras.get("systolic", 116 + index % 20),
+                diastolic_bp=extras.get("diastolic", 72 + index % 12),
+                heart_rate=extras.get("heart_rate", 64 + index % 24),
+                notes=data["evaluator"]["notes"] if index % 2 else "",
+                recorded_by=clinician.user,
+            )
+        if flag := extras.get("flag"):
+            PatientFlag.objects.create(
+                patient=patient,
+                contraindication=self.contraindications[flag],
+                notes=data["session_notes"]["flag"],
+                recorded_by=clinician.user,
+            )
+        if spec["stage"] == "screening":
+            return
+        self._plan(index, spec, patient, clinician, first_day)
+
+    def _plan(
+        self, index: int, spec: dict[str, Any], patient: Patient, clinician: StaffMember, first_day: dt.date
+    ) -> None:
+        stage, extras = spec["stage"], spec.get("extras", {})
+        protocol_name = spec.get("protocol", self.data["default_protocol"])
+        protocol = self.protocols[protocol_name]
+        interval_days = spec.get("interval", 28)
+        plan = TreatmentPlan.objects.create(
+            patient=patient,
+            protocol=protocol,
+            prescriber=clinician,
+            site=self.site,
+            phase=Phase.MAINTENANCE if stage in ("maintenance", "completed") else Phase.INDUCTION,
+            status=PlanStatus.DRAFT if stage == "draft" else PlanStatus.ACTIVE,
+            start_date=first_day,
+            maintenance_interval_days=interval_days,
+            review_date=first_day + dt.timedelta(days=30 * protocol.review_after_months),
+            preferred_weekdays=[0, 1, 2, 3, 4, 5],
+            created_by=clinician.user,
+        )
+        override = next((reason for fact, reason in self.data["override_reasons"].items() if extras.get(fact)), None)
+        if override:
+            plan.eligibility_override_by = clinician
+            plan.eligibility_override_reason = override
+            plan.eligibility_override_at = self.now - dt.timedelta(days=-spec.get("start", 0) + 2)
+            plan.version += 1
+            plan._change_reason = "Eligibility override recorded by the prescriber."
+            plan.save(
+                update_fields=[
+                    "eligibility_override_by",
+                    "eligibility_override_reason",
+                    "eligibility_override_at",
+                    "version",
+                    "updated_at",
+                ]
+            )
+        if stage == "draft":
+            return
+
+        induction_days = self.data["protocols"][protocol_name]["induction_days"]
+        targets = [first_day + dt.timedelta(days=d) for d in induction_days]
+        induction_count = len(targets)
+        if stage in ("maintenance", "completed"):
+            last = targets[-1]
+            while last < self.today + dt.timedelta(days=7 * self.data["weeks_ahead"]):
+                last += dt.timedelta(days=interval_days)
+                targets.append(last)
+        if spec.get("given") is not None:
+            targets = targets[: spec["given"]]
+        given = self._book_series(index, patient, plan, protocol, targets, induction_count, stage=stage)
+
+        # Later transitions are separate saves, so the plan's history shows each step and why.
+        if stage == "completed":
+            # The course ended at its last session so far; nothing is booked ahead.
+            plan.status = PlanStatus.COMPLETED
+            plan.review_date = max(given[-1].date(), plan.start_date + dt.timedelta(days=1))
+            plan.version += 1
+            plan._change_reason = "Course completed; patient in sustained remission."
+            plan.save(update_fields=["status", "review_date", "version", "updated_at"])
+        elif stage == "paused":
+            plan.status = PlanStatus.PAUSED
+            plan.paused_at = given[-1] + dt.timedelta(days=1)
+            plan.version += 1
+            plan._change_reason = extras["reason"]
+            plan.save(update_fields=["status", "paused_at", "version", "updated_at"])
+        elif stage == "ended":
+            plan.status = PlanStatus.ENDED
+            plan.ended_at = given[-1] + dt.timedelta(days=2)
+            plan.end_reason = extras["reason"]
+            plan.version += 1
+            plan._change_reason = extras["reason"]
+            plan.save(update_fields=["status", "ended_at", "end_reason", "version", "updated_at"])
+
+    def _book_series(
+        self,
+        index: int,
+        patient: Patient,
+        plan: TreatmentPlan,
+        protocol: Protocol,
+        targets: list[dt.date],
+        induction_count: int,
+        *,
+        stage: str,
+    ) -> list[dt.datetime]:
+        """Book one session per target day (or the next free day), returning the starts of the sessions given."""
+        min_gap = dt.timedelta(hours=protocol.min_gap_hours)
+        session = dt.timedelta(minutes=protocol.session_minutes)
+        booked_by = self.staff["frontdesk" if index % 2 else "frontdesk2"].user
+        given: list[dt.datetime] = []
+        sequence = 1
+        for target in targets:
+            on_or_after = target
+            while True:
+                not_before = given[-1].astimezone(dt.UTC) + min_gap if given else None
+                cell = self.grid.take(on_or_after=on_or_after, not_before=not_before, preferred_slot=index)
+                if cell is None:
+                    return given  # past the end of the seeded weeks
+                starts_at, ends_at = cell.starts_at, cell.starts_at + session
+                if stage == "completed" and ends_at > self.now:
+                    return given
+                status = self._status_for(starts_at, ends_at)
+                # A few past sessions were missed or called off; the replacement takes the same number.
+                if status == AppointmentStatus.COMPLETED and self.rng.random() < 0.08:
+                    status = self.rng.choice([AppointmentStatus.NO_SHOW, AppointmentStatus.CANCELLED])
+                self._appointment(
+                    patient=patient,
+                    plan=plan,
+                    sequence=sequence,
+                    phase=Phase.INDUCTION if sequence <= induction_count else Phase.MAINTENANCE,
+                    cell=cell,
+                    ends_at=ends_at,
+                    status=status,
+                    booked_by=booked_by,
+                )
+                if status in (AppointmentStatus.NO_SHOW, AppointmentStatus.CANCELLED):
+                    # One session a day per patient: the replacement goes on a later day.
+                    on_or_after = starts_at.date() + dt.timedelta(days=1)
+                    continue
+                given.append(starts_at)
+                sequence += 1
+                break
+        return given
+
+    def _status_for(self, starts_at: dt.datetime, ends_at: dt.datetime) -> AppointmentStatus:
+        if ends_at <= self.now:
+            return AppointmentStatus.COMPLETED
+        if starts_at <= self.now:
+            return AppointmentStatus.IN_CHAIR
+        if starts_at - self.now < dt.timedelta(days=4) and self.rng.random() < 0.6:
+            return AppointmentStatus.CONFIRMED
+        return AppointmentStatus.BOOKED
+
+    def _appointment(
+        self,
+        *,
+        patient: Patient,
+        plan: TreatmentPlan,
+        sequence: int,
+        phase: str,
+        cell: Cell,
+        ends_at: dt.datetime,
+        status: AppointmentStatus,
+        booked_by: Any,
+    ) -> Appointment:
+        starts_at = cell.starts_at
+        notes = self.data["session_notes"]
+        # Chairs map onto nurses round-robin: a nurse watches at most ceil(chairs / nurses) chairs.
+        nurse = self.nurses[cell.chair_index % len(self.nurses)]
+        fields: dict[str, Any] = {}
+        if status in (AppointmentStatus.CONFIRMED, AppointmentStatus.IN_CHAIR, AppointmentStatus.COMPLETED):
+            fields["confirmed_at"] = min(starts_at - dt.timedelta(days=1), self.now - dt.timedelta(hours=1))
+        if status in (AppointmentStatus.IN_CHAIR, AppointmentStatus.COMPLETED):
+            fields["checked_in_at"] = starts_at - dt.timedelta(minutes=10)
+            fields["in_chair_at"] = starts_at + dt.timedelta(minutes=5)
+        if status == AppointmentStatus.COMPLETED:
+            fields["completed_at"] = ends_at
+            fields["notes"] = notes["completed"]
+        if status == AppointmentStatus.CANCELLED:
+            fields["cancelled_at"] = starts_at - dt.timedelta(days=1)
+            fields["cancelled_by"] = booked_by
+            fields["cancellation_reason"] = notes["cancelled"]
+        if status == AppointmentStatus.NO_SHOW:
+            fields["notes"] = notes["no_show"]
+        self.appointment_statuses[status] += 1
+        return Appointment.objects.create(
+            patient=patient,
+            plan=plan,
+            sequence=sequence,
+            phase=phase,
+            site=self.site,
+            chair=self.chairs[cell.chair_index],
+            nurse=nurse,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            status=status,
+            ride_home=patient.escort_name,
+            booked_by=booked_by,
+            **fields,
+        )
+
+    # --- reminders ----------------------------------------------------------
+
+    def _reminders(self) -> tuple[int, int]:
+        """Reminder rows for the upcoming sessions, as the booking services leave them: one per policy
+        offset still ahead, and the one whose time has just passed due now (the workers were off while
+        the demo was not running). Returns (rows written, rows due now)."""
+        policy = self.site.reminder_policy_or_default
+        quiet = quiet_hours(policy)
+        upcoming = (
+            Appointment.objects.filter(site=self.site, status__in=UPCOMING_STATUSES, starts_at__gt=self.now)
+            .select_related("patient", "site")
+            .order_by("starts_at", "pk")
+        )
+        rows: list[Reminder] = []
+        due_now = 0
+        for appointment in upcoming:
+            patient = appointment.patient
+            choice = channel_for(patient=patient, policy=policy)
+            if not patient.reminder_consent or choice.channel is None:
+                continue
+            starts_at = appointment.starts_at.astimezone(dt.UTC)
+
+            def row(send_at: dt.datetime, minutes: int, *, appointment=appointment, choice=choice, starts_at=starts_at):
+                return Reminder(
+                    appointment=appointment,
+                    kind=ReminderKind.REMINDER,
+                    channel=choice.channel,
+                    fallback_reason=choice.fallback_reason,
+                    offset_minutes=minutes,
+                    session_starts_at=starts_at,
+                    due_at=send_at,
+                    next_attempt_at=send_at,
+                )
+
+            ahead = reminder_send_times(
+                offsets_hours=policy.offsets_hours,
+                session_starts_at=starts_at,
+                now=self.now,
+                zone=patient.zone,
+                quiet=quiet,
+            )
+            rows += [row(send_at, minutes) for minutes, send_at in ahead.items()]
+            passed = [
+                hours
+                for hours in policy.offsets_hours
+                if starts_at - dt.timedelta(hours=hours) <= self.now and hours * 60 not in ahead
+            ]
+            if passed:
+                rows.append(row(self.now, min(passed) * 60))
+                due_now += 1
+        Reminder.objects.bulk_create(rows)
+        return len(rows), due_now

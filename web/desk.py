@@ -1,0 +1,530 @@
+"""Front-desk pages: the day board, the week, patient search, booking a
+course and the session buttons (check in, no-show, cancel)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from typing import Any
+
+import phonenumbers
+from django.conf import settings
+from django.contrib import messages
+from django.core import signing
+from django.db.models import Min, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_POST
+
+from clinic.audit import patient_ids_of, patients_shown
+from clinic.errors import DomainError
+from clinic.models import Chair, Closure, OpeningHours, Role, Shift, Site, StaffMember
+from clinic.permissions import sites_of
+from patients.forms import PatientSearchForm
+from patients.models import Patient
+from scheduling.engine import NoFit
+from scheduling.engine.wallclock import day_bounds, local_day
+from scheduling.forms import CancelForm, CourseStartForm, next_weekday
+from scheduling.models import (
+    BLOCKING_STATUSES,
+    UPCOMING_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    Phase,
+    PlanStatus,
+    Protocol,
+    TreatmentPlan,
+)
+from scheduling.selectors import day_board, preferred_starts
+from scheduling.services import (
+    ProposedSession,
+    appointment_cancel,
+    appointment_check_in,
+    appointment_confirm,
+    appointment_mark_no_show,
+    appointment_undo_check_in,
+    course_book,
+    course_propose,
+)
+from scheduling.services.appointments import check_in_window
+from scheduling.services.courses import induction_reflow_propose
+from scheduling.services.waitlist import DEFAULT_SESSION
+from web.access import page_required, safe_next, scoped
+from web.board_grid import build_grid
+from web.common import describe, flash_error, free_gap_from_query, parse_day, session_label
+
+PROPOSAL_SALT = "clinic.web.course-proposal"  # the old module path, kept: proposals signed before the move still verify
+PROPOSAL_MAX_AGE = 60 * 60
+SEARCH_LIMIT = 50
+ARRIVED = (AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR)
+
+
+def sites_for(staff: StaffMember) -> list[Site]:
+    """The sites `staff` works at (every site for clinic-wide staff); none is a 404 page, not all."""
+    return sites_of(staff)
+
+
+def _pick_site(request: HttpRequest, sites: list[Site]) -> Site:
+    wanted = request.GET.get("site")
+    if wanted:
+        for site in sites:
+            if str(site.pk) == wanted:
+                return site
+        raise Http404("No such site for you.")
+    if not sites:
+        raise Http404("No site is set up yet.")
+    return sites[0]
+
+
+def closures_between(*, site: Site, start: dt.datetime, end: dt.datetime) -> list[Closure]:
+    """The site's own closures and the all-site ones that overlap [start, end). One query."""
+    return list(
+        Closure.objects.filter(Q(site=site) | Q(site__isnull=True), starts_at__lt=end, ends_at__gt=start)
+        .select_related("site")
+        .order_by("starts_at", "pk")
+    )
+
+
+def _check_in_open(appointment: Appointment, now: dt.datetime) -> bool:
+    opens, closes = check_in_window(appointment)
+    return opens <= now < closes
+
+
+def _natural(chair: Chair) -> list[Any]:
+    """ "Chair 2" before "Chair 10", as the desk reads them."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", chair.name)]
+
+
+def _opening(site: Site, day: dt.date) -> tuple[dt.time, dt.time] | None:
+    row = OpeningHours.objects.filter(site=site, weekday=day.weekday()).values_list("opens_at", "closes_at").first()
+    return (row[0], row[1]) if row else None
+
+
+def _shortest_session_minutes() -> int:
+    """A gap is offered only if the shortest session of an active protocol fits in it."""
+    shortest = Protocol.objects.filter(active=True).aggregate(shortest=Min("session_minutes"))["shortest"]
+    return shortest or int(DEFAULT_SESSION.total_seconds() // 60)
+
+
+def _nurse_shifts(site: Site, start: dt.datetime, end: dt.datetime) -> list[Shift]:
+    return list(
+        Shift.objects.filter(site=site, staff__role=Role.NURSE, starts_at__lt=end, ends_at__gt=start)
+        .select_related("staff__user")
+        .order_by("starts_at", "pk")
+    )
+
+
+def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
+    """The day board of one site: a chair-by-time grid over the day's opening hours, with free gaps,
+    closures, nurse shifts, nurse load and the day template's preferred starts. Seven reads, whatever the number of sessions."""
+    sites = sites_for(request.staff)  # type: ignore[attr-defined]
+    site = _pick_site(request, sites)
+    today = local_day(now, site.zone)
+    day = parse_day(request.GET.get("day"), today)
+    appointments = day_board(site=site, day=day)
+    patients_shown(request, patient_ids_of(appointments))
+    chairs = sorted(Chair.objects.filter(site=site, active=True).order_by("name", "pk"), key=_natural)
+    for appointment in appointments:
+        appointment.site = site  # every row is at this site; saves a query per row
+        appointment.label = session_label(appointment)  # type: ignore[attr-defined]
+        appointment.blocking = appointment.status in BLOCKING_STATUSES  # type: ignore[attr-defined]
+        appointment.is_late = appointment.status in UPCOMING_STATUSES and appointment.starts_at <= now  # type: ignore[attr-defined]
+        appointment.can_no_show = appointment.is_late  # type: ignore[attr-defined]
+        appointment.can_check_in = appointment.status in UPCOMING_STATUSES and _check_in_open(appointment, now)  # type: ignore[attr-defined]
+        appointment.can_undo_check_in = appointment.status == AppointmentStatus.CHECKED_IN  # type: ignore[attr-defined]
+        appointment.can_move = appointment.status in UPCOMING_STATUSES and not appointment.is_late  # type: ignore[attr-defined]
+        appointment.can_cancel = appointment.status in (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN)  # type: ignore[attr-defined]
+        appointment.ride = appointment.ride_home or appointment.patient.escort_name  # type: ignore[attr-defined]
+        appointment.has_actions = any(  # type: ignore[attr-defined]
+            (
+                appointment.can_check_in,
+                appointment.can_undo_check_in,
+                appointment.can_move,  # type: ignore[attr-defined]
+                appointment.can_no_show,
+                appointment.can_cancel,
+            )  # type: ignore[attr-defined]
+        )
+    known = {chair.pk for chair in chairs}
+    # A session on a chair since retired still shows, under its own name.
+    retired = {a.chair_id: a.chair for a in appointments if a.chair_id not in known}
+    live = [a for a in appointments if a.status != AppointmentStatus.CANCELLED]
+    day_start, day_end = day_bounds(day, site.zone)
+    closures = closures_between(site=site, start=day_start, end=day_end)
+    shifts = _nurse_shifts(site, day_start, day_end)
+    grid = build_grid(
+        day=day,
+        zone=site.zone,
+        opening=_opening(site, day),
+        chairs=[*chairs, *retired.values()],
+        sessions=appointments,
+        closures=closures,
+        shifts=shifts,
+        now=now,
+        gap_minutes=_shortest_session_minutes(),
+        step_minutes=site.slot_step_minutes,
+        max_patients_per_nurse=site.max_patients_per_nurse,
+        preferred_starts=preferred_starts(site_id=site.pk),
+    )
+    return {
+        "closures": closures,
+        "nav": "board",
+        "site": site,
+        "sites": sites,
+        "day": day,
+        "today": today,
+        "is_today": day == today,
+        "previous_day": day - dt.timedelta(days=1),
+        "next_day": day + dt.timedelta(days=1),
+        "grid": grid,
+        "sessions": sorted(appointments, key=lambda a: (_natural(a.chair), a.starts_at)),
+        "arrivals": [a for a in live if a.status in ARRIVED],
+        "late": [a for a in live if a.is_late],  # type: ignore[attr-defined]
+        "no_ride": [a for a in live if not a.ride and a.status in (*UPCOMING_STATUSES, *ARRIVED)],  # type: ignore[attr-defined]
+        "counts": {"total": len(live), "done": sum(a.status == AppointmentStatus.COMPLETED for a in live)},
+        "cancel_form": CancelForm(),
+        "now": now,
+    }
+
+
+def render_board(request: HttpRequest) -> HttpResponse:
+    """The board page for `request.staff`, already checked by the caller."""
+    context = board_context(request, now=timezone.now())
+    if request.GET.get("print"):
+        template = "web/board_print.html"
+    elif getattr(request, "htmx", False) and not request.htmx.boosted:  # type: ignore[attr-defined]
+        # The 60-second refresh asks for the board's body only.
+        template = "web/_board_body.html"
+    else:
+        template = "web/board.html"
+    with timezone.override(context["site"].zone):
+        response = render(request, template, context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+@require_GET
+@page_required("board")
+def board(request: HttpRequest) -> HttpResponse:
+    return render_board(request)
+
+
+@require_GET
+@page_required("week")
+def week(request: HttpRequest) -> HttpResponse:
+    """Seven days of one site, Monday first. Three queries."""
+    now = timezone.now()
+    sites = sites_for(request.staff)  # type: ignore[attr-defined]
+    site = _pick_site(request, sites)
+    day = parse_day(request.GET.get("day"), local_day(now, site.zone))
+    monday = day - dt.timedelta(days=day.weekday())
+    start, _ = day_bounds(monday, site.zone)
+    _, end = day_bounds(monday + dt.timedelta(days=6), site.zone)
+    # Cancelled ones too: they are only counted, not listed.
+    appointments = list(
+        Appointment.objects.filter(site=site, starts_at__lt=end, ends_at__gt=start)
+        .select_related("patient", "chair", "plan__protocol")
+        .order_by("starts_at", "chair__name")
+    )
+    patients_shown(request, patient_ids_of([a for a in appointments if a.status != AppointmentStatus.CANCELLED]))
+    days: dict[dt.date, list[Appointment]] = {monday + dt.timedelta(days=i): [] for i in range(7)}
+    tallies: dict[dt.date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for appointment in appointments:
+        on = local_day(appointment.starts_at, site.zone)
+        tallies[on][appointment.status] += 1
+        if appointment.status == AppointmentStatus.CANCELLED:
+            continue
+        appointment.label = session_label(appointment)  # type: ignore[attr-defined]
+        days.setdefault(on, []).append(appointment)
+    closures = closures_between(site=site, start=start, end=end)
+    closed: dict[dt.date, list[Closure]] = defaultdict(list)
+    for closure in closures:
+        for offset in range(7):
+            day_start, day_end = day_bounds(monday + dt.timedelta(days=offset), site.zone)
+            if closure.starts_at < day_end and closure.ends_at > day_start:
+                closed[monday + dt.timedelta(days=offset)].append(closure)
+    context = {
+        "nav": "week",
+        "site": site,
+        "sites": sites,
+        "monday": monday,
+        "day": day,
+        "days": [(d, sessions, closed[d], _status_counts(tallies[d])) for d, sessions in sorted(days.items())],
+        "previous_week": monday - dt.timedelta(days=7),
+        "next_week": monday + dt.timedelta(days=7),
+        "today": local_day(now, site.zone),
+    }
+    with timezone.override(site.zone):
+        return render(request, "web/week.html", context)
+
+
+def _status_counts(tally: dict[str, int]) -> list[dict[str, Any]]:
+    """(status, label, count) in the order a day runs, only the statuses that occur."""
+    return [
+        {"status": status.value, "label": status.label, "count": tally[status.value]}
+        for status in AppointmentStatus
+        if tally.get(status.value)
+    ]
+
+
+PHONE_CHARACTERS = re.compile(r"^\+?[\d\s().\-/]+$")
+# Fewer digits than this is more likely part of a date or an id than a phone number.
+PHONE_MIN_DIGITS = 3
+
+
+def phone_query(text: str) -> Q | None:
+    """A query typed as a phone number, however it is formatted ("303-555-0109", "(303) 555-0109",
+    "+1 303 555 0109"), matched against the stored E.164 number; a partial run of digits matches
+    anywhere in it. None when the text is not a phone number."""
+    text = text.strip()
+    digits = re.sub(r"\D", "", text)
+    if not PHONE_CHARACTERS.match(text) or len(digits) < PHONE_MIN_DIGITS:
+        return None
+    try:
+        parsed = phonenumbers.parse(text, settings.PHONENUMBER_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is not None and phonenumbers.is_possible_number(parsed):
+        whole = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return Q(mobile_phone=whole) | Q(mobile_phone__contains=digits)
+    return Q(mobile_phone__contains=digits)
+
+
+@require_GET
+@page_required("patient_search")
+def patient_search(request: HttpRequest) -> HttpResponse:
+    """Patients by name, email or phone, each with the next session. One query."""
+    now = timezone.now()
+    form = PatientSearchForm(request.GET or None)
+    results: list[Patient] = []
+    searched = False
+    if form.is_valid() and form.cleaned_data["q"]:
+        searched = True
+        text = form.cleaned_data["q"]
+        query = phone_query(text)
+        if query is None:
+            query = Q()
+            for word in text.split()[:4]:
+                query &= (
+                    Q(first_name__icontains=word)
+                    | Q(last_name__icontains=word)
+                    | Q(email__icontains=word)
+                    | Q(mobile_phone__icontains=word)
+                )
+        results = list(
+            scoped(Patient.objects.filter(query), request)
+            .select_related("home_site")
+            .annotate(
+                next_session=Min(
+                    "appointments__starts_at",
+                    filter=Q(appointments__status__in=UPCOMING_STATUSES, appointments__starts_at__gte=now),
+                )
+            )
+            .order_by("last_name", "first_name")[:SEARCH_LIMIT]
+        )
+        patients_shown(request, patient_ids_of(results))
+    context = {
+        "form": form,
+        "results": results,
+        "searched": searched,
+        "nav": "patients",
+        "free_time": free_gap_from_query(request),
+    }
+    if getattr(request, "htmx", False) and not request.htmx.boosted:  # type: ignore[attr-defined]
+        # Typing in the box asks for the results only.
+        response = render(request, "web/_patient_results.html", context)
+    else:
+        response = render(request, "web/patient_search.html", context)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+def _book_page(request: HttpRequest, plan: TreatmentPlan, **extra: Any) -> HttpResponse:
+    patients_shown(request, [plan.patient_id])
+    context = {"plan": plan, "patient": plan.patient, "nav": "patients", **extra}
+    with timezone.override(plan.site.zone):
+        return render(request, "web/book_course.html", context, status=extra.pop("status", 200))
+
+
+def _proposal_rows(sessions: list[ProposedSession]) -> list[dict[str, Any]]:
+    chairs = Chair.objects.in_bulk({s.chair_id for s in sessions})
+    nurses = StaffMember.objects.select_related("user").in_bulk({s.nurse_id for s in sessions})
+    return [
+        {
+            "sequence": s.sequence,
+            "starts_at": s.starts_at,
+            "ends_at": s.ends_at,
+            "chair": chairs.get(s.chair_id),
+            "nurse": nurses.get(s.nurse_id),
+        }
+        for s in sessions
+    ]
+
+
+def _encode(plan: TreatmentPlan, sessions: list[ProposedSession]) -> str:
+    payload = {
+        "plan": plan.pk,
+        "sessions": [
+            [s.sequence, s.phase, s.starts_at.isoformat(), s.ends_at.isoformat(), s.chair_id, s.nurse_id, s.site_id]
+            for s in sessions
+        ],
+    }
+    return signing.dumps(payload, salt=PROPOSAL_SALT, compress=True)
+
+
+def _decode(token: str, plan: TreatmentPlan) -> list[ProposedSession] | None:
+    try:
+        payload = signing.loads(token, salt=PROPOSAL_SALT, max_age=PROPOSAL_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    if payload.get("plan") != plan.pk:
+        return None
+    return [
+        ProposedSession(
+            sequence=seq,
+            phase=phase,
+            starts_at=dt.datetime.fromisoformat(start),
+            ends_at=dt.datetime.fromisoformat(end),
+            chair_id=chair,
+            nurse_id=nurse,
+            site_id=site,
+        )
+        for seq, phase, start, end, chair, nurse, site in payload["sessions"]
+    ]
+
+
+@page_required("book_course")
+def book_course(request: HttpRequest, plan_id: int) -> HttpResponse:
+    """Pick a start date, see every proposed session, book them all in one POST."""
+    plan = get_object_or_404(
+        scoped(TreatmentPlan.objects.select_related("patient", "protocol", "site", "prescriber__user"), request),
+        pk=plan_id,
+    )
+    now = timezone.now()
+    if plan.status not in (PlanStatus.DRAFT, PlanStatus.ACTIVE):
+        return _book_page(request, plan, closed=True, form=None)
+    if request.method == "GET":
+        first = max(plan.start_date, local_day(now, plan.site.zone) + dt.timedelta(days=1))
+        return _book_page(request, plan, form=CourseStartForm(initial={"start_date": next_weekday(first)}))
+    if request.method != "POST":
+        return HttpResponse(status=405)
+    form = CourseStartForm(request.POST)
+    if "proposal" in request.POST:
+        sessions = _decode(request.POST["proposal"], plan)
+        if sessions is None:
+            messages.error(request, "That proposal has expired; here is a fresh one.")
+            return _book_page(request, plan, form=form, status=400)
+        try:
+            created = course_book(plan=plan, actor=request.user, now=now, sessions=sessions)
+        except DomainError as exc:
+            return _book_page(request, plan, form=form, problem=describe(exc), status=409)
+        first_day = local_day(created[0].starts_at, plan.site.zone)
+        messages.success(request, f"Booked {len(created)} sessions for {plan.patient.full_name}.")
+        return redirect(f"{reverse('web:board')}?site={plan.site_id}&day={first_day.isoformat()}")
+    if not form.is_valid():
+        return _book_page(request, plan, form=form, status=400)
+    try:
+        proposal = course_propose(plan=plan, start_date=form.cleaned_data["start_date"], now=now)
+    except DomainError as exc:
+        problem = describe(exc)
+        alternatives = [
+            {"label": alt["label"], "first": dt.datetime.fromisoformat(alt["first_session"])}
+            for alt in (exc.details or {}).get("alternatives", [])
+        ]
+        return _book_page(request, plan, form=form, problem=problem, alternatives=alternatives, status=409)
+    return _book_page(
+        request,
+        plan,
+        form=form,
+        proposal=_proposal_rows(proposal.sessions),
+        notes=proposal.notes,
+        token=_encode(plan, proposal.sessions),
+    )
+
+
+def _appointment_for_staff(request: HttpRequest, appointment_id: int) -> Appointment:
+    return get_object_or_404(scoped(Appointment.objects.select_related("patient", "site"), request), pk=appointment_id)
+
+
+def _board_url(appointment: Appointment) -> str:
+    day = local_day(appointment.starts_at, appointment.site.zone)
+    return f"{reverse('web:board')}?site={appointment.site_id}&day={day.isoformat()}"
+
+
+def _cancel_rebook_page(
+    request: HttpRequest, appointment: Appointment, *, reason: str, back: str, now: dt.datetime
+) -> HttpResponse:
+    """Show the replacement a cancel-and-rebook would book, before anything is written."""
+    replacement: list[dt.datetime] = []
+    problem = ""
+    if (
+        appointment.plan_id
+        and appointment.phase == Phase.INDUCTION
+        and appointment.status in (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN)
+    ):
+        plan = TreatmentPlan.objects.select_related("protocol", "site", "patient").get(pk=appointment.plan_id)
+        proposal = induction_reflow_propose(plan=plan, missed=appointment, now=now)
+        if isinstance(proposal, NoFit):
+            problem = proposal.reason
+        elif proposal is not None:
+            replacement = [slot.start for slot in proposal.slots]
+    else:
+        problem = "Only an upcoming induction session of a course has a replacement to book."
+    context = {
+        "a": appointment,
+        "reason": reason,
+        "back": back,
+        "replacement": replacement,
+        "replacement_problem": problem,
+        "nav": "board",
+        "site": appointment.site,
+    }
+    with timezone.override(appointment.site.zone):
+        return render(request, "web/cancel_rebook.html", context)
+
+
+@require_POST
+@page_required("appointment_action")
+def appointment_action(request: HttpRequest, appointment_id: int, action: str) -> HttpResponse:
+    appointment = _appointment_for_staff(request, appointment_id)
+    patients_shown(request, [appointment.patient_id])
+    back = safe_next(request, _board_url(appointment))
+    now = timezone.now()
+    name = appointment.patient.full_name
+    try:
+        if action == "check-in":
+            appointment_check_in(appointment=appointment, actor=request.user, now=now)
+            messages.success(request, f"{name} is checked in.")
+        elif action == "undo-check-in":
+            appointment_undo_check_in(
+                appointment=appointment, actor=request.user, reason=request.POST.get("reason", ""), now=now
+            )
+            messages.success(request, f"{name}'s check-in is undone.")
+        elif action == "confirm":
+            appointment_confirm(appointment=appointment, actor=request.user, now=now)
+            messages.success(request, f"{name}'s session is confirmed.")
+        elif action == "no-show":
+            outcome = appointment_mark_no_show(appointment=appointment, actor=request.user, now=now)
+            messages.success(request, f"{name} is marked as a no-show. {outcome.course}")
+        elif action == "cancel":
+            form = CancelForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, " ".join(form.errors["reason"]))
+                return redirect(back)
+            reason = form.cleaned_data["reason"]
+            mode = request.POST.get("mode", "cancel-only")
+            if mode == "propose-rebook":
+                return _cancel_rebook_page(request, appointment, reason=reason, back=back, now=now)
+            # Only an explicit "cancel and rebook" books a replacement; a plain cancel never does.
+            outcome = appointment_cancel(
+                appointment=appointment, actor=request.user, reason=reason, now=now, rebook=mode == "rebook"
+            )
+            messages.success(request, f"{name}'s session is cancelled. {outcome.course}")
+        else:
+            raise Http404("Unknown action.")
+    except DomainError as exc:
+        flash_error(request, exc)
+    return redirect(back)

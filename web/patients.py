@@ -1,0 +1,278 @@
+"""Registering a patient (front desk and clinicians), creating a plan from a
+protocol (prescribers), and the plan's screening page: what the clinic's
+contraindication list says about the patient, and the prescriber's override
+with its required reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+from phonenumber_field.formfields import PhoneNumberField
+
+from clinic.errors import DomainError
+from clinic.models import CLINICIAN_ROLES, Channel, Role, Site, StaffMember
+from clinic.permissions import scope_to_staff
+from patients.models import Patient
+from patients.services import patient_register
+from scheduling.engine import Preferences
+from scheduling.engine.wallclock import local_day
+from scheduling.forms import DateInput
+from scheduling.models import OPEN_PLAN_STATUSES, Protocol, TreatmentPlan
+from scheduling.services import patient_eligibility, plan_create, plan_override_eligibility
+from web.access import DESK_ROLES, staff_required
+from web.common import describe
+from web.scope import staff_sites
+
+PRESCRIBERS = frozenset({Role.PRESCRIBER})
+CLINICIANS = frozenset(CLINICIAN_ROLES)
+WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
+
+
+class TimeInput(forms.TimeInput):
+    input_type = "time"
+
+
+class RegisterForm(forms.Form):
+    first_name = forms.CharField(max_length=100)
+    last_name = forms.CharField(max_length=100)
+    date_of_birth = forms.DateField(widget=DateInput)
+    home_site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None)
+    email = forms.EmailField(required=False)
+    mobile_phone = PhoneNumberField(required=False, help_text="With +country code, or a national number.")
+    preferred_channel = forms.ChoiceField(label="Reminders by", choices=Channel.choices, initial=Channel.EMAIL)
+    reminder_consent = forms.BooleanField(label="The patient agrees to receive reminders", required=False)
+    escort_name = forms.CharField(label="Usual driver home", max_length=120, required=False)
+    escort_phone = PhoneNumberField(label="Driver's phone", required=False)
+    emergency_contact_name = forms.CharField(max_length=120, required=False)
+    emergency_contact_phone = PhoneNumberField(required=False)
+    emergency_contact_relation = forms.CharField(max_length=60, required=False)
+    medications = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="One per line.")
+    seizure_history = forms.BooleanField(label="History of seizures", required=False)
+
+    def __init__(self, *args: Any, sites: list[Site], clinician: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["home_site"].queryset = Site.objects.filter(pk__in=[s.pk for s in sites]).order_by("name")
+        self.fields["home_site"].label_from_instance = lambda site: site.name
+        if not clinician:
+            # Screening data is a clinician's to record.
+            del self.fields["medications"]
+            del self.fields["seizure_history"]
+
+    def clean_date_of_birth(self) -> dt.date:
+        born = self.cleaned_data["date_of_birth"]
+        if born > timezone.now().date():
+            raise forms.ValidationError("Date of birth cannot be in the future.")
+        if born.year < 1901:
+            raise forms.ValidationError("Check the year of birth.")
+        return born
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        channel = data.get("preferred_channel")
+        if channel == Channel.SMS and not data.get("mobile_phone"):
+            self.add_error("mobile_phone", "Text-message reminders need a mobile number.")
+        if channel == Channel.EMAIL and data.get("reminder_consent") and not data.get("email"):
+            self.add_error("email", "Email reminders need an email address.")
+        return data
+
+
+@staff_required(DESK_ROLES)
+@require_http_methods(["GET", "POST"])
+def register(request: HttpRequest) -> HttpResponse:
+    staff: StaffMember = request.staff  # type: ignore[attr-defined]
+    sites = list(staff_sites(staff))
+    form = RegisterForm(
+        request.POST or None,
+        sites=sites,
+        clinician=staff.is_clinician,
+        initial={"home_site": sites[0].pk if sites else None},
+    )
+    status = 200
+    duplicate_id = None
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                patient = patient_register(
+                    actor=request.user, now=timezone.now(), clinician=staff.is_clinician, fields=dict(form.cleaned_data)
+                )
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+                duplicate_id = (exc.details or {}).get("patient_id")
+                status = 409
+            else:
+                messages.success(request, f"{patient.full_name} is registered.")
+                return redirect("web:patient", patient_id=patient.pk)
+    return render(
+        request,
+        "web/patients/register.html",
+        {"form": form, "nav": "patients", "duplicate_id": duplicate_id},
+        status=status,
+    )
+
+
+class PlanForm(forms.Form):
+    protocol = forms.ModelChoiceField(queryset=Protocol.objects.filter(active=True).order_by("name"), empty_label=None)
+    site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None)
+    start_date = forms.DateField(label="Start from", widget=DateInput)
+    maintenance_interval_days = forms.IntegerField(
+        label="Maintenance every (days)",
+        required=False,
+        min_value=1,
+        max_value=365,
+        help_text="Empty: the protocol's default.",
+    )
+    review_date = forms.DateField(
+        label="Review by",
+        required=False,
+        widget=DateInput,
+        help_text="Empty: the protocol's review period after the start.",
+    )
+    preferred_weekdays = forms.TypedMultipleChoiceField(
+        label="Preferred days",
+        choices=WEEKDAYS,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[0, 1, 2, 3, 4],
+        error_messages={"required": "Pick at least one day."},
+    )
+    earliest_start = forms.TimeField(label="Earliest start", required=False, widget=TimeInput)
+    latest_start = forms.TimeField(label="Latest start", required=False, widget=TimeInput)
+
+    def __init__(self, *args: Any, sites: list[Site], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = Site.objects.filter(pk__in=[s.pk for s in sites]).order_by("name")
+        self.fields["site"].label_from_instance = lambda site: site.name
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, review = data.get("start_date"), data.get("review_date")
+        if start and review and review <= start:
+            self.add_error("review_date", "The review date must be after the start.")
+        earliest, latest = data.get("earliest_start"), data.get("latest_start")
+        if earliest and latest and latest < earliest:
+            self.add_error("latest_start", "The latest start must be after the earliest.")
+        return data
+
+
+def _patient_for(staff: StaffMember, patient_id: int) -> Patient:
+    return get_object_or_404(scope_to_staff(Patient.objects.select_related("home_site"), staff), pk=patient_id)
+
+
+@staff_required(PRESCRIBERS)
+@require_http_methods(["GET", "POST"])
+def plan_new(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """A prescriber creates the plan, seeing the screening first."""
+    staff: StaffMember = request.staff  # type: ignore[attr-defined]
+    patient = _patient_for(staff, patient_id)
+    now = timezone.now()
+    today = local_day(now, patient.home_site.zone)
+    sites = list(staff_sites(staff))
+    open_plan = TreatmentPlan.objects.filter(patient=patient, status__in=OPEN_PLAN_STATUSES).first()
+    form = PlanForm(
+        request.POST or None,
+        sites=sites,
+        initial={"site": patient.home_site_id, "start_date": today + dt.timedelta(days=1)},
+    )
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                plan = plan_create(
+                    patient=patient,
+                    protocol=data["protocol"],
+                    prescriber=staff,
+                    start_date=data["start_date"],
+                    actor=request.user,
+                    site=data["site"],
+                    maintenance_interval_days=data["maintenance_interval_days"],
+                    review_date=data["review_date"],
+                    preferences=Preferences(
+                        weekdays=frozenset(data["preferred_weekdays"]),
+                        earliest=data["earliest_start"],
+                        latest=data["latest_start"],
+                    ),
+                )
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+                status = 409
+            else:
+                messages.success(request, f"Plan created: {plan.protocol.name} from {plan.start_date:%-d %b %Y}.")
+                return redirect("web:plan-screening", plan_id=plan.pk)
+    context = {
+        "nav": "patients",
+        "patient": patient,
+        "form": form,
+        "open_plan": open_plan,
+        "eligibility": patient_eligibility(patient=patient, on=today),
+    }
+    return render(request, "web/patients/plan_new.html", context, status=status)
+
+
+class OverrideForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason for treating despite the screening",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=1000,
+        strip=True,
+        error_messages={"required": "Give the reason for the override; it is kept in the plan's history."},
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+@staff_required(CLINICIANS)
+@require_http_methods(["GET", "POST"])
+def plan_screening(request: HttpRequest, plan_id: int) -> HttpResponse:
+    """The eligibility screen of a plan; a prescriber may record an override with a reason."""
+    staff: StaffMember = request.staff  # type: ignore[attr-defined]
+    plan = get_object_or_404(
+        TreatmentPlan.objects.select_related("patient__home_site", "protocol", "site", "eligibility_override_by__user"),
+        pk=plan_id,
+        site__in=staff_sites(staff),
+    )
+    now = timezone.now()
+    can_override = staff.role == Role.PRESCRIBER and plan.status in OPEN_PLAN_STATUSES
+    form = OverrideForm(request.POST or None, initial={"version": plan.version})
+    status = 200
+    problem = None
+    if request.method == "POST":
+        if not can_override:
+            raise PermissionDenied("Only a prescriber can override the screening.")
+        status = 400
+        if form.is_valid():
+            try:
+                plan_override_eligibility(
+                    plan=plan,
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                    now=now,
+                    expected_version=form.cleaned_data["version"],
+                )
+            except DomainError as exc:
+                problem = describe(exc)
+                status = 409
+            else:
+                messages.success(request, "Override recorded; the course can be booked.")
+                return redirect(reverse("web:plan-screening", args=[plan.pk]))
+    context = {
+        "nav": "patients",
+        "plan": plan,
+        "patient": plan.patient,
+        "form": form,
+        "problem": problem,
+        "can_override": can_override,
+        "eligibility": patient_eligibility(patient=plan.patient, on=local_day(now, plan.site.zone)),
+    }
+    with timezone.override(plan.site.zone):
+        return render(request, "web/patients/screening.html", context, status=status)

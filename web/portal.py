@@ -1,0 +1,200 @@
+"""The patient portal. Every query is filtered by the logged-in patient, so
+another patient's appointment id answers 404 like an id that does not exist."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from icalendar import Calendar
+
+from clinic.audit import log_anonymous_access, patients_shown
+from clinic.errors import DomainError
+from measures.selectors import due_questionnaires
+from patients.forms import ReminderPreferencesForm
+from patients.models import Patient
+from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus
+from scheduling.reminders.ics import appointment_event, appointment_ics
+from scheduling.reminders.services import calendar_feed_revoke, calendar_feed_rotate
+from scheduling.services import appointment_cancel, appointment_confirm
+from web.access import patient_required
+from web.common import flash_error, session_label
+
+PATIENT_CANCEL_REASON = "Cancelled by the patient in the portal"
+PAST_SHOWN = 10
+FEED_PAST_DAYS = 90
+
+
+def _own_appointments(patient: Patient) -> QuerySet[Appointment]:
+    return Appointment.objects.filter(patient=patient).select_related(
+        "site__reminder_policy", "plan__protocol", "patient__home_site"
+    )
+
+
+def _deadline(appointment: Appointment) -> dt.datetime:
+    return appointment.starts_at - dt.timedelta(hours=appointment.site.reminder_policy_or_default.patient_notice_hours)
+
+
+def _decorate(appointment: Appointment, now: dt.datetime) -> Appointment:
+    deadline = _deadline(appointment)
+    appointment.label = session_label(appointment)  # type: ignore[attr-defined]
+    appointment.deadline = deadline  # type: ignore[attr-defined]
+    appointment.can_change = appointment.status in UPCOMING_STATUSES and now < deadline  # type: ignore[attr-defined]
+    appointment.can_confirm = appointment.can_change and appointment.status == AppointmentStatus.BOOKED  # type: ignore[attr-defined]
+    appointment.preparation = appointment.plan.protocol.preparation_notes if appointment.plan_id else ""  # type: ignore[attr-defined]
+    return appointment
+
+
+def portal_context(
+    request: HttpRequest, *, now: dt.datetime, form: ReminderPreferencesForm | None = None
+) -> dict[str, Any]:
+    patient: Patient = request.patient  # type: ignore[attr-defined]
+    patients_shown(request, [patient.pk])
+    rows = list(_own_appointments(patient).filter(starts_at__gte=now - dt.timedelta(days=365)).order_by("starts_at"))
+    upcoming = [
+        _decorate(a, now)
+        for a in rows
+        if a.ends_at > now
+        and a.status in (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR)
+    ]
+    shown = {a.pk for a in upcoming}
+    past = [a for a in rows if a.pk not in shown]
+    for appointment in past:
+        appointment.label = session_label(appointment)  # type: ignore[attr-defined]
+    feed = (
+        request.build_absolute_uri(reverse("web:calendar-feed", args=[patient.calendar_token]))
+        if patient.calendar_token
+        else ""
+    )
+    return {
+        "patient": patient,
+        "upcoming": upcoming,
+        "past": list(reversed(past))[:PAST_SHOWN],
+        "form": form or ReminderPreferencesForm(instance=patient),
+        "feed_url": feed,
+        "webcal_url": "webcal://" + feed.split("://", 1)[1] if feed else "",
+        "zone": patient.zone.key,
+        # Questionnaires due before the next session (measures/selectors.py).
+        "due_questionnaires": due_questionnaires(patient=patient, upcoming=upcoming, now=now),
+    }
+
+
+def _render_portal(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    with timezone.override(context["patient"].zone):
+        return render(request, "portal/home.html", context, status=status)
+
+
+def portal_home(request: HttpRequest) -> HttpResponse:
+    return _render_portal(request, portal_context(request, now=timezone.now()))
+
+
+@require_POST
+@patient_required
+def portal_action(request: HttpRequest, appointment_id: int, action: str) -> HttpResponse:
+    patient: Patient = request.patient  # type: ignore[attr-defined]
+    appointment = get_object_or_404(_own_appointments(patient), pk=appointment_id)
+    patients_shown(request, [patient.pk])
+    now = timezone.now()
+    _decorate(appointment, now)
+    if action not in ("confirm", "cancel"):
+        raise Http404("Unknown action.")
+    if not appointment.can_change:  # type: ignore[attr-defined]
+        hours = appointment.site.reminder_policy_or_default.patient_notice_hours
+        messages.error(
+            request,
+            f"This session can no longer be changed online (less than {hours} hours to go). "
+            f"Please call {appointment.site.name} on {appointment.site.phone.as_national}.",
+        )
+        return redirect("home")
+    try:
+        if action == "confirm":
+            appointment_confirm(appointment=appointment, actor=request.user, now=now, via="patient portal")
+            messages.success(request, "Thank you: your session is confirmed.")
+        else:
+            # A patient's cancel never books a replacement: the clinic decides how the course goes on.
+            appointment_cancel(
+                appointment=appointment, actor=request.user, reason=PATIENT_CANCEL_REASON, now=now, rebook=False
+            )
+            messages.success(request, "Your session is cancelled. The clinic will contact you to rebook.")
+    except DomainError as exc:
+        flash_error(request, exc)
+    return redirect("home")
+
+
+@require_GET
+@patient_required
+def appointment_download(request: HttpRequest, appointment_id: int) -> HttpResponse:
+    patient: Patient = request.patient  # type: ignore[attr-defined]
+    appointment = get_object_or_404(_own_appointments(patient), pk=appointment_id)
+    patients_shown(request, [patient.pk])
+    body = appointment_ics(appointment=appointment, now=timezone.now())
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    day = appointment.starts_at.astimezone(patient.zone).date()
+    response["Content-Disposition"] = f'attachment; filename="session-{day.isoformat()}.ics"'
+    return response
+
+
+@log_anonymous_access
+@never_cache
+@require_GET
+def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
+    """The private subscription URL: the secret token is the patient's authority, so no login,
+    but it dies with the login: a revoked or rotated token, or a patient whose portal login is
+    gone or deactivated, answers 404 like a token that never existed.
+    Two queries whatever the number of sessions."""
+    patient = get_object_or_404(
+        Patient.objects.select_related("home_site"),
+        calendar_token=token,
+        user__isnull=False,
+        user__is_active=True,
+    )
+    patients_shown(request, [patient.pk])
+    now = timezone.now()
+    appointments = (
+        _own_appointments(patient).filter(starts_at__gte=now - dt.timedelta(days=FEED_PAST_DAYS)).order_by("starts_at")
+    )
+    calendar = Calendar()
+    calendar.add("prodid", "-//Infusion clinic//Patient calendar//EN")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", "My clinic appointments")
+    for appointment in appointments:
+        calendar.add_component(appointment_event(appointment=appointment, now=now))
+    response = HttpResponse(calendar.to_ical(), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="appointments.ics"'
+    return response
+
+
+@require_POST
+@patient_required
+def calendar_feed_change(request: HttpRequest, action: str) -> HttpResponse:
+    patient: Patient = request.patient  # type: ignore[attr-defined]
+    if action == "rotate":
+        calendar_feed_rotate(patient=patient)
+        messages.success(request, "Your calendar has a new private address. The old one no longer works.")
+    elif action == "revoke":
+        calendar_feed_revoke(patient=patient)
+        messages.success(request, "Your calendar address is turned off. Nobody can use it any more.")
+    else:
+        raise Http404("Unknown action.")
+    return redirect(reverse("home") + "#calendar")
+
+
+@require_http_methods(["POST"])
+@patient_required
+def preferences(request: HttpRequest) -> HttpResponse:
+    patient: Patient = request.patient  # type: ignore[attr-defined]
+    now = timezone.now()
+    form = ReminderPreferencesForm(request.POST, instance=patient)
+    if not form.is_valid():
+        return _render_portal(request, portal_context(request, now=now, form=form), status=400)
+    form.save_choices(now=now)
+    messages.success(request, "Your reminder choices are saved.")
+    return redirect(reverse("home") + "#reminders")

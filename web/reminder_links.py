@@ -1,0 +1,106 @@
+"""Confirm or cancel from a reminder link. The signed token is the patient's
+authority, so no login; the GET only shows a page (mail scanners and link
+previews follow links), the POST acts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from clinic.audit import log_anonymous_access, patients_shown
+from clinic.errors import DomainError
+from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus
+from scheduling.reminders import tokens
+from scheduling.services.appointments import appointment_cancel, appointment_confirm
+
+TEMPLATE_DIR = "scheduling/reminders"
+CANCEL_REASON = "Cancelled by the patient from a reminder link"
+
+
+def _page(
+    request: HttpRequest, appointment: Appointment | None, template: str, status: int = 200, **extra: Any
+) -> HttpResponse:
+    context: dict[str, Any] = dict(extra)
+    zone = timezone.get_current_timezone()
+    if appointment is not None:
+        patients_shown(request, [appointment.patient_id])
+        zone = appointment.patient.zone
+        site = appointment.site
+        context.update(
+            appointment=appointment,
+            local_start=appointment.starts_at.astimezone(zone),
+            time_zone=zone.key,
+            site_name=site.name,
+            site_phone=site.phone,
+            site_address=site.address,
+        )
+    # Pages show the session in the patient's zone, not the server's.
+    with timezone.override(zone):
+        return render(request, f"{TEMPLATE_DIR}/{template}", context, status=status)
+
+
+def _resolve(request: HttpRequest, token: str, purpose: str, now: dt.datetime) -> Appointment | HttpResponse:
+    try:
+        return tokens.appointment_from_token(token=token, purpose=purpose, now=now)
+    except tokens.InvalidLink as exc:
+        return _page(request, None, "link_invalid.html", status=410, reason=str(exc))
+
+
+def _cancel_deadline(appointment: Appointment) -> dt.datetime:
+    hours = appointment.site.reminder_policy_or_default.patient_notice_hours
+    return appointment.starts_at - dt.timedelta(hours=hours)
+
+
+@log_anonymous_access
+@never_cache
+@require_http_methods(["GET", "POST"])
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    now = timezone.now()
+    found = _resolve(request, token, tokens.CONFIRM, now)
+    if isinstance(found, HttpResponse):
+        return found
+    appointment = found
+    if appointment.status == AppointmentStatus.CONFIRMED:
+        return _page(request, appointment, "confirmed.html", already=True)
+    if appointment.status not in UPCOMING_STATUSES:
+        return _page(request, appointment, "not_upcoming.html", status=409)
+    if request.method == "GET":
+        return _page(request, appointment, "confirm.html")
+    try:
+        appointment = appointment_confirm(appointment=appointment, actor=None, now=now, via="reminder link")
+    except DomainError as exc:
+        return _page(request, appointment, "not_upcoming.html", status=409, reason=exc.message)
+    return _page(request, appointment, "confirmed.html")
+
+
+@log_anonymous_access
+@never_cache
+@require_http_methods(["GET", "POST"])
+def cancel(request: HttpRequest, token: str) -> HttpResponse:
+    now = timezone.now()
+    found = _resolve(request, token, tokens.CANCEL, now)
+    if isinstance(found, HttpResponse):
+        return found
+    appointment = found
+    if appointment.status == AppointmentStatus.CANCELLED:
+        return _page(request, appointment, "cancelled.html", already=True)
+    if appointment.status not in UPCOMING_STATUSES:
+        return _page(request, appointment, "not_upcoming.html", status=409)
+    deadline = _cancel_deadline(appointment)
+    if now >= deadline:
+        # Too close to the session for an online cancel: the clinic wants a call.
+        notice_hours = appointment.site.reminder_policy_or_default.patient_notice_hours
+        return _page(request, appointment, "call_clinic.html", notice_hours=notice_hours)
+    if request.method == "GET":
+        return _page(request, appointment, "cancel.html", deadline=deadline.astimezone(appointment.patient.zone))
+    try:
+        appointment = appointment_cancel(appointment=appointment, actor=None, reason=CANCEL_REASON, now=now).appointment
+    except DomainError as exc:
+        return _page(request, appointment, "not_upcoming.html", status=409, reason=exc.message)
+    return _page(request, appointment, "cancelled.html")

@@ -1,0 +1,148 @@
+"""A patient moves their own session, within the clinic's rules: online changes
+end the reminder policy's `patient_notice_hours` before the session (the same
+deadline as an online cancel), the new time must be at least that far away
+too, and only times the protocol's spacing allows are offered. The move goes
+through appointment_move, which re-checks everything under its locks; a patient
+can never accept a rule break."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from clinic.errors import DomainError
+from patients.models import Patient
+from scheduling.engine.wallclock import local_day
+from scheduling.forms import DayRangeForm
+from scheduling.models import UPCOMING_STATUSES, Appointment
+from scheduling.services import appointment_move
+from scheduling.services.slot_finder import MAX_DAYS, find_free_slots
+from web.access import patient_required
+from web.common import describe, session_label
+
+DEFAULT_DAYS = 7
+
+
+class RescheduleSearchForm(DayRangeForm):
+    max_days = MAX_DAYS
+
+
+class RescheduleForm(forms.Form):
+    slot = forms.CharField(error_messages={"required": "Choose one of the times."})
+
+    def clean_slot(self) -> tuple[dt.datetime, int]:
+        try:
+            start_raw, chair_raw = self.cleaned_data["slot"].split("|")
+            starts_at, chair_id = dt.datetime.fromisoformat(start_raw), int(chair_raw)
+        except ValueError:
+            raise forms.ValidationError("Choose one of the times.") from None
+        if starts_at.tzinfo is None:
+            raise forms.ValidationError("Choose one of the times.")
+        return starts_at, chair_id
+
+
+@require_http_methods(["GET", "POST"])
+@patient_required
+def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
+    patient: Patient = request.patient  # type: ignore[attr-defined]
+    now = timezone.now()
+    # Filtered by the patient: someone else's session answers 404 like a missing one.
+    appointment = get_object_or_404(
+        Appointment.objects.filter(patient=patient).select_related(
+            "site__reminder_policy", "plan__protocol", "plan__site", "chair"
+        ),
+        pk=appointment_id,
+    )
+    site = appointment.site
+    notice = dt.timedelta(hours=site.reminder_policy_or_default.patient_notice_hours)
+    context: dict[str, Any] = {
+        "patient": patient,
+        "appointment": appointment,
+        "label": session_label(appointment),
+        "notice_hours": site.reminder_policy_or_default.patient_notice_hours,
+        "site": site,
+    }
+    if appointment.status not in UPCOMING_STATUSES or now >= appointment.starts_at - notice:
+        context["too_late"] = True
+        return _render(request, patient, context, status=200 if request.method == "GET" else 409)
+    earliest = now + notice
+    first_default = max(
+        local_day(earliest, site.zone), local_day(appointment.starts_at, site.zone) - dt.timedelta(days=3)
+    )
+    data = request.POST if request.method == "POST" else (request.GET if "first_day" in request.GET else None)
+    search = RescheduleSearchForm(
+        data, initial={"first_day": first_default, "last_day": first_default + dt.timedelta(days=DEFAULT_DAYS - 1)}
+    )
+    if data is None:
+        # Show the default week straight away: patients should not have to search first.
+        search = RescheduleSearchForm(
+            {
+                "first_day": first_default.isoformat(),
+                "last_day": (first_default + dt.timedelta(days=DEFAULT_DAYS - 1)).isoformat(),
+            }
+        )
+    pick = RescheduleForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if search.is_valid() and pick.is_valid():
+            starts_at, chair_id = pick.cleaned_data["slot"]
+            if starts_at < earliest:
+                context["problem_text"] = (
+                    f"Times less than {context['notice_hours']} hours away cannot be booked online; please call the clinic."
+                )
+                status = 409
+            else:
+                old = appointment.starts_at
+                try:
+                    moved = appointment_move(
+                        appointment=appointment,
+                        starts_at=starts_at,
+                        chair=site.chairs.filter(pk=chair_id).first(),
+                        actor=request.user,
+                        now=now,
+                    )
+                except DomainError as exc:
+                    context["problem"] = describe(exc)
+                    status = 409
+                else:
+                    zone = patient.zone
+                    messages.success(
+                        request,
+                        f"Your session has moved from {old.astimezone(zone):%a %-d %b %H:%M} to "
+                        f"{moved.starts_at.astimezone(zone):%a %-d %b %H:%M}. Please confirm it nearer the day.",
+                    )
+                    return redirect("home")
+    days = None
+    if search.is_valid():
+        found = find_free_slots(
+            site=site,
+            patient=patient,
+            first_day=search.cleaned_data["first_day"],
+            last_day=search.cleaned_data["last_day"],
+            duration=appointment.ends_at - appointment.starts_at,
+            route=appointment.plan.protocol.route if appointment.plan_id else "iv",
+            now=earliest,
+            plan=appointment.plan,
+            phase=appointment.phase,
+            exclude_id=appointment.pk,
+        )
+        # Patients see only the times they may take; the rest stay with the clinic.
+        days = [
+            {"day": d.day, "times": [c.slot for c in d.bookable if c.slot.start != appointment.starts_at]}
+            for d in found
+        ]
+    context.update(search=search, pick=pick, days=days)
+    return _render(request, patient, context, status=status)
+
+
+def _render(request: HttpRequest, patient: Patient, context: dict[str, Any], status: int) -> HttpResponse:
+    with timezone.override(patient.zone):
+        return render(request, "portal/reschedule.html", context, status=status)

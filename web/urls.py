@@ -1,0 +1,45 @@
+"""Pages for people (the API lives elsewhere); included at the root by config.urls."""
+
+from django.urls import path
+
+from web import booking as booking_pages
+from web import capacity as capacity_pages
+from web import chart, desk, portal
+from web import patients as patient_pages
+from web import reschedule as reschedule_pages
+from web import waitlist as waitlist_pages
+
+app_name = "web"
+
+urlpatterns = [
+    path("board/", desk.board, name="board"),
+    path("week/", desk.week, name="week"),
+    path("patients/", desk.patient_search, name="patient-search"),
+    path("patients/<int:patient_id>/", chart.patient_chart, name="patient"),
+    path("plans/<int:plan_id>/book/", desk.book_course, name="book-course"),
+    path("plans/<int:plan_id>/adjust/", chart.plan_adjust, name="plan-adjust"),
+    path("appointments/<int:appointment_id>/<slug:action>/", desk.appointment_action, name="appointment-action"),
+    path("me/sessions/<int:appointment_id>/session.ics", portal.appointment_download, name="portal-ics"),
+    path("me/sessions/<int:appointment_id>/<slug:action>/", portal.portal_action, name="portal-action"),
+    path("me/reminders/", portal.preferences, name="portal-preferences"),
+    path("calendar/<str:token>.ics", portal.calendar_feed, name="calendar-feed"),
+    path("me/calendar/<slug:action>/", portal.calendar_feed_change, name="portal-calendar"),
+    # Waitlist (web/waitlist.py)
+    path("waitlist/", waitlist_pages.waitlist, name="waitlist"),
+    path("patients/<int:patient_id>/waitlist/", waitlist_pages.waitlist_add_page, name="waitlist-add"),
+    path("waitlist/<int:entry_id>/remove/", waitlist_pages.waitlist_remove_action, name="waitlist-remove"),
+    path("waitlist/offers/<int:offer_id>/accept/", waitlist_pages.waitlist_accept_for_patient, name="waitlist-accept"),
+    path("w/<str:token>/", waitlist_pages.accept_link, name="waitlist-accept-link"),
+    # One session by hand, and moves (web/booking.py)
+    path("patients/<int:patient_id>/book-session/", booking_pages.book_session, name="book-session"),
+    path("sessions/<int:appointment_id>/move/", booking_pages.move_session, name="move-session"),
+    # Registration, new plans and screening (web/patients.py)
+    path("patients/new/", patient_pages.register, name="patient-register"),
+    path("patients/<int:patient_id>/plans/new/", patient_pages.plan_new, name="plan-new"),
+    path("plans/<int:plan_id>/screening/", patient_pages.plan_screening, name="plan-screening"),
+    # The clinic manager's pages: day template and capacity (web/capacity.py)
+    path("day-template/", capacity_pages.day_template, name="day-template"),
+    path("capacity/", capacity_pages.capacity, name="capacity"),
+    # Patients rescheduling their own session (web/reschedule.py)
+    path("me/reschedule/<int:appointment_id>/", reschedule_pages.reschedule, name="portal-reschedule"),
+]
