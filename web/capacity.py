@@ -23,10 +23,10 @@ from scheduling.models import DayTemplate, Protocol
 from scheduling.selectors import latest_day_template
 from scheduling.services.day_template import day_template_request
 from web.access import page_required
-from web.capacity_charts import capacity_charts
 from web.common import parse_day
 
 PERIOD_WEEKS = (4, 8)
+MAX_YEARS_AWAY = 10
 
 
 def _pick_site(request: HttpRequest) -> tuple[Site, list[Site]]:
@@ -106,6 +106,8 @@ def _windows(request: HttpRequest, site: Site, today: dt.date) -> tuple[list[Cap
     template = latest_day_template(site_id=site.pk)
     template_day = local_day(template.computed_at, site.zone) if template and template.computed_at else None
     split = parse_day(request.GET.get("since"), template_day or today)
+    if abs((split - today).days) > MAX_YEARS_AWAY * 366:
+        split = template_day or today  # a typo such as year 0001 shows the usual periods, not an error
     if template_day is not None and split == template_day:
         reason = f"the day template of {template_day:%-d %b %Y}"
     else:
@@ -125,6 +127,9 @@ def capacity(request: HttpRequest) -> HttpResponse:
     today = local_day(timezone.now(), site.zone)
     windows, weeks, split, reason = _windows(request, site, today)
     report = capacity_report(site=site, windows=windows)
+    # Imported here: matplotlib costs every web worker time and memory at start-up, and only this page draws.
+    from web.capacity_charts import capacity_charts
+
     context = {
         "nav": "capacity",
         "site": site,

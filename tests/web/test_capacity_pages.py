@@ -61,6 +61,9 @@ def test_another_sites_page_is_not_found(client, web, page):
     login(client, web.admin.user)
 
     assert client.get(reverse(page) + f"?site={other.pk}").status_code == 404
+    if page == "web:day-template":
+        assert client.post(reverse(page), {"site": other.pk}).status_code == 404
+        assert not DayTemplate.objects.exists()
 
 
 def test_navigation_links_the_pages_for_the_roles_that_may_open_them(client, web):
@@ -148,5 +151,12 @@ def test_the_capacity_period_selector_takes_8_weeks_and_another_day_and_ignores_
 
     html = client.get(reverse("web:capacity") + "?weeks=8&since=2026-03-09").content.decode()
     assert "8 weeks before" in html and "9 Mar 2026" in html
-    for query in ("?weeks=abc", "?weeks=3", "?since=not-a-day", "?since=2026-02-30&weeks=-1"):
+    for query in (
+        "?weeks=abc",
+        "?weeks=3",
+        "?since=not-a-day",
+        "?since=2026-02-30&weeks=-1",
+        "?since=0001-01-01&weeks=8",
+        "?since=9999-12-31",
+    ):
         assert client.get(reverse("web:capacity") + query).status_code == 200, query
