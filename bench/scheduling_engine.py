@@ -3,7 +3,8 @@
 A site with 12 chairs, 20 staff and 10,000 booked appointments over six months,
 on PostgreSQL (database `clinic_bench`, recreated each run). Prints median, p95
 and query counts; exits non-zero when a target is missed:
-  - propose a full course: p95 < 50 ms
+  - propose a full course: p95 < 50 ms, under each placement policy (earliest and level,
+    printed side by side)
   - the query count of a proposal does not grow with the number of appointments
   - book a whole course: p95 < 100 ms
 
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-BENCH_DB = "clinic_bench"
+BENCH_DB = os.environ.get("BENCH_DB", "clinic_bench")
 ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 os.environ["DATABASE_URL"] = ADMIN_URL.rsplit("/", 1)[0] + "/" + BENCH_DB
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
@@ -163,19 +164,31 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def measure_proposals(site, protocol, prescriber, runs: int, label: str) -> tuple[list[float], set[int]]:
+CPU_MS: dict[str, list[float]] = {}
+
+
+def measure_proposals(
+    site, protocol, prescriber, runs: int, label: str, policy: str = "earliest"
+) -> tuple[list[float], set[int]]:
+    """Wall-clock milliseconds per proposal (and, in CPU_MS, this process's CPU milliseconds:
+    on a shared machine the wall clock also counts time spent waiting for a core)."""
     now = dt.datetime.combine(FIRST_DAY - dt.timedelta(days=1), dt.time(12), tzinfo=dt.UTC)
     timings, query_counts = [], set()
+    cpu = CPU_MS.setdefault(f"{label} {policy}", [])
+    Site.objects.filter(pk=site.pk).update(placement_policy=policy)
+    offset = {"earliest": 0, "level": 50_000}[policy]
     for index in range(runs):
         start = FIRST_DAY + dt.timedelta(days=7 + (index * 5) % 120)
-        plan = new_plan(site, protocol, prescriber, index + (0 if label == "busy" else 10_000), start)
+        plan = new_plan(site, protocol, prescriber, offset + index + (0 if label == "busy" else 10_000), start)
         plan = TreatmentPlan.objects.select_related("protocol", "site", "patient").get(pk=plan.pk)
         with CaptureQueriesContext(connection) as queries:
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.process_time()
             services.course_propose(plan=plan, start_date=start, now=now)
             elapsed = (time.perf_counter() - began) * 1000
+            elapsed_cpu = (time.process_time() - began_cpu) * 1000
         if index or label != "busy":  # the very first proposal also prepares the hot statements
             timings.append(elapsed)
+            cpu.append(elapsed_cpu)
             query_counts.add(len(queries))
     return timings, query_counts
 
@@ -211,27 +224,37 @@ def main() -> int:
     staff = StaffMember.objects.filter(sites=busy_site).count()
     print(f"Busy site: {busy_site.chairs.count()} chairs, {staff} staff, {booked} appointments over {DAYS} days")
 
-    propose_ms, busy_queries = measure_proposals(busy_site, protocol, prescriber, 60, "busy")
-    _, quiet_queries = measure_proposals(quiet_site, protocol, quiet_prescriber, 10, "quiet")
+    figures = {}
+    for policy in ("earliest", "level"):
+        propose_ms, busy_queries = measure_proposals(busy_site, protocol, prescriber, 60, "busy", policy)
+        _, quiet_queries = measure_proposals(quiet_site, protocol, quiet_prescriber, 10, "quiet", policy)
+        figures[policy] = (propose_ms, busy_queries, quiet_queries)
     book_ms, book_queries, failures = measure_bookings(busy_site, protocol, prescriber, 40)
 
-    propose_p95, book_p95 = percentile(propose_ms, 0.95), percentile(book_ms, 0.95)
-    print("\nPropose a 6-session induction course (60 runs)")
+    book_p95 = percentile(book_ms, 0.95)
+    print("\nPropose a 6-session induction course (60 runs per placement policy)")
     print(
-        f"  median {statistics.median(propose_ms):.1f} ms   p95 {propose_p95:.1f} ms   target p95 < {PROPOSE_P95_MS:.0f} ms"
+        f"  {'policy':<10} {'median':>9} {'p95':>9}   {'CPU median':>10} {'CPU p95':>9}   queries (busy / quiet)"
+        f"   target p95 < {PROPOSE_P95_MS:.0f} ms"
     )
-    print(
-        f"  queries per proposal: {sorted(busy_queries)} with {booked} appointments, {sorted(quiet_queries)} with 100"
-    )
+    for policy, (propose_ms, busy_queries, quiet_queries) in figures.items():
+        cpu = CPU_MS[f"busy {policy}"]
+        print(
+            f"  {policy:<10} {statistics.median(propose_ms):>6.1f} ms {percentile(propose_ms, 0.95):>6.1f} ms"
+            f"   {statistics.median(cpu):>7.1f} ms {percentile(cpu, 0.95):>6.1f} ms"
+            f"   {sorted(busy_queries)} / {sorted(quiet_queries)}"
+        )
+    print(f"  ({booked} appointments at the busy site, 100 at the quiet one)")
     print("Book a whole 6-session course (40 runs)")
     print(f"  median {statistics.median(book_ms):.1f} ms   p95 {book_p95:.1f} ms   target p95 < {BOOK_P95_MS:.0f} ms")
     print(f"  queries per booking: {sorted(book_queries)}   failed bookings: {failures}")
 
     missed = []
-    if propose_p95 >= PROPOSE_P95_MS:
-        missed.append("proposal p95")
-    if max(busy_queries) > max(quiet_queries):
-        missed.append("proposal query count grows with appointments")
+    for policy, (propose_ms, busy_queries, quiet_queries) in figures.items():
+        if percentile(propose_ms, 0.95) >= PROPOSE_P95_MS:
+            missed.append(f"proposal p95 ({policy})")
+        if max(busy_queries) > max(quiet_queries):
+            missed.append(f"proposal query count grows with appointments ({policy})")
     if book_p95 >= BOOK_P95_MS:
         missed.append("booking p95")
     if failures:

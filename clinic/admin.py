@@ -54,6 +54,20 @@ class SiteAdmin(admin.ModelAdmin):
     search_fields = ["name", "address"]
     inlines = [ChairInline, OpeningHoursInline, ReminderPolicyInline]
 
+    def get_form(self, request: HttpRequest, obj: Site | None = None, change: bool = False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        # Left out of a form (an older client, a script), the level-loading settings keep their defaults.
+        for name in ("setups_per_nurse", "placement_policy"):
+            if name in form.base_fields:
+                form.base_fields[name].required = False
+        return form
+
+    def save_model(self, request: HttpRequest, obj: Site, form, change: bool) -> None:
+        for name in ("setups_per_nurse", "placement_policy"):
+            if getattr(obj, name) in (None, ""):
+                setattr(obj, name, Site._meta.get_field(name).get_default())
+        super().save_model(request, obj, form, change)
+
     def get_inlines(self, request: HttpRequest, obj: Site | None):
         # A new site gets its default policy when it is saved (clinic.signals); a second
         # policy from the add form would clash with it, so the policy is edited afterwards.

@@ -11,14 +11,11 @@ Content-Security-Policy forbids inline styles.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from scheduling.engine.wallclock import local_instant
 
 SLOT_MINUTES = 5
 DAY_MINUTES = 24 * 60
@@ -99,37 +96,31 @@ def make_axis(opening: tuple[dt.time, dt.time] | None, spans: Iterable[tuple[int
     return Axis(start=start, end=max(end, start + 60))
 
 
-def free_spans(window: tuple[int, int], busy: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The parts of `window` not covered by any of `busy`."""
-    free = []
-    cursor, stop = window
-    for first, last in sorted(busy):
-        if first > cursor:
-            free.append((cursor, min(first, stop)))
-        cursor = max(cursor, last)
-        if cursor >= stop:
-            break
-    if cursor < stop:
-        free.append((cursor, stop))
-    return [(a, b) for a, b in free if b > a]
+def free_runs(starts: Sequence[dt.datetime], step: dt.timedelta) -> list[list[dt.datetime]]:
+    """Free starts (sorted) grouped into runs one grid step apart: each run is one free gap."""
+    runs: list[list[dt.datetime]] = []
+    for start in starts:
+        if runs and start - runs[-1][-1] <= step:
+            runs[-1].append(start)
+        else:
+            runs.append([start])
+    return runs
 
 
-def _round_up(minute: int, step: int) -> int:
-    return math.ceil(minute / step) * step
-
-
-def gap_starts(
-    first: int, last: int, *, step_minutes: int, gap_minutes: int, preferred: Iterable[int] = ()
-) -> list[tuple[int, int, bool]]:
-    """A free span [first, last) as bookable gaps: (start, end, preferred). The span is cut at each
-    template start inside it that leaves room for the shortest session, so that start is a gap of
-    its own, marked preferred; the piece before it still starts a session that may run past it."""
-    bookable = _round_up(first, step_minutes)
-    if last - bookable < gap_minutes:
-        return []
-    cuts = sorted({minute for minute in preferred if bookable <= minute and last - minute >= gap_minutes})
-    edges = [bookable, *(cut for cut in cuts if cut != bookable), last]
-    return [(start, end, start in cuts) for start, end in itertools.pairwise(edges)]
+def split_at_preferred(
+    run: Sequence[dt.datetime], preferred: frozenset[dt.time], zone: ZoneInfo
+) -> list[tuple[list[dt.datetime], bool]]:
+    """A run of free starts cut at each start of the day template (local wall clock): each piece
+    is (its starts, whether it begins at a template start). The piece before a template start
+    still offers its own starts, whose sessions may run past it."""
+    pieces: list[tuple[list[dt.datetime], bool]] = []
+    for start in run:
+        at_template = start.astimezone(zone).time().replace(tzinfo=None) in preferred
+        if at_template or not pieces:
+            pieces.append(([start], at_template))
+        else:
+            pieces[-1][0].append(start)
+    return pieces
 
 
 @dataclass
@@ -151,17 +142,28 @@ def build_grid(
     closures: Sequence[Any],  # .starts_at, .ends_at
     shifts: Sequence[Any],  # .starts_at, .ends_at (nurses only)
     now: dt.datetime,
+    free_starts: Mapping[int, Sequence[dt.datetime]],  # chair pk -> starts the free-slot search found
     gap_minutes: int,
     step_minutes: int,
     max_patients_per_nurse: int,
+    hands_on: Mapping[int, Sequence[tuple[dt.datetime, dt.datetime]]] | None = None,
     preferred_starts: Mapping[int, frozenset[dt.time]] | None = None,
 ) -> Grid:
+    """The board's lanes and bands. Free gaps are not worked out here: they are the runs of
+    `free_starts` (the engine's one free-slot search for a session of `gap_minutes`), each
+    drawn from its first start to the end of a session at its last start.
+
+    `hands_on` (nurse staff id -> the intervals of their sessions' setup, checks and discharge)
+    marks each nurse's hands-on minutes on their shift band, after the band itself.
+
+    `preferred_starts` (chair pk -> local start times of the site's day template) cuts a gap at
+    each template start among its free starts; the piece from there is marked preferred."""
+
     def span(obj: Any) -> tuple[int, int]:
         return wall_minutes(obj.starts_at, day, zone), wall_minutes(obj.ends_at, day, zone)
 
     session_spans = {id(s): span(s) for s in sessions}
     axis = make_axis(opening, (session_spans[id(s)] for s in sessions if s.blocking))
-    closed = [span(c) for c in closures]
     now_minute = wall_minutes(now, day, zone)
 
     by_chair: dict[int, list[Any]] = {}
@@ -171,33 +173,25 @@ def build_grid(
     lanes = []
     for chair in chairs:
         lane = Lane(obj=chair)
-        busy = list(closed)
         for session in by_chair.get(chair.pk, []):
             first, last = session_spans[id(session)]
             placed = axis.place(first, last)
             if placed is None:
                 continue
             lane.items.append(Item("session", *placed, first, last, obj=session, cancelled_row=not session.blocking))
-            if session.blocking:
-                busy.append((first, last))
-        if opening is not None and getattr(chair, "active", True):
-            window = (max(_clock_minutes(opening[0]), now_minute), _clock_minutes(opening[1]))
-            preferred = [_clock_minutes(clock) for clock in (preferred_starts or {}).get(chair.pk, ())]
-            for free_first, free_last in free_spans(window, busy):
-                pieces = gap_starts(
-                    free_first, free_last, step_minutes=step_minutes, gap_minutes=gap_minutes, preferred=preferred
-                )
-                for index, (bookable, last, is_preferred) in enumerate(pieces):
-                    starts_at = (
-                        local_instant(day, dt.time(bookable // 60, bookable % 60), zone)
-                        if bookable < DAY_MINUTES
-                        else None
+        gap = dt.timedelta(minutes=gap_minutes)
+        template = (preferred_starts or {}).get(chair.pk, frozenset())
+        for run in free_runs(free_starts.get(chair.pk, ()), dt.timedelta(minutes=step_minutes)):
+            pieces = split_at_preferred(run, template, zone)
+            for index, (starts, at_template) in enumerate(pieces):
+                # A piece is drawn up to the next piece's start; the last to the end of a session at its last start.
+                end = pieces[index + 1][0][0] if index + 1 < len(pieces) else starts[-1] + gap
+                first, last = wall_minutes(starts[0], day, zone), wall_minutes(end, day, zone)
+                placed = axis.place(first, last)
+                if placed is not None:
+                    lane.items.append(
+                        Item("gap", *placed, first, last, starts_at=starts[0].astimezone(zone), preferred=at_template)
                     )
-                    # The first piece is drawn from the free span's own start, as before.
-                    placed = axis.place(free_first if index == 0 else bookable, last)
-                    if starts_at is None or placed is None:
-                        continue  # a start in the spring-forward gap does not exist
-                    lane.items.append(Item("gap", *placed, bookable, last, starts_at=starts_at, preferred=is_preferred))
         lane.items.sort(key=lambda item: (item.cancelled_row, item.column))
         lanes.append(lane)
 
@@ -206,8 +200,21 @@ def build_grid(
         for row in rows:
             first, last = span(row)
             placed = axis.place(first, last)
-            if placed is not None:
-                bands.append(Lane(obj=row, items=[Item(kind, *placed, first, last, obj=row)]))
+            if placed is None:
+                continue
+            band = Lane(obj=row, items=[Item(kind, *placed, first, last, obj=row)])
+            if kind == "shift" and hands_on:
+                for hands_start, hands_end in sorted(hands_on.get(row.staff_id, ())):
+                    if hands_start < row.starts_at or hands_end > row.ends_at:
+                        continue  # another shift's (a nurse may have two that day)
+                    mark_first = wall_minutes(hands_start, day, zone)
+                    mark_last = wall_minutes(hands_end, day, zone)
+                    mark = axis.place(mark_first, mark_last)
+                    if mark is not None:
+                        band.items.append(
+                            Item("hands", *mark, mark_first, mark_last, starts_at=hands_start.astimezone(zone))
+                        )
+            bands.append(band)
 
     load = []
     live = [session_spans[id(s)] for s in sessions if s.blocking]

@@ -132,6 +132,7 @@ def _slot_days(
                 "end": c.slot.end,
                 "chair": names.get(c.slot.chair_id, "a chair"),
                 "refused": c.refused,
+                "why": c.why,
             }
             for c in day.choices
         ]

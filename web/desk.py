@@ -22,11 +22,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinic.audit import patient_ids_of, patients_shown
 from clinic.errors import DomainError
-from clinic.models import Chair, Closure, OpeningHours, Role, Shift, Site, StaffMember
+from clinic.models import Chair, Closure, Role, Shift, Site, StaffMember
 from clinic.permissions import sites_of
 from patients.forms import PatientSearchForm
 from patients.models import Patient
-from scheduling.engine import NoFit
+from scheduling.engine import Availability, NoFit, SiteSnapshot
 from scheduling.engine.wallclock import day_bounds, local_day
 from scheduling.forms import CancelForm, CourseStartForm, next_weekday
 from scheduling.models import (
@@ -39,7 +39,7 @@ from scheduling.models import (
     Protocol,
     TreatmentPlan,
 )
-from scheduling.selectors import day_board, preferred_starts
+from scheduling.selectors import day_board, preferred_starts, protocol_nurse_work, site_snapshot
 from scheduling.services import (
     ProposedSession,
     appointment_cancel,
@@ -99,11 +99,6 @@ def _natural(chair: Chair) -> list[Any]:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", chair.name)]
 
 
-def _opening(site: Site, day: dt.date) -> tuple[dt.time, dt.time] | None:
-    row = OpeningHours.objects.filter(site=site, weekday=day.weekday()).values_list("opens_at", "closes_at").first()
-    return (row[0], row[1]) if row else None
-
-
 def _shortest_session_minutes() -> int:
     """A gap is offered only if the shortest session of an active protocol fits in it."""
     shortest = Protocol.objects.filter(active=True).aggregate(shortest=Min("session_minutes"))["shortest"]
@@ -116,6 +111,30 @@ def _nurse_shifts(site: Site, start: dt.datetime, end: dt.datetime) -> list[Shif
         .select_related("staff__user")
         .order_by("starts_at", "pk")
     )
+
+
+def _hands_on(appointments: list[Appointment]) -> dict[int, list[tuple[dt.datetime, dt.datetime]]]:
+    """Each nurse's hands-on intervals (setup, checks, discharge of their sessions' protocols)."""
+    found: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {}
+    for appointment in appointments:
+        if appointment.nurse_id is None or appointment.status not in BLOCKING_STATUSES:
+            continue
+        work = protocol_nurse_work(appointment.plan.protocol if appointment.plan_id else None)
+        found.setdefault(appointment.nurse_id, []).extend(
+            (span.start, span.end) for span in work.hands_on(appointment.starts_at, appointment.ends_at)
+        )
+    return found
+
+
+def _free_starts(
+    snapshot: SiteSnapshot, day: dt.date, duration: dt.timedelta, now: dt.datetime
+) -> dict[int, list[dt.datetime]]:
+    """Each chair's free starts for a session of `duration`, from the engine's one free-slot search
+    (a chair, a nurse on shift with room, no closure), so every gap the board offers can be booked."""
+    starts: dict[int, list[dt.datetime]] = {}
+    for slot in Availability(snapshot).free_slots(day, duration, None, not_before=now):
+        starts.setdefault(slot.chair_id, []).append(slot.start)
+    return starts
 
 
 def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
@@ -155,18 +174,22 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     day_start, day_end = day_bounds(day, site.zone)
     closures = closures_between(site=site, start=day_start, end=day_end)
     shifts = _nurse_shifts(site, day_start, day_end)
+    gap_minutes = _shortest_session_minutes()
+    snapshot = site_snapshot(site=site, start=day_start, end=day_end, chairs=chairs)
     grid = build_grid(
         day=day,
         zone=site.zone,
-        opening=_opening(site, day),
+        opening=snapshot.opening.get(day.weekday()),
         chairs=[*chairs, *retired.values()],
         sessions=appointments,
         closures=closures,
         shifts=shifts,
         now=now,
-        gap_minutes=_shortest_session_minutes(),
+        free_starts=_free_starts(snapshot, day, dt.timedelta(minutes=gap_minutes), now),
+        gap_minutes=gap_minutes,
         step_minutes=site.slot_step_minutes,
         max_patients_per_nurse=site.max_patients_per_nurse,
+        hands_on=_hands_on(live),
         preferred_starts=preferred_starts(site_id=site.pk),
     )
     return {
@@ -359,6 +382,7 @@ def _proposal_rows(sessions: list[ProposedSession]) -> list[dict[str, Any]]:
             "ends_at": s.ends_at,
             "chair": chairs.get(s.chair_id),
             "nurse": nurses.get(s.nurse_id),
+            "why": s.why,
         }
         for s in sessions
     ]

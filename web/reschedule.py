@@ -136,7 +136,12 @@ def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
         )
         # Patients see only the times they may take; the rest stay with the clinic.
         days = [
-            {"day": d.day, "times": [c.slot for c in d.bookable if c.slot.start != appointment.starts_at]}
+            {
+                "day": d.day,
+                "times": [c.slot for c in d.bookable if c.slot.start != appointment.starts_at],
+                # The time the clinic's placement policy suggests (its reasons stay with the clinic).
+                "suggested": next((c.slot for c in d.bookable if c.why), None),
+            }
             for d in found
         ]
     context.update(search=search, pick=pick, days=days)

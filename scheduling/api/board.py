@@ -16,9 +16,10 @@ from clinic.api import ClinicAPIMixin
 from clinic.audit import patient_ids_of, patients_shown
 from clinic.models import Chair, Role, Route, Site, StaffMember
 from clinic.permissions import DESK, scope_to_actor
-from scheduling.engine import Availability
+from scheduling.engine import Availability, Slot
+from scheduling.engine.placement import Placer
 from scheduling.engine.wallclock import day_bounds
-from scheduling.selectors import day_board, site_snapshot, sites_with_schedule
+from scheduling.selectors import day_board, site_placement, site_snapshot, sites_with_schedule
 
 MAX_SEARCH_DAYS = 31
 MAX_SLOTS = 500
@@ -48,11 +49,19 @@ class FreeSlotSerializer(serializers.Serializer):
     nurse = serializers.IntegerField()
 
 
+class SuggestedSlotSerializer(FreeSlotSerializer):
+    why = serializers.CharField(help_text="Why the site's placement policy suggests this time, in words.")
+
+
 class FreeSlotsSerializer(serializers.Serializer):
     site = serializers.IntegerField()
     duration_minutes = serializers.IntegerField()
     slots = FreeSlotSerializer(many=True)
     truncated = serializers.BooleanField(help_text="More slots exist than `limit`.")
+    suggested = SuggestedSlotSerializer(
+        allow_null=True,
+        help_text="Of the slots listed, the one the site's placement policy (earliest or level) would take.",
+    )
 
 
 def _only(value: int | None) -> list[int] | None:
@@ -88,7 +97,7 @@ class FreeSlotsView(ClinicAPIMixin, APIView):
                 params["route"],
                 chair_ids=_only(params.get("chair")),
                 nurse_ids=_only(params.get("nurse")),
-                after=now,
+                not_before=now,
             ):
                 if len(slots) >= params["limit"]:
                     truncated = True
@@ -97,7 +106,24 @@ class FreeSlotsView(ClinicAPIMixin, APIView):
                     {"starts_at": slot.start, "ends_at": slot.end, "chair": slot.chair_id, "nurse": slot.nurse_id}
                 )
             day += dt.timedelta(days=1)
-        body = {"site": site.pk, "duration_minutes": params["duration_minutes"], "slots": slots, "truncated": truncated}
+        suggested = None
+        if slots:
+            listed = [Slot(s["starts_at"], s["ends_at"], s["chair"], s["nurse"]) for s in slots]
+            best = Placer(availability, site_placement(site)).rank(listed)[0]
+            suggested = {
+                "starts_at": best.slot.start,
+                "ends_at": best.slot.end,
+                "chair": best.slot.chair_id,
+                "nurse": best.slot.nurse_id,
+                "why": best.why,
+            }
+        body = {
+            "site": site.pk,
+            "duration_minutes": params["duration_minutes"],
+            "slots": slots,
+            "truncated": truncated,
+            "suggested": suggested,
+        }
         return Response(FreeSlotsSerializer(body).data)
 
 

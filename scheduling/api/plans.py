@@ -221,6 +221,12 @@ class ProposedSessionSerializer(api_fields.StrictSerializer):
     chair = api_fields.IdField(source="chair_id")
     nurse = api_fields.IdField(source="nurse_id")
     site = api_fields.IdField(source="site_id")
+    why = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="Why the site's placement policy chose this time, in words (answers only; ignored on input).",
+    )
 
 
 class CourseProposalSerializer(serializers.Serializer):

@@ -139,12 +139,23 @@ class DayLoad:
         open_minutes = max(1, int((self.closes_at - self.opens_at).total_seconds() // 60)) * max(1, len(site.chairs))
         # Per mille of the day's chair time booked: the day-level weight.
         self.booked_share = booked * 1000 // open_minutes
-        self.nurse_minutes: dict[int, int] = {}
-        for nurse in site.nurses:
-            self.nurse_minutes[nurse.id] = sum(
-                int((min(s.end, next_midnight) - max(s.start, midnight)).total_seconds() // 60)
-                for s in availability.nurse_spans(nurse.id, window)
-            )
+        self._availability, self._window = availability, window
+        self._nurse_minutes: dict[int, int] | None = None
+
+    @property
+    def nurse_minutes(self) -> dict[int, int]:
+        """Minutes each nurse has booked that day (worked out when first asked: only the chosen
+        slot's day needs it)."""
+        if self._nurse_minutes is None:
+            window = self._window
+            self._nurse_minutes = {
+                nurse.id: sum(
+                    int((min(s.end, window.end) - max(s.start, window.start)).total_seconds() // 60)
+                    for s in self._availability.nurse_spans(nurse.id, window)
+                )
+                for nurse in self._availability.site.nurses
+            }
+        return self._nurse_minutes
 
     def fragments(self, chair_id: int, span: Span, shortest: dt.timedelta) -> int:
         """How many gaps shorter than `shortest` the span leaves beside it in the chair."""
@@ -172,6 +183,7 @@ class Placer:
         self.availability = availability
         self.placement = placement or Placement()
         self._loads: dict[dt.date, DayLoad] = {}
+        self._day_slots: dict[tuple, list[Slot]] = {}
         self._chair_names = {chair.id: chair.name for chair in availability.site.chairs}
 
     # --- shared ---------------------------------------------------------------
@@ -179,6 +191,33 @@ class Placer:
     def claim(self, slot: Slot) -> None:
         self.availability.claim(slot)
         self._loads.pop(local_day(slot.start, self.availability.site.zone), None)
+        self._day_slots.clear()
+
+    def day_slots(self, day: dt.date, duration: dt.timedelta, route: str, prefs: Preferences) -> list[Slot]:
+        """Every free (start, chair) of `day` for the patient, from one sweep kept per day: a
+        course's plan asks about the same days many times, with different earliest starts."""
+        key = (day, duration, route, prefs)
+        found = self._day_slots.get(key)
+        if found is None:
+            found = self._day_slots[key] = list(
+                self.availability.free_slots(day, duration, route, prefs=prefs, for_patient=True)
+            )
+        return found
+
+    def first_slot(
+        self,
+        day: dt.date,
+        duration: dt.timedelta,
+        route: str,
+        prefs: Preferences,
+        not_before: dt.datetime | None = None,
+    ) -> Slot | DayProblem:
+        """`Availability.first_slot` from `day_slots`, for trying courses: a day without a slot
+        says only that (the words for the desk come from `Availability.first_slot`)."""
+        for slot in self.day_slots(day, duration, route, prefs):
+            if not_before is None or slot.start >= not_before:
+                return slot
+        return DayProblem(day, "no free time")
 
     def load(self, day: dt.date) -> DayLoad:
         found = self._loads.get(day)
@@ -218,17 +257,11 @@ class Placer:
         not_before: dt.datetime | None = None,
     ) -> list[Choice]:
         """Every feasible (start, chair) of `day` with its level score (why filled in later)."""
-        availability = self.availability
-        found: list[Choice] = []
-        seen_start: dt.datetime | None = None
-        start_ok = False
-        for slot in availability.free_slots(day, duration, route, prefs=prefs):
-            if slot.start != seen_start:
-                seen_start = slot.start
-                start_ok = (not_before is None or slot.start >= not_before) and availability.patient_free(slot.span)
-            if start_ok:
-                found.append(Choice(slot, self.score(slot)))
-        return found
+        return [
+            Choice(slot, self.score(slot))
+            for slot in self.day_slots(day, duration, route, prefs)
+            if not_before is None or slot.start >= not_before
+        ]
 
     def score(self, slot: Slot) -> tuple:
         """The level score of a feasible slot (see the module docstring for the order)."""
@@ -347,6 +380,11 @@ def propose_induction_placed(
     the rest of the course from there still fits (otherwise it takes the earliest slot,
     from which the rest is known to fit)."""
     availability = placer.availability
+    if not placer.placement.level:
+        earliest = propose_induction(availability, rule, start_day, prefs, not_before)
+        if isinstance(earliest, Proposal):
+            earliest.reasons = [placer.why_earliest(slot) for slot in earliest.slots]
+        return earliest
     earliest = propose_induction(availability, rule, start_day, prefs, not_before)
     if isinstance(earliest, NoFit):
         return earliest
@@ -426,7 +464,7 @@ def _choose_session(
         if best.slot == fallback:
             completion: Proposal | NoFit = greedy
         else:
-            completion = complete_induction(availability, rule, [*placed, best.slot], prefs)
+            completion = complete_induction(availability, rule, [*placed, best.slot], prefs, placer.first_slot)
         if isinstance(completion, Proposal):
             explained = placer.explain(best, candidates, day_reason=_day_reason(best, shares, availability))
             # The nurse may change (the least used of those free); the completion is unaffected,

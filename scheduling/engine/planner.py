@@ -18,6 +18,9 @@ from scheduling.engine.availability import Availability
 from scheduling.engine.model import DayProblem, InductionRule, NoFit, Preferences, Proposal, Slot
 from scheduling.engine.wallclock import local_day
 
+# availability.first_slot's shape: (day, duration, route, prefs, not_before) -> Slot | DayProblem.
+FirstSlot = Callable[[dt.date, dt.timedelta, str, Preferences, dt.datetime | None], Slot | DayProblem]
+
 # How many days after the requested start the first session may float.
 FIRST_SESSION_SEARCH_DAYS = 7
 
@@ -32,18 +35,21 @@ def propose_induction(
     start_day: dt.date,
     prefs: Preferences,
     not_before: dt.datetime | None = None,
+    first_slot: FirstSlot | None = None,
 ) -> Proposal | NoFit:
-    """Every induction session, or a NoFit saying which rule and which days stopped it."""
+    """Every induction session, or a NoFit saying which rule and which days stopped it.
+    `first_slot` stands in for `availability.first_slot` (a caller that caches it)."""
     zone = availability.site.zone
+    pick = first_slot or availability.first_slot
     first_failure: NoFit | None = None
     early_problems: list[DayProblem] = []
     for offset in range(FIRST_SESSION_SEARCH_DAYS):
         day = start_day + dt.timedelta(days=offset)
-        first = availability.first_slot(day, rule.session_length, rule.route, prefs, not_before)
+        first = pick(day, rule.session_length, rule.route, prefs, not_before)
         if isinstance(first, DayProblem):
             early_problems.append(first)
             continue
-        outcome = _rest_of_induction(availability, rule, first, prefs)
+        outcome = complete_induction(availability, rule, [first], prefs, pick)
         if isinstance(outcome, Proposal):
             if offset:
                 # Say why the course does not start on the day asked for.
@@ -63,18 +69,17 @@ def propose_induction(
     )
 
 
-def _rest_of_induction(
-    availability: Availability, rule: InductionRule, first: Slot, prefs: Preferences
-) -> Proposal | NoFit:
-    return complete_induction(availability, rule, [first], prefs)
-
-
 def complete_induction(
-    availability: Availability, rule: InductionRule, placed: Sequence[Slot], prefs: Preferences
+    availability: Availability,
+    rule: InductionRule,
+    placed: Sequence[Slot],
+    prefs: Preferences,
+    first_slot: FirstSlot | None = None,
 ) -> Proposal | NoFit:
     """The course that keeps `placed` (its first sessions, in order) and takes the earliest
     free slot for every other session, or why it does not fit."""
     zone = availability.site.zone
+    pick = first_slot or availability.first_slot
     first_day = local_day(placed[0].start, zone)
     slots = list(placed)
     problems: list[DayProblem] = []
@@ -90,7 +95,7 @@ def complete_induction(
         day = max(week_start, local_day(slots[-1].start, zone) + dt.timedelta(days=1))
         while in_week < count and day <= week_end:
             not_before = slots[-1].start + rule.min_gap
-            found = availability.first_slot(day, rule.session_length, rule.route, prefs, not_before)
+            found = pick(day, rule.session_length, rule.route, prefs, not_before)
             if isinstance(found, Slot):
                 slots.append(found)
                 in_week += 1

@@ -128,13 +128,19 @@ def _choose_slot(
     that leaves no unusable gap and is least used, and the least-used nurse)."""
     if chair is not None and nurse is not None:
         return Slot(starts_at, ends_at, chair.pk, nurse.pk)
+    placement = site_placement(site, patient=patient)
+    if placement.level:
+        # The level score weighs the whole day (its starts, chair and nurse use), so read all of it.
+        day = local_day(starts_at, site.zone)
+        window = (day_bounds(day, site.zone)[0], max(ends_at, day_bounds(day, site.zone)[1]))
+    else:
+        window = (starts_at, ends_at)
     availability = fresh_availability(
-        site=site, patient=patient, start=starts_at, end=ends_at, exclude_ids=exclude_ids, work=work
+        site=site, patient=patient, start=window[0], end=window[1], exclude_ids=exclude_ids, work=work
     )
     candidates = [chair.pk] if chair else [c.id for c in availability.site.chairs if route in c.routes]
     nurse_ids = [nurse.pk] if nurse else [n.id for n in availability.site.nurses]
     problems: list[str] = []
-    placement = site_placement(site, patient=patient)
     if placement.level:
         feasible = [
             slot

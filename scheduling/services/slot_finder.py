@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from clinic.models import Site
 from patients.models import Patient
-from scheduling.engine import Availability, Preferences, Slot
-from scheduling.engine.free_slots import free_slots_on
+from scheduling.engine import Availability, Slot
+from scheduling.engine.placement import Placer
 from scheduling.engine.wallclock import day_bounds
 from scheduling.errors import InvalidInput
 from scheduling.models import TreatmentPlan
-from scheduling.selectors import patient_busy_spans, plan_sessions, site_snapshot
+from scheduling.selectors import (
+    patient_busy_spans,
+    plan_sessions,
+    protocol_nurse_work,
+    site_placement,
+    site_snapshot,
+)
 from scheduling.services.appointments import plan_rule_violations
 
 MAX_DAYS = 14
@@ -28,6 +34,8 @@ class SlotChoice:
     slot: Slot
     # Why the plan's rules refuse this time (empty: it may be booked).
     refused: tuple[str, ...] = ()
+    # Set on the one time the site's placement policy suggests: why, in words.
+    why: str = ""
 
 
 @dataclass
@@ -55,9 +63,10 @@ def find_free_slots(
     chair_ids: Sequence[int] | None = None,
     exclude_id: int | None = None,
 ) -> list[DayChoices]:
-    """Free starts on each local day from `first_day` to `last_day` at `site`.
+    """Free starts on each local day from `first_day` to `last_day` at `site`, in time order.
 
-    `exclude_id` is the session being moved: its own time does not count as busy."""
+    `exclude_id` is the session being moved: its own time does not count as busy. The one
+    bookable time the site's placement policy would take carries `why` (see `suggested`)."""
     if last_day < first_day:
         raise InvalidInput("The last day must be on or after the first day.")
     if (last_day - first_day).days >= MAX_DAYS:
@@ -67,14 +76,12 @@ def find_free_slots(
     exclude = [exclude_id] if exclude_id else []
     snapshot = site_snapshot(site=site, start=start, end=end, exclude_appointment_ids=exclude)
     busy = patient_busy_spans(patient=patient, start=start, end=end, exclude_appointment_ids=exclude)
-    availability = Availability(snapshot, busy)
+    availability = Availability(snapshot, busy, protocol_nurse_work(plan.protocol if plan is not None else None))
     sessions = list(plan_sessions(plan)) if plan is not None else None
     days: list[DayChoices] = []
     day = first_day
     while day <= last_day:
-        found = free_slots_on(
-            availability, day, duration, route, chair_ids=chair_ids, prefs=Preferences(), not_before=now
-        )
+        found = availability.day_slots(day, duration, route, chair_ids=chair_ids, not_before=now)
         choices = []
         for slot in found.slots:
             refused: tuple[str, ...] = ()
@@ -91,4 +98,20 @@ def find_free_slots(
             choices.append(SlotChoice(slot=slot, refused=refused))
         days.append(DayChoices(day=day, choices=choices, reason=found.reason))
         day += dt.timedelta(days=1)
+    bookable = [choice.slot for day_choices in days for choice in day_choices.bookable]
+    if bookable:
+        best = Placer(availability, site_placement(site, patient=patient)).rank(bookable)[0]
+        for day_choices in days:
+            day_choices.choices = [
+                replace(choice, why=best.why)
+                if (choice.slot.start, choice.slot.chair_id) == (best.slot.start, best.slot.chair_id)
+                and not choice.refused
+                else choice
+                for choice in day_choices.choices
+            ]
     return days
+
+
+def suggested(days: Sequence[DayChoices]) -> SlotChoice | None:
+    """The time the site's placement policy suggests among `days`, if any is free."""
+    return next((choice for day in days for choice in day.choices if choice.why), None)

@@ -12,20 +12,32 @@ from django.urls import reverse
 from scheduling.models import DayTemplate, DayTemplateState
 from tests.web.conftest import START, login
 from tests.web.test_board_grid import NEW_YORK, _grid, _items, _session
-from web.board_grid import gap_starts
+from web.board_grid import split_at_preferred
 
 
-def test_a_free_span_is_cut_at_each_template_start_that_leaves_room_for_a_session():
-    # Free 08:00-18:00 on a 15-minute grid, 90-minute sessions; template starts 10:20 (off the grid
-    # but still a start), 12:00 and 17:00 (too late: 60 minutes left).
-    pieces = gap_starts(8 * 60, 18 * 60, step_minutes=15, gap_minutes=90, preferred=[10 * 60 + 20, 12 * 60, 17 * 60])
-
-    assert pieces == [(480, 620, False), (620, 720, True), (720, 1080, True)]
+def _run(day: dt.date, *clocks: tuple[int, int]) -> list[dt.datetime]:
+    return [dt.datetime.combine(day, dt.time(*clock), tzinfo=NEW_YORK) for clock in clocks]
 
 
-def test_a_template_start_at_the_start_of_a_free_span_marks_that_gap_itself():
-    assert gap_starts(8 * 60, 12 * 60, step_minutes=15, gap_minutes=90, preferred=[8 * 60]) == [(480, 720, True)]
-    assert gap_starts(8 * 60, 9 * 60, step_minutes=15, gap_minutes=90, preferred=[8 * 60]) == []
+def test_a_run_of_free_starts_is_cut_at_each_template_start():
+    day = dt.date(2026, 3, 4)
+    run = _run(day, (10, 0), (10, 15), (10, 30), (10, 45), (11, 0))
+
+    pieces = split_at_preferred(run, frozenset({dt.time(10, 30), dt.time(11), dt.time(12)}), NEW_YORK)
+
+    assert [([s.astimezone(NEW_YORK).time() for s in starts], preferred) for starts, preferred in pieces] == [
+        ([dt.time(10), dt.time(10, 15)], False),
+        ([dt.time(10, 30), dt.time(10, 45)], True),
+        ([dt.time(11)], True),
+    ]
+
+
+def test_a_template_start_at_the_start_of_a_run_marks_that_gap_itself():
+    day = dt.date(2026, 3, 4)
+    run = _run(day, (8, 0), (8, 15))
+
+    assert split_at_preferred(run, frozenset({dt.time(8)}), NEW_YORK) == [(run, True)]
+    assert split_at_preferred(run, frozenset(), NEW_YORK) == [(run, False)]
 
 
 def test_the_grid_marks_gaps_at_template_starts_as_preferred_and_leaves_other_chairs_alone():
@@ -34,11 +46,14 @@ def test_the_grid_marks_gaps_at_template_starts_as_preferred_and_leaves_other_ch
         day,
         [_session(1, day, (8, 0), (10, 0))],
         chairs=2,
-        preferred={1: frozenset({dt.time(10, 20), dt.time(14)}), 3: frozenset({dt.time(9)})},
+        preferred={1: frozenset({dt.time(10, 30), dt.time(14)}), 3: frozenset({dt.time(9)})},
     )
 
-    first = [(item.starts_at.astimezone(NEW_YORK).time(), item.preferred) for item in _items(grid, "gap", lane=0)]
-    assert first == [(dt.time(10), False), (dt.time(10, 20), True), (dt.time(14), True)]
+    gaps = _items(grid, "gap", lane=0)
+    first = [(item.starts_at.astimezone(NEW_YORK).time(), item.preferred) for item in gaps]
+    assert first == [(dt.time(10), False), (dt.time(10, 30), True), (dt.time(14), True)]
+    # Each piece is drawn up to the next one, the last to the end of a session at its last start.
+    assert [(item.start, item.end) for item in gaps] == [(600, 630), (630, 840), (840, 16 * 60 + 30 + 90)]
     second = [(item.starts_at.astimezone(NEW_YORK).time(), item.preferred) for item in _items(grid, "gap", lane=1)]
     assert second == [(dt.time(8), False)]
 

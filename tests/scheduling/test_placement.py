@@ -1,0 +1,203 @@
+"""The level placement policy, one weight at a time: each test sets up a day where that
+weight alone decides, and shows the level choice differs from the earliest one (or, for
+the last weight, that it is the earliest). And the words each choice comes with."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from scheduling.engine import Availability, ChairState, InductionRule, NurseState, Preferences, SiteSnapshot, Slot, Span
+from scheduling.engine.model import NurseWork
+from scheduling.engine.placement import (
+    EARLIEST,
+    LEVEL,
+    Habits,
+    Placement,
+    Placer,
+    propose_induction_placed,
+    propose_maintenance_placed,
+)
+from scheduling.engine.planner import MaintenanceRule
+
+ZONE = ZoneInfo("America/New_York")
+TUESDAY = dt.date(2026, 3, 3)
+MINUTE = dt.timedelta(minutes=1)
+SESSION = 120 * MINUTE
+
+
+def at(day: dt.date, clock: str) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.fromisoformat(clock), tzinfo=ZONE).astimezone(dt.UTC)
+
+
+def booked(day: dt.date, clock: str, minutes: int = 120) -> Span:
+    start = at(day, clock)
+    return Span(start, start + minutes * MINUTE)
+
+
+def site(
+    *,
+    chairs: dict[int, list[Span]] | None = None,
+    nurse_booked: dict[int, list[Span]] | None = None,
+    nurses: int = 2,
+    days: int = 14,
+    setups_per_nurse: int | None = 1,
+) -> SiteSnapshot:
+    chairs = chairs or {1: [], 2: []}
+    nurse_booked = nurse_booked or {}
+    work = NurseWork()
+    shifts = tuple(
+        Span(at(TUESDAY + dt.timedelta(d - 7), "07:00"), at(TUESDAY + dt.timedelta(d - 7), "19:00"))
+        for d in range(days + 7)
+    )
+    return SiteSnapshot(
+        id=1,
+        name="Level",
+        zone=ZONE,
+        opening={weekday: (dt.time(8), dt.time(18)) for weekday in range(5)},
+        closures=(),
+        chairs=tuple(
+            ChairState(i, f"Chair {i}", frozenset({"iv"}), tuple(sorted(spans))) for i, spans in chairs.items()
+        ),
+        nurses=tuple(
+            NurseState(
+                n,
+                f"N{n}",
+                shifts,
+                tuple(sorted(nurse_booked.get(n, []))),
+                tuple(sorted(h for b in nurse_booked.get(n, []) for h in work.hands_on(b.start, b.end))),
+            )
+            for n in range(1, nurses + 1)
+        ),
+        setups_per_nurse=setups_per_nurse,
+    )
+
+
+def choose(snapshot: SiteSnapshot, policy: str, day: dt.date = TUESDAY, **placement) -> tuple[Slot, str]:
+    choice = Placer(Availability(snapshot), Placement(policy=policy, **placement)).choose(
+        day, SESSION, "iv", Preferences()
+    )
+    return choice.slot, choice.why
+
+
+def test_on_an_empty_day_both_policies_take_the_earliest_time_and_first_chair():
+    level, why = choose(site(), LEVEL)
+    earliest, _ = choose(site(), EARLIEST)
+    assert level == earliest == Slot(at(TUESDAY, "08:00"), at(TUESDAY, "10:00"), 1, 1)
+    assert why.startswith("Tue 3 Mar 08:00, Chair 1: keeps setups apart (no other start 08:00–08:15)")
+
+
+def test_level_keeps_a_start_out_of_a_quarter_hour_that_already_has_one():
+    # One session starts at 08:00 (chair 1, nurse 1); nurse 2 could set up another at 08:00.
+    # (Gaps are not weighed here: every protocol is taken to fit in 15 minutes.)
+    snapshot = site(chairs={1: [booked(TUESDAY, "08:00")], 2: []}, nurse_booked={1: [booked(TUESDAY, "08:00")]})
+    earliest, _ = choose(snapshot, EARLIEST)
+    level, why = choose(snapshot, LEVEL, shortest_session=15 * MINUTE)
+    assert earliest.start == at(TUESDAY, "08:00")
+    assert level.start == at(TUESDAY, "08:15")
+    assert why.startswith("Tue 3 Mar 08:15, Chair 2: keeps setups apart (no other start 08:15–08:30)")
+
+
+def test_level_takes_a_start_of_the_day_template_next():
+    preferred = {2: frozenset({dt.time(9, 30)})}
+    level, why = choose(site(), LEVEL, preferred_starts=preferred)
+    assert (level.start, level.chair_id) == (at(TUESDAY, "09:30"), 2)
+    assert "a start of the day template" in why
+    assert choose(site(), EARLIEST, preferred_starts=preferred)[0].start == at(TUESDAY, "08:00")
+
+
+def test_level_leaves_no_chair_gap_too_short_for_a_session():
+    # Chair 1 is busy from 10:15, chair 2 from 10:00: an 08:00 session in chair 1 would leave
+    # 10:00-10:15 unusable; in chair 2 it fits exactly.
+    snapshot = site(chairs={1: [booked(TUESDAY, "10:15")], 2: [booked(TUESDAY, "10:00")]})
+    earliest, _ = choose(snapshot, EARLIEST)
+    level, why = choose(snapshot, LEVEL)
+    assert (earliest.start, earliest.chair_id) == (at(TUESDAY, "08:00"), 1)
+    assert (level.start, level.chair_id) == (at(TUESDAY, "08:00"), 2)
+    assert "leaves no gap in Chair 2 too short to use" in why
+
+
+def test_level_takes_the_least_used_chair():
+    snapshot = site(chairs={1: [booked(TUESDAY, "14:00")], 2: []})
+    assert choose(snapshot, EARLIEST)[0].chair_id == 1
+    level, why = choose(snapshot, LEVEL)
+    assert (level.start, level.chair_id) == (at(TUESDAY, "08:00"), 2)
+    assert "Chair 2 least used" in why
+
+
+def test_level_gives_the_session_to_the_nurse_least_used_that_day():
+    # Nurse 1 has an afternoon session; both are free at 08:00 (the earliest policy takes nurse 1).
+    snapshot = site(chairs={1: [booked(TUESDAY, "14:00")], 2: []}, nurse_booked={1: [booked(TUESDAY, "14:00")]})
+    assert choose(snapshot, EARLIEST)[0].nurse_id == 1
+    assert choose(snapshot, LEVEL)[0].nurse_id == 2
+
+
+def test_level_keeps_the_patients_usual_time_and_chair():
+    habits = Habits(weekday=TUESDAY.weekday(), clock=dt.time(10, 30), chair_id=2)
+    level, why = choose(site(), LEVEL, habits=habits)
+    assert (level.start, level.chair_id) == (at(TUESDAY, "10:30"), 2)
+    assert "the patient's usual weekday" in why and "the patient's usual time" in why
+    assert "the patient's usual chair" in why
+    assert choose(site(), EARLIEST, habits=habits)[0].start == at(TUESDAY, "08:00")
+
+
+def test_maintenance_under_level_takes_the_patients_usual_weekday_within_the_tolerance():
+    rule = MaintenanceRule(session_length=SESSION, route="iv", interval_days=28, min_days=14, max_days=42)
+    previous = at(TUESDAY, "10:00")
+    until = TUESDAY + dt.timedelta(days=30)
+    snapshot = site(days=40)
+    thursday = TUESDAY.weekday() + 2
+    placer = Placer(Availability(snapshot), Placement(policy=LEVEL, habits=Habits(weekday=thursday)))
+    slots, _, reasons = propose_maintenance_placed(placer, rule, previous, until, Preferences())
+    assert [s.start.astimezone(ZONE).weekday() for s in slots] == [thursday]
+    assert "the patient's usual weekday" in reasons[0]
+    earliest = Placer(Availability(snapshot), Placement(policy=EARLIEST))
+    slots, _, reasons = propose_maintenance_placed(earliest, rule, previous, until, Preferences())
+    assert [s.start.astimezone(ZONE).date() for s in slots] == [TUESDAY + dt.timedelta(days=28)]
+    assert reasons == ["Tue 31 Mar 08:00, Chair 1: the earliest free time"]
+
+
+def _busy_all_day(day: dt.date, chairs: int) -> dict[int, list[Span]]:
+    # Every chair busy 10:00-18:00 that day: still room at 08:00, but a heavy day.
+    return {c: [booked(day, "10:00", 480)] for c in range(1, chairs + 1)}
+
+
+def test_a_course_moves_a_session_to_the_quietest_day_its_rules_allow():
+    # Three sessions in 9 days, 48 hours apart, from Monday (the site is closed at weekends).
+    # The earliest course is Mon, Wed, Fri; Wednesday is nearly full and Thursday empty, so
+    # level puts the second on Thursday (the third still fits on the next Monday).
+    monday = TUESDAY - dt.timedelta(days=1)
+    wednesday = TUESDAY + dt.timedelta(days=1)
+    snapshot = site(chairs=_busy_all_day(wednesday, 2))
+    rule = InductionRule(session_length=SESSION, min_gap=48 * 60 * MINUTE, route="iv", sessions=3, window_days=9)
+    earliest = propose_induction_placed(
+        Placer(Availability(snapshot), Placement(policy=EARLIEST)), rule, monday, Preferences()
+    )
+    level = propose_induction_placed(
+        Placer(Availability(snapshot), Placement(policy=LEVEL)), rule, monday, Preferences()
+    )
+    assert [s.start.astimezone(ZONE).strftime("%a") for s in earliest.slots] == ["Mon", "Wed", "Fri"]
+    assert [s.start.astimezone(ZONE).strftime("%a %-d") for s in level.slots] == ["Mon 2", "Thu 5", "Mon 9"]
+    assert "the quietest allowed day (0% of chair time booked)" in level.reasons[1]
+    assert earliest.reasons[1] == "Wed 4 Mar 08:00, Chair 1: the earliest free time"
+
+
+def test_a_session_stays_on_a_busy_day_when_the_rest_of_the_course_would_not_fit_after_a_quieter_one():
+    # Three sessions in 7 days, 48 hours apart, closed at weekends: after a Thursday session
+    # the third would fall on the weekend, outside the window, so Wednesday it is.
+    monday = TUESDAY - dt.timedelta(days=1)
+    wednesday = TUESDAY + dt.timedelta(days=1)
+    snapshot = site(chairs=_busy_all_day(wednesday, 2))
+    rule = InductionRule(session_length=SESSION, min_gap=48 * 60 * MINUTE, route="iv", sessions=3, window_days=7)
+    level = propose_induction_placed(
+        Placer(Availability(snapshot), Placement(policy=LEVEL)), rule, monday, Preferences()
+    )
+    assert [s.start.astimezone(ZONE).strftime("%a") for s in level.slots] == ["Mon", "Wed", "Fri"]
+    assert len(level.reasons) == 3
+
+
+def test_an_unknown_policy_is_refused():
+    with pytest.raises(ValueError, match="unknown placement policy"):
+        Placement(policy="random")

@@ -1,0 +1,110 @@
+"""The site's placement policy in the services, the API and the pages: course proposals,
+single bookings, the free-slot finder and the free-slots API follow it and say why."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from scheduling import services
+from scheduling.selectors import patient_habits
+from scheduling.services.slot_finder import find_free_slots, suggested
+from tests.factories import PatientFactory
+from tests.scheduling.conftest import NOW, START, make_clinic
+from tests.web.conftest import login
+
+TUESDAY_0800 = dt.datetime(2026, 3, 3, 13, tzinfo=dt.UTC)  # 08:00 in New York
+
+
+@pytest.fixture
+def level_clinic(db):
+    return make_clinic(chairs=3, nurses=2, placement_policy="level")
+
+
+def test_a_level_site_proposes_a_course_whose_every_session_says_why(level_clinic):
+    proposal = services.course_propose(plan=level_clinic.plan(), start_date=START, now=NOW)
+    assert len(proposal.sessions) == 6
+    assert all(session.why for session in proposal.sessions)
+    first = proposal.sessions[0]
+    assert first.why.startswith(f"{first.starts_at.astimezone(level_clinic.site.zone):%a %-d %b %H:%M}, Chair ")
+    assert "keeps setups apart" in first.why
+
+
+def test_an_earliest_site_says_its_times_are_the_earliest(db):
+    clinic = make_clinic()
+    proposal = services.course_propose(plan=clinic.plan(), start_date=START, now=NOW)
+    assert all(session.why.endswith(": the earliest free time") for session in proposal.sessions)
+
+
+def test_a_single_booking_at_a_level_site_takes_the_least_used_chair(level_clinic):
+    other = PatientFactory(home_site=level_clinic.site)
+    services.appointment_book(
+        patient=other,
+        site=level_clinic.site,
+        starts_at=TUESDAY_0800 + dt.timedelta(hours=6),
+        chair=level_clinic.chairs[0],
+        actor=None,
+        now=NOW,
+    )
+    booked = services.appointment_book(
+        patient=PatientFactory(home_site=level_clinic.site),
+        site=level_clinic.site,
+        starts_at=TUESDAY_0800,
+        actor=None,
+        now=NOW,
+    )
+    assert booked.chair_id != level_clinic.chairs[0].pk
+
+
+def test_a_single_booking_at_an_earliest_site_takes_the_first_free_chair(db):
+    clinic = make_clinic(chairs=2, nurses=2)
+    services.appointment_book(
+        patient=PatientFactory(home_site=clinic.site),
+        site=clinic.site,
+        starts_at=TUESDAY_0800 + dt.timedelta(hours=6),
+        chair=clinic.chairs[0],
+        actor=None,
+        now=NOW,
+    )
+    booked = services.appointment_book(
+        patient=PatientFactory(home_site=clinic.site), site=clinic.site, starts_at=TUESDAY_0800, actor=None, now=NOW
+    )
+    assert booked.chair_id == clinic.chairs[0].pk
+
+
+def test_the_free_slot_finder_marks_the_one_time_the_policy_suggests(level_clinic):
+    patient = PatientFactory(home_site=level_clinic.site)
+    days = find_free_slots(
+        site=level_clinic.site,
+        patient=patient,
+        first_day=START,
+        last_day=START + dt.timedelta(days=2),
+        duration=dt.timedelta(minutes=120),
+        route="iv",
+        now=NOW,
+    )
+    marked = [choice for day in days for choice in day.choices if choice.why]
+    assert len(marked) == 1 and marked[0] is suggested(days)
+    assert "keeps setups apart" in marked[0].why
+
+
+def test_the_patients_habits_are_their_most_common_weekday_time_and_chair(level_clinic):
+    plan = level_clinic.plan()
+    services.course_book(plan=plan, actor=None, now=NOW, start_date=START)
+    habits = patient_habits(plan.patient, site=level_clinic.site)
+    sessions = list(plan.appointments.order_by("-starts_at"))
+    assert habits.chair_id in {s.chair_id for s in sessions}
+    assert habits.weekday in {s.starts_at.astimezone(level_clinic.site.zone).weekday() for s in sessions}
+    assert patient_habits(PatientFactory(home_site=level_clinic.site), site=level_clinic.site).weekday is None
+
+
+def test_the_course_booking_page_shows_why_each_time_was_chosen(client, level_clinic, time_machine):
+    time_machine.move_to(NOW, tick=False)
+    plan = level_clinic.plan()
+    login(client, level_clinic.front_desk.user)
+    response = client.post(reverse("web:book-course", args=[plan.pk]), {"start_date": START.isoformat()})
+    assert response.status_code == 200
+    assert b"Why this time" in response.content
+    assert b"keeps setups apart" in response.content
