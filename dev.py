@@ -277,6 +277,8 @@ def command_test(pytest_args: list[str]) -> int:
         ("ruff check", [str(BIN / "ruff"), "check", "."]),
         ("ruff format", [str(BIN / "ruff"), "format", "--check", "."]),
         ("import layers (.importlinter)", [str(BIN / "lint-imports")]),
+        # The domain packages' types (pyproject.toml's [tool.mypy] names them).
+        ("mypy", [str(BIN / "mypy")]),
         ("migrations up to date", [str(PYTHON), "manage.py", "makemigrations", "--check", "--dry-run"]),
         # The whole suite; the tests that build their data from the clock (marker `clock`) run at each
         # fixed instant of tests/clock.py (the week's edges, the clock changes, New Year's Eve), so a

@@ -546,7 +546,9 @@ def appointment_action(request: HttpRequest, appointment_id: int, action: str) -
             outcome = appointment_cancel(
                 appointment=appointment, actor=request.user, reason=reason, now=now, rebook=mode == "rebook"
             )
-            messages.success(request, f"{name}'s session is cancelled. {outcome.course}")
+            messages.success(
+                request, f"{name}'s session is cancelled. {outcome.course} {outcome.waitlist_note}".strip()
+            )
         else:
             raise Http404("Unknown action.")
     except DomainError as exc:

@@ -355,13 +355,11 @@ class Availability:
             nurses = [n for n in nurses if n in nurse_ids]
         if not chairs or not nurses:
             return
-        # Starts are swept in batches that double in size, so a caller taking only the first slot
-        # (the planner) pays for a few starts, and one taking all of them for a handful of batches.
-        first, size = 0, 1
-        while first < len(starts):
-            yield from self._sweep(starts[first : first + size], duration, chairs, nurses, for_patient)
-            first += size
-            size *= 2
+        # The first start alone, then the rest in one sweep: a caller taking only the first slot (the
+        # planner) usually pays for one start, and one taking all of them for two sweeps.
+        yield from self._sweep(starts[:1], duration, chairs, nurses, for_patient)
+        if len(starts) > 1:
+            yield from self._sweep(starts[1:], duration, chairs, nurses, for_patient)
 
     def _sweep(
         self, starts: list[dt.datetime], duration: dt.timedelta, chairs: list[int], nurses: list[int], for_patient: bool

@@ -211,3 +211,24 @@ def test_the_admin_lists_waitlist_entries_and_offers_read_only(client, web, djan
         == 403
     )
     assert WaitlistEntry.objects.filter(pk=entry.pk).exists()
+
+
+def test_the_desk_cancel_says_waiting_patients_will_be_offered_the_chair_and_the_offer_follows_the_commit(
+    client, web, django_capture_on_commit_callbacks
+):
+    freed = web.sessions_a[0]
+    login(client, web.desk.user)
+    url = reverse("web:appointment-action", args=[freed.pk, "cancel"])
+    quiet = client.post(url, {"reason": "Flu", "mode": "cancel-only"}, follow=True).content.decode()
+    assert "offered the freed chair" not in quiet, "no one waits yet: nothing to announce"
+    _wait(web)
+    second = web.sessions_a[1]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("web:appointment-action", args=[second.pk, "cancel"]),
+            {"reason": "Flu", "mode": "cancel-only"},
+            follow=True,
+        )
+    html = response.content.decode()
+    assert "Induction now short by" in html and "Waiting patients it suits will be offered the freed chair." in html
+    assert WaitlistOffer.objects.filter(freed=second).exists()
