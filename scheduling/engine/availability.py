@@ -332,6 +332,7 @@ class Availability:
         nurse_ids: Collection[int] | None = None,
         not_before: dt.datetime | None = None,
         for_patient: bool = False,
+        whole_day: bool = False,
     ) -> Iterator[Slot]:
         """The one free-slot search: every (start, chair) on `day` that could take a session,
         in start then chair order, each with the least-loaded nurse free for it (lowest id on a
@@ -354,6 +355,9 @@ class Availability:
         if nurse_ids is not None:
             nurses = [n for n in nurses if n in nurse_ids]
         if not chairs or not nurses:
+            return
+        if whole_day:  # a caller that takes every slot (the level placement): one sweep
+            yield from self._sweep(starts, duration, chairs, nurses, for_patient)
             return
         # The first start alone, then the rest in one sweep: a caller taking only the first slot (the
         # planner) usually pays for one start, and one taking all of them for two sweeps.

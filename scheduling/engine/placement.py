@@ -39,6 +39,8 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from scheduling.engine.availability import Availability
 from scheduling.engine.model import DayProblem, InductionRule, NoFit, Preferences, Proposal, Slot, Span
@@ -91,20 +93,20 @@ class Placement:
         return self.policy == LEVEL
 
 
+# A level score: compared lexicographically (see the module docstring); () under earliest.
+Score = tuple[Any, ...]
+
+
 @dataclass(frozen=True)
 class Choice:
     """One chosen slot, its score under the policy (empty under earliest) and why."""
 
     slot: Slot
-    score: tuple = ()
+    score: Score = ()
     why: str = ""
 
 
-def _clock(instant: dt.datetime, zone) -> str:
-    return f"{instant.astimezone(zone):%H:%M}"
-
-
-def _label(instant: dt.datetime, zone) -> str:
+def _label(instant: dt.datetime, zone: ZoneInfo) -> str:
     return f"{instant.astimezone(zone):%a %-d %b %H:%M}"
 
 
@@ -118,10 +120,10 @@ class DayLoad:
         window = Span(midnight, next_midnight)
         self.day = day
         hours = site.opening.get(day.weekday())
-        self.opens_at = local_instant(day, hours[0], zone) if hours else None
-        self.closes_at = local_instant(day, hours[1], zone) if hours else None
-        self.opens_at = self.opens_at or midnight
-        self.closes_at = self.closes_at or next_midnight
+        opens_at = local_instant(day, hours[0], zone) if hours else None
+        closes_at = local_instant(day, hours[1], zone) if hours else None
+        self.opens_at: dt.datetime = opens_at or midnight
+        self.closes_at: dt.datetime = closes_at or next_midnight
         self.chair_spans: dict[int, list[Span]] = {}
         self.chair_minutes: dict[int, int] = {}
         self.buckets: Counter[int] = Counter()
@@ -170,7 +172,7 @@ class DayLoad:
         return int(zero < gap_before < shortest) + int(zero < gap_after < shortest)
 
 
-def _bucket(instant: dt.datetime, zone) -> int:
+def _bucket(instant: dt.datetime, zone: ZoneInfo) -> int:
     local = instant.astimezone(zone)
     return (local.hour * 60 + local.minute) // BUCKET_MINUTES
 
@@ -183,7 +185,8 @@ class Placer:
         self.availability = availability
         self.placement = placement or Placement()
         self._loads: dict[dt.date, DayLoad] = {}
-        self._day_slots: dict[tuple, list[Slot]] = {}
+        self._day_slots: dict[tuple[Any, ...], list[Slot]] = {}
+        self._first_slots: dict[tuple[Any, ...], Slot | None] = {}
         self._chair_names = {chair.id: chair.name for chair in availability.site.chairs}
 
     # --- shared ---------------------------------------------------------------
@@ -192,6 +195,7 @@ class Placer:
         self.availability.claim(slot)
         self._loads.pop(local_day(slot.start, self.availability.site.zone), None)
         self._day_slots.clear()
+        self._first_slots.clear()
 
     def day_slots(self, day: dt.date, duration: dt.timedelta, route: str, prefs: Preferences) -> list[Slot]:
         """Every free (start, chair) of `day` for the patient, from one sweep kept per day: a
@@ -200,7 +204,7 @@ class Placer:
         found = self._day_slots.get(key)
         if found is None:
             found = self._day_slots[key] = list(
-                self.availability.free_slots(day, duration, route, prefs=prefs, for_patient=True)
+                self.availability.free_slots(day, duration, route, prefs=prefs, for_patient=True, whole_day=True)
             )
         return found
 
@@ -214,7 +218,19 @@ class Placer:
     ) -> Slot | DayProblem:
         """`Availability.first_slot` from `day_slots`, for trying courses: a day without a slot
         says only that (the words for the desk come from `Availability.first_slot`)."""
-        for slot in self.day_slots(day, duration, route, prefs):
+        key = (day, duration, route, prefs)
+        swept = self._day_slots.get(key)
+        if swept is None:
+            # A day looked at only here: the sweep stops at its first free slot.
+            first_key = (*key, not_before)
+            if first_key not in self._first_slots:
+                found = self.availability.free_slots(
+                    day, duration, route, prefs=prefs, not_before=not_before, for_patient=True
+                )
+                self._first_slots[first_key] = next(iter(found), None)
+            first = self._first_slots[first_key]
+            return first if first is not None else DayProblem(day, "no free time")
+        for slot in swept:
             if not_before is None or slot.start >= not_before:
                 return slot
         return DayProblem(day, "no free time")
@@ -263,7 +279,7 @@ class Placer:
             if not_before is None or slot.start >= not_before
         ]
 
-    def score(self, slot: Slot) -> tuple:
+    def score(self, slot: Slot) -> Score:
         """The level score of a feasible slot (see the module docstring for the order)."""
         availability = self.availability
         site = availability.site
@@ -447,31 +463,69 @@ def _choose_session(
     route: str,
 ) -> tuple[Slot, Proposal, str]:
     """Session len(placed)'s slot: the best-scored of the days low..high whose earliest
-    completion still fits, else the earliest one. Returns it, the completion, and why."""
+    completion still fits, else the earliest one. Returns it, the completion, and why.
+
+    Days are looked at quietest first, and the search stops once the best so far has nothing
+    against it before the day weight (setups apart, no other start in its quarter hour, a
+    template start) on a day strictly quieter than every day not yet looked at: no such day
+    could score better."""
     availability = placer.availability
+    zone = availability.site.zone
     index = len(placed)
     fallback = greedy.slots[index]
-    options: list[tuple[Choice, list[Choice]]] = []
+    days = []
     day = low
     while day <= high:
-        candidates = placer.candidates(day, duration, route, prefs, not_before)
-        if candidates:
-            options.append((min(candidates, key=lambda c: c.score), candidates))
+        days.append(day)
         day += dt.timedelta(days=1)
-    options.sort(key=lambda option: option[0].score)
-    shares = {local_day(o.slot.start, availability.site.zone): o.score[3] for o, _ in options}
-    for best, candidates in options:
+    shares = {day: placer.load(day).booked_share for day in days}
+    days.sort(key=lambda day: (shares[day], day))
+    options: list[tuple[Choice, list[Choice]]] = []
+    rejected: set[Slot] = set()
+
+    def accept(best: Choice, candidates: list[Choice]) -> tuple[Slot, Proposal, str] | None:
+        following = greedy.slots[index + 1] if index + 1 < len(greedy.slots) else None
         if best.slot == fallback:
             completion: Proposal | NoFit = greedy
+        elif (index > 0 or not rule.weekly_counts) and (
+            following is None
+            or (
+                best.slot.start + rule.min_gap <= following.start
+                and local_day(best.slot.start, zone) < local_day(following.start, zone)
+            )
+        ):
+            # The rest of the earliest course still keeps its gap after this slot, on later days, in
+            # the same weeks (only a first session's move shifts the weeks) and inside the window
+            # (a later first session only moves the window's end later): it stays as it is.
+            completion = Proposal(slots=[*placed, best.slot, *greedy.slots[index + 1 :]], notes=list(greedy.notes))
         else:
             completion = complete_induction(availability, rule, [*placed, best.slot], prefs, placer.first_slot)
-        if isinstance(completion, Proposal):
-            explained = placer.explain(best, candidates, day_reason=_day_reason(best, shares, availability))
-            # The nurse may change (the least used of those free); the completion is unaffected,
-            # being on other days.
-            completion.slots[index] = explained.slot
-            return explained.slot, completion, explained.why
-    zone = availability.site.zone
+        if not isinstance(completion, Proposal):
+            rejected.add(best.slot)
+            return None
+        explained = placer.explain(best, candidates, day_reason=_day_reason(best, shares, availability))
+        # The nurse may change (the least used of those free); the completion is unaffected,
+        # being on other days.
+        completion.slots[index] = explained.slot
+        return explained.slot, completion, explained.why
+
+    for position, day in enumerate(days):
+        candidates = placer.candidates(day, duration, route, prefs, not_before)
+        if not candidates:
+            continue
+        options.append((min(candidates, key=lambda c: c.score), candidates))
+        best, best_candidates = min(options, key=lambda option: option[0].score)
+        later = days[position + 1] if position + 1 < len(days) else None
+        if later is not None and best.score[:3] == (0, 0, 0) and shares[later] > best.score[3]:
+            chosen = accept(best, best_candidates)
+            if chosen is not None:
+                return chosen
+    options.sort(key=lambda option: option[0].score)
+    for best, candidates in options:
+        if best.slot not in rejected:
+            chosen = accept(best, candidates)
+            if chosen is not None:
+                return chosen
     return (
         fallback,
         greedy,
@@ -502,8 +556,8 @@ def propose_maintenance_placed(
     (the quietest, then the patient's habits), not the nearest."""
     availability = placer.availability
     if not placer.placement.level:
-        slots, problems = propose_maintenance(availability, rule, previous_start, until, prefs, not_before)
-        return slots, problems, [placer.why_earliest(slot) for slot in slots]
+        earliest, missed = propose_maintenance(availability, rule, previous_start, until, prefs, not_before)
+        return earliest, missed, [placer.why_earliest(slot) for slot in earliest]
     zone = availability.site.zone
     slots: list[Slot] = []
     reasons: list[str] = []

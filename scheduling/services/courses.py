@@ -201,9 +201,7 @@ def _does_not_fit(
     wide = _availability(plan, site, start_date, wide_end, work)
 
     def from_day(day: dt.date, day_prefs: Preferences) -> Callable[[], Proposal | NoFit]:
-        return lambda: propose_induction(
-            Availability(wide.site, _patient_busy(wide), wide.work), rule, day, day_prefs, now
-        )
+        return lambda: propose_induction(Availability(wide.site, _patient_busy(wide), work), rule, day, day_prefs, now)
 
     def at_site(other: Site) -> Callable[[], Proposal | NoFit]:
         last_day = start_date + dt.timedelta(days=7 + rule.span_days)

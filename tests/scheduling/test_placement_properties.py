@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduling.engine import Availability, NoFit, Proposal, Span
+from scheduling.engine import Availability, NoFit, Preferences, Proposal, Span
 from scheduling.engine.model import NurseWork
-from scheduling.engine.placement import EARLIEST, LEVEL, Placement, Placer, propose_induction_placed
+from scheduling.engine.placement import (
+    EARLIEST,
+    LEVEL,
+    Placement,
+    Placer,
+    propose_induction_placed,
+    propose_maintenance_placed,
+)
+from scheduling.engine.planner import MaintenanceRule
 from tests.scheduling.test_engine_properties import FIRST_DAY, clinics, preferences, rule_violations, rules
 
 
@@ -91,3 +100,41 @@ def test_level_placement_keeps_every_rule_and_finds_every_course_earliest_finds(
     assert setup_violations(site, work, level) == []
     assert len(level.reasons) == len(level.slots)
     assert all(reason for reason in level.reasons)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(site=clinics_with_nurse_work(), work=works(), interval=st.integers(7, 14), data=st.data())
+def test_level_maintenance_keeps_the_interval_hours_chairs_ratio_and_setups(site, work, interval, data):
+    rule = MaintenanceRule(
+        session_length=dt.timedelta(minutes=120),
+        route="iv",
+        interval_days=interval,
+        min_days=interval - 3,
+        max_days=interval + 3,
+    )
+    previous = dt.datetime.combine(FIRST_DAY, dt.time(15), tzinfo=dt.UTC)
+    until = FIRST_DAY + dt.timedelta(days=40)
+    placer = Placer(Availability(site, (), work), Placement(policy=LEVEL))
+    slots, _, reasons = propose_maintenance_placed(placer, rule, previous, until, Preferences())
+    assert len(reasons) == len(slots)
+    zone = site.zone
+    anchor = previous.astimezone(zone).date()
+    chairs = {c.id: c for c in site.chairs}
+    nurses = {n.id: n for n in site.nurses}
+    for slot in slots:
+        day = slot.start.astimezone(zone).date()
+        assert rule.min_days <= (day - anchor).days <= rule.max_days
+        anchor = day
+        opens, closes = site.opening[day.weekday()]
+        assert dt.datetime.combine(day, opens, tzinfo=zone) <= slot.start
+        assert slot.end <= dt.datetime.combine(day, closes, tzinfo=zone)
+        assert "iv" in chairs[slot.chair_id].routes
+        assert not any(b.overlaps(slot.span) for b in chairs[slot.chair_id].busy)
+        assert not any(closed.overlaps(slot.span) for closed, _ in site.closures)
+        assert any(shift.covers(slot.span) for shift in nurses[slot.nurse_id].shifts)
+        overlapping = [b for b in nurses[slot.nurse_id].booked if b.overlaps(slot.span)]
+        clipped = [Span(max(b.start, slot.start), min(b.end, slot.end)) for b in overlapping]
+        assert _peak(clipped) + 1 <= site.max_patients_per_nurse
+    # Sessions of one patient never overlap one another either.
+    assert all(a.end <= b.start for a, b in itertools.pairwise(slots))
+    assert setup_violations(site, work, Proposal(slots=slots)) == []
