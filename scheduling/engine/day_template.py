@@ -4,11 +4,11 @@ scheduling.services.day_template loads the inputs and keeps the result.
 
 The model, on a grid of `step_minutes` (wall-clock minutes since local midnight):
 - each chair has a few ordered session slots; a slot is empty or holds one protocol, as an
-  optional interval of the protocol's chair minutes (AddNoOverlap per chair);
+  optional interval of the protocol's chair minutes (add_no_overlap per chair);
 - a session needs a chair equipped for its route, lies inside opening hours, and while it
-  runs the nurses on shift watch it under the site's ratio (AddCumulative);
+  runs the nurses on shift watch it under the site's ratio (add_cumulative);
 - its first `setup_minutes` are the nurse's hands-on setup: at no minute more setups than
-  nurses on shift x setups per nurse (AddCumulative, the binding constraint in practice).
+  nurses on shift x setups per nurse (add_cumulative, the binding constraint in practice).
 Objective, in this order: the most sessions; then a protocol mix close to the observed one;
 then early starts (which, under the setup constraint, means starts staggered by the setup
 time from opening, not piled at opening). Solved in two phases (most sessions first, then
@@ -95,7 +95,7 @@ def _capacity_blocks(
         taken = full - counts[index]
         if taken > 0:
             start = first + index * step
-            intervals.append(model.NewIntervalVar(start, (end - index) * step, start + (end - index) * step, ""))
+            intervals.append(model.new_interval_var(start, (end - index) * step, start + (end - index) * step, ""))
             demands.append(taken)
         index = end
     return intervals, demands
@@ -157,41 +157,41 @@ def solve_day_template(
         no_overlap: list[cp_model.IntervalVar] = []
         previous: tuple[cp_model.IntVar, cp_model.LinearExpr] | None = None
         for slot in range(slots):
-            cell = model.NewIntVar(0, cells, f"cell_{chair.id}_{slot}")
+            cell = model.new_int_var(0, cells, f"cell_{chair.id}_{slot}")
             start = opens + step * cell
-            used = model.NewBoolVar(f"used_{chair.id}_{slot}")
+            used = model.new_bool_var(f"used_{chair.id}_{slot}")
             options = []
             for protocol in fitting:
-                present = model.NewBoolVar(f"x_{chair.id}_{slot}_{protocol.id}")
+                present = model.new_bool_var(f"x_{chair.id}_{slot}_{protocol.id}")
                 options.append((protocol, present))
                 chosen[chair.id, slot, protocol.id] = present
                 by_protocol[protocol.id].append(present)
-                session = model.NewOptionalIntervalVar(
+                session = model.new_optional_interval_var(
                     start, protocol.chair_minutes, start + protocol.chair_minutes, present, ""
                 )
-                model.Add(start + protocol.chair_minutes <= closes).OnlyEnforceIf(present)
+                model.add(start + protocol.chair_minutes <= closes).only_enforce_if(present)
                 no_overlap.append(session)
                 watch_intervals.append(session)
                 watch_demands.append(1)
                 if protocol.setup_minutes > 0:
                     setup_length = min(protocol.setup_minutes, protocol.chair_minutes)
                     setup_intervals.append(
-                        model.NewOptionalIntervalVar(start, setup_length, start + setup_length, present, "")
+                        model.new_optional_interval_var(start, setup_length, start + setup_length, present, "")
                     )
                     setup_demands.append(1)
-            model.Add(sum(present for _, present in options) == used)
-            model.Add(cell == 0).OnlyEnforceIf(used.Not())  # an empty slot does not count as a late start
+            model.add(sum(present for _, present in options) == used)
+            model.add(cell == 0).only_enforce_if(~used)  # an empty slot does not count as a late start
             end = start + sum(p.chair_minutes * present for p, present in options)
             if previous is not None:
                 # Slots fill in order, each after the one before: no two orderings of one day.
                 earlier_used, earlier_end = previous
-                model.AddImplication(used, earlier_used)
-                model.Add(start >= earlier_end).OnlyEnforceIf(used)
+                model.add_implication(used, earlier_used)
+                model.add(start >= earlier_end).only_enforce_if(used)
             previous = (used, end)
             cell_of[chair.id, slot] = cell
             if slot == 0:
                 first_used[chair.id] = used
-        model.AddNoOverlap(no_overlap)
+        model.add_no_overlap(no_overlap)
     # Chairs equipped alike are interchangeable: keep only the arrangements where they are in
     # order of their first start, unused ones last. The same days, without the 12! copies to search.
     alike: dict[frozenset[str], list[int]] = {}
@@ -200,30 +200,30 @@ def solve_day_template(
             alike.setdefault(chair.routes, []).append(chair.id)
     for group in alike.values():
         for earlier, later in itertools.pairwise(group):
-            model.AddImplication(first_used[later], first_used[earlier])
-            model.Add(cell_of[earlier, 0] <= cell_of[later, 0]).OnlyEnforceIf(first_used[later])
+            model.add_implication(first_used[later], first_used[earlier])
+            model.add(cell_of[earlier, 0] <= cell_of[later, 0]).only_enforce_if(first_used[later])
     if not chosen:
         return outcome("INFEASIBLE")
-    model.AddCumulative(setup_intervals, setup_demands, setup_cap)
-    model.AddCumulative(watch_intervals, watch_demands, watch_cap)
+    model.add_cumulative(setup_intervals, setup_demands, setup_cap)
+    model.add_cumulative(watch_intervals, watch_demands, watch_cap)
 
     total = sum(chosen.values())
-    model.Maximize(total)
+    model.maximize(total)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = workers
     solver.parameters.max_time_in_seconds = max(0.01, time_limit_seconds * 0.6 - (time.monotonic() - started))
-    status = solver.Solve(model)
-    status_name = solver.StatusName(status)
+    status = solver.solve(model)
+    status_name = solver.status_name(status)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return outcome(status_name)
-    best = round(solver.ObjectiveValue())
+    best = round(solver.objective_value)
     if best <= 0:
         return outcome("INFEASIBLE")
 
     # Phase 2: hold the count, then the mix, then early (staggered) starts.
-    model.Add(total >= best)
+    model.add(total >= best)
     for var in [*chosen.values(), *cell_of.values()]:
-        model.AddHint(var, solver.Value(var))
+        model.add_hint(var, solver.value(var))
     weight_sum = sum(p.weight for p in usable)
     deviations = []
     for protocol in usable:
@@ -231,13 +231,13 @@ def solve_day_template(
             continue
         share = round(_SHARE_SCALE * protocol.weight / weight_sum)
         gap = _SHARE_SCALE * sum(by_protocol[protocol.id]) - share * total
-        deviation = model.NewIntVar(0, _SHARE_SCALE * len(chosen), f"dev_{protocol.id}")
-        model.Add(deviation >= gap)
-        model.Add(deviation >= -gap)
+        deviation = model.new_int_var(0, _SHARE_SCALE * len(chosen), f"dev_{protocol.id}")
+        model.add(deviation >= gap)
+        model.add(deviation >= -gap)
         deviations.append(deviation)
     lateness = sum(cell_of.values())
     lateness_bound = len(cell_of) * cells
-    model.Minimize((lateness_bound + 1) * sum(deviations) + lateness)
+    model.minimize((lateness_bound + 1) * sum(deviations) + lateness)
     # Proving the earliest arrangement optimal can take long, and a good one is found early:
     # phase 2 gets at most half the limit, so the whole solve ends well inside it.
     remaining = time_limit_seconds - (time.monotonic() - started)
@@ -245,14 +245,14 @@ def solve_day_template(
     second.parameters.num_workers = workers
     # A twentieth of the limit is kept for reading the answer back.
     second.parameters.max_time_in_seconds = max(0.01, min(remaining - time_limit_seconds / 20, time_limit_seconds / 2))
-    refined = second.Solve(model)
+    refined = second.solve(model)
     final = second if refined in (cp_model.OPTIMAL, cp_model.FEASIBLE) else solver
 
     starts: dict[int, list[tuple[dt.time, int]]] = {}
     held = 0
     for (chair_id, slot, protocol_id), present in chosen.items():
-        if final.Value(present):
-            minute = opens + step * final.Value(cell_of[chair_id, slot])
+        if final.value(present):
+            minute = opens + step * final.value(cell_of[chair_id, slot])
             starts.setdefault(chair_id, []).append((_clock(minute), protocol_id))
             held += 1
     for chair_starts in starts.values():

@@ -18,6 +18,7 @@ from clinic.models import Site
 from scheduling.engine.day_template import DEFAULT_TIME_LIMIT_SECONDS, DayTemplateOutcome, solve_day_template
 from scheduling.models import DayTemplate, DayTemplateState
 from scheduling.selectors import DayTemplateInputs, day_template_inputs
+from scheduling.services.core import acting_user
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def day_template_request(*, site: Site, actor: AbstractBaseUser, now: dt.datetim
         if waiting is not None:
             return waiting
         attempt = DayTemplate.objects.create(
-            site=site, state=DayTemplateState.PENDING, requested_at=now, computed_by=actor
+            site=site, state=DayTemplateState.PENDING, requested_at=now, computed_by=acting_user(actor)
         )
         transaction.on_commit(partial(_queue, attempt.pk))
     return attempt
@@ -81,7 +82,7 @@ def day_template_regenerate(
     Returns the row: DONE with the starts, or FAILED with the reason (the template in use is unchanged)."""
     if attempt is None:
         attempt = DayTemplate.objects.create(
-            site=site, state=DayTemplateState.PENDING, requested_at=now, computed_by=actor
+            site=site, state=DayTemplateState.PENDING, requested_at=now, computed_by=acting_user(actor)
         )
     inputs = day_template_inputs(site=site, now=now)
     record = _inputs_record(inputs)
