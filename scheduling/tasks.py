@@ -15,6 +15,7 @@ from scheduling.engine.day_template import DEFAULT_TIME_LIMIT_SECONDS
 from scheduling.models import DayTemplate, DayTemplateState
 from scheduling.reminders.services import front_desk_lists_send_due, reminders_dispatch_due
 from scheduling.services.day_template import REGENERATE_TASK, day_template_fail, day_template_regenerate
+from scheduling.services.holds import holds_release_expired
 from scheduling.services.waitlist import waitlist_offer_freed_slot, waitlist_offers_sweep
 
 DISPATCH_BATCH_SIZE = 100
@@ -54,6 +55,12 @@ def dispatch_due_reminders(helper: bool = False) -> dict[str, int]:
 def send_front_desk_daily_lists() -> int:
     """Run hourly: each site's list for tomorrow, once per site and day."""
     return front_desk_lists_send_due(now=timezone.now())
+
+
+@shared_task(name="scheduling.tasks.release_expired_holds", ignore_result=True)
+def release_expired_holds() -> int:
+    """Run every minute: cancel the holds (FHIR $hold) that lapsed, so their time is free again."""
+    return holds_release_expired(now=timezone.now())
 
 
 @shared_task(name="scheduling.tasks.waitlist_offer", ignore_result=True)

@@ -9,6 +9,9 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('clinic', '0006_shift_at_most_max_length'),
+        # After both branches' 0007 (nurse work from load-engine, the held status from main): this
+        # migration is also where the two meet.
+        ('scheduling', '0007_appointment_held_status'),
         ('scheduling', '0007_protocol_nurse_work'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
