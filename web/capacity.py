@@ -26,7 +26,6 @@ from web.access import page_required
 from web.common import parse_day
 
 PERIOD_WEEKS = (4, 8)
-MAX_YEARS_AWAY = 10
 
 
 def _pick_site(request: HttpRequest) -> tuple[Site, list[Site]]:
@@ -96,7 +95,8 @@ def day_template(request: HttpRequest) -> HttpResponse:
 
 def _windows(request: HttpRequest, site: Site, today: dt.date) -> tuple[list[CapacityWindow], int, dt.date, str]:
     """Two periods of `weeks` weeks either side of a split day: the latest template's day unless the
-    page asks for another (`since`), or today when there is no template (then: past and booked ahead)."""
+    page asks for another (`since`: a malformed day or one outside the clinical range answers 400, as
+    every page's), or today when there is no template (then: past and booked ahead)."""
     try:
         weeks = int(request.GET.get("weeks", PERIOD_WEEKS[0]))
     except ValueError:
@@ -106,8 +106,6 @@ def _windows(request: HttpRequest, site: Site, today: dt.date) -> tuple[list[Cap
     template = latest_day_template(site_id=site.pk)
     template_day = local_day(template.computed_at, site.zone) if template and template.computed_at else None
     split = parse_day(request.GET.get("since"), template_day or today)
-    if abs((split - today).days) > MAX_YEARS_AWAY * 366:
-        split = template_day or today  # a typo such as year 0001 shows the usual periods, not an error
     if template_day is not None and split == template_day:
         reason = f"the day template of {template_day:%-d %b %Y}"
     else:
