@@ -39,7 +39,7 @@ from scheduling.models import (
     Protocol,
     TreatmentPlan,
 )
-from scheduling.selectors import day_board, protocol_nurse_work, site_snapshot
+from scheduling.selectors import day_board, preferred_starts, protocol_nurse_work, site_snapshot
 from scheduling.services import (
     ProposedSession,
     appointment_cancel,
@@ -139,7 +139,7 @@ def _free_starts(
 
 def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     """The day board of one site: a chair-by-time grid over the day's opening hours, with free gaps,
-    closures, nurse shifts and nurse load. Six reads, whatever the number of sessions."""
+    closures, nurse shifts, nurse load and the day template's preferred starts. Seven reads, whatever the number of sessions."""
     sites = sites_for(request.staff)  # type: ignore[attr-defined]
     site = _pick_site(request, sites)
     today = local_day(now, site.zone)
@@ -190,6 +190,7 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         step_minutes=site.slot_step_minutes,
         max_patients_per_nurse=site.max_patients_per_nurse,
         hands_on=_hands_on(live),
+        preferred_starts=preferred_starts(site_id=site.pk),
     )
     return {
         "closures": closures,

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from web import booking as booking_pages
+from web import capacity as capacity_pages
 from web import chart, desk, portal
 from web import patients as patient_pages
 from web import reschedule as reschedule_pages
@@ -36,6 +37,9 @@ urlpatterns = [
     path("patients/new/", patient_pages.register, name="patient-register"),
     path("patients/<int:patient_id>/plans/new/", patient_pages.plan_new, name="plan-new"),
     path("plans/<int:plan_id>/screening/", patient_pages.plan_screening, name="plan-screening"),
+    # The clinic manager's pages: day template and capacity (web/capacity.py)
+    path("day-template/", capacity_pages.day_template, name="day-template"),
+    path("capacity/", capacity_pages.capacity, name="capacity"),
     # Patients rescheduling their own session (web/reschedule.py)
     path("me/reschedule/<int:appointment_id>/", reschedule_pages.reschedule, name="portal-reschedule"),
 ]
