@@ -38,6 +38,7 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "session_record": CLINICIANS,
     "cs_log": frozenset({*CLINICIAN_ROLES, Role.CLINIC_ADMIN}),
     "waitlist": DESK_ROLES,
+    "site_holidays": frozenset({Role.CLINIC_ADMIN}),
 }
 
 

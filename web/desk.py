@@ -7,6 +7,7 @@ import datetime as dt
 import re
 from collections import defaultdict
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from django.conf import settings
@@ -24,6 +25,7 @@ from clinic.audit import patient_ids_of, patients_shown
 from clinic.errors import DomainError
 from clinic.models import Chair, Closure, OpeningHours, Role, Shift, Site, StaffMember
 from clinic.permissions import sites_of
+from clinic.public_holidays import site_public_holiday
 from patients.forms import PatientSearchForm
 from patients.models import Patient
 from scheduling.engine import NoFit
@@ -87,6 +89,25 @@ def closures_between(*, site: Site, start: dt.datetime, end: dt.datetime) -> lis
         .select_related("site")
         .order_by("starts_at", "pk")
     )
+
+
+def _short_day(day: dt.date) -> str:
+    return f"{day:%a} {day.day} {day:%b}"
+
+
+def word_closures(closures: list[Closure], zone: ZoneInfo) -> None:
+    """Sets `wording` on each closure: "Closed all day Thu 26 Nov" for one that runs from a local
+    midnight to a local midnight, never "Closed 00:00–00:00"."""
+    for closure in closures:
+        starts, ends = closure.starts_at.astimezone(zone), closure.ends_at.astimezone(zone)
+        if starts.time() == dt.time(0) and ends.time() == dt.time(0):
+            first, last = starts.date(), ends.date() - dt.timedelta(days=1)
+            days = _short_day(first) if first == last else f"{_short_day(first)} – {_short_day(last)}"
+            closure.wording = f"Closed all day {days}"  # type: ignore[attr-defined]
+        else:
+            closure.wording = (
+                f"Closed {_short_day(starts.date())} {starts:%H:%M} – {_short_day(ends.date())} {ends:%H:%M}"  # type: ignore[attr-defined]
+            )
 
 
 def _check_in_open(appointment: Appointment, now: dt.datetime) -> bool:
@@ -154,6 +175,15 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     live = [a for a in appointments if a.status != AppointmentStatus.CANCELLED]
     day_start, day_end = day_bounds(day, site.zone)
     closures = closures_between(site=site, start=day_start, end=day_end)
+    for closure in closures:
+        closure.all_day = closure.starts_at <= day_start and closure.ends_at >= day_end  # type: ignore[attr-defined]
+    holiday = site_public_holiday(site=site, day=day)
+    # Sessions booked on a public holiday the site is not closed for: most likely nobody typed the closure in.
+    unclosed_holiday = (
+        holiday
+        if holiday and live and not any(c.all_day for c in closures)  # type: ignore[attr-defined]
+        else None
+    )
     shifts = _nurse_shifts(site, day_start, day_end)
     grid = build_grid(
         day=day,
@@ -170,6 +200,7 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     )
     return {
         "closures": closures,
+        "unclosed_holiday": unclosed_holiday,
         "nav": "board",
         "site": site,
         "sites": sites,
@@ -239,6 +270,7 @@ def week(request: HttpRequest) -> HttpResponse:
         appointment.label = session_label(appointment)  # type: ignore[attr-defined]
         days.setdefault(on, []).append(appointment)
     closures = closures_between(site=site, start=start, end=end)
+    word_closures(closures, site.zone)
     closed: dict[dt.date, list[Closure]] = defaultdict(list)
     for closure in closures:
         for offset in range(7):

@@ -4,6 +4,7 @@ from django.urls import path
 
 from web import booking as booking_pages
 from web import chart, desk, portal
+from web import holidays as holiday_pages
 from web import patients as patient_pages
 from web import reschedule as reschedule_pages
 from web import waitlist as waitlist_pages
@@ -13,6 +14,7 @@ app_name = "web"
 urlpatterns = [
     path("board/", desk.board, name="board"),
     path("week/", desk.week, name="week"),
+    path("holidays/", holiday_pages.site_holidays, name="site-holidays"),
     path("patients/", desk.patient_search, name="patient-search"),
     path("patients/<int:patient_id>/", chart.patient_chart, name="patient"),
     path("plans/<int:plan_id>/book/", desk.book_course, name="book-course"),
