@@ -6,6 +6,8 @@ with its required reason."""
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
+from functools import cache
 from typing import Any
 
 from django import forms
@@ -41,11 +43,23 @@ class TimeInput(forms.TimeInput):
     input_type = "time"
 
 
+@cache
+def time_zone_choices() -> list[tuple[str, str]]:
+    """Every IANA zone this machine knows; blank follows the home site's zone."""
+    return [("", "The home site's zone"), *((zone, zone) for zone in sorted(zoneinfo.available_timezones()))]
+
+
 class RegisterForm(forms.Form):
     first_name = forms.CharField(max_length=100)
     last_name = forms.CharField(max_length=100)
     date_of_birth = forms.DateField(widget=DateInput)
     home_site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None)
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        choices=time_zone_choices,
+        required=False,
+        help_text="Where the patient lives: the portal and the reminders show times in it.",
+    )
     email = forms.EmailField(required=False)
     mobile_phone = PhoneNumberField(required=False, help_text="With +country code, or a national number.")
     preferred_channel = forms.ChoiceField(label="Reminders by", choices=Channel.choices, initial=Channel.EMAIL)
@@ -94,7 +108,7 @@ def register(request: HttpRequest) -> HttpResponse:
         request.POST or None,
         sites=sites,
         clinician=staff.is_clinician,
-        initial={"home_site": sites[0].pk if sites else None},
+        initial={"home_site": sites[0].pk if sites else None, "time_zone": sites[0].time_zone if sites else ""},
     )
     status = 200
     duplicate_id = None
