@@ -36,6 +36,7 @@ urlpatterns = [
     path("sessions/<int:appointment_id>/move/", booking_pages.move_session, name="move-session"),
     # Registration, new plans and screening (web/patients.py)
     path("patients/new/", patient_pages.register, name="patient-register"),
+    path("patients/<int:patient_id>/evaluations/new/", patient_pages.evaluation_new, name="evaluation-new"),
     path("patients/<int:patient_id>/plans/new/", patient_pages.plan_new, name="plan-new"),
     path("plans/<int:plan_id>/screening/", patient_pages.plan_screening, name="plan-screening"),
     # Patients rescheduling their own session (web/reschedule.py)
