@@ -13,7 +13,7 @@ import phonenumbers
 from django.conf import settings
 from django.contrib import messages
 from django.core import signing
-from django.db.models import Min, Q
+from django.db.models import Exists, Min, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -58,11 +58,13 @@ from scheduling.services.waitlist import DEFAULT_SESSION
 from web.access import page_required, safe_next, scoped
 from web.board_grid import build_grid
 from web.common import describe, flash_error, free_gap_from_query, parse_day, session_label
+from web.scope import staff_sites
 
 PROPOSAL_SALT = "clinic.web.course-proposal"  # the old module path, kept: proposals signed before the move still verify
 PROPOSAL_MAX_AGE = 60 * 60
 SEARCH_LIMIT = 50
 ARRIVED = (AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR)
+BOOKABLE_PLAN_STATUSES = (PlanStatus.DRAFT, PlanStatus.ACTIVE)  # a paused plan takes no new sessions
 
 
 def sites_for(staff: StaffMember) -> list[Site]:
@@ -352,7 +354,15 @@ def patient_search(request: HttpRequest) -> HttpResponse:
                 next_session=Min(
                     "appointments__starts_at",
                     filter=Q(appointments__status__in=UPCOMING_STATUSES, appointments__starts_at__gte=now),
-                )
+                ),
+                # The same test as the booking page's: a plan sessions can be booked on, at the viewer's sites.
+                has_bookable_plan=Exists(
+                    TreatmentPlan.objects.filter(
+                        patient=OuterRef("pk"),
+                        status__in=BOOKABLE_PLAN_STATUSES,
+                        site__in=staff_sites(request.staff),  # type: ignore[attr-defined]
+                    )
+                ),
             )
             .order_by("last_name", "first_name")[:SEARCH_LIMIT]
         )
