@@ -563,7 +563,12 @@ def appointment_action(request: HttpRequest, appointment_id: int, action: str) -
             outcome = appointment_cancel(
                 appointment=appointment, actor=request.user, reason=reason, now=now, rebook=mode == "rebook"
             )
-            messages.success(request, f"{name}'s session is cancelled. {outcome.course}")
+            waiting = (
+                f" Waiting patients who fit ({', '.join(outcome.waiting_fits)}) will be offered the chair."
+                if outcome.waiting_fits
+                else ""
+            )
+            messages.success(request, f"{name}'s session is cancelled. {outcome.course}{waiting}")
         else:
             raise Http404("Unknown action.")
     except DomainError as exc:

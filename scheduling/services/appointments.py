@@ -41,7 +41,7 @@ from scheduling.services.core import (
     translate_integrity_error,
     verify_slots,
 )
-from scheduling.services.waitlist import waitlist_offer_on_commit
+from scheduling.services.waitlist import waitlist_fits, waitlist_offer_on_commit
 from scheduling.signals import appointment_completing, appointment_starting
 
 
@@ -434,6 +434,8 @@ class CancelOutcome:
     replacement_starts_at: dt.datetime | None = None
     plan_flagged: bool = False
     course: str = ""
+    # Waiting patients who fit the freed chair and are offered it after the commit (names, for the desk).
+    waiting_fits: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -482,8 +484,14 @@ def appointment_cancel(
         appointment=appointment, now=now
     )  # offers the freed chair after commit (services/waitlist.py)
     if not appointment.plan_id:
-        return CancelOutcome(appointment=appointment, course="A single session, not part of a course.")
-    return _course_after_lost_session(appointment, actor=actor, now=now, rebook=rebook, release_only=release_only)
+        outcome = CancelOutcome(appointment=appointment, course="A single session, not part of a course.")
+    else:
+        outcome = _course_after_lost_session(
+            appointment, actor=actor, now=now, rebook=rebook, release_only=release_only
+        )
+    if not release_only:
+        outcome.waiting_fits = [entry.patient.full_name for entry in waitlist_fits(freed=appointment, now=now)]
+    return outcome
 
 
 def _course_after_lost_session(
@@ -532,7 +540,9 @@ def _course_after_lost_session(
     proposal = induction_reflow_propose(plan=plan, missed=appointment, now=now)
     first = proposal.slots[0].start if proposal is not None and not isinstance(proposal, NoFit) else None
     offer = (
-        f"re-flow offered from {local_label(first, plan.site)}" if first else "no replacement fits the induction window"
+        f"the first replacement that fits is {local_label(first, plan.site)}, not booked yet"
+        if first
+        else "no replacement fits the induction window"
     )
     sessions = "session" if short_by == 1 else "sessions"
     course = f"Induction now short by {short_by} {sessions}; {offer}. The plan is flagged for the clinician."

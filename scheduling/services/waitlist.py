@@ -202,6 +202,14 @@ def _chair_still_free(freed: Appointment) -> bool:
     ).exists()
 
 
+def waitlist_fits(*, freed: Appointment, now: dt.datetime) -> list[WaitlistEntry]:
+    """The waiting entries that will be offered `freed`'s chair once its cancel commits, by the
+    same matching the offer uses; read before the offers exist, so the desk can be told who."""
+    if freed.starts_at <= now or not _chair_still_free(freed):
+        return []
+    return waitlist_matches(freed=freed, now=now)
+
+
 def waitlist_offer_freed_slot(
     *, appointment_id: int, now: dt.datetime | None = None, send: bool = True
 ) -> list[WaitlistOffer]:
