@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "scheduling",
     "clinical",
     "measures",
+    "interop",
     "clinic.security",
     "web",
 ]
@@ -346,11 +347,36 @@ REMINDER_DISPATCH_EVERY = env_int("REMINDER_DISPATCH_EVERY", 30, minimum=1)
 # Extra dispatcher tasks a beat tick's dispatcher enqueues when it finds a
 # backlog, so every worker helps instead of one.
 REMINDER_DISPATCH_FAN_OUT = env_int("REMINDER_DISPATCH_FAN_OUT", 3)
+# --- HL7 SIU feed (interop.siu); receivers are set per site in the admin --------
+# How often beat runs SIU delivery, in seconds.
+SIU_DELIVER_EVERY = env_int("SIU_DELIVER_EVERY", 30, minimum=1)
+# Failed attempts (AE/AR, no ACK, malformed ACK, receiver down) before a message is parked.
+SIU_MAX_ATTEMPTS = env_int("SIU_MAX_ATTEMPTS", 10, minimum=1)
+# Backoff after the n-th failed attempt: base * 2**(n-1) seconds, at most the maximum.
+SIU_RETRY_BASE_SECONDS = env_int("SIU_RETRY_BASE_SECONDS", 30, minimum=1)
+SIU_RETRY_MAX_SECONDS = env_int("SIU_RETRY_MAX_SECONDS", 3600, minimum=1)
+# A claimed message is the sender's for this long; a run starts no message after half of it,
+# so with ACK timeouts of at most 120 s no message can outlive its claim.
+SIU_LEASE_SECONDS = env_int("SIU_LEASE_SECONDS", 900, minimum=300)
+# How long a process trusts its map of which sites have an enabled receiver.
+SIU_RECEIVER_CACHE_SECONDS = env_int("SIU_RECEIVER_CACHE_SECONDS", 30, minimum=0)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-reminders": {
         "task": "scheduling.tasks.dispatch_due_reminders",
         "schedule": float(REMINDER_DISPATCH_EVERY),
         "options": {"expires": float(REMINDER_DISPATCH_EVERY)},
+    },
+    # Offers whose task was lost while the broker was down (scheduling.services.waitlist).
+    "sweep-waitlist-offers": {
+        "task": "scheduling.tasks.waitlist_offers_sweep",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    },
+    # The HL7 SIU outbox: anything a booking's own on-commit task did not send (interop.siu).
+    "deliver-siu-messages": {
+        "task": "interop.tasks.siu_deliver",
+        "schedule": float(SIU_DELIVER_EVERY),
+        "options": {"expires": float(SIU_DELIVER_EVERY)},
     },
     # Hourly; each site's list goes out once, at the site's local afternoon hour.
     "send-front-desk-daily-lists": {

@@ -24,3 +24,4 @@ class SchedulingConfig(AppConfig):
 
         register_patient_site_rule(appointment_site_rule)
         register_patient_site_rule(plan_site_rule)
+        from scheduling import receivers  # noqa: F401  (connects the domain-event receivers)

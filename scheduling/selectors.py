@@ -7,12 +7,13 @@ import datetime as dt
 import functools
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
 from django.db.models import (
+    Expression,
     Func,
     JSONField,
     OuterRef,
@@ -75,7 +76,7 @@ def _build_sites_with_schedule() -> QuerySet[Site]:
     return Site.objects.select_related("reminder_policy").annotate(opening_rows=Subquery(hours))
 
 
-def _json_array_agg(expression):
+def _json_array_agg(expression: Expression) -> Func:
     if connection.vendor == "postgresql":
         from django.contrib.postgres.aggregates import JSONBAgg
 
@@ -274,7 +275,7 @@ def _snapshot_rows(
 
 
 @functools.cache
-def _datetime_reader(vendor: str):
+def _datetime_reader(vendor: str) -> Callable[[Any], Any] | None:
     """How a datetime read by hand becomes the ORM's (nothing to do on PostgreSQL)."""
     return column_reader(Appointment._meta.get_field("starts_at"))
 
@@ -462,7 +463,8 @@ def booking_references(
         prepared_execute(cursor, read.sql, params)
         row = cursor.fetchone()
     offset = 0
-    loaded = {}
+    loaded: dict[str, Any] = {}
+    columns: ModelColumns[Any]
     for name, columns in (
         ("patient", read.patient),
         ("home_site", read.home_site),

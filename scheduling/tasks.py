@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import time
 
 from celery import shared_task
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from scheduling.reminders.services import front_desk_lists_send_due, reminders_dispatch_due
+from scheduling.services.waitlist import waitlist_offer_freed_slot, waitlist_offers_sweep
 
 DISPATCH_BATCH_SIZE = 100
 
@@ -48,3 +50,16 @@ def dispatch_due_reminders(helper: bool = False) -> dict[str, int]:
 def send_front_desk_daily_lists() -> int:
     """Run hourly: each site's list for tomorrow, once per site and day."""
     return front_desk_lists_send_due(now=timezone.now())
+
+
+@shared_task(name="scheduling.tasks.waitlist_offer", ignore_result=True)
+def waitlist_offer(appointment_id: int, now: str) -> int:
+    """Queued after a cancel commits, with the cancel's instant: offer the freed chair (a second run
+    offers nothing more)."""
+    return len(waitlist_offer_freed_slot(appointment_id=appointment_id, now=dt.datetime.fromisoformat(now)))
+
+
+@shared_task(name="scheduling.tasks.waitlist_offers_sweep", ignore_result=True)
+def sweep_waitlist_offers() -> int:
+    """Run by beat: offer the openings whose offer task was lost (the broker was down)."""
+    return waitlist_offers_sweep(now=timezone.now())

@@ -26,3 +26,7 @@ REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "1000/min
 # tests/conftest.py empties them before every test: a counter such as the bad-token throttle
 # must not carry from one test into the next.
 CACHES = {"default": {**CACHES["default"], "KEY_PREFIX": "test-" + os.environ.get("PYTEST_XDIST_WORKER", "main")}}  # noqa: F405
+
+# Tasks queued with transaction.on_commit run in the test's own thread (the waitlist offer after a
+# cancel); the reminders' end-to-end test runs a real worker and turns this off again.
+CELERY_TASK_ALWAYS_EAGER = True

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from scheduling.engine.wallclock import local_instant
 
 SLOT_MINUTES = 5
 DAY_MINUTES = 24 * 60
@@ -97,23 +95,15 @@ def make_axis(opening: tuple[dt.time, dt.time] | None, spans: Iterable[tuple[int
     return Axis(start=start, end=max(end, start + 60))
 
 
-def free_spans(window: tuple[int, int], busy: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The parts of `window` not covered by any of `busy`."""
-    free = []
-    cursor, stop = window
-    for first, last in sorted(busy):
-        if first > cursor:
-            free.append((cursor, min(first, stop)))
-        cursor = max(cursor, last)
-        if cursor >= stop:
-            break
-    if cursor < stop:
-        free.append((cursor, stop))
-    return [(a, b) for a, b in free if b > a]
-
-
-def _round_up(minute: int, step: int) -> int:
-    return math.ceil(minute / step) * step
+def free_runs(starts: Sequence[dt.datetime], step: dt.timedelta) -> list[list[dt.datetime]]:
+    """Free starts (sorted) grouped into runs one grid step apart: each run is one free gap."""
+    runs: list[list[dt.datetime]] = []
+    for start in starts:
+        if runs and start - runs[-1][-1] <= step:
+            runs[-1].append(start)
+        else:
+            runs.append([start])
+    return runs
 
 
 @dataclass
@@ -135,16 +125,20 @@ def build_grid(
     closures: Sequence[Any],  # .starts_at, .ends_at
     shifts: Sequence[Any],  # .starts_at, .ends_at (nurses only)
     now: dt.datetime,
+    free_starts: Mapping[int, Sequence[dt.datetime]],  # chair pk -> starts the free-slot search found
     gap_minutes: int,
     step_minutes: int,
     max_patients_per_nurse: int,
 ) -> Grid:
+    """The board's lanes and bands. Free gaps are not worked out here: they are the runs of
+    `free_starts` (the engine's one free-slot search for a session of `gap_minutes`), each
+    drawn from its first start to the end of a session at its last start."""
+
     def span(obj: Any) -> tuple[int, int]:
         return wall_minutes(obj.starts_at, day, zone), wall_minutes(obj.ends_at, day, zone)
 
     session_spans = {id(s): span(s) for s in sessions}
     axis = make_axis(opening, (session_spans[id(s)] for s in sessions if s.blocking))
-    closed = [span(c) for c in closures]
     now_minute = wall_minutes(now, day, zone)
 
     by_chair: dict[int, list[Any]] = {}
@@ -154,28 +148,18 @@ def build_grid(
     lanes = []
     for chair in chairs:
         lane = Lane(obj=chair)
-        busy = list(closed)
         for session in by_chair.get(chair.pk, []):
             first, last = session_spans[id(session)]
             placed = axis.place(first, last)
             if placed is None:
                 continue
             lane.items.append(Item("session", *placed, first, last, obj=session, cancelled_row=not session.blocking))
-            if session.blocking:
-                busy.append((first, last))
-        if opening is not None and getattr(chair, "active", True):
-            window = (max(_clock_minutes(opening[0]), now_minute), _clock_minutes(opening[1]))
-            for first, last in free_spans(window, busy):
-                bookable = _round_up(first, step_minutes)
-                if last - bookable < gap_minutes:
-                    continue
-                starts_at = (
-                    local_instant(day, dt.time(bookable // 60, bookable % 60), zone) if bookable < DAY_MINUTES else None
-                )
-                placed = axis.place(first, last)
-                if starts_at is None or placed is None:
-                    continue  # a start in the spring-forward gap does not exist
-                lane.items.append(Item("gap", *placed, bookable, last, starts_at=starts_at))
+        gap = dt.timedelta(minutes=gap_minutes)
+        for run in free_runs(free_starts.get(chair.pk, ()), dt.timedelta(minutes=step_minutes)):
+            first, last = wall_minutes(run[0], day, zone), wall_minutes(run[-1] + gap, day, zone)
+            placed = axis.place(first, last)
+            if placed is not None:
+                lane.items.append(Item("gap", *placed, first, last, starts_at=run[0].astimezone(zone)))
         lane.items.sort(key=lambda item: (item.cancelled_row, item.column))
         lanes.append(lane)
 

@@ -23,12 +23,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinic.audit import patient_ids_of, patients_shown
 from clinic.errors import DomainError
-from clinic.models import Chair, Closure, OpeningHours, Role, Shift, Site, StaffMember
+from clinic.models import Chair, Closure, Role, Shift, Site, StaffMember
 from clinic.permissions import sites_of
 from clinic.public_holidays import site_public_holiday
 from patients.forms import PatientSearchForm
 from patients.models import Patient
-from scheduling.engine import NoFit
+from scheduling.engine import Availability, NoFit, SiteSnapshot
 from scheduling.engine.wallclock import day_bounds, local_day
 from scheduling.forms import CancelForm, CourseStartForm, next_weekday
 from scheduling.models import (
@@ -41,7 +41,7 @@ from scheduling.models import (
     Protocol,
     TreatmentPlan,
 )
-from scheduling.selectors import day_board
+from scheduling.selectors import day_board, site_snapshot
 from scheduling.services import (
     ProposedSession,
     appointment_cancel,
@@ -54,7 +54,7 @@ from scheduling.services import (
 )
 from scheduling.services.appointments import check_in_window
 from scheduling.services.courses import induction_reflow_propose
-from scheduling.services.waitlist import DEFAULT_SESSION
+from scheduling.services.waitlist import DEFAULT_SESSION, waitlist_fits
 from web.access import page_required, safe_next, scoped
 from web.board_grid import build_grid
 from web.common import describe, flash_error, free_gap_from_query, parse_day, session_label
@@ -122,11 +122,6 @@ def _natural(chair: Chair) -> list[Any]:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", chair.name)]
 
 
-def _opening(site: Site, day: dt.date) -> tuple[dt.time, dt.time] | None:
-    row = OpeningHours.objects.filter(site=site, weekday=day.weekday()).values_list("opens_at", "closes_at").first()
-    return (row[0], row[1]) if row else None
-
-
 def _shortest_session_minutes() -> int:
     """A gap is offered only if the shortest session of an active protocol fits in it."""
     shortest = Protocol.objects.filter(active=True).aggregate(shortest=Min("session_minutes"))["shortest"]
@@ -139,6 +134,17 @@ def _nurse_shifts(site: Site, start: dt.datetime, end: dt.datetime) -> list[Shif
         .select_related("staff__user")
         .order_by("starts_at", "pk")
     )
+
+
+def _free_starts(
+    snapshot: SiteSnapshot, day: dt.date, duration: dt.timedelta, now: dt.datetime
+) -> dict[int, list[dt.datetime]]:
+    """Each chair's free starts for a session of `duration`, from the engine's one free-slot search
+    (a chair, a nurse on shift with room, no closure), so every gap the board offers can be booked."""
+    starts: dict[int, list[dt.datetime]] = {}
+    for slot in Availability(snapshot).free_slots(day, duration, None, not_before=now):
+        starts.setdefault(slot.chair_id, []).append(slot.start)
+    return starts
 
 
 def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
@@ -187,16 +193,19 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         else None
     )
     shifts = _nurse_shifts(site, day_start, day_end)
+    gap_minutes = _shortest_session_minutes()
+    snapshot = site_snapshot(site=site, start=day_start, end=day_end, chairs=chairs)
     grid = build_grid(
         day=day,
         zone=site.zone,
-        opening=_opening(site, day),
+        opening=snapshot.opening.get(day.weekday()),
         chairs=[*chairs, *retired.values()],
         sessions=appointments,
         closures=closures,
         shifts=shifts,
         now=now,
-        gap_minutes=_shortest_session_minutes(),
+        free_starts=_free_starts(snapshot, day, dt.timedelta(minutes=gap_minutes), now),
+        gap_minutes=gap_minutes,
         step_minutes=site.slot_step_minutes,
         max_patients_per_nurse=site.max_patients_per_nurse,
     )
@@ -563,11 +572,13 @@ def appointment_action(request: HttpRequest, appointment_id: int, action: str) -
             outcome = appointment_cancel(
                 appointment=appointment, actor=request.user, reason=reason, now=now, rebook=mode == "rebook"
             )
-            waiting = (
-                f" Waiting patients who fit ({', '.join(outcome.waiting_fits)}) will be offered the chair."
-                if outcome.waiting_fits
-                else ""
+            # Named from the offer's own matching (the offers are written by a task after the commit).
+            fits = (
+                [entry.patient.full_name for entry in waitlist_fits(freed=outcome.appointment, now=now)]
+                if outcome.waitlist_offered
+                else []
             )
+            waiting = f" Waiting patients who fit ({', '.join(fits)}) will be offered the chair." if fits else ""
             messages.success(request, f"{name}'s session is cancelled. {outcome.course}{waiting}")
         else:
             raise Http404("Unknown action.")

@@ -88,7 +88,7 @@ class FreeSlotsView(ClinicAPIMixin, APIView):
                 params["route"],
                 chair_ids=_only(params.get("chair")),
                 nurse_ids=_only(params.get("nurse")),
-                after=now,
+                not_before=now,
             ):
                 if len(slots) >= params["limit"]:
                     truncated = True

@@ -7,6 +7,7 @@ from scheduling.engine.availability import Availability
 from scheduling.engine.model import (
     ChairState,
     DayProblem,
+    DaySlots,
     InductionRule,
     NoFit,
     NurseState,
@@ -31,6 +32,7 @@ __all__ = [
     "Availability",
     "ChairState",
     "DayProblem",
+    "DaySlots",
     "InductionRule",
     "MaintenanceRule",
     "NoFit",

@@ -7,9 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from bisect import bisect_left, bisect_right, insort
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 
-from scheduling.engine.model import DayProblem, Preferences, SiteSnapshot, Slot, Span, span_order
+from scheduling.engine.model import DayProblem, DaySlots, Preferences, SiteSnapshot, Slot, Span, span_order
 from scheduling.engine.wallclock import day_bounds, local_instant
 
 _DAY = dt.timedelta(days=1)
@@ -139,18 +139,64 @@ class Availability:
         prefs: Preferences,
         not_before: dt.datetime | None = None,
     ) -> Slot | DayProblem:
-        """The earliest slot on `day`, or a DayProblem saying why there is none."""
-        starts, reason = self.candidate_starts(day, duration, prefs)
+        """The earliest slot on `day` for the patient, or a DayProblem saying why there is none."""
+        for slot in self.free_slots(day, duration, route, prefs=prefs, not_before=not_before, for_patient=True):
+            return slot
+        why = self.why_no_slot(
+            day, duration, route, prefs=prefs, not_before=not_before, too_early="too soon after the previous session"
+        )
+        return DayProblem(day, why)
+
+    def day_slots(
+        self,
+        day: dt.date,
+        duration: dt.timedelta,
+        route: str,
+        *,
+        prefs: Preferences | None = None,
+        chair_ids: Collection[int] | None = None,
+        not_before: dt.datetime | None = None,
+    ) -> DaySlots:
+        """Each free start on `day` for the patient, with the first free chair in chair order and the
+        nurse the booking service would pick, or no starts and the reason in words."""
+        found: list[Slot] = []
+        for slot in self.free_slots(
+            day, duration, route, prefs=prefs, chair_ids=chair_ids, not_before=not_before, for_patient=True
+        ):
+            if not found or found[-1].start != slot.start:
+                found.append(slot)
+        if found:
+            return DaySlots(day, tuple(found))
+        return DaySlots(
+            day, (), self.why_no_slot(day, duration, route, prefs=prefs, chair_ids=chair_ids, not_before=not_before)
+        )
+
+    def why_no_slot(
+        self,
+        day: dt.date,
+        duration: dt.timedelta,
+        route: str | None,
+        *,
+        prefs: Preferences | None = None,
+        chair_ids: Collection[int] | None = None,
+        not_before: dt.datetime | None = None,
+        too_early: str = "the time has passed",
+    ) -> str:
+        """Why `free_slots` (for the patient) finds nothing on `day`: the reason most starts were refused.
+        Asked only for a day without a slot, so it may look at each start in turn."""
+        starts, reason = self.candidate_starts(day, duration, prefs or Preferences())
         if not starts:
-            return DayProblem(day, reason)
-        chairs = [chair for chair in self.site.chairs if route in chair.routes]
+            return reason
+        chairs = self._chairs_for(route, chair_ids)
         if not chairs:
-            return DayProblem(day, f"no chair is equipped for {route}")
+            if chair_ids is not None:
+                return "that chair is not equipped for this session"
+            return f"no chair here is equipped for {route}"
         misses: Counter[str] = Counter()
         closure_reason = ""
         for start in starts:
             if not_before is not None and start < not_before:
-                misses["too soon after the previous session"] += 1
+                misses[too_early] += 1
                 continue
             span = Span(start, start + duration)
             closure = next((why for closed, why in self._closures if closed.overlaps(span)), None)
@@ -161,20 +207,24 @@ class Availability:
             if self._patient_busy.any_overlap(span):
                 misses["the patient already has a session then"] += 1
                 continue
-            chair_id = next((c.id for c in chairs if not self._chair_busy[c.id].any_overlap(span)), None)
-            if chair_id is None:
-                misses["every chair is booked"] += 1
+            if all(self._chair_busy[chair_id].any_overlap(span) for chair_id in chairs):
+                misses["every chair is booked" if len(chairs) > 1 else "the chair is booked"] += 1
                 continue
-            nurse_id = self._pick_nurse(span)
-            if nurse_id is None:
+            if self._pick_nurse(span) is None:
                 misses[self._nurse_miss_reason(span)] += 1
                 continue
-            return Slot(start=start, end=span.end, chair_id=chair_id, nurse_id=nurse_id)
+            misses["no free time"] += 1  # not reached while free_slots and this loop agree
         if misses["closure"] == len(starts):
-            return DayProblem(day, f"closed ({closure_reason})")
+            return f"the site is closed ({closure_reason})"
         misses.pop("closure", None)
-        reason = misses.most_common(1)[0][0] if misses else "no free time"
-        return DayProblem(day, reason)
+        return misses.most_common(1)[0][0] if misses else "no free time"
+
+    def _chairs_for(self, route: str | None, chair_ids: Collection[int] | None) -> list[int]:
+        return [
+            chair.id
+            for chair in self.site.chairs
+            if (route is None or route in chair.routes) and (chair_ids is None or chair.id in chair_ids)
+        ]
 
     def _pick_nurse(self, span: Span) -> int | None:
         """The least-loaded nurse on shift for all of `span` with room for one more patient."""
@@ -200,36 +250,45 @@ class Availability:
         self,
         day: dt.date,
         duration: dt.timedelta,
-        route: str,
+        route: str | None,
         *,
-        chair_ids: Iterable[int] | None = None,
-        nurse_ids: Iterable[int] | None = None,
-        after: dt.datetime | None = None,
+        prefs: Preferences | None = None,
+        chair_ids: Collection[int] | None = None,
+        nurse_ids: Collection[int] | None = None,
+        not_before: dt.datetime | None = None,
+        for_patient: bool = False,
     ) -> Iterator[Slot]:
-        """Every (start, chair) on `day` that could take a session, in start then chair
-        order, each with the least-loaded nurse free for it (lowest id on a tie), as the
-        booking service would choose. The patient's own sessions are not considered.
+        """The one free-slot search: every (start, chair) on `day` that could take a session,
+        in start then chair order, each with the least-loaded nurse free for it (lowest id on a
+        tie), as the booking service would choose. `route` None means any chair; the patient's
+        own sessions count only `for_patient`. The planner takes the first slot, the booking
+        pages one per start (`day_slots`), the API and the board all of them.
 
         Instead of asking every chair and nurse about every start, each busy span marks
         the range of starts it blocks (found by bisection on the sorted starts), so the
         work follows the number of bookings that day, not starts x chairs x nurses. A
         nurse's exact peak load is computed only where two or more of their sessions
         touch the window."""
-        starts, _ = self.candidate_starts(day, duration, Preferences())
-        if after is not None:
-            starts = starts[bisect_right(starts, after) :]
+        starts, _ = self.candidate_starts(day, duration, prefs or Preferences())
+        if not_before is not None:
+            starts = starts[bisect_left(starts, not_before) :]
         if not starts:
             return
-        chairs = [c.id for c in self.site.chairs if route in c.routes]
-        if chair_ids is not None:
-            wanted = set(chair_ids)
-            chairs = [c for c in chairs if c in wanted]
+        chairs = self._chairs_for(route, chair_ids)
         nurses = sorted(self._nurse_shifts)
         if nurse_ids is not None:
-            wanted = set(nurse_ids)
-            nurses = [n for n in nurses if n in wanted]
+            nurses = [n for n in nurses if n in nurse_ids]
         if not chairs or not nurses:
             return
+        # The first start alone, then the rest in one sweep: a caller taking only the first slot (the
+        # planner) usually pays for one start, and one taking all of them for two sweeps.
+        yield from self._sweep(starts[:1], duration, chairs, nurses, for_patient)
+        if len(starts) > 1:
+            yield from self._sweep(starts[1:], duration, chairs, nurses, for_patient)
+
+    def _sweep(
+        self, starts: list[dt.datetime], duration: dt.timedelta, chairs: list[int], nurses: list[int], for_patient: bool
+    ) -> Iterator[Slot]:
         count = len(starts)
         window = Span(starts[0], starts[-1] + duration)
 
@@ -241,6 +300,24 @@ class Availability:
         for closure, _ in self._closures:
             for index in blocked_range(closure):
                 closed[index] = 1
+        if for_patient:
+            for busy_span in self._patient_busy.overlapping(window):
+                for index in blocked_range(busy_span):
+                    closed[index] = 1
+        # Chairs first: a start no chair can take needs no nurse.
+        free_chairs = []
+        wanted = bytearray(count)
+        for chair_id in chairs:
+            busy = bytearray(count)
+            for booked in self._chair_busy[chair_id].overlapping(window):
+                for index in blocked_range(booked):
+                    busy[index] = 1
+            free_chairs.append((chair_id, busy))
+            for index in range(count):
+                if not busy[index] and not closed[index]:
+                    wanted[index] = 1
+        if not any(wanted):
+            return
         limit = self.site.max_patients_per_nurse
         # best[i]: (load, nurse id) of the nurse the booking service would pick for starts[i].
         best: list[tuple[int, int] | None] = [None] * count
@@ -249,7 +326,9 @@ class Availability:
             for shift in self._nurse_shifts[nurse_id].overlapping(window):
                 # Covered iff shift.start <= s and s + duration <= shift.end.
                 for index in range(bisect_left(starts, shift.start), bisect_right(starts, shift.end - duration)):
-                    on_shift[index] = 1
+                    on_shift[index] = wanted[index]
+            if not any(on_shift):
+                continue
             touching = [0] * count
             for booked in self._nurse_booked[nurse_id].overlapping(window):
                 for index in blocked_range(booked):
@@ -258,22 +337,17 @@ class Availability:
                 if not on_shift[index]:
                     continue
                 load = touching[index]
+                current = best[index]
+                # A nurse already picked (lower id) with no more load than this one can have stays picked.
+                if current is not None and current[0] <= min(load, 1):
+                    continue
                 if load >= 2:  # two sessions in the window need not run at once
                     load = self.nurse_load(nurse_id, Span(starts[index], starts[index] + duration))
-                if load < limit:
-                    current = best[index]
-                    if current is None or load < current[0]:
-                        best[index] = (load, nurse_id)
-        free_chairs = []
-        for chair_id in chairs:
-            busy = bytearray(count)
-            for booked in self._chair_busy[chair_id].overlapping(window):
-                for index in blocked_range(booked):
-                    busy[index] = 1
-            free_chairs.append((chair_id, busy))
+                if load < limit and (current is None or load < current[0]):
+                    best[index] = (load, nurse_id)
         for index, start in enumerate(starts):
             choice = best[index]
-            if choice is None or closed[index]:
+            if choice is None:
                 continue
             end = start + duration
             for chair_id, busy in free_chairs:

@@ -110,6 +110,15 @@ class DayProblem:
         return f"{self.day:%a %-d %b}: {self.reason}"
 
 
+@dataclass(frozen=True)
+class DaySlots:
+    """The free starts of one local day (one chair and nurse each), or why there are none."""
+
+    day: dt.date
+    slots: tuple[Slot, ...]
+    reason: str = ""
+
+
 @dataclass
 class Proposal:
     slots: list[Slot]

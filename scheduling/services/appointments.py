@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from clinic.models import Chair, Site, StaffMember
 from clinic.permissions import require_works_at
 from patients.models import Patient
-from scheduling.engine import Slot
+from scheduling.engine import NoFit, Slot
 from scheduling.engine.wallclock import day_bounds, local_day, local_instant
 from scheduling.errors import CheckInNotOpen, InvalidInput, InvalidState, PlanRuleBroken
 from scheduling.models import (
@@ -25,11 +25,14 @@ from scheduling.models import (
     Phase,
     PlanStatus,
     TreatmentPlan,
+    WaitlistEntry,
+    WaitlistStatus,
 )
 from scheduling.reminders import services as reminders
 from scheduling.selectors import induction_rule, maintenance_rule, plan_sessions
 from scheduling.services.core import (
     PlannedSession,
+    acting_user,
     best_problem,
     conflict_for,
     fresh_availability,
@@ -41,8 +44,21 @@ from scheduling.services.core import (
     translate_integrity_error,
     verify_slots,
 )
-from scheduling.services.waitlist import waitlist_fits, waitlist_offer_on_commit
-from scheduling.signals import appointment_completing, appointment_starting
+from scheduling.services.courses import (
+    induction_reflow,
+    induction_reflow_propose,
+    induction_short_by,
+    plan_enter_maintenance,
+)
+from scheduling.signals import (
+    announce,
+    appointment_cancelled,
+    appointment_changed,
+    appointment_completing,
+    appointment_moved,
+    appointment_no_show,
+    appointment_starting,
+)
 
 
 def _is_clinician(actor: AbstractBaseUser | None) -> bool:
@@ -279,6 +295,7 @@ def appointment_move(
         renumber(plan)
         appointment.refresh_from_db(fields=["sequence"])
     reminders.reminders_reschedule(appointment=appointment, now=now)
+    announce(appointment_moved, appointments=[appointment], actor=actor)
     return appointment
 
 
@@ -303,6 +320,7 @@ def _transition(
         setattr(appointment, stamp, now)
         fields.append(stamp)
     save_with_history(appointment, fields=fields, actor=actor, reason=reason)
+    announce(appointment_changed, appointments=[appointment], actor=actor)
     return appointment
 
 
@@ -375,6 +393,7 @@ def appointment_undo_check_in(
     current.status = AppointmentStatus.CONFIRMED if current.confirmed_at else AppointmentStatus.BOOKED
     current.checked_in_at = None
     save_with_history(current, fields=["status", "checked_in_at"], actor=actor, reason=f"Check-in undone: {reason}")
+    announce(appointment_changed, appointments=[current], actor=actor)
     return current
 
 
@@ -397,8 +416,6 @@ def appointment_start(*, appointment: Appointment, actor: AbstractBaseUser | Non
 def appointment_complete(*, appointment: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> Appointment:
     """Complete a session. Completing the last induction session moves the plan to maintenance
     and books maintenance sessions at the plan's interval up to the review date."""
-    from scheduling.services.plans import plan_enter_maintenance
-
     appointment_completing.send(sender=Appointment, appointment=appointment, now=now)  # clinical's gate
     done = _transition(
         appointment,
@@ -434,8 +451,13 @@ class CancelOutcome:
     replacement_starts_at: dt.datetime | None = None
     plan_flagged: bool = False
     course: str = ""
-    # Waiting patients who fit the freed chair and are offered it after the commit (names, for the desk).
-    waiting_fits: list[str] = field(default_factory=list)
+    # Someone waits at the site for an earlier session: once the cancel commits, a task offers
+    # them the freed chair if it suits them (scheduling/receivers.py, services/waitlist.py).
+    waitlist_offered: bool = False
+
+    @property
+    def waitlist_note(self) -> str:
+        return "Waiting patients it suits will be offered the freed chair." if self.waitlist_offered else ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -471,7 +493,7 @@ def appointment_cancel(
     _require(appointment, (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN), "cancel")
     appointment.status = AppointmentStatus.CANCELLED
     appointment.cancelled_at = now
-    appointment.cancelled_by = actor if getattr(actor, "pk", None) else None
+    appointment.cancelled_by = acting_user(actor)
     appointment.cancellation_reason = reason
     save_with_history(
         appointment,
@@ -479,18 +501,22 @@ def appointment_cancel(
         actor=actor,
         reason=f"Cancelled: {reason}",
     )
+    # The waitlist hears this and, once the cancel commits, queues its offer task (scheduling/receivers.py).
+    announce(appointment_cancelled, appointments=[appointment], actor=actor)
     reminders.reminders_cancel(appointment=appointment, now=now)
-    waitlist_offer_on_commit(
-        appointment=appointment, now=now
-    )  # offers the freed chair after commit (services/waitlist.py)
     if not appointment.plan_id:
         outcome = CancelOutcome(appointment=appointment, course="A single session, not part of a course.")
     else:
         outcome = _course_after_lost_session(
             appointment, actor=actor, now=now, rebook=rebook, release_only=release_only
         )
-    if not release_only:
-        outcome.waiting_fits = [entry.patient.full_name for entry in waitlist_fits(freed=appointment, now=now)]
+    outcome.waitlist_offered = (
+        not release_only
+        and appointment.starts_at > now
+        and WaitlistEntry.objects.filter(site_id=appointment.site_id, status=WaitlistStatus.WAITING)
+        .exclude(patient_id=appointment.patient_id)
+        .exists()
+    )
     return outcome
 
 
@@ -505,9 +531,8 @@ def _course_after_lost_session(
 ) -> CancelOutcome:
     """What losing `appointment` (cancelled, or missed: `happened`) does to its course; a
     replacement is booked only when the caller asked (`rebook`), otherwise offered and flagged."""
-    from scheduling.engine import NoFit
-    from scheduling.services.courses import induction_reflow, induction_reflow_propose, induction_short_by
-
+    if appointment.plan_id is None:
+        raise InvalidState("The session is not part of a course.")  # callers only pass course sessions
     plan = (
         TreatmentPlan.objects.select_for_update()
         .select_related("protocol", "site", "patient")
@@ -576,6 +601,7 @@ def appointment_mark_no_show(
         raise InvalidState("A session can be marked as a no-show only after its start time.")
     appointment.status = AppointmentStatus.NO_SHOW
     save_with_history(appointment, fields=["status"], actor=actor, reason="No-show")
+    announce(appointment_no_show, appointments=[appointment], actor=actor)
     if not appointment.plan_id:
         return CancelOutcome(appointment=appointment, course="A single session, not part of a course.")
     return _course_after_lost_session(

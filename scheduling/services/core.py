@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, User
 from django.db import IntegrityError, connection, transaction
 
 from clinic.models import Chair, Site, StaffMember
@@ -26,6 +26,7 @@ from scheduling.engine.wallclock import local_instant
 from scheduling.errors import BookingConflict
 from scheduling.models import BLOCKING_STATUSES, Appointment, Phase, TreatmentPlan
 from scheduling.selectors import booking_snapshot
+from scheduling.signals import announce, appointment_booked
 
 _CONSTRAINT_MESSAGES = {
     "appointment_no_chair_overlap": "the chair was just booked by someone else for that time",
@@ -229,7 +230,7 @@ def insert_sessions(
             nurse_id=session.slot.nurse_id,
             starts_at=session.slot.start,
             ends_at=session.slot.end,
-            booked_by=actor,
+            booked_by=acting_user(actor),
         )
         for index, session in enumerate(sessions)
     ]
@@ -250,11 +251,13 @@ def insert_sessions(
         renumber(plan)
         by_start = {a.starts_at: a for a in plan.appointments.filter(pk__in=[a.pk for a in created])}
         created = [by_start[a.starts_at] for a in created]
+    # One announcement for the whole insert; a listener handles each session (a course is many).
+    announce(appointment_booked, appointments=created, actor=actor)
     return created
 
 
 @functools.cache
-def _appointment_history():
+def _appointment_history() -> Any:  # simple_history's manager (the package ships no types)
     return Appointment.history
 
 
@@ -271,6 +274,11 @@ def renumber(plan: TreatmentPlan) -> None:
         Appointment.objects.filter(pk=pk).update(sequence=20000 + offset)
     for pk, number in wrong:
         Appointment.objects.filter(pk=pk).update(sequence=number)
+
+
+def acting_user(actor: AbstractBaseUser | None) -> User | None:
+    """The user to record as having acted: a signed-in user, or None for the system or an anonymous link."""
+    return actor if isinstance(actor, User) else None
 
 
 def save_with_history(instance: Any, *, fields: list[str], actor: AbstractBaseUser | None, reason: str) -> None:

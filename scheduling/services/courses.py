@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -21,6 +21,7 @@ from scheduling.engine import (
     Preferences,
     Proposal,
     Slot,
+    Span,
     find_alternatives,
     propose_additional,
     propose_induction,
@@ -46,6 +47,7 @@ from scheduling.services.core import (
     save_with_history,
     verify_slots,
 )
+from scheduling.signals import announce, appointment_cancelled, appointment_changed, appointment_moved
 
 # How far ahead alternatives look for a later start.
 ALTERNATIVE_START_DAYS = 28
@@ -164,18 +166,28 @@ def _utc(instant: dt.datetime) -> str:
     return instant.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def _does_not_fit(*, plan, site, rule, start_date, prefs, now, nofit: NoFit) -> CourseDoesNotFit:
+def _does_not_fit(
+    *,
+    plan: TreatmentPlan,
+    site: Site,
+    rule: InductionRule,
+    start_date: dt.date,
+    prefs: Preferences,
+    now: dt.datetime,
+    nofit: NoFit,
+) -> CourseDoesNotFit:
     wide_end = start_date + dt.timedelta(days=ALTERNATIVE_START_DAYS + 7 + rule.span_days)
     wide = _availability(plan, site, start_date, wide_end)
+
+    def from_day(day: dt.date, day_prefs: Preferences) -> Callable[[], Proposal | NoFit]:
+        return lambda: propose_induction(Availability(wide.site, _patient_busy(wide)), rule, day, day_prefs, now)
+
+    def at_site(other: Site) -> Callable[[], Proposal | NoFit]:
+        last_day = start_date + dt.timedelta(days=7 + rule.span_days)
+        return lambda: propose_induction(_availability(plan, other, start_date, last_day), rule, start_date, prefs, now)
+
     attempts = [
-        (
-            f"Start {later:%a %-d %b} at {site.name}",
-            (
-                lambda later=later: propose_induction(
-                    Availability(wide.site, _patient_busy(wide)), rule, later, prefs, now
-                )
-            ),
-        )
+        (f"Start {later:%a %-d %b} at {site.name}", from_day(later, prefs))
         for later in (start_date + dt.timedelta(days=d) for d in range(1, ALTERNATIVE_START_DAYS + 1))
     ]
     relaxed = Preferences(weekdays=frozenset(range(7)))
@@ -184,7 +196,7 @@ def _does_not_fit(*, plan, site, rule, start_date, prefs, now, nofit: NoFit) -> 
             0,
             (
                 f"Any open day and time from {start_date:%a %-d %b} at {site.name}",
-                lambda: propose_induction(Availability(wide.site, _patient_busy(wide)), rule, start_date, relaxed, now),
+                from_day(start_date, relaxed),
             ),
         )
     site_of_label = {label: site.pk for label, _ in attempts}
@@ -195,13 +207,7 @@ def _does_not_fit(*, plan, site, rule, start_date, prefs, now, nofit: NoFit) -> 
             1,
             (
                 label,
-                lambda other=other: propose_induction(
-                    _availability(plan, other, start_date, start_date + dt.timedelta(days=7 + rule.span_days)),
-                    rule,
-                    start_date,
-                    prefs,
-                    now,
-                ),
+                at_site(other),
             ),
         )
     alternatives = []
@@ -239,7 +245,7 @@ def _does_not_fit(*, plan, site, rule, start_date, prefs, now, nofit: NoFit) -> 
     )
 
 
-def _patient_busy(availability: Availability):
+def _patient_busy(availability: Availability) -> list[Span]:
     return list(availability._patient_busy.spans)
 
 
@@ -517,6 +523,7 @@ def maintenance_replan(
             appointment, fields=["status", "cancelled_at", "cancellation_reason"], actor=actor, reason=reason
         )
         reminders.reminders_cancel(appointment=appointment, now=now)
+        announce(appointment_cancelled, appointments=[appointment], actor=actor)
         result.released.append(appointment)
     # Moving later sessions first (or earlier ones first) keeps a moved row from landing on a
     # sibling that has not moved yet.
@@ -542,6 +549,12 @@ def maintenance_replan(
         reminders.reminders_reschedule(appointment=appointment, now=now)
         if previous != slot.start:
             result.moved.append((appointment, previous))
+        # Same time, other chair or nurse: a change, not a move.
+        announce(
+            appointment_moved if previous != slot.start else appointment_changed,
+            appointments=[appointment],
+            actor=actor,
+        )
     result.moved.sort(key=lambda pair: pair[1])
     if len(slots) > len(kept):
         result.created = insert_sessions(
@@ -567,3 +580,15 @@ def maintenance_replan(
             reason="Flagged: maintenance gaps",
         )
     return result
+
+
+def plan_enter_maintenance(
+    *, plan: TreatmentPlan, actor: AbstractBaseUser | None, now: dt.datetime
+) -> list[Appointment]:
+    """Induction is complete: the plan moves to maintenance and sessions are laid out at the
+    plan's interval after the last induction session, up to the review date. (Here, beside
+    maintenance_apply, so completing a session need not import the plan services.)"""
+    plan.phase = Phase.MAINTENANCE
+    plan.version += 1
+    save_with_history(plan, fields=["phase", "version"], actor=actor, reason="Induction complete; maintenance begins")
+    return maintenance_apply(plan=plan, actor=actor, now=now, reason="Maintenance scheduled after induction")

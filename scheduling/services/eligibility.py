@@ -41,11 +41,12 @@ def patient_eligibility(*, patient: Patient, on: dt.date) -> Eligibility:
             if rule.pk in flagged:
                 result.reasons.append(f"{rule.label}.")
         elif evaluation is not None and threshold is not None:
-            value = {
+            measured: dict[str, int | None] = {
                 kinds.MAX_SYSTOLIC: evaluation.systolic_bp,
                 kinds.MAX_DIASTOLIC: evaluation.diastolic_bp,
                 kinds.MAX_HEART_RATE: evaluation.heart_rate,
-            }.get(rule.kind)
+            }
+            value = measured.get(rule.kind)
             if value is not None and value > threshold:
                 result.reasons.append(f"{rule.label}: {value} at screening (limit {threshold}).")
     return result

@@ -28,7 +28,7 @@ from scheduling.models import (
 )
 from scheduling.selectors import plan_preferences
 from scheduling.services.appointments import appointment_cancel
-from scheduling.services.core import save_with_history
+from scheduling.services.core import acting_user, save_with_history
 from scheduling.services.courses import (
     MaintenanceReplan,
     course_book,
@@ -37,6 +37,7 @@ from scheduling.services.courses import (
     maintenance_replan,
     plan_sessions_book,
 )
+from scheduling.services.courses import plan_enter_maintenance as plan_enter_maintenance
 
 
 def _require_reason(reason: str) -> str:
@@ -101,15 +102,15 @@ def plan_create(
         start_date=start_date,
         maintenance_interval_days=interval,
         review_date=review_date or start_date + relativedelta(months=protocol.review_after_months),
-        created_by=actor,
+        created_by=acting_user(actor),
     )
     if preferences is not None:
         plan.preferred_weekdays = sorted(preferences.weekdays)
         plan.earliest_start, plan.latest_start = preferences.earliest, preferences.latest
     if plan.review_date <= start_date:
         raise InvalidInput("The review date must be after the start date.")
-    plan._change_reason = "Plan created"
-    plan._history_user = actor
+    plan._change_reason = "Plan created"  # type: ignore[attr-defined]  # read by simple_history on save
+    plan._history_user = actor  # type: ignore[attr-defined]
     plan.save()
     return plan
 
@@ -358,13 +359,3 @@ def plan_override_eligibility(
         reason=f"Screening override: {reason}",
     )
     return plan
-
-
-def plan_enter_maintenance(
-    *, plan: TreatmentPlan, actor: AbstractBaseUser | None, now: dt.datetime
-) -> list[Appointment]:
-    """Induction is complete: the plan moves to maintenance and sessions are laid out at the
-    plan's interval after the last induction session, up to the review date."""
-    plan.phase = Phase.MAINTENANCE
-    _save(plan, ["phase"], actor=actor, reason="Induction complete; maintenance begins")
-    return maintenance_apply(plan=plan, actor=actor, now=now, reason="Maintenance scheduled after induction")

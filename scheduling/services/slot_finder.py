@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 
 from clinic.models import Site
 from patients.models import Patient
-from scheduling.engine import Availability, Preferences, Slot
-from scheduling.engine.free_slots import free_slots_on
+from scheduling.engine import Availability, Slot
 from scheduling.engine.wallclock import day_bounds
 from scheduling.errors import InvalidInput
 from scheduling.models import TreatmentPlan
@@ -72,9 +71,7 @@ def find_free_slots(
     days: list[DayChoices] = []
     day = first_day
     while day <= last_day:
-        found = free_slots_on(
-            availability, day, duration, route, chair_ids=chair_ids, prefs=Preferences(), not_before=now
-        )
+        found = availability.day_slots(day, duration, route, chair_ids=chair_ids, not_before=now)
         choices = []
         for slot in found.slots:
             refused: tuple[str, ...] = ()

@@ -3,20 +3,22 @@ cancelled, the waiting patients it suits are offered the freed chair; the
 first to accept gets it, booked (or their later session moved) through the
 ordinary booking services with their locks and constraints.
 
-Offers are made after the cancel commits (`waitlist_offer_on_commit`), so a
-cancel never waits on, or fails because of, the waitlist or a mail server."""
+The cancel service only announces the cancellation (scheduling.signals); once it
+commits, a Celery task (scheduling.tasks.waitlist_offer) makes the offers, so a cancel
+never waits on, or fails because of, the waitlist, the broker or a mail server. Offers
+are made once per entry and freed session, so the task and the periodic sweep that
+catches offers lost while the broker was down (`waitlist_offers_sweep`) may both run."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 
 from clinic.models import Channel, Site
@@ -38,7 +40,8 @@ from scheduling.models import (
     WaitlistStatus,
 )
 from scheduling.selectors import patient_busy_spans
-from scheduling.services.core import local_label, save_with_history
+from scheduling.services.appointments import appointment_book, appointment_move, plan_rule_violations
+from scheduling.services.core import acting_user, local_label, save_with_history
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +112,7 @@ def waitlist_add(
         latest_date=latest_date,
         notify_patient=notify_patient,
         notes=notes.strip(),
-        created_by=actor,
+        created_by=acting_user(actor),
     )
     entry._change_reason = "Added to the waitlist"  # type: ignore[attr-defined]
     entry._history_user = actor  # type: ignore[attr-defined]
@@ -146,7 +149,6 @@ def _entry_duration(entry: WaitlistEntry) -> dt.timedelta:
 
 def _suits(entry: WaitlistEntry, freed: Appointment, *, now: dt.datetime) -> bool:
     """Whether `entry`'s patient could take the freed chair: route, own diary, plan rules, and earlier."""
-    from scheduling.services.appointments import plan_rule_violations
 
     protocol = _entry_protocol(entry)
     route = protocol.route if protocol else "iv"
@@ -172,17 +174,18 @@ def _suits(entry: WaitlistEntry, freed: Appointment, *, now: dt.datetime) -> boo
     return True
 
 
-def waitlist_matches(*, freed: Appointment, now: dt.datetime) -> list[WaitlistEntry]:
+def waitlist_matches(*, freed: Appointment, now: dt.datetime, offered_too: bool = False) -> list[WaitlistEntry]:
     """Waiting entries the freed session suits, longest-waiting first."""
     day = local_day(freed.starts_at, freed.site.zone)
     candidates = (
         WaitlistEntry.objects.filter(site=freed.site_id, status=WaitlistStatus.WAITING, earliest_date__lte=day)
         .filter(Q(latest_date__isnull=True) | Q(latest_date__gte=day))
         .exclude(patient_id=freed.patient_id)
-        .exclude(offers__freed=freed)
         .select_related("patient", "plan__protocol", "plan__site", "protocol", "replaces")
         .order_by("created_at", "pk")
     )
+    if not offered_too:
+        candidates = candidates.exclude(offers__freed=freed)
     chosen: list[WaitlistEntry] = []
     for entry in candidates:
         if _suits(entry, freed, now=now):
@@ -203,11 +206,12 @@ def _chair_still_free(freed: Appointment) -> bool:
 
 
 def waitlist_fits(*, freed: Appointment, now: dt.datetime) -> list[WaitlistEntry]:
-    """The waiting entries that will be offered `freed`'s chair once its cancel commits, by the
-    same matching the offer uses; read before the offers exist, so the desk can be told who."""
+    """The waiting entries `freed`'s chair is (or, once the offer task has run, was) offered to,
+    by the same matching the offer uses: what the desk is told after a cancel, whether or not
+    the task after the commit has written its offers yet."""
     if freed.starts_at <= now or not _chair_still_free(freed):
         return []
-    return waitlist_matches(freed=freed, now=now)
+    return waitlist_matches(freed=freed, now=now, offered_too=True)
 
 
 def waitlist_offer_freed_slot(
@@ -215,14 +219,20 @@ def waitlist_offer_freed_slot(
 ) -> list[WaitlistOffer]:
     """Offer a cancelled session's chair to the waiting patients it suits, then message those who asked.
 
-    Safe to run twice: an entry is offered a freed session once."""
+    Safe to run twice, or twice at once (the offer task and the sweep): the freed session's row
+    is locked while its offers are made, and an entry is offered a freed session once."""
     from django.utils import timezone
 
     now = now or timezone.now()
-    freed = Appointment.objects.select_related("site", "chair", "patient").filter(pk=appointment_id).first()
-    if freed is None or freed.status != AppointmentStatus.CANCELLED or freed.starts_at <= now:
-        return []
     with transaction.atomic():
+        freed = (
+            Appointment.objects.select_for_update(of=("self",))
+            .select_related("site", "chair", "patient")
+            .filter(pk=appointment_id)
+            .first()
+        )
+        if freed is None or freed.status != AppointmentStatus.CANCELLED or freed.starts_at <= now:
+            return []
         if not _chair_still_free(freed):
             return []
         entries = waitlist_matches(freed=freed, now=now)
@@ -247,10 +257,31 @@ def waitlist_offer_freed_slot(
     return offers
 
 
-def waitlist_offer_on_commit(*, appointment: Appointment, now: dt.datetime) -> None:
-    """Called by the cancel service: offer the freed chair once the cancel has committed.
-    `robust` keeps a waitlist failure from turning a committed cancel into an error page."""
-    transaction.on_commit(partial(waitlist_offer_freed_slot, appointment_id=appointment.pk, now=now), robust=True)
+# How far back the sweep looks for cancellations whose offer task may have been lost: far more
+# than any broker outage lasts, little enough that the sweep stays a short query.
+SWEEP_LOOKBACK = dt.timedelta(days=2)
+
+
+def waitlist_offers_sweep(*, now: dt.datetime) -> int:
+    """Offer every opening whose offer task never ran (queued while the broker was down): future
+    cancelled sessions, cancelled within SWEEP_LOOKBACK, with no offer recorded, at a site with
+    someone waiting. Returns the number of offers made. Run every few minutes by beat."""
+    someone_waiting = WaitlistEntry.objects.filter(site=OuterRef("site_id"), status=WaitlistStatus.WAITING)
+    openings = (
+        Appointment.objects.filter(
+            status=AppointmentStatus.CANCELLED, starts_at__gt=now, cancelled_at__gte=now - SWEEP_LOOKBACK
+        )
+        .filter(Exists(someone_waiting))
+        .exclude(waitlist_offers__isnull=False)
+        .order_by("starts_at", "pk")
+        .values_list("pk", flat=True)
+    )
+    made = 0
+    for appointment_id in openings:
+        made += len(waitlist_offer_freed_slot(appointment_id=appointment_id, now=now))
+    if made:
+        logger.info("Waitlist sweep made %s offers that had not been made", made)
+    return made
 
 
 # --- the patient's accept link ---
@@ -327,13 +358,12 @@ def _message_offer(offer: WaitlistOffer, *, now: dt.datetime) -> None:
 @transaction.atomic
 def waitlist_offer_accept(*, offer: WaitlistOffer, actor: AbstractBaseUser | None, now: dt.datetime) -> Appointment:
     """The first acceptance books the freed chair; later ones raise OfferTaken and change nothing."""
-    from scheduling.services.appointments import appointment_book, appointment_move
 
     # Every offer of the same freed session is locked, in id order, so two patients
     # accepting at once are served one after the other.
     siblings = list(WaitlistOffer.objects.select_for_update().filter(freed_id=offer.freed_id).order_by("pk"))
     mine = next(o for o in siblings if o.pk == offer.pk)
-    if mine.status == WaitlistOfferStatus.ACCEPTED:
+    if mine.status == WaitlistOfferStatus.ACCEPTED and mine.booked_id is not None:
         return Appointment.objects.get(pk=mine.booked_id)  # a retried accept is harmless
     if mine.status == WaitlistOfferStatus.TAKEN or any(o.status == WaitlistOfferStatus.ACCEPTED for o in siblings):
         raise OfferTaken("Sorry, another patient accepted this session first. You stay on the waitlist.")
@@ -376,7 +406,7 @@ def waitlist_offer_accept(*, offer: WaitlistOffer, actor: AbstractBaseUser | Non
             "You stay on the waitlist."
         ) from exc
     mine.status, mine.booked, mine.accepted_at = WaitlistOfferStatus.ACCEPTED, booked, now
-    mine.accepted_by = actor if getattr(actor, "pk", None) else None
+    mine.accepted_by = acting_user(actor)
     save_with_history(
         mine,
         fields=["status", "booked", "accepted_at", "accepted_by"],

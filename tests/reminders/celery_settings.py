@@ -13,3 +13,4 @@ SMS_FILE_PATH = os.environ["REMINDERS_E2E_OUTBOX"]
 ROOT_URLCONF = "tests.reminders.urls"
 SITE_URL = "https://clinic.example"
 CELERY_TASK_DEFAULT_QUEUE = os.environ["REMINDERS_E2E_QUEUE"]
+CELERY_TASK_ALWAYS_EAGER = False  # a real worker and beat, through the Redis broker

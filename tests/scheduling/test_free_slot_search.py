@@ -29,7 +29,9 @@ def busy_clinics(draw):
     return dataclasses.replace(site, nurses=tuple(nurses))
 
 
-def oracle_free_slots(availability: Availability, day, duration, route, *, chair_ids=None, nurse_ids=None, after=None):
+def oracle_free_slots(
+    availability: Availability, day, duration, route, *, chair_ids=None, nurse_ids=None, not_before=None
+):
     """The free-slot view's original loop: every nurse checked for every chair at every
     start, each nurse's load recomputed per chair. Plus the closure check the view lacked."""
     chairs = [c for c in availability.site.chairs if route in c.routes]
@@ -41,7 +43,7 @@ def oracle_free_slots(availability: Availability, day, duration, route, *, chair
     starts, _ = availability.candidate_starts(day, duration, Preferences())
     found = []
     for begin in starts:
-        if after is not None and begin <= after:
+        if not_before is not None and begin < not_before:
             continue
         span = Span(begin, begin + duration)
         if any(closed.overlaps(span) for closed, _ in availability.site.closures):
@@ -65,18 +67,22 @@ def oracle_free_slots(availability: Availability, day, duration, route, *, chair
     minutes=st.sampled_from([60, 90, 120, 180]),
     route=st.sampled_from(["iv", "intranasal"]),
     narrow=st.sampled_from(["none", "chair", "nurse"]),
-    after_hour=st.none() | st.integers(0, 23),
+    not_before_hour=st.none() | st.integers(0, 23),
 )
-def test_fast_free_slots_match_the_original_loop(site, offset, minutes, route, narrow, after_hour):
+def test_fast_free_slots_match_the_original_loop(site, offset, minutes, route, narrow, not_before_hour):
     availability = Availability(site)
     day = FIRST_DAY + dt.timedelta(days=offset)
     duration = dt.timedelta(minutes=minutes)
-    after = None if after_hour is None else dt.datetime.combine(day, dt.time(after_hour), tzinfo=site.zone)
+    not_before = (
+        None if not_before_hour is None else dt.datetime.combine(day, dt.time(not_before_hour), tzinfo=site.zone)
+    )
     chair_ids = [site.chairs[0].id] if narrow == "chair" else None
     nurse_ids = [site.nurses[-1].id] if narrow == "nurse" else None
-    fast = list(availability.free_slots(day, duration, route, chair_ids=chair_ids, nurse_ids=nurse_ids, after=after))
+    fast = list(
+        availability.free_slots(day, duration, route, chair_ids=chair_ids, nurse_ids=nurse_ids, not_before=not_before)
+    )
     assert fast == oracle_free_slots(
-        availability, day, duration, route, chair_ids=chair_ids, nurse_ids=nurse_ids, after=after
+        availability, day, duration, route, chair_ids=chair_ids, nurse_ids=nurse_ids, not_before=not_before
     )
 
 
@@ -88,3 +94,21 @@ def test_every_free_slot_is_bookable_and_none_falls_in_a_closure(site, offset):
     for slot in availability.free_slots(day, dt.timedelta(minutes=120), "iv"):
         assert availability.slot_is_free(slot, ignore_patient=True) is None
         assert not any(closed.overlaps(slot.span) for closed, _ in site.closures)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(site=busy_clinics(), offset=st.integers(0, 2), minutes=st.sampled_from([60, 120]))
+def test_for_a_patient_the_search_leaves_out_exactly_the_starts_the_patient_is_busy(site, offset, minutes):
+    patient_busy = site.nurses[0].booked[::3]
+    availability = Availability(site, patient_busy)
+    day = FIRST_DAY + dt.timedelta(days=offset)
+    duration = dt.timedelta(minutes=minutes)
+    expected = [
+        slot
+        for slot in oracle_free_slots(availability, day, duration, "iv")
+        if not any(busy.overlaps(slot.span) for busy in patient_busy)
+    ]
+    assert list(availability.free_slots(day, duration, "iv", for_patient=True)) == expected
+    first = availability.first_slot(day, duration, "iv", Preferences())
+    assert first == (expected[0] if expected else first), "the planner takes the first of the same search"
+    assert isinstance(first, Slot) == bool(expected)

@@ -16,6 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from scheduling.engine import Availability, ChairState, NurseState, SiteSnapshot, Span
 from scheduling.models import AppointmentStatus
 from tests.factories import AppointmentFactory, ChairFactory, PatientFactory
 from tests.web.conftest import START, login
@@ -35,16 +36,51 @@ def _session(chair_id: int, day: dt.date, start: tuple[int, int], end: tuple[int
     )
 
 
+def _free_starts(day, sessions, closures, now, gap_minutes, chairs, opening):
+    """The engine's free-slot search over the same day, as the board page asks it: one nurse on
+    shift all day, so only sessions, closures, opening hours and `now` decide."""
+
+    def span(obj) -> Span:
+        return Span(obj.starts_at.astimezone(dt.UTC), obj.ends_at.astimezone(dt.UTC))
+
+    snapshot = SiteSnapshot(
+        id=1,
+        name="Test",
+        zone=NEW_YORK,
+        opening={weekday: opening for weekday in range(7)} if opening else {},
+        closures=tuple((span(c), "closed") for c in closures),
+        chairs=tuple(
+            ChairState(
+                id=i + 1,
+                name=f"Chair {i + 1}",
+                routes=frozenset({"iv"}),
+                busy=tuple(sorted(span(s) for s in sessions if s.chair_id == i + 1 and s.blocking)),
+            )
+            for i in range(chairs)
+        ),
+        nurses=(NurseState(id=1, name="N", shifts=(Span(_local(day, 0), _local(day + dt.timedelta(days=1), 0)),)),),
+        max_patients_per_nurse=99,
+        step_minutes=15,
+    )
+    starts: dict[int, list[dt.datetime]] = {}
+    for slot in Availability(snapshot).free_slots(day, dt.timedelta(minutes=gap_minutes), None, not_before=now):
+        starts.setdefault(slot.chair_id, []).append(slot.start)
+    return starts
+
+
 def _grid(day: dt.date, sessions=(), closures=(), shifts=(), now=None, gap_minutes=90, chairs=1, **kwargs):
+    now = now or _local(day - dt.timedelta(days=1), 12)
+    opening = kwargs.pop("opening", OPEN)
     return build_grid(
         day=day,
         zone=NEW_YORK,
-        opening=kwargs.pop("opening", OPEN),
+        opening=opening,
         chairs=[SimpleNamespace(pk=i + 1, active=True) for i in range(chairs)],
         sessions=list(sessions),
         closures=list(closures),
         shifts=list(shifts),
-        now=now or _local(day - dt.timedelta(days=1), 12),
+        now=now,
+        free_starts=_free_starts(day, sessions, closures, now, gap_minutes, chairs, opening),
         gap_minutes=gap_minutes,
         step_minutes=15,
         max_patients_per_nurse=kwargs.pop("ratio", 3),
@@ -265,6 +301,7 @@ def test_the_board_runs_the_same_number_of_queries_for_5_sessions_and_for_40(cli
         return len(queries), response.content.decode()
 
     _fill_day(site, chairs, dt.date(2026, 4, 15), 5)
+    count()  # the first free-slot search of the process prepares its statement (PREPARE, then EXECUTE)
     few, html = count()
     assert html.count('data-testid="session"') == 5
     _fill_day(site, chairs, dt.date(2026, 4, 15), 35, first_slot=1)

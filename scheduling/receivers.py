@@ -1,0 +1,40 @@
+"""The scheduling app's reactions to its own announcements (scheduling/signals.py), connected in
+SchedulingConfig.ready: the cancel service announces, the waitlist reacts, so the services do
+not import each other in a circle."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.dispatch import receiver
+
+from scheduling.models import Appointment
+from scheduling.signals import appointment_cancelled
+from scheduling.tasks import waitlist_offer
+
+logger = logging.getLogger(__name__)
+
+
+def _queue_offer(appointment_id: int, cancelled_at: str) -> None:
+    try:
+        waitlist_offer.delay(appointment_id, cancelled_at)
+    except Exception:  # kombu's OperationalError and friends: the broker is down
+        logger.exception(
+            "Waitlist offer for cancelled session %s not queued; the waitlist sweep will make it", appointment_id
+        )
+
+
+@receiver(appointment_cancelled, sender=Appointment, dispatch_uid="scheduling.waitlist.offer_freed_chair")
+def offer_freed_chairs(*, appointments: Sequence[Appointment], **_: Any) -> None:
+    """Once the cancel commits, queue a task that offers each freed chair to the waitlist. Not in
+    the request, and not before the commit (the task would not see the cancel). If the broker
+    cannot take the task, the cancel stands and the periodic sweep (`waitlist_offers_sweep`)
+    makes the offer later. A cancel that rolls back queues nothing."""
+    for appointment in appointments:
+        if appointment.cancelled_at is None:
+            continue
+        transaction.on_commit(partial(_queue_offer, appointment.pk, appointment.cancelled_at.isoformat()), robust=True)

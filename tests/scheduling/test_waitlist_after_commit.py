@@ -1,0 +1,132 @@
+"""The waitlist reacts to a cancellation after it commits, through a Celery task its receiver of
+`appointment_cancelled` queues on commit; with the broker down the cancel still commits, and
+the periodic sweep makes the lost offer, exactly once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pytest
+from django.conf import settings
+from django.core import mail
+
+from config.celery import app
+from scheduling import services
+from scheduling.models import AppointmentStatus, WaitlistOffer
+from scheduling.services.waitlist import waitlist_offer_freed_slot, waitlist_offers_sweep
+from tests.factories import PatientFactory
+from tests.scheduling.conftest import NOW
+from tests.scheduling.test_waitlist import FREED_AT, _single, _waiting
+
+UNREACHABLE_BROKER = "redis://127.0.0.1:1/0"  # nothing listens on port 1: connection refused at once
+
+
+@pytest.fixture
+def broker_down():
+    """The Celery app pointed at a broker that is not there, tasks really sent (not eager), and no
+    publish retries, as in production when Redis is down."""
+    down = {
+        "broker_url": UNREACHABLE_BROKER,
+        "task_always_eager": False,
+        "task_publish_retry": False,
+        "broker_connection_timeout": 1.0,
+    }
+    before = {key: app.conf[key] for key in down}
+    app.conf.update(down)
+    app._after_fork()  # forget pooled connections to the real broker
+    yield
+    app.conf.update(before)
+    app._after_fork()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_commits_while_the_broker_is_down_and_the_sweep_then_offers_the_chair_once(
+    clinic, broker_down, caplog
+):
+    freed = _single(clinic, PatientFactory(home_site=clinic.site), FREED_AT)
+    entry = _waiting(clinic)
+    with caplog.at_level(logging.ERROR, logger="scheduling.receivers"):
+        # A real commit (a transactional test): the on_commit enqueue meets the dead broker.
+        outcome = services.appointment_cancel(appointment=freed, actor=clinic.front_desk.user, reason="Flu", now=NOW)
+    freed.refresh_from_db()
+    assert freed.status == AppointmentStatus.CANCELLED, "the cancel committed"
+    assert outcome.waitlist_offered
+    assert "not queued" in caplog.text and str(freed.pk) in caplog.text, "the lost enqueue is logged"
+    assert not WaitlistOffer.objects.exists()
+
+    assert waitlist_offers_sweep(now=NOW + dt.timedelta(minutes=5)) == 1
+    assert list(WaitlistOffer.objects.values_list("entry_id", "freed_id")) == [(entry.pk, freed.pk)]
+    assert len(mail.outbox) == 1
+    # The next sweeps, and a late task, find the offer made and make no other.
+    assert waitlist_offers_sweep(now=NOW + dt.timedelta(minutes=10)) == 0
+    assert waitlist_offer_freed_slot(appointment_id=freed.pk, now=NOW) == []
+    assert WaitlistOffer.objects.count() == 1 and len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_the_offer_runs_in_the_task_queued_after_commit_and_the_sweep_then_finds_nothing_to_do(
+    clinic, django_capture_on_commit_callbacks, monkeypatch
+):
+    from scheduling import tasks
+
+    queued: list[tuple] = []
+    monkeypatch.setattr(tasks.waitlist_offer, "delay", lambda *args: queued.append(args))
+    freed = _single(clinic, PatientFactory(home_site=clinic.site), FREED_AT)
+    _waiting(clinic)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.appointment_cancel(appointment=freed, actor=clinic.front_desk.user, reason="Flu", now=NOW)
+    assert queued == [(freed.pk, NOW.isoformat())], "ids and an ISO instant: JSON for the broker"
+    assert not WaitlistOffer.objects.exists(), "nothing is offered in the request"
+    assert tasks.waitlist_offer(*queued[0]) == 1
+    assert waitlist_offers_sweep(now=NOW) == 0
+    assert WaitlistOffer.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_missed_session_queues_no_offer(clinic, django_capture_on_commit_callbacks, monkeypatch):
+    from scheduling import tasks
+
+    queued: list[tuple] = []
+    monkeypatch.setattr(tasks.waitlist_offer, "delay", lambda *args: queued.append(args))
+    missed = _single(clinic, PatientFactory(home_site=clinic.site), FREED_AT)
+    _waiting(clinic)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.appointment_mark_no_show(
+            appointment=missed, actor=clinic.front_desk.user, now=FREED_AT + dt.timedelta(minutes=30)
+        )
+    assert queued == [] and not WaitlistOffer.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_cancel_that_rolls_back_queues_nothing(clinic, django_capture_on_commit_callbacks, monkeypatch):
+    from django.db import transaction
+
+    from scheduling import tasks
+
+    queued: list[tuple] = []
+    monkeypatch.setattr(tasks.waitlist_offer, "delay", lambda *args: queued.append(args))
+    freed = _single(clinic, PatientFactory(home_site=clinic.site), FREED_AT)
+    _waiting(clinic)
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
+        services.appointment_cancel(appointment=freed, actor=clinic.front_desk.user, reason="Flu", now=NOW)
+        raise RuntimeError("the request failed after the cancel")
+    assert queued == []
+
+
+@pytest.mark.django_db
+def test_the_sweep_leaves_alone_past_sessions_old_cancellations_and_sites_where_no_one_waits(clinic):
+    past = _single(clinic, PatientFactory(home_site=clinic.site), NOW + dt.timedelta(hours=2))
+    services.appointment_cancel(appointment=past, actor=None, reason="Flu", now=NOW)
+    nobody_waiting = _single(clinic, PatientFactory(home_site=clinic.site), FREED_AT)
+    services.appointment_cancel(appointment=nobody_waiting, actor=None, reason="Flu", now=NOW)
+    assert waitlist_offers_sweep(now=NOW + dt.timedelta(hours=3)) == 0
+    _waiting(clinic)
+    assert waitlist_offers_sweep(now=NOW + dt.timedelta(days=3)) == 0, "cancelled too long ago for the sweep"
+    assert waitlist_offers_sweep(now=NOW + dt.timedelta(hours=3)) == 1
+
+
+def test_beat_runs_the_sweep_every_five_minutes_by_a_registered_task():
+    entry = settings.CELERY_BEAT_SCHEDULE["sweep-waitlist-offers"]
+    assert entry["schedule"] == 300.0
+    assert entry["task"] in app.tasks
