@@ -74,7 +74,7 @@ def evaluation_record(*, patient: Patient, actor: AbstractBaseUser, fields: dict
     if staff is None or not staff.active or staff.role != Role.PRESCRIBER:
         raise InvalidInput("Only a prescriber can record an evaluation.")
     evaluation = Evaluation(
-        patient=patient, recorded_by=actor, **{name: fields[name] for name in EVALUATION_FIELDS if name in fields}
+        patient=patient, recorded_by_id=actor.pk, **{name: fields[name] for name in EVALUATION_FIELDS if name in fields}
     )
     try:
         evaluation.full_clean()
