@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from clinic.models import Site
 from clinic.spreadsheet import csv_text
@@ -19,18 +19,25 @@ from scheduling.models import Appointment
 def controlled_substance_log(
     *, date_from: dt.date | None = None, date_to: dt.date | None = None, site: Site | None = None
 ) -> QuerySet[ControlledSubstanceEntry]:
-    """Log entries recorded between two days (inclusive), in the site's zone, or UTC days for all sites."""
+    """Log entries recorded between two days (inclusive), each in its own site's local days, as
+    every other page counts days (a 21:30 entry in New York belongs to that evening's day)."""
     entries = ControlledSubstanceEntry.objects.select_related(
         "patient", "site", "given_by__user", "recorded_by", "appointment"
     ).order_by("pk")  # the order entries were written in: an append-only register's own order
-    zone = site.zone if site is not None else dt.UTC
     if site is not None:
         entries = entries.filter(site=site)
-    if date_from is not None:
-        entries = entries.filter(recorded_at__gte=day_bounds(date_from, zone)[0])
-    if date_to is not None:
-        entries = entries.filter(recorded_at__lt=day_bounds(date_to, zone)[1])
-    return entries
+    if date_from is None and date_to is None:
+        return entries
+    sites = [site] if site is not None else list(Site.objects.only("pk", "time_zone"))
+    in_days = Q(pk__in=[])
+    for each in sites:
+        condition = Q(site=each)
+        if date_from is not None:
+            condition &= Q(recorded_at__gte=day_bounds(date_from, each.zone)[0])
+        if date_to is not None:
+            condition &= Q(recorded_at__lt=day_bounds(date_to, each.zone)[1])
+        in_days |= condition
+    return entries.filter(in_days)
 
 
 CSV_COLUMNS = [

@@ -11,11 +11,11 @@ from django.db import transaction
 
 from clinic.errors import InvalidInput, InvalidState
 from clinic.models import Role
-from clinic.permissions import scope_to_staff
+from clinic.permissions import FIELD_READERS, scope_to_staff
 from patients.models import Evaluation, Patient
 
-# Screening data: only a clinician records these at registration.
-CLINICAL_FIELDS = ("medications", "seizure_history")
+# Screening data: only the roles that may read it (clinicians) record it at registration.
+CLINICAL_FIELDS = tuple(FIELD_READERS["patient"])
 
 
 @transaction.atomic
@@ -50,6 +50,31 @@ def patient_register(*, actor: AbstractBaseUser, now: dt.datetime, clinician: bo
     patient._change_reason = "Registered"  # type: ignore[attr-defined]
     patient._history_user = actor  # type: ignore[attr-defined]
     patient.save()
+    return patient
+
+
+# What an outside system (the FHIR server) may change on a patient's record.
+DEMOGRAPHIC_FIELDS = ("first_name", "last_name", "date_of_birth", "email", "mrn")
+
+
+@transaction.atomic
+def patient_update(*, patient: Patient, actor: AbstractBaseUser, fields: dict[str, Any], reason: str = "") -> Patient:
+    """Change a patient's demographics (DEMOGRAPHIC_FIELDS only), validated, with history."""
+    unknown = set(fields) - set(DEMOGRAPHIC_FIELDS)
+    if unknown:
+        raise InvalidInput(f"These cannot be changed here: {', '.join(sorted(unknown))}.")
+    changed = [name for name, value in fields.items() if getattr(patient, name) != value]
+    for name in changed:
+        setattr(patient, name, value if not isinstance(value := fields[name], str) else value.strip())
+    if not changed:
+        return patient
+    try:
+        patient.full_clean(validate_unique=False)
+    except ValidationError as exc:
+        raise InvalidInput(" ".join(exc.messages)) from exc
+    patient._change_reason = reason or "Demographics updated"  # type: ignore[attr-defined]
+    patient._history_user = actor  # type: ignore[attr-defined]
+    patient.save(update_fields=[*changed, "updated_at"])
     return patient
 
 

@@ -190,10 +190,14 @@ class AppointmentStatus(models.TextChoices):
     COMPLETED = "completed", "Completed"
     CANCELLED = "cancelled", "Cancelled"
     NO_SHOW = "no_show", "No-show"
+    # Reserved for a few minutes by an outside system (FHIR $hold) before it books; it
+    # occupies chair, nurse and patient like a booking, and lapses at `hold_expires_at`.
+    HELD = "held", "Held"
 
 
 # Appointments in these states occupy their chair, nurse and patient.
 BLOCKING_STATUSES = (
+    AppointmentStatus.HELD,
     AppointmentStatus.BOOKED,
     AppointmentStatus.CONFIRMED,
     AppointmentStatus.CHECKED_IN,
@@ -239,6 +243,8 @@ class Appointment(models.Model):
     checked_in_at = models.DateTimeField(null=True, blank=True)
     in_chair_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Only while held: when the hold lapses (the sweep then cancels it).
+    hold_expires_at = models.DateTimeField(null=True, blank=True)
     # The .ics SEQUENCE (RFC 5545 §3.8.7.4): raised on every move and cancel, so a
     # calendar program takes each newer copy, whichever channel or download it came by.
     calendar_sequence = models.PositiveIntegerField(default=0)
@@ -256,6 +262,8 @@ class Appointment(models.Model):
             # The snapshot asks for (site OR nurse OR patient) in a window; with an OR the
             # composite indexes above are scanned whole, this one reads the window only.
             models.Index(fields=["starts_at"], name="appointment_starts_idx"),
+            # The hold sweep reads only the few held rows.
+            models.Index(fields=["hold_expires_at"], name="appointment_hold_expiry_idx", condition=Q(status="held")),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(starts_at__lt=F("ends_at")), name="appointment_starts_before_end"),
@@ -269,6 +277,10 @@ class Appointment(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="cancelled") | Q(cancelled_at__isnull=False),
                 name="appointment_cancel_has_timestamp",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="held") | Q(hold_expires_at__isnull=False),
+                name="appointment_hold_has_expiry",
             ),
             # A cancelled or missed session's number is taken over by its replacement.
             models.UniqueConstraint(

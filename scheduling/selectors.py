@@ -29,7 +29,15 @@ from patients.models import Patient
 from scheduling.engine import ChairState, InductionRule, NurseState, Preferences, SiteSnapshot, Span
 from scheduling.engine.model import span_order
 from scheduling.engine.planner import MaintenanceRule
-from scheduling.models import BLOCKING_STATUSES, MAX_SESSION_LENGTH, Appointment, Protocol, TreatmentPlan
+from scheduling.models import (
+    BLOCKING_STATUSES,
+    MAX_SESSION_LENGTH,
+    Appointment,
+    AppointmentStatus,
+    Phase,
+    Protocol,
+    TreatmentPlan,
+)
 
 
 def opening_hours(site: Site) -> dict[int, tuple[dt.time, dt.time]]:
@@ -488,3 +496,32 @@ def booking_references(
     if nurse is not None:
         nurse._state.fields_cache["user"] = loaded["nurse_user"]
     return {"patient": patient, "site": site, "chair": loaded["chair"], "nurse": nurse}
+
+
+@dataclass(frozen=True)
+class ResumeDays:
+    """When a paused plan may resume, by the protocol's spacing from the last session held."""
+
+    last_held: dt.date | None
+    earliest: dt.date | None  # the first day the protocol's minimum spacing allows
+    min_days: int
+    suggested: dt.date | None  # the plan's own rhythm: the interval after the last session
+
+
+def resume_days(plan: TreatmentPlan) -> ResumeDays:
+    last = plan.appointments.filter(status=AppointmentStatus.COMPLETED).order_by("-starts_at").only("starts_at").first()
+    if plan.phase == Phase.MAINTENANCE:
+        rule = maintenance_rule(plan)
+        min_days, rhythm = rule.min_days, rule.interval_days
+    else:
+        min_days = -(-plan.protocol.min_gap_hours // 24)  # hours, rounded up to whole days
+        rhythm = min_days
+    if last is None:
+        return ResumeDays(last_held=None, earliest=None, min_days=min_days, suggested=None)
+    day = last.starts_at.astimezone(plan.site.zone).date()
+    return ResumeDays(
+        last_held=day,
+        earliest=day + dt.timedelta(days=min_days),
+        min_days=min_days,
+        suggested=day + dt.timedelta(days=rhythm),
+    )

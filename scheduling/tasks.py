@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from scheduling.reminders.services import front_desk_lists_send_due, reminders_dispatch_due
+from scheduling.services.holds import holds_release_expired
 from scheduling.services.waitlist import waitlist_offer_freed_slot, waitlist_offers_sweep
 
 DISPATCH_BATCH_SIZE = 100
@@ -50,6 +51,12 @@ def dispatch_due_reminders(helper: bool = False) -> dict[str, int]:
 def send_front_desk_daily_lists() -> int:
     """Run hourly: each site's list for tomorrow, once per site and day."""
     return front_desk_lists_send_due(now=timezone.now())
+
+
+@shared_task(name="scheduling.tasks.release_expired_holds", ignore_result=True)
+def release_expired_holds() -> int:
+    """Run every minute: cancel the holds (FHIR $hold) that lapsed, so their time is free again."""
+    return holds_release_expired(now=timezone.now())
 
 
 @shared_task(name="scheduling.tasks.waitlist_offer", ignore_result=True)

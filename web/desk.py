@@ -93,23 +93,14 @@ def closures_between(*, site: Site, start: dt.datetime, end: dt.datetime) -> lis
     )
 
 
-def _short_day(day: dt.date) -> str:
-    return f"{day:%a} {day.day} {day:%b}"
-
-
-def word_closures(closures: list[Closure], zone: ZoneInfo) -> None:
-    """Sets `wording` on each closure: "Closed all day Thu 26 Nov" for one that runs from a local
-    midnight to a local midnight, never "Closed 00:00–00:00"."""
+def mark_all_day_closures(closures: list[Closure], zone: ZoneInfo) -> None:
+    """Sets `all_day_first` and `all_day_last` (local days) on each closure that runs from a local
+    midnight to a local midnight, so it reads "Closed all day Thu 26 Nov", never "00:00–00:00"."""
     for closure in closures:
         starts, ends = closure.starts_at.astimezone(zone), closure.ends_at.astimezone(zone)
-        if starts.time() == dt.time(0) and ends.time() == dt.time(0):
-            first, last = starts.date(), ends.date() - dt.timedelta(days=1)
-            days = _short_day(first) if first == last else f"{_short_day(first)} – {_short_day(last)}"
-            closure.wording = f"Closed all day {days}"  # type: ignore[attr-defined]
-        else:
-            closure.wording = (
-                f"Closed {_short_day(starts.date())} {starts:%H:%M} – {_short_day(ends.date())} {ends:%H:%M}"  # type: ignore[attr-defined]
-            )
+        whole_days = starts.time() == dt.time(0) and ends.time() == dt.time(0)
+        closure.all_day_first = starts.date() if whole_days else None  # type: ignore[attr-defined]
+        closure.all_day_last = ends.date() - dt.timedelta(days=1) if whole_days else None  # type: ignore[attr-defined]
 
 
 def _check_in_open(appointment: Appointment, now: dt.datetime) -> bool:
@@ -281,7 +272,7 @@ def week(request: HttpRequest) -> HttpResponse:
         appointment.label = session_label(appointment)  # type: ignore[attr-defined]
         days.setdefault(on, []).append(appointment)
     closures = closures_between(site=site, start=start, end=end)
-    word_closures(closures, site.zone)
+    mark_all_day_closures(closures, site.zone)
     closed: dict[dt.date, list[Closure]] = defaultdict(list)
     for closure in closures:
         for offset in range(7):

@@ -21,9 +21,11 @@ from django.views.decorators.http import require_http_methods
 from phonenumber_field.formfields import PhoneNumberField
 
 from clinic.api_fields import CLINICAL_EARLIEST
+from clinic.dates import BIRTH_EARLIEST
 from clinic.errors import DomainError
+from clinic.form_fields import ClinicalDateField
 from clinic.models import CLINICIAN_ROLES, Channel, Role, Site, StaffMember
-from clinic.permissions import scope_to_staff
+from clinic.permissions import hidden_fields, scope_to_staff
 from patients.models import Evaluation, Patient
 from patients.services import EVALUATION_FIELDS, evaluation_record, patient_register
 from scheduling.engine import Preferences
@@ -53,7 +55,7 @@ def time_zone_choices() -> list[tuple[str, str]]:
 class RegisterForm(forms.Form):
     first_name = forms.CharField(max_length=100)
     last_name = forms.CharField(max_length=100)
-    date_of_birth = forms.DateField(widget=DateInput)
+    date_of_birth = ClinicalDateField(widget=DateInput, earliest=BIRTH_EARLIEST)
     home_site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None)
     time_zone = forms.ChoiceField(
         label="Time zone",
@@ -73,14 +75,13 @@ class RegisterForm(forms.Form):
     medications = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="One per line.")
     seizure_history = forms.BooleanField(label="History of seizures", required=False)
 
-    def __init__(self, *args: Any, sites: list[Site], clinician: bool, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, sites: list[Site], role: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["home_site"].queryset = Site.objects.filter(pk__in=[s.pk for s in sites]).order_by("name")
         self.fields["home_site"].label_from_instance = lambda site: site.name
-        if not clinician:
-            # Screening data is a clinician's to record.
-            del self.fields["medications"]
-            del self.fields["seizure_history"]
+        # Screening data is recorded only by the roles that may read it (clinicians).
+        for name in hidden_fields(role, "patient"):
+            del self.fields[name]
 
     def clean_date_of_birth(self) -> dt.date:
         born = self.cleaned_data["date_of_birth"]
@@ -108,7 +109,7 @@ def register(request: HttpRequest) -> HttpResponse:
     form = RegisterForm(
         request.POST or None,
         sites=sites,
-        clinician=staff.is_clinician,
+        role=staff.role,
         initial={"home_site": sites[0].pk if sites else None, "time_zone": sites[0].time_zone if sites else ""},
     )
     status = 200
@@ -138,7 +139,7 @@ def register(request: HttpRequest) -> HttpResponse:
 class PlanForm(forms.Form):
     protocol = forms.ModelChoiceField(queryset=Protocol.objects.filter(active=True).order_by("name"), empty_label=None)
     site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None)
-    start_date = forms.DateField(label="Start from", widget=DateInput)
+    start_date = ClinicalDateField(label="Start from", widget=DateInput)
     maintenance_interval_days = forms.IntegerField(
         label="Maintenance every (days)",
         required=False,
@@ -146,7 +147,7 @@ class PlanForm(forms.Form):
         max_value=365,
         help_text="Empty: the protocol's default.",
     )
-    review_date = forms.DateField(
+    review_date = ClinicalDateField(
         label="Review by",
         required=False,
         widget=DateInput,

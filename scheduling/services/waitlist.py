@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 
+from clinic.dates import require_clinical_dates
 from clinic.models import Channel, Site
 from patients.models import Patient
 from scheduling.engine import Span
@@ -81,6 +82,7 @@ def waitlist_add(
     notes: str = "",
 ) -> WaitlistEntry:
     """Put a patient on the site's waitlist; the open plan (if any) decides route and chair time."""
+    require_clinical_dates(earliest_date=earliest_date, latest_date=latest_date)
     today = local_day(now, site.zone)
     if earliest_date < today:
         raise InvalidInput("The earliest date cannot be in the past.")
