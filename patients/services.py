@@ -10,8 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from clinic.errors import InvalidInput, InvalidState
+from clinic.models import Role
 from clinic.permissions import FIELD_READERS, scope_to_staff
-from patients.models import Patient
+from patients.models import Evaluation, Patient
 
 # Screening data: only the roles that may read it (clinicians) record it at registration.
 CLINICAL_FIELDS = tuple(FIELD_READERS["patient"])
@@ -75,3 +76,37 @@ def patient_update(*, patient: Patient, actor: AbstractBaseUser, fields: dict[st
     patient._history_user = actor  # type: ignore[attr-defined]
     patient.save(update_fields=[*changed, "updated_at"])
     return patient
+
+
+EVALUATION_FIELDS = (
+    "evaluated_on",
+    "evaluator_name",
+    "evaluator_credentials",
+    "diagnosis",
+    "icd10_code",
+    "systolic_bp",
+    "diastolic_bp",
+    "heart_rate",
+    "cardiac_history",
+    "notes",
+)
+
+
+def evaluation_record(*, patient: Patient, actor: AbstractBaseUser, fields: dict[str, Any]) -> Evaluation:
+    """Records the mental-health evaluation that precedes treatment. A diagnosis is a prescriber's
+    to put on the chart; the history keeps who recorded it."""
+    staff = getattr(actor, "staff", None)
+    if staff is None or not staff.active or staff.role != Role.PRESCRIBER:
+        raise InvalidInput("Only a prescriber can record an evaluation.")
+    evaluation = Evaluation(
+        patient=patient, recorded_by_id=actor.pk, **{name: fields[name] for name in EVALUATION_FIELDS if name in fields}
+    )
+    try:
+        evaluation.full_clean()
+    except ValidationError as exc:
+        raise InvalidInput(" ".join(exc.messages)) from exc
+    evaluation._change_reason = "Recorded from the chart"  # type: ignore[attr-defined]
+    evaluation._history_user = actor  # type: ignore[attr-defined]
+    with transaction.atomic():
+        evaluation.save()
+    return evaluation

@@ -43,6 +43,7 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     # no patient data, but not part of the desk's work).
     "day_template": frozenset({Role.CLINIC_ADMIN}),
     "capacity": frozenset({Role.CLINIC_ADMIN, Role.PRESCRIBER}),
+    "site_holidays": frozenset({Role.CLINIC_ADMIN}),
 }
 
 

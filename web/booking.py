@@ -168,7 +168,13 @@ def _group_refusals(choices: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _render(
     request: HttpRequest, template: str, site: Site, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:
-    context.setdefault("may_override", _may_accept_rule_breaks(request))
+    may_override = context.setdefault("may_override", _may_accept_rule_breaks(request))
+    days = context.get("days")
+    if days is not None:
+        # A submit button with nothing to pick does nothing visible: shown only when a time can be taken.
+        context["pickable"] = any(day["free"] for day in days) or (
+            may_override and any(day["refused_groups"] for day in days)
+        )
     with timezone.override(site.zone):
         return render(request, template, context, status=status)
 

@@ -147,13 +147,15 @@ def chart_context(
             a.plan_id == open_plan.pk and a.phase == Phase.INDUCTION and a.induction_round == open_plan.induction_round
             for a in upcoming
         ),
+        # The booking page's own test (web.booking.book_session): a draft or active plan at the viewer's sites.
+        "has_bookable_plan": any(p.status in (PlanStatus.DRAFT, PlanStatus.ACTIVE) for p in plans),
         "cancel_form": CancelForm(),
         "age": patient.age_on(local_day(now, patient.home_site.zone)),
     }
     if clinician:
         today = local_day(now, patient.home_site.zone)
         context["eligibility"] = patient_eligibility(patient=patient, on=today)
-        context["evaluations"] = list(patient.evaluations.all()[:3])
+        context["evaluations"] = list(patient.evaluations.select_related("recorded_by")[:3])
         context["flags"] = list(patient.flags.select_related("contraindication", "recorded_by"))
         context["measures"] = measures_chart_section(patient=patient, plans=plans, appointments=appointments, now=now)
         if open_plan is not None:

@@ -640,7 +640,9 @@ def _course_after_lost_session(
     proposal = induction_reflow_propose(plan=plan, missed=appointment, now=now)
     first = proposal.slots[0].start if proposal is not None and not isinstance(proposal, NoFit) else None
     offer = (
-        f"re-flow offered from {local_label(first, plan.site)}" if first else "no replacement fits the induction window"
+        f"the first replacement that fits is {local_label(first, plan.site)}, not booked yet"
+        if first
+        else "no replacement fits the induction window"
     )
     sessions = "session" if short_by == 1 else "sessions"
     course = f"Induction now short by {short_by} {sessions}; {offer}. The plan is flagged for the clinician."
