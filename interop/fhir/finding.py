@@ -12,11 +12,17 @@ from interop.fhir import ids
 from interop.fhir.outcome import invalid
 from patients.models import Patient
 from scheduling.engine import Availability, NoFit, Preferences, Proposal
-from scheduling.engine.planner import propose_induction
+from scheduling.engine.placement import Placer, propose_induction_placed
 from scheduling.engine.wallclock import day_bounds, local_day
 from scheduling.errors import CourseDoesNotFit
 from scheduling.models import PlanStatus, Protocol, TreatmentPlan
-from scheduling.selectors import booking_snapshot, induction_rule, sites_with_schedule
+from scheduling.selectors import (
+    booking_snapshot,
+    induction_rule,
+    protocol_nurse_work,
+    site_placement,
+    sites_with_schedule,
+)
 from scheduling.services import course_propose
 
 # The widest window one Slot search or single-session $find looks at.
@@ -54,7 +60,8 @@ def free_times(
     wanted_chairs = {c.pk for c in chairs} if chairs is not None else None
     for site in sites:
         snapshot, busy = booking_snapshot(site=site, start=begin, end=end, patient=patient, nurse_ids=nurse_ids)
-        availability = Availability(snapshot, busy)
+        # The protocol's nurse work, so a time whose setup no nurse can take is not offered.
+        availability = Availability(snapshot, busy, protocol_nurse_work(protocol))
         chair_ids = [
             c.id
             for c in snapshot.chairs
@@ -125,7 +132,11 @@ def course_times(
         _, finish = day_bounds(horizon, site.zone)
         # The site's active chairs, when the caller holds them already (saves reading them again).
         snapshot, busy = booking_snapshot(site=site, start=begin, end=finish, patient=patient, chairs=chairs)
-        outcome = propose_induction(Availability(snapshot, busy), rule, start_day, Preferences(), not_before=now)
+        # The site's placement policy (level-loading by default), as for the desk's proposals.
+        placer = Placer(
+            Availability(snapshot, busy, protocol_nurse_work(protocol)), site_placement(site, patient=patient)
+        )
+        outcome = propose_induction_placed(placer, rule, start_day, Preferences(), not_before=now)
         if isinstance(outcome, NoFit):
             raise CourseDoesNotFit(f"No whole course fits: {outcome.reason}", details={"reason": "course_does_not_fit"})
         assert isinstance(outcome, Proposal)

@@ -612,3 +612,23 @@ def test_a_free_slot_from_the_slot_search_can_be_booked_for_a_patient(world):
     booked = parse(post(desk, "Appointment/$book", body)).entry[0].resource
     assert booked.status == "booked" and booked.start == slot.entry[0].resource.start
     assert parse(desk.get(BASE + f"Slot/{slot_id}")).status == "busy"
+
+
+def test_find_offers_no_time_whose_setup_the_only_nurse_cannot_take(world):
+    """The clinic has one nurse who sets up one patient at a time, and this protocol's setup takes her
+    45 minutes: once a session holds her at a minute, $find offers no start whose setup would overlap
+    hers, before or after it, on either chair."""
+    world.protocol.nurse_setup_minutes = 45
+    world.protocol.save(update_fields=["nurse_setup_minutes"])
+    desk = world.client("front_desk")
+    offered = [
+        e.resource for e in parse(post(desk, "Appointment/$find", find_body(world, world.patient_b, count=50))).entry
+    ]
+    later = next(p for p in offered if p.start >= offered[0].start + dt.timedelta(hours=2))
+    held = parse(post(desk, "Appointment/$hold", reference("appointment-reference", f"Appointment/{later.id}")))
+    taken = Appointment.objects.get(pk=int(held.entry[0].resource.id)).starts_at
+    setup = dt.timedelta(minutes=45)
+    found = parse(post(desk, "Appointment/$find", find_body(world, world.patient_a, count=50)))
+    starts = [entry.resource.start for entry in found.entry]
+    assert starts
+    assert not [start for start in starts if taken - setup < start < taken + setup]
