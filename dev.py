@@ -282,8 +282,9 @@ def command_test(pytest_args: list[str]) -> int:
         ("migrations up to date", [str(PYTHON), "manage.py", "makemigrations", "--check", "--dry-run"]),
         # The whole suite; the tests that build their data from the clock (marker `clock`) run at each
         # fixed instant of tests/clock.py (the week's edges, the clock changes, New Year's Eve), so a
-        # calendar bug shows here, not on some weekday in CI. Extra arguments replace this selection.
-        ("pytest", [str(PYTHON), "-m", "pytest", *(pytest_args or ["--clock-instants=all"])]),
+        # calendar bug shows here, not on some weekday in CI. One pytest-xdist worker per core (each with
+        # its own test database and cache keys). Extra arguments replace this selection.
+        ("pytest", [str(PYTHON), "-m", "pytest", *(pytest_args or ["--clock-instants=all", "-n", "auto"])]),
     ]
     failed = []
     for name, command in steps:

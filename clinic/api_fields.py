@@ -25,10 +25,7 @@ from django import forms
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
-CLINICAL_EARLIEST = dt.date(2000, 1, 1)
-CLINICAL_LATEST = dt.date(2100, 12, 31)
-# Birth dates reach further back; the Patient model's own check starts after 1900-01-01.
-BIRTH_EARLIEST = dt.date(1900, 1, 2)
+from clinic.dates import BIRTH_EARLIEST, CLINICAL_EARLIEST, CLINICAL_LATEST, in_range, range_message  # noqa: F401
 
 NAIVE_DATETIME_MESSAGE = "Include a UTC offset or Z (e.g. 2026-03-05T15:00:00Z)."
 CONTROL_CHARACTER_MESSAGE = "Control characters are not allowed."
@@ -45,13 +42,9 @@ def has_control_characters(text: str) -> bool:
 def validate_date_range(
     value: dt.date, *, earliest: dt.date = CLINICAL_EARLIEST, latest: dt.date = CLINICAL_LATEST
 ) -> dt.date:
-    """The one range check every incoming date and datetime goes through."""
-    try:
-        day = value.astimezone(dt.UTC).date() if isinstance(value, dt.datetime) else value
-    except OverflowError:  # 9999-12-31T23:00-05:00 is past the last datetime Python can hold
-        day = dt.date.max
-    if not earliest <= day <= latest:
-        raise serializers.ValidationError(f"Must be between {earliest.isoformat()} and {latest.isoformat()}.")
+    """The one range check (clinic.dates, which the pages use too) every incoming date and datetime goes through."""
+    if not in_range(value, earliest=earliest, latest=latest):
+        raise serializers.ValidationError(range_message(earliest, latest))
     return value
 
 

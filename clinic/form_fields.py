@@ -17,6 +17,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from clinic.dates import CLINICAL_EARLIEST, CLINICAL_LATEST, in_range, range_message
+
 LOCAL_INPUT_FORMAT = "%Y-%m-%dT%H:%M"
 
 
@@ -31,6 +33,8 @@ def wall_clock_instant(naive: dt.datetime, zone: dt.tzinfo) -> dt.datetime | Non
 
 
 class WallClockDateTimeField(forms.DateTimeField):
+    """Also held to the clinical date range (clinic.dates), as every date a page accepts."""
+
     widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format=LOCAL_INPUT_FORMAT)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -54,7 +58,10 @@ class WallClockDateTimeField(forms.DateTimeField):
         if timezone.is_aware(parsed):
             return parsed
         zone = timezone.get_current_timezone()
-        aware = wall_clock_instant(parsed, zone)
+        try:
+            aware = wall_clock_instant(parsed, zone)
+        except OverflowError:  # year 9999 in a zone west of UTC
+            raise ValidationError(range_message(), code="out_of_range") from None
         if aware is None:
             raise ValidationError(
                 "%(time)s does not exist in %(zone)s: the clocks went forward that night. Enter the time an hour later.",
@@ -62,3 +69,23 @@ class WallClockDateTimeField(forms.DateTimeField):
                 params={"time": parsed.strftime("%d %b %Y %H:%M"), "zone": zone},
             )
         return aware
+
+    def validate(self, value: dt.datetime | None) -> None:
+        super().validate(value)
+        if value is not None and not in_range(value):
+            raise ValidationError(range_message(), code="out_of_range")
+
+
+class ClinicalDateField(forms.DateField):
+    """A page's date field, held to the clinical range (`earliest`/`latest` to change it)."""
+
+    def __init__(
+        self, *args: Any, earliest: dt.date = CLINICAL_EARLIEST, latest: dt.date = CLINICAL_LATEST, **kwargs: Any
+    ) -> None:
+        self.earliest, self.latest = earliest, latest
+        super().__init__(*args, **kwargs)
+
+    def validate(self, value: dt.date | None) -> None:
+        super().validate(value)
+        if value is not None and not in_range(value, earliest=self.earliest, latest=self.latest):
+            raise forms.ValidationError(range_message(self.earliest, self.latest), code="out_of_range")

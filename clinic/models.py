@@ -9,6 +9,7 @@ import zoneinfo
 from functools import cached_property
 from typing import Any
 
+import holidays
 from django.conf import settings
 from django.contrib.postgres.fields import RangeOperators
 from django.core.exceptions import ValidationError
@@ -25,6 +26,11 @@ def validate_time_zone(value: str) -> None:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ValidationError(f"{value!r} is not an IANA time zone such as 'America/New_York'.") from None
+
+
+def validate_holiday_country(value: str) -> None:
+    if value not in holidays.list_supported_countries():
+        raise ValidationError(f"{value!r} is not a country code the public-holiday calendar knows, such as 'US'.")
 
 
 class Route(models.TextChoices):
@@ -79,6 +85,13 @@ class Site(models.Model):
         default=PlacementPolicy.LEVEL,
         help_text="How proposals choose among free times: level-load the day and the week, or the earliest.",
     )
+    # Whose public holidays the site is offered as closures (clinic.public_holidays).
+    country = models.CharField(
+        max_length=2, default="US", validators=[validate_holiday_country], help_text="ISO 3166 code, e.g. US"
+    )
+    subdivision = models.CharField(
+        max_length=10, blank=True, help_text="State or province code for its own holidays, e.g. CO; blank for none"
+    )
 
     class Meta:
         ordering = ["name"]
@@ -92,6 +105,13 @@ class Site(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if self.subdivision and self.country in holidays.list_supported_countries():
+            known = holidays.list_supported_countries()[self.country]
+            if self.subdivision not in known:
+                raise ValidationError({"subdivision": f"{self.country} has no subdivision {self.subdivision!r}."})
 
     @cached_property
     def zone(self) -> zoneinfo.ZoneInfo:

@@ -81,6 +81,60 @@ class Actor:
 NOBODY = Actor(role=None)
 
 
+# Minimum necessary, one rule for the web pages and the API: the roles that may read each
+# sensitive field, by object. A field not listed here is shown to whoever may see the object;
+# for anyone else a listed field is null in the API and absent from the pages.
+FIELD_READERS: dict[str, dict[str, frozenset[str]]] = {
+    "patient": {
+        "medications": CLINICIANS,
+        "seizure_history": CLINICIANS,
+    },
+    "plan": {
+        "needs_attention": CLINICIANS,
+        "attention_reason": CLINICIANS,
+        "eligibility_override_by": CLINICIANS,
+        "eligibility_override_reason": CLINICIANS,
+        "eligibility_override_at": CLINICIANS,
+        "end_reason": CLINICIANS,
+    },
+    "appointment": {
+        "notes": CLINICIANS,  # clinical notes of the session
+        "rule_override_reason": CLINICIANS,  # holds clinical reasons ("BP 150/95 accepted")
+    },
+}
+
+
+def may_see_field(role: str | None, kind: str, field: str) -> bool:
+    readers = FIELD_READERS.get(kind, {}).get(field)
+    return readers is None or role in readers
+
+
+def hidden_fields(role: str | None, kind: str) -> frozenset[str]:
+    """The listed fields of `kind` that `role` may not read."""
+    return frozenset(field for field, readers in FIELD_READERS.get(kind, {}).items() if role not in readers)
+
+
+def visible_fields(role: str | None) -> dict[str, dict[str, bool]]:
+    """For templates: `{% if see.plan.attention_reason %}`."""
+    return {
+        kind: {field: role in readers for field, readers in fields.items()} for kind, fields in FIELD_READERS.items()
+    }
+
+
+class FieldVisibilityMixin:
+    """A serializer that answers null for the fields FIELD_READERS hides from the asking role
+    (the view puts it in the context as `role`; without one, every listed field is hidden)."""
+
+    visibility_kind: str = ""
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)  # type: ignore[misc]
+        for name in hidden_fields(self.context.get("role"), self.visibility_kind):  # type: ignore[attr-defined]
+            if name in data:
+                data[name] = None
+        return data
+
+
 def staff_site_ids_sql(staff_alias: str) -> str:
     """A scalar subquery: the ids of the sites the staff row `staff_alias` works at, as an
     array (PostgreSQL; NULL for none) or a JSON list (SQLite)."""

@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
+from clinic.admin_visibility import ClinicalAdminMixin
 from clinical.models import (
     Administration,
     ControlledSubstanceEntry,
@@ -45,25 +46,29 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(VitalSigns)
-class VitalSignsAdmin(ReadOnlyAdmin):
+class VitalSignsAdmin(ClinicalAdminMixin, ReadOnlyAdmin):
+    clinical_model = True
     list_display = ["appointment", "phase", "systolic", "diastolic", "heart_rate", "spo2", "recorded_by", "recorded_at"]
     list_filter = ["phase"]
     date_hierarchy = "recorded_at"
 
 
 @admin.register(StartClearance)
-class StartClearanceAdmin(ReadOnlyAdmin):
+class StartClearanceAdmin(ClinicalAdminMixin, ReadOnlyAdmin):
+    clinical_model = True
     list_display = ["appointment", "prescriber", "held_for", "reason", "cleared_at"]
 
 
 @admin.register(Administration)
-class AdministrationAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
+class AdministrationAdmin(ClinicalAdminMixin, ReadOnlyAdmin, SimpleHistoryAdmin):
+    clinical_model = True
     list_display = ["appointment", "route", "dose_mg_per_kg", "total_mg", "lot_number", "given_by", "started_at"]
     list_filter = ["route"]
 
 
 @admin.register(Recovery)
-class RecoveryAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
+class RecoveryAdmin(ClinicalAdminMixin, ReadOnlyAdmin, SimpleHistoryAdmin):
+    clinical_model = True
     list_display = ["appointment", "discharged_at", "driver_name", "recorded_by"]
 
 

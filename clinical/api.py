@@ -171,7 +171,7 @@ class SessionRecordSerializer(serializers.Serializer):
 
 
 LOG_FILTERS = [
-    OpenApiParameter("date_from", OpenApiTypes.DATE, description="First day (inclusive), in the site's zone or UTC"),
+    OpenApiParameter("date_from", OpenApiTypes.DATE, description="First day (inclusive), in each entry's site's zone"),
     OpenApiParameter("date_to", OpenApiTypes.DATE, description="Last day (inclusive)"),
     OpenApiParameter("site", OpenApiTypes.INT),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import forms
 
-from clinic.form_fields import WallClockDateTimeField
+from clinic.form_fields import ClinicalDateField, WallClockDateTimeField
 from clinic.models import CLINICIAN_ROLES, Route, StaffMember
 from clinical.models import SideEffect, VitalsPhase
 
@@ -52,5 +52,5 @@ class RecoveryForm(forms.Form):
 
 
 class LogFilterForm(forms.Form):
-    date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = ClinicalDateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = ClinicalDateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))

@@ -3,34 +3,43 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from clinic.models import Site
+from clinic.models import MAX_SHIFT_LENGTH, Chair, Closure, Role, Shift, Site
 from clinic.spreadsheet import csv_text
 from clinical.models import Administration, ControlledSubstanceEntry, Recovery, SideEffect, StartClearance, VitalSigns
 from clinical.services import completion_missing, start_hold_reasons, thresholds_for
 from scheduling.engine.wallclock import day_bounds
-from scheduling.models import Appointment
+from scheduling.models import BLOCKING_STATUSES, Appointment, Protocol
 
 
 def controlled_substance_log(
     *, date_from: dt.date | None = None, date_to: dt.date | None = None, site: Site | None = None
 ) -> QuerySet[ControlledSubstanceEntry]:
-    """Log entries recorded between two days (inclusive), in the site's zone, or UTC days for all sites."""
+    """Log entries recorded between two days (inclusive), each in its own site's local days, as
+    every other page counts days (a 21:30 entry in New York belongs to that evening's day)."""
     entries = ControlledSubstanceEntry.objects.select_related(
         "patient", "site", "given_by__user", "recorded_by", "appointment"
     ).order_by("pk")  # the order entries were written in: an append-only register's own order
-    zone = site.zone if site is not None else dt.UTC
     if site is not None:
         entries = entries.filter(site=site)
-    if date_from is not None:
-        entries = entries.filter(recorded_at__gte=day_bounds(date_from, zone)[0])
-    if date_to is not None:
-        entries = entries.filter(recorded_at__lt=day_bounds(date_to, zone)[1])
-    return entries
+    if date_from is None and date_to is None:
+        return entries
+    sites = [site] if site is not None else list(Site.objects.only("pk", "time_zone"))
+    in_days = Q(pk__in=[])
+    for each in sites:
+        condition = Q(site=each)
+        if date_from is not None:
+            condition &= Q(recorded_at__gte=day_bounds(date_from, each.zone)[0])
+        if date_to is not None:
+            condition &= Q(recorded_at__lt=day_bounds(date_to, each.zone)[1])
+        in_days |= condition
+    return entries.filter(in_days)
 
 
 CSV_COLUMNS = [
@@ -105,3 +114,208 @@ def session_record(*, appointment: Appointment) -> SessionRecord:
         completion_missing=completion_missing(appointment=appointment),
         side_effect_choices=list(SideEffect.objects.filter(active=True)),
     )
+
+
+# --- Capacity: how full chairs and nurses were, setups, waits and overtime (the capacity page) ---
+
+SETUP_BIN_MINUTES = 15
+_DAY_MINUTES = 24 * 60
+_PROTOCOL_DEFAULTS = {
+    name: Protocol._meta.get_field(name).get_default()
+    for name in ("nurse_setup_minutes", "nurse_check_offsets_minutes", "nurse_check_minutes", "nurse_discharge_minutes")
+}
+
+
+@dataclass(frozen=True)
+class CapacityWindow:
+    label: str
+    first_day: dt.date
+    last_day: dt.date  # inclusive
+
+
+@dataclass
+class CapacityPeriod:
+    window: CapacityWindow
+    open_days: int = 0
+    sessions: int = 0
+    chair_utilisation: list[float | None] = field(default_factory=list)  # per hour of `CapacityReport.hours`
+    nurse_utilisation: list[float | None] = field(default_factory=list)
+    setups_mean: list[float] = field(default_factory=list)  # per bin of `CapacityReport.setup_bins`, per open day
+    setups_peak: list[int] = field(default_factory=list)  # the busiest day's count in each bin
+    waits_minutes: list[float] = field(default_factory=list)  # check-in to infusion start, one per session
+    overtime_minutes: int = 0  # past closing, summed over the sessions
+    overtime_sessions: int = 0
+    overtime_days: int = 0
+
+    @property
+    def peak_setups(self) -> int:
+        return max(self.setups_peak, default=0)
+
+    @property
+    def overtime_per_open_day(self) -> float:
+        return self.overtime_minutes / self.open_days if self.open_days else 0.0
+
+    @property
+    def waits_median(self) -> float | None:
+        return self.wait_percentile(0.5)
+
+    @property
+    def waits_p90(self) -> float | None:
+        return self.wait_percentile(0.9)
+
+    def wait_percentile(self, share: float) -> float | None:
+        if not self.waits_minutes:
+            return None
+        ordered = sorted(self.waits_minutes)
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+@dataclass
+class CapacityReport:
+    site: Site
+    chairs: int
+    hours: list[int]  # local hours of the day shown
+    setup_bins: list[int]  # bin starts, minutes since local midnight
+    periods: list[CapacityPeriod]
+
+
+def _overlap(first: int, last: int, start: int, end: int) -> int:
+    return max(0, min(last, end) - max(first, start))
+
+
+def _wall(instant: dt.datetime, day: dt.date, zone: Any) -> int:
+    local = instant.astimezone(zone)
+    return (local.date() - day).days * _DAY_MINUTES + local.hour * 60 + local.minute
+
+
+def capacity_report(*, site: Site, windows: Sequence[CapacityWindow]) -> CapacityReport:
+    """Chair and nurse use by hour of day, nurse setups per 15 minutes, waits from check-in to the
+    infusion's start and minutes past closing, for each window of local days. Five queries whatever
+    the number of sessions: opening hours, chairs, closures, nurse shifts and the sessions with their
+    protocol's nurse minutes, administration and discharge."""
+    zone = site.zone
+    opening = {row.weekday: (row.opens_at, row.closes_at) for row in site.opening_hours.all()}
+    chairs = Chair.objects.filter(site=site, active=True).count()
+    start = day_bounds(min(w.first_day for w in windows), zone)[0]
+    end = day_bounds(max(w.last_day for w in windows), zone)[1]
+    closures = list(
+        Closure.objects.filter(Q(site=site) | Q(site__isnull=True), starts_at__lt=end, ends_at__gt=start).values_list(
+            "starts_at", "ends_at"
+        )
+    )
+    shifts = list(
+        Shift.objects.filter(
+            site=site,
+            staff__role=Role.NURSE,
+            starts_at__lt=end,
+            starts_at__gt=start - MAX_SHIFT_LENGTH,
+            ends_at__gt=start,
+        ).values_list("starts_at", "ends_at")
+    )
+    sessions = list(
+        Appointment.objects.filter(
+            site=site,
+            status__in=[s.value for s in BLOCKING_STATUSES],
+            starts_at__gte=start,
+            starts_at__lt=end,
+        ).values(
+            "starts_at",
+            "ends_at",
+            "status",
+            "checked_in_at",
+            "completed_at",
+            "plan__protocol__nurse_setup_minutes",
+            "plan__protocol__nurse_check_offsets_minutes",
+            "plan__protocol__nurse_check_minutes",
+            "plan__protocol__nurse_discharge_minutes",
+            "administration__started_at",
+            "recovery__discharged_at",
+        )
+    )
+
+    def minutes(clock: dt.time) -> int:
+        return clock.hour * 60 + clock.minute
+
+    opens = [minutes(o) for o, _ in opening.values()] or [8 * 60]
+    closes = [minutes(c) for _, c in opening.values()] or [18 * 60]
+    # One hour past the latest closing, so overtime shows on the charts.
+    hours = list(range(min(opens) // 60, min(24, -(-max(closes) // 60) + 1)))
+    setup_bins = list(range(hours[0] * 60, (hours[-1] + 1) * 60, SETUP_BIN_MINUTES))
+    by_day: dict[dt.date, list[dict[str, Any]]] = defaultdict(list)
+    for session in sessions:
+        by_day[session["starts_at"].astimezone(zone).date()].append(session)
+
+    def hourly(first: int, last: int) -> list[int]:
+        return [_overlap(first, last, hour * 60, hour * 60 + 60) for hour in hours]
+
+    def add(totals: list[int], more: list[int]) -> None:
+        for index, value in enumerate(more):
+            totals[index] += value
+
+    periods = []
+    for window in windows:
+        period = CapacityPeriod(window=window)
+        chair_busy, chair_open = [0] * len(hours), [0] * len(hours)
+        hands_on, on_shift = [0] * len(hours), [0] * len(hours)
+        setups_by_day: list[list[int]] = []
+        for offset in range((window.last_day - window.first_day).days + 1):
+            day = window.first_day + dt.timedelta(days=offset)
+            day_start, day_end = day_bounds(day, zone)
+            today = opening.get(day.weekday())
+            setups_today: list[int] | None = None
+            if today is not None:
+                opens_at, closes_at = (dt.datetime.combine(day, clock, tzinfo=zone) for clock in today)
+                if not any(a <= opens_at and b >= closes_at for a, b in closures):
+                    period.open_days += 1
+                    add(chair_open, [chairs * m for m in hourly(minutes(today[0]), minutes(today[1]))])
+                    setups_today = [0] * len(setup_bins)
+                    setups_by_day.append(setups_today)
+            for shift_start, shift_end in shifts:
+                if shift_start < day_end and shift_end > day_start:
+                    add(
+                        on_shift,
+                        hourly(
+                            _wall(max(shift_start, day_start), day, zone), _wall(min(shift_end, day_end), day, zone)
+                        ),
+                    )
+            overtime_today = False
+            for session in by_day.get(day, ()):
+                period.sessions += 1
+                first, last = _wall(session["starts_at"], day, zone), _wall(session["ends_at"], day, zone)
+                nurse = {
+                    name: session[f"plan__protocol__{name}"]
+                    if session[f"plan__protocol__{name}"] is not None
+                    else default
+                    for name, default in _PROTOCOL_DEFAULTS.items()
+                }
+                setup, check = nurse["nurse_setup_minutes"], nurse["nurse_check_minutes"]
+                work = [
+                    (first, first + setup),
+                    *((first + o, first + o + check) for o in nurse["nurse_check_offsets_minutes"]),
+                    (last - nurse["nurse_discharge_minutes"], last),
+                ]
+                add(chair_busy, hourly(first, last))
+                for a, b in work:
+                    add(hands_on, hourly(a, min(b, last)))
+                slot = (first - setup_bins[0]) // SETUP_BIN_MINUTES
+                if setups_today is not None and 0 <= slot < len(setup_bins):
+                    setups_today[slot] += 1
+                checked_in, infusion = session["checked_in_at"], session["administration__started_at"]
+                if checked_in is not None and infusion is not None and infusion >= checked_in:
+                    period.waits_minutes.append((infusion - checked_in).total_seconds() / 60)
+                if today is not None:
+                    # The real end when the session record has it, else the booked one.
+                    ended = session["recovery__discharged_at"] or session["completed_at"] or session["ends_at"]
+                    past = _wall(ended, day, zone) - minutes(today[1])
+                    if past > 0:
+                        period.overtime_minutes += past
+                        period.overtime_sessions += 1
+                        overtime_today = True
+            period.overtime_days += overtime_today
+        period.chair_utilisation = [b / r if r else None for b, r in zip(chair_busy, chair_open, strict=True)]
+        period.nurse_utilisation = [w / r if r else None for w, r in zip(hands_on, on_shift, strict=True)]
+        days = len(setups_by_day)
+        period.setups_mean = [sum(d[i] for d in setups_by_day) / days if days else 0.0 for i in range(len(setup_bins))]
+        period.setups_peak = [max((d[i] for d in setups_by_day), default=0) for i in range(len(setup_bins))]
+        periods.append(period)
+    return CapacityReport(site=site, chairs=chairs, hours=hours, setup_bins=setup_bins, periods=periods)

@@ -172,6 +172,8 @@ def vitals_record(
             )
     if diastolic >= systolic:
         raise InvalidInput(f"Diastolic {diastolic} must be below systolic {systolic}.", details={"field": "diastolic"})
+    if phase == VitalsPhase.RECOVERY:
+        _require_administration(appointment, "recovery vitals follow it")
     return VitalSigns.objects.create(
         appointment=appointment, phase=phase, recorded_by=actor, recorded_at=now, **readings
     )
@@ -219,6 +221,15 @@ def _check_dose(*, route: str, dose_mg_per_kg: Decimal, weight_kg: Decimal, tota
             )
 
 
+def _require_administration(appointment: Appointment, why: str) -> Administration:
+    """Recovery comes after the drug was given: a discharge recorded first would make the
+    administration's own times look wrong when it is recorded afterwards."""
+    administration = Administration.objects.filter(appointment=appointment).first()
+    if administration is None:
+        raise InvalidState(f"Record the administration first: {why}.")
+    return administration
+
+
 def _min_monitoring() -> dt.timedelta:
     return dt.timedelta(minutes=settings.DISCHARGE_MIN_MONITORING_MINUTES)
 
@@ -232,8 +243,11 @@ def _require_start_allowed_at(appointment: Appointment, started_at: dt.datetime)
     """The infusion may start only once the start gate was open: after a pre-infusion reading and,
     when that reading held the start, after the prescriber's clearance."""
     zone = appointment.site.zone
+    # Compared at minute precision, as the form shows and takes times: a start entered in the
+    # vitals' own minute (10:05 for readings taken at 10:05:40) is in order.
+    next_minute = started_at.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
     pre = (
-        appointment.vital_signs.filter(phase=VitalsPhase.PRE, recorded_at__lt=started_at)
+        appointment.vital_signs.filter(phase=VitalsPhase.PRE, recorded_at__lt=next_minute)
         .order_by("-recorded_at", "-pk")
         .first()
     )
@@ -245,7 +259,7 @@ def _require_start_allowed_at(appointment: Appointment, started_at: dt.datetime)
         )
     if vitals_problems(pre, thresholds_for(site=appointment.site)):
         clearance = appointment.start_clearances.filter(cleared_at__gte=pre.recorded_at).order_by("cleared_at").first()
-        if clearance is None or clearance.cleared_at >= started_at:
+        if clearance is None or clearance.cleared_at >= next_minute:
             when = f" (cleared at {clearance.cleared_at.astimezone(zone):%H:%M})" if clearance is not None else ""
             raise InvalidInput(
                 f"The start was held by the pre-infusion vitals; the administration must start after the "
@@ -403,16 +417,15 @@ def recovery_record(
         raise InvalidInput("Name who drives the patient home; the patient must not drive after a session.")
     if discharged_at > now:
         raise InvalidInput("The discharge time cannot be in the future.")
-    administration = Administration.objects.filter(appointment=appointment).first()
-    if administration is not None:
-        earliest = administration.ended_at + _min_monitoring()
-        if discharged_at <= administration.ended_at or discharged_at < earliest:
-            local = earliest.astimezone(appointment.site.zone)
-            raise InvalidInput(
-                f"The discharge must be at least {_monitoring_words()} after the administration ended "
-                f"(not before {local:%H:%M}).",
-                details={"field": "discharged_at"},
-            )
+    administration = _require_administration(appointment, "recovery and discharge follow it")
+    earliest = administration.ended_at + _min_monitoring()
+    if discharged_at <= administration.ended_at or discharged_at < earliest:
+        local = earliest.astimezone(appointment.site.zone)
+        raise InvalidInput(
+            f"The discharge must be at least {_monitoring_words()} after the administration ended "
+            f"(not before {local:%H:%M}).",
+            details={"field": "discharged_at"},
+        )
     if any(not effect.active for effect in side_effects):
         raise InvalidInput("One of the side effects is no longer on the clinic's list.")
     recovery = Recovery.objects.filter(appointment=appointment).first() or Recovery(appointment=appointment)

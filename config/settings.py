@@ -384,7 +384,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=5),
         "options": {"expires": 3000},
     },
+    # Holds (FHIR $hold) lapse after FHIR_HOLD_MINUTES; this frees their time.
+    "release-expired-holds": {
+        "task": "scheduling.tasks.release_expired_holds",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
 }
+# --- FHIR R4 server (interop.fhir) ------------------------------------------
+# How long a $hold keeps its chair, nurse and patient before it lapses.
+FHIR_HOLD_MINUTES = env_int("FHIR_HOLD_MINUTES", 10, minimum=1)
+# The identifier system of the EHR's medical record numbers (Patient.identifier.system).
+FHIR_MRN_SYSTEM = env.str("FHIR_MRN_SYSTEM", default="urn:clinic-scheduler:mrn")
 
 # --- Cache (idempotency keys, throttling) -----------------------------------
 if REDIS_URL:

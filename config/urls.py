@@ -7,6 +7,7 @@ urlpatterns = [
     path("health/", views.health, name="health"),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
+    path("fhir/R4/", include("interop.fhir.urls")),
     path("r/", include("web.reminder_links_urls")),
     path("", views.home, name="home"),
     path("", include("web.auth_urls")),

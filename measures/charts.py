@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 WIDTH = 640
 HEIGHT = 220
@@ -47,6 +48,10 @@ class LineChart:
     y_max: int
 
     @property
+    def plot_middle(self) -> float:
+        return (self.plot_left + self.plot_right) / 2
+
+    @property
     def tick_bottom(self) -> int:
         return self.plot_bottom + TICK_LENGTH
 
@@ -56,17 +61,20 @@ def line_chart(
     values: Sequence[tuple[dt.datetime, int]],
     y_max: int,
     session_times: Sequence[dt.datetime],
+    zone: ZoneInfo,
     guides: Sequence[tuple[int, str]] = (),
-    zone: dt.tzinfo = dt.UTC,
 ) -> LineChart | None:
+    """The chart of `values` (aware times) on an axis of whole local days in `zone`, the site's:
+    from the midnight that starts the first score's day to the one that ends the last score's day,
+    so a score at 21:00 on 3 Dec sits inside 3 Dec even where UTC already says 4 Dec."""
     if not values:
         return None
     times = [when for when, _ in values]
-    start, end = min(times), max(times)
+    first_day, last_day = min(times).astimezone(zone).date(), max(times).astimezone(zone).date()
     # Sessions outside the scored span would squash the scores into a corner; show those inside.
-    sessions = [t for t in session_times if start - dt.timedelta(days=1) <= t <= end + dt.timedelta(days=1)]
-    if start == end:
-        start, end = start - dt.timedelta(days=1), end + dt.timedelta(days=1)
+    sessions = [t for t in session_times if min(times) - dt.timedelta(days=1) <= t <= max(times) + dt.timedelta(days=1)]
+    start = dt.datetime.combine(first_day, dt.time(0), tzinfo=zone)
+    end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
     span = (end - start).total_seconds()
     plot_width = WIDTH - LEFT - RIGHT
     plot_height = HEIGHT - TOP - BOTTOM
@@ -90,7 +98,7 @@ def line_chart(
         polyline=" ".join(f"{p.x},{p.y}" for p in points),
         session_ticks=[x_of(t) for t in sessions],
         guides=[Guide(y_of(value), value, label) for value, label in guides if 0 < value < y_max],
-        first_day=start.astimezone(zone).date(),
-        last_day=end.astimezone(zone).date(),
+        first_day=first_day,
+        last_day=last_day,
         y_max=y_max,
     )

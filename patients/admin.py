@@ -9,17 +9,20 @@ from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
+from clinic.admin_visibility import ClinicalAdminMixin
 from patients.models import Contraindication, Evaluation, Patient, PatientFlag
 
 
-class PatientFlagInline(admin.TabularInline):
+class PatientFlagInline(ClinicalAdminMixin, admin.TabularInline):
+    clinical_model = True
     model = PatientFlag
     extra = 0
     fields = ["contraindication", "notes", "recorded_by", "recorded_at"]
     readonly_fields = ["recorded_by", "recorded_at"]
 
 
-class EvaluationInline(admin.StackedInline):
+class EvaluationInline(ClinicalAdminMixin, admin.StackedInline):
+    clinical_model = True
     model = Evaluation
     extra = 0
     fields = [
@@ -34,7 +37,9 @@ class EvaluationInline(admin.StackedInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(SimpleHistoryAdmin):
+class PatientAdmin(ClinicalAdminMixin, SimpleHistoryAdmin):
+    visibility_kind = "patient"  # medications, seizure history
+    clinical_inlines = (PatientFlagInline, EvaluationInline)
     list_display = [
         "last_name",
         "first_name",
@@ -97,7 +102,8 @@ class RecordedByAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(PatientFlag)
-class PatientFlagAdmin(RecordedByAdmin):
+class PatientFlagAdmin(ClinicalAdminMixin, RecordedByAdmin):
+    clinical_model = True
     list_display = ["patient", "contraindication", "recorded_by", "recorded_at"]
     list_filter = ["contraindication"]
     search_fields = ["patient__first_name", "patient__last_name", "notes"]
@@ -107,7 +113,8 @@ class PatientFlagAdmin(RecordedByAdmin):
 
 
 @admin.register(Evaluation)
-class EvaluationAdmin(RecordedByAdmin):
+class EvaluationAdmin(ClinicalAdminMixin, RecordedByAdmin):
+    clinical_model = True
     list_display = [
         "patient",
         "evaluated_on",

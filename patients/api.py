@@ -23,10 +23,8 @@ from rest_framework.response import Response
 from clinic import api_fields
 from clinic.api import AtomicWritesMixin, CleanModelSerializer, ClinicAPIMixin
 from clinic.models import Channel
-from clinic.permissions import ADMINS, CLINICIANS, DESK, PATIENTS
+from clinic.permissions import ADMINS, CLINICIANS, DESK, PATIENTS, FieldVisibilityMixin, hidden_fields
 from patients.models import Contraindication, Evaluation, Patient, PatientFlag
-
-CLINICAL_FIELDS = ("medications", "seizure_history")
 
 
 class PhoneField(PhoneNumberField):
@@ -34,7 +32,9 @@ class PhoneField(PhoneNumberField):
         return str(value) if value else ""
 
 
-class PatientSerializer(CleanModelSerializer):
+class PatientSerializer(FieldVisibilityMixin, CleanModelSerializer):
+    visibility_kind = "patient"
+
     date_of_birth = api_fields.DateField(earliest=api_fields.BIRTH_EARLIEST)
     mobile_phone = PhoneField(required=False, allow_blank=True)
     escort_phone = PhoneField(required=False, allow_blank=True)
@@ -68,14 +68,10 @@ class PatientSerializer(CleanModelSerializer):
             "seizure_history",
         ]
 
-    def _is_clinician(self) -> bool:
-        return bool(self.context.get("is_clinician"))
-
     def validate(self, attrs):
-        if not self._is_clinician():
-            sent = [name for name in CLINICAL_FIELDS if name in attrs]
-            if sent:
-                raise serializers.ValidationError({name: ["Only clinicians can record this."] for name in sent})
+        sent = sorted(hidden_fields(self.context.get("role"), "patient") & set(attrs))
+        if sent:
+            raise serializers.ValidationError({name: ["Only clinicians can record this."] for name in sent})
         if attrs.get("medications", "") is None:
             attrs["medications"] = ""
         if "seizure_history" in attrs and attrs["seizure_history"] is None:
@@ -85,13 +81,6 @@ class PatientSerializer(CleanModelSerializer):
         ):
             attrs["reminder_consent_changed_at"] = timezone.now()
         return super().validate(attrs)
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        if not self._is_clinician():
-            for name in CLINICAL_FIELDS:
-                data[name] = None
-        return data
 
 
 class ReminderPreferencesSerializer(
@@ -165,6 +154,7 @@ class PatientViewSet(
         return {
             **super().get_serializer_context(),
             "is_clinician": getattr(self, "request", None) is not None and self.actor.is_clinician,
+            "role": self.actor.role if getattr(self, "request", None) is not None else None,
         }
 
     @extend_schema(summary="A patient's reminder preferences", responses=ReminderPreferencesSerializer)

@@ -28,6 +28,8 @@ class Patient(models.Model):
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
     date_of_birth = models.DateField()
+    # The medical record number the clinic's EHR knows the patient by (FHIR Patient.identifier).
+    mrn = models.CharField("MRN", max_length=64, unique=True, null=True, blank=True)
     email = models.EmailField(blank=True)
     mobile_phone = PhoneNumberField(blank=True)
     home_site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="patients")

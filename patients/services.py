@@ -10,11 +10,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from clinic.errors import InvalidInput, InvalidState
-from clinic.permissions import scope_to_staff
-from patients.models import Patient
+from clinic.models import Role
+from clinic.permissions import FIELD_READERS, scope_to_staff
+from patients.models import Evaluation, Patient
 
-# Screening data: only a clinician records these at registration.
-CLINICAL_FIELDS = ("medications", "seizure_history")
+# Screening data: only the roles that may read it (clinicians) record it at registration.
+CLINICAL_FIELDS = tuple(FIELD_READERS["patient"])
 
 
 @transaction.atomic
@@ -50,3 +51,62 @@ def patient_register(*, actor: AbstractBaseUser, now: dt.datetime, clinician: bo
     patient._history_user = actor  # type: ignore[attr-defined]
     patient.save()
     return patient
+
+
+# What an outside system (the FHIR server) may change on a patient's record.
+DEMOGRAPHIC_FIELDS = ("first_name", "last_name", "date_of_birth", "email", "mrn")
+
+
+@transaction.atomic
+def patient_update(*, patient: Patient, actor: AbstractBaseUser, fields: dict[str, Any], reason: str = "") -> Patient:
+    """Change a patient's demographics (DEMOGRAPHIC_FIELDS only), validated, with history."""
+    unknown = set(fields) - set(DEMOGRAPHIC_FIELDS)
+    if unknown:
+        raise InvalidInput(f"These cannot be changed here: {', '.join(sorted(unknown))}.")
+    changed = [name for name, value in fields.items() if getattr(patient, name) != value]
+    for name in changed:
+        setattr(patient, name, value if not isinstance(value := fields[name], str) else value.strip())
+    if not changed:
+        return patient
+    try:
+        patient.full_clean(validate_unique=False)
+    except ValidationError as exc:
+        raise InvalidInput(" ".join(exc.messages)) from exc
+    patient._change_reason = reason or "Demographics updated"  # type: ignore[attr-defined]
+    patient._history_user = actor  # type: ignore[attr-defined]
+    patient.save(update_fields=[*changed, "updated_at"])
+    return patient
+
+
+EVALUATION_FIELDS = (
+    "evaluated_on",
+    "evaluator_name",
+    "evaluator_credentials",
+    "diagnosis",
+    "icd10_code",
+    "systolic_bp",
+    "diastolic_bp",
+    "heart_rate",
+    "cardiac_history",
+    "notes",
+)
+
+
+def evaluation_record(*, patient: Patient, actor: AbstractBaseUser, fields: dict[str, Any]) -> Evaluation:
+    """Records the mental-health evaluation that precedes treatment. A diagnosis is a prescriber's
+    to put on the chart; the history keeps who recorded it."""
+    staff = getattr(actor, "staff", None)
+    if staff is None or not staff.active or staff.role != Role.PRESCRIBER:
+        raise InvalidInput("Only a prescriber can record an evaluation.")
+    evaluation = Evaluation(
+        patient=patient, recorded_by_id=actor.pk, **{name: fields[name] for name in EVALUATION_FIELDS if name in fields}
+    )
+    try:
+        evaluation.full_clean()
+    except ValidationError as exc:
+        raise InvalidInput(" ".join(exc.messages)) from exc
+    evaluation._change_reason = "Recorded from the chart"  # type: ignore[attr-defined]
+    evaluation._history_user = actor  # type: ignore[attr-defined]
+    with transaction.atomic():
+        evaluation.save()
+    return evaluation

@@ -13,6 +13,7 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
+from clinic.admin_visibility import ClinicalAdminMixin
 from scheduling.models import (
     Appointment,
     IdempotencyRecord,
@@ -102,7 +103,8 @@ class PlanAppointmentInline(ReadOnlyInline):
 
 
 @admin.register(TreatmentPlan)
-class TreatmentPlanAdmin(SimpleHistoryAdmin):
+class TreatmentPlanAdmin(ClinicalAdminMixin, SimpleHistoryAdmin):
+    visibility_kind = "plan"  # attention reason, eligibility override, end reason
     list_display = [
         "patient",
         "protocol",
@@ -148,7 +150,8 @@ class ReminderInline(ReadOnlyInline):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(SimpleHistoryAdmin):
+class AppointmentAdmin(ClinicalAdminMixin, SimpleHistoryAdmin):
+    visibility_kind = "appointment"  # clinical notes, accepted rule break
     list_display = ["starts_at", "local_start", "patient", "site", "chair", "nurse", "phase", "sequence", "status"]
     list_filter = ["status", "phase", "site", "chair"]
     search_fields = ["patient__first_name", "patient__last_name", "notes", "ride_home"]

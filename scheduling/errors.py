@@ -51,7 +51,7 @@ class CourseDoesNotFit(SchedulingError):
 
 
 class PlanRuleBroken(SchedulingError):
-    """The change would break the plan's rules; a clinician may accept it with a reason."""
+    """The change would break the plan's rules; a prescriber may accept it with a reason."""
 
     code = "plan_rule_broken"
     http_status = 409

@@ -8,6 +8,8 @@ import datetime as dt
 
 from django import forms
 
+from clinic.form_fields import ClinicalDateField
+
 
 class DateInput(forms.DateInput):
     input_type = "date"
@@ -17,8 +19,8 @@ class DayRangeForm(forms.Form):
     """A range of days to look for free times in (the free-slot finder's limit: `max_days`)."""
 
     max_days = 14
-    first_day = forms.DateField(label="From", widget=DateInput)
-    last_day = forms.DateField(label="To", widget=DateInput)
+    first_day = ClinicalDateField(label="From", widget=DateInput)
+    last_day = ClinicalDateField(label="To", widget=DateInput)
 
     def clean(self) -> dict:
         data = super().clean()
@@ -32,7 +34,7 @@ class DayRangeForm(forms.Form):
 
 
 class CourseStartForm(forms.Form):
-    start_date = forms.DateField(
+    start_date = ClinicalDateField(
         label="First possible day", widget=DateInput, help_text="The course is planned from this day on."
     )
 
@@ -62,7 +64,7 @@ class PlanAdjustForm(forms.Form):
     interval_days = forms.IntegerField(
         label="New maintenance interval (days)", required=False, min_value=1, max_value=365
     )
-    from_date = forms.DateField(
+    from_date = ClinicalDateField(
         label="Resume or restart from",
         required=False,
         widget=DateInput,
@@ -81,6 +83,18 @@ class PlanAdjustForm(forms.Form):
         super().__init__(*args, **kwargs)
         if allowed is not None:
             self.fields["action"].choices = [c for c in self.ACTIONS if c[0] in allowed]
+            # Each role sees only the fields of the changes it may make.
+            if self.INTERVAL not in allowed:
+                del self.fields["interval_days"]
+            restarts = [a for a in (self.RESUME, self.NEW_INDUCTION) if a in allowed]
+            if not restarts:
+                del self.fields["from_date"]
+            elif restarts == [self.RESUME]:
+                self.fields["from_date"].label = "Resume from"
+                self.fields["from_date"].help_text = "The first possible day of the next session."
+            elif restarts == [self.NEW_INDUCTION]:
+                self.fields["from_date"].label = "Restart from"
+                self.fields["from_date"].help_text = "The first possible day of the new induction."
 
     def clean(self) -> dict:
         data = super().clean()

@@ -227,10 +227,14 @@ class AppointmentStatus(models.TextChoices):
     COMPLETED = "completed", "Completed"
     CANCELLED = "cancelled", "Cancelled"
     NO_SHOW = "no_show", "No-show"
+    # Reserved for a few minutes by an outside system (FHIR $hold) before it books; it
+    # occupies chair, nurse and patient like a booking, and lapses at `hold_expires_at`.
+    HELD = "held", "Held"
 
 
 # Appointments in these states occupy their chair, nurse and patient.
 BLOCKING_STATUSES = (
+    AppointmentStatus.HELD,
     AppointmentStatus.BOOKED,
     AppointmentStatus.CONFIRMED,
     AppointmentStatus.CHECKED_IN,
@@ -276,6 +280,8 @@ class Appointment(models.Model):
     checked_in_at = models.DateTimeField(null=True, blank=True)
     in_chair_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Only while held: when the hold lapses (the sweep then cancels it).
+    hold_expires_at = models.DateTimeField(null=True, blank=True)
     # The .ics SEQUENCE (RFC 5545 §3.8.7.4): raised on every move and cancel, so a
     # calendar program takes each newer copy, whichever channel or download it came by.
     calendar_sequence = models.PositiveIntegerField(default=0)
@@ -293,6 +299,8 @@ class Appointment(models.Model):
             # The snapshot asks for (site OR nurse OR patient) in a window; with an OR the
             # composite indexes above are scanned whole, this one reads the window only.
             models.Index(fields=["starts_at"], name="appointment_starts_idx"),
+            # The hold sweep reads only the few held rows.
+            models.Index(fields=["hold_expires_at"], name="appointment_hold_expiry_idx", condition=Q(status="held")),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(starts_at__lt=F("ends_at")), name="appointment_starts_before_end"),
@@ -306,6 +314,10 @@ class Appointment(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="cancelled") | Q(cancelled_at__isnull=False),
                 name="appointment_cancel_has_timestamp",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="held") | Q(hold_expires_at__isnull=False),
+                name="appointment_hold_has_expiry",
             ),
             # A cancelled or missed session's number is taken over by its replacement.
             models.UniqueConstraint(
@@ -547,3 +559,48 @@ class WaitlistOffer(models.Model):
 
     def __str__(self) -> str:
         return f"Offer of {self.starts_at:%Y-%m-%d %H:%M} UTC to {self.entry.patient} ({self.get_status_display()})"
+
+
+# --- Day templates: the site's staggered start times per chair (scheduling/engine/day_template.py) ---
+
+
+class DayTemplateState(models.TextChoices):
+    PENDING = "pending", "Queued"
+    DONE = "done", "Computed"
+    FAILED = "failed", "Failed"
+
+
+class DayTemplate(models.Model):
+    """One computation of a site's day template. Every attempt keeps its row (the history);
+    the latest DONE row is the template in use, so a failed or timed-out run changes nothing."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="day_templates")
+    state = models.CharField(max_length=10, choices=DayTemplateState.choices, default=DayTemplateState.PENDING)
+    # [{"chair_id": 3, "start": "08:20", "protocol_id": 1}, ...] in chair, then time order.
+    starts = models.JSONField(default=list, blank=True)
+    sessions_per_day = models.PositiveSmallIntegerField(null=True, blank=True)
+    solver_status = models.CharField(max_length=20, blank=True, help_text="CP-SAT's answer: OPTIMAL, FEASIBLE, ...")
+    solve_seconds = models.FloatField(null=True, blank=True)
+    # What the solver was given (opening, nurses over the day, protocol mix), shown on the page.
+    inputs = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    requested_at = models.DateTimeField()
+    computed_at = models.DateTimeField(null=True, blank=True)
+    computed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        indexes = [models.Index(fields=["site", "state", "-computed_at"], name="day_template_latest_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state="pending") | Q(computed_at__isnull=False), name="day_template_finished_has_time"
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="done") | Q(sessions_per_day__isnull=False), name="day_template_done_has_count"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Day template of {self.site} ({self.get_state_display()}, requested {self.requested_at:%Y-%m-%d %H:%M})"

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import (
+    Count,
     Expression,
     Func,
     JSONField,
@@ -28,10 +29,24 @@ from clinic.permissions import mark_long_lived, site_ids
 from clinic.rows import ModelColumns, column_reader, in_list, prepared_execute
 from patients.models import Patient
 from scheduling.engine import ChairState, InductionRule, NurseState, Preferences, SiteSnapshot, Span
+from scheduling.engine.day_template import ChairSpec as TemplateChair
+from scheduling.engine.day_template import NurseShift
+from scheduling.engine.day_template import ProtocolSpec as TemplateProtocol
 from scheduling.engine.model import DEFAULT_NURSE_WORK, NurseWork, span_order
 from scheduling.engine.placement import EARLIEST, Habits, Placement
 from scheduling.engine.planner import MaintenanceRule
-from scheduling.models import BLOCKING_STATUSES, MAX_SESSION_LENGTH, Appointment, Protocol, TreatmentPlan
+from scheduling.engine.wallclock import day_bounds
+from scheduling.models import (
+    BLOCKING_STATUSES,
+    MAX_SESSION_LENGTH,
+    Appointment,
+    AppointmentStatus,
+    DayTemplate,
+    DayTemplateState,
+    Phase,
+    Protocol,
+    TreatmentPlan,
+)
 
 
 def opening_hours(site: Site) -> dict[int, tuple[dt.time, dt.time]]:
@@ -528,6 +543,126 @@ def booking_references(
     return {"patient": patient, "site": site, "chair": loaded["chair"], "nurse": nurse}
 
 
+# --- Day templates (scheduling/engine/day_template.py, scheduling/services/day_template.py) ---
+
+DAY_TEMPLATE_MIX_WEEKS = 8
+# The typical day's nurse shifts come from this many days either side of today.
+DAY_TEMPLATE_SHIFT_DAYS = 28
+
+
+def latest_day_template(*, site_id: int) -> DayTemplate | None:
+    return (
+        DayTemplate.objects.filter(site_id=site_id, state=DayTemplateState.DONE)
+        .select_related("computed_by")
+        .order_by("-computed_at", "-pk")
+        .first()
+    )
+
+
+def preferred_starts(*, site_id: int) -> dict[int, frozenset[dt.time]]:
+    """chair id -> the local start times of the site's current day template; empty when there is none."""
+    row = (
+        DayTemplate.objects.filter(site_id=site_id, state=DayTemplateState.DONE)
+        .order_by("-computed_at", "-pk")
+        .values_list("starts", flat=True)
+        .first()
+    )
+    starts: dict[int, set[dt.time]] = defaultdict(set)
+    for entry in row or ():
+        starts[int(entry["chair_id"])].add(dt.time.fromisoformat(entry["start"]))
+    return {chair_id: frozenset(times) for chair_id, times in starts.items()}
+
+
+@dataclass(frozen=True)
+class DayTemplateInputs:
+    chairs: list[TemplateChair]
+    opening: tuple[dt.time, dt.time] | None
+    nurse_shifts: list[NurseShift]
+    protocols: list[TemplateProtocol]
+    setups_per_nurse: int
+    max_patients_per_nurse: int
+    step_minutes: int
+    bookings_counted: int
+
+
+def _typical_opening(site: Site) -> tuple[dt.time, dt.time] | None:
+    hours = Counter(opening_hours(site).values())
+    return min(hours.items(), key=lambda item: (-item[1], item[0]))[0] if hours else None
+
+
+def _typical_nurse_shifts(site: Site, *, now: dt.datetime, open_weekdays: set[int]) -> list[NurseShift]:
+    """The most frequent pattern of nurse shifts over the open days around `now` (one entry per nurse)."""
+    today = now.astimezone(site.zone).date()
+    first, _ = day_bounds(today - dt.timedelta(days=DAY_TEMPLATE_SHIFT_DAYS), site.zone)
+    _, last = day_bounds(today + dt.timedelta(days=DAY_TEMPLATE_SHIFT_DAYS), site.zone)
+    by_day: dict[dt.date, list[tuple[dt.time, dt.time]]] = defaultdict(list)
+    rows = Shift.objects.filter(
+        site=site,
+        staff__role=Role.NURSE,
+        staff__active=True,
+        starts_at__lt=last,
+        starts_at__gte=first - MAX_SHIFT_LENGTH,
+        ends_at__gt=first,
+    ).values_list("starts_at", "ends_at")
+    for starts_at, ends_at in rows:
+        local_start, local_end = starts_at.astimezone(site.zone), ends_at.astimezone(site.zone)
+        end_clock = local_end.time() if local_end.date() == local_start.date() else dt.time(23, 59)
+        if local_start.date().weekday() in open_weekdays:
+            by_day[local_start.date()].append((local_start.time(), end_clock))
+    patterns = Counter(tuple(sorted(spans)) for spans in by_day.values())
+    if not patterns:
+        return []
+    pattern = min(patterns.items(), key=lambda item: (-item[1], -len(item[0]), item[0]))[0]
+    return [NurseShift(starts=start, ends=end) for start, end in pattern]
+
+
+def day_template_inputs(*, site: Site, now: dt.datetime) -> DayTemplateInputs:
+    """What the day-template solver needs for `site`, read in five queries: its active chairs, the
+    typical opening, the typical day's nurse shifts, and the protocol mix of the last eight weeks'
+    sessions (every active protocol alike when there were none)."""
+    chairs = [
+        TemplateChair(id=pk, routes=frozenset(equipment or ()))
+        for pk, equipment in Chair.objects.filter(site=site, active=True).order_by("pk").values_list("pk", "equipment")
+    ]
+    opening = _typical_opening(site)
+    open_weekdays = set(opening_hours(site))
+    mix = Counter(
+        dict(
+            Appointment.objects.filter(
+                site=site,
+                starts_at__gte=now - dt.timedelta(weeks=DAY_TEMPLATE_MIX_WEEKS),
+                starts_at__lt=now,
+                plan__isnull=False,
+            )
+            .exclude(status=AppointmentStatus.CANCELLED)
+            .values_list("plan__protocol")
+            .annotate(count=Count("pk"))
+            .values_list("plan__protocol", "count")
+        )
+    )
+    wanted = Protocol.objects.filter(pk__in=list(mix)) if mix else Protocol.objects.filter(active=True)
+    protocols = [
+        TemplateProtocol(
+            id=protocol.pk,
+            route=protocol.route,
+            chair_minutes=protocol.session_minutes,
+            setup_minutes=protocol.nurse_setup_minutes,
+            weight=float(mix.get(protocol.pk, 1)),
+        )
+        for protocol in wanted.order_by("pk")
+    ]
+    return DayTemplateInputs(
+        chairs=chairs,
+        opening=opening,
+        nurse_shifts=_typical_nurse_shifts(site, now=now, open_weekdays=open_weekdays),
+        protocols=protocols,
+        setups_per_nurse=site.setups_per_nurse,
+        max_patients_per_nurse=site.max_patients_per_nurse,
+        step_minutes=site.slot_step_minutes,
+        bookings_counted=sum(mix.values()),
+    )
+
+
 # --- Placement (scheduling/engine/placement.py) ---------------------------------------------
 
 # How many of the patient's latest sessions say what is usual for them.
@@ -535,8 +670,8 @@ HABIT_SESSIONS = 6
 
 
 def site_preferred_starts(site: Site) -> dict[int, frozenset[dt.time]]:
-    """chair id -> the local starts of the site's day template (none until a template is made)."""
-    return {}
+    """chair id -> the local starts of the site's day template (none until a template is made). One query."""
+    return preferred_starts(site_id=site.pk)
 
 
 def patient_habits(patient: Patient | None, *, site: Site) -> Habits:
@@ -588,3 +723,32 @@ def site_placement(
             shortest_session=dt.timedelta(minutes=shortest) if shortest else None,
         )
     return Placement(policy=EARLIEST)
+
+
+@dataclass(frozen=True)
+class ResumeDays:
+    """When a paused plan may resume, by the protocol's spacing from the last session held."""
+
+    last_held: dt.date | None
+    earliest: dt.date | None  # the first day the protocol's minimum spacing allows
+    min_days: int
+    suggested: dt.date | None  # the plan's own rhythm: the interval after the last session
+
+
+def resume_days(plan: TreatmentPlan) -> ResumeDays:
+    last = plan.appointments.filter(status=AppointmentStatus.COMPLETED).order_by("-starts_at").only("starts_at").first()
+    if plan.phase == Phase.MAINTENANCE:
+        rule = maintenance_rule(plan)
+        min_days, rhythm = rule.min_days, rule.interval_days
+    else:
+        min_days = -(-plan.protocol.min_gap_hours // 24)  # hours, rounded up to whole days
+        rhythm = min_days
+    if last is None:
+        return ResumeDays(last_held=None, earliest=None, min_days=min_days, suggested=None)
+    day = last.starts_at.astimezone(plan.site.zone).date()
+    return ResumeDays(
+        last_held=day,
+        earliest=day + dt.timedelta(days=min_days),
+        min_days=min_days,
+        suggested=day + dt.timedelta(days=rhythm),
+    )

@@ -7,10 +7,15 @@ import datetime as dt
 import time
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.utils import timezone
 
+from scheduling.engine.day_template import DEFAULT_TIME_LIMIT_SECONDS
+from scheduling.models import DayTemplate, DayTemplateState
 from scheduling.reminders.services import front_desk_lists_send_due, reminders_dispatch_due
+from scheduling.services.day_template import REGENERATE_TASK, day_template_fail, day_template_regenerate
+from scheduling.services.holds import holds_release_expired
 from scheduling.services.waitlist import waitlist_offer_freed_slot, waitlist_offers_sweep
 
 DISPATCH_BATCH_SIZE = 100
@@ -52,6 +57,12 @@ def send_front_desk_daily_lists() -> int:
     return front_desk_lists_send_due(now=timezone.now())
 
 
+@shared_task(name="scheduling.tasks.release_expired_holds", ignore_result=True)
+def release_expired_holds() -> int:
+    """Run every minute: cancel the holds (FHIR $hold) that lapsed, so their time is free again."""
+    return holds_release_expired(now=timezone.now())
+
+
 @shared_task(name="scheduling.tasks.waitlist_offer", ignore_result=True)
 def waitlist_offer(appointment_id: int, now: str) -> int:
     """Queued after a cancel commits, with the cancel's instant: offer the freed chair (a second run
@@ -63,3 +74,29 @@ def waitlist_offer(appointment_id: int, now: str) -> int:
 def sweep_waitlist_offers() -> int:
     """Run by beat: offer the openings whose offer task was lost (the broker was down)."""
     return waitlist_offers_sweep(now=timezone.now())
+
+
+# The solver's own limit plus room to load its inputs and write the result.
+DAY_TEMPLATE_SOFT_LIMIT = int(DEFAULT_TIME_LIMIT_SECONDS) + 20
+
+
+@shared_task(
+    name=REGENERATE_TASK,
+    ignore_result=True,
+    soft_time_limit=DAY_TEMPLATE_SOFT_LIMIT,
+    time_limit=DAY_TEMPLATE_SOFT_LIMIT + 15,
+)
+def regenerate_day_template(attempt_id: int) -> str:
+    """Compute one queued day template; out of time, the run is marked failed and the template in use stays."""
+    attempt = DayTemplate.objects.select_related("site", "computed_by").filter(pk=attempt_id).first()
+    if attempt is None or attempt.state != DayTemplateState.PENDING:
+        return "skipped"
+    try:
+        result = day_template_regenerate(
+            site=attempt.site, actor=attempt.computed_by, now=timezone.now(), attempt=attempt
+        )
+    except SoftTimeLimitExceeded:
+        result = day_template_fail(
+            attempt=attempt, now=timezone.now(), error="The solver ran out of time; the previous template stays in use."
+        )
+    return result.state

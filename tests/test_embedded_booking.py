@@ -27,10 +27,13 @@ from scheduling.engine.wallclock import day_bounds
 from scheduling.models import Appointment, IdempotencyRecord, Reminder
 from scheduling.selectors import booking_references, opening_hours, site_snapshot, sites_with_schedule
 from tests.factories import (
-    AppointmentFactory, ChairFactory, PatientFactory, PlanFactory, ShiftFactory, SiteFactory, StaffFactory,
+    AppointmentFactory, ChairFactory, PatientFactory, PlanFactory, ProtocolFactory, ShiftFactory, SiteFactory,
+    StaffFactory,
 )
 
-site_a = SiteFactory(name="Site A", time_zone="America/New_York")
+# One nurse for both chairs, who may set up two patients at once (so a booked chair leaves the
+# other chair free at the same time: the chair rule is what these checks look at).
+site_a = SiteFactory(name="Site A", time_zone="America/New_York", setups_per_nurse=2)
 site_b = SiteFactory(name="Site B", time_zone="America/New_York")
 zone = site_a.zone
 day = (timezone.now().astimezone(zone) + dt.timedelta(days=10)).date()
@@ -92,7 +95,8 @@ def free(site):
         "slots": sorted([s.start.astimezone(zone).strftime("%H:%M"), s.chair_id, s.nurse_id] for s in slots),
         "chairs": {c.name: [span(b.start, b.end) for b in c.busy] for c in snapshot.chairs},
         "nurses": {n.id: {"shifts": [span(b.start, b.end) for b in n.shifts],
-                          "booked": [span(b.start, b.end) for b in n.booked]} for n in snapshot.nurses},
+                          "booked": [span(b.start, b.end) for b in n.booked],
+                          "hands_on": [span(b.start, b.end) for b in n.hands_on]} for n in snapshot.nurses},
         "closures": [[*span(c.start, c.end), why] for c, why in snapshot.closures],
         "all_aware": all(isinstance(i, dt.datetime) and i.utcoffset() is not None for i in instants),
     }
@@ -196,6 +200,15 @@ out["appointments_at_a"] = sorted(
     [a.patient_id, a.chair_id, a.nurse_id, a.starts_at.isoformat()]
     for a in Appointment.objects.filter(site=site_a, starts_at__gte=local(0))
 )
+# 7. A session of a plan whose protocol sets up in 15 minutes, without checks.
+quick = ProtocolFactory(name="Quick setup", nurse_setup_minutes=15, nurse_check_offsets_minutes=[])
+quick_patient = PatientFactory(home_site=site_a)
+AppointmentFactory(
+    patient=quick_patient, plan=PlanFactory(patient=quick_patient, site=site_a, protocol=quick),
+    chair=chair_a2, nurse=nurse_a, starts_at=local(17),
+)
+out["quick_starts"] = local(17).isoformat()
+out["with_quick"] = free(site_a)
 print("BOOKING", json.dumps(out, default=str))
 """
 
@@ -290,6 +303,13 @@ def test_api_booking_on_sqlite_end_to_end(tmp_path):
     shift = [at(t) for t in snapshot["nurses"][str(nurse_a)]["shifts"][0]]
     assert shift == [at(t) for t in out["shift"]]
     assert [at(t) for t in snapshot["nurses"][str(nurse_a)]["booked"][0]] == [starts, ends]
+    # The session's nurse work comes with it from SQLite too: setup, the check at 40 minutes, discharge.
+    minute = dt.timedelta(minutes=1)
+    assert [[at(t) for t in hands] for hands in snapshot["nurses"][str(nurse_a)]["hands_on"]] == [
+        [starts, starts + 20 * minute],
+        [starts + 40 * minute, starts + 45 * minute],
+        [ends - 10 * minute, ends],
+    ]
 
     # 2. The same chair, overlapping, for another patient.
     taken = out["chair_taken"]
@@ -320,6 +340,12 @@ def test_api_booking_on_sqlite_end_to_end(tmp_path):
     planned = out["planned"]
     assert planned["status"] == 201, planned
     assert (planned["body"]["patient"], planned["body"]["chair"]) == (ids["planned_at_a"], a1)
+    # A session of a plan brings its protocol's nurse work (read through the plan, on SQLite):
+    # a 15-minute setup and no check.
+    quick_starts = at(out["quick_starts"])
+    hands = [[at(t) for t in h] for h in out["with_quick"]["nurses"][str(nurse_a)]["hands_on"]]
+    assert [quick_starts, quick_starts + dt.timedelta(minutes=15)] in hands
+    assert [quick_starts + dt.timedelta(minutes=40), quick_starts + dt.timedelta(minutes=45)] not in hands
 
     # 5b. A closure over 09:00-11:00 removes the starts whose session would touch it, nothing else;
     # site B's closure leaves site A alone.

@@ -5,6 +5,8 @@ that is the front desk's button, and a new induction goes through the prescriber
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import time_machine
 from django.urls import reverse
@@ -131,3 +133,82 @@ def test_the_chart_offers_a_prescriber_every_change(client, clinic, maintenance_
     chart = client.get(reverse("web:patient", args=[maintenance_plan.patient_id]))
     offered = {value for value, _ in chart.context["adjust_form"].fields["action"].choices}
     assert offered == {"interval", "pause", "end", "new_induction"}
+
+
+# Accepting a break of the plan's rules (a session closer to the last one than the protocol allows)
+# is a clinical decision too: a nurse may not take it, in the service, the API or the web.
+
+
+def _course(clinic):
+    plan = clinic.plan()
+    proposal = services.course_propose(plan=plan, start_date=START, now=NOW)
+    return plan, services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, sessions=proposal.sessions)
+
+
+def test_only_a_prescriber_may_accept_a_rule_break_in_the_service(clinic):
+    _plan, booked = _course(clinic)
+    too_close = booked[1].starts_at - dt.timedelta(hours=24)
+    with pytest.raises(DomainError, match="prescriber") as refused:
+        services.appointment_move(
+            appointment=booked[1],
+            starts_at=too_close,
+            actor=clinic.nurses[0].user,
+            now=NOW,
+            override_reason="Patient travels",
+        )
+    assert refused.value.http_status == 403
+    booked[1].refresh_from_db()
+    assert booked[1].rule_override_reason == ""
+
+
+def test_a_nurse_gets_403_for_accepting_a_rule_break_in_the_api_and_a_prescriber_201(clinic):
+    plan, booked = _course(clinic)
+    body = {
+        "patient": plan.patient_id,
+        "site": clinic.site.pk,
+        "plan": plan.pk,
+        "starts_at": (booked[0].starts_at + dt.timedelta(hours=24)).isoformat(),
+        "override_reason": "BP 150/95 accepted",
+    }
+    with time_machine.travel(NOW, tick=False):
+        response = _api(clinic.nurses[0].user).post("/api/v1/appointments/", body, format="json")
+        assert response.status_code == 403, response.content
+        assert "prescriber's decision" in response.json()["error"]["message"]
+        assert plan.appointments.count() == len(booked)
+        response = _api(clinic.prescriber.user).post("/api/v1/appointments/", body, format="json")
+        assert response.status_code == 201, response.content
+
+
+def test_the_move_page_offers_a_nurse_no_rule_break_and_refuses_a_posted_one(client, clinic):
+    _plan, booked = _course(clinic)
+    session = booked[1]
+    day = session.starts_at.astimezone(clinic.site.zone).date()
+    search = {"first_day": (day - dt.timedelta(days=1)).isoformat(), "last_day": day.isoformat()}
+    login(client, clinic.nurses[0].user)
+    with time_machine.travel(NOW, tick=False):
+        page = client.get(reverse("web:move-session", args=[session.pk]), search)
+        assert page.status_code == 200
+        assert b'name="override_reason"' not in page.content
+        refused = [c for row in page.context["days"] for c in row["choices"] if c["refused"]]
+        assert refused
+        response = client.post(
+            reverse("web:move-session", args=[session.pk]),
+            {**search, "slot": refused[0]["value"], "override_reason": "Patient travels"},
+        )
+    assert response.status_code == 403
+    assert "prescriber" in response.content.decode()
+    session.refresh_from_db()
+    assert session.starts_at == booked[1].starts_at
+
+
+def test_the_nurse_plan_form_shows_only_what_a_nurse_may_do(client, clinic, maintenance_plan):
+    login(client, clinic.nurses[0].user)
+    page = client.get(reverse("web:patient", args=[maintenance_plan.patient_id])).content.decode()
+    assert 'value="pause"' in page
+    assert 'name="interval_days"' not in page
+    assert 'name="from_date"' not in page
+    assert "Resume or restart from" not in page
+    client.logout()
+    login(client, clinic.prescriber.user)
+    page = client.get(reverse("web:patient", args=[maintenance_plan.patient_id])).content.decode()
+    assert 'name="interval_days"' in page and 'name="from_date"' in page

@@ -103,13 +103,45 @@ def test_bad_api_tokens_get_the_address_throttled(personas):
     assert body["error"]["code"] == "throttled"
     assert body["error"]["details"]["retry_after_seconds"] == 15 * 60
     assert response["Retry-After"] == str(15 * 60)
-    # Even a valid token from that address waits out the cool-off: guessing must stop, not slow down.
-    client.credentials(HTTP_AUTHORIZATION=f"Token {good_token}")
+    # Bad tokens from that address stay refused for the cool-off.
+    client.credentials(HTTP_AUTHORIZATION="Token yet-another-guess")
     assert client.get("/api/v1/sites/").status_code == 429
     # Another address is not affected.
     other = APIClient(REMOTE_ADDR="10.1.2.3")
     other.credentials(HTTP_AUTHORIZATION=f"Token {good_token}")
     assert other.get("/api/v1/sites/").status_code == 200
+
+
+def test_valid_token_is_served_after_twenty_bad_ones_from_the_same_address(personas):
+    """Clients behind one NAT share an address: a mistyped script must not lock out the EHR interface."""
+    good_token, _ = token_issue(user=personas.front_desk.user)
+    client = APIClient()
+    statuses = []
+    for attempt in range(20):
+        client.credentials(HTTP_AUTHORIZATION=f"Token guess{attempt:059d}")
+        statuses.append(client.get("/api/v1/sites/").status_code)
+    assert statuses[:5] == [401] * 5
+    assert statuses[5:] == [429] * 15  # bad tokens are still refused while the address cools off
+    client.credentials(HTTP_AUTHORIZATION=f"Token {good_token}")
+    assert client.get("/api/v1/sites/").status_code == 200
+    client.credentials(HTTP_AUTHORIZATION="Token guess-after-the-good-one")
+    assert client.get("/api/v1/sites/").status_code == 429
+
+
+def test_expired_token_counts_as_a_bad_one_while_the_address_cools_off(personas):
+    import datetime as dt
+
+    import time_machine
+
+    with time_machine.travel(dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC), tick=False) as traveller:
+        old_token, _ = token_issue(user=personas.front_desk.user)
+        traveller.shift(dt.timedelta(days=400))
+        client = APIClient()
+        for attempt in range(5):
+            client.credentials(HTTP_AUTHORIZATION=f"Token guess{attempt:059d}")
+            client.get("/api/v1/sites/")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {old_token}")
+        assert client.get("/api/v1/sites/").status_code == 429
 
 
 def test_failed_token_sends_a_signal_the_access_log_can_record(personas):

@@ -213,25 +213,35 @@ def test_second_run_creates_nothing(seeded):
     assert {m: m.objects.count() for m in models} == before
 
 
-def test_admin_pages_open_for_every_model(seeded, client, django_assert_max_num_queries):
-    client.force_login(get_user_model().objects.get(username="admin"))
+@pytest.mark.parametrize("username", ["admin", "clinician"])
+def test_admin_pages_open_for_every_model(seeded, client, django_assert_max_num_queries, username):
+    """The demo's admin (no clinical duty) is refused the clinical records and histories; a
+    clinician with admin rights opens every page."""
+    user = get_user_model().objects.get(username=username)
+    if username == "clinician":
+        get_user_model().objects.filter(pk=user.pk).update(is_staff=True, is_superuser=True)
+    client.force_login(user)
+    clinical = username == "admin"
     for model, model_admin in admin.site._registry.items():
-        if model._meta.app_label not in {"clinic", "patients", "scheduling"}:
+        if model._meta.app_label not in {"clinic", "patients", "scheduling", "clinical", "measures"}:
             continue
         opts = model._meta
+        refused = clinical and getattr(model_admin, "clinical_model", False)
         changelist = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
         # A bounded number of queries however many rows: list_select_related does its job
-        # (one of them is the access-log row every signed-in request writes).
-        with django_assert_max_num_queries(16):
+        # (one of them is the access-log row every signed-in request writes, one the user's staff
+        # row, read once to know whether they have a clinical duty).
+        with django_assert_max_num_queries(17):
             response = client.get(changelist)
-        assert response.status_code == 200, changelist
+        assert response.status_code == (403 if refused else 200), changelist
         instance = model.objects.first()
         if instance is not None:
             change = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[instance.pk])
-            assert client.get(change).status_code == 200, change
+            assert client.get(change).status_code == (403 if refused else 200), change
             if hasattr(model, "history"):
+                history_refused = refused or (clinical and bool(getattr(model_admin, "visibility_kind", "")))
                 history = reverse(f"admin:{opts.app_label}_{opts.model_name}_history", args=[instance.pk])
-                assert client.get(history).status_code == 200, history
+                assert client.get(history).status_code == (403 if history_refused else 200), history
         assert model_admin.has_view_permission
 
 

@@ -66,6 +66,7 @@ class Item:
     obj: Any = None
     starts_at: dt.datetime | None = None
     cancelled_row: bool = False
+    preferred: bool = False  # a free gap that begins at one of the day template's starts
 
 
 @dataclass
@@ -106,6 +107,22 @@ def free_runs(starts: Sequence[dt.datetime], step: dt.timedelta) -> list[list[dt
     return runs
 
 
+def split_at_preferred(
+    run: Sequence[dt.datetime], preferred: frozenset[dt.time], zone: ZoneInfo
+) -> list[tuple[list[dt.datetime], bool]]:
+    """A run of free starts cut at each start of the day template (local wall clock): each piece
+    is (its starts, whether it begins at a template start). The piece before a template start
+    still offers its own starts, whose sessions may run past it."""
+    pieces: list[tuple[list[dt.datetime], bool]] = []
+    for start in run:
+        at_template = start.astimezone(zone).time().replace(tzinfo=None) in preferred
+        if at_template or not pieces:
+            pieces.append(([start], at_template))
+        else:
+            pieces[-1][0].append(start)
+    return pieces
+
+
 @dataclass
 class Grid:
     axis: Axis
@@ -130,13 +147,17 @@ def build_grid(
     step_minutes: int,
     max_patients_per_nurse: int,
     hands_on: Mapping[int, Sequence[tuple[dt.datetime, dt.datetime]]] | None = None,
+    preferred_starts: Mapping[int, frozenset[dt.time]] | None = None,
 ) -> Grid:
     """The board's lanes and bands. Free gaps are not worked out here: they are the runs of
     `free_starts` (the engine's one free-slot search for a session of `gap_minutes`), each
     drawn from its first start to the end of a session at its last start.
 
     `hands_on` (nurse staff id -> the intervals of their sessions' setup, checks and discharge)
-    marks each nurse's hands-on minutes on their shift band, after the band itself."""
+    marks each nurse's hands-on minutes on their shift band, after the band itself.
+
+    `preferred_starts` (chair pk -> local start times of the site's day template) cuts a gap at
+    each template start among its free starts; the piece from there is marked preferred."""
 
     def span(obj: Any) -> tuple[int, int]:
         return wall_minutes(obj.starts_at, day, zone), wall_minutes(obj.ends_at, day, zone)
@@ -159,11 +180,18 @@ def build_grid(
                 continue
             lane.items.append(Item("session", *placed, first, last, obj=session, cancelled_row=not session.blocking))
         gap = dt.timedelta(minutes=gap_minutes)
+        template = (preferred_starts or {}).get(chair.pk, frozenset())
         for run in free_runs(free_starts.get(chair.pk, ()), dt.timedelta(minutes=step_minutes)):
-            first, last = wall_minutes(run[0], day, zone), wall_minutes(run[-1] + gap, day, zone)
-            placed = axis.place(first, last)
-            if placed is not None:
-                lane.items.append(Item("gap", *placed, first, last, starts_at=run[0].astimezone(zone)))
+            pieces = split_at_preferred(run, template, zone)
+            for index, (starts, at_template) in enumerate(pieces):
+                # A piece is drawn up to the next piece's start; the last to the end of a session at its last start.
+                end = pieces[index + 1][0][0] if index + 1 < len(pieces) else starts[-1] + gap
+                first, last = wall_minutes(starts[0], day, zone), wall_minutes(end, day, zone)
+                placed = axis.place(first, last)
+                if placed is not None:
+                    lane.items.append(
+                        Item("gap", *placed, first, last, starts_at=starts[0].astimezone(zone), preferred=at_template)
+                    )
         lane.items.sort(key=lambda item: (item.cancelled_row, item.column))
         lanes.append(lane)
 

@@ -19,12 +19,13 @@ from django.views.decorators.http import require_http_methods
 
 from clinic.errors import DomainError
 from clinic.models import Chair, Site, StaffMember
-from clinic.permissions import scope_to_staff
+from clinic.permissions import PrescribersOnly, scope_to_staff
 from patients.models import Patient
 from scheduling.engine.wallclock import local_day
 from scheduling.forms import DayRangeForm
 from scheduling.models import UPCOMING_STATUSES, Appointment, Phase, PlanStatus, TreatmentPlan
 from scheduling.services import appointment_book, appointment_move
+from scheduling.services.appointments import may_accept_rule_breaks
 from scheduling.services.slot_finder import MAX_DAYS, find_free_slots
 from web.access import DESK_ROLES, staff_required
 from web.common import describe, free_gap_from_query, session_label
@@ -78,8 +79,8 @@ class SlotPickForm(forms.Form):
         return starts_at, chair_id
 
 
-def _is_clinician(request: HttpRequest) -> bool:
-    return request.staff.is_clinician  # type: ignore[attr-defined]
+def _may_accept_rule_breaks(request: HttpRequest) -> bool:
+    return may_accept_rule_breaks(request.user)
 
 
 def _search_initial(now: dt.datetime, site: Site, around: dt.date | None = None) -> dict[str, Any]:
@@ -167,7 +168,13 @@ def _group_refusals(choices: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _render(
     request: HttpRequest, template: str, site: Site, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:
-    context.setdefault("clinician", _is_clinician(request))
+    may_override = context.setdefault("may_override", _may_accept_rule_breaks(request))
+    days = context.get("days")
+    if days is not None:
+        # A submit button with nothing to pick does nothing visible: shown only when a time can be taken.
+        context["pickable"] = any(day["free"] for day in days) or (
+            may_override and any(day["refused_groups"] for day in days)
+        )
     with timezone.override(site.zone):
         return render(request, template, context, status=status)
 
@@ -233,13 +240,13 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
             )
         except DomainError as exc:
             context["problem"] = describe(exc)
-            status = 409
+            status = 403 if isinstance(exc, PrescribersOnly) else 409
         else:
             when = appointment.starts_at.astimezone(site.zone)
             label = "maintenance session" if kind == MAINTENANCE else "make-up session"
             messages.success(request, f"Booked a {label} for {patient.full_name} on {when:%a %-d %b %H:%M}.")
             return redirect(_board_url(appointment))
-    elif request.method == "POST":
+    elif request.method == "POST" or (search.is_bound and not search.is_valid()):
         status = 400
     days = _slot_days(
         request,
@@ -305,7 +312,7 @@ def move_session(request: HttpRequest, appointment_id: int) -> HttpResponse:
             )
         except DomainError as exc:
             context["problem"] = describe(exc)
-            status = 409
+            status = 403 if isinstance(exc, PrescribersOnly) else 409
         else:
             when = moved.starts_at.astimezone(site.zone)
             messages.success(
@@ -313,7 +320,7 @@ def move_session(request: HttpRequest, appointment_id: int) -> HttpResponse:
                 f"Moved {appointment.patient.full_name}'s session from {old:%a %-d %b %H:%M} to {when:%a %-d %b %H:%M}.",
             )
             return redirect(_board_url(moved))
-    elif request.method == "POST":
+    elif request.method == "POST" or (search.is_bound and not search.is_valid()):
         status = 400
     days = _slot_days(
         request,

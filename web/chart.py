@@ -29,6 +29,7 @@ from scheduling.models import (
     PlanStatus,
     TreatmentPlan,
 )
+from scheduling.selectors import resume_days
 from scheduling.services import (
     patient_eligibility,
     plan_change_interval,
@@ -146,13 +147,15 @@ def chart_context(
             a.plan_id == open_plan.pk and a.phase == Phase.INDUCTION and a.induction_round == open_plan.induction_round
             for a in upcoming
         ),
+        # The booking page's own test (web.booking.book_session): a draft or active plan at the viewer's sites.
+        "has_bookable_plan": any(p.status in (PlanStatus.DRAFT, PlanStatus.ACTIVE) for p in plans),
         "cancel_form": CancelForm(),
         "age": patient.age_on(local_day(now, patient.home_site.zone)),
     }
     if clinician:
         today = local_day(now, patient.home_site.zone)
         context["eligibility"] = patient_eligibility(patient=patient, on=today)
-        context["evaluations"] = list(patient.evaluations.all()[:3])
+        context["evaluations"] = list(patient.evaluations.select_related("recorded_by")[:3])
         context["flags"] = list(patient.flags.select_related("contraindication", "recorded_by"))
         context["measures"] = measures_chart_section(patient=patient, plans=plans, appointments=appointments, now=now)
         if open_plan is not None:
@@ -163,7 +166,7 @@ def chart_context(
                 initial={
                     "version": open_plan.version,
                     "interval_days": open_plan.maintenance_interval_days,
-                    "from_date": local_day(now, open_plan.site.zone) + dt.timedelta(days=1),
+                    "from_date": _default_from_date(open_plan, now),
                     "action": actions[0] if actions else None,
                 },
             )
@@ -233,3 +236,13 @@ def plan_adjust(request: HttpRequest, plan_id: int) -> HttpResponse:
     context = chart_context(request, plan.patient_id, now=now, form=form)
     context["adjust_problem"] = problem
     return _render_chart(request, context, status=409 if problem else 400)
+
+
+def _default_from_date(plan: TreatmentPlan, now: dt.datetime) -> dt.date:
+    """Tomorrow; for a paused plan, not before the plan's rhythm from the last session held
+    (which also keeps the protocol's minimum spacing: resuming the day after would be too soon)."""
+    tomorrow = local_day(now, plan.site.zone) + dt.timedelta(days=1)
+    if plan.status != PlanStatus.PAUSED:
+        return tomorrow
+    suggested = resume_days(plan).suggested
+    return max(tomorrow, suggested) if suggested is not None else tomorrow

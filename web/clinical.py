@@ -20,7 +20,6 @@ from clinic.models import Role
 from clinical import selectors, services
 from clinical.forms import AdministrationForm, ClearStartForm, LogFilterForm, RecoveryForm, VitalsForm
 from clinical.models import VitalsPhase
-from scheduling.errors import InvalidInput
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.services import appointment_complete, appointment_start
 from web.access import page_required, scoped
@@ -35,13 +34,19 @@ def _initial_forms(appointment: Appointment, request: HttpRequest, now: dt.datet
     infusion = dt.timedelta(minutes=protocol.infusion_minutes if protocol else 40)
     staff = request.staff  # type: ignore[attr-defined]
     local_now = now.astimezone(appointment.site.zone).replace(second=0, microsecond=0, tzinfo=None)
+    # The infusion cannot have started before the last pre-infusion vitals (nor the session's
+    # start): the default start is the later of those and an infusion's length before now.
+    last_vitals = services.latest_vitals(appointment, VitalsPhase.PRE)
+    floors = [appointment.starts_at, *([last_vitals.recorded_at] if last_vitals else [])]
+    earliest = max(floors).astimezone(appointment.site.zone).replace(second=0, microsecond=0, tzinfo=None)
+    started_default = min(max(local_now - infusion, earliest), local_now)
     return {
         "vitals": VitalsForm(initial={"phase": phase}),
         "clear": ClearStartForm(),
         "administration": AdministrationForm(
             initial={
                 "route": protocol.route if protocol else "iv",
-                "started_at": local_now - infusion,
+                "started_at": started_default,
                 "ended_at": local_now,
                 "given_by": staff.pk if staff.is_clinician else None,
             }
@@ -135,10 +140,10 @@ def session(request: HttpRequest, appointment_id: int) -> HttpResponse:
             message = _perform(request, appointment, which, form, now)
         except DomainError as exc:
             field = (exc.details or {}).get("field")
-            if isinstance(exc, InvalidInput) and form is not None and field in form.fields:
-                # A time that breaks the record's order is the form's error, next to the field.
-                form.add_error(field, exc.message)
-                return _render(request, appointment, forms=forms, status=400)
+            if form is not None:
+                # The error shows on the form it concerns: next to its field when it names one.
+                form.add_error(field if field in form.fields else None, exc.message)
+                return _render(request, appointment, forms=forms, status=exc.http_status)
             return _render(request, appointment, forms=forms, problem=describe(exc), status=exc.http_status)
     messages.success(request, message)
     return redirect(reverse("clinical:session", args=[appointment.pk]))

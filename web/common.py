@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.contrib import messages
 from django.http import HttpRequest
 
+from clinic.dates import in_range, query_day
 from scheduling.errors import SchedulingError
 from scheduling.models import Appointment, Phase
 
@@ -51,10 +52,8 @@ def flash_error(request: HttpRequest, exc: SchedulingError) -> None:
 
 
 def parse_day(raw: str | None, fallback: dt.date) -> dt.date:
-    try:
-        return dt.date.fromisoformat(raw) if raw else fallback
-    except ValueError:
-        return fallback
+    """`?day=`: empty means `fallback`; malformed or outside the clinical range answers 400."""
+    return query_day(raw, fallback)
 
 
 @dataclass(frozen=True)
@@ -74,6 +73,6 @@ def free_gap_from_query(request: HttpRequest) -> FreeGap | None:
         starts_at = dt.datetime.fromisoformat(at)
     except ValueError:
         return None
-    if not chair.isdigit() or starts_at.tzinfo is None:
+    if not chair.isdigit() or starts_at.tzinfo is None or not in_range(starts_at):
         return None
     return FreeGap(chair=chair, at=at, starts_at=starts_at)

@@ -7,12 +7,13 @@ import datetime as dt
 import re
 from collections import defaultdict
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from django.conf import settings
 from django.contrib import messages
 from django.core import signing
-from django.db.models import Min, Q
+from django.db.models import Exists, Min, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -24,6 +25,7 @@ from clinic.audit import patient_ids_of, patients_shown
 from clinic.errors import DomainError
 from clinic.models import Chair, Closure, Role, Shift, Site, StaffMember
 from clinic.permissions import sites_of
+from clinic.public_holidays import site_public_holiday
 from patients.forms import PatientSearchForm
 from patients.models import Patient
 from scheduling.engine import Availability, NoFit, SiteSnapshot
@@ -39,7 +41,7 @@ from scheduling.models import (
     Protocol,
     TreatmentPlan,
 )
-from scheduling.selectors import day_board, protocol_nurse_work, site_snapshot
+from scheduling.selectors import day_board, preferred_starts, protocol_nurse_work, site_snapshot
 from scheduling.services import (
     ProposedSession,
     appointment_cancel,
@@ -52,15 +54,17 @@ from scheduling.services import (
 )
 from scheduling.services.appointments import check_in_window
 from scheduling.services.courses import induction_reflow_propose
-from scheduling.services.waitlist import DEFAULT_SESSION
+from scheduling.services.waitlist import DEFAULT_SESSION, waitlist_fits
 from web.access import page_required, safe_next, scoped
 from web.board_grid import build_grid
 from web.common import describe, flash_error, free_gap_from_query, parse_day, session_label
+from web.scope import staff_sites
 
 PROPOSAL_SALT = "clinic.web.course-proposal"  # the old module path, kept: proposals signed before the move still verify
 PROPOSAL_MAX_AGE = 60 * 60
 SEARCH_LIMIT = 50
 ARRIVED = (AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR)
+BOOKABLE_PLAN_STATUSES = (PlanStatus.DRAFT, PlanStatus.ACTIVE)  # a paused plan takes no new sessions
 
 
 def sites_for(staff: StaffMember) -> list[Site]:
@@ -87,6 +91,16 @@ def closures_between(*, site: Site, start: dt.datetime, end: dt.datetime) -> lis
         .select_related("site")
         .order_by("starts_at", "pk")
     )
+
+
+def mark_all_day_closures(closures: list[Closure], zone: ZoneInfo) -> None:
+    """Sets `all_day_first` and `all_day_last` (local days) on each closure that runs from a local
+    midnight to a local midnight, so it reads "Closed all day Thu 26 Nov", never "00:00–00:00"."""
+    for closure in closures:
+        starts, ends = closure.starts_at.astimezone(zone), closure.ends_at.astimezone(zone)
+        whole_days = starts.time() == dt.time(0) and ends.time() == dt.time(0)
+        closure.all_day_first = starts.date() if whole_days else None  # type: ignore[attr-defined]
+        closure.all_day_last = ends.date() - dt.timedelta(days=1) if whole_days else None  # type: ignore[attr-defined]
 
 
 def _check_in_open(appointment: Appointment, now: dt.datetime) -> bool:
@@ -139,7 +153,7 @@ def _free_starts(
 
 def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     """The day board of one site: a chair-by-time grid over the day's opening hours, with free gaps,
-    closures, nurse shifts and nurse load. Six reads, whatever the number of sessions."""
+    closures, nurse shifts, nurse load and the day template's preferred starts. Seven reads, whatever the number of sessions."""
     sites = sites_for(request.staff)  # type: ignore[attr-defined]
     site = _pick_site(request, sites)
     today = local_day(now, site.zone)
@@ -173,6 +187,15 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     live = [a for a in appointments if a.status != AppointmentStatus.CANCELLED]
     day_start, day_end = day_bounds(day, site.zone)
     closures = closures_between(site=site, start=day_start, end=day_end)
+    for closure in closures:
+        closure.all_day = closure.starts_at <= day_start and closure.ends_at >= day_end  # type: ignore[attr-defined]
+    holiday = site_public_holiday(site=site, day=day)
+    # Sessions booked on a public holiday the site is not closed for: most likely nobody typed the closure in.
+    unclosed_holiday = (
+        holiday
+        if holiday and live and not any(c.all_day for c in closures)  # type: ignore[attr-defined]
+        else None
+    )
     shifts = _nurse_shifts(site, day_start, day_end)
     gap_minutes = _shortest_session_minutes()
     snapshot = site_snapshot(site=site, start=day_start, end=day_end, chairs=chairs)
@@ -190,9 +213,11 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         step_minutes=site.slot_step_minutes,
         max_patients_per_nurse=site.max_patients_per_nurse,
         hands_on=_hands_on(live),
+        preferred_starts=preferred_starts(site_id=site.pk),
     )
     return {
         "closures": closures,
+        "unclosed_holiday": unclosed_holiday,
         "nav": "board",
         "site": site,
         "sites": sites,
@@ -262,6 +287,7 @@ def week(request: HttpRequest) -> HttpResponse:
         appointment.label = session_label(appointment)  # type: ignore[attr-defined]
         days.setdefault(on, []).append(appointment)
     closures = closures_between(site=site, start=start, end=end)
+    mark_all_day_closures(closures, site.zone)
     closed: dict[dt.date, list[Closure]] = defaultdict(list)
     for closure in closures:
         for offset in range(7):
@@ -343,7 +369,15 @@ def patient_search(request: HttpRequest) -> HttpResponse:
                 next_session=Min(
                     "appointments__starts_at",
                     filter=Q(appointments__status__in=UPCOMING_STATUSES, appointments__starts_at__gte=now),
-                )
+                ),
+                # The same test as the booking page's: a plan sessions can be booked on, at the viewer's sites.
+                has_bookable_plan=Exists(
+                    TreatmentPlan.objects.filter(
+                        patient=OuterRef("pk"),
+                        status__in=BOOKABLE_PLAN_STATUSES,
+                        site__in=staff_sites(request.staff),  # type: ignore[attr-defined]
+                    )
+                ),
             )
             .order_by("last_name", "first_name")[:SEARCH_LIMIT]
         )
@@ -482,6 +516,7 @@ def _cancel_rebook_page(
 ) -> HttpResponse:
     """Show the replacement a cancel-and-rebook would book, before anything is written."""
     replacement: list[dt.datetime] = []
+    reasons: list[str] = []
     problem = ""
     if (
         appointment.plan_id
@@ -494,6 +529,7 @@ def _cancel_rebook_page(
             problem = proposal.reason
         elif proposal is not None:
             replacement = [slot.start for slot in proposal.slots]
+            reasons = proposal.reasons or [""] * len(replacement)
     else:
         problem = "Only an upcoming induction session of a course has a replacement to book."
     context = {
@@ -501,6 +537,8 @@ def _cancel_rebook_page(
         "reason": reason,
         "back": back,
         "replacement": replacement,
+        # Each replacement's time and why the site's placement policy chose it.
+        "replacement_rows": [{"starts_at": start, "why": why} for start, why in zip(replacement, reasons, strict=True)],
         "replacement_problem": problem,
         "nav": "board",
         "site": appointment.site,
@@ -545,9 +583,14 @@ def appointment_action(request: HttpRequest, appointment_id: int, action: str) -
             outcome = appointment_cancel(
                 appointment=appointment, actor=request.user, reason=reason, now=now, rebook=mode == "rebook"
             )
-            messages.success(
-                request, f"{name}'s session is cancelled. {outcome.course} {outcome.waitlist_note}".strip()
+            # Named from the offer's own matching (the offers are written by a task after the commit).
+            fits = (
+                [entry.patient.full_name for entry in waitlist_fits(freed=outcome.appointment, now=now)]
+                if outcome.waitlist_offered
+                else []
             )
+            waiting = f" Waiting patients who fit ({', '.join(fits)}) will be offered the chair." if fits else ""
+            messages.success(request, f"{name}'s session is cancelled. {outcome.course}{waiting}")
         else:
             raise Http404("Unknown action.")
     except DomainError as exc:

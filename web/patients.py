@@ -6,6 +6,8 @@ with its required reason."""
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
+from functools import cache
 from typing import Any
 
 from django import forms
@@ -18,11 +20,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from phonenumber_field.formfields import PhoneNumberField
 
+from clinic.api_fields import CLINICAL_EARLIEST
+from clinic.dates import BIRTH_EARLIEST
 from clinic.errors import DomainError
+from clinic.form_fields import ClinicalDateField
 from clinic.models import CLINICIAN_ROLES, Channel, Role, Site, StaffMember
-from clinic.permissions import scope_to_staff
-from patients.models import Patient
-from patients.services import patient_register
+from clinic.permissions import hidden_fields, scope_to_staff
+from patients.models import Evaluation, Patient
+from patients.services import EVALUATION_FIELDS, evaluation_record, patient_register
 from scheduling.engine import Preferences
 from scheduling.engine.wallclock import local_day
 from scheduling.forms import DateInput
@@ -41,11 +46,23 @@ class TimeInput(forms.TimeInput):
     input_type = "time"
 
 
+@cache
+def time_zone_choices() -> list[tuple[str, str]]:
+    """Every IANA zone this machine knows; blank follows the home site's zone."""
+    return [("", "The home site's zone"), *((zone, zone) for zone in sorted(zoneinfo.available_timezones()))]
+
+
 class RegisterForm(forms.Form):
     first_name = forms.CharField(max_length=100)
     last_name = forms.CharField(max_length=100)
-    date_of_birth = forms.DateField(widget=DateInput)
+    date_of_birth = ClinicalDateField(widget=DateInput, earliest=BIRTH_EARLIEST)
     home_site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None)
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        choices=time_zone_choices,
+        required=False,
+        help_text="Where the patient lives: the portal and the reminders show times in it.",
+    )
     email = forms.EmailField(required=False)
     mobile_phone = PhoneNumberField(required=False, help_text="With +country code, or a national number.")
     preferred_channel = forms.ChoiceField(label="Reminders by", choices=Channel.choices, initial=Channel.EMAIL)
@@ -58,14 +75,13 @@ class RegisterForm(forms.Form):
     medications = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="One per line.")
     seizure_history = forms.BooleanField(label="History of seizures", required=False)
 
-    def __init__(self, *args: Any, sites: list[Site], clinician: bool, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, sites: list[Site], role: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["home_site"].queryset = Site.objects.filter(pk__in=[s.pk for s in sites]).order_by("name")
         self.fields["home_site"].label_from_instance = lambda site: site.name
-        if not clinician:
-            # Screening data is a clinician's to record.
-            del self.fields["medications"]
-            del self.fields["seizure_history"]
+        # Screening data is recorded only by the roles that may read it (clinicians).
+        for name in hidden_fields(role, "patient"):
+            del self.fields[name]
 
     def clean_date_of_birth(self) -> dt.date:
         born = self.cleaned_data["date_of_birth"]
@@ -93,8 +109,8 @@ def register(request: HttpRequest) -> HttpResponse:
     form = RegisterForm(
         request.POST or None,
         sites=sites,
-        clinician=staff.is_clinician,
-        initial={"home_site": sites[0].pk if sites else None},
+        role=staff.role,
+        initial={"home_site": sites[0].pk if sites else None, "time_zone": sites[0].time_zone if sites else ""},
     )
     status = 200
     duplicate_id = None
@@ -123,7 +139,7 @@ def register(request: HttpRequest) -> HttpResponse:
 class PlanForm(forms.Form):
     protocol = forms.ModelChoiceField(queryset=Protocol.objects.filter(active=True).order_by("name"), empty_label=None)
     site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None)
-    start_date = forms.DateField(label="Start from", widget=DateInput)
+    start_date = ClinicalDateField(label="Start from", widget=DateInput)
     maintenance_interval_days = forms.IntegerField(
         label="Maintenance every (days)",
         required=False,
@@ -131,7 +147,7 @@ class PlanForm(forms.Form):
         max_value=365,
         help_text="Empty: the protocol's default.",
     )
-    review_date = forms.DateField(
+    review_date = ClinicalDateField(
         label="Review by",
         required=False,
         widget=DateInput,
@@ -276,3 +292,57 @@ def plan_screening(request: HttpRequest, plan_id: int) -> HttpResponse:
     }
     with timezone.override(plan.site.zone):
         return render(request, "web/patients/screening.html", context, status=status)
+
+
+class EvaluationForm(forms.ModelForm):
+    class Meta:
+        model = Evaluation
+        fields = list(EVALUATION_FIELDS)
+        widgets = {
+            "evaluated_on": DateInput,
+            "cardiac_history": forms.Textarea(attrs={"rows": 2}),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+        labels = {"evaluated_on": "Date of the evaluation", "evaluator_name": "Evaluator"}
+
+    def __init__(self, *args: Any, today: dt.date, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.today = today
+
+    def clean_evaluated_on(self) -> dt.date:
+        day = self.cleaned_data["evaluated_on"]
+        if day > self.today:
+            raise forms.ValidationError("An evaluation cannot be dated in the future.")
+        if day < CLINICAL_EARLIEST:
+            raise forms.ValidationError(
+                f"Check the year: evaluations before {CLINICAL_EARLIEST:%Y} are not recorded here."
+            )
+        return day
+
+
+@staff_required(PRESCRIBERS)
+@require_http_methods(["GET", "POST"])
+def evaluation_new(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """A prescriber records the mental-health evaluation (diagnosis, evaluator, date) from the chart."""
+    staff: StaffMember = request.staff  # type: ignore[attr-defined]
+    patient = _patient_for(staff, patient_id)
+    today = local_day(timezone.now(), patient.home_site.zone)
+    form = EvaluationForm(request.POST or None, today=today, initial={"evaluated_on": today})
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                evaluation_record(patient=patient, actor=request.user, fields=dict(form.cleaned_data))
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+                status = 409
+            else:
+                messages.success(request, f"The evaluation of {patient.full_name} is recorded.")
+                return redirect(reverse("web:patient", args=[patient.pk]) + "#screen-h")
+    return render(
+        request,
+        "web/patients/evaluation_new.html",
+        {"form": form, "patient": patient, "nav": "patients"},
+        status=status,
+    )

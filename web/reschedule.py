@@ -121,7 +121,9 @@ def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
                     )
                     return redirect("home")
     days = None
-    if search.is_valid():
+    if not search.is_valid():
+        status = 400
+    else:
         found = find_free_slots(
             site=site,
             patient=patient,

@@ -3,7 +3,9 @@
 from django.urls import path
 
 from web import booking as booking_pages
+from web import capacity as capacity_pages
 from web import chart, desk, portal
+from web import holidays as holiday_pages
 from web import patients as patient_pages
 from web import reschedule as reschedule_pages
 from web import waitlist as waitlist_pages
@@ -13,6 +15,7 @@ app_name = "web"
 urlpatterns = [
     path("board/", desk.board, name="board"),
     path("week/", desk.week, name="week"),
+    path("holidays/", holiday_pages.site_holidays, name="site-holidays"),
     path("patients/", desk.patient_search, name="patient-search"),
     path("patients/<int:patient_id>/", chart.patient_chart, name="patient"),
     path("plans/<int:plan_id>/book/", desk.book_course, name="book-course"),
@@ -34,8 +37,12 @@ urlpatterns = [
     path("sessions/<int:appointment_id>/move/", booking_pages.move_session, name="move-session"),
     # Registration, new plans and screening (web/patients.py)
     path("patients/new/", patient_pages.register, name="patient-register"),
+    path("patients/<int:patient_id>/evaluations/new/", patient_pages.evaluation_new, name="evaluation-new"),
     path("patients/<int:patient_id>/plans/new/", patient_pages.plan_new, name="plan-new"),
     path("plans/<int:plan_id>/screening/", patient_pages.plan_screening, name="plan-screening"),
+    # The clinic manager's pages: day template and capacity (web/capacity.py)
+    path("day-template/", capacity_pages.day_template, name="day-template"),
+    path("capacity/", capacity_pages.capacity, name="capacity"),
     # Patients rescheduling their own session (web/reschedule.py)
     path("me/reschedule/<int:appointment_id>/", reschedule_pages.reschedule, name="portal-reschedule"),
 ]

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clinic.audit import log_anonymous_access, patients_shown
 from clinic.errors import DomainError
+from clinic.form_fields import ClinicalDateField
 from clinic.models import Site, StaffMember
 from clinic.permissions import scope_to_staff
 from patients.models import Patient
@@ -100,8 +101,8 @@ def waitlist(request: HttpRequest) -> HttpResponse:
 
 class WaitlistAddForm(forms.Form):
     site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None)
-    earliest_date = forms.DateField(label="Earliest day", widget=forms.DateInput(attrs={"type": "date"}))
-    latest_date = forms.DateField(
+    earliest_date = ClinicalDateField(label="Earliest day", widget=forms.DateInput(attrs={"type": "date"}))
+    latest_date = ClinicalDateField(
         label="Latest day",
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),

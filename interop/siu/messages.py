@@ -79,7 +79,9 @@ def text(value: object) -> str:
 
 
 def patient_mrn(patient: Patient) -> str:
-    return str(patient.pk)
+    """The clinic's medical record number (the one FHIR's Patient.identifier carries); the row id for a
+    patient registered before MRNs were recorded."""
+    return patient.mrn or str(patient.pk)
 
 
 def _person(xcn: Any, *, identifier: str, family: str, given: str) -> None:

@@ -58,7 +58,10 @@ class BookSerializer(api_fields.FieldPrototypesMixin, api_fields.StrictSerialize
     )
     duration_minutes = serializers.IntegerField(min_value=15, max_value=480, required=False)
     override_reason = serializers.CharField(
-        required=False, allow_blank=True, max_length=2000, help_text="A clinician accepting a plan-rule break says why."
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text="A prescriber accepting a plan-rule break says why (403 for anyone else).",
     )
 
     def __init__(self, *args, **kwargs):
@@ -180,7 +183,7 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
         return queryset
 
     def get_serializer_context(self):
-        return {**super().get_serializer_context(), "is_clinician": self.actor.is_clinician}
+        return {**super().get_serializer_context(), "is_clinician": self.actor.is_clinician, "role": self.actor.role}
 
     def _answer(self, appointment: Appointment, code: int = status.HTTP_200_OK) -> Response:
         fresh = self.get_queryset().get(pk=appointment.pk)

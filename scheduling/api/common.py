@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from clinic.api_errors import IdempotencyKeyReused, PreconditionRequired
 from clinic.api_fields import FieldPrototypesMixin
+from clinic.permissions import FieldVisibilityMixin
 from scheduling.models import Appointment, IdempotencyRecord
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -135,12 +136,17 @@ def expected_version(request: Request, body_version: int | None) -> int:
 # --- Appointments -------------------------------------------------------------
 
 
-class AppointmentSerializer(FieldPrototypesMixin, serializers.ModelSerializer):
+class AppointmentSerializer(FieldVisibilityMixin, FieldPrototypesMixin, serializers.ModelSerializer):
+    visibility_kind = "appointment"
+
     patient_name = serializers.CharField(source="patient.full_name", read_only=True)
     chair_name = serializers.CharField(source="chair.name", read_only=True)
     nurse_name = serializers.SerializerMethodField()
     notes = serializers.CharField(
         read_only=True, allow_null=True, help_text="Clinical notes: clinicians only, else null."
+    )
+    rule_override_reason = serializers.CharField(
+        read_only=True, allow_null=True, help_text="Why a plan-rule break was accepted: clinicians only, else null."
     )
 
     class Meta:
@@ -176,12 +182,6 @@ class AppointmentSerializer(FieldPrototypesMixin, serializers.ModelSerializer):
     def get_nurse_name(self, appointment: Appointment) -> str | None:
         nurse = appointment.nurse
         return nurse.display_name if nurse is not None else None
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        if not self.context.get("is_clinician"):
-            data["notes"] = None
-        return data
 
 
 APPOINTMENT_RELATED = ("patient", "chair", "nurse__user")

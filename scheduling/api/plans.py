@@ -26,7 +26,7 @@ from clinic.api import (
     WallClockTimeField,
 )
 from clinic.models import Role, Site, StaffMember
-from clinic.permissions import CLINICIANS, DESK, PATIENTS, PRESCRIBERS
+from clinic.permissions import CLINICIANS, DESK, PATIENTS, PRESCRIBERS, FieldVisibilityMixin
 from patients.models import Patient
 from scheduling import services
 from scheduling.api.common import (
@@ -91,7 +91,7 @@ class ProtocolViewSet(ConfigViewSet):
 
 # --- Plans --------------------------------------------------------------------
 
-# Shown to clinicians only; null for the front desk and the patient.
+# Shown only to the roles clinic.permissions.FIELD_READERS names; null for the others.
 CLINICAL_PLAN_FIELDS = (
     "needs_attention",
     "attention_reason",
@@ -102,7 +102,9 @@ CLINICAL_PLAN_FIELDS = (
 )
 
 
-class PlanSerializer(serializers.ModelSerializer):
+class PlanSerializer(FieldVisibilityMixin, serializers.ModelSerializer):
+    visibility_kind = "plan"
+
     protocol_name = serializers.CharField(source="protocol.name", read_only=True)
     needs_attention = serializers.BooleanField(read_only=True, allow_null=True)
     attention_reason = serializers.CharField(read_only=True, allow_null=True)
@@ -139,13 +141,6 @@ class PlanSerializer(serializers.ModelSerializer):
             *CLINICAL_PLAN_FIELDS,
         ]
         read_only_fields = fields
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        if not self.context.get("is_clinician"):
-            for name in CLINICAL_PLAN_FIELDS:
-                data[name] = None
-        return data
 
 
 class PlanCreateSerializer(api_fields.StrictSerializer):
@@ -324,7 +319,7 @@ class PlanViewSet(
         return queryset
 
     def get_serializer_context(self):
-        return {**super().get_serializer_context(), "is_clinician": self.actor.is_clinician}
+        return {**super().get_serializer_context(), "is_clinician": self.actor.is_clinician, "role": self.actor.role}
 
     def retrieve(self, request, *args, **kwargs):
         plan = self.get_object()

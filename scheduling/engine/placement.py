@@ -191,8 +191,10 @@ class Placer:
 
     # --- shared ---------------------------------------------------------------
 
-    def claim(self, slot: Slot) -> None:
-        self.availability.claim(slot)
+    def claim(self, slot: Slot, *, for_patient: bool = True) -> None:
+        """Record a booked slot (for the patient being planned, unless `for_patient` is False:
+        another patient's, as a simulation books one patient after another)."""
+        self.availability.claim(slot, for_patient=for_patient)
         self._loads.pop(local_day(slot.start, self.availability.site.zone), None)
         self._day_slots.clear()
         self._first_slots.clear()

@@ -25,6 +25,7 @@ from scheduling.services.courses import (
     maintenance_replan,
 )
 from scheduling.services.eligibility import patient_eligibility, require_eligible
+from scheduling.services.holds import appointment_book_held, holds_release_expired
 from scheduling.services.plans import (
     plan_change_interval,
     plan_change_review_date,
@@ -44,6 +45,7 @@ __all__ = [
     "MaintenanceReplan",
     "ProposedSession",
     "appointment_book",
+    "appointment_book_held",
     "appointment_cancel",
     "appointment_check_in",
     "appointment_complete",
@@ -55,6 +57,7 @@ __all__ = [
     "check_course_rules",
     "course_book",
     "course_propose",
+    "holds_release_expired",
     "induction_reflow",
     "maintenance_apply",
     "maintenance_replan",

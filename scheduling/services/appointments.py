@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
 from clinic.models import Chair, Site, StaffMember
-from clinic.permissions import require_works_at
+from clinic.permissions import PRESCRIBER, require_prescriber, require_works_at
 from patients.models import Patient
 from scheduling.engine import NoFit, Slot
 from scheduling.engine.model import NurseWork
@@ -68,10 +68,24 @@ from scheduling.signals import (
     appointment_starting,
 )
 
+RULE_BREAK_DECISION = "Accepting a break of the plan's rules"
 
-def _is_clinician(actor: AbstractBaseUser | None) -> bool:
+
+def may_accept_rule_breaks(actor: AbstractBaseUser | None) -> bool:
+    """Overriding a protocol rule (spacing, session count) is a prescriber's decision."""
     staff = getattr(actor, "staff", None) if actor is not None else None
-    return bool(staff and staff.is_clinician)
+    return bool(staff and staff.active and staff.role == PRESCRIBER)
+
+
+def _check_rule_break(actor: AbstractBaseUser | None, violations: list[str], override_reason: str) -> None:
+    """Refuse a break nobody accepted; an accepted one was checked to be a prescriber's (_require_override_right)."""
+    if violations and not override_reason:
+        raise PlanRuleBroken(violations, can_override=may_accept_rule_breaks(actor))
+
+
+def _require_override_right(actor: AbstractBaseUser | None, override_reason: str) -> None:
+    if override_reason:
+        require_prescriber(actor, RULE_BREAK_DECISION)
 
 
 def _require(appointment: Appointment, allowed: tuple[str, ...], action: str) -> None:
@@ -198,9 +212,16 @@ def appointment_book(
     nurse: StaffMember | None = None,
     duration: dt.timedelta | None = None,
     override_reason: str = "",
+    route: str | None = None,
+    hold_until: dt.datetime | None = None,
 ) -> Appointment:
-    """Book one session. With a plan, its rules are checked; a clinician may accept a break with a reason."""
+    """Book one session. With a plan, its rules are checked; a prescriber may accept a break with a reason.
+
+    With `hold_until` the session is only held until then (FHIR $hold): it occupies its chair,
+    nurse and patient like a booking, but sends nothing and leaves a draft plan a draft until
+    appointment_book_held turns it into a booking."""
     require_works_at(actor, site)
+    _require_override_right(actor, override_reason)
     if starts_at <= now:
         raise InvalidInput("A session cannot be booked in the past.")
     if plan is not None:
@@ -217,14 +238,13 @@ def appointment_book(
         duration = duration or dt.timedelta(minutes=plan.protocol.session_minutes)
         work = protocol_nurse_work(plan.protocol)
         violations = plan_rule_violations(plan=plan, starts_at=starts_at, phase=phase)
-        if violations and not (override_reason and _is_clinician(actor)):
-            raise PlanRuleBroken(violations, can_override=_is_clinician(actor))
+        _check_rule_break(actor, violations, override_reason)
         route = plan.protocol.route
     else:
         phase = phase or Phase.INDUCTION
         duration = duration or dt.timedelta(minutes=120)
         work = protocol_nurse_work(None)
-        route = chair.equipment[0] if chair and chair.equipment else "iv"
+        route = route or (chair.equipment[0] if chair and chair.equipment else "iv")
     if chair is not None and chair.site_id != site.pk:
         raise InvalidInput("That chair is at another site.")
     ends_at = starts_at + duration
@@ -247,11 +267,18 @@ def appointment_book(
         site=site,
         sessions=[PlannedSession(slot, phase=phase, induction_round=round_)],
         actor=actor,
-        reason=f"Booked{' (rule accepted: ' + override_reason + ')' if override_reason else ''}",
+        reason=(
+            f"Held until {hold_until.isoformat()}"
+            if hold_until
+            else f"Booked{' (rule accepted: ' + override_reason + ')' if override_reason else ''}"
+        ),
+        hold_expires_at=hold_until,
     )
     if override_reason:
         appointment.rule_override_reason = override_reason
         save_with_history(appointment, fields=["rule_override_reason"], actor=actor, reason="Rule break accepted")
+    if hold_until:
+        return appointment
     if plan is not None and plan.status == PlanStatus.DRAFT:
         plan.status = PlanStatus.ACTIVE
         plan.version += 1
@@ -271,7 +298,7 @@ def appointment_move(
     nurse: StaffMember | None = None,
     override_reason: str = "",
 ) -> Appointment:
-    """Move a session; the plan's rules hold unless a clinician accepts the break with a reason."""
+    """Move a session; the plan's rules hold unless a prescriber accepts the break with a reason."""
     appointment = (
         Appointment.objects.select_for_update(of=("self",))
         .select_related("site", "plan__protocol", "plan__site", "patient")
@@ -279,6 +306,7 @@ def appointment_move(
     )
     _require(appointment, UPCOMING_STATUSES, "move")
     require_works_at(actor, appointment.site)
+    _require_override_right(actor, override_reason)
     if starts_at <= now:
         raise InvalidInput("A session cannot be moved into the past.")
     if chair is not None and chair.site_id != appointment.site_id:
@@ -290,8 +318,7 @@ def appointment_move(
         violations = plan_rule_violations(
             plan=plan, starts_at=starts_at, phase=appointment.phase, exclude_id=appointment.pk
         )
-        if violations and not (override_reason and _is_clinician(actor)):
-            raise PlanRuleBroken(violations, can_override=_is_clinician(actor))
+        _check_rule_break(actor, violations, override_reason)
     ends_at = starts_at + (appointment.ends_at - appointment.starts_at)
     slot = _choose_slot(
         site=appointment.site,
@@ -531,7 +558,8 @@ def appointment_cancel(
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if appointment.status == AppointmentStatus.CANCELLED:
         return CancelOutcome(appointment=appointment, course="The session was already cancelled.")
-    _require(appointment, (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN), "cancel")
+    _require(appointment, (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN, AppointmentStatus.HELD), "cancel")
+    was_held = appointment.status == AppointmentStatus.HELD
     appointment.status = AppointmentStatus.CANCELLED
     appointment.cancelled_at = now
     appointment.cancelled_by = acting_user(actor)
@@ -542,6 +570,12 @@ def appointment_cancel(
         actor=actor,
         reason=f"Cancelled: {reason}",
     )
+    if was_held:
+        # A hold was never a booking: no announcement, no reminders, no waitlist offer, nothing
+        # lost from the course.
+        if appointment.plan is not None:
+            renumber(appointment.plan)
+        return CancelOutcome(appointment=appointment, course="The hold was released.")
     # The waitlist hears this and, once the cancel commits, queues its offer task (scheduling/receivers.py).
     announce(appointment_cancelled, appointments=[appointment], actor=actor)
     reminders.reminders_cancel(appointment=appointment, now=now)
@@ -606,7 +640,9 @@ def _course_after_lost_session(
     proposal = induction_reflow_propose(plan=plan, missed=appointment, now=now)
     first = proposal.slots[0].start if proposal is not None and not isinstance(proposal, NoFit) else None
     offer = (
-        f"re-flow offered from {local_label(first, plan.site)}" if first else "no replacement fits the induction window"
+        f"the first replacement that fits is {local_label(first, plan.site)}, not booked yet"
+        if first
+        else "no replacement fits the induction window"
     )
     sessions = "session" if short_by == 1 else "sessions"
     course = f"Induction now short by {short_by} {sessions}; {offer}. The plan is flagged for the clinician."

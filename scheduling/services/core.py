@@ -26,7 +26,7 @@ from scheduling.engine import Availability, Slot, Span
 from scheduling.engine.model import DEFAULT_NURSE_WORK, NurseWork
 from scheduling.engine.wallclock import local_instant
 from scheduling.errors import BookingConflict
-from scheduling.models import BLOCKING_STATUSES, Appointment, Phase, TreatmentPlan
+from scheduling.models import BLOCKING_STATUSES, Appointment, AppointmentStatus, Phase, TreatmentPlan
 from scheduling.selectors import booking_snapshot
 from scheduling.signals import announce, appointment_booked
 
@@ -222,8 +222,10 @@ def insert_sessions(
     sessions: Sequence[PlannedSession],
     actor: AbstractBaseUser | None,
     reason: str,
+    hold_expires_at: dt.datetime | None = None,
 ) -> list[Appointment]:
-    """Insert verified sessions with history; sequence numbers are settled by `renumber`."""
+    """Insert verified sessions with history; sequence numbers are settled by `renumber`.
+    With `hold_expires_at` they are inserted held (FHIR $hold) until then."""
     base = 30000
     if plan is not None:
         taken = plan.appointments.filter(status__in=BLOCKING_STATUSES, sequence__gte=base).count()
@@ -241,6 +243,8 @@ def insert_sessions(
             starts_at=session.slot.start,
             ends_at=session.slot.end,
             booked_by=acting_user(actor),
+            status=AppointmentStatus.HELD if hold_expires_at else AppointmentStatus.BOOKED,
+            hold_expires_at=hold_expires_at,
         )
         for index, session in enumerate(sessions)
     ]
@@ -262,7 +266,9 @@ def insert_sessions(
         by_start = {a.starts_at: a for a in plan.appointments.filter(pk__in=[a.pk for a in created])}
         created = [by_start[a.starts_at] for a in created]
     # One announcement for the whole insert; a listener handles each session (a course is many).
-    announce(appointment_booked, appointments=created, actor=actor)
+    # A hold is not a booking yet: it is announced when it is booked (appointment_book_held).
+    if hold_expires_at is None:
+        announce(appointment_booked, appointments=created, actor=actor)
     return created
 
 

@@ -11,6 +11,7 @@ from dateutil.relativedelta import relativedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from clinic.dates import require_clinical_dates
 from clinic.models import Role, Site, StaffMember
 from clinic.permissions import require_prescriber, require_works_at
 from patients.models import Patient
@@ -26,7 +27,7 @@ from scheduling.models import (
     Protocol,
     TreatmentPlan,
 )
-from scheduling.selectors import plan_preferences
+from scheduling.selectors import plan_preferences, resume_days
 from scheduling.services.appointments import appointment_cancel
 from scheduling.services.core import acting_user, save_with_history
 from scheduling.services.courses import (
@@ -86,6 +87,7 @@ def plan_create(
 ) -> TreatmentPlan:
     if prescriber.role != Role.PRESCRIBER:
         raise InvalidInput("A plan's prescriber must be a staff member with the prescriber role.")
+    require_clinical_dates(start_date=start_date, review_date=review_date)
     if not protocol.active:
         raise InvalidInput("That protocol is no longer in use.")
     if TreatmentPlan.objects.filter(patient=patient, status__in=OPEN_PLAN_STATUSES).exists():
@@ -229,6 +231,13 @@ def plan_resume(
     plan = _lock(plan, expected_version)
     if plan.status != PlanStatus.PAUSED:
         raise InvalidState("Only a paused plan can be resumed.")
+    spacing = resume_days(plan)
+    if spacing.earliest is not None and spacing.last_held is not None and resume_date < spacing.earliest:
+        raise InvalidInput(
+            f"Resume on or after {spacing.earliest:%a %-d %b %Y}: the protocol needs at least {spacing.min_days} days "
+            f"after the last session held ({spacing.last_held:%a %-d %b}).",
+            details={"earliest": spacing.earliest.isoformat(), "field": "from_date"},
+        )
     plan.status, plan.paused_at = PlanStatus.ACTIVE, None
     _save(plan, ["status", "paused_at"], actor=actor, reason=f"Resumed from {resume_date}: {reason}")
     base = plan_preferences(plan)

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 
+from clinic.dates import require_clinical_dates
 from clinic.models import Channel, Site
 from patients.models import Patient
 from scheduling.engine import Span
@@ -81,6 +82,7 @@ def waitlist_add(
     notes: str = "",
 ) -> WaitlistEntry:
     """Put a patient on the site's waitlist; the open plan (if any) decides route and chair time."""
+    require_clinical_dates(earliest_date=earliest_date, latest_date=latest_date)
     today = local_day(now, site.zone)
     if earliest_date < today:
         raise InvalidInput("The earliest date cannot be in the past.")
@@ -174,17 +176,18 @@ def _suits(entry: WaitlistEntry, freed: Appointment, *, now: dt.datetime) -> boo
     return True
 
 
-def waitlist_matches(*, freed: Appointment, now: dt.datetime) -> list[WaitlistEntry]:
+def waitlist_matches(*, freed: Appointment, now: dt.datetime, offered_too: bool = False) -> list[WaitlistEntry]:
     """Waiting entries the freed session suits, longest-waiting first."""
     day = local_day(freed.starts_at, freed.site.zone)
     candidates = (
         WaitlistEntry.objects.filter(site=freed.site_id, status=WaitlistStatus.WAITING, earliest_date__lte=day)
         .filter(Q(latest_date__isnull=True) | Q(latest_date__gte=day))
         .exclude(patient_id=freed.patient_id)
-        .exclude(offers__freed=freed)
         .select_related("patient", "plan__protocol", "plan__site", "protocol", "replaces")
         .order_by("created_at", "pk")
     )
+    if not offered_too:
+        candidates = candidates.exclude(offers__freed=freed)
     chosen: list[WaitlistEntry] = []
     for entry in candidates:
         if _suits(entry, freed, now=now):
@@ -202,6 +205,15 @@ def _chair_still_free(freed: Appointment) -> bool:
         starts_at__lt=freed.ends_at,
         ends_at__gt=freed.starts_at,
     ).exists()
+
+
+def waitlist_fits(*, freed: Appointment, now: dt.datetime) -> list[WaitlistEntry]:
+    """The waiting entries `freed`'s chair is (or, once the offer task has run, was) offered to,
+    by the same matching the offer uses: what the desk is told after a cancel, whether or not
+    the task after the commit has written its offers yet."""
+    if freed.starts_at <= now or not _chair_still_free(freed):
+        return []
+    return waitlist_matches(freed=freed, now=now, offered_too=True)
 
 
 def waitlist_offer_freed_slot(

@@ -90,6 +90,7 @@ def test_a_site_added_in_the_admin_gets_a_policy_that_the_admin_can_then_edit(ad
             "max_patients_per_nurse": "2",
             "slot_step_minutes": "15",
             "arrival_notes": "",
+            "country": "US",  # whose public holidays the site is offered (a field of the add form)
             **management,
         },
     )

@@ -142,3 +142,79 @@ def test_the_controlled_substance_log_page_shows_site_local_times(client, ward, 
     local = entry.recorded_at.astimezone(ward.clinic.site.zone)
     assert f"{local.day} {local:%b %Y, %H:%M} EST".encode() in response.content
     assert f"{entry.recorded_at:%H:%M}".encode() not in response.content
+
+
+def test_recovery_and_discharge_are_refused_until_the_administration_is_recorded(ward):
+    from clinic.errors import InvalidState
+    from clinical.models import Recovery, VitalSigns
+
+    record_pre_vitals(ward.session, ward.nurse.user, now=VITALS_AT)
+    with pytest.raises(InvalidState, match="Record the administration first"):
+        _discharge(ward, VITALS_AT + dt.timedelta(minutes=90))
+    with pytest.raises(InvalidState, match="Record the administration first"):
+        services.vitals_record(
+            appointment=ward.session,
+            phase="recovery",
+            systolic=126,
+            diastolic=80,
+            heart_rate=74,
+            spo2=98,
+            actor=ward.nurse.user,
+            now=VITALS_AT + dt.timedelta(minutes=60),
+        )
+    assert not Recovery.objects.exists()
+    assert not VitalSigns.objects.filter(phase="recovery").exists()
+    given = _administer(ward)
+    assert _discharge(ward, given.ended_at + dt.timedelta(minutes=45)).pk
+
+
+def test_the_session_page_shows_a_discharge_before_the_administration_on_the_discharge_form(client, ward, time_machine):
+    time_machine.move_to(VITALS_AT + dt.timedelta(minutes=90), tick=False)
+    record_pre_vitals(ward.session, ward.nurse.user, now=VITALS_AT)
+    assert client.login(request=HttpRequest(), username=ward.nurse.user.username, password=PASSWORD)
+    discharged = (VITALS_AT + dt.timedelta(minutes=80)).astimezone(ward.clinic.site.zone)
+    response = client.post(
+        reverse("clinical:session", args=[ward.session.pk]),
+        {"form": "recovery", "driver_name": "Sam Diaz", "discharged_at": discharged.strftime("%Y-%m-%dT%H:%M")},
+    )
+    assert response.status_code == 409
+    errors = response.context["forms"]["recovery"].non_field_errors()
+    assert any("Record the administration first" in e for e in errors)
+    assert response.context.get("problem") is None
+    assert "Recovery and discharge recorded" not in response.content.decode()
+
+
+def test_an_administration_starting_in_the_vitals_own_minute_is_accepted(ward):
+    """The form shows minutes: vitals at 10:05:40 and a start entered as 10:05 are in order."""
+    record_pre_vitals(ward.session, ward.nurse.user, now=VITALS_AT + dt.timedelta(seconds=40))
+    given = _administer(ward, started_at=VITALS_AT)
+    assert given.started_at == VITALS_AT
+
+
+def test_the_administration_form_defaults_to_no_earlier_than_the_last_vitals(client, ward, time_machine):
+    """15:04 for a 15:45 session whose vitals were at 15:44 was refused when sent back unchanged."""
+    record_pre_vitals(ward.session, ward.nurse.user, now=VITALS_AT + dt.timedelta(seconds=40))
+    time_machine.move_to(VITALS_AT + dt.timedelta(minutes=1, seconds=20), tick=False)
+    assert client.login(request=HttpRequest(), username=ward.nurse.user.username, password=PASSWORD)
+    page = client.get(reverse("clinical:session", args=[ward.session.pk]))
+    zone = ward.clinic.site.zone
+    initial = page.context["forms"]["administration"].initial
+    vitals_minute = VITALS_AT.astimezone(zone).replace(tzinfo=None)
+    assert initial["started_at"] == vitals_minute
+    assert initial["ended_at"] == (VITALS_AT + dt.timedelta(minutes=1)).astimezone(zone).replace(tzinfo=None)
+    assert initial["started_at"] >= ward.session.starts_at.astimezone(zone).replace(tzinfo=None)
+
+
+def test_the_controlled_substance_log_filters_by_the_sites_local_days(client, ward, time_machine):
+    time_machine.move_to(VITALS_AT + dt.timedelta(minutes=60), tick=False)
+    record_pre_vitals(ward.session, ward.nurse.user, now=VITALS_AT)
+    # Recorded at 21:30 in New York on Monday 2 March: already Tuesday in UTC.
+    evening = dt.datetime(2026, 3, 3, 2, 30, tzinfo=dt.UTC)
+    entry = _administer(ward, now=evening).log_entries.get()
+    assert entry.recorded_at == evening
+    assert client.login(request=HttpRequest(), username=ward.admin.user.username, password=PASSWORD)
+    monday = client.get(reverse("clinical:cs-log"), {"date_from": "2026-03-02", "date_to": "2026-03-02"})
+    tuesday = client.get(reverse("clinical:cs-log"), {"date_from": "2026-03-03", "date_to": "2026-03-03"})
+    assert monday.context["entries"] == [ControlledSubstanceEntry.objects.get(pk=entry.pk)]
+    assert tuesday.context["entries"] == []
+    assert b"Days are UTC" not in monday.content

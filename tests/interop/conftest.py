@@ -130,3 +130,7 @@ def feed(db, listener, travel) -> Feed:
     )
     yield Feed(clinic=clinic, receiver=receiver)
     forget_receivers()
+
+
+# The FHIR server's clinic and personas (tests/interop/fhir_support.py).
+from tests.interop.fhir_support import frozen, world  # noqa: E402, F401

@@ -31,6 +31,16 @@ def test_a_course_booking_writes_one_s12_per_session(feed):
     assert len({m.control_id for m in messages}) == len(booked) == 6
 
 
+def test_a_patient_with_a_recorded_mrn_is_named_by_it_in_pid_3(feed):
+    plan = feed.clinic.plan()
+    plan.patient.mrn = "MRN-004217"
+    plan.patient.save(update_fields=["mrn"])
+    proposal = services.course_propose(plan=plan, start_date=START, now=NOW)
+    booked = services.course_book(plan=plan, actor=feed.clinic.front_desk.user, now=NOW, sessions=proposal.sessions)
+    pid = hl7.parse(SiuMessage.objects.get(appointment=booked[0]).payload).segment("PID")
+    assert str(pid[3][0][0]) == "MRN-004217"
+
+
 def test_the_message_names_patient_mrn_site_chair_nurse_prescriber_and_protocol(feed):
     plan, booked = _course(feed)
     first = booked[0]

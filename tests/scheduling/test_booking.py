@@ -184,7 +184,7 @@ def test_cancelling_frees_the_chair_at_once_and_rebooks_nothing_unless_asked(cli
     outcome = services.appointment_cancel(appointment=third, actor=clinic.front_desk.user, reason="Flu", now=NOW)
     assert outcome.appointment.status == AppointmentStatus.CANCELLED
     assert outcome.rebooked == [] and outcome.short_by == 1
-    assert outcome.course.startswith("Induction now short by 1 session; re-flow offered from ")
+    assert outcome.course.startswith("Induction now short by 1 session; the first replacement that fits is ")
     # Nothing else in the course moved, and nothing was added.
     after = {row[0]: row for row in _course_state(plan) if row[0] != third.pk}
     assert set(after) == set(before)
@@ -273,7 +273,7 @@ def test_a_no_show_rebooks_nothing_unless_asked(clinic):
     assert outcome.appointment.status == AppointmentStatus.NO_SHOW
     assert outcome.rebooked == [] and outcome.short_by == 1 and outcome.plan_flagged
     assert outcome.replacement_starts_at is not None and outcome.replacement_starts_at > after_start
-    assert outcome.course.startswith("Induction now short by 1 session; re-flow offered from ")
+    assert outcome.course.startswith("Induction now short by 1 session; the first replacement that fits is ")
     after = {row[0]: row for row in _course_state(plan) if row[0] != third.pk}
     assert set(after) == set(before)  # nothing added
     assert all(after[pk][1:5] == before[pk][1:5] for pk in before)  # nothing moved (sequences renumber)

@@ -201,3 +201,37 @@ def test_a_session_stays_on_a_busy_day_when_the_rest_of_the_course_would_not_fit
 def test_an_unknown_policy_is_refused():
     with pytest.raises(ValueError, match="unknown placement policy"):
         Placement(policy="random")
+
+
+def _book_courses(policy: str, courses: int) -> list[Slot]:
+    """`courses` six-in-three-weeks courses asked for on successive weekdays, each booked
+    (claimed) before the next is proposed, at a 4-chair, 2-nurse site."""
+    snapshot = site(chairs={c: [] for c in range(1, 5)}, nurses=2, days=60)
+    placer = Placer(Availability(snapshot), Placement(policy=policy))
+    rule = InductionRule(session_length=SESSION, min_gap=48 * 60 * MINUTE, route="iv", sessions=6, window_days=21)
+    monday = TUESDAY - dt.timedelta(days=1)
+    booked: list[Slot] = []
+    for index in range(courses):
+        start = monday + dt.timedelta(days=(index // 3) * 7 + (index % 3) * 2)  # Mon, Wed, Fri, Mon ...
+        proposal = propose_induction_placed(placer, rule, start, Preferences())
+        for slot in proposal.slots:
+            placer.claim(slot, for_patient=False)  # each course is another patient's
+        booked += proposal.slots
+    return booked
+
+
+def test_level_spreads_starts_over_the_day_and_sessions_over_the_week_where_earliest_piles_them_up():
+    from collections import Counter
+
+    results = {}
+    for policy in (EARLIEST, LEVEL):
+        booked = _book_courses(policy, 9)
+        local = [slot.start.astimezone(ZONE) for slot in booked]
+        per_quarter = Counter((t.date(), t.hour, t.minute // 15) for t in local)
+        per_weekday = [sum(1 for t in local if t.weekday() == weekday) for weekday in range(5)]
+        results[policy] = (max(per_quarter.values()), max(per_weekday) - min(per_weekday))
+    # Earliest starts two sessions (one per nurse) in the same quarter hour; level never does.
+    assert results[EARLIEST][0] >= 2 and results[LEVEL][0] == 1
+    # And the busiest open weekday is closer to the quietest (earliest leaves Tuesdays and
+    # Thursdays empty: every course starting Mon, Wed or Fri keeps to those days).
+    assert results[LEVEL][1] < results[EARLIEST][1]

@@ -108,3 +108,18 @@ def test_the_course_booking_page_shows_why_each_time_was_chosen(client, level_cl
     assert response.status_code == 200
     assert b"Why this time" in response.content
     assert b"keeps setups apart" in response.content
+
+
+def test_the_cancel_and_rebook_page_says_why_each_replacement_time_was_chosen(client, level_clinic, time_machine):
+    time_machine.move_to(NOW, tick=False)
+    plan = level_clinic.plan()
+    booked = services.course_book(plan=plan, actor=None, now=NOW, start_date=START)
+    login(client, level_clinic.front_desk.user)
+    response = client.post(
+        reverse("web:appointment-action", args=[booked[2].pk, "cancel"]),
+        {"reason": "Patient has the flu", "mode": "propose-rebook"},
+    )
+    assert response.status_code == 200, response.content[:500]
+    rows = response.context["replacement_rows"]
+    assert rows and all(row["why"] for row in rows)
+    assert b'data-testid="replacement-why"' in response.content

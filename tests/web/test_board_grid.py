@@ -84,6 +84,7 @@ def _grid(day: dt.date, sessions=(), closures=(), shifts=(), now=None, gap_minut
         gap_minutes=gap_minutes,
         step_minutes=15,
         max_patients_per_nurse=kwargs.pop("ratio", 3),
+        preferred_starts=kwargs.pop("preferred", None),
     )
 
 

@@ -19,7 +19,9 @@ from tests.web.conftest import START, login
 pytestmark = pytest.mark.django_db
 
 # Session, user and role lookups are part of every page; the rest is the page's own.
-BOARD_QUERIES = 12  # + the closures, opening hours, nurse shifts, shortest session and the free-slot snapshot
+BOARD_QUERIES = (
+    13  # + the closures, opening hours, nurse shifts, shortest session, the free-slot snapshot and the day template
+)
 WEEK_QUERIES = 7  # + the closures of the week
 SEARCH_QUERIES = 5
 CHART_QUERIES = 14

@@ -1,0 +1,73 @@
+"""Public holidays as closures. A new site knows no holiday until someone types it in, and
+courses were booked on Christmas Day; so each site is offered its country's and state's public
+holidays (the `holidays` package) for the coming year, which a clinic administrator confirms in one
+step. A holiday becomes a closure from local midnight to the next local midnight."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import holidays
+from django.db import transaction
+from django.db.models import Q
+
+from clinic.models import Closure, Site
+
+LOOKAHEAD = dt.timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class PublicHoliday:
+    day: dt.date
+    name: str
+
+
+def _local_midnight(day: dt.date, site: Site) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0), tzinfo=site.zone)
+
+
+def site_public_holidays(*, site: Site, first: dt.date, last: dt.date) -> list[PublicHoliday]:
+    """The public holidays of the site's country (and subdivision, when set) from `first` to
+    `last`, both included, in date order."""
+    calendar = holidays.country_holidays(
+        site.country, subdiv=site.subdivision or None, years=range(first.year, last.year + 1)
+    )
+    return [PublicHoliday(day, name) for day, name in sorted(calendar.items()) if first <= day <= last]
+
+
+def site_public_holiday(*, site: Site, day: dt.date) -> PublicHoliday | None:
+    found = site_public_holidays(site=site, first=day, last=day)
+    return found[0] if found else None
+
+
+def closed_all_day(*, site: Site, day: dt.date) -> bool:
+    """Whether one closure (the site's or an all-site one) covers the whole local day."""
+    return Closure.objects.filter(
+        Q(site=site) | Q(site__isnull=True),
+        starts_at__lte=_local_midnight(day, site),
+        ends_at__gte=_local_midnight(day + dt.timedelta(days=1), site),
+    ).exists()
+
+
+def site_holidays_to_close(*, site: Site, today: dt.date) -> list[PublicHoliday]:
+    """The public holidays of the coming year (from `today`, for one year) the site is not yet
+    closed for all day."""
+    found = site_public_holidays(site=site, first=today, last=today + LOOKAHEAD - dt.timedelta(days=1))
+    return [holiday for holiday in found if not closed_all_day(site=site, day=holiday.day)]
+
+
+def site_holidays_close(*, site: Site, today: dt.date) -> list[Closure]:
+    """Adds an all-day closure for each public holiday of the coming year the site is not closed
+    for. Run twice, the second run adds nothing."""
+    with transaction.atomic():
+        Site.objects.select_for_update().get(pk=site.pk)  # two admins clicking at once add each day once
+        return [
+            Closure.objects.create(
+                site=site,
+                reason=holiday.name,
+                starts_at=_local_midnight(holiday.day, site),
+                ends_at=_local_midnight(holiday.day + dt.timedelta(days=1), site),
+            )
+            for holiday in site_holidays_to_close(site=site, today=today)
+        ]

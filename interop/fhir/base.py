@@ -1,0 +1,158 @@
+"""The FHIR views' shared base: token authentication and roles as in /api/v1/, SMART-style
+scopes per interaction, application/fhir+json in and out, one transaction per request, and
+every error an OperationOutcome."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db import transaction
+from django.http import HttpResponse
+from django.urls import reverse
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.resource import Resource
+from rest_framework import exceptions
+from rest_framework.renderers import BaseRenderer
+from rest_framework.views import APIView
+
+from clinic.audit import patients_shown
+from clinic.permissions import Actor, actor_for
+from clinic.security.authentication import ClinicTokenAuthentication
+from interop.fhir import scopes
+from interop.fhir.outcome import FHIRError, error_for, outcome
+
+FHIR_JSON = "application/fhir+json"
+MAX_BODY = 1_000_000
+
+
+class FHIRRenderer(BaseRenderer):
+    """Only for content negotiation: the views hand back finished HttpResponses."""
+
+    media_type = FHIR_JSON
+    format = "json"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return json.dumps(data).encode()
+
+
+def fhir_response(resource: Resource, *, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
+    response = HttpResponse(resource.model_dump_json(), status=status, content_type=f"{FHIR_JSON}; charset=utf-8")
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def base_url(request: Any) -> str:
+    return request.build_absolute_uri(reverse("fhir-metadata"))[: -len("metadata")]
+
+
+class FHIRView(APIView):
+    authentication_classes = [ClinicTokenAuthentication]
+    permission_classes: list = []
+    renderer_classes = [FHIRRenderer]
+    parser_classes: list = []
+    schema = None  # FHIR's own CapabilityStatement describes these, not the /api/ OpenAPI schema
+
+    def perform_content_negotiation(self, request: Any, force: bool = False) -> Any:
+        # Every answer is FHIR JSON, whatever the client's Accept says (XML is not offered).
+        return super().perform_content_negotiation(request, force=True)
+
+    # Views that only read ($find is a POST that writes nothing) skip the request's transaction.
+    read_only = False
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.read_only or request.method in ("GET", "HEAD"):
+            return super().dispatch(request, *args, **kwargs)
+        # One transaction per write: all or nothing; an error answer rolls back.
+        with transaction.atomic():
+            self.in_write_transaction = True
+            return super().dispatch(request, *args, **kwargs)
+
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if not (request.user and request.user.is_authenticated):
+            raise exceptions.NotAuthenticated("Send a token: Authorization: Token <key>.")
+        if self.actor.role is None:
+            raise FHIRError(403, "forbidden", "This account has no role at the clinic.")
+
+    def handle_exception(self, exc: Exception) -> HttpResponse:
+        error = error_for(exc)
+        if getattr(self, "in_write_transaction", False):
+            transaction.set_rollback(True)
+        return fhir_response(
+            outcome(error.code, error.message, reason=error.reason), status=error.status, headers=error.headers
+        )
+
+    def http_method_not_allowed(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        raise FHIRError(405, "not-supported", f"{request.method} is not supported here.")
+
+    @property
+    def actor(self) -> Actor:
+        return actor_for(self.request)
+
+    def require_scope(self, resource_type: str, interaction: str) -> None:
+        if not scopes.allows(self.actor.role, resource_type, interaction):
+            names = {"c": "create", "r": "read", "u": "update", "d": "delete", "s": "search"}
+            raise FHIRError(
+                403,
+                "forbidden",
+                f"Your scopes ({scopes.scope_string(self.actor.role) or 'none'}) do not allow "
+                f"{names[interaction]} on {resource_type}.",
+            )
+
+    def shown(self, patient_ids: list[int | None]) -> None:
+        patients_shown(self.request, patient_ids)
+
+    def query_params(self) -> dict[str, list[str]]:
+        return {name: self.request.query_params.getlist(name) for name in self.request.query_params}
+
+    def body_json(self) -> dict[str, Any]:
+        content_type = (self.request.content_type or "").split(";")[0].strip()
+        if content_type not in (FHIR_JSON, "application/json"):
+            raise FHIRError(415, "not-supported", f"Send the body as {FHIR_JSON}.")
+        raw = self.request.body
+        if len(raw) > MAX_BODY:
+            raise FHIRError(413, "too-costly", "The request body is too large.")
+        try:
+            data = json.loads(raw or b"null")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise FHIRError(400, "structure", "The body is not JSON.") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
+            raise FHIRError(400, "structure", "The body must be one FHIR resource (a JSON object with resourceType).")
+        return data
+
+    def searchset(
+        self,
+        resources: list[Resource],
+        *,
+        total: int | None,
+        offset: int,
+        count: int,
+        path: str,
+        extra: list | None = None,
+    ) -> Bundle:
+        """A searchset Bundle with self/next/previous links that keep the query's parameters."""
+        base = base_url(self.request)
+        params = [(k, v) for k, values in self.query_params().items() for v in values if k != "_offset"]
+
+        def link(relation: str, at: int) -> dict[str, str]:
+            query = urlencode([*params, ("_offset", str(at))]) if at else urlencode(params)
+            return {"relation": relation, "url": f"{base}{path}" + (f"?{query}" if query else "")}
+
+        links = [link("self", offset)]
+        if total is not None and offset + count < total:
+            links.append(link("next", offset + count))
+        if offset:
+            links.append(link("previous", max(offset - count, 0)))
+        entries: list[dict[str, Any]] = [
+            {
+                "fullUrl": f"{base}{resource.get_resource_type()}/{resource.id}",
+                "resource": resource,
+                "search": {"mode": "match"},
+            }
+            for resource in resources
+        ]
+        entries += extra or []
+        return Bundle(type="searchset", total=total, link=links, entry=entries or None)

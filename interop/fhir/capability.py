@@ -1,0 +1,163 @@
+"""The CapabilityStatement at /fhir/R4/metadata: the IHE Scheduling Server actor, and only
+what this server implements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+
+from interop.fhir import representation as rep
+from interop.fhir.resources import KINDS
+from interop.fhir.scopes import ROLE_SCOPES
+
+IHE_SERVER = "https://profiles.ihe.net/ITI/Scheduling/CapabilityStatement/IHE.Scheduling.server"
+_OPERATIONS = "https://profiles.ihe.net/ITI/Scheduling/OperationDefinition/appointment-"
+
+FIND_DOCUMENTATION = (
+    "ITI-115. Inputs as IHE defines them: start and end (required), visit-type (our HealthcareService id or "
+    "name: a protocol, which sets the session length and route), specialty (read as visit-type), practitioner "
+    "(Practitioner/<nurse id>), location-reference (Location/site-<id> or Location/chair-<id>), patient-reference "
+    "or patient-resource (matched by id or MRN), reason and timing (accepted; the protocol's own rules decide), "
+    "_count. Answers proposed Appointments, one per chair and free start, never stored: each id is a signed token "
+    "that $hold and $book take as appointment-reference. A WHOLE INDUCTION COURSE: add the parameter "
+    "`course` = true (valueBoolean, or course=true on GET) with a patient; the answer is every session of the "
+    "protocol's induction from the first free day on or after start (end bounds only single-session searches), "
+    "planned under the patient's open plan for that protocol if there is one. Hold or book the course all or "
+    "nothing by passing every session's appointment-reference in one $hold or $book."
+)
+HOLD_DOCUMENTATION = (
+    "ITI-116. appointment-reference: a proposal from $find. Answers the pending Appointment, which occupies its "
+    "chair, nurse and patient until it lapses (FHIR_HOLD_MINUTES, default 10; the Appointment carries the "
+    "extension urn:clinic-scheduler:fhir:hold-expires). A time no longer free answers OperationOutcome 409 "
+    "conflict. Repeating appointment-reference holds several (a course) all or nothing."
+)
+BOOK_DOCUMENTATION = (
+    "ITI-117. appointment-reference: a held Appointment (Appointment/<id>), a proposal, or a free Slot from the Slot search (Slot/<id>); or appointment-resource: "
+    "an existing Appointment with a new start (a move; a Location/chair-<id> participant picks the chair) or with "
+    "status cancelled (cancelationReason.text or comment is the reason). patient-resource names the patient (by "
+    "MRN) for a proposal made without one. Conflicts answer 409 with the reason in OperationOutcome; an "
+    "Idempotency-Key header makes a retry replay the first answer; nothing is half-written."
+)
+
+
+def _resource(kind_name: str, interactions: list[str], search: list[tuple[str, str]], **extra: Any) -> dict[str, Any]:
+    return {
+        "type": kind_name,
+        "interaction": [{"code": code} for code in interactions],
+        "searchParam": [{"name": name, "type": kind} for name, kind in search] or None,
+        **extra,
+    }
+
+
+def capability_statement(base: str) -> CapabilityStatement:
+    scopes = "; ".join(f"{role}: {' '.join(granted)}" for role, granted in ROLE_SCOPES.items())
+    types = {
+        "identifier": "token",
+        "name": "string",
+        "family": "string",
+        "given": "string",
+        "birthdate": "date",
+        "patient": "reference",
+        "date": "date",
+        "status": "token",
+        "actor": "reference",
+        "location": "reference",
+        "active": "token",
+        "_lastUpdated": "date",
+        "_id": "token",
+    }
+
+    def search_of(name: str) -> list[tuple[str, str]]:
+        return [(p, types.get(p, "string")) for p in KINDS[name].search_parameters()]
+
+    resources = [
+        _resource(
+            "Patient",
+            ["read", "search-type", "create", "update"],
+            search_of("Patient"),
+            versioning="versioned-update",
+            conditionalCreate=True,
+            documentation=(
+                "Create needs an identifier with the MRN system "
+                f"({rep.mrn_system()}); a second patient with the same MRN answers 409 (code duplicate), "
+                "If-None-Exist: identifier=<system>|<MRN> returns the existing one instead. Update needs If-Match "
+                "with the ETag read (412 on a mismatch)."
+            ),
+        ),
+        _resource(
+            "Appointment",
+            ["read", "search-type"],
+            search_of("Appointment"),
+            profile=rep.IHE_APPOINTMENT_PROFILE,
+            operation=[
+                {"name": "find", "definition": f"{_OPERATIONS}find", "documentation": FIND_DOCUMENTATION},
+                {"name": "hold", "definition": f"{_OPERATIONS}hold", "documentation": HOLD_DOCUMENTATION},
+                {"name": "book", "definition": f"{_OPERATIONS}book", "documentation": BOOK_DOCUMENTATION},
+            ],
+            documentation="Find Existing Appointments (ITI-118) is this search.",
+        ),
+        _resource(
+            "Slot",
+            ["read", "search-type"],
+            [("schedule", "reference"), ("service-type", "token"), ("start", "date"), ("status", "token")],
+            documentation=(
+                "Computed by the scheduling engine on every request, never stored: free only. Search needs "
+                "start=ge..&start=lt.. (at most 31 days) and one service-type (HealthcareService id)."
+            ),
+        ),
+        _resource("Schedule", ["read", "search-type"], search_of("Schedule"), documentation="One per chair."),
+        _resource(
+            "Location",
+            ["read", "search-type"],
+            search_of("Location"),
+            documentation="Location/site-<id> for a site (searchable), Location/chair-<id> for a chair (read).",
+        ),
+        _resource(
+            "HealthcareService",
+            ["read", "search-type"],
+            search_of("HealthcareService"),
+            documentation="One per treatment protocol (its route and session length).",
+        ),
+        _resource("Practitioner", ["read", "search-type"], search_of("Practitioner")),
+        _resource("PractitionerRole", ["read", "search-type"], search_of("PractitionerRole")),
+    ]
+    return CapabilityStatement(
+        url=f"{base}metadata",
+        name="InfusionClinicSchedulingServer",
+        title="Infusion clinic scheduling: FHIR R4 server",
+        status="active",
+        date="2026-12-04",
+        kind="instance",
+        instantiates=[IHE_SERVER],
+        implementation={"description": "Ketamine infusion clinic scheduler", "url": base},
+        fhirVersion="4.0.1",
+        format=["application/fhir+json"],
+        rest=[
+            {
+                "mode": "server",
+                "documentation": "IHE ITI Scheduling Server actor (ITI-115 $find, ITI-116 $hold, ITI-117 $book, "
+                "ITI-118 Appointment search). Paging with _count and _offset (Bundle next/previous links); "
+                '_lastUpdated on Patient and Appointment for incremental sync; reads carry ETag W/"<versionId>".',
+                "security": {
+                    "service": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                    "code": "SMART-on-FHIR",
+                                }
+                            ],
+                            "text": "Token",
+                        }
+                    ],
+                    "description": (
+                        "Authorization: Token <key>, the same tokens as /api/v1/ (POST /api/v1/auth/login/). "
+                        "A token holds the SMART v2 scopes of its user's role; staff reach their own sites, a "
+                        f"patient only their own records. Scopes by role: {scopes}."
+                    ),
+                },
+                "resource": resources,
+            }
+        ],
+    )

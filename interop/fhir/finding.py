@@ -1,0 +1,153 @@
+"""Free times, computed by our engine on every request and never stored: the Slot search and
+Appointment/$find. Reads only; what is found is checked again when it is held or booked."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from clinic.models import Chair, Site
+from interop.fhir import ids
+from interop.fhir.outcome import invalid
+from patients.models import Patient
+from scheduling.engine import Availability, NoFit, Preferences, Proposal
+from scheduling.engine.placement import Placer, propose_induction_placed
+from scheduling.engine.wallclock import day_bounds, local_day
+from scheduling.errors import CourseDoesNotFit
+from scheduling.models import PlanStatus, Protocol, TreatmentPlan
+from scheduling.selectors import (
+    booking_snapshot,
+    induction_rule,
+    protocol_nurse_work,
+    site_placement,
+    sites_with_schedule,
+)
+from scheduling.services import course_propose
+
+# The widest window one Slot search or single-session $find looks at.
+MAX_WINDOW = dt.timedelta(days=31)
+
+
+def check_window(start: dt.datetime, end: dt.datetime) -> None:
+    if end <= start:
+        raise invalid("end must be after start.")
+    if end - start > MAX_WINDOW:
+        raise invalid(f"Ask for at most {MAX_WINDOW.days} days at a time.")
+
+
+def free_times(
+    *,
+    sites: Iterable[Site],
+    start: dt.datetime,
+    end: dt.datetime,
+    protocol: Protocol,
+    now: dt.datetime,
+    patient: Patient | None = None,
+    chairs: Sequence[Chair] | None = None,
+    nurse_ids: Sequence[int] | None = None,
+    limit: int = 100,
+) -> list[ids.Proposed]:
+    """Every start in [start, end) where a chair equipped for the protocol's route (one of
+    `chairs`, if given), a nurse with room (one of `nurse_ids`) and the patient are free,
+    one per chair and start, in time order, at most `limit`."""
+    check_window(start, end)
+    duration = dt.timedelta(minutes=protocol.session_minutes)
+    begin = max(start, now)
+    found: list[ids.Proposed] = []
+    if begin >= end:
+        return found
+    wanted_chairs = {c.pk for c in chairs} if chairs is not None else None
+    for site in sites:
+        snapshot, busy = booking_snapshot(site=site, start=begin, end=end, patient=patient, nurse_ids=nurse_ids)
+        # The protocol's nurse work, so a time whose setup no nurse can take is not offered.
+        availability = Availability(snapshot, busy, protocol_nurse_work(protocol))
+        chair_ids = [
+            c.id
+            for c in snapshot.chairs
+            if protocol.route in c.routes and (wanted_chairs is None or c.id in wanted_chairs)
+        ]
+        day, last = local_day(begin, site.zone), local_day(end - dt.timedelta(microseconds=1), site.zone)
+        while day <= last:
+            for chair_id in chair_ids:
+                day_slots = availability.day_slots(
+                    day, duration, protocol.route, chair_ids=[chair_id], not_before=begin
+                )
+                found += [
+                    ids.Proposed(
+                        "s",
+                        site.pk,
+                        slot.chair_id,
+                        slot.nurse_id,
+                        slot.start,
+                        protocol.session_minutes,
+                        protocol.pk,
+                        patient.pk if patient else 0,
+                    )
+                    for slot in day_slots.slots
+                    if slot.end <= end
+                ]
+            day += dt.timedelta(days=1)
+    found.sort(key=lambda p: (p.start, p.site_id, p.chair_id))
+    return found[:limit]
+
+
+@dataclass
+class CourseFound:
+    sessions: list[ids.Proposed]
+    notes: list[str]
+
+
+def open_plan(patient: Patient, protocol: Protocol) -> TreatmentPlan | None:
+    """The patient's open plan for this protocol, which a course or booking is made under."""
+    return (
+        TreatmentPlan.objects.select_related("protocol", "site", "patient")
+        .filter(patient=patient, protocol=protocol, status__in=[PlanStatus.DRAFT, PlanStatus.ACTIVE])
+        .first()
+    )
+
+
+def course_times(
+    *,
+    site: Site,
+    start: dt.datetime,
+    protocol: Protocol,
+    patient: Patient,
+    plan: TreatmentPlan | None,
+    now: dt.datetime,
+    chairs: Sequence[Chair] | None = None,
+) -> CourseFound:
+    """A whole induction course from the local day of `start`: the course planner under `plan`
+    (the patient's open plan for this protocol, see open_plan) when there is one, else the engine's induction planner
+    on the protocol's rule. Raises CourseDoesNotFit with the reasons."""
+    start_day = local_day(max(start, now), site.zone)
+    if plan is not None:
+        proposal = course_propose(plan=plan, start_date=start_day, now=now, site=site)
+        slots = [(s.starts_at, s.chair_id, s.nurse_id) for s in proposal.sessions]
+        notes = proposal.notes
+    else:
+        rule = induction_rule(protocol)
+        horizon = start_day + dt.timedelta(days=7 + rule.span_days)
+        begin, _ = day_bounds(start_day, site.zone)
+        _, finish = day_bounds(horizon, site.zone)
+        # The site's active chairs, when the caller holds them already (saves reading them again).
+        snapshot, busy = booking_snapshot(site=site, start=begin, end=finish, patient=patient, chairs=chairs)
+        # The site's placement policy (level-loading by default), as for the desk's proposals.
+        placer = Placer(
+            Availability(snapshot, busy, protocol_nurse_work(protocol)), site_placement(site, patient=patient)
+        )
+        outcome = propose_induction_placed(placer, rule, start_day, Preferences(), not_before=now)
+        if isinstance(outcome, NoFit):
+            raise CourseDoesNotFit(f"No whole course fits: {outcome.reason}", details={"reason": "course_does_not_fit"})
+        assert isinstance(outcome, Proposal)
+        slots = [(slot.start, slot.chair_id, slot.nurse_id) for slot in outcome.slots]
+        notes = outcome.notes
+    sessions = [
+        ids.Proposed("p", site.pk, chair_id, nurse_id, starts_at, protocol.session_minutes, protocol.pk, patient.pk)
+        for starts_at, chair_id, nurse_id in slots
+    ]
+    return CourseFound(sessions, list(notes))
+
+
+def sites_by_id(site_ids: Iterable[int]) -> list[Site]:
+    return list(sites_with_schedule().filter(pk__in=list(site_ids)).order_by("name", "pk"))

@@ -1,0 +1,486 @@
+"""The IHE ITI Scheduling operations: Appointment/$find (ITI-115), $hold (ITI-116) and
+$book (ITI-117), with the parameter names of IHE's OperationDefinitions. Each answers a
+Bundle whose Appointments carry the IHE Appointment profile (ihe-sched-appt)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpResponse
+from django.utils import timezone
+from fhir.resources.R4B.appointment import Appointment as FAppointment
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.parameters import Parameters, ParametersParameter
+from fhir.resources.R4B.patient import Patient as FPatient
+
+from clinic.models import StaffMember
+from interop.fhir import ids
+from interop.fhir import representation as rep
+from interop.fhir.base import FHIRView, base_url, fhir_response
+from interop.fhir.finding import course_times, free_times, open_plan, sites_by_id
+from interop.fhir.outcome import FHIRError, invalid, outcome
+from interop.fhir.params import MAX_COUNT, as_instant, count_of, location_ids, parse_instant, reference_id
+from interop.fhir.resources import KINDS
+from patients.models import Patient
+from scheduling.api.common import _claim, _fill
+from scheduling.errors import CourseDoesNotFit
+from scheduling.models import Appointment, AppointmentStatus, IdempotencyRecord, Protocol
+from scheduling.selectors import plan_sessions
+from scheduling.services import (
+    appointment_book,
+    appointment_book_held,
+    appointment_cancel,
+    appointment_move,
+    holds_release_expired,
+    plan_rule_violations,
+)
+
+# $find's documented extension: ask for a whole induction course instead of single sessions.
+COURSE_PARAMETER = "course"
+FIND_PARAMETERS = {
+    "start",
+    "end",
+    "specialty",
+    "visit-type",
+    "practitioner",
+    "organization",
+    "location-string",
+    "location-reference",
+    "patient-reference",
+    "patient-resource",
+    "reason",
+    "referral-identifier",
+    "timing",
+    "insurance-reference",
+    "_count",
+    COURSE_PARAMETER,
+}
+
+
+def _value(parameter: ParametersParameter) -> Any:
+    """The parameter's value[x] (or resource), whatever its type."""
+    if parameter.resource is not None:
+        return parameter.resource
+    for name, value in parameter:
+        if name.startswith("value") and value is not None:
+            return value
+    return None
+
+
+def _as_text(value: Any, name: str) -> str:
+    if isinstance(value, str | int | bool):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    if hasattr(value, "reference") and value.reference:
+        return value.reference
+    if hasattr(value, "coding") and value.coding:
+        return value.coding[0].code or ""
+    if hasattr(value, "code") and value.code:
+        return value.code
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    raise invalid(f"{name}: this value type is not understood.")
+
+
+class OperationView(FHIRView):
+    def parameters(self, allowed: set[str]) -> dict[str, list[Any]]:
+        """The operation's inputs by name: from a Parameters body (POST) or the query (GET)."""
+        found: dict[str, list[Any]] = {}
+        if self.request.method == "GET":
+            for name, values in self.query_params().items():
+                found[name] = list(values)
+        else:
+            body = self.body_json()
+            if body.get("resourceType") != "Parameters":
+                raise FHIRError(400, "structure", "Send the inputs as a Parameters resource.")
+            for parameter in Parameters.model_validate(body).parameter or []:
+                found.setdefault(parameter.name, []).append(_value(parameter))
+        unknown = set(found) - allowed
+        if unknown:
+            raise FHIRError(400, "not-supported", f"Unknown parameters: {', '.join(sorted(unknown))}.")
+        return found
+
+    def patient_from(self, found: dict[str, list[Any]], *, required: bool) -> Patient | None:
+        """The patient named by patient-reference, or by the MRN of a patient-resource; a
+        patient's own token always means that patient."""
+        visible = KINDS["Patient"].visible(self.actor)
+        patient = None
+        for value in found.get("patient-reference", []):
+            pk = reference_id(_as_text(value, "patient-reference"), "Patient", name="patient-reference")
+            patient = visible.filter(pk=pk).first()
+            if patient is None:
+                raise FHIRError(404, "not-found", f"Patient/{pk} is not known.")
+        for value in found.get("patient-resource", []):
+            resource = value if isinstance(value, FPatient) else FPatient.model_validate(_json(value))
+            mrns = [i.value for i in resource.identifier or [] if i.value and i.system in (None, rep.mrn_system())]
+            if resource.id and resource.id.isdigit():
+                patient = visible.filter(pk=int(resource.id)).first()
+            elif mrns:
+                patient = visible.filter(mrn=mrns[0]).first()
+            if patient is None:
+                raise FHIRError(
+                    404, "not-found", "No patient of yours matches patient-resource (by id or MRN); create it first."
+                )
+        if self.actor.is_patient:
+            if patient is not None and patient.pk != self.actor.patient.pk:
+                raise FHIRError(404, "not-found", "Patient not known.")
+            patient = self.actor.patient
+        if patient is None and required:
+            raise invalid("Name the patient: patient-reference or patient-resource.")
+        return patient
+
+    def bundle(self, appointments: list[FAppointment], *, notes: list[str] | None = None) -> Bundle:
+        base = base_url(self.request)
+        entries: list[dict[str, Any]] = [
+            {"fullUrl": f"{base}Appointment/{a.id}", "resource": a, "search": {"mode": "match"}} for a in appointments
+        ]
+        if notes:
+            entries.append(
+                {
+                    "resource": outcome("informational", " ".join(notes), severity="information"),
+                    "search": {"mode": "outcome"},
+                }
+            )
+        return Bundle(
+            meta={"profile": [rep.IHE_BUNDLE_PROFILE]},
+            type="searchset",
+            total=len(appointments),
+            entry=entries or None,
+        )
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value.model_dump_json()) if hasattr(value, "model_dump_json") else value
+
+
+def _protocol(found: dict[str, list[Any]]) -> Protocol:
+    types = found.get("visit-type", []) + found.get("specialty", [])
+    protocols = Protocol.objects.filter(active=True)
+    for value in types:
+        text = _as_text(value, "visit-type").rpartition("/")[2].rpartition("|")[2]
+        protocol = (
+            protocols.filter(pk=int(text)).first() if text.isdigit() else protocols.filter(name__iexact=text).first()
+        )
+        if protocol is not None:
+            return protocol
+    if types:
+        raise invalid("visit-type: not one of our HealthcareServices (a protocol id or name).")
+    only = list(protocols[:2])
+    if len(only) == 1:
+        return only[0]
+    raise invalid("Give visit-type: the HealthcareService (protocol) id or name to find times for.")
+
+
+class FindView(OperationView):
+    """Appointment/$find (ITI-115), by GET or POST."""
+
+    read_only = True
+
+    def get(self, request: Any) -> HttpResponse:
+        return self.find()
+
+    def post(self, request: Any) -> HttpResponse:
+        return self.find()
+
+    def find(self) -> HttpResponse:
+        self.require_scope("Appointment", "s")
+        found = self.parameters(FIND_PARAMETERS)
+        for name in ("start", "end"):
+            if len(found.get(name, [])) != 1:
+                raise invalid(f"$find needs exactly one {name}.")
+        start = _instant(found["start"][0], "start")
+        end = _instant(found["end"][0], "end")
+        protocol = _protocol(found)
+        patient = self.patient_from(found, required=False)
+        count = count_of(_as_text(found["_count"][0], "_count")) if found.get("_count") else MAX_COUNT
+        course = any(_as_text(v, COURSE_PARAMETER) in ("true", "1") for v in found.get(COURSE_PARAMETER, []))
+        site_ids, chair_ids = location_ids(
+            [_as_text(v, "location-reference") for v in found.get("location-reference", [])], name="location-reference"
+        )
+        chairs = KINDS["Schedule"].visible(self.actor).filter(active=True)
+        if site_ids:
+            chairs = chairs.filter(site_id__in=site_ids)
+        if chair_ids:
+            chairs = chairs.filter(pk__in=chair_ids)
+        chairs = list(chairs)
+        nurse_ids = [
+            reference_id(_as_text(v, "practitioner"), "Practitioner", name="practitioner")
+            for v in found.get("practitioner", [])
+        ] or None
+        sites = sites_by_id({c.site_id for c in chairs})
+        now = timezone.now()
+        if patient is not None:
+            self.shown([patient.pk])
+        if course:
+            if patient is None:
+                raise invalid("A course is found for one patient: give patient-reference or patient-resource.")
+            if not sites:
+                raise FHIRError(404, "not-found", "None of your sites has a chair for this.")
+            plan = open_plan(patient, protocol)
+            site = next((s for s in sites if plan is not None and s.pk == plan.site_id), sites[0])
+            try:
+                found_course = course_times(
+                    site=site,
+                    start=start,
+                    protocol=protocol,
+                    patient=patient,
+                    plan=plan,
+                    now=now,
+                    chairs=[c for c in chairs if c.site_id == site.pk],
+                )
+            except CourseDoesNotFit as exc:
+                return fhir_response(self.bundle([], notes=[exc.message]))
+            appointments = [
+                rep.proposed_appointment(p, protocol, sequence=index + 1)
+                for index, p in enumerate(found_course.sessions)
+            ]
+            return fhir_response(self.bundle(appointments, notes=found_course.notes))
+        times = free_times(
+            sites=sites,
+            start=start,
+            end=end,
+            protocol=protocol,
+            now=now,
+            patient=patient,
+            chairs=chairs,
+            nurse_ids=nurse_ids,
+            limit=count if patient is None else 1000,
+        )
+        plan = open_plan(patient, protocol) if patient is not None else None
+        if plan is not None:
+            # Under the patient's plan, only times its rules allow (gap, one a day, the window).
+            sessions = list(plan_sessions(plan))
+            times = [
+                t
+                for t in times
+                if not plan_rule_violations(plan=plan, starts_at=t.start, phase=plan.phase, sessions=sessions)
+            ]
+        proposals = [ids.Proposed("p", *_fields(t)) for t in times[:count]]
+        notes = [] if proposals else ["No free time fits in that window."]
+        return fhir_response(self.bundle([rep.proposed_appointment(p, protocol) for p in proposals], notes=notes))
+
+
+def _fields(proposed: ids.Proposed) -> tuple:
+    return (
+        proposed.site_id,
+        proposed.chair_id,
+        proposed.nurse_id,
+        proposed.start,
+        proposed.minutes,
+        proposed.protocol_id,
+        proposed.patient_id,
+    )
+
+
+def _instant(value: Any, name: str) -> dt.datetime:
+    if isinstance(value, str):
+        return parse_instant(value, name=name)[0]
+    return as_instant(value, name=name)
+
+
+# --- Holding and booking -------------------------------------------------------------------
+
+
+def _reference_text(value: Any, name: str) -> str:
+    text = _as_text(value, name)
+    return text.rpartition("/")[2] if "/" in text else text
+
+
+class WriteOperationView(OperationView):
+    def proposal(self, token: str) -> ids.Proposed:
+        # A proposed Appointment from $find, or a free Slot from the Slot search (same token).
+        proposed = ids.decode(token, kind="p") or ids.decode(token, kind="s")
+        if proposed is None:
+            raise FHIRError(404, "not-found", f"Appointment/{token} is not a proposal of ours (or was altered).")
+        return proposed
+
+    def book_proposal(
+        self, proposed: ids.Proposed, *, now: dt.datetime, hold_until: dt.datetime | None, patient: Patient | None
+    ) -> Appointment:
+        """Hold or book a $find proposal through the booking service (locks, fresh checks, the
+        database's exclusion constraints): a time no longer free is a 409 conflict."""
+        if proposed.patient_id:
+            patient = KINDS["Patient"].visible(self.actor).filter(pk=proposed.patient_id).first()
+            if patient is None:
+                raise FHIRError(404, "not-found", "The proposal's patient is not known.")
+        if patient is None:
+            raise invalid("This proposal names no patient: give patient-resource (by MRN), or $find with the patient.")
+        site = sites_by_id([proposed.site_id])
+        chair = KINDS["Schedule"].visible(self.actor).filter(pk=proposed.chair_id, site_id=proposed.site_id).first()
+        nurse = StaffMember.objects.filter(pk=proposed.nurse_id).select_related("user").first()
+        protocol = Protocol.objects.filter(pk=proposed.protocol_id).first()
+        if not site or chair is None or nurse is None or protocol is None:
+            raise FHIRError(404, "not-found", "The proposal names a site, chair, nurse or protocol you cannot reach.")
+        plan = open_plan(patient, protocol)
+        if plan is not None and plan.site_id != proposed.site_id:
+            plan = None
+        self.shown([patient.pk])
+        return appointment_book(
+            patient=patient,
+            site=site[0],
+            starts_at=proposed.start,
+            actor=self.request.user,
+            now=now,
+            plan=plan,
+            chair=chair,
+            nurse=nurse,
+            duration=dt.timedelta(minutes=proposed.minutes),
+            route=protocol.route,
+            hold_until=hold_until,
+        )
+
+    def idempotent(self, perform: Callable[[], HttpResponse]) -> HttpResponse:
+        """Idempotency-Key as /api/v1/ honours it: the first successful answer is kept per
+        (user, key) and replayed for a retry with the same body; the same key with another
+        body is refused (422)."""
+        key = self.request.headers.get("Idempotency-Key")
+        if key is None:
+            return perform()
+        key = key.strip()
+        if not key or len(key) > 200:
+            raise invalid("Idempotency-Key: use 1 to 200 characters.")
+        fingerprint = hashlib.sha256(
+            f"{self.request.method} {self.request.path}\n".encode() + self.request.body
+        ).hexdigest()
+        claimed = _claim(self.request.user.pk, key, fingerprint)
+        if claimed is None:
+            record = IdempotencyRecord.objects.get(user=self.request.user, key=key)
+            if record.request_fingerprint != fingerprint:
+                raise FHIRError(422, "business-rule", "This Idempotency-Key was already used with another request.")
+            response = HttpResponse(
+                json.dumps(record.response_body), status=record.response_status, content_type="application/fhir+json"
+            )
+            response["Idempotent-Replayed"] = "true"
+            return response
+        response = perform()
+        if 200 <= response.status_code < 300:
+            _fill(claimed, response.status_code, response.content.decode())
+        else:
+            IdempotencyRecord.objects.filter(pk=claimed).delete()
+        return response
+
+
+class HoldView(WriteOperationView):
+    """Appointment/$hold (ITI-116): a proposal becomes a `pending` Appointment that blocks its
+    chair, nurse and patient until settings.FHIR_HOLD_MINUTES have passed."""
+
+    def post(self, request: Any) -> HttpResponse:
+        self.require_scope("Appointment", "c")
+        return self.idempotent(self.hold)
+
+    def hold(self) -> HttpResponse:
+        found = self.parameters({"appointment-reference"})
+        references = found.get("appointment-reference", [])
+        if not references:
+            raise invalid("$hold needs appointment-reference: a proposal from $find.")
+        now = timezone.now()
+        _release_lapsed(now)
+        until = now + dt.timedelta(minutes=settings.FHIR_HOLD_MINUTES)
+        # Several references (a whole course from $find) are held all or nothing.
+        held = [
+            self.book_proposal(
+                self.proposal(_reference_text(r, "appointment-reference")), now=now, hold_until=until, patient=None
+            )
+            for r in references
+        ]
+        return fhir_response(self.bundle([rep.appointment_resource(a) for a in _fresh(held)]))
+
+
+class BookView(WriteOperationView):
+    """Appointment/$book (ITI-117): book a hold or a proposal, move a booking, or cancel one."""
+
+    def post(self, request: Any) -> HttpResponse:
+        return self.idempotent(self.book)
+
+    def book(self) -> HttpResponse:
+        found = self.parameters({"appointment-reference", "appointment-resource", "patient-resource", "comment"})
+        references = found.get("appointment-reference", [])
+        resources = found.get("appointment-resource", [])
+        if bool(references) == bool(resources):
+            raise invalid("$book needs either appointment-reference or appointment-resource (one of them).")
+        comment = " ".join(_as_text(c, "comment") for c in found.get("comment", []))[:500]
+        now = timezone.now()
+        _release_lapsed(now)
+        if references:
+            self.require_scope("Appointment", "c")
+            patient = self.patient_from(found, required=False) if found.get("patient-resource") else None
+            booked = [
+                self._book_reference(_reference_text(r, "appointment-reference"), now, patient) for r in references
+            ]
+        else:
+            booked = [self._book_resource(r, now, comment) for r in resources]
+        return fhir_response(self.bundle([rep.appointment_resource(a) for a in _fresh(booked)]))
+
+    def _existing(self, resource_id: str) -> Appointment:
+        pk = KINDS["Appointment"].row_id(resource_id)
+        appointment = KINDS["Appointment"].visible(self.actor).filter(pk=pk).first() if pk else None
+        if appointment is None:
+            raise FHIRError(404, "not-found", f"Appointment/{resource_id} is not known.")
+        self.shown([appointment.patient_id])
+        return appointment
+
+    def _book_reference(self, token: str, now: dt.datetime, patient: Patient | None) -> Appointment:
+        if ids.is_proposal_id(token):
+            return self.book_proposal(self.proposal(token), now=now, hold_until=None, patient=patient)
+        appointment = self._existing(token)
+        return appointment_book_held(appointment=appointment, actor=self.request.user, now=now)
+
+    def _book_resource(self, value: Any, now: dt.datetime, comment: str) -> Appointment:
+        resource = value if isinstance(value, FAppointment) else FAppointment.model_validate(_json(value))
+        if not resource.id:
+            raise invalid(
+                "appointment-resource: give the id of the Appointment to change (book new ones by reference)."
+            )
+        if ids.is_proposal_id(resource.id):
+            self.require_scope("Appointment", "c")
+            return self.book_proposal(self.proposal(resource.id), now=now, hold_until=None, patient=None)
+        appointment = self._existing(resource.id)
+        self.require_scope("Appointment", "u")
+        if resource.status == "cancelled":
+            reason = (resource.cancelationReason.text if resource.cancelationReason else None) or comment
+            return appointment_cancel(
+                appointment=appointment,
+                actor=self.request.user,
+                reason=reason or "Cancelled through FHIR $book",
+                now=now,
+            ).appointment
+        if resource.status not in ("booked", "pending"):
+            raise invalid(
+                f"appointment-resource: status {resource.status!r} cannot be set here (book, move or cancel)."
+            )
+        if appointment.status == AppointmentStatus.HELD and resource.start in (None, appointment.starts_at):
+            return appointment_book_held(appointment=appointment, actor=self.request.user, now=now)
+        if resource.start is None:
+            raise invalid("appointment-resource: give the new start to move the appointment.")
+        chair = None
+        for participant in resource.participant or []:
+            reference = participant.actor.reference if participant.actor else None
+            if reference and reference.rpartition("/")[2].startswith("chair-"):
+                chair_id = reference_id(reference, "Location", name="participant", prefix="chair-")
+                chair = KINDS["Schedule"].visible(self.actor).filter(pk=chair_id).first()
+                if chair is None:
+                    raise FHIRError(404, "not-found", f"{reference} is not known.")
+        return appointment_move(
+            appointment=appointment,
+            starts_at=as_instant(resource.start, name="start"),
+            actor=self.request.user,
+            now=now,
+            chair=chair,
+        )
+
+
+def _release_lapsed(now: dt.datetime) -> None:
+    """Lapsed holds are released before a hold or booking, so a time is never refused for a
+    hold that ran out while the sweep had not come round yet."""
+    with transaction.atomic():
+        holds_release_expired(now=now, batch_size=100)
+
+
+def _fresh(appointments: list[Appointment]) -> list[Appointment]:
+    by_pk = Appointment.objects.select_related("plan__protocol").in_bulk([a.pk for a in appointments])
+    return [by_pk[a.pk] for a in appointments]

@@ -1,0 +1,117 @@
+"""Reading FHIR search and operation parameters: dates with prefixes, references, counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from interop.fhir.outcome import invalid
+
+PREFIXES = ("eq", "ne", "ge", "gt", "le", "lt", "sa", "eb", "ap")
+MAX_COUNT = 100
+DEFAULT_COUNT = 20
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_instant(value: str, *, name: str) -> tuple[dt.datetime, dt.datetime]:
+    """The range [lower, upper) a FHIR date or dateTime value stands for. A date is the whole
+    UTC day; a dateTime without a zone is read as UTC."""
+    # A "+" of an offset that the client forgot to escape in a query string arrives as a space.
+    text = value.strip().replace(" ", "+")
+    try:
+        if _DATE.match(text):
+            day = dt.date.fromisoformat(text)
+            lower = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+            return lower, lower + dt.timedelta(days=1)
+        instant = dt.datetime.fromisoformat(text)
+    except (ValueError, OverflowError) as exc:
+        raise invalid(f"{name}: {value!r} is not a FHIR date or dateTime.") from exc
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=dt.UTC)
+    if not dt.datetime(1900, 1, 1, tzinfo=dt.UTC) < instant < dt.datetime(2200, 1, 1, tzinfo=dt.UTC):
+        raise invalid(f"{name}: {value!r} is out of range.")
+    return instant, instant + dt.timedelta(microseconds=1)
+
+
+def as_instant(value: dt.datetime | dt.date | str, *, name: str) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time(), tzinfo=dt.UTC)
+    return parse_instant(value, name=name)[0]
+
+
+@dataclass(frozen=True)
+class DateCondition:
+    prefix: str
+    lower: dt.datetime
+    upper: dt.datetime
+
+    def lookups(self, field: str) -> dict[str, dt.datetime]:
+        if self.prefix == "eq":
+            return {f"{field}__gte": self.lower, f"{field}__lt": self.upper}
+        if self.prefix == "ge":
+            return {f"{field}__gte": self.lower}
+        if self.prefix == "gt":
+            return {f"{field}__gte": self.upper}
+        if self.prefix == "le":
+            return {f"{field}__lt": self.upper}
+        return {f"{field}__lt": self.lower}  # lt
+
+
+def date_condition(value: str, *, name: str) -> DateCondition:
+    prefix = value[:2] if value[:2] in PREFIXES else "eq"
+    if prefix not in ("eq", "ge", "gt", "le", "lt"):
+        raise invalid(f"{name}: the prefix {prefix!r} is not supported; use eq, ge, gt, le or lt.")
+    rest = value[2:] if value[:2] in PREFIXES else value
+    lower, upper = parse_instant(rest, name=name)
+    return DateCondition(prefix, lower, upper)
+
+
+def count_of(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return DEFAULT_COUNT
+    if not raw.isdigit() or len(raw) > 6:
+        raise invalid("_count must be a whole number.")
+    return min(int(raw), MAX_COUNT)
+
+
+def offset_of(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return 0
+    if not raw.isdigit() or len(raw) > 9:
+        raise invalid("_offset must be a whole number.")
+    return int(raw)
+
+
+def reference_id(value: str, resource_type: str, *, name: str, prefix: str = "") -> int:
+    """The numeric id in `value`, a reference `Type/[prefix]id` (or a bare id): 400 otherwise."""
+    text = value.strip()
+    if "/" in text:
+        kind, _, text = text.rpartition("/")
+        if kind.rsplit("/", 1)[-1] != resource_type:
+            raise invalid(f"{name}: expected a reference to {resource_type}, got {value!r}.")
+    if prefix:
+        if not text.startswith(prefix):
+            raise invalid(f"{name}: expected {resource_type}/{prefix}<id>, got {value!r}.")
+        text = text[len(prefix) :]
+    if not text.isdigit() or len(text) > 18:
+        raise invalid(f"{name}: {value!r} is not a {resource_type} id of ours.")
+    return int(text)
+
+
+def location_ids(values: list[str], *, name: str) -> tuple[set[int], set[int]]:
+    """Site ids and chair ids from Location references (Location/site-1, Location/chair-4)."""
+    sites: set[int] = set()
+    chairs: set[int] = set()
+    for value in values:
+        for part in value.split(","):
+            local = part.strip().rpartition("/")[2]
+            if local.startswith("site-"):
+                sites.add(reference_id(part, "Location", name=name, prefix="site-"))
+            elif local.startswith("chair-"):
+                chairs.add(reference_id(part, "Location", name=name, prefix="chair-"))
+            else:
+                raise invalid(f"{name}: {part!r} is not one of our Locations (Location/site-<id> or chair-<id>).")
+    return sites, chairs

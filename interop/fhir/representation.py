@@ -1,0 +1,261 @@
+"""Our rows as FHIR R4 resources, every one built with fhir.resources (R4B models, which
+serialise R4-compatible JSON for the resources used here)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from fhir.resources.R4B.appointment import Appointment as FAppointment
+from fhir.resources.R4B.healthcareservice import HealthcareService
+from fhir.resources.R4B.location import Location
+from fhir.resources.R4B.patient import Patient as FPatient
+from fhir.resources.R4B.practitioner import Practitioner
+from fhir.resources.R4B.practitionerrole import PractitionerRole
+from fhir.resources.R4B.schedule import Schedule
+from fhir.resources.R4B.slot import Slot as FSlot
+
+from clinic.models import Chair, Role, Route, Site, StaffMember
+from interop.fhir import ids
+from patients.models import Patient
+from scheduling.models import Appointment, AppointmentStatus, Protocol
+
+IHE_APPOINTMENT_PROFILE = "https://profiles.ihe.net/ITI/Scheduling/StructureDefinition/ihe-sched-appt"
+IHE_BUNDLE_PROFILE = "https://profiles.ihe.net/ITI/Scheduling/StructureDefinition/ihe-sched-avail-bundle"
+V2_IDENTIFIER_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0203"
+ROUTE_SYSTEM = "urn:clinic-scheduler:fhir:route"
+PRACTITIONER_ROLE_SYSTEM = "urn:clinic-scheduler:fhir:staff-role"
+
+# Our appointment states as FHIR AppointmentStatus codes.
+STATUS_TO_FHIR = {
+    AppointmentStatus.HELD: "pending",
+    AppointmentStatus.BOOKED: "booked",
+    AppointmentStatus.CONFIRMED: "booked",
+    AppointmentStatus.CHECKED_IN: "checked-in",
+    AppointmentStatus.IN_CHAIR: "arrived",
+    AppointmentStatus.COMPLETED: "fulfilled",
+    AppointmentStatus.CANCELLED: "cancelled",
+    AppointmentStatus.NO_SHOW: "noshow",
+}
+FHIR_TO_STATUSES: dict[str, list[str]] = {}
+for ours, theirs in STATUS_TO_FHIR.items():
+    FHIR_TO_STATUSES.setdefault(theirs, []).append(ours.value)
+
+
+def mrn_system() -> str:
+    return settings.FHIR_MRN_SYSTEM
+
+
+def version_of(updated_at: dt.datetime | None) -> str:
+    """A version id that changes on every save: the row's updated_at in microseconds."""
+    if updated_at is None:
+        return "1"
+    return str(int(updated_at.timestamp() * 1_000_000))
+
+
+def _meta(updated_at: dt.datetime | None, *profiles: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"versionId": version_of(updated_at)}
+    if updated_at is not None:
+        meta["lastUpdated"] = updated_at
+    if profiles:
+        meta["profile"] = list(profiles)
+    return meta
+
+
+def site_ref(site_id: int) -> dict[str, str]:
+    return {"reference": f"Location/site-{site_id}"}
+
+
+def chair_ref(chair_id: int) -> dict[str, str]:
+    return {"reference": f"Location/chair-{chair_id}"}
+
+
+def service_coding(protocol: Protocol) -> dict[str, Any]:
+    return {
+        "coding": [
+            {"system": "urn:clinic-scheduler:fhir:protocol", "code": str(protocol.pk), "display": protocol.name}
+        ],
+        "text": protocol.name,
+    }
+
+
+def patient_resource(patient: Patient) -> FPatient:
+    identifiers = []
+    if patient.mrn:
+        identifiers.append(
+            {
+                "use": "usual",
+                "type": {"coding": [{"system": V2_IDENTIFIER_TYPE, "code": "MR"}]},
+                "system": mrn_system(),
+                "value": patient.mrn,
+            }
+        )
+    telecom = []
+    if patient.email:
+        telecom.append({"system": "email", "value": patient.email})
+    if patient.mobile_phone:
+        telecom.append({"system": "phone", "use": "mobile", "value": str(patient.mobile_phone)})
+    return FPatient(
+        id=str(patient.pk),
+        meta=_meta(patient.updated_at),
+        identifier=identifiers or None,
+        active=True,
+        name=[{"use": "official", "family": patient.last_name, "given": [patient.first_name]}],
+        telecom=telecom or None,
+        birthDate=patient.date_of_birth,
+    )
+
+
+def practitioner_resource(staff: StaffMember) -> Practitioner:
+    user = staff.user
+    return Practitioner(
+        id=str(staff.pk),
+        meta=_meta(None),
+        active=staff.active,
+        name=[{"family": user.last_name or user.username, "given": [user.first_name] if user.first_name else None}],
+    )
+
+
+def practitioner_role_resource(staff: StaffMember, site_ids: list[int]) -> PractitionerRole:
+    return PractitionerRole(
+        id=str(staff.pk),
+        meta=_meta(None),
+        active=staff.active,
+        practitioner={"reference": f"Practitioner/{staff.pk}", "display": staff.display_name},
+        code=[
+            {"coding": [{"system": PRACTITIONER_ROLE_SYSTEM, "code": staff.role, "display": Role(staff.role).label}]}
+        ],
+        location=[site_ref(site_id) for site_id in site_ids] or None,
+    )
+
+
+def site_location(site: Site) -> Location:
+    return Location(
+        id=f"site-{site.pk}",
+        meta=_meta(None),
+        status="active",
+        name=site.name,
+        mode="instance",
+        physicalType={
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type", "code": "si"}]
+        },
+        telecom=[{"system": "phone", "value": str(site.phone)}] if site.phone else None,
+        address={"text": site.address} if site.address else None,
+        extension=[{"url": "urn:clinic-scheduler:fhir:time-zone", "valueCode": site.time_zone}],
+    )
+
+
+def chair_location(chair: Chair) -> Location:
+    return Location(
+        id=f"chair-{chair.pk}",
+        meta=_meta(None),
+        status="active" if chair.active else "inactive",
+        name=chair.name,
+        mode="instance",
+        physicalType={
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type", "code": "bd"}]
+        },
+        partOf=site_ref(chair.site_id),
+    )
+
+
+def healthcare_service_resource(protocol: Protocol) -> HealthcareService:
+    route = Route(protocol.route)
+    return HealthcareService(
+        id=str(protocol.pk),
+        meta=_meta(None),
+        active=protocol.active,
+        name=protocol.name,
+        type=[service_coding(protocol)],
+        characteristic=[{"coding": [{"system": ROUTE_SYSTEM, "code": route.value, "display": route.label}]}],
+        comment=f"{protocol.session_minutes} minutes in the chair ({protocol.infusion_minutes} of them the dose), "
+        f"{protocol.induction_session_count} induction sessions.",
+        extraDetails=protocol.preparation_notes or None,
+    )
+
+
+def schedule_resource(chair: Chair, protocols: list[Protocol]) -> Schedule:
+    routes = set(chair.equipment or ())
+    return Schedule(
+        id=str(chair.pk),
+        meta=_meta(None),
+        active=chair.active,
+        serviceType=[service_coding(p) for p in protocols if p.route in routes] or None,
+        actor=[chair_ref(chair.pk), site_ref(chair.site_id)],
+        comment=f"{chair.name}: free times are computed on request (Slot search), never stored.",
+    )
+
+
+def slot_resource(proposed: ids.Proposed, protocol: Protocol) -> FSlot:
+    return FSlot(
+        id=ids.encode(proposed),
+        schedule={"reference": f"Schedule/{proposed.chair_id}"},
+        serviceType=[service_coding(protocol)],
+        status="free",
+        start=proposed.start,
+        end=proposed.end,
+    )
+
+
+def appointment_resource(appointment: Appointment) -> FAppointment:
+    participants: list[dict[str, Any]] = [
+        {"actor": {"reference": f"Patient/{appointment.patient_id}"}, "status": "accepted", "required": "required"},
+        {"actor": chair_ref(appointment.chair_id), "status": "accepted", "required": "required"},
+        {"actor": site_ref(appointment.site_id), "status": "accepted", "required": "information-only"},
+    ]
+    if appointment.nurse_id:
+        participants.append(
+            {
+                "actor": {"reference": f"Practitioner/{appointment.nurse_id}"},
+                "status": "accepted",
+                "required": "required",
+            }
+        )
+    plan = appointment.plan
+    extension = []
+    if appointment.status == AppointmentStatus.HELD and appointment.hold_expires_at:
+        extension.append(
+            {"url": "urn:clinic-scheduler:fhir:hold-expires", "valueDateTime": appointment.hold_expires_at}
+        )
+    return FAppointment(
+        id=str(appointment.pk),
+        meta=_meta(appointment.updated_at, IHE_APPOINTMENT_PROFILE),
+        extension=extension or None,
+        status=STATUS_TO_FHIR[AppointmentStatus(appointment.status)],
+        serviceType=[service_coding(plan.protocol)] if plan is not None else None,
+        start=appointment.starts_at,
+        end=appointment.ends_at,
+        minutesDuration=int((appointment.ends_at - appointment.starts_at).total_seconds() // 60),
+        created=appointment.created_at,
+        cancelationReason={"text": appointment.cancellation_reason} if appointment.cancellation_reason else None,
+        participant=participants,
+    )
+
+
+def proposed_appointment(proposed: ids.Proposed, protocol: Protocol, *, sequence: int | None = None) -> FAppointment:
+    participants: list[dict[str, Any]] = [
+        {"actor": chair_ref(proposed.chair_id), "status": "accepted", "required": "required"},
+        {"actor": site_ref(proposed.site_id), "status": "accepted", "required": "information-only"},
+        {"actor": {"reference": f"Practitioner/{proposed.nurse_id}"}, "status": "accepted", "required": "required"},
+    ]
+    if proposed.patient_id:
+        participants.insert(
+            0,
+            {
+                "actor": {"reference": f"Patient/{proposed.patient_id}"},
+                "status": "needs-action",
+                "required": "required",
+            },
+        )
+    return FAppointment(
+        id=ids.encode(proposed),
+        meta={"profile": [IHE_APPOINTMENT_PROFILE]},
+        status="proposed",
+        serviceType=[service_coding(protocol)],
+        start=proposed.start,
+        end=proposed.end,
+        minutesDuration=proposed.minutes,
+        description=f"Session {sequence} of the induction course" if sequence else None,
+        participant=participants,
+    )

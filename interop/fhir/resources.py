@@ -1,0 +1,301 @@
+"""Read and search for each resource type: what the actor may see, how each search parameter
+narrows it, and the FHIR resource each row becomes. Slot is computed (interop.fhir.finding)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from fhir.resources.R4B.resource import Resource
+
+from clinic.models import Chair, Role, Site, StaffMember
+from clinic.permissions import Actor, scope_to_actor, scope_to_staff
+from interop.fhir import representation as rep
+from interop.fhir.outcome import invalid, not_supported
+from interop.fhir.params import date_condition, location_ids, reference_id
+from patients.models import Patient
+from scheduling.models import Appointment, Protocol
+
+COMMON = frozenset({"_count", "_offset", "_format", "_pretty", "_summary", "_total"})
+
+
+@dataclass
+class Kind:
+    name: str
+    # The rows `actor` may see, before any search parameter.
+    visible: Callable[[Actor], QuerySet]
+    build: Callable[[Any], Resource]
+    # Search parameter -> how it narrows the queryset (values are every repetition).
+    searches: dict[str, Callable[[QuerySet, list[str]], QuerySet]] = field(default_factory=dict)
+    last_updated: str | None = None  # the column _lastUpdated reads, if the rows keep one
+    order: tuple[str, ...] = ("pk",)
+    # Which patients a row shows (for the access log).
+    patient_of: Callable[[Any], int | None] = lambda row: None
+    id_prefix: str = ""
+    # Builds a page of rows at once, when the rows share a read (a Schedule's protocols).
+    build_page: Callable[[list], list[Resource]] | None = None
+
+    def build_all(self, rows: list) -> list[Resource]:
+        return self.build_page(rows) if self.build_page else [self.build(row) for row in rows]
+
+    def search_parameters(self) -> list[str]:
+        names = [*self.searches, "_id"]
+        if self.last_updated:
+            names.append("_lastUpdated")
+        return names
+
+    def row_id(self, resource_id: str) -> int | None:
+        if self.id_prefix:
+            if not resource_id.startswith(self.id_prefix):
+                return None
+            resource_id = resource_id[len(self.id_prefix) :]
+        if not resource_id.isdigit() or len(resource_id) > 18:
+            return None
+        return int(resource_id)
+
+    def search(self, actor: Actor, params: dict[str, list[str]]) -> QuerySet:
+        queryset = self.visible(actor)
+        for name, values in params.items():
+            if name in COMMON:
+                continue
+            base = name.split(":", 1)[0]
+            if base == "_id":
+                wanted = [self.row_id(v.strip()) for value in values for v in value.split(",")]
+                queryset = queryset.filter(pk__in=[w for w in wanted if w is not None])
+            elif base == "_lastUpdated" and self.last_updated:
+                for value in values:
+                    queryset = queryset.filter(**date_condition(value, name=name).lookups(self.last_updated))
+            elif base in self.searches and base == name:
+                queryset = self.searches[base](queryset, values)
+            else:
+                raise not_supported(
+                    f"{self.name} cannot be searched by {name!r}; use {', '.join(self.search_parameters())}."
+                )
+        return queryset.order_by(*self.order)
+
+
+# --- Who sees what -----------------------------------------------------------------------
+
+
+def _patients_visible(actor: Actor) -> QuerySet:
+    return scope_to_actor(Patient.objects.all(), actor)
+
+
+def _appointments_visible(actor: Actor) -> QuerySet:
+    return scope_to_actor(Appointment.objects.select_related("plan__protocol"), actor)
+
+
+def _sites_visible(actor: Actor) -> QuerySet:
+    # Where the clinic is is no secret: a patient sees every site, staff their own.
+    if actor.is_staff:
+        return scope_to_staff(Site.objects.all(), actor.staff)
+    return Site.objects.all() if actor.is_patient else Site.objects.none()
+
+
+def _chairs_visible(actor: Actor) -> QuerySet:
+    if actor.is_staff:
+        return scope_to_staff(Chair.objects.all(), actor.staff)
+    return Chair.objects.filter(active=True) if actor.is_patient else Chair.objects.none()
+
+
+def _clinicians_visible(actor: Actor) -> QuerySet:
+    staff = StaffMember.objects.filter(role__in=[Role.NURSE, Role.PRESCRIBER]).select_related("user")
+    if actor.is_staff:
+        return scope_to_staff(staff, actor.staff)
+    return staff.none()
+
+
+def _protocols_visible(actor: Actor) -> QuerySet:
+    return Protocol.objects.all() if actor.role else Protocol.objects.none()
+
+
+# --- Search parameters -------------------------------------------------------------------
+
+
+def _split(values: list[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _patient_identifier(queryset: QuerySet, values: list[str]) -> QuerySet:
+    for value in values:
+        condition = Q()
+        for token in _split([value]):
+            system, bar, code = token.rpartition("|")
+            if bar and system and system != rep.mrn_system():
+                condition |= Q(pk__in=[])
+            else:
+                condition |= Q(mrn=code)
+        queryset = queryset.filter(condition)
+    return queryset
+
+
+def _patient_name(queryset: QuerySet, values: list[str]) -> QuerySet:
+    for value in values:
+        condition = Q()
+        for name in _split([value]):
+            condition |= Q(first_name__istartswith=name) | Q(last_name__istartswith=name)
+        queryset = queryset.filter(condition)
+    return queryset
+
+
+def _field_startswith(column: str) -> Callable[[QuerySet, list[str]], QuerySet]:
+    def narrow(queryset: QuerySet, values: list[str]) -> QuerySet:
+        for value in values:
+            condition = Q()
+            for name in _split([value]):
+                condition |= Q(**{f"{column}__istartswith": name})
+            queryset = queryset.filter(condition)
+        return queryset
+
+    return narrow
+
+
+def _date_of(column: str, name: str) -> Callable[[QuerySet, list[str]], QuerySet]:
+    def narrow(queryset: QuerySet, values: list[str]) -> QuerySet:
+        for value in values:
+            condition = date_condition(value, name=name)
+            lookups = {key.replace(column, f"{column}"): bound for key, bound in condition.lookups(column).items()}
+            if column == "date_of_birth":
+                lookups = {key: bound.date() for key, bound in lookups.items()}
+            queryset = queryset.filter(**lookups)
+        return queryset
+
+    return narrow
+
+
+def _appointment_patient(queryset: QuerySet, values: list[str]) -> QuerySet:
+    for value in values:
+        ids = [reference_id(v, "Patient", name="patient") for v in _split([value])]
+        queryset = queryset.filter(patient_id__in=ids)
+    return queryset
+
+
+def _appointment_status(queryset: QuerySet, values: list[str]) -> QuerySet:
+    for value in values:
+        ours: list[str] = []
+        for code in _split([value]):
+            if code not in rep.FHIR_TO_STATUSES and code not in ("proposed", "entered-in-error", "waitlist"):
+                raise invalid(f"status: {code!r} is not an Appointment status.")
+            ours += rep.FHIR_TO_STATUSES.get(code, [])
+        queryset = queryset.filter(status__in=ours)
+    return queryset
+
+
+def _appointment_actor(queryset: QuerySet, values: list[str]) -> QuerySet:
+    for value in values:
+        condition = Q()
+        for ref in _split([value]):
+            kind = ref.rpartition("/")[0].rsplit("/", 1)[-1]
+            if kind == "Patient":
+                condition |= Q(patient_id=reference_id(ref, "Patient", name="actor"))
+            elif kind in ("Practitioner", "PractitionerRole"):
+                condition |= Q(nurse_id=reference_id(ref, kind, name="actor")) | Q(
+                    plan__prescriber_id=reference_id(ref, kind, name="actor")
+                )
+            elif kind == "Location":
+                sites, chairs = location_ids([ref], name="actor")
+                condition |= Q(site_id__in=sites) | Q(chair_id__in=chairs)
+            else:
+                raise invalid(f"actor: {ref!r} is not a Patient, Practitioner or Location reference.")
+        queryset = queryset.filter(condition)
+    return queryset
+
+
+def _appointment_location(queryset: QuerySet, values: list[str]) -> QuerySet:
+    sites, chairs = location_ids(values, name="location")
+    return queryset.filter(Q(site_id__in=sites) | Q(chair_id__in=chairs))
+
+
+def _schedule_actor(queryset: QuerySet, values: list[str]) -> QuerySet:
+    sites, chairs = location_ids(values, name="actor")
+    return queryset.filter(Q(site_id__in=sites) | Q(pk__in=chairs))
+
+
+def _active(queryset: QuerySet, values: list[str]) -> QuerySet:
+    for value in values:
+        if value not in ("true", "false"):
+            raise invalid("active: use true or false.")
+        queryset = queryset.filter(active=value == "true")
+    return queryset
+
+
+def _location_name(queryset: QuerySet, values: list[str]) -> QuerySet:
+    return _field_startswith("name")(queryset, values)
+
+
+# --- The kinds ---------------------------------------------------------------------------
+
+
+def _practitioner_role(staff: StaffMember) -> Resource:
+    return rep.practitioner_role_resource(staff, sorted(site.pk for site in staff.sites.all()))
+
+
+def _schedule(chair: Chair) -> Resource:
+    return _schedules([chair])[0]
+
+
+def _schedules(chairs: list[Chair]) -> list[Resource]:
+    protocols = list(Protocol.objects.filter(active=True))
+    return [rep.schedule_resource(chair, protocols) for chair in chairs]
+
+
+KINDS: dict[str, Kind] = {
+    "Patient": Kind(
+        "Patient",
+        _patients_visible,
+        rep.patient_resource,
+        {
+            "identifier": _patient_identifier,
+            "name": _patient_name,
+            "family": _field_startswith("last_name"),
+            "given": _field_startswith("first_name"),
+            "birthdate": _date_of("date_of_birth", "birthdate"),
+        },
+        last_updated="updated_at",
+        order=("last_name", "first_name", "pk"),
+        patient_of=lambda row: row.pk,
+    ),
+    "Appointment": Kind(
+        "Appointment",
+        _appointments_visible,
+        rep.appointment_resource,
+        {
+            "patient": _appointment_patient,
+            "date": _date_of("starts_at", "date"),
+            "status": _appointment_status,
+            "actor": _appointment_actor,
+            "location": _appointment_location,
+        },
+        last_updated="updated_at",
+        order=("starts_at", "pk"),
+        patient_of=lambda row: row.patient_id,
+    ),
+    "Practitioner": Kind(
+        "Practitioner",
+        _clinicians_visible,
+        rep.practitioner_resource,
+        {"name": _field_startswith("user__last_name"), "active": _active},
+        order=("user__last_name", "pk"),
+    ),
+    "PractitionerRole": Kind(
+        "PractitionerRole",
+        lambda actor: _clinicians_visible(actor).prefetch_related("sites"),
+        _practitioner_role,
+        {"active": _active},
+    ),
+    "Location": Kind("Location", _sites_visible, rep.site_location, {"name": _location_name}, id_prefix="site-"),
+    "HealthcareService": Kind(
+        "HealthcareService",
+        _protocols_visible,
+        rep.healthcare_service_resource,
+        {"name": _field_startswith("name"), "active": _active},
+    ),
+    "Schedule": Kind(
+        "Schedule", _chairs_visible, _schedule, {"actor": _schedule_actor, "active": _active}, build_page=_schedules
+    ),
+}
+
+# Chairs are Locations too (Location/chair-<id>, part of their site's Location).
+CHAIR_LOCATION = Kind("Location", _chairs_visible, rep.chair_location, id_prefix="chair-")

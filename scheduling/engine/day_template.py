@@ -1,0 +1,266 @@
+"""A site's day template: staggered start times per chair that let one typical day hold the
+most sessions, solved with OR-Tools CP-SAT. Plain values in, plain values out (no ORM):
+scheduling.services.day_template loads the inputs and keeps the result.
+
+The model, on a grid of `step_minutes` (wall-clock minutes since local midnight):
+- each chair has a few ordered session slots; a slot is empty or holds one protocol, as an
+  optional interval of the protocol's chair minutes (add_no_overlap per chair);
+- a session needs a chair equipped for its route, lies inside opening hours, and while it
+  runs the nurses on shift watch it under the site's ratio (add_cumulative);
+- its first `setup_minutes` are the nurse's hands-on setup: at no minute more setups than
+  nurses on shift x setups per nurse (add_cumulative, the binding constraint in practice).
+Objective, in this order: the most sessions; then a protocol mix close to the observed one;
+then early starts (which, under the setup constraint, means starts staggered by the setup
+time from opening, not piled at opening). Solved in two phases (most sessions first, then
+the rest with that count held, for at most half the limit), within one time limit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ortools.sat.python import cp_model
+
+DEFAULT_TIME_LIMIT_SECONDS = 10.0
+DEFAULT_WORKERS = 2
+# Mix deviations are counted in hundredths of a session share.
+_SHARE_SCALE = 100
+
+
+@dataclass(frozen=True)
+class ChairSpec:
+    id: int
+    routes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    id: int
+    route: str
+    chair_minutes: int
+    setup_minutes: int
+    weight: float  # its share of the bookings (any positive scale)
+
+
+@dataclass(frozen=True)
+class NurseShift:
+    """One nurse's shift on the typical day, in local wall-clock time."""
+
+    starts: dt.time
+    ends: dt.time
+
+
+@dataclass(frozen=True)
+class DayTemplateSolution:
+    starts: dict[int, list[tuple[dt.time, int]]]  # chair id -> [(local start, protocol id)], in time order
+    sessions_per_day: int
+
+
+@dataclass(frozen=True)
+class DayTemplateOutcome:
+    """What the solver said. `template` is None when it found no usable day (infeasible, out of
+    time before a first solution, or nothing fits at all): callers keep the heuristic."""
+
+    status: str  # CP-SAT's status name: OPTIMAL, FEASIBLE, INFEASIBLE, UNKNOWN, MODEL_INVALID
+    solve_seconds: float
+    template: DayTemplateSolution | None
+
+
+def _minutes(clock: dt.time) -> int:
+    return clock.hour * 60 + clock.minute
+
+
+def _clock(minutes: int) -> dt.time:
+    return dt.time(minutes // 60, minutes % 60)
+
+
+def _capacity_blocks(
+    model: cp_model.CpModel, counts: Sequence[int], first: int, step: int, full: int
+) -> tuple[list[cp_model.IntervalVar], list[int]]:
+    """Fixed intervals that use up `full - counts[i]` of a cumulative during grid cell i, so that
+    a cumulative of capacity `full` leaves exactly `counts[i]` free: capacity varying over the day."""
+    intervals, demands = [], []
+    index = 0
+    while index < len(counts):
+        end = index
+        while end < len(counts) and counts[end] == counts[index]:
+            end += 1
+        taken = full - counts[index]
+        if taken > 0:
+            start = first + index * step
+            intervals.append(model.new_interval_var(start, (end - index) * step, start + (end - index) * step, ""))
+            demands.append(taken)
+        index = end
+    return intervals, demands
+
+
+def solve_day_template(
+    *,
+    chairs: Sequence[ChairSpec],
+    opening: tuple[dt.time, dt.time],
+    nurse_shifts: Sequence[NurseShift],
+    protocols: Sequence[ProtocolSpec],
+    setups_per_nurse: int = 1,
+    max_patients_per_nurse: int = 3,
+    step_minutes: int = 5,
+    time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS,
+    workers: int = DEFAULT_WORKERS,
+) -> DayTemplateOutcome:
+    # Imported here: OR-Tools takes most of a second to import, and only the task's worker solves.
+    from ortools.sat.python import cp_model
+
+    started = time.monotonic()
+
+    def outcome(status: str, template: DayTemplateSolution | None = None) -> DayTemplateOutcome:
+        return DayTemplateOutcome(status=status, solve_seconds=time.monotonic() - started, template=template)
+
+    step = step_minutes
+    opens = math.ceil(_minutes(opening[0]) / step) * step
+    closes = _minutes(opening[1]) // step * step
+    cells = max(0, (closes - opens) // step)
+    nurses = [
+        sum(_minutes(s.starts) <= opens + i * step and opens + (i + 1) * step <= _minutes(s.ends) for s in nurse_shifts)
+        for i in range(cells)
+    ]
+    usable = [p for p in protocols if p.chair_minutes > 0 and p.weight > 0]
+    if not cells or not max(nurses, default=0) or not usable or not chairs:
+        return outcome("INFEASIBLE")
+
+    model = cp_model.CpModel()
+    most_nurses = max(nurses)
+    setup_cap = most_nurses * setups_per_nurse
+    watch_cap = most_nurses * max_patients_per_nurse
+    setup_intervals, setup_demands = _capacity_blocks(
+        model, [n * setups_per_nurse for n in nurses], opens, step, setup_cap
+    )
+    watch_intervals, watch_demands = _capacity_blocks(
+        model, [n * max_patients_per_nurse for n in nurses], opens, step, watch_cap
+    )
+
+    # (chair id, slot, protocol) -> presence; (chair id, slot) -> start in grid cells from opening.
+    chosen: dict[tuple[int, int, int], cp_model.IntVar] = {}
+    cell_of: dict[tuple[int, int], cp_model.IntVar] = {}
+    first_used: dict[int, cp_model.IntVar] = {}
+    by_protocol: dict[int, list[cp_model.IntVar]] = {p.id: [] for p in usable}
+    for chair in chairs:
+        fitting = [p for p in usable if p.route in chair.routes and p.chair_minutes <= closes - opens]
+        if not fitting:
+            continue
+        slots = (closes - opens) // min(p.chair_minutes for p in fitting)
+        no_overlap: list[cp_model.IntervalVar] = []
+        previous: tuple[cp_model.IntVar, cp_model.LinearExpr] | None = None
+        for slot in range(slots):
+            cell = model.new_int_var(0, cells, f"cell_{chair.id}_{slot}")
+            start = opens + step * cell
+            used = model.new_bool_var(f"used_{chair.id}_{slot}")
+            options = []
+            for protocol in fitting:
+                present = model.new_bool_var(f"x_{chair.id}_{slot}_{protocol.id}")
+                options.append((protocol, present))
+                chosen[chair.id, slot, protocol.id] = present
+                by_protocol[protocol.id].append(present)
+                session = model.new_optional_interval_var(
+                    start, protocol.chair_minutes, start + protocol.chair_minutes, present, ""
+                )
+                model.add(start + protocol.chair_minutes <= closes).only_enforce_if(present)
+                no_overlap.append(session)
+                watch_intervals.append(session)
+                watch_demands.append(1)
+                if protocol.setup_minutes > 0:
+                    setup_length = min(protocol.setup_minutes, protocol.chair_minutes)
+                    setup_intervals.append(
+                        model.new_optional_interval_var(start, setup_length, start + setup_length, present, "")
+                    )
+                    setup_demands.append(1)
+            model.add(sum(present for _, present in options) == used)
+            model.add(cell == 0).only_enforce_if(~used)  # an empty slot does not count as a late start
+            end = start + sum(p.chair_minutes * present for p, present in options)
+            if previous is not None:
+                # Slots fill in order, each after the one before: no two orderings of one day.
+                earlier_used, earlier_end = previous
+                model.add_implication(used, earlier_used)
+                model.add(start >= earlier_end).only_enforce_if(used)
+            previous = (used, end)
+            cell_of[chair.id, slot] = cell
+            if slot == 0:
+                first_used[chair.id] = used
+        model.add_no_overlap(no_overlap)
+    # Chairs equipped alike are interchangeable: keep only the arrangements where they are in
+    # order of their first start, unused ones last. The same days, without the 12! copies to search.
+    alike: dict[frozenset[str], list[int]] = {}
+    for chair in chairs:
+        if chair.id in first_used:
+            alike.setdefault(chair.routes, []).append(chair.id)
+    for group in alike.values():
+        for earlier, later in itertools.pairwise(group):
+            model.add_implication(first_used[later], first_used[earlier])
+            model.add(cell_of[earlier, 0] <= cell_of[later, 0]).only_enforce_if(first_used[later])
+    if not chosen:
+        return outcome("INFEASIBLE")
+    model.add_cumulative(setup_intervals, setup_demands, setup_cap)
+    model.add_cumulative(watch_intervals, watch_demands, watch_cap)
+
+    total = sum(chosen.values())
+    model.maximize(total)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = workers
+    solver.parameters.max_time_in_seconds = max(0.01, time_limit_seconds * 0.6 - (time.monotonic() - started))
+    status = solver.solve(model)
+    status_name = solver.status_name(status)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return outcome(status_name)
+    best = round(solver.objective_value)
+    if best <= 0:
+        return outcome("INFEASIBLE")
+
+    # Phase 2: hold the count, then the mix, then early (staggered) starts.
+    model.add(total >= best)
+    for var in [*chosen.values(), *cell_of.values()]:
+        model.add_hint(var, solver.value(var))
+    weight_sum = sum(p.weight for p in usable)
+    deviations = []
+    for protocol in usable:
+        if not by_protocol[protocol.id]:
+            continue
+        share = round(_SHARE_SCALE * protocol.weight / weight_sum)
+        gap = _SHARE_SCALE * sum(by_protocol[protocol.id]) - share * total
+        deviation = model.new_int_var(0, _SHARE_SCALE * len(chosen), f"dev_{protocol.id}")
+        model.add(deviation >= gap)
+        model.add(deviation >= -gap)
+        deviations.append(deviation)
+    lateness = sum(cell_of.values())
+    lateness_bound = len(cell_of) * cells
+    model.minimize((lateness_bound + 1) * sum(deviations) + lateness)
+    # Proving the earliest arrangement optimal can take long, and a good one is found early:
+    # phase 2 gets at most half the limit, so the whole solve ends well inside it.
+    remaining = time_limit_seconds - (time.monotonic() - started)
+    second = cp_model.CpSolver()
+    second.parameters.num_workers = workers
+    # A twentieth of the limit is kept for reading the answer back.
+    second.parameters.max_time_in_seconds = max(0.01, min(remaining - time_limit_seconds / 20, time_limit_seconds / 2))
+    refined = second.solve(model)
+    final = second if refined in (cp_model.OPTIMAL, cp_model.FEASIBLE) else solver
+
+    starts: dict[int, list[tuple[dt.time, int]]] = {}
+    held = 0
+    for (chair_id, slot, protocol_id), present in chosen.items():
+        if final.value(present):
+            minute = opens + step * final.value(cell_of[chair_id, slot])
+            starts.setdefault(chair_id, []).append((_clock(minute), protocol_id))
+            held += 1
+    for chair_starts in starts.values():
+        chair_starts.sort()
+    # OPTIMAL when the count is proven the most a day can hold, whatever phase 2 reached.
+    return outcome(status_name, DayTemplateSolution(starts=starts, sessions_per_day=held))
+
+
+def preferred_starts_of(starts: Mapping[int, Sequence[tuple[dt.time, int]]]) -> dict[int, frozenset[dt.time]]:
+    """chair id -> the template's start times on it (what placement and the board prefer)."""
+    return {chair_id: frozenset(start for start, _ in rows) for chair_id, rows in starts.items()}

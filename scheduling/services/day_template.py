@@ -1,0 +1,153 @@
+"""Day templates: a clinic administrator asks for one (`day_template_request`, which queues the
+Celery task after commit); the task computes it (`day_template_regenerate`: load the inputs,
+solve with CP-SAT outside any transaction, keep the result). A run that fails or times out
+is kept as a failed row and changes nothing: the previous template (or none) stays in use,
+and placement without a template is the heuristic's."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from functools import partial
+
+from celery import current_app
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from clinic.models import Site
+from scheduling.engine.day_template import DEFAULT_TIME_LIMIT_SECONDS, DayTemplateOutcome, solve_day_template
+from scheduling.models import DayTemplate, DayTemplateState
+from scheduling.selectors import DayTemplateInputs, day_template_inputs
+from scheduling.services.core import acting_user
+
+logger = logging.getLogger(__name__)
+
+# A queued run not finished after this long is taken as lost (a worker died): a new request may start.
+STALE_REQUEST = dt.timedelta(minutes=5)
+
+
+# The Celery task that computes a queued template (scheduling/tasks.py registers it under this name).
+REGENERATE_TASK = "scheduling.tasks.regenerate_day_template"
+
+
+def _queue(attempt_id: int) -> None:
+    # By name: the task module imports this one, and services never import their tasks (no cycle).
+    current_app.send_task(REGENERATE_TASK, args=[attempt_id])
+
+
+def day_template_request(*, site: Site, actor: AbstractBaseUser, now: dt.datetime) -> DayTemplate:
+    """Queue a computation of `site`'s template; a request already queued and not stale is returned
+    instead of a second one, so a double click solves once."""
+    with transaction.atomic():
+        Site.objects.select_for_update().filter(pk=site.pk).first()  # one request at a time per site
+        waiting = (
+            DayTemplate.objects.filter(site=site, state=DayTemplateState.PENDING, requested_at__gt=now - STALE_REQUEST)
+            .order_by("-requested_at")
+            .first()
+        )
+        if waiting is not None:
+            return waiting
+        attempt = DayTemplate.objects.create(
+            site=site, state=DayTemplateState.PENDING, requested_at=now, computed_by=acting_user(actor)
+        )
+        transaction.on_commit(partial(_queue, attempt.pk))
+    return attempt
+
+
+def _inputs_record(inputs: DayTemplateInputs) -> dict[str, object]:
+    return {
+        "opening": [inputs.opening[0].isoformat("minutes"), inputs.opening[1].isoformat("minutes")]
+        if inputs.opening
+        else None,
+        "chairs": len(inputs.chairs),
+        "nurse_shifts": [[s.starts.isoformat("minutes"), s.ends.isoformat("minutes")] for s in inputs.nurse_shifts],
+        "protocols": [
+            {"id": p.id, "chair_minutes": p.chair_minutes, "setup_minutes": p.setup_minutes, "weight": p.weight}
+            for p in inputs.protocols
+        ],
+        "setups_per_nurse": inputs.setups_per_nurse,
+        "bookings_counted": inputs.bookings_counted,
+    }
+
+
+def day_template_regenerate(
+    *,
+    site: Site,
+    actor: AbstractBaseUser | None,
+    now: dt.datetime,
+    attempt: DayTemplate | None = None,
+    time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS,
+) -> DayTemplate:
+    """Compute `site`'s template now and keep the outcome in `attempt` (a queued row) or a new row.
+    Returns the row: DONE with the starts, or FAILED with the reason (the template in use is unchanged)."""
+    if attempt is None:
+        attempt = DayTemplate.objects.create(
+            site=site, state=DayTemplateState.PENDING, requested_at=now, computed_by=acting_user(actor)
+        )
+    inputs = day_template_inputs(site=site, now=now)
+    record = _inputs_record(inputs)
+    outcome: DayTemplateOutcome | None = None
+    if inputs.opening is None:
+        error = "The site has no opening hours."
+    else:
+        try:
+            outcome = solve_day_template(
+                chairs=inputs.chairs,
+                opening=inputs.opening,
+                nurse_shifts=inputs.nurse_shifts,
+                protocols=inputs.protocols,
+                setups_per_nurse=inputs.setups_per_nurse,
+                max_patients_per_nurse=inputs.max_patients_per_nurse,
+                step_minutes=inputs.step_minutes,
+                time_limit_seconds=time_limit_seconds,
+            )
+        except Exception:  # a solver crash must not leave the request queued for ever
+            logger.exception("Day template solve failed for site %s", site.pk)
+            error = "The solver stopped with an error; the previous template stays in use."
+        else:
+            error = (
+                ""
+                if outcome.template is not None
+                else (
+                    f"No day found ({outcome.status}): check the chairs, opening hours, nurse shifts and protocols. "
+                    "The previous template stays in use."
+                )
+            )
+    return _finish(attempt=attempt, now=now, outcome=outcome, inputs=record, error=error)
+
+
+def day_template_fail(*, attempt: DayTemplate, now: dt.datetime, error: str) -> DayTemplate:
+    """Mark a queued run failed (the task ran out of time); a finished run is left as it is."""
+    return _finish(attempt=attempt, now=now, outcome=None, inputs=attempt.inputs, error=error)
+
+
+def _finish(
+    *,
+    attempt: DayTemplate,
+    now: dt.datetime,
+    outcome: DayTemplateOutcome | None,
+    inputs: dict[str, object],
+    error: str,
+) -> DayTemplate:
+    fields: dict[str, object] = {"computed_at": now, "inputs": inputs, "error": error}
+    if outcome is not None:
+        fields.update(solver_status=outcome.status, solve_seconds=round(outcome.solve_seconds, 3))
+    if outcome is not None and outcome.template is not None:
+        fields.update(
+            state=DayTemplateState.DONE,
+            sessions_per_day=outcome.template.sessions_per_day,
+            starts=[
+                {"chair_id": chair_id, "start": start.isoformat("minutes"), "protocol_id": protocol_id}
+                for chair_id in sorted(outcome.template.starts)
+                for start, protocol_id in outcome.template.starts[chair_id]
+            ],
+        )
+    else:
+        fields["state"] = DayTemplateState.FAILED
+    with transaction.atomic():
+        # Only a queued row is finished, once: a retried or duplicate task run changes nothing.
+        taken = DayTemplate.objects.filter(pk=attempt.pk, state=DayTemplateState.PENDING).update(**fields)
+    attempt.refresh_from_db()
+    if not taken:
+        logger.info("Day template run %s was already finished", attempt.pk)
+    return attempt

@@ -1,0 +1,77 @@
+"""Holds: a session reserved for a few minutes by an outside system (the FHIR server's
+$hold) before it books. A hold occupies its chair, nurse and patient exactly like a
+booking (it is one of the blocking statuses the exclusion constraints and the engine's
+snapshot count), sends nothing, and lapses by itself: the sweep cancels expired holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from scheduling.errors import BookingConflict
+from scheduling.models import Appointment, AppointmentStatus, PlanStatus, TreatmentPlan
+from scheduling.reminders import services as reminders
+from scheduling.services.core import acting_user, renumber, save_with_history
+from scheduling.signals import announce, appointment_booked
+
+HOLD_EXPIRED = "Hold expired"
+
+
+@transaction.atomic
+def appointment_book_held(*, appointment: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> Appointment:
+    """Turn a hold into a booking. A retry on a hold already booked returns it unchanged; a hold
+    that has lapsed (swept or not) is refused, since its time may have been promised elsewhere."""
+    current = Appointment.objects.select_for_update(of=("self",)).select_related("site").get(pk=appointment.pk)
+    if current.status == AppointmentStatus.BOOKED and current.hold_expires_at is not None:
+        return current  # booked from this hold already: a retry is harmless
+    if current.status != AppointmentStatus.HELD or current.hold_expires_at is None or current.hold_expires_at <= now:
+        raise BookingConflict(
+            "The hold has expired; find a new time and hold it again.",
+            details={"reason": "hold_expired", "status": current.status},
+        )
+    current.status = AppointmentStatus.BOOKED
+    current.booked_by = acting_user(actor) or current.booked_by
+    save_with_history(current, fields=["status", "booked_by"], actor=actor, reason="Booked from a hold")
+    if current.plan_id:
+        plan = TreatmentPlan.objects.select_for_update().get(pk=current.plan_id)
+        if plan.status == PlanStatus.DRAFT:
+            plan.status = PlanStatus.ACTIVE
+            plan.version += 1
+            save_with_history(plan, fields=["status", "version"], actor=actor, reason="Activated by the first booking")
+    reminders.reminders_schedule(appointment=current, now=now, just_inserted=True)
+    announce(appointment_booked, appointments=[current], actor=actor)
+    return current
+
+
+def holds_release_expired(*, now: dt.datetime, batch_size: int = 500) -> int:
+    """Cancel every hold that lapsed by `now`, freeing its time. Claimed with SKIP LOCKED, so a
+    hold being booked right now (row locked) is left to that booking, and two sweeps never
+    take the same row. Returns how many were released."""
+    released = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                Appointment.objects.select_for_update(skip_locked=True)
+                .filter(status=AppointmentStatus.HELD, hold_expires_at__lte=now)
+                .order_by("hold_expires_at")[:batch_size]
+            )
+            plans = set()
+            for appointment in rows:
+                appointment.status = AppointmentStatus.CANCELLED
+                appointment.cancelled_at = now
+                appointment.cancellation_reason = HOLD_EXPIRED
+                save_with_history(
+                    appointment,
+                    fields=["status", "cancelled_at", "cancellation_reason"],
+                    actor=None,
+                    reason=HOLD_EXPIRED,
+                )
+                if appointment.plan_id:
+                    plans.add(appointment.plan_id)
+            for plan in TreatmentPlan.objects.filter(pk__in=plans):
+                renumber(plan)
+        released += len(rows)
+        if len(rows) < batch_size:
+            return released

@@ -1,0 +1,188 @@
+"""Computing, keeping and reading a site's day template: the service, the Celery task and the selectors."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from celery.exceptions import SoftTimeLimitExceeded
+
+from scheduling import tasks
+from scheduling.engine.day_template import DayTemplateOutcome
+from scheduling.models import DayTemplate, DayTemplateState
+from scheduling.selectors import day_template_inputs, latest_day_template, preferred_starts
+from scheduling.services import course_book, course_propose
+from scheduling.services import day_template as service
+from scheduling.services.day_template import day_template_regenerate, day_template_request
+from tests.factories import ProtocolFactory
+from tests.scheduling.conftest import NOW, START, make_clinic
+
+pytestmark = pytest.mark.django_db
+# A Wednesday afternoon in the clinic's fixture weeks (its nurses work 07:30-18:30 every day).
+LATER = dt.datetime(2026, 3, 25, 18, tzinfo=dt.UTC)
+
+
+def _regenerate(clinic, now=LATER) -> DayTemplate:
+    return day_template_regenerate(site=clinic.site, actor=clinic.prescriber.user, now=now)
+
+
+def test_a_regenerated_template_holds_the_most_sessions_with_setups_one_at_a_time(clinic):
+    # Three chairs, one nurse, 08:00-18:00, 15-minute grid, 120-minute sessions with 20-minute setups:
+    # one chair starts at 08:00 and holds five; the others start 08:30 and 09:00 and hold four each.
+    template = _regenerate(clinic)
+
+    assert template.state == DayTemplateState.DONE
+    assert template.sessions_per_day == 13
+    assert template.solver_status == "OPTIMAL"
+    assert template.computed_by == clinic.prescriber.user
+    assert template.computed_at == LATER
+    starts = sorted(dt.time.fromisoformat(entry["start"]) for entry in template.starts)
+    assert starts[:3] == [dt.time(8), dt.time(8, 30), dt.time(9)]
+    assert {entry["protocol_id"] for entry in template.starts} == {clinic.protocol.pk}
+    assert template.inputs["nurse_shifts"] == [["07:30", "18:30"]]
+    assert template.inputs["opening"] == ["08:00", "18:00"]
+
+
+def test_preferred_starts_are_read_from_the_latest_template(clinic):
+    assert preferred_starts(site_id=clinic.site.pk) == {}
+    template = _regenerate(clinic)
+
+    preferred = preferred_starts(site_id=clinic.site.pk)
+
+    assert set(preferred) == {chair.pk for chair in clinic.chairs}
+    assert sum(len(times) for times in preferred.values()) == template.sessions_per_day
+    assert dt.time(8) in set().union(*preferred.values())
+
+
+def test_the_protocol_mix_comes_from_the_last_eight_weeks_of_bookings(clinic, django_assert_max_num_queries):
+    short = ProtocolFactory(name="IV, 90 minutes", session_minutes=90)
+    course_book(plan=clinic.plan(), actor=clinic.front_desk.user, now=NOW, start_date=START)
+    course_book(plan=clinic.plan(protocol=short), actor=clinic.front_desk.user, now=NOW, start_date=START)
+    course_book(plan=clinic.plan(), actor=clinic.front_desk.user, now=NOW, start_date=START)
+
+    with django_assert_max_num_queries(6):
+        inputs = day_template_inputs(site=clinic.site, now=LATER)
+
+    weights = {protocol.id: protocol.weight for protocol in inputs.protocols}
+    assert weights == {clinic.protocol.pk: 12.0, short.pk: 6.0}
+    assert inputs.bookings_counted == 18
+    # Eight weeks later those sessions no longer count: every active protocol alike.
+    later = day_template_inputs(site=clinic.site, now=LATER + dt.timedelta(weeks=9))
+    assert {p.id: p.weight for p in later.protocols} == {clinic.protocol.pk: 1.0, short.pk: 1.0}
+
+
+def test_a_failed_solve_keeps_the_previous_template(clinic, monkeypatch):
+    first = _regenerate(clinic)
+    before = preferred_starts(site_id=clinic.site.pk)
+    monkeypatch.setattr(
+        service, "solve_day_template", lambda **kwargs: DayTemplateOutcome("INFEASIBLE", 0.1, template=None)
+    )
+
+    failed = _regenerate(clinic, now=LATER + dt.timedelta(hours=1))
+
+    assert failed.state == DayTemplateState.FAILED
+    assert failed.solver_status == "INFEASIBLE"
+    assert "previous template stays in use" in failed.error
+    assert latest_day_template(site_id=clinic.site.pk) == first
+    assert preferred_starts(site_id=clinic.site.pk) == before
+
+
+def test_a_solver_crash_is_recorded_as_a_failure_not_left_queued(clinic, monkeypatch):
+    def crash(**kwargs):
+        raise RuntimeError("solver blew up")
+
+    monkeypatch.setattr(service, "solve_day_template", crash)
+
+    failed = _regenerate(clinic)
+
+    assert failed.state == DayTemplateState.FAILED
+    assert latest_day_template(site_id=clinic.site.pk) is None
+    assert preferred_starts(site_id=clinic.site.pk) == {}
+
+
+def test_a_site_without_nurse_shifts_gets_no_template(clinic):
+    clinic.nurses[0].shifts.all().delete()
+
+    failed = _regenerate(clinic)
+
+    assert failed.state == DayTemplateState.FAILED
+    assert preferred_starts(site_id=clinic.site.pk) == {}
+
+
+def test_a_request_queues_one_task_after_commit_and_a_double_click_reuses_it(
+    clinic, monkeypatch, django_capture_on_commit_callbacks
+):
+    queued: list[int] = []
+
+    class Broker:
+        def send_task(self, name, args):
+            assert name == tasks.regenerate_day_template.name  # the registered task, by its name
+            queued.extend(args)
+
+    monkeypatch.setattr(service, "current_app", Broker())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = day_template_request(site=clinic.site, actor=clinic.prescriber.user, now=LATER)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = day_template_request(
+            site=clinic.site, actor=clinic.prescriber.user, now=LATER + dt.timedelta(seconds=5)
+        )
+
+    assert first == second
+    assert first.state == DayTemplateState.PENDING
+    assert queued == [first.pk]
+
+
+def test_the_task_computes_the_queued_template(clinic):
+    attempt = DayTemplate.objects.create(site=clinic.site, requested_at=LATER, computed_by=clinic.prescriber.user)
+
+    with time_machine.travel(LATER, tick=False):
+        assert tasks.regenerate_day_template(attempt.pk) == DayTemplateState.DONE
+
+    attempt.refresh_from_db()
+    assert attempt.sessions_per_day == 13
+    assert tasks.regenerate_day_template(attempt.pk) == "skipped"  # a redelivered task does nothing
+
+
+def test_the_task_out_of_time_records_a_failure_and_keeps_the_previous_template(clinic, monkeypatch):
+    first = _regenerate(clinic)
+    attempt = DayTemplate.objects.create(site=clinic.site, requested_at=LATER, computed_by=clinic.prescriber.user)
+
+    def too_slow(**kwargs):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(tasks, "day_template_regenerate", too_slow)
+
+    assert tasks.regenerate_day_template(attempt.pk) == DayTemplateState.FAILED
+    attempt.refresh_from_db()
+    assert "ran out of time" in attempt.error
+    assert latest_day_template(site_id=clinic.site.pk) == first
+
+
+def test_the_task_time_limit_leaves_room_beyond_the_solver_limit():
+    assert tasks.regenerate_day_template.soft_time_limit > service.DEFAULT_TIME_LIMIT_SECONDS
+    assert tasks.regenerate_day_template.time_limit > tasks.regenerate_day_template.soft_time_limit
+
+
+def test_a_course_proposal_at_a_level_loaded_site_prefers_the_saved_template_starts():
+    clinic = make_clinic(placement_policy="level")
+    # The template in use offers one start: Chair 2 at 10:30. On the course's empty days every time
+    # keeps setups apart, so the template decides (issue 17: placement prefers template starts).
+    chair = clinic.chairs[1]
+    DayTemplate.objects.create(
+        site=clinic.site,
+        state=DayTemplateState.DONE,
+        starts=[{"chair_id": chair.pk, "start": "10:30", "protocol_id": clinic.protocol.pk}],
+        sessions_per_day=1,
+        requested_at=NOW,
+        computed_at=NOW,
+    )
+    plan = clinic.plan()
+
+    proposal = course_propose(plan=plan, start_date=START, now=NOW)
+
+    first = proposal.sessions[0]
+    assert first.chair_id == chair.pk
+    assert first.starts_at.astimezone(clinic.site.zone).time() == dt.time(10, 30)
+    assert "a start of the day template" in first.why

@@ -1,0 +1,140 @@
+"""The day-template solver (scheduling/engine/day_template.py) on days small enough to know the answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import time
+
+from scheduling.engine.day_template import ChairSpec, NurseShift, ProtocolSpec, preferred_starts_of, solve_day_template
+
+IV = frozenset({"iv"})
+STANDARD = ProtocolSpec(id=1, route="iv", chair_minutes=120, setup_minutes=20, weight=1.0)
+
+
+def _minutes(clock: dt.time) -> int:
+    return clock.hour * 60 + clock.minute
+
+
+def _all_starts(starts) -> list[int]:
+    return sorted(_minutes(start) for rows in starts.values() for start, _ in rows)
+
+
+def test_two_chairs_one_nurse_hold_the_true_maximum_with_setups_staggered():
+    # 08:00-16:00 with 120-minute sessions: one chair holds 4 starting at opening; the other must start
+    # at least 20 minutes later (one setup at a time), so it holds only 3. The maximum is 7.
+    outcome = solve_day_template(
+        chairs=[ChairSpec(1, IV), ChairSpec(2, IV)],
+        opening=(dt.time(8), dt.time(16)),
+        nurse_shifts=[NurseShift(dt.time(8), dt.time(16))],
+        protocols=[STANDARD],
+        setups_per_nurse=1,
+    )
+
+    assert outcome.status == "OPTIMAL"
+    assert outcome.template is not None
+    assert outcome.template.sessions_per_day == 7
+    starts = _all_starts(outcome.template.starts)
+    assert len(starts) == 7
+    assert all(later - earlier >= 20 for earlier, later in itertools.pairwise(starts))
+    for rows in outcome.template.starts.values():
+        clocks = [_minutes(start) for start, _ in rows]
+        assert all(b - a >= 120 for a, b in itertools.pairwise(clocks))
+        assert clocks[0] >= 8 * 60 and clocks[-1] + 120 <= 16 * 60
+    assert min(starts) == 8 * 60  # early, not just feasible
+
+
+def test_two_setups_per_nurse_let_both_chairs_start_at_opening():
+    outcome = solve_day_template(
+        chairs=[ChairSpec(1, IV), ChairSpec(2, IV)],
+        opening=(dt.time(8), dt.time(16)),
+        nurse_shifts=[NurseShift(dt.time(8), dt.time(16))],
+        protocols=[STANDARD],
+        setups_per_nurse=2,
+    )
+
+    assert outcome.template is not None
+    assert outcome.template.sessions_per_day == 8
+    assert {rows[0][0] for rows in outcome.template.starts.values()} == {dt.time(8)}
+
+
+def test_sessions_stay_inside_the_nurse_shifts_and_on_equipped_chairs():
+    nasal = ProtocolSpec(id=2, route="intranasal", chair_minutes=120, setup_minutes=20, weight=1.0)
+    outcome = solve_day_template(
+        chairs=[ChairSpec(1, IV), ChairSpec(2, frozenset({"oral"}))],
+        opening=(dt.time(8), dt.time(18)),
+        nurse_shifts=[NurseShift(dt.time(10), dt.time(14))],
+        protocols=[STANDARD, nasal],
+    )
+
+    assert outcome.template is not None
+    assert set(outcome.template.starts) == {1}  # nothing fits the oral-only chair
+    assert [(start, protocol) for start, protocol in outcome.template.starts[1]] == [
+        (dt.time(10), 1),
+        (dt.time(12), 1),
+    ]
+
+
+def test_the_mix_follows_the_observed_weights_once_the_count_is_reached():
+    # Both protocols last the same, so the count does not decide: the mix does (3 : 1 of 8 sessions).
+    common = ProtocolSpec(id=1, route="iv", chair_minutes=120, setup_minutes=20, weight=3.0)
+    rare = ProtocolSpec(id=2, route="iv", chair_minutes=120, setup_minutes=20, weight=1.0)
+    outcome = solve_day_template(
+        chairs=[ChairSpec(1, IV), ChairSpec(2, IV)],
+        opening=(dt.time(8), dt.time(16)),
+        nurse_shifts=[NurseShift(dt.time(8), dt.time(16))],
+        protocols=[common, rare],
+        setups_per_nurse=2,
+    )
+
+    assert outcome.template is not None
+    protocols = [protocol for rows in outcome.template.starts.values() for _, protocol in rows]
+    assert (protocols.count(1), protocols.count(2)) == (6, 2)
+
+
+def test_no_nurse_on_shift_gives_no_template():
+    outcome = solve_day_template(
+        chairs=[ChairSpec(1, IV)], opening=(dt.time(8), dt.time(16)), nurse_shifts=[], protocols=[STANDARD]
+    )
+
+    assert outcome.template is None
+    assert outcome.status == "INFEASIBLE"
+
+
+def test_a_session_longer_than_the_opening_gives_no_template():
+    outcome = solve_day_template(
+        chairs=[ChairSpec(1, IV)],
+        opening=(dt.time(8), dt.time(9)),
+        nurse_shifts=[NurseShift(dt.time(8), dt.time(9))],
+        protocols=[STANDARD],
+    )
+
+    assert outcome.template is None
+
+
+def test_the_time_limit_is_kept_on_a_large_day():
+    chairs = [ChairSpec(number, IV) for number in range(1, 31)]
+    protocols = [
+        STANDARD,
+        ProtocolSpec(id=2, route="iv", chair_minutes=90, setup_minutes=15, weight=2.0),
+        ProtocolSpec(id=3, route="iv", chair_minutes=150, setup_minutes=25, weight=1.0),
+    ]
+    started = time.monotonic()
+    outcome = solve_day_template(
+        chairs=chairs,
+        opening=(dt.time(7), dt.time(21)),
+        nurse_shifts=[NurseShift(dt.time(7), dt.time(15))] * 5 + [NurseShift(dt.time(13), dt.time(21))] * 5,
+        protocols=protocols,
+        time_limit_seconds=1.0,
+    )
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 3.0  # the limit plus model building
+    assert outcome.solve_seconds <= elapsed
+    assert outcome.status in {"OPTIMAL", "FEASIBLE", "UNKNOWN"}
+
+
+def test_preferred_starts_are_the_template_times_per_chair():
+    starts = {4: [(dt.time(8), 1), (dt.time(10), 2)], 5: [(dt.time(8, 20), 1)]}
+
+    assert preferred_starts_of(starts) == {4: frozenset({dt.time(8), dt.time(10)}), 5: frozenset({dt.time(8, 20)})}

@@ -1,0 +1,87 @@
+"""The day board marks the free gaps that begin at a start of the site's day template as preferred:
+the grid data (plain Python) and the page's mark and data attribute."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.urls import reverse
+
+from scheduling.models import DayTemplate, DayTemplateState
+from tests.web.conftest import START, login
+from tests.web.test_board_grid import NEW_YORK, _grid, _items, _session
+from web.board_grid import split_at_preferred
+
+
+def _run(day: dt.date, *clocks: tuple[int, int]) -> list[dt.datetime]:
+    return [dt.datetime.combine(day, dt.time(*clock), tzinfo=NEW_YORK) for clock in clocks]
+
+
+def test_a_run_of_free_starts_is_cut_at_each_template_start():
+    day = dt.date(2026, 3, 4)
+    run = _run(day, (10, 0), (10, 15), (10, 30), (10, 45), (11, 0))
+
+    pieces = split_at_preferred(run, frozenset({dt.time(10, 30), dt.time(11), dt.time(12)}), NEW_YORK)
+
+    assert [([s.astimezone(NEW_YORK).time() for s in starts], preferred) for starts, preferred in pieces] == [
+        ([dt.time(10), dt.time(10, 15)], False),
+        ([dt.time(10, 30), dt.time(10, 45)], True),
+        ([dt.time(11)], True),
+    ]
+
+
+def test_a_template_start_at_the_start_of_a_run_marks_that_gap_itself():
+    day = dt.date(2026, 3, 4)
+    run = _run(day, (8, 0), (8, 15))
+
+    assert split_at_preferred(run, frozenset({dt.time(8)}), NEW_YORK) == [(run, True)]
+    assert split_at_preferred(run, frozenset(), NEW_YORK) == [(run, False)]
+
+
+def test_the_grid_marks_gaps_at_template_starts_as_preferred_and_leaves_other_chairs_alone():
+    day = dt.date(2026, 3, 4)
+    grid = _grid(
+        day,
+        [_session(1, day, (8, 0), (10, 0))],
+        chairs=2,
+        preferred={1: frozenset({dt.time(10, 30), dt.time(14)}), 3: frozenset({dt.time(9)})},
+    )
+
+    gaps = _items(grid, "gap", lane=0)
+    first = [(item.starts_at.astimezone(NEW_YORK).time(), item.preferred) for item in gaps]
+    assert first == [(dt.time(10), False), (dt.time(10, 30), True), (dt.time(14), True)]
+    # Each piece is drawn up to the next one, the last to the end of a session at its last start.
+    assert [(item.start, item.end) for item in gaps] == [(600, 630), (630, 840), (840, 16 * 60 + 30 + 90)]
+    second = [(item.starts_at.astimezone(NEW_YORK).time(), item.preferred) for item in _items(grid, "gap", lane=1)]
+    assert second == [(dt.time(8), False)]
+
+
+def test_a_template_start_taken_by_a_session_is_not_offered():
+    day = dt.date(2026, 3, 4)
+    grid = _grid(day, [_session(1, day, (9, 0), (11, 0))], preferred={1: frozenset({dt.time(10)})})
+
+    assert not any(item.preferred for item in _items(grid, "gap"))
+
+
+@pytest.mark.django_db
+def test_the_board_page_shows_preferred_gaps_with_a_mark_and_a_data_attribute(client, web):
+    chair = web.clinic.chairs[2]
+    DayTemplate.objects.create(
+        site=web.clinic.site,
+        state=DayTemplateState.DONE,
+        starts=[{"chair_id": chair.pk, "start": "13:30", "protocol_id": web.clinic.protocol.pk}],
+        sessions_per_day=1,
+        requested_at=dt.datetime(2026, 2, 27, 12, tzinfo=dt.UTC),
+        computed_at=dt.datetime(2026, 2, 27, 12, tzinfo=dt.UTC),
+    )
+    login(client, web.desk.user)
+
+    html = client.get(reverse("web:board") + f"?day={START.isoformat()}").content.decode()
+
+    preferred = re.findall(r'<a class="block gap gap--preferred[^"]*"[^>]*data-preferred="true"[^>]*>(.*?)</a>', html)
+    assert len(preferred) == 1
+    assert "Preferred 13:30" in preferred[0]
+    assert "Chair 3" in preferred[0]
+    assert html.count('data-preferred="true"') == 1

@@ -1,0 +1,159 @@
+"""The clinic manager's pages: who may open the day template and capacity pages, the template's
+regeneration from its page, and the capacity charts as matplotlib SVG images."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import re
+
+import pytest
+from django.urls import reverse
+
+from scheduling import tasks
+from scheduling.models import DayTemplate, DayTemplateState
+from scheduling.services import day_template as day_template_service
+from scheduling.services.day_template import day_template_regenerate
+from tests.factories import SiteFactory
+from tests.web.conftest import NOW, login
+
+pytestmark = pytest.mark.django_db
+
+PAGES = ("web:day-template", "web:capacity")
+# Who gets each page (200) and who is refused (403): the capacity page is for clinic administrators
+# and prescribers; the day template for clinic administrators only.
+ALLOWED = {
+    "web:day-template": {"admin"},
+    "web:capacity": {"admin", "prescriber"},
+}
+PERSONAS = ("desk", "nurse", "prescriber", "admin")
+
+
+def _user(web, persona: str):
+    return getattr(web, persona).user
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_each_staff_role_gets_the_manager_pages_only_if_its_role_may(client, web, page, persona):
+    login(client, _user(web, persona))
+
+    response = client.get(reverse(page))
+
+    assert response.status_code == (200 if persona in ALLOWED[page] else 403)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_patients_are_refused_and_visitors_sent_to_log_in(client, web, page):
+    response = client.get(reverse(page))
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+    login(client, web.patient_a.user)
+    assert client.get(reverse(page)).status_code == 403
+    if page == "web:day-template":
+        assert client.post(reverse(page)).status_code == 403
+        assert not DayTemplate.objects.exists()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_another_sites_page_is_not_found(client, web, page):
+    other = SiteFactory()
+    login(client, web.admin.user)
+
+    assert client.get(reverse(page) + f"?site={other.pk}").status_code == 404
+    if page == "web:day-template":
+        assert client.post(reverse(page), {"site": other.pk}).status_code == 404
+        assert not DayTemplate.objects.exists()
+
+
+def test_navigation_links_the_pages_for_the_roles_that_may_open_them(client, web):
+    login(client, web.admin.user)
+    html = client.get(reverse("web:board")).content.decode()
+    assert reverse("web:capacity") in html and reverse("web:day-template") in html
+
+    client.logout()
+    login(client, web.desk.user)
+    html = client.get(reverse("web:board")).content.decode()
+    assert reverse("web:capacity") not in html and reverse("web:day-template") not in html
+
+
+def test_a_clinic_admin_regenerates_the_template_from_its_page(
+    client, web, monkeypatch, django_capture_on_commit_callbacks
+):
+    queued: list[int] = []
+
+    class Broker:
+        def send_task(self, name, args):
+            assert name == tasks.regenerate_day_template.name  # the registered task, by its name
+            queued.extend(args)
+
+    monkeypatch.setattr(day_template_service, "current_app", Broker())
+    login(client, web.admin.user)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("web:day-template"), {"site": web.clinic.site.pk})
+
+    assert response.status_code == 302
+    [attempt] = DayTemplate.objects.filter(site=web.clinic.site)
+    assert attempt.state == DayTemplateState.PENDING and attempt.computed_by == web.admin.user
+    assert queued == [attempt.pk]
+    page = client.get(response.url).content.decode()
+    assert "Being computed" in page and 'hx-trigger="every 3s"' in page
+
+    # The worker's run: the page shows the template per chair, the count, when and by whom.
+    day_template_regenerate(site=web.clinic.site, actor=web.admin.user, now=NOW, attempt=attempt)
+    page = client.get(response.url).content.decode()
+    assert "Being computed" not in page
+    # The pages' clinic lets its nurse set up three at once: every chair starts at 08:00 and holds five.
+    assert re.search(r'data-testid="sessions-per-day">15<', page)
+    assert page.count('data-testid="template-chair"') == 3
+    assert "08:00" in page and f"by {web.admin.display_name}" in page
+
+
+def test_a_failed_run_is_shown_and_the_template_in_use_stays(client, web, monkeypatch):
+    kept = day_template_regenerate(site=web.clinic.site, actor=web.admin.user, now=NOW)
+    web.clinic.nurses[0].shifts.all().delete()
+    failed = day_template_regenerate(site=web.clinic.site, actor=web.admin.user, now=NOW + dt.timedelta(minutes=5))
+    login(client, web.admin.user)
+
+    page = client.get(reverse("web:day-template")).content.decode()
+
+    assert failed.state == DayTemplateState.FAILED and kept.state == DayTemplateState.DONE
+    assert "Last computation failed" in page
+    assert re.search(rf'data-testid="sessions-per-day">{kept.sessions_per_day}<', page)
+
+
+def _svgs(html: str) -> dict[str, str]:
+    found = re.findall(r'src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"[^>]*data-testid="chart-(\w+)"', html)
+    return {name: base64.b64decode(data).decode() for data, name in found}
+
+
+def test_the_capacity_page_draws_four_charts_with_both_periods(client, web):
+    day_template_regenerate(site=web.clinic.site, actor=web.admin.user, now=NOW)
+    login(client, web.prescriber.user)
+
+    response = client.get(reverse("web:capacity"))
+
+    html = response.content.decode()
+    charts = _svgs(html)
+    assert set(charts) == {"utilisation", "setups", "waits", "overtime"}
+    for svg in charts.values():
+        assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "matplotlib" in svg.lower()
+    assert "4 weeks before" in charts["utilisation"] and "4 weeks since" in charts["utilisation"]
+    # Split at the template's day; the courses booked from Monday 2 March fall in the period since.
+    assert "the day template of 27 Feb 2026" in html
+    rows = re.findall(r'data-testid="capacity-period">(.*?)</tr>', html, re.S)
+    assert len(rows) == 2
+    assert "<td>0</td>" in rows[0] and "<td>12</td>" in rows[1]
+
+
+def test_the_capacity_period_selector_takes_8_weeks_and_another_day_and_refuses_bad_days(client, web):
+    login(client, web.admin.user)
+
+    html = client.get(reverse("web:capacity") + "?weeks=8&since=2026-03-09").content.decode()
+    assert "8 weeks before" in html and "9 Mar 2026" in html
+    for query in ("?weeks=abc", "?weeks=3", "?weeks=-1"):
+        assert client.get(reverse("web:capacity") + query).status_code == 200, query  # the 4 weeks
+    # A day that is malformed or outside the clinical range is a 400, as on every page (web/common.py).
+    for query in ("?since=not-a-day", "?since=2026-02-30", "?since=0001-01-01&weeks=8", "?since=9999-12-31"):
+        assert client.get(reverse("web:capacity") + query).status_code == 400, query

@@ -1,0 +1,73 @@
+"""Issue 20 #11: a prescriber records a mental-health evaluation (diagnosis, evaluator, date) from
+the chart, with its history; other roles cannot, and a bad date is a form error."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from clinic.errors import DomainError
+from patients.models import Evaluation
+from patients.services import evaluation_record
+from tests.web.conftest import login
+
+GOOD = {
+    "evaluated_on": "2026-02-20",
+    "evaluator_name": "Dr Ruth Okafor",
+    "evaluator_credentials": "MD, psychiatrist",
+    "diagnosis": "Treatment-resistant major depressive disorder",
+    "icd10_code": "F33.2",
+}
+
+
+def test_a_prescriber_records_an_evaluation_from_the_chart_and_the_history_says_who(client, web):
+    patient = web.patient_a
+    login(client, web.prescriber.user)
+    chart = client.get(reverse("web:patient", args=[patient.pk])).content.decode()
+    url = reverse("web:evaluation-new", args=[patient.pk])
+    assert url in chart and "Record an evaluation" in chart
+    assert client.get(url).status_code == 200
+    response = client.post(url, GOOD)
+    assert response.status_code == 302 and response["Location"].startswith(reverse("web:patient", args=[patient.pk]))
+    evaluation = Evaluation.objects.get(patient=patient, evaluator_name="Dr Ruth Okafor")
+    assert (evaluation.evaluated_on, evaluation.diagnosis, evaluation.recorded_by) == (
+        dt.date(2026, 2, 20),
+        GOOD["diagnosis"],
+        web.prescriber.user,
+    )
+    record = evaluation.history.first()
+    assert (record.history_user, record.history_change_reason) == (web.prescriber.user, "Recorded from the chart")
+    chart = client.get(reverse("web:patient", args=[patient.pk])).content.decode()
+    assert "Treatment-resistant major depressive disorder" in chart
+    assert "recorded by" in chart
+
+
+@pytest.mark.parametrize("persona", ["desk", "nurse", "admin"])
+def test_only_prescribers_record_evaluations(client, web, persona):
+    login(client, getattr(web, persona).user)
+    url = reverse("web:evaluation-new", args=[web.patient_a.pk])
+    assert client.get(url).status_code == 403
+    assert client.post(url, GOOD).status_code == 403
+    if persona == "nurse":
+        assert url not in client.get(reverse("web:patient", args=[web.patient_a.pk])).content.decode()
+    assert not Evaluation.objects.filter(evaluator_name="Dr Ruth Okafor").exists()
+    with pytest.raises(DomainError):
+        evaluation_record(
+            patient=web.patient_a,
+            actor=getattr(web, persona).user,
+            fields={**GOOD, "evaluated_on": dt.date(2026, 2, 20)},
+        )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("evaluated_on", "2026-03-01"), ("evaluated_on", "1999-12-31"), ("evaluated_on", "9999-12-31"), ("diagnosis", "")],
+)
+def test_an_evaluation_in_the_future_or_without_a_diagnosis_is_a_form_error(client, web, field, value):
+    login(client, web.prescriber.user)
+    response = client.post(reverse("web:evaluation-new", args=[web.patient_a.pk]), {**GOOD, field: value})
+    assert response.status_code == 400
+    assert field in response.context["form"].errors
+    assert not Evaluation.objects.filter(evaluator_name="Dr Ruth Okafor").exists()

@@ -1,0 +1,143 @@
+"""The clinic manager's pages: the site's day template (clinic administrators regenerate it)
+and the capacity page (how busy chairs and nurses were, setups, waits and overtime, before
+and since the latest template). Reads come from the selectors, charts from capacity_charts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from clinic.models import Chair, Site
+from clinic.permissions import sites_of
+from clinical.selectors import CapacityWindow, capacity_report
+from scheduling.engine.wallclock import local_day
+from scheduling.models import DayTemplate, Protocol
+from scheduling.selectors import latest_day_template
+from scheduling.services.day_template import day_template_request
+from web.access import page_required
+from web.common import parse_day
+
+PERIOD_WEEKS = (4, 8)
+
+
+def _pick_site(request: HttpRequest) -> tuple[Site, list[Site]]:
+    sites = sites_of(request.staff)  # type: ignore[attr-defined]
+    if not sites:
+        raise Http404("You are not assigned to any site.")
+    wanted = request.GET.get("site") or request.POST.get("site")
+    if wanted:
+        for site in sites:
+            if str(site.pk) == wanted:
+                return site, sites
+        raise Http404("No such site for you.")
+    return sites[0], sites
+
+
+def _template_rows(template: DayTemplate | None, site: Site) -> list[dict[str, Any]]:
+    """One row per chair of the template: its name and its starts in time order, with the protocol."""
+    if template is None:
+        return []
+    chairs = dict(Chair.objects.filter(site=site).values_list("pk", "name"))
+    protocols = dict(
+        Protocol.objects.filter(pk__in={entry["protocol_id"] for entry in template.starts}).values_list("pk", "name")
+    )
+    by_chair: dict[int, list[dict[str, str]]] = defaultdict(list)
+    for entry in template.starts:
+        by_chair[entry["chair_id"]].append(
+            {"start": entry["start"], "protocol": protocols.get(entry["protocol_id"], "a retired protocol")}
+        )
+    return sorted(
+        (
+            {"chair": chairs.get(chair_id, f"Chair {chair_id}"), "starts": sorted(starts, key=lambda s: s["start"])}
+            for chair_id, starts in by_chair.items()
+        ),
+        key=lambda row: row["chair"],
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@page_required("day_template")
+def day_template(request: HttpRequest) -> HttpResponse:
+    site, sites = _pick_site(request)
+    now = timezone.now()
+    if request.method == "POST":
+        attempt = day_template_request(site=site, actor=request.user, now=now)
+        messages.success(
+            request,
+            f"The day template is being computed (queued {timezone.localtime(attempt.requested_at, site.zone):%H:%M}); "
+            "this page shows the result when it is done.",
+        )
+        return redirect(f"{reverse('web:day-template')}?site={site.pk}")
+    current = latest_day_template(site_id=site.pk)
+    latest = (
+        DayTemplate.objects.filter(site=site).select_related("computed_by").order_by("-requested_at", "-pk").first()
+    )
+    context = {
+        "nav": "day-template",
+        "site": site,
+        "sites": sites,
+        "current": current,
+        "rows": _template_rows(current, site),
+        "latest": latest if latest is not None and latest != current else None,
+        "history": DayTemplate.objects.filter(site=site).select_related("computed_by")[:10],
+    }
+    with timezone.override(site.zone):
+        return render(request, "web/day_template.html", context)
+
+
+def _windows(request: HttpRequest, site: Site, today: dt.date) -> tuple[list[CapacityWindow], int, dt.date, str]:
+    """Two periods of `weeks` weeks either side of a split day: the latest template's day unless the
+    page asks for another (`since`: a malformed day or one outside the clinical range answers 400, as
+    every page's), or today when there is no template (then: past and booked ahead)."""
+    try:
+        weeks = int(request.GET.get("weeks", PERIOD_WEEKS[0]))
+    except ValueError:
+        weeks = PERIOD_WEEKS[0]
+    if weeks not in PERIOD_WEEKS:
+        weeks = PERIOD_WEEKS[0]
+    template = latest_day_template(site_id=site.pk)
+    template_day = local_day(template.computed_at, site.zone) if template and template.computed_at else None
+    split = parse_day(request.GET.get("since"), template_day or today)
+    if template_day is not None and split == template_day:
+        reason = f"the day template of {template_day:%-d %b %Y}"
+    else:
+        reason = f"{split:%-d %b %Y}"
+    span = dt.timedelta(weeks=weeks)
+    before = CapacityWindow(
+        label=f"{weeks} weeks before", first_day=split - span, last_day=split - dt.timedelta(days=1)
+    )
+    after = CapacityWindow(label=f"{weeks} weeks since", first_day=split, last_day=split + span - dt.timedelta(days=1))
+    return [before, after], weeks, split, reason
+
+
+@require_GET
+@page_required("capacity")
+def capacity(request: HttpRequest) -> HttpResponse:
+    site, sites = _pick_site(request)
+    today = local_day(timezone.now(), site.zone)
+    windows, weeks, split, reason = _windows(request, site, today)
+    report = capacity_report(site=site, windows=windows)
+    # Imported here: matplotlib costs every web worker time and memory at start-up, and only this page draws.
+    from web.capacity_charts import capacity_charts
+
+    context = {
+        "nav": "capacity",
+        "site": site,
+        "sites": sites,
+        "report": report,
+        "charts": capacity_charts(report),
+        "weeks": weeks,
+        "period_weeks": PERIOD_WEEKS,
+        "split": split,
+        "split_reason": reason,
+        "today": today,
+    }
+    return render(request, "web/capacity.html", context)

@@ -1,0 +1,16 @@
+"""The pages' side of the minimum-necessary rule (clinic.permissions.FIELD_READERS), so a
+template hides exactly what the API nulls: `{% if request.staff.role|may_see:"plan.attention_reason" %}`."""
+
+from __future__ import annotations
+
+from django import template
+
+from clinic.permissions import may_see_field
+
+register = template.Library()
+
+
+@register.filter
+def may_see(role: str | None, kind_and_field: str) -> bool:
+    kind, _, field = kind_and_field.partition(".")
+    return may_see_field(role or None, kind, field)
