@@ -1,0 +1,125 @@
+"""The clinic simulation bench (bench/clinic_simulation.py) at toy size: its invariants, not its targets.
+
+Two weeks of small demand go through the real booking services on the test database, once per
+placement policy, each in a transaction that is rolled back so every policy starts from an empty
+clinic. The targets (waits, overtime, weekday balance, volume) are the bench's job."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import transaction
+
+from scheduling.models import Appointment
+
+_PATH = Path(__file__).resolve().parent.parent / "bench" / "clinic_simulation.py"
+_spec = importlib.util.spec_from_file_location("clinic_simulation", _PATH)
+sim = importlib.util.module_from_spec(_spec)
+sys.modules.setdefault("clinic_simulation", sim)
+_spec.loader.exec_module(sim)
+
+WEEKS, RATE, SEED = 2, 1.5, 3
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def _run_on_empty_clinic(policy: str) -> tuple[dict, dict]:
+    """Simulate, read back what the database holds, and roll it all back."""
+    try:
+        with transaction.atomic():
+            result = sim.simulate(policy=policy, rate=RATE, weeks=WEEKS, seed=SEED)
+            first = dt.datetime.combine(sim.FIRST_DAY, dt.time(0), tzinfo=sim.ZONE)
+            played = Appointment.objects.filter(
+                site__placement_policy=policy, starts_at__gte=first, starts_at__lt=first + dt.timedelta(weeks=WEEKS)
+            )
+            stored = {
+                "held": played.filter(status__in=["booked", "confirmed"]).count(),
+                "no_show": played.filter(status="no_show").count(),
+                "cancelled": Appointment.objects.filter(site__placement_policy=policy, status="cancelled").count(),
+            }
+            raise _RolledBack(result, stored)
+    except _RolledBack as done:
+        return done.args
+
+
+@pytest.mark.django_db
+def test_both_policies_replay_the_same_demand_through_the_services_without_breaking_a_rule():
+    earliest, earliest_db = _run_on_empty_clinic("earliest")
+    level, level_db = _run_on_empty_clinic("level")
+
+    assert earliest["demand"] == level["demand"]
+    assert earliest["arrivals"] == level["arrivals"] > 0
+    assert earliest["courses_requested"] == level["courses_requested"] == earliest["arrivals"]
+    assert (earliest["site_policy"], level["site_policy"]) == ("earliest", "level")
+    for result, stored in ((earliest, earliest_db), (level, level_db)):
+        assert result["rules_broken"] == []
+        assert result["delivered"] > 0
+        # Every session the simulated days held was played, every no-show was marked by the service.
+        assert result["delivered"] == stored["held"]
+        assert result["no_shows"] == stored["no_show"]
+        assert result["cancelled"] <= stored["cancelled"]
+        assert 0 <= result["refused"] <= result["requested"]
+        assert result["requested"] >= 6 * result["courses_requested"]
+        assert 0 <= result["wait_median"] <= result["wait_p90"]
+        assert 0 < result["nurse_utilisation"] < 1 and 0 < result["chair_utilisation"] < 1
+
+
+def test_demand_and_each_sessions_fate_are_fixed_by_the_seed():
+    assert sim.demand(seed=5, rate=3, weeks=4) == sim.demand(seed=5, rate=3, weeks=4)
+    assert sim.demand(seed=5, rate=3, weeks=4) != sim.demand(seed=6, rate=3, weeks=4)
+    assert sim.fate(seed=5, patient=2, k=3, setup_mode=20) == sim.fate(seed=5, patient=2, k=3, setup_mode=20)
+    assert all(a.day.weekday() < 5 and 14 <= a.interval_days <= 42 for a in sim.demand(seed=5, rate=3, weeks=4))
+
+
+def test_patients_starting_together_queue_for_the_one_nurse():
+    fate = sim.Fate(cancel_lead_days=None, no_show=False, lateness=0.0, setup=20.0)
+    visits = [sim.Visit(chair=chair, start=0.0, length=120.0, fate=fate) for chair in (1, 2, 3)]
+
+    day = sim.play_day(
+        visits,
+        nurses=1,
+        setups_per_nurse=1,
+        check_offsets=[],
+        check_minutes=5,
+        discharge_minutes=10,
+        close=600,
+    )
+
+    assert sorted(day.waits) == [0.0, 20.0, 40.0]
+    assert day.booked_peak == 3 and day.setup_peak == 3
+    assert day.nurse_minutes == 3 * 20 + 3 * 10
+    assert day.overtime == 0
+
+
+def test_a_session_booked_to_the_closing_time_runs_over_when_its_setup_waits():
+    fate = sim.Fate(cancel_lead_days=None, no_show=False, lateness=0.0, setup=20.0)
+    visits = [sim.Visit(chair=chair, start=480.0, length=120.0, fate=fate) for chair in (1, 2)]
+
+    day = sim.play_day(
+        visits, nurses=1, setups_per_nurse=1, check_offsets=[40], check_minutes=5, discharge_minutes=10, close=600
+    )
+
+    assert day.overtime == 20.0
+
+
+@pytest.mark.django_db
+def test_the_rule_check_reads_back_induction_spacing_and_opening_hours_from_the_database():
+    from tests.factories import AppointmentFactory, ChairFactory, PatientFactory, PlanFactory, SiteFactory
+
+    site = SiteFactory(time_zone=str(sim.ZONE))
+    chair = ChairFactory(site=site)
+    plan = PlanFactory(patient=PatientFactory(home_site=site), site=site)
+    monday = dt.datetime.combine(dt.date(2027, 1, 4), dt.time(9), tzinfo=sim.ZONE)
+    for starts_at in (monday, monday + dt.timedelta(hours=24), monday + dt.timedelta(days=2, hours=8)):
+        AppointmentFactory(patient=plan.patient, plan=plan, chair=chair, starts_at=starts_at, phase="induction")
+
+    problems = sim.rules_broken(site=site)
+
+    assert any("less than 48 h apart" in p for p in problems)
+    assert any("outside opening hours" in p for p in problems)
