@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg2
 import requests
+from seed import bench_patients
 from server import gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +49,6 @@ def seed(bookings: int) -> tuple[str, list[dict]]:
 
     from clinic.models import Chair, OpeningHours, ReminderPolicy, Role, Shift, Site, StaffMember
     from clinic.security.services import token_issue
-    from patients.models import Patient
 
     user_model = get_user_model()
     site = Site.objects.create(name="Bench", time_zone="America/New_York", address="1 Bench St", phone="+12025550143")
@@ -80,16 +80,8 @@ def seed(bookings: int) -> tuple[str, list[dict]]:
     # Staff see only the sites they work at: a desk without the site could book nothing there.
     StaffMember.objects.create(user=desk_user, role=Role.FRONT_DESK).sites.add(site)
     token, _ = token_issue(user=desk_user)
-    patients = Patient.objects.bulk_create(
-        Patient(
-            first_name="Bench",
-            last_name=f"Patient {i}",
-            date_of_birth=dt.date(1980, 1, 1),
-            home_site=site,
-            email=f"bench{i}@example.org",
-            reminder_consent=True,
-        )
-        for i in range(bookings)
+    patients = bench_patients(
+        site, bookings, last_name="Patient {}", email="bench{}@example.org", reminder_consent=True
     )
     bodies = []
     for slot, patient in enumerate(patients):

@@ -45,6 +45,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import server
+from seed import bench_patients, evaluated_patient
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
@@ -219,18 +220,12 @@ def build(size: int) -> dict:
             ),
             batch_size=5000,
         )
-        patients = Patient.objects.bulk_create(
-            (
-                Patient(
-                    first_name="Bench",
-                    last_name=f"History {i}",
-                    date_of_birth=dt.date(1980, 1, 1),
-                    home_site=site,
-                    email=f"h{i}@example.org",
-                    reminder_consent=True,
-                )
-                for i in range(max(size // 10, 1))
-            ),
+        patients = bench_patients(
+            site,
+            max(size // 10, 1),
+            last_name="History {}",
+            email="h{}@example.org",
+            reminder_consent=True,
             batch_size=5000,
         )
         Protocol.objects.get_or_create(
@@ -246,6 +241,7 @@ def build(size: int) -> dict:
         nurse_ids = [n.pk for n in nurses]
         patient_ids = [p.pk for p in patients]
         per_day = len(STARTS) * CHAIRS
+        cells = {"per_day": per_day, "chairs": chair_ids, "nurses": nurse_ids, "patients": patient_ids, "site": site.pk}
         with connection.cursor() as cursor:
             # History: `size` completed sessions, cell by cell (day, start, chair). Nurse i
             # takes chair i, one patient at a time; patients rotate so none overlaps itself.
@@ -254,14 +250,10 @@ def build(size: int) -> dict:
                 Appointment,
                 where="g < %(size)s",
                 params={
+                    **cells,
                     "size": size,
                     "first": dt.datetime.combine(first_day, dt.time(0), tzinfo=ZONE),
-                    "per_day": per_day,
                     "status": "completed",
-                    "chairs": chair_ids,
-                    "nurses": nurse_ids,
-                    "patients": patient_ids,
-                    "site": site.pk,
                     "count": size,
                 },
             )
@@ -272,14 +264,10 @@ def build(size: int) -> dict:
                 Appointment,
                 where="g %% 5 < 2",
                 params={
+                    **cells,
                     "size": future_cells,
                     "first": dt.datetime.combine(FUTURE, dt.time(0), tzinfo=ZONE),
-                    "per_day": per_day,
                     "status": "booked",
-                    "chairs": chair_ids,
-                    "nurses": nurse_ids,
-                    "patients": patient_ids,
-                    "site": site.pk,
                     "count": future_cells,
                 },
             )
@@ -388,7 +376,7 @@ def measure(size: int, bookings: int, seconds: float, clients: int, workers: int
     from rest_framework.test import APIClient
 
     from clinic.models import Chair, Role, Site, StaffMember
-    from patients.models import Evaluation, Patient
+    from patients.models import Patient
     from scheduling import services
     from scheduling.engine import Availability
     from scheduling.engine.wallclock import day_bounds
@@ -436,16 +424,7 @@ def measure(size: int, bookings: int, seconds: float, clients: int, workers: int
     timings, statements = [], set()
     for index in range(31):  # the first is not counted, as above
         start_day = FUTURE + dt.timedelta(days=7 + index % 20)
-        patient = Patient.objects.create(
-            first_name="Course", last_name=f"{index}", date_of_birth=dt.date(1990, 5, 5), home_site=site
-        )
-        Evaluation.objects.create(
-            patient=patient,
-            evaluated_on=start_day - dt.timedelta(days=20),
-            evaluator_name="Dr. Bench",
-            diagnosis="TRD",
-            recorded_by=prescriber.user,
-        )
+        patient = evaluated_patient(site, prescriber, first_name="Course", last_name=f"{index}", start=start_day)
         plan = services.plan_create(
             patient=patient, protocol=protocol, prescriber=prescriber, start_date=start_day, actor=prescriber.user
         )
@@ -464,16 +443,8 @@ def measure(size: int, bookings: int, seconds: float, clients: int, workers: int
     }
 
     def new_patients(count: int, label: str) -> list[Patient]:
-        return Patient.objects.bulk_create(
-            Patient(
-                first_name="Bench",
-                last_name=f"{label} {i}",
-                date_of_birth=dt.date(1980, 1, 1),
-                home_site=site,
-                email=f"{label}{i}@example.org",
-                reminder_consent=True,
-            )
-            for i in range(count)
+        return bench_patients(
+            site, count, last_name=label + " {}", email=label + "{}@example.org", reminder_consent=True
         )
 
     def body(cell: tuple[dt.datetime, int], patient: Patient) -> dict:

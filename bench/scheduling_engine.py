@@ -50,9 +50,9 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
+from seed import bench_patients, evaluated_patient  # noqa: E402
 
 from clinic.models import Chair, OpeningHours, ReminderPolicy, Role, Shift, Site, StaffMember  # noqa: E402
-from patients.models import Evaluation, Patient  # noqa: E402
 from scheduling import services  # noqa: E402
 from scheduling.errors import SchedulingError  # noqa: E402
 from scheduling.models import Appointment, Protocol, TreatmentPlan  # noqa: E402
@@ -97,16 +97,7 @@ def build_site(
         for day in days
         if day.weekday() < 6
     )
-    patients = Patient.objects.bulk_create(
-        Patient(
-            first_name="Bench",
-            last_name=f"{name}-{i}",
-            date_of_birth=dt.date(1980, 1, 1),
-            home_site=site,
-            email=f"p{i}@example.org",
-        )
-        for i in range(max(appointments // 6, 1))
-    )
+    patients = bench_patients(site, max(appointments // 6, 1), last_name=name + "-{}", email="p{}@example.org")
     # Fill the chairs cell by cell (day, start, chair) so nothing overlaps; spread nurses round-robin.
     cells = [
         (day, hour, chair)
@@ -144,16 +135,7 @@ def build_site(
 
 
 def new_plan(site: Site, protocol: Protocol, prescriber: StaffMember, index: int, start: dt.date) -> TreatmentPlan:
-    patient = Patient.objects.create(
-        first_name="New", last_name=f"Patient {index}", date_of_birth=dt.date(1990, 5, 5), home_site=site
-    )
-    Evaluation.objects.create(
-        patient=patient,
-        evaluated_on=start - dt.timedelta(days=20),
-        evaluator_name="Dr. Bench",
-        diagnosis="TRD",
-        recorded_by=prescriber.user,
-    )
+    patient = evaluated_patient(site, prescriber, first_name="New", last_name=f"Patient {index}", start=start)
     return services.plan_create(
         patient=patient, protocol=protocol, prescriber=prescriber, start_date=start, actor=prescriber.user
     )

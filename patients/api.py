@@ -25,6 +25,7 @@ from clinic.api import AtomicWritesMixin, CleanModelSerializer, ClinicAPIMixin
 from clinic.models import Channel
 from clinic.permissions import ADMINS, CLINICIANS, DESK, PATIENTS, FieldVisibilityMixin, hidden_fields
 from patients.models import Contraindication, Evaluation, Patient, PatientFlag
+from patients.services import EVALUATION_FIELDS
 
 
 class PhoneField(PhoneNumberField):
@@ -198,22 +199,7 @@ PatientViewSet.access = {**PatientViewSet.access, "change_reminder_preferences":
 class EvaluationSerializer(CleanModelSerializer):
     class Meta:
         model = Evaluation
-        fields = [
-            "id",
-            "patient",
-            "evaluated_on",
-            "evaluator_name",
-            "evaluator_credentials",
-            "diagnosis",
-            "icd10_code",
-            "systolic_bp",
-            "diastolic_bp",
-            "heart_rate",
-            "cardiac_history",
-            "notes",
-            "recorded_by",
-            "recorded_at",
-        ]
+        fields = ["id", "patient", *EVALUATION_FIELDS, "recorded_by", "recorded_at"]
         read_only_fields = ["recorded_by", "recorded_at"]
 
     def validate(self, attrs):

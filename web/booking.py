@@ -184,6 +184,21 @@ def _board_url(appointment: Appointment) -> str:
     return f"{reverse('web:board')}?site={appointment.site_id}&day={day.isoformat()}"
 
 
+def _picked_slot(pick: SlotPickForm, site: Site) -> tuple[dt.datetime, Chair]:
+    """The start and chair of the slot picked on a valid pick form; a chair of another site is a 404."""
+    starts_at, chair_id = pick.cleaned_data["slot"]
+    chair = Chair.objects.filter(pk=chair_id, site=site).first()
+    if chair is None:
+        raise Http404("No such chair here.")
+    return starts_at, chair
+
+
+def _refused(context: dict[str, Any], exc: DomainError) -> int:
+    """Explain on the page why the booking or move was refused; return the page's status."""
+    context["problem"] = describe(exc)
+    return 403 if isinstance(exc, PrescribersOnly) else 409
+
+
 def _prefill(request: HttpRequest, site: Site) -> tuple[dict[str, str], str] | None:
     """A free gap from the day board: search that chair on that day and pick that start if it is free."""
     gap = free_gap_from_query(request)
@@ -222,11 +237,8 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
     status = 200
     pick = SlotPickForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and search.is_valid() and pick.is_valid():
-        starts_at, chair_id = pick.cleaned_data["slot"]
-        chair = Chair.objects.filter(pk=chair_id, site=site).first()
+        starts_at, chair = _picked_slot(pick, site)
         try:
-            if chair is None:
-                raise Http404("No such chair here.")
             appointment = appointment_book(
                 patient=patient,
                 site=site,
@@ -239,8 +251,7 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
                 override_reason=pick.cleaned_data["override_reason"],
             )
         except DomainError as exc:
-            context["problem"] = describe(exc)
-            status = 403 if isinstance(exc, PrescribersOnly) else 409
+            status = _refused(context, exc)
         else:
             when = appointment.starts_at.astimezone(site.zone)
             label = "maintenance session" if kind == MAINTENANCE else "make-up session"
@@ -296,11 +307,8 @@ def move_session(request: HttpRequest, appointment_id: int) -> HttpResponse:
     status = 200
     pick = SlotPickForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and search.is_valid() and pick.is_valid():
-        starts_at, chair_id = pick.cleaned_data["slot"]
-        chair = Chair.objects.filter(pk=chair_id, site=site).first()
+        starts_at, chair = _picked_slot(pick, site)
         try:
-            if chair is None:
-                raise Http404("No such chair here.")
             old = appointment.starts_at.astimezone(site.zone)
             moved = appointment_move(
                 appointment=appointment,
@@ -311,8 +319,7 @@ def move_session(request: HttpRequest, appointment_id: int) -> HttpResponse:
                 override_reason=pick.cleaned_data["override_reason"],
             )
         except DomainError as exc:
-            context["problem"] = describe(exc)
-            status = 403 if isinstance(exc, PrescribersOnly) else 409
+            status = _refused(context, exc)
         else:
             when = moved.starts_at.astimezone(site.zone)
             messages.success(

@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
@@ -48,6 +49,16 @@ def _labels(periods: Sequence[CapacityPeriod]) -> list[str]:
     return [period.window.label for period in periods]
 
 
+def _by_hour_of_day(axes: Axes, report: CapacityReport, *, xlabel: str, ylabel: str) -> None:
+    """The report's opening hours along x, a light grid, and the periods' legend to the right."""
+    axes.set_xticks(report.hours, [f"{hour:02d}" for hour in report.hours])
+    axes.set_xlim(report.hours[0], report.hours[-1] + 1)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.grid(axis="y", alpha=0.3)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+
+
 def utilisation_chart(report: CapacityReport) -> str:
     """Chair use (solid) and nurse hands-on share of shift time (dashed) by hour of day, per period."""
     with matplotlib.rc_context(STYLE):
@@ -59,14 +70,9 @@ def utilisation_chart(report: CapacityReport) -> str:
             nurse = [value if value is not None else float("nan") for value in period.nurse_utilisation]
             axes.plot(centres, chair, color=colour, marker="o", markersize=3, label=f"Chairs, {period.window.label}")
             axes.plot(centres, nurse, color=colour, linestyle="--", label=f"Nurses, {period.window.label}")
-        axes.set_xticks(report.hours, [f"{hour:02d}" for hour in report.hours])
-        axes.set_xlim(report.hours[0], report.hours[-1] + 1)
         axes.set_ylim(0, 1.05)
         axes.yaxis.set_major_formatter(PercentFormatter(1.0))
-        axes.set_xlabel("Hour of day")
-        axes.set_ylabel("Busy")
-        axes.grid(axis="y", alpha=0.3)
-        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+        _by_hour_of_day(axes, report, xlabel="Hour of day", ylabel="Busy")
         return _svg(figure)
 
 
@@ -96,13 +102,8 @@ def setups_chart(report: CapacityReport) -> str:
                 linewidth=1.2,
                 label=f"Busiest day (peak {period.peak_setups}), {period.window.label}",
             )
-        axes.set_xticks(report.hours, [f"{hour:02d}" for hour in report.hours])
-        axes.set_xlim(report.hours[0], report.hours[-1] + 1)
         axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-        axes.set_xlabel("Start of the 15 minutes")
-        axes.set_ylabel("Setups begun")
-        axes.grid(axis="y", alpha=0.3)
-        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+        _by_hour_of_day(axes, report, xlabel="Start of the 15 minutes", ylabel="Setups begun")
         return _svg(figure)
 
 

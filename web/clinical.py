@@ -149,18 +149,24 @@ def session(request: HttpRequest, appointment_id: int) -> HttpResponse:
     return redirect(reverse("clinical:session", args=[appointment.pk]))
 
 
+def _log_entries(request: HttpRequest, form: LogFilterForm, limit: int | None = None) -> list[Any]:
+    """The controlled-substance log rows this user may see, filtered by the form's dates;
+    the patients in them are recorded as shown."""
+    filters = form.cleaned_data if form.is_valid() else {}
+    rows = scoped(
+        selectors.controlled_substance_log(date_from=filters.get("date_from"), date_to=filters.get("date_to")),
+        request,
+    )
+    entries = list(rows[:limit])  # a slice to None is the whole log
+    patients_shown(request, patient_ids_of(entries))
+    return entries
+
+
 @require_GET
 @page_required("cs_log")
 def controlled_substance_log(request: HttpRequest) -> HttpResponse:
     form = LogFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
-    entries = list(
-        scoped(
-            selectors.controlled_substance_log(date_from=filters.get("date_from"), date_to=filters.get("date_to")),
-            request,
-        )[:500]
-    )
-    patients_shown(request, patient_ids_of(entries))
+    entries = _log_entries(request, form, limit=500)
     return render(
         request,
         "clinical/controlled_substance_log.html",
@@ -176,15 +182,7 @@ def controlled_substance_log(request: HttpRequest) -> HttpResponse:
 @require_GET
 @page_required("cs_log")
 def controlled_substance_csv(request: HttpRequest) -> HttpResponse:
-    form = LogFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
-    entries = list(
-        scoped(
-            selectors.controlled_substance_log(date_from=filters.get("date_from"), date_to=filters.get("date_to")),
-            request,
-        )
-    )
-    patients_shown(request, patient_ids_of(entries))
+    entries = _log_entries(request, LogFilterForm(request.GET or None))
     response = HttpResponse(selectors.controlled_substance_csv(entries), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="controlled-substance-log.csv"'
     return response

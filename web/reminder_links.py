@@ -52,6 +52,21 @@ def _resolve(request: HttpRequest, token: str, purpose: str, now: dt.datetime) -
         return _page(request, None, "link_invalid.html", status=410, reason=str(exc))
 
 
+def _resolve_upcoming(
+    request: HttpRequest, token: str, purpose: str, now: dt.datetime, *, done: str, done_template: str
+) -> Appointment | HttpResponse:
+    """The link's session if it is still upcoming; otherwise the page to show instead: the link
+    is bad, the link's action is already done (status `done`), or the session is past or gone."""
+    found = _resolve(request, token, purpose, now)
+    if isinstance(found, HttpResponse):
+        return found
+    if found.status == done:
+        return _page(request, found, done_template, already=True)
+    if found.status not in UPCOMING_STATUSES:
+        return _page(request, found, "not_upcoming.html", status=409)
+    return found
+
+
 def _cancel_deadline(appointment: Appointment) -> dt.datetime:
     hours = appointment.site.reminder_policy_or_default.patient_notice_hours
     return appointment.starts_at - dt.timedelta(hours=hours)
@@ -62,14 +77,12 @@ def _cancel_deadline(appointment: Appointment) -> dt.datetime:
 @require_http_methods(["GET", "POST"])
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
     now = timezone.now()
-    found = _resolve(request, token, tokens.CONFIRM, now)
+    found = _resolve_upcoming(
+        request, token, tokens.CONFIRM, now, done=AppointmentStatus.CONFIRMED, done_template="confirmed.html"
+    )
     if isinstance(found, HttpResponse):
         return found
     appointment = found
-    if appointment.status == AppointmentStatus.CONFIRMED:
-        return _page(request, appointment, "confirmed.html", already=True)
-    if appointment.status not in UPCOMING_STATUSES:
-        return _page(request, appointment, "not_upcoming.html", status=409)
     if request.method == "GET":
         return _page(request, appointment, "confirm.html")
     try:
@@ -84,14 +97,12 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def cancel(request: HttpRequest, token: str) -> HttpResponse:
     now = timezone.now()
-    found = _resolve(request, token, tokens.CANCEL, now)
+    found = _resolve_upcoming(
+        request, token, tokens.CANCEL, now, done=AppointmentStatus.CANCELLED, done_template="cancelled.html"
+    )
     if isinstance(found, HttpResponse):
         return found
     appointment = found
-    if appointment.status == AppointmentStatus.CANCELLED:
-        return _page(request, appointment, "cancelled.html", already=True)
-    if appointment.status not in UPCOMING_STATUSES:
-        return _page(request, appointment, "not_upcoming.html", status=409)
     deadline = _cancel_deadline(appointment)
     if now >= deadline:
         # Too close to the session for an online cancel: the clinic wants a call.

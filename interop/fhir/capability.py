@@ -33,11 +33,17 @@ HOLD_DOCUMENTATION = (
     "conflict. Repeating appointment-reference holds several (a course) all or nothing."
 )
 BOOK_DOCUMENTATION = (
-    "ITI-117. appointment-reference: a held Appointment (Appointment/<id>), a proposal, or a free Slot from the Slot search (Slot/<id>); or appointment-resource: "
-    "an existing Appointment with a new start (a move; a Location/chair-<id> participant picks the chair) or with "
-    "status cancelled (cancelationReason.text or comment is the reason). patient-resource names the patient (by "
-    "MRN) for a proposal made without one. Conflicts answer 409 with the reason in OperationOutcome; an "
-    "Idempotency-Key header makes a retry replay the first answer; nothing is half-written."
+    "ITI-117. appointment-reference: a held Appointment (Appointment/<id>), a proposal, or a free Slot from the "
+    "Slot search (Slot/<id>); or appointment-resource: a NEW Appointment without an id (status booked; start; "
+    "serviceType or appointmentType = the HealthcareService (protocol) id or name, as $find's visit-type; "
+    "minutesDuration or end, if given, the protocol's session length; participants Patient/<id> (or the "
+    "patient-resource parameter), Location/site-<id> or Location/chair-<id>, Practitioner/<id> optional), booked "
+    "under the patient's open plan for that protocol if there is one; or an existing Appointment with a new start "
+    "(a move; a Location/chair-<id> participant picks the chair) or with status cancelled (cancelationReason.text "
+    "or comment is the reason). patient-resource names the patient (by MRN) for a proposal made without one. "
+    "comment is kept in the booked or moved session's notes and answered as Appointment.comment. Conflicts answer "
+    "409 with the reason in OperationOutcome; an Idempotency-Key header makes a retry replay the first answer; "
+    "several appointment-resources are booked all or nothing."
 )
 
 

@@ -37,6 +37,7 @@ from scheduling.services import (
     appointment_book_held,
     appointment_cancel,
     appointment_move,
+    appointment_note_add,
     holds_release_expired,
     plan_rule_violations,
 )
@@ -413,7 +414,17 @@ class BookView(WriteOperationView):
                 self._book_reference(_reference_text(r, "appointment-reference"), now, patient) for r in references
             ]
         else:
-            booked = [self._book_resource(r, now, comment) for r in resources]
+            booked = [self._book_resource(r, now, comment, found) for r in resources]
+        if comment:
+            # The EHR's comment goes on each booked or changed session; on a cancel it is the reason.
+            booked = [
+                a
+                if a.status == AppointmentStatus.CANCELLED
+                else appointment_note_add(
+                    appointment=a, text=comment, actor=self.request.user, prefix=rep.EHR_NOTE_PREFIX
+                )
+                for a in booked
+            ]
         return fhir_response(self.bundle([rep.appointment_resource(a) for a in _fresh(booked)]))
 
     def _existing(self, resource_id: str) -> Appointment:
@@ -430,12 +441,10 @@ class BookView(WriteOperationView):
         appointment = self._existing(token)
         return appointment_book_held(appointment=appointment, actor=self.request.user, now=now)
 
-    def _book_resource(self, value: Any, now: dt.datetime, comment: str) -> Appointment:
+    def _book_resource(self, value: Any, now: dt.datetime, comment: str, found: dict[str, list[Any]]) -> Appointment:
         resource = value if isinstance(value, FAppointment) else FAppointment.model_validate(_json(value))
         if not resource.id:
-            raise invalid(
-                "appointment-resource: give the id of the Appointment to change (book new ones by reference)."
-            )
+            return self._book_new(resource, now, found)
         if ids.is_proposal_id(resource.id):
             self.require_scope("Appointment", "c")
             return self.book_proposal(self.proposal(resource.id), now=now, hold_until=None, patient=None)
@@ -471,6 +480,88 @@ class BookView(WriteOperationView):
             actor=self.request.user,
             now=now,
             chair=chair,
+        )
+
+    def _book_new(self, resource: FAppointment, now: dt.datetime, found: dict[str, list[Any]]) -> Appointment:
+        """A new booking from an Appointment without an id: its start, protocol (serviceType or
+        appointmentType: a HealthcareService id or name, as $find's visit-type), patient, site
+        or chair, and nurse, booked under the patient's open plan for the protocol when there is one."""
+        self.require_scope("Appointment", "c")
+        if resource.status not in ("booked", "proposed", "pending"):
+            raise invalid(f"appointment-resource: a new appointment cannot have status {resource.status!r}.")
+        if resource.start is None:
+            raise invalid("appointment-resource: give the start of the new appointment.")
+        starts_at = as_instant(resource.start, name="start")
+        types = list(resource.serviceType or []) + ([resource.appointmentType] if resource.appointmentType else [])
+        protocol = _protocol({"visit-type": types})
+        minutes = protocol.session_minutes
+        if resource.minutesDuration is not None and resource.minutesDuration != minutes:
+            raise invalid(f"appointment-resource: a {protocol.name} session lasts {minutes} minutes (minutesDuration).")
+        if resource.end is not None and as_instant(resource.end, name="end") - starts_at != dt.timedelta(
+            minutes=minutes
+        ):
+            raise invalid(f"appointment-resource: a {protocol.name} session lasts {minutes} minutes (end).")
+        actors: dict[str, set[int]] = {"Patient": set(), "site": set(), "chair": set(), "Practitioner": set()}
+        for participant in resource.participant or []:
+            reference = (participant.actor.reference if participant.actor else None) or ""
+            if not reference:
+                continue
+            kind = reference.rpartition("/")[0].rsplit("/", 1)[-1]
+            if kind in ("Patient", "Practitioner"):
+                actors[kind].add(reference_id(reference, kind, name="participant"))
+            elif kind == "Location":
+                site_ids, chair_ids = location_ids([reference], name="participant")
+                actors["site"] |= site_ids
+                actors["chair"] |= chair_ids
+            else:
+                raise invalid(f"participant: {reference!r} is not one of our Patients, Locations or Practitioners.")
+        if any(len(ids_) > 1 for ids_ in actors.values()):
+            raise invalid("appointment-resource: name at most one patient, site, chair and nurse.")
+        patient = None
+        if actors["Patient"]:
+            patient = KINDS["Patient"].visible(self.actor).filter(pk=min(actors["Patient"])).first()
+            if patient is None:
+                raise FHIRError(404, "not-found", f"Patient/{min(actors['Patient'])} is not known.")
+        if found.get("patient-resource"):
+            given = self.patient_from(found, required=True)
+            if patient is not None and given is not None and given.pk != patient.pk:
+                raise invalid("patient-resource and the appointment's Patient participant name different patients.")
+            patient = given
+        if patient is None:
+            raise invalid("appointment-resource: name the patient (participant Patient/<id>, or patient-resource).")
+        chair = None
+        if actors["chair"]:
+            chair = KINDS["Schedule"].visible(self.actor).filter(pk=min(actors["chair"])).first()
+            if chair is None:
+                raise FHIRError(404, "not-found", f"Location/chair-{min(actors['chair'])} is not known.")
+        site_ids = actors["site"] | ({chair.site_id} if chair is not None else set())
+        if len(site_ids) != 1:
+            raise invalid(
+                "appointment-resource: name the site (participant Location/site-<id>) or a chair of that site."
+            )
+        sites = sites_by_id(site_ids)
+        if not sites:
+            raise FHIRError(404, "not-found", f"Location/site-{min(site_ids)} is not known.")
+        nurse = None
+        if actors["Practitioner"]:
+            nurse = StaffMember.objects.filter(pk=min(actors["Practitioner"])).select_related("user").first()
+            if nurse is None:
+                raise FHIRError(404, "not-found", f"Practitioner/{min(actors['Practitioner'])} is not known.")
+        plan = open_plan(patient, protocol)
+        if plan is not None and plan.site_id != sites[0].pk:
+            plan = None
+        self.shown([patient.pk])
+        return appointment_book(
+            patient=patient,
+            site=sites[0],
+            starts_at=starts_at,
+            actor=self.request.user,
+            now=now,
+            plan=plan,
+            chair=chair,
+            nurse=nurse,
+            duration=dt.timedelta(minutes=minutes),
+            route=protocol.route,
         )
 
 

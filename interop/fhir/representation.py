@@ -229,8 +229,19 @@ def appointment_resource(appointment: Appointment) -> FAppointment:
         minutesDuration=int((appointment.ends_at - appointment.starts_at).total_seconds() // 60),
         created=appointment.created_at,
         cancelationReason={"text": appointment.cancellation_reason} if appointment.cancellation_reason else None,
+        comment=ehr_comment(appointment.notes),
         participant=participants,
     )
+
+
+# How a $book comment is kept in the session's notes; only these lines go back out as
+# Appointment.comment (the desk's own notes stay inside the clinic).
+EHR_NOTE_PREFIX = "EHR: "
+
+
+def ehr_comment(notes: str) -> str | None:
+    lines = [line[len(EHR_NOTE_PREFIX) :] for line in notes.splitlines() if line.startswith(EHR_NOTE_PREFIX)]
+    return "\n".join(lines) or None
 
 
 def proposed_appointment(proposed: ids.Proposed, protocol: Protocol, *, sequence: int | None = None) -> FAppointment:

@@ -421,11 +421,21 @@ class PlanViewSet(
 
         return idempotent(request, perform)
 
-    def _adjust(self, serializer_class, change) -> Response:
+    def _adjust(self, serializer_class, change, *fields: str, dated: bool = True) -> Response:
+        """Run the plan service `change` with the request's reason, If-Match version and the named
+        `fields` of the serializer's data (and the time, when `dated`)."""
         plan = self.get_object()
         data = self._valid(serializer_class)
         version = expected_version(self.request, data.get("version"))
-        result = change(plan=plan, data=data, version=version, actor=self.request.user, now=timezone.now())
+        when = {"now": timezone.now()} if dated else {}
+        result = change(
+            plan=plan,
+            reason=data["reason"],
+            actor=self.request.user,
+            expected_version=version,
+            **{name: data[name] for name in fields},
+            **when,
+        )
         if isinstance(result, list):
             appointments = result
         else:  # a maintenance re-plan: the sessions it added or moved
@@ -440,12 +450,7 @@ class PlanViewSet(
     )
     @action(detail=True, methods=["post"], url_path="change-interval")
     def change_interval(self, request, pk=None):
-        return self._adjust(
-            ChangeIntervalSerializer,
-            lambda plan, data, version, actor, now: services.plan_change_interval(
-                plan=plan, days=data["days"], reason=data["reason"], actor=actor, now=now, expected_version=version
-            ),
-        )
+        return self._adjust(ChangeIntervalSerializer, services.plan_change_interval, "days")
 
     @extend_schema(
         summary="Change the review date",
@@ -455,17 +460,7 @@ class PlanViewSet(
     )
     @action(detail=True, methods=["post"], url_path="change-review-date")
     def change_review_date(self, request, pk=None):
-        return self._adjust(
-            ChangeReviewDateSerializer,
-            lambda plan, data, version, actor, now: services.plan_change_review_date(
-                plan=plan,
-                review_date=data["review_date"],
-                reason=data["reason"],
-                actor=actor,
-                now=now,
-                expected_version=version,
-            ),
-        )
+        return self._adjust(ChangeReviewDateSerializer, services.plan_change_review_date, "review_date")
 
     @extend_schema(
         summary="Pause: future sessions are released",
@@ -475,12 +470,7 @@ class PlanViewSet(
     )
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
-        return self._adjust(
-            AdjustmentSerializer,
-            lambda plan, data, version, actor, now: services.plan_pause(
-                plan=plan, reason=data["reason"], actor=actor, now=now, expected_version=version
-            ),
-        )
+        return self._adjust(AdjustmentSerializer, services.plan_pause)
 
     @extend_schema(
         summary="Resume a paused plan; the rest is booked again or nothing changes",
@@ -490,17 +480,7 @@ class PlanViewSet(
     )
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
-        return self._adjust(
-            ResumeSerializer,
-            lambda plan, data, version, actor, now: services.plan_resume(
-                plan=plan,
-                resume_date=data["resume_date"],
-                reason=data["reason"],
-                actor=actor,
-                now=now,
-                expected_version=version,
-            ),
-        )
+        return self._adjust(ResumeSerializer, services.plan_resume, "resume_date")
 
     @extend_schema(
         summary="End the plan early; future sessions are released",
@@ -510,12 +490,7 @@ class PlanViewSet(
     )
     @action(detail=True, methods=["post"])
     def end(self, request, pk=None):
-        return self._adjust(
-            AdjustmentSerializer,
-            lambda plan, data, version, actor, now: services.plan_end(
-                plan=plan, reason=data["reason"], actor=actor, now=now, expected_version=version
-            ),
-        )
+        return self._adjust(AdjustmentSerializer, services.plan_end)
 
     @extend_schema(
         summary="Start a new induction after a relapse, all sessions or none",
@@ -525,17 +500,7 @@ class PlanViewSet(
     )
     @action(detail=True, methods=["post"], url_path="new-induction")
     def new_induction(self, request, pk=None):
-        return self._adjust(
-            NewInductionSerializer,
-            lambda plan, data, version, actor, now: services.plan_new_induction(
-                plan=plan,
-                start_date=data["start_date"],
-                reason=data["reason"],
-                actor=actor,
-                now=now,
-                expected_version=version,
-            ),
-        )
+        return self._adjust(NewInductionSerializer, services.plan_new_induction, "start_date")
 
     @extend_schema(
         summary="Clear the needs-attention flag after review",
@@ -545,12 +510,7 @@ class PlanViewSet(
     )
     @action(detail=True, methods=["post"], url_path="clear-attention")
     def clear_attention(self, request, pk=None):
-        return self._adjust(
-            AdjustmentSerializer,
-            lambda plan, data, version, actor, now: services.plan_clear_attention(
-                plan=plan, reason=data["reason"], actor=actor, expected_version=version
-            ),
-        )
+        return self._adjust(AdjustmentSerializer, services.plan_clear_attention, dated=False)
 
     @extend_schema(
         summary="Treat despite a screening flag (prescribers)",
@@ -560,9 +520,4 @@ class PlanViewSet(
     )
     @action(detail=True, methods=["post"], url_path="override-eligibility")
     def override_eligibility(self, request, pk=None):
-        return self._adjust(
-            AdjustmentSerializer,
-            lambda plan, data, version, actor, now: services.plan_override_eligibility(
-                plan=plan, reason=data["reason"], actor=actor, now=now, expected_version=version
-            ),
-        )
+        return self._adjust(AdjustmentSerializer, services.plan_override_eligibility)

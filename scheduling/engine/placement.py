@@ -54,6 +54,7 @@ from scheduling.engine.planner import (
     FIRST_SESSION_SEARCH_DAYS,
     MaintenanceRule,
     complete_induction,
+    maintenance_gap,
     propose_additional,
     propose_induction,
     propose_maintenance,
@@ -635,7 +636,9 @@ def propose_maintenance_placed(
 ) -> tuple[list[Slot], list[DayProblem], list[str]]:
     """Maintenance sessions under the placer's policy, with why for each. Under ``level``
     each session takes the best-scored of the days within the tolerance of its interval
-    (the quietest, then the patient's habits), not the nearest."""
+    (the quietest, then the patient's habits), not the nearest; every day looked at keeps
+    `min_days`..`max_days` from the session placed before it (never from a missed one's
+    target: a session with no such day ends the layout, as under earliest)."""
     availability = placer.availability
     if not placer.placement.level:
         earliest, missed = propose_maintenance(availability, rule, previous_start, until, prefs, not_before)
@@ -665,11 +668,10 @@ def propose_maintenance_placed(
                 best = min(candidates, key=lambda c: (c.score[:9], abs(shift), c.score[9:]))
                 options.append((best, candidates))
         if not options:
-            problems.append(
-                DayProblem(target, f"no maintenance session within {rule.tolerance_days} days of the interval")
-            )
-            anchor = target
-            continue
+            # As under earliest: no later session may be laid out from the missed one's target, it
+            # would be more than max_days after the last session placed.
+            problems.append(maintenance_gap(rule, target))
+            break
         shares = {local_day(o.slot.start, zone): o.score[3] for o, _ in options}
         best, candidates = min(
             options, key=lambda o: (o[0].score[:9], abs((local_day(o[0].slot.start, zone) - target).days))

@@ -142,7 +142,9 @@ def propose_maintenance(
     not_before: dt.datetime | None = None,
 ) -> tuple[list[Slot], list[DayProblem]]:
     """Sessions every `interval_days` after `previous_start` up to `until`, each as close to the
-    interval as a free chair allows. Days that could not be placed come back as problems."""
+    interval as a free chair allows and always `min_days`..`max_days` after the session before
+    it. A session with no free day in that range comes back as a problem and ends the layout:
+    any later session would break the maximum spacing from the last one."""
     zone = availability.site.zone
     slots: list[Slot] = []
     problems: list[DayProblem] = []
@@ -172,15 +174,23 @@ def propose_maintenance(
                 break
             tried.append(found)
         if placed is None:
-            problems.append(
-                DayProblem(target, f"no maintenance session within {rule.tolerance_days} days of the interval")
-            )
-            anchor = target
-            continue
+            # Every later session would be more than max_days after the last one held: none is laid
+            # out past the gap (the plan is flagged for a clinician), rather than one that breaks it.
+            problems.append(maintenance_gap(rule, target))
+            break
         availability.claim(placed)
         slots.append(placed)
         anchor = local_day(placed.start, zone)
     return slots, problems
+
+
+def maintenance_gap(rule: MaintenanceRule, target: dt.date) -> DayProblem:
+    """The problem of a maintenance session with no free day inside its spacing."""
+    return DayProblem(
+        target,
+        f"no maintenance session within {rule.tolerance_days} days of the interval "
+        f"(at most {rule.max_days} days after the previous one); the sessions after it are not laid out",
+    )
 
 
 def _nearest_first(tolerance: int) -> list[int]:

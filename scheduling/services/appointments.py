@@ -538,6 +538,21 @@ class CancelOutcome:
 
 
 @transaction.atomic
+def appointment_note_add(
+    *, appointment: Appointment, text: str, actor: AbstractBaseUser | None, prefix: str = ""
+) -> Appointment:
+    """Append one line to the session's notes (an outside system's comment, say), with history."""
+    appointment = Appointment.objects.select_for_update(of=("self",)).get(pk=appointment.pk)
+    require_works_at(actor, appointment.site)
+    line = f"{prefix}{' '.join(text.split())}"[:1000]
+    if not line.strip():
+        raise InvalidInput("The note is empty.")
+    appointment.notes = f"{appointment.notes}\n{line}" if appointment.notes else line
+    save_with_history(appointment, fields=["notes"], actor=actor, reason="Note added")
+    return appointment
+
+
+@transaction.atomic
 def appointment_cancel(
     *,
     appointment: Appointment,

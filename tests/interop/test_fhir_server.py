@@ -230,7 +230,7 @@ def test_find_hold_book_read_and_cancel(world):
     booked = parse(post(desk, "Appointment/$book", reference("appointment-reference", f"Appointment/{pending.id}")))
     assert booked.entry[0].resource.status == "booked"
     assert parse(desk.get(BASE + f"Appointment/{pending.id}")).status == "booked"
-    assert row.reminders.exists() or True
+    assert row.reminders.exists()
 
     cancel = parse(desk.get(BASE + f"Appointment/{pending.id}"))
     cancel.status = "cancelled"
@@ -632,3 +632,161 @@ def test_find_offers_no_time_whose_setup_the_only_nurse_cannot_take(world):
     starts = [entry.resource.start for entry in found.entry]
     assert starts
     assert not [start for start in starts if taken - setup < start < taken + setup]
+
+
+# --- $book from an appointment-resource (a new booking) -------------------------------------
+
+
+def new_appointment(world, proposal, patient, **changes) -> dict:
+    """A new Appointment (no id) for `patient` at a $find proposal's start and chair."""
+    chair = next(p.actor.reference for p in proposal.participant if p.actor.reference.startswith("Location/chair-"))
+    resource = {
+        "resourceType": "Appointment",
+        "status": "booked",
+        "start": proposal.start.isoformat(),
+        "minutesDuration": world.protocol.session_minutes,
+        "serviceType": [{"coding": [{"system": "urn:clinic-scheduler:fhir:protocol", "code": str(world.protocol.pk)}]}],
+        "participant": [
+            {"actor": {"reference": f"Patient/{patient.pk}"}, "status": "accepted"},
+            {"actor": {"reference": chair}, "status": "accepted"},
+        ],
+    }
+    resource.update(changes)
+    return {k: v for k, v in resource.items() if v is not None}
+
+
+def proposals(world, patient, count=50):
+    return [
+        e.resource
+        for e in parse(
+            post(world.client("front_desk"), "Appointment/$find", find_body(world, patient, count=count))
+        ).entry
+    ]
+
+
+def test_book_a_new_appointment_from_a_resource_with_its_comment(world):
+    desk = world.client("front_desk")
+    proposal = proposals(world, world.patient_a)[0]
+    body = parameters(
+        ("appointment-resource", "resource", new_appointment(world, proposal, world.patient_a)),
+        ("comment", "valueString", "Bring the signed consent form"),
+    )
+    response = post(desk, "Appointment/$book", body, HTTP_IDEMPOTENCY_KEY="ehr-new-1")
+    assert response.status_code == 200
+    booked = parse(response).entry[0].resource
+    assert booked.status == "booked" and booked.start == proposal.start
+    assert booked.meta.profile == ["https://profiles.ihe.net/ITI/Scheduling/StructureDefinition/ihe-sched-appt"]
+    assert booked.comment == "Bring the signed consent form"
+    row = Appointment.objects.get(pk=int(booked.id))
+    assert row.status == AppointmentStatus.BOOKED and row.patient == world.patient_a
+    assert f"Location/chair-{row.chair_id}" in {p.actor.reference for p in proposal.participant}
+    assert row.ends_at - row.starts_at == dt.timedelta(minutes=world.protocol.session_minutes)
+    assert row.notes == "EHR: Bring the signed consent form"
+    assert row.reminders.exists()
+    assert parse(desk.get(BASE + f"Appointment/{row.pk}")).comment == "Bring the signed consent form"
+    again = post(desk, "Appointment/$book", body, HTTP_IDEMPOTENCY_KEY="ehr-new-1")
+    assert again["Idempotent-Replayed"] == "true" and parse(again).entry[0].resource.id == booked.id
+    assert Appointment.objects.count() == 1
+
+
+def test_a_new_appointment_from_a_resource_under_the_patients_plan_is_in_the_plan(world):
+    plan = world.clinic.plan(patient=world.patient_a)
+    proposal = proposals(world, world.patient_a)[0]
+    body = parameters(("appointment-resource", "resource", new_appointment(world, proposal, world.patient_a)))
+    booked = parse(post(world.client("front_desk"), "Appointment/$book", body)).entry[0].resource
+    assert Appointment.objects.get(pk=int(booked.id)).plan_id == plan.pk
+    assert booked.serviceType[0].coding[0].code == str(world.protocol.pk)
+
+
+def test_a_conflicting_new_appointment_is_refused_with_the_reason_and_nothing_is_written(world):
+    desk = world.client("front_desk")
+    offered = proposals(world, world.patient_a)
+    first = offered[0]
+    post(
+        desk,
+        "Appointment/$book",
+        parameters(("appointment-resource", "resource", new_appointment(world, first, world.patient_a))),
+    )
+    later = next(p for p in offered if p.start >= first.start + dt.timedelta(hours=3))
+    # Two sessions in one call, the second on patient A's chair and time: all or nothing.
+    body = parameters(
+        ("appointment-resource", "resource", new_appointment(world, later, world.patient_b)),
+        ("appointment-resource", "resource", new_appointment(world, first, world.patient_b)),
+    )
+    refused = post(desk, "Appointment/$book", body)
+    assert refused.status_code == 409 and outcome_code(refused) == "conflict"
+    assert parse(refused).issue[0].details.coding[0].code == "chair_taken"
+    assert list(Appointment.objects.values_list("patient_id", flat=True)) == [world.patient_a.pk]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"start": None},
+        {"serviceType": [{"coding": [{"code": "999999"}]}]},
+        {"minutesDuration": 7},
+        {"status": "fulfilled"},
+        {"participant": [{"actor": {"reference": "Location/chair-1"}, "status": "accepted"}]},
+    ],
+    ids=["no-start", "unknown-protocol", "wrong-duration", "wrong-status", "no-patient"],
+)
+def test_a_bad_new_appointment_answers_400_and_writes_nothing(world, changes):
+    proposal = proposals(world, world.patient_a, count=1)[0]
+    resource = new_appointment(world, proposal, world.patient_a, **changes)
+    response = post(
+        world.client("front_desk"), "Appointment/$book", parameters(("appointment-resource", "resource", resource))
+    )
+    assert response.status_code == 400 and outcome_code(response) == "invalid"
+    assert not Appointment.objects.exists()
+
+
+def test_a_new_appointment_whose_end_disagrees_with_the_protocol_is_refused(world):
+    proposal = proposals(world, world.patient_a, count=1)[0]
+    end = (proposal.start + dt.timedelta(minutes=world.protocol.session_minutes + 30)).isoformat()
+    resource = new_appointment(world, proposal, world.patient_a, minutesDuration=None, end=end)
+    response = post(
+        world.client("front_desk"), "Appointment/$book", parameters(("appointment-resource", "resource", resource))
+    )
+    assert response.status_code == 400 and outcome_code(response) == "invalid"
+    assert not Appointment.objects.exists()
+
+
+def test_a_patient_token_cannot_book_a_new_appointment_for_another_patient(world):
+    proposal = proposals(world, world.patient_a, count=1)[0]
+    body = parameters(("appointment-resource", "resource", new_appointment(world, proposal, world.patient_b)))
+    response = post(world.client("patient_a"), "Appointment/$book", body)
+    assert response.status_code == 403 and outcome_code(response) == "forbidden"
+    assert not Appointment.objects.exists()
+
+
+def test_a_comment_on_a_move_is_kept_and_on_a_cancel_is_the_reason(world):
+    desk = world.client("front_desk")
+    offered = proposals(world, world.patient_a)
+    booked = (
+        parse(
+            post(
+                desk,
+                "Appointment/$book",
+                parameters(("appointment-resource", "resource", new_appointment(world, offered[0], world.patient_a))),
+            )
+        )
+        .entry[0]
+        .resource
+    )
+    moved = booked.model_copy()
+    moved.start = booked.start + dt.timedelta(hours=3)
+    moved.end = booked.end + dt.timedelta(hours=3)
+    body = parameters(
+        ("appointment-resource", "resource", json.loads(moved.model_dump_json())),
+        ("comment", "valueString", "Moved at the patient's request"),
+    )
+    answer = parse(post(desk, "Appointment/$book", body)).entry[0].resource
+    assert answer.comment == "Moved at the patient's request"
+    cancel = answer.model_copy()
+    cancel.status = "cancelled"
+    body = parameters(
+        ("appointment-resource", "resource", json.loads(cancel.model_dump_json())), ("comment", "valueString", "Unwell")
+    )
+    assert parse(post(desk, "Appointment/$book", body)).entry[0].resource.status == "cancelled"
+    row = Appointment.objects.get(pk=int(booked.id))
+    assert row.cancellation_reason == "Unwell" and row.notes == "EHR: Moved at the patient's request"

@@ -173,6 +173,28 @@ def test_maintenance_under_level_takes_the_patients_usual_weekday_within_the_tol
     assert reasons == ["Tue 31 Mar 08:00, Chair 1: the earliest free time"]
 
 
+@pytest.mark.parametrize("policy", [LEVEL, EARLIEST])
+def test_maintenance_never_lays_a_session_out_past_the_maximum_gap_after_one_that_found_no_day(policy):
+    # Every 7 days, 4 to 10 days apart, from Tuesday 3 Mar. Only Tuesday 10 Mar is free for the
+    # first; the second's whole range (14-20 Mar) is full. Laying the rest out from the missed
+    # session's target (17 Mar) put the third on 23 Mar, 13 days after the last session.
+    rule = MaintenanceRule(session_length=SESSION, route="iv", interval_days=7, min_days=4, max_days=10)
+    full = [TUESDAY + dt.timedelta(days=d) for d in (6, 8, 9, 10, 13, 14, 15, 16, 17)]
+    chairs: dict[int, list[Span]] = {1: [], 2: []}
+    for day in full:
+        for spans in chairs.values():
+            spans.append(booked(day, "08:00", 600))
+    placer = Placer(Availability(site(chairs=chairs, days=40)), Placement(policy=policy))
+    slots, problems, reasons = propose_maintenance_placed(
+        placer, rule, at(TUESDAY, "10:00"), TUESDAY + dt.timedelta(days=30), Preferences()
+    )
+    assert [s.start.astimezone(ZONE).date() for s in slots] == [TUESDAY + dt.timedelta(days=7)]
+    assert len(reasons) == 1
+    assert [p.day for p in problems] == [TUESDAY + dt.timedelta(days=14)]
+    assert "at most 10 days after the previous one" in str(problems[0])
+    assert "the sessions after it are not laid out" in str(problems[0])
+
+
 def _busy_all_day(day: dt.date, chairs: int) -> dict[int, list[Span]]:
     # Every chair busy 10:00-18:00 that day: still room at 08:00, but a heavy day.
     return {c: [booked(day, "10:00", 480)] for c in range(1, chairs + 1)}

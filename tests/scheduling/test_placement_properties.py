@@ -20,10 +20,11 @@ from scheduling.engine.placement import (
     LEVEL,
     Placement,
     Placer,
+    propose_additional_placed,
     propose_induction_placed,
     propose_maintenance_placed,
 )
-from scheduling.engine.planner import MaintenanceRule
+from scheduling.engine.planner import MaintenanceRule, propose_additional
 from tests.scheduling.test_engine_properties import FIRST_DAY, clinics, preferences, rule_violations, rules
 
 
@@ -123,11 +124,9 @@ def test_level_maintenance_keeps_the_interval_hours_chairs_ratio_and_setups(site
     nurses = {n.id: n for n in site.nurses}
     for slot in slots:
         day = slot.start.astimezone(zone).date()
-        # A session that could not be placed is reported and skipped (as under earliest): the one
-        # after it is then further away, never closer.
-        assert rule.min_days <= (day - anchor).days
-        if not missed:
-            assert (day - anchor).days <= rule.max_days
+        # Always from the session placed before it: a session with no free day in its range is
+        # reported and ends the layout, never followed by one further away than max_days.
+        assert rule.min_days <= (day - anchor).days <= rule.max_days
         anchor = day
         opens, closes = site.opening[day.weekday()]
         assert dt.datetime.combine(day, opens, tzinfo=zone) <= slot.start
@@ -139,6 +138,43 @@ def test_level_maintenance_keeps_the_interval_hours_chairs_ratio_and_setups(site
         overlapping = [b for b in nurses[slot.nurse_id].booked if b.overlaps(slot.span)]
         clipped = [Span(max(b.start, slot.start), min(b.end, slot.end)) for b in overlapping]
         assert _peak(clipped) + 1 <= site.max_patients_per_nurse
+    # Only the last session looked for can be missing; after it nothing is laid out.
+    assert len(missed) <= 1
+    if missed:
+        assert missed[0].day > anchor
     # Sessions of one patient never overlap one another either.
     assert all(a.end <= b.start for a, b in itertools.pairwise(slots))
     assert setup_violations(site, work, Proposal(slots=slots)) == []
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    site=clinics_with_nurse_work(),
+    rule=rules(),
+    work=works(),
+    count=st.integers(1, 4),
+    start_offset=st.integers(0, 10),
+    after_hours=st.none() | st.integers(1, 72),
+)
+def test_level_reflow_keeps_the_gap_one_a_day_and_the_window_end(site, rule, work, count, start_offset, after_hours):
+    # A re-flow of the rest of an induction (a missed session): every session on its own day,
+    # after the last one held by the minimum gap, and never past the window's last day.
+    first_day = FIRST_DAY + dt.timedelta(days=start_offset)
+    last_day = first_day + dt.timedelta(days=max(rule.span_days, count) - 1)
+    start = dt.datetime.combine(first_day, dt.time(0), tzinfo=site.zone)
+    after = None if after_hours is None else start - dt.timedelta(hours=after_hours)
+    prefs = Preferences()
+    earliest = propose_additional(Availability(site, (), work), rule, count, first_day, last_day, prefs, after, None)
+    placer = Placer(Availability(site, (), work), Placement(policy=LEVEL))
+    level = propose_additional_placed(placer, rule, count, first_day, last_day, prefs, after, None)
+    if isinstance(earliest, Proposal):
+        assert isinstance(level, Proposal), level.explain()
+    if isinstance(level, NoFit):
+        return
+    days = [slot.start.astimezone(site.zone).date() for slot in level.slots]
+    assert len(level.slots) == count == len(level.reasons)
+    assert all(first_day <= day <= last_day for day in days)
+    assert len(set(days)) == len(days)
+    starts = ([after] if after is not None else []) + [slot.start for slot in level.slots]
+    assert all(later - earlier >= rule.min_gap for earlier, later in itertools.pairwise(starts))
+    assert setup_violations(site, work, level) == []

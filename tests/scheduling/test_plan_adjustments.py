@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from clinic.models import Closure
 from scheduling import services
 from scheduling.engine import remaining_weekly_counts
 from scheduling.models import AppointmentStatus, Phase
@@ -156,3 +157,27 @@ def test_a_paused_plan_timeline_counts_against_the_protocol(clinic):
     appointments = list(plan.appointments.select_related("plan__protocol").order_by("starts_at"))
     (induction,) = timeline(plan, appointments)
     assert (induction["done"], induction["total"]) == (2, 8)
+
+
+def test_a_maintenance_session_with_no_free_day_in_its_range_flags_the_plan_and_none_is_laid_out_past_the_gap(clinic):
+    plan, now = _into_maintenance(clinic)
+    # Closed 50 to 70 days after induction ends: the second session of a 30-day interval (27 to
+    # 33 days after the first) finds no day. Laying the rest out from its missed target put the
+    # next one about 60 days after the first, where the protocol allows at most 42.
+    Closure.objects.create(
+        site=plan.site, starts_at=now + dt.timedelta(days=50), ends_at=now + dt.timedelta(days=70), reason="Works"
+    )
+    replan = services.plan_change_interval(
+        plan=plan, days=30, reason="Relief lasts a month", actor=clinic.prescriber.user, now=now
+    )
+    sessions = _maintenance(plan)
+    gaps = [
+        (b.starts_at.astimezone(NY).date() - a.starts_at.astimezone(NY).date()).days
+        for a, b in itertools.pairwise(sessions)
+    ]
+    assert all(gap <= plan.protocol.maintenance_max_days for gap in gaps), gaps
+    assert len(sessions) == 1
+    assert 27 <= (sessions[0].starts_at - now).days <= 33
+    plan.refresh_from_db()
+    assert plan.needs_attention and "the sessions after it are not laid out" in plan.attention_reason
+    assert replan.problems

@@ -176,3 +176,7 @@ def test_a_flagged_patient_needs_a_prescribers_override_with_a_reason_before_boo
     assert plan.eligibility_override_by == web.prescriber
     assert plan.eligibility_override_reason == "Parental consent; psychiatrist agrees"
     assert plan.history.first().history_change_reason == "Screening override: Parental consent; psychiatrist agrees"
+    # The chart's screening card shows the reasons and who overrode them.
+    chart = client.get(reverse("web:patient", args=[teen.pk])).content.decode()
+    assert "Under 18: 15 years old (under 18)." in chart
+    assert "Override by " in chart and "Parental consent; psychiatrist agrees" in chart
