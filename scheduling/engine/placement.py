@@ -423,7 +423,7 @@ class Placer:
             parts.append(f"keeps setups apart (no other start {bucket})")
         else:
             parts.append(
-                f"the fewest starts at one time ({same_bucket} other start{'s' if same_bucket > 1 else ''} {bucket})"
+                f"{same_bucket} other start{'s' if same_bucket > 1 else ''} {bucket}, each with a nurse of its own"
             )
         if hands:
             parts.append("the nurse's hands-on work overlaps the least")

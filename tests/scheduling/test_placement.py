@@ -98,7 +98,7 @@ def test_level_starts_beside_another_in_its_quarter_hour_while_another_nurse_can
     level, why = choose(snapshot, LEVEL, shortest_session=15 * MINUTE)
     assert earliest.start == level.start == at(TUESDAY, "08:00")
     assert (level.chair_id, level.nurse_id) == (2, 2)
-    assert why.startswith("Tue 3 Mar 08:00, Chair 2: the fewest starts at one time (1 other start 08:00–08:15)")
+    assert why.startswith("Tue 3 Mar 08:00, Chair 2: 1 other start 08:00–08:15, each with a nurse of its own")
 
 
 def test_level_keeps_a_session_from_ending_near_closing_unless_nothing_else_fits():
