@@ -68,7 +68,8 @@ A full run (four half-years, two at a time) took about 15 minutes on the shared 
 load 7-10; figures and the distributions are recorded in docs/benchmarks.md.
     .venv/bin/python bench/clinic_simulation.py --weeks 12 --seed 7
 
-Each run gets a fresh database copied from a migrated template (`clinic_sim_bench_*`).
+Each run gets a fresh database copied from a migrated template (`clinic_sim_bench_*`, or the prefix
+in BENCH_SIM_DB).
 """
 
 from __future__ import annotations
@@ -706,8 +707,10 @@ def rules_broken(*, site) -> list[str]:
 # --- the bench: databases, runs, table, targets ---------------------------------------------------
 
 
-TEMPLATE = "clinic_sim_bench_template"
-RUN_DB = "clinic_sim_bench_run"
+# BENCH_SIM_DB: the database name prefix, so parallel benches on one server do not collide.
+PREFIX = os.environ.get("BENCH_SIM_DB", "clinic_sim_bench")
+TEMPLATE = f"{PREFIX}_template"
+RUN_DB = f"{PREFIX}_run"
 
 CHILD_ENV = {
     "DJANGO_SETTINGS_MODULE": "config.settings",

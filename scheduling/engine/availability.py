@@ -122,6 +122,11 @@ class Availability:
         """The nurse's booked sessions overlapping `window`, by start."""
         return list(self._nurse_booked[nurse_id].overlapping(window))
 
+    def nurse_hands(self, nurse_id: int, window: Span) -> list[Span]:
+        """The nurse's hands-on intervals (setups, checks, discharges) overlapping `window`, by start."""
+        hands = self._nurse_hands.get(nurse_id)
+        return list(hands.overlapping(window)) if hands is not None else []
+
     def patient_free(self, span: Span) -> bool:
         return not self._patient_busy.any_overlap(span)
 

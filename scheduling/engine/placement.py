@@ -9,21 +9,27 @@ feasible (start, chair) pairs a site's `placement_policy` chooses:
 - ``level``: the smallest score, compared lexicographically (a later weight only breaks
   ties of every earlier one):
 
-  a) setups apart: the fewest of the nurse's own hands-on intervals touched (0 unless a
-     site lets a nurse set up several patients at once), then the fewest other starts at
-     the site in the same 15-minute bucket of the local wall clock;
+  a) the nurse's hands and the closing time: the fewest of the nurse's own hands-on
+     intervals touched (0 unless a site lets a nurse set up several patients at once), then
+     not ending within `CLOSING_MARGIN` (30 min) of closing (lateness and slow setups would
+     run it over); then the starts in the same 15-minute bucket of the local wall clock
+     beyond what the site's nurses can set up at once (a cap, not a minimum: spreading starts
+     over every quarter hour broke the nurses' free time into pieces too short for a setup
+     and cost a tenth of the sessions in the issue 17 bench);
   a') a start of the site's day template for that chair (`preferred_starts`), when given;
   b) the quietest day: the share of the day's chair time already booked at the site. A
      course chooses each session's day among the days its rules allow (up to
-     `DAY_SLACK_DAYS` after the earliest possible day, the first session up to
+     `DAY_SLACK_DAYS` (1) after the earliest possible day, the first session up to
      `FIRST_SESSION_SLACK_DAYS`), keeping the gap, one a day and the window, and only
-     where the rest of the course still fits;
-  c) no unusable gap: the fewest gaps left in the chair shorter than the shortest
-     session (`shortest_session`), then the least-used chair that day (booked minutes);
-     the nurse is then the least-used of those free for that time;
+     where the rest of the course still fits (more slack ate the window a re-flow needs);
+  c) within the day, packed from opening: the earliest start, then the fewest gaps left in
+     the chair shorter than the shortest session (`shortest_session`), then the least-used
+     chair that day (booked minutes); the nurse is then, of those free for that time, the
+     one whose day it leaves the fewest minutes too short for another setup, then the
+     least used;
   d) the patient's habits: their usual weekday, then the distance from their usual
      start time, then their usual chair;
-  e) the earliest start (then chair and nurse id, so the choice is deterministic).
+  e) the chair id and nurse id (so the choice is deterministic).
 
 Each choice carries `why`, the reason in words ("Tue 8 Dec 09:15, Chair 4: keeps setups
 apart (no other start 09:15–09:30), the quietest allowed day, Chair 4 least used").
@@ -60,9 +66,12 @@ LEVEL = "level"
 POLICIES = (EARLIEST, LEVEL)
 BUCKET_MINUTES = 15
 # How many days after the earliest possible day a course session may move to a quieter day.
-DAY_SLACK_DAYS = 2
+DAY_SLACK_DAYS = 1
 # The first session keeps close to the day asked for: at most this many days later.
 FIRST_SESSION_SLACK_DAYS = 1
+# A session ending this close to closing is taken only when no other start fits: lateness and
+# slow setups would carry it past closing.
+CLOSING_MARGIN = dt.timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -144,6 +153,51 @@ class DayLoad:
         self.booked_share = booked * 1000 // open_minutes
         self._availability, self._window = availability, window
         self._nurse_minutes: dict[int, int] | None = None
+        self._hands: dict[int, list[Span]] = {}
+        self._waste: dict[int, int] = {}
+        self._start_waste: dict[dt.datetime, dict[int, int]] = {}
+
+    def _nurse_hands(self, nurse_id: int) -> list[Span]:
+        found = self._hands.get(nurse_id)
+        if found is None:
+            found = self._hands[nurse_id] = self._availability.nurse_hands(
+                nurse_id, Span(self.opens_at, self.closes_at)
+            )
+        return found
+
+    def _lost_minutes(self, hands: Iterable[Span], setup: dt.timedelta) -> int:
+        """Minutes of the nurse's open day between hands-on intervals too short for a setup."""
+        lost = dt.timedelta(0)
+        previous = self.opens_at
+        for span in sorted(hands, key=lambda s: s.start):
+            gap = span.start - previous
+            if dt.timedelta(0) < gap < setup:
+                lost += gap
+            previous = max(previous, span.end)
+        gap = self.closes_at - previous
+        if dt.timedelta(0) < gap < setup:
+            lost += gap
+        return int(lost.total_seconds() // 60)
+
+    def nurse_waste(self, start: dt.datetime, end: dt.datetime) -> dict[int, int]:
+        """For each nurse who could take a session over [start, end): the minutes of their open
+        day the session's hands-on work would leave too short for another setup (negative when
+        it fills such a gap). Worked out once per start."""
+        found = self._start_waste.get(start)
+        if found is None:
+            availability = self._availability
+            work = availability.work
+            setup = dt.timedelta(minutes=work.setup_minutes or 1)
+            new = work.hands_on(start, end)
+            found = {}
+            for _load, nurse_id in availability.nurses_for(Span(start, end)):
+                hands = self._nurse_hands(nurse_id)
+                before = self._waste.get(nurse_id)
+                if before is None:
+                    before = self._waste[nurse_id] = self._lost_minutes(hands, setup)
+                found[nurse_id] = self._lost_minutes([*hands, *new], setup) - before
+            self._start_waste[start] = found
+        return found
 
     @property
     def nurse_minutes(self) -> dict[int, int]:
@@ -301,12 +355,15 @@ class Placer:
         time_distance = 0
         if habits.clock is not None:
             time_distance = abs(minute - (habits.clock.hour * 60 + habits.clock.minute))
+        near_closing = int(slot.end > load.closes_at - CLOSING_MARGIN)
+        setups = len(site.nurses) * (site.setups_per_nurse or 1)
         return (
-            hands,
-            load.buckets[minute // BUCKET_MINUTES],
+            # The nurse's and the closing time first: one weight, so the positions of the rest stay put.
+            (hands, near_closing),
+            max(0, load.buckets[minute // BUCKET_MINUTES] + 1 - setups),
             template_miss,
             load.booked_share,
-            load.fragments(slot.chair_id, slot.span, placement.shortest_session or (slot.end - slot.start)),
+            (minute, load.fragments(slot.chair_id, slot.span, placement.shortest_session or (slot.end - slot.start))),
             load.chair_minutes.get(slot.chair_id, 0),
             int(habits.weekday is not None and habits.weekday != local.weekday()),
             time_distance,
@@ -316,16 +373,19 @@ class Placer:
         )
 
     def _nurse_for(self, slot: Slot) -> Slot:
-        """The least-used nurse of the day among those free for the slot's time."""
+        """Among the nurses free for the slot's time (under level): the one whose day it leaves the
+        fewest minutes too short for another setup, then the least used that day."""
         availability = self.availability
         load = self.load(local_day(slot.start, availability.site.zone))
         options = availability.nurses_for(slot.span)
         if not options:
             return slot
+        waste = load.nurse_waste(slot.start, slot.end) if self.placement.level else {}
         best = min(
             options,
             key=lambda option: (
                 availability.hands_overlaps(option[1], slot.start, slot.end),
+                waste.get(option[1], 0),
                 load.nurse_minutes.get(option[1], 0),
                 option[0],
                 option[1],
@@ -337,28 +397,43 @@ class Placer:
         """The chosen slot (with the least-used nurse) and why, in words, against the others."""
         zone = self.availability.site.zone
         slot = self._nurse_for(choice.slot)
-        hands, same_bucket, template_miss, _share, fragments, chair_minutes, weekday_miss, time_distance, chair_miss = (
-            choice.score[:9]
-        )
+        (
+            nurse_time,
+            same_bucket,
+            template_miss,
+            _share,
+            fragments,
+            chair_minutes,
+            weekday_miss,
+            time_distance,
+            chair_miss,
+        ) = choice.score[:9]
+        hands, near_closing = nurse_time
+        fragments = fragments[1]
+        # The starts already in the quarter hour (the score holds only those beyond the setups the
+        # nurses can do at once).
+        same_bucket = self.load(local_day(choice.slot.start, zone)).buckets[_bucket(choice.slot.start, zone)]
         chair = self._chair_names.get(slot.chair_id, "chair")
         local = slot.start.astimezone(zone)
         bucket_start = local.replace(minute=(local.minute // BUCKET_MINUTES) * BUCKET_MINUTES)
         bucket = f"{bucket_start:%H:%M}–{bucket_start + dt.timedelta(minutes=BUCKET_MINUTES):%H:%M}"
         parts: list[str] = []
+        others = [c for c in candidates if c is not choice]
         if same_bucket == 0:
             parts.append(f"keeps setups apart (no other start {bucket})")
         else:
             parts.append(
-                f"the fewest starts at one time ({same_bucket} other start{'s' if same_bucket > 1 else ''} {bucket})"
+                f"{same_bucket} other start{'s' if same_bucket > 1 else ''} {bucket}, each with a nurse of its own"
             )
         if hands:
             parts.append("the nurse's hands-on work overlaps the least")
+        if not near_closing and any(c.score[0][1] for c in others):
+            parts.append("ends well before closing")
         if self.placement.preferred_starts and not template_miss:
             parts.append("a start of the day template")
         if day_reason:
             parts.append(day_reason)
-        others = [c for c in candidates if c is not choice]
-        if not fragments and any(c.score[4] for c in others):
+        if not fragments and any(c.score[4][1] for c in others):
             parts.append(f"leaves no gap in {chair} too short to use")
         if any(c.score[5] > chair_minutes for c in others if c.slot.start == choice.slot.start):
             parts.append(f"{chair} least used")
@@ -519,7 +594,12 @@ def _choose_session(
         options.append((min(candidates, key=lambda c: c.score), candidates))
         best, best_candidates = min(options, key=lambda option: option[0].score)
         later = days[position + 1] if position + 1 < len(days) else None
-        if later is not None and best.score[:3] == (0, 0, 0) and shares[later] > best.score[3]:
+        if (
+            later is not None
+            and all(weight <= 0 for weight in best.score[0])
+            and best.score[1:3] == (0, 0)
+            and shares[later] > best.score[3]
+        ):
             chosen = accept(best, best_candidates)
             if chosen is not None:
                 return chosen
