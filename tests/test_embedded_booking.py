@@ -18,7 +18,10 @@ from tests.test_embedded_default import embedded_env, manage
 # A, at B only, or at B by home but at A through an appointment or a plan.
 SCENARIO = r"""
 import datetime as dt, json
+import time_machine
 from django.utils import timezone
+# The clock is set (a Monday morning in New York), so the booking day never depends on the day the test runs.
+time_machine.travel(dt.datetime(2030, 1, 7, 14, 0, tzinfo=dt.UTC), tick=False).start()
 from rest_framework.test import APIClient
 from clinic.models import Closure, Role
 from clinic.security.services import token_issue

@@ -167,7 +167,7 @@ def test_two_workers_at_once_never_send_the_same_message(listener, monkeypatch):
     def worker():
         try:
             start.wait()
-            siu_deliver_due(now=dt.datetime.now(dt.UTC) + dt.timedelta(days=400), batch_size=2)
+            siu_deliver_due(now=NOW + dt.timedelta(days=400), batch_size=2)
         except Exception as exc:
             errors.append(exc)
         finally:

@@ -10,7 +10,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from clinic.models import Role
 from scheduling.models import Appointment, AppointmentStatus, Phase
@@ -189,7 +188,7 @@ def test_the_move_page_keeps_a_fixed_number_of_queries(client, web, django_asser
         assert client.get(url, SEARCH).status_code == 200
     for _ in range(6):
         plan = web.clinic.plan(patient=PatientFactory(home_site=web.clinic.site))
-        course_book(plan=plan, actor=web.desk.user, now=timezone.now(), start_date=START)
+        course_book(plan=plan, actor=web.desk.user, now=NOW, start_date=START)
     with django_assert_max_num_queries(MOVE_QUERIES), CaptureQueriesContext(connection) as many:
         client.get(url, SEARCH)
     assert len(many) == len(few)

@@ -9,12 +9,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from scheduling.models import Appointment
 from scheduling.services import course_book
 from tests.factories import AppointmentFactory, PatientFactory, ProtocolFactory
-from tests.web.conftest import START, login
+from tests.web.conftest import NOW, START, login
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +33,7 @@ def _more_courses(web, count: int) -> None:
         plan = web.clinic.plan(
             patient=PatientFactory(home_site=web.clinic.site, last_name="Archer"), protocol=ProtocolFactory()
         )
-        course_book(plan=plan, actor=web.desk.user, now=timezone.now(), start_date=START)
+        course_book(plan=plan, actor=web.desk.user, now=NOW, start_date=START)
     assert Appointment.objects.count() == 6 * (count + 2)
 
 
