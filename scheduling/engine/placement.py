@@ -55,6 +55,7 @@ from scheduling.engine.planner import (
     MaintenanceRule,
     complete_induction,
     maintenance_gap,
+    maintenance_target,
     propose_additional,
     propose_induction,
     propose_maintenance,
@@ -650,10 +651,7 @@ def propose_maintenance_placed(
     anchor = local_day(previous_start, zone)
     today = local_day(not_before, zone) if not_before is not None else None
     while True:
-        target = anchor + dt.timedelta(days=rule.interval_days)
-        overdue = False
-        if today is not None and target <= today:
-            target, overdue = today + dt.timedelta(days=1), True
+        target, overdue = maintenance_target(anchor, rule, today)
         if target > until:
             break
         options: list[tuple[Choice, list[Choice]]] = []

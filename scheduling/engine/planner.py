@@ -133,6 +133,16 @@ class MaintenanceRule:
     tolerance_days: int = 3
 
 
+def maintenance_target(anchor: dt.date, rule: MaintenanceRule, today: dt.date | None) -> tuple[dt.date, bool]:
+    """The day the next maintenance session aims for, `interval_days` after `anchor`, and whether it
+    is overdue. A session whose date has passed is not a problem to report: the patient is due now,
+    so the session goes on the next day (a day's notice), never on a day gone by."""
+    target = anchor + dt.timedelta(days=rule.interval_days)
+    if today is not None and target <= today:
+        return today + dt.timedelta(days=1), True
+    return target, False
+
+
 def propose_maintenance(
     availability: Availability,
     rule: MaintenanceRule,
@@ -151,12 +161,7 @@ def propose_maintenance(
     anchor = local_day(previous_start, zone)
     today = local_day(not_before, zone) if not_before is not None else None
     while True:
-        target = anchor + dt.timedelta(days=rule.interval_days)
-        # A session whose date has passed is not a problem to report: the patient is due now,
-        # so the session goes on the next day (a day's notice), never on a day gone by.
-        overdue = False
-        if today is not None and target <= today:
-            target, overdue = today + dt.timedelta(days=1), True
+        target, overdue = maintenance_target(anchor, rule, today)
         if target > until:
             break
         placed: Slot | None = None
