@@ -648,6 +648,9 @@ def day_template_inputs(*, site: Site, now: dt.datetime) -> DayTemplateInputs:
             chair_minutes=protocol.session_minutes,
             setup_minutes=protocol.nurse_setup_minutes,
             weight=float(mix.get(protocol.pk, 1)),
+            check_offsets=tuple(protocol.nurse_check_offsets_minutes or ()),
+            check_minutes=protocol.nurse_check_minutes,
+            discharge_minutes=protocol.nurse_discharge_minutes,
         )
         for protocol in wanted.order_by("pk")
     ]

@@ -7,8 +7,11 @@ The model, on a grid of `step_minutes` (wall-clock minutes since local midnight)
   optional interval of the protocol's chair minutes (add_no_overlap per chair);
 - a session needs a chair equipped for its route, lies inside opening hours, and while it
   runs the nurses on shift watch it under the site's ratio (add_cumulative);
-- its first `setup_minutes` are the nurse's hands-on setup: at no minute more setups than
-  nurses on shift x setups per nurse (add_cumulative, the binding constraint in practice).
+- its nurse's hands-on work (the setup at the start, each check at its offset, the discharge
+  at the end: what booking's hands-on rule holds) counts against nurses on shift x setups per
+  nurse at every minute (add_cumulative, the binding constraint in practice). A template that
+  counted the setups alone would offer starts booking then refuses (a setup at 08:40 meets the
+  check of an 08:00 session).
 Objective, in this order: the most sessions; then a protocol mix close to the observed one;
 then early starts (which, under the setup constraint, means starts staggered by the setup
 time from opening, not piled at opening). Solved in two phases (most sessions first, then
@@ -47,6 +50,24 @@ class ProtocolSpec:
     chair_minutes: int
     setup_minutes: int
     weight: float  # its share of the bookings (any positive scale)
+    check_offsets: tuple[int, ...] = ()  # minutes after the start
+    check_minutes: int = 0
+    discharge_minutes: int = 0
+
+    def hands_on(self) -> list[tuple[int, int]]:
+        """(offset from the start, minutes) of each piece of the nurse's hands-on work, as
+        `NurseWork.hands_on` lays them out (each clipped to the session)."""
+        pieces = []
+        if self.setup_minutes > 0:
+            pieces.append((0, min(self.setup_minutes, self.chair_minutes)))
+        if self.check_minutes > 0:
+            for offset in self.check_offsets:
+                if 0 <= offset < self.chair_minutes:
+                    pieces.append((offset, min(self.check_minutes, self.chair_minutes - offset)))
+        if self.discharge_minutes > 0:
+            length = min(self.discharge_minutes, self.chair_minutes)
+            pieces.append((self.chair_minutes - length, length))
+        return pieces
 
 
 @dataclass(frozen=True)
@@ -173,10 +194,9 @@ def solve_day_template(
                 no_overlap.append(session)
                 watch_intervals.append(session)
                 watch_demands.append(1)
-                if protocol.setup_minutes > 0:
-                    setup_length = min(protocol.setup_minutes, protocol.chair_minutes)
+                for offset, length in protocol.hands_on():
                     setup_intervals.append(
-                        model.new_optional_interval_var(start, setup_length, start + setup_length, present, "")
+                        model.new_optional_interval_var(start + offset, length, start + offset + length, present, "")
                     )
                     setup_demands.append(1)
             model.add(sum(present for _, present in options) == used)

@@ -62,7 +62,15 @@ def _inputs_record(inputs: DayTemplateInputs) -> dict[str, object]:
         "chairs": len(inputs.chairs),
         "nurse_shifts": [[s.starts.isoformat("minutes"), s.ends.isoformat("minutes")] for s in inputs.nurse_shifts],
         "protocols": [
-            {"id": p.id, "chair_minutes": p.chair_minutes, "setup_minutes": p.setup_minutes, "weight": p.weight}
+            {
+                "id": p.id,
+                "chair_minutes": p.chair_minutes,
+                "setup_minutes": p.setup_minutes,
+                "check_offsets": list(p.check_offsets),
+                "check_minutes": p.check_minutes,
+                "discharge_minutes": p.discharge_minutes,
+                "weight": p.weight,
+            }
             for p in inputs.protocols
         ],
         "setups_per_nurse": inputs.setups_per_nurse,

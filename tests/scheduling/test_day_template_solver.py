@@ -138,3 +138,52 @@ def test_preferred_starts_are_the_template_times_per_chair():
     starts = {4: [(dt.time(8), 1), (dt.time(10), 2)], 5: [(dt.time(8, 20), 1)]}
 
     assert preferred_starts_of(starts) == {4: frozenset({dt.time(8), dt.time(10)}), 5: frozenset({dt.time(8, 20)})}
+
+
+def test_a_template_never_gives_one_nurse_two_pieces_of_hands_on_work_at_once():
+    # Booking holds the nurse's checks and discharge as well as the setup: with setups alone the
+    # third chair would start at 08:40, on top of the 08:00 session's check (08:40-08:45).
+    worked = ProtocolSpec(
+        id=1,
+        route="iv",
+        chair_minutes=120,
+        setup_minutes=20,
+        weight=1.0,
+        check_offsets=(40,),
+        check_minutes=5,
+        discharge_minutes=10,
+    )
+    outcome = solve_day_template(
+        chairs=[ChairSpec(1, IV), ChairSpec(2, IV), ChairSpec(3, IV)],
+        opening=(dt.time(8), dt.time(16)),
+        nurse_shifts=[NurseShift(dt.time(8), dt.time(16))],
+        protocols=[worked],
+        setups_per_nurse=1,
+    )
+
+    assert outcome.template is not None
+    pieces = sorted(
+        (start + offset, start + offset + length)
+        for start in _all_starts(outcome.template.starts)
+        for offset, length in worked.hands_on()
+    )
+    assert len(pieces) == 3 * outcome.template.sessions_per_day
+    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(pieces))
+    assert 8 * 60 + 40 not in _all_starts(outcome.template.starts)
+    assert outcome.template.sessions_per_day >= 8  # still more than two chairs alone could hold (7)
+
+
+def test_hands_on_pieces_follow_the_protocol_and_stay_inside_the_session():
+    worked = ProtocolSpec(
+        id=1,
+        route="iv",
+        chair_minutes=60,
+        setup_minutes=20,
+        weight=1.0,
+        check_offsets=(40, 70),
+        check_minutes=5,
+        discharge_minutes=10,
+    )
+
+    assert worked.hands_on() == [(0, 20), (40, 5), (50, 10)]
+    assert STANDARD.hands_on() == [(0, 20)]
