@@ -5,7 +5,6 @@ Bundle whose Appointments carry the IHE Appointment profile (ihe-sched-appt)."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -22,15 +21,14 @@ from fhir.resources.R4B.patient import Patient as FPatient
 from clinic.models import StaffMember
 from interop.fhir import ids
 from interop.fhir import representation as rep
-from interop.fhir.base import FHIRView, base_url, fhir_response
+from interop.fhir.base import FHIR_JSON, FHIRView, base_url, fhir_response
 from interop.fhir.finding import course_times, free_times, open_plan, sites_by_id
 from interop.fhir.outcome import FHIRError, invalid, outcome
 from interop.fhir.params import MAX_COUNT, as_instant, count_of, location_ids, parse_instant, reference_id
 from interop.fhir.resources import KINDS
 from patients.models import Patient
-from scheduling.api.common import _claim, _fill
 from scheduling.errors import CourseDoesNotFit
-from scheduling.models import Appointment, AppointmentStatus, IdempotencyRecord, Protocol
+from scheduling.models import Appointment, AppointmentStatus, Protocol
 from scheduling.selectors import plan_sessions
 from scheduling.services import (
     appointment_book,
@@ -41,6 +39,7 @@ from scheduling.services import (
     holds_release_expired,
     plan_rule_violations,
 )
+from scheduling.services.idempotency import MAX_KEY_LENGTH, KeptAnswer, Replay, request_fingerprint, run_once
 
 # $find's documented extension: ask for a whole induction course instead of single sessions.
 COURSE_PARAMETER = "course"
@@ -336,34 +335,28 @@ class WriteOperationView(OperationView):
         )
 
     def idempotent(self, perform: Callable[[], HttpResponse]) -> HttpResponse:
-        """Idempotency-Key as /api/v1/ honours it: the first successful answer is kept per
-        (user, key) and replayed for a retry with the same body; the same key with another
-        body is refused (422)."""
+        """Idempotency-Key as /api/v1/ honours it (scheduling.services.idempotency): the first
+        successful answer is kept per (user, key) and replayed for a retry with the same body;
+        the same key with another body is refused (422)."""
         key = self.request.headers.get("Idempotency-Key")
         if key is None:
             return perform()
         key = key.strip()
-        if not key or len(key) > 200:
-            raise invalid("Idempotency-Key: use 1 to 200 characters.")
-        fingerprint = hashlib.sha256(
-            f"{self.request.method} {self.request.path}\n".encode() + self.request.body
-        ).hexdigest()
-        claimed = _claim(self.request.user.pk, key, fingerprint)
-        if claimed is None:
-            record = IdempotencyRecord.objects.get(user=self.request.user, key=key)
-            if record.request_fingerprint != fingerprint:
-                raise FHIRError(422, "business-rule", "This Idempotency-Key was already used with another request.")
-            response = HttpResponse(
-                json.dumps(record.response_body), status=record.response_status, content_type="application/fhir+json"
-            )
+        if not key or len(key) > MAX_KEY_LENGTH:
+            raise invalid(f"Idempotency-Key: use 1 to {MAX_KEY_LENGTH} characters.")
+        fingerprint = request_fingerprint(self.request.method or "", self.request.path, self.request.body)
+
+        def keep(response: HttpResponse) -> KeptAnswer | None:
+            if not 200 <= response.status_code < 300:
+                return None
+            return KeptAnswer(response.status_code, response.content.decode())
+
+        answer = run_once(user_id=self.request.user.pk, key=key, fingerprint=fingerprint, perform=perform, keep=keep)
+        if isinstance(answer, Replay):
+            response = HttpResponse(json.dumps(answer.body), status=answer.status, content_type=FHIR_JSON)
             response["Idempotent-Replayed"] = "true"
             return response
-        response = perform()
-        if 200 <= response.status_code < 300:
-            _fill(claimed, response.status_code, response.content.decode())
-        else:
-            IdempotencyRecord.objects.filter(pk=claimed).delete()
-        return response
+        return answer
 
 
 class HoldView(WriteOperationView):

@@ -16,7 +16,14 @@ from pydantic import ValidationError as PydanticValidationError
 from rest_framework import exceptions
 
 from clinic.errors import DomainError, InvalidInput, InvalidState
-from scheduling.errors import BookingConflict, CourseDoesNotFit, NotEligible, PlanRuleBroken, StaleVersion
+from scheduling.errors import (
+    BookingConflict,
+    CourseDoesNotFit,
+    IdempotencyKeyReused,
+    NotEligible,
+    PlanRuleBroken,
+    StaleVersion,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +74,7 @@ _SCHEDULING = (
     (NotEligible, 409, "business-rule"),
     (InvalidState, 409, "business-rule"),
     (InvalidInput, 400, "invalid"),
+    (IdempotencyKeyReused, 422, "business-rule"),
 )
 
 
