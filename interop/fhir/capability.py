@@ -41,9 +41,12 @@ BOOK_DOCUMENTATION = (
     "under the patient's open plan for that protocol if there is one; or an existing Appointment with a new start "
     "(a move; a Location/chair-<id> participant picks the chair) or with status cancelled (cancelationReason.text "
     "or comment is the reason). patient-resource names the patient (by MRN) for a proposal made without one. "
-    "comment is kept in the booked or moved session's notes and answered as Appointment.comment. Conflicts answer "
-    "409 with the reason in OperationOutcome; an Idempotency-Key header makes a retry replay the first answer; "
-    "several appointment-resources are booked all or nothing."
+    "comment is kept in the booked or moved session's notes and answered as Appointment.comment. A new "
+    "appointment-resource (no id) answers 201 Created with Location: [base]Appointment/<id>/_history/<versionId> "
+    "of the new Appointment (the first one, when several are booked in one call); every other $book (a hold, a "
+    "proposal, a move, a cancel) answers 200. Conflicts answer 409 with the reason in OperationOutcome; an "
+    "Idempotency-Key header makes a retry replay the first answer, its status and Location included; several "
+    "appointment-resources are booked all or nothing."
 )
 
 

@@ -349,11 +349,15 @@ class WriteOperationView(OperationView):
         def keep(response: HttpResponse) -> KeptAnswer | None:
             if not 200 <= response.status_code < 300:
                 return None
-            return KeptAnswer(response.status_code, response.content.decode())
+            headers = {"Location": response["Location"]} if response.has_header("Location") else {}
+            return KeptAnswer(response.status_code, response.content.decode(), headers)
 
         answer = run_once(user_id=self.request.user.pk, key=key, fingerprint=fingerprint, perform=perform, keep=keep)
         if isinstance(answer, Replay):
+            # The first answer as it was: its status (201 for a new booking) and its Location.
             response = HttpResponse(json.dumps(answer.body), status=answer.status, content_type=FHIR_JSON)
+            for name, value in answer.headers.items():
+                response[name] = value
             response["Idempotent-Replayed"] = "true"
             return response
         return answer
@@ -400,6 +404,7 @@ class BookView(WriteOperationView):
         comment = " ".join(_as_text(c, "comment") for c in found.get("comment", []))[:500]
         now = timezone.now()
         _release_lapsed(now)
+        created: set[int] = set()  # the Appointments a new appointment-resource (no id) made
         if references:
             self.require_scope("Appointment", "c")
             patient = self.patient_from(found, required=False) if found.get("patient-resource") else None
@@ -407,7 +412,12 @@ class BookView(WriteOperationView):
                 self._book_reference(_reference_text(r, "appointment-reference"), now, patient) for r in references
             ]
         else:
-            booked = [self._book_resource(r, now, comment, found) for r in resources]
+            booked = []
+            for value in resources:
+                appointment, new = self._book_resource(value, now, comment, found)
+                booked.append(appointment)
+                if new:
+                    created.add(appointment.pk)
         if comment:
             # The EHR's comment goes on each booked or changed session; on a cancel it is the reason.
             booked = [
@@ -418,7 +428,16 @@ class BookView(WriteOperationView):
                 )
                 for a in booked
             ]
-        return fhir_response(self.bundle([rep.appointment_resource(a) for a in _fresh(booked)]))
+        fresh = _fresh(booked)
+        bundle = self.bundle([rep.appointment_resource(a) for a in fresh])
+        first_new = next((a for a in fresh if a.pk in created), None)
+        if first_new is None:
+            # A hold or proposal booked, a move or a cancel: the operation's plain answer.
+            return fhir_response(bundle)
+        # A new appointment-resource made a new Appointment: 201 Created, as a FHIR create, with its
+        # address (the first one's, when several were booked together; the Bundle holds them all).
+        location = f"{base_url(self.request)}Appointment/{first_new.pk}/_history/{rep.version_of(first_new.updated_at)}"
+        return fhir_response(bundle, status=201, headers={"Location": location})
 
     def _existing(self, resource_id: str) -> Appointment:
         pk = KINDS["Appointment"].row_id(resource_id)
@@ -434,10 +453,18 @@ class BookView(WriteOperationView):
         appointment = self._existing(token)
         return appointment_book_held(appointment=appointment, actor=self.request.user, now=now)
 
-    def _book_resource(self, value: Any, now: dt.datetime, comment: str, found: dict[str, list[Any]]) -> Appointment:
+    def _book_resource(
+        self, value: Any, now: dt.datetime, comment: str, found: dict[str, list[Any]]
+    ) -> tuple[Appointment, bool]:
+        """The appointment booked, moved or cancelled, and whether it is a new one (a resource
+        without an id)."""
         resource = value if isinstance(value, FAppointment) else FAppointment.model_validate(_json(value))
         if not resource.id:
-            return self._book_new(resource, now, found)
+            return self._book_new(resource, now, found), True
+        return self._change(resource, now, comment), False
+
+    def _change(self, resource: FAppointment, now: dt.datetime, comment: str) -> Appointment:
+        """A proposal booked, or an existing appointment booked from its hold, moved or cancelled."""
         if ids.is_proposal_id(resource.id):
             self.require_scope("Appointment", "c")
             return self.book_proposal(self.proposal(resource.id), now=now, hold_until=None, patient=None)

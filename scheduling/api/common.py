@@ -39,6 +39,10 @@ IF_MATCH_HEADER = OpenApiParameter(
 )
 
 
+# What a replay repeats of the first answer's headers, besides its status and body.
+REPLAYED_HEADERS = ("Location", "ETag")
+
+
 def _fingerprint(request: Request) -> str:
     body = json.dumps(request.data, sort_keys=True, cls=DjangoJSONEncoder, default=str)
     return request_fingerprint(request.method or "", request.path, body.encode())
@@ -58,11 +62,12 @@ def idempotent(request: Request, perform: Callable[[], Response]) -> Response:
     def keep(response: Response) -> KeptAnswer | None:
         if not 200 <= response.status_code < 300:
             return None
-        return KeptAnswer(response.status_code, json.dumps(response.data, cls=DjangoJSONEncoder))
+        headers = {name: response[name] for name in REPLAYED_HEADERS if response.has_header(name)}
+        return KeptAnswer(response.status_code, json.dumps(response.data, cls=DjangoJSONEncoder), headers)
 
     answer = run_once(user_id=request.user.pk, key=key, fingerprint=_fingerprint(request), perform=perform, keep=keep)
     if isinstance(answer, Replay):
-        return Response(answer.body, status=answer.status, headers={"Idempotent-Replayed": "true"})
+        return Response(answer.body, status=answer.status, headers={**answer.headers, "Idempotent-Replayed": "true"})
     return answer
 
 

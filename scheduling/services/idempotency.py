@@ -6,8 +6,9 @@ request is refused. The doors shape their own answers; this keeps and finds them
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.db import connection, transaction
@@ -23,10 +24,12 @@ Result = TypeVar("Result")
 
 @dataclass(frozen=True)
 class KeptAnswer:
-    """What a retry is answered with: the first answer's status and body (encoded once, by the door)."""
+    """What a retry is answered with: the first answer's status, its body (encoded once, by the
+    door) and the headers a replay repeats (a created resource's Location, say)."""
 
     status: int
     body_json: str
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class Replay:
 
     status: int
     body: Any  # the JSON value kept
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def request_fingerprint(method: str, path: str, body: bytes) -> str:
@@ -67,7 +71,7 @@ def run_once(
                 raise IdempotencyKeyReused(
                     "This Idempotency-Key was already used with a different request; use a new key for a new booking."
                 )
-            return Replay(record.response_status, record.response_body)
+            return Replay(record.response_status, record.response_body, dict(record.response_headers))
         result = perform()
         answer = keep(result)
         if answer is None:
@@ -84,9 +88,10 @@ def _claim(user_id: int, key: str, fingerprint: str) -> int | None:
     table = IdempotencyRecord._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (user_id, key, request_fingerprint, response_status, response_body, created_at)"  # noqa: S608 - model table name
-            " VALUES (%s, %s, %s, 0, %s, %s) ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
-            [user_id, key, fingerprint, "{}", connection.ops.adapt_datetimefield_value(timezone.now())],
+            f"INSERT INTO {table} (user_id, key, request_fingerprint, response_status, response_body,"  # noqa: S608 - model table name
+            " response_headers, created_at) VALUES (%s, %s, %s, 0, %s, %s, %s)"
+            " ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
+            [user_id, key, fingerprint, "{}", "{}", connection.ops.adapt_datetimefield_value(timezone.now())],
         )
         row = cursor.fetchone()
     return int(row[0]) if row else None
@@ -96,6 +101,7 @@ def _fill(record_id: int, answer: KeptAnswer) -> None:
     """Keep the answer on the claimed row: the body as encoded once, in one plain UPDATE."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {IdempotencyRecord._meta.db_table} SET response_status = %s, response_body = %s WHERE id = %s",  # noqa: S608
-            [answer.status, answer.body_json, record_id],
+            f"UPDATE {IdempotencyRecord._meta.db_table} SET response_status = %s, response_body = %s,"  # noqa: S608 - model table name
+            " response_headers = %s WHERE id = %s",
+            [answer.status, answer.body_json, json.dumps(dict(answer.headers)), record_id],
         )

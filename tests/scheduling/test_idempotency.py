@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 
 import pytest
+import time_machine
 from django.db import transaction
+from rest_framework.test import APIClient
 
 from scheduling.errors import IdempotencyKeyReused
 from scheduling.models import IdempotencyRecord
 from scheduling.services.idempotency import KeptAnswer, Replay, request_fingerprint, run_once
 from tests.factories import UserFactory
+from tests.scheduling.conftest import NOW, START
 
 pytestmark = pytest.mark.django_db
 
@@ -92,3 +95,30 @@ def test_a_run_that_raises_keeps_no_claim():
     with pytest.raises(RuntimeError), transaction.atomic():
         run_once(user_id=user.pk, key="k", fingerprint=fingerprint, perform=fails, keep=_keep_all)
     assert not IdempotencyRecord.objects.exists()
+
+
+def test_a_replay_repeats_the_headers_kept_with_the_answer():
+    user = UserFactory()
+    fingerprint = request_fingerprint("POST", "/x/", b"{}")
+
+    def keep(result: dict) -> KeptAnswer:
+        return KeptAnswer(201, json.dumps(result), {"Location": "https://example.org/x/7"})
+
+    run_once(user_id=user.pk, key="k", fingerprint=fingerprint, perform=lambda: {"id": 7}, keep=keep)
+    replay = run_once(user_id=user.pk, key="k", fingerprint=fingerprint, perform=dict, keep=keep)
+    assert replay == Replay(201, {"id": 7}, {"Location": "https://example.org/x/7"})
+
+
+def test_a_replayed_course_booking_carries_the_plans_etag_as_the_first_answer_did(clinic):
+    with time_machine.travel(NOW, tick=False):
+        plan = clinic.plan()
+        client = APIClient()
+        client.force_authenticate(clinic.front_desk.user)
+        path = f"/api/v1/plans/{plan.pk}/book-course/"
+        body = {"start_date": START.isoformat()}
+        first = client.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY="course-1")
+        again = client.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY="course-1")
+    assert first.status_code == again.status_code == 201, first.content
+    assert again["Idempotent-Replayed"] == "true"
+    assert again["ETag"] == first["ETag"]
+    assert again.json() == first.json()
