@@ -112,7 +112,11 @@ def capability_statement(base: str) -> CapabilityStatement:
             [("schedule", "reference"), ("service-type", "token"), ("start", "date"), ("status", "token")],
             documentation=(
                 "Computed by the scheduling engine on every request, never stored: free only. Search needs "
-                "start=ge..&start=lt.. (at most 31 days) and one service-type (HealthcareService id)."
+                "start=ge..&start=lt.. (at most 31 days) and one service-type (HealthcareService id). Slots carry "
+                "no meta.lastUpdated and _lastUpdated is refused (400 not-supported): their free time also depends "
+                "on shifts, closures and opening hours, which keep no time of change, so no Slot can honestly say "
+                "when it last changed. For incremental sync, search the window again, and Appointment by "
+                "_lastUpdated for changed bookings."
             ),
         ),
         _resource("Schedule", ["read", "search-type"], search_of("Schedule"), documentation="One per chair."),

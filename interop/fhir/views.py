@@ -49,6 +49,15 @@ def _etag(resource) -> str:
     return f'W/"{resource.meta.versionId}"'
 
 
+# Slots are computed on each request from bookings, holds, shifts, closures and opening hours, and
+# only bookings and holds keep a time of change: a Slot has no honest lastUpdated to search by.
+SLOT_LAST_UPDATED_REFUSAL = (
+    "Slot cannot be searched by _lastUpdated: Slots are computed on each request, never stored, and their free "
+    "time also depends on shifts, closures and opening hours, which keep no time of change. Search the window "
+    "again (start=ge..&start=lt..) for the current free Slots; use Appointment?_lastUpdated for changed bookings."
+)
+
+
 class TypeView(FHIRView):
     """GET [type]?params: search. POST Patient: create."""
 
@@ -68,6 +77,8 @@ class TypeView(FHIRView):
         return fhir_response(bundle)
 
     def _slots(self, params: dict[str, list[str]], count: int, offset: int) -> Any:
+        if any(name.split(":", 1)[0] == "_lastUpdated" for name in params):
+            raise not_supported(SLOT_LAST_UPDATED_REFUSAL)
         known = {"schedule", "service-type", "start", "status", "_count", "_offset", "_format"}
         unknown = set(params) - known
         if unknown:

@@ -191,6 +191,22 @@ def test_slots_are_computed_free_times_per_chair(world):
     assert slots[0].start not in {e.resource.start for e in again.entry}
 
 
+@pytest.mark.parametrize("name", ["_lastUpdated", "_lastUpdated:missing"])
+def test_slot_search_refuses_last_updated_and_says_why(world, name):
+    start, end = window()
+    since = (NOW - dt.timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    response = world.client("front_desk").get(
+        BASE + f"Slot?service-type={world.protocol.pk}&start=ge{start}&start=lt{end}&{name}=gt{since}"
+    )
+    assert response.status_code == 400 and outcome_code(response) == "not-supported"
+    assert "computed on each request" in parse(response).issue[0].diagnostics
+    # The CapabilityStatement declares only what the Slot search does, and says why.
+    statement = parse(world.client(None).get(BASE + "metadata"))
+    slot = next(r for r in statement.rest[0].resource if r.type == "Slot")
+    assert {p.name for p in slot.searchParam} == {"schedule", "service-type", "start", "status"}
+    assert "_lastUpdated is refused" in slot.documentation
+
+
 def test_schedules_locations_services_and_practitioners_read(world):
     desk = world.client("front_desk")
     chair = world.clinic.chairs[0]
