@@ -15,6 +15,8 @@ from django.http import HttpResponse
 from django.utils import timezone
 from fhir.resources.R4B.appointment import Appointment as FAppointment
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.codeableconcept import CodeableConcept
+from fhir.resources.R4B.coding import Coding
 from fhir.resources.R4B.parameters import Parameters, ParametersParameter
 from fhir.resources.R4B.patient import Patient as FPatient
 
@@ -22,10 +24,11 @@ from clinic.models import StaffMember
 from interop.fhir import ids
 from interop.fhir import representation as rep
 from interop.fhir.base import FHIR_JSON, FHIRView, base_url, fhir_response
-from interop.fhir.finding import course_times, free_times, open_plan, sites_by_id
+from interop.fhir.finding import check_window, course_times, find_free_times, open_plan, sites_by_id
 from interop.fhir.outcome import FHIRError, invalid, outcome
 from interop.fhir.params import MAX_COUNT, as_instant, count_of, location_ids, parse_instant, reference_id
 from interop.fhir.resources import KINDS
+from interop.fhir.timing import TimingWish, timing_wish
 from patients.models import Patient
 from scheduling.errors import CourseDoesNotFit
 from scheduling.models import Appointment, AppointmentStatus, Protocol
@@ -40,6 +43,9 @@ from scheduling.services import (
     plan_rule_violations,
 )
 from scheduling.services.idempotency import MAX_KEY_LENGTH, KeptAnswer, Replay, request_fingerprint, run_once
+
+# The longest reason kept in a session's notes (the notes line holds 1,000 characters).
+MAX_REASON = 500
 
 # $find's documented extension: ask for a whole induction course instead of single sessions.
 COURSE_PARAMETER = "course"
@@ -195,6 +201,9 @@ class FindView(OperationView):
                 raise invalid(f"$find needs exactly one {name}.")
         start = _instant(found["start"][0], "start")
         end = _instant(found["end"][0], "end")
+        check_window(start, end)
+        wish = timing_wish(found.get("timing", []))
+        reasons = reason_concepts(found.get("reason", []), token=self.request.method == "GET")
         protocol = _protocol(found)
         patient = self.patient_from(found, required=False)
         count = count_of(_as_text(found["_count"][0], "_count")) if found.get("_count") else MAX_COUNT
@@ -232,15 +241,23 @@ class FindView(OperationView):
                     plan=plan,
                     now=now,
                     chairs=[c for c in chairs if c.site_id == site.pk],
+                    wish=wish,
                 )
             except CourseDoesNotFit as exc:
-                return fhir_response(self.bundle([], notes=[exc.message]))
+                asked = f" (timing asked: {wish.describe()})" if wish is not None else ""
+                return fhir_response(self.bundle([], notes=[exc.message + asked]))
             appointments = [
-                rep.proposed_appointment(p, protocol, sequence=index + 1)
+                rep.proposed_appointment(p, protocol, sequence=index + 1, reasons=reasons)
                 for index, p in enumerate(found_course.sessions)
             ]
             return fhir_response(self.bundle(appointments, notes=found_course.notes))
-        times = free_times(
+        if wish is not None:
+            start, end = wish.window(start, end)
+            if end <= start:
+                return fhir_response(
+                    self.bundle([], notes=["No free time fits: the timing's boundsPeriod lies outside start–end."])
+                )
+        searched = find_free_times(
             sites=sites,
             start=start,
             end=end,
@@ -250,7 +267,9 @@ class FindView(OperationView):
             chairs=chairs,
             nurse_ids=nurse_ids,
             limit=count if patient is None else 1000,
+            prefs=wish.preferences() if wish is not None else None,
         )
+        times = searched.times
         plan = open_plan(patient, protocol) if patient is not None else None
         if plan is not None:
             # Under the patient's plan, only times its rules allow (gap, one a day, the window).
@@ -261,8 +280,40 @@ class FindView(OperationView):
                 if not plan_rule_violations(plan=plan, starts_at=t.start, phase=plan.phase, sessions=sessions)
             ]
         proposals = [ids.Proposed("p", *_fields(t)) for t in times[:count]]
-        notes = [] if proposals else ["No free time fits in that window."]
-        return fhir_response(self.bundle([rep.proposed_appointment(p, protocol) for p in proposals], notes=notes))
+        notes = [] if proposals else [_nothing_fits(wish, searched.why_none())]
+        return fhir_response(
+            self.bundle([rep.proposed_appointment(p, protocol, reasons=reasons) for p in proposals], notes=notes)
+        )
+
+
+def _nothing_fits(wish: TimingWish | None, why: str) -> str:
+    """The note of an empty $find: the timing asked, and the engine's commonest reason."""
+    asked = f" at the times asked (timing: {wish.describe()})" if wish is not None else ""
+    return f"No free time fits in that window{asked}" + (f": {why}." if why else ".")
+
+
+def reason_concepts(values: list[Any], *, token: bool) -> list[CodeableConcept]:
+    """$find's, $hold's or $book's `reason` values as CodeableConcepts: a valueCodeableConcept,
+    a valueCoding, a valueString (its text) or, on GET, a token (code or system|code)."""
+    concepts = []
+    for value in values:
+        if isinstance(value, CodeableConcept):
+            concepts.append(value)
+        elif isinstance(value, Coding):
+            concepts.append(CodeableConcept(coding=[value]))
+        elif isinstance(value, str) and value.strip():
+            if token:
+                system, _, code = value.strip().rpartition("|")
+                if not code:
+                    raise invalid("reason: a token is code or system|code.")
+                concepts.append(CodeableConcept(coding=[Coding(system=system or None, code=code)]))
+            else:
+                concepts.append(CodeableConcept(text=value.strip()))
+        else:
+            raise invalid("reason: give a valueCodeableConcept (or a valueCoding, or a valueString).")
+    if any(not rep.reason_line(c) for c in concepts):
+        raise invalid("reason: give a code or a text.")
+    return concepts
 
 
 def _fields(proposed: ids.Proposed) -> tuple:
@@ -334,6 +385,19 @@ class WriteOperationView(OperationView):
             hold_until=hold_until,
         )
 
+    def keep_reasons(self, appointment: Appointment, reasons: list[CodeableConcept]) -> Appointment:
+        """Each reason not yet kept becomes a line of the session's notes (rep.EHR_REASON_PREFIX),
+        which Appointment.reasonCode answers; a cancelled session keeps none."""
+        if appointment.status == AppointmentStatus.CANCELLED:
+            return appointment
+        for line in dict.fromkeys(rep.reason_line(concept)[:MAX_REASON] for concept in reasons):
+            if not line or f"{rep.EHR_REASON_PREFIX}{line}" in appointment.notes.splitlines():
+                continue
+            appointment = appointment_note_add(
+                appointment=appointment, text=line, actor=self.request.user, prefix=rep.EHR_REASON_PREFIX
+            )
+        return appointment
+
     def idempotent(self, perform: Callable[[], HttpResponse]) -> HttpResponse:
         """Idempotency-Key as /api/v1/ honours it (scheduling.services.idempotency): the first
         successful answer is kept per (user, key) and replayed for a retry with the same body;
@@ -372,7 +436,8 @@ class HoldView(WriteOperationView):
         return self.idempotent(self.hold)
 
     def hold(self) -> HttpResponse:
-        found = self.parameters({"appointment-reference"})
+        found = self.parameters({"appointment-reference", "reason"})
+        reasons = reason_concepts(found.get("reason", []), token=False)
         references = found.get("appointment-reference", [])
         if not references:
             raise invalid("$hold needs appointment-reference: a proposal from $find.")
@@ -386,6 +451,7 @@ class HoldView(WriteOperationView):
             )
             for r in references
         ]
+        held = [self.keep_reasons(a, reasons) for a in held]
         return fhir_response(self.bundle([rep.appointment_resource(a) for a in _fresh(held)]))
 
 
@@ -396,12 +462,15 @@ class BookView(WriteOperationView):
         return self.idempotent(self.book)
 
     def book(self) -> HttpResponse:
-        found = self.parameters({"appointment-reference", "appointment-resource", "patient-resource", "comment"})
+        found = self.parameters(
+            {"appointment-reference", "appointment-resource", "patient-resource", "comment", "reason"}
+        )
         references = found.get("appointment-reference", [])
         resources = found.get("appointment-resource", [])
         if bool(references) == bool(resources):
             raise invalid("$book needs either appointment-reference or appointment-resource (one of them).")
         comment = " ".join(_as_text(c, "comment") for c in found.get("comment", []))[:500]
+        reasons = reason_concepts(found.get("reason", []), token=False)
         now = timezone.now()
         _release_lapsed(now)
         created: set[int] = set()  # the Appointments a new appointment-resource (no id) made
@@ -409,13 +478,18 @@ class BookView(WriteOperationView):
             self.require_scope("Appointment", "c")
             patient = self.patient_from(found, required=False) if found.get("patient-resource") else None
             booked = [
-                self._book_reference(_reference_text(r, "appointment-reference"), now, patient) for r in references
+                self.keep_reasons(
+                    self._book_reference(_reference_text(r, "appointment-reference"), now, patient), reasons
+                )
+                for r in references
             ]
         else:
             booked = []
             for value in resources:
-                appointment, new = self._book_resource(value, now, comment, found)
-                booked.append(appointment)
+                resource = value if isinstance(value, FAppointment) else FAppointment.model_validate(_json(value))
+                appointment, new = self._book_resource(resource, now, comment, found)
+                # The reason given to $book, and the resource's own reasonCode (a $find proposal's echo).
+                booked.append(self.keep_reasons(appointment, reasons + list(resource.reasonCode or [])))
                 if new:
                     created.add(appointment.pk)
         if comment:
@@ -454,11 +528,10 @@ class BookView(WriteOperationView):
         return appointment_book_held(appointment=appointment, actor=self.request.user, now=now)
 
     def _book_resource(
-        self, value: Any, now: dt.datetime, comment: str, found: dict[str, list[Any]]
+        self, resource: FAppointment, now: dt.datetime, comment: str, found: dict[str, list[Any]]
     ) -> tuple[Appointment, bool]:
         """The appointment booked, moved or cancelled, and whether it is a new one (a resource
         without an id)."""
-        resource = value if isinstance(value, FAppointment) else FAppointment.model_validate(_json(value))
         if not resource.id:
             return self._book_new(resource, now, found), True
         return self._change(resource, now, comment), False
