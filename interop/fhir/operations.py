@@ -20,7 +20,7 @@ from fhir.resources.R4B.coding import Coding
 from fhir.resources.R4B.parameters import Parameters, ParametersParameter
 from fhir.resources.R4B.patient import Patient as FPatient
 
-from clinic.models import StaffMember
+from clinic.models import Chair, StaffMember
 from interop.fhir import ids
 from interop.fhir import representation as rep
 from interop.fhir.base import FHIR_JSON, FHIRView, base_url, fhir_response
@@ -105,6 +105,8 @@ class OperationView(FHIRView):
             if body.get("resourceType") != "Parameters":
                 raise FHIRError(400, "structure", "Send the inputs as a Parameters resource.")
             for parameter in Parameters.model_validate(body).parameter or []:
+                if not parameter.name:
+                    raise FHIRError(400, "structure", "Every parameter needs a name.")
                 found.setdefault(parameter.name, []).append(_value(parameter))
         unknown = set(found) - allowed
         if unknown:
@@ -132,10 +134,11 @@ class OperationView(FHIRView):
                 raise FHIRError(
                     404, "not-found", "No patient of yours matches patient-resource (by id or MRN); create it first."
                 )
-        if self.actor.is_patient:
-            if patient is not None and patient.pk != self.actor.patient.pk:
+        own = self.own_patient()
+        if own is not None:
+            if patient is not None and patient.pk != own.pk:
                 raise FHIRError(404, "not-found", "Patient not known.")
-            patient = self.actor.patient
+            patient = own
         if patient is None and required:
             raise invalid("Name the patient: patient-reference or patient-resource.")
         return patient
@@ -211,12 +214,12 @@ class FindView(OperationView):
         site_ids, chair_ids = location_ids(
             [_as_text(v, "location-reference") for v in found.get("location-reference", [])], name="location-reference"
         )
-        chairs = KINDS["Schedule"].visible(self.actor).filter(active=True)
+        visible_chairs = KINDS["Schedule"].visible(self.actor).filter(active=True)
         if site_ids:
-            chairs = chairs.filter(site_id__in=site_ids)
+            visible_chairs = visible_chairs.filter(site_id__in=site_ids)
         if chair_ids:
-            chairs = chairs.filter(pk__in=chair_ids)
-        chairs = list(chairs)
+            visible_chairs = visible_chairs.filter(pk__in=chair_ids)
+        chairs: list[Chair] = list(visible_chairs)
         nurse_ids = [
             reference_id(_as_text(v, "practitioner"), "Practitioner", name="practitioner")
             for v in found.get("practitioner", [])
@@ -375,7 +378,7 @@ class WriteOperationView(OperationView):
             patient=patient,
             site=site[0],
             starts_at=proposed.start,
-            actor=self.request.user,
+            actor=self.acting_user,
             now=now,
             plan=plan,
             chair=chair,
@@ -394,7 +397,7 @@ class WriteOperationView(OperationView):
             if not line or f"{rep.EHR_REASON_PREFIX}{line}" in appointment.notes.splitlines():
                 continue
             appointment = appointment_note_add(
-                appointment=appointment, text=line, actor=self.request.user, prefix=rep.EHR_REASON_PREFIX
+                appointment=appointment, text=line, actor=self.acting_user, prefix=rep.EHR_REASON_PREFIX
             )
         return appointment
 
@@ -416,7 +419,7 @@ class WriteOperationView(OperationView):
             headers = {"Location": response["Location"]} if response.has_header("Location") else {}
             return KeptAnswer(response.status_code, response.content.decode(), headers)
 
-        answer = run_once(user_id=self.request.user.pk, key=key, fingerprint=fingerprint, perform=perform, keep=keep)
+        answer = run_once(user_id=self.acting_user.pk, key=key, fingerprint=fingerprint, perform=perform, keep=keep)
         if isinstance(answer, Replay):
             # The first answer as it was: its status (201 for a new booking) and its Location.
             response = HttpResponse(json.dumps(answer.body), status=answer.status, content_type=FHIR_JSON)
@@ -498,7 +501,7 @@ class BookView(WriteOperationView):
                 a
                 if a.status == AppointmentStatus.CANCELLED
                 else appointment_note_add(
-                    appointment=a, text=comment, actor=self.request.user, prefix=rep.EHR_NOTE_PREFIX
+                    appointment=a, text=comment, actor=self.acting_user, prefix=rep.EHR_NOTE_PREFIX
                 )
                 for a in booked
             ]
@@ -525,7 +528,7 @@ class BookView(WriteOperationView):
         if ids.is_proposal_id(token):
             return self.book_proposal(self.proposal(token), now=now, hold_until=None, patient=patient)
         appointment = self._existing(token)
-        return appointment_book_held(appointment=appointment, actor=self.request.user, now=now)
+        return appointment_book_held(appointment=appointment, actor=self.acting_user, now=now)
 
     def _book_resource(
         self, resource: FAppointment, now: dt.datetime, comment: str, found: dict[str, list[Any]]
@@ -534,20 +537,20 @@ class BookView(WriteOperationView):
         without an id)."""
         if not resource.id:
             return self._book_new(resource, now, found), True
-        return self._change(resource, now, comment), False
+        return self._change(resource.id, resource, now, comment), False
 
-    def _change(self, resource: FAppointment, now: dt.datetime, comment: str) -> Appointment:
+    def _change(self, resource_id: str, resource: FAppointment, now: dt.datetime, comment: str) -> Appointment:
         """A proposal booked, or an existing appointment booked from its hold, moved or cancelled."""
-        if ids.is_proposal_id(resource.id):
+        if ids.is_proposal_id(resource_id):
             self.require_scope("Appointment", "c")
-            return self.book_proposal(self.proposal(resource.id), now=now, hold_until=None, patient=None)
-        appointment = self._existing(resource.id)
+            return self.book_proposal(self.proposal(resource_id), now=now, hold_until=None, patient=None)
+        appointment = self._existing(resource_id)
         self.require_scope("Appointment", "u")
         if resource.status == "cancelled":
             reason = (resource.cancelationReason.text if resource.cancelationReason else None) or comment
             return appointment_cancel(
                 appointment=appointment,
-                actor=self.request.user,
+                actor=self.acting_user,
                 reason=reason or "Cancelled through FHIR $book",
                 now=now,
             ).appointment
@@ -556,7 +559,7 @@ class BookView(WriteOperationView):
                 f"appointment-resource: status {resource.status!r} cannot be set here (book, move or cancel)."
             )
         if appointment.status == AppointmentStatus.HELD and resource.start in (None, appointment.starts_at):
-            return appointment_book_held(appointment=appointment, actor=self.request.user, now=now)
+            return appointment_book_held(appointment=appointment, actor=self.acting_user, now=now)
         if resource.start is None:
             raise invalid("appointment-resource: give the new start to move the appointment.")
         chair = None
@@ -570,7 +573,7 @@ class BookView(WriteOperationView):
         return appointment_move(
             appointment=appointment,
             starts_at=as_instant(resource.start, name="start"),
-            actor=self.request.user,
+            actor=self.acting_user,
             now=now,
             chair=chair,
         )
@@ -648,7 +651,7 @@ class BookView(WriteOperationView):
             patient=patient,
             site=sites[0],
             starts_at=starts_at,
-            actor=self.request.user,
+            actor=self.acting_user,
             now=now,
             plan=plan,
             chair=chair,
