@@ -283,7 +283,9 @@ class FindView(OperationView):
                 if not plan_rule_violations(plan=plan, starts_at=t.start, phase=plan.phase, sessions=sessions)
             ]
         proposals = [ids.Proposed("p", *_fields(t)) for t in times[:count]]
-        notes = [] if proposals else [_nothing_fits(wish, searched.why_none())]
+        # Why nothing is offered: the plan's rules, when there were free times, else the engine's reason.
+        why = "the plan's rules (gap, one a day, its window) allow none of the free times" if searched.times else ""
+        notes = [] if proposals else [_nothing_fits(wish, why or searched.why_none())]
         return fhir_response(
             self.bundle([rep.proposed_appointment(p, protocol, reasons=reasons) for p in proposals], notes=notes)
         )

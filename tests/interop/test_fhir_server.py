@@ -534,6 +534,8 @@ def test_find_under_an_open_plan_offers_only_times_its_rules_allow(world):
         post(desk, "Appointment/$find", find_body(world, world.patient_a, day=START + dt.timedelta(days=1), count=100))
     )
     assert not [e for e in found.entry if e.resource.get_resource_type() == "Appointment"]
+    note = next(e.resource for e in found.entry if e.resource.get_resource_type() == "OperationOutcome")
+    assert "the plan's rules" in note.issue[0].diagnostics
     later = parse(
         post(desk, "Appointment/$find", find_body(world, world.patient_a, day=START + dt.timedelta(days=2), count=100))
     )
