@@ -38,6 +38,13 @@ class BookingConflict(SchedulingError):
     http_status = 409
 
 
+class IdempotencyKeyReused(SchedulingError):
+    """An Idempotency-Key already answered another request (scheduling.services.idempotency)."""
+
+    code = "idempotency_key_reused"
+    http_status = 422
+
+
 class StaleVersion(SchedulingError):
     code = "stale_version"
     http_status = 409

@@ -8,6 +8,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.http import HttpResponse
 from django.urls import reverse
@@ -15,6 +16,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.resource import Resource
 from rest_framework import exceptions
 from rest_framework.renderers import BaseRenderer
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clinic.audit import patients_shown
@@ -22,6 +24,7 @@ from clinic.permissions import Actor, actor_for
 from clinic.security.authentication import ClinicTokenAuthentication
 from interop.fhir import scopes
 from interop.fhir.outcome import FHIRError, error_for, outcome
+from patients.models import Patient
 
 FHIR_JSON = "application/fhir+json"
 MAX_BODY = 1_000_000
@@ -77,13 +80,13 @@ class FHIRView(APIView):
         if self.actor.role is None:
             raise FHIRError(403, "forbidden", "This account has no role at the clinic.")
 
-    def handle_exception(self, exc: Exception) -> HttpResponse:
+    def handle_exception(self, exc: Exception) -> Response:
+        """Every error as an OperationOutcome, rendered by FHIRRenderer like DRF's own error answers."""
         error = error_for(exc)
         if getattr(self, "in_write_transaction", False):
             transaction.set_rollback(True)
-        return fhir_response(
-            outcome(error.code, error.message, reason=error.reason), status=error.status, headers=error.headers
-        )
+        body = json.loads(outcome(error.code, error.message, reason=error.reason).model_dump_json())
+        return Response(body, status=error.status, headers=error.headers, content_type=f"{FHIR_JSON}; charset=utf-8")
 
     def http_method_not_allowed(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         raise FHIRError(405, "not-supported", f"{request.method} is not supported here.")
@@ -91,6 +94,19 @@ class FHIRView(APIView):
     @property
     def actor(self) -> Actor:
         return actor_for(self.request)
+
+    @property
+    def acting_user(self) -> AbstractBaseUser:
+        """The signed-in user the services record as the actor (initial() refused anyone else)."""
+        user = self.request.user
+        if not isinstance(user, AbstractBaseUser) or not user.is_authenticated:
+            raise exceptions.NotAuthenticated("Send a token: Authorization: Token <key>.")
+        return user
+
+    def own_patient(self) -> Patient | None:
+        """The patient a patient's token belongs to; None for staff."""
+        patient = self.actor.patient if self.actor.is_patient else None
+        return patient if isinstance(patient, Patient) else None
 
     def require_scope(self, resource_type: str, interaction: str) -> None:
         if not scopes.allows(self.actor.role, resource_type, interaction):

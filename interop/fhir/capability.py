@@ -10,6 +10,7 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from interop.fhir import representation as rep
 from interop.fhir.resources import KINDS
 from interop.fhir.scopes import ROLE_SCOPES
+from interop.fhir.timing import WHEN_STARTS
 
 IHE_SERVER = "https://profiles.ihe.net/ITI/Scheduling/CapabilityStatement/IHE.Scheduling.server"
 _OPERATIONS = "https://profiles.ihe.net/ITI/Scheduling/OperationDefinition/appointment-"
@@ -18,8 +19,22 @@ FIND_DOCUMENTATION = (
     "ITI-115. Inputs as IHE defines them: start and end (required), visit-type (our HealthcareService id or "
     "name: a protocol, which sets the session length and route), specialty (read as visit-type), practitioner "
     "(Practitioner/<nurse id>), location-reference (Location/site-<id> or Location/chair-<id>), patient-reference "
-    "or patient-resource (matched by id or MRN), reason and timing (accepted; the protocol's own rules decide), "
-    "_count. Answers proposed Appointments, one per chair and free start, never stored: each id is a signed token "
+    "or patient-resource (matched by id or MRN), _count. TIMING (valueTiming, POST only): repeat.dayOfWeek "
+    "(mon..sun) limits the proposals to those weekdays; repeat.timeOfDay (one value) is read as the earliest "
+    "start; repeat.when limits the start to the clinic's stretch of the day ("
+    + ", ".join(f"{code} {first:%H:%M}-{last:%H:%M}" for code, (first, last) in WHEN_STARTS.items())
+    + "; several codes must join into one stretch); "
+    "repeat.boundsPeriod cuts the window (for a course: its first day, and every session ends by its end); all "
+    "on the site's wall clock, within its opening hours, for single sessions and for a course (within the "
+    "patient's plan's own preferred days and times). Any other part of a Timing (event, code, count, duration, "
+    "frequency, period, offset, boundsDuration, boundsRange, other when codes, several timeOfDay) answers 400 "
+    "not-supported. A timing that leaves no time answers the empty Bundle with an informational "
+    "OperationOutcome that says why. REASON (valueCodeableConcept, valueCoding or valueString; on GET a token "
+    "code or system|code): chooses nothing; it is echoed as reasonCode on every proposal. Proposals are "
+    "stateless, so to keep it on the booking pass it again: `reason` on $hold or $book, or reasonCode on a $book "
+    "appointment-resource (a proposal sent back as returned keeps it); it is kept as a line 'EHR reason: ...' of "
+    "the session's notes and answered as Appointment.reasonCode (its text and its codes; a display goes into "
+    "the text). Answers proposed Appointments, one per chair and free start, never stored: each id is a signed token "
     "that $hold and $book take as appointment-reference. A WHOLE INDUCTION COURSE: add the parameter "
     "`course` = true (valueBoolean, or course=true on GET) with a patient; the answer is every session of the "
     "protocol's induction from the first free day on or after start (end bounds only single-session searches), "
@@ -30,7 +45,8 @@ HOLD_DOCUMENTATION = (
     "ITI-116. appointment-reference: a proposal from $find. Answers the pending Appointment, which occupies its "
     "chair, nurse and patient until it lapses (FHIR_HOLD_MINUTES, default 10; the Appointment carries the "
     "extension urn:clinic-scheduler:fhir:hold-expires). A time no longer free answers OperationOutcome 409 "
-    "conflict. Repeating appointment-reference holds several (a course) all or nothing."
+    "conflict. Repeating appointment-reference holds several (a course) all or nothing. reason (as $find's) is "
+    "kept on each held session and answered as reasonCode."
 )
 BOOK_DOCUMENTATION = (
     "ITI-117. appointment-reference: a held Appointment (Appointment/<id>), a proposal, or a free Slot from the "
@@ -41,9 +57,13 @@ BOOK_DOCUMENTATION = (
     "under the patient's open plan for that protocol if there is one; or an existing Appointment with a new start "
     "(a move; a Location/chair-<id> participant picks the chair) or with status cancelled (cancelationReason.text "
     "or comment is the reason). patient-resource names the patient (by MRN) for a proposal made without one. "
-    "comment is kept in the booked or moved session's notes and answered as Appointment.comment. Conflicts answer "
-    "409 with the reason in OperationOutcome; an Idempotency-Key header makes a retry replay the first answer; "
-    "several appointment-resources are booked all or nothing."
+    "comment is kept in the booked or moved session's notes and answered as Appointment.comment; reason (as "
+    "$find's) and an appointment-resource's reasonCode are kept there too and answered as reasonCode. A new "
+    "appointment-resource (no id) answers 201 Created with Location: [base]Appointment/<id>/_history/<versionId> "
+    "of the new Appointment (the first one, when several are booked in one call); every other $book (a hold, a "
+    "proposal, a move, a cancel) answers 200. Conflicts answer 409 with the reason in OperationOutcome; an "
+    "Idempotency-Key header makes a retry replay the first answer, its status and Location included; several "
+    "appointment-resources are booked all or nothing."
 )
 
 
@@ -109,7 +129,11 @@ def capability_statement(base: str) -> CapabilityStatement:
             [("schedule", "reference"), ("service-type", "token"), ("start", "date"), ("status", "token")],
             documentation=(
                 "Computed by the scheduling engine on every request, never stored: free only. Search needs "
-                "start=ge..&start=lt.. (at most 31 days) and one service-type (HealthcareService id)."
+                "start=ge..&start=lt.. (at most 31 days) and one service-type (HealthcareService id). Slots carry "
+                "no meta.lastUpdated and _lastUpdated is refused (400 not-supported): their free time also depends "
+                "on shifts, closures and opening hours, which keep no time of change, so no Slot can honestly say "
+                "when it last changed. For incremental sync, search the window again, and Appointment by "
+                "_lastUpdated for changed bookings."
             ),
         ),
         _resource("Schedule", ["read", "search-type"], search_of("Schedule"), documentation="One per chair."),

@@ -4,12 +4,14 @@ Appointment/$find. Reads only; what is found is checked again when it is held or
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from clinic.models import Chair, Site
 from interop.fhir import ids
 from interop.fhir.outcome import invalid
+from interop.fhir.timing import TimingWish
 from patients.models import Patient
 from scheduling.engine import Availability, NoFit, Preferences, Proposal
 from scheduling.engine.placement import Placer, propose_induction_placed
@@ -19,6 +21,7 @@ from scheduling.models import PlanStatus, Protocol, TreatmentPlan
 from scheduling.selectors import (
     booking_snapshot,
     induction_rule,
+    plan_preferences,
     protocol_nurse_work,
     site_placement,
     sites_with_schedule,
@@ -36,6 +39,17 @@ def check_window(start: dt.datetime, end: dt.datetime) -> None:
         raise invalid(f"Ask for at most {MAX_WINDOW.days} days at a time.")
 
 
+@dataclass
+class FreeTimes:
+    times: list[ids.Proposed]
+    # Why a chair had no free time on a day, and on how many (chair, day) pairs: the engine's words.
+    misses: Counter[str] = field(default_factory=Counter)
+
+    def why_none(self) -> str:
+        """The commonest reason a day offered nothing, or "" when none was given."""
+        return self.misses.most_common(1)[0][0] if self.misses else ""
+
+
 def free_times(
     *,
     sites: Iterable[Site],
@@ -47,16 +61,47 @@ def free_times(
     chairs: Sequence[Chair] | None = None,
     nurse_ids: Sequence[int] | None = None,
     limit: int = 100,
+    prefs: Preferences | None = None,
 ) -> list[ids.Proposed]:
     """Every start in [start, end) where a chair equipped for the protocol's route (one of
     `chairs`, if given), a nurse with room (one of `nurse_ids`) and the patient are free,
-    one per chair and start, in time order, at most `limit`."""
+    one per chair and start, in time order, at most `limit`; only on the weekdays and
+    between the local start times of `prefs`, if given."""
+    return find_free_times(
+        sites=sites,
+        start=start,
+        end=end,
+        protocol=protocol,
+        now=now,
+        patient=patient,
+        chairs=chairs,
+        nurse_ids=nurse_ids,
+        limit=limit,
+        prefs=prefs,
+    ).times
+
+
+def find_free_times(
+    *,
+    sites: Iterable[Site],
+    start: dt.datetime,
+    end: dt.datetime,
+    protocol: Protocol,
+    now: dt.datetime,
+    patient: Patient | None = None,
+    chairs: Sequence[Chair] | None = None,
+    nurse_ids: Sequence[int] | None = None,
+    limit: int = 100,
+    prefs: Preferences | None = None,
+) -> FreeTimes:
+    """free_times, with the reasons the days without a free time gave."""
     check_window(start, end)
     duration = dt.timedelta(minutes=protocol.session_minutes)
     begin = max(start, now)
     found: list[ids.Proposed] = []
+    misses: Counter[str] = Counter()
     if begin >= end:
-        return found
+        return FreeTimes(found, Counter({"the window has passed": 1}))
     wanted_chairs = {c.pk for c in chairs} if chairs is not None else None
     for site in sites:
         snapshot, busy = booking_snapshot(site=site, start=begin, end=end, patient=patient, nurse_ids=nurse_ids)
@@ -71,8 +116,10 @@ def free_times(
         while day <= last:
             for chair_id in chair_ids:
                 day_slots = availability.day_slots(
-                    day, duration, protocol.route, chair_ids=[chair_id], not_before=begin
+                    day, duration, protocol.route, prefs=prefs, chair_ids=[chair_id], not_before=begin
                 )
+                if not day_slots.slots and day_slots.reason:
+                    misses[day_slots.reason] += 1
                 found += [
                     ids.Proposed(
                         "s",
@@ -89,7 +136,7 @@ def free_times(
                 ]
             day += dt.timedelta(days=1)
     found.sort(key=lambda p: (p.start, p.site_id, p.chair_id))
-    return found[:limit]
+    return FreeTimes(found[:limit], misses)
 
 
 @dataclass
@@ -116,13 +163,19 @@ def course_times(
     plan: TreatmentPlan | None,
     now: dt.datetime,
     chairs: Sequence[Chair] | None = None,
+    wish: TimingWish | None = None,
 ) -> CourseFound:
     """A whole induction course from the local day of `start`: the course planner under `plan`
     (the patient's open plan for this protocol, see open_plan) when there is one, else the engine's induction planner
-    on the protocol's rule. Raises CourseDoesNotFit with the reasons."""
+    on the protocol's rule; every session on the weekdays and at the start times `wish` allows
+    (within the plan's own preferences), and ending by its boundsPeriod end. Raises
+    CourseDoesNotFit with the reasons."""
+    if wish is not None and wish.not_before is not None:
+        start = max(start, wish.not_before)
     start_day = local_day(max(start, now), site.zone)
     if plan is not None:
-        proposal = course_propose(plan=plan, start_date=start_day, now=now, site=site)
+        prefs = wish.preferences(plan_preferences(plan)) if wish is not None else None
+        proposal = course_propose(plan=plan, start_date=start_day, now=now, site=site, prefs=prefs)
         slots = [(s.starts_at, s.chair_id, s.nurse_id) for s in proposal.sessions]
         notes = proposal.notes
     else:
@@ -136,7 +189,8 @@ def course_times(
         placer = Placer(
             Availability(snapshot, busy, protocol_nurse_work(protocol)), site_placement(site, patient=patient)
         )
-        outcome = propose_induction_placed(placer, rule, start_day, Preferences(), not_before=now)
+        prefs = wish.preferences() if wish is not None else Preferences()
+        outcome = propose_induction_placed(placer, rule, start_day, prefs, not_before=now)
         if isinstance(outcome, NoFit):
             raise CourseDoesNotFit(f"No whole course fits: {outcome.reason}", details={"reason": "course_does_not_fit"})
         assert isinstance(outcome, Proposal)
@@ -146,6 +200,12 @@ def course_times(
         ids.Proposed("p", site.pk, chair_id, nurse_id, starts_at, protocol.session_minutes, protocol.pk, patient.pk)
         for starts_at, chair_id, nurse_id in slots
     ]
+    if wish is not None and wish.not_after is not None and sessions and sessions[-1].end > wish.not_after:
+        raise CourseDoesNotFit(
+            f"No whole course fits: its last session would end {sessions[-1].end.isoformat()}, after the timing's "
+            f"boundsPeriod end {wish.not_after.isoformat()}.",
+            details={"reason": "course_does_not_fit"},
+        )
     return CourseFound(sessions, list(notes))
 
 

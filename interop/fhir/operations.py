@@ -5,7 +5,6 @@ Bundle whose Appointments carry the IHE Appointment profile (ihe-sched-appt)."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -16,21 +15,23 @@ from django.http import HttpResponse
 from django.utils import timezone
 from fhir.resources.R4B.appointment import Appointment as FAppointment
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.codeableconcept import CodeableConcept
+from fhir.resources.R4B.coding import Coding
 from fhir.resources.R4B.parameters import Parameters, ParametersParameter
 from fhir.resources.R4B.patient import Patient as FPatient
 
-from clinic.models import StaffMember
+from clinic.models import Chair, StaffMember
 from interop.fhir import ids
 from interop.fhir import representation as rep
-from interop.fhir.base import FHIRView, base_url, fhir_response
-from interop.fhir.finding import course_times, free_times, open_plan, sites_by_id
+from interop.fhir.base import FHIR_JSON, FHIRView, base_url, fhir_response
+from interop.fhir.finding import check_window, course_times, find_free_times, open_plan, sites_by_id
 from interop.fhir.outcome import FHIRError, invalid, outcome
 from interop.fhir.params import MAX_COUNT, as_instant, count_of, location_ids, parse_instant, reference_id
 from interop.fhir.resources import KINDS
+from interop.fhir.timing import TimingWish, timing_wish
 from patients.models import Patient
-from scheduling.api.common import _claim, _fill
 from scheduling.errors import CourseDoesNotFit
-from scheduling.models import Appointment, AppointmentStatus, IdempotencyRecord, Protocol
+from scheduling.models import Appointment, AppointmentStatus, Protocol
 from scheduling.selectors import plan_sessions
 from scheduling.services import (
     appointment_book,
@@ -41,6 +42,10 @@ from scheduling.services import (
     holds_release_expired,
     plan_rule_violations,
 )
+from scheduling.services.idempotency import MAX_KEY_LENGTH, KeptAnswer, Replay, request_fingerprint, run_once
+
+# The longest reason kept in a session's notes (the notes line holds 1,000 characters).
+MAX_REASON = 500
 
 # $find's documented extension: ask for a whole induction course instead of single sessions.
 COURSE_PARAMETER = "course"
@@ -100,6 +105,8 @@ class OperationView(FHIRView):
             if body.get("resourceType") != "Parameters":
                 raise FHIRError(400, "structure", "Send the inputs as a Parameters resource.")
             for parameter in Parameters.model_validate(body).parameter or []:
+                if not parameter.name:
+                    raise FHIRError(400, "structure", "Every parameter needs a name.")
                 found.setdefault(parameter.name, []).append(_value(parameter))
         unknown = set(found) - allowed
         if unknown:
@@ -127,10 +134,11 @@ class OperationView(FHIRView):
                 raise FHIRError(
                     404, "not-found", "No patient of yours matches patient-resource (by id or MRN); create it first."
                 )
-        if self.actor.is_patient:
-            if patient is not None and patient.pk != self.actor.patient.pk:
+        own = self.own_patient()
+        if own is not None:
+            if patient is not None and patient.pk != own.pk:
                 raise FHIRError(404, "not-found", "Patient not known.")
-            patient = self.actor.patient
+            patient = own
         if patient is None and required:
             raise invalid("Name the patient: patient-reference or patient-resource.")
         return patient
@@ -196,6 +204,9 @@ class FindView(OperationView):
                 raise invalid(f"$find needs exactly one {name}.")
         start = _instant(found["start"][0], "start")
         end = _instant(found["end"][0], "end")
+        check_window(start, end)
+        wish = timing_wish(found.get("timing", []))
+        reasons = reason_concepts(found.get("reason", []), token=self.request.method == "GET")
         protocol = _protocol(found)
         patient = self.patient_from(found, required=False)
         count = count_of(_as_text(found["_count"][0], "_count")) if found.get("_count") else MAX_COUNT
@@ -203,12 +214,12 @@ class FindView(OperationView):
         site_ids, chair_ids = location_ids(
             [_as_text(v, "location-reference") for v in found.get("location-reference", [])], name="location-reference"
         )
-        chairs = KINDS["Schedule"].visible(self.actor).filter(active=True)
+        visible_chairs = KINDS["Schedule"].visible(self.actor).filter(active=True)
         if site_ids:
-            chairs = chairs.filter(site_id__in=site_ids)
+            visible_chairs = visible_chairs.filter(site_id__in=site_ids)
         if chair_ids:
-            chairs = chairs.filter(pk__in=chair_ids)
-        chairs = list(chairs)
+            visible_chairs = visible_chairs.filter(pk__in=chair_ids)
+        chairs: list[Chair] = list(visible_chairs)
         nurse_ids = [
             reference_id(_as_text(v, "practitioner"), "Practitioner", name="practitioner")
             for v in found.get("practitioner", [])
@@ -233,15 +244,23 @@ class FindView(OperationView):
                     plan=plan,
                     now=now,
                     chairs=[c for c in chairs if c.site_id == site.pk],
+                    wish=wish,
                 )
             except CourseDoesNotFit as exc:
-                return fhir_response(self.bundle([], notes=[exc.message]))
+                asked = f" (timing asked: {wish.describe()})" if wish is not None else ""
+                return fhir_response(self.bundle([], notes=[exc.message + asked]))
             appointments = [
-                rep.proposed_appointment(p, protocol, sequence=index + 1)
+                rep.proposed_appointment(p, protocol, sequence=index + 1, reasons=reasons)
                 for index, p in enumerate(found_course.sessions)
             ]
             return fhir_response(self.bundle(appointments, notes=found_course.notes))
-        times = free_times(
+        if wish is not None:
+            start, end = wish.window(start, end)
+            if end <= start:
+                return fhir_response(
+                    self.bundle([], notes=["No free time fits: the timing's boundsPeriod lies outside start–end."])
+                )
+        searched = find_free_times(
             sites=sites,
             start=start,
             end=end,
@@ -251,7 +270,9 @@ class FindView(OperationView):
             chairs=chairs,
             nurse_ids=nurse_ids,
             limit=count if patient is None else 1000,
+            prefs=wish.preferences() if wish is not None else None,
         )
+        times = searched.times
         plan = open_plan(patient, protocol) if patient is not None else None
         if plan is not None:
             # Under the patient's plan, only times its rules allow (gap, one a day, the window).
@@ -262,8 +283,42 @@ class FindView(OperationView):
                 if not plan_rule_violations(plan=plan, starts_at=t.start, phase=plan.phase, sessions=sessions)
             ]
         proposals = [ids.Proposed("p", *_fields(t)) for t in times[:count]]
-        notes = [] if proposals else ["No free time fits in that window."]
-        return fhir_response(self.bundle([rep.proposed_appointment(p, protocol) for p in proposals], notes=notes))
+        # Why nothing is offered: the plan's rules, when there were free times, else the engine's reason.
+        why = "the plan's rules (gap, one a day, its window) allow none of the free times" if searched.times else ""
+        notes = [] if proposals else [_nothing_fits(wish, why or searched.why_none())]
+        return fhir_response(
+            self.bundle([rep.proposed_appointment(p, protocol, reasons=reasons) for p in proposals], notes=notes)
+        )
+
+
+def _nothing_fits(wish: TimingWish | None, why: str) -> str:
+    """The note of an empty $find: the timing asked, and the engine's commonest reason."""
+    asked = f" at the times asked (timing: {wish.describe()})" if wish is not None else ""
+    return f"No free time fits in that window{asked}" + (f": {why}." if why else ".")
+
+
+def reason_concepts(values: list[Any], *, token: bool) -> list[CodeableConcept]:
+    """$find's, $hold's or $book's `reason` values as CodeableConcepts: a valueCodeableConcept,
+    a valueCoding, a valueString (its text) or, on GET, a token (code or system|code)."""
+    concepts = []
+    for value in values:
+        if isinstance(value, CodeableConcept):
+            concepts.append(value)
+        elif isinstance(value, Coding):
+            concepts.append(CodeableConcept(coding=[value]))
+        elif isinstance(value, str) and value.strip():
+            if token:
+                system, _, code = value.strip().rpartition("|")
+                if not code:
+                    raise invalid("reason: a token is code or system|code.")
+                concepts.append(CodeableConcept(coding=[Coding(system=system or None, code=code)]))
+            else:
+                concepts.append(CodeableConcept(text=value.strip()))
+        else:
+            raise invalid("reason: give a valueCodeableConcept (or a valueCoding, or a valueString).")
+    if any(not rep.reason_line(c) for c in concepts):
+        raise invalid("reason: give a code or a text.")
+    return concepts
 
 
 def _fields(proposed: ids.Proposed) -> tuple:
@@ -325,7 +380,7 @@ class WriteOperationView(OperationView):
             patient=patient,
             site=site[0],
             starts_at=proposed.start,
-            actor=self.request.user,
+            actor=self.acting_user,
             now=now,
             plan=plan,
             chair=chair,
@@ -335,35 +390,46 @@ class WriteOperationView(OperationView):
             hold_until=hold_until,
         )
 
+    def keep_reasons(self, appointment: Appointment, reasons: list[CodeableConcept]) -> Appointment:
+        """Each reason not yet kept becomes a line of the session's notes (rep.EHR_REASON_PREFIX),
+        which Appointment.reasonCode answers; a cancelled session keeps none."""
+        if appointment.status == AppointmentStatus.CANCELLED:
+            return appointment
+        for line in dict.fromkeys(rep.reason_line(concept)[:MAX_REASON] for concept in reasons):
+            if not line or f"{rep.EHR_REASON_PREFIX}{line}" in appointment.notes.splitlines():
+                continue
+            appointment = appointment_note_add(
+                appointment=appointment, text=line, actor=self.acting_user, prefix=rep.EHR_REASON_PREFIX
+            )
+        return appointment
+
     def idempotent(self, perform: Callable[[], HttpResponse]) -> HttpResponse:
-        """Idempotency-Key as /api/v1/ honours it: the first successful answer is kept per
-        (user, key) and replayed for a retry with the same body; the same key with another
-        body is refused (422)."""
+        """Idempotency-Key as /api/v1/ honours it (scheduling.services.idempotency): the first
+        successful answer is kept per (user, key) and replayed for a retry with the same body;
+        the same key with another body is refused (422)."""
         key = self.request.headers.get("Idempotency-Key")
         if key is None:
             return perform()
         key = key.strip()
-        if not key or len(key) > 200:
-            raise invalid("Idempotency-Key: use 1 to 200 characters.")
-        fingerprint = hashlib.sha256(
-            f"{self.request.method} {self.request.path}\n".encode() + self.request.body
-        ).hexdigest()
-        claimed = _claim(self.request.user.pk, key, fingerprint)
-        if claimed is None:
-            record = IdempotencyRecord.objects.get(user=self.request.user, key=key)
-            if record.request_fingerprint != fingerprint:
-                raise FHIRError(422, "business-rule", "This Idempotency-Key was already used with another request.")
-            response = HttpResponse(
-                json.dumps(record.response_body), status=record.response_status, content_type="application/fhir+json"
-            )
+        if not key or len(key) > MAX_KEY_LENGTH:
+            raise invalid(f"Idempotency-Key: use 1 to {MAX_KEY_LENGTH} characters.")
+        fingerprint = request_fingerprint(self.request.method or "", self.request.path, self.request.body)
+
+        def keep(response: HttpResponse) -> KeptAnswer | None:
+            if not 200 <= response.status_code < 300:
+                return None
+            headers = {"Location": response["Location"]} if response.has_header("Location") else {}
+            return KeptAnswer(response.status_code, response.content.decode(), headers)
+
+        answer = run_once(user_id=self.acting_user.pk, key=key, fingerprint=fingerprint, perform=perform, keep=keep)
+        if isinstance(answer, Replay):
+            # The first answer as it was: its status (201 for a new booking) and its Location.
+            response = HttpResponse(json.dumps(answer.body), status=answer.status, content_type=FHIR_JSON)
+            for name, value in answer.headers.items():
+                response[name] = value
             response["Idempotent-Replayed"] = "true"
             return response
-        response = perform()
-        if 200 <= response.status_code < 300:
-            _fill(claimed, response.status_code, response.content.decode())
-        else:
-            IdempotencyRecord.objects.filter(pk=claimed).delete()
-        return response
+        return answer
 
 
 class HoldView(WriteOperationView):
@@ -375,7 +441,8 @@ class HoldView(WriteOperationView):
         return self.idempotent(self.hold)
 
     def hold(self) -> HttpResponse:
-        found = self.parameters({"appointment-reference"})
+        found = self.parameters({"appointment-reference", "reason"})
+        reasons = reason_concepts(found.get("reason", []), token=False)
         references = found.get("appointment-reference", [])
         if not references:
             raise invalid("$hold needs appointment-reference: a proposal from $find.")
@@ -389,6 +456,7 @@ class HoldView(WriteOperationView):
             )
             for r in references
         ]
+        held = [self.keep_reasons(a, reasons) for a in held]
         return fhir_response(self.bundle([rep.appointment_resource(a) for a in _fresh(held)]))
 
 
@@ -399,33 +467,56 @@ class BookView(WriteOperationView):
         return self.idempotent(self.book)
 
     def book(self) -> HttpResponse:
-        found = self.parameters({"appointment-reference", "appointment-resource", "patient-resource", "comment"})
+        found = self.parameters(
+            {"appointment-reference", "appointment-resource", "patient-resource", "comment", "reason"}
+        )
         references = found.get("appointment-reference", [])
         resources = found.get("appointment-resource", [])
         if bool(references) == bool(resources):
             raise invalid("$book needs either appointment-reference or appointment-resource (one of them).")
         comment = " ".join(_as_text(c, "comment") for c in found.get("comment", []))[:500]
+        reasons = reason_concepts(found.get("reason", []), token=False)
         now = timezone.now()
         _release_lapsed(now)
+        created: set[int] = set()  # the Appointments a new appointment-resource (no id) made
         if references:
             self.require_scope("Appointment", "c")
             patient = self.patient_from(found, required=False) if found.get("patient-resource") else None
             booked = [
-                self._book_reference(_reference_text(r, "appointment-reference"), now, patient) for r in references
+                self.keep_reasons(
+                    self._book_reference(_reference_text(r, "appointment-reference"), now, patient), reasons
+                )
+                for r in references
             ]
         else:
-            booked = [self._book_resource(r, now, comment, found) for r in resources]
+            booked = []
+            for value in resources:
+                resource = value if isinstance(value, FAppointment) else FAppointment.model_validate(_json(value))
+                appointment, new = self._book_resource(resource, now, comment, found)
+                # The reason given to $book, and the resource's own reasonCode (a $find proposal's echo).
+                booked.append(self.keep_reasons(appointment, reasons + list(resource.reasonCode or [])))
+                if new:
+                    created.add(appointment.pk)
         if comment:
             # The EHR's comment goes on each booked or changed session; on a cancel it is the reason.
             booked = [
                 a
                 if a.status == AppointmentStatus.CANCELLED
                 else appointment_note_add(
-                    appointment=a, text=comment, actor=self.request.user, prefix=rep.EHR_NOTE_PREFIX
+                    appointment=a, text=comment, actor=self.acting_user, prefix=rep.EHR_NOTE_PREFIX
                 )
                 for a in booked
             ]
-        return fhir_response(self.bundle([rep.appointment_resource(a) for a in _fresh(booked)]))
+        fresh = _fresh(booked)
+        bundle = self.bundle([rep.appointment_resource(a) for a in fresh])
+        first_new = next((a for a in fresh if a.pk in created), None)
+        if first_new is None:
+            # A hold or proposal booked, a move or a cancel: the operation's plain answer.
+            return fhir_response(bundle)
+        # A new appointment-resource made a new Appointment: 201 Created, as a FHIR create, with its
+        # address (the first one's, when several were booked together; the Bundle holds them all).
+        location = f"{base_url(self.request)}Appointment/{first_new.pk}/_history/{rep.version_of(first_new.updated_at)}"
+        return fhir_response(bundle, status=201, headers={"Location": location})
 
     def _existing(self, resource_id: str) -> Appointment:
         pk = KINDS["Appointment"].row_id(resource_id)
@@ -439,22 +530,29 @@ class BookView(WriteOperationView):
         if ids.is_proposal_id(token):
             return self.book_proposal(self.proposal(token), now=now, hold_until=None, patient=patient)
         appointment = self._existing(token)
-        return appointment_book_held(appointment=appointment, actor=self.request.user, now=now)
+        return appointment_book_held(appointment=appointment, actor=self.acting_user, now=now)
 
-    def _book_resource(self, value: Any, now: dt.datetime, comment: str, found: dict[str, list[Any]]) -> Appointment:
-        resource = value if isinstance(value, FAppointment) else FAppointment.model_validate(_json(value))
+    def _book_resource(
+        self, resource: FAppointment, now: dt.datetime, comment: str, found: dict[str, list[Any]]
+    ) -> tuple[Appointment, bool]:
+        """The appointment booked, moved or cancelled, and whether it is a new one (a resource
+        without an id)."""
         if not resource.id:
-            return self._book_new(resource, now, found)
-        if ids.is_proposal_id(resource.id):
+            return self._book_new(resource, now, found), True
+        return self._change(resource.id, resource, now, comment), False
+
+    def _change(self, resource_id: str, resource: FAppointment, now: dt.datetime, comment: str) -> Appointment:
+        """A proposal booked, or an existing appointment booked from its hold, moved or cancelled."""
+        if ids.is_proposal_id(resource_id):
             self.require_scope("Appointment", "c")
-            return self.book_proposal(self.proposal(resource.id), now=now, hold_until=None, patient=None)
-        appointment = self._existing(resource.id)
+            return self.book_proposal(self.proposal(resource_id), now=now, hold_until=None, patient=None)
+        appointment = self._existing(resource_id)
         self.require_scope("Appointment", "u")
         if resource.status == "cancelled":
             reason = (resource.cancelationReason.text if resource.cancelationReason else None) or comment
             return appointment_cancel(
                 appointment=appointment,
-                actor=self.request.user,
+                actor=self.acting_user,
                 reason=reason or "Cancelled through FHIR $book",
                 now=now,
             ).appointment
@@ -463,7 +561,7 @@ class BookView(WriteOperationView):
                 f"appointment-resource: status {resource.status!r} cannot be set here (book, move or cancel)."
             )
         if appointment.status == AppointmentStatus.HELD and resource.start in (None, appointment.starts_at):
-            return appointment_book_held(appointment=appointment, actor=self.request.user, now=now)
+            return appointment_book_held(appointment=appointment, actor=self.acting_user, now=now)
         if resource.start is None:
             raise invalid("appointment-resource: give the new start to move the appointment.")
         chair = None
@@ -477,7 +575,7 @@ class BookView(WriteOperationView):
         return appointment_move(
             appointment=appointment,
             starts_at=as_instant(resource.start, name="start"),
-            actor=self.request.user,
+            actor=self.acting_user,
             now=now,
             chair=chair,
         )
@@ -555,7 +653,7 @@ class BookView(WriteOperationView):
             patient=patient,
             site=sites[0],
             starts_at=starts_at,
-            actor=self.request.user,
+            actor=self.acting_user,
             now=now,
             plan=plan,
             chair=chair,

@@ -16,7 +16,14 @@ from pydantic import ValidationError as PydanticValidationError
 from rest_framework import exceptions
 
 from clinic.errors import DomainError, InvalidInput, InvalidState
-from scheduling.errors import BookingConflict, CourseDoesNotFit, NotEligible, PlanRuleBroken, StaleVersion
+from scheduling.errors import (
+    BookingConflict,
+    CourseDoesNotFit,
+    IdempotencyKeyReused,
+    NotEligible,
+    PlanRuleBroken,
+    StaleVersion,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +74,7 @@ _SCHEDULING = (
     (NotEligible, 409, "business-rule"),
     (InvalidState, 409, "business-rule"),
     (InvalidInput, 400, "invalid"),
+    (IdempotencyKeyReused, 422, "business-rule"),
 )
 
 
@@ -101,7 +109,9 @@ def error_for(exc: Exception) -> FHIRError:
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         return FHIRError(401, "login", str(exc.detail), headers={"WWW-Authenticate": "Token"})
     if isinstance(exc, exceptions.Throttled):
-        return FHIRError(429, "throttled", str(exc.detail), headers={"Retry-After": str(int(exc.wait or 1))})
+        # DRF sets `wait` (seconds, or None) in Throttled.__init__; the stubs do not declare it.
+        wait = getattr(exc, "wait", None) or 1
+        return FHIRError(429, "throttled", str(exc.detail), headers={"Retry-After": str(int(wait))})
     if isinstance(exc, exceptions.PermissionDenied):
         return FHIRError(403, "forbidden", str(exc.detail))
     if isinstance(exc, exceptions.MethodNotAllowed):

@@ -4,10 +4,13 @@ serialise R4-compatible JSON for the resources used here)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from django.conf import settings
 from fhir.resources.R4B.appointment import Appointment as FAppointment
+from fhir.resources.R4B.codeableconcept import CodeableConcept
+from fhir.resources.R4B.coding import Coding
 from fhir.resources.R4B.healthcareservice import HealthcareService
 from fhir.resources.R4B.location import Location
 from fhir.resources.R4B.patient import Patient as FPatient
@@ -229,6 +232,7 @@ def appointment_resource(appointment: Appointment) -> FAppointment:
         minutesDuration=int((appointment.ends_at - appointment.starts_at).total_seconds() // 60),
         created=appointment.created_at,
         cancelationReason={"text": appointment.cancellation_reason} if appointment.cancellation_reason else None,
+        reasonCode=ehr_reasons(appointment.notes) or None,
         comment=ehr_comment(appointment.notes),
         participant=participants,
     )
@@ -244,7 +248,43 @@ def ehr_comment(notes: str) -> str | None:
     return "\n".join(lines) or None
 
 
-def proposed_appointment(proposed: ids.Proposed, protocol: Protocol, *, sequence: int | None = None) -> FAppointment:
+# How an EHR's reason for the appointment ($find's reason, $hold's or $book's, an
+# appointment-resource's reasonCode) is kept in the session's notes: one line each, its text
+# then its codes as [system|code], so the desk reads it and Appointment.reasonCode answers it.
+EHR_REASON_PREFIX = "EHR reason: "
+_REASON_CODE = re.compile(r"\s*\[([^\[\]|]*)\|([^\[\]|]+)\]$")
+
+
+def reason_line(concept: CodeableConcept) -> str:
+    """The notes line (without its prefix) that keeps a reason: its text, then its codes."""
+    codings = [c for c in concept.coding or [] if c.code]
+    text = concept.text or next((c.display for c in codings if c.display), None) or ""
+    codes = " ".join(f"[{c.system or ''}|{c.code}]" for c in codings)
+    return " ".join(f"{text} {codes}".split())
+
+
+def ehr_reasons(notes: str) -> list[CodeableConcept]:
+    """The reasons kept in the notes (reason_line), as CodeableConcepts."""
+    found = []
+    for line in notes.splitlines():
+        if not line.startswith(EHR_REASON_PREFIX):
+            continue
+        rest = line[len(EHR_REASON_PREFIX) :]
+        codings: list[Coding] = []
+        while match := _REASON_CODE.search(rest):
+            codings.insert(0, Coding(system=match.group(1) or None, code=match.group(2)))
+            rest = rest[: match.start()]
+        found.append(CodeableConcept(coding=codings or None, text=rest.strip() or None))
+    return found
+
+
+def proposed_appointment(
+    proposed: ids.Proposed,
+    protocol: Protocol,
+    *,
+    sequence: int | None = None,
+    reasons: list[CodeableConcept] | None = None,
+) -> FAppointment:
     participants: list[dict[str, Any]] = [
         {"actor": chair_ref(proposed.chair_id), "status": "accepted", "required": "required"},
         {"actor": site_ref(proposed.site_id), "status": "accepted", "required": "information-only"},
@@ -268,5 +308,6 @@ def proposed_appointment(proposed: ids.Proposed, protocol: Protocol, *, sequence
         end=proposed.end,
         minutesDuration=proposed.minutes,
         description=f"Session {sequence} of the induction course" if sequence else None,
+        reasonCode=reasons or None,
         participant=participants,
     )

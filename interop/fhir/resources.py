@@ -3,6 +3,7 @@ narrows it, and the FHIR resource each row becomes. Slot is computed (interop.fh
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -156,9 +157,9 @@ def _date_of(column: str, name: str) -> Callable[[QuerySet, list[str]], QuerySet
     def narrow(queryset: QuerySet, values: list[str]) -> QuerySet:
         for value in values:
             condition = date_condition(value, name=name)
-            lookups = {key.replace(column, f"{column}"): bound for key, bound in condition.lookups(column).items()}
+            lookups: dict[str, dt.datetime | dt.date] = dict(condition.lookups(column))
             if column == "date_of_birth":
-                lookups = {key: bound.date() for key, bound in lookups.items()}
+                lookups = {key: bound.date() for key, bound in condition.lookups(column).items()}
             queryset = queryset.filter(**lookups)
         return queryset
 

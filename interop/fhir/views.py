@@ -7,8 +7,10 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from fhir.resources.R4B.patient import Patient as FPatient
+from fhir.resources.R4B.resource import Resource
 
 from clinic.errors import InvalidState
+from clinic.models import Chair
 from clinic.permissions import site_ids
 from interop.fhir import ids
 from interop.fhir import representation as rep
@@ -17,7 +19,7 @@ from interop.fhir.capability import capability_statement
 from interop.fhir.finding import free_times, sites_by_id
 from interop.fhir.outcome import FHIRError, invalid, not_found, not_supported
 from interop.fhir.params import count_of, date_condition, location_ids, offset_of, reference_id
-from interop.fhir.resources import CHAIR_LOCATION, KINDS
+from interop.fhir.resources import CHAIR_LOCATION, KINDS, Kind
 from patients.models import Patient
 from patients.services import patient_register, patient_update
 from scheduling.models import Protocol
@@ -38,15 +40,26 @@ class CatchAllView(FHIRView):
         raise FHIRError(404, "not-supported", f"No FHIR interaction at {request.path}.")
 
 
-def _kind(resource_type: str):
+def _kind(resource_type: str) -> Kind | None:
+    """The resource type's Kind; None for Slot, which is computed, not read from rows."""
     kind = KINDS.get(resource_type)
     if kind is None and resource_type != "Slot":
         raise FHIRError(404, "not-supported", f"{resource_type} is not a resource type this server offers.")
     return kind
 
 
-def _etag(resource) -> str:
-    return f'W/"{resource.meta.versionId}"'
+def _etag(resource: Resource) -> str:
+    version = resource.meta.versionId if resource.meta is not None else None
+    return f'W/"{version or rep.version_of(None)}"'
+
+
+# Slots are computed on each request from bookings, holds, shifts, closures and opening hours, and
+# only bookings and holds keep a time of change: a Slot has no honest lastUpdated to search by.
+SLOT_LAST_UPDATED_REFUSAL = (
+    "Slot cannot be searched by _lastUpdated: Slots are computed on each request, never stored, and their free "
+    "time also depends on shifts, closures and opening hours, which keep no time of change. Search the window "
+    "again (start=ge..&start=lt..) for the current free Slots; use Appointment?_lastUpdated for changed bookings."
+)
 
 
 class TypeView(FHIRView):
@@ -68,6 +81,8 @@ class TypeView(FHIRView):
         return fhir_response(bundle)
 
     def _slots(self, params: dict[str, list[str]], count: int, offset: int) -> Any:
+        if any(name.split(":", 1)[0] == "_lastUpdated" for name in params):
+            raise not_supported(SLOT_LAST_UPDATED_REFUSAL)
         known = {"schedule", "service-type", "start", "status", "_count", "_offset", "_format"}
         unknown = set(params) - known
         if unknown:
@@ -91,15 +106,15 @@ class TypeView(FHIRView):
         protocol = Protocol.objects.filter(pk=int(protocol_id), active=True).first() if protocol_id.isdigit() else None
         if protocol is None:
             raise invalid(f"service-type: {services[0]!r} is not one of our HealthcareServices.")
-        chairs = KINDS["Schedule"].visible(self.actor)
+        visible_chairs = KINDS["Schedule"].visible(self.actor)
         if "schedule" in params:
             wanted = [
                 reference_id(v, "Schedule", name="schedule") for value in params["schedule"] for v in value.split(",")
             ]
-            chairs = chairs.filter(pk__in=wanted)
-        chairs = list(chairs.filter(active=True))
+            visible_chairs = visible_chairs.filter(pk__in=wanted)
+        chairs: list[Chair] = list(visible_chairs.filter(active=True))
         sites = sites_by_id({c.site_id for c in chairs})
-        patient = self.actor.patient if self.actor.is_patient else None
+        patient = self.own_patient()
         found = free_times(
             sites=sites,
             start=start,
@@ -229,11 +244,8 @@ class InstanceView(FHIRView):
         protocol = Protocol.objects.filter(pk=proposed.protocol_id).first() if proposed else None
         if proposed is None or protocol is None:
             raise not_found("Slot", resource_id)
-        if (
-            self.actor.is_staff
-            and site_ids(self.actor.staff) is not None
-            and proposed.site_id not in site_ids(self.actor.staff)
-        ):
+        reachable = site_ids(self.actor.staff) if self.actor.is_staff else None  # None: every site
+        if reachable is not None and proposed.site_id not in reachable:
             raise not_found("Slot", resource_id)
         resource = rep.slot_resource(proposed, protocol)
         still_free = free_times(

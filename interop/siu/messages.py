@@ -44,7 +44,7 @@ EVENT_REASONS = {
 }
 
 # HL7 table 0278 (filler status codes); our own status name goes in the text component.
-FILLER_STATUS = {
+FILLER_STATUS: dict[str, str] = {
     AppointmentStatus.BOOKED: "Booked",
     AppointmentStatus.CONFIRMED: "Booked",
     AppointmentStatus.CHECKED_IN: "Booked",
@@ -159,8 +159,8 @@ def siu_message(
         reason = f"Cancelled: {appointment.cancellation_reason}"
     _coded(sch.sch_6, event, reason)
     if protocol is not None:
-        number = f" session {appointment.sequence}" if appointment.sequence else ""
-        _coded(sch.sch_7, appointment.phase.upper(), f"{protocol.name}, {appointment.get_phase_display()}{number}")
+        session = f" session {appointment.sequence}" if appointment.sequence else ""
+        _coded(sch.sch_7, appointment.phase.upper(), f"{protocol.name}, {appointment.get_phase_display()}{session}")
     else:
         _coded(sch.sch_7, appointment.phase.upper(), f"Single session, {appointment.get_phase_display()}")
     _coded(sch.sch_8, "Normal")

@@ -97,7 +97,8 @@ def siu_enqueue(*, event: str, appointments: Sequence[Appointment], actor: Abstr
 def _deliver_on_commit() -> None:
     """Queue one delivery task when the transaction commits (once, however many messages it
     wrote); beat's periodic run picks up anything a lost task leaves behind."""
-    if any(func is kick_delivery for _, func, _ in connection.run_on_commit):
+    # Each entry is (savepoint ids, function, robust); index 1 is the function whatever the length.
+    if any(entry[1] is kick_delivery for entry in connection.run_on_commit):
         return
     transaction.on_commit(kick_delivery, robust=True)
 

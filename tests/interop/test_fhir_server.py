@@ -49,6 +49,7 @@ def test_capability_statement_declares_the_ihe_server_and_how_to_ask_for_a_cours
     operations = {op.name: op for op in appointment.operation}
     assert set(operations) == {"find", "hold", "book"}
     assert "`course` = true" in operations["find"].documentation
+    assert "201 Created with Location" in operations["book"].documentation
     assert "patient/Appointment.rs" in statement.rest[0].security.description
 
 
@@ -188,6 +189,22 @@ def test_slots_are_computed_free_times_per_chair(world):
         )
     )
     assert slots[0].start not in {e.resource.start for e in again.entry}
+
+
+@pytest.mark.parametrize("name", ["_lastUpdated", "_lastUpdated:missing"])
+def test_slot_search_refuses_last_updated_and_says_why(world, name):
+    start, end = window()
+    since = (NOW - dt.timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    response = world.client("front_desk").get(
+        BASE + f"Slot?service-type={world.protocol.pk}&start=ge{start}&start=lt{end}&{name}=gt{since}"
+    )
+    assert response.status_code == 400 and outcome_code(response) == "not-supported"
+    assert "computed on each request" in parse(response).issue[0].diagnostics
+    # The CapabilityStatement declares only what the Slot search does, and says why.
+    statement = parse(world.client(None).get(BASE + "metadata"))
+    slot = next(r for r in statement.rest[0].resource if r.type == "Slot")
+    assert {p.name for p in slot.searchParam} == {"schedule", "service-type", "start", "status"}
+    assert "_lastUpdated is refused" in slot.documentation
 
 
 def test_schedules_locations_services_and_practitioners_read(world):
@@ -517,6 +534,8 @@ def test_find_under_an_open_plan_offers_only_times_its_rules_allow(world):
         post(desk, "Appointment/$find", find_body(world, world.patient_a, day=START + dt.timedelta(days=1), count=100))
     )
     assert not [e for e in found.entry if e.resource.get_resource_type() == "Appointment"]
+    note = next(e.resource for e in found.entry if e.resource.get_resource_type() == "OperationOutcome")
+    assert "the plan's rules" in note.issue[0].diagnostics
     later = parse(
         post(desk, "Appointment/$find", find_body(world, world.patient_a, day=START + dt.timedelta(days=2), count=100))
     )
@@ -672,7 +691,7 @@ def test_book_a_new_appointment_from_a_resource_with_its_comment(world):
         ("comment", "valueString", "Bring the signed consent form"),
     )
     response = post(desk, "Appointment/$book", body, HTTP_IDEMPOTENCY_KEY="ehr-new-1")
-    assert response.status_code == 200
+    assert response.status_code == 201
     booked = parse(response).entry[0].resource
     assert booked.status == "booked" and booked.start == proposal.start
     assert booked.meta.profile == ["https://profiles.ihe.net/ITI/Scheduling/StructureDefinition/ihe-sched-appt"]
@@ -684,9 +703,62 @@ def test_book_a_new_appointment_from_a_resource_with_its_comment(world):
     assert row.notes == "EHR: Bring the signed consent form"
     assert row.reminders.exists()
     assert parse(desk.get(BASE + f"Appointment/{row.pk}")).comment == "Bring the signed consent form"
+    assert response["Location"] == f"http://testserver{BASE}Appointment/{row.pk}/_history/{booked.meta.versionId}"
     again = post(desk, "Appointment/$book", body, HTTP_IDEMPOTENCY_KEY="ehr-new-1")
     assert again["Idempotent-Replayed"] == "true" and parse(again).entry[0].resource.id == booked.id
+    # The replay is the first answer: 201 Created and the same Location.
+    assert again.status_code == 201 and again["Location"] == response["Location"]
     assert Appointment.objects.count() == 1
+
+
+def test_book_answers_201_only_for_a_new_appointment_and_200_for_holds_proposals_moves_and_cancels(world):
+    desk = world.client("front_desk")
+    offered = proposals(world, world.patient_a)
+    # A proposal booked by reference, and the same through an appointment-resource with its id.
+    by_reference = post(desk, "Appointment/$book", reference("appointment-reference", f"Appointment/{offered[0].id}"))
+    assert by_reference.status_code == 200 and not by_reference.has_header("Location")
+    later = next(p for p in offered if p.start >= offered[0].start + dt.timedelta(hours=3))
+    proposal_resource = json.loads(later.model_dump_json())
+    by_resource = post(desk, "Appointment/$book", parameters(("appointment-resource", "resource", proposal_resource)))
+    assert by_resource.status_code == 200 and not by_resource.has_header("Location")
+    # A hold booked.
+    other = proposals(world, world.patient_b)[0]
+    held = parse(post(desk, "Appointment/$hold", reference("appointment-reference", f"Appointment/{other.id}")))
+    from_hold = post(
+        desk, "Appointment/$book", reference("appointment-reference", f"Appointment/{held.entry[0].resource.id}")
+    )
+    assert from_hold.status_code == 200 and not from_hold.has_header("Location")
+    # A move and a cancel of an existing appointment.
+    booked = parse(by_reference).entry[0].resource
+    moved = booked.model_copy()
+    moved.start, moved.end = booked.start + dt.timedelta(days=1), booked.end + dt.timedelta(days=1)
+    move = post(
+        desk, "Appointment/$book", parameters(("appointment-resource", "resource", json.loads(moved.model_dump_json())))
+    )
+    assert move.status_code == 200 and not move.has_header("Location")
+    cancel = parse(move).entry[0].resource.model_copy()
+    cancel.status = "cancelled"
+    cancelled = post(
+        desk,
+        "Appointment/$book",
+        parameters(("appointment-resource", "resource", json.loads(cancel.model_dump_json()))),
+    )
+    assert cancelled.status_code == 200 and not cancelled.has_header("Location")
+    assert Appointment.objects.filter(status=AppointmentStatus.BOOKED).count() == 2
+
+
+def test_several_new_appointments_booked_together_answer_201_with_the_first_ones_location(world):
+    offered = proposals(world, world.patient_a)
+    later = next(p for p in offered if p.start >= offered[0].start + dt.timedelta(hours=3))
+    body = parameters(
+        ("appointment-resource", "resource", new_appointment(world, offered[0], world.patient_a)),
+        ("appointment-resource", "resource", new_appointment(world, later, world.patient_b)),
+    )
+    response = post(world.client("front_desk"), "Appointment/$book", body)
+    assert response.status_code == 201
+    first = parse(response).entry[0].resource
+    assert [e.resource.start for e in parse(response).entry] == [offered[0].start, later.start]
+    assert response["Location"].endswith(f"Appointment/{first.id}/_history/{first.meta.versionId}")
 
 
 def test_a_new_appointment_from_a_resource_under_the_patients_plan_is_in_the_plan(world):
