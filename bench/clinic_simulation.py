@@ -49,6 +49,18 @@ The day, in simpy (minutes from opening)
     it, the same for both policies) and wait from arrival to setup; starts booked in the same 15
     minutes; patients needing a setup at once; nurse hands-on minutes and chair minutes over the
     open hours; overtime = minutes the last patient leaves after closing.
+  - every day is also played with each session's work done by the nurse booking gave it (one
+    `simpy.PriorityResource` per nurse, as the board assigns them): its waits and overtime are
+    rows of their own.
+
+The day template: after the 4-week warm-up the clinic admin's regeneration runs once (the same
+service and solver as the page's Celery task), for both sites; only `level` reads it.
+
+The day ceiling: the most sessions one open day can hold under booking's rules, solved with
+CP-SAT on the simulated site (each nurse's chairs exactly: 11 two-hour sessions per nurse, 44 a
+day). Each run counts the days booked to it, and a missed raised-demand target says how much
+room under it earliest's days still had after its first refusal, which bounds what any policy
+could add there.
 
 Afterwards the database is checked: every course's held induction sessions on distinct days,
 48 h apart, inside the 21-day window; maintenance gaps inside 14-42 days (the upper bound only
@@ -114,6 +126,10 @@ HANDS_PER_NURSE = 1
 # = 3, the monitoring ratio), i.e. the behaviour issue 17 measured on main before nurse work.
 UNLIMITED = "earliest-no-setup-limit"
 PROTOCOL_NAME = "IV ketamine, six in three weeks"
+# The site's day template is made once the warm-up is over (issue 17 item 3; both policies get
+# it, only `level` reads it).
+TEMPLATE_AFTER_WARM_UP = os.environ.get("SIM_TEMPLATE", "1") == "1"
+TEMPLATE_SECONDS = float(os.environ.get("SIM_TEMPLATE_SECONDS", "60"))
 
 TARGETS = {
     "p90_wait_lower": 0.40,
@@ -188,6 +204,7 @@ class Visit:
     start: float  # scheduled, minutes from opening
     length: float
     fate: Fate
+    nurse: int | None = None  # the nurse booking gave the session
 
 
 @dataclass
@@ -210,24 +227,30 @@ def play_day(
     check_minutes: float,
     discharge_minutes: float,
     close: float,
+    assigned: bool = False,
 ) -> DayResult:
+    """One day minute by minute. The nurses are one shared pool (`assigned` False: any free nurse
+    takes the next piece of work), or each session's work waits for the nurse booking gave it
+    (`assigned` True, as the board assigns them)."""
     import simpy
 
     env = simpy.Environment()
-    staff = simpy.PriorityResource(env, capacity=nurses * setups_per_nurse)
+    pool = simpy.PriorityResource(env, capacity=nurses * setups_per_nurse)
+    own = {nurse: simpy.PriorityResource(env, capacity=setups_per_nurse) for nurse in {v.nurse for v in visits}}
     chairs = {chair: simpy.Resource(env, capacity=1) for chair in {v.chair for v in visits}}
     result = DayResult()
     result.booked_peak = max(Counter(int(v.start // 15) for v in visits).values(), default=0)
     needing_setup = [0]
     last_out = [0.0]
 
-    def nurse_work(minutes: float, priority: int):
+    def nurse_work(staff, minutes: float, priority: int):
         with staff.request(priority=priority) as request:
             yield request
             yield env.timeout(minutes)
             result.nurse_minutes += minutes
 
     def patient(visit: Visit):
+        staff = own[visit.nurse] if assigned else pool
         yield env.timeout(visit.start + visit.fate.lateness)
         arrived = env.now
         with chairs[visit.chair].request() as chair:
@@ -248,9 +271,9 @@ def play_day(
                     and seated + offset + check_minutes <= seated + visit.length - discharge_minutes
                 ):
                     yield env.timeout(max(0.0, seated + offset - env.now))
-                    yield from nurse_work(check_minutes, 0)
+                    yield from nurse_work(staff, check_minutes, 0)
             yield env.timeout(max(0.0, seated + visit.length - discharge_minutes - env.now))
-            yield from nurse_work(discharge_minutes, 0)
+            yield from nurse_work(staff, discharge_minutes, 0)
             result.chair_minutes += env.now - seated
             last_out[0] = max(last_out[0], env.now)
 
@@ -345,6 +368,48 @@ class Tally:
     setup_peaks: list = field(default_factory=list)
     starts_by_hour: Counter = field(default_factory=Counter)
     refusal_reasons: Counter = field(default_factory=Counter)
+    booked_by_day: dict = field(default_factory=dict)
+    assigned_waits: list = field(default_factory=list)
+    assigned_waits_after_arrival: list = field(default_factory=list)
+    assigned_overtime: float = 0.0
+    assigned_overtime_days: int = 0
+    template: dict = field(default_factory=dict)
+    first_refusal: dt.date | None = None
+
+
+def day_ceiling(*, site, protocol) -> dict:
+    """The most sessions one open day of the site can hold under booking's own rules (each session
+    one nurse on shift, that nurse's setup, check and discharge one at a time, at most the ratio
+    watched at once, every chair's sessions inside opening hours): the day-template solver on the
+    simulated site, which solves each nurse's chairs exactly when the nurses share one shift. No
+    placement can book a day beyond it."""
+    from scheduling.engine.day_template import ChairSpec, NurseShift, ProtocolSpec, solve_day_template
+
+    solved = solve_day_template(
+        chairs=[ChairSpec(chair.pk, frozenset(chair.equipment)) for chair in site.chairs.all()],
+        opening=(dt.time(OPENS), dt.time(CLOSES)),
+        nurse_shifts=[NurseShift(dt.time(OPENS), dt.time(CLOSES))] * NURSES,
+        protocols=[
+            ProtocolSpec(
+                id=protocol.pk,
+                route=protocol.route,
+                chair_minutes=protocol.session_minutes,
+                setup_minutes=protocol.nurse_setup_minutes,
+                weight=1.0,
+                check_offsets=tuple(protocol.nurse_check_offsets_minutes),
+                check_minutes=protocol.nurse_check_minutes,
+                discharge_minutes=protocol.nurse_discharge_minutes,
+            )
+        ],
+        setups_per_nurse=site.setups_per_nurse or 1,
+        max_patients_per_nurse=site.max_patients_per_nurse,
+        step_minutes=site.slot_step_minutes,
+        time_limit_seconds=30,
+    )
+    return {
+        "sessions": solved.template.sessions_per_day if solved.template else 0,
+        "status": solved.status,
+    }
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -364,6 +429,7 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
     from scheduling.errors import CourseDoesNotFit, SchedulingError
     from scheduling.models import Appointment, AppointmentStatus, Phase, PlanStatus, TreatmentPlan
     from scheduling.services.courses import ProposedSession
+    from scheduling.services.day_template import day_template_regenerate
 
     began = time.perf_counter()
     clinic = build_clinic(policy=policy, weeks=weeks)
@@ -384,6 +450,7 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
     seen_per_patient: Counter = Counter()
     cancel_on: dict[dt.date, list[int]] = defaultdict(list)
     last_seen = [0]
+    current = [days[0]]  # the simulated day, for the first refusal
 
     def see_new(today: dt.date) -> None:
         """Give every session booked since the last look its fate, in a stable order."""
@@ -409,6 +476,7 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
         if outcome.short_by:
             tally.refused += 1
             tally.reflows_refused += 1
+            tally.first_refusal = tally.first_refusal or current[0]
 
     def book_course(arrival: Arrival, now: dt.datetime, today: dt.date) -> None:
         patient = Patient.objects.create(
@@ -471,11 +539,26 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
         if sessions is None:
             tally.courses_refused += 1
             tally.refused += 6
+            tally.first_refusal = tally.first_refusal or current[0]
             return  # the patient goes elsewhere; the plan stays an unbooked draft
         services.course_book(plan=plan, actor=desk, now=now, sessions=sessions)
 
+    template_day = days[WARM_UP_WEEKS * 5] if len(days) > WARM_UP_WEEKS * 5 else None
     for today in days:
+        current[0] = today
         morning = _local(today, 7)
+        if today == template_day and TEMPLATE_AFTER_WARM_UP:
+            # The clinic admin regenerates the day template from the page once the warm-up's
+            # bookings give the protocol mix: the same service and solver the Celery task runs.
+            made = day_template_regenerate(
+                site=site, actor=desk, now=_local(today, 6), time_limit_seconds=TEMPLATE_SECONDS
+            )
+            tally.template = {
+                "state": made.state,
+                "sessions_per_day": made.sessions_per_day,
+                "solver_status": made.solver_status,
+                "solve_seconds": made.solve_seconds,
+            }
         with time_machine.travel(morning, tick=False):
             for pk in cancel_on.pop(today, []):
                 appointment = Appointment.objects.get(pk=pk)
@@ -497,6 +580,7 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
                 except SchedulingError as exc:  # a refusal the desk would see; counted, not hidden
                     tally.courses_refused += 1
                     tally.refused += 6
+                    tally.first_refusal = tally.first_refusal or current[0]
                     print(f"refused {arrival.index}: {exc}", file=sys.stderr)
             see_new(today)
         # The day itself.
@@ -506,31 +590,38 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
                 site=site, starts_at__gte=start, starts_at__lt=end, status__in=["booked", "confirmed"]
             )
             .order_by("starts_at", "chair_id", "pk")  # simpy breaks ties in this order: keep it fixed
-            .values_list("pk", "chair_id", "starts_at", "ends_at")
+            .values_list("pk", "chair_id", "nurse_id", "starts_at", "ends_at")
         )
         opening = _local(today, OPENS)
         visits, missed = [], []
-        for pk, chair_id, starts_at, ends_at in todays:
+        for pk, chair_id, nurse_id, starts_at, ends_at in todays:
             if fates[pk].no_show:
                 missed.append(pk)
                 continue
             visits.append(
                 Visit(
                     chair=chair_id,
+                    nurse=nurse_id,
                     start=(starts_at - opening).total_seconds() / 60,
                     length=(ends_at - starts_at).total_seconds() / 60,
                     fate=fates[pk],
                 )
             )
-        played = play_day(
-            visits,
-            nurses=NURSES,
-            setups_per_nurse=setups_per_nurse,
-            check_offsets=check_offsets,
-            check_minutes=check_minutes,
-            discharge_minutes=discharge_minutes,
-            close=(CLOSES - OPENS) * 60,
-        )
+        day_rules = {
+            "nurses": NURSES,
+            "setups_per_nurse": setups_per_nurse,
+            "check_offsets": check_offsets,
+            "check_minutes": check_minutes,
+            "discharge_minutes": discharge_minutes,
+            "close": (CLOSES - OPENS) * 60,
+        }
+        played = play_day(visits, **day_rules)
+        as_assigned = play_day(visits, **day_rules, assigned=True)
+        tally.assigned_waits += as_assigned.waits
+        tally.assigned_waits_after_arrival += as_assigned.waits_after_arrival
+        tally.assigned_overtime += as_assigned.overtime
+        tally.assigned_overtime_days += as_assigned.overtime > 0
+        tally.booked_by_day[today.isoformat()] = len(todays)
         tally.delivered += len(visits)
         tally.starts_by_hour.update(OPENS + int(v.start // 60) for v in visits)
         tally.delivered_by_day[today.isoformat()] = len(visits)
@@ -579,10 +670,14 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
                         unplaced = plan.attention_reason.split(": ", 1)[1].count("; ") + 1
                     tally.requested += len(created) + unplaced
                     tally.refused += unplaced
+                    if unplaced:
+                        tally.first_refusal = tally.first_refusal or current[0]
                     tally.maintenance_refused += unplaced
             see_new(today)
 
     open_minutes = len(days) * (CLOSES - OPENS) * 60
+    ceiling = day_ceiling(site=site, protocol=protocol)
+    after_warm_up = [n for day, n in sorted(tally.booked_by_day.items())][WARM_UP_WEEKS * 5 :]
     weekday_means = weekday_balance(tally.delivered_by_day)
     return {
         "policy": policy,
@@ -619,6 +714,21 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
         "course_misses": dict(tally.refusal_reasons.most_common(4)),
         "starts_by_hour": {f"{h:02d}": n for h, n in sorted(tally.starts_by_hour.items())},
         "rules_broken": rules_broken(site=site),
+        "delivered_by_day": tally.delivered_by_day,
+        "booked_by_day": tally.booked_by_day,
+        "assigned_wait_p90": _percentile(tally.assigned_waits, 0.9),
+        "assigned_wait_median": statistics.median(tally.assigned_waits) if tally.assigned_waits else 0.0,
+        "assigned_wait_after_arrival_p90": _percentile(tally.assigned_waits_after_arrival, 0.9),
+        "assigned_wait_after_arrival_median": statistics.median(tally.assigned_waits_after_arrival)
+        if tally.assigned_waits_after_arrival
+        else 0.0,
+        "assigned_overtime_minutes": tally.assigned_overtime,
+        "assigned_overtime_days": tally.assigned_overtime_days,
+        "template": tally.template,
+        "ceiling": ceiling,
+        "days_at_ceiling": sum(n >= ceiling["sessions"] for n in tally.booked_by_day.values()),
+        "booked_after_warm_up": statistics.mean(after_warm_up) if after_warm_up else 0.0,
+        "first_refusal": tally.first_refusal.isoformat() if tally.first_refusal else None,
         "seconds": time.perf_counter() - began,
     }
 
@@ -784,6 +894,9 @@ def run(policy: str, rate: float, weeks: int, seed: int) -> dict:
         result = _child(args, database)
     finally:
         booking_scale._drop(database)
+    if os.environ.get("SIM_DUMP"):
+        Path(os.environ["SIM_DUMP"]).mkdir(parents=True, exist_ok=True)
+        (Path(os.environ["SIM_DUMP"]) / f"{policy}-{rate}-{weeks}.json").write_text(json.dumps(result, default=str))
     print(
         f"  {policy:>8} at {rate:.2f}/day: {result['delivered']} delivered, refusal {result['refusal']:.1%}, "
         f"{result['seconds']:.0f} s",
@@ -814,6 +927,9 @@ ROWS = [
     ("wait sched. start->setup, p90 (min)", "wait_p90", "{:.1f}"),
     ("wait arrival->setup, median (min)", "wait_after_arrival_median", "{:.1f}"),
     ("wait arrival->setup, p90 (min)", "wait_after_arrival_p90", "{:.1f}"),
+    ("booked nurse does the work: wait sched. start->setup, p90", "assigned_wait_p90", "{:.1f}"),
+    ("booked nurse does the work: wait arrival->setup, p90", "assigned_wait_after_arrival_p90", "{:.1f}"),
+    ("booked nurse does the work: overtime (min, total)", "assigned_overtime_minutes", "{:.0f}"),
     ("booked starts in one 15 min, max", "booked_peak_max", "{:d}"),
     ("booked starts in one 15 min, daily mean", "booked_peak_mean", "{:.1f}"),
     ("patients needing setup at once, max", "setup_peak_max", "{:d}"),
@@ -823,6 +939,10 @@ ROWS = [
     ("overtime after 18:00 (min, total)", "overtime_minutes", "{:.0f}"),
     ("days running over", "overtime_days", "{:d}"),
     ("busiest/quietest weekday (after warm-up)", "weekday_ratio", "{:.2f}"),
+    ("day ceiling under booking's rules (CP-SAT)", None, None),
+    ("day template after warm-up (level reads it)", None, None),
+    ("sessions booked a day after warm-up, mean", "booked_after_warm_up", "{:.1f}"),
+    ("open days booked to the ceiling", "days_at_ceiling", "{:d}"),
     ("weekday means Mon..Fri", None, None),
     ("delivered starts by hour 08..17", None, None),
     ("protocol rules broken", None, None),
@@ -841,6 +961,11 @@ def table(title: str, earliest: dict, level: dict) -> str:
                 cells.append(" ".join(f"{v:.1f}" for v in result["weekday_means"].values()))
             elif label.startswith("delivered starts by hour"):
                 cells.append(" ".join(str(result["starts_by_hour"].get(f"{h:02d}", 0)) for h in range(OPENS, CLOSES)))
+            elif label.startswith("day ceiling"):
+                cells.append(f"{result['ceiling']['sessions']} ({result['ceiling']['status']})")
+            elif label.startswith("day template"):
+                made = result["template"]
+                cells.append(f"{made['sessions_per_day']} a day ({made['solver_status']})" if made else "none")
             elif label.startswith("protocol rules"):
                 cells.append(str(len(result["rules_broken"])))
             else:
@@ -850,6 +975,15 @@ def table(title: str, earliest: dict, level: dict) -> str:
         misses = "; ".join(f"{reason} ({count})" for reason, count in result["course_misses"].items())
         lines.append(f"{result['policy']}: why asked-for course starts failed: {misses or 'none failed'}")
     return "\n".join(lines)
+
+
+def room_under_ceiling(result: dict) -> int:
+    """Sessions the result's days could still have taken under the day ceiling, from its first
+    refused request on: more than any policy could add there (it ignores every course rule)."""
+    first, ceiling = result["first_refusal"], result["ceiling"]["sessions"]
+    if not first:
+        return 0
+    return sum(max(0, ceiling - booked) for day, booked in result["booked_by_day"].items() if day >= first)
 
 
 def targets(same: tuple[dict, dict], raised: tuple[dict, dict] | None) -> list[str]:
@@ -874,8 +1008,12 @@ def targets(same: tuple[dict, dict], raised: tuple[dict, dict] | None) -> list[s
             missed.append(f"the raised demand never made earliest refuse over {TARGETS['raised_refusal']:.0%}")
         more = r_level["delivered"] / r_earliest["delivered"] - 1 if r_earliest["delivered"] else 0.0
         if more < TARGETS["raised_more_sessions"]:
+            room = room_under_ceiling(r_earliest)
             missed.append(
-                f"raised demand: level delivers {more:+.1%} sessions (target +{TARGETS['raised_more_sessions']:.0%})"
+                f"raised demand: level delivers {more:+.1%} sessions (target +{TARGETS['raised_more_sessions']:.0%}); "
+                f"from earliest's first refusal on, its days had room under the ceiling of "
+                f"{r_earliest['ceiling']['sessions']} a day for {room} more sessions, at most "
+                f"{room / r_earliest['delivered']:+.1%} for any policy"
             )
     for result in (*same, *(raised or ())):
         if result["rules_broken"]:

@@ -68,6 +68,10 @@ def test_both_policies_replay_the_same_demand_through_the_services_without_break
         assert result["requested"] >= 6 * result["courses_requested"]
         assert 0 <= result["wait_median"] <= result["wait_p90"]
         assert 0 < result["nurse_utilisation"] < 1 and 0 < result["chair_utilisation"] < 1
+        # The site's day ceiling: 4 nurses, each holding at most 11 two-hour sessions a day under the
+        # hands-on rules; no simulated day was booked beyond it.
+        assert result["ceiling"] == {"sessions": 44, "status": "OPTIMAL"}
+        assert max(result["booked_by_day"].values()) <= result["ceiling"]["sessions"]
 
 
 def test_demand_and_each_sessions_fate_are_fixed_by_the_seed():
@@ -95,6 +99,25 @@ def test_patients_starting_together_queue_for_the_one_nurse():
     assert day.booked_peak == 3 and day.setup_peak == 3
     assert day.nurse_minutes == 3 * 20 + 3 * 10
     assert day.overtime == 0
+
+
+def test_with_booked_nurses_a_patient_waits_only_for_their_own_nurse():
+    fate = sim.Fate(cancel_lead_days=None, no_show=False, lateness=0.0, setup=20.0)
+    late = sim.Fate(cancel_lead_days=None, no_show=False, lateness=10.0, setup=20.0)
+    visits = [
+        sim.Visit(chair=1, start=0.0, length=120.0, fate=late, nurse=7),
+        sim.Visit(chair=2, start=20.0, length=120.0, fate=fate, nurse=7),  # waits for nurse 7's late setup
+        sim.Visit(chair=3, start=20.0, length=120.0, fate=fate, nurse=8),
+    ]
+    rules = {"nurses": 3, "setups_per_nurse": 1, "check_offsets": [], "check_minutes": 5}
+    rules |= {"discharge_minutes": 10, "close": 600}
+
+    pooled = sim.play_day(visits, **rules)
+    assigned = sim.play_day(visits, **rules, assigned=True)
+
+    assert sorted(pooled.waits_after_arrival) == [0.0, 0.0, 0.0]
+    assert sorted(assigned.waits_after_arrival) == [0.0, 0.0, 10.0]
+    assert sorted(assigned.waits) == [0.0, 10.0, 10.0]  # the late patient's own ten minutes, and the wait
 
 
 def test_a_session_booked_to_the_closing_time_runs_over_when_its_setup_waits():

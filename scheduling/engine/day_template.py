@@ -134,6 +134,80 @@ def solve_day_template(
     time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS,
     workers: int = DEFAULT_WORKERS,
 ) -> DayTemplateOutcome:
+    """The site's template. Booking gives every session one nurse, whose own hands-on work may not
+    overlap (beyond setups per nurse) and who watches at most the ratio at once; a template that
+    only kept these limits for all nurses together (a pool) offers days no assignment of nurses
+    can hold (12 chairs, 4 nurses, 120-minute sessions: 50 pooled, 44 with each nurse's own
+    limits). When every nurse works the same shift and there are at least as many chairs as
+    nurses, the day is solved per nurse: the chairs are dealt out to the nurses in turn (alike
+    equipment spread evenly), and each nurse's chairs are solved with that nurse alone, which
+    is exact for that nurse; nurses with the same chairs share one solve. Otherwise (nurses on
+    different shifts hand chairs over during the day) the pooled model is solved, and booking's
+    own nurse check decides what of it holds."""
+    started = time.monotonic()
+    lanes = len(nurse_shifts)
+    if lanes < 2 or len(set(nurse_shifts)) != 1 or len(chairs) < lanes:
+        return _solve(
+            chairs=chairs,
+            opening=opening,
+            nurse_shifts=nurse_shifts,
+            protocols=protocols,
+            setups_per_nurse=setups_per_nurse,
+            max_patients_per_nurse=max_patients_per_nurse,
+            step_minutes=step_minutes,
+            time_limit_seconds=time_limit_seconds,
+            workers=workers,
+        )
+    dealt: list[list[ChairSpec]] = [[] for _ in range(lanes)]
+    for position, chair in enumerate(sorted(chairs, key=lambda c: (sorted(c.routes), c.id))):
+        dealt[position % lanes].append(chair)
+    # Lanes whose chairs are equipped alike, in the same order, have the same answer: solve once.
+    kinds: dict[tuple[frozenset[str], ...], list[list[ChairSpec]]] = {}
+    for lane in dealt:
+        kinds.setdefault(tuple(chair.routes for chair in lane), []).append(lane)
+    starts: dict[int, list[tuple[dt.time, int]]] = {}
+    statuses: list[str] = []
+    for number, (kind, members) in enumerate(kinds.items()):
+        left = time_limit_seconds - (time.monotonic() - started)
+        solved = _solve(
+            chairs=members[0],
+            opening=opening,
+            nurse_shifts=nurse_shifts[:1],
+            protocols=protocols,
+            setups_per_nurse=setups_per_nurse,
+            max_patients_per_nurse=max_patients_per_nurse,
+            step_minutes=step_minutes,
+            time_limit_seconds=max(0.05, left / (len(kinds) - number)),
+            workers=workers,
+        )
+        statuses.append(solved.status)
+        if solved.template is None:
+            continue
+        for lane in members:
+            for solved_chair, chair in zip(members[0], lane, strict=True):
+                if solved_chair.id in solved.template.starts:
+                    starts[chair.id] = list(solved.template.starts[solved_chair.id])
+    held = sum(len(rows) for rows in starts.values())
+    status = "OPTIMAL" if all(s == "OPTIMAL" for s in statuses) else ("FEASIBLE" if held else statuses[-1])
+    return DayTemplateOutcome(
+        status=status,
+        solve_seconds=time.monotonic() - started,
+        template=DayTemplateSolution(starts=starts, sessions_per_day=held) if held else None,
+    )
+
+
+def _solve(
+    *,
+    chairs: Sequence[ChairSpec],
+    opening: tuple[dt.time, dt.time],
+    nurse_shifts: Sequence[NurseShift],
+    protocols: Sequence[ProtocolSpec],
+    setups_per_nurse: int = 1,
+    max_patients_per_nurse: int = 3,
+    step_minutes: int = 5,
+    time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS,
+    workers: int = DEFAULT_WORKERS,
+) -> DayTemplateOutcome:
     # Imported here: OR-Tools takes most of a second to import, and only the task's worker solves.
     from ortools.sat.python import cp_model
 
