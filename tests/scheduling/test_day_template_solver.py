@@ -187,3 +187,57 @@ def test_hands_on_pieces_follow_the_protocol_and_stay_inside_the_session():
 
     assert worked.hands_on() == [(0, 20), (40, 5), (50, 10)]
     assert STANDARD.hands_on() == [(0, 20)]
+
+
+WORKED = ProtocolSpec(
+    id=1,
+    route="iv",
+    chair_minutes=120,
+    setup_minutes=20,
+    weight=1.0,
+    check_offsets=(40,),
+    check_minutes=5,
+    discharge_minutes=10,
+)
+
+
+def test_nurses_on_one_shift_get_a_day_each_of_them_can_hold_alone():
+    # Booking gives every session one nurse. Six chairs, two nurses 08:00-18:00: a nurse alone can
+    # hold 11 two-hour sessions a day (setup, check and discharge one at a time, three patients at
+    # most), so the day holds 22, and each nurse's three chairs keep that nurse's work apart.
+    single = solve_day_template(
+        chairs=[ChairSpec(1, IV), ChairSpec(2, IV), ChairSpec(3, IV)],
+        opening=(dt.time(8), dt.time(18)),
+        nurse_shifts=[NurseShift(dt.time(8), dt.time(18))],
+        protocols=[WORKED],
+    )
+    outcome = solve_day_template(
+        chairs=[ChairSpec(i, IV) for i in range(1, 7)],
+        opening=(dt.time(8), dt.time(18)),
+        nurse_shifts=[NurseShift(dt.time(8), dt.time(18))] * 2,
+        protocols=[WORKED],
+    )
+
+    assert single.status == outcome.status == "OPTIMAL"
+    assert single.template is not None and single.template.sessions_per_day == 11
+    assert outcome.template is not None and outcome.template.sessions_per_day == 22
+    for lane in ((1, 3, 5), (2, 4, 6)):  # the chairs dealt to each nurse in turn
+        starts = sorted(_minutes(t) for chair in lane for t, _ in outcome.template.starts.get(chair, []))
+        pieces = sorted((s + o, s + o + n) for s in starts for o, n in WORKED.hands_on())
+        assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(pieces))
+        assert all(sum(s <= minute < s + 120 for s in starts) <= 3 for minute in range(8 * 60, 18 * 60))
+
+
+def test_nurses_on_different_shifts_share_the_chairs_in_one_model():
+    # A morning and an afternoon nurse hand the chairs over: one chair serves both, which per-nurse
+    # chairs could not do.
+    outcome = solve_day_template(
+        chairs=[ChairSpec(1, IV)],
+        opening=(dt.time(8), dt.time(18)),
+        nurse_shifts=[NurseShift(dt.time(8), dt.time(13)), NurseShift(dt.time(13), dt.time(18))],
+        protocols=[WORKED],
+    )
+
+    assert outcome.template is not None
+    starts = [_minutes(t) for t, _ in outcome.template.starts[1]]
+    assert any(s < 13 * 60 for s in starts) and any(s >= 13 * 60 for s in starts)
