@@ -76,7 +76,7 @@ of requests): `level` delivers at least 10 % more sessions; no rule broken anywh
     .venv/bin/python bench/clinic_simulation.py --quick       # 8 weeks, smaller search
     .venv/bin/python bench/clinic_simulation.py --reference   # also earliest without the setup limit
 
-A full run (four half-years, two at a time) took about 15 minutes on the shared 2-CPU box at
+A full run (four half-years, two at a time; five with --reference) took 15-25 minutes on the shared 2-CPU box at
 load 7-10; figures and the distributions are recorded in docs/benchmarks.md.
     .venv/bin/python bench/clinic_simulation.py --weeks 12 --seed 7
 

@@ -167,7 +167,7 @@ def solve_day_template(
         kinds.setdefault(tuple(chair.routes for chair in lane), []).append(lane)
     starts: dict[int, list[tuple[dt.time, int]]] = {}
     statuses: list[str] = []
-    for number, (kind, members) in enumerate(kinds.items()):
+    for number, members in enumerate(kinds.values()):
         left = time_limit_seconds - (time.monotonic() - started)
         solved = _solve(
             chairs=members[0],
