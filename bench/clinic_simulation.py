@@ -383,24 +383,14 @@ def day_ceiling(*, site, protocol) -> dict:
     watched at once, every chair's sessions inside opening hours): the day-template solver on the
     simulated site, which solves each nurse's chairs exactly when the nurses share one shift. No
     placement can book a day beyond it."""
-    from scheduling.engine.day_template import ChairSpec, NurseShift, ProtocolSpec, solve_day_template
+    from scheduling.engine.day_template import ChairSpec, NurseShift, solve_day_template
+    from scheduling.selectors import template_protocol
 
     solved = solve_day_template(
         chairs=[ChairSpec(chair.pk, frozenset(chair.equipment)) for chair in site.chairs.all()],
         opening=(dt.time(OPENS), dt.time(CLOSES)),
         nurse_shifts=[NurseShift(dt.time(OPENS), dt.time(CLOSES))] * NURSES,
-        protocols=[
-            ProtocolSpec(
-                id=protocol.pk,
-                route=protocol.route,
-                chair_minutes=protocol.session_minutes,
-                setup_minutes=protocol.nurse_setup_minutes,
-                weight=1.0,
-                check_offsets=tuple(protocol.nurse_check_offsets_minutes),
-                check_minutes=protocol.nurse_check_minutes,
-                discharge_minutes=protocol.nurse_discharge_minutes,
-            )
-        ],
+        protocols=[template_protocol(protocol, weight=1.0)],
         setups_per_nurse=site.setups_per_nurse or 1,
         max_patients_per_nurse=site.max_patients_per_nurse,
         step_minutes=site.slot_step_minutes,

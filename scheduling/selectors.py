@@ -616,6 +616,20 @@ def _typical_nurse_shifts(site: Site, *, now: dt.datetime, open_weekdays: set[in
     return [NurseShift(starts=start, ends=end) for start, end in pattern]
 
 
+def template_protocol(protocol: Protocol, *, weight: float) -> TemplateProtocol:
+    """A protocol as the day-template solver sees it: its chair time and its nurse's hands-on work."""
+    return TemplateProtocol(
+        id=protocol.pk,
+        route=protocol.route,
+        chair_minutes=protocol.session_minutes,
+        setup_minutes=protocol.nurse_setup_minutes,
+        weight=weight,
+        check_offsets=tuple(protocol.nurse_check_offsets_minutes or ()),
+        check_minutes=protocol.nurse_check_minutes,
+        discharge_minutes=protocol.nurse_discharge_minutes,
+    )
+
+
 def day_template_inputs(*, site: Site, now: dt.datetime) -> DayTemplateInputs:
     """What the day-template solver needs for `site`, read in five queries: its active chairs, the
     typical opening, the typical day's nurse shifts, and the protocol mix of the last eight weeks'
@@ -642,17 +656,7 @@ def day_template_inputs(*, site: Site, now: dt.datetime) -> DayTemplateInputs:
     )
     wanted = Protocol.objects.filter(pk__in=list(mix)) if mix else Protocol.objects.filter(active=True)
     protocols = [
-        TemplateProtocol(
-            id=protocol.pk,
-            route=protocol.route,
-            chair_minutes=protocol.session_minutes,
-            setup_minutes=protocol.nurse_setup_minutes,
-            weight=float(mix.get(protocol.pk, 1)),
-            check_offsets=tuple(protocol.nurse_check_offsets_minutes or ()),
-            check_minutes=protocol.nurse_check_minutes,
-            discharge_minutes=protocol.nurse_discharge_minutes,
-        )
-        for protocol in wanted.order_by("pk")
+        template_protocol(protocol, weight=float(mix.get(protocol.pk, 1))) for protocol in wanted.order_by("pk")
     ]
     return DayTemplateInputs(
         chairs=chairs,

@@ -50,37 +50,6 @@ class FreeTimes:
         return self.misses.most_common(1)[0][0] if self.misses else ""
 
 
-def free_times(
-    *,
-    sites: Iterable[Site],
-    start: dt.datetime,
-    end: dt.datetime,
-    protocol: Protocol,
-    now: dt.datetime,
-    patient: Patient | None = None,
-    chairs: Sequence[Chair] | None = None,
-    nurse_ids: Sequence[int] | None = None,
-    limit: int = 100,
-    prefs: Preferences | None = None,
-) -> list[ids.Proposed]:
-    """Every start in [start, end) where a chair equipped for the protocol's route (one of
-    `chairs`, if given), a nurse with room (one of `nurse_ids`) and the patient are free,
-    one per chair and start, in time order, at most `limit`; only on the weekdays and
-    between the local start times of `prefs`, if given."""
-    return find_free_times(
-        sites=sites,
-        start=start,
-        end=end,
-        protocol=protocol,
-        now=now,
-        patient=patient,
-        chairs=chairs,
-        nurse_ids=nurse_ids,
-        limit=limit,
-        prefs=prefs,
-    ).times
-
-
 def find_free_times(
     *,
     sites: Iterable[Site],
@@ -94,7 +63,11 @@ def find_free_times(
     limit: int = 100,
     prefs: Preferences | None = None,
 ) -> FreeTimes:
-    """free_times, with the reasons the days without a free time gave."""
+    """Every start in [start, end) where a chair equipped for the protocol's route (one of
+    `chairs`, if given), a nurse with room (one of `nurse_ids`) and the patient are free,
+    one per chair and start, in time order, at most `limit`; only on the weekdays and
+    between the local start times of `prefs`, if given. With the reasons the days without a
+    free time gave."""
     check_window(start, end)
     duration = dt.timedelta(minutes=protocol.session_minutes)
     begin = max(start, now)

@@ -16,7 +16,7 @@ from interop.fhir import ids
 from interop.fhir import representation as rep
 from interop.fhir.base import FHIRView, base_url, fhir_response
 from interop.fhir.capability import capability_statement
-from interop.fhir.finding import free_times, sites_by_id
+from interop.fhir.finding import find_free_times, sites_by_id
 from interop.fhir.outcome import FHIRError, invalid, not_found, not_supported
 from interop.fhir.params import count_of, date_condition, location_ids, offset_of, reference_id
 from interop.fhir.resources import CHAIR_LOCATION, KINDS, Kind
@@ -115,7 +115,7 @@ class TypeView(FHIRView):
         chairs: list[Chair] = list(visible_chairs.filter(active=True))
         sites = sites_by_id({c.site_id for c in chairs})
         patient = self.own_patient()
-        found = free_times(
+        found = find_free_times(
             sites=sites,
             start=start,
             end=end,
@@ -124,7 +124,7 @@ class TypeView(FHIRView):
             patient=patient,
             chairs=chairs,
             limit=offset + count + 1000,
-        )
+        ).times
         page = found[offset : offset + count]
         bundle = self.searchset(
             [rep.slot_resource(p, protocol) for p in page], total=len(found), offset=offset, count=count, path="Slot"
@@ -248,14 +248,14 @@ class InstanceView(FHIRView):
         if reachable is not None and proposed.site_id not in reachable:
             raise not_found("Slot", resource_id)
         resource = rep.slot_resource(proposed, protocol)
-        still_free = free_times(
+        still_free = find_free_times(
             sites=sites_by_id([proposed.site_id]),
             start=proposed.start,
             end=proposed.end,
             protocol=protocol,
             now=timezone.now(),
             chairs=[c for c in KINDS["Schedule"].visible(self.actor).filter(pk=proposed.chair_id)],
-        )
+        ).times
         if not still_free:
             resource.status = "busy"
         return fhir_response(resource)

@@ -10,6 +10,17 @@ from scheduling.engine.day_template import ChairSpec, NurseShift, ProtocolSpec, 
 
 IV = frozenset({"iv"})
 STANDARD = ProtocolSpec(id=1, route="iv", chair_minutes=120, setup_minutes=20, weight=1.0)
+# The standard protocol with the nurse's whole hands-on work (the defaults of Protocol).
+WORKED = ProtocolSpec(
+    id=1,
+    route="iv",
+    chair_minutes=120,
+    setup_minutes=20,
+    weight=1.0,
+    check_offsets=(40,),
+    check_minutes=5,
+    discharge_minutes=10,
+)
 
 
 def _minutes(clock: dt.time) -> int:
@@ -143,21 +154,11 @@ def test_preferred_starts_are_the_template_times_per_chair():
 def test_a_template_never_gives_one_nurse_two_pieces_of_hands_on_work_at_once():
     # Booking holds the nurse's checks and discharge as well as the setup: with setups alone the
     # third chair would start at 08:40, on top of the 08:00 session's check (08:40-08:45).
-    worked = ProtocolSpec(
-        id=1,
-        route="iv",
-        chair_minutes=120,
-        setup_minutes=20,
-        weight=1.0,
-        check_offsets=(40,),
-        check_minutes=5,
-        discharge_minutes=10,
-    )
     outcome = solve_day_template(
         chairs=[ChairSpec(1, IV), ChairSpec(2, IV), ChairSpec(3, IV)],
         opening=(dt.time(8), dt.time(16)),
         nurse_shifts=[NurseShift(dt.time(8), dt.time(16))],
-        protocols=[worked],
+        protocols=[WORKED],
         setups_per_nurse=1,
     )
 
@@ -165,7 +166,7 @@ def test_a_template_never_gives_one_nurse_two_pieces_of_hands_on_work_at_once():
     pieces = sorted(
         (start + offset, start + offset + length)
         for start in _all_starts(outcome.template.starts)
-        for offset, length in worked.hands_on()
+        for offset, length in WORKED.hands_on()
     )
     assert len(pieces) == 3 * outcome.template.sessions_per_day
     assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(pieces))
@@ -187,18 +188,6 @@ def test_hands_on_pieces_follow_the_protocol_and_stay_inside_the_session():
 
     assert worked.hands_on() == [(0, 20), (40, 5), (50, 10)]
     assert STANDARD.hands_on() == [(0, 20)]
-
-
-WORKED = ProtocolSpec(
-    id=1,
-    route="iv",
-    chair_minutes=120,
-    setup_minutes=20,
-    weight=1.0,
-    check_offsets=(40,),
-    check_minutes=5,
-    discharge_minutes=10,
-)
 
 
 def test_nurses_on_one_shift_get_a_day_each_of_them_can_hold_alone():
