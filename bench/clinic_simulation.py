@@ -375,6 +375,7 @@ class Tally:
     assigned_overtime_days: int = 0
     template: dict = field(default_factory=dict)
     first_refusal: dt.date | None = None
+    lateness: list = field(default_factory=list)
 
 
 def day_ceiling(*, site, protocol) -> dict:
@@ -616,6 +617,7 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
         tally.starts_by_hour.update(OPENS + int(v.start // 60) for v in visits)
         tally.delivered_by_day[today.isoformat()] = len(visits)
         tally.waits += played.waits
+        tally.lateness += [visit.fate.lateness for visit in visits]
         tally.waits_after_arrival += played.waits_after_arrival
         tally.nurse_minutes += played.nurse_minutes
         tally.chair_minutes += played.chair_minutes
@@ -689,6 +691,8 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
         "no_shows": tally.no_shows,
         "wait_median": statistics.median(tally.waits) if tally.waits else 0.0,
         "wait_p90": _percentile(tally.waits, 0.9),
+        # The floor of "scheduled start -> setup": a setup can begin no earlier than the patient arrives.
+        "lateness_p90": _percentile(tally.lateness, 0.9),
         "wait_after_arrival_median": statistics.median(tally.waits_after_arrival) if tally.waits_after_arrival else 0,
         "wait_after_arrival_p90": _percentile(tally.waits_after_arrival, 0.9),
         "booked_peak_max": max(tally.booked_peaks, default=0),
@@ -915,6 +919,7 @@ ROWS = [
     ("cancelled / no-shows", None, None),
     ("wait sched. start->setup, median (min)", "wait_median", "{:.1f}"),
     ("wait sched. start->setup, p90 (min)", "wait_p90", "{:.1f}"),
+    ("  its floor: the patients' own lateness, p90 (min)", "lateness_p90", "{:.1f}"),
     ("wait arrival->setup, median (min)", "wait_after_arrival_median", "{:.1f}"),
     ("wait arrival->setup, p90 (min)", "wait_after_arrival_p90", "{:.1f}"),
     ("booked nurse does the work: wait sched. start->setup, p90", "assigned_wait_p90", "{:.1f}"),
@@ -986,7 +991,11 @@ def targets(same: tuple[dict, dict], raised: tuple[dict, dict] | None) -> list[s
     else:
         lower = 1 - level["wait_p90"] / earliest["wait_p90"] if earliest["wait_p90"] else 0.0
         if lower < TARGETS["p90_wait_lower"]:
-            missed.append(f"p90 wait {lower:.0%} lower (target {TARGETS['p90_wait_lower']:.0%})")
+            floor = 1 - level["lateness_p90"] / earliest["wait_p90"] if earliest["wait_p90"] else 0.0
+            missed.append(
+                f"p90 wait {lower:.0%} lower (target {TARGETS['p90_wait_lower']:.0%}); the patients' own lateness "
+                f"has a p90 of {level['lateness_p90']:.1f} min, so no policy could be more than {floor:.0%} lower"
+            )
         lower = 1 - level["overtime_minutes"] / earliest["overtime_minutes"]
         if lower < TARGETS["overtime_lower"]:
             missed.append(f"overtime {lower:.0%} lower (target {TARGETS['overtime_lower']:.0%})")

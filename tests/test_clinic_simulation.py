@@ -67,6 +67,8 @@ def test_both_policies_replay_the_same_demand_through_the_services_without_break
         assert 0 <= result["refused"] <= result["requested"]
         assert result["requested"] >= 6 * result["courses_requested"]
         assert 0 <= result["wait_median"] <= result["wait_p90"]
+        # A setup begins no earlier than the patient arrives: their lateness is the wait's floor.
+        assert result["lateness_p90"] <= result["wait_p90"] + 1e-9  # (float minutes in simpy)
         assert 0 < result["nurse_utilisation"] < 1 and 0 < result["chair_utilisation"] < 1
         # The site's day ceiling: 4 nurses, each holding at most 11 two-hour sessions a day under the
         # hands-on rules; no simulated day was booked beyond it.
