@@ -559,18 +559,27 @@ def latest_day_template(*, site_id: int) -> DayTemplate | None:
     )
 
 
-def preferred_starts(*, site_id: int) -> dict[int, frozenset[dt.time]]:
-    """chair id -> the local start times of the site's current day template; empty when there is none."""
+def _template_entries(site_id: int) -> list[dict[str, Any]]:
+    """The starts of the site's current day template (one query); empty when there is none."""
     row = (
         DayTemplate.objects.filter(site_id=site_id, state=DayTemplateState.DONE)
         .order_by("-computed_at", "-pk")
         .values_list("starts", flat=True)
         .first()
     )
+    return list(row or ())
+
+
+def _starts_of(entries: list[dict[str, Any]]) -> dict[int, frozenset[dt.time]]:
     starts: dict[int, set[dt.time]] = defaultdict(set)
-    for entry in row or ():
+    for entry in entries:
         starts[int(entry["chair_id"])].add(dt.time.fromisoformat(entry["start"]))
     return {chair_id: frozenset(times) for chair_id, times in starts.items()}
+
+
+def preferred_starts(*, site_id: int) -> dict[int, frozenset[dt.time]]:
+    """chair id -> the local start times of the site's current day template; empty when there is none."""
+    return _starts_of(_template_entries(site_id))
 
 
 @dataclass(frozen=True)
@@ -723,9 +732,15 @@ def site_placement(
     No query under the earliest policy."""
     if site.placement_policy != EARLIEST:
         shortest = shortest_session_minutes()
+        lanes: dict[int, int] = {}
+        if preferred_starts is None:
+            entries = _template_entries(site.pk)
+            preferred_starts = _starts_of(entries)
+            lanes = {int(e["chair_id"]): int(e["lane"]) for e in entries if e.get("lane") is not None}
         return Placement(
             policy=site.placement_policy,
-            preferred_starts=site_preferred_starts(site) if preferred_starts is None else preferred_starts,
+            preferred_starts=preferred_starts,
+            chair_lanes=lanes,
             habits=patient_habits(patient, site=site),
             shortest_session=dt.timedelta(minutes=shortest) if shortest else None,
         )

@@ -25,7 +25,7 @@ import itertools
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -82,6 +82,9 @@ class NurseShift:
 class DayTemplateSolution:
     starts: dict[int, list[tuple[dt.time, int]]]  # chair id -> [(local start, protocol id)], in time order
     sessions_per_day: int
+    # chair id -> the nurse (0, 1, ... in the order of the nurses on shift) whose chairs it is in,
+    # when the day was solved per nurse; empty for the pooled model.
+    lanes: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -145,8 +148,8 @@ def solve_day_template(
     different shifts hand chairs over during the day) the pooled model is solved, and booking's
     own nurse check decides what of it holds."""
     started = time.monotonic()
-    lanes = len(nurse_shifts)
-    if lanes < 2 or len(set(nurse_shifts)) != 1 or len(chairs) < lanes:
+    nurses = len(nurse_shifts)
+    if nurses < 2 or len(set(nurse_shifts)) != 1 or len(chairs) < nurses:
         return _solve(
             chairs=chairs,
             opening=opening,
@@ -158,19 +161,20 @@ def solve_day_template(
             time_limit_seconds=time_limit_seconds,
             workers=workers,
         )
-    dealt: list[list[ChairSpec]] = [[] for _ in range(lanes)]
+    dealt: list[list[ChairSpec]] = [[] for _ in range(nurses)]
     for position, chair in enumerate(sorted(chairs, key=lambda c: (sorted(c.routes), c.id))):
-        dealt[position % lanes].append(chair)
+        dealt[position % nurses].append(chair)
     # Lanes whose chairs are equipped alike, in the same order, have the same answer: solve once.
-    kinds: dict[tuple[frozenset[str], ...], list[list[ChairSpec]]] = {}
-    for lane in dealt:
-        kinds.setdefault(tuple(chair.routes for chair in lane), []).append(lane)
+    kinds: dict[tuple[frozenset[str], ...], list[tuple[int, list[ChairSpec]]]] = {}
+    for index, lane in enumerate(dealt):
+        kinds.setdefault(tuple(chair.routes for chair in lane), []).append((index, lane))
     starts: dict[int, list[tuple[dt.time, int]]] = {}
+    lanes: dict[int, int] = {}
     statuses: list[str] = []
     for number, members in enumerate(kinds.values()):
         left = time_limit_seconds - (time.monotonic() - started)
         solved = _solve(
-            chairs=members[0],
+            chairs=members[0][1],
             opening=opening,
             nurse_shifts=nurse_shifts[:1],
             protocols=protocols,
@@ -183,8 +187,9 @@ def solve_day_template(
         statuses.append(solved.status)
         if solved.template is None:
             continue
-        for lane in members:
-            for solved_chair, chair in zip(members[0], lane, strict=True):
+        for index, lane in members:
+            for solved_chair, chair in zip(members[0][1], lane, strict=True):
+                lanes[chair.id] = index
                 if solved_chair.id in solved.template.starts:
                     starts[chair.id] = list(solved.template.starts[solved_chair.id])
     held = sum(len(rows) for rows in starts.values())
@@ -192,7 +197,7 @@ def solve_day_template(
     return DayTemplateOutcome(
         status=status,
         solve_seconds=time.monotonic() - started,
-        template=DayTemplateSolution(starts=starts, sessions_per_day=held) if held else None,
+        template=DayTemplateSolution(starts=starts, sessions_per_day=held, lanes=lanes) if held else None,
     )
 
 

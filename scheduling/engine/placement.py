@@ -25,8 +25,9 @@ feasible (start, chair) pairs a site's `placement_policy` chooses:
   c) within the day, packed from opening: the earliest start, then the fewest gaps left in
      the chair shorter than the shortest session (`shortest_session`), then the least-used
      chair that day (booked minutes); the nurse is then, of those free for that time, the
-     one whose day it leaves the fewest minutes too short for another setup, then the
-     least used;
+     one the day template gives the chair (`chair_lanes`, when it was solved per nurse),
+     then the one whose day it leaves the fewest minutes too short for another setup, then
+     the least used;
   d) the patient's habits: their usual weekday, then the distance from their usual
      start time, then their usual chair;
   e) the chair id and nurse id (so the choice is deterministic).
@@ -91,6 +92,8 @@ class Placement:
     policy: str = EARLIEST
     # chair id -> local wall-clock starts of the site's day template, preferred when free.
     preferred_starts: Mapping[int, frozenset[dt.time]] = field(default_factory=dict)
+    # chair id -> which nurse on shift (0, 1, ... by id) the template's per-nurse day gives the chair.
+    chair_lanes: Mapping[int, int] = field(default_factory=dict)
     habits: Habits = Habits()
     # The shortest chair time of the site's protocols: a gap shorter than this is lost.
     shortest_session: dt.timedelta | None = None
@@ -382,10 +385,12 @@ class Placer:
         if not options:
             return slot
         waste = load.nurse_waste(slot.start, slot.end) if self.placement.level else {}
+        lane_nurse = self._lane_nurse(slot) if self.placement.level else None
         best = min(
             options,
             key=lambda option: (
                 availability.hands_overlaps(option[1], slot.start, slot.end),
+                int(lane_nurse is not None and option[1] != lane_nurse),
                 waste.get(option[1], 0),
                 load.nurse_minutes.get(option[1], 0),
                 option[0],
@@ -393,6 +398,19 @@ class Placer:
             ),
         )
         return Slot(slot.start, slot.end, slot.chair_id, best[1])
+
+    def _lane_nurse(self, slot: Slot) -> int | None:
+        """The nurse the day template's per-nurse day gives the slot's chair: the lane-th of the
+        nurses on shift over the slot, by id (None without a lane or a nurse on shift)."""
+        lane = self.placement.chair_lanes.get(slot.chair_id)
+        if lane is None:
+            return None
+        on_shift = sorted(
+            nurse.id
+            for nurse in self.availability.site.nurses
+            if any(shift.start <= slot.start and slot.end <= shift.end for shift in nurse.shifts)
+        )
+        return on_shift[lane % len(on_shift)] if on_shift else None
 
     def explain(self, choice: Choice, candidates: list[Choice], *, day_reason: str = "") -> Choice:
         """The chosen slot (with the least-used nurse) and why, in words, against the others."""

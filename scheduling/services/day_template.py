@@ -146,6 +146,7 @@ def _finish(
             sessions_per_day=outcome.template.sessions_per_day,
             starts=[
                 {"chair_id": chair_id, "start": start.isoformat("minutes"), "protocol_id": protocol_id}
+                | ({"lane": outcome.template.lanes[chair_id]} if chair_id in outcome.template.lanes else {})
                 for chair_id in sorted(outcome.template.starts)
                 for start, protocol_id in outcome.template.starts[chair_id]
             ],

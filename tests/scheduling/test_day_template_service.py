@@ -203,3 +203,21 @@ def test_a_course_proposal_at_a_level_loaded_site_prefers_the_saved_template_sta
     assert first.chair_id == chair.pk
     assert first.starts_at.astimezone(clinic.site.zone).time() == dt.time(10, 30)
     assert "a start of the day template" in first.why
+
+
+def test_a_template_solved_per_nurse_keeps_each_chairs_nurse_and_bookings_follow_it():
+    # Two nurses on the same shifts, four chairs: the day is solved per nurse; each chair's starts
+    # carry the nurse (the lane: which of the nurses on shift, by id) whose chairs they are.
+    clinic = make_clinic(placement_policy="level", chairs=4, nurses=2)
+    template = _regenerate(clinic)
+
+    lanes = {entry["chair_id"]: entry["lane"] for entry in template.starts}
+    assert template.state == DayTemplateState.DONE
+    assert sorted(set(lanes.values())) == [0, 1]
+    assert set(lanes) == {chair.pk for chair in clinic.chairs}
+
+    proposal = course_propose(plan=clinic.plan(), start_date=START, now=NOW)
+
+    by_id = sorted(nurse.pk for nurse in clinic.nurses)
+    for session in proposal.sessions:
+        assert session.nurse_id == by_id[lanes[session.chair_id]]

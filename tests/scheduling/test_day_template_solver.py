@@ -210,7 +210,8 @@ def test_nurses_on_one_shift_get_a_day_each_of_them_can_hold_alone():
     assert single.status == outcome.status == "OPTIMAL"
     assert single.template is not None and single.template.sessions_per_day == 11
     assert outcome.template is not None and outcome.template.sessions_per_day == 22
-    for lane in ((1, 3, 5), (2, 4, 6)):  # the chairs dealt to each nurse in turn
+    assert outcome.template.lanes == {1: 0, 3: 0, 5: 0, 2: 1, 4: 1, 6: 1}  # the chairs dealt in turn
+    for lane in ((1, 3, 5), (2, 4, 6)):
         starts = sorted(_minutes(t) for chair in lane for t, _ in outcome.template.starts.get(chair, []))
         pieces = sorted((s + o, s + o + n) for s in starts for o, n in WORKED.hands_on())
         assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(pieces))

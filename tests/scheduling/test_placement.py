@@ -121,6 +121,19 @@ def test_level_takes_a_start_of_the_day_template_next():
     assert choose(site(), EARLIEST, preferred_starts=preferred)[0].start == at(TUESDAY, "08:00")
 
 
+def test_level_gives_a_template_chair_the_nurse_of_its_lane():
+    # The template solved per nurse gave chair 1 to the second nurse on shift: level books that nurse
+    # (without lanes the tie of two unused nurses goes to the first).
+    preferred = {1: frozenset({dt.time(8)}), 2: frozenset({dt.time(8)})}
+    with_lanes, _ = choose(site(), LEVEL, preferred_starts=preferred, chair_lanes={1: 1, 2: 0})
+    without, _ = choose(site(), LEVEL, preferred_starts=preferred)
+    assert (with_lanes.chair_id, with_lanes.nurse_id) == (1, 2)
+    assert (without.chair_id, without.nurse_id) == (1, 1)
+    # A lane past the nurses on shift wraps round; earliest ignores lanes.
+    assert choose(site(), LEVEL, preferred_starts=preferred, chair_lanes={1: 3})[0].nurse_id == 2
+    assert choose(site(), EARLIEST, chair_lanes={1: 1})[0].nurse_id == 1
+
+
 def test_level_leaves_no_chair_gap_too_short_for_a_session():
     # Chair 1 is busy from 10:15, chair 2 from 10:00: an 08:00 session in chair 1 would leave
     # 10:00-10:15 unusable; in chair 2 it fits exactly.
