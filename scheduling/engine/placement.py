@@ -183,8 +183,11 @@ class DayLoad:
             lost += gap
         return int(lost.total_seconds() // 60)
 
-    def nurse_waste(self, start: dt.datetime, end: dt.datetime) -> dict[int, int]:
-        """For each nurse who could take a session over [start, end): the minutes of their open
+    def nurse_waste(
+        self, start: dt.datetime, end: dt.datetime, options: list[tuple[int, int]] | None = None
+    ) -> dict[int, int]:
+        """For each nurse who could take a session over [start, end) (`options`, as
+        `Availability.nurses_for` gives them, when the caller has them): the minutes of their open
         day the session's hands-on work would leave too short for another setup (negative when
         it fills such a gap). Worked out once per start."""
         found = self._start_waste.get(start)
@@ -194,7 +197,7 @@ class DayLoad:
             setup = dt.timedelta(minutes=work.setup_minutes or 1)
             new = work.hands_on(start, end)
             found = {}
-            for _load, nurse_id in availability.nurses_for(Span(start, end)):
+            for _load, nurse_id in availability.nurses_for(Span(start, end)) if options is None else options:
                 hands = self._nurse_hands(nurse_id)
                 before = self._waste.get(nurse_id)
                 if before is None:
@@ -220,13 +223,18 @@ class DayLoad:
 
     def fragments(self, chair_id: int, span: Span, shortest: dt.timedelta) -> int:
         """How many gaps shorter than `shortest` the span leaves beside it in the chair."""
+        return self.gaps_beside(chair_id, span.start, span.end, shortest)
+
+    def gaps_beside(self, chair_id: int, start: dt.datetime, end: dt.datetime, shortest: dt.timedelta) -> int:
+        """`fragments` of [start, end), without making the span."""
         before, after = self.opens_at, self.closes_at
         for other in self.chair_spans.get(chair_id, ()):
-            if other.end <= span.start:
-                before = max(before, other.end)
-            elif other.start >= span.end:
-                after = min(after, other.start)
-        gap_before, gap_after = span.start - before, after - span.end
+            if other.end <= start:
+                if other.end > before:
+                    before = other.end
+            elif other.start >= end and other.start < after:
+                after = other.start
+        gap_before, gap_after = start - before, after - end
         zero = dt.timedelta(0)
         return int(zero < gap_before < shortest) + int(zero < gap_after < shortest)
 
@@ -334,47 +342,67 @@ class Placer:
         not_before: dt.datetime | None = None,
     ) -> list[Choice]:
         """Every feasible (start, chair) of `day` with its level score (why filled in later)."""
-        return [
-            Choice(slot, self.score(slot))
+        slots = [
+            slot
             for slot in self.day_slots(day, duration, route, prefs)
             if not_before is None or slot.start >= not_before
         ]
+        return [Choice(slot, score) for slot, score in zip(slots, self.scores(slots), strict=True)]
 
     def score(self, slot: Slot) -> Score:
         """The level score of a feasible slot (see the module docstring for the order)."""
+        return self.scores([slot])[0]
+
+    def scores(self, slots: Iterable[Slot]) -> list[Score]:
+        """The level score of each feasible slot. A day's slots come start by start, a chair
+        each: what depends only on the time (the local clock, the day's load, the quarter
+        hour, the patient's usual weekday and time) is worked out once per time, not per chair."""
         availability = self.availability
         site = availability.site
         zone = site.zone
-        local = slot.start.astimezone(zone)
-        load = self.load(local.date())
         placement = self.placement
         habits = placement.habits
-        minute = local.hour * 60 + local.minute
-        several_setups = site.setups_per_nurse is not None and site.setups_per_nurse > 1
-        hands = availability.hands_overlaps(slot.nurse_id, slot.start, slot.end) if several_setups else 0
         preferred = placement.preferred_starts
-        template_miss = int(
-            bool(preferred) and local.time().replace(tzinfo=None) not in preferred.get(slot.chair_id, ())
-        )
-        time_distance = 0
-        if habits.clock is not None:
-            time_distance = abs(minute - (habits.clock.hour * 60 + habits.clock.minute))
-        near_closing = int(slot.end > load.closes_at - CLOSING_MARGIN)
+        shortest = placement.shortest_session
+        several_setups = site.setups_per_nurse is not None and site.setups_per_nurse > 1
         setups = len(site.nurses) * (site.setups_per_nurse or 1)
-        return (
-            # The nurse's and the closing time first: one weight, so the positions of the rest stay put.
-            (hands, near_closing),
-            max(0, load.buckets[minute // BUCKET_MINUTES] + 1 - setups),
-            template_miss,
-            load.booked_share,
-            (minute, load.fragments(slot.chair_id, slot.span, placement.shortest_session or (slot.end - slot.start))),
-            load.chair_minutes.get(slot.chair_id, 0),
-            int(habits.weekday is not None and habits.weekday != local.weekday()),
-            time_distance,
-            int(habits.chair_id is not None and habits.chair_id != slot.chair_id),
-            slot.start,
-            slot.chair_id,
-        )
+        usual_minute = habits.clock.hour * 60 + habits.clock.minute if habits.clock is not None else None
+        usual_chair = habits.chair_id
+        found: list[Score] = []
+        at: tuple[dt.datetime, dt.datetime] | None = None
+        for slot in slots:
+            start, end = slot.start, slot.end
+            if (start, end) != at:
+                at = (start, end)
+                local = start.astimezone(zone)
+                load = self.load(local.date())
+                minute = local.hour * 60 + local.minute
+                clock = local.time().replace(tzinfo=None)
+                # The nurse's and the closing time first: one weight, so the positions of the rest stay put.
+                near_closing = int(end > load.closes_at - CLOSING_MARGIN)
+                same_bucket = max(0, load.buckets[minute // BUCKET_MINUTES] + 1 - setups)
+                weekday_miss = int(habits.weekday is not None and habits.weekday != local.weekday())
+                time_distance = abs(minute - usual_minute) if usual_minute is not None else 0
+                gap = shortest or (end - start)
+            chair_id = slot.chair_id
+            hands = availability.hands_overlaps(slot.nurse_id, start, end) if several_setups else 0
+            template_miss = int(bool(preferred) and clock not in preferred.get(chair_id, ()))
+            found.append(
+                (
+                    (hands, near_closing),
+                    same_bucket,
+                    template_miss,
+                    load.booked_share,
+                    (minute, load.gaps_beside(chair_id, start, end, gap)),
+                    load.chair_minutes.get(chair_id, 0),
+                    weekday_miss,
+                    time_distance,
+                    int(usual_chair is not None and usual_chair != chair_id),
+                    start,
+                    chair_id,
+                )
+            )
+        return found
 
     def _nurse_for(self, slot: Slot) -> Slot:
         """Among the nurses free for the slot's time (under level): the one whose day it leaves the
@@ -384,12 +412,15 @@ class Placer:
         options = availability.nurses_for(slot.span)
         if not options:
             return slot
-        waste = load.nurse_waste(slot.start, slot.end) if self.placement.level else {}
+        waste = load.nurse_waste(slot.start, slot.end, options) if self.placement.level else {}
         lane_nurse = self._lane_nurse(slot) if self.placement.level else None
+        # With one setup at a time a nurse is free for the slot only if none of their hands-on
+        # work touches it (`Availability.hands_free`): the count is 0 for every option.
+        one_setup = availability.site.setups_per_nurse == 1
         best = min(
             options,
             key=lambda option: (
-                availability.hands_overlaps(option[1], slot.start, slot.end),
+                0 if one_setup else availability.hands_overlaps(option[1], slot.start, slot.end),
                 int(lane_nurse is not None and option[1] != lane_nurse),
                 waste.get(option[1], 0),
                 load.nurse_minutes.get(option[1], 0),
