@@ -80,6 +80,9 @@ A full run (four half-years, two at a time; five with --reference) took 15-25 mi
 load 7-10; figures and the distributions are recorded in docs/benchmarks.md.
     .venv/bin/python bench/clinic_simulation.py --weeks 12 --seed 7
 
+SIM_DUMP=<folder> keeps each run's whole figures (with its sessions booked per day) as JSON there;
+SIM_TEMPLATE=0 runs without the day template (SIM_TEMPLATE_SECONDS: its solver limit, 60).
+
 Each run gets a fresh database copied from a migrated template (`clinic_sim_bench_*`, or the prefix
 in BENCH_SIM_DB).
 """
