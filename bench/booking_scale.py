@@ -166,6 +166,18 @@ def ensure_template(size: int, rebuild: bool) -> float | None:
 # --- building a data set (child process) ---------------------------------------
 
 
+def run_copy(size: int, rebuild: bool, *, end: str = "\n") -> tuple[str, float | None]:
+    """A fresh copy of the `size` data set to measure on (built first when missing or `rebuild`):
+    its database name, and how long the build took (None: reused). Drop it with `_drop`."""
+    print(f"{size:,} appointments: data set …", end=" ", flush=True)
+    built = ensure_template(size, rebuild)
+    print("reused" if built is None else f"built in {built:.1f} s", end=end, flush=True)
+    run = f"{template_name(size)}_run"
+    _drop(run)
+    _create(run, template=template_name(size))
+    return run, built
+
+
 def _setup_django() -> None:
     sys.path.insert(0, str(ROOT))
     import django
@@ -740,12 +752,7 @@ def main() -> int:
 
     results, builds = [], {}
     for size in sorted(args.sizes):
-        print(f"{size:,} appointments: data set …", end=" ", flush=True)
-        builds[size] = ensure_template(size, args.rebuild)
-        print("reused" if builds[size] is None else f"built in {builds[size]:.1f} s", end="; ", flush=True)
-        run = f"{template_name(size)}_run"
-        _drop(run)
-        _create(run, template=template_name(size))
+        run, builds[size] = run_copy(size, args.rebuild, end="; ")
         try:
             print("measuring …", flush=True)
             results.append(

@@ -81,7 +81,7 @@ load 7-10; figures and the distributions are recorded in docs/benchmarks.md.
     .venv/bin/python bench/clinic_simulation.py --weeks 12 --seed 7
 
 SIM_DUMP=<folder> keeps each run's whole figures (with its sessions booked per day) as JSON there;
-SIM_TEMPLATE=0 runs without the day template (SIM_TEMPLATE_SECONDS: its solver limit, 60).
+SIM_TEMPLATE=0 runs without the day template (SIM_TEMPLATE_SECONDS: its solver limit, 10 as in the Celery task).
 
 Each run gets a fresh database copied from a migrated template (`clinic_sim_bench_*`, or the prefix
 in BENCH_SIM_DB).
@@ -132,7 +132,7 @@ PROTOCOL_NAME = "IV ketamine, six in three weeks"
 # The site's day template is made once the warm-up is over (issue 17 item 3; both policies get
 # it, only `level` reads it).
 TEMPLATE_AFTER_WARM_UP = os.environ.get("SIM_TEMPLATE", "1") == "1"
-TEMPLATE_SECONDS = float(os.environ.get("SIM_TEMPLATE_SECONDS", "60"))
+TEMPLATE_SECONDS = float(os.environ.get("SIM_TEMPLATE_SECONDS", "10"))  # the Celery task's limit
 
 TARGETS = {
     "p90_wait_lower": 0.40,

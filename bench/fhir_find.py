@@ -106,12 +106,7 @@ def main() -> int:
     if args.measure:
         print(json.dumps(measure(args.requests)))
         return 0
-    print(f"{args.size:,} appointments: data set …", end=" ", flush=True)
-    built = booking_scale.ensure_template(args.size, args.rebuild)
-    print("reused" if built is None else f"built in {built:.1f} s", flush=True)
-    run = f"{booking_scale.template_name(args.size)}_run"
-    booking_scale._drop(run)
-    booking_scale._create(run, template=booking_scale.template_name(args.size))
+    run, _built = booking_scale.run_copy(args.size, args.rebuild)
     try:
         result = _measure_child(run, args.requests)
     finally:

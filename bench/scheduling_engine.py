@@ -70,12 +70,7 @@ if ARGS.size:
 
     booking_scale.PG = ADMIN_URL.rsplit("/", 1)[0]
     booking_scale.template_name = lambda size: f"{BENCH_DB}_propose_{size}"  # this bench's own data sets
-    print(f"{ARGS.size:,} appointments: data set …", end=" ", flush=True)
-    BUILT = booking_scale.ensure_template(ARGS.size, ARGS.rebuild)
-    print("reused" if BUILT is None else f"built in {BUILT:.1f} s", flush=True)
-    RUN_DB = f"{booking_scale.template_name(ARGS.size)}_run"
-    booking_scale._drop(RUN_DB)
-    booking_scale._create(RUN_DB, template=booking_scale.template_name(ARGS.size))
+    RUN_DB, BUILT = booking_scale.run_copy(ARGS.size, ARGS.rebuild)
 else:
     RUN_DB = BENCH_DB
     recreate_database()

@@ -702,11 +702,6 @@ def day_template_inputs(*, site: Site, now: dt.datetime) -> DayTemplateInputs:
 HABIT_SESSIONS = 6
 
 
-def site_preferred_starts(site: Site) -> dict[int, frozenset[dt.time]]:
-    """chair id -> the local starts of the site's day template (none until a template is made). One query."""
-    return preferred_starts(site_id=site.pk)
-
-
 def patient_habits(patient: Patient | None, *, site: Site) -> Habits:
     """The patient's usual weekday, local start time and chair at `site`: the most common of
     their latest sessions there (ties: the latest). One query."""

@@ -317,8 +317,12 @@ class Availability:
         found.sort()
         return found
 
+    def nurses_on_shift(self, span: Span) -> list[int]:
+        """The ids of the nurses whose shift covers `span`, in id order."""
+        return sorted(nurse_id for nurse_id, shifts in self._nurse_shifts.items() if shifts.covering(span))
+
     def _nurse_miss_reason(self, span: Span) -> str:
-        on_duty = [nurse_id for nurse_id, shifts in self._nurse_shifts.items() if shifts.covering(span)]
+        on_duty = self.nurses_on_shift(span)
         if not on_duty:
             return "no nurse is on shift"
         limit = self.site.max_patients_per_nurse

@@ -21,6 +21,7 @@ the rest with that count held, for at most half the limit), within one time limi
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import math
 import time
@@ -148,19 +149,18 @@ def solve_day_template(
     different shifts hand chairs over during the day) the pooled model is solved, and booking's
     own nurse check decides what of it holds."""
     started = time.monotonic()
+    solve = functools.partial(
+        _solve,
+        opening=opening,
+        protocols=protocols,
+        setups_per_nurse=setups_per_nurse,
+        max_patients_per_nurse=max_patients_per_nurse,
+        step_minutes=step_minutes,
+        workers=workers,
+    )
     nurses = len(nurse_shifts)
     if nurses < 2 or len(set(nurse_shifts)) != 1 or len(chairs) < nurses:
-        return _solve(
-            chairs=chairs,
-            opening=opening,
-            nurse_shifts=nurse_shifts,
-            protocols=protocols,
-            setups_per_nurse=setups_per_nurse,
-            max_patients_per_nurse=max_patients_per_nurse,
-            step_minutes=step_minutes,
-            time_limit_seconds=time_limit_seconds,
-            workers=workers,
-        )
+        return solve(chairs=chairs, nurse_shifts=nurse_shifts, time_limit_seconds=time_limit_seconds)
     dealt: list[list[ChairSpec]] = [[] for _ in range(nurses)]
     for position, chair in enumerate(sorted(chairs, key=lambda c: (sorted(c.routes), c.id))):
         dealt[position % nurses].append(chair)
@@ -173,16 +173,10 @@ def solve_day_template(
     statuses: list[str] = []
     for number, members in enumerate(kinds.values()):
         left = time_limit_seconds - (time.monotonic() - started)
-        solved = _solve(
+        solved = solve(
             chairs=members[0][1],
-            opening=opening,
             nurse_shifts=nurse_shifts[:1],
-            protocols=protocols,
-            setups_per_nurse=setups_per_nurse,
-            max_patients_per_nurse=max_patients_per_nurse,
-            step_minutes=step_minutes,
             time_limit_seconds=max(0.05, left / (len(kinds) - number)),
-            workers=workers,
         )
         statuses.append(solved.status)
         if solved.template is None:
@@ -207,12 +201,13 @@ def _solve(
     opening: tuple[dt.time, dt.time],
     nurse_shifts: Sequence[NurseShift],
     protocols: Sequence[ProtocolSpec],
-    setups_per_nurse: int = 1,
-    max_patients_per_nurse: int = 3,
-    step_minutes: int = 5,
-    time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS,
-    workers: int = DEFAULT_WORKERS,
+    setups_per_nurse: int,
+    max_patients_per_nurse: int,
+    step_minutes: int,
+    time_limit_seconds: float,
+    workers: int,
 ) -> DayTemplateOutcome:
+    """One CP-SAT model of the whole day with the nurses pooled (see the module docstring)."""
     # Imported here: OR-Tools takes most of a second to import, and only the task's worker solves.
     from ortools.sat.python import cp_model
 

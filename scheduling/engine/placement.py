@@ -436,11 +436,7 @@ class Placer:
         lane = self.placement.chair_lanes.get(slot.chair_id)
         if lane is None:
             return None
-        on_shift = sorted(
-            nurse.id
-            for nurse in self.availability.site.nurses
-            if any(shift.start <= slot.start and slot.end <= shift.end for shift in nurse.shifts)
-        )
+        on_shift = self.availability.nurses_on_shift(slot.span)
         return on_shift[lane % len(on_shift)] if on_shift else None
 
     def explain(self, choice: Choice, candidates: list[Choice], *, day_reason: str = "") -> Choice:
