@@ -9,7 +9,9 @@ and query counts; exits non-zero when a target is missed:
   - book a whole course: p95 < 100 ms
 Beside the wall clock each proposal series shows the process's own CPU time and in how many
 counted proposals a full garbage collection ran (and its longest pause): on a shared machine
-both tell the engine's cost from time spent waiting.
+both tell the engine's cost from time spent waiting. The bench starts as the web process does
+(`import config.wsgi`), so the application loaded at start-up is frozen out of full collections
+(`gc.freeze()`) here as under gunicorn.
 
 With `--size N` it proposes courses on the data set of bench/booking_scale.py instead
 (one site, 12 chairs, 14 nurses, N past appointments, 40 % of the chair-hours booked over
@@ -80,6 +82,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 import django  # noqa: E402
 
 django.setup()
+
+import config.wsgi  # noqa: E402,F401 - the web process's start-up, its gc.freeze() included
 
 from zoneinfo import ZoneInfo  # noqa: E402
 
