@@ -9,7 +9,12 @@ the working week, late evening (the next local day is already tomorrow in UTC), 
 the two nights the clocks change, and the turn of the year.
 
 Instants are wall-clock times in the zone the test names with ``@pytest.mark.clock(zone=...)``
-(America/Denver when it names none), so "Thursday 16:00" is Thursday 16:00 at the test's site."""
+(America/Denver when it names none), so "Thursday 16:00" is Thursday 16:00 at the test's site.
+
+``@pytest.mark.clock(..., calendar=False)`` is for a browser test whose assertion cannot depend on
+the date or the hour (colour contrast, accessibility rules, how a long name wraps): it is marked
+``clock`` only because every browser test's live server runs on a set clock. It runs at the
+default instant alone, also under ``--clock-instants=all``; each browser test costs seconds."""
 
 from __future__ import annotations
 

@@ -30,10 +30,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if metafunc.definition.get_closest_marker("clock") is None:
+    marker = metafunc.definition.get_closest_marker("clock")
+    if marker is None:
         return
     wanted = metafunc.config.getoption("--clock-instants")
-    if wanted == "default":
+    if wanted == "default" or marker.kwargs.get("calendar", True) is False:
         return
     names = list(clock.INSTANTS) if wanted == "all" else [name.strip() for name in wanted.split(",")]
     unknown = [name for name in names if name not in clock.INSTANTS]
