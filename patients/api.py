@@ -3,7 +3,8 @@
 What each role sees of a patient:
 - front desk: contact and scheduling data; the clinical fields (medications, seizure history)
   come back as null and cannot be written;
-- nurses and prescribers: everything, plus evaluations, flags and the eligibility verdict;
+- nurses and prescribers: everything, plus evaluations, flags and the eligibility verdict; only a
+  prescriber records an evaluation (a diagnosis is theirs to put on the chart, as on the chart page);
 - the patient: only their own record (others answer 404), and may change only their reminder
   preferences;
 - clinic administrators: configuration only, no patient data.
@@ -23,7 +24,7 @@ from rest_framework.response import Response
 from clinic import api_fields
 from clinic.api import AtomicWritesMixin, CleanModelSerializer, ClinicAPIMixin
 from clinic.models import Channel
-from clinic.permissions import ADMINS, CLINICIANS, DESK, PATIENTS, FieldVisibilityMixin, hidden_fields
+from clinic.permissions import ADMINS, CLINICIANS, DESK, PATIENTS, PRESCRIBERS, FieldVisibilityMixin, hidden_fields
 from patients.models import Contraindication, Evaluation, Patient, PatientFlag
 from patients.services import EVALUATION_FIELDS
 
@@ -208,12 +209,14 @@ class EvaluationSerializer(CleanModelSerializer):
 
 
 SCREENING_ACCESS = {"list": CLINICIANS, "retrieve": CLINICIANS, "create": CLINICIANS, "destroy": CLINICIANS}
+# Clinicians read evaluations; a prescriber records one (patients.services.evaluation_record says the same).
+EVALUATION_ACCESS = {**SCREENING_ACCESS, "create": PRESCRIBERS}
 
 
 @extend_schema_view(
     list=extend_schema(summary="Mental-health evaluations (clinicians)"),
     retrieve=extend_schema(summary="One evaluation (clinicians)"),
-    create=extend_schema(summary="Record an evaluation (clinicians)"),
+    create=extend_schema(summary="Record an evaluation (prescribers)"),
 )
 class EvaluationViewSet(
     ClinicAPIMixin,
@@ -225,7 +228,7 @@ class EvaluationViewSet(
 ):
     queryset = Evaluation.objects.all()
     serializer_class = EvaluationSerializer
-    access = SCREENING_ACCESS
+    access = EVALUATION_ACCESS
     filterset_fields = ["patient"]
     ordering_fields = ["evaluated_on", "id"]
     ordering = ["-evaluated_on", "-id"]

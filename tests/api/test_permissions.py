@@ -23,6 +23,7 @@ from tests.api.conftest import NOW, ROLES, WIDE_ROLES, Side, World
 
 DESK = {"front_desk", "nurse", "prescriber"}
 CLINICIANS = {"nurse", "prescriber"}
+PRESCRIBERS = {"prescriber"}
 STAFF = DESK | {"clinic_admin"}
 ADMIN = {"clinic_admin"}
 
@@ -329,7 +330,7 @@ ENDPOINTS = [
         "evaluations-create",
         "post",
         lambda w: f"{V1}/evaluations/",
-        every(CLINICIANS, 201),
+        every(PRESCRIBERS, 201),  # a nurse reads evaluations but does not record one
         body=lambda w: {
             "patient": w.plan_b.patient_id,
             "evaluated_on": "2026-02-20",
