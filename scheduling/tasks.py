@@ -66,8 +66,11 @@ def release_expired_holds() -> int:
 @shared_task(name="scheduling.tasks.waitlist_offer", ignore_result=True)
 def waitlist_offer(appointment_id: int, now: str) -> int:
     """Queued after a cancel commits, with the cancel's instant: offer the freed chair (a second run
-    offers nothing more)."""
-    return len(waitlist_offer_freed_slot(appointment_id=appointment_id, now=dt.datetime.fromisoformat(now)))
+    offers nothing more). It runs at the later of that instant and the clock: a task that waited in
+    the queue (a worker down, a backlog) must not offer a session that has started since, nor date
+    its offers and messages by the cancel's minute."""
+    queued_at = dt.datetime.fromisoformat(now)
+    return len(waitlist_offer_freed_slot(appointment_id=appointment_id, now=max(queued_at, timezone.now())))
 
 
 @shared_task(name="scheduling.tasks.waitlist_offers_sweep", ignore_result=True)

@@ -9,6 +9,7 @@ import threading
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core import mail
 from django.db import connections
 
@@ -34,6 +35,15 @@ from scheduling.services.waitlist import (
 )
 from tests.factories import PatientFactory
 from tests.scheduling.conftest import NOW, make_clinic
+
+
+@pytest.fixture(autouse=True)
+def _clock_at_now():
+    """The services here are given `now` = NOW, and the cancel's offer task works at the later of the
+    cancel's instant and the clock: the clock stands at NOW too (ticking, for the threaded tests)."""
+    with time_machine.travel(NOW, tick=True):
+        yield
+
 
 NY = ZoneInfo("America/New_York")
 # Tuesday 3 March 2026, 10:00 in New York.

@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.core import mail
 
@@ -78,9 +79,31 @@ def test_the_offer_runs_in_the_task_queued_after_commit_and_the_sweep_then_finds
         services.appointment_cancel(appointment=freed, actor=clinic.front_desk.user, reason="Flu", now=NOW)
     assert queued == [(freed.pk, NOW.isoformat())], "ids and an ISO instant: JSON for the broker"
     assert not WaitlistOffer.objects.exists(), "nothing is offered in the request"
-    assert tasks.waitlist_offer(*queued[0]) == 1
+    with time_machine.travel(NOW + dt.timedelta(seconds=2), tick=False):  # the worker picks it up at once
+        assert tasks.waitlist_offer(*queued[0]) == 1
     assert waitlist_offers_sweep(now=NOW) == 0
     assert WaitlistOffer.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_task_run_after_the_freed_session_began_offers_nothing(
+    clinic, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The task carries the cancel's instant, but a worker that picks it up late (it was down, or
+    the queue was long) works at its own clock: the freed session has begun, so no one is offered it."""
+    from scheduling import tasks
+
+    queued: list[tuple] = []
+    monkeypatch.setattr(tasks.waitlist_offer, "delay", lambda *args: queued.append(args))
+    freed = _single(clinic, PatientFactory(home_site=clinic.site), FREED_AT)
+    _waiting(clinic)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.appointment_cancel(appointment=freed, actor=clinic.front_desk.user, reason="Flu", now=NOW)
+    assert queued == [(freed.pk, NOW.isoformat())]
+    with time_machine.travel(FREED_AT + dt.timedelta(minutes=10), tick=False):
+        assert tasks.waitlist_offer(*queued[0]) == 0
+    assert not WaitlistOffer.objects.exists()
+    assert len(mail.outbox) == 0
 
 
 @pytest.mark.django_db

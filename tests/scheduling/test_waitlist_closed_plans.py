@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import time_machine
 
 from scheduling import services
 from scheduling.errors import InvalidState
@@ -14,6 +15,15 @@ from scheduling.services.waitlist import waitlist_matches, waitlist_offer_accept
 from tests.factories import PatientFactory
 from tests.scheduling.conftest import NOW
 from tests.scheduling.test_waitlist import FREED_AT, _cancel, _single, _waiting
+
+
+@pytest.fixture(autouse=True)
+def _clock_at_now():
+    """The services here are given `now` = NOW, and the cancel's offer task works at the later of the
+    cancel's instant and the clock: the clock stands at NOW too (ticking, for the threaded tests)."""
+    with time_machine.travel(NOW, tick=True):
+        yield
+
 
 pytestmark = pytest.mark.django_db
 
