@@ -241,6 +241,8 @@ class SiteSerializer(CleanModelSerializer):
             "placement_policy",
             "slot_step_minutes",
             "arrival_notes",
+            "country",
+            "subdivision",
         ]
 
     def to_representation(self, instance):

@@ -41,3 +41,24 @@ def test_only_clinic_wide_staff_close_every_site():
     assert wide.post(f"{V1}/closures/", {**CLOSURE, "site": None}, format="json").status_code == 201
     assert Closure.objects.filter(site__isnull=True).count() == 1
     assert Site.objects.count() == 1
+
+
+def test_an_administrator_sets_whose_public_holidays_the_site_follows_and_a_wrong_code_is_named():
+    """`country` and `subdivision` pick the holidays /holidays/ offers as closures (clinic.public_holidays)."""
+    site = SiteFactory()
+    client = _client(StaffFactory(role=Role.CLINIC_ADMIN, sites=[site]))
+    url = f"{V1}/sites/{site.pk}/"
+    assert client.get(url).json()["country"] == "US"
+    changed = client.patch(url, {"country": "CA", "subdivision": "ON"}, format="json")
+    assert changed.status_code == 200, changed.content
+    site.refresh_from_db()
+    assert (site.country, site.subdivision) == ("CA", "ON")
+
+    unknown_country = client.patch(url, {"country": "ZZ"}, format="json")
+    assert unknown_country.status_code == 400
+    assert "'ZZ' is not a country code" in str(unknown_country.json()["error"]["fields"]["country"])
+    wrong_subdivision = client.patch(url, {"subdivision": "CO"}, format="json")  # a US state, not a province
+    assert wrong_subdivision.status_code == 400
+    assert "CA has no subdivision 'CO'" in str(wrong_subdivision.json()["error"]["fields"]["subdivision"])
+    site.refresh_from_db()
+    assert (site.country, site.subdivision) == ("CA", "ON"), "a refused change writes nothing"
