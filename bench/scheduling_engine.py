@@ -83,8 +83,6 @@ import django  # noqa: E402
 
 django.setup()
 
-import config.wsgi  # noqa: E402,F401 - the web process's start-up, its gc.freeze() included
-
 from zoneinfo import ZoneInfo  # noqa: E402
 
 from django.contrib.auth import get_user_model  # noqa: E402
@@ -93,6 +91,7 @@ from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from seed import bench_patients, evaluated_patient  # noqa: E402
 
+import config.wsgi  # noqa: E402,F401 - the web process's start-up, its gc.freeze() included
 from clinic.models import Chair, OpeningHours, ReminderPolicy, Role, Shift, Site, StaffMember  # noqa: E402
 from scheduling import services  # noqa: E402
 from scheduling.errors import SchedulingError  # noqa: E402
