@@ -30,19 +30,23 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 from django.db import connection
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db.models import Exists, Manager, Model, OuterRef, Q, QuerySet
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from clinic.errors import DomainError
 from clinic.models import Role, Site, StaffMember
 from clinic.rows import ModelColumns, prepared_execute
+
+if TYPE_CHECKING:  # rest_framework.views loads the authentication classes, which import this module
+    from rest_framework.views import APIView
 
 PATIENT = "patient"
 FRONT_DESK = Role.FRONT_DESK.value
@@ -127,7 +131,7 @@ class FieldVisibilityMixin:
 
     visibility_kind: str = ""
 
-    def to_representation(self, instance):
+    def to_representation(self, instance: Any) -> dict[str, Any]:
         data = super().to_representation(instance)  # type: ignore[misc]
         for name in hidden_fields(self.context.get("role"), self.visibility_kind):  # type: ignore[attr-defined]
             if name in data:
@@ -143,13 +147,36 @@ def staff_site_ids_sql(staff_alias: str) -> str:
     return f"(SELECT {aggregate} FROM {through} WHERE staffmember_id = {staff_alias}.id)"  # noqa: S608 - table names
 
 
-def attach_staff(user, staff: StaffMember | None, linked_site_ids) -> StaffMember | None:
+# The ids of the sites a staff member works at, kept on their staff row (the request's own
+# instance) once read, so however many checks a request makes ask the database once. Not a
+# model field: an attribute of that one instance, read and set only through these two helpers.
+_SITE_IDS_ATTR = "_scoped_site_ids"
+
+
+def _known_site_ids(staff: StaffMember) -> frozenset[int] | None:
+    """The site ids kept on `staff`, or None when they have not been read on this instance."""
+    ids: frozenset[int] | None = getattr(staff, _SITE_IDS_ATTR, None)
+    return ids
+
+
+def _keep_site_ids(staff: StaffMember, ids: frozenset[int]) -> None:
+    setattr(staff, _SITE_IDS_ATTR, ids)
+
+
+def attach_staff(
+    user: AbstractBaseUser, staff: StaffMember | None, linked_site_ids: str | Iterable[int] | None
+) -> StaffMember | None:
     """Keep `staff` (None: the user is not staff) and its site ids on `user` for the request,
-    so actor_for, site_ids and the services' "works at" checks read nothing more."""
+    so actor_for, site_ids and the services' "works at" checks read nothing more.
+
+    `linked_site_ids` is the column staff_site_ids_sql reads: a list (PostgreSQL), JSON text
+    (SQLite), or None for no site."""
     if staff is not None:
         if isinstance(linked_site_ids, str):  # SQLite hands the aggregate back as text
-            linked_site_ids = json.loads(linked_site_ids)
-        staff._scoped_site_ids = frozenset(linked_site_ids or ())
+            ids: Iterable[int] | None = json.loads(linked_site_ids)
+        else:
+            ids = linked_site_ids
+        _keep_site_ids(staff, frozenset(ids or ()))
         staff._state.fields_cache["user"] = user
     user._state.fields_cache["staff"] = staff
     return staff
@@ -166,7 +193,7 @@ def _staff_read(vendor: str) -> tuple[str, ModelColumns[StaffMember]]:
     return sql, columns
 
 
-def _staff_with_site_ids(user) -> StaffMember | None:
+def _staff_with_site_ids(user: AbstractBaseUser) -> StaffMember | None:
     """The user's staff row, with the ids of the sites they work at read in the same statement:
     every scoped look-up of the request then filters on known ids, and the booking service's
     own "works at this site" check reads nothing more. Token authentication reads both with
@@ -182,9 +209,13 @@ def _staff_with_site_ids(user) -> StaffMember | None:
     return attach_staff(user, columns.load(row), row[columns.width])
 
 
+# The request's actor, kept on the DRF Request by actor_for (not an attribute DRF declares).
+_ACTOR_ATTR = "_clinic_actor"
+
+
 def actor_for(request: Request) -> Actor:
     """The request's actor, resolved once per request (two queries at most)."""
-    cached = getattr(request, "_clinic_actor", None)
+    cached: Actor | None = getattr(request, _ACTOR_ATTR, None)
     if cached is not None:
         return cached
     user = request.user
@@ -200,8 +231,14 @@ def actor_for(request: Request) -> Actor:
                 actor = NOBODY
         # An inactive staff member stays NOBODY even if a patient row points at the user:
         # a former employee's credentials must not keep opening the API.
-    request._clinic_actor = actor
+    setattr(request, _ACTOR_ATTR, actor)
     return actor
+
+
+class _RoleTable(Protocol):
+    """A view RoleAccess guards: it names the roles allowed for each action."""
+
+    access: Mapping[str, frozenset[str]]
 
 
 class RoleAccess(BasePermission):
@@ -212,14 +249,18 @@ class RoleAccess(BasePermission):
 
     message = "Your role does not allow this."
 
-    def has_permission(self, request: Request, view) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         if not (request.user and request.user.is_authenticated):
             return False  # DRF turns this into 401 for anonymous requests
         actor = actor_for(request)
         if actor.role is None:
             return False
-        action = getattr(view, "action", None) or request.method.lower()
-        table = view.access
+        action = getattr(view, "action", None)
+        if not action:
+            # An HTTP request always has a method (only a bare HttpRequest() built by hand has none).
+            assert request.method is not None
+            action = request.method.lower()
+        table = cast(_RoleTable, view).access  # every view that lists RoleAccess declares `access`
         allowed = table.get(action, table.get("*", frozenset()))
         return actor.role in allowed
 
@@ -227,6 +268,7 @@ class RoleAccess(BasePermission):
 # --- Sites: what each staff member may see -----------------------------------
 
 M = TypeVar("M", bound=Model)
+S = TypeVar("S")  # what scope_serializer is handed (a serializer) and hands back
 
 # Model label -> the lookup path from a row to the site it belongs to.
 SITE_PATHS: dict[str, str] = {
@@ -267,10 +309,10 @@ def site_ids(staff: StaffMember | None) -> frozenset[int] | None:
         return frozenset()
     if staff.all_sites:
         return None
-    cached = getattr(staff, "_scoped_site_ids", None)
+    cached = _known_site_ids(staff)
     if cached is None:
         cached = frozenset(staff.sites.values_list("pk", flat=True))
-        staff._scoped_site_ids = cached  # kept on the request's staff row: asked once, however many checks
+        _keep_site_ids(staff, cached)  # kept on the request's staff row: asked once, however many checks
     return cached
 
 
@@ -286,6 +328,8 @@ def works_at(staff: StaffMember | None, site: Site | int | None) -> bool:
 # (patients: the home site; scheduling: an appointment or a plan there) in its AppConfig.ready().
 # This base layer knows the rule's shape, not the apps above it.
 PatientSiteRule = Callable[[object], Q]
+# What a rule is given: the site ids, known (a frozenset) or as a subquery of site ids.
+SiteFilter = frozenset[int] | QuerySet[Any, Any]
 PATIENT_SITE_RULES: list[PatientSiteRule] = []
 
 
@@ -295,7 +339,7 @@ def register_patient_site_rule(rule: PatientSiteRule) -> None:
         PATIENT_SITE_RULES.append(rule)
 
 
-def _patients_at(ids) -> Q:
+def _patients_at(ids: SiteFilter) -> Q:
     """Patients at these sites: any registered rule (home site, or an appointment or a plan there)."""
     if not PATIENT_SITE_RULES:
         raise LookupError("No patient-site rule is registered; are the patients and scheduling apps installed?")
@@ -306,7 +350,10 @@ def _model_at(model: type[Model], path: str) -> type[Model]:
     """The model a lookup path such as "appointment__patient" ends at ("pk": the model itself)."""
     for name in path.split("__"):
         if name != "pk":
-            model = model._meta.get_field(name).related_model
+            related = model._meta.get_field(name).related_model
+            if related is None:  # PATIENT_PATHS names a field that is not a relation
+                raise ImproperlyConfigured(f"{model._meta.label}.{name} in {path!r} is not a relation.")
+            model = related
     return model
 
 
@@ -315,17 +362,17 @@ def sites_of(staff: StaffMember) -> list[Site]:
     if staff.all_sites:
         return list(Site.objects.order_by("name"))
     sites = list(staff.sites.order_by("name")) if staff.active else []
-    staff._scoped_site_ids = frozenset(site.pk for site in sites)
+    _keep_site_ids(staff, frozenset(site.pk for site in sites))
     return sites
 
 
-def _site_filter(staff: StaffMember | None):
+def _site_filter(staff: StaffMember | None) -> SiteFilter | None:
     """None for every site, else the site ids: known ones, or a subquery (no query of its own)."""
     if staff is None or not staff.active:
         return frozenset()
     if staff.all_sites:
         return None
-    cached = getattr(staff, "_scoped_site_ids", None)
+    cached = _known_site_ids(staff)
     if cached is not None:
         return cached
     return StaffMember.sites.through.objects.filter(staffmember_id=staff.pk).values("site_id")
@@ -342,6 +389,8 @@ def scope_to_staff(queryset: QuerySet[M], staff: StaffMember | None) -> QuerySet
     if label == "clinic.Closure":
         return queryset.filter(Q(site__isnull=True) | Q(site__in=ids))
     if label == "clinic.StaffMember":
+        if staff is None:  # the rule names the viewer (Q(pk=staff.pk)): no viewer was, and stays, an error
+            raise TypeError("Scoping staff members needs the staff member who asks.")
         shares_a_site = StaffMember.sites.through.objects.filter(staffmember_id=OuterRef("pk"), site_id__in=ids)
         return queryset.filter(Q(all_sites=True) | Q(pk=staff.pk) | Exists(shares_a_site))
     if label in PATIENT_PATHS:
@@ -361,6 +410,7 @@ def scope_to_actor(queryset: QuerySet[M], actor: Actor) -> QuerySet[M]:
         return scope_to_staff(queryset, actor.staff)
     label = queryset.model._meta.label
     if actor.is_patient and label in PATIENT_PATHS:
+        assert actor.patient is not None  # actor_for gives a patient actor its patient (user.patient)
         return queryset.filter(**{PATIENT_PATHS[label]: actor.patient.pk})
     if actor.is_patient and label in UNSCOPED:
         return queryset
@@ -404,7 +454,7 @@ def _scoped_for_field(queryset: QuerySet[M], staff: StaffMember) -> QuerySet[M]:
     return scoped
 
 
-def _mark_declared(serializer, name: str) -> None:
+def _mark_declared(serializer: object, name: str) -> None:
     """Mark the class-level declared field's queryset, so the next request's copy carries a token."""
     from rest_framework.relations import ManyRelatedField
 
@@ -417,7 +467,7 @@ def _mark_declared(serializer, name: str) -> None:
         mark_long_lived(queryset)
 
 
-def scope_serializer(serializer, actor: Actor):
+def scope_serializer(serializer: S, actor: Actor) -> S:
     """Narrow every writable related field of an input serializer to what the actor may see,
     so naming another site's chair, patient or nurse is the same 400 as naming a missing one.
 
@@ -427,21 +477,33 @@ def scope_serializer(serializer, actor: Actor):
 
     if not actor.is_staff or not hasattr(serializer, "fields"):
         return serializer
+    staff = actor.staff
+    assert staff is not None  # actor_for gives a staff actor (a staff role) its staff row
     sent = getattr(serializer, "initial_data", None)
     sent = sent if isinstance(sent, Mapping) else None
     for name, field in serializer.fields.items():
         if field.read_only or (sent is not None and name not in sent):
             continue
         relation = field.child_relation if isinstance(field, ManyRelatedField) else field
-        if not isinstance(relation, RelatedField) or relation.queryset is None:
+        if not isinstance(relation, RelatedField):
             continue
-        if isinstance(relation.queryset, QuerySet) and SCOPE_TOKEN not in relation.queryset.__dict__:
+        # Read and set through `held`: drf-stubs declare RelatedField.queryset on the class with a
+        # Manager in its type, and mypy then takes it for a descriptor (Manager.__get__); it is a
+        # plain instance attribute.
+        held: Any = relation
+        queryset: QuerySet[Any] | Manager[Any] | None = held.queryset
+        if queryset is None:
+            continue
+        if isinstance(queryset, QuerySet) and SCOPE_TOKEN not in queryset.__dict__:
             if getattr(serializer, "shares_field_prototypes", False):
-                mark_long_lived(relation.queryset)  # the class's own field prototype's queryset
+                mark_long_lived(queryset)  # the class's own field prototype's queryset
             else:
                 _mark_declared(serializer, name)
         try:
-            relation.queryset = _scoped_for_field(relation.queryset, actor.staff)
+            # A ModelSerializer's relation holds the model's default manager, not a queryset: scoping
+            # reads only its `.model` and calls `.filter()`, which a manager has too (never marked,
+            # it is scoped afresh; where nothing narrows it, it is handed back as it is).
+            held.queryset = _scoped_for_field(cast("QuerySet[Any]", queryset), staff)
         except LookupError:
             continue
     return serializer
@@ -452,7 +514,7 @@ class OutsideYourSites(DomainError):
     http_status = 400
 
 
-def require_works_at(actor_user, site: Site) -> None:
+def require_works_at(actor_user: AbstractBaseUser | None, site: Site) -> None:
     """Refuse to place a session at a site the acting staff member does not work at.
 
     Services call this so no caller (API, page, script) can book across sites; a user
@@ -467,7 +529,7 @@ class PrescribersOnly(DomainError):
     http_status = 403
 
 
-def require_prescriber(actor_user, decision: str) -> None:
+def require_prescriber(actor_user: AbstractBaseUser | None, decision: str) -> None:
     """Refuse a clinical decision about a plan unless an active prescriber takes it.
 
     The plan services call this themselves, so a page or script that forgets the role check
