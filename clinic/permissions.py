@@ -358,10 +358,14 @@ def _model_at(model: type[Model], path: str) -> type[Model]:
 
 
 def sites_of(staff: StaffMember) -> list[Site]:
-    """The sites `staff` works at, by name (every site for clinic-wide staff), in one query."""
+    """The sites `staff` works at, by name (every site for clinic-wide staff), in one query; none
+    for an inactive staff member, clinic-wide or not (as `site_ids` and `_site_filter` say)."""
+    if not staff.active:
+        _keep_site_ids(staff, frozenset())
+        return []
     if staff.all_sites:
         return list(Site.objects.order_by("name"))
-    sites = list(staff.sites.order_by("name")) if staff.active else []
+    sites = list(staff.sites.order_by("name"))
     _keep_site_ids(staff, frozenset(site.pk for site in sites))
     return sites
 
