@@ -244,8 +244,8 @@ class _RoleTable(Protocol):
 class RoleAccess(BasePermission):
     """Allow the request when the actor's role is in the view's `access` table for the action.
 
-    `access` maps an action name (viewsets) or "*" to a set of roles; the view may override
-    `access_for(action)` for finer rules."""
+    `access` maps an action name (viewsets), or the lower-case HTTP method of a plain view, or "*"
+    to a set of roles. Finer rules (whose object, which site) are the querysets' and services'."""
 
     message = "Your role does not allow this."
 
