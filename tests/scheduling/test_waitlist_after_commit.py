@@ -16,6 +16,7 @@ from config.celery import app
 from scheduling import services
 from scheduling.models import AppointmentStatus, WaitlistOffer
 from scheduling.services.waitlist import waitlist_offer_freed_slot, waitlist_offers_sweep
+from scheduling.tasks import waitlist_offer
 from tests.factories import PatientFactory
 from tests.scheduling.conftest import NOW
 from tests.scheduling.test_waitlist import FREED_AT, _single, _waiting
@@ -39,6 +40,23 @@ def broker_down():
     yield
     app.conf.update(before)
     app._after_fork()
+
+
+@pytest.fixture
+def queued(monkeypatch) -> list[tuple]:
+    """The offer tasks queued on commit, as (args), instead of sent to the broker."""
+    calls: list[tuple] = []
+    monkeypatch.setattr(waitlist_offer, "delay", lambda *args: calls.append(args))
+    return calls
+
+
+def _cancel_with_one_waiting(clinic, django_capture_on_commit_callbacks):
+    """A session cancelled at NOW (committed) while one patient waits; the freed session."""
+    freed = _single(clinic, PatientFactory(home_site=clinic.site), FREED_AT)
+    _waiting(clinic)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.appointment_cancel(appointment=freed, actor=clinic.front_desk.user, reason="Flu", now=NOW)
+    return freed
 
 
 @pytest.mark.django_db(transaction=True)
@@ -67,51 +85,31 @@ def test_a_cancel_commits_while_the_broker_is_down_and_the_sweep_then_offers_the
 
 @pytest.mark.django_db
 def test_the_offer_runs_in_the_task_queued_after_commit_and_the_sweep_then_finds_nothing_to_do(
-    clinic, django_capture_on_commit_callbacks, monkeypatch
+    clinic, django_capture_on_commit_callbacks, queued
 ):
-    from scheduling import tasks
-
-    queued: list[tuple] = []
-    monkeypatch.setattr(tasks.waitlist_offer, "delay", lambda *args: queued.append(args))
-    freed = _single(clinic, PatientFactory(home_site=clinic.site), FREED_AT)
-    _waiting(clinic)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.appointment_cancel(appointment=freed, actor=clinic.front_desk.user, reason="Flu", now=NOW)
+    freed = _cancel_with_one_waiting(clinic, django_capture_on_commit_callbacks)
     assert queued == [(freed.pk, NOW.isoformat())], "ids and an ISO instant: JSON for the broker"
     assert not WaitlistOffer.objects.exists(), "nothing is offered in the request"
     with time_machine.travel(NOW + dt.timedelta(seconds=2), tick=False):  # the worker picks it up at once
-        assert tasks.waitlist_offer(*queued[0]) == 1
+        assert waitlist_offer(*queued[0]) == 1
     assert waitlist_offers_sweep(now=NOW) == 0
     assert WaitlistOffer.objects.count() == 1
 
 
 @pytest.mark.django_db
-def test_a_task_run_after_the_freed_session_began_offers_nothing(
-    clinic, django_capture_on_commit_callbacks, monkeypatch
-):
+def test_a_task_run_after_the_freed_session_began_offers_nothing(clinic, django_capture_on_commit_callbacks, queued):
     """The task carries the cancel's instant, but a worker that picks it up late (it was down, or
     the queue was long) works at its own clock: the freed session has begun, so no one is offered it."""
-    from scheduling import tasks
-
-    queued: list[tuple] = []
-    monkeypatch.setattr(tasks.waitlist_offer, "delay", lambda *args: queued.append(args))
-    freed = _single(clinic, PatientFactory(home_site=clinic.site), FREED_AT)
-    _waiting(clinic)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.appointment_cancel(appointment=freed, actor=clinic.front_desk.user, reason="Flu", now=NOW)
+    freed = _cancel_with_one_waiting(clinic, django_capture_on_commit_callbacks)
     assert queued == [(freed.pk, NOW.isoformat())]
     with time_machine.travel(FREED_AT + dt.timedelta(minutes=10), tick=False):
-        assert tasks.waitlist_offer(*queued[0]) == 0
+        assert waitlist_offer(*queued[0]) == 0
     assert not WaitlistOffer.objects.exists()
     assert len(mail.outbox) == 0
 
 
 @pytest.mark.django_db
-def test_a_missed_session_queues_no_offer(clinic, django_capture_on_commit_callbacks, monkeypatch):
-    from scheduling import tasks
-
-    queued: list[tuple] = []
-    monkeypatch.setattr(tasks.waitlist_offer, "delay", lambda *args: queued.append(args))
+def test_a_missed_session_queues_no_offer(clinic, django_capture_on_commit_callbacks, queued):
     missed = _single(clinic, PatientFactory(home_site=clinic.site), FREED_AT)
     _waiting(clinic)
     with django_capture_on_commit_callbacks(execute=True):
@@ -122,13 +120,9 @@ def test_a_missed_session_queues_no_offer(clinic, django_capture_on_commit_callb
 
 
 @pytest.mark.django_db
-def test_a_cancel_that_rolls_back_queues_nothing(clinic, django_capture_on_commit_callbacks, monkeypatch):
+def test_a_cancel_that_rolls_back_queues_nothing(clinic, django_capture_on_commit_callbacks, queued):
     from django.db import transaction
 
-    from scheduling import tasks
-
-    queued: list[tuple] = []
-    monkeypatch.setattr(tasks.waitlist_offer, "delay", lambda *args: queued.append(args))
     freed = _single(clinic, PatientFactory(home_site=clinic.site), FREED_AT)
     _waiting(clinic)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
