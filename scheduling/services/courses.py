@@ -147,8 +147,8 @@ def course_propose(
     nearest alternatives (a later start, another site, other times). Never a partial course.
 
     The times are chosen by the site's placement policy (`Site.placement_policy`), each
-    session with why; `preferred_starts` (chair id -> local starts of a day template)
-    overrides the site's template."""
+    session with why, and so are an alternative's; `preferred_starts` (chair id -> local
+    starts of a day template) overrides the site's template."""
     _refuse_second_induction(plan)
     site = site or plan.site
     prefs = prefs or plan_preferences(plan)
