@@ -23,10 +23,10 @@ from scheduling.engine import (
     Slot,
     Span,
     find_alternatives,
-    propose_induction,
 )
 from scheduling.engine.model import DEFAULT_NURSE_WORK, NurseWork
 from scheduling.engine.placement import (
+    Placement,
     Placer,
     propose_additional_placed,
     propose_induction_placed,
@@ -147,8 +147,8 @@ def course_propose(
     nearest alternatives (a later start, another site, other times). Never a partial course.
 
     The times are chosen by the site's placement policy (`Site.placement_policy`), each
-    session with why; `preferred_starts` (chair id -> local starts of a day template)
-    overrides the site's template."""
+    session with why, and so are an alternative's; `preferred_starts` (chair id -> local
+    starts of a day template) overrides the site's template."""
     _refuse_second_induction(plan)
     site = site or plan.site
     prefs = prefs or plan_preferences(plan)
@@ -173,13 +173,15 @@ def course_propose(
         raise InvalidInput("The course cannot start in the past.")
     horizon = start_date + dt.timedelta(days=7 + rule.span_days)
     availability = _availability(plan, site, start_date, horizon, protocol_nurse_work(plan.protocol))
-    placer = Placer(availability, site_placement(site, patient=plan.patient, preferred_starts=preferred_starts))
-    outcome = propose_induction_placed(placer, rule, start_date, prefs, not_before=now)
+    placement = site_placement(site, patient=plan.patient, preferred_starts=preferred_starts)
+    outcome = propose_induction_placed(Placer(availability, placement), rule, start_date, prefs, not_before=now)
     if isinstance(outcome, Proposal):
         return CourseProposal(
             site=site, sessions=_as_sessions(outcome, site, Phase.INDUCTION, _held_count(plan) + 1), notes=outcome.notes
         )
-    raise _does_not_fit(plan=plan, site=site, rule=rule, start_date=start_date, prefs=prefs, now=now, nofit=outcome)
+    raise _does_not_fit(
+        plan=plan, site=site, rule=rule, start_date=start_date, prefs=prefs, now=now, nofit=outcome, placement=placement
+    )
 
 
 def _utc(instant: dt.datetime) -> str:
@@ -195,18 +197,29 @@ def _does_not_fit(
     prefs: Preferences,
     now: dt.datetime,
     nofit: NoFit,
+    placement: Placement,
 ) -> CourseDoesNotFit:
+    """The refusal, with the nearest alternatives. Each alternative is placed under its site's
+    policy, as a proposal would be: under ``level`` an alternative that took the earliest
+    times instead would leave the day template's starts and lanes behind, and every such
+    session costs a full day one session of its ceiling (issue 17's clinic simulation)."""
     wide_end = start_date + dt.timedelta(days=ALTERNATIVE_START_DAYS + 7 + rule.span_days)
     work = protocol_nurse_work(plan.protocol)
     wide = _availability(plan, site, start_date, wide_end, work)
 
     def from_day(day: dt.date, day_prefs: Preferences) -> Callable[[], Proposal | NoFit]:
-        return lambda: propose_induction(Availability(wide.site, _patient_busy(wide), work), rule, day, day_prefs, now)
+        return lambda: propose_induction_placed(
+            Placer(Availability(wide.site, _patient_busy(wide), work), placement), rule, day, day_prefs, now
+        )
 
     def at_site(other: Site) -> Callable[[], Proposal | NoFit]:
         last_day = start_date + dt.timedelta(days=7 + rule.span_days)
-        return lambda: propose_induction(
-            _availability(plan, other, start_date, last_day, work), rule, start_date, prefs, now
+        return lambda: propose_induction_placed(
+            Placer(_availability(plan, other, start_date, last_day, work), site_placement(other, patient=plan.patient)),
+            rule,
+            start_date,
+            prefs,
+            now,
         )
 
     attempts = [

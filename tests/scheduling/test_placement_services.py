@@ -123,3 +123,28 @@ def test_the_cancel_and_rebook_page_says_why_each_replacement_time_was_chosen(cl
     rows = response.context["replacement_rows"]
     assert rows and all(row["why"] for row in rows)
     assert b'data-testid="replacement-why"' in response.content
+
+
+def test_a_refused_course_offers_alternatives_placed_under_the_sites_policy(level_clinic):
+    # Closed for the second and third week: six sessions cannot fit in 21 days from 2 March, so
+    # the desk gets alternatives. At a level site they take the day template's starts, as a
+    # proposal would; the earliest times would leave the template behind on the days they fill.
+    from clinic.models import Closure
+    from scheduling.errors import CourseDoesNotFit
+
+    zone = level_clinic.site.zone
+    Closure.objects.create(
+        site=level_clinic.site,
+        reason="Renovation",
+        starts_at=dt.datetime(2026, 3, 9, tzinfo=zone),
+        ends_at=dt.datetime(2026, 3, 21, tzinfo=zone),
+    )
+    template = {chair.pk: frozenset({dt.time(9, 30)}) for chair in level_clinic.chairs}
+    with pytest.raises(CourseDoesNotFit) as caught:
+        services.course_propose(plan=level_clinic.plan(), start_date=START, now=NOW, preferred_starts=template)
+    alternatives = [a for a in caught.value.details["alternatives"] if a["site"] == level_clinic.site.pk]
+    assert alternatives
+    for alternative in alternatives:
+        starts = [dt.datetime.fromisoformat(s["starts_at"].replace("Z", "+00:00")) for s in alternative["sessions"]]
+        assert len(starts) == 6
+        assert {start.astimezone(zone).time() for start in starts} == {dt.time(9, 30)}
