@@ -9,7 +9,8 @@ from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
-from clinic.admin_visibility import ClinicalAdminMixin
+from clinic.admin_visibility import ClinicalAdminMixin, admin_role
+from clinic.models import Role
 from patients.models import Contraindication, Evaluation, Patient, PatientFlag
 
 
@@ -21,7 +22,19 @@ class PatientFlagInline(ClinicalAdminMixin, admin.TabularInline):
     readonly_fields = ["recorded_by", "recorded_at"]
 
 
-class EvaluationInline(ClinicalAdminMixin, admin.StackedInline):
+class PrescriberRecordsMixin:
+    """Evaluations: a nurse reads them, only a prescriber records or changes one (a diagnosis is
+    theirs to put on the chart), as on the chart page, in the API and in
+    `patients.services.evaluation_record`."""
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return admin_role(request) == Role.PRESCRIBER and super().has_add_permission(request, *args)  # type: ignore[misc]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return admin_role(request) == Role.PRESCRIBER and super().has_change_permission(request, obj)  # type: ignore[misc]
+
+
+class EvaluationInline(PrescriberRecordsMixin, ClinicalAdminMixin, admin.StackedInline):
     clinical_model = True
     model = Evaluation
     extra = 0
@@ -113,7 +126,7 @@ class PatientFlagAdmin(ClinicalAdminMixin, RecordedByAdmin):
 
 
 @admin.register(Evaluation)
-class EvaluationAdmin(ClinicalAdminMixin, RecordedByAdmin):
+class EvaluationAdmin(PrescriberRecordsMixin, ClinicalAdminMixin, RecordedByAdmin):
     clinical_model = True
     list_display = [
         "patient",

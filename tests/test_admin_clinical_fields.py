@@ -126,3 +126,19 @@ def test_a_prescriber_in_the_admin_still_sees_the_clinical_record(client, chart)
         in client.get(f"/admin/scheduling/treatmentplan/{chart['plan'].pk}/change/").content.decode()
     )
     assert client.get("/admin/clinical/vitalsigns/").status_code == 200
+
+
+def test_a_nurse_reads_evaluations_in_the_admin_but_only_a_prescriber_records_or_changes_one(client, chart):
+    evaluation = chart["patient"].evaluations.get()
+    nurse = _admin_user("wide-nurse", Role.NURSE)
+    assert client.login(request=HttpRequest(), username=nurse.username, password=PASSWORD)
+    assert client.get("/admin/patients/evaluation/").status_code == 200
+    assert client.get("/admin/patients/evaluation/add/").status_code == 403
+    page = client.get(f"/admin/patients/evaluation/{evaluation.pk}/change/")
+    assert page.status_code == 200 and MARKERS["diagnosis"] in page.content.decode()
+    assert 'name="diagnosis"' not in page.content.decode(), "read only for a nurse"
+    client.logout()
+    prescriber = _admin_user("wide-prescriber", Role.PRESCRIBER)
+    assert client.login(request=HttpRequest(), username=prescriber.username, password=PASSWORD)
+    assert client.get("/admin/patients/evaluation/add/").status_code == 200
+    assert 'name="diagnosis"' in client.get(f"/admin/patients/evaluation/{evaluation.pk}/change/").content.decode()
