@@ -70,6 +70,8 @@ def waitlist_offer(appointment_id: int, now: str) -> int:
     the queue (a worker down, a backlog) must not offer a session that has started since, nor date
     its offers and messages by the cancel's minute."""
     queued_at = dt.datetime.fromisoformat(now)
+    if timezone.is_naive(queued_at):  # queued by hand without a zone: read it as UTC, as stored
+        queued_at = queued_at.replace(tzinfo=dt.UTC)
     return len(waitlist_offer_freed_slot(appointment_id=appointment_id, now=max(queued_at, timezone.now())))
 
 

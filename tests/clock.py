@@ -12,7 +12,7 @@ Instants are wall-clock times in the zone the test names with ``@pytest.mark.clo
 (America/Denver when it names none), so "Thursday 16:00" is Thursday 16:00 at the test's site.
 
 ``@pytest.mark.clock(..., calendar=False)`` is for a browser test whose assertion cannot depend on
-the date or the hour (colour contrast, accessibility rules, how a long name wraps): it is marked
+the date or the hour (the header's colour contrast, how a long name wraps): it is marked
 ``clock`` only because every browser test's live server runs on a set clock. It runs at the
 default instant alone, also under ``--clock-instants=all``; each browser test costs seconds."""
 

@@ -26,12 +26,14 @@ def _collected(*args: str) -> list[str]:
 
 
 def test_all_instants_run_a_calendar_test_at_each_instant_and_a_calendar_free_one_once():
-    board = "tests/web/test_browser_board.py"
-    ids = _collected("--clock-instants=all", board)
+    board, header = "tests/web/test_browser_board.py", "tests/web/test_browser_header.py"
+    ids = _collected("--clock-instants=all", board, header)
     grid = [i for i in ids if "test_the_grid_shows_each_session_in_its_chair_row_at_its_time" in i]
-    axe = [i for i in ids if "test_axe_finds_no_serious_violation_on_the_main_pages" in i]
+    contrast = [i for i in ids if "test_the_header_passes_axes_colour_contrast_check" in i]
     assert sorted(grid) == sorted(
         f"{board}::test_the_grid_shows_each_session_in_its_chair_row_at_its_time[at-{name}-chromium]"
         for name in clock.INSTANTS
     )
-    assert axe == [f"{board}::test_axe_finds_no_serious_violation_on_the_main_pages[chromium]"]
+    assert contrast == [
+        f"{header}::test_the_header_passes_axes_colour_contrast_check_on_every_main_page_for_every_role[chromium]"
+    ]

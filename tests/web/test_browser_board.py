@@ -211,7 +211,6 @@ def _serious(page: Page) -> list[str]:
     ]
 
 
-@pytest.mark.clock(zone="America/New_York", calendar=False)  # no date in what it checks
 def test_axe_finds_no_serious_violation_on_the_main_pages(browser: Browser, page: Page, live_server, live_clinic):  # noqa: F811
     plan = patient_with_plan(live_clinic, "alice", "Alice", "Archer", book=True)
     first = Appointment.objects.filter(plan=plan).order_by("starts_at").first()
