@@ -109,6 +109,15 @@ def test_a_task_run_after_the_freed_session_began_offers_nothing(clinic, django_
 
 
 @pytest.mark.django_db
+def test_a_task_queued_by_hand_with_a_naive_instant_reads_it_as_utc(clinic, django_capture_on_commit_callbacks, queued):
+    freed = _cancel_with_one_waiting(clinic, django_capture_on_commit_callbacks)
+    naive = NOW.astimezone(dt.UTC).replace(tzinfo=None).isoformat()
+    with time_machine.travel(NOW - dt.timedelta(hours=1), tick=False):  # a worker whose clock lags
+        assert waitlist_offer(freed.pk, naive) == 1
+    assert WaitlistOffer.objects.get().messaged_at == NOW, "the message dated by the queued instant, read as UTC"
+
+
+@pytest.mark.django_db
 def test_a_missed_session_queues_no_offer(clinic, django_capture_on_commit_callbacks, queued):
     missed = _single(clinic, PatientFactory(home_site=clinic.site), FREED_AT)
     _waiting(clinic)
