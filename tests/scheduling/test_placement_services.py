@@ -148,3 +148,42 @@ def test_a_refused_course_offers_alternatives_placed_under_the_sites_policy(leve
         starts = [dt.datetime.fromisoformat(s["starts_at"].replace("Z", "+00:00")) for s in alternative["sessions"]]
         assert len(starts) == 6
         assert {start.astimezone(zone).time() for start in starts} == {dt.time(9, 30)}
+
+
+def test_an_alternative_at_another_level_site_takes_that_sites_own_template_starts(level_clinic):
+    # The course cannot fit at its own site (closed for two weeks); another site, level-loaded too,
+    # has a day template of its own (Chair 2 at 10:30): the alternative there follows that site's
+    # template, as a proposal made there would.
+    from clinic.models import Closure
+    from scheduling.errors import CourseDoesNotFit
+    from scheduling.models import DayTemplate, DayTemplateState
+
+    Closure.objects.create(
+        site=level_clinic.site,
+        reason="Renovation",
+        starts_at=dt.datetime(2026, 3, 9, tzinfo=level_clinic.site.zone),
+        ends_at=dt.datetime(2026, 3, 21, tzinfo=level_clinic.site.zone),
+    )
+    from clinic.models import Role
+    from tests.factories import ChairFactory, SiteFactory, StaffFactory
+    from tests.scheduling.conftest import add_shifts
+
+    other = SiteFactory(name="Uptown", placement_policy="level")
+    chair = [ChairFactory(site=other, name=f"Chair {i + 1}") for i in range(3)][1]
+    add_shifts(StaffFactory(role=Role.NURSE, sites=[other]), other, START - dt.timedelta(days=7), 60)
+    DayTemplate.objects.create(
+        site=other,
+        state=DayTemplateState.DONE,
+        starts=[{"chair_id": chair.pk, "start": "10:30", "protocol_id": level_clinic.protocol.pk}],
+        sessions_per_day=1,
+        requested_at=NOW,
+        computed_at=NOW,
+    )
+    with pytest.raises(CourseDoesNotFit) as caught:
+        services.course_propose(plan=level_clinic.plan(), start_date=START, now=NOW)
+    [there] = [a for a in caught.value.details["alternatives"] if a["site"] == other.pk]
+    assert len(there["sessions"]) == 6
+    for session in there["sessions"]:
+        starts_at = dt.datetime.fromisoformat(session["starts_at"].replace("Z", "+00:00"))
+        assert starts_at.astimezone(other.zone).time() == dt.time(10, 30)
+        assert session["chair"] == chair.pk
