@@ -31,6 +31,17 @@ def _all_starts(starts) -> list[int]:
     return sorted(_minutes(start) for rows in starts.values() for start, _ in rows)
 
 
+def _hands_on_pieces(starts: list[int], protocol: ProtocolSpec) -> list[tuple[int, int]]:
+    """The (from, to) minutes of one nurse's hands-on work for sessions at `starts`, in order."""
+    return sorted(
+        (start + offset, start + offset + length) for start in starts for offset, length in protocol.hands_on()
+    )
+
+
+def _one_at_a_time(pieces: list[tuple[int, int]]) -> bool:
+    return all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(pieces))
+
+
 def test_two_chairs_one_nurse_hold_the_true_maximum_with_setups_staggered():
     # 08:00-16:00 with 120-minute sessions: one chair holds 4 starting at opening; the other must start
     # at least 20 minutes later (one setup at a time), so it holds only 3. The maximum is 7.
@@ -163,13 +174,9 @@ def test_a_template_never_gives_one_nurse_two_pieces_of_hands_on_work_at_once():
     )
 
     assert outcome.template is not None
-    pieces = sorted(
-        (start + offset, start + offset + length)
-        for start in _all_starts(outcome.template.starts)
-        for offset, length in WORKED.hands_on()
-    )
+    pieces = _hands_on_pieces(_all_starts(outcome.template.starts), WORKED)
     assert len(pieces) == 3 * outcome.template.sessions_per_day
-    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(pieces))
+    assert _one_at_a_time(pieces)
     assert 8 * 60 + 40 not in _all_starts(outcome.template.starts)
     assert outcome.template.sessions_per_day >= 8  # still more than two chairs alone could hold (7)
 
@@ -213,8 +220,7 @@ def test_nurses_on_one_shift_get_a_day_each_of_them_can_hold_alone():
     assert outcome.template.lanes == {1: 0, 3: 0, 5: 0, 2: 1, 4: 1, 6: 1}  # the chairs dealt in turn
     for lane in ((1, 3, 5), (2, 4, 6)):
         starts = sorted(_minutes(t) for chair in lane for t, _ in outcome.template.starts.get(chair, []))
-        pieces = sorted((s + o, s + o + n) for s in starts for o, n in WORKED.hands_on())
-        assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(pieces))
+        assert _one_at_a_time(_hands_on_pieces(starts, WORKED))
         assert all(sum(s <= minute < s + 120 for s in starts) <= 3 for minute in range(8 * 60, 18 * 60))
 
 
