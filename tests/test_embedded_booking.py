@@ -373,3 +373,19 @@ def test_api_booking_on_sqlite_end_to_end(tmp_path):
 def _named_id(ids: dict, field: str) -> int:
     """The other site's object each refused booking named (see SCENARIO)."""
     return {"site": ids["site_b"], "patient": ids["only_at_b"], "chair": ids["b1"], "nurse": ids["nurse_b"]}[field]
+
+
+def test_level_placement_reads_on_sqlite(tmp_path):
+    """`site_placement`'s one hand-written read (template, shortest protocol, habits) gives on
+    SQLite what the ORM's reads give, as on PostgreSQL (tests/scheduling/test_placement_services.py)."""
+    from tests.scheduling.placement_reads import check
+
+    env = embedded_env(tmp_path)
+    env["DJANGO_TIME_ZONE"] = "Asia/Tokyo"
+    manage(env, "migrate", "--noinput")
+    code = (
+        "import json\n"
+        "from tests.scheduling.placement_reads import level_site_read_both_ways\n"
+        "print('PLACEMENT', json.dumps(level_site_read_both_ways()))\n"
+    )
+    check(shell(env, code, "PLACEMENT"))

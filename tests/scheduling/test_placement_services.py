@@ -9,10 +9,11 @@ import pytest
 from django.urls import reverse
 
 from scheduling import services
-from scheduling.selectors import patient_habits
+from scheduling.selectors import patient_habits, site_placement
 from scheduling.services.slot_finder import find_free_slots, suggested
 from tests.factories import PatientFactory
 from tests.scheduling.conftest import NOW, START, make_clinic
+from tests.scheduling.placement_reads import check, level_site_read_both_ways
 from tests.web.conftest import login
 
 TUESDAY_0800 = dt.datetime(2026, 3, 3, 13, tzinfo=dt.UTC)  # 08:00 in New York
@@ -187,3 +188,13 @@ def test_an_alternative_at_another_level_site_takes_that_sites_own_template_star
         starts_at = dt.datetime.fromisoformat(session["starts_at"].replace("Z", "+00:00"))
         assert starts_at.astimezone(other.zone).time() == dt.time(10, 30)
         assert session["chair"] == chair.pk
+
+
+def test_a_level_site_reads_what_placement_weighs_in_one_query(level_clinic, django_assert_num_queries):
+    # The same read on SQLite: tests/test_embedded_booking.py.
+    check(level_site_read_both_ways())
+    site = level_clinic.site
+    patient = PatientFactory(home_site=site)
+    site_placement(site, patient=patient)  # prepares the statement on this connection
+    with django_assert_num_queries(1):
+        site_placement(site, patient=patient)

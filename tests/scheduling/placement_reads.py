@@ -1,0 +1,124 @@
+"""A level site whose placement inputs are read both ways: `site_placement`'s one read, and the
+selectors that read the same things one at a time. Shared by the PostgreSQL test
+(test_placement_services.py) and the SQLite one (tests/test_embedded_booking.py), which runs it
+in `manage.py shell`. Every date is fixed: nothing here depends on the day it runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from scheduling.models import AppointmentStatus, DayTemplate, DayTemplateState
+from scheduling.selectors import (
+    _starts_of,
+    _template_entries,
+    patient_habits,
+    shortest_session_minutes,
+    site_placement,
+)
+from tests.factories import AppointmentFactory, ChairFactory, PatientFactory, ProtocolFactory, SiteFactory
+
+TUESDAY = dt.date(2030, 1, 8)
+
+
+def level_site_read_both_ways() -> dict[str, Any]:
+    site = SiteFactory(name="Level reads", placement_policy="level")
+    other_site = SiteFactory(name="Elsewhere")
+    zone = site.zone
+    first, second = ChairFactory(site=site, name="L1"), ChairFactory(site=site, name="L2")
+    ProtocolFactory(name="Ninety minutes", session_minutes=90)
+    ProtocolFactory(name="Retired, one hour", session_minutes=60, active=False)
+    patient = PatientFactory(home_site=site)
+
+    def at(day: dt.date, hour: int) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(hour), tzinfo=zone)
+
+    # The latest six at the site: four on Tuesdays 10:00 in L2, two on Wednesdays 14:00 in L1.
+    # The three oldest (Thursdays 09:00 in L1), a cancelled session and one at another site do
+    # not count; with them the usual chair would be L1.
+    for week in range(4):
+        AppointmentFactory(patient=patient, chair=second, starts_at=at(TUESDAY + dt.timedelta(weeks=week), 10))
+    for week in range(2):
+        AppointmentFactory(patient=patient, chair=first, starts_at=at(TUESDAY + dt.timedelta(weeks=week, days=1), 14))
+    for week in (-4, -3, -2):
+        AppointmentFactory(patient=patient, chair=first, starts_at=at(TUESDAY + dt.timedelta(weeks=week, days=2), 9))
+    AppointmentFactory(
+        patient=patient,
+        chair=first,
+        starts_at=at(TUESDAY + dt.timedelta(weeks=5), 16),
+        status=AppointmentStatus.CANCELLED,
+        cancelled_at=at(TUESDAY, 8),
+    )
+    AppointmentFactory(
+        patient=patient, chair=ChairFactory(site=other_site), starts_at=at(TUESDAY + dt.timedelta(weeks=6), 8)
+    )
+
+    computed = dt.datetime(2029, 12, 1, 12, tzinfo=dt.UTC)
+
+    def template(state: str, hours: int, starts: list[dict[str, Any]]) -> None:
+        DayTemplate.objects.create(
+            site=site,
+            state=state,
+            starts=starts,
+            sessions_per_day=len(starts),
+            requested_at=computed,
+            computed_at=computed + dt.timedelta(hours=hours),
+        )
+
+    template(DayTemplateState.DONE, 1, [{"chair_id": first.pk, "start": "08:00", "protocol_id": None, "lane": 0}])
+    template(
+        DayTemplateState.DONE,
+        2,
+        [
+            {"chair_id": first.pk, "start": "08:15", "protocol_id": None, "lane": 1},
+            {"chair_id": second.pk, "start": "09:00", "protocol_id": None, "lane": 0},
+            {"chair_id": second.pk, "start": "11:30", "protocol_id": None, "lane": 0},
+        ],
+    )
+    template(DayTemplateState.FAILED, 3, [])  # a later failed run changes nothing
+
+    one_read = site_placement(site, patient=patient)
+    entries = _template_entries(site.pk)
+    habits = patient_habits(patient, site=site)
+    no_patient = site_placement(site)
+    given = site_placement(site, patient=patient, preferred_starts={first.pk: frozenset({dt.time(12)})})
+
+    def described(placement: Any) -> dict[str, Any]:
+        return {
+            "preferred": {str(k): sorted(f"{t:%H:%M}" for t in v) for k, v in placement.preferred_starts.items()},
+            "lanes": {str(k): v for k, v in placement.chair_lanes.items()},
+            "habits": [
+                placement.habits.weekday,
+                f"{placement.habits.clock:%H:%M}" if placement.habits.clock else None,
+                placement.habits.chair_id,
+            ],
+            "shortest": placement.shortest_session.total_seconds() // 60 if placement.shortest_session else None,
+        }
+
+    return {
+        "chairs": [first.pk, second.pk],
+        "one_read": described(one_read),
+        "no_patient": described(no_patient),
+        "given_starts": described(given),
+        "one_at_a_time": {
+            "preferred": {str(k): sorted(f"{t:%H:%M}" for t in v) for k, v in _starts_of(entries).items()},
+            "lanes": {str(e["chair_id"]): e["lane"] for e in entries},
+            "habits": [habits.weekday, f"{habits.clock:%H:%M}" if habits.clock else None, habits.chair_id],
+            "shortest": shortest_session_minutes(),
+        },
+    }
+
+
+def check(found: dict[str, Any]) -> None:
+    """What both databases must give."""
+    first, second = found["chairs"]
+    expected = {
+        "preferred": {str(first): ["08:15"], str(second): ["09:00", "11:30"]},
+        "lanes": {str(first): 1, str(second): 0},
+        "habits": [TUESDAY.weekday(), "10:00", second],
+        "shortest": 90,
+    }
+    assert found["one_read"] == expected
+    assert found["one_at_a_time"] == expected
+    assert found["no_patient"] == {**expected, "habits": [None, None, None]}
+    assert found["given_starts"] == {**expected, "preferred": {str(first): ["12:00"]}, "lanes": {}}
