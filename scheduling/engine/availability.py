@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from bisect import bisect_left, bisect_right, insort
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 
 from scheduling.engine.model import (
     DEFAULT_NURSE_WORK,
@@ -100,6 +100,9 @@ class Availability:
         self._nurse_shifts = {nurse.id: _SortedSpans(nurse.shifts) for nurse in site.nurses}
         self._patient_busy = _SortedSpans(patient_busy)
         self._closures = sorted(site.closures)
+        # (day, duration, preferences) -> candidate_starts: a course's plan asks about the same
+        # days many times, and the grid depends only on the site's hours and zone.
+        self._starts: dict[tuple[dt.date, dt.timedelta, Preferences], tuple[tuple[dt.datetime, ...], str]] = {}
 
     def claim(self, slot: Slot, *, for_patient: bool = True) -> None:
         span = slot.span
@@ -159,15 +162,23 @@ class Availability:
 
     def candidate_starts(
         self, day: dt.date, duration: dt.timedelta, prefs: Preferences
-    ) -> tuple[list[dt.datetime], str]:
-        """Start instants on the site's grid for `day`, or none and the reason."""
+    ) -> tuple[tuple[dt.datetime, ...], str]:
+        """Start instants on the site's grid for `day`, or none and the reason (worked out once
+        per day, length and preferences)."""
+        key = (day, duration, prefs)
+        found = self._starts.get(key)
+        if found is None:
+            found = self._starts[key] = self._grid(day, duration, prefs)
+        return found
+
+    def _grid(self, day: dt.date, duration: dt.timedelta, prefs: Preferences) -> tuple[tuple[dt.datetime, ...], str]:
         site = self.site
         weekday = day.weekday()
         if weekday not in prefs.weekdays:
-            return [], "not one of the patient's preferred days"
+            return (), "not one of the patient's preferred days"
         hours = site.opening.get(weekday)
         if hours is None:
-            return [], f"the site is closed on {WEEKDAY_NAMES[weekday]}"
+            return (), f"the site is closed on {WEEKDAY_NAMES[weekday]}"
         opens, closes = hours
         closes_at = local_instant(day, closes, site.zone)
         earliest = max(opens, prefs.earliest) if prefs.earliest else opens
@@ -191,8 +202,8 @@ class Availability:
             minute += step
         if not starts:
             window = f"{earliest:%H:%M}–{latest:%H:%M}" if latest else f"from {earliest:%H:%M}"
-            return [], f"no {int(duration.total_seconds() // 60)}-minute session fits in opening hours {window}"
-        return starts, ""
+            return (), f"no {int(duration.total_seconds() // 60)}-minute session fits in opening hours {window}"
+        return tuple(starts), ""
 
     def first_slot(
         self,
@@ -375,7 +386,12 @@ class Availability:
             yield from self._sweep(starts[1:], duration, chairs, nurses, for_patient)
 
     def _sweep(
-        self, starts: list[dt.datetime], duration: dt.timedelta, chairs: list[int], nurses: list[int], for_patient: bool
+        self,
+        starts: Sequence[dt.datetime],
+        duration: dt.timedelta,
+        chairs: list[int],
+        nurses: list[int],
+        for_patient: bool,
     ) -> Iterator[Slot]:
         count = len(starts)
         window = Span(starts[0], starts[-1] + duration)
