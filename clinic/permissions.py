@@ -301,6 +301,14 @@ PATIENT_PATHS: dict[str, str] = {
 }
 # Shared by every site, or configuration only clinic administrators reach by role.
 UNSCOPED = frozenset({"scheduling.Protocol", "patients.Contraindication", "clinical.SideEffect"})
+# Rules of their own in scope_to_staff: closures (the clinic-wide ones have no site), staff (who share a site).
+SPECIAL_RULES = frozenset({"clinic.Closure", "clinic.StaffMember"})
+
+
+def has_site_rule(model: type[Model]) -> bool:
+    """Whether scope_to_staff knows how to narrow `model`'s rows to a staff member's sites."""
+    label = model._meta.label
+    return label in SITE_PATHS or label in PATIENT_PATHS or label in SPECIAL_RULES or label in UNSCOPED
 
 
 def site_ids(staff: StaffMember | None) -> frozenset[int] | None:
@@ -477,6 +485,7 @@ def _mark_declared(serializer: object, name: str) -> None:
 def scope_serializer(serializer: S, actor: Actor) -> S:
     """Narrow every writable related field of an input serializer to what the actor may see,
     so naming another site's chair, patient or nurse is the same 400 as naming a missing one.
+    A related model without a site rule is ImproperlyConfigured (a 500), never left open.
 
     A field the request body does not name is never looked up, so it is left as it is; a
     serializer without a body (a form the browsable API draws) is narrowed whole."""
@@ -501,18 +510,22 @@ def scope_serializer(serializer: S, actor: Actor) -> S:
         queryset: QuerySet[Any] | Manager[Any] | None = held.queryset
         if queryset is None:
             continue
+        if not has_site_rule(queryset.model):
+            # Fail closed: left as it is, the field would accept any site's row. Refused for
+            # clinic-wide staff too (nothing narrows them), so the first request finds the gap.
+            raise ImproperlyConfigured(
+                f"{type(serializer).__qualname__}.{name} relates to {queryset.model._meta.label}, which has "
+                "no site rule; add one to clinic/permissions.py (SITE_PATHS, PATIENT_PATHS or UNSCOPED)."
+            )
         if isinstance(queryset, QuerySet) and SCOPE_TOKEN not in queryset.__dict__:
             if getattr(serializer, "shares_field_prototypes", False):
                 mark_long_lived(queryset)  # the class's own field prototype's queryset
             else:
                 _mark_declared(serializer, name)
-        try:
-            # A ModelSerializer's relation holds the model's default manager, not a queryset: scoping
-            # reads only its `.model` and calls `.filter()`, which a manager has too (never marked,
-            # it is scoped afresh; where nothing narrows it, it is handed back as it is).
-            held.queryset = _scoped_for_field(cast("QuerySet[Any]", queryset), staff)
-        except LookupError:
-            continue
+        # A ModelSerializer's relation holds the model's default manager, not a queryset: scoping
+        # reads only its `.model` and calls `.filter()`, which a manager has too (never marked,
+        # it is scoped afresh; where nothing narrows it, it is handed back as it is).
+        held.queryset = _scoped_for_field(cast("QuerySet[Any]", queryset), staff)
     return serializer
 
 
