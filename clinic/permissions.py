@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
@@ -482,32 +482,41 @@ def _mark_declared(serializer: object, name: str) -> None:
         mark_long_lived(queryset)
 
 
+def writable_relations(fields: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """The fields of a serializer a request body names rows by: (name, the field holding the
+    queryset, a many-relation's child). What scope_serializer narrows and check clinic.E002 reads.
+
+    The relation is handed back as Any: drf-stubs declare RelatedField.queryset on the class with
+    a Manager in its type, and mypy then takes it for a descriptor (Manager.__get__); it is a
+    plain instance attribute, read and set as one."""
+    from rest_framework.relations import ManyRelatedField, RelatedField
+
+    for name, field in fields.items():
+        if field.read_only:
+            continue
+        relation = field.child_relation if isinstance(field, ManyRelatedField) else field
+        if isinstance(relation, RelatedField):
+            yield name, relation
+
+
 def scope_serializer(serializer: S, actor: Actor) -> S:
     """Narrow every writable related field of an input serializer to what the actor may see,
     so naming another site's chair, patient or nurse is the same 400 as naming a missing one.
-    A related model without a site rule is ImproperlyConfigured (a 500), never left open.
+    A related model without a site rule is ImproperlyConfigured (a 500), never left open; the
+    system check clinic.E002 finds such fields in the API's serializers before anyone sends one.
 
     A field the request body does not name is never looked up, so it is left as it is; a
     serializer without a body (a form the browsable API draws) is narrowed whole."""
-    from rest_framework.relations import ManyRelatedField, RelatedField
-
     if not actor.is_staff or not hasattr(serializer, "fields"):
         return serializer
     staff = actor.staff
     assert staff is not None  # actor_for gives a staff actor (a staff role) its staff row
     sent = getattr(serializer, "initial_data", None)
     sent = sent if isinstance(sent, Mapping) else None
-    for name, field in serializer.fields.items():
-        if field.read_only or (sent is not None and name not in sent):
+    for name, relation in writable_relations(serializer.fields):
+        if sent is not None and name not in sent:
             continue
-        relation = field.child_relation if isinstance(field, ManyRelatedField) else field
-        if not isinstance(relation, RelatedField):
-            continue
-        # Read and set through `held`: drf-stubs declare RelatedField.queryset on the class with a
-        # Manager in its type, and mypy then takes it for a descriptor (Manager.__get__); it is a
-        # plain instance attribute.
-        held: Any = relation
-        queryset: QuerySet[Any] | Manager[Any] | None = held.queryset
+        queryset: QuerySet[Any] | Manager[Any] | None = relation.queryset
         if queryset is None:
             continue
         if not has_site_rule(queryset.model):
@@ -525,7 +534,7 @@ def scope_serializer(serializer: S, actor: Actor) -> S:
         # A ModelSerializer's relation holds the model's default manager, not a queryset: scoping
         # reads only its `.model` and calls `.filter()`, which a manager has too (never marked,
         # it is scoped afresh; where nothing narrows it, it is handed back as it is).
-        held.queryset = _scoped_for_field(cast("QuerySet[Any]", queryset), staff)
+        relation.queryset = _scoped_for_field(cast("QuerySet[Any]", queryset), staff)
     return serializer
 
 
