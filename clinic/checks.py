@@ -1,9 +1,15 @@
-"""System checks for what the embedded default needs from the SQLite it finds."""
+"""System checks: what the embedded default needs from the SQLite it finds, and that every
+relation a request to the API can name is narrowed to the asker's sites."""
 
 from __future__ import annotations
 
-from django.core.checks import Error, register
+import sys
+from collections.abc import Iterable, Iterator
+
+from django.core.checks import Error, Tags, register
 from django.db import connections
+
+from clinic.permissions import has_site_rule, writable_relations
 
 # INSERT ... ON CONFLICT ... RETURNING (the idempotency claim) and RETURNING from a bulk
 # insert (history rows keyed by the new ids) need 3.35; Django itself accepts 3.31.
@@ -28,4 +34,83 @@ def sqlite_new_enough(app_configs=None, databases=None, **kwargs) -> list[Error]
                     id="clinic.E001",
                 )
             )
+    return errors
+
+
+@register(Tags.security, Tags.urls)
+def api_relations_have_site_rules(app_configs=None, **kwargs) -> list[Error]:
+    """scope_serializer refuses, at the request, a relation to a model without a site rule
+    (rather than leave it open to every site); this finds such a field before anyone sends it."""
+    from django.urls import get_resolver
+
+    return relations_without_site_rule(api_serializers(get_resolver().url_patterns))
+
+
+def api_serializers(patterns: Iterable) -> list[type]:
+    """The serializer classes of the DRF views under `patterns`: each view's serializer_class and
+    every serializer its module names. The inputs of actions (`self._valid(BookSerializer)`) are
+    not attributes of the view, but a view module holds its serializers or imports them by name."""
+    from rest_framework.serializers import BaseSerializer
+    from rest_framework.views import APIView
+
+    found: dict[type, None] = {}
+    for view in _views(patterns):
+        if not issubclass(view, APIView):
+            continue
+        named = [getattr(view, "serializer_class", None), *vars(sys.modules[view.__module__]).values()]
+        for value in named:
+            # DRF's own classes are bases (ListSerializer cannot even be built without a child).
+            ours = isinstance(value, type) and not value.__module__.startswith("rest_framework.")
+            if ours and issubclass(value, BaseSerializer):
+                found.setdefault(value)
+    return sorted(found, key=lambda cls: (cls.__module__, cls.__qualname__))
+
+
+def _views(patterns: Iterable) -> Iterator[type]:
+    from django.urls import URLResolver
+
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _views(pattern.url_patterns)
+        else:
+            view = getattr(pattern.callback, "cls", None)  # set by APIView.as_view() and ViewSet.as_view()
+            if view is not None:
+                yield view
+
+
+def relations_without_site_rule(serializer_classes: Iterable[type]) -> list[Error]:
+    """An error for each writable relation (a many-relation's child too) whose model has no site
+    rule, and for each serializer whose fields cannot be built to look (fail closed)."""
+    from rest_framework.serializers import ModelSerializer
+
+    errors = []
+    for serializer_class in serializer_classes:
+        name = f"{serializer_class.__module__}.{serializer_class.__qualname__}"
+        if issubclass(serializer_class, ModelSerializer) and not hasattr(serializer_class, "Meta"):
+            continue  # a base (CleanModelSerializer): DRF refuses to build one without a Meta
+        try:
+            fields = serializer_class().fields
+        except Exception as exc:  # whatever stops the look, the check fails closed
+            errors.append(
+                Error(
+                    f"{name}: its fields could not be built to check its relations ({exc!r}).",
+                    hint="Let the serializer be built without arguments, as the system check does.",
+                    obj=serializer_class,
+                    id="clinic.E003",
+                )
+            )
+            continue
+        for field_name, relation in writable_relations(fields):
+            queryset = relation.queryset
+            if queryset is not None and not has_site_rule(queryset.model):
+                errors.append(
+                    Error(
+                        f"{name}.{field_name} relates to {queryset.model._meta.label}, which has no site rule: "
+                        "scope_serializer would refuse it (a 500) rather than let staff name another site's row.",
+                        hint="Add the model to SITE_PATHS or PATIENT_PATHS in clinic/permissions.py, "
+                        "or to UNSCOPED if every site shares it.",
+                        obj=serializer_class,
+                        id="clinic.E002",
+                    )
+                )
     return errors

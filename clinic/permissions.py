@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
@@ -301,6 +301,14 @@ PATIENT_PATHS: dict[str, str] = {
 }
 # Shared by every site, or configuration only clinic administrators reach by role.
 UNSCOPED = frozenset({"scheduling.Protocol", "patients.Contraindication", "clinical.SideEffect"})
+# Rules of their own in scope_to_staff: closures (the clinic-wide ones have no site), staff (who share a site).
+SPECIAL_RULES = frozenset({"clinic.Closure", "clinic.StaffMember"})
+
+
+def has_site_rule(model: type[Model]) -> bool:
+    """Whether scope_to_staff knows how to narrow `model`'s rows to a staff member's sites."""
+    label = model._meta.label
+    return label in SITE_PATHS or label in PATIENT_PATHS or label in SPECIAL_RULES or label in UNSCOPED
 
 
 def site_ids(staff: StaffMember | None) -> frozenset[int] | None:
@@ -426,8 +434,11 @@ def scope_to_actor(queryset: QuerySet[M], actor: Actor) -> QuerySet[M]:
 # fields, querysets included. A queryset that lives as long as the process (a declared field's,
 # or one shared on purpose) is given a token that those copies carry along (deepcopy keeps an
 # int; a clone made by filter() does not), and the scoped queryset is kept per (token, staff
-# member, their site ids). Fields never change a queryset in place (DRF clones it for each
-# look-up), so one scoped queryset serves every request.
+# member, their site ids), and each request is handed a clone of it: DRF clones a field's
+# queryset for each look-up, but code that iterated `field.queryset` itself (not through
+# DRF's get_queryset()) would otherwise fill the kept one's result cache, and every later
+# request of that staff member would be shown those rows, stale. A clone copies the query,
+# not the rows: a few microseconds, against the scoping it saves.
 SCOPE_TOKEN = "_clinic_scope_cache_id"  # noqa: S105 - an attribute name, not a secret
 _scope_tokens = itertools.count(1)
 _SCOPED_QUERYSETS: dict[tuple, QuerySet] = {}
@@ -455,7 +466,7 @@ def _scoped_for_field(queryset: QuerySet[M], staff: StaffMember) -> QuerySet[M]:
         if len(_SCOPED_QUERYSETS) >= _SCOPED_QUERYSETS_MAX:
             _SCOPED_QUERYSETS.clear()
         _SCOPED_QUERYSETS[key] = scoped
-    return scoped
+    return scoped.all()
 
 
 def _mark_declared(serializer: object, name: str) -> None:
@@ -471,45 +482,59 @@ def _mark_declared(serializer: object, name: str) -> None:
         mark_long_lived(queryset)
 
 
+def writable_relations(fields: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """The fields of a serializer a request body names rows by: (name, the field holding the
+    queryset, a many-relation's child). What scope_serializer narrows and check clinic.E002 reads.
+
+    The relation is handed back as Any: drf-stubs declare RelatedField.queryset on the class with
+    a Manager in its type, and mypy then takes it for a descriptor (Manager.__get__); it is a
+    plain instance attribute, read and set as one."""
+    from rest_framework.relations import ManyRelatedField, RelatedField
+
+    for name, field in fields.items():
+        if field.read_only:
+            continue
+        relation = field.child_relation if isinstance(field, ManyRelatedField) else field
+        if isinstance(relation, RelatedField):
+            yield name, relation
+
+
 def scope_serializer(serializer: S, actor: Actor) -> S:
     """Narrow every writable related field of an input serializer to what the actor may see,
     so naming another site's chair, patient or nurse is the same 400 as naming a missing one.
+    A related model without a site rule is ImproperlyConfigured (a 500), never left open; the
+    system check clinic.E002 finds such fields in the API's serializers before anyone sends one.
 
     A field the request body does not name is never looked up, so it is left as it is; a
     serializer without a body (a form the browsable API draws) is narrowed whole."""
-    from rest_framework.relations import ManyRelatedField, RelatedField
-
     if not actor.is_staff or not hasattr(serializer, "fields"):
         return serializer
     staff = actor.staff
     assert staff is not None  # actor_for gives a staff actor (a staff role) its staff row
     sent = getattr(serializer, "initial_data", None)
     sent = sent if isinstance(sent, Mapping) else None
-    for name, field in serializer.fields.items():
-        if field.read_only or (sent is not None and name not in sent):
+    for name, relation in writable_relations(serializer.fields):
+        if sent is not None and name not in sent:
             continue
-        relation = field.child_relation if isinstance(field, ManyRelatedField) else field
-        if not isinstance(relation, RelatedField):
-            continue
-        # Read and set through `held`: drf-stubs declare RelatedField.queryset on the class with a
-        # Manager in its type, and mypy then takes it for a descriptor (Manager.__get__); it is a
-        # plain instance attribute.
-        held: Any = relation
-        queryset: QuerySet[Any] | Manager[Any] | None = held.queryset
+        queryset: QuerySet[Any] | Manager[Any] | None = relation.queryset
         if queryset is None:
             continue
+        if not has_site_rule(queryset.model):
+            # Fail closed: left as it is, the field would accept any site's row. Refused for
+            # clinic-wide staff too (nothing narrows them), so the first request finds the gap.
+            raise ImproperlyConfigured(
+                f"{type(serializer).__qualname__}.{name} relates to {queryset.model._meta.label}, which has "
+                "no site rule; add one to clinic/permissions.py (SITE_PATHS, PATIENT_PATHS or UNSCOPED)."
+            )
         if isinstance(queryset, QuerySet) and SCOPE_TOKEN not in queryset.__dict__:
             if getattr(serializer, "shares_field_prototypes", False):
                 mark_long_lived(queryset)  # the class's own field prototype's queryset
             else:
                 _mark_declared(serializer, name)
-        try:
-            # A ModelSerializer's relation holds the model's default manager, not a queryset: scoping
-            # reads only its `.model` and calls `.filter()`, which a manager has too (never marked,
-            # it is scoped afresh; where nothing narrows it, it is handed back as it is).
-            held.queryset = _scoped_for_field(cast("QuerySet[Any]", queryset), staff)
-        except LookupError:
-            continue
+        # A ModelSerializer's relation holds the model's default manager, not a queryset: scoping
+        # reads only its `.model` and calls `.filter()`, which a manager has too (never marked,
+        # it is scoped afresh; where nothing narrows it, it is handed back as it is).
+        relation.queryset = _scoped_for_field(cast("QuerySet[Any]", queryset), staff)
     return serializer
 
 

@@ -1,11 +1,24 @@
-"""System checks: the embedded default refuses an SQLite too old for the booking path."""
+"""System checks: the embedded default refuses an SQLite too old for the booking path; every
+writable relation of the API's serializers has a site rule (clinic.permissions)."""
 
 from __future__ import annotations
 
+import io
 import sqlite3
 from types import SimpleNamespace
 
-from clinic import checks
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.urls import get_resolver
+from rest_framework import serializers
+
+from clinic import checks, permissions
+from clinic.api import StaffSerializer
+from clinic.models import Chair
+from clinical.api import LogFilterSerializer, RecoveryInputSerializer
+from scheduling.api.appointments import BookSerializer, MoveSerializer
 
 CONNECTIONS = {"embedded": SimpleNamespace(vendor="sqlite"), "default": SimpleNamespace(vendor="postgresql")}
 
@@ -23,3 +36,64 @@ def test_this_sqlite_and_postgresql_pass(monkeypatch):
     monkeypatch.setattr(checks, "connections", CONNECTIONS)
     assert sqlite3.sqlite_version_info >= checks.SQLITE_MINIMUM
     assert checks.sqlite_new_enough(databases=["default", "embedded"]) == []
+
+
+# --- Every writable relation of the API has a site rule ----------------------------------------
+
+
+def test_the_check_command_refuses_an_api_relation_whose_model_lost_its_site_rule(monkeypatch):
+    # RecoveryInputSerializer.side_effects (an action's input, not a viewset's serializer_class)
+    # names clinical.SideEffect, which every site shares; without that rule the API must not start.
+    monkeypatch.setattr(permissions, "UNSCOPED", permissions.UNSCOPED - {"clinical.SideEffect"})
+    with pytest.raises(SystemCheckError, match=r"RecoveryInputSerializer\.side_effects .*clinical\.SideEffect"):
+        call_command("check", stdout=io.StringIO(), stderr=io.StringIO())
+
+
+class GroupPickSerializer(serializers.Serializer):
+    """Relations to a model no site rule covers (auth.Group), and two the check lets pass."""
+
+    group = serializers.PrimaryKeyRelatedField(queryset=Group.objects.all())
+    groups = serializers.PrimaryKeyRelatedField(queryset=Group.objects.all(), many=True)
+    shown_group = serializers.PrimaryKeyRelatedField(read_only=True)  # never looked up
+    chair = serializers.PrimaryKeyRelatedField(queryset=Chair.objects.all())  # clinic.Chair: its site
+
+
+class UserGroupsSerializer(serializers.ModelSerializer):
+    """A ModelSerializer's relation holds the model's manager: auth.User.groups, many."""
+
+    class Meta:
+        model = User
+        fields = ["username", "groups"]
+
+
+class NeedsAnArgumentSerializer(serializers.Serializer):
+    def __init__(self, site, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+
+
+def test_each_writable_relation_to_a_model_without_a_site_rule_is_an_error():
+    errors = checks.relations_without_site_rule([GroupPickSerializer, UserGroupsSerializer])
+    assert [error.id for error in errors] == ["clinic.E002"] * 3
+    assert [error.msg.split(" relates to ")[0] for error in errors] == [
+        "tests.test_checks.GroupPickSerializer.group",
+        "tests.test_checks.GroupPickSerializer.groups",
+        "tests.test_checks.UserGroupsSerializer.groups",
+    ]
+    assert all("auth.Group, which has no site rule" in error.msg for error in errors)
+    assert errors[0].obj is GroupPickSerializer
+
+
+def test_a_serializer_the_check_cannot_build_is_an_error_not_a_pass():
+    errors = checks.relations_without_site_rule([NeedsAnArgumentSerializer])
+    assert [error.id for error in errors] == ["clinic.E003"]
+    assert "NeedsAnArgumentSerializer" in errors[0].msg
+
+
+def test_the_apis_serializers_all_have_site_rules_and_the_check_reads_no_database():
+    # No `db` mark: a query would fail the test.
+    found = checks.api_serializers(get_resolver().url_patterns)
+    # Viewsets' serializer_class (StaffSerializer: a many-relation), actions' inputs (Book, Move,
+    # Recovery) and a filter a view scopes by hand (LogFilterSerializer).
+    assert {StaffSerializer, BookSerializer, MoveSerializer, RecoveryInputSerializer, LogFilterSerializer} <= set(found)
+    assert checks.relations_without_site_rule(found) == []
+    assert checks.api_relations_have_site_rules() == []
