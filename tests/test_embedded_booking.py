@@ -375,9 +375,10 @@ def _named_id(ids: dict, field: str) -> int:
     return {"site": ids["site_b"], "patient": ids["only_at_b"], "chair": ids["b1"], "nurse": ids["nurse_b"]}[field]
 
 
-def test_level_placement_reads_on_sqlite(tmp_path):
+def test_level_placement_reads_and_proposes_on_sqlite(tmp_path):
     """`site_placement`'s one hand-written read (template, shortest protocol, habits) gives on
-    SQLite what the ORM's reads give, as on PostgreSQL (tests/scheduling/test_placement_services.py)."""
+    SQLite what the ORM's reads give, as on PostgreSQL (tests/scheduling/test_placement_services.py),
+    and a level site (the default policy, the demo's) proposes a whole course there."""
     from tests.scheduling.placement_reads import check
 
     env = embedded_env(tmp_path)
@@ -385,7 +386,23 @@ def test_level_placement_reads_on_sqlite(tmp_path):
     manage(env, "migrate", "--noinput")
     code = (
         "import json\n"
+        "from scheduling import services\n"
+        "from tests.scheduling.conftest import NOW, START, make_clinic\n"
         "from tests.scheduling.placement_reads import level_site_read_both_ways\n"
-        "print('PLACEMENT', json.dumps(level_site_read_both_ways()))\n"
+        "found = level_site_read_both_ways()\n"
+        "clinic = make_clinic(chairs=3, nurses=2, placement_policy='level')\n"
+        "proposal = services.course_propose(plan=clinic.plan(), start_date=START, now=NOW)\n"
+        "found['course'] = [[s.starts_at.astimezone(clinic.site.zone).isoformat(), s.why] for s in proposal.sessions]\n"
+        "print('PLACEMENT', json.dumps(found))\n"
     )
-    check(shell(env, code, "PLACEMENT"))
+    found = shell(env, code, "PLACEMENT")
+    check(found)
+    course = found["course"]
+    days = [dt.datetime.fromisoformat(starts).date() for starts, _ in course]
+    assert len(course) == 6 and len(set(days)) == 6
+    for starts, why in course:
+        # Level's reasons, not earliest's ("the earliest free time").
+        assert (
+            why.startswith(f"{dt.datetime.fromisoformat(starts):%a %-d %b %H:%M}, Chair ")
+            and "keeps setups apart" in why
+        )
