@@ -9,6 +9,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from phonenumber_field.modelfields import PhoneNumberField
@@ -144,6 +145,22 @@ class PatientFlag(models.Model):
         return f"{self.patient}: {self.contraindication}"
 
 
+# Screening readings a person could have. The check constraints hold them in the database; the
+# field validators say the same first, so a form or an API answer names the field and the range
+# instead of the bare "Constraint ... is violated" that full_clean gives for a constraint.
+SCREENING_PLAUSIBLE: dict[str, tuple[int, int]] = {
+    "systolic_bp": (50, 300),
+    "diastolic_bp": (20, 200),
+    "heart_rate": (20, 250),
+}
+
+
+def plausible(field: str) -> list[MinValueValidator | MaxValueValidator]:
+    low, high = SCREENING_PLAUSIBLE[field]
+    message = f"%(show_value)s is not plausible; expected {low}–{high}."
+    return [MinValueValidator(low, message=message), MaxValueValidator(high, message=message)]
+
+
 class Evaluation(models.Model):
     """The evaluation by a mental-health professional that precedes the first
     infusion, with the screening vitals taken then."""
@@ -156,9 +173,15 @@ class Evaluation(models.Model):
     )
     diagnosis = models.CharField(max_length=200)
     icd10_code = models.CharField("ICD-10 code", max_length=10, blank=True)
-    systolic_bp = models.PositiveSmallIntegerField("systolic (mmHg)", null=True, blank=True)
-    diastolic_bp = models.PositiveSmallIntegerField("diastolic (mmHg)", null=True, blank=True)
-    heart_rate = models.PositiveSmallIntegerField("heart rate (bpm)", null=True, blank=True)
+    systolic_bp = models.PositiveSmallIntegerField(
+        "systolic (mmHg)", null=True, blank=True, validators=plausible("systolic_bp")
+    )
+    diastolic_bp = models.PositiveSmallIntegerField(
+        "diastolic (mmHg)", null=True, blank=True, validators=plausible("diastolic_bp")
+    )
+    heart_rate = models.PositiveSmallIntegerField(
+        "heart rate (bpm)", null=True, blank=True, validators=plausible("heart_rate")
+    )
     cardiac_history = models.TextField(blank=True)
     notes = models.TextField(blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -171,15 +194,15 @@ class Evaluation(models.Model):
         constraints = [
             models.CheckConstraint(condition=~Q(diagnosis=""), name="evaluation_has_diagnosis"),
             models.CheckConstraint(
-                condition=Q(systolic_bp__isnull=True) | Q(systolic_bp__range=(50, 300)),
+                condition=Q(systolic_bp__isnull=True) | Q(systolic_bp__range=SCREENING_PLAUSIBLE["systolic_bp"]),
                 name="evaluation_systolic_plausible",
             ),
             models.CheckConstraint(
-                condition=Q(diastolic_bp__isnull=True) | Q(diastolic_bp__range=(20, 200)),
+                condition=Q(diastolic_bp__isnull=True) | Q(diastolic_bp__range=SCREENING_PLAUSIBLE["diastolic_bp"]),
                 name="evaluation_diastolic_plausible",
             ),
             models.CheckConstraint(
-                condition=Q(heart_rate__isnull=True) | Q(heart_rate__range=(20, 250)),
+                condition=Q(heart_rate__isnull=True) | Q(heart_rate__range=SCREENING_PLAUSIBLE["heart_rate"]),
                 name="evaluation_heart_rate_plausible",
             ),
         ]

@@ -10,8 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from clinic.errors import InvalidInput, InvalidState
-from clinic.models import Role
-from clinic.permissions import FIELD_READERS, scope_to_staff
+from clinic.permissions import FIELD_READERS, require_prescriber, scope_to_staff
 from patients.models import Evaluation, Patient
 
 # Screening data: only the roles that may read it (clinicians) record it at registration.
@@ -92,12 +91,13 @@ EVALUATION_FIELDS = (
 )
 
 
-def evaluation_record(*, patient: Patient, actor: AbstractBaseUser, fields: dict[str, Any]) -> Evaluation:
-    """Records the mental-health evaluation that precedes treatment. A diagnosis is a prescriber's
-    to put on the chart; the history keeps who recorded it."""
-    staff = getattr(actor, "staff", None)
-    if staff is None or not staff.active or staff.role != Role.PRESCRIBER:
-        raise InvalidInput("Only a prescriber can record an evaluation.")
+def evaluation_record(
+    *, patient: Patient, actor: AbstractBaseUser, fields: dict[str, Any], reason: str = ""
+) -> Evaluation:
+    """Records the mental-health evaluation that precedes treatment, from the chart page or the API.
+    A diagnosis is a prescriber's to put on the chart: anyone else is refused here whatever the
+    caller checked. The history keeps who recorded it and `reason`, where it was recorded from."""
+    require_prescriber(actor, "Recording an evaluation")
     evaluation = Evaluation(
         patient=patient, recorded_by_id=actor.pk, **{name: fields[name] for name in EVALUATION_FIELDS if name in fields}
     )
@@ -105,7 +105,7 @@ def evaluation_record(*, patient: Patient, actor: AbstractBaseUser, fields: dict
         evaluation.full_clean()
     except ValidationError as exc:
         raise InvalidInput(" ".join(exc.messages)) from exc
-    evaluation._change_reason = "Recorded from the chart"  # type: ignore[attr-defined]
+    evaluation._change_reason = reason or "Evaluation recorded"  # type: ignore[attr-defined]
     evaluation._history_user = actor  # type: ignore[attr-defined]
     with transaction.atomic():
         evaluation.save()

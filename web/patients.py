@@ -333,7 +333,12 @@ def evaluation_new(request: HttpRequest, patient_id: int) -> HttpResponse:
         status = 400
         if form.is_valid():
             try:
-                evaluation_record(patient=patient, actor=request.user, fields=dict(form.cleaned_data))
+                evaluation_record(
+                    patient=patient,
+                    actor=request.user,
+                    fields=dict(form.cleaned_data),
+                    reason="Recorded from the chart",
+                )
             except DomainError as exc:
                 form.add_error(None, exc.message)
                 status = 409

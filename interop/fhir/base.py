@@ -62,7 +62,8 @@ class FHIRView(APIView):
         # Every answer is FHIR JSON, whatever the client's Accept says (XML is not offered).
         return super().perform_content_negotiation(request, force=True)
 
-    # Views that only read ($find is a POST that writes nothing) skip the request's transaction.
+    # Views that only read skip the request's transaction ($find, a POST, writes no more than the row
+    # that keeps its reason, atomic on its own: interop/fhir/find_reasons.py).
     read_only = False
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:

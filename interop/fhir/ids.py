@@ -3,7 +3,10 @@
 A proposal is stateless: its id carries what $hold and $book need (site, chair, nurse,
 start, length, protocol, patient) in base 36, signed with an HMAC of the SECRET_KEY, so it
 fits FHIR's id rule ([A-Za-z0-9-.]{1,64}) and cannot be forged or altered. Whether the time
-is still free is checked again when it is held or booked."""
+is still free is checked again when it is held or booked. The one thing that does not fit is
+the reason $find was given: a proposal found with one names the row that keeps it (an eighth
+number, left out when there is none, so the ids of proposals without a reason are as before;
+interop/fhir/find_reasons.py)."""
 
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ class Proposed:
     minutes: int
     protocol_id: int
     patient_id: int  # 0: no patient named
+    reason_id: int = 0  # the FindReason $find was given (interop/fhir/find_reasons.py); 0: none
 
     @property
     def end(self) -> dt.datetime:
@@ -62,7 +66,7 @@ def encode(proposed: Proposed) -> str:
         proposed.minutes,
         proposed.protocol_id,
         proposed.patient_id,
-    )
+    ) + ((proposed.reason_id,) if proposed.reason_id else ())
     payload = proposed.kind + "." + ".".join(_b36(n) for n in numbers)
     return f"{payload}-{_signature(payload)}"
 
@@ -73,14 +77,14 @@ def decode(token: str, *, kind: str) -> Proposed | None:
     if not payload or not hmac.compare_digest(_signature(payload), signature):
         return None
     parts = payload.split(".")
-    if len(parts) != 8 or parts[0] != kind:
+    if len(parts) not in (8, 9) or parts[0] != kind:
         return None
     try:
-        site, chair, nurse, minutes_since, minutes, protocol, patient = (int(p, 36) for p in parts[1:])
+        site, chair, nurse, minutes_since, minutes, protocol, patient, *reason = (int(p, 36) for p in parts[1:])
     except ValueError:
         return None
     start = _EPOCH + dt.timedelta(minutes=minutes_since)
-    return Proposed(kind, site, chair, nurse, start, minutes, protocol, patient)
+    return Proposed(kind, site, chair, nurse, start, minutes, protocol, patient, reason[0] if reason else 0)
 
 
 def is_proposal_id(resource_id: str) -> bool:

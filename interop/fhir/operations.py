@@ -4,6 +4,7 @@ Bundle whose Appointments carry the IHE Appointment profile (ihe-sched-appt)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from fhir.resources.R4B.parameters import Parameters, ParametersParameter
 from fhir.resources.R4B.patient import Patient as FPatient
 
 from clinic.models import Chair, StaffMember
-from interop.fhir import ids
+from interop.fhir import find_reasons, ids
 from interop.fhir import representation as rep
 from interop.fhir.base import FHIR_JSON, FHIRView, base_url, fhir_response
 from interop.fhir.finding import check_window, course_times, find_free_times, open_plan, sites_by_id
@@ -206,7 +207,7 @@ class FindView(OperationView):
         end = _instant(found["end"][0], "end")
         check_window(start, end)
         wish = timing_wish(found.get("timing", []))
-        reasons = reason_concepts(found.get("reason", []), token=self.request.method == "GET")
+        concepts = reason_concepts(found.get("reason", []), token=self.request.method == "GET")
         protocol = _protocol(found)
         patient = self.patient_from(found, required=False)
         count = count_of(_as_text(found["_count"][0], "_count")) if found.get("_count") else MAX_COUNT
@@ -249,8 +250,11 @@ class FindView(OperationView):
             except CourseDoesNotFit as exc:
                 asked = f" (timing asked: {wish.describe()})" if wish is not None else ""
                 return fhir_response(self.bundle([], notes=[exc.message + asked]))
+            reason_id = find_reasons.remember(concepts)
             appointments = [
-                rep.proposed_appointment(p, protocol, sequence=index + 1, reasons=reasons)
+                rep.proposed_appointment(
+                    dataclasses.replace(p, reason_id=reason_id), protocol, sequence=index + 1, reasons=concepts
+                )
                 for index, p in enumerate(found_course.sessions)
             ]
             return fhir_response(self.bundle(appointments, notes=found_course.notes))
@@ -282,12 +286,14 @@ class FindView(OperationView):
                 for t in times
                 if not plan_rule_violations(plan=plan, starts_at=t.start, phase=plan.phase, sessions=sessions)
             ]
-        proposals = [ids.Proposed("p", *_fields(t)) for t in times[:count]]
+        # The reason is kept only when something is proposed; each proposal's id names it.
+        reason_id = find_reasons.remember(concepts) if times[:count] else 0
+        proposals = [dataclasses.replace(t, kind="p", reason_id=reason_id) for t in times[:count]]
         # Why nothing is offered: the plan's rules, when there were free times, else the engine's reason.
         why = "the plan's rules (gap, one a day, its window) allow none of the free times" if searched.times else ""
         notes = [] if proposals else [_nothing_fits(wish, why or searched.why_none())]
         return fhir_response(
-            self.bundle([rep.proposed_appointment(p, protocol, reasons=reasons) for p in proposals], notes=notes)
+            self.bundle([rep.proposed_appointment(p, protocol, reasons=concepts) for p in proposals], notes=notes)
         )
 
 
@@ -319,18 +325,6 @@ def reason_concepts(values: list[Any], *, token: bool) -> list[CodeableConcept]:
     if any(not rep.reason_line(c) for c in concepts):
         raise invalid("reason: give a code or a text.")
     return concepts
-
-
-def _fields(proposed: ids.Proposed) -> tuple:
-    return (
-        proposed.site_id,
-        proposed.chair_id,
-        proposed.nurse_id,
-        proposed.start,
-        proposed.minutes,
-        proposed.protocol_id,
-        proposed.patient_id,
-    )
 
 
 def _instant(value: Any, name: str) -> dt.datetime:
@@ -449,14 +443,12 @@ class HoldView(WriteOperationView):
         now = timezone.now()
         _release_lapsed(now)
         until = now + dt.timedelta(minutes=settings.FHIR_HOLD_MINUTES)
+        proposals = [self.proposal(_reference_text(r, "appointment-reference")) for r in references]
+        found_with = find_reasons.recall(p.reason_id for p in proposals)
         # Several references (a whole course from $find) are held all or nothing.
-        held = [
-            self.book_proposal(
-                self.proposal(_reference_text(r, "appointment-reference")), now=now, hold_until=until, patient=None
-            )
-            for r in references
-        ]
-        held = [self.keep_reasons(a, reasons) for a in held]
+        held = [self.book_proposal(p, now=now, hold_until=until, patient=None) for p in proposals]
+        # Each keeps the reason $find was given (its id names it) and the one given here.
+        held = [self.keep_reasons(a, found_with[p.reason_id] + reasons) for a, p in zip(held, proposals, strict=True)]
         return fhir_response(self.bundle([rep.appointment_resource(a) for a in _fresh(held)]))
 
 
@@ -482,12 +474,17 @@ class BookView(WriteOperationView):
         if references:
             self.require_scope("Appointment", "c")
             patient = self.patient_from(found, required=False) if found.get("patient-resource") else None
-            booked = [
-                self.keep_reasons(
-                    self._book_reference(_reference_text(r, "appointment-reference"), now, patient), reasons
-                )
-                for r in references
-            ]
+            tokens = [_reference_text(r, "appointment-reference") for r in references]
+            proposals = {t: self.proposal(t) for t in tokens if ids.is_proposal_id(t)}
+            found_with = find_reasons.recall(p.reason_id for p in proposals.values())
+            booked = []
+            for token in tokens:
+                proposed = proposals.get(token)
+                appointment = self._book_reference(token, now, patient, proposed)
+                # A proposal keeps the reason $find was given (its id names it), as one sent back whole
+                # keeps its reasonCode; a hold kept it when it was made.
+                kept = found_with[proposed.reason_id] if proposed is not None else []
+                booked.append(self.keep_reasons(appointment, kept + reasons))
         else:
             booked = []
             for value in resources:
@@ -526,9 +523,11 @@ class BookView(WriteOperationView):
         self.shown([appointment.patient_id])
         return appointment
 
-    def _book_reference(self, token: str, now: dt.datetime, patient: Patient | None) -> Appointment:
-        if ids.is_proposal_id(token):
-            return self.book_proposal(self.proposal(token), now=now, hold_until=None, patient=patient)
+    def _book_reference(
+        self, token: str, now: dt.datetime, patient: Patient | None, proposed: ids.Proposed | None
+    ) -> Appointment:
+        if proposed is not None:
+            return self.book_proposal(proposed, now=now, hold_until=None, patient=patient)
         appointment = self._existing(token)
         return appointment_book_held(appointment=appointment, actor=self.acting_user, now=now)
 

@@ -1,6 +1,6 @@
 """Appointment/$find's IHE `timing` and `reason`: a Timing's days and times narrow the proposals
 (single sessions and a whole course), the parts not understood are refused, and the reason is
-echoed on every proposal and kept through $hold and $book."""
+echoed on every proposal and kept through $hold and $book, by reference as well as sent back whole."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from interop.fhir import ids
+from interop.fhir.models import FindReason
 from scheduling.models import Appointment
 from tests.interop.fhir_support import BASE, FHIR_JSON, parameters, parse, reference, window
 from tests.scheduling.conftest import START
@@ -246,6 +248,128 @@ def test_a_reason_given_to_hold_is_kept_through_book_on_the_booked_appointment(w
     assert row.notes == f"EHR reason: Depressive disorder [{SNOMED}|35489007]"
     read = parse(desk.get(BASE + f"Appointment/{row.pk}"))
     assert read.reasonCode[0].text == "Depressive disorder"
+
+
+def by_reference(*proposals) -> str:
+    return parameters(
+        *[("appointment-reference", "valueReference", {"reference": f"Appointment/{p.id}"}) for p in proposals]
+    )
+
+
+def codes(resource) -> list[list[tuple[str, str]]]:
+    return [[(c.system, c.code) for c in concept.coding or []] for concept in resource.reasonCode or []]
+
+
+REASON_LINE = f"EHR reason: Depressive disorder [{SNOMED}|35489007]"
+
+
+def test_a_reason_given_to_find_is_kept_when_the_proposal_is_held_then_booked_by_reference(world):
+    desk = world.client("front_desk")
+    proposal = appointments(find(world, patient=world.patient_a, reason=REASON, days=1, count=1))[0]
+    held = parse(post(desk, "Appointment/$hold", by_reference(proposal))).entry[0].resource
+    assert held.status == "pending"
+    assert codes(held) == [[(SNOMED, "35489007")]] and held.reasonCode[0].text == "Depressive disorder"
+    booked = parse(post(desk, "Appointment/$book", reference("appointment-reference", f"Appointment/{held.id}")))
+    resource = booked.entry[0].resource
+    assert resource.status == "booked" and codes(resource) == [[(SNOMED, "35489007")]]
+    row = Appointment.objects.get(pk=int(resource.id))
+    assert row.notes == REASON_LINE
+    assert codes(parse(desk.get(BASE + f"Appointment/{row.pk}"))) == [[(SNOMED, "35489007")]]
+
+
+@pytest.mark.parametrize("method", ["post", "get"])
+def test_a_reason_given_to_find_is_kept_when_the_proposal_is_booked_by_reference_directly(world, method):
+    desk = world.client("front_desk")
+    if method == "post":
+        proposal = appointments(find(world, patient=world.patient_a, reason=REASON, days=1, count=1))[0]
+    else:
+        start, end = window()
+        proposal = appointments(
+            desk.get(
+                BASE + f"Appointment/$find?start={start}&end={end}&visit-type={world.protocol.pk}&_count=1"
+                f"&patient-reference=Patient/{world.patient_a.pk}&reason={SNOMED}|35489007"
+            )
+        )[0]
+    response = post(desk, "Appointment/$book", by_reference(proposal))
+    assert response.status_code == 200, response.content
+    resource = parse(response).entry[0].resource
+    assert resource.status == "booked" and codes(resource) == [[(SNOMED, "35489007")]]
+    expected = REASON_LINE if method == "post" else f"EHR reason: [{SNOMED}|35489007]"
+    assert Appointment.objects.get(pk=int(resource.id)).notes == expected
+
+
+def test_a_course_found_with_a_reason_carries_it_on_every_session_of_the_plan_held_and_booked_by_reference(world):
+    desk = world.client("front_desk")
+    plan = world.clinic.plan(patient=world.patient_a)
+    sessions = appointments(find(world, patient=world.patient_a, course=True, reason=REASON))
+    assert len(sessions) == world.protocol.induction_sessions
+    held = [e.resource for e in parse(post(desk, "Appointment/$hold", by_reference(*sessions))).entry]
+    assert [h.status for h in held] == ["pending"] * len(sessions)
+    booked = [e.resource for e in parse(post(desk, "Appointment/$book", by_reference(*held))).entry]
+    assert [b.status for b in booked] == ["booked"] * len(sessions)
+    assert all(codes(b) == [[(SNOMED, "35489007")]] for b in booked)
+    rows = Appointment.objects.filter(plan=plan)
+    assert rows.count() == len(sessions)
+    assert {row.notes for row in rows} == {REASON_LINE}
+
+
+def hold_with_reason(world, proposal, reason: dict):
+    body = parameters(
+        ("appointment-reference", "valueReference", {"reference": f"Appointment/{proposal.id}"}),
+        ("reason", "valueCodeableConcept", reason),
+    )
+    response = post(world.client("front_desk"), "Appointment/$hold", body)
+    assert response.status_code == 200, response.content
+    return Appointment.objects.get(pk=int(parse(response).entry[0].resource.id))
+
+
+def test_the_same_reason_given_again_to_hold_is_kept_once_and_another_is_added(world):
+    monday = appointments(find(world, patient=world.patient_a, reason=REASON, days=1, count=1))[0]
+    assert hold_with_reason(world, monday, REASON).notes == REASON_LINE
+    wednesday = START + dt.timedelta(days=2)
+    later = appointments(find(world, patient=world.patient_a, reason=REASON, day=wednesday, days=1, count=1))[0]
+    held = hold_with_reason(world, later, {"text": "Relapse after maintenance"})
+    assert held.notes.splitlines() == [REASON_LINE, "EHR reason: Relapse after maintenance"]
+
+
+def test_a_proposal_found_without_a_reason_is_booked_by_reference_with_none(world):
+    desk = world.client("front_desk")
+    proposal = appointments(find(world, patient=world.patient_a, days=1, count=1))[0]
+    assert proposal.reasonCode is None
+    resource = parse(post(desk, "Appointment/$book", by_reference(proposal))).entry[0].resource
+    assert resource.reasonCode is None and Appointment.objects.get(pk=int(resource.id)).notes == ""
+
+
+def test_a_proposal_whose_id_was_given_another_reason_is_refused(world):
+    plain = appointments(find(world, patient=world.patient_a, days=1, count=1))[0]
+    with_reason = appointments(find(world, patient=world.patient_a, reason=REASON, days=1, count=1))[0]
+    assert with_reason.id != plain.id  # the id names the reason it was found with
+    payload, _, signature = plain.id.rpartition("-")
+    reason_part = with_reason.id.rpartition("-")[0].rpartition(".")[2]
+    forged = f"{payload}.{reason_part}-{signature}"
+    response = post(world.client("front_desk"), "Appointment/$book", reference("appointment-reference", forged))
+    assert response.status_code == 404
+    assert not Appointment.objects.filter(patient=world.patient_a, starts_at=plain.start).exists()
+
+
+def test_a_reason_is_kept_once_however_many_searches_give_it_and_not_when_nothing_is_offered(world):
+    find(world, timing={"repeat": {"dayOfWeek": ["sat", "sun"]}}, reason=REASON)  # offers nothing
+    assert not FindReason.objects.exists()
+    first = appointments(find(world, reason=REASON, days=1, count=2))
+    again = appointments(find(world, reason=REASON, patient=world.patient_a, course=True))
+    assert FindReason.objects.count() == 1
+    kept = FindReason.objects.get()
+    assert {ids.decode(p.id, kind="p").reason_id for p in first + again} == {kept.pk}
+    appointments(find(world, reason={"text": "Chronic pain"}, days=1, count=1))
+    assert FindReason.objects.count() == 2
+
+
+def test_a_proposal_whose_kept_reason_is_gone_is_refused_rather_than_booked_without_it(world):
+    proposal = appointments(find(world, patient=world.patient_a, reason=REASON, days=1, count=1))[0]
+    FindReason.objects.all().delete()
+    response = post(world.client("front_desk"), "Appointment/$book", by_reference(proposal))
+    assert response.status_code == 404 and "$find again, or give reason" in parse(response).issue[0].diagnostics
+    assert not Appointment.objects.filter(patient=world.patient_a, starts_at=proposal.start).exists()
 
 
 def test_a_proposal_sent_back_to_book_as_returned_keeps_its_reason_once(world):

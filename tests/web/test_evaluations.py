@@ -63,9 +63,18 @@ def test_only_prescribers_record_evaluations(client, web, persona):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("evaluated_on", "2026-03-01"), ("evaluated_on", "1999-12-31"), ("evaluated_on", "9999-12-31"), ("diagnosis", "")],
+    [
+        ("evaluated_on", "2026-03-01"),
+        ("evaluated_on", "1999-12-31"),
+        ("evaluated_on", "9999-12-31"),
+        ("diagnosis", ""),
+        ("systolic_bp", "400"),
+        ("heart_rate", "5"),
+    ],
 )
-def test_an_evaluation_in_the_future_or_without_a_diagnosis_is_a_form_error(client, web, field, value):
+def test_an_evaluation_in_the_future_without_a_diagnosis_or_with_implausible_vitals_is_a_form_error(
+    client, web, field, value
+):
     login(client, web.prescriber.user)
     response = client.post(reverse("web:evaluation-new", args=[web.patient_a.pk]), {**GOOD, field: value})
     assert response.status_code == 400

@@ -1,0 +1,25 @@
+"""The FHIR server's one table (the app label is `interop`; interop/models.py imports it).
+
+Everything else the server answers is computed or read from the apps' own tables."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class FindReason(models.Model):
+    """A reason given to Appointment/$find, kept so that a proposal held or booked by reference
+    carries it (interop/fhir/find_reasons.py). A proposal's id is a signed token with no room for the
+    reason itself, and a client booking by reference sends back only that id: the id names this row.
+
+    One row per distinct reason, however many searches give it; no patient is named here."""
+
+    digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of `concepts`' canonical JSON.")
+    concepts = models.JSONField(help_text="The reason's CodeableConcepts as fhir.resources serialises them.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "$find reason"
+
+    def __str__(self) -> str:
+        return f"$find reason {self.pk}"

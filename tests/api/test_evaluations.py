@@ -1,0 +1,98 @@
+"""POST /api/v1/evaluations/ records through patients.services.evaluation_record, the one place an
+evaluation is recorded (the chart page calls it too): the history names the acting prescriber and
+that it came through the API, bad input is a 400 naming the field, and the service's own
+prescriber check stands behind the view's access table."""
+
+from __future__ import annotations
+
+import pytest
+
+from clinic.models import Role
+from clinic.permissions import CLINICIANS
+from patients.api import EvaluationViewSet
+from patients.models import Evaluation
+from tests.api.conftest import World
+
+V1 = "/api/v1"
+
+
+def evaluation_body(world: World, **changes) -> dict:
+    body = {
+        "patient": world.plan_b.patient_id,
+        "evaluated_on": "2026-02-20",
+        "evaluator_name": "Dr Ruth Okafor",
+        "evaluator_credentials": "MD, psychiatrist",
+        "diagnosis": "Treatment-resistant major depressive disorder",
+        "icd10_code": "F33.2",
+        "systolic_bp": 128,
+        "diastolic_bp": 82,
+        "heart_rate": 74,
+    }
+    return {**body, **changes}
+
+
+def recorded_by_okafor():
+    return Evaluation.objects.filter(evaluator_name="Dr Ruth Okafor")
+
+
+def test_an_evaluation_recorded_through_the_api_names_the_prescriber_and_the_api_in_its_history(world):
+    response = world.client("prescriber").post(f"{V1}/evaluations/", evaluation_body(world), format="json")
+    assert response.status_code == 201, response.content
+    evaluation = Evaluation.objects.get(pk=response.json()["id"])
+    prescriber = world.users["prescriber"]
+    assert (evaluation.patient_id, evaluation.recorded_by, evaluation.icd10_code) == (
+        world.plan_b.patient_id,
+        prescriber,
+        "F33.2",
+    )
+    assert response.json()["recorded_by"] == prescriber.pk
+    [record] = evaluation.history.all()
+    assert (record.history_type, record.history_user, record.history_change_reason) == (
+        "+",
+        prescriber,
+        "Recorded through the API",
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("diagnosis", ""),
+        ("systolic_bp", 400),
+        ("heart_rate", 5),
+        ("evaluated_on", "1999-12-31"),
+        ("evaluator_name", None),
+    ],
+)
+def test_an_invalid_evaluation_is_a_400_naming_the_field_and_records_nothing(world, field, value):
+    response = world.client("prescriber").post(
+        f"{V1}/evaluations/", evaluation_body(world, **{field: value}), format="json"
+    )
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert field in error["fields"] and error["message"].startswith(f"Invalid input: {field}: ")
+    assert not recorded_by_okafor().exists()
+
+
+def test_the_service_refuses_a_nurse_even_where_the_access_table_would_let_them_through(world, monkeypatch):
+    # The access table is the first gate; if it is ever widened by mistake, the service still refuses.
+    monkeypatch.setattr(EvaluationViewSet, "access", {**EvaluationViewSet.access, "create": CLINICIANS})
+    response = world.client("nurse").post(f"{V1}/evaluations/", evaluation_body(world), format="json")
+    assert response.status_code == 403, response.content
+    assert response.json()["error"]["code"] == "prescriber_only"
+    assert "prescriber" in response.json()["error"]["message"]
+    assert not recorded_by_okafor().exists()
+
+
+@pytest.mark.parametrize("change", ["role", "active"])
+def test_a_prescriber_whose_role_changed_or_who_left_records_no_evaluation(world, change):
+    staff = world.users["prescriber"].staff
+    if change == "role":
+        staff.role = Role.NURSE
+    else:
+        staff.active = False
+    staff.save()
+    response = world.client("prescriber").post(f"{V1}/evaluations/", evaluation_body(world), format="json")
+    assert response.status_code == 403
+    assert not recorded_by_okafor().exists()
