@@ -393,34 +393,41 @@ class Availability:
         nurses: list[int],
         for_patient: bool,
     ) -> Iterator[Slot]:
+        # Each set of starts is an int used as a bit set (bit i: starts[i]): marking the range of
+        # starts a busy span blocks is one shift and one or, not a Python step per start.
         count = len(starts)
         window = Span(starts[0], starts[-1] + duration)
 
-        def blocked_range(span: Span) -> range:
-            # Start s overlaps span iff span.start - duration < s < span.end.
-            return range(bisect_right(starts, span.start - duration), bisect_left(starts, span.end))
+        def bits(low: int, high: int) -> int:
+            return ((1 << (high - low)) - 1) << low if high > low else 0
 
-        closed = bytearray(count)
+        def blocked(span: Span) -> int:
+            # Start s overlaps span iff span.start - duration < s < span.end.
+            return bits(bisect_right(starts, span.start - duration), bisect_left(starts, span.end))
+
+        def each(found: int) -> Iterator[int]:
+            while found:
+                lowest = found & -found
+                yield lowest.bit_length() - 1
+                found ^= lowest
+
+        closed = 0
         for closure, _ in self._closures:
-            for index in blocked_range(closure):
-                closed[index] = 1
+            closed |= blocked(closure)
         if for_patient:
             for busy_span in self._patient_busy.overlapping(window):
-                for index in blocked_range(busy_span):
-                    closed[index] = 1
+                closed |= blocked(busy_span)
         # Chairs first: a start no chair can take needs no nurse.
+        open_starts = ((1 << count) - 1) & ~closed
         free_chairs = []
-        wanted = bytearray(count)
+        wanted = 0
         for chair_id in chairs:
-            busy = bytearray(count)
+            busy = 0
             for booked in self._chair_busy[chair_id].overlapping(window):
-                for index in blocked_range(booked):
-                    busy[index] = 1
+                busy |= blocked(booked)
             free_chairs.append((chair_id, busy))
-            for index in range(count):
-                if not busy[index] and not closed[index]:
-                    wanted[index] = 1
-        if not any(wanted):
+            wanted |= open_starts & ~busy
+        if not wanted:
             return
         limit = self.site.max_patients_per_nurse
         hands_limit = self.site.setups_per_nurse
@@ -428,56 +435,93 @@ class Availability:
         new_hands = [
             (h.start - starts[0], h.end - h.start) for h in self.work.hands_on(starts[0], starts[0] + duration)
         ]
-        # best[i]: (load, nurse id) of the nurse the booking service would pick for starts[i].
+        # best[i]: (load, nurse id) of the nurse the booking service would pick for starts[i]: the
+        # least loaded, the lowest id on a tie. Nurses come in id order, so a start already given a
+        # nurse with load 0 (`idle`) keeps it, and one given a nurse with load 1 (`single`) is taken
+        # only by a nurse with load 0.
         best: list[tuple[int, int] | None] = [None] * count
+        idle = single = 0
         for nurse_id in nurses:
-            on_shift = bytearray(count)
+            on_shift = 0
             for shift in self._nurse_shifts[nurse_id].overlapping(window):
                 # Covered iff shift.start <= s and s + duration <= shift.end.
-                for index in range(bisect_left(starts, shift.start), bisect_right(starts, shift.end - duration)):
-                    on_shift[index] = wanted[index]
-            if not any(on_shift):
+                on_shift |= bits(bisect_left(starts, shift.start), bisect_right(starts, shift.end - duration))
+            free = on_shift & wanted
+            if not free:
                 continue
-            touching = [0] * count
+            # The starts one, and two or more, of the nurse's sessions touch.
+            touched = touched_twice = 0
             for booked in self._nurse_booked[nurse_id].overlapping(window):
-                for index in blocked_range(booked):
-                    touching[index] += 1
-            hands_touching = [0] * count
+                span_bits = blocked(booked)
+                touched_twice |= touched & span_bits
+                touched |= span_bits
             if hands_limit is not None:
-                for interval in self._nurse_hands[nurse_id].overlapping(window):
-                    for offset, length in new_hands:
-                        # The new interval [s + offset, s + offset + length) overlaps it iff
-                        # interval.start - offset - length < s < interval.end - offset.
-                        low = bisect_right(starts, interval.start - offset - length)
-                        high = bisect_left(starts, interval.end - offset)
-                        for index in range(low, high):
-                            hands_touching[index] += 1
-            for index in range(count):
-                if not on_shift[index]:
-                    continue
-                if (
-                    hands_limit is not None
-                    and hands_touching[index] >= hands_limit
-                    and (hands_limit == 1 or not self.hands_free(nurse_id, starts[index], starts[index] + duration))
-                ):
-                    continue
-                load = touching[index]
+                free = self._hands_allow(nurse_id, free, starts, duration, new_hands, hands_limit)
+            for index in each(free & ~touched & ~idle):
+                best[index] = (0, nurse_id)
+            idle |= free & ~touched
+            single &= ~idle
+            if limit > 1:
+                once = free & touched & ~touched_twice & ~idle & ~single
+                for index in each(once):
+                    best[index] = (1, nurse_id)
+                single |= once
+            # Two sessions in the window need not run at once: the exact peak, where no nurse with
+            # load 0 or 1 is picked yet.
+            for index in each(free & touched_twice & ~idle & ~single):
+                load = self.nurse_load(nurse_id, Span(starts[index], starts[index] + duration))
                 current = best[index]
-                # A nurse already picked (lower id) with no more load than this one can have stays picked.
-                if current is not None and current[0] <= min(load, 1):
-                    continue
-                if load >= 2:  # two sessions in the window need not run at once
-                    load = self.nurse_load(nurse_id, Span(starts[index], starts[index] + duration))
                 if load < limit and (current is None or load < current[0]):
                     best[index] = (load, nurse_id)
+                    if load == 0:
+                        idle |= 1 << index
+                    elif load == 1:
+                        single |= 1 << index
         for index, start in enumerate(starts):
             choice = best[index]
             if choice is None:
                 continue
             end = start + duration
+            bit = 1 << index
             for chair_id, busy in free_chairs:
-                if not busy[index]:
-                    yield Slot(start=start, end=end, chair_id=chair_id, nurse_id=choice[1])
+                if not busy & bit:
+                    yield Slot(start, end, chair_id, choice[1])
+
+    def _hands_allow(
+        self,
+        nurse_id: int,
+        free: int,
+        starts: Sequence[dt.datetime],
+        duration: dt.timedelta,
+        new_hands: list[tuple[dt.timedelta, dt.timedelta]],
+        hands_limit: int,
+    ) -> int:
+        """`free` without the starts where the nurse's hands-on work leaves no room for the new
+        session's: where as many of their intervals as they may do at once touch the new ones
+        (each touching pair counted), and, for more than one at once, `hands_free` says no."""
+        # reached[j]: the starts where at least j + 1 touching pairs were counted.
+        reached = [0] * max(hands_limit, 1)
+        for interval in self._nurse_hands[nurse_id].overlapping(Span(starts[0], starts[-1] + duration)):
+            for offset, length in new_hands:
+                # The new interval [s + offset, s + offset + length) overlaps it iff
+                # interval.start - offset - length < s < interval.end - offset.
+                low = bisect_right(starts, interval.start - offset - length)
+                high = bisect_left(starts, interval.end - offset)
+                if high > low:
+                    pair = ((1 << (high - low)) - 1) << low
+                    for level in range(len(reached) - 1, 0, -1):
+                        reached[level] |= reached[level - 1] & pair
+                    reached[0] |= pair
+        at_limit = free if hands_limit < 1 else free & reached[hands_limit - 1]
+        if hands_limit == 1:
+            return free & ~at_limit
+        while at_limit:
+            lowest = at_limit & -at_limit
+            index = lowest.bit_length() - 1
+            if not self.hands_free(nurse_id, starts[index], starts[index] + duration):
+                free &= ~lowest
+            at_limit ^= lowest
+        return free
 
     def slot_is_free(self, slot: Slot, *, ignore_patient: bool = False) -> str | None:
         """None if `slot` can be booked as given, else what is in the way."""

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from scheduling.engine import Availability, Preferences, Slot, Span
 from tests.scheduling.test_engine_properties import FIRST_DAY, HORIZON_DAYS, _instant, clinics
+from tests.scheduling.test_placement_properties import works
 
 
 @st.composite
@@ -112,3 +113,36 @@ def test_for_a_patient_the_search_leaves_out_exactly_the_starts_the_patient_is_b
     first = availability.first_slot(day, duration, "iv", Preferences())
     assert first == (expected[0] if expected else first), "the planner takes the first of the same search"
     assert isinstance(first, Slot) == bool(expected)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(
+    site=busy_clinics(),
+    booked_work=works(),
+    new_work=works(),
+    setups_per_nurse=st.sampled_from([None, 1, 2, 3]),
+    offset=st.integers(0, 2),
+    minutes=st.sampled_from([60, 120]),
+    not_before_hour=st.none() | st.integers(6, 14),
+)
+def test_fast_free_slots_match_the_original_loop_under_the_nurses_hands_on_limit(
+    site, booked_work, new_work, setups_per_nurse, offset, minutes, not_before_hour
+):
+    """As above, with each booked session's hands-on minutes (setup, checks, discharge) and a
+    limit on how many of them one nurse does at once: the sweep's own count of touching
+    intervals must agree with `slot_is_free`'s nurse check."""
+    nurses = tuple(
+        dataclasses.replace(
+            nurse, hands_on=tuple(sorted(h for b in nurse.booked for h in booked_work.hands_on(b.start, b.end)))
+        )
+        for nurse in site.nurses
+    )
+    site = dataclasses.replace(site, nurses=nurses, setups_per_nurse=setups_per_nurse)
+    availability = Availability(site, work=new_work)
+    day = FIRST_DAY + dt.timedelta(days=offset)
+    duration = dt.timedelta(minutes=minutes)
+    not_before = (
+        None if not_before_hour is None else dt.datetime.combine(day, dt.time(not_before_hour), tzinfo=site.zone)
+    )
+    fast = list(availability.free_slots(day, duration, "iv", not_before=not_before))
+    assert fast == oracle_free_slots(availability, day, duration, "iv", not_before=not_before)
