@@ -559,10 +559,12 @@ class PrescribersOnly(DomainError):
 
 
 def require_prescriber(actor_user: AbstractBaseUser | None, decision: str) -> None:
-    """Refuse a clinical decision about a plan unless an active prescriber takes it.
+    """Refuse a clinical decision (about a plan, or an evaluation on the chart) unless an active
+    prescriber takes it.
 
-    The plan services call this themselves, so a page or script that forgets the role check
-    still cannot let the front desk or a nurse restart an induction or end a course."""
+    The plan services and `evaluation_record` call this themselves, so a page, API view or script
+    that forgets the role check still cannot let the front desk or a nurse restart an induction,
+    end a course or put a diagnosis on the chart."""
     staff = getattr(actor_user, "staff", None) if actor_user is not None else None
     if staff is None or not staff.active or staff.role != PRESCRIBER:
         raise PrescribersOnly(f"{decision} is a prescriber's decision.")
