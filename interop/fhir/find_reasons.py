@@ -17,12 +17,16 @@ from interop.fhir.models import FindReason
 from interop.fhir.outcome import FHIRError
 
 
-def remember(concepts: list[CodeableConcept]) -> int:
-    """The id of the row that keeps `concepts` (0 for no reason); one row per distinct reason."""
+def remember(concepts: list[CodeableConcept], *, asked_by: int | None) -> int:
+    """The id of the row that keeps `concepts` for the user `asked_by` (0 for no reason): one row per
+    distinct reason and user. The row's id shows in the proposal ids, so a row shared by every
+    client would let one client learn whether another ever sent the same text (an old id, not a
+    new one); kept per user, a client sees only its own reasons again."""
     if not concepts:
         return 0
     data = [json.loads(concept.model_dump_json()) for concept in concepts]
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    canonical = json.dumps({"asked_by": asked_by, "reason": data}, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
     # get_or_create is atomic on its own ($find runs outside a request transaction); two searches
     # giving the same new reason at once meet on the unique digest and share the row.
     row, _ = FindReason.objects.get_or_create(digest=digest, defaults={"concepts": data})

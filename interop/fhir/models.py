@@ -12,9 +12,11 @@ class FindReason(models.Model):
     carries it (interop/fhir/find_reasons.py). A proposal's id is a signed token with no room for the
     reason itself, and a client booking by reference sends back only that id: the id names this row.
 
-    One row per distinct reason, however many searches give it; no patient is named here."""
+    One row per distinct reason and user, however many searches give it; no patient is named here."""
 
-    digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of `concepts`' canonical JSON.")
+    digest = models.CharField(
+        max_length=64, unique=True, help_text="SHA-256 of the asking user's id and `concepts`' canonical JSON."
+    )
     concepts = models.JSONField(help_text="The reason's CodeableConcepts as fhir.resources serialises them.")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -250,7 +250,7 @@ class FindView(OperationView):
             except CourseDoesNotFit as exc:
                 asked = f" (timing asked: {wish.describe()})" if wish is not None else ""
                 return fhir_response(self.bundle([], notes=[exc.message + asked]))
-            reason_id = find_reasons.remember(concepts)
+            reason_id = find_reasons.remember(concepts, asked_by=self.request.user.pk)
             appointments = [
                 rep.proposed_appointment(
                     dataclasses.replace(p, reason_id=reason_id), protocol, sequence=index + 1, reasons=concepts
@@ -287,7 +287,7 @@ class FindView(OperationView):
                 if not plan_rule_violations(plan=plan, starts_at=t.start, phase=plan.phase, sessions=sessions)
             ]
         # The reason is kept only when something is proposed; each proposal's id names it.
-        reason_id = find_reasons.remember(concepts) if times[:count] else 0
+        reason_id = find_reasons.remember(concepts, asked_by=self.request.user.pk) if times[:count] else 0
         proposals = [dataclasses.replace(t, kind="p", reason_id=reason_id) for t in times[:count]]
         # Why nothing is offered: the plan's rules, when there were free times, else the engine's reason.
         why = "the plan's rules (gap, one a day, its window) allow none of the free times" if searched.times else ""

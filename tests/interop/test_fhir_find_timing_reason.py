@@ -25,7 +25,9 @@ def post(client, path, body, **headers):
     return client.post(BASE + path, body, content_type=FHIR_JSON, **headers)
 
 
-def find(world, *, timing=None, reason=None, patient=None, day=START, days=7, count=100, course=False):
+def find(
+    world, *, timing=None, reason=None, patient=None, day=START, days=7, count=100, course=False, role="front_desk"
+):
     """POST $find over `days` days from `day`, with a valueTiming and a valueCodeableConcept reason."""
     start, end = window(day, days)
     pairs: list[tuple[str, str, object]] = [
@@ -42,7 +44,7 @@ def find(world, *, timing=None, reason=None, patient=None, day=START, days=7, co
         pairs.append(("timing", "valueTiming", timing))
     if reason is not None:
         pairs.append(("reason", "valueCodeableConcept", reason))
-    return post(world.client("front_desk"), "Appointment/$find", parameters(*pairs))
+    return post(world.client(role), "Appointment/$find", parameters(*pairs))
 
 
 def appointments(response) -> list:
@@ -362,6 +364,21 @@ def test_a_reason_is_kept_once_however_many_searches_give_it_and_not_when_nothin
     assert {ids.decode(p.id, kind="p").reason_id for p in first + again} == {kept.pk}
     appointments(find(world, reason={"text": "Chronic pain"}, days=1, count=1))
     assert FindReason.objects.count() == 2
+
+
+def test_another_user_giving_the_same_reason_gets_a_row_of_their_own(world):
+    """The row's id shows in the proposal ids: a row shared by every client would tell one client
+    that another once sent the same text."""
+    mine = appointments(find(world, patient=world.patient_a, reason=REASON, days=1, count=1))
+    desk_ids = {ids.decode(p.id, kind="p").reason_id for p in mine}
+    other = appointments(find(world, patient=world.patient_a, reason=REASON, days=1, count=1, role="prescriber"))
+    prescriber_ids = {ids.decode(p.id, kind="p").reason_id for p in other}
+    assert len(desk_ids) == len(prescriber_ids) == 1 and desk_ids != prescriber_ids
+    assert FindReason.objects.count() == 2
+    # Either user's proposal books with its reason, whoever books it.
+    booked = parse(post(world.client("front_desk"), "Appointment/$book", by_reference(other[0]))).entry[0].resource
+    assert booked.reasonCode[0].coding[0].code == "35489007"
+    assert Appointment.objects.get(pk=int(booked.id)).notes == REASON_LINE
 
 
 def test_a_proposal_whose_kept_reason_is_gone_is_refused_rather_than_booked_without_it(world):
