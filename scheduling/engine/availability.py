@@ -430,6 +430,8 @@ class Availability:
         if not wanted:
             return
         limit = self.site.max_patients_per_nurse
+        if limit < 1:  # no nurse may watch a patient (the database holds the ratio at 1 or more)
+            return
         hands_limit = self.site.setups_per_nurse
         # The new session's hands-on intervals as (offset from its start, length).
         new_hands = [

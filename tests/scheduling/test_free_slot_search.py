@@ -146,3 +146,12 @@ def test_fast_free_slots_match_the_original_loop_under_the_nurses_hands_on_limit
     )
     fast = list(availability.free_slots(day, duration, "iv", not_before=not_before))
     assert fast == oracle_free_slots(availability, day, duration, "iv", not_before=not_before)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(site=busy_clinics(), offset=st.integers(0, 2))
+def test_a_site_whose_nurses_may_watch_no_patient_offers_no_time(site, offset):
+    """The original loop offered nothing when the ratio is 0 (a snapshot built by hand: the
+    database holds it at 1 or more); the bit-set sweep's nurse without other sessions must not."""
+    availability = Availability(dataclasses.replace(site, max_patients_per_nurse=0))
+    assert list(availability.free_slots(FIRST_DAY + dt.timedelta(days=offset), dt.timedelta(minutes=60), "iv")) == []
