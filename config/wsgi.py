@@ -18,9 +18,3 @@ application = get_wsgi_application()
 get_resolver().url_patterns  # noqa: B018 - loads the URLconf and the modules it names
 gc.collect()
 gc.freeze()
-# What a request leaves behind is freed by reference counting (300 level proposals left no
-# garbage for the collector to find), so a full collection finds nothing and only pauses the
-# request that triggers it, by up to 10 ms at 100k appointments. Python considers one every 10
-# collections of the middle generation: one proposal in 15. Every 100 makes it one in ~200
-# (bench/scheduling_engine.py; docs/benchmarks.md); the young generations are left as they are.
-gc.set_threshold(*gc.get_threshold()[:2], 100)
