@@ -326,7 +326,8 @@ def evaluation_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     """A prescriber records the mental-health evaluation (diagnosis, evaluator, date) from the chart."""
     staff: StaffMember = request.staff  # type: ignore[attr-defined]
     patient = _patient_for(staff, patient_id)
-    today = local_day(timezone.now(), patient.home_site.zone)
+    now = timezone.now()
+    today = local_day(now, patient.home_site.zone)
     form = EvaluationForm(request.POST or None, today=today, initial={"evaluated_on": today})
     status = 200
     if request.method == "POST":
@@ -336,6 +337,7 @@ def evaluation_new(request: HttpRequest, patient_id: int) -> HttpResponse:
                 evaluation_record(
                     patient=patient,
                     actor=request.user,
+                    now=now,
                     fields=dict(form.cleaned_data),
                     reason="Recorded from the chart",
                 )

@@ -1,5 +1,6 @@
 """Issue 20 #11: a prescriber records a mental-health evaluation (diagnosis, evaluator, date) from
-the chart, with its history; other roles cannot, and a bad date is a form error."""
+the chart, with its history; other roles cannot, and a bad date is a form error. The rule that an
+evaluation is not dated after the clinic's today is the service's, in the home site's zone."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from clinic.errors import DomainError
+from clinic.errors import DomainError, InvalidInput
 from patients.models import Evaluation
 from patients.services import evaluation_record
 from tests.web.conftest import login
@@ -58,6 +59,7 @@ def test_only_prescribers_record_evaluations(client, web, persona):
             patient=web.patient_a,
             actor=getattr(web, persona).user,
             fields={**GOOD, "evaluated_on": dt.date(2026, 2, 20)},
+            now=dt.datetime(2026, 3, 2, 15, tzinfo=dt.UTC),
         )
 
 
@@ -80,3 +82,31 @@ def test_an_evaluation_in_the_future_without_a_diagnosis_or_with_implausible_vit
     assert response.status_code == 400
     assert field in response.context["form"].errors
     assert not Evaluation.objects.filter(evaluator_name="Dr Ruth Okafor").exists()
+
+
+# 22:00 on Monday 2 March in New York (the patient's home site) is already Tuesday 3 March in UTC.
+LATE_EVENING_IN_NEW_YORK = dt.datetime(2026, 3, 3, 3, tzinfo=dt.UTC)
+
+
+def test_the_service_takes_today_in_the_home_sites_zone_not_utc(web):
+    evaluation = evaluation_record(
+        patient=web.patient_a,
+        actor=web.prescriber.user,
+        fields={**GOOD, "evaluated_on": dt.date(2026, 3, 2)},
+        now=LATE_EVENING_IN_NEW_YORK,
+    )
+    assert evaluation.pk is not None and evaluation.evaluated_on == dt.date(2026, 3, 2)
+
+
+def test_the_service_refuses_a_date_after_the_home_sites_today_even_when_it_is_today_in_utc(web):
+    with pytest.raises(InvalidInput) as caught:
+        evaluation_record(
+            patient=web.patient_a,
+            actor=web.prescriber.user,
+            fields={**GOOD, "evaluated_on": dt.date(2026, 3, 3)},
+            now=LATE_EVENING_IN_NEW_YORK,
+        )
+    assert caught.value.details == {"field": "evaluated_on"}
+    assert "3 Mar 2026 is in the future" in caught.value.message
+    assert not Evaluation.objects.filter(evaluator_name="Dr Ruth Okafor").exists()
+    assert not Evaluation.history.filter(evaluator_name="Dr Ruth Okafor").exists()
