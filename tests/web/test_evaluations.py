@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 
 from clinic.errors import DomainError, InvalidInput
+from clinic.permissions import PrescribersOnly
 from patients.models import Evaluation
 from patients.services import evaluation_record
 from tests.web.conftest import login
@@ -110,3 +111,29 @@ def test_the_service_refuses_a_date_after_the_home_sites_today_even_when_it_is_t
     assert "3 Mar 2026 is in the future" in caught.value.message
     assert not Evaluation.objects.filter(evaluator_name="Dr Ruth Okafor").exists()
     assert not Evaluation.history.filter(evaluator_name="Dr Ruth Okafor").exists()
+
+
+def test_a_refusal_from_the_service_answers_the_page_with_the_errors_own_status(client, web, monkeypatch):
+    # The page's role gate stands first; should the service still refuse the actor (a role changed
+    # between the two, or a gate widened by mistake), the page says 403 as the API does, not 409.
+    def refuse(**kwargs):
+        raise PrescribersOnly("Recording an evaluation is a prescriber's decision.")
+
+    monkeypatch.setattr("web.patients.evaluation_record", refuse)
+    login(client, web.prescriber.user)
+    response = client.post(reverse("web:evaluation-new", args=[web.patient_a.pk]), GOOD)
+    assert response.status_code == 403
+    assert response.context["form"].non_field_errors() == ["Recording an evaluation is a prescriber's decision."]
+    assert not Evaluation.objects.filter(evaluator_name="Dr Ruth Okafor").exists()
+
+
+def test_a_future_date_on_the_page_is_the_services_refusal_shown_next_to_the_date(client, web):
+    # The fixtures' clock is Friday 27 Feb 2026, 10:00 in New York: the page has no rule of its own.
+    login(client, web.prescriber.user)
+    response = client.post(
+        reverse("web:evaluation-new", args=[web.patient_a.pk]), {**GOOD, "evaluated_on": "2026-02-28"}
+    )
+    assert response.status_code == 400
+    [message] = response.context["form"].errors["evaluated_on"]
+    assert message.startswith("The evaluation date 28 Feb 2026 is in the future: today is 27 Feb 2026")
+    assert not Evaluation.objects.filter(evaluator_name="Dr Ruth Okafor").exists()
