@@ -237,12 +237,17 @@ class EvaluationViewSet(
     ordering = ["-evaluated_on", "-id"]
 
     def create(self, request, *args, **kwargs):
-        # Recorded by the service the chart page uses too: its prescriber check, validation and history.
+        # Recorded by the service the chart page uses too: its prescriber check, validation (a date after
+        # the clinic's today is its InvalidInput naming `evaluated_on`, a 400) and history.
         serializer = self.get_serializer(data=request.data)  # the patient scoped to the actor's sites
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         evaluation = evaluation_record(
-            patient=data["patient"], actor=request.user, fields=data, reason="Recorded through the API"
+            patient=data["patient"],
+            actor=request.user,
+            now=timezone.now(),
+            fields=data,
+            reason="Recorded through the API",
         )
         return Response(self.get_serializer(evaluation).data, status=status.HTTP_201_CREATED)
 

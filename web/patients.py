@@ -305,14 +305,11 @@ class EvaluationForm(forms.ModelForm):
         }
         labels = {"evaluated_on": "Date of the evaluation", "evaluator_name": "Evaluator"}
 
-    def __init__(self, *args: Any, today: dt.date, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.today = today
+    # A date after the clinic's today is refused by evaluation_record, the one place that rule lives
+    # (the API records through it too); the page shows its refusal next to the date.
 
     def clean_evaluated_on(self) -> dt.date:
         day = self.cleaned_data["evaluated_on"]
-        if day > self.today:
-            raise forms.ValidationError("An evaluation cannot be dated in the future.")
         if day < CLINICAL_EARLIEST:
             raise forms.ValidationError(
                 f"Check the year: evaluations before {CLINICAL_EARLIEST:%Y} are not recorded here."
@@ -326,8 +323,9 @@ def evaluation_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     """A prescriber records the mental-health evaluation (diagnosis, evaluator, date) from the chart."""
     staff: StaffMember = request.staff  # type: ignore[attr-defined]
     patient = _patient_for(staff, patient_id)
-    today = local_day(timezone.now(), patient.home_site.zone)
-    form = EvaluationForm(request.POST or None, today=today, initial={"evaluated_on": today})
+    now = timezone.now()
+    today = local_day(now, patient.home_site.zone)
+    form = EvaluationForm(request.POST or None, initial={"evaluated_on": today})
     status = 200
     if request.method == "POST":
         status = 400
@@ -336,12 +334,16 @@ def evaluation_new(request: HttpRequest, patient_id: int) -> HttpResponse:
                 evaluation_record(
                     patient=patient,
                     actor=request.user,
+                    now=now,
                     fields=dict(form.cleaned_data),
                     reason="Recorded from the chart",
                 )
             except DomainError as exc:
-                form.add_error(None, exc.message)
-                status = 409
+                # The error's own status, as the session pages answer: a refused date is a 400 shown
+                # next to its field, a prescriber_only refusal a 403.
+                field = (exc.details or {}).get("field")
+                form.add_error(field if field in form.fields else None, exc.message)
+                status = exc.http_status
             else:
                 messages.success(request, f"The evaluation of {patient.full_name} is recorded.")
                 return redirect(reverse("web:patient", args=[patient.pk]) + "#screen-h")

@@ -1,11 +1,15 @@
 """POST /api/v1/evaluations/ records through patients.services.evaluation_record, the one place an
 evaluation is recorded (the chart page calls it too): the history names the acting prescriber and
-that it came through the API, bad input is a 400 naming the field, and the service's own
-prescriber check stands behind the view's access table."""
+that it came through the API, bad input is a 400 naming the field (a date after the clinic's
+today too), and the service's own prescriber check stands behind the view's access table."""
 
 from __future__ import annotations
 
+import datetime as dt
+from contextlib import nullcontext
+
 import pytest
+import time_machine
 
 from clinic.models import Role
 from clinic.permissions import CLINICIANS
@@ -73,6 +77,30 @@ def test_an_invalid_evaluation_is_a_400_naming_the_field_and_records_nothing(wor
     assert error["code"] == "invalid"
     assert field in error["fields"] and error["message"].startswith(f"Invalid input: {field}: ")
     assert not recorded_by_okafor().exists()
+
+
+@pytest.mark.parametrize(
+    ("moment", "evaluated_on"),
+    [
+        # The fixtures' clock: Friday 27 Feb 2026, 10:00 in New York, the patient's home site.
+        (None, "2026-02-28"),
+        # 22:00 on 27 Feb in New York is already 28 Feb in UTC: still tomorrow at the clinic.
+        (dt.datetime(2026, 2, 28, 3, tzinfo=dt.UTC), "2026-02-28"),
+    ],
+)
+def test_an_evaluation_dated_after_the_clinics_today_is_a_400_naming_the_date_and_records_nothing(
+    world, moment, evaluated_on
+):
+    with nullcontext() if moment is None else time_machine.travel(moment, tick=False):
+        response = world.client("prescriber").post(
+            f"{V1}/evaluations/", evaluation_body(world, evaluated_on=evaluated_on), format="json"
+        )
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert (error["code"], error["details"]["field"]) == ("invalid", "evaluated_on")
+    assert "28 Feb 2026" in error["message"] and "in the future" in error["message"]
+    assert not recorded_by_okafor().exists()
+    assert not Evaluation.history.filter(evaluator_name="Dr Ruth Okafor").exists()
 
 
 def test_the_service_refuses_a_nurse_even_where_the_access_table_would_let_them_through(world, monkeypatch):
