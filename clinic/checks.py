@@ -1,5 +1,5 @@
 """System checks: what the embedded default needs from the SQLite it finds, and that every
-relation a request to the API can name is narrowed to the asker's sites."""
+relation a request to the API can name (in a body or a list filter) is narrowed to the asker's sites."""
 
 from __future__ import annotations
 
@@ -113,4 +113,70 @@ def relations_without_site_rule(serializer_classes: Iterable[type]) -> list[Erro
                         id="clinic.E002",
                     )
                 )
+    return errors
+
+
+@register(Tags.security, Tags.urls)
+def api_filters_have_site_rules(app_configs=None, **kwargs) -> list[Error]:
+    """scope_filterset refuses, at the request, a filter naming rows of a model without a site
+    rule; this finds one before anyone sends it, and a view whose filters nothing narrows."""
+    from django.urls import get_resolver
+
+    return filters_without_site_rule(_views(get_resolver().url_patterns))
+
+
+def filters_without_site_rule(views: Iterable[type]) -> list[Error]:
+    """An error for each view that filters with django-filter but not through ScopedFilterBackend
+    (clinic.E004), for each filter naming rows of a model without a site rule (clinic.E005), and
+    for each view whose filters cannot be built to look (clinic.E006: fail closed)."""
+    from django_filters.rest_framework import DjangoFilterBackend
+    from rest_framework.generics import GenericAPIView
+
+    from clinic.api_filters import ScopedFilterBackend
+
+    errors = []
+    for view in views:
+        if not issubclass(view, GenericAPIView):
+            continue
+        name = f"{view.__module__}.{view.__qualname__}"
+        for backend in view.filter_backends:
+            if not issubclass(backend, DjangoFilterBackend):
+                continue
+            if not issubclass(backend, ScopedFilterBackend):
+                errors.append(
+                    Error(
+                        f"{name} filters with {backend.__qualname__}, which lets a filter name another site's rows.",
+                        hint="Filter with clinic.api_filters.ScopedFilterBackend (the default filter backend).",
+                        obj=view,
+                        id="clinic.E004",
+                    )
+                )
+                continue
+            filterset_class = backend().get_filterset_class(view(), getattr(view, "queryset", None))
+            if filterset_class is None and getattr(view, "filterset_fields", None):
+                # Made from the request's queryset: the check cannot build it, so it fails closed.
+                errors.append(
+                    Error(
+                        f"{name} has filterset_fields but no class-level queryset to build its filters from.",
+                        hint="Give the view a `queryset` or a `filterset_class`.",
+                        obj=view,
+                        id="clinic.E006",
+                    )
+                )
+            for field_name, filter_ in getattr(filterset_class, "base_filters", {}).items():
+                queryset = getattr(filter_, "queryset", None)
+                if queryset is None or callable(queryset):
+                    continue  # a callable is handed the request; scope_filterset checks what it gives
+                if not has_site_rule(queryset.model):
+                    errors.append(
+                        Error(
+                            f"{name} filter {field_name!r} names {queryset.model._meta.label} rows, which have no "
+                            "site rule: scope_filterset would refuse it (a 500) rather than let staff name "
+                            "another site's row.",
+                            hint="Add the model to SITE_PATHS or PATIENT_PATHS in clinic/permissions.py, "
+                            "or to UNSCOPED if every site shares it.",
+                            obj=view,
+                            id="clinic.E005",
+                        )
+                    )
     return errors

@@ -538,6 +538,40 @@ def scope_serializer(serializer: S, actor: Actor) -> S:
     return serializer
 
 
+def scope_filterset(filterset: S, actor: Actor, *, whole: bool = False) -> S:
+    """Narrow every filter of a django-filter FilterSet that names rows by id (ModelChoiceFilter,
+    ModelMultipleChoiceFilter: a filter with a `queryset`) to what the actor may see, so
+    `?patient=<another site's patient>` is the same 400 as a missing id and a filter cannot tell
+    whether an id is in use elsewhere. Staff are narrowed to their sites, a patient to their own
+    rows (scope_to_actor). A related model without a site rule is ImproperlyConfigured (a 500).
+
+    A filter the query does not name is never looked up, so it is left as it is, unless `whole`:
+    the form the browsable API draws lists every choice of every filter."""
+    filters: Mapping[str, Any] | None = getattr(filterset, "filters", None)
+    if filters is None:
+        return filterset
+    named = getattr(filterset, "data", None) or {}
+    request = getattr(filterset, "request", None)
+    for name, filter_ in filters.items():
+        if getattr(filter_, "queryset", None) is None or not (whole or name in named):
+            continue
+        queryset = filter_.get_queryset(request)  # a callable `queryset=` is handed the request
+        if not has_site_rule(queryset.model):
+            raise ImproperlyConfigured(
+                f"{type(filterset).__qualname__}.{name} names {queryset.model._meta.label} rows, which have no "
+                "site rule; add one to clinic/permissions.py (SITE_PATHS, PATIENT_PATHS or UNSCOPED)."
+            )
+        if actor.is_staff:
+            assert actor.staff is not None  # actor_for gives a staff actor (a staff role) its staff row
+            declared = getattr(type(filterset), "base_filters", {}).get(name)
+            if declared is not None and isinstance(declared.queryset, QuerySet):
+                mark_long_lived(declared.queryset)  # the class's filter: each request's deep copy carries the token
+            filter_.queryset = _scoped_for_field(queryset, actor.staff)
+        else:
+            filter_.queryset = scope_to_actor(queryset, actor)
+    return filterset
+
+
 class OutsideYourSites(DomainError):
     code = "outside_your_sites"
     http_status = 400

@@ -1,5 +1,6 @@
 """System checks: the embedded default refuses an SQLite too old for the booking path; every
-writable relation of the API's serializers has a site rule (clinic.permissions)."""
+writable relation of the API's serializers, and every list filter naming rows, has a site rule
+(clinic.permissions)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.urls import get_resolver
-from rest_framework import serializers
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import generics, serializers
 
 from clinic import checks, permissions
 from clinic.api import StaffSerializer
@@ -97,3 +99,43 @@ def test_the_apis_serializers_all_have_site_rules_and_the_check_reads_no_databas
     assert {StaffSerializer, BookSerializer, MoveSerializer, RecoveryInputSerializer, LogFilterSerializer} <= set(found)
     assert checks.relations_without_site_rule(found) == []
     assert checks.api_relations_have_site_rules() == []
+
+
+# --- Every list filter that names rows has a site rule ------------------------------------------
+
+
+class GroupListView(generics.ListAPIView):
+    """A filter naming rows of a model no site rule covers (auth.Group), made from filterset_fields."""
+
+    queryset = User.objects.all()
+    filterset_fields = ["groups", "username"]
+
+
+class UnscopedBackendView(generics.ListAPIView):
+    """Filters with django-filter's own backend, which narrows nothing."""
+
+    queryset = Chair.objects.all()
+    filter_backends = [DjangoFilterBackend]
+    filterset_fields = ["site"]
+
+
+class FiltersFromTheRequestView(generics.ListAPIView):
+    """filterset_fields with no class-level queryset: its filters cannot be built to look."""
+
+    filterset_fields = ["site"]
+
+    def get_queryset(self):
+        return Chair.objects.all()
+
+
+def test_a_filter_naming_rows_without_a_site_rule_or_through_an_unscoped_backend_is_an_error():
+    errors = checks.filters_without_site_rule([GroupListView, UnscopedBackendView, FiltersFromTheRequestView])
+    assert [error.id for error in errors] == ["clinic.E005", "clinic.E004", "clinic.E006"]
+    assert "GroupListView filter 'groups' names auth.Group rows" in errors[0].msg
+    assert "UnscopedBackendView filters with DjangoFilterBackend" in errors[1].msg
+    assert errors[2].obj is FiltersFromTheRequestView
+
+
+def test_the_apis_filters_all_have_site_rules_and_the_check_reads_no_database():
+    # No `db` mark: a query would fail the test.
+    assert checks.api_filters_have_site_rules() == []
