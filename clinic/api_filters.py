@@ -6,7 +6,7 @@ rest_framework.generics is still being defined: it must not import DRF's views o
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.template import loader
 from django_filters.rest_framework import DjangoFilterBackend
@@ -23,7 +23,7 @@ class ScopedFilterBackend(DjangoFilterBackend):
     # request: scope_filterset keeps its filters' scoped querysets by the class's own querysets.
     _generated: ClassVar[dict[tuple[type, type], type | None]] = {}
 
-    def get_filterset_class(self, view, queryset=None):
+    def get_filterset_class(self, view: Any, queryset: Any = None) -> Any:
         if getattr(view, "filterset_class", None) or queryset is None:
             return super().get_filterset_class(view, queryset)
         key = (type(view), queryset.model)
@@ -31,11 +31,11 @@ class ScopedFilterBackend(DjangoFilterBackend):
             self._generated[key] = super().get_filterset_class(view, queryset)
         return self._generated[key]
 
-    def get_filterset(self, request, queryset, view, *, whole: bool = False):
+    def get_filterset(self, request: Any, queryset: Any, view: Any, *, whole: bool = False) -> Any:
         filterset = super().get_filterset(request, queryset, view)
         return scope_filterset(filterset, actor_for(request), whole=whole)
 
-    def to_html(self, request, queryset, view):
+    def to_html(self, request: Any, queryset: Any, view: Any) -> str | None:
         # The browsable API's filter form lists every choice of every filter, named or not.
         filterset = self.get_filterset(request, queryset, view, whole=True)
         if filterset is None:

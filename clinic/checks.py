@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
+from typing import Any, cast
 
 from django.core.checks import Error, Tags, register
 from django.db import connections
@@ -17,7 +18,9 @@ SQLITE_MINIMUM = (3, 35)
 
 
 @register("database")
-def sqlite_new_enough(app_configs=None, databases=None, **kwargs) -> list[Error]:
+def sqlite_new_enough(
+    app_configs: object = None, databases: Iterable[str] | None = None, **kwargs: object
+) -> list[Error]:
     errors = []
     for alias in databases or ():
         connection = connections[alias]
@@ -38,7 +41,7 @@ def sqlite_new_enough(app_configs=None, databases=None, **kwargs) -> list[Error]
 
 
 @register(Tags.security, Tags.urls)
-def api_relations_have_site_rules(app_configs=None, **kwargs) -> list[Error]:
+def api_relations_have_site_rules(app_configs: object = None, **kwargs: object) -> list[Error]:
     """scope_serializer refuses, at the request, a relation to a model without a site rule
     (rather than leave it open to every site); this finds such a field before anyone sends it."""
     from django.urls import get_resolver
@@ -89,7 +92,7 @@ def relations_without_site_rule(serializer_classes: Iterable[type]) -> list[Erro
         if issubclass(serializer_class, ModelSerializer) and not hasattr(serializer_class, "Meta"):
             continue  # a base (CleanModelSerializer): DRF refuses to build one without a Meta
         try:
-            fields = serializer_class().fields
+            fields = cast("Any", serializer_class)().fields
         except Exception as exc:  # whatever stops the look, the check fails closed
             errors.append(
                 Error(
@@ -117,7 +120,7 @@ def relations_without_site_rule(serializer_classes: Iterable[type]) -> list[Erro
 
 
 @register(Tags.security, Tags.urls)
-def api_filters_have_site_rules(app_configs=None, **kwargs) -> list[Error]:
+def api_filters_have_site_rules(app_configs: object = None, **kwargs: object) -> list[Error]:
     """scope_filterset refuses, at the request, a filter naming rows of a model without a site
     rule; this finds one before anyone sends it, and a view whose filters nothing narrows."""
     from django.urls import get_resolver
