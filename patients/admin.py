@@ -7,11 +7,14 @@ from typing import Any
 from django.contrib import admin
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
+from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_visibility import ClinicalAdminMixin, admin_role
+from clinic.errors import InvalidInput
 from clinic.models import Role
 from patients.models import Contraindication, Evaluation, Patient, PatientFlag
+from patients.services import evaluation_date_check
 
 
 class PatientFlagInline(ClinicalAdminMixin, admin.TabularInline):
@@ -34,9 +37,33 @@ class PrescriberRecordsMixin:
         return admin_role(request) == Role.PRESCRIBER and super().has_change_permission(request, obj)  # type: ignore[misc]
 
 
+class EvaluationAdminForm(ModelForm):
+    """The admin saves evaluations itself, not through `evaluation_record`, so it asks the service's
+    date rule directly: a date after today at the patient's home site is an error on the date."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        evaluated_on, patient = data.get("evaluated_on"), data.get("patient")
+        # Only a date being entered: an untouched older row must not block saving the rest of the
+        # chart. A new patient whose own form is invalid may have no home site yet; that form's
+        # errors stop the save anyway.
+        if (
+            "evaluated_on" not in self.changed_data
+            or evaluated_on is None
+            or not getattr(patient, "home_site_id", None)
+        ):
+            return data
+        try:
+            evaluation_date_check(evaluated_on=evaluated_on, site=patient.home_site, now=timezone.now())
+        except InvalidInput as exc:
+            self.add_error("evaluated_on", exc.message)
+        return data
+
+
 class EvaluationInline(PrescriberRecordsMixin, ClinicalAdminMixin, admin.StackedInline):
     clinical_model = True
     model = Evaluation
+    form = EvaluationAdminForm
     extra = 0
     fields = [
         ("evaluated_on", "evaluator_name", "evaluator_credentials"),
@@ -128,6 +155,7 @@ class PatientFlagAdmin(ClinicalAdminMixin, RecordedByAdmin):
 @admin.register(Evaluation)
 class EvaluationAdmin(PrescriberRecordsMixin, ClinicalAdminMixin, RecordedByAdmin):
     clinical_model = True
+    form = EvaluationAdminForm
     list_display = [
         "patient",
         "evaluated_on",

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from clinic.errors import InvalidInput, InvalidState
+from clinic.models import Site
 from clinic.permissions import FIELD_READERS, require_prescriber, scope_to_staff
 from patients.models import Evaluation, Patient
 
@@ -91,14 +92,30 @@ EVALUATION_FIELDS = (
 )
 
 
+def evaluation_date_check(*, evaluated_on: dt.date, site: Site, now: dt.datetime) -> None:
+    """Refuses an evaluation dated after today at `site` (the patient's home site). The one place
+    that rule lives: evaluation_record calls it, and so does the admin's evaluation form, which
+    saves without going through the service."""
+    # The clinic's day, not UTC's: late evening in New York is already tomorrow in UTC, and an
+    # evaluation done that evening must still be recordable. (scheduling's local_day does the
+    # same, but patients sits below scheduling and may not import it.)
+    today = now.astimezone(site.zone).date()
+    if evaluated_on > today:
+        raise InvalidInput(
+            f"The evaluation date {evaluated_on:%-d %b %Y} is in the future: "
+            f"today is {today:%-d %b %Y} at {site.name}.",
+            details={"field": "evaluated_on"},
+        )
+
+
 def evaluation_record(
     *, patient: Patient, actor: AbstractBaseUser, now: dt.datetime, fields: dict[str, Any], reason: str = ""
 ) -> Evaluation:
     """Records the mental-health evaluation that precedes treatment, from the chart page or the API.
     A diagnosis is a prescriber's to put on the chart: anyone else is refused here whatever the
     caller checked. An evaluation dated after today at the patient's home site is refused too
-    (this is the one place that rule lives). The history keeps who recorded it and `reason`,
-    where it was recorded from."""
+    (evaluation_date_check). The history keeps who recorded it and `reason`, where it was
+    recorded from."""
     require_prescriber(actor, "Recording an evaluation")
     evaluation = Evaluation(
         patient=patient, recorded_by_id=actor.pk, **{name: fields[name] for name in EVALUATION_FIELDS if name in fields}
@@ -107,17 +124,7 @@ def evaluation_record(
         evaluation.full_clean()
     except ValidationError as exc:
         raise InvalidInput(" ".join(exc.messages)) from exc
-    site = patient.home_site
-    # The clinic's day, not UTC's: late evening in New York is already tomorrow in UTC, and an
-    # evaluation done that evening must still be recordable. (scheduling's local_day does the
-    # same, but patients sits below scheduling and may not import it.)
-    today = now.astimezone(site.zone).date()
-    if evaluation.evaluated_on > today:
-        raise InvalidInput(
-            f"The evaluation date {evaluation.evaluated_on:%-d %b %Y} is in the future: "
-            f"today is {today:%-d %b %Y} at {site.name}.",
-            details={"field": "evaluated_on"},
-        )
+    evaluation_date_check(evaluated_on=evaluation.evaluated_on, site=patient.home_site, now=now)
     evaluation._change_reason = reason or "Evaluation recorded"  # type: ignore[attr-defined]
     evaluation._history_user = actor  # type: ignore[attr-defined]
     with transaction.atomic():

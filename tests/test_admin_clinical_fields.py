@@ -5,12 +5,15 @@ role configures the clinic there, as the API refuses that role all patient data.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+import time_machine
 from django.contrib.auth.models import Permission
 from django.http import HttpRequest
 
 from clinic.models import Role
-from patients.models import Contraindication, PatientFlag
+from patients.models import Contraindication, Evaluation, PatientFlag
 from scheduling.models import TreatmentPlan
 from tests.factories import (
     PASSWORD,
@@ -142,3 +145,75 @@ def test_a_nurse_reads_evaluations_in_the_admin_but_only_a_prescriber_records_or
     assert client.login(request=HttpRequest(), username=prescriber.username, password=PASSWORD)
     assert client.get("/admin/patients/evaluation/add/").status_code == 200
     assert 'name="diagnosis"' in client.get(f"/admin/patients/evaluation/{evaluation.pk}/change/").content.decode()
+
+
+# 22:00 on Monday 2 March in New York (the chart's home site) is already Tuesday 3 March in UTC.
+LATE_EVENING_IN_NEW_YORK = dt.datetime(2026, 3, 3, 3, tzinfo=dt.UTC)
+NEW_EVALUATION = {
+    "evaluator_name": "Dr Admin-Entered",
+    "evaluator_credentials": "MD, psychiatrist",
+    "diagnosis": "Treatment-resistant major depressive disorder",
+    "icd10_code": "F33.2",
+}
+
+
+def _change_form_data(response) -> dict[str, object]:
+    """What the admin's change page would post back as it stands: the patient form and every
+    inline, each with its management form."""
+    forms = [response.context["adminform"].form]
+    for inline in response.context["inline_admin_formsets"]:
+        forms += [inline.formset.management_form, *inline.formset.forms]
+    data: dict[str, object] = {}
+    for form in forms:
+        for bound in form:
+            value = bound.value()
+            if value is None or value is False:
+                continue
+            data[bound.html_name] = "on" if value is True else value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("evaluated_on", "saved"),
+    [("2026-03-03", False), ("2026-03-02", True)],
+    ids=["tomorrow at the home site is refused", "today at the home site though tomorrow in UTC"],
+)
+def test_the_patient_admins_evaluation_inline_refuses_a_date_after_the_home_sites_today(
+    client, chart, evaluated_on, saved
+):
+    patient = chart["patient"]
+    prescriber = _admin_user("wide-prescriber", Role.PRESCRIBER)
+    url = f"/admin/patients/patient/{patient.pk}/change/"
+    with time_machine.travel(LATE_EVENING_IN_NEW_YORK, tick=False):
+        assert client.login(request=HttpRequest(), username=prescriber.username, password=PASSWORD)
+        data = _change_form_data(client.get(url))
+        data["evaluations-TOTAL_FORMS"] = "2"
+        data.update({f"evaluations-1-{name}": value for name, value in NEW_EVALUATION.items()})
+        data["evaluations-1-evaluated_on"] = evaluated_on
+        response = client.post(url, data)
+    added = Evaluation.objects.filter(patient=patient, evaluator_name="Dr Admin-Entered")
+    if saved:
+        assert response.status_code == 302, response.context and response.context["errors"]
+        assert added.get().evaluated_on == dt.date(2026, 3, 2)
+        return
+    assert response.status_code == 200
+    [formset] = [
+        inline.formset for inline in response.context["inline_admin_formsets"] if inline.formset.prefix == "evaluations"
+    ]
+    [message] = formset.forms[1].errors["evaluated_on"]
+    assert message.startswith("The evaluation date 3 Mar 2026 is in the future: today is 2 Mar 2026 at North")
+    assert not added.exists()
+
+
+def test_the_evaluation_admin_refuses_a_date_after_the_home_sites_today(client, chart):
+    prescriber = _admin_user("wide-prescriber", Role.PRESCRIBER)
+    with time_machine.travel(LATE_EVENING_IN_NEW_YORK, tick=False):
+        assert client.login(request=HttpRequest(), username=prescriber.username, password=PASSWORD)
+        response = client.post(
+            "/admin/patients/evaluation/add/",
+            {**NEW_EVALUATION, "patient": chart["patient"].pk, "evaluated_on": "2026-03-03"},
+        )
+    assert response.status_code == 200
+    [message] = response.context["adminform"].form.errors["evaluated_on"]
+    assert message.startswith("The evaluation date 3 Mar 2026 is in the future")
+    assert not Evaluation.objects.filter(evaluator_name="Dr Admin-Entered").exists()

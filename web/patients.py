@@ -46,6 +46,15 @@ class TimeInput(forms.TimeInput):
     input_type = "time"
 
 
+def _show_refusal(form: forms.Form, exc: DomainError) -> int:
+    """Puts a service's refusal on the form, next to the field it names in `details["field"]` (else
+    above the form), and returns the error's own status, as the API answers: a refused date is a
+    400, a prescriber_only refusal a 403, a state conflict a 409."""
+    field = (exc.details or {}).get("field")
+    form.add_error(field if field in form.fields else None, exc.message)
+    return exc.http_status
+
+
 @cache
 def time_zone_choices() -> list[tuple[str, str]]:
     """Every IANA zone this machine knows; blank follows the home site's zone."""
@@ -122,9 +131,8 @@ def register(request: HttpRequest) -> HttpResponse:
                     actor=request.user, now=timezone.now(), clinician=staff.is_clinician, fields=dict(form.cleaned_data)
                 )
             except DomainError as exc:
-                form.add_error(None, exc.message)
+                status = _show_refusal(form, exc)
                 duplicate_id = (exc.details or {}).get("patient_id")
-                status = 409
             else:
                 messages.success(request, f"{patient.full_name} is registered.")
                 return redirect("web:patient", patient_id=patient.pk)
@@ -221,8 +229,7 @@ def plan_new(request: HttpRequest, patient_id: int) -> HttpResponse:
                     ),
                 )
             except DomainError as exc:
-                form.add_error(None, exc.message)
-                status = 409
+                status = _show_refusal(form, exc)
             else:
                 messages.success(request, f"Plan created: {plan.protocol.name} from {plan.start_date:%-d %b %Y}.")
                 return redirect("web:plan-screening", plan_id=plan.pk)
@@ -276,8 +283,12 @@ def plan_screening(request: HttpRequest, plan_id: int) -> HttpResponse:
                     expected_version=form.cleaned_data["version"],
                 )
             except DomainError as exc:
-                problem = describe(exc)
-                status = 409
+                # A refusal about the reason goes next to it; any other (a stale version, the plan
+                # no longer open) is the page's problem, with the items the service listed.
+                if (exc.details or {}).get("field") in form.fields:
+                    status = _show_refusal(form, exc)
+                else:
+                    problem, status = describe(exc), exc.http_status
             else:
                 messages.success(request, "Override recorded; the course can be booked.")
                 return redirect(reverse("web:plan-screening", args=[plan.pk]))
@@ -339,11 +350,7 @@ def evaluation_new(request: HttpRequest, patient_id: int) -> HttpResponse:
                     reason="Recorded from the chart",
                 )
             except DomainError as exc:
-                # The error's own status, as the session pages answer: a refused date is a 400 shown
-                # next to its field, a prescriber_only refusal a 403.
-                field = (exc.details or {}).get("field")
-                form.add_error(field if field in form.fields else None, exc.message)
-                status = exc.http_status
+                status = _show_refusal(form, exc)
             else:
                 messages.success(request, f"The evaluation of {patient.full_name} is recorded.")
                 return redirect(reverse("web:patient", args=[patient.pk]) + "#screen-h")

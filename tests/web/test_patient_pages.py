@@ -9,7 +9,9 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
+from clinic.errors import InvalidInput
 from clinic.models import Role
+from clinic.permissions import PrescribersOnly
 from patients.models import Contraindication, Patient
 from scheduling.models import PlanStatus, TreatmentPlan
 from tests.factories import PatientFactory, SiteFactory, StaffFactory, UserFactory
@@ -180,3 +182,65 @@ def test_a_flagged_patient_needs_a_prescribers_override_with_a_reason_before_boo
     chart = client.get(reverse("web:patient", args=[teen.pk])).content.decode()
     assert "Under 18: 15 years old (under 18)." in chart
     assert "Override by " in chart and "Parental consent; psychiatrist agrees" in chart
+
+
+# A service's refusal answers the chart pages with the error's own status, as the API does and as
+# the evaluation page does (tests/web/test_evaluations.py), not a blanket 409: the page's gates
+# stand first, so the refusals no form reaches are the service's, patched in here.
+REFUSALS = {
+    "prescribers only": (PrescribersOnly("Creating a plan is a prescriber's decision."), 403, None),
+    "a named field": (InvalidInput("Start date: too far ahead.", details={"field": "start_date"}), 400, "start_date"),
+}
+
+
+@pytest.mark.parametrize(("error", "status", "field"), REFUSALS.values(), ids=REFUSALS.keys())
+def test_a_refusal_from_plan_create_answers_the_page_with_its_own_status(
+    client, web, monkeypatch, error, status, field
+):
+    def refuse(**kwargs):
+        raise error
+
+    monkeypatch.setattr("web.patients.plan_create", refuse)
+    patient = PatientFactory(home_site=web.clinic.site)
+    login(client, web.prescriber.user)
+    response = client.post(reverse("web:plan-new", args=[patient.pk]), _plan_form(web))
+    assert response.status_code == status
+    form = response.context["form"]
+    assert (form.errors[field] if field else form.non_field_errors()) == [error.message]
+
+
+def test_a_maintenance_interval_outside_the_protocols_range_is_a_400_not_a_conflict(client, web):
+    patient = PatientFactory(home_site=web.clinic.site)
+    login(client, web.prescriber.user)
+    response = client.post(reverse("web:plan-new", args=[patient.pk]), _plan_form(web, maintenance_interval_days="2"))
+    assert response.status_code == 400
+    [message] = response.context["form"].non_field_errors()
+    assert message.startswith("The maintenance interval must be between 14 and 42 days")
+    assert not TreatmentPlan.objects.filter(patient=patient).exists()
+
+
+def test_a_refusal_of_the_override_answers_the_screening_page_with_its_own_status(client, web, monkeypatch):
+    def refuse(**kwargs):
+        raise PrescribersOnly("Overriding the screening is a prescriber's decision.")
+
+    monkeypatch.setattr("web.patients.plan_override_eligibility", refuse)
+    patient = PatientFactory(home_site=web.clinic.site)
+    login(client, web.prescriber.user)
+    client.post(reverse("web:plan-new", args=[patient.pk]), _plan_form(web))
+    plan = TreatmentPlan.objects.get(patient=patient)
+    response = client.post(
+        reverse("web:plan-screening", args=[plan.pk]), {"reason": "Because", "version": plan.version}
+    )
+    assert response.status_code == 403
+    assert response.context["problem"].message == "Overriding the screening is a prescriber's decision."
+
+
+def test_a_refusal_from_patient_register_answers_the_page_with_its_own_status(client, web, monkeypatch):
+    def refuse(**kwargs):
+        raise InvalidInput("Check the email address.", details={"field": "email"})
+
+    monkeypatch.setattr("web.patients.patient_register", refuse)
+    login(client, web.desk.user)
+    response = client.post(reverse("web:patient-register"), {**NEW_PATIENT, "home_site": web.clinic.site.pk})
+    assert response.status_code == 400
+    assert response.context["form"].errors["email"] == ["Check the email address."]
