@@ -38,10 +38,15 @@ from scheduling.models import (
     AppointmentStatus,
     Phase,
     PlanStatus,
-    Protocol,
     TreatmentPlan,
 )
-from scheduling.selectors import day_board, preferred_starts, protocol_nurse_work, site_snapshot
+from scheduling.selectors import (
+    day_board,
+    preferred_starts,
+    protocol_nurse_work,
+    shortest_session_minutes,
+    site_snapshot,
+)
 from scheduling.services import (
     ProposedSession,
     appointment_cancel,
@@ -111,12 +116,6 @@ def _check_in_open(appointment: Appointment, now: dt.datetime) -> bool:
 def _natural(chair: Chair) -> list[Any]:
     """ "Chair 2" before "Chair 10", as the desk reads them."""
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", chair.name)]
-
-
-def _shortest_session_minutes() -> int:
-    """A gap is offered only if the shortest session of an active protocol fits in it."""
-    shortest = Protocol.objects.filter(active=True).aggregate(shortest=Min("session_minutes"))["shortest"]
-    return shortest or int(DEFAULT_SESSION.total_seconds() // 60)
 
 
 def _nurse_shifts(site: Site, start: dt.datetime, end: dt.datetime) -> list[Shift]:
@@ -197,7 +196,8 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         else None
     )
     shifts = _nurse_shifts(site, day_start, day_end)
-    gap_minutes = _shortest_session_minutes()
+    # A gap is offered only if the shortest session of an active protocol fits in it.
+    gap_minutes = shortest_session_minutes() or int(DEFAULT_SESSION.total_seconds() // 60)
     snapshot = site_snapshot(site=site, start=day_start, end=day_end, chairs=chairs)
     grid = build_grid(
         day=day,
