@@ -10,7 +10,7 @@ from typing import Any, cast
 from django.core.checks import Error, Tags, register
 from django.db import connections
 
-from clinic.permissions import has_site_rule, writable_relations
+from clinic.permissions import ADD_A_SITE_RULE, has_site_rule, writable_relations
 
 # INSERT ... ON CONFLICT ... RETURNING (the idempotency claim) and RETURNING from a bulk
 # insert (history rows keyed by the new ids) need 3.35; Django itself accepts 3.31.
@@ -110,8 +110,7 @@ def relations_without_site_rule(serializer_classes: Iterable[type]) -> list[Erro
                     Error(
                         f"{name}.{field_name} relates to {queryset.model._meta.label}, which has no site rule: "
                         "scope_serializer would refuse it (a 500) rather than let staff name another site's row.",
-                        hint="Add the model to SITE_PATHS or PATIENT_PATHS in clinic/permissions.py, "
-                        "or to UNSCOPED if every site shares it.",
+                        hint=ADD_A_SITE_RULE.capitalize() + ".",
                         obj=serializer_class,
                         id="clinic.E002",
                     )
@@ -176,8 +175,7 @@ def filters_without_site_rule(views: Iterable[type]) -> list[Error]:
                             f"{name} filter {field_name!r} names {queryset.model._meta.label} rows, which have no "
                             "site rule: scope_filterset would refuse it (a 500) rather than let staff name "
                             "another site's row.",
-                            hint="Add the model to SITE_PATHS or PATIENT_PATHS in clinic/permissions.py, "
-                            "or to UNSCOPED if every site shares it.",
+                            hint=ADD_A_SITE_RULE.capitalize() + ".",
                             obj=view,
                             id="clinic.E005",
                         )

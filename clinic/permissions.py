@@ -311,6 +311,15 @@ def has_site_rule(model: type[Model]) -> bool:
     return label in SITE_PATHS or label in PATIENT_PATHS or label in SPECIAL_RULES or label in UNSCOPED
 
 
+ADD_A_SITE_RULE = "add one to clinic/permissions.py (SITE_PATHS, PATIENT_PATHS, or UNSCOPED if every site shares it)"
+
+
+def no_site_rule(where: str, model: type[Model]) -> ImproperlyConfigured:
+    """The error for a field or filter (`where`) that names rows of a model without a site rule:
+    left as it is, it would accept any site's row."""
+    return ImproperlyConfigured(f"{where} names {model._meta.label} rows, which have no site rule; {ADD_A_SITE_RULE}.")
+
+
 def site_ids(staff: StaffMember | None) -> frozenset[int] | None:
     """The ids of the sites `staff` works at; None means every site (clinic-wide)."""
     if staff is None or not staff.active:
@@ -522,10 +531,7 @@ def scope_serializer(serializer: S, actor: Actor) -> S:
         if not has_site_rule(queryset.model):
             # Fail closed: left as it is, the field would accept any site's row. Refused for
             # clinic-wide staff too (nothing narrows them), so the first request finds the gap.
-            raise ImproperlyConfigured(
-                f"{type(serializer).__qualname__}.{name} relates to {queryset.model._meta.label}, which has "
-                "no site rule; add one to clinic/permissions.py (SITE_PATHS, PATIENT_PATHS or UNSCOPED)."
-            )
+            raise no_site_rule(f"{type(serializer).__qualname__}.{name}", queryset.model)
         if isinstance(queryset, QuerySet) and SCOPE_TOKEN not in queryset.__dict__:
             if getattr(serializer, "shares_field_prototypes", False):
                 mark_long_lived(queryset)  # the class's own field prototype's queryset
@@ -557,10 +563,7 @@ def scope_filterset(filterset: S, actor: Actor, *, whole: bool = False) -> S:
             continue
         queryset = filter_.get_queryset(request)  # a callable `queryset=` is handed the request
         if not has_site_rule(queryset.model):
-            raise ImproperlyConfigured(
-                f"{type(filterset).__qualname__}.{name} names {queryset.model._meta.label} rows, which have no "
-                "site rule; add one to clinic/permissions.py (SITE_PATHS, PATIENT_PATHS or UNSCOPED)."
-            )
+            raise no_site_rule(f"{type(filterset).__qualname__}.{name}", queryset.model)
         if actor.is_staff:
             assert actor.staff is not None  # actor_for gives a staff actor (a staff role) its staff row
             declared = getattr(type(filterset), "base_filters", {}).get(name)
