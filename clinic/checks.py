@@ -110,7 +110,7 @@ def relations_without_site_rule(serializer_classes: Iterable[type]) -> list[Erro
                     Error(
                         f"{name}.{field_name} relates to {queryset.model._meta.label}, which has no site rule: "
                         "scope_serializer would refuse it (a 500) rather than let staff name another site's row.",
-                        hint=ADD_A_SITE_RULE.capitalize() + ".",
+                        hint=ADD_A_SITE_RULE,
                         obj=serializer_class,
                         id="clinic.E002",
                     )
@@ -175,7 +175,7 @@ def filters_without_site_rule(views: Iterable[type]) -> list[Error]:
                             f"{name} filter {field_name!r} names {queryset.model._meta.label} rows, which have no "
                             "site rule: scope_filterset would refuse it (a 500) rather than let staff name "
                             "another site's row.",
-                            hint=ADD_A_SITE_RULE.capitalize() + ".",
+                            hint=ADD_A_SITE_RULE,
                             obj=view,
                             id="clinic.E005",
                         )

@@ -311,13 +311,13 @@ def has_site_rule(model: type[Model]) -> bool:
     return label in SITE_PATHS or label in PATIENT_PATHS or label in SPECIAL_RULES or label in UNSCOPED
 
 
-ADD_A_SITE_RULE = "add one to clinic/permissions.py (SITE_PATHS, PATIENT_PATHS, or UNSCOPED if every site shares it)"
+ADD_A_SITE_RULE = "Add one to clinic/permissions.py: SITE_PATHS, PATIENT_PATHS, or UNSCOPED if every site shares it."
 
 
 def no_site_rule(where: str, model: type[Model]) -> ImproperlyConfigured:
     """The error for a field or filter (`where`) that names rows of a model without a site rule:
     left as it is, it would accept any site's row."""
-    return ImproperlyConfigured(f"{where} names {model._meta.label} rows, which have no site rule; {ADD_A_SITE_RULE}.")
+    return ImproperlyConfigured(f"{where} names {model._meta.label} rows, which have no site rule. {ADD_A_SITE_RULE}")
 
 
 def site_ids(staff: StaffMember | None) -> frozenset[int] | None:

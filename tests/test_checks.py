@@ -82,6 +82,7 @@ def test_each_writable_relation_to_a_model_without_a_site_rule_is_an_error():
         "tests.test_checks.UserGroupsSerializer.groups",
     ]
     assert all("auth.Group, which has no site rule" in error.msg for error in errors)
+    assert all("SITE_PATHS, PATIENT_PATHS, or UNSCOPED" in error.hint for error in errors)
     assert errors[0].obj is GroupPickSerializer
 
 
