@@ -39,7 +39,8 @@ class PrescriberRecordsMixin:
 
 class EvaluationAdminForm(ModelForm):
     """The admin saves evaluations itself, not through `evaluation_record`, so it asks the service's
-    date rule directly: a date after today at the patient's home site is an error on the date."""
+    date rule directly: a date before 2000 or after today at the patient's home site is an error on
+    the date."""
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
