@@ -10,7 +10,7 @@ from typing import Any, cast
 from django.core.checks import Error, Tags, register
 from django.db import connections
 
-from clinic.permissions import ADD_A_SITE_RULE, has_site_rule, writable_relations
+from clinic.permissions import ADD_A_SITE_RULE, all_writable_relations, has_site_rule
 
 # INSERT ... ON CONFLICT ... RETURNING (the idempotency claim) and RETURNING from a bulk
 # insert (history rows keyed by the new ids) need 3.35; Django itself accepts 3.31.
@@ -82,8 +82,9 @@ def _views(patterns: Iterable) -> Iterator[type]:
 
 
 def relations_without_site_rule(serializer_classes: Iterable[type]) -> list[Error]:
-    """An error for each writable relation (a many-relation's child too) whose model has no site
-    rule, and for each serializer whose fields cannot be built to look (fail closed)."""
+    """An error for each writable relation (a many-relation's child too, and those of nested
+    serializers at any depth, named by their dotted path) whose model has no site rule, and for
+    each serializer whose fields, nested ones' included, cannot be built to look (fail closed)."""
     from rest_framework.serializers import ModelSerializer
 
     errors = []
@@ -92,7 +93,7 @@ def relations_without_site_rule(serializer_classes: Iterable[type]) -> list[Erro
         if issubclass(serializer_class, ModelSerializer) and not hasattr(serializer_class, "Meta"):
             continue  # a base (CleanModelSerializer): DRF refuses to build one without a Meta
         try:
-            fields = cast("Any", serializer_class)().fields
+            relations = list(all_writable_relations(cast("Any", serializer_class)()))
         except Exception as exc:  # whatever stops the look, the check fails closed
             errors.append(
                 Error(
@@ -103,12 +104,12 @@ def relations_without_site_rule(serializer_classes: Iterable[type]) -> list[Erro
                 )
             )
             continue
-        for field_name, relation in writable_relations(fields):
+        for path, relation in relations:
             queryset = relation.queryset
             if queryset is not None and not has_site_rule(queryset.model):
                 errors.append(
                     Error(
-                        f"{name}.{field_name} relates to {queryset.model._meta.label}, which has no site rule: "
+                        f"{name}.{path} relates to {queryset.model._meta.label}, which has no site rule: "
                         "scope_serializer would refuse it (a 500) rather than let staff name another site's row.",
                         hint=ADD_A_SITE_RULE,
                         obj=serializer_class,

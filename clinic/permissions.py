@@ -480,38 +480,76 @@ def _scoped_for_field(queryset: QuerySet[M], staff: StaffMember) -> QuerySet[M]:
 
 def _mark_declared(serializer: object, name: str) -> None:
     """Mark the class-level declared field's queryset, so the next request's copy carries a token."""
-    from rest_framework.relations import ManyRelatedField
-
     declared = getattr(type(serializer), "_declared_fields", {}).get(name)
     if declared is None:
         return
-    relation = declared.child_relation if isinstance(declared, ManyRelatedField) else declared
-    queryset = getattr(relation, "queryset", None)
+    queryset = getattr(_held(declared), "queryset", None)
     if isinstance(queryset, QuerySet):
         mark_long_lived(queryset)
+
+
+def _held(field: Any) -> Any:
+    """The field a container field holds, unwrapped at any depth: a many-relation's child
+    relation, a many=True serializer's child, a ListField's or DictField's child; else `field`."""
+    from rest_framework.fields import DictField, ListField
+    from rest_framework.relations import ManyRelatedField
+    from rest_framework.serializers import ListSerializer
+
+    while True:
+        if isinstance(field, ManyRelatedField):
+            field = field.child_relation
+        elif isinstance(field, ListSerializer | ListField | DictField) and field.child is not None:
+            field = field.child
+        else:
+            return field
 
 
 def writable_relations(fields: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
     """The fields of a serializer a request body names rows by: (name, the field holding the
     queryset, a many-relation's child). What scope_serializer narrows and check clinic.E002 reads.
+    Relations inside nested serializers: writable_nested_serializers, all_writable_relations.
 
     The relation is handed back as Any: drf-stubs declare RelatedField.queryset on the class with
     a Manager in its type, and mypy then takes it for a descriptor (Manager.__get__); it is a
     plain instance attribute, read and set as one."""
-    from rest_framework.relations import ManyRelatedField, RelatedField
+    from rest_framework.relations import RelatedField
 
     for name, field in fields.items():
         if field.read_only:
             continue
-        relation = field.child_relation if isinstance(field, ManyRelatedField) else field
+        relation = _held(field)
         if isinstance(relation, RelatedField):
             yield name, relation
+
+
+def writable_nested_serializers(fields: Mapping[str, Any]) -> Iterator[tuple[str, Any, Any]]:
+    """The writable fields of a serializer that are serializers themselves: (name, the field,
+    the serializer that reads each body sent for it: the field, or a many=True one's child)."""
+    from rest_framework.serializers import BaseSerializer
+
+    for name, field in fields.items():
+        if field.read_only:
+            continue
+        nested = _held(field)
+        if isinstance(nested, BaseSerializer):
+            yield name, field, nested
+
+
+def all_writable_relations(serializer: Any) -> Iterator[tuple[str, Any]]:
+    """Every writable relation of `serializer` and of the serializers nested in it at any depth,
+    named by its dotted path from `serializer` ("lines.chair"): what check clinic.E002 reads.
+    Builds the serializers' fields, nothing more: no query."""
+    yield from writable_relations(serializer.fields)
+    for name, _field, nested in writable_nested_serializers(serializer.fields):
+        for path, relation in all_writable_relations(nested):
+            yield f"{name}.{path}", relation
 
 
 def scope_serializer(serializer: S, actor: Actor) -> S:
     """Narrow every writable related field of an input serializer to what the actor may see,
     so naming another site's chair, patient or nurse is the same 400 as naming a missing one.
-    A related model without a site rule is ImproperlyConfigured (a 500), never left open; the
+    Relations inside nested serializers (one, or many=True) are narrowed too, at any depth. A
+    related model without a site rule is ImproperlyConfigured (a 500), never left open; the
     system check clinic.E002 finds such fields in the API's serializers before anyone sends one.
 
     A field the request body does not name is never looked up, so it is left as it is; a
@@ -521,9 +559,17 @@ def scope_serializer(serializer: S, actor: Actor) -> S:
     staff = actor.staff
     assert staff is not None  # actor_for gives a staff actor (a staff role) its staff row
     sent = getattr(serializer, "initial_data", None)
-    sent = sent if isinstance(sent, Mapping) else None
+    _scope_fields(serializer, staff, [sent] if isinstance(sent, Mapping) else None, type(serializer).__qualname__)
+    return serializer
+
+
+def _scope_fields(serializer: Any, staff: StaffMember, sent: list[Mapping[str, Any]] | None, where: str) -> None:
+    """scope_serializer for one serializer: `sent` holds the bodies it reads (a nested many=True
+    serializer reads one per item), None means every field is narrowed; `where` names it in errors."""
+    from rest_framework.fields import empty
+
     for name, relation in writable_relations(serializer.fields):
-        if sent is not None and name not in sent:
+        if sent is not None and not any(name in body for body in sent):
             continue
         queryset: QuerySet[Any] | Manager[Any] | None = relation.queryset
         if queryset is None:
@@ -531,7 +577,7 @@ def scope_serializer(serializer: S, actor: Actor) -> S:
         if not has_site_rule(queryset.model):
             # Fail closed: left as it is, the field would accept any site's row. Refused for
             # clinic-wide staff too (nothing narrows them), so the first request finds the gap.
-            raise no_site_rule(f"{type(serializer).__qualname__}.{name}", queryset.model)
+            raise no_site_rule(f"{where}.{name}", queryset.model)
         if isinstance(queryset, QuerySet) and SCOPE_TOKEN not in queryset.__dict__:
             if getattr(serializer, "shares_field_prototypes", False):
                 mark_long_lived(queryset)  # the class's own field prototype's queryset
@@ -541,7 +587,26 @@ def scope_serializer(serializer: S, actor: Actor) -> S:
         # reads only its `.model` and calls `.filter()`, which a manager has too (never marked,
         # it is scoped afresh; where nothing narrows it, it is handed back as it is).
         relation.queryset = _scoped_for_field(cast("QuerySet[Any]", queryset), staff)
-    return serializer
+    for name, field, nested in writable_nested_serializers(serializer.fields):
+        nested_sent = None
+        if sent is not None:
+            # The field's own get_value finds its part of a JSON body and of a form alike
+            # ("seat.chair", "seats[0]chair"), as validation will.
+            values = [value for body in sent if (value := field.get_value(body)) is not empty]
+            if not values:
+                continue
+            nested_sent = _nested_bodies(values, many=field is not nested)
+        _scope_fields(nested, staff, nested_sent, f"{where}.{name}")
+
+
+def _nested_bodies(values: list[Any], *, many: bool) -> list[Mapping[str, Any]] | None:
+    """The bodies a nested serializer reads from what was sent for it (a list's items, when
+    many); None, narrow it whole, when something is not a body (the field refuses that anyway)."""
+    if many:
+        if not all(isinstance(value, list | tuple) for value in values):
+            return None
+        values = [item for value in values for item in value]
+    return values if all(isinstance(value, Mapping) for value in values) else None
 
 
 def scope_filterset(filterset: S, actor: Actor, *, whole: bool = False) -> S:

@@ -39,16 +39,18 @@ class PrescriberRecordsMixin:
 
 class EvaluationAdminForm(ModelForm):
     """The admin saves evaluations itself, not through `evaluation_record`, so it asks the service's
-    date rule directly: a date after today at the patient's home site is an error on the date."""
+    date rule directly: a date before 2000 or after today at the patient's home site is an error on
+    the date."""
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         evaluated_on, patient = data.get("evaluated_on"), data.get("patient")
-        # Only a date being entered: an untouched older row must not block saving the rest of the
-        # chart. A new patient whose own form is invalid may have no home site yet; that form's
-        # errors stop the save anyway.
+        # Only a date being entered, or an evaluation moved to another patient: "today" is the home
+        # site's, so a date that was today in Auckland is tomorrow for a New York patient. An
+        # untouched older row must not block saving the rest of the chart. A new patient whose own
+        # form is invalid may have no home site yet; that form's errors stop the save anyway.
         if (
-            "evaluated_on" not in self.changed_data
+            not {"evaluated_on", "patient"} & set(self.changed_data)
             or evaluated_on is None
             or not getattr(patient, "home_site_id", None)
         ):

@@ -12,6 +12,8 @@ What each role sees of a patient:
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters
 from django.db.models import Q
 from django.utils import timezone
@@ -200,6 +202,11 @@ PatientViewSet.access = {**PatientViewSet.access, "change_reminder_preferences":
 class EvaluationSerializer(CleanModelSerializer):
     """Reads an evaluation, and checks a new one's input field by field (the model's full_clean, so
     a bad value is a 400 naming its field); patients.services.evaluation_record records it."""
+
+    # The date's earliest (2000) and latest (the home site's today) are evaluation_date_check's, the
+    # rule the chart page and the admin use: a 400 naming `evaluated_on` with the same message.
+    # Only the API's overflow guard at the top of the clinical range stays here.
+    evaluated_on = api_fields.DateField(earliest=dt.date.min)
 
     class Meta:
         model = Evaluation

@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from clinic.dates import CLINICAL_EARLIEST
 from clinic.errors import InvalidInput, InvalidState
 from clinic.models import Site
 from clinic.permissions import FIELD_READERS, require_prescriber, scope_to_staff
@@ -93,9 +94,17 @@ EVALUATION_FIELDS = (
 
 
 def evaluation_date_check(*, evaluated_on: dt.date, site: Site, now: dt.datetime) -> None:
-    """Refuses an evaluation dated after today at `site` (the patient's home site). The one place
-    that rule lives: evaluation_record calls it, and so does the admin's evaluation form, which
-    saves without going through the service."""
+    """Refuses an evaluation dated before CLINICAL_EARLIEST (2000: an earlier year is a typo) or
+    after today at `site` (the patient's home site). The one place these rules live:
+    evaluation_record calls it (the API and the chart page record through it), and so does the
+    admin's evaluation form, which saves without going through the service. The refusal names
+    `evaluated_on`, so each caller shows it against the date."""
+    if evaluated_on < CLINICAL_EARLIEST:
+        raise InvalidInput(
+            f"The evaluation date {evaluated_on:%-d %b %Y} is before {CLINICAL_EARLIEST:%Y}: check the year; "
+            f"evaluations before {CLINICAL_EARLIEST:%Y} are not recorded.",
+            details={"field": "evaluated_on"},
+        )
     # The clinic's day, not UTC's: late evening in New York is already tomorrow in UTC, and an
     # evaluation done that evening must still be recordable. (scheduling's local_day does the
     # same, but patients sits below scheduling and may not import it.)
@@ -113,8 +122,8 @@ def evaluation_record(
 ) -> Evaluation:
     """Records the mental-health evaluation that precedes treatment, from the chart page or the API.
     A diagnosis is a prescriber's to put on the chart: anyone else is refused here whatever the
-    caller checked. An evaluation dated after today at the patient's home site is refused too
-    (evaluation_date_check). The history keeps who recorded it and `reason`, where it was
+    caller checked. An evaluation dated before 2000 or after today at the patient's home site is
+    refused too (evaluation_date_check). The history keeps who recorded it and `reason`, where it was
     recorded from."""
     require_prescriber(actor, "Recording an evaluation")
     evaluation = Evaluation(

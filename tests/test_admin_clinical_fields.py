@@ -217,3 +217,51 @@ def test_the_evaluation_admin_refuses_a_date_after_the_home_sites_today(client, 
     [message] = response.context["adminform"].form.errors["evaluated_on"]
     assert message.startswith("The evaluation date 3 Mar 2026 is in the future")
     assert not Evaluation.objects.filter(evaluator_name="Dr Admin-Entered").exists()
+
+
+def test_the_evaluation_admin_refuses_a_date_before_2000_with_the_services_message(client, chart):
+    prescriber = _admin_user("wide-prescriber", Role.PRESCRIBER)
+    with time_machine.travel(LATE_EVENING_IN_NEW_YORK, tick=False):
+        assert client.login(request=HttpRequest(), username=prescriber.username, password=PASSWORD)
+        response = client.post(
+            "/admin/patients/evaluation/add/",
+            {**NEW_EVALUATION, "patient": chart["patient"].pk, "evaluated_on": "1999-12-31"},
+        )
+    assert response.status_code == 200
+    [message] = response.context["adminform"].form.errors["evaluated_on"]
+    assert message.startswith("The evaluation date 31 Dec 1999 is before 2000: check the year")
+    assert not Evaluation.objects.filter(evaluator_name="Dr Admin-Entered").exists()
+
+
+@pytest.mark.parametrize(
+    ("evaluated_on", "from_zone", "to_zone", "saved"),
+    [
+        # At LATE_EVENING_IN_NEW_YORK it is already 3 March, 16:00 in Auckland: dated today there,
+        # the evaluation is dated tomorrow for a New York patient.
+        (dt.date(2026, 3, 3), "Pacific/Auckland", "America/New_York", False),
+        (dt.date(2026, 3, 2), "America/New_York", "Pacific/Auckland", True),
+    ],
+    ids=["to a zone where its date is tomorrow is refused", "to a zone where its date is past is saved"],
+)
+def test_the_evaluation_admin_checks_the_date_again_when_the_evaluation_moves_to_another_patient(
+    client, evaluated_on, from_zone, to_zone, saved
+):
+    first = PatientFactory(home_site=SiteFactory(name="First", time_zone=from_zone), evaluation=None)
+    second = PatientFactory(home_site=SiteFactory(name="Second", time_zone=to_zone), evaluation=None)
+    evaluation = EvaluationFactory(patient=first, evaluated_on=evaluated_on)
+    prescriber = _admin_user("wide-prescriber", Role.PRESCRIBER)
+    url = f"/admin/patients/evaluation/{evaluation.pk}/change/"
+    with time_machine.travel(LATE_EVENING_IN_NEW_YORK, tick=False):
+        assert client.login(request=HttpRequest(), username=prescriber.username, password=PASSWORD)
+        data = _change_form_data(client.get(url))
+        assert data["evaluated_on"] == evaluated_on  # the date as it stands, unchanged
+        response = client.post(url, {**data, "patient": second.pk})
+    evaluation.refresh_from_db()
+    if saved:
+        assert response.status_code == 302, response.context and response.context["errors"]
+        assert (evaluation.patient, evaluation.evaluated_on) == (second, evaluated_on)
+        return
+    assert response.status_code == 200
+    [message] = response.context["adminform"].form.errors["evaluated_on"]
+    assert message.startswith("The evaluation date 3 Mar 2026 is in the future: today is 2 Mar 2026 at Second")
+    assert evaluation.patient == first

@@ -1,6 +1,6 @@
 """System checks: the embedded default refuses an SQLite too old for the booking path; every
-writable relation of the API's serializers, and every list filter naming rows, has a site rule
-(clinic.permissions)."""
+writable relation of the API's serializers (nested serializers' too), and every list filter
+naming rows, has a site rule (clinic.permissions)."""
 
 from __future__ import annotations
 
@@ -84,6 +84,57 @@ def test_each_writable_relation_to_a_model_without_a_site_rule_is_an_error():
     assert all("auth.Group, which has no site rule" in error.msg for error in errors)
     assert all("SITE_PATHS, PATIENT_PATHS, or UNSCOPED" in error.hint for error in errors)
     assert errors[0].obj is GroupPickSerializer
+
+
+class ChairPickSerializer(serializers.Serializer):
+    chair = serializers.PrimaryKeyRelatedField(queryset=Chair.objects.all())  # clinic.Chair: its site
+
+
+class PicksSerializer(serializers.Serializer):
+    picks = GroupPickSerializer(many=True)
+
+
+class NestedGroupsSerializer(serializers.Serializer):
+    """Relations without a site rule inside nested serializers, one, many=True and two deep; the
+    read-only nested one is never read from a body."""
+
+    pick = GroupPickSerializer()
+    picks = GroupPickSerializer(many=True)
+    deeper = PicksSerializer()
+    seat = ChairPickSerializer(many=True)
+    shown = GroupPickSerializer(read_only=True)
+
+
+def test_a_relation_without_a_site_rule_in_a_nested_serializer_is_an_error_naming_its_path():
+    errors = checks.relations_without_site_rule([NestedGroupsSerializer])
+    assert [error.id for error in errors] == ["clinic.E002"] * 6
+    assert [error.msg.split(" relates to ")[0] for error in errors] == [
+        f"tests.test_checks.NestedGroupsSerializer.{path}"
+        for path in [
+            "pick.group",
+            "pick.groups",
+            "picks.group",
+            "picks.groups",
+            "deeper.picks.group",
+            "deeper.picks.groups",
+        ]
+    ]
+    assert all("auth.Group, which has no site rule" in error.msg for error in errors)
+    assert all(error.obj is NestedGroupsSerializer for error in errors)
+
+
+class ListFieldsSerializer(serializers.Serializer):
+    """A ListField of relations and a ListField of serializers hold relations a body names too."""
+
+    groups = serializers.ListField(child=serializers.PrimaryKeyRelatedField(queryset=Group.objects.all()))
+    picks = serializers.ListField(child=GroupPickSerializer())
+
+
+def test_a_relation_without_a_site_rule_held_in_a_list_field_is_an_error():
+    errors = checks.relations_without_site_rule([ListFieldsSerializer])
+    assert [error.msg.split(" relates to ")[0] for error in errors] == [
+        f"tests.test_checks.ListFieldsSerializer.{path}" for path in ["groups", "picks.group", "picks.groups"]
+    ]
 
 
 def test_a_serializer_the_check_cannot_build_is_an_error_not_a_pass():

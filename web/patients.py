@@ -20,7 +20,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from phonenumber_field.formfields import PhoneNumberField
 
-from clinic.api_fields import CLINICAL_EARLIEST
 from clinic.dates import BIRTH_EARLIEST
 from clinic.errors import DomainError
 from clinic.form_fields import ClinicalDateField
@@ -306,6 +305,10 @@ def plan_screening(request: HttpRequest, plan_id: int) -> HttpResponse:
 
 
 class EvaluationForm(forms.ModelForm):
+    """No date rule of its own: a date before 2000 or after the clinic's today is refused by
+    evaluation_record, the one place those rules live (the API and the admin use them too), and
+    the page shows its refusal next to the date."""
+
     class Meta:
         model = Evaluation
         fields = list(EVALUATION_FIELDS)
@@ -315,17 +318,6 @@ class EvaluationForm(forms.ModelForm):
             "notes": forms.Textarea(attrs={"rows": 3}),
         }
         labels = {"evaluated_on": "Date of the evaluation", "evaluator_name": "Evaluator"}
-
-    # A date after the clinic's today is refused by evaluation_record, the one place that rule lives
-    # (the API records through it too); the page shows its refusal next to the date.
-
-    def clean_evaluated_on(self) -> dt.date:
-        day = self.cleaned_data["evaluated_on"]
-        if day < CLINICAL_EARLIEST:
-            raise forms.ValidationError(
-                f"Check the year: evaluations before {CLINICAL_EARLIEST:%Y} are not recorded here."
-            )
-        return day
 
 
 @staff_required(PRESCRIBERS)

@@ -1,7 +1,8 @@
 """POST /api/v1/evaluations/ records through patients.services.evaluation_record, the one place an
 evaluation is recorded (the chart page calls it too): the history names the acting prescriber and
-that it came through the API, bad input is a 400 naming the field (a date after the clinic's
-today too), and the service's own prescriber check stands behind the view's access table."""
+that it came through the API, bad input is a 400 naming the field (a date before 2000 or after
+the clinic's today too, both the service's refusals), and the service's own prescriber check
+stands behind the view's access table."""
 
 from __future__ import annotations
 
@@ -64,7 +65,6 @@ def test_an_evaluation_recorded_through_the_api_names_the_prescriber_and_the_api
         ("diagnosis", ""),
         ("systolic_bp", 400),
         ("heart_rate", 5),
-        ("evaluated_on", "1999-12-31"),
         ("evaluator_name", None),
     ],
 )
@@ -101,6 +101,19 @@ def test_an_evaluation_dated_after_the_clinics_today_is_a_400_naming_the_date_an
     assert "28 Feb 2026" in error["message"] and "in the future" in error["message"]
     assert not recorded_by_okafor().exists()
     assert not Evaluation.history.filter(evaluator_name="Dr Ruth Okafor").exists()
+
+
+def test_an_evaluation_dated_before_2000_is_the_services_refusal_naming_the_date(world):
+    # The rule lives in patients.services.evaluation_date_check, so the API gives the chart page's
+    # and the admin's message, in the shape of the service's other date refusal.
+    response = world.client("prescriber").post(
+        f"{V1}/evaluations/", evaluation_body(world, evaluated_on="1999-12-31"), format="json"
+    )
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert (error["code"], error["details"]["field"]) == ("invalid", "evaluated_on")
+    assert error["message"].startswith("The evaluation date 31 Dec 1999 is before 2000: check the year")
+    assert not recorded_by_okafor().exists()
 
 
 def test_the_service_refuses_a_nurse_even_where_the_access_table_would_let_them_through(world, monkeypatch):

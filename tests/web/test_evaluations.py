@@ -1,6 +1,7 @@
 """Issue 20 #11: a prescriber records a mental-health evaluation (diagnosis, evaluator, date) from
-the chart, with its history; other roles cannot, and a bad date is a form error. The rule that an
-evaluation is not dated after the clinic's today is the service's, in the home site's zone."""
+the chart, with its history; other roles cannot, and a bad date is a form error. The rules that an
+evaluation is not dated before 2000 nor after the clinic's today (in the home site's zone) are
+the service's."""
 
 from __future__ import annotations
 
@@ -136,4 +137,28 @@ def test_a_future_date_on_the_page_is_the_services_refusal_shown_next_to_the_dat
     assert response.status_code == 400
     [message] = response.context["form"].errors["evaluated_on"]
     assert message.startswith("The evaluation date 28 Feb 2026 is in the future: today is 27 Feb 2026")
+    assert not Evaluation.objects.filter(evaluator_name="Dr Ruth Okafor").exists()
+
+
+def test_the_service_refuses_an_evaluation_dated_before_2000_naming_the_date(web):
+    with pytest.raises(InvalidInput) as caught:
+        evaluation_record(
+            patient=web.patient_a,
+            actor=web.prescriber.user,
+            fields={**GOOD, "evaluated_on": dt.date(1999, 12, 31)},
+            now=LATE_EVENING_IN_NEW_YORK,
+        )
+    assert caught.value.details == {"field": "evaluated_on"}
+    assert caught.value.message.startswith("The evaluation date 31 Dec 1999 is before 2000: check the year")
+    assert not Evaluation.objects.filter(evaluator_name="Dr Ruth Okafor").exists()
+
+
+def test_a_date_before_2000_on_the_page_is_the_services_refusal_shown_next_to_the_date(client, web):
+    login(client, web.prescriber.user)
+    response = client.post(
+        reverse("web:evaluation-new", args=[web.patient_a.pk]), {**GOOD, "evaluated_on": "1999-12-31"}
+    )
+    assert response.status_code == 400
+    [message] = response.context["form"].errors["evaluated_on"]
+    assert message.startswith("The evaluation date 31 Dec 1999 is before 2000: check the year")
     assert not Evaluation.objects.filter(evaluator_name="Dr Ruth Okafor").exists()
