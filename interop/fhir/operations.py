@@ -489,9 +489,9 @@ class BookView(WriteOperationView):
             booked = []
             for value in resources:
                 resource = value if isinstance(value, FAppointment) else FAppointment.model_validate(_json(value))
-                appointment, new = self._book_resource(resource, now, comment, found)
-                # The reason given to $book, and the resource's own reasonCode (a $find proposal's echo).
-                booked.append(self.keep_reasons(appointment, reasons + list(resource.reasonCode or [])))
+                appointment, new, resource_reasons = self._book_resource(resource, now, comment, found)
+                # The reason given to $book, and the resource's own (see _book_resource).
+                booked.append(self.keep_reasons(appointment, reasons + resource_reasons))
                 if new:
                     created.add(appointment.pk)
         if comment:
@@ -533,18 +533,27 @@ class BookView(WriteOperationView):
 
     def _book_resource(
         self, resource: FAppointment, now: dt.datetime, comment: str, found: dict[str, list[Any]]
-    ) -> tuple[Appointment, bool]:
-        """The appointment booked, moved or cancelled, and whether it is a new one (a resource
-        without an id)."""
+    ) -> tuple[Appointment, bool, list[CodeableConcept]]:
+        """The appointment booked, moved or cancelled; whether it is a new one (a resource without
+        an id); and the resource's reasons to keep: its own reasonCode, or, for a $find proposal
+        sent back without one, the reason the proposal's id names (as $hold and $book by
+        appointment-reference keep it). A reasonCode the resource carries wins over the id's reason:
+        a proposal sent back as returned echoes that reason anyway, so a different one is the
+        EHR's own choice. The id's reason is checked either way: an id whose reason is no longer
+        kept is refused (find_reasons.recall)."""
+        own = list(resource.reasonCode or [])
         if not resource.id:
-            return self._book_new(resource, now, found), True
-        return self._change(resource.id, resource, now, comment), False
+            return self._book_new(resource, now, found), True, own
+        if ids.is_proposal_id(resource.id):
+            self.require_scope("Appointment", "c")
+            proposed = self.proposal(resource.id)
+            named = find_reasons.recall([proposed.reason_id])[proposed.reason_id]
+            appointment = self.book_proposal(proposed, now=now, hold_until=None, patient=None)
+            return appointment, False, own or named
+        return self._change(resource.id, resource, now, comment), False, own
 
     def _change(self, resource_id: str, resource: FAppointment, now: dt.datetime, comment: str) -> Appointment:
-        """A proposal booked, or an existing appointment booked from its hold, moved or cancelled."""
-        if ids.is_proposal_id(resource_id):
-            self.require_scope("Appointment", "c")
-            return self.book_proposal(self.proposal(resource_id), now=now, hold_until=None, patient=None)
+        """An existing appointment booked from its hold, moved or cancelled."""
         appointment = self._existing(resource_id)
         self.require_scope("Appointment", "u")
         if resource.status == "cancelled":

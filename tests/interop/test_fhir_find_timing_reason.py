@@ -409,6 +409,33 @@ def test_a_proposal_sent_back_to_book_as_returned_keeps_its_reason_once(world):
     assert Appointment.objects.get(pk=int(booked.id)).notes.count("EHR reason:") == 1
 
 
+def test_a_proposal_sent_back_to_book_without_its_reason_code_keeps_the_reason_its_id_names(world):
+    """As a proposal booked by reference does: the EHR may drop the fields it does not model."""
+    proposal = appointments(find(world, patient=world.patient_a, reason=REASON, days=1, count=1))[0]
+    sent_back = json.loads(proposal.model_dump_json())
+    del sent_back["reasonCode"]
+    body = parameters(("appointment-resource", "resource", sent_back))
+    response = post(world.client("front_desk"), "Appointment/$book", body)
+    assert response.status_code == 200, response.content
+    booked = parse(response).entry[0].resource
+    assert booked.status == "booked" and codes(booked) == [[(SNOMED, "35489007")]]
+    assert Appointment.objects.get(pk=int(booked.id)).notes == REASON_LINE
+
+
+def test_a_proposal_sent_back_to_book_with_another_reason_code_keeps_that_one_instead(world):
+    """The resource's own reasonCode wins over the reason its id names: a proposal sent back as
+    returned echoes that reason, so another one is the EHR's choice."""
+    proposal = appointments(find(world, patient=world.patient_a, reason=REASON, days=1, count=1))[0]
+    sent_back = json.loads(proposal.model_dump_json())
+    sent_back["reasonCode"] = [{"text": "Relapse after maintenance"}]
+    body = parameters(("appointment-resource", "resource", sent_back))
+    response = post(world.client("front_desk"), "Appointment/$book", body)
+    assert response.status_code == 200, response.content
+    booked = parse(response).entry[0].resource
+    assert [r.text for r in booked.reasonCode] == ["Relapse after maintenance"]
+    assert Appointment.objects.get(pk=int(booked.id)).notes == "EHR reason: Relapse after maintenance"
+
+
 def test_a_new_appointment_keeps_its_reason_code_and_a_text_reason(world):
     proposal = appointments(find(world, patient=world.patient_a, days=1, count=1))[0]
     chair = next(p.actor.reference for p in proposal.participant if p.actor.reference.startswith("Location/chair-"))
