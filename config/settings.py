@@ -390,6 +390,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 60.0},
     },
+    # $find's reasons no proposal id in date names (FHIR_PROPOSAL_MAX_AGE_HOURS) are deleted.
+    "purge-find-reasons": {
+        "task": "interop.tasks.find_reasons_purge",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
 }
 # --- FHIR R4 server (interop.fhir) ------------------------------------------
 # How long a $hold keeps its chair, nurse and patient before it lapses.

@@ -6,7 +6,8 @@ fits FHIR's id rule ([A-Za-z0-9-.]{1,64}) and cannot be forged or altered. Wheth
 is still free is checked again when it is held or booked.
 
 A proposed Appointment's id also carries the hour $find issued it: it is good for
-settings.FHIR_PROPOSAL_MAX_AGE_HOURS from the start of that hour, and no longer (`expired`). The
+settings.FHIR_PROPOSAL_MAX_AGE_HOURS from the start of that hour, and no longer (`expired`), so
+the reason it names need not be kept for ever (interop/fhir/find_reasons.py purges it). The
 reason itself does not fit: a proposal found with one names the row that keeps it and the first
 characters of that row's digest, so an id can only ever name the reason it was found with, even
 after a database restore that reuses the row's number or in another installation with the same

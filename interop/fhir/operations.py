@@ -250,7 +250,7 @@ class FindView(OperationView):
             except CourseDoesNotFit as exc:
                 asked = f" (timing asked: {wish.describe()})" if wish is not None else ""
                 return fhir_response(self.bundle([], notes=[exc.message + asked]))
-            kept = find_reasons.remember(concepts, asked_by=self.request.user.pk)
+            kept = find_reasons.remember(concepts, asked_by=self.request.user.pk, now=now)
             appointments = [
                 rep.proposed_appointment(_issued(p, kept, now), protocol, sequence=index + 1, reasons=concepts)
                 for index, p in enumerate(found_course.sessions)
@@ -286,7 +286,9 @@ class FindView(OperationView):
             ]
         # The reason is kept only when something is proposed; each proposal's id names it.
         kept = (
-            find_reasons.remember(concepts, asked_by=self.request.user.pk) if times[:count] else find_reasons.NO_REASON
+            find_reasons.remember(concepts, asked_by=self.request.user.pk, now=now)
+            if times[:count]
+            else find_reasons.NO_REASON
         )
         proposals = [_issued(t, kept, now) for t in times[:count]]
         # Why nothing is offered: the plan's rules, when there were free times, else the engine's reason.

@@ -1,6 +1,6 @@
 """What a proposal id from $find binds and how long it lasts: it fits FHIR's 64 characters, it can
 name only the reason it was found with (not whatever row now has that number), it is refused once
-older than FHIR_PROPOSAL_MAX_AGE_HOURS."""
+older than FHIR_PROPOSAL_MAX_AGE_HOURS, and the reasons no id in date names are purged."""
 
 from __future__ import annotations
 
@@ -137,3 +137,55 @@ def test_a_proposals_age_counts_from_the_hour_it_was_given_out_in(world):
     assert ids.decode(proposal.id, kind="p").issued_at == NOW
     with at(world, NOW + MAX_AGE + dt.timedelta(minutes=1)):
         refused(hold(world, proposal), 410, "proposal_expired")
+
+
+# --- the reasons' retention ------------------------------------------------------------------------
+
+
+def test_the_purge_deletes_the_reasons_not_given_for_longer_than_the_max_age(world):
+    from interop.fhir.find_reasons import find_reasons_purge
+
+    find(world, reason=REASON, days=1, count=1)
+    with at(world, NOW + dt.timedelta(hours=10)):
+        find(world, reason={"text": "Chronic pain"}, days=1, count=1)
+    depression, pain = FindReason.objects.order_by("pk")
+    assert (depression.last_used_at, pain.last_used_at) == (NOW, NOW + dt.timedelta(hours=10))
+    assert find_reasons_purge(now=NOW + MAX_AGE) == 0
+    assert find_reasons_purge(now=NOW + MAX_AGE + dt.timedelta(seconds=1)) == 1
+    assert list(FindReason.objects.all()) == [pain]
+    assert find_reasons_purge(now=NOW + dt.timedelta(hours=10) + MAX_AGE + dt.timedelta(seconds=1)) == 1
+    assert not FindReason.objects.exists()
+
+
+def test_a_reason_given_again_is_kept_from_its_last_use_and_its_new_proposals_book_with_it(world):
+    from interop.fhir.find_reasons import find_reasons_purge
+
+    old = appointments(find(world, patient=world.patient_a, reason=REASON, days=1, count=1))[0]
+    again = NOW + dt.timedelta(hours=20)
+    with at(world, again):
+        new = appointments(find(world, patient=world.patient_a, reason=REASON, days=1, count=2))[-1]
+    kept = FindReason.objects.get()  # the same row, its use refreshed
+    assert ids.decode(new.id, kind="p").reason_id == ids.decode(old.id, kind="p").reason_id == kept.pk
+    assert kept.last_used_at == again
+    later = NOW + MAX_AGE + dt.timedelta(hours=6)
+    assert find_reasons_purge(now=later) == 0
+    with at(world, later):
+        refused(hold(world, old), 410, "proposal_expired")
+        response = hold(world, new)
+    assert response.status_code == 200, response.content
+    assert Appointment.objects.get(patient=world.patient_a).notes == REASON_LINE
+    assert find_reasons_purge(now=again + MAX_AGE + dt.timedelta(seconds=1)) == 1
+
+
+def test_beat_purges_the_find_reasons_hourly_through_a_registered_task(world, settings):
+    from config.celery import app
+    from interop.tasks import purge_find_reasons
+
+    entry = settings.CELERY_BEAT_SCHEDULE["purge-find-reasons"]
+    assert entry["task"] == purge_find_reasons.name and entry["task"] in app.tasks
+    assert entry["schedule"] == 3600.0
+    find(world, reason=REASON, days=1, count=1)
+    assert purge_find_reasons.run() == 0
+    with time_machine.travel(NOW + MAX_AGE + dt.timedelta(minutes=1), tick=False):
+        assert purge_find_reasons.run() == 1
+    assert not FindReason.objects.exists()
