@@ -390,10 +390,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 60.0},
     },
+    # $find's reasons no proposal id in date names (FHIR_PROPOSAL_MAX_AGE_HOURS) are deleted.
+    "purge-find-reasons": {
+        "task": "interop.tasks.find_reasons_purge",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
 }
 # --- FHIR R4 server (interop.fhir) ------------------------------------------
 # How long a $hold keeps its chair, nurse and patient before it lapses.
 FHIR_HOLD_MINUTES = env_int("FHIR_HOLD_MINUTES", 10, minimum=1)
+# How long a proposal from $find can be held or booked, counted from the hour it was given out in
+# (so at least an hour less); the reason it was found with is kept no longer.
+FHIR_PROPOSAL_MAX_AGE_HOURS = env_int("FHIR_PROPOSAL_MAX_AGE_HOURS", 24, minimum=2)
 # The identifier system of the EHR's medical record numbers (Patient.identifier.system).
 FHIR_MRN_SYSTEM = env.str("FHIR_MRN_SYSTEM", default="urn:clinic-scheduler:mrn")
 

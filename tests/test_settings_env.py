@@ -41,6 +41,7 @@ def test_good_embedded_environment_starts(tmp_path):
         ("REMINDER_DISPATCH_EVERY", "often"),
         ("REMINDER_DISPATCH_EVERY", "0"),
         ("DJANGO_SECURE_COOKIES", "sometimes"),
+        ("FHIR_PROPOSAL_MAX_AGE_HOURS", "1"),  # an id would lapse within the hour it was given out in
     ],
 )
 def test_bad_value_stops_startup_naming_the_variable(tmp_path, variable, value):

@@ -250,11 +250,9 @@ class FindView(OperationView):
             except CourseDoesNotFit as exc:
                 asked = f" (timing asked: {wish.describe()})" if wish is not None else ""
                 return fhir_response(self.bundle([], notes=[exc.message + asked]))
-            reason_id = find_reasons.remember(concepts, asked_by=self.request.user.pk)
+            kept = find_reasons.remember(concepts, asked_by=self.request.user.pk, now=now)
             appointments = [
-                rep.proposed_appointment(
-                    dataclasses.replace(p, reason_id=reason_id), protocol, sequence=index + 1, reasons=concepts
-                )
+                rep.proposed_appointment(_issued(p, kept, now), protocol, sequence=index + 1, reasons=concepts)
                 for index, p in enumerate(found_course.sessions)
             ]
             return fhir_response(self.bundle(appointments, notes=found_course.notes))
@@ -287,14 +285,23 @@ class FindView(OperationView):
                 if not plan_rule_violations(plan=plan, starts_at=t.start, phase=plan.phase, sessions=sessions)
             ]
         # The reason is kept only when something is proposed; each proposal's id names it.
-        reason_id = find_reasons.remember(concepts, asked_by=self.request.user.pk) if times[:count] else 0
-        proposals = [dataclasses.replace(t, kind="p", reason_id=reason_id) for t in times[:count]]
+        kept = (
+            find_reasons.remember(concepts, asked_by=self.request.user.pk, now=now)
+            if times[:count]
+            else find_reasons.NO_REASON
+        )
+        proposals = [_issued(t, kept, now) for t in times[:count]]
         # Why nothing is offered: the plan's rules, when there were free times, else the engine's reason.
         why = "the plan's rules (gap, one a day, its window) allow none of the free times" if searched.times else ""
         notes = [] if proposals else [_nothing_fits(wish, why or searched.why_none())]
         return fhir_response(
             self.bundle([rep.proposed_appointment(p, protocol, reasons=concepts) for p in proposals], notes=notes)
         )
+
+
+def _issued(time: ids.Proposed, kept: find_reasons.KeptReason, now: dt.datetime) -> ids.Proposed:
+    """A free time as the proposal $find gives out at `now`, naming the reason it was found with."""
+    return dataclasses.replace(time, kind="p", reason_id=kept.id, reason_check=kept.check, issued_at=now)
 
 
 def _nothing_fits(wish: TimingWish | None, why: str) -> str:
@@ -342,11 +349,19 @@ def _reference_text(value: Any, name: str) -> str:
 
 
 class WriteOperationView(OperationView):
-    def proposal(self, token: str) -> ids.Proposed:
+    def proposal(self, token: str, *, now: dt.datetime) -> ids.Proposed:
         # A proposed Appointment from $find, or a free Slot from the Slot search (same token).
         proposed = ids.decode(token, kind="p") or ids.decode(token, kind="s")
         if proposed is None:
             raise FHIRError(404, "not-found", f"Appointment/{token} is not a proposal of ours (or was altered).")
+        if ids.expired(proposed, now=now):
+            raise FHIRError(
+                410,
+                "not-found",
+                f"Appointment/{token} was proposed more than {settings.FHIR_PROPOSAL_MAX_AGE_HOURS} hours ago "
+                "and can no longer be held or booked; $find again.",
+                reason="proposal_expired",
+            )
         return proposed
 
     def book_proposal(
@@ -443,8 +458,8 @@ class HoldView(WriteOperationView):
         now = timezone.now()
         _release_lapsed(now)
         until = now + dt.timedelta(minutes=settings.FHIR_HOLD_MINUTES)
-        proposals = [self.proposal(_reference_text(r, "appointment-reference")) for r in references]
-        found_with = find_reasons.recall(p.reason_id for p in proposals)
+        proposals = [self.proposal(_reference_text(r, "appointment-reference"), now=now) for r in references]
+        found_with = find_reasons.recall(proposals)
         # Several references (a whole course from $find) are held all or nothing.
         held = [self.book_proposal(p, now=now, hold_until=until, patient=None) for p in proposals]
         # Each keeps the reason $find was given (its id names it) and the one given here.
@@ -475,8 +490,8 @@ class BookView(WriteOperationView):
             self.require_scope("Appointment", "c")
             patient = self.patient_from(found, required=False) if found.get("patient-resource") else None
             tokens = [_reference_text(r, "appointment-reference") for r in references]
-            proposals = {t: self.proposal(t) for t in tokens if ids.is_proposal_id(t)}
-            found_with = find_reasons.recall(p.reason_id for p in proposals.values())
+            proposals = {t: self.proposal(t, now=now) for t in tokens if ids.is_proposal_id(t)}
+            found_with = find_reasons.recall(proposals.values())
             booked = []
             for token in tokens:
                 proposed = proposals.get(token)
@@ -489,9 +504,9 @@ class BookView(WriteOperationView):
             booked = []
             for value in resources:
                 resource = value if isinstance(value, FAppointment) else FAppointment.model_validate(_json(value))
-                appointment, new = self._book_resource(resource, now, comment, found)
-                # The reason given to $book, and the resource's own reasonCode (a $find proposal's echo).
-                booked.append(self.keep_reasons(appointment, reasons + list(resource.reasonCode or [])))
+                appointment, new, resource_reasons = self._book_resource(resource, now, comment, found)
+                # The reason given to $book, and the resource's own (see _book_resource).
+                booked.append(self.keep_reasons(appointment, reasons + resource_reasons))
                 if new:
                     created.add(appointment.pk)
         if comment:
@@ -533,18 +548,27 @@ class BookView(WriteOperationView):
 
     def _book_resource(
         self, resource: FAppointment, now: dt.datetime, comment: str, found: dict[str, list[Any]]
-    ) -> tuple[Appointment, bool]:
-        """The appointment booked, moved or cancelled, and whether it is a new one (a resource
-        without an id)."""
+    ) -> tuple[Appointment, bool, list[CodeableConcept]]:
+        """The appointment booked, moved or cancelled; whether it is a new one (a resource without
+        an id); and the resource's reasons to keep: its own reasonCode, or, for a $find proposal
+        sent back without one, the reason the proposal's id names (as $hold and $book by
+        appointment-reference keep it). A reasonCode the resource carries wins over the id's reason:
+        a proposal sent back as returned echoes that reason anyway, so a different one is the
+        EHR's own choice. The id's reason is checked either way: an id whose reason is gone or is
+        another row's is refused (find_reasons.recall)."""
+        own = list(resource.reasonCode or [])
         if not resource.id:
-            return self._book_new(resource, now, found), True
-        return self._change(resource.id, resource, now, comment), False
+            return self._book_new(resource, now, found), True, own
+        if ids.is_proposal_id(resource.id):
+            self.require_scope("Appointment", "c")
+            proposed = self.proposal(resource.id, now=now)
+            named = find_reasons.recall([proposed])[proposed.reason_id]
+            appointment = self.book_proposal(proposed, now=now, hold_until=None, patient=None)
+            return appointment, False, own or named
+        return self._change(resource.id, resource, now, comment), False, own
 
     def _change(self, resource_id: str, resource: FAppointment, now: dt.datetime, comment: str) -> Appointment:
-        """A proposal booked, or an existing appointment booked from its hold, moved or cancelled."""
-        if ids.is_proposal_id(resource_id):
-            self.require_scope("Appointment", "c")
-            return self.book_proposal(self.proposal(resource_id), now=now, hold_until=None, patient=None)
+        """An existing appointment booked from its hold, moved or cancelled."""
         appointment = self._existing(resource_id)
         self.require_scope("Appointment", "u")
         if resource.status == "cancelled":

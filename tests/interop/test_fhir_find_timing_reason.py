@@ -347,8 +347,8 @@ def test_a_proposal_whose_id_was_given_another_reason_is_refused(world):
     with_reason = appointments(find(world, patient=world.patient_a, reason=REASON, days=1, count=1))[0]
     assert with_reason.id != plain.id  # the id names the reason it was found with
     payload, _, signature = plain.id.rpartition("-")
-    reason_part = with_reason.id.rpartition("-")[0].rpartition(".")[2]
-    forged = f"{payload}.{reason_part}-{signature}"
+    reason_parts = with_reason.id.rpartition("-")[0].split(".")[-2:]  # the reason's number and check
+    forged = f"{payload}.{'.'.join(reason_parts)}-{signature}"
     response = post(world.client("front_desk"), "Appointment/$book", reference("appointment-reference", forged))
     assert response.status_code == 404
     assert not Appointment.objects.filter(patient=world.patient_a, starts_at=plain.start).exists()
@@ -407,6 +407,33 @@ def test_a_proposal_sent_back_to_book_as_returned_keeps_its_reason_once(world):
         desk, "Appointment/$book", parameters(("appointment-resource", "resource", json.loads(moved.model_dump_json())))
     )
     assert Appointment.objects.get(pk=int(booked.id)).notes.count("EHR reason:") == 1
+
+
+def test_a_proposal_sent_back_to_book_without_its_reason_code_keeps_the_reason_its_id_names(world):
+    """As a proposal booked by reference does: the EHR may drop the fields it does not model."""
+    proposal = appointments(find(world, patient=world.patient_a, reason=REASON, days=1, count=1))[0]
+    sent_back = json.loads(proposal.model_dump_json())
+    del sent_back["reasonCode"]
+    body = parameters(("appointment-resource", "resource", sent_back))
+    response = post(world.client("front_desk"), "Appointment/$book", body)
+    assert response.status_code == 200, response.content
+    booked = parse(response).entry[0].resource
+    assert booked.status == "booked" and codes(booked) == [[(SNOMED, "35489007")]]
+    assert Appointment.objects.get(pk=int(booked.id)).notes == REASON_LINE
+
+
+def test_a_proposal_sent_back_to_book_with_another_reason_code_keeps_that_one_instead(world):
+    """The resource's own reasonCode wins over the reason its id names: a proposal sent back as
+    returned echoes that reason, so another one is the EHR's choice."""
+    proposal = appointments(find(world, patient=world.patient_a, reason=REASON, days=1, count=1))[0]
+    sent_back = json.loads(proposal.model_dump_json())
+    sent_back["reasonCode"] = [{"text": "Relapse after maintenance"}]
+    body = parameters(("appointment-resource", "resource", sent_back))
+    response = post(world.client("front_desk"), "Appointment/$book", body)
+    assert response.status_code == 200, response.content
+    booked = parse(response).entry[0].resource
+    assert [r.text for r in booked.reasonCode] == ["Relapse after maintenance"]
+    assert Appointment.objects.get(pk=int(booked.id)).notes == "EHR reason: Relapse after maintenance"
 
 
 def test_a_new_appointment_keeps_its_reason_code_and_a_text_reason(world):
