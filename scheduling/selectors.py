@@ -41,6 +41,7 @@ from scheduling.models import (
     MAX_SESSION_LENGTH,
     Appointment,
     AppointmentStatus,
+    DayPlan,
     DayTemplate,
     DayTemplateState,
     Phase,
@@ -594,8 +595,13 @@ def _starts_of(entries: list[dict[str, Any]]) -> dict[int, frozenset[dt.time]]:
     return {chair_id: frozenset(times) for chair_id, times in starts.items()}
 
 
-def preferred_starts(*, site_id: int) -> dict[int, frozenset[dt.time]]:
-    """chair id -> the local start times of the site's current day template; empty when there is none."""
+def preferred_starts(*, site_id: int, day: dt.date | None = None) -> dict[int, frozenset[dt.time]]:
+    """chair id -> the local start times of the site's current day template, or, for a `day` that
+    has a day plan, that plan's; empty when there is neither."""
+    if day is not None:
+        planned = DayPlan.objects.filter(site_id=site_id, day=day).values_list("starts", flat=True).first()
+        if planned is not None:
+            return _starts_of(list(planned))
     return _starts_of(_template_entries(site_id))
 
 
@@ -696,6 +702,71 @@ def day_template_inputs(*, site: Site, now: dt.datetime) -> DayTemplateInputs:
     )
 
 
+# --- Day plans (scheduling/services/day_plans.py) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanBooking:
+    """A session as a day plan weighs it: where and when it starts (local wall clock), its nurse,
+    and the nurses on shift over all of it (by id: the k-th is the nurse of template lane k)."""
+
+    id: int
+    chair_id: int
+    nurse_id: int | None
+    clock: dt.time
+    on_shift: tuple[int, ...]
+
+
+def day_plan_bookings(*, site: Site, first: dt.date, last: dt.date) -> dict[dt.date, list[PlanBooking]]:
+    """The site's sessions on the local days first..last, by day, in two queries (sessions, nurse shifts)."""
+    zone = site.zone
+    begins, _ = day_bounds(first, zone)
+    _, ends = day_bounds(last, zone)
+    rows = list(
+        Appointment.objects.filter(
+            site=site, status__in=BLOCKING_STATUSES, starts_at__gte=begins, starts_at__lt=ends
+        ).values_list("pk", "chair_id", "nurse_id", "starts_at", "ends_at")
+    )
+    shifts: dict[int, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
+    for staff_id, starts_at, ends_at in Shift.objects.filter(
+        site=site,
+        staff__role=Role.NURSE,
+        staff__active=True,
+        starts_at__gt=begins - MAX_SHIFT_LENGTH,
+        starts_at__lt=ends,
+        ends_at__gt=begins,
+    ).values_list("staff_id", "starts_at", "ends_at"):
+        shifts[staff_id].append((starts_at, ends_at))
+    by_day: dict[dt.date, list[PlanBooking]] = defaultdict(list)
+    for pk, chair_id, nurse_id, starts_at, ends_at in rows:
+        local = starts_at.astimezone(zone)
+        on_shift = tuple(
+            sorted(staff for staff, spans in shifts.items() if any(a <= starts_at and ends_at <= b for a, b in spans))
+        )
+        by_day[local.date()].append(PlanBooking(pk, chair_id, nurse_id, local.time().replace(tzinfo=None), on_shift))
+    return by_day
+
+
+def day_plan_protocols(template: DayTemplate) -> list[TemplateProtocol]:
+    """The protocols of `template`'s starts as its solve weighed them (the mix it was given)."""
+    weights = {
+        int(entry["id"]): float(entry.get("weight") or 1.0)
+        for entry in (template.inputs or {}).get("protocols", ())
+        if isinstance(entry, dict) and "id" in entry
+    }
+    ids = {int(entry["protocol_id"]) for entry in template.starts if entry.get("protocol_id")}
+    return [
+        template_protocol(protocol, weight=weights.get(protocol.pk, 1.0))
+        for protocol in Protocol.objects.filter(pk__in=ids).order_by("pk")
+    ]
+
+
+def _plan_starts(text: str) -> tuple[dt.date, dict[int, frozenset[dt.time]]]:
+    """A day plan as `_placement_rows` reads it: 'YYYY-MM-DD' and its starts as JSON text."""
+    day, _, starts = text.partition(" ")
+    return dt.date.fromisoformat(day), _starts_of(list(json.loads(starts) or ()))
+
+
 # --- Placement (scheduling/engine/placement.py) ---------------------------------------------
 
 # How many of the patient's latest sessions say what is usual for them.
@@ -740,16 +811,18 @@ def shortest_session_minutes() -> int | None:
 
 def _placement_rows(
     site: Site, patient: Patient | None, *, with_template: bool
-) -> tuple[int | None, list[dict[str, Any]], list[tuple[dt.datetime, int]]]:
+) -> tuple[
+    int | None, list[dict[str, Any]], list[tuple[dt.datetime, int]], dict[dt.date, dict[int, frozenset[dt.time]]]
+]:
     """What the level policy weighs besides the bookings, in one read: the shortest active
-    protocol's minutes, the starts of the site's current day template (`with_template`) and
-    the patient's latest sessions at the site (latest first).
+    protocol's minutes, the starts of the site's current day template and its day plans
+    (`with_template`; the plans by day) and the patient's latest sessions at the site (latest first).
 
     One UNION ALL by hand, like the snapshot's: the level policy reads these on every proposal
     and booking, and building three ORM queries cost it more CPU than the database spends
     answering them (`shortest_session_minutes`, `_template_entries`, `patient_habits` say
     the same one at a time)."""
-    table = {model: model._meta.db_table for model in (Appointment, DayTemplate, Protocol)}
+    table = {model: model._meta.db_table for model in (Appointment, DayPlan, DayTemplate, Protocol)}
     parts = [f"SELECT 'm', NULL, MIN(p.session_minutes), NULL FROM {table[Protocol]} p WHERE p.active"]  # noqa: S608
     params: list[Any] = []
     if patient is not None:
@@ -767,23 +840,33 @@ def _placement_rows(
             " WHERE d.site_id = %s AND d.state = %s ORDER BY d.computed_at DESC, d.id DESC LIMIT 1) t"
         )
         params += [site.pk, DayTemplateState.DONE.value]
+        # The day plans (the template solved again around each day's bookings), day and starts as text.
+        parts.append(
+            f"SELECT 'p', NULL, NULL, CAST(p.day AS TEXT) || ' ' || CAST(p.starts AS TEXT) FROM {table[DayPlan]} p"  # noqa: S608
+            " WHERE p.site_id = %s"
+        )
+        params.append(site.pk)
     with connection.cursor() as cursor:
         prepared_execute(cursor, " UNION ALL ".join(parts), params)
         found = cursor.fetchall()
     shortest: int | None = None
     entries: list[dict[str, Any]] = []
     habits: list[tuple[dt.datetime, int]] = []
+    plans: dict[dt.date, dict[int, frozenset[dt.time]]] = {}
     to_datetime = _datetime_reader(connection.vendor)
     for kind, starts_at, number, starts in found:
         if kind == "m":
             shortest = number
         elif kind == "t":
             entries = list(json.loads(starts) or ())
+        elif kind == "p":
+            day, planned = _plan_starts(starts)
+            plans[day] = planned
         else:
             habits.append((to_datetime(starts_at) if to_datetime else starts_at, number))
     # A UNION ALL keeps no order between its parts: the latest session first, as the subquery read them.
     habits.sort(key=lambda row: row[0], reverse=True)
-    return shortest, entries, habits
+    return shortest, entries, habits, plans
 
 
 def site_placement(
@@ -796,7 +879,7 @@ def site_placement(
     policy, what it weighs (the day template, the patient's habits, the shortest session).
     No query under the earliest policy, one under level."""
     if site.placement_policy != EARLIEST:
-        shortest, entries, habit_rows = _placement_rows(site, patient, with_template=preferred_starts is None)
+        shortest, entries, habit_rows, plans = _placement_rows(site, patient, with_template=preferred_starts is None)
         lanes: dict[int, int] = {}
         if preferred_starts is None:
             preferred_starts = _starts_of(entries)
@@ -804,6 +887,7 @@ def site_placement(
         return Placement(
             policy=site.placement_policy,
             preferred_starts=preferred_starts,
+            day_starts=plans,
             chair_lanes=lanes,
             habits=_habits_of(habit_rows, site),
             shortest_session=dt.timedelta(minutes=shortest) if shortest else None,

@@ -28,6 +28,9 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from scheduling.engine.model import SiteSnapshot, Span
 
 if TYPE_CHECKING:
     from ortools.sat.python import cp_model
@@ -77,6 +80,17 @@ class NurseShift:
 
     starts: dt.time
     ends: dt.time
+
+
+@dataclass(frozen=True)
+class FixedWork:
+    """What a day already holds, in wall-clock minutes of the day, [start, end) pairs: the
+    sessions booked on each chair, and the lone nurse's booked sessions (watched) and hands-on
+    work. A day plan is solved around it."""
+
+    chairs: Mapping[int, Sequence[tuple[int, int]]] = field(default_factory=dict)
+    watched: Sequence[tuple[int, int]] = ()
+    hands: Sequence[tuple[int, int]] = ()
 
 
 @dataclass(frozen=True)
@@ -206,8 +220,10 @@ def _solve(
     step_minutes: int,
     time_limit_seconds: float,
     workers: int,
+    fixed: FixedWork | None = None,
 ) -> DayTemplateOutcome:
-    """One CP-SAT model of the whole day with the nurses pooled (see the module docstring)."""
+    """One CP-SAT model of the whole day with the nurses pooled (see the module docstring).
+    `fixed`: work already booked that the day must hold as it is (a day plan's bookings)."""
     # Imported here: OR-Tools takes most of a second to import, and only the task's worker solves.
     from ortools.sat.python import cp_model
 
@@ -238,6 +254,13 @@ def _solve(
     watch_intervals, watch_demands = _capacity_blocks(
         model, [n * max_patients_per_nurse for n in nurses], opens, step, watch_cap
     )
+    fixed = fixed or FixedWork()
+    for begins, ends in fixed.hands:
+        setup_intervals.append(model.new_fixed_size_interval_var(begins, ends - begins, ""))
+        setup_demands.append(1)
+    for begins, ends in fixed.watched:
+        watch_intervals.append(model.new_fixed_size_interval_var(begins, ends - begins, ""))
+        watch_demands.append(1)
 
     # (chair id, slot, protocol) -> presence; (chair id, slot) -> start in grid cells from opening.
     chosen: dict[tuple[int, int, int], cp_model.IntVar] = {}
@@ -249,7 +272,10 @@ def _solve(
         if not fitting:
             continue
         slots = (closes - opens) // min(p.chair_minutes for p in fitting)
-        no_overlap: list[cp_model.IntervalVar] = []
+        no_overlap: list[cp_model.IntervalVar] = [
+            model.new_fixed_size_interval_var(begins, ends - begins, "")
+            for begins, ends in fixed.chairs.get(chair.id, ())
+        ]
         previous: tuple[cp_model.IntVar, cp_model.LinearExpr] | None = None
         for slot in range(slots):
             cell = model.new_int_var(0, cells, f"cell_{chair.id}_{slot}")
@@ -290,7 +316,8 @@ def _solve(
     # order of their first start, unused ones last. The same days, without the 12! copies to search.
     alike: dict[frozenset[str], list[int]] = {}
     for chair in chairs:
-        if chair.id in first_used:
+        # A chair with sessions booked on it is no longer like the others.
+        if chair.id in first_used and not fixed.chairs.get(chair.id):
             alike.setdefault(chair.routes, []).append(chair.id)
     for group in alike.values():
         for earlier, later in itertools.pairwise(group):
@@ -312,7 +339,8 @@ def _solve(
         return outcome(status_name)
     best = round(solver.objective_value)
     if best <= 0:
-        return outcome("INFEASIBLE")
+        # Around booked work, no room is an answer (the day is full); for an empty day it is none.
+        return outcome(status_name if fixed.chairs or fixed.watched else "INFEASIBLE")
 
     # Phase 2: hold the count, then the mix, then early (staggered) starts.
     model.add(total >= best)
@@ -353,6 +381,116 @@ def _solve(
         chair_starts.sort()
     # OPTIMAL when the count is proven the most a day can hold, whatever phase 2 reached.
     return outcome(status_name, DayTemplateSolution(starts=starts, sessions_per_day=held))
+
+
+@dataclass(frozen=True)
+class DayPlanOutcome:
+    """A day re-solved around its bookings: chair id -> the local starts still to fill (the plan),
+    for the chairs whose nurse's solve found an answer; `kept` the chairs left to the site's
+    template (no answer in time, or bookings no day of the model can hold)."""
+
+    starts: dict[int, list[tuple[dt.time, int]]]
+    kept: frozenset[int]
+    status: str
+    solve_seconds: float
+
+    @property
+    def sessions(self) -> int:
+        return sum(len(rows) for rows in self.starts.values())
+
+
+def _wall_minutes(span: Span, day: dt.date, zone: ZoneInfo) -> tuple[int, int]:
+    """`span` as [start, end) minutes of `day`'s local wall clock, clipped to the day."""
+
+    def minute(instant: dt.datetime) -> int:
+        local = instant.astimezone(zone)
+        if local.date() != day:
+            return 0 if local.date() < day else 24 * 60
+        return local.hour * 60 + local.minute
+
+    return minute(span.start), minute(span.end)
+
+
+def _merged(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Non-empty [start, end) spans, those that overlap or touch joined (a chair's no-overlap
+    takes them as they are)."""
+    merged: list[tuple[int, int]] = []
+    for begins, ends in sorted(span for span in spans if span[1] > span[0]):
+        if merged and begins <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], ends))
+        else:
+            merged.append((begins, ends))
+    return merged
+
+
+def solve_day_plan(
+    *,
+    snapshot: SiteSnapshot,
+    day: dt.date,
+    lanes: Mapping[int, int],
+    protocols: Sequence[ProtocolSpec],
+    time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS,
+    workers: int = DEFAULT_WORKERS,
+) -> DayPlanOutcome:
+    """The site's per-nurse day template solved again for one day, around the sessions already
+    booked on it: the most further sessions the day can hold, and their starts.
+
+    A template's rhythm suits an empty day. Sessions booked off it (before the template existed,
+    or by hand) each block two of its places where they could block one; solved around them, the
+    day takes as many more as booking's rules allow. The chairs keep the template's lanes: lane
+    k is the k-th nurse on shift that day (by id, as placement gives a template chair its nurse),
+    and each nurse's chairs are solved with that nurse's own booked work, which is exact for new
+    sessions given to that nurse. `snapshot` must hold the day (`site_snapshot` over it)."""
+    started = time.monotonic()
+    zone = snapshot.zone
+    hours = snapshot.opening.get(day.weekday())
+    chairs = [ChairSpec(id=c.id, routes=c.routes) for c in snapshot.chairs if c.id in lanes]
+    nurses = sorted(
+        (
+            n
+            for n in snapshot.nurses
+            if any(_wall_minutes(s, day, zone)[1] > _wall_minutes(s, day, zone)[0] for s in n.shifts)
+        ),
+        key=lambda n: n.id,
+    )
+    if hours is None or not chairs or not nurses:
+        return DayPlanOutcome(starts={}, kept=frozenset(c.id for c in chairs), status="INFEASIBLE", solve_seconds=0.0)
+    closed = [_wall_minutes(span, day, zone) for span, _ in snapshot.closures]
+    busy = {c.id: _merged([*(_wall_minutes(s, day, zone) for s in c.busy), *closed]) for c in snapshot.chairs}
+    by_nurse: dict[int, list[ChairSpec]] = {}
+    for chair in chairs:
+        by_nurse.setdefault(nurses[lanes[chair.id] % len(nurses)].id, []).append(chair)
+    starts: dict[int, list[tuple[dt.time, int]]] = {}
+    kept: set[int] = set()
+    statuses: list[str] = []
+    for number, nurse in enumerate(n for n in nurses if n.id in by_nurse):
+        group = by_nurse[nurse.id]
+        spans = [_wall_minutes(s, day, zone) for s in nurse.shifts]
+        left = time_limit_seconds - (time.monotonic() - started)
+        solved = _solve(
+            chairs=group,
+            opening=hours,
+            nurse_shifts=[NurseShift(_clock(a), _clock(min(b, 24 * 60 - 1))) for a, b in spans if b > a],
+            protocols=protocols,
+            setups_per_nurse=snapshot.setups_per_nurse or 1,
+            max_patients_per_nurse=snapshot.max_patients_per_nurse,
+            step_minutes=snapshot.step_minutes,
+            time_limit_seconds=max(0.05, left / (len(by_nurse) - number)),
+            workers=workers,
+            fixed=FixedWork(
+                chairs={c.id: busy[c.id] for c in group},
+                watched=[w for w in (_wall_minutes(s, day, zone) for s in nurse.booked) if w[1] > w[0]],
+                hands=[h for h in (_wall_minutes(s, day, zone) for s in nurse.hands_on) if h[1] > h[0]],
+            ),
+        )
+        statuses.append(solved.status)
+        if solved.template is None and solved.status != "OPTIMAL":
+            kept.update(c.id for c in group)
+            continue
+        for chair in group:
+            starts[chair.id] = list(solved.template.starts.get(chair.id, ())) if solved.template else []
+    status = "OPTIMAL" if all(s == "OPTIMAL" for s in statuses) else ("FEASIBLE" if starts else "INFEASIBLE")
+    return DayPlanOutcome(starts=starts, kept=frozenset(kept), status=status, solve_seconds=time.monotonic() - started)
 
 
 def preferred_starts_of(starts: Mapping[int, Sequence[tuple[dt.time, int]]]) -> dict[int, frozenset[dt.time]]:
