@@ -761,6 +761,11 @@ def day_plan_protocols(template: DayTemplate) -> list[TemplateProtocol]:
     ]
 
 
+def coming_day_plans(*, site: Site, today: dt.date, limit: int = 31) -> list[DayPlan]:
+    """The site's day plans from `today` on, nearest first (the day-template page lists them)."""
+    return list(DayPlan.objects.filter(site=site, day__gte=today).order_by("day")[:limit])
+
+
 def _plan_starts(text: str) -> tuple[dt.date, dict[int, frozenset[dt.time]]]:
     """A day plan as `_placement_rows` reads it: 'YYYY-MM-DD' and its starts as JSON text."""
     day, _, starts = text.partition(" ")
