@@ -122,6 +122,9 @@ def refresh_day_plans(site_id: int | None = None) -> int:
     if site_id is not None:
         sites = Site.objects.filter(pk=site_id)
     solved = 0
-    for site in sites.order_by("pk"):
-        solved += len(day_plans_refresh(site=site, now=timezone.now()).solved)
+    try:
+        for site in sites.order_by("pk"):
+            solved += len(day_plans_refresh(site=site, now=timezone.now()).solved)
+    except SoftTimeLimitExceeded:
+        pass  # each day's plan is saved as it is solved: the next run goes on from there
     return solved

@@ -49,7 +49,7 @@ def _minute(clock: dt.time) -> int:
     return clock.hour * 60 + clock.minute
 
 
-def _snapshot(booked: list[tuple[int, int, dt.datetime]], *, chairs: int = 12) -> SiteSnapshot:
+def _snapshot(booked: list[tuple[int, int, dt.datetime]], *, chairs: int = 12, day: dt.date = DAY) -> SiteSnapshot:
     """The issue's site (12 chairs, 4 nurses 08:00-18:00, one setup at a time) with `booked` sessions
     (chair, nurse, start) of the standard protocol."""
     work = NurseWork()
@@ -65,7 +65,7 @@ def _snapshot(booked: list[tuple[int, int, dt.datetime]], *, chairs: int = 12) -
         id=1,
         name="Level",
         zone=ZONE,
-        opening={weekday: (dt.time(8), dt.time(18)) for weekday in range(5)},
+        opening={weekday: (dt.time(8), dt.time(18)) for weekday in range(7 if day != DAY else 5)},
         closures=(),
         chairs=tuple(
             ChairState(id=c, name=f"Chair {c}", routes=IV, busy=tuple(sorted(chair_busy[c]))) for c in chair_busy
@@ -74,7 +74,7 @@ def _snapshot(booked: list[tuple[int, int, dt.datetime]], *, chairs: int = 12) -
             NurseState(
                 id=n,
                 name=str(n),
-                shifts=(Span(_at(8), _at(18)),),
+                shifts=(Span(_at(8, day=day), _at(18, day=day)),),
                 booked=tuple(sorted(nurse_booked[n])),
                 hands_on=tuple(sorted(hands[n])),
             )
@@ -181,6 +181,26 @@ def test_chairs_whose_bookings_no_day_can_hold_keep_the_template(template):
     first_lane = {chair for chair, lane in template.lanes.items() if lane == 0}
     assert outcome.kept == first_lane
     assert set(outcome.starts) == set(template.lanes) - first_lane
+
+
+@pytest.mark.parametrize("day", [dt.date(2026, 3, 8), dt.date(2026, 11, 1)], ids=["spring-forward", "fall-back"])
+def test_on_the_days_the_clocks_change_a_plan_keeps_clear_of_the_bookings_in_real_time(template, day):
+    # A site open on the Sunday the clocks change: the plan is in wall-clock minutes, the bookings
+    # are instants; a start it offers must not meet a booked session on its chair.
+    booked = [(1, 101, _at(9, 10, day=day)), (5, 102, _at(13, 5, day=day))]
+
+    outcome = solve_day_plan(snapshot=_snapshot(booked, day=day), day=day, lanes=template.lanes, protocols=[WORKED])
+
+    # As many as around the same bookings on an ordinary Tuesday.
+    ordinary = [(1, 101, _at(9, 10)), (5, 102, _at(13, 5))]
+    same = solve_day_plan(snapshot=_snapshot(ordinary), day=DAY, lanes=template.lanes, protocols=[WORKED])
+    assert outcome.kept == frozenset() and outcome.status == same.status == "OPTIMAL"
+    assert outcome.sessions == same.sessions
+    for chair, _, start in booked:
+        session = Span(start, start + dt.timedelta(minutes=120))
+        for clock, _ in outcome.starts[chair]:
+            begins = dt.datetime.combine(day, clock, tzinfo=ZONE).astimezone(dt.UTC)
+            assert not session.overlaps(Span(begins, begins + dt.timedelta(minutes=120)))
 
 
 def test_a_closed_day_or_one_without_nurses_gets_no_plan(template):
