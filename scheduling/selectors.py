@@ -766,10 +766,17 @@ def coming_day_plans(*, site: Site, today: dt.date, limit: int = 31) -> list[Day
     return list(DayPlan.objects.filter(site=site, day__gte=today).order_by("day")[:limit])
 
 
-def _plan_starts(text: str) -> tuple[dt.date, dict[int, frozenset[dt.time]]]:
-    """A day plan as `_placement_rows` reads it: 'YYYY-MM-DD' and its starts as JSON text."""
-    day, _, starts = text.partition(" ")
-    return dt.date.fromisoformat(day), _starts_of(list(json.loads(starts) or ()))
+def _plan_starts(text: str) -> tuple[dt.date, dict[int, frozenset[dt.time]], dict[tuple[int, dt.time], int]]:
+    """A day plan as `_placement_rows` reads it ('YYYY-MM-DD' and its starts as JSON text): its
+    day, its starts per chair, and the nurse it gives each start that has one."""
+    day, _, text = text.partition(" ")
+    entries = list(json.loads(text) or ())
+    nurses = {
+        (int(e["chair_id"]), dt.time.fromisoformat(e["start"])): int(e["nurse_id"])
+        for e in entries
+        if e.get("nurse_id") is not None
+    }
+    return dt.date.fromisoformat(day), _starts_of(entries), nurses
 
 
 # --- Placement (scheduling/engine/placement.py) ---------------------------------------------
@@ -817,7 +824,10 @@ def shortest_session_minutes() -> int | None:
 def _placement_rows(
     site: Site, patient: Patient | None, *, with_template: bool
 ) -> tuple[
-    int | None, list[dict[str, Any]], list[tuple[dt.datetime, int]], dict[dt.date, dict[int, frozenset[dt.time]]]
+    int | None,
+    list[dict[str, Any]],
+    list[tuple[dt.datetime, int]],
+    tuple[dict[dt.date, dict[int, frozenset[dt.time]]], dict[dt.date, dict[tuple[int, dt.time], int]]],
 ]:
     """What the level policy weighs besides the bookings, in one read: the shortest active
     protocol's minutes, the starts of the site's current day template and its day plans
@@ -858,6 +868,7 @@ def _placement_rows(
     entries: list[dict[str, Any]] = []
     habits: list[tuple[dt.datetime, int]] = []
     plans: dict[dt.date, dict[int, frozenset[dt.time]]] = {}
+    plan_nurses: dict[dt.date, dict[tuple[int, dt.time], int]] = {}
     to_datetime = _datetime_reader(connection.vendor)
     for kind, starts_at, number, starts in found:
         if kind == "m":
@@ -865,13 +876,12 @@ def _placement_rows(
         elif kind == "t":
             entries = list(json.loads(starts) or ())
         elif kind == "p":
-            day, planned = _plan_starts(starts)
-            plans[day] = planned
+            day, plans[day], plan_nurses[day] = _plan_starts(starts)
         else:
             habits.append((to_datetime(starts_at) if to_datetime else starts_at, number))
     # A UNION ALL keeps no order between its parts: the latest session first, as the subquery read them.
     habits.sort(key=lambda row: row[0], reverse=True)
-    return shortest, entries, habits, plans
+    return shortest, entries, habits, (plans, plan_nurses)
 
 
 def site_placement(
@@ -884,7 +894,9 @@ def site_placement(
     policy, what it weighs (the day template, the patient's habits, the shortest session).
     No query under the earliest policy, one under level."""
     if site.placement_policy != EARLIEST:
-        shortest, entries, habit_rows, plans = _placement_rows(site, patient, with_template=preferred_starts is None)
+        shortest, entries, habit_rows, (plans, plan_nurses) = _placement_rows(
+            site, patient, with_template=preferred_starts is None
+        )
         lanes: dict[int, int] = {}
         if preferred_starts is None:
             preferred_starts = _starts_of(entries)
@@ -893,6 +905,7 @@ def site_placement(
             policy=site.placement_policy,
             preferred_starts=preferred_starts,
             day_starts=plans,
+            day_nurses=plan_nurses,
             chair_lanes=lanes,
             habits=_habits_of(habit_rows, site),
             shortest_session=dt.timedelta(minutes=shortest) if shortest else None,

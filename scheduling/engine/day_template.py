@@ -393,6 +393,10 @@ class DayPlanOutcome:
     kept: frozenset[int]
     status: str
     solve_seconds: float
+    # (chair id, local start) -> the nurse the plan gives that start.
+    nurses: dict[tuple[int, dt.time], int] = field(default_factory=dict)
+    # Sessions the nurse-per-chair solve held, before the whole day was solved with any nurse on any chair.
+    by_lanes: int = 0
 
     @property
     def sessions(self) -> int:
@@ -430,6 +434,7 @@ def solve_day_plan(
     lanes: Mapping[int, int],
     protocols: Sequence[ProtocolSpec],
     time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS,
+    improve_seconds: float = 1.5,
     workers: int = DEFAULT_WORKERS,
 ) -> DayPlanOutcome:
     """The site's per-nurse day template solved again for one day, around the sessions already
@@ -461,12 +466,13 @@ def solve_day_plan(
     for chair in chairs:
         by_nurse.setdefault(nurses[lanes[chair.id] % len(nurses)].id, []).append(chair)
     starts: dict[int, list[tuple[dt.time, int]]] = {}
+    nurses_of: dict[tuple[int, dt.time], int] = {}
     kept: set[int] = set()
     statuses: list[str] = []
     for number, nurse in enumerate(n for n in nurses if n.id in by_nurse):
         group = by_nurse[nurse.id]
         spans = [_wall_minutes(s, day, zone) for s in nurse.shifts]
-        left = time_limit_seconds - (time.monotonic() - started)
+        left = time_limit_seconds - improve_seconds - (time.monotonic() - started)
         solved = _solve(
             chairs=group,
             opening=hours,
@@ -489,8 +495,181 @@ def solve_day_plan(
             continue
         for chair in group:
             starts[chair.id] = list(solved.template.starts.get(chair.id, ())) if solved.template else []
+            nurses_of.update({(chair.id, clock): nurse.id for clock, _ in starts[chair.id]})
+    by_lanes = sum(len(rows) for rows in starts.values())
     status = "OPTIMAL" if all(s == "OPTIMAL" for s in statuses) else ("FEASIBLE" if starts else "INFEASIBLE")
-    return DayPlanOutcome(starts=starts, kept=frozenset(kept), status=status, solve_seconds=time.monotonic() - started)
+    left = min(improve_seconds, time_limit_seconds - (time.monotonic() - started))
+    if not kept and starts and left > 0.05:
+        # Each nurse's chairs solved alone is exact for the lanes, but a session booked by another
+        # nurse on a lane's chair binds both lanes: solved whole, any nurse on any chair, from the
+        # lanes' answer, the day often holds one to five more.
+        whole = _solve_whole_day(
+            chairs=chairs,
+            opening=hours,
+            nurses=[
+                _PlanNurse(
+                    id=n.id,
+                    shifts=[w for w in (_wall_minutes(s, day, zone) for s in n.shifts) if w[1] > w[0]],
+                    watched=[w for w in (_wall_minutes(s, day, zone) for s in n.booked) if w[1] > w[0]],
+                    hands=[h for h in (_wall_minutes(s, day, zone) for s in n.hands_on) if h[1] > h[0]],
+                )
+                for n in nurses
+            ],
+            busy=busy,
+            protocols=protocols,
+            setups_per_nurse=snapshot.setups_per_nurse or 1,
+            max_patients_per_nurse=snapshot.max_patients_per_nurse,
+            step_minutes=snapshot.step_minutes,
+            hint={c: [(clock, p, nurses_of[c, clock]) for clock, p in rows] for c, rows in starts.items()},
+            time_limit_seconds=left,
+            workers=workers,
+        )
+        if whole is not None and sum(len(rows) for rows in whole.values()) > by_lanes:
+            starts = {c: [(clock, p) for clock, p, _ in rows] for c, rows in whole.items()}
+            nurses_of = {(c, clock): n for c, rows in whole.items() for clock, _, n in rows}
+            status = "FEASIBLE"
+    return DayPlanOutcome(
+        starts=starts,
+        kept=frozenset(kept),
+        status=status,
+        solve_seconds=time.monotonic() - started,
+        nurses=nurses_of,
+        by_lanes=by_lanes,
+    )
+
+
+@dataclass(frozen=True)
+class _PlanNurse:
+    """One nurse on a day plan's day, in wall-clock minutes: shifts, booked sessions, hands-on work."""
+
+    id: int
+    shifts: Sequence[tuple[int, int]]
+    watched: Sequence[tuple[int, int]]
+    hands: Sequence[tuple[int, int]]
+
+
+def _solve_whole_day(
+    *,
+    chairs: Sequence[ChairSpec],
+    opening: tuple[dt.time, dt.time],
+    nurses: Sequence[_PlanNurse],
+    busy: Mapping[int, Sequence[tuple[int, int]]],
+    protocols: Sequence[ProtocolSpec],
+    setups_per_nurse: int,
+    max_patients_per_nurse: int,
+    step_minutes: int,
+    hint: Mapping[int, Sequence[tuple[dt.time, int, int]]],
+    time_limit_seconds: float,
+    workers: int,
+) -> dict[int, list[tuple[dt.time, int, int]]] | None:
+    """The most further sessions one day holds around its booked work, each new session with any
+    nurse on any equipped chair (booking's rules per nurse: hands-on work at most `setups_per_nurse`
+    at once, at most the ratio watched, inside the nurse's shifts), then the earliest starts.
+    Started from `hint` (chair -> [(start, protocol, nurse)], a feasible answer) and stopped at
+    the time limit: chair id -> [(start, protocol id, nurse id)], or None without an answer."""
+    from ortools.sat.python import cp_model
+
+    step = step_minutes
+    opens = math.ceil(_minutes(opening[0]) / step) * step
+    closes = _minutes(opening[1]) // step * step
+    cells = max(0, (closes - opens) // step)
+    usable = [p for p in protocols if p.chair_minutes > 0 and p.weight > 0]
+    if not cells or not usable or not nurses:
+        return None
+    model = cp_model.CpModel()
+    hands: dict[int, tuple[list[cp_model.IntervalVar], list[int]]] = {}
+    watched: dict[int, tuple[list[cp_model.IntervalVar], list[int]]] = {}
+    for nurse in nurses:
+        on = [
+            int(any(a <= opens + i * step and opens + (i + 1) * step <= b for a, b in nurse.shifts))
+            for i in range(cells)
+        ]
+        hands[nurse.id] = _capacity_blocks(model, [n * setups_per_nurse for n in on], opens, step, setups_per_nurse)
+        watched[nurse.id] = _capacity_blocks(
+            model, [n * max_patients_per_nurse for n in on], opens, step, max_patients_per_nurse
+        )
+        for begins, ends in nurse.hands:
+            hands[nurse.id][0].append(model.new_fixed_size_interval_var(begins, ends - begins, ""))
+            hands[nurse.id][1].append(1)
+        for begins, ends in nurse.watched:
+            watched[nurse.id][0].append(model.new_fixed_size_interval_var(begins, ends - begins, ""))
+            watched[nurse.id][1].append(1)
+    chosen: dict[tuple[int, int, int, int], cp_model.IntVar] = {}
+    cell_of: dict[tuple[int, int], cp_model.IntVar] = {}
+    for chair in chairs:
+        fitting = [p for p in usable if p.route in chair.routes and p.chair_minutes <= closes - opens]
+        if not fitting:
+            continue
+        hinted = sorted(hint.get(chair.id, ()))
+        no_overlap = [model.new_fixed_size_interval_var(a, b - a, "") for a, b in busy.get(chair.id, ())]
+        previous: tuple[cp_model.IntVar, cp_model.LinearExpr] | None = None
+        for slot in range((closes - opens) // min(p.chair_minutes for p in fitting)):
+            cell = model.new_int_var(0, cells, "")
+            start = opens + step * cell
+            used = model.new_bool_var("")
+            wanted = hinted[slot] if slot < len(hinted) else None
+            model.add_hint(cell, (_minutes(wanted[0]) - opens) // step if wanted else 0)
+            model.add_hint(used, wanted is not None)
+            options = []
+            for protocol in fitting:
+                takes = model.new_bool_var("")
+                options.append((protocol, takes))
+                model.add_hint(takes, wanted is not None and wanted[1] == protocol.id)
+                no_overlap.append(
+                    model.new_optional_interval_var(
+                        start, protocol.chair_minutes, start + protocol.chair_minutes, takes, ""
+                    )
+                )
+                model.add(start + protocol.chair_minutes <= closes).only_enforce_if(takes)
+                by_nurse = []
+                for nurse in nurses:
+                    present = model.new_bool_var("")
+                    by_nurse.append(present)
+                    chosen[chair.id, slot, protocol.id, nurse.id] = present
+                    model.add_hint(present, wanted is not None and wanted[1:] == (protocol.id, nurse.id))
+                    watched[nurse.id][0].append(
+                        model.new_optional_interval_var(
+                            start, protocol.chair_minutes, start + protocol.chair_minutes, present, ""
+                        )
+                    )
+                    watched[nurse.id][1].append(1)
+                    for offset, length in protocol.hands_on():
+                        hands[nurse.id][0].append(
+                            model.new_optional_interval_var(
+                                start + offset, length, start + offset + length, present, ""
+                            )
+                        )
+                        hands[nurse.id][1].append(1)
+                model.add(sum(by_nurse) == takes)
+            model.add(sum(takes for _, takes in options) == used)
+            model.add(cell == 0).only_enforce_if(~used)
+            end = start + sum(p.chair_minutes * takes for p, takes in options)
+            if previous is not None:
+                model.add_implication(used, previous[0])
+                model.add(start >= previous[1]).only_enforce_if(used)
+            previous = (used, end)
+            cell_of[chair.id, slot] = cell
+        model.add_no_overlap(no_overlap)
+    if not chosen:
+        return None
+    for nurse in nurses:
+        model.add_cumulative(*hands[nurse.id], setups_per_nurse)
+        model.add_cumulative(*watched[nurse.id], max_patients_per_nurse)
+    # The most sessions first: one more session outweighs any arrangement of the starts.
+    model.maximize((len(cell_of) * cells + 1) * sum(chosen.values()) - sum(cell_of.values()))
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = workers
+    solver.parameters.max_time_in_seconds = max(0.01, time_limit_seconds)
+    if solver.solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    found: dict[int, list[tuple[dt.time, int, int]]] = {}
+    for (chair_id, slot, protocol_id, nurse_id), present in chosen.items():
+        if solver.value(present):
+            clock = _clock(opens + step * solver.value(cell_of[chair_id, slot]))
+            found.setdefault(chair_id, []).append((clock, protocol_id, nurse_id))
+    for rows in found.values():
+        rows.sort()
+    return found
 
 
 def preferred_starts_of(starts: Mapping[int, Sequence[tuple[dt.time, int]]]) -> dict[int, frozenset[dt.time]]:

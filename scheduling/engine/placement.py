@@ -97,6 +97,9 @@ class Placement:
     # local day -> chair id -> that day's plan's starts (the template solved around the day's
     # bookings), preferred on that day instead of `preferred_starts`.
     day_starts: Mapping[dt.date, Mapping[int, frozenset[dt.time]]] = field(default_factory=dict)
+    # local day -> (chair id, local start) -> the nurse that day's plan gives the start (a plan
+    # solved with any nurse on any chair); otherwise the chair's lane decides.
+    day_nurses: Mapping[dt.date, Mapping[tuple[int, dt.time], int]] = field(default_factory=dict)
     # chair id -> which nurse on shift (0, 1, ... by id) the template's per-nurse day gives the chair.
     chair_lanes: Mapping[int, int] = field(default_factory=dict)
     habits: Habits = Habits()
@@ -437,8 +440,15 @@ class Placer:
         return Slot(slot.start, slot.end, slot.chair_id, best[1])
 
     def _lane_nurse(self, slot: Slot) -> int | None:
-        """The nurse the day template's per-nurse day gives the slot's chair: the lane-th of the
-        nurses on shift over the slot, by id (None without a lane or a nurse on shift)."""
+        """The nurse the day's plan gives the slot's start, else the one the day template's
+        per-nurse day gives the slot's chair: the lane-th of the nurses on shift over the slot, by
+        id (None without a lane or a nurse on shift)."""
+        local = slot.start.astimezone(self.availability.site.zone)
+        planned = self.placement.day_nurses.get(local.date(), {}).get(
+            (slot.chair_id, local.time().replace(tzinfo=None))
+        )
+        if planned is not None:
+            return planned
         lane = self.placement.chair_lanes.get(slot.chair_id)
         if lane is None:
             return None

@@ -51,9 +51,13 @@ class DayPlansReport:
     left: int = 0  # days that need solving beyond this run's share
 
 
-def _entries(starts: dict[int, list[tuple[dt.time, int]]]) -> list[dict[str, object]]:
+def _entries(
+    starts: dict[int, list[tuple[dt.time, int]]], nurses: dict[tuple[int, dt.time], int]
+) -> list[dict[str, object]]:
+    """The plan's starts as kept: chair, local start and, where the plan gives it one, the nurse."""
     return [
         {"chair_id": chair_id, "start": start.isoformat("minutes")}
+        | ({"nurse_id": nurses[chair_id, start]} if (chair_id, start) in nurses else {})
         for chair_id in sorted(starts)
         for start, _ in starts[chair_id]
     ]
@@ -106,13 +110,23 @@ def day_plans_refresh(
     bookings = day_plan_bookings(site=site, first=today, last=last)
     plans = {plan.day: plan for plan in DayPlan.objects.filter(site=site, day__gte=today)}
     template_starts = _starts(template.starts)
+    template_entries = [{"chair_id": e["chair_id"], "start": e["start"]} for e in template.starts]
 
-    def off_rhythm(starts: dict[int, set[dt.time]], rows: list[PlanBooking]) -> bool:
-        """Whether a session is off `starts`, or not with the nurse of its chair's lane."""
+    def off_rhythm(entries: list[dict[str, object]], rows: list[PlanBooking]) -> bool:
+        """Whether a session is off the starts of `entries`, or not with the nurse they give it (the
+        plan's, else the nurse of its chair's lane)."""
+        starts = _starts(entries)
+        planned = {
+            (int(str(e["chair_id"])), dt.time.fromisoformat(str(e["start"]))): int(str(e["nurse_id"]))
+            for e in entries
+            if e.get("nurse_id") is not None
+        }
         for row in rows:
             lane = lanes.get(row.chair_id)
-            lane_nurse = row.on_shift[lane % len(row.on_shift)] if lane is not None and row.on_shift else None
-            if row.clock not in starts.get(row.chair_id, ()) or row.nurse_id != lane_nurse:
+            nurse = planned.get((row.chair_id, row.clock))
+            if nurse is None and lane is not None and row.on_shift:
+                nurse = row.on_shift[lane % len(row.on_shift)]
+            if row.clock not in starts.get(row.chair_id, ()) or row.nurse_id != nurse:
                 return True
         return False
 
@@ -123,10 +137,10 @@ def day_plans_refresh(
         if plan is not None:
             booked = set(plan.booked)
             added = [row for row in rows if row.id not in booked]
-            if booked <= {row.id for row in rows} and not off_rhythm(_starts(plan.starts), added):
+            if booked <= {row.id for row in rows} and not off_rhythm(plan.starts, added):
                 report.unchanged += 1
                 continue
-        if not off_rhythm(template_starts, rows):
+        if not off_rhythm(template_entries, rows):
             if plan is not None:
                 plan.delete()
                 report.removed += 1
@@ -150,7 +164,7 @@ def day_plans_refresh(
                 day=day,
                 defaults={
                     "template": template,
-                    "starts": _entries(starts),
+                    "starts": _entries(starts, outcome.nurses),
                     "booked": sorted(row.id for row in bookings.get(day, [])),
                     "solver_status": outcome.status,
                     "solve_seconds": round(outcome.solve_seconds, 3),

@@ -104,17 +104,35 @@ def template():
 OFF_RHYTHM = [(1, 101, _at(9, 10)), (2, 101, _at(11, 50)), (5, 102, _at(13, 5))]
 
 
-def _sessions_by_nurse(template, plan_starts, booked):
+def _sessions_by_nurse(outcome, booked):
     """Each nurse's sessions (start minute, chair) on the day: the booked ones with their nurse, the
-    plan's with the nurse of their chair's lane (as placement gives them)."""
+    plan's with the nurse the plan gives them (as placement does)."""
     sessions: dict[int, list[tuple[int, int]]] = {n: [] for n in NURSES}
     for chair, nurse, start in booked:
         local = start.astimezone(ZONE)
         sessions[nurse].append((local.hour * 60 + local.minute, chair))
-    for chair, rows in plan_starts.items():
+    for chair, rows in outcome.starts.items():
         for clock, _ in rows:
-            sessions[NURSES[template.lanes[chair] % len(NURSES)]].append((_minute(clock), chair))
+            sessions[outcome.nurses[chair, clock]].append((_minute(clock), chair))
     return sessions
+
+
+def _assert_booking_rules_hold(outcome, booked):
+    pieces = WORKED.hands_on()
+    by_nurse = _sessions_by_nurse(outcome, booked)
+    for nurse, sessions in by_nurse.items():
+        # One piece of hands-on work at a time, at most three patients at once, inside opening hours.
+        work = sorted((start + offset, start + offset + length) for start, _ in sessions for offset, length in pieces)
+        assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(work)), nurse
+        watched = Counter(minute for start, _ in sessions for minute in range(start, start + 120))
+        assert max(watched.values(), default=0) <= 3, nurse
+        assert all(start >= 8 * 60 and start + 120 <= 18 * 60 for start, _ in sessions)
+    by_chair: dict[int, list[int]] = {}
+    for sessions in by_nurse.values():
+        for start, chair in sessions:
+            by_chair.setdefault(chair, []).append(start)
+    for starts in by_chair.values():
+        assert all(b - a >= 120 for a, b in itertools.pairwise(sorted(starts)))
 
 
 def test_a_day_plan_fills_the_day_to_the_ceiling_around_sessions_booked_off_the_template(template):
@@ -140,20 +158,43 @@ def test_a_day_plan_fills_the_day_to_the_ceiling_around_sessions_booked_off_the_
 def test_a_day_plan_breaks_no_rule_of_booking_with_the_sessions_already_there(template):
     outcome = solve_day_plan(snapshot=_snapshot(OFF_RHYTHM), day=DAY, lanes=template.lanes, protocols=[WORKED])
 
-    pieces = WORKED.hands_on()
-    for nurse, sessions in _sessions_by_nurse(template, outcome.starts, OFF_RHYTHM).items():
-        # One piece of hands-on work at a time, at most three patients at once, inside opening hours.
-        work = sorted((start + offset, start + offset + length) for start, _ in sessions for offset, length in pieces)
-        assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(work)), nurse
-        watched = Counter(minute for start, _ in sessions for minute in range(start, start + 120))
-        assert max(watched.values(), default=0) <= 3, nurse
-        assert all(start >= 8 * 60 and start + 120 <= 18 * 60 for start, _ in sessions)
-    by_chair: dict[int, list[int]] = {}
-    for sessions in _sessions_by_nurse(template, outcome.starts, OFF_RHYTHM).values():
-        for start, chair in sessions:
-            by_chair.setdefault(chair, []).append(start)
-    for starts in by_chair.values():
-        assert all(b - a >= 120 for a, b in itertools.pairwise(sorted(starts)))
+    _assert_booking_rules_hold(outcome, OFF_RHYTHM)
+    assert outcome.sessions >= outcome.by_lanes
+
+
+# Sessions each booked by a nurse other than the one of its chair's lane (booked by hand, before the
+# template): each binds two lanes, and each nurse's chairs solved alone hold fewer than the day can.
+CROSSED = [
+    (1, 102, _at(8)),
+    (2, 103, _at(8, 20)),
+    (3, 104, _at(8, 40)),
+    (4, 101, _at(9)),
+    (5, 103, _at(11, 30)),
+    (6, 104, _at(12, 10)),
+    (7, 101, _at(13, 15)),
+    (8, 102, _at(14)),
+    (9, 104, _at(15, 5)),
+    (10, 101, _at(15, 40)),
+]
+
+
+def test_solved_whole_the_day_holds_more_than_each_nurses_chairs_solved_alone(template):
+    outcome = solve_day_plan(
+        snapshot=_snapshot(CROSSED),
+        day=DAY,
+        lanes=template.lanes,
+        protocols=[WORKED],
+        time_limit_seconds=8,
+        improve_seconds=6,
+    )
+
+    assert outcome.kept == frozenset()
+    assert outcome.sessions > outcome.by_lanes
+    _assert_booking_rules_hold(outcome, CROSSED)
+    # Some of the new sessions go to a nurse other than the lane's: the plan names each start's nurse.
+    assert any(
+        outcome.nurses[c, clock] != NURSES[template.lanes[c]] for c, rows in outcome.starts.items() for clock, _ in rows
+    )
 
 
 def test_a_full_day_has_a_plan_with_no_starts_left(template):
@@ -194,8 +235,10 @@ def test_on_the_days_the_clocks_change_a_plan_keeps_clear_of_the_bookings_in_rea
     # As many as around the same bookings on an ordinary Tuesday.
     ordinary = [(1, 101, _at(9, 10)), (5, 102, _at(13, 5))]
     same = solve_day_plan(snapshot=_snapshot(ordinary), day=DAY, lanes=template.lanes, protocols=[WORKED])
-    assert outcome.kept == frozenset() and outcome.status == same.status == "OPTIMAL"
-    assert outcome.sessions == same.sessions
+    # (each nurse's chairs solved alone: exact, so the same on both days).
+    assert outcome.kept == frozenset()
+    assert outcome.by_lanes == same.by_lanes and outcome.sessions >= outcome.by_lanes
+    _assert_booking_rules_hold(outcome, [(c, n, s) for c, n, s in booked])
     for chair, _, start in booked:
         session = Span(start, start + dt.timedelta(minutes=120))
         for clock, _ in outcome.starts[chair]:
@@ -390,3 +433,65 @@ def test_beat_refreshes_the_plans_of_every_level_site(level, monkeypatch):
     assert other.pk not in seen
     entry = settings.CELERY_BEAT_SCHEDULE["refresh-day-plans"]
     assert entry["task"] == tasks.refresh_day_plans.name
+
+
+def _plan_giving_a_chair_to_the_other_nurse(clinic, template, days, *, now, start="10:30"):
+    """Day plans on `days` with one start on Chair 1 (10:30), given to the nurse of the other lane."""
+    by_id = sorted(nurse.pk for nurse in clinic.nurses)
+    lanes = {e["chair_id"]: e["lane"] for e in template.starts}
+    chair = clinic.chairs[0]
+    other = by_id[(lanes[chair.pk] + 1) % len(by_id)]
+    for day in days:
+        DayPlan.objects.create(
+            site=clinic.site,
+            day=day,
+            template=template,
+            starts=[{"chair_id": chair.pk, "start": start, "nurse_id": other}],
+            computed_at=now,
+        )
+    return chair, other
+
+
+@pytest.mark.django_db
+def test_placement_gives_a_planned_start_the_nurse_the_plan_names():
+    clinic = make_clinic(placement_policy="level", chairs=4, nurses=2)
+    template = day_template_regenerate(site=clinic.site, actor=clinic.prescriber.user, now=NOW)
+    first_days = [START, START + dt.timedelta(days=1)]
+    chair, other = _plan_giving_a_chair_to_the_other_nurse(clinic, template, first_days, now=NOW)
+
+    first = course_propose(plan=clinic.plan(), start_date=START, now=NOW).sessions[0]
+
+    assert first.chair_id == chair.pk
+    assert first.starts_at.astimezone(clinic.site.zone).time() == dt.time(10, 30)
+    assert first.nurse_id == other
+
+
+@pytest.mark.django_db
+def test_a_session_at_a_planned_start_keeps_the_plan_only_with_the_nurse_it_names():
+    clinic = make_clinic(placement_policy="level", chairs=4, nurses=2)
+    template = day_template_regenerate(site=clinic.site, actor=clinic.prescriber.user, now=LATER)
+    # 10:35: off the template's 15-minute grid, so the day is off the template whatever its starts.
+    chair, other = _plan_giving_a_chair_to_the_other_nurse(clinic, template, [PLAN_DAY], now=LATER, start="10:35")
+    nurses = {nurse.pk: nurse for nurse in clinic.nurses}
+    lane_nurse = next(pk for pk in nurses if pk != other)
+    at = dt.datetime.combine(PLAN_DAY, dt.time(10, 35), tzinfo=clinic.site.zone)
+
+    def book(nurse_id: int) -> Appointment:
+        return appointment_book(
+            patient=PatientFactory(home_site=clinic.site),
+            site=clinic.site,
+            starts_at=at,
+            actor=clinic.front_desk.user,
+            now=LATER,
+            chair=chair,
+            nurse=nurses[nurse_id],
+            duration=dt.timedelta(minutes=120),
+        )
+
+    planned = book(other)
+    assert day_plans_refresh(site=clinic.site, now=LATER).unchanged == 1
+
+    appointment_cancel(appointment=planned, actor=clinic.front_desk.user, now=LATER, reason="Moved")
+    DayPlan.objects.filter(site=clinic.site).update(booked=[])
+    book(lane_nurse)  # the chair's lane nurse, not the plan's: off the plan, solved again
+    assert day_plans_refresh(site=clinic.site, now=LATER).solved == [PLAN_DAY]
