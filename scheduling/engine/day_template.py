@@ -91,6 +91,8 @@ class FixedWork:
     chairs: Mapping[int, Sequence[tuple[int, int]]] = field(default_factory=dict)
     watched: Sequence[tuple[int, int]] = ()
     hands: Sequence[tuple[int, int]] = ()
+    # Where the lone nurse's shifts meet end to start: no session may span one (`_seams`).
+    seams: Sequence[int] = ()
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,29 @@ def _capacity_blocks(
             demands.append(taken)
         index = end
     return intervals, demands
+
+
+# A day plan's solves are reproducible (the same plan on any machine under any load, so a bench's
+# figures repeat): one thread interleaving CP-SAT's strategies, a fixed seed, and a budget of
+# deterministic work; the wall-clock limit only bounds a machine too slow for that work.
+LANE_WORK = 2.0
+
+
+def _reproducible(solver: cp_model.CpSolver, work: float) -> None:
+    solver.parameters.num_workers = 1
+    solver.parameters.interleave_search = True
+    solver.parameters.random_seed = 1
+    solver.parameters.max_deterministic_time = work
+
+
+def _keep_off_seams(
+    model: cp_model.CpModel, start: cp_model.LinearExpr, minutes: int, seams: Sequence[int], present: cp_model.IntVar
+) -> None:
+    """A present session [start, start + minutes) ends by each seam or starts after it."""
+    for seam in seams:
+        before = model.new_bool_var("")
+        model.add(start + minutes <= seam).only_enforce_if([present, before])
+        model.add(start >= seam).only_enforce_if([present, ~before])
 
 
 def solve_day_template(
@@ -254,6 +279,7 @@ def _solve(
     watch_intervals, watch_demands = _capacity_blocks(
         model, [n * max_patients_per_nurse for n in nurses], opens, step, watch_cap
     )
+    fixed_given = fixed is not None
     fixed = fixed or FixedWork()
     for begins, ends in fixed.hands:
         setup_intervals.append(model.new_fixed_size_interval_var(begins, ends - begins, ""))
@@ -291,6 +317,7 @@ def _solve(
                     start, protocol.chair_minutes, start + protocol.chair_minutes, present, ""
                 )
                 model.add(start + protocol.chair_minutes <= closes).only_enforce_if(present)
+                _keep_off_seams(model, start, protocol.chair_minutes, fixed.seams, present)
                 no_overlap.append(session)
                 watch_intervals.append(session)
                 watch_demands.append(1)
@@ -333,6 +360,8 @@ def _solve(
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = workers
     solver.parameters.max_time_in_seconds = max(0.01, time_limit_seconds * 0.6 - (time.monotonic() - started))
+    if fixed_given:
+        _reproducible(solver, LANE_WORK)
     status = solver.solve(model)
     status_name = solver.status_name(status)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -340,7 +369,7 @@ def _solve(
     best = round(solver.objective_value)
     if best <= 0:
         # Around booked work, no room is an answer (the day is full); for an empty day it is none.
-        return outcome(status_name if fixed.chairs or fixed.watched else "INFEASIBLE")
+        return outcome(status_name if fixed_given else "INFEASIBLE")
 
     # Phase 2: hold the count, then the mix, then early (staggered) starts.
     model.add(total >= best)
@@ -365,6 +394,8 @@ def _solve(
     remaining = time_limit_seconds - (time.monotonic() - started)
     second = cp_model.CpSolver()
     second.parameters.num_workers = workers
+    if fixed_given:
+        _reproducible(second, LANE_WORK / 2)
     # A twentieth of the limit is kept for reading the answer back.
     second.parameters.max_time_in_seconds = max(0.01, min(remaining - time_limit_seconds / 20, time_limit_seconds / 2))
     refined = second.solve(model)
@@ -404,15 +435,16 @@ class DayPlanOutcome:
 
 
 def _wall_minutes(span: Span, day: dt.date, zone: ZoneInfo) -> tuple[int, int]:
-    """`span` as [start, end) minutes of `day`'s local wall clock, clipped to the day."""
+    """`span` as [start, end) minutes of `day`'s local wall clock, clipped to the day; a start
+    rounded down and an end rounded up to the minute (a session ending at 11:00:30 holds 11:00)."""
 
-    def minute(instant: dt.datetime) -> int:
+    def minute(instant: dt.datetime, *, up: bool) -> int:
         local = instant.astimezone(zone)
         if local.date() != day:
             return 0 if local.date() < day else 24 * 60
-        return local.hour * 60 + local.minute
+        return local.hour * 60 + local.minute + int(up and (local.second > 0 or local.microsecond > 0))
 
-    return minute(span.start), minute(span.end)
+    return minute(span.start, up=False), minute(span.end, up=True)
 
 
 def _merged(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -427,14 +459,27 @@ def _merged(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
+def _seams(shifts: Sequence[tuple[int, int]]) -> list[int]:
+    """The minutes where one of a nurse's shifts ends as the next begins: booking gives a session
+    only to a nurse one of whose shifts covers all of it, so no session may span a seam."""
+    ordered = sorted(shifts)
+    return [earlier[1] for earlier, later in itertools.pairwise(ordered) if earlier[1] == later[0]]
+
+
+# How much work (CP-SAT's deterministic seconds, the same on any machine) the whole-day solve of a
+# day plan may do after the lanes' answer.
+IMPROVE_WORK = 0.2
+
+
 def solve_day_plan(
     *,
     snapshot: SiteSnapshot,
     day: dt.date,
     lanes: Mapping[int, int],
     protocols: Sequence[ProtocolSpec],
+    ceiling: int | None = None,
     time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS,
-    improve_seconds: float = 1.5,
+    improve_work: float = IMPROVE_WORK,
     workers: int = DEFAULT_WORKERS,
 ) -> DayPlanOutcome:
     """The site's per-nurse day template solved again for one day, around the sessions already
@@ -442,26 +487,43 @@ def solve_day_plan(
 
     A template's rhythm suits an empty day. Sessions booked off it (before the template existed,
     or by hand) each block two of its places where they could block one; solved around them, the
-    day takes as many more as booking's rules allow. The chairs keep the template's lanes: lane
-    k is the k-th nurse on shift that day (by id, as placement gives a template chair its nurse),
-    and each nurse's chairs are solved with that nurse's own booked work, which is exact for new
-    sessions given to that nurse. `snapshot` must hold the day (`site_snapshot` over it)."""
+    day takes as many more as booking's rules allow. First the chairs keep the template's lanes:
+    lane k is the k-th nurse on shift during opening hours that day (by id, as placement gives a
+    template chair its nurse), and each nurse's chairs are solved with that nurse's own booked
+    work, which is exact for new sessions given to that nurse. Then, unless that already reaches
+    `ceiling` (the template's sessions a day) with what is booked, the whole day is solved from
+    that answer with any nurse on any chair (a session booked by another nurse on a lane's chair
+    binds two lanes), for `improve_work` of deterministic work, and taken if it holds more: its
+    starts then name their nurse. `snapshot` must hold the day (`site_snapshot` over it)."""
     started = time.monotonic()
     zone = snapshot.zone
     hours = snapshot.opening.get(day.weekday())
     chairs = [ChairSpec(id=c.id, routes=c.routes) for c in snapshot.chairs if c.id in lanes]
+    shifts = {
+        n.id: [w for w in (_wall_minutes(s, day, zone) for s in n.shifts) if w[1] > w[0]] for n in snapshot.nurses
+    }
+    opens, closes = (_minutes(hours[0]), _minutes(hours[1])) if hours else (0, 0)
+    # The nurses on shift during opening hours that day, by id: lane k is the k-th.
     nurses = sorted(
-        (
-            n
-            for n in snapshot.nurses
-            if any(_wall_minutes(s, day, zone)[1] > _wall_minutes(s, day, zone)[0] for s in n.shifts)
-        ),
-        key=lambda n: n.id,
+        (n for n in snapshot.nurses if any(a < closes and opens < b for a, b in shifts[n.id])), key=lambda n: n.id
     )
     if hours is None or not chairs or not nurses:
         return DayPlanOutcome(starts={}, kept=frozenset(c.id for c in chairs), status="INFEASIBLE", solve_seconds=0.0)
     closed = [_wall_minutes(span, day, zone) for span, _ in snapshot.closures]
-    busy = {c.id: _merged([*(_wall_minutes(s, day, zone) for s in c.busy), *closed]) for c in snapshot.chairs}
+    sessions = {
+        c.id: [w for w in (_wall_minutes(s, day, zone) for s in c.busy) if w[1] > w[0]] for c in snapshot.chairs
+    }
+    busy = {c.id: _merged([*sessions[c.id], *closed]) for c in snapshot.chairs}
+    booked = sum(len(spans) for spans in sessions.values())
+    plan_nurses = {
+        n.id: _PlanNurse(
+            id=n.id,
+            shifts=shifts[n.id],
+            watched=[w for w in (_wall_minutes(s, day, zone) for s in n.booked) if w[1] > w[0]],
+            hands=[h for h in (_wall_minutes(s, day, zone) for s in n.hands_on) if h[1] > h[0]],
+        )
+        for n in nurses
+    }
     by_nurse: dict[int, list[ChairSpec]] = {}
     for chair in chairs:
         by_nurse.setdefault(nurses[lanes[chair.id] % len(nurses)].id, []).append(chair)
@@ -469,24 +531,25 @@ def solve_day_plan(
     nurses_of: dict[tuple[int, dt.time], int] = {}
     kept: set[int] = set()
     statuses: list[str] = []
-    for number, nurse in enumerate(n for n in nurses if n.id in by_nurse):
-        group = by_nurse[nurse.id]
-        spans = [_wall_minutes(s, day, zone) for s in nurse.shifts]
-        left = time_limit_seconds - improve_seconds - (time.monotonic() - started)
+    for number, nurse_id in enumerate(n.id for n in nurses if n.id in by_nurse):
+        group, nurse = by_nurse[nurse_id], plan_nurses[nurse_id]
+        left = time_limit_seconds - (time.monotonic() - started)
         solved = _solve(
             chairs=group,
             opening=hours,
-            nurse_shifts=[NurseShift(_clock(a), _clock(min(b, 24 * 60 - 1))) for a, b in spans if b > a],
+            nurse_shifts=[NurseShift(_clock(a), _clock(min(b, 24 * 60 - 1))) for a, b in nurse.shifts],
             protocols=protocols,
             setups_per_nurse=snapshot.setups_per_nurse or 1,
             max_patients_per_nurse=snapshot.max_patients_per_nurse,
             step_minutes=snapshot.step_minutes,
-            time_limit_seconds=max(0.05, left / (len(by_nurse) - number)),
+            # Half the limit for the lanes, the rest for the whole day.
+            time_limit_seconds=max(0.05, left / 2 / (len(by_nurse) - number)),
             workers=workers,
             fixed=FixedWork(
                 chairs={c.id: busy[c.id] for c in group},
-                watched=[w for w in (_wall_minutes(s, day, zone) for s in nurse.booked) if w[1] > w[0]],
-                hands=[h for h in (_wall_minutes(s, day, zone) for s in nurse.hands_on) if h[1] > h[0]],
+                watched=nurse.watched,
+                hands=nurse.hands,
+                seams=_seams(nurse.shifts),
             ),
         )
         statuses.append(solved.status)
@@ -495,34 +558,24 @@ def solve_day_plan(
             continue
         for chair in group:
             starts[chair.id] = list(solved.template.starts.get(chair.id, ())) if solved.template else []
-            nurses_of.update({(chair.id, clock): nurse.id for clock, _ in starts[chair.id]})
+            nurses_of.update({(chair.id, clock): nurse_id for clock, _ in starts[chair.id]})
     by_lanes = sum(len(rows) for rows in starts.values())
     status = "OPTIMAL" if all(s == "OPTIMAL" for s in statuses) else ("FEASIBLE" if starts else "INFEASIBLE")
-    left = min(improve_seconds, time_limit_seconds - (time.monotonic() - started))
-    if not kept and starts and left > 0.05:
-        # Each nurse's chairs solved alone is exact for the lanes, but a session booked by another
-        # nurse on a lane's chair binds both lanes: solved whole, any nurse on any chair, from the
-        # lanes' answer, the day often holds one to five more.
+    left = time_limit_seconds - (time.monotonic() - started)
+    room = ceiling is None or booked + by_lanes < ceiling
+    if not kept and starts and room and improve_work > 0 and left > 0.05:
         whole = _solve_whole_day(
             chairs=chairs,
             opening=hours,
-            nurses=[
-                _PlanNurse(
-                    id=n.id,
-                    shifts=[w for w in (_wall_minutes(s, day, zone) for s in n.shifts) if w[1] > w[0]],
-                    watched=[w for w in (_wall_minutes(s, day, zone) for s in n.booked) if w[1] > w[0]],
-                    hands=[h for h in (_wall_minutes(s, day, zone) for s in n.hands_on) if h[1] > h[0]],
-                )
-                for n in nurses
-            ],
+            nurses=list(plan_nurses.values()),
             busy=busy,
             protocols=protocols,
             setups_per_nurse=snapshot.setups_per_nurse or 1,
             max_patients_per_nurse=snapshot.max_patients_per_nurse,
             step_minutes=snapshot.step_minutes,
             hint={c: [(clock, p, nurses_of[c, clock]) for clock, p in rows] for c, rows in starts.items()},
+            work=improve_work,
             time_limit_seconds=left,
-            workers=workers,
         )
         if whole is not None and sum(len(rows) for rows in whole.values()) > by_lanes:
             starts = {c: [(clock, p) for clock, p, _ in rows] for c, rows in whole.items()}
@@ -559,8 +612,8 @@ def _solve_whole_day(
     max_patients_per_nurse: int,
     step_minutes: int,
     hint: Mapping[int, Sequence[tuple[dt.time, int, int]]],
+    work: float,
     time_limit_seconds: float,
-    workers: int,
 ) -> dict[int, list[tuple[dt.time, int, int]]] | None:
     """The most further sessions one day holds around its booked work, each new session with any
     nurse on any equipped chair (booking's rules per nurse: hands-on work at most `setups_per_nurse`
@@ -627,6 +680,7 @@ def _solve_whole_day(
                     by_nurse.append(present)
                     chosen[chair.id, slot, protocol.id, nurse.id] = present
                     model.add_hint(present, wanted is not None and wanted[1:] == (protocol.id, nurse.id))
+                    _keep_off_seams(model, start, protocol.chair_minutes, _seams(nurse.shifts), present)
                     watched[nurse.id][0].append(
                         model.new_optional_interval_var(
                             start, protocol.chair_minutes, start + protocol.chair_minutes, present, ""
@@ -658,8 +712,8 @@ def _solve_whole_day(
     # The most sessions first: one more session outweighs any arrangement of the starts.
     model.maximize((len(cell_of) * cells + 1) * sum(chosen.values()) - sum(cell_of.values()))
     solver = cp_model.CpSolver()
-    solver.parameters.num_workers = workers
     solver.parameters.max_time_in_seconds = max(0.01, time_limit_seconds)
+    _reproducible(solver, work)
     if solver.solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     found: dict[int, list[tuple[dt.time, int, int]]] = {}

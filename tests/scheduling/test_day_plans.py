@@ -184,8 +184,9 @@ def test_solved_whole_the_day_holds_more_than_each_nurses_chairs_solved_alone(te
         day=DAY,
         lanes=template.lanes,
         protocols=[WORKED],
-        time_limit_seconds=8,
-        improve_seconds=6,
+        # The whole-day solve's budget is deterministic work (the same answer under any load); the
+        # wall-clock limit only has to leave room for it on a slow, busy machine.
+        time_limit_seconds=120,
     )
 
     assert outcome.kept == frozenset()
