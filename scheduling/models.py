@@ -9,6 +9,7 @@ Writes go through scheduling.services; these classes hold single-row logic only.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from django.conf import settings
 from django.contrib.postgres.fields import RangeOperators
@@ -619,9 +620,13 @@ class DayPlan(models.Model):
     template = models.ForeignKey(DayTemplate, on_delete=models.CASCADE, related_name="day_plans")
     # [{"chair_id": 3, "start": "08:20"}, ...]: the starts still to fill, in chair, then time order.
     starts = models.JSONField(default=list, blank=True)
-    # The appointments it was solved around (their ids): a day whose bookings changed otherwise
-    # than at the plan's starts is solved again.
+    # The appointments it was solved around (their ids), and a fingerprint of the day as it was
+    # solved (those sessions where they were, the nurse shifts, closures, chairs, hours, ratio and
+    # template): a day that changed otherwise than by sessions at the plan's starts is solved again.
     booked = models.JSONField(default=list, blank=True)
+    digest = models.CharField(max_length=64, blank=True)
+    # New with every solve: readers keep a parsed plan until its revision changes.
+    revision = models.UUIDField(default=uuid.uuid4)
     solver_status = models.CharField(max_length=20, blank=True)
     solve_seconds = models.FloatField(default=0.0)
     computed_at = models.DateTimeField()

@@ -116,15 +116,18 @@ def regenerate_day_template(attempt_id: int) -> str:
 
 @shared_task(name="scheduling.tasks.refresh_day_plans", ignore_result=True, soft_time_limit=240, time_limit=270)
 def refresh_day_plans(site_id: int | None = None) -> int:
-    """Run by beat (and after a new template): solve again the coming days whose bookings left the
-    template's rhythm, at every level site or the one named. Returns the days solved."""
-    sites = Site.objects.filter(placement_policy=LEVEL)
-    if site_id is not None:
-        sites = Site.objects.filter(pk=site_id)
-    solved = 0
+    """Run by beat without a site: queue one run per level site (a busy site does not hold up
+    the others). With a site (queued so, or after a new template): solve again its coming days
+    whose bookings left the template's rhythm. Returns the days solved, or the runs queued."""
+    if site_id is None:
+        sites = list(Site.objects.filter(placement_policy=LEVEL).order_by("pk").values_list("pk", flat=True))
+        for pk in sites:
+            refresh_day_plans.apply_async(args=[pk], expires=600.0)
+        return len(sites)
+    site = Site.objects.filter(pk=site_id).first()
+    if site is None:
+        return 0
     try:
-        for site in sites.order_by("pk"):
-            solved += len(day_plans_refresh(site=site, now=timezone.now()).solved)
+        return len(day_plans_refresh(site=site, now=timezone.now()).solved)
     except SoftTimeLimitExceeded:
-        pass  # each day's plan is saved as it is solved: the next run goes on from there
-    return solved
+        return 0  # each day's plan is saved as it is solved: the next run goes on from there

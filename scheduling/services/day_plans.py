@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import transaction
 
@@ -26,8 +28,10 @@ from scheduling.engine.wallclock import day_bounds, local_day
 from scheduling.models import DayPlan, DayTemplate
 from scheduling.selectors import (
     PlanBooking,
-    day_plan_bookings,
+    PlanDay,
+    day_plan_inputs,
     day_plan_protocols,
+    day_plan_site_part,
     latest_day_template,
     site_snapshot,
 )
@@ -52,14 +56,18 @@ class DayPlansReport:
 
 
 def _entries(
-    starts: dict[int, list[tuple[dt.time, int]]], nurses: dict[tuple[int, dt.time], int]
+    starts: dict[int, list[tuple[dt.time, int]]],
+    nurses: dict[tuple[int, dt.time], int],
+    minutes: dict[int, int],
+    shortest: int,
 ) -> list[dict[str, object]]:
-    """The plan's starts as kept: chair, local start and, where the plan gives it one, the nurse."""
+    """The plan's starts as kept: chair, local start, the chair minutes of the session planned
+    there and, where the plan gives it one, the nurse."""
     return [
-        {"chair_id": chair_id, "start": start.isoformat("minutes")}
+        {"chair_id": chair_id, "start": start.isoformat("minutes"), "minutes": minutes.get(protocol_id, shortest)}
         | ({"nurse_id": nurses[chair_id, start]} if (chair_id, start) in nurses else {})
         for chair_id in sorted(starts)
-        for start, _ in starts[chair_id]
+        for start, protocol_id in starts[chair_id]
     ]
 
 
@@ -92,10 +100,14 @@ def day_plans_refresh(
     """Bring `site`'s day plans up to date for today and the next `horizon_days` (site-local days).
 
     A day needs a plan when one of its sessions is off the template's rhythm: not at a template
-    start of its chair, or not with the nurse the template's lane gives that chair. A plan is
-    solved again when one of the sessions it was solved around is gone, or a new one is off its
-    starts; a day back on the template's rhythm loses its plan. Only level sites with a
-    per-nurse template have plans: for any other site every plan is removed."""
+    start of its chair, not with the nurse the template's lane gives that chair, or longer than
+    the template's session there. A plan is solved again when the day changed otherwise than by
+    sessions booked at its starts with the nurse it names (`PlanDay.digest`: one of the sessions
+    it was solved around moved or went, a nurse's shift or a closure changed, or the site's
+    chairs, hours, ratio or setups), or a new session is off its starts; a day back on the
+    template's rhythm loses its plan. Only level sites with a per-nurse template have plans: for
+    any other site every plan is removed. A plan is kept only while its template is the latest
+    (a run that began before a new template writes nothing more)."""
     report = DayPlansReport()
     zone = site.zone
     today = local_day(now, zone)
@@ -107,65 +119,81 @@ def day_plans_refresh(
         return report
     report.removed += DayPlan.objects.filter(site=site).exclude(template=template).delete()[0]
     last = today + dt.timedelta(days=horizon_days)
-    bookings = day_plan_bookings(site=site, first=today, last=last)
+    days = day_plan_inputs(site=site, first=today, last=last)
+    site_part = day_plan_site_part(site, template)
     plans = {plan.day: plan for plan in DayPlan.objects.filter(site=site, day__gte=today)}
-    template_starts = _starts(template.starts)
-    template_entries = [{"chair_id": e["chair_id"], "start": e["start"]} for e in template.starts]
+    protocols = day_plan_protocols(template)
+    minutes = {p.id: p.chair_minutes for p in protocols}
+    shortest = min(minutes.values(), default=0)
+    template_entries = [
+        {"chair_id": e["chair_id"], "start": e["start"], "minutes": minutes.get(e.get("protocol_id") or 0, shortest)}
+        for e in template.starts
+    ]
 
-    def off_rhythm(entries: list[dict[str, object]], rows: list[PlanBooking]) -> bool:
-        """Whether a session is off the starts of `entries`, or not with the nurse they give it (the
-        plan's, else the nurse of its chair's lane)."""
-        starts = _starts(entries)
-        planned = {
-            (int(str(e["chair_id"])), dt.time.fromisoformat(str(e["start"]))): int(str(e["nurse_id"]))
-            for e in entries
-            if e.get("nurse_id") is not None
-        }
+    def off_rhythm(entries: list[dict[str, Any]], rows: list[PlanBooking]) -> bool:
+        """Whether a session is off the starts of `entries`, longer than the session planned
+        there, or not with the nurse they give it (the plan's, else its chair's lane nurse)."""
+        planned = {(int(e["chair_id"]), dt.time.fromisoformat(e["start"])): e for e in entries}
         for row in rows:
+            entry = planned.get((row.chair_id, row.clock))
+            if entry is None or row.minutes > int(entry.get("minutes") or row.minutes):
+                return True
+            nurse = entry.get("nurse_id")
             lane = lanes.get(row.chair_id)
-            nurse = planned.get((row.chair_id, row.clock))
             if nurse is None and lane is not None and row.on_shift:
                 nurse = row.on_shift[lane % len(row.on_shift)]
-            if row.clock not in starts.get(row.chair_id, ()) or row.nurse_id != nurse:
+            if row.nurse_id != nurse:
                 return True
         return False
 
     needing: list[dt.date] = []
-    for day in sorted(set(bookings) | set(plans)):
-        rows = bookings.get(day, [])
+    for day in sorted({*(d for d, held in days.items() if held.bookings), *plans}):
+        held = days.get(day, PlanDay())
         plan = plans.get(day)
         if plan is not None:
             booked = set(plan.booked)
-            added = [row for row in rows if row.id not in booked]
-            if booked <= {row.id for row in rows} and not off_rhythm(plan.starts, added):
+            kept = [row for row in held.bookings if row.id in booked]
+            added = [row for row in held.bookings if row.id not in booked]
+            if held.digest(site_part, kept) == plan.digest and not off_rhythm(plan.starts, added):
                 report.unchanged += 1
                 continue
-        if not off_rhythm(template_entries, rows):
+        if not off_rhythm(template_entries, held.bookings):
             if plan is not None:
                 plan.delete()
                 report.removed += 1
             continue
         needing.append(day)
     report.left = max(0, len(needing) - solves)
-    protocols = day_plan_protocols(template)
+    template_starts = _starts(template.starts)
     for day in needing[:solves]:
+        held = days.get(day, PlanDay())
         midnight, next_midnight = day_bounds(day, zone)
         snapshot = site_snapshot(site=site, start=midnight, end=next_midnight)
         outcome: DayPlanOutcome = solve_day_plan(
-            snapshot=snapshot, day=day, lanes=lanes, protocols=protocols, time_limit_seconds=time_limit_seconds
+            snapshot=snapshot,
+            day=day,
+            lanes=lanes,
+            protocols=protocols,
+            ceiling=template.sessions_per_day,
+            time_limit_seconds=time_limit_seconds,
         )
         # Chairs whose nurse's solve found no answer keep the template's starts.
         starts = dict(outcome.starts)
         for chair_id in outcome.kept:
             starts[chair_id] = [(clock, 0) for clock in sorted(template_starts.get(chair_id, ()))]
         with transaction.atomic():
+            # A new template while this run solved: its own run plans the days; write nothing more.
+            if latest_day_template(site_id=site.pk) != template:
+                break
             DayPlan.objects.update_or_create(
                 site=site,
                 day=day,
                 defaults={
                     "template": template,
-                    "starts": _entries(starts, outcome.nurses),
-                    "booked": sorted(row.id for row in bookings.get(day, [])),
+                    "starts": _entries(starts, outcome.nurses, minutes, shortest),
+                    "booked": sorted(row.id for row in held.bookings),
+                    "digest": held.digest(site_part, held.bookings),
+                    "revision": uuid.uuid4(),
                     "solver_status": outcome.status,
                     "solve_seconds": round(outcome.solve_seconds, 3),
                     "computed_at": now,

@@ -7,19 +7,21 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections import Counter
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
 from django.db import transaction
 
+from clinic.models import Closure
 from scheduling import tasks
 from scheduling.engine.day_template import ChairSpec, NurseShift, ProtocolSpec, solve_day_plan, solve_day_template
 from scheduling.engine.model import ChairState, NurseState, NurseWork, SiteSnapshot, Span
 from scheduling.errors import SchedulingError
 from scheduling.models import Appointment, DayPlan, DayTemplateState
-from scheduling.selectors import preferred_starts
-from scheduling.services import appointment_book, appointment_cancel, course_propose
+from scheduling.selectors import day_plan_inputs, day_plan_site_part, preferred_starts, site_placement
+from scheduling.services import appointment_book, appointment_cancel, appointment_move, course_propose
 from scheduling.services.day_plans import day_plans_refresh
 from scheduling.services.day_template import day_template_regenerate
 from tests.factories import PatientFactory, SiteFactory
@@ -429,9 +431,11 @@ def test_beat_refreshes_the_plans_of_every_level_site(level, monkeypatch):
     )
     _book(clinic, 9, 10)
 
+    # Beat's run queues one run per level site (run at once here: tasks are eager in the tests).
     assert tasks.refresh_day_plans() == 1
     assert seen == [clinic.site.pk]
     assert other.pk not in seen
+    assert DayPlan.objects.filter(site=clinic.site, day=PLAN_DAY).exists()
     entry = settings.CELERY_BEAT_SCHEDULE["refresh-day-plans"]
     assert entry["task"] == tasks.refresh_day_plans.name
 
@@ -442,12 +446,15 @@ def _plan_giving_a_chair_to_the_other_nurse(clinic, template, days, *, now, star
     lanes = {e["chair_id"]: e["lane"] for e in template.starts}
     chair = clinic.chairs[0]
     other = by_id[(lanes[chair.pk] + 1) % len(by_id)]
+    inputs = day_plan_inputs(site=clinic.site, first=min(days), last=max(days))
     for day in days:
         DayPlan.objects.create(
             site=clinic.site,
             day=day,
             template=template,
-            starts=[{"chair_id": chair.pk, "start": start, "nurse_id": other}],
+            starts=[{"chair_id": chair.pk, "start": start, "nurse_id": other, "minutes": 120}],
+            # As the service keeps it: the day as solved (nothing booked yet).
+            digest=inputs[day].digest(day_plan_site_part(clinic.site, template), []),
             computed_at=now,
         )
     return chair, other
@@ -496,3 +503,69 @@ def test_a_session_at_a_planned_start_keeps_the_plan_only_with_the_nurse_it_name
     DayPlan.objects.filter(site=clinic.site).update(booked=[])
     book(lane_nurse)  # the chair's lane nurse, not the plan's: off the plan, solved again
     assert day_plans_refresh(site=clinic.site, now=LATER).solved == [PLAN_DAY]
+
+
+def test_a_session_moved_within_its_day_solves_the_day_again(level):
+    clinic, _ = level
+    off = _book(clinic, 9, 10)
+    day_plans_refresh(site=clinic.site, now=LATER)
+
+    appointment_move(
+        appointment=off,
+        starts_at=dt.datetime.combine(PLAN_DAY, dt.time(13, 5), tzinfo=clinic.site.zone),
+        actor=clinic.front_desk.user,
+        now=LATER,
+        chair=clinic.chairs[1],
+    )
+    report = day_plans_refresh(site=clinic.site, now=LATER)
+
+    assert report.solved == [PLAN_DAY]
+    planned = preferred_starts(site_id=clinic.site.pk, day=PLAN_DAY)
+    assert _bookable(clinic, planned) == sum(len(times) for times in planned.values())
+
+
+def test_a_closure_added_to_a_planned_day_solves_it_again_around_the_closure(level):
+    clinic, _ = level
+    _book(clinic, 9, 10)
+    day_plans_refresh(site=clinic.site, now=LATER)
+
+    zone = clinic.site.zone
+    closed_from = dt.datetime.combine(PLAN_DAY, dt.time(13), tzinfo=zone)
+    Closure.objects.create(
+        site=clinic.site, starts_at=closed_from, ends_at=closed_from + dt.timedelta(hours=6), reason="Staff training"
+    )
+    report = day_plans_refresh(site=clinic.site, now=LATER)
+
+    assert report.solved == [PLAN_DAY]
+    planned = preferred_starts(site_id=clinic.site.pk, day=PLAN_DAY)
+    assert all(_minute(t) + 120 <= 13 * 60 for times in planned.values() for t in times)
+
+
+def test_a_nurse_whose_day_is_two_back_to_back_shifts_gets_no_start_across_the_seam(template):
+    # The first nurse's day stored as two shifts, 08:00-13:00 and 13:00-18:00: booking gives a
+    # session only to a nurse one of whose shifts covers all of it.
+    snapshot = _snapshot(OFF_RHYTHM)
+    first = snapshot.nurses[0]
+    split = replace(first, shifts=(Span(_at(8), _at(13)), Span(_at(13), _at(18))))
+    snapshot = replace(snapshot, nurses=(split, *snapshot.nurses[1:]))
+
+    outcome = solve_day_plan(snapshot=snapshot, day=DAY, lanes=template.lanes, protocols=[WORKED])
+
+    theirs = [
+        (c, clock) for c, rows in outcome.starts.items() for clock, _ in rows if outcome.nurses[c, clock] == first.id
+    ]
+    assert theirs
+    assert all(_minute(clock) + 120 <= 13 * 60 or _minute(clock) >= 13 * 60 for _, clock in theirs)
+    _assert_booking_rules_hold(outcome, OFF_RHYTHM)
+
+
+def test_plans_of_an_older_template_are_not_read(level):
+    clinic, _ = level
+    _book(clinic, 9, 10)
+    day_plans_refresh(site=clinic.site, now=LATER)
+    assert PLAN_DAY in site_placement(clinic.site).day_starts
+
+    day_template_regenerate(site=clinic.site, actor=clinic.prescriber.user, now=LATER + dt.timedelta(minutes=5))
+
+    assert PLAN_DAY not in site_placement(clinic.site).day_starts
+    assert preferred_starts(site_id=clinic.site.pk, day=PLAN_DAY) == preferred_starts(site_id=clinic.site.pk)
