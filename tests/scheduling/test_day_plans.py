@@ -16,7 +16,7 @@ from django.db import transaction
 
 from clinic.models import Closure
 from scheduling import tasks
-from scheduling.engine.day_template import ChairSpec, NurseShift, ProtocolSpec, solve_day_plan, solve_day_template
+from scheduling.engine.day_template import ChairSpec, NurseShift, solve_day_plan, solve_day_template
 from scheduling.engine.model import ChairState, NurseState, NurseWork, SiteSnapshot, Span
 from scheduling.errors import SchedulingError
 from scheduling.models import Appointment, DayPlan, DayTemplateState
@@ -26,20 +26,10 @@ from scheduling.services.day_plans import day_plans_refresh
 from scheduling.services.day_template import day_template_regenerate
 from tests.factories import PatientFactory, SiteFactory
 from tests.scheduling.conftest import NOW, START, make_clinic
+from tests.scheduling.test_day_template_solver import IV, WORKED
 
 ZONE = ZoneInfo("America/New_York")
 DAY = dt.date(2027, 3, 9)  # a Tuesday
-IV = frozenset({"iv"})
-WORKED = ProtocolSpec(
-    id=1,
-    route="iv",
-    chair_minutes=120,
-    setup_minutes=20,
-    weight=1.0,
-    check_offsets=(40,),
-    check_minutes=5,
-    discharge_minutes=10,
-)
 NURSES = (101, 102, 103, 104)
 
 
