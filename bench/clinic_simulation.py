@@ -862,11 +862,14 @@ def _child(args: list[str], database: str) -> dict:
 
 
 def migrations_state() -> str:
-    """A name for the migrations on disk, so a template from other code is rebuilt."""
+    """A name for the migrations on disk (their names and contents), so a template from other
+    code, or from a migration edited before it landed, is rebuilt."""
     import hashlib
 
-    names = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("*/migrations/0*.py"))
-    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:10]
+    digest = hashlib.sha256()
+    for path in sorted(ROOT.glob("*/migrations/0*.py")):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:10]
 
 
 def ensure_template() -> None:
