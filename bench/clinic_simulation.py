@@ -81,7 +81,8 @@ load 7-10; figures and the distributions are recorded in docs/benchmarks.md.
     .venv/bin/python bench/clinic_simulation.py --weeks 12 --seed 7
 
 SIM_DUMP=<folder> keeps each run's whole figures (with its sessions booked per day) as JSON there;
-SIM_TEMPLATE=0 runs without the day template (SIM_TEMPLATE_SECONDS: its solver limit, 10 as in the Celery task).
+SIM_TEMPLATE=0 runs without the day template (SIM_TEMPLATE_SECONDS: its solver limit, 10 as in the Celery task);
+SIM_DAY_PLANS=0 without re-solving days around their bookings (scheduling.services.day_plans).
 
 Each run gets a fresh database copied from a migrated template (`clinic_sim_bench_*`, or the prefix
 in BENCH_SIM_DB).
@@ -133,6 +134,10 @@ PROTOCOL_NAME = "IV ketamine, six in three weeks"
 # it, only `level` reads it).
 TEMPLATE_AFTER_WARM_UP = os.environ.get("SIM_TEMPLATE", "1") == "1"
 TEMPLATE_SECONDS = float(os.environ.get("SIM_TEMPLATE_SECONDS", "10"))  # the Celery task's limit
+# Once the template exists, the coming days whose bookings left its rhythm are solved again around
+# them (scheduling.services.day_plans), as beat does every ten minutes; here once a day at 06:30,
+# before the morning's bookings (so a day's new bookings wait a day for their re-solve).
+DAY_PLANS = os.environ.get("SIM_DAY_PLANS", "1") == "1"
 
 TARGETS = {
     "p90_wait_lower": 0.40,
@@ -377,6 +382,8 @@ class Tally:
     assigned_overtime: float = 0.0
     assigned_overtime_days: int = 0
     template: dict = field(default_factory=dict)
+    plans_solved: int = 0
+    plan_seconds: list = field(default_factory=list)
     first_refusal: dt.date | None = None
     lateness: list = field(default_factory=list)
 
@@ -423,6 +430,7 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
     from scheduling.errors import CourseDoesNotFit, SchedulingError
     from scheduling.models import Appointment, AppointmentStatus, Phase, PlanStatus, TreatmentPlan
     from scheduling.services.courses import ProposedSession
+    from scheduling.services.day_plans import day_plans_refresh
     from scheduling.services.day_template import day_template_regenerate
 
     began = time.perf_counter()
@@ -553,6 +561,12 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
                 "solver_status": made.solver_status,
                 "solve_seconds": made.solve_seconds,
             }
+        if DAY_PLANS and tally.template:
+            before = time.perf_counter()
+            refreshed = day_plans_refresh(site=site, now=_local(today, 6, 30))
+            if refreshed.solved:
+                tally.plans_solved += len(refreshed.solved)
+                tally.plan_seconds.append((time.perf_counter() - before) / len(refreshed.solved))
         with time_machine.travel(morning, tick=False):
             for pk in cancel_on.pop(today, []):
                 appointment = Appointment.objects.get(pk=pk)
@@ -722,6 +736,8 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
         "assigned_overtime_minutes": tally.assigned_overtime,
         "assigned_overtime_days": tally.assigned_overtime_days,
         "template": tally.template,
+        "plans_solved": tally.plans_solved,
+        "plan_seconds_median": statistics.median(tally.plan_seconds) if tally.plan_seconds else 0.0,
         "ceiling": ceiling,
         "days_at_ceiling": sum(n >= ceiling["sessions"] for n in tally.booked_by_day.values()),
         "booked_after_warm_up": statistics.mean(after_warm_up) if after_warm_up else 0.0,
@@ -846,11 +862,14 @@ def _child(args: list[str], database: str) -> dict:
 
 
 def migrations_state() -> str:
-    """A name for the migrations on disk, so a template from other code is rebuilt."""
+    """A name for the migrations on disk (their names and contents), so a template from other
+    code, or from a migration edited before it landed, is rebuilt."""
     import hashlib
 
-    names = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("*/migrations/0*.py"))
-    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:10]
+    digest = hashlib.sha256()
+    for path in sorted(ROOT.glob("*/migrations/0*.py")):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:10]
 
 
 def ensure_template() -> None:
@@ -939,6 +958,8 @@ ROWS = [
     ("busiest/quietest weekday (after warm-up)", "weekday_ratio", "{:.2f}"),
     ("day ceiling under booking's rules (CP-SAT)", None, None),
     ("day template after warm-up (level reads it)", None, None),
+    ("days solved again around their bookings (level reads them)", "plans_solved", "{:d}"),
+    ("  seconds per day solved, median of the daily runs", "plan_seconds_median", "{:.2f}"),
     ("sessions booked a day after warm-up, mean", "booked_after_warm_up", "{:.1f}"),
     ("open days booked to the ceiling", "days_at_ceiling", "{:d}"),
     ("weekday means Mon..Fri", None, None),

@@ -384,6 +384,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=5),
         "options": {"expires": 3000},
     },
+    # Level sites: the coming days whose bookings left the day template's rhythm are solved again
+    # around them (scheduling.services.day_plans); a run with nothing changed solves nothing.
+    "refresh-day-plans": {
+        "task": "scheduling.tasks.refresh_day_plans",
+        "schedule": 600.0,
+        "options": {"expires": 600.0},
+    },
     # Holds (FHIR $hold) lapse after FHIR_HOLD_MINUTES; this frees their time.
     "release-expired-holds": {
         "task": "scheduling.tasks.release_expired_holds",

@@ -9,6 +9,7 @@ Writes go through scheduling.services; these classes hold single-row logic only.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from django.conf import settings
 from django.contrib.postgres.fields import RangeOperators
@@ -606,3 +607,33 @@ class DayTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"Day template of {self.site} ({self.get_state_display()}, requested {self.requested_at:%Y-%m-%d %H:%M})"
+
+
+class DayPlan(models.Model):
+    """The site's day template solved again for one day, around the sessions already booked on it
+    (scheduling.services.day_plans): the starts placement and the board prefer on that day
+    instead of the template's. One row per site and day; a day whose bookings all keep the
+    template's starts has none."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="day_plans")
+    day = models.DateField(help_text="The site's local date.")
+    template = models.ForeignKey(DayTemplate, on_delete=models.CASCADE, related_name="day_plans")
+    # [{"chair_id": 3, "start": "08:20"}, ...]: the starts still to fill, in chair, then time order.
+    starts = models.JSONField(default=list, blank=True)
+    # The appointments it was solved around (their ids), and a fingerprint of the day as it was
+    # solved (those sessions where they were, the nurse shifts, closures, chairs, hours, ratio and
+    # template): a day that changed otherwise than by sessions at the plan's starts is solved again.
+    booked = models.JSONField(default=list, blank=True)
+    digest = models.CharField(max_length=64, blank=True)
+    # New with every solve: readers keep a parsed plan until its revision changes.
+    revision = models.UUIDField(default=uuid.uuid4)
+    solver_status = models.CharField(max_length=20, blank=True)
+    solve_seconds = models.FloatField(default=0.0)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["site", "day"]
+        constraints = [models.UniqueConstraint(fields=["site", "day"], name="day_plan_one_per_site_and_day")]
+
+    def __str__(self) -> str:
+        return f"Day plan for {self.site} on {self.day:%Y-%m-%d}"

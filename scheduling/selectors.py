@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import json
-from collections import Counter, defaultdict
+import math
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
@@ -19,6 +21,7 @@ from django.db.models import (
     JSONField,
     Min,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
 )
@@ -41,6 +44,7 @@ from scheduling.models import (
     MAX_SESSION_LENGTH,
     Appointment,
     AppointmentStatus,
+    DayPlan,
     DayTemplate,
     DayTemplateState,
     Phase,
@@ -594,8 +598,22 @@ def _starts_of(entries: list[dict[str, Any]]) -> dict[int, frozenset[dt.time]]:
     return {chair_id: frozenset(times) for chair_id, times in starts.items()}
 
 
-def preferred_starts(*, site_id: int) -> dict[int, frozenset[dt.time]]:
-    """chair id -> the local start times of the site's current day template; empty when there is none."""
+def preferred_starts(*, site_id: int, day: dt.date | None = None) -> dict[int, frozenset[dt.time]]:
+    """chair id -> the local start times of the site's current day template, or, for a `day` that
+    has a day plan, that plan's; empty when there is neither."""
+    if day is not None:
+        latest = (
+            DayTemplate.objects.filter(site_id=site_id, state=DayTemplateState.DONE)
+            .order_by("-computed_at", "-pk")
+            .values("pk")[:1]
+        )
+        planned = (
+            DayPlan.objects.filter(site_id=site_id, day=day, template_id=Subquery(latest))
+            .values_list("starts", flat=True)
+            .first()
+        )
+        if planned is not None:
+            return _starts_of(list(planned))
     return _starts_of(_template_entries(site_id))
 
 
@@ -696,6 +714,151 @@ def day_template_inputs(*, site: Site, now: dt.datetime) -> DayTemplateInputs:
     )
 
 
+# --- Day plans (scheduling/services/day_plans.py) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanBooking:
+    """A session as a day plan weighs it: where and when it starts (local wall clock), how long it
+    takes, its nurse, and the nurses on shift over all of it (by id: the k-th is the nurse of
+    template lane k)."""
+
+    id: int
+    chair_id: int
+    nurse_id: int | None
+    clock: dt.time
+    minutes: int
+    on_shift: tuple[int, ...]
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+
+
+@dataclass
+class PlanDay:
+    """What one local day holds for its day plan: its sessions, and the nurse shifts and closures
+    that touch it (as (who, start, end) and (start, end) instants)."""
+
+    bookings: list[PlanBooking] = field(default_factory=list)
+    shifts: list[tuple[int, dt.datetime, dt.datetime]] = field(default_factory=list)
+    closures: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
+
+    def digest(self, site_part: str, bookings: Iterable[PlanBooking]) -> str:
+        """A fingerprint of the day as a plan was solved for it: the site's part (chairs, hours,
+        ratio, setups, grid, template), its shifts and closures, and `bookings` where they are
+        now (chair, nurse, start, end): a session moved, a closure added, a nurse off sick all
+        change it."""
+        data = [
+            site_part,
+            sorted((who, a.isoformat(), b.isoformat()) for who, a, b in self.shifts),
+            sorted((a.isoformat(), b.isoformat()) for a, b in self.closures),
+            sorted(
+                (b.id, b.chair_id, b.nurse_id or 0, b.starts_at.isoformat(), b.ends_at.isoformat()) for b in bookings
+            ),
+        ]
+        return hashlib.sha256(json.dumps(data, separators=(",", ":")).encode()).hexdigest()
+
+
+def day_plan_site_part(site: Site, template: DayTemplate) -> str:
+    """What every day plan of `site` depends on besides the day: the active chairs and their
+    equipment, the opening hours, the ratio, the setups per nurse, the grid and the template."""
+    chairs = list(Chair.objects.filter(site=site, active=True).order_by("pk").values_list("pk", "equipment"))
+    hours = sorted((day, opens.isoformat(), closes.isoformat()) for day, (opens, closes) in opening_hours(site).items())
+    data = [
+        template.pk,
+        [(pk, sorted(equipment or ())) for pk, equipment in chairs],
+        hours,
+        site.max_patients_per_nurse,
+        site.setups_per_nurse,
+        site.slot_step_minutes,
+        site.time_zone,
+    ]
+    return json.dumps(data, separators=(",", ":"))
+
+
+def day_plan_inputs(*, site: Site, first: dt.date, last: dt.date) -> dict[dt.date, PlanDay]:
+    """The site's local days first..last that hold a session, a nurse shift or a closure, in three
+    queries (sessions, nurse shifts, closures)."""
+    zone = site.zone
+    begins, _ = day_bounds(first, zone)
+    _, ends = day_bounds(last, zone)
+    days: dict[dt.date, PlanDay] = defaultdict(PlanDay)
+
+    def touched(start: dt.datetime, end: dt.datetime) -> Iterable[dt.date]:
+        day, final = max(start, begins).astimezone(zone).date(), min(end, ends).astimezone(zone).date()
+        while day <= final:
+            yield day
+            day += dt.timedelta(days=1)
+
+    shifts: dict[int, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
+    for staff_id, starts_at, ends_at in Shift.objects.filter(
+        site=site,
+        staff__role=Role.NURSE,
+        staff__active=True,
+        starts_at__gt=begins - MAX_SHIFT_LENGTH,
+        starts_at__lt=ends,
+        ends_at__gt=begins,
+    ).values_list("staff_id", "starts_at", "ends_at"):
+        shifts[staff_id].append((starts_at, ends_at))
+        for day in touched(starts_at, ends_at):
+            days[day].shifts.append((staff_id, starts_at, ends_at))
+    for starts_at, ends_at in Closure.objects.filter(
+        Q(site=site) | Q(site__isnull=True), starts_at__lt=ends, ends_at__gt=begins
+    ).values_list("starts_at", "ends_at"):
+        for day in touched(starts_at, ends_at):
+            days[day].closures.append((starts_at, ends_at))
+    for pk, chair_id, nurse_id, starts_at, ends_at in Appointment.objects.filter(
+        site=site, status__in=BLOCKING_STATUSES, starts_at__gte=begins, starts_at__lt=ends
+    ).values_list("pk", "chair_id", "nurse_id", "starts_at", "ends_at"):
+        local = starts_at.astimezone(zone)
+        on_shift = tuple(
+            sorted(staff for staff, spans in shifts.items() if any(a <= starts_at and ends_at <= b for a, b in spans))
+        )
+        days[local.date()].bookings.append(
+            PlanBooking(
+                pk,
+                chair_id,
+                nurse_id,
+                local.time().replace(tzinfo=None),
+                math.ceil((ends_at - starts_at).total_seconds() / 60),
+                on_shift,
+                starts_at,
+                ends_at,
+            )
+        )
+    return dict(days)
+
+
+def day_plan_protocols(template: DayTemplate) -> list[TemplateProtocol]:
+    """The protocols of `template`'s starts as its solve weighed them (the mix it was given)."""
+    weights = {
+        int(entry["id"]): float(entry.get("weight") or 1.0)
+        for entry in (template.inputs or {}).get("protocols", ())
+        if isinstance(entry, dict) and "id" in entry
+    }
+    ids = {int(entry["protocol_id"]) for entry in template.starts if entry.get("protocol_id")}
+    return [
+        template_protocol(protocol, weight=weights.get(protocol.pk, 1.0))
+        for protocol in Protocol.objects.filter(pk__in=ids).order_by("pk")
+    ]
+
+
+def coming_day_plans(*, site: Site, today: dt.date, limit: int = 31) -> list[DayPlan]:
+    """The site's day plans from `today` on, nearest first (the day-template page lists them)."""
+    return list(DayPlan.objects.filter(site=site, day__gte=today).order_by("day")[:limit])
+
+
+def _plan_starts(
+    entries: list[dict[str, Any]],
+) -> tuple[dict[int, frozenset[dt.time]], dict[tuple[int, dt.time], int]]:
+    """A day plan's starts per chair, and the nurse it gives each start that has one."""
+    nurses = {
+        (int(e["chair_id"]), dt.time.fromisoformat(e["start"])): int(e["nurse_id"])
+        for e in entries
+        if e.get("nurse_id") is not None
+    }
+    return _starts_of(entries), nurses
+
+
 # --- Placement (scheduling/engine/placement.py) ---------------------------------------------
 
 # How many of the patient's latest sessions say what is usual for them.
@@ -740,16 +903,21 @@ def shortest_session_minutes() -> int | None:
 
 def _placement_rows(
     site: Site, patient: Patient | None, *, with_template: bool
-) -> tuple[int | None, list[dict[str, Any]], list[tuple[dt.datetime, int]]]:
+) -> tuple[
+    int | None,
+    list[dict[str, Any]],
+    list[tuple[dt.datetime, int]],
+    tuple[dict[dt.date, dict[int, frozenset[dt.time]]], dict[dt.date, dict[tuple[int, dt.time], int]]],
+]:
     """What the level policy weighs besides the bookings, in one read: the shortest active
-    protocol's minutes, the starts of the site's current day template (`with_template`) and
-    the patient's latest sessions at the site (latest first).
+    protocol's minutes, the starts of the site's current day template and its day plans
+    (`with_template`; the plans by day) and the patient's latest sessions at the site (latest first).
 
     One UNION ALL by hand, like the snapshot's: the level policy reads these on every proposal
     and booking, and building three ORM queries cost it more CPU than the database spends
     answering them (`shortest_session_minutes`, `_template_entries`, `patient_habits` say
     the same one at a time)."""
-    table = {model: model._meta.db_table for model in (Appointment, DayTemplate, Protocol)}
+    table = {model: model._meta.db_table for model in (Appointment, DayPlan, DayTemplate, Protocol)}
     parts = [f"SELECT 'm', NULL, MIN(p.session_minutes), NULL FROM {table[Protocol]} p WHERE p.active"]  # noqa: S608
     params: list[Any] = []
     if patient is not None:
@@ -767,23 +935,66 @@ def _placement_rows(
             " WHERE d.site_id = %s AND d.state = %s ORDER BY d.computed_at DESC, d.id DESC LIMIT 1) t"
         )
         params += [site.pk, DayTemplateState.DONE.value]
+        # The day plans of that template (solved again around each day's bookings): the day as a
+        # number of days since 1970 (a date's text depends on the server's DateStyle), and the
+        # plan's id and revision; their starts are read only when this process has not parsed
+        # that revision yet (`_plan_revisions`).
+        days_since_1970 = (
+            "CAST(julianday(p.day) - 2440587.5 AS INTEGER)"
+            if connection.vendor == "sqlite"
+            else "(p.day - DATE '1970-01-01')"
+        )
+        parts.append(
+            f"SELECT 'p', NULL, {days_since_1970}, CAST(p.id AS TEXT) || ' ' || CAST(p.revision AS TEXT)"  # noqa: S608
+            f" FROM {table[DayPlan]} p WHERE p.site_id = %s AND p.template_id = (SELECT d.id FROM {table[DayTemplate]} d"
+            " WHERE d.site_id = %s AND d.state = %s ORDER BY d.computed_at DESC, d.id DESC LIMIT 1)"
+        )
+        params += [site.pk, site.pk, DayTemplateState.DONE.value]
     with connection.cursor() as cursor:
         prepared_execute(cursor, " UNION ALL ".join(parts), params)
         found = cursor.fetchall()
     shortest: int | None = None
     entries: list[dict[str, Any]] = []
     habits: list[tuple[dt.datetime, int]] = []
+    plans: dict[dt.date, dict[int, frozenset[dt.time]]] = {}
+    plan_nurses: dict[dt.date, dict[tuple[int, dt.time], int]] = {}
+    revisions: dict[str, dt.date] = {}
     to_datetime = _datetime_reader(connection.vendor)
     for kind, starts_at, number, starts in found:
         if kind == "m":
             shortest = number
         elif kind == "t":
             entries = list(json.loads(starts) or ())
+        elif kind == "p":
+            revisions[starts] = _EPOCH_DAY + dt.timedelta(days=number)
         else:
             habits.append((to_datetime(starts_at) if to_datetime else starts_at, number))
+    for key, (day_starts, day_nurses) in _plan_revisions(revisions).items():
+        plans[revisions[key]], plan_nurses[revisions[key]] = day_starts, day_nurses
     # A UNION ALL keeps no order between its parts: the latest session first, as the subquery read them.
     habits.sort(key=lambda row: row[0], reverse=True)
-    return shortest, entries, habits
+    return shortest, entries, habits, (plans, plan_nurses)
+
+
+_EPOCH_DAY = dt.date(1970, 1, 1)
+# Parsed day plans by "id revision": a plan's starts change only with a new revision.
+_PARSED_PLANS: OrderedDict[str, tuple[dict[int, frozenset[dt.time]], dict[tuple[int, dt.time], int]]] = OrderedDict()
+_PARSED_PLANS_KEPT = 4096
+
+
+def _plan_revisions(
+    keys: Iterable[str],
+) -> dict[str, tuple[dict[int, frozenset[dt.time]], dict[tuple[int, dt.time], int]]]:
+    """The starts (and nurses) of the day plans named "id revision", parsed once per revision in
+    this process; those not parsed yet are read in one query."""
+    keys = list(keys)
+    missing = {int(key.partition(" ")[0]): key for key in keys if key not in _PARSED_PLANS}
+    if missing:
+        for pk, starts in DayPlan.objects.filter(pk__in=list(missing)).values_list("pk", "starts"):
+            _PARSED_PLANS[missing[pk]] = _plan_starts(list(starts or ()))
+            if len(_PARSED_PLANS) > _PARSED_PLANS_KEPT:
+                _PARSED_PLANS.popitem(last=False)
+    return {key: _PARSED_PLANS[key] for key in keys if key in _PARSED_PLANS}
 
 
 def site_placement(
@@ -796,7 +1007,9 @@ def site_placement(
     policy, what it weighs (the day template, the patient's habits, the shortest session).
     No query under the earliest policy, one under level."""
     if site.placement_policy != EARLIEST:
-        shortest, entries, habit_rows = _placement_rows(site, patient, with_template=preferred_starts is None)
+        shortest, entries, habit_rows, (plans, plan_nurses) = _placement_rows(
+            site, patient, with_template=preferred_starts is None
+        )
         lanes: dict[int, int] = {}
         if preferred_starts is None:
             preferred_starts = _starts_of(entries)
@@ -804,6 +1017,8 @@ def site_placement(
         return Placement(
             policy=site.placement_policy,
             preferred_starts=preferred_starts,
+            day_starts=plans,
+            day_nurses=plan_nurses,
             chair_lanes=lanes,
             habits=_habits_of(habit_rows, site),
             shortest_session=dt.timedelta(minutes=shortest) if shortest else None,

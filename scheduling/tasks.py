@@ -11,9 +11,12 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.utils import timezone
 
+from clinic.models import Site
 from scheduling.engine.day_template import DEFAULT_TIME_LIMIT_SECONDS
+from scheduling.engine.placement import LEVEL
 from scheduling.models import DayTemplate, DayTemplateState
 from scheduling.reminders.services import front_desk_lists_send_due, reminders_dispatch_due
+from scheduling.services.day_plans import day_plans_refresh
 from scheduling.services.day_template import REGENERATE_TASK, day_template_fail, day_template_regenerate
 from scheduling.services.holds import holds_release_expired
 from scheduling.services.waitlist import waitlist_offer_freed_slot, waitlist_offers_sweep
@@ -104,4 +107,27 @@ def regenerate_day_template(attempt_id: int) -> str:
         result = day_template_fail(
             attempt=attempt, now=timezone.now(), error="The solver ran out of time; the previous template stays in use."
         )
+    else:
+        if result.state == DayTemplateState.DONE:
+            # The coming days' plans were solved from the old template: solve them again now.
+            refresh_day_plans.delay(attempt.site_id)
     return result.state
+
+
+@shared_task(name="scheduling.tasks.refresh_day_plans", ignore_result=True, soft_time_limit=240, time_limit=270)
+def refresh_day_plans(site_id: int | None = None) -> int:
+    """Run by beat without a site: queue one run per level site (a busy site does not hold up
+    the others). With a site (queued so, or after a new template): solve again its coming days
+    whose bookings left the template's rhythm. Returns the days solved, or the runs queued."""
+    if site_id is None:
+        sites = list(Site.objects.filter(placement_policy=LEVEL).order_by("pk").values_list("pk", flat=True))
+        for pk in sites:
+            refresh_day_plans.apply_async(args=[pk], expires=600.0)
+        return len(sites)
+    site = Site.objects.filter(pk=site_id).first()
+    if site is None:
+        return 0
+    try:
+        return len(day_plans_refresh(site=site, now=timezone.now()).solved)
+    except SoftTimeLimitExceeded:
+        return 0  # each day's plan is saved as it is solved: the next run goes on from there

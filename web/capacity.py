@@ -20,7 +20,7 @@ from clinic.permissions import sites_of
 from clinical.selectors import CapacityWindow, capacity_report
 from scheduling.engine.wallclock import local_day
 from scheduling.models import DayTemplate, Protocol
-from scheduling.selectors import latest_day_template
+from scheduling.selectors import coming_day_plans, latest_day_template
 from scheduling.services.day_template import day_template_request
 from web.access import page_required
 from web.common import parse_day
@@ -88,6 +88,10 @@ def day_template(request: HttpRequest) -> HttpResponse:
         "rows": _template_rows(current, site),
         "latest": latest if latest is not None and latest != current else None,
         "history": DayTemplate.objects.filter(site=site).select_related("computed_by")[:10],
+        "plans": [
+            {"day": plan.day, "left": len(plan.starts), "booked": len(plan.booked), "computed_at": plan.computed_at}
+            for plan in coming_day_plans(site=site, today=local_day(now, site.zone))
+        ],
     }
     with timezone.override(site.zone):
         return render(request, "web/day_template.html", context)

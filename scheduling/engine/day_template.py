@@ -28,6 +28,9 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from scheduling.engine.model import SiteSnapshot, Span
 
 if TYPE_CHECKING:
     from ortools.sat.python import cp_model
@@ -80,6 +83,19 @@ class NurseShift:
 
 
 @dataclass(frozen=True)
+class FixedWork:
+    """What a day already holds, in wall-clock minutes of the day, [start, end) pairs: the
+    sessions booked on each chair, and the lone nurse's booked sessions (watched) and hands-on
+    work. A day plan is solved around it."""
+
+    chairs: Mapping[int, Sequence[tuple[int, int]]] = field(default_factory=dict)
+    watched: Sequence[tuple[int, int]] = ()
+    hands: Sequence[tuple[int, int]] = ()
+    # Where the lone nurse's shifts meet end to start: no session may span one (`_seams`).
+    seams: Sequence[int] = ()
+
+
+@dataclass(frozen=True)
 class DayTemplateSolution:
     starts: dict[int, list[tuple[dt.time, int]]]  # chair id -> [(local start, protocol id)], in time order
     sessions_per_day: int
@@ -124,6 +140,29 @@ def _capacity_blocks(
             demands.append(taken)
         index = end
     return intervals, demands
+
+
+# A day plan's solves are reproducible (the same plan on any machine under any load, so a bench's
+# figures repeat): one thread interleaving CP-SAT's strategies, a fixed seed, and a budget of
+# deterministic work; the wall-clock limit only bounds a machine too slow for that work.
+LANE_WORK = 2.0
+
+
+def _reproducible(solver: cp_model.CpSolver, work: float) -> None:
+    solver.parameters.num_workers = 1
+    solver.parameters.interleave_search = True
+    solver.parameters.random_seed = 1
+    solver.parameters.max_deterministic_time = work
+
+
+def _keep_off_seams(
+    model: cp_model.CpModel, start: cp_model.LinearExpr, minutes: int, seams: Sequence[int], present: cp_model.IntVar
+) -> None:
+    """A present session [start, start + minutes) ends by each seam or starts after it."""
+    for seam in seams:
+        before = model.new_bool_var("")
+        model.add(start + minutes <= seam).only_enforce_if([present, before])
+        model.add(start >= seam).only_enforce_if([present, ~before])
 
 
 def solve_day_template(
@@ -206,8 +245,10 @@ def _solve(
     step_minutes: int,
     time_limit_seconds: float,
     workers: int,
+    fixed: FixedWork | None = None,
 ) -> DayTemplateOutcome:
-    """One CP-SAT model of the whole day with the nurses pooled (see the module docstring)."""
+    """One CP-SAT model of the whole day with the nurses pooled (see the module docstring).
+    `fixed`: work already booked that the day must hold as it is (a day plan's bookings)."""
     # Imported here: OR-Tools takes most of a second to import, and only the task's worker solves.
     from ortools.sat.python import cp_model
 
@@ -238,6 +279,14 @@ def _solve(
     watch_intervals, watch_demands = _capacity_blocks(
         model, [n * max_patients_per_nurse for n in nurses], opens, step, watch_cap
     )
+    fixed_given = fixed is not None
+    fixed = fixed or FixedWork()
+    for begins, ends in fixed.hands:
+        setup_intervals.append(model.new_fixed_size_interval_var(begins, ends - begins, ""))
+        setup_demands.append(1)
+    for begins, ends in fixed.watched:
+        watch_intervals.append(model.new_fixed_size_interval_var(begins, ends - begins, ""))
+        watch_demands.append(1)
 
     # (chair id, slot, protocol) -> presence; (chair id, slot) -> start in grid cells from opening.
     chosen: dict[tuple[int, int, int], cp_model.IntVar] = {}
@@ -249,7 +298,10 @@ def _solve(
         if not fitting:
             continue
         slots = (closes - opens) // min(p.chair_minutes for p in fitting)
-        no_overlap: list[cp_model.IntervalVar] = []
+        no_overlap: list[cp_model.IntervalVar] = [
+            model.new_fixed_size_interval_var(begins, ends - begins, "")
+            for begins, ends in fixed.chairs.get(chair.id, ())
+        ]
         previous: tuple[cp_model.IntVar, cp_model.LinearExpr] | None = None
         for slot in range(slots):
             cell = model.new_int_var(0, cells, f"cell_{chair.id}_{slot}")
@@ -265,6 +317,7 @@ def _solve(
                     start, protocol.chair_minutes, start + protocol.chair_minutes, present, ""
                 )
                 model.add(start + protocol.chair_minutes <= closes).only_enforce_if(present)
+                _keep_off_seams(model, start, protocol.chair_minutes, fixed.seams, present)
                 no_overlap.append(session)
                 watch_intervals.append(session)
                 watch_demands.append(1)
@@ -290,7 +343,8 @@ def _solve(
     # order of their first start, unused ones last. The same days, without the 12! copies to search.
     alike: dict[frozenset[str], list[int]] = {}
     for chair in chairs:
-        if chair.id in first_used:
+        # A chair with sessions booked on it is no longer like the others.
+        if chair.id in first_used and not fixed.chairs.get(chair.id):
             alike.setdefault(chair.routes, []).append(chair.id)
     for group in alike.values():
         for earlier, later in itertools.pairwise(group):
@@ -306,13 +360,16 @@ def _solve(
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = workers
     solver.parameters.max_time_in_seconds = max(0.01, time_limit_seconds * 0.6 - (time.monotonic() - started))
+    if fixed_given:
+        _reproducible(solver, LANE_WORK)
     status = solver.solve(model)
     status_name = solver.status_name(status)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return outcome(status_name)
     best = round(solver.objective_value)
     if best <= 0:
-        return outcome("INFEASIBLE")
+        # Around booked work, no room is an answer (the day is full); for an empty day it is none.
+        return outcome(status_name if fixed_given else "INFEASIBLE")
 
     # Phase 2: hold the count, then the mix, then early (staggered) starts.
     model.add(total >= best)
@@ -337,6 +394,8 @@ def _solve(
     remaining = time_limit_seconds - (time.monotonic() - started)
     second = cp_model.CpSolver()
     second.parameters.num_workers = workers
+    if fixed_given:
+        _reproducible(second, LANE_WORK / 2)
     # A twentieth of the limit is kept for reading the answer back.
     second.parameters.max_time_in_seconds = max(0.01, min(remaining - time_limit_seconds / 20, time_limit_seconds / 2))
     refined = second.solve(model)
@@ -353,6 +412,318 @@ def _solve(
         chair_starts.sort()
     # OPTIMAL when the count is proven the most a day can hold, whatever phase 2 reached.
     return outcome(status_name, DayTemplateSolution(starts=starts, sessions_per_day=held))
+
+
+@dataclass(frozen=True)
+class DayPlanOutcome:
+    """A day re-solved around its bookings: chair id -> the local starts still to fill (the plan),
+    for the chairs whose nurse's solve found an answer; `kept` the chairs left to the site's
+    template (no answer in time, or bookings no day of the model can hold)."""
+
+    starts: dict[int, list[tuple[dt.time, int]]]
+    kept: frozenset[int]
+    status: str
+    solve_seconds: float
+    # (chair id, local start) -> the nurse the plan gives that start.
+    nurses: dict[tuple[int, dt.time], int] = field(default_factory=dict)
+    # Sessions the nurse-per-chair solve held, before the whole day was solved with any nurse on any chair.
+    by_lanes: int = 0
+
+    @property
+    def sessions(self) -> int:
+        return sum(len(rows) for rows in self.starts.values())
+
+
+def _wall_minutes(span: Span, day: dt.date, zone: ZoneInfo) -> tuple[int, int]:
+    """`span` as [start, end) minutes of `day`'s local wall clock, clipped to the day; a start
+    rounded down and an end rounded up to the minute (a session ending at 11:00:30 holds 11:00)."""
+
+    def minute(instant: dt.datetime, *, up: bool) -> int:
+        local = instant.astimezone(zone)
+        if local.date() != day:
+            return 0 if local.date() < day else 24 * 60
+        return local.hour * 60 + local.minute + int(up and (local.second > 0 or local.microsecond > 0))
+
+    return minute(span.start, up=False), minute(span.end, up=True)
+
+
+def _merged(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Non-empty [start, end) spans, those that overlap or touch joined (a chair's no-overlap
+    takes them as they are)."""
+    merged: list[tuple[int, int]] = []
+    for begins, ends in sorted(span for span in spans if span[1] > span[0]):
+        if merged and begins <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], ends))
+        else:
+            merged.append((begins, ends))
+    return merged
+
+
+def _seams(shifts: Sequence[tuple[int, int]]) -> list[int]:
+    """The minutes where one of a nurse's shifts ends as the next begins: booking gives a session
+    only to a nurse one of whose shifts covers all of it, so no session may span a seam."""
+    ordered = sorted(shifts)
+    return [earlier[1] for earlier, later in itertools.pairwise(ordered) if earlier[1] == later[0]]
+
+
+# How much work (CP-SAT's deterministic seconds, the same on any machine) the whole-day solve of a
+# day plan may do after the lanes' answer.
+IMPROVE_WORK = 0.2
+
+
+def solve_day_plan(
+    *,
+    snapshot: SiteSnapshot,
+    day: dt.date,
+    lanes: Mapping[int, int],
+    protocols: Sequence[ProtocolSpec],
+    ceiling: int | None = None,
+    time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS,
+    improve_work: float = IMPROVE_WORK,
+    workers: int = DEFAULT_WORKERS,
+) -> DayPlanOutcome:
+    """The site's per-nurse day template solved again for one day, around the sessions already
+    booked on it: the most further sessions the day can hold, and their starts.
+
+    A template's rhythm suits an empty day. Sessions booked off it (before the template existed,
+    or by hand) each block two of its places where they could block one; solved around them, the
+    day takes as many more as booking's rules allow. First the chairs keep the template's lanes:
+    lane k is the k-th nurse on shift during opening hours that day (by id, as placement gives a
+    template chair its nurse), and each nurse's chairs are solved with that nurse's own booked
+    work, which is exact for new sessions given to that nurse. Then, unless that already reaches
+    `ceiling` (the template's sessions a day) with what is booked, the whole day is solved from
+    that answer with any nurse on any chair (a session booked by another nurse on a lane's chair
+    binds two lanes), for `improve_work` of deterministic work, and taken if it holds more: its
+    starts then name their nurse. `snapshot` must hold the day (`site_snapshot` over it)."""
+    started = time.monotonic()
+    zone = snapshot.zone
+    hours = snapshot.opening.get(day.weekday())
+    chairs = [ChairSpec(id=c.id, routes=c.routes) for c in snapshot.chairs if c.id in lanes]
+    shifts = {
+        n.id: [w for w in (_wall_minutes(s, day, zone) for s in n.shifts) if w[1] > w[0]] for n in snapshot.nurses
+    }
+    opens, closes = (_minutes(hours[0]), _minutes(hours[1])) if hours else (0, 0)
+    # The nurses on shift during opening hours that day, by id: lane k is the k-th.
+    nurses = sorted(
+        (n for n in snapshot.nurses if any(a < closes and opens < b for a, b in shifts[n.id])), key=lambda n: n.id
+    )
+    if hours is None or not chairs or not nurses:
+        return DayPlanOutcome(starts={}, kept=frozenset(c.id for c in chairs), status="INFEASIBLE", solve_seconds=0.0)
+    closed = [_wall_minutes(span, day, zone) for span, _ in snapshot.closures]
+    sessions = {
+        c.id: [w for w in (_wall_minutes(s, day, zone) for s in c.busy) if w[1] > w[0]] for c in snapshot.chairs
+    }
+    busy = {c.id: _merged([*sessions[c.id], *closed]) for c in snapshot.chairs}
+    booked = sum(len(spans) for spans in sessions.values())
+    plan_nurses = {
+        n.id: _PlanNurse(
+            id=n.id,
+            shifts=shifts[n.id],
+            watched=[w for w in (_wall_minutes(s, day, zone) for s in n.booked) if w[1] > w[0]],
+            hands=[h for h in (_wall_minutes(s, day, zone) for s in n.hands_on) if h[1] > h[0]],
+        )
+        for n in nurses
+    }
+    by_nurse: dict[int, list[ChairSpec]] = {}
+    for chair in chairs:
+        by_nurse.setdefault(nurses[lanes[chair.id] % len(nurses)].id, []).append(chair)
+    starts: dict[int, list[tuple[dt.time, int]]] = {}
+    nurses_of: dict[tuple[int, dt.time], int] = {}
+    kept: set[int] = set()
+    statuses: list[str] = []
+    for number, nurse_id in enumerate(n.id for n in nurses if n.id in by_nurse):
+        group, nurse = by_nurse[nurse_id], plan_nurses[nurse_id]
+        left = time_limit_seconds - (time.monotonic() - started)
+        solved = _solve(
+            chairs=group,
+            opening=hours,
+            nurse_shifts=[NurseShift(_clock(a), _clock(min(b, 24 * 60 - 1))) for a, b in nurse.shifts],
+            protocols=protocols,
+            setups_per_nurse=snapshot.setups_per_nurse or 1,
+            max_patients_per_nurse=snapshot.max_patients_per_nurse,
+            step_minutes=snapshot.step_minutes,
+            # Half the limit for the lanes, the rest for the whole day.
+            time_limit_seconds=max(0.05, left / 2 / (len(by_nurse) - number)),
+            workers=workers,
+            fixed=FixedWork(
+                chairs={c.id: busy[c.id] for c in group},
+                watched=nurse.watched,
+                hands=nurse.hands,
+                seams=_seams(nurse.shifts),
+            ),
+        )
+        statuses.append(solved.status)
+        if solved.template is None and solved.status != "OPTIMAL":
+            kept.update(c.id for c in group)
+            continue
+        for chair in group:
+            starts[chair.id] = list(solved.template.starts.get(chair.id, ())) if solved.template else []
+            nurses_of.update({(chair.id, clock): nurse_id for clock, _ in starts[chair.id]})
+    by_lanes = sum(len(rows) for rows in starts.values())
+    status = "OPTIMAL" if all(s == "OPTIMAL" for s in statuses) else ("FEASIBLE" if starts else "INFEASIBLE")
+    left = time_limit_seconds - (time.monotonic() - started)
+    room = ceiling is None or booked + by_lanes < ceiling
+    if not kept and starts and room and improve_work > 0 and left > 0.05:
+        whole = _solve_whole_day(
+            chairs=chairs,
+            opening=hours,
+            nurses=list(plan_nurses.values()),
+            busy=busy,
+            protocols=protocols,
+            setups_per_nurse=snapshot.setups_per_nurse or 1,
+            max_patients_per_nurse=snapshot.max_patients_per_nurse,
+            step_minutes=snapshot.step_minutes,
+            hint={c: [(clock, p, nurses_of[c, clock]) for clock, p in rows] for c, rows in starts.items()},
+            work=improve_work,
+            time_limit_seconds=left,
+        )
+        if whole is not None and sum(len(rows) for rows in whole.values()) > by_lanes:
+            starts = {c: [(clock, p) for clock, p, _ in rows] for c, rows in whole.items()}
+            nurses_of = {(c, clock): n for c, rows in whole.items() for clock, _, n in rows}
+            status = "FEASIBLE"
+    return DayPlanOutcome(
+        starts=starts,
+        kept=frozenset(kept),
+        status=status,
+        solve_seconds=time.monotonic() - started,
+        nurses=nurses_of,
+        by_lanes=by_lanes,
+    )
+
+
+@dataclass(frozen=True)
+class _PlanNurse:
+    """One nurse on a day plan's day, in wall-clock minutes: shifts, booked sessions, hands-on work."""
+
+    id: int
+    shifts: Sequence[tuple[int, int]]
+    watched: Sequence[tuple[int, int]]
+    hands: Sequence[tuple[int, int]]
+
+
+def _solve_whole_day(
+    *,
+    chairs: Sequence[ChairSpec],
+    opening: tuple[dt.time, dt.time],
+    nurses: Sequence[_PlanNurse],
+    busy: Mapping[int, Sequence[tuple[int, int]]],
+    protocols: Sequence[ProtocolSpec],
+    setups_per_nurse: int,
+    max_patients_per_nurse: int,
+    step_minutes: int,
+    hint: Mapping[int, Sequence[tuple[dt.time, int, int]]],
+    work: float,
+    time_limit_seconds: float,
+) -> dict[int, list[tuple[dt.time, int, int]]] | None:
+    """The most further sessions one day holds around its booked work, each new session with any
+    nurse on any equipped chair (booking's rules per nurse: hands-on work at most `setups_per_nurse`
+    at once, at most the ratio watched, inside the nurse's shifts), then the earliest starts.
+    Started from `hint` (chair -> [(start, protocol, nurse)], a feasible answer) and stopped at
+    the time limit: chair id -> [(start, protocol id, nurse id)], or None without an answer."""
+    from ortools.sat.python import cp_model
+
+    step = step_minutes
+    opens = math.ceil(_minutes(opening[0]) / step) * step
+    closes = _minutes(opening[1]) // step * step
+    cells = max(0, (closes - opens) // step)
+    usable = [p for p in protocols if p.chair_minutes > 0 and p.weight > 0]
+    if not cells or not usable or not nurses:
+        return None
+    model = cp_model.CpModel()
+    hands: dict[int, tuple[list[cp_model.IntervalVar], list[int]]] = {}
+    watched: dict[int, tuple[list[cp_model.IntervalVar], list[int]]] = {}
+    for nurse in nurses:
+        on = [
+            int(any(a <= opens + i * step and opens + (i + 1) * step <= b for a, b in nurse.shifts))
+            for i in range(cells)
+        ]
+        hands[nurse.id] = _capacity_blocks(model, [n * setups_per_nurse for n in on], opens, step, setups_per_nurse)
+        watched[nurse.id] = _capacity_blocks(
+            model, [n * max_patients_per_nurse for n in on], opens, step, max_patients_per_nurse
+        )
+        for begins, ends in nurse.hands:
+            hands[nurse.id][0].append(model.new_fixed_size_interval_var(begins, ends - begins, ""))
+            hands[nurse.id][1].append(1)
+        for begins, ends in nurse.watched:
+            watched[nurse.id][0].append(model.new_fixed_size_interval_var(begins, ends - begins, ""))
+            watched[nurse.id][1].append(1)
+    chosen: dict[tuple[int, int, int, int], cp_model.IntVar] = {}
+    cell_of: dict[tuple[int, int], cp_model.IntVar] = {}
+    for chair in chairs:
+        fitting = [p for p in usable if p.route in chair.routes and p.chair_minutes <= closes - opens]
+        if not fitting:
+            continue
+        hinted = sorted(hint.get(chair.id, ()))
+        no_overlap = [model.new_fixed_size_interval_var(a, b - a, "") for a, b in busy.get(chair.id, ())]
+        previous: tuple[cp_model.IntVar, cp_model.LinearExpr] | None = None
+        for slot in range((closes - opens) // min(p.chair_minutes for p in fitting)):
+            cell = model.new_int_var(0, cells, "")
+            start = opens + step * cell
+            used = model.new_bool_var("")
+            wanted = hinted[slot] if slot < len(hinted) else None
+            model.add_hint(cell, (_minutes(wanted[0]) - opens) // step if wanted else 0)
+            model.add_hint(used, wanted is not None)
+            options = []
+            for protocol in fitting:
+                takes = model.new_bool_var("")
+                options.append((protocol, takes))
+                model.add_hint(takes, wanted is not None and wanted[1] == protocol.id)
+                no_overlap.append(
+                    model.new_optional_interval_var(
+                        start, protocol.chair_minutes, start + protocol.chair_minutes, takes, ""
+                    )
+                )
+                model.add(start + protocol.chair_minutes <= closes).only_enforce_if(takes)
+                by_nurse = []
+                for nurse in nurses:
+                    present = model.new_bool_var("")
+                    by_nurse.append(present)
+                    chosen[chair.id, slot, protocol.id, nurse.id] = present
+                    model.add_hint(present, wanted is not None and wanted[1:] == (protocol.id, nurse.id))
+                    _keep_off_seams(model, start, protocol.chair_minutes, _seams(nurse.shifts), present)
+                    watched[nurse.id][0].append(
+                        model.new_optional_interval_var(
+                            start, protocol.chair_minutes, start + protocol.chair_minutes, present, ""
+                        )
+                    )
+                    watched[nurse.id][1].append(1)
+                    for offset, length in protocol.hands_on():
+                        hands[nurse.id][0].append(
+                            model.new_optional_interval_var(
+                                start + offset, length, start + offset + length, present, ""
+                            )
+                        )
+                        hands[nurse.id][1].append(1)
+                model.add(sum(by_nurse) == takes)
+            model.add(sum(takes for _, takes in options) == used)
+            model.add(cell == 0).only_enforce_if(~used)
+            end = start + sum(p.chair_minutes * takes for p, takes in options)
+            if previous is not None:
+                model.add_implication(used, previous[0])
+                model.add(start >= previous[1]).only_enforce_if(used)
+            previous = (used, end)
+            cell_of[chair.id, slot] = cell
+        model.add_no_overlap(no_overlap)
+    if not chosen:
+        return None
+    for nurse in nurses:
+        model.add_cumulative(*hands[nurse.id], setups_per_nurse)
+        model.add_cumulative(*watched[nurse.id], max_patients_per_nurse)
+    # The most sessions first: one more session outweighs any arrangement of the starts.
+    model.maximize((len(cell_of) * cells + 1) * sum(chosen.values()) - sum(cell_of.values()))
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.01, time_limit_seconds)
+    _reproducible(solver, work)
+    if solver.solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    found: dict[int, list[tuple[dt.time, int, int]]] = {}
+    for (chair_id, slot, protocol_id, nurse_id), present in chosen.items():
+        if solver.value(present):
+            clock = _clock(opens + step * solver.value(cell_of[chair_id, slot]))
+            found.setdefault(chair_id, []).append((clock, protocol_id, nurse_id))
+    for rows in found.values():
+        rows.sort()
+    return found
 
 
 def preferred_starts_of(starts: Mapping[int, Sequence[tuple[dt.time, int]]]) -> dict[int, frozenset[dt.time]]:

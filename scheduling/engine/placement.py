@@ -16,7 +16,9 @@ feasible (start, chair) pairs a site's `placement_policy` chooses:
      beyond what the site's nurses can set up at once (a cap, not a minimum: spreading starts
      over every quarter hour broke the nurses' free time into pieces too short for a setup
      and cost a tenth of the sessions in the issue 17 bench);
-  a') a start of the site's day template for that chair (`preferred_starts`), when given;
+  a') a start of the site's day template for that chair (`preferred_starts`), when given, or
+     on a day that has a day plan (the template solved again around the day's bookings,
+     scheduling.services.day_plans), a start of that plan (`day_starts`);
   b) the quietest day: the share of the day's chair time already booked at the site. A
      course chooses each session's day among the days its rules allow (up to
      `DAY_SLACK_DAYS` (1) after the earliest possible day, the first session up to
@@ -92,6 +94,12 @@ class Placement:
     policy: str = EARLIEST
     # chair id -> local wall-clock starts of the site's day template, preferred when free.
     preferred_starts: Mapping[int, frozenset[dt.time]] = field(default_factory=dict)
+    # local day -> chair id -> that day's plan's starts (the template solved around the day's
+    # bookings), preferred on that day instead of `preferred_starts`.
+    day_starts: Mapping[dt.date, Mapping[int, frozenset[dt.time]]] = field(default_factory=dict)
+    # local day -> (chair id, local start) -> the nurse that day's plan gives the start (a plan
+    # solved with any nurse on any chair); otherwise the chair's lane decides.
+    day_nurses: Mapping[dt.date, Mapping[tuple[int, dt.time], int]] = field(default_factory=dict)
     # chair id -> which nurse on shift (0, 1, ... by id) the template's per-nurse day gives the chair.
     chair_lanes: Mapping[int, int] = field(default_factory=dict)
     habits: Habits = Habits()
@@ -376,6 +384,7 @@ class Placer:
                 at = (start, end)
                 local = start.astimezone(zone)
                 load = self.load(local.date())
+                today_starts = placement.day_starts.get(local.date(), preferred)
                 minute = local.hour * 60 + local.minute
                 clock = local.time().replace(tzinfo=None)
                 # The nurse's and the closing time first: one weight, so the positions of the rest stay put.
@@ -386,7 +395,7 @@ class Placer:
                 gap = shortest or (end - start)
             chair_id = slot.chair_id
             hands = availability.hands_overlaps(slot.nurse_id, start, end) if several_setups else 0
-            template_miss = int(bool(preferred) and clock not in preferred.get(chair_id, ()))
+            template_miss = int(bool(preferred) and clock not in today_starts.get(chair_id, ()))
             found.append(
                 (
                     (hands, near_closing),
@@ -431,8 +440,15 @@ class Placer:
         return Slot(slot.start, slot.end, slot.chair_id, best[1])
 
     def _lane_nurse(self, slot: Slot) -> int | None:
-        """The nurse the day template's per-nurse day gives the slot's chair: the lane-th of the
-        nurses on shift over the slot, by id (None without a lane or a nurse on shift)."""
+        """The nurse the day's plan gives the slot's start, else the one the day template's
+        per-nurse day gives the slot's chair: the lane-th of the nurses on shift over the slot, by
+        id (None without a lane or a nurse on shift)."""
+        local = slot.start.astimezone(self.availability.site.zone)
+        planned = self.placement.day_nurses.get(local.date(), {}).get(
+            (slot.chair_id, local.time().replace(tzinfo=None))
+        )
+        if planned is not None:
+            return planned
         lane = self.placement.chair_lanes.get(slot.chair_id)
         if lane is None:
             return None
@@ -476,7 +492,8 @@ class Placer:
         if not near_closing and any(c.score[0][1] for c in others):
             parts.append("ends well before closing")
         if self.placement.preferred_starts and not template_miss:
-            parts.append("a start of the day template")
+            planned = local.date() in self.placement.day_starts
+            parts.append("a start of this day's plan" if planned else "a start of the day template")
         if day_reason:
             parts.append(day_reason)
         if not fragments and any(c.score[4][1] for c in others):

@@ -8,17 +8,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from scheduling.models import AppointmentStatus, DayTemplate, DayTemplateState
+from scheduling.models import AppointmentStatus, DayPlan, DayTemplate, DayTemplateState
 from scheduling.selectors import (
     _starts_of,
     _template_entries,
     patient_habits,
+    preferred_starts,
     shortest_session_minutes,
     site_placement,
 )
 from tests.factories import AppointmentFactory, ChairFactory, PatientFactory, ProtocolFactory, SiteFactory
 
 TUESDAY = dt.date(2030, 1, 8)
+PLANNED = TUESDAY + dt.timedelta(days=14)
 
 
 def level_site_read_both_ways() -> dict[str, Any]:
@@ -55,8 +57,8 @@ def level_site_read_both_ways() -> dict[str, Any]:
 
     computed = dt.datetime(2029, 12, 1, 12, tzinfo=dt.UTC)
 
-    def template(state: str, hours: int, starts: list[dict[str, Any]]) -> None:
-        DayTemplate.objects.create(
+    def template(state: str, hours: int, starts: list[dict[str, Any]]) -> DayTemplate:
+        return DayTemplate.objects.create(
             site=site,
             state=state,
             starts=starts,
@@ -66,7 +68,7 @@ def level_site_read_both_ways() -> dict[str, Any]:
         )
 
     template(DayTemplateState.DONE, 1, [{"chair_id": first.pk, "start": "08:00", "protocol_id": None, "lane": 0}])
-    template(
+    latest = template(
         DayTemplateState.DONE,
         2,
         [
@@ -76,6 +78,14 @@ def level_site_read_both_ways() -> dict[str, Any]:
         ],
     )
     template(DayTemplateState.FAILED, 3, [])  # a later failed run changes nothing
+    # A day re-solved around its bookings: on that day L1 starts at 13:00 and L2 has no start left.
+    DayPlan.objects.create(
+        site=site,
+        day=PLANNED,
+        template=latest,
+        starts=[{"chair_id": first.pk, "start": "13:00"}],
+        computed_at=computed + dt.timedelta(hours=4),
+    )
 
     one_read = site_placement(site, patient=patient)
     entries = _template_entries(site.pk)
@@ -93,6 +103,10 @@ def level_site_read_both_ways() -> dict[str, Any]:
                 placement.habits.chair_id,
             ],
             "shortest": placement.shortest_session.total_seconds() // 60 if placement.shortest_session else None,
+            "plans": {
+                day.isoformat(): {str(k): sorted(f"{t:%H:%M}" for t in v) for k, v in starts.items()}
+                for day, starts in placement.day_starts.items()
+            },
         }
 
     return {
@@ -105,6 +119,15 @@ def level_site_read_both_ways() -> dict[str, Any]:
             "lanes": {str(e["chair_id"]): e["lane"] for e in entries},
             "habits": [habits.weekday, f"{habits.clock:%H:%M}" if habits.clock else None, habits.chair_id],
             "shortest": shortest_session_minutes(),
+            "plans": {
+                day.isoformat(): {str(k): sorted(f"{t:%H:%M}" for t in v) for k, v in starts.items()}
+                for day in (PLANNED,)
+                for starts in (preferred_starts(site_id=site.pk, day=day),)
+            },
+        },
+        "another_day": {
+            str(k): sorted(f"{t:%H:%M}" for t in v)
+            for k, v in preferred_starts(site_id=site.pk, day=PLANNED + dt.timedelta(days=1)).items()
         },
     }
 
@@ -117,8 +140,11 @@ def check(found: dict[str, Any]) -> None:
         "lanes": {str(first): 1, str(second): 0},
         "habits": [TUESDAY.weekday(), "10:00", second],
         "shortest": 90,
+        "plans": {PLANNED.isoformat(): {str(first): ["13:00"]}},
     }
     assert found["one_read"] == expected
     assert found["one_at_a_time"] == expected
     assert found["no_patient"] == {**expected, "habits": [None, None, None]}
-    assert found["given_starts"] == {**expected, "preferred": {str(first): ["12:00"]}, "lanes": {}}
+    assert found["given_starts"] == {**expected, "preferred": {str(first): ["12:00"]}, "lanes": {}, "plans": {}}
+    # A day without a plan keeps the template's starts.
+    assert found["another_day"] == expected["preferred"]

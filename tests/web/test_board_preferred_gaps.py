@@ -9,7 +9,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from scheduling.models import DayTemplate, DayTemplateState
+from scheduling.models import DayPlan, DayTemplate, DayTemplateState
 from tests.web.conftest import START, login
 from tests.web.test_board_grid import NEW_YORK, _grid, _items, _session
 from web.board_grid import split_at_preferred
@@ -85,3 +85,35 @@ def test_the_board_page_shows_preferred_gaps_with_a_mark_and_a_data_attribute(cl
     assert "Preferred 13:30" in preferred[0]
     assert "Chair 3" in preferred[0]
     assert html.count('data-preferred="true"') == 1
+
+
+@pytest.mark.django_db
+def test_on_a_day_with_a_day_plan_the_board_prefers_the_plans_starts(client, web):
+    chair = web.clinic.chairs[2]
+    computed = dt.datetime(2026, 2, 27, 12, tzinfo=dt.UTC)
+    template = DayTemplate.objects.create(
+        site=web.clinic.site,
+        state=DayTemplateState.DONE,
+        starts=[{"chair_id": chair.pk, "start": "13:30", "protocol_id": web.clinic.protocol.pk, "lane": 0}],
+        sessions_per_day=1,
+        requested_at=computed,
+        computed_at=computed,
+    )
+    # The day solved again around its bookings starts Chair 3 at 14:15 instead; the next day keeps 13:30.
+    DayPlan.objects.create(
+        site=web.clinic.site,
+        day=START,
+        template=template,
+        starts=[{"chair_id": chair.pk, "start": "14:15"}],
+        computed_at=computed,
+    )
+    login(client, web.desk.user)
+
+    def preferred_on(day: dt.date) -> list[str]:
+        html = client.get(reverse("web:board") + f"?day={day.isoformat()}").content.decode()
+        return re.findall(r'<a class="block gap gap--preferred[^"]*"[^>]*data-preferred="true"[^>]*>(.*?)</a>', html)
+
+    planned = preferred_on(START)
+    assert len(planned) == 1 and "Preferred 14:15" in planned[0]
+    following = preferred_on(START + dt.timedelta(days=1))
+    assert len(following) == 1 and "Preferred 13:30" in following[0]

@@ -8,10 +8,11 @@ import datetime as dt
 import re
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from scheduling import tasks
-from scheduling.models import DayTemplate, DayTemplateState
+from scheduling.models import DayPlan, DayTemplate, DayTemplateState
 from scheduling.services import day_template as day_template_service
 from scheduling.services.day_template import day_template_regenerate
 from tests.factories import SiteFactory
@@ -157,3 +158,38 @@ def test_the_capacity_period_selector_takes_8_weeks_and_another_day_and_refuses_
     # A day that is malformed or outside the clinical range is a 400, as on every page (web/common.py).
     for query in ("?since=not-a-day", "?since=2026-02-30", "?since=0001-01-01&weeks=8", "?since=9999-12-31"):
         assert client.get(reverse("web:capacity") + query).status_code == 400, query
+
+
+def test_the_template_page_lists_the_coming_days_solved_again_around_their_bookings(client, web):
+    template = day_template_regenerate(site=web.clinic.site, actor=web.admin.user, now=NOW)
+    today = NOW.astimezone(web.clinic.site.zone).date()
+    for day, booked in ((today - dt.timedelta(days=1), [1]), (today + dt.timedelta(days=4), [7, 8])):
+        DayPlan.objects.create(
+            site=web.clinic.site,
+            day=day,
+            template=template,
+            starts=[{"chair_id": web.clinic.chairs[0].pk, "start": "14:15"}],
+            booked=booked,
+            computed_at=NOW,
+        )
+    login(client, web.admin.user)
+
+    with time_machine.travel(NOW, tick=False):
+        page = client.get(reverse("web:day-template")).content.decode()
+
+    rows = re.findall(r'<tr data-testid="day-plan">(.*?)</tr>', page, re.S)
+    assert len(rows) == 1  # yesterday's plan is not listed
+    coming = today + dt.timedelta(days=4)
+    assert f"{coming:%a} {coming.day} {coming:%b %Y}" in rows[0]
+    assert f"?day={coming.isoformat()}" in rows[0]
+    assert re.findall(r"<td>(\d+)</td>", rows[0]) == ["2", "1"]
+
+
+def test_without_coming_day_plans_the_template_page_says_so(client, web):
+    day_template_regenerate(site=web.clinic.site, actor=web.admin.user, now=NOW)
+    login(client, web.admin.user)
+
+    with time_machine.travel(NOW, tick=False):
+        page = client.get(reverse("web:day-template")).content.decode()
+
+    assert 'data-testid="no-day-plans"' in page
