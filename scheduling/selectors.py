@@ -600,21 +600,24 @@ def _starts_of(entries: list[dict[str, Any]]) -> dict[int, frozenset[dt.time]]:
 
 def preferred_starts(*, site_id: int, day: dt.date | None = None) -> dict[int, frozenset[dt.time]]:
     """chair id -> the local start times of the site's current day template, or, for a `day` that
-    has a day plan, that plan's; empty when there is neither."""
-    if day is not None:
-        latest = (
-            DayTemplate.objects.filter(site_id=site_id, state=DayTemplateState.DONE)
-            .order_by("-computed_at", "-pk")
-            .values("pk")[:1]
+    has a day plan of that template, that plan's; empty when there is neither. One query."""
+    if day is None:
+        return _starts_of(_template_entries(site_id))
+    row = (
+        DayTemplate.objects.filter(site_id=site_id, state=DayTemplateState.DONE)
+        .order_by("-computed_at", "-pk")
+        .annotate(
+            planned=Subquery(
+                DayPlan.objects.filter(site_id=site_id, day=day, template_id=OuterRef("pk")).values("starts")[:1]
+            )
         )
-        planned = (
-            DayPlan.objects.filter(site_id=site_id, day=day, template_id=Subquery(latest))
-            .values_list("starts", flat=True)
-            .first()
-        )
-        if planned is not None:
-            return _starts_of(list(planned))
-    return _starts_of(_template_entries(site_id))
+        .values_list("starts", "planned")
+        .first()
+    )
+    if row is None:
+        return {}
+    starts, planned = row
+    return _starts_of(list(planned if planned is not None else starts or ()))
 
 
 @dataclass(frozen=True)
