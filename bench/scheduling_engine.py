@@ -95,13 +95,17 @@ import config.wsgi  # noqa: E402,F401 - the web process's start-up, its gc.freez
 from clinic.models import Chair, OpeningHours, ReminderPolicy, Role, Shift, Site, StaffMember  # noqa: E402
 from scheduling import services  # noqa: E402
 from scheduling.errors import SchedulingError  # noqa: E402
-from scheduling.models import Appointment, Protocol, TreatmentPlan  # noqa: E402
+from scheduling.models import Appointment, DayPlan, Protocol, TreatmentPlan  # noqa: E402
+from scheduling.services.day_plans import PLAN_HORIZON_DAYS  # noqa: E402
+from scheduling.services.day_template import day_template_regenerate  # noqa: E402
 
 ZONE = ZoneInfo("America/Chicago")
 FIRST_DAY = dt.date(2027, 1, 4)
 DAYS = 182
 TARGET_APPOINTMENTS = 10_000
 PROPOSE_P95_MS = 50.0
+# Level with the site's day template and its day plans in place.
+LEVEL_PLANNED = "level+plans"
 BOOK_P95_MS = 100.0
 
 
@@ -216,16 +220,18 @@ def measure_proposals(
     *,
     first_day: dt.date = FIRST_DAY,
     start_day: Callable[[int], int] = lambda index: 7 + (index * 5) % 120,
+    series: str | None = None,
 ) -> tuple[list[float], set[int]]:
     """Wall-clock milliseconds per proposal (and, in CPU_MS, this process's CPU milliseconds:
     on a shared machine the wall clock also counts time spent waiting for a core). Proposal
     `index` starts `start_day(index)` days after `first_day`; "now" is the day before it."""
     now = dt.datetime.combine(first_day - dt.timedelta(days=1), dt.time(12), tzinfo=dt.UTC)
     timings, query_counts = [], set()
-    cpu = CPU_MS.setdefault(f"{label} {policy}", [])
-    full_gc = FULL_GC_MS.setdefault(f"{label} {policy}", [])
+    series = series or policy
+    cpu = CPU_MS.setdefault(f"{label} {series}", [])
+    full_gc = FULL_GC_MS.setdefault(f"{label} {series}", [])
     Site.objects.filter(pk=site.pk).update(placement_policy=policy)
-    offset = {"earliest": 0, "level": 50_000}[policy]
+    offset = {"earliest": 0, "level": 50_000, LEVEL_PLANNED: 70_000}[series]
     for index in range(runs):
         start = first_day + dt.timedelta(days=start_day(index))
         plan = new_plan(site, protocol, prescriber, offset + index + (0 if label == "busy" else 10_000), start)
@@ -267,7 +273,7 @@ def print_policies(figures: dict[str, tuple[list[float], set[int], set[int] | No
     print(f"\nPropose a 6-session induction course ({runs} runs per placement policy)")
     queries = "queries (busy / quiet)" if any(quiet for _, _, quiet in figures.values()) else "queries"
     print(
-        f"  {'policy':<10} {'median':>9} {'p95':>9}   {'CPU median':>10} {'CPU p95':>9}   {'full GC in':>18}"
+        f"  {'policy':<12} {'median':>9} {'p95':>9}   {'CPU median':>10} {'CPU p95':>9}   {'full GC in':>18}"
         f"   {queries}   target p95 < {PROPOSE_P95_MS:.0f} ms"
     )
     for policy, (propose_ms, busy_queries, quiet_queries) in figures.items():
@@ -276,7 +282,7 @@ def print_policies(figures: dict[str, tuple[list[float], set[int], set[int] | No
         full_gc = f"{len(collected)} runs, <= {max(collected, default=0):.0f} ms"
         counted = f"{sorted(busy_queries)}" + (f" / {sorted(quiet_queries)}" if quiet_queries else "")
         print(
-            f"  {policy:<10} {statistics.median(propose_ms):>6.1f} ms {percentile(propose_ms, 0.95):>6.1f} ms"
+            f"  {policy:<12} {statistics.median(propose_ms):>6.1f} ms {percentile(propose_ms, 0.95):>6.1f} ms"
             f"   {statistics.median(cpu):>7.1f} ms {percentile(cpu, 0.95):>6.1f} ms   {full_gc:>18}   {counted}"
         )
 
@@ -318,6 +324,43 @@ def main_at_scale(size: int, runs: int) -> int:
             start_day=lambda index: (index * 5) % 28,  # every day of four weeks, in a scattered order
         )
         figures[policy] = (propose_ms, queries, None)
+    # Level as a clinic runs it: the site's day template and a day plan for every coming day of
+    # the plans' horizon, which placement reads too. This site has more nurses than chairs, so
+    # its template is the pooled one, which day plans do not re-solve: each day's plan here is the
+    # template's starts, each with a nurse (the size and shape of a real plan, not a solved one).
+    now = dt.datetime.combine(booking_scale.FUTURE - dt.timedelta(days=1), dt.time(12), tzinfo=dt.UTC)
+    made = day_template_regenerate(site=site, actor=prescriber.user, now=now)
+    nurses = list(StaffMember.objects.filter(role=Role.NURSE, sites=site).order_by("pk").values_list("pk", flat=True))
+    DayPlan.objects.filter(site=site).delete()
+    DayPlan.objects.bulk_create(
+        DayPlan(
+            site=site,
+            day=booking_scale.FUTURE + dt.timedelta(days=offset),
+            template=made,
+            starts=[
+                {"chair_id": e["chair_id"], "start": e["start"], "minutes": 120, "nurse_id": nurses[i % len(nurses)]}
+                for i, e in enumerate(made.starts)
+            ],
+            computed_at=now,
+        )
+        for offset in range(PLAN_HORIZON_DAYS)
+    )
+    print(
+        f"Day template: {made.sessions_per_day} a day ({made.solver_status}); {PLAN_HORIZON_DAYS} day plans", flush=True
+    )
+    gc.collect()
+    propose_ms, queries = measure_proposals(
+        site,
+        protocol,
+        prescriber,
+        runs + 1,
+        "busy",
+        "level",
+        first_day=booking_scale.FUTURE,
+        start_day=lambda index: (index * 5) % 28,
+        series=LEVEL_PLANNED,
+    )
+    figures[LEVEL_PLANNED] = (propose_ms, queries, None)
     print_policies(figures, runs)
     print(f"  ({booked:,} appointments at the site)")
     print_load()
