@@ -361,6 +361,8 @@ def _solve(
     solver.parameters.num_workers = workers
     solver.parameters.max_time_in_seconds = max(0.01, time_limit_seconds * 0.6 - (time.monotonic() - started))
     if fixed_given:
+        # A day plan's lane: the work budget decides, the whole limit only bounds a slow machine.
+        solver.parameters.max_time_in_seconds = max(0.01, time_limit_seconds - (time.monotonic() - started))
         _reproducible(solver, LANE_WORK)
     status = solver.solve(model)
     status_name = solver.status_name(status)
@@ -398,6 +400,8 @@ def _solve(
         _reproducible(second, LANE_WORK / 2)
     # A twentieth of the limit is kept for reading the answer back.
     second.parameters.max_time_in_seconds = max(0.01, min(remaining - time_limit_seconds / 20, time_limit_seconds / 2))
+    if fixed_given:
+        second.parameters.max_time_in_seconds = max(0.01, remaining)
     refined = second.solve(model)
     final = second if refined in (cp_model.OPTIMAL, cp_model.FEASIBLE) else solver
 
@@ -531,7 +535,7 @@ def solve_day_plan(
     nurses_of: dict[tuple[int, dt.time], int] = {}
     kept: set[int] = set()
     statuses: list[str] = []
-    for number, nurse_id in enumerate(n.id for n in nurses if n.id in by_nurse):
+    for nurse_id in (n.id for n in nurses if n.id in by_nurse):
         group, nurse = by_nurse[nurse_id], plan_nurses[nurse_id]
         left = time_limit_seconds - (time.monotonic() - started)
         solved = _solve(
@@ -542,8 +546,8 @@ def solve_day_plan(
             setups_per_nurse=snapshot.setups_per_nurse or 1,
             max_patients_per_nurse=snapshot.max_patients_per_nurse,
             step_minutes=snapshot.step_minutes,
-            # Half the limit for the lanes, the rest for the whole day.
-            time_limit_seconds=max(0.05, left / 2 / (len(by_nurse) - number)),
+            # A bound only (the work budget decides): whatever is left of the day's limit.
+            time_limit_seconds=max(0.05, left),
             workers=workers,
             fixed=FixedWork(
                 chairs={c.id: busy[c.id] for c in group},
