@@ -5,10 +5,10 @@ A template suits an empty day. Sessions booked off its starts (before the templa
 hand, or by a nurse other than the chair's) each block two of its places where they could block
 one, and the day holds fewer than it could. `day_plans_refresh` finds those days in the coming
 `PLAN_HORIZON_DAYS` and solves each around what it holds; placement and the board then prefer
-that day's plan to the template. Beat runs it every few minutes for every level site
-(scheduling.tasks.refresh_day_plans), and the template's task once more after a new template.
-A day is solved again only when its bookings changed otherwise than at its plan's starts, so a
-run with nothing new reads two tables and solves nothing."""
+that day's plan to the template. Beat queues one run per level site every 10 minutes
+(scheduling.tasks.refresh_day_plans), and the template's task one more after a new template.
+A day is solved again only when it changed otherwise than by sessions booked at its plan's
+starts (`PlanDay.digest`), so a run with nothing new reads a few tables and solves nothing."""
 
 from __future__ import annotations
 
