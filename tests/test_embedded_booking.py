@@ -406,3 +406,46 @@ def test_level_placement_reads_and_proposes_on_sqlite(tmp_path):
             why.startswith(f"{dt.datetime.fromisoformat(starts):%a %-d %b %H:%M}, Chair ")
             and "keeps setups apart" in why
         )
+
+
+def test_day_plans_are_solved_kept_and_preferred_on_sqlite(tmp_path):
+    """The embedded default runs beat's day-plan refresh too: on SQLite a level site's template is
+    solved, a day with a session off its rhythm gets a plan (the fingerprint, the JSON starts and
+    the one-statement read by day number), and a course proposed onto that day takes its starts."""
+    env = embedded_env(tmp_path)
+    manage(env, "migrate", "--noinput")
+    code = (
+        "import datetime as dt, json\n"
+        "from scheduling import services\n"
+        "from scheduling.selectors import preferred_starts, site_placement\n"
+        "from scheduling.services.day_plans import day_plans_refresh\n"
+        "from scheduling.services.day_template import day_template_regenerate\n"
+        "from tests.factories import PatientFactory\n"
+        "from tests.scheduling.conftest import NOW, START, make_clinic\n"
+        "clinic = make_clinic(chairs=4, nurses=2, placement_policy='level')\n"
+        "day_template_regenerate(site=clinic.site, actor=clinic.prescriber.user, now=NOW)\n"
+        "days = [START, START + dt.timedelta(days=1)]\n"
+        "for day in days:\n"
+        "    services.appointment_book(patient=PatientFactory(home_site=clinic.site), site=clinic.site,\n"
+        "        starts_at=dt.datetime.combine(day, dt.time(9, 10), tzinfo=clinic.site.zone),\n"
+        "        actor=clinic.front_desk.user, now=NOW, chair=clinic.chairs[0], nurse=clinic.nurses[0],\n"
+        "        duration=dt.timedelta(minutes=120))\n"
+        "first = day_plans_refresh(site=clinic.site, now=NOW)\n"
+        "again = day_plans_refresh(site=clinic.site, now=NOW)\n"
+        "placement = site_placement(clinic.site)\n"
+        "session = services.course_propose(plan=clinic.plan(), start_date=START, now=NOW).sessions[0]\n"
+        "local = session.starts_at.astimezone(clinic.site.zone)\n"
+        "planned = preferred_starts(site_id=clinic.site.pk, day=local.date())\n"
+        "print('PLANS', json.dumps({\n"
+        "    'solved': [d.isoformat() for d in first.solved], 'unchanged': again.unchanged,\n"
+        "    'read': sorted(d.isoformat() for d in placement.day_starts),\n"
+        "    'days': [d.isoformat() for d in days],\n"
+        "    'on_plan': local.time() in planned.get(session.chair_id, ()),\n"
+        "    'why': session.why}))\n"
+    )
+    found = shell(env, code, "PLANS")
+    assert found["solved"] == found["days"]
+    assert found["unchanged"] == 2
+    assert found["read"] == found["days"]
+    assert found["on_plan"] is True
+    assert "a start of this day's plan" in found["why"]
