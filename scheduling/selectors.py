@@ -792,7 +792,6 @@ def day_plan_inputs(*, site: Site, first: dt.date, last: dt.date) -> dict[dt.dat
             yield day
             day += dt.timedelta(days=1)
 
-    shifts: dict[int, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
     for staff_id, starts_at, ends_at in Shift.objects.filter(
         site=site,
         staff__role=Role.NURSE,
@@ -801,7 +800,6 @@ def day_plan_inputs(*, site: Site, first: dt.date, last: dt.date) -> dict[dt.dat
         starts_at__lt=ends,
         ends_at__gt=begins,
     ).values_list("staff_id", "starts_at", "ends_at"):
-        shifts[staff_id].append((starts_at, ends_at))
         for day in touched(starts_at, ends_at):
             days[day].shifts.append((staff_id, starts_at, ends_at))
     for starts_at, ends_at in Closure.objects.filter(
@@ -813,10 +811,10 @@ def day_plan_inputs(*, site: Site, first: dt.date, last: dt.date) -> dict[dt.dat
         site=site, status__in=BLOCKING_STATUSES, starts_at__gte=begins, starts_at__lt=ends
     ).values_list("pk", "chair_id", "nurse_id", "starts_at", "ends_at"):
         local = starts_at.astimezone(zone)
-        on_shift = tuple(
-            sorted(staff for staff, spans in shifts.items() if any(a <= starts_at and ends_at <= b for a, b in spans))
-        )
-        days[local.date()].bookings.append(
+        held = days[local.date()]
+        # A shift covering the session touches the day it starts on: that day's shifts suffice.
+        on_shift = tuple(sorted({staff for staff, a, b in held.shifts if a <= starts_at and ends_at <= b}))
+        held.bookings.append(
             PlanBooking(
                 pk,
                 chair_id,
@@ -991,6 +989,9 @@ def _plan_revisions(
     """The starts (and nurses) of the day plans named "id revision", parsed once per revision in
     this process; those not parsed yet are read in one query."""
     keys = list(keys)
+    for key in keys:
+        if key in _PARSED_PLANS:
+            _PARSED_PLANS.move_to_end(key)  # the least recently read go first
     missing = {int(key.partition(" ")[0]): key for key in keys if key not in _PARSED_PLANS}
     if missing:
         for pk, starts in DayPlan.objects.filter(pk__in=list(missing)).values_list("pk", "starts"):
