@@ -359,10 +359,10 @@ def _solve(
     model.maximize(total)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = workers
-    solver.parameters.max_time_in_seconds = max(0.01, time_limit_seconds * 0.6 - (time.monotonic() - started))
+    # A day plan's lane: the work budget decides, and the whole limit only bounds a slow machine.
+    share = 1.0 if fixed_given else 0.6
+    solver.parameters.max_time_in_seconds = max(0.01, time_limit_seconds * share - (time.monotonic() - started))
     if fixed_given:
-        # A day plan's lane: the work budget decides, the whole limit only bounds a slow machine.
-        solver.parameters.max_time_in_seconds = max(0.01, time_limit_seconds - (time.monotonic() - started))
         _reproducible(solver, LANE_WORK)
     status = solver.solve(model)
     status_name = solver.status_name(status)
@@ -398,10 +398,12 @@ def _solve(
     second.parameters.num_workers = workers
     if fixed_given:
         _reproducible(second, LANE_WORK / 2)
-    # A twentieth of the limit is kept for reading the answer back.
-    second.parameters.max_time_in_seconds = max(0.01, min(remaining - time_limit_seconds / 20, time_limit_seconds / 2))
-    if fixed_given:
         second.parameters.max_time_in_seconds = max(0.01, remaining)
+    else:
+        # A twentieth of the limit is kept for reading the answer back.
+        second.parameters.max_time_in_seconds = max(
+            0.01, min(remaining - time_limit_seconds / 20, time_limit_seconds / 2)
+        )
     refined = second.solve(model)
     final = second if refined in (cp_model.OPTIMAL, cp_model.FEASIBLE) else solver
 
@@ -484,7 +486,6 @@ def solve_day_plan(
     ceiling: int | None = None,
     time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS,
     improve_work: float = IMPROVE_WORK,
-    workers: int = DEFAULT_WORKERS,
 ) -> DayPlanOutcome:
     """The site's per-nurse day template solved again for one day, around the sessions already
     booked on it: the most further sessions the day can hold, and their starts.
@@ -548,7 +549,7 @@ def solve_day_plan(
             step_minutes=snapshot.step_minutes,
             # A bound only (the work budget decides): whatever is left of the day's limit.
             time_limit_seconds=max(0.05, left),
-            workers=workers,
+            workers=1,  # one interleaving thread (`_reproducible`)
             fixed=FixedWork(
                 chairs={c.id: busy[c.id] for c in group},
                 watched=nurse.watched,
