@@ -205,31 +205,25 @@ def test_the_patient_admins_evaluation_inline_refuses_a_date_after_the_home_site
     assert not added.exists()
 
 
-def test_the_evaluation_admin_refuses_a_date_after_the_home_sites_today(client, chart):
+@pytest.mark.parametrize(
+    ("evaluated_on", "refusal"),
+    [
+        ("2026-03-03", "The evaluation date 3 Mar 2026 is in the future"),  # after the home site's today
+        ("1999-12-31", "The evaluation date 31 Dec 1999 is before 2000: check the year"),
+    ],
+    ids=["after the home site's today", "before 2000"],
+)
+def test_the_evaluation_admin_refuses_a_date_with_the_services_message(client, chart, evaluated_on, refusal):
     prescriber = _admin_user("wide-prescriber", Role.PRESCRIBER)
     with time_machine.travel(LATE_EVENING_IN_NEW_YORK, tick=False):
         assert client.login(request=HttpRequest(), username=prescriber.username, password=PASSWORD)
         response = client.post(
             "/admin/patients/evaluation/add/",
-            {**NEW_EVALUATION, "patient": chart["patient"].pk, "evaluated_on": "2026-03-03"},
+            {**NEW_EVALUATION, "patient": chart["patient"].pk, "evaluated_on": evaluated_on},
         )
     assert response.status_code == 200
     [message] = response.context["adminform"].form.errors["evaluated_on"]
-    assert message.startswith("The evaluation date 3 Mar 2026 is in the future")
-    assert not Evaluation.objects.filter(evaluator_name="Dr Admin-Entered").exists()
-
-
-def test_the_evaluation_admin_refuses_a_date_before_2000_with_the_services_message(client, chart):
-    prescriber = _admin_user("wide-prescriber", Role.PRESCRIBER)
-    with time_machine.travel(LATE_EVENING_IN_NEW_YORK, tick=False):
-        assert client.login(request=HttpRequest(), username=prescriber.username, password=PASSWORD)
-        response = client.post(
-            "/admin/patients/evaluation/add/",
-            {**NEW_EVALUATION, "patient": chart["patient"].pk, "evaluated_on": "1999-12-31"},
-        )
-    assert response.status_code == 200
-    [message] = response.context["adminform"].form.errors["evaluated_on"]
-    assert message.startswith("The evaluation date 31 Dec 1999 is before 2000: check the year")
+    assert message.startswith(refusal)
     assert not Evaluation.objects.filter(evaluator_name="Dr Admin-Entered").exists()
 
 

@@ -128,15 +128,23 @@ def test_a_refusal_from_the_service_answers_the_page_with_the_errors_own_status(
     assert not Evaluation.objects.filter(evaluator_name="Dr Ruth Okafor").exists()
 
 
-def test_a_future_date_on_the_page_is_the_services_refusal_shown_next_to_the_date(client, web):
-    # The fixtures' clock is Friday 27 Feb 2026, 10:00 in New York: the page has no rule of its own.
+@pytest.mark.parametrize(
+    ("evaluated_on", "refusal"),
+    [
+        # The fixtures' clock is Friday 27 Feb 2026, 10:00 in New York: the page has no rule of its own.
+        ("2026-02-28", "The evaluation date 28 Feb 2026 is in the future: today is 27 Feb 2026"),
+        ("1999-12-31", "The evaluation date 31 Dec 1999 is before 2000: check the year"),
+    ],
+    ids=["future", "before 2000"],
+)
+def test_a_bad_date_on_the_page_is_the_services_refusal_shown_next_to_the_date(client, web, evaluated_on, refusal):
     login(client, web.prescriber.user)
     response = client.post(
-        reverse("web:evaluation-new", args=[web.patient_a.pk]), {**GOOD, "evaluated_on": "2026-02-28"}
+        reverse("web:evaluation-new", args=[web.patient_a.pk]), {**GOOD, "evaluated_on": evaluated_on}
     )
     assert response.status_code == 400
     [message] = response.context["form"].errors["evaluated_on"]
-    assert message.startswith("The evaluation date 28 Feb 2026 is in the future: today is 27 Feb 2026")
+    assert message.startswith(refusal)
     assert not Evaluation.objects.filter(evaluator_name="Dr Ruth Okafor").exists()
 
 
@@ -150,15 +158,4 @@ def test_the_service_refuses_an_evaluation_dated_before_2000_naming_the_date(web
         )
     assert caught.value.details == {"field": "evaluated_on"}
     assert caught.value.message.startswith("The evaluation date 31 Dec 1999 is before 2000: check the year")
-    assert not Evaluation.objects.filter(evaluator_name="Dr Ruth Okafor").exists()
-
-
-def test_a_date_before_2000_on_the_page_is_the_services_refusal_shown_next_to_the_date(client, web):
-    login(client, web.prescriber.user)
-    response = client.post(
-        reverse("web:evaluation-new", args=[web.patient_a.pk]), {**GOOD, "evaluated_on": "1999-12-31"}
-    )
-    assert response.status_code == 400
-    [message] = response.context["form"].errors["evaluated_on"]
-    assert message.startswith("The evaluation date 31 Dec 1999 is before 2000: check the year")
     assert not Evaluation.objects.filter(evaluator_name="Dr Ruth Okafor").exists()
