@@ -102,6 +102,9 @@ class DayTemplateSolution:
     # chair id -> the nurse (0, 1, ... in the order of the nurses on shift) whose chairs it is in,
     # when the day was solved per nurse; empty for the pooled model.
     lanes: dict[int, int] = field(default_factory=dict)
+    # (chair id, start) -> the nurse (her index in the nurse shifts given) whose track the start
+    # is in, when the day was solved per nurse without lanes (`_solve_by_nurse`).
+    shifts: dict[tuple[int, dt.time], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -198,8 +201,20 @@ def solve_day_template(
         workers=workers,
     )
     nurses = len(nurse_shifts)
-    if nurses < 2 or len(set(nurse_shifts)) != 1 or len(chairs) < nurses:
+    if nurses < 2:
         return solve(chairs=chairs, nurse_shifts=nurse_shifts, time_limit_seconds=time_limit_seconds)
+    if len(set(nurse_shifts)) != 1 or len(chairs) < nurses:
+        return _solve_by_nurse(
+            chairs=chairs,
+            opening=opening,
+            nurse_shifts=sorted(nurse_shifts, key=lambda s: (s.starts, s.ends)),
+            protocols=protocols,
+            setups_per_nurse=setups_per_nurse,
+            max_patients_per_nurse=max_patients_per_nurse,
+            step_minutes=step_minutes,
+            time_limit_seconds=time_limit_seconds,
+            workers=workers,
+        )
     dealt: list[list[ChairSpec]] = [[] for _ in range(nurses)]
     for position, chair in enumerate(sorted(chairs, key=lambda c: (sorted(c.routes), c.id))):
         dealt[position % nurses].append(chair)
@@ -232,6 +247,33 @@ def solve_day_template(
         solve_seconds=time.monotonic() - started,
         template=DayTemplateSolution(starts=starts, sessions_per_day=held, lanes=lanes) if held else None,
     )
+
+
+def _minimize_mix_then_lateness(
+    model: cp_model.CpModel,
+    usable: Sequence[ProtocolSpec],
+    by_protocol: Mapping[int, Sequence[cp_model.IntVar]],
+    total: cp_model.LinearExprT,
+    options: int,
+    cells_used: Sequence[cp_model.IntVar],
+    cells: int,
+) -> None:
+    """A template's second objective, once its count is held: a protocol mix close to the observed
+    one, then the earliest starts (each a grid cell from opening; an empty slot counts 0)."""
+    weight_sum = sum(p.weight for p in usable)
+    deviations = []
+    for protocol in usable:
+        if not by_protocol[protocol.id]:
+            continue
+        share = round(_SHARE_SCALE * protocol.weight / weight_sum)
+        gap = _SHARE_SCALE * sum(by_protocol[protocol.id]) - share * total
+        deviation = model.new_int_var(0, _SHARE_SCALE * options, f"dev_{protocol.id}")
+        model.add(deviation >= gap)
+        model.add(deviation >= -gap)
+        deviations.append(deviation)
+    lateness = sum(cells_used)
+    lateness_bound = len(cells_used) * cells
+    model.minimize((lateness_bound + 1) * sum(deviations) + lateness)
 
 
 def _solve(
@@ -377,20 +419,7 @@ def _solve(
     model.add(total >= best)
     for var in [*chosen.values(), *cell_of.values()]:
         model.add_hint(var, solver.value(var))
-    weight_sum = sum(p.weight for p in usable)
-    deviations = []
-    for protocol in usable:
-        if not by_protocol[protocol.id]:
-            continue
-        share = round(_SHARE_SCALE * protocol.weight / weight_sum)
-        gap = _SHARE_SCALE * sum(by_protocol[protocol.id]) - share * total
-        deviation = model.new_int_var(0, _SHARE_SCALE * len(chosen), f"dev_{protocol.id}")
-        model.add(deviation >= gap)
-        model.add(deviation >= -gap)
-        deviations.append(deviation)
-    lateness = sum(cell_of.values())
-    lateness_bound = len(cell_of) * cells
-    model.minimize((lateness_bound + 1) * sum(deviations) + lateness)
+    _minimize_mix_then_lateness(model, usable, by_protocol, total, len(chosen), list(cell_of.values()), cells)
     # Proving the earliest arrangement optimal can take long, and a good one is found early:
     # phase 2 gets at most half the limit, so the whole solve ends well inside it.
     remaining = time_limit_seconds - (time.monotonic() - started)
@@ -418,6 +447,181 @@ def _solve(
         chair_starts.sort()
     # OPTIMAL when the count is proven the most a day can hold, whatever phase 2 reached.
     return outcome(status_name, DayTemplateSolution(starts=starts, sessions_per_day=held))
+
+
+def _solve_by_nurse(
+    *,
+    chairs: Sequence[ChairSpec],
+    opening: tuple[dt.time, dt.time],
+    nurse_shifts: Sequence[NurseShift],
+    protocols: Sequence[ProtocolSpec],
+    setups_per_nurse: int,
+    max_patients_per_nurse: int,
+    step_minutes: int,
+    time_limit_seconds: float,
+    workers: int,
+) -> DayTemplateOutcome:
+    """The day per nurse when the nurses cannot each keep chairs of their own (shifts that differ
+    hand the chairs over during the day; more nurses than chairs share them). Each nurse's
+    sessions are a track of her own: inside her shift, her hands-on work at most
+    `setups_per_nurse` pieces at once, at most the ratio watched, exactly as booking holds one
+    nurse. The chairs are only counted: at no minute more sessions than chairs, nor more of a route
+    than chairs equipped for it. The sessions then get chairs by start time, each the free
+    equipped chair least used so far (`_deal_chairs`): with chairs equipped alike a count that fits
+    always does (intervals need no more chairs than meet at one minute), so the day holds what
+    the model counted and every start has a nurse who can take it (`DayTemplateSolution.shifts`).
+    Same objectives as the pooled model: the most sessions, then the mix, then early starts."""
+    from ortools.sat.python import cp_model
+
+    started = time.monotonic()
+
+    def outcome(status: str, template: DayTemplateSolution | None = None) -> DayTemplateOutcome:
+        return DayTemplateOutcome(status=status, solve_seconds=time.monotonic() - started, template=template)
+
+    step = step_minutes
+    opens = math.ceil(_minutes(opening[0]) / step) * step
+    closes = _minutes(opening[1]) // step * step
+    cells = max(0, (closes - opens) // step)
+    usable = [
+        p
+        for p in protocols
+        if 0 < p.chair_minutes <= closes - opens and p.weight > 0 and any(p.route in c.routes for c in chairs)
+    ]
+    if not cells or not usable or not nurse_shifts:
+        return outcome("INFEASIBLE")
+    shortest = min(p.chair_minutes for p in usable)
+    least_hands = min(sum(length for _, length in p.hands_on()) for p in usable)
+
+    model = cp_model.CpModel()
+    chosen: dict[tuple[int, int, int], cp_model.IntVar] = {}  # (nurse, slot, protocol) -> presence
+    cell_of: dict[tuple[int, int], cp_model.IntVar] = {}
+    by_protocol: dict[int, list[cp_model.IntVar]] = {p.id: [] for p in usable}
+    in_chairs: list[cp_model.IntervalVar] = []
+    by_route: dict[str, list[cp_model.IntervalVar]] = {}
+    counts: list[cp_model.LinearExprT] = []
+    for index, shift in enumerate(nurse_shifts):
+        first = max(opens, math.ceil(_minutes(shift.starts) / step) * step)
+        last = min(closes, _minutes(shift.ends))
+        span = last - first
+        # No nurse holds more than the ratio at once, nor more hands-on work than her shift.
+        slots = max_patients_per_nurse * (span // shortest) if span >= shortest else 0
+        if least_hands:
+            slots = min(slots, setups_per_nurse * span // least_hands)
+        hands: list[cp_model.IntervalVar] = []
+        watched: list[cp_model.IntervalVar] = []
+        used_slots: list[cp_model.IntVar] = []
+        previous: tuple[cp_model.IntVar, cp_model.IntVar] | None = None
+        for slot in range(slots):
+            cell = model.new_int_var((first - opens) // step, cells, f"cell_{index}_{slot}")
+            start = opens + step * cell
+            used = model.new_bool_var(f"used_{index}_{slot}")
+            options = []
+            for protocol in usable:
+                present = model.new_bool_var(f"x_{index}_{slot}_{protocol.id}")
+                options.append(present)
+                chosen[index, slot, protocol.id] = present
+                by_protocol[protocol.id].append(present)
+                session = model.new_optional_interval_var(
+                    start, protocol.chair_minutes, start + protocol.chair_minutes, present, ""
+                )
+                model.add(start + protocol.chair_minutes <= last).only_enforce_if(present)
+                watched.append(session)
+                in_chairs.append(session)
+                by_route.setdefault(protocol.route, []).append(session)
+                for offset, length in protocol.hands_on():
+                    hands.append(
+                        model.new_optional_interval_var(start + offset, length, start + offset + length, present, "")
+                    )
+            model.add(sum(options) == used)
+            if previous is not None:
+                # A nurse's slots fill in order of their starts: no two orderings of one day.
+                model.add_implication(used, previous[0])
+                model.add(cell >= previous[1]).only_enforce_if(used)
+            model.add(cell == (first - opens) // step).only_enforce_if(~used)
+            previous = (used, cell)
+            cell_of[index, slot] = cell
+            used_slots.append(used)
+        if hands:
+            model.add_cumulative(hands, [1] * len(hands), setups_per_nurse)
+        if watched:
+            model.add_cumulative(watched, [1] * len(watched), max_patients_per_nurse)
+        counts.append(sum(used_slots))
+    if not chosen:
+        return outcome("INFEASIBLE")
+    # Nurses on the same shift are interchangeable: the earlier in the list holds at least as many.
+    for earlier, later in itertools.pairwise(range(len(nurse_shifts))):
+        if nurse_shifts[earlier] == nurse_shifts[later]:
+            model.add(counts[earlier] >= counts[later])
+    seats = [c for c in chairs if any(p.route in c.routes for p in usable)]
+    model.add_cumulative(in_chairs, [1] * len(in_chairs), len(seats))
+    for route, sessions in by_route.items():
+        equipped = sum(route in c.routes for c in seats)
+        if equipped < len(seats):
+            model.add_cumulative(sessions, [1] * len(sessions), equipped)
+
+    total = sum(chosen.values())
+    model.maximize(total)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = workers
+    solver.parameters.max_time_in_seconds = max(0.01, time_limit_seconds * 0.6 - (time.monotonic() - started))
+    status = solver.solve(model)
+    status_name = solver.status_name(status)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE) or round(solver.objective_value) <= 0:
+        return outcome(status_name if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE) else "INFEASIBLE")
+    model.add(total >= round(solver.objective_value))
+    for var in [*chosen.values(), *cell_of.values()]:
+        model.add_hint(var, solver.value(var))
+    _minimize_mix_then_lateness(model, usable, by_protocol, total, len(chosen), list(cell_of.values()), cells)
+    second = cp_model.CpSolver()
+    second.parameters.num_workers = workers
+    remaining = time_limit_seconds - (time.monotonic() - started)
+    second.parameters.max_time_in_seconds = max(0.01, min(remaining - time_limit_seconds / 20, time_limit_seconds / 2))
+    refined = second.solve(model)
+    final = second if refined in (cp_model.OPTIMAL, cp_model.FEASIBLE) else solver
+    minutes = {p.id: p.chair_minutes for p in usable}
+    routes = {p.id: p.route for p in usable}
+    sessions = [
+        (opens + step * final.value(cell_of[index, slot]), protocol_id, index)
+        for (index, slot, protocol_id), present in chosen.items()
+        if final.value(present)
+    ]
+    starts, shifts = _deal_chairs(seats, sessions, minutes, routes)
+    held = sum(len(rows) for rows in starts.values())
+    if not held:
+        return outcome("INFEASIBLE")
+    # OPTIMAL only when every counted session found a chair (it always does with chairs alike).
+    dealt_all = held == len(sessions)
+    return outcome(
+        status_name if dealt_all else "FEASIBLE",
+        DayTemplateSolution(starts=starts, sessions_per_day=held, shifts=shifts),
+    )
+
+
+def _deal_chairs(
+    chairs: Sequence[ChairSpec],
+    sessions: Sequence[tuple[int, int, int]],
+    minutes: Mapping[int, int],
+    routes: Mapping[int, str],
+) -> tuple[dict[int, list[tuple[dt.time, int]]], dict[tuple[int, dt.time], int]]:
+    """Chairs for (start minute, protocol, nurse) sessions, by start time: each takes the free
+    chair equipped for it with the fewest other routes (keeping the versatile ones free), then the
+    least used so far, then the lowest id. A session left without a chair is dropped (possible
+    only with chairs equipped differently). Returns chair -> [(start, protocol)] and
+    (chair, start) -> nurse."""
+    free_at = {c.id: 0 for c in chairs}
+    used = {c.id: 0 for c in chairs}
+    starts: dict[int, list[tuple[dt.time, int]]] = {}
+    nurses: dict[tuple[int, dt.time], int] = {}
+    for start, protocol_id, nurse in sorted(sessions, key=lambda s: (s[0], -minutes[s[1]], s[2], s[1])):
+        fitting = [c for c in chairs if routes[protocol_id] in c.routes and free_at[c.id] <= start]
+        if not fitting:
+            continue
+        chair = min(fitting, key=lambda c: (len(c.routes), used[c.id], c.id))
+        free_at[chair.id] = start + minutes[protocol_id]
+        used[chair.id] += minutes[protocol_id]
+        starts.setdefault(chair.id, []).append((_clock(start), protocol_id))
+        nurses[chair.id, _clock(start)] = nurse
+    return starts, nurses
 
 
 @dataclass(frozen=True)

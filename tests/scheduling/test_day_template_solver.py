@@ -237,3 +237,84 @@ def test_nurses_on_different_shifts_share_the_chairs_in_one_model():
     assert outcome.template is not None
     starts = [_minutes(t) for t, _ in outcome.template.starts[1]]
     assert any(s < 13 * 60 for s in starts) and any(s >= 13 * 60 for s in starts)
+
+
+def _held_by_their_nurses(template, shifts: list[NurseShift], protocol: ProtocolSpec) -> None:
+    """Every start of a template solved per nurse has a nurse who can take it as booking would:
+    inside her shift, her hands-on work one piece at a time, at most three patients watched; and
+    no chair holds two sessions at once."""
+    assert set(template.shifts) == {(chair, t) for chair, rows in template.starts.items() for t, _ in rows}
+    for index, shift in enumerate(shifts):
+        own = sorted(_minutes(t) for (_, t), nurse in template.shifts.items() if nurse == index)
+        assert all(_minutes(shift.starts) <= s and s + protocol.chair_minutes <= _minutes(shift.ends) for s in own)
+        assert _one_at_a_time(_hands_on_pieces(own, protocol))
+        assert all(sum(s <= m < s + protocol.chair_minutes for s in own) <= 3 for m in range(24 * 60))
+    for rows in template.starts.values():
+        chair_starts = sorted(_minutes(t) for t, _ in rows)
+        assert all(b - a >= protocol.chair_minutes for a, b in itertools.pairwise(chair_starts))
+
+
+def test_a_session_across_the_shift_change_is_not_offered_when_no_nurse_covers_it():
+    # One chair, a morning nurse (08:00-13:00) and an afternoon nurse (13:00-18:00). Counting the
+    # nurses on shift minute by minute (the pooled model) lets five back-to-back sessions in, one
+    # of them 12:00-14:00; booking gives a session one nurse whose shift covers all of it, so the
+    # day holds four: two each side of 13:00.
+    shifts = [NurseShift(dt.time(8), dt.time(13)), NurseShift(dt.time(13), dt.time(18))]
+    outcome = solve_day_template(
+        chairs=[ChairSpec(1, IV)], opening=(dt.time(8), dt.time(18)), nurse_shifts=shifts, protocols=[WORKED]
+    )
+
+    assert outcome.status == "OPTIMAL"
+    assert outcome.template is not None and outcome.template.sessions_per_day == 4
+    starts = [_minutes(t) for t, _ in outcome.template.starts[1]]
+    assert sum(s + 120 <= 13 * 60 for s in starts) == 2 and sum(s >= 13 * 60 for s in starts) == 2
+    _held_by_their_nurses(outcome.template, shifts, WORKED)
+
+
+def test_staggered_shifts_give_each_start_a_nurse_whose_day_holds_it():
+    shifts = [NurseShift(dt.time(7, 30), dt.time(16))] * 2 + [NurseShift(dt.time(9, 30), dt.time(18))] * 2
+    outcome = solve_day_template(
+        chairs=[ChairSpec(number, IV) for number in range(1, 13)],
+        opening=(dt.time(8), dt.time(18)),
+        nurse_shifts=list(reversed(shifts)),  # the solver numbers the shifts in order of their hours
+        protocols=[WORKED],
+    )
+
+    assert outcome.template is not None and outcome.template.lanes == {}
+    _held_by_their_nurses(outcome.template, shifts, WORKED)
+    # Each nurse holds a full day's work: more than a nurse on her own chairs from 09:30 could.
+    assert outcome.template.sessions_per_day >= 36
+    assert sorted(set(outcome.template.shifts.values())) == [0, 1, 2, 3]
+
+
+def test_more_nurses_than_chairs_share_the_chairs_and_each_start_keeps_its_nurse():
+    shifts = [NurseShift(dt.time(8), dt.time(18))] * 3
+    outcome = solve_day_template(
+        chairs=[ChairSpec(1, IV), ChairSpec(2, IV)],
+        opening=(dt.time(8), dt.time(18)),
+        nurse_shifts=shifts,
+        protocols=[WORKED],
+    )
+
+    assert outcome.status == "OPTIMAL"
+    # Two chairs hold five back-to-back two-hour sessions each when setups never meet: with three
+    # nurses to share them, every setup can have its own nurse.
+    assert outcome.template is not None and outcome.template.sessions_per_day == 10
+    _held_by_their_nurses(outcome.template, shifts, WORKED)
+
+
+def test_chairs_equipped_differently_each_get_only_sessions_of_their_route():
+    infusion = ProtocolSpec(id=1, route="iv", chair_minutes=120, setup_minutes=20, weight=1.0)
+    spray = ProtocolSpec(id=2, route="intranasal", chair_minutes=120, setup_minutes=20, weight=1.0)
+    outcome = solve_day_template(
+        chairs=[ChairSpec(1, IV), ChairSpec(2, frozenset({"intranasal"})), ChairSpec(3, IV | {"intranasal"})],
+        opening=(dt.time(8), dt.time(18)),
+        nurse_shifts=[NurseShift(dt.time(8), dt.time(13)), NurseShift(dt.time(8), dt.time(18))],
+        protocols=[infusion, spray],
+    )
+
+    assert outcome.template is not None
+    routes = {1: "iv", 2: "intranasal"}
+    equipped = {1: {"iv"}, 2: {"intranasal"}, 3: {"iv", "intranasal"}}
+    assert all(routes[p] in equipped[chair] for chair, rows in outcome.template.starts.items() for _, p in rows)
+    assert outcome.template.sessions_per_day == len(outcome.template.shifts)
