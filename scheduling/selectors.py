@@ -598,6 +598,20 @@ def _starts_of(entries: list[dict[str, Any]]) -> dict[int, frozenset[dt.time]]:
     return {chair_id: frozenset(times) for chair_id, times in starts.items()}
 
 
+def template_start_shifts(entries: Iterable[dict[str, Any]]) -> dict[tuple[int, dt.time], tuple[dt.time, dt.time, int]]:
+    """(chair id, local start) -> the nurse a template solved per nurse gives the start: her
+    shift's local start and end, and her rank among the nurses on that shift."""
+    return {
+        (int(e["chair_id"]), dt.time.fromisoformat(e["start"])): (
+            dt.time.fromisoformat(e["shift"][0]),
+            dt.time.fromisoformat(e["shift"][1]),
+            int(e.get("shift_rank") or 0),
+        )
+        for e in entries
+        if e.get("shift")
+    }
+
+
 def preferred_starts(*, site_id: int, day: dt.date | None = None) -> dict[int, frozenset[dt.time]]:
     """chair id -> the local start times of the site's current day template, or, for a `day` that
     has a day plan of that template, that plan's; empty when there is neither. One query."""
@@ -1015,15 +1029,18 @@ def site_placement(
             site, patient, with_template=preferred_starts is None
         )
         lanes: dict[int, int] = {}
+        shifts: dict[tuple[int, dt.time], tuple[dt.time, dt.time, int]] = {}
         if preferred_starts is None:
             preferred_starts = _starts_of(entries)
             lanes = {int(e["chair_id"]): int(e["lane"]) for e in entries if e.get("lane") is not None}
+            shifts = template_start_shifts(entries)
         return Placement(
             policy=site.placement_policy,
             preferred_starts=preferred_starts,
             day_starts=plans,
             day_nurses=plan_nurses,
             chair_lanes=lanes,
+            start_shifts=shifts,
             habits=_habits_of(habit_rows, site),
             shortest_session=dt.timedelta(minutes=shortest) if shortest else None,
         )

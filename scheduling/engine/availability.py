@@ -59,6 +59,13 @@ class _SortedSpans:
                 return True
         return False
 
+    def cover(self, span: Span) -> Span | None:
+        """The span (a shift) that covers all of `span`, if one does."""
+        index = bisect_right(self.starts, span.start)
+        if index > 0 and self.spans[index - 1].end >= span.end:
+            return self.spans[index - 1]
+        return None
+
     def covering(self, span: Span) -> bool:
         """True if one span (a shift) covers all of `span`; shifts of one person never overlap."""
         index = bisect_left(self.starts, span.start)
@@ -328,9 +335,25 @@ class Availability:
         found.sort()
         return found
 
-    def nurses_on_shift(self, span: Span) -> list[int]:
-        """The ids of the nurses whose shift covers `span`, in id order."""
-        return sorted(nurse_id for nurse_id, shifts in self._nurse_shifts.items() if shifts.covering(span))
+    def nurses_on_shift(self, span: Span, *, shift: tuple[dt.time, dt.time] | None = None) -> list[int]:
+        """The ids of the nurses whose shift covers `span`, in id order; with `shift`, only those
+        whose covering shift starts and ends at those local wall-clock times."""
+        if shift is None:
+            return sorted(nurse_id for nurse_id, shifts in self._nurse_shifts.items() if shifts.covering(span))
+        zone = self.site.zone
+        found = []
+        for nurse_id, shifts in self._nurse_shifts.items():
+            cover = shifts.cover(span)
+            if (
+                cover is not None
+                and (
+                    cover.start.astimezone(zone).time().replace(tzinfo=None),
+                    cover.end.astimezone(zone).time().replace(tzinfo=None),
+                )
+                == shift
+            ):
+                found.append(nurse_id)
+        return sorted(found)
 
     def _nurse_miss_reason(self, span: Span) -> str:
         on_duty = self.nurses_on_shift(span)

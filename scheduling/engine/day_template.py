@@ -253,7 +253,7 @@ def _minimize_mix_then_lateness(
     model: cp_model.CpModel,
     usable: Sequence[ProtocolSpec],
     by_protocol: Mapping[int, Sequence[cp_model.IntVar]],
-    total: cp_model.LinearExprT,
+    total: cp_model.LinearExpr | cp_model.IntVar | int,
     options: int,
     cells_used: Sequence[cp_model.IntVar],
     cells: int,
@@ -498,7 +498,7 @@ def _solve_by_nurse(
     by_protocol: dict[int, list[cp_model.IntVar]] = {p.id: [] for p in usable}
     in_chairs: list[cp_model.IntervalVar] = []
     by_route: dict[str, list[cp_model.IntervalVar]] = {}
-    counts: list[cp_model.LinearExprT] = []
+    counts: list[cp_model.LinearExpr | int] = []
     for index, shift in enumerate(nurse_shifts):
         first = max(opens, math.ceil(_minutes(shift.starts) / step) * step)
         last = min(closes, _minutes(shift.ends))
@@ -554,10 +554,10 @@ def _solve_by_nurse(
             model.add(counts[earlier] >= counts[later])
     seats = [c for c in chairs if any(p.route in c.routes for p in usable)]
     model.add_cumulative(in_chairs, [1] * len(in_chairs), len(seats))
-    for route, sessions in by_route.items():
+    for route, intervals in by_route.items():
         equipped = sum(route in c.routes for c in seats)
         if equipped < len(seats):
-            model.add_cumulative(sessions, [1] * len(sessions), equipped)
+            model.add_cumulative(intervals, [1] * len(intervals), equipped)
 
     total = sum(chosen.values())
     model.maximize(total)

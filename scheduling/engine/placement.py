@@ -102,6 +102,10 @@ class Placement:
     day_nurses: Mapping[dt.date, Mapping[tuple[int, dt.time], int]] = field(default_factory=dict)
     # chair id -> which nurse on shift (0, 1, ... by id) the template's per-nurse day gives the chair.
     chair_lanes: Mapping[int, int] = field(default_factory=dict)
+    # (chair id, local start) -> the nurse a template solved per nurse without lanes (shifts that
+    # differ) gives the start: her shift's local start and end, and which of the nurses on that
+    # shift (0, 1, ... by id) she is.
+    start_shifts: Mapping[tuple[int, dt.time], tuple[dt.time, dt.time, int]] = field(default_factory=dict)
     habits: Habits = Habits()
     # The shortest chair time of the site's protocols: a gap shorter than this is lost.
     shortest_session: dt.timedelta | None = None
@@ -441,14 +445,21 @@ class Placer:
 
     def _lane_nurse(self, slot: Slot) -> int | None:
         """The nurse the day's plan gives the slot's start, else the one the day template's
-        per-nurse day gives the slot's chair: the lane-th of the nurses on shift over the slot, by
-        id (None without a lane or a nurse on shift)."""
+        per-nurse day gives it: for a template of nurses on different shifts, the nurse on the
+        start's shift (the rank-th by id of those whose shift today has its hours), else the
+        lane-th of the nurses on shift over the slot, by id (None without either, or without
+        such a nurse on shift)."""
         local = slot.start.astimezone(self.availability.site.zone)
         planned = self.placement.day_nurses.get(local.date(), {}).get(
             (slot.chair_id, local.time().replace(tzinfo=None))
         )
         if planned is not None:
             return planned
+        shift = self.placement.start_shifts.get((slot.chair_id, local.time().replace(tzinfo=None)))
+        if shift is not None:
+            begins, ends, rank = shift
+            alike = self.availability.nurses_on_shift(slot.span, shift=(begins, ends))
+            return alike[rank % len(alike)] if alike else None
         lane = self.placement.chair_lanes.get(slot.chair_id)
         if lane is None:
             return None

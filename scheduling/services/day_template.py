@@ -129,6 +129,17 @@ def day_template_fail(*, attempt: DayTemplate, now: dt.datetime, error: str) -> 
     return _finish(attempt=attempt, now=now, outcome=None, inputs=attempt.inputs, error=error)
 
 
+def _shift_of(index: int | None, inputs: dict[str, object]) -> dict[str, object]:
+    """The nurse a start of a template solved per nurse belongs to, as placement finds her on a
+    day: her shift's local start and end, and which of the nurses on that same shift she is (by
+    id). Empty for a start without one."""
+    shifts = inputs.get("nurse_shifts")
+    if index is None or not isinstance(shifts, list) or index >= len(shifts):
+        return {}
+    ordered = sorted(tuple(shift) for shift in shifts)  # the order the solver numbered them in
+    return {"shift": list(ordered[index]), "shift_rank": ordered[:index].count(ordered[index])}
+
+
 def _finish(
     *,
     attempt: DayTemplate,
@@ -141,14 +152,16 @@ def _finish(
     if outcome is not None:
         fields.update(solver_status=outcome.status, solve_seconds=round(outcome.solve_seconds, 3))
     if outcome is not None and outcome.template is not None:
+        template = outcome.template
         fields.update(
             state=DayTemplateState.DONE,
-            sessions_per_day=outcome.template.sessions_per_day,
+            sessions_per_day=template.sessions_per_day,
             starts=[
                 {"chair_id": chair_id, "start": start.isoformat("minutes"), "protocol_id": protocol_id}
-                | ({"lane": outcome.template.lanes[chair_id]} if chair_id in outcome.template.lanes else {})
-                for chair_id in sorted(outcome.template.starts)
-                for start, protocol_id in outcome.template.starts[chair_id]
+                | ({"lane": template.lanes[chair_id]} if chair_id in template.lanes else {})
+                | _shift_of(template.shifts.get((chair_id, start)), inputs)
+                for chair_id in sorted(template.starts)
+                for start, protocol_id in template.starts[chair_id]
             ],
         )
     else:

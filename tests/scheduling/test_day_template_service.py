@@ -9,14 +9,15 @@ import pytest
 import time_machine
 from celery.exceptions import SoftTimeLimitExceeded
 
+from clinic.models import Role, Shift
 from scheduling import tasks
 from scheduling.engine.day_template import DayTemplateOutcome
 from scheduling.models import DayTemplate, DayTemplateState
 from scheduling.selectors import day_template_inputs, latest_day_template, preferred_starts
-from scheduling.services import course_book, course_propose
+from scheduling.services import appointment_book, course_book, course_propose
 from scheduling.services import day_template as service
 from scheduling.services.day_template import day_template_regenerate, day_template_request
-from tests.factories import ProtocolFactory
+from tests.factories import PatientFactory, ProtocolFactory, StaffFactory
 from tests.scheduling.conftest import NOW, START, make_clinic
 
 pytestmark = pytest.mark.django_db
@@ -221,3 +222,57 @@ def test_a_template_solved_per_nurse_keeps_each_chairs_nurse_and_bookings_follow
     by_id = sorted(nurse.pk for nurse in clinic.nurses)
     for session in proposal.sessions:
         assert session.nurse_id == by_id[lanes[session.chair_id]]
+
+
+# Nurses on different shifts: a morning nurse, one on the whole day and an afternoon nurse.
+STAGGERED = [(dt.time(8), dt.time(13)), (dt.time(8), dt.time(18)), (dt.time(13), dt.time(18))]
+# A Monday after LATER, inside the fixture's shifts.
+BOOK_DAY = dt.date(2026, 3, 30)
+
+
+def _staggered_clinic():
+    clinic = make_clinic(placement_policy="level", chairs=4, nurses=0)
+    zone = clinic.site.zone
+    for begins, ends in STAGGERED:
+        nurse = StaffFactory(role=Role.NURSE, sites=[clinic.site])
+        clinic.nurses.append(nurse)
+        Shift.objects.bulk_create(
+            Shift(
+                staff=nurse,
+                site=clinic.site,
+                starts_at=dt.datetime.combine(day, begins, tzinfo=zone),
+                ends_at=dt.datetime.combine(day, ends, tzinfo=zone),
+            )
+            for day in (START - dt.timedelta(days=7) + dt.timedelta(days=i) for i in range(120))
+        )
+    return clinic
+
+
+def _entry_nurse(clinic, entry):
+    """The nurse a start of a template solved per nurse names, as placement finds her on a day."""
+    begins, ends = (dt.time.fromisoformat(clock) for clock in entry["shift"])
+    alike = sorted(n.pk for n, hours in zip(clinic.nurses, STAGGERED, strict=True) if hours == (begins, ends))
+    return next(n for n in clinic.nurses if n.pk == alike[entry["shift_rank"]])
+
+
+def test_with_nurses_on_different_shifts_every_template_start_books_and_gets_the_nurse_it_names():
+    clinic = _staggered_clinic()
+    template = _regenerate(clinic)
+
+    assert template.state == DayTemplateState.DONE
+    assert all(entry.get("shift") and "lane" not in entry for entry in template.starts)
+    assert {tuple(entry["shift"]) for entry in template.starts} == {
+        (begins.isoformat("minutes"), ends.isoformat("minutes")) for begins, ends in STAGGERED
+    }
+    # The desk books each start on its chair and leaves the nurse to placement, as the board does.
+    for entry in sorted(template.starts, key=lambda e: e["start"]):
+        booked = appointment_book(
+            patient=PatientFactory(home_site=clinic.site),
+            site=clinic.site,
+            starts_at=dt.datetime.combine(BOOK_DAY, dt.time.fromisoformat(entry["start"]), tzinfo=clinic.site.zone),
+            actor=clinic.front_desk.user,
+            now=LATER,
+            chair=next(c for c in clinic.chairs if c.pk == entry["chair_id"]),
+            duration=dt.timedelta(minutes=clinic.protocol.session_minutes),
+        )
+        assert booked.nurse_id == _entry_nurse(clinic, entry).pk
