@@ -8,6 +8,15 @@ the default 10-second limit and 2 workers. Plain Python: no database.
 Prints per case the solver status, solve time, sessions a day and each chair's first start.
 Exits non-zero when a solve takes more than 10 s or finds no template.
 
+Then nurses on different shifts (rosters a clinic runs: early and late pairs, a morning and an
+afternoon nurse), where the day cannot be split into per-nurse chairs. Side by side on the same
+roster: the pooled model (nurses on shift counted minute by minute, what such a site got before)
+and the per-nurse model that now solves it. For each, its starts are booked in time order as
+booking would hold them: the pooled template's each with the least-loaded nurse who can take
+it (`Availability._pick_nurse`'s rule: shift covers the session, under the ratio, hands free),
+the per-nurse template's each with the nurse it names. Exits non-zero when a per-nurse start
+cannot be booked with its nurse, or a solve takes more than 10 s.
+
 Run: .venv/bin/python bench/day_template.py
 """
 
@@ -21,9 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scheduling.engine.day_template import (
     DEFAULT_TIME_LIMIT_SECONDS,
+    DEFAULT_WORKERS,
     ChairSpec,
     NurseShift,
     ProtocolSpec,
+    _solve,  # the pooled model, for the comparison
     solve_day_template,
 )
 
@@ -68,9 +79,105 @@ def main() -> int:
                 failures.append(f"{name}, {step}-minute grid: no template ({outcome.status})")
             if outcome.solve_seconds > LIMIT_SECONDS:
                 failures.append(f"{name}, {step}-minute grid: {outcome.solve_seconds:.1f} s > {LIMIT_SECONDS:.0f} s")
+    failures += rosters()
     for failure in failures:
         print("MISSED:", failure)
     return 1 if failures else 0
+
+
+# The standard protocol with the nurse's whole hands-on work (Protocol's defaults).
+WORKED = ProtocolSpec(
+    id=1,
+    route="iv",
+    chair_minutes=120,
+    setup_minutes=20,
+    weight=1.0,
+    check_offsets=(40,),
+    check_minutes=5,
+    discharge_minutes=10,
+)
+ROSTERS = {
+    "2 x 07:30-16:00, 2 x 09:30-18:00": [("07:30", "16:00")] * 2 + [("09:30", "18:00")] * 2,
+    "2 x 08:00-16:00, 2 x 10:00-18:00": [("08:00", "16:00")] * 2 + [("10:00", "18:00")] * 2,
+    "08-13, 2 x 08-18, 13-18": [("08:00", "13:00"), ("08:00", "18:00"), ("08:00", "18:00"), ("13:00", "18:00")],
+}
+
+
+def _minute(clock: dt.time) -> int:
+    return clock.hour * 60 + clock.minute
+
+
+def _book(sessions: list[tuple[int, int | None]], shifts: list[NurseShift], protocol: ProtocolSpec) -> tuple[int, int]:
+    """Book (start minute, named nurse or None) in time order as booking holds one nurse: her shift
+    covers the session, at most 3 patients watched, her hands-on work one piece at a time. A
+    session without a named nurse takes the least-loaded one who can. Returns (booked, refused)."""
+    watched: list[list[tuple[int, int]]] = [[] for _ in shifts]
+    hands: list[list[tuple[int, int]]] = [[] for _ in shifts]
+    booked = refused = 0
+    for start, named in sorted(sessions, key=lambda s: s[0]):
+        end = start + protocol.chair_minutes
+        pieces = [(start + offset, start + offset + length) for offset, length in protocol.hands_on()]
+
+        def load(nurse: int, start: int = start, end: int = end) -> int:
+            return max(sum(a <= minute < b for a, b in watched[nurse]) for minute in range(start, end))
+
+        def can(nurse: int, start: int = start, end: int = end, pieces: list = pieces) -> bool:
+            shift = shifts[nurse]
+            return (
+                _minute(shift.starts) <= start
+                and end <= _minute(shift.ends)
+                and load(nurse) < 3
+                and not any(a < y and x < b for a, b in pieces for x, y in hands[nurse])
+            )
+
+        options = [named] if named is not None else sorted(range(len(shifts)), key=lambda n: (load(n), n))
+        nurse = next((n for n in options if can(n)), None)
+        if nurse is None:
+            refused += 1
+            continue
+        watched[nurse].append((start, end))
+        hands[nurse].extend(pieces)
+        booked += 1
+    return booked, refused
+
+
+def rosters() -> list[str]:
+    failures = []
+    chairs = [ChairSpec(id=number, routes=frozenset({"iv"})) for number in range(1, 13)]
+    print("\nNurses on different shifts: 12 chairs, open 08:00-18:00, the standard IV protocol with setup,")
+    print("check and discharge; each template's starts booked in time order (see the docstring)")
+    print(f"{'roster':<34} {'model':<10} {'status':>9} {'seconds':>8} {'offered':>8} {'booked':>7} {'refused':>8}")
+    for name, hours in ROSTERS.items():
+        shifts = [NurseShift(dt.time.fromisoformat(a), dt.time.fromisoformat(b)) for a, b in sorted(hours)]
+        pooled = _solve(
+            chairs=chairs,
+            opening=OPENING,
+            nurse_shifts=shifts,
+            protocols=[WORKED],
+            setups_per_nurse=1,
+            max_patients_per_nurse=3,
+            step_minutes=5,
+            time_limit_seconds=DEFAULT_TIME_LIMIT_SECONDS,
+            workers=DEFAULT_WORKERS,
+        )
+        per_nurse = solve_day_template(chairs=chairs, opening=OPENING, nurse_shifts=shifts, protocols=[WORKED])
+        for model, outcome, named in (("pooled", pooled, False), ("per nurse", per_nurse, True)):
+            template = outcome.template
+            sessions = [
+                (_minute(clock), template.shifts.get((chair, clock)) if named else None)
+                for chair, rows in (template.starts.items() if template else ())
+                for clock, _ in rows
+            ]
+            booked, refused = _book(sessions, shifts, WORKED)
+            print(
+                f"{name:<34} {model:<10} {outcome.status:>9} {outcome.solve_seconds:>8.2f} {len(sessions):>8} "
+                f"{booked:>7} {refused:>8}"
+            )
+            if outcome.solve_seconds > LIMIT_SECONDS:
+                failures.append(f"{name}, {model}: {outcome.solve_seconds:.1f} s > {LIMIT_SECONDS:.0f} s")
+            if named and (template is None or refused):
+                failures.append(f"{name}: {refused} per-nurse starts refused with their own nurse")
+    return failures
 
 
 if __name__ == "__main__":
