@@ -12,6 +12,7 @@ from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import (
@@ -758,6 +759,16 @@ class PlanDay:
     bookings: list[PlanBooking] = field(default_factory=list)
     shifts: list[tuple[int, dt.datetime, dt.datetime]] = field(default_factory=list)
     closures: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
+
+    def nurses_by_shift_hours(self, zone: ZoneInfo) -> dict[tuple[dt.time, dt.time], list[int]]:
+        """(local start, local end) of a shift -> the nurses working it this day, by id: which
+        nurse a template start naming a shift and a rank means (`template_start_shifts`)."""
+        found: dict[tuple[dt.time, dt.time], set[int]] = defaultdict(set)
+        for who, begins, ends in self.shifts:
+            found[
+                begins.astimezone(zone).time().replace(tzinfo=None), ends.astimezone(zone).time().replace(tzinfo=None)
+            ].add(who)
+        return {hours: sorted(nurses) for hours, nurses in found.items()}
 
     def digest(self, site_part: str, bookings: Iterable[PlanBooking]) -> str:
         """A fingerprint of the day as a plan was solved for it: the site's part (chairs, hours,

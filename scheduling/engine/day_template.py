@@ -16,6 +16,8 @@ Objective, in this order: the most sessions; then a protocol mix close to the ob
 then early starts (which, under the setup constraint, means starts staggered by the setup
 time from opening, not piled at opening). Solved in two phases (most sessions first, then
 the rest with that count held, for at most half the limit), within one time limit.
+That pooled model is exact for one nurse; for several it is solved per nurse (in lanes of
+chairs, or as tracks when their shifts differ: `solve_day_template`).
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ class DayTemplateSolution:
     starts: dict[int, list[tuple[dt.time, int]]]  # chair id -> [(local start, protocol id)], in time order
     sessions_per_day: int
     # chair id -> the nurse (0, 1, ... in the order of the nurses on shift) whose chairs it is in,
-    # when the day was solved per nurse; empty for the pooled model.
+    # when the day was solved per nurse in lanes; empty otherwise.
     lanes: dict[int, int] = field(default_factory=dict)
     # (chair id, start) -> the nurse (her index in the nurse shifts given) whose track the start
     # is in, when the day was solved per nurse without lanes (`_solve_by_nurse`).
@@ -188,8 +190,10 @@ def solve_day_template(
     nurses, the day is solved per nurse: the chairs are dealt out to the nurses in turn (alike
     equipment spread evenly), and each nurse's chairs are solved with that nurse alone, which
     is exact for that nurse; nurses with the same chairs share one solve. Otherwise (nurses on
-    different shifts hand chairs over during the day) the pooled model is solved, and booking's
-    own nurse check decides what of it holds."""
+    different shifts hand chairs over during the day, or more nurses than chairs) each nurse's
+    sessions are solved as a track of her own and the chairs dealt after (`_solve_by_nurse`),
+    each start naming the shift (`nurse_shifts` in order of their hours) whose nurse takes it.
+    One nurse alone is the pooled model, which is exact for her."""
     started = time.monotonic()
     solve = functools.partial(
         _solve,
@@ -204,10 +208,14 @@ def solve_day_template(
     if nurses < 2:
         return solve(chairs=chairs, nurse_shifts=nurse_shifts, time_limit_seconds=time_limit_seconds)
     if len(set(nurse_shifts)) != 1 or len(chairs) < nurses:
+        ordered = sorted(nurse_shifts, key=lambda s: (s.starts, s.ends))
         return _solve_by_nurse(
             chairs=chairs,
             opening=opening,
-            nurse_shifts=sorted(nurse_shifts, key=lambda s: (s.starts, s.ends)),
+            nurses=[
+                _PlanNurse(id=index, shifts=[(_minutes(s.starts), _minutes(s.ends))], watched=(), hands=())
+                for index, s in enumerate(ordered)
+            ],
             protocols=protocols,
             setups_per_nurse=setups_per_nurse,
             max_patients_per_nurse=max_patients_per_nurse,
@@ -449,31 +457,47 @@ def _solve(
     return outcome(status_name, DayTemplateSolution(starts=starts, sessions_per_day=held))
 
 
+@dataclass(frozen=True)
+class _PlanNurse:
+    """One nurse on a day plan's day, in wall-clock minutes: shifts, booked sessions, hands-on work."""
+
+    id: int
+    shifts: Sequence[tuple[int, int]]
+    watched: Sequence[tuple[int, int]]
+    hands: Sequence[tuple[int, int]]
+
+
 def _solve_by_nurse(
     *,
     chairs: Sequence[ChairSpec],
     opening: tuple[dt.time, dt.time],
-    nurse_shifts: Sequence[NurseShift],
+    nurses: Sequence[_PlanNurse],
     protocols: Sequence[ProtocolSpec],
     setups_per_nurse: int,
     max_patients_per_nurse: int,
     step_minutes: int,
     time_limit_seconds: float,
     workers: int,
+    busy: Mapping[int, Sequence[tuple[int, int]]] | None = None,
+    work: float | None = None,
 ) -> DayTemplateOutcome:
     """The day per nurse when the nurses cannot each keep chairs of their own (shifts that differ
     hand the chairs over during the day; more nurses than chairs share them). Each nurse's
-    sessions are a track of her own: inside her shift, her hands-on work at most
-    `setups_per_nurse` pieces at once, at most the ratio watched, exactly as booking holds one
-    nurse. The chairs are only counted: at no minute more sessions than chairs, nor more of a route
-    than chairs equipped for it. The sessions then get chairs by start time, each the free
-    equipped chair least used so far (`_deal_chairs`): with chairs equipped alike a count that fits
-    always does (intervals need no more chairs than meet at one minute), so the day holds what
-    the model counted and every start has a nurse who can take it (`DayTemplateSolution.shifts`).
-    Same objectives as the pooled model: the most sessions, then the mix, then early starts."""
+    sessions are tracks of her own, one per shift: inside it, her hands-on work (with what she
+    has booked) at most `setups_per_nurse` pieces at once, at most the ratio watched, exactly as
+    booking holds one nurse. The chairs are only counted: at no minute more sessions than chairs
+    free (`busy`: chair -> booked or closed [start, end) minutes), nor more of a route than
+    chairs equipped for it. The sessions then get chairs by start time (`_deal_chairs`): with
+    chairs equipped alike and nothing booked a count that fits always does (intervals need no
+    more chairs than meet at one minute), so the day holds what the model counted and every
+    start names a nurse who can take it (`DayTemplateSolution.shifts`: (chair, start) -> the
+    nurse's id). Same objectives as the pooled model: the most sessions, then the mix, then early
+    starts. With `work`, each phase is reproducible on that budget of deterministic work
+    (`_reproducible`, one thread; `workers` is then ignored)."""
     from ortools.sat.python import cp_model
 
     started = time.monotonic()
+    busy = busy or {}
 
     def outcome(status: str, template: DayTemplateSolution | None = None) -> DayTemplateOutcome:
         return DayTemplateOutcome(status=status, solve_seconds=time.monotonic() - started, template=template)
@@ -487,87 +511,103 @@ def _solve_by_nurse(
         for p in protocols
         if 0 < p.chair_minutes <= closes - opens and p.weight > 0 and any(p.route in c.routes for c in chairs)
     ]
-    if not cells or not usable or not nurse_shifts:
+    if not cells or not usable or not nurses:
         return outcome("INFEASIBLE")
     shortest = min(p.chair_minutes for p in usable)
     least_hands = min(sum(length for _, length in p.hands_on()) for p in usable)
 
     model = cp_model.CpModel()
-    chosen: dict[tuple[int, int, int], cp_model.IntVar] = {}  # (nurse, slot, protocol) -> presence
+    chosen: dict[tuple[int, int, int], cp_model.IntVar] = {}  # (track, slot, protocol) -> presence
     cell_of: dict[tuple[int, int], cp_model.IntVar] = {}
+    owner: dict[int, int] = {}  # track -> nurse id
     by_protocol: dict[int, list[cp_model.IntVar]] = {p.id: [] for p in usable}
     in_chairs: list[cp_model.IntervalVar] = []
     by_route: dict[str, list[cp_model.IntervalVar]] = {}
-    counts: list[cp_model.LinearExpr | int] = []
-    for index, shift in enumerate(nurse_shifts):
-        first = max(opens, math.ceil(_minutes(shift.starts) / step) * step)
-        last = min(closes, _minutes(shift.ends))
-        span = last - first
-        # No nurse holds more than the ratio at once, nor more hands-on work than her shift.
-        slots = max_patients_per_nurse * (span // shortest) if span >= shortest else 0
-        if least_hands:
-            slots = min(slots, setups_per_nurse * span // least_hands)
-        hands: list[cp_model.IntervalVar] = []
-        watched: list[cp_model.IntervalVar] = []
-        used_slots: list[cp_model.IntVar] = []
-        previous: tuple[cp_model.IntVar, cp_model.IntVar] | None = None
-        for slot in range(slots):
-            cell = model.new_int_var((first - opens) // step, cells, f"cell_{index}_{slot}")
-            start = opens + step * cell
-            used = model.new_bool_var(f"used_{index}_{slot}")
-            options = []
-            for protocol in usable:
-                present = model.new_bool_var(f"x_{index}_{slot}_{protocol.id}")
-                options.append(present)
-                chosen[index, slot, protocol.id] = present
-                by_protocol[protocol.id].append(present)
-                session = model.new_optional_interval_var(
-                    start, protocol.chair_minutes, start + protocol.chair_minutes, present, ""
-                )
-                model.add(start + protocol.chair_minutes <= last).only_enforce_if(present)
-                watched.append(session)
-                in_chairs.append(session)
-                by_route.setdefault(protocol.route, []).append(session)
-                for offset, length in protocol.hands_on():
-                    hands.append(
-                        model.new_optional_interval_var(start + offset, length, start + offset + length, present, "")
+    counts: dict[int, list[cp_model.IntVar]] = {}
+    for nurse in nurses:
+        hands = [model.new_fixed_size_interval_var(a, b - a, "") for a, b in nurse.hands]
+        watched = [model.new_fixed_size_interval_var(a, b - a, "") for a, b in nurse.watched]
+        counts[nurse.id] = []
+        for begins, ends in sorted(nurse.shifts):
+            first = max(opens, math.ceil(begins / step) * step)
+            last = min(closes, ends)
+            span = last - first
+            # No nurse holds more than the ratio at once, nor more hands-on work than her shift.
+            slots = max_patients_per_nurse * (span // shortest) if span >= shortest else 0
+            if least_hands:
+                slots = min(slots, setups_per_nurse * span // least_hands)
+            track = len(owner)
+            owner[track] = nurse.id
+            previous: tuple[cp_model.IntVar, cp_model.IntVar] | None = None
+            for slot in range(slots):
+                cell = model.new_int_var((first - opens) // step, cells, f"cell_{track}_{slot}")
+                start = opens + step * cell
+                used = model.new_bool_var(f"used_{track}_{slot}")
+                options = []
+                for protocol in usable:
+                    present = model.new_bool_var(f"x_{track}_{slot}_{protocol.id}")
+                    options.append(present)
+                    chosen[track, slot, protocol.id] = present
+                    by_protocol[protocol.id].append(present)
+                    session = model.new_optional_interval_var(
+                        start, protocol.chair_minutes, start + protocol.chair_minutes, present, ""
                     )
-            model.add(sum(options) == used)
-            if previous is not None:
-                # A nurse's slots fill in order of their starts: no two orderings of one day.
-                model.add_implication(used, previous[0])
-                model.add(cell >= previous[1]).only_enforce_if(used)
-            model.add(cell == (first - opens) // step).only_enforce_if(~used)
-            previous = (used, cell)
-            cell_of[index, slot] = cell
-            used_slots.append(used)
+                    model.add(start + protocol.chair_minutes <= last).only_enforce_if(present)
+                    watched.append(session)
+                    in_chairs.append(session)
+                    by_route.setdefault(protocol.route, []).append(session)
+                    for offset, length in protocol.hands_on():
+                        hands.append(
+                            model.new_optional_interval_var(
+                                start + offset, length, start + offset + length, present, ""
+                            )
+                        )
+                model.add(sum(options) == used)
+                if previous is not None:
+                    # A track's slots fill in order of their starts: no two orderings of one day.
+                    model.add_implication(used, previous[0])
+                    model.add(cell >= previous[1]).only_enforce_if(used)
+                model.add(cell == (first - opens) // step).only_enforce_if(~used)
+                previous = (used, cell)
+                cell_of[track, slot] = cell
+                counts[nurse.id].append(used)
         if hands:
             model.add_cumulative(hands, [1] * len(hands), setups_per_nurse)
         if watched:
             model.add_cumulative(watched, [1] * len(watched), max_patients_per_nurse)
-        counts.append(sum(used_slots))
     if not chosen:
         return outcome("INFEASIBLE")
-    # Nurses on the same shift are interchangeable: the earlier in the list holds at least as many.
-    for earlier, later in itertools.pairwise(range(len(nurse_shifts))):
-        if nurse_shifts[earlier] == nurse_shifts[later]:
-            model.add(counts[earlier] >= counts[later])
+    # Nurses on the same shifts with nothing booked are interchangeable: the earlier holds at least as many.
+    for earlier, later in itertools.pairwise(nurses):
+        if (
+            sorted(earlier.shifts) == sorted(later.shifts)
+            and not (earlier.hands or earlier.watched or later.hands or later.watched)
+            and counts[earlier.id]
+        ):
+            model.add(sum(counts[earlier.id]) >= sum(counts[later.id]))
     seats = [c for c in chairs if any(p.route in c.routes for p in usable)]
-    model.add_cumulative(in_chairs, [1] * len(in_chairs), len(seats))
-    for route, intervals in by_route.items():
-        equipped = sum(route in c.routes for c in seats)
-        if equipped < len(seats):
-            model.add_cumulative(intervals, [1] * len(intervals), equipped)
+    for route, intervals in [("", in_chairs), *by_route.items()]:
+        equipped = [c for c in seats if not route or route in c.routes]
+        if route and len(equipped) == len(seats):
+            continue  # every chair takes it: the count of all chairs holds it already
+        taken = [model.new_fixed_size_interval_var(a, b - a, "") for c in equipped for a, b in busy.get(c.id, ())]
+        model.add_cumulative([*intervals, *taken], [1] * (len(intervals) + len(taken)), len(equipped))
 
     total = sum(chosen.values())
     model.maximize(total)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = workers
     solver.parameters.max_time_in_seconds = max(0.01, time_limit_seconds * 0.6 - (time.monotonic() - started))
+    if work is not None:
+        solver.parameters.max_time_in_seconds = max(0.01, time_limit_seconds - (time.monotonic() - started))
+        _reproducible(solver, work)
     status = solver.solve(model)
     status_name = solver.status_name(status)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE) or round(solver.objective_value) <= 0:
-        return outcome(status_name if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE) else "INFEASIBLE")
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return outcome(status_name)
+    if round(solver.objective_value) <= 0:
+        # Around booked work, no room is an answer (the day is full); for an empty day it is none.
+        return outcome(status_name if busy or work is not None else "INFEASIBLE")
     model.add(total >= round(solver.objective_value))
     for var in [*chosen.values(), *cell_of.values()]:
         model.add_hint(var, solver.value(var))
@@ -576,23 +616,24 @@ def _solve_by_nurse(
     second.parameters.num_workers = workers
     remaining = time_limit_seconds - (time.monotonic() - started)
     second.parameters.max_time_in_seconds = max(0.01, min(remaining - time_limit_seconds / 20, time_limit_seconds / 2))
+    if work is not None:
+        second.parameters.max_time_in_seconds = max(0.01, remaining)
+        _reproducible(second, work / 2)
     refined = second.solve(model)
     final = second if refined in (cp_model.OPTIMAL, cp_model.FEASIBLE) else solver
     minutes = {p.id: p.chair_minutes for p in usable}
     routes = {p.id: p.route for p in usable}
     sessions = [
-        (opens + step * final.value(cell_of[index, slot]), protocol_id, index)
-        for (index, slot, protocol_id), present in chosen.items()
+        (opens + step * final.value(cell_of[track, slot]), protocol_id, owner[track])
+        for (track, slot, protocol_id), present in chosen.items()
         if final.value(present)
     ]
-    starts, shifts = _deal_chairs(seats, sessions, minutes, routes)
+    starts, shifts = _deal_chairs(seats, sessions, minutes, routes, busy)
     held = sum(len(rows) for rows in starts.values())
-    if not held:
-        return outcome("INFEASIBLE")
-    # OPTIMAL only when every counted session found a chair (it always does with chairs alike).
-    dealt_all = held == len(sessions)
+    # OPTIMAL only when every counted session found a chair (it always does with chairs alike
+    # and nothing booked).
     return outcome(
-        status_name if dealt_all else "FEASIBLE",
+        status_name if held == len(sessions) else "FEASIBLE",
         DayTemplateSolution(starts=starts, sessions_per_day=held, shifts=shifts),
     )
 
@@ -602,25 +643,33 @@ def _deal_chairs(
     sessions: Sequence[tuple[int, int, int]],
     minutes: Mapping[int, int],
     routes: Mapping[int, str],
+    busy: Mapping[int, Sequence[tuple[int, int]]],
 ) -> tuple[dict[int, list[tuple[dt.time, int]]], dict[tuple[int, dt.time], int]]:
-    """Chairs for (start minute, protocol, nurse) sessions, by start time: each takes the free
-    chair equipped for it with the fewest other routes (keeping the versatile ones free), then the
-    least used so far, then the lowest id. A session left without a chair is dropped (possible
-    only with chairs equipped differently). Returns chair -> [(start, protocol)] and
-    (chair, start) -> nurse."""
-    free_at = {c.id: 0 for c in chairs}
+    """Chairs for (start minute, protocol, nurse) sessions, by start time: each takes a chair
+    equipped for it and free for all of it (`busy`: what is booked or closed there), the one with
+    the fewest other routes (keeping the versatile ones free), then the least used so far, then
+    the lowest id. A session left without a chair is dropped (possible only with chairs equipped
+    differently or sessions booked). Returns chair -> [(start, protocol)] and (chair, start) -> nurse."""
+    taken = {c.id: list(busy.get(c.id, ())) for c in chairs}
     used = {c.id: 0 for c in chairs}
     starts: dict[int, list[tuple[dt.time, int]]] = {}
     nurses: dict[tuple[int, dt.time], int] = {}
     for start, protocol_id, nurse in sorted(sessions, key=lambda s: (s[0], -minutes[s[1]], s[2], s[1])):
-        fitting = [c for c in chairs if routes[protocol_id] in c.routes and free_at[c.id] <= start]
+        end = start + minutes[protocol_id]
+        fitting = [
+            c
+            for c in chairs
+            if routes[protocol_id] in c.routes and not any(a < end and start < b for a, b in taken[c.id])
+        ]
         if not fitting:
             continue
         chair = min(fitting, key=lambda c: (len(c.routes), used[c.id], c.id))
-        free_at[chair.id] = start + minutes[protocol_id]
+        taken[chair.id].append((start, end))
         used[chair.id] += minutes[protocol_id]
         starts.setdefault(chair.id, []).append((_clock(start), protocol_id))
         nurses[chair.id, _clock(start)] = nurse
+    for rows in starts.values():
+        rows.sort()
     return starts, nurses
 
 
@@ -800,14 +849,93 @@ def solve_day_plan(
     )
 
 
-@dataclass(frozen=True)
-class _PlanNurse:
-    """One nurse on a day plan's day, in wall-clock minutes: shifts, booked sessions, hands-on work."""
-
-    id: int
-    shifts: Sequence[tuple[int, int]]
-    watched: Sequence[tuple[int, int]]
-    hands: Sequence[tuple[int, int]]
+def solve_day_plan_by_nurse(
+    *,
+    snapshot: SiteSnapshot,
+    day: dt.date,
+    protocols: Sequence[ProtocolSpec],
+    time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS,
+    work: float = LANE_WORK,
+    improve_work: float = IMPROVE_WORK,
+) -> DayPlanOutcome:
+    """A template of nurses on different shifts (`_solve_by_nurse`), solved again for one day
+    around the sessions booked on it: each nurse on shift that day is tracks of her own (one per
+    shift, so no session spans a seam between two) with her booked work fixed, the chairs
+    counted around what is booked or closed on them, then dealt by start time. A session the
+    deal leaves without a chair (chairs equipped differently, or booked sessions in the way) is
+    tried again by the whole-day model from the dealt answer, for `improve_work`. Reproducible
+    (`_reproducible`). Every start names its nurse (`DayPlanOutcome.nurses`). `snapshot` must
+    hold the day (`site_snapshot` over it)."""
+    started = time.monotonic()
+    zone = snapshot.zone
+    hours = snapshot.opening.get(day.weekday())
+    chairs = [ChairSpec(id=c.id, routes=c.routes) for c in snapshot.chairs]
+    opens, closes = (_minutes(hours[0]), _minutes(hours[1])) if hours else (0, 0)
+    plan_nurses = []
+    for n in sorted(snapshot.nurses, key=lambda n: n.id):
+        shifts = [w for w in (_wall_minutes(s, day, zone) for s in n.shifts) if w[1] > w[0]]
+        if any(a < closes and opens < b for a, b in shifts):
+            plan_nurses.append(
+                _PlanNurse(
+                    id=n.id,
+                    shifts=shifts,
+                    watched=[w for w in (_wall_minutes(s, day, zone) for s in n.booked) if w[1] > w[0]],
+                    hands=[h for h in (_wall_minutes(s, day, zone) for s in n.hands_on) if h[1] > h[0]],
+                )
+            )
+    if hours is None or not chairs or not plan_nurses:
+        return DayPlanOutcome(starts={}, kept=frozenset(), status="INFEASIBLE", solve_seconds=0.0)
+    closed = [_wall_minutes(span, day, zone) for span, _ in snapshot.closures]
+    busy = {
+        c.id: _merged([*(w for w in (_wall_minutes(s, day, zone) for s in c.busy) if w[1] > w[0]), *closed])
+        for c in snapshot.chairs
+    }
+    solved = _solve_by_nurse(
+        chairs=chairs,
+        opening=hours,
+        nurses=plan_nurses,
+        protocols=protocols,
+        setups_per_nurse=snapshot.setups_per_nurse or 1,
+        max_patients_per_nurse=snapshot.max_patients_per_nurse,
+        step_minutes=snapshot.step_minutes,
+        time_limit_seconds=time_limit_seconds,
+        workers=1,
+        busy=busy,
+        work=work,
+    )
+    if solved.template is None:
+        status = solved.status if solved.status == "OPTIMAL" else "INFEASIBLE"
+        return DayPlanOutcome(starts={}, kept=frozenset(), status=status, solve_seconds=time.monotonic() - started)
+    starts = {c: list(rows) for c, rows in solved.template.starts.items()}
+    nurses_of = dict(solved.template.shifts)
+    status, held = solved.status, solved.template.sessions_per_day
+    left = time_limit_seconds - (time.monotonic() - started)
+    if status != "OPTIMAL" and improve_work > 0 and left > 0.05:
+        whole = _solve_whole_day(
+            chairs=chairs,
+            opening=hours,
+            nurses=plan_nurses,
+            busy=busy,
+            protocols=protocols,
+            setups_per_nurse=snapshot.setups_per_nurse or 1,
+            max_patients_per_nurse=snapshot.max_patients_per_nurse,
+            step_minutes=snapshot.step_minutes,
+            hint={c: [(clock, p, nurses_of[c, clock]) for clock, p in rows] for c, rows in starts.items()},
+            work=improve_work,
+            time_limit_seconds=left,
+        )
+        if whole is not None and sum(len(rows) for rows in whole.values()) > held:
+            starts = {c: [(clock, p) for clock, p, _ in rows] for c, rows in whole.items()}
+            nurses_of = {(c, clock): n for c, rows in whole.items() for clock, _, n in rows}
+            status = "FEASIBLE"
+    return DayPlanOutcome(
+        starts=starts,
+        kept=frozenset(),
+        status=status,
+        solve_seconds=time.monotonic() - started,
+        nurses=nurses_of,
+        by_lanes=held,
+    )
 
 
 def _solve_whole_day(

@@ -22,7 +22,7 @@ from typing import Any
 from django.db import transaction
 
 from clinic.models import Site
-from scheduling.engine.day_template import DayPlanOutcome, solve_day_plan
+from scheduling.engine.day_template import DayPlanOutcome, solve_day_plan, solve_day_plan_by_nurse
 from scheduling.engine.placement import LEVEL
 from scheduling.engine.wallclock import day_bounds, local_day
 from scheduling.models import DayPlan, DayTemplate
@@ -34,6 +34,7 @@ from scheduling.selectors import (
     day_plan_site_part,
     latest_day_template,
     site_snapshot,
+    template_start_shifts,
 )
 
 logger = logging.getLogger(__name__)
@@ -75,9 +76,10 @@ def _entries(
 
 def _lanes(template: DayTemplate) -> dict[int, int]:
     """chair id -> its nurse's lane in `template`. A template solved for one nurse has no lanes
-    (its one model is that nurse's): every chair is hers. A pooled template of several nurses on
-    different shifts has none either, and no day plans: solved pooled, a plan could offer starts
-    no assignment of nurses holds (scheduling.engine.day_template.solve_day_template)."""
+    (its one model is that nurse's): every chair is hers. A template of nurses on different
+    shifts (or more nurses than chairs) has none either: each of its starts names its nurse's
+    shift instead (`template_start_shifts`), and its days are solved again per nurse
+    (scheduling.engine.day_template.solve_day_plan_by_nurse)."""
     lanes = {int(e["chair_id"]): int(e["lane"]) for e in template.starts if e.get("lane") is not None}
     if not lanes and len((template.inputs or {}).get("nurse_shifts") or ()) == 1:
         lanes = {int(e["chair_id"]): 0 for e in template.starts}
@@ -116,7 +118,8 @@ def day_plans_refresh(
     report.removed += DayPlan.objects.filter(site=site, day__lt=today).delete()[0]
     template = latest_day_template(site_id=site.pk) if site.placement_policy == LEVEL else None
     lanes = _lanes(template) if template is not None else {}
-    if template is None or not lanes:
+    shifts = template_start_shifts(template.starts) if template is not None and not lanes else {}
+    if template is None or not (lanes or shifts):
         report.removed += DayPlan.objects.filter(site=site).delete()[0]
         return report
     report.removed += DayPlan.objects.filter(site=site).exclude(template=template).delete()[0]
@@ -132,18 +135,24 @@ def day_plans_refresh(
         for e in template.starts
     ]
 
-    def off_rhythm(entries: list[dict[str, Any]], rows: list[PlanBooking]) -> bool:
+    def off_rhythm(entries: list[dict[str, Any]], held: PlanDay, rows: list[PlanBooking]) -> bool:
         """Whether a session is off the starts of `entries`, longer than the session planned
-        there, or not with the nurse they give it (the plan's, else its chair's lane nurse)."""
+        there, or not with the nurse they give it (the plan's, else its chair's lane nurse, else
+        the nurse on the start's shift that day)."""
         planned = {(int(e["chair_id"]), dt.time.fromisoformat(e["start"])): e for e in entries}
+        on_hours = held.nurses_by_shift_hours(zone) if shifts else {}
         for row in rows:
             entry = planned.get((row.chair_id, row.clock))
             if entry is None or row.minutes > int(entry.get("minutes") or row.minutes):
                 return True
             nurse = entry.get("nurse_id")
             lane = lanes.get(row.chair_id)
+            shift = shifts.get((row.chair_id, row.clock))
             if nurse is None and lane is not None and row.on_shift:
                 nurse = row.on_shift[lane % len(row.on_shift)]
+            elif nurse is None and shift is not None:
+                alike = on_hours.get(shift[:2], [])
+                nurse = alike[shift[2] % len(alike)] if alike else None
             if row.nurse_id != nurse:
                 return True
         return False
@@ -156,10 +165,10 @@ def day_plans_refresh(
             booked = set(plan.booked)
             kept = [row for row in held.bookings if row.id in booked]
             added = [row for row in held.bookings if row.id not in booked]
-            if held.digest(site_part, kept) == plan.digest and not off_rhythm(plan.starts, added):
+            if held.digest(site_part, kept) == plan.digest and not off_rhythm(plan.starts, held, added):
                 report.unchanged += 1
                 continue
-        if not off_rhythm(template_entries, held.bookings):
+        if not off_rhythm(template_entries, held, held.bookings):
             if plan is not None:
                 plan.delete()
                 report.removed += 1
@@ -171,13 +180,19 @@ def day_plans_refresh(
         held = days.get(day, PlanDay())
         midnight, next_midnight = day_bounds(day, zone)
         snapshot = site_snapshot(site=site, start=midnight, end=next_midnight)
-        outcome: DayPlanOutcome = solve_day_plan(
-            snapshot=snapshot,
-            day=day,
-            lanes=lanes,
-            protocols=protocols,
-            ceiling=template.sessions_per_day,
-            time_limit_seconds=time_limit_seconds,
+        outcome: DayPlanOutcome = (
+            solve_day_plan(
+                snapshot=snapshot,
+                day=day,
+                lanes=lanes,
+                protocols=protocols,
+                ceiling=template.sessions_per_day,
+                time_limit_seconds=time_limit_seconds,
+            )
+            if lanes
+            else solve_day_plan_by_nurse(
+                snapshot=snapshot, day=day, protocols=protocols, time_limit_seconds=time_limit_seconds
+            )
         )
         # Chairs whose nurse's solve found no answer keep the template's starts.
         starts = dict(outcome.starts)

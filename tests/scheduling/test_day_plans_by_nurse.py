@@ -1,0 +1,196 @@
+"""Day plans of a site whose nurses work different shifts: its template names each start's
+nurse by shift (scheduling.engine.day_template._solve_by_nurse), and a day with sessions booked
+off it is solved again per nurse around them (solve_day_plan_by_nurse, day_plans_refresh).
+Every date is fixed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections import Counter
+
+import pytest
+
+from scheduling.engine.day_template import solve_day_plan_by_nurse
+from scheduling.engine.model import ChairState, NurseState, NurseWork, SiteSnapshot, Span
+from scheduling.models import DayPlan
+from scheduling.selectors import preferred_starts
+from scheduling.services import appointment_book
+from scheduling.services.day_plans import day_plans_refresh
+from tests.factories import PatientFactory
+from tests.scheduling.test_day_plans import DAY, ZONE, _at
+from tests.scheduling.test_day_template_service import (
+    BOOK_DAY,
+    LATER,
+    STAGGERED,
+    _entry_nurse,
+    _regenerate,
+    _staggered_clinic,
+)
+from tests.scheduling.test_day_template_solver import IV, WORKED
+
+# Two early nurses and two late ones.
+SHIFTS = {
+    101: (dt.time(7, 30), dt.time(16)),
+    102: (dt.time(7, 30), dt.time(16)),
+    103: (dt.time(9, 30), dt.time(18)),
+    104: (dt.time(9, 30), dt.time(18)),
+}
+# Booked before the template: Chair 1 at 09:10 and Chair 2 at 11:50 with an early nurse, Chair 3
+# at 13:05 with a late one.
+BOOKED = [(1, 101, _at(9, 10)), (2, 101, _at(11, 50)), (3, 103, _at(13, 5))]
+
+
+def _snapshot(booked, closures=()) -> SiteSnapshot:
+    work = NurseWork()
+    chair_busy: dict[int, list[Span]] = {c: [] for c in range(1, 13)}
+    nurse_booked: dict[int, list[Span]] = {n: [] for n in SHIFTS}
+    hands: dict[int, list[Span]] = {n: [] for n in SHIFTS}
+    for chair, nurse, start in booked:
+        span = Span(start, start + dt.timedelta(minutes=120))
+        chair_busy[chair].append(span)
+        nurse_booked[nurse].append(span)
+        hands[nurse].extend(work.hands_on(span.start, span.end))
+    return SiteSnapshot(
+        id=1,
+        name="Staggered",
+        zone=ZONE,
+        opening={weekday: (dt.time(8), dt.time(18)) for weekday in range(5)},
+        closures=tuple((Span(a, b), "Closed") for a, b in closures),
+        chairs=tuple(ChairState(id=c, name=f"Chair {c}", routes=IV, busy=tuple(chair_busy[c])) for c in chair_busy),
+        nurses=tuple(
+            NurseState(
+                id=n,
+                name=str(n),
+                shifts=(Span(_at(begins.hour, begins.minute), _at(ends.hour, ends.minute)),),
+                booked=tuple(sorted(nurse_booked[n])),
+                hands_on=tuple(sorted(hands[n])),
+            )
+            for n, (begins, ends) in SHIFTS.items()
+        ),
+        max_patients_per_nurse=3,
+        step_minutes=5,
+        setups_per_nurse=1,
+    )
+
+
+def _minute(instant_or_clock) -> int:
+    local = instant_or_clock.astimezone(ZONE) if isinstance(instant_or_clock, dt.datetime) else instant_or_clock
+    return local.hour * 60 + local.minute
+
+
+def _assert_each_nurse_can_hold_her_day(outcome, booked, closed=()):
+    by_nurse: dict[int, list[tuple[int, int]]] = {n: [] for n in SHIFTS}
+    for chair, nurse, start in booked:
+        by_nurse[nurse].append((_minute(start), chair))
+    for chair, rows in outcome.starts.items():
+        for clock, _ in rows:
+            by_nurse[outcome.nurses[chair, clock]].append((_minute(clock), chair))
+            # No planned session while the site is closed (those booked before stay as they are).
+            assert all(not (a < _minute(clock) + 120 and _minute(clock) < b) for a, b in closed)
+    for nurse, sessions in by_nurse.items():
+        begins, ends = (_minute(clock) for clock in SHIFTS[nurse])
+        assert all(begins <= s and s + 120 <= ends for s, _ in sessions), nurse
+        work = sorted((s + offset, s + offset + length) for s, _ in sessions for offset, length in WORKED.hands_on())
+        assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(work)), nurse
+        watched = Counter(minute for s, _ in sessions for minute in range(s, s + 120))
+        assert max(watched.values(), default=0) <= 3, nurse
+    by_chair: dict[int, list[int]] = {}
+    for sessions in by_nurse.values():
+        for s, chair in sessions:
+            by_chair.setdefault(chair, []).append(s)
+    for starts in by_chair.values():
+        assert all(b - a >= 120 for a, b in itertools.pairwise(sorted(starts)))
+
+
+def test_a_day_of_nurses_on_different_shifts_is_solved_around_its_bookings_each_start_with_its_nurse():
+    outcome = solve_day_plan_by_nurse(snapshot=_snapshot(BOOKED), day=DAY, protocols=[WORKED])
+
+    assert outcome.status in {"OPTIMAL", "FEASIBLE"}
+    assert outcome.sessions > 30
+    assert set(outcome.nurses) == {(chair, clock) for chair, rows in outcome.starts.items() for clock, _ in rows}
+    _assert_each_nurse_can_hold_her_day(outcome, BOOKED)
+
+
+def test_a_closure_keeps_the_plan_off_its_hours():
+    closed = [(_at(12), _at(13))]
+    outcome = solve_day_plan_by_nurse(snapshot=_snapshot(BOOKED, closed), day=DAY, protocols=[WORKED])
+
+    assert outcome.sessions > 20
+    _assert_each_nurse_can_hold_her_day(outcome, BOOKED, closed=[(12 * 60, 13 * 60)])
+
+
+@pytest.mark.django_db
+def test_a_staggered_site_gets_a_plan_for_a_day_booked_off_its_template_and_every_plan_start_books():
+    clinic = _staggered_clinic()
+    template = _regenerate(clinic)
+    whole_day = clinic.nurses[1]  # 08:00-18:00
+    chair = clinic.chairs[0]
+    off = appointment_book(
+        patient=PatientFactory(home_site=clinic.site),
+        site=clinic.site,
+        starts_at=dt.datetime.combine(BOOK_DAY, dt.time(9, 10), tzinfo=clinic.site.zone),
+        actor=clinic.front_desk.user,
+        now=LATER,
+        chair=chair,
+        nurse=whole_day,
+        duration=dt.timedelta(minutes=120),
+    )
+    assert all(e["start"] != "09:10" for e in template.starts if e["chair_id"] == chair.pk)
+
+    report = day_plans_refresh(site=clinic.site, now=LATER)
+
+    assert report.solved == [BOOK_DAY]
+    plan = DayPlan.objects.get(site=clinic.site, day=BOOK_DAY)
+    assert plan.starts and all(e.get("nurse_id") for e in plan.starts)
+    assert preferred_starts(site_id=clinic.site.pk, day=BOOK_DAY) != preferred_starts(site_id=clinic.site.pk)
+    # The desk books every start of the plan on its chair and leaves the nurse to placement.
+    chairs = {c.pk: c for c in clinic.chairs}
+    for entry in sorted(plan.starts, key=lambda e: e["start"]):
+        booked = appointment_book(
+            patient=PatientFactory(home_site=clinic.site),
+            site=clinic.site,
+            starts_at=dt.datetime.combine(BOOK_DAY, dt.time.fromisoformat(entry["start"]), tzinfo=clinic.site.zone),
+            actor=clinic.front_desk.user,
+            now=LATER,
+            chair=chairs[entry["chair_id"]],
+            duration=dt.timedelta(minutes=120),
+        )
+        assert booked.nurse_id == entry["nurse_id"]
+    # Booked as planned: the plan stands; the session booked off it is still there.
+    assert day_plans_refresh(site=clinic.site, now=LATER).unchanged == 1
+    off.refresh_from_db()
+    assert off.status == "booked"
+
+
+@pytest.mark.django_db
+def test_a_template_start_needs_no_plan_with_its_shifts_nurse_and_one_with_another():
+    clinic = _staggered_clinic()
+    template = _regenerate(clinic)
+    entry = min(template.starts, key=lambda e: e["start"])
+    clock = dt.time.fromisoformat(entry["start"])
+    chair = next(c for c in clinic.chairs if c.pk == entry["chair_id"])
+    named = _entry_nurse(clinic, entry)
+    # A nurse of another shift who could take the session too (on shift for all of it).
+    other = next(
+        nurse
+        for nurse, (begins, ends) in zip(clinic.nurses, STAGGERED, strict=True)
+        if nurse.pk != named.pk and begins <= clock and (clock.hour + 2, clock.minute) <= (ends.hour, ends.minute)
+    )
+
+    def book(day: dt.date, nurse) -> None:
+        appointment_book(
+            patient=PatientFactory(home_site=clinic.site),
+            site=clinic.site,
+            starts_at=dt.datetime.combine(day, clock, tzinfo=clinic.site.zone),
+            actor=clinic.front_desk.user,
+            now=LATER,
+            chair=chair,
+            nurse=nurse,
+            duration=dt.timedelta(minutes=120),
+        )
+
+    book(BOOK_DAY, named)
+    book(BOOK_DAY + dt.timedelta(days=1), other)
+
+    assert day_plans_refresh(site=clinic.site, now=LATER).solved == [BOOK_DAY + dt.timedelta(days=1)]
