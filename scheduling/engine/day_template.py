@@ -27,7 +27,7 @@ import functools
 import itertools
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -208,20 +208,25 @@ def solve_day_template(
     if nurses < 2:
         return solve(chairs=chairs, nurse_shifts=nurse_shifts, time_limit_seconds=time_limit_seconds)
     if len(set(nurse_shifts)) != 1 or len(chairs) < nurses:
-        ordered = sorted(nurse_shifts, key=lambda s: (s.starts, s.ends))
-        return _solve_by_nurse(
+        return _solve_rostered(
             chairs=chairs,
-            opening=opening,
-            nurses=[
-                _PlanNurse(id=index, shifts=[(_minutes(s.starts), _minutes(s.ends))], watched=(), hands=())
-                for index, s in enumerate(ordered)
-            ],
+            nurse_shifts=nurse_shifts,
             protocols=protocols,
             setups_per_nurse=setups_per_nurse,
             max_patients_per_nurse=max_patients_per_nurse,
-            step_minutes=step_minutes,
             time_limit_seconds=time_limit_seconds,
-            workers=workers,
+            started=started,
+            pooled=solve,
+            by_nurse=functools.partial(
+                _solve_by_nurse,
+                chairs=chairs,
+                opening=opening,
+                protocols=protocols,
+                setups_per_nurse=setups_per_nurse,
+                max_patients_per_nurse=max_patients_per_nurse,
+                step_minutes=step_minutes,
+                workers=workers,
+            ),
         )
     dealt: list[list[ChairSpec]] = [[] for _ in range(nurses)]
     for position, chair in enumerate(sorted(chairs, key=lambda c: (sorted(c.routes), c.id))):
@@ -282,6 +287,117 @@ def _minimize_mix_then_lateness(
     lateness = sum(cells_used)
     lateness_bound = len(cells_used) * cells
     model.minimize((lateness_bound + 1) * sum(deviations) + lateness)
+
+
+# The share of a rostered template's time limit the pooled model may take first (`_solve_rostered`).
+ROSTERED_POOLED_SHARE = 0.3
+
+
+def _solve_rostered(
+    *,
+    chairs: Sequence[ChairSpec],
+    nurse_shifts: Sequence[NurseShift],
+    protocols: Sequence[ProtocolSpec],
+    setups_per_nurse: int,
+    max_patients_per_nurse: int,
+    time_limit_seconds: float,
+    started: float,
+    pooled: Callable[..., DayTemplateOutcome],
+    by_nurse: Callable[..., DayTemplateOutcome],
+) -> DayTemplateOutcome:
+    """A template for nurses who cannot keep chairs of their own (see `solve_day_template`). The
+    pooled model is solved first: no day per nurse holds more than it (a day each nurse can hold
+    is a day the pool can), and it is quick. Its sessions are then given nurses in time order
+    (`_assign_nurses`); when every one of them gets one, that day is the answer, and as proven as
+    the pooled count (a site with nurses to spare: the chairs bind, as with more nurses than
+    chairs). Otherwise the per-nurse model is solved from that assignment for the time left, and
+    the better of the two is kept: every start then names a nurse who can take it."""
+    ordered = sorted(nurse_shifts, key=lambda s: (s.starts, s.ends))
+    nurses = [
+        _PlanNurse(id=index, shifts=[(_minutes(s.starts), _minutes(s.ends))], watched=(), hands=())
+        for index, s in enumerate(ordered)
+    ]
+    first = pooled(chairs=chairs, nurse_shifts=ordered, time_limit_seconds=time_limit_seconds * ROSTERED_POOLED_SHARE)
+    assigned: dict[tuple[int, dt.time], int] = {}
+    if first.template is not None:
+        assigned = _assign_nurses(first.template.starts, nurses, protocols, setups_per_nurse, max_patients_per_nurse)
+        if len(assigned) == first.template.sessions_per_day:
+            return DayTemplateOutcome(
+                status=first.status,
+                solve_seconds=time.monotonic() - started,
+                template=DayTemplateSolution(
+                    starts=first.template.starts, sessions_per_day=len(assigned), shifts=assigned
+                ),
+            )
+    hint: dict[int, list[tuple[int, int]]] = {}
+    minutes_of = {
+        (c, clock): p for c, rows in (first.template.starts if first.template else {}).items() for clock, p in rows
+    }
+    for (chair, clock), nurse in assigned.items():
+        hint.setdefault(nurse, []).append((_minutes(clock), minutes_of[chair, clock]))
+    solved = by_nurse(
+        nurses=nurses, time_limit_seconds=max(0.05, time_limit_seconds - (time.monotonic() - started)), hint=hint
+    )
+    held = solved.template.sessions_per_day if solved.template else 0
+    if first.template is not None and len(assigned) > held:
+        kept = {
+            c: [(clock, p) for clock, p in rows if (c, clock) in assigned] for c, rows in first.template.starts.items()
+        }
+        return DayTemplateOutcome(
+            status="FEASIBLE",
+            solve_seconds=time.monotonic() - started,
+            template=DayTemplateSolution(
+                starts={c: rows for c, rows in kept.items() if rows}, sessions_per_day=len(assigned), shifts=assigned
+            ),
+        )
+    return DayTemplateOutcome(status=solved.status, solve_seconds=time.monotonic() - started, template=solved.template)
+
+
+def _assign_nurses(
+    starts: Mapping[int, Sequence[tuple[dt.time, int]]],
+    nurses: Sequence[_PlanNurse],
+    protocols: Sequence[ProtocolSpec],
+    setups_per_nurse: int,
+    max_patients_per_nurse: int,
+) -> dict[tuple[int, dt.time], int]:
+    """Nurses for a day's sessions, in time order, as booking holds one nurse: one of her shifts
+    covers the session, her hands-on work stays within `setups_per_nurse` at every minute, and she
+    watches fewer than the ratio. Each session takes, among the nurses who can, the one whose
+    shift ends first (the later ones stay free for the later sessions), then the one with the
+    fewest sessions, then the lowest id; a session no nurse can take gets none.
+    Returns (chair, start) -> nurse id."""
+    by_id = {p.id: p for p in protocols}
+    day = 24 * 60
+    hands = {n.id: [0] * (day + 1) for n in nurses}
+    watched = {n.id: [0] * (day + 1) for n in nurses}
+    count = {n.id: 0 for n in nurses}
+    found: dict[tuple[int, dt.time], int] = {}
+    for clock, chair, protocol_id in sorted((clock, c, p) for c, rows in starts.items() for clock, p in rows):
+        protocol = by_id[protocol_id]
+        start = _minutes(clock)
+        end = min(day, start + protocol.chair_minutes)
+        pieces = [(start + offset, min(day, start + offset + length)) for offset, length in protocol.hands_on()]
+        able = []
+        for nurse in nurses:
+            shift = next((b for a, b in nurse.shifts if a <= start and end <= b), None)
+            if shift is None:
+                continue
+            if any(watched[nurse.id][m] >= max_patients_per_nurse for m in range(start, end)):
+                continue
+            if any(hands[nurse.id][m] >= setups_per_nurse for a, b in pieces for m in range(a, b)):
+                continue
+            able.append((shift, count[nurse.id], nurse.id))
+        if not able:
+            continue
+        _, _, chosen = min(able)
+        for m in range(start, end):
+            watched[chosen][m] += 1
+        for a, b in pieces:
+            for m in range(a, b):
+                hands[chosen][m] += 1
+        count[chosen] += 1
+        found[chair, clock] = chosen
+    return found
 
 
 def _solve(
@@ -480,6 +596,7 @@ def _solve_by_nurse(
     workers: int,
     busy: Mapping[int, Sequence[tuple[int, int]]] | None = None,
     work: float | None = None,
+    hint: Mapping[int, Sequence[tuple[int, int]]] | None = None,
 ) -> DayTemplateOutcome:
     """The day per nurse when the nurses cannot each keep chairs of their own (shifts that differ
     hand the chairs over during the day; more nurses than chairs share them). Each nurse's
@@ -493,7 +610,8 @@ def _solve_by_nurse(
     start names a nurse who can take it (`DayTemplateSolution.shifts`: (chair, start) -> the
     nurse's id). Same objectives as the pooled model: the most sessions, then the mix, then early
     starts. With `work`, each phase is reproducible on that budget of deterministic work
-    (`_reproducible`, one thread; `workers` is then ignored)."""
+    (`_reproducible`, one thread; `workers` is then ignored). `hint`: nurse id -> [(start minute,
+    protocol id)], a day to start the search from."""
     from ortools.sat.python import cp_model
 
     started = time.monotonic()
@@ -538,14 +656,25 @@ def _solve_by_nurse(
                 slots = min(slots, setups_per_nurse * span // least_hands)
             track = len(owner)
             owner[track] = nurse.id
+            hinted = sorted(
+                (start, protocol_id)
+                for start, protocol_id in (hint or {}).get(nurse.id, ())
+                if first <= start and (start - opens) % step == 0 and start < last
+            )[:slots]
             previous: tuple[cp_model.IntVar, cp_model.IntVar] | None = None
             for slot in range(slots):
                 cell = model.new_int_var((first - opens) // step, cells, f"cell_{track}_{slot}")
                 start = opens + step * cell
                 used = model.new_bool_var(f"used_{track}_{slot}")
+                wanted = hinted[slot] if slot < len(hinted) else None
+                if hint is not None:
+                    model.add_hint(cell, (wanted[0] - opens) // step if wanted else (first - opens) // step)
+                    model.add_hint(used, wanted is not None)
                 options = []
                 for protocol in usable:
                     present = model.new_bool_var(f"x_{track}_{slot}_{protocol.id}")
+                    if hint is not None:
+                        model.add_hint(present, wanted is not None and wanted[1] == protocol.id)
                     options.append(present)
                     chosen[track, slot, protocol.id] = present
                     by_protocol[protocol.id].append(present)

@@ -318,3 +318,21 @@ def test_chairs_equipped_differently_each_get_only_sessions_of_their_route():
     equipped = {1: {"iv"}, 2: {"intranasal"}, 3: {"iv", "intranasal"}}
     assert all(routes[p] in equipped[chair] for chair, rows in outcome.template.starts.items() for _, p in rows)
     assert outcome.template.sessions_per_day == len(outcome.template.shifts)
+
+
+def test_with_nurses_to_spare_the_chairs_bind_and_the_count_is_proven():
+    # 14 nurses on one shift for 12 chairs (the engine bench's 100k site): more nurses than chairs,
+    # so no lanes. The pooled count, 12 chairs x 6 back-to-back sessions, is the most any day
+    # holds; every one of its sessions finds a nurse, so the template is that day, proven.
+    shifts = [NurseShift(dt.time(6), dt.time(20))] * 14
+    outcome = solve_day_template(
+        chairs=[ChairSpec(number, IV) for number in range(1, 13)],
+        opening=(dt.time(7), dt.time(19)),
+        nurse_shifts=shifts,
+        protocols=[WORKED],
+        step_minutes=15,
+    )
+
+    assert outcome.status == "OPTIMAL"
+    assert outcome.template is not None and outcome.template.sessions_per_day == 72
+    _held_by_their_nurses(outcome.template, shifts, WORKED)
