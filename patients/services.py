@@ -141,8 +141,9 @@ def evaluation_record(
     """Records the mental-health evaluation that precedes treatment, from the chart page or the API.
     A diagnosis is a prescriber's to put on the chart: anyone else is refused here whatever the
     caller checked. An evaluation dated before 2000 or after today at the patient's home site is
-    refused too (evaluation_date_check). The history keeps who recorded it and `reason`, where it was
-    recorded from."""
+    refused too (evaluation_date_check), the home site as it stands when the row is written (the
+    caller's `patient` may have been read before a move). The history keeps who recorded it and
+    `reason`, where it was recorded from."""
     require_prescriber(actor, "Recording an evaluation")
     evaluation = Evaluation(
         patient=patient, recorded_by_id=actor.pk, **{name: fields[name] for name in EVALUATION_FIELDS if name in fields}
@@ -151,10 +152,10 @@ def evaluation_record(
         evaluation.full_clean()
     except ValidationError as exc:
         raise InvalidInput(" ".join(exc.messages)) from exc
-    evaluation_date_check(evaluated_on=evaluation.evaluated_on, site=patient.home_site, now=now)
     evaluation._change_reason = reason or "Evaluation recorded"  # type: ignore[attr-defined]
     evaluation._history_user = actor  # type: ignore[attr-defined]
     with transaction.atomic():
+        evaluation_date_check(evaluated_on=evaluation.evaluated_on, site=_home_site_locked(patient), now=now)
         evaluation.save()
     return evaluation
 
@@ -168,7 +169,8 @@ def patient_home_site_check(*, patient: Patient, site: Site, now: dt.datetime) -
     come at the new site, or after the evaluation's date is corrected.
 
     Call it in the transaction that writes the new home site: it locks the patient's row until
-    then. The refusal names `home_site`, the evaluation and its date,
+    then, as evaluation_record does, so an evaluation recorded at the same moment is either seen
+    here or judged at the new site. The refusal names `home_site`, the evaluation and its date,
     not its diagnosis: the front desk and clinic administrators, who may move a patient, do not
     read evaluations."""
     if site.pk == patient.home_site_id:
