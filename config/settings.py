@@ -23,7 +23,9 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # Every variable the settings read, with its default. tests/test_compose.py
-# checks that docker-compose.yml only passes variables listed here.
+# parses this file and checks that docker-compose.yml passes each of them (with
+# the same default) to web, worker and beat, but for the few it lists as exempt,
+# and nothing else.
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
 

@@ -14,7 +14,7 @@ from clinic.admin_visibility import ClinicalAdminMixin, admin_role
 from clinic.errors import InvalidInput
 from clinic.models import Role
 from patients.models import Contraindication, Evaluation, Patient, PatientFlag
-from patients.services import evaluation_date_check
+from patients.services import evaluation_date_check, patient_home_site_check
 
 
 class PatientFlagInline(ClinicalAdminMixin, admin.TabularInline):
@@ -62,6 +62,24 @@ class EvaluationAdminForm(ModelForm):
         return data
 
 
+class PatientAdminForm(ModelForm):
+    """A new home site must not leave one of the patient's evaluations dated after today there: the
+    admin saves the patient itself, so it asks the service's rule (patient_home_site_check) and shows
+    the refusal on the home site. The admin's change view runs in one transaction, so the patient
+    stays locked from the check to the save."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        site = data.get("home_site")
+        if self.instance.pk is None or site is None or "home_site" not in self.changed_data:
+            return data
+        try:
+            patient_home_site_check(patient=self.instance, site=site, now=timezone.now())
+        except InvalidInput as exc:
+            self.add_error("home_site", exc.message)
+        return data
+
+
 class EvaluationInline(PrescriberRecordsMixin, ClinicalAdminMixin, admin.StackedInline):
     clinical_model = True
     model = Evaluation
@@ -81,6 +99,7 @@ class EvaluationInline(PrescriberRecordsMixin, ClinicalAdminMixin, admin.Stacked
 @admin.register(Patient)
 class PatientAdmin(ClinicalAdminMixin, SimpleHistoryAdmin):
     visibility_kind = "patient"  # medications, seizure history
+    form = PatientAdminForm
     clinical_inlines = (PatientFlagInline, EvaluationInline)
     list_display = [
         "last_name",

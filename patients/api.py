@@ -28,7 +28,7 @@ from clinic.api import AtomicWritesMixin, CleanModelSerializer, ClinicAPIMixin
 from clinic.models import Channel
 from clinic.permissions import ADMINS, CLINICIANS, DESK, PATIENTS, PRESCRIBERS, FieldVisibilityMixin, hidden_fields
 from patients.models import Contraindication, Evaluation, Patient, PatientFlag
-from patients.services import EVALUATION_FIELDS, evaluation_record
+from patients.services import EVALUATION_FIELDS, evaluation_record, patient_home_site_check
 
 
 class PhoneField(PhoneNumberField):
@@ -85,6 +85,14 @@ class PatientSerializer(FieldVisibilityMixin, CleanModelSerializer):
         ):
             attrs["reminder_consent_changed_at"] = timezone.now()
         return super().validate(attrs)
+
+    def update(self, instance, validated_data):
+        # In the view's write transaction, which patient_home_site_check locks the patient for: a new
+        # home site must not leave an evaluation dated after today there (a 400 naming home_site).
+        site = validated_data.get("home_site")
+        if site is not None:
+            patient_home_site_check(patient=instance, site=site, now=timezone.now())
+        return super().update(instance, validated_data)
 
 
 class ReminderPreferencesSerializer(

@@ -93,22 +93,29 @@ EVALUATION_FIELDS = (
 )
 
 
+def evaluation_latest_date(*, site: Site, now: dt.datetime) -> dt.date:
+    """The latest date an evaluation of a patient whose home site is `site` may carry: today there.
+    The clinic's day, not UTC's: late evening in New York is already tomorrow in UTC, and an
+    evaluation done that evening must still be recordable. (scheduling's local_day does the
+    same, but patients sits below scheduling and may not import it.)"""
+    return now.astimezone(site.zone).date()
+
+
 def evaluation_date_check(*, evaluated_on: dt.date, site: Site, now: dt.datetime) -> None:
     """Refuses an evaluation dated before CLINICAL_EARLIEST (2000: an earlier year is a typo) or
     after today at `site` (the patient's home site). The one place these rules live:
     evaluation_record calls it (the API and the chart page record through it), and so does the
-    admin's evaluation form, which saves without going through the service. The refusal names
-    `evaluated_on`, so each caller shows it against the date."""
+    admin's evaluation form, which saves without going through the service; a change of home
+    site asks patient_home_site_check, which holds the patient's evaluations to the same latest
+    date at the new site. The refusal names `evaluated_on`, so each caller shows it against the
+    date."""
     if evaluated_on < CLINICAL_EARLIEST:
         raise InvalidInput(
             f"The evaluation date {evaluated_on:%-d %b %Y} is before {CLINICAL_EARLIEST:%Y}: check the year; "
             f"evaluations before {CLINICAL_EARLIEST:%Y} are not recorded.",
             details={"field": "evaluated_on"},
         )
-    # The clinic's day, not UTC's: late evening in New York is already tomorrow in UTC, and an
-    # evaluation done that evening must still be recordable. (scheduling's local_day does the
-    # same, but patients sits below scheduling and may not import it.)
-    today = now.astimezone(site.zone).date()
+    today = evaluation_latest_date(site=site, now=now)
     if evaluated_on > today:
         raise InvalidInput(
             f"The evaluation date {evaluated_on:%-d %b %Y} is in the future: "
@@ -117,14 +124,26 @@ def evaluation_date_check(*, evaluated_on: dt.date, site: Site, now: dt.datetime
         )
 
 
+def _home_site_locked(patient: Patient) -> Site:
+    """The patient's home site as committed, with the patient's row locked to the end of the
+    transaction: a change of home site and an evaluation recorded at the same moment take turns,
+    so neither is judged against a site the other is about to change or an evaluation it cannot
+    see yet. The lock takes the patient's row alone: joined to its site, a row another transaction
+    moved to a new site while this one waited would be re-checked against the old site's row, and
+    found no more."""
+    home_site_id = Patient.objects.select_for_update().values_list("home_site_id", flat=True).get(pk=patient.pk)
+    return patient.home_site if patient.home_site_id == home_site_id else Site.objects.get(pk=home_site_id)
+
+
 def evaluation_record(
     *, patient: Patient, actor: AbstractBaseUser, now: dt.datetime, fields: dict[str, Any], reason: str = ""
 ) -> Evaluation:
     """Records the mental-health evaluation that precedes treatment, from the chart page or the API.
     A diagnosis is a prescriber's to put on the chart: anyone else is refused here whatever the
     caller checked. An evaluation dated before 2000 or after today at the patient's home site is
-    refused too (evaluation_date_check). The history keeps who recorded it and `reason`, where it was
-    recorded from."""
+    refused too (evaluation_date_check), the home site as it stands when the row is written (the
+    caller's `patient` may have been read before a move). The history keeps who recorded it and
+    `reason`, where it was recorded from."""
     require_prescriber(actor, "Recording an evaluation")
     evaluation = Evaluation(
         patient=patient, recorded_by_id=actor.pk, **{name: fields[name] for name in EVALUATION_FIELDS if name in fields}
@@ -133,9 +152,37 @@ def evaluation_record(
         evaluation.full_clean()
     except ValidationError as exc:
         raise InvalidInput(" ".join(exc.messages)) from exc
-    evaluation_date_check(evaluated_on=evaluation.evaluated_on, site=patient.home_site, now=now)
     evaluation._change_reason = reason or "Evaluation recorded"  # type: ignore[attr-defined]
     evaluation._history_user = actor  # type: ignore[attr-defined]
     with transaction.atomic():
+        evaluation_date_check(evaluated_on=evaluation.evaluated_on, site=_home_site_locked(patient), now=now)
         evaluation.save()
     return evaluation
+
+
+def patient_home_site_check(*, patient: Patient, site: Site, now: dt.datetime) -> None:
+    """Refuses making `site` the home site of `patient` (already registered) while one of the
+    patient's evaluations is dated after today there: evaluation_date_check judges "today" at the
+    home site, so an evaluation dated today in Auckland is tomorrow for a New York patient and the
+    move would leave a chart the rule refuses. Every path that changes a home site asks this before
+    writing (the API's patient PATCH, the patient admin); the move is possible once that date has
+    come at the new site, or after the evaluation's date is corrected.
+
+    Call it in the transaction that writes the new home site: it locks the patient's row until
+    then, as evaluation_record does, so an evaluation recorded at the same moment is either seen
+    here or judged at the new site. The refusal names `home_site`, the evaluation and its date,
+    not its diagnosis: the front desk and clinic administrators, who may move a patient, do not
+    read evaluations."""
+    if site.pk == patient.home_site_id:
+        return
+    _home_site_locked(patient)
+    latest = evaluation_latest_date(site=site, now=now)
+    blocking = patient.evaluations.filter(evaluated_on__gt=latest).order_by("-evaluated_on", "-pk").first()
+    if blocking is None:
+        return
+    raise InvalidInput(
+        f"{patient.full_name}'s home site cannot become {site.name} yet: their evaluation dated "
+        f"{blocking.evaluated_on:%-d %b %Y} would be in the future there (today is {latest:%-d %b %Y} at "
+        f"{site.name}). Change the home site once that date has come there, or correct the evaluation's date.",
+        details={"field": "home_site", "evaluation_id": blocking.pk, "evaluated_on": blocking.evaluated_on.isoformat()},
+    )

@@ -259,3 +259,39 @@ def test_the_evaluation_admin_checks_the_date_again_when_the_evaluation_moves_to
     [message] = response.context["adminform"].form.errors["evaluated_on"]
     assert message.startswith("The evaluation date 3 Mar 2026 is in the future: today is 2 Mar 2026 at Second")
     assert evaluation.patient == first
+
+
+@pytest.mark.parametrize("role", [Role.CLINIC_ADMIN, Role.PRESCRIBER])
+@pytest.mark.parametrize(
+    ("evaluated_on", "saved"),
+    [(dt.date(2026, 3, 3), False), (dt.date(2026, 3, 2), True)],
+    ids=["an evaluation dated tomorrow there is refused", "one dated today there is moved"],
+)
+def test_the_patient_admin_refuses_a_home_site_where_an_evaluation_would_be_in_the_future(
+    client, role, evaluated_on, saved
+):
+    # At LATE_EVENING_IN_NEW_YORK it is already 3 March, 16:00 in Auckland, the patient's home site. The
+    # clinic administrator sees no evaluation in the admin, yet the move is refused for one all the same.
+    auckland = SiteFactory(name="Auckland", time_zone="Pacific/Auckland")
+    new_york = SiteFactory(name="New York", time_zone="America/New_York")
+    patient = PatientFactory(home_site=auckland, evaluation=None)
+    EvaluationFactory(patient=patient, evaluated_on=evaluated_on)
+    versions = patient.history.count()
+    user = _admin_user("wide-staff", role)
+    url = f"/admin/patients/patient/{patient.pk}/change/"
+    with time_machine.travel(LATE_EVENING_IN_NEW_YORK, tick=False):
+        assert client.login(request=HttpRequest(), username=user.username, password=PASSWORD)
+        data = _change_form_data(client.get(url))
+        response = client.post(url, {**data, "home_site": new_york.pk})
+    patient.refresh_from_db()
+    if saved:
+        assert response.status_code == 302, response.context and response.context["errors"]
+        assert patient.home_site == new_york
+        return
+    assert response.status_code == 200
+    [message] = response.context["adminform"].form.errors["home_site"]
+    assert message.startswith(
+        f"{patient.full_name}'s home site cannot become New York yet: their evaluation dated 3 Mar 2026 "
+        "would be in the future there (today is 2 Mar 2026 at New York)."
+    )
+    assert (patient.home_site, patient.history.count()) == (auckland, versions)
