@@ -9,7 +9,8 @@ Prints per case the solver status, solve time, sessions a day and each chair's f
 Exits non-zero when a solve takes more than 10 s or finds no template.
 
 Then nurses on different shifts (rosters a clinic runs: early and late pairs, a morning and an
-afternoon nurse), where the day cannot be split into per-nurse chairs. Side by side on the same
+afternoon nurse), and more nurses than chairs, where the day cannot be split into per-nurse
+chairs. Side by side on the same
 roster: the pooled model (nurses on shift counted minute by minute, what such a site got before)
 and the per-nurse model that now solves it. For each, its starts are booked in time order as
 booking would hold them: the pooled template's each with the least-loaded nurse who can take
@@ -100,6 +101,8 @@ ROSTERS = {
     "2 x 07:30-16:00, 2 x 09:30-18:00": [("07:30", "16:00")] * 2 + [("09:30", "18:00")] * 2,
     "2 x 08:00-16:00, 2 x 10:00-18:00": [("08:00", "16:00")] * 2 + [("10:00", "18:00")] * 2,
     "08-13, 2 x 08-18, 13-18": [("08:00", "13:00"), ("08:00", "18:00"), ("08:00", "18:00"), ("13:00", "18:00")],
+    # More nurses than chairs: no lanes either, and the chairs bind.
+    "14 x 08:00-18:00": [("08:00", "18:00")] * 14,
 }
 
 

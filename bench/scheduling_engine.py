@@ -325,10 +325,10 @@ def main_at_scale(size: int, runs: int) -> int:
         )
         figures[policy] = (propose_ms, queries, None)
     # Level as a clinic runs it: the site's day template and a day plan for every coming day of
-    # the plans' horizon, which placement reads too. This site has more nurses than chairs, so
-    # its template is solved per nurse without lanes, which day plans do not re-solve: each day's
-    # plan here is the template's starts, each with a nurse (the size and shape of a real plan,
-    # not a solved one).
+    # the plans' horizon, which placement reads too. The bench writes each day's plan itself, as
+    # the template's starts, each with a nurse: the size and shape of a real plan, without
+    # solving 42 days (this site, with more nurses than chairs, has a template whose starts name
+    # their nurse's shift, and the service would solve its days per nurse).
     now = dt.datetime.combine(booking_scale.FUTURE - dt.timedelta(days=1), dt.time(12), tzinfo=dt.UTC)
     made = day_template_regenerate(site=site, actor=prescriber.user, now=now)
     nurses = list(StaffMember.objects.filter(role=Role.NURSE, sites=site).order_by("pk").values_list("pk", flat=True))

@@ -39,7 +39,7 @@ from scheduling.engine.day_template import ProtocolSpec as TemplateProtocol
 from scheduling.engine.model import DEFAULT_NURSE_WORK, NurseWork, span_order
 from scheduling.engine.placement import EARLIEST, Habits, Placement
 from scheduling.engine.planner import MaintenanceRule
-from scheduling.engine.wallclock import day_bounds
+from scheduling.engine.wallclock import day_bounds, shift_hours
 from scheduling.models import (
     BLOCKING_STATUSES,
     MAX_SESSION_LENGTH,
@@ -667,10 +667,9 @@ def _typical_nurse_shifts(site: Site, *, now: dt.datetime, open_weekdays: set[in
         ends_at__gt=first,
     ).values_list("starts_at", "ends_at")
     for starts_at, ends_at in rows:
-        local_start, local_end = starts_at.astimezone(site.zone), ends_at.astimezone(site.zone)
-        end_clock = local_end.time() if local_end.date() == local_start.date() else dt.time(23, 59)
-        if local_start.date().weekday() in open_weekdays:
-            by_day[local_start.date()].append((local_start.time(), end_clock))
+        day = starts_at.astimezone(site.zone).date()
+        if day.weekday() in open_weekdays:
+            by_day[day].append(shift_hours(starts_at, ends_at, site.zone))
     patterns = Counter(tuple(sorted(spans)) for spans in by_day.values())
     if not patterns:
         return []
@@ -765,9 +764,7 @@ class PlanDay:
         nurse a template start naming a shift and a rank means (`template_start_shifts`)."""
         found: dict[tuple[dt.time, dt.time], set[int]] = defaultdict(set)
         for who, begins, ends in self.shifts:
-            found[
-                begins.astimezone(zone).time().replace(tzinfo=None), ends.astimezone(zone).time().replace(tzinfo=None)
-            ].add(who)
+            found[shift_hours(begins, ends, zone)].add(who)
         return {hours: sorted(nurses) for hours, nurses in found.items()}
 
     def digest(self, site_part: str, bookings: Iterable[PlanBooking]) -> str:

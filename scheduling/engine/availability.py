@@ -20,7 +20,7 @@ from scheduling.engine.model import (
     Span,
     span_order,
 )
-from scheduling.engine.wallclock import day_bounds, local_instant
+from scheduling.engine.wallclock import day_bounds, local_instant, shift_hours
 
 _DAY = dt.timedelta(days=1)
 NURSE_HANDS_BUSY = "the nurse is busy setting up, checking or discharging another patient then"
@@ -337,21 +337,15 @@ class Availability:
 
     def nurses_on_shift(self, span: Span, *, shift: tuple[dt.time, dt.time] | None = None) -> list[int]:
         """The ids of the nurses whose shift covers `span`, in id order; with `shift`, only those
-        whose covering shift starts and ends at those local wall-clock times."""
+        whose covering shift has those local wall-clock hours (`shift_hours`: 23:59 for an end
+        past midnight, as the day template records it)."""
         if shift is None:
             return sorted(nurse_id for nurse_id, shifts in self._nurse_shifts.items() if shifts.covering(span))
         zone = self.site.zone
         found = []
         for nurse_id, shifts in self._nurse_shifts.items():
             cover = shifts.cover(span)
-            if (
-                cover is not None
-                and (
-                    cover.start.astimezone(zone).time().replace(tzinfo=None),
-                    cover.end.astimezone(zone).time().replace(tzinfo=None),
-                )
-                == shift
-            ):
+            if cover is not None and shift_hours(cover.start, cover.end, zone) == shift:
                 found.append(nurse_id)
         return sorted(found)
 

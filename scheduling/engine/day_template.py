@@ -27,7 +27,7 @@ import functools
 import itertools
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -208,25 +208,20 @@ def solve_day_template(
     if nurses < 2:
         return solve(chairs=chairs, nurse_shifts=nurse_shifts, time_limit_seconds=time_limit_seconds)
     if len(set(nurse_shifts)) != 1 or len(chairs) < nurses:
+        ordered = sorted(nurse_shifts, key=lambda s: (s.starts, s.ends))
         return _solve_rostered(
             chairs=chairs,
-            nurse_shifts=nurse_shifts,
+            opening=opening,
+            nurses=[
+                _PlanNurse(id=index, shifts=[(_minutes(s.starts), _minutes(s.ends))], watched=(), hands=())
+                for index, s in enumerate(ordered)
+            ],
             protocols=protocols,
             setups_per_nurse=setups_per_nurse,
             max_patients_per_nurse=max_patients_per_nurse,
+            step_minutes=step_minutes,
             time_limit_seconds=time_limit_seconds,
-            started=started,
-            pooled=solve,
-            by_nurse=functools.partial(
-                _solve_by_nurse,
-                chairs=chairs,
-                opening=opening,
-                protocols=protocols,
-                setups_per_nurse=setups_per_nurse,
-                max_patients_per_nurse=max_patients_per_nurse,
-                step_minutes=step_minutes,
-                workers=workers,
-            ),
+            workers=workers,
         )
     dealt: list[list[ChairSpec]] = [[] for _ in range(nurses)]
     for position, chair in enumerate(sorted(chairs, key=lambda c: (sorted(c.routes), c.id))):
@@ -268,7 +263,7 @@ def _minimize_mix_then_lateness(
     by_protocol: Mapping[int, Sequence[cp_model.IntVar]],
     total: cp_model.LinearExpr | cp_model.IntVar | int,
     options: int,
-    cells_used: Sequence[cp_model.IntVar],
+    cells_used: Sequence[cp_model.IntVar | cp_model.LinearExpr],
     cells: int,
 ) -> None:
     """A template's second objective, once its count is held: a protocol mix close to the observed
@@ -296,28 +291,45 @@ ROSTERED_POOLED_SHARE = 0.3
 def _solve_rostered(
     *,
     chairs: Sequence[ChairSpec],
-    nurse_shifts: Sequence[NurseShift],
+    opening: tuple[dt.time, dt.time],
+    nurses: Sequence[_PlanNurse],
     protocols: Sequence[ProtocolSpec],
     setups_per_nurse: int,
     max_patients_per_nurse: int,
+    step_minutes: int,
     time_limit_seconds: float,
-    started: float,
-    pooled: Callable[..., DayTemplateOutcome],
-    by_nurse: Callable[..., DayTemplateOutcome],
+    workers: int,
+    busy: Mapping[int, Sequence[tuple[int, int]]] | None = None,
+    work: float | None = None,
 ) -> DayTemplateOutcome:
-    """A template for nurses who cannot keep chairs of their own (see `solve_day_template`). The
-    pooled model is solved first: no day per nurse holds more than it (a day each nurse can hold
-    is a day the pool can), and it is quick. Its sessions are then given nurses in time order
-    (`_assign_nurses`); when every one of them gets one, that day is the answer, and as proven as
-    the pooled count (a site with nurses to spare: the chairs bind, as with more nurses than
-    chairs). Otherwise the per-nurse model is solved from that assignment for the time left, and
-    the better of the two is kept: every start then names a nurse who can take it."""
-    ordered = sorted(nurse_shifts, key=lambda s: (s.starts, s.ends))
-    nurses = [
-        _PlanNurse(id=index, shifts=[(_minutes(s.starts), _minutes(s.ends))], watched=(), hands=())
-        for index, s in enumerate(ordered)
-    ]
-    first = pooled(chairs=chairs, nurse_shifts=ordered, time_limit_seconds=time_limit_seconds * ROSTERED_POOLED_SHARE)
+    """A day for nurses who cannot keep chairs of their own (see `solve_day_template`), empty
+    or around what is booked (`busy` per chair, each nurse's own booked work). The pooled model
+    is solved first: no day per nurse holds more than it (a day each nurse can hold is a day the
+    pool can), and it is quick. Its sessions are then given nurses in time order
+    (`_assign_nurses`); when every one of them gets one, that day is the answer, and as proven
+    as the pooled count (a site with nurses to spare: the chairs bind). Otherwise the per-nurse
+    model (`_solve_by_nurse`) is solved from that assignment for what is left of the limit, and
+    the better of the two is kept: every start names a nurse who can take it. With `work`, both
+    solves are reproducible (`_reproducible`)."""
+    started = time.monotonic()
+    first = _solve(
+        chairs=chairs,
+        opening=opening,
+        nurse_shifts=[NurseShift(_clock(a), _clock(min(b, 24 * 60 - 1))) for n in nurses for a, b in n.shifts],
+        protocols=protocols,
+        setups_per_nurse=setups_per_nurse,
+        max_patients_per_nurse=max_patients_per_nurse,
+        step_minutes=step_minutes,
+        time_limit_seconds=time_limit_seconds * ROSTERED_POOLED_SHARE,
+        workers=workers,
+        fixed=FixedWork(
+            chairs=busy or {},
+            watched=[span for n in nurses for span in n.watched],
+            hands=[span for n in nurses for span in n.hands],
+        )
+        if work is not None
+        else None,
+    )
     assigned: dict[tuple[int, dt.time], int] = {}
     if first.template is not None:
         assigned = _assign_nurses(first.template.starts, nurses, protocols, setups_per_nurse, max_patients_per_nurse)
@@ -329,20 +341,31 @@ def _solve_rostered(
                     starts=first.template.starts, sessions_per_day=len(assigned), shifts=assigned
                 ),
             )
-    hint: dict[int, list[tuple[int, int]]] = {}
-    minutes_of = {
+    protocol_at = {
         (c, clock): p for c, rows in (first.template.starts if first.template else {}).items() for clock, p in rows
     }
+    hint: dict[int, list[tuple[int, int]]] = {}
     for (chair, clock), nurse in assigned.items():
-        hint.setdefault(nurse, []).append((_minutes(clock), minutes_of[chair, clock]))
-    solved = by_nurse(
-        nurses=nurses, time_limit_seconds=max(0.05, time_limit_seconds - (time.monotonic() - started)), hint=hint
+        hint.setdefault(nurse, []).append((_minutes(clock), protocol_at[chair, clock]))
+    solved = _solve_by_nurse(
+        chairs=chairs,
+        opening=opening,
+        nurses=nurses,
+        protocols=protocols,
+        setups_per_nurse=setups_per_nurse,
+        max_patients_per_nurse=max_patients_per_nurse,
+        step_minutes=step_minutes,
+        time_limit_seconds=max(0.05, time_limit_seconds - (time.monotonic() - started)),
+        workers=workers,
+        busy=busy,
+        work=work,
+        hint=hint,
+        # The pooled optimum bounds any day per nurse (a proven count only).
+        at_most=first.template.sessions_per_day if first.template is not None and first.status == "OPTIMAL" else None,
     )
     held = solved.template.sessions_per_day if solved.template else 0
     if first.template is not None and len(assigned) > held:
-        kept = {
-            c: [(clock, p) for clock, p in rows if (c, clock) in assigned] for c, rows in first.template.starts.items()
-        }
+        kept = {c: [row for row in rows if (c, row[0]) in assigned] for c, rows in first.template.starts.items()}
         return DayTemplateOutcome(
             status="FEASIBLE",
             solve_seconds=time.monotonic() - started,
@@ -360,7 +383,8 @@ def _assign_nurses(
     setups_per_nurse: int,
     max_patients_per_nurse: int,
 ) -> dict[tuple[int, dt.time], int]:
-    """Nurses for a day's sessions, in time order, as booking holds one nurse: one of her shifts
+    """Nurses for a day's sessions, in time order, as booking holds one nurse (with what she has
+    booked already): one of her shifts
     covers the session, her hands-on work stays within `setups_per_nurse` at every minute, and she
     watches fewer than the ratio. Each session takes, among the nurses who can, the one whose
     shift ends first (the later ones stay free for the later sessions), then the one with the
@@ -370,6 +394,11 @@ def _assign_nurses(
     day = 24 * 60
     hands = {n.id: [0] * (day + 1) for n in nurses}
     watched = {n.id: [0] * (day + 1) for n in nurses}
+    for nurse in nurses:  # what each nurse has booked already
+        for spans, load in ((nurse.hands, hands[nurse.id]), (nurse.watched, watched[nurse.id])):
+            for begins, ends in spans:
+                for m in range(max(0, begins), min(day, ends)):
+                    load[m] += 1
     count = {n.id: 0 for n in nurses}
     found: dict[tuple[int, dt.time], int] = {}
     for clock, chair, protocol_id in sorted((clock, c, p) for c, rows in starts.items() for clock, p in rows):
@@ -583,6 +612,29 @@ class _PlanNurse:
     hands: Sequence[tuple[int, int]]
 
 
+def _load_blocks(
+    model: cp_model.CpModel, spans: Sequence[tuple[int, int]], capacity: int
+) -> tuple[list[cp_model.IntervalVar], list[int]]:
+    """Fixed intervals carrying the load of `spans` ([start, end) minutes, each one unit) on a
+    cumulative of `capacity`, at most the capacity at any minute: what is already there uses up
+    what it uses, and never makes the day infeasible by itself."""
+    changes: dict[int, int] = {}
+    for begins, ends in spans:
+        if ends > begins:
+            changes[begins] = changes.get(begins, 0) + 1
+            changes[ends] = changes.get(ends, 0) - 1
+    intervals, loads = [], []
+    level = 0
+    points = sorted(changes)
+    for here, there in itertools.pairwise(points):
+        level += changes[here]
+        load = min(level, capacity)
+        if load > 0:
+            intervals.append(model.new_fixed_size_interval_var(here, there - here, ""))
+            loads.append(load)
+    return intervals, loads
+
+
 def _solve_by_nurse(
     *,
     chairs: Sequence[ChairSpec],
@@ -597,21 +649,24 @@ def _solve_by_nurse(
     busy: Mapping[int, Sequence[tuple[int, int]]] | None = None,
     work: float | None = None,
     hint: Mapping[int, Sequence[tuple[int, int]]] | None = None,
+    at_most: int | None = None,
 ) -> DayTemplateOutcome:
     """The day per nurse when the nurses cannot each keep chairs of their own (shifts that differ
     hand the chairs over during the day; more nurses than chairs share them). Each nurse's
     sessions are tracks of her own, one per shift: inside it, her hands-on work (with what she
     has booked) at most `setups_per_nurse` pieces at once, at most the ratio watched, exactly as
-    booking holds one nurse. The chairs are only counted: at no minute more sessions than chairs
-    free (`busy`: chair -> booked or closed [start, end) minutes), nor more of a route than
-    chairs equipped for it. The sessions then get chairs by start time (`_deal_chairs`): with
-    chairs equipped alike and nothing booked a count that fits always does (intervals need no
-    more chairs than meet at one minute), so the day holds what the model counted and every
-    start names a nurse who can take it (`DayTemplateSolution.shifts`: (chair, start) -> the
-    nurse's id). Same objectives as the pooled model: the most sessions, then the mix, then early
-    starts. With `work`, each phase is reproducible on that budget of deterministic work
+    booking holds one nurse (booked work that already exceeds them only uses them up:
+    `_load_blocks`). The chairs are only counted: each session is in one group of chairs equipped
+    alike that takes its route, and at no minute does a group hold more sessions than its chairs
+    free (`busy`: chair -> booked or closed [start, end) minutes). The sessions then get chairs of
+    their group by start time (`_deal_chairs`): with nothing booked a count that fits always
+    does (intervals need no more chairs than meet at one minute), so the day holds what the model
+    counted and every start names a nurse who can take it (`DayTemplateSolution.shifts`:
+    (chair, start) -> the nurse's id). Same objectives as the pooled model: the most sessions,
+    then the mix, then early starts (within each nurse's shift). With `work`, each phase is reproducible on that budget of deterministic work
     (`_reproducible`, one thread; `workers` is then ignored). `hint`: nurse id -> [(start minute,
-    protocol id)], a day to start the search from."""
+    protocol id)], a day to start the search from; `at_most`, a proven bound on the count (the
+    pooled model's optimum), which lets the search stop as soon as it is reached."""
     from ortools.sat.python import cp_model
 
     started = time.monotonic()
@@ -635,16 +690,25 @@ def _solve_by_nurse(
     least_hands = min(sum(length for _, length in p.hands_on()) for p in usable)
 
     model = cp_model.CpModel()
-    chosen: dict[tuple[int, int, int], cp_model.IntVar] = {}  # (track, slot, protocol) -> presence
+    # Chairs equipped alike form a group; each session is in one group's count. Within a group,
+    # dealing by start time seats every session the count lets in (nothing booked in the way).
+    groups: dict[frozenset[str], list[ChairSpec]] = {}
+    for chair in chairs:
+        if any(p.route in chair.routes for p in usable):
+            groups.setdefault(chair.routes, []).append(chair)
+    # (track, slot, protocol, group) -> presence
+    chosen: dict[tuple[int, int, int, frozenset[str]], cp_model.IntVar] = {}
     cell_of: dict[tuple[int, int], cp_model.IntVar] = {}
+    low: dict[tuple[int, int], int] = {}  # each slot's earliest cell: its shift's first
     owner: dict[int, int] = {}  # track -> nurse id
     by_protocol: dict[int, list[cp_model.IntVar]] = {p.id: [] for p in usable}
-    in_chairs: list[cp_model.IntervalVar] = []
-    by_route: dict[str, list[cp_model.IntervalVar]] = {}
+    in_group: dict[frozenset[str], list[cp_model.IntervalVar]] = {routes: [] for routes in groups}
     counts: dict[int, list[cp_model.IntVar]] = {}
     for nurse in nurses:
-        hands = [model.new_fixed_size_interval_var(a, b - a, "") for a, b in nurse.hands]
-        watched = [model.new_fixed_size_interval_var(a, b - a, "") for a, b in nurse.watched]
+        # Booked work the nurse already carries, up to her limits (booking may have let in more,
+        # e.g. a check inside a setup, or limits lowered since): it leaves her the rest.
+        hands, hand_loads = _load_blocks(model, nurse.hands, setups_per_nurse)
+        watched, watch_loads = _load_blocks(model, nurse.watched, max_patients_per_nurse)
         counts[nurse.id] = []
         for begins, ends in sorted(nurse.shifts):
             first = max(opens, math.ceil(begins / step) * step)
@@ -672,25 +736,35 @@ def _solve_by_nurse(
                     model.add_hint(used, wanted is not None)
                 options = []
                 for protocol in usable:
-                    present = model.new_bool_var(f"x_{track}_{slot}_{protocol.id}")
+                    takes = model.new_bool_var(f"x_{track}_{slot}_{protocol.id}")
                     if hint is not None:
-                        model.add_hint(present, wanted is not None and wanted[1] == protocol.id)
-                    options.append(present)
-                    chosen[track, slot, protocol.id] = present
-                    by_protocol[protocol.id].append(present)
+                        model.add_hint(takes, wanted is not None and wanted[1] == protocol.id)
+                    options.append(takes)
+                    by_protocol[protocol.id].append(takes)
                     session = model.new_optional_interval_var(
-                        start, protocol.chair_minutes, start + protocol.chair_minutes, present, ""
+                        start, protocol.chair_minutes, start + protocol.chair_minutes, takes, ""
                     )
-                    model.add(start + protocol.chair_minutes <= last).only_enforce_if(present)
+                    model.add(start + protocol.chair_minutes <= last).only_enforce_if(takes)
                     watched.append(session)
-                    in_chairs.append(session)
-                    by_route.setdefault(protocol.route, []).append(session)
+                    watch_loads.append(1)
                     for offset, length in protocol.hands_on():
                         hands.append(
+                            model.new_optional_interval_var(start + offset, length, start + offset + length, takes, "")
+                        )
+                        hand_loads.append(1)
+                    fitting = [routes for routes in groups if protocol.route in routes]
+                    seated = []
+                    for routes in fitting:
+                        present = takes if len(fitting) == 1 else model.new_bool_var("")
+                        seated.append(present)
+                        chosen[track, slot, protocol.id, routes] = present
+                        in_group[routes].append(
                             model.new_optional_interval_var(
-                                start + offset, length, start + offset + length, present, ""
+                                start, protocol.chair_minutes, start + protocol.chair_minutes, present, ""
                             )
                         )
+                    if len(fitting) > 1:
+                        model.add(sum(seated) == takes)
                 model.add(sum(options) == used)
                 if previous is not None:
                     # A track's slots fill in order of their starts: no two orderings of one day.
@@ -699,11 +773,12 @@ def _solve_by_nurse(
                 model.add(cell == (first - opens) // step).only_enforce_if(~used)
                 previous = (used, cell)
                 cell_of[track, slot] = cell
+                low[track, slot] = (first - opens) // step
                 counts[nurse.id].append(used)
         if hands:
-            model.add_cumulative(hands, [1] * len(hands), setups_per_nurse)
+            model.add_cumulative(hands, hand_loads, setups_per_nurse)
         if watched:
-            model.add_cumulative(watched, [1] * len(watched), max_patients_per_nurse)
+            model.add_cumulative(watched, watch_loads, max_patients_per_nurse)
     if not chosen:
         return outcome("INFEASIBLE")
     # Nurses on the same shifts with nothing booked are interchangeable: the earlier holds at least as many.
@@ -714,16 +789,21 @@ def _solve_by_nurse(
             and counts[earlier.id]
         ):
             model.add(sum(counts[earlier.id]) >= sum(counts[later.id]))
-    seats = [c for c in chairs if any(p.route in c.routes for p in usable)]
-    for route, intervals in [("", in_chairs), *by_route.items()]:
-        equipped = [c for c in seats if not route or route in c.routes]
-        if route and len(equipped) == len(seats):
-            continue  # every chair takes it: the count of all chairs holds it already
-        taken = [model.new_fixed_size_interval_var(a, b - a, "") for c in equipped for a, b in busy.get(c.id, ())]
-        model.add_cumulative([*intervals, *taken], [1] * (len(intervals) + len(taken)), len(equipped))
+    for routes, members in groups.items():
+        # What is booked or closed on a group's chairs takes one of them while it lasts.
+        taken, loads = _load_blocks(model, [span for c in members for span in busy.get(c.id, ())], len(members))
+        intervals = in_group[routes]
+        model.add_cumulative([*intervals, *taken], [1] * len(intervals) + loads, len(members))
 
     total = sum(chosen.values())
-    model.maximize(total)
+    if at_most is not None:
+        # As the objective's own domain: a constraint on the sum alone leaves the search's bound
+        # at the model's, and the search would go on after reaching the count.
+        bounded = model.new_int_var(0, at_most, "count")
+        model.add(bounded == total)
+        model.maximize(bounded)
+    else:
+        model.maximize(total)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = workers
     solver.parameters.max_time_in_seconds = max(0.01, time_limit_seconds * 0.6 - (time.monotonic() - started))
@@ -740,7 +820,10 @@ def _solve_by_nurse(
     model.add(total >= round(solver.objective_value))
     for var in [*chosen.values(), *cell_of.values()]:
         model.add_hint(var, solver.value(var))
-    _minimize_mix_then_lateness(model, usable, by_protocol, total, len(chosen), list(cell_of.values()), cells)
+    # Early starts within each nurse's shift: a slot counts its cells after her shift's first.
+    _minimize_mix_then_lateness(
+        model, usable, by_protocol, total, len(chosen), [cell - low[key] for key, cell in cell_of.items()], cells
+    )
     second = cp_model.CpSolver()
     second.parameters.num_workers = workers
     remaining = time_limit_seconds - (time.monotonic() - started)
@@ -751,18 +834,23 @@ def _solve_by_nurse(
     refined = second.solve(model)
     final = second if refined in (cp_model.OPTIMAL, cp_model.FEASIBLE) else solver
     minutes = {p.id: p.chair_minutes for p in usable}
-    routes = {p.id: p.route for p in usable}
-    sessions = [
-        (opens + step * final.value(cell_of[track, slot]), protocol_id, owner[track])
-        for (track, slot, protocol_id), present in chosen.items()
-        if final.value(present)
-    ]
-    starts, shifts = _deal_chairs(seats, sessions, minutes, routes, busy)
+    starts: dict[int, list[tuple[dt.time, int]]] = {}
+    shifts: dict[tuple[int, dt.time], int] = {}
+    for routes, members in groups.items():
+        sessions = [
+            (opens + step * final.value(cell_of[track, slot]), protocol_id, owner[track])
+            for (track, slot, protocol_id, group), present in chosen.items()
+            if group == routes and final.value(present)
+        ]
+        dealt, nurses_of = _deal_chairs(members, sessions, minutes, busy)
+        starts.update(dealt)
+        shifts.update(nurses_of)
+    counted = sum(final.value(present) for present in chosen.values())
     held = sum(len(rows) for rows in starts.values())
-    # OPTIMAL only when every counted session found a chair (it always does with chairs alike
-    # and nothing booked).
+    # OPTIMAL only when every counted session found a chair (it always does with nothing
+    # booked: intervals need no more chairs of a group than meet at one minute).
     return outcome(
-        status_name if held == len(sessions) else "FEASIBLE",
+        status_name if held == counted else "FEASIBLE",
         DayTemplateSolution(starts=starts, sessions_per_day=held, shifts=shifts),
     )
 
@@ -771,28 +859,23 @@ def _deal_chairs(
     chairs: Sequence[ChairSpec],
     sessions: Sequence[tuple[int, int, int]],
     minutes: Mapping[int, int],
-    routes: Mapping[int, str],
     busy: Mapping[int, Sequence[tuple[int, int]]],
 ) -> tuple[dict[int, list[tuple[dt.time, int]]], dict[tuple[int, dt.time], int]]:
-    """Chairs for (start minute, protocol, nurse) sessions, by start time: each takes a chair
-    equipped for it and free for all of it (`busy`: what is booked or closed there), the one with
-    the fewest other routes (keeping the versatile ones free), then the least used so far, then
-    the lowest id. A session left without a chair is dropped (possible only with chairs equipped
-    differently or sessions booked). Returns chair -> [(start, protocol)] and (chair, start) -> nurse."""
+    """Chairs of one group (equipped alike) for its (start minute, protocol, nurse) sessions, by
+    start time: each takes a chair free for all of it (`busy`: what is booked or closed there),
+    the least used so far, then the lowest id. A session left without a chair is dropped
+    (possible only with sessions booked in the way). Returns chair -> [(start, protocol)] and
+    (chair, start) -> nurse."""
     taken = {c.id: list(busy.get(c.id, ())) for c in chairs}
     used = {c.id: 0 for c in chairs}
     starts: dict[int, list[tuple[dt.time, int]]] = {}
     nurses: dict[tuple[int, dt.time], int] = {}
     for start, protocol_id, nurse in sorted(sessions, key=lambda s: (s[0], -minutes[s[1]], s[2], s[1])):
         end = start + minutes[protocol_id]
-        fitting = [
-            c
-            for c in chairs
-            if routes[protocol_id] in c.routes and not any(a < end and start < b for a, b in taken[c.id])
-        ]
-        if not fitting:
+        free = [c for c in chairs if not any(a < end and start < b for a, b in taken[c.id])]
+        if not free:
             continue
-        chair = min(fitting, key=lambda c: (len(c.routes), used[c.id], c.id))
+        chair = min(free, key=lambda c: (used[c.id], c.id))
         taken[chair.id].append((start, end))
         used[chair.id] += minutes[protocol_id]
         starts.setdefault(chair.id, []).append((_clock(start), protocol_id))
@@ -814,7 +897,8 @@ class DayPlanOutcome:
     solve_seconds: float
     # (chair id, local start) -> the nurse the plan gives that start.
     nurses: dict[tuple[int, dt.time], int] = field(default_factory=dict)
-    # Sessions the nurse-per-chair solve held, before the whole day was solved with any nurse on any chair.
+    # Sessions the nurse-per-chair solve held, before the whole day was solved with any nurse on any
+    # chair (solve_day_plan); for solve_day_plan_by_nurse, the sessions it planned.
     by_lanes: int = 0
 
     @property
@@ -985,16 +1069,14 @@ def solve_day_plan_by_nurse(
     protocols: Sequence[ProtocolSpec],
     time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS,
     work: float = LANE_WORK,
-    improve_work: float = IMPROVE_WORK,
 ) -> DayPlanOutcome:
-    """A template of nurses on different shifts (`_solve_by_nurse`), solved again for one day
-    around the sessions booked on it: each nurse on shift that day is tracks of her own (one per
-    shift, so no session spans a seam between two) with her booked work fixed, the chairs
-    counted around what is booked or closed on them, then dealt by start time. A session the
-    deal leaves without a chair (chairs equipped differently, or booked sessions in the way) is
-    tried again by the whole-day model from the dealt answer, for `improve_work`. Reproducible
-    (`_reproducible`). Every start names its nurse (`DayPlanOutcome.nurses`). `snapshot` must
-    hold the day (`site_snapshot` over it)."""
+    """A template of nurses who cannot keep chairs of their own (different shifts, or more nurses
+    than chairs), solved again for one day around the sessions booked on it (`_solve_rostered`):
+    each nurse on shift that day with her shifts (a session spans no seam between two) and her
+    booked work, the chairs around what is booked or closed on them. Reproducible on `work`
+    (`_reproducible`). Every start names its nurse (`DayPlanOutcome.nurses`). Without an answer
+    (out of time, or nothing the model can hold) every chair is `kept`: the day keeps the
+    template. `snapshot` must hold the day (`site_snapshot` over it)."""
     started = time.monotonic()
     zone = snapshot.zone
     hours = snapshot.opening.get(day.weekday())
@@ -1012,14 +1094,15 @@ def solve_day_plan_by_nurse(
                     hands=[h for h in (_wall_minutes(s, day, zone) for s in n.hands_on) if h[1] > h[0]],
                 )
             )
+    everything = frozenset(c.id for c in chairs)
     if hours is None or not chairs or not plan_nurses:
-        return DayPlanOutcome(starts={}, kept=frozenset(), status="INFEASIBLE", solve_seconds=0.0)
+        return DayPlanOutcome(starts={}, kept=everything, status="INFEASIBLE", solve_seconds=0.0)
     closed = [_wall_minutes(span, day, zone) for span, _ in snapshot.closures]
     busy = {
         c.id: _merged([*(w for w in (_wall_minutes(s, day, zone) for s in c.busy) if w[1] > w[0]), *closed])
         for c in snapshot.chairs
     }
-    solved = _solve_by_nurse(
+    solved = _solve_rostered(
         chairs=chairs,
         opening=hours,
         nurses=plan_nurses,
@@ -1032,38 +1115,18 @@ def solve_day_plan_by_nurse(
         busy=busy,
         work=work,
     )
-    if solved.template is None:
-        status = solved.status if solved.status == "OPTIMAL" else "INFEASIBLE"
-        return DayPlanOutcome(starts={}, kept=frozenset(), status=status, solve_seconds=time.monotonic() - started)
-    starts = {c: list(rows) for c, rows in solved.template.starts.items()}
-    nurses_of = dict(solved.template.shifts)
-    status, held = solved.status, solved.template.sessions_per_day
-    left = time_limit_seconds - (time.monotonic() - started)
-    if status != "OPTIMAL" and improve_work > 0 and left > 0.05:
-        whole = _solve_whole_day(
-            chairs=chairs,
-            opening=hours,
-            nurses=plan_nurses,
-            busy=busy,
-            protocols=protocols,
-            setups_per_nurse=snapshot.setups_per_nurse or 1,
-            max_patients_per_nurse=snapshot.max_patients_per_nurse,
-            step_minutes=snapshot.step_minutes,
-            hint={c: [(clock, p, nurses_of[c, clock]) for clock, p in rows] for c, rows in starts.items()},
-            work=improve_work,
-            time_limit_seconds=left,
+    template = solved.template
+    if template is None and solved.status != "OPTIMAL":
+        return DayPlanOutcome(
+            starts={}, kept=everything, status=solved.status, solve_seconds=time.monotonic() - started
         )
-        if whole is not None and sum(len(rows) for rows in whole.values()) > held:
-            starts = {c: [(clock, p) for clock, p, _ in rows] for c, rows in whole.items()}
-            nurses_of = {(c, clock): n for c, rows in whole.items() for clock, _, n in rows}
-            status = "FEASIBLE"
     return DayPlanOutcome(
-        starts=starts,
+        starts={c: list(rows) for c, rows in template.starts.items()} if template else {},
         kept=frozenset(),
-        status=status,
+        status=solved.status,
         solve_seconds=time.monotonic() - started,
-        nurses=nurses_of,
-        by_lanes=held,
+        nurses=dict(template.shifts) if template else {},
+        by_lanes=template.sessions_per_day if template else 0,
     )
 
 

@@ -36,3 +36,16 @@ def day_bounds(day: dt.date, zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
     start = dt.datetime.combine(day, dt.time(0), tzinfo=zone).astimezone(UTC)
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=zone).astimezone(UTC)
     return start, end
+
+
+# A shift that ends on a later local day than it starts ends, on the clock of its own day, here.
+LAST_MINUTE = dt.time(23, 59)
+
+
+def shift_hours(starts_at: dt.datetime, ends_at: dt.datetime, zone: ZoneInfo) -> tuple[dt.time, dt.time]:
+    """A shift's local wall-clock hours, as the day template records a typical day's shifts and
+    as its starts name a nurse's shift: the start, and the end on the same local day, or 23:59
+    for a shift that runs past midnight."""
+    local_start, local_end = starts_at.astimezone(zone), ends_at.astimezone(zone)
+    end = local_end.time().replace(tzinfo=None) if local_end.date() == local_start.date() else LAST_MINUTE
+    return local_start.time().replace(tzinfo=None), end

@@ -1,5 +1,6 @@
 """Day plans: the site's day template solved again for each coming day whose bookings left its
-rhythm (scheduling.engine.day_template.solve_day_plan).
+rhythm (scheduling.engine.day_template.solve_day_plan for a template in lanes of chairs per
+nurse, solve_day_plan_by_nurse for one whose starts name their nurse's shift).
 
 A template suits an empty day. Sessions booked off its starts (before the template existed, by
 hand, or by a nurse other than the chair's) each block two of its places where they could block

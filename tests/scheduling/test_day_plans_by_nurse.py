@@ -8,13 +8,16 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
+from scheduling.engine.availability import Availability
 from scheduling.engine.day_template import solve_day_plan_by_nurse
 from scheduling.engine.model import ChairState, NurseState, NurseWork, SiteSnapshot, Span
+from scheduling.engine.wallclock import shift_hours
 from scheduling.models import DayPlan
-from scheduling.selectors import preferred_starts
+from scheduling.selectors import PlanDay, preferred_starts
 from scheduling.services import appointment_book
 from scheduling.services.day_plans import day_plans_refresh
 from tests.factories import PatientFactory
@@ -41,11 +44,11 @@ SHIFTS = {
 BOOKED = [(1, 101, _at(9, 10)), (2, 101, _at(11, 50)), (3, 103, _at(13, 5))]
 
 
-def _snapshot(booked, closures=()) -> SiteSnapshot:
-    work = NurseWork()
-    chair_busy: dict[int, list[Span]] = {c: [] for c in range(1, 13)}
-    nurse_booked: dict[int, list[Span]] = {n: [] for n in SHIFTS}
-    hands: dict[int, list[Span]] = {n: [] for n in SHIFTS}
+def _snapshot(booked, closures=(), *, shifts=SHIFTS, chairs=12, work=None) -> SiteSnapshot:
+    work = work or NurseWork()
+    chair_busy: dict[int, list[Span]] = {c: [] for c in range(1, chairs + 1)}
+    nurse_booked: dict[int, list[Span]] = {n: [] for n in shifts}
+    hands: dict[int, list[Span]] = {n: [] for n in shifts}
     for chair, nurse, start in booked:
         span = Span(start, start + dt.timedelta(minutes=120))
         chair_busy[chair].append(span)
@@ -66,7 +69,7 @@ def _snapshot(booked, closures=()) -> SiteSnapshot:
                 booked=tuple(sorted(nurse_booked[n])),
                 hands_on=tuple(sorted(hands[n])),
             )
-            for n, (begins, ends) in SHIFTS.items()
+            for n, (begins, ends) in shifts.items()
         ),
         max_patients_per_nurse=3,
         step_minutes=5,
@@ -194,3 +197,67 @@ def test_a_template_start_needs_no_plan_with_its_shifts_nurse_and_one_with_anoth
     book(BOOK_DAY + dt.timedelta(days=1), other)
 
     assert day_plans_refresh(site=clinic.site, now=LATER).solved == [BOOK_DAY + dt.timedelta(days=1)]
+
+
+def test_booked_work_beyond_a_nurses_limits_leaves_her_no_room_but_plans_the_others():
+    # A protocol whose check falls inside its setup (booking lets it in; or the site's limits were
+    # lowered since): the early nurse's booked hands-on work is two pieces at once at 08:10. The
+    # day is still planned around it, with her taking nothing that touches that work.
+    overlapping = NurseWork(setup_minutes=20, check_offsets_minutes=(10,), check_minutes=5, discharge_minutes=10)
+    booked = [(1, 101, _at(8))]
+
+    outcome = solve_day_plan_by_nurse(snapshot=_snapshot(booked, work=overlapping), day=DAY, protocols=[WORKED])
+
+    assert outcome.kept == frozenset()
+    assert outcome.sessions > 30
+    _assert_each_nurse_can_hold_her_day(outcome, [])
+    assert all(
+        not (s < 8 * 60 + 20 and s + 20 > 8 * 60)
+        for (_, clock), nurse in outcome.nurses.items()
+        if nurse == 101
+        for s in [_minute(clock)]
+    )
+
+
+def test_with_more_nurses_than_chairs_a_day_plan_is_proven_and_the_same_every_time():
+    # 14 nurses on one shift for 12 chairs, a session booked off the rhythm: the chairs bind.
+    many = {200 + n: (dt.time(6), dt.time(20)) for n in range(14)}
+    booked = [(1, 200, _at(9, 10))]
+    snapshot = _snapshot(booked, shifts=many)
+    snapshot = replace(snapshot, opening={d: (dt.time(7), dt.time(19)) for d in range(5)})
+
+    first = solve_day_plan_by_nurse(snapshot=snapshot, day=DAY, protocols=[WORKED])
+    again = solve_day_plan_by_nurse(snapshot=snapshot, day=DAY, protocols=[WORKED])
+
+    assert first.status == "OPTIMAL"
+    assert (first.starts, first.nurses) == (again.starts, again.nurses)
+    # Chair 1 holds one before its booked 09:10-11:10 and three after it (the fourth would end at
+    # 19:10, after closing); the eleven others six each.
+    assert first.sessions == 4 + 6 * 11
+
+
+def test_a_shift_past_midnight_is_found_by_the_hours_the_template_records():
+    # 16:00 to 00:00: the template records it as 16:00-23:59 (the end on the shift's own day).
+    late = Span(_at(16), _at(0, day=DAY + dt.timedelta(days=1)))
+    assert shift_hours(late.start, late.end, ZONE) == (dt.time(16), dt.time(23, 59))
+    snapshot = SiteSnapshot(
+        id=1,
+        name="Late",
+        zone=ZONE,
+        opening={d: (dt.time(8), dt.time(23)) for d in range(5)},
+        closures=(),
+        chairs=(ChairState(id=1, name="Chair 1", routes=IV),),
+        nurses=(
+            NurseState(id=7, name="Late", shifts=(late,)),
+            NurseState(id=8, name="Day", shifts=(Span(_at(8), _at(18)),)),
+        ),
+        setups_per_nurse=1,
+    )
+    session = Span(_at(16), _at(18))
+
+    availability = Availability(snapshot)
+
+    assert availability.nurses_on_shift(session, shift=(dt.time(16), dt.time(23, 59))) == [7]
+    assert availability.nurses_on_shift(session, shift=(dt.time(8), dt.time(18))) == [8]
+    held = PlanDay(shifts=[(7, late.start, late.end), (8, _at(8), _at(18))])
+    assert held.nurses_by_shift_hours(ZONE) == {(dt.time(16), dt.time(23, 59)): [7], (dt.time(8), dt.time(18)): [8]}
