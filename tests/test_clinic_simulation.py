@@ -133,6 +133,27 @@ def test_a_session_booked_to_the_closing_time_runs_over_when_its_setup_waits():
     assert day.overtime == 20.0
 
 
+def test_a_nurse_off_shift_takes_no_work_and_finishes_what_she_has_when_her_shift_ends():
+    fate = sim.Fate(cancel_lead_days=None, no_show=False, lateness=0.0, setup=20.0)
+    # Nurse 8 comes at 60; nurse 7 leaves at 100, after her 90-110 discharge is done.
+    visits = [
+        sim.Visit(chair=1, start=0.0, length=110.0, fate=fate, nurse=7),
+        sim.Visit(chair=2, start=0.0, length=120.0, fate=fate, nurse=8),
+        sim.Visit(chair=3, start=120.0, length=120.0, fate=fate, nurse=8),
+    ]
+    rules = {"nurses": 2, "setups_per_nurse": 1, "check_offsets": [], "check_minutes": 5}
+    rules |= {"discharge_minutes": 10, "close": 600, "shifts": {7: (0.0, 100.0), 8: (60.0, 600.0)}}
+
+    pooled = sim.play_day(visits, **rules)
+    assigned = sim.play_day(visits, **rules, assigned=True)
+
+    # The pool: only nurse 7 there at 0 (chair 2 waits 20 for her), none but nurse 8 from 110.
+    assert sorted(pooled.waits) == [0.0, 0.0, 20.0]
+    # Each with her own nurse: chair 2 waits for nurse 8 to come at 60.
+    assert sorted(assigned.waits) == [0.0, 0.0, 60.0]
+    assert assigned.nurse_minutes == pooled.nurse_minutes == 3 * 20 + 3 * 10
+
+
 @pytest.mark.django_db
 def test_the_rule_check_reads_back_induction_spacing_and_opening_hours_from_the_database():
     from tests.factories import AppointmentFactory, ChairFactory, PatientFactory, PlanFactory, SiteFactory
