@@ -286,6 +286,10 @@ def _minimize_mix_then_lateness(
 
 # The share of a rostered template's time limit the pooled model may take first (`_solve_rostered`).
 ROSTERED_POOLED_SHARE = 0.3
+# A rostered day plan's second phases (the arrangement, once the count is held) get this much
+# deterministic work each: the count is what the plan is for, and a full LANE_WORK / 2 there took
+# many seconds of wall clock per day.
+PLAN_REFINE_WORK = 0.2
 
 
 def _solve_rostered(
@@ -320,8 +324,11 @@ def _solve_rostered(
         setups_per_nurse=setups_per_nurse,
         max_patients_per_nurse=max_patients_per_nurse,
         step_minutes=step_minutes,
-        time_limit_seconds=time_limit_seconds * ROSTERED_POOLED_SHARE,
+        # A template's pooled phase takes a share of the limit; a day plan's is bounded by its
+        # work (the limit only bounds a machine too slow for it), so it is the same everywhere.
+        time_limit_seconds=time_limit_seconds if work is not None else time_limit_seconds * ROSTERED_POOLED_SHARE,
         workers=workers,
+        refine_work=PLAN_REFINE_WORK,
         fixed=FixedWork(
             chairs=busy or {},
             watched=[span for n in nurses for span in n.watched],
@@ -441,9 +448,11 @@ def _solve(
     time_limit_seconds: float,
     workers: int,
     fixed: FixedWork | None = None,
+    refine_work: float = LANE_WORK / 2,
 ) -> DayTemplateOutcome:
     """One CP-SAT model of the whole day with the nurses pooled (see the module docstring).
-    `fixed`: work already booked that the day must hold as it is (a day plan's bookings)."""
+    `fixed`: work already booked that the day must hold as it is (a day plan's bookings), solved
+    reproducibly: LANE_WORK for the count, `refine_work` for the arrangement."""
     # Imported here: OR-Tools takes most of a second to import, and only the task's worker solves.
     from ortools.sat.python import cp_model
 
@@ -579,7 +588,7 @@ def _solve(
     second = cp_model.CpSolver()
     second.parameters.num_workers = workers
     if fixed_given:
-        _reproducible(second, LANE_WORK / 2)
+        _reproducible(second, refine_work)
         second.parameters.max_time_in_seconds = max(0.01, remaining)
     else:
         # A twentieth of the limit is kept for reading the answer back.
@@ -818,6 +827,9 @@ def _solve_by_nurse(
         # Around booked work, no room is an answer (the day is full); for an empty day it is none.
         return outcome(status_name if busy or work is not None else "INFEASIBLE")
     model.add(total >= round(solver.objective_value))
+    # The first phase's answer is the second's start (replacing any hint given: a variable hinted
+    # twice makes the model invalid).
+    model.clear_hints()  # type: ignore[no-untyped-call]  # OR-Tools leaves it unannotated
     for var in [*chosen.values(), *cell_of.values()]:
         model.add_hint(var, solver.value(var))
     # Early starts within each nurse's shift: a slot counts its cells after her shift's first.
@@ -830,7 +842,7 @@ def _solve_by_nurse(
     second.parameters.max_time_in_seconds = max(0.01, min(remaining - time_limit_seconds / 20, time_limit_seconds / 2))
     if work is not None:
         second.parameters.max_time_in_seconds = max(0.01, remaining)
-        _reproducible(second, work / 2)
+        _reproducible(second, PLAN_REFINE_WORK)
     refined = second.solve(model)
     final = second if refined in (cp_model.OPTIMAL, cp_model.FEASIBLE) else solver
     minutes = {p.id: p.chair_minutes for p in usable}
@@ -943,6 +955,38 @@ def _seams(shifts: Sequence[tuple[int, int]]) -> list[int]:
 IMPROVE_WORK = 0.2
 
 
+def _plan_day(
+    snapshot: SiteSnapshot, day: dt.date
+) -> tuple[
+    tuple[dt.time, dt.time] | None, list[_PlanNurse], dict[int, list[tuple[int, int]]], dict[int, list[tuple[int, int]]]
+]:
+    """One day of `snapshot` in wall-clock minutes, as a day plan's solve takes it: its opening
+    hours (None when closed), the nurses on shift during them (by id) with their shifts, booked
+    sessions and hands-on work, each chair's booked sessions, and each chair's booked or closed
+    minutes (merged)."""
+    zone = snapshot.zone
+    hours = snapshot.opening.get(day.weekday())
+    opens, closes = (_minutes(hours[0]), _minutes(hours[1])) if hours else (0, 0)
+    nurses = []
+    for n in sorted(snapshot.nurses, key=lambda n: n.id):
+        shifts = [w for w in (_wall_minutes(s, day, zone) for s in n.shifts) if w[1] > w[0]]
+        if any(a < closes and opens < b for a, b in shifts):
+            nurses.append(
+                _PlanNurse(
+                    id=n.id,
+                    shifts=shifts,
+                    watched=[w for w in (_wall_minutes(s, day, zone) for s in n.booked) if w[1] > w[0]],
+                    hands=[h for h in (_wall_minutes(s, day, zone) for s in n.hands_on) if h[1] > h[0]],
+                )
+            )
+    closed = [_wall_minutes(span, day, zone) for span, _ in snapshot.closures]
+    sessions = {
+        c.id: [w for w in (_wall_minutes(s, day, zone) for s in c.busy) if w[1] > w[0]] for c in snapshot.chairs
+    }
+    busy = {c.id: _merged([*sessions[c.id], *closed]) for c in snapshot.chairs}
+    return hours, nurses, sessions, busy
+
+
 def solve_day_plan(
     *,
     snapshot: SiteSnapshot,
@@ -967,34 +1011,12 @@ def solve_day_plan(
     binds two lanes), for `improve_work` of deterministic work, and taken if it holds more: its
     starts then name their nurse. `snapshot` must hold the day (`site_snapshot` over it)."""
     started = time.monotonic()
-    zone = snapshot.zone
-    hours = snapshot.opening.get(day.weekday())
+    hours, nurses, sessions, busy = _plan_day(snapshot, day)
     chairs = [ChairSpec(id=c.id, routes=c.routes) for c in snapshot.chairs if c.id in lanes]
-    shifts = {
-        n.id: [w for w in (_wall_minutes(s, day, zone) for s in n.shifts) if w[1] > w[0]] for n in snapshot.nurses
-    }
-    opens, closes = (_minutes(hours[0]), _minutes(hours[1])) if hours else (0, 0)
-    # The nurses on shift during opening hours that day, by id: lane k is the k-th.
-    nurses = sorted(
-        (n for n in snapshot.nurses if any(a < closes and opens < b for a, b in shifts[n.id])), key=lambda n: n.id
-    )
     if hours is None or not chairs or not nurses:
         return DayPlanOutcome(starts={}, kept=frozenset(c.id for c in chairs), status="INFEASIBLE", solve_seconds=0.0)
-    closed = [_wall_minutes(span, day, zone) for span, _ in snapshot.closures]
-    sessions = {
-        c.id: [w for w in (_wall_minutes(s, day, zone) for s in c.busy) if w[1] > w[0]] for c in snapshot.chairs
-    }
-    busy = {c.id: _merged([*sessions[c.id], *closed]) for c in snapshot.chairs}
     booked = sum(len(spans) for spans in sessions.values())
-    plan_nurses = {
-        n.id: _PlanNurse(
-            id=n.id,
-            shifts=shifts[n.id],
-            watched=[w for w in (_wall_minutes(s, day, zone) for s in n.booked) if w[1] > w[0]],
-            hands=[h for h in (_wall_minutes(s, day, zone) for s in n.hands_on) if h[1] > h[0]],
-        )
-        for n in nurses
-    }
+    plan_nurses = {n.id: n for n in nurses}
     by_nurse: dict[int, list[ChairSpec]] = {}
     for chair in chairs:
         by_nurse.setdefault(nurses[lanes[chair.id] % len(nurses)].id, []).append(chair)
@@ -1078,30 +1100,11 @@ def solve_day_plan_by_nurse(
     (out of time, or nothing the model can hold) every chair is `kept`: the day keeps the
     template. `snapshot` must hold the day (`site_snapshot` over it)."""
     started = time.monotonic()
-    zone = snapshot.zone
-    hours = snapshot.opening.get(day.weekday())
+    hours, plan_nurses, _, busy = _plan_day(snapshot, day)
     chairs = [ChairSpec(id=c.id, routes=c.routes) for c in snapshot.chairs]
-    opens, closes = (_minutes(hours[0]), _minutes(hours[1])) if hours else (0, 0)
-    plan_nurses = []
-    for n in sorted(snapshot.nurses, key=lambda n: n.id):
-        shifts = [w for w in (_wall_minutes(s, day, zone) for s in n.shifts) if w[1] > w[0]]
-        if any(a < closes and opens < b for a, b in shifts):
-            plan_nurses.append(
-                _PlanNurse(
-                    id=n.id,
-                    shifts=shifts,
-                    watched=[w for w in (_wall_minutes(s, day, zone) for s in n.booked) if w[1] > w[0]],
-                    hands=[h for h in (_wall_minutes(s, day, zone) for s in n.hands_on) if h[1] > h[0]],
-                )
-            )
     everything = frozenset(c.id for c in chairs)
     if hours is None or not chairs or not plan_nurses:
         return DayPlanOutcome(starts={}, kept=everything, status="INFEASIBLE", solve_seconds=0.0)
-    closed = [_wall_minutes(span, day, zone) for span, _ in snapshot.closures]
-    busy = {
-        c.id: _merged([*(w for w in (_wall_minutes(s, day, zone) for s in c.busy) if w[1] > w[0]), *closed])
-        for c in snapshot.chairs
-    }
     solved = _solve_rostered(
         chairs=chairs,
         opening=hours,

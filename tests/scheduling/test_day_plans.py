@@ -41,13 +41,23 @@ def _minute(clock: dt.time) -> int:
     return clock.hour * 60 + clock.minute
 
 
-def _snapshot(booked: list[tuple[int, int, dt.datetime]], *, chairs: int = 12, day: dt.date = DAY) -> SiteSnapshot:
+def _snapshot(
+    booked: list[tuple[int, int, dt.datetime]],
+    *,
+    chairs: int = 12,
+    day: dt.date = DAY,
+    shifts: dict[int, tuple[dt.time, dt.time]] | None = None,
+    closures: tuple[tuple[dt.datetime, dt.datetime], ...] = (),
+    work: NurseWork | None = None,
+) -> SiteSnapshot:
     """The issue's site (12 chairs, 4 nurses 08:00-18:00, one setup at a time) with `booked` sessions
-    (chair, nurse, start) of the standard protocol."""
-    work = NurseWork()
+    (chair, nurse, start) of the standard protocol; `shifts` (nurse -> local hours) for another
+    roster, `closures` and the protocol's nurse `work` when they differ."""
+    work = work or NurseWork()
+    shifts = shifts or {n: (dt.time(8), dt.time(18)) for n in NURSES}
     chair_busy: dict[int, list[Span]] = {c: [] for c in range(1, chairs + 1)}
-    nurse_booked: dict[int, list[Span]] = {n: [] for n in NURSES}
-    hands: dict[int, list[Span]] = {n: [] for n in NURSES}
+    nurse_booked: dict[int, list[Span]] = {n: [] for n in shifts}
+    hands: dict[int, list[Span]] = {n: [] for n in shifts}
     for chair, nurse, start in booked:
         span = Span(start, start + dt.timedelta(minutes=120))
         chair_busy[chair].append(span)
@@ -58,7 +68,7 @@ def _snapshot(booked: list[tuple[int, int, dt.datetime]], *, chairs: int = 12, d
         name="Level",
         zone=ZONE,
         opening={weekday: (dt.time(8), dt.time(18)) for weekday in range(7 if day != DAY else 5)},
-        closures=(),
+        closures=tuple((Span(a, b), "Closed") for a, b in closures),
         chairs=tuple(
             ChairState(id=c, name=f"Chair {c}", routes=IV, busy=tuple(sorted(chair_busy[c]))) for c in chair_busy
         ),
@@ -66,11 +76,11 @@ def _snapshot(booked: list[tuple[int, int, dt.datetime]], *, chairs: int = 12, d
             NurseState(
                 id=n,
                 name=str(n),
-                shifts=(Span(_at(8, day=day), _at(18, day=day)),),
+                shifts=(Span(_at(begins.hour, begins.minute, day=day), _at(ends.hour, ends.minute, day=day)),),
                 booked=tuple(sorted(nurse_booked[n])),
                 hands_on=tuple(sorted(hands[n])),
             )
-            for n in NURSES
+            for n, (begins, ends) in shifts.items()
         ),
         max_patients_per_nurse=3,
         step_minutes=5,

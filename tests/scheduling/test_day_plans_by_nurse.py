@@ -18,14 +18,14 @@ from scheduling.engine.model import ChairState, NurseState, NurseWork, SiteSnaps
 from scheduling.engine.wallclock import shift_hours
 from scheduling.models import DayPlan
 from scheduling.selectors import PlanDay, preferred_starts
-from scheduling.services import appointment_book
 from scheduling.services.day_plans import day_plans_refresh
-from tests.factories import PatientFactory
 from tests.scheduling.test_day_plans import DAY, ZONE, _at
+from tests.scheduling.test_day_plans import _snapshot as _plan_snapshot
 from tests.scheduling.test_day_template_service import (
     BOOK_DAY,
     LATER,
     STAGGERED,
+    _book_at,
     _entry_nurse,
     _regenerate,
     _staggered_clinic,
@@ -44,37 +44,8 @@ SHIFTS = {
 BOOKED = [(1, 101, _at(9, 10)), (2, 101, _at(11, 50)), (3, 103, _at(13, 5))]
 
 
-def _snapshot(booked, closures=(), *, shifts=SHIFTS, chairs=12, work=None) -> SiteSnapshot:
-    work = work or NurseWork()
-    chair_busy: dict[int, list[Span]] = {c: [] for c in range(1, chairs + 1)}
-    nurse_booked: dict[int, list[Span]] = {n: [] for n in shifts}
-    hands: dict[int, list[Span]] = {n: [] for n in shifts}
-    for chair, nurse, start in booked:
-        span = Span(start, start + dt.timedelta(minutes=120))
-        chair_busy[chair].append(span)
-        nurse_booked[nurse].append(span)
-        hands[nurse].extend(work.hands_on(span.start, span.end))
-    return SiteSnapshot(
-        id=1,
-        name="Staggered",
-        zone=ZONE,
-        opening={weekday: (dt.time(8), dt.time(18)) for weekday in range(5)},
-        closures=tuple((Span(a, b), "Closed") for a, b in closures),
-        chairs=tuple(ChairState(id=c, name=f"Chair {c}", routes=IV, busy=tuple(chair_busy[c])) for c in chair_busy),
-        nurses=tuple(
-            NurseState(
-                id=n,
-                name=str(n),
-                shifts=(Span(_at(begins.hour, begins.minute), _at(ends.hour, ends.minute)),),
-                booked=tuple(sorted(nurse_booked[n])),
-                hands_on=tuple(sorted(hands[n])),
-            )
-            for n, (begins, ends) in shifts.items()
-        ),
-        max_patients_per_nurse=3,
-        step_minutes=5,
-        setups_per_nurse=1,
-    )
+def _snapshot(booked, closures=(), *, shifts=SHIFTS, work=None) -> SiteSnapshot:
+    return _plan_snapshot(booked, shifts=shifts, closures=tuple(closures), work=work)
 
 
 def _minute(instant_or_clock) -> int:
@@ -129,16 +100,7 @@ def test_a_staggered_site_gets_a_plan_for_a_day_booked_off_its_template_and_ever
     template = _regenerate(clinic)
     whole_day = clinic.nurses[1]  # 08:00-18:00
     chair = clinic.chairs[0]
-    off = appointment_book(
-        patient=PatientFactory(home_site=clinic.site),
-        site=clinic.site,
-        starts_at=dt.datetime.combine(BOOK_DAY, dt.time(9, 10), tzinfo=clinic.site.zone),
-        actor=clinic.front_desk.user,
-        now=LATER,
-        chair=chair,
-        nurse=whole_day,
-        duration=dt.timedelta(minutes=120),
-    )
+    off = _book_at(clinic, BOOK_DAY, chair.pk, dt.time(9, 10), nurse=whole_day)
     assert all(e["start"] != "09:10" for e in template.starts if e["chair_id"] == chair.pk)
 
     report = day_plans_refresh(site=clinic.site, now=LATER)
@@ -148,17 +110,8 @@ def test_a_staggered_site_gets_a_plan_for_a_day_booked_off_its_template_and_ever
     assert plan.starts and all(e.get("nurse_id") for e in plan.starts)
     assert preferred_starts(site_id=clinic.site.pk, day=BOOK_DAY) != preferred_starts(site_id=clinic.site.pk)
     # The desk books every start of the plan on its chair and leaves the nurse to placement.
-    chairs = {c.pk: c for c in clinic.chairs}
     for entry in sorted(plan.starts, key=lambda e: e["start"]):
-        booked = appointment_book(
-            patient=PatientFactory(home_site=clinic.site),
-            site=clinic.site,
-            starts_at=dt.datetime.combine(BOOK_DAY, dt.time.fromisoformat(entry["start"]), tzinfo=clinic.site.zone),
-            actor=clinic.front_desk.user,
-            now=LATER,
-            chair=chairs[entry["chair_id"]],
-            duration=dt.timedelta(minutes=120),
-        )
+        booked = _book_at(clinic, BOOK_DAY, entry["chair_id"], entry["start"])
         assert booked.nurse_id == entry["nurse_id"]
     # Booked as planned: the plan stands; the session booked off it is still there.
     assert day_plans_refresh(site=clinic.site, now=LATER).unchanged == 1
@@ -181,20 +134,8 @@ def test_a_template_start_needs_no_plan_with_its_shifts_nurse_and_one_with_anoth
         if nurse.pk != named.pk and begins <= clock and (clock.hour + 2, clock.minute) <= (ends.hour, ends.minute)
     )
 
-    def book(day: dt.date, nurse) -> None:
-        appointment_book(
-            patient=PatientFactory(home_site=clinic.site),
-            site=clinic.site,
-            starts_at=dt.datetime.combine(day, clock, tzinfo=clinic.site.zone),
-            actor=clinic.front_desk.user,
-            now=LATER,
-            chair=chair,
-            nurse=nurse,
-            duration=dt.timedelta(minutes=120),
-        )
-
-    book(BOOK_DAY, named)
-    book(BOOK_DAY + dt.timedelta(days=1), other)
+    _book_at(clinic, BOOK_DAY, chair.pk, clock, nurse=named)
+    _book_at(clinic, BOOK_DAY + dt.timedelta(days=1), chair.pk, clock, nurse=other)
 
     assert day_plans_refresh(site=clinic.site, now=LATER).solved == [BOOK_DAY + dt.timedelta(days=1)]
 

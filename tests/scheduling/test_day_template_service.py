@@ -248,6 +248,23 @@ def _staggered_clinic():
     return clinic
 
 
+def _book_at(clinic, day: dt.date, chair_id: int, clock: dt.time | str, nurse=None):
+    """A two-hour session for a new patient on `day` at `clock` on the chair: with `nurse`, or,
+    as the desk's board books, leaving the nurse to placement."""
+    return appointment_book(
+        patient=PatientFactory(home_site=clinic.site),
+        site=clinic.site,
+        starts_at=dt.datetime.combine(
+            day, clock if isinstance(clock, dt.time) else dt.time.fromisoformat(clock), tzinfo=clinic.site.zone
+        ),
+        actor=clinic.front_desk.user,
+        now=LATER,
+        chair=next(c for c in clinic.chairs if c.pk == chair_id),
+        nurse=nurse,
+        duration=dt.timedelta(minutes=120),
+    )
+
+
 def _entry_nurse(clinic, entry):
     """The nurse a start of a template solved per nurse names, as placement finds her on a day."""
     begins, ends = (dt.time.fromisoformat(clock) for clock in entry["shift"])
@@ -266,13 +283,5 @@ def test_with_nurses_on_different_shifts_every_template_start_books_and_gets_the
     }
     # The desk books each start on its chair and leaves the nurse to placement, as the board does.
     for entry in sorted(template.starts, key=lambda e: e["start"]):
-        booked = appointment_book(
-            patient=PatientFactory(home_site=clinic.site),
-            site=clinic.site,
-            starts_at=dt.datetime.combine(BOOK_DAY, dt.time.fromisoformat(entry["start"]), tzinfo=clinic.site.zone),
-            actor=clinic.front_desk.user,
-            now=LATER,
-            chair=next(c for c in clinic.chairs if c.pk == entry["chair_id"]),
-            duration=dt.timedelta(minutes=clinic.protocol.session_minutes),
-        )
+        booked = _book_at(clinic, BOOK_DAY, entry["chair_id"], entry["start"])
         assert booked.nurse_id == _entry_nurse(clinic, entry).pk

@@ -340,3 +340,31 @@ def test_with_nurses_to_spare_the_chairs_bind_and_the_count_is_proven():
     assert outcome.status == "OPTIMAL"
     assert outcome.template is not None and outcome.template.sessions_per_day == 72
     _held_by_their_nurses(outcome.template, shifts, WORKED)
+
+
+def test_every_solve_of_a_rostered_day_is_a_valid_model(monkeypatch):
+    # The per-nurse model starts from the pooled day's assignment (a hint) and its second phase
+    # from its first answer: a variable hinted twice makes CP-SAT refuse the model, and the day
+    # would keep its first phase's arrangement without a word.
+    from ortools.sat.python import cp_model
+
+    statuses: list[str] = []
+    original = cp_model.CpSolver.solve
+
+    def solve(self, model, *args, **kwargs):
+        status = original(self, model, *args, **kwargs)
+        statuses.append(self.status_name(status))
+        return status
+
+    monkeypatch.setattr(cp_model.CpSolver, "solve", solve)
+    # One chair, a morning and an afternoon nurse: the pooled day (5) has a session no nurse can
+    # take, so the per-nurse model runs after it.
+    solve_day_template(
+        chairs=[ChairSpec(1, IV)],
+        opening=(dt.time(8), dt.time(18)),
+        nurse_shifts=[NurseShift(dt.time(8), dt.time(13)), NurseShift(dt.time(13), dt.time(18))],
+        protocols=[WORKED],
+    )
+
+    assert len(statuses) == 4  # two phases of the pooled model, two of the per-nurse one
+    assert "MODEL_INVALID" not in statuses
