@@ -190,10 +190,11 @@ def solve_day_template(
     nurses, the day is solved per nurse: the chairs are dealt out to the nurses in turn (alike
     equipment spread evenly), and each nurse's chairs are solved with that nurse alone, which
     is exact for that nurse; nurses with the same chairs share one solve. Otherwise (nurses on
-    different shifts hand chairs over during the day, or more nurses than chairs) each nurse's
-    sessions are solved as a track of her own and the chairs dealt after (`_solve_by_nurse`),
-    each start naming the shift (`nurse_shifts` in order of their hours) whose nurse takes it.
-    One nurse alone is the pooled model, which is exact for her."""
+    different shifts hand chairs over during the day, or more nurses than chairs) the pooled day
+    is given nurses, or, where a session finds none, each nurse's sessions are solved as tracks
+    of her own and the chairs dealt after (`_solve_rostered`); each start then names the shift
+    (`nurse_shifts` in order of their hours) whose nurse takes it. One nurse alone is the pooled
+    model, which is exact for her."""
     started = time.monotonic()
     solve = functools.partial(
         _solve,
