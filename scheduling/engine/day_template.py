@@ -326,8 +326,9 @@ def _solve_rostered(
         max_patients_per_nurse=max_patients_per_nurse,
         step_minutes=step_minutes,
         # A template's pooled phase takes a share of the limit; a day plan's is bounded by its
-        # work (the limit only bounds a machine too slow for it), so it is the same everywhere.
-        time_limit_seconds=time_limit_seconds if work is not None else time_limit_seconds * ROSTERED_POOLED_SHARE,
+        # work, so it is the same everywhere (half the limit only bounds a machine too slow for
+        # it, leaving the per-nurse phase the rest).
+        time_limit_seconds=time_limit_seconds * (0.5 if work is not None else ROSTERED_POOLED_SHARE),
         workers=workers,
         refine_work=PLAN_REFINE_WORK,
         fixed=FixedWork(

@@ -18,7 +18,7 @@ from scheduling.engine.model import ChairState, NurseState, NurseWork, SiteSnaps
 from scheduling.engine.wallclock import shift_hours
 from scheduling.models import DayPlan
 from scheduling.selectors import PlanDay, preferred_starts
-from scheduling.services.day_plans import day_plans_refresh
+from scheduling.services.day_plans import PLAN_TIME_LIMIT_SECONDS, day_plans_refresh
 from tests.scheduling.test_day_plans import DAY, ZONE, _at
 from tests.scheduling.test_day_plans import _snapshot as _plan_snapshot
 from tests.scheduling.test_day_template_service import (
@@ -31,6 +31,10 @@ from tests.scheduling.test_day_template_service import (
     _staggered_clinic,
 )
 from tests.scheduling.test_day_template_solver import IV, WORKED
+
+# As the service gives a day (PLAN_TIME_LIMIT_SECONDS): the work budget decides the plan, and the
+# wall clock only bounds a machine far too slow for it (a loaded CI box is slow, not that slow).
+LIMIT = PLAN_TIME_LIMIT_SECONDS
 
 # Two early nurses and two late ones.
 SHIFTS = {
@@ -78,7 +82,7 @@ def _assert_each_nurse_can_hold_her_day(outcome, booked, closed=()):
 
 
 def test_a_day_of_nurses_on_different_shifts_is_solved_around_its_bookings_each_start_with_its_nurse():
-    outcome = solve_day_plan_by_nurse(snapshot=_snapshot(BOOKED), day=DAY, protocols=[WORKED])
+    outcome = solve_day_plan_by_nurse(snapshot=_snapshot(BOOKED), day=DAY, protocols=[WORKED], time_limit_seconds=LIMIT)
 
     assert outcome.status in {"OPTIMAL", "FEASIBLE"}
     assert outcome.sessions > 30
@@ -88,7 +92,9 @@ def test_a_day_of_nurses_on_different_shifts_is_solved_around_its_bookings_each_
 
 def test_a_closure_keeps_the_plan_off_its_hours():
     closed = [(_at(12), _at(13))]
-    outcome = solve_day_plan_by_nurse(snapshot=_snapshot(BOOKED, closed), day=DAY, protocols=[WORKED])
+    outcome = solve_day_plan_by_nurse(
+        snapshot=_snapshot(BOOKED, closed), day=DAY, protocols=[WORKED], time_limit_seconds=LIMIT
+    )
 
     assert outcome.sessions > 20
     _assert_each_nurse_can_hold_her_day(outcome, BOOKED, closed=[(12 * 60, 13 * 60)])
@@ -147,7 +153,9 @@ def test_booked_work_beyond_a_nurses_limits_leaves_her_no_room_but_plans_the_oth
     overlapping = NurseWork(setup_minutes=20, check_offsets_minutes=(10,), check_minutes=5, discharge_minutes=10)
     booked = [(1, 101, _at(8))]
 
-    outcome = solve_day_plan_by_nurse(snapshot=_snapshot(booked, work=overlapping), day=DAY, protocols=[WORKED])
+    outcome = solve_day_plan_by_nurse(
+        snapshot=_snapshot(booked, work=overlapping), day=DAY, protocols=[WORKED], time_limit_seconds=LIMIT
+    )
 
     assert outcome.kept == frozenset()
     assert outcome.sessions > 30
@@ -167,8 +175,8 @@ def test_with_more_nurses_than_chairs_a_day_plan_is_proven_and_the_same_every_ti
     snapshot = _snapshot(booked, shifts=many)
     snapshot = replace(snapshot, opening={d: (dt.time(7), dt.time(19)) for d in range(5)})
 
-    first = solve_day_plan_by_nurse(snapshot=snapshot, day=DAY, protocols=[WORKED])
-    again = solve_day_plan_by_nurse(snapshot=snapshot, day=DAY, protocols=[WORKED])
+    first = solve_day_plan_by_nurse(snapshot=snapshot, day=DAY, protocols=[WORKED], time_limit_seconds=LIMIT)
+    again = solve_day_plan_by_nurse(snapshot=snapshot, day=DAY, protocols=[WORKED], time_limit_seconds=LIMIT)
 
     assert first.status == "OPTIMAL"
     assert (first.starts, first.nurses) == (again.starts, again.nurses)
