@@ -5,6 +5,7 @@ further back (the Patient model's own check starts after 1900-01-01)."""
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 from django.core.exceptions import BadRequest
 
@@ -48,3 +49,18 @@ def require_clinical_dates(**dates: dt.date | None) -> None:
         if value is not None and not in_range(value):
             label = name.replace("_", " ").capitalize()
             raise InvalidInput(f"{label}: {range_message().lower()}", details={"field": name})
+
+
+def birth_date_problem(born: dt.date, *, zone: str, now: dt.datetime) -> str | None:
+    """What is wrong with a date of birth, or None. "The future" is after today where the patient
+    lives (`zone`: their own time zone, else their home site's), not in UTC: in the evening in New
+    York UTC is already on tomorrow, and in the morning in Auckland still on yesterday. An unknown
+    zone (its own field reports it) falls back to UTC."""
+    try:
+        where = zoneinfo.ZoneInfo(zone) if zone else dt.UTC
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        where = dt.UTC
+    today = now.astimezone(where).date()
+    if born > today:
+        return f"Date of birth cannot be in the future (today is {today:%-d %b %Y} where the patient lives)."
+    return None

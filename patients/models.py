@@ -12,9 +12,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
+from clinic.dates import birth_date_problem
 from clinic.models import Channel, Site, validate_time_zone
 
 
@@ -80,8 +82,11 @@ class Patient(models.Model):
         return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
     def clean(self) -> None:
-        if self.date_of_birth and self.date_of_birth > dt.date.today():  # noqa: DTZ011 - a date, not an instant
-            raise ValidationError({"date_of_birth": "Date of birth cannot be in the future."})
+        if self.date_of_birth:
+            zone = self.time_zone or (self.home_site.time_zone if self.home_site_id else "")
+            problem = birth_date_problem(self.date_of_birth, zone=zone, now=timezone.now())
+            if problem:
+                raise ValidationError({"date_of_birth": problem})
         if self.preferred_channel == Channel.SMS and not self.mobile_phone and not self.email:
             raise ValidationError({"mobile_phone": "Text-message reminders need a mobile number."})
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from phonenumber_field.formfields import PhoneNumberField
 
-from clinic.dates import BIRTH_EARLIEST
+from clinic.dates import BIRTH_EARLIEST, birth_date_problem
 from clinic.errors import DomainError
 from clinic.form_fields import ClinicalDateField
 from clinic.models import CLINICIAN_ROLES, Channel, Role, Site, StaffMember
@@ -93,14 +93,18 @@ class RegisterForm(forms.Form):
 
     def clean_date_of_birth(self) -> dt.date:
         born = self.cleaned_data["date_of_birth"]
-        if born > timezone.now().date():
-            raise forms.ValidationError("Date of birth cannot be in the future.")
         if born.year < 1901:
             raise forms.ValidationError("Check the year of birth.")
         return born
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        born, site = data.get("date_of_birth"), data.get("home_site")
+        if born is not None:
+            zone = data.get("time_zone") or (site.time_zone if site is not None else "")
+            problem = birth_date_problem(born, zone=zone, now=timezone.now())
+            if problem:
+                self.add_error("date_of_birth", problem)
         channel = data.get("preferred_channel")
         if channel == Channel.SMS and not data.get("mobile_phone"):
             self.add_error("mobile_phone", "Text-message reminders need a mobile number.")

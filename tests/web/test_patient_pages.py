@@ -97,7 +97,7 @@ def test_registration_errors_are_explained_and_nothing_is_saved(client, web):
         "first_name": "",
     }
     page = client.post(url, bad).content.decode()
-    assert "Date of birth cannot be in the future." in page
+    assert "Date of birth cannot be in the future (today is" in page
     assert "Text-message reminders need a mobile number." in page
     assert "This field is required." in page
     assert not Patient.objects.filter(last_name="Novak").exists()
