@@ -190,9 +190,9 @@ def solve_day_template(
     nurses, the day is solved per nurse: the chairs are dealt out to the nurses in turn (alike
     equipment spread evenly), and each nurse's chairs are solved with that nurse alone, which
     is exact for that nurse; nurses with the same chairs share one solve. Otherwise (nurses on
-    different shifts hand chairs over during the day, or more nurses than chairs) the pooled day
-    is given nurses, or, where a session finds none, each nurse's sessions are solved as tracks
-    of her own and the chairs dealt after (`_solve_rostered`); each start then names the shift
+    different shifts hand chairs over during the day, or more nurses than chairs) each nurse's
+    sessions are solved as tracks of her own and the chairs dealt after, or the pooled day is
+    given nurses where that is quicker (`_solve_rostered`); each start then names the shift
     (`nurse_shifts` in order of their hours) whose nurse takes it. One nurse alone is the pooled
     model, which is exact for her."""
     started = time.monotonic()
@@ -287,6 +287,11 @@ def _minimize_mix_then_lateness(
 
 # The share of a rostered template's time limit the pooled model may take first (`_solve_rostered`).
 ROSTERED_POOLED_SHARE = 0.3
+# The per-nurse model alone, tried first on a rostered day: a few nurses' tracks are a small
+# model, and CP-SAT proves their optimum well inside this deterministic work (about 0.7 s for
+# two early and two late nurses, with or without booked sessions, where the pooled model first
+# took 2-4 s). Reproducible, for templates and day plans alike.
+ROSTERED_PROBE_WORK = 0.5
 # A rostered day plan's second phases (the arrangement, once the count is held) get this much
 # deterministic work each: the count is what the plan is for, and a full LANE_WORK / 2 there took
 # many seconds of wall clock per day.
@@ -308,15 +313,40 @@ def _solve_rostered(
     work: float | None = None,
 ) -> DayTemplateOutcome:
     """A day for nurses who cannot keep chairs of their own (see `solve_day_template`), empty
-    or around what is booked (`busy` per chair, each nurse's own booked work). The pooled model
-    is solved first: no day per nurse holds more than it (a day each nurse can hold is a day the
-    pool can), and it is quick. Its sessions are then given nurses in time order
+    or around what is booked (`busy` per chair, each nurse's own booked work). With no more
+    nurses than chairs the per-nurse model is tried first on a small reproducible budget
+    (ROSTERED_PROBE_WORK); its proven optimum is the answer. Otherwise, and always with more
+    nurses than chairs, the pooled model is solved: no day per nurse holds more than it (a day
+    each nurse can hold is a day the pool can). Its sessions are then given nurses in time order
     (`_assign_nurses`); when every one of them gets one, that day is the answer, and as proven
     as the pooled count (a site with nurses to spare: the chairs bind). Otherwise the per-nurse
     model (`_solve_by_nurse`) is solved from that assignment for what is left of the limit, and
-    the better of the two is kept: every start names a nurse who can take it. With `work`, both
-    solves are reproducible (`_reproducible`)."""
+    the best of the answers is kept: every start names a nurse who can take it. With `work`, every
+    solve is reproducible (`_reproducible`), and the first one always is."""
     started = time.monotonic()
+    probe = None
+    if len(nurses) <= len(chairs):
+        # The nurses bind: their own tracks first. A proven optimum there is the answer, so the
+        # pooled model (a bound and a start for a harder day) is only solved when this one is not.
+        # With more nurses than chairs the chairs bind, the tracks model is large and slow to
+        # prove, and the pooled day given nurses is the quick answer.
+        probe = _solve_by_nurse(
+            chairs=chairs,
+            opening=opening,
+            nurses=nurses,
+            protocols=protocols,
+            setups_per_nurse=setups_per_nurse,
+            max_patients_per_nurse=max_patients_per_nurse,
+            step_minutes=step_minutes,
+            time_limit_seconds=time_limit_seconds * ROSTERED_POOLED_SHARE,
+            workers=workers,
+            busy=busy,
+            work=ROSTERED_PROBE_WORK,
+        )
+        if probe.status == "OPTIMAL":
+            return DayTemplateOutcome(
+                status=probe.status, solve_seconds=time.monotonic() - started, template=probe.template
+            )
     first = _solve(
         chairs=chairs,
         opening=opening,
@@ -372,6 +402,12 @@ def _solve_rostered(
         # The pooled optimum bounds any day per nurse (a proven count only).
         at_most=first.template.sessions_per_day if first.template is not None and first.status == "OPTIMAL" else None,
     )
+    if (
+        probe is not None
+        and probe.template is not None
+        and (solved.template is None or probe.template.sessions_per_day > solved.template.sessions_per_day)
+    ):
+        solved = DayTemplateOutcome(status="FEASIBLE", solve_seconds=0.0, template=probe.template)
     held = solved.template.sessions_per_day if solved.template else 0
     if first.template is not None and len(assigned) > held:
         kept = {c: [row for row in rows if (c, row[0]) in assigned] for c, rows in first.template.starts.items()}
