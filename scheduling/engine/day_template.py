@@ -324,25 +324,25 @@ def _solve_rostered(
     the best of the answers is kept: every start names a nurse who can take it. With `work`, every
     solve is reproducible (`_reproducible`), and the first one always is."""
     started = time.monotonic()
+    by_nurse = functools.partial(
+        _solve_by_nurse,
+        chairs=chairs,
+        opening=opening,
+        nurses=nurses,
+        protocols=protocols,
+        setups_per_nurse=setups_per_nurse,
+        max_patients_per_nurse=max_patients_per_nurse,
+        step_minutes=step_minutes,
+        workers=workers,
+        busy=busy,
+    )
     probe = None
     if len(nurses) <= len(chairs):
         # The nurses bind: their own tracks first. A proven optimum there is the answer, so the
         # pooled model (a bound and a start for a harder day) is only solved when this one is not.
         # With more nurses than chairs the chairs bind, the tracks model is large and slow to
         # prove, and the pooled day given nurses is the quick answer.
-        probe = _solve_by_nurse(
-            chairs=chairs,
-            opening=opening,
-            nurses=nurses,
-            protocols=protocols,
-            setups_per_nurse=setups_per_nurse,
-            max_patients_per_nurse=max_patients_per_nurse,
-            step_minutes=step_minutes,
-            time_limit_seconds=time_limit_seconds * ROSTERED_POOLED_SHARE,
-            workers=workers,
-            busy=busy,
-            work=ROSTERED_PROBE_WORK,
-        )
+        probe = by_nurse(time_limit_seconds=time_limit_seconds * ROSTERED_POOLED_SHARE, work=ROSTERED_PROBE_WORK)
         if probe.status == "OPTIMAL":
             return DayTemplateOutcome(
                 status=probe.status, solve_seconds=time.monotonic() - started, template=probe.template
@@ -386,17 +386,8 @@ def _solve_rostered(
     hint: dict[int, list[tuple[int, int]]] = {}
     for (chair, clock), nurse in assigned.items():
         hint.setdefault(nurse, []).append((_minutes(clock), protocol_at[chair, clock]))
-    solved = _solve_by_nurse(
-        chairs=chairs,
-        opening=opening,
-        nurses=nurses,
-        protocols=protocols,
-        setups_per_nurse=setups_per_nurse,
-        max_patients_per_nurse=max_patients_per_nurse,
-        step_minutes=step_minutes,
+    solved = by_nurse(
         time_limit_seconds=max(0.05, time_limit_seconds - (time.monotonic() - started)),
-        workers=workers,
-        busy=busy,
         work=work,
         hint=hint,
         # The pooled optimum bounds any day per nurse (a proven count only).

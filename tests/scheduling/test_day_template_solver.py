@@ -287,6 +287,29 @@ def test_staggered_shifts_give_each_start_a_nurse_whose_day_holds_it():
     assert sorted(set(outcome.template.shifts.values())) == [0, 1, 2, 3]
 
 
+def test_a_staggered_template_is_proven_and_the_same_on_every_solve():
+    # Two early and two late nurses: the per-nurse model alone proves its optimum on a budget of
+    # deterministic work (ROSTERED_PROBE_WORK), so a regenerated template is the same day, starts
+    # and nurses alike, however loaded the machine. 38 is also what the pooled-first path proved
+    # (pooled bound 42, none of whose days every nurse can hold).
+    shifts = [NurseShift(dt.time(7, 30), dt.time(16))] * 2 + [NurseShift(dt.time(9, 30), dt.time(18))] * 2
+    solves = [
+        solve_day_template(
+            chairs=[ChairSpec(number, IV) for number in range(1, 13)],
+            opening=(dt.time(8), dt.time(18)),
+            nurse_shifts=shifts,
+            protocols=[WORKED],
+        )
+        for _ in range(2)
+    ]
+
+    assert [s.status for s in solves] == ["OPTIMAL", "OPTIMAL"]
+    first, second = (s.template for s in solves)
+    assert first is not None and second is not None and first.sessions_per_day == 38
+    assert (first.starts, first.shifts) == (second.starts, second.shifts)
+    _held_by_their_nurses(first, shifts, WORKED)
+
+
 def test_more_nurses_than_chairs_share_the_chairs_and_each_start_keeps_its_nurse():
     shifts = [NurseShift(dt.time(8), dt.time(18))] * 3
     outcome = solve_day_template(
