@@ -299,12 +299,10 @@ if EMAIL_BACKEND == "django.core.mail.backends.filebased.EmailBackend":
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
-# Real text messages once Twilio credentials are set; the console otherwise.
-SMS_BACKEND = env.str(
-    "SMS_BACKEND",
-    default="scheduling.reminders.sms.TwilioSmsBackend"
-    if TWILIO_ACCOUNT_SID
-    else "scheduling.reminders.sms.ConsoleSmsBackend",
+# Real text messages once Twilio credentials are set; the console otherwise. Empty is unset (compose
+# passes it empty when the operator sets nothing), so credentials alone switch to Twilio there too.
+SMS_BACKEND = env.str("SMS_BACKEND", default="") or (
+    "scheduling.reminders.sms.TwilioSmsBackend" if TWILIO_ACCOUNT_SID else "scheduling.reminders.sms.ConsoleSmsBackend"
 )
 SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(DATA_DIR / "sms-outbox"))
 # A claimed reminder is the dispatcher's for this long; another may take it over

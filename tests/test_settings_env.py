@@ -12,16 +12,24 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 START_DJANGO = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
 # Variables the suite or the developer may have set that would mask what each case sets.
-CLEARED = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_TIME_ZONE", "SITE_URL", "EMAIL_URL")
+CLEARED = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "DJANGO_TIME_ZONE",
+    "SITE_URL",
+    "EMAIL_URL",
+    "SMS_BACKEND",
+    "TWILIO_ACCOUNT_SID",
+)
+PRINT_SMS_BACKEND = "import django; django.setup(); from django.conf import settings; print(settings.SMS_BACKEND)"
 
 
-def start_django(tmp_path: Path, **overrides: str) -> subprocess.CompletedProcess[str]:
+def start_django(tmp_path: Path, *, code: str = START_DJANGO, **overrides: str) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key not in CLEARED}
     env.update(DJANGO_SETTINGS_MODULE="config.settings", DJANGO_DEBUG="true", DATA_DIR=str(tmp_path))
     env.update(overrides)
-    return subprocess.run(
-        [sys.executable, "-c", START_DJANGO], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_good_embedded_environment_starts(tmp_path):
@@ -78,3 +86,23 @@ def test_manage_py_with_debug_off_still_demands_a_secret_key(tmp_path):
     result = _manage(tmp_path, "check", DJANGO_DEBUG="false")
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "backend"),
+    [
+        ({}, "scheduling.reminders.sms.ConsoleSmsBackend"),
+        ({"TWILIO_ACCOUNT_SID": "AC0123"}, "scheduling.reminders.sms.TwilioSmsBackend"),
+        # As compose passes it when the operator sets nothing: empty is unset, so credentials still decide.
+        ({"SMS_BACKEND": "", "TWILIO_ACCOUNT_SID": "AC0123"}, "scheduling.reminders.sms.TwilioSmsBackend"),
+        ({"SMS_BACKEND": ""}, "scheduling.reminders.sms.ConsoleSmsBackend"),
+        (
+            {"SMS_BACKEND": "scheduling.reminders.sms.ConsoleSmsBackend", "TWILIO_ACCOUNT_SID": "AC0123"},
+            "scheduling.reminders.sms.ConsoleSmsBackend",
+        ),
+    ],
+)
+def test_twilio_credentials_choose_the_sms_backend_unless_one_is_named(tmp_path, overrides, backend):
+    result = start_django(tmp_path, code=PRINT_SMS_BACKEND, **overrides)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == backend
