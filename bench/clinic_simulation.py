@@ -266,7 +266,11 @@ def play_day(
     (`assigned` True, as the board assigns them). `shifts`: nurse id -> (start, end) minutes from
     opening, for a roster where some nurse comes after opening or leaves before closing: off
     shift, she takes no work (in the pool, one of its places is held for her; work she has in
-    hand when her shift ends is finished first). Without, every nurse is there all day."""
+    hand when her shift ends is finished first, the rest goes to the nurses still there). With
+    `assigned`, she takes no work before her shift but stays to finish her booked patients:
+    booking keeps their sessions inside her shift, so only a late arrival pushes some of their
+    work past its end, and it is hers to finish, not left waiting for a nurse who has gone home.
+    Without `shifts`, every nurse is there all day."""
     import simpy
 
     env = simpy.Environment()
@@ -289,7 +293,7 @@ def play_day(
         for _ in range(setups_per_nurse):
             env.process(off_shift(pool, begins, ends))
             if nurse in own:
-                env.process(off_shift(own[nurse], begins, ends))
+                env.process(off_shift(own[nurse], begins, close))
     chairs = {chair: simpy.Resource(env, capacity=1) for chair in {v.chair for v in visits}}
     result = DayResult()
     result.booked_peak = max(Counter(int(v.start // 15) for v in visits).values(), default=0)

@@ -154,6 +154,23 @@ def test_a_nurse_off_shift_takes_no_work_and_finishes_what_she_has_when_her_shif
     assert assigned.nurse_minutes == pooled.nurse_minutes == 3 * 20 + 3 * 10
 
 
+def test_a_booked_nurse_finishes_her_late_patients_work_after_her_shift():
+    # Nurse 7's shift ends at 130; her patient, booked 0-120, comes 30 minutes late, so the
+    # discharge falls at 140-150. With booked nurses she stays for it (the patient leaves at 150,
+    # long before closing); in the pool, nurse 8, still on shift, takes it.
+    late = sim.Fate(cancel_lead_days=None, no_show=False, lateness=30.0, setup=20.0)
+    visits = [sim.Visit(chair=1, start=0.0, length=120.0, fate=late, nurse=7)]
+    rules = {"nurses": 2, "setups_per_nurse": 1, "check_offsets": [], "check_minutes": 5}
+    rules |= {"discharge_minutes": 10, "close": 200, "shifts": {7: (0.0, 130.0), 8: (0.0, 200.0)}}
+
+    pooled = sim.play_day(visits, **rules)
+    assigned = sim.play_day(visits, **rules, assigned=True)
+
+    assert assigned.overtime == pooled.overtime == 0
+    assert assigned.nurse_minutes == pooled.nurse_minutes == 20 + 10
+    assert assigned.waits == pooled.waits == [30.0]
+
+
 @pytest.mark.django_db
 def test_the_rule_check_reads_back_induction_spacing_and_opening_hours_from_the_database():
     from tests.factories import AppointmentFactory, ChairFactory, PatientFactory, PlanFactory, SiteFactory
