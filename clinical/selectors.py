@@ -14,6 +14,7 @@ from clinic.models import MAX_SHIFT_LENGTH, Chair, Closure, Role, Shift, Site
 from clinic.spreadsheet import csv_text
 from clinical.models import Administration, ControlledSubstanceEntry, Recovery, SideEffect, StartClearance, VitalSigns
 from clinical.services import completion_missing, start_hold_reasons, thresholds_for
+from scheduling.engine.model import NurseWork
 from scheduling.engine.wallclock import day_bounds
 from scheduling.models import BLOCKING_STATUSES, Appointment, Protocol
 
@@ -288,15 +289,16 @@ def capacity_report(*, site: Site, windows: Sequence[CapacityWindow]) -> Capacit
                     else default
                     for name, default in _PROTOCOL_DEFAULTS.items()
                 }
-                setup, check = nurse["nurse_setup_minutes"], nurse["nurse_check_minutes"]
-                work = [
-                    (first, first + setup),
-                    *((first + o, first + o + check) for o in nurse["nurse_check_offsets_minutes"]),
-                    (last - nurse["nurse_discharge_minutes"], last),
-                ]
+                work = NurseWork(
+                    setup_minutes=nurse["nurse_setup_minutes"],
+                    check_offsets_minutes=tuple(nurse["nurse_check_offsets_minutes"]),
+                    check_minutes=nurse["nurse_check_minutes"],
+                    discharge_minutes=nurse["nurse_discharge_minutes"],
+                )
                 add(chair_busy, hourly(first, last))
-                for a, b in work:
-                    add(hands_on, hourly(a, min(b, last)))
+                # As booking lays the work out (overlapping pieces once, each inside the session).
+                for span in work.hands_on(session["starts_at"], session["ends_at"]):
+                    add(hands_on, hourly(_wall(span.start, day, zone), _wall(span.end, day, zone)))
                 slot = (first - setup_bins[0]) // SETUP_BIN_MINUTES
                 if setups_today is not None and 0 <= slot < len(setup_bins):
                     setups_today[slot] += 1

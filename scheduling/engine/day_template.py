@@ -61,8 +61,9 @@ class ProtocolSpec:
     discharge_minutes: int = 0
 
     def hands_on(self) -> list[tuple[int, int]]:
-        """(offset from the start, minutes) of each piece of the nurse's hands-on work, as
-        `NurseWork.hands_on` lays them out (each clipped to the session)."""
+        """(offset from the start, minutes) of each piece of the nurse's hands-on work, in order,
+        as `NurseWork.hands_on` lays them out: each clipped to the session, and pieces that
+        overlap (a check inside the discharge) one piece, the nurse being with one patient."""
         pieces = []
         if self.setup_minutes > 0:
             pieces.append((0, min(self.setup_minutes, self.chair_minutes)))
@@ -73,7 +74,13 @@ class ProtocolSpec:
         if self.discharge_minutes > 0:
             length = min(self.discharge_minutes, self.chair_minutes)
             pieces.append((self.chair_minutes - length, length))
-        return pieces
+        merged: list[tuple[int, int]] = []
+        for begins, ends in sorted((offset, offset + length) for offset, length in pieces):
+            if merged and begins < merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], ends))
+            else:
+                merged.append((begins, ends))
+        return [(begins, ends - begins) for begins, ends in merged]
 
 
 @dataclass(frozen=True)
@@ -251,6 +258,36 @@ def solve_day_template(
                     starts[chair.id] = list(solved.template.starts[solved_chair.id])
     held = sum(len(rows) for rows in starts.values())
     status = "OPTIMAL" if all(s == "OPTIMAL" for s in statuses) else ("FEASIBLE" if held else statuses[-1])
+    if status == "OPTIMAL" and held:
+        # Each lane is exact for its nurse, but dealing the chairs out is itself a restriction (two
+        # nurses on five chairs: 20 in lanes, 21 sharing them). The tracks model shares the chairs,
+        # started from the lanes' day: its proven optimum at the same count proves the lanes' day
+        # (which is kept, chairs and nurses as placement knows them), and a larger one replaces it.
+        hint: dict[int, list[tuple[int, int]]] = {}
+        for chair_id, rows in starts.items():
+            hint.setdefault(lanes[chair_id], []).extend((_minutes(clock), protocol) for clock, protocol in rows)
+        shared = _solve_by_nurse(
+            chairs=chairs,
+            opening=opening,
+            nurses=[
+                _PlanNurse(id=index, shifts=[(_minutes(s.starts), _minutes(s.ends))], watched=(), hands=())
+                for index, s in enumerate(nurse_shifts)
+            ],
+            protocols=protocols,
+            setups_per_nurse=setups_per_nurse,
+            max_patients_per_nurse=max_patients_per_nurse,
+            step_minutes=step_minutes,
+            time_limit_seconds=max(0.05, time_limit_seconds - (time.monotonic() - started)),
+            workers=workers,
+            work=ROSTERED_PROBE_WORK,
+            hint=hint,
+        )
+        counted = shared.template.sessions_per_day if shared.template is not None else 0
+        if counted > held:
+            return DayTemplateOutcome(
+                status=shared.status, solve_seconds=time.monotonic() - started, template=shared.template
+            )
+        status = "OPTIMAL" if shared.status == "OPTIMAL" and counted == held else "FEASIBLE"
     return DayTemplateOutcome(
         status=status,
         solve_seconds=time.monotonic() - started,
@@ -343,7 +380,8 @@ def _solve_rostered(
         # With more nurses than chairs the chairs bind, the tracks model is large and slow to
         # prove, and the pooled day given nurses is the quick answer.
         probe = by_nurse(time_limit_seconds=time_limit_seconds * ROSTERED_POOLED_SHARE, work=ROSTERED_PROBE_WORK)
-        if probe.status == "OPTIMAL":
+        # Proven and holding sessions; or, around bookings, proven that the day holds no more.
+        if probe.status == "OPTIMAL" and (probe.template is not None or busy):
             return DayTemplateOutcome(
                 status=probe.status, solve_seconds=time.monotonic() - started, template=probe.template
             )
@@ -369,10 +407,14 @@ def _solve_rostered(
         if work is not None
         else None,
     )
+    # Whether the pooled count bounds every day per nurse, so that it proves one it is reached by.
+    bounds = _pooled_bounds(
+        nurses, opening=opening, step=step_minutes, setups_per_nurse=setups_per_nurse, ratio=max_patients_per_nurse
+    )
     assigned: dict[tuple[int, dt.time], int] = {}
     if first.template is not None:
         assigned = _assign_nurses(first.template.starts, nurses, protocols, setups_per_nurse, max_patients_per_nurse)
-        if len(assigned) == first.template.sessions_per_day:
+        if bounds and len(assigned) == first.template.sessions_per_day:
             return DayTemplateOutcome(
                 status=first.status,
                 solve_seconds=time.monotonic() - started,
@@ -391,7 +433,9 @@ def _solve_rostered(
         work=work,
         hint=hint,
         # The pooled optimum bounds any day per nurse (a proven count only).
-        at_most=first.template.sessions_per_day if first.template is not None and first.status == "OPTIMAL" else None,
+        at_most=first.template.sessions_per_day
+        if bounds and first.template is not None and first.status == "OPTIMAL"
+        else None,
     )
     if (
         probe is not None
@@ -410,6 +454,37 @@ def _solve_rostered(
             ),
         )
     return DayTemplateOutcome(status=solved.status, solve_seconds=time.monotonic() - started, template=solved.template)
+
+
+def _pooled_bounds(
+    nurses: Sequence[_PlanNurse],
+    *,
+    opening: tuple[dt.time, dt.time],
+    step: int,
+    setups_per_nurse: int,
+    ratio: int,
+) -> bool:
+    """Whether the pooled model's count is an upper bound for a day per nurse. It is a relaxation
+    only while (a) every shift begins and ends on the grid inside the opening hours (the pooled
+    model counts a nurse in a cell her shift covers whole; per nurse, a session may end with her
+    shift between two cells), and (b) each nurse's booked work lies inside her shifts and within
+    her limits (the pooled model charges it all, uncapped, to whoever is on shift; per nurse it is
+    hers alone, and work beyond her limits only uses them up)."""
+    opens = math.ceil(_minutes(opening[0]) / step) * step
+    closes = _minutes(opening[1]) // step * step
+    for nurse in nurses:
+        if any(opens < edge < closes and edge % step for shift in nurse.shifts for edge in shift):
+            return False
+        for spans, limit in ((nurse.hands, setups_per_nurse), (nurse.watched, ratio)):
+            if not all(any(a <= begins and ends <= b for a, b in nurse.shifts) for begins, ends in spans):
+                return False
+            load = 0
+            # At one minute an end comes before a start (-1 sorts first): [a, b) then [b, c) is one at a time.
+            for _, change in sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans]):
+                load += change
+                if load > limit:
+                    return False
+    return True
 
 
 def _assign_nurses(

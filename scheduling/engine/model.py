@@ -47,7 +47,9 @@ class NurseWork:
     discharge_minutes: int = 10
 
     def hands_on(self, start: dt.datetime, end: dt.datetime) -> tuple[Span, ...]:
-        """The hands-on intervals of a session [start, end), sorted, each inside the session."""
+        """The hands-on intervals of a session [start, end), sorted, each inside the session.
+        Pieces that overlap (a check inside the setup or the discharge) are one interval: the
+        nurse is with one patient, and counting both would take two of her hands for one."""
         minute = dt.timedelta(minutes=1)
         spans = []
         if self.setup_minutes:
@@ -59,7 +61,13 @@ class NurseWork:
                     spans.append(Span(check_start, min(end, check_start + self.check_minutes * minute)))
         if self.discharge_minutes:
             spans.append(Span(max(start, end - self.discharge_minutes * minute), end))
-        return tuple(sorted(span for span in spans if span.start < span.end))
+        merged: list[Span] = []
+        for span in sorted(span for span in spans if span.start < span.end):
+            if merged and span.start < merged[-1].end:
+                merged[-1] = Span(merged[-1].start, max(merged[-1].end, span.end))
+            else:
+                merged.append(span)
+        return tuple(merged)
 
 
 DEFAULT_NURSE_WORK = NurseWork()

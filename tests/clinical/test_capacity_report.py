@@ -12,7 +12,7 @@ from clinic.models import Closure
 from clinical.models import Administration, Recovery
 from clinical.selectors import CapacityWindow, capacity_report
 from scheduling.models import AppointmentStatus
-from tests.factories import AppointmentFactory
+from tests.factories import AppointmentFactory, PlanFactory, ProtocolFactory
 from tests.scheduling.conftest import make_clinic
 
 pytestmark = pytest.mark.django_db
@@ -115,3 +115,31 @@ def test_periods_side_by_side_share_one_axis_and_a_closed_day_is_not_an_open_day
     assert thursday.open_days == 0
     assert all(value is None for value in thursday.chair_utilisation)
     assert thursday.peak_setups == 0 and thursday.waits_minutes == []
+
+
+def test_a_check_inside_the_discharge_is_counted_once_as_booking_lays_it_out():
+    # A 45-minute protocol whose check at 40 falls inside its 10-minute discharge (35-45): the
+    # nurse's hands-on minutes are the setup (20) and 35-45 (10), not 35 in all.
+    clinic = make_clinic()
+    short = ProtocolFactory(
+        name="Intranasal, 45 minutes",
+        session_minutes=45,
+        infusion_minutes=30,
+        nurse_setup_minutes=20,
+        nurse_check_offsets_minutes=[40],
+        nurse_check_minutes=5,
+        nurse_discharge_minutes=10,
+    )
+    plan = PlanFactory(protocol=short, patient__home_site=clinic.site)
+    AppointmentFactory(
+        chair=clinic.chairs[0],
+        patient=plan.patient,
+        plan=plan,
+        starts_at=_at(THURSDAY, 9),
+        ends_at=_at(THURSDAY, 9, 45),
+    )
+
+    report = capacity_report(site=clinic.site, windows=[CapacityWindow("Thursday", THURSDAY, THURSDAY)])
+
+    nurse = dict(zip(report.hours, report.periods[0].nurse_utilisation, strict=True))
+    assert nurse[9] == pytest.approx(30 / 60)

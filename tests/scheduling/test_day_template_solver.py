@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 import time
 
+from scheduling.engine import day_template
 from scheduling.engine.day_template import ChairSpec, NurseShift, ProtocolSpec, preferred_starts_of, solve_day_template
 
 IV = frozenset({"iv"})
@@ -195,6 +196,28 @@ def test_hands_on_pieces_follow_the_protocol_and_stay_inside_the_session():
 
     assert worked.hands_on() == [(0, 20), (40, 5), (50, 10)]
     assert STANDARD.hands_on() == [(0, 20)]
+    # The check at 40 inside a 45-minute session's discharge (35-45): one piece, as booking lays it out.
+    short = ProtocolSpec(1, "iv", 45, 20, 1.0, check_offsets=(40,), check_minutes=5, discharge_minutes=10)
+    assert short.hands_on() == [(0, 20), (35, 10)]
+
+
+def test_a_protocol_whose_check_falls_inside_its_discharge_still_fills_a_day():
+    # Booking takes such sessions (a session's own pieces never compete for its nurse). Counted as
+    # two pieces at once, they were a session no nurse could take: the day held none of them.
+    short = ProtocolSpec(1, "iv", 45, 20, 1.0, check_offsets=(40,), check_minutes=5, discharge_minutes=10)
+    shifts = [NurseShift(dt.time(7, 30), dt.time(16))] * 2 + [NurseShift(dt.time(9, 30), dt.time(18))] * 2
+    outcome = solve_day_template(
+        chairs=[ChairSpec(number, IV) for number in range(1, 5)],
+        opening=(dt.time(8), dt.time(18)),
+        nurse_shifts=shifts,
+        protocols=[short],
+    )
+
+    assert outcome.status == "OPTIMAL"
+    # Four chairs of back-to-back 45-minute sessions hold 13 each (585 of 600 minutes); the
+    # setups (20 minutes, one per nurse at a time) and discharges cap the day below that.
+    assert outcome.template is not None and 30 < outcome.template.sessions_per_day <= 4 * 13
+    _held_by_their_nurses(outcome.template, shifts, short)
 
 
 def test_nurses_on_one_shift_get_a_day_each_of_them_can_hold_alone():
@@ -391,3 +414,92 @@ def test_every_solve_of_a_rostered_day_is_a_valid_model(monkeypatch):
 
     assert len(statuses) == 4  # two phases of the pooled model, two of the per-nurse one
     assert "MODEL_INVALID" not in statuses
+
+
+def test_two_nurses_sharing_five_chairs_hold_more_than_in_lanes_of_their_own():
+    # Dealt out, one nurse has three chairs and the other two: 20 sessions. Sharing the chairs,
+    # a nurse whose own chairs are full sets up on the other's: 21. Lanes are exact per nurse but
+    # not for the site, so their day is checked against the shared model, and replaced.
+    shifts = [NurseShift(dt.time(8), dt.time(18))] * 2
+    outcome = solve_day_template(
+        chairs=[ChairSpec(number, IV) for number in range(1, 6)],
+        opening=(dt.time(8), dt.time(18)),
+        nurse_shifts=shifts,
+        protocols=[WORKED],
+    )
+
+    assert outcome.status == "OPTIMAL"
+    assert outcome.template is not None and outcome.template.sessions_per_day == 21
+    _held_by_their_nurses(outcome.template, shifts, WORKED)
+
+
+def test_the_issues_clinic_keeps_its_lanes_and_their_count_is_proven_by_the_shared_model():
+    # 12 chairs, 4 nurses on one shift: the shared model proves no day holds more than the lanes'
+    # 44, so the lanes' day is kept (placement gives each chair its lane's nurse).
+    outcome = solve_day_template(
+        chairs=[ChairSpec(number, IV) for number in range(1, 13)],
+        opening=(dt.time(8), dt.time(18)),
+        nurse_shifts=[NurseShift(dt.time(8), dt.time(18))] * 4,
+        protocols=[WORKED],
+        step_minutes=15,
+    )
+
+    assert outcome.status == "OPTIMAL"
+    assert outcome.template is not None and outcome.template.sessions_per_day == 44
+    assert sorted(set(outcome.template.lanes.values())) == [0, 1, 2, 3] and not outcome.template.shifts
+
+
+def _plan_nurse(id_, shifts, watched=(), hands=()):
+    return day_template._PlanNurse(id=id_, shifts=list(shifts), watched=list(watched), hands=list(hands))
+
+
+def _rostered(nurses, chairs, protocol, *, opening=(dt.time(8), dt.time(18)), ratio=3, step=15, busy=None):
+    return day_template._solve_rostered(
+        chairs=[ChairSpec(number, IV) for number in chairs],
+        opening=opening,
+        nurses=nurses,
+        protocols=[protocol],
+        setups_per_nurse=1,
+        max_patients_per_nurse=ratio,
+        step_minutes=step,
+        time_limit_seconds=10,
+        workers=1,
+        busy=busy,
+        work=day_template.LANE_WORK,
+    )
+
+
+def test_booked_work_past_a_nurses_shift_is_not_charged_to_the_nurse_who_takes_over():
+    # More nurses than chairs (the pooled path). Nurse 1 (08-12) has a session on chair 1 running
+    # to 13:00, past her shift; nurse 4 comes at 12:00. The pooled model charged that session to
+    # whoever is on shift, so nurse 4 could not start chair 2 at 12:00, and its count (16) was
+    # taken as a proof. Per nurse, the session is nurse 1's alone: 17.
+    hour = ProtocolSpec(1, "iv", 60, 10, 1.0)
+    nurses = [
+        _plan_nurse(1, [(480, 720)], watched=[(660, 780)], hands=[(660, 670)]),
+        _plan_nurse(2, [(480, 720)]),
+        _plan_nurse(3, [(480, 720)]),
+        _plan_nurse(4, [(720, 1080)]),
+    ]
+    outcome = _rostered(nurses, (1, 2, 3), hour, ratio=1, busy={1: [(660, 780)], 2: [], 3: []})
+
+    assert outcome.status == "OPTIMAL"
+    assert outcome.template is not None and outcome.template.sessions_per_day == 17
+    assert outcome.template.shifts.get((2, dt.time(12))) == 4 or outcome.template.shifts.get((3, dt.time(12))) == 4
+
+
+def test_a_shift_ending_between_two_grid_cells_still_holds_a_session_ending_with_it():
+    # One chair, a nurse 08:00-09:10 and one 09:15-11:40, a 70-minute protocol on a 15-minute
+    # grid. The pooled model counts a nurse only in cells her shift covers whole (not 09:00-09:15),
+    # so it held one session and called that proven; booking takes 08:00-09:10 with the first
+    # nurse and 09:15-10:25 with the second.
+    seventy = ProtocolSpec(1, "iv", 70, 10, 1.0)
+    outcome = _rostered(
+        [_plan_nurse(0, [(480, 550)]), _plan_nurse(1, [(555, 700)])],
+        (1,),
+        seventy,
+        opening=(dt.time(8), dt.time(11, 40)),
+    )
+
+    assert outcome.template is not None and outcome.template.sessions_per_day == 2
+    assert outcome.template.shifts == {(1, dt.time(8)): 0, (1, dt.time(9, 15)): 1}

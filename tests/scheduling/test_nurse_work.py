@@ -36,6 +36,23 @@ def test_a_check_past_the_end_of_a_short_session_is_dropped():
     assert work.hands_on(TEN, TEN + 45 * MINUTE) == (Span(TEN, TEN + 10 * MINUTE),)
 
 
+def test_pieces_that_overlap_are_one_interval_of_the_nurses_time():
+    # A 45-minute session: the check at 40 falls inside the discharge (35-45). The nurse is with one
+    # patient, so it is one piece of her hands-on work, not two (which would take two of her
+    # hands at one setup per nurse, and count twice on the capacity page).
+    work = NurseWork(setup_minutes=20, check_offsets_minutes=(40,), check_minutes=5, discharge_minutes=10)
+    assert work.hands_on(TEN, TEN + 45 * MINUTE) == (
+        Span(TEN, TEN + 20 * MINUTE),
+        Span(TEN + 35 * MINUTE, TEN + 45 * MINUTE),
+    )
+    # A check inside the setup, and one just touching it: touching pieces stay apart.
+    work = NurseWork(setup_minutes=20, check_offsets_minutes=(10, 20), check_minutes=5, discharge_minutes=0)
+    assert work.hands_on(TEN, TEN + 60 * MINUTE) == (
+        Span(TEN, TEN + 20 * MINUTE),
+        Span(TEN + 20 * MINUTE, TEN + 25 * MINUTE),
+    )
+
+
 def _site(setups_per_nurse: int | None, booked_at: list[dt.datetime]) -> SiteSnapshot:
     work = NurseWork()
     booked = tuple(Span(s, s + 120 * MINUTE) for s in booked_at)
