@@ -14,7 +14,7 @@ import pytest
 
 from scheduling.engine.availability import Availability
 from scheduling.engine.day_template import solve_day_plan_by_nurse
-from scheduling.engine.model import ChairState, NurseState, NurseWork, SiteSnapshot, Span
+from scheduling.engine.model import ChairState, NurseState, SiteSnapshot, Span
 from scheduling.engine.wallclock import shift_hours
 from scheduling.models import DayPlan
 from scheduling.selectors import PlanDay, preferred_starts
@@ -147,25 +147,26 @@ def test_a_template_start_needs_no_plan_with_its_shifts_nurse_and_one_with_anoth
 
 
 def test_booked_work_beyond_a_nurses_limits_leaves_her_no_room_but_plans_the_others():
-    # A protocol whose check falls inside its setup (booking lets it in; or the site's limits were
-    # lowered since): the early nurse's booked hands-on work is two pieces at once at 08:10. The
-    # day is still planned around it, with her taking nothing that touches that work.
-    overlapping = NurseWork(setup_minutes=20, check_offsets_minutes=(10,), check_minutes=5, discharge_minutes=10)
-    booked = [(1, 101, _at(8))]
+    # The site allowed two setups per nurse when the early nurse 101 took two patients at 08:00;
+    # it allows one now. Her booked work is two pieces at once (08:00-08:20, 08:40-08:45,
+    # 09:50-10:00), beyond her limit. The day is still planned around it: the others as usual, and
+    # she takes nothing that meets her booked work or watches more than three at once with it.
+    booked = [(1, 101, _at(8)), (2, 101, _at(8))]
 
-    outcome = solve_day_plan_by_nurse(
-        snapshot=_snapshot(booked, work=overlapping), day=DAY, protocols=[WORKED], time_limit_seconds=LIMIT
-    )
+    outcome = solve_day_plan_by_nurse(snapshot=_snapshot(booked), day=DAY, protocols=[WORKED], time_limit_seconds=LIMIT)
 
     assert outcome.kept == frozenset()
     assert outcome.sessions > 30
-    _assert_each_nurse_can_hold_her_day(outcome, [])
-    assert all(
-        not (s < 8 * 60 + 20 and s + 20 > 8 * 60)
-        for (_, clock), nurse in outcome.nurses.items()
-        if nurse == 101
-        for s in [_minute(clock)]
-    )
+    others = {c: [row for row in rows if outcome.nurses[c, row[0]] != 101] for c, rows in outcome.starts.items()}
+    _assert_each_nurse_can_hold_her_day(replace(outcome, starts=others), [])
+    hers = [_minute(clock) for (_, clock), nurse in outcome.nurses.items() if nurse == 101]
+    assert hers, "the early nurse still takes sessions after her booked ones"
+    booked_pieces = [(8 * 60 + a, 8 * 60 + a + n) for a, n in WORKED.hands_on()]
+    for start in hers:
+        for offset, length in WORKED.hands_on():
+            assert all(not (a < start + offset + length and start + offset < b) for a, b in booked_pieces), start
+    watched = Counter(m for start in [*hers, 8 * 60, 8 * 60] for m in range(start, start + 120))
+    assert max(watched.values()) <= 3
 
 
 def test_with_more_nurses_than_chairs_a_day_plan_is_proven_and_the_same_every_time():

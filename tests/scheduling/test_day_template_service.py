@@ -230,10 +230,14 @@ STAGGERED = [(dt.time(8), dt.time(13)), (dt.time(8), dt.time(18)), (dt.time(13),
 BOOK_DAY = dt.date(2026, 3, 30)
 
 
-def _staggered_clinic():
-    clinic = make_clinic(placement_policy="level", chairs=4, nurses=0)
+# Two early and two late nurses: each start names its shift and which of the two (its rank).
+TWO_BY_TWO = [(dt.time(8), dt.time(16))] * 2 + [(dt.time(10), dt.time(18))] * 2
+
+
+def _staggered_clinic(roster=STAGGERED, chairs=4):
+    clinic = make_clinic(placement_policy="level", chairs=chairs, nurses=0)
     zone = clinic.site.zone
-    for begins, ends in STAGGERED:
+    for begins, ends in roster:
         nurse = StaffFactory(role=Role.NURSE, sites=[clinic.site])
         clinic.nurses.append(nurse)
         Shift.objects.bulk_create(
@@ -265,10 +269,10 @@ def _book_at(clinic, day: dt.date, chair_id: int, clock: dt.time | str, nurse=No
     )
 
 
-def _entry_nurse(clinic, entry):
+def _entry_nurse(clinic, entry, roster=STAGGERED):
     """The nurse a start of a template solved per nurse names, as placement finds her on a day."""
     begins, ends = (dt.time.fromisoformat(clock) for clock in entry["shift"])
-    alike = sorted(n.pk for n, hours in zip(clinic.nurses, STAGGERED, strict=True) if hours == (begins, ends))
+    alike = sorted(n.pk for n, hours in zip(clinic.nurses, roster, strict=True) if hours == (begins, ends))
     return next(n for n in clinic.nurses if n.pk == alike[entry["shift_rank"]])
 
 
@@ -285,3 +289,19 @@ def test_with_nurses_on_different_shifts_every_template_start_books_and_gets_the
     for entry in sorted(template.starts, key=lambda e: e["start"]):
         booked = _book_at(clinic, BOOK_DAY, entry["chair_id"], entry["start"])
         assert booked.nurse_id == _entry_nurse(clinic, entry).pk
+
+
+def test_with_two_nurses_on_each_shift_every_start_books_with_the_one_its_rank_names():
+    clinic = _staggered_clinic(TWO_BY_TWO, chairs=6)
+    template = _regenerate(clinic)
+
+    assert template.state == DayTemplateState.DONE
+    assert {(tuple(e["shift"]), e["shift_rank"]) for e in template.starts} == {
+        (("08:00", "16:00"), 0),
+        (("08:00", "16:00"), 1),
+        (("10:00", "18:00"), 0),
+        (("10:00", "18:00"), 1),
+    }
+    for entry in sorted(template.starts, key=lambda e: e["start"]):
+        booked = _book_at(clinic, BOOK_DAY, entry["chair_id"], entry["start"])
+        assert booked.nurse_id == _entry_nurse(clinic, entry, TWO_BY_TWO).pk
