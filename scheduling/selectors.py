@@ -809,7 +809,9 @@ def day_plan_inputs(*, site: Site, first: dt.date, last: dt.date) -> dict[dt.dat
     days: dict[dt.date, PlanDay] = defaultdict(PlanDay)
 
     def touched(start: dt.datetime, end: dt.datetime) -> Iterable[dt.date]:
-        day, final = max(start, begins).astimezone(zone).date(), min(end, ends).astimezone(zone).date()
+        # [start, end): a shift or closure ending at midnight does not touch the day after.
+        last_instant = min(end, ends) - dt.timedelta(microseconds=1)
+        day, final = max(start, begins).astimezone(zone).date(), last_instant.astimezone(zone).date()
         while day <= final:
             yield day
             day += dt.timedelta(days=1)

@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings
 from django.db import transaction
 
-from clinic.models import Closure
+from clinic.models import Closure, Role, Shift
 from scheduling import tasks
 from scheduling.engine.day_template import ChairSpec, NurseShift, solve_day_plan, solve_day_template
 from scheduling.engine.model import ChairState, NurseState, NurseWork, SiteSnapshot, Span
@@ -24,7 +24,7 @@ from scheduling.selectors import day_plan_inputs, day_plan_site_part, preferred_
 from scheduling.services import appointment_book, appointment_cancel, appointment_move, course_propose
 from scheduling.services.day_plans import day_plans_refresh
 from scheduling.services.day_template import day_template_regenerate
-from tests.factories import PatientFactory, SiteFactory
+from tests.factories import PatientFactory, SiteFactory, StaffFactory
 from tests.scheduling.conftest import NOW, START, make_clinic
 from tests.scheduling.test_day_template_solver import IV, WORKED
 
@@ -569,3 +569,40 @@ def test_plans_of_an_older_template_are_not_read(level):
 
     assert PLAN_DAY not in site_placement(clinic.site).day_starts
     assert preferred_starts(site_id=clinic.site.pk, day=PLAN_DAY) == preferred_starts(site_id=clinic.site.pk)
+
+
+@pytest.mark.django_db
+def test_a_shift_or_closure_ending_at_midnight_belongs_to_its_own_day_only():
+    # A late nurse 16:00-00:00 on Monday and a closure to Monday midnight: Tuesday holds neither
+    # (its day plan would otherwise count a nurse who is not there and re-plan for nothing).
+    clinic = make_clinic(chairs=2, nurses=0)
+    zone = clinic.site.zone
+    monday = dt.date(2027, 3, 1)
+    midnight = dt.datetime.combine(monday + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
+    nurse = StaffFactory(role=Role.NURSE, sites=[clinic.site])
+    Shift.objects.create(
+        staff=nurse, site=clinic.site, starts_at=dt.datetime.combine(monday, dt.time(16), tzinfo=zone), ends_at=midnight
+    )
+    Closure.objects.create(
+        site=clinic.site,
+        starts_at=dt.datetime.combine(monday, dt.time(20), tzinfo=zone),
+        ends_at=midnight,
+        reason="Works",
+    )
+    # Tuesday 08:00-12:00: a nurse who is there.
+    Shift.objects.create(
+        staff=nurse,
+        site=clinic.site,
+        starts_at=dt.datetime.combine(monday + dt.timedelta(days=1), dt.time(8), tzinfo=zone),
+        ends_at=dt.datetime.combine(monday + dt.timedelta(days=1), dt.time(12), tzinfo=zone),
+    )
+
+    inputs = day_plan_inputs(site=clinic.site, first=monday, last=monday + dt.timedelta(days=1))
+
+    assert len(inputs[monday].shifts) == 1 and len(inputs[monday].closures) == 1
+    tuesday = inputs[monday + dt.timedelta(days=1)]
+    assert [(a.astimezone(zone).time(), b.astimezone(zone).time()) for _, a, b in tuesday.shifts] == [
+        (dt.time(8), dt.time(12))
+    ]
+    assert tuesday.closures == []
+    assert tuesday.nurses_by_shift_hours(zone) == {(dt.time(8), dt.time(12)): [nurse.pk]}
