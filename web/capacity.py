@@ -41,18 +41,42 @@ def _pick_site(request: HttpRequest) -> tuple[Site, list[Site]]:
     return sites[0], sites
 
 
+def _template_nurse(entry: dict[str, Any], ranks: dict[tuple[str, ...], int]) -> str:
+    """Which nurse a template start is for, as the clinic rosters them: a start solved per nurse
+    names her shift's hours (and which of the nurses on those hours, where there are several); a
+    lane's start its lane's nurse, the k-th on shift by id."""
+    if entry.get("shift"):
+        begins, ends = entry["shift"]
+        hours = f"{begins}–{ends} nurse"
+        many = ranks.get(tuple(entry["shift"]), 0) > 0
+        return f"{hours} {entry.get('shift_rank', 0) + 1}" if many else hours
+    if entry.get("lane") is not None:
+        return f"nurse {entry['lane'] + 1}"
+    return ""
+
+
 def _template_rows(template: DayTemplate | None, site: Site) -> list[dict[str, Any]]:
-    """One row per chair of the template: its name and its starts in time order, with the protocol."""
+    """One row per chair of the template: its name and its starts in time order, with the protocol
+    and the nurse each start is for."""
     if template is None:
         return []
     chairs = dict(Chair.objects.filter(site=site).values_list("pk", "name"))
     protocols = dict(
         Protocol.objects.filter(pk__in={entry["protocol_id"] for entry in template.starts}).values_list("pk", "name")
     )
+    ranks: dict[tuple[str, ...], int] = {}  # a shift's hours -> the highest rank a start names
+    for entry in template.starts:
+        if entry.get("shift"):
+            key = tuple(entry["shift"])
+            ranks[key] = max(ranks.get(key, 0), entry.get("shift_rank", 0))
     by_chair: dict[int, list[dict[str, str]]] = defaultdict(list)
     for entry in template.starts:
         by_chair[entry["chair_id"]].append(
-            {"start": entry["start"], "protocol": protocols.get(entry["protocol_id"], "a retired protocol")}
+            {
+                "start": entry["start"],
+                "protocol": protocols.get(entry["protocol_id"], "a retired protocol"),
+                "nurse": _template_nurse(entry, ranks),
+            }
         )
     return sorted(
         (

@@ -11,11 +11,13 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from clinic.models import Role
 from scheduling import tasks
 from scheduling.models import DayPlan, DayTemplate, DayTemplateState
 from scheduling.services import day_template as day_template_service
 from scheduling.services.day_template import day_template_regenerate
-from tests.factories import SiteFactory
+from tests.factories import SiteFactory, StaffFactory
+from tests.scheduling.test_day_template_service import TWO_BY_TWO, _regenerate, _staggered_clinic
 from tests.web.conftest import NOW, login
 
 pytestmark = pytest.mark.django_db
@@ -193,3 +195,28 @@ def test_without_coming_day_plans_the_template_page_says_so(client, web):
         page = client.get(reverse("web:day-template")).content.decode()
 
     assert 'data-testid="no-day-plans"' in page
+
+
+def test_the_template_page_names_the_nurse_each_start_is_for(client):
+    # Two early (08-16) and two late (10-18) nurses: each start names its shift's hours and which
+    # of the two nurses on them, as placement gives it on the day.
+    clinic = _staggered_clinic(TWO_BY_TWO, chairs=6)
+    template = _regenerate(clinic)
+    admin = StaffFactory(role=Role.CLINIC_ADMIN, sites=[clinic.site])
+    login(client, admin.user)
+
+    page = client.get(reverse("web:day-template"), {"site": clinic.site.pk}).content.decode()
+
+    starts = re.findall(r'data-testid="template-start">(\d\d:\d\d) <small>([^<]*)</small>', page)
+    assert len(starts) == len(template.starts)
+    assert {nurse for _, nurse in starts} == {
+        "08:00–16:00 nurse 1",
+        "08:00–16:00 nurse 2",
+        "10:00–18:00 nurse 1",
+        "10:00–18:00 nurse 2",
+    }
+    # Each as the template has it: the start's shift and its rank among the nurses on that shift.
+    expected = sorted(
+        (e["start"], f"{e['shift'][0]}–{e['shift'][1]} nurse {e['shift_rank'] + 1}") for e in template.starts
+    )
+    assert sorted(starts) == expected
