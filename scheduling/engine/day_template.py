@@ -1022,9 +1022,10 @@ class DayPlanOutcome:
         return sum(len(rows) for rows in self.starts.values())
 
 
-def _wall_minutes(span: Span, day: dt.date, zone: ZoneInfo) -> tuple[int, int]:
-    """`span` as [start, end) minutes of `day`'s local wall clock, clipped to the day; a start
-    rounded down and an end rounded up to the minute (a session ending at 11:00:30 holds 11:00)."""
+def _wall_minutes(span: Span, day: dt.date, zone: ZoneInfo, *, within: bool = False) -> tuple[int, int]:
+    """`span` as [start, end) minutes of `day`'s local wall clock, clipped to the day. What it holds
+    (a session, a closure) has its start rounded down and its end up to the minute (a session ending
+    at 11:00:30 holds 11:00); with `within` (a shift: time a session must fit inside), the other way."""
 
     def minute(instant: dt.datetime, *, up: bool) -> int:
         local = instant.astimezone(zone)
@@ -1032,7 +1033,7 @@ def _wall_minutes(span: Span, day: dt.date, zone: ZoneInfo) -> tuple[int, int]:
             return 0 if local.date() < day else 24 * 60
         return local.hour * 60 + local.minute + int(up and (local.second > 0 or local.microsecond > 0))
 
-    return minute(span.start, up=False), minute(span.end, up=True)
+    return minute(span.start, up=within), minute(span.end, up=not within)
 
 
 def _merged(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -1073,7 +1074,7 @@ def _plan_day(
     opens, closes = (_minutes(hours[0]), _minutes(hours[1])) if hours else (0, 0)
     nurses = []
     for n in sorted(snapshot.nurses, key=lambda n: n.id):
-        shifts = [w for w in (_wall_minutes(s, day, zone) for s in n.shifts) if w[1] > w[0]]
+        shifts = [w for w in (_wall_minutes(s, day, zone, within=True) for s in n.shifts) if w[1] > w[0]]
         if any(a < closes and opens < b for a, b in shifts):
             nurses.append(
                 _PlanNurse(

@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 
 from scheduling.engine.availability import Availability
-from scheduling.engine.day_template import solve_day_plan_by_nurse
+from scheduling.engine.day_template import _wall_minutes, solve_day_plan_by_nurse
 from scheduling.engine.model import ChairState, NurseState, SiteSnapshot, Span
 from scheduling.engine.wallclock import shift_hours
 from scheduling.models import DayPlan
@@ -211,3 +211,12 @@ def test_a_shift_past_midnight_is_found_by_the_hours_the_template_records():
     assert availability.nurses_on_shift(session, shift=(dt.time(8), dt.time(18))) == [8]
     held = PlanDay(shifts=[(7, late.start, late.end), (8, _at(8), _at(18))])
     assert held.nurses_by_shift_hours(ZONE) == {(dt.time(16), dt.time(23, 59)): [7], (dt.time(8), dt.time(18)): [8]}
+
+
+def test_a_shift_with_seconds_is_read_inside_its_hours_and_a_session_over_them():
+    # Read as a shift, 08:00:30-16:00:30 holds sessions from 08:01 to 16:00 only; read as what
+    # it holds (a session, a closure), it takes 08:00 to 16:01.
+    half = dt.timedelta(seconds=30)
+    span = Span(_at(8) + half, _at(16) + half)
+    assert _wall_minutes(span, DAY, ZONE, within=True) == (8 * 60 + 1, 16 * 60)
+    assert _wall_minutes(span, DAY, ZONE) == (8 * 60, 16 * 60 + 1)
