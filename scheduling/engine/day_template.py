@@ -29,7 +29,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from scheduling.engine.model import SiteSnapshot, Span
@@ -203,34 +203,26 @@ def solve_day_template(
     (`nurse_shifts` in order of their hours) whose nurse takes it. One nurse alone is the pooled
     model, which is exact for her."""
     started = time.monotonic()
-    solve = functools.partial(
-        _solve,
-        opening=opening,
-        protocols=protocols,
-        setups_per_nurse=setups_per_nurse,
-        max_patients_per_nurse=max_patients_per_nurse,
-        step_minutes=step_minutes,
-        workers=workers,
-    )
+    # The day's rules, the same for every model solved here.
+    rules: dict[str, Any] = {
+        "opening": opening,
+        "protocols": protocols,
+        "setups_per_nurse": setups_per_nurse,
+        "max_patients_per_nurse": max_patients_per_nurse,
+        "step_minutes": step_minutes,
+        "workers": workers,
+    }
+    solve = functools.partial(_solve, **rules)
     nurses = len(nurse_shifts)
     if nurses < 2:
         return solve(chairs=chairs, nurse_shifts=nurse_shifts, time_limit_seconds=time_limit_seconds)
+    # Per nurse, numbered in order of their hours (as each start of a rostered day names them).
+    plan_nurses = [
+        _PlanNurse(id=index, shifts=[(_minutes(s.starts), _minutes(s.ends))], watched=(), hands=())
+        for index, s in enumerate(sorted(nurse_shifts, key=lambda s: (s.starts, s.ends)))
+    ]
     if len(set(nurse_shifts)) != 1 or len(chairs) < nurses:
-        ordered = sorted(nurse_shifts, key=lambda s: (s.starts, s.ends))
-        return _solve_rostered(
-            chairs=chairs,
-            opening=opening,
-            nurses=[
-                _PlanNurse(id=index, shifts=[(_minutes(s.starts), _minutes(s.ends))], watched=(), hands=())
-                for index, s in enumerate(ordered)
-            ],
-            protocols=protocols,
-            setups_per_nurse=setups_per_nurse,
-            max_patients_per_nurse=max_patients_per_nurse,
-            step_minutes=step_minutes,
-            time_limit_seconds=time_limit_seconds,
-            workers=workers,
-        )
+        return _solve_rostered(chairs=chairs, nurses=plan_nurses, time_limit_seconds=time_limit_seconds, **rules)
     dealt: list[list[ChairSpec]] = [[] for _ in range(nurses)]
     for position, chair in enumerate(sorted(chairs, key=lambda c: (sorted(c.routes), c.id))):
         dealt[position % nurses].append(chair)
@@ -268,19 +260,11 @@ def solve_day_template(
             hint.setdefault(lanes[chair_id], []).extend((_minutes(clock), protocol) for clock, protocol in rows)
         shared = _solve_by_nurse(
             chairs=chairs,
-            opening=opening,
-            nurses=[
-                _PlanNurse(id=index, shifts=[(_minutes(s.starts), _minutes(s.ends))], watched=(), hands=())
-                for index, s in enumerate(nurse_shifts)
-            ],
-            protocols=protocols,
-            setups_per_nurse=setups_per_nurse,
-            max_patients_per_nurse=max_patients_per_nurse,
-            step_minutes=step_minutes,
+            nurses=plan_nurses,
             time_limit_seconds=max(0.05, time_limit_seconds - (time.monotonic() - started)),
-            workers=workers,
             work=ROSTERED_PROBE_WORK,
             hint=hint,
+            **rules,
         )
         counted = shared.template.sessions_per_day if shared.template is not None else 0
         if counted > held:
