@@ -759,12 +759,16 @@ class PlanDay:
     shifts: list[tuple[int, dt.datetime, dt.datetime]] = field(default_factory=list)
     closures: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
 
-    def nurses_by_shift_hours(self, zone: ZoneInfo) -> dict[tuple[dt.time, dt.time], list[int]]:
-        """(local start, local end) of a shift -> the nurses working it this day, by id: which
-        nurse a template start naming a shift and a rank means (`template_start_shifts`)."""
+    def nurses_by_shift_hours(self, zone: ZoneInfo, day: dt.date) -> dict[tuple[dt.time, dt.time], list[int]]:
+        """(local start, local end) of a shift -> the nurses working it this day (`day`), by id:
+        which nurse a template start naming a shift and a rank means (`template_start_shifts`).
+        Only shifts that begin on the day: a start names a shift by its own day's hours, so an
+        overnight shift from the day before (22:00-06:00) is that day's, as placement reads it
+        (`Availability.nurses_on_shift(shift=)`: the nurses whose shift covers the start)."""
         found: dict[tuple[dt.time, dt.time], set[int]] = defaultdict(set)
         for who, begins, ends in self.shifts:
-            found[shift_hours(begins, ends, zone)].add(who)
+            if begins.astimezone(zone).date() == day:
+                found[shift_hours(begins, ends, zone)].add(who)
         return {hours: sorted(nurses) for hours, nurses in found.items()}
 
     def digest(self, site_part: str, bookings: Iterable[PlanBooking]) -> str:

@@ -136,12 +136,12 @@ def day_plans_refresh(
         for e in template.starts
     ]
 
-    def off_rhythm(entries: list[dict[str, Any]], held: PlanDay, rows: list[PlanBooking]) -> bool:
+    def off_rhythm(entries: list[dict[str, Any]], day: dt.date, held: PlanDay, rows: list[PlanBooking]) -> bool:
         """Whether a session is off the starts of `entries`, longer than the session planned
         there, or not with the nurse they give it (the plan's, else its chair's lane nurse, else
         the nurse on the start's shift that day)."""
         planned = {(int(e["chair_id"]), dt.time.fromisoformat(e["start"])): e for e in entries}
-        on_hours = held.nurses_by_shift_hours(zone) if shifts else {}
+        on_hours = held.nurses_by_shift_hours(zone, day) if shifts else {}
         for row in rows:
             entry = planned.get((row.chair_id, row.clock))
             if entry is None or row.minutes > int(entry.get("minutes") or row.minutes):
@@ -166,10 +166,10 @@ def day_plans_refresh(
             booked = set(plan.booked)
             kept = [row for row in held.bookings if row.id in booked]
             added = [row for row in held.bookings if row.id not in booked]
-            if held.digest(site_part, kept) == plan.digest and not off_rhythm(plan.starts, held, added):
+            if held.digest(site_part, kept) == plan.digest and not off_rhythm(plan.starts, day, held, added):
                 report.unchanged += 1
                 continue
-        if not off_rhythm(template_entries, held, held.bookings):
+        if not off_rhythm(template_entries, day, held, held.bookings):
             if plan is not None:
                 plan.delete()
                 report.removed += 1

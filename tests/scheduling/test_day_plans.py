@@ -605,4 +605,4 @@ def test_a_shift_or_closure_ending_at_midnight_belongs_to_its_own_day_only():
         (dt.time(8), dt.time(12))
     ]
     assert tuesday.closures == []
-    assert tuesday.nurses_by_shift_hours(zone) == {(dt.time(8), dt.time(12)): [nurse.pk]}
+    assert tuesday.nurses_by_shift_hours(zone, monday + dt.timedelta(days=1)) == {(dt.time(8), dt.time(12)): [nurse.pk]}

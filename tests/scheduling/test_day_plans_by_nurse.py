@@ -210,7 +210,26 @@ def test_a_shift_past_midnight_is_found_by_the_hours_the_template_records():
     assert availability.nurses_on_shift(session, shift=(dt.time(16), dt.time(23, 59))) == [7]
     assert availability.nurses_on_shift(session, shift=(dt.time(8), dt.time(18))) == [8]
     held = PlanDay(shifts=[(7, late.start, late.end), (8, _at(8), _at(18))])
-    assert held.nurses_by_shift_hours(ZONE) == {(dt.time(16), dt.time(23, 59)): [7], (dt.time(8), dt.time(18)): [8]}
+    assert held.nurses_by_shift_hours(ZONE, DAY) == {
+        (dt.time(16), dt.time(23, 59)): [7],
+        (dt.time(8), dt.time(18)): [8],
+    }
+
+
+def test_an_overnight_shift_from_the_day_before_is_not_one_of_the_days_shifts_by_hours():
+    # Nurse 8 worked 22:00-06:00 the night before; nurses 7 and 9 work 22:00-06:00 tonight. A
+    # template start naming the 22:00 shift means one of tonight's (placement finds the nurses
+    # whose shift covers the start): nurse 8's night, which touches the day's early hours, is not
+    # a third nurse on those hours.
+    tomorrow = DAY + dt.timedelta(days=1)
+    night_before = (8, _at(22), _at(6, day=tomorrow))
+    that_night = (7, _at(22, day=tomorrow), _at(6, day=tomorrow + dt.timedelta(days=1)))
+    held = PlanDay(
+        shifts=[night_before, that_night, (9, _at(22, day=tomorrow), _at(6, day=tomorrow + dt.timedelta(days=1)))]
+    )
+
+    assert held.nurses_by_shift_hours(ZONE, tomorrow) == {(dt.time(22), dt.time(23, 59)): [7, 9]}
+    assert PlanDay(shifts=[night_before]).nurses_by_shift_hours(ZONE, tomorrow) == {}
 
 
 def test_a_shift_with_seconds_is_read_inside_its_hours_and_a_session_over_them():
