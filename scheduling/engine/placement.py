@@ -397,8 +397,17 @@ class Placer:
                 weekday_miss = int(habits.weekday is not None and habits.weekday != local.weekday())
                 time_distance = abs(minute - usual_minute) if usual_minute is not None else 0
                 gap = shortest or (end - start)
+                # The least overlap any nurse free at this time would have: `_nurse_for` then gives
+                # the slot that nurse (the sweep's nurse is only one who is free).
+                hands = (
+                    min(
+                        (availability.hands_overlaps(n, start, end) for _, n in availability.nurses_for(slot.span)),
+                        default=0,
+                    )
+                    if several_setups
+                    else 0
+                )
             chair_id = slot.chair_id
-            hands = availability.hands_overlaps(slot.nurse_id, start, end) if several_setups else 0
             template_miss = int(bool(preferred) and clock not in today_starts.get(chair_id, ()))
             found.append(
                 (
@@ -472,7 +481,7 @@ class Placer:
         slot = self._nurse_for(choice.slot)
         (
             nurse_time,
-            same_bucket,
+            beyond,  # the starts in the quarter hour beyond what the nurses can set up at once
             template_miss,
             _share,
             fragments,
@@ -493,11 +502,18 @@ class Placer:
         parts: list[str] = []
         others = [c for c in candidates if c is not choice]
         if same_bucket == 0:
-            parts.append(f"keeps setups apart (no other start {bucket})")
+            parts.append(f"keeps setups apart (no other start {bucket})" if not hands else f"no other start {bucket}")
         else:
-            parts.append(
-                f"{same_bucket} other start{'s' if same_bucket > 1 else ''} {bucket}, each with a nurse of its own"
-            )
+            others_there = f"{same_bucket} other start{'s' if same_bucket > 1 else ''} {bucket}"
+            if not beyond and self.availability.site.setups_per_nurse == 1:
+                # One setup at a time: two setups of one quarter hour cannot be one nurse's.
+                parts.append(f"{others_there}, each with a nurse of its own")
+            else:
+                parts.append(
+                    f"{others_there}, no more than the nurses on shift can set up at once"
+                    if not beyond
+                    else others_there
+                )
         if hands:
             parts.append("the nurse's hands-on work overlaps the least")
         if not near_closing and any(c.score[0][1] for c in others):
@@ -509,7 +525,8 @@ class Placer:
             parts.append(day_reason)
         if not fragments and any(c.score[4][1] for c in others):
             parts.append(f"leaves no gap in {chair} too short to use")
-        if any(c.score[5] > chair_minutes for c in others if c.slot.start == choice.slot.start):
+        same_start = [c.score[5] for c in others if c.slot.start == choice.slot.start]
+        if same_start and min(same_start) >= chair_minutes and max(same_start) > chair_minutes:
             parts.append(f"{chair} least used")
         habits = self.placement.habits
         if habits.weekday is not None and not weekday_miss:

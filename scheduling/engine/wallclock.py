@@ -45,7 +45,12 @@ LAST_MINUTE = dt.time(23, 59)
 def shift_hours(starts_at: dt.datetime, ends_at: dt.datetime, zone: ZoneInfo) -> tuple[dt.time, dt.time]:
     """A shift's local wall-clock hours, as the day template records a typical day's shifts and
     as its starts name a nurse's shift: the start, and the end on the same local day, or 23:59
-    for a shift that runs past midnight."""
+    for a shift that runs past midnight; to the minute (seconds dropped, as the template writes
+    them), so a shift entered as 07:00:30 is still the 07:00 shift its starts name."""
     local_start, local_end = starts_at.astimezone(zone), ends_at.astimezone(zone)
-    end = local_end.time().replace(tzinfo=None) if local_end.date() == local_start.date() else LAST_MINUTE
-    return local_start.time().replace(tzinfo=None), end
+    end = local_end.time() if local_end.date() == local_start.date() else LAST_MINUTE
+    start = local_start.time()
+    return (
+        start.replace(second=0, microsecond=0, tzinfo=None),
+        end.replace(second=0, microsecond=0, tzinfo=None),
+    )

@@ -239,3 +239,27 @@ def test_a_shift_with_seconds_is_read_inside_its_hours_and_a_session_over_them()
     span = Span(_at(8) + half, _at(16) + half)
     assert _wall_minutes(span, DAY, ZONE, within=True) == (8 * 60 + 1, 16 * 60)
     assert _wall_minutes(span, DAY, ZONE) == (8 * 60, 16 * 60 + 1)
+
+
+def test_a_shift_entered_with_seconds_is_still_the_shift_its_template_starts_name():
+    # The template writes a shift's hours to the minute ("07:00"); a shift row of 07:00:30-15:00:45
+    # is that shift for placement and for the day plans alike.
+    shift = Span(_at(7) + dt.timedelta(seconds=30), _at(15) + dt.timedelta(seconds=45))
+    assert shift_hours(shift.start, shift.end, ZONE) == (dt.time(7), dt.time(15))
+    snapshot = SiteSnapshot(
+        id=1,
+        name="Seconds",
+        zone=ZONE,
+        opening={d: (dt.time(8), dt.time(15)) for d in range(5)},
+        closures=(),
+        chairs=(ChairState(id=1, name="Chair 1", routes=IV),),
+        nurses=(
+            NurseState(id=3, name="A", shifts=(Span(_at(8), _at(15)),)),
+            NurseState(id=5, name="B", shifts=(shift,)),
+        ),
+        setups_per_nurse=1,
+    )
+    assert Availability(snapshot).nurses_on_shift(Span(_at(9), _at(11)), shift=(dt.time(7), dt.time(15))) == [5]
+    assert PlanDay(shifts=[(5, shift.start, shift.end)]).nurses_by_shift_hours(ZONE, DAY) == {
+        (dt.time(7), dt.time(15)): [5]
+    }

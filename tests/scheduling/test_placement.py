@@ -5,6 +5,7 @@ the last weight, that it is the earliest). And the words each choice comes with.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -284,3 +285,49 @@ def test_level_spreads_sessions_over_the_week_where_earliest_piles_them_up():
     # And the busiest open weekday is closer to the quietest (earliest leaves Tuesdays and
     # Thursdays empty: every course starting Mon, Wed or Fri keeps to those days).
     assert results[LEVEL][1] < results[EARLIEST][1]
+
+
+def test_with_several_setups_per_nurse_a_time_is_scored_by_the_nurse_who_would_take_it():
+    # Two setups per nurse. Nurse 1 has a session at 09:00 and nurse 2 one at 08:00; chair 3 is
+    # free. At 09:00 nurse 1's hands would meet her own setup, check and discharge, nurse 2's none:
+    # both are free, so 09:00 is a clean start with nurse 2. The free-slot sweep names nurse 1
+    # (the lowest id of the least loaded), and scoring by her pushed level past 09:00.
+    snapshot = site(
+        chairs={1: [booked(TUESDAY, "09:00")], 2: [booked(TUESDAY, "08:00")], 3: []},
+        nurse_booked={1: [booked(TUESDAY, "09:00")], 2: [booked(TUESDAY, "08:00")]},
+        setups_per_nurse=2,
+    )
+
+    chosen = Placer(Availability(snapshot), Placement(policy=LEVEL)).choose(
+        TUESDAY, SESSION, "iv", Preferences(), at(TUESDAY, "09:00")
+    )
+
+    assert (chosen.slot.start, chosen.slot.chair_id, chosen.slot.nurse_id) == (at(TUESDAY, "09:00"), 3, 2)
+    assert "overlaps" not in chosen.why
+
+
+def test_the_words_claim_a_nurse_for_each_start_and_the_least_used_chair_only_when_true():
+    # One nurse who may set up two at once, a session at 09:00 on chair 1, open from 09:00: the
+    # level choice also starts at 09:00 (chair 2) with the same nurse, so the words may not say
+    # "each with a nurse of its own".
+    one_nurse = site(
+        chairs={1: [booked(TUESDAY, "09:00")], 2: []},
+        nurse_booked={1: [booked(TUESDAY, "09:00")]},
+        nurses=1,
+        setups_per_nurse=2,
+    )
+    one_nurse = replace(one_nurse, opening={weekday: (dt.time(9), dt.time(11)) for weekday in range(5)})
+    slot, why = choose(one_nurse, LEVEL)
+    assert (slot.start, slot.chair_id) == (at(TUESDAY, "09:00"), 2)
+    assert "each with a nurse of its own" not in why
+    assert "1 other start 09:00–09:15, no more than the nurses on shift can set up at once" in why
+
+    # Chair 1 has 120 booked minutes, chair 2 none, chair 3 240; the day template prefers chair 1
+    # at 09:00, so level takes it there. Chair 2 is used less: chair 1 is not "least used".
+    busy = site(
+        chairs={1: [booked(TUESDAY, "13:00")], 2: [], 3: [booked(TUESDAY, "12:00", 240)]},
+        nurse_booked={2: [booked(TUESDAY, "13:00"), booked(TUESDAY, "12:00", 240)]},
+    )
+    slot, why = choose(busy, LEVEL, preferred_starts={1: frozenset({dt.time(9)})})
+    assert (slot.start, slot.chair_id) == (at(TUESDAY, "09:00"), 1)
+    assert "least used" not in why
