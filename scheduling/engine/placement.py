@@ -729,7 +729,9 @@ def propose_maintenance_placed(
     each session takes the best-scored of the days within the tolerance of its interval
     (the quietest, then the patient's habits), not the nearest; every day looked at keeps
     `min_days`..`max_days` from the session placed before it (never from a missed one's
-    target: a session with no such day ends the layout, as under earliest)."""
+    target: a session with no such day ends the layout, as under earliest). A day is taken
+    only if earliest's layout of the rest from it holds as many sessions as earliest's from the
+    session before: level never lays out fewer than earliest would."""
     availability = placer.availability
     if not placer.placement.level:
         earliest, missed = propose_maintenance(availability, rule, previous_start, until, prefs, not_before)
@@ -740,6 +742,18 @@ def propose_maintenance_placed(
     problems: list[DayProblem] = []
     anchor = local_day(previous_start, zone)
     today = local_day(not_before, zone) if not_before is not None else None
+    counted: dict[dt.date, int] = {}
+
+    def earliest_count(start: dt.datetime) -> int:
+        """How many sessions earliest lays out after a session at `start` (claiming none: each is
+        on a later day). By day: the layout depends on the day, not the time."""
+        day = local_day(start, zone)
+        if day not in counted:
+            rest, _ = propose_maintenance(availability, rule, start, until, prefs, not_before, claim=False)
+            counted[day] = len(rest)
+        return counted[day]
+
+    last_start = previous_start
     while True:
         target, overdue = maintenance_target(anchor, rule, today)
         if target > until:
@@ -761,14 +775,18 @@ def propose_maintenance_placed(
             problems.append(maintenance_gap(rule, target))
             break
         shares = {local_day(o.slot.start, zone): o.score[3] for o, _ in options}
-        best, candidates = min(
-            options, key=lambda o: (o[0].score[:9], abs((local_day(o[0].slot.start, zone) - target).days))
-        )
+        options.sort(key=lambda o: (o[0].score[:9], abs((local_day(o[0].slot.start, zone) - target).days)))
+        # Earliest's layout from the session before (this one included): the best day whose rest
+        # holds as many is taken (earliest's own day always does), else the one whose rest holds most.
+        needed = earliest_count(last_start)
+        taken = next((o for o in options if 1 + earliest_count(o[0].slot.start) >= needed), None)
+        best, candidates = taken or max(options, key=lambda o: earliest_count(o[0].slot.start))
         explained = placer.explain(best, candidates, day_reason=_day_reason(best, shares, availability))
         placer.claim(explained.slot)
         slots.append(explained.slot)
         reasons.append(explained.why)
         anchor = local_day(explained.slot.start, zone)
+        last_start = explained.slot.start
     return slots, problems, reasons
 
 

@@ -150,11 +150,15 @@ def propose_maintenance(
     until: dt.date,
     prefs: Preferences,
     not_before: dt.datetime | None = None,
+    *,
+    claim: bool = True,
 ) -> tuple[list[Slot], list[DayProblem]]:
     """Sessions every `interval_days` after `previous_start` up to `until`, each as close to the
     interval as a free chair allows and always `min_days`..`max_days` after the session before
     it. A session with no free day in that range comes back as a problem and ends the layout:
-    any later session would break the maximum spacing from the last one."""
+    any later session would break the maximum spacing from the last one. Without `claim`, the
+    sessions found are not claimed (a look ahead: each is on a later day than the one before, so
+    none is in another's way)."""
     zone = availability.site.zone
     slots: list[Slot] = []
     problems: list[DayProblem] = []
@@ -183,7 +187,8 @@ def propose_maintenance(
             # out past the gap (the plan is flagged for a clinician), rather than one that breaks it.
             problems.append(maintenance_gap(rule, target))
             break
-        availability.claim(placed)
+        if claim:
+            availability.claim(placed)
         slots.append(placed)
         anchor = local_day(placed.start, zone)
     return slots, problems

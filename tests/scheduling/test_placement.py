@@ -331,3 +331,50 @@ def test_the_words_claim_a_nurse_for_each_start_and_the_least_used_chair_only_wh
     slot, why = choose(busy, LEVEL, preferred_starts={1: frozenset({dt.time(9)})})
     assert (slot.start, slot.chair_id) == (at(TUESDAY, "09:00"), 1)
     assert "least used" not in why
+
+
+def test_level_maintenance_never_lays_out_fewer_sessions_than_earliest():
+    # Weekly, 6-8 days apart, a day either side. The second week's days 7 and 8 each have one
+    # session booked, day 6 none, so level likes day 6 best; but from day 6 the next session
+    # must fall on days 12-14, all closed, while from day 7 earliest reaches day 15. Level takes
+    # a day from which the rest still fits.
+    london = ZoneInfo("Europe/London")
+    first = dt.date(2026, 3, 2)
+
+    def on(day: int, hour: int) -> dt.datetime:
+        return dt.datetime.combine(first + dt.timedelta(days=day), dt.time(hour), tzinfo=london).astimezone(dt.UTC)
+
+    busy = tuple(Span(on(day, 13), on(day, 15)) for day in (7, 8))
+    work = NurseWork()
+    snapshot = SiteSnapshot(
+        id=1,
+        name="Closed a while",
+        zone=london,
+        opening={weekday: (dt.time(9), dt.time(17)) for weekday in range(7)},
+        closures=((Span(on(12, 0), on(15, 0)), "refit"),),
+        chairs=(ChairState(1, "Chair 1", frozenset({"iv"})), ChairState(2, "Chair 2", frozenset({"iv"}), busy)),
+        nurses=(
+            NurseState(
+                7,
+                "N",
+                tuple(Span(on(day, 8), on(day, 18)) for day in range(30)),
+                busy,
+                tuple(h for b in busy for h in work.hands_on(b.start, b.end)),
+            ),
+        ),
+        setups_per_nurse=1,
+    )
+    rule = MaintenanceRule(
+        session_length=SESSION, route="iv", interval_days=7, min_days=6, max_days=8, tolerance_days=1
+    )
+
+    def layout(policy: str) -> tuple[list[int], list]:
+        placer = Placer(Availability(snapshot, (), work), Placement(policy=policy))
+        slots, missed, _ = propose_maintenance_placed(
+            placer, rule, on(0, 9), first + dt.timedelta(days=20), Preferences(), on(0, 8)
+        )
+        return [(s.start.astimezone(london).date() - first).days for s in slots], missed
+
+    assert layout(EARLIEST) == ([7, 15], [])
+    days, missed = layout(LEVEL)
+    assert len(days) == 2 and missed == []

@@ -118,6 +118,11 @@ def test_level_maintenance_keeps_the_interval_hours_chairs_ratio_and_setups(site
     placer = Placer(Availability(site, (), work), Placement(policy=LEVEL))
     slots, missed, reasons = propose_maintenance_placed(placer, rule, previous, until, Preferences())
     assert len(reasons) == len(slots)
+    # Never fewer sessions than earliest lays out on the same clinic.
+    earliest, _, _ = propose_maintenance_placed(
+        Placer(Availability(site, (), work), Placement(policy=EARLIEST)), rule, previous, until, Preferences()
+    )
+    assert len(slots) >= len(earliest)
     zone = site.zone
     anchor = previous.astimezone(zone).date()
     chairs = {c.id: c for c in site.chairs}
