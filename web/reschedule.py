@@ -93,7 +93,7 @@ def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
     if request.method == "POST":
         status = 400
         if search.is_valid() and pick.is_valid():
-            starts_at, chair_id = pick.cleaned_data["slot"]
+            starts_at, _chair = pick.cleaned_data["slot"]
             if starts_at < earliest:
                 context["problem_text"] = (
                     f"Times less than {context['notice_hours']} hours away cannot be booked online; please call the clinic."
@@ -102,13 +102,9 @@ def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
             else:
                 old = appointment.starts_at
                 try:
-                    moved = appointment_move(
-                        appointment=appointment,
-                        starts_at=starts_at,
-                        chair=site.chairs.filter(pk=chair_id).first(),
-                        actor=request.user,
-                        now=now,
-                    )
+                    # The patient picks a time; the chair and nurse are the site's placement policy's
+                    # at that time (the form's chair is only the first free one the list was built with).
+                    moved = appointment_move(appointment=appointment, starts_at=starts_at, actor=request.user, now=now)
                 except DomainError as exc:
                     context["problem"] = describe(exc)
                     status = 409

@@ -98,14 +98,25 @@ def find_free_slots(
             choices.append(SlotChoice(slot=slot, refused=refused))
         days.append(DayChoices(day=day, choices=choices, reason=found.reason))
         day += dt.timedelta(days=1)
-    bookable = [choice.slot for day_choices in days for choice in day_choices.bookable]
+    bookable = {choice.slot.start for day_choices in days for choice in day_choices.bookable}
     if bookable:
-        best = Placer(availability, site_placement(site, patient=patient)).rank(bookable)[0]
+        # Each time is listed with its first free chair; the policy weighs every free chair at
+        # those times (a template start may be another chair's), and the time it takes is listed
+        # with its chair and nurse.
+        every_chair = [
+            slot
+            for day_choices in days
+            if any(choice.slot.start in bookable for choice in day_choices.choices)
+            for slot in availability.free_slots(
+                day_choices.day, duration, route, chair_ids=chair_ids, not_before=now, for_patient=True
+            )
+            if slot.start in bookable
+        ]
+        best = Placer(availability, site_placement(site, patient=patient)).rank(every_chair)[0]
         for day_choices in days:
             day_choices.choices = [
-                replace(choice, why=best.why)
-                if (choice.slot.start, choice.slot.chair_id) == (best.slot.start, best.slot.chair_id)
-                and not choice.refused
+                replace(choice, slot=best.slot, why=best.why)
+                if choice.slot.start == best.slot.start and not choice.refused
                 else choice
                 for choice in day_choices.choices
             ]

@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from scheduling import services
+from scheduling.models import DayTemplate, DayTemplateState
 from scheduling.selectors import patient_habits, site_placement
 from scheduling.services.slot_finder import find_free_slots, suggested
 from tests.factories import PatientFactory
@@ -198,3 +199,35 @@ def test_a_level_site_reads_what_placement_weighs_in_one_query(level_clinic, dja
     site_placement(site, patient=patient)  # prepares the statement on this connection
     with django_assert_num_queries(1):
         site_placement(site, patient=patient)
+
+
+def test_the_free_slot_finder_suggests_the_chair_the_policy_takes_not_the_first_free_one(level_clinic):
+    # The day template prefers 10:00 on the second chair only. The finder lists each time with
+    # its first free chair; its suggestion weighs every chair, so it is 10:00 on the second chair,
+    # as a level booking at that time would be.
+    second = level_clinic.chairs[1]
+    DayTemplate.objects.create(
+        site=level_clinic.site,
+        state=DayTemplateState.DONE,
+        starts=[{"chair_id": second.pk, "start": "10:00", "protocol_id": None, "lane": 0}],
+        sessions_per_day=1,
+        requested_at=NOW,
+        computed_at=NOW,
+    )
+    days = find_free_slots(
+        site=level_clinic.site,
+        patient=PatientFactory(home_site=level_clinic.site),
+        first_day=START,
+        last_day=START,
+        duration=dt.timedelta(minutes=120),
+        route="iv",
+        now=NOW,
+    )
+
+    best = suggested(days)
+    assert best is not None
+    assert best.slot.start.astimezone(level_clinic.site.zone).time() == dt.time(10)
+    assert best.slot.chair_id == second.pk
+    assert "a start of the day template" in best.why
+    # Every other time is still listed with its first free chair.
+    assert all(c.slot.chair_id == level_clinic.chairs[0].pk for day in days for c in day.choices if c is not best)

@@ -96,3 +96,27 @@ def test_another_patients_session_is_not_found_and_staff_are_refused(client, web
     client.logout()
     login(client, web.desk.user)
     assert client.get(_url(web.sessions_a[-1])).status_code == 403
+
+
+def test_the_portal_moves_a_session_to_the_chosen_time_on_the_chair_the_policy_takes(client, web):
+    # The patient picks a time; the chair sent with it (a forged or stale one here: the third
+    # chair) is not the patient's to choose. The booking service places the session by the
+    # site's policy at that time, on a chair free then.
+    last = web.sessions_a[-1]
+    login(client, web.patient_a.user)
+    response = client.get(_url(last))
+    target = _times(response)[-1]
+    forged_chair = next(c for c in web.clinic.chairs if c.pk != target.chair_id)
+    moved = client.post(
+        _url(last),
+        {
+            "first_day": response.context["search"].data["first_day"],
+            "last_day": response.context["search"].data["last_day"],
+            "slot": f"{target.start.isoformat()}|{forged_chair.pk}",
+        },
+    )
+
+    assert moved.status_code == 302
+    last.refresh_from_db()
+    assert last.starts_at == target.start
+    assert last.chair_id == target.chair_id  # the policy's chair at that time (earliest: the first free)
