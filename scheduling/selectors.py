@@ -3,11 +3,13 @@ number of queries whatever the number of appointments."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
 import json
 import math
+import uuid
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -1015,18 +1017,41 @@ def _plan_revisions(
     keys: Iterable[str],
 ) -> dict[str, tuple[dict[int, frozenset[dt.time]], dict[tuple[int, dt.time], int]]]:
     """The starts (and nurses) of the day plans named "id revision", parsed once per revision in
-    this process; those not parsed yet are read in one query."""
+    this process; those not parsed yet are read in one query. A plan saved again since its key
+    was read finds nothing this time (the day falls back to the template; the next read has the
+    new key), never another revision's starts. Safe with threads: a key dropped by another
+    thread between two steps is only read again."""
     keys = list(keys)
     for key in keys:
-        if key in _PARSED_PLANS:
-            _PARSED_PLANS.move_to_end(key)  # the least recently read go first
-    missing = {int(key.partition(" ")[0]): key for key in keys if key not in _PARSED_PLANS}
+        with contextlib.suppress(KeyError):  # the least recently read go first
+            _PARSED_PLANS.move_to_end(key)
+    # id -> (revision, key): the key's text is the database's (a UUID as PostgreSQL or SQLite
+    # writes it), so revisions are compared as UUIDs.
+    missing = {
+        int(pk): (uuid.UUID(revision), key)
+        for key in keys
+        if key not in _PARSED_PLANS
+        for pk, _, revision in [key.partition(" ")]
+    }
     if missing:
-        for pk, starts in DayPlan.objects.filter(pk__in=list(missing)).values_list("pk", "starts"):
-            _PARSED_PLANS[missing[pk]] = _plan_starts(list(starts or ()))
-            if len(_PARSED_PLANS) > _PARSED_PLANS_KEPT:
-                _PARSED_PLANS.popitem(last=False)
-    return {key: _PARSED_PLANS[key] for key in keys if key in _PARSED_PLANS}
+        for pk, revision, starts in DayPlan.objects.filter(pk__in=list(missing)).values_list(
+            "pk", "revision", "starts"
+        ):
+            wanted, key = missing[pk]
+            if revision != wanted:
+                continue  # solved again since: not this key's starts
+            _PARSED_PLANS[key] = _plan_starts(list(starts or ()))
+            while len(_PARSED_PLANS) > _PARSED_PLANS_KEPT:
+                try:
+                    _PARSED_PLANS.popitem(last=False)
+                except KeyError:
+                    break
+    found = {}
+    for key in keys:
+        parsed = _PARSED_PLANS.get(key)
+        if parsed is not None:
+            found[key] = parsed
+    return found
 
 
 def site_placement(

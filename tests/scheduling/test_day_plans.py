@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import uuid
 from collections import Counter
 from dataclasses import replace
 from zoneinfo import ZoneInfo
@@ -606,3 +607,32 @@ def test_a_shift_or_closure_ending_at_midnight_belongs_to_its_own_day_only():
     ]
     assert tuesday.closures == []
     assert tuesday.nurses_by_shift_hours(zone, monday + dt.timedelta(days=1)) == {(dt.time(8), dt.time(12)): [nurse.pk]}
+
+
+@pytest.mark.django_db
+def test_a_plan_saved_again_between_two_reads_is_not_filed_under_its_old_revision():
+    # Placement reads a plan's id and revision, then (in a second query) its starts. When the plan
+    # is solved again in between, the old key finds nothing (the day falls back to the template),
+    # never the new revision's starts; the new key reads them.
+    from scheduling import selectors
+
+    clinic = make_clinic(chairs=2, nurses=1)
+    template = day_template_regenerate(site=clinic.site, actor=clinic.prescriber.user, now=NOW)
+    chair = clinic.chairs[0]
+    plan = DayPlan.objects.create(
+        site=clinic.site,
+        day=START,
+        template=template,
+        starts=[{"chair_id": chair.pk, "start": "09:00", "nurse_id": None, "minutes": 120}],
+        digest="x",
+        computed_at=NOW,
+    )
+    old_key = f"{plan.pk} {plan.revision}"
+    plan.starts = [{"chair_id": chair.pk, "start": "11:00", "nurse_id": None, "minutes": 120}]
+    plan.revision = uuid.uuid4()
+    plan.save()
+
+    assert selectors._plan_revisions([old_key]) == {}
+    new_key = f"{plan.pk} {plan.revision}"
+    starts, _ = selectors._plan_revisions([new_key])[new_key]
+    assert starts == {chair.pk: frozenset({dt.time(11)})}
