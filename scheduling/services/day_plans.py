@@ -120,6 +120,9 @@ def day_plans_refresh(
     template = latest_day_template(site_id=site.pk) if site.placement_policy == LEVEL else None
     lanes = _lanes(template) if template is not None else {}
     shifts = template_start_shifts(template.starts) if template is not None and not lanes else {}
+    # A template solved for one nurse names no lanes: any nurse on shift may take its starts, as
+    # placement gives them (the least used), so a session's nurse does not put it off the rhythm.
+    one_nurse = template is not None and bool(lanes) and not any(e.get("lane") is not None for e in template.starts)
     if template is None or not (lanes or shifts):
         report.removed += DayPlan.objects.filter(site=site).delete()[0]
         return report
@@ -150,6 +153,8 @@ def day_plans_refresh(
             lane = lanes.get(row.chair_id)
             shift = shifts.get((row.chair_id, row.clock))
             if nurse is None and lane is not None and row.on_shift:
+                if one_nurse and row.nurse_id in row.on_shift:
+                    continue
                 nurse = row.on_shift[lane % len(row.on_shift)]
             elif nurse is None and shift is not None:
                 alike = on_hours.get(shift[:2], [])

@@ -26,7 +26,7 @@ from scheduling.services import appointment_book, appointment_cancel, appointmen
 from scheduling.services.day_plans import day_plans_refresh
 from scheduling.services.day_template import day_template_regenerate
 from tests.factories import PatientFactory, SiteFactory, StaffFactory
-from tests.scheduling.conftest import NOW, START, make_clinic
+from tests.scheduling.conftest import NOW, START, add_shifts, make_clinic
 from tests.scheduling.test_day_template_solver import IV, WORKED
 
 ZONE = ZoneInfo("America/New_York")
@@ -636,3 +636,28 @@ def test_a_plan_saved_again_between_two_reads_is_not_filed_under_its_old_revisio
     new_key = f"{plan.pk} {plan.revision}"
     starts, _ = selectors._plan_revisions([new_key])[new_key]
     assert starts == {chair.pk: frozenset({dt.time(11)})}
+
+
+def test_with_a_one_nurse_template_any_nurse_on_shift_keeps_a_start_on_the_rhythm(level):
+    # The template was solved for one nurse. On the plan day a second nurse works too, and the
+    # desk books a template start with her: placement may give it to either nurse, so the day is
+    # still on the template's rhythm and gets no plan of its own.
+    clinic, template = level
+    second = StaffFactory(role=Role.NURSE, sites=[clinic.site])
+    add_shifts(second, clinic.site, PLAN_DAY, 1)
+    entry = min(template.starts, key=lambda e: (e["start"], e["chair_id"]))
+    chair = next(c for c in clinic.chairs if c.pk == entry["chair_id"])
+    appointment_book(
+        patient=PatientFactory(home_site=clinic.site),
+        site=clinic.site,
+        starts_at=dt.datetime.combine(PLAN_DAY, dt.time.fromisoformat(entry["start"]), tzinfo=clinic.site.zone),
+        actor=clinic.front_desk.user,
+        now=LATER,
+        chair=chair,
+        nurse=second,
+        duration=dt.timedelta(minutes=120),
+    )
+
+    day_plans_refresh(site=clinic.site, now=LATER)
+
+    assert not DayPlan.objects.filter(site=clinic.site, day=PLAN_DAY).exists()
