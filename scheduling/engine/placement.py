@@ -505,15 +505,19 @@ class Placer:
             parts.append(f"keeps setups apart (no other start {bucket})" if not hands else f"no other start {bucket}")
         else:
             others_there = f"{same_bucket} other start{'s' if same_bucket > 1 else ''} {bucket}"
-            if not beyond and self.availability.site.setups_per_nurse == 1:
-                # One setup at a time: two setups of one quarter hour cannot be one nurse's.
-                parts.append(f"{others_there}, each with a nurse of its own")
+            # Whether the chosen nurse herself has another start in the quarter hour (the sessions
+            # claimed so far in this proposal included; the choice is explained before it is claimed).
+            begins = bucket_start.astimezone(dt.UTC)
+            ends = begins + dt.timedelta(minutes=BUCKET_MINUTES)
+            hers = any(
+                begins <= span.start < ends for span in self.availability.nurse_spans(slot.nurse_id, Span(begins, ends))
+            )
+            if not hers:
+                parts.append(f"{others_there}, each with another nurse")
+            elif not beyond:
+                parts.append(f"{others_there}, no more than the nurses on shift can set up at once")
             else:
-                parts.append(
-                    f"{others_there}, no more than the nurses on shift can set up at once"
-                    if not beyond
-                    else others_there
-                )
+                parts.append(others_there)
         if hands:
             parts.append("the nurse's hands-on work overlaps the least")
         if not near_closing and any(c.score[0][1] for c in others):

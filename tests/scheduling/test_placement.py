@@ -99,7 +99,7 @@ def test_level_starts_beside_another_in_its_quarter_hour_while_another_nurse_can
     level, why = choose(snapshot, LEVEL, shortest_session=15 * MINUTE)
     assert earliest.start == level.start == at(TUESDAY, "08:00")
     assert (level.chair_id, level.nurse_id) == (2, 2)
-    assert why.startswith("Tue 3 Mar 08:00, Chair 2: 1 other start 08:00–08:15, each with a nurse of its own")
+    assert why.startswith("Tue 3 Mar 08:00, Chair 2: 1 other start 08:00–08:15, each with another nurse")
 
 
 def test_level_keeps_a_session_from_ending_near_closing_unless_nothing_else_fits():
@@ -309,7 +309,7 @@ def test_with_several_setups_per_nurse_a_time_is_scored_by_the_nurse_who_would_t
 def test_the_words_claim_a_nurse_for_each_start_and_the_least_used_chair_only_when_true():
     # One nurse who may set up two at once, a session at 09:00 on chair 1, open from 09:00: the
     # level choice also starts at 09:00 (chair 2) with the same nurse, so the words may not say
-    # "each with a nurse of its own".
+    # "each with another nurse".
     one_nurse = site(
         chairs={1: [booked(TUESDAY, "09:00")], 2: []},
         nurse_booked={1: [booked(TUESDAY, "09:00")]},
@@ -319,7 +319,7 @@ def test_the_words_claim_a_nurse_for_each_start_and_the_least_used_chair_only_wh
     one_nurse = replace(one_nurse, opening={weekday: (dt.time(9), dt.time(11)) for weekday in range(5)})
     slot, why = choose(one_nurse, LEVEL)
     assert (slot.start, slot.chair_id) == (at(TUESDAY, "09:00"), 2)
-    assert "each with a nurse of its own" not in why
+    assert "each with another nurse" not in why
     assert "1 other start 09:00–09:15, no more than the nurses on shift can set up at once" in why
 
     # Chair 1 has 120 booked minutes, chair 2 none, chair 3 240; the day template prefers chair 1
