@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from scheduling.engine.model import SiteSnapshot, Span
+from scheduling.engine.model import NurseWork, SiteSnapshot, Span
 
 if TYPE_CHECKING:
     from ortools.sat.python import cp_model
@@ -61,26 +61,29 @@ class ProtocolSpec:
     discharge_minutes: int = 0
 
     def hands_on(self) -> list[tuple[int, int]]:
-        """(offset from the start, minutes) of each piece of the nurse's hands-on work, in order,
-        as `NurseWork.hands_on` lays them out: each clipped to the session, and pieces that
-        overlap (a check inside the discharge) one piece, the nurse being with one patient."""
-        pieces = []
-        if self.setup_minutes > 0:
-            pieces.append((0, min(self.setup_minutes, self.chair_minutes)))
-        if self.check_minutes > 0:
-            for offset in self.check_offsets:
-                if 0 <= offset < self.chair_minutes:
-                    pieces.append((offset, min(self.check_minutes, self.chair_minutes - offset)))
-        if self.discharge_minutes > 0:
-            length = min(self.discharge_minutes, self.chair_minutes)
-            pieces.append((self.chair_minutes - length, length))
-        merged: list[tuple[int, int]] = []
-        for begins, ends in sorted((offset, offset + length) for offset, length in pieces):
-            if merged and begins < merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], ends))
-            else:
-                merged.append((begins, ends))
-        return [(begins, ends - begins) for begins, ends in merged]
+        """(offset from the start, minutes) of each piece of the nurse's hands-on work, in order:
+        `NurseWork.hands_on`'s layout (each clipped to the session, overlapping pieces one), so
+        the solver and booking never read a protocol's nurse work two ways."""
+        work = NurseWork(
+            setup_minutes=self.setup_minutes,
+            check_offsets_minutes=self.check_offsets,
+            check_minutes=self.check_minutes,
+            discharge_minutes=self.discharge_minutes,
+        )
+        return list(_hands_on_offsets(work, self.chair_minutes))
+
+
+_ORIGIN = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+@functools.cache
+def _hands_on_offsets(work: NurseWork, minutes: int) -> tuple[tuple[int, int], ...]:
+    """`work`'s hands-on pieces of a session `minutes` long, as (offset, minutes); worked out once
+    per protocol (the models ask for them for every slot)."""
+    spans = work.hands_on(_ORIGIN, _ORIGIN + dt.timedelta(minutes=minutes))
+    return tuple(
+        ((s.start - _ORIGIN) // dt.timedelta(minutes=1), (s.end - s.start) // dt.timedelta(minutes=1)) for s in spans
+    )
 
 
 @dataclass(frozen=True)
