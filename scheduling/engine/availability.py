@@ -239,15 +239,19 @@ class Availability:
         not_before: dt.datetime | None = None,
     ) -> DaySlots:
         """Each free start on `day` for the patient, with the first free chair in chair order and the
-        nurse the booking service would pick, or no starts and the reason in words."""
+        nurse the booking service would pick, or no starts and the reason in words. `every` keeps
+        the other free chairs at those starts."""
+        every = tuple(
+            self.free_slots(
+                day, duration, route, prefs=prefs, chair_ids=chair_ids, not_before=not_before, for_patient=True
+            )
+        )
         found: list[Slot] = []
-        for slot in self.free_slots(
-            day, duration, route, prefs=prefs, chair_ids=chair_ids, not_before=not_before, for_patient=True
-        ):
+        for slot in every:
             if not found or found[-1].start != slot.start:
                 found.append(slot)
         if found:
-            return DaySlots(day, tuple(found))
+            return DaySlots(day, tuple(found), every=every)
         return DaySlots(
             day, (), self.why_no_slot(day, duration, route, prefs=prefs, chair_ids=chair_ids, not_before=not_before)
         )

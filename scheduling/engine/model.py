@@ -153,11 +153,13 @@ class DayProblem:
 
 @dataclass(frozen=True)
 class DaySlots:
-    """The free starts of one local day (one chair and nurse each), or why there are none."""
+    """The free starts of one local day (one chair and nurse each), or why there are none;
+    `every`: each free chair at those starts (what a placement policy weighs)."""
 
     day: dt.date
     slots: tuple[Slot, ...]
     reason: str = ""
+    every: tuple[Slot, ...] = ()
 
 
 @dataclass

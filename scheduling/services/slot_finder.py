@@ -79,9 +79,11 @@ def find_free_slots(
     availability = Availability(snapshot, busy, protocol_nurse_work(plan.protocol if plan is not None else None))
     sessions = list(plan_sessions(plan)) if plan is not None else None
     days: list[DayChoices] = []
+    every_chair: list[Slot] = []  # each free chair at each listed time, for the policy to weigh
     day = first_day
     while day <= last_day:
         found = availability.day_slots(day, duration, route, chair_ids=chair_ids, not_before=now)
+        every_chair.extend(found.every)
         choices = []
         for slot in found.slots:
             refused: tuple[str, ...] = ()
@@ -101,18 +103,10 @@ def find_free_slots(
     bookable = {choice.slot.start for day_choices in days for choice in day_choices.bookable}
     if bookable:
         # Each time is listed with its first free chair; the policy weighs every free chair at
-        # those times (a template start may be another chair's), and the time it takes is listed
-        # with its chair and nurse.
-        every_chair = [
-            slot
-            for day_choices in days
-            if any(choice.slot.start in bookable for choice in day_choices.choices)
-            for slot in availability.free_slots(
-                day_choices.day, duration, route, chair_ids=chair_ids, not_before=now, for_patient=True
-            )
-            if slot.start in bookable
-        ]
-        best = Placer(availability, site_placement(site, patient=patient)).rank(every_chair)[0]
+        # the bookable times (a template start may be another chair's), and the time it takes is
+        # listed with its chair and nurse.
+        weighed = [slot for slot in every_chair if slot.start in bookable]
+        best = Placer(availability, site_placement(site, patient=patient)).rank(weighed)[0]
         for day_choices in days:
             day_choices.choices = [
                 replace(choice, slot=best.slot, why=best.why)
