@@ -186,22 +186,28 @@ def test_with_more_nurses_than_chairs_a_day_plan_is_proven_and_the_same_every_ti
     assert first.sessions == 4 + 6 * 11
 
 
+def _one_chair_site(closes: dt.time, *nurses: NurseState) -> SiteSnapshot:
+    """One IV chair, open 08:00 to `closes` on weekdays, one setup per nurse at a time."""
+    return SiteSnapshot(
+        id=1,
+        name="One chair",
+        zone=ZONE,
+        opening={d: (dt.time(8), closes) for d in range(5)},
+        closures=(),
+        chairs=(ChairState(id=1, name="Chair 1", routes=IV),),
+        nurses=nurses,
+        setups_per_nurse=1,
+    )
+
+
 def test_a_shift_past_midnight_is_found_by_the_hours_the_template_records():
     # 16:00 to 00:00: the template records it as 16:00-23:59 (the end on the shift's own day).
     late = Span(_at(16), _at(0, day=DAY + dt.timedelta(days=1)))
     assert shift_hours(late.start, late.end, ZONE) == (dt.time(16), dt.time(23, 59))
-    snapshot = SiteSnapshot(
-        id=1,
-        name="Late",
-        zone=ZONE,
-        opening={d: (dt.time(8), dt.time(23)) for d in range(5)},
-        closures=(),
-        chairs=(ChairState(id=1, name="Chair 1", routes=IV),),
-        nurses=(
-            NurseState(id=7, name="Late", shifts=(late,)),
-            NurseState(id=8, name="Day", shifts=(Span(_at(8), _at(18)),)),
-        ),
-        setups_per_nurse=1,
+    snapshot = _one_chair_site(
+        dt.time(23),
+        NurseState(id=7, name="Late", shifts=(late,)),
+        NurseState(id=8, name="Day", shifts=(Span(_at(8), _at(18)),)),
     )
     session = Span(_at(16), _at(18))
 
@@ -246,18 +252,10 @@ def test_a_shift_entered_with_seconds_is_still_the_shift_its_template_starts_nam
     # is that shift for placement and for the day plans alike.
     shift = Span(_at(7) + dt.timedelta(seconds=30), _at(15) + dt.timedelta(seconds=45))
     assert shift_hours(shift.start, shift.end, ZONE) == (dt.time(7), dt.time(15))
-    snapshot = SiteSnapshot(
-        id=1,
-        name="Seconds",
-        zone=ZONE,
-        opening={d: (dt.time(8), dt.time(15)) for d in range(5)},
-        closures=(),
-        chairs=(ChairState(id=1, name="Chair 1", routes=IV),),
-        nurses=(
-            NurseState(id=3, name="A", shifts=(Span(_at(8), _at(15)),)),
-            NurseState(id=5, name="B", shifts=(shift,)),
-        ),
-        setups_per_nurse=1,
+    snapshot = _one_chair_site(
+        dt.time(15),
+        NurseState(id=3, name="A", shifts=(Span(_at(8), _at(15)),)),
+        NurseState(id=5, name="B", shifts=(shift,)),
     )
     assert Availability(snapshot).nurses_on_shift(Span(_at(9), _at(11)), shift=(dt.time(7), dt.time(15))) == [5]
     assert PlanDay(shifts=[(5, shift.start, shift.end)]).nurses_by_shift_hours(ZONE, DAY) == {
