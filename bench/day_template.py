@@ -33,6 +33,7 @@ from scheduling.engine.day_template import (
     DEFAULT_TIME_LIMIT_SECONDS,
     DEFAULT_WORKERS,
     ChairSpec,
+    DayRules,
     NurseShift,
     ProtocolSpec,
     _solve,  # the pooled model, for the comparison
@@ -154,12 +155,8 @@ def rosters() -> list[str]:
         shifts = [NurseShift(dt.time.fromisoformat(a), dt.time.fromisoformat(b)) for a, b in sorted(hours)]
         pooled = _solve(
             chairs=chairs,
-            opening=OPENING,
             nurse_shifts=shifts,
-            protocols=[WORKED],
-            setups_per_nurse=1,
-            max_patients_per_nurse=3,
-            step_minutes=5,
+            rules=DayRules(opening=OPENING, protocols=[WORKED], setups_per_nurse=1, max_patients_per_nurse=3),
             time_limit_seconds=DEFAULT_TIME_LIMIT_SECONDS,
             workers=DEFAULT_WORKERS,
         )

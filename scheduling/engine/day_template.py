@@ -29,7 +29,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from scheduling.engine.model import NurseWork, SiteSnapshot, Span
@@ -105,6 +105,33 @@ class FixedWork:
     hands: Sequence[tuple[int, int]] = ()
     # Where the lone nurse's shifts meet end to start: no session may span one (`_seams`).
     seams: Sequence[int] = ()
+
+
+@dataclass(frozen=True)
+class DayRules:
+    """One day's rules, the same for every model a solve builds: the opening hours, the protocols
+    and their mix, booking's per-nurse limits, and the grid starts lie on."""
+
+    opening: tuple[dt.time, dt.time]
+    protocols: Sequence[ProtocolSpec]
+    setups_per_nurse: int = 1
+    max_patients_per_nurse: int = 3
+    step_minutes: int = 5
+
+    @property
+    def opens(self) -> int:
+        """The first grid minute at or after opening."""
+        return math.ceil(_minutes(self.opening[0]) / self.step_minutes) * self.step_minutes
+
+    @property
+    def closes(self) -> int:
+        """The last grid minute at or before closing."""
+        return _minutes(self.opening[1]) // self.step_minutes * self.step_minutes
+
+    @property
+    def cells(self) -> int:
+        """Grid cells between them (0 when the day has none)."""
+        return max(0, (self.closes - self.opens) // self.step_minutes)
 
 
 @dataclass(frozen=True)
@@ -206,16 +233,14 @@ def solve_day_template(
     (`nurse_shifts` in order of their hours) whose nurse takes it. One nurse alone is the pooled
     model, which is exact for her."""
     started = time.monotonic()
-    # The day's rules, the same for every model solved here.
-    rules: dict[str, Any] = {
-        "opening": opening,
-        "protocols": protocols,
-        "setups_per_nurse": setups_per_nurse,
-        "max_patients_per_nurse": max_patients_per_nurse,
-        "step_minutes": step_minutes,
-        "workers": workers,
-    }
-    solve = functools.partial(_solve, **rules)
+    rules = DayRules(
+        opening=opening,
+        protocols=protocols,
+        setups_per_nurse=setups_per_nurse,
+        max_patients_per_nurse=max_patients_per_nurse,
+        step_minutes=step_minutes,
+    )
+    solve = functools.partial(_solve, rules=rules, workers=workers)
     nurses = len(nurse_shifts)
     if nurses < 2:
         return solve(chairs=chairs, nurse_shifts=nurse_shifts, time_limit_seconds=time_limit_seconds)
@@ -225,7 +250,9 @@ def solve_day_template(
         for index, s in enumerate(sorted(nurse_shifts, key=lambda s: (s.starts, s.ends)))
     ]
     if len(set(nurse_shifts)) != 1 or len(chairs) < nurses:
-        return _solve_rostered(chairs=chairs, nurses=plan_nurses, time_limit_seconds=time_limit_seconds, **rules)
+        return _solve_rostered(
+            chairs=chairs, nurses=plan_nurses, rules=rules, time_limit_seconds=time_limit_seconds, workers=workers
+        )
     dealt: list[list[ChairSpec]] = [[] for _ in range(nurses)]
     for position, chair in enumerate(sorted(chairs, key=lambda c: (sorted(c.routes), c.id))):
         dealt[position % nurses].append(chair)
@@ -265,9 +292,10 @@ def solve_day_template(
             chairs=chairs,
             nurses=plan_nurses,
             time_limit_seconds=max(0.05, time_limit_seconds - (time.monotonic() - started)),
+            workers=workers,
             work=ROSTERED_PROBE_WORK,
             hint=hint,
-            **rules,
+            rules=rules,
         )
         counted = shared.template.sessions_per_day if shared.template is not None else 0
         if counted > held:
@@ -314,7 +342,8 @@ ROSTERED_POOLED_SHARE = 0.3
 # The per-nurse model alone, tried first on a rostered day: a few nurses' tracks are a small
 # model, and CP-SAT proves their optimum well inside this deterministic work (about 0.7 s for
 # two early and two late nurses, with or without booked sessions, where the pooled model first
-# took 2-4 s). Reproducible, for templates and day plans alike.
+# took 2-4 s). Reproducible, for templates and day plans alike, as long as the wall-clock limit
+# does not stop the work first (a machine many times slower than that).
 ROSTERED_PROBE_WORK = 0.5
 # A rostered day plan's second phases (the arrangement, once the count is held) get this much
 # deterministic work each: the count is what the plan is for, and a full LANE_WORK / 2 there took
@@ -325,12 +354,8 @@ PLAN_REFINE_WORK = 0.2
 def _solve_rostered(
     *,
     chairs: Sequence[ChairSpec],
-    opening: tuple[dt.time, dt.time],
     nurses: Sequence[_PlanNurse],
-    protocols: Sequence[ProtocolSpec],
-    setups_per_nurse: int,
-    max_patients_per_nurse: int,
-    step_minutes: int,
+    rules: DayRules,
     time_limit_seconds: float,
     workers: int,
     busy: Mapping[int, Sequence[tuple[int, int]]] | None = None,
@@ -351,12 +376,8 @@ def _solve_rostered(
     by_nurse = functools.partial(
         _solve_by_nurse,
         chairs=chairs,
-        opening=opening,
         nurses=nurses,
-        protocols=protocols,
-        setups_per_nurse=setups_per_nurse,
-        max_patients_per_nurse=max_patients_per_nurse,
-        step_minutes=step_minutes,
+        rules=rules,
         workers=workers,
         busy=busy,
     )
@@ -374,12 +395,8 @@ def _solve_rostered(
             )
     first = _solve(
         chairs=chairs,
-        opening=opening,
         nurse_shifts=[NurseShift(_clock(a), _clock(min(b, 24 * 60 - 1))) for n in nurses for a, b in n.shifts],
-        protocols=protocols,
-        setups_per_nurse=setups_per_nurse,
-        max_patients_per_nurse=max_patients_per_nurse,
-        step_minutes=step_minutes,
+        rules=rules,
         # A template's pooled phase takes a share of the limit; a day plan's is bounded by its
         # work, so it is the same everywhere (half the limit only bounds a machine too slow for
         # it, leaving the per-nurse phase the rest).
@@ -395,12 +412,10 @@ def _solve_rostered(
         else None,
     )
     # Whether the pooled count bounds every day per nurse, so that it proves one it is reached by.
-    bounds = _pooled_bounds(
-        nurses, opening=opening, step=step_minutes, setups_per_nurse=setups_per_nurse, ratio=max_patients_per_nurse
-    )
+    bounds = _pooled_bounds(nurses, rules)
     assigned: dict[tuple[int, dt.time], int] = {}
     if first.template is not None:
-        assigned = _assign_nurses(first.template.starts, nurses, protocols, setups_per_nurse, max_patients_per_nurse)
+        assigned = _assign_nurses(first.template.starts, nurses, rules)
         if bounds and len(assigned) == first.template.sessions_per_day:
             return DayTemplateOutcome(
                 status=first.status,
@@ -443,26 +458,18 @@ def _solve_rostered(
     return DayTemplateOutcome(status=solved.status, solve_seconds=time.monotonic() - started, template=solved.template)
 
 
-def _pooled_bounds(
-    nurses: Sequence[_PlanNurse],
-    *,
-    opening: tuple[dt.time, dt.time],
-    step: int,
-    setups_per_nurse: int,
-    ratio: int,
-) -> bool:
+def _pooled_bounds(nurses: Sequence[_PlanNurse], rules: DayRules) -> bool:
     """Whether the pooled model's count is an upper bound for a day per nurse. It is a relaxation
     only while (a) every shift begins and ends on the grid inside the opening hours (the pooled
     model counts a nurse in a cell her shift covers whole; per nurse, a session may end with her
     shift between two cells), and (b) each nurse's booked work lies inside her shifts and within
     her limits (the pooled model charges it all, uncapped, to whoever is on shift; per nurse it is
     hers alone, and work beyond her limits only uses them up)."""
-    opens = math.ceil(_minutes(opening[0]) / step) * step
-    closes = _minutes(opening[1]) // step * step
+    opens, closes, step = rules.opens, rules.closes, rules.step_minutes
     for nurse in nurses:
         if any(opens < edge < closes and edge % step for shift in nurse.shifts for edge in shift):
             return False
-        for spans, limit in ((nurse.hands, setups_per_nurse), (nurse.watched, ratio)):
+        for spans, limit in ((nurse.hands, rules.setups_per_nurse), (nurse.watched, rules.max_patients_per_nurse)):
             if not all(any(a <= begins and ends <= b for a, b in nurse.shifts) for begins, ends in spans):
                 return False
             load = 0
@@ -477,18 +484,16 @@ def _pooled_bounds(
 def _assign_nurses(
     starts: Mapping[int, Sequence[tuple[dt.time, int]]],
     nurses: Sequence[_PlanNurse],
-    protocols: Sequence[ProtocolSpec],
-    setups_per_nurse: int,
-    max_patients_per_nurse: int,
+    rules: DayRules,
 ) -> dict[tuple[int, dt.time], int]:
     """Nurses for a day's sessions, in time order, as booking holds one nurse (with what she has
     booked already): one of her shifts
-    covers the session, her hands-on work stays within `setups_per_nurse` at every minute, and she
+    covers the session, her hands-on work stays within the setups per nurse at every minute, and she
     watches fewer than the ratio. Each session takes, among the nurses who can, the one whose
     shift ends first (the later ones stay free for the later sessions), then the one with the
     fewest sessions, then the lowest id; a session no nurse can take gets none.
     Returns (chair, start) -> nurse id."""
-    by_id = {p.id: p for p in protocols}
+    by_id = {p.id: p for p in rules.protocols}
     day = 24 * 60
     hands = {n.id: [0] * (day + 1) for n in nurses}
     watched = {n.id: [0] * (day + 1) for n in nurses}
@@ -509,9 +514,9 @@ def _assign_nurses(
             shift = next((b for a, b in nurse.shifts if a <= start and end <= b), None)
             if shift is None:
                 continue
-            if any(watched[nurse.id][m] >= max_patients_per_nurse for m in range(start, end)):
+            if any(watched[nurse.id][m] >= rules.max_patients_per_nurse for m in range(start, end)):
                 continue
-            if any(hands[nurse.id][m] >= setups_per_nurse for a, b in pieces for m in range(a, b)):
+            if any(hands[nurse.id][m] >= rules.setups_per_nurse for a, b in pieces for m in range(a, b)):
                 continue
             able.append((shift, count[nurse.id], nurse.id))
         if not able:
@@ -530,12 +535,8 @@ def _assign_nurses(
 def _solve(
     *,
     chairs: Sequence[ChairSpec],
-    opening: tuple[dt.time, dt.time],
     nurse_shifts: Sequence[NurseShift],
-    protocols: Sequence[ProtocolSpec],
-    setups_per_nurse: int,
-    max_patients_per_nurse: int,
-    step_minutes: int,
+    rules: DayRules,
     time_limit_seconds: float,
     workers: int,
     fixed: FixedWork | None = None,
@@ -552,15 +553,13 @@ def _solve(
     def outcome(status: str, template: DayTemplateSolution | None = None) -> DayTemplateOutcome:
         return DayTemplateOutcome(status=status, solve_seconds=time.monotonic() - started, template=template)
 
-    step = step_minutes
-    opens = math.ceil(_minutes(opening[0]) / step) * step
-    closes = _minutes(opening[1]) // step * step
-    cells = max(0, (closes - opens) // step)
+    step, opens, closes, cells = rules.step_minutes, rules.opens, rules.closes, rules.cells
+    setups_per_nurse, max_patients_per_nurse = rules.setups_per_nurse, rules.max_patients_per_nurse
     nurses = [
         sum(_minutes(s.starts) <= opens + i * step and opens + (i + 1) * step <= _minutes(s.ends) for s in nurse_shifts)
         for i in range(cells)
     ]
-    usable = [p for p in protocols if p.chair_minutes > 0 and p.weight > 0]
+    usable = [p for p in rules.protocols if p.chair_minutes > 0 and p.weight > 0]
     if not cells or not max(nurses, default=0) or not usable or not chairs:
         return outcome("INFEASIBLE")
 
@@ -738,12 +737,8 @@ def _load_blocks(
 def _solve_by_nurse(
     *,
     chairs: Sequence[ChairSpec],
-    opening: tuple[dt.time, dt.time],
     nurses: Sequence[_PlanNurse],
-    protocols: Sequence[ProtocolSpec],
-    setups_per_nurse: int,
-    max_patients_per_nurse: int,
-    step_minutes: int,
+    rules: DayRules,
     time_limit_seconds: float,
     workers: int,
     busy: Mapping[int, Sequence[tuple[int, int]]] | None = None,
@@ -754,7 +749,7 @@ def _solve_by_nurse(
     """The day per nurse when the nurses cannot each keep chairs of their own (shifts that differ
     hand the chairs over during the day; more nurses than chairs share them). Each nurse's
     sessions are tracks of her own, one per shift: inside it, her hands-on work (with what she
-    has booked) at most `setups_per_nurse` pieces at once, at most the ratio watched, exactly as
+    has booked) at most the setups per nurse at once, at most the ratio watched, exactly as
     booking holds one nurse (booked work that already exceeds them only uses them up:
     `_load_blocks`). The chairs are only counted: each session is in one group of chairs equipped
     alike that takes its route, and at no minute does a group hold more sessions than its chairs
@@ -775,13 +770,11 @@ def _solve_by_nurse(
     def outcome(status: str, template: DayTemplateSolution | None = None) -> DayTemplateOutcome:
         return DayTemplateOutcome(status=status, solve_seconds=time.monotonic() - started, template=template)
 
-    step = step_minutes
-    opens = math.ceil(_minutes(opening[0]) / step) * step
-    closes = _minutes(opening[1]) // step * step
-    cells = max(0, (closes - opens) // step)
+    step, opens, closes, cells = rules.step_minutes, rules.opens, rules.closes, rules.cells
+    setups_per_nurse, max_patients_per_nurse = rules.setups_per_nurse, rules.max_patients_per_nurse
     usable = [
         p
-        for p in protocols
+        for p in rules.protocols
         if 0 < p.chair_minutes <= closes - opens and p.weight > 0 and any(p.route in c.routes for c in chairs)
     ]
     if not cells or not usable or not nurses:
@@ -1047,6 +1040,17 @@ def _seams(shifts: Sequence[tuple[int, int]]) -> list[int]:
 IMPROVE_WORK = 0.2
 
 
+def _day_rules(snapshot: SiteSnapshot, hours: tuple[dt.time, dt.time], protocols: Sequence[ProtocolSpec]) -> DayRules:
+    """A day plan's rules: the day's opening hours and the site's limits."""
+    return DayRules(
+        opening=hours,
+        protocols=protocols,
+        setups_per_nurse=snapshot.setups_per_nurse or 1,
+        max_patients_per_nurse=snapshot.max_patients_per_nurse,
+        step_minutes=snapshot.step_minutes,
+    )
+
+
 def _plan_day(
     snapshot: SiteSnapshot, day: dt.date
 ) -> tuple[
@@ -1108,6 +1112,7 @@ def solve_day_plan(
     if hours is None or not chairs or not nurses:
         return DayPlanOutcome(starts={}, kept=frozenset(c.id for c in chairs), status="INFEASIBLE", solve_seconds=0.0)
     booked = sum(len(spans) for spans in sessions.values())
+    rules = _day_rules(snapshot, hours, protocols)
     plan_nurses = {n.id: n for n in nurses}
     by_nurse: dict[int, list[ChairSpec]] = {}
     for chair in chairs:
@@ -1121,12 +1126,8 @@ def solve_day_plan(
         left = time_limit_seconds - (time.monotonic() - started)
         solved = _solve(
             chairs=group,
-            opening=hours,
             nurse_shifts=[NurseShift(_clock(a), _clock(min(b, 24 * 60 - 1))) for a, b in nurse.shifts],
-            protocols=protocols,
-            setups_per_nurse=snapshot.setups_per_nurse or 1,
-            max_patients_per_nurse=snapshot.max_patients_per_nurse,
-            step_minutes=snapshot.step_minutes,
+            rules=rules,
             # A bound only (the work budget decides): whatever is left of the day's limit.
             time_limit_seconds=max(0.05, left),
             workers=1,  # one interleaving thread (`_reproducible`)
@@ -1151,13 +1152,9 @@ def solve_day_plan(
     if not kept and starts and room and improve_work > 0 and left > 0.05:
         whole = _solve_whole_day(
             chairs=chairs,
-            opening=hours,
             nurses=list(plan_nurses.values()),
             busy=busy,
-            protocols=protocols,
-            setups_per_nurse=snapshot.setups_per_nurse or 1,
-            max_patients_per_nurse=snapshot.max_patients_per_nurse,
-            step_minutes=snapshot.step_minutes,
+            rules=rules,
             hint={c: [(clock, p, nurses_of[c, clock]) for clock, p in rows] for c, rows in starts.items()},
             work=improve_work,
             time_limit_seconds=left,
@@ -1199,12 +1196,8 @@ def solve_day_plan_by_nurse(
         return DayPlanOutcome(starts={}, kept=everything, status="INFEASIBLE", solve_seconds=0.0)
     solved = _solve_rostered(
         chairs=chairs,
-        opening=hours,
         nurses=plan_nurses,
-        protocols=protocols,
-        setups_per_nurse=snapshot.setups_per_nurse or 1,
-        max_patients_per_nurse=snapshot.max_patients_per_nurse,
-        step_minutes=snapshot.step_minutes,
+        rules=_day_rules(snapshot, hours, protocols),
         time_limit_seconds=time_limit_seconds,
         workers=1,
         busy=busy,
@@ -1228,29 +1221,23 @@ def solve_day_plan_by_nurse(
 def _solve_whole_day(
     *,
     chairs: Sequence[ChairSpec],
-    opening: tuple[dt.time, dt.time],
     nurses: Sequence[_PlanNurse],
     busy: Mapping[int, Sequence[tuple[int, int]]],
-    protocols: Sequence[ProtocolSpec],
-    setups_per_nurse: int,
-    max_patients_per_nurse: int,
-    step_minutes: int,
+    rules: DayRules,
     hint: Mapping[int, Sequence[tuple[dt.time, int, int]]],
     work: float,
     time_limit_seconds: float,
 ) -> dict[int, list[tuple[dt.time, int, int]]] | None:
     """The most further sessions one day holds around its booked work, each new session with any
-    nurse on any equipped chair (booking's rules per nurse: hands-on work at most `setups_per_nurse`
-    at once, at most the ratio watched, inside the nurse's shifts), then the earliest starts.
+    nurse on any equipped chair (booking's rules per nurse: hands-on work at most the setups per
+    nurse at once, at most the ratio watched, inside the nurse's shifts), then the earliest starts.
     Started from `hint` (chair -> [(start, protocol, nurse)], a feasible answer) and stopped at
     the time limit: chair id -> [(start, protocol id, nurse id)], or None without an answer."""
     from ortools.sat.python import cp_model
 
-    step = step_minutes
-    opens = math.ceil(_minutes(opening[0]) / step) * step
-    closes = _minutes(opening[1]) // step * step
-    cells = max(0, (closes - opens) // step)
-    usable = [p for p in protocols if p.chair_minutes > 0 and p.weight > 0]
+    step, opens, closes, cells = rules.step_minutes, rules.opens, rules.closes, rules.cells
+    setups_per_nurse, max_patients_per_nurse = rules.setups_per_nurse, rules.max_patients_per_nurse
+    usable = [p for p in rules.protocols if p.chair_minutes > 0 and p.weight > 0]
     if not cells or not usable or not nurses:
         return None
     model = cp_model.CpModel()
