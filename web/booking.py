@@ -28,7 +28,7 @@ from scheduling.services import appointment_book, appointment_move
 from scheduling.services.appointments import may_accept_rule_breaks
 from scheduling.services.slot_finder import MAX_DAYS, find_free_slots
 from web.access import DESK_ROLES, staff_required
-from web.common import describe, free_gap_from_query, session_label
+from web.common import describe, free_gap_from_query, session_label, slot_choice
 from web.scope import staff_sites
 
 DEFAULT_DAYS = 7
@@ -67,16 +67,10 @@ class SlotPickForm(forms.Form):
     )
 
     def clean_slot(self) -> tuple[dt.datetime, int]:
-        raw = self.cleaned_data["slot"]
-        try:
-            start_raw, chair_raw = raw.split("|")
-            starts_at = dt.datetime.fromisoformat(start_raw)
-            chair_id = int(chair_raw)
-        except ValueError:
-            raise forms.ValidationError("Pick one of the free times.") from None
-        if starts_at.tzinfo is None:
+        chosen = slot_choice(self.cleaned_data["slot"])
+        if chosen is None:
             raise forms.ValidationError("Pick one of the free times.")
-        return starts_at, chair_id
+        return chosen
 
 
 def _may_accept_rule_breaks(request: HttpRequest) -> bool:

@@ -76,3 +76,17 @@ def free_gap_from_query(request: HttpRequest) -> FreeGap | None:
     if not chair.isdigit() or starts_at.tzinfo is None or not in_range(starts_at):
         return None
     return FreeGap(chair=chair, at=at, starts_at=starts_at)
+
+
+def slot_choice(raw: str) -> tuple[dt.datetime, int] | None:
+    """A free time picked from a list, posted as `<ISO start with offset>|<chair id>`: the start and
+    the chair, or None when it is not one (malformed, no offset, or outside the clinical range, which
+    a hand-edited form can send). Only the shape is checked; the booking service checks the rest."""
+    try:
+        start_raw, chair_raw = raw.split("|")
+        starts_at = dt.datetime.fromisoformat(start_raw)
+    except ValueError:
+        return None
+    if not chair_raw.isascii() or not chair_raw.isdigit() or starts_at.tzinfo is None or not in_range(starts_at):
+        return None
+    return starts_at, int(chair_raw)

@@ -115,7 +115,7 @@ def _check_in_open(appointment: Appointment, now: dt.datetime) -> bool:
 
 def _natural(chair: Chair) -> list[Any]:
     """ "Chair 2" before "Chair 10", as the desk reads them."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", chair.name)]
+    return [int(part) if part.isdecimal() else part.lower() for part in re.split(r"(\d+)", chair.name)]
 
 
 def _nurse_shifts(site: Site, start: dt.datetime, end: dt.datetime) -> list[Shift]:
@@ -362,20 +362,26 @@ def patient_search(request: HttpRequest) -> HttpResponse:
                     | Q(email__icontains=word)
                     | Q(mobile_phone__icontains=word)
                 )
+        sites = staff_sites(request.staff)  # type: ignore[attr-defined]
         results = list(
             scoped(Patient.objects.filter(query), request)
             .select_related("home_site")
             .annotate(
+                # At the viewer's sites, as the chart shows a patient seen at two sites.
                 next_session=Min(
                     "appointments__starts_at",
-                    filter=Q(appointments__status__in=UPCOMING_STATUSES, appointments__starts_at__gte=now),
+                    filter=Q(
+                        appointments__status__in=UPCOMING_STATUSES,
+                        appointments__starts_at__gte=now,
+                        appointments__site__in=sites,
+                    ),
                 ),
                 # The same test as the booking page's: a plan sessions can be booked on, at the viewer's sites.
                 has_bookable_plan=Exists(
                     TreatmentPlan.objects.filter(
                         patient=OuterRef("pk"),
                         status__in=BOOKABLE_PLAN_STATUSES,
-                        site__in=staff_sites(request.staff),  # type: ignore[attr-defined]
+                        site__in=sites,
                     )
                 ),
             )

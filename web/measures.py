@@ -42,7 +42,7 @@ def questionnaire(request: HttpRequest, instrument: str) -> HttpResponse:
     appointment = None
     appointment_id = request.GET.get("appointment") or request.POST.get("appointment")
     if appointment_id:
-        if not str(appointment_id).isdigit():
+        if not (appointment_id.isascii() and appointment_id.isdigit()):  # int("²") fails
             raise Http404("No such session.")
         # Filtered by the patient: another patient's session answers 404 like a missing one.
         appointment = get_object_or_404(Appointment.objects.filter(patient=patient), pk=int(appointment_id))

@@ -25,7 +25,7 @@ from scheduling.models import UPCOMING_STATUSES, Appointment
 from scheduling.services import appointment_move
 from scheduling.services.slot_finder import MAX_DAYS, find_free_slots
 from web.access import patient_required
-from web.common import describe, session_label
+from web.common import describe, session_label, slot_choice
 
 DEFAULT_DAYS = 7
 
@@ -38,14 +38,10 @@ class RescheduleForm(forms.Form):
     slot = forms.CharField(error_messages={"required": "Choose one of the times."})
 
     def clean_slot(self) -> tuple[dt.datetime, int]:
-        try:
-            start_raw, chair_raw = self.cleaned_data["slot"].split("|")
-            starts_at, chair_id = dt.datetime.fromisoformat(start_raw), int(chair_raw)
-        except ValueError:
-            raise forms.ValidationError("Choose one of the times.") from None
-        if starts_at.tzinfo is None:
+        chosen = slot_choice(self.cleaned_data["slot"])
+        if chosen is None:
             raise forms.ValidationError("Choose one of the times.")
-        return starts_at, chair_id
+        return chosen
 
 
 @require_http_methods(["GET", "POST"])

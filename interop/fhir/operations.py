@@ -127,7 +127,7 @@ class OperationView(FHIRView):
         for value in found.get("patient-resource", []):
             resource = value if isinstance(value, FPatient) else FPatient.model_validate(_json(value))
             mrns = [i.value for i in resource.identifier or [] if i.value and i.system in (None, rep.mrn_system())]
-            if resource.id and resource.id.isdigit():
+            if resource.id and resource.id.isascii() and resource.id.isdigit() and len(resource.id) <= 18:
                 patient = visible.filter(pk=int(resource.id)).first()
             elif mrns:
                 patient = visible.filter(mrn=mrns[0]).first()
@@ -174,7 +174,9 @@ def _protocol(found: dict[str, list[Any]]) -> Protocol:
     for value in types:
         text = _as_text(value, "visit-type").rpartition("/")[2].rpartition("|")[2]
         protocol = (
-            protocols.filter(pk=int(text)).first() if text.isdigit() else protocols.filter(name__iexact=text).first()
+            protocols.filter(pk=int(text)).first()
+            if text.isascii() and text.isdigit() and len(text) <= 18
+            else protocols.filter(name__iexact=text).first()
         )
         if protocol is not None:
             return protocol

@@ -72,7 +72,7 @@ def date_condition(value: str, *, name: str) -> DateCondition:
 def count_of(raw: str | None) -> int:
     if raw is None or raw == "":
         return DEFAULT_COUNT
-    if not raw.isdigit() or len(raw) > 6:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6:
         raise invalid("_count must be a whole number.")
     return min(int(raw), MAX_COUNT)
 
@@ -80,7 +80,7 @@ def count_of(raw: str | None) -> int:
 def offset_of(raw: str | None) -> int:
     if raw is None or raw == "":
         return 0
-    if not raw.isdigit() or len(raw) > 9:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         raise invalid("_offset must be a whole number.")
     return int(raw)
 
@@ -96,7 +96,7 @@ def reference_id(value: str, resource_type: str, *, name: str, prefix: str = "")
         if not text.startswith(prefix):
             raise invalid(f"{name}: expected {resource_type}/{prefix}<id>, got {value!r}.")
         text = text[len(prefix) :]
-    if not text.isdigit() or len(text) > 18:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise invalid(f"{name}: {value!r} is not a {resource_type} id of ours.")
     return int(text)
 

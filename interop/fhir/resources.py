@@ -52,7 +52,7 @@ class Kind:
             if not resource_id.startswith(self.id_prefix):
                 return None
             resource_id = resource_id[len(self.id_prefix) :]
-        if not resource_id.isdigit() or len(resource_id) > 18:
+        if not (resource_id.isascii() and resource_id.isdigit()) or len(resource_id) > 18:
             return None
         return int(resource_id)
 

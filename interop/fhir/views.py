@@ -103,7 +103,11 @@ class TypeView(FHIRView):
         if len(services) != 1:
             raise invalid("Give one service-type: the HealthcareService (protocol) id whose session length to fit.")
         protocol_id = services[0].rpartition("|")[2]
-        protocol = Protocol.objects.filter(pk=int(protocol_id), active=True).first() if protocol_id.isdigit() else None
+        protocol = (
+            Protocol.objects.filter(pk=int(protocol_id), active=True).first()
+            if protocol_id.isascii() and protocol_id.isdigit() and len(protocol_id) <= 18
+            else None
+        )
         if protocol is None:
             raise invalid(f"service-type: {services[0]!r} is not one of our HealthcareServices.")
         visible_chairs = KINDS["Schedule"].visible(self.actor)

@@ -436,6 +436,11 @@ BAD_INPUTS = [
     ("get", "Patient?birthdate=yesterday", None, 400, "invalid"),
     ("get", "Patient?shoe-size=9", None, 400, "not-supported"),
     ("get", "Patient?_count=many", None, 400, "invalid"),
+    # "²".isdigit() is True and int("²") fails: digits are ASCII digits.
+    ("get", "Patient?_count=%C2%B2", None, 400, "invalid"),
+    ("get", "Patient?_offset=%C2%B2", None, 400, "invalid"),
+    ("get", "Appointment?patient=Patient/%C2%B2", None, 400, "invalid"),
+    ("get", "Slot?service-type=%C2%B2&start=ge2026-03-02&start=lt2026-03-03", None, 400, "invalid"),
     ("get", "Appointment?status=maybe", None, 400, "invalid"),
     ("get", "Appointment?date=ap2026-03-02", None, 400, "invalid"),
     ("get", "Appointment?patient=Practitioner/1", None, 400, "invalid"),
