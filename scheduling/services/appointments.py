@@ -132,11 +132,17 @@ def plan_rule_violations(
                 violations.append(f"the induction would take longer than the protocol's {rule.span_days} days")
     else:
         rule_m = maintenance_rule(plan)
+        allowed = f"the protocol allows {rule_m.min_days}–{rule_m.max_days}"
         if before:
             gap_days = (day - local_day(before[-1].starts_at, zone)).days
             if not rule_m.min_days <= gap_days <= rule_m.max_days:
+                violations.append(f"{gap_days} days after the previous session; {allowed}")
+        if after:
+            # A session moved or booked into the course keeps the spacing to the next one too.
+            gap_days = (local_day(after[0].starts_at, zone) - day).days
+            if not rule_m.min_days <= gap_days <= rule_m.max_days:
                 violations.append(
-                    f"{gap_days} days after the previous session; the protocol allows {rule_m.min_days}–{rule_m.max_days}"
+                    f"{gap_days} days before the next session ({local_label(after[0].starts_at, plan.site)}); {allowed}"
                 )
     return violations
 

@@ -10,7 +10,7 @@ import datetime as dt
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from scheduling.errors import BookingConflict
+from scheduling.errors import BookingConflict, InvalidState
 from scheduling.models import Appointment, AppointmentStatus, PlanStatus, TreatmentPlan
 from scheduling.reminders import services as reminders
 from scheduling.services.core import acting_user, renumber, save_with_history
@@ -31,11 +31,14 @@ def appointment_book_held(*, appointment: Appointment, actor: AbstractBaseUser |
             "The hold has expired; find a new time and hold it again.",
             details={"reason": "hold_expired", "status": current.status},
         )
+    plan = TreatmentPlan.objects.select_for_update().get(pk=current.plan_id) if current.plan_id else None
+    if plan is not None and plan.status not in (PlanStatus.DRAFT, PlanStatus.ACTIVE):
+        # Paused or ended since the hold was made (pausing releases holds too; this is the race).
+        raise InvalidState(f"The plan is {plan.get_status_display().lower()}; the held time cannot be booked.")
     current.status = AppointmentStatus.BOOKED
     current.booked_by = acting_user(actor) or current.booked_by
     save_with_history(current, fields=["status", "booked_by"], actor=actor, reason="Booked from a hold")
-    if current.plan_id:
-        plan = TreatmentPlan.objects.select_for_update().get(pk=current.plan_id)
+    if plan is not None:
         if plan.status == PlanStatus.DRAFT:
             plan.status = PlanStatus.ACTIVE
             plan.version += 1
