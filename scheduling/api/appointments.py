@@ -281,6 +281,14 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
         if self.actor.is_patient:
             if appointment.status in UPCOMING_STATUSES:
                 self._check_patient_notice(appointment, now)
+            elif appointment.status != AppointmentStatus.CANCELLED:  # a retry of a cancel stays harmless
+                # Checked in (or held): the patient is at the clinic, or it is not theirs to book; the
+                # portal and the reminder links refuse the same.
+                raise InvalidState(
+                    f"A session that is {appointment.get_status_display().lower()} cannot be cancelled online; "
+                    "please call the clinic.",
+                    details={"status": appointment.status},
+                )
             reason = reason or PATIENT_CANCEL_REASON
             if data["rebook"]:
                 raise serializers.ValidationError({"rebook": ["The clinic rebooks sessions; please call them."]})
