@@ -361,9 +361,21 @@ def _message_offer(offer: WaitlistOffer, *, now: dt.datetime) -> None:
 def waitlist_offer_accept(*, offer: WaitlistOffer, actor: AbstractBaseUser | None, now: dt.datetime) -> Appointment:
     """The first acceptance books the freed chair; later ones raise OfferTaken and change nothing."""
 
-    # Every offer of the same freed session is locked, in id order, so two patients
-    # accepting at once are served one after the other.
-    siblings = list(WaitlistOffer.objects.select_for_update().filter(freed_id=offer.freed_id).order_by("pk"))
+    # The waiting entry first (as waitlist_remove does), then in one statement, in id order, every
+    # offer this accept may change: those of the same freed session (two patients accepting at once
+    # are served one after the other) and the patient's other offers (closed below). One order for
+    # every accept, so the same patient's two offers accepted at once wait, not deadlock.
+    entry = (
+        WaitlistEntry.objects.select_for_update(of=("self",))
+        .select_related("patient", "site", "plan__protocol", "protocol", "replaces")
+        .get(pk=offer.entry_id)
+    )
+    locked = list(
+        WaitlistOffer.objects.select_for_update()
+        .filter(Q(freed_id=offer.freed_id) | Q(entry_id=offer.entry_id))
+        .order_by("pk")
+    )
+    siblings = [o for o in locked if o.freed_id == offer.freed_id]
     mine = next(o for o in siblings if o.pk == offer.pk)
     if mine.status == WaitlistOfferStatus.ACCEPTED and mine.booked_id is not None:
         return Appointment.objects.get(pk=mine.booked_id)  # a retried accept is harmless
@@ -373,14 +385,20 @@ def waitlist_offer_accept(*, offer: WaitlistOffer, actor: AbstractBaseUser | Non
         raise InvalidState("This offer is no longer open.")
     if mine.starts_at <= now:
         raise InvalidState("This session has already started.")
-    entry = (
-        WaitlistEntry.objects.select_for_update(of=("self",))
-        .select_related("patient", "site", "plan__protocol", "protocol", "replaces")
-        .get(pk=mine.entry_id)
-    )
     if entry.status != WaitlistStatus.WAITING:
         raise InvalidState("The patient is no longer on the waitlist.")
-    replaces = entry.replaces if entry.replaces_id else None
+    replaces = (
+        Appointment.objects.select_for_update(of=("self",)).select_related("site").get(pk=entry.replaces_id)
+        if entry.replaces_id
+        else None
+    )
+    if replaces is not None and replaces.status in UPCOMING_STATUSES and replaces.starts_at <= mine.starts_at:
+        # Moved earlier since the offer was made (by the desk, or another offer): bringing it
+        # "forward" now would move it later.
+        raise InvalidState(
+            f"The session this offer would bring forward is already on {local_label(replaces.starts_at, entry.site)}; "
+            "nothing was changed."
+        )
     plan = entry.plan if entry.plan_id else None
     if plan is not None and plan.status not in BOOKABLE_PLAN_STATUSES:
         raise InvalidState(f"The patient's course is {plan.get_status_display().lower()}; the clinic will be in touch.")
