@@ -24,7 +24,7 @@ from django.urls import reverse
 from clinic.dates import require_clinical_dates
 from clinic.models import Channel, Site
 from patients.models import Patient
-from scheduling.engine import Span
+from scheduling.engine import Slot, Span
 from scheduling.engine.wallclock import local_day
 from scheduling.errors import InvalidInput, InvalidState, SchedulingError
 from scheduling.models import (
@@ -40,9 +40,9 @@ from scheduling.models import (
     WaitlistOfferStatus,
     WaitlistStatus,
 )
-from scheduling.selectors import patient_busy_spans
+from scheduling.selectors import protocol_nurse_work
 from scheduling.services.appointments import appointment_book, appointment_move, plan_rule_violations
-from scheduling.services.core import acting_user, local_label, save_with_history
+from scheduling.services.core import acting_user, fresh_availability, local_label, save_with_history, slot_problem
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +150,9 @@ def _entry_duration(entry: WaitlistEntry) -> dt.timedelta:
 
 
 def _suits(entry: WaitlistEntry, freed: Appointment, *, now: dt.datetime) -> bool:
-    """Whether `entry`'s patient could take the freed chair: route, own diary, plan rules, and earlier."""
+    """Whether `entry`'s patient could take the freed chair: route, plan rules, earlier, and the
+    patient's whole session (which may be longer than the one cancelled) bookable there as booking
+    checks it: opening hours, closures, the chair, the patient's own diary and a nurse free."""
 
     protocol = _entry_protocol(entry)
     route = protocol.route if protocol else "iv"
@@ -158,11 +160,6 @@ def _suits(entry: WaitlistEntry, freed: Appointment, *, now: dt.datetime) -> boo
         return False
     replaces = entry.replaces if entry.replaces_id else None
     if replaces is not None and (replaces.status not in UPCOMING_STATUSES or replaces.starts_at <= freed.starts_at):
-        return False
-    span = Span(freed.starts_at, freed.starts_at + _entry_duration(entry))
-    exclude = [replaces.pk] if replaces else []
-    busy = patient_busy_spans(patient=entry.patient, start=span.start, end=span.end, exclude_appointment_ids=exclude)
-    if any(other.overlaps(span) for other in busy):
         return False
     plan = entry.plan if entry.plan_id else None
     if plan is not None and plan.status not in BOOKABLE_PLAN_STATUSES:
@@ -173,7 +170,19 @@ def _suits(entry: WaitlistEntry, freed: Appointment, *, now: dt.datetime) -> boo
             plan=plan, starts_at=freed.starts_at, phase=phase, exclude_id=replaces.pk if replaces else None
         ):
             return False
-    return True
+    span = Span(freed.starts_at, freed.starts_at + _entry_duration(entry))
+    availability = fresh_availability(
+        site=freed.site,
+        patient=entry.patient,
+        start=span.start,
+        end=span.end,
+        exclude_ids=[replaces.pk] if replaces else [],
+        work=protocol_nurse_work(protocol),
+    )
+    return any(
+        slot_problem(availability, Slot(span.start, span.end, freed.chair_id, nurse.id), route=route) is None
+        for nurse in availability.site.nurses
+    )
 
 
 def waitlist_matches(*, freed: Appointment, now: dt.datetime, offered_too: bool = False) -> list[WaitlistEntry]:
