@@ -431,7 +431,9 @@ def induction_reflow_propose(*, plan: TreatmentPlan, missed: Appointment, now: d
     missing = rule.total_sessions - len(round_sessions)
     if missing <= 0:
         return None
-    first_day = local_day(min([missed.starts_at] + [a.starts_at for a in round_sessions]), zone)
+    # The window runs from the round's first session that stands, as booking's rules count it: a
+    # lost first session moves the start of the course (the missed day only when none stands).
+    first_day = local_day(round_sessions[0].starts_at if round_sessions else missed.starts_at, zone)
     last_day = first_day + dt.timedelta(days=rule.span_days - 1)
     today = local_day(now, zone)
     availability = _availability(plan, plan.site, max(today, first_day), last_day, protocol_nurse_work(plan.protocol))
