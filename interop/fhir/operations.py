@@ -32,7 +32,7 @@ from interop.fhir.resources import KINDS
 from interop.fhir.timing import TimingWish, timing_wish
 from patients.models import Patient
 from scheduling.errors import CourseDoesNotFit
-from scheduling.models import Appointment, AppointmentStatus, Protocol
+from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus, Protocol
 from scheduling.selectors import plan_sessions
 from scheduling.services import (
     appointment_book,
@@ -372,6 +372,13 @@ class WriteOperationView(OperationView):
         """Hold or book a $find proposal through the booking service (locks, fresh checks, the
         database's exclusion constraints): a time no longer free is a 409 conflict."""
         if proposed.patient_id:
+            if patient is not None and patient.pk != proposed.patient_id:
+                # A proposal found for one patient is never booked for another, nor silently for its
+                # own patient when the request names someone else.
+                raise invalid(
+                    f"patient-resource names Patient/{patient.pk}, but this proposal was found for another "
+                    "patient: $find again for the patient to book."
+                )
             patient = KINDS["Patient"].visible(self.actor).filter(pk=proposed.patient_id).first()
             if patient is None:
                 raise FHIRError(404, "not-found", "The proposal's patient is not known.")
@@ -597,12 +604,17 @@ class BookView(WriteOperationView):
                 chair = KINDS["Schedule"].visible(self.actor).filter(pk=chair_id).first()
                 if chair is None:
                     raise FHIRError(404, "not-found", f"{reference} is not known.")
+        starts_at = as_instant(resource.start, name="start")
+        if (
+            appointment.status in UPCOMING_STATUSES
+            and starts_at == appointment.starts_at
+            and (chair is None or chair.pk == appointment.chair_id)
+        ):
+            # Sent back as read (to add a comment, say): not a move. A move would un-confirm the
+            # session, write "Moved from", reschedule its reminders and send an SIU reschedule.
+            return appointment
         return appointment_move(
-            appointment=appointment,
-            starts_at=as_instant(resource.start, name="start"),
-            actor=self.acting_user,
-            now=now,
-            chair=chair,
+            appointment=appointment, starts_at=starts_at, actor=self.acting_user, now=now, chair=chair
         )
 
     def _book_new(self, resource: FAppointment, now: dt.datetime, found: dict[str, list[Any]]) -> Appointment:
