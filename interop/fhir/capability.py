@@ -127,7 +127,12 @@ def capability_statement(base: str) -> CapabilityStatement:
                 {"name": "hold", "definition": f"{_OPERATIONS}hold", "documentation": HOLD_DOCUMENTATION},
                 {"name": "book", "definition": f"{_OPERATIONS}book", "documentation": BOOK_DOCUMENTATION},
             ],
-            documentation="Find Existing Appointments (ITI-118) is this search.",
+            documentation=(
+                "Find Existing Appointments (ITI-118) is this search. date=<YYYY-MM-DD> is that calendar day "
+                "where each appointment's site is (a 09:00 session in Sydney on 3 March is on 3 March); a "
+                "dateTime without an offset is UTC. In $find, a date (start, end) is the day at the site the "
+                "times are found at, or the UTC day when sites in several time zones answer."
+            ),
         ),
         _resource(
             "Slot",
@@ -135,7 +140,8 @@ def capability_statement(base: str) -> CapabilityStatement:
             [("schedule", "reference"), ("service-type", "token"), ("start", "date"), ("status", "token")],
             documentation=(
                 "Computed by the scheduling engine on every request, never stored: free only. Search needs "
-                "start=ge..&start=lt.. (at most 31 days) and one service-type (HealthcareService id). Slots carry "
+                "start=ge..&start=lt.. (at most 31 days; a date is the day where the chairs' sites are, or the UTC "
+                "day when they are in several time zones) and one service-type (HealthcareService id). Slots carry "
                 "no meta.lastUpdated and _lastUpdated is refused (400 not-supported): their free time also depends "
                 "on shifts, closures and opening hours, which keep no time of change, so no Slot can honestly say "
                 "when it last changed. For incremental sync, search the window again, and Appointment by "

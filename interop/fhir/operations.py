@@ -9,6 +9,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
@@ -27,7 +28,16 @@ from interop.fhir import representation as rep
 from interop.fhir.base import FHIR_JSON, FHIRView, base_url, fhir_response
 from interop.fhir.finding import check_window, course_times, find_free_times, open_plan, sites_by_id
 from interop.fhir.outcome import FHIRError, invalid, outcome
-from interop.fhir.params import MAX_COUNT, as_instant, count_of, location_ids, parse_instant, reference_id
+from interop.fhir.params import (
+    MAX_COUNT,
+    as_instant,
+    at_zone,
+    count_of,
+    location_ids,
+    parse_when,
+    reference_id,
+    zone_of,
+)
 from interop.fhir.resources import KINDS
 from interop.fhir.timing import TimingWish, timing_wish
 from patients.models import Patient
@@ -205,9 +215,10 @@ class FindView(OperationView):
         for name in ("start", "end"):
             if len(found.get(name, [])) != 1:
                 raise invalid(f"$find needs exactly one {name}.")
-        start = _instant(found["start"][0], "start")
-        end = _instant(found["end"][0], "end")
-        check_window(start, end)
+        # Instants, or calendar days read at the site (below, once the sites are known).
+        start_when = _when(found["start"][0], "start")
+        end_when = _when(found["end"][0], "end")
+        check_window(at_zone(start_when, _UTC), at_zone(end_when, _UTC))
         wish = timing_wish(found.get("timing", []))
         concepts = reason_concepts(found.get("reason", []), token=self.request.method == "GET")
         protocol = _protocol(found)
@@ -241,7 +252,7 @@ class FindView(OperationView):
             try:
                 found_course = course_times(
                     site=site,
-                    start=start,
+                    start=at_zone(start_when, site.zone),
                     protocol=protocol,
                     patient=patient,
                     plan=plan,
@@ -258,6 +269,8 @@ class FindView(OperationView):
                 for index, p in enumerate(found_course.sessions)
             ]
             return fhir_response(self.bundle(appointments, notes=found_course.notes))
+        zone = zone_of(s.zone for s in sites)
+        start, end = at_zone(start_when, zone), at_zone(end_when, zone)
         if wish is not None:
             start, end = wish.window(start, end)
             if end <= start:
@@ -336,10 +349,18 @@ def reason_concepts(values: list[Any], *, token: bool) -> list[CodeableConcept]:
     return concepts
 
 
-def _instant(value: Any, name: str) -> dt.datetime:
+_UTC = ZoneInfo("UTC")
+
+
+def _when(value: Any, name: str) -> dt.datetime | dt.date:
+    """A start or end parameter: an instant, or a calendar day (a date, read at the site)."""
     if isinstance(value, str):
-        return parse_instant(value, name=name)[0]
-    return as_instant(value, name=name)
+        return parse_when(value, name=name)
+    if isinstance(value, dt.datetime):
+        return as_instant(value, name=name)
+    if isinstance(value, dt.date):
+        return value
+    raise invalid(f"{name}: give a valueDateTime or valueDate.")
 
 
 # --- Holding and booking -------------------------------------------------------------------

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from interop.fhir.outcome import invalid
+from scheduling.engine.wallclock import day_bounds
 
 PREFIXES = ("eq", "ne", "ge", "gt", "le", "lt", "sa", "eb", "ap")
 MAX_COUNT = 100
@@ -15,8 +18,9 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def parse_instant(value: str, *, name: str) -> tuple[dt.datetime, dt.datetime]:
-    """The range [lower, upper) a FHIR date or dateTime value stands for. A date is the whole
-    UTC day; a dateTime without a zone is read as UTC."""
+    """The range [lower, upper) a FHIR date or dateTime value stands for. A date is here the whole
+    UTC day (callers that know the site read it there: `parse_when`, `DateCondition.in_zone`); a
+    dateTime without a zone is read as UTC."""
     # A "+" of an offset that the client forgot to escape in a query string arrives as a space.
     text = value.strip().replace(" ", "+")
     try:
@@ -34,6 +38,32 @@ def parse_instant(value: str, *, name: str) -> tuple[dt.datetime, dt.datetime]:
     return instant, instant + dt.timedelta(microseconds=1)
 
 
+def parse_when(value: str, *, name: str) -> dt.datetime | dt.date:
+    """A FHIR dateTime (an instant; read as UTC without a zone) or date. A date is a calendar day
+    at the clinic: where it begins depends on the site's zone (`at_zone`), not on UTC's."""
+    text = value.strip()
+    if _DATE.match(text):
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError as exc:
+            raise invalid(f"{name}: {value!r} is not a FHIR date or dateTime.") from exc
+    return parse_instant(text, name=name)[0]
+
+
+def at_zone(when: dt.datetime | dt.date, zone: ZoneInfo) -> dt.datetime:
+    """An instant as it is; a calendar day as its local midnight in `zone`."""
+    if isinstance(when, dt.datetime):
+        return when
+    return day_bounds(when, zone)[0]
+
+
+def zone_of(zones: Iterable[ZoneInfo]) -> ZoneInfo:
+    """The zone a calendar day is read in when several sites answer: the one they share, else UTC
+    (a day then means the UTC day; the CapabilityStatement says so)."""
+    distinct = set(zones)
+    return distinct.pop() if len(distinct) == 1 else ZoneInfo("UTC")
+
+
 def as_instant(value: dt.datetime | dt.date | str, *, name: str) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
@@ -47,6 +77,15 @@ class DateCondition:
     prefix: str
     lower: dt.datetime
     upper: dt.datetime
+    # For a date without a time: the calendar day (`lower`/`upper` are then its UTC day).
+    day: dt.date | None = None
+
+    def in_zone(self, zone: ZoneInfo) -> DateCondition:
+        """The condition with a calendar day read as that day in `zone`."""
+        if self.day is None:
+            return self
+        lower, upper = day_bounds(self.day, zone)
+        return DateCondition(self.prefix, lower, upper, self.day)
 
     def lookups(self, field: str) -> dict[str, dt.datetime]:
         if self.prefix == "eq":
@@ -66,7 +105,8 @@ def date_condition(value: str, *, name: str) -> DateCondition:
         raise invalid(f"{name}: the prefix {prefix!r} is not supported; use eq, ge, gt, le or lt.")
     rest = value[2:] if value[:2] in PREFIXES else value
     lower, upper = parse_instant(rest, name=name)
-    return DateCondition(prefix, lower, upper)
+    day = lower.date() if _DATE.match(rest.strip()) else None
+    return DateCondition(prefix, lower, upper, day)
 
 
 def count_of(raw: str | None) -> int:

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db.models import Q, QuerySet
 from fhir.resources.R4B.resource import Resource
@@ -166,6 +167,22 @@ def _date_of(column: str, name: str) -> Callable[[QuerySet, list[str]], QuerySet
     return narrow
 
 
+def _session_day(queryset: QuerySet, values: list[str]) -> QuerySet:
+    """Appointments by `date`: an instant as given; a calendar day as that day where each session's
+    site is (a 09:00 session in Sydney on 3 March is on 3 March, though it is 2 March in UTC)."""
+    zones = sorted(set(Site.objects.values_list("time_zone", flat=True)))
+    for value in values:
+        condition = date_condition(value, name="date")
+        if condition.day is None:
+            queryset = queryset.filter(**condition.lookups("starts_at"))
+            continue
+        by_zone = Q()
+        for zone in zones:
+            by_zone |= Q(site__time_zone=zone, **condition.in_zone(ZoneInfo(zone)).lookups("starts_at"))
+        queryset = queryset.filter(by_zone)
+    return queryset
+
+
 def _appointment_patient(queryset: QuerySet, values: list[str]) -> QuerySet:
     for value in values:
         ids = [reference_id(v, "Patient", name="patient") for v in _split([value])]
@@ -264,7 +281,7 @@ KINDS: dict[str, Kind] = {
         rep.appointment_resource,
         {
             "patient": _appointment_patient,
-            "date": _date_of("starts_at", "date"),
+            "date": _session_day,
             "status": _appointment_status,
             "actor": _appointment_actor,
             "location": _appointment_location,

@@ -18,7 +18,7 @@ from interop.fhir.base import FHIRView, base_url, fhir_response
 from interop.fhir.capability import capability_statement
 from interop.fhir.finding import find_free_times, sites_by_id
 from interop.fhir.outcome import FHIRError, invalid, not_found, not_supported
-from interop.fhir.params import count_of, date_condition, location_ids, offset_of, reference_id
+from interop.fhir.params import count_of, date_condition, location_ids, offset_of, reference_id, zone_of
 from interop.fhir.resources import CHAIR_LOCATION, KINDS, Kind
 from patients.models import Patient
 from patients.services import patient_register, patient_update
@@ -90,14 +90,10 @@ class TypeView(FHIRView):
         statuses = {s for value in params.get("status", []) for s in value.split(",")}
         if statuses - {"free"}:
             raise not_supported("Only free Slots are computed (status=free): busy time is never exposed.")
-        start = end = None
-        for value in params.get("start", []):
-            condition = date_condition(value, name="start")
-            if condition.prefix in ("ge", "gt", "eq"):
-                start = condition.lower if condition.prefix != "gt" else condition.upper
-            if condition.prefix in ("lt", "le", "eq"):
-                end = condition.lower if condition.prefix == "lt" else condition.upper
-        if start is None or end is None:
+        conditions = [date_condition(value, name="start") for value in params.get("start", [])]
+        if not any(c.prefix in ("ge", "gt", "eq") for c in conditions) or not any(
+            c.prefix in ("lt", "le", "eq") for c in conditions
+        ):
             raise invalid("Give the window as start=ge<dateTime>&start=lt<dateTime> (at most 31 days).")
         services = params.get("service-type", [])
         if len(services) != 1:
@@ -118,6 +114,15 @@ class TypeView(FHIRView):
             visible_chairs = visible_chairs.filter(pk__in=wanted)
         chairs: list[Chair] = list(visible_chairs.filter(active=True))
         sites = sites_by_id({c.site_id for c in chairs})
+        # A calendar day is the day where the sites are (see zone_of).
+        zone = zone_of(s.zone for s in sites)
+        start = end = None
+        for condition in (c.in_zone(zone) for c in conditions):
+            if condition.prefix in ("ge", "gt", "eq"):
+                start = condition.lower if condition.prefix != "gt" else condition.upper
+            if condition.prefix in ("lt", "le", "eq"):
+                end = condition.lower if condition.prefix == "lt" else condition.upper
+        assert start is not None and end is not None  # both asked for above
         patient = self.own_patient()
         found = find_free_times(
             sites=sites,
