@@ -14,9 +14,11 @@ Every SIU event uses the SIU_S12 structure:
 Datetimes are the site's wall clock with its UTC offset (YYYYMMDDHHMMSS+ZZZZ), so a receiver
 never has to guess the zone.
 
-The MRN: the patient model has no separate medical record number field, so the MRN is the
-patient's record number in this system (Patient.pk), issued under the receiver's assigning
-authority (PID-3.4). `patient_mrn` is the one place that decides it."""
+PID-3: the patient's medical record number (Patient.mrn, the one FHIR's Patient.identifier
+carries), identifier type MR, under the receiver's assigning authority (PID-3.4). A patient
+registered without one is sent under this system's record number (Patient.pk) as identifier type
+PI (patient internal identifier), never as an MR another patient's number could equal.
+`patient_identifier` is the one place that decides it."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from hl7apy.core import Message
+from hl7apy.v2_5 import ST
 
 from clinic.models import StaffMember
 from interop.siu.models import SiuEvent, SiuReceiver
@@ -73,15 +76,19 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 def text(value: object) -> str:
-    """Free text for a field: hl7apy escapes the delimiters (| ^ & ~ \\) but not a line break,
-    which would end the segment, so control characters become a space."""
-    return _CONTROL.sub(" ", str(value)).strip()
+    """Free text for a field, escaped by hl7apy's ST: a value set on a sub-component is escaped by
+    hl7apy anyway, but a plain string set on a component is read as ER7, and a "&" there splits it
+    into sub-components ("Mind & Body" arrives as "Mind "). hl7apy leaves escape sequences as they
+    are, so the text is escaped once either way. A line break would end the segment: control
+    characters become a space."""
+    return str(ST(_CONTROL.sub(" ", str(value)).strip()).to_er7())
 
 
-def patient_mrn(patient: Patient) -> str:
-    """The clinic's medical record number (the one FHIR's Patient.identifier carries); the row id for a
-    patient registered before MRNs were recorded."""
-    return patient.mrn or str(patient.pk)
+def patient_identifier(patient: Patient) -> tuple[str, str]:
+    """PID-3's identifier and its type: the clinic's medical record number (MR); for a patient
+    registered without one, the row id as a patient internal identifier (PI), so that it is never
+    read as the MRN of whichever patient has that number."""
+    return (patient.mrn, "MR") if patient.mrn else (str(patient.pk), "PI")
 
 
 def _person(xcn: Any, *, identifier: str, family: str, given: str) -> None:
@@ -186,9 +193,10 @@ def siu_message(
     patient = appointment.patient
     pid = message.add_group("SIU_S12_PATIENT").pid
     pid.pid_1 = "1"
-    pid.pid_3.cx_1 = text(patient_mrn(patient))
+    identifier, kind = patient_identifier(patient)
+    pid.pid_3.cx_1 = text(identifier)
     pid.pid_3.cx_4.hd_1 = text(receiver.mrn_assigning_authority)
-    pid.pid_3.cx_5 = "MR"
+    pid.pid_3.cx_5 = kind
     pid.pid_5.xpn_1.fn_1 = text(patient.last_name)
     pid.pid_5.xpn_2 = text(patient.first_name)
     pid.pid_7.ts_1 = patient.date_of_birth.strftime("%Y%m%d")

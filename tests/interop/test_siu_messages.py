@@ -38,7 +38,7 @@ def test_a_patient_with_a_recorded_mrn_is_named_by_it_in_pid_3(feed):
     proposal = services.course_propose(plan=plan, start_date=START, now=NOW)
     booked = services.course_book(plan=plan, actor=feed.clinic.front_desk.user, now=NOW, sessions=proposal.sessions)
     pid = hl7.parse(SiuMessage.objects.get(appointment=booked[0]).payload).segment("PID")
-    assert str(pid[3][0][0]) == "MRN-004217"
+    assert (str(pid[3][0][0]), str(pid[3][0][4])) == ("MRN-004217", "MR")
 
 
 def test_the_message_names_patient_mrn_site_chair_nurse_prescriber_and_protocol(feed):
@@ -62,8 +62,9 @@ def test_the_message_names_patient_mrn_site_chair_nurse_prescriber_and_protocol(
     assert str(sch[11][0][4]) == first.ends_at.astimezone(feed.clinic.site.zone).strftime("%Y%m%d%H%M%S-0500")
     assert str(sch[9]) == "120" and str(sch[25][0][0]) == "Booked"
     pid = message.segment("PID")
-    assert str(pid[3][0][0]) == str(first.patient_id)  # the MRN
-    assert str(pid[3][0][3]) == "KETAMINE" and str(pid[3][0][4]) == "MR"
+    # No MRN recorded: the record number, as a patient internal identifier (PI), never an MR.
+    assert str(pid[3][0][0]) == str(first.patient_id)
+    assert str(pid[3][0][3]) == "KETAMINE" and str(pid[3][0][4]) == "PI"
     assert str(pid[5][0][0]) == first.patient.last_name and str(pid[5][0][1]) == first.patient.first_name
     assert str(pid[7]) == first.patient.date_of_birth.strftime("%Y%m%d")
     ais = message.segment("AIS")
@@ -82,7 +83,7 @@ def test_the_message_passes_hl7apy_strict_validation(feed):
     payload = SiuMessage.objects.get(appointment=booked[0]).payload
     parsed = parse_message(payload, find_groups=True, validation_level=VALIDATION_LEVEL.STRICT)
     assert parsed.validate()
-    assert parsed.siu_s12_patient.pid.pid_3.cx_5.value == "MR"
+    assert parsed.siu_s12_patient.pid.pid_3.cx_5.value == "PI"  # no MRN recorded
     resources = parsed.siu_s12_resources
     assert resources.siu_s12_location_resource.ail.ail_3.pl_3.value == booked[0].chair.name
     assert resources.siu_s12_service.ais.ais_3.ce_2.value.startswith(booked[0].plan.protocol.name)
