@@ -10,9 +10,13 @@ from functools import partial
 from typing import Any
 
 from django.db import transaction
+from django.db.models.signals import post_save
 from django.dispatch import receiver
+from django.utils import timezone
 
+from patients.models import Patient
 from scheduling.models import Appointment
+from scheduling.reminders.services import reminders_resume
 from scheduling.signals import appointment_cancelled
 from scheduling.tasks import waitlist_offer
 
@@ -38,3 +42,18 @@ def offer_freed_chairs(*, appointments: Sequence[Appointment], **_: Any) -> None
         if appointment.cancelled_at is None:
             continue
         transaction.on_commit(partial(_queue_offer, appointment.pk, appointment.cancelled_at.isoformat()), robust=True)
+
+
+@receiver(post_save, sender=Patient, dispatch_uid="scheduling.reminders.consent_given")
+def remind_booked_sessions_on_consent(
+    *, instance: Patient, created: bool, update_fields: frozenset[str] | None, **_: Any
+) -> None:
+    """A patient who turns reminders on (portal, API, desk or admin) is reminded of the sessions
+    booked already, in the same transaction as the consent. Every way of changing the consent
+    stamps `reminder_consent_changed_at`; a save of other fields leaves this alone (a full save,
+    as the admin makes, checks, and finds the rows queued already)."""
+    if created or not instance.reminder_consent:
+        return
+    if update_fields is not None and "reminder_consent_changed_at" not in update_fields:
+        return
+    reminders_resume(patient=instance, now=timezone.now())

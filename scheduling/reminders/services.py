@@ -42,6 +42,7 @@ __all__ = [
     "reminders_cancel",
     "reminders_dispatch_due",
     "reminders_reschedule",
+    "reminders_resume",
     "reminders_schedule",
 ]
 
@@ -123,6 +124,25 @@ def reminders_schedule(*, appointment: Appointment, now: dt.datetime, just_inser
         if not just_inserted:
             rows = _without_existing(appointment, rows)
         return Reminder.objects.bulk_create(rows)
+
+
+def reminders_resume(*, patient: Patient, now: dt.datetime) -> int:
+    """Once `patient` consents (again): the reminders still ahead for each upcoming session that
+    has none queued for its start. No booking confirmation: those sessions are booked already.
+    Booking makes no rows while consent is off, and the dispatcher stops rows when it is withdrawn,
+    so without this a patient who opts in is reminded only of sessions booked afterwards. Returns
+    how many reminders were queued."""
+    if not patient.reminder_consent:
+        return 0
+    upcoming = Appointment.objects.filter(
+        patient=patient, status__in=UPCOMING_STATUSES, starts_at__gt=now
+    ).select_related("patient", "site__reminder_policy")
+    queued = 0
+    for appointment in upcoming:
+        rows = _new_rows(appointment=appointment, now=now, notice=ReminderKind.CONFIRMATION)
+        rows = _without_existing(appointment, [row for row in rows if row.kind == ReminderKind.REMINDER])
+        queued += len(Reminder.objects.bulk_create(rows))
+    return queued
 
 
 def _stop_unsent(appointment: Appointment, *, reason: str, kinds: list[str] | None = None) -> int:

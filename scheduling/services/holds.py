@@ -38,11 +38,10 @@ def appointment_book_held(*, appointment: Appointment, actor: AbstractBaseUser |
     current.status = AppointmentStatus.BOOKED
     current.booked_by = acting_user(actor) or current.booked_by
     save_with_history(current, fields=["status", "booked_by"], actor=actor, reason="Booked from a hold")
-    if plan is not None:
-        if plan.status == PlanStatus.DRAFT:
-            plan.status = PlanStatus.ACTIVE
-            plan.version += 1
-            save_with_history(plan, fields=["status", "version"], actor=actor, reason="Activated by the first booking")
+    if plan is not None and plan.status == PlanStatus.DRAFT:
+        plan.status = PlanStatus.ACTIVE
+        plan.version += 1
+        save_with_history(plan, fields=["status", "version"], actor=actor, reason="Activated by the first booking")
     reminders.reminders_schedule(appointment=current, now=now, just_inserted=True)
     announce(appointment_booked, appointments=[current], actor=actor)
     return current

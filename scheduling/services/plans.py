@@ -68,9 +68,9 @@ def _release_future(plan: TreatmentPlan, *, actor: AbstractBaseUser | None, now:
     # Latest first, so each released session keeps its number when the rest are renumbered. Holds
     # (an outside system's $hold) go too: booked later, they would put a session on a closed course.
     future = list(
-        plan.appointments.filter(
-            status__in=[*UPCOMING_STATUSES, AppointmentStatus.HELD], starts_at__gt=now
-        ).order_by("-starts_at")
+        plan.appointments.filter(status__in=[*UPCOMING_STATUSES, AppointmentStatus.HELD], starts_at__gt=now).order_by(
+            "-starts_at"
+        )
     )
     for appointment in future:
         appointment_cancel(appointment=appointment, actor=actor, reason=reason, now=now, release_only=True)

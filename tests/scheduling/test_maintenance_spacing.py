@@ -56,6 +56,6 @@ def test_the_rules_see_a_maintenance_session_one_week_before_the_next(clinic):
 
 
 def test_the_desk_cannot_move_a_maintenance_session_to_a_week_before_the_next_without_a_prescriber(clinic):
-    plan, (_, b, _) = _maintenance_plan(clinic)
+    _, (_, b, _) = _maintenance_plan(clinic)
     with pytest.raises(PlanRuleBroken):
         services.appointment_move(appointment=b, starts_at=_at(B_MOVED), actor=clinic.front_desk.user, now=NOW)
