@@ -196,7 +196,7 @@ def capacity_report(*, site: Site, windows: Sequence[CapacityWindow]) -> Capacit
     protocol's nurse minutes, administration and discharge."""
     zone = site.zone
     opening = {row.weekday: (row.opens_at, row.closes_at) for row in site.opening_hours.all()}
-    chairs = Chair.objects.filter(site=site, active=True).count()
+    active_chairs = set(Chair.objects.filter(site=site, active=True).values_list("pk", flat=True))
     start = day_bounds(min(w.first_day for w in windows), zone)[0]
     end = day_bounds(max(w.last_day for w in windows), zone)[1]
     closures = list(
@@ -222,6 +222,7 @@ def capacity_report(*, site: Site, windows: Sequence[CapacityWindow]) -> Capacit
         ).values(
             "starts_at",
             "ends_at",
+            "chair_id",
             "status",
             "checked_in_at",
             "completed_at",
@@ -259,6 +260,10 @@ def capacity_report(*, site: Site, windows: Sequence[CapacityWindow]) -> Capacit
         chair_busy, chair_open = [0] * len(hours), [0] * len(hours)
         hands_on, on_shift = [0] * len(hours), [0] * len(hours)
         setups_by_day: list[list[int]] = []
+        days = [window.first_day + dt.timedelta(days=n) for n in range((window.last_day - window.first_day).days + 1)]
+        # The chairs the site had then: today's, and any retired since that held a session in the
+        # window (the model keeps no date a chair was retired; one retired unused is not counted).
+        chairs = len(active_chairs | {s["chair_id"] for day in days for s in by_day.get(day, ())})
         for offset in range((window.last_day - window.first_day).days + 1):
             day = window.first_day + dt.timedelta(days=offset)
             day_start, day_end = day_bounds(day, zone)
@@ -320,4 +325,4 @@ def capacity_report(*, site: Site, windows: Sequence[CapacityWindow]) -> Capacit
         period.setups_mean = [sum(d[i] for d in setups_by_day) / days if days else 0.0 for i in range(len(setup_bins))]
         period.setups_peak = [max((d[i] for d in setups_by_day), default=0) for i in range(len(setup_bins))]
         periods.append(period)
-    return CapacityReport(site=site, chairs=chairs, hours=hours, setup_bins=setup_bins, periods=periods)
+    return CapacityReport(site=site, chairs=len(active_chairs), hours=hours, setup_bins=setup_bins, periods=periods)
