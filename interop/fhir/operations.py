@@ -258,7 +258,7 @@ class FindView(OperationView):
                     plan=plan,
                     now=now,
                     chairs=[c for c in chairs if c.site_id == site.pk],
-                    wish=wish,
+                    wish=wish.at(site.zone) if wish is not None else None,
                 )
             except CourseDoesNotFit as exc:
                 asked = f" (timing asked: {wish.describe()})" if wish is not None else ""
@@ -272,6 +272,7 @@ class FindView(OperationView):
         zone = zone_of(s.zone for s in sites)
         start, end = at_zone(start_when, zone), at_zone(end_when, zone)
         if wish is not None:
+            wish = wish.at(zone)
             start, end = wish.window(start, end)
             if end <= start:
                 return fhir_response(

@@ -8,23 +8,27 @@ What is read, and how:
 - repeat.timeOfDay (one value): sessions start at or after that wall-clock time;
 - repeat.when (EventTiming MORN, AFT, EVE and their .early/.late, NOON): sessions start within
   the clinic's stretch for that code (WHEN_STARTS); several codes must join into one stretch;
-- repeat.boundsPeriod: the search window is cut to it (start and end of $find still apply).
+- repeat.boundsPeriod: the search window is cut to it (start and end of $find still apply); a
+  date there is a calendar day at the site, the end's day included.
 Refused: event, code, modifierExtension, boundsDuration, boundsRange, count, countMax, duration,
 durationMax, durationUnit, frequency, frequencyMax, period, periodMax, periodUnit, offset, and
 the when codes tied to meals or sleep (C, AC, PC, HS, WAKE, PHS, ...) and NIGHT."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fhir.resources.R4B.timing import Timing
 
 from interop.fhir.outcome import FHIRError, invalid, not_supported
 from interop.fhir.params import as_instant
 from scheduling.engine import Preferences
+from scheduling.engine.wallclock import day_bounds
 
 DAYS_OF_WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
 
@@ -56,6 +60,19 @@ class TimingWish:
     latest: dt.time | None = None  # latest local start
     not_before: dt.datetime | None = None  # boundsPeriod.start
     not_after: dt.datetime | None = None  # boundsPeriod.end: every session ends by then
+    # boundsPeriod edges given as dates: calendar days at the site, the end's day included (a FHIR
+    # Period), made instants by `at` once the site is known.
+    first_day: dt.date | None = None
+    last_day: dt.date | None = None
+
+    def at(self, zone: ZoneInfo) -> TimingWish:
+        """The wish read at a site in `zone`: a boundsPeriod start date from its local midnight, an
+        end date to the end of that local day."""
+        return dataclasses.replace(
+            self,
+            not_before=day_bounds(self.first_day, zone)[0] if self.first_day else self.not_before,
+            not_after=day_bounds(self.last_day, zone)[1] if self.last_day else self.not_after,
+        )
 
     def preferences(self, base: Preferences | None = None) -> Preferences:
         """The engine's Preferences for this wish, within `base` (a plan's own, say) if given."""
@@ -121,14 +138,26 @@ def timing_wish(values: list[Any]) -> TimingWish | None:
             )
         at = _as_time(parsed.timeOfDay[0])
         earliest = at if earliest is None else max(earliest, at)
-    not_before = not_after = None
+    wish = TimingWish(weekdays, earliest, latest)
     if parsed.boundsPeriod is not None:
         bounds = parsed.boundsPeriod
-        not_before = as_instant(bounds.start, name="timing.repeat.boundsPeriod.start") if bounds.start else None
-        not_after = as_instant(bounds.end, name="timing.repeat.boundsPeriod.end") if bounds.end else None
-        if not_before is not None and not_after is not None and not_after <= not_before:
+        first_day, not_before = _edge(bounds.start, name="timing.repeat.boundsPeriod.start")
+        last_day, not_after = _edge(bounds.end, name="timing.repeat.boundsPeriod.end")
+        wish = TimingWish(weekdays, earliest, latest, not_before, not_after, first_day, last_day)
+        # Checked in UTC (a site's zone moves both edges alike, give or take a clock change).
+        in_utc = wish.at(ZoneInfo("UTC"))
+        if in_utc.not_before is not None and in_utc.not_after is not None and in_utc.not_after <= in_utc.not_before:
             raise invalid("timing.repeat.boundsPeriod: end must be after start.")
-    return TimingWish(weekdays, earliest, latest, not_before, not_after)
+    return wish
+
+
+def _edge(value: Any, *, name: str) -> tuple[dt.date | None, dt.datetime | None]:
+    """A boundsPeriod edge: (a calendar day, read at the site later; or None) and (an instant, or None)."""
+    if value is None:
+        return None, None
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value, None
+    return None, as_instant(value, name=name)
 
 
 def _refuse_unknown(data: dict[str, Any], allowed: set[str], where: str) -> None:

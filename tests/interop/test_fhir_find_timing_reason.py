@@ -117,6 +117,16 @@ def test_bounds_period_cuts_the_window(world):
     assert "boundsPeriod lies outside start–end" in note_of(response)
 
 
+def test_a_bounds_period_of_dates_is_those_whole_days_at_the_clinic(world):
+    # boundsPeriod 2026-03-?? to the same date: that day in New York, the end's day included (a FHIR
+    # Period). Read as UTC days it was refused ("end must be after start") or cut at 19:00 the day before.
+    day = START + dt.timedelta(days=2)
+    timing = {"repeat": {"boundsPeriod": {"start": day.isoformat(), "end": day.isoformat()}}}
+    found = appointments(find(world, timing=timing, days=5))
+    assert found and {local(a.start).date() for a in found} == {day}
+    assert max(local(a.end) for a in found).date() == day
+
+
 # --- timing: a whole course --------------------------------------------------------------------
 
 
