@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from clinic import api_fields
 from clinic.api import ClinicAPIMixin
+from clinic.audit import patients_shown
 from clinic.permissions import CLINICIANS, PATIENTS, scope_to_actor
 from measures.models import InstrumentChoice, QuestionnaireResponse, Source
 from measures.scoring import SPECS
@@ -180,7 +181,16 @@ class OutcomeSummaryView(ClinicAPIMixin, APIView):
     )
     def get(self, request, patient_id: int):
         patient = get_object_or_404(scope_to_actor(Patient.objects.all(), self.actor), pk=patient_id)
-        summary = outcome_summary(patient=patient, now=timezone.now())
+        patients_shown(request, [patient.pk])
+        # The caller's sites' plans and sessions only, as the chart shows them.
+        summary = outcome_summary(
+            patient=patient,
+            now=timezone.now(),
+            plans=list(scope_to_actor(patient.plans.select_related("protocol"), self.actor)),
+            appointments=list(
+                scope_to_actor(Appointment.objects.filter(patient=patient), self.actor).order_by("starts_at")
+            ),
+        )
         suggestion = summary.suggestion
         body = {
             "patient": patient.pk,

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from clinic.audit import patients_shown
 from clinic.form_fields import WallClockDateTimeField
 from clinic.models import CLINICIAN_ROLES
 from clinic.permissions import scope_to_staff
@@ -130,6 +131,7 @@ def staff_questionnaire(request: HttpRequest, patient_id: int, instrument: str) 
         scope_to_staff(Patient.objects.select_related("home_site"), request.staff),
         pk=patient_id,  # type: ignore[attr-defined]
     )
+    patients_shown(request, [patient.pk])
     now = timezone.now()
     zone = patient.home_site.zone
     sessions = list(
