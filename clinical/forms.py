@@ -3,10 +3,13 @@ activates the site's zone), and the services re-check every rule."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.db.models import Q
 
 from clinic.form_fields import ClinicalDateField, WallClockDateTimeField
-from clinic.models import CLINICIAN_ROLES, Route, StaffMember
+from clinic.models import CLINICIAN_ROLES, Route, Site, StaffMember
 from clinical.models import SideEffect, VitalsPhase
 
 
@@ -34,6 +37,12 @@ class AdministrationForm(forms.Form):
         queryset=StaffMember.objects.filter(role__in=CLINICIAN_ROLES, active=True).select_related("user"),
         label="Given by",
     )
+
+    def __init__(self, *args: Any, site: Site, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The clinicians of the session's site (the service refuses anyone else).
+        field = self.fields["given_by"]
+        field.queryset = field.queryset.filter(Q(all_sites=True) | Q(sites=site)).distinct()  # type: ignore[attr-defined]
 
 
 class RecoveryForm(forms.Form):

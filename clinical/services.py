@@ -15,6 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from clinic.models import CLINICIAN_ROLES, Role, Route, Site, StaffMember
+from clinic.permissions import works_at
 from clinical.errors import SessionRecordIncomplete, StartHeld
 from clinical.models import (
     Administration,
@@ -293,6 +294,12 @@ def administration_record(
     if held:
         raise StartHeld(held)
     _require_clinician(given_by, "give ketamine")
+    if not works_at(given_by, appointment.site):
+        # The register names who gave the drug: a clinician of this site.
+        raise InvalidInput(
+            f"{given_by} does not work at {appointment.site.name}; name the clinician who gave it here.",
+            details={"field": "given_by"},
+        )
     _check_dose(route=route, dose_mg_per_kg=dose_mg_per_kg, weight_kg=weight_kg, total_mg=total_mg)
     if not started_at < ended_at:
         raise InvalidInput("The administration must end after it starts.", details={"field": "ended_at"})

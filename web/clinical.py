@@ -44,12 +44,13 @@ def _initial_forms(appointment: Appointment, request: HttpRequest, now: dt.datet
         "vitals": VitalsForm(initial={"phase": phase}),
         "clear": ClearStartForm(),
         "administration": AdministrationForm(
+            site=appointment.site,
             initial={
                 "route": protocol.route if protocol else "iv",
                 "started_at": started_default,
                 "ended_at": local_now,
                 "given_by": staff.pk if staff.is_clinician else None,
-            }
+            },
         ),
         "recovery": RecoveryForm(
             initial={
@@ -131,7 +132,8 @@ def session(request: HttpRequest, appointment_id: int) -> HttpResponse:
         which = request.POST.get("form", "")
         if which not in (*FORMS, "start", "complete"):
             return HttpResponse("Unknown form.", status=400)
-        form = FORMS[which](request.POST) if which in FORMS else None
+        bound = {"site": appointment.site} if which == "administration" else {}
+        form = FORMS[which](request.POST, **bound) if which in FORMS else None
         if form is not None:
             forms[which] = form
             if not form.is_valid():
