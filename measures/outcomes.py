@@ -81,8 +81,13 @@ def reduction_pct(baseline: int, value: int) -> float | None:
     return round((baseline - value) * 100 / baseline, 1)
 
 
-def find_baseline(points: Sequence[ScorePoint], first_session: FirstSession | None) -> ScorePoint | None:
-    ordered = sorted(points, key=lambda p: p.completed_at)
+def find_baseline(
+    points: Sequence[ScorePoint], first_session: FirstSession | None, *, since: dt.datetime | None = None
+) -> ScorePoint | None:
+    """The course's pre-treatment score: the first at or before its first session (or given for
+    it). `since`, the end of the patient's course before this one: a second course (after a
+    relapse) is judged against the scores given after the first ended, not before it began."""
+    ordered = sorted((p for p in points if since is None or p.completed_at > since), key=lambda p: p.completed_at)
     if first_session is None:
         return ordered[0] if ordered else None
     for point in ordered:
@@ -92,11 +97,15 @@ def find_baseline(points: Sequence[ScorePoint], first_session: FirstSession | No
 
 
 def instrument_outcome(
-    instrument: Instrument, points: Iterable[ScorePoint], first_session: FirstSession | None
+    instrument: Instrument,
+    points: Iterable[ScorePoint],
+    first_session: FirstSession | None,
+    *,
+    since: dt.datetime | None = None,
 ) -> InstrumentOutcome:
     ordered = sorted(points, key=lambda p: p.completed_at)
     latest = ordered[-1] if ordered else None
-    baseline = find_baseline(ordered, first_session)
+    baseline = find_baseline(ordered, first_session, since=since)
     after = [p for p in ordered if baseline is not None and p.completed_at > baseline.completed_at]
     change = reduction_pct(baseline.total, latest.total) if baseline and latest and after else None
     responded = change is not None and change >= RESPONSE_REDUCTION_PCT
