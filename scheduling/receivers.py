@@ -49,9 +49,9 @@ def remind_booked_sessions_on_consent(
     *, instance: Patient, created: bool, update_fields: frozenset[str] | None, **_: Any
 ) -> None:
     """A patient who turns reminders on (portal, API, desk or admin) is reminded of the sessions
-    booked already, in the same transaction as the consent. Every way of changing the consent
-    stamps `reminder_consent_changed_at`; a save of other fields leaves this alone (a full save,
-    as the admin makes, checks, and finds the rows queued already)."""
+    booked already, in the consent's transaction when it has one. The portal and the API stamp
+    `reminder_consent_changed_at` when consent changes, so a save of other fields alone is left
+    alone; a full save (the admin's, a serializer's) checks, and finds any rows queued already."""
     if created or not instance.reminder_consent:
         return
     if update_fields is not None and "reminder_consent_changed_at" not in update_fields:

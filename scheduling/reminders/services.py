@@ -134,14 +134,18 @@ def reminders_resume(*, patient: Patient, now: dt.datetime) -> int:
     how many reminders were queued."""
     if not patient.reminder_consent:
         return 0
-    upcoming = Appointment.objects.filter(
-        patient=patient, status__in=UPCOMING_STATUSES, starts_at__gt=now
-    ).select_related("patient", "site__reminder_policy")
     queued = 0
-    for appointment in upcoming:
-        rows = _new_rows(appointment=appointment, now=now, notice=ReminderKind.CONFIRMATION)
-        rows = _without_existing(appointment, [row for row in rows if row.kind == ReminderKind.REMINDER])
-        queued += len(Reminder.objects.bulk_create(rows))
+    with transaction.atomic():
+        # Two consents saved at once (a double click, the portal and the API) take turns: the
+        # second finds the first's rows and adds none.
+        Patient.objects.select_for_update().filter(pk=patient.pk).first()
+        upcoming = Appointment.objects.filter(
+            patient=patient, status__in=UPCOMING_STATUSES, starts_at__gt=now
+        ).select_related("patient", "site__reminder_policy")
+        for appointment in upcoming:
+            rows = _new_rows(appointment=appointment, now=now, notice=ReminderKind.CONFIRMATION)
+            rows = _without_existing(appointment, [row for row in rows if row.kind == ReminderKind.REMINDER])
+            queued += len(Reminder.objects.bulk_create(rows))
     return queued
 
 

@@ -22,19 +22,21 @@ HOLD_EXPIRED = "Hold expired"
 @transaction.atomic
 def appointment_book_held(*, appointment: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> Appointment:
     """Turn a hold into a booking. A retry on a hold already booked returns it unchanged; a hold
-    that has lapsed (swept or not) is refused, since its time may have been promised elsewhere."""
+    that has lapsed (swept or not) is refused, since its time may have been promised elsewhere; so
+    is a hold on a course paused or ended since (pausing or ending releases its holds). The plan is
+    locked before the hold, the order pausing (plan, then its sessions) and booking take."""
+    plan_id = Appointment.objects.filter(pk=appointment.pk).values_list("plan_id", flat=True).first()
+    plan = TreatmentPlan.objects.select_for_update().get(pk=plan_id) if plan_id else None
     current = Appointment.objects.select_for_update(of=("self",)).select_related("site").get(pk=appointment.pk)
     if current.status == AppointmentStatus.BOOKED and current.hold_expires_at is not None:
         return current  # booked from this hold already: a retry is harmless
+    if plan is not None and plan.status not in (PlanStatus.DRAFT, PlanStatus.ACTIVE):
+        raise InvalidState(f"The plan is {plan.get_status_display().lower()}; the held time cannot be booked.")
     if current.status != AppointmentStatus.HELD or current.hold_expires_at is None or current.hold_expires_at <= now:
         raise BookingConflict(
             "The hold has expired; find a new time and hold it again.",
             details={"reason": "hold_expired", "status": current.status},
         )
-    plan = TreatmentPlan.objects.select_for_update().get(pk=current.plan_id) if current.plan_id else None
-    if plan is not None and plan.status not in (PlanStatus.DRAFT, PlanStatus.ACTIVE):
-        # Paused or ended since the hold was made (pausing releases holds too; this is the race).
-        raise InvalidState(f"The plan is {plan.get_status_display().lower()}; the held time cannot be booked.")
     current.status = AppointmentStatus.BOOKED
     current.booked_by = acting_user(actor) or current.booked_by
     save_with_history(current, fields=["status", "booked_by"], actor=actor, reason="Booked from a hold")

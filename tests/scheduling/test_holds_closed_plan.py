@@ -4,8 +4,11 @@ ending the course releases its holds, and booking a hold re-reads the course und
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 
 import pytest
+from django.db import connection, transaction
 
 from scheduling import services
 from scheduling.errors import InvalidState
@@ -38,7 +41,8 @@ def test_pausing_or_ending_a_course_releases_its_holds_and_they_cannot_be_booked
 
     held.refresh_from_db()
     assert held.status == AppointmentStatus.CANCELLED
-    with pytest.raises(Exception, match="hold has expired"):
+    # The EHR's $book is told why: the course, not a lapsed hold to make again.
+    with pytest.raises(InvalidState, match=f"The plan is {how}( early)?; the held time cannot be booked"):
         services.appointment_book_held(appointment=held, actor=clinic.front_desk.user, now=NOW)
     assert not Appointment.objects.filter(plan=plan, starts_at__gt=NOW, status=AppointmentStatus.BOOKED).exists()
 
@@ -54,3 +58,47 @@ def test_a_hold_whose_course_closed_meanwhile_is_refused_and_stays_a_hold(clinic
 
     held.refresh_from_db()
     assert held.status == AppointmentStatus.HELD and held.reminders.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_booking_a_hold_while_its_course_is_being_paused_waits_and_is_refused_not_deadlocked(clinic):
+    # The pause holds the plan's row (its first statement) while the $book arrives. Booking the
+    # hold locked the hold first and then the plan, while the pause locks the plan and then
+    # cancels the hold: a deadlock (a 500). Booking now takes the plan first, waits, and is refused.
+    plan, held = _course_with_a_hold(clinic)
+    started = threading.Barrier(2, timeout=10)
+    outcomes: dict[str, str] = {}
+
+    def pause() -> None:
+        try:
+            with transaction.atomic():
+                TreatmentPlan.objects.select_for_update().get(pk=plan.pk)
+                started.wait()
+                time.sleep(0.5)  # the booking reaches its locks meanwhile
+                services.plan_pause(plan=plan, reason="Travelling", actor=clinic.prescriber.user, now=NOW)
+            outcomes["pause"] = "paused"
+        except Exception as exc:
+            outcomes["pause"] = f"{type(exc).__name__}: {exc}"
+        finally:
+            connection.close()
+
+    def book() -> None:
+        try:
+            started.wait()
+            services.appointment_book_held(appointment=held, actor=clinic.front_desk.user, now=NOW)
+            outcomes["book"] = "booked"
+        except Exception as exc:
+            outcomes["book"] = f"{type(exc).__name__}: {exc}"
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=pause), threading.Thread(target=book)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert outcomes == {
+        "pause": "paused",
+        "book": "InvalidState: The plan is paused; the held time cannot be booked.",
+    }
+    assert Appointment.objects.get(pk=held.pk).status == AppointmentStatus.CANCELLED
