@@ -131,7 +131,9 @@ def capability_statement(base: str) -> CapabilityStatement:
                 "Find Existing Appointments (ITI-118) is this search. date=<YYYY-MM-DD> is that calendar day "
                 "where each appointment's site is (a 09:00 session in Sydney on 3 March is on 3 March); a "
                 "dateTime without an offset is UTC. In $find, a date (start, end) is the day at the site the "
-                "times are found at, or the UTC day when sites in several time zones answer."
+                "times are found at, or the UTC day when sites in several time zones answer; the window "
+                "runs from the start of its start and ends at the start of its end (an end date is not "
+                "searched), while a timing boundsPeriod's end date is included, as a Period's is."
             ),
         ),
         _resource(

@@ -7,10 +7,12 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from clinic.models import Chair, Site
 from interop.fhir import ids
 from interop.fhir.outcome import invalid
+from interop.fhir.params import zone_of
 from interop.fhir.timing import TimingWish
 from patients.models import Patient
 from scheduling.engine import Availability, NoFit, Preferences, Proposal
@@ -32,11 +34,18 @@ from scheduling.services import course_propose
 MAX_WINDOW = dt.timedelta(days=31)
 
 
-def check_window(start: dt.datetime, end: dt.datetime) -> None:
+def check_window(start: dt.datetime, end: dt.datetime, zone: ZoneInfo) -> None:
+    """[start, end) is a window to search: it ends after it starts and spans at most MAX_WINDOW on
+    the wall clock of `zone` (a month of days across a clock change is 31 days there, an hour more
+    or less in UTC)."""
     if end <= start:
         raise invalid("end must be after start.")
-    if end - start > MAX_WINDOW:
+    if wall_clock(end, zone) - wall_clock(start, zone) > MAX_WINDOW:
         raise invalid(f"Ask for at most {MAX_WINDOW.days} days at a time.")
+
+
+def wall_clock(instant: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    return instant.astimezone(zone).replace(tzinfo=None)
 
 
 @dataclass
@@ -68,7 +77,8 @@ def find_free_times(
     one per chair and start, in time order, at most `limit`; only on the weekdays and
     between the local start times of `prefs`, if given. With the reasons the days without a
     free time gave."""
-    check_window(start, end)
+    sites = list(sites)
+    check_window(start, end, zone_of(s.zone for s in sites))
     duration = dt.timedelta(minutes=protocol.session_minutes)
     begin = max(start, now)
     found: list[ids.Proposed] = []

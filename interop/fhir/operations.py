@@ -9,7 +9,6 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
@@ -215,10 +214,10 @@ class FindView(OperationView):
         for name in ("start", "end"):
             if len(found.get(name, [])) != 1:
                 raise invalid(f"$find needs exactly one {name}.")
-        # Instants, or calendar days read at the site (below, once the sites are known).
+        # Instants, or calendar days read at the site (below, once the sites are known, where the
+        # window is checked: 31 days of a month across a clock change are 31 days at the clinic).
         start_when = _when(found["start"][0], "start")
         end_when = _when(found["end"][0], "end")
-        check_window(at_zone(start_when, _UTC), at_zone(end_when, _UTC))
         wish = timing_wish(found.get("timing", []))
         concepts = reason_concepts(found.get("reason", []), token=self.request.method == "GET")
         protocol = _protocol(found)
@@ -249,6 +248,8 @@ class FindView(OperationView):
                 raise FHIRError(404, "not-found", "None of your sites has a chair for this.")
             plan = open_plan(patient, protocol)
             site = next((s for s in sites if plan is not None and s.pk == plan.site_id), sites[0])
+            check_window(at_zone(start_when, site.zone), at_zone(end_when, site.zone), site.zone)
+            wish = wish.at(site.zone) if wish is not None else None
             try:
                 found_course = course_times(
                     site=site,
@@ -258,7 +259,7 @@ class FindView(OperationView):
                     plan=plan,
                     now=now,
                     chairs=[c for c in chairs if c.site_id == site.pk],
-                    wish=wish.at(site.zone) if wish is not None else None,
+                    wish=wish,
                 )
             except CourseDoesNotFit as exc:
                 asked = f" (timing asked: {wish.describe()})" if wish is not None else ""
@@ -271,6 +272,7 @@ class FindView(OperationView):
             return fhir_response(self.bundle(appointments, notes=found_course.notes))
         zone = zone_of(s.zone for s in sites)
         start, end = at_zone(start_when, zone), at_zone(end_when, zone)
+        check_window(start, end, zone)
         if wish is not None:
             wish = wish.at(zone)
             start, end = wish.window(start, end)
@@ -350,9 +352,6 @@ def reason_concepts(values: list[Any], *, token: bool) -> list[CodeableConcept]:
     return concepts
 
 
-_UTC = ZoneInfo("UTC")
-
-
 def _when(value: Any, name: str) -> dt.datetime | dt.date:
     """A start or end parameter: an instant, or a calendar day (a date, read at the site)."""
     if isinstance(value, str):
@@ -398,7 +397,7 @@ class WriteOperationView(OperationView):
                 # A proposal found for one patient is never booked for another, nor silently for its
                 # own patient when the request names someone else.
                 raise invalid(
-                    f"patient-resource names Patient/{patient.pk}, but this proposal was found for another "
+                    f"The request names Patient/{patient.pk}, but this proposal was found for another "
                     "patient: $find again for the patient to book."
                 )
             patient = KINDS["Patient"].visible(self.actor).filter(pk=proposed.patient_id).first()

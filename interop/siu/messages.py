@@ -15,9 +15,10 @@ Datetimes are the site's wall clock with its UTC offset (YYYYMMDDHHMMSS+ZZZZ), s
 never has to guess the zone.
 
 PID-3: the patient's medical record number (Patient.mrn, the one FHIR's Patient.identifier
-carries), identifier type MR, under the receiver's assigning authority (PID-3.4). A patient
+carries), identifier type MR, under the receiver's MRN assigning authority (PID-3.4). A patient
 registered without one is sent under this system's record number (Patient.pk) as identifier type
-PI (patient internal identifier), never as an MR another patient's number could equal.
+PI (patient internal identifier), assigned by this system (the sending application), never as an
+MR another patient's number could equal.
 `patient_identifier` is the one place that decides it."""
 
 from __future__ import annotations
@@ -195,7 +196,9 @@ def siu_message(
     pid.pid_1 = "1"
     identifier, kind = patient_identifier(patient)
     pid.pid_3.cx_1 = text(identifier)
-    pid.pid_3.cx_4.hd_1 = text(receiver.mrn_assigning_authority)
+    # An MRN under the clinic's MRN authority; our record number under this system's own name (the
+    # sending application), so a receiver keying on number and authority never joins the two.
+    pid.pid_3.cx_4.hd_1 = text(receiver.mrn_assigning_authority if kind == "MR" else receiver.sending_application)
     pid.pid_3.cx_5 = kind
     pid.pid_5.xpn_1.fn_1 = text(patient.last_name)
     pid.pid_5.xpn_2 = text(patient.first_name)

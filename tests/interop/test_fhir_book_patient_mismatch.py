@@ -29,5 +29,5 @@ def test_a_proposal_for_one_patient_is_never_booked_silently_when_another_patien
     response = desk.post(BASE + "Appointment/$book", body, content_type=FHIR_JSON)
 
     assert response.status_code == 400, response.content
-    assert "this proposal was found for another patient" in response.json()["issue"][0]["diagnostics"]
+    assert "but this proposal was found for another patient" in response.json()["issue"][0]["diagnostics"]
     assert not Appointment.objects.exists()

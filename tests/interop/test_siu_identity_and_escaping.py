@@ -42,8 +42,10 @@ def test_two_different_patients_never_share_an_mrn_in_pid_3(feed):
     first = _book(feed, no_mrn, 14)
     second = _book(feed, other, 17)
 
-    # Same identifier value, same assigning authority, same type: the EHR files both under one chart.
-    assert _pid3(first) != _pid3(second), (_pid3(first), _pid3(second))
+    # Never the same number under the same authority (what a patient index keys on): the record
+    # number is a PI assigned by this system, the MRN an MR under the clinic's MRN authority.
+    assert _pid3(first)[:2] != _pid3(second)[:2], (_pid3(first), _pid3(second))
+    assert (_pid3(first)[2], _pid3(second)[2]) == ("PI", "MR")
 
 
 @pytest.mark.parametrize(

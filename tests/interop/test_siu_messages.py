@@ -64,7 +64,7 @@ def test_the_message_names_patient_mrn_site_chair_nurse_prescriber_and_protocol(
     pid = message.segment("PID")
     # No MRN recorded: the record number, as a patient internal identifier (PI), never an MR.
     assert str(pid[3][0][0]) == str(first.patient_id)
-    assert str(pid[3][0][3]) == "KETAMINE" and str(pid[3][0][4]) == "PI"
+    assert str(pid[3][0][3]) == "KETAMINE-SCHED" and str(pid[3][0][4]) == "PI"  # assigned by this system
     assert str(pid[5][0][0]) == first.patient.last_name and str(pid[5][0][1]) == first.patient.first_name
     assert str(pid[7]) == first.patient.date_of_birth.strftime("%Y%m%d")
     ais = message.segment("AIS")
