@@ -28,6 +28,7 @@ from clinic.api_fields import (
     ClinicModelFieldMapping,
     StrictInputMixin,
     has_control_characters,
+    shown_safely,
 )
 from clinic.audit import PatientsShownMixin
 from clinic.models import Chair, Closure, OpeningHours, ReminderPolicy, Role, Route, Shift, Site, StaffMember
@@ -145,7 +146,8 @@ def refuse_control_characters(request) -> None:
             if has_control_characters(key) or has_control_characters(value):
                 hits.append(key)
     if hits:
-        raise serializers.ValidationError({name: [CONTROL_CHARACTER_MESSAGE] for name in hits})
+        # A name may itself hold the character: it is shown with U+FFFD in its place.
+        raise serializers.ValidationError({shown_safely(name): [CONTROL_CHARACTER_MESSAGE] for name in hits})
 
 
 class CleanModelSerializer(StrictInputMixin, ClinicModelFieldMapping, serializers.ModelSerializer):
@@ -352,6 +354,17 @@ class StaffViewSet(
         # `sites` names only the editor's sites (the field is scoped): the member's other
         # sites are not the editor's to take away.
         editor_sites = site_ids(self.actor.staff)
+        member = serializer.instance
+        reaches_beyond = editor_sites is not None and (
+            member.all_sites or any(site.pk not in editor_sites for site in member.sites.all())
+        )
+        if reaches_beyond and {"role", "active"} & set(serializer.validated_data):
+            # A role or the active flag holds at every site the member works at: a site's
+            # administrator changes them only for staff of their own sites alone.
+            raise PermissionDenied(
+                "This staff member also works at sites you do not administer: only clinic-wide "
+                "staff change their role or active flag."
+            )
         kept = []
         if "sites" in serializer.validated_data and editor_sites is not None:
             kept = [site for site in serializer.instance.sites.all() if site.pk not in editor_sites]

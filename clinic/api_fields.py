@@ -28,15 +28,21 @@ from rest_framework import serializers
 from clinic.dates import BIRTH_EARLIEST, CLINICAL_EARLIEST, CLINICAL_LATEST, in_range, range_message  # noqa: F401
 
 NAIVE_DATETIME_MESSAGE = "Include a UTC offset or Z (e.g. 2026-03-05T15:00:00Z)."
-CONTROL_CHARACTER_MESSAGE = "Control characters are not allowed."
+CONTROL_CHARACTER_MESSAGE = "Control characters and unpaired surrogates are not allowed."
 
-# C0 controls except tab, line feed and carriage return; DEL; C1 controls.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# C0 controls except tab, line feed and carriage return; DEL; C1 controls; and lone UTF-16
+# surrogates (JSON's "\ud800" decodes to one, and no UTF-8 answer or PostgreSQL text can hold it).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _WHOLE_NUMBER = re.compile(r"^[0-9]{1,18}$")
 
 
 def has_control_characters(text: str) -> bool:
     return bool(_CONTROL.search(text))
+
+
+def shown_safely(text: str) -> str:
+    """`text` with each control character or lone surrogate replaced by U+FFFD, fit to echo back."""
+    return _CONTROL.sub("\ufffd", text)
 
 
 def validate_date_range(

@@ -24,7 +24,7 @@ from clinic.db import PostgresExclusionConstraint, TsTzRange
 def validate_time_zone(value: str) -> None:
     try:
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America" is a folder of zones
         raise ValidationError(f"{value!r} is not an IANA time zone such as 'America/New_York'.") from None
 
 

@@ -28,7 +28,7 @@ from clinic.api import AtomicWritesMixin, CleanModelSerializer, ClinicAPIMixin
 from clinic.models import Channel
 from clinic.permissions import ADMINS, CLINICIANS, DESK, PATIENTS, PRESCRIBERS, FieldVisibilityMixin, hidden_fields
 from patients.models import Contraindication, Evaluation, Patient, PatientFlag
-from patients.services import EVALUATION_FIELDS, evaluation_record, patient_home_site_check
+from patients.services import EVALUATION_FIELDS, evaluation_record, patient_home_site_check, patient_register
 
 
 class PhoneField(PhoneNumberField):
@@ -161,6 +161,16 @@ class PatientViewSet(
         if self.actor.is_patient:
             return queryset.filter(pk=self.actor.patient.pk)
         return queryset
+
+    def perform_create(self, serializer):
+        # Through registration's rule, as the page and FHIR do: one person, one chart (the same
+        # name and date of birth twice is refused), names trimmed and in one Unicode form.
+        serializer.instance = patient_register(
+            actor=self.request.user,
+            now=timezone.now(),
+            clinician=self.actor.is_clinician,
+            fields=dict(serializer.validated_data),
+        )
 
     def get_serializer_context(self):
         return {

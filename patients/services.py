@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -25,7 +26,8 @@ def patient_register(*, actor: AbstractBaseUser, now: dt.datetime, clinician: bo
     always the same person, and two charts for one patient split their history."""
     if not clinician and any(fields.get(name) for name in CLINICAL_FIELDS):
         raise InvalidInput("Only clinicians can record medications and seizure history.")
-    first, last = fields["first_name"].strip(), fields["last_name"].strip()
+    # One Unicode form (NFC): "José" typed as é or as e + a combining accent is one name.
+    first, last = (unicodedata.normalize("NFC", fields[name]).strip() for name in ("first_name", "last_name"))
     duplicate = Patient.objects.filter(
         first_name__iexact=first, last_name__iexact=last, date_of_birth=fields["date_of_birth"]
     ).first()

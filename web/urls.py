@@ -1,6 +1,6 @@
 """Pages for people (the API lives elsewhere); included at the root by config.urls."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from web import booking as booking_pages
 from web import capacity as capacity_pages
@@ -24,7 +24,8 @@ urlpatterns = [
     path("me/sessions/<int:appointment_id>/session.ics", portal.appointment_download, name="portal-ics"),
     path("me/sessions/<int:appointment_id>/<slug:action>/", portal.portal_action, name="portal-action"),
     path("me/reminders/", portal.preferences, name="portal-preferences"),
-    path("calendar/<str:token>.ics", portal.calendar_feed, name="calendar-feed"),
+    # The token is token_urlsafe's alphabet: anything else (a NUL, say) is a 404 before any query.
+    re_path(r"^calendar/(?P<token>[A-Za-z0-9_-]{1,64})\.ics$", portal.calendar_feed, name="calendar-feed"),
     path("me/calendar/<slug:action>/", portal.calendar_feed_change, name="portal-calendar"),
     # Waitlist (web/waitlist.py)
     path("waitlist/", waitlist_pages.waitlist, name="waitlist"),

@@ -88,7 +88,10 @@ class ClinicTokenAuthentication(TokenAuthentication):
         knox's own read and the role check's would be two, and their ORM building costs an API
         request more CPU than the database spends on it."""
         message = "Invalid token."
-        text = token.decode("utf-8")
+        try:
+            text = token.decode("ascii")  # a knox token is hex: any other byte is a bad token
+        except UnicodeDecodeError as exc:
+            raise exceptions.AuthenticationFailed(message) from exc
         for auth_token in _tokens_with_their_users(text[: CONSTANTS.TOKEN_KEY_LENGTH]):
             if self._cleanup_token(auth_token):
                 continue
