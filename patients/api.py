@@ -25,6 +25,7 @@ from rest_framework.response import Response
 
 from clinic import api_fields
 from clinic.api import AtomicWritesMixin, CleanModelSerializer, ClinicAPIMixin
+from clinic.audit import patients_shown
 from clinic.models import Channel
 from clinic.permissions import ADMINS, CLINICIANS, DESK, PATIENTS, PRESCRIBERS, FieldVisibilityMixin, hidden_fields
 from patients.models import Contraindication, Evaluation, Patient, PatientFlag
@@ -171,6 +172,7 @@ class PatientViewSet(
             clinician=self.actor.is_clinician,
             fields=dict(serializer.validated_data),
         )
+        patients_shown(self.request, [serializer.instance.pk])  # as PatientsShownMixin's own create does
 
     def get_serializer_context(self):
         return {
