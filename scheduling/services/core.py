@@ -130,7 +130,7 @@ def lock_for_booking(*, nurse_ids: Sequence[int], patient: Patient) -> None:
 def fresh_availability(
     *,
     site: Site,
-    patient: Patient,
+    patient: Patient | None,
     start: dt.datetime,
     end: dt.datetime,
     exclude_ids: Sequence[int] = (),

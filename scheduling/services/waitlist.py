@@ -24,7 +24,8 @@ from django.urls import reverse
 from clinic.dates import require_clinical_dates
 from clinic.models import Channel, Site
 from patients.models import Patient
-from scheduling.engine import Slot, Span
+from scheduling.engine import Availability, Slot, Span
+from scheduling.engine.model import NurseWork
 from scheduling.engine.wallclock import local_day
 from scheduling.errors import InvalidInput, InvalidState, SchedulingError
 from scheduling.models import (
@@ -40,7 +41,7 @@ from scheduling.models import (
     WaitlistOfferStatus,
     WaitlistStatus,
 )
-from scheduling.selectors import protocol_nurse_work
+from scheduling.selectors import patient_busy_spans, protocol_nurse_work
 from scheduling.services.appointments import appointment_book, appointment_move, plan_rule_violations
 from scheduling.services.core import acting_user, fresh_availability, local_label, save_with_history, slot_problem
 
@@ -149,10 +150,16 @@ def _entry_duration(entry: WaitlistEntry) -> dt.timedelta:
     return dt.timedelta(minutes=protocol.session_minutes) if protocol else DEFAULT_SESSION
 
 
-def _suits(entry: WaitlistEntry, freed: Appointment, *, now: dt.datetime) -> bool:
-    """Whether `entry`'s patient could take the freed chair: route, plan rules, earlier, and the
-    patient's whole session (which may be longer than the one cancelled) bookable there as booking
-    checks it: opening hours, closures, the chair, the patient's own diary and a nurse free."""
+# The site's free chair time for one length of session, nurse work and excluded session: read once
+# per freed session for all the waiting entries that ask the same (`_suits`).
+_SiteRoom = dict[tuple[dt.datetime, NurseWork, int | None], Availability]
+
+
+def _suits(entry: WaitlistEntry, freed: Appointment, *, now: dt.datetime, room: _SiteRoom | None = None) -> bool:
+    """Whether `entry`'s patient could take the freed chair: route, plan rules, earlier, the
+    patient's own diary, and the patient's whole session (which may be longer than the one
+    cancelled) bookable there as booking checks it: opening hours, closures, the chair and a nurse
+    free. `room` keeps the site's free time between entries (one read per length of session)."""
 
     protocol = _entry_protocol(entry)
     route = protocol.route if protocol else "iv"
@@ -171,14 +178,18 @@ def _suits(entry: WaitlistEntry, freed: Appointment, *, now: dt.datetime) -> boo
         ):
             return False
     span = Span(freed.starts_at, freed.starts_at + _entry_duration(entry))
-    availability = fresh_availability(
-        site=freed.site,
-        patient=entry.patient,
-        start=span.start,
-        end=span.end,
-        exclude_ids=[replaces.pk] if replaces else [],
-        work=protocol_nurse_work(protocol),
-    )
+    exclude = [replaces.pk] if replaces else []
+    busy = patient_busy_spans(patient=entry.patient, start=span.start, end=span.end, exclude_appointment_ids=exclude)
+    if any(other.overlaps(span) for other in busy):
+        return False
+    work = protocol_nurse_work(protocol)
+    room = {} if room is None else room
+    key = (span.end, work, replaces.pk if replaces else None)
+    if key not in room:
+        room[key] = fresh_availability(
+            site=freed.site, patient=None, start=span.start, end=span.end, exclude_ids=exclude, work=work
+        )
+    availability = room[key]
     return any(
         slot_problem(availability, Slot(span.start, span.end, freed.chair_id, nurse.id), route=route) is None
         for nurse in availability.site.nurses
@@ -198,8 +209,9 @@ def waitlist_matches(*, freed: Appointment, now: dt.datetime, offered_too: bool 
     if not offered_too:
         candidates = candidates.exclude(offers__freed=freed)
     chosen: list[WaitlistEntry] = []
+    room: _SiteRoom = {}
     for entry in candidates:
-        if _suits(entry, freed, now=now):
+        if _suits(entry, freed, now=now, room=room):
             chosen.append(entry)
             if len(chosen) >= MAX_OFFERS_PER_FREED_SESSION:
                 break
