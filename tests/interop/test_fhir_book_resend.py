@@ -15,16 +15,21 @@ from tests.scheduling.conftest import NOW
 pytestmark = pytest.mark.django_db
 
 
+def _booked(world):
+    """Patient A's session on Tue 3 March, 10:00 in New York, chair 1."""
+    return services.appointment_book(
+        patient=world.patient_a,
+        site=world.clinic.site,
+        starts_at=dt.datetime(2026, 3, 3, 15, tzinfo=dt.UTC),
+        actor=world.clinic.front_desk.user,
+        now=NOW,
+        chair=world.clinic.chairs[0],
+    )
+
+
 def test_book_with_an_unchanged_confirmed_appointment_does_not_move_or_unconfirm_it(world):
     clinic = world.clinic
-    booked = services.appointment_book(
-        patient=world.patient_a,
-        site=clinic.site,
-        starts_at=dt.datetime(2026, 3, 3, 15, tzinfo=dt.UTC),
-        actor=clinic.front_desk.user,
-        now=NOW,
-        chair=clinic.chairs[0],
-    )
+    booked = _booked(world)
     services.appointment_confirm(appointment=booked, actor=clinic.front_desk.user, now=NOW)
     history_before = Appointment.history.filter(id=booked.pk).count()
 
@@ -53,14 +58,7 @@ def test_book_with_an_unchanged_confirmed_appointment_does_not_move_or_unconfirm
 
 def test_book_with_a_cancelled_appointment_sent_back_unchanged_is_refused_not_a_quiet_200(world):
     clinic = world.clinic
-    booked = services.appointment_book(
-        patient=world.patient_a,
-        site=clinic.site,
-        starts_at=dt.datetime(2026, 3, 3, 15, tzinfo=dt.UTC),
-        actor=clinic.front_desk.user,
-        now=NOW,
-        chair=clinic.chairs[0],
-    )
+    booked = _booked(world)
     desk = world.client("front_desk")
     as_read = json.loads(parse(desk.get(BASE + f"Appointment/{booked.pk}")).model_dump_json())
     services.appointment_cancel(appointment=booked, actor=clinic.front_desk.user, reason="Flu", now=NOW)

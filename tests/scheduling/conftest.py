@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from clinic.models import Chair, Role, Shift, Site, StaffMember
-from scheduling.models import Protocol, TreatmentPlan
-from scheduling.services import plan_create
+from scheduling.models import Appointment, Protocol, TreatmentPlan
+from scheduling.services import appointment_book, plan_create
 from tests.factories import ChairFactory, PatientFactory, ProtocolFactory, SiteFactory, StaffFactory, UserFactory
 
 # A Monday; the US clocks change on Sunday 8 March 2026.
@@ -37,6 +38,22 @@ class Clinic:
             actor=self.prescriber.user,
             **kwargs,
         )
+
+    def book(self, plan: TreatmentPlan, starts: Iterable[dt.datetime], **extra) -> list[Appointment]:
+        """Each start booked for the plan's patient in the first chair, by the front desk at NOW."""
+        return [
+            appointment_book(
+                patient=plan.patient,
+                plan=plan,
+                site=self.site,
+                starts_at=starts_at,
+                chair=self.chairs[0],
+                actor=self.front_desk.user,
+                now=NOW,
+                **extra,
+            )
+            for starts_at in starts
+        ]
 
 
 def add_shifts(nurse: StaffMember, site: Site, first: dt.date, days: int) -> None:

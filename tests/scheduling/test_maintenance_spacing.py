@@ -30,19 +30,7 @@ def _maintenance_plan(clinic):
     plan = clinic.plan(maintenance_interval_days=21)
     TreatmentPlan.objects.filter(pk=plan.pk).update(phase=Phase.MAINTENANCE)
     plan.refresh_from_db()
-    sessions = [
-        services.appointment_book(
-            patient=plan.patient,
-            plan=plan,
-            site=clinic.site,
-            starts_at=_at(day),
-            chair=clinic.chairs[0],
-            phase=Phase.MAINTENANCE,
-            actor=clinic.front_desk.user,
-            now=NOW,
-        )
-        for day in (A, B, C)
-    ]
+    sessions = clinic.book(plan, [_at(day) for day in (A, B, C)], phase=Phase.MAINTENANCE)
     plan.refresh_from_db()
     assert plan.status == PlanStatus.ACTIVE
     assert (plan.protocol.maintenance_min_days, plan.protocol.maintenance_max_days) == (14, 42)

@@ -26,18 +26,7 @@ def _at(day: dt.date) -> dt.datetime:
 
 def test_cancelling_the_first_induction_session_with_rebook_books_the_replacement_the_rules_allow(clinic):
     plan = clinic.plan()
-    sessions = [
-        services.appointment_book(
-            patient=plan.patient,
-            plan=plan,
-            site=clinic.site,
-            starts_at=_at(day),
-            chair=clinic.chairs[0],
-            actor=clinic.front_desk.user,
-            now=NOW,
-        )
-        for day in DAYS
-    ]
+    sessions = clinic.book(plan, [_at(day) for day in DAYS])
     plan.refresh_from_db()
     first = sessions[0]
     # Without the first session, Mon 23 March breaks none of the plan's rules...
