@@ -35,6 +35,7 @@ from interop.fhir.params import (
     location_ids,
     parse_when,
     reference_id,
+    row_number,
     zone_of,
 )
 from interop.fhir.resources import KINDS
@@ -136,8 +137,9 @@ class OperationView(FHIRView):
         for value in found.get("patient-resource", []):
             resource = value if isinstance(value, FPatient) else FPatient.model_validate(_json(value))
             mrns = [i.value for i in resource.identifier or [] if i.value and i.system in (None, rep.mrn_system())]
-            if resource.id and resource.id.isascii() and resource.id.isdigit() and len(resource.id) <= 18:
-                patient = visible.filter(pk=int(resource.id)).first()
+            row = row_number(resource.id) if resource.id else None
+            if row is not None:
+                patient = visible.filter(pk=row).first()
             elif mrns:
                 patient = visible.filter(mrn=mrns[0]).first()
             if patient is None:
@@ -182,10 +184,9 @@ def _protocol(found: dict[str, list[Any]]) -> Protocol:
     protocols = Protocol.objects.filter(active=True)
     for value in types:
         text = _as_text(value, "visit-type").rpartition("/")[2].rpartition("|")[2]
+        number = row_number(text)
         protocol = (
-            protocols.filter(pk=int(text)).first()
-            if text.isascii() and text.isdigit() and len(text) <= 18
-            else protocols.filter(name__iexact=text).first()
+            protocols.filter(pk=number).first() if number is not None else protocols.filter(name__iexact=text).first()
         )
         if protocol is not None:
             return protocol

@@ -109,6 +109,12 @@ def date_condition(value: str, *, name: str) -> DateCondition:
     return DateCondition(prefix, lower, upper, day)
 
 
+def row_number(text: str) -> int | None:
+    """`text` as a row id of ours: ASCII digits (int() also takes "٣" and fails on "²"), at most 18
+    of them (a bigint); None otherwise."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
 def count_of(raw: str | None) -> int:
     if raw is None or raw == "":
         return DEFAULT_COUNT
@@ -136,9 +142,10 @@ def reference_id(value: str, resource_type: str, *, name: str, prefix: str = "")
         if not text.startswith(prefix):
             raise invalid(f"{name}: expected {resource_type}/{prefix}<id>, got {value!r}.")
         text = text[len(prefix) :]
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+    number = row_number(text)
+    if number is None:
         raise invalid(f"{name}: {value!r} is not a {resource_type} id of ours.")
-    return int(text)
+    return number
 
 
 def location_ids(values: list[str], *, name: str) -> tuple[set[int], set[int]]:

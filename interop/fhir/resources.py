@@ -16,7 +16,7 @@ from clinic.models import Chair, Role, Site, StaffMember
 from clinic.permissions import Actor, scope_to_actor, scope_to_staff
 from interop.fhir import representation as rep
 from interop.fhir.outcome import invalid, not_supported
-from interop.fhir.params import date_condition, location_ids, reference_id
+from interop.fhir.params import date_condition, location_ids, reference_id, row_number
 from patients.models import Patient
 from scheduling.models import Appointment, Protocol
 
@@ -53,9 +53,7 @@ class Kind:
             if not resource_id.startswith(self.id_prefix):
                 return None
             resource_id = resource_id[len(self.id_prefix) :]
-        if not (resource_id.isascii() and resource_id.isdigit()) or len(resource_id) > 18:
-            return None
-        return int(resource_id)
+        return row_number(resource_id)
 
     def search(self, actor: Actor, params: dict[str, list[str]]) -> QuerySet:
         queryset = self.visible(actor)

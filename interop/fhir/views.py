@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -18,7 +20,16 @@ from interop.fhir.base import FHIRView, base_url, fhir_response
 from interop.fhir.capability import capability_statement
 from interop.fhir.finding import find_free_times, sites_by_id
 from interop.fhir.outcome import FHIRError, invalid, not_found, not_supported
-from interop.fhir.params import count_of, date_condition, location_ids, offset_of, reference_id, zone_of
+from interop.fhir.params import (
+    DateCondition,
+    count_of,
+    date_condition,
+    location_ids,
+    offset_of,
+    reference_id,
+    row_number,
+    zone_of,
+)
 from interop.fhir.resources import CHAIR_LOCATION, KINDS, Kind
 from patients.models import Patient
 from patients.services import patient_register, patient_update
@@ -91,19 +102,13 @@ class TypeView(FHIRView):
         if statuses - {"free"}:
             raise not_supported("Only free Slots are computed (status=free): busy time is never exposed.")
         conditions = [date_condition(value, name="start") for value in params.get("start", [])]
-        if not any(c.prefix in ("ge", "gt", "eq") for c in conditions) or not any(
-            c.prefix in ("lt", "le", "eq") for c in conditions
-        ):
-            raise invalid("Give the window as start=ge<dateTime>&start=lt<dateTime> (at most 31 days).")
+        if _slot_window(conditions, ZoneInfo("UTC")) is None:
+            raise invalid(SLOT_WINDOW_REFUSAL)
         services = params.get("service-type", [])
         if len(services) != 1:
             raise invalid("Give one service-type: the HealthcareService (protocol) id whose session length to fit.")
-        protocol_id = services[0].rpartition("|")[2]
-        protocol = (
-            Protocol.objects.filter(pk=int(protocol_id), active=True).first()
-            if protocol_id.isascii() and protocol_id.isdigit() and len(protocol_id) <= 18
-            else None
-        )
+        protocol_id = row_number(services[0].rpartition("|")[2])
+        protocol = Protocol.objects.filter(pk=protocol_id, active=True).first() if protocol_id is not None else None
         if protocol is None:
             raise invalid(f"service-type: {services[0]!r} is not one of our HealthcareServices.")
         visible_chairs = KINDS["Schedule"].visible(self.actor)
@@ -115,14 +120,10 @@ class TypeView(FHIRView):
         chairs: list[Chair] = list(visible_chairs.filter(active=True))
         sites = sites_by_id({c.site_id for c in chairs})
         # A calendar day is the day where the sites are (see zone_of).
-        zone = zone_of(s.zone for s in sites)
-        start = end = None
-        for condition in (c.in_zone(zone) for c in conditions):
-            if condition.prefix in ("ge", "gt", "eq"):
-                start = condition.lower if condition.prefix != "gt" else condition.upper
-            if condition.prefix in ("lt", "le", "eq"):
-                end = condition.lower if condition.prefix == "lt" else condition.upper
-        assert start is not None and end is not None  # both asked for above
+        window = _slot_window(conditions, zone_of(s.zone for s in sites))
+        if window is None:  # not reached: the same conditions gave a window above
+            raise invalid(SLOT_WINDOW_REFUSAL)
+        start, end = window
         patient = self.own_patient()
         found = find_free_times(
             sites=sites,
@@ -296,3 +297,18 @@ class InstanceView(FHIRView):
         self.shown([patient.pk])
         updated = rep.patient_resource(patient)
         return fhir_response(updated, headers={"ETag": _etag(updated)})
+
+
+SLOT_WINDOW_REFUSAL = "Give the window as start=ge<dateTime>&start=lt<dateTime> (at most 31 days)."
+
+
+def _slot_window(conditions: list[DateCondition], zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime] | None:
+    """The Slot search's [start, end) from its `start` conditions, a calendar day read in `zone`;
+    None unless they bound it on both sides."""
+    start = end = None
+    for condition in (c.in_zone(zone) for c in conditions):
+        if condition.prefix in ("ge", "gt", "eq"):
+            start = condition.lower if condition.prefix != "gt" else condition.upper
+        if condition.prefix in ("lt", "le", "eq"):
+            end = condition.lower if condition.prefix == "lt" else condition.upper
+    return (start, end) if start is not None and end is not None else None
