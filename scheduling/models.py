@@ -156,6 +156,8 @@ class PlanStatus(models.TextChoices):
 
 
 OPEN_PLAN_STATUSES = (PlanStatus.DRAFT, PlanStatus.ACTIVE, PlanStatus.PAUSED)
+# A plan sessions can be booked on (a paused or ended one takes none).
+BOOKABLE_PLAN_STATUSES = (PlanStatus.DRAFT, PlanStatus.ACTIVE)
 
 
 def default_weekdays() -> list[int]:

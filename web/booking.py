@@ -23,7 +23,7 @@ from clinic.permissions import PrescribersOnly, scope_to_staff
 from patients.models import Patient
 from scheduling.engine.wallclock import local_day
 from scheduling.forms import DayRangeForm
-from scheduling.models import UPCOMING_STATUSES, Appointment, Phase, PlanStatus, TreatmentPlan
+from scheduling.models import BOOKABLE_PLAN_STATUSES, UPCOMING_STATUSES, Appointment, Phase, TreatmentPlan
 from scheduling.services import appointment_book, appointment_move
 from scheduling.services.appointments import may_accept_rule_breaks
 from scheduling.services.slot_finder import MAX_DAYS, find_free_slots
@@ -213,7 +213,7 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_object_or_404(scope_to_staff(Patient.objects.select_related("home_site"), staff), pk=patient_id)
     plan = (
         TreatmentPlan.objects.select_related("protocol", "site")
-        .filter(patient=patient, status__in=[PlanStatus.DRAFT, PlanStatus.ACTIVE], site__in=staff_sites(staff))
+        .filter(patient=patient, status__in=BOOKABLE_PLAN_STATUSES, site__in=staff_sites(staff))
         .first()
     )
     context: dict[str, Any] = {"nav": "patients", "patient": patient, "plan": plan}

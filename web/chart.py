@@ -21,6 +21,7 @@ from patients.models import Patient
 from scheduling.engine.wallclock import local_day
 from scheduling.forms import CancelForm, PlanAdjustForm
 from scheduling.models import (
+    BOOKABLE_PLAN_STATUSES,
     OPEN_PLAN_STATUSES,
     UPCOMING_STATUSES,
     Appointment,
@@ -141,14 +142,14 @@ def chart_context(
         "upcoming": upcoming,
         "past": list(reversed(past)),
         "can_book": open_plan is not None
-        and open_plan.status in (PlanStatus.DRAFT, PlanStatus.ACTIVE)
+        and open_plan.status in BOOKABLE_PLAN_STATUSES
         and open_plan.phase != Phase.MAINTENANCE
         and not any(
             a.plan_id == open_plan.pk and a.phase == Phase.INDUCTION and a.induction_round == open_plan.induction_round
             for a in upcoming
         ),
         # The booking page's own test (web.booking.book_session): a draft or active plan at the viewer's sites.
-        "has_bookable_plan": any(p.status in (PlanStatus.DRAFT, PlanStatus.ACTIVE) for p in plans),
+        "has_bookable_plan": any(p.status in BOOKABLE_PLAN_STATUSES for p in plans),
         "cancel_form": CancelForm(),
         "age": patient.age_on(local_day(now, patient.home_site.zone)),
     }

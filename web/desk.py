@@ -33,11 +33,11 @@ from scheduling.engine.wallclock import day_bounds, local_day
 from scheduling.forms import CancelForm, CourseStartForm, next_weekday
 from scheduling.models import (
     BLOCKING_STATUSES,
+    BOOKABLE_PLAN_STATUSES,
     UPCOMING_STATUSES,
     Appointment,
     AppointmentStatus,
     Phase,
-    PlanStatus,
     TreatmentPlan,
 )
 from scheduling.selectors import (
@@ -69,7 +69,6 @@ PROPOSAL_SALT = "clinic.web.course-proposal"  # the old module path, kept: propo
 PROPOSAL_MAX_AGE = 60 * 60
 SEARCH_LIMIT = 50
 ARRIVED = (AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR)
-BOOKABLE_PLAN_STATUSES = (PlanStatus.DRAFT, PlanStatus.ACTIVE)  # a paused plan takes no new sessions
 
 
 def sites_for(staff: StaffMember) -> list[Site]:
@@ -467,7 +466,7 @@ def book_course(request: HttpRequest, plan_id: int) -> HttpResponse:
         pk=plan_id,
     )
     now = timezone.now()
-    if plan.status not in (PlanStatus.DRAFT, PlanStatus.ACTIVE):
+    if plan.status not in BOOKABLE_PLAN_STATUSES:
         return _book_page(request, plan, closed=True, form=None)
     if request.method == "GET":
         first = max(plan.start_date, local_day(now, plan.site.zone) + dt.timedelta(days=1))

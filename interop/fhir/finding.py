@@ -19,7 +19,7 @@ from scheduling.engine import Availability, NoFit, Preferences, Proposal
 from scheduling.engine.placement import Placer, propose_induction_placed
 from scheduling.engine.wallclock import day_bounds, local_day
 from scheduling.errors import CourseDoesNotFit
-from scheduling.models import PlanStatus, Protocol, TreatmentPlan
+from scheduling.models import BOOKABLE_PLAN_STATUSES, Protocol, TreatmentPlan
 from scheduling.selectors import (
     booking_snapshot,
     induction_rule,
@@ -132,7 +132,7 @@ def open_plan(patient: Patient, protocol: Protocol) -> TreatmentPlan | None:
     """The patient's open plan for this protocol, which a course or booking is made under."""
     return (
         TreatmentPlan.objects.select_related("protocol", "site", "patient")
-        .filter(patient=patient, protocol=protocol, status__in=[PlanStatus.DRAFT, PlanStatus.ACTIVE])
+        .filter(patient=patient, protocol=protocol, status__in=BOOKABLE_PLAN_STATUSES)
         .first()
     )
 

@@ -21,6 +21,7 @@ from scheduling.engine.placement import Placer
 from scheduling.engine.wallclock import day_bounds, local_day, local_instant
 from scheduling.errors import CheckInNotOpen, InvalidInput, InvalidState, PlanRuleBroken
 from scheduling.models import (
+    BOOKABLE_PLAN_STATUSES,
     UPCOMING_STATUSES,
     Appointment,
     AppointmentStatus,
@@ -234,7 +235,7 @@ def appointment_book(
         plan = TreatmentPlan.objects.select_for_update().select_related("protocol", "site").get(pk=plan.pk)
         if plan.patient_id != patient.pk:
             raise InvalidInput("That plan belongs to another patient.")
-        if plan.status not in (PlanStatus.DRAFT, PlanStatus.ACTIVE):
+        if plan.status not in BOOKABLE_PLAN_STATUSES:
             raise InvalidState(f"The plan is {plan.get_status_display().lower()}; resume it before booking.")
         if plan.status == PlanStatus.DRAFT:
             from scheduling.services.eligibility import require_eligible

@@ -34,7 +34,15 @@ from scheduling.engine.placement import (
 )
 from scheduling.engine.wallclock import day_bounds, local_day
 from scheduling.errors import CourseDoesNotFit, InvalidInput, InvalidState, PlanRuleBroken
-from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus, Phase, PlanStatus, TreatmentPlan
+from scheduling.models import (
+    BOOKABLE_PLAN_STATUSES,
+    UPCOMING_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    Phase,
+    PlanStatus,
+    TreatmentPlan,
+)
 from scheduling.reminders import services as reminders
 from scheduling.selectors import (
     booking_snapshot,
@@ -352,7 +360,7 @@ def course_book(
 
     Pass the sessions a client showed (possibly adjusted), or a start date to plan afresh."""
     plan = TreatmentPlan.objects.select_for_update().select_related("protocol", "site", "patient").get(pk=plan.pk)
-    if plan.status not in (PlanStatus.DRAFT, PlanStatus.ACTIVE):
+    if plan.status not in BOOKABLE_PLAN_STATUSES:
         raise InvalidState(f"The plan is {plan.get_status_display().lower()}; a course cannot be booked.")
     from scheduling.services.eligibility import require_eligible
 

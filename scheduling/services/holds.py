@@ -11,7 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from scheduling.errors import BookingConflict, InvalidState
-from scheduling.models import Appointment, AppointmentStatus, PlanStatus, TreatmentPlan
+from scheduling.models import BOOKABLE_PLAN_STATUSES, Appointment, AppointmentStatus, PlanStatus, TreatmentPlan
 from scheduling.reminders import services as reminders
 from scheduling.services.core import acting_user, renumber, save_with_history
 from scheduling.signals import announce, appointment_booked
@@ -30,7 +30,7 @@ def appointment_book_held(*, appointment: Appointment, actor: AbstractBaseUser |
     current = Appointment.objects.select_for_update(of=("self",)).select_related("site").get(pk=appointment.pk)
     if current.status == AppointmentStatus.BOOKED and current.hold_expires_at is not None:
         return current  # booked from this hold already: a retry is harmless
-    if plan is not None and plan.status not in (PlanStatus.DRAFT, PlanStatus.ACTIVE):
+    if plan is not None and plan.status not in BOOKABLE_PLAN_STATUSES:
         raise InvalidState(f"The plan is {plan.get_status_display().lower()}; the held time cannot be booked.")
     if current.status != AppointmentStatus.HELD or current.hold_expires_at is None or current.hold_expires_at <= now:
         raise BookingConflict(

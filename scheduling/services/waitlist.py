@@ -30,10 +30,10 @@ from scheduling.engine.wallclock import local_day
 from scheduling.errors import InvalidInput, InvalidState, SchedulingError
 from scheduling.models import (
     BLOCKING_STATUSES,
+    BOOKABLE_PLAN_STATUSES,
     UPCOMING_STATUSES,
     Appointment,
     AppointmentStatus,
-    PlanStatus,
     Protocol,
     TreatmentPlan,
     WaitlistEntry,
@@ -53,7 +53,6 @@ MAX_OFFERS_PER_FREED_SESSION = 5
 ACCEPT_SALT = "scheduling.waitlist.accept"
 ACCEPT_MAX_AGE = dt.timedelta(days=14)
 DEFAULT_SESSION = dt.timedelta(minutes=120)
-BOOKABLE_PLAN_STATUSES = (PlanStatus.DRAFT, PlanStatus.ACTIVE)
 
 
 class OfferTaken(InvalidState):
@@ -95,7 +94,7 @@ def waitlist_add(
         raise InvalidState(f"{patient.full_name} is already on the waitlist at {site.name}.")
     plan = (
         TreatmentPlan.objects.select_related("protocol")
-        .filter(patient=patient, status__in=[PlanStatus.DRAFT, PlanStatus.ACTIVE])
+        .filter(patient=patient, status__in=BOOKABLE_PLAN_STATUSES)
         .first()
     )
     if replaces is not None:
@@ -388,7 +387,7 @@ def waitlist_offer_accept(*, offer: WaitlistOffer, actor: AbstractBaseUser | Non
     # every accept, so the same patient's two offers accepted at once wait, not deadlock.
     entry = (
         WaitlistEntry.objects.select_for_update(of=("self",))
-        .select_related("patient", "site", "plan__protocol", "protocol", "replaces")
+        .select_related("patient", "site", "plan__protocol", "protocol")
         .get(pk=offer.entry_id)
     )
     locked = list(
