@@ -134,19 +134,29 @@ def reminders_resume(*, patient: Patient, now: dt.datetime) -> int:
     how many reminders were queued."""
     if not patient.reminder_consent:
         return 0
-    queued = 0
     with transaction.atomic():
         # Two consents saved at once (a double click, the portal and the API) take turns: the
         # second finds the first's rows and adds none.
         Patient.objects.select_for_update().filter(pk=patient.pk).first()
-        upcoming = Appointment.objects.filter(
-            patient=patient, status__in=UPCOMING_STATUSES, starts_at__gt=now
-        ).select_related("patient", "site__reminder_policy")
-        for appointment in upcoming:
-            rows = _new_rows(appointment=appointment, now=now, notice=ReminderKind.CONFIRMATION)
-            rows = _without_existing(appointment, [row for row in rows if row.kind == ReminderKind.REMINDER])
-            queued += len(Reminder.objects.bulk_create(rows))
-    return queued
+        upcoming = list(
+            Appointment.objects.filter(patient=patient, status__in=UPCOMING_STATUSES, starts_at__gt=now).select_related(
+                "patient", "site__reminder_policy"
+            )
+        )
+        # What `_without_existing` reads per session, for all of them in one query.
+        queued = set(
+            Reminder.objects.filter(appointment__in=upcoming, kind=ReminderKind.REMINDER)
+            .exclude(status=ReminderStatus.CANCELLED)
+            .values_list("appointment_id", "session_starts_at", "offset_minutes")
+        )
+        rows = [
+            row
+            for appointment in upcoming
+            for row in _new_rows(appointment=appointment, now=now, notice=ReminderKind.CONFIRMATION)
+            if row.kind == ReminderKind.REMINDER
+            and (appointment.pk, appointment.starts_at, row.offset_minutes) not in queued
+        ]
+        return len(Reminder.objects.bulk_create(rows))
 
 
 def _stop_unsent(appointment: Appointment, *, reason: str, kinds: list[str] | None = None) -> int:

@@ -35,14 +35,15 @@ def test_two_consent_saves_at_once_do_not_fail(clinic, monkeypatch):  # noqa: F8
     assert not Reminder.objects.filter(appointment__patient=patient).exists()
 
     barrier = threading.Barrier(2, timeout=10)
-    original = reminder_services._without_existing
+    original = reminder_services._new_rows
 
-    def slowly(appointment, rows):
-        kept = original(appointment, rows)
-        time.sleep(0.2)  # between looking and inserting: the other request looks meanwhile
-        return kept
+    def slowly(**kwargs):
+        # Called after the rows already queued are read and before the insert: the other request
+        # reads meanwhile, unless the two take turns.
+        time.sleep(0.05)
+        return original(**kwargs)
 
-    monkeypatch.setattr(reminder_services, "_without_existing", slowly)
+    monkeypatch.setattr(reminder_services, "_new_rows", slowly)
     errors: list[BaseException] = []
 
     def opt_in() -> None:
