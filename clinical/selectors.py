@@ -264,8 +264,7 @@ def capacity_report(*, site: Site, windows: Sequence[CapacityWindow]) -> Capacit
         # The chairs the site had then: today's, and any retired since that held a session in the
         # window (the model keeps no date a chair was retired; one retired unused is not counted).
         chairs = len(active_chairs | {s["chair_id"] for day in days for s in by_day.get(day, ())})
-        for offset in range((window.last_day - window.first_day).days + 1):
-            day = window.first_day + dt.timedelta(days=offset)
+        for day in days:
             day_start, day_end = day_bounds(day, zone)
             today = opening.get(day.weekday())
             setups_today: list[int] | None = None
