@@ -217,8 +217,8 @@ class FindView(OperationView):
                 raise invalid(f"$find needs exactly one {name}.")
         # Instants, or calendar days read at the site (below, once the sites are known, where the
         # window is checked: 31 days of a month across a clock change are 31 days at the clinic).
-        start_when = _when(found["start"][0], "start")
-        end_when = _when(found["end"][0], "end")
+        start_when = parse_when(found["start"][0], name="start")
+        end_when = parse_when(found["end"][0], name="end")
         wish = timing_wish(found.get("timing", []))
         concepts = reason_concepts(found.get("reason", []), token=self.request.method == "GET")
         protocol = _protocol(found)
@@ -351,17 +351,6 @@ def reason_concepts(values: list[Any], *, token: bool) -> list[CodeableConcept]:
     if any(not rep.reason_line(c) for c in concepts):
         raise invalid("reason: give a code or a text.")
     return concepts
-
-
-def _when(value: Any, name: str) -> dt.datetime | dt.date:
-    """A start or end parameter: an instant, or a calendar day (a date, read at the site)."""
-    if isinstance(value, str):
-        return parse_when(value, name=name)
-    if isinstance(value, dt.datetime):
-        return as_instant(value, name=name)
-    if isinstance(value, dt.date):
-        return value
-    raise invalid(f"{name}: give a valueDateTime or valueDate.")
 
 
 # --- Holding and booking -------------------------------------------------------------------

@@ -38,9 +38,16 @@ def parse_instant(value: str, *, name: str) -> tuple[dt.datetime, dt.datetime]:
     return instant, instant + dt.timedelta(microseconds=1)
 
 
-def parse_when(value: str, *, name: str) -> dt.datetime | dt.date:
-    """A FHIR dateTime (an instant; read as UTC without a zone) or date. A date is a calendar day
-    at the clinic: where it begins depends on the site's zone (`at_zone`), not on UTC's."""
+def parse_when(value: object, *, name: str) -> dt.datetime | dt.date:
+    """A FHIR dateTime (an instant; read as UTC without a zone) or date, as text or as fhir.resources
+    read it. A date is a calendar day at the clinic: where it begins depends on the site's zone
+    (`at_zone`), not on UTC's."""
+    if isinstance(value, dt.datetime):
+        return as_instant(value, name=name)
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str):
+        raise invalid(f"{name}: give a dateTime or a date.")
     text = value.strip()
     if _DATE.match(text):
         try:

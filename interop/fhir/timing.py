@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from fhir.resources.R4B.timing import Timing
 
 from interop.fhir.outcome import FHIRError, invalid, not_supported
-from interop.fhir.params import as_instant
+from interop.fhir.params import parse_when
 from scheduling.engine import Preferences
 from scheduling.engine.wallclock import day_bounds
 
@@ -155,9 +155,8 @@ def _edge(value: Any, *, name: str) -> tuple[dt.date | None, dt.datetime | None]
     """A boundsPeriod edge: (a calendar day, read at the site later; or None) and (an instant, or None)."""
     if value is None:
         return None, None
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value, None
-    return None, as_instant(value, name=name)
+    when = parse_when(value, name=name)
+    return (None, when) if isinstance(when, dt.datetime) else (when, None)
 
 
 def _refuse_unknown(data: dict[str, Any], allowed: set[str], where: str) -> None:
