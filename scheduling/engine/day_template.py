@@ -184,6 +184,14 @@ def _capacity_blocks(
     return intervals, demands
 
 
+def _nothing_held(status: int) -> str:
+    """An empty day's status when the best found holds no session: INFEASIBLE once proven, else
+    UNKNOWN (the limit cut the search short, and a longer one may yet find a day)."""
+    from ortools.sat.python import cp_model
+
+    return "INFEASIBLE" if status == cp_model.OPTIMAL else "UNKNOWN"
+
+
 # A day plan's solves are reproducible (the same plan on any machine under any load, so a bench's
 # figures repeat): one thread interleaving CP-SAT's strategies, a fixed seed, and a budget of
 # deterministic work; the wall-clock limit only bounds a machine too slow for that work.
@@ -665,7 +673,7 @@ def _solve(
     best = round(solver.objective_value)
     if best <= 0:
         # Around booked work, no room is an answer (the day is full); for an empty day it is none.
-        return outcome(status_name if fixed_given else "INFEASIBLE")
+        return outcome(status_name if fixed_given else _nothing_held(status))
 
     # Phase 2: hold the count, then the mix, then early (staggered) starts.
     model.add(total >= best)
@@ -909,7 +917,7 @@ def _solve_by_nurse(
         return outcome(status_name)
     if round(solver.objective_value) <= 0:
         # Around booked work, no room is an answer (the day is full); for an empty day it is none.
-        return outcome(status_name if busy or work is not None else "INFEASIBLE")
+        return outcome(status_name if busy or work is not None else _nothing_held(status))
     model.add(total >= round(solver.objective_value))
     # The first phase's answer is the second's start (replacing any hint given: a variable hinted
     # twice makes the model invalid).

@@ -113,15 +113,20 @@ def day_template_regenerate(
             logger.exception("Day template solve failed for site %s", site.pk)
             error = "The solver stopped with an error; the previous template stays in use."
         else:
-            error = (
-                ""
-                if outcome.template is not None
-                else (
-                    f"No day found ({outcome.status}): check the chairs, opening hours, nurse shifts and protocols. "
-                    "The previous template stays in use."
-                )
-            )
+            error = "" if outcome.template is not None else _no_day_found(outcome.status)
     return _finish(attempt=attempt, now=now, outcome=outcome, inputs=record, error=error)
+
+
+def _no_day_found(status: str) -> str:
+    if status == "UNKNOWN":
+        return (
+            "No day found within the solver's time limit: the search was cut short, not proven empty. "
+            "The previous template stays in use; regenerating may find one."
+        )
+    return (
+        f"No day found ({status}): check the chairs, opening hours, nurse shifts and protocols. "
+        "The previous template stays in use."
+    )
 
 
 def day_template_fail(*, attempt: DayTemplate, now: dt.datetime, error: str) -> DayTemplate:

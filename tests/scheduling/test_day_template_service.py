@@ -305,3 +305,16 @@ def test_with_two_nurses_on_each_shift_every_start_books_with_the_one_its_rank_n
     for entry in sorted(template.starts, key=lambda e: e["start"]):
         booked = _book_at(clinic, BOOK_DAY, entry["chair_id"], entry["start"])
         assert booked.nurse_id == _entry_nurse(clinic, entry, TWO_BY_TWO).pk
+
+
+def test_a_solve_cut_short_says_so_rather_than_blaming_the_clinic_setup(clinic, monkeypatch):
+    monkeypatch.setattr(
+        service, "solve_day_template", lambda **kwargs: DayTemplateOutcome("UNKNOWN", 30.0, template=None)
+    )
+
+    failed = _regenerate(clinic)
+
+    assert failed.state == DayTemplateState.FAILED
+    assert failed.solver_status == "UNKNOWN"
+    assert "time limit" in failed.error
+    assert "check the chairs" not in failed.error

@@ -504,3 +504,41 @@ def test_a_shift_ending_between_two_grid_cells_still_holds_a_session_ending_with
 
     assert outcome.template is not None and outcome.template.sessions_per_day == 2
     assert outcome.template.shifts == {(1, dt.time(8)): 0, (1, dt.time(9, 15)): 1}
+
+
+class _CutShort:
+    """A CP-SAT solver whose limit ran out with only the empty day found (FEASIBLE, nothing held)."""
+
+    def __init__(self):
+        from ortools.sat import sat_parameters_pb2
+
+        self.parameters = sat_parameters_pb2.SatParameters()
+        self.objective_value = 0.0
+
+    def solve(self, model):
+        from ortools.sat.python import cp_model
+
+        return cp_model.FEASIBLE
+
+    def status_name(self, status):
+        return "FEASIBLE"
+
+    def value(self, var):
+        return 0
+
+
+def test_an_empty_day_found_before_the_limit_is_unknown_not_infeasible(monkeypatch):
+    # A large day under load: the limit ran out with nothing better than holding no session. That
+    # is not a proof that the day holds none, so it must not be reported as one.
+    from ortools.sat.python import cp_model
+
+    monkeypatch.setattr(cp_model, "CpSolver", _CutShort)
+    outcome = solve_day_template(
+        chairs=[ChairSpec(1, IV), ChairSpec(2, IV)],
+        opening=(dt.time(8), dt.time(16)),
+        nurse_shifts=[NurseShift(dt.time(8), dt.time(16))],
+        protocols=[STANDARD],
+    )
+
+    assert outcome.template is None
+    assert outcome.status == "UNKNOWN"
