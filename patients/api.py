@@ -28,7 +28,7 @@ from clinic.api import AtomicWritesMixin, CleanModelSerializer, ClinicAPIMixin
 from clinic.audit import patients_shown
 from clinic.models import Channel
 from clinic.permissions import ADMINS, CLINICIANS, DESK, PATIENTS, PRESCRIBERS, FieldVisibilityMixin, hidden_fields
-from patients.models import Contraindication, Evaluation, Patient, PatientFlag
+from patients.models import Contraindication, Evaluation, Patient, PatientFlag, one_form
 from patients.services import EVALUATION_FIELDS, evaluation_record, patient_home_site_check, patient_register
 
 
@@ -124,6 +124,7 @@ class PatientFilter(django_filters.FilterSet):
         fields = ["home_site", "preferred_channel", "reminder_consent", "search"]
 
     def filter_search(self, queryset, name, value):
+        value = one_form(value)
         return queryset.filter(
             Q(first_name__icontains=value) | Q(last_name__icontains=value) | Q(email__icontains=value)
         )

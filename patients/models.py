@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import unicodedata
 import zoneinfo
 
 from django.conf import settings
@@ -18,6 +19,12 @@ from simple_history.models import HistoricalRecords
 
 from clinic.dates import birth_date_problem
 from clinic.models import Channel, Site, validate_time_zone
+
+
+def one_form(text: str) -> str:
+    """A name as stored and searched: one Unicode form (NFC), so that "José" typed as é or as e and a
+    combining accent is one name, and no edge spaces."""
+    return unicodedata.normalize("NFC", text).strip()
 
 
 def new_calendar_token() -> str:
@@ -82,6 +89,8 @@ class Patient(models.Model):
         return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
     def clean(self) -> None:
+        # Every write that validates (services, admin) stores the names in one form.
+        self.first_name, self.last_name = one_form(self.first_name), one_form(self.last_name)
         if self.date_of_birth:
             zone = self.time_zone or (self.home_site.time_zone if self.home_site_id else "")
             problem = birth_date_problem(self.date_of_birth, zone=zone, now=timezone.now())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -14,7 +13,7 @@ from clinic.dates import CLINICAL_EARLIEST
 from clinic.errors import InvalidInput, InvalidState
 from clinic.models import Site
 from clinic.permissions import FIELD_READERS, require_prescriber, scope_to_staff
-from patients.models import Evaluation, Patient
+from patients.models import Evaluation, Patient, one_form
 
 # Screening data: only the roles that may read it (clinicians) record it at registration.
 CLINICAL_FIELDS = tuple(FIELD_READERS["patient"])
@@ -26,8 +25,7 @@ def patient_register(*, actor: AbstractBaseUser, now: dt.datetime, clinician: bo
     always the same person, and two charts for one patient split their history."""
     if not clinician and any(fields.get(name) for name in CLINICAL_FIELDS):
         raise InvalidInput("Only clinicians can record medications and seizure history.")
-    # One Unicode form (NFC): "José" typed as é or as e + a combining accent is one name.
-    first, last = (unicodedata.normalize("NFC", fields[name]).strip() for name in ("first_name", "last_name"))
+    first, last = (one_form(fields[name]) for name in ("first_name", "last_name"))
     duplicate = Patient.objects.filter(
         first_name__iexact=first, last_name__iexact=last, date_of_birth=fields["date_of_birth"]
     ).first()
@@ -66,6 +64,11 @@ def patient_update(*, patient: Patient, actor: AbstractBaseUser, fields: dict[st
     unknown = set(fields) - set(DEMOGRAPHIC_FIELDS)
     if unknown:
         raise InvalidInput(f"These cannot be changed here: {', '.join(sorted(unknown))}.")
+    # Names in the one form they are stored in, so that the same name in another form is no change.
+    fields = {
+        name: one_form(value) if name in ("first_name", "last_name") and isinstance(value, str) else value
+        for name, value in fields.items()
+    }
     changed = [name for name, value in fields.items() if getattr(patient, name) != value]
     for name in changed:
         setattr(patient, name, value if not isinstance(value := fields[name], str) else value.strip())

@@ -27,7 +27,7 @@ from clinic.models import Chair, Closure, Role, Shift, Site, StaffMember
 from clinic.permissions import sites_of
 from clinic.public_holidays import site_public_holiday
 from patients.forms import PatientSearchForm
-from patients.models import Patient
+from patients.models import Patient, one_form
 from scheduling.engine import Availability, NoFit, SiteSnapshot
 from scheduling.engine.wallclock import day_bounds, local_day
 from scheduling.forms import CancelForm, CourseStartForm, next_weekday
@@ -350,7 +350,7 @@ def patient_search(request: HttpRequest) -> HttpResponse:
     searched = False
     if form.is_valid() and form.cleaned_data["q"]:
         searched = True
-        text = form.cleaned_data["q"]
+        text = one_form(form.cleaned_data["q"])
         query = phone_query(text)
         if query is None:
             query = Q()

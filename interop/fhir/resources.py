@@ -17,7 +17,7 @@ from clinic.permissions import Actor, scope_to_actor, scope_to_staff
 from interop.fhir import representation as rep
 from interop.fhir.outcome import invalid, not_supported
 from interop.fhir.params import date_condition, location_ids, reference_id, row_number
-from patients.models import Patient
+from patients.models import Patient, one_form
 from scheduling.models import Appointment, Protocol
 
 COMMON = frozenset({"_count", "_offset", "_format", "_pretty", "_summary", "_total"})
@@ -134,7 +134,7 @@ def _patient_identifier(queryset: QuerySet, values: list[str]) -> QuerySet:
 def _patient_name(queryset: QuerySet, values: list[str]) -> QuerySet:
     for value in values:
         condition = Q()
-        for name in _split([value]):
+        for name in map(one_form, _split([value])):
             condition |= Q(first_name__istartswith=name) | Q(last_name__istartswith=name)
         queryset = queryset.filter(condition)
     return queryset
@@ -144,7 +144,7 @@ def _field_startswith(column: str) -> Callable[[QuerySet, list[str]], QuerySet]:
     def narrow(queryset: QuerySet, values: list[str]) -> QuerySet:
         for value in values:
             condition = Q()
-            for name in _split([value]):
+            for name in map(one_form, _split([value])):
                 condition |= Q(**{f"{column}__istartswith": name})
             queryset = queryset.filter(condition)
         return queryset

@@ -867,3 +867,14 @@ def test_a_comment_on_a_move_is_kept_and_on_a_cancel_is_the_reason(world):
     assert parse(post(desk, "Appointment/$book", body)).entry[0].resource.status == "cancelled"
     row = Appointment.objects.get(pk=int(booked.id))
     assert row.cancellation_reason == "Unwell" and row.notes == "EHR: Moved at the patient's request"
+
+
+def test_a_name_search_finds_a_name_typed_in_either_unicode_form(world):
+    import unicodedata
+
+    Patient.objects.filter(pk=world.patient_a.pk).update(last_name="Núñez")
+    desk = world.client("front_desk")
+    for query in ("name", "family"):
+        for typed in ("Núñez", unicodedata.normalize("NFD", "Núñez")):
+            bundle = parse(desk.get(BASE + "Patient", {query: typed}))
+            assert [entry.resource.id for entry in bundle.entry or []] == [str(world.patient_a.pk)], (query, typed)

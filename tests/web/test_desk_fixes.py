@@ -151,3 +151,13 @@ def test_the_board_and_week_show_site_and_all_site_closures_in_the_sites_zone(cl
         (day, ["Network outage", "Fire drill"])
     ]
     assert "Wed 4 Mar 13:00 – Wed 4 Mar 14:30: Fire drill" in week.content.decode()
+
+
+def test_patient_search_finds_a_name_typed_in_either_unicode_form(client, web):
+    import unicodedata
+
+    web.patient_a.last_name = "Núñez"
+    web.patient_a.save(update_fields=["last_name"])
+    login(client, web.desk.user)
+    assert _search(client, "Núñez") == [web.patient_a.pk]
+    assert _search(client, unicodedata.normalize("NFD", "Núñez")) == [web.patient_a.pk]
