@@ -184,7 +184,7 @@ def _capacity_blocks(
     return intervals, demands
 
 
-def _nothing_held(status: int) -> str:
+def _nothing_held(status: cp_model.CpSolverStatus) -> str:
     """An empty day's status when the best found holds no session: INFEASIBLE once proven, else
     UNKNOWN (the limit cut the search short, and a longer one may yet find a day)."""
     from ortools.sat.python import cp_model
