@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -57,6 +57,7 @@ from scheduling.engine.planner import (
     FIRST_SESSION_SEARCH_DAYS,
     MaintenanceRule,
     complete_induction,
+    first_maintenance_day,
     maintenance_gap,
     maintenance_target,
     propose_additional,
@@ -426,12 +427,13 @@ class Placer:
             )
         return found
 
-    def _nurse_for(self, slot: Slot) -> Slot:
-        """Among the nurses free for the slot's time (under level): the one whose day it leaves the
-        fewest minutes too short for another setup, then the least used that day."""
+    def _nurse_for(self, slot: Slot, among: Collection[int] | None = None) -> Slot:
+        """Among the nurses free for the slot's time (under level), of `among` if given (a search
+        for one nurse): the one whose day it leaves the fewest minutes too short for another
+        setup, then the least used that day."""
         availability = self.availability
         load = self.load(local_day(slot.start, availability.site.zone))
-        options = availability.nurses_for(slot.span)
+        options = [o for o in availability.nurses_for(slot.span) if among is None or o[1] in among]
         if not options:
             return slot
         waste = load.nurse_waste(slot.start, slot.end, options) if self.placement.level else {}
@@ -475,10 +477,18 @@ class Placer:
         on_shift = self.availability.nurses_on_shift(slot.span)
         return on_shift[lane % len(on_shift)] if on_shift else None
 
-    def explain(self, choice: Choice, candidates: list[Choice], *, day_reason: str = "") -> Choice:
-        """The chosen slot (with the least-used nurse) and why, in words, against the others."""
+    def explain(
+        self,
+        choice: Choice,
+        candidates: list[Choice],
+        *,
+        day_reason: str = "",
+        nurse_ids: Collection[int] | None = None,
+    ) -> Choice:
+        """The chosen slot (with the least-used nurse, of `nurse_ids` if given) and why, in words,
+        against the others."""
         zone = self.availability.site.zone
-        slot = self._nurse_for(choice.slot)
+        slot = self._nurse_for(choice.slot, nurse_ids)
         (
             nurse_time,
             beyond,  # the starts in the quarter hour beyond what the nurses can set up at once
@@ -541,15 +551,15 @@ class Placer:
             parts.append("the patient's usual chair")
         return Choice(slot, choice.score, f"{_label(slot.start, zone)}, {chair}: {', '.join(parts)}")
 
-    def rank(self, slots: Iterable[Slot]) -> list[Choice]:
-        """Given free slots (a finder's), best first under the policy, each with why. Under
-        earliest they keep their order."""
+    def rank(self, slots: Iterable[Slot], *, nurse_ids: Collection[int] | None = None) -> list[Choice]:
+        """Given free slots (a finder's, of `nurse_ids` if the search named them), best first under
+        the policy, each with why. Under earliest they keep their order."""
         slots = list(slots)
         if not self.placement.level:
             return [Choice(slot, why=self.why_earliest(slot)) for slot in slots]
         scored = sorted((Choice(slot, self.score(slot)) for slot in slots), key=lambda c: c.score)
         # Only the best is explained (and given its nurse): explaining compares with every other.
-        return [self.explain(scored[0], scored), *scored[1:]] if scored else []
+        return [self.explain(scored[0], scored, nurse_ids=nurse_ids), *scored[1:]] if scored else []
 
 
 # --- whole courses under a policy ----------------------------------------------------------
@@ -728,8 +738,10 @@ def propose_maintenance_placed(
     until: dt.date,
     prefs: Preferences,
     not_before: dt.datetime | None = None,
+    first_day: dt.date | None = None,
 ) -> tuple[list[Slot], list[DayProblem], list[str]]:
-    """Maintenance sessions under the placer's policy, with why for each. Under ``level``
+    """Maintenance sessions under the placer's policy, with why for each. None is laid out before
+    `first_day` (a resume date) or on the day of `not_before` (a day's notice). Under ``level``
     each session takes the best-scored of the days within the tolerance of its interval
     (the quietest, then the patient's habits), not the nearest; every day looked at keeps
     `min_days`..`max_days` from the session placed before it (never from a missed one's
@@ -738,7 +750,9 @@ def propose_maintenance_placed(
     session before: level never lays out fewer than earliest would."""
     availability = placer.availability
     if not placer.placement.level:
-        earliest, missed = propose_maintenance(availability, rule, previous_start, until, prefs, not_before)
+        earliest, missed = propose_maintenance(
+            availability, rule, previous_start, until, prefs, not_before, first_day=first_day
+        )
         return earliest, missed, [placer.why_earliest(slot) for slot in earliest]
     zone = availability.site.zone
     slots: list[Slot] = []
@@ -746,6 +760,7 @@ def propose_maintenance_placed(
     problems: list[DayProblem] = []
     anchor = local_day(previous_start, zone)
     today = local_day(not_before, zone) if not_before is not None else None
+    floor = first_maintenance_day(today, first_day)
     counted: dict[dt.date, int] = {}
 
     def earliest_count(start: dt.datetime) -> int:
@@ -753,7 +768,9 @@ def propose_maintenance_placed(
         on a later day). By day: the layout depends on the day, not the time."""
         day = local_day(start, zone)
         if day not in counted:
-            rest, _ = propose_maintenance(availability, rule, start, until, prefs, not_before, claim=False)
+            rest, _ = propose_maintenance(
+                availability, rule, start, until, prefs, not_before, claim=False, first_day=first_day
+            )
             counted[day] = len(rest)
         return counted[day]
 
@@ -765,7 +782,7 @@ def propose_maintenance_placed(
         options: list[tuple[Choice, list[Choice]]] = []
         for shift in range(-rule.tolerance_days, rule.tolerance_days + 1):
             day = target + dt.timedelta(days=shift)
-            if today is not None and day < today:
+            if floor is not None and day < floor:
                 continue
             if not (overdue or rule.min_days <= (day - anchor).days <= rule.max_days) or day > until:
                 continue

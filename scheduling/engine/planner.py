@@ -143,6 +143,13 @@ def maintenance_target(anchor: dt.date, rule: MaintenanceRule, today: dt.date | 
     return target, False
 
 
+def first_maintenance_day(today: dt.date | None, first_day: dt.date | None) -> dt.date | None:
+    """The first day a maintenance session may be laid out on: never today or before (a day's
+    notice, as for an overdue one), and never before `first_day` (the day a paused plan resumes)."""
+    floors = [day for day in (today + dt.timedelta(days=1) if today else None, first_day) if day is not None]
+    return max(floors) if floors else None
+
+
 def propose_maintenance(
     availability: Availability,
     rule: MaintenanceRule,
@@ -152,6 +159,7 @@ def propose_maintenance(
     not_before: dt.datetime | None = None,
     *,
     claim: bool = True,
+    first_day: dt.date | None = None,
 ) -> tuple[list[Slot], list[DayProblem]]:
     """Sessions every `interval_days` after `previous_start` up to `until`, each as close to the
     interval as a free chair allows and always `min_days`..`max_days` after the session before
@@ -164,6 +172,7 @@ def propose_maintenance(
     problems: list[DayProblem] = []
     anchor = local_day(previous_start, zone)
     today = local_day(not_before, zone) if not_before is not None else None
+    floor = first_maintenance_day(today, first_day)
     while True:
         target, overdue = maintenance_target(anchor, rule, today)
         if target > until:
@@ -173,7 +182,7 @@ def propose_maintenance(
         for shift in _nearest_first(rule.tolerance_days):
             day = target + dt.timedelta(days=shift)
             gap_days = (day - anchor).days
-            if today is not None and day < today:
+            if floor is not None and day < floor:
                 continue
             if not (overdue or rule.min_days <= gap_days <= rule.max_days) or day > until:
                 continue

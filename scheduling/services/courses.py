@@ -517,9 +517,12 @@ def maintenance_apply(
     reason: str,
     anchor: dt.datetime | None = None,
     prefs: Preferences | None = None,
+    first_day: dt.date | None = None,
 ) -> list[Appointment]:
     """Lay out maintenance sessions (see maintenance_replan); returns the sessions added."""
-    return maintenance_replan(plan=plan, actor=actor, now=now, reason=reason, anchor=anchor, prefs=prefs).created
+    return maintenance_replan(
+        plan=plan, actor=actor, now=now, reason=reason, anchor=anchor, prefs=prefs, first_day=first_day
+    ).created
 
 
 def maintenance_replan(
@@ -530,12 +533,14 @@ def maintenance_replan(
     reason: str,
     anchor: dt.datetime | None = None,
     prefs: Preferences | None = None,
+    first_day: dt.date | None = None,
 ) -> MaintenanceReplan:
     """Lay out maintenance sessions at the plan's interval up to the review date, after the latest
     session that must stay where it is: anything past, checked in, or confirmed by the patient
     (the patient has agreed to that date). Only unconfirmed future maintenance sessions after it
     are moved, released or added, and never onto a day that has passed. Moving rather than
-    cancelling and rebooking gives the patient change notices instead of a cancellation."""
+    cancelling and rebooking gives the patient change notices instead of a cancellation. No session
+    is laid out on today (a day's notice) or before `first_day` (the day a paused plan resumes)."""
     result = MaintenanceReplan()
     blocking = [
         *UPCOMING_STATUSES,
@@ -565,6 +570,7 @@ def maintenance_replan(
         plan.review_date,
         prefs or plan_preferences(plan),
         not_before=now,
+        first_day=first_day,
     )
     if slots:
         verify_slots(

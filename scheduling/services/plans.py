@@ -292,6 +292,7 @@ def plan_resume(
         reason=f"Resumed: {reason}",
         anchor=anchor,
         prefs=Preferences(weekdays=base.weekdays, earliest=usual.earliest or base.earliest, latest=base.latest),
+        first_day=resume_date,
     )
 
 
