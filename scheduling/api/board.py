@@ -109,7 +109,7 @@ class FreeSlotsView(ClinicAPIMixin, APIView):
         suggested = None
         if slots:
             listed = [Slot(s["starts_at"], s["ends_at"], s["chair"], s["nurse"]) for s in slots]
-            best = Placer(availability, site_placement(site)).rank(listed)[0]
+            best = Placer(availability, site_placement(site)).rank(listed, nurse_ids=_only(params.get("nurse")))[0]
             suggested = {
                 "starts_at": best.slot.start,
                 "ends_at": best.slot.end,

@@ -16,7 +16,7 @@ from scheduling.engine import Availability, Slot
 from scheduling.engine.placement import Placer
 from scheduling.engine.wallclock import day_bounds
 from scheduling.errors import InvalidInput
-from scheduling.models import TreatmentPlan
+from scheduling.models import Appointment, TreatmentPlan
 from scheduling.selectors import (
     patient_busy_spans,
     plan_sessions,
@@ -101,6 +101,9 @@ def find_free_slots(
         days.append(DayChoices(day=day, choices=choices, reason=found.reason))
         day += dt.timedelta(days=1)
     bookable = {choice.slot.start for day_choices in days for choice in day_choices.bookable}
+    if exclude_id:
+        # Moving a session: the time it already has is listed, but suggesting it would be no move.
+        bookable -= set(Appointment.objects.filter(pk=exclude_id).values_list("starts_at", flat=True))
     if bookable:
         # Each time is listed with its first free chair; the policy weighs every free chair at
         # the bookable times (a template start may be another chair's), and the time it takes is
