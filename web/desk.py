@@ -117,9 +117,12 @@ def _natural(chair: Chair) -> list[Any]:
     return [int(part) if part.isdecimal() else part.lower() for part in re.split(r"(\d+)", chair.name)]
 
 
-def _nurse_shifts(site: Site, start: dt.datetime, end: dt.datetime) -> list[Shift]:
+def _nurse_shifts(site: Site, start: dt.datetime, end: dt.datetime, now: dt.datetime) -> list[Shift]:
+    """The nurses' shifts over the day: a nurse since deactivated keeps only the shifts she has
+    worked (as the engine, which books none of her time, counts her on none to come)."""
     return list(
         Shift.objects.filter(site=site, staff__role=Role.NURSE, starts_at__lt=end, ends_at__gt=start)
+        .filter(Q(staff__active=True) | Q(ends_at__lte=now))
         .select_related("staff__user")
         .order_by("starts_at", "pk")
     )
@@ -194,7 +197,7 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         if holiday and live and not any(c.all_day for c in closures)  # type: ignore[attr-defined]
         else None
     )
-    shifts = _nurse_shifts(site, day_start, day_end)
+    shifts = _nurse_shifts(site, day_start, day_end, now)
     # A gap is offered only if the shortest session of an active protocol fits in it.
     gap_minutes = shortest_session_minutes() or int(DEFAULT_SESSION.total_seconds() // 60)
     snapshot = site_snapshot(site=site, start=day_start, end=day_end, chairs=chairs)
