@@ -47,4 +47,8 @@ class PostgresExclusionConstraint(ExclusionConstraint):
 
         if connections[using].vendor != "postgresql":
             return
+        if exclude and self.condition is not None and set(self.condition.referenced_base_fields) & set(exclude):
+            # A form without a field the condition reads (a read-only status in the admin) cannot
+            # judge it; the database's constraint still refuses a clash on save.
+            return
         super().validate(model, instance, exclude=exclude, using=using)

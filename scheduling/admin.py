@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_visibility import ClinicalAdminMixin
+from clinic.audit import PatientsShownAdminMixin
 from scheduling.models import (
     Appointment,
     IdempotencyRecord,
@@ -157,8 +158,18 @@ class AppointmentAdmin(ClinicalAdminMixin, SimpleHistoryAdmin):
     search_fields = ["patient__first_name", "patient__last_name", "notes", "ride_home"]
     date_hierarchy = "starts_at"
     list_select_related = ["patient", "site", "chair__site", "nurse__user"]
-    autocomplete_fields = ["patient", "plan", "chair", "nurse"]
+    # Booking, moving and status changes go through the desk's pages and the services (rules,
+    # reminders, the EHR's SIU messages); here a session's notes and ride home are corrected.
     readonly_fields = [
+        "patient",
+        "plan",
+        "site",
+        "chair",
+        "nurse",
+        "starts_at",
+        "ends_at",
+        "phase",
+        "sequence",
         "status",
         "booked_by",
         "confirmed_at",
@@ -177,10 +188,8 @@ class AppointmentAdmin(ClinicalAdminMixin, SimpleHistoryAdmin):
     def local_start(self, appointment: Appointment) -> str:
         return f"{appointment.starts_at.astimezone(appointment.site.zone):%a %Y-%m-%d %H:%M}"
 
-    def save_model(self, request: HttpRequest, obj: Appointment, form: ModelForm, change: bool) -> None:
-        if not change and obj.booked_by_id is None:
-            obj.booked_by = request.user
-        super().save_model(request, obj, form, change)
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a session is booked on the desk's pages, where the booking rules hold
 
 
 class ReminderAttemptInline(ReadOnlyInline):
@@ -248,7 +257,7 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
 # --- Waitlist: read-only here; entries and offers change through scheduling/services/waitlist.py ---
 
 
-class _ReadOnlyAdmin(SimpleHistoryAdmin):
+class _ReadOnlyAdmin(PatientsShownAdminMixin, SimpleHistoryAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
