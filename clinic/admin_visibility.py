@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
+from clinic.audit import PatientsShownAdminMixin
 from clinic.permissions import CLINICIANS, hidden_fields
 
 
@@ -22,12 +23,13 @@ def has_clinical_duty(request: HttpRequest) -> bool:
     return admin_role(request) in CLINICIANS
 
 
-class ClinicalAdminMixin:
+class ClinicalAdminMixin(PatientsShownAdminMixin):
     """For a ModelAdmin (or inline). `clinical_model`: every field is clinical, so the model is
     hidden from users without a clinical duty; `visibility_kind`: the FIELD_READERS entry whose
     hidden fields are left out of the forms, lists, filters and searches; `clinical_inlines`:
     inlines shown only to clinicians. The change history is refused to them on such models: its
-    old values and change reasons carry the same clinical text."""
+    old values and change reasons carry the same clinical text. The patients a page shows are
+    named in the access log (PatientsShownAdminMixin)."""
 
     clinical_model: bool = False
     visibility_kind: str = ""
@@ -86,6 +88,13 @@ class ClinicalAdminMixin:
     def get_search_fields(self, request: HttpRequest) -> Sequence[str]:
         hidden = self._hidden(request)
         return [name for name in super().get_search_fields(request) if name.split("__")[0] not in hidden]  # type: ignore[misc]
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        # The admin takes a filter on any of the model's own fields from the query string
+        # (?medications__icontains=…): its count would tell what a hidden field holds.
+        if lookup.split("__")[0] in self._hidden(request):
+            return False
+        return super().lookup_allowed(lookup, value, request)  # type: ignore[misc]
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None):
         if self._hidden(request) or self._refused(request):

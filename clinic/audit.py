@@ -156,3 +156,21 @@ class PatientsShownMixin:
     def perform_create(self, serializer: Any) -> None:
         super().perform_create(serializer)  # type: ignore[misc]
         patients_shown(self.request, patient_ids_of([serializer.instance]))  # type: ignore[attr-defined]
+
+
+class PatientsShownAdminMixin:
+    """For a ModelAdmin: its change page and its list (a search's result too) name in the access
+    log the patients they show (a `Patient`, or a row with `patient_id`)."""
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)  # type: ignore[misc]
+        if obj is not None:
+            patients_shown(request, patient_ids_of([obj]))
+        return obj
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)  # type: ignore[misc]
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if changelist is not None:
+            patients_shown(request, patient_ids_of(changelist.result_list))
+        return response

@@ -10,7 +10,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
-from clinic.admin_visibility import ClinicalAdminMixin
+from clinic.admin_visibility import ClinicalAdminMixin, admin_role
+from clinic.permissions import ADMINS, CLINICIANS
 from clinical.models import (
     Administration,
     ControlledSubstanceEntry,
@@ -73,7 +74,10 @@ class RecoveryAdmin(ClinicalAdminMixin, ReadOnlyAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(ControlledSubstanceEntry)
-class ControlledSubstanceEntryAdmin(ReadOnlyAdmin):
+class ControlledSubstanceEntryAdmin(ClinicalAdminMixin, ReadOnlyAdmin):
+    """The register: for the roles its page and API show it to (clinicians, clinic administrators
+    for the audit), not the front desk."""
+
     list_display = [
         "pk",
         "recorded_at",
@@ -88,3 +92,6 @@ class ControlledSubstanceEntryAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["site", "route"]
     date_hierarchy = "recorded_at"
+
+    def _refused(self, request: HttpRequest) -> bool:
+        return admin_role(request) not in CLINICIANS | ADMINS
