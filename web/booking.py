@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from clinic.audit import patients_shown
 from clinic.errors import DomainError
 from clinic.models import Chair, Site, StaffMember
 from clinic.permissions import PrescribersOnly, scope_to_staff
@@ -211,6 +212,7 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
     staff: StaffMember = request.staff  # type: ignore[attr-defined]
     now = timezone.now()
     patient = get_object_or_404(scope_to_staff(Patient.objects.select_related("home_site"), staff), pk=patient_id)
+    patients_shown(request, [patient.pk])
     plan = (
         TreatmentPlan.objects.select_related("protocol", "site")
         .filter(patient=patient, status__in=BOOKABLE_PLAN_STATUSES, site__in=staff_sites(staff))
@@ -279,6 +281,7 @@ def move_session(request: HttpRequest, appointment_id: int) -> HttpResponse:
         pk=appointment_id,
         site__in=staff_sites(staff),
     )
+    patients_shown(request, [appointment.patient_id])
     site = appointment.site
     plan = appointment.plan
     context: dict[str, Any] = {

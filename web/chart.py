@@ -199,6 +199,7 @@ def plan_adjust(request: HttpRequest, plan_id: int) -> HttpResponse:
     plan = get_object_or_404(
         scoped(TreatmentPlan.objects.select_related("patient", "protocol", "site"), request), pk=plan_id
     )
+    patients_shown(request, [plan.patient_id])
     now = timezone.now()
     form = PlanAdjustForm(request.POST, allowed=actions_for(plan, request.staff))  # type: ignore[attr-defined]
     problem = None

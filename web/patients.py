@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from phonenumber_field.formfields import PhoneNumberField
 
+from clinic.audit import patients_shown
 from clinic.dates import BIRTH_EARLIEST, birth_date_problem
 from clinic.errors import DomainError
 from clinic.form_fields import ClinicalDateField
@@ -201,6 +202,7 @@ def plan_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     """A prescriber creates the plan, seeing the screening first."""
     staff: StaffMember = request.staff  # type: ignore[attr-defined]
     patient = _patient_for(staff, patient_id)
+    patients_shown(request, [patient.pk])
     now = timezone.now()
     today = local_day(now, patient.home_site.zone)
     sites = list(staff_sites(staff))
@@ -267,6 +269,7 @@ def plan_screening(request: HttpRequest, plan_id: int) -> HttpResponse:
         pk=plan_id,
         site__in=staff_sites(staff),
     )
+    patients_shown(request, [plan.patient_id])
     now = timezone.now()
     can_override = staff.role == Role.PRESCRIBER and plan.status in OPEN_PLAN_STATUSES
     form = OverrideForm(request.POST or None, initial={"version": plan.version})
@@ -330,6 +333,7 @@ def evaluation_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     """A prescriber records the mental-health evaluation (diagnosis, evaluator, date) from the chart."""
     staff: StaffMember = request.staff  # type: ignore[attr-defined]
     patient = _patient_for(staff, patient_id)
+    patients_shown(request, [patient.pk])
     now = timezone.now()
     today = local_day(now, patient.home_site.zone)
     form = EvaluationForm(request.POST or None, initial={"evaluated_on": today})

@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from clinic.audit import patients_shown
 from clinic.errors import DomainError
 from patients.models import Patient
 from scheduling.engine.wallclock import local_day
@@ -56,6 +57,7 @@ def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
         ),
         pk=appointment_id,
     )
+    patients_shown(request, [patient.pk])
     site = appointment.site
     notice = dt.timedelta(hours=site.reminder_policy_or_default.patient_notice_hours)
     context: dict[str, Any] = {

@@ -153,6 +153,7 @@ def waitlist_add_page(request: HttpRequest, patient_id: int) -> HttpResponse:
     staff: StaffMember = request.staff  # type: ignore[attr-defined]
     now = timezone.now()
     patient = _patient_for_staff(staff, patient_id)
+    patients_shown(request, [patient.pk])
     sites = list(staff_sites(staff))
     sessions = list(
         Appointment.objects.filter(
@@ -200,6 +201,7 @@ def waitlist_add_page(request: HttpRequest, patient_id: int) -> HttpResponse:
 def waitlist_remove_action(request: HttpRequest, entry_id: int) -> HttpResponse:
     staff: StaffMember = request.staff  # type: ignore[attr-defined]
     entry = get_object_or_404(WaitlistEntry.objects.select_related("patient"), pk=entry_id, site__in=staff_sites(staff))
+    patients_shown(request, [entry.patient_id])
     back = f"{reverse('web:waitlist')}?site={entry.site_id}"
     form = RemoveForm(request.POST)
     if not form.is_valid():
