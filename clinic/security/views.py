@@ -7,6 +7,7 @@ import base64
 import time
 
 import segno
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login, user_login_failed
@@ -21,6 +22,7 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from knox.models import AuthToken
 
+from clinic.security.lockout import lockout_response
 from clinic.security.services import token_revoke, tokens_revoke_all, totp_device_confirm, totp_device_start
 from clinic.security.two_factor import code_verify, confirmed_device, second_factor_required
 
@@ -62,6 +64,9 @@ def login_code(request: HttpRequest) -> HttpResponse:
         return redirect("login")
     error = ""
     if request.method == "POST":
+        # The lockout holds here too: a sign-in locked out by wrong codes is not completed by a right one.
+        if AxesProxyHandler.is_locked(request, {"username": user.get_username()}):
+            return lockout_response(request)
         if code_verify(device=device, code=request.POST.get("code", "")):
             backend = request.session[PENDING_BACKEND]
             next_url = request.session.get(PENDING_NEXT) or settings.LOGIN_REDIRECT_URL
