@@ -1,5 +1,5 @@
-"""API tokens are django-rest-knox tokens: hashed at rest, expiring, revoked on a password change,
-and revocable by their owner through the API and the account page."""
+"""API tokens are django-rest-knox tokens: hashed at rest, expiring, revoked on a password change
+or a change of role, and revocable by their owner through the API and the account page."""
 
 from __future__ import annotations
 
@@ -84,6 +84,22 @@ def test_saving_a_user_without_a_new_password_keeps_tokens(personas):
     user.first_name = "Renamed"
     user.save()
     assert _client(token).get("/api/v1/sites/").status_code == 200
+
+
+def test_a_change_of_role_revokes_the_tokens_issued_under_the_old_one(personas, settings):
+    # Issued to a front-desk user without a second factor; the new role requires one.
+    settings.REQUIRE_2FA_ROLES = ["prescriber"]
+    staff = personas.front_desk
+    token, _ = token_issue(user=staff.user)
+    other, _ = token_issue(user=personas.nurse.user)
+    staff.save()  # saved without a change of role: the token stays
+    assert _client(token).get("/api/v1/sites/").status_code == 200
+
+    staff.role = "prescriber"
+    staff.save()
+
+    assert _client(token).get("/api/v1/sites/").status_code == 401
+    assert _client(other).get("/api/v1/sites/").status_code == 200
 
 
 def test_logout_revokes_only_the_token_in_use(personas):

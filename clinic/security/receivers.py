@@ -1,5 +1,5 @@
-"""Signal receivers: a password change revokes every API token the user holds; signing in starts
-the idle clock."""
+"""Signal receivers: a password change or a change of role revokes every API token the user holds;
+signing in starts the idle clock."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model, user_logged_in
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 
+from clinic.models import StaffMember
 from clinic.security.middleware import start_idle_clock
 from clinic.security.services import tokens_revoke_all
 
@@ -32,6 +33,23 @@ def _revoke_tokens_on_password_change(sender: Any, instance: Any, created: bool,
     # A stolen token must not outlive the password change made because of the theft.
     if getattr(instance, "_clinic_password_changed", False):
         tokens_revoke_all(user=instance)
+
+
+@receiver(pre_save, sender=StaffMember, dispatch_uid="clinic_security_note_role_change")
+def _note_role_change(sender: Any, instance: Any, update_fields: Any = None, raw: bool = False, **kwargs: Any) -> None:
+    instance._clinic_role_changed = False
+    if raw or instance.pk is None or (update_fields is not None and "role" not in update_fields):
+        return
+    stored = sender.objects.filter(pk=instance.pk).values_list("role", flat=True).first()
+    instance._clinic_role_changed = stored is not None and stored != instance.role
+
+
+@receiver(post_save, sender=StaffMember, dispatch_uid="clinic_security_revoke_tokens_on_role_change")
+def _revoke_tokens_on_role_change(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    # A token was issued for the role it was asked under: signed in without a second factor, it
+    # must not carry a role that requires one (REQUIRE_2FA_ROLES) until it expires.
+    if getattr(instance, "_clinic_role_changed", False):
+        tokens_revoke_all(user=instance.user)
 
 
 @receiver(user_logged_in, dispatch_uid="clinic_security_start_idle_clock")
