@@ -133,6 +133,25 @@ def _held_count(plan: TreatmentPlan) -> int:
     ).count()
 
 
+# An infusion the patient had or is booked for: the next one keeps the protocol's gap from it.
+INFUSION_STATUSES = [
+    *UPCOMING_STATUSES,
+    AppointmentStatus.CHECKED_IN,
+    AppointmentStatus.IN_CHAIR,
+    AppointmentStatus.COMPLETED,
+]
+
+
+def _last_infusion(plan: TreatmentPlan, before: dt.datetime) -> dt.datetime | None:
+    """The start of the patient's latest infusion (any plan, any phase) that starts before `before`."""
+    return (
+        Appointment.objects.filter(patient_id=plan.patient_id, status__in=INFUSION_STATUSES, starts_at__lt=before)
+        .order_by("-starts_at")
+        .values_list("starts_at", flat=True)
+        .first()
+    )
+
+
 def _refuse_second_induction(plan: TreatmentPlan) -> None:
     if plan.phase == Phase.MAINTENANCE:
         # Another induction for a maintenance patient restarts their treatment: the prescriber
@@ -179,16 +198,27 @@ def course_propose(
         )
     if start_date < local_day(now, site.zone):
         raise InvalidInput("The course cannot start in the past.")
+    # The course's first session keeps the protocol's gap from the infusion before it (one held this
+    # morning, or the last one before a pause), as the sessions keep it from each other.
+    last = _last_infusion(plan, day_bounds(start_date, site.zone)[1])
+    not_before = max(now, last + rule.min_gap) if last is not None else now
     horizon = start_date + dt.timedelta(days=7 + rule.span_days)
     availability = _availability(plan, site, start_date, horizon, protocol_nurse_work(plan.protocol))
     placement = site_placement(site, patient=plan.patient, preferred_starts=preferred_starts)
-    outcome = propose_induction_placed(Placer(availability, placement), rule, start_date, prefs, not_before=now)
+    outcome = propose_induction_placed(Placer(availability, placement), rule, start_date, prefs, not_before=not_before)
     if isinstance(outcome, Proposal):
         return CourseProposal(
             site=site, sessions=_as_sessions(outcome, site, Phase.INDUCTION, _held_count(plan) + 1), notes=outcome.notes
         )
     raise _does_not_fit(
-        plan=plan, site=site, rule=rule, start_date=start_date, prefs=prefs, now=now, nofit=outcome, placement=placement
+        plan=plan,
+        site=site,
+        rule=rule,
+        start_date=start_date,
+        prefs=prefs,
+        now=not_before,
+        nofit=outcome,
+        placement=placement,
     )
 
 
@@ -293,19 +323,30 @@ def _patient_busy(availability: Availability) -> list[Span]:
     return list(availability._patient_busy.spans)
 
 
-def check_course_rules(*, plan: TreatmentPlan, slots: Sequence[Slot]) -> list[str]:
-    """The induction rules a client-adjusted course breaks, in words."""
+def check_course_rules(*, plan: TreatmentPlan, slots: Sequence[Slot], site: Site | None = None) -> list[str]:
+    """The induction rules a client-adjusted course at `site` (the plan's by default) breaks, in
+    words: in that site's days, and against the patient's infusion before the course as well."""
     rule = induction_rule(plan.protocol)
-    zone = plan.site.zone
+    site = site or plan.site
+    zone = site.zone
     ordered = sorted(slots, key=lambda s: s.start)
     problems: list[str] = []
+    minutes = int(rule.session_length.total_seconds() // 60)
+    if any(s.end - s.start != rule.session_length for s in ordered):
+        problems.append(f"each session of this protocol takes {minutes} minutes in the chair")
     days = [local_day(s.start, zone) for s in ordered]
     if len(set(days)) != len(days):
         problems.append("two sessions are on the same day")
+    last = _last_infusion(plan, ordered[0].start) if ordered else None
+    if last is not None and (ordered[0].start - last < rule.min_gap or local_day(last, zone) == days[0]):
+        problems.append(
+            f"{local_label(ordered[0].start, site)} is less than {plan.protocol.min_gap_hours} hours after the "
+            f"patient's infusion of {local_label(last, site)}"
+        )
     for earlier, later in itertools.pairwise(ordered):
         if later.start - earlier.start < rule.min_gap:
             problems.append(
-                f"{local_label(later.start, plan.site)} is less than {plan.protocol.min_gap_hours} hours after the session before"
+                f"{local_label(later.start, site)} is less than {plan.protocol.min_gap_hours} hours after the session before"
             )
     if days and (days[-1] - days[0]).days >= rule.span_days:
         problems.append(f"the course takes longer than the protocol's {rule.span_days} days")
@@ -370,6 +411,15 @@ def course_book(
         phase=Phase.INDUCTION, induction_round=plan.induction_round, status__in=UPCOMING_STATUSES
     ).exists():
         raise InvalidState("This plan already has induction sessions booked; move or cancel those instead.")
+    held = plan.appointments.filter(
+        phase=Phase.INDUCTION, induction_round=plan.induction_round, status__in=INFUSION_STATUSES
+    ).count()
+    if held:
+        # A whole course on top of the sessions held would give more than the protocol's count.
+        raise InvalidState(
+            f"{held} session{'s' if held != 1 else ''} of this induction {'are' if held != 1 else 'is'} already "
+            "held; book the missing ones as make-up sessions, or start a new induction."
+        )
     if sessions is None:
         if start_date is None:
             raise InvalidInput("Give the proposed sessions or a start date.")
@@ -387,7 +437,7 @@ def course_book(
     expected = induction_rule(plan.protocol).total_sessions
     if len(slots) != expected:
         raise InvalidInput(f"The protocol's induction has {expected} sessions; {len(slots)} were given.")
-    problems = check_course_rules(plan=plan, slots=slots)
+    problems = check_course_rules(plan=plan, slots=slots, site=site)
     if problems:
         raise PlanRuleBroken(problems, can_override=False)
     created = plan_sessions_book(

@@ -178,6 +178,8 @@ def plan_change_review_date(
     require_prescriber(actor, "Changing the review date")
     reason = _require_reason(reason)
     plan = _lock(plan, expected_version)
+    if plan.status not in OPEN_PLAN_STATUSES:
+        raise InvalidState(f"The plan is {plan.get_status_display().lower()}; its review date stays as it was.")
     if review_date <= plan.start_date:
         raise InvalidInput("The review date must be after the plan's start date.")
     old = plan.review_date
@@ -361,10 +363,9 @@ def plan_override_eligibility(
     *, plan: TreatmentPlan, reason: str, actor: AbstractBaseUser, now: dt.datetime, expected_version: int | None = None
 ) -> TreatmentPlan:
     """A prescriber documents the decision to treat despite a screening flag."""
+    require_prescriber(actor, "Overriding the screening")
     reason = _require_reason(reason)
-    staff = getattr(actor, "staff", None)
-    if staff is None or staff.role != Role.PRESCRIBER:
-        raise InvalidInput("Only a prescriber can override the screening gate.")
+    staff = actor.staff  # type: ignore[attr-defined]  # require_prescriber found it
     plan = _lock(plan, expected_version)
     plan.eligibility_override_by, plan.eligibility_override_reason, plan.eligibility_override_at = staff, reason, now
     _save(
