@@ -11,6 +11,7 @@ from contextlib import nullcontext
 
 import pytest
 import time_machine
+from knox.models import AuthToken
 
 from clinic.models import Role
 from clinic.permissions import CLINICIANS
@@ -134,6 +135,11 @@ def test_a_prescriber_whose_role_changed_or_who_left_records_no_evaluation(world
     else:
         staff.active = False
     staff.save()
-    response = world.client("prescriber").post(f"{V1}/evaluations/", evaluation_body(world), format="json")
+    client = world.client("prescriber")
+    if change == "role":
+        # The change of role revoked the token issued to the prescriber; a new one is a nurse's.
+        assert client.post(f"{V1}/evaluations/", evaluation_body(world), format="json").status_code == 401
+        client.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=staff.user)[1]}")
+    response = client.post(f"{V1}/evaluations/", evaluation_body(world), format="json")
     assert response.status_code == 403
     assert not recorded_by_okafor().exists()
