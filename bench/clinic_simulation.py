@@ -107,6 +107,7 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -207,6 +208,24 @@ def demand(*, seed: int, rate: float, weeks: int) -> list[Arrival]:
         for _ in range(count):
             arrivals.append(Arrival(len(arrivals), day, rng.randint(14, 42)))
     return arrivals
+
+
+def maintenance_lost(plan: Any, created: list[Any]) -> int:
+    """The maintenance sessions a layout that stopped at a gap did not place: from the session
+    after the last one held or placed (its target, `interval` days on) to the review date."""
+    from scheduling.models import Phase
+
+    last = max(
+        [a.starts_at for a in created]
+        or [
+            plan.appointments.filter(phase=Phase.INDUCTION)
+            .order_by("-starts_at")
+            .values_list("starts_at", flat=True)[0]
+        ]
+    )
+    interval = plan.maintenance_interval_days
+    target = last.astimezone(ZONE).date() + dt.timedelta(days=interval)
+    return 1 + max(0, (plan.review_date - target).days // interval)
 
 
 def fate(*, seed: int, patient: int, k: int, setup_mode: float) -> Fate:
@@ -511,6 +530,7 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
     for arrival in arrivals:
         by_day[arrival.day].append(arrival)
     days = open_days(weeks)
+    open_set = set(days)
     tally = Tally()
     fates: dict[int, Fate] = {}
     patient_index: dict[int, int] = {}
@@ -533,9 +553,15 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
             fates[pk] = drawn
             if drawn.cancel_lead_days is not None:
                 start_day = starts_at.astimezone(ZONE).date()
-                cancel_on[
-                    max(today + dt.timedelta(days=1), start_day - dt.timedelta(days=drawn.cancel_lead_days))
-                ].append(pk)
+                # The desk works on open days: a cancellation due on a closed day is made on the
+                # open day before it (the notice kept), else on the first one that comes.
+                due = start_day - dt.timedelta(days=drawn.cancel_lead_days)
+                while due not in open_set and due > today + dt.timedelta(days=1):
+                    due -= dt.timedelta(days=1)
+                due = max(today + dt.timedelta(days=1), due)
+                # A session booked for today (a re-flow at 07:00) is played today: too late to cancel.
+                if due <= start_day:
+                    cancel_on[due].append(pk)
             last_seen[0] = max(last_seen[0], pk)
 
     def lost_session(outcome) -> None:
@@ -633,7 +659,8 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
                 tally.plans_solved += len(refreshed.solved)
                 tally.plan_seconds.append((time.perf_counter() - before) / len(refreshed.solved))
         with time_machine.travel(morning, tick=False):
-            for pk in cancel_on.pop(today, []):
+            due = [pk for day in sorted(d for d in cancel_on if d <= today) for pk in cancel_on.pop(day)]
+            for pk in due:
                 appointment = Appointment.objects.get(pk=pk)
                 if appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED):
                     continue
@@ -741,7 +768,9 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
                     plan.refresh_from_db(fields=["needs_attention", "attention_reason"])
                     unplaced = 0
                     if plan.needs_attention and "could not be placed" in plan.attention_reason:
-                        unplaced = plan.attention_reason.split(": ", 1)[1].count("; ") + 1
+                        # The layout ends at the first session with no free day: that one and every
+                        # one after it at the interval, up to the review date, are not placed.
+                        unplaced = maintenance_lost(plan, created)
                     tally.requested += len(created) + unplaced
                     tally.refused += unplaced
                     if unplaced:
@@ -787,7 +816,8 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
         "overtime_days": tally.overtime_days,
         "weekday_means": weekday_means,
         "weekday_ratio": max(weekday_means.values()) / min(weekday_means.values()) if weekday_means else 0.0,
-        "course_misses": dict(tally.refusal_reasons.most_common(4)),
+        # The four commonest, ties by text (not by the set order the reasons were counted in).
+        "course_misses": dict(sorted(tally.refusal_reasons.items(), key=lambda item: (-item[1], item[0]))[:4]),
         "starts_by_hour": {f"{h:02d}": n for h, n in sorted(tally.starts_by_hour.items())},
         "rules_broken": rules_broken(site=site),
         "delivered_by_day": tally.delivered_by_day,
