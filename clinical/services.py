@@ -144,6 +144,17 @@ def require_complete_allowed(*, appointment: Appointment, now: dt.datetime) -> N
         raise SessionRecordIncomplete(missing)
 
 
+def require_release_allowed(*, appointment: Appointment) -> None:
+    """The gate before a checked-in session is cancelled or its check-in undone: not once the
+    ketamine is recorded as given (the controlled-substance log names this session, and the
+    course counts it as held). The session is completed, or the record corrected, instead."""
+    if Administration.objects.filter(appointment_id=appointment.pk).exists():
+        raise InvalidState(
+            "The ketamine of this session is recorded as given: it cannot be cancelled or its check-in "
+            "undone. Complete the session, or correct the administration record first."
+        )
+
+
 # --- Writes --------------------------------------------------------------------------
 
 

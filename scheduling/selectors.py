@@ -406,9 +406,10 @@ def plan_preferences(plan: TreatmentPlan) -> Preferences:
     return Preferences(weekdays=weekdays, earliest=plan.earliest_start, latest=plan.latest_start)
 
 
-def plan_sessions(plan: TreatmentPlan) -> QuerySet[Appointment]:
-    """The plan's sessions that occupy time, in order."""
-    return plan.appointments.filter(status__in=BLOCKING_STATUSES).order_by("starts_at")
+def rule_sessions(patient_id: int) -> QuerySet[Appointment]:
+    """The patient's sessions that occupy time (any plan, or none), in order: what a plan's rules
+    are checked against (scheduling.services.appointments.plan_rule_violations)."""
+    return Appointment.objects.filter(patient_id=patient_id, status__in=BLOCKING_STATUSES).order_by("starts_at")
 
 
 def day_board(*, site: Site, day: dt.date) -> list[Appointment]:

@@ -27,6 +27,8 @@ from scheduling.models import Appointment
 appointment_starting = Signal()
 # A session is about to be completed. Arguments: appointment, now.
 appointment_completing = Signal()
+# A checked-in session is about to be cancelled or have its check-in undone. Arguments: appointment, now.
+appointment_releasing = Signal()
 
 # --- announcements (after the write) ---
 # New sessions: a single booking, a course, a re-flow, maintenance sessions added, a waitlist booking.

@@ -43,7 +43,7 @@ from interop.fhir.timing import TimingWish, timing_wish
 from patients.models import Patient
 from scheduling.errors import CourseDoesNotFit
 from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus, Protocol
-from scheduling.selectors import plan_sessions
+from scheduling.selectors import rule_sessions
 from scheduling.services import (
     appointment_book,
     appointment_book_held,
@@ -297,7 +297,7 @@ class FindView(OperationView):
         plan = open_plan(patient, protocol) if patient is not None else None
         if plan is not None:
             # Under the patient's plan, only times its rules allow (gap, one a day, the window).
-            sessions = list(plan_sessions(plan))
+            sessions = list(rule_sessions(plan.patient_id))
             times = [
                 t
                 for t in times

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -35,8 +36,8 @@ from scheduling.reminders import services as reminders
 from scheduling.selectors import (
     induction_rule,
     maintenance_rule,
-    plan_sessions,
     protocol_nurse_work,
+    rule_sessions,
     site_placement,
 )
 from scheduling.services.core import (
@@ -66,6 +67,7 @@ from scheduling.signals import (
     appointment_completing,
     appointment_moved,
     appointment_no_show,
+    appointment_releasing,
     appointment_starting,
 )
 
@@ -105,32 +107,50 @@ def plan_rule_violations(
     exclude_id: int | None = None,
     sessions: list[Appointment] | None = None,
 ) -> list[str]:
-    """Which of the plan's rules a session at `starts_at` would break, in words. A caller checking
-    many candidate times passes the plan's `sessions` (plan_sessions) once."""
+    """Which of the plan's rules a session at `starts_at` would break, in words. The day and the gap
+    between infusions are checked against all the patient's sessions (another plan's, a single
+    one); the course's count, weekly pattern, window and spacing against the plan's own. A caller
+    checking many candidate times passes the patient's `sessions` (rule_sessions) once."""
     zone = plan.site.zone
-    others = [a for a in (plan_sessions(plan) if sessions is None else sessions) if a.pk != exclude_id]
+    ends_at = starts_at + dt.timedelta(minutes=plan.protocol.session_minutes)
+    # Another plan's or a single session at the same time is a booking conflict, refused as one
+    # (`_choose_slot`: "already has a session at that time"), not a rule break.
+    everyone = [
+        a
+        for a in (rule_sessions(plan.patient_id) if sessions is None else sessions)
+        if a.pk != exclude_id and (a.plan_id == plan.pk or not (a.starts_at < ends_at and a.ends_at > starts_at))
+    ]
+    others = [a for a in everyone if a.plan_id == plan.pk]
     before = [a for a in others if a.starts_at <= starts_at]
     after = [a for a in others if a.starts_at > starts_at]
-    violations: list[str] = []
     day = local_day(starts_at, zone)
-    if any(local_day(a.starts_at, zone) == day for a in others):
-        violations.append(f"another session of this plan is already on {day:%a %-d %b}")
+    violations = same_day_violations(everyone, starts_at=starts_at, zone=zone, plan_id=plan.pk)
     if phase == Phase.INDUCTION:
         rule = induction_rule(plan.protocol)
-        neighbours = ([before[-1]] if before else []) + ([after[0]] if after else [])
+        earlier = [a for a in everyone if a.starts_at <= starts_at]
+        later = [a for a in everyone if a.starts_at > starts_at]
+        neighbours = ([earlier[-1]] if earlier else []) + ([later[0]] if later else [])
         for neighbour in neighbours:
             if abs(neighbour.starts_at - starts_at) < rule.min_gap:
+                which = f"session {neighbour.sequence}" if neighbour.plan_id == plan.pk else "the patient's infusion"
                 violations.append(
-                    f"less than {plan.protocol.min_gap_hours} hours from session {neighbour.sequence} "
+                    f"less than {plan.protocol.min_gap_hours} hours from {which} "
                     f"({local_label(neighbour.starts_at, plan.site)})"
                 )
         round_sessions = [a for a in others if a.phase == Phase.INDUCTION and a.induction_round == plan.induction_round]
+        if len(round_sessions) >= rule.total_sessions:
+            violations.append(
+                f"the induction already has {len(round_sessions)} sessions; the protocol gives {rule.total_sessions}"
+            )
         if round_sessions:
-            first_day = min(local_day(a.starts_at, zone) for a in [*round_sessions])
-            first_day = min(first_day, day)
-            last_day = max([local_day(a.starts_at, zone) for a in round_sessions] + [day])
-            if (last_day - first_day).days >= rule.span_days:
+            days = sorted([local_day(a.starts_at, zone) for a in round_sessions] + [day])
+            if (days[-1] - days[0]).days >= rule.span_days:
                 violations.append(f"the induction would take longer than the protocol's {rule.span_days} days")
+            for week, count in enumerate(rule.weekly_counts):
+                start = days[0] + dt.timedelta(days=7 * week)
+                in_week = sum(1 for d in days if start <= d < start + dt.timedelta(days=7))
+                if in_week > count:
+                    violations.append(f"week {week + 1} would have {in_week} sessions; the protocol gives {count}")
     else:
         rule_m = maintenance_rule(plan)
         allowed = f"the protocol allows {rule_m.min_days}–{rule_m.max_days}"
@@ -146,6 +166,29 @@ def plan_rule_violations(
                     f"{gap_days} days before the next session ({local_label(after[0].starts_at, plan.site)}); {allowed}"
                 )
     return violations
+
+
+def same_day_violations(
+    sessions: list[Appointment],
+    *,
+    starts_at: dt.datetime,
+    zone: ZoneInfo,
+    plan_id: int | None = None,
+    ends_at: dt.datetime | None = None,
+) -> list[str]:
+    """Never two infusions on one day: `sessions` (the patient's) on the local day of `starts_at`.
+    With `ends_at`, one at the same time is left to the booking conflict that refuses it."""
+    day = local_day(starts_at, zone)
+    same = [
+        a
+        for a in sessions
+        if local_day(a.starts_at, zone) == day and not (ends_at and a.starts_at < ends_at and a.ends_at > starts_at)
+    ]
+    if plan_id is not None and any(a.plan_id == plan_id for a in same):
+        return [f"another session of this plan is already on {day:%a %-d %b}"]
+    if same:
+        return [f"the patient already has a session on {day:%a %-d %b}"]
+    return []
 
 
 def _choose_slot(
@@ -242,9 +285,15 @@ def appointment_book(
 
             require_eligible(plan=plan, now=now)
         phase = phase or plan.phase
-        duration = duration or dt.timedelta(minutes=plan.protocol.session_minutes)
+        chair_time = dt.timedelta(minutes=plan.protocol.session_minutes)
+        duration = duration or chair_time
         work = protocol_nurse_work(plan.protocol)
         violations = plan_rule_violations(plan=plan, starts_at=starts_at, phase=phase)
+        if duration != chair_time:
+            violations.append(
+                f"the protocol's sessions take {plan.protocol.session_minutes} minutes in the chair; "
+                f"this one {int(duration.total_seconds() // 60)}"
+            )
         _check_rule_break(actor, violations, override_reason)
         route = plan.protocol.route
     else:
@@ -252,6 +301,14 @@ def appointment_book(
         duration = duration or dt.timedelta(minutes=120)
         work = protocol_nurse_work(None)
         route = route or (chair.equipment[0] if chair and chair.equipment else "iv")
+        # A single session outside any plan is still the patient's infusion: never two on one day.
+        _check_rule_break(
+            actor,
+            same_day_violations(
+                list(rule_sessions(patient.pk)), starts_at=starts_at, zone=site.zone, ends_at=starts_at + duration
+            ),
+            override_reason,
+        )
     if chair is not None and chair.site_id != site.pk:
         raise InvalidInput("That chair is at another site.")
     ends_at = starts_at + duration
@@ -319,6 +376,8 @@ def appointment_move(
     if chair is not None and chair.site_id != appointment.site_id:
         raise InvalidInput("That chair is at another site.")
     plan = appointment.plan
+    if plan is not None and plan.status not in BOOKABLE_PLAN_STATUSES:
+        raise InvalidState(f"The plan is {plan.get_status_display().lower()}; its sessions are not moved.")
     route = plan.protocol.route if plan else "iv"
     work = protocol_nurse_work(plan.protocol if plan else None)
     if plan is not None:
@@ -465,6 +524,7 @@ def appointment_undo_check_in(
     if current.status in UPCOMING_STATUSES:
         return current  # already undone: a retry is harmless
     _require(current, (AppointmentStatus.CHECKED_IN,), "undo the check-in of")
+    appointment_releasing.send(sender=Appointment, appointment=current, now=now)  # clinical's gate
     current.status = AppointmentStatus.CONFIRMED if current.confirmed_at else AppointmentStatus.BOOKED
     current.checked_in_at = None
     save_with_history(current, fields=["status", "checked_in_at"], actor=actor, reason=f"Check-in undone: {reason}")
@@ -581,6 +641,8 @@ def appointment_cancel(
     if appointment.status == AppointmentStatus.CANCELLED:
         return CancelOutcome(appointment=appointment, course="The session was already cancelled.")
     _require(appointment, (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN, AppointmentStatus.HELD), "cancel")
+    if appointment.status == AppointmentStatus.CHECKED_IN:
+        appointment_releasing.send(sender=Appointment, appointment=appointment, now=now)  # clinical's gate
     was_held = appointment.status == AppointmentStatus.HELD
     appointment.status = AppointmentStatus.CANCELLED
     appointment.cancelled_at = now

@@ -19,8 +19,8 @@ from scheduling.errors import InvalidInput
 from scheduling.models import Appointment, TreatmentPlan
 from scheduling.selectors import (
     patient_busy_spans,
-    plan_sessions,
     protocol_nurse_work,
+    rule_sessions,
     site_placement,
     site_snapshot,
 )
@@ -77,7 +77,7 @@ def find_free_slots(
     snapshot = site_snapshot(site=site, start=start, end=end, exclude_appointment_ids=exclude)
     busy = patient_busy_spans(patient=patient, start=start, end=end, exclude_appointment_ids=exclude)
     availability = Availability(snapshot, busy, protocol_nurse_work(plan.protocol if plan is not None else None))
-    sessions = list(plan_sessions(plan)) if plan is not None else None
+    sessions = list(rule_sessions(plan.patient_id)) if plan is not None else None
     days: list[DayChoices] = []
     every_chair: list[Slot] = []  # each free chair at each listed time, for the policy to weigh
     day = first_day

@@ -23,13 +23,15 @@ def world(db, frozen):  # noqa: F811
 
 
 def _session_today(world):
+    # The patient's sessions earlier today are the world's: a prescriber accepts a third.
     return services.appointment_book(
         patient=world.plan_b.patient,
         site=world.site,
         starts_at=LATER_TODAY,
         chair=world.clinic.chairs[0],
-        actor=world.clinic.front_desk.user,
+        actor=world.clinic.prescriber.user,
         now=NOW,
+        override_reason="Make-up session the same day, by the prescriber",
     )
 
 

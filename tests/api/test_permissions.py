@@ -63,6 +63,20 @@ class Endpoint:
         return {"object": 404, "list": 200, "create": 400}[self.kind]
 
 
+def _checked_in_without_a_dose(side: Side):
+    from tests.factories import AppointmentFactory, PatientFactory
+
+    session = side.checked_in_b
+    return AppointmentFactory(
+        patient=PatientFactory(home_site=session.site),
+        chair=side.clinic.chairs[0],
+        nurse=session.nurse,
+        starts_at=session.starts_at,
+        status=session.status,
+        checked_in_at=session.checked_in_at,
+    )
+
+
 def every(roles, status):
     return dict.fromkeys(roles, status)
 
@@ -521,7 +535,8 @@ ENDPOINTS = [
     Endpoint(
         "appointments-undo-check-in",
         "post",
-        lambda w: f"{V1}/appointments/{w.checked_in_b.pk}/undo-check-in/",
+        # A mistaken check-in, before any dose is recorded (checked_in_b's record is whole).
+        lambda w: f"{V1}/appointments/{_checked_in_without_a_dose(w).pk}/undo-check-in/",
         every(DESK, 200),
         body=lambda w: {"reason": "Checked in the wrong patient"},
     ),

@@ -679,11 +679,11 @@ def new_appointment(world, proposal, patient, **changes) -> dict:
     return {k: v for k, v in resource.items() if v is not None}
 
 
-def proposals(world, patient, count=50):
+def proposals(world, patient, count=50, days=1):
     return [
         e.resource
         for e in parse(
-            post(world.client("front_desk"), "Appointment/$find", find_body(world, patient, count=count))
+            post(world.client("front_desk"), "Appointment/$find", find_body(world, patient, count=count, days=days))
         ).entry
     ]
 
@@ -718,11 +718,11 @@ def test_book_a_new_appointment_from_a_resource_with_its_comment(world):
 
 def test_book_answers_201_only_for_a_new_appointment_and_200_for_holds_proposals_moves_and_cancels(world):
     desk = world.client("front_desk")
-    offered = proposals(world, world.patient_a)
+    offered = proposals(world, world.patient_a, count=100, days=3)
     # A proposal booked by reference, and the same through an appointment-resource with its id.
     by_reference = post(desk, "Appointment/$book", reference("appointment-reference", f"Appointment/{offered[0].id}"))
     assert by_reference.status_code == 200 and not by_reference.has_header("Location")
-    later = next(p for p in offered if p.start >= offered[0].start + dt.timedelta(hours=3))
+    later = next(p for p in offered if p.start >= offered[0].start + dt.timedelta(days=1))
     proposal_resource = json.loads(later.model_dump_json())
     by_resource = post(desk, "Appointment/$book", parameters(("appointment-resource", "resource", proposal_resource)))
     assert by_resource.status_code == 200 and not by_resource.has_header("Location")
@@ -736,7 +736,8 @@ def test_book_answers_201_only_for_a_new_appointment_and_200_for_holds_proposals
     # A move and a cancel of an existing appointment.
     booked = parse(by_reference).entry[0].resource
     moved = booked.model_copy()
-    moved.start, moved.end = booked.start + dt.timedelta(days=1), booked.end + dt.timedelta(days=1)
+    # Two days on: the day after holds the appointment booked from `later` (never two in one day).
+    moved.start, moved.end = booked.start + dt.timedelta(days=2), booked.end + dt.timedelta(days=2)
     move = post(
         desk, "Appointment/$book", parameters(("appointment-resource", "resource", json.loads(moved.model_dump_json())))
     )
@@ -777,14 +778,14 @@ def test_a_new_appointment_from_a_resource_under_the_patients_plan_is_in_the_pla
 
 def test_a_conflicting_new_appointment_is_refused_with_the_reason_and_nothing_is_written(world):
     desk = world.client("front_desk")
-    offered = proposals(world, world.patient_a)
+    offered = proposals(world, world.patient_a, count=100, days=3)
     first = offered[0]
     post(
         desk,
         "Appointment/$book",
         parameters(("appointment-resource", "resource", new_appointment(world, first, world.patient_a))),
     )
-    later = next(p for p in offered if p.start >= first.start + dt.timedelta(hours=3))
+    later = next(p for p in offered if p.start >= first.start + dt.timedelta(days=1))
     # Two sessions in one call, the second on patient A's chair and time: all or nothing.
     body = parameters(
         ("appointment-resource", "resource", new_appointment(world, later, world.patient_b)),
