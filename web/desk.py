@@ -492,7 +492,7 @@ def book_course(request: HttpRequest, plan_id: int) -> HttpResponse:
     if not form.is_valid():
         return _book_page(request, plan, form=form, status=400)
     try:
-        proposal = course_propose(plan=plan, start_date=form.cleaned_data["start_date"], now=now)
+        proposal = course_propose(plan=plan, start_date=form.cleaned_data["start_date"], now=now, actor=request.user)
     except DomainError as exc:
         problem = describe(exc)
         alternatives = [

@@ -135,7 +135,7 @@ class CancelResultSerializer(AppointmentSerializer):
         read_only_fields = fields
 
 
-class UndoCheckInSerializer(serializers.Serializer):
+class UndoCheckInSerializer(api_fields.StrictSerializer):
     reason = serializers.CharField(max_length=2000, help_text="Why the check-in was a mistake; kept in history.")
 
 

@@ -26,7 +26,7 @@ from clinic.api import (
     WallClockTimeField,
 )
 from clinic.models import Role, Site, StaffMember
-from clinic.permissions import CLINICIANS, DESK, PATIENTS, PRESCRIBERS, FieldVisibilityMixin
+from clinic.permissions import CLINICIANS, DESK, PATIENTS, PRESCRIBERS, FieldVisibilityMixin, hidden_fields
 from patients.models import Patient
 from scheduling import services
 from scheduling.api.common import (
@@ -261,6 +261,15 @@ class PlanFilter(django_filters.FilterSet):
         model = TreatmentPlan
         fields = ["patient", "protocol", "site", "status", "phase", "needs_attention"]
 
+    def filter_queryset(self, queryset):
+        # A field hidden from the role is no filter either: comparing the counts would tell it.
+        role = getattr(getattr(self.request, "user", None), "staff", None)
+        hidden = hidden_fields(role.role if role is not None and role.active else None, "plan")
+        for name in hidden & set(self.form.cleaned_data):
+            if self.form.cleaned_data[name] not in (None, ""):
+                raise serializers.ValidationError({name: ["This filter is for clinicians."]})
+        return super().filter_queryset(queryset)
+
 
 STATE_ERRORS = ("409",)
 EDIT_ERRORS = ("409", "428")
@@ -380,7 +389,7 @@ class PlanViewSet(
         plan = self.get_object()
         data = self._valid(ProposeCourseSerializer)
         proposal = services.course_propose(
-            plan=plan, start_date=data["start_date"], now=timezone.now(), site=data.get("site")
+            plan=plan, start_date=data["start_date"], now=timezone.now(), site=data.get("site"), actor=request.user
         )
         return Response(CourseProposalSerializer(proposal).data)
 

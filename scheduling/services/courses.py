@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from clinic.models import Site
-from clinic.permissions import require_works_at
+from clinic.permissions import require_works_at, works_at
 from scheduling.engine import (
     Availability,
     InductionRule,
@@ -169,9 +169,11 @@ def course_propose(
     sessions_needed: int | None = None,
     weekly_counts: Sequence[int] | None = None,
     preferred_starts: dict[int, frozenset[dt.time]] | None = None,
+    actor: AbstractBaseUser | None = None,
 ) -> CourseProposal:
     """Every induction session from `start_date`, or CourseDoesNotFit with the reasons and the
-    nearest alternatives (a later start, another site, other times). Never a partial course.
+    nearest alternatives (a later start, another site the `actor` works at, other times). Never a
+    partial course.
 
     The times are chosen by the site's placement policy (`Site.placement_policy`), each
     session with why, and so are an alternative's; `preferred_starts` (chair id -> local
@@ -219,6 +221,7 @@ def course_propose(
         now=not_before,
         nofit=outcome,
         placement=placement,
+        actor=actor,
     )
 
 
@@ -236,6 +239,7 @@ def _does_not_fit(
     now: dt.datetime,
     nofit: NoFit,
     placement: Placement,
+    actor: AbstractBaseUser | None = None,
 ) -> CourseDoesNotFit:
     """The refusal, with the nearest alternatives. Each alternative is placed under its site's
     policy, as a proposal would be: under ``level`` an alternative that took the earliest
@@ -274,7 +278,10 @@ def _does_not_fit(
             ),
         )
     site_of_label = {label: site.pk for label, _ in attempts}
+    staff = getattr(actor, "staff", None) if actor is not None else None
     for other in Site.objects.exclude(pk=site.pk).prefetch_related("opening_hours"):
+        if staff is not None and not works_at(staff, other):
+            continue  # another site's chairs and free times are not this user's to see or book
         label = f"Start {start_date:%a %-d %b} at {other.name}"
         site_of_label[label] = other.pk
         attempts.insert(
@@ -423,13 +430,15 @@ def course_book(
     if sessions is None:
         if start_date is None:
             raise InvalidInput("Give the proposed sessions or a start date.")
-        sessions = course_propose(plan=plan, start_date=start_date, now=now).sessions
+        sessions = course_propose(plan=plan, start_date=start_date, now=now, actor=actor).sessions
     if not sessions:
         raise InvalidInput("A course needs at least one session.")
     site_ids = {s.site_id for s in sessions}
     if len(site_ids) != 1:
         raise InvalidInput("All sessions of a course are booked at one site.")
-    site = Site.objects.get(pk=site_ids.pop())
+    site = Site.objects.filter(pk=site_ids.pop()).first()
+    if site is None:
+        raise InvalidInput("The sessions name a site that does not exist.")
     require_works_at(actor, site)
     slots = [s.slot for s in sessions]
     if any(slot.start <= now for slot in slots):
