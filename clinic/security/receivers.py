@@ -17,15 +17,19 @@ from clinic.security.services import tokens_revoke_all
 User = get_user_model()
 
 
+def _changed_on_save(sender: Any, instance: Any, field: str, update_fields: Any, raw: bool) -> bool:
+    """Whether saving `instance` changes the stored `field` (a read of the row before the write)."""
+    if raw or instance.pk is None or (update_fields is not None and field not in update_fields):
+        return False
+    stored = sender.objects.filter(pk=instance.pk).values_list(field, flat=True).first()
+    return stored is not None and stored != getattr(instance, field)
+
+
 @receiver(pre_save, sender=User, dispatch_uid="clinic_security_note_password_change")
 def _note_password_change(
     sender: Any, instance: Any, update_fields: Any = None, raw: bool = False, **kwargs: Any
 ) -> None:
-    instance._clinic_password_changed = False
-    if raw or instance.pk is None or (update_fields is not None and "password" not in update_fields):
-        return
-    stored = sender.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
-    instance._clinic_password_changed = stored is not None and stored != instance.password
+    instance._clinic_password_changed = _changed_on_save(sender, instance, "password", update_fields, raw)
 
 
 @receiver(post_save, sender=User, dispatch_uid="clinic_security_revoke_tokens_on_password_change")
@@ -37,11 +41,7 @@ def _revoke_tokens_on_password_change(sender: Any, instance: Any, created: bool,
 
 @receiver(pre_save, sender=StaffMember, dispatch_uid="clinic_security_note_role_change")
 def _note_role_change(sender: Any, instance: Any, update_fields: Any = None, raw: bool = False, **kwargs: Any) -> None:
-    instance._clinic_role_changed = False
-    if raw or instance.pk is None or (update_fields is not None and "role" not in update_fields):
-        return
-    stored = sender.objects.filter(pk=instance.pk).values_list("role", flat=True).first()
-    instance._clinic_role_changed = stored is not None and stored != instance.role
+    instance._clinic_role_changed = _changed_on_save(sender, instance, "role", update_fields, raw)
 
 
 @receiver(post_save, sender=StaffMember, dispatch_uid="clinic_security_revoke_tokens_on_role_change")

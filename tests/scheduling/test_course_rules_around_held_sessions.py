@@ -12,6 +12,7 @@ import pytest
 from clinic.errors import DomainError
 from scheduling import services
 from scheduling.models import AppointmentStatus, Phase
+from scheduling.services.courses import INFUSION_STATUSES
 from tests.clinical_helpers import record_session_for_completion
 from tests.scheduling.conftest import NOW, START, make_clinic
 
@@ -95,13 +96,7 @@ def _round_sessions(plan):
         plan.appointments.filter(
             phase=Phase.INDUCTION,
             induction_round=plan.induction_round,
-            status__in=[
-                AppointmentStatus.BOOKED,
-                AppointmentStatus.CONFIRMED,
-                AppointmentStatus.CHECKED_IN,
-                AppointmentStatus.IN_CHAIR,
-                AppointmentStatus.COMPLETED,
-            ],
+            status__in=INFUSION_STATUSES,
         ).order_by("starts_at")
     )
 
