@@ -140,7 +140,7 @@ def command_run(_: list[str]) -> int:
         f"  Demo logins, all with password {constants['DEMO_PASSWORD']}:\n{logins}\n"
         f"  Database: {database}\n  Celery broker: {broker}\n  Ctrl-C stops web, worker and beat.\n"
     )
-    print(banner, flush=True)
+    say(f"starting web, worker and beat on {url} (the logins are shown once it answers)")
 
     process = subprocess.Popen(
         [str(BIN / "honcho"), "start", "-f", "Procfile.dev", "-p", env["PORT"]], cwd=ROOT, env=env

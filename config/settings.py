@@ -484,5 +484,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Django's own console handler would print every line a second time in debug mode.
+        "django": {"handlers": ["console"], "propagate": False},
+        # A refused request (403, 404) is an answer, not a fault: the access log records it. Only
+        # server errors are logged here, with their traceback.
+        "django.request": {"level": "ERROR"},
+    },
 }
