@@ -42,7 +42,7 @@ from interop.fhir.resources import KINDS
 from interop.fhir.timing import TimingWish, timing_wish
 from patients.models import Patient
 from scheduling.errors import CourseDoesNotFit
-from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus, Protocol
+from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus, Phase, Protocol
 from scheduling.selectors import rule_sessions
 from scheduling.services import (
     appointment_book,
@@ -51,7 +51,7 @@ from scheduling.services import (
     appointment_move,
     appointment_note_add,
     holds_release_expired,
-    plan_rule_violations,
+    session_rule_violations,
 )
 from scheduling.services.idempotency import MAX_KEY_LENGTH, KeptAnswer, Replay, request_fingerprint, run_once
 
@@ -295,13 +295,23 @@ class FindView(OperationView):
         )
         times = searched.times
         plan = open_plan(patient, protocol) if patient is not None else None
-        if plan is not None:
-            # Under the patient's plan, only times its rules allow (gap, one a day, the window).
-            sessions = list(rule_sessions(plan.patient_id))
+        if patient is not None:
+            # Only times the patient's rules allow: under a plan its own (gap, one a day, the window),
+            # without one a single infusion a day.
+            sessions = list(rule_sessions(patient.pk))
+            site_of = {site.pk: site for site in sites}
             times = [
                 t
                 for t in times
-                if not plan_rule_violations(plan=plan, starts_at=t.start, phase=plan.phase, sessions=sessions)
+                if not session_rule_violations(
+                    patient_id=patient.pk,
+                    plan=plan,
+                    site=site_of[t.site_id],
+                    starts_at=t.start,
+                    ends_at=t.end,
+                    phase=plan.phase if plan is not None else Phase.INDUCTION,
+                    sessions=sessions,
+                )
             ]
         # The reason is kept only when something is proposed; each proposal's id names it.
         kept = (

@@ -13,6 +13,7 @@ from scheduling.services.appointments import (
     appointment_start,
     appointment_undo_check_in,
     plan_rule_violations,
+    session_rule_violations,
 )
 from scheduling.services.courses import (
     CourseProposal,
@@ -76,4 +77,5 @@ __all__ = [
     "plan_resume",
     "plan_rule_violations",
     "require_eligible",
+    "session_rule_violations",
 ]

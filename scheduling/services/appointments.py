@@ -106,12 +106,15 @@ def plan_rule_violations(
     phase: str,
     exclude_id: int | None = None,
     sessions: list[Appointment] | None = None,
+    site: Site | None = None,
 ) -> list[str]:
-    """Which of the plan's rules a session at `starts_at` would break, in words. The day and the gap
-    between infusions are checked against all the patient's sessions (another plan's, a single
-    one); the course's count, weekly pattern, window and spacing against the plan's own. A caller
-    checking many candidate times passes the patient's `sessions` (rule_sessions) once."""
-    zone = plan.site.zone
+    """Which of the plan's rules a session at `starts_at` (at `site`, the plan's by default: its
+    days are that site's) would break, in words. The day and the gap between infusions are checked
+    against all the patient's sessions (another plan's, a single one); the course's count, weekly
+    pattern, window and spacing against the plan's own. A caller checking many candidate times
+    passes the patient's `sessions` (rule_sessions) once."""
+    site = site or plan.site
+    zone = site.zone
     ends_at = starts_at + dt.timedelta(minutes=plan.protocol.session_minutes)
     # Another plan's or a single session at the same time is a booking conflict, refused as one
     # (`_choose_slot`: "already has a session at that time"), not a rule break.
@@ -135,7 +138,7 @@ def plan_rule_violations(
                 which = f"session {neighbour.sequence}" if neighbour.plan_id == plan.pk else "the patient's infusion"
                 violations.append(
                     f"less than {plan.protocol.min_gap_hours} hours from {which} "
-                    f"({local_label(neighbour.starts_at, plan.site)})"
+                    f"({local_label(neighbour.starts_at, site)})"
                 )
         round_sessions = [a for a in others if a.phase == Phase.INDUCTION and a.induction_round == plan.induction_round]
         if len(round_sessions) >= rule.total_sessions:
@@ -163,9 +166,30 @@ def plan_rule_violations(
             gap_days = (local_day(after[0].starts_at, zone) - day).days
             if not rule_m.min_days <= gap_days <= rule_m.max_days:
                 violations.append(
-                    f"{gap_days} days before the next session ({local_label(after[0].starts_at, plan.site)}); {allowed}"
+                    f"{gap_days} days before the next session ({local_label(after[0].starts_at, site)}); {allowed}"
                 )
     return violations
+
+
+def session_rule_violations(
+    *,
+    patient_id: int,
+    plan: TreatmentPlan | None,
+    site: Site,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    phase: str,
+    exclude_id: int | None = None,
+    sessions: list[Appointment] | None = None,
+) -> list[str]:
+    """The rules a session breaks, whatever path places it (booking, move, waitlist offer, finder,
+    FHIR): its plan's (plan_rule_violations); without a plan, one infusion a day."""
+    if plan is not None:
+        return plan_rule_violations(
+            plan=plan, starts_at=starts_at, phase=phase, exclude_id=exclude_id, sessions=sessions, site=site
+        )
+    others = [a for a in (rule_sessions(patient_id) if sessions is None else sessions) if a.pk != exclude_id]
+    return same_day_violations(others, starts_at=starts_at, zone=site.zone, ends_at=ends_at)
 
 
 def same_day_violations(
@@ -288,7 +312,7 @@ def appointment_book(
         chair_time = dt.timedelta(minutes=plan.protocol.session_minutes)
         duration = duration or chair_time
         work = protocol_nurse_work(plan.protocol)
-        violations = plan_rule_violations(plan=plan, starts_at=starts_at, phase=phase)
+        violations = plan_rule_violations(plan=plan, starts_at=starts_at, phase=phase, site=site)
         if duration != chair_time:
             violations.append(
                 f"the protocol's sessions take {plan.protocol.session_minutes} minutes in the chair; "
@@ -302,13 +326,10 @@ def appointment_book(
         work = protocol_nurse_work(None)
         route = route or (chair.equipment[0] if chair and chair.equipment else "iv")
         # A single session outside any plan is still the patient's infusion: never two on one day.
-        _check_rule_break(
-            actor,
-            same_day_violations(
-                list(rule_sessions(patient.pk)), starts_at=starts_at, zone=site.zone, ends_at=starts_at + duration
-            ),
-            override_reason,
+        violations = session_rule_violations(
+            patient_id=patient.pk, plan=None, site=site, starts_at=starts_at, ends_at=starts_at + duration, phase=phase
         )
+        _check_rule_break(actor, violations, override_reason)
     if chair is not None and chair.site_id != site.pk:
         raise InvalidInput("That chair is at another site.")
     ends_at = starts_at + duration
@@ -371,6 +392,13 @@ def appointment_move(
     _require(appointment, UPCOMING_STATUSES, "move")
     require_works_at(actor, appointment.site)
     _require_override_right(actor, override_reason)
+    if (
+        starts_at == appointment.starts_at
+        and (chair is None or chair.pk == appointment.chair_id)
+        and (nurse is None or nurse.pk == appointment.nurse_id)
+    ):
+        # No move (a form sent twice): the patient's confirmation, the history and the reminders stay.
+        return appointment
     if starts_at <= now:
         raise InvalidInput("A session cannot be moved into the past.")
     if chair is not None and chair.site_id != appointment.site_id:
@@ -380,12 +408,17 @@ def appointment_move(
         raise InvalidState(f"The plan is {plan.get_status_display().lower()}; its sessions are not moved.")
     route = plan.protocol.route if plan else "iv"
     work = protocol_nurse_work(plan.protocol if plan else None)
-    if plan is not None:
-        violations = plan_rule_violations(
-            plan=plan, starts_at=starts_at, phase=appointment.phase, exclude_id=appointment.pk
-        )
-        _check_rule_break(actor, violations, override_reason)
     ends_at = starts_at + (appointment.ends_at - appointment.starts_at)
+    violations = session_rule_violations(
+        patient_id=appointment.patient_id,
+        plan=plan,
+        site=appointment.site,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        phase=appointment.phase,
+        exclude_id=appointment.pk,
+    )
+    _check_rule_break(actor, violations, override_reason)
     slot = _choose_slot(
         site=appointment.site,
         patient=appointment.patient,
@@ -406,25 +439,33 @@ def appointment_move(
         work=work,
     )
     old = local_label(appointment.starts_at, appointment.site)
+    # Another chair or nurse at the same time is a change, not a move: the patient's time, their
+    # confirmation and their reminders stay, and nobody is told the session moved.
+    moved = slot.start != appointment.starts_at
     appointment.starts_at, appointment.ends_at = slot.start, slot.end
     appointment.chair_id, appointment.nurse_id = slot.chair_id, slot.nurse_id
-    # A moved session needs confirming again.
-    appointment.status = AppointmentStatus.BOOKED
-    appointment.confirmed_at = None
+    if moved:
+        # A moved session needs confirming again.
+        appointment.status = AppointmentStatus.BOOKED
+        appointment.confirmed_at = None
     appointment.rule_override_reason = override_reason or appointment.rule_override_reason
+    accepted = f"; rule accepted: {override_reason}" if override_reason else ""
     try:
         with transaction.atomic():
             save_with_history(
                 appointment,
                 fields=["starts_at", "ends_at", "chair", "nurse", "status", "confirmed_at", "rule_override_reason"],
                 actor=actor,
-                reason=f"Moved from {old}" + (f"; rule accepted: {override_reason}" if override_reason else ""),
+                reason=(f"Moved from {old}" if moved else "Chair or nurse changed") + accepted,
             )
     except IntegrityError as exc:
         conflict = translate_integrity_error(exc)
         if conflict is None:
             raise
         raise conflict from exc
+    if not moved:
+        announce(appointment_changed, appointments=[appointment], actor=actor)
+        return appointment
     if plan is not None:
         renumber(plan)
         appointment.refresh_from_db(fields=["sequence"])

@@ -98,7 +98,17 @@ def _availability(
     start, _ = day_bounds(first_day, site.zone)
     _, end = day_bounds(last_day, site.zone)
     snapshot, busy = booking_snapshot(site=site, start=start, end=end, patient=plan.patient)
-    return Availability(snapshot, busy, work)
+    # An induction session keeps clear of the patient's other infusions (another plan's, a single
+    # one): never on the same day, never within the protocol's gap.
+    gap = dt.timedelta(hours=plan.protocol.min_gap_hours)
+    apart = [
+        Span(
+            min(day_bounds(local_day(span.start, site.zone), site.zone)[0], span.start - gap),
+            max(day_bounds(local_day(span.start, site.zone), site.zone)[1], span.end + gap),
+        )
+        for span in busy
+    ]
+    return Availability(snapshot, apart, work)
 
 
 def _as_sessions(proposal: Proposal, site: Site, phase: str, first_sequence: int) -> list[ProposedSession]:
@@ -339,17 +349,23 @@ def check_course_rules(*, plan: TreatmentPlan, slots: Sequence[Slot], site: Site
     ordered = sorted(slots, key=lambda s: s.start)
     problems: list[str] = []
     minutes = int(rule.session_length.total_seconds() // 60)
+    infusions = list(
+        Appointment.objects.filter(patient_id=plan.patient_id, status__in=INFUSION_STATUSES).values_list(
+            "starts_at", flat=True
+        )
+    )
     if any(s.end - s.start != rule.session_length for s in ordered):
         problems.append(f"each session of this protocol takes {minutes} minutes in the chair")
     days = [local_day(s.start, zone) for s in ordered]
     if len(set(days)) != len(days):
         problems.append("two sessions are on the same day")
-    last = _last_infusion(plan, ordered[0].start) if ordered else None
-    if last is not None and (ordered[0].start - last < rule.min_gap or local_day(last, zone) == days[0]):
-        problems.append(
-            f"{local_label(ordered[0].start, site)} is less than {plan.protocol.min_gap_hours} hours after the "
-            f"patient's infusion of {local_label(last, site)}"
-        )
+    for slot, day in zip(ordered, days, strict=True):
+        near = next((i for i in infusions if local_day(i, zone) == day or abs(slot.start - i) < rule.min_gap), None)
+        if near is not None:
+            problems.append(
+                f"{local_label(slot.start, site)} is on the day of, or less than {plan.protocol.min_gap_hours} "
+                f"hours from, the patient's infusion of {local_label(near, site)}"
+            )
     for earlier, later in itertools.pairwise(ordered):
         if later.start - earlier.start < rule.min_gap:
             problems.append(

@@ -263,14 +263,26 @@ def plan_resume(
         )
         try:
             proposal = course_propose(
-                plan=plan, start_date=resume_date, now=now, prefs=usual, sessions_needed=remaining, weekly_counts=weekly
+                plan=plan,
+                start_date=resume_date,
+                now=now,
+                prefs=usual,
+                sessions_needed=remaining,
+                weekly_counts=weekly,
+                actor=actor,
             )
         except CourseDoesNotFit:
             if usual == base:
                 raise
             # The usual days and time are full: any time the plan allows, rather than no course.
             proposal = course_propose(
-                plan=plan, start_date=resume_date, now=now, prefs=base, sessions_needed=remaining, weekly_counts=weekly
+                plan=plan,
+                start_date=resume_date,
+                now=now,
+                prefs=base,
+                sessions_needed=remaining,
+                weekly_counts=weekly,
+                actor=actor,
             )
         return plan_sessions_book(
             plan=plan,

@@ -16,7 +16,7 @@ from scheduling.engine import Availability, Slot
 from scheduling.engine.placement import Placer
 from scheduling.engine.wallclock import day_bounds
 from scheduling.errors import InvalidInput
-from scheduling.models import Appointment, TreatmentPlan
+from scheduling.models import Appointment, Phase, TreatmentPlan
 from scheduling.selectors import (
     patient_busy_spans,
     protocol_nurse_work,
@@ -24,7 +24,7 @@ from scheduling.selectors import (
     site_placement,
     site_snapshot,
 )
-from scheduling.services.appointments import plan_rule_violations
+from scheduling.services.appointments import session_rule_violations
 
 MAX_DAYS = 14
 
@@ -77,7 +77,7 @@ def find_free_slots(
     snapshot = site_snapshot(site=site, start=start, end=end, exclude_appointment_ids=exclude)
     busy = patient_busy_spans(patient=patient, start=start, end=end, exclude_appointment_ids=exclude)
     availability = Availability(snapshot, busy, protocol_nurse_work(plan.protocol if plan is not None else None))
-    sessions = list(rule_sessions(plan.patient_id)) if plan is not None else None
+    sessions = list(rule_sessions(patient.pk))
     days: list[DayChoices] = []
     every_chair: list[Slot] = []  # each free chair at each listed time, for the policy to weigh
     day = first_day
@@ -86,17 +86,18 @@ def find_free_slots(
         every_chair.extend(found.every)
         choices = []
         for slot in found.slots:
-            refused: tuple[str, ...] = ()
-            if plan is not None:
-                refused = tuple(
-                    plan_rule_violations(
-                        plan=plan,
-                        starts_at=slot.start,
-                        phase=phase or plan.phase,
-                        exclude_id=exclude_id,
-                        sessions=sessions,
-                    )
+            refused = tuple(
+                session_rule_violations(
+                    patient_id=patient.pk,
+                    plan=plan,
+                    site=site,
+                    starts_at=slot.start,
+                    ends_at=slot.end,
+                    phase=phase or (plan.phase if plan is not None else Phase.INDUCTION),
+                    exclude_id=exclude_id,
+                    sessions=sessions,
                 )
+            )
             choices.append(SlotChoice(slot=slot, refused=refused))
         days.append(DayChoices(day=day, choices=choices, reason=found.reason))
         day += dt.timedelta(days=1)

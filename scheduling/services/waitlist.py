@@ -34,6 +34,7 @@ from scheduling.models import (
     UPCOMING_STATUSES,
     Appointment,
     AppointmentStatus,
+    Phase,
     Protocol,
     TreatmentPlan,
     WaitlistEntry,
@@ -42,7 +43,7 @@ from scheduling.models import (
     WaitlistStatus,
 )
 from scheduling.selectors import patient_busy_spans, protocol_nurse_work
-from scheduling.services.appointments import appointment_book, appointment_move, plan_rule_violations
+from scheduling.services.appointments import appointment_book, appointment_move, session_rule_violations
 from scheduling.services.core import acting_user, fresh_availability, local_label, save_with_history, slot_problem
 
 logger = logging.getLogger(__name__)
@@ -170,13 +171,17 @@ def _suits(entry: WaitlistEntry, freed: Appointment, *, now: dt.datetime, room: 
     plan = entry.plan if entry.plan_id else None
     if plan is not None and plan.status not in BOOKABLE_PLAN_STATUSES:
         return False  # a paused or ended course is not to be booked from the waitlist (the clinician decides)
-    if plan is not None:
-        phase = replaces.phase if replaces else plan.phase
-        if plan_rule_violations(
-            plan=plan, starts_at=freed.starts_at, phase=phase, exclude_id=replaces.pk if replaces else None
-        ):
-            return False
     span = Span(freed.starts_at, freed.starts_at + _entry_duration(entry))
+    if session_rule_violations(
+        patient_id=entry.patient_id,
+        plan=plan,
+        site=freed.site,
+        starts_at=span.start,
+        ends_at=span.end,
+        phase=replaces.phase if replaces else (plan.phase if plan is not None else Phase.INDUCTION),
+        exclude_id=replaces.pk if replaces else None,
+    ):
+        return False
     exclude = [replaces.pk] if replaces else []
     busy = patient_busy_spans(patient=entry.patient, start=span.start, end=span.end, exclude_appointment_ids=exclude)
     if any(other.overlaps(span) for other in busy):
