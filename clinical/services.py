@@ -151,7 +151,7 @@ def require_release_allowed(*, appointment: Appointment) -> None:
     if Administration.objects.filter(appointment_id=appointment.pk).exists():
         raise InvalidState(
             "The ketamine of this session is recorded as given: it cannot be cancelled or its check-in "
-            "undone. Complete the session, or correct the administration record first."
+            "undone. Complete the session once its recovery and discharge are recorded."
         )
 
 
