@@ -160,17 +160,26 @@ class PatientsShownMixin:
 
 class PatientsShownAdminMixin:
     """For a ModelAdmin: its change page and its list (a search's result too) name in the access
-    log the patients they show (a `Patient`, or a row with `patient_id`)."""
+    log the patients they show: a `Patient`, a row with `patient_id`, or the patient reached by
+    `patient_path` (a session record's "appointment__patient_id", one query per page)."""
+
+    patient_path: str = ""
+
+    def _patient_ids(self, objects: list[Any]) -> list[int | None]:
+        if not self.patient_path:
+            return patient_ids_of(objects)
+        model = self.model  # type: ignore[attr-defined]
+        return list(model.objects.filter(pk__in=[o.pk for o in objects]).values_list(self.patient_path, flat=True))
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
         obj = super().get_object(request, object_id, from_field)  # type: ignore[misc]
         if obj is not None:
-            patients_shown(request, patient_ids_of([obj]))
+            patients_shown(request, self._patient_ids([obj]))
         return obj
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         response = super().changelist_view(request, extra_context)  # type: ignore[misc]
         changelist = (getattr(response, "context_data", None) or {}).get("cl")
         if changelist is not None:
-            patients_shown(request, patient_ids_of(changelist.result_list))
+            patients_shown(request, self._patient_ids(list(changelist.result_list)))
         return response

@@ -49,6 +49,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(VitalSigns)
 class VitalSignsAdmin(ClinicalAdminMixin, ReadOnlyAdmin):
     clinical_model = True
+    patient_path = "appointment__patient_id"
     list_display = ["appointment", "phase", "systolic", "diastolic", "heart_rate", "spo2", "recorded_by", "recorded_at"]
     list_filter = ["phase"]
     date_hierarchy = "recorded_at"
@@ -57,12 +58,14 @@ class VitalSignsAdmin(ClinicalAdminMixin, ReadOnlyAdmin):
 @admin.register(StartClearance)
 class StartClearanceAdmin(ClinicalAdminMixin, ReadOnlyAdmin):
     clinical_model = True
+    patient_path = "appointment__patient_id"
     list_display = ["appointment", "prescriber", "held_for", "reason", "cleared_at"]
 
 
 @admin.register(Administration)
 class AdministrationAdmin(ClinicalAdminMixin, ReadOnlyAdmin, SimpleHistoryAdmin):
     clinical_model = True
+    patient_path = "appointment__patient_id"
     list_display = ["appointment", "route", "dose_mg_per_kg", "total_mg", "lot_number", "given_by", "started_at"]
     list_filter = ["route"]
 
@@ -70,6 +73,7 @@ class AdministrationAdmin(ClinicalAdminMixin, ReadOnlyAdmin, SimpleHistoryAdmin)
 @admin.register(Recovery)
 class RecoveryAdmin(ClinicalAdminMixin, ReadOnlyAdmin, SimpleHistoryAdmin):
     clinical_model = True
+    patient_path = "appointment__patient_id"
     list_display = ["appointment", "discharged_at", "driver_name", "recorded_by"]
 
 
