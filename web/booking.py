@@ -165,7 +165,13 @@ def _render(
 ) -> HttpResponse:
     may_override = context.setdefault("may_override", _may_accept_rule_breaks(request))
     days = context.get("days")
+    if request.method == "POST" and request.POST.get("slot"):
+        # A refused pick comes back with the time that was picked still picked (and its group open).
+        context["preselect"] = request.POST["slot"]
     if days is not None:
+        for day in days:
+            for group in day["refused_groups"]:
+                group["open"] = any(choice["value"] == context.get("preselect") for choice in group["choices"])
         # A submit button with nothing to pick does nothing visible: shown only when a time can be taken.
         context["pickable"] = any(day["free"] for day in days) or (
             may_override and any(day["refused_groups"] for day in days)
@@ -305,6 +311,10 @@ def move_session(request: HttpRequest, appointment_id: int) -> HttpResponse:
     pick = SlotPickForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and search.is_valid() and pick.is_valid():
         starts_at, chair = _picked_slot(pick, site)
+        if starts_at == appointment.starts_at and chair.pk == appointment.chair_id:
+            # The same form sent again after the move: nothing to do, and nothing to undo.
+            messages.info(request, "The session is already at that time.")
+            return redirect(_board_url(appointment))
         try:
             old = appointment.starts_at.astimezone(site.zone)
             moved = appointment_move(

@@ -477,18 +477,25 @@ def book_course(request: HttpRequest, plan_id: int) -> HttpResponse:
     if request.method != "POST":
         return HttpResponse(status=405)
     form = CourseStartForm(request.POST)
+    expired = False
     if "proposal" in request.POST:
         sessions = _decode(request.POST["proposal"], plan)
+        expired = sessions is None
         if sessions is None:
-            messages.error(request, "That proposal has expired; here is a fresh one.")
-            return _book_page(request, plan, form=form, status=400)
-        try:
-            created = course_book(plan=plan, actor=request.user, now=now, sessions=sessions)
-        except DomainError as exc:
-            return _book_page(request, plan, form=form, problem=describe(exc), status=409)
-        first_day = local_day(created[0].starts_at, plan.site.zone)
-        messages.success(request, f"Booked {len(created)} sessions for {plan.patient.full_name}.")
-        return redirect(f"{reverse('web:board')}?site={plan.site_id}&day={first_day.isoformat()}")
+            if form.is_valid():
+                # Proposed afresh from the same start date, below (the message says so).
+                messages.error(request, "That proposal has expired; here is a fresh one.")
+            else:
+                messages.error(request, "That proposal has expired; choose the start date again.")
+                return _book_page(request, plan, form=form, status=400)
+        else:
+            try:
+                created = course_book(plan=plan, actor=request.user, now=now, sessions=sessions)
+            except DomainError as exc:
+                return _book_page(request, plan, form=form, problem=describe(exc), status=409)
+            first_day = local_day(created[0].starts_at, plan.site.zone)
+            messages.success(request, f"Booked {len(created)} sessions for {plan.patient.full_name}.")
+            return redirect(f"{reverse('web:board')}?site={plan.site_id}&day={first_day.isoformat()}")
     if not form.is_valid():
         return _book_page(request, plan, form=form, status=400)
     try:
@@ -507,6 +514,8 @@ def book_course(request: HttpRequest, plan_id: int) -> HttpResponse:
         proposal=_proposal_rows(proposal.sessions),
         notes=proposal.notes,
         token=_encode(plan, proposal.sessions),
+        # The proposal sent was refused (expired or altered): a fresh one, but the request failed.
+        status=400 if expired else 200,
     )
 
 

@@ -97,6 +97,10 @@ def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
                     f"Times less than {context['notice_hours']} hours away cannot be booked online; please call the clinic."
                 )
                 status = 409
+            elif starts_at == appointment.starts_at:
+                # The same form sent again after the move (or the time the session already has).
+                messages.info(request, "Your session is already at that time.")
+                return redirect("home")
             else:
                 old = appointment.starts_at
                 try:
