@@ -313,6 +313,18 @@ class ReminderPolicy(models.Model):
             raise ValidationError({"offsets_hours": "Use a list of whole hours between 1 and 336, e.g. [72, 24, 2]."})
         if len(set(offsets)) != len(offsets):
             raise ValidationError({"offsets_hours": "Each offset may appear once."})
+        # A template that cannot render stops every reminder of the site: refused here (the admin
+        # and the API both validate through this), not found at send time.
+        from django.template import Template, TemplateSyntaxError
+
+        problems = {}
+        for name in ("subject_template", "body_template", "sms_template"):
+            try:
+                Template(getattr(self, name))
+            except TemplateSyntaxError as exc:
+                problems[name] = f"Not a valid template: {exc}"
+        if problems:
+            raise ValidationError(problems)
 
 
 class AccessLogAppendOnlyError(Exception):

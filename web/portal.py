@@ -34,8 +34,11 @@ FEED_PAST_DAYS = 90
 
 
 def _own_appointments(patient: Patient) -> QuerySet[Appointment]:
-    return Appointment.objects.filter(patient=patient).select_related(
-        "site__reminder_policy", "plan__protocol", "patient__home_site"
+    # A time an outside system holds for a few minutes is not a booking: not shown, not in the feed.
+    return (
+        Appointment.objects.filter(patient=patient)
+        .exclude(status=AppointmentStatus.HELD)
+        .select_related("site__reminder_policy", "plan__protocol", "patient__home_site")
     )
 
 

@@ -178,8 +178,22 @@ def deliver(*, claim: Claim, now: dt.datetime) -> DispatchReport:
         "appointment__site__reminder_policy",
         "appointment__plan__protocol",
     )
+    send_timeout = dt.timedelta(seconds=settings.REMINDER_SEND_TIMEOUT_SECONDS)
+    # The lease runs from `now`; the time this batch has taken is read on the clock it started on.
+    started = timezone.now()
+    loaded = list(reminders)
     with _asynchronous_commit(), Outbox() as outbox:
-        for reminder in reminders:
+        for index, reminder in enumerate(loaded):
+            if now + (timezone.now() - started) + send_timeout >= claim.lease_expires_at:
+                # Too little of the lease left for one more send (a slow provider, a long batch):
+                # the rest go back to pending for the next beat before another dispatcher may
+                # take them over, so no message is sent while a second dispatcher sends it too.
+                rest = [r.pk for r in loaded[index:]]
+                Reminder.objects.filter(
+                    pk__in=rest, status=ReminderStatus.SENDING, lease_expires_at=claim.lease_expires_at
+                ).update(status=ReminderStatus.PENDING, lease_expires_at=None)
+                report.deferred += len(rest)
+                break
             _deliver_one(reminder=reminder, lease=claim.lease_expires_at, now=now, outbox=outbox, report=report)
     return report
 
