@@ -76,3 +76,13 @@ def record_session_for_completion(appointment: Appointment, nurse_user=None) -> 
         actor=user,
         now=start + dt.timedelta(minutes=90),
     )
+
+
+def complete_session(appointment: Appointment) -> None:
+    """Check the session in at its start, record it whole and complete it at its end."""
+    from scheduling import services
+
+    services.appointment_check_in(appointment=appointment, actor=None, now=appointment.starts_at)
+    record_session_for_completion(appointment)
+    services.appointment_complete(appointment=appointment, actor=None, now=appointment.ends_at)
+    appointment.refresh_from_db()

@@ -19,6 +19,15 @@ START = dt.date(2026, 3, 2)
 NOW = dt.datetime(2026, 2, 27, 15, tzinfo=dt.UTC)
 
 
+def at_new_york(day: dt.date, hour: int) -> dt.datetime:
+    """`hour` o'clock on `day` at the test clinic (America/New_York)."""
+    return dt.datetime.combine(day, dt.time(hour), tzinfo=ZoneInfo("America/New_York"))
+
+
+def start_plus(days: int) -> dt.date:
+    return START + dt.timedelta(days=days)
+
+
 @dataclass
 class Clinic:
     site: Site

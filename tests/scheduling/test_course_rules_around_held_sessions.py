@@ -13,18 +13,11 @@ from clinic.errors import DomainError
 from scheduling import services
 from scheduling.models import AppointmentStatus, Phase
 from scheduling.services.courses import INFUSION_STATUSES
-from tests.clinical_helpers import record_session_for_completion
+from tests.clinical_helpers import complete_session
 from tests.scheduling.conftest import NOW, START, make_clinic
 
 NY = ZoneInfo("America/New_York")
 ALL_WEEK = {d: (dt.time(8), dt.time(18)) for d in range(7)}
-
-
-def _complete(session):
-    services.appointment_check_in(appointment=session, actor=None, now=session.starts_at)
-    record_session_for_completion(session)
-    services.appointment_complete(appointment=session, actor=None, now=session.ends_at)
-    session.refresh_from_db()
 
 
 def _at(day: dt.date, hour: int) -> dt.datetime:
@@ -68,8 +61,8 @@ def test_resumed_induction_keeps_the_min_gap_after_the_last_session_held():
         plan=plan, actor=clinic.front_desk.user, now=NOW, sessions=_course_at(clinic, plan, starts)
     )
     booked.sort(key=lambda a: a.starts_at)
-    _complete(booked[0])
-    _complete(booked[1])
+    complete_session(booked[0])
+    complete_session(booked[1])
     now = booked[1].ends_at
     services.plan_pause(plan=plan, reason="Influenza", actor=clinic.prescriber.user, now=now)
     plan.refresh_from_db()
@@ -109,8 +102,8 @@ def test_booking_a_course_again_mid_induction_never_gives_more_sessions_than_the
     plan = clinic.plan()
     booked = services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
     booked.sort(key=lambda a: a.starts_at)
-    _complete(booked[0])
-    _complete(booked[1])
+    complete_session(booked[0])
+    complete_session(booked[1])
     now = booked[1].ends_at
     for session in booked[2:]:
         services.appointment_cancel(appointment=session, actor=clinic.front_desk.user, reason="Patient asked", now=now)
@@ -159,13 +152,13 @@ def test_a_new_induction_never_puts_a_second_session_on_the_day_of_one_held():
     booked = services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
     booked.sort(key=lambda a: a.starts_at)
     for session in booked:
-        _complete(session)
+        complete_session(session)
     plan.refresh_from_db()
     assert plan.phase == Phase.MAINTENANCE
     first_maintenance = plan.appointments.filter(phase=Phase.MAINTENANCE, status=AppointmentStatus.BOOKED).order_by(
         "starts_at"
     )[0]
-    _complete(first_maintenance)
+    complete_session(first_maintenance)
     now = first_maintenance.ends_at + dt.timedelta(minutes=5)
     today = now.astimezone(NY).date()
     plan.refresh_from_db()

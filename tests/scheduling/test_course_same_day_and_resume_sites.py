@@ -3,7 +3,6 @@ before it), and resuming a plan offers alternatives only at the asker's sites.""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from zoneinfo import ZoneInfo
 
@@ -13,18 +12,10 @@ from clinic.errors import DomainError
 from scheduling import services
 from scheduling.engine.wallclock import local_day
 from scheduling.models import BLOCKING_STATUSES, Appointment
-from tests.scheduling.conftest import NOW, START, make_clinic
+from tests.scheduling.conftest import NOW, START, at_new_york, make_clinic, start_plus
 
 pytestmark = pytest.mark.django_db
 NY = ZoneInfo("America/New_York")
-
-
-def _at(day: dt.date, hour: int) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(hour), tzinfo=NY)
-
-
-def _day(offset: int) -> dt.date:
-    return START + dt.timedelta(days=offset)
 
 
 def test_a_course_is_not_booked_with_a_session_on_a_day_the_patient_already_has_an_infusion():
@@ -37,7 +28,7 @@ def test_a_course_is_not_booked_with_a_session_on_a_day_the_patient_already_has_
     services.appointment_book(
         patient=plan.patient,
         site=clinic.site,
-        starts_at=_at(_day(2), 8),  # Wednesday morning, inside the course's window
+        starts_at=at_new_york(start_plus(2), 8),  # Wednesday morning, inside the course's window
         chair=clinic.chairs[1],
         actor=clinic.front_desk.user,
         now=NOW,

@@ -14,18 +14,10 @@ from scheduling import services
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.services.waitlist import waitlist_add, waitlist_matches
 from tests.factories import PatientFactory
-from tests.scheduling.conftest import NOW, START, make_clinic
+from tests.scheduling.conftest import NOW, START, at_new_york, make_clinic, start_plus
 
 pytestmark = pytest.mark.django_db
 NY = ZoneInfo("America/New_York")
-
-
-def _at(day: dt.date, hour: int) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(hour), tzinfo=NY)
-
-
-def _day(offset: int) -> dt.date:
-    return START + dt.timedelta(days=offset)
 
 
 def _single(clinic, patient, starts_at, chair):
@@ -40,16 +32,18 @@ def test_moving_a_single_session_onto_a_day_with_another_infusion_is_refused_as_
     a plan's rules), so the same two-a-day is reached by booking elsewhere and moving."""
     clinic = make_clinic()
     patient = PatientFactory(home_site=clinic.site)
-    _single(clinic, patient, _at(_day(1), 8), clinic.chairs[0])
+    _single(clinic, patient, at_new_york(start_plus(1), 8), clinic.chairs[0])
     # The booking path refuses a second infusion that day ...
     with pytest.raises(DomainError):
-        _single(clinic, patient, _at(_day(1), 14), clinic.chairs[1])
+        _single(clinic, patient, at_new_york(start_plus(1), 14), clinic.chairs[1])
     # ... the move path lets it through.
-    other = _single(clinic, patient, _at(_day(3), 14), clinic.chairs[1])
+    other = _single(clinic, patient, at_new_york(start_plus(3), 14), clinic.chairs[1])
     with pytest.raises(DomainError):
-        services.appointment_move(appointment=other, starts_at=_at(_day(1), 14), actor=clinic.front_desk.user, now=NOW)
+        services.appointment_move(
+            appointment=other, starts_at=at_new_york(start_plus(1), 14), actor=clinic.front_desk.user, now=NOW
+        )
     other.refresh_from_db()
-    assert other.starts_at == _at(_day(3), 14)
+    assert other.starts_at == at_new_york(start_plus(3), 14)
 
 
 def test_the_waitlist_does_not_offer_a_plan_less_patient_a_time_the_booking_then_refuses():
@@ -59,9 +53,11 @@ def test_the_waitlist_does_not_offer_a_plan_less_patient_a_time_the_booking_then
     clinic = make_clinic()
     with time_machine.travel(NOW, tick=False):
         other = PatientFactory(home_site=clinic.site)
-        freed = _single(clinic, other, _at(_day(1), 14), clinic.chairs[0])
+        freed = _single(clinic, other, at_new_york(start_plus(1), 14), clinic.chairs[0])
         waiting = PatientFactory(home_site=clinic.site)
-        _single(clinic, waiting, _at(_day(1), 8), clinic.chairs[1])  # the waiting patient's morning infusion
+        _single(
+            clinic, waiting, at_new_york(start_plus(1), 8), clinic.chairs[1]
+        )  # the waiting patient's morning infusion
         waitlist_add(patient=waiting, site=clinic.site, earliest_date=START, actor=clinic.front_desk.user, now=NOW)
         services.appointment_cancel(appointment=freed, actor=clinic.front_desk.user, reason="Flu", now=NOW)
         freed.refresh_from_db()
@@ -78,12 +74,12 @@ def test_the_slot_finder_does_not_offer_a_plan_less_patient_times_the_booking_re
 
     clinic = make_clinic()
     patient = PatientFactory(home_site=clinic.site)
-    _single(clinic, patient, _at(_day(1), 8), clinic.chairs[0])
+    _single(clinic, patient, at_new_york(start_plus(1), 8), clinic.chairs[0])
     days = find_free_slots(
         site=clinic.site,
         patient=patient,
-        first_day=_day(1),
-        last_day=_day(1),
+        first_day=start_plus(1),
+        last_day=start_plus(1),
         duration=dt.timedelta(minutes=120),
         route="iv",
         now=NOW,

@@ -14,7 +14,7 @@ from clinic.models import Closure
 from scheduling import services
 from scheduling.engine import remaining_weekly_counts
 from scheduling.models import AppointmentStatus, Phase
-from tests.clinical_helpers import record_session_for_completion
+from tests.clinical_helpers import complete_session
 from tests.factories import ProtocolFactory
 from tests.scheduling.conftest import NOW, START
 from web.chart import timeline
@@ -23,17 +23,11 @@ pytestmark = pytest.mark.django_db
 NY = ZoneInfo("America/New_York")
 
 
-def _complete(session):
-    services.appointment_check_in(appointment=session, actor=None, now=session.starts_at)
-    record_session_for_completion(session)
-    services.appointment_complete(appointment=session, actor=None, now=session.ends_at)
-
-
 def _into_maintenance(clinic):
     plan = clinic.plan()
     booked = services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
     for session in booked:
-        _complete(session)
+        complete_session(session)
     plan.refresh_from_db()
     assert plan.phase == Phase.MAINTENANCE
     return plan, booked[-1].ends_at
@@ -125,7 +119,7 @@ def _paused_weekly_plan(clinic):
             override_reason="Afternoons suit the patient",
         )
         session.refresh_from_db()
-        _complete(session)
+        complete_session(session)
     now = booked[1].ends_at
     services.plan_pause(plan=plan, reason="Influenza", actor=clinic.prescriber.user, now=now)
     plan.refresh_from_db()

@@ -11,27 +11,12 @@ from clinic.errors import DomainError
 from scheduling import services
 from scheduling.errors import PlanRuleBroken
 from scheduling.models import Appointment, AppointmentStatus, Phase
-from tests.clinical_helpers import record_session_for_completion
+from tests.clinical_helpers import complete_session, record_session_for_completion
 from tests.factories import ProtocolFactory
-from tests.scheduling.conftest import NOW, START, make_clinic
+from tests.scheduling.conftest import NOW, at_new_york, make_clinic, start_plus
 
 pytestmark = pytest.mark.django_db
 NY = ZoneInfo("America/New_York")
-
-
-def _at(day: dt.date, hour: int) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(hour), tzinfo=NY)
-
-
-def _day(offset: int) -> dt.date:
-    return START + dt.timedelta(days=offset)
-
-
-def _complete(session):
-    services.appointment_check_in(appointment=session, actor=None, now=session.starts_at)
-    record_session_for_completion(session)
-    services.appointment_complete(appointment=session, actor=None, now=session.ends_at)
-    session.refresh_from_db()
 
 
 def test_a_single_booking_cannot_add_a_seventh_induction_session():
@@ -40,19 +25,21 @@ def test_a_single_booking_cannot_add_a_seventh_induction_session():
     clinic = make_clinic()
     plan = clinic.plan()
     # Mon, Wed, Fri, Mon, Wed, Fri: all six of the protocol.
-    days = [_day(0), _day(2), _day(4), _day(7), _day(9), _day(11)]
-    clinic.book(plan, [_at(d, 10) for d in days])
+    days = [start_plus(0), start_plus(2), start_plus(4), start_plus(7), start_plus(9), start_plus(11)]
+    clinic.book(plan, [at_new_york(d, 10) for d in days])
     with pytest.raises(PlanRuleBroken):
-        clinic.book(plan, [_at(_day(14), 10)], phase=Phase.INDUCTION)  # Mon 16 Mar: inside 21 days, 72 h later
+        clinic.book(
+            plan, [at_new_york(start_plus(14), 10)], phase=Phase.INDUCTION
+        )  # Mon 16 Mar: inside 21 days, 72 h later
 
 
 def test_a_single_booking_keeps_the_weekly_pattern():
     """3-2-1-1-1: week 1 has three sessions; a fourth booked one at a time is accepted."""
     clinic = make_clinic()
     plan = clinic.plan(protocol=ProtocolFactory(weekly=True))
-    clinic.book(plan, [_at(_day(0), 10), _at(_day(1), 11), _at(_day(2), 12)])
+    clinic.book(plan, [at_new_york(start_plus(0), 10), at_new_york(start_plus(1), 11), at_new_york(start_plus(2), 12)])
     with pytest.raises(PlanRuleBroken):
-        clinic.book(plan, [_at(_day(3), 13)])
+        clinic.book(plan, [at_new_york(start_plus(3), 13)])
 
 
 def test_a_new_plans_first_session_keeps_the_gap_from_the_last_infusion_of_the_previous_plan():
@@ -60,17 +47,17 @@ def test_a_new_plans_first_session_keeps_the_gap_from_the_last_infusion_of_the_p
     first session of a new plan one at a time does not (plan_rule_violations reads only the plan's own)."""
     clinic = make_clinic()
     old = clinic.plan()
-    (held,) = clinic.book(old, [_at(_day(0), 10)])
-    _complete(held)
+    (held,) = clinic.book(old, [at_new_york(start_plus(0), 10)])
+    complete_session(held)
     services.plan_end(plan=old, reason="Relapse: new plan", actor=clinic.prescriber.user, now=held.ends_at)
-    new = clinic.plan(patient=old.patient, start_date=_day(1))
+    new = clinic.plan(patient=old.patient, start_date=start_plus(1))
     with pytest.raises(PlanRuleBroken):
         # 24 hours after the last infusion; the protocol asks for 48.
         services.appointment_book(
             patient=new.patient,
             plan=new,
             site=clinic.site,
-            starts_at=_at(_day(1), 10),
+            starts_at=at_new_york(start_plus(1), 10),
             chair=clinic.chairs[0],
             actor=clinic.front_desk.user,
             now=held.ends_at,
@@ -84,13 +71,13 @@ def test_a_course_session_is_not_booked_on_a_day_the_patient_already_has_an_infu
     services.appointment_book(
         patient=plan.patient,
         site=clinic.site,
-        starts_at=_at(_day(1), 8),
+        starts_at=at_new_york(start_plus(1), 8),
         chair=clinic.chairs[1],
         actor=clinic.front_desk.user,
         now=NOW,
     )
     with pytest.raises(DomainError):
-        clinic.book(plan, [_at(_day(1), 14)])
+        clinic.book(plan, [at_new_york(start_plus(1), 14)])
     assert Appointment.objects.filter(patient=plan.patient).count() == 1
 
 
@@ -99,7 +86,7 @@ def test_a_checked_in_session_whose_ketamine_was_given_cannot_be_cancelled():
     it loses a held infusion from the course count (and tells the patient it was cancelled)."""
     clinic = make_clinic()
     plan = clinic.plan()
-    (session,) = clinic.book(plan, [_at(_day(0), 10)])
+    (session,) = clinic.book(plan, [at_new_york(start_plus(0), 10)])
     services.appointment_check_in(appointment=session, actor=None, now=session.starts_at)
     record_session_for_completion(session)
     with pytest.raises(DomainError):
@@ -115,7 +102,7 @@ def test_a_check_in_cannot_be_undone_after_the_ketamine_was_given():
     administration recorded goes back to booked, and can then be marked a no-show."""
     clinic = make_clinic()
     plan = clinic.plan()
-    (session,) = clinic.book(plan, [_at(_day(0), 10)])
+    (session,) = clinic.book(plan, [at_new_york(start_plus(0), 10)])
     services.appointment_check_in(appointment=session, actor=None, now=session.starts_at)
     record_session_for_completion(session)
     with pytest.raises(DomainError):
@@ -132,13 +119,15 @@ def test_a_session_of_a_paused_plan_cannot_be_moved_back_into_the_course():
     week on the paused plan, reminders and all; booking (and booking a hold) refuse a paused plan."""
     clinic = make_clinic()
     plan = clinic.plan()
-    first, _ = clinic.book(plan, [_at(_day(0), 10), _at(_day(2), 10)])
+    first, _ = clinic.book(plan, [at_new_york(start_plus(0), 10), at_new_york(start_plus(2), 10)])
     now = first.starts_at + dt.timedelta(minutes=20)
     services.plan_pause(plan=plan, reason="Influenza", actor=clinic.prescriber.user, now=now)
     with pytest.raises(DomainError):
-        services.appointment_move(appointment=first, starts_at=_at(_day(7), 10), actor=clinic.front_desk.user, now=now)
+        services.appointment_move(
+            appointment=first, starts_at=at_new_york(start_plus(7), 10), actor=clinic.front_desk.user, now=now
+        )
     first.refresh_from_db()
-    assert first.starts_at == _at(_day(0), 10)
+    assert first.starts_at == at_new_york(start_plus(0), 10)
 
 
 def test_a_course_session_booked_alone_keeps_the_protocols_chair_time():
@@ -149,5 +138,5 @@ def test_a_course_session_booked_alone_keeps_the_protocols_chair_time():
     clinic = make_clinic()
     plan = clinic.plan()
     with pytest.raises(DomainError):
-        clinic.book(plan, [_at(_day(0), 10)], duration=dt.timedelta(minutes=30))
+        clinic.book(plan, [at_new_york(start_plus(0), 10)], duration=dt.timedelta(minutes=30))
     assert not Appointment.objects.filter(plan=plan).exists()
