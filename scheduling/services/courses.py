@@ -99,12 +99,16 @@ def _availability(
     _, end = day_bounds(last_day, site.zone)
     snapshot, busy = booking_snapshot(site=site, start=start, end=end, patient=plan.patient)
     # An induction session keeps clear of the patient's other infusions (another plan's, a single
-    # one): never on the same day, never within the protocol's gap.
+    # one): never on the same day, and its start never within the protocol's gap of theirs. A
+    # session of the protocol's length starting less than `gap` after `span` overlaps
+    # [span.start, span.start + gap); one starting less than `gap` before it overlaps
+    # [span.start - gap + length, ...), which is span.end - gap for a span of that length.
     gap = dt.timedelta(hours=plan.protocol.min_gap_hours)
+    length = dt.timedelta(minutes=plan.protocol.session_minutes)
     apart = [
         Span(
-            min(day_bounds(local_day(span.start, site.zone), site.zone)[0], span.start - gap),
-            max(day_bounds(local_day(span.start, site.zone), site.zone)[1], span.end + gap),
+            min(day_bounds(local_day(span.start, site.zone), site.zone)[0], span.start - gap + length),
+            max(day_bounds(local_day(span.start, site.zone), site.zone)[1], span.start + gap),
         )
         for span in busy
     ]

@@ -3,6 +3,7 @@ before it), and resuming a plan offers alternatives only at the asker's sites.""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from zoneinfo import ZoneInfo
 
@@ -71,3 +72,23 @@ def test_resume_offers_alternatives_only_at_sites_the_asker_works_at(db):
     alternatives = response.json()["error"]["details"]["alternatives"]
     offered = {a["site"] for a in alternatives} | {s["site"] for a in alternatives for s in a["sessions"]}
     assert built.two.site.pk not in offered, alternatives
+
+
+def test_a_course_session_after_an_infusion_may_start_exactly_the_gap_after_it():
+    """The gap is start to start, as booking checks it: with the patient's infusion on Wednesday at
+    08:00 inside the course's window, the course's next session may start Friday at 08:00."""
+    clinic = make_clinic()
+    plan = clinic.plan()
+    infusion = services.appointment_book(
+        patient=plan.patient,
+        site=clinic.site,
+        starts_at=at_new_york(start_plus(2), 8),
+        chair=clinic.chairs[1],
+        actor=clinic.front_desk.user,
+        now=NOW,
+    )
+
+    proposal = services.course_propose(plan=plan, start_date=START, now=NOW)
+
+    after = min(s.starts_at for s in proposal.sessions if s.starts_at > infusion.starts_at)
+    assert after - infusion.starts_at == dt.timedelta(hours=plan.protocol.min_gap_hours), after
