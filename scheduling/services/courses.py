@@ -36,6 +36,7 @@ from scheduling.engine.wallclock import day_bounds, local_day
 from scheduling.errors import CourseDoesNotFit, InvalidInput, InvalidState, PlanRuleBroken
 from scheduling.models import (
     BOOKABLE_PLAN_STATUSES,
+    INFUSION_STATUSES,
     UPCOMING_STATUSES,
     Appointment,
     AppointmentStatus,
@@ -133,27 +134,7 @@ def _as_sessions(proposal: Proposal, site: Site, phase: str, first_sequence: int
 
 
 def _held_count(plan: TreatmentPlan) -> int:
-    return plan.appointments.filter(
-        status__in=[
-            s.value
-            for s in (
-                AppointmentStatus.BOOKED,
-                AppointmentStatus.CONFIRMED,
-                AppointmentStatus.CHECKED_IN,
-                AppointmentStatus.IN_CHAIR,
-                AppointmentStatus.COMPLETED,
-            )
-        ]
-    ).count()
-
-
-# An infusion the patient had or is booked for: the next one keeps the protocol's gap from it.
-INFUSION_STATUSES = [
-    *UPCOMING_STATUSES,
-    AppointmentStatus.CHECKED_IN,
-    AppointmentStatus.IN_CHAIR,
-    AppointmentStatus.COMPLETED,
-]
+    return plan.appointments.filter(status__in=INFUSION_STATUSES).count()
 
 
 def _last_infusion(plan: TreatmentPlan, before: dt.datetime) -> dt.datetime | None:
@@ -484,12 +465,7 @@ def induction_short_by(plan: TreatmentPlan) -> int:
     held = plan.appointments.filter(
         phase=Phase.INDUCTION,
         induction_round=plan.induction_round,
-        status__in=[
-            *UPCOMING_STATUSES,
-            AppointmentStatus.CHECKED_IN,
-            AppointmentStatus.IN_CHAIR,
-            AppointmentStatus.COMPLETED,
-        ],
+        status__in=INFUSION_STATUSES,
     ).count()
     return max(0, induction_rule(plan.protocol).total_sessions - held)
 
@@ -505,12 +481,7 @@ def induction_reflow_propose(*, plan: TreatmentPlan, missed: Appointment, now: d
         plan.appointments.filter(
             phase=Phase.INDUCTION,
             induction_round=plan.induction_round,
-            status__in=[
-                *UPCOMING_STATUSES,
-                AppointmentStatus.CHECKED_IN,
-                AppointmentStatus.IN_CHAIR,
-                AppointmentStatus.COMPLETED,
-            ],
+            status__in=INFUSION_STATUSES,
         )
         .exclude(pk=missed.pk)
         .order_by("starts_at")
@@ -621,12 +592,7 @@ def maintenance_replan(
     cancelling and rebooking gives the patient change notices instead of a cancellation. No session
     is laid out on today (a day's notice) or before `first_day` (the day a paused plan resumes)."""
     result = MaintenanceReplan()
-    blocking = [
-        *UPCOMING_STATUSES,
-        AppointmentStatus.CHECKED_IN,
-        AppointmentStatus.IN_CHAIR,
-        AppointmentStatus.COMPLETED,
-    ]
+    blocking = INFUSION_STATUSES
     movable_q = Q(phase=Phase.MAINTENANCE, status=AppointmentStatus.BOOKED, starts_at__gt=now)
     if anchor is None:
         last_fixed = plan.appointments.filter(status__in=blocking).exclude(movable_q).order_by("-starts_at").first()

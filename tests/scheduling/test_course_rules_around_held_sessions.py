@@ -11,8 +11,7 @@ import pytest
 
 from clinic.errors import DomainError
 from scheduling import services
-from scheduling.models import AppointmentStatus, Phase
-from scheduling.services.courses import INFUSION_STATUSES
+from scheduling.models import INFUSION_STATUSES, AppointmentStatus, Phase
 from tests.clinical_helpers import complete_session
 from tests.scheduling.conftest import NOW, START, make_clinic
 
