@@ -24,7 +24,19 @@ from scheduling.services.waitlist import waitlist_offer_freed_slot, waitlist_off
 DISPATCH_BATCH_SIZE = 100
 
 
-@shared_task(name="scheduling.tasks.dispatch_due_reminders", ignore_result=True)
+# A run is batches until REMINDER_DISPATCH_EVERY has passed, and a batch stops itself before its
+# lease runs short: the run's limit lies past both, so it only fires on a send that hangs.
+DISPATCH_SOFT_LIMIT = (
+    settings.REMINDER_DISPATCH_EVERY + settings.REMINDER_LEASE_SECONDS + settings.REMINDER_SEND_TIMEOUT_SECONDS
+)
+
+
+@shared_task(
+    name="scheduling.tasks.dispatch_due_reminders",
+    ignore_result=True,
+    soft_time_limit=DISPATCH_SOFT_LIMIT,
+    time_limit=DISPATCH_SOFT_LIMIT + 30,
+)
 def dispatch_due_reminders(helper: bool = False) -> dict[str, int]:
     """Run batches until nothing is due or the beat interval is used up; the
     next beat tick picks up the rest. Several workers may run this at once:

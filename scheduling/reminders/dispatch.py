@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterator
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
@@ -194,7 +195,16 @@ def deliver(*, claim: Claim, now: dt.datetime) -> DispatchReport:
                 ).update(status=ReminderStatus.PENDING, lease_expires_at=None)
                 report.deferred += len(rest)
                 break
-            _deliver_one(reminder=reminder, lease=claim.lease_expires_at, now=now, outbox=outbox, report=report)
+            try:
+                _deliver_one(reminder=reminder, lease=claim.lease_expires_at, now=now, outbox=outbox, report=report)
+            except SoftTimeLimitExceeded:
+                # The task's time is up. The rows not yet started go back to pending now; the one
+                # in hand keeps its lease, as a crashed worker's would: its message may have gone out.
+                rest = [r.pk for r in loaded[index + 1 :]]
+                Reminder.objects.filter(
+                    pk__in=rest, status=ReminderStatus.SENDING, lease_expires_at=claim.lease_expires_at
+                ).update(status=ReminderStatus.PENDING, lease_expires_at=None)
+                raise
     return report
 
 
@@ -348,6 +358,8 @@ def _deliver_one(
     try:
         message = render_message(reminder=reminder, channel=channel, now=now)
         provider_message_id = outbox.channel(channel).send(message)
+    except SoftTimeLimitExceeded:
+        raise  # not the provider's failure: the task ran out of time (see deliver)
     except Exception as exc:
         logger.warning("Reminder %s attempt %s by %s failed: %s", reminder.pk, attempts, channel, exc, exc_info=True)
         error = f"{type(exc).__name__}: {exc}"
