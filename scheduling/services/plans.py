@@ -30,6 +30,7 @@ from scheduling.models import (
 from scheduling.selectors import plan_preferences, resume_days
 from scheduling.services.appointments import appointment_cancel
 from scheduling.services.core import acting_user, save_with_history
+from scheduling.services.eligibility import require_eligible
 from scheduling.services.courses import (
     MaintenanceReplan,
     course_book,
@@ -238,6 +239,8 @@ def plan_resume(
     plan = _lock(plan, expected_version)
     if plan.status != PlanStatus.PAUSED:
         raise InvalidState("Only a paused plan can be resumed.")
+    # A pause is often an illness: what screening says now decides, as for a new course.
+    require_eligible(plan=plan, now=now)
     spacing = resume_days(plan)
     if spacing.earliest is not None and spacing.last_held is not None and resume_date < spacing.earliest:
         raise InvalidInput(

@@ -20,7 +20,16 @@ from scheduling.errors import (
     PlanRuleBroken,
     StaleVersion,
 )
-from scheduling.models import Appointment, AppointmentStatus, Phase, PlanStatus, Reminder, TreatmentPlan
+from patients.models import Contraindication, Patient
+from scheduling.models import (
+    UPCOMING_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    Phase,
+    PlanStatus,
+    Reminder,
+    TreatmentPlan,
+)
 from scheduling.services.courses import ProposedSession
 from tests.clinical_helpers import record_session_for_completion
 from tests.factories import PatientFactory
@@ -399,6 +408,29 @@ def test_pause_releases_future_sessions_and_resume_books_the_rest(clinic):
     reasons = [h.history_change_reason for h in plan.history.all()]
     assert any(r and r.startswith("Paused") and "Influenza" in r for r in reasons)
     assert any(r and r.startswith("Resumed") and "Recovered" in r for r in reasons)
+
+
+def test_a_paused_plan_resumes_only_if_screening_allows_it_now(clinic):
+    """A pause is often an illness: a contraindication found meanwhile stops the resume, as it stops
+    a new course, until a prescriber overrides it; the refused resume changes nothing."""
+    plan, booked = _book_course(clinic)
+    now = booked[0].starts_at - dt.timedelta(days=1)
+    services.plan_pause(plan=plan, reason="Admitted to hospital", actor=clinic.prescriber.user, now=now)
+    seizures = Contraindication.objects.create(
+        code="seizure-history-x", label="History of seizures", kind=Contraindication.Kind.SEIZURE_HISTORY
+    )
+    Patient.objects.filter(pk=plan.patient_id).update(seizure_history=True)
+    resume = dict(resume_date=dt.date(2026, 3, 23), reason="Discharged", actor=clinic.prescriber.user, now=now)
+    with pytest.raises(NotEligible, match=seizures.label):
+        services.plan_resume(plan=plan, **resume)
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.PAUSED
+    assert not plan.appointments.filter(status__in=UPCOMING_STATUSES).exists()
+
+    services.plan_override_eligibility(
+        plan=plan, reason="Single febrile seizure in childhood; neurology cleared", actor=clinic.prescriber.user, now=now
+    )
+    assert len(services.plan_resume(plan=plan, **resume)) == 6
 
 
 def test_ending_early_releases_everything_and_needs_a_reason(clinic):
