@@ -99,6 +99,7 @@ FIELD_READERS: dict[str, dict[str, frozenset[str]]] = {
         "eligibility_override_by": CLINICIANS,
         "eligibility_override_reason": CLINICIANS,
         "eligibility_override_at": CLINICIANS,
+        "eligibility_override_covers": CLINICIANS,
         "end_reason": CLINICIANS,
     },
     "appointment": {

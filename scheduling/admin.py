@@ -122,8 +122,13 @@ class TreatmentPlanAdmin(ClinicalAdminMixin, SimpleHistoryAdmin):
     search_fields = ["patient__first_name", "patient__last_name", "protocol__name"]
     date_hierarchy = "start_date"
     list_select_related = ["patient", "protocol", "site", "prescriber__user"]
-    autocomplete_fields = ["patient", "prescriber", "eligibility_override_by"]
+    autocomplete_fields = ["patient", "prescriber"]
+    # The screening override is a prescriber's decision, recorded by the service (which checks the
+    # role and what the override covers), not an admin edit.
     readonly_fields = [
+        "eligibility_override_by",
+        "eligibility_override_reason",
+        "eligibility_override_covers",
         "status",
         "version",
         "created_by",

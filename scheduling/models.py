@@ -189,6 +189,10 @@ class TreatmentPlan(models.Model):
     )
     eligibility_override_reason = models.TextField(blank=True)
     eligibility_override_at = models.DateTimeField(null=True, blank=True)
+    # What the override was given for: the screening's reason keys at that moment (see
+    # scheduling.services.eligibility). A reason found later needs a new override. Null on
+    # overrides recorded before overrides named what they covered: those cover every reason.
+    eligibility_override_covers = models.JSONField(null=True, blank=True)
     paused_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.TextField(blank=True)

@@ -155,7 +155,8 @@ def chart_context(
     }
     if clinician:
         today = local_day(now, patient.home_site.zone)
-        context["eligibility"] = patient_eligibility(patient=patient, on=today)
+        context["eligibility"] = eligibility = patient_eligibility(patient=patient, on=today)
+        context["not_overridden"] = eligibility.not_overridden(open_plan) if open_plan else eligibility.reasons
         context["evaluations"] = list(patient.evaluations.select_related("recorded_by")[:3])
         context["flags"] = list(patient.flags.select_related("contraindication", "recorded_by"))
         context["measures"] = measures_chart_section(patient=patient, plans=plans, appointments=appointments, now=now)

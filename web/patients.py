@@ -298,6 +298,7 @@ def plan_screening(request: HttpRequest, plan_id: int) -> HttpResponse:
             else:
                 messages.success(request, "Override recorded; the course can be booked.")
                 return redirect(reverse("web:plan-screening", args=[plan.pk]))
+    eligibility = patient_eligibility(patient=plan.patient, on=local_day(now, plan.site.zone))
     context = {
         "nav": "patients",
         "plan": plan,
@@ -305,7 +306,9 @@ def plan_screening(request: HttpRequest, plan_id: int) -> HttpResponse:
         "form": form,
         "problem": problem,
         "can_override": can_override,
-        "eligibility": patient_eligibility(patient=plan.patient, on=local_day(now, plan.site.zone)),
+        "eligibility": eligibility,
+        # What still stops booking: every reason without an override, those found since one with it.
+        "not_overridden": eligibility.not_overridden(plan),
     }
     with timezone.override(plan.site.zone):
         return render(request, "web/patients/screening.html", context, status=status)

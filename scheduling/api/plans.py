@@ -98,6 +98,7 @@ CLINICAL_PLAN_FIELDS = (
     "eligibility_override_by",
     "eligibility_override_reason",
     "eligibility_override_at",
+    "eligibility_override_covers",
     "end_reason",
 )
 
@@ -113,6 +114,12 @@ class PlanSerializer(FieldVisibilityMixin, serializers.ModelSerializer):
     )
     eligibility_override_reason = serializers.CharField(read_only=True, allow_null=True)
     eligibility_override_at = api_fields.DateTimeField(read_only=True, allow_null=True)
+    eligibility_override_covers = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        allow_null=True,
+        help_text="The screening reasons the override was given for; a reason found later needs a new override.",
+    )
     end_reason = serializers.CharField(read_only=True, allow_null=True)
     earliest_start = WallClockTimeField(read_only=True, allow_null=True)
     latest_start = WallClockTimeField(read_only=True, allow_null=True)

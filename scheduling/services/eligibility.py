@@ -14,10 +14,26 @@ from scheduling.models import TreatmentPlan
 @dataclass
 class Eligibility:
     reasons: list[str] = field(default_factory=list)
+    # One per reason, stable while the reason stands (a re-measured blood pressure is the same
+    # reason): "evaluation", or "rule:<the contraindication's code>".
+    keys: list[str] = field(default_factory=list)
 
     @property
     def eligible(self) -> bool:
         return not self.reasons
+
+    def _add(self, key: str, reason: str) -> None:
+        self.keys.append(key)
+        self.reasons.append(reason)
+
+    def not_overridden(self, plan: TreatmentPlan) -> list[str]:
+        """The reasons the plan's override, if any, was not given for."""
+        if not plan.eligibility_override_by_id:
+            return list(self.reasons)
+        covers = plan.eligibility_override_covers
+        if covers is None:  # recorded before overrides named what they covered
+            return []
+        return [reason for key, reason in zip(self.keys, self.reasons, strict=True) if key not in covers]
 
 
 def patient_eligibility(*, patient: Patient, on: dt.date) -> Eligibility:
@@ -25,21 +41,22 @@ def patient_eligibility(*, patient: Patient, on: dt.date) -> Eligibility:
     result = Eligibility()
     evaluation = Evaluation.objects.filter(patient=patient).order_by("-evaluated_on", "-pk").first()
     if evaluation is None:
-        result.reasons.append("No mental-health evaluation with a diagnosis is on file.")
+        result._add("evaluation", "No mental-health evaluation with a diagnosis is on file.")
     flagged = set(patient.flags.values_list("contraindication_id", flat=True))
     kinds = Contraindication.Kind
     for rule in Contraindication.objects.filter(active=True).order_by("label"):
+        key = f"rule:{rule.code}"
         threshold = rule.threshold
         if rule.kind == kinds.MIN_AGE and threshold is not None:
             age = patient.age_on(on)
             if age < threshold:
-                result.reasons.append(f"{rule.label}: {age} years old (under {threshold}).")
+                result._add(key, f"{rule.label}: {age} years old (under {threshold}).")
         elif rule.kind == kinds.SEIZURE_HISTORY:
             if patient.seizure_history:
-                result.reasons.append(f"{rule.label}.")
+                result._add(key, f"{rule.label}.")
         elif rule.kind == kinds.FLAG:
             if rule.pk in flagged:
-                result.reasons.append(f"{rule.label}.")
+                result._add(key, f"{rule.label}.")
         elif evaluation is not None and threshold is not None:
             measured: dict[str, int | None] = {
                 kinds.MAX_SYSTOLIC: evaluation.systolic_bp,
@@ -48,17 +65,22 @@ def patient_eligibility(*, patient: Patient, on: dt.date) -> Eligibility:
             }
             value = measured.get(rule.kind)
             if value is not None and value > threshold:
-                result.reasons.append(f"{rule.label}: {value} at screening (limit {threshold}).")
+                result._add(key, f"{rule.label}: {value} at screening (limit {threshold}).")
     return result
 
 
 def require_eligible(*, plan: TreatmentPlan, now: dt.datetime) -> None:
-    if plan.eligibility_override_by_id:
-        return
+    """Refuses while screening gives a reason that no override on the plan was given for."""
     eligibility = patient_eligibility(patient=plan.patient, on=now.astimezone(plan.site.zone).date())
-    if not eligibility.eligible:
+    blocking = eligibility.not_overridden(plan)
+    if blocking:
+        overridden = bool(plan.eligibility_override_by_id)
         raise NotEligible(
-            "The patient's screening does not allow booking without a prescriber's override: "
-            + " ".join(eligibility.reasons),
-            details={"reasons": eligibility.reasons},
+            (
+                "The screening found something new since the prescriber's override; it needs a new override: "
+                if overridden
+                else "The patient's screening does not allow booking without a prescriber's override: "
+            )
+            + " ".join(blocking),
+            details={"reasons": blocking},
         )

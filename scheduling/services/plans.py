@@ -30,7 +30,6 @@ from scheduling.models import (
 from scheduling.selectors import plan_preferences, resume_days
 from scheduling.services.appointments import appointment_cancel
 from scheduling.services.core import acting_user, save_with_history
-from scheduling.services.eligibility import require_eligible
 from scheduling.services.courses import (
     MaintenanceReplan,
     course_book,
@@ -40,6 +39,7 @@ from scheduling.services.courses import (
     plan_sessions_book,
 )
 from scheduling.services.courses import plan_enter_maintenance as plan_enter_maintenance
+from scheduling.services.eligibility import patient_eligibility, require_eligible
 
 
 def _require_reason(reason: str) -> str:
@@ -382,10 +382,20 @@ def plan_override_eligibility(
     reason = _require_reason(reason)
     staff = actor.staff  # type: ignore[attr-defined]  # require_prescriber found it
     plan = _lock(plan, expected_version)
+    screening = patient_eligibility(patient=plan.patient, on=now.astimezone(plan.site.zone).date())
+    if screening.eligible:
+        raise InvalidState("The screening allows treatment; there is nothing to override.")
+    # The override is for what screening says now; a reason found later needs a new one.
     plan.eligibility_override_by, plan.eligibility_override_reason, plan.eligibility_override_at = staff, reason, now
+    plan.eligibility_override_covers = screening.keys
     _save(
         plan,
-        ["eligibility_override_by", "eligibility_override_reason", "eligibility_override_at"],
+        [
+            "eligibility_override_by",
+            "eligibility_override_reason",
+            "eligibility_override_at",
+            "eligibility_override_covers",
+        ],
         actor=actor,
         reason=f"Screening override: {reason}",
     )

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from clinic.models import Closure
+from patients.models import Contraindication, Patient
 from scheduling import services
 from scheduling.errors import (
     BookingConflict,
@@ -20,7 +21,6 @@ from scheduling.errors import (
     PlanRuleBroken,
     StaleVersion,
 )
-from patients.models import Contraindication, Patient
 from scheduling.models import (
     UPCOMING_STATUSES,
     Appointment,
@@ -428,7 +428,10 @@ def test_a_paused_plan_resumes_only_if_screening_allows_it_now(clinic):
     assert not plan.appointments.filter(status__in=UPCOMING_STATUSES).exists()
 
     services.plan_override_eligibility(
-        plan=plan, reason="Single febrile seizure in childhood; neurology cleared", actor=clinic.prescriber.user, now=now
+        plan=plan,
+        reason="Single febrile seizure in childhood; neurology cleared",
+        actor=clinic.prescriber.user,
+        now=now,
     )
     assert len(services.plan_resume(plan=plan, **resume)) == 6
 

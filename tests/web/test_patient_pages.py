@@ -244,3 +244,27 @@ def test_a_refusal_from_patient_register_answers_the_page_with_its_own_status(cl
     response = client.post(reverse("web:patient-register"), {**NEW_PATIENT, "home_site": web.clinic.site.pk})
     assert response.status_code == 400
     assert response.context["form"].errors["email"] == ["Check the email address."]
+
+
+def test_the_screening_page_asks_for_a_new_override_for_a_reason_found_after_the_last(client, web):
+    Contraindication.objects.create(code="minor", label="Under 18", kind=Contraindication.Kind.MIN_AGE, threshold=18)
+    teen = PatientFactory(home_site=web.clinic.site, date_of_birth=dt.date(2010, 5, 1))
+    login(client, web.prescriber.user)
+    client.post(reverse("web:plan-new", args=[teen.pk]), _plan_form(web))
+    plan = TreatmentPlan.objects.get(patient=teen)
+    url = reverse("web:plan-screening", args=[plan.pk])
+    client.post(url, {"reason": "Parental consent; psychiatrist agrees", "version": plan.version})
+    Patient.objects.filter(pk=teen.pk).update(seizure_history=True)
+    Contraindication.objects.create(code="seizures", label="History of seizures", kind="seizure_history")
+
+    page = client.get(url).content.decode()
+    assert "Found since this override, and not covered by it:" in page
+    assert "<li>History of seizures.</li>" in page
+    assert "Record override" in page and "Book induction course" not in page
+    chart = client.get(reverse("web:patient", args=[teen.pk])).content.decode()
+    assert 'data-testid="not-overridden"' in chart and "History of seizures." in chart
+
+    plan.refresh_from_db()
+    client.post(url, {"reason": "Single febrile seizure at age 2; neurology cleared", "version": plan.version})
+    page = client.get(url).content.decode()
+    assert "Found since this override" not in page and "Book induction course" in page

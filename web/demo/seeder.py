@@ -45,6 +45,7 @@ from scheduling.models import (
 )
 from scheduling.reminders.services import channel_for, quiet_hours
 from scheduling.reminders.timing import reminder_send_times
+from scheduling.services.eligibility import patient_eligibility
 
 DATA_FILE = Path(__file__).with_name("demo_clinic.json")
 RNG_SEED = 20261122  # deterministic demo data
@@ -334,6 +335,8 @@ class Seeder:
             plan.eligibility_override_by = clinician
             plan.eligibility_override_reason = override
             plan.eligibility_override_at = self.now - dt.timedelta(days=-spec.get("start", 0) + 2)
+            # What the override was given for, as the service records it.
+            plan.eligibility_override_covers = patient_eligibility(patient=patient, on=first_day).keys
             plan.version += 1
             plan._change_reason = "Eligibility override recorded by the prescriber."
             plan.save(
@@ -341,6 +344,7 @@ class Seeder:
                     "eligibility_override_by",
                     "eligibility_override_reason",
                     "eligibility_override_at",
+                    "eligibility_override_covers",
                     "version",
                     "updated_at",
                 ]
