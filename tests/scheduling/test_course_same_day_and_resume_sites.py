@@ -60,9 +60,7 @@ def test_resume_offers_alternatives_only_at_sites_the_asker_works_at(db):
         built = build_world(two_sites=True)
         prescriber = built.users["prescriber"]  # works at site one only
         # The world's patient b has a screening flag; resuming needs the prescriber's override first.
-        services.plan_override_eligibility(
-            plan=built.plan_b, reason="Psychiatry reviewed", actor=prescriber, now=NOW
-        )
+        services.plan_override_eligibility(plan=built.plan_b, reason="Psychiatry reviewed", actor=prescriber, now=NOW)
         services.plan_pause(plan=built.plan_b, reason="Influenza", actor=prescriber, now=NOW)
         Chair.objects.filter(site=built.site).update(active=False)  # nothing fits at the plan's site now
         version = TreatmentPlan.objects.get(pk=built.plan_b.pk).version
