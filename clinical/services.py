@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import QuerySet
 
 from clinic.models import CLINICIAN_ROLES, Role, Route, Site, StaffMember
 from clinic.permissions import works_at
@@ -100,10 +101,19 @@ def latest_vitals(appointment: Appointment, phase: str) -> VitalSigns | None:
     return appointment.vital_signs.filter(phase=phase).order_by("-recorded_at", "-pk").first()
 
 
+def _pre_vitals_this_visit(appointment: Appointment) -> QuerySet[VitalSigns]:
+    """Pre-infusion readings taken since the session's check-in: a visit whose check-in was undone
+    (the patient unwell, the session moved) left readings that say nothing about today."""
+    readings = appointment.vital_signs.filter(phase=VitalsPhase.PRE)
+    if appointment.checked_in_at is not None:
+        readings = readings.filter(recorded_at__gte=appointment.checked_in_at)
+    return readings
+
+
 def start_hold_reasons(*, appointment: Appointment) -> list[str]:
-    """Why the session may not start now; empty when it may. The latest pre-infusion reading
-    counts; a prescriber's clearance covers readings taken up to the moment it was given."""
-    pre = latest_vitals(appointment, VitalsPhase.PRE)
+    """Why the session may not start now; empty when it may. The latest pre-infusion reading of
+    this visit counts; a prescriber's clearance covers readings taken up to the moment it was given."""
+    pre = _pre_vitals_this_visit(appointment).order_by("-recorded_at", "-pk").first()
     if pre is None:
         return [NO_PRE_VITALS]
     problems = vitals_problems(pre, thresholds_for(site=appointment.site))
@@ -258,13 +268,10 @@ def _require_start_allowed_at(appointment: Appointment, started_at: dt.datetime)
     # Compared at minute precision, as the form shows and takes times: a start entered in the
     # vitals' own minute (10:05 for readings taken at 10:05:40) is in order.
     next_minute = started_at.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
-    pre = (
-        appointment.vital_signs.filter(phase=VitalsPhase.PRE, recorded_at__lt=next_minute)
-        .order_by("-recorded_at", "-pk")
-        .first()
-    )
+    this_visit = _pre_vitals_this_visit(appointment)
+    pre = this_visit.filter(recorded_at__lt=next_minute).order_by("-recorded_at", "-pk").first()
     if pre is None:
-        first = latest_vitals(appointment, VitalsPhase.PRE)
+        first = this_visit.order_by("-recorded_at", "-pk").first()
         when = f" (taken at {first.recorded_at.astimezone(zone):%H:%M})" if first is not None else ""
         raise InvalidInput(
             f"The administration must start after the pre-infusion vitals{when}.", details={"field": "started_at"}
