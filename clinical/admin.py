@@ -30,9 +30,23 @@ class VitalsThresholdsAdmin(SimpleHistoryAdmin):
 
 @admin.register(SideEffect)
 class SideEffectAdmin(SimpleHistoryAdmin):
+    """The clinic's list. An entry a discharge names is retired (`active` off), never deleted:
+    deleting it would take it out of every recovery already recorded."""
+
     list_display = ["label", "code", "active", "position"]
     list_editable = ["active", "position"]
     prepopulated_fields = {"code": ["label"]}
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and Recovery.side_effects.through.objects.filter(sideeffect=obj).exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # The bulk delete asks no per-entry question; one entry at a time, through the check above.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
