@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -151,40 +152,65 @@ def session(request: HttpRequest, appointment_id: int) -> HttpResponse:
     return redirect(reverse("clinical:session", args=[appointment.pk]))
 
 
-def _log_entries(request: HttpRequest, form: LogFilterForm, limit: int | None = None) -> list[Any]:
-    """The controlled-substance log rows this user may see, filtered by the form's dates;
-    the patients in them are recorded as shown."""
-    filters = form.cleaned_data if form.is_valid() else {}
-    rows = scoped(
+LOG_PAGE_ROWS = 500
+
+
+def _log_filters(form: LogFilterForm) -> dict[str, Any] | None:
+    """The days asked for ({} for none), or None when a day is not a valid date."""
+    if not form.is_bound:
+        return {}
+    return form.cleaned_data if form.is_valid() else None
+
+
+def _log_rows(request: HttpRequest, filters: dict[str, Any]) -> QuerySet[Any]:
+    """The controlled-substance log rows this user may see, between the days asked for."""
+    return scoped(
         selectors.controlled_substance_log(date_from=filters.get("date_from"), date_to=filters.get("date_to")),
         request,
     )
-    entries = list(rows[:limit])  # a slice to None is the whole log
-    patients_shown(request, patient_ids_of(entries))
-    return entries
 
 
 @require_GET
 @page_required("cs_log")
 def controlled_substance_log(request: HttpRequest) -> HttpResponse:
+    """The latest LOG_PAGE_ROWS entries of the days asked for, in the register's order; the CSV has them all.
+    A day that is not a valid date lists nothing (400) rather than the whole register."""
     form = LogFilterForm(request.GET or None)
-    entries = _log_entries(request, form, limit=500)
+    entries: list[Any] = []
+    total = 0
+    filters = _log_filters(form)
+    if filters is not None:
+        rows = _log_rows(request, filters)
+        total = rows.count()
+        entries = list(rows[max(total - LOG_PAGE_ROWS, 0) :])
+        patients_shown(request, patient_ids_of(entries))
     return render(
         request,
         "clinical/controlled_substance_log.html",
         {
             "form": form,
             "entries": entries,
+            "total": total,
+            "cut": total > len(entries),
             "query": request.GET.urlencode(),
             "nav": "cs-log",
         },
+        status=400 if filters is None else 200,
     )
 
 
 @require_GET
 @page_required("cs_log")
 def controlled_substance_csv(request: HttpRequest) -> HttpResponse:
-    entries = _log_entries(request, LogFilterForm(request.GET or None))
+    form = LogFilterForm(request.GET or None)
+    filters = _log_filters(form)
+    if filters is None:
+        problems = " ".join(str(error) for errors in form.errors.values() for error in errors)
+        return HttpResponse(
+            f"The log was not exported: {problems}", status=400, content_type="text/plain; charset=utf-8"
+        )
+    entries = list(_log_rows(request, filters))
+    patients_shown(request, patient_ids_of(entries))
     response = HttpResponse(selectors.controlled_substance_csv(entries), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="controlled-substance-log.csv"'
     return response

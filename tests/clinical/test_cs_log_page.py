@@ -1,0 +1,76 @@
+"""The controlled-substance register's page and CSV."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.http import HttpRequest
+from django.urls import reverse
+
+from clinical import services
+from clinical.models import ControlledSubstanceEntry
+from tests.clinical.conftest import SESSION_START
+from tests.clinical_helpers import record_pre_vitals
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+VITALS_AT = SESSION_START + dt.timedelta(minutes=5)
+
+
+def _administer(ward):
+    record_pre_vitals(ward.session, ward.nurse.user, now=VITALS_AT)
+    return services.administration_record(
+        appointment=ward.session,
+        route="iv",
+        dose_mg_per_kg=Decimal("0.5"),
+        weight_kg=Decimal("80"),
+        total_mg=Decimal("40"),
+        started_at=VITALS_AT + dt.timedelta(minutes=5),
+        ended_at=VITALS_AT + dt.timedelta(minutes=45),
+        lot_number="KX-2231",
+        given_by=ward.nurse,
+        actor=ward.nurse.user,
+        now=VITALS_AT + dt.timedelta(minutes=50),
+    )
+
+
+def test_the_log_page_shows_the_newest_entry_once_the_register_holds_more_than_500(client, ward):
+    """The page lists the latest 500 entries of the register (in its own order) and says the list is
+    cut: the nurse who just recorded a dose sees it there."""
+    administration = _administer(ward)
+    first = administration.log_entries.get()
+    ControlledSubstanceEntry.objects.bulk_create(
+        ControlledSubstanceEntry(
+            administration=administration,
+            appointment=ward.session,
+            patient=ward.session.patient,
+            site=ward.clinic.site,
+            route="iv",
+            total_mg=Decimal("40"),
+            lot_number=f"OLD-{n}",
+            administered_at=first.administered_at,
+            given_by=ward.nurse,
+            recorded_by=ward.nurse.user,
+            recorded_at=first.recorded_at + dt.timedelta(minutes=n + 1),
+        )
+        for n in range(500)
+    )
+    newest = ControlledSubstanceEntry.objects.order_by("-pk").first()
+    assert client.login(request=HttpRequest(), username=ward.nurse.user.username, password=PASSWORD)
+    page = client.get(reverse("clinical:cs-log")).content.decode()
+    assert f"<td>{newest.pk}</td>" in page, "the newest register entry is missing from the log page"
+    assert f"<td>{first.pk}</td>" not in page and "The latest 500 of 501 entries" in page
+
+
+def test_a_csv_with_a_malformed_day_is_refused_not_the_whole_register(client, ward):
+    """A CSV export asked for a day that does not exist (`date_from=2026-02-30`) is refused with 400,
+    not answered with the whole register; the page lists nothing for it either."""
+    _administer(ward)
+    assert client.login(request=HttpRequest(), username=ward.admin.user.username, password=PASSWORD)
+    response = client.get(reverse("clinical:cs-log-csv"), {"date_from": "2026-02-30", "date_to": "2026-02-28"})
+    assert response.status_code == 400, response.content.decode()[:300]
+    assert "not exported" in response.content.decode()
+    page = client.get(reverse("clinical:cs-log"), {"date_from": "2026-02-30"})
+    assert page.status_code == 400 and 'data-testid="cs-entry"' not in page.content.decode()
