@@ -88,16 +88,14 @@ def outcome_summary(
     for response in patient_responses(patient):
         by_instrument.setdefault(Instrument(response.instrument), []).append(response)
     first_session = FirstSession(first.pk, first.starts_at) if first is not None else None
-    # The end of the patient's course before this one, if any: this course's baseline comes after it.
+    # The end of the patient's course before this one, if any: this course's baseline comes after it
+    # (also while the new course has no session booked yet).
+    begins = first.starts_at if first is not None else now
     since = max(
         (
             p.ended_at
             for p in plans
-            if plan is not None
-            and p.pk != plan.pk
-            and p.ended_at is not None
-            and first is not None
-            and p.ended_at <= first.starts_at
+            if plan is not None and p.pk != plan.pk and p.ended_at is not None and p.ended_at <= begins
         ),
         default=None,
     )

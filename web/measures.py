@@ -29,7 +29,7 @@ from measures.scoring import SPECS, Instrument
 from measures.selectors import outcome_summary
 from measures.services import questionnaire_submit
 from patients.models import Patient
-from scheduling.models import Appointment, TreatmentPlan
+from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus, TreatmentPlan
 from web.access import patient_required, staff_required
 
 
@@ -47,6 +47,12 @@ def questionnaire(request: HttpRequest, instrument: str) -> HttpResponse:
             raise Http404("No such session.")
         # Filtered by the patient: another patient's session answers 404 like a missing one.
         appointment = get_object_or_404(Appointment.objects.filter(patient=patient), pk=int(appointment_id))
+        # Answers count as given for a session only before it: booked and not yet begun, or the
+        # patient checked in and waiting. From an old reminder's link they are saved as of today.
+        waiting = appointment.status == AppointmentStatus.CHECKED_IN
+        ahead = appointment.status in UPCOMING_STATUSES and timezone.now() < appointment.starts_at
+        if not (waiting or ahead):
+            appointment = None
     form = QuestionnaireForm(request.POST if request.method == "POST" else None, questionnaire=form_spec)
     if request.method == "POST" and form.is_valid():
         questionnaire_submit(

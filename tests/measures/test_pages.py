@@ -6,6 +6,7 @@ import datetime as dt
 import re
 
 import pytest
+import time_machine
 from django.db import connection
 from django.http import HttpRequest
 from django.test.utils import CaptureQueriesContext
@@ -41,11 +42,12 @@ def test_phq9_page_shows_the_nine_items_as_accessible_radio_groups(client, world
 
 
 def test_patient_submits_gad7_in_the_portal(client, world):
-    login(client, world.user("patient_a"))
     session = world.sessions_a[-1]
     url = reverse("measures:questionnaire", args=["gad7"]) + f"?appointment={session.pk}"
     answers = {f"item_{n}": "2" for n in range(1, 8)}
-    response = client.post(url, {**answers, "appointment": session.pk})
+    with time_machine.travel(session.starts_at - dt.timedelta(days=1), tick=False):  # before the session
+        login(client, world.user("patient_a"))
+        response = client.post(url, {**answers, "appointment": session.pk})
     assert response.status_code == 302 and response["Location"] == reverse("home")
     stored = QuestionnaireResponse.objects.get()
     assert (stored.patient, stored.instrument, stored.answers, stored.total_score, stored.severity) == (
