@@ -364,6 +364,15 @@ class Appointment(models.Model):
     def is_blocking(self) -> bool:
         return self.status in BLOCKING_STATUSES
 
+    @property
+    def preparation_notes(self) -> str:
+        """What the patient must do before the session (fasting, no driving home): the plan's
+        protocol's notes, or the default notes for a session booked without a plan. The email, the
+        portal and the calendar file all say the same."""
+        if self.plan_id:
+            return self.plan.protocol.preparation_notes
+        return Protocol._meta.get_field("preparation_notes").get_default()
+
 
 class ReminderKind(models.TextChoices):
     REMINDER = "reminder", "Reminder before the session"

@@ -52,7 +52,7 @@ def _decorate(appointment: Appointment, now: dt.datetime) -> Appointment:
     appointment.deadline = deadline  # type: ignore[attr-defined]
     appointment.can_change = appointment.status in UPCOMING_STATUSES and now < deadline  # type: ignore[attr-defined]
     appointment.can_confirm = appointment.can_change and appointment.status == AppointmentStatus.BOOKED  # type: ignore[attr-defined]
-    appointment.preparation = appointment.plan.protocol.preparation_notes if appointment.plan_id else ""  # type: ignore[attr-defined]
+    appointment.preparation = appointment.preparation_notes  # type: ignore[attr-defined]
     return appointment
 
 

@@ -33,7 +33,6 @@ def appointment_summary(appointment: Appointment) -> str:
 def appointment_event(*, appointment: Appointment, now: dt.datetime) -> Event:
     """One VEVENT in UTC, CANCELLED once the session is off. SEQUENCE is the
     appointment's own counter, raised on every move and cancel."""
-    protocol = appointment.plan.protocol if appointment.plan_id else None
     site = appointment.site
     event = Event()
     event.add("uid", appointment_uid(appointment))
@@ -43,7 +42,7 @@ def appointment_event(*, appointment: Appointment, now: dt.datetime) -> Event:
     event.add("sequence", appointment.calendar_sequence)
     event.add("summary", appointment_summary(appointment))
     event.add("location", site.address)
-    notes = [protocol.preparation_notes if protocol else "", site.arrival_notes]
+    notes = [appointment.preparation_notes, site.arrival_notes]
     event.add("description", "\n\n".join(note for note in notes if note))
     event.add("status", "CANCELLED" if appointment.status in GONE else "CONFIRMED")
     return event

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.models import Channel
-from scheduling.models import Appointment, Protocol, Reminder, ReminderKind
+from scheduling.models import Appointment, Reminder, ReminderKind
 from scheduling.reminders import tokens
 from scheduling.reminders.channels import Attachment, OutgoingMessage
 from scheduling.reminders.ics import CANCEL, PUBLISH, appointment_ics
@@ -28,9 +28,7 @@ def link_url(*, appointment: Appointment, purpose: str) -> str:
 
 
 def preparation_notes(appointment: Appointment) -> str:
-    protocol = appointment.plan.protocol if appointment.plan_id else None
-    notes = protocol.preparation_notes if protocol else Protocol._meta.get_field("preparation_notes").get_default()
-    lines = [notes.strip(), appointment.site.arrival_notes.strip()]
+    lines = [appointment.preparation_notes.strip(), appointment.site.arrival_notes.strip()]
     if appointment.ride_home:
         lines.append(f"Your ride home on record: {appointment.ride_home}.")
     return "\n".join(line for line in lines if line)
