@@ -343,20 +343,25 @@ def _message_offer(offer: WaitlistOffer, *, now: dt.datetime) -> None:
     """Send the accept link on the patient's channel; a failure is recorded, not raised:
     the front desk still sees the offer and can call."""
     from scheduling.reminders.channels import Outbox, OutgoingMessage
+    from scheduling.reminders.timing import choose_channel
 
     patient = offer.entry.patient
     if not patient.reminder_consent:
         return
-    channel = patient.preferred_channel
-    to = str(patient.mobile_phone) if channel == Channel.SMS else patient.email
-    if not to:
-        channel, to = (
-            (Channel.EMAIL, patient.email) if patient.email else (Channel.SMS, str(patient.mobile_phone or ""))
-        )
-    if not to:
-        return
-    when = offer.starts_at.astimezone(patient.zone)
     site = offer.site
+    # The channel as for the site's reminders: the patient's preferred one if the clinic sends on it.
+    policy = site.reminder_policy_or_default
+    channel = choose_channel(
+        preferred=patient.preferred_channel,
+        has_email=bool(patient.email),
+        has_mobile=bool(patient.mobile_phone),
+        email_enabled=policy.email_enabled,
+        sms_enabled=policy.sms_enabled,
+    ).channel
+    if channel is None:
+        return
+    to = str(patient.mobile_phone) if channel == Channel.SMS else patient.email
+    when = offer.starts_at.astimezone(patient.zone)
     link = accept_url(offer)
     if channel == Channel.SMS:
         body = f"{site.name}: a chair is free {when:%a %-d %b %H:%M}. First to accept gets it: {link}"
