@@ -30,7 +30,6 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from hl7apy.core import Message
-from hl7apy.v2_5 import ST
 
 from clinic.models import StaffMember
 from interop.siu.models import SiuEvent, SiuReceiver
@@ -76,13 +75,21 @@ def hl7_instant(instant: dt.datetime, zone: Any) -> str:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
+# HL7 v2's escapes for the default encoding characters; the escape character itself goes first.
+_ESCAPES = (("\\", "\\E\\"), ("|", "\\F\\"), ("^", "\\S\\"), ("&", "\\T\\"), ("~", "\\R\\"))
+
+
 def text(value: object) -> str:
-    """Free text for a field, escaped by hl7apy's ST: a value set on a sub-component is escaped by
-    hl7apy anyway, but a plain string set on a component is read as ER7, and a "&" there splits it
-    into sub-components ("Mind & Body" arrives as "Mind "). hl7apy leaves escape sequences as they
-    are, so the text is escaped once either way. A line break would end the segment: control
-    characters become a space."""
-    return str(ST(_CONTROL.sub(" ", str(value)).strip()).to_er7())
+    """Free text for a field, escaped for ER7: a plain string set on a component is read as ER7,
+    and a "&" there splits it into sub-components ("Mind & Body" arrives as "Mind "). Every
+    backslash is escaped too: hl7apy's own escaping leaves text that looks like an escape sequence
+    as it is, so "C:\\T\\notes" typed by someone would arrive as "C:&notes". hl7apy leaves escape
+    sequences alone, so a value set on a sub-component (which it escapes) is escaped once either
+    way. A line break would end the segment: control characters become a space."""
+    escaped = _CONTROL.sub(" ", str(value)).strip()
+    for character, escape in _ESCAPES:
+        escaped = escaped.replace(character, escape)
+    return escaped
 
 
 def patient_identifier(patient: Patient) -> tuple[str, str]:
