@@ -159,9 +159,10 @@ class FHIRView(APIView):
             return {"relation": relation, "url": f"{base}{path}" + (f"?{query}" if query else "")}
 
         links = [link("self", offset)]
-        if total is not None and offset + count < total:
+        # `_count=0` asks for the total alone: no pages to walk (a next link would be this one).
+        if count and total is not None and offset + count < total:
             links.append(link("next", offset + count))
-        if offset:
+        if offset and count:
             links.append(link("previous", max(offset - count, 0)))
         entries: list[dict[str, Any]] = [
             {
