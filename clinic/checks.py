@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 from django.db import connections
 
 from clinic.permissions import ADD_A_SITE_RULE, all_writable_relations, has_site_rule
@@ -182,3 +182,45 @@ def filters_without_site_rule(views: Iterable[type]) -> list[Error]:
                         )
                     )
     return errors
+
+
+# Backends that keep messages on this machine (the log, a file, memory): fine to try the stack out,
+# but in production the patients get nothing and their health data lands in the logs.
+LOCAL_EMAIL_BACKENDS = {
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+}
+LOCAL_SMS_BACKENDS = {
+    "scheduling.reminders.sms.ConsoleSmsBackend",
+    "scheduling.reminders.sms.FileSmsBackend",
+    "scheduling.reminders.sms.MemorySmsBackend",
+}
+
+
+@register(Tags.security, deploy=True)
+def messages_reach_patients(app_configs: object = None, **kwargs: object) -> list[Warning]:
+    """`check --deploy`: reminders go to a mail server and an SMS provider, not to the log."""
+    from django.conf import settings
+
+    found = []
+    if settings.EMAIL_BACKEND in LOCAL_EMAIL_BACKENDS:
+        found.append(
+            Warning(
+                f"EMAIL_URL gives {settings.EMAIL_BACKEND}: reminder emails are not sent; they are written "
+                "to the log or a file, with the patients' names and session times.",
+                hint="Set EMAIL_URL to the clinic's mail server, e.g. smtp+tls://user:password@smtp.example.com:587.",
+                id="clinic.W010",
+            )
+        )
+    if settings.SMS_BACKEND in LOCAL_SMS_BACKENDS:
+        found.append(
+            Warning(
+                f"SMS_BACKEND is {settings.SMS_BACKEND}: text reminders are not sent; they are written to the "
+                "log or a file, with the patients' phone numbers and session times.",
+                hint="Set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER (or SMS_BACKEND).",
+                id="clinic.W011",
+            )
+        )
+    return found

@@ -25,3 +25,18 @@ class SchedulingConfig(AppConfig):
         register_patient_site_rule(appointment_site_rule)
         register_patient_site_rule(plan_site_rule)
         from scheduling import receivers  # noqa: F401  (connects the domain-event receivers)
+
+        _require_sms_backend()
+
+
+def _require_sms_backend() -> None:
+    """SMS_BACKEND is imported only when the first text goes out; a mistyped path would make every
+    text reminder fail then. Checked at start-up instead, naming the variable."""
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+    from django.utils.module_loading import import_string
+
+    try:
+        import_string(settings.SMS_BACKEND)
+    except ImportError as exc:
+        raise ImproperlyConfigured(f"SMS_BACKEND={settings.SMS_BACKEND!r} cannot be imported: {exc}") from None
