@@ -27,6 +27,9 @@ class SchedulingConfig(AppConfig):
         from scheduling import receivers  # noqa: F401  (connects the domain-event receivers)
 
         _require_sms_backend()
+        # Registered in every process, not only the worker: services queue some tasks by name, which
+        # resolves to the task (and runs inline under CELERY_TASK_ALWAYS_EAGER).
+        from scheduling import tasks  # noqa: F401
 
 
 def _require_sms_backend() -> None:

@@ -32,7 +32,8 @@ REGENERATE_TASK = "scheduling.tasks.regenerate_day_template"
 
 def _queue(attempt_id: int) -> None:
     # By name: the task module imports this one, and services never import their tasks (no cycle).
-    current_app.send_task(REGENERATE_TASK, args=[attempt_id])
+    # Through a signature, not send_task: it honours CELERY_TASK_ALWAYS_EAGER (no worker) as well.
+    current_app.signature(REGENERATE_TASK, args=[attempt_id]).apply_async()
 
 
 def day_template_request(*, site: Site, actor: AbstractBaseUser, now: dt.datetime) -> DayTemplate:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import types
 
 import pytest
 import time_machine
@@ -134,9 +135,9 @@ def test_a_request_queues_one_task_after_commit_and_a_double_click_reuses_it(
     queued: list[int] = []
 
     class Broker:
-        def send_task(self, name, args):
+        def signature(self, name, args):
             assert name == tasks.regenerate_day_template.name  # the registered task, by its name
-            queued.extend(args)
+            return types.SimpleNamespace(apply_async=lambda: queued.extend(args))
 
     monkeypatch.setattr(service, "current_app", Broker())
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import re
+import types
 
 import pytest
 import time_machine
@@ -86,9 +87,9 @@ def test_a_clinic_admin_regenerates_the_template_from_its_page(
     queued: list[int] = []
 
     class Broker:
-        def send_task(self, name, args):
+        def signature(self, name, args):
             assert name == tasks.regenerate_day_template.name  # the registered task, by its name
-            queued.extend(args)
+            return types.SimpleNamespace(apply_async=lambda: queued.extend(args))
 
     monkeypatch.setattr(day_template_service, "current_app", Broker())
     login(client, web.admin.user)
