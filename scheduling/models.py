@@ -299,6 +299,9 @@ class Appointment(models.Model):
     hold_expires_at = models.DateTimeField(null=True, blank=True)
     # The .ics SEQUENCE (RFC 5545 §3.8.7.4): raised on every move and cancel, so a
     # calendar program takes each newer copy, whichever channel or download it came by.
+    # How a session booked without a plan is given (nasal spray needs a chair equipped for it); a
+    # plan's sessions follow its protocol and leave this empty. See `session_route`.
+    route = models.CharField(max_length=20, choices=Route.choices, blank=True, default="")
     calendar_sequence = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -363,6 +366,17 @@ class Appointment(models.Model):
     @property
     def is_blocking(self) -> bool:
         return self.status in BLOCKING_STATUSES
+
+    @property
+    def session_route(self) -> str:
+        """The route the session is given by: its plan's protocol's, or the one it was booked for.
+        A single session booked before sessions kept their route: its chair's, if it has one only."""
+        if self.plan_id:
+            return self.plan.protocol.route
+        if self.route:
+            return self.route
+        equipment = self.chair.equipment if self.chair_id else []
+        return equipment[0] if len(equipment) == 1 else Route.IV
 
     @property
     def preparation_notes(self) -> str:

@@ -306,7 +306,7 @@ def move_session(request: HttpRequest, appointment_id: int) -> HttpResponse:
         data, site=site, initial=_search_initial(now, site, local_day(appointment.starts_at, site.zone))
     )
     duration = appointment.ends_at - appointment.starts_at
-    route = plan.protocol.route if plan else "iv"
+    route = appointment.session_route
     status = 200
     pick = SlotPickForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and search.is_valid() and pick.is_valid():

@@ -47,7 +47,7 @@ def _initial_forms(appointment: Appointment, request: HttpRequest, now: dt.datet
         "administration": AdministrationForm(
             site=appointment.site,
             initial={
-                "route": protocol.route if protocol else "iv",
+                "route": appointment.session_route,
                 "started_at": started_default,
                 "ended_at": local_now,
                 "given_by": staff.pk if staff.is_clinician else None,

@@ -128,7 +128,7 @@ def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
             first_day=search.cleaned_data["first_day"],
             last_day=search.cleaned_data["last_day"],
             duration=appointment.ends_at - appointment.starts_at,
-            route=appointment.plan.protocol.route if appointment.plan_id else "iv",
+            route=appointment.session_route,
             now=earliest,
             plan=appointment.plan,
             phase=appointment.phase,

@@ -358,6 +358,7 @@ def appointment_book(
             else f"Booked{' (rule accepted: ' + override_reason + ')' if override_reason else ''}"
         ),
         hold_expires_at=hold_until,
+        route=route,
     )
     if override_reason:
         appointment.rule_override_reason = override_reason
@@ -406,7 +407,7 @@ def appointment_move(
     plan = appointment.plan
     if plan is not None and plan.status not in BOOKABLE_PLAN_STATUSES:
         raise InvalidState(f"The plan is {plan.get_status_display().lower()}; its sessions are not moved.")
-    route = plan.protocol.route if plan else "iv"
+    route = appointment.session_route  # a single nasal-spray session stays in a chair equipped for it
     work = protocol_nurse_work(plan.protocol if plan else None)
     ends_at = starts_at + (appointment.ends_at - appointment.starts_at)
     violations = session_rule_violations(

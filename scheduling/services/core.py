@@ -223,9 +223,11 @@ def insert_sessions(
     actor: AbstractBaseUser | None,
     reason: str,
     hold_expires_at: dt.datetime | None = None,
+    route: str = "",
 ) -> list[Appointment]:
     """Insert verified sessions with history; sequence numbers are settled by `renumber`.
-    With `hold_expires_at` they are inserted held (FHIR $hold) until then."""
+    With `hold_expires_at` they are inserted held (FHIR $hold) until then. `route`: what a session
+    without a plan is given by (a plan's sessions follow its protocol)."""
     base = 30000
     if plan is not None:
         taken = plan.appointments.filter(status__in=BLOCKING_STATUSES, sequence__gte=base).count()
@@ -245,6 +247,7 @@ def insert_sessions(
             booked_by=acting_user(actor),
             status=AppointmentStatus.HELD if hold_expires_at else AppointmentStatus.BOOKED,
             hold_expires_at=hold_expires_at,
+            route="" if plan is not None else route,
         )
         for index, session in enumerate(sessions)
     ]

@@ -22,7 +22,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 
 from clinic.dates import require_clinical_dates
-from clinic.models import Channel, Site
+from clinic.models import Channel, Route, Site
 from patients.models import Patient
 from scheduling.engine import Availability, Slot, Span
 from scheduling.engine.model import NurseWork
@@ -143,6 +143,17 @@ def _entry_protocol(entry: WaitlistEntry) -> Protocol | None:
     return entry.plan.protocol if entry.plan_id and entry.plan else entry.protocol
 
 
+def _entry_route(entry: WaitlistEntry) -> str:
+    """How the waiting patient's session is given: the plan's or the entry's protocol, else the
+    session it would replace, else an infusion."""
+    protocol = _entry_protocol(entry)
+    if protocol is not None:
+        return protocol.route
+    if entry.replaces_id and entry.replaces:
+        return entry.replaces.session_route
+    return Route.IV
+
+
 def _entry_duration(entry: WaitlistEntry) -> dt.timedelta:
     if entry.replaces_id and entry.replaces:
         return entry.replaces.ends_at - entry.replaces.starts_at
@@ -161,8 +172,7 @@ def _suits(entry: WaitlistEntry, freed: Appointment, *, now: dt.datetime, room: 
     cancelled) bookable there as booking checks it: opening hours, closures, the chair and a nurse
     free. `room` keeps the site's free time between entries (one read per length of session)."""
 
-    protocol = _entry_protocol(entry)
-    route = protocol.route if protocol else "iv"
+    route = _entry_route(entry)
     if route not in (freed.chair.equipment or []):
         return False
     replaces = entry.replaces if entry.replaces_id else None
@@ -186,7 +196,7 @@ def _suits(entry: WaitlistEntry, freed: Appointment, *, now: dt.datetime, room: 
     busy = patient_busy_spans(patient=entry.patient, start=span.start, end=span.end, exclude_appointment_ids=exclude)
     if any(other.overlaps(span) for other in busy):
         return False
-    work = protocol_nurse_work(protocol)
+    work = protocol_nurse_work(_entry_protocol(entry))
     room = {} if room is None else room
     key = (span.end, work, replaces.pk if replaces else None)
     if key not in room:
@@ -448,6 +458,7 @@ def waitlist_offer_accept(*, offer: WaitlistOffer, actor: AbstractBaseUser | Non
                     plan=plan,
                     chair=mine.chair,
                     duration=mine.ends_at - mine.starts_at,
+                    route=_entry_route(entry),
                 )
     except SchedulingError as exc:
         # Booked from the desk, or the patient's diary changed: the chair is no longer theirs to take.
