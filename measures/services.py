@@ -11,10 +11,19 @@ from django.db import transaction
 from measures.models import QuestionnaireResponse, Source
 from measures.scoring import ScoringError, score
 from patients.models import Patient
-from scheduling.models import Appointment
+from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus
 
 # A device clock a little ahead of ours is not an error; a date next week is.
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+
+
+def answers_are_for(appointment: Appointment, *, now: dt.datetime) -> bool:
+    """Whether a patient's answers sent now count as given for `appointment` (its pre-session
+    questionnaire): only before it, booked and not yet begun or checked in and waiting. From an old
+    reminder's link they are the patient's answers of today, not that session's baseline."""
+    if appointment.status == AppointmentStatus.CHECKED_IN:
+        return True
+    return appointment.status in UPCOMING_STATUSES and now < appointment.starts_at
 
 
 def questionnaire_submit(
@@ -41,6 +50,13 @@ def questionnaire_submit(
         raise ValidationError({"completed_at": ["A questionnaire cannot be completed in the future."]})
     if appointment is not None and appointment.patient_id != patient.pk:
         raise ValidationError({"appointment": ["This session belongs to another patient."]})
+    if source == Source.PORTAL:
+        # The patient's own answers are dated when they are sent: a date in the past would make them
+        # the course's pre-treatment baseline. (Staff enter paper forms with the day they were filled.)
+        if abs(completed_at - now) > FUTURE_TOLERANCE:
+            raise ValidationError({"completed_at": ["Your answers are dated when you send them; leave the time out."]})
+        if appointment is not None and not answers_are_for(appointment, now=now):
+            appointment = None
     with transaction.atomic():
         response = QuestionnaireResponse(
             patient=patient,

@@ -27,9 +27,9 @@ from measures.outcomes import PHQ9_REMISSION_BELOW, RESPONSE_REDUCTION_PCT
 from measures.questions import PORTAL_QUESTIONNAIRES
 from measures.scoring import SPECS, Instrument
 from measures.selectors import outcome_summary
-from measures.services import questionnaire_submit
+from measures.services import answers_are_for, questionnaire_submit
 from patients.models import Patient
-from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus, TreatmentPlan
+from scheduling.models import Appointment, TreatmentPlan
 from web.access import patient_required, staff_required
 
 
@@ -47,11 +47,8 @@ def questionnaire(request: HttpRequest, instrument: str) -> HttpResponse:
             raise Http404("No such session.")
         # Filtered by the patient: another patient's session answers 404 like a missing one.
         appointment = get_object_or_404(Appointment.objects.filter(patient=patient), pk=int(appointment_id))
-        # Answers count as given for a session only before it: booked and not yet begun, or the
-        # patient checked in and waiting. From an old reminder's link they are saved as of today.
-        waiting = appointment.status == AppointmentStatus.CHECKED_IN
-        ahead = appointment.status in UPCOMING_STATUSES and timezone.now() < appointment.starts_at
-        if not (waiting or ahead):
+        # From an old reminder's link (the session begun or gone) the answers are today's, not its.
+        if not answers_are_for(appointment, now=timezone.now()):
             appointment = None
     form = QuestionnaireForm(request.POST if request.method == "POST" else None, questionnaire=form_spec)
     if request.method == "POST" and form.is_valid():

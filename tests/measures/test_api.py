@@ -96,6 +96,27 @@ def test_patient_cannot_link_another_patients_session(world):
     assert "appointment" in _error(response)["fields"]
 
 
+def test_a_patient_cannot_date_their_answers_back_nor_give_them_for_a_session_already_held(world):
+    """A patient's answers dated weeks back, or given "for" the first session after it, would become
+    the course's pre-treatment baseline: the date is refused, and a past session is not linked."""
+    client = world.client("patient_a")
+    backdated = client.post(
+        f"{V1}/questionnaire-responses/",
+        {"instrument": "phq9", "answers": phq9(3), "completed_at": "2026-02-20T15:00:00Z"},
+        format="json",
+    )
+    assert backdated.status_code == 400 and "completed_at" in _error(backdated)["fields"]
+    assert not QuestionnaireResponse.objects.exists()
+
+    late = client.post(
+        f"{V1}/questionnaire-responses/",
+        {"instrument": "phq9", "answers": phq9(3), "appointment": world.sessions_a[0].pk},
+        format="json",
+    )
+    assert late.status_code == 201, late.json()
+    assert late.json()["appointment"] is None  # the first session was seven weeks ago (clock: 20 April)
+
+
 @pytest.mark.parametrize("role", ["nurse", "prescriber"])
 def test_clinician_submits_for_a_patient_linked_to_a_session(world, role):
     session = world.sessions_a[0]
