@@ -25,7 +25,7 @@ from measures.outcomes import (
 from measures.scoring import Instrument
 from patients.models import Patient
 from scheduling.models import (
-    BLOCKING_STATUSES,
+    INFUSION_STATUSES,
     OPEN_PLAN_STATUSES,
     Appointment,
     AppointmentStatus,
@@ -66,8 +66,9 @@ def current_plan(plans: Sequence[TreatmentPlan]) -> TreatmentPlan | None:
 def first_session_of(plan: TreatmentPlan | None, appointments: Sequence[Appointment]) -> Appointment | None:
     if plan is None:
         return None
-    # Cancelled and missed sessions never treated the patient, so they do not start the course.
-    sessions = [a for a in appointments if a.plan_id == plan.pk and a.status in BLOCKING_STATUSES]
+    # Cancelled and missed sessions never treated the patient, so they do not start the course; nor
+    # does an outside system's hold (FHIR $hold), which is not a booking yet.
+    sessions = [a for a in appointments if a.plan_id == plan.pk and a.status in INFUSION_STATUSES]
     return min(sessions, key=lambda a: a.starts_at, default=None)
 
 
@@ -119,7 +120,7 @@ def outcome_summary(
     happened = [
         a.starts_at
         for a in appointments
-        if a.status == AppointmentStatus.COMPLETED or (a.status in BLOCKING_STATUSES and a.starts_at <= now)
+        if a.status == AppointmentStatus.COMPLETED or (a.status in INFUSION_STATUSES and a.starts_at <= now)
     ]
     latest_flagged = [rows[-1] for rows in by_instrument.values() if rows[-1].flags]
     return OutcomeSummary(
