@@ -271,7 +271,8 @@ class ReminderPolicy(models.Model):
     # Quiet hours in the patient's own zone; may wrap past midnight (21:00–08:00).
     quiet_hours_start = models.TimeField(default=dt.time(21, 0))
     quiet_hours_end = models.TimeField(default=dt.time(8, 0))
-    # Patients may confirm or cancel online until this many hours before the session.
+    # Patients may cancel (or move) online until this many hours before the session; confirming,
+    # which frees nothing, stays open until the session starts.
     patient_notice_hours = models.PositiveSmallIntegerField(default=24)
     max_attempts = models.PositiveSmallIntegerField(default=5)
     subject_template = models.CharField(

@@ -51,7 +51,8 @@ def _decorate(appointment: Appointment, now: dt.datetime) -> Appointment:
     appointment.label = session_label(appointment)  # type: ignore[attr-defined]
     appointment.deadline = deadline  # type: ignore[attr-defined]
     appointment.can_change = appointment.status in UPCOMING_STATUSES and now < deadline  # type: ignore[attr-defined]
-    appointment.can_confirm = appointment.can_change and appointment.status == AppointmentStatus.BOOKED  # type: ignore[attr-defined]
+    # Confirming frees nothing: it stays open until the session, as the reminders' links keep it.
+    appointment.can_confirm = appointment.status == AppointmentStatus.BOOKED and now < appointment.starts_at  # type: ignore[attr-defined]
     appointment.preparation = appointment.preparation_notes  # type: ignore[attr-defined]
     return appointment
 
@@ -109,7 +110,8 @@ def portal_action(request: HttpRequest, appointment_id: int, action: str) -> Htt
     _decorate(appointment, now)
     if action not in ("confirm", "cancel"):
         raise Http404("Unknown action.")
-    if not appointment.can_change:  # type: ignore[attr-defined]
+    allowed = appointment.can_confirm if action == "confirm" else appointment.can_change  # type: ignore[attr-defined]
+    if not allowed:
         hours = appointment.site.reminder_policy_or_default.patient_notice_hours
         messages.error(
             request,

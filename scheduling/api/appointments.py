@@ -301,7 +301,7 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
         )
 
     @extend_schema(
-        summary="Confirm a session (patients: their own, before the notice period)",
+        summary="Confirm a session (patients: their own, until it starts)",
         request=None,
         responses=AppointmentSerializer,
     )
@@ -309,8 +309,9 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
     def confirm(self, request, pk=None):
         appointment = self.get_object()
         now = timezone.now()
-        if appointment.status == AppointmentStatus.BOOKED:
-            self._check_patient_notice(appointment, now)
+        if self.actor.is_patient and appointment.status == AppointmentStatus.BOOKED and now >= appointment.starts_at:
+            # Confirming frees nothing, so it is open until the session (cancelling closes at the notice period).
+            raise InvalidState("The session has started; there is nothing to confirm online.")
         via = "patient portal" if self.actor.is_patient else "front desk"
         return self._answer(services.appointment_confirm(appointment=appointment, actor=request.user, now=now, via=via))
 

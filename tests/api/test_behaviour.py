@@ -155,6 +155,18 @@ def test_patient_cannot_cancel_online_inside_the_notice_period(world):
     assert soon.status == AppointmentStatus.BOOKED
 
 
+def test_patient_confirms_online_inside_the_notice_period_but_not_after_the_start(world):
+    soon = world.appointment_b
+    with mock.patch("django.utils.timezone.now", return_value=soon.starts_at + dt.timedelta(minutes=1)):
+        late = world.client("patient_b").post(f"{V1}/appointments/{soon.pk}/confirm/", {}, format="json")
+    assert late.status_code == 409
+    with mock.patch("django.utils.timezone.now", return_value=soon.starts_at - dt.timedelta(hours=3)):
+        response = world.client("patient_b").post(f"{V1}/appointments/{soon.pk}/confirm/", {}, format="json")
+    assert response.status_code == 200, response.json()
+    soon.refresh_from_db()
+    assert soon.status == AppointmentStatus.CONFIRMED
+
+
 def test_day_board_shows_every_chair_of_the_day(world):
     board = world.client("front_desk").get(f"{V1}/sites/{world.site.pk}/day-board/", {"date": "2026-03-02"}).json()
     assert [c["name"] for c in board["chairs"]] == ["Chair 1", "Chair 2", "Chair 3"]

@@ -146,6 +146,21 @@ def test_patient_cannot_change_a_session_inside_the_notice_window(client, web, f
     assert first.status == AppointmentStatus.BOOKED
 
 
+def test_patient_confirms_inside_the_notice_window_as_the_reminder_link_lets_them(client, web, frozen, time_machine):
+    """Confirming frees nothing: the portal keeps it open until the session, as the 24 h and 2 h
+    reminders' confirm links do; only cancelling and moving close at the notice period."""
+    first = web.sessions_a[0]
+    time_machine.move_to(first.starts_at - dt.timedelta(hours=3), tick=False)
+    login(client, web.patient_a.user)
+    home = client.get(reverse("home"))
+    card = next(a for a in home.context["upcoming"] if a.pk == first.pk)
+    assert card.can_confirm and not card.can_change
+    response = client.post(reverse("web:portal-action", args=[first.pk, "confirm"]), follow=True)
+    assert b"your session is confirmed" in response.content
+    first.refresh_from_db()
+    assert first.status == AppointmentStatus.CONFIRMED
+
+
 def test_patient_cancels_own_session_before_the_notice_window(client, web):
     mine = web.sessions_a[-1]
     login(client, web.patient_a.user)
