@@ -224,3 +224,23 @@ def messages_reach_patients(app_configs: object = None, **kwargs: object) -> lis
             )
         )
     return found
+
+
+@register(Tags.security, deploy=True)
+def links_reach_patients(app_configs: object = None, **kwargs: object) -> list[Warning]:
+    """`check --deploy`: links in reminders and calendar feeds name the clinic's address, not this machine."""
+    from urllib.parse import urlparse
+
+    from django.conf import settings
+
+    host = urlparse(settings.SITE_URL).hostname or ""
+    if host in {"localhost", "127.0.0.1", "::1"} or host.endswith(".localhost"):
+        return [
+            Warning(
+                f"SITE_URL is {settings.SITE_URL}: the confirm, cancel and questionnaire links in reminders and "
+                "the calendar feeds would point at the patient's own machine.",
+                hint="Set SITE_URL to the address patients reach the clinic at, e.g. https://clinic.example.com.",
+                id="clinic.W012",
+            )
+        ]
+    return []

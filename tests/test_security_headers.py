@@ -76,9 +76,11 @@ def test_a_malformed_proxy_header_stops_startup(tmp_path):
 
 
 def test_check_deploy_with_the_compose_environment_reports_no_issues(tmp_path):
-    """With what an operator must add to compose's defaults: the host, a mail server and an SMS provider."""
+    """With what an operator must add to compose's defaults: the host and its address, a mail server
+    and an SMS provider."""
     environment = _compose_environment()
     environment["DJANGO_ALLOWED_HOSTS"] = "clinic.example.com"
+    environment["SITE_URL"] = "https://clinic.example.com"
     environment["EMAIL_URL"] = "smtp+tls://clinic:secret@smtp.example.com:587"
     environment.update(TWILIO_ACCOUNT_SID="AC123", TWILIO_AUTH_TOKEN="token", TWILIO_FROM_NUMBER="+12025550100")
     result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], tmp_path, **environment)

@@ -104,9 +104,21 @@ def test_check_deploy_is_quiet_once_both_providers_are_set(tmp_path):
         DJANGO_DEBUG="false",
         DJANGO_SECRET_KEY="x7Rk2pQv9LmN4sT8wY1zA6bC3dE5fG0hJ2kL4mN6pQ8rS0tUv3Wx5Yz7",
         EMAIL_URL="smtp+tls://clinic:secret@smtp.example.com:587",
+        SITE_URL="https://clinic.example.com",
         TWILIO_ACCOUNT_SID="AC123",
         TWILIO_AUTH_TOKEN="token",
         TWILIO_FROM_NUMBER="+12025550100",
     )
     output = result.stdout + result.stderr
-    assert "clinic.W010" not in output and "clinic.W011" not in output, output
+    assert "clinic.W010" not in output and "clinic.W011" not in output and "clinic.W012" not in output, output
+
+
+def test_check_deploy_warns_while_reminder_links_point_at_localhost(tmp_path):
+    result = run(
+        tmp_path,
+        ["manage.py", "check", "--deploy"],
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY="x7Rk2pQv9LmN4sT8wY1zA6bC3dE5fG0hJ2kL4mN6pQ8rS0tUv3Wx5Yz7",
+        SITE_URL="http://localhost:8000",
+    )
+    assert "clinic.W012" in result.stdout + result.stderr
