@@ -18,10 +18,11 @@ from tests.measures.conftest import LATER, phq9, world  # noqa: F401  (the fixtu
 pytestmark = pytest.mark.django_db
 
 
-def test_a_second_course_is_judged_against_its_own_pre_treatment_score(world):  # noqa: F811
+def _first_course_then_relapse(world):  # noqa: F811
+    """The first course: PHQ-9 24 before it, 6 at the end of the induction, then it ends on 25 March;
+    a relapse, PHQ-9 20 on 8 April."""
     first_course = world.plan_a
     first_session = world.sessions_a[0].starts_at  # Monday 2 March 2026
-    # The first course: PHQ-9 24 before it, 6 at the end of the induction, then it ends.
     world.record(world.patient_a, "phq9", phq9(24), first_session - dt.timedelta(days=2))
     world.record(world.patient_a, "phq9", phq9(6), first_session + dt.timedelta(days=18))
     first_course.appointments.filter(starts_at__gt=dt.datetime(2026, 3, 25, tzinfo=dt.UTC)).update(
@@ -30,8 +31,13 @@ def test_a_second_course_is_judged_against_its_own_pre_treatment_score(world):  
     type(first_course).objects.filter(pk=first_course.pk).update(
         status=PlanStatus.ENDED, ended_at=dt.datetime(2026, 3, 25, tzinfo=dt.UTC), end_reason="Course completed"
     )
-    # A relapse: PHQ-9 20 on 8 April, a new course starts on 13 April, PHQ-9 11 on 18 April.
     world.record(world.patient_a, "phq9", phq9(20), dt.datetime(2026, 4, 8, 15, tzinfo=dt.UTC))
+    return first_course
+
+
+def test_a_second_course_is_judged_against_its_own_pre_treatment_score(world):  # noqa: F811
+    # A new course starts on 13 April, PHQ-9 11 on 18 April.
+    first_course = _first_course_then_relapse(world)
     second_course = PlanFactory(
         patient=world.patient_a,
         site=world.clinic.site,
@@ -55,3 +61,22 @@ def test_a_second_course_is_judged_against_its_own_pre_treatment_score(world):  
     # 11 is 45 % below the relapse score of 20: no response to the second course yet.
     assert outcome.baseline.total == 20, f"baseline taken from before the first course: {outcome.baseline}"
     assert outcome.response is False
+
+
+def test_a_new_course_not_yet_booked_is_not_judged_against_the_previous_courses_baseline(world):  # noqa: F811
+    """Between creating the relapse plan and booking it, the baseline is the relapse score (20),
+    not the one from before the first course (24), and the chart does not read "Response lost"."""
+    first_course = _first_course_then_relapse(world)
+    second_course = PlanFactory(
+        patient=world.patient_a,
+        site=world.clinic.site,
+        protocol=first_course.protocol,
+        prescriber=world.clinic.prescriber,
+        start_date=dt.date(2026, 4, 27),
+        status=PlanStatus.DRAFT,
+    )
+    summary = outcome_summary(patient=world.patient_a, now=LATER)
+    assert summary.plan == second_course
+    outcome = summary.outcomes[Instrument.PHQ9]
+    assert outcome.baseline.total == 20, f"baseline taken from before the first course: {outcome.baseline}"
+    assert outcome.lost_response is False
