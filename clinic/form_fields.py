@@ -32,8 +32,24 @@ def wall_clock_instant(naive: dt.datetime, zone: dt.tzinfo) -> dt.datetime | Non
     return candidate.astimezone(dt.UTC)
 
 
+def _latest_past_occurrence(naive: dt.datetime, zone: dt.tzinfo, first: dt.datetime) -> dt.datetime:
+    """`first`, or the second occurrence of a time the clocks repeat (the night they go back) when
+    that one has already come: a time being recorded is read as the latest one not in the future."""
+    second = naive.replace(tzinfo=zone, fold=1).astimezone(dt.UTC)
+    if second != first and second <= timezone.now() + RECORDING_CLOCK_SKEW:
+        return second
+    return first
+
+
+# A device clock a little ahead of the server's still records "now" as now.
+RECORDING_CLOCK_SKEW = dt.timedelta(minutes=1)
+
+
 class WallClockDateTimeField(forms.DateTimeField):
-    """Also held to the clinical date range (clinic.dates), as every date a page accepts."""
+    """A time something happened, typed on the site's wall clock (the current time zone). Also held to
+    the clinical date range (clinic.dates), as every date a page accepts. On the night the clocks go
+    back, a time in the repeated hour is its latest occurrence that has already come (01:10 typed at
+    01:20 EST is 01:10 EST); a time the clocks skip is refused."""
 
     widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format=LOCAL_INPUT_FORMAT)
 
@@ -68,7 +84,7 @@ class WallClockDateTimeField(forms.DateTimeField):
                 code="nonexistent_time",
                 params={"time": parsed.strftime("%d %b %Y %H:%M"), "zone": zone},
             )
-        return aware
+        return _latest_past_occurrence(parsed, zone, aware)
 
     def validate(self, value: dt.datetime | None) -> None:
         super().validate(value)

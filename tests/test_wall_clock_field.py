@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import time_machine
 from django import forms
 from django.utils import timezone
 
@@ -26,10 +27,26 @@ def clean(value: str, zone: ZoneInfo = DENVER) -> forms.Form:
     return form
 
 
-def test_a_time_the_clocks_repeat_means_its_first_occurrence():
-    form = clean("2026-11-01T01:30")
+FIRST_0130 = dt.datetime(2026, 11, 1, 7, 30, tzinfo=dt.UTC)  # 01:30 MDT
+SECOND_0130 = dt.datetime(2026, 11, 1, 8, 30, tzinfo=dt.UTC)  # 01:30 MST, an hour later
+
+
+def test_a_time_the_clocks_repeat_is_its_first_occurrence_until_the_second_has_come():
+    """What a page records happened already: 01:30 typed at 01:40 MDT is the first 01:30; typed at
+    01:40 MST (the clocks went back meanwhile), the second; typed any later, still the second."""
+    with time_machine.travel(FIRST_0130 + dt.timedelta(minutes=10), tick=False):
+        assert clean("2026-11-01T01:30").cleaned_data["at"] == FIRST_0130
+    with time_machine.travel(SECOND_0130 + dt.timedelta(minutes=10), tick=False):
+        assert clean("2026-11-01T01:30").cleaned_data["at"] == SECOND_0130
+    with time_machine.travel(SECOND_0130 + dt.timedelta(days=30), tick=False):
+        assert clean("2026-11-01T01:30").cleaned_data["at"] == SECOND_0130
+
+
+def test_a_repeated_time_still_to_come_is_its_first_occurrence():
+    with time_machine.travel(FIRST_0130 - dt.timedelta(days=1), tick=False):
+        form = clean("2026-11-01T01:30")
     assert form.errors == {}
-    assert form.cleaned_data["at"] == dt.datetime(2026, 11, 1, 7, 30, tzinfo=dt.UTC)  # 01:30 MDT, not MST
+    assert form.cleaned_data["at"] == FIRST_0130
 
 
 def test_a_time_the_clocks_skip_is_refused_with_what_to_enter():

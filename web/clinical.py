@@ -34,13 +34,17 @@ def _initial_forms(appointment: Appointment, request: HttpRequest, now: dt.datet
     protocol = appointment.plan.protocol if appointment.plan_id else None
     infusion = dt.timedelta(minutes=protocol.infusion_minutes if protocol else 40)
     staff = request.staff  # type: ignore[attr-defined]
-    local_now = now.astimezone(appointment.site.zone).replace(second=0, microsecond=0, tzinfo=None)
+    zone = appointment.site.zone
+    # Worked out on instants and shown on the site's wall clock: on the nights the clocks change,
+    # "40 minutes before 03:20" is 01:40, not an hour that does not exist.
+    this_minute = now.replace(second=0, microsecond=0)
     # The infusion cannot have started before the last pre-infusion vitals (nor the session's
     # start): the default start is the later of those and an infusion's length before now.
     last_vitals = services.latest_vitals(appointment, VitalsPhase.PRE)
     floors = [appointment.starts_at, *([last_vitals.recorded_at] if last_vitals else [])]
-    earliest = max(floors).astimezone(appointment.site.zone).replace(second=0, microsecond=0, tzinfo=None)
-    started_default = min(max(local_now - infusion, earliest), local_now)
+    earliest = max(floors).replace(second=0, microsecond=0)
+    started = min(max(this_minute - infusion, earliest), this_minute)
+    local_now, started_default = (instant.astimezone(zone).replace(tzinfo=None) for instant in (this_minute, started))
     return {
         "vitals": VitalsForm(initial={"phase": phase}),
         "clear": ClearStartForm(),
