@@ -6,6 +6,7 @@ The dispatcher lives in `dispatch` and is re-exported here."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -33,6 +34,8 @@ from scheduling.reminders.timing import (
     notice_send_time,
     reminder_send_times,
 )
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "DispatchReport",
@@ -246,8 +249,10 @@ def _front_desk_list_claim(*, site: Site, day: dt.date, now: dt.datetime) -> Fro
 def front_desk_lists_send_due(*, now: dt.datetime) -> int:
     """Each site past FRONT_DESK_LIST_HOUR locally gets tomorrow's unconfirmed
     sessions and missing rides by email, once per site and day. Returns how many
-    lists this call sent."""
+    lists this call sent. A site whose list could not be sent is tried again next run; the other
+    sites still get theirs, and the first failure is raised once all were tried."""
     sent = 0
+    failure: Exception | None = None
     for site in Site.objects.all():
         local_now = now.astimezone(site.zone)
         if local_now.hour < FRONT_DESK_LIST_HOUR:
@@ -274,9 +279,13 @@ def front_desk_lists_send_due(*, now: dt.datetime) -> int:
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 recipient_list=recipients,
             )
-        except Exception:
+        except Exception as exc:
             # Nothing went out: give the day back so the next hourly run tries again.
             claim.delete()
-            raise
+            logger.warning("The front-desk list of %s for %s could not be sent.", site, day, exc_info=True)
+            failure = failure or exc
+            continue
         sent += 1
+    if failure is not None:
+        raise failure
     return sent
