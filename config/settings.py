@@ -507,3 +507,6 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
     },
 }
+
+# History rows keep a change's reason whole (an undo's, an override's): a text column, not 100 characters.
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True

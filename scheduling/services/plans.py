@@ -160,8 +160,8 @@ def plan_change_interval(
         plan,
         ["maintenance_interval_days"],
         actor=actor,
-        # The history's reason holds 100 characters; each moved session's own history says where it went.
-        reason=f"Interval {old} → {days} days ({replan.counts()}): {reason}"[:100],
+        # Each moved session's own history says where it went.
+        reason=f"Interval {old} → {days} days ({replan.counts()}): {reason}",
     )
     return replan
 
