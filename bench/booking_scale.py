@@ -308,12 +308,12 @@ def _insert_appointments(cursor, model, *, where: str, params: dict) -> None:
         INSERT INTO {table} (patient_id, plan_id, sequence, phase, induction_round, site_id, chair_id, nurse_id,
             starts_at, ends_at, status, ride_home, notes, rule_override_reason, cancellation_reason, cancelled_at,
             cancelled_by_id, booked_by_id, confirmed_at, checked_in_at, in_chair_at, completed_at, created_at, updated_at,
-            calendar_sequence)
+            calendar_sequence, route)
         SELECT (%(patients)s::bigint[])[1 + (g / %(per_day)s * 7 + g) %% cardinality(%(patients)s::bigint[])],
             NULL, NULL, 'induction', 1, %(site)s,
             (%(chairs)s::bigint[])[1 + g %% {CHAIRS}], (%(nurses)s::bigint[])[1 + g %% {CHAIRS}],
             s, s + interval '2 hours', %(status)s, '', '', '', '', NULL, NULL, NULL, NULL, NULL, NULL,
-            CASE WHEN %(status)s = 'completed' THEN s + interval '2 hours' END, s - interval '7 days', s, 0
+            CASE WHEN %(status)s = 'completed' THEN s + interval '2 hours' END, s - interval '7 days', s, 0, ''
         FROM generate_series(0, %(count)s - 1) AS g,
             LATERAL (SELECT ((%(first)s::timestamptz AT TIME ZONE 'America/Chicago')::date + (g / %(per_day)s)::int
                      + make_interval(hours => 7 + 2 * ((g %% %(per_day)s) / {CHAIRS})::int))

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
-from clinic.models import Chair, Site, StaffMember
+from clinic.models import Chair, Route, Site, StaffMember
 from clinic.permissions import PRESCRIBER, require_prescriber, require_works_at
 from patients.models import Patient
 from scheduling.engine import NoFit, Slot
@@ -324,7 +324,11 @@ def appointment_book(
         phase = phase or Phase.INDUCTION
         duration = duration or dt.timedelta(minutes=120)
         work = protocol_nurse_work(None)
-        route = route or (chair.equipment[0] if chair and chair.equipment else "iv")
+        # Not said: an infusion, unless the chair named is equipped for one other route only. The
+        # session keeps it (Appointment.route), so a move looks for a chair equipped the same.
+        if not route:
+            only = chair.equipment if chair and len(chair.equipment or []) == 1 else []
+            route = only[0] if only else Route.IV
         # A single session outside any plan is still the patient's infusion: never two on one day.
         violations = session_rule_violations(
             patient_id=patient.pk, plan=None, site=site, starts_at=starts_at, ends_at=starts_at + duration, phase=phase
