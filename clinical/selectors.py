@@ -13,7 +13,7 @@ from django.db.models import Q, QuerySet
 from clinic.models import MAX_SHIFT_LENGTH, Chair, Closure, Role, Shift, Site
 from clinic.spreadsheet import csv_text
 from clinical.models import Administration, ControlledSubstanceEntry, Recovery, SideEffect, StartClearance, VitalSigns
-from clinical.services import completion_missing, start_hold_reasons, thresholds_for
+from clinical.services import NO_PRE_VITALS, completion_missing, start_hold_reasons, thresholds_for
 from scheduling.engine.model import NurseWork
 from scheduling.engine.wallclock import day_bounds
 from scheduling.models import BLOCKING_STATUSES, Appointment, Protocol
@@ -95,6 +95,12 @@ class SessionRecord:
     start_held_for: list[str]
     completion_missing: list[str]
     side_effect_choices: list[SideEffect]
+
+    @property
+    def clearable(self) -> bool:
+        """Held by this visit's readings, which a prescriber may accept; not held for want of them
+        (after an undone check-in, the earlier visit's readings do not count)."""
+        return bool(self.start_held_for) and NO_PRE_VITALS not in self.start_held_for
 
 
 def session_record(*, appointment: Appointment) -> SessionRecord:
