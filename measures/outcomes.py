@@ -41,6 +41,9 @@ class ScorePoint:
 class FirstSession:
     appointment_id: int
     starts_at: dt.datetime
+    # Until when answers given for it are pre-treatment: the infusion's start (in the chair), or the
+    # session's end for one that has not begun.
+    answers_until: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -84,15 +87,18 @@ def reduction_pct(baseline: int, value: int) -> float | None:
 def find_baseline(
     points: Sequence[ScorePoint], first_session: FirstSession | None, *, since: dt.datetime | None = None
 ) -> ScorePoint | None:
-    """The course's pre-treatment score: the first at or before its first session (or given for
-    it). `since`, the end of the patient's course before this one: a second course (after a
+    """The course's pre-treatment score: the first at or before its first session (or given for it
+    before its infusion began: a score tied to it weeks later is not pre-treatment). `since`, the end of the patient's course before this one: a second course (after a
     relapse) is judged against the scores given after the first ended, not before it began."""
     ordered = sorted((p for p in points if since is None or p.completed_at > since), key=lambda p: p.completed_at)
     if first_session is None:
         return ordered[0] if ordered else None
     for point in ordered:
-        if point.completed_at <= first_session.starts_at or point.appointment_id == first_session.appointment_id:
+        if point.completed_at <= first_session.starts_at:
             return point
+        given_for_it = point.appointment_id == first_session.appointment_id
+        if given_for_it and (first_session.answers_until is None or point.completed_at <= first_session.answers_until):
+            return point  # filled in at check-in, before the infusion began
     return None
 
 

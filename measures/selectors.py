@@ -88,7 +88,11 @@ def outcome_summary(
     by_instrument: dict[Instrument, list[QuestionnaireResponse]] = {}
     for response in patient_responses(patient):
         by_instrument.setdefault(Instrument(response.instrument), []).append(response)
-    first_session = FirstSession(first.pk, first.starts_at) if first is not None else None
+    first_session = (
+        FirstSession(first.pk, first.starts_at, answers_until=first.in_chair_at or first.ends_at)
+        if first is not None
+        else None
+    )
     # The end of the patient's course before this one, if any: this course's baseline comes after it
     # (also while the new course has no session booked yet).
     begins = first.starts_at if first is not None else now
