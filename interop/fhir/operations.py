@@ -248,6 +248,15 @@ class FindView(OperationView):
             if not sites:
                 raise FHIRError(404, "not-found", "None of your sites has a chair for this.")
             plan = open_plan(patient, protocol)
+            if plan is not None and plan.site_id not in {s.pk for s in sites}:
+                # A course belongs to the patient's plan: found at another site it would be booked
+                # outside it, as single sessions.
+                raise FHIRError(
+                    409,
+                    "business-rule",
+                    f"The patient's open plan is at Location/site-{plan.site_id}, which this search does "
+                    "not cover: find the course at that site (or by a user who works there).",
+                )
             site = next((s for s in sites if plan is not None and s.pk == plan.site_id), sites[0])
             check_window(at_zone(start_when, site.zone), at_zone(end_when, site.zone), site.zone)
             wish = wish.at(site.zone) if wish is not None else None
@@ -574,6 +583,12 @@ class BookView(WriteOperationView):
         if proposed is not None:
             return self.book_proposal(proposed, now=now, hold_until=None, patient=patient)
         appointment = self._existing(token)
+        if patient is not None and patient.pk != appointment.patient_id:
+            # A hold is booked for the patient it holds, never for one the request names instead.
+            raise invalid(
+                f"The request names Patient/{patient.pk}, but Appointment/{appointment.pk} is another "
+                "patient's: book that patient's own appointment."
+            )
         return appointment_book_held(appointment=appointment, actor=self.acting_user, now=now)
 
     def _book_resource(

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from clinic.dates import CLINICAL_EARLIEST, CLINICAL_LATEST, in_range, range_message
 from interop.fhir.outcome import invalid
 from scheduling.engine.wallclock import day_bounds
 
@@ -17,15 +18,23 @@ DEFAULT_COUNT = 20
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def parse_instant(value: str, *, name: str) -> tuple[dt.datetime, dt.datetime]:
+def require_in_range(when: dt.datetime | dt.date, *, name: str, earliest: dt.date = CLINICAL_EARLIEST) -> None:
+    """Every date the server takes lies in the clinical range (from `earliest` for birth dates), as
+    on the pages and the API: a year 1850 or 2150 is a typo, not an empty search or a conflict."""
+    if not in_range(when, earliest=earliest):
+        raise invalid(f"{name}: {range_message(earliest, CLINICAL_LATEST)}")
+
+
+def parse_instant(value: str, *, name: str, earliest: dt.date = CLINICAL_EARLIEST) -> tuple[dt.datetime, dt.datetime]:
     """The range [lower, upper) a FHIR date or dateTime value stands for. A date is here the whole
     UTC day (callers that know the site read it there: `parse_when`, `DateCondition.in_zone`); a
-    dateTime without a zone is read as UTC."""
+    dateTime without a zone is read as UTC. Out of the clinical range (from `earliest`): invalid."""
     # A "+" of an offset that the client forgot to escape in a query string arrives as a space.
     text = value.strip().replace(" ", "+")
     try:
         if _DATE.match(text):
             day = dt.date.fromisoformat(text)
+            require_in_range(day, name=name, earliest=earliest)
             lower = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
             return lower, lower + dt.timedelta(days=1)
         instant = dt.datetime.fromisoformat(text)
@@ -33,8 +42,7 @@ def parse_instant(value: str, *, name: str) -> tuple[dt.datetime, dt.datetime]:
         raise invalid(f"{name}: {value!r} is not a FHIR date or dateTime.") from exc
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=dt.UTC)
-    if not dt.datetime(1900, 1, 1, tzinfo=dt.UTC) < instant < dt.datetime(2200, 1, 1, tzinfo=dt.UTC):
-        raise invalid(f"{name}: {value!r} is out of range.")
+    require_in_range(instant, name=name, earliest=earliest)
     return instant, instant + dt.timedelta(microseconds=1)
 
 
@@ -45,15 +53,18 @@ def parse_when(value: object, *, name: str) -> dt.datetime | dt.date:
     if isinstance(value, dt.datetime):
         return as_instant(value, name=name)
     if isinstance(value, dt.date):
+        require_in_range(value, name=name)
         return value
     if not isinstance(value, str):
         raise invalid(f"{name}: give a dateTime or a date.")
     text = value.strip()
     if _DATE.match(text):
         try:
-            return dt.date.fromisoformat(text)
+            day = dt.date.fromisoformat(text)
         except ValueError as exc:
             raise invalid(f"{name}: {value!r} is not a FHIR date or dateTime.") from exc
+        require_in_range(day, name=name)
+        return day
     return parse_instant(text, name=name)[0]
 
 
@@ -73,8 +84,11 @@ def zone_of(zones: Iterable[ZoneInfo]) -> ZoneInfo:
 
 def as_instant(value: dt.datetime | dt.date | str, *, name: str) -> dt.datetime:
     if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        instant = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        require_in_range(instant, name=name)
+        return instant
     if isinstance(value, dt.date):
+        require_in_range(value, name=name)
         return dt.datetime.combine(value, dt.time(), tzinfo=dt.UTC)
     return parse_instant(value, name=name)[0]
 
@@ -106,12 +120,12 @@ class DateCondition:
         return {f"{field}__lt": self.lower}  # lt
 
 
-def date_condition(value: str, *, name: str) -> DateCondition:
+def date_condition(value: str, *, name: str, earliest: dt.date = CLINICAL_EARLIEST) -> DateCondition:
     prefix = value[:2] if value[:2] in PREFIXES else "eq"
     if prefix not in ("eq", "ge", "gt", "le", "lt"):
         raise invalid(f"{name}: the prefix {prefix!r} is not supported; use eq, ge, gt, le or lt.")
     rest = value[2:] if value[:2] in PREFIXES else value
-    lower, upper = parse_instant(rest, name=name)
+    lower, upper = parse_instant(rest, name=name, earliest=earliest)
     day = lower.date() if _DATE.match(rest.strip()) else None
     return DateCondition(prefix, lower, upper, day)
 

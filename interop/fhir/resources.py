@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Q, QuerySet
 from fhir.resources.R4B.resource import Resource
 
+from clinic.dates import BIRTH_EARLIEST, CLINICAL_EARLIEST
 from clinic.models import Chair, Role, Site, StaffMember
 from clinic.permissions import Actor, scope_to_actor, scope_to_staff
 from interop.fhir import representation as rep
@@ -155,7 +156,9 @@ def _field_startswith(column: str) -> Callable[[QuerySet, list[str]], QuerySet]:
 def _date_of(column: str, name: str) -> Callable[[QuerySet, list[str]], QuerySet]:
     def narrow(queryset: QuerySet, values: list[str]) -> QuerySet:
         for value in values:
-            condition = date_condition(value, name=name)
+            # Birth dates reach back past the clinical range (clinic.dates.BIRTH_EARLIEST).
+            earliest = BIRTH_EARLIEST if column == "date_of_birth" else CLINICAL_EARLIEST
+            condition = date_condition(value, name=name, earliest=earliest)
             lookups: dict[str, dt.datetime | dt.date] = dict(condition.lookups(column))
             if column == "date_of_birth":
                 lookups = {key: bound.date() for key, bound in condition.lookups(column).items()}

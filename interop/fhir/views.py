@@ -11,6 +11,7 @@ from django.utils import timezone
 from fhir.resources.R4B.patient import Patient as FPatient
 from fhir.resources.R4B.resource import Resource
 
+from clinic.dates import BIRTH_EARLIEST
 from clinic.errors import InvalidState
 from clinic.models import Chair
 from clinic.permissions import site_ids
@@ -27,6 +28,7 @@ from interop.fhir.params import (
     location_ids,
     offset_of,
     reference_id,
+    require_in_range,
     row_number,
     zone_of,
 )
@@ -218,6 +220,7 @@ def _patient_fields(resource: FPatient, *, require_mrn: bool) -> dict[str, Any]:
         raise invalid("Give the patient's name with family and given.")
     if resource.birthDate is None:
         raise invalid("Give the patient's birthDate.")
+    require_in_range(resource.birthDate, name="birthDate", earliest=BIRTH_EARLIEST)
     fields: dict[str, Any] = {
         "first_name": official.given[0],
         "last_name": official.family,

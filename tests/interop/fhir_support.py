@@ -117,3 +117,33 @@ def find_body(world: FHIRWorld, patient=None, *, day: dt.date = START, days: int
 
 def reference(name: str, target: str) -> str:
     return parameters((name, "valueReference", {"reference": target}))
+
+
+# --- Posting and reading back operations ---
+
+
+def post(client, path, body, **headers):
+    return client.post(BASE + path, body, content_type=FHIR_JSON, **headers)
+
+
+def proposed(bundle):
+    return [e.resource for e in bundle.entry or [] if e.resource.get_resource_type() == "Appointment"]
+
+
+def chair_id(resource) -> int:
+    ref = next(p.actor.reference for p in resource.participant if p.actor.reference.startswith("Location/chair-"))
+    return int(ref.rpartition("-")[2])
+
+
+def outcome_of(response):
+    resource = parse(response)
+    assert resource.get_resource_type() == "OperationOutcome", response.content
+    return resource.issue[0]
+
+
+def hold_first_proposal(world, patient, role="front_desk"):
+    """$find for `patient` (the first day of the fixture's window), $hold the first proposal: (proposal, hold id)."""
+    desk = world.client(role)
+    proposal = proposed(parse(post(desk, "Appointment/$find", find_body(world, patient, count=1))))[0]
+    held = parse(post(desk, "Appointment/$hold", reference("appointment-reference", f"Appointment/{proposal.id}")))
+    return proposal, held.entry[0].resource.id
