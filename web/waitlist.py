@@ -37,6 +37,8 @@ from scheduling.services.waitlist import (
     InvalidOfferLink,
     OfferTaken,
     offer_from_token,
+    offer_still_free,
+    offers_still_free,
     waitlist_add,
     waitlist_offer_accept,
     waitlist_remove,
@@ -70,9 +72,10 @@ def waitlist(request: HttpRequest) -> HttpResponse:
     site = _pick_site(request, sites)
     open_offers = Prefetch(
         "offers",
-        queryset=WaitlistOffer.objects.filter(status=WaitlistOfferStatus.OPEN, starts_at__gt=now).select_related(
-            "chair"
-        ),
+        # Not an offer whose chair has been booked since (from the desk, say): accepting it can only fail.
+        queryset=offers_still_free(
+            WaitlistOffer.objects.filter(status=WaitlistOfferStatus.OPEN, starts_at__gt=now)
+        ).select_related("chair"),
         to_attr="open_offers",
     )
     entries = list(
@@ -277,6 +280,14 @@ def accept_link(request: HttpRequest, token: str) -> HttpResponse:
         )
     if offer.status != WaitlistOfferStatus.OPEN or offer.starts_at <= now:
         return _link_page(request, "link_invalid.html", offer, status=410, reason="This offer is no longer open.")
+    if not offer_still_free(offer):
+        return _link_page(
+            request,
+            "taken.html",
+            offer,
+            status=409,
+            reason="Sorry, this session has been booked in the meantime. You stay on the waitlist.",
+        )
     if request.method == "GET":
         return _link_page(request, "accept.html", offer)
     try:

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 
 from clinic.dates import require_clinical_dates
@@ -31,10 +31,12 @@ from scheduling.errors import InvalidInput, InvalidState, SchedulingError
 from scheduling.models import (
     BLOCKING_STATUSES,
     BOOKABLE_PLAN_STATUSES,
+    OPEN_PLAN_STATUSES,
     UPCOMING_STATUSES,
     Appointment,
     AppointmentStatus,
     Phase,
+    PlanStatus,
     Protocol,
     TreatmentPlan,
     WaitlistEntry,
@@ -45,6 +47,7 @@ from scheduling.models import (
 from scheduling.selectors import patient_busy_spans, protocol_nurse_work
 from scheduling.services.appointments import appointment_book, appointment_move, session_rule_violations
 from scheduling.services.core import acting_user, fresh_availability, local_label, save_with_history, slot_problem
+from scheduling.services.eligibility import patient_eligibility
 
 logger = logging.getLogger(__name__)
 
@@ -93,10 +96,9 @@ def waitlist_add(
     list(Patient.objects.select_for_update().filter(pk=patient.pk).values_list("pk"))
     if WaitlistEntry.objects.filter(patient=patient, site=site, status=WaitlistStatus.WAITING).exists():
         raise InvalidState(f"{patient.full_name} is already on the waitlist at {site.name}.")
+    # Any open plan, paused too: a paused course is then not booked from the waitlist (_suits).
     plan = (
-        TreatmentPlan.objects.select_related("protocol")
-        .filter(patient=patient, status__in=BOOKABLE_PLAN_STATUSES)
-        .first()
+        TreatmentPlan.objects.select_related("protocol").filter(patient=patient, status__in=OPEN_PLAN_STATUSES).first()
     )
     if replaces is not None:
         if replaces.patient_id != patient.pk:
@@ -139,6 +141,32 @@ def waitlist_remove(*, entry: WaitlistEntry, actor: AbstractBaseUser, reason: st
 # --- offering a freed chair ---
 
 
+def _current_plan(entry: WaitlistEntry) -> None:
+    """The patient's open plan as it is now, on the entry (in memory): a course started since the
+    patient joined the waitlist decides, not the one recorded then (or none). With no open plan,
+    the entry's own stays: an ended course is not booked from the waitlist either."""
+    current = (
+        TreatmentPlan.objects.select_related("protocol", "site")
+        .filter(patient_id=entry.patient_id, status__in=OPEN_PLAN_STATUSES)
+        .first()
+    )
+    if current is not None:
+        entry.plan = current
+
+
+def _plan_allows(entry: WaitlistEntry, *, now: dt.datetime) -> bool:
+    """No course paused or ended; a course not yet started only once screening allows it."""
+    plan = entry.plan if entry.plan_id else None
+    if plan is None:
+        return True
+    if plan.status not in BOOKABLE_PLAN_STATUSES:
+        return False  # a paused course is not to be booked from the waitlist (the clinician decides)
+    if plan.status == PlanStatus.DRAFT:
+        screening = patient_eligibility(patient=entry.patient, on=local_day(now, plan.site.zone))
+        return not screening.not_overridden(plan)
+    return True
+
+
 def _entry_protocol(entry: WaitlistEntry) -> Protocol | None:
     return entry.plan.protocol if entry.plan_id and entry.plan else entry.protocol
 
@@ -172,6 +200,7 @@ def _suits(entry: WaitlistEntry, freed: Appointment, *, now: dt.datetime, room: 
     cancelled) bookable there as booking checks it: opening hours, closures, the chair and a nurse
     free. `room` keeps the site's free time between entries (one read per length of session)."""
 
+    _current_plan(entry)
     route = _entry_route(entry)
     if route not in (freed.chair.equipment or []):
         return False
@@ -179,8 +208,8 @@ def _suits(entry: WaitlistEntry, freed: Appointment, *, now: dt.datetime, room: 
     if replaces is not None and (replaces.status not in UPCOMING_STATUSES or replaces.starts_at <= freed.starts_at):
         return False
     plan = entry.plan if entry.plan_id else None
-    if plan is not None and plan.status not in BOOKABLE_PLAN_STATUSES:
-        return False  # a paused or ended course is not to be booked from the waitlist (the clinician decides)
+    if not _plan_allows(entry, now=now):
+        return False
     span = Span(freed.starts_at, freed.starts_at + _entry_duration(entry))
     if session_rule_violations(
         patient_id=entry.patient_id,
@@ -230,6 +259,21 @@ def waitlist_matches(*, freed: Appointment, now: dt.datetime, offered_too: bool 
             if len(chosen) >= MAX_OFFERS_PER_FREED_SESSION:
                 break
     return chosen
+
+
+def offers_still_free(offers: QuerySet[WaitlistOffer]) -> QuerySet[WaitlistOffer]:
+    """The offers whose chair nobody has booked since (the desk, another offer): in one query."""
+    taken = Appointment.objects.filter(
+        chair_id=OuterRef("chair_id"),
+        status__in=BLOCKING_STATUSES,
+        starts_at__lt=OuterRef("ends_at"),
+        ends_at__gt=OuterRef("starts_at"),
+    )
+    return offers.exclude(Exists(taken))
+
+
+def offer_still_free(offer: WaitlistOffer) -> bool:
+    return offers_still_free(WaitlistOffer.objects.filter(pk=offer.pk)).exists()
 
 
 def _chair_still_free(freed: Appointment) -> bool:
@@ -432,19 +476,29 @@ def waitlist_offer_accept(*, offer: WaitlistOffer, actor: AbstractBaseUser | Non
         if entry.replaces_id
         else None
     )
-    if replaces is not None and replaces.status in UPCOMING_STATUSES and replaces.starts_at <= mine.starts_at:
+    if replaces is not None and replaces.status not in UPCOMING_STATUSES:
+        # Held, cancelled or done since the offer was made: there is nothing to bring forward, and
+        # booking a second session instead would give the patient an infusion they did not ask for.
+        raise InvalidState(
+            f"The session this offer would bring forward is {replaces.get_status_display().lower()}; nothing was changed."
+        )
+    if replaces is not None and replaces.starts_at <= mine.starts_at:
         # Moved earlier since the offer was made (by the desk, or another offer): bringing it
         # "forward" now would move it later.
         raise InvalidState(
             f"The session this offer would bring forward is already on {local_label(replaces.starts_at, entry.site)}; "
             "nothing was changed."
         )
+    _current_plan(entry)
     plan = entry.plan if entry.plan_id else None
     if plan is not None and plan.status not in BOOKABLE_PLAN_STATUSES:
         raise InvalidState(f"The patient's course is {plan.get_status_display().lower()}; the clinic will be in touch.")
+    if not _plan_allows(entry, now=now):
+        # Screening does not allow the course to start: the clinic decides (the reasons stay with it).
+        raise InvalidState("This session cannot be booked online; the clinic will be in touch.")
     try:
         with transaction.atomic():
-            if replaces is not None and replaces.status in UPCOMING_STATUSES:
+            if replaces is not None:
                 booked = appointment_move(
                     appointment=replaces, starts_at=mine.starts_at, chair=mine.chair, actor=actor, now=now
                 )
