@@ -3,9 +3,10 @@
 A ``datetime-local`` input carries a wall-clock time and no offset. Django reads it in the current
 time zone and refuses a time that occurs twice (the night the clocks go back) or not at all (the
 night they go forward), so a page that pre-fills "now" at 01:30 on the November night refused its
-own value. Here a repeated time means its first occurrence, as the scheduling engine reads wall
-clocks (scheduling.engine.wallclock), and a time inside the spring-forward gap is refused with a
-message that says why and what to enter instead."""
+own value. Here a time the page itself filled in inside the repeated hour carries which of the two
+it is (a hidden companion input, kept only while the visible time is unchanged); a time typed
+there is the latest occurrence that has already come; a time inside the spring-forward gap is
+refused with a message that says why and what to enter instead."""
 
 from __future__ import annotations
 
@@ -45,13 +46,52 @@ def _latest_past_occurrence(naive: dt.datetime, zone: dt.tzinfo, first: dt.datet
 RECORDING_CLOCK_SKEW = dt.timedelta(minutes=1)
 
 
+def _repeated(naive: dt.datetime, zone: dt.tzinfo) -> bool:
+    """Whether `naive` happens twice on `zone`'s wall clock (the hour the clocks go back)."""
+    first, second = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+    return first.utcoffset() != second.utcoffset() and wall_clock_instant(naive, zone) is not None
+
+
+class WallClockInput(forms.DateTimeInput):
+    """A datetime-local input; inside the repeated hour, with the offset of the occurrence it shows."""
+
+    input_type = "datetime-local"
+    template_name = "clinic/widgets/wall_clock.html"
+    SUFFIX = "__occurrence"
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        if isinstance(value, str) and (parsed := _parse(value)) is not None and timezone.is_aware(parsed):
+            value = timezone.make_naive(parsed)  # a re-shown post: the wall-clock time, its fold kept
+        context = super().get_context(name, value, attrs)
+        if isinstance(value, dt.datetime) and timezone.is_naive(value):
+            zone = timezone.get_current_timezone()
+            if _repeated(value, zone):
+                offset = value.replace(tzinfo=zone).strftime("%z")
+                context["widget"]["occurrence"] = f"{value.strftime(LOCAL_INPUT_FORMAT)}|{offset[:3]}:{offset[3:]}"
+        return context
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        text = super().value_from_datadict(data, files, name)
+        shown, _, offset = str(data.get(name + self.SUFFIX) or "").partition("|")
+        if isinstance(text, str) and offset and text.strip() == shown:
+            return text.strip() + offset  # the occurrence the page showed, while the time is unchanged
+        return text
+
+
+def _parse(text: str) -> dt.datetime | None:
+    try:
+        return parse_datetime(text.strip())
+    except ValueError:
+        return None
+
+
 class WallClockDateTimeField(forms.DateTimeField):
     """A time something happened, typed on the site's wall clock (the current time zone). Also held to
     the clinical date range (clinic.dates), as every date a page accepts. On the night the clocks go
     back, a time in the repeated hour is its latest occurrence that has already come (01:10 typed at
     01:20 EST is 01:10 EST); a time the clocks skip is refused."""
 
-    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format=LOCAL_INPUT_FORMAT)
+    widget = WallClockInput(format=LOCAL_INPUT_FORMAT)
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("input_formats", [LOCAL_INPUT_FORMAT])

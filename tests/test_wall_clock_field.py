@@ -63,3 +63,23 @@ def test_an_ordinary_time_is_read_in_the_current_zone():
 def test_garbage_is_a_form_error_not_an_exception():
     assert "at" in clean("tomorrow-ish").errors
     assert "at" in clean("2026-13-45T99:99").errors
+
+
+def test_a_time_the_page_filled_in_the_repeated_hour_keeps_the_occurrence_it_showed():
+    """Rendered from an instant, the input carries which 01:30 it is; posted back unchanged, that one
+    is read, even once both have come. A time changed by hand does not take the stale occurrence."""
+    with timezone.override(DENVER):
+        rendered = Form(initial={"at": FIRST_0130}).as_p()
+    assert 'name="at__occurrence" value="2026-11-01T01:30|-06:00"' in rendered
+    with time_machine.travel(SECOND_0130 + dt.timedelta(hours=2), tick=False), timezone.override(DENVER):
+        kept = Form(data={"at": "2026-11-01T01:30", "at__occurrence": "2026-11-01T01:30|-06:00"})
+        changed = Form(data={"at": "2026-11-01T01:45", "at__occurrence": "2026-11-01T01:30|-06:00"})
+        assert kept.is_valid() and changed.is_valid()
+    assert kept.cleaned_data["at"] == FIRST_0130
+    assert changed.cleaned_data["at"] == SECOND_0130 + dt.timedelta(minutes=15)  # typed: the latest come
+
+
+def test_an_ordinary_time_carries_no_occurrence():
+    with timezone.override(DENVER):
+        rendered = Form(initial={"at": dt.datetime(2026, 11, 2, 15, tzinfo=dt.UTC)}).as_p()
+    assert "__occurrence" not in rendered
