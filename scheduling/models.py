@@ -249,6 +249,8 @@ BLOCKING_STATUSES = (
     AppointmentStatus.COMPLETED,
 )
 UPCOMING_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED)
+# The cancellation reason of a FHIR hold that lapsed unbooked (scheduling.services.holds).
+HOLD_EXPIRED = "Hold expired"
 # An infusion the patient had or is booked for (a hold is none): the next one keeps the
 # protocol's gap from it, and a course's round counts it.
 INFUSION_STATUSES = (

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from django.db import connection
 from django.db.models import (
     Count,
+    Exists,
     Expression,
     Func,
     JSONField,
@@ -404,6 +405,19 @@ def maintenance_rule(plan: TreatmentPlan) -> MaintenanceRule:
 def plan_preferences(plan: TreatmentPlan) -> Preferences:
     weekdays = frozenset(plan.preferred_weekdays) if plan.preferred_weekdays else frozenset(range(7))
     return Preferences(weekdays=weekdays, earliest=plan.earliest_start, latest=plan.latest_start)
+
+
+def patient_appointments(patient: Patient) -> QuerySet[Appointment]:
+    """A patient's own sessions as the patient sees them (portal, calendar feed, the API with a
+    patient's token): a time an outside system holds for a few minutes is not a booking, neither
+    while held nor once released unbooked (lapsed, cancelled by the EHR, released with a paused
+    plan): a cancelled hold that was never booked, by its history."""
+    ever_booked = Appointment.history.model.objects.filter(id=OuterRef("pk"), status=AppointmentStatus.BOOKED)
+    return (
+        Appointment.objects.filter(patient=patient)
+        .exclude(status=AppointmentStatus.HELD)
+        .exclude(Q(status=AppointmentStatus.CANCELLED, hold_expires_at__isnull=False) & ~Exists(ever_booked))
+    )
 
 
 def rule_sessions(patient_id: int) -> QuerySet[Appointment]:

@@ -24,8 +24,8 @@ from patients.models import Patient
 from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus
 from scheduling.reminders.ics import appointment_event, appointment_ics
 from scheduling.reminders.services import calendar_feed_revoke, calendar_feed_rotate
+from scheduling.selectors import patient_appointments
 from scheduling.services import appointment_cancel, appointment_confirm
-from scheduling.services.holds import HOLD_EXPIRED
 from web.access import patient_required
 from web.common import flash_error, session_label
 
@@ -35,14 +35,7 @@ FEED_PAST_DAYS = 90
 
 
 def _own_appointments(patient: Patient) -> QuerySet[Appointment]:
-    # A time an outside system holds for a few minutes is not a booking: not shown, not in the feed,
-    # neither while held nor once it lapsed unbooked (the sweep cancels it: not a session cancelled).
-    return (
-        Appointment.objects.filter(patient=patient)
-        .exclude(status=AppointmentStatus.HELD)
-        .exclude(status=AppointmentStatus.CANCELLED, cancellation_reason=HOLD_EXPIRED)
-        .select_related("site__reminder_policy", "plan__protocol", "patient__home_site")
-    )
+    return patient_appointments(patient).select_related("site__reminder_policy", "plan__protocol", "patient__home_site")
 
 
 def _deadline(appointment: Appointment) -> dt.datetime:

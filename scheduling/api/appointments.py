@@ -34,7 +34,7 @@ from scheduling.models import (
     ReminderStatus,
     TreatmentPlan,
 )
-from scheduling.selectors import booking_references, shared_sites_with_schedule
+from scheduling.selectors import booking_references, patient_appointments, shared_sites_with_schedule
 
 PATIENT_CANCEL_REASON = "Cancelled by the patient online"
 
@@ -179,7 +179,8 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
     def get_queryset(self):
         queryset = Appointment.objects.select_related(*APPOINTMENT_RELATED)
         if self.actor.is_patient:
-            return queryset.filter(patient=self.actor.patient)
+            # As the portal shows them: no FHIR holds, held or lapsed.
+            return patient_appointments(self.actor.patient).select_related(*APPOINTMENT_RELATED)
         return queryset
 
     def get_serializer_context(self):

@@ -11,12 +11,17 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from scheduling.errors import BookingConflict, InvalidState
-from scheduling.models import BOOKABLE_PLAN_STATUSES, Appointment, AppointmentStatus, PlanStatus, TreatmentPlan
+from scheduling.models import (
+    BOOKABLE_PLAN_STATUSES,
+    HOLD_EXPIRED,
+    Appointment,
+    AppointmentStatus,
+    PlanStatus,
+    TreatmentPlan,
+)
 from scheduling.reminders import services as reminders
 from scheduling.services.core import acting_user, renumber, save_with_history
 from scheduling.signals import announce, appointment_booked
-
-HOLD_EXPIRED = "Hold expired"
 
 
 @transaction.atomic
