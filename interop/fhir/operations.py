@@ -604,13 +604,42 @@ class BookView(WriteOperationView):
         own = list(resource.reasonCode or [])
         if not resource.id:
             return self._book_new(resource, now, found), True, own
+        patient = self._named_patient(resource, found)
         if ids.is_proposal_id(resource.id):
             self.require_scope("Appointment", "c")
             proposed = self.proposal(resource.id, now=now)
             named = find_reasons.recall([proposed])[proposed.reason_id]
-            appointment = self.book_proposal(proposed, now=now, hold_until=None, patient=None)
+            # A patient the request names must be the one the proposal was found for (book_proposal).
+            appointment = self.book_proposal(proposed, now=now, hold_until=None, patient=patient)
             return appointment, False, own or named
+        if patient is not None:
+            existing = self._existing(resource.id)
+            if existing.patient_id != patient.pk:
+                raise invalid(
+                    f"The request names Patient/{patient.pk}, but Appointment/{existing.pk} is another "
+                    "patient's: change that patient's own appointment."
+                )
         return self._change(resource.id, resource, now, comment), False, own
+
+    def _named_patient(self, resource: FAppointment, found: dict[str, list[Any]]) -> Patient | None:
+        """The patient a request names for an existing appointment or a proposal: the resource's Patient
+        participant and the patient-resource, which must agree; None when neither names one."""
+        named: set[int] = set()
+        for participant in resource.participant or []:
+            reference = participant.actor.reference if participant.actor else None
+            if reference and reference.startswith("Patient/"):
+                named.add(reference_id(reference, "Patient", name="participant"))
+        given = self.patient_from(found, required=False) if found.get("patient-resource") else None
+        if given is not None:
+            named.add(given.pk)
+        if len(named) > 1:
+            raise invalid("The appointment's Patient participant and patient-resource name different patients.")
+        if not named:
+            return None
+        patient = given if given is not None else KINDS["Patient"].visible(self.actor).filter(pk=min(named)).first()
+        if patient is None:
+            raise FHIRError(404, "not-found", f"Patient/{min(named)} is not known.")
+        return patient
 
     def _change(self, resource_id: str, resource: FAppointment, now: dt.datetime, comment: str) -> Appointment:
         """An existing appointment booked from its hold, moved or cancelled."""
