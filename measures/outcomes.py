@@ -42,7 +42,7 @@ class FirstSession:
     appointment_id: int
     starts_at: dt.datetime
     # Until when answers given for it are pre-treatment: the infusion's start (in the chair), or the
-    # session's end for one that has not begun.
+    # session's start when that step was not recorded.
     answers_until: dt.datetime | None = None
 
 

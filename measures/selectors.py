@@ -89,7 +89,8 @@ def outcome_summary(
     for response in patient_responses(patient):
         by_instrument.setdefault(Instrument(response.instrument), []).append(response)
     first_session = (
-        FirstSession(first.pk, first.starts_at, answers_until=first.in_chair_at or first.ends_at)
+        # Until the infusion began: in the chair, or (that step not recorded) the session's start.
+        FirstSession(first.pk, first.starts_at, answers_until=first.in_chair_at or first.starts_at)
         if first is not None
         else None
     )
