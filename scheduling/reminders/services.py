@@ -268,10 +268,10 @@ def front_desk_lists_send_due(*, now: dt.datetime) -> int:
         claim = _front_desk_list_claim(site=site, day=day, now=now)
         if claim is None:
             continue
-        daily = front_desk_daily_list(site=site, day=day)
-        with timezone.override(site.zone):
-            body = render_to_string("scheduling/reminders/front_desk_daily_list.txt", {"daily": daily})
         try:
+            daily = front_desk_daily_list(site=site, day=day)
+            with timezone.override(site.zone):
+                body = render_to_string("scheduling/reminders/front_desk_daily_list.txt", {"daily": daily})
             send_mail(
                 subject=f"{site.name}: tomorrow, {len(daily.not_confirmed)} not confirmed, "
                 f"{len(daily.without_ride)} without a ride",
@@ -280,7 +280,8 @@ def front_desk_lists_send_due(*, now: dt.datetime) -> int:
                 recipient_list=recipients,
             )
         except Exception as exc:
-            # Nothing went out: give the day back so the next hourly run tries again.
+            # Nothing went out (the list could not be built, or sent): give the day back so the
+            # next hourly run tries again, and go on with the other sites.
             claim.delete()
             logger.warning("The front-desk list of %s for %s could not be sent.", site, day, exc_info=True)
             failure = failure or exc
