@@ -229,12 +229,20 @@ def messages_reach_patients(app_configs: object = None, **kwargs: object) -> lis
 @register(Tags.security, deploy=True)
 def links_reach_patients(app_configs: object = None, **kwargs: object) -> list[Warning]:
     """`check --deploy`: links in reminders and calendar feeds name the clinic's address, not this machine."""
+    import ipaddress
     from urllib.parse import urlparse
 
     from django.conf import settings
 
     host = urlparse(settings.SITE_URL).hostname or ""
-    if host in {"localhost", "127.0.0.1", "::1"} or host.endswith(".localhost"):
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        local = host == "localhost" or host.endswith(".localhost")
+    else:
+        mapped = getattr(address, "ipv4_mapped", None) or address
+        local = mapped.is_loopback or mapped.is_unspecified
+    if local:
         return [
             Warning(
                 f"SITE_URL is {settings.SITE_URL}: the confirm, cancel and questionnaire links in reminders and "
