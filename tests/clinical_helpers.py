@@ -37,15 +37,13 @@ def record_pre_vitals(
     )
 
 
-def record_session_for_completion(appointment: Appointment, nurse_user=None) -> None:
-    """Normal vitals before and after, 0.5 mg/kg IV over 40 minutes, discharged with a driver.
-
-    `nurse_user` defaults to the session's nurse; the records are timed inside the session
-    so that completing it at `ends_at` (as the scheduling tests do) is consistent."""
+def record_administration(appointment: Appointment, nurse_user=None, *, start: dt.datetime | None = None):
+    """Normal vitals, then 0.5 mg/kg IV from 5 to 45 minutes after `start` (the session's start by
+    default), given by `nurse_user` (the session's nurse by default). Returns the Administration."""
     user = nurse_user or appointment.nurse.user
-    start = appointment.starts_at
+    start = start or appointment.starts_at
     record_pre_vitals(appointment, user, now=start)
-    clinical.administration_record(
+    return clinical.administration_record(
         appointment=appointment,
         route="iv",
         dose_mg_per_kg=Decimal("0.5"),
@@ -58,6 +56,16 @@ def record_session_for_completion(appointment: Appointment, nurse_user=None) -> 
         actor=user,
         now=start + dt.timedelta(minutes=45),
     )
+
+
+def record_session_for_completion(appointment: Appointment, nurse_user=None) -> None:
+    """Normal vitals before and after, 0.5 mg/kg IV over 40 minutes, discharged with a driver.
+
+    `nurse_user` defaults to the session's nurse; the records are timed inside the session
+    so that completing it at `ends_at` (as the scheduling tests do) is consistent."""
+    user = nurse_user or appointment.nurse.user
+    start = appointment.starts_at
+    record_administration(appointment, user)
     clinical.vitals_record(
         appointment=appointment,
         phase=VitalsPhase.RECOVERY,

@@ -22,6 +22,17 @@ SPRING = dt.date(2026, 3, 8)
 AUTUMN = dt.date(2026, 11, 1)
 
 
+# The administration form of the session page, but for its times and who gave it.
+ADMIN_FIELDS = {
+    "form": "administration",
+    "route": "iv",
+    "dose_mg_per_kg": "0.5",
+    "weight_kg": "70",
+    "total_mg": "35",
+    "lot_number": "LOT-1",
+}
+
+
 @dataclass
 class Night:
     site: Site

@@ -9,10 +9,9 @@ import pytest
 from django.http import HttpRequest
 from django.urls import reverse
 
-from clinical import services
 from clinical.models import ControlledSubstanceEntry
 from tests.clinical.conftest import SESSION_START
-from tests.clinical_helpers import record_pre_vitals
+from tests.clinical_helpers import record_administration
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -20,20 +19,7 @@ VITALS_AT = SESSION_START + dt.timedelta(minutes=5)
 
 
 def _administer(ward):
-    record_pre_vitals(ward.session, ward.nurse.user, now=VITALS_AT)
-    return services.administration_record(
-        appointment=ward.session,
-        route="iv",
-        dose_mg_per_kg=Decimal("0.5"),
-        weight_kg=Decimal("80"),
-        total_mg=Decimal("40"),
-        started_at=VITALS_AT + dt.timedelta(minutes=5),
-        ended_at=VITALS_AT + dt.timedelta(minutes=45),
-        lot_number="KX-2231",
-        given_by=ward.nurse,
-        actor=ward.nurse.user,
-        now=VITALS_AT + dt.timedelta(minutes=50),
-    )
+    return record_administration(ward.session, ward.nurse.user, start=VITALS_AT)
 
 
 def test_the_log_page_shows_the_newest_entry_once_the_register_holds_more_than_500(client, ward):

@@ -14,16 +14,7 @@ from clinical.models import Administration
 from scheduling.models import AppointmentStatus
 from tests.clinical_helpers import record_pre_vitals
 from tests.factories import AppointmentFactory, PatientFactory, PlanFactory, ProtocolFactory
-from tests.night_clinic import UTC, input_value, login, make_night
-
-ADMIN_FIELDS = {
-    "form": "administration",
-    "route": "iv",
-    "dose_mg_per_kg": "0.5",
-    "weight_kg": "70",
-    "total_mg": "35",
-    "lot_number": "LOT-1",
-}
+from tests.night_clinic import ADMIN_FIELDS, UTC, input_value, login, make_night
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 from django.http import HttpRequest
@@ -12,7 +11,7 @@ from clinic.models import Role
 from clinical import services
 from clinical.models import Recovery, SideEffect
 from tests.clinical.conftest import SESSION_START
-from tests.clinical_helpers import record_pre_vitals
+from tests.clinical_helpers import record_administration
 from tests.factories import PASSWORD, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -20,20 +19,7 @@ VITALS_AT = SESSION_START + dt.timedelta(minutes=5)
 
 
 def _recovery_with(ward, effect: SideEffect) -> Recovery:
-    record_pre_vitals(ward.session, ward.nurse.user, now=VITALS_AT)
-    services.administration_record(
-        appointment=ward.session,
-        route="iv",
-        dose_mg_per_kg=Decimal("0.5"),
-        weight_kg=Decimal("80"),
-        total_mg=Decimal("40"),
-        started_at=VITALS_AT + dt.timedelta(minutes=5),
-        ended_at=VITALS_AT + dt.timedelta(minutes=45),
-        lot_number="KX-2231",
-        given_by=ward.nurse,
-        actor=ward.nurse.user,
-        now=VITALS_AT + dt.timedelta(minutes=50),
-    )
+    record_administration(ward.session, ward.nurse.user, start=VITALS_AT)
     return services.recovery_record(
         appointment=ward.session,
         side_effects=[effect],
