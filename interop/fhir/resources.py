@@ -67,7 +67,9 @@ class Kind:
                 queryset = queryset.filter(pk__in=[w for w in wanted if w is not None])
             elif base == "_lastUpdated" and self.last_updated:
                 for value in values:
-                    queryset = queryset.filter(**date_condition(value, name=name).lookups(self.last_updated))
+                    # A sync "since ever" (ge1970-01-01) is common: from 1900, as birth dates.
+                    condition = date_condition(value, name=name, earliest=BIRTH_EARLIEST)
+                    queryset = queryset.filter(**condition.lookups(self.last_updated))
             elif base in self.searches and base == name:
                 queryset = self.searches[base](queryset, values)
             else:

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
     [
         "Appointment?date=1999-12-31",
         "Appointment?date=ge2150-01-01T00:00:00Z",
-        "Appointment?_lastUpdated=gt1950-01-01",
+        "Appointment?_lastUpdated=gt1850-01-01",
         "Patient?birthdate=1850-01-01",
         "Patient?birthdate=2150-01-01",
         "Slot?service-type={protocol}&start=ge1999-01-01&start=lt1999-01-05",
@@ -29,11 +29,18 @@ pytestmark = pytest.mark.django_db
     ],
 )
 def test_a_search_or_find_date_outside_the_clinical_range_is_refused_with_400(world, query):
-    """A date search parameter, a Slot window or a $find window outside 2000-2100 (births: 1900-2100)
-    is refused (400 invalid), not answered with an empty 200 Bundle."""
+    """A date search parameter, a Slot window or a $find window outside 2000-2100 (births and
+    _lastUpdated: 1900-2100) is refused (400 invalid), not answered with an empty 200 Bundle."""
     response = world.client("front_desk").get(BASE + query.format(protocol=world.protocol.pk))
     assert response.status_code == 400, response.content
     assert outcome_of(response).code == "invalid"
+
+
+def test_a_sync_since_ever_by_last_updated_is_answered(world):
+    """EHRs ask for everything changed "since 1970" to start a sync: that is answered, not refused."""
+    response = world.client("front_desk").get(BASE + "Patient?_lastUpdated=ge1970-01-01T00:00:00Z")
+    assert response.status_code == 200, response.content
+    assert parse(response).total >= 1
 
 
 @pytest.mark.parametrize(
