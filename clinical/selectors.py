@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -171,10 +172,12 @@ class CapacityPeriod:
         return self.wait_percentile(0.9)
 
     def wait_percentile(self, share: float) -> float | None:
+        """Interpolated between the two nearest waits, as the chart's box plot draws it."""
         if not self.waits_minutes:
             return None
-        ordered = sorted(self.waits_minutes)
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+        if len(self.waits_minutes) == 1:
+            return float(self.waits_minutes[0])
+        return statistics.quantiles(self.waits_minutes, n=100, method="inclusive")[round(share * 100) - 1]
 
 
 @dataclass

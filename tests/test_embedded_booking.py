@@ -403,7 +403,7 @@ def test_level_placement_reads_and_proposes_on_sqlite(tmp_path):
     for starts, why in course:
         # Level's reasons, not earliest's ("the earliest free time").
         assert (
-            why.startswith(f"{dt.datetime.fromisoformat(starts):%a %-d %b %H:%M}, Chair ")
+            why.startswith(f"{dt.datetime.fromisoformat(starts):%a %-d %b %Y %H:%M}, Chair ")
             and "keeps setups apart" in why
         )
 

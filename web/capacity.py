@@ -21,7 +21,7 @@ from clinical.selectors import CapacityWindow, capacity_report
 from scheduling.engine.wallclock import local_day
 from scheduling.models import DayTemplate, Protocol
 from scheduling.selectors import coming_day_plans, latest_day_template
-from scheduling.services.day_template import day_template_request
+from scheduling.services.day_template import STALE_REQUEST, day_template_request
 from web.access import page_required
 from web.common import parse_day
 
@@ -111,6 +111,8 @@ def day_template(request: HttpRequest) -> HttpResponse:
         "current": current,
         "rows": _template_rows(current, site),
         "latest": latest if latest is not None and latest != current else None,
+        # Queued so long ago that its worker is lost: a new request computes it afresh.
+        "latest_stale": latest is not None and latest.requested_at <= now - STALE_REQUEST,
         "history": DayTemplate.objects.filter(site=site).select_related("computed_by")[:10],
         "plans": [
             {"day": plan.day, "left": len(plan.starts), "booked": len(plan.booked), "computed_at": plan.computed_at}

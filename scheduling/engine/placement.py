@@ -134,7 +134,8 @@ class Choice:
 
 
 def _label(instant: dt.datetime, zone: ZoneInfo) -> str:
-    return f"{instant.astimezone(zone):%a %-d %b %H:%M}"
+    # With its year, as services.core.local_label: a course proposed in December runs into January.
+    return f"{instant.astimezone(zone):%a %-d %b %Y %H:%M}"
 
 
 class DayLoad:

@@ -87,7 +87,7 @@ def test_on_an_empty_day_both_policies_take_the_earliest_time_and_first_chair():
     level, why = choose(site(), LEVEL)
     earliest, _ = choose(site(), EARLIEST)
     assert level == earliest == Slot(at(TUESDAY, "08:00"), at(TUESDAY, "10:00"), 1, 1)
-    assert why.startswith("Tue 3 Mar 08:00, Chair 1: keeps setups apart (no other start 08:00–08:15)")
+    assert why.startswith("Tue 3 Mar 2026 08:00, Chair 1: keeps setups apart (no other start 08:00–08:15)")
 
 
 def test_level_starts_beside_another_in_its_quarter_hour_while_another_nurse_can_set_it_up():
@@ -99,7 +99,7 @@ def test_level_starts_beside_another_in_its_quarter_hour_while_another_nurse_can
     level, why = choose(snapshot, LEVEL, shortest_session=15 * MINUTE)
     assert earliest.start == level.start == at(TUESDAY, "08:00")
     assert (level.chair_id, level.nurse_id) == (2, 2)
-    assert why.startswith("Tue 3 Mar 08:00, Chair 2: 1 other start 08:00–08:15, each with another nurse")
+    assert why.startswith("Tue 3 Mar 2026 08:00, Chair 2: 1 other start 08:00–08:15, each with another nurse")
 
 
 def test_level_keeps_a_session_from_ending_near_closing_unless_nothing_else_fits():
@@ -184,7 +184,7 @@ def test_maintenance_under_level_takes_the_patients_usual_weekday_within_the_tol
     earliest = Placer(Availability(snapshot), Placement(policy=EARLIEST))
     slots, _, reasons = propose_maintenance_placed(earliest, rule, previous, until, Preferences())
     assert [s.start.astimezone(ZONE).date() for s in slots] == [TUESDAY + dt.timedelta(days=28)]
-    assert reasons == ["Tue 31 Mar 08:00, Chair 1: the earliest free time"]
+    assert reasons == ["Tue 31 Mar 2026 08:00, Chair 1: the earliest free time"]
 
 
 @pytest.mark.parametrize("policy", [LEVEL, EARLIEST])
@@ -231,7 +231,7 @@ def test_a_course_moves_a_session_to_the_quietest_day_its_rules_allow():
     assert [s.start.astimezone(ZONE).strftime("%a") for s in earliest.slots] == ["Mon", "Wed", "Fri"]
     assert [s.start.astimezone(ZONE).strftime("%a %-d") for s in level.slots] == ["Mon 2", "Thu 5", "Mon 9"]
     assert "the quietest allowed day (0% of chair time booked)" in level.reasons[1]
-    assert earliest.reasons[1] == "Wed 4 Mar 08:00, Chair 1: the earliest free time"
+    assert earliest.reasons[1] == "Wed 4 Mar 2026 08:00, Chair 1: the earliest free time"
 
 
 def test_a_session_stays_on_a_busy_day_when_the_rest_of_the_course_would_not_fit_after_a_quieter_one():

@@ -30,7 +30,7 @@ def test_a_level_site_proposes_a_course_whose_every_session_says_why(level_clini
     assert len(proposal.sessions) == 6
     assert all(session.why for session in proposal.sessions)
     first = proposal.sessions[0]
-    assert first.why.startswith(f"{first.starts_at.astimezone(level_clinic.site.zone):%a %-d %b %H:%M}, Chair ")
+    assert first.why.startswith(f"{first.starts_at.astimezone(level_clinic.site.zone):%a %-d %b %Y %H:%M}, Chair ")
     assert "keeps setups apart" in first.why
 
 
