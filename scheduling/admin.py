@@ -15,6 +15,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_visibility import ClinicalAdminMixin
 from clinic.audit import PatientsShownAdminMixin
+from clinic.models import Role, StaffMember
 from scheduling.models import (
     Appointment,
     IdempotencyRecord,
@@ -139,6 +140,28 @@ class TreatmentPlanAdmin(ClinicalAdminMixin, SimpleHistoryAdmin):
         "eligibility_override_at",
     ]
     inlines = [PlanAppointmentInline]
+
+    # What the services decide (a prescriber's interval and review date within the protocol's bounds,
+    # the sessions re-planned with them; the plan's patient, site and prescriber, fixed once it exists)
+    # is not edited here around them: the chart and the API change those.
+    CHANGED_BY_SERVICES = (
+        "patient",
+        "site",
+        "protocol",
+        "prescriber",
+        "maintenance_interval_days",
+        "review_date",
+        "phase",
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: TreatmentPlan | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields + [f for f in self.CHANGED_BY_SERVICES if f not in fields] if obj is not None else fields
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "prescriber":  # a new plan's prescriber, as plan_create takes one
+            kwargs["queryset"] = StaffMember.objects.filter(role=Role.PRESCRIBER, active=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: TreatmentPlan, form: ModelForm, change: bool) -> None:
         if not change:
