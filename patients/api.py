@@ -87,6 +87,12 @@ class PatientSerializer(FieldVisibilityMixin, CleanModelSerializer):
             attrs["reminder_consent_changed_at"] = timezone.now()
         return super().validate(attrs)
 
+    def validate_first_name(self, value: str) -> str:
+        return one_form(value)  # one Unicode form, as every other write stores names (search finds them)
+
+    def validate_last_name(self, value: str) -> str:
+        return one_form(value)
+
     def update(self, instance, validated_data):
         # In the view's write transaction, which patient_home_site_check locks the patient for: a new
         # home site must not leave an evaluation dated after today there (a 400 naming home_site).

@@ -28,5 +28,6 @@ class PatientViewSet(patients_api.PatientViewSet):
     @action(detail=True, methods=["get"])
     def eligibility(self, request, pk=None):
         patient = self.get_object()
-        result = patient_eligibility(patient=patient, on=timezone.localdate(timezone.now(), patient.zone))
+        # The clinic's day (the home site's), as the chart and the booking gate judge it.
+        result = patient_eligibility(patient=patient, on=timezone.localdate(timezone.now(), patient.home_site.zone))
         return Response(EligibilitySerializer({"eligible": result.eligible, "reasons": result.reasons}).data)

@@ -307,7 +307,7 @@ def appointment_book(
         if plan.status == PlanStatus.DRAFT:
             from scheduling.services.eligibility import require_eligible
 
-            require_eligible(plan=plan, now=now)
+            require_eligible(plan=plan, now=now, actor=actor)
         phase = phase or plan.phase
         chair_time = dt.timedelta(minutes=plan.protocol.session_minutes)
         duration = duration or chair_time

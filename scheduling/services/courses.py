@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from clinic.models import Site
-from clinic.permissions import require_works_at, works_at
+from clinic.permissions import OutsideYourSites, require_works_at, works_at
 from scheduling.engine import (
     Availability,
     InductionRule,
@@ -414,7 +414,7 @@ def course_book(
     from scheduling.services.eligibility import require_eligible
 
     _refuse_second_induction(plan)
-    require_eligible(plan=plan, now=now)
+    require_eligible(plan=plan, now=now, actor=actor)
     if plan.appointments.filter(
         phase=Phase.INDUCTION, induction_round=plan.induction_round, status__in=UPCOMING_STATUSES
     ).exists():
@@ -439,6 +439,10 @@ def course_book(
         raise InvalidInput("All sessions of a course are booked at one site.")
     site = Site.objects.filter(pk=site_ids.pop()).first()
     if site is None:
+        # Answered as another site's id is (require_works_at): which site ids exist is not told.
+        staff = getattr(actor, "staff", None) if actor is not None else None
+        if staff is not None:
+            raise OutsideYourSites("You do not work at that site; book and move sessions only at your own sites.")
         raise InvalidInput("The sessions name a site that does not exist.")
     require_works_at(actor, site)
     slots = [s.slot for s in sessions]

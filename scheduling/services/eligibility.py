@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from clinic.models import CLINICIAN_ROLES
 from patients.models import Contraindication, Evaluation, Patient
 from scheduling.errors import NotEligible
 from scheduling.models import TreatmentPlan
@@ -69,10 +70,19 @@ def patient_eligibility(*, patient: Patient, on: dt.date) -> Eligibility:
     return result
 
 
-def require_eligible(*, plan: TreatmentPlan, now: dt.datetime) -> None:
-    """Refuses while screening gives a reason that no override on the plan was given for."""
+def require_eligible(*, plan: TreatmentPlan, now: dt.datetime, actor: object = None) -> None:
+    """Refuses while screening gives a reason that no override on the plan was given for. The reasons
+    are health data: a clinician (or no one in particular: a task) is told them; the front desk is
+    told that a prescriber's screening decision is needed, as the chart shows it nothing more."""
     eligibility = patient_eligibility(patient=plan.patient, on=now.astimezone(plan.site.zone).date())
     blocking = eligibility.not_overridden(plan)
+    staff = getattr(actor, "staff", None) if actor is not None else None
+    if blocking and actor is not None and (staff is None or staff.role not in CLINICIAN_ROLES):
+        raise NotEligible(
+            "The patient's screening needs a prescriber's decision before this can be booked; "
+            "a clinician can see why on the patient's chart.",
+            details={},
+        )
     if blocking:
         overridden = bool(plan.eligibility_override_by_id)
         raise NotEligible(

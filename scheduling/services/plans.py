@@ -200,7 +200,8 @@ def plan_pause(
     plan = _lock(plan, expected_version)
     if plan.status != PlanStatus.ACTIVE:
         raise InvalidState(f"Only an active plan can be paused; this one is {plan.get_status_display().lower()}.")
-    released = _release_future(plan, actor=actor, now=now, reason=f"Plan paused: {reason}")
+    # The sessions say what happened; why (a clinical reason) stays with the plan, for clinicians.
+    released = _release_future(plan, actor=actor, now=now, reason="Plan paused")
     plan.status, plan.paused_at = PlanStatus.PAUSED, now
     _save(plan, ["status", "paused_at"], actor=actor, reason=f"Paused ({released} sessions released): {reason}")
     return plan
@@ -240,7 +241,7 @@ def plan_resume(
     if plan.status != PlanStatus.PAUSED:
         raise InvalidState("Only a paused plan can be resumed.")
     # A pause is often an illness: what screening says now decides, as for a new course.
-    require_eligible(plan=plan, now=now)
+    require_eligible(plan=plan, now=now, actor=actor)
     spacing = resume_days(plan)
     if spacing.earliest is not None and spacing.last_held is not None and resume_date < spacing.earliest:
         raise InvalidInput(
@@ -322,7 +323,7 @@ def plan_end(
     plan = _lock(plan, expected_version)
     if plan.status not in OPEN_PLAN_STATUSES:
         raise InvalidState(f"The plan is already {plan.get_status_display().lower()}.")
-    released = _release_future(plan, actor=actor, now=now, reason=f"Plan ended: {reason}")
+    released = _release_future(plan, actor=actor, now=now, reason="Plan ended")
     plan.status, plan.ended_at, plan.end_reason = PlanStatus.ENDED, now, reason
     _save(
         plan,
@@ -350,7 +351,7 @@ def plan_new_induction(
     plan = _lock(plan, expected_version)
     if plan.status not in (PlanStatus.ACTIVE, PlanStatus.PAUSED):
         raise InvalidState("A new induction needs an active or paused plan.")
-    _release_future(plan, actor=actor, now=now, reason=f"New induction: {reason}")
+    _release_future(plan, actor=actor, now=now, reason="A new induction course replaces these sessions")
     plan.induction_round += 1
     plan.phase, plan.status, plan.paused_at = Phase.INDUCTION, PlanStatus.ACTIVE, None
     _save(

@@ -38,7 +38,7 @@ def test_a_reason_found_after_the_override_stops_booking_until_a_new_override(cl
     PatientFlag.objects.create(patient=plan.patient, contraindication=psychosis, recorded_by=clinic.prescriber.user)
 
     with pytest.raises(NotEligible, match="found something new since the prescriber's override") as refused:
-        services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
+        services.course_book(plan=plan, actor=clinic.prescriber.user, now=NOW, start_date=START)
     # Only the new reason is named: the missing evaluation was overridden.
     assert refused.value.details["reasons"] == ["Active psychosis."]
     assert not plan.appointments.exists()

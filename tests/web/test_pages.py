@@ -245,7 +245,9 @@ def test_a_course_that_no_longer_fits_is_refused_with_the_reason(client, web):
     assert b'role="alert"' in refused[0].content
 
 
-def test_ineligible_patient_booking_shows_the_screening_reasons(client, web):
+def test_ineligible_patient_booking_is_refused_and_only_clinicians_see_why(client, web):
+    """The desk is told a prescriber's screening decision is needed; the reasons are health data,
+    on the chart for clinicians."""
     from patients.models import Contraindication, PatientFlag
 
     rule = Contraindication.objects.create(code="psychosis", label="Active psychosis", kind=Contraindication.Kind.FLAG)
@@ -257,7 +259,7 @@ def test_ineligible_patient_booking_shows_the_screening_reasons(client, web):
     token = response.context["token"]
     response = client.post(reverse("web:book-course", args=[plan.pk]), {"start_date": "2026-03-09", "proposal": token})
     assert response.status_code == 409
-    assert b"Active psychosis" in response.content
+    assert b"needs a prescriber&#x27;s decision" in response.content and b"Active psychosis" not in response.content
     client.logout()
     login(client, web.prescriber.user)
     chart = client.get(reverse("web:patient", args=[patient.pk]))
