@@ -127,7 +127,6 @@ def session_record(*, appointment: Appointment) -> SessionRecord:
 # --- Capacity: how full chairs and nurses were, setups, waits and overtime (the capacity page) ---
 
 SETUP_BIN_MINUTES = 15
-_DAY_MINUTES = 24 * 60
 _PROTOCOL_DEFAULTS = {
     name: Protocol._meta.get_field(name).get_default()
     for name in ("nurse_setup_minutes", "nurse_check_offsets_minutes", "nurse_check_minutes", "nurse_discharge_minutes")
@@ -189,13 +188,52 @@ class CapacityReport:
     periods: list[CapacityPeriod]
 
 
-def _overlap(first: int, last: int, start: int, end: int) -> int:
-    return max(0, min(last, end) - max(first, start))
+Interval = tuple[dt.datetime, dt.datetime]
 
 
-def _wall(instant: dt.datetime, day: dt.date, zone: Any) -> int:
-    local = instant.astimezone(zone)
-    return (local.date() - day).days * _DAY_MINUTES + local.hour * 60 + local.minute
+def _real_hours(day: dt.date, zone: Any, hours: list[int]) -> list[tuple[int, dt.datetime, dt.datetime]]:
+    """The hours that really happen on `day`, as (index into `hours`, start, end) in UTC: 25 on the
+    night the clocks go back (01:00 twice, both on the 01:00 row), 23 when they go forward (no 02:00)."""
+    start, end = (bound.astimezone(dt.UTC) for bound in day_bounds(day, zone))
+    rows = {hour: index for index, hour in enumerate(hours)}
+    bins = []
+    while start < end:
+        following = min(start + dt.timedelta(hours=1), end)
+        index = rows.get(start.astimezone(zone).hour)
+        if index is not None:
+            bins.append((index, start, following))
+        start = following
+    return bins
+
+
+def _minutes_by_hour(
+    spans: Iterable[Interval], bins: list[tuple[int, dt.datetime, dt.datetime]], size: int
+) -> list[int]:
+    """Elapsed minutes of `spans` in each row of the hours (real time, not the wall clock)."""
+    totals = [0.0] * size
+    for first, last in spans:
+        for index, start, end in bins:
+            overlap = (min(last, end) - max(first, start)).total_seconds()
+            if overlap > 0:
+                totals[index] += overlap / 60
+    return [round(total) for total in totals]
+
+
+def _without(span: Interval, holes: Iterable[Interval]) -> list[Interval]:
+    """`span` less every hole (closures, which may overlap or touch)."""
+    pieces = [span]
+    for hole_start, hole_end in holes:
+        pieces = [
+            piece
+            for first, last in pieces
+            for piece in ((first, min(last, hole_start)), (max(first, hole_end), last))
+            if piece[0] < piece[1]
+        ]
+    return pieces
+
+
+def _clipped(span: Interval, to: Iterable[Interval]) -> list[Interval]:
+    return [(max(span[0], a), min(span[1], b)) for a, b in to if max(span[0], a) < min(span[1], b)]
 
 
 def capacity_report(*, site: Site, windows: Sequence[CapacityWindow]) -> CapacityReport:
@@ -256,9 +294,6 @@ def capacity_report(*, site: Site, windows: Sequence[CapacityWindow]) -> Capacit
     for session in sessions:
         by_day[session["starts_at"].astimezone(zone).date()].append(session)
 
-    def hourly(first: int, last: int) -> list[int]:
-        return [_overlap(first, last, hour * 60, hour * 60 + 60) for hour in hours]
-
     def add(totals: list[int], more: list[int]) -> None:
         for index, value in enumerate(more):
             totals[index] += value
@@ -268,34 +303,44 @@ def capacity_report(*, site: Site, windows: Sequence[CapacityWindow]) -> Capacit
         period = CapacityPeriod(window=window)
         chair_busy, chair_open = [0] * len(hours), [0] * len(hours)
         hands_on, on_shift = [0] * len(hours), [0] * len(hours)
-        setups_by_day: list[list[int]] = []
+        # Per open day: the setups in each 15 minutes of the wall clock, the repeated hour's second
+        # occurrence (the night the clocks go back) in a row of its own.
+        setups_by_day: list[tuple[list[int], list[int]]] = []
         days = [window.first_day + dt.timedelta(days=n) for n in range((window.last_day - window.first_day).days + 1)]
         # The chairs the site had then: today's, and any retired since that held a session in the
         # window (the model keeps no date a chair was retired; one retired unused is not counted).
         chairs = len(active_chairs | {s["chair_id"] for day in days for s in by_day.get(day, ())})
         for day in days:
             day_start, day_end = day_bounds(day, zone)
+            bins = _real_hours(day, zone, hours)
             today = opening.get(day.weekday())
-            setups_today: list[int] | None = None
+            # The day's opening less its closures (whole-day, partial, or several back to back).
+            open_spans: list[Interval] = []
+            closes_at = None
             if today is not None:
                 opens_at, closes_at = (dt.datetime.combine(day, clock, tzinfo=zone) for clock in today)
-                if not any(a <= opens_at and b >= closes_at for a, b in closures):
-                    period.open_days += 1
-                    add(chair_open, [chairs * m for m in hourly(minutes(today[0]), minutes(today[1]))])
-                    setups_today = [0] * len(setup_bins)
-                    setups_by_day.append(setups_today)
-            for shift_start, shift_end in shifts:
-                if shift_start < day_end and shift_end > day_start:
-                    add(
-                        on_shift,
-                        hourly(
-                            _wall(max(shift_start, day_start), day, zone), _wall(min(shift_end, day_end), day, zone)
-                        ),
-                    )
+                open_spans = _without((opens_at, closes_at), closures)
+            setups_today: tuple[list[int], list[int]] | None = None
+            if open_spans:
+                period.open_days += 1
+                add(chair_open, [chairs * m for m in _minutes_by_hour(open_spans, bins, len(hours))])
+                setups_today = ([0] * len(setup_bins), [0] * len(setup_bins))
+                setups_by_day.append(setups_today)
+            add(
+                on_shift,
+                _minutes_by_hour(
+                    [
+                        (max(shift_start, day_start), min(shift_end, day_end))
+                        for shift_start, shift_end in shifts
+                        if shift_start < day_end and shift_end > day_start
+                    ],
+                    bins,
+                    len(hours),
+                ),
+            )
             overtime_today = False
             for session in by_day.get(day, ()):
                 period.sessions += 1
-                first, last = _wall(session["starts_at"], day, zone), _wall(session["ends_at"], day, zone)
                 nurse = {
                     name: session[f"plan__protocol__{name}"]
                     if session[f"plan__protocol__{name}"] is not None
@@ -308,20 +353,24 @@ def capacity_report(*, site: Site, windows: Sequence[CapacityWindow]) -> Capacit
                     check_minutes=nurse["nurse_check_minutes"],
                     discharge_minutes=nurse["nurse_discharge_minutes"],
                 )
-                add(chair_busy, hourly(first, last))
+                # Chair use is of the open chair time: a session outside it (a day closed after it
+                # was booked, overtime past closing) shows as overtime, not as over 100 %.
+                span = (session["starts_at"], session["ends_at"])
+                add(chair_busy, _minutes_by_hour(_clipped(span, open_spans), bins, len(hours)))
                 # As booking lays the work out (overlapping pieces once, each inside the session).
-                for span in work.hands_on(session["starts_at"], session["ends_at"]):
-                    add(hands_on, hourly(_wall(span.start, day, zone), _wall(span.end, day, zone)))
-                slot = (first - setup_bins[0]) // SETUP_BIN_MINUTES
-                if setups_today is not None and 0 <= slot < len(setup_bins):
-                    setups_today[slot] += 1
+                pieces = work.hands_on(session["starts_at"], session["ends_at"])
+                add(hands_on, _minutes_by_hour([(p.start, p.end) for p in pieces], bins, len(hours)))
+                local_start = session["starts_at"].astimezone(zone)
+                slot = (minutes(local_start.time()) - setup_bins[0]) // SETUP_BIN_MINUTES
+                if setups_today is not None and local_start.date() == day and 0 <= slot < len(setup_bins):
+                    setups_today[local_start.fold][slot] += 1
                 checked_in, infusion = session["checked_in_at"], session["administration__started_at"]
                 if checked_in is not None and infusion is not None and infusion >= checked_in:
                     period.waits_minutes.append((infusion - checked_in).total_seconds() / 60)
-                if today is not None:
+                if closes_at is not None:
                     # The real end when the session record has it, else the booked one.
                     ended = session["recovery__discharged_at"] or session["completed_at"] or session["ends_at"]
-                    past = _wall(ended, day, zone) - minutes(today[1])
+                    past = int((ended - closes_at).total_seconds() // 60)
                     if past > 0:
                         period.overtime_minutes += past
                         period.overtime_sessions += 1
@@ -330,7 +379,13 @@ def capacity_report(*, site: Site, windows: Sequence[CapacityWindow]) -> Capacit
         period.chair_utilisation = [b / r if r else None for b, r in zip(chair_busy, chair_open, strict=True)]
         period.nurse_utilisation = [w / r if r else None for w, r in zip(hands_on, on_shift, strict=True)]
         days = len(setups_by_day)
-        period.setups_mean = [sum(d[i] for d in setups_by_day) / days if days else 0.0 for i in range(len(setup_bins))]
-        period.setups_peak = [max((d[i] for d in setups_by_day), default=0) for i in range(len(setup_bins))]
+        period.setups_mean = [
+            sum(first[i] + second[i] for first, second in setups_by_day) / days if days else 0.0
+            for i in range(len(setup_bins))
+        ]
+        period.setups_peak = [
+            max((max(first[i], second[i]) for first, second in setups_by_day), default=0)
+            for i in range(len(setup_bins))
+        ]
         periods.append(period)
     return CapacityReport(site=site, chairs=len(active_chairs), hours=hours, setup_bins=setup_bins, periods=periods)
