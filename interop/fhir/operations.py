@@ -22,6 +22,7 @@ from fhir.resources.R4B.parameters import Parameters, ParametersParameter
 from fhir.resources.R4B.patient import Patient as FPatient
 
 from clinic.models import Chair, StaffMember
+from clinic.permissions import works_at
 from interop.fhir import find_reasons, ids
 from interop.fhir import representation as rep
 from interop.fhir.base import FHIR_JSON, FHIRView, base_url, fhir_response
@@ -251,11 +252,17 @@ class FindView(OperationView):
             if plan is not None and plan.site_id not in {s.pk for s in sites}:
                 # A course belongs to the patient's plan: found at another site it would be booked
                 # outside it, as single sessions.
+                # The plan's site is named only to someone who works there (a narrowed search).
+                where = (
+                    f"Location/site-{plan.site_id}"
+                    if works_at(self.actor.staff, plan.site_id)
+                    else "a site you do not work at"
+                )
                 raise FHIRError(
                     409,
                     "business-rule",
-                    f"The patient's open plan is at Location/site-{plan.site_id}, which this search does "
-                    "not cover: find the course at that site (or by a user who works there).",
+                    f"The patient's open plan is at {where}, which this search does not cover: find the "
+                    "course at that site (or by a user who works there).",
                 )
             site = next((s for s in sites if plan is not None and s.pk == plan.site_id), sites[0])
             check_window(at_zone(start_when, site.zone), at_zone(end_when, site.zone), site.zone)
