@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.urls import reverse
 
 from clinic.dates import require_clinical_dates
@@ -141,14 +141,24 @@ def waitlist_remove(*, entry: WaitlistEntry, actor: AbstractBaseUser, reason: st
 # --- offering a freed chair ---
 
 
+# A patient's open plan (one at most), prefetched for every waiting entry at once.
+_OPEN_PLANS = Prefetch(
+    "patient__plans",
+    queryset=TreatmentPlan.objects.select_related("protocol", "site").filter(status__in=OPEN_PLAN_STATUSES),
+    to_attr="open_plans",
+)
+
+
 def _current_plan(entry: WaitlistEntry) -> None:
     """The patient's open plan as it is now, on the entry (in memory): a course started since the
     patient joined the waitlist decides, not the one recorded then (or none). With no open plan,
-    the entry's own stays: an ended course is not booked from the waitlist either."""
+    the entry's own stays: an ended course is not booked from the waitlist either. Read from
+    `patient.open_plans` when the caller prefetched them (_OPEN_PLANS), else in one query."""
+    prefetched = getattr(entry.patient, "open_plans", None)
     current = (
-        TreatmentPlan.objects.select_related("protocol", "site")
-        .filter(patient_id=entry.patient_id, status__in=OPEN_PLAN_STATUSES)
-        .first()
+        next(iter(prefetched), None)
+        if prefetched is not None
+        else _OPEN_PLANS.queryset.filter(patient_id=entry.patient_id).first()
     )
     if current is not None:
         entry.plan = current
@@ -247,6 +257,7 @@ def waitlist_matches(*, freed: Appointment, now: dt.datetime, offered_too: bool 
         .filter(Q(latest_date__isnull=True) | Q(latest_date__gte=day))
         .exclude(patient_id=freed.patient_id)
         .select_related("patient", "plan__protocol", "plan__site", "protocol", "replaces")
+        .prefetch_related(_OPEN_PLANS)
         .order_by("created_at", "pk")
     )
     if not offered_too:
