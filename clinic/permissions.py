@@ -646,8 +646,9 @@ class OutsideYourSites(DomainError):
     http_status = 400
 
 
-def require_works_at(actor_user: AbstractBaseUser | None, site: Site) -> None:
-    """Refuse to place a session at a site the acting staff member does not work at.
+def require_works_at(actor_user: AbstractBaseUser | None, site: Site | None) -> None:
+    """Refuse to place a session at a site the acting staff member does not work at (a site that
+    does not exist included, answered the same, so a refusal does not tell which ids exist).
 
     Services call this so no caller (API, page, script) can book across sites; a user
     without a staff row (a patient in the portal, the system with no actor) is not staff."""

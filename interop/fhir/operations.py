@@ -513,6 +513,15 @@ class HoldView(WriteOperationView):
         return fhir_response(self.bundle([rep.appointment_resource(a) for a in _fresh(held)]))
 
 
+def _require_patients_own(appointment: Appointment, patient: Patient | None) -> None:
+    """A hold or booking is changed for the patient it is for, never for one the request names instead."""
+    if patient is not None and patient.pk != appointment.patient_id:
+        raise invalid(
+            f"The request names Patient/{patient.pk}, but Appointment/{appointment.pk} is another "
+            "patient's: book or change that patient's own appointment."
+        )
+
+
 class BookView(WriteOperationView):
     """Appointment/$book (ITI-117): book a hold or a proposal, move a booking, or cancel one."""
 
@@ -590,12 +599,7 @@ class BookView(WriteOperationView):
         if proposed is not None:
             return self.book_proposal(proposed, now=now, hold_until=None, patient=patient)
         appointment = self._existing(token)
-        if patient is not None and patient.pk != appointment.patient_id:
-            # A hold is booked for the patient it holds, never for one the request names instead.
-            raise invalid(
-                f"The request names Patient/{patient.pk}, but Appointment/{appointment.pk} is another "
-                "patient's: book that patient's own appointment."
-            )
+        _require_patients_own(appointment, patient)
         return appointment_book_held(appointment=appointment, actor=self.acting_user, now=now)
 
     def _book_resource(
@@ -620,12 +624,7 @@ class BookView(WriteOperationView):
             appointment = self.book_proposal(proposed, now=now, hold_until=None, patient=patient)
             return appointment, False, own or named
         if patient is not None:
-            existing = self._existing(resource.id)
-            if existing.patient_id != patient.pk:
-                raise invalid(
-                    f"The request names Patient/{patient.pk}, but Appointment/{existing.pk} is another "
-                    "patient's: change that patient's own appointment."
-                )
+            _require_patients_own(self._existing(resource.id), patient)
         return self._change(resource.id, resource, now, comment), False, own
 
     def _named_patient(self, resource: FAppointment, found: dict[str, list[Any]]) -> Patient | None:
