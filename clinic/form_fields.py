@@ -33,6 +33,10 @@ def wall_clock_instant(naive: dt.datetime, zone: dt.tzinfo) -> dt.datetime | Non
     return candidate.astimezone(dt.UTC)
 
 
+# A device clock a little ahead of the server's still records "now" as now.
+RECORDING_CLOCK_SKEW = dt.timedelta(minutes=1)
+
+
 def _latest_past_occurrence(naive: dt.datetime, zone: dt.tzinfo, first: dt.datetime) -> dt.datetime:
     """`first`, or the second occurrence of a time the clocks repeat (the night they go back) when
     that one has already come: a time being recorded is read as the latest one not in the future."""
@@ -40,10 +44,6 @@ def _latest_past_occurrence(naive: dt.datetime, zone: dt.tzinfo, first: dt.datet
     if second != first and second <= timezone.now() + RECORDING_CLOCK_SKEW:
         return second
     return first
-
-
-# A device clock a little ahead of the server's still records "now" as now.
-RECORDING_CLOCK_SKEW = dt.timedelta(minutes=1)
 
 
 def _repeated(naive: dt.datetime, zone: dt.tzinfo) -> bool:
