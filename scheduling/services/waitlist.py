@@ -142,11 +142,8 @@ def waitlist_remove(*, entry: WaitlistEntry, actor: AbstractBaseUser, reason: st
 
 
 # A patient's open plan (one at most), prefetched for every waiting entry at once.
-_OPEN_PLANS = Prefetch(
-    "patient__plans",
-    queryset=TreatmentPlan.objects.select_related("protocol", "site").filter(status__in=OPEN_PLAN_STATUSES),
-    to_attr="open_plans",
-)
+_OPEN_PLAN_ROWS = TreatmentPlan.objects.select_related("protocol", "site").filter(status__in=OPEN_PLAN_STATUSES)
+_OPEN_PLANS = Prefetch("patient__plans", queryset=_OPEN_PLAN_ROWS, to_attr="open_plans")
 
 
 def _current_plan(entry: WaitlistEntry) -> None:
@@ -158,7 +155,7 @@ def _current_plan(entry: WaitlistEntry) -> None:
     current = (
         next(iter(prefetched), None)
         if prefetched is not None
-        else _OPEN_PLANS.queryset.filter(patient_id=entry.patient_id).first()
+        else _OPEN_PLAN_ROWS.filter(patient_id=entry.patient_id).first()
     )
     if current is not None:
         entry.plan = current
