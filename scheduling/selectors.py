@@ -110,7 +110,9 @@ def _json_array_agg(expression: Expression) -> Func:
 
 
 # Row kinds of the snapshot query.
-_CLOSURE, _SHIFT, _BOOKED = "c", "s", "b"
+_CLOSURE, _SHIFT, _BOOKED, _LAPSED = "c", "s", "b", "l"
+# Before any hold: what `now=None` compares with, so no hold has lapsed and the SQL keeps one shape.
+_NO_LAPSE = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
 
 
 def site_snapshot(
@@ -121,8 +123,10 @@ def site_snapshot(
     exclude_appointment_ids: Iterable[int] = (),
     chairs: Iterable[Chair] | None = None,
     nurse_ids: Iterable[int] | None = None,
+    now: dt.datetime | None = None,
 ) -> SiteSnapshot:
-    """The site's chairs, nurses on shift and bookings overlapping [start, end)."""
+    """The site's chairs, nurses on shift and bookings overlapping [start, end) (holds lapsed by
+    `now` are free, see `booking_snapshot`)."""
     snapshot, _ = booking_snapshot(
         site=site,
         start=start,
@@ -130,6 +134,7 @@ def site_snapshot(
         exclude_appointment_ids=exclude_appointment_ids,
         chairs=chairs,
         nurse_ids=nurse_ids,
+        now=now,
     )
     return snapshot
 
@@ -143,8 +148,13 @@ def booking_snapshot(
     exclude_appointment_ids: Iterable[int] = (),
     chairs: Iterable[Chair] | None = None,
     nurse_ids: Iterable[int] | None = None,
+    now: dt.datetime | None = None,
 ) -> tuple[SiteSnapshot, list[Span]]:
     """The site snapshot and the patient's own busy spans in [start, end).
+
+    A hold that lapsed by `now` is free time, though the sweep may not have cancelled it yet
+    (None: every hold counts); the snapshot names those holds (`lapsed_holds`), for a booking
+    to release them before it takes their time (the database's constraints still count them).
 
     Closures, shifts and appointments come back in one UNION ALL query; chairs in a
     second unless the caller passes the chairs it already holds (only those are then in
@@ -168,6 +178,7 @@ def booking_snapshot(
         exclude=exclude,
         chair_ids=None if chairs is None else [c.pk for c in chair_rows],
         nurse_ids=None if nurse_ids is None else list(nurse_ids),
+        now=now,
     )
     closure_spans: list[tuple[Span, str]] = []
     shifts_by_nurse: dict[int, list[Span]] = defaultdict(list)
@@ -176,9 +187,12 @@ def booking_snapshot(
     nurse_hands: dict[int, list[Span]] = defaultdict(list)
     patient_busy: list[Span] = []
     booked_rows = []
+    lapsed: list[int] = []
     for kind, first, second, mine, row_start, row_end, note in rows:
         span = Span(row_start, row_end)
-        if kind == _CLOSURE:
+        if kind == _LAPSED:
+            lapsed.append(int(note))
+        elif kind == _CLOSURE:
             closure_spans.append((span, note))
         elif kind == _SHIFT:
             shifts_by_nurse[first].append(span)
@@ -225,6 +239,7 @@ def booking_snapshot(
         max_patients_per_nurse=site.max_patients_per_nurse,
         step_minutes=site.slot_step_minutes,
         setups_per_nurse=site.setups_per_nurse,
+        lapsed_holds=tuple(sorted(lapsed)),
     )
     return snapshot, sorted(patient_busy, key=span_order)
 
@@ -238,9 +253,11 @@ def _snapshot_rows(
     exclude: list[int],
     chair_ids: list[int] | None,
     nurse_ids: list[int] | None,
+    now: dt.datetime | None,
 ) -> list[tuple]:
     """Booked sessions, closures and nurse shifts touching [start, end), as (kind, first id,
-    second id, is the patient's, start, end, note) rows of one UNION ALL.
+    second id, is the patient's, start, end, note) rows of one UNION ALL. A hold lapsed by `now`
+    comes as a row of its own kind with its id as the note.
 
     Written as SQL rather than built with the ORM: this read is on every booking, proposal
     and free-slot search, and composing its three filtered querysets cost those requests
@@ -287,11 +304,15 @@ def _snapshot_rows(
     if exclude:
         booked_where += f" AND a.id NOT IN ({in_list(exclude)})"
         booked_params += exclude
+    lapsed = f"a.status = '{AppointmentStatus.HELD.value}' AND a.hold_expires_at <= %s"
+    lapsed_at = adapt(now or _NO_LAPSE)
     sql = (
         # A session's nurse work (its protocol's) travels in the note column as text.
-        f"SELECT '{_BOOKED}', a.chair_id, a.nurse_id, {is_patient}, a.starts_at, a.ends_at,"  # noqa: S608 - model tables
+        f"SELECT CASE WHEN {lapsed} THEN '{_LAPSED}' ELSE '{_BOOKED}' END,"  # noqa: S608 - model tables
+        f" a.chair_id, a.nurse_id, {is_patient}, a.starts_at, a.ends_at,"
+        f" CASE WHEN {lapsed} THEN CAST(a.id AS TEXT) ELSE"
         " COALESCE(CAST(pr.nurse_setup_minutes AS TEXT) || ' ' || CAST(pr.nurse_check_minutes AS TEXT) || ' '"
-        " || CAST(pr.nurse_discharge_minutes AS TEXT) || ' ' || CAST(pr.nurse_check_offsets_minutes AS TEXT), '')"
+        " || CAST(pr.nurse_discharge_minutes AS TEXT) || ' ' || CAST(pr.nurse_check_offsets_minutes AS TEXT), '') END"
         f" FROM {table[Appointment]} a LEFT JOIN {table[TreatmentPlan]} tp ON tp.id = a.plan_id"
         f" LEFT JOIN {table[Protocol]} pr ON pr.id = tp.protocol_id WHERE {booked_where}"
         f" UNION ALL SELECT '{_CLOSURE}', NULL, NULL, 1 = 0, c.starts_at, c.ends_at, c.reason FROM {table[Closure]} c"
@@ -299,7 +320,16 @@ def _snapshot_rows(
         f" UNION ALL SELECT '{_SHIFT}', sh.staff_id, NULL, 1 = 0, sh.starts_at, sh.ends_at, '' FROM {shifts_from}"
         f" WHERE {shift_where}"
     )
-    params = [*is_patient_params, *booked_params, site.pk, adapt(end), adapt(start), *shift_params]
+    params = [
+        lapsed_at,
+        *is_patient_params,
+        lapsed_at,
+        *booked_params,
+        site.pk,
+        adapt(end),
+        adapt(start),
+        *shift_params,
+    ]
     with connection.cursor() as cursor:
         prepared_execute(cursor, sql, params)
         found = cursor.fetchall()
@@ -359,20 +389,24 @@ def _datetime_reader(vendor: str) -> Callable[[Any], Any] | None:
 
 
 def patient_busy_spans(
-    *, patient: Patient, start: dt.datetime, end: dt.datetime, exclude_appointment_ids: Iterable[int] = ()
+    *,
+    patient: Patient,
+    start: dt.datetime,
+    end: dt.datetime,
+    exclude_appointment_ids: Iterable[int] = (),
+    now: dt.datetime | None = None,
 ) -> list[Span]:
-    return [
-        Span(s, e)
-        for s, e in Appointment.objects.filter(
-            patient=patient,
-            status__in=BLOCKING_STATUSES,
-            starts_at__gt=start - MAX_SESSION_LENGTH,
-            starts_at__lt=end,
-            ends_at__gt=start,
-        )
-        .exclude(pk__in=list(exclude_appointment_ids))
-        .values_list("starts_at", "ends_at")
-    ]
+    """The patient's busy time in [start, end); a hold lapsed by `now` is free (see booking_snapshot)."""
+    rows = Appointment.objects.filter(
+        patient=patient,
+        status__in=BLOCKING_STATUSES,
+        starts_at__gt=start - MAX_SESSION_LENGTH,
+        starts_at__lt=end,
+        ends_at__gt=start,
+    ).exclude(pk__in=list(exclude_appointment_ids))
+    if now is not None:
+        rows = rows.exclude(status=AppointmentStatus.HELD, hold_expires_at__lte=now)
+    return [Span(s, e) for s, e in rows.values_list("starts_at", "ends_at")]
 
 
 def induction_rule(protocol: Protocol) -> InductionRule:

@@ -449,3 +449,36 @@ def test_day_plans_are_solved_kept_and_preferred_on_sqlite(tmp_path):
     assert found["read"] == found["days"]
     assert found["on_plan"] is True
     assert "a start of this day's plan" in found["why"]
+
+
+def test_a_lapsed_hold_is_free_time_on_sqlite(tmp_path):
+    """The snapshot's hand-written SQL tells a lapsed hold from a live one on SQLite too
+    (tests/scheduling/test_lapsed_holds.py holds the rule on PostgreSQL): before it lapses the
+    hold keeps its chair; after, before any sweep, the desk books the chair and the booking
+    releases the hold."""
+    env = embedded_env(tmp_path)
+    manage(env, "migrate", "--noinput")
+    code = (
+        "import datetime as dt, json\n"
+        "from scheduling.errors import BookingConflict\n"
+        "from scheduling.services import appointment_book\n"
+        "from tests.factories import PatientFactory\n"
+        "from tests.scheduling.conftest import NOW, make_clinic\n"
+        "clinic = make_clinic(chairs=1)\n"
+        "at, until = dt.datetime(2026, 3, 2, 15, tzinfo=dt.UTC), NOW + dt.timedelta(minutes=10)\n"
+        "def book(now, **more):\n"
+        "    return appointment_book(patient=PatientFactory(home_site=clinic.site), site=clinic.site, starts_at=at,\n"
+        "        actor=clinic.front_desk.user, now=now, chair=clinic.chairs[0], nurse=clinic.nurses[0], **more)\n"
+        "held = book(NOW, hold_until=until)\n"
+        "try:\n"
+        "    book(until - dt.timedelta(seconds=1))\n"
+        "    before = 'booked'\n"
+        "except BookingConflict as exc:\n"
+        "    before = exc.details.get('reason')\n"
+        "after = book(until + dt.timedelta(seconds=30))\n"
+        "held.refresh_from_db()\n"
+        "print('LAPSED', json.dumps({'before': before, 'after': [after.status, after.chair_id == held.chair_id],\n"
+        "    'hold': [held.status, held.cancellation_reason]}))\n"
+    )
+    found = shell(env, code, "LAPSED")
+    assert found == {"before": "chair_taken", "after": ["booked", True], "hold": ["cancelled", "Hold expired"]}

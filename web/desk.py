@@ -200,7 +200,7 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     shifts = _nurse_shifts(site, day_start, day_end, now)
     # A gap is offered only if the shortest session of an active protocol fits in it.
     gap_minutes = shortest_session_minutes() or int(DEFAULT_SESSION.total_seconds() // 60)
-    snapshot = site_snapshot(site=site, start=day_start, end=day_end, chairs=chairs)
+    snapshot = site_snapshot(site=site, start=day_start, end=day_end, chairs=chairs, now=now)
     grid = build_grid(
         day=day,
         zone=site.zone,

@@ -87,7 +87,9 @@ def find_free_times(
         return FreeTimes(found, Counter({"the window has passed": 1}))
     wanted_chairs = {c.pk for c in chairs} if chairs is not None else None
     for site in sites:
-        snapshot, busy = booking_snapshot(site=site, start=begin, end=end, patient=patient, nurse_ids=nurse_ids)
+        snapshot, busy = booking_snapshot(
+            site=site, start=begin, end=end, patient=patient, nurse_ids=nurse_ids, now=now
+        )
         # The protocol's nurse work, so a time whose setup no nurse can take is not offered.
         availability = Availability(snapshot, busy, protocol_nurse_work(protocol))
         chair_ids = [
@@ -167,7 +169,7 @@ def course_times(
         begin, _ = day_bounds(start_day, site.zone)
         _, finish = day_bounds(horizon, site.zone)
         # The site's active chairs, when the caller holds them already (saves reading them again).
-        snapshot, busy = booking_snapshot(site=site, start=begin, end=finish, patient=patient, chairs=chairs)
+        snapshot, busy = booking_snapshot(site=site, start=begin, end=finish, patient=patient, chairs=chairs, now=now)
         # The site's placement policy (level-loading by default), as for the desk's proposals.
         placer = Placer(
             Availability(snapshot, busy, protocol_nurse_work(protocol)), site_placement(site, patient=patient)

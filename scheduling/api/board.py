@@ -85,8 +85,8 @@ class FreeSlotsView(ClinicAPIMixin, APIView):
         zone = site.zone
         start, _ = day_bounds(params["start_date"], zone)
         _, end = day_bounds(params["end_date"], zone)
-        availability = Availability(site_snapshot(site=site, start=start, end=end))
         now = timezone.now()
+        availability = Availability(site_snapshot(site=site, start=start, end=end, now=now))
         slots: list[dict] = []
         truncated = False
         day = params["start_date"]

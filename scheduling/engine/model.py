@@ -98,6 +98,9 @@ class SiteSnapshot:
     # At most this many hands-on intervals (setup, check, discharge) of one nurse at one moment.
     # None: the snapshot does not model nurse work (the hands-on rule is not applied).
     setups_per_nurse: int | None = None
+    # Holds that had lapsed when the snapshot was read, not yet swept: free time, but their rows
+    # still stand in the database until a booking or the sweep releases them.
+    lapsed_holds: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

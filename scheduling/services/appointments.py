@@ -226,6 +226,7 @@ def _choose_slot(
     nurse: StaffMember | None,
     exclude_ids: list[int],
     work: NurseWork,
+    now: dt.datetime,
 ) -> Slot:
     """Fill in chair and nurse when the caller left them to us: under the site's placement
     policy (earliest: the first chair by name and the least-loaded nurse; level: the chair
@@ -240,7 +241,7 @@ def _choose_slot(
     else:
         window = (starts_at, ends_at)
     availability = fresh_availability(
-        site=site, patient=patient, start=window[0], end=window[1], exclude_ids=exclude_ids, work=work
+        site=site, patient=patient, start=window[0], end=window[1], exclude_ids=exclude_ids, work=work, now=now
     )
     candidates = [chair.pk] if chair else [c.id for c in availability.site.chairs if route in c.routes]
     nurse_ids = [nurse.pk] if nurse else [n.id for n in availability.site.nurses]
@@ -347,8 +348,11 @@ def appointment_book(
         nurse=nurse,
         exclude_ids=[],
         work=work,
+        now=now,
     )
-    verify_slots(site=site, patient=patient, slots=[slot], route=route, chairs=[chair] if chair else None, work=work)
+    verify_slots(
+        site=site, patient=patient, slots=[slot], route=route, chairs=[chair] if chair else None, work=work, now=now
+    )
     round_ = plan.induction_round if plan else 1
     (appointment,) = insert_sessions(
         patient=patient,
@@ -434,6 +438,7 @@ def appointment_move(
         nurse=nurse,
         exclude_ids=[appointment.pk],
         work=work,
+        now=now,
     )
     verify_slots(
         site=appointment.site,
@@ -442,6 +447,7 @@ def appointment_move(
         route=route,
         exclude_ids=[appointment.pk],
         work=work,
+        now=now,
     )
     old = local_label(appointment.starts_at, appointment.site)
     # Another chair or nurse at the same time is a change, not a move: the patient's time, their

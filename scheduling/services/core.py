@@ -19,6 +19,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, User
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 
 from clinic.models import Chair, Site, StaffMember
 from patients.models import Patient
@@ -26,7 +27,7 @@ from scheduling.engine import Availability, Slot, Span
 from scheduling.engine.model import DEFAULT_NURSE_WORK, NurseWork
 from scheduling.engine.wallclock import local_instant
 from scheduling.errors import BookingConflict
-from scheduling.models import BLOCKING_STATUSES, Appointment, AppointmentStatus, Phase, TreatmentPlan
+from scheduling.models import BLOCKING_STATUSES, HOLD_EXPIRED, Appointment, AppointmentStatus, Phase, TreatmentPlan
 from scheduling.selectors import booking_snapshot
 from scheduling.signals import announce, appointment_booked
 
@@ -137,7 +138,9 @@ def fresh_availability(
     chairs: Sequence[Chair] | None = None,
     nurse_ids: Sequence[int] | None = None,
     work: NurseWork = DEFAULT_NURSE_WORK,
+    now: dt.datetime | None = None,
 ) -> Availability:
+    """What is free in [start, end); a hold lapsed by `now` is free (see booking_snapshot)."""
     snapshot, busy = booking_snapshot(
         site=site,
         start=start,
@@ -146,6 +149,7 @@ def fresh_availability(
         exclude_appointment_ids=exclude_ids,
         chairs=chairs,
         nurse_ids=nurse_ids,
+        now=now,
     )
     return Availability(snapshot, busy, work)
 
@@ -182,11 +186,15 @@ def verify_slots(
     exclude_ids: Sequence[int] = (),
     chairs: Sequence[Chair] | None = None,
     work: NurseWork = DEFAULT_NURSE_WORK,
+    now: dt.datetime | None = None,
 ) -> None:
     """Lock and re-check every slot against committed data; raise BookingConflict naming the first problem.
 
     `work` is the sessions' nurse work (their protocol's): the nurse's hands-on limit is
     checked here, under the nurse-row locks, like the ratio.
+
+    A hold lapsed by `now` but not swept yet is free time: the holds in the way are released
+    here (as the sweep would), so the insert does not meet them in the database's constraints.
 
     `chairs` are the slots' chair rows when the caller already holds them (read in this
     transaction), which saves reading them again. Only the slots' chairs and nurses are read."""
@@ -206,12 +214,39 @@ def verify_slots(
         chairs=[c for c in chairs if c.pk in wanted],
         nurse_ids=nurse_ids,
         work=work,
+        now=now,
     )
     for slot in sorted(slots, key=lambda s: s.start):
         problem = slot_problem(availability, slot, route=route)
         if problem:
             raise conflict_for(problem, starts_at=slot.start, site=site)
         availability.claim(slot)
+    if availability.site.lapsed_holds and now is not None:
+        release_lapsed_holds(
+            Appointment.objects.filter(pk__in=availability.site.lapsed_holds).order_by("hold_expires_at"), now=now
+        )
+
+
+def release_lapsed_holds(holds: QuerySet[Appointment], *, now: dt.datetime) -> int:
+    """Cancel those of `holds` that lapsed by `now`, freeing their time, and renumber their
+    plans. Claimed with SKIP LOCKED, so a hold being booked right now (row locked) is left to
+    that booking, and two releases never take the same row. Returns how many were released."""
+    rows = list(
+        holds.select_for_update(skip_locked=True).filter(status=AppointmentStatus.HELD, hold_expires_at__lte=now)
+    )
+    plans = set()
+    for appointment in rows:
+        appointment.status = AppointmentStatus.CANCELLED
+        appointment.cancelled_at = now
+        appointment.cancellation_reason = HOLD_EXPIRED
+        save_with_history(
+            appointment, fields=["status", "cancelled_at", "cancellation_reason"], actor=None, reason=HOLD_EXPIRED
+        )
+        if appointment.plan_id:
+            plans.add(appointment.plan_id)
+    for plan in TreatmentPlan.objects.filter(pk__in=plans):
+        renumber(plan)
+    return len(rows)
 
 
 def insert_sessions(

@@ -94,11 +94,19 @@ class CourseProposal:
 
 
 def _availability(
-    plan: TreatmentPlan, site: Site, first_day: dt.date, last_day: dt.date, work: NurseWork = DEFAULT_NURSE_WORK
+    plan: TreatmentPlan,
+    site: Site,
+    first_day: dt.date,
+    last_day: dt.date,
+    work: NurseWork = DEFAULT_NURSE_WORK,
+    *,
+    now: dt.datetime,
 ) -> Availability:
+    """What is free for the plan's patient at `site` from `first_day` to `last_day` (a hold lapsed
+    by `now` is free)."""
     start, _ = day_bounds(first_day, site.zone)
     _, end = day_bounds(last_day, site.zone)
-    snapshot, busy = booking_snapshot(site=site, start=start, end=end, patient=plan.patient)
+    snapshot, busy = booking_snapshot(site=site, start=start, end=end, patient=plan.patient, now=now)
     # An induction session keeps clear of the patient's other infusions (another plan's, a single
     # one): never on the same day, and its start never within the protocol's gap of theirs. A
     # session of the protocol's length starting less than `gap` after `span` overlaps
@@ -200,7 +208,7 @@ def course_propose(
     last = _last_infusion(plan, day_bounds(start_date, site.zone)[1])
     not_before = max(now, last + rule.min_gap) if last is not None else now
     horizon = start_date + dt.timedelta(days=7 + rule.span_days)
-    availability = _availability(plan, site, start_date, horizon, protocol_nurse_work(plan.protocol))
+    availability = _availability(plan, site, start_date, horizon, protocol_nurse_work(plan.protocol), now=now)
     placement = site_placement(site, patient=plan.patient, preferred_starts=preferred_starts)
     outcome = propose_induction_placed(Placer(availability, placement), rule, start_date, prefs, not_before=not_before)
     if isinstance(outcome, Proposal):
@@ -242,7 +250,7 @@ def _does_not_fit(
     session costs a full day one session of its ceiling (issue 17's clinic simulation)."""
     wide_end = start_date + dt.timedelta(days=ALTERNATIVE_START_DAYS + 7 + rule.span_days)
     work = protocol_nurse_work(plan.protocol)
-    wide = _availability(plan, site, start_date, wide_end, work)
+    wide = _availability(plan, site, start_date, wide_end, work, now=now)
 
     def from_day(day: dt.date, day_prefs: Preferences) -> Callable[[], Proposal | NoFit]:
         return lambda: propose_induction_placed(
@@ -252,7 +260,10 @@ def _does_not_fit(
     def at_site(other: Site) -> Callable[[], Proposal | NoFit]:
         last_day = start_date + dt.timedelta(days=7 + rule.span_days)
         return lambda: propose_induction_placed(
-            Placer(_availability(plan, other, start_date, last_day, work), site_placement(other, patient=plan.patient)),
+            Placer(
+                _availability(plan, other, start_date, last_day, work, now=now),
+                site_placement(other, patient=plan.patient),
+            ),
             rule,
             start_date,
             prefs,
@@ -380,7 +391,12 @@ def plan_sessions_book(
     """Lock and re-check `slots`, insert them as the plan's sessions, and queue their reminders,
     all in the caller's transaction."""
     verify_slots(
-        site=site, patient=plan.patient, slots=slots, route=plan.protocol.route, work=protocol_nurse_work(plan.protocol)
+        site=site,
+        patient=plan.patient,
+        slots=slots,
+        route=plan.protocol.route,
+        work=protocol_nurse_work(plan.protocol),
+        now=now,
     )
     created = insert_sessions(
         patient=plan.patient,
@@ -494,7 +510,9 @@ def induction_reflow_propose(*, plan: TreatmentPlan, missed: Appointment, now: d
     first_day = local_day(round_sessions[0].starts_at if round_sessions else missed.starts_at, zone)
     last_day = first_day + dt.timedelta(days=rule.span_days - 1)
     today = local_day(now, zone)
-    availability = _availability(plan, plan.site, max(today, first_day), last_day, protocol_nurse_work(plan.protocol))
+    availability = _availability(
+        plan, plan.site, max(today, first_day), last_day, protocol_nurse_work(plan.protocol), now=now
+    )
     return propose_additional_placed(
         Placer(availability, site_placement(plan.site, patient=plan.patient)),
         rule,
@@ -603,10 +621,12 @@ def maintenance_replan(
     start, _ = day_bounds(local_day(anchor, zone), zone)
     _, end = day_bounds(plan.review_date, zone)
     exclude = [a.pk for a in existing]
-    snapshot = site_snapshot(site=plan.site, start=start, end=end, exclude_appointment_ids=exclude)
+    snapshot = site_snapshot(site=plan.site, start=start, end=end, exclude_appointment_ids=exclude, now=now)
     work = protocol_nurse_work(plan.protocol)
     availability = Availability(
-        snapshot, patient_busy_spans(patient=plan.patient, start=start, end=end, exclude_appointment_ids=exclude), work
+        snapshot,
+        patient_busy_spans(patient=plan.patient, start=start, end=end, exclude_appointment_ids=exclude, now=now),
+        work,
     )
     slots, problems, _ = propose_maintenance_placed(
         Placer(availability, site_placement(plan.site, patient=plan.patient)),
@@ -625,6 +645,7 @@ def maintenance_replan(
             route=plan.protocol.route,
             exclude_ids=exclude,
             work=work,
+            now=now,
         )
     kept = existing[: len(slots)]
     # Surplus sessions are released first, so a kept session may move onto a released one's time.

@@ -13,14 +13,13 @@ from django.db import transaction
 from scheduling.errors import BookingConflict, InvalidState
 from scheduling.models import (
     BOOKABLE_PLAN_STATUSES,
-    HOLD_EXPIRED,
     Appointment,
     AppointmentStatus,
     PlanStatus,
     TreatmentPlan,
 )
 from scheduling.reminders import services as reminders
-from scheduling.services.core import acting_user, renumber, save_with_history
+from scheduling.services.core import acting_user, release_lapsed_holds, save_with_history
 from scheduling.signals import announce, appointment_booked
 
 
@@ -55,32 +54,17 @@ def appointment_book_held(*, appointment: Appointment, actor: AbstractBaseUser |
 
 
 def holds_release_expired(*, now: dt.datetime, batch_size: int = 500) -> int:
-    """Cancel every hold that lapsed by `now`, freeing its time. Claimed with SKIP LOCKED, so a
-    hold being booked right now (row locked) is left to that booking, and two sweeps never
-    take the same row. Returns how many were released."""
+    """Cancel every hold that lapsed by `now`, freeing its time (the beat sweep; a booking
+    releases the lapsed holds in its way itself, see verify_slots). Returns how many were released."""
     released = 0
     while True:
         with transaction.atomic():
-            rows = list(
-                Appointment.objects.select_for_update(skip_locked=True)
-                .filter(status=AppointmentStatus.HELD, hold_expires_at__lte=now)
-                .order_by("hold_expires_at")[:batch_size]
-            )
-            plans = set()
-            for appointment in rows:
-                appointment.status = AppointmentStatus.CANCELLED
-                appointment.cancelled_at = now
-                appointment.cancellation_reason = HOLD_EXPIRED
-                save_with_history(
-                    appointment,
-                    fields=["status", "cancelled_at", "cancellation_reason"],
-                    actor=None,
-                    reason=HOLD_EXPIRED,
-                )
-                if appointment.plan_id:
-                    plans.add(appointment.plan_id)
-            for plan in TreatmentPlan.objects.filter(pk__in=plans):
-                renumber(plan)
-        released += len(rows)
-        if len(rows) < batch_size:
+            batch = Appointment.objects.filter(
+                pk__in=Appointment.objects.filter(status=AppointmentStatus.HELD, hold_expires_at__lte=now)
+                .order_by("hold_expires_at")
+                .values("pk")[:batch_size]
+            ).order_by("hold_expires_at")
+            count = release_lapsed_holds(batch, now=now)
+        released += count
+        if count < batch_size:
             return released

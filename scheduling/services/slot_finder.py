@@ -74,8 +74,8 @@ def find_free_slots(
     start, _ = day_bounds(first_day, site.zone)
     _, end = day_bounds(last_day, site.zone)
     exclude = [exclude_id] if exclude_id else []
-    snapshot = site_snapshot(site=site, start=start, end=end, exclude_appointment_ids=exclude)
-    busy = patient_busy_spans(patient=patient, start=start, end=end, exclude_appointment_ids=exclude)
+    snapshot = site_snapshot(site=site, start=start, end=end, exclude_appointment_ids=exclude, now=now)
+    busy = patient_busy_spans(patient=patient, start=start, end=end, exclude_appointment_ids=exclude, now=now)
     availability = Availability(snapshot, busy, protocol_nurse_work(plan.protocol if plan is not None else None))
     sessions = list(rule_sessions(patient.pk))
     days: list[DayChoices] = []

@@ -16,7 +16,7 @@ from patients.models import Patient
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.services import holds_release_expired
 from tests.factories import SiteFactory, StaffFactory, UserFactory
-from tests.interop.fhir_support import BASE, FHIR_JSON, find_body, parameters, parse, reference, window
+from tests.interop.fhir_support import BASE, FHIR_JSON, chair_id, find_body, parameters, parse, reference, window
 from tests.scheduling.conftest import NOW, START
 
 
@@ -300,6 +300,28 @@ def test_a_lapsed_hold_is_released_by_the_next_hold_even_before_the_sweep(world)
             post(desk, "Appointment/$hold", reference("appointment-reference", f"Appointment/{proposal}")).status_code
             == 200
         )
+
+
+def test_find_offers_a_lapsed_holds_time_before_the_sweep_has_released_it(world):
+    desk = world.client("front_desk")
+    proposal = first_proposal(world, world.patient_a)
+    post(desk, "Appointment/$hold", reference("appointment-reference", f"Appointment/{proposal}"))
+    held = Appointment.objects.get(status=AppointmentStatus.HELD)
+
+    def offered():
+        found = parse(post(desk, "Appointment/$find", find_body(world, world.patient_b, count=100)))
+        return {
+            (chair_id(e.resource), e.resource.start)
+            for e in found.entry
+            if e.resource.get_resource_type() == "Appointment"
+        }
+
+    with time_machine.travel(held.hold_expires_at - dt.timedelta(seconds=1), tick=False):
+        assert (held.chair_id, held.starts_at) not in offered()
+    with time_machine.travel(held.hold_expires_at + dt.timedelta(seconds=1), tick=False):
+        assert (held.chair_id, held.starts_at) in offered()
+    held.refresh_from_db()
+    assert held.status == AppointmentStatus.HELD  # a search writes nothing; the sweep or a booking releases it
 
 
 def test_find_a_whole_induction_course(world):
