@@ -176,10 +176,24 @@ class PlanForm(forms.Form):
     earliest_start = forms.TimeField(label="Earliest start", required=False, widget=TimeInput)
     latest_start = forms.TimeField(label="Latest start", required=False, widget=TimeInput)
 
-    def __init__(self, *args: Any, sites: list[Site], **kwargs: Any) -> None:
+    prescriber = forms.ModelChoiceField(
+        queryset=StaffMember.objects.none(),
+        help_text="The prescriber answerable for the plan; they work at the plan's site.",
+    )
+
+    def __init__(self, *args: Any, sites: list[Site], staff: StaffMember, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["site"].queryset = Site.objects.filter(pk__in=[s.pk for s in sites]).order_by("name")
         self.fields["site"].label_from_instance = lambda site: site.name
+        if staff.role == Role.PRESCRIBER:
+            del self.fields["prescriber"]  # they write their own plan
+        else:
+            # A nurse writes the plan up for a prescriber of their own sites (the service checks the
+            # prescriber works at the plan's site).
+            self.fields["prescriber"].queryset = scope_to_staff(
+                StaffMember.objects.filter(role=Role.PRESCRIBER, active=True).select_related("user"), staff
+            ).order_by("user__last_name", "user__first_name", "pk")
+            self.fields["prescriber"].label_from_instance = lambda member: str(member)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -196,10 +210,11 @@ def _patient_for(staff: StaffMember, patient_id: int) -> Patient:
     return get_object_or_404(scope_to_staff(Patient.objects.select_related("home_site"), staff), pk=patient_id)
 
 
-@staff_required(PRESCRIBERS)
+@staff_required(CLINICIANS)
 @require_http_methods(["GET", "POST"])
 def plan_new(request: HttpRequest, patient_id: int) -> HttpResponse:
-    """A prescriber creates the plan, seeing the screening first."""
+    """A clinician creates the plan (a nurse names the prescriber answerable for it), seeing the
+    screening first."""
     staff: StaffMember = request.staff  # type: ignore[attr-defined]
     patient = _patient_for(staff, patient_id)
     patients_shown(request, [patient.pk])
@@ -210,6 +225,7 @@ def plan_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     form = PlanForm(
         request.POST or None,
         sites=sites,
+        staff=staff,
         initial={"site": patient.home_site_id, "start_date": today + dt.timedelta(days=1)},
     )
     status = 200
@@ -221,7 +237,7 @@ def plan_new(request: HttpRequest, patient_id: int) -> HttpResponse:
                 plan = plan_create(
                     patient=patient,
                     protocol=data["protocol"],
-                    prescriber=staff,
+                    prescriber=data.get("prescriber") or staff,
                     start_date=data["start_date"],
                     actor=request.user,
                     site=data["site"],

@@ -13,7 +13,7 @@ from django.db import transaction
 
 from clinic.dates import require_clinical_dates
 from clinic.models import Role, Site, StaffMember
-from clinic.permissions import require_prescriber, require_works_at
+from clinic.permissions import require_prescriber, require_works_at, works_at
 from patients.models import Patient
 from scheduling.engine import Preferences, remaining_weekly_counts
 from scheduling.errors import CourseDoesNotFit, InvalidInput, InvalidState, StaleVersion
@@ -100,8 +100,11 @@ def plan_create(
         raise InvalidState("The patient already has an open plan; end it before starting another.")
     interval = maintenance_interval_days or protocol.maintenance_default_days
     _check_interval(protocol, interval)
-    # A plan's site is where its sessions will be booked: a member of staff plans only there.
+    # A plan's site is where its sessions will be booked: a member of staff plans only there, and
+    # the prescriber answerable for it (named by a nurse who writes it up) works there too.
     require_works_at(actor, site or patient.home_site)
+    if not prescriber.active or not works_at(prescriber, site or patient.home_site):
+        raise InvalidInput("The plan's prescriber must be an active prescriber at the plan's site.")
     plan = TreatmentPlan(
         patient=patient,
         protocol=protocol,

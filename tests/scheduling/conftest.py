@@ -42,7 +42,7 @@ class Clinic:
         return plan_create(
             patient=patient,
             protocol=kwargs.pop("protocol", self.protocol),
-            prescriber=self.prescriber,
+            prescriber=kwargs.pop("prescriber", self.prescriber),
             start_date=kwargs.pop("start_date", START),
             actor=self.prescriber.user,
             **kwargs,

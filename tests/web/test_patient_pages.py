@@ -47,7 +47,7 @@ def _persona(web, name):
 
 @pytest.mark.parametrize(
     ("persona", "register", "plan", "screening"),
-    [("desk", 200, 403, 403), ("nurse", 200, 403, 200), ("prescriber", 200, 200, 200), ("admin", 403, 403, 403)],
+    [("desk", 200, 403, 403), ("nurse", 200, 200, 200), ("prescriber", 200, 200, 200), ("admin", 403, 403, 403)],
 )
 def test_each_role_opens_only_its_pages(client, web, persona, register, plan, screening):
     loner = PatientFactory(home_site=web.clinic.site)
@@ -122,6 +122,35 @@ def test_a_prescriber_creates_a_plan_for_an_eligible_patient_and_can_book_it(cli
     assert plan.preferred_weekdays == [0, 2, 4]
     screening = client.get(response["Location"]).content.decode()
     assert "Book induction course" in screening and "Treat despite the screening" not in screening
+
+
+def test_a_nurse_writes_up_a_plan_for_a_prescriber_of_the_site(client, web):
+    """Clinicians, prescribers and infusion nurses, create plans (../shared/domain.md): a nurse
+    names the prescriber answerable for the plan, one who works at the nurse's sites; the
+    plan's history says the nurse wrote it."""
+    patient = PatientFactory(home_site=web.clinic.site)
+    elsewhere = StaffFactory(role=Role.PRESCRIBER, sites=[SiteFactory(name="Lakeside")], user=UserFactory(username="lk"))
+    login(client, web.nurse.user)
+    url = reverse("web:plan-new", args=[patient.pk])
+    assert url in client.get(reverse("web:patient", args=[patient.pk])).content.decode()
+    page = client.get(url)
+    assert list(page.context["form"].fields["prescriber"].queryset) == [web.prescriber]
+    assert 'name="prescriber"' in page.content.decode()
+    missing = client.post(url, _plan_form(web))
+    assert missing.status_code == 400 and missing.context["form"].errors["prescriber"] == ["This field is required."]
+    other = client.post(url, _plan_form(web, prescriber=elsewhere.pk))
+    assert other.status_code == 400
+    assert not TreatmentPlan.objects.filter(patient=patient).exists()
+    response = client.post(url, _plan_form(web, prescriber=web.prescriber.pk))
+    assert response.status_code == 302
+    plan = TreatmentPlan.objects.get(patient=patient)
+    assert (plan.prescriber, plan.created_by) == (web.prescriber, web.nurse.user)
+
+
+def test_a_prescriber_writes_their_own_plan_and_is_not_asked_for_one(client, web):
+    login(client, web.prescriber.user)
+    form = client.get(reverse("web:plan-new", args=[PatientFactory(home_site=web.clinic.site).pk])).context["form"]
+    assert "prescriber" not in form.fields
 
 
 def test_plan_form_errors_are_explained(client, web):
