@@ -576,6 +576,8 @@ class WaitlistOffer(models.Model):
     status = models.CharField(max_length=10, choices=WaitlistOfferStatus.choices, default=WaitlistOfferStatus.OPEN)
     booked = models.ForeignKey(Appointment, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     messaged_at = models.DateTimeField(null=True, blank=True)
+    # Set while the accept link waits for the end of the patient's quiet hours (the sweep sends it).
+    message_due_at = models.DateTimeField(null=True, blank=True)
     message_error = models.TextField(blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
     accepted_by = models.ForeignKey(

@@ -370,7 +370,30 @@ def waitlist_offers_sweep(*, now: dt.datetime) -> int:
         made += len(waitlist_offer_freed_slot(appointment_id=appointment_id, now=now))
     if made:
         logger.info("Waitlist sweep made %s offers that had not been made", made)
+    waitlist_offer_messages_due(now=now)
     return made
+
+
+def waitlist_offer_messages_due(*, now: dt.datetime) -> int:
+    """Send the accept links that waited for the end of the patients' quiet hours, for the offers
+    still open whose chair nobody has booked since and whose session is still ahead. Each is
+    claimed (its due time cleared) before it is sent, so two sweeps never send one twice.
+    Returns how many were claimed."""
+    due = offers_still_free(
+        WaitlistOffer.objects.filter(
+            status=WaitlistOfferStatus.OPEN,
+            messaged_at__isnull=True,
+            message_due_at__lte=now,
+            starts_at__gt=now,
+            entry__notify_patient=True,
+        )
+    ).select_related("entry__patient", "site__reminder_policy")
+    claimed = 0
+    for offer in due:
+        if WaitlistOffer.objects.filter(pk=offer.pk, message_due_at=offer.message_due_at).update(message_due_at=None):
+            claimed += 1
+            _message_offer(offer, now=now)
+    return claimed
 
 
 # --- the patient's accept link ---
@@ -401,11 +424,16 @@ def accept_url(offer: WaitlistOffer) -> str:
     return settings.SITE_URL + reverse("web:waitlist-accept-link", args=[make_accept_token(offer)])
 
 
+# Why an offer's link was not sent: the desk sees it with the offer and may call.
+QUIET_UNTIL_SESSION = "Not sent: the patient's quiet hours last until the session starts."
+
+
 def _message_offer(offer: WaitlistOffer, *, now: dt.datetime) -> None:
     """Send the accept link on the patient's channel; a failure is recorded, not raised:
     the front desk still sees the offer and can call."""
     from scheduling.reminders.channels import Outbox, OutgoingMessage
-    from scheduling.reminders.timing import choose_channel
+    from scheduling.reminders.services import quiet_hours
+    from scheduling.reminders.timing import choose_channel, quiet_period_around
 
     patient = offer.entry.patient
     if not patient.reminder_consent:
@@ -421,6 +449,15 @@ def _message_offer(offer: WaitlistOffer, *, now: dt.datetime) -> None:
         sms_enabled=policy.sms_enabled,
     ).channel
     if channel is None:
+        return
+    # Never inside the patient's quiet hours, as for reminders: the link waits for their end (the
+    # sweep sends it, waitlist_offer_messages_due), unless they last until the session.
+    quiet = quiet_period_around(now, zone=patient.zone, quiet=quiet_hours(policy))
+    if quiet is not None:
+        if quiet[1] < offer.starts_at:
+            WaitlistOffer.objects.filter(pk=offer.pk).update(message_due_at=quiet[1])
+        else:
+            WaitlistOffer.objects.filter(pk=offer.pk).update(message_error=QUIET_UNTIL_SESSION)
         return
     to = str(patient.mobile_phone) if channel == Channel.SMS else patient.email
     when = offer.starts_at.astimezone(patient.zone)
