@@ -355,6 +355,9 @@ class StaffViewSet(
         # sites are not the editor's to take away.
         editor_sites = site_ids(self.actor.staff)
         member = serializer.instance
+        if member.pk == self.actor.staff.pk and serializer.validated_data.get("role", member.role) != member.role:
+            # Administrators see no patient data; a clinical role is granted by someone else.
+            raise PermissionDenied("You cannot change your own role; another administrator does that.")
         reaches_beyond = editor_sites is not None and (
             member.all_sites or any(site.pk not in editor_sites for site in member.sites.all())
         )
