@@ -22,7 +22,8 @@ from clinic.errors import DomainError
 from patients.models import Patient
 from scheduling.engine.wallclock import local_day
 from scheduling.forms import DayRangeForm
-from scheduling.models import UPCOMING_STATUSES, Appointment
+from scheduling.models import UPCOMING_STATUSES
+from scheduling.selectors import patient_appointments
 from scheduling.services import appointment_move
 from scheduling.services.slot_finder import MAX_DAYS, find_free_slots
 from web.access import patient_required
@@ -50,11 +51,10 @@ class RescheduleForm(forms.Form):
 def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
     patient: Patient = request.patient  # type: ignore[attr-defined]
     now = timezone.now()
-    # Filtered by the patient: someone else's session answers 404 like a missing one.
+    # The patient's own sessions as they see them: someone else's session, or a time the EHR
+    # holds for them, answers 404 like a missing one.
     appointment = get_object_or_404(
-        Appointment.objects.filter(patient=patient).select_related(
-            "site__reminder_policy", "plan__protocol", "plan__site", "chair"
-        ),
+        patient_appointments(patient).select_related("site__reminder_policy", "plan__protocol", "plan__site", "chair"),
         pk=appointment_id,
     )
     patients_shown(request, [patient.pk])

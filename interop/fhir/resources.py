@@ -20,6 +20,7 @@ from interop.fhir.outcome import invalid, not_supported
 from interop.fhir.params import date_condition, location_ids, reference_id, row_number
 from patients.models import Patient, one_form
 from scheduling.models import Appointment, Protocol
+from scheduling.selectors import patient_appointments
 
 COMMON = frozenset({"_count", "_offset", "_format", "_pretty", "_summary", "_total"})
 
@@ -87,7 +88,9 @@ def _patients_visible(actor: Actor) -> QuerySet:
 
 
 def _appointments_visible(actor: Actor) -> QuerySet:
-    return scope_to_actor(Appointment.objects.select_related("plan__protocol"), actor)
+    # A patient's own sessions as they see them everywhere (a time the EHR holds is none).
+    rows = patient_appointments(actor.patient) if isinstance(actor.patient, Patient) else Appointment.objects.all()
+    return scope_to_actor(rows.select_related("plan__protocol"), actor)
 
 
 def _sites_visible(actor: Actor) -> QuerySet:
