@@ -89,6 +89,7 @@ def waitlist(request: HttpRequest) -> HttpResponse:
         .select_related("entry__patient", "chair", "accepted_by")
         .order_by("-created_at", "-pk")[:100]
     )
+    patients_shown(request, [e.patient_id for e in entries] + [o.entry.patient_id for o in recent])
     context: dict[str, Any] = {
         "nav": "waitlist",
         "site": site,
@@ -228,6 +229,7 @@ def waitlist_accept_for_patient(request: HttpRequest, offer_id: int) -> HttpResp
         WaitlistOffer.objects.select_related("entry__patient", "site"), pk=offer_id, site__in=staff_sites(staff)
     )
     back = f"{reverse('web:waitlist')}?site={offer.site_id}"
+    patients_shown(request, [offer.entry.patient_id])
     try:
         booked = waitlist_offer_accept(offer=offer, actor=request.user, now=timezone.now())
     except DomainError as exc:
