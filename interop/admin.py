@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from clinic.audit import PatientsShownAdminMixin
 from interop.siu.delivery import siu_requeue
 from interop.siu.models import SiuMessage, SiuReceiver
 
@@ -19,7 +20,9 @@ class SiuReceiverAdmin(admin.ModelAdmin):
 
 
 @admin.register(SiuMessage)
-class SiuMessageAdmin(admin.ModelAdmin):
+class SiuMessageAdmin(PatientsShownAdminMixin, admin.ModelAdmin):
+    # The payload names the patient (PID: name, date of birth, MRN): the access log says whose.
+    patient_path = "appointment__patient_id"
     list_display = (
         "control_id",
         "event",

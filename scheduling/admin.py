@@ -228,8 +228,10 @@ class ReminderAttemptInline(ReadOnlyInline):
 
 
 @admin.register(Reminder)
-class ReminderAdmin(admin.ModelAdmin):
+class ReminderAdmin(PatientsShownAdminMixin, admin.ModelAdmin):
     """Written by the booking services and the dispatcher; staff read it to answer 'was I reminded?'."""
+
+    patient_path = "appointment__patient_id"
 
     list_display = ["id", "appointment", "kind", "channel", "offset_minutes", "due_at", "status", "attempts", "sent_at"]
     list_filter = ["status", "kind", "channel"]
@@ -253,7 +255,8 @@ class ReminderAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReminderAttempt)
-class ReminderAttemptAdmin(admin.ModelAdmin):
+class ReminderAttemptAdmin(PatientsShownAdminMixin, admin.ModelAdmin):
+    patient_path = "reminder__appointment__patient_id"
     list_display = ["attempted_at", "reminder", "channel", "succeeded", "provider_message_id"]
     list_filter = ["succeeded", "channel"]
     search_fields = ["provider_message_id", "error"]
@@ -271,6 +274,10 @@ class ReminderAttemptAdmin(admin.ModelAdmin):
 @admin.register(IdempotencyRecord)
 class IdempotencyRecordAdmin(admin.ModelAdmin):
     list_display = ["created_at", "user", "key", "response_status"]
+    # The kept answer is the session as its caller saw it (a clinician's: notes and all); the admin
+    # shows who replayed what, never the answer itself.
+    fields = ["created_at", "user", "key", "response_status"]
+    readonly_fields = fields
     search_fields = ["key", "user__username"]
     date_hierarchy = "created_at"
     list_select_related = ["user"]
@@ -306,6 +313,7 @@ class WaitlistEntryAdmin(_ReadOnlyAdmin):
 
 @admin.register(WaitlistOffer)
 class WaitlistOfferAdmin(_ReadOnlyAdmin):
+    patient_path = "entry__patient_id"
     list_display = ["starts_at", "site", "chair", "entry", "status", "messaged_at", "accepted_at"]
     list_filter = ["status", "site"]
     list_select_related = ["site", "chair__site", "entry__patient", "entry__site"]

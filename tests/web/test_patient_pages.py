@@ -129,7 +129,9 @@ def test_a_nurse_writes_up_a_plan_for_a_prescriber_of_the_site(client, web):
     names the prescriber answerable for the plan, one who works at the nurse's sites; the
     plan's history says the nurse wrote it."""
     patient = PatientFactory(home_site=web.clinic.site)
-    elsewhere = StaffFactory(role=Role.PRESCRIBER, sites=[SiteFactory(name="Lakeside")], user=UserFactory(username="lk"))
+    elsewhere = StaffFactory(
+        role=Role.PRESCRIBER, sites=[SiteFactory(name="Lakeside")], user=UserFactory(username="lk")
+    )
     login(client, web.nurse.user)
     url = reverse("web:plan-new", args=[patient.pk])
     assert url in client.get(reverse("web:patient", args=[patient.pk])).content.decode()
