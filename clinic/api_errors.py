@@ -137,7 +137,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """DRF's EXCEPTION_HANDLER: every known failure becomes the one error shape."""
     headers: dict[str, str] = {}
     if isinstance(exc, DomainError):
-        body = error_body(exc.code, exc.message, details=exc.details)
+        # An input a service refused names its field in `details.field`; it is put in `fields` too,
+        # where a client looks for the per-field problems of a 400.
+        field = (exc.details or {}).get("field")
+        fields = {field: [exc.message]} if exc.http_status == 400 and isinstance(field, str) else None
+        body = error_body(exc.code, exc.message, fields=fields, details=exc.details)
         set_rollback()
         return Response(body, status=exc.http_status)
     if isinstance(exc, RequestDataTooBig):

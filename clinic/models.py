@@ -108,6 +108,13 @@ class Site(models.Model):
 
     def clean(self) -> None:
         super().clean()
+        # The check constraints' rules, said of the field (a constraint's refusal names only itself).
+        if self.max_patients_per_nurse is not None and self.max_patients_per_nurse < 1:
+            raise ValidationError({"max_patients_per_nurse": "A nurse looks after at least one patient."})
+        if self.setups_per_nurse is not None and self.setups_per_nurse < 1:
+            raise ValidationError({"setups_per_nurse": "A nurse sets up at least one patient at a time."})
+        if self.slot_step_minutes is not None and not 5 <= self.slot_step_minutes <= 60:
+            raise ValidationError({"slot_step_minutes": "The step between start times is 5 to 60 minutes."})
         if self.subdivision and self.country in holidays.list_supported_countries():
             known = holidays.list_supported_countries()[self.country]
             if self.subdivision not in known:
@@ -178,6 +185,12 @@ class StaffMember(models.Model):
 MAX_SHIFT_LENGTH = dt.timedelta(hours=24)
 
 
+def require_end_after_start(starts: dt.datetime | None, ends: dt.datetime | None, *, field: str, what: str) -> None:
+    """A period's end after its start, said of the end's field."""
+    if starts is not None and ends is not None and ends <= starts:
+        raise ValidationError({field: f"The {what} must end after it starts."})
+
+
 class Shift(models.Model):
     """One staff member working at one site for a stretch of time."""
 
@@ -205,6 +218,14 @@ class Shift(models.Model):
 
     def __str__(self) -> str:
         return f"{self.staff} at {self.site} {self.starts_at:%Y-%m-%d %H:%M}"
+
+    def clean(self) -> None:
+        # Before the constraints are validated: a range that ends before it starts cannot even be
+        # compared with the nurse's other shifts.
+        require_end_after_start(self.starts_at, self.ends_at, field="ends_at", what="shift")
+        if self.starts_at and self.ends_at and self.ends_at - self.starts_at > MAX_SHIFT_LENGTH:
+            hours = int(MAX_SHIFT_LENGTH.total_seconds() // 3600)
+            raise ValidationError({"ends_at": f"A shift lasts at most {hours} hours."})
 
 
 class OpeningHours(models.Model):
@@ -236,6 +257,10 @@ class OpeningHours(models.Model):
     def __str__(self) -> str:
         return f"{self.site} {self.get_weekday_display()} {self.opens_at:%H:%M}–{self.closes_at:%H:%M}"
 
+    def clean(self) -> None:
+        if self.opens_at is not None and self.closes_at is not None and self.closes_at <= self.opens_at:
+            raise ValidationError({"closes_at": "The site must close after it opens."})
+
 
 class Closure(models.Model):
     """A holiday or one-off closed period; no site means every site."""
@@ -253,6 +278,9 @@ class Closure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} ({self.site or 'all sites'})"
+
+    def clean(self) -> None:
+        require_end_after_start(self.starts_at, self.ends_at, field="ends_at", what="closure")
 
 
 def default_reminder_offsets() -> list[int]:

@@ -227,19 +227,27 @@ def start_clear(
 
 def _check_dose(*, route: str, dose_mg_per_kg: Decimal, weight_kg: Decimal, total_mg: Decimal) -> None:
     if route not in Route.values:
-        raise InvalidInput(f"Route must be one of {', '.join(Route.values)}.")
+        raise InvalidInput(f"Route must be one of {', '.join(Route.values)}.", details={"field": "route"})
     if not Decimal(0) < dose_mg_per_kg <= Decimal(5):
-        raise InvalidInput(f"A dose of {dose_mg_per_kg} mg/kg is not plausible; expected above 0 and at most 5.")
+        raise InvalidInput(
+            f"A dose of {dose_mg_per_kg} mg/kg is not plausible; expected above 0 and at most 5.",
+            details={"field": "dose_mg_per_kg"},
+        )
     if not Decimal(20) <= weight_kg <= Decimal(400):
-        raise InvalidInput(f"A weight of {weight_kg} kg is not plausible; expected 20–400.")
+        raise InvalidInput(
+            f"A weight of {weight_kg} kg is not plausible; expected 20–400.", details={"field": "weight_kg"}
+        )
     if not Decimal(0) < total_mg <= Decimal(1000):
-        raise InvalidInput(f"A total of {total_mg} mg is not plausible; expected above 0 and at most 1000.")
+        raise InvalidInput(
+            f"A total of {total_mg} mg is not plausible; expected above 0 and at most 1000.",
+            details={"field": "total_mg"},
+        )
     if route in WEIGHT_BASED_ROUTES:
         expected = dose_mg_per_kg * weight_kg
         if abs(total_mg - expected) > expected * DOSE_TOLERANCE:
             raise InvalidInput(
                 f"Total {total_mg} mg does not match {dose_mg_per_kg} mg/kg × {weight_kg} kg = {expected:.1f} mg.",
-                details={"expected_total_mg": f"{expected:.2f}"},
+                details={"field": "total_mg", "expected_total_mg": f"{expected:.2f}"},
             )
 
 

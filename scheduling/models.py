@@ -27,6 +27,15 @@ def default_check_offsets() -> list[int]:
     return [40]
 
 
+def _sessions_within(span: dt.timedelta, gap_hours: int) -> int:
+    """How many sessions at one time of day fit in `span` (first to last start) with at least
+    `gap_hours` between two, and never two on one day."""
+    days = span.days + 1
+    if gap_hours <= 24:
+        return days
+    return 1 + int(span.total_seconds() // 3600) // gap_hours
+
+
 class Protocol(models.Model):
     class InductionPattern(models.TextChoices):
         WINDOW = "window", "N sessions within D days"
@@ -97,17 +106,42 @@ class Protocol(models.Model):
         return self.name
 
     def clean(self) -> None:
+        # The check constraints' rules, said of the field (a constraint's refusal names only itself).
+        if self.infusion_minutes is not None and self.session_minutes is not None:
+            if self.infusion_minutes < 1:
+                raise ValidationError({"infusion_minutes": "The infusion lasts at least a minute."})
+            if self.infusion_minutes > self.session_minutes:
+                raise ValidationError(
+                    {
+                        "infusion_minutes": f"The infusion cannot last longer than the session ({self.session_minutes} min)."
+                    }
+                )
+        low, default, high = self.maintenance_min_days, self.maintenance_default_days, self.maintenance_max_days
+        if None not in (low, default, high) and not 1 <= low <= default <= high:
+            raise ValidationError(
+                {"maintenance_default_days": "Give the maintenance interval as 1 ≤ shortest ≤ default ≤ longest days."}
+            )
+        gap = self.min_gap_hours or 0
         if self.induction_pattern == self.InductionPattern.WEEKLY:
             counts = self.weekly_counts
             if (
                 not isinstance(counts, list)
                 or not counts
-                or not all(isinstance(c, int) and 1 <= c <= 7 for c in counts)
+                or not all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= 7 for c in counts)
             ):
                 raise ValidationError(
                     {"weekly_counts": "Give sessions per week as whole numbers 1–7, e.g. [3, 2, 1, 1, 1]."}
                 )
+            # A week's sessions at one time of day lie within six days: with the minimum gap between
+            # them, no more fit (48 hours: four, on days 1, 3, 5 and 7).
+            most = _sessions_within(dt.timedelta(days=6), gap)
+            if max(counts) > most:
+                raise ValidationError(
+                    {"weekly_counts": f"With {gap} hours between sessions, at most {most} fit in a week."}
+                )
         window = self.induction_pattern == self.InductionPattern.WINDOW
+        if window and (not self.induction_sessions or not self.induction_window_days):
+            raise ValidationError({"induction_sessions": "Give the number of sessions and the days they fit in."})
         if (
             window
             and self.induction_sessions
@@ -115,6 +149,17 @@ class Protocol(models.Model):
             and self.induction_sessions > self.induction_window_days
         ):
             raise ValidationError({"induction_sessions": "Never two sessions on one day: more sessions than days."})
+        if window and self.induction_sessions and self.induction_window_days:
+            most = _sessions_within(dt.timedelta(days=self.induction_window_days - 1), gap)
+            if self.induction_sessions > most:
+                raise ValidationError(
+                    {
+                        "induction_sessions": (
+                            f"With {gap} hours between sessions, at most {most} fit in "
+                            f"{self.induction_window_days} days."
+                        )
+                    }
+                )
         offsets = self.nurse_check_offsets_minutes
         if not isinstance(offsets, list) or not all(
             isinstance(o, int)

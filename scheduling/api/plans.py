@@ -246,6 +246,9 @@ class BookCourseSerializer(api_fields.StrictSerializer):
     def validate(self, attrs):
         if not attrs.get("start_date") and not attrs.get("sessions"):
             raise serializers.ValidationError({"start_date": ["Give the proposed sessions or a start date."]})
+        if attrs.get("start_date") and attrs.get("sessions"):
+            # Two answers to one question: neither is dropped silently.
+            raise serializers.ValidationError({"start_date": ["Give the proposed sessions or a start date, not both."]})
         sessions = sorted(attrs.get("sessions") or [], key=lambda session: session["starts_at"])
         for position, session in enumerate(sessions, start=1):
             if session["starts_at"] >= session["ends_at"]:

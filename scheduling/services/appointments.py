@@ -298,11 +298,11 @@ def appointment_book(
     require_works_at(actor, site)
     _require_override_right(actor, override_reason)
     if starts_at <= now:
-        raise InvalidInput("A session cannot be booked in the past.")
+        raise InvalidInput("A session cannot be booked in the past.", details={"field": "starts_at"})
     if plan is not None:
         plan = TreatmentPlan.objects.select_for_update().select_related("protocol", "site").get(pk=plan.pk)
         if plan.patient_id != patient.pk:
-            raise InvalidInput("That plan belongs to another patient.")
+            raise InvalidInput("That plan belongs to another patient.", details={"field": "plan"})
         if plan.status not in BOOKABLE_PLAN_STATUSES:
             raise InvalidState(f"The plan is {plan.get_status_display().lower()}; resume it before booking.")
         if plan.status == PlanStatus.DRAFT:
@@ -409,7 +409,7 @@ def appointment_move(
         # No move (a form sent twice): the patient's confirmation, the history and the reminders stay.
         return appointment
     if starts_at <= now:
-        raise InvalidInput("A session cannot be moved into the past.")
+        raise InvalidInput("A session cannot be moved into the past.", details={"field": "starts_at"})
     if chair is not None and chair.site_id != appointment.site_id:
         raise InvalidInput("That chair is at another site.")
     plan = appointment.plan

@@ -99,7 +99,7 @@ def plan_create(
     if TreatmentPlan.objects.filter(patient=patient, status__in=OPEN_PLAN_STATUSES).exists():
         raise InvalidState("The patient already has an open plan; end it before starting another.")
     interval = maintenance_interval_days or protocol.maintenance_default_days
-    _check_interval(protocol, interval)
+    _check_interval(protocol, interval, field="maintenance_interval_days")
     # A plan's site is where its sessions will be booked: a member of staff plans only there, and
     # the prescriber answerable for it (named by a nurse who writes it up) works there too.
     require_works_at(actor, site or patient.home_site)
@@ -126,11 +126,13 @@ def plan_create(
     return plan
 
 
-def _check_interval(protocol: Protocol, days: int) -> None:
+def _check_interval(protocol: Protocol, days: int, *, field: str) -> None:
+    """`field`: the input that gave `days` (the API's and the page's name for it)."""
     if not protocol.maintenance_min_days <= days <= protocol.maintenance_max_days:
         raise InvalidInput(
             f"The maintenance interval must be between {protocol.maintenance_min_days} and "
-            f"{protocol.maintenance_max_days} days for {protocol.name}."
+            f"{protocol.maintenance_max_days} days for {protocol.name}.",
+            details={"field": field},
         )
 
 
@@ -148,7 +150,7 @@ def plan_change_interval(
     require_prescriber(actor, "Changing the maintenance interval")
     reason = _require_reason(reason)
     plan = _lock(plan, expected_version)
-    _check_interval(plan.protocol, days)
+    _check_interval(plan.protocol, days, field="days")
     if plan.status not in OPEN_PLAN_STATUSES:
         raise InvalidState(f"The plan is {plan.get_status_display().lower()}.")
     old = plan.maintenance_interval_days

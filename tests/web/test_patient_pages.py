@@ -245,7 +245,8 @@ def test_a_maintenance_interval_outside_the_protocols_range_is_a_400_not_a_confl
     login(client, web.prescriber.user)
     response = client.post(reverse("web:plan-new", args=[patient.pk]), _plan_form(web, maintenance_interval_days="2"))
     assert response.status_code == 400
-    [message] = response.context["form"].non_field_errors()
+    # Next to the field it is about (the service names it in details["field"]).
+    [message] = response.context["form"].errors["maintenance_interval_days"]
     assert message.startswith("The maintenance interval must be between 14 and 42 days")
     assert not TreatmentPlan.objects.filter(patient=patient).exists()
 
