@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from clinic.api_fields import CONTROL_CHARACTER_MESSAGE, has_control_characters
 from clinic.dates import CLINICAL_EARLIEST, CLINICAL_LATEST, in_range, range_message
 
 LOCAL_INPUT_FORMAT = "%Y-%m-%dT%H:%M"
@@ -145,3 +146,16 @@ class ClinicalDateField(forms.DateField):
         super().validate(value)
         if value is not None and not in_range(value, earliest=self.earliest, latest=self.latest):
             raise forms.ValidationError(range_message(self.earliest, self.latest), code="out_of_range")
+
+
+class RefusesControlCharacters:
+    """For a page's form: no text it reads may hold a control character (an escape, a bell, a
+    backspace; tab and line breaks are fine), the rule the API holds for every string
+    (clinic.api.refuse_control_characters). Put it before `forms.Form` among the bases."""
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean()  # type: ignore[misc]
+        for name, value in list(data.items()):
+            if isinstance(value, str) and has_control_characters(value):
+                self.add_error(name, CONTROL_CHARACTER_MESSAGE)  # type: ignore[attr-defined]
+        return data

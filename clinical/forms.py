@@ -8,12 +8,12 @@ from typing import Any
 from django import forms
 from django.db.models import Q
 
-from clinic.form_fields import ClinicalDateField, WallClockDateTimeField
+from clinic.form_fields import ClinicalDateField, RefusesControlCharacters, WallClockDateTimeField
 from clinic.models import CLINICIAN_ROLES, Route, Site, StaffMember
 from clinical.models import SideEffect, VitalsPhase
 
 
-class VitalsForm(forms.Form):
+class VitalsForm(RefusesControlCharacters, forms.Form):
     phase = forms.ChoiceField(choices=VitalsPhase.choices)
     systolic = forms.IntegerField(label="Systolic (mmHg)", min_value=0, max_value=400)
     diastolic = forms.IntegerField(label="Diastolic (mmHg)", min_value=0, max_value=400)
@@ -21,11 +21,11 @@ class VitalsForm(forms.Form):
     spo2 = forms.IntegerField(label="SpO2 (%)", min_value=0, max_value=100)
 
 
-class ClearStartForm(forms.Form):
+class ClearStartForm(RefusesControlCharacters, forms.Form):
     reason = forms.CharField(label="Reason for clearing", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class AdministrationForm(forms.Form):
+class AdministrationForm(RefusesControlCharacters, forms.Form):
     route = forms.ChoiceField(choices=Route.choices)
     dose_mg_per_kg = forms.DecimalField(label="Dose (mg/kg)", max_digits=5, decimal_places=3)
     weight_kg = forms.DecimalField(label="Weight (kg)", max_digits=5, decimal_places=1)
@@ -45,7 +45,7 @@ class AdministrationForm(forms.Form):
         field.queryset = field.queryset.filter(Q(all_sites=True) | Q(sites=site)).distinct()  # type: ignore[attr-defined]
 
 
-class RecoveryForm(forms.Form):
+class RecoveryForm(RefusesControlCharacters, forms.Form):
     side_effects = forms.ModelMultipleChoiceField(
         queryset=SideEffect.objects.filter(active=True),
         required=False,
@@ -60,6 +60,6 @@ class RecoveryForm(forms.Form):
     driver_name = forms.CharField(label="Driver home", max_length=120)
 
 
-class LogFilterForm(forms.Form):
+class LogFilterForm(RefusesControlCharacters, forms.Form):
     date_from = ClinicalDateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = ClinicalDateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))

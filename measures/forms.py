@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from django import forms
 
+from clinic.form_fields import RefusesControlCharacters
 from measures.questions import Questionnaire
 
 
-class QuestionnaireForm(forms.Form):
+class QuestionnaireForm(RefusesControlCharacters, forms.Form):
     """One required radio group per item, named item_1 … item_n."""
 
     def __init__(self, *args, questionnaire: Questionnaire, **kwargs):

@@ -6,15 +6,16 @@ import datetime as dt
 
 from django import forms
 
+from clinic.form_fields import RefusesControlCharacters
 from clinic.models import Channel
 from patients.models import Patient
 
 
-class PatientSearchForm(forms.Form):
+class PatientSearchForm(RefusesControlCharacters, forms.Form):
     q = forms.CharField(label="Name, email or phone", max_length=100, required=False, strip=True)
 
 
-class ReminderPreferencesForm(forms.ModelForm):
+class ReminderPreferencesForm(RefusesControlCharacters, forms.ModelForm):
     preferred_channel = forms.ChoiceField(
         label="Send my reminders by", choices=Channel.choices, widget=forms.RadioSelect
     )

@@ -19,6 +19,7 @@ from simple_history.models import HistoricalRecords
 
 from clinic.dates import birth_date_problem
 from clinic.models import Channel, Site, validate_time_zone
+from clinic.validators import single_line
 
 
 def one_form(text: str) -> str:
@@ -35,8 +36,8 @@ class Patient(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="patient"
     )
-    first_name = models.CharField(max_length=100)
-    last_name = models.CharField(max_length=100)
+    first_name = models.CharField(max_length=100, validators=[single_line])
+    last_name = models.CharField(max_length=100, validators=[single_line])
     date_of_birth = models.DateField()
     # The medical record number the clinic's EHR knows the patient by (FHIR Patient.identifier).
     mrn = models.CharField("MRN", max_length=64, unique=True, null=True, blank=True)

@@ -8,14 +8,14 @@ import datetime as dt
 
 from django import forms
 
-from clinic.form_fields import ClinicalDateField
+from clinic.form_fields import ClinicalDateField, RefusesControlCharacters
 
 
 class DateInput(forms.DateInput):
     input_type = "date"
 
 
-class DayRangeForm(forms.Form):
+class DayRangeForm(RefusesControlCharacters, forms.Form):
     """A range of days to look for free times in (the free-slot finder's limit: `max_days`)."""
 
     max_days = 14
@@ -33,13 +33,13 @@ class DayRangeForm(forms.Form):
         return data
 
 
-class CourseStartForm(forms.Form):
+class CourseStartForm(RefusesControlCharacters, forms.Form):
     start_date = ClinicalDateField(
         label="First possible day", widget=DateInput, help_text="The course is planned from this day on."
     )
 
 
-class CancelForm(forms.Form):
+class CancelForm(RefusesControlCharacters, forms.Form):
     reason = forms.CharField(
         label="Reason for cancelling",
         max_length=500,
@@ -48,7 +48,7 @@ class CancelForm(forms.Form):
     )
 
 
-class PlanAdjustForm(forms.Form):
+class PlanAdjustForm(RefusesControlCharacters, forms.Form):
     """One change to a plan; the reason is kept in the plan's history."""
 
     PAUSE, RESUME, END, INTERVAL, NEW_INDUCTION = "pause", "resume", "end", "interval", "new_induction"

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from clinic.audit import patients_shown
 from clinic.errors import DomainError
+from clinic.form_fields import RefusesControlCharacters
 from clinic.models import Chair, Site, StaffMember
 from clinic.permissions import PrescribersOnly, scope_to_staff
 from patients.models import Patient
@@ -55,7 +56,7 @@ class SingleSearchForm(SlotSearchForm):
     field_order = ["kind", "first_day", "last_day", "chair"]
 
 
-class SlotPickForm(forms.Form):
+class SlotPickForm(RefusesControlCharacters, forms.Form):
     """The chosen start and chair, as shown on the page; the service re-checks everything."""
 
     slot = forms.CharField(error_messages={"required": "Pick one of the free times."})

@@ -23,9 +23,10 @@ from phonenumber_field.formfields import PhoneNumberField
 from clinic.audit import patients_shown
 from clinic.dates import BIRTH_EARLIEST, birth_date_problem
 from clinic.errors import DomainError
-from clinic.form_fields import ClinicalDateField
+from clinic.form_fields import ClinicalDateField, RefusesControlCharacters
 from clinic.models import CLINICIAN_ROLES, Channel, Role, Site, StaffMember
 from clinic.permissions import hidden_fields, scope_to_staff
+from clinic.validators import single_line
 from patients.models import Evaluation, Patient
 from patients.services import EVALUATION_FIELDS, evaluation_record, patient_register
 from scheduling.engine import Preferences
@@ -61,9 +62,9 @@ def time_zone_choices() -> list[tuple[str, str]]:
     return [("", "The home site's zone"), *((zone, zone) for zone in sorted(zoneinfo.available_timezones()))]
 
 
-class RegisterForm(forms.Form):
-    first_name = forms.CharField(max_length=100)
-    last_name = forms.CharField(max_length=100)
+class RegisterForm(RefusesControlCharacters, forms.Form):
+    first_name = forms.CharField(max_length=100, validators=[single_line])
+    last_name = forms.CharField(max_length=100, validators=[single_line])
     date_of_birth = ClinicalDateField(widget=DateInput, earliest=BIRTH_EARLIEST)
     home_site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None)
     time_zone = forms.ChoiceField(
@@ -148,7 +149,7 @@ def register(request: HttpRequest) -> HttpResponse:
     )
 
 
-class PlanForm(forms.Form):
+class PlanForm(RefusesControlCharacters, forms.Form):
     protocol = forms.ModelChoiceField(queryset=Protocol.objects.filter(active=True).order_by("name"), empty_label=None)
     site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None)
     start_date = ClinicalDateField(label="Start from", widget=DateInput)
@@ -264,7 +265,7 @@ def plan_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     return render(request, "web/patients/plan_new.html", context, status=status)
 
 
-class OverrideForm(forms.Form):
+class OverrideForm(RefusesControlCharacters, forms.Form):
     reason = forms.CharField(
         label="Reason for treating despite the screening",
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -330,7 +331,7 @@ def plan_screening(request: HttpRequest, plan_id: int) -> HttpResponse:
         return render(request, "web/patients/screening.html", context, status=status)
 
 
-class EvaluationForm(forms.ModelForm):
+class EvaluationForm(RefusesControlCharacters, forms.ModelForm):
     """No date rule of its own: a date before 2000 or after the clinic's today is refused by
     evaluation_record, the one place those rules live (the API and the admin use them too), and
     the page shows its refusal next to the date."""

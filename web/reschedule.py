@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from clinic.audit import patients_shown
 from clinic.errors import DomainError
+from clinic.form_fields import RefusesControlCharacters
 from patients.models import Patient
 from scheduling.engine.wallclock import local_day
 from scheduling.forms import DayRangeForm
@@ -36,7 +37,7 @@ class RescheduleSearchForm(DayRangeForm):
     max_days = MAX_DAYS
 
 
-class RescheduleForm(forms.Form):
+class RescheduleForm(RefusesControlCharacters, forms.Form):
     slot = forms.CharField(error_messages={"required": "Choose one of the times."})
 
     def clean_slot(self) -> tuple[dt.datetime, int]:

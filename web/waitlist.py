@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from clinic.audit import log_anonymous_access, patients_shown
 from clinic.errors import DomainError
-from clinic.form_fields import ClinicalDateField
+from clinic.form_fields import ClinicalDateField, RefusesControlCharacters
 from clinic.models import Site, StaffMember
 from clinic.permissions import scope_to_staff
 from patients.models import Patient
@@ -103,7 +103,7 @@ def waitlist(request: HttpRequest) -> HttpResponse:
         return render(request, "web/waitlist/list.html", context)
 
 
-class WaitlistAddForm(forms.Form):
+class WaitlistAddForm(RefusesControlCharacters, forms.Form):
     site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=None)
     earliest_date = ClinicalDateField(label="Earliest day", widget=forms.DateInput(attrs={"type": "date"}))
     latest_date = ClinicalDateField(
@@ -139,7 +139,7 @@ class WaitlistAddForm(forms.Form):
         return data
 
 
-class RemoveForm(forms.Form):
+class RemoveForm(RefusesControlCharacters, forms.Form):
     reason = forms.CharField(label="Reason", max_length=500, error_messages={"required": "Give a reason."})
 
 
