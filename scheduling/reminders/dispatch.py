@@ -143,6 +143,11 @@ def _reason_not_to_send(reminder: Reminder, now: dt.datetime) -> str:
         return "The session was cancelled."
     if appointment.starts_at != reminder.session_starts_at:
         return "The session was moved."
+    if reminder.kind == ReminderKind.REMINDER and reminder.offset_minutes is not None:
+        # The clinic's policy as it is now: an offset it has stopped since the row was planned is not sent.
+        offsets = {hours * 60 for hours in appointment.site.reminder_policy_or_default.offsets_hours}
+        if reminder.offset_minutes not in offsets:
+            return "The clinic no longer sends this reminder."
     return ""
 
 

@@ -11,11 +11,11 @@ import logging
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from clinic.models import ReminderPolicy, Role, Site
+from clinic.models import ReminderPolicy, Role, Site, StaffMember
 from patients.models import Patient, new_calendar_token
 from scheduling.models import (
     UPCOMING_STATUSES,
@@ -257,11 +257,9 @@ def front_desk_lists_send_due(*, now: dt.datetime) -> int:
         local_now = now.astimezone(site.zone)
         if local_now.hour < FRONT_DESK_LIST_HOUR:
             continue
-        recipients = [
-            email
-            for email in site.staff.filter(active=True, role=Role.FRONT_DESK).values_list("user__email", flat=True)
-            if email
-        ]
+        # The site's front desk, and the clinic-wide front desk who works at every site.
+        desk = StaffMember.objects.filter(active=True, role=Role.FRONT_DESK).filter(Q(sites=site) | Q(all_sites=True))
+        recipients = sorted({email for email in desk.values_list("user__email", flat=True) if email})
         if not recipients:
             continue
         day = local_now.date() + dt.timedelta(days=1)

@@ -672,15 +672,18 @@ def maintenance_replan(
         previous = appointment.starts_at
         appointment.starts_at, appointment.ends_at = slot.start, slot.end
         appointment.chair_id, appointment.nurse_id = slot.chair_id, slot.nurse_id
-        appointment.status, appointment.confirmed_at = AppointmentStatus.BOOKED, None
+        if previous != slot.start:
+            # A new time asks for a new confirmation; another chair at the same time does not.
+            appointment.status, appointment.confirmed_at = AppointmentStatus.BOOKED, None
         save_with_history(
             appointment,
             fields=["starts_at", "ends_at", "chair", "nurse", "status", "confirmed_at"],
             actor=actor,
             reason=reason,
         )
-        reminders.reminders_reschedule(appointment=appointment, now=now)
         if previous != slot.start:
+            # Only a new time is news to the patient (its reminders and a "moved" notice).
+            reminders.reminders_reschedule(appointment=appointment, now=now)
             result.moved.append((appointment, previous))
         # Same time, other chair or nurse: a change, not a move.
         announce(
