@@ -33,6 +33,7 @@ from scheduling.models import (
     PlanStatus,
     TreatmentPlan,
 )
+from scheduling.reminders.rendering import QUESTIONNAIRE_WINDOW
 
 
 def responses_visible(queryset: QuerySet[QuestionnaireResponse] | None = None) -> QuerySet[QuestionnaireResponse]:
@@ -142,8 +143,9 @@ def outcome_summary(
 
 # --- Questionnaires due before the next session (portal links) ---
 
-# The portal asks for questionnaires from this long before a session (the 72 h reminder's moment).
-DUE_BEFORE_SESSION = dt.timedelta(hours=72)
+# The portal asks for questionnaires from this long before a session; a reminder inside it carries
+# the link (scheduling.reminders.rendering.questionnaire_offset_minutes).
+DUE_BEFORE_SESSION = QUESTIONNAIRE_WINDOW
 
 
 @dataclass(frozen=True)

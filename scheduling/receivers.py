@@ -14,9 +14,10 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from clinic.models import ReminderPolicy
 from patients.models import Patient
 from scheduling.models import Appointment
-from scheduling.reminders.services import reminders_resume
+from scheduling.reminders.services import reminders_replan, reminders_resume
 from scheduling.signals import appointment_cancelled
 from scheduling.tasks import waitlist_offer
 
@@ -57,3 +58,31 @@ def remind_booked_sessions_on_consent(
     if update_fields is not None and "reminder_consent_changed_at" not in update_fields:
         return
     reminders_resume(patient=instance, now=timezone.now())
+
+
+# What a patient's reminders are planned from: where and when they reach the patient.
+_REMINDER_INPUTS = frozenset({"email", "mobile_phone", "preferred_channel", "time_zone", "home_site"})
+
+
+@receiver(post_save, sender=Patient, dispatch_uid="scheduling.reminders.patient_details_changed")
+def replan_reminders_of_a_patient(
+    *, instance: Patient, created: bool, update_fields: frozenset[str] | None, raw: bool = False, **_: Any
+) -> None:
+    """The patient's zone, address, phone or channel was saved (portal, API, desk, admin, FHIR):
+    the reminders still ahead are planned again from it (reminders_replan keeps those whose time
+    is unchanged), so a corrected zone times them in the new one and an address given after
+    booking brings the reminders of the sessions booked already."""
+    if raw or created or not instance.reminder_consent:
+        return
+    if update_fields is not None and not _REMINDER_INPUTS & set(update_fields):
+        return
+    reminders_replan(appointments=Appointment.objects.filter(patient=instance), now=timezone.now())
+
+
+@receiver(post_save, sender=ReminderPolicy, dispatch_uid="scheduling.reminders.policy_changed")
+def replan_reminders_of_a_site(*, instance: ReminderPolicy, created: bool, raw: bool = False, **_: Any) -> None:
+    """The clinic changed a site's reminder policy (offsets, quiet hours, channels): the reminders
+    still ahead of the site's upcoming sessions follow it, as the sessions booked afterwards do."""
+    if raw or created:
+        return
+    reminders_replan(appointments=Appointment.objects.filter(site_id=instance.site_id), now=timezone.now())

@@ -73,8 +73,22 @@ def _from_file(kind: str, part: str, context: dict[str, Any]) -> str:
     return render_to_string(f"{TEMPLATE_DIR}/{kind}_{part}.txt", context)
 
 
-# The reminder sent this long before a session asks for the pre-session questionnaire.
-QUESTIONNAIRE_OFFSET_MINUTES = 24 * 60
+# The portal asks for the pre-session questionnaires from this long before a session
+# (measures.selectors.DUE_BEFORE_SESSION), and one reminder in it carries the link.
+QUESTIONNAIRE_WINDOW = dt.timedelta(hours=72)
+
+
+def questionnaire_offset_minutes(offsets_hours: list[int]) -> int | None:
+    """Which of the clinic's reminders asks for the pre-session questionnaire (its offset in
+    minutes): the last one sent at least a day before the session, inside the questionnaire's
+    window, so the patient has time to answer (24 h with the default 72, 24 and 2 h); if none is,
+    the first one inside the window; None if no reminder falls inside it."""
+    window = int(QUESTIONNAIRE_WINDOW.total_seconds() // 3600)
+    inside = sorted(hours for hours in set(offsets_hours) if 0 < hours <= window)
+    if not inside:
+        return None
+    a_day_before = [hours for hours in inside if hours >= 24]
+    return (a_day_before[0] if a_day_before else inside[-1]) * 60
 
 
 def questionnaire_url(appointment: Appointment) -> str:
@@ -108,7 +122,7 @@ def render_message(*, reminder: Reminder, channel: str, now: dt.datetime) -> Out
         if reminder.kind == ReminderKind.REMINDER:
             subject = _from_policy(policy.subject_template, context)
             body = _from_policy(policy.body_template, context)
-            if reminder.offset_minutes == QUESTIONNAIRE_OFFSET_MINUTES:
+            if reminder.offset_minutes == questionnaire_offset_minutes(policy.offsets_hours):
                 # Measurement-based care: the score before each session shows whether treatment works.
                 body += f"\nBefore your session, please fill in a short questionnaire (PHQ-9): {questionnaire_url(appointment)}\n"
         else:

@@ -11,7 +11,7 @@ import logging
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -160,6 +160,56 @@ def reminders_resume(*, patient: Patient, now: dt.datetime) -> int:
             and (appointment.pk, appointment.starts_at, row.offset_minutes) not in queued
         ]
         return len(Reminder.objects.bulk_create(rows))
+
+
+REPLANNED = "Planned again: the patient's details or the clinic's reminder policy changed."
+
+
+def reminders_replan(*, appointments: QuerySet[Appointment], now: dt.datetime) -> int:
+    """Plan again the reminders still ahead of upcoming sessions after what they were planned
+    from changed: the patient's time zone, contact details or channel, or the site's policy (its
+    offsets, quiet hours, channels). A reminder whose time is unchanged stays as queued; one whose
+    time moved is replaced; one at an offset the clinic stopped is stopped; one at an offset it
+    added, or for a patient who could not be reached before, is queued. Reminders sent, being
+    sent or already due are left to the dispatcher, and no notice goes out: the session itself did
+    not change. Returns how many reminders were queued."""
+    upcoming = list(
+        appointments.filter(status__in=UPCOMING_STATUSES, starts_at__gt=now).select_related(
+            "patient", "site__reminder_policy"
+        )
+    )
+    if not upcoming:
+        return 0
+    with transaction.atomic():
+        # Not yet due, not claimed: these may be replaced (a row the dispatcher holds is skipped).
+        replaceable = {
+            (row.appointment_id, row.session_starts_at, row.offset_minutes): row
+            for row in Reminder.objects.select_for_update(skip_locked=True).filter(
+                appointment__in=upcoming, kind=ReminderKind.REMINDER, status=ReminderStatus.PENDING, due_at__gt=now
+            )
+        }
+        # Everything else queued or sent for the session's start stays as it is and is not planned again.
+        kept = {
+            key
+            for key in Reminder.objects.filter(appointment__in=upcoming, kind=ReminderKind.REMINDER)
+            .exclude(status=ReminderStatus.CANCELLED)
+            .exclude(pk__in=[row.pk for row in replaceable.values()])
+            .values_list("appointment_id", "session_starts_at", "offset_minutes")
+        }
+        planned = {
+            (appointment.pk, appointment.starts_at, row.offset_minutes): row
+            for appointment in upcoming
+            for row in _new_rows(appointment=appointment, now=now, notice=ReminderKind.CONFIRMATION)
+            if row.kind == ReminderKind.REMINDER
+        }
+        stop = [row.pk for key, row in replaceable.items() if key not in planned or planned[key].due_at != row.due_at]
+        add = [
+            row
+            for key, row in planned.items()
+            if key not in kept and (key not in replaceable or replaceable[key].pk in stop)
+        ]
+        Reminder.objects.filter(pk__in=stop).update(status=ReminderStatus.CANCELLED, last_error=REPLANNED)
+        return len(Reminder.objects.bulk_create(add))
 
 
 def _stop_unsent(appointment: Appointment, *, reason: str, kinds: list[str] | None = None) -> int:
