@@ -113,8 +113,15 @@ class Site(models.Model):
             raise ValidationError({"max_patients_per_nurse": "A nurse looks after at least one patient."})
         if self.setups_per_nurse is not None and self.setups_per_nurse < 1:
             raise ValidationError({"setups_per_nurse": "A nurse sets up at least one patient at a time."})
-        if self.slot_step_minutes is not None and not 5 <= self.slot_step_minutes <= 60:
-            raise ValidationError({"slot_step_minutes": "The step between start times is 5 to 60 minutes."})
+        if self.slot_step_minutes is not None and not (
+            5 <= self.slot_step_minutes <= 60 and 60 % self.slot_step_minutes == 0
+        ):
+            # Start times repeat every hour: 08:00, 08:15 ..., never 08:07.
+            raise ValidationError(
+                {
+                    "slot_step_minutes": "The step between start times divides an hour: 5, 6, 10, 12, 15, 20, 30 or 60 minutes."
+                }
+            )
         if self.subdivision and self.country in holidays.list_supported_countries():
             known = holidays.list_supported_countries()[self.country]
             if self.subdivision not in known:

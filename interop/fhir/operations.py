@@ -54,7 +54,7 @@ from scheduling.services import (
     holds_release_expired,
     session_rule_violations,
 )
-from scheduling.services.idempotency import MAX_KEY_LENGTH, KeptAnswer, Replay, request_fingerprint, run_once
+from scheduling.services.idempotency import KEY_RULE, KeptAnswer, Replay, key_is_valid, request_fingerprint, run_once
 
 # The longest reason kept in a session's notes (the notes line holds 1,000 characters).
 MAX_REASON = 500
@@ -466,8 +466,8 @@ class WriteOperationView(OperationView):
         if key is None:
             return perform()
         key = key.strip()
-        if not key or len(key) > MAX_KEY_LENGTH:
-            raise invalid(f"Idempotency-Key: use 1 to {MAX_KEY_LENGTH} characters.")
+        if not key_is_valid(key):
+            raise invalid(f"Idempotency-Key: {KEY_RULE}")
         fingerprint = request_fingerprint(self.request.method or "", self.request.path, self.request.body)
 
         def keep(response: HttpResponse) -> KeptAnswer | None:

@@ -18,7 +18,7 @@ from clinic.api_errors import PreconditionRequired
 from clinic.api_fields import FieldPrototypesMixin
 from clinic.permissions import FieldVisibilityMixin
 from scheduling.models import Appointment
-from scheduling.services.idempotency import MAX_KEY_LENGTH, KeptAnswer, Replay, request_fingerprint, run_once
+from scheduling.services.idempotency import KEY_RULE, KeptAnswer, Replay, key_is_valid, request_fingerprint, run_once
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     name="Idempotency-Key",
@@ -26,7 +26,7 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     location=OpenApiParameter.HEADER,
     required=False,
     description=(
-        "Any unique string (a UUID) chosen by the client. A retry with the same key and body returns the first "
+        "Any unique string (a UUID; printable ASCII, at most 200 characters) chosen by the client. A retry with the same key and body returns the first "
         "successful response and books nothing twice; the same key with a different body answers 422."
     ),
 )
@@ -56,8 +56,8 @@ def idempotent(request: Request, perform: Callable[[], Response]) -> Response:
     if key is None:
         return perform()
     key = key.strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise serializers.ValidationError({"Idempotency-Key": [f"Use 1 to {MAX_KEY_LENGTH} characters."]})
+    if not key_is_valid(key):
+        raise serializers.ValidationError({"Idempotency-Key": [KEY_RULE]})
 
     def keep(response: Response) -> KeptAnswer | None:
         if not 200 <= response.status_code < 300:

@@ -18,6 +18,14 @@ from scheduling.errors import IdempotencyKeyReused
 from scheduling.models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 200
+KEY_RULE = f"Use 1 to {MAX_KEY_LENGTH} printable ASCII characters."
+
+
+def key_is_valid(key: str) -> bool:
+    """An Idempotency-Key is stored and shown (the admin): 1 to MAX_KEY_LENGTH printable ASCII
+    characters, no control character."""
+    return 0 < len(key) <= MAX_KEY_LENGTH and all(" " <= char <= "~" for char in key)
+
 
 Result = TypeVar("Result")
 

@@ -141,3 +141,32 @@ def test_a_line_break_in_a_patient_name_is_refused(world, field):
     assert response.status_code == 400, response.json()
     assert field in response.json()["error"]["fields"]
     assert Patient.objects.count() == before
+
+
+def test_a_slot_step_that_does_not_divide_an_hour_is_refused(world):
+    """Start times repeat every hour on one grid (08:00, 08:15 ...): a 7-minute step would offer 08:07."""
+    response = world.client("clinic_admin").patch(
+        f"{V1}/sites/{world.site.pk}/", {"slot_step_minutes": 7}, format="json"
+    )
+    assert response.status_code == 400
+    assert "slot_step_minutes" in response.json()["error"]["fields"]
+    world.site.refresh_from_db()
+    assert world.site.slot_step_minutes != 7
+
+
+@pytest.mark.parametrize("key", ["a\x01b", "ключ", "x" * 201])
+def test_an_idempotency_key_is_printable_ascii_of_at_most_200_characters(world, key):
+    """The key is stored and shown (the admin lists it): control characters, other scripts and
+    overlong keys are refused before anything is booked."""
+    from scheduling.models import Appointment, IdempotencyRecord
+
+    before = Appointment.objects.count()
+    response = world.client("front_desk").post(
+        f"{V1}/appointments/",
+        {"patient": world.appointment_a.patient_id, "site": world.site.pk, "starts_at": "2026-03-10T15:00:00Z"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["error"]["fields"]
+    assert Appointment.objects.count() == before and not IdempotencyRecord.objects.exists()
