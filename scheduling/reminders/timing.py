@@ -30,10 +30,13 @@ class QuietHours:
         return local_time >= self.start or local_time < self.end
 
 
-def _wall_clock_instant(day: dt.date, at: dt.time, zone: zoneinfo.ZoneInfo) -> dt.datetime:
-    # A wall-clock time skipped by a spring-forward change resolves with the
-    # offset in force before the change (fold=0); going through UTC normalises it.
-    return dt.datetime.combine(day, at, tzinfo=zone).astimezone(dt.UTC)
+def _wall_clock_instant(day: dt.date, at: dt.time, zone: zoneinfo.ZoneInfo, *, latest: bool) -> dt.datetime:
+    """`at` on `day` on `zone`'s wall clock, as a UTC instant. A time the clocks skip (spring) or
+    repeat (autumn) has two readings (fold 0 and 1, PEP 495); quiet hours take the one that keeps
+    them longer: the earlier for their start, the later for their end (`latest`), so no message
+    goes out inside them on the nights the clocks change."""
+    readings = [dt.datetime.combine(day, at, tzinfo=zone).replace(fold=fold).astimezone(dt.UTC) for fold in (0, 1)]
+    return max(readings) if latest else min(readings)
 
 
 def quiet_period_around(
@@ -52,7 +55,10 @@ def quiet_period_around(
     else:
         end_day = local.date()
         start_day = end_day - dt.timedelta(days=1)
-    return _wall_clock_instant(start_day, quiet.start, zone), _wall_clock_instant(end_day, quiet.end, zone)
+    return (
+        _wall_clock_instant(start_day, quiet.start, zone, latest=False),
+        _wall_clock_instant(end_day, quiet.end, zone, latest=True),
+    )
 
 
 def reminder_send_time(

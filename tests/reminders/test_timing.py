@@ -205,3 +205,25 @@ def test_a_reminder_never_lands_in_quiet_hours_nor_after_the_session(due, lead, 
     assert sent < session
     assert sent <= due_at or quiet_period_around(due_at, zone=zone, quiet=quiet) is not None
     assert not quiet.contains(sent.astimezone(zone).time())
+
+
+def test_a_quiet_start_the_clocks_skip_keeps_the_message_out_of_the_quiet_hours():
+    """Quiet hours 02:30-11:00 on 8 March 2026, when New York skips 02:00-03:00: a reminder that
+    must go before them (their end is after the session) goes before the clocks jump, not at
+    03:25, which is already inside them."""
+    quiet = QuietHours(start=dt.time(2, 30), end=dt.time(11, 0))
+    session = dt.datetime(2026, 3, 8, 10, tzinfo=NEW_YORK)
+    sent = reminder_send_time(
+        due_at=session - dt.timedelta(hours=2), session_starts_at=session, zone=NEW_YORK, quiet=quiet
+    )
+    assert sent < dt.datetime(2026, 3, 8, 3, tzinfo=NEW_YORK)  # 03:00 EDT, the first quiet minute
+
+
+def test_a_quiet_end_the_clocks_repeat_is_the_later_of_the_two():
+    """Quiet hours 21:00-01:30 on 1 November 2026, when New York lives 01:00-02:00 twice: at 01:10
+    of the second pass the quiet hours end at the second 01:30, not at the first (already past)."""
+    quiet = QuietHours(start=dt.time(21, 0), end=dt.time(1, 30))
+    second_pass = dt.datetime(2026, 11, 1, 6, 10, tzinfo=dt.UTC)  # 01:10 EST
+    period = quiet_period_around(second_pass, zone=NEW_YORK, quiet=quiet)
+    assert period is not None
+    assert period[1] == dt.datetime(2026, 11, 1, 6, 30, tzinfo=dt.UTC)  # 01:30 EST
