@@ -16,30 +16,9 @@ from scheduling.services import appointment_book, appointment_book_held, appoint
 from scheduling.tasks import release_expired_holds
 from tests.factories import PatientFactory
 from tests.scheduling.conftest import NOW
+from tests.scheduling.holds_support import AT, UNTIL, hold, several_setups_at_once  # noqa: F401  (the fixture)
 
-AT = dt.datetime(2026, 3, 2, 15, tzinfo=dt.UTC)
-UNTIL = NOW + dt.timedelta(minutes=10)
-
-
-@pytest.fixture(autouse=True)
-def _several_setups_at_once(clinic):
-    """These tests hold several chairs at one minute with the clinic's one nurse; the setup rule
-    (tests/scheduling/test_nurse_work.py) is not what they are about."""
-    clinic.site.setups_per_nurse = 3
-    clinic.site.save(update_fields=["setups_per_nurse"])
-
-
-def hold(clinic, patient=None, *, chair=None):
-    return appointment_book(
-        patient=patient or PatientFactory(home_site=clinic.site),
-        site=clinic.site,
-        starts_at=AT,
-        actor=clinic.front_desk.user,
-        now=NOW,
-        chair=chair or clinic.chairs[0],
-        nurse=clinic.nurses[0],
-        hold_until=UNTIL,
-    )
+pytestmark = pytest.mark.usefixtures("several_setups_at_once")
 
 
 def test_a_hold_blocks_its_chair_in_the_database_and_sends_nothing(clinic):

@@ -12,47 +12,14 @@ import pytest
 from scheduling.errors import BookingConflict
 from scheduling.models import HOLD_EXPIRED, Appointment, AppointmentStatus
 from scheduling.selectors import sites_with_schedule
-from scheduling.services import appointment_book, appointment_move
+from scheduling.services import appointment_move
 from scheduling.services.slot_finder import find_free_slots
 from tests.factories import PatientFactory
 from tests.scheduling.conftest import NOW
+from tests.scheduling.holds_support import AT, UNTIL, book, hold, several_setups_at_once  # noqa: F401  (the fixture)
 
-AT = dt.datetime(2026, 3, 2, 15, tzinfo=dt.UTC)
-UNTIL = NOW + dt.timedelta(minutes=10)
 LAPSED = UNTIL + dt.timedelta(seconds=30)  # before the next sweep
-
-
-@pytest.fixture(autouse=True)
-def _several_setups_at_once(clinic):
-    """Several chairs start at one minute with the clinic's first nurse; the setup rule is not
-    what these tests are about."""
-    clinic.site.setups_per_nurse = 3
-    clinic.site.save(update_fields=["setups_per_nurse"])
-
-
-def hold(clinic, patient=None, *, chair=None):
-    return appointment_book(
-        patient=patient or PatientFactory(home_site=clinic.site),
-        site=clinic.site,
-        starts_at=AT,
-        actor=clinic.front_desk.user,
-        now=NOW,
-        chair=chair or clinic.chairs[0],
-        nurse=clinic.nurses[0],
-        hold_until=UNTIL,
-    )
-
-
-def book(clinic, *, now, patient=None, chair=None, starts_at=AT):
-    return appointment_book(
-        patient=patient or PatientFactory(home_site=clinic.site),
-        site=clinic.site,
-        starts_at=starts_at,
-        actor=clinic.front_desk.user,
-        now=now,
-        chair=chair or clinic.chairs[0],
-        nurse=clinic.nurses[0],
-    )
+pytestmark = pytest.mark.usefixtures("several_setups_at_once")
 
 
 def assert_released(held: Appointment) -> None:
