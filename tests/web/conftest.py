@@ -3,7 +3,7 @@
 Personas (what each may see on the web pages):
 - desk (front desk): day board, week, patient search, patient page without screening, booking, session buttons.
 - nurse, prescriber (clinicians): all of the above plus screening, plan timeline, plan changes and history.
-- admin (clinic administrator): the board and week read-only (no patient links, no buttons), the
+- admin (clinic administrator): the board and week read-only (no patient names or links, no buttons), the
   controlled-substance log and the Django admin; no patient search or booking.
 - patient_a, patient_b: the portal only, each their own sessions; anything else answers 403 or 404.
 """

@@ -14,3 +14,13 @@ register = template.Library()
 def may_see(role: str | None, kind_and_field: str) -> bool:
     kind, _, field = kind_and_field.partition(".")
     return may_see_field(role or None, kind, field)
+
+
+@register.filter
+def patient_name(appointment: object, can: dict[str, bool] | None) -> str:
+    """Who a session is for, for staff whose role reads patient data (the desk and clinicians:
+    `request.can.patient_chart`), as the API's day board and the FHIR server answer; a clinic
+    administrator sees the board and the week for their load, not for who comes."""
+    if can and can.get("patient_chart"):
+        return appointment.patient.full_name  # type: ignore[attr-defined]
+    return "A patient"
