@@ -20,7 +20,7 @@ from scheduling.engine.model import (
     Span,
     span_order,
 )
-from scheduling.engine.wallclock import day_bounds, local_instant, shift_hours
+from scheduling.engine.wallclock import day_bounds, local_instant, opening_instant, shift_hours
 
 _DAY = dt.timedelta(days=1)
 NURSE_HANDS_BUSY = "the nurse is busy setting up, checking or discharging another patient then"
@@ -187,7 +187,7 @@ class Availability:
         if hours is None:
             return (), f"the site is closed on {WEEKDAY_NAMES[weekday]}"
         opens, closes = hours
-        closes_at = local_instant(day, closes, site.zone)
+        closes_at = opening_instant(day, closes, site.zone)
         earliest = max(opens, prefs.earliest) if prefs.earliest else opens
         latest = prefs.latest
         starts: list[dt.datetime] = []
@@ -203,7 +203,7 @@ class Availability:
                 break
             instant = midnight + dt.timedelta(minutes=minute) if plain_day else local_instant(day, clock, site.zone)
             if instant is not None:
-                if closes_at is not None and instant + duration > closes_at:
+                if instant + duration > closes_at:
                     break
                 starts.append(instant)
             minute += step

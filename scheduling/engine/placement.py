@@ -64,7 +64,7 @@ from scheduling.engine.planner import (
     propose_induction,
     propose_maintenance,
 )
-from scheduling.engine.wallclock import day_bounds, local_day, local_instant
+from scheduling.engine.wallclock import day_bounds, local_day, opening_instant
 
 EARLIEST = "earliest"
 LEVEL = "level"
@@ -148,8 +148,8 @@ class DayLoad:
         window = Span(midnight, next_midnight)
         self.day = day
         hours = site.opening.get(day.weekday())
-        opens_at = local_instant(day, hours[0], zone) if hours else None
-        closes_at = local_instant(day, hours[1], zone) if hours else None
+        opens_at = opening_instant(day, hours[0], zone) if hours else None
+        closes_at = opening_instant(day, hours[1], zone) if hours else None
         self.opens_at: dt.datetime = opens_at or midnight
         self.closes_at: dt.datetime = closes_at or next_midnight
         self.chair_spans: dict[int, list[Span]] = {}

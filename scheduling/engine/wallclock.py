@@ -27,6 +27,24 @@ def local_instant(day: dt.date, clock: dt.time, zone: ZoneInfo) -> dt.datetime |
     return as_utc
 
 
+def opening_instant(day: dt.date, clock: dt.time, zone: ZoneInfo) -> dt.datetime:
+    """The UTC instant of an opening or closing time `clock` on `day` in `zone`. A wall time the
+    clocks skip (02:30 on the spring night in New York) is the moment they jump: the site opens,
+    or closes, when the clock first shows a time at or after it (03:00 EDT)."""
+    found = local_instant(day, clock, zone)
+    if found is not None:
+        return found
+    # Inside the gap: fold 1 reads the time with the offset after the jump (an instant before
+    # it), fold 0 with the offset before (after it); the jump lies between, on a whole minute.
+    naive = dt.datetime.combine(day, clock)
+    instant = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    later = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    instant = instant.replace(second=0, microsecond=0)
+    while instant < later and instant.astimezone(zone).replace(tzinfo=None) < naive:
+        instant += dt.timedelta(minutes=1)
+    return instant
+
+
 def local_day(instant: dt.datetime, zone: ZoneInfo) -> dt.date:
     return instant.astimezone(zone).date()
 

@@ -25,7 +25,7 @@ from clinic.models import Chair, Site, StaffMember
 from patients.models import Patient
 from scheduling.engine import Availability, Slot, Span
 from scheduling.engine.model import DEFAULT_NURSE_WORK, NurseWork
-from scheduling.engine.wallclock import local_instant
+from scheduling.engine.wallclock import opening_instant
 from scheduling.errors import BookingConflict
 from scheduling.models import BLOCKING_STATUSES, HOLD_EXPIRED, Appointment, AppointmentStatus, Phase, TreatmentPlan
 from scheduling.selectors import booking_snapshot
@@ -161,9 +161,9 @@ def slot_problem(availability: Availability, slot: Slot, *, route: str) -> str |
     hours = site.opening.get(local_start.weekday())
     if hours is None:
         return "the site is closed that day"
-    opens_at = local_instant(local_start.date(), hours[0], site.zone)
-    closes_at = local_instant(local_start.date(), hours[1], site.zone)
-    if (opens_at and slot.start < opens_at) or (closes_at and slot.end > closes_at):
+    opens_at = opening_instant(local_start.date(), hours[0], site.zone)
+    closes_at = opening_instant(local_start.date(), hours[1], site.zone)
+    if slot.start < opens_at or slot.end > closes_at:
         return f"outside opening hours ({hours[0]:%H:%M}–{hours[1]:%H:%M})"
     span = Span(slot.start, slot.end)
     closure = next((why for closed, why in site.closures if closed.overlaps(span)), None)
