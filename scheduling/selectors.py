@@ -454,10 +454,14 @@ def patient_appointments(patient: Patient) -> QuerySet[Appointment]:
     )
 
 
-def rule_sessions(patient_id: int) -> QuerySet[Appointment]:
+def rule_sessions(patient_id: int, *, now: dt.datetime | None = None) -> QuerySet[Appointment]:
     """The patient's sessions that occupy time (any plan, or none), in order: what a plan's rules
-    are checked against (scheduling.services.appointments.plan_rule_violations)."""
-    return Appointment.objects.filter(patient_id=patient_id, status__in=BLOCKING_STATUSES).order_by("starts_at")
+    are checked against (scheduling.services.appointments.plan_rule_violations). A hold lapsed by
+    `now` is none, though the sweep may not have cancelled it yet (None: every hold counts)."""
+    rows = Appointment.objects.filter(patient_id=patient_id, status__in=BLOCKING_STATUSES)
+    if now is not None:
+        rows = rows.exclude(status=AppointmentStatus.HELD, hold_expires_at__lte=now)
+    return rows.order_by("starts_at")
 
 
 def day_board(*, site: Site, day: dt.date) -> list[Appointment]:

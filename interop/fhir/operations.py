@@ -314,7 +314,7 @@ class FindView(OperationView):
         if patient is not None:
             # Only times the patient's rules allow: under a plan its own (gap, one a day, the window),
             # without one a single infusion a day.
-            sessions = list(rule_sessions(patient.pk))
+            sessions = list(rule_sessions(patient.pk, now=now))
             site_of = {site.pk: site for site in sites}
             times = [
                 t

@@ -107,12 +107,13 @@ def plan_rule_violations(
     exclude_id: int | None = None,
     sessions: list[Appointment] | None = None,
     site: Site | None = None,
+    now: dt.datetime | None = None,
 ) -> list[str]:
     """Which of the plan's rules a session at `starts_at` (at `site`, the plan's by default: its
     days are that site's) would break, in words. The day and the gap between infusions are checked
     against all the patient's sessions (another plan's, a single one); the course's count, weekly
     pattern, window and spacing against the plan's own. A caller checking many candidate times
-    passes the patient's `sessions` (rule_sessions) once."""
+    passes the patient's `sessions` (rule_sessions) once. A hold lapsed by `now` does not count."""
     site = site or plan.site
     zone = site.zone
     ends_at = starts_at + dt.timedelta(minutes=plan.protocol.session_minutes)
@@ -120,7 +121,7 @@ def plan_rule_violations(
     # (`_choose_slot`: "already has a session at that time"), not a rule break.
     everyone = [
         a
-        for a in (rule_sessions(plan.patient_id) if sessions is None else sessions)
+        for a in (rule_sessions(plan.patient_id, now=now) if sessions is None else sessions)
         if a.pk != exclude_id and (a.plan_id == plan.pk or not (a.starts_at < ends_at and a.ends_at > starts_at))
     ]
     others = [a for a in everyone if a.plan_id == plan.pk]
@@ -181,14 +182,16 @@ def session_rule_violations(
     phase: str,
     exclude_id: int | None = None,
     sessions: list[Appointment] | None = None,
+    now: dt.datetime | None = None,
 ) -> list[str]:
     """The rules a session breaks, whatever path places it (booking, move, waitlist offer, finder,
-    FHIR): its plan's (plan_rule_violations); without a plan, one infusion a day."""
+    FHIR): its plan's (plan_rule_violations); without a plan, one infusion a day. A hold lapsed by
+    `now` does not count."""
     if plan is not None:
         return plan_rule_violations(
-            plan=plan, starts_at=starts_at, phase=phase, exclude_id=exclude_id, sessions=sessions, site=site
+            plan=plan, starts_at=starts_at, phase=phase, exclude_id=exclude_id, sessions=sessions, site=site, now=now
         )
-    others = [a for a in (rule_sessions(patient_id) if sessions is None else sessions) if a.pk != exclude_id]
+    others = [a for a in (rule_sessions(patient_id, now=now) if sessions is None else sessions) if a.pk != exclude_id]
     return same_day_violations(others, starts_at=starts_at, zone=site.zone, ends_at=ends_at)
 
 
@@ -313,7 +316,7 @@ def appointment_book(
         chair_time = dt.timedelta(minutes=plan.protocol.session_minutes)
         duration = duration or chair_time
         work = protocol_nurse_work(plan.protocol)
-        violations = plan_rule_violations(plan=plan, starts_at=starts_at, phase=phase, site=site)
+        violations = plan_rule_violations(plan=plan, starts_at=starts_at, phase=phase, site=site, now=now)
         if duration != chair_time:
             violations.append(
                 f"the protocol's sessions take {plan.protocol.session_minutes} minutes in the chair; "
@@ -332,7 +335,13 @@ def appointment_book(
             route = only[0] if only else Route.IV
         # A single session outside any plan is still the patient's infusion: never two on one day.
         violations = session_rule_violations(
-            patient_id=patient.pk, plan=None, site=site, starts_at=starts_at, ends_at=starts_at + duration, phase=phase
+            patient_id=patient.pk,
+            plan=None,
+            site=site,
+            starts_at=starts_at,
+            ends_at=starts_at + duration,
+            phase=phase,
+            now=now,
         )
         _check_rule_break(actor, violations, override_reason)
     if chair is not None and chair.site_id != site.pk:
@@ -426,6 +435,7 @@ def appointment_move(
         ends_at=ends_at,
         phase=appointment.phase,
         exclude_id=appointment.pk,
+        now=now,
     )
     _check_rule_break(actor, violations, override_reason)
     slot = _choose_slot(

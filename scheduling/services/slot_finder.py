@@ -77,7 +77,7 @@ def find_free_slots(
     snapshot = site_snapshot(site=site, start=start, end=end, exclude_appointment_ids=exclude, now=now)
     busy = patient_busy_spans(patient=patient, start=start, end=end, exclude_appointment_ids=exclude, now=now)
     availability = Availability(snapshot, busy, protocol_nurse_work(plan.protocol if plan is not None else None))
-    sessions = list(rule_sessions(patient.pk))
+    sessions = list(rule_sessions(patient.pk, now=now))
     days: list[DayChoices] = []
     every_chair: list[Slot] = []  # each free chair at each listed time, for the policy to weigh
     day = first_day

@@ -226,10 +226,13 @@ def _suits(entry: WaitlistEntry, freed: Appointment, *, now: dt.datetime, room: 
         ends_at=span.end,
         phase=replaces.phase if replaces else (plan.phase if plan is not None else Phase.INDUCTION),
         exclude_id=replaces.pk if replaces else None,
+        now=now,
     ):
         return False
     exclude = [replaces.pk] if replaces else []
-    busy = patient_busy_spans(patient=entry.patient, start=span.start, end=span.end, exclude_appointment_ids=exclude)
+    busy = patient_busy_spans(
+        patient=entry.patient, start=span.start, end=span.end, exclude_appointment_ids=exclude, now=now
+    )
     if any(other.overlaps(span) for other in busy):
         return False
     work = protocol_nurse_work(_entry_protocol(entry))
@@ -237,7 +240,7 @@ def _suits(entry: WaitlistEntry, freed: Appointment, *, now: dt.datetime, room: 
     key = (span.end, work, replaces.pk if replaces else None)
     if key not in room:
         room[key] = fresh_availability(
-            site=freed.site, patient=None, start=span.start, end=span.end, exclude_ids=exclude, work=work
+            site=freed.site, patient=None, start=span.start, end=span.end, exclude_ids=exclude, work=work, now=now
         )
     availability = room[key]
     return any(
