@@ -143,7 +143,7 @@ def reminders_resume(*, patient: Patient, now: dt.datetime) -> int:
         Patient.objects.select_for_update().filter(pk=patient.pk).first()
         upcoming = list(
             Appointment.objects.filter(patient=patient, status__in=UPCOMING_STATUSES, starts_at__gt=now).select_related(
-                "patient", "site__reminder_policy"
+                "patient__home_site", "site__reminder_policy"
             )
         )
         # What `_without_existing` reads per session, for all of them in one query.
@@ -175,7 +175,7 @@ def reminders_replan(*, appointments: QuerySet[Appointment], now: dt.datetime) -
     not change. Returns how many reminders were queued."""
     upcoming = list(
         appointments.filter(status__in=UPCOMING_STATUSES, starts_at__gt=now).select_related(
-            "patient", "site__reminder_policy"
+            "patient__home_site", "site__reminder_policy"
         )
     )
     if not upcoming:
