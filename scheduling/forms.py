@@ -39,6 +39,10 @@ class CourseStartForm(RefusesControlCharacters, forms.Form):
     )
 
 
+class UndoCheckInForm(RefusesControlCharacters, forms.Form):
+    reason = forms.CharField(label="Why the check-in is undone", max_length=500, required=False, strip=True)
+
+
 class CancelForm(RefusesControlCharacters, forms.Form):
     reason = forms.CharField(
         label="Reason for cancelling",

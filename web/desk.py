@@ -30,7 +30,7 @@ from patients.forms import PatientSearchForm
 from patients.models import Patient, one_form
 from scheduling.engine import Availability, NoFit, SiteSnapshot
 from scheduling.engine.wallclock import day_bounds, local_day
-from scheduling.forms import CancelForm, CourseStartForm, next_weekday
+from scheduling.forms import CancelForm, CourseStartForm, UndoCheckInForm, next_weekday
 from scheduling.models import (
     BLOCKING_STATUSES,
     BOOKABLE_PLAN_STATUSES,
@@ -577,8 +577,12 @@ def appointment_action(request: HttpRequest, appointment_id: int, action: str) -
             appointment_check_in(appointment=appointment, actor=request.user, now=now)
             messages.success(request, f"{name} is checked in.")
         elif action == "undo-check-in":
+            undo = UndoCheckInForm(request.POST)
+            if not undo.is_valid():
+                messages.error(request, " ".join(undo.errors["reason"]))
+                return redirect(back)
             appointment_undo_check_in(
-                appointment=appointment, actor=request.user, reason=request.POST.get("reason", ""), now=now
+                appointment=appointment, actor=request.user, reason=undo.cleaned_data["reason"], now=now
             )
             messages.success(request, f"{name}'s check-in is undone.")
         elif action == "confirm":

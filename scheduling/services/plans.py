@@ -92,10 +92,12 @@ def plan_create(
     preferences: Preferences | None = None,
 ) -> TreatmentPlan:
     if prescriber.role != Role.PRESCRIBER:
-        raise InvalidInput("A plan's prescriber must be a staff member with the prescriber role.")
+        raise InvalidInput(
+            "A plan's prescriber must be a staff member with the prescriber role.", details={"field": "prescriber"}
+        )
     require_clinical_dates(start_date=start_date, review_date=review_date)
     if not protocol.active:
-        raise InvalidInput("That protocol is no longer in use.")
+        raise InvalidInput("That protocol is no longer in use.", details={"field": "protocol"})
     if TreatmentPlan.objects.filter(patient=patient, status__in=OPEN_PLAN_STATUSES).exists():
         raise InvalidState("The patient already has an open plan; end it before starting another.")
     interval = maintenance_interval_days or protocol.maintenance_default_days
@@ -104,7 +106,9 @@ def plan_create(
     # the prescriber answerable for it (named by a nurse who writes it up) works there too.
     require_works_at(actor, site or patient.home_site)
     if not prescriber.active or not works_at(prescriber, site or patient.home_site):
-        raise InvalidInput("The plan's prescriber must be an active prescriber at the plan's site.")
+        raise InvalidInput(
+            "The plan's prescriber must be an active prescriber at the plan's site.", details={"field": "prescriber"}
+        )
     plan = TreatmentPlan(
         patient=patient,
         protocol=protocol,
