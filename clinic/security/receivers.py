@@ -29,7 +29,12 @@ def _changed_on_save(sender: Any, instance: Any, field: str, update_fields: Any,
 def _note_password_change(
     sender: Any, instance: Any, update_fields: Any = None, raw: bool = False, **kwargs: Any
 ) -> None:
-    instance._clinic_password_changed = _changed_on_save(sender, instance, "password", update_fields, raw)
+    # Only a password set (set_password keeps the raw one in `_password` until the save): Django
+    # re-hashing the same password at sign-in (a new hasher, more iterations) clears `_password`
+    # first, and is no change ("Password hash upgrades shouldn't be considered password changes").
+    instance._clinic_password_changed = getattr(instance, "_password", None) is not None and _changed_on_save(
+        sender, instance, "password", update_fields, raw
+    )
 
 
 @receiver(post_save, sender=User, dispatch_uid="clinic_security_revoke_tokens_on_password_change")
