@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.contrib import messages
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
+from simple_history.models import HistoricalRecords
 
 from clinic.dates import in_range, query_day
 from scheduling.errors import SchedulingError
@@ -90,3 +94,20 @@ def slot_choice(raw: str) -> tuple[dt.datetime, int] | None:
     if not chair_raw.isascii() or not chair_raw.isdigit() or starts_at.tzinfo is None or not in_range(starts_at):
         return None
     return starts_at, int(chair_raw)
+
+
+@contextlib.contextmanager
+def acting_for_the_link() -> Iterator[None]:
+    """Writes made through a signed link (a reminder's confirm or cancel, a waitlist offer's accept)
+    act for the link's patient, whoever is signed in on that browser: their history names no user
+    (simple_history would take the signed-in one from the request)."""
+    request = getattr(HistoricalRecords.context, "request", None)
+    if request is None:
+        yield
+        return
+    signed_in = request.user
+    request.user = AnonymousUser()
+    try:
+        yield
+    finally:
+        request.user = signed_in

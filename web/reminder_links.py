@@ -18,6 +18,7 @@ from clinic.errors import DomainError
 from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus
 from scheduling.reminders import tokens
 from scheduling.services.appointments import appointment_cancel, appointment_confirm
+from web.common import acting_for_the_link
 
 TEMPLATE_DIR = "scheduling/reminders"
 CANCEL_REASON = "Cancelled by the patient from a reminder link"
@@ -86,7 +87,8 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "GET":
         return _page(request, appointment, "confirm.html")
     try:
-        appointment = appointment_confirm(appointment=appointment, actor=None, now=now, via="reminder link")
+        with acting_for_the_link():
+            appointment = appointment_confirm(appointment=appointment, actor=None, now=now, via="reminder link")
     except DomainError as exc:
         return _page(request, appointment, "not_upcoming.html", status=409, reason=exc.message)
     return _page(request, appointment, "confirmed.html")
@@ -111,7 +113,9 @@ def cancel(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "GET":
         return _page(request, appointment, "cancel.html", deadline=deadline.astimezone(appointment.patient.zone))
     try:
-        appointment = appointment_cancel(appointment=appointment, actor=None, reason=CANCEL_REASON, now=now).appointment
+        with acting_for_the_link():
+            outcome = appointment_cancel(appointment=appointment, actor=None, reason=CANCEL_REASON, now=now)
+        appointment = outcome.appointment
     except DomainError as exc:
         return _page(request, appointment, "not_upcoming.html", status=409, reason=exc.message)
     return _page(request, appointment, "cancelled.html")

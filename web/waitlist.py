@@ -44,7 +44,7 @@ from scheduling.services.waitlist import (
     waitlist_remove,
 )
 from web.access import DESK_ROLES, staff_required
-from web.common import flash_error
+from web.common import acting_for_the_link, flash_error
 from web.scope import staff_sites
 
 RECENT_OFFER_DAYS = 14
@@ -293,7 +293,9 @@ def accept_link(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "GET":
         return _link_page(request, "accept.html", offer)
     try:
-        waitlist_offer_accept(offer=offer, actor=request.user if request.user.is_authenticated else None, now=now)
+        # The link is the patient's authority, not a login on this browser (staff or another patient).
+        with acting_for_the_link():
+            waitlist_offer_accept(offer=offer, actor=None, now=now)
     except OfferTaken as exc:
         return _link_page(request, "taken.html", offer, status=409, reason=exc.message)
     except DomainError as exc:
