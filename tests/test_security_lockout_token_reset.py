@@ -37,3 +37,10 @@ def test_a_token_obtained_starts_the_failure_count_again_as_a_web_sign_in_does(p
     # One typo after a successful sign-in is the first of a new run, not the fifth of the old one.
     assert _ask(client, "typo") == 400, "one typo after a successful token request locked the user out"
     assert _ask(client, PASSWORD) == 201
+
+
+def test_a_token_request_opens_no_browser_session(personas, settings):
+    """A token client signs in without a browser session: no session cookie comes back."""
+    response = APIClient().post("/api/v1/auth/token/", {"username": "frontdesk", "password": PASSWORD}, format="json")
+    assert response.status_code == 201
+    assert settings.SESSION_COOKIE_NAME not in response.cookies

@@ -3,8 +3,9 @@ one), revoke the one in use, or revoke all of one's tokens."""
 
 from __future__ import annotations
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
-from django.contrib.auth import authenticate, user_logged_in, user_login_failed
+from django.contrib.auth import authenticate, user_login_failed
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import SessionAuthentication
@@ -80,9 +81,10 @@ class TokenObtainView(APIView):
                     {"otp_code": ["That code is not valid; codes change every 30 seconds."]}
                 )
         clear_text, instance = token_issue(user=user)
-        # A sign-in like the web's: the failure count starts again (AXES_RESET_ON_SUCCESS), last_login
-        # and the access log see it.
-        user_logged_in.send(sender=user.__class__, request=django_request, user=user)
+        # A successful sign-in like the web's for the lockout: the failure count starts again
+        # (AXES_RESET_ON_SUCCESS). Only axes is told: Django's user_logged_in would also start a
+        # browser session's idle clock, and a token client has no session.
+        AxesProxyHandler.user_logged_in(sender=__name__, request=django_request, user=user)
         return Response({"token": clear_text, "expiry": instance.expiry}, status=status.HTTP_201_CREATED)
 
 
