@@ -1,5 +1,6 @@
-"""API tokens are django-rest-knox tokens: hashed at rest, expiring, revoked on a password change
-or a change of role, and revocable by their owner through the API and the account page."""
+"""API tokens are django-rest-knox tokens: hashed at rest, expiring, revoked on a password change,
+a change of role or a deactivation, and revocable by their owner through the API and the account
+page."""
 
 from __future__ import annotations
 
@@ -98,6 +99,23 @@ def test_a_change_of_role_revokes_the_tokens_issued_under_the_old_one(personas, 
     staff.role = "prescriber"
     staff.save()
 
+    assert _client(token).get("/api/v1/sites/").status_code == 401
+    assert _client(other).get("/api/v1/sites/").status_code == 200
+
+
+@pytest.mark.parametrize("row", ["login", "staff"])
+def test_a_deactivated_account_comes_back_without_its_old_tokens(personas, row):
+    """Reactivating a login or a staff row (the laptop found again, the nurse back from leave) does
+    not bring back the tokens it held: they were revoked when it was deactivated."""
+    staff = personas.nurse
+    token, _ = token_issue(user=staff.user)
+    other, _ = token_issue(user=personas.front_desk.user)
+    holder = staff.user if row == "login" else staff
+    field = "is_active" if row == "login" else "active"
+    setattr(holder, field, False)
+    holder.save()
+    setattr(holder, field, True)
+    holder.save()
     assert _client(token).get("/api/v1/sites/").status_code == 401
     assert _client(other).get("/api/v1/sites/").status_code == 200
 

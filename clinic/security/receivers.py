@@ -1,5 +1,5 @@
-"""Signal receivers: a password change or a change of role revokes every API token the user holds;
-signing in starts the idle clock."""
+"""Signal receivers: a password change, a change of role or a deactivation (of the login or the
+staff row) revokes every API token the user holds; signing in starts the idle clock."""
 
 from __future__ import annotations
 
@@ -55,6 +55,33 @@ def _revoke_tokens_on_role_change(sender: Any, instance: Any, created: bool, **k
     # must not carry a role that requires one (REQUIRE_2FA_ROLES) until it expires.
     if getattr(instance, "_clinic_role_changed", False):
         tokens_revoke_all(user=instance.user)
+
+
+def _deactivated_on_save(sender: Any, instance: Any, field: str, update_fields: Any, raw: bool) -> bool:
+    return not getattr(instance, field) and _changed_on_save(sender, instance, field, update_fields, raw)
+
+
+@receiver(pre_save, sender=User, dispatch_uid="clinic_security_note_user_deactivation")
+def _note_user_deactivation(
+    sender: Any, instance: Any, update_fields: Any = None, raw: bool = False, **kwargs: Any
+) -> None:
+    instance._clinic_deactivated = _deactivated_on_save(sender, instance, "is_active", update_fields, raw)
+
+
+@receiver(pre_save, sender=StaffMember, dispatch_uid="clinic_security_note_staff_deactivation")
+def _note_staff_deactivation(
+    sender: Any, instance: Any, update_fields: Any = None, raw: bool = False, **kwargs: Any
+) -> None:
+    instance._clinic_deactivated = _deactivated_on_save(sender, instance, "active", update_fields, raw)
+
+
+@receiver(post_save, sender=User, dispatch_uid="clinic_security_revoke_tokens_on_user_deactivation")
+@receiver(post_save, sender=StaffMember, dispatch_uid="clinic_security_revoke_tokens_on_staff_deactivation")
+def _revoke_tokens_on_deactivation(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    # Refused while inactive anyway; revoked so that reactivating the account does not bring back
+    # the tokens it held (a lost laptop's among them) for the rest of their lifetime.
+    if getattr(instance, "_clinic_deactivated", False):
+        tokens_revoke_all(user=instance if sender is User else instance.user)
 
 
 @receiver(user_logged_in, dispatch_uid="clinic_security_start_idle_clock")

@@ -136,10 +136,10 @@ def test_a_prescriber_whose_role_changed_or_who_left_records_no_evaluation(world
         staff.active = False
     staff.save()
     client = world.client("prescriber")
-    if change == "role":
-        # The change of role revoked the token issued to the prescriber; a new one is a nurse's.
-        assert client.post(f"{V1}/evaluations/", evaluation_body(world), format="json").status_code == 401
-        client.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=staff.user)[1]}")
+    # The change of role, or the deactivation, revoked the token issued to the prescriber; a new one
+    # is a nurse's, or an inactive member's.
+    assert client.post(f"{V1}/evaluations/", evaluation_body(world), format="json").status_code == 401
+    client.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=staff.user)[1]}")
     response = client.post(f"{V1}/evaluations/", evaluation_body(world), format="json")
     assert response.status_code == 403
     assert not recorded_by_okafor().exists()
