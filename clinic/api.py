@@ -20,9 +20,10 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import MethodNotAllowed, PermissionDenied
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.permissions import SAFE_METHODS
 
 from clinic import api_fields
-from clinic.api_errors import ClinicAutoSchema, Conflict
+from clinic.api_errors import ClinicAutoSchema, Conflict, PreconditionFailed
 from clinic.api_fields import (
     CONTROL_CHARACTER_MESSAGE,
     ClinicModelFieldMapping,
@@ -58,7 +59,19 @@ class ClinicPagination(LimitOffsetPagination):
     default_limit = 50
     max_limit = 200
 
+    def get_limit(self, request):
+        # A page size that is no number is a 400 naming it, not the default page.
+        raw = request.query_params.get(self.limit_query_param)
+        if raw is not None and not (raw.strip().isdigit() and int(raw) >= 1):
+            raise serializers.ValidationError(
+                {self.limit_query_param: [f"Give a whole number from 1 to {self.max_limit}."]}
+            )
+        return super().get_limit(request)
+
     def get_offset(self, request):
+        raw = request.query_params.get(self.offset_query_param)
+        if raw is not None and not raw.strip().isdigit():
+            raise serializers.ValidationError({self.offset_query_param: ["Give a whole number from 0."]})
         # PostgreSQL's OFFSET is a bigint; a client's 10**30 must be an empty page, not a 500.
         return min(super().get_offset(request), 10**12)
 
@@ -77,6 +90,9 @@ class ClinicAPIMixin(PatientsShownMixin):
     schema = ClinicAutoSchema()
     access: dict[str, frozenset[str]] = {}
     error_codes: dict[str, tuple[str, ...]] = {}
+    # Whether its writes read If-Match (the plans: their version is the ETag). Elsewhere a write
+    # sent with If-Match is refused (412) rather than applied as if the condition held.
+    honours_if_match = False
 
     @property
     def actor(self) -> Actor:
@@ -112,6 +128,8 @@ class ClinicAPIMixin(PatientsShownMixin):
         super().initial(request, *args, **kwargs)
         # After authentication and the role check, so a stranger is told 401/403 first.
         refuse_control_characters(request)
+        if request.method not in SAFE_METHODS and "If-Match" in request.headers and not self.honours_if_match:
+            raise PreconditionFailed()
 
     def handle_exception(self, exc):
         response = super().handle_exception(exc)
@@ -498,8 +516,8 @@ class ShiftSerializer(CleanModelSerializer):
 
 
 class ShiftFilter(django_filters.FilterSet):
-    starts_before = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
-    ends_after = django_filters.IsoDateTimeFilter(field_name="ends_at", lookup_expr="gt")
+    starts_before = api_fields.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
+    ends_after = api_fields.IsoDateTimeFilter(field_name="ends_at", lookup_expr="gt")
 
     class Meta:
         model = Shift

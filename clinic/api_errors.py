@@ -36,6 +36,15 @@ class PreconditionRequired(exceptions.APIException):
     default_detail = "Send the version you read in an If-Match header (or a `version` field)."
 
 
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_code = "precondition_failed"
+    default_detail = (
+        "This resource carries no ETag, so an If-Match cannot hold (RFC 9110 §13.1.1): "
+        "read it again and send the change without If-Match."
+    )
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "request_too_large"
@@ -206,6 +215,7 @@ ERROR_DESCRIPTIONS = {
     "409": "Conflict: booking clash (details.reason says which), wrong state, stale version or the course does not fit",
     "413": "Request body too large",
     "415": "Unsupported media type",
+    "412": "If-Match sent to a resource that carries no ETag",
     "422": "Idempotency-Key reused with a different request",
     "428": "If-Match (or version) required",
     "429": "Throttled",

@@ -438,7 +438,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [
         "clinic.api_filters.ScopedFilterBackend",  # filters that name rows accept only rows the asker may see
-        "rest_framework.filters.OrderingFilter",
+        "clinic.api_filters.StrictOrderingFilter",  # refuses what it cannot order by; ties end on the id
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,

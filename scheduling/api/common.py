@@ -38,6 +38,15 @@ IF_MATCH_HEADER = OpenApiParameter(
     description='The plan\'s ETag as read (e.g. "3"). Required unless the body carries `version`.',
 )
 
+# The answer's side: a plan read or changed carries its version as the ETag to send back.
+ETAG_HEADER = OpenApiParameter(
+    name="ETag",
+    type=OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    response=[200, 201],
+    description='The plan\'s version as an entity tag (e.g. "4"): send it back as If-Match with the next change.',
+)
+
 
 # What a replay repeats of the first answer's headers, besides its status and body.
 REPLAYED_HEADERS = ("Location", "ETag")

@@ -31,6 +31,7 @@ from patients.models import Patient
 from scheduling import services
 from scheduling.api.common import (
     APPOINTMENT_RELATED,
+    ETAG_HEADER,
     IDEMPOTENCY_HEADER,
     IF_MATCH_HEADER,
     AppointmentSerializer,
@@ -287,13 +288,14 @@ EDIT_ERRORS = ("409", "428")
 
 @extend_schema_view(
     list=extend_schema(summary="Treatment plans (a patient sees only their own summary)"),
-    retrieve=extend_schema(summary="One plan; the ETag header carries its version"),
+    retrieve=extend_schema(summary="One plan; the ETag header carries its version", parameters=[ETAG_HEADER]),
 )
 class PlanViewSet(
     ClinicAPIMixin, AtomicWritesMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = PlanSerializer
     filterset_class = PlanFilter
+    honours_if_match = True
     ordering_fields = ["start_date", "review_date", "id"]
     ordering = ["-start_date", "-id"]
     access = {
@@ -362,6 +364,7 @@ class PlanViewSet(
         summary="Create a plan from a protocol (clinicians)",
         request=PlanCreateSerializer,
         responses={201: PlanSerializer},
+        parameters=[ETAG_HEADER],
     )
     def create(self, request):
         data = self._valid(PlanCreateSerializer)
@@ -465,7 +468,7 @@ class PlanViewSet(
         summary="Change the maintenance interval",
         request=ChangeIntervalSerializer,
         responses=PlanChangeResultSerializer,
-        parameters=[IF_MATCH_HEADER],
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
     )
     @action(detail=True, methods=["post"], url_path="change-interval")
     def change_interval(self, request, pk=None):
@@ -475,7 +478,7 @@ class PlanViewSet(
         summary="Change the review date",
         request=ChangeReviewDateSerializer,
         responses=PlanChangeResultSerializer,
-        parameters=[IF_MATCH_HEADER],
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
     )
     @action(detail=True, methods=["post"], url_path="change-review-date")
     def change_review_date(self, request, pk=None):
@@ -485,7 +488,7 @@ class PlanViewSet(
         summary="Pause: future sessions are released",
         request=AdjustmentSerializer,
         responses=PlanChangeResultSerializer,
-        parameters=[IF_MATCH_HEADER],
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
     )
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
@@ -495,7 +498,7 @@ class PlanViewSet(
         summary="Resume a paused plan; the rest is booked again or nothing changes",
         request=ResumeSerializer,
         responses=PlanChangeResultSerializer,
-        parameters=[IF_MATCH_HEADER],
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
     )
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
@@ -505,7 +508,7 @@ class PlanViewSet(
         summary="End the plan early; future sessions are released",
         request=AdjustmentSerializer,
         responses=PlanChangeResultSerializer,
-        parameters=[IF_MATCH_HEADER],
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
     )
     @action(detail=True, methods=["post"])
     def end(self, request, pk=None):
@@ -515,7 +518,7 @@ class PlanViewSet(
         summary="Start a new induction after a relapse, all sessions or none",
         request=NewInductionSerializer,
         responses=PlanChangeResultSerializer,
-        parameters=[IF_MATCH_HEADER],
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
     )
     @action(detail=True, methods=["post"], url_path="new-induction")
     def new_induction(self, request, pk=None):
@@ -525,7 +528,7 @@ class PlanViewSet(
         summary="Clear the needs-attention flag after review",
         request=AdjustmentSerializer,
         responses=PlanChangeResultSerializer,
-        parameters=[IF_MATCH_HEADER],
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
     )
     @action(detail=True, methods=["post"], url_path="clear-attention")
     def clear_attention(self, request, pk=None):
@@ -535,7 +538,7 @@ class PlanViewSet(
         summary="Treat despite a screening flag (prescribers)",
         request=AdjustmentSerializer,
         responses=PlanChangeResultSerializer,
-        parameters=[IF_MATCH_HEADER],
+        parameters=[IF_MATCH_HEADER, ETAG_HEADER],
     )
     @action(detail=True, methods=["post"], url_path="override-eligibility")
     def override_eligibility(self, request, pk=None):
