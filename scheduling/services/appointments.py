@@ -308,10 +308,11 @@ def appointment_book(
             raise InvalidInput("That plan belongs to another patient.", details={"field": "plan"})
         if plan.status not in BOOKABLE_PLAN_STATUSES:
             raise InvalidState(f"The plan is {plan.get_status_display().lower()}; resume it before booking.")
-        if plan.status == PlanStatus.DRAFT:
-            from scheduling.services.eligibility import require_eligible
+        from scheduling.services.eligibility import require_eligible
 
-            require_eligible(plan=plan, now=now, actor=actor)
+        # Every session, not only a course's first: a flag or a reading recorded since the course
+        # began stops the next booking until a prescriber's override covers it.
+        require_eligible(plan=plan, now=now, actor=actor)
         phase = phase or plan.phase
         chair_time = dt.timedelta(minutes=plan.protocol.session_minutes)
         duration = duration or chair_time
@@ -325,6 +326,9 @@ def appointment_book(
         _check_rule_break(actor, violations, override_reason)
         route = plan.protocol.route
     else:
+        from scheduling.services.eligibility import require_eligible_for_a_single_session
+
+        require_eligible_for_a_single_session(patient=patient, site=site, now=now, actor=actor)
         phase = phase or Phase.INDUCTION
         duration = duration or dt.timedelta(minutes=120)
         work = protocol_nurse_work(None)

@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from clinic.models import CLINICIAN_ROLES
-from patients.models import Contraindication, Evaluation, Patient
+from django.db.models import Exists, OuterRef
+
+from clinic.models import CLINICIAN_ROLES, Site
+from patients.models import Contraindication, Evaluation, Patient, PatientFlag
 from scheduling.errors import NotEligible
-from scheduling.models import TreatmentPlan
+from scheduling.models import OPEN_PLAN_STATUSES, TreatmentPlan
 
 
 @dataclass
@@ -43,9 +45,14 @@ def patient_eligibility(*, patient: Patient, on: dt.date) -> Eligibility:
     evaluation = Evaluation.objects.filter(patient=patient).order_by("-evaluated_on", "-pk").first()
     if evaluation is None:
         result._add("evaluation", "No mental-health evaluation with a diagnosis is on file.")
-    flagged = set(patient.flags.values_list("contraindication_id", flat=True))
     kinds = Contraindication.Kind
-    for rule in Contraindication.objects.filter(active=True).order_by("label"):
+    # The clinic's rules and whether this patient is flagged for each, in one read (every booking asks).
+    rules = (
+        Contraindication.objects.filter(active=True)
+        .annotate(flagged=Exists(PatientFlag.objects.filter(patient=patient, contraindication=OuterRef("pk"))))
+        .order_by("label")
+    )
+    for rule in rules:
         key = f"rule:{rule.code}"
         threshold = rule.threshold
         if rule.kind == kinds.MIN_AGE and threshold is not None:
@@ -56,7 +63,7 @@ def patient_eligibility(*, patient: Patient, on: dt.date) -> Eligibility:
             if patient.seizure_history:
                 result._add(key, f"{rule.label}.")
         elif rule.kind == kinds.FLAG:
-            if rule.pk in flagged:
+            if rule.flagged:
                 result._add(key, f"{rule.label}.")
         elif evaluation is not None and threshold is not None:
             measured: dict[str, int | None] = {
@@ -94,3 +101,29 @@ def require_eligible(*, plan: TreatmentPlan, now: dt.datetime, actor: object = N
             + " ".join(blocking),
             details={"reasons": blocking},
         )
+
+
+def require_eligible_for_a_single_session(
+    *, patient: Patient, site: Site, now: dt.datetime, actor: object = None
+) -> None:
+    """A session booked without a plan is still a ketamine infusion: the screening holds for it
+    as for a course. It has no override of its own: the prescriber's override on the patient's
+    open plan covers it when it covers every reason; else the patient is booked within a plan
+    whose override does. The reasons are for clinicians, as in require_eligible."""
+    eligibility = patient_eligibility(patient=patient, on=now.astimezone(site.zone).date())
+    open_plan = TreatmentPlan.objects.filter(patient=patient, status__in=OPEN_PLAN_STATUSES).first()
+    blocking = eligibility.not_overridden(open_plan) if open_plan is not None else eligibility.reasons
+    if not blocking:
+        return
+    staff = getattr(actor, "staff", None) if actor is not None else None
+    if actor is not None and (staff is None or staff.role not in CLINICIAN_ROLES):
+        raise NotEligible(
+            "The patient's screening needs a prescriber's decision before this can be booked; "
+            "a clinician can see why on the patient's chart.",
+            details={},
+        )
+    raise NotEligible(
+        "The patient's screening does not allow a session without a prescriber's override, and no override "
+        "on the patient's open plan covers it: book it within a plan whose override does. " + " ".join(blocking),
+        details={"reasons": blocking},
+    )

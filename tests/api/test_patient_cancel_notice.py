@@ -23,7 +23,11 @@ def world(db, frozen):  # noqa: F811
 
 
 def _session_today(world):
-    # The patient's sessions earlier today are the world's: a prescriber accepts a third.
+    # The patient's sessions earlier today are the world's: a prescriber accepts a third, having
+    # documented the decision to treat despite the flag the world records.
+    services.plan_override_eligibility(
+        plan=world.plan_b, reason="Psychiatrist's letter on file", actor=world.clinic.prescriber.user, now=NOW
+    )
     return services.appointment_book(
         patient=world.plan_b.patient,
         site=world.site,
