@@ -25,7 +25,7 @@ DEMO_PASSWORD = "demo-clinic-2026"  # noqa: S105 - a documented demo password, n
 DEMO_LOGINS = {
     "frontdesk": "front desk: day board, booking, arrivals",
     "clinician": "prescriber: plans, overrides, notes",
-    "nurse": "infusion nurse: vitals, sessions",
+    "nurse": "infusion nurse: vitals, sessions, plans written up for a prescriber",
     "patient": "patient portal: own sessions only",
     "admin": "clinic administrator and Django superuser (/admin/)",
 }
