@@ -81,7 +81,12 @@ def seed(bookings: int) -> tuple[str, list[dict]]:
     StaffMember.objects.create(user=desk_user, role=Role.FRONT_DESK).sites.add(site)
     token, _ = token_issue(user=desk_user)
     patients = bench_patients(
-        site, bookings, last_name="Patient {}", email="bench{}@example.org", reminder_consent=True
+        site,
+        bookings,
+        last_name="Patient {}",
+        email="bench{}@example.org",
+        reminder_consent=True,
+        evaluated_by=desk_user,
     )
     bodies = []
     for slot, patient in enumerate(patients):

@@ -459,7 +459,12 @@ def measure(size: int, bookings: int, seconds: float, clients: int, workers: int
 
     def new_patients(count: int, label: str) -> list[Patient]:
         return bench_patients(
-            site, count, last_name=label + " {}", email=label + "{}@example.org", reminder_consent=True
+            site,
+            count,
+            last_name=label + " {}",
+            email=label + "{}@example.org",
+            reminder_consent=True,
+            evaluated_by=prescriber.user,
         )
 
     def body(cell: tuple[dt.datetime, int], patient: Patient) -> dict:

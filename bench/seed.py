@@ -7,6 +7,8 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
     from clinic.models import Site, StaffMember
     from patients.models import Patient
 
@@ -19,11 +21,14 @@ def bench_patients(
     email: str,
     reminder_consent: bool = False,
     batch_size: int | None = None,
+    evaluated_by: AbstractBaseUser | None = None,
 ) -> list[Patient]:
-    """`count` patients of `site` in one bulk insert; `last_name` and `email` are formats of the index."""
-    from patients.models import Patient
+    """`count` patients of `site` in one bulk insert; `last_name` and `email` are formats of the index.
+    With `evaluated_by`, each has the mental-health evaluation on file that screening asks for
+    before any session is booked (scheduling.services.eligibility), recorded by that user."""
+    from patients.models import Evaluation, Patient
 
-    return Patient.objects.bulk_create(
+    patients = Patient.objects.bulk_create(
         (
             Patient(
                 first_name="Bench",
@@ -37,6 +42,21 @@ def bench_patients(
         ),
         batch_size=batch_size,
     )
+    if evaluated_by is not None:
+        Evaluation.objects.bulk_create(
+            (
+                Evaluation(
+                    patient=patient,
+                    evaluated_on=dt.date(2025, 12, 1),
+                    evaluator_name="Dr. Bench",
+                    diagnosis="TRD",
+                    recorded_by=evaluated_by,
+                )
+                for patient in patients
+            ),
+            batch_size=batch_size,
+        )
+    return patients
 
 
 def evaluated_patient(
