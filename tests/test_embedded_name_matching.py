@@ -10,8 +10,11 @@ from tests.sqlite_shell import run_on_sqlite
 
 SETUP = r"""
 import datetime as dt, json
+import time_machine
 from django.test import Client
 from django.utils import timezone
+# The clock is set, so registration's dates never depend on the day the test runs.
+time_machine.travel(dt.datetime(2026, 3, 2, 15, tzinfo=dt.timezone.utc), tick=False).start()
 from clinic.models import Role
 from patients.models import Patient
 from tests.factories import PatientFactory, SiteFactory, StaffFactory
