@@ -131,35 +131,17 @@ def reminders_schedule(*, appointment: Appointment, now: dt.datetime, just_inser
 
 def reminders_resume(*, patient: Patient, now: dt.datetime) -> int:
     """Once `patient` consents (again): the reminders still ahead for each upcoming session that
-    has none queued for its start. No booking confirmation: those sessions are booked already.
-    Booking makes no rows while consent is off, and the dispatcher stops rows when it is withdrawn,
-    so without this a patient who opts in is reminded only of sessions booked afterwards. Returns
-    how many reminders were queued."""
+    has none queued for its start (reminders_replan; no booking confirmation: those sessions are
+    booked already). Booking makes no rows while consent is off, and the dispatcher stops rows
+    when it is withdrawn, so without this a patient who opts in is reminded only of sessions
+    booked afterwards. Returns how many reminders were queued."""
     if not patient.reminder_consent:
         return 0
     with transaction.atomic():
-        # Two consents saved at once (a double click, the portal and the API) take turns: the
-        # second finds the first's rows and adds none.
+        # Locked before the sessions are read: a booking committing this moment (it holds the
+        # patient's row) is waited for and then reminded here too.
         Patient.objects.select_for_update().filter(pk=patient.pk).first()
-        upcoming = list(
-            Appointment.objects.filter(patient=patient, status__in=UPCOMING_STATUSES, starts_at__gt=now).select_related(
-                "patient__home_site", "site__reminder_policy"
-            )
-        )
-        # What `_without_existing` reads per session, for all of them in one query.
-        queued = set(
-            Reminder.objects.filter(appointment__in=upcoming, kind=ReminderKind.REMINDER)
-            .exclude(status=ReminderStatus.CANCELLED)
-            .values_list("appointment_id", "session_starts_at", "offset_minutes")
-        )
-        rows = [
-            row
-            for appointment in upcoming
-            for row in _new_rows(appointment=appointment, now=now, notice=ReminderKind.CONFIRMATION)
-            if row.kind == ReminderKind.REMINDER
-            and (appointment.pk, appointment.starts_at, row.offset_minutes) not in queued
-        ]
-        return len(Reminder.objects.bulk_create(rows))
+        return reminders_replan(appointments=Appointment.objects.filter(patient=patient), now=now)
 
 
 REPLANNED = "Planned again: the patient's details or the clinic's reminder policy changed."
@@ -173,14 +155,15 @@ def reminders_replan(*, appointments: QuerySet[Appointment], now: dt.datetime) -
     added, or for a patient who could not be reached before, is queued. Reminders sent, being
     sent or already due are left to the dispatcher, and no notice goes out: the session itself did
     not change. Returns how many reminders were queued."""
-    upcoming = list(
-        appointments.filter(status__in=UPCOMING_STATUSES, starts_at__gt=now).select_related(
-            "patient__home_site", "site__reminder_policy"
-        )
-    )
-    if not upcoming:
-        return 0
+    upcoming_rows = appointments.filter(status__in=UPCOMING_STATUSES, starts_at__gt=now)
     with transaction.atomic():
+        # Two re-plans of one patient at once (a double click, the portal and the API, a policy save
+        # beside a patient's) take turns, in one order: the second finds the first's rows.
+        patient_ids = sorted(set(upcoming_rows.values_list("patient_id", flat=True)))
+        if not patient_ids:
+            return 0
+        list(Patient.objects.select_for_update().filter(pk__in=patient_ids).order_by("pk").values_list("pk"))
+        upcoming = list(upcoming_rows.select_related("patient__home_site", "site__reminder_policy"))
         # Not yet due, not claimed: these may be replaced (a row the dispatcher holds is skipped).
         replaceable = {
             (row.appointment_id, row.session_starts_at, row.offset_minutes): row
