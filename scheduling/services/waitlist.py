@@ -256,7 +256,7 @@ def waitlist_matches(*, freed: Appointment, now: dt.datetime, offered_too: bool 
         WaitlistEntry.objects.filter(site=freed.site_id, status=WaitlistStatus.WAITING, earliest_date__lte=day)
         .filter(Q(latest_date__isnull=True) | Q(latest_date__gte=day))
         .exclude(patient_id=freed.patient_id)
-        .select_related("patient", "plan__protocol", "plan__site", "protocol", "replaces")
+        .select_related("patient__home_site", "plan__protocol", "plan__site", "protocol", "replaces")
         .prefetch_related(_OPEN_PLANS)
         .order_by("created_at", "pk")
     )
@@ -390,7 +390,7 @@ def waitlist_offer_messages_due(*, now: dt.datetime) -> int:
             starts_at__gt=now,
             entry__notify_patient=True,
         )
-    ).select_related("entry__patient", "site__reminder_policy")
+    ).select_related("entry__patient__home_site", "site__reminder_policy")
     claimed = 0
     for offer in due:
         if WaitlistOffer.objects.filter(pk=offer.pk, message_due_at=offer.message_due_at).update(message_due_at=None):
