@@ -45,6 +45,7 @@ from scheduling.engine.planner import MaintenanceRule
 from scheduling.engine.wallclock import day_bounds, shift_hours
 from scheduling.models import (
     BLOCKING_STATUSES,
+    INFUSION_STATUSES,
     MAX_SESSION_LENGTH,
     Appointment,
     AppointmentStatus,
@@ -66,7 +67,48 @@ def opening_hours(site: Site) -> dict[int, tuple[dt.time, dt.time]]:
         return {
             row["weekday"]: (dt.time.fromisoformat(row["opens"]), dt.time.fromisoformat(row["closes"])) for row in rows
         }
-    return {row.weekday: (row.opens_at, row.closes_at) for row in site.opening_hours.all()}
+    if "opening_hours" in getattr(site, "_prefetched_objects_cache", {}):
+        return {row.weekday: (row.opens_at, row.closes_at) for row in site.opening_hours.all()}
+    sql, opens, closes = _opening_read(connection.vendor)
+    with connection.cursor() as cursor:
+        prepared_execute(cursor, sql, [site.pk])
+        found = cursor.fetchall()
+    if opens is None or closes is None:
+        return {weekday: (opens_at, closes_at) for weekday, opens_at, closes_at in found}
+    return {weekday: (opens(opens_at), closes(closes_at)) for weekday, opens_at, closes_at in found}
+
+
+@functools.cache
+def _opening_read(vendor: str) -> tuple[str, Callable[[Any], Any] | None, Callable[[Any], Any] | None]:
+    """A site's opening hours by hand (a proposal's and a free-slot search's read, the ORM's
+    compiling cost more than the answer), with what turns the times into the ORM's (SQLite
+    hands back text); built once per database vendor."""
+    sql = f"SELECT weekday, opens_at, closes_at FROM {OpeningHours._meta.db_table} WHERE site_id = %s"  # noqa: S608
+    return (
+        sql,
+        column_reader(OpeningHours._meta.get_field("opens_at")),
+        column_reader(OpeningHours._meta.get_field("closes_at")),
+    )
+
+
+@functools.cache
+def _chairs_read(vendor: str) -> tuple[str, ModelColumns[Chair]]:
+    """A site's active chairs by name, by hand (as `_opening_read`); built once per vendor."""
+    columns = ModelColumns(Chair, "c")
+    sql = (
+        f"SELECT {columns.select} FROM {Chair._meta.db_table} c"  # noqa: S608 - the model's table
+        " WHERE c.site_id = %s AND c.active ORDER BY c.name, c.id"
+    )
+    return sql, columns
+
+
+def active_chairs(site: Site) -> list[Chair]:
+    """The site's active chairs in name order (then id), as the snapshot lists them."""
+    sql, columns = _chairs_read(connection.vendor)
+    with connection.cursor() as cursor:
+        prepared_execute(cursor, sql, [site.pk])
+        rows = cursor.fetchall()
+    return [chair for chair in (columns.load(row) for row in rows) if chair is not None]
 
 
 def sites_with_schedule() -> QuerySet[Site]:
@@ -167,7 +209,7 @@ def booking_snapshot(
     exclude = list(exclude_appointment_ids)
     opening = opening_hours(site)
     if chairs is None:
-        chair_rows = list(Chair.objects.filter(site=site, active=True).order_by("name", "pk"))
+        chair_rows = active_chairs(site)
     else:
         chair_rows = sorted((c for c in chairs if c.site_id == site.pk and c.active), key=lambda c: (c.name, c.pk))
     rows = _snapshot_rows(
@@ -380,6 +422,26 @@ def protocol_nurse_work(protocol: Protocol | None) -> NurseWork:
         check_minutes=protocol.nurse_check_minutes,
         discharge_minutes=protocol.nurse_discharge_minutes,
     )
+
+
+def infusions_so_far(*, patient_id: int, plan_id: int, before: dt.datetime) -> tuple[int, dt.datetime | None]:
+    """How many of the plan's sessions are held or booked (a proposal numbers its sessions after
+    them), and the start of the patient's latest infusion (any plan, any phase) starting before
+    `before`: one read of the patient's sessions, by hand (a proposal's read, see `_opening_read`)."""
+    statuses = list(INFUSION_STATUSES)
+    sql = (
+        "SELECT COALESCE(SUM(CASE WHEN plan_id = %s THEN 1 ELSE 0 END), 0),"  # noqa: S608 - the model's table
+        " MAX(CASE WHEN starts_at < %s THEN starts_at END)"
+        f" FROM {Appointment._meta.db_table} WHERE patient_id = %s AND status IN ({in_list(statuses)})"
+    )
+    params = [plan_id, connection.ops.adapt_datetimefield_value(before), patient_id, *statuses]
+    with connection.cursor() as cursor:
+        prepared_execute(cursor, sql, params)
+        held, last = cursor.fetchone()
+    to_datetime = _datetime_reader(connection.vendor)
+    if last is not None and to_datetime is not None:
+        last = to_datetime(last)
+    return int(held), last
 
 
 @functools.cache

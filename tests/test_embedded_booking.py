@@ -378,8 +378,11 @@ def _named_id(ids: dict, field: str) -> int:
 def test_level_placement_reads_and_proposes_on_sqlite(tmp_path):
     """`site_placement`'s one hand-written read (template, shortest protocol, habits) gives on
     SQLite what the ORM's reads give, as on PostgreSQL (tests/scheduling/test_placement_services.py),
-    and a level site (the default policy, the demo's) proposes a whole course there."""
+    so do a proposal's reads of opening hours, chairs and infusions so far
+    (tests/scheduling/test_proposal_reads.py), and a level site (the default policy, the demo's)
+    proposes a whole course there."""
     from tests.scheduling.placement_reads import check
+    from tests.scheduling.proposal_reads import check as check_proposal_reads
 
     env = embedded_env(tmp_path)
     env["DJANGO_TIME_ZONE"] = "Asia/Tokyo"
@@ -389,7 +392,9 @@ def test_level_placement_reads_and_proposes_on_sqlite(tmp_path):
         "from scheduling import services\n"
         "from tests.scheduling.conftest import NOW, START, make_clinic\n"
         "from tests.scheduling.placement_reads import level_site_read_both_ways\n"
+        "from tests.scheduling.proposal_reads import proposal_reads_both_ways\n"
         "found = level_site_read_both_ways()\n"
+        "found['proposal_reads'] = proposal_reads_both_ways()\n"
         "clinic = make_clinic(chairs=3, nurses=2, placement_policy='level')\n"
         "proposal = services.course_propose(plan=clinic.plan(), start_date=START, now=NOW)\n"
         "found['course'] = [[s.starts_at.astimezone(clinic.site.zone).isoformat(), s.why] for s in proposal.sessions]\n"
@@ -397,6 +402,7 @@ def test_level_placement_reads_and_proposes_on_sqlite(tmp_path):
     )
     found = shell(env, code, "PLACEMENT")
     check(found)
+    check_proposal_reads(found["proposal_reads"])
     course = found["course"]
     days = [dt.datetime.fromisoformat(starts).date() for starts, _ in course]
     assert len(course) == 6 and len(set(days)) == 6

@@ -6,12 +6,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from operator import attrgetter
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 
-@dataclass(frozen=True, order=True)
-class Span:
-    """A half-open instant range [start, end) in aware UTC datetimes."""
+class Span(NamedTuple):
+    """A half-open instant range [start, end) in aware UTC datetimes.
+
+    A named tuple rather than a frozen dataclass: a snapshot makes thousands of them (each booked
+    session and its nurse's hands-on intervals), and a tuple is made, compared and hashed in C.
+    It orders by (start, end), as the dataclass did."""
 
     start: dt.datetime
     end: dt.datetime
@@ -23,8 +27,7 @@ class Span:
         return self.start <= other.start and other.end <= self.end
 
 
-# The same order as Span's own comparison, as a key: sorting thousands of spans by a tuple of
-# datetimes compares in C, where the dataclass's __lt__ is a Python call per comparison.
+# The same order as Span's own comparison, as a key (callers sort spans with it).
 span_order = attrgetter("start", "end")
 
 
@@ -131,8 +134,7 @@ class InductionRule:
         return 7 * len(self.weekly_counts) if self.weekly_counts else (self.window_days or 0)
 
 
-@dataclass(frozen=True)
-class Slot:
+class Slot(NamedTuple):
     start: dt.datetime
     end: dt.datetime
     chair_id: int

@@ -588,9 +588,6 @@ def propose_induction_placed(
     earliest = propose_induction(availability, rule, start_day, prefs, not_before)
     if isinstance(earliest, NoFit):
         return earliest
-    if not placer.placement.level:
-        earliest.reasons = [placer.why_earliest(slot) for slot in earliest.slots]
-        return earliest
     zone = availability.site.zone
     duration, route = rule.session_length, rule.route
     greedy = earliest

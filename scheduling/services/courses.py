@@ -48,6 +48,7 @@ from scheduling.reminders import services as reminders
 from scheduling.selectors import (
     booking_snapshot,
     induction_rule,
+    infusions_so_far,
     maintenance_rule,
     patient_busy_spans,
     plan_preferences,
@@ -141,20 +142,6 @@ def _as_sessions(proposal: Proposal, site: Site, phase: str, first_sequence: int
     ]
 
 
-def _held_count(plan: TreatmentPlan) -> int:
-    return plan.appointments.filter(status__in=INFUSION_STATUSES).count()
-
-
-def _last_infusion(plan: TreatmentPlan, before: dt.datetime) -> dt.datetime | None:
-    """The start of the patient's latest infusion (any plan, any phase) that starts before `before`."""
-    return (
-        Appointment.objects.filter(patient_id=plan.patient_id, status__in=INFUSION_STATUSES, starts_at__lt=before)
-        .order_by("-starts_at")
-        .values_list("starts_at", flat=True)
-        .first()
-    )
-
-
 def _refuse_second_induction(plan: TreatmentPlan) -> None:
     if plan.phase == Phase.MAINTENANCE:
         # Another induction for a maintenance patient restarts their treatment: the prescriber
@@ -205,7 +192,9 @@ def course_propose(
         raise InvalidInput("The course cannot start in the past.")
     # The course's first session keeps the protocol's gap from the infusion before it (one held this
     # morning, or the last one before a pause), as the sessions keep it from each other.
-    last = _last_infusion(plan, day_bounds(start_date, site.zone)[1])
+    held, last = infusions_so_far(
+        patient_id=plan.patient_id, plan_id=plan.pk, before=day_bounds(start_date, site.zone)[1]
+    )
     not_before = max(now, last + rule.min_gap) if last is not None else now
     horizon = start_date + dt.timedelta(days=7 + rule.span_days)
     availability = _availability(plan, site, start_date, horizon, protocol_nurse_work(plan.protocol), now=now)
@@ -213,7 +202,7 @@ def course_propose(
     outcome = propose_induction_placed(Placer(availability, placement), rule, start_date, prefs, not_before=not_before)
     if isinstance(outcome, Proposal):
         return CourseProposal(
-            site=site, sessions=_as_sessions(outcome, site, Phase.INDUCTION, _held_count(plan) + 1), notes=outcome.notes
+            site=site, sessions=_as_sessions(outcome, site, Phase.INDUCTION, held + 1), notes=outcome.notes
         )
     raise _does_not_fit(
         plan=plan,
