@@ -30,7 +30,7 @@ from scheduling.models import (
     ReminderStatus,
 )
 from scheduling.reminders.channels import Outbox
-from scheduling.reminders.rendering import render_message
+from scheduling.reminders.rendering import nearest_sent_above, render_message
 from scheduling.reminders.timing import (
     QuietHours,
     choose_channel,
@@ -41,6 +41,9 @@ from scheduling.reminders.timing import (
 )
 
 logger = logging.getLogger(__name__)
+
+# Why a reminder is not sent when one nearer the session is due as well (`_overtaken`).
+OVERTAKEN = "A reminder nearer the session was due as well; only that one is sent."
 
 
 def lease_length() -> dt.timedelta:
@@ -148,7 +151,28 @@ def _reason_not_to_send(reminder: Reminder, now: dt.datetime) -> str:
         offsets = {hours * 60 for hours in appointment.site.reminder_policy_or_default.offsets_hours}
         if reminder.offset_minutes not in offsets:
             return "The clinic no longer sends this reminder."
+        if _overtaken(reminder, now, offsets):
+            return OVERTAKEN
     return ""
+
+
+def _overtaken(reminder: Reminder, now: dt.datetime, offsets_minutes: set[int]) -> bool:
+    """Whether a reminder nearer the session is due too: after an outage (workers stopped, the
+    provider down) a session's 72 h, 24 h and 2 h reminders can all be due at once, and the
+    patient gets the nearest one only, as planning keeps only the nearer of two reminders that
+    quiet hours put on the same instant. Reads the rows only once a nearer reminder's time may
+    have come (quiet hours move a send by less than a day)."""
+    nearer = [offset for offset in offsets_minutes if offset < (reminder.offset_minutes or 0)]
+    if not nearer or now < reminder.session_starts_at - dt.timedelta(minutes=max(nearer), days=1):
+        return False
+    return Reminder.objects.filter(
+        appointment_id=reminder.appointment_id,
+        kind=ReminderKind.REMINDER,
+        session_starts_at=reminder.session_starts_at,
+        offset_minutes__lt=reminder.offset_minutes,
+        status__in=(ReminderStatus.PENDING, ReminderStatus.SENDING, ReminderStatus.SENT),
+        due_at__lte=now,
+    ).exists()
 
 
 @contextlib.contextmanager
@@ -179,10 +203,14 @@ def deliver(*, claim: Claim, now: dt.datetime) -> DispatchReport:
     report = DispatchReport(claimed=len(claim.reminder_ids))
     if not claim.reminder_ids:
         return report
-    reminders = Reminder.objects.filter(pk__in=claim.reminder_ids).select_related(
-        "appointment__patient__home_site",
-        "appointment__site__reminder_policy",
-        "appointment__plan__protocol",
+    reminders = (
+        Reminder.objects.filter(pk__in=claim.reminder_ids)
+        .select_related(
+            "appointment__patient__home_site",
+            "appointment__site__reminder_policy",
+            "appointment__plan__protocol",
+        )
+        .annotate(nearest_sent_offset_above=nearest_sent_above())  # whether to ask for the questionnaire
     )
     send_timeout = dt.timedelta(seconds=settings.REMINDER_SEND_TIMEOUT_SECONDS)
     # The lease runs from `now`; the time this batch has taken is read on the clock it started on.

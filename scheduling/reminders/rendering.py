@@ -8,13 +8,14 @@ from typing import Any
 from urllib.parse import urlparse
 
 from django.conf import settings
+from django.db.models import OuterRef, Subquery
 from django.template import Context, Engine, Template
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from clinic.models import Channel
-from scheduling.models import Appointment, Reminder, ReminderKind
+from scheduling.models import Appointment, Reminder, ReminderKind, ReminderStatus
 from scheduling.reminders import tokens
 from scheduling.reminders.channels import Attachment, OutgoingMessage
 from scheduling.reminders.ics import CANCEL, PUBLISH, appointment_ics
@@ -91,6 +92,41 @@ def questionnaire_offset_minutes(offsets_hours: list[int]) -> int | None:
     return (a_day_before[0] if a_day_before else inside[-1]) * 60
 
 
+def nearest_sent_above() -> Subquery:
+    """For a reminder row: the smallest offset of its session's reminders farther from the session
+    that went out (None if none did), for `deliver` to read with its batch
+    (`nearest_sent_offset_above`) rather than a statement per message."""
+    return Subquery(
+        Reminder.objects.filter(
+            appointment_id=OuterRef("appointment_id"),
+            kind=ReminderKind.REMINDER,
+            session_starts_at=OuterRef("session_starts_at"),
+            offset_minutes__gt=OuterRef("offset_minutes"),
+            status=ReminderStatus.SENT,
+        )
+        .order_by("offset_minutes")
+        .values("offset_minutes")[:1]
+    )
+
+
+def _asks_for_questionnaire(reminder: Reminder, offsets_hours: list[int]) -> bool:
+    """Whether this reminder carries the questionnaire link: it is the one that asks for it
+    (`questionnaire_offset_minutes`), or a nearer one when no reminder of the session from the
+    one that asks down to this one went out (it was overtaken after an outage, it failed, or the
+    session was booked after its time), so every session's patient is asked."""
+    asking = questionnaire_offset_minutes(offsets_hours)
+    offset = reminder.offset_minutes
+    if asking is None or offset is None or offset > asking:
+        return False
+    if offset == asking:
+        return True
+    if hasattr(reminder, "nearest_sent_offset_above"):
+        sent_above = reminder.nearest_sent_offset_above
+    else:
+        sent_above = Reminder.objects.filter(pk=reminder.pk).values_list(nearest_sent_above(), flat=True).first()
+    return sent_above is None or sent_above > asking
+
+
 def questionnaire_url(appointment: Appointment) -> str:
     return f"{settings.SITE_URL}{reverse('measures:questionnaire', args=['phq9'])}?appointment={appointment.pk}"
 
@@ -122,7 +158,7 @@ def render_message(*, reminder: Reminder, channel: str, now: dt.datetime) -> Out
         if reminder.kind == ReminderKind.REMINDER:
             subject = _from_policy(policy.subject_template, context)
             body = _from_policy(policy.body_template, context)
-            if reminder.offset_minutes == questionnaire_offset_minutes(policy.offsets_hours):
+            if _asks_for_questionnaire(reminder, policy.offsets_hours):
                 # Measurement-based care: the score before each session shows whether treatment works.
                 body += f"\nBefore your session, please fill in a short questionnaire (PHQ-9): {questionnaire_url(appointment)}\n"
         else:

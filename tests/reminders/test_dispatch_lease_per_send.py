@@ -46,10 +46,15 @@ def test_a_batch_slower_than_its_lease_does_not_send_a_message_twice(settings, s
     # 60 s is an allowed lease with the default 30 s send timeout (the settings check: timeout <= lease / 2).
     settings.REMINDER_LEASE_SECONDS = 60
     settings.SMS_BACKEND = "tests.reminders.test_dispatch_lease_per_send.SlowSmsBackend"
-    appointment = make_appointment(starts_at=SESSION, preferred_channel=Channel.SMS)
-    reminders_schedule(appointment=appointment, now=NOW)
-    due = rows(appointment, kind=ReminderKind.REMINDER, offset_minutes=120)[0].due_at
-    assert Reminder.objects.filter(appointment=appointment).count() == 4  # confirmation + 72 h, 24 h, 2 h: all due
+    # Two sessions, each with its confirmation and one reminder 2 h before (one reminder a session: none
+    # overtakes another): four rows, all due.
+    appointments = [
+        make_appointment(starts_at=SESSION, preferred_channel=Channel.SMS, offsets_hours=[2]) for _ in range(2)
+    ]
+    for appointment in appointments:
+        reminders_schedule(appointment=appointment, now=NOW)
+    due = rows(appointments[0], kind=ReminderKind.REMINDER, offset_minutes=120)[0].due_at
+    assert Reminder.objects.filter(appointment__in=appointments, next_attempt_at__lte=due).count() == 4
     with time_machine.travel(due, tick=False) as traveller:
         SlowSmsBackend.traveller, SlowSmsBackend.calls = traveller, 0
         # Two sends of 25 s each: the first dispatcher starts its third send with 10 s of its
@@ -62,7 +67,7 @@ def test_a_batch_slower_than_its_lease_does_not_send_a_message_twice(settings, s
             traveller.move_to(due + dt.timedelta(seconds=61))
             reminders_dispatch_due(now=due + dt.timedelta(seconds=61))
     sent_twice = (
-        Reminder.objects.filter(appointment=appointment)
+        Reminder.objects.filter(appointment__in=appointments)
         .annotate(sent=Count("attempt_log", filter=Q(attempt_log__succeeded=True)))
         .filter(sent__gt=1)
     )

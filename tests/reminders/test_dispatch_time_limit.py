@@ -38,16 +38,21 @@ class TimeRunsOutSmsBackend(MemorySmsBackend):
 def test_a_soft_time_limit_mid_batch_is_not_counted_as_a_failed_send(settings, sms_outbox):
     settings.SMS_BACKEND = "tests.reminders.test_dispatch_time_limit.TimeRunsOutSmsBackend"
     TimeRunsOutSmsBackend.calls = 0
-    appointment = make_appointment(starts_at=SESSION, preferred_channel=Channel.SMS)
-    reminders_schedule(appointment=appointment, now=NOW)
-    due = rows(appointment, kind=ReminderKind.REMINDER, offset_minutes=120)[0].due_at
+    # Two sessions, each with its confirmation and one reminder 2 h before (one reminder a session: none
+    # overtakes another), all four due: the confirmations first, then the reminders.
+    appointments = [
+        make_appointment(starts_at=SESSION, preferred_channel=Channel.SMS, offsets_hours=[2]) for _ in range(2)
+    ]
+    for appointment in appointments:
+        reminders_schedule(appointment=appointment, now=NOW)
+    due = rows(appointments[0], kind=ReminderKind.REMINDER, offset_minutes=120)[0].due_at
     with time_machine.travel(due, tick=False), pytest.raises(SoftTimeLimitExceeded):
         reminders_dispatch_due(now=due)
 
     assert len(sms_outbox) == 1
     # No failed attempt is recorded for the interrupted send, and nothing is retried as if the provider failed.
     assert not ReminderAttempt.objects.filter(succeeded=False).exists()
-    statuses = sorted(Reminder.objects.filter(appointment=appointment).values_list("status", flat=True))
+    statuses = sorted(Reminder.objects.filter(appointment__in=appointments).values_list("status", flat=True))
     # One sent; the interrupted one keeps its lease (its message may have gone out, as for a crashed
     # worker); the two not yet started are pending again for the next beat.
     assert statuses == sorted(
