@@ -11,6 +11,7 @@ urlpatterns = [
     path("login/code/", views.login_code, name="login-code"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/", views.account, name="account"),
+    path("account/password/", views.ClinicPasswordChangeView.as_view(), name="password-change"),
     path("account/tokens/revoke/", views.token_revoke_view, name="account-token-revoke"),
     path("account/tokens/revoke-all/", views.tokens_revoke_all_view, name="account-tokens-revoke-all"),
     path("account/two-factor/", views.two_factor_enrol, name="two-factor-enrol"),

@@ -12,11 +12,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login, user_login_failed
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView, redirect_to_login
+from django.contrib.auth.views import LoginView, PasswordChangeView, redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
@@ -89,6 +89,52 @@ def account(request: HttpRequest) -> HttpResponse:
         "second_factor_required": second_factor_required(request.user),
     }
     return render(request, "registration/account.html", context)
+
+
+class ClinicPasswordChangeView(PasswordChangeView):
+    """The signed-in user changes their own password: the current one, then the new one twice,
+    under the site's password rules. The session stays signed in; a changed password revokes the
+    user's API tokens (clinic.security.receivers). A wrong current password counts as a failed
+    sign-in, so a borrowed session cannot guess it past the lockout."""
+
+    template_name = "registration/password_change.html"
+    success_url = reverse_lazy("account")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        form = context["form"]
+        # What a password manager should fill in each box.
+        context["fields"] = [
+            (form["old_password"], "current-password"),
+            (form["new_password1"], "new-password"),
+            (form["new_password2"], "new-password"),
+        ]
+        return context
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.user.is_authenticated and AxesProxyHandler.is_locked(
+            request, {"username": request.user.get_username()}
+        ):
+            return lockout_response(request)
+        return super().dispatch(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        had_tokens = AuthToken.objects.filter(user=self.request.user).exists()
+        response = super().form_valid(form)
+        said = "Your password was changed."
+        if had_tokens:
+            said += " Your API tokens were revoked with the old password: sign in again in the programs that used them."
+        messages.success(self.request, said)
+        return response
+
+    def form_invalid(self, form):
+        if form.has_error("old_password"):
+            user_login_failed.send(
+                sender=__name__, credentials={"username": self.request.user.get_username()}, request=self.request
+            )
+            if AxesProxyHandler.is_locked(self.request, {"username": self.request.user.get_username()}):
+                return lockout_response(self.request)
+        return super().form_invalid(form)
 
 
 @login_required
