@@ -31,9 +31,7 @@ def clock():
 
 
 def change(client, *, old: str = PASSWORD, new: str = NEW, again: str | None = None):
-    return client.post(
-        "/account/password/", {"old_password": old, "new_password1": new, "new_password2": again or new}
-    )
+    return client.post("/account/password/", {"old_password": old, "new_password1": new, "new_password2": again or new})
 
 
 def signs_in(user, password: str) -> bool:
