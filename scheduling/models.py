@@ -294,6 +294,11 @@ BLOCKING_STATUSES = (
     AppointmentStatus.COMPLETED,
 )
 UPCOMING_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED)
+# The cancellation reasons of the sessions a plan change releases all at once (scheduling.services.plans);
+# the patient's notice says what happened to the plan instead of asking them to call and rebook.
+RELEASED_PLAN_PAUSED = "Plan paused"
+RELEASED_PLAN_ENDED = "Plan ended"
+RELEASED_NEW_INDUCTION = "A new induction course replaces these sessions"
 # The cancellation reason of a FHIR hold that lapsed unbooked (scheduling.services.holds).
 HOLD_EXPIRED = "Hold expired"
 # An infusion the patient had or is booked for (a hold is none): the next one keeps the

@@ -15,7 +15,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.models import Channel
-from scheduling.models import Appointment, Reminder, ReminderKind, ReminderStatus
+from scheduling.models import (
+    RELEASED_NEW_INDUCTION,
+    RELEASED_PLAN_ENDED,
+    RELEASED_PLAN_PAUSED,
+    Appointment,
+    AppointmentStatus,
+    Reminder,
+    ReminderKind,
+    ReminderStatus,
+)
 from scheduling.reminders import tokens
 from scheduling.reminders.channels import Attachment, OutgoingMessage
 from scheduling.reminders.ics import CANCEL, PUBLISH, appointment_ics
@@ -35,6 +44,13 @@ def preparation_notes(appointment: Appointment) -> str:
     return "\n".join(line for line in lines if line)
 
 
+_RELEASED_WITH_PLAN = {
+    RELEASED_PLAN_PAUSED: "paused",
+    RELEASED_PLAN_ENDED: "ended",
+    RELEASED_NEW_INDUCTION: "replaced",
+}
+
+
 def message_context(*, appointment: Appointment, with_links: bool) -> dict[str, Any]:
     patient = appointment.patient
     zone = patient.zone
@@ -52,6 +68,11 @@ def message_context(*, appointment: Appointment, with_links: bool) -> dict[str, 
         "preparation_notes": preparation_notes(appointment),
         "confirm_url": "",
         "cancel_url": "",
+        # A session released with the rest of its plan (paused, ended, replaced by a new course):
+        # its cancellation notice says so rather than asking the patient to call and rebook.
+        "released_with_plan": _RELEASED_WITH_PLAN.get(appointment.cancellation_reason, "")
+        if appointment.status == AppointmentStatus.CANCELLED
+        else "",
     }
     if with_links:
         context["confirm_url"] = link_url(appointment=appointment, purpose=tokens.CONFIRM)

@@ -19,6 +19,9 @@ from scheduling.engine import Preferences, remaining_weekly_counts
 from scheduling.errors import CourseDoesNotFit, InvalidInput, InvalidState, StaleVersion
 from scheduling.models import (
     OPEN_PLAN_STATUSES,
+    RELEASED_NEW_INDUCTION,
+    RELEASED_PLAN_ENDED,
+    RELEASED_PLAN_PAUSED,
     UPCOMING_STATUSES,
     Appointment,
     AppointmentStatus,
@@ -210,7 +213,7 @@ def plan_pause(
     if plan.status != PlanStatus.ACTIVE:
         raise InvalidState(f"Only an active plan can be paused; this one is {plan.get_status_display().lower()}.")
     # The sessions say what happened; why (a clinical reason) stays with the plan, for clinicians.
-    released = _release_future(plan, actor=actor, now=now, reason="Plan paused")
+    released = _release_future(plan, actor=actor, now=now, reason=RELEASED_PLAN_PAUSED)
     plan.status, plan.paused_at = PlanStatus.PAUSED, now
     _save(plan, ["status", "paused_at"], actor=actor, reason=f"Paused ({released} sessions released): {reason}")
     return plan
@@ -332,7 +335,7 @@ def plan_end(
     plan = _lock(plan, expected_version)
     if plan.status not in OPEN_PLAN_STATUSES:
         raise InvalidState(f"The plan is already {plan.get_status_display().lower()}.")
-    released = _release_future(plan, actor=actor, now=now, reason="Plan ended")
+    released = _release_future(plan, actor=actor, now=now, reason=RELEASED_PLAN_ENDED)
     plan.status, plan.ended_at, plan.end_reason = PlanStatus.ENDED, now, reason
     _save(
         plan,
@@ -360,7 +363,7 @@ def plan_new_induction(
     plan = _lock(plan, expected_version)
     if plan.status not in (PlanStatus.ACTIVE, PlanStatus.PAUSED):
         raise InvalidState("A new induction needs an active or paused plan.")
-    _release_future(plan, actor=actor, now=now, reason="A new induction course replaces these sessions")
+    _release_future(plan, actor=actor, now=now, reason=RELEASED_NEW_INDUCTION)
     plan.induction_round += 1
     plan.phase, plan.status, plan.paused_at = Phase.INDUCTION, PlanStatus.ACTIVE, None
     _save(

@@ -1,0 +1,117 @@
+"""A plan change that releases every future session (a pause, the end of the plan, a new induction
+course) sends each released session's cancellation notice (each carries its own calendar
+cancellation) in words that say what happened to the plan. Only a session cancelled on its own
+asks the patient to call and book another: a paused plan is continued by calling, an ended one
+is not rebooked, and a replaced course's new times come in their own messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core import mail
+
+from scheduling import services
+from scheduling.models import Reminder, ReminderKind, ReminderStatus
+from scheduling.reminders.services import reminders_dispatch_due
+from tests.reminders.test_ics import calendar_of
+from tests.scheduling.conftest import NOW, START, make_clinic
+
+pytestmark = pytest.mark.django_db
+
+CALL_TO_REBOOK = "To book another session, call us"
+
+
+@pytest.fixture
+def booked():
+    clinic = make_clinic()
+    plan = clinic.plan()
+    plan.patient.reminder_consent = True
+    plan.patient.save()
+    proposal = services.course_propose(plan=plan, start_date=START, now=NOW)
+    sessions = services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, sessions=proposal.sessions)
+    return clinic, plan, sessions
+
+
+def cancellation_notices(sessions, now):
+    mail.outbox.clear()
+    reminders_dispatch_due(now=now)
+    ids = {str(r.pk): r.appointment_id for r in Reminder.objects.filter(kind=ReminderKind.CANCELLATION)}
+    return {ids[m.extra_headers["X-Reminder-Id"]]: m for m in mail.outbox if m.extra_headers["X-Reminder-Id"] in ids}
+
+
+def test_a_paused_plans_sessions_say_the_plan_is_paused_and_how_to_continue(booked):
+    clinic, plan, sessions = booked
+    now = NOW + dt.timedelta(hours=1)
+    services.plan_pause(plan=plan, reason="Influenza", actor=clinic.prescriber.user, now=now)
+    notices = cancellation_notices(sessions, now)
+    assert set(notices) == {s.pk for s in sessions}
+    for message in notices.values():
+        assert "has been cancelled: your treatment plan is paused." in message.body
+        assert "When you are ready to continue, call us on" in message.body
+        assert CALL_TO_REBOOK not in message.body and "Influenza" not in message.body
+        # Each notice still cancels its own event in the patient's calendar.
+        calendar = calendar_of(message)
+        assert str(calendar["method"]) == "CANCEL" and len(calendar.walk("VEVENT")) == 1
+
+
+def test_an_ended_plans_sessions_say_the_plan_has_ended(booked):
+    clinic, plan, sessions = booked
+    now = NOW + dt.timedelta(hours=1)
+    services.plan_end(plan=plan, reason="Patient moved away", actor=clinic.prescriber.user, now=now)
+    notices = cancellation_notices(sessions, now)
+    assert set(notices) == {s.pk for s in sessions}
+    for message in notices.values():
+        assert "your treatment plan has ended." in message.body
+        assert CALL_TO_REBOOK not in message.body and "moved away" not in message.body
+
+
+def test_a_replaced_courses_sessions_say_new_times_follow(booked):
+    clinic, plan, sessions = booked
+    now = NOW + dt.timedelta(hours=1)
+    new = services.plan_new_induction(
+        plan=plan,
+        start_date=START + dt.timedelta(days=28),
+        reason="Relapse",
+        actor=clinic.prescriber.user,
+        now=now,
+    )
+    notices = cancellation_notices(sessions, now)
+    assert set(notices) == {s.pk for s in sessions}
+    for message in notices.values():
+        assert "a new course of sessions replaces it." in message.body
+        assert "The times of your new sessions come in a message of their own." in message.body
+        assert CALL_TO_REBOOK not in message.body
+    # ... and they do: each new session's confirmation went out in the same dispatch.
+    confirmed = Reminder.objects.filter(
+        appointment__in=new, kind=ReminderKind.CONFIRMATION, status=ReminderStatus.SENT
+    ).count()
+    assert confirmed == len(new) > 0
+
+
+def test_a_session_cancelled_on_its_own_still_asks_the_patient_to_call_and_rebook(booked):
+    clinic, _plan, sessions = booked
+    now = NOW + dt.timedelta(hours=1)
+    services.appointment_cancel(appointment=sessions[2], actor=clinic.front_desk.user, reason="Patient called", now=now)
+    notices = cancellation_notices(sessions, now)
+    assert set(notices) == {sessions[2].pk}
+    assert CALL_TO_REBOOK in notices[sessions[2].pk].body
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [("pause", "your plan is paused. To continue call"), ("end", "your plan has ended. Questions:")],
+)
+def test_text_messages_say_it_too(booked, settings, sms_outbox, change, said):
+    clinic, plan, sessions = booked
+    plan.patient.preferred_channel = "sms"
+    plan.patient.save()
+    now = NOW + dt.timedelta(hours=1)
+    if change == "pause":
+        services.plan_pause(plan=plan, reason="Travel", actor=clinic.prescriber.user, now=now)
+    else:
+        services.plan_end(plan=plan, reason="Done", actor=clinic.prescriber.user, now=now)
+    reminders_dispatch_due(now=now)
+    cancelled = [m for m in sms_outbox if "is cancelled" in m.body]
+    assert len(cancelled) == len(sessions)
+    assert all(said in m.body and "To rebook" not in m.body for m in cancelled)
