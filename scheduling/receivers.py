@@ -10,11 +10,11 @@ from functools import partial
 from typing import Any
 
 from django.db import transaction
-from django.db.models.signals import post_save
+from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 
-from clinic.models import ReminderPolicy
+from clinic.models import ReminderPolicy, Site
 from patients.models import Patient
 from scheduling.models import Appointment
 from scheduling.reminders.services import reminders_replan, reminders_resume
@@ -86,3 +86,28 @@ def replan_reminders_of_a_site(*, instance: ReminderPolicy, created: bool, raw: 
     if raw or created:
         return
     reminders_replan(appointments=Appointment.objects.filter(site_id=instance.site_id), now=timezone.now())
+
+
+@receiver(pre_save, sender=Site, dispatch_uid="scheduling.reminders.site_zone_before")
+def note_a_site_zone_change(
+    *, instance: Site, raw: bool = False, update_fields: frozenset[str] | None = None, **_: Any
+) -> None:
+    """Remember whether this save changes the site's time zone (read before it is written)."""
+    instance._zone_changed = False  # type: ignore[attr-defined]
+    if raw or instance.pk is None or (update_fields is not None and "time_zone" not in update_fields):
+        return
+    before = Site.objects.filter(pk=instance.pk).values_list("time_zone", flat=True).first()
+    instance._zone_changed = before is not None and before != instance.time_zone  # type: ignore[attr-defined]
+
+
+@receiver(post_save, sender=Site, dispatch_uid="scheduling.reminders.site_zone_changed")
+def replan_reminders_of_a_sites_patients(*, instance: Site, created: bool, raw: bool = False, **_: Any) -> None:
+    """A site's corrected time zone is the zone of its patients who name none of their own: their
+    reminders still ahead are planned again (quiet hours are kept in the patient's zone), wherever
+    their sessions are."""
+    if raw or created or not getattr(instance, "_zone_changed", False):
+        return
+    reminders_replan(
+        appointments=Appointment.objects.filter(patient__home_site=instance, patient__time_zone=""),
+        now=timezone.now(),
+    )
