@@ -256,14 +256,25 @@ class RoleAccess(BasePermission):
         actor = actor_for(request)
         if actor.role is None:
             return False
+        # An HTTP request always has a method (only a bare HttpRequest() built by hand has none).
+        assert request.method is not None
         action = getattr(view, "action", None)
+        if action == "metadata" and request.method != "OPTIONS":
+            # DRF's OPTIONS answer asks again for each write it could describe, with the request's
+            # method changed: describe only the writes the role may make.
+            action = _WRITE_ACTIONS.get(request.method, request.method.lower())
         if not action:
-            # An HTTP request always has a method (only a bare HttpRequest() built by hand has none).
-            assert request.method is not None
             action = request.method.lower()
         table = cast(_RoleTable, view).access  # every view that lists RoleAccess declares `access`
+        if action in ("metadata", "options"):
+            # OPTIONS describes the endpoint to any role that may use some of it.
+            return actor.role in frozenset().union(*table.values())
         allowed = table.get(action, table.get("*", frozenset()))
         return actor.role in allowed
+
+
+# The viewset action a write's method stands for when DRF's metadata asks about it.
+_WRITE_ACTIONS = {"POST": "create", "PUT": "update"}
 
 
 # --- Sites: what each staff member may see -----------------------------------
