@@ -6,6 +6,8 @@ signed-in session cannot guess the password past the lockout."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
+from html.parser import HTMLParser
 
 import pytest
 import time_machine
@@ -119,3 +121,57 @@ def test_the_page_needs_a_signed_in_user(client):
     response = client.get("/account/password/")
     assert response.status_code == 302 and response["Location"].startswith("/login/")
     assert change(client).status_code == 302
+
+
+class _Ids(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: list[str] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self.ids += [value for name, value in attrs if name == "id"]
+
+
+@pytest.mark.django_db
+def test_a_new_password_breaking_several_rules_renders_valid_html_with_unique_ids(client, personas):
+    """Rule: the page is valid HTML and accessible. A new password that breaks several of the
+    site's rules ("1234": too short, too common, numeric, too few characters) gives one error per
+    rule; each error paragraph gets id="id_new_password2-error", so the id is repeated and the
+    input's aria-describedby names only the first of them."""
+    login(client, personas.nurse.user)
+    response = change(client, new="1234")
+    assert response.status_code == 200
+    parser = _Ids()
+    parser.feed(response.content.decode())
+    repeated = {value: n for value, n in Counter(parser.ids).items() if n > 1}
+    assert repeated == {}
+
+
+@pytest.mark.django_db
+def test_leaving_the_current_password_empty_is_not_a_failed_sign_in(client, personas, settings):
+    """Rule: a *wrong* current password counts as a failed sign-in (as on /login/, where an empty
+    password field is refused by the form and never reaches authentication). A submission whose
+    current-password box was left empty (a password manager filled only the new-password boxes)
+    guesses nothing and must not lock the user out."""
+    settings.AXES_FAILURE_LIMIT = 3
+    login(client, personas.nurse.user)
+    answers = [change(client, old="").status_code for _ in range(3)]
+    assert answers == [200, 200, 200]
+    assert client.get("/account/password/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_successful_change_clears_the_failed_attempts_it_counted(client, personas, settings):
+    """Rule: the page treats the current password like a sign-in. A wrong one counts as a failed
+    sign-in, so the right one must count as a successful one (AXES_RESET_ON_SUCCESS: a successful
+    sign-in clears the failures). Otherwise a nurse who mistyped the current password twice, then
+    changed it, is locked out of /login/ by a single typo of the new password."""
+    settings.AXES_FAILURE_LIMIT = 3
+    user = personas.nurse.user
+    login(client, user)
+    assert [change(client, old="guess").status_code for _ in range(2)] == [200, 200]
+    assert change(client).status_code == 302
+    client.logout()
+    assert client.post("/login/", {"username": user.username, "password": "kestrel-window-chair"}).status_code == 200
+    response = client.post("/login/", {"username": user.username, "password": NEW})
+    assert response.status_code == 302

@@ -121,6 +121,9 @@ class ClinicPasswordChangeView(PasswordChangeView):
     def form_valid(self, form):
         had_tokens = AuthToken.objects.filter(user=self.request.user).exists()
         response = super().form_valid(form)
+        # The right current password is a successful sign-in for the lockout: the failures this page
+        # counted are cleared, as a sign-in clears them (AXES_RESET_ON_SUCCESS).
+        AxesProxyHandler.user_logged_in(sender=__name__, request=self.request, user=self.request.user)
         said = "Your password was changed."
         if had_tokens:
             said += " Your API tokens were revoked with the old password: sign in again in the programs that used them."
@@ -128,7 +131,8 @@ class ClinicPasswordChangeView(PasswordChangeView):
         return response
 
     def form_invalid(self, form):
-        if form.has_error("old_password"):
+        # Only a wrong current password is a failed sign-in; an empty box is just an unfinished form.
+        if form.has_error("old_password", code="password_incorrect"):
             user_login_failed.send(
                 sender=__name__, credentials={"username": self.request.user.get_username()}, request=self.request
             )

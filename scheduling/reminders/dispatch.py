@@ -157,19 +157,37 @@ def _reason_not_to_send(reminder: Reminder, now: dt.datetime) -> str:
 
 
 def _overtaken(reminder: Reminder, now: dt.datetime, offsets_minutes: set[int]) -> bool:
-    """Whether a reminder nearer the session is due too: after an outage (workers stopped, the
-    provider down) a session's 72 h, 24 h and 2 h reminders can all be due at once, and the
-    patient gets the nearest one only, as planning keeps only the nearer of two reminders that
-    quiet hours put on the same instant. Reads the rows only once a nearer reminder's time may
-    have come (quiet hours move a send by less than a day)."""
+    """Whether a reminder nearer the session, at an offset the clinic still sends, is due too (or
+    went out already): after an outage (workers stopped, the provider down) a session's 72 h, 24 h
+    and 2 h reminders can all be due at once, and the patient gets the nearest one only, as
+    planning keeps only the nearer of two reminders that quiet hours put on the same instant.
+
+    The rows are read only once a nearer reminder's planned time has come (worked out as planning
+    does, quiet hours included), so a reminder sent at its own time costs no statement more. A
+    nearer one that failed for good overtakes nothing; `deliver` tries a session's nearer
+    reminders first, so a provider's refusal of it leaves the farther ones to go."""
     nearer = [offset for offset in offsets_minutes if offset < (reminder.offset_minutes or 0)]
-    if not nearer or now < reminder.session_starts_at - dt.timedelta(minutes=max(nearer), days=1):
+    if not nearer:
+        return False
+    policy = reminder.appointment.site.reminder_policy_or_default
+    quiet = QuietHours(start=policy.quiet_hours_start, end=policy.quiet_hours_end)
+    zone = reminder.appointment.patient.zone
+    first_due = min(
+        reminder_send_time(
+            due_at=reminder.session_starts_at - dt.timedelta(minutes=offset),
+            session_starts_at=reminder.session_starts_at,
+            zone=zone,
+            quiet=quiet,
+        )
+        for offset in nearer
+    )
+    if now < first_due:
         return False
     return Reminder.objects.filter(
         appointment_id=reminder.appointment_id,
         kind=ReminderKind.REMINDER,
         session_starts_at=reminder.session_starts_at,
-        offset_minutes__lt=reminder.offset_minutes,
+        offset_minutes__in=nearer,
         status__in=(ReminderStatus.PENDING, ReminderStatus.SENDING, ReminderStatus.SENT),
         due_at__lte=now,
     ).exists()
@@ -215,7 +233,10 @@ def deliver(*, claim: Claim, now: dt.datetime) -> DispatchReport:
     send_timeout = dt.timedelta(seconds=settings.REMINDER_SEND_TIMEOUT_SECONDS)
     # The lease runs from `now`; the time this batch has taken is read on the clock it started on.
     started = timezone.now()
-    loaded = list(reminders)
+    # A session's nearer reminders first: when several are due at once (after an outage) the nearest
+    # goes and overtakes the rest, and if the provider refuses it for good the farther ones still go.
+    loaded = sorted(reminders, key=lambda r: (r.next_attempt_at, r.appointment_id))
+    nearest_first(loaded)
     with _asynchronous_commit(), Outbox() as outbox:
         for index, reminder in enumerate(loaded):
             if now + (timezone.now() - started) + send_timeout >= claim.lease_expires_at:
@@ -239,6 +260,20 @@ def deliver(*, claim: Claim, now: dt.datetime) -> DispatchReport:
                 ).update(status=ReminderStatus.PENDING, lease_expires_at=None)
                 raise
     return report
+
+
+def nearest_first(batch: list[Reminder]) -> None:
+    """Within each session's rows of the batch, the reminders in order of their offset, nearest
+    first, each in a place one of them held (the batch keeps its order otherwise)."""
+    places: dict[tuple[int, dt.datetime], list[int]] = {}
+    for index, reminder in enumerate(batch):
+        if reminder.kind == ReminderKind.REMINDER and reminder.offset_minutes is not None:
+            places.setdefault((reminder.appointment_id, reminder.session_starts_at), []).append(index)
+    for indexes in places.values():
+        if len(indexes) > 1:
+            ordered = sorted((batch[i] for i in indexes), key=lambda r: r.offset_minutes or 0)
+            for index, reminder in zip(indexes, ordered, strict=True):
+                batch[index] = reminder
 
 
 def _record_sent(

@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import time_machine
 from django.core import mail
 
-from scheduling.models import ReminderKind, ReminderStatus
+from clinic.models import Channel, ReminderPolicy
+from scheduling.models import Reminder, ReminderKind, ReminderStatus
 from scheduling.reminders.dispatch import OVERTAKEN
 from scheduling.reminders.services import reminders_dispatch_due, reminders_schedule
 from tests.reminders.helpers import UTC, emails_for, make_appointment, rows
@@ -84,3 +86,61 @@ def test_a_session_booked_after_the_asking_reminders_time_is_asked_in_the_nearer
     reminders_dispatch_due(now=two_hours.due_at)
     [message] = reminder_mails()
     assert f"{QUESTIONNAIRE}{appointment.pk}" in message.body
+
+
+def reminders_that_went_out(appointment) -> list[Reminder]:
+    return rows(appointment, kind=ReminderKind.REMINDER, status=ReminderStatus.SENT)
+
+
+def test_24_hour_reminders_sent_on_time_keep_two_statements_per_row(django_assert_max_num_queries):
+    """Rule (test_dispatch.py::test_one_batch_takes_a_bounded_number_of_queries):
+    a batch costs claim + load + two statements per row. A 24 h reminder sent at its own time, with
+    no outage at all, pays no third statement to look for a nearer reminder that cannot be due yet."""
+    for _ in range(40):
+        booked()
+    reminders_dispatch_due(now=SESSION - dt.timedelta(hours=72), batch_size=100)  # the 72 h ones, on time
+    due = SESSION - dt.timedelta(hours=24)
+    assert Reminder.objects.filter(status=ReminderStatus.PENDING, next_attempt_at__lte=due).count() == 40
+    with django_assert_max_num_queries(3 + 2 + 2 * 40 + 2):
+        report = reminders_dispatch_due(now=due, batch_size=40)
+    assert report.sent == 40
+
+
+def test_a_reminder_the_clinic_no_longer_sends_does_not_overtake_one_it_still_sends():
+    """Rule: a late reminder that no nearer one has overtaken still goes. After an outage the clinic
+    changes its policy from [72, 24, 2] to [72, 24, 12]; the re-plan leaves the already-due 2 h row
+    to the dispatcher, which stops it ("The clinic no longer sends this reminder"). That stopped row
+    must not overtake the 24 h reminder: the patient must still get one reminder."""
+    appointment, reminders = booked()
+    assert set(reminders) == {72 * 60, 24 * 60, 120}
+    policy_saved = SESSION - dt.timedelta(hours=1, minutes=58)
+    with time_machine.travel(policy_saved, tick=False):
+        policy = ReminderPolicy.objects.get(site=appointment.site)
+        policy.offsets_hours = [72, 24, 12]
+        policy.save()  # the receiver re-plans at this instant
+    back = SESSION - dt.timedelta(hours=1, minutes=55)
+    reminders_dispatch_due(now=back)
+    reminders_dispatch_due(now=back + dt.timedelta(minutes=30))
+    sent = reminders_that_went_out(appointment)
+    assert len(sent) == 1, [
+        (r.offset_minutes, r.status, r.last_error) for r in rows(appointment, kind=ReminderKind.REMINDER)
+    ]
+
+
+def test_a_provider_error_on_the_nearest_reminder_does_not_leave_the_patient_without_any(settings):
+    """Rule: the farther reminders are dropped because a nearer one goes instead. When the nearer one
+    does not go (the provider refused it, the clinic allows one attempt), the patient must not be
+    left with no reminder at all while the provider took the next message fine: a session's nearer
+    reminders are tried first, and one that failed for good overtakes nothing."""
+    settings.SMS_BACKEND = "tests.reminders.backends.FailsOnceSmsBackend"
+    from tests.reminders.backends import FailsOnceSmsBackend
+
+    FailsOnceSmsBackend.failed = True  # the booking confirmation goes out
+    appointment, reminders = booked(preferred_channel=Channel.SMS, max_attempts=1)
+    FailsOnceSmsBackend.failed = False  # the provider refuses the next message once, then takes them all
+    back = reminders[120].due_at + dt.timedelta(minutes=5)
+    reminders_dispatch_due(now=back)
+    reminders_dispatch_due(now=back + dt.timedelta(minutes=10))
+    FailsOnceSmsBackend.failed = False
+    outcome = {r.offset_minutes: (r.status, r.last_error) for r in rows(appointment, kind=ReminderKind.REMINDER)}
+    assert reminders_that_went_out(appointment), outcome
