@@ -288,6 +288,8 @@ if _unknown_roles:
     raise ImproperlyConfigured(f"REQUIRE_2FA_ROLES names unknown roles: {', '.join(sorted(_unknown_roles))}.")
 OTP_TOTP_ISSUER = "Infusion clinic"
 # API tokens (django-rest-knox): only a hash is stored, and each expires.
+# At most this many unexpired tokens per user (clinic.security.services.token_issue).
+API_TOKEN_LIMIT_PER_USER = env_int("API_TOKEN_LIMIT_PER_USER", 20, minimum=1)
 REST_KNOX = {
     "TOKEN_TTL": dt.timedelta(hours=env_int("API_TOKEN_TTL_HOURS", 10, minimum=1)),
     "AUTH_HEADER_PREFIX": "Token",

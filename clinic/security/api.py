@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from clinic.api_errors import ClinicAutoSchema
 from clinic.security.authentication import ClinicTokenAuthentication
-from clinic.security.services import token_issue, token_revoke, tokens_revoke_all
+from clinic.security.services import TokenLimitReached, token_issue, token_revoke, tokens_revoke_all
 from clinic.security.two_factor import code_verify, confirmed_device, second_factor_required
 
 
@@ -38,6 +38,10 @@ class TokenSerializer(serializers.Serializer):
 class SecondFactorEnrolmentRequired(exceptions.PermissionDenied):
     default_code = "second_factor_enrolment_required"
     default_detail = "Your role requires a second factor: set one up on the web (Account page) first."
+
+
+class TokenLimit(exceptions.PermissionDenied):
+    default_code = "token_limit_reached"
 
 
 def _locked_out() -> exceptions.Throttled:
@@ -80,7 +84,10 @@ class TokenObtainView(APIView):
                 raise exceptions.ValidationError(
                     {"otp_code": ["That code is not valid; codes change every 30 seconds."]}
                 )
-        clear_text, instance = token_issue(user=user)
+        try:
+            clear_text, instance = token_issue(user=user)
+        except TokenLimitReached as refused:
+            raise TokenLimit(str(refused)) from refused
         # A successful sign-in like the web's for the lockout: the failure count starts again
         # (AXES_RESET_ON_SUCCESS). Only axes is told: Django's user_logged_in would also start a
         # browser session's idle clock, and a token client has no session.
