@@ -128,7 +128,14 @@ class ClinicAPIMixin(PatientsShownMixin):
         super().initial(request, *args, **kwargs)
         # After authentication and the role check, so a stranger is told 401/403 first.
         refuse_control_characters(request)
-        if request.method not in SAFE_METHODS and "If-Match" in request.headers and not self.honours_if_match:
+        if_match = request.headers.get("If-Match")
+        # `*` holds for any resource that exists (RFC 9110 §13.1.1), with or without an ETag.
+        if (
+            request.method not in SAFE_METHODS
+            and if_match is not None
+            and if_match.strip() != "*"
+            and not self.honours_if_match
+        ):
             raise PreconditionFailed()
 
     def handle_exception(self, exc):

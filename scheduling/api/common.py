@@ -87,17 +87,28 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def expected_version(request: Request, body_version: int | None) -> int:
-    """The plan version the editor read: If-Match, or the body's `version`; neither is 428."""
+def expected_version(request: Request, body_version: int | None, current: int) -> int | None:
+    """The plan version the editor read: If-Match, or the body's `version`; neither is 428.
+
+    If-Match is read as RFC 9110 §13.1.1 has it: `*` holds for any current version (None: the
+    change is not tied to one, unless the body names one), and a list of tags holds when the plan's
+    `current` version is one of them (the version returned is then that one; otherwise the first,
+    which the service refuses as stale)."""
     header = request.headers.get("If-Match")
     if header is not None:
-        match = _ETAG.match(header)
-        if not match:
-            raise serializers.ValidationError({"If-Match": ['Send the plan\'s ETag, e.g. "3".']})
-        version = int(match.group(1))
-        if body_version is not None and body_version != version:
-            raise serializers.ValidationError({"version": ["Differs from If-Match; send one version."]})
-        return version
+        if header.strip() == "*":
+            return body_version
+        versions = []
+        for tag in header.split(","):
+            match = _ETAG.match(tag)
+            if not match:
+                raise serializers.ValidationError({"If-Match": ['Send the plan\'s ETag, e.g. "3", or several, or *.']})
+            versions.append(int(match.group(1)))
+        if body_version is not None:
+            if body_version not in versions:
+                raise serializers.ValidationError({"version": ["Differs from If-Match; send one version."]})
+            return body_version
+        return current if current in versions else versions[0]
     if body_version is not None:
         return body_version
     raise PreconditionRequired()

@@ -448,7 +448,7 @@ class PlanViewSet(
         `fields` of the serializer's data (and the time, when `dated`)."""
         plan = self.get_object()
         data = self._valid(serializer_class)
-        version = expected_version(self.request, data.get("version"))
+        version = expected_version(self.request, data.get("version"), plan.version)
         when = {"now": timezone.now()} if dated else {}
         result = change(
             plan=plan,

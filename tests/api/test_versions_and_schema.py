@@ -50,3 +50,49 @@ def test_an_if_match_on_a_patient_edit_is_not_ignored(world):
     )
     assert response.status_code == 412, (response.status_code, response.content[:200])
     assert Patient.objects.get(pk=patient.pk).escort_name != "Sam Ride"
+
+
+def test_if_match_star_holds_for_a_resource_without_an_etag(world):
+    """RFC 9110 §13.1.1: `If-Match: *` is true whenever the resource exists, ETag or not."""
+    patient = world.appointment_a.patient
+    response = world.client("front_desk").patch(
+        f"{V1}/patients/{patient.pk}/", {"escort_name": "Sam Ride"}, format="json", HTTP_IF_MATCH="*"
+    )
+    assert response.status_code == 200, response.content[:300]
+    assert Patient.objects.get(pk=patient.pk).escort_name == "Sam Ride"
+
+
+def test_if_match_star_changes_a_plan_whatever_its_version(world):
+    """`*` ties the change to no version: the plan changes and its new ETag comes back."""
+    plan = world.plan_b
+    response = world.client("prescriber").post(
+        f"{V1}/plans/{plan.pk}/pause/", {"reason": "Travel"}, format="json", HTTP_IF_MATCH="*"
+    )
+    assert response.status_code == 200, response.content[:300]
+    assert response["ETag"] == f'"{plan.version + 1}"'
+
+
+@pytest.mark.parametrize(("holds", "status"), [(True, 200), (False, 409)])
+def test_if_match_with_a_list_of_tags_holds_when_the_current_version_is_one_of_them(world, holds, status):
+    """RFC 9110 §13.1.1: If-Match lists entity tags; it holds when the current one is among them
+    (else the change is refused as stale, as for one tag)."""
+    plan = world.plan_b
+    listed = [plan.version + 20, plan.version] if holds else [plan.version + 20, plan.version + 30]
+    response = world.client("prescriber").post(
+        f"{V1}/plans/{plan.pk}/pause/",
+        {"reason": "Travel"},
+        format="json",
+        HTTP_IF_MATCH=", ".join(f'"{version}"' for version in listed),
+    )
+    assert response.status_code == status, response.content[:300]
+    plan.refresh_from_db()
+    assert (plan.status == "paused") == holds
+
+
+def test_a_malformed_tag_in_an_if_match_list_is_a_400(world):
+    plan = world.plan_b
+    response = world.client("prescriber").post(
+        f"{V1}/plans/{plan.pk}/pause/", {"reason": "Travel"}, format="json", HTTP_IF_MATCH=f'"{plan.version}", nonsense'
+    )
+    assert response.status_code == 400
+    assert "If-Match" in response.json()["error"]["fields"]
