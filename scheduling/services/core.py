@@ -15,13 +15,14 @@ import datetime as dt
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.models import AbstractBaseUser, User
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Field, QuerySet
 
 from clinic.models import Chair, Site, StaffMember
+from clinic.rows import column_reader
 from patients.models import Patient
 from scheduling.engine import Availability, Slot, Span
 from scheduling.engine.model import DEFAULT_NURSE_WORK, NurseWork
@@ -113,19 +114,50 @@ class PlannedSession:
     induction_round: int = 1
 
 
+# What a booking plans the patient's reminders from (scheduling.reminders): read again with the lock.
+_REMINDER_INPUTS = ("reminder_consent", "email", "mobile_phone", "preferred_channel", "time_zone", "home_site_id")
+
+
 def lock_for_booking(*, nurse_ids: Sequence[int], patient: Patient) -> None:
+    """Lock the nurses and the patient in one order, and read again, under the lock, what the
+    patient's reminders are planned from: a consent or a detail saved while the booking ran was
+    planned for the sessions booked so far (`reminders_resume`, `reminders_replan`), not this one,
+    so this booking must plan from the saved values, not from its copy read before the lock."""
     nurses = sorted(set(nurse_ids))
     if len(nurses) == 1 and connection.vendor == "postgresql":
         # One statement, same order: the single row of the join locks the nurse, then the patient.
+        columns = ", ".join(f"p.{_patient_field(name).column}" for name in _REMINDER_INPUTS)
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT 1 FROM clinic_staffmember s, patients_patient p WHERE s.id = %s AND p.id = %s FOR UPDATE OF s, p",
+                f"SELECT {columns} FROM clinic_staffmember s, patients_patient p"  # noqa: S608 - model columns
+                " WHERE s.id = %s AND p.id = %s FOR UPDATE OF s, p",
                 [nurses[0], patient.pk],
             )
-            if cursor.fetchone() is not None:
-                return
+            row = cursor.fetchone()
+        if row is not None:
+            _reminder_inputs_read(patient, row)
+            return
     list(StaffMember.objects.select_for_update().filter(pk__in=nurses).order_by("pk").values_list("pk"))
-    list(Patient.objects.select_for_update().filter(pk=patient.pk).values_list("pk"))
+    row = Patient.objects.select_for_update().filter(pk=patient.pk).values_list(*_REMINDER_INPUTS).first()
+    if row is not None:
+        _reminder_inputs_read(patient, row, converted=True)
+
+
+def _reminder_inputs_read(patient: Patient, row: Sequence[Any], *, converted: bool = False) -> None:
+    for name, value in zip(_REMINDER_INPUTS, row, strict=True):
+        if not converted:
+            read = _column_reader(name)
+            value = read(value) if read is not None else value
+        setattr(patient, name, value)  # a changed home site drops the cached one (Django's FK descriptor)
+
+
+def _patient_field(name: str) -> Field:
+    return cast(Field, Patient._meta.get_field(name))
+
+
+@functools.cache
+def _column_reader(name: str) -> Any:
+    return column_reader(_patient_field(name))
 
 
 def fresh_availability(
