@@ -261,8 +261,10 @@ class RoleAccess(BasePermission):
         action = getattr(view, "action", None)
         if action == "metadata" and request.method != "OPTIONS":
             # DRF's OPTIONS answer asks again for each write it could describe, with the request's
-            # method changed: describe only the writes the role may make.
-            action = _WRITE_ACTIONS.get(request.method, request.method.lower())
+            # method changed: describe only the writes the role may make. The route's own action for
+            # that method (an extra action's, e.g. `start`), else the viewset's standard one.
+            routed = (getattr(view, "action_map", None) or {}).get(request.method.lower())
+            action = routed or _WRITE_ACTIONS.get(request.method, request.method.lower())
         if not action:
             action = request.method.lower()
         table = cast(_RoleTable, view).access  # every view that lists RoleAccess declares `access`

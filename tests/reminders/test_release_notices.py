@@ -12,7 +12,7 @@ import pytest
 from django.core import mail
 
 from scheduling import services
-from scheduling.models import Reminder, ReminderKind, ReminderStatus
+from scheduling.models import PlanStatus, Reminder, ReminderKind, ReminderStatus
 from scheduling.reminders.services import reminders_dispatch_due
 from tests.reminders.test_ics import calendar_of
 from tests.scheduling.conftest import NOW, START, make_clinic
@@ -115,3 +115,27 @@ def test_text_messages_say_it_too(booked, settings, sms_outbox, change, said):
     cancelled = [m for m in sms_outbox if "is cancelled" in m.body]
     assert len(cancelled) == len(sessions)
     assert all(said in m.body and "To rebook" not in m.body for m in cancelled)
+
+
+def cancellation_notice_of(appointment, now):
+    mail.outbox.clear()
+    reminders_dispatch_due(now=now)
+    ids = {str(r.pk) for r in Reminder.objects.filter(kind=ReminderKind.CANCELLATION, appointment_id=appointment.pk)}
+    [message] = [m for m in mail.outbox if m.extra_headers["X-Reminder-Id"] in ids]
+    return message
+
+
+@pytest.mark.parametrize("typed", ["Plan paused", "Plan ended"])
+def test_a_single_session_cancelled_with_the_same_words_still_asks_to_rebook(booked, typed):
+    """Rule: only a session released by a plan change (plan_pause / plan_end / plan_new_induction)
+    is told its plan is paused or ended. A front-desk (or FHIR, or API) cancel of one session whose
+    typed reason happens to read "Plan paused" leaves the plan active, so the patient must be asked
+    to call and rebook, not told their treatment plan is paused/ended."""
+    clinic, plan, sessions = booked
+    now = NOW + dt.timedelta(hours=1)
+    services.appointment_cancel(appointment=sessions[2], actor=clinic.front_desk.user, reason=typed, now=now)
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.ACTIVE  # the plan itself did not change
+    body = cancellation_notice_of(sessions[2], now).body
+    assert "your treatment plan" not in body, body
+    assert CALL_TO_REBOOK in body, body
