@@ -11,3 +11,6 @@ SEND_LATENCY_SECONDS = float(os.environ.get("BENCH_SEND_LATENCY_MS", "0")) / 100
 ROOT_URLCONF = "tests.reminders.urls"
 SITE_URL = "https://clinic.example"
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("BENCH_QUEUE", "bench-reminders")
+# The test settings run tasks eagerly (in the caller); the bench's workers must queue the helpers a
+# backlog fans out to, as production does, or each helper runs inside the worker that enqueued it.
+CELERY_TASK_ALWAYS_EAGER = False
