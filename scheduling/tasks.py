@@ -50,18 +50,23 @@ def dispatch_due_reminders(helper: bool = False) -> dict[str, int]:
     totals: dict[str, int] = {}
     started = time.monotonic()
     fanned_out = helper
+
+    def fan_out() -> None:
+        # Called once the first claim comes back full, before its batch is sent: the helpers start
+        # while this batch is being sent, rather than after it.
+        nonlocal fanned_out
+        if fanned_out:
+            return
+        fanned_out = True
+        for _ in range(settings.REMINDER_DISPATCH_FAN_OUT):
+            # Expire with the tick, so helpers queued behind a busy worker do not pile up.
+            dispatch_due_reminders.apply_async(kwargs={"helper": True}, expires=float(settings.REMINDER_DISPATCH_EVERY))
+
     while True:
-        report = reminders_dispatch_due(batch_size=DISPATCH_BATCH_SIZE)
+        report = reminders_dispatch_due(batch_size=DISPATCH_BATCH_SIZE, on_full_claim=fan_out)
         for key, value in dataclasses.asdict(report).items():
             totals[key] = totals.get(key, 0) + value
         backlog = report.claimed >= DISPATCH_BATCH_SIZE
-        if backlog and not fanned_out:
-            fanned_out = True
-            for _ in range(settings.REMINDER_DISPATCH_FAN_OUT):
-                # Expire with the tick, so helpers queued behind a busy worker do not pile up.
-                dispatch_due_reminders.apply_async(
-                    kwargs={"helper": True}, expires=float(settings.REMINDER_DISPATCH_EVERY)
-                )
         if not backlog or time.monotonic() - started > settings.REMINDER_DISPATCH_EVERY:
             return totals
 

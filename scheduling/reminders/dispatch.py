@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -464,7 +464,14 @@ def _deliver_one(
     report.sent += 1
 
 
-def reminders_dispatch_due(*, now: dt.datetime | None = None, batch_size: int = 100) -> DispatchReport:
-    """One batch: claim (committed), then send and record each row."""
+def reminders_dispatch_due(
+    *, now: dt.datetime | None = None, batch_size: int = 100, on_full_claim: Callable[[], None] | None = None
+) -> DispatchReport:
+    """One batch: claim (committed), then send and record each row. `on_full_claim` is called when
+    the claim took a whole batch (a backlog), before anything is sent: the beat task enqueues its
+    helpers there, so they work alongside this batch instead of waiting for it to be sent."""
     now = now or timezone.now()
-    return deliver(claim=claim_due(now=now, batch_size=batch_size), now=now)
+    claim = claim_due(now=now, batch_size=batch_size)
+    if on_full_claim is not None and len(claim.reminder_ids) >= batch_size:
+        on_full_claim()
+    return deliver(claim=claim, now=now)

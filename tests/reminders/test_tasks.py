@@ -68,3 +68,22 @@ def test_no_backlog_no_helpers(site, settings, monkeypatch):
     with time_machine.travel(now, tick=False):
         assert dispatch_due_reminders.apply().get()["sent"] == 2
     assert enqueued == []
+
+
+def test_helpers_are_enqueued_before_the_first_full_batch_is_sent(site, settings, monkeypatch):
+    """The helpers of a backlog start while the beat's dispatcher sends its first batch: they are
+    enqueued as soon as its claim comes back full, not after that batch is sent (workers would
+    otherwise stand idle for a batch's sending time every tick)."""
+    settings.REMINDER_DISPATCH_FAN_OUT = 2
+    monkeypatch.setattr("scheduling.tasks.DISPATCH_BATCH_SIZE", 3)
+    now = dt.datetime(2026, 11, 22, 15, tzinfo=UTC)
+    _due_reminders(site, 7, now)
+    sent_when_enqueued: list[int] = []
+    monkeypatch.setattr(
+        dispatch_due_reminders,
+        "apply_async",
+        lambda **options: sent_when_enqueued.append(Reminder.objects.filter(status=ReminderStatus.SENT).count()),
+    )
+    with time_machine.travel(now, tick=False):
+        assert dispatch_due_reminders.apply().get()["sent"] == 7
+    assert sent_when_enqueued == [0, 0]
