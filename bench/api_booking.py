@@ -62,7 +62,9 @@ def seed(bookings: int) -> tuple[str, list[dict]]:
     starts_per_day = 6  # 07:00, 09:00, ... 17:00 local, two-hour sessions
     days = -(-bookings // (len(chairs) * starts_per_day)) + 1
     nurses = []
-    for index in range(2):
+    # A nurse per chair: every chair's session starts at the same time, and a nurse sets up one
+    # patient at a time (Site.setups_per_nurse), so two chairs cannot share one.
+    for index in range(len(chairs)):
         nurse_user = user_model.objects.create_user(username=f"bench-nurse-{index}", password="x")
         nurse = StaffMember.objects.create(user=nurse_user, role=Role.NURSE)
         nurse.sites.add(site)
@@ -93,8 +95,7 @@ def seed(bookings: int) -> tuple[str, list[dict]]:
         day, rest = divmod(slot, len(chairs) * starts_per_day)
         start_index, chair_index = divmod(rest, len(chairs))
         local = dt.datetime.combine(first_day + dt.timedelta(days=day), dt.time(7 + 2 * start_index), tzinfo=zone)
-        # Each nurse watches three chairs at once (the site's ratio); pin the pairing.
-        nurse = nurses[chair_index % len(nurses)]
+        nurse = nurses[chair_index]
         bodies.append(
             {
                 "patient": patient.pk,
