@@ -13,9 +13,13 @@ def confirmed_device(user: AbstractBaseUser) -> TOTPDevice | None:
 
 def second_factor_required(user: AbstractBaseUser) -> bool:
     """The clinic turns the second factor on for roles (REQUIRE_2FA_ROLES), typically prescribers
-    and clinic administrators, who can order or configure controlled-substance treatment."""
+    and clinic administrators, who can order or configure controlled-substance treatment. A
+    superuser, who can do all of that and more, needs it whenever any role does, with or without
+    a staff row."""
     if not settings.REQUIRE_2FA_ROLES or not user.is_authenticated:
         return False
+    if getattr(user, "is_superuser", False):
+        return True
     staff = getattr(user, "staff", None)
     return staff is not None and staff.active and staff.role in settings.REQUIRE_2FA_ROLES
 
