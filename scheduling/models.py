@@ -626,9 +626,13 @@ class WaitlistOffer(models.Model):
     status = models.CharField(max_length=10, choices=WaitlistOfferStatus.choices, default=WaitlistOfferStatus.OPEN)
     booked = models.ForeignKey(Appointment, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     messaged_at = models.DateTimeField(null=True, blank=True)
-    # Set while the accept link waits for the end of the patient's quiet hours (the sweep sends it).
+    # Set while the accept link waits for the end of the patient's quiet hours, or for another try
+    # after the provider refused it (the sweep sends it then).
     message_due_at = models.DateTimeField(null=True, blank=True)
     message_error = models.TextField(blank=True)
+    # Tries at sending the accept link; one the provider refused is tried again (message_due_at)
+    # up to the site's reminder policy's max_attempts, while the session is ahead.
+    message_attempts = models.PositiveSmallIntegerField(default=0)
     accepted_at = models.DateTimeField(null=True, blank=True)
     accepted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

@@ -378,7 +378,8 @@ def waitlist_offers_sweep(*, now: dt.datetime) -> int:
 
 
 def waitlist_offer_messages_due(*, now: dt.datetime) -> int:
-    """Send the accept links that waited for the end of the patients' quiet hours, for the offers
+    """Send the accept links that waited for the end of the patients' quiet hours or for another try
+    after a provider's refusal, for the offers
     still open whose chair nobody has booked since and whose session is still ahead. Each is
     claimed (its due time cleared) before it is sent, so two sweeps never send one twice.
     Returns how many were claimed."""
@@ -436,7 +437,7 @@ def _message_offer(offer: WaitlistOffer, *, now: dt.datetime) -> None:
     the front desk still sees the offer and can call."""
     from scheduling.reminders.channels import Outbox, OutgoingMessage
     from scheduling.reminders.services import quiet_hours
-    from scheduling.reminders.timing import choose_channel, quiet_period_around
+    from scheduling.reminders.timing import choose_channel, quiet_period_around, retry_delay
 
     patient = offer.entry.patient
     if not patient.reminder_consent:
@@ -476,14 +477,21 @@ def _message_offer(offer: WaitlistOffer, *, now: dt.datetime) -> None:
             f"Accept: {link}\n\nIf you cannot come, ignore this message; you stay on the waitlist.\n"
         )
     message = OutgoingMessage(to=to, subject=f"{site.name}: an earlier session is free", body=body)
+    attempts = offer.message_attempts + 1
     try:
         with Outbox() as outbox:
             outbox.channel(channel).send(message)
     except Exception as exc:  # a provider's failure must not lose the other offers
-        logger.warning("Waitlist offer %s could not be sent: %s", offer.pk, exc)
-        WaitlistOffer.objects.filter(pk=offer.pk).update(message_error=str(exc)[:500])
+        logger.warning("Waitlist offer %s could not be sent (attempt %s): %s", offer.pk, attempts, exc)
+        # Tried again by the sweep (waitlist_offer_messages_due) with the reminders' backoff, while
+        # the session is ahead and the site's policy allows more attempts; the desk sees the error.
+        retry_at = now + retry_delay(attempts)
+        again = attempts < policy.max_attempts and retry_at < offer.starts_at
+        WaitlistOffer.objects.filter(pk=offer.pk).update(
+            message_error=str(exc)[:500], message_attempts=attempts, message_due_at=retry_at if again else None
+        )
         return
-    WaitlistOffer.objects.filter(pk=offer.pk).update(messaged_at=now)
+    WaitlistOffer.objects.filter(pk=offer.pk).update(messaged_at=now, message_attempts=attempts, message_error="")
 
 
 # --- accepting ---
