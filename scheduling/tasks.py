@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import time
 
 from celery import shared_task
@@ -20,6 +21,8 @@ from scheduling.services.day_plans import day_plans_refresh
 from scheduling.services.day_template import REGENERATE_TASK, day_template_fail, day_template_regenerate
 from scheduling.services.holds import holds_release_expired
 from scheduling.services.waitlist import waitlist_offer_freed_slot, waitlist_offers_sweep
+
+logger = logging.getLogger(__name__)
 
 DISPATCH_BATCH_SIZE = 100
 
@@ -58,9 +61,16 @@ def dispatch_due_reminders(helper: bool = False) -> dict[str, int]:
         if fanned_out:
             return
         fanned_out = True
-        for _ in range(settings.REMINDER_DISPATCH_FAN_OUT):
-            # Expire with the tick, so helpers queued behind a busy worker do not pile up.
-            dispatch_due_reminders.apply_async(kwargs={"helper": True}, expires=float(settings.REMINDER_DISPATCH_EVERY))
+        try:
+            for _ in range(settings.REMINDER_DISPATCH_FAN_OUT):
+                # Expire with the tick, so helpers queued behind a busy worker do not pile up.
+                dispatch_due_reminders.apply_async(
+                    kwargs={"helper": True}, expires=float(settings.REMINDER_DISPATCH_EVERY)
+                )
+        except Exception:
+            # The batch just claimed is sent all the same: a broker that takes no helpers only
+            # leaves this dispatcher to work alone.
+            logger.warning("Reminder dispatch could not enqueue its helpers", exc_info=True)
 
     while True:
         report = reminders_dispatch_due(batch_size=DISPATCH_BATCH_SIZE, on_full_claim=fan_out)

@@ -87,3 +87,20 @@ def test_helpers_are_enqueued_before_the_first_full_batch_is_sent(site, settings
     with time_machine.travel(now, tick=False):
         assert dispatch_due_reminders.apply().get()["sent"] == 7
     assert sent_when_enqueued == [0, 0]
+
+
+def test_a_broker_that_takes_no_helpers_does_not_hold_up_the_claimed_batch(site, settings, monkeypatch):
+    """The helpers are enqueued between the claim and the sending: if the broker refuses them, the
+    rows just claimed are sent all the same, not left 'sending' until their lease runs out."""
+    settings.REMINDER_DISPATCH_FAN_OUT = 2
+    monkeypatch.setattr("scheduling.tasks.DISPATCH_BATCH_SIZE", 3)
+    now = dt.datetime(2026, 11, 22, 15, tzinfo=UTC)
+    _due_reminders(site, 5, now)
+
+    def broker_down(**options):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(dispatch_due_reminders, "apply_async", broker_down)
+    with time_machine.travel(now, tick=False):
+        assert dispatch_due_reminders.apply().get()["sent"] == 5
+    assert not Reminder.objects.filter(status=ReminderStatus.SENDING).exists()
