@@ -294,8 +294,18 @@ BLOCKING_STATUSES = (
     AppointmentStatus.COMPLETED,
 )
 UPCOMING_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED)
-# The cancellation reasons of the sessions a plan change releases all at once (scheduling.services.plans);
-# the patient's notice says what happened to the plan instead of asking them to call and rebook.
+
+
+class ReleasedWithPlan(models.TextChoices):
+    """Why a cancelled session went with its plan (Appointment.released_with_plan)."""
+
+    PAUSED = "paused", "The plan was paused"
+    ENDED = "ended", "The plan ended"
+    REPLACED = "replaced", "A new induction course replaced it"
+    RESCHEDULED = "rescheduled", "The plan's schedule changed and no longer needs it"
+
+
+# The cancellation reasons of the sessions a plan change releases all at once (scheduling.services.plans).
 RELEASED_PLAN_PAUSED = "Plan paused"
 RELEASED_PLAN_ENDED = "Plan ended"
 RELEASED_NEW_INDUCTION = "A new induction course replaces these sessions"
@@ -336,6 +346,11 @@ class Appointment(models.Model):
     # Set when a clinician accepted a move that breaks a plan rule.
     rule_override_reason = models.TextField(blank=True)
     cancellation_reason = models.TextField(blank=True)
+    # Set when the session went with a change of its whole plan rather than on its own: the patient's
+    # cancellation notice then says what happened to the plan instead of asking them to rebook.
+    released_with_plan = models.CharField(
+        max_length=12, choices=ReleasedWithPlan.choices, blank=True, default="", db_default=""
+    )
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

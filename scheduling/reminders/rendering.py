@@ -16,12 +16,8 @@ from django.utils import timezone
 
 from clinic.models import Channel
 from scheduling.models import (
-    RELEASED_NEW_INDUCTION,
-    RELEASED_PLAN_ENDED,
-    RELEASED_PLAN_PAUSED,
     Appointment,
     AppointmentStatus,
-    PlanStatus,
     Reminder,
     ReminderKind,
     ReminderStatus,
@@ -45,25 +41,6 @@ def preparation_notes(appointment: Appointment) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def released_with_plan(appointment: Appointment) -> str:
-    """Whether a cancelled session went with the rest of its plan: "paused", "ended" or "replaced"
-    (by a new induction course), else "". Its cancellation notice then says so rather than asking
-    the patient to call and rebook. The reason a plan change writes is read together with the
-    plan's state, so a session cancelled on its own with the same words typed in is not taken for
-    one (the plan is still active, or on the same course)."""
-    plan = appointment.plan if appointment.plan_id else None
-    if appointment.status != AppointmentStatus.CANCELLED or plan is None:
-        return ""
-    reason = appointment.cancellation_reason
-    if reason == RELEASED_PLAN_PAUSED and plan.status == PlanStatus.PAUSED:
-        return "paused"
-    if reason == RELEASED_PLAN_ENDED and plan.status == PlanStatus.ENDED:
-        return "ended"
-    if reason == RELEASED_NEW_INDUCTION and appointment.induction_round < plan.induction_round:
-        return "replaced"
-    return ""
-
-
 def message_context(*, appointment: Appointment, with_links: bool) -> dict[str, Any]:
     patient = appointment.patient
     zone = patient.zone
@@ -81,7 +58,10 @@ def message_context(*, appointment: Appointment, with_links: bool) -> dict[str, 
         "preparation_notes": preparation_notes(appointment),
         "confirm_url": "",
         "cancel_url": "",
-        "released_with_plan": released_with_plan(appointment),
+        # A session that went with a change of its plan: its notice says which change.
+        "released_with_plan": appointment.released_with_plan
+        if appointment.status == AppointmentStatus.CANCELLED
+        else "",
     }
     if with_links:
         context["confirm_url"] = link_url(appointment=appointment, purpose=tokens.CONFIRM)

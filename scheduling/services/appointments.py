@@ -694,13 +694,15 @@ def appointment_cancel(
     now: dt.datetime,
     rebook: bool = False,
     release_only: bool = False,
+    released_with_plan: str = "",
 ) -> CancelOutcome:
     """Cancel a session: the chair is free at once and pending reminders are cancelled. Nothing is
     re-booked unless the caller asks (`rebook`); the outcome says what the course is now missing,
     and a short induction is flagged for the clinician. No other session of the course moves.
 
     `release_only` is for plan changes that release every future session at once (pause, end,
-    new induction): the plan change itself says what happens to the course."""
+    new induction): the plan change itself says what happens to the course, and
+    `released_with_plan` (a ReleasedWithPlan) tells the patient's notice which change it was."""
     if not reason.strip():
         raise InvalidInput("Give a reason for the cancellation.")
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
@@ -714,9 +716,10 @@ def appointment_cancel(
     appointment.cancelled_at = now
     appointment.cancelled_by = acting_user(actor)
     appointment.cancellation_reason = reason
+    appointment.released_with_plan = released_with_plan if release_only else ""
     save_with_history(
         appointment,
-        fields=["status", "cancelled_at", "cancelled_by", "cancellation_reason"],
+        fields=["status", "cancelled_at", "cancelled_by", "cancellation_reason", "released_with_plan"],
         actor=actor,
         reason=f"Cancelled: {reason}",
     )

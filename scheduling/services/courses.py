@@ -42,6 +42,7 @@ from scheduling.models import (
     AppointmentStatus,
     Phase,
     PlanStatus,
+    ReleasedWithPlan,
     TreatmentPlan,
 )
 from scheduling.reminders import services as reminders
@@ -641,8 +642,12 @@ def maintenance_replan(
     for appointment in existing[len(slots) :]:
         appointment.status, appointment.cancelled_at = AppointmentStatus.CANCELLED, now
         appointment.cancellation_reason = reason
+        appointment.released_with_plan = ReleasedWithPlan.RESCHEDULED
         save_with_history(
-            appointment, fields=["status", "cancelled_at", "cancellation_reason"], actor=actor, reason=reason
+            appointment,
+            fields=["status", "cancelled_at", "cancellation_reason", "released_with_plan"],
+            actor=actor,
+            reason=reason,
         )
         reminders.reminders_cancel(appointment=appointment, now=now)
         announce(appointment_cancelled, appointments=[appointment], actor=actor)

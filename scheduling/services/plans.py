@@ -28,6 +28,7 @@ from scheduling.models import (
     Phase,
     PlanStatus,
     Protocol,
+    ReleasedWithPlan,
     TreatmentPlan,
 )
 from scheduling.selectors import plan_preferences, resume_days
@@ -68,7 +69,9 @@ def _save(plan: TreatmentPlan, fields: list[str], *, actor: AbstractBaseUser | N
     save_with_history(plan, fields=[*fields, "version"], actor=actor, reason=reason)
 
 
-def _release_future(plan: TreatmentPlan, *, actor: AbstractBaseUser | None, now: dt.datetime, reason: str) -> int:
+def _release_future(
+    plan: TreatmentPlan, *, actor: AbstractBaseUser | None, now: dt.datetime, reason: str, why: ReleasedWithPlan
+) -> int:
     # Latest first, so each released session keeps its number when the rest are renumbered. Holds
     # (an outside system's $hold) go too: booked later, they would put a session on a closed course.
     future = list(
@@ -77,7 +80,9 @@ def _release_future(plan: TreatmentPlan, *, actor: AbstractBaseUser | None, now:
         )
     )
     for appointment in future:
-        appointment_cancel(appointment=appointment, actor=actor, reason=reason, now=now, release_only=True)
+        appointment_cancel(
+            appointment=appointment, actor=actor, reason=reason, now=now, release_only=True, released_with_plan=why
+        )
     return len(future)
 
 
@@ -213,7 +218,7 @@ def plan_pause(
     if plan.status != PlanStatus.ACTIVE:
         raise InvalidState(f"Only an active plan can be paused; this one is {plan.get_status_display().lower()}.")
     # The sessions say what happened; why (a clinical reason) stays with the plan, for clinicians.
-    released = _release_future(plan, actor=actor, now=now, reason=RELEASED_PLAN_PAUSED)
+    released = _release_future(plan, actor=actor, now=now, reason=RELEASED_PLAN_PAUSED, why=ReleasedWithPlan.PAUSED)
     plan.status, plan.paused_at = PlanStatus.PAUSED, now
     _save(plan, ["status", "paused_at"], actor=actor, reason=f"Paused ({released} sessions released): {reason}")
     return plan
@@ -335,7 +340,7 @@ def plan_end(
     plan = _lock(plan, expected_version)
     if plan.status not in OPEN_PLAN_STATUSES:
         raise InvalidState(f"The plan is already {plan.get_status_display().lower()}.")
-    released = _release_future(plan, actor=actor, now=now, reason=RELEASED_PLAN_ENDED)
+    released = _release_future(plan, actor=actor, now=now, reason=RELEASED_PLAN_ENDED, why=ReleasedWithPlan.ENDED)
     plan.status, plan.ended_at, plan.end_reason = PlanStatus.ENDED, now, reason
     _save(
         plan,
@@ -363,7 +368,7 @@ def plan_new_induction(
     plan = _lock(plan, expected_version)
     if plan.status not in (PlanStatus.ACTIVE, PlanStatus.PAUSED):
         raise InvalidState("A new induction needs an active or paused plan.")
-    _release_future(plan, actor=actor, now=now, reason=RELEASED_NEW_INDUCTION)
+    _release_future(plan, actor=actor, now=now, reason=RELEASED_NEW_INDUCTION, why=ReleasedWithPlan.REPLACED)
     plan.induction_round += 1
     plan.phase, plan.status, plan.paused_at = Phase.INDUCTION, PlanStatus.ACTIVE, None
     _save(

@@ -139,3 +139,37 @@ def test_a_single_session_cancelled_with_the_same_words_still_asks_to_rebook(boo
     body = cancellation_notice_of(sessions[2], now).body
     assert "your treatment plan" not in body, body
     assert CALL_TO_REBOOK in body, body
+
+
+def test_a_maintenance_session_a_longer_interval_no_longer_needs_says_so(settings):
+    """A longer maintenance interval leaves fewer sessions before the review date: the ones it
+    releases tell the patient the schedule changed, not to call and book another."""
+    from scheduling.models import Phase, ReleasedWithPlan
+    from tests.clinical_helpers import complete_session
+
+    clinic = make_clinic()
+    plan = clinic.plan()
+    plan.patient.reminder_consent = True
+    plan.patient.save()
+    booked = services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
+    for session in booked:
+        complete_session(session)
+    now = booked[-1].ends_at
+    plan.refresh_from_db()
+    assert plan.phase == Phase.MAINTENANCE
+    before = plan.appointments.filter(phase=Phase.MAINTENANCE).exclude(status="cancelled").count()
+    replan = services.plan_change_interval(
+        plan=plan, days=42, reason="Relief lasts six weeks", actor=clinic.prescriber.user, now=now
+    )
+    assert replan.released and len(replan.released) < before
+    mail.outbox.clear()
+    reminders_dispatch_due(now=now)
+    released_ids = {
+        str(r.pk) for r in Reminder.objects.filter(kind=ReminderKind.CANCELLATION, appointment__in=replan.released)
+    }
+    notices = [m for m in mail.outbox if m.extra_headers["X-Reminder-Id"] in released_ids]
+    assert len(notices) == len(replan.released)
+    for message in notices:
+        assert "your treatment schedule has changed and no longer needs it." in message.body
+        assert CALL_TO_REBOOK not in message.body and "six weeks" not in message.body
+    assert {a.released_with_plan for a in replan.released} == {ReleasedWithPlan.RESCHEDULED}
