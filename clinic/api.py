@@ -92,7 +92,7 @@ class ClinicAPIMixin(PatientsShownMixin):
     error_codes: dict[str, tuple[str, ...]] = {}
     # Whether its writes read If-Match (the plans: their version is the ETag). Elsewhere a write
     # sent with If-Match is refused (412) rather than applied as if the condition held.
-    honours_if_match = False
+    honours_if_match: bool | frozenset[str] = False  # or the names of the actions that read it
 
     @property
     def actor(self) -> Actor:
@@ -134,9 +134,15 @@ class ClinicAPIMixin(PatientsShownMixin):
             request.method not in SAFE_METHODS
             and if_match is not None
             and if_match.strip() != "*"
-            and not self.honours_if_match
+            and not self._honours_if_match()
         ):
             raise PreconditionFailed()
+
+    def _honours_if_match(self) -> bool:
+        honours = self.honours_if_match
+        if isinstance(honours, bool):
+            return honours
+        return getattr(self, "action", None) in honours
 
     def handle_exception(self, exc):
         response = super().handle_exception(exc)

@@ -83,6 +83,10 @@ def idempotent(request: Request, perform: Callable[[], Response]) -> Response:
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
 
 
+# A version no plan has: what an If-Match of weak tags only stands for (it never matches).
+NO_VERSION = 0
+
+
 def etag(version: int) -> str:
     return f'"{version}"'
 
@@ -100,10 +104,16 @@ def expected_version(request: Request, body_version: int | None, current: int) -
             return body_version
         versions = []
         for tag in header.split(","):
+            if not tag.strip():
+                continue  # an empty list element is ignored (RFC 9110 §5.6.1.2)
             match = _ETAG.match(tag)
             if not match:
                 raise serializers.ValidationError({"If-Match": ['Send the plan\'s ETag, e.g. "3", or several, or *.']})
+            if tag.strip().startswith("W/"):
+                continue  # If-Match compares strongly: a weak tag matches nothing (RFC 9110 §13.1.1)
             versions.append(int(match.group(1)))
+        if not versions:
+            versions = [NO_VERSION]
         if body_version is not None:
             if body_version not in versions:
                 raise serializers.ValidationError({"version": ["Differs from If-Match; send one version."]})

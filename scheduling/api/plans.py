@@ -295,7 +295,20 @@ class PlanViewSet(
 ):
     serializer_class = PlanSerializer
     filterset_class = PlanFilter
-    honours_if_match = True
+    # The plan changes read If-Match (`_adjust`); an If-Match sent to any other of its actions (a
+    # course booked, a plan created) is refused (412) rather than ignored.
+    honours_if_match = frozenset(
+        {
+            "change_interval",
+            "change_review_date",
+            "pause",
+            "resume",
+            "end",
+            "new_induction",
+            "clear_attention",
+            "override_eligibility",
+        }
+    )
     ordering_fields = ["start_date", "review_date", "id"]
     ordering = ["-start_date", "-id"]
     access = {

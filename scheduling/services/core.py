@@ -120,16 +120,18 @@ _REMINDER_INPUTS = ("reminder_consent", "email", "mobile_phone", "preferred_chan
 
 def lock_for_booking(*, nurse_ids: Sequence[int], patient: Patient) -> None:
     """Lock the nurses and the patient in one order, and read again, under the lock, what the
-    patient's reminders are planned from: a consent or a detail saved while the booking ran was
-    planned for the sessions booked so far (`reminders_resume`, `reminders_replan`), not this one,
-    so this booking must plan from the saved values, not from its copy read before the lock."""
+    patient's reminders are planned from (with the home site's zone, theirs when they name none):
+    a consent or a detail saved while the booking ran was planned for the sessions booked so far
+    (`reminders_resume`, `reminders_replan`), not this one, so this booking must plan from the
+    saved values, not from its copy read before the lock."""
     nurses = sorted(set(nurse_ids))
     if len(nurses) == 1 and connection.vendor == "postgresql":
         # One statement, same order: the single row of the join locks the nurse, then the patient.
         columns = ", ".join(f"p.{_patient_field(name).column}" for name in _REMINDER_INPUTS)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT {columns} FROM clinic_staffmember s, patients_patient p"  # noqa: S608 - model columns
+                f"SELECT {columns}, hs.time_zone FROM clinic_staffmember s, patients_patient p"  # noqa: S608
+                " JOIN clinic_site hs ON hs.id = p.home_site_id"
                 " WHERE s.id = %s AND p.id = %s FOR UPDATE OF s, p",
                 [nurses[0], patient.pk],
             )
@@ -138,17 +140,26 @@ def lock_for_booking(*, nurse_ids: Sequence[int], patient: Patient) -> None:
             _reminder_inputs_read(patient, row)
             return
     list(StaffMember.objects.select_for_update().filter(pk__in=nurses).order_by("pk").values_list("pk"))
-    row = Patient.objects.select_for_update().filter(pk=patient.pk).values_list(*_REMINDER_INPUTS).first()
+    row = (
+        Patient.objects.select_for_update(of=("self",))
+        .filter(pk=patient.pk)
+        .values_list(*_REMINDER_INPUTS, "home_site__time_zone")
+        .first()
+    )
     if row is not None:
         _reminder_inputs_read(patient, row, converted=True)
 
 
 def _reminder_inputs_read(patient: Patient, row: Sequence[Any], *, converted: bool = False) -> None:
-    for name, value in zip(_REMINDER_INPUTS, row, strict=True):
+    *inputs, site_zone = row
+    for name, value in zip(_REMINDER_INPUTS, inputs, strict=True):
         if not converted:
             read = _column_reader(name)
             value = read(value) if read is not None else value
         setattr(patient, name, value)  # a changed home site drops the cached one (Django's FK descriptor)
+    home_site = patient._state.fields_cache.get("home_site")
+    if home_site is not None:
+        home_site.time_zone = site_zone  # corrected meanwhile: the patient's zone when they name none
 
 
 def _patient_field(name: str) -> Field:

@@ -19,7 +19,7 @@ from scheduling.models import (
     TreatmentPlan,
 )
 from scheduling.reminders import services as reminders
-from scheduling.services.core import acting_user, release_lapsed_holds, save_with_history
+from scheduling.services.core import acting_user, lock_for_booking, release_lapsed_holds, save_with_history
 from scheduling.signals import announce, appointment_booked
 
 
@@ -41,6 +41,9 @@ def appointment_book_held(*, appointment: Appointment, actor: AbstractBaseUser |
             "The hold has expired; find a new time and hold it again.",
             details={"reason": "hold_expired", "status": current.status},
         )
+    # The nurse and the patient are locked as every booking locks them: a consent or a detail saved
+    # at this moment is read under the lock, and this session's reminders are planned from it.
+    lock_for_booking(nurse_ids=[current.nurse_id] if current.nurse_id else [], patient=current.patient)
     current.status = AppointmentStatus.BOOKED
     current.booked_by = acting_user(actor) or current.booked_by
     save_with_history(current, fields=["status", "booked_by"], actor=actor, reason="Booked from a hold")
