@@ -286,6 +286,21 @@ STATE_ERRORS = ("409",)
 EDIT_ERRORS = ("409", "428")
 
 
+# The plan changes: each runs a plan service through `_adjust`, which reads If-Match (the version).
+PLAN_CHANGES = frozenset(
+    {
+        "change_interval",
+        "change_review_date",
+        "pause",
+        "resume",
+        "end",
+        "new_induction",
+        "clear_attention",
+        "override_eligibility",
+    }
+)
+
+
 @extend_schema_view(
     list=extend_schema(summary="Treatment plans (a patient sees only their own summary)"),
     retrieve=extend_schema(summary="One plan; the ETag header carries its version", parameters=[ETAG_HEADER]),
@@ -297,18 +312,7 @@ class PlanViewSet(
     filterset_class = PlanFilter
     # The plan changes read If-Match (`_adjust`); an If-Match sent to any other of its actions (a
     # course booked, a plan created) is refused (412) rather than ignored.
-    honours_if_match = frozenset(
-        {
-            "change_interval",
-            "change_review_date",
-            "pause",
-            "resume",
-            "end",
-            "new_induction",
-            "clear_attention",
-            "override_eligibility",
-        }
-    )
+    honours_if_match = PLAN_CHANGES
     ordering_fields = ["start_date", "review_date", "id"]
     ordering = ["-start_date", "-id"]
     access = {
@@ -331,19 +335,7 @@ class PlanViewSet(
         "create": STATE_ERRORS,
         "propose_course": STATE_ERRORS,
         "book_course": ("409", "422"),
-        **{
-            name: EDIT_ERRORS
-            for name in (
-                "change_interval",
-                "change_review_date",
-                "pause",
-                "resume",
-                "end",
-                "new_induction",
-                "clear_attention",
-                "override_eligibility",
-            )
-        },
+        **dict.fromkeys(PLAN_CHANGES, EDIT_ERRORS),
     }
 
     def get_queryset(self):
