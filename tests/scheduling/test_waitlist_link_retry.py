@@ -7,16 +7,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-import time_machine
 
 from clinic.models import ReminderPolicy
-from scheduling import services
 from scheduling.models import WaitlistOffer
 from scheduling.reminders.sms import MemorySmsBackend
-from scheduling.services.waitlist import waitlist_add, waitlist_offers_sweep
-from tests.factories import PatientFactory
+from scheduling.services.waitlist import waitlist_offers_sweep
 from tests.reminders.backends import FailsOnceSmsBackend
-from tests.scheduling.conftest import NOW
+from tests.scheduling.test_waitlist_quiet_hours import offer_for_a_cancel
 
 pytestmark = pytest.mark.django_db
 
@@ -32,29 +29,10 @@ def sms_outbox():
 
 
 def offer_made_at(clinic, captured, when=DAY) -> WaitlistOffer:
-    with time_machine.travel(NOW, tick=False):
-        freed = services.appointment_book(
-            patient=PatientFactory(home_site=clinic.site),
-            site=clinic.site,
-            starts_at=FREED_AT,
-            chair=clinic.chairs[0],
-            actor=clinic.front_desk.user,
-            now=NOW,
-        )
-        waiting = PatientFactory(
-            home_site=clinic.site, reminder_consent=True, preferred_channel="sms", mobile_phone="+12025550188"
-        )
-        waitlist_add(
-            patient=waiting,
-            site=clinic.site,
-            earliest_date=dt.date(2026, 3, 2),
-            latest_date=None,
-            actor=clinic.front_desk.user,
-            now=NOW,
-        )
-    with time_machine.travel(when, tick=False), captured(execute=True):
-        services.appointment_cancel(appointment=freed, actor=clinic.front_desk.user, reason="Flu", now=when)
-    return WaitlistOffer.objects.get(entry__patient=waiting)
+    """An offer to a patient who wants text messages, of a session at FREED_AT cancelled at `when`."""
+    return offer_for_a_cancel(
+        clinic, captured, freed_at=FREED_AT, cancelled_at=when, preferred_channel="sms", mobile_phone="+12025550188"
+    )
 
 
 def test_a_link_the_provider_refused_once_goes_out_on_the_next_try(

@@ -38,18 +38,24 @@ def night_offer(clinic, django_capture_on_commit_callbacks):
 
 def cancel_at_night(clinic, captured) -> WaitlistOffer:
     """A session booked for FREED_AT, a patient waiting, and the session cancelled at NIGHT."""
+    return offer_for_a_cancel(clinic, captured, freed_at=FREED_AT, cancelled_at=NIGHT)
+
+
+def offer_for_a_cancel(clinic, captured, *, freed_at, cancelled_at, **waiting) -> WaitlistOffer:
+    """A session booked for `freed_at`, a patient waiting (who consents to messages; `waiting` gives
+    their other details), and the session cancelled at `cancelled_at`: the waiting patient's offer."""
     with time_machine.travel(NOW, tick=False):
         freed = services.appointment_book(
             patient=PatientFactory(home_site=clinic.site),
             site=clinic.site,
-            starts_at=FREED_AT,
+            starts_at=freed_at,
             chair=clinic.chairs[0],
             actor=clinic.front_desk.user,
             now=NOW,
         )
-        waiting = PatientFactory(home_site=clinic.site, reminder_consent=True)
+        patient = PatientFactory(home_site=clinic.site, reminder_consent=True, **waiting)
         waitlist_add(
-            patient=waiting,
+            patient=patient,
             site=clinic.site,
             earliest_date=dt.date(2026, 3, 2),
             latest_date=None,
@@ -57,9 +63,9 @@ def cancel_at_night(clinic, captured) -> WaitlistOffer:
             now=NOW,
         )
     mail.outbox.clear()
-    with time_machine.travel(NIGHT, tick=False), captured(execute=True):
-        services.appointment_cancel(appointment=freed, actor=clinic.front_desk.user, reason="Flu", now=NIGHT)
-    return WaitlistOffer.objects.get(entry__patient=waiting)
+    with time_machine.travel(cancelled_at, tick=False), captured(execute=True):
+        services.appointment_cancel(appointment=freed, actor=clinic.front_desk.user, reason="Flu", now=cancelled_at)
+    return WaitlistOffer.objects.get(entry__patient=patient)
 
 
 def test_an_offer_made_at_night_is_messaged_when_the_quiet_hours_end_once(night_offer):
