@@ -216,8 +216,9 @@ def _asynchronous_commit() -> Iterator[None]:
             cursor.execute("RESET synchronous_commit")
 
 
-def deliver(*, claim: Claim, now: dt.datetime) -> DispatchReport:
-    """Send the claimed rows and record each outcome."""
+def deliver(*, claim: Claim, now: dt.datetime, claimed_at: dt.datetime | None = None) -> DispatchReport:
+    """Send the claimed rows and record each outcome. `claimed_at` is the clock's reading when the
+    claim was made (default: now): the time since then counts against the claim's lease."""
     report = DispatchReport(claimed=len(claim.reminder_ids))
     if not claim.reminder_ids:
         return report
@@ -231,8 +232,9 @@ def deliver(*, claim: Claim, now: dt.datetime) -> DispatchReport:
         .annotate(nearest_sent_offset_above=nearest_sent_above())  # whether to ask for the questionnaire
     )
     send_timeout = dt.timedelta(seconds=settings.REMINDER_SEND_TIMEOUT_SECONDS)
-    # The lease runs from `now`; the time this batch has taken is read on the clock it started on.
-    started = timezone.now()
+    # The lease runs from `now`; the time since the claim (helpers enqueued in between included) is
+    # read on the clock it was made on.
+    started = claimed_at or timezone.now()
     # A session's nearer reminders first: when several are due at once (after an outage) the nearest
     # goes and overtakes the rest, and if the provider refuses it for good the farther ones still go.
     loaded = sorted(reminders, key=lambda r: (r.next_attempt_at, r.appointment_id))
@@ -471,7 +473,8 @@ def reminders_dispatch_due(
     the claim took a whole batch (a backlog), before anything is sent: the beat task enqueues its
     helpers there, so they work alongside this batch instead of waiting for it to be sent."""
     now = now or timezone.now()
+    claimed_at = timezone.now()
     claim = claim_due(now=now, batch_size=batch_size)
     if on_full_claim is not None and len(claim.reminder_ids) >= batch_size:
         on_full_claim()
-    return deliver(claim=claim, now=now)
+    return deliver(claim=claim, now=now, claimed_at=claimed_at)

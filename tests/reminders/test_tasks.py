@@ -8,6 +8,7 @@ import pytest
 import time_machine
 
 from scheduling.models import Reminder, ReminderStatus
+from scheduling.reminders.dispatch import lease_length
 from scheduling.reminders.services import reminders_schedule
 from scheduling.tasks import dispatch_due_reminders
 from tests import factories
@@ -104,3 +105,35 @@ def test_a_broker_that_takes_no_helpers_does_not_hold_up_the_claimed_batch(site,
     with time_machine.travel(now, tick=False):
         assert dispatch_due_reminders.apply().get()["sent"] == 5
     assert not Reminder.objects.filter(status=ReminderStatus.SENDING).exists()
+
+
+LEASE_NOW = dt.datetime(2026, 11, 22, 15, tzinfo=UTC)
+
+
+def test_time_spent_enqueuing_helpers_counts_against_the_claims_lease(site, settings, monkeypatch):
+    """Rule (deliver's own): a dispatcher starts no send once less than REMINDER_SEND_TIMEOUT_SECONDS
+    of its claim's lease is left; the rest go back to pending, so no message is sent while a
+    second dispatcher, which may claim rows whose lease expired, sends it too. The lease runs from
+    the claim, so the time a slow broker takes to accept the helpers (now enqueued after the claim,
+    before the batch is sent) is part of it.
+
+    Here enqueuing the helpers takes the whole lease (an unreachable broker's connect timeouts
+    and retries): nothing is sent under that claim."""
+    settings.REMINDER_DISPATCH_FAN_OUT = 1
+    monkeypatch.setattr("scheduling.tasks.DISPATCH_BATCH_SIZE", 3)
+    _due_reminders(site, 3, LEASE_NOW)  # a booking confirmation each, due now
+
+    with time_machine.travel(LEASE_NOW, tick=False) as traveller:
+
+        def slow_broker(**options):
+            traveller.shift(lease_length())  # the broker takes as long as the lease to answer
+
+        monkeypatch.setattr(dispatch_due_reminders, "apply_async", slow_broker)
+        totals = dispatch_due_reminders.apply().get()
+
+    # Nothing was started under the first claim, its lease being over: the three went back to pending,
+    # and the dispatcher's next claim (a fresh lease) sent them, each once.
+    assert (totals["claimed"], totals["deferred"], totals["sent"]) == (6, 3, 3), totals
+    sent = Reminder.objects.filter(status=ReminderStatus.SENT)
+    assert set(sent.values_list("sent_at", flat=True)) == {LEASE_NOW + lease_length()}
+    assert sent.count() == 3
