@@ -526,17 +526,20 @@ def rule_sessions(patient_id: int, *, now: dt.datetime | None = None) -> QuerySe
     return rows.order_by("starts_at")
 
 
-def day_board(*, site: Site, day: dt.date) -> list[Appointment]:
-    """Every appointment at `site` on local `day`, with what the board shows. Two queries."""
+def day_board(*, site: Site, day: dt.date, now: dt.datetime | None = None) -> list[Appointment]:
+    """Every appointment at `site` on local `day`, with what the board shows. Two queries. With
+    `now`, a hold that lapsed by then is left out: its time is free (the board offers it as a gap)
+    though the minute's sweep may not have cancelled it yet."""
     from scheduling.engine.wallclock import day_bounds
 
     start, end = day_bounds(day, site.zone)
+    rows = Appointment.objects.filter(
+        site=site, starts_at__gt=start - MAX_SESSION_LENGTH, starts_at__lt=end, ends_at__gt=start
+    )
+    if now is not None:
+        rows = rows.exclude(status=AppointmentStatus.HELD, hold_expires_at__lte=now)
     return list(
-        Appointment.objects.filter(
-            site=site, starts_at__gt=start - MAX_SESSION_LENGTH, starts_at__lt=end, ends_at__gt=start
-        )
-        .select_related("patient", "chair", "nurse__user", "plan__protocol")
-        .order_by("chair__name", "starts_at")
+        rows.select_related("patient", "chair", "nurse__user", "plan__protocol").order_by("chair__name", "starts_at")
     )
 
 

@@ -159,7 +159,7 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     site = _pick_site(request, sites)
     today = local_day(now, site.zone)
     day = parse_day(request.GET.get("day"), today)
-    appointments = day_board(site=site, day=day)
+    appointments = day_board(site=site, day=day, now=now)
     patients_shown(request, patient_ids_of(appointments))
     chairs = sorted(Chair.objects.filter(site=site, active=True).order_by("name", "pk"), key=_natural)
     for appointment in appointments:

@@ -84,3 +84,41 @@ def test_the_free_slot_search_shows_a_lapsed_holds_time_free(clinic):
     assert AT in free_in_held_chair(LAPSED)
     held.refresh_from_db()
     assert held.status == AppointmentStatus.HELD  # a search writes nothing
+
+
+def test_the_board_shows_a_lapsed_hold_as_free_time_not_as_a_session(clinic, client):
+    """The desk's board, before the sweep: a hold that has lapsed is neither a session block nor
+    hands-on work, its time is a free gap; a hold still running is a session."""
+    import re
+
+    import time_machine
+
+    from tests.web.conftest import login
+
+    held = hold(clinic)
+    login(client, clinic.front_desk.user)
+    day = AT.astimezone(clinic.site.zone).date()
+
+    def board(at: dt.datetime) -> str:
+        with time_machine.travel(at, tick=False):
+            return client.get(f"/board/?day={day:%Y-%m-%d}&site={clinic.site.pk}").content.decode()
+
+    def page_count(page: str, needle: str) -> int:
+        return page.count(needle)
+
+    def held_block_shown(page: str) -> bool:
+        return bool(re.search(r'data-testid="session" aria-label="[^"]*Held"', page))
+
+    def chair_row(page: str) -> str:
+        start = page.index(f'data-chair="{clinic.chairs[0].name}"')
+        return page[start : page.index("</section>", start)]
+
+    running = board(NOW)
+    assert held_block_shown(running), "a running hold is on the board"
+    assert page_count(running, 'data-testid="hands-on"') == 3  # its setup, check and discharge
+    lapsed = board(LAPSED)
+    assert not held_block_shown(lapsed)
+    assert 'data-testid="session"' not in chair_row(lapsed) and 'data-testid="free-gap"' in chair_row(lapsed)
+    assert page_count(lapsed, 'data-testid="hands-on"') == 0
+    held.refresh_from_db()
+    assert held.status == AppointmentStatus.HELD  # the board changes nothing: the sweep releases it
