@@ -328,9 +328,10 @@ class ReminderPolicy(models.Model):
     sms_template = models.CharField(
         max_length=320,
         default=(
-            "Appointment at {{ site_name }} {{ local_start|date:'D j M H:i' }}. Arrange a ride home. "
-            "Confirm {{ confirm_url }} Cancel {{ cancel_url }}"
+            "Appointment at {{ site_name }} {{ local_start|date:'D j M H:i' }}{{ zone_note }}. Arrange a ride "
+            "home. Confirm {{ confirm_url }} Cancel {{ cancel_url }}"
         ),
+        help_text="{{ zone_note }} names the patient's time zone (e.g. \" PST\") when it is not the site's.",
     )
     history = HistoricalRecords()
 

@@ -55,6 +55,8 @@ def message_context(*, appointment: Appointment, with_links: bool) -> dict[str, 
         "local_start": appointment.starts_at.astimezone(zone),
         "local_end": appointment.ends_at.astimezone(zone),
         "time_zone": zone.key,
+        # A text message is short: it names the zone only when the patient's is not the clinic's.
+        "zone_note": f" {appointment.starts_at.astimezone(zone).tzname()}" if zone.key != site.zone.key else "",
         "preparation_notes": preparation_notes(appointment),
         "confirm_url": "",
         "cancel_url": "",
