@@ -40,8 +40,8 @@ class PreconditionFailed(exceptions.APIException):
     status_code = status.HTTP_412_PRECONDITION_FAILED
     default_code = "precondition_failed"
     default_detail = (
-        "This resource carries no ETag, so an If-Match cannot hold (RFC 9110 §13.1.1): "
-        "read it again and send the change without If-Match."
+        "This request does not evaluate If-Match (the resource carries no ETag, or this action is not "
+        "tied to its version), so the condition cannot hold (RFC 9110 §13.1.1): send it without If-Match."
     )
 
 
@@ -215,7 +215,7 @@ ERROR_DESCRIPTIONS = {
     "409": "Conflict: booking clash (details.reason says which), wrong state, stale version or the course does not fit",
     "413": "Request body too large",
     "415": "Unsupported media type",
-    "412": "If-Match sent to a resource that carries no ETag",
+    "412": "If-Match sent where it is not evaluated (no ETag, or an action not tied to the version)",
     "422": "Idempotency-Key reused with a different request",
     "428": "If-Match (or version) required",
     "429": "Throttled",

@@ -123,3 +123,12 @@ def _like_pattern(pattern: str, escape: str | None) -> re.Pattern[str]:
         parts.append(".*" if char == "%" else "." if char == "_" else re.escape(char))
         index += 1
     return re.compile("".join(parts), re.DOTALL)
+
+
+def changed_on_save(sender: Any, instance: Any, field: str, update_fields: Any, raw: bool) -> bool:
+    """For a pre_save receiver: whether saving `instance` changes the stored `field` (a read of the
+    row before the write; none for a new row, a fixture being loaded, or a save of other fields)."""
+    if raw or instance.pk is None or (update_fields is not None and field not in update_fields):
+        return False
+    stored = sender.objects.filter(pk=instance.pk).values_list(field, flat=True).first()
+    return stored is not None and stored != getattr(instance, field)

@@ -14,6 +14,7 @@ from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from clinic.db import changed_on_save
 from clinic.models import ReminderPolicy, Site
 from patients.models import Patient
 from scheduling.models import Appointment
@@ -93,11 +94,7 @@ def note_a_site_zone_change(
     *, instance: Site, raw: bool = False, update_fields: frozenset[str] | None = None, **_: Any
 ) -> None:
     """Remember whether this save changes the site's time zone (read before it is written)."""
-    instance._zone_changed = False  # type: ignore[attr-defined]
-    if raw or instance.pk is None or (update_fields is not None and "time_zone" not in update_fields):
-        return
-    before = Site.objects.filter(pk=instance.pk).values_list("time_zone", flat=True).first()
-    instance._zone_changed = before is not None and before != instance.time_zone  # type: ignore[attr-defined]
+    instance._zone_changed = changed_on_save(Site, instance, "time_zone", update_fields, raw)  # type: ignore[attr-defined]
 
 
 @receiver(post_save, sender=Site, dispatch_uid="scheduling.reminders.site_zone_changed")

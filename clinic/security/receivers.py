@@ -10,19 +10,12 @@ from django.contrib.auth import get_user_model, user_logged_in
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 
+from clinic.db import changed_on_save
 from clinic.models import StaffMember
 from clinic.security.middleware import start_idle_clock
 from clinic.security.services import tokens_revoke_all
 
 User = get_user_model()
-
-
-def _changed_on_save(sender: Any, instance: Any, field: str, update_fields: Any, raw: bool) -> bool:
-    """Whether saving `instance` changes the stored `field` (a read of the row before the write)."""
-    if raw or instance.pk is None or (update_fields is not None and field not in update_fields):
-        return False
-    stored = sender.objects.filter(pk=instance.pk).values_list(field, flat=True).first()
-    return stored is not None and stored != getattr(instance, field)
 
 
 @receiver(pre_save, sender=User, dispatch_uid="clinic_security_note_password_change")
@@ -32,7 +25,7 @@ def _note_password_change(
     # Only a password set (set_password keeps the raw one in `_password` until the save): Django
     # re-hashing the same password at sign-in (a new hasher, more iterations) clears `_password`
     # first, and is no change ("Password hash upgrades shouldn't be considered password changes").
-    instance._clinic_password_changed = getattr(instance, "_password", None) is not None and _changed_on_save(
+    instance._clinic_password_changed = getattr(instance, "_password", None) is not None and changed_on_save(
         sender, instance, "password", update_fields, raw
     )
 
@@ -46,7 +39,7 @@ def _revoke_tokens_on_password_change(sender: Any, instance: Any, created: bool,
 
 @receiver(pre_save, sender=StaffMember, dispatch_uid="clinic_security_note_role_change")
 def _note_role_change(sender: Any, instance: Any, update_fields: Any = None, raw: bool = False, **kwargs: Any) -> None:
-    instance._clinic_role_changed = _changed_on_save(sender, instance, "role", update_fields, raw)
+    instance._clinic_role_changed = changed_on_save(sender, instance, "role", update_fields, raw)
 
 
 @receiver(post_save, sender=StaffMember, dispatch_uid="clinic_security_revoke_tokens_on_role_change")
@@ -58,7 +51,7 @@ def _revoke_tokens_on_role_change(sender: Any, instance: Any, created: bool, **k
 
 
 def _deactivated_on_save(sender: Any, instance: Any, field: str, update_fields: Any, raw: bool) -> bool:
-    return not getattr(instance, field) and _changed_on_save(sender, instance, field, update_fields, raw)
+    return not getattr(instance, field) and changed_on_save(sender, instance, field, update_fields, raw)
 
 
 @receiver(pre_save, sender=User, dispatch_uid="clinic_security_note_user_deactivation")
