@@ -235,10 +235,10 @@ def deliver(*, claim: Claim, now: dt.datetime, claimed_at: dt.datetime | None = 
     # The lease runs from `now`; the time since the claim (helpers enqueued in between included) is
     # read on the clock it was made on.
     started = claimed_at or timezone.now()
-    # A session's nearer reminders first: when several are due at once (after an outage) the nearest
-    # goes and overtakes the rest, and if the provider refuses it for good the farther ones still go.
-    loaded = sorted(reminders, key=lambda r: (r.next_attempt_at, r.appointment_id))
-    nearest_first(loaded)
+    # Each session's rows together, its nearer reminders first: when several are due at once (after
+    # an outage) the nearest goes and overtakes the rest, and if the provider refuses it for good the
+    # farther ones still go. (The claim took the longest-due rows; their order within it is free.)
+    loaded = sorted(reminders, key=lambda r: (r.appointment_id, r.session_starts_at, r.offset_minutes or 0))
     with _asynchronous_commit(), Outbox() as outbox:
         for index, reminder in enumerate(loaded):
             if now + (timezone.now() - started) + send_timeout >= claim.lease_expires_at:
@@ -262,20 +262,6 @@ def deliver(*, claim: Claim, now: dt.datetime, claimed_at: dt.datetime | None = 
                 ).update(status=ReminderStatus.PENDING, lease_expires_at=None)
                 raise
     return report
-
-
-def nearest_first(batch: list[Reminder]) -> None:
-    """Within each session's rows of the batch, the reminders in order of their offset, nearest
-    first, each in a place one of them held (the batch keeps its order otherwise)."""
-    places: dict[tuple[int, dt.datetime], list[int]] = {}
-    for index, reminder in enumerate(batch):
-        if reminder.kind == ReminderKind.REMINDER and reminder.offset_minutes is not None:
-            places.setdefault((reminder.appointment_id, reminder.session_starts_at), []).append(index)
-    for indexes in places.values():
-        if len(indexes) > 1:
-            ordered = sorted((batch[i] for i in indexes), key=lambda r: r.offset_minutes or 0)
-            for index, reminder in zip(indexes, ordered, strict=True):
-                batch[index] = reminder
 
 
 def _record_sent(

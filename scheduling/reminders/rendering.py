@@ -132,10 +132,7 @@ def _asks_for_questionnaire(reminder: Reminder, offsets_hours: list[int]) -> boo
         return False
     if offset == asking:
         return True
-    if hasattr(reminder, "nearest_sent_offset_above"):
-        sent_above = reminder.nearest_sent_offset_above
-    else:
-        sent_above = Reminder.objects.filter(pk=reminder.pk).values_list(nearest_sent_above(), flat=True).first()
+    sent_above = getattr(reminder, "nearest_sent_offset_above")  # noqa: B009 - `deliver` annotates its batch
     return sent_above is None or sent_above > asking
 
 
