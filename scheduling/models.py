@@ -311,6 +311,13 @@ RELEASED_PLAN_ENDED = "Plan ended"
 RELEASED_NEW_INDUCTION = "A new induction course replaces these sessions"
 # The cancellation reason of a FHIR hold that lapsed unbooked (scheduling.services.holds).
 HOLD_EXPIRED = "Hold expired"
+
+
+def lapsed_holds(now: dt.datetime) -> Q:
+    """The holds lapsed by `now`: free time, though the sweep may not have cancelled them yet."""
+    return Q(status=AppointmentStatus.HELD, hold_expires_at__lte=now)
+
+
 # An infusion the patient had or is booked for (a hold is none): the next one keeps the
 # protocol's gap from it, and a course's round counts it.
 INFUSION_STATUSES = (

@@ -55,6 +55,7 @@ from scheduling.models import (
     Phase,
     Protocol,
     TreatmentPlan,
+    lapsed_holds,
 )
 
 
@@ -467,7 +468,7 @@ def patient_busy_spans(
         ends_at__gt=start,
     ).exclude(pk__in=list(exclude_appointment_ids))
     if now is not None:
-        rows = rows.exclude(status=AppointmentStatus.HELD, hold_expires_at__lte=now)
+        rows = rows.exclude(lapsed_holds(now))
     return [Span(s, e) for s, e in rows.values_list("starts_at", "ends_at")]
 
 
@@ -522,7 +523,7 @@ def rule_sessions(patient_id: int, *, now: dt.datetime | None = None) -> QuerySe
     `now` is none, though the sweep may not have cancelled it yet (None: every hold counts)."""
     rows = Appointment.objects.filter(patient_id=patient_id, status__in=BLOCKING_STATUSES)
     if now is not None:
-        rows = rows.exclude(status=AppointmentStatus.HELD, hold_expires_at__lte=now)
+        rows = rows.exclude(lapsed_holds(now))
     return rows.order_by("starts_at")
 
 
@@ -537,7 +538,7 @@ def day_board(*, site: Site, day: dt.date, now: dt.datetime | None = None) -> li
         site=site, starts_at__gt=start - MAX_SESSION_LENGTH, starts_at__lt=end, ends_at__gt=start
     )
     if now is not None:
-        rows = rows.exclude(status=AppointmentStatus.HELD, hold_expires_at__lte=now)
+        rows = rows.exclude(lapsed_holds(now))
     return list(
         rows.select_related("patient", "chair", "nurse__user", "plan__protocol").order_by("chair__name", "starts_at")
     )

@@ -28,7 +28,15 @@ from scheduling.engine import Availability, Slot, Span
 from scheduling.engine.model import DEFAULT_NURSE_WORK, NurseWork
 from scheduling.engine.wallclock import opening_instant
 from scheduling.errors import BookingConflict
-from scheduling.models import BLOCKING_STATUSES, HOLD_EXPIRED, Appointment, AppointmentStatus, Phase, TreatmentPlan
+from scheduling.models import (
+    BLOCKING_STATUSES,
+    HOLD_EXPIRED,
+    Appointment,
+    AppointmentStatus,
+    Phase,
+    TreatmentPlan,
+    lapsed_holds,
+)
 from scheduling.selectors import booking_snapshot
 from scheduling.signals import announce, appointment_booked
 
@@ -281,9 +289,7 @@ def release_lapsed_holds(holds: QuerySet[Appointment], *, now: dt.datetime) -> i
     """Cancel those of `holds` that lapsed by `now`, freeing their time, and renumber their
     plans. Claimed with SKIP LOCKED, so a hold being booked right now (row locked) is left to
     that booking, and two releases never take the same row. Returns how many were released."""
-    rows = list(
-        holds.select_for_update(skip_locked=True).filter(status=AppointmentStatus.HELD, hold_expires_at__lte=now)
-    )
+    rows = list(holds.select_for_update(skip_locked=True).filter(lapsed_holds(now)))
     plans = set()
     for appointment in rows:
         appointment.status = AppointmentStatus.CANCELLED

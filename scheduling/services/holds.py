@@ -17,6 +17,7 @@ from scheduling.models import (
     AppointmentStatus,
     PlanStatus,
     TreatmentPlan,
+    lapsed_holds,
 )
 from scheduling.reminders import services as reminders
 from scheduling.services.core import acting_user, lock_for_booking, release_lapsed_holds, save_with_history
@@ -63,7 +64,7 @@ def holds_release_expired(*, now: dt.datetime, batch_size: int = 500) -> int:
     while True:
         with transaction.atomic():
             batch = Appointment.objects.filter(
-                pk__in=Appointment.objects.filter(status=AppointmentStatus.HELD, hold_expires_at__lte=now)
+                pk__in=Appointment.objects.filter(lapsed_holds(now))
                 .order_by("hold_expires_at")
                 .values("pk")[:batch_size]
             ).order_by("hold_expires_at")
