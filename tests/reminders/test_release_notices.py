@@ -40,30 +40,33 @@ def cancellation_notices(sessions, now):
     return {ids[m.extra_headers["X-Reminder-Id"]]: m for m in mail.outbox if m.extra_headers["X-Reminder-Id"] in ids}
 
 
-def test_a_paused_plans_sessions_say_the_plan_is_paused_and_how_to_continue(booked):
+@pytest.mark.parametrize(
+    ("change", "reason", "said"),
+    [
+        (
+            "plan_pause",
+            "Influenza",
+            ["has been cancelled: your treatment plan is paused.", "When you are ready to continue, call us on"],
+        ),
+        (
+            "plan_end",
+            "Patient moved away",
+            ["has been cancelled: your treatment plan has ended.", "If you have questions"],
+        ),
+    ],
+)
+def test_a_paused_or_ended_plans_sessions_say_so_and_what_next(booked, change, reason, said):
     clinic, plan, sessions = booked
     now = NOW + dt.timedelta(hours=1)
-    services.plan_pause(plan=plan, reason="Influenza", actor=clinic.prescriber.user, now=now)
+    getattr(services, change)(plan=plan, reason=reason, actor=clinic.prescriber.user, now=now)
     notices = cancellation_notices(sessions, now)
     assert set(notices) == {s.pk for s in sessions}
     for message in notices.values():
-        assert "has been cancelled: your treatment plan is paused." in message.body
-        assert "When you are ready to continue, call us on" in message.body
-        assert CALL_TO_REBOOK not in message.body and "Influenza" not in message.body
+        assert all(words in message.body for words in said), message.body
+        assert CALL_TO_REBOOK not in message.body and reason not in message.body
         # Each notice still cancels its own event in the patient's calendar.
         calendar = calendar_of(message)
         assert str(calendar["method"]) == "CANCEL" and len(calendar.walk("VEVENT")) == 1
-
-
-def test_an_ended_plans_sessions_say_the_plan_has_ended(booked):
-    clinic, plan, sessions = booked
-    now = NOW + dt.timedelta(hours=1)
-    services.plan_end(plan=plan, reason="Patient moved away", actor=clinic.prescriber.user, now=now)
-    notices = cancellation_notices(sessions, now)
-    assert set(notices) == {s.pk for s in sessions}
-    for message in notices.values():
-        assert "your treatment plan has ended." in message.body
-        assert CALL_TO_REBOOK not in message.body and "moved away" not in message.body
 
 
 def test_a_replaced_courses_sessions_say_new_times_follow(booked):

@@ -23,7 +23,7 @@ from tests.scheduling.conftest import NOW, START, at_new_york, make_clinic
 pytestmark = pytest.mark.django_db
 
 
-def book(clinic, patient):
+def book(clinic, patient, **extra):
     """A session a week after START at 10:00, booked for `patient` as read before the lock."""
     return services.appointment_book(
         patient=patient,
@@ -32,6 +32,7 @@ def book(clinic, patient):
         chair=clinic.chairs[0],
         actor=clinic.front_desk.user,
         now=NOW,
+        **extra,
     )
 
 
@@ -118,15 +119,7 @@ def test_a_hold_booked_while_consent_is_being_given_gets_its_reminders():
     with time_machine.travel(NOW, tick=True):
         clinic = make_clinic()
         patient = PatientFactory(home_site=clinic.site, reminder_consent=False, preferred_channel="email")
-        held = services.appointment_book(
-            patient=patient,
-            site=clinic.site,
-            starts_at=at_new_york(START + dt.timedelta(days=7), 10),
-            chair=clinic.chairs[0],
-            actor=clinic.front_desk.user,
-            now=NOW,
-            hold_until=NOW + dt.timedelta(minutes=30),
-        )
+        held = book(clinic, patient, hold_until=NOW + dt.timedelta(minutes=30))
         saved, errors = threading.Event(), []
 
         def consent() -> None:
