@@ -8,13 +8,17 @@ only) and written by clinic administrators only, each at the sites they work at.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.template import Template, TemplateSyntaxError
+from django.utils.http import parse_etags
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication
@@ -32,6 +36,7 @@ from clinic.api_fields import (
     shown_safely,
 )
 from clinic.audit import PatientsShownMixin
+from clinic.errors import DomainError
 from clinic.models import Chair, Closure, OpeningHours, ReminderPolicy, Role, Route, Shift, Site, StaffMember
 from clinic.permissions import (
     ADMINS,
@@ -47,6 +52,39 @@ from clinic.permissions import (
 from clinic.security.authentication import ClinicTokenAuthentication
 
 # --- Shared base -------------------------------------------------------------
+
+
+class ChangedSinceRead(DomainError):
+    """A write sent with If-Match whose tag is not the resource's current ETag: someone changed it
+    after the client read it, so this change is not made over theirs (RFC 9110 §13.1.1)."""
+
+    code = "changed_since_read"
+    http_status = 412
+
+
+def representation_etag(representation: Any) -> str:
+    """A strong entity tag for a representation: a digest of its JSON (keys sorted), so it changes
+    exactly when what a GET answers changes, for any model, with no version column."""
+    text = json.dumps(representation, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder, default=str)
+    return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+
+
+EMPTY_IF_MATCH = {"If-Match": ["The header is empty: send the ETag you read, or leave it out."]}
+
+
+def if_match_tags(header: str) -> list[str]:
+    """The strong tags an If-Match lists, `["*"]` for `*`. Weak tags are left out, since If-Match
+    compares strongly and a weak tag matches nothing (RFC 9110 §13.1.1); empty list elements are
+    ignored (§5.6.1.2). A header naming no tag at all, or an element that is not an entity tag,
+    is a 400: a client that meant a condition must not have its change made unconditionally."""
+    elements = [element.strip() for element in header.split(",") if element.strip()]
+    if not elements:
+        raise serializers.ValidationError(EMPTY_IF_MATCH)
+    tags = parse_etags(header)
+    if tags != ["*"] and len(tags) != len(elements):
+        # The plans' own tags are read by their endpoints (`"3"`, or 3 unquoted); here a tag is quoted.
+        raise serializers.ValidationError({"If-Match": ['Send entity tags as ETag gave them, e.g. "5f2c…", or *.']})
+    return [tag for tag in tags if not tag.startswith("W/")]
 
 
 @extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$", "example": "08:00:00"})
@@ -93,6 +131,11 @@ class ClinicAPIMixin(PatientsShownMixin):
     # Whether its writes read If-Match (the plans: their version is the ETag). Elsewhere a write
     # sent with If-Match is refused (412) rather than applied as if the condition held.
     honours_if_match: bool | frozenset[str] = False  # or the names of the actions that read it
+    # Whether each detail answer carries the ETag of its representation (`representation_etag`)
+    # and each write to one object (an update, a delete, an action on it) sent with If-Match is
+    # made only when that tag still holds, checked with the object's row locked until the write
+    # commits. Without If-Match a write goes ahead as before.
+    representation_etags = False
 
     @property
     def actor(self) -> Actor:
@@ -101,7 +144,57 @@ class ClinicAPIMixin(PatientsShownMixin):
     def filter_queryset(self, queryset):
         # Every list and every get_object() passes here: rows at a site the staff member does not
         # work at (or another patient's) are filtered out, so they answer 404 like missing ones.
-        return super().filter_queryset(scope_to_actor(queryset, self.actor))
+        queryset = super().filter_queryset(scope_to_actor(queryset, self.actor))
+        if getattr(self, "_lock_the_object", False):
+            queryset = queryset.select_for_update(of=("self",))
+        return queryset
+
+    def representation(self, obj: Any) -> Any:
+        """What a GET of this object answers, whose digest is its ETag (an action reading another
+        serializer for its URL overrides this)."""
+        return self.get_serializer(obj).data
+
+    def get_object(self):
+        tags = self._conditional_tags()
+        if tags is None:
+            return super().get_object()
+        # Locked before the comparison, so nobody changes it between the check and this write.
+        self._lock_the_object = True
+        try:
+            obj = super().get_object()
+        finally:
+            self._lock_the_object = False
+        current = representation_etag(self.representation(obj))
+        if current not in tags:
+            raise ChangedSinceRead(
+                "This was changed after you read it, so your change was not made over the new version. "
+                "Read it again (its ETag is in `details.current_etag`) and apply your change to what is there now.",
+                details={"current_etag": current},
+            )
+        return obj
+
+    def _conditional_tags(self) -> list[str] | None:
+        """The tags a write's If-Match lists, when this object's write is conditional; None when
+        it is not (a read, no If-Match, `*`, or a viewset whose tags are its own versions)."""
+        if not self.representation_etags or self.request.method in SAFE_METHODS:
+            return None
+        header = self.request.headers.get("If-Match")
+        if header is None:
+            return None
+        tags = if_match_tags(header)
+        return None if tags == ["*"] else tags
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if (
+            self.representation_etags
+            and self._is_detail()
+            and 200 <= response.status_code < 300
+            and isinstance(getattr(response, "data", None), Mapping)
+            and not response.has_header("ETag")
+        ):
+            response["ETag"] = representation_etag(response.data)
+        return response
 
     def get_serializer(self, *args, **kwargs):
         return scope_serializer(super().get_serializer(*args, **kwargs), self.actor)
@@ -129,14 +222,20 @@ class ClinicAPIMixin(PatientsShownMixin):
         # After authentication and the role check, so a stranger is told 401/403 first.
         refuse_control_characters(request)
         if_match = request.headers.get("If-Match")
+        if request.method in SAFE_METHODS or if_match is None:
+            return
+        if not if_match.strip():
+            raise serializers.ValidationError(EMPTY_IF_MATCH)
         # `*` holds for any resource that exists (RFC 9110 §13.1.1), with or without an ETag.
-        if (
-            request.method not in SAFE_METHODS
-            and if_match is not None
-            and if_match.strip() != "*"
-            and not self._honours_if_match()
-        ):
-            raise PreconditionFailed()
+        if if_match.strip() == "*" or self._honours_if_match():
+            return
+        if self.representation_etags and self._is_detail():
+            if_match_tags(if_match)  # a malformed header is a 400 before anything is read
+            return
+        raise PreconditionFailed()
+
+    def _is_detail(self) -> bool:
+        return (self.lookup_url_kwarg or self.lookup_field) in self.kwargs
 
     def _honours_if_match(self) -> bool:
         honours = self.honours_if_match
@@ -251,6 +350,7 @@ CONFIG_ACCESS = {
 
 class ConfigViewSet(ClinicAPIMixin, AtomicWritesMixin, viewsets.ModelViewSet):
     access = CONFIG_ACCESS
+    representation_etags = True
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     error_codes = {"destroy": ("409",), "create": ("409",), "partial_update": ("409",)}
 
@@ -376,6 +476,7 @@ class StaffViewSet(
     queryset = StaffMember.objects.select_related("user").prefetch_related("sites")
     serializer_class = StaffSerializer
     access = CONFIG_ACCESS
+    representation_etags = True
     http_method_names = ["get", "patch", "head", "options"]
     filterset_class = StaffFilter
     ordering_fields = ["id", "role", "user__last_name"]

@@ -20,7 +20,8 @@ from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -215,7 +216,7 @@ ERROR_DESCRIPTIONS = {
     "409": "Conflict: booking clash (details.reason says which), wrong state, stale version or the course does not fit",
     "413": "Request body too large",
     "415": "Unsupported media type",
-    "412": "If-Match sent where it is not evaluated (no ETag, or an action not tied to the version)",
+    "412": "If-Match does not hold: changed since you read it (changed_since_read), or sent where it is not evaluated",
     "422": "Idempotency-Key reused with a different request",
     "428": "If-Match (or version) required",
     "429": "Throttled",
@@ -226,15 +227,51 @@ def error_response(code: str) -> OpenApiResponse:
     return OpenApiResponse(response=ErrorSerializer, description=ERROR_DESCRIPTIONS[code])
 
 
+# A view with `representation_etags` (clinic.api.ClinicAPIMixin): its detail answers carry the
+# ETag, and its writes to one object may send it back.
+REPRESENTATION_ETAG_HEADER = OpenApiParameter(
+    name="ETag",
+    type=OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    response=[200, 201],
+    description="A digest of this representation: send it back as If-Match to change it only as you read it.",
+)
+REPRESENTATION_IF_MATCH_HEADER = OpenApiParameter(
+    name="If-Match",
+    type=OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Optional. The ETag you read: the change is made only if nobody changed it since "
+        "(412 `changed_since_read` otherwise, with `details.current_etag`)."
+    ),
+)
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
 class ClinicAutoSchema(AutoSchema):
     """AutoSchema that documents the error shape on every operation, plus the codes a view
-    declares in `error_codes` (per action or "*")."""
+    declares in `error_codes` (per action or "*"), and the ETag and If-Match of views whose
+    objects carry representation tags."""
+
+    def _tags_representation(self) -> bool:
+        return bool(getattr(self.view, "representation_etags", False)) and "{id}" in self.path
+
+    def get_override_parameters(self):
+        parameters = list(super().get_override_parameters())
+        if self._tags_representation():
+            parameters.append(REPRESENTATION_ETAG_HEADER)
+            if self.method in WRITES:
+                parameters.append(REPRESENTATION_IF_MATCH_HEADER)
+        return parameters
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         codes = ["400", "401", "403", "404", "429"]
         if self.method in ("POST", "PUT", "PATCH"):
             codes.append("415")
+        if self.method in WRITES and self._tags_representation():
+            codes.append("412")
         extra = getattr(self.view, "error_codes", {})
         action = getattr(self.view, "action", None)
         codes += list(extra.get(action, extra.get("*", ())))

@@ -152,6 +152,7 @@ class PatientViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = PatientSerializer
+    representation_etags = True
     http_method_names = ["get", "post", "patch", "head", "options"]
     access = {
         "list": DESK | PATIENTS,
@@ -180,6 +181,11 @@ class PatientViewSet(
             fields=dict(serializer.validated_data),
         )
         patients_shown(self.request, [serializer.instance.pk])  # as PatientsShownMixin's own create does
+
+    def representation(self, obj):
+        if self.action in ("reminder_preferences", "change_reminder_preferences"):
+            return ReminderPreferencesSerializer(obj).data  # what a GET of that address answers
+        return super().representation(obj)
 
     def get_serializer_context(self):
         return {
@@ -319,6 +325,7 @@ class PatientFlagViewSet(
     queryset = PatientFlag.objects.select_related("contraindication")
     serializer_class = PatientFlagSerializer
     access = SCREENING_ACCESS
+    representation_etags = True
     filterset_fields = ["patient", "contraindication"]
     ordering_fields = ["recorded_at", "id"]
     ordering = ["id"]
@@ -347,6 +354,7 @@ class ContraindicationViewSet(
 ):
     queryset = Contraindication.objects.all()
     serializer_class = ContraindicationSerializer
+    representation_etags = True
     http_method_names = ["get", "post", "patch", "head", "options"]
     access = {"list": CLINICIANS | ADMINS, "retrieve": CLINICIANS | ADMINS, "create": ADMINS, "partial_update": ADMINS}
     filterset_fields = ["kind", "active"]

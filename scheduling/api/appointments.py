@@ -17,7 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from clinic import api_fields
-from clinic.api import ClinicAPIMixin
+from clinic.api import ClinicAPIMixin, representation_etag
 from clinic.models import Chair, Role, Site, StaffMember
 from clinic.permissions import CLINICIANS, DESK, PATIENTS, actor_for
 from patients.models import Patient
@@ -159,6 +159,7 @@ CONFLICTS = ("409",)
 class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = AppointmentSerializer
     filterset_class = AppointmentFilter
+    representation_etags = True  # If-Match on an action holds when the session is as it was read
     ordering_fields = ["starts_at", "id", "status"]
     ordering = ["starts_at", "id"]
     access = {
@@ -191,10 +192,14 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
         return Response(self.get_serializer(fresh).data, status=code)
 
     def _course_answer(self, outcome: services.CancelOutcome) -> Response:
-        """A lost session (cancelled, no-show) with what it did to the course."""
+        """A lost session (cancelled, no-show) with what it did to the course; the ETag is the
+        session's own (its representation without the course's outcome)."""
         fresh = self.get_queryset().get(pk=outcome.appointment.pk)
+        tag = representation_etag(self.representation(fresh))
         fresh.course_outcome = outcome.as_dict()
-        return Response(CancelResultSerializer(fresh, context=self.get_serializer_context()).data)
+        return Response(
+            CancelResultSerializer(fresh, context=self.get_serializer_context()).data, headers={"ETag": tag}
+        )
 
     def _check_patient_notice(self, appointment: Appointment, now: dt.datetime) -> None:
         """Patients change sessions online only up to the notice period; after that, they call."""
@@ -250,9 +255,10 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
     )
     @action(detail=True, methods=["post"])
     def move(self, request, pk=None):
-        appointment = self.get_object()
-
         def perform() -> Response:
+            # Read (and an If-Match compared) here, so a retry of a move already made is answered
+            # from what was kept, not refused as changed by the move itself.
+            appointment = self.get_object()
             data = self._valid(MoveSerializer)
             moved = services.appointment_move(
                 appointment=appointment,

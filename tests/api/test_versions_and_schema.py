@@ -43,6 +43,32 @@ def test_schema_documents_the_new_etag_of_a_plan_change(schema, action):
     assert "etag" in _header_names(answer), answer
 
 
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        ("/api/v1/patients/{id}/", "patch"),
+        ("/api/v1/appointments/{id}/move/", "post"),
+        ("/api/v1/closures/{id}/", "delete"),
+        ("/api/v1/staff/{id}/", "patch"),
+    ],
+)
+def test_schema_documents_if_match_and_412_on_writes_to_one_tagged_object(schema, path, method):
+    operation = schema["paths"][path][method]
+    headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+    assert "If-Match" in headers, headers
+    assert "412" in operation["responses"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/patients/{id}/", "/api/v1/appointments/{id}/", "/api/v1/chairs/{id}/"])
+def test_schema_documents_the_etag_of_a_tagged_read(schema, path):
+    assert "etag" in _header_names(schema["paths"][path]["get"]["responses"]["200"])
+
+
+def test_schema_does_not_offer_if_match_on_a_create(schema):
+    operation = schema["paths"]["/api/v1/patients/"]["post"]
+    assert "If-Match" not in {p["name"] for p in operation.get("parameters", [])}
+
+
 def test_an_if_match_on_a_patient_edit_is_not_ignored(world):
     patient = world.appointment_a.patient
     response = world.client("front_desk").patch(
