@@ -6,12 +6,23 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
+from clinic.admin_edits import ConcurrentEditAdminMixin
 from clinic.models import AccessLog, Chair, Closure, OpeningHours, ReminderPolicy, Shift, Site, StaffMember
+
+# Logins are changed here too (deactivation, staff flag, permissions): the same check applies.
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class UserAdmin(ConcurrentEditAdminMixin, DjangoUserAdmin):
+    pass
 
 
 class ChairInline(admin.TabularInline):
@@ -40,7 +51,7 @@ class ReminderPolicyInline(admin.StackedInline):
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(ConcurrentEditAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "time_zone",
@@ -84,7 +95,7 @@ class SiteAdmin(admin.ModelAdmin):
 
 
 @admin.register(Chair)
-class ChairAdmin(admin.ModelAdmin):
+class ChairAdmin(ConcurrentEditAdminMixin, admin.ModelAdmin):
     list_display = ["name", "site", "active", "equipment"]
     list_filter = ["site", "active"]
     search_fields = ["name", "site__name"]
@@ -105,7 +116,7 @@ class UpcomingShiftInline(admin.TabularInline):
 
 
 @admin.register(StaffMember)
-class StaffMemberAdmin(SimpleHistoryAdmin):
+class StaffMemberAdmin(ConcurrentEditAdminMixin, SimpleHistoryAdmin):
     list_display = ["display_name", "username", "role", "site_names", "all_sites", "active"]
     list_filter = ["role", "active", "all_sites", "sites"]
     search_fields = ["user__username", "user__first_name", "user__last_name", "user__email"]
@@ -127,7 +138,7 @@ class StaffMemberAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Shift)
-class ShiftAdmin(admin.ModelAdmin):
+class ShiftAdmin(ConcurrentEditAdminMixin, admin.ModelAdmin):
     list_display = ["staff", "role", "site", "starts_at", "ends_at"]
     list_filter = ["site", "staff__role"]
     search_fields = ["staff__user__username", "staff__user__first_name", "staff__user__last_name"]
@@ -141,14 +152,14 @@ class ShiftAdmin(admin.ModelAdmin):
 
 
 @admin.register(OpeningHours)
-class OpeningHoursAdmin(admin.ModelAdmin):
+class OpeningHoursAdmin(ConcurrentEditAdminMixin, admin.ModelAdmin):
     list_display = ["site", "weekday", "opens_at", "closes_at"]
     list_filter = ["site", "weekday"]
     list_select_related = ["site"]
 
 
 @admin.register(Closure)
-class ClosureAdmin(admin.ModelAdmin):
+class ClosureAdmin(ConcurrentEditAdminMixin, admin.ModelAdmin):
     list_display = ["reason", "site", "starts_at", "ends_at"]
     list_filter = ["site"]
     search_fields = ["reason"]
@@ -157,7 +168,7 @@ class ClosureAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReminderPolicy)
-class ReminderPolicyAdmin(SimpleHistoryAdmin):
+class ReminderPolicyAdmin(ConcurrentEditAdminMixin, SimpleHistoryAdmin):
     list_display = [
         "site",
         "offsets_hours",

@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
+from clinic.admin_edits import ConcurrentEditAdminMixin
 from clinic.admin_visibility import ClinicalAdminMixin, admin_role
 from clinic.permissions import ADMINS, CLINICIANS
 from clinical.models import (
@@ -24,12 +25,12 @@ from clinical.models import (
 
 
 @admin.register(VitalsThresholds)
-class VitalsThresholdsAdmin(SimpleHistoryAdmin):
+class VitalsThresholdsAdmin(ConcurrentEditAdminMixin, SimpleHistoryAdmin):
     list_display = ["site", "systolic_max", "diastolic_max", "heart_rate_max", "spo2_min"]
 
 
 @admin.register(SideEffect)
-class SideEffectAdmin(SimpleHistoryAdmin):
+class SideEffectAdmin(ConcurrentEditAdminMixin, SimpleHistoryAdmin):
     """The clinic's list. An entry a discharge names is retired (`active` off), never deleted:
     deleting it would take it out of every recovery already recorded."""
 

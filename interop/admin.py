@@ -7,13 +7,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from clinic.admin_edits import ConcurrentEditAdminMixin
 from clinic.audit import PatientsShownAdminMixin
 from interop.siu.delivery import siu_requeue
 from interop.siu.models import SiuMessage, SiuReceiver
 
 
 @admin.register(SiuReceiver)
-class SiuReceiverAdmin(admin.ModelAdmin):
+class SiuReceiverAdmin(ConcurrentEditAdminMixin, admin.ModelAdmin):
     list_display = ("site", "host", "port", "enabled", "sending_application", "receiving_application")
     list_filter = ("enabled",)
     list_select_related = ("site",)

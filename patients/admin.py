@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
+from clinic.admin_edits import ConcurrentEditAdminMixin
 from clinic.admin_visibility import ClinicalAdminMixin, admin_role
 from clinic.errors import InvalidInput
 from clinic.models import Role
@@ -97,7 +98,7 @@ class EvaluationInline(PrescriberRecordsMixin, ClinicalAdminMixin, admin.Stacked
 
 
 @admin.register(Patient)
-class PatientAdmin(ClinicalAdminMixin, SimpleHistoryAdmin):
+class PatientAdmin(ConcurrentEditAdminMixin, ClinicalAdminMixin, SimpleHistoryAdmin):
     visibility_kind = "patient"  # medications, seizure history
     form = PatientAdminForm
     clinical_inlines = (PatientFlagInline, EvaluationInline)
@@ -146,14 +147,14 @@ class PatientAdmin(ClinicalAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Contraindication)
-class ContraindicationAdmin(SimpleHistoryAdmin):
+class ContraindicationAdmin(ConcurrentEditAdminMixin, SimpleHistoryAdmin):
     list_display = ["label", "code", "kind", "threshold", "active"]
     list_filter = ["kind", "active"]
     search_fields = ["label", "code", "description"]
     prepopulated_fields = {"code": ["label"]}
 
 
-class RecordedByAdmin(SimpleHistoryAdmin):
+class RecordedByAdmin(ConcurrentEditAdminMixin, SimpleHistoryAdmin):
     readonly_fields = ["recorded_by", "recorded_at"]
 
     def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:

@@ -13,6 +13,7 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
+from clinic.admin_edits import ConcurrentEditAdminMixin
 from clinic.admin_visibility import ClinicalAdminMixin
 from clinic.audit import PatientsShownAdminMixin
 from clinic.models import Role, StaffMember
@@ -41,7 +42,7 @@ class ReadOnlyInline(admin.TabularInline):
 
 
 @admin.register(Protocol)
-class ProtocolAdmin(SimpleHistoryAdmin):
+class ProtocolAdmin(ConcurrentEditAdminMixin, SimpleHistoryAdmin):
     list_display = [
         "name",
         "route",
@@ -105,7 +106,7 @@ class PlanAppointmentInline(ReadOnlyInline):
 
 
 @admin.register(TreatmentPlan)
-class TreatmentPlanAdmin(ClinicalAdminMixin, SimpleHistoryAdmin):
+class TreatmentPlanAdmin(ConcurrentEditAdminMixin, ClinicalAdminMixin, SimpleHistoryAdmin):
     visibility_kind = "plan"  # attention reason, eligibility override, end reason
     list_display = [
         "patient",
@@ -167,7 +168,8 @@ class TreatmentPlanAdmin(ClinicalAdminMixin, SimpleHistoryAdmin):
         if not change:
             obj.created_by = request.user
         else:
-            # An admin edit is a change like any other: clients holding the old version must re-read.
+            # An admin edit is a change like any other: clients holding the old version must re-read. The
+            # version is the locked row's (clinic/admin_edits.py reads what the page does not edit again).
             obj.version += 1
         super().save_model(request, obj, form, change)
 
@@ -179,7 +181,7 @@ class ReminderInline(ReadOnlyInline):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(ClinicalAdminMixin, SimpleHistoryAdmin):
+class AppointmentAdmin(ConcurrentEditAdminMixin, ClinicalAdminMixin, SimpleHistoryAdmin):
     visibility_kind = "appointment"  # clinical notes, accepted rule break
     list_display = ["starts_at", "local_start", "patient", "site", "chair", "nurse", "phase", "sequence", "status"]
     list_filter = ["status", "phase", "site", "chair"]
@@ -228,7 +230,7 @@ class ReminderAttemptInline(ReadOnlyInline):
 
 
 @admin.register(Reminder)
-class ReminderAdmin(PatientsShownAdminMixin, admin.ModelAdmin):
+class ReminderAdmin(ConcurrentEditAdminMixin, PatientsShownAdminMixin, admin.ModelAdmin):
     """Written by the booking services and the dispatcher; staff read it to answer 'was I reminded?'."""
 
     patient_path = "appointment__patient_id"
