@@ -39,3 +39,22 @@ def test_the_worker_freezes_its_loaded_application_before_the_pool_forks():
     # of objects the children share, none left for their full collections to walk.
     assert int(after) > 50_000
     assert loaded == "True"
+
+
+# The tasks the pages enqueue by name must be known to the worker's loader, or each message is
+# refused as an unregistered task (the reset page's mail, for one).
+REGISTERED = """
+from config.celery import app
+app.loader.init_worker()
+print(" ".join(sorted(name for name in app.tasks if not name.startswith("celery."))))
+"""
+
+
+def test_the_worker_knows_every_task_the_pages_enqueue():
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", REGISTERED], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    names = set(result.stdout.split())
+    assert {"clinic.security.tasks.password_reset_send", "scheduling.tasks.dispatch_due_reminders"} <= names

@@ -12,6 +12,22 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/", views.account, name="account"),
     path("account/password/", views.ClinicPasswordChangeView.as_view(), name="password-change"),
+    path("account/password/reset/", views.ClinicPasswordResetView.as_view(), name="password-reset"),
+    path(
+        "account/password/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(template_name="registration/password_reset_sent.html"),
+        name="password-reset-sent",
+    ),
+    path(
+        "account/password/reset/<uidb64>/<token>/",
+        views.ClinicPasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    path(
+        "account/password/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="registration/password_reset_complete.html"),
+        name="password-reset-complete",
+    ),
     path("account/tokens/revoke/", views.token_revoke_view, name="account-token-revoke"),
     path("account/tokens/revoke-all/", views.tokens_revoke_all_view, name="account-tokens-revoke-all"),
     path("account/two-factor/", views.two_factor_enrol, name="two-factor-enrol"),

@@ -4,17 +4,25 @@ API tokens, and second-factor enrolment."""
 from __future__ import annotations
 
 import base64
+import logging
 import time
 
 import segno
 from axes.handlers.proxy import AxesProxyHandler
+from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login, user_login_failed
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView, PasswordChangeView, redirect_to_login
+from django.contrib.auth.views import (
+    LoginView,
+    PasswordChangeView,
+    PasswordResetConfirmView,
+    PasswordResetView,
+    redirect_to_login,
+)
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -22,9 +30,19 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from knox.models import AuthToken
 
+from clinic.security.authentication import client_ip
 from clinic.security.lockout import lockout_response
+from clinic.security.password_reset import (
+    RESET_WINDOW_SECONDS,
+    address_digest,
+    address_may_be_mailed,
+    client_may_ask,
+    reset_recipients,
+)
 from clinic.security.services import token_revoke, tokens_revoke_all, totp_device_confirm, totp_device_start
 from clinic.security.two_factor import code_verify, confirmed_device, second_factor_required
+
+log = logging.getLogger(__name__)
 
 PENDING_USER = "_security_pending_user"
 PENDING_BACKEND = "_security_pending_backend"
@@ -139,6 +157,48 @@ class ClinicPasswordChangeView(PasswordChangeView):
             if AxesProxyHandler.is_locked(self.request, {"username": self.request.user.get_username()}):
                 return lockout_response(self.request)
         return super().form_invalid(form)
+
+
+class ClinicPasswordResetView(PasswordResetView):
+    """Ask for a reset link by email (clinic.security.password_reset): the answer is the same page
+    whether or not an account uses the address; the mail goes from a Celery task."""
+
+    template_name = "registration/password_reset_form.html"
+    success_url = reverse_lazy("password-reset-sent")
+
+    def form_valid(self, form):
+        from clinic.security.tasks import password_reset_send
+
+        if not client_may_ask(client_ip(self.request)):
+            return render(
+                self.request,
+                "registration/password_reset_limited.html",
+                {"minutes": RESET_WINDOW_SECONDS // 60},
+                status=429,
+            )
+        email = form.cleaned_data["email"]
+        recipients = reset_recipients(email) if address_may_be_mailed(email) else []
+        try:
+            password_reset_send.delay(recipients, address_digest(email))
+        except Exception:  # the broker is down: say so, whatever the address (nothing about accounts)
+            log.exception("Password reset: the task could not be queued")
+            form.add_error(None, "The email could not be sent just now. Please try again in a few minutes.")
+            return self.form_invalid(form)
+        return HttpResponseRedirect(self.get_success_url())
+
+
+class ClinicPasswordResetConfirmView(PasswordResetConfirmView):
+    """The link's page: a new password under the site's rules. Setting it revokes the user's API
+    tokens (clinic.security.receivers) and signs out their other sessions (Django's session hash);
+    proving the mailbox clears the lockout's failures for the login."""
+
+    template_name = "registration/password_reset_confirm.html"
+    success_url = reverse_lazy("password-reset-complete")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        axes_reset(username=form.user.get_username())
+        return response
 
 
 @login_required
