@@ -95,3 +95,25 @@ def test_two_requests_at_once_do_not_both_pass_the_limit(personas, settings):
         thread.join(timeout=30)
     assert sorted(outcomes) == ["issued", "refused"]
     assert AuthToken.objects.filter(user=user).count() == 3
+
+
+def test_a_code_sent_with_a_request_refused_at_the_limit_is_not_used_up(personas, settings):
+    """A refusal changes nothing: the authenticator's code that came with a request refused at the
+    token limit still works once the user has revoked a token (within its 30 seconds), rather than
+    the user waiting for the next code because the refused request spent this one."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.test_security_two_factor import code_for
+
+    settings.API_TOKEN_LIMIT_PER_USER = 1
+    user = personas.prescriber.user
+    device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+    with time_machine.travel(dt.datetime(2026, 11, 1, 8, 59, 50, tzinfo=dt.UTC), tick=False):  # US clocks go back
+        token_issue(user=user)
+        code = code_for(device)
+        body = {"username": user.username, "password": PASSWORD, "otp_code": code}
+        refused = APIClient().post("/api/v1/auth/token/", body, format="json")
+        assert refused.status_code == 403, refused.content[:300]
+        AuthToken.objects.filter(user=user).delete()
+        again = APIClient().post("/api/v1/auth/token/", body, format="json")
+    assert again.status_code == 201, again.content[:300]

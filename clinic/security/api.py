@@ -6,6 +6,7 @@ from __future__ import annotations
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth import authenticate, user_login_failed
+from django.db import transaction
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import SessionAuthentication
@@ -70,24 +71,27 @@ class TokenObtainView(APIView):
         device = confirmed_device(user)
         if device is None and second_factor_required(user):
             raise SecondFactorEnrolmentRequired()
-        if device is not None:
-            code = form.validated_data.get("otp_code", "")
-            if not code:
-                raise exceptions.ValidationError({"otp_code": ["Enter the code from your authenticator app."]})
-            if not code_verify(device=device, code=code):
-                # Counted like a wrong password (lockout) and seen by the access log.
-                user_login_failed.send(
-                    sender=__name__, credentials={"username": user.get_username()}, request=django_request
-                )
-                if getattr(django_request, "axes_locked_out", False):
-                    raise _locked_out()
-                raise exceptions.ValidationError(
-                    {"otp_code": ["That code is not valid; codes change every 30 seconds."]}
-                )
+        code = form.validated_data.get("otp_code", "")
+        if device is not None and not code:
+            raise exceptions.ValidationError({"otp_code": ["Enter the code from your authenticator app."]})
         try:
-            clear_text, instance = token_issue(user=user)
+            # One savepoint for the code and the token: refused at the token limit, the code is
+            # left unused (django-otp records each code's use), so it still works once the user has
+            # revoked a token. A wrong code's failure count is kept.
+            with transaction.atomic():
+                verified = device is None or code_verify(device=device, code=code)
+                if verified:
+                    clear_text, instance = token_issue(user=user)
         except TokenLimitReached as refused:
             raise TokenLimit(str(refused)) from refused
+        if not verified:
+            # Counted like a wrong password (lockout) and seen by the access log.
+            user_login_failed.send(
+                sender=__name__, credentials={"username": user.get_username()}, request=django_request
+            )
+            if getattr(django_request, "axes_locked_out", False):
+                raise _locked_out()
+            raise exceptions.ValidationError({"otp_code": ["That code is not valid; codes change every 30 seconds."]})
         # A successful sign-in like the web's for the lockout: the failure count starts again
         # (AXES_RESET_ON_SUCCESS). Only axes is told: Django's user_logged_in would also start a
         # browser session's idle clock, and a token client has no session.
