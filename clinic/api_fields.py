@@ -190,6 +190,26 @@ class StrictInputMixin:
         return super().to_internal_value(data)
 
 
+class StrictQueryMixin:
+    """For a serializer that reads a query string: a parameter the endpoint does not read is a 400
+    naming it, since ignored it would answer as if it were not there (`?date_form=` for every day,
+    `?sit=2` for every site). `also` names the parameters read elsewhere (paging, the browsable
+    API's format)."""
+
+    also: frozenset[str] = frozenset({"format"})
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            fields = sorted(self.fields)  # type: ignore[attr-defined]
+            reads = ", ".join(fields) if fields else "no parameters"
+            unknown = sorted(str(name) for name in data if name not in self.fields and name not in self.also)  # type: ignore[attr-defined]
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: [f"This endpoint has no such parameter; it reads {reads}."] for name in unknown}
+                )
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
 class StrictSerializer(StrictInputMixin, serializers.Serializer):
     """A write endpoint's input: unknown fields are refused."""
 

@@ -152,7 +152,9 @@ class CorrectionInputSerializer(api_fields.StrictSerializer):
     reason = serializers.CharField(max_length=2000)
 
 
-class LogFilterSerializer(serializers.Serializer):
+class LogFilterSerializer(api_fields.StrictQueryMixin, serializers.Serializer):
+    also = frozenset({"format", "limit", "offset", "ordering"})  # the list's paging and order
+
     date_from = api_fields.DateField(required=False)
     date_to = api_fields.DateField(required=False)
     site = api_fields.PrimaryKeyRelatedField(queryset=Site.objects.all(), required=False)

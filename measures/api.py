@@ -172,6 +172,10 @@ class OutcomeSummarySerializer(serializers.Serializer):
     )
 
 
+class NoQuerySerializer(api_fields.StrictQueryMixin, serializers.Serializer):
+    """The summary reads no query parameters: any sent is refused rather than ignored."""
+
+
 class OutcomeSummaryView(ClinicAPIMixin, APIView):
     access = {"get": CLINICIANS}
 
@@ -180,6 +184,7 @@ class OutcomeSummaryView(ClinicAPIMixin, APIView):
         responses=OutcomeSummarySerializer,
     )
     def get(self, request, patient_id: int):
+        NoQuerySerializer(data=request.query_params).is_valid(raise_exception=True)
         patient = get_object_or_404(scope_to_actor(Patient.objects.all(), self.actor), pk=patient_id)
         patients_shown(request, [patient.pk])
         # The caller's sites' plans and sessions only, as the chart shows them.

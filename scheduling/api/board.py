@@ -25,7 +25,7 @@ MAX_SEARCH_DAYS = 31
 MAX_SLOTS = 500
 
 
-class FreeSlotQuerySerializer(serializers.Serializer):
+class FreeSlotQuerySerializer(api_fields.StrictQueryMixin, serializers.Serializer):
     start_date = api_fields.DateField(help_text="First local day searched.")
     end_date = api_fields.DateField(help_text=f"Last local day searched (at most {MAX_SEARCH_DAYS} days).")
     duration_minutes = serializers.IntegerField(min_value=15, max_value=480)
@@ -127,7 +127,7 @@ class FreeSlotsView(ClinicAPIMixin, APIView):
         return Response(FreeSlotsSerializer(body).data)
 
 
-class BoardQuerySerializer(serializers.Serializer):
+class BoardQuerySerializer(api_fields.StrictQueryMixin, serializers.Serializer):
     date = api_fields.DateField(required=False, help_text="Local day; today at the site if left out.")
 
 
