@@ -25,6 +25,10 @@ from clinic.security.signals import api_token_failed
 REQUEST_ATTRIBUTE = "accessed_patient_ids"
 ANONYMOUS_ATTRIBUTE = "log_anonymous_access"
 FAILED_LOGIN_ATTRIBUTE = "access_log_failed_login"
+# Set by a view: the path to log instead of the one asked (a secret in it redacted), and the login a
+# page acted for when nobody is signed in (the password reset's).
+ACCESS_LOG_PATH_ATTRIBUTE = "access_log_path"
+ACCESS_LOG_USERNAME_ATTRIBUTE = "access_log_username"
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
@@ -90,9 +94,9 @@ def access_log_write(*, request: HttpRequest | None, status_code: int | None, us
         user=user if user is not None and user.is_authenticated else None,
         event=AccessLog.Event.REQUEST if failed_login is None else AccessLog.Event.LOGIN_FAILED,
         method=(request.method or "")[:8],
-        path=request.get_full_path()[:500],
+        path=(getattr(request, ACCESS_LOG_PATH_ATTRIBUTE, None) or request.get_full_path())[:500],
         status_code=status_code,
-        username=(failed_login or username)[:150],
+        username=(failed_login or getattr(request, ACCESS_LOG_USERNAME_ATTRIBUTE, "") or username)[:150],
         ip_address=client_ip(request),
         user_agent=_user_agent(request),
         patient_ids=sorted(getattr(request, REQUEST_ATTRIBUTE, ())),

@@ -19,7 +19,7 @@ from django.http import HttpRequest
 from django.test import Client
 from knox.models import AuthToken
 
-from clinic.security.password_reset import RESET_LIMIT_PER_ADDRESS, RESET_LIMIT_PER_CLIENT
+from clinic.security.password_reset import RESET_LIMIT_PER_CLIENT, RESET_LIMIT_PER_LOGIN
 from tests.factories import PASSWORD, PatientFactory, UserFactory
 
 NEW_PASSWORD = "violet-harbour-lantern-42"
@@ -108,7 +108,7 @@ def test_the_address_is_not_put_in_the_task_queue(client, staff_user):
     assert delay.call_count == 2, "queued for an unknown address too, so both answers take as long"
     for call in delay.call_args_list:
         assert "clinic.example" not in repr(call)
-    assert delay.call_args_list[0].args[0] == [staff_user.pk]
+    assert delay.call_args_list[0].args[0] == [(staff_user.pk, "own")]
     assert delay.call_args_list[1].args[0] == []
 
 
@@ -144,10 +144,10 @@ def test_the_new_password_must_pass_the_sites_rules(client, staff_user):
     assert _signs_in("nurse.reset", PASSWORD)
 
 
-def test_one_address_gets_at_most_the_hours_limit_of_links(client, staff_user):
-    for _ in range(RESET_LIMIT_PER_ADDRESS + 2):
+def test_one_login_gets_at_most_the_hours_limit_of_links(client, staff_user):
+    for _ in range(RESET_LIMIT_PER_LOGIN + 2):
         assert _ask(client, "nurse.reset@clinic.example").status_code == 302
-    assert len(mail.outbox) == RESET_LIMIT_PER_ADDRESS
+    assert len(mail.outbox) == RESET_LIMIT_PER_LOGIN
 
 
 def test_one_client_is_refused_past_the_hours_limit(client, db):

@@ -4,6 +4,7 @@ LOGOUT_REDIRECT_URL name "login"."""
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from clinic.audit import log_anonymous_access
 from clinic.security import views
 
 urlpatterns = [
@@ -12,7 +13,10 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/", views.account, name="account"),
     path("account/password/", views.ClinicPasswordChangeView.as_view(), name="password-change"),
-    path("account/password/reset/", views.ClinicPasswordResetView.as_view(), name="password-reset"),
+    # Logged though nobody is signed in: who asked for links, and whose password a link set.
+    path(
+        "account/password/reset/", log_anonymous_access(views.ClinicPasswordResetView.as_view()), name="password-reset"
+    ),
     path(
         "account/password/reset/sent/",
         auth_views.PasswordResetDoneView.as_view(template_name="registration/password_reset_sent.html"),
@@ -20,7 +24,7 @@ urlpatterns = [
     ),
     path(
         "account/password/reset/<uidb64>/<token>/",
-        views.ClinicPasswordResetConfirmView.as_view(),
+        log_anonymous_access(views.ClinicPasswordResetConfirmView.as_view()),
         name="password-reset-confirm",
     ),
     path(

@@ -1,58 +1,70 @@
 """Self-service password reset by email, for staff and patients.
 
-The page looks up who the address belongs to (a login's own email, or the contact email of the
-patient the login belongs to) and hands their ids to a Celery task, which mails each a one-use
-link (Django's reset token: it lapses after PASSWORD_RESET_TIMEOUT, and once the password or the
-last sign-in changes). The page answers the same whether or not an account matched, and sends no
-mail itself, so neither its words nor its time say whether an address is known. Requests are
-counted per address and per client address (RESET_LIMIT_*), so the page cannot be used to flood
-a mailbox or to probe addresses at speed.
+Who an address reaches (`reset_recipients`):
+- a login whose own email it is (compared without case, by the database);
+- a patient's login that has no email of its own, through the contact email on the patient's
+  chart, and only when no other chart has that address and the login is nobody's staff login: the
+  front desk types that address, so it must not open a staff login, another patient's login, or a
+  login that has an address of its own.
 
-Links are built on SITE_URL, never on the request's Host header, and are sent to the address on
-file, never to the one typed (which may only match it by case folding)."""
+The page hands the matched (login, which address) pairs to a Celery task, which mails each a
+one-use link (Django's reset token: it lapses after PASSWORD_RESET_TIMEOUT, and once the password
+or the last sign-in changes). The page answers the same whether or not an account matched and
+sends no mail itself, so neither its words nor its time say whether an address is known. Links
+are counted per login and requests per client address (RESET_LIMIT_*), so the page cannot flood a
+mailbox or probe addresses at speed. Links are built on SITE_URL, never on the request's Host
+header, and go to the address on file, never to the one typed (which may only match it by case
+folding). The broker carries login ids, not addresses."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
-from urllib.parse import urlsplit
+from typing import Literal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.tokens import default_token_generator
 from django.core.cache import cache
-from django.db.models import Q
+from django.db.models import Count
+from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 log = logging.getLogger(__name__)
 
-# Per hour: links mailed for one address, and reset requests from one client address.
-RESET_LIMIT_PER_ADDRESS = 3
+# Per hour: links mailed to one login, and reset requests from one client address.
+RESET_LIMIT_PER_LOGIN = 3
 RESET_LIMIT_PER_CLIENT = 20
 RESET_WINDOW_SECONDS = 3600
 
+OWN: Literal["own"] = "own"  # the login's own email
+CONTACT: Literal["contact"] = "contact"  # the contact email on the login's patient chart
+Recipient = tuple[int, str]  # (login id, OWN or CONTACT): JSON for the broker
 
-def reset_recipients(email: str) -> list[int]:
-    """The ids of the active logins, with a password, whose own email or whose patient's contact
-    email is `email` (compared without case)."""
+
+def _may_be_reset(user) -> bool:
+    return user.is_active and user.has_usable_password()
+
+
+def reset_recipients(email: str) -> list[Recipient]:
+    """The logins `email` may reach (see the module's docstring), with the address each is sent to."""
     email = email.strip()
     if not email:
         return []
-    users = get_user_model()._default_manager.filter(
-        Q(email__iexact=email) | Q(patient__email__iexact=email), is_active=True
+    users = get_user_model()._default_manager
+    own = [(user.pk, OWN) for user in users.filter(email__iexact=email) if _may_be_reset(user)]
+    if own:
+        return sorted(own)
+    charts = get_user_model()._meta.get_field("patient").related_model._default_manager
+    sharing = charts.filter(email__iexact=email).aggregate(count=Count("pk"))["count"]
+    if sharing != 1:
+        return []  # no chart has it, or several do: none of their logins can be told apart
+    contact = users.filter(
+        patient__email__iexact=email, email="", is_staff=False, is_superuser=False, staff__isnull=True
     )
-    return sorted({user.pk for user in users if user.has_usable_password()})
-
-
-def _address_on_file(user, typed_digest: str) -> str:
-    """The stored address that matched, as stored (Django's rule against look-alike addresses)."""
-    if user.email and address_digest(user.email) == typed_digest:
-        return user.email
-    patient = getattr(user, "patient", None)
-    return patient.email if patient is not None and patient.email else user.email
+    return [(user.pk, CONTACT) for user in contact if _may_be_reset(user)]
 
 
 def _counted(key: str, limit: int) -> bool:
@@ -66,44 +78,46 @@ def _counted(key: str, limit: int) -> bool:
     return count <= limit
 
 
-def address_digest(value: str) -> str:
-    """What the task and the counters are given instead of the address (no address in the broker)."""
-    return hashlib.sha256(value.strip().casefold().encode()).hexdigest()
-
-
 def client_may_ask(client: str | None) -> bool:
-    return _counted(f"password-reset:client:{address_digest(client or 'unknown')}", RESET_LIMIT_PER_CLIENT)
+    digest = hashlib.sha256((client or "unknown").encode()).hexdigest()
+    return _counted(f"password-reset:client:{digest}", RESET_LIMIT_PER_CLIENT)
 
 
-def address_may_be_mailed(email: str) -> bool:
-    return _counted(f"password-reset:address:{address_digest(email)}", RESET_LIMIT_PER_ADDRESS)
+def login_may_be_mailed(user_id: int) -> bool:
+    return _counted(f"password-reset:login:{user_id}", RESET_LIMIT_PER_LOGIN)
 
 
-def reset_links_send(*, user_ids: Iterable[int], typed_digest: str) -> int:
-    """Mail each user a reset link at the address on file that was typed; the number sent."""
-    site = urlsplit(settings.SITE_URL)
-    form = PasswordResetForm()
-    sent = 0
-    for user in get_user_model()._default_manager.filter(pk__in=list(user_ids), is_active=True):
-        if not user.has_usable_password():
-            continue
-        context = {
-            "email": _address_on_file(user, typed_digest),
-            "domain": site.netloc,
-            "site_name": site.netloc,
-            "uid": urlsafe_base64_encode(force_bytes(user.pk)),
-            "user": user,
-            "token": default_token_generator.make_token(user),
-            "protocol": site.scheme,
-            "valid_minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
-        }
-        form.send_mail(
-            "registration/password_reset_subject.txt",
-            "registration/password_reset_email.txt",
-            context,
-            None,
-            context["email"],
-        )
-        sent += 1
-    log.info("Password reset: %d link(s) mailed", sent)
-    return sent
+def _address(user, which: str) -> str:
+    if which == OWN:
+        return user.email
+    patient = getattr(user, "patient", None)
+    return patient.email if patient is not None else ""
+
+
+def reset_link_send(*, user_id: int, which: str) -> bool:
+    """Mail one login its reset link at the address on file; False when it may no longer be reset
+    (deactivated, its password made unusable, or its address gone since the page was sent)."""
+    user = get_user_model()._default_manager.filter(pk=user_id).first()
+    if user is None or not _may_be_reset(user):
+        return False
+    address = _address(user, which)
+    if not address:
+        return False
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    context = {
+        "email": address,
+        "user": user,
+        "site_name": settings.SITE_URL.split("://", 1)[-1],
+        "link": settings.SITE_URL + reverse("password-reset-confirm", kwargs={"uidb64": uid, "token": token}),
+        "valid_minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
+    }
+    PasswordResetForm().send_mail(
+        "registration/password_reset_subject.txt", "registration/password_reset_email.txt", context, None, address
+    )
+    return True
+
+
+def confirmable(user) -> bool:
+    """Whether a link may still set `user`'s password (the confirm page's extra rule)."""
+    return user is not None and _may_be_reset(user)

@@ -6,19 +6,20 @@ from smtplib import SMTPException
 
 from celery import shared_task
 
-from clinic.security.password_reset import reset_links_send
+from clinic.security.password_reset import reset_link_send
+
+RETRIES = 3
 
 
-@shared_task(
-    name="clinic.security.tasks.password_reset_send",
-    ignore_result=True,
-    autoretry_for=(OSError, SMTPException),
-    retry_backoff=30,
-    max_retries=3,
-)
-def password_reset_send(user_ids: list[int], typed_digest: str) -> int:
-    """Mail the reset links the page asked for (none when no account matched: the page enqueues
-    this either way, so its answer takes the same time)."""
-    if not user_ids:
-        return 0
-    return reset_links_send(user_ids=user_ids, typed_digest=typed_digest)
+@shared_task(name="clinic.security.tasks.password_reset_send", bind=True, ignore_result=True, max_retries=RETRIES)
+def password_reset_send(self, recipients: list[list]) -> int:
+    """Mail the reset links the page asked for, one login after another (none when no account
+    matched: the page enqueues this either way, so its answer takes the same time). A mail server
+    that fails is tried again later for the logins not yet mailed, never for those already sent."""
+    sent = 0
+    for index, (user_id, which) in enumerate(recipients):
+        try:
+            sent += reset_link_send(user_id=user_id, which=which)
+        except (OSError, SMTPException) as exc:
+            raise self.retry(args=[recipients[index:]], exc=exc, countdown=30 * 2**self.request.retries) from exc
+    return sent

@@ -30,13 +30,14 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from knox.models import AuthToken
 
+from clinic.audit import ACCESS_LOG_PATH_ATTRIBUTE, ACCESS_LOG_USERNAME_ATTRIBUTE
 from clinic.security.authentication import client_ip
 from clinic.security.lockout import lockout_response
 from clinic.security.password_reset import (
     RESET_WINDOW_SECONDS,
-    address_digest,
-    address_may_be_mailed,
     client_may_ask,
+    confirmable,
+    login_may_be_mailed,
     reset_recipients,
 )
 from clinic.security.services import token_revoke, tokens_revoke_all, totp_device_confirm, totp_device_start
@@ -170,16 +171,17 @@ class ClinicPasswordResetView(PasswordResetView):
         from clinic.security.tasks import password_reset_send
 
         if not client_may_ask(client_ip(self.request)):
-            return render(
+            response = render(
                 self.request,
                 "registration/password_reset_limited.html",
                 {"minutes": RESET_WINDOW_SECONDS // 60},
                 status=429,
             )
-        email = form.cleaned_data["email"]
-        recipients = reset_recipients(email) if address_may_be_mailed(email) else []
+            response["Retry-After"] = str(RESET_WINDOW_SECONDS)
+            return response
+        recipients = [pair for pair in reset_recipients(form.cleaned_data["email"]) if login_may_be_mailed(pair[0])]
         try:
-            password_reset_send.delay(recipients, address_digest(email))
+            password_reset_send.delay(recipients)
         except Exception:  # the broker is down: say so, whatever the address (nothing about accounts)
             log.exception("Password reset: the task could not be queued")
             form.add_error(None, "The email could not be sent just now. Please try again in a few minutes.")
@@ -188,16 +190,29 @@ class ClinicPasswordResetView(PasswordResetView):
 
 
 class ClinicPasswordResetConfirmView(PasswordResetConfirmView):
-    """The link's page: a new password under the site's rules. Setting it revokes the user's API
-    tokens (clinic.security.receivers) and signs out their other sessions (Django's session hash);
-    proving the mailbox clears the lockout's failures for the login."""
+    """The link's page: a new password under the site's rules, for a login that may still be reset
+    (active, with a usable password). Setting it revokes the user's API tokens
+    (clinic.security.receivers) and signs out their other sessions (Django's session hash);
+    proving the mailbox clears the lockout's failures for the login. The access log names the
+    login whose password was set, and never records the link's token."""
 
     template_name = "registration/password_reset_confirm.html"
     success_url = reverse_lazy("password-reset-complete")
 
+    def dispatch(self, *args, **kwargs):
+        token = kwargs.get("token", "")
+        path = self.request.get_full_path()
+        setattr(self.request, ACCESS_LOG_PATH_ATTRIBUTE, path.replace(token, "[token]") if token else path)
+        return super().dispatch(*args, **kwargs)
+
+    def get_user(self, uidb64):
+        user = super().get_user(uidb64)
+        return user if confirmable(user) else None
+
     def form_valid(self, form):
         response = super().form_valid(form)
         axes_reset(username=form.user.get_username())
+        setattr(self.request, ACCESS_LOG_USERNAME_ATTRIBUTE, form.user.get_username())
         return response
 
 

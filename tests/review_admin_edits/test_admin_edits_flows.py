@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from clinic.models import ReminderPolicy, Role
-from patients.models import Evaluation, Patient
+from patients.models import Evaluation
 from tests.api.conftest import frozen, world  # noqa: F401
-from tests.factories import PASSWORD
 from tests.test_admin_concurrent_edits import _change_form_data, _sign_in
 
 
@@ -108,8 +106,15 @@ def test_user_admin_password_page_still_works(client, world):  # noqa: F811
 @pytest.mark.parametrize(
     ("path", "data"),
     [
-        ("auth/user", {"username": "newbie", "password1": "a-Much-longer-Passphrase-42",
-                       "password2": "a-Much-longer-Passphrase-42", "usable_password": "true"}),
+        (
+            "auth/user",
+            {
+                "username": "newbie",
+                "password1": "a-Much-longer-Passphrase-42",
+                "password2": "a-Much-longer-Passphrase-42",
+                "usable_password": "true",
+            },
+        ),
         ("patients/contraindication", {"code": "new-rule", "label": "New rule", "kind": "flag"}),
     ],
 )
