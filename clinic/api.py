@@ -144,10 +144,7 @@ class ClinicAPIMixin(PatientsShownMixin):
     def filter_queryset(self, queryset):
         # Every list and every get_object() passes here: rows at a site the staff member does not
         # work at (or another patient's) are filtered out, so they answer 404 like missing ones.
-        queryset = super().filter_queryset(scope_to_actor(queryset, self.actor))
-        if getattr(self, "_lock_the_object", False):
-            queryset = queryset.select_for_update(of=("self",))
-        return queryset
+        return super().filter_queryset(scope_to_actor(queryset, self.actor))
 
     def representation(self, obj: Any) -> Any:
         """What a GET of this object answers, whose digest is its ETag (an action reading another
@@ -155,23 +152,33 @@ class ClinicAPIMixin(PatientsShownMixin):
         return self.get_serializer(obj).data
 
     def get_object(self):
+        return self.held_to_if_match(self.read_object())
+
+    def read_object(self):
+        """The object of a detail URL, scoped to the asker and named in the access log, with no
+        If-Match check (an idempotent retry reads it this way, then checks in its first run)."""
+        return super().get_object()
+
+    def held_to_if_match(self, obj):
+        """`obj` if the write's If-Match holds for it: its row is locked first (to the commit, so
+        nobody changes it between the check and this write) and read again, and the tag compared
+        is of that fresh read. Without a conditional If-Match, `obj` as it is."""
         tags = self._conditional_tags()
         if tags is None:
-            return super().get_object()
-        # Locked before the comparison, so nobody changes it between the check and this write.
-        self._lock_the_object = True
-        try:
-            obj = super().get_object()
-        finally:
-            self._lock_the_object = False
-        current = representation_etag(self.representation(obj))
+            return obj
+        # Locked on its own by id: the list filters a detail URL may carry (DISTINCT) cannot take
+        # FOR UPDATE. NO KEY: rows that only refer to it (a new shift for a staff member) need not wait.
+        model = type(obj)
+        list(model._base_manager.select_for_update(no_key=True).filter(pk=obj.pk).values_list("pk"))
+        fresh = self.get_queryset().get(pk=obj.pk)
+        current = representation_etag(self.representation(fresh))
         if current not in tags:
             raise ChangedSinceRead(
                 "This was changed after you read it, so your change was not made over the new version. "
                 "Read it again (its ETag is in `details.current_etag`) and apply your change to what is there now.",
                 details={"current_etag": current},
             )
-        return obj
+        return fresh
 
     def _conditional_tags(self) -> list[str] | None:
         """The tags a write's If-Match lists, when this object's write is conditional; None when
@@ -188,6 +195,7 @@ class ClinicAPIMixin(PatientsShownMixin):
         response = super().finalize_response(request, response, *args, **kwargs)
         if (
             self.representation_etags
+            and request.method != "OPTIONS"  # the metadata is not the object's representation
             and self._is_detail()
             and 200 <= response.status_code < 300
             and isinstance(getattr(response, "data", None), Mapping)

@@ -255,10 +255,13 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
     )
     @action(detail=True, methods=["post"])
     def move(self, request, pk=None):
+        # Read (scoped, named in the access log) before a retry is answered from what was kept; its
+        # If-Match is compared in the first run only, so a retry of a move already made is not
+        # refused as changed by the move itself.
+        read = self.read_object()
+
         def perform() -> Response:
-            # Read (and an If-Match compared) here, so a retry of a move already made is answered
-            # from what was kept, not refused as changed by the move itself.
-            appointment = self.get_object()
+            appointment = self.held_to_if_match(read)
             data = self._valid(MoveSerializer)
             moved = services.appointment_move(
                 appointment=appointment,

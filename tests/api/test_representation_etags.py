@@ -13,7 +13,7 @@ from django.db import connection
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from clinic.models import Closure
+from clinic.models import AccessLog, Closure
 from scheduling.models import Appointment, AppointmentStatus
 
 V1 = "/api/v1"
@@ -213,3 +213,82 @@ def test_two_editors_with_the_same_tag_at_once_make_one_change(personas):
     winner = next(name for name, code in outcomes.items() if code == 200)
     patient.refresh_from_db()
     assert patient.escort_name == winner
+
+
+def test_a_conditional_action_with_a_status_filter_in_the_query_is_not_a_500(world):
+    """get_object() runs the list filters; AppointmentFilter.status is a MultipleChoiceFilter,
+    which adds DISTINCT, and PostgreSQL refuses FOR UPDATE with DISTINCT: the row is locked on its
+    own, by id."""
+    url = f"{V1}/appointments/{world.appointment_a.pk}/"
+    desk = world.client("front_desk")
+    tag = desk.get(url)["ETag"]
+    response = desk.post(f"{url}confirm/?status=booked", HTTP_IF_MATCH=tag)
+    assert response.status_code == 200, response.content[:300]
+
+
+def test_a_replayed_move_names_its_patient_in_the_access_log(world):
+    """A replay shows the session (patient id and name): the access log names the patient, as for
+    the first answer (the session is read before the replay, the If-Match compared after)."""
+    appointment = world.appointment_a
+    url = f"{V1}/appointments/{appointment.pk}/"
+    desk = world.client("front_desk")
+    headers = {"HTTP_IDEMPOTENCY_KEY": "review-move-log"}
+    assert desk.post(f"{url}move/", _move_body(appointment), format="json", **headers).status_code == 200
+    retry = desk.post(f"{url}move/", _move_body(appointment), format="json", **headers)
+    assert retry.status_code == 200 and retry["Idempotent-Replayed"] == "true"
+    assert retry.json()["patient"] == appointment.patient_id
+    logged = AccessLog.objects.filter(path=f"{url}move/").order_by("-id").first()
+    assert logged.patient_ids == [appointment.patient_id]
+
+
+def test_a_replayed_move_is_not_answered_to_someone_who_no_longer_works_at_the_site(world):
+    """A replay is scoped as a read: a desk member taken off the site gets 404, not the session."""
+    appointment = world.appointment_a
+    url = f"{V1}/appointments/{appointment.pk}/"
+    desk = world.client("front_desk")
+    headers = {"HTTP_IDEMPOTENCY_KEY": "review-move-scope"}
+    assert desk.post(f"{url}move/", _move_body(appointment), format="json", **headers).status_code == 200
+    world.users["front_desk"].staff.sites.clear()
+    assert desk.get(url).status_code == 404
+    retry = desk.post(f"{url}move/", _move_body(appointment), format="json", **headers)
+    assert retry.status_code == 404, retry.content[:300]
+
+
+def test_options_on_a_tagged_object_carries_no_etag(world):
+    """OPTIONS's metadata is not the object's representation: its tag, sent back as If-Match,
+    would be refused though nothing changed."""
+    url = f"{V1}/patients/{world.appointment_b.patient_id}/"
+    desk = world.client("front_desk")
+    options = desk.options(url)
+    assert options.status_code == 200
+    assert not options.has_header("ETag") or options["ETag"] == desk.get(url)["ETag"]
+
+
+def test_a_name_shown_in_the_session_counts_as_a_change(world):
+    """The tag is of what was read (README): the session shows its chair's name, so a chair renamed
+    since the read makes the desk read again before a conditional action, rather than act on a
+    board that no longer matches."""
+    appointment = world.appointment_a
+    url = f"{V1}/appointments/{appointment.pk}/"
+    desk = world.client("front_desk")
+    tag = desk.get(url)["ETag"]
+    chair_url = f"{V1}/chairs/{appointment.chair_id}/"
+    renamed = world.client("clinic_admin").patch(chair_url, {"name": "Window chair"}, format="json")
+    assert renamed.status_code == 200, renamed.content[:300]
+    assert desk.post(f"{url}confirm/", HTTP_IF_MATCH=tag).status_code == 412
+    assert desk.post(f"{url}confirm/", HTTP_IF_MATCH=desk.get(url)["ETag"]).status_code == 200
+
+
+def test_a_patient_never_learns_another_patients_tag_through_if_match(world):
+    """Another patient's objects answer 404 before any tag is compared."""
+    other = world.appointment_b
+    patient_a = world.client("patient_a")
+    prefs = patient_a.patch(
+        f"{V1}/patients/{other.patient_id}/reminder-preferences/",
+        {"reminder_consent": False},
+        format="json",
+        HTTP_IF_MATCH='"x"',
+    )
+    cancel = patient_a.post(f"{V1}/appointments/{other.pk}/cancel/", {}, format="json", HTTP_IF_MATCH='"x"')
+    assert (prefs.status_code, cancel.status_code) == (404, 404)
+    assert b"current_etag" not in prefs.content + cancel.content
