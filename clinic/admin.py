@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from clinic.admin_edits import ConcurrentEditAdminMixin
+from clinic.admin_edits import ConcurrentEditAdminMixin, ConcurrentEditInlineMixin
 from clinic.models import AccessLog, Chair, Closure, OpeningHours, ReminderPolicy, Shift, Site, StaffMember
 
 # Logins are changed here too (deactivation, staff flag, permissions): the same check applies.
@@ -25,19 +25,19 @@ class UserAdmin(ConcurrentEditAdminMixin, DjangoUserAdmin):
     pass
 
 
-class ChairInline(admin.TabularInline):
+class ChairInline(ConcurrentEditInlineMixin, admin.TabularInline):
     model = Chair
     extra = 0
     fields = ["name", "active", "equipment"]
 
 
-class OpeningHoursInline(admin.TabularInline):
+class OpeningHoursInline(ConcurrentEditInlineMixin, admin.TabularInline):
     model = OpeningHours
     extra = 0
     max_num = 7
 
 
-class ReminderPolicyInline(admin.StackedInline):
+class ReminderPolicyInline(ConcurrentEditInlineMixin, admin.StackedInline):
     model = ReminderPolicy
     extra = 0
     max_num = 1
@@ -102,7 +102,7 @@ class ChairAdmin(ConcurrentEditAdminMixin, admin.ModelAdmin):
     list_select_related = ["site"]
 
 
-class UpcomingShiftInline(admin.TabularInline):
+class UpcomingShiftInline(ConcurrentEditInlineMixin, admin.TabularInline):
     """Only the recent and coming shifts: a staff member accumulates hundreds."""
 
     model = Shift

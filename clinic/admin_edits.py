@@ -3,11 +3,14 @@
 A change page posts back every field it edits, not only those the user touched: an
 administrator who opened a patient before the portal saved a new consent would, on saving a
 corrected phone number, write the old consent back. So each change page carries, hidden, a
-fingerprint of the fields it edits as they were shown (a many-to-many field as its linked ids);
-on saving, the row is locked and fingerprinted again, and a difference refuses the save with a
-message to reload. The fields the page does not edit (a status, a version) are read again from
-the locked row, so the save writes their current values. The lock holds to the commit (the
-admin's change view is one transaction), so nothing slips in between the check and the save."""
+fingerprint of the fields it edits as they were stored when the page was drawn (a many-to-many
+field as its linked ids); on saving, the row (and those links) is locked and fingerprinted again,
+and a difference refuses the save with a message to reload. The fields the page does not edit (a
+status, a version) are read again from the locked row, so the save writes their current values.
+Each inline row the page shows carries its own fingerprint and is checked the same way; a row
+nobody touched is not saved again. The locks hold to the commit (the admin's change view is one
+transaction, and history's "Revert" page is given one), so nothing slips in between the check and
+the save. A list page's editable columns (list_editable) are not covered."""
 
 from __future__ import annotations
 
@@ -18,17 +21,23 @@ from typing import Any
 from django import forms
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models
+from django.db import models, router, transaction
+from django.forms.models import InlineForeignKeyField
 from django.http import HttpRequest
 
 FINGERPRINT_FIELD = "shown_version"
 
 
 def edited_fields(form: forms.ModelForm) -> list[str]:
-    """The model's fields this change page edits (the rest it shows read-only, or not at all)."""
+    """The model's fields this change page edits (the rest it shows read-only, or not at all). An
+    inline row's id and its parent's key are not edits (its formset adds them after the form is
+    built, so they are left out on both sides)."""
     opts = form._meta.model._meta
-    names = {field.name for field in opts.concrete_fields} | {field.name for field in opts.many_to_many}
-    return sorted(name for name in form.fields if name in names)
+    names = {field.name for field in opts.concrete_fields if not field.primary_key}
+    names |= {field.name for field in opts.many_to_many}
+    return sorted(
+        name for name, field in form.fields.items() if name in names and not isinstance(field, InlineForeignKeyField)
+    )
 
 
 def row_fingerprint(instance: models.Model, names: list[str]) -> str:
@@ -45,6 +54,18 @@ def row_fingerprint(instance: models.Model, names: list[str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+class _FingerprintField(forms.CharField):
+    """The hidden fingerprint: never a change of its own, so an inline row nobody edited is not saved."""
+
+    widget = forms.HiddenInput
+
+    def __init__(self) -> None:
+        super().__init__(required=False)
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return False
+
+
 class ChangedSinceShownForm(forms.ModelForm):
     """Mixed into an admin's ModelForm for the change page (ConcurrentEditAdminMixin.get_form).
 
@@ -52,15 +73,23 @@ class ChangedSinceShownForm(forms.ModelForm):
     saving; the fields it does not edit are read again from the locked row, so the save writes
     their current values, not those read before the lock."""
 
-    shown_version = forms.CharField(widget=forms.HiddenInput, required=False)
+    shown_version = _FingerprintField()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not self.is_bound and self.instance.pk is not None:
-            self.initial[FINGERPRINT_FIELD] = row_fingerprint(self.instance, edited_fields(self))
+            # Taken when the page is drawn, once an inline's formset has added its own fields, and
+            # of the row as stored, not the instance shown (history's "Revert" page shows an older copy).
+            self.initial[FINGERPRINT_FIELD] = self._shown_fingerprint
+
+    def _shown_fingerprint(self) -> str:
+        current = type(self.instance)._base_manager.filter(pk=self.instance.pk).first() or self.instance
+        return row_fingerprint(current, edited_fields(self))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        if self.instance.pk is None or self.instance._state.adding:
+            return cleaned  # a new row (an inline's extra form): nothing shown could have changed
         model = type(self.instance)
         locked = model._base_manager.select_for_update().filter(pk=self.instance.pk).first()
         if locked is None:
@@ -69,6 +98,12 @@ class ChangedSinceShownForm(forms.ModelForm):
                 code="deleted_since_shown",
             )
         edited = edited_fields(self)
+        for name in edited:
+            field = model._meta.get_field(name)
+            if field.many_to_many:
+                # The links too, to the commit: one removed meanwhile must not be written back.
+                links = field.remote_field.through._base_manager.select_for_update()
+                list(links.filter(**{field.m2m_field_name(): locked.pk}).values_list("pk"))
         if row_fingerprint(locked, edited) != (cleaned or {}).get(FINGERPRINT_FIELD):
             raise forms.ValidationError(
                 f"Someone changed this {model._meta.verbose_name} after you opened it, so your changes were not "
@@ -81,14 +116,32 @@ class ChangedSinceShownForm(forms.ModelForm):
         return cleaned
 
 
+def _without_fingerprint(fields: Any) -> Any:
+    return None if fields is None else [name for name in fields if name != FINGERPRINT_FIELD]
+
+
+def _with_fingerprint(fieldsets: Any, shown: bool) -> list:
+    """`fieldsets` with the fingerprint in the first one when the page can save (the admin posts
+    only the fieldsets' fields), and nowhere when it only shows the row."""
+    cleaned = [
+        (name, {**options, "fields": [f for f in options.get("fields", ()) if f != FINGERPRINT_FIELD]})
+        for name, options in fieldsets
+    ]
+    if not shown or not cleaned:
+        return cleaned
+    (name, options), *rest = cleaned
+    return [(name, {**options, "fields": [*options["fields"], FINGERPRINT_FIELD]}), *rest]
+
+
 class ConcurrentEditAdminMixin:
-    """For a ModelAdmin whose objects can be changed: its change page is ChangedSinceShownForm's."""
+    """For a ModelAdmin whose objects can be changed: its change page (and history's "Revert" page)
+    is ChangedSinceShownForm's."""
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is not None:
             # The model has no such field: the form is built without it, then given it.
             fields = kwargs["fields"] if "fields" in kwargs else flatten_fieldsets(self.get_fieldsets(request, obj))
-            kwargs["fields"] = None if fields is None else [name for name in fields if name != FINGERPRINT_FIELD]
+            kwargs["fields"] = _without_fingerprint(fields)
         form = super().get_form(request, obj, change=change, **kwargs)  # type: ignore[misc]
         if obj is None or issubclass(form, ChangedSinceShownForm):
             return form
@@ -96,15 +149,28 @@ class ConcurrentEditAdminMixin:
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)  # type: ignore[misc]
-        if obj is None or any(FINGERPRINT_FIELD in _names(options.get("fields", ())) for _, options in fieldsets):
+        if obj is None:
             return fieldsets
-        # In the first fieldset, so the page posts it back (the admin shows only the fieldsets' fields).
-        (name, options), *rest = fieldsets
-        return [(name, {**options, "fields": [*options.get("fields", ()), FINGERPRINT_FIELD]}), *rest]
+        return _with_fingerprint(fieldsets, self.has_change_permission(request, obj))  # type: ignore[attr-defined]
+
+    def history_form_view(self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None):
+        # django-simple-history's "Revert" page saves outside a transaction; the lock needs one.
+        with transaction.atomic(using=router.db_for_write(self.model)):  # type: ignore[attr-defined]
+            return super().history_form_view(request, object_id, version_id, extra_context)  # type: ignore[misc]
 
 
-def _names(fields: Any) -> list[str]:
-    names: list[str] = []
-    for field in fields:
-        names.extend(field if isinstance(field, list | tuple) else [field])
-    return names
+class ConcurrentEditInlineMixin:
+    """For an inline whose rows can be changed: each row shown carries its fingerprint, and saving
+    the page refuses a row changed since (an inline row is posted back as shown, like the page)."""
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        fields = kwargs["fields"] if "fields" in kwargs else flatten_fieldsets(self.get_fieldsets(request, obj))
+        kwargs["fields"] = _without_fingerprint(fields)
+        formset = super().get_formset(request, obj, **kwargs)  # type: ignore[misc]
+        if not issubclass(formset.form, ChangedSinceShownForm):
+            formset.form = type(formset.form.__name__, (ChangedSinceShownForm, formset.form), {})
+        return formset
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)  # type: ignore[misc]
+        return _with_fingerprint(fieldsets, self.has_change_permission(request, obj))  # type: ignore[attr-defined]

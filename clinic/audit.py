@@ -20,15 +20,11 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
 from clinic.models import AccessLog
-from clinic.security.signals import api_token_failed
+from clinic.security.signals import ACCESS_LOG_PATH_ATTRIBUTE, ACCESS_LOG_USERNAME_ATTRIBUTE, api_token_failed
 
 REQUEST_ATTRIBUTE = "accessed_patient_ids"
 ANONYMOUS_ATTRIBUTE = "log_anonymous_access"
 FAILED_LOGIN_ATTRIBUTE = "access_log_failed_login"
-# Set by a view: the path to log instead of the one asked (a secret in it redacted), and the login a
-# page acted for when nobody is signed in (the password reset's).
-ACCESS_LOG_PATH_ATTRIBUTE = "access_log_path"
-ACCESS_LOG_USERNAME_ATTRIBUTE = "access_log_username"
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 

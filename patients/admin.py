@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
-from clinic.admin_edits import ConcurrentEditAdminMixin
+from clinic.admin_edits import ConcurrentEditAdminMixin, ConcurrentEditInlineMixin
 from clinic.admin_visibility import ClinicalAdminMixin, admin_role
 from clinic.errors import InvalidInput
 from clinic.models import Role
@@ -18,7 +18,7 @@ from patients.models import Contraindication, Evaluation, Patient, PatientFlag
 from patients.services import evaluation_date_check, patient_home_site_check
 
 
-class PatientFlagInline(ClinicalAdminMixin, admin.TabularInline):
+class PatientFlagInline(ConcurrentEditInlineMixin, ClinicalAdminMixin, admin.TabularInline):
     clinical_model = True
     model = PatientFlag
     extra = 0
@@ -81,7 +81,7 @@ class PatientAdminForm(ModelForm):
         return data
 
 
-class EvaluationInline(PrescriberRecordsMixin, ClinicalAdminMixin, admin.StackedInline):
+class EvaluationInline(ConcurrentEditInlineMixin, PrescriberRecordsMixin, ClinicalAdminMixin, admin.StackedInline):
     clinical_model = True
     model = Evaluation
     form = EvaluationAdminForm

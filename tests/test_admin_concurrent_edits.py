@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django.test import RequestFactory
 from django.utils import timezone
 
-from clinic.admin_edits import FINGERPRINT_FIELD, ConcurrentEditAdminMixin
+from clinic.admin_edits import FINGERPRINT_FIELD, ConcurrentEditAdminMixin, ConcurrentEditInlineMixin
 from clinic.models import Role, StaffMember
 from patients.models import Patient
 from scheduling.models import PlanStatus, TreatmentPlan
@@ -69,6 +69,21 @@ def test_every_admin_that_can_change_a_row_checks_it_was_not_changed_since_shown
     ]
     assert unchecked == []
     assert isinstance(admin.site._registry[Patient], ConcurrentEditAdminMixin)  # the rule reaches the project
+
+
+@pytest.mark.django_db
+def test_every_inline_that_can_change_a_row_checks_it_too():
+    """An inline row is posted back as shown, like the page: the same check applies to it."""
+    request = RequestFactory().get("/admin/")
+    request.user = UserFactory(is_staff=True, is_superuser=True)
+    unchecked = [
+        type(inline).__name__
+        for model, model_admin in admin.site._registry.items()
+        if model._meta.app_label in PROJECT_APPS
+        for inline in model_admin.get_inline_instances(request)
+        if inline.has_change_permission(request) and not isinstance(inline, ConcurrentEditInlineMixin)
+    ]
+    assert unchecked == []
 
 
 def test_a_patient_saved_from_a_page_opened_before_a_consent_change_is_refused(client, world):  # noqa: F811

@@ -30,7 +30,6 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from knox.models import AuthToken
 
-from clinic.audit import ACCESS_LOG_PATH_ATTRIBUTE, ACCESS_LOG_USERNAME_ATTRIBUTE
 from clinic.security.authentication import client_ip
 from clinic.security.lockout import lockout_response
 from clinic.security.password_reset import (
@@ -41,6 +40,7 @@ from clinic.security.password_reset import (
     reset_recipients,
 )
 from clinic.security.services import token_revoke, tokens_revoke_all, totp_device_confirm, totp_device_start
+from clinic.security.signals import ACCESS_LOG_PATH_ATTRIBUTE, ACCESS_LOG_USERNAME_ATTRIBUTE
 from clinic.security.two_factor import code_verify, confirmed_device, second_factor_required
 
 log = logging.getLogger(__name__)

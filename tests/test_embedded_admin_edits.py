@@ -1,4 +1,5 @@
-"""On the embedded default (SQLite), an unchanged change page saves, and a stale one is refused."""
+"""On the embedded default (SQLite, where a row lock is no lock), an unchanged admin change page
+saves and one shown before a change is refused, as on PostgreSQL (clinic/admin_edits.py)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,21 @@
-"""Flows around the change-page fingerprint (clinic/admin_edits.py)."""
+"""Flows around the change-page fingerprint (clinic/admin_edits.py): history's "Revert" page (in its
+own transaction, fingerprinted from the stored row), inline rows changed meanwhile (refused like
+the page), untouched inline rows (not saved again), view-only pages (no fingerprint row), many-to-
+many links (locked with the row), the user admin, add pages and "Save as new"."""
 
 from __future__ import annotations
 
-import pytest
+import threading
 
-from clinic.models import ReminderPolicy, Role
+import pytest
+from django.db import connections
+from django.test import Client
+
+from clinic.admin import StaffMemberAdmin
+from clinic.models import ReminderPolicy, Role, StaffMember
 from patients.models import Evaluation
 from tests.api.conftest import frozen, world  # noqa: F401
+from tests.factories import SiteFactory, StaffFactory
 from tests.test_admin_concurrent_edits import _change_form_data, _sign_in
 
 
@@ -163,3 +172,54 @@ def test_history_revert_page_post_does_not_500_outside_a_test_transaction():
     response = client.post(url, data)
 
     assert response.status_code == 302, response.status_code
+
+
+def test_untouched_inline_rows_are_not_saved_again(client, world):  # noqa: F811
+    """The fingerprint is never a change of its own: saving the patient page leaves its flags and
+    evaluations as they were, with no new history rows."""
+    patient = world.appointment_b.patient
+    _sign_in(client)
+    url = f"/admin/patients/patient/{patient.pk}/change/"
+    data = _change_form_data(client.get(url))
+    data["escort_name"] = "Corrected Escort"
+    before = Evaluation.history.filter(patient=patient).count()
+
+    assert client.post(url, data).status_code == 302
+
+    assert Evaluation.history.filter(patient=patient).count() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_site_link_removed_while_the_page_saves_waits_and_is_not_undone(monkeypatch):
+    """The links of the many-to-many fields the page edits are locked with the row, to the
+    commit: a removal made while the page saves waits for it, then takes effect (it is not written
+    back by the page's save of the links it showed)."""
+    one, two = SiteFactory(), SiteFactory()
+    nurse = StaffFactory(role=Role.NURSE, sites=[one, two])
+    client = Client()
+    _sign_in(client, Role.CLINIC_ADMIN)
+    url = f"/admin/clinic/staffmember/{nurse.pk}/change/"
+    data = _change_form_data(client.get(url))
+    original = StaffMemberAdmin.save_model
+    workers: list[threading.Thread] = []
+
+    def save_model(self, request, obj, form, change):
+        def remove():
+            try:
+                StaffMember.objects.get(pk=nurse.pk).sites.remove(two)
+            finally:
+                connections.close_all()
+
+        worker = threading.Thread(target=remove)
+        worker.start()
+        worker.join(timeout=2)
+        assert worker.is_alive(), "the removal did not wait for the page's lock"
+        workers.append(worker)
+        original(self, request, obj, form, change)
+
+    monkeypatch.setattr(StaffMemberAdmin, "save_model", save_model)
+    response = client.post(url, data)
+    workers[0].join(timeout=10)
+
+    assert response.status_code == 302
+    assert set(StaffMember.objects.get(pk=nurse.pk).sites.all()) == {one}

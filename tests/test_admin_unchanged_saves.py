@@ -1,5 +1,6 @@
-"""Every project admin's change page (and the user admin's) saves when nothing changed in between:
-a GET then the same data POSTed back must redirect, for each role that may change the row."""
+"""Every project admin's change page (and the user admin's) saves when nothing changed in between
+(clinic/admin_edits.py refuses only a row changed since it was shown): a GET then the same data
+POSTed back redirects, for each role that may change the row."""
 
 from __future__ import annotations
 
@@ -33,18 +34,19 @@ def _pick(world, label):  # noqa: F811
     return obj
 
 
-@pytest.mark.parametrize("role", [Role.PRESCRIBER, Role.CLINIC_ADMIN])
 @pytest.mark.parametrize("label", _checked_models())
-def test_unchanged_change_page_saves(client, world, label, role):  # noqa: F811
+def test_unchanged_change_page_saves(client, world, label):  # noqa: F811
+    """For each role that may change the row (at least one may), the page as shown saves."""
     obj = _pick(world, label)
-    _sign_in(client, role)
     url = f"/admin/{obj._meta.app_label}/{obj._meta.model_name}/{obj.pk}/change/"
-    got = client.get(url)
-    if got.status_code == 403:
-        pytest.skip("role may not open this page")
-    assert got.status_code == 200
-    if not got.context["has_change_permission"]:
-        pytest.skip("view only")
-    data = _change_form_data(got)
-    response = client.post(url, data)
-    assert response.status_code == 302, response.content.decode()[-3000:]
+    saved_by = []
+    for role in (Role.PRESCRIBER, Role.CLINIC_ADMIN):
+        _sign_in(client, role)
+        got = client.get(url)
+        if got.status_code == 403 or not got.context["has_change_permission"]:
+            continue  # this role may not change it
+        response = client.post(url, _change_form_data(got))
+        assert response.status_code == 302, (role, response.content.decode()[-3000:])
+        saved_by.append(role)
+        client.logout()
+    assert saved_by, f"no role could change {label}"
