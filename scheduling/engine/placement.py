@@ -254,8 +254,10 @@ class DayLoad:
 
 
 def _bucket(instant: dt.datetime, zone: ZoneInfo) -> int:
-    local = instant.astimezone(zone)
-    return (local.hour * 60 + local.minute) // BUCKET_MINUTES
+    """The quarter hour `instant` falls in, counted on the real clock: every zone's offset is whole
+    quarter hours, so it is the local clock's quarter hour too, except on the night the clocks go
+    back, when the local 01:00-02:00 happens twice and the two are different quarter hours."""
+    return int(instant.timestamp()) // (BUCKET_MINUTES * 60)
 
 
 class Placer:
@@ -395,7 +397,7 @@ class Placer:
                 clock = local.time().replace(tzinfo=None)
                 # The nurse's and the closing time first: one weight, so the positions of the rest stay put.
                 near_closing = int(end > load.closes_at - CLOSING_MARGIN)
-                same_bucket = max(0, load.buckets[minute // BUCKET_MINUTES] + 1 - setups)
+                same_bucket = max(0, load.buckets[_bucket(start, zone)] + 1 - setups)
                 weekday_miss = int(habits.weekday is not None and habits.weekday != local.weekday())
                 time_distance = abs(minute - usual_minute) if usual_minute is not None else 0
                 gap = shortest or (end - start)
