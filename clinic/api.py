@@ -23,7 +23,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_field, extend_sch
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import MethodNotAllowed, PermissionDenied
-from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.pagination import CursorPagination, LimitOffsetPagination
 from rest_framework.permissions import SAFE_METHODS
 
 from clinic import api_fields
@@ -93,17 +93,77 @@ class WallClockTimeField(serializers.TimeField):
     full-time, which demands an offset, so the schema says what is really sent."""
 
 
+def _checked_limit(request, name: str, most: int) -> None:
+    # A page size that is no number is a 400 naming it, not the default page.
+    raw = request.query_params.get(name)
+    if raw is not None and not (raw.strip().isdigit() and int(raw) >= 1):
+        raise serializers.ValidationError({name: [f"Give a whole number from 1 to {most}."]})
+
+
+class ClinicCursorPagination(CursorPagination):
+    """Pages that hold their place (`?paging=cursor`): each `next` link names the last row shown
+    by its place in the list's order (which always ends on the id), so a row added or removed
+    before it does not shift the later pages, as it would with an offset. No count."""
+
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "limit"
+
+    def get_page_size(self, request):
+        _checked_limit(request, self.page_size_query_param, self.max_page_size)
+        return super().get_page_size(request)
+
+
 class ClinicPagination(LimitOffsetPagination):
+    """Offset pages (`limit`, `offset`, with a `count`) unless the client asks for cursor pages
+    (`paging=cursor`, then the `cursor` each `next` link carries): ClinicCursorPagination."""
+
     default_limit = 50
     max_limit = 200
+    paging_query_param = "paging"
+    _cursor: ClinicCursorPagination | None = None
+
+    def paginate_queryset(self, queryset, request, view=None):
+        paging = request.query_params.get(self.paging_query_param, "offset")
+        if paging not in ("offset", "cursor"):
+            raise serializers.ValidationError({self.paging_query_param: ["Give offset (the default) or cursor."]})
+        by_cursor = paging == "cursor" or ClinicCursorPagination.cursor_query_param in request.query_params
+        if not by_cursor:
+            return super().paginate_queryset(queryset, request, view)
+        if self.offset_query_param in request.query_params:
+            raise serializers.ValidationError(
+                {self.offset_query_param: ["Cursor pages take no offset; follow `next`."]}
+            )
+        self._cursor = ClinicCursorPagination()
+        return self._cursor.paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data):
+        if self._cursor is not None:
+            return self._cursor.get_paginated_response(data)
+        return super().get_paginated_response(data)
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            *super().get_schema_operation_parameters(view),
+            {
+                "name": self.paging_query_param,
+                "required": False,
+                "in": "query",
+                "description": "offset (the default: `count`, `limit`, `offset`) or cursor (pages that hold their "
+                "place while rows are added: follow `next`; no `count`).",
+                "schema": {"type": "string", "enum": ["offset", "cursor"]},
+            },
+            {
+                "name": ClinicCursorPagination.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "The place a cursor page's `next` or `previous` link carries.",
+                "schema": {"type": "string"},
+            },
+        ]
 
     def get_limit(self, request):
-        # A page size that is no number is a 400 naming it, not the default page.
-        raw = request.query_params.get(self.limit_query_param)
-        if raw is not None and not (raw.strip().isdigit() and int(raw) >= 1):
-            raise serializers.ValidationError(
-                {self.limit_query_param: [f"Give a whole number from 1 to {self.max_limit}."]}
-            )
+        _checked_limit(request, self.limit_query_param, self.max_limit)
         return super().get_limit(request)
 
     def get_offset(self, request):

@@ -49,7 +49,7 @@ class ScopedFilterBackend(DjangoFilterBackend):
 
 
 # Query parameters every list reads besides its filters (ordering, paging, the browsable API's format).
-LIST_PARAMETERS = frozenset({"ordering", "limit", "offset", "format"})
+LIST_PARAMETERS = frozenset({"ordering", "limit", "offset", "format", "paging", "cursor"})
 _BOOLEANS = frozenset({"true", "false", "1", "0"})
 
 

@@ -153,7 +153,7 @@ class CorrectionInputSerializer(api_fields.StrictSerializer):
 
 
 class LogFilterSerializer(api_fields.StrictQueryMixin, serializers.Serializer):
-    also = frozenset({"format", "limit", "offset", "ordering"})  # the list's paging and order
+    also = frozenset({"format", "limit", "offset", "ordering", "paging", "cursor"})  # the list's paging and order
 
     date_from = api_fields.DateField(required=False)
     date_to = api_fields.DateField(required=False)
