@@ -191,3 +191,26 @@ def test_a_filter_naming_rows_without_a_site_rule_or_through_an_unscoped_backend
 def test_the_apis_filters_all_have_site_rules_and_the_check_reads_no_database():
     # No `db` mark: a query would fail the test.
     assert checks.api_filters_have_site_rules() == []
+
+
+def test_the_sms_warning_is_left_out_when_every_site_sends_no_texts(db, settings):
+    """clinic.W011 warns that text reminders go to the log; a clinic whose every reminder policy has
+    text messages off sends none, so `check --deploy --database default` (which may read the
+    policies) does not tell it to set up an SMS provider. Without the database it cannot know."""
+    from clinic.checks import messages_reach_patients
+    from clinic.models import ReminderPolicy
+    from tests.factories import SiteFactory
+
+    settings.SMS_BACKEND = "scheduling.reminders.sms.ConsoleSmsBackend"
+    SiteFactory(), SiteFactory()
+    assert ReminderPolicy.objects.count() == 2
+
+    def ids(**kwargs):
+        return [warning.id for warning in messages_reach_patients(**kwargs)]
+
+    assert "clinic.W011" in ids(databases=["default"]), "texts on: the warning stands"
+    ReminderPolicy.objects.update(sms_enabled=False)
+    assert "clinic.W011" not in ids(databases=["default"])
+    assert "clinic.W011" in ids(), "without the database it cannot know"
+    ReminderPolicy.objects.filter(pk=ReminderPolicy.objects.first().pk).update(sms_enabled=True)
+    assert "clinic.W011" in ids(databases=["default"])
