@@ -22,7 +22,7 @@ from django.utils.http import parse_etags
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import MethodNotAllowed, PermissionDenied
+from rest_framework.exceptions import MethodNotAllowed, NotFound, PermissionDenied
 from rest_framework.pagination import CursorPagination, LimitOffsetPagination
 from rest_framework.permissions import SAFE_METHODS
 
@@ -100,18 +100,40 @@ def _checked_limit(request, name: str, most: int) -> None:
         raise serializers.ValidationError({name: [f"Give a whole number from 1 to {most}."]})
 
 
+CURSOR_ORDERINGS = ("id", "-id")
+
+
 class ClinicCursorPagination(CursorPagination):
-    """Pages that hold their place (`?paging=cursor`): each `next` link names the last row shown
-    by its place in the list's order (which always ends on the id), so a row added or removed
-    before it does not shift the later pages, as it would with an offset. No count."""
+    """Pages that hold their place (`?paging=cursor`): the list goes by id (or `-id`), and each
+    `next` link names the last id shown, so a row added or removed before it does not shift the
+    later pages, as it would with an offset. By id only: DRF's cursor places a page by the first
+    ordering term alone (ties by an offset, capped at 1000 rows, and a related term not at all),
+    and an id is unique, never a patient's name, and checked as a number. No count."""
 
     page_size = 50
     max_page_size = 200
     page_size_query_param = "limit"
+    ordering = "id"
 
     def get_page_size(self, request):
         _checked_limit(request, self.page_size_query_param, self.max_page_size)
         return super().get_page_size(request)
+
+    def get_ordering(self, request, queryset, view):
+        asked = request.query_params.get("ordering")
+        if asked is None:
+            return ("id",)
+        if asked.strip() not in CURSOR_ORDERINGS:
+            raise serializers.ValidationError(
+                {"ordering": ["Cursor pages go by id: leave ordering out, or give id or -id."]}
+            )
+        return (asked.strip(),)
+
+    def decode_cursor(self, request):
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None and not str(cursor.position).isdigit():
+            raise NotFound(self.invalid_cursor_message)  # a cursor this server did not write
+        return cursor
 
 
 class ClinicPagination(LimitOffsetPagination):
@@ -142,6 +164,13 @@ class ClinicPagination(LimitOffsetPagination):
             return self._cursor.get_paginated_response(data)
         return super().get_paginated_response(data)
 
+    def get_paginated_response_schema(self, schema):
+        answer = super().get_paginated_response_schema(schema)
+        # A cursor page (`paging=cursor`) has no count.
+        answer["required"] = [name for name in answer.get("required", []) if name != "count"]
+        answer["properties"]["count"]["description"] = "Offset pages only: cursor pages carry no count."
+        return answer
+
     def get_schema_operation_parameters(self, view):
         return [
             *super().get_schema_operation_parameters(view),
@@ -149,8 +178,8 @@ class ClinicPagination(LimitOffsetPagination):
                 "name": self.paging_query_param,
                 "required": False,
                 "in": "query",
-                "description": "offset (the default: `count`, `limit`, `offset`) or cursor (pages that hold their "
-                "place while rows are added: follow `next`; no `count`).",
+                "description": "offset (the default: `count`, `limit`, `offset`) or cursor (pages by id that hold "
+                "their place while rows are added: follow `next`; no `count`; `ordering` id or -id only).",
                 "schema": {"type": "string", "enum": ["offset", "cursor"]},
             },
             {

@@ -261,6 +261,9 @@ class SessionRecordViewSet(ClinicAPIMixin, viewsets.GenericViewSet):
 
 class ControlledSubstanceLogViewSet(ClinicAPIMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = LogEntrySerializer
+    # The register's own order (as written) by default; these only, so another is a 400, not a 500.
+    ordering_fields = ["id", "administered_at", "recorded_at"]
+    ordering = ["id"]
     access = {"list": CLINICIANS | ADMINS, "export": CLINICIANS | ADMINS, "correct": CLINICIANS}
     error_codes = {"correct": ("409",)}
 

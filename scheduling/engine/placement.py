@@ -12,7 +12,7 @@ feasible (start, chair) pairs a site's `placement_policy` chooses:
   a) the nurse's hands and the closing time: the fewest of the nurse's own hands-on
      intervals touched (0 unless a site lets a nurse set up several patients at once), then
      not ending within `CLOSING_MARGIN` (30 min) of closing (lateness and slow setups would
-     run it over); then the starts in the same 15-minute bucket of the local wall clock
+     run it over); then the starts in the same quarter hour (on the real clock: the night the clocks go back has two 01:15s)
      beyond what the site's nurses can set up at once (a cap, not a minimum: spreading starts
      over every quarter hour broke the nurses' free time into pieces too short for a setup
      and cost a tenth of the sessions in the issue 17 bench);

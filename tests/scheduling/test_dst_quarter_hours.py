@@ -45,3 +45,14 @@ def test_the_two_1_15s_of_the_night_the_clocks_go_back_are_different_quarter_hou
     second = placer.score(Slot(SECOND_0115, SECOND_0115 + dt.timedelta(minutes=40), 2, 1))
     first = placer.score(Slot(FIRST_0115, FIRST_0115 + dt.timedelta(minutes=40), 2, 1))
     assert (first[1], second[1]) == (1, 0)
+
+
+def test_the_second_1_15_is_explained_as_a_quarter_hour_with_no_other_start():
+    """The words agree with the count: the first 01:15 is not "another start" of the second."""
+    booked = Span(FIRST_0115, FIRST_0115 + dt.timedelta(minutes=40))
+    placer = Placer(Availability(_site(booked)), Placement(policy=LEVEL))
+    second = Slot(SECOND_0115, SECOND_0115 + dt.timedelta(minutes=40), 2, 1)
+    first = Slot(FIRST_0115, FIRST_0115 + dt.timedelta(minutes=40), 2, 1)
+    ranked = placer.rank([first, second])
+    by_start = {c.slot.start: c.why for c in ranked}
+    assert "no other start 01:15" in by_start[SECOND_0115], by_start

@@ -1,0 +1,79 @@
+"""The token endpoint verifies the authenticator code and issues the token under one savepoint
+(clinic/security/api.py): a wrong code is still counted (the lockout's failure and the device's
+throttle), a right code refused at the token limit stays unused while a wrong one after it is
+counted, and a code used for a token cannot be used again."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from axes.models import AccessAttempt
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from knox.models import AuthToken
+from rest_framework.test import APIClient
+
+from clinic.security.services import token_issue
+from tests.conftest import empty_own_cache_keys
+from tests.factories import PASSWORD
+from tests.test_security_two_factor import code_for
+
+NOW = dt.datetime(2026, 3, 8, 6, 59, 40, tzinfo=dt.UTC)  # the night the US clocks go forward
+
+
+@pytest.fixture(autouse=True)
+def _clock():
+    empty_own_cache_keys()
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+    empty_own_cache_keys()
+
+
+def _ask(user, code):
+    body = {"username": user.username, "password": PASSWORD, "otp_code": code}
+    return APIClient().post("/api/v1/auth/token/", body, format="json")
+
+
+def _wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 10**6:06d}"
+
+
+def _device(user) -> TOTPDevice:
+    return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+
+
+@pytest.mark.django_db
+def test_a_wrong_code_is_counted_for_lockout_and_the_device_throttle(personas):
+    user = personas.prescriber.user
+    device = _device(user)
+    refused = _ask(user, _wrong(code_for(device)))
+    assert refused.status_code == 400
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 1
+    assert AccessAttempt.objects.filter(username=user.username).get().failures_since_start == 1
+
+
+@pytest.mark.django_db
+def test_a_right_code_at_the_limit_stays_unused_and_a_wrong_one_after_it_is_counted(personas, settings):
+    settings.API_TOKEN_LIMIT_PER_USER = 1
+    user = personas.prescriber.user
+    device = _device(user)
+    token_issue(user=user)
+    code = code_for(device)
+    assert _ask(user, code).status_code == 403  # at the limit
+    assert _ask(user, _wrong(code)).status_code == 400
+    assert AccessAttempt.objects.filter(username=user.username).get().failures_since_start == 1
+    AuthToken.objects.filter(user=user).delete()
+    device.throttling_failure_count, device.throttling_failure_timestamp = 0, None
+    device.save()
+    assert _ask(user, code).status_code == 201, "the right code refused at the limit was not spent"
+
+
+@pytest.mark.django_db
+def test_a_code_used_for_a_token_cannot_be_used_again(personas):
+    user = personas.prescriber.user
+    device = _device(user)
+    code = code_for(device)
+    assert _ask(user, code).status_code == 201
+    assert _ask(user, code).status_code == 400
