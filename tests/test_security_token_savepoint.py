@@ -77,3 +77,33 @@ def test_a_code_used_for_a_token_cannot_be_used_again(personas):
     code = code_for(device)
     assert _ask(user, code).status_code == 201
     assert _ask(user, code).status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_with_the_same_code_at_once_get_one_token(personas):
+    """django-otp refuses a code already used, but two requests reading the device at once would
+    both see it unused: the device's row is locked for the check (two_factor.code_verify)."""
+    import threading
+
+    from django.db import connection
+
+    user = personas.prescriber.user
+    device = _device(user)
+    code = code_for(device)
+    start = threading.Barrier(2)
+    answers: list[int] = []
+
+    def ask() -> None:
+        try:
+            start.wait()
+            answers.append(_ask(user, code).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(answers) == [201, 400]
+    assert AuthToken.objects.filter(user=user).count() == 1

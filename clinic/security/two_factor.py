@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 
@@ -25,6 +26,16 @@ def second_factor_required(user: AbstractBaseUser) -> bool:
 
 
 def code_verify(*, device: TOTPDevice, code: str) -> bool:
-    """django-otp refuses a replayed code and slows down repeated wrong ones on the device."""
+    """django-otp refuses a replayed code and slows down repeated wrong ones on the device. The
+    device's row is locked and read again first (to the end of the caller's transaction): two
+    requests sending the same code at once would otherwise both read the code as unused, and both
+    sign in with it."""
     code = (code or "").strip().replace(" ", "")
-    return bool(code) and code.isdigit() and device.verify_token(code)
+    if not (code and code.isdigit()):
+        return False
+    with transaction.atomic():
+        locked = type(device).objects.select_for_update().get(pk=device.pk)
+        accepted = locked.verify_token(code)
+    for field in ("last_t", "drift", "throttling_failure_count", "throttling_failure_timestamp"):
+        setattr(device, field, getattr(locked, field))
+    return bool(accepted)
