@@ -289,3 +289,19 @@ def test_x_forwarded_for_does_not_reset_the_client_limit(client, db):
         for n in range(RESET_LIMIT_PER_CLIENT + 1)
     ]
     assert answers[-1] == 429
+
+
+def test_a_login_that_must_have_a_second_factor_but_has_none_gets_no_link(client, db, settings):
+    """Its owner enrols an authenticator at the next sign-in: after a reset, whoever holds the
+    mailbox would enrol theirs, so the mailbox alone would open a prescriber's login. An
+    administrator resets such a login; once an authenticator is enrolled, the link is mailed."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    settings.REQUIRE_2FA_ROLES = frozenset({Role.PRESCRIBER})
+    site = SiteFactory()
+    prescriber = StaffFactory(role=Role.PRESCRIBER, sites=[site], user=UserFactory(email="dr.lee@clinic.example"))
+    _ask(client, "dr.lee@clinic.example")
+    assert mail.outbox == []
+    TOTPDevice.objects.create(user=prescriber.user, name="Authenticator app", confirmed=True)
+    _ask(client, "dr.lee@clinic.example")
+    assert len(mail.outbox) == 1

@@ -32,6 +32,8 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from clinic.security.two_factor import confirmed_device, second_factor_required
+
 log = logging.getLogger(__name__)
 
 # Per hour: links mailed to one login, and reset requests from one client address.
@@ -45,7 +47,12 @@ Recipient = tuple[int, str]  # (login id, OWN or CONTACT): JSON for the broker
 
 
 def _may_be_reset(user) -> bool:
-    return user.is_active and user.has_usable_password()
+    """Active, with a password, and not a login that must have a second factor but has none yet:
+    its owner would enrol an authenticator after the reset, so the mailbox alone would open it (an
+    administrator resets such a login)."""
+    if not (user.is_active and user.has_usable_password()):
+        return False
+    return not (second_factor_required(user) and confirmed_device(user) is None)
 
 
 def reset_recipients(email: str) -> list[Recipient]:
