@@ -56,10 +56,15 @@ def _sign_in(client, role: str = Role.PRESCRIBER):
     return user
 
 
-@pytest.mark.django_db
-def test_every_admin_that_can_change_a_row_checks_it_was_not_changed_since_shown():
+def _superuser_request():
     request = RequestFactory().get("/admin/")
     request.user = UserFactory(is_staff=True, is_superuser=True)
+    return request
+
+
+@pytest.mark.django_db
+def test_every_admin_that_can_change_a_row_checks_it_was_not_changed_since_shown():
+    request = _superuser_request()
     unchecked = [
         model._meta.label
         for model, model_admin in admin.site._registry.items()
@@ -74,8 +79,7 @@ def test_every_admin_that_can_change_a_row_checks_it_was_not_changed_since_shown
 @pytest.mark.django_db
 def test_every_inline_that_can_change_a_row_checks_it_too():
     """An inline row is posted back as shown, like the page: the same check applies to it."""
-    request = RequestFactory().get("/admin/")
-    request.user = UserFactory(is_staff=True, is_superuser=True)
+    request = _superuser_request()
     unchecked = [
         type(inline).__name__
         for model, model_admin in admin.site._registry.items()

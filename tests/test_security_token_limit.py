@@ -5,15 +5,14 @@ back; expired tokens do not count; two requests at once cannot both pass the lim
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 import time_machine
-from django.db import connection
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from clinic.security.services import TokenLimitReached, token_issue
+from tests.at_once import at_once
 from tests.conftest import empty_own_cache_keys
 from tests.factories import PASSWORD
 
@@ -75,24 +74,15 @@ def test_two_requests_at_once_do_not_both_pass_the_limit(personas, settings):
     user = personas.prescriber.user
     token_issue(user=user)
     token_issue(user=user)
-    start = threading.Barrier(2)
-    outcomes: list[str] = []
 
-    def issue() -> None:
+    def issue() -> str:
         try:
-            start.wait()
             token_issue(user=user)
-            outcomes.append("issued")
         except TokenLimitReached:
-            outcomes.append("refused")
-        finally:
-            connection.close()
+            return "refused"
+        return "issued"
 
-    threads = [threading.Thread(target=issue) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = at_once(issue, issue)
     assert sorted(outcomes) == ["issued", "refused"]
     assert AuthToken.objects.filter(user=user).count() == 3
 

@@ -15,6 +15,7 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from clinic.security.services import token_issue
+from tests.at_once import at_once
 from tests.conftest import empty_own_cache_keys
 from tests.factories import PASSWORD
 from tests.test_security_two_factor import code_for
@@ -83,27 +84,9 @@ def test_a_code_used_for_a_token_cannot_be_used_again(personas):
 def test_two_requests_with_the_same_code_at_once_get_one_token(personas):
     """django-otp refuses a code already used, but two requests reading the device at once would
     both see it unused: the device's row is locked for the check (two_factor.code_verify)."""
-    import threading
-
-    from django.db import connection
-
     user = personas.prescriber.user
     device = _device(user)
     code = code_for(device)
-    start = threading.Barrier(2)
-    answers: list[int] = []
-
-    def ask() -> None:
-        try:
-            start.wait()
-            answers.append(_ask(user, code).status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=ask) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    answers = at_once(lambda: _ask(user, code).status_code, lambda: _ask(user, code).status_code)
     assert sorted(answers) == [201, 400]
     assert AuthToken.objects.filter(user=user).count() == 1
