@@ -1,6 +1,7 @@
 """A user holds at most API_TOKEN_LIMIT_PER_USER unexpired API tokens. At the limit a token request
 is refused with a 403 that says how to go on (revoke one), and nothing is revoked behind anyone's
-back; expired tokens do not count; two requests at once cannot both pass the limit."""
+back; expired tokens do not count; two requests at once cannot both pass the limit. With an
+authenticator, the code is checked under the same savepoint as the token is issued (below)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import datetime as dt
 
 import pytest
 import time_machine
+from axes.models import AccessAttempt
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
@@ -15,6 +18,7 @@ from clinic.security.services import TokenLimitReached, token_issue
 from tests.at_once import at_once
 from tests.conftest import empty_own_cache_keys
 from tests.factories import PASSWORD
+from tests.test_security_two_factor import code_for
 
 NOW = dt.datetime(2026, 3, 2, 14, tzinfo=dt.UTC)
 
@@ -87,23 +91,68 @@ def test_two_requests_at_once_do_not_both_pass_the_limit(personas, settings):
     assert AuthToken.objects.filter(user=user).count() == 3
 
 
-def test_a_code_sent_with_a_request_refused_at_the_limit_is_not_used_up(personas, settings):
-    """A refusal changes nothing: the authenticator's code that came with a request refused at the
-    token limit still works once the user has revoked a token (within its 30 seconds), rather than
-    the user waiting for the next code because the refused request spent this one."""
-    from django_otp.plugins.otp_totp.models import TOTPDevice
+# The code and the token under one savepoint (clinic/security/api.py), the device locked for the
+# check (clinic/security/two_factor.py): a wrong code is still counted (the lockout's failure and
+# the device's throttle), a right code refused at the limit stays unused while a wrong one after
+# it is counted, a code used for a token cannot be used again, not even by two requests at once.
 
-    from tests.test_security_two_factor import code_for
 
+def _ask(user, code):
+    body = {"username": user.username, "password": PASSWORD, "otp_code": code}
+    return APIClient().post("/api/v1/auth/token/", body, format="json")
+
+
+def _wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 10**6:06d}"
+
+
+def _device(user) -> TOTPDevice:
+    return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+
+
+@pytest.mark.django_db
+def test_a_wrong_code_is_counted_for_lockout_and_the_device_throttle(personas):
+    user = personas.prescriber.user
+    device = _device(user)
+    refused = _ask(user, _wrong(code_for(device)))
+    assert refused.status_code == 400
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 1
+    assert AccessAttempt.objects.filter(username=user.username).get().failures_since_start == 1
+
+
+@pytest.mark.django_db
+def test_a_right_code_at_the_limit_stays_unused_and_a_wrong_one_after_it_is_counted(personas, settings):
     settings.API_TOKEN_LIMIT_PER_USER = 1
     user = personas.prescriber.user
-    device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
-    with time_machine.travel(dt.datetime(2026, 11, 1, 8, 59, 50, tzinfo=dt.UTC), tick=False):  # US clocks go back
-        token_issue(user=user)
-        code = code_for(device)
-        body = {"username": user.username, "password": PASSWORD, "otp_code": code}
-        refused = APIClient().post("/api/v1/auth/token/", body, format="json")
-        assert refused.status_code == 403, refused.content[:300]
-        AuthToken.objects.filter(user=user).delete()
-        again = APIClient().post("/api/v1/auth/token/", body, format="json")
-    assert again.status_code == 201, again.content[:300]
+    device = _device(user)
+    token_issue(user=user)
+    code = code_for(device)
+    assert _ask(user, code).status_code == 403  # at the limit
+    assert _ask(user, _wrong(code)).status_code == 400
+    assert AccessAttempt.objects.filter(username=user.username).get().failures_since_start == 1
+    AuthToken.objects.filter(user=user).delete()
+    device.throttling_failure_count, device.throttling_failure_timestamp = 0, None
+    device.save()
+    assert _ask(user, code).status_code == 201, "the right code refused at the limit was not spent"
+
+
+@pytest.mark.django_db
+def test_a_code_used_for_a_token_cannot_be_used_again(personas):
+    user = personas.prescriber.user
+    device = _device(user)
+    code = code_for(device)
+    assert _ask(user, code).status_code == 201
+    assert _ask(user, code).status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_with_the_same_code_at_once_get_one_token(personas):
+    """django-otp refuses a code already used, but two requests reading the device at once would
+    both see it unused: the device's row is locked for the check (two_factor.code_verify)."""
+    user = personas.prescriber.user
+    device = _device(user)
+    code = code_for(device)
+    answers = at_once(lambda: _ask(user, code).status_code, lambda: _ask(user, code).status_code)
+    assert sorted(answers) == [201, 400]
+    assert AuthToken.objects.filter(user=user).count() == 1
