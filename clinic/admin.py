@@ -22,7 +22,8 @@ admin.site.unregister(get_user_model())
 
 @admin.register(get_user_model())
 class UserAdmin(ConcurrentEditAdminMixin, DjangoUserAdmin):
-    pass
+    # Written by signing in and joining, not by an administrator: shown, not posted back.
+    readonly_fields = ["last_login", "date_joined"]
 
 
 class ChairInline(ConcurrentEditInlineMixin, admin.TabularInline):

@@ -20,12 +20,14 @@ from typing import Any
 
 from django import forms
 from django.contrib.admin.utils import flatten_fieldsets
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, router, transaction
 from django.forms.models import InlineForeignKeyField
 from django.http import HttpRequest
 
 FINGERPRINT_FIELD = "shown_version"
+_HISTORY_PAGE = "_clinic_history_revert_page"
 
 
 def edited_fields(form: forms.ModelForm) -> list[str]:
@@ -36,22 +38,30 @@ def edited_fields(form: forms.ModelForm) -> list[str]:
     names = {field.name for field in opts.concrete_fields if not field.primary_key}
     names |= {field.name for field in opts.many_to_many}
     return sorted(
-        name for name, field in form.fields.items() if name in names and not isinstance(field, InlineForeignKeyField)
+        name
+        for name, field in form.fields.items()
+        # A disabled field (a login's password hash) is shown, never taken from the post.
+        if name in names and not isinstance(field, InlineForeignKeyField) and not field.disabled
     )
 
 
-def row_fingerprint(instance: models.Model, names: list[str]) -> str:
-    """A digest of what the row holds in `names`: a column's value, a many-to-many field's linked ids."""
+def row_values(instance: models.Model) -> dict[str, Any]:
+    """What the row holds: each column's value, each many-to-many field's linked ids."""
     opts = instance._meta
-    values: dict[str, Any] = {}
-    for name in names:
-        field = opts.get_field(name)
-        if field.many_to_many:
-            values[name] = sorted(getattr(instance, name).values_list("pk", flat=True))
-        else:
-            values[name] = getattr(instance, field.attname)
-    text = json.dumps(values, sort_keys=True, cls=DjangoJSONEncoder, default=str)
+    values: dict[str, Any] = {field.name: getattr(instance, field.attname) for field in opts.concrete_fields}
+    for field in opts.many_to_many:
+        values[field.name] = sorted(getattr(instance, field.name).values_list("pk", flat=True))
+    return values
+
+
+def fingerprint(values: dict[str, Any], names: list[str]) -> str:
+    """A digest of `values` in `names`."""
+    text = json.dumps({name: values[name] for name in names}, sort_keys=True, cls=DjangoJSONEncoder, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def row_fingerprint(instance: models.Model, names: list[str]) -> str:
+    return fingerprint(row_values(instance), names)
 
 
 class _FingerprintField(forms.CharField):
@@ -74,17 +84,21 @@ class ChangedSinceShownForm(forms.ModelForm):
     their current values, not those read before the lock."""
 
     shown_version = _FingerprintField()
+    # Set on the form of history's "Revert" page, which shows an older copy: its fingerprint is
+    # of the row as stored when the page is built, not of the copy shown.
+    fingerprint_stored_row = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not self.is_bound and self.instance.pk is not None:
-            # Taken when the page is drawn, once an inline's formset has added its own fields, and
-            # of the row as stored, not the instance shown (history's "Revert" page shows an older copy).
-            self.initial[FINGERPRINT_FIELD] = self._shown_fingerprint
-
-    def _shown_fingerprint(self) -> str:
-        current = type(self.instance)._base_manager.filter(pk=self.instance.pk).first() or self.instance
-        return row_fingerprint(current, edited_fields(self))
+            source = self.instance
+            if self.fingerprint_stored_row:
+                source = type(source)._base_manager.filter(pk=source.pk).first() or source
+            # The values as shown, taken now (a change committed while the page is drawn must not be
+            # fingerprinted as what it showed); the fields, when it is drawn (an inline's formset
+            # adds its own after this).
+            shown = row_values(source)
+            self.initial[FINGERPRINT_FIELD] = lambda: fingerprint(shown, edited_fields(self))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -143,9 +157,14 @@ class ConcurrentEditAdminMixin:
             fields = kwargs["fields"] if "fields" in kwargs else flatten_fieldsets(self.get_fieldsets(request, obj))
             kwargs["fields"] = _without_fingerprint(fields)
         form = super().get_form(request, obj, change=change, **kwargs)  # type: ignore[misc]
-        if obj is None or issubclass(form, ChangedSinceShownForm):
+        if obj is None:
             return form
-        return type(form.__name__, (ChangedSinceShownForm, form), {})
+        attributes = {"fingerprint_stored_row": getattr(request, _HISTORY_PAGE, False)}
+        return type(
+            form.__name__,
+            (ChangedSinceShownForm, form) if not issubclass(form, ChangedSinceShownForm) else (form,),
+            attributes,
+        )
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)  # type: ignore[misc]
@@ -155,6 +174,7 @@ class ConcurrentEditAdminMixin:
 
     def history_form_view(self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None):
         # django-simple-history's "Revert" page saves outside a transaction; the lock needs one.
+        setattr(request, _HISTORY_PAGE, True)
         with transaction.atomic(using=router.db_for_write(self.model)):  # type: ignore[attr-defined]
             return super().history_form_view(request, object_id, version_id, extra_context)  # type: ignore[misc]
 
@@ -169,7 +189,28 @@ class ConcurrentEditInlineMixin:
         formset = super().get_formset(request, obj, **kwargs)  # type: ignore[misc]
         if not issubclass(formset.form, ChangedSinceShownForm):
             formset.form = type(formset.form.__name__, (ChangedSinceShownForm, formset.form), {})
+        if not issubclass(formset, _DeletionCheckedFormSet):
+            formset = type(formset.__name__, (_DeletionCheckedFormSet, formset), {})
         return formset
+
+
+class _DeletionCheckedFormSet(forms.BaseModelFormSet):
+    """A formset ignores the errors of a row ticked for deletion, and deletes it: a row changed since
+    the page was drawn must not be deleted unseen either."""
+
+    def clean(self) -> None:
+        super().clean()
+        for form in self.forms:
+            if (
+                self.can_delete
+                and self._should_delete_form(form)
+                and form.has_error(NON_FIELD_ERRORS, "changed_since_shown")
+            ):
+                raise forms.ValidationError(
+                    f"Someone changed a {form._meta.model._meta.verbose_name} you ticked for deletion after you "
+                    "opened the page; nothing was saved. Reload the page and decide again.",
+                    code="changed_since_shown",
+                )
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)  # type: ignore[misc]

@@ -93,10 +93,16 @@ class WallClockTimeField(serializers.TimeField):
     full-time, which demands an offset, so the schema says what is really sent."""
 
 
+def _whole_number(raw: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes "²" and "①", which int() refuses."""
+    raw = raw.strip()
+    return raw.isascii() and raw.isdigit()
+
+
 def _checked_limit(request, name: str, most: int) -> None:
     # A page size that is no number is a 400 naming it, not the default page.
     raw = request.query_params.get(name)
-    if raw is not None and not (raw.strip().isdigit() and int(raw) >= 1):
+    if raw is not None and not (_whole_number(raw) and int(raw) >= 1):
         raise serializers.ValidationError({name: [f"Give a whole number from 1 to {most}."]})
 
 
@@ -131,7 +137,7 @@ class ClinicCursorPagination(CursorPagination):
 
     def decode_cursor(self, request):
         cursor = super().decode_cursor(request)
-        if cursor is not None and cursor.position is not None and not str(cursor.position).isdigit():
+        if cursor is not None and cursor.position is not None and not _whole_number(str(cursor.position)):
             raise NotFound(self.invalid_cursor_message)  # a cursor this server did not write
         return cursor
 
@@ -197,7 +203,7 @@ class ClinicPagination(LimitOffsetPagination):
 
     def get_offset(self, request):
         raw = request.query_params.get(self.offset_query_param)
-        if raw is not None and not raw.strip().isdigit():
+        if raw is not None and not _whole_number(raw):
             raise serializers.ValidationError({self.offset_query_param: ["Give a whole number from 0."]})
         # PostgreSQL's OFFSET is a bigint; a client's 10**30 must be an empty page, not a 500.
         return min(super().get_offset(request), 10**12)

@@ -37,6 +37,9 @@ class PrescriberRecordsMixin:
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return admin_role(request) == Role.PRESCRIBER and super().has_change_permission(request, obj)  # type: ignore[misc]
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return admin_role(request) == Role.PRESCRIBER and super().has_delete_permission(request, obj)  # type: ignore[misc]
+
 
 class EvaluationAdminForm(ModelForm):
     """The admin saves evaluations itself, not through `evaluation_record`, so it asks the service's

@@ -34,7 +34,9 @@ def code_verify(*, device: TOTPDevice, code: str) -> bool:
     if not (code and code.isdigit()):
         return False
     with transaction.atomic():
-        locked = type(device).objects.select_for_update().get(pk=device.pk)
+        locked = type(device).objects.select_for_update().filter(pk=device.pk, confirmed=device.confirmed).first()
+        if locked is None:  # removed (a lost phone) since it was read: no code of it holds
+            return False
         accepted = locked.verify_token(code)
     for field in ("last_t", "drift", "throttling_failure_count", "throttling_failure_timestamp"):
         setattr(device, field, getattr(locked, field))
