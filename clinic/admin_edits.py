@@ -3,12 +3,13 @@
 A change page posts back every field it edits, not only those the user touched: an
 administrator who opened a patient before the portal saved a new consent would, on saving a
 corrected phone number, write the old consent back. So each change page carries, hidden, a
-fingerprint of the fields it edits as they were stored when the page was drawn (a many-to-many
-field as its linked ids); on saving, the row (and those links) is locked and fingerprinted again,
-and a difference refuses the save with a message to reload. The fields the page does not edit (a
+fingerprint of the fields it edits as the page showed them (a many-to-many field as its linked
+ids; a disabled field, such as a password hash, is not an edit); on saving, the row (and those
+links) is locked and fingerprinted again, and a difference refuses the save with a message to
+reload. The fields the page does not edit (a
 status, a version) are read again from the locked row, so the save writes their current values.
-Each inline row the page shows carries its own fingerprint and is checked the same way; a row
-nobody touched is not saved again. The locks hold to the commit (the admin's change view is one
+Each inline row the page shows carries its own fingerprint and is checked the same way (a row
+ticked for deletion too); a row nobody touched is not saved again. The locks hold to the commit (the admin's change view is one
 transaction, and history's "Revert" page is given one), so nothing slips in between the check and
 the save. A list page's editable columns (list_editable) are not covered."""
 
