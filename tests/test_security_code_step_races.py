@@ -5,10 +5,7 @@ the code (it was a 500)."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
-import time_machine
 from axes.models import AccessAttempt
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -16,20 +13,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from tests.at_once import at_once
 from tests.conftest import empty_own_cache_keys
 from tests.factories import PASSWORD
-from tests.test_security_two_factor import code_for, enrolled_device
-
-MONDAY = dt.datetime(2026, 3, 2, 14, tzinfo=dt.UTC)
+from tests.test_security_two_factor import clock, code_for, enrolled_device  # noqa: F401  (clock: the fixture)
 
 
-@pytest.fixture
-def clock():
-    empty_own_cache_keys()
-    with time_machine.travel(MONDAY, tick=False) as traveller:
-        yield traveller
-    empty_own_cache_keys()
-
-
-def test_a_wrong_web_code_counts_for_the_device_throttle_and_the_lockout(client, personas, clock):
+def test_a_wrong_web_code_counts_for_the_device_throttle_and_the_lockout(client, personas, clock):  # noqa: F811
     user = personas.prescriber.user
     device = enrolled_device(user)
     client.post("/login/", {"username": user.username, "password": PASSWORD})
@@ -42,7 +29,7 @@ def test_a_wrong_web_code_counts_for_the_device_throttle_and_the_lockout(client,
     assert "_auth_user_id" not in client.session
 
 
-def test_a_right_web_code_signs_in_and_cannot_be_used_again(client, personas, clock):
+def test_a_right_web_code_signs_in_and_cannot_be_used_again(client, personas, clock):  # noqa: F811
     user = personas.prescriber.user
     device = enrolled_device(user)
     code = code_for(device)
@@ -73,7 +60,7 @@ def test_two_web_sign_ins_with_the_same_code_at_once_sign_in_once(personas):
     empty_own_cache_keys()
 
 
-def test_enrolment_still_confirms_with_a_code_and_refuses_it_again(client, personas, clock):
+def test_enrolment_still_confirms_with_a_code_and_refuses_it_again(client, personas, clock):  # noqa: F811
     user = personas.nurse.user
     client.force_login(user)
     client.get("/account/two-factor/")
@@ -84,7 +71,7 @@ def test_enrolment_still_confirms_with_a_code_and_refuses_it_again(client, perso
     assert device.confirmed and device.last_t > -1
 
 
-def test_a_code_for_an_authenticator_removed_meanwhile_is_refused_not_a_500(client, personas, clock):
+def test_a_code_for_an_authenticator_removed_meanwhile_is_refused_not_a_500(client, personas, clock):  # noqa: F811
     """An administrator removes a lost phone's authenticator while someone sits on the code step:
     login_code read the device, then code_verify's locked .get(pk=...) finds no row."""
     from unittest import mock
