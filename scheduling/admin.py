@@ -189,8 +189,17 @@ class AppointmentAdmin(ConcurrentEditAdminMixin, ClinicalAdminMixin, SimpleHisto
     date_hierarchy = "starts_at"
     list_select_related = ["patient", "site", "chair__site", "nurse__user"]
     # Booking, moving and status changes go through the desk's pages and the services (rules,
-    # reminders, the EHR's SIU messages); here a session's notes and ride home are corrected.
+    # reminders, the EHR's SIU messages); here a session's notes and ride home are corrected. What
+    # the services set besides is shown, not edited: the calendar sequence the patient's calendar
+    # reads, why a session was released with its plan, its route (the chair is equipped for it),
+    # its induction round, the reason a prescriber gave for a rule break and a FHIR hold's expiry.
     readonly_fields = [
+        "calendar_sequence",
+        "hold_expires_at",
+        "released_with_plan",
+        "route",
+        "induction_round",
+        "rule_override_reason",
         "patient",
         "plan",
         "site",

@@ -112,3 +112,13 @@ def test_the_admin_cannot_move_a_session_past_the_booking_rules_and_reminders(cl
     booked.refresh_from_db()
     assert (booked.starts_at, booked.ends_at, booked.chair_id) == before
     assert client.get("/admin/scheduling/appointment/add/").status_code == 403
+
+
+def test_the_admin_edits_only_a_sessions_notes_and_ride_home(client, booked):
+    """Everything else a service sets is shown, not posted back: the calendar sequence (a lower one
+    makes the patient's calendar ignore the next update), why it was released with its plan, its
+    route, its induction round, a prescriber's reason for a rule break and a hold's expiry."""
+    _signed_in_admin(client)
+    url = f"/admin/scheduling/appointment/{booked.pk}/change/"
+    form = client.get(url).context["adminform"].form
+    assert sorted(form.fields) == ["notes", "ride_home", "shown_version"]
