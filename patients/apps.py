@@ -12,5 +12,6 @@ class PatientsConfig(AppConfig):
 
     def ready(self) -> None:
         from clinic.permissions import register_patient_site_rule
+        from patients import notices  # noqa: F401  (connects the email-change notice)
 
         register_patient_site_rule(home_site_rule)

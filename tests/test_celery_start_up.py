@@ -57,4 +57,8 @@ def test_the_worker_knows_every_task_the_pages_enqueue():
     )
     assert result.returncode == 0, result.stderr
     names = set(result.stdout.split())
-    assert {"clinic.security.tasks.password_reset_send", "scheduling.tasks.dispatch_due_reminders"} <= names
+    assert {
+        "clinic.security.tasks.password_reset_send",
+        "patients.tasks.email_change_notice_send",
+        "scheduling.tasks.dispatch_due_reminders",
+    } <= names

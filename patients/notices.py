@@ -1,0 +1,40 @@
+"""Telling a patient their contact email changed, at the address it had.
+
+The contact email is typed by the front desk (or the EHR's FHIR update, or an administrator) and
+reaches the patient's reminders, and, for a portal login with no email of its own, its password
+reset (clinic.security.password_reset). A change made without the patient is therefore told to
+the old address, so that the patient can call the clinic. The Celery task gets the id of the
+change's history row, not an address: the old address is read from the row before it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models.signals import post_save, pre_save
+from django.dispatch import receiver
+
+from patients.models import Patient
+from patients.tasks import email_change_notice_send
+
+
+@receiver(pre_save, sender=Patient, dispatch_uid="patients_note_email_change")
+def _note_email_change(
+    sender: Any, instance: Patient, update_fields: Any = None, raw: bool = False, **kwargs: Any
+) -> None:
+    instance._email_was = ""  # type: ignore[attr-defined]
+    if raw or instance.pk is None or (update_fields is not None and "email" not in update_fields):
+        return
+    stored = Patient.objects.filter(pk=instance.pk).values_list("email", flat=True).first()
+    if stored and stored.strip().casefold() != (instance.email or "").strip().casefold():
+        instance._email_was = stored  # type: ignore[attr-defined]
+
+
+@receiver(post_save, sender=Patient, dispatch_uid="patients_tell_old_email")
+def _tell_old_email(sender: Any, instance: Patient, created: bool, **kwargs: Any) -> None:
+    if not getattr(instance, "_email_was", ""):
+        return
+    change = instance.history.order_by("-history_id").first()  # written before this receiver
+    if change is None:
+        return
+    transaction.on_commit(lambda: email_change_notice_send.delay(change.history_id))
