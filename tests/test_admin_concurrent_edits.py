@@ -12,7 +12,6 @@ from django.contrib.auth.models import Permission
 from django.forms import MultiWidget
 from django.http import HttpRequest
 from django.test import RequestFactory
-from django.utils import timezone
 
 from clinic.admin_edits import FINGERPRINT_FIELD, ConcurrentEditAdminMixin, ConcurrentEditInlineMixin
 from clinic.models import Role, StaffMember
@@ -21,6 +20,7 @@ from scheduling.models import PlanStatus, TreatmentPlan
 from scheduling.services import plan_pause
 from tests.api.conftest import frozen, world  # noqa: F401  (the fixtures)
 from tests.factories import PASSWORD, SiteFactory, StaffFactory, UserFactory
+from tests.scheduling.conftest import NOW  # the instant the world is frozen at
 
 
 def _change_form_data(response) -> dict[str, object]:
@@ -171,7 +171,7 @@ def test_a_change_to_what_the_page_does_not_edit_is_kept_and_the_save_goes_throu
     user = _sign_in(client)
     url = f"/admin/scheduling/treatmentplan/{plan.pk}/change/"
     data = _change_form_data(client.get(url))
-    paused = plan_pause(plan=plan, actor=user, now=timezone.now(), reason="Travel", expected_version=plan.version)
+    paused = plan_pause(plan=plan, actor=user, now=NOW, reason="Travel", expected_version=plan.version)
     data["end_reason"] = "Typo corrected"
 
     response = client.post(url, data)

@@ -6,14 +6,16 @@ forged fingerprint is refused; a nurse cannot delete an evaluation (a prescriber
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 
 from clinic.admin_edits import FINGERPRINT_FIELD
 from clinic.models import Chair, Role
 from patients.admin import PatientAdmin
 from patients.models import Patient, PatientFlag
 from tests.api.conftest import frozen, world  # noqa: F401
+from tests.scheduling.conftest import NOW  # the instant the world is frozen at
 from tests.test_admin_concurrent_edits import _change_form_data, _sign_in
 
 User = get_user_model()
@@ -38,7 +40,7 @@ def test_user_admin_save_is_not_refused_because_the_user_logged_in_meanwhile(cli
     nurse = world.users["nurse"]
     url = f"/admin/auth/user/{nurse.pk}/change/"
     data = _change_form_data(client.get(url))
-    signed_in_at = timezone.now() + timezone.timedelta(minutes=5)
+    signed_in_at = NOW + dt.timedelta(minutes=5)
     User.objects.filter(pk=nurse.pk).update(last_login=signed_in_at)  # the nurse signs in meanwhile
     data.pop("is_active", None)  # the administrator unticks "active"
 

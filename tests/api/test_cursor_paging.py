@@ -12,10 +12,10 @@ import base64
 import datetime as dt
 
 import pytest
-from django.utils import timezone
 
 from scheduling.models import Appointment
 from tests.factories import AppointmentFactory
+from tests.scheduling.conftest import NOW  # the instant the world is frozen at
 
 V1 = "/api/v1"
 
@@ -61,7 +61,7 @@ def test_cursor_pages_hold_their_place_when_a_row_is_added_or_removed(world):
     after = _walk(
         desk,
         f"{V1}/appointments/?paging=cursor&limit=3&status=booked",
-        lambda: Appointment.objects.filter(pk=cancelled).update(status="cancelled", cancelled_at=timezone.now()),
+        lambda: Appointment.objects.filter(pk=cancelled).update(status="cancelled", cancelled_at=NOW),
     )
     assert after == booked, "every row once: none skipped, the one read before it left included"
 
@@ -75,7 +75,7 @@ def test_offset_pages_skip_a_row_when_one_already_read_leaves_the_list(world):
     seen = _walk(
         desk,
         f"{V1}/appointments/?limit=3&status=booked",
-        lambda: Appointment.objects.filter(pk=first).update(status="cancelled", cancelled_at=timezone.now()),
+        lambda: Appointment.objects.filter(pk=first).update(status="cancelled", cancelled_at=NOW),
     )
     assert set(everything) - set(seen), "an offset walk misses a row"
 
