@@ -44,6 +44,15 @@ def _change_form_data(response) -> dict[str, object]:
     return data
 
 
+def _open_change_page(client, obj, role: str = Role.PRESCRIBER):
+    """Sign in as `role` and open `obj`'s admin change page: its address, the answer, and the data
+    the page posts back as it stands."""
+    _sign_in(client, role)
+    url = f"/admin/{obj._meta.app_label}/{obj._meta.model_name}/{obj.pk}/change/"
+    got = client.get(url)
+    return url, got, _change_form_data(got)
+
+
 # The project's apps; the libraries' own admins (tokens, lockouts, authenticator devices) are theirs.
 PROJECT_APPS = {"clinic", "patients", "scheduling", "clinical", "measures", "interop"}
 
@@ -92,9 +101,7 @@ def test_every_inline_that_can_change_a_row_checks_it_too():
 
 def test_a_patient_saved_from_a_page_opened_before_a_consent_change_is_refused(client, world):  # noqa: F811
     patient = world.appointment_b.patient
-    _sign_in(client)
-    url = f"/admin/patients/patient/{patient.pk}/change/"
-    data = _change_form_data(client.get(url))
+    url, _, data = _open_change_page(client, patient)
     assert data[FINGERPRINT_FIELD]
     # The patient withdraws consent in the portal while the page is open.
     Patient.objects.filter(pk=patient.pk).update(reminder_consent=False)
@@ -138,9 +145,7 @@ def test_a_page_saves_when_nothing_changed_in_between(client, world, path, pick,
 def test_a_post_without_the_shown_version_is_refused(client, world):  # noqa: F811
     """A post that does not say what it was based on cannot be told apart from a stale one."""
     patient = world.appointment_b.patient
-    _sign_in(client)
-    url = f"/admin/patients/patient/{patient.pk}/change/"
-    data = _change_form_data(client.get(url))
+    url, _, data = _open_change_page(client, patient)
     del data[FINGERPRINT_FIELD]
     data["escort_name"] = "Corrected Escort"
 
@@ -152,9 +157,7 @@ def test_a_plan_flagged_for_attention_while_its_page_is_open_keeps_the_flag(clie
     """The page shows "needs attention" unticked; saving it as shown would clear the flag the
     missed-session rule set meanwhile."""
     plan = world.plan_b
-    _sign_in(client)
-    url = f"/admin/scheduling/treatmentplan/{plan.pk}/change/"
-    data = _change_form_data(client.get(url))
+    url, _, data = _open_change_page(client, plan)
     TreatmentPlan.objects.filter(pk=plan.pk).update(needs_attention=True, attention_reason="Two sessions missed")
     data["end_reason"] = "Typo corrected"
 
@@ -183,9 +186,7 @@ def test_a_change_to_what_the_page_does_not_edit_is_kept_and_the_save_goes_throu
 
 def test_a_staff_members_sites_changed_meanwhile_are_not_written_back(client, world):  # noqa: F811
     nurse = world.clinic.nurses[0]
-    _sign_in(client, Role.CLINIC_ADMIN)
-    url = f"/admin/clinic/staffmember/{nurse.pk}/change/"
-    data = _change_form_data(client.get(url))
+    url, _, data = _open_change_page(client, nurse, Role.CLINIC_ADMIN)
     extra_site = SiteFactory()
     nurse.sites.add(extra_site)
 

@@ -16,7 +16,7 @@ from patients.admin import PatientAdmin
 from patients.models import Patient, PatientFlag
 from tests.api.conftest import frozen, world  # noqa: F401
 from tests.scheduling.conftest import NOW  # the instant the world is frozen at
-from tests.test_admin_concurrent_edits import _change_form_data, _sign_in
+from tests.test_admin_concurrent_edits import _change_form_data, _open_change_page, _sign_in
 
 User = get_user_model()
 
@@ -99,10 +99,7 @@ def test_deleting_an_inline_row_someone_changed_meanwhile_is_refused(client, wor
 
 def test_the_changed_since_error_is_on_the_changed_row_and_the_field_error_on_its_own(client, world):  # noqa: F811
     site = world.site
-    _sign_in(client, Role.CLINIC_ADMIN)
-    url = f"/admin/clinic/site/{site.pk}/change/"
-    got = client.get(url)
-    data = _change_form_data(got)
+    url, got, data = _open_change_page(client, site, Role.CLINIC_ADMIN)
     formset = _inline(got, Chair).formset
     first, second = formset.forms[0].instance, formset.forms[1].instance
     Chair.objects.filter(pk=first.pk).update(name="Renamed meanwhile")
@@ -121,10 +118,7 @@ def test_the_changed_since_error_is_on_the_changed_row_and_the_field_error_on_it
 
 def test_adding_an_inline_row_while_another_changed_saves_nothing_half_way(client, world):  # noqa: F811
     site = world.site
-    _sign_in(client, Role.CLINIC_ADMIN)
-    url = f"/admin/clinic/site/{site.pk}/change/"
-    got = client.get(url)
-    data = _change_form_data(got)
+    url, got, data = _open_change_page(client, site, Role.CLINIC_ADMIN)
     formset = _inline(got, Chair).formset
     first = formset.forms[0].instance
     Chair.objects.filter(pk=first.pk).update(name="Renamed meanwhile")
@@ -219,10 +213,7 @@ def test_a_nurse_cannot_delete_an_evaluation_from_the_patient_page(client, world
 
     evaluation = world.evaluation_b
     patient = evaluation.patient
-    _sign_in(client, Role.NURSE)
-    url = f"/admin/patients/patient/{patient.pk}/change/"
-    got = client.get(url)
-    data = _change_form_data(got)
+    url, got, data = _open_change_page(client, patient, Role.NURSE)
     formset = _inline(got, Evaluation).formset
     index = _index_of(formset, evaluation.pk)
     data[f"{formset.prefix}-{index}-DELETE"] = "on"

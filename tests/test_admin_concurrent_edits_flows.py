@@ -16,7 +16,7 @@ from clinic.models import ReminderPolicy, Role, StaffMember
 from patients.models import Evaluation
 from tests.api.conftest import frozen, world  # noqa: F401
 from tests.factories import SiteFactory, StaffFactory
-from tests.test_admin_concurrent_edits import _change_form_data, _sign_in
+from tests.test_admin_concurrent_edits import _change_form_data, _open_change_page, _sign_in
 
 
 class _NoInlines:
@@ -53,9 +53,7 @@ def test_inline_rows_changed_meanwhile_are_not_written_back(client, world):  # n
     """The site page posts its reminder-policy inline back as shown: a change made to the policy
     after the page was opened must not be overwritten by saving the site."""
     site = world.site
-    _sign_in(client, Role.CLINIC_ADMIN)
-    url = f"/admin/clinic/site/{site.pk}/change/"
-    data = _change_form_data(client.get(url))
+    url, _, data = _open_change_page(client, site, Role.CLINIC_ADMIN)
     shown = ReminderPolicy.objects.get(site=site).max_attempts
     ReminderPolicy.objects.filter(site=site).update(max_attempts=shown + 2)  # changed elsewhere meanwhile
     data["name"] = site.name + " (renamed)"
@@ -68,9 +66,7 @@ def test_inline_rows_changed_meanwhile_are_not_written_back(client, world):  # n
 def test_evaluation_inline_changed_meanwhile_is_not_written_back(client, world):  # noqa: F811
     patient = world.appointment_b.patient
     evaluation = world.evaluation_b
-    _sign_in(client)
-    url = f"/admin/patients/patient/{patient.pk}/change/"
-    data = _change_form_data(client.get(url))
+    url, _, data = _open_change_page(client, patient)
     Evaluation.objects.filter(pk=evaluation.pk).update(diagnosis="Corrected diagnosis")
     data["escort_name"] = "Corrected Escort"
 
@@ -139,9 +135,7 @@ def test_add_page_unaffected(client, world, path, data):  # noqa: F811
 
 def test_save_as_new_is_not_checked_against_the_original(client, world):  # noqa: F811
     rule = world.flag_rule
-    _sign_in(client, Role.CLINIC_ADMIN)
-    url = f"/admin/patients/contraindication/{rule.pk}/change/"
-    data = _change_form_data(client.get(url))
+    url, _, data = _open_change_page(client, rule, Role.CLINIC_ADMIN)
     from patients.models import Contraindication
 
     Contraindication.objects.filter(pk=rule.pk).update(label="Changed meanwhile")
@@ -178,9 +172,7 @@ def test_untouched_inline_rows_are_not_saved_again(client, world):  # noqa: F811
     """The fingerprint is never a change of its own: saving the patient page leaves its flags and
     evaluations as they were, with no new history rows."""
     patient = world.appointment_b.patient
-    _sign_in(client)
-    url = f"/admin/patients/patient/{patient.pk}/change/"
-    data = _change_form_data(client.get(url))
+    url, _, data = _open_change_page(client, patient)
     data["escort_name"] = "Corrected Escort"
     before = Evaluation.history.filter(patient=patient).count()
 
@@ -197,9 +189,7 @@ def test_a_site_link_removed_while_the_page_saves_waits_and_is_not_undone(monkey
     one, two = SiteFactory(), SiteFactory()
     nurse = StaffFactory(role=Role.NURSE, sites=[one, two])
     client = Client()
-    _sign_in(client, Role.CLINIC_ADMIN)
-    url = f"/admin/clinic/staffmember/{nurse.pk}/change/"
-    data = _change_form_data(client.get(url))
+    url, _, data = _open_change_page(client, nurse, Role.CLINIC_ADMIN)
     original = StaffMemberAdmin.save_model
     workers: list[threading.Thread] = []
 
