@@ -10,31 +10,33 @@ import pytest
 from django.db import connections
 from django.test import Client
 
-from clinic.models import Role
 from patients.admin import PatientAdmin
 from patients.api import PatientSerializer
 from patients.models import Patient
 from tests.api.conftest import build_world, frozen  # noqa: F401
 from tests.factories import SiteFactory
-from tests.test_admin_concurrent_edits import _change_form_data, _sign_in
+from tests.test_admin_concurrent_edits import _open_change_page
 
 V1 = "/api/v1"
 
 
-@pytest.mark.django_db(transaction=True)
-def test_api_if_match_patch_waits_for_an_admin_save_and_is_then_refused(frozen, monkeypatch):  # noqa: F811
+def _both_open():
+    """A world whose desk also works at a second site (`other`), and a prescriber's admin page of
+    patient B opened, its escort changed: the page's address and the data it will post."""
     world = build_world()
     patient = world.appointment_b.patient
-    url = f"{V1}/patients/{patient.pk}/"
-    desk = world.client("front_desk")
-    tag = desk.get(url)["ETag"]
     other = SiteFactory()
     world.users["front_desk"].staff.sites.add(other)
     client = Client()
-    _sign_in(client, Role.PRESCRIBER)
-    page = f"/admin/patients/patient/{patient.pk}/change/"
-    data = _change_form_data(client.get(page))
+    page, _, data = _open_change_page(client, patient)
     data["escort_name"] = "Admin Escort"
+    return world, patient, f"{V1}/patients/{patient.pk}/", other, client, page, data
+
+
+@pytest.mark.django_db(transaction=True)
+def test_api_if_match_patch_waits_for_an_admin_save_and_is_then_refused(frozen, monkeypatch):  # noqa: F811
+    world, patient, url, other, client, page, data = _both_open()
+    tag = world.client("front_desk").get(url)["ETag"]
     outcome: dict[str, int] = {}
     original = PatientAdmin.save_model
 
@@ -68,16 +70,7 @@ def test_api_if_match_patch_waits_for_an_admin_save_and_is_then_refused(frozen, 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_admin_save_waits_for_an_api_if_match_patch_and_is_then_refused(frozen, monkeypatch):  # noqa: F811
-    world = build_world()
-    patient = world.appointment_b.patient
-    url = f"{V1}/patients/{patient.pk}/"
-    other = SiteFactory()
-    world.users["front_desk"].staff.sites.add(other)
-    client = Client()
-    _sign_in(client, Role.PRESCRIBER)
-    page = f"/admin/patients/patient/{patient.pk}/change/"
-    data = _change_form_data(client.get(page))
-    data["escort_name"] = "Admin Escort"
+    world, patient, url, other, client, page, data = _both_open()
     outcome: dict[str, object] = {}
     original = PatientSerializer.update
 
