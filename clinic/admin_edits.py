@@ -46,12 +46,14 @@ def edited_fields(form: forms.ModelForm) -> list[str]:
     )
 
 
-def row_values(instance: models.Model) -> dict[str, Any]:
-    """What the row holds: each column's value, each many-to-many field's linked ids."""
+def row_values(instance: models.Model, names: list[str] | None = None) -> dict[str, Any]:
+    """What the row holds (in `names`, or all of it): each column's value, each many-to-many
+    field's linked ids."""
     opts = instance._meta
     values: dict[str, Any] = {field.name: getattr(instance, field.attname) for field in opts.concrete_fields}
     for field in opts.many_to_many:
-        values[field.name] = sorted(getattr(instance, field.name).values_list("pk", flat=True))
+        if names is None or field.name in names:
+            values[field.name] = sorted(getattr(instance, field.name).values_list("pk", flat=True))
     return values
 
 
@@ -62,7 +64,7 @@ def fingerprint(values: dict[str, Any], names: list[str]) -> str:
 
 
 def row_fingerprint(instance: models.Model, names: list[str]) -> str:
-    return fingerprint(row_values(instance), names)
+    return fingerprint(row_values(instance, names), names)
 
 
 class _FingerprintField(forms.CharField):
@@ -131,8 +133,11 @@ class ChangedSinceShownForm(forms.ModelForm):
         return cleaned
 
 
-def _without_fingerprint(fields: Any) -> Any:
-    return None if fields is None else [name for name in fields if name != FINGERPRINT_FIELD]
+def _without_fingerprint(model_admin: Any, request: HttpRequest, obj: Any, kwargs: dict[str, Any]) -> None:
+    """The fields a form is built with, less the fingerprint (the model has no such field: the form
+    is built without it, then given it)."""
+    fields = kwargs["fields"] if "fields" in kwargs else flatten_fieldsets(model_admin.get_fieldsets(request, obj))
+    kwargs["fields"] = None if fields is None else [name for name in fields if name != FINGERPRINT_FIELD]
 
 
 def _with_fingerprint(fieldsets: Any, shown: bool) -> list:
@@ -154,9 +159,7 @@ class ConcurrentEditAdminMixin:
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is not None:
-            # The model has no such field: the form is built without it, then given it.
-            fields = kwargs["fields"] if "fields" in kwargs else flatten_fieldsets(self.get_fieldsets(request, obj))
-            kwargs["fields"] = _without_fingerprint(fields)
+            _without_fingerprint(self, request, obj, kwargs)
         form = super().get_form(request, obj, change=change, **kwargs)  # type: ignore[misc]
         if obj is None:
             return form
@@ -185,8 +188,7 @@ class ConcurrentEditInlineMixin:
     the page refuses a row changed since (an inline row is posted back as shown, like the page)."""
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
-        fields = kwargs["fields"] if "fields" in kwargs else flatten_fieldsets(self.get_fieldsets(request, obj))
-        kwargs["fields"] = _without_fingerprint(fields)
+        _without_fingerprint(self, request, obj, kwargs)
         formset = super().get_formset(request, obj, **kwargs)  # type: ignore[misc]
         if not issubclass(formset.form, ChangedSinceShownForm):
             formset.form = type(formset.form.__name__, (ChangedSinceShownForm, formset.form), {})

@@ -119,7 +119,6 @@ class ClinicCursorPagination(CursorPagination):
     page_size = 50
     max_page_size = 200
     page_size_query_param = "limit"
-    ordering = "id"
 
     def get_page_size(self, request):
         _checked_limit(request, self.page_size_query_param, self.max_page_size)
