@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 
+from clinic.db import changed_on_save
 from patients.models import Patient
 from patients.tasks import email_change_notice_send
 
@@ -22,17 +23,13 @@ from patients.tasks import email_change_notice_send
 def _note_email_change(
     sender: Any, instance: Patient, update_fields: Any = None, raw: bool = False, **kwargs: Any
 ) -> None:
-    instance._email_was = ""  # type: ignore[attr-defined]
-    if raw or instance.pk is None or (update_fields is not None and "email" not in update_fields):
-        return
-    stored = Patient.objects.filter(pk=instance.pk).values_list("email", flat=True).first()
-    if stored and stored.strip().casefold() != (instance.email or "").strip().casefold():
-        instance._email_was = stored  # type: ignore[attr-defined]
+    # A change of case only is told nothing: the task compares the two addresses without case.
+    instance._email_changed = changed_on_save(sender, instance, "email", update_fields, raw)  # type: ignore[attr-defined]
 
 
 @receiver(post_save, sender=Patient, dispatch_uid="patients_tell_old_email")
 def _tell_old_email(sender: Any, instance: Patient, created: bool, **kwargs: Any) -> None:
-    if not getattr(instance, "_email_was", ""):
+    if not getattr(instance, "_email_changed", False):
         return
     change = instance.history.order_by("-history_id").first()  # written before this receiver
     if change is None:

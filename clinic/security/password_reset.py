@@ -27,7 +27,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.tokens import default_token_generator
 from django.core.cache import cache
-from django.db.models import Count
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -65,8 +64,7 @@ def reset_recipients(email: str) -> list[Recipient]:
     if own:
         return sorted(own)
     charts = get_user_model()._meta.get_field("patient").related_model._default_manager
-    sharing = charts.filter(email__iexact=email).aggregate(count=Count("pk"))["count"]
-    if sharing != 1:
+    if charts.filter(email__iexact=email).count() != 1:
         return []  # no chart has it, or several do: none of their logins can be told apart
     contact = users.filter(
         patient__email__iexact=email, email="", is_staff=False, is_superuser=False, staff__isnull=True

@@ -31,7 +31,7 @@ def code_verify(*, device: TOTPDevice, code: str) -> bool:
     requests sending the same code at once would otherwise both read the code as unused, and both
     sign in with it."""
     code = (code or "").strip().replace(" ", "")
-    if not (code and code.isdigit()):
+    if not (code and code.isascii() and code.isdigit()):
         return False
     with transaction.atomic():
         locked = type(device).objects.select_for_update().filter(pk=device.pk, confirmed=device.confirmed).first()
