@@ -38,6 +38,9 @@ def live_world(transactional_db, live_server):
 def server_for(base: str, token: str) -> FHIRServer:
     server = FHIRServer(None, base_uri=base)
     server.session.headers["Authorization"] = f"Token {token}"
+    # No keep-alive: the live server's thread for a kept-alive socket would hold its database
+    # connection past the test, and the test database could not be dropped at the end of the run.
+    server.session.headers["Connection"] = "close"
     return server
 
 
