@@ -24,6 +24,7 @@ from clinic.permissions import Actor, actor_for
 from clinic.security.authentication import ClinicTokenAuthentication
 from interop.fhir import scopes
 from interop.fhir.outcome import FHIRError, error_for, outcome
+from interop.fhir.paging import CURSOR, Page, write_cursor
 from patients.models import Patient
 
 FHIR_JSON = "application/fhir+json"
@@ -145,25 +146,29 @@ class FHIRView(APIView):
         resources: list[Resource],
         *,
         total: int | None,
-        offset: int,
-        count: int,
+        page: Page,
         path: str,
         extra: list | None = None,
     ) -> Bundle:
-        """A searchset Bundle with self/next/previous links that keep the query's parameters."""
+        """A searchset Bundle: a self link as asked, and next/previous links that keep the query's
+        parameters and hold their place with a `_page` cursor (interop/fhir/paging.py)."""
         base = base_url(self.request)
-        params = [(k, v) for k, values in self.query_params().items() for v in values if k != "_offset"]
+        asked = self.query_params()
+        params = [(k, v) for k, values in asked.items() for v in values if k not in ("_offset", CURSOR)]
 
-        def link(relation: str, at: int) -> dict[str, str]:
-            query = urlencode([*params, ("_offset", str(at))]) if at else urlencode(params)
-            return {"relation": relation, "url": f"{base}{path}" + (f"?{query}" if query else "")}
+        def link(relation: str, query: list[tuple[str, str]]) -> dict[str, str]:
+            text = urlencode(query)
+            return {"relation": relation, "url": f"{base}{path}" + (f"?{text}" if text else "")}
 
-        links = [link("self", offset)]
-        # `_count=0` asks for the total alone: no pages to walk (a next link would be this one).
-        if count and total is not None and offset + count < total:
-            links.append(link("next", offset + count))
-        if offset and count:
-            links.append(link("previous", max(offset - count, 0)))
+        def cursor_link(relation: str, *, after: bool, key: tuple) -> dict[str, str]:
+            cursor = write_cursor(after=after, key=key, params=asked, user_id=self.acting_user.pk)
+            return link(relation, [*params, (CURSOR, cursor)])
+
+        links = [link("self", [(k, v) for k, values in asked.items() for v in values])]
+        if page.next_key is not None:
+            links.append(cursor_link("next", after=True, key=page.next_key))
+        if page.previous_key is not None:
+            links.append(cursor_link("previous", after=False, key=page.previous_key))
         entries: list[dict[str, Any]] = [
             {
                 "fullUrl": f"{base}{resource.get_resource_type()}/{resource.id}",

@@ -181,7 +181,8 @@ def capability_statement(base: str) -> CapabilityStatement:
             {
                 "mode": "server",
                 "documentation": "IHE ITI Scheduling Server actor (ITI-115 $find, ITI-116 $hold, ITI-117 $book, "
-                "ITI-118 Appointment search). Paging with _count and _offset (Bundle next/previous links); "
+                "ITI-118 Appointment search). Paging with _count and the Bundle's next/previous links, which hold "
+                "their place while rows are added or removed (_offset is read too, but shifts); "
                 '_lastUpdated on Patient and Appointment for incremental sync; reads carry ETag W/"<versionId>".',
                 "security": {
                     "service": [

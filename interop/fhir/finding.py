@@ -69,12 +69,12 @@ def find_free_times(
     patient: Patient | None = None,
     chairs: Sequence[Chair] | None = None,
     nurse_ids: Sequence[int] | None = None,
-    limit: int = 100,
+    limit: int | None = 100,
     prefs: Preferences | None = None,
 ) -> FreeTimes:
     """Every start in [start, end) where a chair equipped for the protocol's route (one of
     `chairs`, if given), a nurse with room (one of `nurse_ids`) and the patient are free,
-    one per chair and start, in time order, at most `limit`; only on the weekdays and
+    one per chair and start, in time order, at most `limit` (None: all); only on the weekdays and
     between the local start times of `prefs`, if given. With the reasons the days without a
     free time gave."""
     sites = list(sites)

@@ -17,12 +17,13 @@ from clinic.models import Chair, Role, Site, StaffMember
 from clinic.permissions import Actor, scope_to_actor, scope_to_staff
 from interop.fhir import representation as rep
 from interop.fhir.outcome import invalid, not_supported
+from interop.fhir.paging import CURSOR
 from interop.fhir.params import date_condition, location_ids, reference_id, row_number
 from patients.models import Patient, one_form
 from scheduling.models import Appointment, Protocol
 from scheduling.selectors import patient_appointments
 
-COMMON = frozenset({"_count", "_offset", "_format", "_pretty", "_summary", "_total"})
+COMMON = frozenset({"_count", "_offset", CURSOR, "_format", "_pretty", "_summary", "_total"})
 
 
 @dataclass

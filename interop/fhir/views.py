@@ -21,6 +21,7 @@ from interop.fhir.base import FHIRView, base_url, fhir_response
 from interop.fhir.capability import capability_statement
 from interop.fhir.finding import find_free_times, sites_by_id
 from interop.fhir.outcome import FHIRError, invalid, not_found, not_supported
+from interop.fhir.paging import CURSOR, keyset_page, list_page, offset_page, read_cursor
 from interop.fhir.params import (
     DateCondition,
     count_of,
@@ -75,6 +76,11 @@ SLOT_LAST_UPDATED_REFUSAL = (
 )
 
 
+def _slot_key(slot: ids.Proposed) -> tuple[dt.datetime, int, int]:
+    """The order find_free_times returns Slots in: start, site, chair (one Slot per chair and start)."""
+    return (slot.start, slot.site_id, slot.chair_id)
+
+
 class TypeView(FHIRView):
     """GET [type]?params: search. POST Patient: create."""
 
@@ -86,17 +92,21 @@ class TypeView(FHIRView):
         offset = offset_of(request.query_params.get("_offset"))
         if kind is None:
             return self._slots(params, count, offset)
+        cursor = read_cursor(
+            request.query_params.get(CURSOR), params, width=len(kind.order), user_id=self.acting_user.pk
+        )
         queryset = kind.search(self.actor, params)
         total = queryset.count()
-        rows = list(queryset[offset : offset + count]) if count else []
-        self.shown([kind.patient_of(row) for row in rows])
-        bundle = self.searchset(kind.build_all(rows), total=total, offset=offset, count=count, path=resource_type)
+        page = offset_page(queryset, kind.order, offset, count) if cursor is None else None
+        page = page or keyset_page(queryset, kind.order, cursor, count)
+        self.shown([kind.patient_of(row) for row in page.rows])
+        bundle = self.searchset(kind.build_all(page.rows), total=total, page=page, path=resource_type)
         return fhir_response(bundle)
 
     def _slots(self, params: dict[str, list[str]], count: int, offset: int) -> Any:
         if any(name.split(":", 1)[0] == "_lastUpdated" for name in params):
             raise not_supported(SLOT_LAST_UPDATED_REFUSAL)
-        known = {"schedule", "service-type", "start", "status", "_count", "_offset", "_format"}
+        known = {"schedule", "service-type", "start", "status", "_count", "_offset", CURSOR, "_format"}
         unknown = set(params) - known
         if unknown:
             raise not_supported(f"Slot cannot be searched by {', '.join(sorted(unknown))}.")
@@ -135,11 +145,12 @@ class TypeView(FHIRView):
             now=timezone.now(),
             patient=patient,
             chairs=chairs,
-            limit=offset + count + 1000,
+            limit=None,  # the whole window (at most a month): its total, and pages past any point
         ).times
-        page = found[offset : offset + count]
+        cursor = read_cursor(self.request.query_params.get(CURSOR), params, width=3, user_id=self.acting_user.pk)
+        page = list_page(found, _slot_key, cursor, count, offset=offset)
         bundle = self.searchset(
-            [rep.slot_resource(p, protocol) for p in page], total=len(found), offset=offset, count=count, path="Slot"
+            [rep.slot_resource(p, protocol) for p in page.rows], total=len(found), page=page, path="Slot"
         )
         return fhir_response(bundle)
 
