@@ -13,3 +13,9 @@ def single_line(value: str) -> None:
     calendar entries and the HL7 feed, where a line break starts a new line or segment."""
     if any(char in _BREAKS for char in value):
         raise ValidationError("Give this on one line: no line breaks or tabs.", code="single_line")
+
+
+def same_address(a: str, b: str) -> bool:
+    """Two email addresses are one when they differ in case only (the database's iexact, in Python);
+    an empty one is nobody's."""
+    return bool(a) and a.strip().casefold() == b.strip().casefold()

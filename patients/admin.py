@@ -119,7 +119,13 @@ class PatientAdmin(ConcurrentEditAdminMixin, ClinicalAdminMixin, SimpleHistoryAd
     search_fields = ["first_name", "last_name", "email", "mobile_phone", "user__username"]
     list_select_related = ["home_site", "user"]
     autocomplete_fields = ["user"]
-    readonly_fields = ["created_at", "updated_at", "reminder_consent_changed_at"]
+    readonly_fields = [
+        "created_at",
+        "updated_at",
+        "reminder_consent_changed_at",
+        "email_confirmed",
+        "email_confirmed_at",
+    ]
     inlines = [PatientFlagInline, EvaluationInline]
     fieldsets = [
         (None, {"fields": [("first_name", "last_name"), "date_of_birth", "home_site", "time_zone", "user"]}),
@@ -128,6 +134,7 @@ class PatientAdmin(ConcurrentEditAdminMixin, ClinicalAdminMixin, SimpleHistoryAd
             {
                 "fields": [
                     ("email", "mobile_phone"),
+                    ("email_confirmed", "email_confirmed_at"),
                     ("preferred_channel", "reminder_consent", "reminder_consent_changed_at"),
                     ("escort_name", "escort_phone"),
                     ("emergency_contact_name", "emergency_contact_phone", "emergency_contact_relation"),

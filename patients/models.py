@@ -19,7 +19,7 @@ from simple_history.models import HistoricalRecords
 
 from clinic.dates import birth_date_problem
 from clinic.models import Channel, Site, validate_time_zone
-from clinic.validators import single_line
+from clinic.validators import same_address, single_line
 
 
 def one_form(text: str) -> str:
@@ -42,6 +42,12 @@ class Patient(models.Model):
     # The medical record number the clinic's EHR knows the patient by (FHIR Patient.identifier).
     mrn = models.CharField("MRN", max_length=64, unique=True, null=True, blank=True)
     email = models.EmailField(blank=True)
+    # The contact email as the patient confirmed it: a link mailed to it, opened while signed in to
+    # the portal (patients/email_confirmation.py). A password reset reaches a portal login with no
+    # email of its own only at a confirmed address, since the front desk types `email`; a changed
+    # `email` is unconfirmed until the patient confirms it again.
+    email_confirmed = models.EmailField(blank=True, editable=False)
+    email_confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
     mobile_phone = PhoneNumberField(blank=True)
     home_site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="patients")
     # Blank means the home site's zone.
@@ -80,6 +86,11 @@ class Patient(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+    @property
+    def email_is_confirmed(self) -> bool:
+        """Whether the patient confirmed the contact email as it is now (a change of case is none)."""
+        return same_address(self.email_confirmed, self.email)
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

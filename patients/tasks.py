@@ -1,5 +1,6 @@
 """The patients app's background work: the notice of a changed contact email (patients/notices.py
-says when it is sent), mailed to the address before the change, read from the change's history row."""
+says when it is sent), mailed to the address before the change, read from the change's history row;
+and the link that lets a patient confirm the contact email (patients/email_confirmation.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMessage
 
+from clinic.validators import same_address
+from patients.email_confirmation import confirmation_link_send
 from patients.models import Patient
 
 log = logging.getLogger(__name__)
@@ -33,7 +36,7 @@ def email_change_notice(*, history_id: int) -> bool:
         if change is not None
         else None
     )
-    if before is None or not before.email or before.email.strip().casefold() == (change.email or "").strip().casefold():
+    if before is None or not before.email or same_address(before.email, change.email or ""):
         return False
     body = BODY.format(first_name=change.first_name)
     EmailMessage(SUBJECT, body, settings.DEFAULT_FROM_EMAIL, [before.email]).send()
@@ -50,3 +53,14 @@ def email_change_notice(*, history_id: int) -> bool:
 )
 def email_change_notice_send(history_id: int) -> bool:
     return email_change_notice(history_id=history_id)
+
+
+@shared_task(
+    name="patients.tasks.email_confirmation_send",
+    ignore_result=True,
+    autoretry_for=(OSError, SMTPException),
+    retry_backoff=60,
+    max_retries=5,
+)
+def email_confirmation_send(patient_id: int) -> bool:
+    return confirmation_link_send(patient_id=patient_id)

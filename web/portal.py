@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,9 +19,13 @@ from icalendar import Calendar
 
 from clinic.audit import log_anonymous_access, patients_shown
 from clinic.errors import DomainError
+from clinic.security.signals import ACCESS_LOG_PATH_ATTRIBUTE
 from measures.selectors import due_questionnaires
+from patients.email_confirmation import CONFIRM_MAX_AGE, email_confirm, link_may_be_sent
+from patients.email_confirmation import confirmation_address as email_confirmation_address
 from patients.forms import ReminderPreferencesForm
 from patients.models import Patient
+from patients.tasks import email_confirmation_send
 from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus
 from scheduling.reminders.ics import appointment_event, appointment_ics
 from scheduling.reminders.services import calendar_feed_revoke, calendar_feed_rotate
@@ -199,3 +204,44 @@ def preferences(request: HttpRequest) -> HttpResponse:
     form.save_choices(now=now)
     messages.success(request, "Your reminder choices are saved.")
     return redirect(reverse("home") + "#reminders")
+
+
+@require_POST
+@patient_required
+def email_confirmation_request(request: HttpRequest) -> HttpResponse:
+    """Mail the patient a link that confirms the contact email on their record."""
+    patient: Patient = request.patient  # type: ignore[attr-defined]
+    if not patient.email:
+        messages.error(request, "There is no email address on your record. Ask the clinic to add it.")
+    elif patient.email_is_confirmed:
+        messages.info(request, f"You have confirmed {patient.email} already.")
+    elif not link_may_be_sent(patient):
+        messages.error(request, "You have asked for several links in the last hour. Open the latest one, or try later.")
+    else:
+        transaction.on_commit(lambda: email_confirmation_send.delay(patient.pk))
+        messages.success(
+            request,
+            f"We are sending a link to {patient.email}. Open it within {CONFIRM_MAX_AGE.days} days "
+            "and sign in here to confirm the address.",
+        )
+    return redirect(reverse("home") + "#email")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@patient_required
+def email_confirmation(request: HttpRequest, token: str) -> HttpResponse:
+    """The link's page: it shows the address and confirms it on a POST (a mail scanner that opens
+    the link confirms nothing); only for the patient it was sent to, while the record still has it."""
+    setattr(request, ACCESS_LOG_PATH_ATTRIBUTE, request.path.replace(token, "[token]"))
+    patient: Patient = request.patient  # type: ignore[attr-defined]
+    patients_shown(request, [patient.pk])
+    try:
+        if request.method == "POST":
+            address = email_confirm(patient=patient, token=token, now=timezone.now())
+            messages.success(request, f"Thank you: {address} is confirmed as your email address.")
+            return redirect(reverse("home") + "#email")
+        address = email_confirmation_address(token, patient)
+    except DomainError as exc:
+        return render(request, "portal/email_confirm.html", {"problem": exc.message}, status=400)
+    return render(request, "portal/email_confirm.html", {"address": address})

@@ -24,6 +24,11 @@ urlpatterns = [
     path("me/sessions/<int:appointment_id>/session.ics", portal.appointment_download, name="portal-ics"),
     path("me/sessions/<int:appointment_id>/<slug:action>/", portal.portal_action, name="portal-action"),
     path("me/reminders/", portal.preferences, name="portal-preferences"),
+    path("me/email/confirm/", portal.email_confirmation_request, name="portal-email-confirm-request"),
+    # The token is django.core.signing's alphabet; anything else is a 404 before any query.
+    re_path(
+        r"^me/email/confirm/(?P<token>[A-Za-z0-9_:.-]{1,400})/$", portal.email_confirmation, name="portal-email-confirm"
+    ),
     # The token is token_urlsafe's alphabet: anything else (a NUL, say) is a 404 before any query.
     re_path(r"^calendar/(?P<token>[A-Za-z0-9_-]{1,64})\.ics$", portal.calendar_feed, name="calendar-feed"),
     path("me/calendar/<slug:action>/", portal.calendar_feed_change, name="portal-calendar"),

@@ -3,9 +3,10 @@
 Who an address reaches (`reset_recipients`):
 - a login whose own email it is (compared without case, by the database);
 - a patient's login that has no email of its own, through the contact email on the patient's
-  chart, and only when no other chart has that address and the login is nobody's staff login: the
-  front desk types that address, so it must not open a staff login, another patient's login, or a
-  login that has an address of its own.
+  chart, and only when the patient has confirmed that address from the portal
+  (patients/email_confirmation.py), no other chart has it and the login is nobody's staff login:
+  the front desk types that address, so it must not open a staff login, another patient's login, a
+  login that has an address of its own, or a login whose patient never confirmed it.
 
 The page hands the matched (login, which address) pairs to a Celery task, which mails each a
 one-use link (Django's reset token: it lapses after PASSWORD_RESET_TIMEOUT, and once the password
@@ -32,6 +33,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from clinic.security.two_factor import confirmed_device, second_factor_required
+from clinic.validators import same_address
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +70,16 @@ def reset_recipients(email: str) -> list[Recipient]:
         return []  # no chart has it, or several do: none of their logins can be told apart
     contact = users.filter(
         patient__email__iexact=email, email="", is_staff=False, is_superuser=False, staff__isnull=True
-    )
-    return [(user.pk, CONTACT) for user in contact if _may_be_reset(user)]
+    ).select_related("patient")
+    return [(user.pk, CONTACT) for user in contact if _may_be_reset(user) and _confirmed_contact(user.patient)]
 
 
-def _counted(key: str, limit: int) -> bool:
+def _confirmed_contact(patient) -> str:
+    """The chart's contact email if the patient confirmed it as it is now, else ""."""
+    return patient.email if patient is not None and same_address(patient.email_confirmed, patient.email) else ""
+
+
+def hourly_count_allows(key: str, limit: int) -> bool:
     """Count one more request under `key` this hour; False once the hour's limit is passed."""
     cache.add(key, 0, RESET_WINDOW_SECONDS)
     try:
@@ -85,23 +92,23 @@ def _counted(key: str, limit: int) -> bool:
 
 def client_may_ask(client: str | None) -> bool:
     digest = hashlib.sha256((client or "unknown").encode()).hexdigest()
-    return _counted(f"password-reset:client:{digest}", RESET_LIMIT_PER_CLIENT)
+    return hourly_count_allows(f"password-reset:client:{digest}", RESET_LIMIT_PER_CLIENT)
 
 
 def login_may_be_mailed(user_id: int) -> bool:
-    return _counted(f"password-reset:login:{user_id}", RESET_LIMIT_PER_LOGIN)
+    return hourly_count_allows(f"password-reset:login:{user_id}", RESET_LIMIT_PER_LOGIN)
 
 
 def _address(user, which: str) -> str:
     if which == OWN:
         return user.email
-    patient = getattr(user, "patient", None)
-    return patient.email if patient is not None else ""
+    return _confirmed_contact(getattr(user, "patient", None))
 
 
 def reset_link_send(*, user_id: int, which: str) -> bool:
     """Mail one login its reset link at the address on file; False when it may no longer be reset
-    (deactivated, its password made unusable, or its address gone since the page was sent)."""
+    (deactivated, its password made unusable, or its address gone or changed and not confirmed since
+    the page was sent)."""
     user = get_user_model()._default_manager.filter(pk=user_id).first()
     if user is None or not _may_be_reset(user):
         return False

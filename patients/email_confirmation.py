@@ -1,0 +1,103 @@
+"""The patient confirms the contact email on their chart.
+
+The front desk (or the EHR, or an administrator) types a chart's contact email, and for a portal
+login with no email of its own that address is where a password reset goes
+(clinic.security.password_reset). Typed by someone else, it would let them take the login over.
+So the reset goes there only once the patient has confirmed it: from the portal, the patient asks
+for a link; it is mailed to the address; opened while signed in as that patient, it records the
+address as confirmed. Both halves are needed: the mailbox (the link) and the login (the session).
+Whoever changes `email` afterwards makes it unconfirmed again, until the patient confirms anew.
+
+The link is signed (django.core.signing with the SECRET_KEY), names the patient and a digest of
+the address, and lapses after CONFIRM_MAX_AGE or once the chart's address is another. The broker carries the
+patient's id, never the address."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.urls import reverse
+
+from clinic.errors import InvalidState
+from clinic.security.password_reset import hourly_count_allows
+from patients.models import Patient
+
+log = logging.getLogger(__name__)
+
+CONFIRM_MAX_AGE = dt.timedelta(days=3)
+# Links a patient may ask for in an hour: enough for a typo'd attempt or two, not a flood.
+LINKS_PER_HOUR = 3
+_SALT = "patients.email_confirmation"
+
+SUBJECT = "Confirm your email address for the clinic"
+BODY = (
+    "Hello {first_name},\n\n"
+    "To confirm that this is your email address, open this link and sign in to the clinic's "
+    "patient portal:\n\n{link}\n\n"
+    "The link works for {days} days. If you did not ask for it, you can ignore this email.\n"
+)
+
+
+def link_may_be_sent(patient: Patient) -> bool:
+    """Count one more link asked for by `patient` this hour; False past LINKS_PER_HOUR."""
+    return hourly_count_allows(f"email-confirmation:patient:{patient.pk}", LINKS_PER_HOUR)
+
+
+def _address_digest(address: str) -> str:
+    """The address in the link, as a digest: the link's path reaches logs (a sign-in's `next`)."""
+    return hashlib.sha256(address.strip().casefold().encode()).hexdigest()[:24]
+
+
+def confirmation_token(patient: Patient) -> str:
+    return signing.dumps({"p": patient.pk, "e": _address_digest(patient.email)}, salt=_SALT)
+
+
+def confirmation_link_send(*, patient_id: int) -> bool:
+    """Mail the patient a link to confirm the address on the chart now; False when there is none
+    or it is confirmed already."""
+    patient = Patient.objects.filter(pk=patient_id).first()
+    if patient is None or not patient.email or patient.email_is_confirmed:
+        return False
+    link = settings.SITE_URL + reverse("web:portal-email-confirm", args=[confirmation_token(patient)])
+    body = BODY.format(first_name=patient.first_name, link=link, days=CONFIRM_MAX_AGE.days)
+    EmailMessage(SUBJECT, body, settings.DEFAULT_FROM_EMAIL, [patient.email]).send()
+    log.info("Email confirmation link sent for patient %s", patient.pk)
+    return True
+
+
+def confirmation_address(token: str, patient: Patient) -> str:
+    """The address `token` confirms for `patient`; InvalidState when the link is not this patient's,
+    has lapsed, or names an address the chart no longer has."""
+    try:
+        data = signing.loads(token, salt=_SALT, max_age=CONFIRM_MAX_AGE)
+    except signing.SignatureExpired as exc:
+        raise InvalidState("This link has lapsed. Ask for a new one below.") from exc
+    except signing.BadSignature as exc:
+        raise InvalidState("This link is not one of ours.") from exc
+    if not isinstance(data, dict) or data.get("p") != patient.pk:
+        raise InvalidState("This link was sent to another patient. Sign in as the patient it was sent to.")
+    if not patient.email or data.get("e") != _address_digest(patient.email):
+        raise InvalidState(
+            "The email address on your record has changed since this link was sent. Ask for a new one below."
+        )
+    return patient.email
+
+
+def email_confirm(*, patient: Patient, token: str, now: dt.datetime) -> str:
+    """Record the address `token` names as confirmed by `patient` (signed in), with the row locked
+    so that an address changed at the same moment is not confirmed in its stead."""
+    with transaction.atomic():
+        locked = Patient.objects.select_for_update().get(pk=patient.pk)
+        address = confirmation_address(token, locked)
+        locked.email_confirmed = locked.email
+        locked.email_confirmed_at = now
+        locked._change_reason = "Contact email confirmed by the patient"  # type: ignore[attr-defined]
+        locked.save(update_fields=["email_confirmed", "email_confirmed_at"])
+    patient.email_confirmed, patient.email_confirmed_at = locked.email_confirmed, now
+    return address

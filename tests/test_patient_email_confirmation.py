@@ -1,0 +1,219 @@
+"""The patient confirms the chart's contact email (patients/email_confirmation.py), and only then does
+a password reset reach a portal login with no email of its own there. The front desk types that
+address: before this rule, a desk member (or a caller the desk believed) could put their own
+address on a chart and reset the patient's portal login.
+
+The link confirms only for the patient it was sent to, signed in, by a POST (a mail scanner opening
+it confirms nothing), within CONFIRM_MAX_AGE, and while the chart still has that address. A changed
+address is unconfirmed again; a change of case only is the same address."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import re
+
+import pytest
+import time_machine
+from django.core import mail
+from django.test import Client
+from rest_framework.test import APIClient
+
+from clinic.models import AccessLog, Role
+from patients.email_confirmation import CONFIRM_MAX_AGE, LINKS_PER_HOUR
+from patients.models import Patient
+from tests.factories import PatientFactory, SiteFactory, StaffFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+CONFIRM_LINK = re.compile(r"https?://[^/\s]+(/me/email/confirm/[^/\s]+/)")
+RESET_LINK = re.compile(r"/account/password/reset/[^/\s]+/[^/\s]+/")
+ANCHOR = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def frozen():
+    with time_machine.travel(ANCHOR, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def patient(frozen):
+    """A portal login with no email of its own; the chart's contact email is the patient's."""
+    user = UserFactory(username="pat.confirm", email="")
+    return PatientFactory(user=user, email="pat.confirm@home.example", first_name="Pat")
+
+
+def _signed_in(patient: Patient) -> Client:
+    client = Client()
+    client.force_login(patient.user)
+    return client
+
+
+def _ask_for_link(client: Client, capture) -> str:
+    """Ask from the portal; the confirmation link mailed (the task run once the request commits)."""
+    mail.outbox.clear()
+    with capture(execute=True):
+        response = client.post("/me/email/confirm/")
+    assert response.status_code == 302
+    assert len(mail.outbox) == 1, [m.subject for m in mail.outbox]
+    return CONFIRM_LINK.search(mail.outbox[0].body).group(1)
+
+
+def _reset_mailed(email: str) -> list[list[str]]:
+    mail.outbox.clear()
+    Client().post("/account/password/reset/", {"email": email})
+    return [m.to for m in mail.outbox if RESET_LINK.search(m.body)]
+
+
+def _desk_changes_email(patient: Patient, email: str, capture) -> None:
+    desk = StaffFactory(role=Role.FRONT_DESK, sites=[patient.home_site])
+    api = APIClient()
+    api.force_authenticate(desk.user)
+    with capture(execute=True):
+        response = api.patch(f"/api/v1/patients/{patient.pk}/", {"email": email}, format="json")
+    assert response.status_code == 200, response.content[:300]
+
+
+def test_an_unconfirmed_contact_email_gets_no_reset_link(patient):
+    assert _reset_mailed("pat.confirm@home.example") == []
+
+
+def test_the_patient_confirms_from_the_portal_and_then_the_reset_reaches_them(
+    patient, django_capture_on_commit_callbacks
+):
+    client = _signed_in(patient)
+    home = client.get("/")
+    assert b'data-testid="email-unconfirmed"' in home.content
+    link = _ask_for_link(client, django_capture_on_commit_callbacks)
+    assert mail.outbox[0].to == ["pat.confirm@home.example"]
+
+    page = client.get(link)
+    assert page.status_code == 200 and b"pat.confirm@home.example" in page.content
+    patient.refresh_from_db()
+    assert patient.email_confirmed == ""  # opening the link confirms nothing
+    assert client.post(link).status_code == 302
+    patient.refresh_from_db()
+    assert patient.email_confirmed == "pat.confirm@home.example"
+    assert patient.email_confirmed_at == ANCHOR
+    assert b'data-testid="email-confirmed"' in client.get("/").content
+
+    assert _reset_mailed("PAT.CONFIRM@home.example") == [["pat.confirm@home.example"]]
+
+
+def test_an_address_the_desk_changes_is_unconfirmed_again(patient, django_capture_on_commit_callbacks):
+    Patient.objects.filter(pk=patient.pk).update(email_confirmed=patient.email)
+    assert _reset_mailed("pat.confirm@home.example") == [["pat.confirm@home.example"]]
+    _desk_changes_email(patient, "desk.member@mail.example", django_capture_on_commit_callbacks)
+    assert _reset_mailed("desk.member@mail.example") == []
+    patient.refresh_from_db()
+    assert patient.email_confirmed == "pat.confirm@home.example"  # what the patient confirmed, kept
+
+
+def test_a_change_of_case_only_stays_confirmed(patient, django_capture_on_commit_callbacks):
+    Patient.objects.filter(pk=patient.pk).update(email_confirmed=patient.email)
+    _desk_changes_email(patient, "Pat.Confirm@Home.example", django_capture_on_commit_callbacks)
+    assert _reset_mailed("pat.confirm@home.example") == [["Pat.Confirm@Home.example"]]
+
+
+def test_a_link_for_an_address_changed_since_confirms_nothing(patient, django_capture_on_commit_callbacks):
+    client = _signed_in(patient)
+    link = _ask_for_link(client, django_capture_on_commit_callbacks)
+    _desk_changes_email(patient, "desk.member@mail.example", django_capture_on_commit_callbacks)
+    response = client.post(link)
+    assert response.status_code == 400
+    assert b"has changed since this link was sent" in response.content
+    patient.refresh_from_db()
+    assert patient.email_confirmed == ""
+
+
+def test_a_link_opened_by_another_patient_confirms_nothing(patient, django_capture_on_commit_callbacks):
+    link = _ask_for_link(_signed_in(patient), django_capture_on_commit_callbacks)
+    other = PatientFactory(user=UserFactory(username="other.pat", email=""), email="pat.confirm@home.example")
+    response = _signed_in(other).post(link)
+    assert response.status_code == 400
+    assert b"sent to another patient" in response.content
+    assert set(Patient.objects.values_list("email_confirmed", flat=True)) == {""}
+
+
+def test_a_link_needs_the_patients_session(patient, django_capture_on_commit_callbacks):
+    link = _ask_for_link(_signed_in(patient), django_capture_on_commit_callbacks)
+    response = Client().post(link)
+    assert response.status_code == 302 and response["Location"].startswith("/login/?next=")
+    staff = StaffFactory(role=Role.FRONT_DESK, sites=[patient.home_site])
+    desk = Client()
+    desk.force_login(staff.user)
+    assert desk.post(link).status_code == 403
+    patient.refresh_from_db()
+    assert patient.email_confirmed == ""
+
+
+def test_a_lapsed_link_confirms_nothing(patient, frozen, django_capture_on_commit_callbacks):
+    client = _signed_in(patient)
+    link = _ask_for_link(client, django_capture_on_commit_callbacks)
+    frozen.shift(CONFIRM_MAX_AGE + dt.timedelta(minutes=1))
+    client = _signed_in(patient)
+    response = client.post(link)
+    assert response.status_code == 400 and b"lapsed" in response.content
+    patient.refresh_from_db()
+    assert patient.email_confirmed == ""
+
+
+def test_a_forged_or_altered_link_confirms_nothing(patient, django_capture_on_commit_callbacks):
+    client = _signed_in(patient)
+    link = _ask_for_link(client, django_capture_on_commit_callbacks)
+    altered = link[:-3] + ("A" if link[-3] != "A" else "B") + link[-2:]
+    assert client.post(altered).status_code in (400, 404)
+    assert client.post("/me/email/confirm/not-a-token/").status_code == 400
+    patient.refresh_from_db()
+    assert patient.email_confirmed == ""
+
+
+def test_links_asked_for_are_limited_per_hour(patient, django_capture_on_commit_callbacks):
+    client = _signed_in(patient)
+    for _ in range(LINKS_PER_HOUR):
+        _ask_for_link(client, django_capture_on_commit_callbacks)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/me/email/confirm/", follow=True)
+    assert mail.outbox == []
+    assert b"several links in the last hour" in response.content
+
+
+def test_the_link_does_not_show_the_address(patient, django_capture_on_commit_callbacks):
+    """A link's path reaches logs (the sign-in page's `next`): it carries a digest of the address."""
+    link = _ask_for_link(_signed_in(patient), django_capture_on_commit_callbacks)
+    token = link.rstrip("/").rpartition("/")[2]
+    opened = base64.urlsafe_b64decode(token.partition(":")[0] + "==")
+    assert b"pat.confirm" not in opened and b"home.example" not in opened
+
+
+def test_the_access_log_keeps_no_link_token(patient, django_capture_on_commit_callbacks):
+    client = _signed_in(patient)
+    link = _ask_for_link(client, django_capture_on_commit_callbacks)
+    token = link.rstrip("/").rpartition("/")[2]
+    client.get(link)
+    client.post(link)
+    paths = list(AccessLog.objects.values_list("path", flat=True))
+    assert "/me/email/confirm/[token]/" in paths
+    assert not [path for path in paths if token in path]
+
+
+def test_nothing_is_sent_for_a_confirmed_address_or_none(patient, django_capture_on_commit_callbacks):
+    Patient.objects.filter(pk=patient.pk).update(email_confirmed=patient.email)
+    client = _signed_in(patient)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/me/email/confirm/")
+    none = PatientFactory(user=UserFactory(username="no.mail", email=""), email="", home_site=SiteFactory())
+    with django_capture_on_commit_callbacks(execute=True):
+        _signed_in(none).post("/me/email/confirm/")
+    assert mail.outbox == []
+
+
+def test_the_desk_sees_whether_the_patient_confirmed_the_address(patient):
+    desk = Client()
+    desk.force_login(StaffFactory(role=Role.FRONT_DESK, sites=[patient.home_site]).user)
+    chart = desk.get(f"/patients/{patient.pk}/")
+    assert b"(not confirmed by the patient)" in chart.content
+    Patient.objects.filter(pk=patient.pk).update(email_confirmed=patient.email.upper())
+    assert b"(confirmed by the patient)" in desk.get(f"/patients/{patient.pk}/").content
