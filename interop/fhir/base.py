@@ -24,7 +24,7 @@ from clinic.permissions import Actor, actor_for
 from clinic.security.authentication import ClinicTokenAuthentication
 from interop.fhir import scopes
 from interop.fhir.outcome import FHIRError, error_for, outcome
-from interop.fhir.paging import CURSOR, Page, write_cursor
+from interop.fhir.paging import CURSOR, Cursor, Page, write_cursor
 from patients.models import Patient
 
 FHIR_JSON = "application/fhir+json"
@@ -160,15 +160,15 @@ class FHIRView(APIView):
             text = urlencode(query)
             return {"relation": relation, "url": f"{base}{path}" + (f"?{text}" if text else "")}
 
-        def cursor_link(relation: str, *, after: bool, key: tuple) -> dict[str, str]:
-            cursor = write_cursor(after=after, key=key, params=asked, user_id=self.acting_user.pk)
-            return link(relation, [*params, (CURSOR, cursor)])
+        def cursor_link(relation: str, cursor: Cursor) -> dict[str, str]:
+            sealed = write_cursor(cursor, params=asked, user_id=self.acting_user.pk, search=path)
+            return link(relation, [*params, (CURSOR, sealed)])
 
         links = [link("self", [(k, v) for k, values in asked.items() for v in values])]
-        if page.next_key is not None:
-            links.append(cursor_link("next", after=True, key=page.next_key))
-        if page.previous_key is not None:
-            links.append(cursor_link("previous", after=False, key=page.previous_key))
+        if page.next is not None:
+            links.append(cursor_link("next", page.next))
+        if page.previous is not None:
+            links.append(cursor_link("previous", page.previous))
         entries: list[dict[str, Any]] = [
             {
                 "fullUrl": f"{base}{resource.get_resource_type()}/{resource.id}",

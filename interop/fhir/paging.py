@@ -32,27 +32,34 @@ from interop.fhir.outcome import invalid
 CURSOR = "_page"
 _KEY_SALT = "interop.fhir.paging.cursor-key"
 _NONCE_BYTES = 12
+# The sealed payload is padded to a multiple of this, so that its length says nothing of the key.
+_PAD_BYTES = 512
 # The query's own parameters: the cursor names them, so it cannot be carried to another search.
 _NOT_THE_QUERY = frozenset({CURSOR, "_offset", "_count", "_format", "_pretty"})
 
 
 @dataclass(frozen=True)
 class Cursor:
-    after: bool  # True: the rows after `key`; False: the rows before it (a previous link)
-    key: tuple[Any, ...]
+    """A place in a search: the rows after `key` (`after`), or before it; `inclusive` takes the row
+    at `key` too. No key: from the end (`after=False`), the last rows."""
+
+    after: bool
+    key: tuple[Any, ...] | None
+    inclusive: bool = False
 
 
 @dataclass
 class Page:
     rows: list[Any]
-    next_key: tuple[Any, ...] | None  # the last row's key, when rows follow it
-    previous_key: tuple[Any, ...] | None  # the first row's key, when rows come before it
+    next: Cursor | None  # where the next link goes, when rows follow this page
+    previous: Cursor | None  # where the previous link goes, when rows come before it
 
 
-def query_digest(params: dict[str, list[str]], user_id: int | None) -> str:
-    """The search the cursor belongs to: who asks, and every parameter but the paging ones."""
+def query_digest(params: dict[str, list[str]], user_id: int | None, search: str) -> str:
+    """The search the cursor belongs to: who asks, the resource type searched, and every parameter
+    but the paging ones."""
     shown = sorted((name, value) for name, values in params.items() if name not in _NOT_THE_QUERY for value in values)
-    return hashlib.sha256(repr((user_id, shown)).encode()).hexdigest()[:16]
+    return hashlib.sha256(repr((user_id, search, shown)).encode()).hexdigest()[:16]
 
 
 def _cipher() -> AESGCM:
@@ -75,112 +82,151 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def write_cursor(*, after: bool, key: tuple[Any, ...], params: dict[str, list[str]], user_id: int | None) -> str:
-    payload = json.dumps({"a": after, "k": [_encode(v) for v in key], "q": query_digest(params, user_id)})
+def write_cursor(cursor: Cursor, *, params: dict[str, list[str]], user_id: int | None, search: str) -> str:
+    data = {
+        "a": cursor.after,
+        "i": cursor.inclusive,
+        "k": None if cursor.key is None else [_encode(v) for v in cursor.key],
+        "q": query_digest(params, user_id, search),
+    }
+    payload = json.dumps(data, ensure_ascii=False).encode()
+    # Padded to a whole number of blocks: the sealed length would otherwise tell a name's length.
+    payload += b" " * (-len(payload) % _PAD_BYTES)
     nonce = os.urandom(_NONCE_BYTES)
-    sealed = nonce + _cipher().encrypt(nonce, payload.encode(), None)
+    sealed = nonce + _cipher().encrypt(nonce, payload, None)
     return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
 
 
-def read_cursor(raw: str | None, params: dict[str, list[str]], *, width: int, user_id: int | None) -> Cursor | None:
-    """The cursor in `_page`, checked: written here, for this query and user, with `width` values."""
+def read_cursor(
+    raw: str | None, params: dict[str, list[str]], *, width: int, user_id: int | None, search: str
+) -> Cursor | None:
+    """The cursor in `_page`, checked: written here, for this search and user, with `width` values."""
     if raw is None:
         return None
     if params.get("_offset"):
         raise invalid("Give _page or _offset, not both: _page is the place a next or previous link holds.")
     try:
         sealed = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
-        payload = _cipher().decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], None)
-        data = json.loads(payload)
-        key = tuple(_decode(v) for v in data["k"])
-        after = data["a"]
-        digest = data["q"]
+        data = json.loads(_cipher().decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], None))
+        key = None if data["k"] is None else tuple(_decode(v) for v in data["k"])
+        after, inclusive, digest = data["a"], data["i"], data["q"]
     except (InvalidTag, binascii.Error, KeyError, TypeError, ValueError) as exc:
         raise invalid("_page: not a page link of this server's. Start the search again.") from exc
-    if digest != query_digest(params, user_id) or len(key) != width or not isinstance(after, bool):
+    # The digest first: a key is never used, nor named in an error, for a search it was not written for.
+    if digest != query_digest(params, user_id, search):
         raise invalid("_page belongs to another search: follow the links of the search you are paging.")
-    return Cursor(after, key)
+    if (key is not None and len(key) != width) or not isinstance(after, bool) or not isinstance(inclusive, bool):
+        raise invalid("_page: not a page link of this server's. Start the search again.")
+    return Cursor(after, key, inclusive)
 
 
-def _beyond(order: tuple[str, ...], key: tuple[Any, ...], *, after: bool) -> Q:
-    """The rows past `key` in `order` (every field ascending, the last one unique): (a, b, id) >
-    (ka, kb, kid) written out as a > ka, or a = ka and b > kb, or ...; < for `after=False`."""
-    compare = "gt" if after else "lt"
-    return reduce(
-        or_,
-        (
-            Q(**{name: key[i] for i, name in enumerate(order[:depth])}, **{f"{order[depth]}__{compare}": key[depth]})
-            for depth in range(len(order))
-        ),
-    )
+def _opposite(cursor: Cursor) -> Cursor:
+    """The rows on the other side of `cursor`'s place (a page reached through it is empty)."""
+    return Cursor(not cursor.after, cursor.key, not cursor.inclusive)
 
 
-def key_of(row: Any, order: tuple[str, ...]) -> tuple[Any, ...]:
-    def read(name: str) -> Any:
-        return reduce(getattr, name.split("__"), row)
+class _Rows:
+    """Rows in a fixed order, read from the side of a place: a queryset (keyset SQL) or a list."""
 
-    return tuple(read(name) for name in order)
+    def key(self, row: Any) -> tuple[Any, ...]:
+        raise NotImplementedError
 
+    def take(self, cursor: Cursor | None, limit: int, *, offset: int = 0) -> list[Any]:
+        """At most `limit` rows from `cursor`'s place outwards (nearest first), or from `offset`."""
+        raise NotImplementedError
 
-def keyset_page(queryset: QuerySet, order: tuple[str, ...], cursor: Cursor | None, count: int) -> Page:
-    """`count` rows of `queryset` in `order`, from the start or past the cursor's key, and whether
-    rows lie beyond each end of the page (one row read past the page; one `exists` for the side the
-    cursor came from)."""
-    if cursor is None or cursor.after:
-        rows = queryset.order_by(*order)
-        if cursor is not None:
-            rows = rows.filter(_beyond(order, cursor.key, after=True))
-        found = list(rows[: count + 1])
-        page = found[:count]
-        more_after = len(found) > count
-        more_before = (
-            cursor is not None
-            and bool(page)
-            and queryset.filter(_beyond(order, key_of(page[0], order), after=False)).exists()
-        )
-    else:
-        backwards = queryset.filter(_beyond(order, cursor.key, after=False)).order_by(*(f"-{name}" for name in order))
-        found = list(backwards[: count + 1])
-        page = list(reversed(found[:count]))
-        more_before = len(found) > count
-        more_after = bool(page) and queryset.filter(_beyond(order, key_of(page[-1], order), after=True)).exists()
-    return Page(
-        page,
-        next_key=key_of(page[-1], order) if page and more_after else None,
-        previous_key=key_of(page[0], order) if page and more_before else None,
-    )
+    def any(self, cursor: Cursor) -> bool:
+        raise NotImplementedError
 
 
-def offset_page(queryset: QuerySet, order: tuple[str, ...], offset: int, count: int) -> Page | None:
-    """The page `_offset` asks for (None when it asks for none: start at the top, keyset_page), with
-    cursor links onward from there."""
-    if not offset:
-        return None
-    found = list(queryset.order_by(*order)[offset : offset + count + 1])
-    page = found[:count]
-    return Page(
-        page,
-        next_key=key_of(page[-1], order) if page and len(found) > count else None,
-        previous_key=key_of(page[0], order) if page else None,
-    )
+def _page(rows: _Rows, cursor: Cursor | None, count: int, offset: int = 0) -> Page:
+    """`count` rows from the top (or `offset`), or from `cursor`'s place, with a link onward when rows
+    lie beyond the page, and a link back when rows lie on the side it was reached from (past an
+    empty page too: the place it was asked from)."""
+    if count == 0:  # the total alone
+        return Page([], None, None)
+    forward = cursor is None or cursor.after
+    found = rows.take(cursor, count + 1, offset=offset)
+    page = found[:count] if forward else list(reversed(found[:count]))
+    onward = None
+    if len(found) > count:
+        onward = Cursor(True, rows.key(page[-1])) if forward else Cursor(False, rows.key(page[0]))
+    back: Cursor | None = None
+    if page:
+        back = Cursor(False, rows.key(page[0])) if forward else Cursor(True, rows.key(page[-1]))
+    elif cursor is not None:
+        back = _opposite(cursor) if cursor.key is not None else None
+    elif offset:
+        back = Cursor(False, None)  # past the end: the last rows
+    from_the_top = cursor is None and not offset
+    if back is not None and (from_the_top or not rows.any(back)):
+        back = None
+    next_, previous = (onward, back) if forward else (back, onward)
+    return Page(page, next=next_, previous=previous)
+
+
+def _beyond(order: tuple[str, ...], cursor: Cursor) -> Q:
+    """The rows on `cursor`'s side of its key in `order` (every field ascending, the last unique):
+    (a, b, id) > (ka, kb, kid) written out as a > ka, or a = ka and b > kb, or ...; < before it; the
+    row at the key too when inclusive."""
+    if cursor.key is None:
+        return Q()
+    key = cursor.key
+    compare = "gt" if cursor.after else "lt"
+    terms = [
+        Q(**{name: key[i] for i, name in enumerate(order[:depth])}, **{f"{order[depth]}__{compare}": key[depth]})
+        for depth in range(len(order))
+    ]
+    if cursor.inclusive:
+        terms.append(Q(**{name: key[i] for i, name in enumerate(order)}))
+    return reduce(or_, terms)
+
+
+class _QueryRows(_Rows):
+    def __init__(self, queryset: QuerySet, order: tuple[str, ...]) -> None:
+        self.queryset, self.order = queryset, order
+
+    def key(self, row: Any) -> tuple[Any, ...]:
+        return tuple(reduce(getattr, name.split("__"), row) for name in self.order)
+
+    def take(self, cursor: Cursor | None, limit: int, *, offset: int = 0) -> list[Any]:
+        if cursor is None:
+            return list(self.queryset.order_by(*self.order)[offset : offset + limit])
+        order = self.order if cursor.after else tuple(f"-{name}" for name in self.order)
+        return list(self.queryset.filter(_beyond(self.order, cursor)).order_by(*order)[:limit])
+
+    def any(self, cursor: Cursor) -> bool:
+        return self.queryset.filter(_beyond(self.order, cursor)).exists()
+
+
+class _ListRows(_Rows):
+    def __init__(self, items: list[Any], key: Callable[[Any], Any]) -> None:
+        self.items, self.key = items, key  # type: ignore[method-assign]
+
+    def _side(self, cursor: Cursor) -> list[Any]:
+        if cursor.key is None:
+            return self.items if cursor.after else list(reversed(self.items))
+        at = cursor.key
+        if cursor.after:
+            return [item for item in self.items if self.key(item) > at or (cursor.inclusive and self.key(item) == at)]
+        before = [item for item in self.items if self.key(item) < at or (cursor.inclusive and self.key(item) == at)]
+        return list(reversed(before))
+
+    def take(self, cursor: Cursor | None, limit: int, *, offset: int = 0) -> list[Any]:
+        return self.items[offset : offset + limit] if cursor is None else self._side(cursor)[:limit]
+
+    def any(self, cursor: Cursor) -> bool:
+        return bool(self._side(cursor))
+
+
+def keyset_page(queryset: QuerySet, order: tuple[str, ...], cursor: Cursor | None, count: int, offset: int = 0) -> Page:
+    """A page of `queryset` in `order` (one row read past it, and one `exists` for the side it was
+    reached from)."""
+    return _page(_QueryRows(queryset, order), cursor, count, offset)
 
 
 def list_page(
     items: list[Any], key: Callable[[Any], Any], cursor: Cursor | None, count: int, *, offset: int = 0
 ) -> Page:
     """The same over a list already in `key` order (computed Slots)."""
-    if cursor is None:
-        start = min(offset, len(items))
-        stop = start + count
-    elif cursor.after:
-        start = next((i for i, item in enumerate(items) if key(item) > cursor.key), len(items))
-        stop = start + count
-    else:
-        stop = next((i for i, item in enumerate(items) if key(item) >= cursor.key), len(items))
-        start = max(stop - count, 0)
-    page = items[start:stop]
-    return Page(
-        page,
-        next_key=key(page[-1]) if page and stop < len(items) else None,
-        previous_key=key(page[0]) if page and start > 0 else None,
-    )
+    return _page(_ListRows(items, key), cursor, count, offset)

@@ -21,7 +21,7 @@ from interop.fhir.base import FHIRView, base_url, fhir_response
 from interop.fhir.capability import capability_statement
 from interop.fhir.finding import find_free_times, sites_by_id
 from interop.fhir.outcome import FHIRError, invalid, not_found, not_supported
-from interop.fhir.paging import CURSOR, keyset_page, list_page, offset_page, read_cursor
+from interop.fhir.paging import CURSOR, keyset_page, list_page, read_cursor
 from interop.fhir.params import (
     DateCondition,
     count_of,
@@ -93,12 +93,15 @@ class TypeView(FHIRView):
         if kind is None:
             return self._slots(params, count, offset)
         cursor = read_cursor(
-            request.query_params.get(CURSOR), params, width=len(kind.order), user_id=self.acting_user.pk
+            request.query_params.get(CURSOR),
+            params,
+            width=len(kind.order),
+            user_id=self.acting_user.pk,
+            search=resource_type,
         )
         queryset = kind.search(self.actor, params)
         total = queryset.count()
-        page = offset_page(queryset, kind.order, offset, count) if cursor is None else None
-        page = page or keyset_page(queryset, kind.order, cursor, count)
+        page = keyset_page(queryset, kind.order, cursor, count, offset)
         self.shown([kind.patient_of(row) for row in page.rows])
         bundle = self.searchset(kind.build_all(page.rows), total=total, page=page, path=resource_type)
         return fhir_response(bundle)
@@ -147,7 +150,9 @@ class TypeView(FHIRView):
             chairs=chairs,
             limit=None,  # the whole window (at most a month): its total, and pages past any point
         ).times
-        cursor = read_cursor(self.request.query_params.get(CURSOR), params, width=3, user_id=self.acting_user.pk)
+        cursor = read_cursor(
+            self.request.query_params.get(CURSOR), params, width=3, user_id=self.acting_user.pk, search="Slot"
+        )
         page = list_page(found, _slot_key, cursor, count, offset=offset)
         bundle = self.searchset(
             [rep.slot_resource(p, protocol) for p in page.rows], total=len(found), page=page, path="Slot"

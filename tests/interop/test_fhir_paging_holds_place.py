@@ -1,6 +1,8 @@
 """Search pages hold their place: a Bundle's next and previous links carry a signed `_page` cursor
 (the sort key of the page's last or first row), so a row added to or removed from the search while
-an EHR walks it neither repeats a row nor skips one, as `_offset` paging did."""
+an EHR walks it neither repeats a row nor skips one, as `_offset` paging did. A cursor is good only
+for the search (resource type, parameters, user) it was written for, its length says nothing of the
+key it seals, and a page that comes up empty still links to the rows on either side."""
 
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
+from clinic.models import Role
 from patients.models import Patient
 from scheduling.models import Appointment, AppointmentStatus
-from tests.factories import PatientFactory
+from tests.factories import ChairFactory, PatientFactory, StaffFactory, UserFactory
 from tests.interop.fhir_support import BASE, parse
 from tests.scheduling.conftest import NOW
 
@@ -222,3 +225,79 @@ def test_another_users_cursor_is_a_400(world):
     response = world.client("prescriber").get(next_url)
     assert response.status_code == 400
     assert "another search" in response.json()["issue"][0]["diagnostics"]
+
+
+# --- A cursor is its own search's, and an empty page still links on (a review's findings) -------
+
+
+def _cursor(url: str) -> str:
+    return dict(parse_qsl(urlsplit(url).query))["_page"]
+
+
+def test_a_cursor_of_one_resource_type_is_refused_by_another_with_the_same_key_width(world):
+    """PractitionerRole and Schedule both sort by id alone: a cursor carried from one to the other
+    was taken, and the Schedules "after" a PractitionerRole's id were shown."""
+    for number in range(3):
+        ChairFactory(site=world.clinic.site, name=f"Extra {number}")
+    admin = world.client("clinic_admin")
+    foreign = _cursor(_link(parse(admin.get(BASE + "PractitionerRole?_count=1")), "next"))
+    response = admin.get(BASE + "Schedule", {"_count": "50", "_page": foreign})
+    assert response.status_code == 400
+    assert "another search" in response.json()["issue"][0]["diagnostics"]
+
+
+def test_a_cursor_refused_by_another_search_does_not_name_its_key(world):
+    """A Practitioner cursor (a surname) on an Appointment search failed on the surname as a date,
+    and the error named it: the digest is checked before the key is used."""
+    for name in ("Quimby", "Rutherford"):
+        StaffFactory(role=Role.NURSE, sites=[world.clinic.site], user=UserFactory(last_name=name))
+    desk = world.client("front_desk")
+    first = parse(desk.get(BASE + "Practitioner?_count=1"))
+    response = desk.get(BASE + "Appointment", {"_page": _cursor(_link(first, "next"))})
+    assert response.status_code == 400
+    diagnostics = response.json()["issue"][0]["diagnostics"]
+    assert first.entry[0].resource.name[0].family not in diagnostics and "another search" in diagnostics
+
+
+def test_a_cursors_length_tells_nothing_of_the_name_it_holds(world):
+    site = world.clinic.site
+    short = PatientFactory(home_site=site, first_name="Al", last_name="Ab", mrn="X1")
+    long = PatientFactory(home_site=site, first_name="Bartholomew", last_name="Abernathy-Smithsön", mrn="X2")
+    desk = world.client("front_desk")
+    first = parse(desk.get(BASE + "Patient?_count=1"))
+    second = parse(desk.get(_link(first, "next")))
+    assert _ids(first) == [str(short.pk)] and _ids(second) == [str(long.pk)]
+    assert len(_cursor(_link(first, "next"))) == len(_cursor(_link(second, "next")))
+
+
+def test_an_empty_previous_page_links_on_to_the_rows_still_after_it(world):
+    _patients(world, "Carter", "Diaz")
+    desk = world.client("front_desk")
+    first = parse(desk.get(BASE + "Patient?_count=2"))
+    second = parse(desk.get(_link(first, "next")))
+    moved = [int(i) for i in _ids(first)]
+    Patient.objects.filter(pk__in=moved).update(last_name="Zz")  # page one's rows now sort last
+    back = parse(desk.get(_link(second, "previous")))
+    assert _ids(back) == []
+    onward = parse(desk.get(_link(back, "next")))
+    assert _ids(onward) == _ids(second)  # Carter and Diaz, reached again
+
+
+def test_an_empty_next_page_links_back(world):
+    carter, diaz = _patients(world, "Carter", "Diaz")
+    desk = world.client("front_desk")
+    first = parse(desk.get(BASE + "Patient?_count=2"))
+    Patient.objects.filter(pk__in=[carter.pk, diaz.pk]).update(last_name="Aa")  # now before Adams
+    onward = parse(desk.get(_link(first, "next")))
+    assert _ids(onward) == []
+    back = parse(desk.get(_link(onward, "previous")))
+    assert _ids(back) == _ids(first)
+
+
+def test_an_offset_past_the_end_links_back_to_the_last_rows(world):
+    _patients(world, "Carter", "Diaz", "Evans")
+    desk = world.client("front_desk")
+    everyone = _ids(parse(desk.get(BASE + "Patient?_count=10")))
+    past = parse(desk.get(BASE + "Patient?_count=2&_offset=40"))
+    assert _ids(past) == [] and _link(past, "next") is None
+    assert _ids(parse(desk.get(_link(past, "previous")))) == everyone[-2:]
