@@ -11,13 +11,15 @@ status, a version) are read again from the locked row, so the save writes their 
 Each inline row the page shows carries its own fingerprint and is checked the same way (a row
 ticked for deletion too); a row nobody touched is not saved again. The locks hold to the commit (the admin's change view is one
 transaction, and history's "Revert" page is given one), so nothing slips in between the check and
-the save. A list page's editable columns (list_editable) are not covered."""
+the save. A list page's editable columns (list_editable) are checked the same way, row by row: a
+row whose posted values differ from the stored ones is saved only if the row is as the page
+showed it."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib.admin.utils import flatten_fieldsets
@@ -63,6 +65,15 @@ def fingerprint(values: dict[str, Any], names: list[str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _as_stored(value: Any) -> Any:
+    """A form's cleaned value as row_values holds it: a row as its id, rows as their sorted ids."""
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, (models.QuerySet, list, tuple)) and all(isinstance(v, models.Model) for v in value):
+        return sorted(v.pk for v in value)
+    return value
+
+
 def row_fingerprint(instance: models.Model, names: list[str]) -> str:
     return fingerprint(row_values(instance, names), names)
 
@@ -90,6 +101,9 @@ class ChangedSinceShownForm(forms.ModelForm):
     # Set on the form of history's "Revert" page, which shows an older copy: its fingerprint is
     # of the row as stored when the page is built, not of the copy shown.
     fingerprint_stored_row = False
+    # Set on a list page's row forms: every row of the page is posted, and only a row whose posted
+    # values differ from the stored ones is saved, so only such a row is checked (and locked).
+    checked_only_when_changed = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -103,10 +117,23 @@ class ChangedSinceShownForm(forms.ModelForm):
             shown = row_values(source)
             self.initial[FINGERPRINT_FIELD] = lambda: fingerprint(shown, edited_fields(self))
 
+    def has_changed(self) -> bool:
+        if not super().has_changed():
+            return False
+        # A list row the user left as the page showed it is not theirs to save, even when it has
+        # changed since: its posted values are those shown (fingerprinted the same way).
+        if self.checked_only_when_changed and hasattr(self, "cleaned_data"):
+            names = edited_fields(self)
+            posted = {name: _as_stored(self.cleaned_data.get(name)) for name in names}
+            return fingerprint(posted, names) != self.cleaned_data.get(FINGERPRINT_FIELD)
+        return True
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         if self.instance.pk is None or self.instance._state.adding:
             return cleaned  # a new row (an inline's extra form): nothing shown could have changed
+        if self.checked_only_when_changed and not self.has_changed():
+            return cleaned  # a list row posted as it is stored, or as it was shown: not saved
         model = type(self.instance)
         locked = model._base_manager.select_for_update().filter(pk=self.instance.pk).first()
         if locked is None:
@@ -170,6 +197,20 @@ class ConcurrentEditAdminMixin:
             attributes,
         )
 
+    # The list page posts each row's fingerprint when it has editable columns.
+    change_list_template: ClassVar[Any] = "admin/concurrent_change_list.html"
+
+    def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> Any:
+        form = super().get_changelist_form(request, **kwargs)  # type: ignore[misc]
+        return type(form.__name__, (ChangedSinceShownForm, form), {"checked_only_when_changed": True})
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        if request.method != "POST" or not self.list_editable:  # type: ignore[attr-defined]
+            return super().changelist_view(request, extra_context)  # type: ignore[misc]
+        # The admin validates the rows before its own transaction; the locks need one around both.
+        with transaction.atomic(using=router.db_for_write(self.model)):  # type: ignore[attr-defined]
+            return super().changelist_view(request, extra_context)  # type: ignore[misc]
+
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)  # type: ignore[misc]
         if obj is None:
@@ -214,6 +255,20 @@ class _DeletionCheckedFormSet(forms.BaseModelFormSet):
                     "opened the page; nothing was saved. Reload the page and decide again.",
                     code="changed_since_shown",
                 )
+
+    # The list page posts each row's fingerprint when it has editable columns.
+    change_list_template: ClassVar[Any] = "admin/concurrent_change_list.html"
+
+    def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> Any:
+        form = super().get_changelist_form(request, **kwargs)  # type: ignore[misc]
+        return type(form.__name__, (ChangedSinceShownForm, form), {"checked_only_when_changed": True})
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        if request.method != "POST" or not self.list_editable:  # type: ignore[attr-defined]
+            return super().changelist_view(request, extra_context)  # type: ignore[misc]
+        # The admin validates the rows before its own transaction; the locks need one around both.
+        with transaction.atomic(using=router.db_for_write(self.model)):  # type: ignore[attr-defined]
+            return super().changelist_view(request, extra_context)  # type: ignore[misc]
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)  # type: ignore[misc]
