@@ -201,7 +201,10 @@ class _QueryRows(_Rows):
 
 class _ListRows(_Rows):
     def __init__(self, items: list[Any], key: Callable[[Any], Any]) -> None:
-        self.items, self.key = items, key  # type: ignore[method-assign]
+        self.items, self._key = items, key
+
+    def key(self, row: Any) -> tuple[Any, ...]:
+        return self._key(row)
 
     def _side(self, cursor: Cursor) -> list[Any]:
         if cursor.key is None:
