@@ -7,6 +7,7 @@ import datetime as dt
 import secrets
 import unicodedata
 import zoneinfo
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -30,6 +31,10 @@ def one_form(text: str) -> str:
 
 def new_calendar_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+# What the patient confirmed of the contact email (Patient.save writes them only on purpose).
+EMAIL_CONFIRMATION_FIELDS = ("email_confirmed", "email_confirmed_at")
 
 
 class Patient(models.Model):
@@ -82,6 +87,33 @@ class Patient(models.Model):
 
     def __str__(self) -> str:
         return self.full_name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """The patient's confirmation of the contact email is written by the confirmation alone
+        (patients/email_confirmation.py, naming its fields), and cleared when the address changes
+        by more than case, so that an old address put back is unconfirmed until the patient
+        confirms it anew. A save of the whole row leaves it out: one read before the patient
+        confirmed (a desk's edit of the phone) must not write it back empty."""
+        update_fields = kwargs.get("update_fields")
+        if self.pk is None or self._state.adding:
+            super().save(*args, **kwargs)
+            return
+        names = (
+            set(update_fields)
+            if update_fields is not None
+            else {field.name for field in self._meta.concrete_fields if not field.primary_key}
+        )
+        readdress = False
+        if "email" in names:
+            stored = type(self)._base_manager.filter(pk=self.pk).values_list("email", flat=True).first()
+            readdress = stored is not None and stored != self.email and not same_address(stored, self.email)
+        if readdress:
+            self.email_confirmed, self.email_confirmed_at = "", None
+            names |= set(EMAIL_CONFIRMATION_FIELDS)
+        elif update_fields is None:
+            names -= set(EMAIL_CONFIRMATION_FIELDS)
+        kwargs["update_fields"] = names
+        super().save(*args, **kwargs)
 
     @property
     def full_name(self) -> str:

@@ -1,10 +1,14 @@
 """The patient confirms the chart's contact email (patients/email_confirmation.py), and only then does
 a password reset reach a portal login with no email of its own there. The front desk types that
 address: before this rule, a desk member (or a caller the desk believed) could put their own
-address on a chart and reset the patient's portal login.
+address on a chart and reset the patient's portal login. The confirmation is written by the
+confirmation alone: a save of the whole chart (a desk's edit of the phone) leaves it as it is, and
+a changed address (not only its case) clears it, so an old address put back is unconfirmed.
 
 The link confirms only for the patient it was sent to, signed in, by a POST (a mail scanner opening
-it confirms nothing), within CONFIRM_MAX_AGE, and while the chart still has that address. A changed
+it confirms nothing), within CONFIRM_MAX_AGE, and while the chart still has that address. The link
+keeps its token in the session and goes on to /me/email/confirmation/, so a sign-in on the way
+(its `next`) and the access log never hold the token. A changed
 address is unconfirmed again; a change of case only is the same address."""
 
 from __future__ import annotations
@@ -12,16 +16,19 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import re
+from urllib.parse import unquote
 
 import pytest
 import time_machine
 from django.core import mail
+from django.db.models.signals import pre_save
 from django.test import Client
 from rest_framework.test import APIClient
 
 from clinic.models import AccessLog, Role
-from patients.email_confirmation import CONFIRM_MAX_AGE, LINKS_PER_HOUR
+from patients.email_confirmation import CONFIRM_MAX_AGE, LINKS_PER_HOUR, confirmation_token, email_confirm
 from patients.models import Patient
+from tests.at_once import at_once
 from tests.factories import PatientFactory, SiteFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -60,6 +67,22 @@ def _ask_for_link(client: Client, capture) -> str:
     return CONFIRM_LINK.search(mail.outbox[0].body).group(1)
 
 
+CONFIRMATION = "/me/email/confirmation/"
+
+
+def _open(client: Client, link: str):
+    """Open the mailed link: it keeps the token in the session and goes on to the confirmation page."""
+    response = client.get(link)
+    assert response.status_code == 302 and response["Location"] == CONFIRMATION, response
+    return client.get(CONFIRMATION)
+
+
+def _confirm(client: Client, link: str):
+    """Open the link, then press the confirmation page's button."""
+    _open(client, link)
+    return client.post(CONFIRMATION)
+
+
 def _reset_mailed(email: str) -> list[list[str]]:
     mail.outbox.clear()
     Client().post("/account/password/reset/", {"email": email})
@@ -88,11 +111,11 @@ def test_the_patient_confirms_from_the_portal_and_then_the_reset_reaches_them(
     link = _ask_for_link(client, django_capture_on_commit_callbacks)
     assert mail.outbox[0].to == ["pat.confirm@home.example"]
 
-    page = client.get(link)
+    page = _open(client, link)
     assert page.status_code == 200 and b"pat.confirm@home.example" in page.content
     patient.refresh_from_db()
     assert patient.email_confirmed == ""  # opening the link confirms nothing
-    assert client.post(link).status_code == 302
+    assert client.post(CONFIRMATION).status_code == 302
     patient.refresh_from_db()
     assert patient.email_confirmed == "pat.confirm@home.example"
     assert patient.email_confirmed_at == ANCHOR
@@ -107,7 +130,20 @@ def test_an_address_the_desk_changes_is_unconfirmed_again(patient, django_captur
     _desk_changes_email(patient, "desk.member@mail.example", django_capture_on_commit_callbacks)
     assert _reset_mailed("desk.member@mail.example") == []
     patient.refresh_from_db()
-    assert patient.email_confirmed == "pat.confirm@home.example"  # what the patient confirmed, kept
+    assert (patient.email_confirmed, patient.email_confirmed_at) == ("", None)
+
+
+def test_an_old_address_put_back_is_unconfirmed_until_the_patient_confirms_it_anew(
+    patient, django_capture_on_commit_callbacks
+):
+    """The patient confirmed an address, then had the clinic replace it (a lost or shared mailbox):
+    whoever types the chart's email putting the old one back must not make it a reset channel again."""
+    _confirm(_signed_in(patient), _ask_for_link(_signed_in(patient), django_capture_on_commit_callbacks))
+    _desk_changes_email(patient, "pat.new@home.example", django_capture_on_commit_callbacks)
+    _desk_changes_email(patient, "pat.confirm@home.example", django_capture_on_commit_callbacks)
+    patient.refresh_from_db()
+    assert not patient.email_is_confirmed
+    assert _reset_mailed("pat.confirm@home.example") == []
 
 
 def test_a_change_of_case_only_stays_confirmed(patient, django_capture_on_commit_callbacks):
@@ -120,7 +156,7 @@ def test_a_link_for_an_address_changed_since_confirms_nothing(patient, django_ca
     client = _signed_in(patient)
     link = _ask_for_link(client, django_capture_on_commit_callbacks)
     _desk_changes_email(patient, "desk.member@mail.example", django_capture_on_commit_callbacks)
-    response = client.post(link)
+    response = _confirm(client, link)
     assert response.status_code == 400
     assert b"has changed since this link was sent" in response.content
     patient.refresh_from_db()
@@ -130,22 +166,36 @@ def test_a_link_for_an_address_changed_since_confirms_nothing(patient, django_ca
 def test_a_link_opened_by_another_patient_confirms_nothing(patient, django_capture_on_commit_callbacks):
     link = _ask_for_link(_signed_in(patient), django_capture_on_commit_callbacks)
     other = PatientFactory(user=UserFactory(username="other.pat", email=""), email="pat.confirm@home.example")
-    response = _signed_in(other).post(link)
+    response = _confirm(_signed_in(other), link)
     assert response.status_code == 400
     assert b"sent to another patient" in response.content
     assert set(Patient.objects.values_list("email_confirmed", flat=True)) == {""}
 
 
-def test_a_link_needs_the_patients_session(patient, django_capture_on_commit_callbacks):
+def test_a_link_needs_the_patients_session_and_the_sign_in_page_never_sees_the_token(
+    patient, django_capture_on_commit_callbacks
+):
     link = _ask_for_link(_signed_in(patient), django_capture_on_commit_callbacks)
-    response = Client().post(link)
-    assert response.status_code == 302 and response["Location"].startswith("/login/?next=")
+    token = link.rstrip("/").rpartition("/")[2]
+    browser = Client()
+    assert browser.get(link)["Location"] == CONFIRMATION
+    to_login = browser.get(CONFIRMATION)
+    assert to_login.status_code == 302 and to_login["Location"].startswith("/login/?next=")
+    assert token not in unquote(to_login["Location"])
+    assert browser.post(CONFIRMATION).status_code == 302  # to the sign-in page again
     staff = StaffFactory(role=Role.FRONT_DESK, sites=[patient.home_site])
     desk = Client()
     desk.force_login(staff.user)
-    assert desk.post(link).status_code == 403
+    desk.get(link)
+    assert desk.post(CONFIRMATION).status_code == 403
     patient.refresh_from_db()
     assert patient.email_confirmed == ""
+    # Signed in on the way, the patient lands on the confirmation page with the link's token kept.
+    browser.force_login(patient.user)
+    assert browser.post(CONFIRMATION).status_code == 302
+    patient.refresh_from_db()
+    assert patient.email_is_confirmed
+    assert not [path for path in AccessLog.objects.values_list("path", flat=True) if token in unquote(path)]
 
 
 def test_a_lapsed_link_confirms_nothing(patient, frozen, django_capture_on_commit_callbacks):
@@ -153,7 +203,7 @@ def test_a_lapsed_link_confirms_nothing(patient, frozen, django_capture_on_commi
     link = _ask_for_link(client, django_capture_on_commit_callbacks)
     frozen.shift(CONFIRM_MAX_AGE + dt.timedelta(minutes=1))
     client = _signed_in(patient)
-    response = client.post(link)
+    response = _confirm(client, link)
     assert response.status_code == 400 and b"lapsed" in response.content
     patient.refresh_from_db()
     assert patient.email_confirmed == ""
@@ -163,8 +213,8 @@ def test_a_forged_or_altered_link_confirms_nothing(patient, django_capture_on_co
     client = _signed_in(patient)
     link = _ask_for_link(client, django_capture_on_commit_callbacks)
     altered = link[:-3] + ("A" if link[-3] != "A" else "B") + link[-2:]
-    assert client.post(altered).status_code in (400, 404)
-    assert client.post("/me/email/confirm/not-a-token/").status_code == 400
+    assert _confirm(client, altered).status_code == 400
+    assert _confirm(client, "/me/email/confirm/not-a-token/").status_code == 400
     patient.refresh_from_db()
     assert patient.email_confirmed == ""
 
@@ -192,8 +242,7 @@ def test_the_access_log_keeps_no_link_token(patient, django_capture_on_commit_ca
     client = _signed_in(patient)
     link = _ask_for_link(client, django_capture_on_commit_callbacks)
     token = link.rstrip("/").rpartition("/")[2]
-    client.get(link)
-    client.post(link)
+    _confirm(client, link)
     paths = list(AccessLog.objects.values_list("path", flat=True))
     assert "/me/email/confirm/[token]/" in paths
     assert not [path for path in paths if token in path]
@@ -217,3 +266,60 @@ def test_the_desk_sees_whether_the_patient_confirmed_the_address(patient):
     assert b"(not confirmed by the patient)" in chart.content
     Patient.objects.filter(pk=patient.pk).update(email_confirmed=patient.email.upper())
     assert b"(confirmed by the patient)" in desk.get(f"/patients/{patient.pk}/").content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_desk_edit_of_the_phone_while_the_patient_confirms_keeps_the_confirmation():
+    """The API's PATCH (no If-Match) reads the chart unlocked and saves the whole row: it wrote back
+    the empty confirmation it had read while the patient confirmed in between. A save of the whole
+    row leaves the confirmation out."""
+    with time_machine.travel(ANCHOR, tick=False):
+        patient = PatientFactory(user=UserFactory(username="pat.race", email=""), email="pat.race@home.example")
+        token = confirmation_token(patient)
+        desk = StaffFactory(role=Role.FRONT_DESK, sites=[patient.home_site])
+        api = APIClient()
+        api.force_authenticate(desk.user)
+
+        def patient_confirms() -> None:
+            email_confirm(patient=Patient.objects.get(pk=patient.pk), token=token, now=ANCHOR)
+
+        fired: list[object] = []
+
+        def between_read_and_write(sender, instance, **kwargs):
+            if instance.pk == patient.pk and not fired:  # the PATCH has read the row: the patient confirms
+                fired.append("confirming")  # (the confirmation's own save comes through here too)
+                fired.extend(at_once(patient_confirms))
+
+        pre_save.connect(between_read_and_write, sender=Patient, dispatch_uid="test-confirm-race")
+        try:
+            response = api.patch(f"/api/v1/patients/{patient.pk}/", {"mobile_phone": "+12025550143"}, format="json")
+        finally:
+            pre_save.disconnect(sender=Patient, dispatch_uid="test-confirm-race")
+    assert response.status_code == 200, response.content[:300]
+    assert fired == ["confirming", None]  # None: it returned, no exception
+    patient.refresh_from_db()
+    assert str(patient.mobile_phone) == "+12025550143"
+    assert patient.email_confirmed == "pat.race@home.example"
+
+
+@pytest.mark.parametrize("token", [":", "::", ".", "-", "a" * 400, "a:b:c", ".eJw:abc:def", "A" * 399 + ":"])
+def test_odd_tokens_are_a_400_never_a_500(patient, token):
+    client = _signed_in(patient)
+    assert _open(client, f"/me/email/confirm/{token}/").status_code == 400
+    assert client.post(CONFIRMATION).status_code == 400
+    patient.refresh_from_db()
+    assert patient.email_confirmed == ""
+
+
+def test_the_api_cannot_write_the_confirmation(patient):
+    desk = StaffFactory(role=Role.FRONT_DESK, sites=[patient.home_site])
+    api = APIClient()
+    api.force_authenticate(desk.user)
+    api.patch(
+        f"/api/v1/patients/{patient.pk}/",
+        {"email": "desk@mail.example", "email_confirmed": "desk@mail.example"},
+        format="json",
+    )
+    patient.refresh_from_db()
+    assert patient.email_confirmed == ""
+    assert _reset_mailed("desk@mail.example") == []

@@ -227,18 +227,37 @@ def email_confirmation_request(request: HttpRequest) -> HttpResponse:
     return redirect(reverse("home") + "#email")
 
 
+# The link's token, kept in the session between the link and the page that confirms: the page's
+# address (a sign-in's `next`, the access log) never holds it.
+PENDING_CONFIRMATION = "email_confirmation_token"
+
+
+@never_cache
+@require_GET
+def email_confirmation_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The mailed link: it keeps the token in the session and goes on to the confirmation page (a
+    patient signed out signs in on the way there)."""
+    setattr(request, ACCESS_LOG_PATH_ATTRIBUTE, request.path.replace(token, "[token]"))
+    request.session[PENDING_CONFIRMATION] = token
+    return redirect("web:portal-email-confirmation")
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 @patient_required
-def email_confirmation(request: HttpRequest, token: str) -> HttpResponse:
-    """The link's page: it shows the address and confirms it on a POST (a mail scanner that opens
-    the link confirms nothing); only for the patient it was sent to, while the record still has it."""
-    setattr(request, ACCESS_LOG_PATH_ATTRIBUTE, request.path.replace(token, "[token]"))
+def email_confirmation(request: HttpRequest) -> HttpResponse:
+    """The address the link names, confirmed on a POST (a mail scanner that opens the link confirms
+    nothing); only for the patient it was sent to, while the record still has it."""
     patient: Patient = request.patient  # type: ignore[attr-defined]
     patients_shown(request, [patient.pk])
+    token = request.session.get(PENDING_CONFIRMATION)
+    if not isinstance(token, str):
+        problem = "Open the link in the email we sent you, or ask for a new one below."
+        return render(request, "portal/email_confirm.html", {"problem": problem}, status=400)
     try:
         if request.method == "POST":
             address = email_confirm(patient=patient, token=token, now=timezone.now())
+            request.session.pop(PENDING_CONFIRMATION, None)
             messages.success(request, f"Thank you: {address} is confirmed as your email address.")
             return redirect(reverse("home") + "#email")
         address = email_confirmation_address(token, patient)

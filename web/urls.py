@@ -25,9 +25,12 @@ urlpatterns = [
     path("me/sessions/<int:appointment_id>/<slug:action>/", portal.portal_action, name="portal-action"),
     path("me/reminders/", portal.preferences, name="portal-preferences"),
     path("me/email/confirm/", portal.email_confirmation_request, name="portal-email-confirm-request"),
-    # The token is django.core.signing's alphabet; anything else is a 404 before any query.
+    path("me/email/confirmation/", portal.email_confirmation, name="portal-email-confirmation"),
+    # The mailed link. The token is django.core.signing's alphabet; anything else is a 404 before any query.
     re_path(
-        r"^me/email/confirm/(?P<token>[A-Za-z0-9_:.-]{1,400})/$", portal.email_confirmation, name="portal-email-confirm"
+        r"^me/email/confirm/(?P<token>[A-Za-z0-9_:.-]{1,400})/$",
+        portal.email_confirmation_link,
+        name="portal-email-confirm",
     ),
     # The token is token_urlsafe's alphabet: anything else (a NUL, say) is a 404 before any query.
     re_path(r"^calendar/(?P<token>[A-Za-z0-9_-]{1,64})\.ics$", portal.calendar_feed, name="calendar-feed"),
