@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import binascii
 import functools
+import ipaddress
 import logging
 from hmac import compare_digest
 
@@ -42,8 +43,27 @@ def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+# An IPv6 client is counted by its /64: one subscriber or host is given a whole /64 and can take
+# a new address in it for every request, which would make a count per address no limit at all.
+IPV6_COUNTED_PREFIX = 64
+
+
+def client_counted_as(address: str | None) -> str:
+    """The unit a per-client limit counts `address` (client_ip's) under: an IPv4 address as it is
+    (an IPv4-mapped IPv6 one too), an IPv6 address as its /64 network."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, IPV6_COUNTED_PREFIX), strict=False))
+    return str(ip)
+
+
 def _failures_key(ip_address: str) -> str:
-    return f"security:bad-token:{ip_address}"
+    return f"security:bad-token:{client_counted_as(ip_address)}"
 
 
 class ClinicTokenAuthentication(TokenAuthentication):

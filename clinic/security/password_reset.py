@@ -32,6 +32,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from clinic.security.authentication import client_counted_as
 from clinic.security.two_factor import confirmed_device, second_factor_required
 from clinic.validators import same_address
 
@@ -91,7 +92,8 @@ def hourly_count_allows(key: str, limit: int) -> bool:
 
 
 def client_may_ask(client: str | None) -> bool:
-    digest = hashlib.sha256((client or "unknown").encode()).hexdigest()
+    """Count one more request from `client` (an IPv6 client by its /64) this hour."""
+    digest = hashlib.sha256(client_counted_as(client).encode()).hexdigest()
     return hourly_count_allows(f"password-reset:client:{digest}", RESET_LIMIT_PER_CLIENT)
 
 
