@@ -273,7 +273,7 @@ AXES_COOLOFF_TIME = AUTH_COOLOFF
 # everyone, and nobody elsewhere can lock a clinician out by guessing at her username.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "clinic.security.authentication.client_ip"
+AXES_CLIENT_IP_CALLABLE = "clinic.security.authentication.lockout_client_ip"  # an IPv6 client by its /64
 AXES_LOCKOUT_CALLABLE = "clinic.security.lockout.lockout_response"
 AXES_VERBOSE = False
 # Sign-ins are already recorded in the clinic's own access log.

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The address failures are counted against (also django-axes' AXES_CLIENT_IP_CALLABLE).
+    """The client's address, as the access log keeps it (limits count it by client_counted_as).
     X-Forwarded-For is read only as far as our own proxies (DJANGO_TRUSTED_PROXY_COUNT) wrote
     it: anything further left is whatever the client chose to send."""
     count = settings.TRUSTED_PROXY_COUNT
@@ -48,18 +48,34 @@ def client_ip(request: HttpRequest) -> str | None:
 IPV6_COUNTED_PREFIX = 64
 
 
-def client_counted_as(address: str | None) -> str:
-    """The unit a per-client limit counts `address` (client_ip's) under: an IPv4 address as it is
-    (an IPv4-mapped IPv6 one too), an IPv6 address as its /64 network."""
+def _counted_unit(address: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Network | None:
+    """An IPv4 address (an IPv4-mapped IPv6 one too), or an IPv6 address's /64; None: no address."""
     try:
         ip = ipaddress.ip_address(address or "")
     except ValueError:
-        return address or "unknown"
+        return None
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, IPV6_COUNTED_PREFIX), strict=False))
-    return str(ip)
+            return ip.ipv4_mapped
+        return ipaddress.IPv6Network((ip, IPV6_COUNTED_PREFIX), strict=False)
+    return ip
+
+
+def client_counted_as(address: str | None) -> str:
+    """The unit a per-client limit counts `address` (client_ip's) under: an IPv4 address as it is
+    (an IPv4-mapped IPv6 one too), an IPv6 address as its /64 network."""
+    unit = _counted_unit(address)
+    return str(unit) if unit is not None else (address or "unknown")
+
+
+def lockout_client_ip(request: HttpRequest) -> str | None:
+    """django-axes' AXES_CLIENT_IP_CALLABLE: the sign-in lockout counts per client as the other
+    limits do. Axes keeps an address, so an IPv6 client is named by its /64's first address."""
+    address = client_ip(request)
+    unit = _counted_unit(address)
+    if isinstance(unit, ipaddress.IPv6Network):
+        return str(unit.network_address)
+    return str(unit) if unit is not None else address
 
 
 def _failures_key(ip_address: str) -> str:
