@@ -237,6 +237,10 @@ class ConcurrentEditInlineMixin:
             formset = type(formset.__name__, (_DeletionCheckedFormSet, formset), {})
         return formset
 
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)  # type: ignore[misc]
+        return _with_fingerprint(fieldsets, self.has_change_permission(request, obj))  # type: ignore[attr-defined]
+
 
 class _DeletionCheckedFormSet(forms.BaseModelFormSet):
     """A formset ignores the errors of a row ticked for deletion, and deletes it: a row changed since
@@ -255,21 +259,3 @@ class _DeletionCheckedFormSet(forms.BaseModelFormSet):
                     "opened the page; nothing was saved. Reload the page and decide again.",
                     code="changed_since_shown",
                 )
-
-    # The list page posts each row's fingerprint when it has editable columns.
-    change_list_template: ClassVar[Any] = "admin/concurrent_change_list.html"
-
-    def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> Any:
-        form = super().get_changelist_form(request, **kwargs)  # type: ignore[misc]
-        return type(form.__name__, (ChangedSinceShownForm, form), {"checked_only_when_changed": True})
-
-    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
-        if request.method != "POST" or not self.list_editable:  # type: ignore[attr-defined]
-            return super().changelist_view(request, extra_context)  # type: ignore[misc]
-        # The admin validates the rows before its own transaction; the locks need one around both.
-        with transaction.atomic(using=router.db_for_write(self.model)):  # type: ignore[attr-defined]
-            return super().changelist_view(request, extra_context)  # type: ignore[misc]
-
-    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
-        fieldsets = super().get_fieldsets(request, obj)  # type: ignore[misc]
-        return _with_fingerprint(fieldsets, self.has_change_permission(request, obj))  # type: ignore[attr-defined]
