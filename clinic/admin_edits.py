@@ -160,6 +160,17 @@ class ChangedSinceShownForm(forms.ModelForm):
         return cleaned
 
 
+def _pair_refused_rows(response: Any) -> None:
+    """A refused list page is drawn again by pairing the rows read now with the rows posted, place
+    by place; a row whose change moved it (its position, the order's column) would show another
+    row's values and error. Each posted row is drawn beside its own entry instead."""
+    changelist = (getattr(response, "context_data", None) or {}).get("cl")
+    formset = getattr(changelist, "formset", None)
+    if formset is None or not formset.is_bound or formset.is_valid():
+        return
+    changelist.result_list = [form.instance for form in formset.forms]
+
+
 def _without_fingerprint(model_admin: Any, request: HttpRequest, obj: Any, kwargs: dict[str, Any]) -> None:
     """The fields a form is built with, less the fingerprint (the model has no such field: the form
     is built without it, then given it)."""
@@ -205,11 +216,18 @@ class ConcurrentEditAdminMixin:
         return type(form.__name__, (ChangedSinceShownForm, form), {"checked_only_when_changed": True})
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
-        if request.method != "POST" or not self.list_editable:  # type: ignore[attr-defined]
+        if request.method != "POST" or not self.list_editable or "_save" not in request.POST:  # type: ignore[attr-defined]
             return super().changelist_view(request, extra_context)  # type: ignore[misc]
+        model = self.model  # type: ignore[attr-defined]
         # The admin validates the rows before its own transaction; the locks need one around both.
-        with transaction.atomic(using=router.db_for_write(self.model)):  # type: ignore[attr-defined]
-            return super().changelist_view(request, extra_context)  # type: ignore[misc]
+        with transaction.atomic(using=router.db_for_write(model)):
+            # Every posted row locked at once, in id order: each row's check locks it again, in the
+            # page's order, and two pages listing the same rows in other orders would deadlock.
+            posted = [value for key, value in request.POST.items() if key.endswith("-id") and value.isdigit()]
+            list(model._base_manager.select_for_update().filter(pk__in=posted).order_by("pk").values_list("pk"))
+            response = super().changelist_view(request, extra_context)  # type: ignore[misc]
+        _pair_refused_rows(response)
+        return response
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)  # type: ignore[misc]

@@ -3,18 +3,27 @@ never saves over a change made after it was opened (clinic/admin_edits.py). The 
 back, and a row it saves writes all its editable columns: an administrator retiring one entry would
 write back the position someone else had just given it. Each row carries a fingerprint of its
 editable values as shown; a row posted with other values than it had is saved only if it is still
-as shown. A row the administrator left as shown is not saved, even if it changed meanwhile."""
+as shown. A row the administrator left as shown is not saved, even if it changed meanwhile. The
+posted rows are locked at once in id order (two pages in other orders cannot deadlock), and a
+refused page draws each posted row beside its own entry."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import pytest
+import time_machine
 from django.contrib.auth.models import Permission
 from django.test import Client
 
+from clinic import admin_edits
 from clinic.admin_edits import FINGERPRINT_FIELD
 from clinic.models import Role
 from clinical.models import SideEffect
+from tests.at_once import at_once
 from tests.factories import StaffFactory, UserFactory
+from tests.scheduling.conftest import NOW
 
 pytestmark = pytest.mark.django_db
 
@@ -29,24 +38,34 @@ def entries():
     ]
 
 
-def _open_list(client: Client) -> dict[str, str]:
-    """Sign in as a clinic administrator, open the list, and return what saving it posts as it stands."""
-    user = UserFactory(username="list-admin", is_staff=True)
+def _admin(username: str):
+    """A clinic administrator who may edit the clinic's lists."""
+    user = UserFactory(username=username, is_staff=True)
     user.user_permissions.set(Permission.objects.filter(content_type__app_label="clinical"))
     StaffFactory(user=user, role=Role.CLINIC_ADMIN, all_sites=True)
-    client.force_login(user)
-    page = client.get(LIST)
-    assert page.status_code == 200
+    return user
+
+
+def _posted(page) -> dict[str, str]:
+    """What saving the list page posts as it stands."""
     formset = page.context["cl"].formset
-    assert f'name="{formset.forms[0].prefix}-{FINGERPRINT_FIELD}"' in page.content.decode()
     data = {"_save": "Save"}
     for form in [formset.management_form, *formset.forms]:
         for bound in form:
             value = bound.value()
-            if value is None or value is False:
-                continue
-            data[bound.html_name] = "on" if value is True else str(value)
+            if value is not None and value is not False:
+                data[bound.html_name] = "on" if value is True else str(value)
     return data
+
+
+def _open_list(client: Client, url: str = LIST) -> dict[str, str]:
+    """Sign in as a clinic administrator, open the list, and return what saving it posts as it stands."""
+    client.force_login(_admin(f"list-admin-{url[-2:]}"))
+    page = client.get(url)
+    assert page.status_code == 200
+    formset = page.context["cl"].formset
+    assert f'name="{formset.forms[0].prefix}-{FINGERPRINT_FIELD}"' in page.content.decode()
+    return _posted(page)
 
 
 def _row(data: dict[str, str], entry: SideEffect) -> str:
@@ -98,3 +117,51 @@ def test_a_changed_row_posted_without_its_fingerprint_is_refused(client, entries
     assert client.post(LIST, data).status_code == 200
     nausea.refresh_from_db()
     assert nausea.position == 1
+
+
+# --- Two pages at once, and a refused row drawn beside its own entry (a review's findings) ---------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_pages_listing_the_same_rows_in_other_orders_save_one_and_refuse_the_other(monkeypatch):
+    """Each changed row was locked in its row check, in the page's order: two administrators whose
+    pages list the same rows in opposite orders (?o=1, ?o=-1), both changing both, deadlocked and
+    one got a 500. The posted rows are now locked at once, in id order. (The first row check waits,
+    a moment at most, for the other page to reach its own: with the old locks, both held one row.)"""
+    with time_machine.travel(NOW, tick=True):
+        a = SideEffect.objects.create(code="dl-a", label="A entry", position=1)
+        b = SideEffect.objects.create(code="dl-b", label="B entry", position=2)
+        first, second = Client(raise_request_exception=False), Client(raise_request_exception=False)
+        pages = {"first": LIST + "?o=1", "second": LIST + "?o=-1"}
+        posts = {"first": _open_list(first, pages["first"]), "second": _open_list(second, pages["second"])}
+        for step, data in ((10, posts["first"]), (20, posts["second"])):  # each page its own new order
+            for entry in (a, b):
+                data[f"{_row(data, entry)}-position"] = str(entry.position + step)
+        both_hold_one = threading.Barrier(2)
+        original = admin_edits.row_fingerprint
+
+        def row_fingerprint(instance, names):
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_hold_one.wait(timeout=2)
+            return original(instance, names)
+
+        monkeypatch.setattr(admin_edits, "row_fingerprint", row_fingerprint)
+        answers = at_once(
+            lambda: first.post(pages["first"], posts["first"]).status_code,
+            lambda: second.post(pages["second"], posts["second"]).status_code,
+            timeout=60,
+        )
+    assert sorted(map(str, answers)) == ["200", "302"]
+
+
+def test_a_refused_row_is_drawn_beside_its_own_entry_when_its_change_moved_it(client, entries):
+    """The list is ordered by position, the column edited: the refused page paired the rows read
+    now (another order) with the rows posted, and drew the error on the other entry's row."""
+    nausea, _ = entries
+    data = _open_list(client)
+    SideEffect.objects.filter(pk=nausea.pk).update(position=99)  # another administrator moves it last
+    data.pop(f"{_row(data, nausea)}-active")
+    html = client.post(LIST, data).content.decode()
+    error_at = html.index("changed this side effect after you opened it")
+    following = [label for label in ("List nausea", "List dizziness") if label in html[error_at:]]
+    assert min(following, key=lambda label: html.index(label, error_at)) == "List nausea"
