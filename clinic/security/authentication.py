@@ -39,8 +39,19 @@ def client_ip(request: HttpRequest) -> str | None:
     if count and forwarded:
         addresses = [part.strip() for part in forwarded.split(",") if part.strip()]
         if addresses:
-            return addresses[-min(count, len(addresses))]
-    return request.META.get("REMOTE_ADDR") or None
+            return _without_port(addresses[-min(count, len(addresses))])
+    return _without_port(request.META.get("REMOTE_ADDR") or "") or None
+
+
+def _without_port(address: str) -> str:
+    """Some proxies write the client with its port (198.51.100.7:51234, [2001:db8::1]:443): the
+    address alone, so that a new port is not a new client."""
+    if address.startswith("[") and "]" in address:
+        return address[1 : address.index("]")]
+    host, colon, port = address.rpartition(":")
+    if colon and "." in host and ":" not in host and port.isdigit():
+        return host
+    return address
 
 
 # An IPv6 client is counted by its /64: one subscriber or host is given a whole /64 and can take
@@ -71,11 +82,10 @@ def client_counted_as(address: str | None) -> str:
 def lockout_client_ip(request: HttpRequest) -> str | None:
     """django-axes' AXES_CLIENT_IP_CALLABLE: the sign-in lockout counts per client as the other
     limits do. Axes keeps an address, so an IPv6 client is named by its /64's first address."""
-    address = client_ip(request)
-    unit = _counted_unit(address)
+    unit = _counted_unit(client_ip(request))
     if isinstance(unit, ipaddress.IPv6Network):
         return str(unit.network_address)
-    return str(unit) if unit is not None else address
+    return str(unit) if unit is not None else None  # not an address: axes keeps none (a 500 otherwise)
 
 
 def _failures_key(ip_address: str) -> str:
