@@ -9,46 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from html import unescape
 
 import pytest
 from django.test import Client
 
 from clinic.models import Chair, Role, Shift
+from tests.admin_pages import as_posted, errors_on
 from tests.factories import ChairFactory, PatientFactory, SiteFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-INPUT = re.compile(r"<input\b[^>]*>")
-SELECT = re.compile(r'<select\b[^>]*name="([^"]+)"[^>]*>(.*?)</select>', re.S)
-TEXTAREA = re.compile(r'<textarea\b[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', re.S)
-
-
-def _attribute(tag: str, name: str) -> str | None:
-    found = re.search(rf'\b{name}="([^"]*)"', tag)
-    return found.group(1) if found else None
-
-
-def _as_posted(html: str) -> dict[str, object]:
-    """What a browser posts for the page's form: the inputs drawn, as drawn."""
-    form = html[re.search(r'<form [^>]*id="\w+_form"', html).start() :]
-    data: dict[str, object] = {}
-    for tag in INPUT.findall(form):
-        name, kind = _attribute(tag, "name"), _attribute(tag, "type") or "text"
-        if not name or kind in ("submit", "button", "file"):
-            continue
-        if kind in ("checkbox", "radio"):
-            if " checked" in tag:
-                data.setdefault(name, []).append(_attribute(tag, "value") or "on")  # type: ignore[union-attr]
-            continue
-        data[name] = unescape(_attribute(tag, "value") or "")
-    for name, options in SELECT.findall(form):
-        chosen = re.findall(r'<option value="([^"]*)"[^>]*selected', options)
-        if chosen:
-            data[name] = chosen if len(chosen) > 1 else chosen[0]
-    for name, text in TEXTAREA.findall(form):
-        data[name] = unescape(text.strip("\n"))
-    return data
 
 
 @pytest.fixture
@@ -90,11 +59,9 @@ def test_a_chair_renamed_on_the_site_page_as_a_browser_posts_it_is_saved(admin_c
     site = SiteFactory()
     chair = ChairFactory(site=site, name="Chair A")
     url = f"/admin/clinic/site/{site.pk}/change/"
-    data = _as_posted(admin_client.get(url).content.decode())
+    data = as_posted(admin_client.get(url).content.decode())
     prefix = next(key[: -len("-id")] for key, value in data.items() if key.endswith("-id") and value == str(chair.pk))
     data[f"{prefix}-name"] = "Window chair"
     response = admin_client.post(url, data)
-    assert response.status_code == 302, re.findall(
-        r'class="errornote".*?</p>|<ul class="errorlist.*?</ul>', response.content.decode(), re.S
-    )
+    assert response.status_code == 302, errors_on(response.content.decode())
     assert Chair.objects.get(pk=chair.pk).name == "Window chair"

@@ -34,6 +34,7 @@ from scheduling.models import (
     TreatmentPlan,
 )
 from scheduling.reminders.sms import MemorySmsBackend
+from tests.admin_pages import as_posted, errors_on
 from web.management.commands.seed_demo import DEMO_LOGINS, DEMO_PASSWORD, DEMO_SITE_NAME
 
 BLOCKING = [s.value for s in BLOCKING_STATUSES]
@@ -276,3 +277,31 @@ def test_the_dispatcher_sends_a_seeded_reminder_within_the_first_minute(db, seed
         assert reminder.appointment.status in (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED)
         assert seeded_at < reminder.appointment.starts_at <= seeded_at + dt.timedelta(minutes=reminder.offset_minutes)
     assert len(mail.outbox) + len(MemorySmsBackend.outbox) == report.sent
+
+
+@pytest.mark.clock(calendar=False)  # the seed's dates follow the clock; no date is checked
+def test_every_admin_change_page_saves_as_a_browser_posts_it_unchanged(seeded, client):
+    """Each project admin's change page, posted back as drawn (its inputs, not the forms' values),
+    saves: a field or fingerprint a page fails to draw would refuse every save. The inlines that
+    name their fields drew no row fingerprint, and every edit of a chair was refused."""
+    user = get_user_model().objects.get(username="clinician")
+    get_user_model().objects.filter(pk=user.pk).update(is_staff=True, is_superuser=True)
+    client.force_login(user)
+    refused: dict[str, object] = {}
+    saved = 0
+    for model in admin.site._registry:
+        if model._meta.app_label not in {"clinic", "patients", "scheduling", "clinical", "measures", "interop"}:
+            continue
+        instance = model.objects.order_by("pk").first()
+        if instance is None:
+            continue
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[instance.pk])
+        html = client.get(url).content.decode()
+        if 'name="_save"' not in html:
+            continue  # a page that only shows its row
+        response = client.post(url, as_posted(html))
+        saved += 1
+        if response.status_code != 302:
+            refused[url] = errors_on(response.content.decode()) or response.status_code
+    assert refused == {}
+    assert saved >= 10  # the site, chairs, staff, patients, protocols, plans ... were tried
