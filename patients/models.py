@@ -95,23 +95,24 @@ class Patient(models.Model):
         confirms it anew. A save of the whole row leaves it out: one read before the patient
         confirmed (a desk's edit of the phone) must not write it back empty."""
         update_fields = kwargs.get("update_fields")
-        if self.pk is None or self._state.adding:
+        names = set(update_fields) if update_fields is not None else None
+        if self.pk is None or (names is not None and "email" not in names):
             super().save(*args, **kwargs)
             return
-        names = (
-            set(update_fields)
-            if update_fields is not None
-            else {field.name for field in self._meta.concrete_fields if not field.primary_key}
-        )
-        readdress = False
-        if "email" in names:
-            stored = type(self)._base_manager.filter(pk=self.pk).values_list("email", flat=True).first()
-            readdress = stored is not None and stored != self.email and not same_address(stored, self.email)
+        # The row as stored (history's "Revert" saves a copy built afresh, with its id: an update too).
+        stored = type(self)._base_manager.filter(pk=self.pk).values_list("email", flat=True).first()
+        if stored is None:  # a new row with its id chosen
+            super().save(*args, **kwargs)
+            return
+        readdress = stored != self.email and not same_address(stored, self.email)
         if readdress:
             self.email_confirmed, self.email_confirmed_at = "", None
+        if names is None:
+            names = {field.name for field in self._meta.concrete_fields if not field.primary_key}
+            if not readdress:
+                names -= set(EMAIL_CONFIRMATION_FIELDS)
+        elif readdress:
             names |= set(EMAIL_CONFIRMATION_FIELDS)
-        elif update_fields is None:
-            names -= set(EMAIL_CONFIRMATION_FIELDS)
         kwargs["update_fields"] = names
         super().save(*args, **kwargs)
 

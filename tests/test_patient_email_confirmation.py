@@ -323,3 +323,17 @@ def test_the_api_cannot_write_the_confirmation(patient):
     patient.refresh_from_db()
     assert patient.email_confirmed == ""
     assert _reset_mailed("desk@mail.example") == []
+
+
+def test_reverting_to_a_confirmed_version_of_the_chart_does_not_confirm_it(patient, django_capture_on_commit_callbacks):
+    """History's "Revert" (the admin) saves a copy of an older version, its confirmation included:
+    the address it puts back is unconfirmed, as when anyone types it."""
+    _confirm(_signed_in(patient), _ask_for_link(_signed_in(patient), django_capture_on_commit_callbacks))
+    confirmed_version = patient.history.order_by("-history_id").first()
+    assert confirmed_version.email_confirmed == "pat.confirm@home.example"
+    _desk_changes_email(patient, "pat.new@home.example", django_capture_on_commit_callbacks)
+    confirmed_version.instance.save()  # what the Revert page does with the version it shows
+    patient.refresh_from_db()
+    assert patient.email == "pat.confirm@home.example"
+    assert not patient.email_is_confirmed
+    assert _reset_mailed("pat.confirm@home.example") == []
