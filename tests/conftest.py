@@ -140,6 +140,26 @@ def _own_cache_keys_emptied():
     empty_own_cache_keys()
 
 
+@pytest.fixture(autouse=True)
+def _live_server_threads_keep_no_connection(request: pytest.FixtureRequest):
+    """A live server's threads close their database connection after each request (no
+    CONN_MAX_AGE while a test uses one): a thread serving a socket the browser or an HTTP client
+    keeps alive would otherwise hold a connection past the run, and the test database could not be
+    dropped at its end ("being accessed by other users")."""
+    if "live_server" not in request.fixturenames:
+        yield
+        return
+    from django.db import connection
+
+    shared = connection.settings_dict  # the one dict every thread's connection is made from
+    kept = shared["CONN_MAX_AGE"]
+    shared["CONN_MAX_AGE"] = 0
+    try:
+        yield
+    finally:
+        shared["CONN_MAX_AGE"] = kept
+
+
 @pytest.fixture
 def site(db):
     return factories.SiteFactory()

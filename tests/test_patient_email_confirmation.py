@@ -337,3 +337,11 @@ def test_reverting_to_a_confirmed_version_of_the_chart_does_not_confirm_it(patie
     assert patient.email == "pat.confirm@home.example"
     assert not patient.email_is_confirmed
     assert _reset_mailed("pat.confirm@home.example") == []
+
+
+def test_the_portal_speaks_of_password_resets_only_when_the_address_would_take_them(patient):
+    """A login with an email of its own has its resets mailed there, whatever the chart holds."""
+    assert b"if you forget your password" in _signed_in(patient).get("/").content
+    own = PatientFactory(user=UserFactory(username="pat.own", email="pat.own@mail.example"), email="c@home.example")
+    page = _signed_in(own).get("/").content
+    assert b"if you forget your password" not in page and b"the clinic knows it reaches you" in page

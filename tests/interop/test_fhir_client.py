@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 import pytest
 import requests
 import time_machine
-from django.db import connection
 from fhir.resources.R4B import get_fhir_model_class
 from fhirclient.models.appointment import Appointment as ClientAppointment
 from fhirclient.models.bundle import Bundle as ClientBundle
@@ -32,17 +31,8 @@ def as_fhir_resources(data: dict):
 
 @pytest.fixture
 def live_world(transactional_db, live_server):
-    # The live server's threads close their database connection after each request (no
-    # CONN_MAX_AGE here): a thread serving a socket fhirclient keeps alive would otherwise hold one
-    # past the test, and the test database could not be dropped at the end of the run.
-    shared = connection.settings_dict  # the one dict every thread's connection is made from
-    kept = shared["CONN_MAX_AGE"]
-    shared["CONN_MAX_AGE"] = 0
-    try:
-        with time_machine.travel(NOW, tick=False):
-            yield build_world(), live_server.url + "/fhir/R4/"
-    finally:
-        shared["CONN_MAX_AGE"] = kept
+    with time_machine.travel(NOW, tick=False):
+        yield build_world(), live_server.url + "/fhir/R4/"
 
 
 def server_for(base: str, token: str) -> FHIRServer:
