@@ -11,6 +11,8 @@ from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, Func, Q
 
+from clinic.validators import upper_by_letter
+
 
 class TsTzRange(Func):
     """tstzrange(start, end, '[)'): half-open, so back-to-back sessions touch without overlapping."""
@@ -96,7 +98,8 @@ class PostgresExclusionConstraint(ExclusionConstraint):
 def unicode_like_on_sqlite(sender: Any, connection: Any, **kwargs: Any) -> None:
     """On SQLite, make LIKE (Django's case-insensitive lookups: iexact, icontains, istartswith)
     fold every letter's case, as UPPER() on both sides does on PostgreSQL: SQLite's own LIKE folds
-    only A-Z, so "élodie" would not find "Élodie". Connected to `connection_created`."""
+    only A-Z, so "élodie" would not find "Élodie". Letter by letter, as there: no "ß" to "SS".
+    Connected to `connection_created`."""
     if connection.vendor != "sqlite":
         return
     connection.connection.create_function("like", 2, _like, deterministic=True)
@@ -106,7 +109,7 @@ def unicode_like_on_sqlite(sender: Any, connection: Any, **kwargs: Any) -> None:
 def _like(pattern: str | None, value: object, escape: str | None = None) -> bool | None:
     if pattern is None or value is None:
         return None
-    return _like_pattern(str(pattern).casefold(), escape).fullmatch(str(value).casefold()) is not None
+    return _like_pattern(upper_by_letter(str(pattern)), escape).fullmatch(upper_by_letter(str(value))) is not None
 
 
 @functools.lru_cache(maxsize=512)

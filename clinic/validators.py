@@ -15,7 +15,14 @@ def single_line(value: str) -> None:
         raise ValidationError("Give this on one line: no line breaks or tabs.", code="single_line")
 
 
+def upper_by_letter(text: str) -> str:
+    """Each character's upper case where that is one character, as PostgreSQL's UPPER() (and so
+    Django's case-insensitive lookups) does: "ß" stays "ß", where str.upper and casefold make it
+    "SS" and "strasse" would match "Straße"."""
+    return "".join(upper if len(upper := char.upper()) == 1 else char for char in text)
+
+
 def same_address(a: str, b: str) -> bool:
-    """Two email addresses are one when they differ in case only (the database's iexact, in Python);
-    an empty one is nobody's."""
-    return bool(a) and a.strip().casefold() == b.strip().casefold()
+    """Two email addresses are one when they differ in case only, as the database's iexact finds
+    them; an empty one is nobody's."""
+    return bool(a) and upper_by_letter(a.strip()) == upper_by_letter(b.strip())

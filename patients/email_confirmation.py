@@ -26,6 +26,7 @@ from django.urls import reverse
 
 from clinic.errors import InvalidState
 from clinic.security.password_reset import hourly_count_allows
+from clinic.validators import upper_by_letter
 from patients.models import Patient
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def link_may_be_sent(patient: Patient) -> bool:
 
 def _address_digest(address: str) -> str:
     """The address in the link, as a digest: the link's path reaches logs (a sign-in's `next`)."""
-    return hashlib.sha256(address.strip().casefold().encode()).hexdigest()[:24]
+    return hashlib.sha256(upper_by_letter(address.strip()).encode()).hexdigest()[:24]
 
 
 def confirmation_token(patient: Patient) -> str:
