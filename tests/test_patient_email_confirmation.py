@@ -350,9 +350,9 @@ def test_the_portal_speaks_of_password_resets_only_when_the_address_would_take_t
 def test_an_address_that_differs_by_more_than_case_for_the_database_is_unconfirmed(
     patient, django_capture_on_commit_callbacks
 ):
-    """ "straße@" and "strasse@" are two mailboxes, and the database's case-insensitive match tells
-    them apart: Python's casefold did not, so the desk's change kept the confirmation and a reset
-    for the new address went out."""
+    """Addresses at "straße." and at "strasse." are two mailboxes, and the database's case-insensitive
+    match tells them apart: Python's casefold did not, so the desk's change kept the confirmation
+    and a reset for the new address went out."""
     Patient.objects.filter(pk=patient.pk).update(email="pat@straße.example", email_confirmed="pat@straße.example")
     _desk_changes_email(patient, "pat@strasse.example", django_capture_on_commit_callbacks)
     patient.refresh_from_db()
