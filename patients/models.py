@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
@@ -99,20 +99,30 @@ class Patient(models.Model):
         if self.pk is None or (names is not None and "email" not in names):
             super().save(*args, **kwargs)
             return
-        # The row as stored (history's "Revert" saves a copy built afresh, with its id: an update too).
-        stored = type(self)._base_manager.filter(pk=self.pk).values_list("email", flat=True).first()
+        # The row as stored (history's "Revert" saves a copy built afresh, with its id: an update too),
+        # locked to the save's commit when there is a transaction, so that a confirmation cannot land
+        # between this read and the write.
+        rows = type(self)._base_manager.filter(pk=self.pk)
+        if transaction.get_connection().in_atomic_block:
+            rows = rows.select_for_update()
+        stored = rows.values_list("email", *EMAIL_CONFIRMATION_FIELDS).first()
         if stored is None:  # a new row with its id chosen
             super().save(*args, **kwargs)
             return
-        readdress = stored != self.email and not same_address(stored, self.email)
+        email, *confirmation = stored
+        readdress = email != self.email and not same_address(email, self.email)
         if readdress:
             self.email_confirmed, self.email_confirmed_at = "", None
         if names is None:
-            names = {field.name for field in self._meta.concrete_fields if not field.primary_key}
+            deferred = self.get_deferred_fields()  # as Django does: a row read in part writes that part
+            names = {f.name for f in self._meta.concrete_fields if not f.primary_key and f.attname not in deferred}
             if not readdress:
                 names -= set(EMAIL_CONFIRMATION_FIELDS)
         elif readdress:
             names |= set(EMAIL_CONFIRMATION_FIELDS)
+        if not names & set(EMAIL_CONFIRMATION_FIELDS):
+            # The copy (and so its history row) says what the row keeps, not what was read before.
+            self.email_confirmed, self.email_confirmed_at = confirmation
         kwargs["update_fields"] = names
         super().save(*args, **kwargs)
 

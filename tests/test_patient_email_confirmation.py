@@ -21,7 +21,6 @@ from urllib.parse import unquote
 import pytest
 import time_machine
 from django.core import mail
-from django.db.models.signals import pre_save
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -269,10 +268,11 @@ def test_the_desk_sees_whether_the_patient_confirmed_the_address(patient):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_desk_edit_of_the_phone_while_the_patient_confirms_keeps_the_confirmation():
+def test_a_desk_edit_of_the_phone_while_the_patient_confirms_keeps_the_confirmation(monkeypatch):
     """The API's PATCH (no If-Match) reads the chart unlocked and saves the whole row: it wrote back
-    the empty confirmation it had read while the patient confirmed in between. A save of the whole
-    row leaves the confirmation out."""
+    the empty confirmation it had read while the patient confirmed in between, and its history row
+    said so too. A save of the whole row leaves the confirmation as stored, and its copy (and
+    history row) says what the row keeps; the stored row is read locked to the save's commit."""
     with time_machine.travel(ANCHOR, tick=False):
         patient = PatientFactory(user=UserFactory(username="pat.race", email=""), email="pat.race@home.example")
         token = confirmation_token(patient)
@@ -284,22 +284,40 @@ def test_a_desk_edit_of_the_phone_while_the_patient_confirms_keeps_the_confirmat
             email_confirm(patient=Patient.objects.get(pk=patient.pk), token=token, now=ANCHOR)
 
         fired: list[object] = []
+        save = Patient.save
 
-        def between_read_and_write(sender, instance, **kwargs):
-            if instance.pk == patient.pk and not fired:  # the PATCH has read the row: the patient confirms
+        def save_after_the_patient_confirmed(self, *args, **kwargs):
+            if self.pk == patient.pk and not fired:  # the PATCH has read the row: the patient confirms
                 fired.append("confirming")  # (the confirmation's own save comes through here too)
                 fired.extend(at_once(patient_confirms))
+            return save(self, *args, **kwargs)
 
-        pre_save.connect(between_read_and_write, sender=Patient, dispatch_uid="test-confirm-race")
-        try:
-            response = api.patch(f"/api/v1/patients/{patient.pk}/", {"mobile_phone": "+12025550143"}, format="json")
-        finally:
-            pre_save.disconnect(sender=Patient, dispatch_uid="test-confirm-race")
+        monkeypatch.setattr(Patient, "save", save_after_the_patient_confirmed)
+        response = api.patch(f"/api/v1/patients/{patient.pk}/", {"mobile_phone": "+12025550143"}, format="json")
     assert response.status_code == 200, response.content[:300]
     assert fired == ["confirming", None]  # None: it returned, no exception
     patient.refresh_from_db()
     assert str(patient.mobile_phone) == "+12025550143"
-    assert patient.email_confirmed == "pat.race@home.example"
+    assert (patient.email_confirmed, patient.email_confirmed_at) == ("pat.race@home.example", ANCHOR)
+    change = Patient.history.filter(id=patient.pk).order_by("-history_id").first()
+    assert (str(change.mobile_phone), change.email_confirmed) == ("+12025550143", "pat.race@home.example")
+
+
+def test_a_whole_row_save_of_a_copy_read_while_confirmed_keeps_the_row_unconfirmed_and_says_so(patient):
+    """A copy read while the address was confirmed, saved after the desk changed the address and put
+    it back (which clears it): the row stays unconfirmed, and its history row does not claim a
+    confirmation either."""
+    Patient.objects.filter(pk=patient.pk).update(email_confirmed=patient.email, email_confirmed_at=ANCHOR)
+    stale = Patient.objects.get(pk=patient.pk)
+    other = Patient.objects.get(pk=patient.pk)
+    for address in ("someone.else@mail.example", patient.email):
+        other.email = address
+        other.save(update_fields=["email", "updated_at"])
+    stale.escort_name = "Sam"
+    stale.save()
+    patient.refresh_from_db()
+    change = Patient.history.filter(id=patient.pk).order_by("-history_id").first()
+    assert (patient.email_confirmed, change.email_confirmed, change.escort_name) == ("", "", "Sam")
 
 
 @pytest.mark.parametrize("token", [":", "::", ".", "-", "a" * 400, "a:b:c", ".eJw:abc:def", "A" * 399 + ":"])
