@@ -34,7 +34,6 @@ from django.utils.http import urlsafe_base64_encode
 
 from clinic.security.authentication import client_counted_as
 from clinic.security.two_factor import confirmed_device, second_factor_required
-from clinic.validators import same_address
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +75,8 @@ def reset_recipients(email: str) -> list[Recipient]:
 
 
 def _confirmed_contact(patient) -> str:
-    """The chart's contact email if the patient confirmed it as it is now, else ""."""
-    return patient.email if patient is not None and same_address(patient.email_confirmed, patient.email) else ""
+    """The chart's contact email if the patient confirmed it as it is now (Patient.email_is_confirmed), else ""."""
+    return patient.email if patient is not None and patient.email_is_confirmed else ""
 
 
 def hourly_count_allows(key: str, limit: int) -> bool:
