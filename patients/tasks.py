@@ -17,6 +17,14 @@ from patients.models import Patient
 
 log = logging.getLogger(__name__)
 
+# Both tasks mail one message: a mail server down or refusing for a while is tried again.
+MAIL_TASK: dict = {
+    "ignore_result": True,
+    "autoretry_for": (OSError, SMTPException),
+    "retry_backoff": 60,
+    "max_retries": 5,
+}
+
 SUBJECT = "The email address on your record was changed"
 BODY = (
     "Hello {first_name},\n\n"
@@ -44,23 +52,11 @@ def email_change_notice(*, history_id: int) -> bool:
     return True
 
 
-@shared_task(
-    name="patients.tasks.email_change_notice_send",
-    ignore_result=True,
-    autoretry_for=(OSError, SMTPException),
-    retry_backoff=60,
-    max_retries=5,
-)
+@shared_task(name="patients.tasks.email_change_notice_send", **MAIL_TASK)
 def email_change_notice_send(history_id: int) -> bool:
     return email_change_notice(history_id=history_id)
 
 
-@shared_task(
-    name="patients.tasks.email_confirmation_send",
-    ignore_result=True,
-    autoretry_for=(OSError, SMTPException),
-    retry_backoff=60,
-    max_retries=5,
-)
+@shared_task(name="patients.tasks.email_confirmation_send", **MAIL_TASK)
 def email_confirmation_send(patient_id: int) -> bool:
     return confirmation_link_send(patient_id=patient_id)
