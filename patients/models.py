@@ -96,6 +96,7 @@ class Patient(models.Model):
         confirmed (a desk's edit of the phone) must not write it back empty."""
         update_fields = kwargs.get("update_fields")
         names = set(update_fields) if update_fields is not None else None
+        self._email_changed = False  # for patients/notices.py: told to the old address after the commit
         if self.pk is None or (names is not None and "email" not in names):
             super().save(*args, **kwargs)
             return
@@ -110,6 +111,7 @@ class Patient(models.Model):
             super().save(*args, **kwargs)
             return
         email, *confirmation = stored
+        self._email_changed = email != self.email
         readdress = email != self.email and not same_address(email, self.email)
         if readdress:
             self.email_confirmed, self.email_confirmed_at = "", None

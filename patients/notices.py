@@ -4,27 +4,20 @@ The contact email is typed by the front desk (or the EHR's FHIR update, or an ad
 reaches the patient's reminders, and, for a portal login with no email of its own, its password
 reset (clinic.security.password_reset). A change made without the patient is therefore told to
 the old address, so that the patient can call the clinic. The Celery task gets the id of the
-change's history row, not an address: the old address is read from the row before it."""
+change's history row, not an address: the old address is read from the row before it. Whether
+the address changed is Patient.save's to say (`_email_changed`): it reads the stored row anyway. A
+change of case only is told nothing: the task compares the two addresses as the database does."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db import transaction
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from clinic.db import changed_on_save
 from patients.models import Patient
 from patients.tasks import email_change_notice_send
-
-
-@receiver(pre_save, sender=Patient, dispatch_uid="patients_note_email_change")
-def _note_email_change(
-    sender: Any, instance: Patient, update_fields: Any = None, raw: bool = False, **kwargs: Any
-) -> None:
-    # A change of case only is told nothing: the task compares the two addresses without case.
-    instance._email_changed = changed_on_save(sender, instance, "email", update_fields, raw)  # type: ignore[attr-defined]
 
 
 @receiver(post_save, sender=Patient, dispatch_uid="patients_tell_old_email")
