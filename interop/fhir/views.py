@@ -119,6 +119,10 @@ class TypeView(FHIRView):
         conditions = [date_condition(value, name="start") for value in params.get("start", [])]
         if _slot_window(conditions, ZoneInfo("UTC")) is None:
             raise invalid(SLOT_WINDOW_REFUSAL)
+        # The cursor before the free times are computed: a bad one is refused without that work.
+        cursor = read_cursor(
+            self.request.query_params.get(CURSOR), params, width=3, user_id=self.acting_user.pk, search="Slot"
+        )
         services = params.get("service-type", [])
         if len(services) != 1:
             raise invalid("Give one service-type: the HealthcareService (protocol) id whose session length to fit.")
@@ -150,9 +154,6 @@ class TypeView(FHIRView):
             chairs=chairs,
             limit=None,  # the whole window (at most a month): its total, and pages past any point
         ).times
-        cursor = read_cursor(
-            self.request.query_params.get(CURSOR), params, width=3, user_id=self.acting_user.pk, search="Slot"
-        )
         page = list_page(found, _slot_key, cursor, count, offset=offset)
         bundle = self.searchset(
             [rep.slot_resource(p, protocol) for p in page.rows], total=len(found), page=page, path="Slot"
