@@ -6,14 +6,13 @@ corrected phone number, write the old consent back. So each change page carries,
 fingerprint of the fields it edits as the page showed them (a many-to-many field as its linked
 ids; a disabled field, such as a password hash, is not an edit); on saving, the row (and those
 links) is locked and fingerprinted again, and a difference refuses the save with a message to
-reload. The fields the page does not edit (a
-status, a version) are read again from the locked row, so the save writes their current values.
-Each inline row the page shows carries its own fingerprint and is checked the same way (a row
-ticked for deletion too); a row nobody touched is not saved again. The locks hold to the commit (the admin's change view is one
-transaction, and history's "Revert" page is given one), so nothing slips in between the check and
-the save. A list page's editable columns (list_editable) are checked the same way, row by row: a
-row whose posted values differ from the stored ones is saved only if the row is as the page
-showed it."""
+reload. The fields the page does not edit (a status, a version) are read again from the locked
+row, so the save writes their current values. Each inline row the page shows carries its own
+fingerprint and is checked the same way (a row ticked for deletion too); a row nobody touched is
+not saved again. The locks hold to the commit (the admin's change view is one transaction, and
+history's "Revert" page is given one), so nothing slips in between the check and the save. A list
+page's editable columns (list_editable) are checked the same way, row by row: a row whose posted
+values differ from the stored ones is saved only if the row is as the page showed it."""
 
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ address as confirmed. Both halves are needed: the mailbox (the link) and the log
 Whoever changes `email` afterwards makes it unconfirmed again, until the patient confirms anew.
 
 The link is signed (django.core.signing with the SECRET_KEY), names the patient and a digest of
-the address, and lapses after CONFIRM_MAX_AGE or once the chart's address is another. The broker carries the
-patient's id, never the address."""
+the address, and lapses after CONFIRM_MAX_AGE or once the chart's address is another. The broker
+carries the patient's id, never the address."""
 
 from __future__ import annotations
 

@@ -21,8 +21,7 @@ from clinic.audit import log_anonymous_access, patients_shown
 from clinic.errors import DomainError
 from clinic.security.signals import ACCESS_LOG_PATH_ATTRIBUTE
 from measures.selectors import due_questionnaires
-from patients.email_confirmation import CONFIRM_MAX_AGE, email_confirm, link_may_be_sent
-from patients.email_confirmation import confirmation_address as email_confirmation_address
+from patients.email_confirmation import CONFIRM_MAX_AGE, confirmation_address, email_confirm, link_may_be_sent
 from patients.forms import ReminderPreferencesForm
 from patients.models import Patient
 from patients.tasks import email_confirmation_send
@@ -260,7 +259,7 @@ def email_confirmation(request: HttpRequest) -> HttpResponse:
             request.session.pop(PENDING_CONFIRMATION, None)
             messages.success(request, f"Thank you: {address} is confirmed as your email address.")
             return redirect(reverse("home") + "#email")
-        address = email_confirmation_address(token, patient)
+        address = confirmation_address(token, patient)
     except DomainError as exc:
         return render(request, "portal/email_confirm.html", {"problem": exc.message}, status=400)
     return render(request, "portal/email_confirm.html", {"address": address})
