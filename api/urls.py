@@ -26,6 +26,7 @@ from scheduling.api import (
     PlanViewSet,
     ProtocolViewSet,
     ReminderViewSet,
+    SessionsToMoveView,
 )
 
 router = DefaultRouter(trailing_slash=True)
@@ -50,6 +51,7 @@ v1 = [
     *router.urls,
     path("sites/<int:site_id>/free-slots/", FreeSlotsView.as_view(), name="site-free-slots"),
     path("sites/<int:site_id>/day-board/", DayBoardView.as_view(), name="site-day-board"),
+    path("sites/<int:site_id>/sessions-to-move/", SessionsToMoveView.as_view(), name="site-sessions-to-move"),
     path("", include("measures.api")),
     path("clinical/", include("clinical.api_urls")),
     path("auth/", include("clinic.security.api_urls")),

@@ -35,7 +35,8 @@ from clinic.models import MAX_SHIFT_LENGTH, Chair, Closure, OpeningHours, Remind
 from clinic.permissions import mark_long_lived, site_ids
 from clinic.rows import ModelColumns, column_reader, in_list, prepared_execute
 from patients.models import Patient
-from scheduling.engine import ChairState, InductionRule, NurseState, Preferences, SiteSnapshot, Span
+from scheduling.engine import Availability, ChairState, InductionRule, NurseState, Preferences, SiteSnapshot, Slot, Span
+from scheduling.engine.availability import booked_session_problem
 from scheduling.engine.day_template import ChairSpec as TemplateChair
 from scheduling.engine.day_template import NurseShift
 from scheduling.engine.day_template import ProtocolSpec as TemplateProtocol
@@ -47,6 +48,7 @@ from scheduling.models import (
     BLOCKING_STATUSES,
     INFUSION_STATUSES,
     MAX_SESSION_LENGTH,
+    UPCOMING_STATUSES,
     Appointment,
     AppointmentStatus,
     DayPlan,
@@ -542,6 +544,47 @@ def day_board(*, site: Site, day: dt.date, now: dt.datetime | None = None) -> li
     return list(
         rows.select_related("patient", "chair", "nurse__user", "plan__protocol").order_by("chair__name", "starts_at")
     )
+
+
+# --- Sessions the site's set-up no longer allows ------------------------------------------
+
+# How far ahead the sessions to move are looked for: the booked maintenance of half a year.
+TO_MOVE_HORIZON = dt.timedelta(weeks=26)
+
+
+@dataclass(frozen=True)
+class SessionToMove:
+    appointment: Appointment
+    problem: str  # in the engine's words (booked_session_problem)
+
+
+def sessions_to_move(*, site: Site, now: dt.datetime, until: dt.datetime) -> list[SessionToMove]:
+    """The sessions booked at `site` from `now` until `until` that the site's set-up, as it
+    stands, no longer allows (a closure added, hours shortened, a chair taken out of use or
+    re-equipped, a nurse's shift removed, a lower ratio), each with what it breaks, by start.
+
+    Booking checks the set-up of the moment; a change made after it (or while it ran) leaves
+    the session where it was: this is how the desk finds it to move. Three reads: the site's
+    snapshot over the window (with its hours and chairs) and the sessions themselves."""
+    availability = Availability(site_snapshot(site=site, start=now, end=until, now=now))
+    rows = (
+        Appointment.objects.filter(site=site, status__in=UPCOMING_STATUSES, starts_at__gte=now, starts_at__lt=until)
+        .select_related("patient", "chair", "nurse__user", "plan__protocol")
+        .order_by("starts_at", "pk")
+    )
+    found = []
+    for appointment in rows:
+        problem = session_problem(availability, appointment)
+        if problem:
+            found.append(SessionToMove(appointment, problem))
+    return found
+
+
+def session_problem(availability: Availability, appointment: Appointment) -> str | None:
+    """What booked `appointment` breaks of its site's set-up now, read from `availability` (a
+    snapshot of its site over its time); None when it still fits."""
+    slot = Slot(appointment.starts_at, appointment.ends_at, appointment.chair_id, appointment.nurse_id or 0)
+    return booked_session_problem(availability, slot, route=appointment.session_route)
 
 
 # --- The booking's references in one statement -------------------------------------------

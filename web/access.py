@@ -38,6 +38,7 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "session_record": CLINICIANS,
     "cs_log": frozenset({*CLINICIAN_ROLES, Role.CLINIC_ADMIN}),
     "waitlist": DESK_ROLES,
+    "to_move": DESK_ROLES,
     # The clinic manager's pages (issue 17): administrators set the day template up; the capacity
     # charts are for them and the prescribers who run the clinic, not the front desk (counts only,
     # no patient data, but not part of the desk's work).

@@ -44,6 +44,7 @@ from scheduling.selectors import (
     day_board,
     preferred_starts,
     protocol_nurse_work,
+    session_problem,
     shortest_session_minutes,
     site_snapshot,
 )
@@ -201,6 +202,12 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     # A gap is offered only if the shortest session of an active protocol fits in it.
     gap_minutes = shortest_session_minutes() or int(DEFAULT_SESSION.total_seconds() // 60)
     snapshot = site_snapshot(site=site, start=day_start, end=day_end, chairs=chairs, now=now)
+    # A session booked before the site's set-up changed (a closure, hours, a chair, a shift) is
+    # marked where it stands, for the desk to move it.
+    as_set_up = Availability(snapshot)
+    for appointment in appointments:
+        upcoming = appointment.status in UPCOMING_STATUSES and appointment.starts_at > now
+        appointment.out_of_rule = session_problem(as_set_up, appointment) if upcoming else None  # type: ignore[attr-defined]
     grid = build_grid(
         day=day,
         zone=site.zone,
@@ -232,6 +239,7 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         "sessions": sorted(appointments, key=lambda a: (_natural(a.chair), a.starts_at)),
         "arrivals": [a for a in live if a.status in ARRIVED],
         "late": [a for a in live if a.is_late],  # type: ignore[attr-defined]
+        "to_move": [a for a in live if a.out_of_rule],  # type: ignore[attr-defined]
         "no_ride": [a for a in live if not a.ride and a.status in (*UPCOMING_STATUSES, *ARRIVED)],  # type: ignore[attr-defined]
         "counts": {"total": len(live), "done": sum(a.status == AppointmentStatus.COMPLETED for a in live)},
         "cancel_form": CancelForm(),

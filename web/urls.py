@@ -8,6 +8,7 @@ from web import chart, desk, portal
 from web import holidays as holiday_pages
 from web import patients as patient_pages
 from web import reschedule as reschedule_pages
+from web import to_move as to_move_pages
 from web import waitlist as waitlist_pages
 
 app_name = "web"
@@ -15,6 +16,7 @@ app_name = "web"
 urlpatterns = [
     path("board/", desk.board, name="board"),
     path("week/", desk.week, name="week"),
+    path("to-move/", to_move_pages.to_move, name="to-move"),
     path("holidays/", holiday_pages.site_holidays, name="site-holidays"),
     path("patients/", desk.patient_search, name="patient-search"),
     path("patients/<int:patient_id>/", chart.patient_chart, name="patient"),

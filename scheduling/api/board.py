@@ -19,7 +19,15 @@ from clinic.permissions import DESK, scope_to_actor
 from scheduling.engine import Availability, Slot
 from scheduling.engine.placement import Placer
 from scheduling.engine.wallclock import day_bounds
-from scheduling.selectors import day_board, site_placement, site_snapshot, sites_with_schedule
+from scheduling.selectors import (
+    TO_MOVE_HORIZON,
+    day_board,
+    sessions_to_move,
+    site_placement,
+    site_snapshot,
+    sites_with_schedule,
+)
+from scheduling.services.core import problem_reason
 
 MAX_SEARCH_DAYS = 31
 MAX_SLOTS = 500
@@ -208,3 +216,62 @@ class DayBoardView(ClinicAPIMixin, APIView):
             ],
         }
         return Response(DayBoardSerializer(body).data)
+
+
+MAX_TO_MOVE_AHEAD = dt.timedelta(weeks=52)
+
+
+class ToMoveQuerySerializer(api_fields.StrictQueryMixin, serializers.Serializer):
+    until = api_fields.DateField(
+        required=False,
+        help_text=f"Last local day looked at; {TO_MOVE_HORIZON.days} days ahead if left out, at most {MAX_TO_MOVE_AHEAD.days}.",
+    )
+
+
+class SessionToMoveSerializer(BoardEntrySerializer):
+    chair = serializers.IntegerField(source="chair_id")
+    chair_name = serializers.CharField(source="chair.name")
+
+
+class ToMoveEntrySerializer(serializers.Serializer):
+    session = SessionToMoveSerializer(source="appointment")
+    reason = serializers.SerializerMethodField(
+        help_text="What no longer fits, for a program (as a booking_conflict's)."
+    )
+    problem = serializers.CharField(help_text="What no longer fits, in words.")
+
+    def get_reason(self, entry) -> str:
+        return problem_reason(entry.problem)
+
+
+class SessionsToMoveSerializer(serializers.Serializer):
+    site = serializers.IntegerField()
+    time_zone = serializers.CharField()
+    until = api_fields.DateTimeField()
+    sessions = ToMoveEntrySerializer(many=True)
+
+
+class SessionsToMoveView(ClinicAPIMixin, APIView):
+    access = {"get": DESK}
+
+    @extend_schema(
+        summary="Sessions to move: those booked at a site that its hours, closures, chairs, shifts or ratio no longer allow",
+        parameters=[ToMoveQuerySerializer],
+        responses=SessionsToMoveSerializer,
+    )
+    def get(self, request, site_id: int):
+        site = get_object_or_404(scope_to_actor(sites_with_schedule(), self.actor), pk=site_id)
+        query = ToMoveQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        now = timezone.now()
+        last = query.validated_data.get("until")
+        if last is None:
+            until = now + TO_MOVE_HORIZON
+        else:
+            _, until = day_bounds(last, site.zone)
+            if until > now + MAX_TO_MOVE_AHEAD:
+                raise serializers.ValidationError({"until": [f"Look at most {MAX_TO_MOVE_AHEAD.days} days ahead."]})
+        found = sessions_to_move(site=site, now=now, until=until) if until > now else []
+        patients_shown(request, sorted({entry.appointment.patient_id for entry in found}))
+        body = {"site": site.pk, "time_zone": site.time_zone, "until": until, "sessions": found}
+        return Response(SessionsToMoveSerializer(body).data)

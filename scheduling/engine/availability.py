@@ -121,6 +121,11 @@ class Availability:
         if for_patient:
             self._patient_busy.add(span)
 
+    def on_shift(self, nurse_id: int, span: Span) -> bool:
+        """True if one of the nurse's shifts covers all of `span`."""
+        shifts = self._nurse_shifts.get(nurse_id)
+        return shifts is not None and shifts.covering(span)
+
     def nurse_load(self, nurse_id: int, span: Span) -> int:
         return _peak_concurrency(list(self._nurse_booked[nurse_id].overlapping(span)), span)
 
@@ -555,10 +560,53 @@ class Availability:
             return "the chair is already booked then"
         if not ignore_patient and self._patient_busy.any_overlap(span):
             return "the patient already has a session then"
-        if slot.nurse_id not in self._nurse_shifts or not self._nurse_shifts[slot.nurse_id].covering(span):
+        if not self.on_shift(slot.nurse_id, span):
             return "the nurse is not on shift then"
         if self.nurse_load(slot.nurse_id, span) >= self.site.max_patients_per_nurse:
             return f"the nurse already has {self.site.max_patients_per_nurse} patients then"
         if not self.hands_free(slot.nurse_id, slot.start, slot.end):
             return NURSE_HANDS_BUSY
         return None
+
+
+def site_problem(site: SiteSnapshot, slot: Slot, *, route: str) -> str | None:
+    """What of the site's own set-up stops `slot`: the day's opening hours, a closure, or the
+    chair (in use at the site, equipped for `route`). None when the set-up allows it."""
+    local_start = slot.start.astimezone(site.zone)
+    hours = site.opening.get(local_start.weekday())
+    if hours is None:
+        return "the site is closed that day"
+    opens_at = opening_instant(local_start.date(), hours[0], site.zone)
+    closes_at = opening_instant(local_start.date(), hours[1], site.zone)
+    if slot.start < opens_at or slot.end > closes_at:
+        return f"outside opening hours ({hours[0]:%H:%M}–{hours[1]:%H:%M})"
+    span = Span(slot.start, slot.end)
+    closure = next((why for closed, why in site.closures if closed.overlaps(span)), None)
+    if closure:
+        return f"the site is closed ({closure})"
+    chair = next((c for c in site.chairs if c.id == slot.chair_id), None)
+    if chair is None:
+        return "that chair is not in use at this site"
+    if route not in chair.routes:
+        return f"that chair is not equipped for {route}"
+    return None
+
+
+def booked_session_problem(availability: Availability, slot: Slot, *, route: str) -> str | None:
+    """What a session already booked in `slot` (and counted in `availability`) breaks of the
+    site's rules as they stand now, after a change of set-up: hours or a closure, its chair taken
+    out of use or re-equipped, its nurse's shift gone (or the nurse no longer active), or more
+    patients on its nurse at once than the site's ratio now allows. None when it still fits.
+
+    Not asked: the chair and patient overlaps (the database refuses those whatever the set-up)
+    and the nurse's hands-on limit (the session's own setup is counted in it)."""
+    problem = site_problem(availability.site, slot, route=route)
+    if problem:
+        return problem
+    if not availability.on_shift(slot.nurse_id, slot.span):
+        return "the nurse is not on shift then"
+    limit = availability.site.max_patients_per_nurse
+    load = availability.nurse_load(slot.nurse_id, slot.span)
+    if load > limit:
+        return f"the nurse already has {load} patients at once then (at most {limit})"
+    return None

@@ -24,9 +24,9 @@ from django.db.models import Field, QuerySet
 from clinic.models import Chair, Site, StaffMember
 from clinic.rows import column_reader
 from patients.models import Patient
-from scheduling.engine import Availability, Slot, Span
+from scheduling.engine import Availability, Slot
+from scheduling.engine.availability import site_problem
 from scheduling.engine.model import DEFAULT_NURSE_WORK, NurseWork
-from scheduling.engine.wallclock import opening_instant
 from scheduling.errors import BookingConflict
 from scheduling.models import (
     BLOCKING_STATUSES,
@@ -207,25 +207,7 @@ def fresh_availability(
 
 def slot_problem(availability: Availability, slot: Slot, *, route: str) -> str | None:
     """What stops `slot` being booked: hours, closures, equipment, chair, patient, nurse."""
-    site = availability.site
-    local_start = slot.start.astimezone(site.zone)
-    hours = site.opening.get(local_start.weekday())
-    if hours is None:
-        return "the site is closed that day"
-    opens_at = opening_instant(local_start.date(), hours[0], site.zone)
-    closes_at = opening_instant(local_start.date(), hours[1], site.zone)
-    if slot.start < opens_at or slot.end > closes_at:
-        return f"outside opening hours ({hours[0]:%H:%M}–{hours[1]:%H:%M})"
-    span = Span(slot.start, slot.end)
-    closure = next((why for closed, why in site.closures if closed.overlaps(span)), None)
-    if closure:
-        return f"the site is closed ({closure})"
-    chair = next((c for c in site.chairs if c.id == slot.chair_id), None)
-    if chair is None:
-        return "that chair is not in use at this site"
-    if route not in chair.routes:
-        return f"that chair is not equipped for {route}"
-    return availability.slot_is_free(slot)
+    return site_problem(availability.site, slot, route=route) or availability.slot_is_free(slot)
 
 
 def verify_slots(
