@@ -20,7 +20,7 @@ from scheduling.engine import NoFit, Slot
 from scheduling.engine.model import NurseWork
 from scheduling.engine.placement import Placer
 from scheduling.engine.wallclock import day_bounds, local_day, local_instant
-from scheduling.errors import CheckInNotOpen, InvalidInput, InvalidState, PlanRuleBroken
+from scheduling.errors import CheckInNotOpen, InvalidInput, InvalidState, NotEligible, PlanRuleBroken
 from scheduling.models import (
     BOOKABLE_PLAN_STATUSES,
     UPCOMING_STATUSES,
@@ -156,6 +156,18 @@ def plan_rule_violations(
                 if in_week > count:
                     violations.append(f"week {week + 1} would have {in_week} sessions; the protocol gives {count}")
     else:
+        if plan.phase == Phase.INDUCTION:
+            # Maintenance follows the induction: the round's sessions all come before it.
+            rule = induction_rule(plan.protocol)
+            held = sum(
+                1
+                for a in before
+                if a.phase == Phase.INDUCTION and a.induction_round == plan.induction_round and a.starts_at < starts_at
+            )
+            if held < rule.total_sessions:
+                violations.append(
+                    f"maintenance follows the induction, and only {held} of its {rule.total_sessions} sessions come before this one"
+                )
         rule_m = maintenance_rule(plan)
         allowed = f"the protocol allows {rule_m.min_days}–{rule_m.max_days}"
         if before:
@@ -555,7 +567,18 @@ def check_in_window(appointment: Appointment) -> tuple[dt.datetime, dt.datetime]
 def appointment_check_in(*, appointment: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> Appointment:
     """Mark the patient arrived. Only on the session's own day (site zone), so a session days
     ahead cannot be checked in, started and completed by a slip of the mouse."""
-    current = Appointment.objects.select_for_update(of=("self",)).select_related("site").get(pk=appointment.pk)
+    current = Appointment.objects.select_for_update(of=("self",)).select_related("site", "plan").get(pk=appointment.pk)
+    if (
+        current.status in UPCOMING_STATUSES
+        and current.plan is not None
+        and current.plan.status not in BOOKABLE_PLAN_STATUSES
+    ):
+        # Pausing or ending a plan releases its sessions ahead; one that began a moment before
+        # (the patient running late) is not given on a plan that no longer runs.
+        raise InvalidState(
+            f"The plan is {current.plan.get_status_display().lower()}; this session is not given. Cancel it, "
+            "or ask a prescriber to resume the plan."
+        )
     if current.status in UPCOMING_STATUSES:
         opens, closes = check_in_window(current)
         if not opens <= now < closes:
@@ -772,6 +795,15 @@ def _course_after_lost_session(
     in_induction = appointment.phase == Phase.INDUCTION and plan.status == PlanStatus.ACTIVE
     if not in_induction:
         return CancelOutcome(appointment=appointment, course="No other session of the course was changed.")
+    screening = ""
+    if rebook:
+        # A replacement is a new booking: the screening holds for it as for any other.
+        from scheduling.services.eligibility import require_eligible
+
+        try:
+            require_eligible(plan=plan, now=now, actor=actor)
+        except NotEligible as refusal:
+            rebook, screening = False, f" Not rebooked: {refusal.message}"
     if rebook:
         rebooked = induction_reflow(plan=plan, missed=appointment, actor=actor, now=now)
         plan.refresh_from_db(fields=["needs_attention", "attention_reason", "version"])
@@ -798,7 +830,7 @@ def _course_after_lost_session(
         else "no replacement fits the induction window"
     )
     sessions = "session" if short_by == 1 else "sessions"
-    course = f"Induction now short by {short_by} {sessions}; {offer}. The plan is flagged for the clinician."
+    course = f"Induction now short by {short_by} {sessions}; {offer}. The plan is flagged for the clinician.{screening}"
     plan.needs_attention = True
     plan.attention_reason = f"Session on {local_label(appointment.starts_at, plan.site)} was {happened}: {course}"
     plan.version += 1

@@ -7,6 +7,7 @@ import datetime as dt
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -109,21 +110,24 @@ def _availability(
     start, _ = day_bounds(first_day, site.zone)
     _, end = day_bounds(last_day, site.zone)
     snapshot, busy = booking_snapshot(site=site, start=start, end=end, patient=plan.patient, now=now)
-    # An induction session keeps clear of the patient's other infusions (another plan's, a single
-    # one): never on the same day, and its start never within the protocol's gap of theirs. A
-    # session of the protocol's length starting less than `gap` after `span` overlaps
-    # [span.start, span.start + gap); one starting less than `gap` before it overlaps
-    # [span.start - gap + length, ...), which is span.end - gap for a span of that length.
+    return Availability(snapshot, _kept_apart(busy, plan=plan, zone=site.zone), work)
+
+
+def _kept_apart(busy: list[Span], *, plan: TreatmentPlan, zone: ZoneInfo) -> list[Span]:
+    """The patient's other infusions `busy`, widened to what a session of `plan` keeps clear of:
+    never on the same local day, and its start never within the protocol's gap of theirs. A
+    session of the protocol's length starting less than `gap` after `span` overlaps
+    [span.start, span.start + gap); one starting less than `gap` before it overlaps
+    [span.start - gap + length, ...), which is span.end - gap for a span of that length."""
     gap = dt.timedelta(hours=plan.protocol.min_gap_hours)
     length = dt.timedelta(minutes=plan.protocol.session_minutes)
-    apart = [
+    return [
         Span(
-            min(day_bounds(local_day(span.start, site.zone), site.zone)[0], span.start - gap + length),
-            max(day_bounds(local_day(span.start, site.zone), site.zone)[1], span.start + gap),
+            min(day_bounds(local_day(span.start, zone), zone)[0], span.start - gap + length),
+            max(day_bounds(local_day(span.start, zone), zone)[1], span.start + gap),
         )
         for span in busy
     ]
-    return Availability(snapshot, apart, work)
 
 
 def _as_sessions(proposal: Proposal, site: Site, phase: str, first_sequence: int) -> list[ProposedSession]:
@@ -548,6 +552,12 @@ def induction_reflow(
     )
 
 
+SCREENING_STOPS_MAINTENANCE = (
+    "the patient's screening needs a prescriber's decision before more sessions are booked "
+    "(they are laid out once an override covers it)"
+)
+
+
 @dataclass
 class MaintenanceReplan:
     """What re-planning maintenance did: sessions added, moved (with where they were) and released."""
@@ -613,12 +623,11 @@ def maintenance_replan(
     exclude = [a.pk for a in existing]
     snapshot = site_snapshot(site=plan.site, start=start, end=end, exclude_appointment_ids=exclude, now=now)
     work = protocol_nurse_work(plan.protocol)
-    availability = Availability(
-        snapshot,
-        patient_busy_spans(patient=plan.patient, start=start, end=end, exclude_appointment_ids=exclude, now=now),
-        work,
-    )
-    slots, problems, _ = propose_maintenance_placed(
+    # The patient's other infusions (another plan's, a single session): never the same day, nor
+    # within the protocol's gap, as for an induction.
+    busy = patient_busy_spans(patient=plan.patient, start=start, end=end, exclude_appointment_ids=exclude, now=now)
+    availability = Availability(snapshot, _kept_apart(busy, plan=plan, zone=zone), work)
+    slots, day_problems, _ = propose_maintenance_placed(
         Placer(availability, site_placement(plan.site, patient=plan.patient)),
         maintenance_rule(plan),
         anchor,
@@ -627,6 +636,15 @@ def maintenance_replan(
         not_before=now,
         first_day=first_day,
     )
+    problems = [str(problem) for problem in day_problems]
+    if len(slots) > len(existing):
+        from scheduling.services.eligibility import patient_eligibility
+
+        # A session added is a new booking: none while the screening stops the patient and no
+        # prescriber's override covers it (the sessions already booked may still move).
+        if patient_eligibility(patient=plan.patient, on=local_day(now, zone)).not_overridden(plan):
+            slots = slots[: len(existing)]
+            problems = [SCREENING_STOPS_MAINTENANCE, *problems]
     if slots:
         verify_slots(
             site=plan.site,
@@ -699,7 +717,7 @@ def maintenance_replan(
             reminders.reminders_schedule(appointment=appointment, now=now)
     renumber(plan)
     if problems:
-        result.problems = [str(p) for p in problems[:5]]
+        result.problems = problems[:5]
         plan.needs_attention = True
         plan.attention_reason = "Some maintenance sessions could not be placed: " + "; ".join(result.problems)
         plan.version += 1

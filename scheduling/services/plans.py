@@ -75,7 +75,8 @@ def _release_future(
     # Latest first, so each released session keeps its number when the rest are renumbered. Holds
     # (an outside system's $hold) go too: booked later, they would put a session on a closed course.
     future = list(
-        plan.appointments.filter(status__in=[*UPCOMING_STATUSES, AppointmentStatus.HELD], starts_at__gt=now).order_by(
+        # A session begun a moment ago that the patient has not arrived for goes too.
+        plan.appointments.filter(status__in=[*UPCOMING_STATUSES, AppointmentStatus.HELD], ends_at__gt=now).order_by(
             "-starts_at"
         )
     )
@@ -417,4 +418,8 @@ def plan_override_eligibility(
         actor=actor,
         reason=f"Screening override: {reason}",
     )
+    upcoming = plan.appointments.filter(phase=Phase.MAINTENANCE, status__in=UPCOMING_STATUSES, starts_at__gt=now)
+    if plan.status == PlanStatus.ACTIVE and plan.phase == Phase.MAINTENANCE and not upcoming.exists():
+        # The screening had stopped maintenance being laid out (courses.SCREENING_STOPS_MAINTENANCE).
+        maintenance_apply(plan=plan, actor=actor, now=now, reason="Maintenance scheduled after the screening override")
     return plan
