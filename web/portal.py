@@ -111,6 +111,16 @@ def portal_action(request: HttpRequest, appointment_id: int, action: str) -> Htt
     if action not in ("confirm", "cancel"):
         raise Http404("Unknown action.")
     allowed = appointment.can_confirm if action == "confirm" else appointment.can_change  # type: ignore[attr-defined]
+    # Sent again (a double click, a second tab, the back button): say what is so, not the deadline.
+    if action == "confirm" and appointment.status == AppointmentStatus.CONFIRMED:
+        messages.info(request, "Your session is already confirmed.")
+        return redirect("home")
+    if action == "cancel" and appointment.status == AppointmentStatus.CANCELLED:
+        messages.info(request, "Your session is already cancelled.")
+        return redirect("home")
+    if not allowed and (appointment.status not in UPCOMING_STATUSES or now >= appointment.starts_at):
+        messages.error(request, "This session is no longer ahead, so there is nothing to change online.")
+        return redirect("home")
     if not allowed:
         hours = appointment.site.reminder_policy_or_default.patient_notice_hours
         messages.error(

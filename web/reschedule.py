@@ -130,21 +130,25 @@ def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
             last_day=search.cleaned_data["last_day"],
             duration=appointment.ends_at - appointment.starts_at,
             route=appointment.session_route,
-            now=earliest,
+            now=now,
+            not_before=earliest,
             plan=appointment.plan,
             phase=appointment.phase,
             exclude_id=appointment.pk,
         )
-        # Patients see only the times they may take; the rest stay with the clinic.
-        days = [
-            {
-                "day": d.day,
-                "times": [c.slot for c in d.bookable if c.slot.start != appointment.starts_at],
-                # The time the clinic's placement policy suggests (its reasons stay with the clinic).
-                "suggested": next((c.slot for c in d.bookable if c.why), None),
-            }
-            for d in found
-        ]
+        # Patients see only the times they may take; the rest stay with the clinic. Each under the
+        # day it falls on by the patient's own clock, as its hour is shown.
+        by_day: dict[dt.date, dict[str, Any]] = {d.day: {"day": d.day, "times": [], "suggested": None} for d in found}
+        for d in found:
+            for choice in d.bookable:
+                if choice.slot.start == appointment.starts_at:
+                    continue
+                day = choice.slot.start.astimezone(patient.zone).date()
+                entry = by_day.setdefault(day, {"day": day, "times": [], "suggested": None})
+                entry["times"].append(choice.slot)
+                if choice.why:  # the time the clinic's placement policy suggests (its reasons stay with the clinic)
+                    entry["suggested"] = choice.slot
+        days = [by_day[day] for day in sorted(by_day)]
     context.update(search=search, pick=pick, days=days)
     return _render(request, patient, context, status=status)
 

@@ -62,8 +62,11 @@ def find_free_slots(
     phase: str | None = None,
     chair_ids: Sequence[int] | None = None,
     exclude_id: int | None = None,
+    not_before: dt.datetime | None = None,
 ) -> list[DayChoices]:
-    """Free starts on each local day from `first_day` to `last_day` at `site`, in time order.
+    """Free starts on each local day from `first_day` to `last_day` at `site`, in time order,
+    none before `not_before` (`now` if not given; a patient's own change keeps a notice period).
+    What is booked or held is read as of `now`.
 
     `exclude_id` is the session being moved: its own time does not count as busy. The one
     bookable time the site's placement policy would take carries `why` (see `suggested`)."""
@@ -82,7 +85,7 @@ def find_free_slots(
     every_chair: list[Slot] = []  # each free chair at each listed time, for the policy to weigh
     day = first_day
     while day <= last_day:
-        found = availability.day_slots(day, duration, route, chair_ids=chair_ids, not_before=now)
+        found = availability.day_slots(day, duration, route, chair_ids=chair_ids, not_before=not_before or now)
         every_chair.extend(found.every)
         choices = []
         for slot in found.slots:
