@@ -16,7 +16,7 @@ from clinic.spreadsheet import csv_text
 from clinical.models import Administration, ControlledSubstanceEntry, Recovery, SideEffect, StartClearance, VitalSigns
 from clinical.services import NO_PRE_VITALS, completion_missing, start_hold_reasons, thresholds_for
 from scheduling.engine.model import NurseWork
-from scheduling.engine.wallclock import day_bounds
+from scheduling.engine.wallclock import day_bounds, opening_instant
 from scheduling.models import BLOCKING_STATUSES, Appointment, Protocol
 
 
@@ -196,13 +196,24 @@ def _real_hours(day: dt.date, zone: Any, hours: list[int]) -> list[tuple[int, dt
     night the clocks go back (01:00 twice, both on the 01:00 row), 23 when they go forward (no 02:00)."""
     start, end = (bound.astimezone(dt.UTC) for bound in day_bounds(day, zone))
     rows = {hour: index for index, hour in enumerate(hours)}
-    bins = []
+    bins: list[tuple[int, dt.datetime, dt.datetime]] = []
+    # In quarter hours of real time (every zone's offset is a whole number of them), each run of
+    # one wall-clock hour is a bin: after a half-hour change (Lord Howe) an hour still begins at :00.
+    step = dt.timedelta(minutes=15)
+    runs: list[tuple[tuple[int, dt.timedelta | None], dt.datetime, dt.datetime]] = []
     while start < end:
-        following = min(start + dt.timedelta(hours=1), end)
-        index = rows.get(start.astimezone(zone).hour)
-        if index is not None:
-            bins.append((index, start, following))
+        local = start.astimezone(zone)
+        key = (local.hour, local.utcoffset())
+        following = min(start + step, end)
+        if runs and runs[-1][0] == key:
+            runs[-1] = (key, runs[-1][1], following)
+        else:
+            runs.append((key, start, following))
         start = following
+    for (hour, _), first, last in runs:
+        index = rows.get(hour)
+        if index is not None:
+            bins.append((index, first, last))
     return bins
 
 
@@ -318,7 +329,8 @@ def capacity_report(*, site: Site, windows: Sequence[CapacityWindow]) -> Capacit
             open_spans: list[Interval] = []
             closes_at = None
             if today is not None:
-                opens_at, closes_at = (dt.datetime.combine(day, clock, tzinfo=zone) for clock in today)
+                # As booking reads them: a time the clocks skip is the moment they jump.
+                opens_at, closes_at = (opening_instant(day, clock, zone) for clock in today)
                 open_spans = _without((opens_at, closes_at), closures)
             setups_today: tuple[list[int], list[int]] | None = None
             if open_spans:
