@@ -25,7 +25,7 @@ from clinic.permissions import PrescribersOnly, scope_to_staff
 from patients.models import Patient
 from scheduling.engine.wallclock import local_day
 from scheduling.forms import DayRangeForm
-from scheduling.models import BOOKABLE_PLAN_STATUSES, UPCOMING_STATUSES, Appointment, Phase, TreatmentPlan
+from scheduling.models import BOOKABLE_PLAN_STATUSES, UPCOMING_STATUSES, Appointment, Phase, PlanStatus, TreatmentPlan
 from scheduling.services import appointment_book, appointment_move
 from scheduling.services.appointments import may_accept_rule_breaks
 from scheduling.services.slot_finder import MAX_DAYS, find_free_slots
@@ -54,6 +54,18 @@ class SingleSearchForm(SlotSearchForm):
     kind = forms.ChoiceField(label="Session", choices=KINDS, widget=forms.RadioSelect, initial=MAINTENANCE)
 
     field_order = ["kind", "first_day", "last_day", "chair"]
+
+    def __init__(self, *args: Any, first_session: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if first_session:
+            # A plan with nothing booked yet: its first session is an induction session, not a
+            # make-up (maintenance stays offered; booking says it follows the induction).
+            self.fields["kind"].choices = [(MAKE_UP, "Induction session"), KINDS[0]]
+
+
+def default_kind(plan: TreatmentPlan) -> str:
+    """Maintenance follows the induction: a plan still in it books an induction (or make-up) session."""
+    return MAKE_UP if plan.phase == Phase.INDUCTION else MAINTENANCE
 
 
 class SlotPickForm(RefusesControlCharacters, forms.Form):
@@ -201,21 +213,22 @@ def _refused(context: dict[str, Any], exc: DomainError) -> int:
     return 403 if isinstance(exc, PrescribersOnly) else 409
 
 
-def _prefill(request: HttpRequest, site: Site) -> tuple[dict[str, str], str] | None:
+def _prefill(request: HttpRequest, site: Site, kind: str) -> tuple[dict[str, str], str] | None:
     """A free gap from the day board: search that chair on that day and pick that start if it is free."""
     gap = free_gap_from_query(request)
     if gap is None:
         return None
     chair, starts_at = gap.chair, gap.starts_at
     day = local_day(starts_at, site.zone).isoformat()
-    data = {"kind": MAINTENANCE, "first_day": day, "last_day": day, "chair": chair}
+    data = {"kind": kind, "first_day": day, "last_day": day, "chair": chair}
     return data, f"{starts_at.astimezone(dt.UTC).isoformat()}|{chair}"
 
 
 @staff_required(DESK_ROLES)
 @require_http_methods(["GET", "POST"])
 def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
-    """One maintenance or make-up session on the patient's open plan, at a time picked from the free slots."""
+    """One session on the patient's open plan (maintenance, or an induction or make-up session while
+    the plan is in its induction), at a time picked from the free slots."""
     staff: StaffMember = request.staff  # type: ignore[attr-defined]
     now = timezone.now()
     patient = get_object_or_404(scope_to_staff(Patient.objects.select_related("home_site"), staff), pk=patient_id)
@@ -230,11 +243,17 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
         return render(request, "web/booking/single.html", {**context, "no_plan": True})
     site = plan.site
     data = request.POST if request.method == "POST" else (request.GET if "first_day" in request.GET else None)
-    prefill = _prefill(request, site) if data is None else None
+    usual = default_kind(plan)
+    prefill = _prefill(request, site, usual) if data is None else None
     if prefill is not None:
         data, context["preselect"] = prefill
-    search = SingleSearchForm(data, site=site, initial={**_search_initial(now, site), "kind": MAINTENANCE})
-    kind = search.data.get("kind") if search.is_bound else MAINTENANCE
+    search = SingleSearchForm(
+        data,
+        site=site,
+        first_session=plan.status == PlanStatus.DRAFT,
+        initial={**_search_initial(now, site), "kind": usual},
+    )
+    kind = search.data.get("kind") if search.is_bound else usual
     phase = Phase.MAINTENANCE if kind == MAINTENANCE else plan.phase
     duration = dt.timedelta(minutes=plan.protocol.session_minutes)
     status = 200
@@ -257,8 +276,13 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
             status = _refused(context, exc)
         else:
             when = appointment.starts_at.astimezone(site.zone)
-            label = "maintenance session" if kind == MAINTENANCE else "make-up session"
-            messages.success(request, f"Booked a {label} for {patient.full_name} on {when:%a %-d %b %H:%M}.")
+            if kind == MAINTENANCE:
+                label = "a maintenance session"
+            elif plan.status == PlanStatus.DRAFT:
+                label = "an induction session"  # the course's first: nothing to make up yet
+            else:
+                label = "a make-up session"
+            messages.success(request, f"Booked {label} for {patient.full_name} on {when:%a %-d %b %H:%M}.")
             return redirect(_board_url(appointment))
     elif request.method == "POST" or (search.is_bound and not search.is_valid()):
         status = 400

@@ -93,7 +93,7 @@ def test_front_desk_clicks_a_free_gap_and_books_that_chair_and_time(page: Page, 
     expect(page.get_by_label("Chair", exact=True)).to_have_value(str(_chair_pk(live_clinic, "Chair 2")))
     shoot(page, "43-booking-prefilled-from-gap")
     page.get_by_role("button", name="Book this session").click()
-    expect(page.get_by_text("Booked a maintenance session for Omar Reyes")).to_be_visible()
+    expect(page.get_by_text("Booked an induction session for Omar Reyes")).to_be_visible()
 
     booked = Appointment.objects.get(plan=plan, status=AppointmentStatus.BOOKED)
     assert booked.chair.name == "Chair 2"
