@@ -25,7 +25,16 @@ from clinic.permissions import PrescribersOnly, scope_to_staff
 from patients.models import Patient
 from scheduling.engine.wallclock import local_day
 from scheduling.forms import DayRangeForm
-from scheduling.models import BOOKABLE_PLAN_STATUSES, UPCOMING_STATUSES, Appointment, Phase, PlanStatus, TreatmentPlan
+from scheduling.models import (
+    BOOKABLE_PLAN_STATUSES,
+    INFUSION_STATUSES,
+    UPCOMING_STATUSES,
+    Appointment,
+    Phase,
+    PlanStatus,
+    TreatmentPlan,
+)
+from scheduling.selectors import induction_rule
 from scheduling.services import appointment_book, appointment_move
 from scheduling.services.appointments import may_accept_rule_breaks
 from scheduling.services.slot_finder import MAX_DAYS, find_free_slots
@@ -64,8 +73,14 @@ class SingleSearchForm(SlotSearchForm):
 
 
 def default_kind(plan: TreatmentPlan) -> str:
-    """Maintenance follows the induction: a plan still in it books an induction (or make-up) session."""
-    return MAKE_UP if plan.phase == Phase.INDUCTION else MAINTENANCE
+    """Maintenance follows the induction: a plan whose induction round is not all booked yet books
+    an induction (or make-up) session; otherwise maintenance."""
+    if plan.phase != Phase.INDUCTION:
+        return MAINTENANCE
+    booked = plan.appointments.filter(
+        phase=Phase.INDUCTION, induction_round=plan.induction_round, status__in=INFUSION_STATUSES
+    ).count()
+    return MAKE_UP if booked < induction_rule(plan.protocol).total_sessions else MAINTENANCE
 
 
 class SlotPickForm(RefusesControlCharacters, forms.Form):
