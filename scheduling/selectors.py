@@ -564,8 +564,8 @@ def sessions_to_move(*, site: Site, now: dt.datetime, until: dt.datetime) -> lis
     re-equipped, a nurse's shift removed, a lower ratio), each with what it breaks, by start.
 
     Booking checks the set-up of the moment; a change made after it (or while it ran) leaves
-    the session where it was: this is how the desk finds it to move. Three reads: the site's
-    snapshot over the window (with its hours and chairs) and the sessions themselves."""
+    the session where it was: this is how the desk finds it to move. A fixed number of reads,
+    whatever the number of sessions: the site's snapshot over the window and the sessions."""
     availability = Availability(site_snapshot(site=site, start=now, end=until, now=now))
     rows = (
         Appointment.objects.filter(site=site, status__in=UPCOMING_STATUSES, starts_at__gte=now, starts_at__lt=until)

@@ -10,7 +10,8 @@ from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connections
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 
 from clinic.models import Closure, OpeningHours, Role, Route, Shift
 from scheduling.models import AppointmentStatus
@@ -219,3 +220,19 @@ def test_a_session_booked_while_a_closure_is_added_over_it_is_listed():
     (session,) = result
     assert not isinstance(session, Exception), repr(session)
     assert _found(clinic.site) == [(session.pk, "site_closed", "the site is closed (Snow)")]
+
+
+def test_the_list_costs_the_same_reads_whatever_the_number_of_sessions(booked, django_assert_max_num_queries):
+    clinic, _ = booked
+    works = Closure.objects.create(
+        site=None, starts_at=at_new_york(TUESDAY, 0), ends_at=at_new_york(start_plus(2), 0), reason="Works"
+    )
+    with CaptureQueriesContext(connection) as one:
+        assert len(_found(clinic.site)) == 1
+    for offset in (2, 4, 7):
+        plan = clinic.plan(start_date=start_plus(offset))
+        clinic.book(plan, [at_new_york(start_plus(offset), 10)])
+    works.ends_at = at_new_york(start_plus(30), 0)
+    works.save()
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        assert len(_found(clinic.site)) == 4
