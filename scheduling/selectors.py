@@ -561,7 +561,8 @@ class SessionToMove:
 def sessions_to_move(*, site: Site, now: dt.datetime, until: dt.datetime) -> list[SessionToMove]:
     """The sessions booked at `site` from `now` until `until` that the site's set-up, as it
     stands, no longer allows (a closure added, hours shortened, a chair taken out of use or
-    re-equipped, a nurse's shift removed, a lower ratio), each with what it breaks, by start.
+    re-equipped, a nurse's shift removed, a lower ratio, fewer setups at once per nurse or longer
+    hands-on minutes in a protocol), each with what it breaks, by start.
 
     Booking checks the set-up of the moment; a change made after it (or while it ran) leaves
     the session where it was: this is how the desk finds it to move. A fixed number of reads,
@@ -582,9 +583,14 @@ def sessions_to_move(*, site: Site, now: dt.datetime, until: dt.datetime) -> lis
 
 def session_problem(availability: Availability, appointment: Appointment) -> str | None:
     """What booked `appointment` breaks of its site's set-up now, read from `availability` (a
-    snapshot of its site over its time); None when it still fits."""
+    snapshot of its site over its time); None when it still fits. Its plan and protocol must
+    come with it (select_related("plan__protocol")): they give its nurse work."""
     slot = Slot(appointment.starts_at, appointment.ends_at, appointment.chair_id, appointment.nurse_id or 0)
-    return booked_session_problem(availability, slot, route=appointment.session_route)
+    # The plan and protocol come with the rows (select_related): no read per session.
+    protocol = appointment.plan.protocol if appointment.plan_id else None
+    return booked_session_problem(
+        availability, slot, route=appointment.session_route, work=protocol_nurse_work(protocol)
+    )
 
 
 # --- The booking's references in one statement -------------------------------------------

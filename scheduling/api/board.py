@@ -255,7 +255,7 @@ class SessionsToMoveView(ClinicAPIMixin, APIView):
     access = {"get": DESK}
 
     @extend_schema(
-        summary="Sessions to move: those booked at a site that its hours, closures, chairs, shifts or ratio no longer allow",
+        summary="Sessions to move: those booked at a site that its hours, closures, chairs, shifts, ratio or setup limits no longer allow",
         parameters=[ToMoveQuerySerializer],
         responses=SessionsToMoveSerializer,
     )

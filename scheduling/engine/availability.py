@@ -592,14 +592,18 @@ def site_problem(site: SiteSnapshot, slot: Slot, *, route: str) -> str | None:
     return None
 
 
-def booked_session_problem(availability: Availability, slot: Slot, *, route: str) -> str | None:
+def booked_session_problem(
+    availability: Availability, slot: Slot, *, route: str, work: NurseWork = DEFAULT_NURSE_WORK
+) -> str | None:
     """What a session already booked in `slot` (and counted in `availability`) breaks of the
     site's rules as they stand now, after a change of set-up: hours or a closure, its chair taken
-    out of use or re-equipped, its nurse's shift gone (or the nurse no longer active), or more
-    patients on its nurse at once than the site's ratio now allows. None when it still fits.
+    out of use or re-equipped, its nurse's shift gone (or the nurse no longer active), more
+    patients on its nurse at once than the site's ratio now allows, or more hands-on work at once
+    (setups, checks, discharges; `work` is the session's protocol's) than the site's setups per
+    nurse now allow, or than its protocol's longer hands-on minutes leave room for. None when it
+    still fits.
 
-    Not asked: the chair and patient overlaps (the database refuses those whatever the set-up)
-    and the nurse's hands-on limit (the session's own setup is counted in it)."""
+    Not asked: the chair and patient overlaps (the database refuses those whatever the set-up)."""
     problem = site_problem(availability.site, slot, route=route)
     if problem:
         return problem
@@ -609,4 +613,12 @@ def booked_session_problem(availability: Availability, slot: Slot, *, route: str
     load = availability.nurse_load(slot.nurse_id, slot.span)
     if load > limit:
         return f"the nurse already has {load} patients at once then (at most {limit})"
+    hands_limit = availability.site.setups_per_nurse
+    if hands_limit is not None:
+        # The session's own intervals are among the nurse's, so more than the limit at once
+        # means another patient's work overlaps this session's beyond what the site allows.
+        hands = availability.nurse_hands(slot.nurse_id, slot.span)
+        for interval in work.hands_on(slot.start, slot.end):
+            if _peak_concurrency([h for h in hands if h.overlaps(interval)], interval) > hands_limit:
+                return NURSE_HANDS_BUSY
     return None

@@ -1,5 +1,6 @@
 """Sessions to move: a session booked before the site's set-up changed (a closure, shorter hours,
-a chair out of use or re-equipped, a nurse's shift gone, a lower ratio) is found, with what it
+a chair out of use or re-equipped, a nurse's shift gone, a lower ratio, fewer setups at once or a
+protocol's longer hands-on minutes) is found, with what it
 now breaks; one that still fits, is over, cancelled or at another site is not."""
 
 from __future__ import annotations
@@ -114,6 +115,49 @@ def test_a_lower_ratio_lists_the_sessions_the_nurse_now_has_too_many_of():
     assert [pk for pk, _, _ in found] == [a.pk, b.pk]
     assert {reason for _, reason, _ in found} == {"nurse_at_capacity"}
     assert found[0][2] == "the nurse already has 2 patients at once then (at most 1)"
+
+
+def _two_sessions_one_nurse(clinic, *, second_at):
+    first, second = (clinic.plan() for _ in range(2))
+    (a,) = clinic.book(first, [at_new_york(TUESDAY, 10)])
+    b = appointment_book(
+        patient=second.patient,
+        plan=second,
+        site=clinic.site,
+        starts_at=second_at,
+        chair=clinic.chairs[1],
+        actor=clinic.front_desk.user,
+        now=NOW,
+    )
+    assert a.nurse_id == b.nurse_id
+    return a, b
+
+
+def test_fewer_setups_at_once_per_nurse_lists_the_sessions_whose_setups_now_collide():
+    clinic = make_clinic(max_patients_per_nurse=2, setups_per_nurse=2)
+    a, b = _two_sessions_one_nurse(clinic, second_at=at_new_york(TUESDAY, 10))
+    assert _found(clinic.site) == []
+    clinic.site.setups_per_nurse = 1
+    clinic.site.save()
+    found = _found(clinic.site)
+    assert [pk for pk, _, _ in found] == sorted([a.pk, b.pk])
+    assert {reason for _, reason, _ in found} == {"nurse_setup_busy"}
+
+
+def test_a_protocols_longer_setup_lists_the_sessions_whose_setups_now_overlap():
+    """Setups of 20 minutes at 10:00 and 10:30 are apart; a protocol now asking 40 minutes of
+    setup puts the first patient's setup over the second's start."""
+    clinic = make_clinic(max_patients_per_nurse=2, setups_per_nurse=1)
+    protocol = clinic.protocol
+    protocol.nurse_check_offsets_minutes = []
+    protocol.save()
+    a, b = _two_sessions_one_nurse(clinic, second_at=at_new_york(TUESDAY, 10) + dt.timedelta(minutes=30))
+    assert _found(clinic.site) == []
+    protocol.nurse_setup_minutes = 40
+    protocol.save()
+    found = _found(clinic.site)
+    assert {reason for _, reason, _ in found} == {"nurse_setup_busy"}
+    assert {pk for pk, _, _ in found} == {a.pk, b.pk}
 
 
 def test_only_sessions_ahead_still_booked_at_that_site_within_the_window_are_listed(booked):
