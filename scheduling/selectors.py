@@ -587,7 +587,7 @@ def session_problem(availability: Availability, appointment: Appointment) -> str
     come with it (select_related("plan__protocol")): they give its nurse work."""
     slot = Slot(appointment.starts_at, appointment.ends_at, appointment.chair_id, appointment.nurse_id or 0)
     # The plan and protocol come with the rows (select_related): no read per session.
-    protocol = appointment.plan.protocol if appointment.plan_id else None
+    protocol = appointment.plan.protocol if appointment.plan is not None else None
     return booked_session_problem(
         availability, slot, route=appointment.session_route, work=protocol_nurse_work(protocol)
     )
