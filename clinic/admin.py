@@ -1,5 +1,7 @@
 """Admin for the clinic's set-up: sites (with chairs, opening hours and the
-reminder policy inline), staff (with shifts inline), closures and the access log."""
+reminder policy inline), staff (with shifts inline), closures and the access log. A change to what
+booking checks is followed by a count of the booked sessions it leaves not fitting
+(clinic.admin_set_up, answered by scheduling.admin)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_edits import ConcurrentEditAdminMixin, ConcurrentEditInlineMixin
-from clinic.models import AccessLog, Chair, Closure, OpeningHours, ReminderPolicy, Shift, Site, StaffMember
+from clinic.admin_set_up import EVERY_SITE, SetUpAdminMixin
+from clinic.models import AccessLog, Chair, Closure, OpeningHours, ReminderPolicy, Role, Shift, Site, StaffMember
 
 # Logins are changed here too (deactivation, staff flag, permissions): the same check applies.
 admin.site.unregister(get_user_model())
@@ -52,7 +55,7 @@ class ReminderPolicyInline(ConcurrentEditInlineMixin, admin.StackedInline):
 
 
 @admin.register(Site)
-class SiteAdmin(ConcurrentEditAdminMixin, admin.ModelAdmin):
+class SiteAdmin(SetUpAdminMixin, ConcurrentEditAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "time_zone",
@@ -80,6 +83,9 @@ class SiteAdmin(ConcurrentEditAdminMixin, admin.ModelAdmin):
                 setattr(obj, name, Site._meta.get_field(name).get_default())
         super().save_model(request, obj, form, change)
 
+    def set_up_sites(self, obj: Site, form=None) -> list[int]:
+        return [obj.pk]
+
     def get_inlines(self, request: HttpRequest, obj: Site | None):
         # A new site gets its default policy when it is saved (clinic.signals); a second
         # policy from the add form would clash with it, so the policy is edited afterwards.
@@ -96,7 +102,7 @@ class SiteAdmin(ConcurrentEditAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Chair)
-class ChairAdmin(ConcurrentEditAdminMixin, admin.ModelAdmin):
+class ChairAdmin(SetUpAdminMixin, ConcurrentEditAdminMixin, admin.ModelAdmin):
     list_display = ["name", "site", "active", "equipment"]
     list_filter = ["site", "active"]
     search_fields = ["name", "site__name"]
@@ -104,20 +110,23 @@ class ChairAdmin(ConcurrentEditAdminMixin, admin.ModelAdmin):
 
 
 class UpcomingShiftInline(ConcurrentEditInlineMixin, admin.TabularInline):
-    """Only the recent and coming shifts: a staff member accumulates hundreds."""
+    """Only the shifts from yesterday to four weeks on: a staff member accumulates hundreds, and
+    each row posts nine fields back, so a rota typed in months ahead would pass the 1,000 fields
+    a request may carry (DATA_UPLOAD_MAX_NUMBER_FIELDS) and the page could not be saved."""
 
     model = Shift
     extra = 0
     fields = ["site", "starts_at", "ends_at"]
-    verbose_name_plural = "shifts from yesterday on (older ones: Shifts)"
+    verbose_name_plural = "shifts from yesterday to four weeks on (all of them: Shifts)"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Shift]:
-        since = timezone.now() - dt.timedelta(days=1)
-        return super().get_queryset(request).filter(ends_at__gte=since).select_related("site")
+        now = timezone.now()
+        shown = super().get_queryset(request).filter(ends_at__gte=now - dt.timedelta(days=1))
+        return shown.filter(starts_at__lt=now + dt.timedelta(weeks=4)).select_related("site")
 
 
 @admin.register(StaffMember)
-class StaffMemberAdmin(ConcurrentEditAdminMixin, SimpleHistoryAdmin):
+class StaffMemberAdmin(SetUpAdminMixin, ConcurrentEditAdminMixin, SimpleHistoryAdmin):
     list_display = ["display_name", "username", "role", "site_names", "all_sites", "active"]
     list_filter = ["role", "active", "all_sites", "sites"]
     search_fields = ["user__username", "user__first_name", "user__last_name", "user__email"]
@@ -129,6 +138,20 @@ class StaffMemberAdmin(ConcurrentEditAdminMixin, SimpleHistoryAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[StaffMember]:
         return super().get_queryset(request).prefetch_related("sites")
 
+    def set_up_sites(self, obj: StaffMember, form=None) -> list | None:
+        """A nurse's sites, as saved and as the form showed them (the shifts they work there)."""
+        shown = form.initial if form is not None else {}
+        if Role.NURSE not in (obj.role, shown.get("role")):
+            return []
+        if obj.all_sites or shown.get("all_sites"):
+            return EVERY_SITE
+        sites = [*shown.get("sites", ()), *(form.cleaned_data.get("sites", ()) if form is not None else ())]
+        return [*sites, *obj.sites.all()] if obj.pk else sites
+
+    def inline_set_up_sites(self, obj: StaffMember, inline_form) -> list:
+        # A shift row: the site it is at, and the one it was at.
+        return [inline_form.instance.site_id, inline_form.initial.get("site")]
+
     @admin.display(description="username", ordering="user__username")
     def username(self, member: StaffMember) -> str:
         return member.user.get_username()
@@ -139,7 +162,7 @@ class StaffMemberAdmin(ConcurrentEditAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Shift)
-class ShiftAdmin(ConcurrentEditAdminMixin, admin.ModelAdmin):
+class ShiftAdmin(SetUpAdminMixin, ConcurrentEditAdminMixin, admin.ModelAdmin):
     list_display = ["staff", "role", "site", "starts_at", "ends_at"]
     list_filter = ["site", "staff__role"]
     search_fields = ["staff__user__username", "staff__user__first_name", "staff__user__last_name"]
@@ -153,14 +176,14 @@ class ShiftAdmin(ConcurrentEditAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(OpeningHours)
-class OpeningHoursAdmin(ConcurrentEditAdminMixin, admin.ModelAdmin):
+class OpeningHoursAdmin(SetUpAdminMixin, ConcurrentEditAdminMixin, admin.ModelAdmin):
     list_display = ["site", "weekday", "opens_at", "closes_at"]
     list_filter = ["site", "weekday"]
     list_select_related = ["site"]
 
 
 @admin.register(Closure)
-class ClosureAdmin(ConcurrentEditAdminMixin, admin.ModelAdmin):
+class ClosureAdmin(SetUpAdminMixin, ConcurrentEditAdminMixin, admin.ModelAdmin):
     list_display = ["reason", "site", "starts_at", "ends_at"]
     list_filter = ["site"]
     search_fields = ["reason"]

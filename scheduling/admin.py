@@ -8,15 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.dispatch import receiver
 from django.forms import ModelForm
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
 from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_edits import ConcurrentEditAdminMixin
+from clinic.admin_set_up import EVERY_SITE, SetUpAdminMixin, set_up_changed
 from clinic.admin_visibility import ClinicalAdminMixin
 from clinic.audit import PatientsShownAdminMixin
-from clinic.models import Role, StaffMember
+from clinic.models import Role, Site, StaffMember
 from scheduling.models import (
     Appointment,
     IdempotencyRecord,
@@ -27,6 +33,7 @@ from scheduling.models import (
     WaitlistEntry,
     WaitlistOffer,
 )
+from scheduling.selectors import TO_MOVE_HORIZON, sessions_to_move
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -41,8 +48,40 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
+@receiver(set_up_changed, dispatch_uid="scheduling.admin.count_sessions_to_move")
+def count_sessions_to_move(*, request: HttpRequest, site_ids: set[int] | None, **_: Any) -> None:
+    """After an administrator changes a site's set-up: how many booked sessions of the coming
+    weeks no longer fit it, per site, with a link to the first one's day on the board (which marks
+    them; the desk's To move page lists them with the patients, which an administrator does not
+    see). Nothing said when every session still fits."""
+    now = timezone.now()
+    sites = Site.objects.order_by("name", "pk")
+    if site_ids is not EVERY_SITE:
+        sites = sites.filter(pk__in=site_ids)
+    for site in sites:
+        found = sessions_to_move(site=site, now=now, until=now + TO_MOVE_HORIZON)
+        if not found:
+            continue
+        first = found[0].appointment.starts_at.astimezone(site.zone)
+        board = reverse("web:board") + "?" + urlencode({"site": site.pk, "day": first.date().isoformat()})
+        count = len(found)
+        messages.warning(
+            request,
+            format_html(
+                "{} booked session{} at {} no longer fit{} its set-up, the first on {}: see the"
+                ' <a href="{}">day board</a>; the front desk moves them from To move.',
+                count,
+                "" if count == 1 else "s",
+                site.name,
+                "s" if count == 1 else "",
+                f"{first:%a %-d %b %Y %H:%M}",
+                board,
+            ),
+        )
+
+
 @admin.register(Protocol)
-class ProtocolAdmin(ConcurrentEditAdminMixin, SimpleHistoryAdmin):
+class ProtocolAdmin(SetUpAdminMixin, ConcurrentEditAdminMixin, SimpleHistoryAdmin):
     list_display = [
         "name",
         "route",
@@ -89,6 +128,10 @@ class ProtocolAdmin(ConcurrentEditAdminMixin, SimpleHistoryAdmin):
         ),
         ("For the patient", {"fields": ["preparation_notes"]}),
     ]
+
+    def set_up_sites(self, obj: Protocol, form: ModelForm | None = None) -> None:
+        # Its nurse work (hands-on minutes) counts at every site that books it.
+        return EVERY_SITE
 
     @admin.display(description="induction sessions")
     def induction_session_count(self, protocol: Protocol) -> int:
