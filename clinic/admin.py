@@ -6,11 +6,15 @@ booking checks is followed by a count of the booked sessions it leaves not fitti
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
@@ -109,12 +113,56 @@ class ChairAdmin(SetUpAdminMixin, ConcurrentEditAdminMixin, admin.ModelAdmin):
     list_select_related = ["site"]
 
 
+class ShiftForm(forms.ModelForm):
+    """A shift only where its staff member works, as the API has it: elsewhere it would count for
+    nothing (booking counts a nurse's shifts at her own sites only)."""
+
+    def clean(self):
+        cleaned = super().clean()
+        staff = cleaned.get("staff") or getattr(self.instance, "staff", None)
+        site = cleaned.get("site")
+        # Asked of a new row or one given another site or person, not of rows shown as stored
+        # (a nurse made inactive on her page keeps her shifts until they are deleted).
+        moved = self.instance.pk is None or {"site", "staff"} & set(self.changed_data)
+        if moved and staff is not None and site is not None and not _works_at(staff, site):
+            self.add_error("site", "This staff member does not work at that site (give them the site and save first).")
+        return cleaned
+
+
+def _works_at(staff: StaffMember, site: Site) -> bool:
+    return staff.all_sites or staff.sites.filter(pk=site.pk).exists()
+
+
+class ShiftsFormSet(BaseInlineFormSet):
+    """The staff page's shift rows, checked against one another: each row is checked against the
+    stored shifts by the overlap constraint, but two new rows are not in the database yet."""
+
+    def clean(self) -> None:
+        super().clean()
+        rows = sorted(
+            (form.cleaned_data["starts_at"], form.cleaned_data["ends_at"])
+            for form in self.forms
+            if getattr(form, "cleaned_data", None)
+            and not form.cleaned_data.get("DELETE")
+            and form.cleaned_data.get("starts_at")
+            and form.cleaned_data.get("ends_at")
+        )
+        for (_, ends_at), (starts_at, _) in itertools.pairwise(rows):
+            if starts_at < ends_at:
+                raise ValidationError(
+                    f"Two of these shifts overlap (one ends {ends_at:%Y-%m-%d %H:%M}, the next starts"
+                    f" {starts_at:%Y-%m-%d %H:%M}, {timezone.get_current_timezone_name()}): a person works one shift at a time."
+                )
+
+
 class UpcomingShiftInline(ConcurrentEditInlineMixin, admin.TabularInline):
     """Only the shifts from yesterday to four weeks on: a staff member accumulates hundreds, and
     each row posts nine fields back, so a rota typed in months ahead would pass the 1,000 fields
     a request may carry (DATA_UPLOAD_MAX_NUMBER_FIELDS) and the page could not be saved."""
 
     model = Shift
+    form = ShiftForm
+    formset = ShiftsFormSet
     extra = 0
     fields = ["site", "starts_at", "ends_at"]
     verbose_name_plural = "shifts from yesterday to four weeks on (all of them: Shifts)"
@@ -163,6 +211,7 @@ class StaffMemberAdmin(SetUpAdminMixin, ConcurrentEditAdminMixin, SimpleHistoryA
 
 @admin.register(Shift)
 class ShiftAdmin(SetUpAdminMixin, ConcurrentEditAdminMixin, admin.ModelAdmin):
+    form = ShiftForm
     list_display = ["staff", "role", "site", "starts_at", "ends_at"]
     list_filter = ["site", "staff__role"]
     search_fields = ["staff__user__username", "staff__user__first_name", "staff__user__last_name"]

@@ -159,6 +159,14 @@ class Chair(models.Model):
         unknown = set(self.equipment or []) - set(Route.values)
         if not isinstance(self.equipment, list) or unknown:
             raise ValidationError({"equipment": f"Use a list of routes from {sorted(Route.values)}."})
+        if self.pk is not None and self.site_id is not None:
+            # Sessions are seen by the site of their chair: moved, its sessions (booked and
+            # past) would leave their site's desk and records for another's.
+            was_at = type(self).objects.filter(pk=self.pk).values_list("site_id", flat=True).first()
+            if was_at not in (None, self.site_id) and self.appointments.exists():  # type: ignore[attr-defined]
+                raise ValidationError(
+                    {"site": "This chair has sessions at its site, so it stays there: add a chair at the other site."}
+                )
 
 
 class StaffMember(models.Model):
@@ -171,7 +179,9 @@ class StaffMember(models.Model):
         default=False, help_text="Works across the whole clinic: sees and acts at every site, not only those listed."
     )
     active = models.BooleanField(default=True)
-    history = HistoricalRecords()
+    # The sites too: which sites someone was given (what they may see and be booked at) is a
+    # change the history must show.
+    history = HistoricalRecords(m2m_fields=[sites])
 
     class Meta:
         ordering = ["user__last_name", "user__first_name"]

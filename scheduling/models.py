@@ -14,6 +14,7 @@ import uuid
 from django.conf import settings
 from django.contrib.postgres.fields import RangeOperators
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
@@ -25,6 +26,10 @@ from patients.models import Patient
 
 def default_check_offsets() -> list[int]:
     return [40]
+
+
+# The longest a session may last, in minutes (MAX_SESSION_LENGTH below).
+MAX_SESSION_MINUTES = 12 * 60
 
 
 def _sessions_within(span: dt.timedelta, gap_hours: int) -> int:
@@ -43,8 +48,13 @@ class Protocol(models.Model):
 
     name = models.CharField(max_length=120, unique=True)
     route = models.CharField(max_length=20, choices=Route.choices, default=Route.IV)
-    # Chair time: the infusion plus monitoring and recovery.
-    session_minutes = models.PositiveSmallIntegerField(default=120)
+    # Chair time: the infusion plus monitoring and recovery; a session lasts at most 12 hours.
+    session_minutes = models.PositiveSmallIntegerField(
+        default=120,
+        validators=[
+            MaxValueValidator(MAX_SESSION_MINUTES, "A session lasts at most %(limit_value)s minutes (12 hours).")
+        ],
+    )
     infusion_minutes = models.PositiveSmallIntegerField(default=40)
     induction_pattern = models.CharField(max_length=10, choices=InductionPattern.choices)
     induction_sessions = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -99,6 +109,11 @@ class Protocol(models.Model):
             models.CheckConstraint(
                 condition=Q(session_minutes__gte=F("nurse_setup_minutes") + F("nurse_discharge_minutes")),
                 name="protocol_nurse_work_within_session",
+            ),
+            # What an appointment may last (appointment_at_most_max_length): a longer protocol
+            # could never be booked.
+            models.CheckConstraint(
+                condition=Q(session_minutes__lte=MAX_SESSION_MINUTES), name="protocol_session_at_most_max_length"
             ),
         ]
 
@@ -330,7 +345,7 @@ _BLOCKING = Q(status__in=[s.value for s in BLOCKING_STATUSES])
 # The longest a session may last. A constraint holds it, so a read for the sessions
 # overlapping [start, end) may also bound `starts_at > start - MAX_SESSION_LENGTH` and
 # walk the (…, starts_at) indexes over a few days instead of the whole history.
-MAX_SESSION_LENGTH = dt.timedelta(hours=12)
+MAX_SESSION_LENGTH = dt.timedelta(minutes=MAX_SESSION_MINUTES)
 
 
 class Appointment(models.Model):

@@ -314,8 +314,17 @@ def _snapshot_rows(
         model: model._meta.db_table for model in (Appointment, Closure, Shift, StaffMember, TreatmentPlan, Protocol)
     }
     blocking = list(BLOCKING_STATUSES)
+    # A shift counts only while its nurse works at the site: one taken off it keeps the shifts
+    # typed in there, and is neither booked there nor counted as cover for what she had.
+    works_at = StaffMember.sites.through
+    works_at_rows = (
+        f"SELECT 1 FROM {works_at._meta.db_table} w"  # noqa: S608 - a model table and its columns
+        f" WHERE w.{works_at._meta.get_field('staffmember').column} = st.id"
+        f" AND w.{works_at._meta.get_field('site').column} = sh.site_id"
+    )
     shift_where = (
         "sh.site_id = %s AND st.role = %s AND st.active AND sh.starts_at > %s AND sh.starts_at < %s AND sh.ends_at > %s"
+        f" AND (st.all_sites OR EXISTS ({works_at_rows}))"
     )
     shift_params: list = [site.pk, Role.NURSE.value, adapt(start - MAX_SHIFT_LENGTH), adapt(end), adapt(start)]
     if nurse_ids is not None:

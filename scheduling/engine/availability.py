@@ -127,7 +127,10 @@ class Availability:
         return shifts is not None and shifts.covering(span)
 
     def nurse_load(self, nurse_id: int, span: Span) -> int:
-        return _peak_concurrency(list(self._nurse_booked[nurse_id].overlapping(span)), span)
+        """Most of the nurse's sessions at once during `span`; 0 for a nurse not on shift at the
+        site in this view (a caller's named nurse: on_shift says no to her)."""
+        booked = self._nurse_booked.get(nurse_id)
+        return _peak_concurrency(list(booked.overlapping(span)), span) if booked is not None else 0
 
     def chair_spans(self, chair_id: int, window: Span) -> list[Span]:
         """The chair's booked spans overlapping `window`, by start."""

@@ -31,3 +31,23 @@ def test_weekly_counts_that_the_minimum_gap_cannot_fit_are_refused(world):
     fields = response.json()["error"]["fields"]
     assert "weekly_counts" in fields or "min_gap_hours" in fields, fields
     assert Protocol.objects.count() == before
+
+
+def test_a_session_longer_than_twelve_hours_is_refused_naming_the_field(world):
+    """An appointment lasts at most 12 hours (appointment_at_most_max_length): a longer protocol
+    could never be booked, and each booking of it would fail on a database rule."""
+    protocol = Protocol.objects.first()
+    before = protocol.session_minutes
+    response = world.client("clinic_admin").patch(
+        f"{V1}/protocols/{protocol.pk}/", {"session_minutes": 13 * 60}, format="json"
+    )
+    assert response.status_code == 400, response.json()
+    assert "720" in str(response.json()["error"]["fields"]["session_minutes"])
+    protocol.refresh_from_db()
+    assert protocol.session_minutes == before
+    assert (
+        world.client("clinic_admin")
+        .patch(f"{V1}/protocols/{protocol.pk}/", {"session_minutes": 12 * 60}, format="json")
+        .status_code
+        == 200
+    )
