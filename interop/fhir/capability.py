@@ -57,7 +57,8 @@ BOOK_DOCUMENTATION = (
     "Slot search (Slot/<id>); or appointment-resource: a NEW Appointment without an id (status booked; start; "
     "serviceType or appointmentType = the HealthcareService (protocol) id or name, as $find's visit-type; "
     "minutesDuration or end, if given, the protocol's session length; participants Patient/<id> (or the "
-    "patient-resource parameter), Location/site-<id> or Location/chair-<id>, Practitioner/<id> optional), booked "
+    "patient-resource parameter), Location/site-<id> or Location/chair-<id>, Practitioner/<id> optional: a nurse "
+    "working at that site, anyone else answers 400), booked "
     "under the patient's open plan for that protocol if there is one; or an existing Appointment with a new start "
     "(a move; a Location/chair-<id> participant picks the chair) or with status cancelled (cancelationReason.text "
     "or comment is the reason). patient-resource names the patient (by MRN) for a proposal made without one. "
@@ -130,10 +131,16 @@ def capability_statement(base: str) -> CapabilityStatement:
             documentation=(
                 "Find Existing Appointments (ITI-118) is this search. date=<YYYY-MM-DD> is that calendar day "
                 "where each appointment's site is (a 09:00 session in Sydney on 3 March is on 3 March); a "
+                "month (YYYY-MM) or a year (YYYY) is all its days there, and the prefixes compare with that "
+                "whole range (date=2026-03: in March; ge2026-03: from 1 March; gt2026-03: from 1 April; "
+                "le2026-03: to the end of March; lt2026-03: before March), as for every date parameter; a "
                 "dateTime without an offset is UTC. In $find, a date (start, end) is the day at the site the "
-                "times are found at, or the UTC day when sites in several time zones answer; the window "
+                "times are found at, or the UTC day when sites in several time zones answer, a month or a "
+                "year its first day; the window "
                 "runs from the start of its start and ends at the start of its end (an end date is not "
-                "searched), while a timing boundsPeriod's end date is included, as a Period's is."
+                "searched), while a timing boundsPeriod's end date is included, as a Period's is (a month or "
+                "a year to its last day). status: checked-in is a patient checked in or in the chair (the "
+                "encounter under way); no session is ever arrived, so status=arrived finds none."
             ),
         ),
         _resource(

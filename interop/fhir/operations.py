@@ -21,7 +21,7 @@ from fhir.resources.R4B.coding import Coding
 from fhir.resources.R4B.parameters import Parameters, ParametersParameter
 from fhir.resources.R4B.patient import Patient as FPatient
 
-from clinic.models import Chair, StaffMember
+from clinic.models import Chair, Role, StaffMember
 from clinic.permissions import works_at
 from interop.fhir import find_reasons, ids
 from interop.fhir import representation as rep
@@ -753,6 +753,13 @@ class BookView(WriteOperationView):
             nurse = StaffMember.objects.filter(pk=min(actors["Practitioner"])).select_related("user").first()
             if nurse is None:
                 raise FHIRError(404, "not-found", f"Practitioner/{min(actors['Practitioner'])} is not known.")
+            # The nurse who sits with the session: an active nurse of that site (the front desk, a
+            # prescriber or another site's nurse cannot be booked there).
+            if nurse.role != Role.NURSE or not works_at(nurse, sites[0]):
+                raise invalid(
+                    f"participant: Practitioner/{nurse.pk} is not a nurse working at Location/site-{sites[0].pk}; "
+                    "name one of that site's nurses, or leave the Practitioner out and one is chosen."
+                )
         plan = open_plan(patient, protocol)
         if plan is not None and plan.site_id != sites[0].pk:
             plan = None

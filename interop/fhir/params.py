@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from collections.abc import Iterable
@@ -15,7 +16,8 @@ from scheduling.engine.wallclock import day_bounds
 PREFIXES = ("eq", "ne", "ge", "gt", "le", "lt", "sa", "eb", "ap")
 MAX_COUNT = 100
 DEFAULT_COUNT = 20
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# A FHIR date at any precision it allows, populated from the left: a year, a month or a day.
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 
 def require_in_range(when: dt.datetime | dt.date, *, name: str, earliest: dt.date = CLINICAL_EARLIEST) -> None:
@@ -25,18 +27,46 @@ def require_in_range(when: dt.datetime | dt.date, *, name: str, earliest: dt.dat
         raise invalid(f"{name}: {range_message(earliest, CLINICAL_LATEST)}")
 
 
+def date_span(text: str, *, name: str, earliest: dt.date = CLINICAL_EARLIEST) -> tuple[dt.date, dt.date] | None:
+    """The calendar days [first, after) a FHIR date stands for: a day (YYYY-MM-DD), or the whole month
+    (YYYY-MM) or year (YYYY), as FHIR search reads a date of lower precision; None when `text` is not a
+    date (a dateTime). Invalid when none of its days lies in the clinical range (from `earliest`)."""
+    match = _DATE.match(text)
+    if match is None:
+        return None
+    year_text, month_text, day_text = match.groups()
+    year = int(year_text)
+    try:
+        if day_text is not None:
+            first = last = dt.date(year, int(month_text), int(day_text))
+        elif month_text is not None:
+            month = int(month_text)
+            first = dt.date(year, month, 1)
+            last = dt.date(year, month, calendar.monthrange(year, month)[1])
+        else:
+            first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    except ValueError as exc:
+        raise invalid(f"{name}: {text!r} is not a FHIR date or dateTime.") from exc
+    # A month or a year that only starts before the range (birth dates from 1900-01-02) still holds days in it.
+    if last < earliest or first > CLINICAL_LATEST:
+        raise invalid(f"{name}: {range_message(earliest, CLINICAL_LATEST)}")
+    return first, last + dt.timedelta(days=1)
+
+
 def parse_instant(value: str, *, name: str, earliest: dt.date = CLINICAL_EARLIEST) -> tuple[dt.datetime, dt.datetime]:
-    """The range [lower, upper) a FHIR date or dateTime value stands for. A date is here the whole
-    UTC day (callers that know the site read it there: `parse_when`, `DateCondition.in_zone`); a
-    dateTime without a zone is read as UTC. Out of the clinical range (from `earliest`): invalid."""
+    """The range [lower, upper) a FHIR date or dateTime value stands for. A date (a day, a month or a
+    year) is here its whole UTC days (callers that know the site read it there: `parse_when`,
+    `DateCondition.in_zone`); a dateTime without a zone is read as UTC. Out of the clinical range
+    (from `earliest`): invalid."""
     # A "+" of an offset that the client forgot to escape in a query string arrives as a space.
     text = value.strip().replace(" ", "+")
+    days = date_span(text, name=name, earliest=earliest)
+    if days is not None:
+        first, after = days
+        return dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC), dt.datetime.combine(
+            after, dt.time(), tzinfo=dt.UTC
+        )
     try:
-        if _DATE.match(text):
-            day = dt.date.fromisoformat(text)
-            require_in_range(day, name=name, earliest=earliest)
-            lower = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-            return lower, lower + dt.timedelta(days=1)
         instant = dt.datetime.fromisoformat(text)
     except (ValueError, OverflowError) as exc:
         raise invalid(f"{name}: {value!r} is not a FHIR date or dateTime.") from exc
@@ -46,10 +76,11 @@ def parse_instant(value: str, *, name: str, earliest: dt.date = CLINICAL_EARLIES
     return instant, instant + dt.timedelta(microseconds=1)
 
 
-def parse_when(value: object, *, name: str) -> dt.datetime | dt.date:
+def parse_when(value: object, *, name: str, closing: bool = False) -> dt.datetime | dt.date:
     """A FHIR dateTime (an instant; read as UTC without a zone) or date, as text or as fhir.resources
     read it. A date is a calendar day at the clinic: where it begins depends on the site's zone
-    (`at_zone`), not on UTC's."""
+    (`at_zone`), not on UTC's. A month (YYYY-MM) or a year (YYYY) stands for its first day, or, as the
+    `closing` edge of a Period (whose end it includes), for its last."""
     if isinstance(value, dt.datetime):
         return as_instant(value, name=name)
     if isinstance(value, dt.date):
@@ -58,13 +89,10 @@ def parse_when(value: object, *, name: str) -> dt.datetime | dt.date:
     if not isinstance(value, str):
         raise invalid(f"{name}: give a dateTime or a date.")
     text = value.strip()
-    if _DATE.match(text):
-        try:
-            day = dt.date.fromisoformat(text)
-        except ValueError as exc:
-            raise invalid(f"{name}: {value!r} is not a FHIR date or dateTime.") from exc
-        require_in_range(day, name=name)
-        return day
+    days = date_span(text, name=name)
+    if days is not None:
+        first, after = days
+        return after - dt.timedelta(days=1) if closing else first
     return parse_instant(text, name=name)[0]
 
 
@@ -98,15 +126,16 @@ class DateCondition:
     prefix: str
     lower: dt.datetime
     upper: dt.datetime
-    # For a date without a time: the calendar day (`lower`/`upper` are then its UTC day).
-    day: dt.date | None = None
+    # For a date without a time: its calendar days [first, after), one day, a month or a year
+    # (`lower`/`upper` are then their UTC days).
+    days: tuple[dt.date, dt.date] | None = None
 
     def in_zone(self, zone: ZoneInfo) -> DateCondition:
-        """The condition with a calendar day read as that day in `zone`."""
-        if self.day is None:
+        """The condition with calendar days read as those days in `zone`."""
+        if self.days is None:
             return self
-        lower, upper = day_bounds(self.day, zone)
-        return DateCondition(self.prefix, lower, upper, self.day)
+        first, after = self.days
+        return DateCondition(self.prefix, day_bounds(first, zone)[0], day_bounds(after, zone)[0], self.days)
 
     def lookups(self, field: str) -> dict[str, dt.datetime]:
         if self.prefix == "eq":
@@ -121,13 +150,17 @@ class DateCondition:
 
 
 def date_condition(value: str, *, name: str, earliest: dt.date = CLINICAL_EARLIEST) -> DateCondition:
+    """A date search value: its prefix and the range [lower, upper) its value stands for, at the
+    precision given (a year, a month, a day, an instant). The prefixes compare that range with the
+    searched instant or day as FHIR R4 search says: eq within it, ge/le from its start/to its end,
+    gt/lt after its end/before its start."""
     prefix = value[:2] if value[:2] in PREFIXES else "eq"
     if prefix not in ("eq", "ge", "gt", "le", "lt"):
         raise invalid(f"{name}: the prefix {prefix!r} is not supported; use eq, ge, gt, le or lt.")
     rest = value[2:] if value[:2] in PREFIXES else value
     lower, upper = parse_instant(rest, name=name, earliest=earliest)
-    day = lower.date() if _DATE.match(rest.strip()) else None
-    return DateCondition(prefix, lower, upper, day)
+    days = date_span(rest.strip(), name=name, earliest=earliest)
+    return DateCondition(prefix, lower, upper, days)
 
 
 def row_number(text: str) -> int | None:

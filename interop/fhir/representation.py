@@ -30,13 +30,15 @@ V2_IDENTIFIER_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0203"
 ROUTE_SYSTEM = "urn:clinic-scheduler:fhir:route"
 PRACTITIONER_ROLE_SYSTEM = "urn:clinic-scheduler:fhir:staff-role"
 
-# Our appointment states as FHIR AppointmentStatus codes.
+# Our appointment states as FHIR AppointmentStatus codes. In the chair is still "checked-in" (the
+# encounter under way): FHIR's "arrived" is a patient waiting to be seen, before "checked-in", and a
+# session must never step back as it goes on. No state of ours is "arrived".
 STATUS_TO_FHIR = {
     AppointmentStatus.HELD: "pending",
     AppointmentStatus.BOOKED: "booked",
     AppointmentStatus.CONFIRMED: "booked",
     AppointmentStatus.CHECKED_IN: "checked-in",
-    AppointmentStatus.IN_CHAIR: "arrived",
+    AppointmentStatus.IN_CHAIR: "checked-in",
     AppointmentStatus.COMPLETED: "fulfilled",
     AppointmentStatus.CANCELLED: "cancelled",
     AppointmentStatus.NO_SHOW: "noshow",
@@ -44,6 +46,19 @@ STATUS_TO_FHIR = {
 FHIR_TO_STATUSES: dict[str, list[str]] = {}
 for ours, theirs in STATUS_TO_FHIR.items():
     FHIR_TO_STATUSES.setdefault(theirs, []).append(ours.value)
+# Every code of FHIR R4's AppointmentStatus: a search by one we never use finds nothing, it is no error.
+FHIR_APPOINTMENT_STATUSES = (
+    "proposed",
+    "pending",
+    "booked",
+    "arrived",
+    "fulfilled",
+    "cancelled",
+    "noshow",
+    "entered-in-error",
+    "checked-in",
+    "waitlist",
+)
 
 
 def mrn_system() -> str:

@@ -180,7 +180,7 @@ def _session_day(queryset: QuerySet, values: list[str]) -> QuerySet:
     zones = sorted(set(Site.objects.values_list("time_zone", flat=True)))
     for value in values:
         condition = date_condition(value, name="date")
-        if condition.day is None:
+        if condition.days is None:
             queryset = queryset.filter(**condition.lookups("starts_at"))
             continue
         by_zone = Q()
@@ -201,7 +201,7 @@ def _appointment_status(queryset: QuerySet, values: list[str]) -> QuerySet:
     for value in values:
         ours: list[str] = []
         for code in _split([value]):
-            if code not in rep.FHIR_TO_STATUSES and code not in ("proposed", "entered-in-error", "waitlist"):
+            if code not in rep.FHIR_APPOINTMENT_STATUSES:
                 raise invalid(f"status: {code!r} is not an Appointment status.")
             ours += rep.FHIR_TO_STATUSES.get(code, [])
         queryset = queryset.filter(status__in=ours)

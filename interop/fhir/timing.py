@@ -9,7 +9,7 @@ What is read, and how:
 - repeat.when (EventTiming MORN, AFT, EVE and their .early/.late, NOON): sessions start within
   the clinic's stretch for that code (WHEN_STARTS); several codes must join into one stretch;
 - repeat.boundsPeriod: the search window is cut to it (start and end of $find still apply); a
-  date there is a calendar day at the site, the end's day included.
+  date there is a calendar day at the site (a month or a year: all its days), the end's included.
 Refused: event, code, modifierExtension, boundsDuration, boundsRange, count, countMax, duration,
 durationMax, durationUnit, frequency, frequencyMax, period, periodMax, periodUnit, offset, and
 the when codes tied to meals or sleep (C, AC, PC, HS, WAKE, PHS, ...) and NIGHT."""
@@ -142,7 +142,7 @@ def timing_wish(values: list[Any]) -> TimingWish | None:
     if parsed.boundsPeriod is not None:
         bounds = parsed.boundsPeriod
         first_day, not_before = _edge(bounds.start, name="timing.repeat.boundsPeriod.start")
-        last_day, not_after = _edge(bounds.end, name="timing.repeat.boundsPeriod.end")
+        last_day, not_after = _edge(bounds.end, name="timing.repeat.boundsPeriod.end", closing=True)
         wish = TimingWish(weekdays, earliest, latest, not_before, not_after, first_day, last_day)
         # Checked in UTC (a site's zone moves both edges alike, give or take a clock change).
         in_utc = wish.at(ZoneInfo("UTC"))
@@ -151,11 +151,12 @@ def timing_wish(values: list[Any]) -> TimingWish | None:
     return wish
 
 
-def _edge(value: Any, *, name: str) -> tuple[dt.date | None, dt.datetime | None]:
-    """A boundsPeriod edge: (a calendar day, read at the site later; or None) and (an instant, or None)."""
+def _edge(value: Any, *, name: str, closing: bool = False) -> tuple[dt.date | None, dt.datetime | None]:
+    """A boundsPeriod edge: (a calendar day, read at the site later; or None) and (an instant, or None).
+    A month or a year is its first day, or its last as the `closing` (end) edge."""
     if value is None:
         return None, None
-    when = parse_when(value, name=name)
+    when = parse_when(value, name=name, closing=closing)
     return (None, when) if isinstance(when, dt.datetime) else (when, None)
 
 
