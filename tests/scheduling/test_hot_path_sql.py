@@ -180,6 +180,7 @@ def _expected_snapshot(*, site, start, end, patient, chairs, nurse_ids, exclude)
         if s.site_id == site.pk
         and s.staff.role == Role.NURSE
         and s.staff.active
+        and (s.staff.all_sites or s.site_id in {x.pk for x in s.staff.sites.all()})  # she works there
         and s.starts_at < end
         and s.ends_at > start
         and (nurse_ids is None or s.staff_id in nurse_ids)
