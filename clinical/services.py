@@ -53,7 +53,12 @@ LABELS = {
 
 
 def _lock(appointment: Appointment) -> Appointment:
-    return Appointment.objects.select_for_update().select_related("site", "patient").get(pk=appointment.pk)
+    # Its own row and its patient's: not its site's, which would queue every recording at the site.
+    return (
+        Appointment.objects.select_for_update(of=("self", "patient"))
+        .select_related("site", "patient")
+        .get(pk=appointment.pk)
+    )
 
 
 def _require_arrived(appointment: Appointment, action: str, allowed: Sequence[str] = ARRIVED) -> None:

@@ -41,6 +41,8 @@ from scheduling.selectors import (
     site_placement,
 )
 from scheduling.services.core import (
+    PLAN_AND_PATIENT_ROWS,
+    PLAN_ROW,
     PlannedSession,
     acting_user,
     best_problem,
@@ -315,7 +317,7 @@ def appointment_book(
     if starts_at <= now:
         raise InvalidInput("A session cannot be booked in the past.", details={"field": "starts_at"})
     if plan is not None:
-        plan = TreatmentPlan.objects.select_for_update().select_related("protocol", "site").get(pk=plan.pk)
+        plan = TreatmentPlan.objects.select_for_update(of=PLAN_ROW).select_related("protocol", "site").get(pk=plan.pk)
         if plan.patient_id != patient.pk:
             raise InvalidInput("That plan belongs to another patient.", details={"field": "plan"})
         if plan.status not in BOOKABLE_PLAN_STATUSES:
@@ -652,7 +654,9 @@ def appointment_complete(*, appointment: Appointment, actor: AbstractBaseUser | 
         reason="Completed",
     )
     if done.plan_id and done.phase == Phase.INDUCTION:
-        plan = TreatmentPlan.objects.select_for_update().select_related("protocol", "site").get(pk=done.plan_id)
+        plan = (
+            TreatmentPlan.objects.select_for_update(of=PLAN_ROW).select_related("protocol", "site").get(pk=done.plan_id)
+        )
         rule = induction_rule(plan.protocol)
         held = plan.appointments.filter(
             phase=Phase.INDUCTION, induction_round=plan.induction_round, status=AppointmentStatus.COMPLETED
@@ -785,7 +789,7 @@ def _course_after_lost_session(
     if appointment.plan_id is None:
         raise InvalidState("The session is not part of a course.")  # callers only pass course sessions
     plan = (
-        TreatmentPlan.objects.select_for_update()
+        TreatmentPlan.objects.select_for_update(of=PLAN_AND_PATIENT_ROWS)
         .select_related("protocol", "site", "patient")
         .get(pk=appointment.plan_id)
     )

@@ -122,6 +122,13 @@ class PlannedSession:
     induction_round: int = 1
 
 
+# A plan is locked with only its own row (and its patient's where the caller reads the patient
+# with it): FOR UPDATE without OF would lock every joined row, its protocol's and its site's too,
+# and so queue every booking of that protocol across the clinic, and every one at that site,
+# behind each other. The plan's rules are the plan's; booking's own locks are lock_for_booking's.
+PLAN_ROW = ("self",)
+PLAN_AND_PATIENT_ROWS = ("self", "patient")
+
 # What a booking plans the patient's reminders from (scheduling.reminders): read again with the lock.
 _REMINDER_INPUTS = ("reminder_consent", "email", "mobile_phone", "preferred_channel", "time_zone", "home_site_id")
 

@@ -59,6 +59,7 @@ from scheduling.selectors import (
     site_snapshot,
 )
 from scheduling.services.core import (
+    PLAN_AND_PATIENT_ROWS,
     PlannedSession,
     insert_sessions,
     local_label,
@@ -418,7 +419,11 @@ def course_book(
     """Book a whole induction course atomically: every session or none.
 
     Pass the sessions a client showed (possibly adjusted), or a start date to plan afresh."""
-    plan = TreatmentPlan.objects.select_for_update().select_related("protocol", "site", "patient").get(pk=plan.pk)
+    plan = (
+        TreatmentPlan.objects.select_for_update(of=PLAN_AND_PATIENT_ROWS)
+        .select_related("protocol", "site", "patient")
+        .get(pk=plan.pk)
+    )
     if plan.status not in BOOKABLE_PLAN_STATUSES:
         raise InvalidState(f"The plan is {plan.get_status_display().lower()}; a course cannot be booked.")
     from scheduling.services.eligibility import require_eligible

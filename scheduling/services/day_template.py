@@ -40,7 +40,8 @@ def day_template_request(*, site: Site, actor: AbstractBaseUser, now: dt.datetim
     """Queue a computation of `site`'s template; a request already queued and not stale is returned
     instead of a second one, so a double click solves once."""
     with transaction.atomic():
-        Site.objects.select_for_update().filter(pk=site.pk).first()  # one request at a time per site
+        # One request at a time per site; NO KEY: bookings' foreign-key checks on the site row go on.
+        Site.objects.select_for_update(no_key=True).filter(pk=site.pk).first()
         waiting = (
             DayTemplate.objects.filter(site=site, state=DayTemplateState.PENDING, requested_at__gt=now - STALE_REQUEST)
             .order_by("-requested_at")

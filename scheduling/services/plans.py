@@ -33,7 +33,7 @@ from scheduling.models import (
 )
 from scheduling.selectors import plan_preferences, resume_days
 from scheduling.services.appointments import appointment_cancel
-from scheduling.services.core import acting_user, save_with_history
+from scheduling.services.core import PLAN_AND_PATIENT_ROWS, acting_user, save_with_history
 from scheduling.services.courses import (
     MaintenanceReplan,
     course_book,
@@ -54,7 +54,11 @@ def _require_reason(reason: str) -> str:
 
 
 def _lock(plan: TreatmentPlan, expected_version: int | None) -> TreatmentPlan:
-    locked = TreatmentPlan.objects.select_for_update().select_related("protocol", "site", "patient").get(pk=plan.pk)
+    locked = (
+        TreatmentPlan.objects.select_for_update(of=PLAN_AND_PATIENT_ROWS)
+        .select_related("protocol", "site", "patient")
+        .get(pk=plan.pk)
+    )
     if expected_version is not None and locked.version != expected_version:
         raise StaleVersion(
             f"The plan was changed by someone else (now version {locked.version}, you edited version "
