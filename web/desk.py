@@ -163,6 +163,7 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     appointments = day_board(site=site, day=day, now=now)
     patients_shown(request, patient_ids_of(appointments))
     chairs = sorted(Chair.objects.filter(site=site, active=True).order_by("name", "pk"), key=_natural)
+    shows_patients = request.can["patient_chart"]  # type: ignore[attr-defined]
     for appointment in appointments:
         appointment.site = site  # every row is at this site; saves a query per row
         appointment.label = session_label(appointment)  # type: ignore[attr-defined]
@@ -173,7 +174,10 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         appointment.can_undo_check_in = appointment.status == AppointmentStatus.CHECKED_IN  # type: ignore[attr-defined]
         appointment.can_move = appointment.status in UPCOMING_STATUSES and not appointment.is_late  # type: ignore[attr-defined]
         appointment.can_cancel = appointment.status in (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN)  # type: ignore[attr-defined]
-        appointment.ride = appointment.ride_home or appointment.patient.escort_name  # type: ignore[attr-defined]
+        # Who drives the patient home is the patient's data (a name, often the family's): those
+        # who see no patients (clinic administrators) are told only whether a ride is recorded.
+        ride = appointment.ride_home or appointment.patient.escort_name
+        appointment.ride = ride if shows_patients or not ride else "recorded"  # type: ignore[attr-defined]
         appointment.has_actions = any(  # type: ignore[attr-defined]
             (
                 appointment.can_check_in,
@@ -280,9 +284,10 @@ def week(request: HttpRequest) -> HttpResponse:
     monday = day - dt.timedelta(days=day.weekday())
     start, _ = day_bounds(monday, site.zone)
     _, end = day_bounds(monday + dt.timedelta(days=6), site.zone)
-    # Cancelled ones too: they are only counted, not listed.
+    # Cancelled ones too: they are only counted, not listed. Each under the local day it starts on:
+    # one running over Sunday midnight into this Monday is the previous week's.
     appointments = list(
-        Appointment.objects.filter(site=site, starts_at__lt=end, ends_at__gt=start)
+        Appointment.objects.filter(site=site, starts_at__gte=start, starts_at__lt=end)
         .select_related("patient", "chair", "plan__protocol")
         .order_by("starts_at", "chair__name")
     )

@@ -40,3 +40,21 @@ def test_an_administrator_does_not_read_why_a_session_was_cancelled(client, web)
     client.logout()
     login(client, web.desk.user)
     assert "Flu and fever" in client.get(reverse("web:board") + f"?day={day}").content.decode()
+
+
+@pytest.mark.parametrize("page", ["board", "print"])
+def test_an_administrator_is_told_a_ride_home_is_recorded_but_not_who_drives(client, web, page):
+    """The escort (the patient's usual driver, or the session's ride) is a name from the patient's
+    record, often the family's: the desk reads it, an administrator only that there is one."""
+    session = web.sessions_a[0]
+    web.patient_a.escort_name = "Tom Archer (husband)"
+    web.patient_a.save()
+    day = session.starts_at.astimezone(web.clinic.site.zone).date().isoformat()
+    url = reverse("web:board") + f"?day={day}" + ("&print=1" if page == "print" else "")
+    login(client, web.desk.user)
+    assert "Tom Archer" in client.get(url).content.decode()
+    client.logout()
+    login(client, web.admin.user)
+    shown = client.get(url).content.decode()
+    assert "Tom Archer" not in shown
+    assert "recorded" in shown
