@@ -191,3 +191,23 @@ def test_a_plan_ended_releases_the_session_begun_a_moment_ago_the_patient_has_no
     services.plan_end(plan=plan, reason="Patient withdrew consent", actor=clinic.prescriber.user, now=ended_at)
     booked[0].refresh_from_db()
     assert booked[0].status == AppointmentStatus.CANCELLED
+
+
+def test_a_session_left_booked_on_a_paused_plan_is_refused_at_check_in_with_the_plans_state():
+    """A pause releases the sessions not yet over; one already over but never marked (the patient
+    came very late, or the desk forgot) stays booked. Checked in later that day, on a plan that no
+    longer runs, it is refused, and the desk is told what to do, not given a generic refusal."""
+    clinic = make_clinic()
+    plan = clinic.plan()
+    first = services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)[0]
+    paused_at = first.ends_at + dt.timedelta(minutes=5)
+    services.plan_pause(plan=plan, reason="Travelling", actor=clinic.prescriber.user, now=paused_at)
+    first.refresh_from_db()
+    assert first.status == AppointmentStatus.BOOKED  # over before the pause: not released
+
+    with pytest.raises(DomainError, match="The plan is paused; this session is not given"):
+        services.appointment_check_in(
+            appointment=first, actor=clinic.front_desk.user, now=paused_at + dt.timedelta(minutes=10)
+        )
+    first.refresh_from_db()
+    assert first.status == AppointmentStatus.BOOKED
