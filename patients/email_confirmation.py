@@ -8,6 +8,11 @@ for a link; it is mailed to the address; opened while signed in as that patient,
 address as confirmed. Both halves are needed: the mailbox (the link) and the login (the session).
 Whoever changes `email` afterwards makes it unconfirmed again, until the patient confirms anew.
 
+The patient may also ask, in the portal, for another address (`email_change_request`): it is kept
+as `email_requested`, and the link goes to that address. Confirmed the same way (the new mailbox
+and the login), it becomes the chart's `email`, confirmed; the old address is told of the change
+(patients/notices.py), as for any change. Until then the clinic writes to the old address.
+
 The link is signed (django.core.signing with the SECRET_KEY), names the patient and a digest of
 the address, and lapses after CONFIRM_MAX_AGE or once the chart's address is another. The broker
 carries the patient's id, never the address."""
@@ -24,9 +29,9 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.urls import reverse
 
-from clinic.errors import InvalidState
+from clinic.errors import InvalidInput, InvalidState
 from clinic.security.password_reset import hourly_count_allows
-from clinic.validators import upper_by_letter
+from clinic.validators import same_address, upper_by_letter
 from patients.models import Patient
 
 log = logging.getLogger(__name__)
@@ -59,6 +64,50 @@ def confirmation_token(patient: Patient) -> str:
     return signing.dumps({"p": patient.pk, "e": _address_digest(patient.email)}, salt=_SALT)
 
 
+def change_token(patient: Patient) -> str:
+    """The link for the address the patient asked to use instead (`email_requested`)."""
+    return signing.dumps({"p": patient.pk, "e": _address_digest(patient.email_requested), "c": 1}, salt=_SALT)
+
+
+CHANGE_SUBJECT = "Confirm your new email address for the clinic"
+CHANGE_BODY = (
+    "Hello {first_name},\n\n"
+    "You asked the clinic to write to this address from now on. To confirm it, open this link and "
+    "sign in to the clinic's patient portal:\n\n{link}\n\n"
+    "The link works for {days} days. Until you confirm, the clinic keeps writing to the address it "
+    "had. If you did not ask for this, you can ignore this email.\n"
+)
+
+
+def email_change_request(*, patient: Patient, address: str) -> str:
+    """Keep `address` as the one the patient asked to use instead of the chart's (the caller queues
+    the link to it, patients.tasks.email_change_link_send, on commit). InvalidInput when it is the
+    chart's already."""
+    address = address.strip()
+    if same_address(address, patient.email):
+        raise InvalidInput("That is the address on your record already.", details={"field": "email"})
+    with transaction.atomic():
+        locked = Patient.objects.select_for_update().get(pk=patient.pk)
+        locked.email_requested = address
+        locked._change_reason = "The patient asked to use another email address (not confirmed yet)"  # type: ignore[attr-defined]
+        locked.save(update_fields=["email_requested"])
+    patient.email_requested = address
+    return address
+
+
+def change_link_send(*, patient_id: int) -> bool:
+    """Mail the link that confirms the address the patient asked for, to that address; False when
+    they asked for none (or took it back)."""
+    patient = Patient.objects.filter(pk=patient_id).first()
+    if patient is None or not patient.email_requested:
+        return False
+    link = settings.SITE_URL + reverse("web:portal-email-confirm", args=[change_token(patient)])
+    body = CHANGE_BODY.format(first_name=patient.first_name, link=link, days=CONFIRM_MAX_AGE.days)
+    EmailMessage(CHANGE_SUBJECT, body, settings.DEFAULT_FROM_EMAIL, [patient.email_requested]).send()
+    log.info("Email change link sent for patient %s", patient.pk)
+    return True
+
+
 def confirmation_link_send(*, patient_id: int) -> bool:
     """Mail the patient a link to confirm the address on the chart now; False when there is none
     or it is confirmed already."""
@@ -83,6 +132,13 @@ def confirmation_address(token: str, patient: Patient) -> str:
         raise InvalidState("This link is not one of ours.") from exc
     if not isinstance(data, dict) or data.get("p") != patient.pk:
         raise InvalidState("This link was sent to another patient. Sign in as the patient it was sent to.")
+    if data.get("c"):
+        if not patient.email_requested or data.get("e") != _address_digest(patient.email_requested):
+            raise InvalidState(
+                "You have asked for another address since this link was sent, or it is in use already. "
+                "Ask for a new link below."
+            )
+        return patient.email_requested
     if not patient.email or data.get("e") != _address_digest(patient.email):
         raise InvalidState(
             "The email address on your record has changed since this link was sent. Ask for a new one below."
@@ -96,6 +152,12 @@ def email_confirm(*, patient: Patient, token: str, now: dt.datetime) -> str:
     with transaction.atomic():
         locked = Patient.objects.select_for_update().get(pk=patient.pk)
         address = confirmation_address(token, locked)
+        if not same_address(address, locked.email):
+            # The address they asked for, from its mailbox: now the chart's (the old one is told).
+            locked.email, locked.email_requested = address, ""
+            locked._change_reason = "Contact email changed by the patient, confirmed from the new address"  # type: ignore[attr-defined]
+            locked.save(update_fields=["email", "email_requested"])
+            patient.email, patient.email_requested = address, ""
         locked.email_confirmed = locked.email
         locked.email_confirmed_at = now
         locked._change_reason = "Contact email confirmed by the patient"  # type: ignore[attr-defined]

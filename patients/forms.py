@@ -43,3 +43,9 @@ class ReminderPreferencesForm(RefusesControlCharacters, forms.ModelForm):
         patient._change_reason = "Reminder preferences changed by the patient"
         patient.save(update_fields=fields)
         return patient
+
+
+class EmailChangeForm(RefusesControlCharacters, forms.Form):
+    """The address a patient asks, in the portal, to use instead of the one on their record."""
+
+    email = forms.EmailField(label="New email address", max_length=254)

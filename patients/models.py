@@ -53,6 +53,10 @@ class Patient(models.Model):
     # `email` is unconfirmed until the patient confirms it again.
     email_confirmed = models.EmailField(blank=True, editable=False)
     email_confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # An address the patient asked, in the portal, to use instead: it becomes `email` only once
+    # they confirm it from that mailbox (patients/email_confirmation.py); until then the clinic
+    # writes to `email`. Written on purpose only, like the confirmation.
+    email_requested = models.EmailField(blank=True, editable=False)
     mobile_phone = PhoneNumberField(blank=True)
     home_site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="patients")
     # Blank means the home site's zone.
@@ -106,11 +110,11 @@ class Patient(models.Model):
         rows = type(self)._base_manager.filter(pk=self.pk)
         if transaction.get_connection().in_atomic_block:
             rows = rows.select_for_update()
-        stored = rows.values_list("email", *EMAIL_CONFIRMATION_FIELDS).first()
+        stored = rows.values_list("email", "email_requested", *EMAIL_CONFIRMATION_FIELDS).first()
         if stored is None:  # a new row with its id chosen
             super().save(*args, **kwargs)
             return
-        email, *confirmation = stored
+        email, requested, *confirmation = stored
         self._email_changed = email != self.email
         readdress = email != self.email and not same_address(email, self.email)
         if readdress:
@@ -120,11 +124,15 @@ class Patient(models.Model):
             names = {f.name for f in self._meta.concrete_fields if not f.primary_key and f.attname not in deferred}
             if not readdress:
                 names -= set(EMAIL_CONFIRMATION_FIELDS)
+            # The patient's request is theirs: a row read before it must not write it back empty.
+            names.discard("email_requested")
         elif readdress:
             names |= set(EMAIL_CONFIRMATION_FIELDS)
         if not names & set(EMAIL_CONFIRMATION_FIELDS):
             # The copy (and so its history row) says what the row keeps, not what was read before.
             self.email_confirmed, self.email_confirmed_at = confirmation
+        if "email_requested" not in names:
+            self.email_requested = requested
         kwargs["update_fields"] = names
         super().save(*args, **kwargs)
 

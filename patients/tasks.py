@@ -1,6 +1,7 @@
 """The patients app's background work: the notice of a changed contact email (patients/notices.py
 says when it is sent), mailed to the address before the change, read from the change's history row;
-and the link that lets a patient confirm the contact email (patients/email_confirmation.py)."""
+and the links that let a patient confirm the contact email, or an address they asked to use
+instead (patients/email_confirmation.py)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 
 from clinic.validators import same_address
-from patients.email_confirmation import confirmation_link_send
+from patients.email_confirmation import change_link_send, confirmation_link_send
 from patients.models import Patient
 
 log = logging.getLogger(__name__)
 
-# Both tasks mail one message: a mail server down or refusing for a while is tried again.
+# Each task mails one message: a mail server down or refusing for a while is tried again.
 MAIL_TASK: dict = {
     "ignore_result": True,
     "autoretry_for": (OSError, SMTPException),
@@ -60,3 +61,8 @@ def email_change_notice_send(history_id: int) -> bool:
 @shared_task(name="patients.tasks.email_confirmation_send", **MAIL_TASK)
 def email_confirmation_send(patient_id: int) -> bool:
     return confirmation_link_send(patient_id=patient_id)
+
+
+@shared_task(name="patients.tasks.email_change_link_send", **MAIL_TASK)
+def email_change_link_send(patient_id: int) -> bool:
+    return change_link_send(patient_id=patient_id)

@@ -61,5 +61,6 @@ def test_the_worker_knows_every_task_the_pages_enqueue():
         "clinic.security.tasks.password_reset_send",
         "patients.tasks.email_change_notice_send",
         "patients.tasks.email_confirmation_send",
+        "patients.tasks.email_change_link_send",
         "scheduling.tasks.dispatch_due_reminders",
     } <= names

@@ -21,10 +21,16 @@ from clinic.audit import log_anonymous_access, patients_shown
 from clinic.errors import DomainError
 from clinic.security.signals import ACCESS_LOG_PATH_ATTRIBUTE
 from measures.selectors import due_questionnaires
-from patients.email_confirmation import CONFIRM_MAX_AGE, confirmation_address, email_confirm, link_may_be_sent
-from patients.forms import ReminderPreferencesForm
+from patients.email_confirmation import (
+    CONFIRM_MAX_AGE,
+    confirmation_address,
+    email_change_request,
+    email_confirm,
+    link_may_be_sent,
+)
+from patients.forms import EmailChangeForm, ReminderPreferencesForm
 from patients.models import Patient
-from patients.tasks import email_confirmation_send
+from patients.tasks import email_change_link_send, email_confirmation_send
 from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus
 from scheduling.reminders.ics import appointment_event, appointment_ics
 from scheduling.reminders.services import calendar_feed_revoke, calendar_feed_rotate
@@ -58,7 +64,11 @@ def _decorate(appointment: Appointment, now: dt.datetime) -> Appointment:
 
 
 def portal_context(
-    request: HttpRequest, *, now: dt.datetime, form: ReminderPreferencesForm | None = None
+    request: HttpRequest,
+    *,
+    now: dt.datetime,
+    form: ReminderPreferencesForm | None = None,
+    email_form: EmailChangeForm | None = None,
 ) -> dict[str, Any]:
     patient: Patient = request.patient  # type: ignore[attr-defined]
     patients_shown(request, [patient.pk])
@@ -83,6 +93,7 @@ def portal_context(
         "upcoming": upcoming,
         "past": list(reversed(past))[:PAST_SHOWN],
         "form": form or ReminderPreferencesForm(instance=patient),
+        "email_form": email_form or EmailChangeForm(),
         "feed_url": feed,
         "webcal_url": "webcal://" + feed.split("://", 1)[1] if feed else "",
         "zone": patient.zone.key,
@@ -236,6 +247,32 @@ def email_confirmation_request(request: HttpRequest) -> HttpResponse:
     return redirect(reverse("home") + "#email")
 
 
+@require_POST
+@patient_required
+def email_change(request: HttpRequest) -> HttpResponse:
+    """The patient asks to use another address: a link to confirm it goes to it; the record keeps
+    the old one until they do."""
+    patient: Patient = request.patient  # type: ignore[attr-defined]
+    form = EmailChangeForm(request.POST)
+    if not form.is_valid():
+        return _render_portal(request, portal_context(request, now=timezone.now(), email_form=form), status=400)
+    if not link_may_be_sent(patient):
+        messages.error(request, "You have asked for several links in the last hour. Open the latest one, or try later.")
+        return redirect(reverse("home") + "#email")
+    try:
+        address = email_change_request(patient=patient, address=form.cleaned_data["email"])
+        transaction.on_commit(lambda: email_change_link_send.delay(patient.pk))
+    except DomainError as exc:
+        form.add_error("email", exc.message)
+        return _render_portal(request, portal_context(request, now=timezone.now(), email_form=form), status=400)
+    messages.success(
+        request,
+        f"We are sending a link to {address}. Open it within {CONFIRM_MAX_AGE.days} days and sign in here: "
+        "the clinic then writes to that address. Until then it keeps writing to the one on your record.",
+    )
+    return redirect(reverse("home") + "#email")
+
+
 # The link's token, kept in the session between the link and the page that confirms: the page's
 # address (a sign-in's `next`, the access log) never holds it.
 PENDING_CONFIRMATION = "email_confirmation_token"
@@ -272,4 +309,6 @@ def email_confirmation(request: HttpRequest) -> HttpResponse:
         address = confirmation_address(token, patient)
     except DomainError as exc:
         return render(request, "portal/email_confirm.html", {"problem": exc.message}, status=400)
-    return render(request, "portal/email_confirm.html", {"address": address})
+    changing = address != patient.email
+    context = {"address": address, "changing": changing, "patient": patient}
+    return render(request, "portal/email_confirm.html", context)

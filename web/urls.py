@@ -28,6 +28,7 @@ urlpatterns = [
     path("me/reminders/", portal.preferences, name="portal-preferences"),
     path("me/email/confirm/", portal.email_confirmation_request, name="portal-email-confirm-request"),
     path("me/email/confirmation/", portal.email_confirmation, name="portal-email-confirmation"),
+    path("me/email/change/", portal.email_change, name="portal-email-change"),
     # The mailed link. The token is django.core.signing's alphabet; anything else is a 404 before any query.
     re_path(
         r"^me/email/confirm/(?P<token>[A-Za-z0-9_:.-]{1,400})/$",
