@@ -132,8 +132,18 @@ class PrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         return super().to_internal_value(pk)
 
 
+# The largest id a field takes: rows' keys are 64-bit (BigAutoField); a larger number would only
+# reach the database to fail there, answered without the field's name.
+MAX_ID = 2**62
+
+
 class IdField(serializers.IntegerField):
-    """An id in a plain serializer (not a relation)."""
+    """An id in a plain serializer (not a relation): a whole number from 1 to MAX_ID."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         return super().to_internal_value(whole_number(data))

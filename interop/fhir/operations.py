@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from fhir.resources.R4B.coding import Coding
 from fhir.resources.R4B.parameters import Parameters, ParametersParameter
 from fhir.resources.R4B.patient import Patient as FPatient
 
+from clinic.audit import patients_shown
 from clinic.models import Chair, Role, StaffMember
 from clinic.permissions import works_at
 from interop.fhir import find_reasons, ids
@@ -55,6 +57,9 @@ from scheduling.services import (
     session_rule_violations,
 )
 from scheduling.services.idempotency import KEY_RULE, KeptAnswer, Replay, key_is_valid, request_fingerprint, run_once
+
+# A patient reference in an answer (Patient/<id>): what a replayed answer shows.
+_PATIENT_REFERENCE = re.compile(r'"reference": ?"Patient/(\d+)"')
 
 # The longest reason kept in a session's notes (the notes line holds 1,000 characters).
 MAX_REASON = 500
@@ -483,6 +488,8 @@ class WriteOperationView(OperationView):
             for name, value in answer.headers.items():
                 response[name] = value
             response["Idempotent-Replayed"] = "true"
+            # The replay shows the patients the first answer showed: named in the access log.
+            patients_shown(self.request, (int(pk) for pk in _PATIENT_REFERENCE.findall(response.content.decode())))
             return response
         return answer
 

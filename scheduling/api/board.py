@@ -38,8 +38,8 @@ class FreeSlotQuerySerializer(api_fields.StrictQueryMixin, serializers.Serialize
     end_date = api_fields.DateField(help_text=f"Last local day searched (at most {MAX_SEARCH_DAYS} days).")
     duration_minutes = serializers.IntegerField(min_value=15, max_value=480)
     route = serializers.ChoiceField(choices=Route.choices, default=Route.IV)
-    chair = api_fields.IdField(required=False, min_value=1, max_value=2**62)
-    nurse = api_fields.IdField(required=False, min_value=1, max_value=2**62)
+    chair = api_fields.IdField(required=False)
+    nurse = api_fields.IdField(required=False)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_SLOTS, default=200)
 
     def validate(self, attrs):

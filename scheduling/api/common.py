@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from clinic.api_errors import PreconditionRequired
 from clinic.api_fields import FieldPrototypesMixin
+from clinic.audit import patients_shown
 from clinic.permissions import FieldVisibilityMixin
 from scheduling.models import Appointment
 from scheduling.services.idempotency import KEY_RULE, KeptAnswer, Replay, key_is_valid, request_fingerprint, run_once
@@ -76,8 +77,25 @@ def idempotent(request: Request, perform: Callable[[], Response]) -> Response:
 
     answer = run_once(user_id=request.user.pk, key=key, fingerprint=_fingerprint(request), perform=perform, keep=keep)
     if isinstance(answer, Replay):
+        # The replay shows what the first answer showed: its patients are named in the access log.
+        patients_shown(request, _patients_in(answer.body))
         return Response(answer.body, status=answer.status, headers={**answer.headers, "Idempotent-Replayed": "true"})
     return answer
+
+
+def _patients_in(body: object) -> set[int]:
+    """The patient ids a kept answer shows (its `patient` fields, at any depth)."""
+    found: set[int] = set()
+    if isinstance(body, dict):
+        for name, value in body.items():
+            if name == "patient" and isinstance(value, int) and not isinstance(value, bool):
+                found.add(value)
+            else:
+                found |= _patients_in(value)
+    elif isinstance(body, list):
+        for item in body:
+            found |= _patients_in(item)
+    return found
 
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')

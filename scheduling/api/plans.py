@@ -3,7 +3,9 @@
 Plans are read by clinicians in full; the front desk and the patient (their own only) see a
 scheduling summary, with the clinical fields null. Each adjustment is its own endpoint, needs
 a reason (kept in the plan's history) and the version the editor read (If-Match or `version`):
-a stale version answers 409, a missing one 428. Responses carry the new version as ETag."""
+a stale If-Match answers 412 (`changed_since_read`, RFC 9110 §13.1.1, as every other resource), a
+stale `version` in the body 409 (`stale_version`), a missing one 428. Both name the current
+version. Responses carry the new version as ETag."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from clinic import api_fields
 from clinic.api import (
     CONFIG_ACCESS,
     AtomicWritesMixin,
+    ChangedSinceRead,
     CleanModelSerializer,
     ClinicAPIMixin,
     ConfigViewSet,
@@ -40,6 +43,7 @@ from scheduling.api.common import (
     idempotent,
 )
 from scheduling.engine import Preferences
+from scheduling.errors import StaleVersion
 from scheduling.models import Appointment, Phase, Protocol, TreatmentPlan
 
 # --- Protocols ----------------------------------------------------------------
@@ -283,7 +287,7 @@ class PlanFilter(django_filters.FilterSet):
 
 
 STATE_ERRORS = ("409",)
-EDIT_ERRORS = ("409", "428")
+EDIT_ERRORS = ("409", "412", "428")
 
 
 # The plan changes: each runs a plan service through `_adjust`, which reads If-Match (the version).
@@ -455,14 +459,24 @@ class PlanViewSet(
         data = self._valid(serializer_class)
         version = expected_version(self.request, data.get("version"), plan.version)
         when = {"now": timezone.now()} if dated else {}
-        result = change(
-            plan=plan,
-            reason=data["reason"],
-            actor=self.request.user,
-            expected_version=version,
-            **{name: data[name] for name in fields},
-            **when,
-        )
+        try:
+            result = change(
+                plan=plan,
+                reason=data["reason"],
+                actor=self.request.user,
+                expected_version=version,
+                **{name: data[name] for name in fields},
+                **when,
+            )
+        except StaleVersion as exc:
+            # The service compares under the plan's lock; an If-Match that no longer holds is the
+            # header's failed precondition (412), a `version` in the body a conflict (409).
+            if data.get("version") is not None or self.request.headers.get("If-Match") is None:
+                raise
+            current = exc.details["current_version"]
+            raise ChangedSinceRead(
+                exc.message, details={"current_etag": f'"{current}"', "current_version": current}
+            ) from exc
         if isinstance(result, list):
             appointments = result
         else:  # a maintenance re-plan: the sessions it added or moved

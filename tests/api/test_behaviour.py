@@ -96,7 +96,9 @@ def test_plan_edit_without_if_match_is_428(world):
     assert response.json()["error"]["code"] == "precondition_required"
 
 
-def test_plan_edit_with_a_stale_version_is_409_and_changes_nothing(world):
+def test_plan_edit_with_a_stale_if_match_is_412_and_changes_nothing(world):
+    """RFC 9110 §13.2.2: an If-Match that does not hold is a failed precondition, as for sessions,
+    patients and configuration; a stale `version` in the body stays a conflict (next test)."""
     client = world.client("prescriber")  # the review date is a prescriber's decision
     stale = f'"{world.plan_b.version}"'
     first = client.post(
@@ -110,9 +112,27 @@ def test_plan_edit_with_a_stale_version_is_409_and_changes_nothing(world):
     second = client.post(
         f"{V1}/plans/{world.plan_b.pk}/pause/", {"reason": "Travel"}, format="json", HTTP_IF_MATCH=stale
     )
+    assert second.status_code == 412
+    assert second.json()["error"]["code"] == "changed_since_read"
+    assert second.json()["error"]["details"]["current_version"] == world.plan_b.version + 1
+    assert second.json()["error"]["details"]["current_etag"] == f'"{world.plan_b.version + 1}"'
+    world.plan_b.refresh_from_db()
+    assert world.plan_b.status == "active"
+
+
+def test_plan_edit_with_a_stale_version_in_the_body_is_409_and_changes_nothing(world):
+    client = world.client("prescriber")
+    stale = world.plan_b.version
+    first = client.post(
+        f"{V1}/plans/{world.plan_b.pk}/change-review-date/",
+        {"review_date": "2026-09-01", "reason": "Family meeting", "version": stale},
+        format="json",
+    )
+    assert first.status_code == 200
+    second = client.post(f"{V1}/plans/{world.plan_b.pk}/pause/", {"reason": "Travel", "version": stale}, format="json")
     assert second.status_code == 409
     assert second.json()["error"]["code"] == "stale_version"
-    assert second.json()["error"]["details"]["current_version"] == world.plan_b.version + 1
+    assert second.json()["error"]["details"]["current_version"] == stale + 1
     world.plan_b.refresh_from_db()
     assert world.plan_b.status == "active"
 

@@ -354,6 +354,9 @@ def test_booking_a_proposal_directly_with_an_idempotency_key_books_once(world):
     assert second["Idempotent-Replayed"] == "true"
     assert parse(second).entry[0].resource.id == parse(first).entry[0].resource.id
     assert Appointment.objects.filter(status=AppointmentStatus.BOOKED).count() == 1
+    # The replay shows the patient again: the access log names them for it too.
+    logged = list(AccessLog.objects.filter(path__endswith="Appointment/$book").order_by("pk"))
+    assert [row.patient_ids for row in logged] == [[world.patient_a.pk]] * 2
     other = post(
         desk, "Appointment/$book", reference("appointment-reference", "Appointment/1"), HTTP_IDEMPOTENCY_KEY="ehr-42"
     )
