@@ -107,7 +107,8 @@ def waitlist_offer(appointment_id: int, now: str) -> int:
 
 @shared_task(name="scheduling.tasks.waitlist_offers_sweep", ignore_result=True)
 def sweep_waitlist_offers() -> int:
-    """Run by beat: offer the openings whose offer task was lost (the broker was down)."""
+    """Run by beat: offer the openings whose offer task was lost (the broker was down), and the
+    chairs still free whose offers have all closed, to the next waiting patients."""
     return waitlist_offers_sweep(now=timezone.now())
 
 

@@ -35,6 +35,7 @@ from scheduling.models import (
 )
 from scheduling.services.waitlist import (
     InvalidOfferLink,
+    OfferNeedsTheClinic,
     OfferTaken,
     offer_from_token,
     offer_still_free,
@@ -298,6 +299,9 @@ def accept_link(request: HttpRequest, token: str) -> HttpResponse:
             waitlist_offer_accept(offer=offer, actor=None, now=now)
     except OfferTaken as exc:
         return _link_page(request, "taken.html", offer, status=409, reason=exc.message)
+    except OfferNeedsTheClinic as exc:
+        # Not "taken", and no screening reasons: the link is no login (they stay with the clinic).
+        return _link_page(request, "needs_clinic.html", offer, status=409, reason=exc.message)
     except DomainError as exc:
         return _link_page(request, "link_invalid.html", offer, status=409, reason=exc.message)
     offer.refresh_from_db()

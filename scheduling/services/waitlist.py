@@ -7,7 +7,8 @@ The cancel service only announces the cancellation (scheduling.signals); once it
 commits, a Celery task (scheduling.tasks.waitlist_offer) makes the offers, so a cancel
 never waits on, or fails because of, the waitlist, the broker or a mail server. Offers
 are made once per entry and freed session, so the task and the periodic sweep that
-catches offers lost while the broker was down (`waitlist_offers_sweep`) may both run."""
+catches offers lost while the broker was down (`waitlist_offers_sweep`) may both run; the
+sweep also offers a chair still free to the next patients once all its offers have closed."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from django.core import signing
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.urls import reverse
+from django.utils import timezone
 
 from clinic.dates import require_clinical_dates
 from clinic.models import Channel, Route, Site
@@ -27,7 +29,7 @@ from patients.models import Patient
 from scheduling.engine import Availability, Slot, Span
 from scheduling.engine.model import NurseWork
 from scheduling.engine.wallclock import local_day
-from scheduling.errors import InvalidInput, InvalidState, SchedulingError
+from scheduling.errors import InvalidInput, InvalidState, NotEligible, SchedulingError
 from scheduling.models import (
     BLOCKING_STATUSES,
     BOOKABLE_PLAN_STATUSES,
@@ -36,7 +38,6 @@ from scheduling.models import (
     Appointment,
     AppointmentStatus,
     Phase,
-    PlanStatus,
     Protocol,
     TreatmentPlan,
     WaitlistEntry,
@@ -47,7 +48,7 @@ from scheduling.models import (
 from scheduling.selectors import patient_busy_spans, protocol_nurse_work
 from scheduling.services.appointments import appointment_book, appointment_move, session_rule_violations
 from scheduling.services.core import acting_user, fresh_availability, local_label, save_with_history, slot_problem
-from scheduling.services.eligibility import patient_eligibility
+from scheduling.services.eligibility import require_eligible, require_eligible_for_a_single_session
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,13 @@ class OfferTaken(InvalidState):
     """Another waiting patient accepted the freed chair first."""
 
     code = "offer_taken"
+
+
+class OfferNeedsTheClinic(InvalidState):
+    """The patient's screening now needs a prescriber's decision before this session can be booked.
+    Said without the screening's reasons: they are health data, and the accept link needs no login."""
+
+    code = "offer_needs_the_clinic"
 
 
 class InvalidOfferLink(Exception):
@@ -134,7 +142,10 @@ def waitlist_remove(*, entry: WaitlistEntry, actor: AbstractBaseUser, reason: st
         raise InvalidState("The patient is no longer waiting.")
     entry.status = WaitlistStatus.REMOVED
     save_with_history(entry, fields=["status"], actor=actor, reason=f"Removed from the waitlist: {reason.strip()}")
-    WaitlistOffer.objects.filter(entry=entry, status=WaitlistOfferStatus.OPEN).update(status=WaitlistOfferStatus.CLOSED)
+    # updated_at marks when the offer closed: the sweep offers a chair still free to the next patients.
+    WaitlistOffer.objects.filter(entry=entry, status=WaitlistOfferStatus.OPEN).update(
+        status=WaitlistOfferStatus.CLOSED, updated_at=timezone.now()
+    )
     return entry
 
 
@@ -161,16 +172,29 @@ def _current_plan(entry: WaitlistEntry) -> None:
         entry.plan = current
 
 
-def _plan_allows(entry: WaitlistEntry, *, now: dt.datetime) -> bool:
-    """No course paused or ended; a course not yet started only once screening allows it."""
+def _plan_allows(entry: WaitlistEntry) -> bool:
+    """No course paused or ended: a paused course is not to be booked from the waitlist (the
+    clinician decides)."""
     plan = entry.plan if entry.plan_id else None
-    if plan is None:
-        return True
-    if plan.status not in BOOKABLE_PLAN_STATUSES:
-        return False  # a paused course is not to be booked from the waitlist (the clinician decides)
-    if plan.status == PlanStatus.DRAFT:
-        screening = patient_eligibility(patient=entry.patient, on=local_day(now, plan.site.zone))
-        return not screening.not_overridden(plan)
+    return plan is None or plan.status in BOOKABLE_PLAN_STATUSES
+
+
+def _require_screening(entry: WaitlistEntry, *, site: Site, now: dt.datetime, actor: object = None) -> None:
+    """Raises NotEligible where booking would: the same check as appointment_book's, for a course
+    (begun or not: a flag recorded since it began stops the next session) or for a session
+    without a plan. The error names the reasons only for an actor entitled to them."""
+    plan = entry.plan if entry.plan_id else None
+    if plan is not None:
+        require_eligible(plan=plan, now=now, actor=actor)
+    else:
+        require_eligible_for_a_single_session(patient=entry.patient, site=site, now=now, actor=actor)
+
+
+def _screening_allows(entry: WaitlistEntry, *, site: Site, now: dt.datetime) -> bool:
+    try:
+        _require_screening(entry, site=site, now=now)
+    except NotEligible:
+        return False
     return True
 
 
@@ -215,7 +239,7 @@ def _suits(entry: WaitlistEntry, freed: Appointment, *, now: dt.datetime, room: 
     if replaces is not None and (replaces.status not in UPCOMING_STATUSES or replaces.starts_at <= freed.starts_at):
         return False
     plan = entry.plan if entry.plan_id else None
-    if not _plan_allows(entry, now=now):
+    if not _plan_allows(entry):
         return False
     span = Span(freed.starts_at, freed.starts_at + _entry_duration(entry))
     if session_rule_violations(
@@ -243,14 +267,21 @@ def _suits(entry: WaitlistEntry, freed: Appointment, *, now: dt.datetime, room: 
             site=freed.site, patient=None, start=span.start, end=span.end, exclude_ids=exclude, work=work, now=now
         )
     availability = room[key]
-    return any(
+    if not any(
         slot_problem(availability, Slot(span.start, span.end, freed.chair_id, nurse.id), route=route) is None
         for nurse in availability.site.nurses
-    )
+    ):
+        return False
+    # Last, as it reads the patient's screening: a patient booking would refuse is not offered the
+    # chair (accepting could only fail, and the offer would take the place of one who can come).
+    return _screening_allows(entry, site=freed.site, now=now)
 
 
 def waitlist_matches(*, freed: Appointment, now: dt.datetime, offered_too: bool = False) -> list[WaitlistEntry]:
-    """Waiting entries the freed session suits, longest-waiting first."""
+    """Waiting entries the freed session suits, longest-waiting first: never one offered this freed
+    session already (unless `offered_too`), nor one holding an open offer of the same chair and
+    start (the chair freed twice: cancelled, filled from the desk, cancelled again), and no more
+    than MAX_OFFERS_PER_FREED_SESSION open offers of that chair and start at once."""
     day = local_day(freed.starts_at, freed.site.zone)
     candidates = (
         WaitlistEntry.objects.filter(site=freed.site_id, status=WaitlistStatus.WAITING, earliest_date__lte=day)
@@ -260,14 +291,23 @@ def waitlist_matches(*, freed: Appointment, now: dt.datetime, offered_too: bool 
         .prefetch_related(_OPEN_PLANS)
         .order_by("created_at", "pk")
     )
-    if not offered_too:
+    open_here = WaitlistOffer.objects.filter(
+        status=WaitlistOfferStatus.OPEN, chair_id=freed.chair_id, starts_at=freed.starts_at
+    )
+    if offered_too:
+        open_here = open_here.exclude(freed=freed)  # this session's own offers are part of the answer
+    else:
         candidates = candidates.exclude(offers__freed=freed)
+    candidates = candidates.exclude(Exists(open_here.filter(entry_id=OuterRef("pk"))))
+    room_left = MAX_OFFERS_PER_FREED_SESSION - open_here.count()
     chosen: list[WaitlistEntry] = []
+    if room_left <= 0:
+        return chosen
     room: _SiteRoom = {}
     for entry in candidates:
         if _suits(entry, freed, now=now, room=room):
             chosen.append(entry)
-            if len(chosen) >= MAX_OFFERS_PER_FREED_SESSION:
+            if len(chosen) >= room_left:
                 break
     return chosen
 
@@ -311,19 +351,24 @@ def waitlist_offer_freed_slot(
 ) -> list[WaitlistOffer]:
     """Offer a cancelled session's chair to the waiting patients it suits, then message those who asked.
 
-    Safe to run twice, or twice at once (the offer task and the sweep): the freed session's row
-    is locked while its offers are made, and an entry is offered a freed session once."""
-    from django.utils import timezone
-
+    Safe to run twice, or twice at once (the offer task and the sweep): the freed session's row,
+    and those of the sessions cancelled before it at the same chair and start (the chair freed
+    twice), are locked while its offers are made, so offers of that chair and time are counted
+    and made one run at a time; an entry is offered a freed session once."""
     now = now or timezone.now()
     with transaction.atomic():
-        freed = (
+        where = Appointment.objects.filter(pk=appointment_id).values("chair_id", "starts_at").first()
+        if where is None:
+            return []
+        # In id order, so two runs for the same chair and start wait for each other, not deadlock.
+        list(
             Appointment.objects.select_for_update(of=("self",))
-            .select_related("site", "chair", "patient")
-            .filter(pk=appointment_id)
-            .first()
+            .filter(Q(pk=appointment_id) | Q(status=AppointmentStatus.CANCELLED, **where))
+            .order_by("pk")
+            .values_list("pk")
         )
-        if freed is None or freed.status != AppointmentStatus.CANCELLED or freed.starts_at <= now:
+        freed = Appointment.objects.select_related("site", "chair", "patient").get(pk=appointment_id)
+        if freed.status != AppointmentStatus.CANCELLED or freed.starts_at <= now:
             return []
         if not _chair_still_free(freed):
             return []
@@ -355,16 +400,21 @@ SWEEP_LOOKBACK = dt.timedelta(days=2)
 
 
 def waitlist_offers_sweep(*, now: dt.datetime) -> int:
-    """Offer every opening whose offer task never ran (queued while the broker was down): future
-    cancelled sessions, cancelled within SWEEP_LOOKBACK, with no offer recorded, at a site with
-    someone waiting. Returns the number of offers made. Run every few minutes by beat."""
+    """Offer every opening that no open offer stands for, at a site with someone waiting: future
+    cancelled sessions cancelled within SWEEP_LOOKBACK whose offer task never ran (queued while
+    the broker was down), and those whose offers have all closed (the patients taken off the
+    waitlist, or booked from another offer) within SWEEP_LOOKBACK: while the chair is still free,
+    the next patients it suits are offered it. Returns the number of offers made. Run every few
+    minutes by beat."""
+    since = now - SWEEP_LOOKBACK
     someone_waiting = WaitlistEntry.objects.filter(site=OuterRef("site_id"), status=WaitlistStatus.WAITING)
+    offers = WaitlistOffer.objects.filter(freed=OuterRef("pk"))
+    still_offered = offers.filter(status__in=[WaitlistOfferStatus.OPEN, WaitlistOfferStatus.ACCEPTED])
     openings = (
-        Appointment.objects.filter(
-            status=AppointmentStatus.CANCELLED, starts_at__gt=now, cancelled_at__gte=now - SWEEP_LOOKBACK
-        )
+        Appointment.objects.filter(status=AppointmentStatus.CANCELLED, starts_at__gt=now)
+        .filter(Q(cancelled_at__gte=since) | Exists(offers.filter(updated_at__gte=since)))
         .filter(Exists(someone_waiting))
-        .exclude(waitlist_offers__isnull=False)
+        .exclude(Exists(still_offered))
         .order_by("starts_at", "pk")
         .values_list("pk", flat=True)
     )
@@ -372,7 +422,7 @@ def waitlist_offers_sweep(*, now: dt.datetime) -> int:
     for appointment_id in openings:
         made += len(waitlist_offer_freed_slot(appointment_id=appointment_id, now=now))
     if made:
-        logger.info("Waitlist sweep made %s offers that had not been made", made)
+        logger.info("Waitlist sweep made %s offers of chairs no open offer stood for", made)
     waitlist_offer_messages_due(now=now)
     return made
 
@@ -497,6 +547,22 @@ def _message_offer(offer: WaitlistOffer, *, now: dt.datetime) -> None:
 # --- accepting ---
 
 
+NEEDS_THE_CLINIC = (
+    "This session cannot be booked online: the clinic needs to speak with you first. You stay on the waitlist."
+)
+
+
+def _require_screening_to_accept(
+    entry: WaitlistEntry, *, site: Site, now: dt.datetime, actor: AbstractBaseUser | None
+) -> None:
+    try:
+        _require_screening(entry, site=site, now=now, actor=actor)
+    except NotEligible:
+        if actor is None:  # the patient's link: whoever holds it is told no health data
+            raise OfferNeedsTheClinic(NEEDS_THE_CLINIC) from None
+        raise
+
+
 @transaction.atomic
 def waitlist_offer_accept(*, offer: WaitlistOffer, actor: AbstractBaseUser | None, now: dt.datetime) -> Appointment:
     """The first acceptance books the freed chair; later ones raise OfferTaken and change nothing."""
@@ -549,9 +615,10 @@ def waitlist_offer_accept(*, offer: WaitlistOffer, actor: AbstractBaseUser | Non
     plan = entry.plan if entry.plan_id else None
     if plan is not None and plan.status not in BOOKABLE_PLAN_STATUSES:
         raise InvalidState(f"The patient's course is {plan.get_status_display().lower()}; the clinic will be in touch.")
-    if not _plan_allows(entry, now=now):
-        # Screening does not allow the course to start: the clinic decides (the reasons stay with it).
-        raise InvalidState("This session cannot be booked online; the clinic will be in touch.")
+    # The screening may have changed since the offer was made (a flag, a new reading): booking would
+    # refuse. The desk is told as booking tells it (the reasons only to a clinician); the patient on
+    # the accept link, which needs no login, is told to speak with the clinic, never the reasons.
+    _require_screening_to_accept(entry, site=entry.site, now=now, actor=actor)
     try:
         with transaction.atomic():
             if replaces is not None:
@@ -570,6 +637,11 @@ def waitlist_offer_accept(*, offer: WaitlistOffer, actor: AbstractBaseUser | Non
                     duration=mine.ends_at - mine.starts_at,
                     route=_entry_route(entry),
                 )
+    except NotEligible:
+        # Booking's own screening check said no after all: the same answer as above.
+        if actor is None:
+            raise OfferNeedsTheClinic(NEEDS_THE_CLINIC) from None
+        raise
     except SchedulingError as exc:
         # Booked from the desk, or the patient's diary changed: the chair is no longer theirs to take.
         raise OfferTaken(
@@ -585,10 +657,11 @@ def waitlist_offer_accept(*, offer: WaitlistOffer, actor: AbstractBaseUser | Non
         reason=f"Accepted; booked {local_label(booked.starts_at, entry.site)}",
     )
     WaitlistOffer.objects.filter(freed_id=mine.freed_id, status=WaitlistOfferStatus.OPEN).exclude(pk=mine.pk).update(
-        status=WaitlistOfferStatus.TAKEN
+        status=WaitlistOfferStatus.TAKEN, updated_at=now
     )
+    # updated_at marks when they closed: the sweep offers those chairs, if still free, to the next patients.
     WaitlistOffer.objects.filter(entry=entry, status=WaitlistOfferStatus.OPEN).exclude(pk=mine.pk).update(
-        status=WaitlistOfferStatus.CLOSED
+        status=WaitlistOfferStatus.CLOSED, updated_at=now
     )
     entry.status = WaitlistStatus.BOOKED
     save_with_history(entry, fields=["status"], actor=actor, reason=f"Booked from the waitlist (offer {mine.pk})")

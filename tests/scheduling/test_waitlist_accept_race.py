@@ -1,6 +1,8 @@
-"""One waiting patient holds offers for two freed chairs and both are accepted at the same moment
-(the patient clicks one link while the desk accepts the other on the phone): one is booked, the
-other is told the patient is no longer waiting. Neither may end in a database error."""
+"""Offers accepted at the same moment end in one booking and a clean refusal, never a database
+error: one waiting patient's offers of two freed chairs (the patient clicks one link while the
+desk accepts the other on the phone: the other is told the patient is no longer waiting), and two
+patients' offers of one chair and time freed twice (cancelled, filled from the desk, cancelled
+again: each cancel has its own offers, so the booking's constraints decide)."""
 
 from __future__ import annotations
 
@@ -82,3 +84,63 @@ def test_accepting_two_offers_of_one_patient_at_once_books_one_and_refuses_the_o
     booked = Appointment.objects.filter(patient=entry.patient, status=AppointmentStatus.BOOKED).count()
     assert booked == 1
     assert not errors, [f"{type(e).__name__}: {str(e).splitlines()[0]}" for e in errors]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_patients_accepting_offers_of_one_chair_and_time_freed_twice_get_one_booking_and_a_clean_refusal():
+    clinic = make_clinic(nurses=2)
+    desk = clinic.front_desk.user
+
+    def book() -> Appointment:
+        return services.appointment_book(
+            patient=PatientFactory(home_site=clinic.site),
+            site=clinic.site,
+            starts_at=FREED[0],
+            chair=clinic.chairs[0],
+            actor=desk,
+            now=NOW,
+        )
+
+    def wait():
+        return waitlist_add(
+            patient=PatientFactory(home_site=clinic.site),
+            site=clinic.site,
+            earliest_date=dt.date(2026, 3, 2),
+            actor=desk,
+            now=NOW,
+            notify_patient=False,
+        )
+
+    first = book()
+    one = wait()
+    services.appointment_cancel(appointment=first, actor=desk, reason="Flu", now=NOW)  # offered on commit
+    second = book()
+    two = wait()
+    services.appointment_cancel(appointment=second, actor=desk, reason="Flu", now=NOW)
+    offers = [WaitlistOffer.objects.get(entry=one, freed=first), WaitlistOffer.objects.get(entry=two, freed=second)]
+
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+
+    def accept(offer: WaitlistOffer) -> None:
+        try:
+            barrier.wait()
+            waitlist_offer_accept(offer=offer, actor=None, now=NOW)
+            outcomes.append("booked")
+        except DomainError as exc:
+            outcomes.append(f"refused: {exc.message}")
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=accept, args=(offer,)) for offer in offers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, [f"{type(e).__name__}: {str(e).splitlines()[0]}" for e in errors]
+    assert sorted(outcome.split(":")[0] for outcome in outcomes) == ["booked", "refused"], outcomes
+    booked = Appointment.objects.filter(chair=clinic.chairs[0], starts_at=FREED[0], status=AppointmentStatus.BOOKED)
+    assert booked.count() == 1

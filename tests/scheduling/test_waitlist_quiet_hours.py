@@ -2,7 +2,9 @@
 the patient's quiet hours (../shared/domain.md, Reminders). A chair freed at night is offered
 at once (the desk sees the offer and may call), and its link goes out when the quiet hours
 end, by the sweep, once, and only while the chair is still free. If the quiet hours last
-until the session, the link is not sent, and the desk sees why."""
+until the session, the link is not sent, and the desk sees why. The quiet hours are the
+patient's own, in their zone (on the night their clocks change too), and the link names the
+time in that zone."""
 
 from __future__ import annotations
 
@@ -110,3 +112,28 @@ def test_the_desk_sees_when_the_link_goes_out(client, clinic, night_offer):
     with time_machine.travel(NIGHT, tick=False):
         page = client.get(reverse("web:waitlist")).content.decode()
     assert "link goes out Tue 3 Mar 08:00, after quiet hours" in page
+
+
+# Monday 30 March 2026, 10:00 in New York (14:00 UTC; 15:00 in London, on summer time since Sunday 01:00 UTC).
+FREED_AFTER_LONDON_CHANGE = dt.datetime(2026, 3, 30, 14, tzinfo=dt.UTC)
+# Sunday 29 March 00:30 in London (still GMT), inside its quiet hours; 20:30 on Saturday in New York.
+LONDON_NIGHT_OF_CHANGE = dt.datetime(2026, 3, 29, 0, 30, tzinfo=dt.UTC)
+# Sunday 08:00 in London, on summer time: 07:00 UTC.
+LONDON_QUIET_ENDS = dt.datetime(2026, 3, 29, 7, tzinfo=dt.UTC)
+
+
+def test_a_patient_abroad_gets_the_link_when_their_own_quiet_hours_end_on_the_night_their_clocks_change(
+    clinic, django_capture_on_commit_callbacks
+):
+    offer = offer_for_a_cancel(
+        clinic,
+        django_capture_on_commit_callbacks,
+        freed_at=FREED_AFTER_LONDON_CHANGE,
+        cancelled_at=LONDON_NIGHT_OF_CHANGE,
+        time_zone="Europe/London",
+    )
+    assert mail.outbox == []
+    assert offer.message_due_at == LONDON_QUIET_ENDS
+    waitlist_offers_sweep(now=LONDON_QUIET_ENDS)
+    assert len(mail.outbox) == 1
+    assert "Monday 30 March 2026 at 15:00 (Europe/London)" in mail.outbox[0].body

@@ -1,13 +1,14 @@
 """Waitlist pages with the test client: who may open them, staff only at their
 sites, the add form's errors, the desk accepting for a patient, and the
-patient's signed accept link (first to accept gets it, the next is told)."""
+patient's signed accept link (first to accept gets it, the next is told; another patient can
+use neither an offer's id nor a token signed with another key or for another purpose)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
-from django.core import mail
+from django.core import mail, signing
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -235,3 +236,20 @@ def test_the_desk_cancel_says_waiting_patients_will_be_offered_the_chair_and_the
     assert "Induction now short by" in html
     assert f"Waiting patients who fit ({escape(entry.patient.full_name)}) will be offered the chair." in html
     assert WaitlistOffer.objects.filter(freed=second).exists()
+
+
+def test_a_patient_cannot_accept_another_patients_offer_by_its_id_or_by_a_token_signed_otherwise(
+    client, web, django_capture_on_commit_callbacks
+):
+    entry = _wait(web)
+    _cancel_first_session_of_a(web, django_capture_on_commit_callbacks)
+    offer = WaitlistOffer.objects.get(entry=entry)
+    login(client, web.patient_b.user)
+    assert client.post(reverse("web:waitlist-accept", args=[offer.pk])).status_code in (403, 404)
+    other_key = signing.dumps({"o": offer.pk}, key="not-the-secret", salt="scheduling.waitlist.accept", compress=True)
+    assert client.post(reverse("web:waitlist-accept-link", args=[other_key])).status_code == 410
+    other_salt = signing.dumps({"o": offer.pk}, compress=True)
+    assert client.post(reverse("web:waitlist-accept-link", args=[other_salt])).status_code == 410
+    offer.refresh_from_db()
+    assert offer.status == WaitlistOfferStatus.OPEN
+    assert not Appointment.objects.filter(patient=entry.patient).exists()
