@@ -101,11 +101,15 @@ def change_link_send(*, patient_id: int) -> bool:
     patient = Patient.objects.filter(pk=patient_id).first()
     if patient is None or not patient.email_requested:
         return False
-    link = settings.SITE_URL + reverse("web:portal-email-confirm", args=[change_token(patient)])
-    body = CHANGE_BODY.format(first_name=patient.first_name, link=link, days=CONFIRM_MAX_AGE.days)
-    EmailMessage(CHANGE_SUBJECT, body, settings.DEFAULT_FROM_EMAIL, [patient.email_requested]).send()
+    _mail_link(patient, patient.email_requested, change_token(patient), CHANGE_SUBJECT, CHANGE_BODY)
     log.info("Email change link sent for patient %s", patient.pk)
     return True
+
+
+def _mail_link(patient: Patient, address: str, token: str, subject: str, body: str) -> None:
+    link = settings.SITE_URL + reverse("web:portal-email-confirm", args=[token])
+    text = body.format(first_name=patient.first_name, link=link, days=CONFIRM_MAX_AGE.days)
+    EmailMessage(subject, text, settings.DEFAULT_FROM_EMAIL, [address]).send()
 
 
 def confirmation_link_send(*, patient_id: int) -> bool:
@@ -114,9 +118,7 @@ def confirmation_link_send(*, patient_id: int) -> bool:
     patient = Patient.objects.filter(pk=patient_id).first()
     if patient is None or not patient.email or patient.email_is_confirmed:
         return False
-    link = settings.SITE_URL + reverse("web:portal-email-confirm", args=[confirmation_token(patient)])
-    body = BODY.format(first_name=patient.first_name, link=link, days=CONFIRM_MAX_AGE.days)
-    EmailMessage(SUBJECT, body, settings.DEFAULT_FROM_EMAIL, [patient.email]).send()
+    _mail_link(patient, patient.email, confirmation_token(patient), SUBJECT, BODY)
     log.info("Email confirmation link sent for patient %s", patient.pk)
     return True
 

@@ -95,28 +95,6 @@ def test_a_removed_shift_or_a_nurse_no_longer_active_lists_the_session(booked):
     assert [reason for _, reason, _ in _found(clinic.site)] == ["nurse_off_shift"]
 
 
-def test_a_lower_ratio_lists_the_sessions_the_nurse_now_has_too_many_of():
-    clinic = make_clinic(max_patients_per_nurse=2, setups_per_nurse=2)
-    first, second = (clinic.plan() for _ in range(2))
-    (a,) = clinic.book(first, [at_new_york(TUESDAY, 10)])
-    b = appointment_book(
-        patient=second.patient,
-        plan=second,
-        site=clinic.site,
-        starts_at=at_new_york(TUESDAY, 11),
-        chair=clinic.chairs[1],
-        actor=clinic.front_desk.user,
-        now=NOW,
-    )
-    assert _found(clinic.site) == []
-    clinic.site.max_patients_per_nurse = 1
-    clinic.site.save()
-    found = _found(clinic.site)
-    assert [pk for pk, _, _ in found] == [a.pk, b.pk]
-    assert {reason for _, reason, _ in found} == {"nurse_at_capacity"}
-    assert found[0][2] == "the nurse already has 2 patients at once then (at most 1)"
-
-
 def _two_sessions_one_nurse(clinic, *, second_at):
     first, second = (clinic.plan() for _ in range(2))
     (a,) = clinic.book(first, [at_new_york(TUESDAY, 10)])
@@ -131,6 +109,18 @@ def _two_sessions_one_nurse(clinic, *, second_at):
     )
     assert a.nurse_id == b.nurse_id
     return a, b
+
+
+def test_a_lower_ratio_lists_the_sessions_the_nurse_now_has_too_many_of():
+    clinic = make_clinic(max_patients_per_nurse=2, setups_per_nurse=2)
+    a, b = _two_sessions_one_nurse(clinic, second_at=at_new_york(TUESDAY, 11))
+    assert _found(clinic.site) == []
+    clinic.site.max_patients_per_nurse = 1
+    clinic.site.save()
+    found = _found(clinic.site)
+    assert [pk for pk, _, _ in found] == [a.pk, b.pk]
+    assert {reason for _, reason, _ in found} == {"nurse_at_capacity"}
+    assert found[0][2] == "the nurse already has 2 patients at once then (at most 1)"
 
 
 def test_fewer_setups_at_once_per_nurse_lists_the_sessions_whose_setups_now_collide():
