@@ -17,9 +17,9 @@ from django.db.models import Count, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils import timezone
-from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_edits import ConcurrentEditAdminMixin, ConcurrentEditInlineMixin
+from clinic.admin_history import HistoryAdmin
 from clinic.admin_set_up import EVERY_SITE, SetUpAdminMixin
 from clinic.models import AccessLog, Chair, Closure, OpeningHours, ReminderPolicy, Role, Shift, Site, StaffMember
 
@@ -174,7 +174,7 @@ class UpcomingShiftInline(ConcurrentEditInlineMixin, admin.TabularInline):
 
 
 @admin.register(StaffMember)
-class StaffMemberAdmin(SetUpAdminMixin, ConcurrentEditAdminMixin, SimpleHistoryAdmin):
+class StaffMemberAdmin(SetUpAdminMixin, ConcurrentEditAdminMixin, HistoryAdmin):
     list_display = ["display_name", "username", "role", "site_names", "all_sites", "active"]
     list_filter = ["role", "active", "all_sites", "sites"]
     search_fields = ["user__username", "user__first_name", "user__last_name", "user__email"]
@@ -241,7 +241,7 @@ class ClosureAdmin(SetUpAdminMixin, ConcurrentEditAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ReminderPolicy)
-class ReminderPolicyAdmin(ConcurrentEditAdminMixin, SimpleHistoryAdmin):
+class ReminderPolicyAdmin(ConcurrentEditAdminMixin, HistoryAdmin):
     list_display = [
         "site",
         "offsets_hours",

@@ -8,9 +8,9 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
-from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_edits import ConcurrentEditAdminMixin
+from clinic.admin_history import HistoryAdmin
 from clinic.admin_visibility import ClinicalAdminMixin, admin_role
 from clinic.permissions import ADMINS, CLINICIANS
 from clinical.models import (
@@ -25,12 +25,12 @@ from clinical.models import (
 
 
 @admin.register(VitalsThresholds)
-class VitalsThresholdsAdmin(ConcurrentEditAdminMixin, SimpleHistoryAdmin):
+class VitalsThresholdsAdmin(ConcurrentEditAdminMixin, HistoryAdmin):
     list_display = ["site", "systolic_max", "diastolic_max", "heart_rate_max", "spo2_min"]
 
 
 @admin.register(SideEffect)
-class SideEffectAdmin(ConcurrentEditAdminMixin, SimpleHistoryAdmin):
+class SideEffectAdmin(ConcurrentEditAdminMixin, HistoryAdmin):
     """The clinic's list. An entry a discharge names is retired (`active` off), never deleted:
     deleting it would take it out of every recovery already recorded."""
 
@@ -78,7 +78,7 @@ class StartClearanceAdmin(ClinicalAdminMixin, ReadOnlyAdmin):
 
 
 @admin.register(Administration)
-class AdministrationAdmin(ClinicalAdminMixin, ReadOnlyAdmin, SimpleHistoryAdmin):
+class AdministrationAdmin(ClinicalAdminMixin, ReadOnlyAdmin, HistoryAdmin):
     clinical_model = True
     patient_path = "appointment__patient_id"
     list_display = ["appointment", "route", "dose_mg_per_kg", "total_mg", "lot_number", "given_by", "started_at"]
@@ -86,7 +86,7 @@ class AdministrationAdmin(ClinicalAdminMixin, ReadOnlyAdmin, SimpleHistoryAdmin)
 
 
 @admin.register(Recovery)
-class RecoveryAdmin(ClinicalAdminMixin, ReadOnlyAdmin, SimpleHistoryAdmin):
+class RecoveryAdmin(ClinicalAdminMixin, ReadOnlyAdmin, HistoryAdmin):
     clinical_model = True
     patient_path = "appointment__patient_id"
     list_display = ["appointment", "discharged_at", "driver_name", "recorded_by"]

@@ -148,6 +148,7 @@ class LogEntrySerializer(serializers.ModelSerializer):
 class CorrectionInputSerializer(api_fields.StrictSerializer):
     total_mg = serializers.DecimalField(max_digits=7, decimal_places=2, required=False)
     dose_mg_per_kg = serializers.DecimalField(max_digits=5, decimal_places=3, required=False)
+    weight_kg = serializers.DecimalField(max_digits=5, decimal_places=1, required=False)
     lot_number = serializers.CharField(max_length=60, required=False)
     reason = serializers.CharField(max_length=2000)
 

@@ -399,12 +399,14 @@ def controlled_substance_correct(
     total_mg: Decimal | None = None,
     lot_number: str | None = None,
     dose_mg_per_kg: Decimal | None = None,
+    weight_kg: Decimal | None = None,
     reason: str,
     actor: AbstractBaseUser,
     now: dt.datetime,
 ) -> ControlledSubstanceEntry:
     """Correct a log line: the old line stays, a new one states the right values and why,
-    and the administration record follows (its history keeps the old values)."""
+    and the administration record follows (its history keeps the old values). A mistyped weight
+    is corrected too: the total is checked against the dose and the weight as corrected."""
     if not reason.strip():
         raise InvalidInput("Give a reason for the correction.")
     entry = ControlledSubstanceEntry.objects.select_related("administration").get(pk=entry.pk)
@@ -416,22 +418,23 @@ def controlled_substance_correct(
         raise InvalidState(f"Entry #{entry.pk} was already corrected by entry #{latest.pk}; correct the latest entry.")
     new_total = administration.total_mg if total_mg is None else total_mg
     new_dose = administration.dose_mg_per_kg if dose_mg_per_kg is None else dose_mg_per_kg
+    new_weight = administration.weight_kg if weight_kg is None else weight_kg
     new_lot = administration.lot_number if lot_number is None else lot_number.strip()
     if not new_lot:
         raise InvalidInput("Give the lot number.")
-    if (new_total, new_dose, new_lot) == (
+    if (new_total, new_dose, new_weight, new_lot) == (
         administration.total_mg,
         administration.dose_mg_per_kg,
+        administration.weight_kg,
         administration.lot_number,
     ):
         raise InvalidInput("The correction changes nothing.")
-    _check_dose(
-        route=administration.route, dose_mg_per_kg=new_dose, weight_kg=administration.weight_kg, total_mg=new_total
-    )
-    administration.total_mg, administration.dose_mg_per_kg, administration.lot_number = new_total, new_dose, new_lot
+    _check_dose(route=administration.route, dose_mg_per_kg=new_dose, weight_kg=new_weight, total_mg=new_total)
+    administration.total_mg, administration.dose_mg_per_kg = new_total, new_dose
+    administration.weight_kg, administration.lot_number = new_weight, new_lot
     administration._change_reason = f"Corrected: {reason.strip()}"
     administration._history_user = actor
-    administration.save(update_fields=["total_mg", "dose_mg_per_kg", "lot_number"])
+    administration.save(update_fields=["total_mg", "dose_mg_per_kg", "weight_kg", "lot_number"])
     return _log_entry(administration, actor=actor, now=now, corrects=entry, reason=reason.strip())
 
 

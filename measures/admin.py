@@ -7,15 +7,15 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
-from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_edits import ConcurrentEditAdminMixin
+from clinic.admin_history import HistoryAdmin
 from clinic.admin_visibility import ClinicalAdminMixin
 from measures.models import QuestionnaireResponse
 
 
 @admin.register(QuestionnaireResponse)
-class QuestionnaireResponseAdmin(ConcurrentEditAdminMixin, ClinicalAdminMixin, SimpleHistoryAdmin):
+class QuestionnaireResponseAdmin(ConcurrentEditAdminMixin, ClinicalAdminMixin, HistoryAdmin):
     clinical_model = True  # what the patient answered about their mood
     list_display = ["patient", "instrument", "total_score", "severity", "completed_at", "source"]
     list_filter = ["instrument", "severity", "source"]

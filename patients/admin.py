@@ -8,9 +8,9 @@ from django.contrib import admin
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 from django.utils import timezone
-from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_edits import ConcurrentEditAdminMixin, ConcurrentEditInlineMixin
+from clinic.admin_history import HistoryAdmin
 from clinic.admin_visibility import ClinicalAdminMixin, admin_role
 from clinic.errors import InvalidInput
 from clinic.models import Role
@@ -101,7 +101,7 @@ class EvaluationInline(ConcurrentEditInlineMixin, PrescriberRecordsMixin, Clinic
 
 
 @admin.register(Patient)
-class PatientAdmin(ConcurrentEditAdminMixin, ClinicalAdminMixin, SimpleHistoryAdmin):
+class PatientAdmin(ConcurrentEditAdminMixin, ClinicalAdminMixin, HistoryAdmin):
     visibility_kind = "patient"  # medications, seizure history
     form = PatientAdminForm
     clinical_inlines = (PatientFlagInline, EvaluationInline)
@@ -157,14 +157,14 @@ class PatientAdmin(ConcurrentEditAdminMixin, ClinicalAdminMixin, SimpleHistoryAd
 
 
 @admin.register(Contraindication)
-class ContraindicationAdmin(ConcurrentEditAdminMixin, SimpleHistoryAdmin):
+class ContraindicationAdmin(ConcurrentEditAdminMixin, HistoryAdmin):
     list_display = ["label", "code", "kind", "threshold", "active"]
     list_filter = ["kind", "active"]
     search_fields = ["label", "code", "description"]
     prepopulated_fields = {"code": ["label"]}
 
 
-class RecordedByAdmin(ConcurrentEditAdminMixin, SimpleHistoryAdmin):
+class RecordedByAdmin(ConcurrentEditAdminMixin, HistoryAdmin):
     readonly_fields = ["recorded_by", "recorded_at"]
 
     def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:

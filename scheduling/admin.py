@@ -16,9 +16,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
-from simple_history.admin import SimpleHistoryAdmin
 
 from clinic.admin_edits import ConcurrentEditAdminMixin
+from clinic.admin_history import HistoryAdmin
 from clinic.admin_set_up import EVERY_SITE, SetUpAdminMixin, set_up_changed
 from clinic.admin_visibility import ClinicalAdminMixin
 from clinic.audit import PatientsShownAdminMixin
@@ -81,7 +81,7 @@ def count_sessions_to_move(*, request: HttpRequest, site_ids: set[int] | None, *
 
 
 @admin.register(Protocol)
-class ProtocolAdmin(SetUpAdminMixin, ConcurrentEditAdminMixin, SimpleHistoryAdmin):
+class ProtocolAdmin(SetUpAdminMixin, ConcurrentEditAdminMixin, HistoryAdmin):
     list_display = [
         "name",
         "route",
@@ -149,7 +149,7 @@ class PlanAppointmentInline(ReadOnlyInline):
 
 
 @admin.register(TreatmentPlan)
-class TreatmentPlanAdmin(ConcurrentEditAdminMixin, ClinicalAdminMixin, SimpleHistoryAdmin):
+class TreatmentPlanAdmin(ConcurrentEditAdminMixin, ClinicalAdminMixin, HistoryAdmin):
     visibility_kind = "plan"  # attention reason, eligibility override, end reason
     list_display = [
         "patient",
@@ -224,7 +224,7 @@ class ReminderInline(ReadOnlyInline):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(ConcurrentEditAdminMixin, ClinicalAdminMixin, SimpleHistoryAdmin):
+class AppointmentAdmin(ConcurrentEditAdminMixin, ClinicalAdminMixin, HistoryAdmin):
     visibility_kind = "appointment"  # clinical notes, accepted rule break
     list_display = ["starts_at", "local_start", "patient", "site", "chair", "nurse", "phase", "sequence", "status"]
     list_filter = ["status", "phase", "site", "chair"]
@@ -346,7 +346,7 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
 # --- Waitlist: read-only here; entries and offers change through scheduling/services/waitlist.py ---
 
 
-class _ReadOnlyAdmin(PatientsShownAdminMixin, SimpleHistoryAdmin):
+class _ReadOnlyAdmin(PatientsShownAdminMixin, HistoryAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 

@@ -136,3 +136,31 @@ def test_the_csv_lists_entries_and_corrections(ward, entry):
     ]
     assert rows[0]["patient"] == "Cara Diaz" and rows[0]["substance"] == "Ketamine"
     assert rows[0]["given_by"] == ward.nurse.display_name
+
+
+def test_a_mistyped_weight_is_corrected_with_the_amount_really_given(ward, at_chair):
+    """Recorded 0.5 mg/kg x 70 kg = 35 mg; the patient weighs 80 kg and was given 40 mg. The
+    correction states the true weight and total (checked against each other); the old line stays.
+    Without the weight, the true total is refused against the mistyped one."""
+    from tests.clinical_helpers import record_session_for_completion
+
+    record_session_for_completion(ward.session, ward.nurse.user)
+    entry = ControlledSubstanceEntry.objects.get()
+    url = f"/api/v1/clinical/controlled-substance-log/{entry.pk}/correct/"
+    total_only = ward.client("prescriber").post(url, {"total_mg": "40", "reason": "0.5 mg/kg of 80 kg"}, format="json")
+    assert total_only.status_code == 400
+    answer = ward.client("prescriber").post(
+        url, {"weight_kg": "80", "total_mg": "40", "reason": "Weight misread: the scale showed 80 kg"}, format="json"
+    )
+    assert answer.status_code == 201, answer.json()
+    entry.administration.refresh_from_db()
+    assert (entry.administration.weight_kg, entry.administration.total_mg) == (Decimal("80.0"), Decimal("40.00"))
+    lines = list(ControlledSubstanceEntry.objects.order_by("pk").values_list("total_mg", "corrects_id"))
+    assert lines == [(Decimal("35.00"), None), (Decimal("40.00"), entry.pk)]
+    implausible = ward.client("prescriber").post(
+        f"/api/v1/clinical/controlled-substance-log/{answer.json()['id']}/correct/",
+        {"weight_kg": "900", "reason": "typo"},
+        format="json",
+    )
+    assert implausible.status_code == 400
+    assert "weight" in str(implausible.json()["error"]).lower()
