@@ -94,6 +94,11 @@ class QuestionnaireResponseViewSet(
 
     @extend_schema(
         summary="Submit a questionnaire (a patient for themselves, a clinician for any patient)",
+        description=(
+            "The same answers sent again within ten minutes (same patient, questionnaire, session and "
+            "source, and the same completed_at when one is given) store nothing new: the answer is the "
+            "response stored the first time."
+        ),
         request=QuestionnaireSubmitSerializer,
         responses={201: QuestionnaireResponseSerializer},
     )

@@ -73,14 +73,16 @@ def line_chart(
     first_day, last_day = min(times).astimezone(zone).date(), max(times).astimezone(zone).date()
     # Sessions outside the scored span would squash the scores into a corner; show those inside.
     sessions = [t for t in session_times if min(times) - dt.timedelta(days=1) <= t <= max(times) + dt.timedelta(days=1)]
-    start = dt.datetime.combine(first_day, dt.time(0), tzinfo=zone)
-    end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
+    # In UTC: two datetimes sharing one ZoneInfo subtract on the wall clock, so a day the clocks
+    # change would count 24 hours instead of its 23 or 25, and points would land off their time.
+    start = dt.datetime.combine(first_day, dt.time(0), tzinfo=zone).astimezone(dt.UTC)
+    end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0), tzinfo=zone).astimezone(dt.UTC)
     span = (end - start).total_seconds()
     plot_width = WIDTH - LEFT - RIGHT
     plot_height = HEIGHT - TOP - BOTTOM
 
     def x_of(when: dt.datetime) -> float:
-        fraction = min(max((when - start).total_seconds() / span, 0.0), 1.0)
+        fraction = min(max((when.astimezone(dt.UTC) - start).total_seconds() / span, 0.0), 1.0)
         return round(LEFT + fraction * plot_width, 1)
 
     def y_of(value: int) -> float:

@@ -1,5 +1,6 @@
 """Questionnaire responses. A response is a record of what the patient answered: it is
-written once through measures.services and never edited (a wrong entry is entered again)."""
+written once through measures.services and never edited (a wrong entry is entered again;
+the very same answers sent again within minutes are the same response, stored once)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,9 @@ class QuestionnaireResponse(models.Model):
     source = models.CharField(max_length=8, choices=Source.choices)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
+    # Not stored: True on the earlier response that questionnaire_submit hands back when the same
+    # answers were sent again (a double click, a second tab), so the page can say so.
+    resent: bool = False
 
     class Meta:
         ordering = ["completed_at", "id"]

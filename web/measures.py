@@ -52,7 +52,7 @@ def questionnaire(request: HttpRequest, instrument: str) -> HttpResponse:
             appointment = None
     form = QuestionnaireForm(request.POST if request.method == "POST" else None, questionnaire=form_spec)
     if request.method == "POST" and form.is_valid():
-        questionnaire_submit(
+        response = questionnaire_submit(
             patient=patient,
             instrument=form_spec.instrument.value,
             answers=form.answers(),
@@ -61,7 +61,11 @@ def questionnaire(request: HttpRequest, instrument: str) -> HttpResponse:
             now=timezone.now(),
             appointment=appointment,
         )
-        messages.success(request, "Thank you: your answers are saved and your care team will see them.")
+        # Sent again (a double click, a second tab, the back button): say what is so.
+        if response.resent:
+            messages.info(request, "These answers were already sent; your care team will see them once.")
+        else:
+            messages.success(request, "Thank you: your answers are saved and your care team will see them.")
         return redirect("home")
     context = {"patient": patient, "questionnaire": form_spec, "form": form, "appointment": appointment}
     with timezone.override(patient.zone):
@@ -173,11 +177,15 @@ def staff_questionnaire(request: HttpRequest, patient_id: int, instrument: str) 
                     for field_name, errors in exc.message_dict.items():
                         form.add_error(field_name if field_name in form.fields else None, errors)
                 else:
-                    messages.success(
-                        request,
-                        f"{SPECS[Instrument(response.instrument)].name} saved for {patient.full_name}: "
-                        f"{response.total_score} ({response.severity_label}).",
-                    )
+                    name = SPECS[Instrument(response.instrument)].name
+                    if response.resent:
+                        messages.info(request, f"This {name} was already saved for {patient.full_name}.")
+                    else:
+                        messages.success(
+                            request,
+                            f"{name} saved for {patient.full_name}: "
+                            f"{response.total_score} ({response.severity_label}).",
+                        )
                     return redirect(reverse("web:patient", args=[patient.pk]) + "#measures")
         context = {"patient": patient, "questionnaire": form_spec, "form": form, "nav": "patients"}
         return render(request, "measures/staff_entry.html", context, status=status)

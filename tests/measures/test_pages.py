@@ -139,7 +139,9 @@ def test_chart_query_count_does_not_grow_with_scores(client, world):
     _record_course(world, 2)
     with CaptureQueriesContext(connection) as few:
         assert client.get(url).status_code == 200
-    _record_course(world, 12)
+    # Twelve more scores (not the same two again: an identical entry is stored once).
+    for index in range(12):
+        world.record(world.patient_a, "phq9", phq9(10 + index % 5), LATER - (index + 2) * DAY)
     world.record(world.patient_a, "gad7", [1] * 7, LATER - DAY)
     world.record(world.patient_a, "pain", [3], LATER - DAY)
     with CaptureQueriesContext(connection) as many:
