@@ -114,8 +114,11 @@ class ReminderPreferencesSerializer(
         read_only_fields = ["reminder_consent_changed_at"]
 
     def validate(self, attrs):
-        channel = attrs.get("preferred_channel", self.instance.preferred_channel)
-        if channel == Channel.SMS and not self.instance.mobile_phone:
+        # Asked of a channel being chosen for reminders that stay on: withdrawing consent always
+        # works, whatever the channel on file (the desk may have removed the number since).
+        consent = attrs.get("reminder_consent", self.instance.reminder_consent)
+        channel = attrs.get("preferred_channel")
+        if consent and channel == Channel.SMS and not self.instance.mobile_phone:
             raise serializers.ValidationError(
                 {"preferred_channel": ["Text-message reminders need a mobile number on file."]}
             )

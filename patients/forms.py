@@ -27,6 +27,8 @@ class ReminderPreferencesForm(RefusesControlCharacters, forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
+        if not data.get("reminder_consent"):
+            return data  # turning reminders off always works, whatever channel is shown
         if data.get("preferred_channel") == Channel.SMS and not self.instance.mobile_phone:
             self.add_error("preferred_channel", "We have no mobile number for you; call the clinic to add one.")
         if data.get("preferred_channel") == Channel.EMAIL and not self.instance.email:

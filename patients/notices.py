@@ -27,4 +27,6 @@ def _tell_old_email(sender: Any, instance: Patient, created: bool, **kwargs: Any
     change = instance.history.order_by("-history_id").first()  # written before this receiver
     if change is None:
         return
-    transaction.on_commit(lambda: email_change_notice_send.delay(change.history_id))
+    # Robust: with the broker down the change stands (it is committed) and the failure is logged;
+    # the request that made it is not answered with a server error.
+    transaction.on_commit(lambda: email_change_notice_send.delay(change.history_id), robust=True)

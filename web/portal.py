@@ -4,10 +4,10 @@ another patient's appointment id answers 404 like an id that does not exist."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from django.contrib import messages
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -38,6 +38,8 @@ from scheduling.selectors import patient_appointments
 from scheduling.services import appointment_cancel, appointment_confirm
 from web.access import patient_required
 from web.common import flash_error, session_label
+
+logger = logging.getLogger(__name__)
 
 PATIENT_CANCEL_REASON = "Cancelled by the patient in the portal"
 PAST_SHOWN = 10
@@ -237,14 +239,29 @@ def email_confirmation_request(request: HttpRequest) -> HttpResponse:
         messages.info(request, f"You have confirmed {patient.email} already.")
     elif not link_may_be_sent(patient):
         messages.error(request, "You have asked for several links in the last hour. Open the latest one, or try later.")
+    elif not _queued(email_confirmation_send, patient.pk):
+        messages.error(request, NOT_SENT_NOW)
     else:
-        transaction.on_commit(lambda: email_confirmation_send.delay(patient.pk))
         messages.success(
             request,
             f"We are sending a link to {patient.email}. Open it within {CONFIRM_MAX_AGE.days} days "
             "and sign in here to confirm the address.",
         )
     return redirect(reverse("home") + "#email")
+
+
+NOT_SENT_NOW = "We could not send the link just now. Please try again in a few minutes."
+
+
+def _queued(task: Any, *args: Any) -> bool:
+    """Queue a mail task (nothing of the request is left to commit); False, logged, when the
+    broker cannot take it."""
+    try:
+        task.delay(*args)
+    except Exception:  # kombu's OperationalError and friends: the broker is down
+        logger.exception("Could not queue %s", task.name)
+        return False
+    return True
 
 
 @require_POST
@@ -261,10 +278,12 @@ def email_change(request: HttpRequest) -> HttpResponse:
         return redirect(reverse("home") + "#email")
     try:
         address = email_change_request(patient=patient, address=form.cleaned_data["email"])
-        transaction.on_commit(lambda: email_change_link_send.delay(patient.pk))
     except DomainError as exc:
         form.add_error("email", exc.message)
         return _render_portal(request, portal_context(request, now=timezone.now(), email_form=form), status=400)
+    if not _queued(email_change_link_send, patient.pk):
+        messages.error(request, NOT_SENT_NOW)
+        return redirect(reverse("home") + "#email")
     messages.success(
         request,
         f"We are sending a link to {address}. Open it within {CONFIRM_MAX_AGE.days} days and sign in here: "

@@ -422,12 +422,19 @@ def _deliver_one(
         ReminderAttempt.objects.create(
             reminder=reminder, attempted_at=now, channel=channel, succeeded=False, error=error
         )
-        retry_at = reminder_send_time(
-            due_at=now + retry_delay(attempts),
-            session_starts_at=reminder.session_starts_at,
-            zone=patient.zone,
-            quiet=QuietHours(start=policy.quiet_hours_start, end=policy.quiet_hours_end),
-        )
+        quiet = QuietHours(start=policy.quiet_hours_start, end=policy.quiet_hours_end)
+        due_again = now + retry_delay(attempts)
+        if reminder.kind == ReminderKind.REMINDER:
+            retry_at = reminder_send_time(
+                due_at=due_again, session_starts_at=reminder.session_starts_at, zone=patient.zone, quiet=quiet
+            )
+        else:
+            # News of a booking, a change or a cancellation is retried by its own rule: at night, when
+            # quiet hours last until the session, it goes out anyway (the reminders' rule would
+            # place it before quiet hours began, in the past, and give it up after one attempt).
+            retry_at = notice_send_time(
+                now=due_again, session_starts_at=reminder.session_starts_at, zone=patient.zone, quiet=quiet
+            )
         if attempts >= policy.max_attempts or not now < retry_at < reminder.session_starts_at:
             ours.update(status=ReminderStatus.FAILED, lease_expires_at=None, last_error=error)
             report.failed += 1

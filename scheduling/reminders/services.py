@@ -291,7 +291,10 @@ def front_desk_lists_send_due(*, now: dt.datetime) -> int:
         if local_now.hour < FRONT_DESK_LIST_HOUR:
             continue
         # The site's front desk, and the clinic-wide front desk who works at every site.
-        desk = StaffMember.objects.filter(active=True, role=Role.FRONT_DESK).filter(Q(sites=site) | Q(all_sites=True))
+        # Active as staff and as a login: one who left (either switched off) gets no patient list.
+        desk = StaffMember.objects.filter(active=True, user__is_active=True, role=Role.FRONT_DESK).filter(
+            Q(sites=site) | Q(all_sites=True)
+        )
         recipients = sorted({email for email in desk.values_list("user__email", flat=True) if email})
         if not recipients:
             continue
