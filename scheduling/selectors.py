@@ -43,7 +43,7 @@ from scheduling.engine.day_template import ProtocolSpec as TemplateProtocol
 from scheduling.engine.model import DEFAULT_NURSE_WORK, NurseWork, span_order
 from scheduling.engine.placement import EARLIEST, Habits, Placement
 from scheduling.engine.planner import MaintenanceRule
-from scheduling.engine.wallclock import day_bounds, shift_hours
+from scheduling.engine.wallclock import day_bounds, opening_instant, shift_hours
 from scheduling.models import (
     BLOCKING_STATUSES,
     INFUSION_STATUSES,
@@ -826,29 +826,62 @@ class DayTemplateInputs:
     bookings_counted: int
 
 
-def _typical_opening(site: Site) -> tuple[dt.time, dt.time] | None:
-    hours = Counter(opening_hours(site).values())
+def _typical_opening(opening: dict[int, tuple[dt.time, dt.time]]) -> tuple[dt.time, dt.time] | None:
+    """The opening hours of the most weekdays (the earlier on a tie): the day the template is solved for."""
+    hours = Counter(opening.values())
     return min(hours.items(), key=lambda item: (-item[1], item[0]))[0] if hours else None
 
 
-def _typical_nurse_shifts(site: Site, *, now: dt.datetime, open_weekdays: set[int]) -> list[NurseShift]:
-    """The most frequent pattern of nurse shifts over the open days around `now` (one entry per nurse)."""
-    today = now.astimezone(site.zone).date()
-    first, _ = day_bounds(today - dt.timedelta(days=DAY_TEMPLATE_SHIFT_DAYS), site.zone)
-    _, last = day_bounds(today + dt.timedelta(days=DAY_TEMPLATE_SHIFT_DAYS), site.zone)
+def _typical_nurse_shifts(
+    site: Site, *, now: dt.datetime, opening: dict[int, tuple[dt.time, dt.time]]
+) -> list[NurseShift]:
+    """The most frequent pattern of nurse shifts over the open days around `now` (one entry per
+    nurse), counting the shifts booking counts: a nurse's while she is active and works at the
+    site (a nurse taken off it keeps the shifts typed in there, and is not booked there).
+
+    A shift counts on each open local day whose opening hours it overlaps, with its hours on that
+    day: an overnight shift (Saturday 22:00 to Sunday 07:00) is Sunday's 00:00-07:00 for a clinic
+    open Sunday nights, as booking gives its nurse the Sunday sessions. A shift within one day
+    keeps its own hours (`shift_hours`), the name placement finds its nurse by."""
+    zone = site.zone
+    today = now.astimezone(zone).date()
+    first, _ = day_bounds(today - dt.timedelta(days=DAY_TEMPLATE_SHIFT_DAYS), zone)
+    _, last = day_bounds(today + dt.timedelta(days=DAY_TEMPLATE_SHIFT_DAYS), zone)
+    works_here = StaffMember.sites.through.objects.filter(staffmember_id=OuterRef("staff_id"), site_id=site.pk)
+    rows = (
+        Shift.objects.filter(
+            site=site,
+            staff__role=Role.NURSE,
+            staff__active=True,
+            starts_at__lt=last,
+            starts_at__gte=first - MAX_SHIFT_LENGTH,
+            ends_at__gt=first,
+        )
+        .filter(Q(staff__all_sites=True) | Exists(works_here))
+        .values_list("starts_at", "ends_at")
+    )
+    open_spans: dict[dt.date, tuple[dt.datetime, dt.datetime] | None] = {}
+
+    def open_span(day: dt.date) -> tuple[dt.datetime, dt.datetime] | None:
+        # The day's opening as instants, DST-safe as booking reads it (`opening_instant`).
+        if day not in open_spans:
+            hours = opening.get(day.weekday())
+            open_spans[day] = (
+                (opening_instant(day, hours[0], zone), opening_instant(day, hours[1], zone)) if hours else None
+            )
+        return open_spans[day]
+
     by_day: dict[dt.date, list[tuple[dt.time, dt.time]]] = defaultdict(list)
-    rows = Shift.objects.filter(
-        site=site,
-        staff__role=Role.NURSE,
-        staff__active=True,
-        starts_at__lt=last,
-        starts_at__gte=first - MAX_SHIFT_LENGTH,
-        ends_at__gt=first,
-    ).values_list("starts_at", "ends_at")
     for starts_at, ends_at in rows:
-        day = starts_at.astimezone(site.zone).date()
-        if day.weekday() in open_weekdays:
-            by_day[day].append(shift_hours(starts_at, ends_at, site.zone))
+        # [starts_at, ends_at): a shift ending at midnight does not touch the day after.
+        day = max(starts_at, first).astimezone(zone).date()
+        final = (min(ends_at, last) - dt.timedelta(microseconds=1)).astimezone(zone).date()
+        while day <= final:
+            opens = open_span(day)
+            if opens is not None and starts_at < opens[1] and opens[0] < ends_at:
+                midnight, next_midnight = day_bounds(day, zone)
+                by_day[day].append(shift_hours(max(starts_at, midnight), min(ends_at, next_midnight), zone))
+            day += dt.timedelta(days=1)
     patterns = Counter(tuple(sorted(spans)) for spans in by_day.values())
     if not patterns:
         return []
@@ -878,8 +911,8 @@ def day_template_inputs(*, site: Site, now: dt.datetime) -> DayTemplateInputs:
         TemplateChair(id=pk, routes=frozenset(equipment or ()))
         for pk, equipment in Chair.objects.filter(site=site, active=True).order_by("pk").values_list("pk", "equipment")
     ]
-    opening = _typical_opening(site)
-    open_weekdays = set(opening_hours(site))
+    hours = opening_hours(site)
+    opening = _typical_opening(hours)
     mix = Counter(
         dict(
             Appointment.objects.filter(
@@ -901,7 +934,7 @@ def day_template_inputs(*, site: Site, now: dt.datetime) -> DayTemplateInputs:
     return DayTemplateInputs(
         chairs=chairs,
         opening=opening,
-        nurse_shifts=_typical_nurse_shifts(site, now=now, open_weekdays=open_weekdays),
+        nurse_shifts=_typical_nurse_shifts(site, now=now, opening=hours),
         protocols=protocols,
         setups_per_nurse=site.setups_per_nurse,
         max_patients_per_nurse=site.max_patients_per_nurse,
@@ -1114,12 +1147,14 @@ def _placement_rows(
 ) -> tuple[
     int | None,
     list[dict[str, Any]],
+    tuple[dt.time, dt.time] | None,
     list[tuple[dt.datetime, int]],
     tuple[dict[dt.date, dict[int, frozenset[dt.time]]], dict[dt.date, dict[tuple[int, dt.time], int]]],
 ]:
     """What the level policy weighs besides the bookings, in one read: the shortest active
-    protocol's minutes, the starts of the site's current day template and its day plans
-    (`with_template`; the plans by day) and the patient's latest sessions at the site (latest first).
+    protocol's minutes, the starts of the site's current day template, the opening hours it was
+    solved for, and its day plans (`with_template`; the plans by day) and the patient's latest
+    sessions at the site (latest first).
 
     One UNION ALL by hand, like the snapshot's: the level policy reads these on every proposal
     and booking, and building three ORM queries cost it more CPU than the database spends
@@ -1137,12 +1172,18 @@ def _placement_rows(
         )
         params += [patient.pk, site.pk, *blocking]
     if with_template:
+        # The opening hours the template was solved for: its starts are preferred only on days
+        # open those hours (`Placement.template_opening`).
+        opening = "json_extract(d.inputs, '$.opening')" if connection.vendor == "sqlite" else "d.inputs -> 'opening'"
         parts.append(
             # As text: PostgreSQL types the NULLs of the parts before as text, and jsonb is no text.
             f"SELECT 't', NULL, NULL, CAST(t.starts AS TEXT) FROM (SELECT d.starts FROM {table[DayTemplate]} d"  # noqa: S608
             " WHERE d.site_id = %s AND d.state = %s ORDER BY d.computed_at DESC, d.id DESC LIMIT 1) t"
+            f" UNION ALL SELECT 'o', NULL, NULL, CAST(t.opening AS TEXT) FROM (SELECT {opening} AS opening"
+            f" FROM {table[DayTemplate]} d WHERE d.site_id = %s AND d.state = %s"
+            " ORDER BY d.computed_at DESC, d.id DESC LIMIT 1) t"
         )
-        params += [site.pk, DayTemplateState.DONE.value]
+        params += [site.pk, DayTemplateState.DONE.value, site.pk, DayTemplateState.DONE.value]
         # The day plans of that template (solved again around each day's bookings): the day as a
         # number of days since 1970 (a date's text depends on the server's DateStyle), and the
         # plan's id and revision; their starts are read only when this process has not parsed
@@ -1163,6 +1204,7 @@ def _placement_rows(
         found = cursor.fetchall()
     shortest: int | None = None
     entries: list[dict[str, Any]] = []
+    template_opening: tuple[dt.time, dt.time] | None = None
     habits: list[tuple[dt.datetime, int]] = []
     plans: dict[dt.date, dict[int, frozenset[dt.time]]] = {}
     plan_nurses: dict[dt.date, dict[tuple[int, dt.time], int]] = {}
@@ -1173,6 +1215,10 @@ def _placement_rows(
             shortest = number
         elif kind == "t":
             entries = list(json.loads(starts) or ())
+        elif kind == "o":
+            hours = json.loads(starts) if starts else None
+            if hours:
+                template_opening = (dt.time.fromisoformat(hours[0]), dt.time.fromisoformat(hours[1]))
         elif kind == "p":
             revisions[starts] = _EPOCH_DAY + dt.timedelta(days=number)
         else:
@@ -1181,7 +1227,7 @@ def _placement_rows(
         plans[revisions[key]], plan_nurses[revisions[key]] = day_starts, day_nurses
     # A UNION ALL keeps no order between its parts: the latest session first, as the subquery read them.
     habits.sort(key=lambda row: row[0], reverse=True)
-    return shortest, entries, habits, (plans, plan_nurses)
+    return shortest, entries, template_opening, habits, (plans, plan_nurses)
 
 
 _EPOCH_DAY = dt.date(1970, 1, 1)
@@ -1241,7 +1287,7 @@ def site_placement(
     policy, what it weighs (the day template, the patient's habits, the shortest session).
     No query under the earliest policy, one under level."""
     if site.placement_policy != EARLIEST:
-        shortest, entries, habit_rows, (plans, plan_nurses) = _placement_rows(
+        shortest, entries, template_opening, habit_rows, (plans, plan_nurses) = _placement_rows(
             site, patient, with_template=preferred_starts is None
         )
         lanes: dict[int, int] = {}
@@ -1255,6 +1301,7 @@ def site_placement(
             preferred_starts=preferred_starts,
             day_starts=plans,
             day_nurses=plan_nurses,
+            template_opening=template_opening,
             chair_lanes=lanes,
             start_shifts=shifts,
             habits=_habits_of(habit_rows, site),

@@ -19,7 +19,7 @@ from clinic.models import Chair, Site
 from clinic.permissions import sites_of
 from clinical.selectors import CapacityWindow, capacity_report
 from scheduling.engine.wallclock import local_day
-from scheduling.models import DayTemplate, Protocol
+from scheduling.models import DayTemplate, DayTemplateState, Protocol
 from scheduling.selectors import coming_day_plans, latest_day_template
 from scheduling.services.day_template import STALE_REQUEST, day_template_request
 from web.access import page_required
@@ -94,11 +94,16 @@ def day_template(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     if request.method == "POST":
         attempt = day_template_request(site=site, actor=request.user, now=now)
-        messages.success(
-            request,
-            f"The day template is being computed (queued {timezone.localtime(attempt.requested_at, site.zone):%H:%M}); "
-            "this page shows the result when it is done.",
-        )
+        if attempt.state == DayTemplateState.FAILED:
+            # The task queue did not take it: nothing is being computed, the template in use stays.
+            messages.error(request, f"{attempt.error} The template in use stays.")
+        else:
+            messages.success(
+                request,
+                "The day template is being computed (queued "
+                f"{timezone.localtime(attempt.requested_at, site.zone):%H:%M}); "
+                "this page shows the result when it is done.",
+            )
         return redirect(f"{reverse('web:day-template')}?site={site.pk}")
     current = latest_day_template(site_id=site.pk)
     latest = (

@@ -18,7 +18,11 @@ feasible (start, chair) pairs a site's `placement_policy` chooses:
      and cost a tenth of the sessions in the issue 17 bench);
   a') a start of the site's day template for that chair (`preferred_starts`), when given, or
      on a day that has a day plan (the template solved again around the day's bookings,
-     scheduling.services.day_plans), a start of that plan (`day_starts`);
+     scheduling.services.day_plans), a start of that plan (`day_starts`). The template is
+     solved for the typical opening hours (`template_opening`): on a day open other hours
+     (a Saturday morning beside weekdays 08:00-18:00) its starts would only break the day up,
+     so no start there is the template's and the day is placed as without a template (its
+     nurses too); a day plan is solved for its own day's hours and always counts;
   b) the quietest day: the share of the day's chair time already booked at the site. A
      course chooses each session's day among the days its rules allow (up to
      `DAY_SLACK_DAYS` (1) after the earliest possible day, the first session up to
@@ -98,6 +102,9 @@ class Placement:
     # local day -> chair id -> that day's plan's starts (the template solved around the day's
     # bookings), preferred on that day instead of `preferred_starts`.
     day_starts: Mapping[dt.date, Mapping[int, frozenset[dt.time]]] = field(default_factory=dict)
+    # The local opening and closing the day template was solved for: its starts, lanes and shifts
+    # count only on days open those hours (None: on every day, as for starts given by a caller).
+    template_opening: tuple[dt.time, dt.time] | None = None
     # local day -> (chair id, local start) -> the nurse that day's plan gives the start (a plan
     # solved with any nurse on any chair); otherwise the chair's lane decides.
     day_nurses: Mapping[dt.date, Mapping[tuple[int, dt.time], int]] = field(default_factory=dict)
@@ -148,6 +155,8 @@ class DayLoad:
         window = Span(midnight, next_midnight)
         self.day = day
         hours = site.opening.get(day.weekday())
+        # The day's local opening and closing (None when closed): whether the day template holds.
+        self.hours: tuple[dt.time, dt.time] | None = hours
         opens_at = opening_instant(day, hours[0], zone) if hours else None
         closes_at = opening_instant(day, hours[1], zone) if hours else None
         self.opens_at: dt.datetime = opens_at or midnight
@@ -392,7 +401,8 @@ class Placer:
                 at = (start, end)
                 local = start.astimezone(zone)
                 load = self.load(local.date())
-                today_starts = placement.day_starts.get(local.date(), preferred)
+                planned = placement.day_starts.get(local.date())
+                today_starts = planned if planned is not None else preferred if self._template_day(load) else {}
                 minute = local.hour * 60 + local.minute
                 clock = local.time().replace(tzinfo=None)
                 # The nurse's and the closing time first: one weight, so the positions of the rest stay put.
@@ -430,6 +440,12 @@ class Placer:
             )
         return found
 
+    def _template_day(self, load: DayLoad) -> bool:
+        """Whether the day template holds on the load's day: it is open the hours the template
+        was solved for."""
+        opening = self.placement.template_opening
+        return opening is None or load.hours == opening
+
     def _nurse_for(self, slot: Slot, among: Collection[int] | None = None) -> Slot:
         """Among the nurses free for the slot's time (under level), of `among` if given (a search
         for one nurse): the one whose day it leaves the fewest minutes too short for another
@@ -461,14 +477,16 @@ class Placer:
         """The nurse the day's plan gives the slot's start, else the one the day template's
         per-nurse day gives it: for a template of nurses on different shifts, the nurse on the
         start's shift (the rank-th by id of those whose shift today has its hours), else the
-        lane-th of the nurses on shift over the slot, by id (None without either, or without
-        such a nurse on shift)."""
+        lane-th of the nurses on shift over the slot, by id (None without either, without such a
+        nurse on shift, or on a day not open the hours the template was solved for)."""
         local = slot.start.astimezone(self.availability.site.zone)
         planned = self.placement.day_nurses.get(local.date(), {}).get(
             (slot.chair_id, local.time().replace(tzinfo=None))
         )
         if planned is not None:
             return planned
+        if not self._template_day(self.load(local.date())):
+            return None
         shift = self.placement.start_shifts.get((slot.chair_id, local.time().replace(tzinfo=None)))
         if shift is not None:
             begins, ends, rank = shift
@@ -535,9 +553,12 @@ class Placer:
             parts.append("the nurse's hands-on work overlaps the least")
         if not near_closing and any(c.score[0][1] for c in others):
             parts.append("ends well before closing")
-        if self.placement.preferred_starts and not template_miss:
+        if self.placement.preferred_starts:
             planned = local.date() in self.placement.day_starts
-            parts.append("a start of this day's plan" if planned else "a start of the day template")
+            if not template_miss:
+                parts.append("a start of this day's plan" if planned else "a start of the day template")
+            elif not planned and not self._template_day(self.load(local.date())):
+                parts.append("no day template: it is for other opening hours than this day's")
         if day_reason:
             parts.append(day_reason)
         if not fragments and any(c.score[4][1] for c in others):

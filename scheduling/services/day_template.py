@@ -30,15 +30,32 @@ STALE_REQUEST = dt.timedelta(minutes=5)
 REGENERATE_TASK = "scheduling.tasks.regenerate_day_template"
 
 
-def _queue(attempt_id: int) -> None:
-    # By name: the task module imports this one, and services never import their tasks (no cycle).
-    # Through a signature, not send_task: it honours CELERY_TASK_ALWAYS_EAGER (no worker) as well.
-    current_app.signature(REGENERATE_TASK, args=[attempt_id]).apply_async()
+# What a run the task queue would not take says; the administrator asks again.
+NOT_QUEUED = "The computation could not be queued (the task queue is not answering); try again in a minute."
+
+
+def _queue(attempt: DayTemplate, now: dt.datetime) -> None:
+    """Hand the queued row to a worker. A broker that is down must not leave the row queued with
+    no task behind it (each click would be answered with it until it is stale): it is marked
+    failed with the reason, in memory too, so the request that asked says so."""
+    try:
+        # By name: the task module imports this one, and services never import their tasks (no cycle).
+        # Through a signature, not send_task: it honours CELERY_TASK_ALWAYS_EAGER (no worker) as well.
+        current_app.signature(REGENERATE_TASK, args=[attempt.pk]).apply_async()
+    except Exception:  # kombu's OperationalError and friends: the broker is down
+        logger.exception("Day template run %s not queued", attempt.pk)
+        failed = DayTemplate.objects.filter(pk=attempt.pk, state=DayTemplateState.PENDING).update(
+            state=DayTemplateState.FAILED, computed_at=now, error=NOT_QUEUED
+        )
+        if failed:
+            attempt.state, attempt.computed_at, attempt.error = DayTemplateState.FAILED, now, NOT_QUEUED
 
 
 def day_template_request(*, site: Site, actor: AbstractBaseUser, now: dt.datetime) -> DayTemplate:
     """Queue a computation of `site`'s template; a request already queued and not stale is returned
-    instead of a second one, so a double click solves once."""
+    instead of a second one, so a double click solves once. When the task queue cannot take it
+    the row comes back FAILED with `NOT_QUEUED` (once the request's transaction has committed),
+    and the next request queues afresh."""
     with transaction.atomic():
         # One request at a time per site; NO KEY: bookings' foreign-key checks on the site row go on.
         Site.objects.select_for_update(no_key=True).filter(pk=site.pk).first()
@@ -52,7 +69,7 @@ def day_template_request(*, site: Site, actor: AbstractBaseUser, now: dt.datetim
         attempt = DayTemplate.objects.create(
             site=site, state=DayTemplateState.PENDING, requested_at=now, computed_by=acting_user(actor)
         )
-        transaction.on_commit(partial(_queue, attempt.pk))
+        transaction.on_commit(partial(_queue, attempt, now), robust=True)
     return attempt
 
 

@@ -57,11 +57,12 @@ def level_site_read_both_ways() -> dict[str, Any]:
 
     computed = dt.datetime(2029, 12, 1, 12, tzinfo=dt.UTC)
 
-    def template(state: str, hours: int, starts: list[dict[str, Any]]) -> DayTemplate:
+    def template(state: str, hours: int, starts: list[dict[str, Any]], opening: list[str] | None = None) -> DayTemplate:
         return DayTemplate.objects.create(
             site=site,
             state=state,
             starts=starts,
+            inputs={"opening": opening},
             sessions_per_day=len(starts),
             requested_at=computed,
             computed_at=computed + dt.timedelta(hours=hours),
@@ -76,6 +77,7 @@ def level_site_read_both_ways() -> dict[str, Any]:
             {"chair_id": second.pk, "start": "09:00", "protocol_id": None, "lane": 0},
             {"chair_id": second.pk, "start": "11:30", "protocol_id": None, "lane": 0},
         ],
+        opening=["08:00", "18:00"],  # the hours it was solved for: its starts hold on days open so
     )
     template(DayTemplateState.FAILED, 3, [])  # a later failed run changes nothing
     # A day re-solved around its bookings: on that day L1 starts at 13:00 and L2 has no start left.
@@ -103,6 +105,7 @@ def level_site_read_both_ways() -> dict[str, Any]:
                 placement.habits.chair_id,
             ],
             "shortest": placement.shortest_session.total_seconds() // 60 if placement.shortest_session else None,
+            "opening": [f"{t:%H:%M}" for t in placement.template_opening or ()],
             "plans": {
                 day.isoformat(): {str(k): sorted(f"{t:%H:%M}" for t in v) for k, v in starts.items()}
                 for day, starts in placement.day_starts.items()
@@ -119,6 +122,7 @@ def level_site_read_both_ways() -> dict[str, Any]:
             "lanes": {str(e["chair_id"]): e["lane"] for e in entries},
             "habits": [habits.weekday, f"{habits.clock:%H:%M}" if habits.clock else None, habits.chair_id],
             "shortest": shortest_session_minutes(),
+            "opening": latest.inputs["opening"],
             "plans": {
                 day.isoformat(): {str(k): sorted(f"{t:%H:%M}" for t in v) for k, v in starts.items()}
                 for day in (PLANNED,)
@@ -140,11 +144,19 @@ def check(found: dict[str, Any]) -> None:
         "lanes": {str(first): 1, str(second): 0},
         "habits": [TUESDAY.weekday(), "10:00", second],
         "shortest": 90,
+        "opening": ["08:00", "18:00"],
         "plans": {PLANNED.isoformat(): {str(first): ["13:00"]}},
     }
     assert found["one_read"] == expected
     assert found["one_at_a_time"] == expected
     assert found["no_patient"] == {**expected, "habits": [None, None, None]}
-    assert found["given_starts"] == {**expected, "preferred": {str(first): ["12:00"]}, "lanes": {}, "plans": {}}
+    # Starts given by the caller hold on every day.
+    assert found["given_starts"] == {
+        **expected,
+        "preferred": {str(first): ["12:00"]},
+        "lanes": {},
+        "plans": {},
+        "opening": [],
+    }
     # A day without a plan keeps the template's starts.
     assert found["another_day"] == expected["preferred"]
