@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from functools import partial
 
 from celery import current_app
 from django.contrib.auth.models import AbstractBaseUser
@@ -69,7 +68,8 @@ def day_template_request(*, site: Site, actor: AbstractBaseUser, now: dt.datetim
         attempt = DayTemplate.objects.create(
             site=site, state=DayTemplateState.PENDING, requested_at=now, computed_by=acting_user(actor)
         )
-        transaction.on_commit(partial(_queue, attempt, now), robust=True)
+        # A lambda, not a partial: a robust hook that raises is logged by its __qualname__.
+        transaction.on_commit(lambda: _queue(attempt, now), robust=True)
     return attempt
 
 

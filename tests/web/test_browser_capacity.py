@@ -116,11 +116,11 @@ def test_regenerate_queues_the_solve_and_the_page_shows_the_result_when_done(
     # The worker, played by a thread that runs the real task a moment after the request commits.
     workers: list[threading.Thread] = []
 
-    def worker(attempt_id: int) -> None:
+    def worker(attempt, now) -> None:
         def run() -> None:
             time.sleep(1.5)
             try:
-                tasks.regenerate_day_template(attempt_id)
+                tasks.regenerate_day_template(attempt.pk)
             finally:
                 connection.close()
 
