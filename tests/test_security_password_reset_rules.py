@@ -2,7 +2,8 @@
 (clinic/security/password_reset.py): the chart's contact email, which the front desk types, opens
 only a patient login with no email of its own and no staff role, and only when no other chart
 shares it; limits count per login, whatever the spelling; the access log names whose password a
-link set and never records the token; a deactivated login's link stops working; links keep
+link set and never records the token; a deactivated login's link stops working, and so does a link
+mailed to a chart's contact email once the chart no longer has that confirmed address; links keep
 SITE_URL's path; every kind of address gets the same answer; odd input never fails."""
 
 from __future__ import annotations
@@ -74,6 +75,56 @@ def test_front_desk_cannot_take_over_a_staff_login_through_a_patient_chart_email
 
     leaked = [m for m in mail.outbox if "presc.rv" in m.body]
     assert leaked == [], f"the prescriber's reset link was mailed to {leaked[0].to}"
+
+
+def _desk_changes_chart_email(chart, email: str) -> None:
+    desk = StaffFactory(user=UserFactory(username="desk.moved"), role=Role.FRONT_DESK, sites=[chart.home_site])
+    api = APIClient()
+    api.force_authenticate(desk.user)
+    changed = api.patch(f"/api/v1/patients/{chart.pk}/", {"email": email}, format="json")
+    assert changed.status_code == 200, changed.content
+
+
+def test_a_link_mailed_to_a_patients_old_contact_email_stops_working_once_the_desk_changes_it(client, db):
+    """The link proves the mailbox it went to. Django's token covers only the login's own email,
+    empty here; once the desk corrects the chart's address (the old mailbox is someone else's), a
+    link mailed to the old one must not set the patient's password."""
+    user = UserFactory(username="pat.moved", email="")
+    chart = PatientFactory(user=user, email="old@home.example", email_confirmed="old@home.example")
+    _ask(client, "old@home.example")
+    assert [m.to for m in mail.outbox] == [["old@home.example"]]
+    link = _links(mail.outbox[0])[0]
+
+    _desk_changes_chart_email(chart, "new@home.example")
+
+    page = Client().get(link, follow=True)
+    assert page.context["validlink"] is False, "the old mailbox can still set the patient's password"
+    assert _signs_in("pat.moved", PASSWORD)
+
+
+def test_a_link_mailed_to_a_contact_email_stops_working_once_the_patient_confirms_another(client, db):
+    user = UserFactory(username="pat.reconfirmed", email="")
+    chart = PatientFactory(user=user, email="old@home.example", email_confirmed="old@home.example")
+    _ask(client, "old@home.example")
+    link = _links(mail.outbox[0])[0]
+
+    chart.email = chart.email_confirmed = "new@home.example"
+    chart.save(update_fields=["email", "email_confirmed"])
+
+    assert Client().get(link, follow=True).context["validlink"] is False
+
+
+def test_a_link_mailed_to_a_contact_email_sets_the_password_while_the_chart_keeps_that_address(client, db):
+    """A change of case only is no change of address (Patient.email_is_confirmed)."""
+    user = UserFactory(username="pat.kept", email="")
+    chart = PatientFactory(user=user, email="kept@home.example", email_confirmed="kept@home.example")
+    _ask(client, "kept@home.example")
+    link = _links(mail.outbox[0])[0]
+
+    _desk_changes_chart_email(chart, "Kept@Home.example")
+
+    assert _set_password(client, link).status_code == 302
+    assert _signs_in("pat.kept", NEW)
 
 
 def test_a_lookalike_of_a_staff_email_does_not_send_the_staff_link_to_the_chart_email(client, db):

@@ -7,6 +7,8 @@ that user signs in after a Django upgrade."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from clinic.security.services import token_issue
@@ -58,3 +60,19 @@ def test_asking_for_a_second_token_after_a_hasher_upgrade_keeps_the_first(person
     assert response.status_code == 201
     assert _works(response.json()["token"])
     assert _works(first), "obtaining a token for a second integration revoked the first one"
+
+
+def test_signing_in_after_an_iteration_count_rise_keeps_the_users_api_tokens(client, personas, settings):
+    """Same hasher, more iterations: PBKDF2's `must_update`, what every Django release does."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    user = personas.front_desk.user
+    fewer = PBKDF2PasswordHasher().encode(PASSWORD, "fixedsalt123", iterations=1000)
+    User.objects.filter(pk=user.pk).update(password=fewer)
+    integration_token, _ = token_issue(user=user)
+
+    response = client.post("/login/", {"username": user.username, "password": PASSWORD})
+
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.password.startswith("pbkdf2_sha256$") and user.password != fewer  # re-hashed
+    assert _works(integration_token), "a re-hash of the same password revoked the user's API tokens"

@@ -75,9 +75,16 @@ def scoped(queryset: QuerySet[M], request: HttpRequest) -> QuerySet[M]:
 
 
 def patient_of(request: HttpRequest) -> Patient | None:
-    if not request.user.is_authenticated:
+    """The signed-in patient's chart; None for a deactivated member of staff even when a patient
+    row points at the login (the API's rule, clinic/permissions.py actor_for): a former employee's
+    open session must not keep opening the portal."""
+    user = request.user
+    if not user.is_authenticated:
         return None
-    return Patient.objects.select_related("home_site").filter(user=request.user).first()
+    staff = getattr(user, "staff", None)
+    if staff is not None and not staff.active:
+        return None
+    return Patient.objects.select_related("home_site").filter(user=user).first()
 
 
 def page_required(page: str) -> Callable[[View], View]:

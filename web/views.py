@@ -26,8 +26,10 @@ def home(request: HttpRequest) -> HttpResponse:
     if staff is not None:
         enter_as_staff(request, staff)
         return desk.render_board(request)
-    patient = patient_of(request)
+    patient = patient_of(request)  # None for a deactivated member of staff, as in the API
     if patient is not None:
         request.patient = patient  # type: ignore[attr-defined]
         return portal.portal_home(request)
+    if getattr(request.user, "staff", None) is not None:
+        raise PermissionDenied("Your staff account is no longer active; ask a clinic administrator.")
     raise PermissionDenied("Your account has no role in the clinic yet; ask a clinic administrator.")

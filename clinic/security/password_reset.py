@@ -9,13 +9,15 @@ Who an address reaches (`reset_recipients`):
   login that has an address of its own, or a login whose patient never confirmed it.
 
 The page hands the matched (login, which address) pairs to a Celery task, which mails each a
-one-use link (Django's reset token: it lapses after PASSWORD_RESET_TIMEOUT, and once the password
-or the last sign-in changes). The page answers the same whether or not an account matched and
-sends no mail itself, so neither its words nor its time say whether an address is known. Links
-are counted per login and requests per client address (RESET_LIMIT_*), so the page cannot flood a
-mailbox or probe addresses at speed. Links are built on SITE_URL, never on the request's Host
-header, and go to the address on file, never to the one typed (which may only match it by case
-folding). The broker carries login ids, not addresses."""
+one-use link (Django's reset token, `reset_token_generator`: it lapses after PASSWORD_RESET_TIMEOUT,
+and once the password, the last sign-in or the address it was mailed to changes; for a patient
+reached through the chart, once the chart's confirmed contact email is no longer that address, so
+the old mailbox cannot set the password after the desk corrects it). The page answers the same
+whether or not an account matched and sends no mail itself, so neither its words nor its time say
+whether an address is known. Links are counted per login and requests per client address
+(RESET_LIMIT_*), so the page cannot flood a mailbox or probe addresses at speed. Links are built
+on SITE_URL, never on the request's Host header, and go to the address on file, never to the one
+typed (which may only match it by case folding). The broker carries login ids, not addresses."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from typing import Literal
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import PasswordResetForm
-from django.contrib.auth.tokens import default_token_generator
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.cache import cache
 from django.urls import reverse
 from django.utils.encoding import force_bytes
@@ -34,6 +36,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from clinic.security.authentication import client_counted_as
 from clinic.security.two_factor import confirmed_device, second_factor_required
+from clinic.validators import upper_by_letter
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,19 @@ def _confirmed_contact(patient) -> str:
     return patient.email if patient is not None and patient.email_is_confirmed else ""
 
 
+class ResetTokenGenerator(PasswordResetTokenGenerator):
+    """Django's reset token, also bound to the address the link is mailed to. Django's covers the
+    login's own email only, which is empty for a patient reached through the chart's contact email."""
+
+    def _make_hash_value(self, user, timestamp: int) -> str:
+        contact = "" if user.email else _confirmed_contact(getattr(user, "patient", None))
+        # Compared as the chart compares it (Patient.email_is_confirmed): a change of case is none.
+        return super()._make_hash_value(user, timestamp) + upper_by_letter(contact.strip())
+
+
+reset_token_generator = ResetTokenGenerator()
+
+
 def hourly_count_allows(key: str, limit: int) -> bool:
     """Count one more request under `key` this hour; False once the hour's limit is passed."""
     cache.add(key, 0, RESET_WINDOW_SECONDS)
@@ -117,7 +133,7 @@ def reset_link_send(*, user_id: int, which: str) -> bool:
     if not address:
         return False
     uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
+    token = reset_token_generator.make_token(user)
     context = {
         "email": address,
         "user": user,

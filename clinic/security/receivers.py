@@ -1,5 +1,6 @@
-"""Signal receivers: a password change, a change of role or a deactivation (of the login or the
-staff row) revokes every API token the user holds; signing in starts the idle clock."""
+"""Signal receivers: a password change (password sign-in turned off among them), a change of role
+or a deactivation (of the login or the staff row) revokes every API token the user holds; signing
+in starts the idle clock."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 from typing import Any
 
 from django.contrib.auth import get_user_model, user_logged_in
+from django.contrib.auth.hashers import get_hasher, identify_hasher, is_password_usable
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 
@@ -22,12 +24,34 @@ User = get_user_model()
 def _note_password_change(
     sender: Any, instance: Any, update_fields: Any = None, raw: bool = False, **kwargs: Any
 ) -> None:
-    # Only a password set (set_password keeps the raw one in `_password` until the save): Django
-    # re-hashing the same password at sign-in (a new hasher, more iterations) clears `_password`
-    # first, and is no change ("Password hash upgrades shouldn't be considered password changes").
-    instance._clinic_password_changed = getattr(instance, "_password", None) is not None and changed_on_save(
-        sender, instance, "password", update_fields, raw
+    instance._clinic_password_changed = False
+    if raw or instance.pk is None or (update_fields is not None and "password" not in update_fields):
+        return
+    stored = sender.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
+    if stored is None or stored == instance.password:
+        return
+    instance._clinic_password_changed = getattr(instance, "_password", None) is not None or not _same_password_rehashed(
+        stored, instance.password
     )
+
+
+def _same_password_rehashed(stored: str, new: str) -> bool:
+    """Whether `new` may be Django re-hashing the password of `stored` at sign-in (check_password's
+    setter: "Password hash upgrades shouldn't be considered password changes"). That setter clears
+    the raw password `set_password` keeps, so it is told by the hashes: Django re-hashes only a usable
+    hash its preferred hasher would not write today (another hasher, fewer iterations), and only
+    with the preferred hasher. Any other new hash is a change: password sign-in turned off
+    (`set_unusable_password`, the admin's "Disabled"), or a hash written in place of a current one."""
+    if not (is_password_usable(stored) and is_password_usable(new)):
+        return not is_password_usable(stored) and not is_password_usable(new)  # no password either way
+    try:
+        stored_hasher, new_hasher = identify_hasher(stored), identify_hasher(new)
+    except ValueError:  # a hash no configured hasher reads: not Django's upgrade
+        return False
+    preferred = get_hasher("default")
+    if new_hasher.algorithm != preferred.algorithm:
+        return False
+    return stored_hasher.algorithm != preferred.algorithm or preferred.must_update(stored)
 
 
 @receiver(post_save, sender=User, dispatch_uid="clinic_security_revoke_tokens_on_password_change")

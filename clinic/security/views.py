@@ -38,6 +38,7 @@ from clinic.security.password_reset import (
     confirmable,
     login_may_be_mailed,
     reset_recipients,
+    reset_token_generator,
 )
 from clinic.security.services import token_revoke, tokens_revoke_all, totp_device_confirm, totp_device_start
 from clinic.security.signals import ACCESS_LOG_PATH_ATTRIBUTE, ACCESS_LOG_USERNAME_ATTRIBUTE
@@ -198,6 +199,7 @@ class ClinicPasswordResetConfirmView(PasswordResetConfirmView):
 
     template_name = "registration/password_reset_confirm.html"
     success_url = reverse_lazy("password-reset-complete")
+    token_generator = reset_token_generator  # bound to the address the link went to
 
     def dispatch(self, *args, **kwargs):
         token = kwargs.get("token", "")
