@@ -12,7 +12,10 @@ What each role sees of a patient:
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import django_filters
 from django.db.models import Q
@@ -26,10 +29,19 @@ from rest_framework.response import Response
 from clinic import api_fields
 from clinic.api import AtomicWritesMixin, CleanModelSerializer, ClinicAPIMixin
 from clinic.audit import patients_shown
+from clinic.errors import DomainError
 from clinic.models import Channel
 from clinic.permissions import ADMINS, CLINICIANS, DESK, PATIENTS, PRESCRIBERS, FieldVisibilityMixin, hidden_fields
 from patients.models import Contraindication, Evaluation, Patient, PatientFlag, one_form
-from patients.services import EVALUATION_FIELDS, evaluation_record, patient_home_site_check, patient_register
+from patients.services import (
+    EVALUATION_FIELDS,
+    evaluation_record,
+    identity_changed,
+    identity_of,
+    patient_duplicate_check,
+    patient_home_site_check,
+    patient_register,
+)
 
 
 class PhoneField(PhoneNumberField):
@@ -49,6 +61,14 @@ class PatientSerializer(FieldVisibilityMixin, CleanModelSerializer):
     )
     seizure_history = serializers.BooleanField(
         required=False, allow_null=True, help_text="Clinicians only; null for other roles."
+    )
+    different_person = serializers.BooleanField(
+        required=False,
+        write_only=True,
+        help_text=(
+            "Registration only: true confirms that the patient is someone other than the patient of the same "
+            "name and date of birth a 409 named (recorded in the new chart's history)."
+        ),
     )
 
     class Meta:
@@ -71,9 +91,14 @@ class PatientSerializer(FieldVisibilityMixin, CleanModelSerializer):
             "emergency_contact_relation",
             "medications",
             "seizure_history",
+            "different_person",
         ]
 
     def validate(self, attrs):
+        if self.instance is not None and attrs.pop("different_person", None) is not None:
+            raise serializers.ValidationError(
+                {"different_person": ["Only a registration is confirmed as a different person, not an edit."]}
+            )
         sent = sorted(hidden_fields(self.context.get("role"), "patient") & set(attrs))
         if sent:
             raise serializers.ValidationError({name: ["Only clinicians can record this."] for name in sent})
@@ -99,6 +124,19 @@ class PatientSerializer(FieldVisibilityMixin, CleanModelSerializer):
         site = validated_data.get("home_site")
         if site is not None:
             patient_home_site_check(patient=instance, site=site, now=timezone.now())
+        # Registration's rule on an edit too: a new name or date of birth must not make this chart a
+        # second one of another patient (a 409, as registration's, locked until the commit).
+        edited = copy.copy(instance)
+        for name in ("first_name", "last_name", "date_of_birth"):
+            setattr(edited, name, validated_data.get(name, getattr(instance, name)))
+        if identity_changed(edited, identity_of(instance)):
+            patient_duplicate_check(
+                actor=self._actor_user(),
+                first_name=edited.first_name,
+                last_name=edited.last_name,
+                date_of_birth=edited.date_of_birth,
+                exclude_pk=instance.pk,
+            )
         return super().update(instance, validated_data)
 
 
@@ -139,6 +177,17 @@ class PatientFilter(django_filters.FilterSet):
         )
 
 
+@contextmanager
+def duplicate_shown(request) -> Iterator[None]:
+    """Names in the access log the patient a duplicate refusal names (its 409 gives their name,
+    birth date and id); a refusal naming nobody (another site's patient) logs nobody."""
+    try:
+        yield
+    except DomainError as exc:
+        patients_shown(request, [(exc.details or {}).get("patient_id")])
+        raise
+
+
 @extend_schema_view(
     list=extend_schema(summary="List patients (a patient sees only themselves)"),
     retrieve=extend_schema(summary="One patient"),
@@ -177,13 +226,21 @@ class PatientViewSet(
     def perform_create(self, serializer):
         # Through registration's rule, as the page and FHIR do: one person, one chart (the same
         # name and date of birth twice is refused), names trimmed and in one Unicode form.
-        serializer.instance = patient_register(
-            actor=self.request.user,
-            now=timezone.now(),
-            clinician=self.actor.is_clinician,
-            fields=dict(serializer.validated_data),
-        )
+        fields = dict(serializer.validated_data)
+        different_person = fields.pop("different_person", False)
+        with duplicate_shown(self.request):
+            serializer.instance = patient_register(
+                actor=self.request.user,
+                now=timezone.now(),
+                clinician=self.actor.is_clinician,
+                fields=fields,
+                different_person=different_person,
+            )
         patients_shown(self.request, [serializer.instance.pk])  # as PatientsShownMixin's own create does
+
+    def perform_update(self, serializer):
+        with duplicate_shown(self.request):
+            super().perform_update(serializer)
 
     def representation(self, obj):
         if self.action in ("reminder_preferences", "change_reminder_preferences"):

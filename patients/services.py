@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 
 from clinic.dates import CLINICAL_EARLIEST
 from clinic.errors import InvalidInput, InvalidState
@@ -19,28 +20,111 @@ from patients.models import Evaluation, Patient, one_form
 CLINICAL_FIELDS = tuple(FIELD_READERS["patient"])
 
 
+# The namespace of the advisory lock taken on a birth date while a registration or an edit checks
+# for a duplicate and writes (pg_advisory_xact_lock's two-key form: this, then the date's ordinal).
+IDENTITY_LOCK_NAMESPACE = 0x50617469
+
+
+def identity_name_key(name: str) -> str:
+    """A name as the one-chart-per-person check compares it: accents left out ("Jose Nunez" typed
+    on a keyboard without them is José Núñez), spaces inside collapsed to one ("Mary  Ann" typed
+    with two is Mary Ann) and case folded. Only the comparison uses it: names are stored in their
+    one form (one_form), accents and all."""
+    letters = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return " ".join(letters.split()).casefold()
+
+
+def _identity_lock(date_of_birth: dt.date) -> None:
+    """Holds to the end of the transaction a lock on every registration and edit of someone born
+    on `date_of_birth`, so that two desks registering the same person at the same moment take
+    turns: the second reads the first's chart once it is committed, and is refused. (SQLite, the
+    embedded default, serialises writes already.)"""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [IDENTITY_LOCK_NAMESPACE, date_of_birth.toordinal()])
+
+
 @transaction.atomic
-def patient_register(*, actor: AbstractBaseUser, now: dt.datetime, clinician: bool, fields: dict[str, Any]) -> Patient:
-    """Register a new patient. The same name and date of birth twice is refused: it is almost
-    always the same person, and two charts for one patient split their history."""
+def patient_duplicate_check(
+    *,
+    actor: AbstractBaseUser,
+    first_name: str,
+    last_name: str,
+    date_of_birth: dt.date,
+    exclude_pk: int | None = None,
+    different_person: bool = False,
+) -> list[int]:
+    """Refuses (409) a chart with the same name and date of birth as another patient's
+    (identity_name_key compares the names): it is almost always the same person, and two charts
+    for one patient split their history. Registration and every edit of a name or date of birth
+    ask it in the transaction that writes, which it locks on the birth date until the commit.
+    The refusal names the patient in its message and `details["patient_id"]` only to staff of a
+    site of theirs, so the caller can link the chart and name them in the access log.
+
+    Two people can share a name and a birth date: with `different_person` (the desk confirmed,
+    having seen the refusal, that the patient before them is someone else) the chart is allowed,
+    and the ids of the charts it was confirmed different from are returned for its history. Only
+    charts the actor can see can be confirmed different: another site's patient still refuses."""
+    _identity_lock(date_of_birth)
+    key = (identity_name_key(first_name), identity_name_key(last_name))
+    born_that_day = Patient.objects.filter(date_of_birth=date_of_birth).order_by("pk")
+    if exclude_pk is not None:
+        born_that_day = born_that_day.exclude(pk=exclude_pk)
+    duplicates = [
+        patient
+        for patient in born_that_day.only("pk", "first_name", "last_name", "date_of_birth")
+        if (identity_name_key(patient.first_name), identity_name_key(patient.last_name)) == key
+    ]
+    if not duplicates:
+        return []
+    staff = getattr(actor, "staff", None)
+    visible = scope_to_staff(Patient.objects.filter(pk__in=[p.pk for p in duplicates]), staff) if staff else None
+    visible_ids = set(visible.values_list("pk", flat=True)) if visible is not None else {p.pk for p in duplicates}
+    named = [patient for patient in duplicates if patient.pk in visible_ids]
+    if different_person and len(named) == len(duplicates):
+        return [patient.pk for patient in duplicates]
+    if not named:
+        # Still refused (one person, one chart), but another site's patient is not named to this site's staff.
+        raise InvalidState(
+            "A patient with this name and date of birth is already registered at another site; "
+            "ask clinic-wide staff to give this site access to their chart."
+        )
+    duplicate = named[0]
+    raise InvalidState(
+        f"{duplicate.full_name}, born {duplicate.date_of_birth:%-d %b %Y}, is already registered.",
+        details={"patient_id": duplicate.pk},
+    )
+
+
+def different_person_reason(action: str, confirmed_different: list[int]) -> str:
+    """The history's reason for a chart confirmed as someone else than the charts of the same name
+    and date of birth."""
+    charts = ", ".join(f"#{pk}" for pk in confirmed_different)
+    return f"{action}; confirmed a different person from the patient(s) of the same name and date of birth ({charts})"
+
+
+@transaction.atomic
+def patient_register(
+    *,
+    actor: AbstractBaseUser,
+    now: dt.datetime,
+    clinician: bool,
+    fields: dict[str, Any],
+    different_person: bool = False,
+) -> Patient:
+    """Register a new patient. The same name and date of birth twice is refused unless the caller
+    confirms a different person (patient_duplicate_check): it is almost always the same person,
+    and two charts for one patient split their history."""
     if not clinician and any(fields.get(name) for name in CLINICAL_FIELDS):
         raise InvalidInput("Only clinicians can record medications and seizure history.")
     first, last = (one_form(fields[name]) for name in ("first_name", "last_name"))
-    duplicate = Patient.objects.filter(
-        first_name__iexact=first, last_name__iexact=last, date_of_birth=fields["date_of_birth"]
-    ).first()
-    if duplicate is not None:
-        staff = getattr(actor, "staff", None)
-        if staff is not None and not scope_to_staff(Patient.objects.filter(pk=duplicate.pk), staff).exists():
-            # Still refused (one person, one chart), but another site's patient is not named to this site's staff.
-            raise InvalidState(
-                "A patient with this name and date of birth is already registered at another site; "
-                "ask clinic-wide staff to give this site access to their chart."
-            )
-        raise InvalidState(
-            f"{duplicate.full_name}, born {duplicate.date_of_birth:%-d %b %Y}, is already registered.",
-            details={"patient_id": duplicate.pk},
-        )
+    confirmed_different = patient_duplicate_check(
+        actor=actor,
+        first_name=first,
+        last_name=last,
+        date_of_birth=fields["date_of_birth"],
+        different_person=different_person,
+    )
     patient = Patient(**{**fields, "first_name": first, "last_name": last})
     if patient.reminder_consent:
         patient.reminder_consent_changed_at = now
@@ -48,10 +132,24 @@ def patient_register(*, actor: AbstractBaseUser, now: dt.datetime, clinician: bo
         patient.full_clean()
     except ValidationError as exc:
         raise InvalidInput(" ".join(exc.messages)) from exc
-    patient._change_reason = "Registered"  # type: ignore[attr-defined]
+    patient._change_reason = (  # type: ignore[attr-defined]
+        different_person_reason("Registered", confirmed_different) if confirmed_different else "Registered"
+    )
     patient._history_user = actor  # type: ignore[attr-defined]
     patient.save()
     return patient
+
+
+def identity_of(patient: Patient) -> tuple[str, str, dt.date]:
+    """Who the chart says the patient is, as patient_duplicate_check compares it."""
+    return (identity_name_key(patient.first_name), identity_name_key(patient.last_name), patient.date_of_birth)
+
+
+def identity_changed(patient: Patient, before: tuple[str, str, dt.date]) -> bool:
+    """Whether `patient`'s name or date of birth now differs from `before` by more than case and
+    spacing: only such an edit can make it a second chart of someone, so correcting a capital on
+    one of two charts registered before the rule is not refused."""
+    return identity_of(patient) != before
 
 
 # What an outside system (the FHIR server) may change on a patient's record.
@@ -70,10 +168,19 @@ def patient_update(*, patient: Patient, actor: AbstractBaseUser, fields: dict[st
         for name, value in fields.items()
     }
     changed = [name for name, value in fields.items() if getattr(patient, name) != value]
+    before = identity_of(patient)
     for name in changed:
         setattr(patient, name, value if not isinstance(value := fields[name], str) else value.strip())
     if not changed:
         return patient
+    if identity_changed(patient, before):
+        patient_duplicate_check(
+            actor=actor,
+            first_name=patient.first_name,
+            last_name=patient.last_name,
+            date_of_birth=patient.date_of_birth,
+            exclude_pk=patient.pk,
+        )
     try:
         patient.full_clean(validate_unique=False)
     except ValidationError as exc:

@@ -75,20 +75,24 @@ def actions_for(plan: TreatmentPlan, staff) -> list[str]:
 
 
 def timeline(plan: TreatmentPlan, appointments: list[Appointment]) -> list[dict[str, Any]]:
-    """The plan's phases in order (induction round 1, maintenance, induction round 2, ...) with their sessions."""
-    phases: list[dict[str, Any]] = []
+    """The plan's phases in order (induction round 1, maintenance, induction round 2, ...) with their sessions.
+    A phase is one block whatever the dates of its sessions: a new induction started before a
+    maintenance session it released has that session's date among its own."""
+    by_key: dict[tuple[int, str], dict[str, Any]] = {}
     for appointment in appointments:
         if appointment.plan_id != plan.pk:
             continue
         key = (appointment.induction_round, appointment.phase)
-        if not phases or phases[-1]["key"] != key:
+        if key not in by_key:
             title = (
                 f"Induction{' round ' + str(appointment.induction_round) if appointment.induction_round > 1 else ''}"
                 if appointment.phase == Phase.INDUCTION
                 else "Maintenance"
             )
-            phases.append({"key": key, "title": title, "phase": appointment.phase, "sessions": []})
-        phases[-1]["sessions"].append(appointment)
+            by_key[key] = {"key": key, "title": title, "phase": appointment.phase, "sessions": []}
+        by_key[key]["sessions"].append(appointment)
+    # Each round's induction, then the maintenance that follows it.
+    phases = sorted(by_key.values(), key=lambda phase: (phase["key"][0], phase["phase"] != Phase.INDUCTION))
     for phase in phases:
         everything = phase["sessions"]
         # Released sessions are listed under "Past and cancelled"; the timeline shows the plan as it stands.

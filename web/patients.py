@@ -84,6 +84,11 @@ class RegisterForm(RefusesControlCharacters, forms.Form):
     emergency_contact_relation = forms.CharField(max_length=60, required=False)
     medications = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="One per line.")
     seizure_history = forms.BooleanField(label="History of seizures", required=False)
+    # Shown with a refusal naming a patient of the same name and date of birth: two people can
+    # share both, and the desk that has the patient before them says so (kept in the history).
+    different_person = forms.BooleanField(
+        label="This is a different person from the patient named above: register them anyway", required=False
+    )
 
     def __init__(self, *args: Any, sites: list[Site], role: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -124,21 +129,31 @@ def register(request: HttpRequest) -> HttpResponse:
         request.POST or None,
         sites=sites,
         role=staff.role,
-        initial={"home_site": sites[0].pk if sites else None, "time_zone": sites[0].time_zone if sites else ""},
+        # The zone stays blank (the home site's zone): a zone pre-set from the first site would stay
+        # with a patient registered at another site of a desk of two.
+        initial={"home_site": sites[0].pk if sites else None},
     )
     status = 200
     duplicate_id = None
     if request.method == "POST":
         status = 400
         if form.is_valid():
+            fields = dict(form.cleaned_data)
+            different_person = fields.pop("different_person")
             try:
                 patient = patient_register(
-                    actor=request.user, now=timezone.now(), clinician=staff.is_clinician, fields=dict(form.cleaned_data)
+                    actor=request.user,
+                    now=timezone.now(),
+                    clinician=staff.is_clinician,
+                    fields=fields,
+                    different_person=different_person,
                 )
             except DomainError as exc:
                 status = _show_refusal(form, exc)
                 duplicate_id = (exc.details or {}).get("patient_id")
+                patients_shown(request, [duplicate_id])  # the refusal names them and links their chart
             else:
+                patients_shown(request, [patient.pk])
                 messages.success(request, f"{patient.full_name} is registered.")
                 return redirect("web:patient", patient_id=patient.pk)
     return render(
