@@ -23,6 +23,22 @@ from tests.factories import PASSWORD, StaffFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
+def _as_shown(page) -> dict:
+    """What the history page's form posts back as it shows the old version."""
+    form = page.context["adminform"].form
+    data: dict = {}
+    for name, field in form.fields.items():
+        value = form.initial.get(name, field.initial)
+        if isinstance(value, dt.datetime):
+            data[f"{name}_0"] = value.astimezone(dt.UTC).strftime("%Y-%m-%d")
+            data[f"{name}_1"] = value.astimezone(dt.UTC).strftime("%H:%M:%S")
+        elif isinstance(value, list):
+            data[name] = [getattr(v, "pk", v) for v in value]
+        elif value is not None:
+            data[name] = getattr(value, "pk", value)
+    return data
+
+
 def test_the_admin_revert_page_cannot_rewrite_a_recorded_administration(client, ward):
     record_session_for_completion(ward.session, ward.nurse.user)
     administration = Administration.objects.get(appointment=ward.session)
@@ -44,15 +60,7 @@ def test_the_admin_revert_page_cannot_rewrite_a_recorded_administration(client, 
     url = f"/admin/clinical/administration/{administration.pk}/history/{older.history_id}/"
     page = client.get(url)
     assert page.status_code == 200
-    form = page.context["adminform"].form
-    data = {}
-    for name, field in form.fields.items():
-        value = form.initial.get(name, field.initial)
-        if isinstance(value, dt.datetime):
-            data[f"{name}_0"] = value.astimezone(dt.UTC).strftime("%Y-%m-%d")
-            data[f"{name}_1"] = value.astimezone(dt.UTC).strftime("%H:%M:%S")
-        elif value is not None:
-            data[name] = value
+    data = _as_shown(page)
     data["total_mg"] = "50.00"  # not even the older version: any amount
     response = client.post(url, data)
 
@@ -86,17 +94,7 @@ def test_a_view_only_user_cannot_rewrite_a_discharge_through_the_admin_history_p
     url = f"/admin/clinical/recovery/{recovery.pk}/history/{version.history_id}/"
     page = client.get(url)
     assert page.status_code == 200
-    form = page.context["adminform"].form
-    data = {}
-    for name, field in form.fields.items():
-        value = form.initial.get(name, field.initial)
-        if isinstance(value, dt.datetime):
-            data[f"{name}_0"] = value.astimezone(dt.UTC).strftime("%Y-%m-%d")
-            data[f"{name}_1"] = value.astimezone(dt.UTC).strftime("%H:%M:%S")
-        elif isinstance(value, list):
-            data[name] = [getattr(v, "pk", v) for v in value]
-        elif value is not None:
-            data[name] = getattr(value, "pk", value)
+    data = _as_shown(page)
     data["driver_name"] = "Nobody"
     response = client.post(url, data)
     assert response.status_code == 403

@@ -4,18 +4,15 @@ name, email or phone, and no access-log row names them."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 import time_machine
 from django.urls import reverse
 
 from clinic.models import AccessLog, Role
 from tests.factories import PatientFactory, SiteFactory, StaffFactory, UserFactory
+from tests.web.registration import ANCHOR
 
 pytestmark = pytest.mark.django_db
-
-ANCHOR = dt.datetime(2026, 3, 3, 15, tzinfo=dt.UTC)
 
 
 @pytest.fixture

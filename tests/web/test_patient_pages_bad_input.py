@@ -4,38 +4,20 @@ or control-character text, unknown zones, sites and channels, implausible vitals
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 import time_machine
 from django.urls import reverse
 
 from patients.models import Evaluation, Patient
+from tests.web.registration import ANCHOR, registration_form
 
 pytestmark = pytest.mark.django_db
-
-ANCHOR = dt.datetime(2026, 3, 3, 15, tzinfo=dt.UTC)
 
 
 @pytest.fixture
 def frozen():
     with time_machine.travel(ANCHOR, tick=False):
         yield ANCHOR
-
-
-def _form(site, **changes):
-    data = {
-        "first_name": "Dana",
-        "last_name": "Novak",
-        "date_of_birth": "1979-04-02",
-        "home_site": site.pk,
-        "email": "dana@example.org",
-        "mobile_phone": "+12025550123",
-        "preferred_channel": "email",
-        "reminder_consent": "on",
-    }
-    data.update(changes)
-    return data
 
 
 @pytest.mark.parametrize(
@@ -67,7 +49,7 @@ def _form(site, **changes):
 )
 def test_bad_registration_input_is_a_form_error(client, personas, frozen, field, value):
     client.force_login(personas.front_desk.user)
-    response = client.post(reverse("web:patient-register"), _form(personas.site, **{field: value}))
+    response = client.post(reverse("web:patient-register"), registration_form(personas.site, **{field: value}))
     assert response.status_code == 400, response.content[:500]
     assert not Patient.objects.filter(last_name="Novak").exists()
 

@@ -16,31 +16,15 @@ from django.urls import reverse
 from clinic.models import AccessLog
 from patients.models import Patient
 from tests.factories import PatientFactory
+from tests.web.registration import ANCHOR, registration_form
 
 pytestmark = pytest.mark.django_db
-
-ANCHOR = dt.datetime(2026, 3, 3, 15, tzinfo=dt.UTC)  # a Tuesday, 10:00 in New York
 
 
 @pytest.fixture
 def frozen():
     with time_machine.travel(ANCHOR, tick=False):
         yield ANCHOR
-
-
-def _form(site, **changes):
-    data = {
-        "first_name": "Dana",
-        "last_name": "Novak",
-        "date_of_birth": "1979-04-02",
-        "home_site": site.pk,
-        "email": "dana@example.org",
-        "mobile_phone": "+12025550123",
-        "preferred_channel": "email",
-        "reminder_consent": "on",
-    }
-    data.update(changes)
-    return data
 
 
 def _register_row() -> AccessLog:
@@ -54,7 +38,7 @@ def test_the_duplicate_refusal_names_the_existing_patient_in_the_access_log(clie
         first_name="Dana", last_name="Novak", date_of_birth=dt.date(1979, 4, 2), home_site=personas.site
     )
     client.force_login(personas.front_desk.user)
-    response = client.post(reverse("web:patient-register"), _form(personas.site))
+    response = client.post(reverse("web:patient-register"), registration_form(personas.site))
     assert response.status_code == 409
     assert "Dana Novak, born 2 Apr 1979, is already registered." in response.content.decode()
     assert _register_row().patient_ids == [existing.pk]
@@ -62,7 +46,7 @@ def test_the_duplicate_refusal_names_the_existing_patient_in_the_access_log(clie
 
 def test_a_registration_names_the_new_patient_in_the_access_log(client, personas, frozen):
     client.force_login(personas.front_desk.user)
-    response = client.post(reverse("web:patient-register"), _form(personas.site))
+    response = client.post(reverse("web:patient-register"), registration_form(personas.site))
     assert response.status_code == 302
     assert _register_row().patient_ids == [Patient.objects.get(last_name="Novak").pk]
 
@@ -70,7 +54,7 @@ def test_a_registration_names_the_new_patient_in_the_access_log(client, personas
 def test_a_double_space_inside_a_name_is_the_same_person(client, personas, frozen):
     PatientFactory(first_name="Mary Ann", last_name="Novak", date_of_birth=dt.date(1979, 4, 2), home_site=personas.site)
     client.force_login(personas.front_desk.user)
-    response = client.post(reverse("web:patient-register"), _form(personas.site, first_name="Mary  Ann"))
+    response = client.post(reverse("web:patient-register"), registration_form(personas.site, first_name="Mary  Ann"))
     assert response.status_code == 409
     assert Patient.objects.filter(last_name="Novak").count() == 1
 
@@ -78,7 +62,9 @@ def test_a_double_space_inside_a_name_is_the_same_person(client, personas, froze
 def test_a_name_typed_without_its_accents_is_the_same_person(client, personas, frozen):
     PatientFactory(first_name="José", last_name="Núñez", date_of_birth=dt.date(1979, 4, 2), home_site=personas.site)
     client.force_login(personas.front_desk.user)
-    response = client.post(reverse("web:patient-register"), _form(personas.site, first_name="Jose", last_name="Nunez"))
+    response = client.post(
+        reverse("web:patient-register"), registration_form(personas.site, first_name="Jose", last_name="Nunez")
+    )
     assert response.status_code == 409
     assert "José Núñez, born 2 Apr 1979, is already registered." in response.content.decode()
     assert Patient.objects.filter(date_of_birth=dt.date(1979, 4, 2)).count() == 1
@@ -95,7 +81,7 @@ def test_a_different_person_with_the_same_name_and_birth_date_is_registered_once
     client.force_login(personas.front_desk.user)
     # Offered only with a refusal naming a patient of the same name and date of birth.
     assert 'name="different_person"' not in client.get(reverse("web:patient-register")).content.decode()
-    data = _form(
+    data = registration_form(
         personas.site, first_name="John", last_name="Smith", date_of_birth="1980-01-01", email="js@example.net"
     )
     refused = client.post(reverse("web:patient-register"), data)
