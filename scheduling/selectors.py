@@ -792,9 +792,13 @@ def template_start_shifts(entries: Iterable[dict[str, Any]]) -> dict[tuple[int, 
     }
 
 
-def preferred_starts(*, site_id: int, day: dt.date | None = None) -> dict[int, frozenset[dt.time]]:
+def preferred_starts(
+    *, site_id: int, day: dt.date | None = None, opening: tuple[dt.time, dt.time] | None = None
+) -> dict[int, frozenset[dt.time]]:
     """chair id -> the local start times of the site's current day template, or, for a `day` that
-    has a day plan of that template, that plan's; empty when there is neither. One query."""
+    has a day plan of that template, that plan's; empty when there is neither. Given the `day`'s
+    `opening`, the template's own starts count only if it was solved for those hours, as placement
+    has it (engine.placement, `template_opening`); a day plan is that day's. One query."""
     if day is None:
         return _starts_of(_template_entries(site_id))
     row = (
@@ -805,13 +809,18 @@ def preferred_starts(*, site_id: int, day: dt.date | None = None) -> dict[int, f
                 DayPlan.objects.filter(site_id=site_id, day=day, template_id=OuterRef("pk")).values("starts")[:1]
             )
         )
-        .values_list("starts", "planned")
+        .values_list("starts", "planned", "inputs")
         .first()
     )
     if row is None:
         return {}
-    starts, planned = row
-    return _starts_of(list(planned if planned is not None else starts or ()))
+    starts, planned, inputs = row
+    if planned is not None:
+        return _starts_of(list(planned))
+    solved_for = (inputs or {}).get("opening")
+    if opening is not None and solved_for and tuple(dt.time.fromisoformat(t) for t in solved_for) != opening:
+        return {}  # a day open other hours than the template's: placement does not prefer its starts
+    return _starts_of(list(starts or ()))
 
 
 @dataclass(frozen=True)

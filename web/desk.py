@@ -226,7 +226,7 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         step_minutes=site.slot_step_minutes,
         max_patients_per_nurse=site.max_patients_per_nurse,
         hands_on=_hands_on(live),
-        preferred_starts=preferred_starts(site_id=site.pk, day=day),
+        preferred_starts=preferred_starts(site_id=site.pk, day=day, opening=snapshot.opening.get(day.weekday())),
     )
     return {
         "closures": closures,

@@ -117,3 +117,34 @@ def test_on_a_day_with_a_day_plan_the_board_prefers_the_plans_starts(client, web
     assert len(planned) == 1 and "Preferred 14:15" in planned[0]
     following = preferred_on(START + dt.timedelta(days=1))
     assert len(following) == 1 and "Preferred 13:30" in following[0]
+
+
+@pytest.mark.django_db
+def test_on_a_day_open_other_hours_than_the_templates_the_board_marks_no_preferred_gap(client, web):
+    """Placement prefers a template's starts only on days open the hours it was solved for (a
+    shorter day would only be broken up by them); the board says the same."""
+    from clinic.models import OpeningHours
+
+    chair = web.clinic.chairs[2]
+    computed = dt.datetime(2026, 2, 27, 12, tzinfo=dt.UTC)
+    DayTemplate.objects.create(
+        site=web.clinic.site,
+        state=DayTemplateState.DONE,
+        starts=[{"chair_id": chair.pk, "start": "13:30", "protocol_id": web.clinic.protocol.pk}],
+        inputs={"opening": ["08:00", "18:00"]},
+        sessions_per_day=1,
+        requested_at=computed,
+        computed_at=computed,
+    )
+    shorter = START + dt.timedelta(days=1)
+    OpeningHours.objects.filter(site=web.clinic.site, weekday=shorter.weekday()).update(
+        opens_at=dt.time(9), closes_at=dt.time(17)
+    )
+    login(client, web.desk.user)
+
+    def preferred_on(day: dt.date) -> list[str]:
+        html = client.get(reverse("web:board") + f"?day={day.isoformat()}").content.decode()
+        return re.findall(r'<a class="block gap gap--preferred[^"]*"[^>]*data-preferred="true"[^>]*>(.*?)</a>', html)
+
+    assert len(preferred_on(START)) == 1
+    assert preferred_on(shorter) == []
