@@ -182,6 +182,7 @@ class TypeView(FHIRView):
             with transaction.atomic():
                 patient = patient_register(actor=request.user, now=timezone.now(), clinician=False, fields=fields)
         except InvalidState as exc:  # the same name and date of birth: one person, one chart
+            self._duplicate_shown(exc)
             raise FHIRError(409, "duplicate", exc.message, reason="duplicate_patient") from exc
         except IntegrityError as exc:  # the same MRN registered a moment ago
             raise FHIRError(
@@ -190,6 +191,12 @@ class TypeView(FHIRView):
         self.shown([patient.pk])
         created = rep.patient_resource(patient)
         return fhir_response(created, status=201, headers={"ETag": _etag(created), "Location": self._location(patient)})
+
+    def _duplicate_shown(self, exc: InvalidState) -> None:
+        """A duplicate refusal names the registered patient (to staff of a site of theirs): the
+        access log names them too."""
+        if isinstance(exc.details.get("patient_id"), int):
+            self.shown([exc.details["patient_id"]])
 
     def _location(self, patient: Patient) -> str:
         return f"{base_url(self.request)}Patient/{patient.pk}/_history/{rep.version_of(patient.updated_at)}"
@@ -313,7 +320,11 @@ class InstanceView(FHIRView):
         fields = _patient_fields(resource, require_mrn=False)
         if fields.get("mrn") and Patient.objects.filter(mrn=fields["mrn"]).exclude(pk=patient.pk).exists():
             raise FHIRError(409, "duplicate", f"Another patient has MRN {fields['mrn']}.", reason="duplicate_mrn")
-        patient = patient_update(patient=patient, actor=request.user, fields=fields)
+        try:
+            patient = patient_update(patient=patient, actor=request.user, fields=fields)
+        except InvalidState as exc:  # edited into another patient's name and date of birth
+            self._duplicate_shown(exc)
+            raise FHIRError(409, "duplicate", exc.message, reason="duplicate_patient") from exc
         self.shown([patient.pk])
         updated = rep.patient_resource(patient)
         return fhir_response(updated, headers={"ETag": _etag(updated)})

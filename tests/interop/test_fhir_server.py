@@ -435,6 +435,9 @@ def test_patient_create_update_and_duplicates(world):
     assert duplicate.status_code == 409 and outcome_code(duplicate) == "duplicate"
     same_person = post(desk, "Patient", new_patient(mrn="MRN-OTHER"))
     assert same_person.status_code == 409 and outcome_code(same_person) == "duplicate"
+    # The refusal names the registered patient: so does its access-log row.
+    refused = AccessLog.objects.filter(path__endswith="/Patient", status_code=409).order_by("-pk").first()
+    assert refused is not None and refused.patient_ids == [int(patient.id)]
     existing = post(
         desk, "Patient", new_patient(family="Other"), HTTP_IF_NONE_EXIST="identifier=urn:clinic-scheduler:mrn|MRN-NEW"
     )
