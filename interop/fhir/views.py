@@ -182,7 +182,7 @@ class TypeView(FHIRView):
             with transaction.atomic():
                 patient = patient_register(actor=request.user, now=timezone.now(), clinician=False, fields=fields)
         except InvalidState as exc:  # the same name and date of birth: one person, one chart
-            self._duplicate_shown(exc)
+            _duplicate_shown(self, exc)
             raise FHIRError(409, "duplicate", exc.message, reason="duplicate_patient") from exc
         except IntegrityError as exc:  # the same MRN registered a moment ago
             raise FHIRError(
@@ -191,12 +191,6 @@ class TypeView(FHIRView):
         self.shown([patient.pk])
         created = rep.patient_resource(patient)
         return fhir_response(created, status=201, headers={"ETag": _etag(created), "Location": self._location(patient)})
-
-    def _duplicate_shown(self, exc: InvalidState) -> None:
-        """A duplicate refusal names the registered patient (to staff of a site of theirs): the
-        access log names them too."""
-        if isinstance(exc.details.get("patient_id"), int):
-            self.shown([exc.details["patient_id"]])
 
     def _location(self, patient: Patient) -> str:
         return f"{base_url(self.request)}Patient/{patient.pk}/_history/{rep.version_of(patient.updated_at)}"
@@ -323,11 +317,18 @@ class InstanceView(FHIRView):
         try:
             patient = patient_update(patient=patient, actor=request.user, fields=fields)
         except InvalidState as exc:  # edited into another patient's name and date of birth
-            self._duplicate_shown(exc)
+            _duplicate_shown(self, exc)
             raise FHIRError(409, "duplicate", exc.message, reason="duplicate_patient") from exc
         self.shown([patient.pk])
         updated = rep.patient_resource(patient)
         return fhir_response(updated, headers={"ETag": _etag(updated)})
+
+
+def _duplicate_shown(view: FHIRView, exc: InvalidState) -> None:
+    """A duplicate refusal names the registered patient (to staff of a site of theirs): the
+    access log names them too."""
+    if isinstance(exc.details.get("patient_id"), int):
+        view.shown([exc.details["patient_id"]])
 
 
 SLOT_WINDOW_REFUSAL = "Give the window as start=ge<dateTime>&start=lt<dateTime> (at most 31 days)."

@@ -453,6 +453,17 @@ def test_patient_create_update_and_duplicates(world):
     assert updated.status_code == 200
     assert Patient.objects.get(pk=int(patient.id)).last_name == "Sklodowska"
 
+    # An update into another patient's name and date of birth is refused as a registration is,
+    # and names that patient in the access log.
+    other = parse(post(desk, "Patient", new_patient(mrn="MRN-TWO", family="Joliot")))
+    into_other = json.loads(new_patient(family="Joliot"))
+    into_other["id"] = patient.id
+    refused = desk.put(BASE + path, json.dumps(into_other), content_type=FHIR_JSON, HTTP_IF_MATCH=updated["ETag"])
+    assert refused.status_code == 409 and outcome_code(refused) == "duplicate"
+    assert Patient.objects.get(pk=int(patient.id)).last_name == "Sklodowska"
+    row = AccessLog.objects.filter(method="PUT", status_code=409).order_by("-pk").first()
+    assert row is not None and row.patient_ids == [int(other.id)]
+
 
 # --- Bad input -------------------------------------------------------------------------------
 
