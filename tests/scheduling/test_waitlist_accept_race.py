@@ -29,6 +29,33 @@ def _clock_at_now():
         yield
 
 
+def _accept_at_once(offers_and_actors) -> tuple[list[str], list[BaseException]]:
+    """Each (offer, actor) accepted in its own thread, all released at once: what each answered
+    ("booked" or "refused: ...") and any other error raised."""
+    barrier = threading.Barrier(len(offers_and_actors))
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+
+    def accept(offer: WaitlistOffer, actor) -> None:
+        try:
+            barrier.wait()
+            waitlist_offer_accept(offer=offer, actor=actor, now=NOW)
+            outcomes.append("booked")
+        except DomainError as exc:
+            outcomes.append(f"refused: {exc.message}")
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=accept, args=pair) for pair in offers_and_actors]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes, errors
+
+
 @pytest.mark.django_db(transaction=True)
 def test_accepting_two_offers_of_one_patient_at_once_books_one_and_refuses_the_other_cleanly():
     clinic = make_clinic()
@@ -57,30 +84,7 @@ def test_accepting_two_offers_of_one_patient_at_once_books_one_and_refuses_the_o
     offers = list(WaitlistOffer.objects.filter(entry=entry).order_by("starts_at"))
     assert len(offers) == 2
 
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
-    errors: list[BaseException] = []
-
-    def accept(offer: WaitlistOffer, actor) -> None:
-        try:
-            barrier.wait()
-            waitlist_offer_accept(offer=offer, actor=actor, now=NOW)
-            outcomes.append("booked")
-        except DomainError as exc:
-            outcomes.append(f"refused: {exc.message}")
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [
-        threading.Thread(target=accept, args=(offers[0], None)),
-        threading.Thread(target=accept, args=(offers[1], desk)),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    _, errors = _accept_at_once([(offers[0], None), (offers[1], desk)])
     booked = Appointment.objects.filter(patient=entry.patient, status=AppointmentStatus.BOOKED).count()
     assert booked == 1
     assert not errors, [f"{type(e).__name__}: {str(e).splitlines()[0]}" for e in errors]
@@ -119,27 +123,7 @@ def test_two_patients_accepting_offers_of_one_chair_and_time_freed_twice_get_one
     services.appointment_cancel(appointment=second, actor=desk, reason="Flu", now=NOW)
     offers = [WaitlistOffer.objects.get(entry=one, freed=first), WaitlistOffer.objects.get(entry=two, freed=second)]
 
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
-    errors: list[BaseException] = []
-
-    def accept(offer: WaitlistOffer) -> None:
-        try:
-            barrier.wait()
-            waitlist_offer_accept(offer=offer, actor=None, now=NOW)
-            outcomes.append("booked")
-        except DomainError as exc:
-            outcomes.append(f"refused: {exc.message}")
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=accept, args=(offer,)) for offer in offers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    outcomes, errors = _accept_at_once([(offer, None) for offer in offers])
     assert not errors, [f"{type(e).__name__}: {str(e).splitlines()[0]}" for e in errors]
     assert sorted(outcome.split(":")[0] for outcome in outcomes) == ["booked", "refused"], outcomes
     booked = Appointment.objects.filter(chair=clinic.chairs[0], starts_at=FREED[0], status=AppointmentStatus.BOOKED)
