@@ -418,9 +418,13 @@ class CleanModelSerializer(StrictInputMixin, ClinicModelFieldMapping, serializer
             getattr(instance, name).set(value)
         return instance
 
+    def change_reason(self) -> str:
+        """The history's reason for an edit through the API."""
+        return "Changed through the API"
+
     def update(self, instance, validated_data):
         instance._history_user = self._actor_user()
-        instance._change_reason = "Changed through the API"
+        instance._change_reason = self.change_reason()
         return super().update(instance, validated_data)
 
 

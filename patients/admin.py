@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
@@ -12,10 +13,17 @@ from django.utils import timezone
 from clinic.admin_edits import ConcurrentEditAdminMixin, ConcurrentEditInlineMixin
 from clinic.admin_history import HistoryAdmin
 from clinic.admin_visibility import ClinicalAdminMixin, admin_role
-from clinic.errors import InvalidInput
+from clinic.errors import DomainError, InvalidInput
 from clinic.models import Role
-from patients.models import Contraindication, Evaluation, Patient, PatientFlag
-from patients.services import evaluation_date_check, patient_home_site_check
+from patients.models import Contraindication, Evaluation, Patient, PatientFlag, one_form
+from patients.services import (
+    different_person_reason,
+    evaluation_date_check,
+    identity_changed,
+    identity_of,
+    patient_duplicate_check,
+    patient_home_site_check,
+)
 
 
 class PatientFlagInline(ConcurrentEditInlineMixin, ClinicalAdminMixin, admin.TabularInline):
@@ -67,21 +75,57 @@ class EvaluationAdminForm(ModelForm):
 
 
 class PatientAdminForm(ModelForm):
-    """A new home site must not leave one of the patient's evaluations dated after today there: the
-    admin saves the patient itself, so it asks the service's rule (patient_home_site_check) and shows
-    the refusal on the home site. The admin's change view runs in one transaction, so the patient
-    stays locked from the check to the save."""
+    """The admin saves the patient itself, so it asks the services' rules and shows their refusals on
+    the field. The admin's change view runs in one transaction, so what the checks lock (the patient,
+    the birth date's identity lock) stays locked from the check to the save.
+
+    - A new home site must not leave one of the patient's evaluations dated after today there
+      (patient_home_site_check).
+    - One person, one chart, as registration, the API and FHIR have it (patient_duplicate_check): a
+      new patient, or a name or date of birth edited onto another chart's, is refused naming that
+      chart, unless the administrator ticks that this is a different person (kept in the history)."""
+
+    actor: Any = None  # the signed-in user, set by PatientAdmin.get_form
+    different_person = forms.BooleanField(
+        required=False,
+        label="A different person",
+        help_text=(
+            "Tick only when saving was refused because another chart has this name and date of birth, "
+            "and you have checked that this patient is someone else."
+        ),
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        self.confirmed_different: list[int] = []
         site = data.get("home_site")
-        if self.instance.pk is None or site is None or "home_site" not in self.changed_data:
-            return data
-        try:
-            patient_home_site_check(patient=self.instance, site=site, now=timezone.now())
-        except InvalidInput as exc:
-            self.add_error("home_site", exc.message)
+        if self.instance.pk is not None and site is not None and "home_site" in self.changed_data:
+            try:
+                patient_home_site_check(patient=self.instance, site=site, now=timezone.now())
+            except InvalidInput as exc:
+                self.add_error("home_site", exc.message)
+        self._identity_check(data)
         return data
+
+    def _identity_check(self, data: dict[str, Any]) -> None:
+        first, last, born = (data.get(name) for name in ("first_name", "last_name", "date_of_birth"))
+        if not first or not last or born is None:
+            return  # the field's own error stops the save
+        data["first_name"], data["last_name"] = one_form(first), one_form(last)
+        edited = Patient(first_name=data["first_name"], last_name=data["last_name"], date_of_birth=born)
+        if self.instance.pk is not None and not identity_changed(edited, identity_of(self.instance)):
+            return
+        try:
+            self.confirmed_different = patient_duplicate_check(
+                actor=self.actor,
+                first_name=edited.first_name,
+                last_name=edited.last_name,
+                date_of_birth=born,
+                exclude_pk=self.instance.pk,
+                different_person=bool(data.get("different_person")),
+            )
+        except DomainError as exc:
+            self.add_error("last_name", exc.message)
 
 
 class EvaluationInline(ConcurrentEditInlineMixin, PrescriberRecordsMixin, ClinicalAdminMixin, admin.StackedInline):
@@ -128,7 +172,19 @@ class PatientAdmin(ConcurrentEditAdminMixin, ClinicalAdminMixin, HistoryAdmin):
     ]
     inlines = [PatientFlagInline, EvaluationInline]
     fieldsets = [
-        (None, {"fields": [("first_name", "last_name"), "date_of_birth", "home_site", "time_zone", "user"]}),
+        (
+            None,
+            {
+                "fields": [
+                    ("first_name", "last_name"),
+                    "date_of_birth",
+                    "different_person",
+                    "home_site",
+                    "time_zone",
+                    "user",
+                ]
+            },
+        ),
         (
             "Contact and reminders",
             {
@@ -144,6 +200,16 @@ class PatientAdmin(ConcurrentEditAdminMixin, ClinicalAdminMixin, HistoryAdmin):
         ("Clinical", {"fields": ["medications", "seizure_history"]}),
         ("Record", {"fields": [("created_at", "updated_at")]}),
     ]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
+
+    def save_model(self, request: HttpRequest, obj: Patient, form: ModelForm, change: bool) -> None:
+        confirmed = getattr(form, "confirmed_different", None)
+        if confirmed:
+            obj._change_reason = different_person_reason("Changed" if change else "Added", confirmed)  # type: ignore[attr-defined]
+        super().save_model(request, obj, form, change)
 
     def save_formset(self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool) -> None:
         # Flags and evaluations record who entered them: the signed-in user.

@@ -35,6 +35,7 @@ from clinic.permissions import ADMINS, CLINICIANS, DESK, PATIENTS, PRESCRIBERS, 
 from patients.models import Contraindication, Evaluation, Patient, PatientFlag, one_form
 from patients.services import (
     EVALUATION_FIELDS,
+    different_person_reason,
     evaluation_record,
     identity_changed,
     identity_of,
@@ -66,8 +67,9 @@ class PatientSerializer(FieldVisibilityMixin, CleanModelSerializer):
         required=False,
         write_only=True,
         help_text=(
-            "Registration only: true confirms that the patient is someone other than the patient of the same "
-            "name and date of birth a 409 named (recorded in the new chart's history)."
+            "True confirms that the patient is someone other than the patient of the same name and date of "
+            "birth a 409 named: on a registration, or on an edit of the name or date of birth (recorded in "
+            "the chart's history)."
         ),
     )
 
@@ -95,10 +97,19 @@ class PatientSerializer(FieldVisibilityMixin, CleanModelSerializer):
         ]
 
     def validate(self, attrs):
-        if self.instance is not None and attrs.pop("different_person", None) is not None:
-            raise serializers.ValidationError(
-                {"different_person": ["Only a registration is confirmed as a different person, not an edit."]}
-            )
+        if self.instance is not None and attrs.get("different_person") is not None:
+            edited = copy.copy(self.instance)
+            for name in ("first_name", "last_name", "date_of_birth"):
+                setattr(edited, name, attrs.get(name, getattr(self.instance, name)))
+            if not identity_changed(edited, identity_of(self.instance)):
+                raise serializers.ValidationError(
+                    {
+                        "different_person": [
+                            "Only a registration or an edit of the name or date of birth is confirmed as a "
+                            "different person; this edit changes neither."
+                        ]
+                    }
+                )
         sent = sorted(hidden_fields(self.context.get("role"), "patient") & set(attrs))
         if sent:
             raise serializers.ValidationError({name: ["Only clinicians can record this."] for name in sent})
@@ -118,7 +129,12 @@ class PatientSerializer(FieldVisibilityMixin, CleanModelSerializer):
     def validate_last_name(self, value: str) -> str:
         return one_form(value)
 
+    def change_reason(self) -> str:
+        confirmed = getattr(self, "_confirmed_different", None)
+        return different_person_reason("Changed through the API", confirmed) if confirmed else super().change_reason()
+
     def update(self, instance, validated_data):
+        different_person = validated_data.pop("different_person", False)
         # In the view's write transaction, which patient_home_site_check locks the patient for: a new
         # home site must not leave an evaluation dated after today there (a 400 naming home_site).
         site = validated_data.get("home_site")
@@ -130,12 +146,15 @@ class PatientSerializer(FieldVisibilityMixin, CleanModelSerializer):
         for name in ("first_name", "last_name", "date_of_birth"):
             setattr(edited, name, validated_data.get(name, getattr(instance, name)))
         if identity_changed(edited, identity_of(instance)):
-            patient_duplicate_check(
+            # With `different_person` the desk confirmed, having seen the 409, that this patient is
+            # someone else than the chart it named; the history keeps which charts.
+            self._confirmed_different = patient_duplicate_check(
                 actor=self._actor_user(),
                 first_name=edited.first_name,
                 last_name=edited.last_name,
                 date_of_birth=edited.date_of_birth,
                 exclude_pk=instance.pk,
+                different_person=different_person,
             )
         return super().update(instance, validated_data)
 

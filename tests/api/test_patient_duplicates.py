@@ -3,7 +3,8 @@
 patient_update) that would give a chart another patient's name and date of birth are refused with a
 409 naming that patient, only to staff of a site of theirs, and the access log names the patient
 the refusal shows. `different_person: true` registers a genuinely different person of the same
-name and date of birth, and the history says so; it is refused on an edit."""
+name and date of birth, and the history says so; on an edit it lets a name or birth date through
+that another chart has, and is refused on an edit that changes neither."""
 
 from __future__ import annotations
 
@@ -126,9 +127,41 @@ def test_a_different_person_cannot_be_confirmed_over_another_sites_patient(two):
     assert Patient.objects.filter(last_name="Birch").count() == 1
 
 
-def test_different_person_is_refused_on_an_edit(two):
+def test_different_person_is_refused_on_an_edit_of_neither_name_nor_birth_date(two):
     response = _client(two["desk_a"]).patch(
         f"{V1}/patients/{two['ann'].pk}/", {"escort_name": "Lee", "different_person": True}, format="json"
     )
     assert response.status_code == 400, response.content
-    assert "different_person" in response.json()["error"]["fields"]
+    assert "changes neither" in response.json()["error"]["fields"]["different_person"][0]
+    # A name written in another case or spacing is no change of who the chart is.
+    response = _client(two["desk_a"]).patch(
+        f"{V1}/patients/{two['ann'].pk}/", {"first_name": "ANN", "different_person": True}, format="json"
+    )
+    assert response.status_code == 400, response.content
+
+
+def test_an_edit_onto_a_different_person_of_the_same_name_and_birth_date_goes_through_once_confirmed(two):
+    """A chart corrected to its true name, which another patient shares with the same birth date:
+    refused first (409 naming that patient), then saved once the desk confirms, with history."""
+    anne = PatientFactory(home_site=two["a"], first_name="Anne", last_name="Alder", date_of_birth=dt.date(1985, 6, 15))
+    client = _client(two["desk_a"])
+    refused = client.patch(f"{V1}/patients/{anne.pk}/", {"first_name": "Ann"}, format="json")
+    assert refused.status_code == 409, refused.content
+    response = client.patch(f"{V1}/patients/{anne.pk}/", {"first_name": "Ann", "different_person": True}, format="json")
+    assert response.status_code == 200, response.content
+    assert "different_person" not in response.json()
+    anne.refresh_from_db()
+    assert anne.first_name == "Ann"
+    reason = anne.history.latest().history_change_reason
+    assert reason.startswith("Changed through the API") and f"#{two['ann'].pk}" in reason, reason
+
+
+def test_an_edit_cannot_be_confirmed_different_from_another_sites_patient(two):
+    bea = PatientFactory(home_site=two["a"], first_name="Ben", last_name="Birch", date_of_birth=dt.date(1991, 2, 1))
+    response = _client(two["desk_a"]).patch(
+        f"{V1}/patients/{bea.pk}/", {"date_of_birth": "1990-02-01", "different_person": True}, format="json"
+    )
+    assert response.status_code == 409, response.content
+    assert "Birch" not in response.content.decode()
+    bea.refresh_from_db()
+    assert bea.date_of_birth == dt.date(1991, 2, 1)
