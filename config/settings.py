@@ -386,6 +386,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
         "options": {"expires": 300.0},
     },
+    # Notices of a changed contact email whose own task was lost (the broker was down; patients.notices).
+    "sweep-email-change-notices": {
+        "task": "patients.tasks.email_change_notices_sweep",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    },
     # The HL7 SIU outbox: anything a booking's own on-commit task did not send (interop.siu).
     "deliver-siu-messages": {
         "task": "interop.tasks.siu_deliver",

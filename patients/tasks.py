@@ -5,16 +5,19 @@ instead (patients/email_confirmation.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from smtplib import SMTPException
 
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMessage
+from django.db import transaction
+from django.utils import timezone
 
 from clinic.validators import same_address
 from patients.email_confirmation import change_link_send, confirmation_link_send
-from patients.models import Patient
+from patients.models import EmailChangeNotice, Patient
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +38,34 @@ BODY = (
 )
 
 
+# The sweep leaves a notice this long to its own task, and gives up on one owed longer: a week-old
+# notice of a change tells the patient little the next reminder would not.
+SWEEP_AFTER = dt.timedelta(minutes=5)
+SWEEP_GIVE_UP = dt.timedelta(days=7)
+
+
 def email_change_notice(*, history_id: int) -> bool:
-    """Mail the notice for one change (its history row) to the address before it; False when there
-    is nothing to tell (the row is gone, or the address before it was empty or is the same)."""
+    """Mail the notice owed for one change (its history row) to the address before it, once: the
+    notice's row is locked while it is sent and marked sent in the same transaction, so the task and
+    the sweep never both send it. False when there is nothing to tell (sent already, the row is
+    gone, or the address before it was empty or is the same). A send that fails leaves it owed."""
+    with transaction.atomic():
+        owed = EmailChangeNotice.objects.select_for_update(skip_locked=True).filter(history_id=history_id)
+        notice = owed.first()
+        if notice is None:
+            # Sent, being sent, or queued before notices were kept (then told as before).
+            if EmailChangeNotice.objects.filter(history_id=history_id).exists():
+                return False
+        elif notice.sent_at is not None:
+            return False
+        sent = _notice_send(history_id)
+        if notice is not None:
+            notice.sent_at = timezone.now()
+            notice.save(update_fields=["sent_at"])
+        return sent
+
+
+def _notice_send(history_id: int) -> bool:
     change = Patient.history.filter(history_id=history_id).first()
     # The row before it by id, not by time: two saves in the same instant have the same history_date.
     before = (
@@ -56,6 +84,27 @@ def email_change_notice(*, history_id: int) -> bool:
 @shared_task(name="patients.tasks.email_change_notice_send", **MAIL_TASK)
 def email_change_notice_send(history_id: int) -> bool:
     return email_change_notice(history_id=history_id)
+
+
+def email_change_notices_owed_send(*, now: dt.datetime) -> int:
+    """Send the notices still owed whose own task did not (the broker was down, or the mail server
+    refused it through every retry); a failing send is logged and left for the next sweep."""
+    sent = 0
+    owed = EmailChangeNotice.objects.filter(
+        sent_at__isnull=True, created_at__lte=now - SWEEP_AFTER, created_at__gt=now - SWEEP_GIVE_UP
+    ).order_by("created_at")
+    for history_id in owed.values_list("history_id", flat=True)[:200]:
+        try:
+            sent += email_change_notice(history_id=history_id)
+        except (OSError, SMTPException):
+            log.exception("Email change notice %s could not be sent; the next sweep tries again", history_id)
+    return sent
+
+
+@shared_task(name="patients.tasks.email_change_notices_sweep", ignore_result=True)
+def email_change_notices_sweep() -> int:
+    """Run by beat: the notices of a changed contact email still owed."""
+    return email_change_notices_owed_send(now=timezone.now())
 
 
 @shared_task(name="patients.tasks.email_confirmation_send", **MAIL_TASK)
