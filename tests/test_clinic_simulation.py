@@ -186,3 +186,67 @@ def test_the_rule_check_reads_back_induction_spacing_and_opening_hours_from_the_
 
     assert any("less than 48 h apart" in p for p in problems)
     assert any("outside opening hours" in p for p in problems)
+
+
+MONDAY = dt.date(2027, 1, 4)
+
+
+def _nurse_site(*, shift: tuple[int, int] = (8, 18), chairs: int = 4):
+    """A site allowing 3 patients and 1 setup at once per nurse; one nurse on shift on MONDAY."""
+    from tests.factories import ChairFactory, ShiftFactory, SiteFactory, StaffFactory
+
+    site = SiteFactory(time_zone=str(sim.ZONE), max_patients_per_nurse=3, setups_per_nurse=1)
+    nurse = StaffFactory()
+    nurse.sites.add(site)
+    ShiftFactory(staff=nurse, site=site, starts_at=sim._local(MONDAY, shift[0]), ends_at=sim._local(MONDAY, shift[1]))
+    return site, nurse, [ChairFactory(site=site) for _ in range(chairs)]
+
+
+def _two_hour_session(site, chair, nurse, hour: int, minute: int = 0):
+    from tests.factories import AppointmentFactory, PatientFactory
+
+    starts_at = sim._local(MONDAY, hour, minute)
+    return AppointmentFactory(
+        patient=PatientFactory(home_site=site),
+        chair=chair,
+        site=site,
+        nurse=nurse,
+        starts_at=starts_at,
+        ends_at=starts_at + dt.timedelta(minutes=120),
+    )
+
+
+@pytest.mark.django_db
+def test_the_rule_check_reports_a_nurse_watching_more_patients_than_the_ratio():
+    site, nurse, chairs = _nurse_site()
+    # From 10:25 to 11:00 the nurse watches four patients; the site allows three. Her hands-on
+    # intervals (setup 20 min, check at 40 min, discharge in the last 10) only touch end to end.
+    for chair, (hour, minute) in zip(chairs, [(9, 0), (9, 20), (10, 5), (10, 25)], strict=True):
+        _two_hour_session(site, chair, nurse, hour, minute)
+
+    problems = sim.rules_broken(site=site)
+
+    assert any(f"nurse {nurse.pk} watches 4 patients at once" in p for p in problems), problems
+    assert not any("setups" in p or "shift" in p for p in problems), problems
+
+
+@pytest.mark.django_db
+def test_the_rule_check_reports_two_setups_at_once_for_one_nurse():
+    site, nurse, chairs = _nurse_site()
+    _two_hour_session(site, chairs[0], nurse, 9)
+    _two_hour_session(site, chairs[1], nurse, 9)
+
+    problems = sim.rules_broken(site=site)
+
+    assert any(f"nurse {nurse.pk} has 2 setups, checks or discharges at once" in p for p in problems), problems
+    assert not any("watches" in p for p in problems), problems
+
+
+@pytest.mark.django_db
+def test_the_rule_check_reports_a_session_outside_its_nurses_shift():
+    site, nurse, chairs = _nurse_site(shift=(12, 18))
+    session = _two_hour_session(site, chairs[0], nurse, 9)
+
+    problems = sim.rules_broken(site=site)
+
+    assert problems == [f"session {session.pk} (2027-01-04 09:00-11:00) outside its nurse {nurse.pk}'s shift"]

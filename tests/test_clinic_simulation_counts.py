@@ -1,5 +1,6 @@
 """What bench/clinic_simulation.py counts, each shown on a tiny run: cancellations due on a closed
-day are still made, and every maintenance session lost after a gap counts as not placed.
+day are still made, one due after the run is not, and every maintenance session lost after a gap
+counts as not placed.
 
 Each simulation here is one patient through the real services on the test database, inside a
 transaction that is rolled back; the demand and each session's fate are replaced by fixed ones
@@ -105,3 +106,19 @@ def test_every_maintenance_session_lost_after_a_gap_counts_as_not_placed(monkeyp
     # From 1 Feb to the review date (5 Jul) at 14 days: 12 sessions were asked for and not placed
     # (the bench says 2: one gap, counted twice).
     assert result["maintenance_refused"] >= 10
+
+
+@pytest.mark.django_db
+def test_a_cancellation_due_after_the_last_simulated_day_is_not_made_nor_counted(monkeypatch):
+    # One week simulated (Mon 4 - Fri 8 Jan 2027); the course (earliest, empty clinic) is Tue 5,
+    # Thu 7, Mon 11, Wed 13, Fri 15, Mon 18. The fourth session (k=3, Wed 13) is cancelled one day
+    # ahead, on Tue 12: an open day after the run. It must not be walked back into the run like a
+    # weekend one (cancelled five days early, counted, and re-flowed as a new request).
+    fates = {3: sim.Fate(cancel_lead_days=1, no_show=False, lateness=0.0, setup=20.0)}
+    result, rows = _simulate(monkeypatch, arrival_day=dt.date(2027, 1, 4), weeks=1, fates=fates)
+
+    _pk, status, _phase, starts_at = sorted(rows[:6], key=lambda r: r[3])[3]
+    assert starts_at.astimezone(sim.ZONE).date() == dt.date(2027, 1, 13), "precondition: the 4th session on Wed 13"
+    assert status == "booked", "a cancellation due on Tue 12, after the run, was made inside it"
+    assert result["cancelled"] == 0, "a cancellation due after the run was counted"
+    assert result["requested"] == 6, "a cancellation due after the run was re-flowed as a new request"

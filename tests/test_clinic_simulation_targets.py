@@ -1,0 +1,79 @@
+"""The clinic simulation bench's targets (bench/clinic_simulation.py `targets`) on made-up figures:
+a target that was not measured, or measured on different demand, is missed, not met."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+_PATH = Path(__file__).resolve().parent.parent / "bench" / "clinic_simulation.py"
+_spec = importlib.util.spec_from_file_location("clinic_simulation_targets", _PATH)
+sim = importlib.util.module_from_spec(_spec)
+sys.modules.setdefault("clinic_simulation_targets", sim)
+_spec.loader.exec_module(sim)
+
+
+def _result(policy: str, **overrides) -> dict:
+    """Figures of one run where every target is met (level against earliest)."""
+    base = {
+        "policy": policy,
+        "rate": 4.0,
+        "demand": "abc",
+        "overtime_minutes": 100.0 if policy == "earliest" else 10.0,
+        "wait_p90": 20.0 if policy == "earliest" else 5.0,
+        "lateness_p90": 4.0,
+        "weekday_means": {"Mon": 30.0, "Tue": 30.0, "Wed": 30.0, "Thu": 30.0, "Fri": 30.0},
+        "weekday_ratio": 1.0,
+        "refusal": 0.10 if policy == "earliest" else 0.02,
+        "delivered": 1000 if policy == "earliest" else 1200,
+        "rules_broken": [],
+        "first_refusal": None,
+        "ceiling": {"sessions": 44, "status": "OPTIMAL"},
+        "booked_by_day": {},
+    }
+    return base | overrides
+
+
+def _pairs(**overrides) -> tuple[tuple[dict, dict], tuple[dict, dict]]:
+    same = (_result("earliest", **overrides), _result("level", **overrides))
+    raised = (_result("earliest", rate=5.0, **overrides), _result("level", rate=5.0, **overrides))
+    return same, raised
+
+
+def test_good_figures_meet_every_target():
+    assert sim.targets(*_pairs()) == []
+
+
+def test_the_weekday_target_is_missed_when_no_day_after_the_warm_up_was_played():
+    # `--weeks 4` or fewer: no day after the warm-up, no weekday mean.
+    missed = sim.targets(*_pairs(weekday_means={}, weekday_ratio=None))
+
+    assert any("weekday target is not measurable" in m for m in missed), missed
+
+
+def test_the_weekday_target_is_missed_when_a_weekday_delivered_nothing():
+    means = {"Mon": 30.0, "Tue": 0.0, "Wed": 30.0, "Thu": 30.0, "Fri": 30.0}
+
+    missed = sim.targets(*_pairs(weekday_means=means))
+
+    assert sim.weekday_ratio(means) == float("inf")
+    assert any("busiest/quietest weekday inf" in m for m in missed), missed
+
+
+def test_the_raised_demand_pair_must_have_seen_the_same_demand():
+    same, _ = _pairs()
+    raised = (_result("earliest", rate=5.0, demand="one"), _result("level", rate=5.0, demand="other"))
+
+    missed = sim.targets(same, raised)
+
+    assert any(m.startswith("raised demand: earliest and level did not see the same demand") for m in missed), missed
+
+
+def test_the_reference_run_must_have_seen_the_base_demand():
+    same, raised = _pairs()
+    reference = (_result(sim.UNLIMITED, demand="other"), same[0])
+
+    missed = sim.targets(same, raised, reference)
+
+    assert any(m.startswith("reference demand:") and "same demand" in m for m in missed), missed
