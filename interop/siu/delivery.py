@@ -1,11 +1,13 @@
 """Delivering the SIU outbox: each message once, in order per appointment.
 
 A run claims due messages with SELECT ... FOR UPDATE SKIP LOCKED in a short transaction and
-moves their next_attempt_at a lease ahead, so no other worker takes them while they are in
-flight; the sending itself happens outside any transaction. Only the first unsent message of
-an appointment is ever due: a message waits while an earlier one of its appointment is pending
-or parked (a receiver must not learn of a cancellation before the booking, so a parked message
-holds back the rest of its appointment until an administrator re-queues it).
+moves their next_attempt_at a lease ahead of the moment of the claim, so no other worker takes
+them while they are in flight; the sending itself happens outside any transaction, to all of
+the claim's receivers at the same time, and starts nothing after half the claim's lease. Only
+the first unsent message of an appointment is ever due: a message waits while an earlier one
+of its appointment is pending or parked (a receiver must not learn of a cancellation before the
+booking, so a parked message holds back the rest of its appointment until an administrator
+re-queues it).
 
 The answer decides: AA (or CA) marks it sent; AE/AR, no answer in time, a lost connection or a
 malformed ACK is a failed attempt, retried after an exponential backoff; after
@@ -16,6 +18,7 @@ mid-send leaves the lease to run out and the message is sent again with the same
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,8 +26,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
+from django.utils import timezone
 
-from interop.siu.mllp import Answer, Outgoing, mllp_send
+from interop.siu.mllp import Answer, Batch, Outgoing, mllp_send
 from interop.siu.models import SiuMessage, SiuStatus
 
 MAX_ROUNDS = 100
@@ -72,13 +76,16 @@ def _claim(*, now: dt.datetime, batch_size: int, skip_receivers: Iterable[int]) 
     return list(SiuMessage.objects.filter(pk__in=ids).select_related("receiver").order_by("appointment_id", "sequence"))
 
 
-def _record(message: SiuMessage, answer: Answer | None, *, now: dt.datetime, report: DeliveryReport) -> None:
+def _record(
+    message: SiuMessage, answer: Answer | None, *, now: dt.datetime, due_again: dt.datetime, report: DeliveryReport
+) -> None:
     # Conditional on the claim (status and attempts as claimed): should the lease have run out and
     # another worker taken the message over, its result wins and this one is dropped.
     mine = SiuMessage.objects.filter(pk=message.pk, status=SiuStatus.PENDING, attempts=message.attempts)
     if answer is None:
-        # Not tried (an earlier message on the connection failed): give the attempt back.
-        mine.update(attempts=F("attempts") - 1, next_attempt_at=now)
+        # Not tried (an earlier message on the connection failed, or too little of the lease was
+        # left): give the attempt back, due again at once (`due_again` is not later than now).
+        mine.update(attempts=F("attempts") - 1, next_attempt_at=due_again)
     elif answer.accepted:
         if mine.update(status=SiuStatus.SENT, acked_at=now, last_error=""):
             report.sent += 1
@@ -90,33 +97,48 @@ def _record(message: SiuMessage, answer: Answer | None, *, now: dt.datetime, rep
 
 
 def siu_deliver_due(*, now: dt.datetime, batch_size: int = 20) -> DeliveryReport:
-    """Send what is due, receiver by receiver, until nothing more is due at `now`. A receiver
-    that could not be reached or did not answer properly is left alone for the rest of the run."""
+    """Send what is due, all receivers of a claim at the same time, until nothing more is due. A
+    receiver that could not be reached or did not answer properly is left alone for the rest of
+    the run. `now` is when the run starts; each claim and each result is stamped with it plus the
+    time the run has taken so far, so a claim's lease runs from when it was made."""
     report = DeliveryReport()
     troubled: set[int] = set()
+    started = timezone.now()
+
+    def current() -> dt.datetime:
+        return now + (timezone.now() - started)
+
     for _ in range(MAX_ROUNDS):
-        claimed = _claim(now=now, batch_size=batch_size, skip_receivers=troubled)
+        claimed_at = time.monotonic()  # the sending budget is real time, whatever the wall clock says
+        claimed = _claim(now=current(), batch_size=batch_size, skip_receivers=troubled)
         if not claimed:
             break
         report.claimed += len(claimed)
         by_receiver: dict[int, list[SiuMessage]] = defaultdict(list)
         for message in claimed:
             by_receiver[message.receiver_id].append(message)
-        for receiver_id, messages in by_receiver.items():
-            receiver = messages[0].receiver
-            answers = mllp_send(
-                host=receiver.host,
-                port=receiver.port,
+        batches = [
+            Batch(
+                host=messages[0].receiver.host,
+                port=messages[0].receiver.port,
+                timeout=messages[0].receiver.ack_timeout_seconds,
                 messages=[Outgoing(m.control_id, m.payload) for m in messages],
-                timeout=receiver.ack_timeout_seconds,
-                # Whatever is started inside half the lease is answered (or timed out) well
-                # before the lease runs out, so no other worker can take it over mid-send.
-                budget=settings.SIU_LEASE_SECONDS / 2,
             )
+            for messages in by_receiver.values()
+        ]
+        # Whatever is started inside half the claim's lease is answered (or timed out) well before
+        # the lease runs out, so no other worker can take it over mid-send. The half counts from
+        # the claim and is shared by all its receivers (sent to at the same time).
+        answers_by_receiver = mllp_send(
+            batches=batches, budget=settings.SIU_LEASE_SECONDS / 2 - (time.monotonic() - claimed_at)
+        )
+        answered_at = current()
+        for (receiver_id, messages), answers in zip(by_receiver.items(), answers_by_receiver, strict=True):
             for index, message in enumerate(messages):
-                _record(message, answers[index] if index < len(answers) else None, now=now, report=report)
-            # No connection, no ACK or an unreadable one: leave the receiver for the next run.
-            # (An AE or AR is an answer: the connection is fine.)
+                answer = answers[index] if index < len(answers) else None
+                _record(message, answer, now=answered_at, due_again=now, report=report)
+            # No connection, no ACK or an unreadable one, or too slow for the lease: leave the
+            # receiver for the next run. (An AE or AR is an answer: the connection is fine.)
             if len(answers) < len(messages) or any(not answer.code for answer in answers):
                 troubled.add(receiver_id)
     return report

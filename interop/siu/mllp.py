@@ -1,9 +1,11 @@
 """Sending over MLLP (the `hl7` package's asyncio streams: <VT> message <FS><CR>) and reading
 the receiver's ACK.
 
-One connection per receiver and run; messages go one at a time, each waiting for its ACK. An
-ACK that does not come in time, cannot be read, or answers another control id leaves the stream
-in an unknown state, so the connection is dropped and the rest wait for the next run."""
+One connection per receiver, all of a claim's receivers at the same time (so a slow one does not
+eat the others' share of the claim's lease); on each, messages go one at a time, each waiting
+for its ACK. An ACK that does not come in time, cannot be read, or answers another control id
+leaves the stream in an unknown state, so the connection is dropped and the rest wait for the
+next run."""
 
 from __future__ import annotations
 
@@ -25,6 +27,16 @@ class Outgoing:
 
 
 @dataclass(frozen=True)
+class Batch:
+    """One receiver's messages, sent in order on one connection."""
+
+    host: str
+    port: int
+    timeout: float
+    messages: Sequence[Outgoing]
+
+
+@dataclass(frozen=True)
 class Answer:
     """What became of one message: `code` is the ACK's MSA-1 (AA, AE, AR, CA, CE, CR) or ""
     when none was read; `error` says what went wrong in words."""
@@ -41,7 +53,9 @@ class Answer:
 def read_ack(block: bytes, *, control_id: str) -> Answer:
     """The answer in an ACK block (MLLP framing already removed); a malformed ACK is an error."""
     try:
-        message = hl7.parse(block.decode("utf-8"))
+        # Some interface engines end segments with CR LF (or LF); hl7.parse splits on CR alone.
+        text = block.decode("utf-8").replace("\r\n", "\r").replace("\n", "\r")
+        message = hl7.parse(text)
         msa = message.segment("MSA")
         code = str(msa[1]).strip()
         acked = str(msa[2]).strip()
@@ -63,10 +77,12 @@ def read_ack(block: bytes, *, control_id: str) -> Answer:
     return Answer(control_id, code=code, error=f"{code} {text} {err}".strip()[:500])
 
 
-async def _send_all(host: str, port: int, messages: Sequence[Outgoing], timeout: float, budget: float) -> list[Answer]:
+async def _send_batch(batch: Batch, stop_at: float) -> list[Answer]:
+    host, port, messages, timeout = batch.host, batch.port, batch.messages, batch.timeout
     answers: list[Answer] = []
     loop = asyncio.get_running_loop()
-    stop_at = loop.time() + budget
+    if not messages or loop.time() + timeout > stop_at:
+        return answers  # not even the first would be answered in time: do not connect
     try:
         reader, writer = await asyncio.wait_for(open_hl7_connection(host, port, encoding="utf-8"), timeout)
     except (TimeoutError, OSError) as exc:
@@ -99,11 +115,17 @@ async def _send_all(host: str, port: int, messages: Sequence[Outgoing], timeout:
     return answers
 
 
-def mllp_send(*, host: str, port: int, messages: Sequence[Outgoing], timeout: float, budget: float) -> list[Answer]:
-    """Send `messages` in order on one connection, each waiting at most `timeout` seconds for its
-    ACK, and start no message that could still be waiting after `budget` seconds. Answers come
-    back for the messages that were tried, in order; a message with no answer in the list was
-    not sent (try it next run)."""
-    if not messages:
-        return []
-    return asyncio.run(_send_all(host, port, messages, timeout, budget))
+async def _send_batches(batches: Sequence[Batch], budget: float) -> list[list[Answer]]:
+    stop_at = asyncio.get_running_loop().time() + budget
+    return list(await asyncio.gather(*(_send_batch(batch, stop_at) for batch in batches)))
+
+
+def mllp_send(*, batches: Sequence[Batch], budget: float) -> list[list[Answer]]:
+    """Send each batch in order on a connection of its own, all batches at the same time, each
+    message waiting at most its batch's `timeout` seconds for its ACK; start no message that
+    could still be waiting after `budget` seconds. For each batch, answers come back for the
+    messages that were tried, in order; a message with no answer in its list was not sent (try
+    it next run)."""
+    if not any(batch.messages for batch in batches):
+        return [[] for _ in batches]
+    return asyncio.run(_send_batches(batches, budget))

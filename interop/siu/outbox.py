@@ -53,12 +53,16 @@ def siu_enqueue(*, event: str, appointments: Sequence[Appointment], actor: Abstr
     receivers = enabled_receivers()
     if not any(a.site_id in receivers for a in appointments):
         return []
-    # The map may be a few seconds old: a receiver since turned off or deleted elsewhere is
-    # simply not found here, and that site's feed is off.
-    receiver_rows = SiuReceiver.objects.filter(enabled=True).in_bulk(
-        {receivers[a.site_id] for a in appointments if a.site_id in receivers}
-    )
-    wanted = [a.pk for a in appointments if receivers.get(a.site_id) in receiver_rows]
+    # The map may be a few seconds old, so it only says which sites to look at: each site's
+    # receiver is read again by site. One since turned off, deleted or moved to another site
+    # elsewhere is not found here (that site's feed is off), and never gets this site's patients.
+    receiver_rows = {
+        row.site_id: row
+        for row in SiuReceiver.objects.filter(
+            enabled=True, site_id__in={a.site_id for a in appointments if a.site_id in receivers}
+        )
+    }
+    wanted = [a.pk for a in appointments if a.site_id in receiver_rows]
     if not wanted:
         return []
     loaded = {a.pk: a for a in appointments_for_messages(wanted)}
@@ -72,7 +76,7 @@ def siu_enqueue(*, event: str, appointments: Sequence[Appointment], actor: Abstr
     rows = []
     for pk in wanted:
         appointment = loaded[pk]
-        receiver = receiver_rows[receivers[appointment.site_id]]
+        receiver = receiver_rows[appointment.site_id]
         control_id = new_control_id()
         rows.append(
             SiuMessage(

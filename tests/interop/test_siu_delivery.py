@@ -4,13 +4,17 @@ once; a receiver that is down, answers AE/AR, answers garbage or does not answer
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 from django.test import override_settings
 
-from interop.models import SiuMessage, SiuStatus
+from interop.models import SiuMessage, SiuReceiver, SiuStatus
 from interop.siu.delivery import retry_delay, siu_deliver_due, siu_requeue
+from interop.siu.mllp import read_ack
 from scheduling import services
+from tests.factories import PatientFactory, SiteFactory
+from tests.interop.conftest import Listener
 from tests.scheduling.conftest import NOW
 
 pytestmark = pytest.mark.django_db
@@ -145,6 +149,14 @@ def test_an_ack_for_another_message_is_not_taken_as_an_ack(feed, listener, monke
     assert not mllp.read_ack(b"\xff\xfe", control_id="mine").code
 
 
+def test_an_ack_whose_segments_end_in_cr_lf_is_read_as_accepted():
+    # Some interface engines end each segment with CR LF (or LF alone) instead of CR.
+    ack = b"MSH|^~\\&|EHR|CLINIC|KETAMINE-SCHED|SITE|20260301120000||ACK^S12|A1|P|2.5\r\nMSA|AA|mine\r\n"
+    answer = read_ack(ack, control_id="mine")
+    assert answer.accepted, f"an AA ended in CR LF was read as {answer}"
+    assert read_ack(ack.replace(b"\r\n", b"\n"), control_id="mine").accepted
+
+
 def test_a_disabled_receiver_keeps_its_messages_until_it_is_enabled(feed, listener):
     _book(feed, day=3)
     feed.receiver.enabled = False
@@ -182,3 +194,63 @@ def test_a_run_starts_no_message_that_could_outlive_its_claim(feed, listener, se
     message = SiuMessage.objects.get(appointment=appointment)
     assert message.status == SiuStatus.PENDING and message.attempts == 0 and message.next_attempt_at == NOW
     assert listener.received == []
+
+
+class _ArrivalTimes(list):
+    """A listener's `received` that also notes when each message arrived (seconds after `t0`)."""
+
+    def __init__(self, t0: list[float]) -> None:
+        super().__init__()
+        self.t0 = t0
+        self.at: list[float] = []
+
+    def append(self, item) -> None:
+        self.at.append(time.monotonic() - self.t0[0])
+        super().append(item)
+
+
+def test_a_run_never_sends_a_message_after_its_claims_lease_ran_out(feed, listener, settings):
+    # One claim takes twelve messages for four slow receivers (0.75 s each, 3 s one after the
+    # other): all of them must be sent inside the claim's 2 s lease, or another worker could take
+    # the rest over and send them too.
+    settings.SIU_LEASE_SECONDS = 2.0
+    t0 = [0.0]
+    listeners = [listener] + [Listener() for _ in range(3)]
+    try:
+        receivers = [feed.receiver]
+        for extra in listeners[1:]:
+            extra.start()
+            receivers.append(
+                SiuReceiver.objects.create(
+                    site=SiteFactory(), host="127.0.0.1", port=extra.port, ack_timeout_seconds=0.3
+                )
+            )
+        SiuReceiver.objects.filter(pk=feed.receiver.pk).update(ack_timeout_seconds=0.3)
+        for each in listeners:
+            each.delay = 0.25
+            each.received = _ArrivalTimes(t0)
+        clinic = feed.clinic
+        appointments = [
+            services.appointment_book(
+                patient=PatientFactory(home_site=clinic.site),
+                site=clinic.site,
+                starts_at=dt.datetime(2026, 3, day, hour, tzinfo=dt.UTC),
+                actor=clinic.front_desk.user,
+                now=NOW,
+                chair=clinic.chairs[chair],
+                nurse=clinic.nurses[0],
+            )
+            for day in (3, 4, 5, 6)
+            for chair, hour in enumerate((14, 17, 20))
+        ]
+        for number, appointment in enumerate(appointments):  # three for each receiver
+            SiuMessage.objects.filter(appointment=appointment).update(receiver=receivers[number // 3])
+        t0[0] = time.monotonic()
+        report = siu_deliver_due(now=NOW)
+        assert report.sent == report.claimed == 12, report
+        lease = settings.SIU_LEASE_SECONDS
+        late = [round(at, 2) for each in listeners for at in each.received.at if at >= lease]
+        assert not late, f"sent {late} s after the run's start, when its claim's {lease:g} s lease had run out"
+    finally:
+        for extra in listeners[1:]:
+            extra.close()

@@ -232,3 +232,13 @@ def test_a_receiver_turned_off_by_another_process_turns_the_feed_off_not_the_boo
     assert outbox.enabled_receivers() == {feed.clinic.site.pk: feed.receiver.pk}
     appointment = _single(feed.clinic, hour=15)
     assert appointment.pk and not SiuMessage.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_receiver_moved_to_another_site_by_another_process_never_gets_this_sites_patients(feed):
+    outbox.enabled_receivers()  # this process's map still names the receiver for the clinic's site ...
+    other_site = SiteFactory()
+    SiuReceiver.objects.filter(pk=feed.receiver.pk).update(site=other_site)  # ... moved elsewhere
+    appointment = _single(feed.clinic, hour=15)
+    wrong = SiuMessage.objects.filter(appointment=appointment, receiver__site=other_site)
+    assert not wrong.exists(), "a booking at one site was queued to another site's receiver"
