@@ -18,6 +18,12 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
 from clinic import audit
+from clinic.security.signals import ACCESS_LOG_PATH_ATTRIBUTE
+
+# The parts of a view's address that are a secret (a patient's link token, a password reset's):
+# the log row names them "[token]". Set here, before the view runs, so that a request the view
+# refuses before its body (a HEAD from a mail scanner answered 405) does not log the secret either.
+SECRET_URL_PARTS = ("token", "uidb64")
 
 _SKIP_PREFIXES = ("/static/", "/health/", "/favicon")
 _ONE_TRANSACTION_PREFIX = "/api/"
@@ -56,3 +62,9 @@ class AccessLogMiddleware:
     ) -> None:
         if getattr(view_func, audit.ANONYMOUS_ATTRIBUTE, False):
             setattr(request, audit.ANONYMOUS_ATTRIBUTE, True)
+        secrets = [str(view_kwargs[name]) for name in SECRET_URL_PARTS if view_kwargs.get(name)]
+        if secrets:
+            path = request.path
+            for secret in secrets:
+                path = path.replace(secret, "[token]")
+            setattr(request, ACCESS_LOG_PATH_ATTRIBUTE, path)
