@@ -1113,15 +1113,19 @@ def _plan_starts(
 
 # How many of the patient's latest sessions say what is usual for them.
 HABIT_SESSIONS = 6
+# Only sessions the patient attended say what is usual for them (as `plans.usual_preferences`):
+# a booked or held one is a time the desk or the planner chose, such as the session being moved
+# or a layout being planned again, and would only confirm itself.
+HABIT_STATUS = AppointmentStatus.COMPLETED
 
 
 def patient_habits(patient: Patient | None, *, site: Site) -> Habits:
     """The patient's usual weekday, local start time and chair at `site`: the most common of
-    their latest sessions there (ties: the latest). One query."""
+    the latest sessions they attended there (ties: the latest). One query."""
     if patient is None:
         return Habits()
     rows = list(
-        Appointment.objects.filter(patient=patient, site=site, status__in=BLOCKING_STATUSES)
+        Appointment.objects.filter(patient=patient, site=site, status=HABIT_STATUS)
         .order_by("-starts_at")
         .values_list("starts_at", "chair_id")[:HABIT_SESSIONS]
     )
@@ -1129,7 +1133,7 @@ def patient_habits(patient: Patient | None, *, site: Site) -> Habits:
 
 
 def _habits_of(rows: list[tuple[dt.datetime, int]], site: Site) -> Habits:
-    """Habits from the patient's latest sessions at `site`, latest first."""
+    """Habits from the latest sessions the patient attended at `site`, latest first."""
     if not rows:
         return Habits()
     zone = site.zone
@@ -1162,8 +1166,8 @@ def _placement_rows(
 ]:
     """What the level policy weighs besides the bookings, in one read: the shortest active
     protocol's minutes, the starts of the site's current day template, the opening hours it was
-    solved for, and its day plans (`with_template`; the plans by day) and the patient's latest
-    sessions at the site (latest first).
+    solved for, and its day plans (`with_template`; the plans by day) and the latest sessions the
+    patient attended at the site (latest first).
 
     One UNION ALL by hand, like the snapshot's: the level policy reads these on every proposal
     and booking, and building three ORM queries cost it more CPU than the database spends
@@ -1173,13 +1177,12 @@ def _placement_rows(
     parts = [f"SELECT 'm', NULL, MIN(p.session_minutes), NULL FROM {table[Protocol]} p WHERE p.active"]  # noqa: S608
     params: list[Any] = []
     if patient is not None:
-        blocking = list(BLOCKING_STATUSES)
         parts.append(
             f"SELECT 'h', h.starts_at, h.chair_id, NULL FROM (SELECT a.starts_at, a.chair_id FROM {table[Appointment]} a"  # noqa: S608
-            f" WHERE a.patient_id = %s AND a.site_id = %s AND a.status IN ({in_list(blocking)})"
+            " WHERE a.patient_id = %s AND a.site_id = %s AND a.status = %s"
             f" ORDER BY a.starts_at DESC LIMIT {HABIT_SESSIONS}) h"
         )
-        params += [patient.pk, site.pk, *blocking]
+        params += [patient.pk, site.pk, HABIT_STATUS.value]
     if with_template:
         # The opening hours the template was solved for: its starts are preferred only on days
         # open those hours (`Placement.template_opening`).

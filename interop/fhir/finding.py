@@ -158,9 +158,12 @@ def course_times(
     if wish is not None and wish.not_before is not None:
         start = max(start, wish.not_before)
     start_day = local_day(max(start, now), site.zone)
+    # The boundsPeriod end goes to the planner: level placement may move a session to a quieter,
+    # later day, and must not move it past the bound when the earliest course ends inside it.
+    not_after = wish.not_after if wish is not None else None
     if plan is not None:
         prefs = wish.preferences(plan_preferences(plan)) if wish is not None else None
-        proposal = course_propose(plan=plan, start_date=start_day, now=now, site=site, prefs=prefs)
+        proposal = course_propose(plan=plan, start_date=start_day, now=now, site=site, prefs=prefs, not_after=not_after)
         slots = [(s.starts_at, s.chair_id, s.nurse_id) for s in proposal.sessions]
         notes = proposal.notes
     else:
@@ -175,7 +178,7 @@ def course_times(
             Availability(snapshot, busy, protocol_nurse_work(protocol)), site_placement(site, patient=patient)
         )
         prefs = wish.preferences() if wish is not None else Preferences()
-        outcome = propose_induction_placed(placer, rule, start_day, prefs, not_before=now)
+        outcome = propose_induction_placed(placer, rule, start_day, prefs, not_before=now, not_after=not_after)
         if isinstance(outcome, NoFit):
             raise CourseDoesNotFit(f"No whole course fits: {outcome.reason}", details={"reason": "course_does_not_fit"})
         assert isinstance(outcome, Proposal)
@@ -185,10 +188,10 @@ def course_times(
         ids.Proposed("p", site.pk, chair_id, nurse_id, starts_at, protocol.session_minutes, protocol.pk, patient.pk)
         for starts_at, chair_id, nurse_id in slots
     ]
-    if wish is not None and wish.not_after is not None and sessions and sessions[-1].end > wish.not_after:
+    if not_after is not None and sessions and sessions[-1].end > not_after:
         raise CourseDoesNotFit(
             f"No whole course fits: its last session would end {sessions[-1].end.isoformat()}, after the timing's "
-            f"boundsPeriod end {wish.not_after.isoformat()}.",
+            f"boundsPeriod end {not_after.isoformat()}.",
             details={"reason": "course_does_not_fit"},
         )
     return CourseFound(sessions, list(notes))

@@ -174,6 +174,9 @@ class Proposal:
     # Why each slot's time was chosen, in words, one per slot (empty under the earliest policy's
     # plain planner calls that predate placement; filled by scheduling.engine.placement).
     reasons: list[str] = field(default_factory=list)
+    # Why the course does not start on the day asked for, when it does not ("Mon 2 Mar: the site is
+    # closed"): its "Starts ..." note says it after the day the course starts.
+    late_start: str = ""
 
 
 @dataclass

@@ -13,9 +13,9 @@ feasible (start, chair) pairs a site's `placement_policy` chooses:
      intervals touched (0 unless a site lets a nurse set up several patients at once), then
      not ending within `CLOSING_MARGIN` (30 min) of closing (lateness and slow setups would
      run it over); then the starts in the same quarter hour (on the real clock: the night the clocks go back has two 01:15s)
-     beyond what the site's nurses can set up at once (a cap, not a minimum: spreading starts
-     over every quarter hour broke the nurses' free time into pieces too short for a setup
-     and cost a tenth of the sessions in the issue 17 bench);
+     beyond what the nurses on shift for a setup at that start can set up at once (a cap, not a
+     minimum: spreading starts over every quarter hour broke the nurses' free time into pieces
+     too short for a setup and cost a tenth of the sessions in the issue 17 bench);
   a') a start of the site's day template for that chair (`preferred_starts`), when given, or
      on a day that has a day plan (the template solved again around the day's bookings,
      scheduling.services.day_plans), a start of that plan (`day_starts`). The template is
@@ -27,15 +27,20 @@ feasible (start, chair) pairs a site's `placement_policy` chooses:
      course chooses each session's day among the days its rules allow (up to
      `DAY_SLACK_DAYS` (1) after the earliest possible day, the first session up to
      `FIRST_SESSION_SLACK_DAYS`), keeping the gap, one a day and the window, and only
-     where the rest of the course still fits (more slack ate the window a re-flow needs);
-  c) within the day, packed from opening: the earliest start, then the fewest gaps left in
+     where the rest of the course still fits and, given one (a FHIR timing's boundsPeriod
+     end), still ends by the course's last allowed moment (more slack ate the window a re-flow
+     needs);
+  c) the patient's habits (the sessions they attended): their usual weekday, then the distance
+     from their usual start time, then their usual chair. So on an otherwise even day a patient
+     keeps their usual time rather than the opening, and their chair rather than the least used
+     (the chair gaps come after the habits, as after the earliest start: ahead of it they would
+     change the placement of patients without habits, who tie here everywhere);
+  d) within the day, packed from opening: the earliest start, then the fewest gaps left in
      the chair shorter than the shortest session (`shortest_session`), then the least-used
      chair that day (booked minutes); the nurse is then, of those free for that time, the
      one the day template gives the chair (`chair_lanes`, when it was solved per nurse),
      then the one whose day it leaves the fewest minutes too short for another setup, then
      the least used;
-  d) the patient's habits: their usual weekday, then the distance from their usual
-     start time, then their usual chair;
   e) the chair id and nurse id (so the choice is deterministic).
 
 Each choice carries `why`, the reason in words ("Tue 8 Dec 09:15, Chair 4: keeps setups
@@ -67,6 +72,7 @@ from scheduling.engine.planner import (
     propose_additional,
     propose_induction,
     propose_maintenance,
+    starts_note,
 )
 from scheduling.engine.wallclock import day_bounds, local_day, opening_instant
 
@@ -381,7 +387,8 @@ class Placer:
     def scores(self, slots: Iterable[Slot]) -> list[Score]:
         """The level score of each feasible slot. A day's slots come start by start, a chair
         each: what depends only on the time (the local clock, the day's load, the quarter
-        hour, the patient's usual weekday and time) is worked out once per time, not per chair."""
+        hour and the nurses on shift then, the patient's usual weekday and time) is worked out
+        once per time, not per chair."""
         availability = self.availability
         site = availability.site
         zone = site.zone
@@ -390,7 +397,8 @@ class Placer:
         preferred = placement.preferred_starts
         shortest = placement.shortest_session
         several_setups = site.setups_per_nurse is not None and site.setups_per_nurse > 1
-        setups = len(site.nurses) * (site.setups_per_nurse or 1)
+        setups_per_nurse = site.setups_per_nurse or 1
+        setup_length = dt.timedelta(minutes=availability.work.setup_minutes or 1)
         usual_minute = habits.clock.hour * 60 + habits.clock.minute if habits.clock is not None else None
         usual_chair = habits.chair_id
         found: list[Score] = []
@@ -407,7 +415,14 @@ class Placer:
                 clock = local.time().replace(tzinfo=None)
                 # The nurse's and the closing time first: one weight, so the positions of the rest stay put.
                 near_closing = int(end > load.closes_at - CLOSING_MARGIN)
-                same_bucket = max(0, load.buckets[_bucket(start, zone)] + 1 - setups)
+                starts_there = load.buckets[_bucket(start, zone)]
+                # The cap is what the nurses on shift at this start can set up at once (not every
+                # nurse of the site: on a day one of two works, two starts together wait on her).
+                same_bucket = (
+                    max(0, starts_there + 1 - setups_per_nurse * len(self._setters(start, setup_length)))
+                    if starts_there
+                    else 0
+                )
                 weekday_miss = int(habits.weekday is not None and habits.weekday != local.weekday())
                 time_distance = abs(minute - usual_minute) if usual_minute is not None else 0
                 gap = shortest or (end - start)
@@ -429,16 +444,20 @@ class Placer:
                     same_bucket,
                     template_miss,
                     load.booked_share,
-                    (minute, load.gaps_beside(chair_id, start, end, gap)),
-                    load.chair_minutes.get(chair_id, 0),
                     weekday_miss,
                     time_distance,
                     int(usual_chair is not None and usual_chair != chair_id),
+                    (minute, load.gaps_beside(chair_id, start, end, gap)),
+                    load.chair_minutes.get(chair_id, 0),
                     start,
                     chair_id,
                 )
             )
         return found
+
+    def _setters(self, start: dt.datetime, setup: dt.timedelta) -> list[int]:
+        """The nurses on shift for a setup from `start`: who can set up a session starting then."""
+        return self.availability.nurses_on_shift(Span(start, start + setup))
 
     def _template_day(self, load: DayLoad) -> bool:
         """Whether the day template holds on the load's day: it is open the hours the template
@@ -515,11 +534,11 @@ class Placer:
             beyond,  # the starts in the quarter hour beyond what the nurses can set up at once
             template_miss,
             _share,
-            fragments,
-            chair_minutes,
             weekday_miss,
             time_distance,
             chair_miss,
+            fragments,
+            chair_minutes,
         ) = choice.score[:9]
         hands, near_closing = nurse_time
         fragments = fragments[1]
@@ -561,9 +580,9 @@ class Placer:
                 parts.append("no day template: it is for other opening hours than this day's")
         if day_reason:
             parts.append(day_reason)
-        if not fragments and any(c.score[4][1] for c in others):
+        if not fragments and any(c.score[7][1] for c in others):
             parts.append(f"leaves no gap in {chair} too short to use")
-        same_start = [c.score[5] for c in others if c.slot.start == choice.slot.start]
+        same_start = [c.score[8] for c in others if c.slot.start == choice.slot.start]
         if same_start and min(same_start) >= chair_minutes and max(same_start) > chair_minutes:
             parts.append(f"{chair} least used")
         habits = self.placement.habits
@@ -595,13 +614,16 @@ def propose_induction_placed(
     start_day: dt.date,
     prefs: Preferences,
     not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
 ) -> Proposal | NoFit:
     """An induction under the placer's policy, each slot with why (`Proposal.reasons`).
 
     Under ``level`` it never fails where ``earliest`` succeeds: the earliest course is found
     first, and a session moves to a better day or time only if the earliest completion of
     the rest of the course from there still fits (otherwise it takes the earliest slot,
-    from which the rest is known to fit)."""
+    from which the rest is known to fit), and still ends by `not_after` (a FHIR timing's
+    boundsPeriod end) when the earliest course does. A course that ends after `not_after` is the
+    caller's to refuse: the earliest course is returned then, as no course ends sooner."""
     availability = placer.availability
     if not placer.placement.level:
         earliest = propose_induction(availability, rule, start_day, prefs, not_before)
@@ -610,6 +632,9 @@ def propose_induction_placed(
         return earliest
     earliest = propose_induction(availability, rule, start_day, prefs, not_before)
     if isinstance(earliest, NoFit):
+        return earliest
+    if not_after is not None and earliest.slots[-1].end > not_after:
+        earliest.reasons = [placer.why_earliest(slot) for slot in earliest.slots]
         return earliest
     zone = availability.site.zone
     duration, route = rule.session_length, rule.route
@@ -621,7 +646,7 @@ def propose_induction_placed(
         start_day + dt.timedelta(days=FIRST_SESSION_SEARCH_DAYS - 1),
     )
     chosen, greedy, why = _choose_session(
-        placer, rule, prefs, [], greedy, first_day, last_first_day, not_before, duration, route
+        placer, rule, prefs, [], greedy, first_day, last_first_day, not_before, not_after, duration, route
     )
     slots, reasons = [chosen], [why]
     course_first_day = local_day(chosen.start, zone)
@@ -633,13 +658,24 @@ def propose_induction_placed(
         low = local_day(earliest_next.start, zone)
         high = low + dt.timedelta(days=DAY_SLACK_DAYS)
         high = min(high, _last_day_for(rule, course_first_day, index))
-        chosen, greedy, why = _choose_session(placer, rule, prefs, slots, greedy, low, high, after, duration, route)
+        chosen, greedy, why = _choose_session(
+            placer, rule, prefs, slots, greedy, low, high, after, not_after, duration, route
+        )
         slots.append(chosen)
         reasons.append(why)
-    notes = list(earliest.notes)
-    if local_day(slots[0].start, zone) != local_day(earliest.slots[0].start, zone) and not notes:
-        notes.append(f"Starts {local_day(slots[0].start, zone):%a %-d %b}; {reasons[0].split(': ', 1)[-1]}")
-    return Proposal(slots=slots, notes=notes, reasons=reasons)
+    notes, late_start = list(earliest.notes), earliest.late_start
+    earliest_first_day = local_day(earliest.slots[0].start, zone)
+    if course_first_day != earliest_first_day:
+        # The "Starts ..." note names the day this course starts; earliest's reason why the day
+        # asked for failed stays, followed by why level took a later day than earliest's.
+        moved = reasons[0].split(": ", 1)[-1]
+        if late_start:
+            notes = [note for note in notes if note != starts_note(earliest_first_day, late_start)]
+            late_start = f"{late_start}; {moved}"
+        else:
+            late_start = moved
+        notes.insert(0, starts_note(course_first_day, late_start))
+    return Proposal(slots=slots, notes=notes, reasons=reasons, late_start=late_start)
 
 
 def _last_day_for(rule: InductionRule, first_day: dt.date, index: int) -> dt.date:
@@ -663,11 +699,13 @@ def _choose_session(
     low: dt.date,
     high: dt.date,
     not_before: dt.datetime | None,
+    not_after: dt.datetime | None,
     duration: dt.timedelta,
     route: str,
 ) -> tuple[Slot, Proposal, str]:
     """Session len(placed)'s slot: the best-scored of the days low..high whose earliest
-    completion still fits, else the earliest one. Returns it, the completion, and why.
+    completion still fits (and ends by `not_after`, when given), else the earliest one. Returns
+    it, the completion, and why.
 
     Days are looked at quietest first, and the search stops once the best so far has nothing
     against it before the day weight (setups apart, no other start in its quarter hour, a
@@ -704,7 +742,7 @@ def _choose_session(
             completion = Proposal(slots=[*placed, best.slot, *greedy.slots[index + 1 :]], notes=list(greedy.notes))
         else:
             completion = complete_induction(availability, rule, [*placed, best.slot], prefs, placer.first_slot)
-        if not isinstance(completion, Proposal):
+        if not isinstance(completion, Proposal) or (not_after is not None and completion.slots[-1].end > not_after):
             rejected.add(best.slot)
             return None
         explained = placer.explain(best, candidates, day_reason=_day_reason(best, shares, availability))

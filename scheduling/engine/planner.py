@@ -29,6 +29,11 @@ def _day(value: dt.date) -> str:
     return f"{value:%a %-d %b}"
 
 
+def starts_note(first_day: dt.date, why: str) -> str:
+    """The note of a course that starts later than the day asked for: the day it starts, and why."""
+    return f"Starts {_day(first_day)}; {why}"
+
+
 def propose_induction(
     availability: Availability,
     rule: InductionRule,
@@ -56,7 +61,8 @@ def propose_induction(
                 why = (
                     str(early_problems[0]) if early_problems else f"a course starting on {_day(start_day)} does not fit"
                 )
-                outcome.notes.append(f"Starts {_day(local_day(first.start, zone))}; {why}")
+                outcome.late_start = why
+                outcome.notes.append(starts_note(local_day(first.start, zone), why))
             return outcome
         first_failure = first_failure or outcome
     if first_failure is not None:

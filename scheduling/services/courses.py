@@ -166,6 +166,7 @@ def course_propose(
     weekly_counts: Sequence[int] | None = None,
     preferred_starts: dict[int, frozenset[dt.time]] | None = None,
     actor: AbstractBaseUser | None = None,
+    not_after: dt.datetime | None = None,
 ) -> CourseProposal:
     """Every induction session from `start_date`, or CourseDoesNotFit with the reasons and the
     nearest alternatives (a later start, another site the `actor` works at, other times). Never a
@@ -173,7 +174,9 @@ def course_propose(
 
     The times are chosen by the site's placement policy (`Site.placement_policy`), each
     session with why, and so are an alternative's; `preferred_starts` (chair id -> local
-    starts of a day template) overrides the site's template."""
+    starts of a day template) overrides the site's template. With `not_after` (a FHIR timing's
+    bounds end) level placement moves no session past it when the earliest course ends by it
+    (`propose_induction_placed`); the caller refuses a course that ends after it."""
     _refuse_second_induction(plan)
     site = site or plan.site
     prefs = prefs or plan_preferences(plan)
@@ -205,7 +208,9 @@ def course_propose(
     horizon = start_date + dt.timedelta(days=7 + rule.span_days)
     availability = _availability(plan, site, start_date, horizon, protocol_nurse_work(plan.protocol), now=now)
     placement = site_placement(site, patient=plan.patient, preferred_starts=preferred_starts)
-    outcome = propose_induction_placed(Placer(availability, placement), rule, start_date, prefs, not_before=not_before)
+    outcome = propose_induction_placed(
+        Placer(availability, placement), rule, start_date, prefs, not_before=not_before, not_after=not_after
+    )
     if isinstance(outcome, Proposal):
         return CourseProposal(
             site=site, sessions=_as_sessions(outcome, site, Phase.INDUCTION, held + 1), notes=outcome.notes

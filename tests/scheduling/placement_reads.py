@@ -35,15 +35,38 @@ def level_site_read_both_ways() -> dict[str, Any]:
     def at(day: dt.date, hour: int) -> dt.datetime:
         return dt.datetime.combine(day, dt.time(hour), tzinfo=zone)
 
-    # The latest six at the site: four on Tuesdays 10:00 in L2, two on Wednesdays 14:00 in L1.
-    # The three oldest (Thursdays 09:00 in L1), a cancelled session and one at another site do
-    # not count; with them the usual chair would be L1.
+    # The latest six attended at the site: four on Tuesdays 10:00 in L2, two on Wednesdays 14:00
+    # in L1. The three oldest (Thursdays 09:00 in L1), a cancelled session, one at another site and
+    # the sessions not attended yet (booked or held, on Fridays 16:00 in L1: a session being moved,
+    # a layout being planned again) do not count; with them the usual chair would be L1.
+    attended = AppointmentStatus.COMPLETED
     for week in range(4):
-        AppointmentFactory(patient=patient, chair=second, starts_at=at(TUESDAY + dt.timedelta(weeks=week), 10))
+        AppointmentFactory(
+            patient=patient, chair=second, starts_at=at(TUESDAY + dt.timedelta(weeks=week), 10), status=attended
+        )
     for week in range(2):
-        AppointmentFactory(patient=patient, chair=first, starts_at=at(TUESDAY + dt.timedelta(weeks=week, days=1), 14))
+        AppointmentFactory(
+            patient=patient,
+            chair=first,
+            starts_at=at(TUESDAY + dt.timedelta(weeks=week, days=1), 14),
+            status=attended,
+        )
     for week in (-4, -3, -2):
-        AppointmentFactory(patient=patient, chair=first, starts_at=at(TUESDAY + dt.timedelta(weeks=week, days=2), 9))
+        AppointmentFactory(
+            patient=patient,
+            chair=first,
+            starts_at=at(TUESDAY + dt.timedelta(weeks=week, days=2), 9),
+            status=attended,
+        )
+    for week, status in ((4, AppointmentStatus.BOOKED), (5, AppointmentStatus.CONFIRMED), (6, AppointmentStatus.HELD)):
+        starts_at = at(TUESDAY + dt.timedelta(weeks=week, days=3), 16)
+        AppointmentFactory(
+            patient=patient,
+            chair=first,
+            starts_at=starts_at,
+            status=status,
+            hold_expires_at=starts_at if status == AppointmentStatus.HELD else None,
+        )
     AppointmentFactory(
         patient=patient,
         chair=first,

@@ -102,6 +102,24 @@ def test_level_starts_beside_another_in_its_quarter_hour_while_another_nurse_can
     assert why.startswith("Tue 3 Mar 2026 08:00, Chair 2: 1 other start 08:00–08:15, each with another nurse")
 
 
+def test_the_quarter_hour_cap_counts_the_nurses_on_shift_not_every_nurse_of_the_site():
+    # Two nurses work at the site, only nurse 1 on Tuesday, and she starts a session at 08:00 (the
+    # site sets no hands-on limit, so she may take a second then): counting nurse 2 too, the
+    # quarter hour looked as if another nurse could set up a second start.
+    snapshot = site(
+        chairs={1: [booked(TUESDAY, "08:00")], 2: []},
+        nurse_booked={1: [booked(TUESDAY, "08:00")]},
+        setups_per_nurse=None,
+    )
+    first, second = snapshot.nurses
+    off_on_tuesday = tuple(shift for shift in second.shifts if shift.start.astimezone(ZONE).date() != TUESDAY)
+    snapshot = replace(snapshot, nurses=(first, replace(second, shifts=off_on_tuesday)))
+    assert choose(snapshot, EARLIEST)[0].start == at(TUESDAY, "08:00")
+    level, why = choose(snapshot, LEVEL)
+    assert (level.start, level.nurse_id) == (at(TUESDAY, "08:15"), 1), why
+    assert "keeps setups apart (no other start 08:15–08:30)" in why
+
+
 def test_level_keeps_a_session_from_ending_near_closing_unless_nothing_else_fits():
     # The day template asks for 16:00 in chair 1, but a session ending at 18:00 runs over with
     # any lateness: level takes the earliest time instead.
@@ -161,14 +179,32 @@ def test_level_gives_the_session_to_the_nurse_least_used_that_day():
     assert choose(snapshot, LEVEL)[0].nurse_id == 2
 
 
-def test_level_keeps_the_patients_usual_chair_at_the_packed_time():
-    habits = Habits(weekday=TUESDAY.weekday(), clock=dt.time(10, 30), chair_id=2)
-    level, why = choose(site(), LEVEL, habits=habits)
-    # The day is packed from opening first (the start time comes before the habits); among the
-    # chairs free then, the patient's usual one.
-    assert (level.start, level.chair_id) == (at(TUESDAY, "08:00"), 2)
-    assert "the patient's usual weekday" in why and "the patient's usual chair" in why
+def test_on_an_otherwise_even_day_level_takes_the_patients_usual_time_and_chair():
+    # An empty Tuesday: every weight before the habits ties for every start (no other start in any
+    # quarter hour, no template, the same day), and 14:00-16:00 leaves no chair gap shorter than a
+    # session. The patient's usual time and chair come before the earliest start.
+    habits = Habits(weekday=TUESDAY.weekday(), clock=dt.time(14), chair_id=2)
+    level, why = choose(site(), LEVEL, habits=habits, shortest_session=SESSION)
+    assert (level.start, level.chair_id) == (at(TUESDAY, "14:00"), 2), why
+    assert "the patient's usual time" in why and "the patient's usual chair" in why
     assert choose(site(), EARLIEST, habits=habits)[0].start == at(TUESDAY, "08:00")
+    # Without habits the day is packed from opening.
+    assert choose(site(), LEVEL, shortest_session=SESSION)[0].start == at(TUESDAY, "08:00")
+
+
+def test_the_patients_usual_time_does_not_outrank_setups_apart():
+    # Another patient starts at 14:00 in chair 1 with the only nurse on shift: a 14:00 start for
+    # the patient would be a second setup in that quarter hour, so level takes the nearest time
+    # to 14:00 whose quarter hour is clear.
+    snapshot = site(
+        chairs={1: [booked(TUESDAY, "14:00")], 2: []},
+        nurse_booked={1: [booked(TUESDAY, "14:00")]},
+        nurses=1,
+        setups_per_nurse=None,
+    )
+    habits = Habits(clock=dt.time(14))
+    level, why = choose(snapshot, LEVEL, habits=habits)
+    assert level.start in {at(TUESDAY, "13:45"), at(TUESDAY, "14:15")}, why
 
 
 def test_maintenance_under_level_takes_the_patients_usual_weekday_within_the_tolerance():

@@ -9,7 +9,8 @@ import pytest
 from django.urls import reverse
 
 from scheduling import services
-from scheduling.models import DayTemplate, DayTemplateState
+from scheduling.engine.placement import Habits
+from scheduling.models import Appointment, AppointmentStatus, DayTemplate, DayTemplateState
 from scheduling.selectors import patient_habits, site_placement
 from scheduling.services.slot_finder import find_free_slots, suggested
 from tests.factories import PatientFactory
@@ -92,13 +93,50 @@ def test_the_free_slot_finder_marks_the_one_time_the_policy_suggests(level_clini
     assert "keeps setups apart" in marked[0].why
 
 
-def test_the_patients_habits_are_their_most_common_weekday_time_and_chair(level_clinic):
+def test_a_level_course_moved_past_a_late_earliest_start_names_its_own_first_day(db):
+    # Monday is closed, so the earliest course starts Tuesday; Tuesday afternoon is busy in both
+    # chairs and Wednesday empty, so level starts on Wednesday. The note kept Tuesday.
+    from clinic.models import Closure
+
+    clinic = make_clinic(chairs=2, nurses=2, placement_policy="level")
+    zone = clinic.site.zone
+    monday, tuesday = START, START + dt.timedelta(days=1)
+    Closure.objects.create(
+        site=clinic.site,
+        reason="Staff training",
+        starts_at=dt.datetime.combine(monday, dt.time(0), tzinfo=zone),
+        ends_at=dt.datetime.combine(tuesday, dt.time(0), tzinfo=zone),
+    )
+    for chair in clinic.chairs:
+        services.appointment_book(
+            patient=PatientFactory(home_site=clinic.site),
+            site=clinic.site,
+            starts_at=dt.datetime.combine(tuesday, dt.time(13), tzinfo=zone),
+            chair=chair,
+            actor=None,
+            now=NOW,
+        )
+    proposal = services.course_propose(plan=clinic.plan(), start_date=monday, now=NOW)
+    assert proposal.sessions[0].starts_at.astimezone(zone).date() == START + dt.timedelta(days=2)
+    starts_notes = [note for note in proposal.notes if note.startswith("Starts ")]
+    assert len(starts_notes) == 1, proposal.notes
+    assert starts_notes[0].startswith("Starts Wed 4 Mar; Mon 2 Mar: the site is closed"), starts_notes
+    assert "the quietest allowed day" in starts_notes[0], starts_notes
+
+
+def test_the_patients_habits_come_from_the_sessions_they_attended(level_clinic):
     plan = level_clinic.plan()
-    services.course_book(plan=plan, actor=None, now=NOW, start_date=START)
+    booked = services.course_book(plan=plan, actor=None, now=NOW, start_date=START)
+    # A course just booked is no habit yet: its times are the planner's (or, for a session being
+    # moved or a layout planned again, the very times being changed).
+    assert patient_habits(plan.patient, site=level_clinic.site) == Habits(), "booked sessions count as habits"
+    assert site_placement(level_clinic.site, patient=plan.patient).habits == Habits()
+    attended = booked[:2]
+    Appointment.objects.filter(pk__in=[a.pk for a in attended]).update(status=AppointmentStatus.COMPLETED)
     habits = patient_habits(plan.patient, site=level_clinic.site)
-    sessions = list(plan.appointments.order_by("-starts_at"))
-    assert habits.chair_id in {s.chair_id for s in sessions}
-    assert habits.weekday in {s.starts_at.astimezone(level_clinic.site.zone).weekday() for s in sessions}
+    assert habits.chair_id in {a.chair_id for a in attended}
+    assert habits.weekday in {a.starts_at.astimezone(level_clinic.site.zone).weekday() for a in attended}
+    assert site_placement(level_clinic.site, patient=plan.patient).habits == habits
     assert patient_habits(PatientFactory(home_site=level_clinic.site), site=level_clinic.site).weekday is None
 
 
