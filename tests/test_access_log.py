@@ -218,6 +218,18 @@ def test_the_calendar_feed_is_logged_with_its_patient_though_nobody_is_signed_in
 
 
 @pytest.mark.django_db
+def test_the_access_log_never_holds_the_calendar_feeds_secret_token(client, personas, sessions):
+    token = personas.patient_a.calendar_token
+    response = client.get(reverse("web:calendar-feed", args=[token]))
+    assert response.status_code == 200
+    entry = AccessLog.objects.get()
+    assert entry.patient_ids == [personas.patient_a.pk]
+    assert token not in entry.path and entry.path == "/calendar/[token].ics", (
+        f"the feed's token is in the log: {entry.path}"
+    )
+
+
+@pytest.mark.django_db
 def test_a_calendar_feed_with_a_wrong_token_is_logged_without_a_patient(client, personas):
     client.get(reverse("web:calendar-feed", args=["not-a-token"]), REMOTE_ADDR="192.0.2.45")
     entry = AccessLog.objects.get()
@@ -236,7 +248,7 @@ def test_a_reminder_link_is_logged_with_the_patient_it_resolves_to(client, perso
     assert response.status_code == 200
     entry = AccessLog.objects.get()
     assert entry.user is None
-    assert entry.path.startswith("/r/")
+    assert entry.path == f"/r/{purpose}/[token]/", f"the link's token is in the log: {entry.path}"
     assert (entry.patient_ids, entry.ip_address) == ([personas.patient_b.pk], "192.0.2.46")
 
 

@@ -178,6 +178,9 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     but it dies with the login: a revoked or rotated token, or a patient whose portal login is
     gone or deactivated, answers 404 like a token that never existed.
     Two queries whatever the number of sessions."""
+    # The token is the patient's only authority and lives until rotated: the access log, which
+    # administrators read, names the feed without it (a wrong token's request too).
+    setattr(request, ACCESS_LOG_PATH_ATTRIBUTE, request.path.replace(token, "[token]"))
     patient = get_object_or_404(
         Patient.objects.select_related("home_site"),
         calendar_token=token,

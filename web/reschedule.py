@@ -1,9 +1,11 @@
 """A patient moves their own session, within the clinic's rules: online changes
 end the reminder policy's `patient_notice_hours` before the session (the same
 deadline as an online cancel), the new time must be at least that far away
-too, and only times the protocol's spacing allows are offered. The move goes
-through appointment_move, which re-checks everything under its locks; a patient
-can never accept a rule break."""
+too, and only times the protocol's spacing allows are offered. While the
+screening stops booking (as appointment_book checks it) no time is offered and
+the patient is asked to call the clinic. The move goes through appointment_move,
+which re-checks everything under its locks; a patient can never accept a rule
+break."""
 
 from __future__ import annotations
 
@@ -22,10 +24,12 @@ from clinic.errors import DomainError
 from clinic.form_fields import RefusesControlCharacters
 from patients.models import Patient
 from scheduling.engine.wallclock import local_day
+from scheduling.errors import NotEligible
 from scheduling.forms import DayRangeForm
-from scheduling.models import UPCOMING_STATUSES
+from scheduling.models import UPCOMING_STATUSES, Appointment
 from scheduling.selectors import patient_appointments
 from scheduling.services import appointment_move
+from scheduling.services.appointments import require_screening_for_session
 from scheduling.services.slot_finder import MAX_DAYS, find_free_slots
 from web.access import patient_required
 from web.common import describe, session_label, slot_choice
@@ -71,6 +75,11 @@ def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
     if appointment.status not in UPCOMING_STATUSES or now >= appointment.starts_at - notice:
         context["too_late"] = True
         return _render(request, patient, context, status=200 if request.method == "GET" else 409)
+    if not _screening_allows_a_new_time(appointment, patient=patient, now=now):
+        # appointment_move would refuse every time: none is offered, and the patient is told whom
+        # to speak to (never the screening's reasons, which are for clinicians).
+        context["needs_the_clinic"] = True
+        return _render(request, patient, context, status=200 if request.method == "GET" else 409)
     earliest = now + notice
     first_default = max(
         local_day(earliest, site.zone), local_day(appointment.starts_at, site.zone) - dt.timedelta(days=3)
@@ -93,12 +102,7 @@ def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
         status = 400
         if search.is_valid() and pick.is_valid():
             starts_at, _chair = pick.cleaned_data["slot"]
-            if starts_at < earliest:
-                context["problem_text"] = (
-                    f"Times less than {context['notice_hours']} hours away cannot be booked online; please call the clinic."
-                )
-                status = 409
-            elif starts_at == appointment.starts_at:
+            if starts_at == appointment.starts_at:
                 # The same form sent again after the move (or the time the session already has).
                 messages.info(request, "Your session is already at that time.")
                 return redirect("home")
@@ -107,7 +111,13 @@ def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
                 try:
                     # The patient picks a time; the chair and nurse are the site's placement policy's
                     # at that time (the form's chair is only the first free one the list was built with).
-                    moved = appointment_move(appointment=appointment, starts_at=starts_at, actor=request.user, now=now)
+                    moved = appointment_move(
+                        appointment=appointment, starts_at=starts_at, actor=request.user, now=now, notice_before=notice
+                    )
+                except NotEligible:
+                    # The screening changed since the page was shown.
+                    context["needs_the_clinic"] = True
+                    return _render(request, patient, context, status=409)
                 except DomainError as exc:
                     context["problem"] = describe(exc)
                     status = 409
@@ -151,6 +161,16 @@ def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
         days = [by_day[day] for day in sorted(by_day)]
     context.update(search=search, pick=pick, days=days)
     return _render(request, patient, context, status=status)
+
+
+def _screening_allows_a_new_time(appointment: Appointment, *, patient: Patient, now: dt.datetime) -> bool:
+    try:
+        require_screening_for_session(
+            patient=patient, plan=appointment.plan, site=appointment.site, now=now, actor=None
+        )
+    except NotEligible:
+        return False
+    return True
 
 
 def _render(request: HttpRequest, patient: Patient, context: dict[str, Any], status: int) -> HttpResponse:

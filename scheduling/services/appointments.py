@@ -93,6 +93,10 @@ def _require_override_right(actor: AbstractBaseUser | None, override_reason: str
         require_prescriber(actor, RULE_BREAK_DECISION)
 
 
+def _hours(period: dt.timedelta) -> int:
+    return int(period.total_seconds() // 3600)
+
+
 def _require(appointment: Appointment, allowed: tuple[str, ...], action: str) -> None:
     if appointment.status not in allowed:
         raise InvalidState(
@@ -131,18 +135,20 @@ def plan_rule_violations(
     after = [a for a in others if a.starts_at > starts_at]
     day = local_day(starts_at, zone)
     violations = same_day_violations(everyone, starts_at=starts_at, zone=zone, plan_id=plan.pk)
+    # The protocol's gap between infusions holds in either phase: a maintenance session is kept
+    # as far from the patient's other infusions (a single one, another plan's) as an induction's.
+    min_gap = dt.timedelta(hours=plan.protocol.min_gap_hours)
+    earlier = [a for a in everyone if a.starts_at <= starts_at]
+    later = [a for a in everyone if a.starts_at > starts_at]
+    neighbours = ([earlier[-1]] if earlier else []) + ([later[0]] if later else [])
+    for neighbour in neighbours:
+        if abs(neighbour.starts_at - starts_at) < min_gap:
+            which = f"session {neighbour.sequence}" if neighbour.plan_id == plan.pk else "the patient's infusion"
+            violations.append(
+                f"less than {plan.protocol.min_gap_hours} hours from {which} ({local_label(neighbour.starts_at, site)})"
+            )
     if phase == Phase.INDUCTION:
         rule = induction_rule(plan.protocol)
-        earlier = [a for a in everyone if a.starts_at <= starts_at]
-        later = [a for a in everyone if a.starts_at > starts_at]
-        neighbours = ([earlier[-1]] if earlier else []) + ([later[0]] if later else [])
-        for neighbour in neighbours:
-            if abs(neighbour.starts_at - starts_at) < rule.min_gap:
-                which = f"session {neighbour.sequence}" if neighbour.plan_id == plan.pk else "the patient's infusion"
-                violations.append(
-                    f"less than {plan.protocol.min_gap_hours} hours from {which} "
-                    f"({local_label(neighbour.starts_at, site)})"
-                )
         round_sessions = [a for a in others if a.phase == Phase.INDUCTION and a.induction_round == plan.induction_round]
         if len(round_sessions) >= rule.total_sessions:
             violations.append(
@@ -290,6 +296,20 @@ def _choose_slot(
     raise conflict_for(best_problem(problems), starts_at=starts_at, site=site)
 
 
+def require_screening_for_session(
+    *, patient: Patient, plan: TreatmentPlan | None, site: Site, now: dt.datetime, actor: AbstractBaseUser | None
+) -> None:
+    """Refuses (NotEligible) a session booked or moved to a new time while the patient's screening
+    stops booking: a plan's session unless the plan's override covers it, a single session unless
+    the patient's open plan's does (scheduling.services.eligibility)."""
+    from scheduling.services.eligibility import require_eligible, require_eligible_for_a_single_session
+
+    if plan is not None:
+        require_eligible(plan=plan, now=now, actor=actor)
+    else:
+        require_eligible_for_a_single_session(patient=patient, site=site, now=now, actor=actor)
+
+
 @transaction.atomic
 def appointment_book(
     *,
@@ -322,11 +342,9 @@ def appointment_book(
             raise InvalidInput("That plan belongs to another patient.", details={"field": "plan"})
         if plan.status not in BOOKABLE_PLAN_STATUSES:
             raise InvalidState(f"The plan is {plan.get_status_display().lower()}; resume it before booking.")
-        from scheduling.services.eligibility import require_eligible
-
         # Every session, not only a course's first: a flag or a reading recorded since the course
         # began stops the next booking until a prescriber's override covers it.
-        require_eligible(plan=plan, now=now, actor=actor)
+        require_screening_for_session(patient=patient, plan=plan, site=site, now=now, actor=actor)
         phase = phase or plan.phase
         chair_time = dt.timedelta(minutes=plan.protocol.session_minutes)
         duration = duration or chair_time
@@ -340,9 +358,7 @@ def appointment_book(
         _check_rule_break(actor, violations, override_reason)
         route = plan.protocol.route
     else:
-        from scheduling.services.eligibility import require_eligible_for_a_single_session
-
-        require_eligible_for_a_single_session(patient=patient, site=site, now=now, actor=actor)
+        require_screening_for_session(patient=patient, plan=None, site=site, now=now, actor=actor)
         phase = phase or Phase.INDUCTION
         duration = duration or dt.timedelta(minutes=120)
         work = protocol_nurse_work(None)
@@ -418,8 +434,13 @@ def appointment_move(
     chair: Chair | None = None,
     nurse: StaffMember | None = None,
     override_reason: str = "",
+    notice_before: dt.timedelta | None = None,
 ) -> Appointment:
-    """Move a session; the plan's rules hold unless a prescriber accepts the break with a reason."""
+    """Move a session; the plan's rules hold unless a prescriber accepts the break with a reason.
+
+    With `notice_before` (the portal's notice period) the session may be moved only while it is
+    at least that far away, and to a time at least that far away: checked here, on the locked
+    row, because the desk may have moved the session since the caller read it."""
     appointment = (
         Appointment.objects.select_for_update(of=("self",))
         .select_related("site", "plan__protocol", "plan__site", "patient")
@@ -435,13 +456,30 @@ def appointment_move(
     ):
         # No move (a form sent twice): the patient's confirmation, the history and the reminders stay.
         return appointment
+    if notice_before is not None and now >= appointment.starts_at - notice_before:
+        raise InvalidState(
+            f"This session is less than {_hours(notice_before)} hours away and can no longer be changed online; "
+            "please call the clinic.",
+            details={"starts_at": appointment.starts_at.isoformat()},
+        )
     if starts_at <= now:
         raise InvalidInput("A session cannot be moved into the past.", details={"field": "starts_at"})
+    if notice_before is not None and starts_at < now + notice_before:
+        raise InvalidInput(
+            f"Times less than {_hours(notice_before)} hours away cannot be booked online; please call the clinic.",
+            details={"field": "starts_at"},
+        )
     if chair is not None and chair.site_id != appointment.site_id:
         raise InvalidInput("That chair is at another site.")
     plan = appointment.plan
     if plan is not None and plan.status not in BOOKABLE_PLAN_STATUSES:
         raise InvalidState(f"The plan is {plan.get_status_display().lower()}; its sessions are not moved.")
+    if starts_at != appointment.starts_at:
+        # A new time is a new infusion slot, refused as booking refuses it while the screening
+        # stops the patient (another chair or nurse at the same time is not).
+        require_screening_for_session(
+            patient=appointment.patient, plan=plan, site=appointment.site, now=now, actor=actor
+        )
     route = appointment.session_route  # a single nasal-spray session stays in a chair equipped for it
     work = protocol_nurse_work(plan.protocol if plan else None)
     ends_at = starts_at + (appointment.ends_at - appointment.starts_at)

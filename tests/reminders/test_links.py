@@ -12,7 +12,7 @@ from django.test import Client
 from scheduling.models import AppointmentStatus, Reminder, ReminderKind, ReminderStatus
 from scheduling.reminders import tokens
 from scheduling.reminders.rendering import link_url
-from scheduling.reminders.services import reminders_schedule
+from scheduling.reminders.services import reminders_reschedule, reminders_schedule
 from tests.reminders.helpers import UTC, fresh, make_appointment, move
 
 pytestmark = pytest.mark.django_db
@@ -106,6 +106,18 @@ def test_a_link_from_before_a_move_no_longer_works(appointment):
     move(appointment, to=SESSION + dt.timedelta(days=1))
     response = Client().post(path)
     assert response.status_code == 410
+    assert "moved" in response.content.decode()
+    assert fresh(appointment).status == AppointmentStatus.BOOKED
+
+
+def test_a_link_from_before_a_move_stays_dead_when_the_session_is_moved_back(appointment):
+    path = path_of(appointment, tokens.CANCEL)
+    away = move(appointment, to=SESSION + dt.timedelta(days=1))
+    reminders_reschedule(appointment=away, now=NOW)
+    back = move(away, to=SESSION)
+    reminders_reschedule(appointment=back, now=NOW)
+    response = Client().post(path)
+    assert response.status_code == 410, "a link from before two moves acted on the session"
     assert "moved" in response.content.decode()
     assert fresh(appointment).status == AppointmentStatus.BOOKED
 

@@ -182,6 +182,27 @@ def test_moving_reschedules_reminders_and_needs_confirming_again(clinic):
     assert pending.exists() and all(r.session_starts_at == new_start for r in pending)
 
 
+def test_a_move_to_a_new_time_is_refused_while_the_screening_stops_booking_but_a_chair_change_is_not(clinic):
+    _plan, booked = _book_course(clinic)
+    session = booked[5]
+    Contraindication.objects.create(
+        code="seizure-history-x", label="History of seizures", kind=Contraindication.Kind.SEIZURE_HISTORY
+    )
+    Patient.objects.filter(pk=session.patient_id).update(seizure_history=True)
+    later = session.starts_at + dt.timedelta(hours=2)
+    with pytest.raises(NotEligible, match="needs a prescriber's decision"):
+        services.appointment_move(appointment=session, starts_at=later, actor=clinic.front_desk.user, now=NOW)
+    with pytest.raises(NotEligible, match="History of seizures"):
+        services.appointment_move(appointment=session, starts_at=later, actor=clinic.prescriber.user, now=NOW)
+    session.refresh_from_db()
+    assert session.starts_at == booked[5].starts_at, "moved to a new time that booking refuses"
+    other_chair = next(c for c in clinic.chairs if c.pk != session.chair_id)
+    changed = services.appointment_move(
+        appointment=session, starts_at=session.starts_at, chair=other_chair, actor=clinic.front_desk.user, now=NOW
+    )
+    assert changed.chair_id == other_chair.pk
+
+
 def _course_state(plan):
     return sorted((a.pk, a.starts_at, a.chair_id, a.nurse_id, a.status, a.sequence) for a in plan.appointments.all())
 
