@@ -1,15 +1,19 @@
 """Admin for the clinic's set-up: sites (with chairs, opening hours and the
-reminder policy inline), staff (with shifts inline), closures and the access log. A change to what
-booking checks is followed by a count of the booked sessions it leaves not fitting
-(clinic.admin_set_up, answered by scheduling.admin)."""
+reminder policy inline), staff (with shifts inline), closures and the access log. A closure's or a
+shift's times are typed and shown on its site's clock (SiteClockForm). A change to what booking
+checks is followed by a count of the booked sessions it leaves not fitting (clinic.admin_set_up,
+answered by scheduling.admin)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
+from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import AdminSplitDateTime
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
@@ -17,10 +21,13 @@ from django.db.models import Count, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.html import escape
 
 from clinic.admin_edits import ConcurrentEditAdminMixin, ConcurrentEditInlineMixin
 from clinic.admin_history import HistoryAdmin
 from clinic.admin_set_up import EVERY_SITE, SetUpAdminMixin
+from clinic.form_fields import SiteClockSplitDateTimeField, skipped_time_error, wall_clock_instant
 from clinic.models import AccessLog, Chair, Closure, OpeningHours, ReminderPolicy, Role, Shift, Site, StaffMember
 
 # Logins are changed here too (deactivation, staff flag, permissions): the same check applies.
@@ -113,7 +120,82 @@ class ChairAdmin(SetUpAdminMixin, ConcurrentEditAdminMixin, admin.ModelAdmin):
     list_select_related = ["site"]
 
 
-class ShiftForm(forms.ModelForm):
+def _every_site_zone() -> dt.tzinfo:
+    """The clock a closure of every site is typed on: no one site's, so the server's
+    (DJANGO_TIME_ZONE), which the form names."""
+    return timezone.get_default_timezone()
+
+
+def _site_clocks(*, every_site: bool) -> str:
+    """The form's note of the clocks its times are read on: each site's zone (sites sharing one
+    named together), and for a closure of every site the server's. HTML (the admin shows help text
+    unescaped), so the names are escaped."""
+    by_zone: dict[str, list[str]] = {}
+    for name, zone in Site.objects.order_by("time_zone", "name").values_list("name", "time_zone"):
+        by_zone.setdefault(zone, []).append(name)
+    clocks = "; ".join(f"{zone} at {', '.join(names)}" for zone, names in by_zone.items())
+    text = f"On the site's own clock ({clocks})." if clocks else "On the site's own clock."
+    if every_site:
+        text += f" A closure of every site: on {timezone.get_default_timezone_name()}, the server's clock."
+    return escape(text)
+
+
+class SiteClockForm(forms.ModelForm):
+    """A row with a site and a start and end typed in the admin (a closure, a shift), its times read
+    on the wall clock of the site chosen, as the day they close or staff is that site's: read on the
+    server's clock (UTC), a Los Angeles closure typed 00:00 to 00:00 ran 16:00 to 16:00 and left the
+    closed afternoon bookable. The night the clocks change: a time they skip is refused, one they
+    repeat is its first occurrence (as the engine reads opening hours); a time shown and posted back
+    unchanged keeps the instant stored, even the second occurrence of a repeated one."""
+
+    starts_at = SiteClockSplitDateTimeField(widget=AdminSplitDateTime)
+    ends_at = SiteClockSplitDateTimeField(widget=AdminSplitDateTime)
+    site_clock_fields = ("starts_at", "ends_at")
+    # Whether an empty site means every site (a closure): then the times are on the server's clock.
+    closes_every_site = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        note = lazy(functools.cache(functools.partial(_site_clocks, every_site=self.closes_every_site)), str)()
+        self._shown_zone = self._zone(self.instance.site if self.instance.site_id else None)
+        self._shown: dict[str, dt.datetime] = {}
+        for name in self.site_clock_fields:
+            self.fields[name].help_text = note
+            stored = getattr(self.instance, name)
+            if self.instance.pk is not None and stored is not None:
+                self._shown[name] = stored
+                self.initial[name] = stored.astimezone(self._shown_zone).replace(tzinfo=None)
+
+    @staticmethod
+    def _zone(site: Site | None) -> dt.tzinfo:
+        # A shift's form without a valid site is refused anyway: its times are read on some clock.
+        return site.zone if site is not None else _every_site_zone()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        zone = self._zone(cleaned.get("site"))
+        for name in self.site_clock_fields:
+            typed = cleaned.get(name)
+            if not isinstance(typed, dt.datetime) or timezone.is_aware(typed):
+                continue
+            if str(zone) == str(self._shown_zone) and name in self._shown and typed == self.initial.get(name):
+                cleaned[name] = self._shown[name]
+                continue
+            instant = wall_clock_instant(typed, zone)
+            if instant is None:
+                self.add_error(name, skipped_time_error(typed, zone))
+            else:
+                cleaned[name] = instant
+        return cleaned
+
+
+def on_site_clock(instant: dt.datetime, site: Site | None) -> str:
+    """`instant` as the site's clock shows it (the server's for a closure of every site)."""
+    zone = site.zone if site is not None else _every_site_zone()
+    return f"{instant.astimezone(zone):%a %-d %b %Y %H:%M %Z}"
+
+
+class ShiftForm(SiteClockForm):
     """A shift only where its staff member works, as the API has it: elsewhere it would count for
     nothing (booking counts a nurse's shifts at her own sites only)."""
 
@@ -140,18 +222,18 @@ class ShiftsFormSet(BaseInlineFormSet):
     def clean(self) -> None:
         super().clean()
         rows = sorted(
-            (form.cleaned_data["starts_at"], form.cleaned_data["ends_at"])
+            (form.cleaned_data["starts_at"], form.cleaned_data["ends_at"], form.cleaned_data.get("site"))
             for form in self.forms
             if getattr(form, "cleaned_data", None)
             and not form.cleaned_data.get("DELETE")
             and form.cleaned_data.get("starts_at")
             and form.cleaned_data.get("ends_at")
         )
-        for (_, ends_at), (starts_at, _) in itertools.pairwise(rows):
+        for (_, ends_at, site), (starts_at, _, next_site) in itertools.pairwise(rows):
             if starts_at < ends_at:
                 raise ValidationError(
-                    f"Two of these shifts overlap (one ends {ends_at:%Y-%m-%d %H:%M}, the next starts"
-                    f" {starts_at:%Y-%m-%d %H:%M}, {timezone.get_current_timezone_name()}): a person works one shift at a time."
+                    f"Two of these shifts overlap (one ends {on_site_clock(ends_at, site)}, the next starts"
+                    f" {on_site_clock(starts_at, next_site)}): a person works one shift at a time."
                 )
 
 
@@ -209,10 +291,22 @@ class StaffMemberAdmin(SetUpAdminMixin, ConcurrentEditAdminMixin, HistoryAdmin):
         return ", ".join(site.name for site in member.sites.all())
 
 
+class OnSiteClockColumns:
+    """A list page's start and end columns as the site's clock shows them (the times typed)."""
+
+    @admin.display(description="starts", ordering="starts_at")
+    def starts_on_site_clock(self, row: Shift | Closure) -> str:
+        return on_site_clock(row.starts_at, row.site)
+
+    @admin.display(description="ends", ordering="ends_at")
+    def ends_on_site_clock(self, row: Shift | Closure) -> str:
+        return on_site_clock(row.ends_at, row.site)
+
+
 @admin.register(Shift)
-class ShiftAdmin(SetUpAdminMixin, ConcurrentEditAdminMixin, admin.ModelAdmin):
+class ShiftAdmin(OnSiteClockColumns, SetUpAdminMixin, ConcurrentEditAdminMixin, admin.ModelAdmin):
     form = ShiftForm
-    list_display = ["staff", "role", "site", "starts_at", "ends_at"]
+    list_display = ["staff", "role", "site", "starts_on_site_clock", "ends_on_site_clock"]
     list_filter = ["site", "staff__role"]
     search_fields = ["staff__user__username", "staff__user__first_name", "staff__user__last_name"]
     date_hierarchy = "starts_at"
@@ -231,9 +325,14 @@ class OpeningHoursAdmin(SetUpAdminMixin, ConcurrentEditAdminMixin, admin.ModelAd
     list_select_related = ["site"]
 
 
+class ClosureForm(SiteClockForm):
+    closes_every_site = True
+
+
 @admin.register(Closure)
-class ClosureAdmin(SetUpAdminMixin, ConcurrentEditAdminMixin, admin.ModelAdmin):
-    list_display = ["reason", "site", "starts_at", "ends_at"]
+class ClosureAdmin(OnSiteClockColumns, SetUpAdminMixin, ConcurrentEditAdminMixin, admin.ModelAdmin):
+    form = ClosureForm
+    list_display = ["reason", "site", "starts_on_site_clock", "ends_on_site_clock"]
     list_filter = ["site"]
     search_fields = ["reason"]
     date_hierarchy = "starts_at"

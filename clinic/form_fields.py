@@ -34,6 +34,15 @@ def wall_clock_instant(naive: dt.datetime, zone: dt.tzinfo) -> dt.datetime | Non
     return candidate.astimezone(dt.UTC)
 
 
+def skipped_time_error(naive: dt.datetime, zone: dt.tzinfo) -> ValidationError:
+    """The refusal of a time `zone`'s clocks skip (the night they go forward)."""
+    return ValidationError(
+        "%(time)s does not exist in %(zone)s: the clocks went forward that night. Enter the time an hour later.",
+        code="nonexistent_time",
+        params={"time": naive.strftime("%d %b %Y %H:%M"), "zone": zone},
+    )
+
+
 # A device clock a little ahead of the server's still records "now" as now.
 RECORDING_CLOCK_SKEW = dt.timedelta(minutes=1)
 
@@ -120,17 +129,30 @@ class WallClockDateTimeField(forms.DateTimeField):
         except OverflowError:  # year 9999 in a zone west of UTC
             raise ValidationError(range_message(), code="out_of_range") from None
         if aware is None:
-            raise ValidationError(
-                "%(time)s does not exist in %(zone)s: the clocks went forward that night. Enter the time an hour later.",
-                code="nonexistent_time",
-                params={"time": parsed.strftime("%d %b %Y %H:%M"), "zone": zone},
-            )
+            raise skipped_time_error(parsed, zone)
         return _latest_past_occurrence(parsed, zone, aware)
 
     def validate(self, value: dt.datetime | None) -> None:
         super().validate(value)
         if value is not None and not in_range(value):
             raise ValidationError(range_message(), code="out_of_range")
+
+
+class SiteClockSplitDateTimeField(forms.SplitDateTimeField):
+    """The admin's date and time boxes for a time on a site's wall clock: a form that knows the site
+    only once its own fields are read (a closure's, a shift's) takes the time as typed, with no zone,
+    and reads it on that site's clock itself (clinic.admin.SiteClockForm). Django's own field would
+    read it on the server's clock (UTC), a day's closure landing hours off the day."""
+
+    def compress(self, data_list: list[Any]) -> dt.datetime | None:
+        if not data_list:
+            return None
+        day, clock = data_list
+        if day in self.empty_values:
+            raise ValidationError(self.error_messages["invalid_date"], code="invalid_date")
+        if clock in self.empty_values:
+            raise ValidationError(self.error_messages["invalid_time"], code="invalid_time")
+        return dt.datetime.combine(day, clock)
 
 
 class ClinicalDateField(forms.DateField):

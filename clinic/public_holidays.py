@@ -41,20 +41,52 @@ def site_public_holiday(*, site: Site, day: dt.date) -> PublicHoliday | None:
     return found[0] if found else None
 
 
+def _closed_spans(*, site: Site, start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The site's closures and the all-site ones that overlap `start` to `end`, by start."""
+    return list(
+        Closure.objects.filter(Q(site=site) | Q(site__isnull=True), starts_at__lt=end, ends_at__gt=start)
+        .order_by("starts_at")
+        .values_list("starts_at", "ends_at")
+    )
+
+
+def _covered(spans: list[tuple[dt.datetime, dt.datetime]], start: dt.datetime, end: dt.datetime) -> bool:
+    """Whether `spans` (by start) together leave no gap from `start` to `end`."""
+    reached = start
+    for span_start, span_end in spans:
+        if span_start > reached:
+            break
+        reached = max(reached, span_end)
+        if reached >= end:
+            return True
+    return reached >= end
+
+
 def closed_all_day(*, site: Site, day: dt.date) -> bool:
-    """Whether one closure (the site's or an all-site one) covers the whole local day."""
-    return Closure.objects.filter(
-        Q(site=site) | Q(site__isnull=True),
-        starts_at__lte=_local_midnight(day, site),
-        ends_at__gte=_local_midnight(day + dt.timedelta(days=1), site),
-    ).exists()
+    """Whether closures (the site's or all-site ones) cover the whole local day between them: a
+    morning's and an afternoon's as well as one of the whole day."""
+    start, end = _local_midnight(day, site), _local_midnight(day + dt.timedelta(days=1), site)
+    return _covered(_closed_spans(site=site, start=start, end=end), start, end)
 
 
 def site_holidays_to_close(*, site: Site, today: dt.date) -> list[PublicHoliday]:
     """The public holidays of the coming year (from `today`, for one year) the site is not yet
-    closed for all day."""
+    closed for all day (closed_all_day, with the year's closures read at once)."""
     found = site_public_holidays(site=site, first=today, last=today + LOOKAHEAD - dt.timedelta(days=1))
-    return [holiday for holiday in found if not closed_all_day(site=site, day=holiday.day)]
+    if not found:
+        return []
+    spans = _closed_spans(
+        site=site,
+        start=_local_midnight(found[0].day, site),
+        end=_local_midnight(found[-1].day + dt.timedelta(days=1), site),
+    )
+    return [
+        holiday
+        for holiday in found
+        if not _covered(
+            spans, _local_midnight(holiday.day, site), _local_midnight(holiday.day + dt.timedelta(days=1), site)
+        )
+    ]
 
 
 def site_holidays_close(*, site: Site, today: dt.date) -> list[Closure]:

@@ -6,6 +6,7 @@ version counter in step; here their status, version and timestamps are read-only
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import admin, messages
@@ -60,24 +61,50 @@ def count_sessions_to_move(*, request: HttpRequest, site_ids: set[int] | None, *
         sites = sites.filter(pk__in=site_ids)
     for site in sites:
         found = sessions_to_move(site=site, now=now, until=now + TO_MOVE_HORIZON)
-        if not found:
-            continue
-        first = found[0].appointment.starts_at.astimezone(site.zone)
-        board = reverse("web:board") + "?" + urlencode({"site": site.pk, "day": first.date().isoformat()})
-        count = len(found)
-        messages.warning(
-            request,
-            format_html(
-                "{} booked session{} at {} no longer fit{} its set-up, the first on {}: see the"
-                ' <a href="{}">day board</a>; the front desk moves them from To move.',
-                count,
-                "" if count == 1 else "s",
-                site.name,
-                "s" if count == 1 else "",
-                f"{first:%a %-d %b %Y %H:%M}",
-                board,
-            ),
-        )
+        if found:
+            warn_sessions_to_move(
+                request,
+                site=site,
+                starts=[entry.appointment.starts_at for entry in found],
+                why=("no longer fits its set-up", "no longer fit its set-up"),
+                now=now,
+            )
+
+
+def warn_sessions_to_move(
+    request: HttpRequest,
+    *,
+    site: Site,
+    starts: list[dt.datetime],
+    why: tuple[str, str],
+    now: dt.datetime,
+) -> None:
+    """Tells the administrator that the booked sessions starting at `starts` (in order, at least
+    one) at `site` are to be moved, `why` (said of one, of several), with a link to the first one's
+    day on the board. The front desk's To move page lists only the coming weeks: sessions further
+    ahead are counted as such."""
+    first = starts[0].astimezone(site.zone)
+    board = reverse("web:board") + "?" + urlencode({"site": site.pk, "day": first.date().isoformat()})
+    count = len(starts)
+    later = sum(1 for starts_at in starts if starts_at >= now + TO_MOVE_HORIZON)
+    weeks = TO_MOVE_HORIZON.days // 7
+    messages.warning(
+        request,
+        format_html(
+            "{} booked session{} at {} {}, the first on {}: see the"
+            ' <a href="{}">day board</a>; the front desk moves them from To move.{}',
+            count,
+            "" if count == 1 else "s",
+            site.name,
+            why[0] if count == 1 else why[1],
+            f"{first:%a %-d %b %Y %H:%M}",
+            board,
+            f" {later} of them {'is' if later == 1 else 'are'} more than {weeks} weeks ahead: To move lists"
+            f" sessions as they come within {weeks} weeks."
+            if later
+            else "",
+        ),
+    )
 
 
 @admin.register(Protocol)

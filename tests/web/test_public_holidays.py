@@ -7,9 +7,12 @@ from __future__ import annotations
 import datetime as dt
 
 import time_machine
+from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from clinic.models import Closure
+from scheduling.models import AppointmentStatus
+from tests.factories import AppointmentFactory
 from tests.web.conftest import login
 
 
@@ -68,6 +71,37 @@ def test_a_clinic_admin_adds_the_sites_public_holidays_for_the_coming_year_in_on
     assert Closure.objects.filter(site=site).exclude(reason__contains="by hand").count() == count
 
 
+def test_adding_public_holidays_over_booked_sessions_tells_the_admin_which_sessions_to_move(client, web):
+    site = web.clinic.site
+    site.country, site.subdivision = "US", "TX"  # 2 March is Texas Independence Day
+    site.save(update_fields=["country", "subdivision"])
+    on_the_holiday = [
+        a for a in web.sessions_a + web.sessions_b if a.starts_at.astimezone(site.zone).date() == dt.date(2026, 3, 2)
+    ]
+    thanksgiving = dt.datetime(2026, 11, 26, 10, tzinfo=site.zone)  # beyond the 26 weeks To move looks ahead
+    AppointmentFactory(chair=web.clinic.chairs[0], patient=web.patient_a, starts_at=thanksgiving)
+    AppointmentFactory(
+        chair=web.clinic.chairs[1],
+        starts_at=thanksgiving,
+        status=AppointmentStatus.CANCELLED,
+        cancelled_at=dt.datetime(2026, 2, 1, tzinfo=dt.UTC),
+    )
+    with time_machine.travel(dt.datetime(2026, 2, 27, 15, tzinfo=dt.UTC), tick=False):
+        login(client, web.admin.user)
+        response = client.post(reverse("web:site-holidays") + f"?site={site.pk}")
+    assert response.status_code == 302
+    assert Closure.objects.filter(site=site, reason="Texas Independence Day").exists()
+    said = [str(m) for m in get_messages(response.wsgi_request) if m.level_tag == "warning"]
+    first = min(a.starts_at for a in on_the_holiday).astimezone(site.zone)
+    expected = (
+        f"{len(on_the_holiday) + 1} booked sessions at {site.name} fall on the public holidays just closed,"
+        f" the first on {first:%a %-d %b %Y %H:%M}: see the"
+        f' <a href="/board/?site={site.pk}&amp;day=2026-03-02">day board</a>; the front desk moves them from'
+        " To move. 1 of them is more than 26 weeks ahead"
+    )
+    assert len(said) == 1 and said[0].startswith(expected), said
+
+
 def test_only_clinic_admins_open_the_public_holidays_page(client, web):
     for staff in (web.desk, web.nurse, web.prescriber):
         client.logout()
@@ -87,3 +121,29 @@ def test_the_board_warns_when_sessions_are_booked_on_a_public_holiday_the_site_i
     assert "public holiday" not in client.get(reverse("web:board"), {"day": "2026-03-03"}).content.decode()
     _all_day(site, dt.date(2026, 3, 2), "Texas Independence Day")
     assert "public holiday" not in client.get(reverse("web:board"), {"day": "2026-03-02"}).content.decode()
+
+
+def test_a_holiday_closed_by_a_morning_and_an_afternoon_closure_is_not_offered_again(client, web):
+    site = web.clinic.site
+    site.country, site.subdivision = "US", "TX"
+    site.save(update_fields=["country", "subdivision"])
+    day, zone = dt.date(2026, 12, 25), site.zone
+    Closure.objects.create(
+        site=site,
+        reason="Christmas morning",
+        starts_at=dt.datetime.combine(day, dt.time(0), tzinfo=zone),
+        ends_at=dt.datetime.combine(day, dt.time(12), tzinfo=zone),
+    )
+    Closure.objects.create(
+        site=None,
+        reason="Christmas afternoon (every site)",
+        starts_at=dt.datetime.combine(day, dt.time(12), tzinfo=zone),
+        ends_at=dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=zone),
+    )
+    with time_machine.travel(dt.datetime(2026, 11, 20, 15, tzinfo=dt.UTC), tick=False):
+        login(client, web.admin.user)
+        text = client.get(reverse("web:site-holidays"), {"site": site.pk}).content.decode()
+        assert "Thanksgiving Day" in text
+        assert "Fri 25 Dec 2026" not in text, "a day closed by two closures end to end is offered again"
+        client.post(reverse("web:site-holidays") + f"?site={site.pk}")
+    assert not Closure.objects.filter(site=site, reason="Christmas Day").exists()
