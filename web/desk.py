@@ -25,7 +25,7 @@ from clinic.audit import patient_ids_of, patients_shown
 from clinic.errors import DomainError
 from clinic.models import Chair, Closure, Role, Shift, Site, StaffMember
 from clinic.permissions import sites_of
-from clinic.public_holidays import site_public_holiday
+from clinic.public_holidays import closed_all_day, site_public_holiday
 from patients.forms import PatientSearchForm
 from patients.models import Patient, one_form
 from scheduling.engine import Availability, NoFit, SiteSnapshot
@@ -197,11 +197,8 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         closure.all_day = closure.starts_at <= day_start and closure.ends_at >= day_end  # type: ignore[attr-defined]
     holiday = site_public_holiday(site=site, day=day)
     # Sessions booked on a public holiday the site is not closed for: most likely nobody typed the closure in.
-    unclosed_holiday = (
-        holiday
-        if holiday and live and not any(c.all_day for c in closures)  # type: ignore[attr-defined]
-        else None
-    )
+    # Closed all day by one closure or by several between them (a morning's and an afternoon's).
+    unclosed_holiday = holiday if holiday and live and not closed_all_day(site=site, day=day) else None
     shifts = _nurse_shifts(site, day_start, day_end, now)
     # A gap is offered only if the shortest session of an active protocol fits in it.
     gap_minutes = shortest_session_minutes() or int(DEFAULT_SESSION.total_seconds() // 60)

@@ -119,6 +119,23 @@ def test_the_board_warns_when_sessions_are_booked_on_a_public_holiday_the_site_i
     board = client.get(reverse("web:board"), {"day": "2026-03-02"}).content.decode()
     assert "Mon 2 Mar is Texas Independence Day, a public holiday, and the site is not closed" in board
     assert "public holiday" not in client.get(reverse("web:board"), {"day": "2026-03-03"}).content.decode()
+    zone = site.zone
+    # Closed by a morning's and an afternoon's closure between them: closed all the same.
+    morning = Closure.objects.create(
+        site=site,
+        reason="Holiday morning",
+        starts_at=dt.datetime(2026, 3, 2, tzinfo=zone),
+        ends_at=dt.datetime(2026, 3, 2, 12, tzinfo=zone),
+    )
+    Closure.objects.create(
+        site=None,
+        reason="Holiday afternoon",
+        starts_at=dt.datetime(2026, 3, 2, 12, tzinfo=zone),
+        ends_at=dt.datetime(2026, 3, 3, tzinfo=zone),
+    )
+    assert "public holiday" not in client.get(reverse("web:board"), {"day": "2026-03-02"}).content.decode()
+    morning.delete()
+    assert "public holiday" in client.get(reverse("web:board"), {"day": "2026-03-02"}).content.decode()
     _all_day(site, dt.date(2026, 3, 2), "Texas Independence Day")
     assert "public holiday" not in client.get(reverse("web:board"), {"day": "2026-03-02"}).content.decode()
 
