@@ -17,7 +17,7 @@ import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.template import Template, TemplateSyntaxError
+from django.db.models import Exists, OuterRef, Q
 from django.utils.http import parse_etags
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
@@ -37,7 +37,18 @@ from clinic.api_fields import (
 )
 from clinic.audit import PatientsShownMixin
 from clinic.errors import DomainError
-from clinic.models import Chair, Closure, OpeningHours, ReminderPolicy, Role, Route, Shift, Site, StaffMember
+from clinic.models import (
+    Chair,
+    Closure,
+    OpeningHours,
+    ReminderPolicy,
+    Role,
+    Route,
+    Shift,
+    Site,
+    StaffMember,
+    check_shift_period,
+)
 from clinic.permissions import (
     ADMINS,
     STAFF,
@@ -454,6 +465,12 @@ CONFIG_ACCESS = {
 }
 
 
+def require_clinic_wide(actor: Actor, message: str) -> None:
+    """Refuse (403, `message`) a change that holds at every site to anyone but clinic-wide staff."""
+    if not (actor.staff is not None and actor.staff.all_sites):
+        raise PermissionDenied(message)
+
+
 class ConfigViewSet(ClinicAPIMixin, AtomicWritesMixin, viewsets.ModelViewSet):
     access = CONFIG_ACCESS
     representation_etags = True
@@ -554,13 +571,32 @@ class StaffSerializer(StrictInputMixin, ClinicModelFieldMapping, serializers.Mod
         # Clinic-wide access is granted in the Django admin, never by a site's administrator.
         read_only_fields = ["id", "username", "display_name", "all_sites"]
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        # A reader sees only their own sites (another site's id answers 404 or 400 to them): a
+        # colleague's other sites are not named, only those they share.
+        readable = site_ids(actor_for(self.context["request"]).staff)
+        if readable is not None:
+            data["sites"] = [pk for pk in data["sites"] if pk in readable]
+        return data
+
 
 class StaffFilter(django_filters.FilterSet):
-    site = django_filters.ModelChoiceFilter(field_name="sites", queryset=Site.objects.all())
+    site = django_filters.ModelChoiceFilter(
+        field_name="sites",  # for the schema: the method reads all_sites too
+        queryset=Site.objects.all(),
+        method="works_at_site",
+        help_text="Who works at this site: its own staff and the clinic-wide staff.",
+    )
 
     class Meta:
         model = StaffMember
         fields = ["role", "active", "site"]
+
+    def works_at_site(self, queryset, name, value):
+        # Clinic-wide staff work at every site (works_at, the booking engine and shifts count them).
+        listed = StaffMember.sites.through.objects.filter(staffmember_id=OuterRef("pk"), site_id=value.pk)
+        return queryset.filter(Q(all_sites=True) | Exists(listed))
 
 
 @extend_schema_view(
@@ -687,9 +723,8 @@ class ClosureViewSet(ConfigViewSet):
     def _require_clinic_wide_for_every_site_closure(self, instance: Closure) -> None:
         # Every staff member sees an all-site closure; changing or removing one reopens (or
         # closes) every site, so that too is for clinic-wide staff only.
-        staff = self.actor.staff
-        if instance.site_id is None and not (staff is not None and staff.all_sites):
-            raise PermissionDenied("Only clinic-wide staff change or remove a closure of every site.")
+        if instance.site_id is None:
+            require_clinic_wide(self.actor, "Only clinic-wide staff change or remove a closure of every site.")
 
     def perform_update(self, serializer):
         self._require_clinic_wide_for_every_site_closure(serializer.instance)
@@ -718,7 +753,14 @@ class ShiftSerializer(CleanModelSerializer):
             raise serializers.ValidationError({"staff": ["This staff member is no longer active."]})
         if staff is not None and site is not None and not works_at(staff, site):
             raise serializers.ValidationError({"site": ["This staff member does not work at that site."]})
-        if staff is not None and starts_at is not None and ends_at is not None and starts_at < ends_at:
+        if starts_at is not None and ends_at is not None:
+            # The period's own rules (ends after it starts, at most MAX_SHIFT_LENGTH) first: a week-long
+            # shift is a 400 saying how long a shift may be, not a 409 about the shifts it overlaps.
+            try:
+                check_shift_period(starts_at, ends_at)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.message_dict) from exc
+        if staff is not None and starts_at is not None and ends_at is not None:
             # Checked before the model's own validation so a clash is a 409 that says which shift;
             # the exclusion constraint still refuses a concurrent one.
             clash = (
@@ -728,11 +770,19 @@ class ShiftSerializer(CleanModelSerializer):
                 .first()
             )
             if clash is not None:
-                raise Conflict(
-                    f"{staff.display_name} already works from {clash.starts_at:%Y-%m-%d %H:%M} to "
-                    f"{clash.ends_at:%Y-%m-%d %H:%M} UTC (shift {clash.pk}); shifts of one person cannot overlap."
-                )
+                raise Conflict(self._clash_message(staff, clash))
         return super().validate(attrs)
+
+    def _clash_message(self, staff: StaffMember, clash: Shift) -> str:
+        if not works_at(actor_for(self.context["request"]).staff, clash.site_id):
+            # A shift at a site the reader does not work at answers 404 to them: its id and hours are not theirs.
+            return (
+                f"{staff.display_name} already works at another site at that time; shifts of one person cannot overlap."
+            )
+        return (
+            f"{staff.display_name} already works from {clash.starts_at:%Y-%m-%d %H:%M} to "
+            f"{clash.ends_at:%Y-%m-%d %H:%M} UTC (shift {clash.pk}); shifts of one person cannot overlap."
+        )
 
 
 class ShiftFilter(django_filters.FilterSet):
@@ -760,14 +810,6 @@ class ShiftViewSet(ConfigViewSet):
 
 
 # --- Reminder policy ---------------------------------------------------------
-
-
-def _template_syntax(value: str) -> str:
-    try:
-        Template(value)
-    except TemplateSyntaxError as exc:
-        raise serializers.ValidationError(f"Not a valid template: {exc}") from exc
-    return value
 
 
 class ReminderPolicySerializer(CleanModelSerializer):
@@ -802,9 +844,17 @@ class ReminderPolicySerializer(CleanModelSerializer):
             fields["site"].read_only = True  # a policy stays with its site
         return fields
 
-    validate_subject_template = staticmethod(_template_syntax)
-    validate_body_template = staticmethod(_template_syntax)
-    validate_sms_template = staticmethod(_template_syntax)
+    def _renders(self, value: str) -> str:
+        # Compiled, then rendered once as a reminder of the policy's site would be (ReminderPolicy.clean).
+        policy = self.instance if self.instance is not None else ReminderPolicy()
+        problem = policy.template_problem(value)
+        if problem is not None:
+            raise serializers.ValidationError(problem)
+        return value
+
+    validate_subject_template = _renders
+    validate_body_template = _renders
+    validate_sms_template = _renders
 
 
 @extend_schema_view(

@@ -18,6 +18,7 @@ from django.db.models import Q
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
+from clinic import reminder_templates
 from clinic.db import PostgresExclusionConstraint, TsTzRange
 
 
@@ -239,10 +240,15 @@ class Shift(models.Model):
     def clean(self) -> None:
         # Before the constraints are validated: a range that ends before it starts cannot even be
         # compared with the nurse's other shifts.
-        require_end_after_start(self.starts_at, self.ends_at, field="ends_at", what="shift")
-        if self.starts_at and self.ends_at and self.ends_at - self.starts_at > MAX_SHIFT_LENGTH:
-            hours = int(MAX_SHIFT_LENGTH.total_seconds() // 3600)
-            raise ValidationError({"ends_at": f"A shift lasts at most {hours} hours."})
+        check_shift_period(self.starts_at, self.ends_at)
+
+
+def check_shift_period(starts: dt.datetime | None, ends: dt.datetime | None) -> None:
+    """A shift's own period: it ends after it starts and lasts at most MAX_SHIFT_LENGTH."""
+    require_end_after_start(starts, ends, field="ends_at", what="shift")
+    if starts and ends and ends - starts > MAX_SHIFT_LENGTH:
+        hours = int(MAX_SHIFT_LENGTH.total_seconds() // 3600)
+        raise ValidationError({"ends_at": f"A shift lasts at most {hours} hours."})
 
 
 class OpeningHours(models.Model):
@@ -362,16 +368,26 @@ class ReminderPolicy(models.Model):
             raise ValidationError({"offsets_hours": "Each offset may appear once."})
         # A template that cannot render stops every reminder of the site: refused here (the admin
         # and the API both validate through this), not found at send time.
-        from django.template import Template, TemplateSyntaxError
-
         problems = {}
         for name in ("subject_template", "body_template", "sms_template"):
-            try:
-                Template(getattr(self, name))
-            except TemplateSyntaxError as exc:
-                problems[name] = f"Not a valid template: {exc}"
+            problem = self.template_problem(getattr(self, name))
+            if problem is not None:
+                problems[name] = problem
         if problems:
             raise ValidationError(problems)
+
+    def template_problem(self, source: str) -> str | None:
+        """Why `source` cannot be one of this policy's templates (rendered once as a reminder of
+        its site would be), or None."""
+        site = self.site if self.site_id is not None else None
+        zone = site.zone if site is not None else zoneinfo.ZoneInfo("UTC")
+        context = reminder_templates.sample_context(
+            site_name=site.name if site is not None else "Clinic",
+            site_address=site.address if site is not None else "",
+            site_phone=str(site.phone) if site is not None and site.phone else "",
+            time_zone=zone.key,
+        )
+        return reminder_templates.reminder_template_problem(source, context, zone)
 
 
 class AccessLogAppendOnlyError(Exception):

@@ -14,7 +14,7 @@ import uuid
 from django.conf import settings
 from django.contrib.postgres.fields import RangeOperators
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
@@ -30,6 +30,16 @@ def default_check_offsets() -> list[int]:
 
 # The longest a session may last, in minutes (MAX_SESSION_LENGTH below).
 MAX_SESSION_MINUTES = 12 * 60
+# A protocol's bounds (domain.md: an induction of a few weeks, maintenance every 2 to 6 weeks, a course
+# reviewed because prolonged use carries a risk of dependence), wide enough for any clinic's own.
+MAX_INDUCTION_WINDOW_DAYS = 60
+MAX_GAP_HOURS = 14 * 24
+MAX_MAINTENANCE_DAYS = 365
+MAX_REVIEW_AFTER_MONTHS = 24
+MAINTENANCE_DAYS = [
+    MinValueValidator(1, "Give at least %(limit_value)s day."),
+    MaxValueValidator(MAX_MAINTENANCE_DAYS, "Give at most %(limit_value)s days (a year) between maintenance sessions."),
+]
 
 
 def _sessions_within(span: dt.timedelta, gap_hours: int) -> int:
@@ -58,13 +68,44 @@ class Protocol(models.Model):
     infusion_minutes = models.PositiveSmallIntegerField(default=40)
     induction_pattern = models.CharField(max_length=10, choices=InductionPattern.choices)
     induction_sessions = models.PositiveSmallIntegerField(null=True, blank=True)
-    induction_window_days = models.PositiveSmallIntegerField(null=True, blank=True)
-    weekly_counts = models.JSONField(default=list, blank=True, help_text="Sessions per week, e.g. [3, 2, 1, 1, 1]")
-    min_gap_hours = models.PositiveSmallIntegerField(default=48, help_text="Least time between two induction sessions.")
-    maintenance_min_days = models.PositiveSmallIntegerField(default=14)
-    maintenance_default_days = models.PositiveSmallIntegerField(default=28)
-    maintenance_max_days = models.PositiveSmallIntegerField(default=42)
-    review_after_months = models.PositiveSmallIntegerField(default=6)
+    # An induction is a series of sessions close together (6 in 14–21 days, 3-2-1-1-1 over five
+    # weeks); the course planner searches the whole window, so it is bounded.
+    induction_window_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(1, "The sessions fit in at least one day."),
+            MaxValueValidator(MAX_INDUCTION_WINDOW_DAYS, "An induction lasts at most %(limit_value)s days."),
+        ],
+    )
+    weekly_counts = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Sessions per week, e.g. [3, 2, 1, 1, 1]",
+        validators=[
+            MaxLengthValidator(MAX_INDUCTION_WINDOW_DAYS // 7, "An induction lasts at most %(limit_value)s weeks.")
+        ],
+    )
+    min_gap_hours = models.PositiveSmallIntegerField(
+        default=48,
+        help_text="Least time between two induction sessions.",
+        validators=[
+            MinValueValidator(1, "Give at least %(limit_value)s hour between two sessions."),
+            MaxValueValidator(MAX_GAP_HOURS, "Give at most %(limit_value)s hours (two weeks) between two sessions."),
+        ],
+    )
+    # Maintenance: one session every 2 to 6 weeks, tuned per patient; a year between two is the most.
+    maintenance_min_days = models.PositiveSmallIntegerField(default=14, validators=MAINTENANCE_DAYS)
+    maintenance_default_days = models.PositiveSmallIntegerField(default=28, validators=MAINTENANCE_DAYS)
+    maintenance_max_days = models.PositiveSmallIntegerField(default=42, validators=MAINTENANCE_DAYS)
+    # Prolonged use carries a risk of dependence: a course is reviewed at least every two years.
+    review_after_months = models.PositiveSmallIntegerField(
+        default=6,
+        validators=[
+            MinValueValidator(1, "Review a course after at least %(limit_value)s month."),
+            MaxValueValidator(MAX_REVIEW_AFTER_MONTHS, "Review a course after at most %(limit_value)s months."),
+        ],
+    )
     # The nurse's hands-on minutes in a session (setup at the start, checks, discharge at the end);
     # between them the nurse only monitors. A nurse does at most Site.setups_per_nurse at once.
     nurse_setup_minutes = models.PositiveSmallIntegerField(default=20)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
 from clinic import api_fields
@@ -27,6 +28,7 @@ from clinic.api import (
     ClinicAPIMixin,
     ConfigViewSet,
     WallClockTimeField,
+    require_clinic_wide,
 )
 from clinic.models import Role, Site, StaffMember
 from clinic.permissions import CLINICIANS, DESK, PATIENTS, PRESCRIBERS, FieldVisibilityMixin, hidden_fields
@@ -81,8 +83,8 @@ class ProtocolSerializer(CleanModelSerializer):
 @extend_schema_view(
     list=extend_schema(summary="Treatment protocols"),
     retrieve=extend_schema(summary="One protocol"),
-    create=extend_schema(summary="Add a protocol (clinic admins)"),
-    partial_update=extend_schema(summary="Change a protocol (clinic admins)"),
+    create=extend_schema(summary="Add a protocol (clinic-wide clinic admins)"),
+    partial_update=extend_schema(summary="Change a protocol (clinic-wide clinic admins)"),
 )
 class ProtocolViewSet(ConfigViewSet):
     queryset = Protocol.objects.all()
@@ -92,6 +94,17 @@ class ProtocolViewSet(ConfigViewSet):
     filterset_fields = ["route", "induction_pattern", "active"]
     ordering_fields = ["name", "id"]
     ordering = ["name", "id"]
+
+    def check_permissions(self, request):
+        super().check_permissions(request)
+        # Every site books with every protocol: a change holds at sites a site's administrator does
+        # not run, so it is for clinic-wide staff (as a closure of every site is). Checked before the
+        # body is read, so the answer does not depend on whether the change was valid; OPTIONS
+        # describes no write to anyone else.
+        if request.method not in SAFE_METHODS:
+            require_clinic_wide(
+                self.actor, "Protocols are shared by every site: only clinic-wide staff add or change one."
+            )
 
 
 # --- Plans --------------------------------------------------------------------

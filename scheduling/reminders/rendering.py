@@ -9,12 +9,13 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 from django.db.models import OuterRef, Subquery
-from django.template import Context, Engine, Template
+from django.template import Context, Template
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from clinic.models import Channel
+from clinic.reminder_templates import compile_reminder_template
 from scheduling.models import (
     Appointment,
     AppointmentStatus,
@@ -42,6 +43,8 @@ def preparation_notes(appointment: Appointment) -> str:
 
 
 def message_context(*, appointment: Appointment, with_links: bool) -> dict[str, Any]:
+    """What a reminder template is rendered with: the names clinic.reminder_templates.CONTEXT_NAMES
+    lists, whose sample a template is rendered with when it is saved."""
     patient = appointment.patient
     zone = patient.zone
     site = appointment.site
@@ -73,8 +76,9 @@ def message_context(*, appointment: Appointment, with_links: bool) -> dict[str, 
 
 @functools.lru_cache(maxsize=256)
 def _compiled(source: str) -> Template:
-    # Keyed by the text itself, so an admin's edit takes effect on the next message.
-    return Engine.get_default().from_string(source)
+    # Keyed by the text itself, so an admin's edit takes effect on the next message. The engine
+    # that checked the template when it was saved (ReminderPolicy.clean): no files, no url names.
+    return compile_reminder_template(source)
 
 
 def _from_policy(source: str, context: dict[str, Any]) -> str:

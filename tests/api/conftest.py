@@ -215,3 +215,11 @@ def module_world(django_db_setup, django_db_blocker):
         finally:
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
+
+
+@pytest.fixture
+def wide_admin(db) -> APIClient:
+    """A clinic-wide clinic administrator (`all_sites`): the one who changes what every site shares, such as protocols."""
+    client = APIClient()
+    client.force_authenticate(StaffFactory(role=Role.CLINIC_ADMIN, all_sites=True).user)
+    return client

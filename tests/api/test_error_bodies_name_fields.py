@@ -60,8 +60,8 @@ def test_a_closure_that_ends_before_it_starts_is_refused_naming_ends_at(world):
     assert "Constraint" not in error["message"]
 
 
-def test_a_protocol_whose_infusion_outlasts_the_session_is_refused_naming_the_field(world):
-    response = world.client("clinic_admin").post(
+def test_a_protocol_whose_infusion_outlasts_the_session_is_refused_naming_the_field(world, wide_admin):
+    response = wide_admin.post(
         f"{V1}/protocols/",
         {
             "name": "Too long",

@@ -29,6 +29,7 @@ class Case:
     wide_role: str  # a clinic-wide persona with the same right
     value: Callable[[Side], int]  # the id of one of `side`'s rows
     row_key: str  # where a listed row carries that id (a list of ids, or one)
+    everywhere_key: str | None = None  # a row with this flag set carries every id (clinic-wide staff)
 
     @property
     def id(self) -> str:
@@ -41,7 +42,7 @@ ADMINS = ("clinic_admin", "wide_admin")
 
 CASES = [
     Case("chairs", "site", *DESK, lambda s: s.site.pk, "site"),
-    Case("staff", "site", *DESK, lambda s: s.site.pk, "sites"),
+    Case("staff", "site", *DESK, lambda s: s.site.pk, "sites", everywhere_key="all_sites"),
     Case("opening-hours", "site", *DESK, lambda s: s.site.pk, "site"),
     Case("closures", "site", *DESK, lambda s: s.site.pk, "site"),
     Case("shifts", "site", *DESK, lambda s: s.site.pk, "site"),
@@ -86,7 +87,11 @@ def _assert_filters_to(world: World, role: str, case: Case, value: int) -> None:
     response = _get(world, role, case.path, f"&{case.param}={value}")
     assert response.status_code == 200, response.content[:500]
     everything = _get(world, role, case.path).json()["results"]
-    expected = {row["id"] for row in everything if value in _ids(row, case.row_key)}
+    expected = {
+        row["id"]
+        for row in everything
+        if value in _ids(row, case.row_key) or (case.everywhere_key is not None and row[case.everywhere_key])
+    }
     assert expected, f"the fixture has no {case.path} row with {case.row_key}={value} for {role}"
     assert {row["id"] for row in response.json()["results"]} == expected
 

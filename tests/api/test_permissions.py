@@ -42,13 +42,16 @@ class Endpoint:
     # of them); "create": a body naming a site's objects; "shared": the same for every site.
     kind: str = "object"
     listed: Callable[[Side], int] | None = None
+    # A change that holds at every site: of the roles `allowed`, only the clinic-wide personas make it.
+    clinic_wide_only: bool = False
 
     def expected(self, role: str) -> int:
+        clinic_wide = role in WIDE_ROLES
         role = WIDE_ROLES.get(role, role)
         if role == "anonymous":
             return 401
         if role in self.allowed:
-            return self.allowed[role]
+            return self.allowed[role] if clinic_wide or not self.clinic_wide_only else 403
         if role in self.not_found:
             return 404
         return 403
@@ -257,6 +260,7 @@ ENDPOINTS = [
         every(ADMIN, 200),
         body=lambda w: {"preparation_notes": "Arrange a ride home."},
         kind="shared",
+        clinic_wide_only=True,
     ),
     Endpoint(
         "contraindications-list",

@@ -1,16 +1,20 @@
 """The shift and reminder-policy endpoints: clinic administrators edit them at their own sites;
 a shift that overlaps the person's other shifts is a 409 naming the clash, and the reminder
-offsets are checked as the model's clean() checks them."""
+offsets and templates are checked as the model's clean() checks them (a template renders once,
+with the names a reminder is rendered with, and uses no tag that reaches files or URL names)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
+from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
+from clinic import reminder_templates
 from clinic.models import ReminderPolicy, Role, Shift
-from tests.factories import SiteFactory, StaffFactory
+from scheduling.reminders.rendering import message_context
+from tests.factories import AppointmentFactory, PatientFactory, SiteFactory, StaffFactory
 from tests.scheduling.conftest import make_clinic
 
 pytestmark = pytest.mark.django_db
@@ -165,3 +169,65 @@ def test_a_site_administrator_changes_only_their_own_sites_of_a_staff_member(adm
     assert "all_sites" in widened.json()["error"]["fields"]
     nurse.refresh_from_db()
     assert nurse.all_sites is False
+
+
+def test_a_shift_longer_than_a_day_is_a_400_on_its_length_not_an_overlap(admin, clinic):
+    taken = Shift.objects.filter(staff=clinic.nurses[0]).order_by("starts_at").first()
+    week = admin.post(
+        f"{V1}/shifts/",
+        _shift_body(clinic, taken.starts_at.isoformat(), (taken.starts_at + dt.timedelta(days=7)).isoformat()),
+        format="json",
+    )
+    assert week.status_code == 400, week.content
+    assert "at most 24 hours" in str(week.json()["error"]["fields"]["ends_at"]), week.json()
+
+
+@pytest.mark.parametrize(
+    ("field", "template"),
+    [
+        ("body_template", "Hello {{ patient_first_name }} {% include 'no/such/template.txt' %}"),
+        ("body_template", "Hello {{ patient_first_name }} {% include 'scheduling/reminders/reminder_body.txt' %}"),
+        ("subject_template", "Reminder {% url 'no-such-route' %}"),
+        ("body_template", "{% debug %}"),
+        ("body_template", "{% load static %}{% static 'x.css' %}"),
+        ("sms_template", "{% csrf_token %} {{ site_name }}"),
+        ("sms_template", "{{ preparation_notes|wordwrap:0 }}"),
+    ],
+    ids=["missing include", "project include", "url", "debug", "load", "csrf_token", "raises when rendered"],
+)
+def test_a_reminder_template_that_cannot_render_or_reaches_outside_is_refused(admin, clinic, field, template):
+    policy = clinic.site.reminder_policy
+    before = getattr(policy, field)
+    response = admin.patch(f"{V1}/reminder-policies/{policy.pk}/", {field: template}, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()["error"]["fields"], response.json()
+    policy.refresh_from_db()
+    assert getattr(policy, field) == before, "a template that fails at send time was saved"
+
+
+def test_the_model_refuses_a_template_that_cannot_render_so_the_admin_does_too(clinic):
+    policy = clinic.site.reminder_policy
+    policy.subject_template = "Reminder {% url 'no-such-route' %}"
+    with pytest.raises(ValidationError) as refused:
+        policy.full_clean()
+    assert "subject_template" in refused.value.message_dict
+
+
+def test_a_reminder_template_with_conditions_and_dates_is_accepted(admin, clinic):
+    policy = clinic.site.reminder_policy
+    body = (
+        "Hello {{ patient_first_name }},{% if zone_note %} times are{{ zone_note }}.{% endif %}\n"
+        "{{ local_start|date:'l j F, H:i' }} to {{ local_end|time:'H:i' }} at {{ site_name|upper }}.\n"
+        "{% firstof preparation_notes 'Nothing to prepare.' %} {% now 'Y' %}\n"
+    )
+    response = admin.patch(f"{V1}/reminder-policies/{policy.pk}/", {"body_template": body}, format="json")
+    assert response.status_code == 200, response.content
+
+
+def test_a_template_is_checked_with_the_names_a_reminder_is_rendered_with(clinic):
+    appointment = AppointmentFactory(patient=PatientFactory(home_site=clinic.site), chair=clinic.chairs[0])
+    sent_with = message_context(appointment=appointment, with_links=True)
+    checked_with = reminder_templates.sample_context(
+        site_name="Clinic", site_address="", site_phone="", time_zone="UTC"
+    )
+    assert set(sent_with) == set(checked_with) == reminder_templates.CONTEXT_NAMES
