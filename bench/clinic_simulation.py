@@ -54,6 +54,8 @@ The day, in simpy (minutes from opening)
   - every day is also played with each session's work done by the nurse booking gave it (one
     `simpy.PriorityResource` per nurse, as the board assigns them): its waits and overtime are
     rows of their own.
+  - in the evening the sessions given are recorded completed (a status update, as the day sheet
+    records them): level placement takes a patient's usual weekday, time and chair from these.
 
 The day template: after the 4-week warm-up the clinic admin's regeneration runs once (the same
 service and solver as the page's Celery task), for both sites; only `level` reads it.
@@ -724,11 +726,12 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
             .values_list("pk", "chair_id", "nurse_id", "starts_at", "ends_at")
         )
         opening = _local(today, OPENS)
-        visits, missed = [], []
+        visits, missed, given = [], [], []
         for pk, chair_id, nurse_id, starts_at, ends_at in todays:
             if fates[pk].no_show:
                 missed.append(pk)
                 continue
+            given.append((pk, ends_at))
             visits.append(
                 Visit(
                     chair=chair_id,
@@ -765,8 +768,12 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
         tally.overtime_days += played.overtime > 0
         tally.booked_peaks.append(played.booked_peak)
         tally.setup_peaks.append(played.setup_peak)
-        # Evening: no-shows marked (induction re-flowed), finished inductions move to maintenance.
+        # Evening: the sessions given are recorded completed (what the nurses' day sheet does; the
+        # patient's usual weekday, time and chair, which level placement weighs, come from these),
+        # no-shows marked (induction re-flowed), finished inductions move to maintenance.
         evening = _local(today, 20)
+        for pk, ends_at in given:
+            Appointment.objects.filter(pk=pk).update(status="completed", completed_at=ends_at)
         with time_machine.travel(evening, tick=False):
             for pk in missed:
                 appointment = Appointment.objects.get(pk=pk)
