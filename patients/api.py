@@ -24,10 +24,11 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
 from clinic import api_fields
-from clinic.api import AtomicWritesMixin, CleanModelSerializer, ClinicAPIMixin
+from clinic.api import AtomicWritesMixin, CleanModelSerializer, ClinicAPIMixin, require_clinic_wide
 from clinic.audit import patients_shown
 from clinic.errors import DomainError
 from clinic.models import Channel
@@ -439,3 +440,13 @@ class ContraindicationViewSet(
     filterset_fields = ["kind", "active"]
     ordering_fields = ["label", "id"]
     ordering = ["label", "id"]
+
+    def check_permissions(self, request):
+        super().check_permissions(request)
+        # The clinic's list screens every patient of every site, as a protocol books at every site:
+        # a change is for clinic-wide staff, refused before the body is read.
+        if request.method not in SAFE_METHODS:
+            require_clinic_wide(
+                self.actor,
+                "The contraindication list screens patients at every site: only clinic-wide staff add or change it.",
+            )

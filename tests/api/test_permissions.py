@@ -276,6 +276,7 @@ ENDPOINTS = [
         every(ADMIN, 201),
         body=lambda w: {"code": "under-18", "label": "Under 18", "kind": "min_age", "threshold": 18},
         kind="shared",
+        clinic_wide_only=True,
     ),
     # --- patients: desk and the patient themselves; screening: clinicians
     Endpoint(
