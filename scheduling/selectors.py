@@ -1041,14 +1041,21 @@ def day_plan_inputs(*, site: Site, first: dt.date, last: dt.date) -> dict[dt.dat
             yield day
             day += dt.timedelta(days=1)
 
-    for staff_id, starts_at, ends_at in Shift.objects.filter(
-        site=site,
-        staff__role=Role.NURSE,
-        staff__active=True,
-        starts_at__gt=begins - MAX_SHIFT_LENGTH,
-        starts_at__lt=ends,
-        ends_at__gt=begins,
-    ).values_list("staff_id", "starts_at", "ends_at"):
+    # A shift counts only while its nurse works at the site, as booking's snapshot reads it
+    # (`_snapshot_rows`): one taken off the site's staff is no longer given a share of its days.
+    works_here = StaffMember.sites.through.objects.filter(staffmember_id=OuterRef("staff_id"), site_id=site.pk)
+    for staff_id, starts_at, ends_at in (
+        Shift.objects.filter(
+            site=site,
+            staff__role=Role.NURSE,
+            staff__active=True,
+            starts_at__gt=begins - MAX_SHIFT_LENGTH,
+            starts_at__lt=ends,
+            ends_at__gt=begins,
+        )
+        .filter(Q(staff__all_sites=True) | Exists(works_here))
+        .values_list("staff_id", "starts_at", "ends_at")
+    ):
         for day in touched(starts_at, ends_at):
             days[day].shifts.append((staff_id, starts_at, ends_at))
     for starts_at, ends_at in Closure.objects.filter(

@@ -10,15 +10,16 @@ import time
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from clinic.models import Site
 from scheduling.engine.day_template import DEFAULT_TIME_LIMIT_SECONDS
 from scheduling.engine.placement import LEVEL
-from scheduling.models import DayTemplate, DayTemplateState
+from scheduling.models import DayPlan, DayTemplate, DayTemplateState
 from scheduling.reminders.services import front_desk_lists_send_due, reminders_dispatch_due
 from scheduling.services.day_plans import day_plans_refresh
-from scheduling.services.day_template import REGENERATE_TASK, day_template_fail, day_template_regenerate
+from scheduling.services.day_template import REGENERATE_TASK, RUN_STOPPED, day_template_fail, day_template_regenerate
 from scheduling.services.holds import holds_release_expired
 from scheduling.services.waitlist import waitlist_offer_freed_slot, waitlist_offers_sweep
 
@@ -135,6 +136,11 @@ def regenerate_day_template(attempt_id: int) -> str:
         result = day_template_fail(
             attempt=attempt, now=timezone.now(), error="The solver ran out of time; the previous template stays in use."
         )
+    except Exception:
+        # Failing outside the solver (reading its inputs, writing the result) must not leave the
+        # row queued: the page would poll it and a new request be handed it until it is stale.
+        day_template_fail(attempt=attempt, now=timezone.now(), error=RUN_STOPPED)
+        raise  # for Celery to log
     else:
         if result.state == DayTemplateState.DONE:
             # The coming days' plans were solved from the old template: solve them again now.
@@ -145,10 +151,16 @@ def regenerate_day_template(attempt_id: int) -> str:
 @shared_task(name="scheduling.tasks.refresh_day_plans", ignore_result=True, soft_time_limit=240, time_limit=270)
 def refresh_day_plans(site_id: int | None = None) -> int:
     """Run by beat without a site: queue one run per level site (a busy site does not hold up
-    the others). With a site (queued so, or after a new template): solve again its coming days
+    the others), and per other site still holding plans (its run removes them). With a site (queued so, or after a new template): solve again its coming days
     whose bookings left the template's rhythm. Returns the days solved, or the runs queued."""
     if site_id is None:
-        sites = list(Site.objects.filter(placement_policy=LEVEL).order_by("pk").values_list("pk", flat=True))
+        # A site switched off level loading keeps its plans until a run of its own removes them:
+        # they would stay listed on its day-template page and be read by its board.
+        sites = list(
+            Site.objects.filter(Q(placement_policy=LEVEL) | Exists(DayPlan.objects.filter(site_id=OuterRef("pk"))))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
         for pk in sites:
             refresh_day_plans.apply_async(args=[pk], expires=600.0)
         return len(sites)

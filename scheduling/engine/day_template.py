@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from scheduling.engine.model import NurseWork, SiteSnapshot, Span
+from scheduling.engine.wallclock import day_bounds
 
 if TYPE_CHECKING:
     from ortools.sat.python import cp_model
@@ -1024,6 +1025,25 @@ def _wall_minutes(span: Span, day: dt.date, zone: ZoneInfo, *, within: bool = Fa
     return minute(span.start, up=within), minute(span.end, up=not within)
 
 
+def _clock_change_minutes(day: dt.date, zone: ZoneInfo) -> list[tuple[int, int]]:
+    """The [start, end) minutes of `day`'s wall clock that are not one real minute each: those the
+    clocks skip (02:00-03:00 on the spring night in New York: no session can start there, and one
+    across them lasts an hour less on the wall than in real time) and those they show twice
+    (01:00-02:00 on the autumn night: a start there is ambiguous, and a session across them lasts
+    an hour more). A plan, solved in wall-clock minutes, holds no session there; everywhere else a
+    wall minute is a real one. Empty on an ordinary day."""
+    begins, ends = day_bounds(day, zone)
+    if ends - begins == dt.timedelta(days=1):
+        return []
+    odd = []
+    for minute in range(24 * 60):
+        naive = dt.datetime.combine(day, _clock(minute))
+        # The two readings of a wall time (PEP 495's fold) differ only where it is skipped or repeated.
+        if naive.replace(tzinfo=zone, fold=0).utcoffset() != naive.replace(tzinfo=zone, fold=1).utcoffset():
+            odd.append((minute, minute + 1))
+    return _merged(odd)
+
+
 def _merged(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     """Non-empty [start, end) spans, those that overlap or touch joined (a chair's no-overlap
     takes them as they are)."""
@@ -1067,7 +1087,7 @@ def _plan_day(
     """One day of `snapshot` in wall-clock minutes, as a day plan's solve takes it: its opening
     hours (None when closed), the nurses on shift during them (by id) with their shifts, booked
     sessions and hands-on work, each chair's booked sessions, and each chair's booked or closed
-    minutes (merged)."""
+    minutes (merged; the hour the clocks skip or repeat that night is closed)."""
     zone = snapshot.zone
     hours = snapshot.opening.get(day.weekday())
     opens, closes = (_minutes(hours[0]), _minutes(hours[1])) if hours else (0, 0)
@@ -1083,7 +1103,9 @@ def _plan_day(
                     hands=[h for h in (_wall_minutes(s, day, zone) for s in n.hands_on) if h[1] > h[0]],
                 )
             )
-    closed = [_wall_minutes(span, day, zone) for span, _ in snapshot.closures]
+    # The night the clocks change, their skipped or repeated hour is closed like a closure: the
+    # grid's wall minutes are real ones on either side of it, so no session spans it.
+    closed = [*(_wall_minutes(span, day, zone) for span, _ in snapshot.closures), *_clock_change_minutes(day, zone)]
     sessions = {
         c.id: [w for w in (_wall_minutes(s, day, zone) for s in c.busy) if w[1] > w[0]] for c in snapshot.chairs
     }

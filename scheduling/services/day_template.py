@@ -25,6 +25,10 @@ logger = logging.getLogger(__name__)
 STALE_REQUEST = dt.timedelta(minutes=5)
 
 
+# What a run that stopped outside the solver (its task raised, or its worker died) says.
+RUN_STOPPED = "The computation stopped with an error; the previous template stays in use. Ask for it again."
+
+
 # The Celery task that computes a queued template (scheduling/tasks.py registers it under this name).
 REGENERATE_TASK = "scheduling.tasks.regenerate_day_template"
 
@@ -52,12 +56,17 @@ def _queue(attempt: DayTemplate, now: dt.datetime) -> None:
 
 def day_template_request(*, site: Site, actor: AbstractBaseUser, now: dt.datetime) -> DayTemplate:
     """Queue a computation of `site`'s template; a request already queued and not stale is returned
-    instead of a second one, so a double click solves once. When the task queue cannot take it
+    instead of a second one, so a double click solves once. A queued row older than
+    `STALE_REQUEST` is taken as lost and marked failed. When the task queue cannot take it
     the row comes back FAILED with `NOT_QUEUED` (once the request's transaction has committed),
     and the next request queues afresh."""
     with transaction.atomic():
         # One request at a time per site; NO KEY: bookings' foreign-key checks on the site row go on.
         Site.objects.select_for_update(no_key=True).filter(pk=site.pk).first()
+        # A run whose worker died never finishes its row: it would be listed as pending for ever.
+        DayTemplate.objects.filter(
+            site=site, state=DayTemplateState.PENDING, requested_at__lte=now - STALE_REQUEST
+        ).update(state=DayTemplateState.FAILED, computed_at=now, error=RUN_STOPPED)
         waiting = (
             DayTemplate.objects.filter(site=site, state=DayTemplateState.PENDING, requested_at__gt=now - STALE_REQUEST)
             .order_by("-requested_at")
@@ -149,7 +158,7 @@ def _no_day_found(status: str) -> str:
 
 
 def day_template_fail(*, attempt: DayTemplate, now: dt.datetime, error: str) -> DayTemplate:
-    """Mark a queued run failed (the task ran out of time); a finished run is left as it is."""
+    """Mark a queued run failed (the task ran out of time or raised); a finished run is left as it is."""
     return _finish(attempt=attempt, now=now, outcome=None, inputs=attempt.inputs, error=error)
 
 

@@ -26,13 +26,28 @@ from scheduling.signals import announce, appointment_booked
 
 @transaction.atomic
 def appointment_book_held(*, appointment: Appointment, actor: AbstractBaseUser | None, now: dt.datetime) -> Appointment:
-    """Turn a hold into a booking. A retry on a hold already booked returns it unchanged; a hold
+    """Turn a hold into a booking, by the user who holds it (who made it) only: another user who
+    can see the hold is refused, so a held time is not booked under someone else's name from
+    under its holder. The holder's retry on a hold already booked returns it unchanged; a hold
     that has lapsed (swept or not) is refused, since its time may have been promised elsewhere; so
     is a hold on a course paused or ended since (pausing or ending releases its holds). The plan is
     locked before the hold, the order pausing (plan, then its sessions) and booking take."""
     plan_id = Appointment.objects.filter(pk=appointment.pk).values_list("plan_id", flat=True).first()
     plan = TreatmentPlan.objects.select_for_update().get(pk=plan_id) if plan_id else None
     current = Appointment.objects.select_for_update(of=("self",)).select_related("site").get(pk=appointment.pk)
+    holder = acting_user(actor)
+    # A hold (booked since, or still held) is its holder's: anyone else is refused, not answered
+    # as if they had booked it. A lapsed one is refused below for having lapsed.
+    live = current.status == AppointmentStatus.BOOKED or (
+        current.status == AppointmentStatus.HELD
+        and current.hold_expires_at is not None
+        and current.hold_expires_at > now
+    )
+    if live and current.hold_expires_at is not None and current.booked_by_id != (holder.pk if holder else None):
+        raise BookingConflict(
+            "Another user holds this time; only the user who held it can book it. Find another time.",
+            details={"reason": "held_by_another_user", "status": current.status},
+        )
     if current.status == AppointmentStatus.BOOKED and current.hold_expires_at is not None:
         return current  # booked from this hold already: a retry is harmless
     if plan is not None and plan.status not in BOOKABLE_PLAN_STATUSES:
@@ -46,8 +61,7 @@ def appointment_book_held(*, appointment: Appointment, actor: AbstractBaseUser |
     # at this moment is read under the lock, and this session's reminders are planned from it.
     lock_for_booking(nurse_ids=[current.nurse_id] if current.nurse_id else [], patient=current.patient)
     current.status = AppointmentStatus.BOOKED
-    current.booked_by = acting_user(actor) or current.booked_by
-    save_with_history(current, fields=["status", "booked_by"], actor=actor, reason="Booked from a hold")
+    save_with_history(current, fields=["status"], actor=actor, reason="Booked from a hold")
     if plan is not None and plan.status == PlanStatus.DRAFT:
         plan.status = PlanStatus.ACTIVE
         plan.version += 1

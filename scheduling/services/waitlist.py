@@ -410,11 +410,15 @@ def waitlist_offers_sweep(*, now: dt.datetime) -> int:
     someone_waiting = WaitlistEntry.objects.filter(site=OuterRef("site_id"), status=WaitlistStatus.WAITING)
     offers = WaitlistOffer.objects.filter(freed=OuterRef("pk"))
     still_offered = offers.filter(status__in=[WaitlistOfferStatus.OPEN, WaitlistOfferStatus.ACCEPTED])
+    # A hold released unbooked (lapsed, or cancelled by the EHR) freed no session: it was never
+    # a booking, by its history (as `patient_appointments` reads it), so nobody is offered it.
+    ever_booked = Appointment.history.model.objects.filter(id=OuterRef("pk"), status=AppointmentStatus.BOOKED)
     openings = (
         Appointment.objects.filter(status=AppointmentStatus.CANCELLED, starts_at__gt=now)
         .filter(Q(cancelled_at__gte=since) | Exists(offers.filter(updated_at__gte=since)))
         .filter(Exists(someone_waiting))
         .exclude(Exists(still_offered))
+        .exclude(Q(hold_expires_at__isnull=False) & ~Exists(ever_booked))
         .order_by("starts_at", "pk")
         .values_list("pk", flat=True)
     )

@@ -12,6 +12,7 @@ from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.db import transaction
 
@@ -19,6 +20,7 @@ from clinic.models import Closure, Role, Shift
 from scheduling import tasks
 from scheduling.engine.day_template import ChairSpec, NurseShift, solve_day_plan, solve_day_template
 from scheduling.engine.model import ChairState, NurseState, NurseWork, SiteSnapshot, Span
+from scheduling.engine.wallclock import local_instant
 from scheduling.errors import SchedulingError
 from scheduling.models import Appointment, DayPlan, DayTemplateState
 from scheduling.selectors import day_plan_inputs, day_plan_site_part, preferred_starts, site_placement
@@ -26,6 +28,7 @@ from scheduling.services import appointment_book, appointment_cancel, appointmen
 from scheduling.services.day_plans import day_plans_refresh
 from scheduling.services.day_template import day_template_regenerate
 from tests.factories import PatientFactory, SiteFactory, StaffFactory
+from tests.night_clinic import AUTUMN, NY, SPRING
 from tests.scheduling.conftest import NOW, START, add_shifts, make_clinic
 from tests.scheduling.test_day_template_solver import IV, WORKED
 
@@ -250,6 +253,73 @@ def test_on_the_days_the_clocks_change_a_plan_keeps_clear_of_the_bookings_in_rea
             assert not session.overlaps(Span(begins, begins + dt.timedelta(minutes=120)))
 
 
+def _night_snapshot(day: dt.date, booked: list[tuple[int, dt.datetime]]) -> SiteSnapshot:
+    """tests/night_clinic.py's hours (Sundays 00:00-06:00): two chairs, one nurse on 00:00-08:00,
+    with `booked` sessions (chair, start) of the standard protocol."""
+    work = NurseWork(setup_minutes=20, check_offsets_minutes=(40,), check_minutes=5, discharge_minutes=10)
+    length = dt.timedelta(minutes=WORKED.chair_minutes)
+    busy: dict[int, list[Span]] = {1: [], 2: []}
+    for chair, start in booked:
+        busy[chair].append(Span(start, start + length))
+    spans = sorted(span for rows in busy.values() for span in rows)
+    return SiteSnapshot(
+        id=1,
+        name="Night",
+        zone=NY,
+        opening={6: (dt.time(0), dt.time(6))},
+        closures=(),
+        chairs=tuple(ChairState(id=c, name=f"Chair {c}", routes=IV, busy=tuple(busy[c])) for c in busy),
+        nurses=(
+            NurseState(
+                id=101,
+                name="101",
+                shifts=(Span(local_instant(day, dt.time(0), NY), local_instant(day, dt.time(8), NY)),),
+                booked=tuple(spans),
+                hands_on=tuple(sorted(h for span in spans for h in work.hands_on(span.start, span.end))),
+            ),
+        ),
+        max_patients_per_nurse=3,
+        step_minutes=5,
+        setups_per_nurse=1,
+    )
+
+
+@pytest.mark.parametrize("day", [SPRING, AUTUMN], ids=["spring-forward", "fall-back"])
+def test_a_night_plan_on_the_night_the_clocks_change_offers_only_starts_that_happen_once(day):
+    # The plan is solved in wall-clock minutes, but sessions last real minutes: no start in the hour
+    # the clocks skip (it does not exist) or repeat (it names two instants), and none across it.
+    length = dt.timedelta(minutes=WORKED.chair_minutes)
+    booked_at = local_instant(day, dt.time(0, 10), NY)  # off any rhythm, before the clocks change
+
+    outcome = solve_day_plan(
+        snapshot=_night_snapshot(day, [(1, booked_at)]),
+        day=day,
+        lanes={1: 0, 2: 0},
+        protocols=[WORKED],
+        time_limit_seconds=20,
+    )
+
+    assert outcome.starts, outcome
+    closes = local_instant(day, dt.time(6), NY)
+    sessions: dict[int, list[Span]] = {1: [Span(booked_at, booked_at + length)], 2: []}
+    problems = []
+    for chair, rows in outcome.starts.items():
+        for clock, _ in rows:
+            begins = local_instant(day, clock, NY)
+            if begins is None:
+                problems.append(f"chair {chair} {clock}: that wall time does not exist on {day}")
+                continue
+            if dt.datetime.combine(day, clock, tzinfo=NY).replace(fold=1).astimezone(dt.UTC) != begins:
+                problems.append(f"chair {chair} {clock}: that wall time happens twice on {day}")
+            span = Span(begins, begins + length)
+            if span.end > closes:
+                problems.append(f"chair {chair} {clock}: ends {span.end.astimezone(NY):%H:%M}, after closing")
+            if any(span.overlaps(other) for other in sessions[chair]):
+                problems.append(f"chair {chair} {clock}: overlaps another session on its chair in real time")
+            sessions[chair].append(span)
+    assert problems == [], "a night plan offers a start the clocks' change makes wrong"
+
+
 def test_a_closed_day_or_one_without_nurses_gets_no_plan(template):
     saturday = DAY + dt.timedelta(days=4)
     assert solve_day_plan(snapshot=_snapshot([]), day=saturday, lanes=template.lanes, protocols=[WORKED]).kept == (
@@ -439,6 +509,41 @@ def test_beat_refreshes_the_plans_of_every_level_site(level, monkeypatch):
     assert DayPlan.objects.filter(site=clinic.site, day=PLAN_DAY).exists()
     entry = settings.CELERY_BEAT_SCHEDULE["refresh-day-plans"]
     assert entry["task"] == tasks.refresh_day_plans.name
+
+
+@pytest.mark.django_db
+def test_beat_clears_the_plans_of_a_site_taken_off_level_placement():
+    clinic = make_clinic(placement_policy="level", chairs=4, nurses=2)
+    day_template_regenerate(site=clinic.site, actor=clinic.prescriber.user, now=LATER)
+    _book(clinic, 9, 10)
+    assert day_plans_refresh(site=clinic.site, now=LATER).solved == [PLAN_DAY]
+    clinic.site.placement_policy = "earliest"
+    clinic.site.save(update_fields=["placement_policy"])
+
+    with time_machine.travel(LATER, tick=False):
+        tasks.refresh_day_plans()  # beat's run (tasks are eager in the tests)
+
+    assert not DayPlan.objects.filter(site=clinic.site).exists(), "a site off level placement kept its day plans"
+
+
+@pytest.mark.django_db
+def test_a_nurse_taken_off_the_sites_staff_is_no_longer_named_by_its_day_plans():
+    clinic = make_clinic(placement_policy="level", chairs=4, nurses=2)
+    template = day_template_regenerate(site=clinic.site, actor=clinic.prescriber.user, now=LATER)
+    assert template.state == DayTemplateState.DONE
+    leaving = clinic.nurses[1]
+    _book(clinic, 9, 10)  # off the template's rhythm, with the nurse who stays
+    assert day_plans_refresh(site=clinic.site, now=LATER).solved == [PLAN_DAY]
+    plan = DayPlan.objects.get(site=clinic.site, day=PLAN_DAY)
+    assert any(e.get("nurse_id") == leaving.pk for e in plan.starts)
+
+    # She moves to another clinic; her shifts here stay as they were typed.
+    leaving.sites.remove(clinic.site)
+    report = day_plans_refresh(site=clinic.site, now=LATER)
+
+    plan = DayPlan.objects.get(site=clinic.site, day=PLAN_DAY)
+    assert report.solved == [PLAN_DAY], report
+    assert not any(e.get("nurse_id") == leaving.pk for e in plan.starts), "the plan names a nurse gone from the site"
 
 
 def _plan_giving_a_chair_to_the_other_nurse(clinic, template, days, *, now, start="10:30"):

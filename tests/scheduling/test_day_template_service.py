@@ -9,6 +9,7 @@ import types
 import pytest
 import time_machine
 from celery.exceptions import SoftTimeLimitExceeded
+from django.db import OperationalError
 
 from clinic.models import Role, Shift
 from scheduling import tasks
@@ -177,6 +178,41 @@ def test_the_task_out_of_time_records_a_failure_and_keeps_the_previous_template(
     attempt.refresh_from_db()
     assert "ran out of time" in attempt.error
     assert latest_day_template(site_id=clinic.site.pk) == first
+
+
+def test_a_task_that_fails_before_solving_marks_its_run_failed_not_left_queued(clinic, monkeypatch):
+    attempt = DayTemplate.objects.create(site=clinic.site, requested_at=LATER, computed_by=clinic.prescriber.user)
+
+    def connection_lost(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(service, "day_template_inputs", connection_lost)
+
+    with pytest.raises(OperationalError):  # re-raised for Celery to log
+        tasks.regenerate_day_template(attempt.pk)
+
+    attempt.refresh_from_db()
+    assert attempt.state == DayTemplateState.FAILED, "a run that failed reading its inputs stays queued"
+    assert attempt.error == service.RUN_STOPPED
+    # The administrator's next click starts a new run rather than being handed the dead one.
+    monkeypatch.setattr(service, "_queue", lambda attempt, now: None)
+    again = day_template_request(site=clinic.site, actor=clinic.prescriber.user, now=LATER + dt.timedelta(seconds=30))
+    assert again.pk != attempt.pk
+
+
+def test_a_request_marks_a_run_queued_past_the_stale_limit_failed(clinic, monkeypatch):
+    # Its worker died: nothing will finish the row, which the history would list as pending for ever.
+    lost = DayTemplate.objects.create(site=clinic.site, requested_at=LATER, computed_by=clinic.prescriber.user)
+    monkeypatch.setattr(service, "_queue", lambda attempt, now: None)
+
+    again = day_template_request(
+        site=clinic.site, actor=clinic.prescriber.user, now=LATER + service.STALE_REQUEST + dt.timedelta(seconds=1)
+    )
+
+    lost.refresh_from_db()
+    assert again.pk != lost.pk and again.state == DayTemplateState.PENDING
+    assert lost.state == DayTemplateState.FAILED, "a run queued past the stale limit is still pending"
+    assert lost.error == service.RUN_STOPPED
 
 
 def test_the_task_time_limit_leaves_room_beyond_the_solver_limit():

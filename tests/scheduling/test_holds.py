@@ -53,6 +53,21 @@ def test_booking_a_hold_schedules_its_reminders_and_a_retry_is_harmless(clinic):
     assert appointment_book_held(appointment=held, actor=clinic.front_desk.user, now=NOW).pk == held.pk
 
 
+def test_a_hold_is_booked_only_by_the_user_who_holds_it(clinic):
+    held = hold(clinic)  # by the front desk
+
+    with pytest.raises(BookingConflict) as refused:
+        appointment_book_held(appointment=held, actor=clinic.prescriber.user, now=NOW)
+
+    assert refused.value.details["reason"] == "held_by_another_user"
+    held.refresh_from_db()
+    assert held.status == AppointmentStatus.HELD, "another user booked the front desk's hold"
+    booked = appointment_book_held(appointment=held, actor=clinic.front_desk.user, now=NOW)
+    assert booked.status == AppointmentStatus.BOOKED and booked.booked_by == clinic.front_desk.user
+    with pytest.raises(BookingConflict):  # nor is it answered as booked to another user's retry
+        appointment_book_held(appointment=held, actor=clinic.prescriber.user, now=NOW)
+
+
 def test_a_lapsed_hold_cannot_be_booked(clinic):
     held = hold(clinic)
     with pytest.raises(BookingConflict):

@@ -8,15 +8,18 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import time_machine
 
 from scheduling.errors import BookingConflict
-from scheduling.models import HOLD_EXPIRED, Appointment, AppointmentStatus
+from scheduling.models import HOLD_EXPIRED, Appointment, AppointmentStatus, WaitlistOffer
 from scheduling.selectors import sites_with_schedule
-from scheduling.services import appointment_move
+from scheduling.services import appointment_move, holds_release_expired
 from scheduling.services.slot_finder import find_free_slots
+from scheduling.services.waitlist import waitlist_offers_sweep
 from tests.factories import PatientFactory
 from tests.scheduling.conftest import NOW
 from tests.scheduling.holds_support import AT, UNTIL, book, hold, several_setups_at_once  # noqa: F401  (the fixture)
+from tests.scheduling.test_waitlist import _waiting
 
 LAPSED = UNTIL + dt.timedelta(seconds=30)  # before the next sweep
 pytestmark = pytest.mark.usefixtures("several_setups_at_once")
@@ -122,3 +125,17 @@ def test_the_board_shows_a_lapsed_hold_as_free_time_not_as_a_session(clinic, cli
     assert page_count(lapsed, 'data-testid="hands-on"') == 0
     held.refresh_from_db()
     assert held.status == AppointmentStatus.HELD  # the board changes nothing: the sweep releases it
+
+
+def test_a_lapsed_hold_released_by_the_sweep_is_not_offered_to_the_waitlist(clinic):
+    # A hold was never a booking: cancelled by the sweep, it freed no session for anyone waiting.
+    entry = _waiting(clinic, notify_patient=False)
+    held = hold(clinic)
+    assert holds_release_expired(now=LAPSED) == 1
+    assert_released(held)
+
+    with time_machine.travel(LAPSED, tick=False):
+        made = waitlist_offers_sweep(now=LAPSED)
+
+    assert made == 0, "the waitlist sweep offered a lapsed hold's time as a freed session"
+    assert not WaitlistOffer.objects.filter(entry=entry).exists()
