@@ -217,9 +217,14 @@ def module_world(django_db_setup, django_db_blocker):
             outer.__exit__(None, None, None)
 
 
+def client_of(member) -> APIClient:
+    """An API client signed in as the staff member `member`."""
+    client = APIClient()
+    client.force_authenticate(member.user)
+    return client
+
+
 @pytest.fixture
 def wide_admin(db) -> APIClient:
     """A clinic-wide clinic administrator (`all_sites`): the one who changes what every site shares, such as protocols."""
-    client = APIClient()
-    client.force_authenticate(StaffFactory(role=Role.CLINIC_ADMIN, all_sites=True).user)
-    return client
+    return client_of(StaffFactory(role=Role.CLINIC_ADMIN, all_sites=True))

@@ -8,10 +8,10 @@ import datetime as dt
 
 import pytest
 import time_machine
-from rest_framework.test import APIClient
 
 from clinic.models import Role
 from scheduling.models import Protocol
+from tests.api.conftest import client_of
 from tests.factories import (
     AppointmentFactory,
     ChairFactory,
@@ -41,12 +41,6 @@ def _frozen():
         yield
 
 
-def _client(member) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(member.user)
-    return client
-
-
 def test_a_site_bound_administrator_cannot_change_a_protocol_other_sites_book_with():
     site_a, site_b = SiteFactory(), SiteFactory()
     protocol = ProtocolFactory()
@@ -57,7 +51,7 @@ def test_a_site_bound_administrator_cannot_change_a_protocol_other_sites_book_wi
         chair=ChairFactory(site=site_b),
         starts_at=dt.datetime(2026, 3, 3, 15, tzinfo=dt.UTC),
     )
-    admin_a = _client(StaffFactory(role=Role.CLINIC_ADMIN, sites=[site_a]))
+    admin_a = client_of(StaffFactory(role=Role.CLINIC_ADMIN, sites=[site_a]))
 
     changed = admin_a.patch(
         f"{V1}/protocols/{protocol.pk}/", {"session_minutes": 240, "nurse_setup_minutes": 90}, format="json"
@@ -76,14 +70,14 @@ def test_a_site_bound_administrator_cannot_change_a_protocol_other_sites_book_wi
 
 
 def test_a_site_bound_administrator_is_refused_before_the_body_is_read():
-    admin = _client(StaffFactory(role=Role.CLINIC_ADMIN, sites=[SiteFactory()]))
+    admin = client_of(StaffFactory(role=Role.CLINIC_ADMIN, sites=[SiteFactory()]))
     response = admin.post(f"{V1}/protocols/", {"session_minutes": "not a number"}, format="json")
     assert response.status_code == 403, response.content
 
 
 def test_a_clinic_wide_administrator_still_changes_a_protocol():
     protocol = ProtocolFactory()
-    wide = _client(StaffFactory(role=Role.CLINIC_ADMIN, all_sites=True))
+    wide = client_of(StaffFactory(role=Role.CLINIC_ADMIN, all_sites=True))
     response = wide.patch(f"{V1}/protocols/{protocol.pk}/", {"session_minutes": 150}, format="json")
     assert response.status_code == 200, response.content
     assert Protocol.objects.get(pk=protocol.pk).session_minutes == 150

@@ -7,26 +7,19 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from rest_framework.test import APIClient
 
 from clinic.models import AccessLog, Closure, Role
 from clinic.permissions import OutsideYourSites
 from patients.models import Contraindication
 from scheduling import services
 from scheduling.models import TreatmentPlan
-from tests.api.conftest import second_clinic
+from tests.api.conftest import client_of, second_clinic
 from tests.factories import AppointmentFactory, PatientFactory, SiteFactory, StaffFactory
 from tests.review_urls import HALF_WRITTEN_CODE
 from tests.scheduling.conftest import NOW, START, make_clinic
 
 pytestmark = pytest.mark.django_db
 V1 = "/api/v1"
-
-
-def _client(member) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(member.user)
-    return client
 
 
 # --- 1. All-site closures -------------------------------------------------------------------
@@ -44,7 +37,7 @@ def every_site_closure():
 
 def test_a_site_bound_admin_can_neither_narrow_nor_remove_a_closure_of_every_site(every_site_closure):
     site = SiteFactory()
-    bound = _client(StaffFactory(role=Role.CLINIC_ADMIN, sites=[site]))
+    bound = client_of(StaffFactory(role=Role.CLINIC_ADMIN, sites=[site]))
     url = f"{V1}/closures/{every_site_closure.pk}/"
     # Narrowing it to their own site would reopen every other site.
     narrowed = bound.patch(url, {"site": site.pk}, format="json")
@@ -57,7 +50,7 @@ def test_a_site_bound_admin_can_neither_narrow_nor_remove_a_closure_of_every_sit
 
 
 def test_clinic_wide_admin_changes_and_removes_a_closure_of_every_site(every_site_closure):
-    wide = _client(StaffFactory(role=Role.CLINIC_ADMIN, all_sites=True))
+    wide = client_of(StaffFactory(role=Role.CLINIC_ADMIN, all_sites=True))
     url = f"{V1}/closures/{every_site_closure.pk}/"
     changed = wide.patch(url, {"reason": "Closed for the 4th"}, format="json")
     assert changed.status_code == 200, changed.content
@@ -99,7 +92,7 @@ def test_a_plan_posted_for_a_patient_seen_here_but_living_at_another_site_is_not
     # Home site B, but a session at A makes the patient visible to A's prescriber (the central site rule).
     patient = PatientFactory(home_site=other.site)
     AppointmentFactory(patient=patient, chair=clinic.chairs[0], starts_at=NOW - dt.timedelta(days=7))
-    response = _client(clinic.prescriber).post(
+    response = client_of(clinic.prescriber).post(
         f"{V1}/plans/",
         {"patient": patient.pk, "protocol": clinic.protocol.pk, "start_date": START.isoformat()},
         format="json",

@@ -4,9 +4,9 @@ clinic-wide staff close every site at once."""
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 from clinic.models import Closure, Role, Site
+from tests.api.conftest import client_of
 from tests.factories import SiteFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -15,15 +15,9 @@ NEW_SITE = {"name": "Uptown", "time_zone": "America/Chicago", "address": "1 Elm 
 CLOSURE = {"starts_at": "2026-07-04T00:00:00Z", "ends_at": "2026-07-05T00:00:00Z", "reason": "Independence Day"}
 
 
-def _client(member) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(member.user)
-    return client
-
-
 def test_a_site_bound_administrator_works_at_the_site_they_open():
     admin = StaffFactory(role=Role.CLINIC_ADMIN, sites=[SiteFactory()])
-    client = _client(admin)
+    client = client_of(admin)
     created = client.post(f"{V1}/sites/", NEW_SITE, format="json")
     assert created.status_code == 201, created.content
     assert admin.sites.filter(pk=created.json()["id"]).exists()
@@ -32,12 +26,12 @@ def test_a_site_bound_administrator_works_at_the_site_they_open():
 
 def test_only_clinic_wide_staff_close_every_site():
     site = SiteFactory()
-    bound = _client(StaffFactory(role=Role.CLINIC_ADMIN, sites=[site]))
+    bound = client_of(StaffFactory(role=Role.CLINIC_ADMIN, sites=[site]))
     refused = bound.post(f"{V1}/closures/", {**CLOSURE, "site": None}, format="json")
     assert refused.status_code == 400
     assert "site" in refused.json()["error"]["fields"]
     assert bound.post(f"{V1}/closures/", {**CLOSURE, "site": site.pk}, format="json").status_code == 201
-    wide = _client(StaffFactory(role=Role.CLINIC_ADMIN, all_sites=True))
+    wide = client_of(StaffFactory(role=Role.CLINIC_ADMIN, all_sites=True))
     assert wide.post(f"{V1}/closures/", {**CLOSURE, "site": None}, format="json").status_code == 201
     assert Closure.objects.filter(site__isnull=True).count() == 1
     assert Site.objects.count() == 1
@@ -46,7 +40,7 @@ def test_only_clinic_wide_staff_close_every_site():
 def test_an_administrator_sets_whose_public_holidays_the_site_follows_and_a_wrong_code_is_named():
     """`country` and `subdivision` pick the holidays /holidays/ offers as closures (clinic.public_holidays)."""
     site = SiteFactory()
-    client = _client(StaffFactory(role=Role.CLINIC_ADMIN, sites=[site]))
+    client = client_of(StaffFactory(role=Role.CLINIC_ADMIN, sites=[site]))
     url = f"{V1}/sites/{site.pk}/"
     assert client.get(url).json()["country"] == "US"
     changed = client.patch(url, {"country": "CA", "subdivision": "ON"}, format="json")

@@ -7,19 +7,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from rest_framework.test import APIClient
 
 from clinic.models import Role, Shift
+from tests.api.conftest import client_of
 from tests.factories import SiteFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 V1 = "/api/v1"
-
-
-def _client(member) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(member.user)
-    return client
 
 
 def test_the_staff_site_filter_lists_clinic_wide_staff_who_work_there_too():
@@ -30,7 +24,7 @@ def test_the_staff_site_filter_lists_clinic_wide_staff_who_work_there_too():
     wide_and_listed = StaffFactory(role=Role.NURSE, all_sites=True, sites=[site, other])
     StaffFactory(role=Role.NURSE, sites=[other])
 
-    response = _client(desk).get(f"{V1}/staff/?site={site.pk}&role=nurse")
+    response = client_of(desk).get(f"{V1}/staff/?site={site.pk}&role=nurse")
 
     assert response.status_code == 200, response.content
     ids = [row["id"] for row in response.json()["results"]]
@@ -45,18 +39,20 @@ def test_staff_of_one_site_are_not_shown_the_ids_of_other_sites_a_colleague_work
     shared_nurse = StaffFactory(role=Role.NURSE, sites=[site_a, site_b])
     wide = StaffFactory(role=Role.CLINIC_ADMIN, all_sites=True)
 
-    one = _client(desk_a).get(f"{V1}/staff/{shared_nurse.pk}/")
-    listed = _client(desk_a).get(f"{V1}/staff/?limit=200")
+    one = client_of(desk_a).get(f"{V1}/staff/{shared_nurse.pk}/")
+    listed = client_of(desk_a).get(f"{V1}/staff/?limit=200")
 
     assert one.status_code == 200, one.content
     assert one.json()["sites"] == [site_a.pk], "site A's desk was told the id of site B"
     assert {pk for row in listed.json()["results"] for pk in row["sites"]} == {site_a.pk}
-    assert sorted(_client(wide).get(f"{V1}/staff/{shared_nurse.pk}/").json()["sites"]) == sorted([site_a.pk, site_b.pk])
+    assert sorted(client_of(wide).get(f"{V1}/staff/{shared_nurse.pk}/").json()["sites"]) == sorted(
+        [site_a.pk, site_b.pk]
+    )
 
 
 def test_a_shift_clash_at_another_site_does_not_tell_a_site_administrator_its_id_and_hours():
     site_a, site_b = SiteFactory(), SiteFactory()
-    admin_a = _client(StaffFactory(role=Role.CLINIC_ADMIN, sites=[site_a]))
+    admin_a = client_of(StaffFactory(role=Role.CLINIC_ADMIN, sites=[site_a]))
     nurse = StaffFactory(role=Role.NURSE, sites=[site_a, site_b])
     elsewhere = Shift.objects.create(
         staff=nurse,
@@ -73,7 +69,9 @@ def test_a_shift_clash_at_another_site_does_not_tell_a_site_administrator_its_id
     }
 
     refused = admin_a.post(f"{V1}/shifts/", body, format="json")
-    told_wide = _client(StaffFactory(role=Role.CLINIC_ADMIN, all_sites=True)).post(f"{V1}/shifts/", body, format="json")
+    told_wide = client_of(StaffFactory(role=Role.CLINIC_ADMIN, all_sites=True)).post(
+        f"{V1}/shifts/", body, format="json"
+    )
 
     assert refused.status_code == 409, refused.content
     message = refused.json()["error"]["message"]
