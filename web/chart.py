@@ -224,7 +224,13 @@ def plan_adjust(request: HttpRequest, plan_id: int) -> HttpResponse:
                 messages.success(request, "The plan is paused; its future sessions were released.")
             elif action == PlanAdjustForm.RESUME:
                 booked = plan_resume(resume_date=data["from_date"], **common)
-                messages.success(request, f"The plan is resumed; {len(booked)} sessions booked.")
+                if booked:
+                    messages.success(request, f"The plan is resumed; {len(booked)} sessions booked.")
+                else:
+                    # Nothing booked is news the clinician must read: the plan's flag says why.
+                    plan.refresh_from_db(fields=["needs_attention", "attention_reason"])
+                    why = plan.attention_reason if plan.needs_attention else ""
+                    messages.warning(request, f"The plan is resumed; no session was booked. {why}".strip())
             elif action == PlanAdjustForm.END:
                 plan_end(**common)
                 messages.success(request, "The plan is ended.")

@@ -176,6 +176,10 @@ def plan_rule_violations(
                 violations.append(
                     f"maintenance follows the induction, and only {held} of its {rule.total_sessions} sessions come before this one"
                 )
+        if day > plan.review_date:
+            # The course stops at its review date (prolonged use risks dependence), as the layout
+            # does (maintenance_replan): past it, a prescriber moves the date or accepts the break.
+            violations.append(f"after the plan's review date ({plan.review_date:%a %-d %b %Y})")
         rule_m = maintenance_rule(plan)
         allowed = f"the protocol allows {rule_m.min_days}–{rule_m.max_days}"
         if before:

@@ -10,12 +10,14 @@ from collections import Counter
 from dateutil.relativedelta import relativedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import QuerySet
 
 from clinic.dates import require_clinical_dates
 from clinic.models import Role, Site, StaffMember
 from clinic.permissions import require_prescriber, require_works_at, works_at
 from patients.models import Patient
 from scheduling.engine import Preferences, remaining_weekly_counts
+from scheduling.engine.wallclock import local_day
 from scheduling.errors import CourseDoesNotFit, InvalidInput, InvalidState, StaleVersion
 from scheduling.models import (
     OPEN_PLAN_STATUSES,
@@ -33,7 +35,7 @@ from scheduling.models import (
 )
 from scheduling.selectors import plan_preferences, resume_days
 from scheduling.services.appointments import appointment_cancel
-from scheduling.services.core import PLAN_AND_PATIENT_ROWS, acting_user, save_with_history
+from scheduling.services.core import PLAN_AND_PATIENT_ROWS, acting_user, local_label, save_with_history
 from scheduling.services.courses import (
     MaintenanceReplan,
     course_book,
@@ -207,9 +209,48 @@ def plan_change_review_date(
         raise InvalidInput("The review date must be after the plan's start date.")
     old = plan.review_date
     plan.review_date = review_date
-    _save(plan, ["review_date"], actor=actor, reason=f"Review date {old} → {review_date}: {reason}")
+    zone = plan.site.zone
+    after_review = [
+        a
+        for a in _upcoming_maintenance(plan, now=now).order_by("-starts_at")
+        if local_day(a.starts_at, zone) > review_date
+    ]
+    # A date brought forward (a dependence concern) ends the course there: the sessions after it that
+    # the patient has not confirmed are released, latest first so the rest keep their numbers. One
+    # the patient confirmed stays booked and the plan is flagged: the prescriber decides (cancel it,
+    # or keep it) rather than the patient losing an agreed date without anyone deciding it.
+    released = [a for a in after_review if a.status == AppointmentStatus.BOOKED]
+    for appointment in released:
+        appointment_cancel(
+            appointment=appointment,
+            actor=actor,
+            reason=f"After the plan's new review date ({review_date:%a %-d %b %Y})",
+            now=now,
+            release_only=True,
+            released_with_plan=ReleasedWithPlan.RESCHEDULED,
+        )
+    confirmed = sorted((a for a in after_review if a.status == AppointmentStatus.CONFIRMED), key=lambda a: a.starts_at)
+    _save(
+        plan,
+        ["review_date"],
+        actor=actor,
+        reason=f"Review date {old} → {review_date} ({len(released)} sessions after it released): {reason}",
+    )
     if plan.status == PlanStatus.ACTIVE and plan.phase == Phase.MAINTENANCE:
         maintenance_apply(plan=plan, actor=actor, now=now, reason="Review date changed")
+    if confirmed:
+        when = ", ".join(local_label(a.starts_at, plan.site) for a in confirmed)
+        _flag(
+            plan,
+            actor=actor,
+            attention=(
+                f"The review date is now {review_date:%a %-d %b %Y}, but the patient confirmed "
+                f"{len(confirmed)} session{'s' if len(confirmed) != 1 else ''} after it ({when}): cancel "
+                f"{'them' if len(confirmed) != 1 else 'it'}, or keep {'them' if len(confirmed) != 1 else 'it'} "
+                "as a prescriber's decision."
+            ),
+            history="Flagged: confirmed sessions after the review date",
+        )
     return plan
 
 
@@ -264,6 +305,17 @@ def plan_resume(
         raise InvalidState("Only a paused plan can be resumed.")
     # A pause is often an illness: what screening says now decides, as for a new course.
     require_eligible(plan=plan, now=now, actor=actor)
+    held = plan.appointments.filter(
+        phase=Phase.INDUCTION, induction_round=plan.induction_round, status=AppointmentStatus.COMPLETED
+    ).count()
+    remaining = plan.protocol.induction_session_count - held
+    fields = ["status", "paused_at"]
+    if plan.phase == Phase.INDUCTION and remaining <= 0:
+        # Every induction session was held during the pause (one already begun when it was paused):
+        # the plan resumes in maintenance, spaced as maintenance from the last session held, and
+        # nothing is laid out before the resume date (the patient said they are away until then).
+        plan.phase = Phase.MAINTENANCE
+        fields.append("phase")
     spacing = resume_days(plan)
     if spacing.earliest is not None and spacing.last_held is not None and resume_date < spacing.earliest:
         raise InvalidInput(
@@ -272,16 +324,11 @@ def plan_resume(
             details={"earliest": spacing.earliest.isoformat(), "field": "from_date"},
         )
     plan.status, plan.paused_at = PlanStatus.ACTIVE, None
-    _save(plan, ["status", "paused_at"], actor=actor, reason=f"Resumed from {resume_date}: {reason}")
+    entered = "; induction complete, maintenance begins" if "phase" in fields else ""
+    _save(plan, fields, actor=actor, reason=f"Resumed from {resume_date}{entered}: {reason}")
     base = plan_preferences(plan)
     usual = usual_preferences(plan, base)
     if plan.phase == Phase.INDUCTION:
-        held = plan.appointments.filter(
-            phase=Phase.INDUCTION, induction_round=plan.induction_round, status="completed"
-        ).count()
-        remaining = plan.protocol.induction_session_count - held
-        if remaining <= 0:
-            return plan_enter_maintenance(plan=plan, actor=actor, now=now)
         weekly = (
             remaining_weekly_counts(plan.protocol.weekly_counts, held)
             if plan.protocol.induction_pattern == Protocol.InductionPattern.WEEKLY
@@ -325,7 +372,7 @@ def plan_resume(
     )
     anchor_day = first_day - dt.timedelta(days=plan.maintenance_interval_days)
     anchor = dt.datetime.combine(anchor_day, usual.earliest or dt.time(12), tzinfo=plan.site.zone)
-    return maintenance_apply(
+    replan = maintenance_replan(
         plan=plan,
         actor=actor,
         now=now,
@@ -334,6 +381,33 @@ def plan_resume(
         prefs=Preferences(weekdays=base.weekdays, earliest=usual.earliest or base.earliest, latest=base.latest),
         first_day=resume_date,
     )
+    if not replan.created and not replan.problems and not _upcoming_maintenance(plan, now=now).exists():
+        # Nothing could be laid out and nothing failed to fit: the course has reached its review
+        # date. Say so, rather than resume into a plan with no session and no word why.
+        passed = "has passed" if resume_date > plan.review_date else "falls before the next maintenance session is due"
+        _flag(
+            plan,
+            actor=actor,
+            attention=(
+                f"Resumed from {resume_date:%a %-d %b %Y}, but the plan's review date ({plan.review_date:%a %-d %b %Y}) "
+                f"{passed}: no maintenance session was booked. A prescriber reviews the course and sets a new "
+                "review date to continue it."
+            ),
+            history="Flagged: resumed at the review date",
+        )
+    return replan.created
+
+
+def _upcoming_maintenance(plan: TreatmentPlan, *, now: dt.datetime) -> QuerySet[Appointment]:
+    return plan.appointments.filter(phase=Phase.MAINTENANCE, status__in=UPCOMING_STATUSES, starts_at__gt=now)
+
+
+def _flag(plan: TreatmentPlan, *, actor: AbstractBaseUser | None, attention: str, history: str) -> None:
+    """Flag the plan for the clinician; a reason already standing (not yet reviewed) is kept before it."""
+    if plan.needs_attention and plan.attention_reason and attention not in plan.attention_reason:
+        attention = f"{plan.attention_reason.rstrip('.')}. {attention}"
+    plan.needs_attention, plan.attention_reason = True, attention
+    _save(plan, ["needs_attention", "attention_reason"], actor=actor, reason=history)
 
 
 @transaction.atomic
@@ -405,6 +479,11 @@ def plan_override_eligibility(
     reason = _require_reason(reason)
     staff = actor.staff  # type: ignore[attr-defined]  # require_prescriber found it
     plan = _lock(plan, expected_version)
+    if plan.status not in OPEN_PLAN_STATUSES:
+        # A decision to treat belongs to a course that can still treat, not to a closed one's history.
+        raise InvalidState(
+            f"The plan is {plan.get_status_display().lower()}; a screening override is recorded only on an open plan."
+        )
     screening = patient_eligibility(patient=plan.patient, on=now.astimezone(plan.site.zone).date())
     if screening.eligible:
         raise InvalidState("The screening allows treatment; there is nothing to override.")
@@ -422,8 +501,11 @@ def plan_override_eligibility(
         actor=actor,
         reason=f"Screening override: {reason}",
     )
-    upcoming = plan.appointments.filter(phase=Phase.MAINTENANCE, status__in=UPCOMING_STATUSES, starts_at__gt=now)
-    if plan.status == PlanStatus.ACTIVE and plan.phase == Phase.MAINTENANCE and not upcoming.exists():
+    if (
+        plan.status == PlanStatus.ACTIVE
+        and plan.phase == Phase.MAINTENANCE
+        and not _upcoming_maintenance(plan, now=now).exists()
+    ):
         # The screening had stopped maintenance being laid out (courses.SCREENING_STOPS_MAINTENANCE).
         maintenance_apply(plan=plan, actor=actor, now=now, reason="Maintenance scheduled after the screening override")
     return plan

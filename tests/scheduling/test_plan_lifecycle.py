@@ -1,0 +1,216 @@
+"""A plan's lifecycle against its review date and its state: no maintenance after the review date
+without a prescriber's decision, a review date brought forward releases or flags what lies past
+it, resuming books nothing before the resume date and says why when the review date has passed,
+and a closed plan takes no screening override."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from patients.models import Contraindication, PatientFlag
+from scheduling import services
+from scheduling.errors import InvalidState, PlanRuleBroken
+from scheduling.models import AppointmentStatus, Phase, PlanStatus
+from tests.clinical_helpers import complete_session, record_session_for_completion
+from tests.factories import PatientFactory
+from tests.scheduling.conftest import NOW, START
+
+pytestmark = pytest.mark.django_db
+
+
+def _into_maintenance(clinic, **plan_kwargs):
+    plan = clinic.plan(**plan_kwargs)
+    booked = services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
+    for session in booked:
+        complete_session(session)
+    plan.refresh_from_db()
+    assert plan.phase == Phase.MAINTENANCE
+    return plan, booked
+
+
+def _open_maintenance(plan):
+    return list(
+        plan.appointments.filter(phase=Phase.MAINTENANCE, status__in=["booked", "confirmed"]).order_by("starts_at")
+    )
+
+
+def _past_the_review_date(clinic, review):
+    """A plan in maintenance whose review date is `review`, and a weekday 10:00 after it, one
+    interval after the last session laid out."""
+    plan, induction = _into_maintenance(clinic, review_date=review, maintenance_interval_days=28)
+    laid_out = _open_maintenance(plan)
+    last = laid_out[-1] if laid_out else induction[-1]
+    day = last.starts_at.astimezone(clinic.site.zone).date() + dt.timedelta(days=28)
+    while day.weekday() >= 5:  # the site is open Monday to Friday
+        day += dt.timedelta(days=1)
+    assert day > review, "set-up: the session must fall after the review date"
+    now = induction[-1].ends_at + dt.timedelta(hours=1)
+    return plan, dt.datetime.combine(day, dt.time(10), tzinfo=clinic.site.zone), now
+
+
+def test_the_front_desk_cannot_book_maintenance_past_the_review_date_without_a_prescriber(clinic):
+    review = START + dt.timedelta(days=80)
+    plan, starts_at, now = _past_the_review_date(clinic, review)
+
+    with pytest.raises(PlanRuleBroken) as refused:
+        services.appointment_book(
+            patient=plan.patient,
+            plan=plan,
+            site=clinic.site,
+            starts_at=starts_at,
+            chair=clinic.chairs[0],
+            actor=clinic.front_desk.user,
+            now=now,
+            phase=Phase.MAINTENANCE,
+        )
+    assert f"after the plan's review date ({review:%a %-d %b %Y})" in str(refused.value), refused.value
+    assert refused.value.details["can_override"] is False, "the front desk cannot accept the break"
+
+
+def test_a_prescriber_may_book_maintenance_past_the_review_date_with_a_reason(clinic):
+    review = START + dt.timedelta(days=80)
+    plan, starts_at, now = _past_the_review_date(clinic, review)
+
+    booked = services.appointment_book(
+        patient=plan.patient,
+        plan=plan,
+        site=clinic.site,
+        starts_at=starts_at,
+        chair=clinic.chairs[0],
+        actor=clinic.prescriber.user,
+        now=now,
+        phase=Phase.MAINTENANCE,
+        override_reason="One more session before the review appointment",
+    )
+    assert booked.rule_override_reason == "One more session before the review appointment"
+
+
+def test_resuming_a_plan_whose_induction_was_completed_while_paused_books_nothing_before_the_resume_date(clinic):
+    plan = clinic.plan(maintenance_interval_days=28)
+    booked = services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
+    for session in booked[:-1]:
+        complete_session(session)
+    last = booked[-1]
+    services.appointment_check_in(appointment=last, actor=None, now=last.starts_at)
+    # The patient tells the nurse in the chair that they leave for two months tomorrow: the session
+    # begun is not released by the pause and is completed.
+    services.plan_pause(
+        plan=plan, reason="Travelling abroad for two months", actor=clinic.prescriber.user, now=last.starts_at
+    )
+    record_session_for_completion(last)
+    services.appointment_complete(appointment=last, actor=None, now=last.ends_at)
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.PAUSED and plan.phase == Phase.INDUCTION
+
+    back = last.starts_at.astimezone(clinic.site.zone).date() + dt.timedelta(days=60)
+    created = services.plan_resume(
+        plan=plan,
+        resume_date=back,
+        reason="Back from travel",
+        actor=clinic.prescriber.user,
+        now=last.ends_at + dt.timedelta(days=1),
+    )
+    plan.refresh_from_db()
+    days = sorted(a.starts_at.astimezone(clinic.site.zone).date() for a in created)
+    assert plan.phase == Phase.MAINTENANCE and plan.status == PlanStatus.ACTIVE
+    assert days, "resume laid out no maintenance at all"
+    assert days[0] >= back, f"maintenance booked on {days[0]}, before the resume date {back}"
+
+
+def test_resuming_a_maintenance_plan_after_its_review_date_books_nothing_and_flags_why(clinic):
+    review = START + dt.timedelta(days=80)
+    plan, induction = _into_maintenance(clinic, review_date=review, maintenance_interval_days=28)
+    assert not plan.needs_attention, plan.attention_reason
+    now = induction[-1].ends_at + dt.timedelta(hours=1)
+    services.plan_pause(plan=plan, reason="Unwell", actor=clinic.prescriber.user, now=now)
+
+    created = services.plan_resume(
+        plan=plan,
+        resume_date=review + dt.timedelta(days=10),
+        reason="Recovered",
+        actor=clinic.prescriber.user,
+        now=now + dt.timedelta(days=1),
+    )
+    plan.refresh_from_db()
+    assert created == []
+    assert plan.status == PlanStatus.ACTIVE
+    assert plan.needs_attention, "nothing was booked and the plan does not say why"
+    assert f"review date ({review:%a %-d %b %Y}) has passed" in plan.attention_reason, plan.attention_reason
+    assert "sets a new review date" in plan.attention_reason, plan.attention_reason
+
+
+def test_a_screening_override_is_not_recorded_on_an_ended_plan(clinic):
+    patient = PatientFactory(home_site=clinic.site)
+    plan = clinic.plan(patient=patient)
+    services.plan_end(plan=plan, reason="Patient moved away", actor=clinic.prescriber.user, now=NOW)
+    rule = Contraindication.objects.create(code="psychosis", label="Active psychosis", kind="flag")
+    PatientFlag.objects.create(patient=patient, contraindication=rule, recorded_by=clinic.prescriber.user)
+
+    with pytest.raises(InvalidState, match="recorded only on an open plan"):
+        services.plan_override_eligibility(
+            plan=plan, reason="Psychiatrist cleared", actor=clinic.prescriber.user, now=NOW
+        )
+    plan.refresh_from_db()
+    assert plan.eligibility_override_by_id is None
+
+
+def test_bringing_the_review_date_forward_flags_a_confirmed_session_after_it_and_keeps_it(clinic):
+    plan, induction = _into_maintenance(clinic, maintenance_interval_days=28)
+    sessions = _open_maintenance(plan)
+    assert len(sessions) >= 3, "set-up: a few maintenance sessions are laid out"
+    now = induction[-1].ends_at + dt.timedelta(hours=1)
+    second = sessions[1]
+    services.appointment_confirm(appointment=second, actor=None, now=now)
+    zone = clinic.site.zone
+    new_review = sessions[0].starts_at.astimezone(zone).date() + dt.timedelta(days=7)
+    assert new_review < second.starts_at.astimezone(zone).date()
+
+    services.plan_change_review_date(
+        plan=plan,
+        review_date=new_review,
+        reason="Dependence concern: review after the next session",
+        actor=clinic.prescriber.user,
+        now=now,
+    )
+    second.refresh_from_db()
+    plan.refresh_from_db()
+    past_review = [a for a in _open_maintenance(plan) if a.starts_at.astimezone(zone).date() > new_review]
+    # The patient agreed to the confirmed date: it stays until the prescriber decides, and the plan says so.
+    assert [a.pk for a in past_review] == [second.pk], [(a.starts_at, a.status) for a in past_review]
+    assert second.status == AppointmentStatus.CONFIRMED
+    assert plan.needs_attention, (
+        "a confirmed session stays booked after the new review date and the plan is not flagged"
+    )
+    assert f"review date is now {new_review:%a %-d %b %Y}" in plan.attention_reason, plan.attention_reason
+
+
+def test_bringing_the_review_date_forward_releases_unconfirmed_sessions_after_it_even_before_a_confirmed_one(clinic):
+    plan, induction = _into_maintenance(clinic, maintenance_interval_days=28)
+    sessions = _open_maintenance(plan)
+    assert len(sessions) >= 3, "set-up: a few maintenance sessions are laid out"
+    now = induction[-1].ends_at + dt.timedelta(hours=1)
+    second, third = sessions[1], sessions[2]
+    # The third is confirmed, so the re-plan's layout starts after it: the second, unconfirmed and
+    # between the new review date and the third, is not the layout's to release.
+    services.appointment_confirm(appointment=third, actor=None, now=now)
+    zone = clinic.site.zone
+    new_review = sessions[0].starts_at.astimezone(zone).date() + dt.timedelta(days=7)
+
+    services.plan_change_review_date(
+        plan=plan,
+        review_date=new_review,
+        reason="Dependence concern: review after the next session",
+        actor=clinic.prescriber.user,
+        now=now,
+    )
+    second.refresh_from_db()
+    assert second.status == AppointmentStatus.CANCELLED, f"session {second.sequence} stays {second.status}"
+    assert second.cancellation_reason == f"After the plan's new review date ({new_review:%a %-d %b %Y})"
+    assert second.released_with_plan == "rescheduled"
+    assert not second.reminders.filter(kind="reminder", status="pending").exists(), (
+        "the released session's reminders still go out"
+    )
+    past_review = [a for a in _open_maintenance(plan) if a.starts_at.astimezone(zone).date() > new_review]
+    assert [a.pk for a in past_review] == [third.pk]

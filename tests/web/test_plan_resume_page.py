@@ -1,0 +1,39 @@
+"""The plan page's answer to resuming: when nothing is booked, it says why."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from scheduling import services
+from scheduling.models import PlanStatus
+from tests.clinical_helpers import complete_session
+from tests.web.conftest import login
+
+pytestmark = pytest.mark.django_db
+
+
+def test_resuming_a_maintenance_plan_after_its_review_date_says_why_no_session_was_booked(client, web):
+    for session in web.sessions_a:
+        complete_session(session)
+    after = web.sessions_a[-1].ends_at + dt.timedelta(hours=1)
+    services.plan_pause(plan=web.plan_a, reason="Unwell", actor=web.prescriber.user, now=after)
+    web.plan_a.refresh_from_db()
+    review = web.plan_a.review_date
+    back = review + dt.timedelta(days=7)
+
+    with time_machine.travel(after + dt.timedelta(days=1), tick=False):
+        login(client, web.prescriber.user)
+        response = client.post(
+            reverse("web:plan-adjust", args=[web.plan_a.pk]),
+            {"action": "resume", "from_date": back.isoformat(), "reason": "Recovered", "version": web.plan_a.version},
+            follow=True,
+        )
+    page = response.content.decode()
+    web.plan_a.refresh_from_db()
+    assert web.plan_a.status == PlanStatus.ACTIVE
+    assert "no session was booked" in page, page
+    assert f"review date ({review:%a %-d %b %Y}) has passed" in page, "the page does not say why nothing was booked"
