@@ -56,8 +56,10 @@ class PlanAdjustForm(RefusesControlCharacters, forms.Form):
     """One change to a plan; the reason is kept in the plan's history."""
 
     PAUSE, RESUME, END, INTERVAL, NEW_INDUCTION = "pause", "resume", "end", "interval", "new_induction"
+    REVIEW = "review"
     ACTIONS = [
         (INTERVAL, "Change the maintenance interval"),
+        (REVIEW, "Change the review date"),
         (PAUSE, "Pause the plan"),
         (RESUME, "Resume the plan"),
         (END, "End the plan early"),
@@ -67,6 +69,12 @@ class PlanAdjustForm(RefusesControlCharacters, forms.Form):
     action = forms.ChoiceField(label="Change", choices=ACTIONS, widget=forms.RadioSelect)
     interval_days = forms.IntegerField(
         label="New maintenance interval (days)", required=False, min_value=1, max_value=365
+    )
+    review_date = ClinicalDateField(
+        label="New review date",
+        required=False,
+        widget=DateInput,
+        help_text="The course stops here: no maintenance after it unless a prescriber accepts one.",
     )
     from_date = ClinicalDateField(
         label="Resume or restart from",
@@ -90,6 +98,8 @@ class PlanAdjustForm(RefusesControlCharacters, forms.Form):
             # Each role sees only the fields of the changes it may make.
             if self.INTERVAL not in allowed:
                 del self.fields["interval_days"]
+            if self.REVIEW not in allowed:
+                del self.fields["review_date"]
             restarts = [a for a in (self.RESUME, self.NEW_INDUCTION) if a in allowed]
             if not restarts:
                 del self.fields["from_date"]
@@ -105,6 +115,8 @@ class PlanAdjustForm(RefusesControlCharacters, forms.Form):
         action = data.get("action")
         if action == self.INTERVAL and not data.get("interval_days"):
             self.add_error("interval_days", "Give the new interval in days.")
+        if action == self.REVIEW and not data.get("review_date"):
+            self.add_error("review_date", "Give the new review date.")
         if action in (self.RESUME, self.NEW_INDUCTION) and not data.get("from_date"):
             self.add_error("from_date", "Give the day to restart from.")
         return data

@@ -132,7 +132,7 @@ def test_the_chart_offers_a_prescriber_every_change(client, clinic, maintenance_
     login(client, clinic.prescriber.user)
     chart = client.get(reverse("web:patient", args=[maintenance_plan.patient_id]))
     offered = {value for value, _ in chart.context["adjust_form"].fields["action"].choices}
-    assert offered == {"interval", "pause", "end", "new_induction"}
+    assert offered == {"interval", "review", "pause", "end", "new_induction"}
 
 
 # Accepting a break of the plan's rules (a session closer to the last one than the protocol allows)

@@ -34,6 +34,7 @@ from scheduling.selectors import resume_days
 from scheduling.services import (
     patient_eligibility,
     plan_change_interval,
+    plan_change_review_date,
     plan_end,
     plan_new_induction,
     plan_pause,
@@ -54,16 +55,30 @@ def _check_in_open(appointment: Appointment, now: dt.datetime) -> bool:
 
 def allowed_actions(plan: TreatmentPlan) -> list[str]:
     if plan.status == PlanStatus.ACTIVE:
-        return [PlanAdjustForm.INTERVAL, PlanAdjustForm.PAUSE, PlanAdjustForm.END, PlanAdjustForm.NEW_INDUCTION]
+        return [
+            PlanAdjustForm.INTERVAL,
+            PlanAdjustForm.REVIEW,
+            PlanAdjustForm.PAUSE,
+            PlanAdjustForm.END,
+            PlanAdjustForm.NEW_INDUCTION,
+        ]
     if plan.status == PlanStatus.PAUSED:
-        return [PlanAdjustForm.RESUME, PlanAdjustForm.INTERVAL, PlanAdjustForm.END, PlanAdjustForm.NEW_INDUCTION]
+        return [
+            PlanAdjustForm.RESUME,
+            PlanAdjustForm.INTERVAL,
+            PlanAdjustForm.REVIEW,
+            PlanAdjustForm.END,
+            PlanAdjustForm.NEW_INDUCTION,
+        ]
     if plan.status == PlanStatus.DRAFT:
-        return [PlanAdjustForm.INTERVAL, PlanAdjustForm.END]
+        return [PlanAdjustForm.INTERVAL, PlanAdjustForm.REVIEW, PlanAdjustForm.END]
     return []
 
 
 # Clinical decisions about a course: the prescriber's alone (the services refuse anyone else too).
-PRESCRIBER_ACTIONS = frozenset({PlanAdjustForm.INTERVAL, PlanAdjustForm.END, PlanAdjustForm.NEW_INDUCTION})
+PRESCRIBER_ACTIONS = frozenset(
+    {PlanAdjustForm.INTERVAL, PlanAdjustForm.REVIEW, PlanAdjustForm.END, PlanAdjustForm.NEW_INDUCTION}
+)
 
 
 def actions_for(plan: TreatmentPlan, staff) -> list[str]:
@@ -172,6 +187,7 @@ def chart_context(
                 initial={
                     "version": open_plan.version,
                     "interval_days": open_plan.maintenance_interval_days,
+                    "review_date": open_plan.review_date,
                     "from_date": _default_from_date(open_plan, now),
                     "action": actions[0] if actions else None,
                 },
@@ -240,6 +256,13 @@ def plan_adjust(request: HttpRequest, plan_id: int) -> HttpResponse:
                     request,
                     f"The maintenance interval is now {data['interval_days']} days: {replan.summary(plan.site)}.",
                 )
+            elif action == PlanAdjustForm.REVIEW:
+                changed = plan_change_review_date(review_date=data["review_date"], **common)
+                text = f"The review date is now {changed.review_date:%a %-d %b %Y}."
+                if changed.needs_attention:
+                    messages.warning(request, f"{text} {changed.attention_reason}")
+                else:
+                    messages.success(request, text)
             elif action == PlanAdjustForm.NEW_INDUCTION:
                 booked = plan_new_induction(start_date=data["from_date"], **common)
                 messages.success(request, f"A new induction is booked: {len(booked)} sessions.")

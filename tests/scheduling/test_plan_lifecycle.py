@@ -9,13 +9,14 @@ import datetime as dt
 
 import pytest
 
+from clinic.models import Role
 from patients.models import Contraindication, PatientFlag
 from scheduling import services
 from scheduling.errors import InvalidState, PlanRuleBroken
 from scheduling.models import AppointmentStatus, Phase, PlanStatus
 from tests.clinical_helpers import complete_session, record_session_for_completion
-from tests.factories import PatientFactory
-from tests.scheduling.conftest import NOW, START
+from tests.factories import PatientFactory, StaffFactory
+from tests.scheduling.conftest import NOW, START, add_shifts
 
 pytestmark = pytest.mark.django_db
 
@@ -214,3 +215,51 @@ def test_bringing_the_review_date_forward_releases_unconfirmed_sessions_after_it
     )
     past_review = [a for a in _open_maintenance(plan) if a.starts_at.astimezone(zone).date() > new_review]
     assert [a.pk for a in past_review] == [third.pk]
+
+
+def _confirmed_session_kept_past_new_review_date(clinic):
+    """A maintenance session the patient confirmed, kept (as the flag invites the prescriber to)
+    after the review date was brought forward before it."""
+    plan, induction = _into_maintenance(clinic, maintenance_interval_days=28)
+    sessions = _open_maintenance(plan)
+    assert len(sessions) >= 3
+    now = induction[-1].ends_at + dt.timedelta(hours=1)
+    second = sessions[1]
+    services.appointment_confirm(appointment=second, actor=None, now=now)
+    new_review = sessions[0].starts_at.astimezone(clinic.site.zone).date() + dt.timedelta(days=7)
+    services.plan_change_review_date(
+        plan=plan,
+        review_date=new_review,
+        reason="Dependence concern: review after the next session",
+        actor=clinic.prescriber.user,
+        now=now,
+    )
+    second.refresh_from_db()
+    assert second.status == AppointmentStatus.CONFIRMED
+    return second, now
+
+
+@pytest.mark.parametrize("change", ["chair", "nurse"])
+def test_the_front_desk_changes_the_chair_or_nurse_of_a_session_kept_after_the_review_date(clinic, change):
+    """The time stays: no infusion is placed after the review date anew (the prescriber kept this
+    one), so a broken chair or a nurse off sick needs no prescriber's reason."""
+    second, now = _confirmed_session_kept_past_new_review_date(clinic)
+    if change == "chair":
+        other = {"chair": next(c for c in clinic.chairs if c.pk != second.chair_id)}
+    else:
+        nurse = StaffFactory(role=Role.NURSE, sites=[clinic.site])
+        add_shifts(nurse, clinic.site, START - dt.timedelta(days=7), 240)
+        other = {"nurse": nurse}
+    moved = services.appointment_move(
+        appointment=second, starts_at=second.starts_at, actor=clinic.front_desk.user, now=now, **other
+    )
+    assert getattr(moved, f"{change}_id") == other[change].pk
+    assert moved.status == AppointmentStatus.CONFIRMED, "the patient's confirmation stays with their time"
+    # A new time after the review date is still the prescriber's decision.
+    with pytest.raises(PlanRuleBroken):
+        services.appointment_move(
+            appointment=moved,
+            starts_at=moved.starts_at + dt.timedelta(days=1),
+            actor=clinic.front_desk.user,
+            now=now,
+        )

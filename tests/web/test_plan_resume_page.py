@@ -37,3 +37,42 @@ def test_resuming_a_maintenance_plan_after_its_review_date_says_why_no_session_w
     assert web.plan_a.status == PlanStatus.ACTIVE
     assert "no session was booked" in page, page
     assert f"review date ({review:%a %-d %b %Y}) has passed" in page, "the page does not say why nothing was booked"
+
+
+def test_a_prescriber_sets_a_new_review_date_from_the_chart_and_a_nurse_is_not_offered_it(client, web):
+    """The course stops at its review date, and the pages tell the clinician to set a new one: the
+    chart's plan form is where a prescriber does it (the service's rules and history)."""
+    for session in web.sessions_a:
+        complete_session(session)
+    after = web.sessions_a[-1].ends_at + dt.timedelta(hours=1)
+    web.plan_a.refresh_from_db()
+    later = web.plan_a.review_date + dt.timedelta(days=90)
+
+    with time_machine.travel(after, tick=False):
+        login(client, web.nurse.user)
+        chart = client.get(reverse("web:patient", args=[web.plan_a.patient_id])).content.decode()
+        assert "Change the review date" not in chart
+        refused = client.post(
+            reverse("web:plan-adjust", args=[web.plan_a.pk]),
+            {"action": "review", "review_date": later.isoformat(), "reason": "x", "version": web.plan_a.version},
+        )
+        assert refused.status_code == 400
+        client.logout()
+
+        login(client, web.prescriber.user)
+        chart = client.get(reverse("web:patient", args=[web.plan_a.patient_id])).content.decode()
+        assert "Change the review date" in chart and 'name="review_date"' in chart
+        response = client.post(
+            reverse("web:plan-adjust", args=[web.plan_a.pk]),
+            {
+                "action": "review",
+                "review_date": later.isoformat(),
+                "reason": "Reviewed: continuing maintenance",
+                "version": web.plan_a.version,
+            },
+            follow=True,
+        )
+    web.plan_a.refresh_from_db()
+    assert web.plan_a.review_date == later
+    assert f"The review date is now {later:%a %-d %b %Y}." in response.content.decode()
+    assert web.plan_a.history.filter(history_change_reason__endswith="Reviewed: continuing maintenance").exists()
