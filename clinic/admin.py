@@ -222,12 +222,15 @@ class ShiftsFormSet(BaseInlineFormSet):
     def clean(self) -> None:
         super().clean()
         rows = sorted(
-            (form.cleaned_data["starts_at"], form.cleaned_data["ends_at"], form.cleaned_data.get("site"))
-            for form in self.forms
-            if getattr(form, "cleaned_data", None)
-            and not form.cleaned_data.get("DELETE")
-            and form.cleaned_data.get("starts_at")
-            and form.cleaned_data.get("ends_at")
+            (
+                (form.cleaned_data["starts_at"], form.cleaned_data["ends_at"], form.cleaned_data.get("site"))
+                for form in self.forms
+                if getattr(form, "cleaned_data", None)
+                and not form.cleaned_data.get("DELETE")
+                and form.cleaned_data.get("starts_at")
+                and form.cleaned_data.get("ends_at")
+            ),
+            key=lambda row: (row[0], row[1]),  # sites do not order: two rows of the same times are compared by time
         )
         for (_, ends_at, site), (starts_at, _, next_site) in itertools.pairwise(rows):
             if starts_at < ends_at:

@@ -64,7 +64,17 @@ class AccessLogMiddleware:
             setattr(request, audit.ANONYMOUS_ATTRIBUTE, True)
         secrets = [str(view_kwargs[name]) for name in SECRET_URL_PARTS if view_kwargs.get(name)]
         if secrets:
-            path = request.path
-            for secret in secrets:
-                path = path.replace(secret, "[token]")
-            setattr(request, ACCESS_LOG_PATH_ATTRIBUTE, path)
+            setattr(request, ACCESS_LOG_PATH_ATTRIBUTE, path_without_secrets(request.path, secrets))
+
+
+def path_without_secrets(path: str, secrets: list[str]) -> str:
+    """`path` with each secret's own place named "[token]". The secrets stand last in the address
+    (`…/<uidb64>/<token>/`, `/calendar/<token>.ics`), the token after the uidb64, so each is
+    replaced at its last occurrence before the one replaced already: a token that also spells a
+    piece of the address (`/r/cancel/c/`) leaves the rest of it readable."""
+    tail = ""
+    for secret in secrets:  # in SECRET_URL_PARTS order: the one nearest the end first
+        head, found, rest = path.rpartition(secret)
+        if found:
+            path, tail = head, f"[token]{rest}{tail}"
+    return path + tail

@@ -64,3 +64,18 @@ def test_the_access_log_never_holds_the_waitlist_accept_links_token(client, web,
     assert len(rows) == 2, "the anonymous accept link is logged"
     leaked = [row.path for row in rows if token in row.path]
     assert not leaked, f"the accept link's token is in the access log: {leaked}"
+
+
+@pytest.mark.parametrize(
+    ("url", "logged"),
+    [
+        ("/r/cancel/c/", "/r/cancel/[token]/"),
+        ("/r/confirm/r/", "/r/confirm/[token]/"),
+        ("/account/password/reset/MTA/set/", "/account/password/reset/[token]/[token]/"),
+    ],
+)
+def test_a_token_that_also_spells_part_of_the_address_replaces_only_its_own_place(client, url, logged):
+    """A probe with a guessed token keeps the endpoint readable in the log (confirm or cancel)."""
+    client.get(url, REMOTE_ADDR="192.0.2.46")
+    entry = AccessLog.objects.exclude(path="").latest("pk")
+    assert entry.path == logged, f"logged as {entry.path!r}"

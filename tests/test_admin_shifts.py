@@ -51,6 +51,21 @@ def test_two_overlapping_new_shifts_on_the_staff_page_are_an_error_and_neither_i
     assert Shift.objects.filter(staff=nurse).count() == 2
 
 
+def test_the_same_shift_typed_twice_at_two_sites_is_an_overlap_not_a_server_error(admin_client):
+    """Rows of equal times are ordered by time alone (two sites cannot be ordered)."""
+    site, other = SiteFactory(time_zone="America/Los_Angeles"), SiteFactory(time_zone="America/Los_Angeles")
+    nurse = StaffFactory(role=Role.NURSE, sites=[site, other])
+    url = f"/admin/clinic/staffmember/{nurse.pk}/change/"
+    data = as_posted(admin_client.get(url).content.decode())
+    data.update({"shifts-TOTAL_FORMS": "2"})
+    data.update(_row(0, nurse, site, "2031-03-04", "07:00:00", "15:00:00"))
+    data.update(_row(1, nurse, other, "2031-03-04", "07:00:00", "15:00:00"))
+    answer = admin_client.post(url, data)
+    assert answer.status_code == 200, answer.status_code
+    assert "Two of these shifts overlap" in " ".join(errors_on(answer.content.decode()))
+    assert not Shift.objects.filter(staff=nurse).exists()
+
+
 def test_a_shift_at_a_site_the_staff_member_does_not_work_at_is_refused(admin_client):
     site, elsewhere = SiteFactory(time_zone="UTC"), SiteFactory(time_zone="UTC")
     nurse = StaffFactory(role=Role.NURSE, sites=[site])

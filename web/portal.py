@@ -19,7 +19,6 @@ from icalendar import Calendar
 
 from clinic.audit import log_anonymous_access, patients_shown
 from clinic.errors import DomainError
-from clinic.security.signals import ACCESS_LOG_PATH_ATTRIBUTE
 from measures.selectors import due_questionnaires
 from patients.email_confirmation import (
     CONFIRM_MAX_AGE,
@@ -178,9 +177,6 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     but it dies with the login: a revoked or rotated token, or a patient whose portal login is
     gone or deactivated, answers 404 like a token that never existed.
     Two queries whatever the number of sessions."""
-    # The token is the patient's only authority and lives until rotated: the access log, which
-    # administrators read, names the feed without it (a wrong token's request too).
-    setattr(request, ACCESS_LOG_PATH_ATTRIBUTE, request.path.replace(token, "[token]"))
     patient = get_object_or_404(
         Patient.objects.select_related("home_site"),
         calendar_token=token,
@@ -305,7 +301,6 @@ PENDING_CONFIRMATION = "email_confirmation_token"
 def email_confirmation_link(request: HttpRequest, token: str) -> HttpResponse:
     """The mailed link: it keeps the token in the session and goes on to the confirmation page (a
     patient signed out signs in on the way there)."""
-    setattr(request, ACCESS_LOG_PATH_ATTRIBUTE, request.path.replace(token, "[token]"))
     request.session[PENDING_CONFIRMATION] = token
     return redirect("web:portal-email-confirmation")
 

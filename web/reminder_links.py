@@ -15,7 +15,6 @@ from django.views.decorators.http import require_http_methods
 
 from clinic.audit import log_anonymous_access, patients_shown
 from clinic.errors import DomainError
-from clinic.security.signals import ACCESS_LOG_PATH_ATTRIBUTE
 from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus
 from scheduling.reminders import tokens
 from scheduling.services.appointments import appointment_cancel, appointment_confirm
@@ -48,8 +47,6 @@ def _page(
 
 
 def _resolve(request: HttpRequest, token: str, purpose: str, now: dt.datetime) -> Appointment | HttpResponse:
-    # The token acts for the patient until it expires: the access log names the link without it.
-    setattr(request, ACCESS_LOG_PATH_ATTRIBUTE, request.path.replace(token, "[token]"))
     try:
         return tokens.appointment_from_token(token=token, purpose=purpose, now=now)
     except tokens.InvalidLink as exc:

@@ -41,7 +41,7 @@ from clinic.security.password_reset import (
     reset_token_generator,
 )
 from clinic.security.services import token_revoke, tokens_revoke_all, totp_device_confirm, totp_device_start
-from clinic.security.signals import ACCESS_LOG_PATH_ATTRIBUTE, ACCESS_LOG_USERNAME_ATTRIBUTE
+from clinic.security.signals import ACCESS_LOG_USERNAME_ATTRIBUTE
 from clinic.security.two_factor import code_verify, confirmed_device, second_factor_required
 
 log = logging.getLogger(__name__)
@@ -200,12 +200,6 @@ class ClinicPasswordResetConfirmView(PasswordResetConfirmView):
     template_name = "registration/password_reset_confirm.html"
     success_url = reverse_lazy("password-reset-complete")
     token_generator = reset_token_generator  # bound to the address the link went to
-
-    def dispatch(self, *args, **kwargs):
-        token = kwargs.get("token", "")
-        path = self.request.get_full_path()
-        setattr(self.request, ACCESS_LOG_PATH_ATTRIBUTE, path.replace(token, "[token]") if token else path)
-        return super().dispatch(*args, **kwargs)
 
     def get_user(self, uidb64):
         user = super().get_user(uidb64)
