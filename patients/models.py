@@ -293,13 +293,17 @@ class Evaluation(models.Model):
 class EmailChangeNotice(models.Model):
     """A notice owed to the address a patient's contact email had before a change (patients/notices.py):
     written in the change's own transaction, so that it outlives a broker that is down when the change
-    commits. The task sends it and marks it sent; beat's sweep sends those still owed. The address is
+    commits. The task claims it (a lease), sends it outside any transaction and marks it sent; beat's
+    sweep sends those still owed. The address is
     not stored here: it is read from the change's history row and the one before it."""
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="email_change_notices")
     history_id = models.BigIntegerField(unique=True, help_text="The change's row in the patient's history.")
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True, help_text="Sent, or found to have nothing to tell.")
+    claimed_until = models.DateTimeField(
+        null=True, blank=True, help_text="Being sent by a worker until then (the claim's lease)."
+    )
 
     class Meta:
         indexes = [models.Index(fields=["created_at"], condition=Q(sent_at__isnull=True), name="email_notice_owed_idx")]

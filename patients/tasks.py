@@ -12,7 +12,7 @@ from smtplib import SMTPException
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from clinic.validators import same_address
@@ -42,27 +42,35 @@ BODY = (
 # notice of a change tells the patient little the next reminder would not.
 SWEEP_AFTER = dt.timedelta(minutes=5)
 SWEEP_GIVE_UP = dt.timedelta(days=7)
+# A claimed notice is its sender's this long: well past a mail server's answer (EMAIL_TIMEOUT).
+CLAIM_LEASE = dt.timedelta(seconds=max(120, 4 * (settings.EMAIL_TIMEOUT or 30)))
 
 
 def email_change_notice(*, history_id: int) -> bool:
-    """Mail the notice owed for one change (its history row) to the address before it, once: the
-    notice's row is locked while it is sent and marked sent in the same transaction, so the task and
-    the sweep never both send it. False when there is nothing to tell (sent already, the row is
-    gone, or the address before it was empty or is the same). A send that fails leaves it owed."""
-    with transaction.atomic():
-        owed = EmailChangeNotice.objects.select_for_update(skip_locked=True).filter(history_id=history_id)
-        notice = owed.first()
-        if notice is None:
-            # Sent, being sent, or queued before notices were kept (then told as before).
-            if EmailChangeNotice.objects.filter(history_id=history_id).exists():
-                return False
-        elif notice.sent_at is not None:
-            return False
+    """Mail the notice owed for one change (its history row) to the address before it, once. The
+    notice is claimed first by a conditional update (a lease of CLAIM_LEASE), committed at once,
+    and mailed outside any transaction, then marked sent: the task and the sweep never both send
+    it, and no transaction waits on the mail server (on the embedded SQLite a transaction holds
+    the whole database's write lock). False when there is nothing to tell (sent already, being
+    sent, the row is gone, or the address before it was empty or is the same). A send that fails
+    gives the claim back, so the notice stays owed."""
+    now = timezone.now()
+    notices = EmailChangeNotice.objects.filter(history_id=history_id)
+    claimed = (
+        notices.filter(sent_at__isnull=True)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+        .update(claimed_until=now + CLAIM_LEASE)
+    )
+    if not claimed and notices.exists():
+        return False  # sent already, or another worker is sending it
+    # (No row at all: a task queued before notices were kept is told as before.)
+    try:
         sent = _notice_send(history_id)
-        if notice is not None:
-            notice.sent_at = timezone.now()
-            notice.save(update_fields=["sent_at"])
-        return sent
+    except BaseException:
+        notices.filter(sent_at__isnull=True).update(claimed_until=None)
+        raise
+    notices.update(sent_at=timezone.now(), claimed_until=None)
+    return sent
 
 
 def _notice_send(history_id: int) -> bool:
