@@ -11,20 +11,14 @@ import time_machine
 from scheduling import services
 from scheduling.models import Phase
 from tests.api.conftest import client_of
-from tests.clinical_helpers import complete_session
-from tests.scheduling.conftest import NOW, START, make_clinic
+from tests.scheduling.conftest import START, into_maintenance, make_clinic
 
 pytestmark = pytest.mark.django_db
 V1 = "/api/v1"
 
 
 def _into_maintenance(clinic, **plan_kwargs):
-    plan = clinic.plan(maintenance_interval_days=28, **plan_kwargs)
-    booked = services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
-    for session in booked:
-        complete_session(session)
-    plan.refresh_from_db()
-    assert plan.phase == Phase.MAINTENANCE
+    plan, booked = into_maintenance(clinic, maintenance_interval_days=28, **plan_kwargs)
     return plan, booked[-1].ends_at + dt.timedelta(hours=1)
 
 

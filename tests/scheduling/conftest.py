@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from clinic.models import Chair, Role, Shift, Site, StaffMember
-from scheduling.models import Appointment, Protocol, TreatmentPlan
-from scheduling.services import appointment_book, plan_create
+from scheduling.models import Appointment, Phase, Protocol, TreatmentPlan
+from scheduling.services import appointment_book, course_book, plan_create
+from tests.clinical_helpers import complete_session
 from tests.factories import ChairFactory, PatientFactory, ProtocolFactory, SiteFactory, StaffFactory, UserFactory
 
 # A Monday; the US clocks change on Sunday 8 March 2026.
@@ -99,3 +100,15 @@ def make_clinic(
 @pytest.fixture
 def clinic(db) -> Clinic:
     return make_clinic()
+
+
+def into_maintenance(clinic: Clinic, **plan_kwargs) -> tuple[TreatmentPlan, list[Appointment]]:
+    """A plan whose induction course was booked from START and every session given (recorded and
+    completed): the plan is in maintenance, its sessions laid out. The plan and the course."""
+    plan = clinic.plan(**plan_kwargs)
+    booked = course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
+    for session in booked:
+        complete_session(session)
+    plan.refresh_from_db()
+    assert plan.phase == Phase.MAINTENANCE
+    return plan, booked

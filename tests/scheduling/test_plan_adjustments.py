@@ -16,7 +16,7 @@ from scheduling.engine import remaining_weekly_counts
 from scheduling.models import AppointmentStatus, Phase
 from tests.clinical_helpers import complete_session
 from tests.factories import ProtocolFactory
-from tests.scheduling.conftest import NOW, START
+from tests.scheduling.conftest import NOW, START, into_maintenance
 from web.chart import timeline
 
 pytestmark = pytest.mark.django_db
@@ -24,12 +24,7 @@ NY = ZoneInfo("America/New_York")
 
 
 def _into_maintenance(clinic):
-    plan = clinic.plan()
-    booked = services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
-    for session in booked:
-        complete_session(session)
-    plan.refresh_from_db()
-    assert plan.phase == Phase.MAINTENANCE
+    plan, booked = into_maintenance(clinic)
     return plan, booked[-1].ends_at
 
 

@@ -15,7 +15,7 @@ from patients.models import Contraindication, PatientFlag
 from scheduling import services
 from scheduling.models import BLOCKING_STATUSES, AppointmentStatus, Phase
 from tests.clinical_helpers import complete_session
-from tests.scheduling.conftest import NOW, START, at_new_york, make_clinic, start_plus
+from tests.scheduling.conftest import NOW, START, at_new_york, into_maintenance, make_clinic, start_plus
 
 pytestmark = pytest.mark.django_db
 NY = ZoneInfo("America/New_York")
@@ -26,21 +26,11 @@ def _flag_psychosis(plan, clinic) -> None:
     PatientFlag.objects.create(patient=plan.patient, contraindication=psychosis, recorded_by=clinic.prescriber.user)
 
 
-def _into_maintenance(clinic):
-    plan = clinic.plan()
-    booked = services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
-    for session in booked:
-        complete_session(session)
-    plan.refresh_from_db()
-    assert plan.phase == Phase.MAINTENANCE
-    return plan, booked
-
-
 def test_a_maintenance_re_plan_never_puts_a_session_on_a_day_the_patient_already_has_an_infusion():
     """A patient never gets two infusions on one day, yet changing the maintenance interval lays a
     maintenance session out on a day the patient already has a (plan-less) session."""
     clinic = make_clinic()
-    plan, booked = _into_maintenance(clinic)
+    plan, booked = into_maintenance(clinic)
     now = booked[-1].ends_at
     last_day = booked[-1].starts_at.astimezone(NY).date()
     target = last_day + dt.timedelta(days=35)  # where the first 35-day maintenance session aims

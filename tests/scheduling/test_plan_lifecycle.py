@@ -16,19 +16,9 @@ from scheduling.errors import InvalidState, PlanRuleBroken
 from scheduling.models import AppointmentStatus, Phase, PlanStatus
 from tests.clinical_helpers import complete_session, record_session_for_completion
 from tests.factories import PatientFactory, StaffFactory
-from tests.scheduling.conftest import NOW, START, add_shifts
+from tests.scheduling.conftest import NOW, START, add_shifts, into_maintenance
 
 pytestmark = pytest.mark.django_db
-
-
-def _into_maintenance(clinic, **plan_kwargs):
-    plan = clinic.plan(**plan_kwargs)
-    booked = services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
-    for session in booked:
-        complete_session(session)
-    plan.refresh_from_db()
-    assert plan.phase == Phase.MAINTENANCE
-    return plan, booked
 
 
 def _open_maintenance(plan):
@@ -40,7 +30,7 @@ def _open_maintenance(plan):
 def _past_the_review_date(clinic, review):
     """A plan in maintenance whose review date is `review`, and a weekday 10:00 after it, one
     interval after the last session laid out."""
-    plan, induction = _into_maintenance(clinic, review_date=review, maintenance_interval_days=28)
+    plan, induction = into_maintenance(clinic, review_date=review, maintenance_interval_days=28)
     laid_out = _open_maintenance(plan)
     last = laid_out[-1] if laid_out else induction[-1]
     day = last.starts_at.astimezone(clinic.site.zone).date() + dt.timedelta(days=28)
@@ -122,7 +112,7 @@ def test_resuming_a_plan_whose_induction_was_completed_while_paused_books_nothin
 
 def test_resuming_a_maintenance_plan_after_its_review_date_books_nothing_and_flags_why(clinic):
     review = START + dt.timedelta(days=80)
-    plan, induction = _into_maintenance(clinic, review_date=review, maintenance_interval_days=28)
+    plan, induction = into_maintenance(clinic, review_date=review, maintenance_interval_days=28)
     assert not plan.needs_attention, plan.attention_reason
     now = induction[-1].ends_at + dt.timedelta(hours=1)
     services.plan_pause(plan=plan, reason="Unwell", actor=clinic.prescriber.user, now=now)
@@ -158,7 +148,7 @@ def test_a_screening_override_is_not_recorded_on_an_ended_plan(clinic):
 
 
 def test_bringing_the_review_date_forward_flags_a_confirmed_session_after_it_and_keeps_it(clinic):
-    plan, induction = _into_maintenance(clinic, maintenance_interval_days=28)
+    plan, induction = into_maintenance(clinic, maintenance_interval_days=28)
     sessions = _open_maintenance(plan)
     assert len(sessions) >= 3, "set-up: a few maintenance sessions are laid out"
     now = induction[-1].ends_at + dt.timedelta(hours=1)
@@ -188,7 +178,7 @@ def test_bringing_the_review_date_forward_flags_a_confirmed_session_after_it_and
 
 
 def test_bringing_the_review_date_forward_releases_unconfirmed_sessions_after_it_even_before_a_confirmed_one(clinic):
-    plan, induction = _into_maintenance(clinic, maintenance_interval_days=28)
+    plan, induction = into_maintenance(clinic, maintenance_interval_days=28)
     sessions = _open_maintenance(plan)
     assert len(sessions) >= 3, "set-up: a few maintenance sessions are laid out"
     now = induction[-1].ends_at + dt.timedelta(hours=1)
@@ -220,7 +210,7 @@ def test_bringing_the_review_date_forward_releases_unconfirmed_sessions_after_it
 def _confirmed_session_kept_past_new_review_date(clinic):
     """A maintenance session the patient confirmed, kept (as the flag invites the prescriber to)
     after the review date was brought forward before it."""
-    plan, induction = _into_maintenance(clinic, maintenance_interval_days=28)
+    plan, induction = into_maintenance(clinic, maintenance_interval_days=28)
     sessions = _open_maintenance(plan)
     assert len(sessions) >= 3
     now = induction[-1].ends_at + dt.timedelta(hours=1)
