@@ -25,6 +25,9 @@ from patients.tasks import email_change_notice, email_change_notices_owed_send
 from tests.factories import PatientFactory, SiteFactory
 
 settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# A fixed instant, ticking (the scenarios sleep and wait on threads).
+import time_machine
+time_machine.travel(dt.datetime(2026, 3, 3, 15, tzinfo=dt.UTC), tick=True).start()
 site = SiteFactory(name="North", time_zone="UTC")
 
 

@@ -13,7 +13,6 @@ import pytest
 from django.contrib.messages import get_messages
 from django.core import mail
 from django.urls import reverse
-from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from patients.models import EmailChangeNotice, Patient
@@ -36,7 +35,7 @@ def _broker_refuses(*args, **kwargs):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_desk_changes_an_email_while_the_broker_is_down(world, monkeypatch, caplog):  # noqa: F811
+def test_desk_changes_an_email_while_the_broker_is_down(world, frozen, monkeypatch, caplog):  # noqa: F811
     monkeypatch.setattr(email_change_notice_send, "delay", _broker_refuses)
     patient = world.appointment_b.patient
     client = world.client("front_desk")
@@ -50,7 +49,7 @@ def test_desk_changes_an_email_while_the_broker_is_down(world, monkeypatch, capl
     # Beat's sweep sends the notice the broker never carried, to the address before the change, once.
     notice = EmailChangeNotice.objects.get(patient=patient)
     assert notice.sent_at is None
-    now = timezone.now()
+    now = frozen  # the clock the world is built on, held still
     assert email_change_notices_owed_send(now=now) == 0, "the notice's own task has a few minutes first"
     later = now + dt.timedelta(minutes=6)
     assert email_change_notices_owed_send(now=later) == 1
@@ -61,12 +60,12 @@ def test_desk_changes_an_email_while_the_broker_is_down(world, monkeypatch, capl
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_notice_the_mail_server_refuses_stays_owed_for_the_next_sweep(world, monkeypatch, caplog):  # noqa: F811
+def test_a_notice_the_mail_server_refuses_stays_owed_for_the_next_sweep(world, frozen, monkeypatch, caplog):  # noqa: F811
     monkeypatch.setattr(email_change_notice_send, "delay", _broker_refuses)
     patient = world.appointment_b.patient
     old = patient.email
     world.client("front_desk").patch(f"{V1}/patients/{patient.pk}/", {"email": "new@example.org"}, format="json")
-    later = timezone.now() + dt.timedelta(minutes=6)
+    later = frozen + dt.timedelta(minutes=6)
 
     def refuse(*args, **kwargs):
         raise SMTPServerDisconnected("Connection unexpectedly closed")
@@ -81,13 +80,13 @@ def test_a_notice_the_mail_server_refuses_stays_owed_for_the_next_sweep(world, m
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_notice_owed_for_over_a_week_is_given_up(world, monkeypatch):  # noqa: F811
+def test_a_notice_owed_for_over_a_week_is_given_up(world, frozen, monkeypatch):  # noqa: F811
     monkeypatch.setattr(email_change_notice_send, "delay", _broker_refuses)
     patient = world.appointment_b.patient
     world.client("front_desk").patch(f"{V1}/patients/{patient.pk}/", {"email": "new@example.org"}, format="json")
-    assert email_change_notices_owed_send(now=timezone.now() + dt.timedelta(days=7, minutes=1)) == 0
+    assert email_change_notices_owed_send(now=frozen + dt.timedelta(days=7, minutes=1)) == 0
     assert mail.outbox == []
-    assert email_change_notices_owed_send(now=timezone.now() + dt.timedelta(days=6)) == 1
+    assert email_change_notices_owed_send(now=frozen + dt.timedelta(days=6)) == 1
 
 
 @pytest.mark.django_db
