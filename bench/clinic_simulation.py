@@ -954,20 +954,17 @@ def nurse_rules_broken(*, site, rows: list[dict]) -> list[str]:
         sessions[key].append((start, end))
         work = protocol_nurse_work(protocols.get(row["plan__protocol_id"]))
         hands[key].extend((span.start, span.end) for span in work.hands_on(start, end))
-    for (nurse, _day), spans in sorted(sessions.items()):
-        watched, when = _most_at_once(spans)
-        if watched > site.max_patients_per_nurse and when is not None:
-            problems.append(
-                f"nurse {nurse} watches {watched} patients at once at {when.astimezone(ZONE):%Y-%m-%d %H:%M} "
-                f"(at most {site.max_patients_per_nurse})"
-            )
-    for (nurse, _day), spans in sorted(hands.items()):
-        at_once, when = _most_at_once(spans)
-        if at_once > site.setups_per_nurse and when is not None:
-            problems.append(
-                f"nurse {nurse} has {at_once} setups, checks or discharges at once at "
-                f"{when.astimezone(ZONE):%Y-%m-%d %H:%M} (at most {site.setups_per_nurse})"
-            )
+    for by_day, limit, what in (
+        (sessions, site.max_patients_per_nurse, "watches {} patients"),
+        (hands, site.setups_per_nurse, "has {} setups, checks or discharges"),
+    ):
+        for (nurse, _day), spans in sorted(by_day.items()):
+            at_once, when = _most_at_once(spans)
+            if at_once > limit and when is not None:
+                problems.append(
+                    f"nurse {nurse} {what.format(at_once)} at once at {when.astimezone(ZONE):%Y-%m-%d %H:%M} "
+                    f"(at most {limit})"
+                )
     return problems
 
 

@@ -217,6 +217,14 @@ def module_world(django_db_setup, django_db_blocker):
             outer.__exit__(None, None, None)
 
 
+def token_client_of(member) -> APIClient:
+    """An API client that signs in as `member` with a token of theirs, as an integration does."""
+    client = APIClient()
+    token = AuthToken.objects.create(user=member.user, expiry=dt.timedelta(days=3650))[1]
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
 def client_of(member) -> APIClient:
     """An API client signed in as the staff member `member`."""
     client = APIClient()

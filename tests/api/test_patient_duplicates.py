@@ -12,13 +12,12 @@ import datetime as dt
 
 import pytest
 import time_machine
-from knox.models import AuthToken
-from rest_framework.test import APIClient
 
 from clinic.errors import InvalidState
 from clinic.models import AccessLog, Role
 from patients.models import Patient
 from patients.services import patient_update
+from tests.api.conftest import token_client_of
 from tests.factories import PatientFactory, SiteFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -39,13 +38,6 @@ def two(db):
         yield {"a": a, "b": b, "desk_a": desk_a, "ann": ann, "ben": ben}
 
 
-def _client(staff) -> APIClient:
-    client = APIClient()
-    token = AuthToken.objects.create(user=staff.user, expiry=dt.timedelta(days=3650))[1]
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return client
-
-
 def _last_row(method: str) -> AccessLog:
     row = AccessLog.objects.filter(method=method, path__startswith=f"{V1}/patients/").order_by("-pk").first()
     assert row is not None
@@ -54,7 +46,7 @@ def _last_row(method: str) -> AccessLog:
 
 def test_the_registration_refusal_names_the_existing_patient_in_the_access_log(two):
     body = {"first_name": "Ann", "last_name": "Alder", "date_of_birth": "1985-06-15", "home_site": two["a"].pk}
-    response = _client(two["desk_a"]).post(f"{V1}/patients/", body, format="json")
+    response = token_client_of(two["desk_a"]).post(f"{V1}/patients/", body, format="json")
     assert response.status_code == 409, response.content
     assert "Ann Alder, born 15 Jun 1985" in response.content.decode()
     assert _last_row("POST").patient_ids == [two["ann"].pk]
@@ -62,7 +54,7 @@ def test_the_registration_refusal_names_the_existing_patient_in_the_access_log(t
 
 def test_an_edit_cannot_give_a_chart_another_patients_name_and_birth_date(two):
     anne = PatientFactory(home_site=two["a"], first_name="Anne", last_name="Alder", date_of_birth=dt.date(1985, 6, 15))
-    response = _client(two["desk_a"]).patch(f"{V1}/patients/{anne.pk}/", {"first_name": "ann"}, format="json")
+    response = token_client_of(two["desk_a"]).patch(f"{V1}/patients/{anne.pk}/", {"first_name": "ann"}, format="json")
     assert response.status_code == 409, response.content
     assert "Ann Alder, born 15 Jun 1985, is already registered." in response.content.decode()
     assert response.json()["error"]["details"]["patient_id"] == two["ann"].pk
@@ -73,13 +65,15 @@ def test_an_edit_cannot_give_a_chart_another_patients_name_and_birth_date(two):
     twin = Patient.objects.create(
         first_name="ann", last_name="Alder", date_of_birth=dt.date(1985, 6, 15), home_site=two["a"]
     )
-    response = _client(two["desk_a"]).patch(f"{V1}/patients/{twin.pk}/", {"first_name": "Ann"}, format="json")
+    response = token_client_of(two["desk_a"]).patch(f"{V1}/patients/{twin.pk}/", {"first_name": "Ann"}, format="json")
     assert response.status_code == 200, response.content
 
 
 def test_an_edit_of_the_birth_date_onto_another_sites_patient_is_refused_without_naming_them(two):
     bea = PatientFactory(home_site=two["a"], first_name="Ben", last_name="Birch", date_of_birth=dt.date(1991, 2, 1))
-    response = _client(two["desk_a"]).patch(f"{V1}/patients/{bea.pk}/", {"date_of_birth": "1990-02-01"}, format="json")
+    response = token_client_of(two["desk_a"]).patch(
+        f"{V1}/patients/{bea.pk}/", {"date_of_birth": "1990-02-01"}, format="json"
+    )
     assert response.status_code == 409, response.content
     assert "another site" in response.content.decode()
     assert "patient_id" not in response.json()["error"]["details"]
@@ -103,7 +97,7 @@ def test_a_different_person_of_the_same_name_and_birth_date_is_registered_when_c
         "home_site": two["a"].pk,
         "different_person": True,
     }
-    response = _client(two["desk_a"]).post(f"{V1}/patients/", body, format="json")
+    response = token_client_of(two["desk_a"]).post(f"{V1}/patients/", body, format="json")
     assert response.status_code == 201, response.content
     assert "different_person" not in response.json()
     second = Patient.objects.get(pk=response.json()["id"])
@@ -120,7 +114,7 @@ def test_a_different_person_cannot_be_confirmed_over_another_sites_patient(two):
         "home_site": two["a"].pk,
         "different_person": True,
     }
-    response = _client(two["desk_a"]).post(f"{V1}/patients/", body, format="json")
+    response = token_client_of(two["desk_a"]).post(f"{V1}/patients/", body, format="json")
     assert response.status_code == 409, response.content
     assert "another site" in response.content.decode() and "Birch" not in response.content.decode()
     assert _last_row("POST").patient_ids == []
@@ -128,13 +122,13 @@ def test_a_different_person_cannot_be_confirmed_over_another_sites_patient(two):
 
 
 def test_different_person_is_refused_on_an_edit_of_neither_name_nor_birth_date(two):
-    response = _client(two["desk_a"]).patch(
+    response = token_client_of(two["desk_a"]).patch(
         f"{V1}/patients/{two['ann'].pk}/", {"escort_name": "Lee", "different_person": True}, format="json"
     )
     assert response.status_code == 400, response.content
     assert "changes neither" in response.json()["error"]["fields"]["different_person"][0]
     # A name written in another case or spacing is no change of who the chart is.
-    response = _client(two["desk_a"]).patch(
+    response = token_client_of(two["desk_a"]).patch(
         f"{V1}/patients/{two['ann'].pk}/", {"first_name": "ANN", "different_person": True}, format="json"
     )
     assert response.status_code == 400, response.content
@@ -144,7 +138,7 @@ def test_an_edit_onto_a_different_person_of_the_same_name_and_birth_date_goes_th
     """A chart corrected to its true name, which another patient shares with the same birth date:
     refused first (409 naming that patient), then saved once the desk confirms, with history."""
     anne = PatientFactory(home_site=two["a"], first_name="Anne", last_name="Alder", date_of_birth=dt.date(1985, 6, 15))
-    client = _client(two["desk_a"])
+    client = token_client_of(two["desk_a"])
     refused = client.patch(f"{V1}/patients/{anne.pk}/", {"first_name": "Ann"}, format="json")
     assert refused.status_code == 409, refused.content
     response = client.patch(f"{V1}/patients/{anne.pk}/", {"first_name": "Ann", "different_person": True}, format="json")
@@ -158,7 +152,7 @@ def test_an_edit_onto_a_different_person_of_the_same_name_and_birth_date_goes_th
 
 def test_an_edit_cannot_be_confirmed_different_from_another_sites_patient(two):
     bea = PatientFactory(home_site=two["a"], first_name="Ben", last_name="Birch", date_of_birth=dt.date(1991, 2, 1))
-    response = _client(two["desk_a"]).patch(
+    response = token_client_of(two["desk_a"]).patch(
         f"{V1}/patients/{bea.pk}/", {"date_of_birth": "1990-02-01", "different_person": True}, format="json"
     )
     assert response.status_code == 409, response.content

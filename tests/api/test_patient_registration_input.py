@@ -8,11 +8,10 @@ import datetime as dt
 
 import pytest
 import time_machine
-from knox.models import AuthToken
-from rest_framework.test import APIClient
 
 from clinic.models import Role
 from patients.models import Patient
+from tests.api.conftest import token_client_of
 from tests.factories import SiteFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -27,13 +26,6 @@ def desk(db):
     with time_machine.travel(ANCHOR, tick=False):
         site = SiteFactory(name="Alpha")
         yield StaffFactory(role=Role.FRONT_DESK, sites=[site], user=UserFactory(username="desk_a"))
-
-
-def _client(staff) -> APIClient:
-    client = APIClient()
-    token = AuthToken.objects.create(user=staff.user, expiry=dt.timedelta(days=3650))[1]
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return client
 
 
 @pytest.mark.parametrize(
@@ -58,6 +50,6 @@ def test_bad_input_on_registration_is_a_400(desk, field, value):
     site = desk.sites.get()
     body = {"first_name": "Cy", "last_name": "Cedar", "date_of_birth": "1970-01-01", "home_site": site.pk}
     body[field] = value
-    response = _client(desk).post(f"{V1}/patients/", body, format="json")
+    response = token_client_of(desk).post(f"{V1}/patients/", body, format="json")
     assert response.status_code == 400, response.content[:500]
     assert not Patient.objects.filter(last_name="Cedar").exists()
