@@ -19,10 +19,8 @@ from patients.models import Contraindication, Evaluation, Patient, PatientFlag, 
 from patients.services import (
     different_person_reason,
     evaluation_date_check,
-    identity_changed,
-    identity_of,
-    patient_duplicate_check,
     patient_home_site_check,
+    patient_identity_check,
 )
 
 
@@ -112,16 +110,11 @@ class PatientAdminForm(ModelForm):
         if not first or not last or born is None:
             return  # the field's own error stops the save
         data["first_name"], data["last_name"] = one_form(first), one_form(last)
-        edited = Patient(first_name=data["first_name"], last_name=data["last_name"], date_of_birth=born)
-        if self.instance.pk is not None and not identity_changed(edited, identity_of(self.instance)):
-            return
         try:
-            self.confirmed_different = patient_duplicate_check(
+            self.confirmed_different = patient_identity_check(
+                patient=self.instance,
+                fields=data,
                 actor=self.actor,
-                first_name=edited.first_name,
-                last_name=edited.last_name,
-                date_of_birth=born,
-                exclude_pk=self.instance.pk,
                 different_person=bool(data.get("different_person")),
             )
         except DomainError as exc:

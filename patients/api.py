@@ -12,7 +12,6 @@ What each role sees of a patient:
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,10 +37,9 @@ from patients.services import (
     EVALUATION_FIELDS,
     different_person_reason,
     evaluation_record,
-    identity_changed,
-    identity_of,
-    patient_duplicate_check,
+    identity_would_change,
     patient_home_site_check,
+    patient_identity_check,
     patient_register,
 )
 
@@ -98,19 +96,16 @@ class PatientSerializer(FieldVisibilityMixin, CleanModelSerializer):
         ]
 
     def validate(self, attrs):
-        if self.instance is not None and attrs.get("different_person") is not None:
-            edited = copy.copy(self.instance)
-            for name in ("first_name", "last_name", "date_of_birth"):
-                setattr(edited, name, attrs.get(name, getattr(self.instance, name)))
-            if not identity_changed(edited, identity_of(self.instance)):
-                raise serializers.ValidationError(
-                    {
-                        "different_person": [
-                            "Only a registration or an edit of the name or date of birth is confirmed as a "
-                            "different person; this edit changes neither."
-                        ]
-                    }
-                )
+        changes_identity = self.instance is None or identity_would_change(self.instance, attrs)
+        if attrs.get("different_person") is not None and not changes_identity:
+            raise serializers.ValidationError(
+                {
+                    "different_person": [
+                        "Only a registration or an edit of the name or date of birth is confirmed as a "
+                        "different person; this edit changes neither."
+                    ]
+                }
+            )
         sent = sorted(hidden_fields(self.context.get("role"), "patient") & set(attrs))
         if sent:
             raise serializers.ValidationError({name: ["Only clinicians can record this."] for name in sent})
@@ -143,20 +138,11 @@ class PatientSerializer(FieldVisibilityMixin, CleanModelSerializer):
             patient_home_site_check(patient=instance, site=site, now=timezone.now())
         # Registration's rule on an edit too: a new name or date of birth must not make this chart a
         # second one of another patient (a 409, as registration's, locked until the commit).
-        edited = copy.copy(instance)
-        for name in ("first_name", "last_name", "date_of_birth"):
-            setattr(edited, name, validated_data.get(name, getattr(instance, name)))
-        if identity_changed(edited, identity_of(instance)):
-            # With `different_person` the desk confirmed, having seen the 409, that this patient is
-            # someone else than the chart it named; the history keeps which charts.
-            self._confirmed_different = patient_duplicate_check(
-                actor=self._actor_user(),
-                first_name=edited.first_name,
-                last_name=edited.last_name,
-                date_of_birth=edited.date_of_birth,
-                exclude_pk=instance.pk,
-                different_person=different_person,
-            )
+        # With `different_person` the desk confirmed, having seen the 409, that this patient is
+        # someone else than the chart it named; the history keeps which charts.
+        self._confirmed_different = patient_identity_check(
+            patient=instance, fields=validated_data, actor=self._actor_user(), different_person=different_person
+        )
         return super().update(instance, validated_data)
 
 

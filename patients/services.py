@@ -152,6 +152,33 @@ def identity_changed(patient: Patient, before: tuple[str, str, dt.date]) -> bool
     return identity_of(patient) != before
 
 
+def identity_would_change(patient: Patient, fields: dict[str, Any]) -> bool:
+    """Whether `fields` (any of the name and date of birth; those missing stay) would make the
+    saved `patient` another person by identity_of: more than case and spacing."""
+    edited = Patient(
+        **{name: fields.get(name, getattr(patient, name)) for name in ("first_name", "last_name", "date_of_birth")}
+    )
+    return identity_changed(edited, identity_of(patient))
+
+
+def patient_identity_check(
+    *, patient: Patient, fields: dict[str, Any], actor: AbstractBaseUser, different_person: bool = False
+) -> list[int]:
+    """Registration's rule (patient_duplicate_check) for a chart about to be saved with `fields`: a
+    new one, or an edit that changes who the chart says the patient is. The charts confirmed
+    different (with `different_person`), for the history; [] when nothing is asked."""
+    if patient.pk is not None and not identity_would_change(patient, fields):
+        return []
+    return patient_duplicate_check(
+        actor=actor,
+        first_name=fields.get("first_name", patient.first_name),
+        last_name=fields.get("last_name", patient.last_name),
+        date_of_birth=fields.get("date_of_birth", patient.date_of_birth),
+        exclude_pk=patient.pk,
+        different_person=different_person,
+    )
+
+
 # What an outside system (the FHIR server) may change on a patient's record.
 DEMOGRAPHIC_FIELDS = ("first_name", "last_name", "date_of_birth", "email", "mrn")
 
