@@ -338,7 +338,8 @@ class PlanViewSet(
         "create": CLINICIANS,
         "propose_course": DESK,
         "book_course": DESK,
-        # Clinical decisions about the course are the prescriber's; pausing and resuming are not.
+        # Clinical decisions about the course are the prescriber's; pausing and resuming are not, but a
+        # resume that moves the plan into maintenance is (plan_resume refuses anyone else: 403).
         "change_interval": PRESCRIBERS,
         "change_review_date": PRESCRIBERS,
         "pause": CLINICIANS,

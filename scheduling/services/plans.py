@@ -10,14 +10,14 @@ from collections import Counter
 from dateutil.relativedelta import relativedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from clinic.dates import require_clinical_dates
 from clinic.models import Role, Site, StaffMember
 from clinic.permissions import require_prescriber, require_works_at, works_at
 from patients.models import Patient
 from scheduling.engine import Preferences, remaining_weekly_counts
-from scheduling.engine.wallclock import local_day
+from scheduling.engine.wallclock import day_bounds
 from scheduling.errors import CourseDoesNotFit, InvalidInput, InvalidState, StaleVersion
 from scheduling.models import (
     OPEN_PLAN_STATUSES,
@@ -46,6 +46,9 @@ from scheduling.services.courses import (
 )
 from scheduling.services.courses import plan_enter_maintenance as plan_enter_maintenance
 from scheduling.services.eligibility import patient_eligibility, require_eligible
+
+# A session the patient has arrived for: a plan change reports it, never releases it.
+_BEGUN = (AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR)
 
 
 def _require_reason(reason: str) -> str:
@@ -210,15 +213,21 @@ def plan_change_review_date(
     old = plan.review_date
     plan.review_date = review_date
     zone = plan.site.zone
-    after_review = [
-        a
-        for a in _upcoming_maintenance(plan, now=now).order_by("-starts_at")
-        if local_day(a.starts_at, zone) > review_date
-    ]
+    # The course stops at its review date in either phase: a date brought into the induction ends
+    # the induction there too, so every session of the plan on a later day is looked at, not only
+    # maintenance: one booked or confirmed if it is still ahead, one begun (checked in, in the chair)
+    # whenever it started.
+    _, review_day_end = day_bounds(review_date, zone)
+    after_review = list(
+        plan.appointments.filter(starts_at__gte=review_day_end)
+        .filter(Q(status__in=UPCOMING_STATUSES, starts_at__gt=now) | Q(status__in=_BEGUN))
+        .order_by("-starts_at")
+    )
     # A date brought forward (a dependence concern) ends the course there: the sessions after it that
     # the patient has not confirmed are released, latest first so the rest keep their numbers. One
     # the patient confirmed stays booked and the plan is flagged: the prescriber decides (cancel it,
-    # or keep it) rather than the patient losing an agreed date without anyone deciding it.
+    # or keep it) rather than the patient losing an agreed date without anyone deciding it. One
+    # already begun is never cancelled from here (the patient is in the clinic): it is flagged too.
     released = [a for a in after_review if a.status == AppointmentStatus.BOOKED]
     for appointment in released:
         appointment_cancel(
@@ -230,6 +239,7 @@ def plan_change_review_date(
             released_with_plan=ReleasedWithPlan.RESCHEDULED,
         )
     confirmed = sorted((a for a in after_review if a.status == AppointmentStatus.CONFIRMED), key=lambda a: a.starts_at)
+    begun = sorted((a for a in after_review if a.status in _BEGUN), key=lambda a: a.starts_at)
     _save(
         plan,
         ["review_date"],
@@ -238,20 +248,36 @@ def plan_change_review_date(
     )
     if plan.status == PlanStatus.ACTIVE and plan.phase == Phase.MAINTENANCE:
         maintenance_apply(plan=plan, actor=actor, now=now, reason="Review date changed")
+    kept: list[str] = []
     if confirmed:
-        when = ", ".join(local_label(a.starts_at, plan.site) for a in confirmed)
+        kept.append(
+            f"the patient confirmed {_sessions_after(confirmed, plan.site)}: cancel {_them(confirmed)}, "
+            f"or keep {_them(confirmed)} as a prescriber's decision"
+        )
+    if begun:
+        kept.append(
+            f"{_sessions_after(begun, plan.site)} {'has' if len(begun) == 1 else 'have'} already begun (the patient "
+            f"is checked in or in the chair) and {'was' if len(begun) == 1 else 'were'} not cancelled: let "
+            f"{_them(begun)} go ahead, or stop {_them(begun)}, as a prescriber's decision"
+        )
+    if kept:
         _flag(
             plan,
             actor=actor,
-            attention=(
-                f"The review date is now {review_date:%a %-d %b %Y}, but the patient confirmed "
-                f"{len(confirmed)} session{'s' if len(confirmed) != 1 else ''} after it ({when}): cancel "
-                f"{'them' if len(confirmed) != 1 else 'it'}, or keep {'them' if len(confirmed) != 1 else 'it'} "
-                "as a prescriber's decision."
-            ),
-            history="Flagged: confirmed sessions after the review date",
+            attention=f"The review date is now {review_date:%a %-d %b %Y}, but {'; and '.join(kept)}.",
+            history="Flagged: sessions kept after the review date",
         )
     return plan
+
+
+def _sessions_after(appointments: list[Appointment], site: Site) -> str:
+    """'2 sessions after it (Mon 4 May 2026 10:00, ...)': how many, and when at `site`."""
+    when = ", ".join(local_label(a.starts_at, site) for a in appointments)
+    return f"{len(appointments)} session{'s' if len(appointments) != 1 else ''} after it ({when})"
+
+
+def _them(appointments: list[Appointment]) -> str:
+    return "them" if len(appointments) != 1 else "it"
 
 
 @transaction.atomic
@@ -314,6 +340,9 @@ def plan_resume(
         # Every induction session was held during the pause (one already begun when it was paused):
         # the plan resumes in maintenance, spaced as maintenance from the last session held, and
         # nothing is laid out before the resume date (the patient said they are away until then).
+        # Entering maintenance lays out sessions at the prescriber's interval up to the review date: a
+        # clinical decision, the prescriber's, though a nurse may resume a plan that stays in its phase.
+        require_prescriber(actor, "Resuming this plan into maintenance (its induction was completed during the pause)")
         plan.phase = Phase.MAINTENANCE
         fields.append("phase")
     spacing = resume_days(plan)

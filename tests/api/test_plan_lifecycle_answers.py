@@ -1,5 +1,6 @@
 """The plan changes' answers tell the clinician what the change left for them to decide: a review
-date brought forward past a confirmed session, a resume after the review date that booked nothing."""
+date brought forward past a confirmed session, a resume after the review date that booked nothing;
+and a resume that would move the plan into maintenance is the prescriber's."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import pytest
 import time_machine
 
 from scheduling import services
-from scheduling.models import Phase
+from scheduling.models import Phase, PlanStatus
 from tests.api.conftest import client_of
-from tests.scheduling.conftest import START, into_maintenance, make_clinic
+from tests.scheduling.conftest import NOW, START, induction_completed_while_paused, into_maintenance, make_clinic
 
 pytestmark = pytest.mark.django_db
 V1 = "/api/v1"
@@ -42,6 +43,29 @@ def test_bringing_the_review_date_forward_past_a_confirmed_session_answers_with_
     assert "confirmed 1 session after it" in answer["attention_reason"], answer["attention_reason"]
 
 
+def test_bringing_the_review_date_forward_past_a_session_begun_answers_with_it_named():
+    clinic = make_clinic()
+    plan, _ = _into_maintenance(clinic)
+    first = plan.appointments.filter(phase=Phase.MAINTENANCE).order_by("starts_at").first()
+    services.appointment_check_in(appointment=first, actor=None, now=first.starts_at)
+    new_review = first.starts_at.astimezone(clinic.site.zone).date() - dt.timedelta(days=1)
+    plan.refresh_from_db()
+
+    with time_machine.travel(first.starts_at, tick=False):
+        response = client_of(clinic.prescriber).post(
+            f"{V1}/plans/{plan.pk}/change-review-date/",
+            {"review_date": new_review.isoformat(), "reason": "Dependence concern", "version": plan.version},
+            format="json",
+        )
+    assert response.status_code == 200, response.json()
+    answer = response.json()["plan"]
+    assert answer["needs_attention"] is True
+    assert "1 session after it" in answer["attention_reason"], answer["attention_reason"]
+    assert "already begun" in answer["attention_reason"], answer["attention_reason"]
+    first.refresh_from_db()
+    assert first.status == "checked_in"
+
+
 def test_resuming_after_the_review_date_answers_why_nothing_was_booked():
     clinic = make_clinic()
     review = START + dt.timedelta(days=80)
@@ -63,3 +87,31 @@ def test_resuming_after_the_review_date_answers_why_nothing_was_booked():
     assert response.json()["appointments"] == []
     reason = response.json()["plan"]["attention_reason"]
     assert f"review date ({review:%a %-d %b %Y}) has passed" in reason, reason
+
+
+def test_a_nurse_resuming_a_plan_into_maintenance_gets_403_and_a_prescriber_resumes_it():
+    """Every induction session was held during the pause: the resume moves the plan into
+    maintenance, the prescriber's decision, as changing the interval or the review date is."""
+    clinic = make_clinic()
+    plan = clinic.plan(maintenance_interval_days=28)
+    course = services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
+    last = induction_completed_while_paused(plan, course, pauser=clinic.nurses[0].user)
+    body = {
+        "resume_date": (last.starts_at.astimezone(clinic.site.zone).date() + dt.timedelta(days=30)).isoformat(),
+        "reason": "Back from travel",
+        "version": plan.version,
+    }
+
+    with time_machine.travel(last.ends_at + dt.timedelta(days=1), tick=False):
+        refused = client_of(clinic.nurses[0]).post(f"{V1}/plans/{plan.pk}/resume/", body, format="json")
+        assert refused.status_code == 403, refused.json()
+        error = refused.json()["error"]
+        assert error["code"] == "prescriber_only"
+        assert "Resuming this plan into maintenance" in error["message"], error["message"]
+        plan.refresh_from_db()
+        assert plan.status == PlanStatus.PAUSED and plan.phase == Phase.INDUCTION
+
+        response = client_of(clinic.prescriber).post(f"{V1}/plans/{plan.pk}/resume/", body, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["plan"]["phase"] == Phase.MAINTENANCE
+    assert response.json()["appointments"], "the prescriber's resume laid out no maintenance"

@@ -10,9 +10,16 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from clinic.models import Chair, Role, Shift, Site, StaffMember
-from scheduling.models import Appointment, Phase, Protocol, TreatmentPlan
-from scheduling.services import appointment_book, course_book, plan_create
-from tests.clinical_helpers import complete_session
+from scheduling.models import Appointment, Phase, PlanStatus, Protocol, TreatmentPlan
+from scheduling.services import (
+    appointment_book,
+    appointment_check_in,
+    appointment_complete,
+    course_book,
+    plan_create,
+    plan_pause,
+)
+from tests.clinical_helpers import complete_session, record_session_for_completion
 from tests.factories import ChairFactory, PatientFactory, ProtocolFactory, SiteFactory, StaffFactory, UserFactory
 
 # A Monday; the US clocks change on Sunday 8 March 2026.
@@ -112,3 +119,20 @@ def into_maintenance(clinic: Clinic, **plan_kwargs) -> tuple[TreatmentPlan, list
     plan.refresh_from_db()
     assert plan.phase == Phase.MAINTENANCE
     return plan, booked
+
+
+def induction_completed_while_paused(plan: TreatmentPlan, course: list[Appointment], *, pauser) -> Appointment:
+    """Every session of the booked induction `course` but the last given; the patient checked in for
+    the last, the plan paused by the user `pauser` while they sit in the chair (a session begun is not
+    released), and that session completed: the plan is paused, still in its induction, with the whole
+    induction held. The last session."""
+    for session in course[:-1]:
+        complete_session(session)
+    last = course[-1]
+    appointment_check_in(appointment=last, actor=None, now=last.starts_at)
+    plan_pause(plan=plan, reason="Travelling abroad for two months", actor=pauser, now=last.starts_at)
+    record_session_for_completion(last)
+    appointment_complete(appointment=last, actor=None, now=last.ends_at)
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.PAUSED and plan.phase == Phase.INDUCTION
+    return last

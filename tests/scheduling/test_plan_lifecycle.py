@@ -10,13 +10,14 @@ import datetime as dt
 import pytest
 
 from clinic.models import Role
+from clinic.permissions import PrescribersOnly
 from patients.models import Contraindication, PatientFlag
 from scheduling import services
 from scheduling.errors import InvalidState, PlanRuleBroken
 from scheduling.models import AppointmentStatus, Phase, PlanStatus
-from tests.clinical_helpers import complete_session, record_session_for_completion
+from tests.clinical_helpers import complete_session, record_pre_vitals, record_session_for_completion
 from tests.factories import PatientFactory, StaffFactory
-from tests.scheduling.conftest import NOW, START, add_shifts, into_maintenance
+from tests.scheduling.conftest import NOW, START, add_shifts, induction_completed_while_paused, into_maintenance
 
 pytestmark = pytest.mark.django_db
 
@@ -253,3 +254,109 @@ def test_the_front_desk_changes_the_chair_or_nurse_of_a_session_kept_after_the_r
             actor=clinic.front_desk.user,
             now=now,
         )
+
+
+def _local_day(session, clinic):
+    """The session's day at the clinic."""
+    return session.starts_at.astimezone(clinic.site.zone).date()
+
+
+def test_bringing_the_review_date_into_the_induction_releases_or_flags_the_induction_sessions_after_it(clinic):
+    """The course stops at its review date in its induction too: the unconfirmed induction sessions
+    after the new date are released, one the patient confirmed stays and the plan is flagged."""
+    plan = clinic.plan()
+    course = services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
+    assert len(course) == 6, "set-up: the six-session induction is booked"
+    services.appointment_confirm(appointment=course[4], actor=None, now=NOW)
+    new_review = _local_day(course[2], clinic)
+    assert new_review < _local_day(course[3], clinic), "set-up: the sessions after the third fall on later days"
+
+    services.plan_change_review_date(
+        plan=plan, review_date=new_review, reason="Dissociation too strong", actor=clinic.prescriber.user, now=NOW
+    )
+    plan.refresh_from_db()
+    for session in course:
+        session.refresh_from_db()
+    assert [s.status for s in course] == [
+        AppointmentStatus.BOOKED,
+        AppointmentStatus.BOOKED,
+        AppointmentStatus.BOOKED,
+        AppointmentStatus.CANCELLED,
+        AppointmentStatus.CONFIRMED,
+        AppointmentStatus.CANCELLED,
+    ], "induction sessions after the new review date were neither released nor kept as confirmed"
+    assert course[3].cancellation_reason == f"After the plan's new review date ({new_review:%a %-d %b %Y})"
+    assert course[3].released_with_plan == "rescheduled"
+    assert plan.needs_attention, "a confirmed induction session stays after the review date and nobody is told"
+    assert "the patient confirmed 1 session after it" in plan.attention_reason, plan.attention_reason
+
+
+@pytest.mark.parametrize("in_chair", [False, True], ids=["checked_in", "in_chair"])
+def test_a_session_begun_after_the_new_review_date_is_flagged_and_never_cancelled(clinic, in_chair):
+    plan, _induction = into_maintenance(clinic, maintenance_interval_days=28)
+    first, second, *_ = _open_maintenance(plan)
+    now = first.starts_at
+    services.appointment_check_in(appointment=first, actor=None, now=now)
+    if in_chair:
+        record_pre_vitals(first, first.nurse.user)
+        now += dt.timedelta(minutes=5)
+        services.appointment_start(appointment=first, actor=clinic.prescriber.user, now=now)
+    # The prescriber, with the patient already in the clinic, ends the course the day before.
+    new_review = _local_day(first, clinic) - dt.timedelta(days=1)
+
+    services.plan_change_review_date(
+        plan=plan, review_date=new_review, reason="Dependence concern", actor=clinic.prescriber.user, now=now
+    )
+    plan.refresh_from_db()
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == (AppointmentStatus.IN_CHAIR if in_chair else AppointmentStatus.CHECKED_IN)
+    assert second.status == AppointmentStatus.CANCELLED
+    assert plan.needs_attention, "a session begun after the new review date is neither released nor flagged"
+    assert "1 session after it" in plan.attention_reason, plan.attention_reason
+    assert "already begun" in plan.attention_reason, plan.attention_reason
+    assert f"{first.starts_at.astimezone(clinic.site.zone):%a %-d %b %Y %H:%M}" in plan.attention_reason
+
+
+def test_a_nurse_cannot_resume_a_plan_into_maintenance_a_prescriber_can(clinic):
+    """The induction was all held during the pause: resuming moves the plan into maintenance, which is
+    the prescriber's decision."""
+    plan = clinic.plan(maintenance_interval_days=28)
+    course = services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
+    nurse = clinic.nurses[0]
+    last = induction_completed_while_paused(plan, course, pauser=nurse.user)
+    back = _local_day(last, clinic) + dt.timedelta(days=30)
+    now = last.ends_at + dt.timedelta(days=1)
+
+    with pytest.raises(PrescribersOnly, match=r"Resuming this plan into maintenance .* is a prescriber's decision"):
+        services.plan_resume(plan=plan, resume_date=back, reason="Back from travel", actor=nurse.user, now=now)
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.PAUSED and plan.phase == Phase.INDUCTION, "the refused resume changed the plan"
+    assert not plan.appointments.filter(phase=Phase.MAINTENANCE).exists()
+
+    created = services.plan_resume(
+        plan=plan, resume_date=back, reason="Back from travel", actor=clinic.prescriber.user, now=now
+    )
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.ACTIVE and plan.phase == Phase.MAINTENANCE
+    assert created
+
+
+def test_a_nurse_still_resumes_a_plan_paused_in_its_induction(clinic):
+    plan = clinic.plan()
+    course = services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
+    nurse = clinic.nurses[0]
+    complete_session(course[0])
+    now = course[0].ends_at + dt.timedelta(hours=1)
+    services.plan_pause(plan=plan, reason="Flu", actor=nurse.user, now=now)
+
+    created = services.plan_resume(
+        plan=plan,
+        resume_date=_local_day(course[0], clinic) + dt.timedelta(days=7),
+        reason="Recovered",
+        actor=nurse.user,
+        now=now,
+    )
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.ACTIVE and plan.phase == Phase.INDUCTION
+    assert len(created) == 5

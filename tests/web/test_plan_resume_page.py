@@ -1,4 +1,5 @@
-"""The plan page's answer to resuming: when nothing is booked, it says why."""
+"""The plan page's answer to resuming: when nothing is booked, it says why; a resume into
+maintenance is the prescriber's. And the review date is the prescriber's to change."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import time_machine
 from django.urls import reverse
 
 from scheduling import services
-from scheduling.models import PlanStatus
+from scheduling.models import Phase, PlanStatus
 from tests.clinical_helpers import complete_session
+from tests.scheduling.conftest import induction_completed_while_paused
 from tests.web.conftest import login
 
 pytestmark = pytest.mark.django_db
@@ -76,3 +78,34 @@ def test_a_prescriber_sets_a_new_review_date_from_the_chart_and_a_nurse_is_not_o
     assert web.plan_a.review_date == later
     assert f"The review date is now {later:%a %-d %b %Y}." in response.content.decode()
     assert web.plan_a.history.filter(history_change_reason__endswith="Reviewed: continuing maintenance").exists()
+
+
+def test_a_nurse_resuming_a_plan_into_maintenance_is_refused_in_words_and_a_prescriber_resumes_it(client, web):
+    """Every induction session was held during the pause: the resume would move the plan into
+    maintenance, the prescriber's decision, so the page refuses the nurse's as the service and the
+    API do, and says why."""
+    last = induction_completed_while_paused(web.plan_a, web.sessions_a, pauser=web.nurse.user)
+    back = last.starts_at.astimezone(web.clinic.site.zone).date() + dt.timedelta(days=30)
+    url = reverse("web:plan-adjust", args=[web.plan_a.pk])
+
+    with time_machine.travel(last.ends_at + dt.timedelta(days=1), tick=False):
+        login(client, web.nurse.user)
+        refused = client.post(
+            url, {"action": "resume", "from_date": back.isoformat(), "reason": "Back", "version": web.plan_a.version}
+        )
+        assert refused.status_code == 409
+        page = refused.content.decode()
+        assert "Resuming this plan into maintenance (its induction was completed during the pause)" in page, page
+        web.plan_a.refresh_from_db()
+        assert web.plan_a.status == PlanStatus.PAUSED and web.plan_a.phase == Phase.INDUCTION
+        client.logout()
+
+        login(client, web.prescriber.user)
+        response = client.post(
+            url,
+            {"action": "resume", "from_date": back.isoformat(), "reason": "Back", "version": web.plan_a.version},
+            follow=True,
+        )
+    web.plan_a.refresh_from_db()
+    assert web.plan_a.status == PlanStatus.ACTIVE and web.plan_a.phase == Phase.MAINTENANCE
+    assert "The plan is resumed" in response.content.decode()
