@@ -22,7 +22,8 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.functional import lazy
-from django.utils.html import escape
+from django.utils.html import escape, format_html, format_html_join
+from django.utils.text import capfirst
 
 from clinic.admin_edits import ConcurrentEditAdminMixin, ConcurrentEditInlineMixin
 from clinic.admin_history import HistoryAdmin
@@ -353,10 +354,36 @@ class ReminderPolicyAdmin(ConcurrentEditAdminMixin, HistoryAdmin):
         "quiet_hours_end",
         "patient_notice_hours",
         "max_attempts",
+        "templates_refused",
     ]
     list_filter = ["email_enabled", "sms_enabled"]
     search_fields = ["site__name"]
     list_select_related = ["site"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ReminderPolicy | None = None) -> list[str]:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.template_problems():
+            readonly.append("templates_refused")
+        return readonly
+
+    def get_fields(self, request: HttpRequest, obj: ReminderPolicy | None = None) -> list[str]:
+        # A stored template the engine now refuses is said first, before the fields to correct.
+        fields = list(super().get_fields(request, obj))
+        return sorted(fields, key=lambda name: name != "templates_refused")
+
+    @admin.display(description="template problems")
+    def templates_refused(self, policy: ReminderPolicy) -> str:
+        """A template saved before the engine refused what it uses (ReminderPolicy.template_problems):
+        which, and why. Reminders meanwhile go out in the built-in wording in its place."""
+        problems = policy.template_problems()
+        if not problems:
+            return ""
+        refused = format_html_join(
+            "",
+            "<p>{} no longer accepted: {}</p>",
+            ((capfirst(ReminderPolicy._meta.get_field(name).verbose_name), why) for name, why in problems.items()),
+        )
+        return format_html("{}<p>Reminders use the built-in wording instead until this is corrected.</p>", refused)
 
 
 @admin.register(AccessLog)

@@ -1,11 +1,13 @@
 """The access log's writer, and how a view says which patients its answer showed.
 
 Patient data is health data: every request by a signed-in user, every anonymous read
-through a patient's link (calendar feed, reminder links) and every refused login leaves
-one AccessLog row. Views name the patients they showed with `patients_shown()`; API views
-built on `PatientsShownMixin` do it for their lists and details without further code.
-The row itself is written by `access_log_write()` alone, so moving where and when it is
-written (batched, after the response) touches one function."""
+through a patient's link (calendar feed, reminder links), every refused login and every
+list of patients a task mails to staff (the front desk's daily list) leaves AccessLog rows.
+Views name the patients they showed with `patients_shown()`; API views built on
+`PatientsShownMixin` do it for their lists and details without further code. A request's
+row is written by `access_log_write()` alone, so moving where and when it is written
+(batched, after the response) touches one function; a mailed list's rows by
+`access_log_write_mailed()`."""
 
 from __future__ import annotations
 
@@ -96,6 +98,21 @@ def access_log_write(*, request: HttpRequest | None, status_code: int | None, us
         ip_address=client_ip(request),
         user_agent=_user_agent(request),
         patient_ids=sorted(getattr(request, REQUEST_ATTRIBUTE, ())),
+    )
+
+
+# The method of a row that records patient data mailed rather than asked for over HTTP.
+MAILED = "EMAIL"
+
+
+def access_log_write_mailed(*, recipient_ids: Iterable[int], what: str, patient_ids: Iterable[int]) -> list[AccessLog]:
+    """Patient data a task mailed to staff: one row per login it went to, saying what was sent
+    and the patients it showed, as the page showing them to that login would. No request
+    asked for it, so no IP, user agent or status."""
+    shown = sorted(set(patient_ids))
+    return AccessLog.objects.bulk_create(
+        AccessLog(user_id=user_id, method=MAILED, path=what[:500], status_code=None, patient_ids=shown)
+        for user_id in sorted(set(recipient_ids))
     )
 
 

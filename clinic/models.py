@@ -351,6 +351,9 @@ class ReminderPolicy(models.Model):
     )
     history = HistoricalRecords()
 
+    # The templates an administrator writes, compiled by clinic.reminder_templates' engine.
+    TEMPLATE_FIELDS = ("subject_template", "body_template", "sms_template")
+
     class Meta:
         verbose_name_plural = "reminder policies"
         constraints = [
@@ -366,15 +369,23 @@ class ReminderPolicy(models.Model):
             raise ValidationError({"offsets_hours": "Use a list of whole hours between 1 and 336, e.g. [72, 24, 2]."})
         if len(set(offsets)) != len(offsets):
             raise ValidationError({"offsets_hours": "Each offset may appear once."})
-        # A template that cannot render stops every reminder of the site: refused here (the admin
-        # and the API both validate through this), not found at send time.
+        # A template that cannot render is refused here (the admin and the API both validate
+        # through this), not found at send time.
+        problems = self.template_problems()
+        if problems:
+            raise ValidationError(problems)
+
+    def template_problems(self) -> dict[str, str]:
+        """Why each of this policy's templates that cannot be used is refused, by field name (empty
+        when all render). A template saved before a rule came in (a loop, `|safe`) is found here
+        too: the admin shows it, and reminders use the built-in wording in its place
+        (scheduling.reminders.rendering)."""
         problems = {}
-        for name in ("subject_template", "body_template", "sms_template"):
+        for name in self.TEMPLATE_FIELDS:
             problem = self.template_problem(getattr(self, name))
             if problem is not None:
                 problems[name] = problem
-        if problems:
-            raise ValidationError(problems)
+        return problems
 
     def template_problem(self, source: str) -> str | None:
         """Why `source` cannot be one of this policy's templates (rendered once as a reminder of
@@ -404,7 +415,8 @@ class AccessLogQuerySet(models.QuerySet):
 
 class AccessLog(models.Model):
     """Who looked at or changed patient data, from where, and which patients the answer showed.
-    Written by clinic.audit (from the middleware and the failed-login signal); append-only:
+    Written by clinic.audit (from the middleware, the failed-login signal, and a task mailing a
+    list of patients to staff: method EMAIL, one row per login it went to); append-only:
     the ORM refuses changes, a trigger refuses them in PostgreSQL, and the app's database
     role has no UPDATE/DELETE/TRUNCATE right on the table (deploy/postgres/)."""
 
@@ -417,7 +429,8 @@ class AccessLog(models.Model):
     event = models.CharField(max_length=20, choices=Event.choices, default=Event.REQUEST)
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=500)
-    # None only for a login refused outside any request (a shell, a command): there is no answer.
+    # None for a login refused outside any request (a shell, a command) and for a list mailed by a
+    # task: there is no answer.
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     username = models.CharField(max_length=150, blank=True, help_text="The username tried, for a failed login.")
     ip_address = models.GenericIPAddressField(null=True, blank=True)

@@ -4,7 +4,9 @@ before it is saved.
 
 A template is checked where it is saved (the admin and the API both reach ReminderPolicy.clean)
 and compiled by the same engine when a reminder is sent (scheduling.reminders.rendering), so
-what was accepted renders, and nothing else does. The engine knows no template files and no
+what was accepted renders, and nothing else does: a template stored before a rule came in gives
+way to the built-in wording at send time, and the policy's admin pages say why
+(ReminderPolicy.template_problems). The engine knows no template files and no
 URL names: `{% include %}`, `{% extends %}`, `{% url %}`, `{% load %}`, `{% debug %}` and
 `{% csrf_token %}` are unknown to it, so a reminder can neither fail on a missing file nor show
 the project's own templates or the context's internals to a patient."""
@@ -129,6 +131,6 @@ def reminder_template_problem(source: str, context: dict[str, Any], zone: zonein
     try:
         with timezone.override(zone):
             template.render(Context(context, autoescape=False))
-    except Exception as exc:  # whatever a render raises would stop every reminder of the site
+    except Exception as exc:  # whatever a render raises would put the site's reminders in the built-in wording
         return f"This template cannot be rendered: {exc}"
     return None

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 from typing import Any
 from urllib.parse import urlparse
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db.models import OuterRef, Subquery
 from django.template import Context, Template
@@ -14,7 +16,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.models import Channel
+from clinic.models import Channel, ReminderPolicy
 from clinic.reminder_templates import compile_reminder_template
 from scheduling.models import (
     Appointment,
@@ -26,6 +28,8 @@ from scheduling.models import (
 from scheduling.reminders import tokens
 from scheduling.reminders.channels import Attachment, OutgoingMessage
 from scheduling.reminders.ics import CANCEL, PUBLISH, appointment_ics
+
+logger = logging.getLogger(__name__)
 
 TEMPLATE_DIR = "scheduling/reminders"
 
@@ -53,7 +57,8 @@ def message_context(*, appointment: Appointment, with_links: bool) -> dict[str, 
         "patient_first_name": patient.first_name,
         "site_name": site.name,
         "site_address": site.address,
-        "site_phone": str(site.phone),
+        # A site may have no number on record: the templates then leave it out.
+        "site_phone": str(site.phone) if site.phone else "",
         "protocol": protocol.name if protocol else "infusion",
         "local_start": appointment.starts_at.astimezone(zone),
         "local_end": appointment.ends_at.astimezone(zone),
@@ -81,9 +86,25 @@ def _compiled(source: str) -> Template:
     return compile_reminder_template(source)
 
 
-def _from_policy(source: str, context: dict[str, Any]) -> str:
-    # Admin-edited templates; plain text, so no HTML escaping.
-    return _compiled(source).render(Context(context, autoescape=False))
+def _from_policy(policy: ReminderPolicy, field: str, context: dict[str, Any]) -> str:
+    """The policy's template `field` rendered (admin-edited; plain text, so no HTML escaping). One
+    saved before the engine refused what it uses (a loop, `|safe`, `|join`: ReminderPolicy.clean
+    refuses it now) or that fails to render gives way to the built-in wording, the field's default:
+    the patient is still reminded, and the policy's admin pages say what to correct."""
+    try:
+        return _compiled(getattr(policy, field)).render(Context(context, autoescape=False))
+    except SoftTimeLimitExceeded:
+        raise  # the task's time is up, not the template's fault (see dispatch.deliver)
+    except Exception as exc:
+        logger.warning(
+            "The %s of reminder policy %s (%s) is no longer accepted (%s); the built-in wording was sent instead.",
+            ReminderPolicy._meta.get_field(field).verbose_name,
+            policy.pk,
+            policy.site,
+            exc,
+        )
+        built_in = ReminderPolicy._meta.get_field(field).get_default()
+        return _compiled(built_in).render(Context(context, autoescape=False))
 
 
 def _from_file(kind: str, part: str, context: dict[str, Any]) -> str:
@@ -162,15 +183,15 @@ def render_message(*, reminder: Reminder, channel: str, now: dt.datetime) -> Out
     with timezone.override(patient.zone):
         if channel == Channel.SMS:
             if reminder.kind == ReminderKind.REMINDER:
-                sms = _from_policy(policy.sms_template, context)
+                sms = _from_policy(policy, "sms_template", context)
             else:
                 sms = _from_file(reminder.kind, "sms", context)
             return OutgoingMessage(
                 to=str(patient.mobile_phone), subject="", body=" ".join(sms.split()), headers=headers
             )
         if reminder.kind == ReminderKind.REMINDER:
-            subject = _from_policy(policy.subject_template, context)
-            body = _from_policy(policy.body_template, context)
+            subject = _from_policy(policy, "subject_template", context)
+            body = _from_policy(policy, "body_template", context)
             if _asks_for_questionnaire(reminder, policy.offsets_hours):
                 # Measurement-based care: the score before each session shows whether treatment works.
                 body += f"\nBefore your session, please fill in a short questionnaire (PHQ-9): {questionnaire_url(appointment)}\n"

@@ -15,6 +15,7 @@ from django.db.models import F, Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from clinic.audit import access_log_write_mailed
 from clinic.models import ReminderPolicy, Role, Site, StaffMember
 from patients.models import Patient, new_calendar_token
 from scheduling.models import (
@@ -295,7 +296,8 @@ def front_desk_lists_send_due(*, now: dt.datetime) -> int:
         desk = StaffMember.objects.filter(active=True, user__is_active=True, role=Role.FRONT_DESK).filter(
             Q(sites=site) | Q(all_sites=True)
         )
-        recipients = sorted({email for email in desk.values_list("user__email", flat=True) if email})
+        logins = {user_id: email for user_id, email in desk.values_list("user_id", "user__email") if email}
+        recipients = sorted(set(logins.values()))
         if not recipients:
             continue
         day = local_now.date() + dt.timedelta(days=1)
@@ -321,6 +323,21 @@ def front_desk_lists_send_due(*, now: dt.datetime) -> int:
             failure = failure or exc
             continue
         sent += 1
+        # Names and phone numbers went to each of these logins' mailboxes: logged as a page showing
+        # them would be. After the send, so only a list that went out is recorded (the claim keeps
+        # it from going, or being recorded, twice).
+        shown = [a.patient_id for a in (*daily.not_confirmed, *daily.without_ride)]
+        try:
+            access_log_write_mailed(
+                recipient_ids=logins,
+                what=f"Front-desk daily list of {site.name} for {day.isoformat()}",
+                patient_ids=shown,
+            )
+        except Exception as exc:
+            logger.error(
+                "The front-desk list of %s for %s was sent but not written to the access log.", site, day, exc_info=True
+            )
+            failure = failure or exc
     if failure is not None:
         raise failure
     return sent
