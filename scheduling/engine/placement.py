@@ -11,8 +11,9 @@ feasible (start, chair) pairs a site's `placement_policy` chooses:
 
   a) the nurse's hands and the closing time: the fewest of the nurse's own hands-on
      intervals touched (0 unless a site lets a nurse set up several patients at once), then
-     not ending within `CLOSING_MARGIN` (30 min) of closing (lateness and slow setups would
-     run it over); then the starts in the same quarter hour (on the real clock: the night the clocks go back has two 01:15s)
+     how far the session ends into the last `CLOSING_MARGIN` (45 min) before closing, in
+     started quarter hours (0 when it ends before them: lateness and waits for a nurse run a
+     later end past closing, so among late times the one ending soonest); then the starts in the same quarter hour (on the real clock: the night the clocks go back has two 01:15s)
      beyond what the nurses on shift for a setup at that start can set up at once (a cap, not a
      minimum: spreading starts over every quarter hour broke the nurses' free time into pieces
      too short for a setup and cost a tenth of the sessions in the issue 17 bench);
@@ -54,6 +55,7 @@ milliseconds per day looked at.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -84,9 +86,11 @@ BUCKET_MINUTES = 15
 DAY_SLACK_DAYS = 1
 # The first session keeps close to the day asked for: at most this many days later.
 FIRST_SESSION_SLACK_DAYS = 1
-# A session ending this close to closing is taken only when no other start fits: lateness and
-# slow setups would carry it past closing.
-CLOSING_MARGIN = dt.timedelta(minutes=30)
+# A session ending this close to closing is taken only when no other start fits, and then the one
+# ending soonest: lateness and waits for a nurse would carry it past closing. 45 minutes: with 30, the
+# issue 17 bench still ran over on days whose sessions ended at 17:30 (a patient 30 minutes late, or
+# late and then waiting for a nurse), and level ran over as much as earliest (33 against 30 minutes).
+CLOSING_MARGIN = dt.timedelta(minutes=45)
 
 
 @dataclass(frozen=True)
@@ -268,6 +272,12 @@ class DayLoad:
         return int(zero < gap_before < shortest) + int(zero < gap_after < shortest)
 
 
+def _quarters_into(end: dt.datetime, since: dt.datetime) -> int:
+    """How many quarter hours, begun, `end` lies after `since` (0 when it is not after it)."""
+    seconds = (end - since).total_seconds()
+    return math.ceil(seconds / (BUCKET_MINUTES * 60)) if seconds > 0 else 0
+
+
 def _bucket(instant: dt.datetime, zone: ZoneInfo) -> int:
     """The quarter hour `instant` falls in, counted on the real clock: every zone's offset is whole
     quarter hours, so it is the local clock's quarter hour too, except on the night the clocks go
@@ -414,7 +424,7 @@ class Placer:
                 minute = local.hour * 60 + local.minute
                 clock = local.time().replace(tzinfo=None)
                 # The nurse's and the closing time first: one weight, so the positions of the rest stay put.
-                near_closing = int(end > load.closes_at - CLOSING_MARGIN)
+                near_closing = _quarters_into(end, load.closes_at - CLOSING_MARGIN)
                 starts_there = load.buckets[_bucket(start, zone)]
                 # The cap is what the nurses on shift at this start can set up at once (not every
                 # nurse of the site: on a day one of two works, two starts together wait on her).
@@ -572,6 +582,8 @@ class Placer:
             parts.append("the nurse's hands-on work overlaps the least")
         if not near_closing and any(c.score[0][1] for c in others):
             parts.append("ends well before closing")
+        elif near_closing and any(c.score[0][1] > near_closing for c in others):
+            parts.append("of the free times near closing, the one ending soonest")
         if self.placement.preferred_starts:
             planned = local.date() in self.placement.day_starts
             if not template_miss:

@@ -132,6 +132,25 @@ def test_level_keeps_a_session_from_ending_near_closing_unless_nothing_else_fits
     assert choose(full, LEVEL)[0].start == at(TUESDAY, "16:00")
 
 
+def test_level_keeps_clear_of_the_last_45_minutes_before_closing_when_it_can():
+    # A template start at 15:30 ends at 17:30: a patient half an hour late, or late and then waiting
+    # for a nurse, runs past 18:00. Level takes the earliest time instead while one is free.
+    preferred = {1: frozenset({dt.time(15, 30)})}
+    level, why = choose(site(), LEVEL, preferred_starts=preferred)
+    assert level.start == at(TUESDAY, "08:00")
+    assert "ends well before closing" in why
+
+
+def test_when_only_late_times_are_free_level_takes_the_one_ending_soonest():
+    # Chair 1 is busy until 15:45: the template's 16:00 would end at closing, 15:45 a quarter hour
+    # before it; both are late, 15:45 less so, and it outranks the template.
+    preferred = {1: frozenset({dt.time(16, 0)})}
+    late = site(chairs={1: [booked(TUESDAY, "08:00", 465)]})
+    level, why = choose(late, LEVEL, preferred_starts=preferred)
+    assert level.start == at(TUESDAY, "15:45")
+    assert "of the free times near closing, the one ending soonest" in why
+
+
 def test_level_takes_a_start_of_the_day_template_next():
     preferred = {2: frozenset({dt.time(9, 30)})}
     level, why = choose(site(), LEVEL, preferred_starts=preferred)
