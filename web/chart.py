@@ -30,7 +30,6 @@ from scheduling.models import (
     PlanStatus,
     TreatmentPlan,
 )
-from scheduling.selectors import resume_days
 from scheduling.services import (
     patient_eligibility,
     plan_change_interval,
@@ -41,6 +40,7 @@ from scheduling.services import (
     plan_resume,
 )
 from scheduling.services.appointments import check_in_window
+from scheduling.services.plans import resume_spacing
 from web.access import page_required, scoped
 from web.common import describe, session_label
 from web.measures import chart_section as measures_chart_section
@@ -276,9 +276,10 @@ def plan_adjust(request: HttpRequest, plan_id: int) -> HttpResponse:
 
 def _default_from_date(plan: TreatmentPlan, now: dt.datetime) -> dt.date:
     """Tomorrow; for a paused plan, not before the plan's rhythm from the last session held
-    (which also keeps the protocol's minimum spacing: resuming the day after would be too soon)."""
+    (which also keeps the protocol's minimum spacing: resuming the day after would be too soon),
+    in the phase the resume enters (maintenance's, for an induction all held during the pause)."""
     tomorrow = local_day(now, plan.site.zone) + dt.timedelta(days=1)
     if plan.status != PlanStatus.PAUSED:
         return tomorrow
-    suggested = resume_days(plan).suggested
+    suggested = resume_spacing(plan).suggested
     return max(tomorrow, suggested) if suggested is not None else tomorrow

@@ -61,6 +61,7 @@ from scheduling.services.courses import (
     induction_reflow_propose,
     induction_short_by,
     plan_enter_maintenance,
+    review_date_violation,
 )
 from scheduling.signals import (
     announce,
@@ -147,6 +148,11 @@ def plan_rule_violations(
             violations.append(
                 f"less than {plan.protocol.min_gap_hours} hours from {which} ({local_label(neighbour.starts_at, site)})"
             )
+    if day > plan.review_date:
+        # The course stops at its review date in either phase (prolonged use risks dependence), as the
+        # layout does (maintenance_replan) and a review date brought into the induction does
+        # (plan_change_review_date): past it, a prescriber moves the date or accepts the break.
+        violations.append(review_date_violation(plan))
     if phase == Phase.INDUCTION:
         rule = induction_rule(plan.protocol)
         round_sessions = [a for a in others if a.phase == Phase.INDUCTION and a.induction_round == plan.induction_round]
@@ -176,10 +182,6 @@ def plan_rule_violations(
                 violations.append(
                     f"maintenance follows the induction, and only {held} of its {rule.total_sessions} sessions come before this one"
                 )
-        if day > plan.review_date:
-            # The course stops at its review date (prolonged use risks dependence), as the layout
-            # does (maintenance_replan): past it, a prescriber moves the date or accepts the break.
-            violations.append(f"after the plan's review date ({plan.review_date:%a %-d %b %Y})")
         rule_m = maintenance_rule(plan)
         allowed = f"the protocol allows {rule_m.min_days}–{rule_m.max_days}"
         if before:

@@ -378,6 +378,27 @@ def check_course_rules(*, plan: TreatmentPlan, slots: Sequence[Slot], site: Site
     return problems
 
 
+def review_date_violation(plan: TreatmentPlan) -> str:
+    """What a session on a day after the plan's review date breaks, in words: the course stops there
+    in either phase (plan_rule_violations for one session, review_date_problems for a course)."""
+    return f"after the plan's review date ({plan.review_date:%a %-d %b %Y})"
+
+
+def review_date_problems(*, plan: TreatmentPlan, slots: Sequence[Slot], site: Site) -> list[str]:
+    """The sessions of a course (`slots`, on `site`'s days) that fall after the plan's review date, in
+    words; none when the course ends by it. A course is booked whole, so nobody accepts such a session
+    on its own: a prescriber sets a later review date first."""
+    after = sorted(slot.start for slot in slots if local_day(slot.start, site.zone) > plan.review_date)
+    if not after:
+        return []
+    many = len(after) != 1
+    when = ", ".join(local_label(start, site) for start in after)
+    return [
+        f"{len(after)} session{'s' if many else ''} ({when}) {'are' if many else 'is'} {review_date_violation(plan)}: "
+        f"a prescriber sets a later review date to book {'them' if many else 'it'}"
+    ]
+
+
 def plan_sessions_book(
     *,
     plan: TreatmentPlan,
@@ -467,7 +488,9 @@ def course_book(
     expected = induction_rule(plan.protocol).total_sessions
     if len(slots) != expected:
         raise InvalidInput(f"The protocol's induction has {expected} sessions; {len(slots)} were given.")
-    problems = check_course_rules(plan=plan, slots=slots, site=site)
+    problems = check_course_rules(plan=plan, slots=slots, site=site) + review_date_problems(
+        plan=plan, slots=slots, site=site
+    )
     if problems:
         raise PlanRuleBroken(problems, can_override=False)
     created = plan_sessions_book(

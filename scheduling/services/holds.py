@@ -10,7 +10,7 @@ import datetime as dt
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from scheduling.errors import BookingConflict, InvalidState
+from scheduling.errors import BookingConflict, InvalidState, PlanRuleBroken
 from scheduling.models import (
     BOOKABLE_PLAN_STATUSES,
     Appointment,
@@ -20,6 +20,7 @@ from scheduling.models import (
     lapsed_holds,
 )
 from scheduling.reminders import services as reminders
+from scheduling.services.appointments import plan_rule_violations
 from scheduling.services.core import acting_user, lock_for_booking, release_lapsed_holds, save_with_history
 from scheduling.signals import announce, appointment_booked
 
@@ -30,8 +31,9 @@ def appointment_book_held(*, appointment: Appointment, actor: AbstractBaseUser |
     can see the hold is refused, so a held time is not booked under someone else's name from
     under its holder. The holder's retry on a hold already booked returns it unchanged; a hold
     that has lapsed (swept or not) is refused, since its time may have been promised elsewhere; so
-    is a hold on a course paused or ended since (pausing or ending releases its holds). The plan is
-    locked before the hold, the order pausing (plan, then its sessions) and booking take."""
+    is a hold on a course paused or ended since (pausing or ending releases its holds), and one that
+    breaks the plan's rules now (a review date brought forward before it, say). The plan is locked
+    before the hold, the order pausing (plan, then its sessions) and booking take."""
     plan_id = Appointment.objects.filter(pk=appointment.pk).values_list("plan_id", flat=True).first()
     plan = TreatmentPlan.objects.select_for_update().get(pk=plan_id) if plan_id else None
     current = Appointment.objects.select_for_update(of=("self",)).select_related("site").get(pk=appointment.pk)
@@ -60,6 +62,20 @@ def appointment_book_held(*, appointment: Appointment, actor: AbstractBaseUser |
     # The nurse and the patient are locked as every booking locks them: a consent or a detail saved
     # at this moment is read under the lock, and this session's reminders are planned from it.
     lock_for_booking(nurse_ids=[current.nurse_id] if current.nurse_id else [], patient=current.patient)
+    if plan is not None:
+        # The plan's rules hold as for any booking, read now rather than when the time was held: a
+        # review date brought forward, or a session of the course booked or moved since, may have
+        # put the held time outside them. A prescriber's break accepted when it was held stands.
+        violations = plan_rule_violations(
+            plan=plan,
+            starts_at=current.starts_at,
+            phase=current.phase,
+            exclude_id=current.pk,
+            site=current.site,
+            now=now,
+        )
+        if violations and not current.rule_override_reason:
+            raise PlanRuleBroken(violations, can_override=False)
     current.status = AppointmentStatus.BOOKED
     save_with_history(current, fields=["status"], actor=actor, reason="Booked from a hold")
     if plan is not None and plan.status == PlanStatus.DRAFT:

@@ -4,6 +4,7 @@ plan's future appointments along."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections import Counter
 
@@ -18,7 +19,7 @@ from clinic.permissions import require_prescriber, require_works_at, works_at
 from patients.models import Patient
 from scheduling.engine import Preferences, remaining_weekly_counts
 from scheduling.engine.wallclock import day_bounds
-from scheduling.errors import CourseDoesNotFit, InvalidInput, InvalidState, StaleVersion
+from scheduling.errors import CourseDoesNotFit, InvalidInput, InvalidState, PlanRuleBroken, StaleVersion
 from scheduling.models import (
     OPEN_PLAN_STATUSES,
     RELEASED_NEW_INDUCTION,
@@ -33,7 +34,7 @@ from scheduling.models import (
     ReleasedWithPlan,
     TreatmentPlan,
 )
-from scheduling.selectors import plan_preferences, resume_days
+from scheduling.selectors import ResumeDays, plan_preferences, resume_days
 from scheduling.services.appointments import appointment_cancel
 from scheduling.services.core import PLAN_AND_PATIENT_ROWS, acting_user, local_label, save_with_history
 from scheduling.services.courses import (
@@ -43,6 +44,7 @@ from scheduling.services.courses import (
     maintenance_apply,
     maintenance_replan,
     plan_sessions_book,
+    review_date_problems,
 )
 from scheduling.services.courses import plan_enter_maintenance as plan_enter_maintenance
 from scheduling.services.eligibility import patient_eligibility, require_eligible
@@ -216,19 +218,24 @@ def plan_change_review_date(
     # The course stops at its review date in either phase: a date brought into the induction ends
     # the induction there too, so every session of the plan on a later day is looked at, not only
     # maintenance: one booked or confirmed if it is still ahead, one begun (checked in, in the chair)
-    # whenever it started.
+    # whenever it started, and a hold (an outside system's $hold), as pausing and ending release them.
     _, review_day_end = day_bounds(review_date, zone)
     after_review = list(
         plan.appointments.filter(starts_at__gte=review_day_end)
-        .filter(Q(status__in=UPCOMING_STATUSES, starts_at__gt=now) | Q(status__in=_BEGUN))
+        .filter(
+            Q(status__in=UPCOMING_STATUSES, starts_at__gt=now)
+            | Q(status=AppointmentStatus.HELD, ends_at__gt=now)
+            | Q(status__in=_BEGUN)
+        )
         .order_by("-starts_at")
     )
     # A date brought forward (a dependence concern) ends the course there: the sessions after it that
-    # the patient has not confirmed are released, latest first so the rest keep their numbers. One
-    # the patient confirmed stays booked and the plan is flagged: the prescriber decides (cancel it,
-    # or keep it) rather than the patient losing an agreed date without anyone deciding it. One
-    # already begun is never cancelled from here (the patient is in the clinic): it is flagged too.
-    released = [a for a in after_review if a.status == AppointmentStatus.BOOKED]
+    # the patient has not confirmed are released, latest first so the rest keep their numbers, and so
+    # are the holds (booked later, they would put a session past the end of the course). One the
+    # patient confirmed stays booked and the plan is flagged: the prescriber decides (cancel it, or
+    # keep it) rather than the patient losing an agreed date without anyone deciding it. One already
+    # begun is never cancelled from here (the patient is in the clinic): it is flagged too.
+    released = [a for a in after_review if a.status in (AppointmentStatus.BOOKED, AppointmentStatus.HELD)]
     for appointment in released:
         appointment_cancel(
             appointment=appointment,
@@ -331,9 +338,7 @@ def plan_resume(
         raise InvalidState("Only a paused plan can be resumed.")
     # A pause is often an illness: what screening says now decides, as for a new course.
     require_eligible(plan=plan, now=now, actor=actor)
-    held = plan.appointments.filter(
-        phase=Phase.INDUCTION, induction_round=plan.induction_round, status=AppointmentStatus.COMPLETED
-    ).count()
+    held = _induction_held(plan)
     remaining = plan.protocol.induction_session_count - held
     fields = ["status", "paused_at"]
     if plan.phase == Phase.INDUCTION and remaining <= 0:
@@ -386,10 +391,17 @@ def plan_resume(
                 weekly_counts=weekly,
                 actor=actor,
             )
+        # The course stops at its review date in its induction too: the rest of the induction is booked
+        # whole or not at all, so a rest that runs past it is refused (the plan stays paused) until a
+        # prescriber sets a later review date.
+        slots = [s.slot for s in proposal.sessions]
+        problems = review_date_problems(plan=plan, slots=slots, site=proposal.site)
+        if problems:
+            raise PlanRuleBroken(problems, can_override=False)
         return plan_sessions_book(
             plan=plan,
             site=proposal.site,
-            slots=[s.slot for s in proposal.sessions],
+            slots=slots,
             phase=Phase.INDUCTION,
             actor=actor,
             now=now,
@@ -425,6 +437,24 @@ def plan_resume(
             history="Flagged: resumed at the review date",
         )
     return replan.created
+
+
+def _induction_held(plan: TreatmentPlan) -> int:
+    """How many sessions of the plan's current induction round were given."""
+    return plan.appointments.filter(
+        phase=Phase.INDUCTION, induction_round=plan.induction_round, status=AppointmentStatus.COMPLETED
+    ).count()
+
+
+def resume_spacing(plan: TreatmentPlan) -> ResumeDays:
+    """How far from the last session held the paused `plan` may resume (resume_days), in the phase the
+    resume enters, as plan_resume checks it: a plan whose induction was all held during the pause
+    resumes into maintenance, spaced as maintenance (the pages suggest a resume date from this)."""
+    if plan.phase == Phase.INDUCTION and _induction_held(plan) >= plan.protocol.induction_session_count:
+        entering = copy.copy(plan)  # the caller's plan keeps its phase: nothing is resumed here
+        entering.phase = Phase.MAINTENANCE
+        return resume_days(entering)
+    return resume_days(plan)
 
 
 def _upcoming_maintenance(plan: TreatmentPlan, *, now: dt.datetime) -> QuerySet[Appointment]:

@@ -1,6 +1,7 @@
 """The plan changes' answers tell the clinician what the change left for them to decide: a review
 date brought forward past a confirmed session, a resume after the review date that booked nothing;
-and a resume that would move the plan into maintenance is the prescriber's."""
+a resume that would move the plan into maintenance is the prescriber's; and a course running past the
+review date is refused, naming it."""
 
 from __future__ import annotations
 
@@ -115,3 +116,18 @@ def test_a_nurse_resuming_a_plan_into_maintenance_gets_403_and_a_prescriber_resu
     assert response.status_code == 200, response.json()
     assert response.json()["plan"]["phase"] == Phase.MAINTENANCE
     assert response.json()["appointments"], "the prescriber's resume laid out no maintenance"
+
+
+def test_booking_a_course_that_runs_past_the_review_date_answers_409_naming_the_date():
+    clinic = make_clinic()
+    plan = clinic.plan(review_date=START + dt.timedelta(days=10))
+
+    with time_machine.travel(NOW, tick=False):
+        response = client_of(clinic.front_desk).post(
+            f"{V1}/plans/{plan.pk}/book-course/", {"start_date": START.isoformat()}, format="json"
+        )
+    assert response.status_code == 409, response.json()
+    body = response.json()["error"]
+    assert body["code"] == "plan_rule_broken", body
+    assert "after the plan's review date (Thu 12 Mar 2026)" in body["message"], body
+    assert not plan.appointments.exists()

@@ -1,5 +1,6 @@
-"""A hold (FHIR $hold) on a course that is then paused or ended never becomes a booking: pausing or
-ending the course releases its holds, and booking a hold re-reads the course under its lock."""
+"""A hold (FHIR $hold) on a course that is then paused, ended or brought to an earlier review date
+never becomes a booking: pausing or ending the course releases its holds, a review date brought
+forward the holds after it, and booking a hold re-reads the course and its rules under its lock."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from django.db import connection, transaction
 
 from scheduling import services
-from scheduling.errors import InvalidState
+from scheduling.errors import BookingConflict, InvalidState, PlanRuleBroken
 from scheduling.models import Appointment, AppointmentStatus, PlanStatus, TreatmentPlan
 from tests.scheduling.conftest import NOW
 
@@ -102,3 +103,36 @@ def test_booking_a_hold_while_its_course_is_being_paused_waits_and_is_refused_no
         "book": "InvalidState: The plan is paused; the held time cannot be booked.",
     }
     assert Appointment.objects.get(pk=held.pk).status == AppointmentStatus.CANCELLED
+
+
+def test_bringing_the_review_date_forward_releases_a_hold_after_it(clinic):
+    """As pausing and ending do: booked later, the hold would put a session past the end of the course."""
+    plan, held = _course_with_a_hold(clinic)
+    first = plan.appointments.get(starts_at=FIRST)
+    review = dt.date(2026, 3, 3)  # between the session booked and the time held
+
+    services.plan_change_review_date(
+        plan=plan, review_date=review, reason="Dependence concern", actor=clinic.prescriber.user, now=NOW
+    )
+    held.refresh_from_db()
+    first.refresh_from_db()
+    assert held.status == AppointmentStatus.CANCELLED, "a hold after the new review date was kept"
+    assert held.cancellation_reason == "After the plan's new review date (Tue 3 Mar 2026)"
+    assert first.status == AppointmentStatus.BOOKED
+    with pytest.raises(BookingConflict):
+        services.appointment_book_held(appointment=held, actor=clinic.front_desk.user, now=NOW)
+
+
+def test_a_hold_that_breaks_the_plans_rules_now_is_not_booked_and_stays_a_hold(clinic):
+    # The review date is brought before the held time by another transaction between the hold and
+    # its booking (written straight to the row: the service would have released the hold).
+    plan, held = _course_with_a_hold(clinic)
+    TreatmentPlan.objects.filter(pk=plan.pk).update(review_date=dt.date(2026, 3, 3))
+
+    with pytest.raises(
+        PlanRuleBroken, match=r"breaks the plan's rules: after the plan's review date \(Tue 3 Mar 2026\)"
+    ):
+        services.appointment_book_held(appointment=held, actor=clinic.front_desk.user, now=NOW)
+
+    held.refresh_from_db()
+    assert held.status == AppointmentStatus.HELD and held.reminders.count() == 0

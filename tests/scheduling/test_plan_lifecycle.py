@@ -1,7 +1,8 @@
-"""A plan's lifecycle against its review date and its state: no maintenance after the review date
-without a prescriber's decision, a review date brought forward releases or flags what lies past
-it, resuming books nothing before the resume date and says why when the review date has passed,
-and a closed plan takes no screening override."""
+"""A plan's lifecycle against its review date and its state: no session after the review date, in
+either phase, without a prescriber's decision (nor a course, nor a resumed induction, running past
+it), a review date brought forward releases or flags what lies past it, resuming books nothing
+before the resume date and says why when the review date has passed, and a closed plan takes no
+screening override."""
 
 from __future__ import annotations
 
@@ -17,7 +18,14 @@ from scheduling.errors import InvalidState, PlanRuleBroken
 from scheduling.models import AppointmentStatus, Phase, PlanStatus
 from tests.clinical_helpers import complete_session, record_pre_vitals, record_session_for_completion
 from tests.factories import PatientFactory, StaffFactory
-from tests.scheduling.conftest import NOW, START, add_shifts, induction_completed_while_paused, into_maintenance
+from tests.scheduling.conftest import (
+    NOW,
+    START,
+    add_shifts,
+    at_new_york,
+    induction_completed_while_paused,
+    into_maintenance,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -360,3 +368,96 @@ def test_a_nurse_still_resumes_a_plan_paused_in_its_induction(clinic):
     plan.refresh_from_db()
     assert plan.status == PlanStatus.ACTIVE and plan.phase == Phase.INDUCTION
     assert len(created) == 5
+
+
+def _induction_ending_early(clinic):
+    """A plan whose review date (Thu 12 Mar 2026) falls inside its induction's 21 days, with its first
+    session booked on Mon 2 March; the times after the review date are refused."""
+    plan = clinic.plan(review_date=START + dt.timedelta(days=10))
+    (first,) = clinic.book(plan, [at_new_york(START, 10)])
+    return plan, first
+
+
+def test_the_front_desk_cannot_book_an_induction_session_past_the_review_date_a_prescriber_may(clinic):
+    """The course stops at its review date in its induction too: a make-up or extra induction session
+    after it is a break of the plan's rules, as a maintenance session is."""
+    plan, _first = _induction_ending_early(clinic)
+    after_review = at_new_york(START + dt.timedelta(days=14), 10)  # Mon 16 March
+    book = {"patient": plan.patient, "plan": plan, "site": clinic.site, "chair": clinic.chairs[0], "now": NOW}
+
+    with pytest.raises(PlanRuleBroken) as refused:
+        services.appointment_book(starts_at=after_review, actor=clinic.front_desk.user, phase=Phase.INDUCTION, **book)
+    assert refused.value.violations == [f"after the plan's review date ({plan.review_date:%a %-d %b %Y})"]
+    assert refused.value.details["can_override"] is False, "the front desk cannot accept the break"
+
+    booked = services.appointment_book(
+        starts_at=after_review,
+        actor=clinic.prescriber.user,
+        phase=Phase.INDUCTION,
+        override_reason="Review appointment booked the day after",
+        **book,
+    )
+    assert booked.phase == Phase.INDUCTION
+    assert booked.rule_override_reason == "Review appointment booked the day after"
+
+
+def test_the_front_desk_cannot_move_an_induction_session_past_the_review_date(clinic):
+    plan, _first = _induction_ending_early(clinic)
+    (second,) = clinic.book(plan, [at_new_york(START + dt.timedelta(days=2), 10)])
+    after_review = at_new_york(START + dt.timedelta(days=14), 10)
+
+    with pytest.raises(PlanRuleBroken, match=r"after the plan's review date \(Thu 12 Mar 2026\)"):
+        services.appointment_move(appointment=second, starts_at=after_review, actor=clinic.front_desk.user, now=NOW)
+    second.refresh_from_db()
+    assert second.starts_at == at_new_york(START + dt.timedelta(days=2), 10)
+
+    # A later review date (the prescriber's) lets the desk move it.
+    services.plan_change_review_date(
+        plan=plan,
+        review_date=START + dt.timedelta(days=20),
+        reason="Reviewed: the whole induction",
+        actor=clinic.prescriber.user,
+        now=NOW,
+    )
+    moved = services.appointment_move(appointment=second, starts_at=after_review, actor=clinic.front_desk.user, now=NOW)
+    assert moved.starts_at == after_review
+
+
+def test_a_course_running_past_the_review_date_is_not_booked_and_the_refusal_names_the_date(clinic):
+    plan = clinic.plan(review_date=START + dt.timedelta(days=10))
+
+    with pytest.raises(PlanRuleBroken) as refused:
+        services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
+    assert refused.value.http_status == 409
+    assert "after the plan's review date (Thu 12 Mar 2026): a prescriber sets a later review date" in str(
+        refused.value
+    ), refused.value
+    assert refused.value.details["can_override"] is False
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.DRAFT and not plan.appointments.exists(), "part of the course was booked"
+
+
+def test_resuming_an_induction_that_would_run_past_the_review_date_is_refused_and_the_plan_stays_paused(clinic):
+    plan = clinic.plan()
+    course = services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
+    complete_session(course[0])
+    now = course[0].ends_at + dt.timedelta(hours=1)
+    services.plan_pause(plan=plan, reason="Flu", actor=clinic.nurses[0].user, now=now)
+    # A dependence concern while paused: the course is to end within the fortnight.
+    review = START + dt.timedelta(days=14)
+    services.plan_change_review_date(
+        plan=plan, review_date=review, reason="Dependence concern", actor=clinic.prescriber.user, now=now
+    )
+    plan.refresh_from_db()
+
+    with pytest.raises(PlanRuleBroken, match=rf"after the plan's review date \({review:%a %-d %b %Y}\)"):
+        services.plan_resume(
+            plan=plan,
+            resume_date=START + dt.timedelta(days=7),
+            reason="Recovered",
+            actor=clinic.nurses[0].user,
+            now=now,
+        )
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.PAUSED, "the refused resume changed the plan"
+    assert not plan.appointments.filter(status__in=["booked", "confirmed"]).exists()

@@ -4,6 +4,7 @@ maintenance is the prescriber's. And the review date is the prescriber's to chan
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 import time_machine
@@ -109,3 +110,26 @@ def test_a_nurse_resuming_a_plan_into_maintenance_is_refused_in_words_and_a_pres
     web.plan_a.refresh_from_db()
     assert web.plan_a.status == PlanStatus.ACTIVE and web.plan_a.phase == Phase.MAINTENANCE
     assert "The plan is resumed" in response.content.decode()
+
+
+def test_the_chart_suggests_a_resume_date_that_maintenance_spacing_accepts(client, web):
+    """The induction was all held during the pause, so the resume enters maintenance and is spaced as
+    maintenance from the last session: the form's suggested date is the plan's interval after it
+    (not the induction's two days, which the service refuses), and resuming from it is accepted."""
+    last = induction_completed_while_paused(web.plan_a, web.sessions_a, pauser=web.nurse.user)
+    last_day = last.starts_at.astimezone(web.clinic.site.zone).date()
+    expected = last_day + dt.timedelta(days=web.plan_a.maintenance_interval_days)
+
+    with time_machine.travel(last.ends_at + dt.timedelta(days=1), tick=False):
+        login(client, web.prescriber.user)
+        chart = client.get(reverse("web:patient", args=[web.plan_a.patient_id])).content.decode()
+        suggested = re.search(r'<input type="date" name="from_date" value="([0-9-]+)"', chart)
+        assert suggested is not None, "the resume form has no suggested date"
+        assert suggested.group(1) == expected.isoformat()
+        response = client.post(
+            reverse("web:plan-adjust", args=[web.plan_a.pk]),
+            {"action": "resume", "from_date": suggested.group(1), "reason": "Back", "version": web.plan_a.version},
+        )
+    assert response.status_code == 302, response.content.decode()
+    web.plan_a.refresh_from_db()
+    assert web.plan_a.status == PlanStatus.ACTIVE and web.plan_a.phase == Phase.MAINTENANCE
