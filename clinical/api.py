@@ -79,6 +79,12 @@ class AdministrationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def _clinicians():
+    """Who may be named as having given the drug: active clinicians (narrowed to the asker's sites by
+    scope_serializer; the service checks the session's site)."""
+    return StaffMember.objects.filter(role__in=[Role.NURSE, Role.PRESCRIBER], active=True)
+
+
 class AdministrationInputSerializer(api_fields.StrictSerializer):
     route = serializers.ChoiceField(choices=Route.choices)
     dose_mg_per_kg = serializers.DecimalField(max_digits=5, decimal_places=3)
@@ -87,9 +93,7 @@ class AdministrationInputSerializer(api_fields.StrictSerializer):
     started_at = api_fields.DateTimeField()
     ended_at = api_fields.DateTimeField()
     lot_number = serializers.CharField(max_length=60)
-    given_by = api_fields.PrimaryKeyRelatedField(
-        queryset=StaffMember.objects.filter(role__in=[Role.NURSE, Role.PRESCRIBER], active=True)
-    )
+    given_by = api_fields.PrimaryKeyRelatedField(queryset=_clinicians())
 
 
 class RecoverySerializer(serializers.ModelSerializer):
@@ -150,6 +154,9 @@ class CorrectionInputSerializer(api_fields.StrictSerializer):
     dose_mg_per_kg = serializers.DecimalField(max_digits=5, decimal_places=3, required=False)
     weight_kg = serializers.DecimalField(max_digits=5, decimal_places=1, required=False)
     lot_number = serializers.CharField(max_length=60, required=False)
+    route = serializers.ChoiceField(choices=Route.choices, required=False)
+    given_by = api_fields.PrimaryKeyRelatedField(queryset=_clinicians(), required=False)
+    started_at = api_fields.DateTimeField(required=False)
     reason = serializers.CharField(max_length=2000)
 
 
@@ -294,7 +301,10 @@ class ControlledSubstanceLogViewSet(ClinicAPIMixin, mixins.ListModelMixin, views
         return response
 
     @extend_schema(
-        summary="Correct an entry: a new entry referencing it, with a reason",
+        summary=(
+            "Correct an entry (amount, dose, weight, lot, route, who gave it, start time): "
+            "a new entry referencing it, with a reason"
+        ),
         request=CorrectionInputSerializer,
         responses={201: LogEntrySerializer},
     )

@@ -69,10 +69,12 @@ def _require_arrived(appointment: Appointment, action: str, allowed: Sequence[st
         )
 
 
-def _require_clinician(staff: StaffMember | None, action: str, roles: frozenset[str] = CLINICIAN_ROLES) -> StaffMember:
+def _require_clinician(
+    staff: StaffMember | None, action: str, roles: frozenset[str] = CLINICIAN_ROLES, *, field: str | None = None
+) -> StaffMember:
     if staff is None or not staff.active or staff.role not in roles:
         names = " or ".join(sorted(Role(r).label.lower() for r in roles))
-        raise InvalidInput(f"Only an active {names} may {action}.")
+        raise InvalidInput(f"Only an active {names} may {action}.", details={"field": field} if field else None)
     return staff
 
 
@@ -300,6 +302,36 @@ def _require_start_allowed_at(appointment: Appointment, started_at: dt.datetime)
             )
 
 
+def _require_may_give(given_by: StaffMember | None, site: Site) -> StaffMember:
+    """Who the register names as having given the drug, when it is recorded and when corrected:
+    an active clinician of the session's site."""
+    given_by = _require_clinician(given_by, "give ketamine", field="given_by")
+    if not works_at(given_by, site):
+        raise InvalidInput(
+            f"{given_by} does not work at {site.name}; name the clinician who gave it here.",
+            details={"field": "given_by"},
+        )
+    return given_by
+
+
+def _check_times(
+    appointment: Appointment, *, started_at: dt.datetime, ended_at: dt.datetime, now: dt.datetime, field: str
+) -> None:
+    """The administration's times, when recorded and when its start is corrected: it ends after it
+    starts, not in the future, and starts once the start gate was open in this visit. `field` is
+    the time a wrong order is put on: the one being given."""
+    if not started_at < ended_at:
+        zone = appointment.site.zone
+        raise InvalidInput(
+            f"The administration must end after it starts (start {started_at.astimezone(zone):%H:%M}, "
+            f"end {ended_at.astimezone(zone):%H:%M}).",
+            details={"field": field},
+        )
+    if ended_at > now:
+        raise InvalidInput("The administration cannot end in the future.", details={"field": "ended_at"})
+    _require_start_allowed_at(appointment, started_at)
+
+
 @transaction.atomic
 def administration_record(
     *,
@@ -324,19 +356,9 @@ def administration_record(
     held = start_hold_reasons(appointment=appointment)
     if held:
         raise StartHeld(held)
-    _require_clinician(given_by, "give ketamine")
-    if not works_at(given_by, appointment.site):
-        # The register names who gave the drug: a clinician of this site.
-        raise InvalidInput(
-            f"{given_by} does not work at {appointment.site.name}; name the clinician who gave it here.",
-            details={"field": "given_by"},
-        )
+    _require_may_give(given_by, appointment.site)
     _check_dose(route=route, dose_mg_per_kg=dose_mg_per_kg, weight_kg=weight_kg, total_mg=total_mg)
-    if not started_at < ended_at:
-        raise InvalidInput("The administration must end after it starts.", details={"field": "ended_at"})
-    if ended_at > now:
-        raise InvalidInput("The administration cannot end in the future.", details={"field": "ended_at"})
-    _require_start_allowed_at(appointment, started_at)
+    _check_times(appointment, started_at=started_at, ended_at=ended_at, now=now, field="ended_at")
     recovery = Recovery.objects.filter(appointment=appointment).first()
     if recovery is not None and recovery.discharged_at < ended_at + _min_monitoring():
         raise InvalidInput(
@@ -400,41 +422,67 @@ def controlled_substance_correct(
     lot_number: str | None = None,
     dose_mg_per_kg: Decimal | None = None,
     weight_kg: Decimal | None = None,
+    route: str | None = None,
+    given_by: StaffMember | None = None,
+    started_at: dt.datetime | None = None,
     reason: str,
     actor: AbstractBaseUser,
     now: dt.datetime,
 ) -> ControlledSubstanceEntry:
     """Correct a log line: the old line stays, a new one states the right values and why,
     and the administration record follows (its history keeps the old values). A mistyped weight
-    is corrected too: the total is checked against the dose and the weight as corrected."""
+    or route is corrected too: the total is checked against the dose, the weight and the route as
+    corrected. Who gave the drug and when it started are checked as when they were recorded."""
     if not reason.strip():
         raise InvalidInput("Give a reason for the correction.")
     entry = ControlledSubstanceEntry.objects.select_related("administration").get(pk=entry.pk)
+    # Its row and its session's, as `_lock` takes them: not the site's, joined here only to be read.
     administration = (
-        Administration.objects.select_for_update().select_related("appointment").get(pk=entry.administration_id)
+        Administration.objects.select_for_update(of=("self", "appointment"))
+        .select_related("appointment__site")
+        .get(pk=entry.administration_id)
     )
     latest = administration.log_entries.order_by("-pk").first()
     if latest is not None and latest.pk != entry.pk:
         raise InvalidState(f"Entry #{entry.pk} was already corrected by entry #{latest.pk}; correct the latest entry.")
+    appointment = administration.appointment
     new_total = administration.total_mg if total_mg is None else total_mg
     new_dose = administration.dose_mg_per_kg if dose_mg_per_kg is None else dose_mg_per_kg
     new_weight = administration.weight_kg if weight_kg is None else weight_kg
     new_lot = administration.lot_number if lot_number is None else lot_number.strip()
+    new_route = administration.route if route is None else route
+    new_given_by = administration.given_by if given_by is None else given_by
+    new_started_at = administration.started_at if started_at is None else started_at
     if not new_lot:
-        raise InvalidInput("Give the lot number.")
-    if (new_total, new_dose, new_weight, new_lot) == (
-        administration.total_mg,
-        administration.dose_mg_per_kg,
-        administration.weight_kg,
-        administration.lot_number,
-    ):
+        raise InvalidInput("Give the lot number.", details={"field": "lot_number"})
+    corrected = {
+        "total_mg": (new_total, administration.total_mg),
+        "dose_mg_per_kg": (new_dose, administration.dose_mg_per_kg),
+        "weight_kg": (new_weight, administration.weight_kg),
+        "lot_number": (new_lot, administration.lot_number),
+        "route": (new_route, administration.route),
+        "given_by": (new_given_by.pk, administration.given_by_id),
+        "started_at": (new_started_at, administration.started_at),
+    }
+    changed = [name for name, (new, old) in corrected.items() if new != old]
+    if not changed:
         raise InvalidInput("The correction changes nothing.")
-    _check_dose(route=administration.route, dose_mg_per_kg=new_dose, weight_kg=new_weight, total_mg=new_total)
+    # Who gave it and when it started are checked only when corrected: a lot number is still
+    # corrected after the clinician who gave the drug has left the site.
+    if "given_by" in changed:
+        _require_may_give(new_given_by, appointment.site)
+    _check_dose(route=new_route, dose_mg_per_kg=new_dose, weight_kg=new_weight, total_mg=new_total)
+    if "started_at" in changed:
+        _check_times(
+            appointment, started_at=new_started_at, ended_at=administration.ended_at, now=now, field="started_at"
+        )
     administration.total_mg, administration.dose_mg_per_kg = new_total, new_dose
     administration.weight_kg, administration.lot_number = new_weight, new_lot
+    administration.route, administration.given_by = new_route, new_given_by
+    administration.started_at = new_started_at
     administration._change_reason = f"Corrected: {reason.strip()}"
     administration._history_user = actor
-    administration.save(update_fields=["total_mg", "dose_mg_per_kg", "weight_kg", "lot_number"])
+    administration.save(update_fields=changed)
     return _log_entry(administration, actor=actor, now=now, corrects=entry, reason=reason.strip())
 
 

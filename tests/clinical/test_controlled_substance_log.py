@@ -11,11 +11,13 @@ from decimal import Decimal
 import pytest
 from django.db import DatabaseError, connection, transaction
 
+from clinic.models import Role
 from clinical import selectors, services
 from clinical.models import AppendOnlyError, ControlledSubstanceEntry
 from scheduling.errors import InvalidInput, InvalidState
 from tests.clinical.conftest import SESSION_START
 from tests.clinical_helpers import record_pre_vitals
+from tests.factories import SiteFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -164,3 +166,128 @@ def test_a_mistyped_weight_is_corrected_with_the_amount_really_given(ward, at_ch
     )
     assert implausible.status_code == 400
     assert "weight" in str(implausible.json()["error"]).lower()
+
+
+# --- Correcting who gave it, the route and the start ----------------------------------------
+
+CORRECTED_AT = SESSION_START + dt.timedelta(hours=3)
+
+
+@pytest.fixture
+def nurse_elsewhere(db):
+    """A nurse of another site, who has never worked at the session's site."""
+    return StaffFactory(role=Role.NURSE, user=UserFactory(username="nurse_elsewhere"), sites=[SiteFactory()])
+
+
+def _correct(ward, entry, **changes):
+    return services.controlled_substance_correct(
+        entry=entry,
+        reason="Register checked against the chart",
+        actor=ward.prescriber.user,
+        now=CORRECTED_AT,
+        **changes,
+    )
+
+
+def _lines(entry) -> list[tuple]:
+    return list(
+        ControlledSubstanceEntry.objects.filter(administration_id=entry.administration_id)
+        .order_by("pk")
+        .values_list("corrects_id", "given_by_id", "route", "administered_at")
+    )
+
+
+def test_a_correction_names_who_really_gave_the_drug(ward, entry):
+    correction = _correct(ward, entry, given_by=ward.prescriber)
+    original = (None, ward.nurse.pk, "iv", entry.administered_at)
+    assert _lines(entry) == [original, (entry.pk, ward.prescriber.pk, "iv", entry.administered_at)]
+    administration = correction.administration
+    administration.refresh_from_db()
+    assert administration.given_by == ward.prescriber
+    assert administration.history.first().prev_record.given_by_id == ward.nurse.pk
+
+
+def test_a_correction_may_name_only_a_clinician_who_may_give_it_at_the_site(ward, entry, nurse_elsewhere):
+    with pytest.raises(InvalidInput, match="does not work at") as caught:
+        _correct(ward, entry, given_by=nurse_elsewhere)
+    assert caught.value.details["field"] == "given_by"
+    with pytest.raises(InvalidInput, match="Only an active") as caught:
+        _correct(ward, entry, given_by=ward.front_desk)
+    assert caught.value.details["field"] == "given_by"
+    ward.prescriber.active = False
+    ward.prescriber.save(update_fields=["active"])
+    with pytest.raises(InvalidInput, match="Only an active"):
+        _correct(ward, entry, given_by=ward.prescriber)
+    assert _lines(entry) == [(None, ward.nurse.pk, "iv", entry.administered_at)]
+
+
+def test_a_corrected_route_is_recorded_and_the_dose_is_checked_against_it(ward, entry):
+    correction = _correct(ward, entry, route="im")
+    assert _lines(entry)[-1] == (entry.pk, ward.nurse.pk, "im", entry.administered_at)
+    # 0.5 mg/kg of 80 kg is 40 mg, whichever weight-based route; a fixed-dose spray of 56 mg is not.
+    correction = _correct(ward, correction, route="intranasal", total_mg=Decimal("56"))
+    with pytest.raises(InvalidInput, match=r"does not match 0.500 mg/kg × 80.0 kg") as caught:
+        _correct(ward, correction, route="iv")
+    assert caught.value.details["field"] == "total_mg"
+    with pytest.raises(InvalidInput, match="Route must be one of") as caught:
+        _correct(ward, correction, route="subcutaneous")
+    assert caught.value.details["field"] == "route"
+    assert [line[2] for line in _lines(entry)] == ["iv", "im", "intranasal"]
+
+
+def test_a_corrected_start_is_checked_as_when_it_was_recorded(ward, entry):
+    """Recorded from 10:10 to 10:50, pre-infusion vitals at 10:00: the start moves inside that."""
+    correction = _correct(ward, entry, started_at=SESSION_START + dt.timedelta(minutes=15))
+    assert _lines(entry) == [
+        (None, ward.nurse.pk, "iv", SESSION_START + dt.timedelta(minutes=10)),
+        (entry.pk, ward.nurse.pk, "iv", SESSION_START + dt.timedelta(minutes=15)),
+    ]
+    correction.administration.refresh_from_db()
+    assert correction.administration.started_at == SESSION_START + dt.timedelta(minutes=15)
+    with pytest.raises(InvalidInput, match="must start after the pre-infusion vitals") as caught:
+        _correct(ward, correction, started_at=SESSION_START - dt.timedelta(minutes=5))
+    assert caught.value.details["field"] == "started_at"
+    with pytest.raises(InvalidInput, match="must end after it starts") as caught:
+        _correct(ward, correction, started_at=SESSION_START + dt.timedelta(minutes=50))
+    assert caught.value.details["field"] == "started_at"
+    assert len(_lines(entry)) == 2
+
+
+def test_a_correction_that_restates_who_the_route_and_the_start_changes_nothing(ward, entry):
+    with pytest.raises(InvalidInput, match="changes nothing"):
+        _correct(ward, entry, given_by=ward.nurse, route="iv", started_at=entry.administered_at, lot_number="KX-2231")
+    assert len(_lines(entry)) == 1
+
+
+def test_the_api_corrects_who_the_route_and_the_start_and_names_a_refused_field(ward, entry, nurse_elsewhere):
+    url = f"/api/v1/clinical/controlled-substance-log/{entry.pk}/correct/"
+    nurse = ward.client("nurse")
+    refusals = {
+        "route": ({"route": "subcutaneous"}, "not a valid choice"),
+        # Another site's nurse is no one the asker may name, as when the administration is recorded.
+        "given_by": ({"given_by": nurse_elsewhere.pk}, "does not exist"),
+        "started_at": ({"started_at": "2026-03-02T14:55:00Z"}, "must start after the pre-infusion vitals"),
+    }
+    for field, (body, problem) in refusals.items():
+        answer = nurse.post(url, {**body, "reason": "Chart review"}, format="json")
+        assert answer.status_code == 400, answer.json()
+        assert problem in str(answer.json()["error"]["fields"][field]), answer.json()
+    answer = nurse.post(
+        url,
+        {
+            "route": "im",
+            "given_by": ward.prescriber.pk,
+            "started_at": "2026-03-02T15:12:00Z",
+            "reason": "Dr gave it IM at 10:12, per the chart",
+        },
+        format="json",
+    )
+    assert answer.status_code == 201, answer.json()
+    body = answer.json()
+    assert (body["corrects"], body["route"], body["given_by"], body["administered_at"]) == (
+        entry.pk,
+        "im",
+        ward.prescriber.pk,
+        "2026-03-02T15:12:00Z",
+    )
+    assert _lines(entry)[0] == (None, ward.nurse.pk, "iv", SESSION_START + dt.timedelta(minutes=10))
