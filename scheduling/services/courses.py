@@ -208,10 +208,24 @@ def course_propose(
     horizon = start_date + dt.timedelta(days=7 + rule.span_days)
     availability = _availability(plan, site, start_date, horizon, protocol_nurse_work(plan.protocol), now=now)
     placement = site_placement(site, patient=plan.patient, preferred_starts=preferred_starts)
+    # The course stops at the plan's review date: level placement moves no session past it, and a
+    # course that cannot end by it is not proposed (course_book would refuse it).
+    review_end = day_bounds(plan.review_date, site.zone)[1]
     outcome = propose_induction_placed(
-        Placer(availability, placement), rule, start_date, prefs, not_before=not_before, not_after=not_after
+        Placer(availability, placement),
+        rule,
+        start_date,
+        prefs,
+        not_before=not_before,
+        not_after=min(not_after, review_end) if not_after is not None else review_end,
     )
     if isinstance(outcome, Proposal):
+        past_review = review_date_problems(plan=plan, slots=outcome.slots, site=site)
+        if past_review:
+            raise CourseDoesNotFit(
+                f"No whole course fits by the plan's review date: {past_review[0]}.",
+                details={"review_date": plan.review_date.isoformat()},
+            )
         return CourseProposal(
             site=site, sessions=_as_sessions(outcome, site, Phase.INDUCTION, held + 1), notes=outcome.notes
         )
@@ -252,22 +266,49 @@ def _does_not_fit(
     work = protocol_nurse_work(plan.protocol)
     wide = _availability(plan, site, start_date, wide_end, work, now=now)
 
+    def by_review_date(at: Site, propose: Callable[[dt.datetime], Proposal | NoFit]) -> Callable[[], Proposal | NoFit]:
+        # An alternative ends by the plan's review date, as a proposal does (course_book refuses one
+        # that does not): level moves no session past it, and a course running past it is none.
+        review_end = day_bounds(plan.review_date, at.zone)[1]
+
+        def attempt() -> Proposal | NoFit:
+            outcome = propose(review_end)
+            if isinstance(outcome, Proposal):
+                past = review_date_problems(plan=plan, slots=outcome.slots, site=at)
+                if past:
+                    return NoFit(reason=past[0], placed=0, needed=rule.total_sessions)
+            return outcome
+
+        return attempt
+
     def from_day(day: dt.date, day_prefs: Preferences) -> Callable[[], Proposal | NoFit]:
-        return lambda: propose_induction_placed(
-            Placer(Availability(wide.site, _patient_busy(wide), work), placement), rule, day, day_prefs, now
+        return by_review_date(
+            site,
+            lambda not_after: propose_induction_placed(
+                Placer(Availability(wide.site, _patient_busy(wide), work), placement),
+                rule,
+                day,
+                day_prefs,
+                now,
+                not_after=not_after,
+            ),
         )
 
     def at_site(other: Site) -> Callable[[], Proposal | NoFit]:
         last_day = start_date + dt.timedelta(days=7 + rule.span_days)
-        return lambda: propose_induction_placed(
-            Placer(
-                _availability(plan, other, start_date, last_day, work, now=now),
-                site_placement(other, patient=plan.patient),
+        return by_review_date(
+            other,
+            lambda not_after: propose_induction_placed(
+                Placer(
+                    _availability(plan, other, start_date, last_day, work, now=now),
+                    site_placement(other, patient=plan.patient),
+                ),
+                rule,
+                start_date,
+                prefs,
+                now,
+                not_after=not_after,
             ),
-            rule,
-            start_date,
-            prefs,
-            now,
         )
 
     attempts = [
@@ -535,12 +576,14 @@ def induction_reflow_propose(*, plan: TreatmentPlan, missed: Appointment, now: d
     # The window runs from the round's first session that stands, as booking's rules count it: a
     # lost first session moves the start of the course (the missed day only when none stands).
     first_day = local_day(round_sessions[0].starts_at if round_sessions else missed.starts_at, zone)
-    last_day = first_day + dt.timedelta(days=rule.span_days - 1)
+    window_end = first_day + dt.timedelta(days=rule.span_days - 1)
+    # The course stops at its review date in the induction too: no replacement after it.
+    last_day = min(window_end, plan.review_date)
     today = local_day(now, zone)
     availability = _availability(
         plan, plan.site, max(today, first_day), last_day, protocol_nurse_work(plan.protocol), now=now
     )
-    return propose_additional_placed(
+    outcome = propose_additional_placed(
         Placer(availability, site_placement(plan.site, patient=plan.patient)),
         rule,
         missing,
@@ -550,6 +593,12 @@ def induction_reflow_propose(*, plan: TreatmentPlan, missed: Appointment, now: d
         after=round_sessions[-1].starts_at if round_sessions else None,
         not_before=now,
     )
+    if isinstance(outcome, NoFit) and last_day < window_end:
+        outcome.reason = (
+            f"Only {outcome.placed} of the {outcome.needed} remaining sessions fit by {plan.review_date:%a %-d %b %Y}, "
+            "the plan's review date, where the course stops (a prescriber may set a later one)."
+        )
+    return outcome
 
 
 def induction_reflow(

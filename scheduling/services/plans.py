@@ -19,7 +19,7 @@ from clinic.permissions import require_prescriber, require_works_at, works_at
 from patients.models import Patient
 from scheduling.engine import Preferences, remaining_weekly_counts
 from scheduling.engine.wallclock import day_bounds
-from scheduling.errors import CourseDoesNotFit, InvalidInput, InvalidState, PlanRuleBroken, StaleVersion
+from scheduling.errors import CourseDoesNotFit, InvalidInput, InvalidState, StaleVersion
 from scheduling.models import (
     OPEN_PLAN_STATUSES,
     RELEASED_NEW_INDUCTION,
@@ -44,7 +44,6 @@ from scheduling.services.courses import (
     maintenance_apply,
     maintenance_replan,
     plan_sessions_book,
-    review_date_problems,
 )
 from scheduling.services.courses import plan_enter_maintenance as plan_enter_maintenance
 from scheduling.services.eligibility import patient_eligibility, require_eligible
@@ -219,15 +218,22 @@ def plan_change_review_date(
     # the induction there too, so every session of the plan on a later day is looked at, not only
     # maintenance: one booked or confirmed if it is still ahead, one begun (checked in, in the chair)
     # whenever it started, and a hold (an outside system's $hold), as pausing and ending release them.
+    # A session that began a moment ago without the patient goes too, as when pausing or ending
+    # (`_release_future`). A date moved later releases nothing: a session after it was already after
+    # the old date, where only a prescriber's accepted break put it.
     _, review_day_end = day_bounds(review_date, zone)
-    after_review = list(
-        plan.appointments.filter(starts_at__gte=review_day_end)
-        .filter(
-            Q(status__in=UPCOMING_STATUSES, starts_at__gt=now)
-            | Q(status=AppointmentStatus.HELD, ends_at__gt=now)
-            | Q(status__in=_BEGUN)
+    after_review = (
+        list(
+            plan.appointments.filter(starts_at__gte=review_day_end)
+            .filter(
+                Q(status__in=UPCOMING_STATUSES, ends_at__gt=now)
+                | Q(status=AppointmentStatus.HELD, ends_at__gt=now)
+                | Q(status__in=_BEGUN)
+            )
+            .order_by("-starts_at")
         )
-        .order_by("-starts_at")
+        if review_date < old
+        else []
     )
     # A date brought forward (a dependence concern) ends the course there: the sessions after it that
     # the patient has not confirmed are released, latest first so the rest keep their numbers, and so
@@ -235,7 +241,13 @@ def plan_change_review_date(
     # patient confirmed stays booked and the plan is flagged: the prescriber decides (cancel it, or
     # keep it) rather than the patient losing an agreed date without anyone deciding it. One already
     # begun is never cancelled from here (the patient is in the clinic): it is flagged too.
-    released = [a for a in after_review if a.status in (AppointmentStatus.BOOKED, AppointmentStatus.HELD)]
+    # One a prescriber accepted against the plan's rules (`rule_override_reason`) was their decision:
+    # kept and flagged, as a confirmed one is.
+    released = [
+        a
+        for a in after_review
+        if a.status == AppointmentStatus.HELD or (a.status == AppointmentStatus.BOOKED and not a.rule_override_reason)
+    ]
     for appointment in released:
         appointment_cancel(
             appointment=appointment,
@@ -247,6 +259,10 @@ def plan_change_review_date(
         )
     confirmed = sorted((a for a in after_review if a.status == AppointmentStatus.CONFIRMED), key=lambda a: a.starts_at)
     begun = sorted((a for a in after_review if a.status in _BEGUN), key=lambda a: a.starts_at)
+    accepted = sorted(
+        (a for a in after_review if a.status == AppointmentStatus.BOOKED and a.rule_override_reason),
+        key=lambda a: a.starts_at,
+    )
     _save(
         plan,
         ["review_date"],
@@ -260,6 +276,11 @@ def plan_change_review_date(
         kept.append(
             f"the patient confirmed {_sessions_after(confirmed, plan.site)}: cancel {_them(confirmed)}, "
             f"or keep {_them(confirmed)} as a prescriber's decision"
+        )
+    if accepted:
+        kept.append(
+            f"a prescriber accepted {_sessions_after(accepted, plan.site)} against the plan's rules: cancel "
+            f"{_them(accepted)}, or keep {_them(accepted)}"
         )
     if begun:
         kept.append(
@@ -391,17 +412,13 @@ def plan_resume(
                 weekly_counts=weekly,
                 actor=actor,
             )
-        # The course stops at its review date in its induction too: the rest of the induction is booked
-        # whole or not at all, so a rest that runs past it is refused (the plan stays paused) until a
-        # prescriber sets a later review date.
-        slots = [s.slot for s in proposal.sessions]
-        problems = review_date_problems(plan=plan, slots=slots, site=proposal.site)
-        if problems:
-            raise PlanRuleBroken(problems, can_override=False)
+        # The course stops at its review date in its induction too: course_propose proposes no rest of
+        # the induction that runs past it (CourseDoesNotFit, the plan stays paused) until a prescriber
+        # sets a later review date.
         return plan_sessions_book(
             plan=plan,
             site=proposal.site,
-            slots=slots,
+            slots=[s.slot for s in proposal.sessions],
             phase=Phase.INDUCTION,
             actor=actor,
             now=now,

@@ -294,6 +294,22 @@ def test_a_missed_session_that_cannot_be_reflowed_flags_the_plan(clinic):
     assert plan.appointments.filter(status="booked").count() == 4
 
 
+def test_a_missed_session_is_not_reflowed_past_the_review_date(clinic):
+    # The review date is the day of the course's last session: a replacement for a missed session
+    # would come after it, where the course has stopped. Nothing is booked and the plan says why.
+    plan, booked = _book_course(clinic)
+    plan.review_date = booked[5].starts_at.astimezone(NY).date()
+    plan.save(update_fields=["review_date"])
+    after = booked[4].starts_at + dt.timedelta(hours=3)
+    outcome = services.appointment_mark_no_show(
+        appointment=booked[4], actor=clinic.front_desk.user, now=after, rebook=True
+    )
+    plan.refresh_from_db()
+    assert outcome.rebooked == [] and outcome.short_by == 1
+    assert plan.needs_attention and "review date" in plan.attention_reason
+    assert not plan.appointments.filter(starts_at__date__gt=plan.review_date).exists()
+
+
 def test_a_no_show_rebooks_nothing_unless_asked(clinic):
     plan, booked = _book_course(clinic)
     third = booked[2]

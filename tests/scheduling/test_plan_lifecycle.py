@@ -14,7 +14,8 @@ from clinic.models import Role
 from clinic.permissions import PrescribersOnly
 from patients.models import Contraindication, PatientFlag
 from scheduling import services
-from scheduling.errors import InvalidState, PlanRuleBroken
+from scheduling.engine import Preferences
+from scheduling.errors import CourseDoesNotFit, InvalidState, PlanRuleBroken
 from scheduling.models import AppointmentStatus, Phase, PlanStatus
 from tests.clinical_helpers import complete_session, record_pre_vitals, record_session_for_completion
 from tests.factories import PatientFactory, StaffFactory
@@ -424,15 +425,29 @@ def test_the_front_desk_cannot_move_an_induction_session_past_the_review_date(cl
 
 
 def test_a_course_running_past_the_review_date_is_not_booked_and_the_refusal_names_the_date(clinic):
-    plan = clinic.plan(review_date=START + dt.timedelta(days=10))
+    plan = clinic.plan()
+    # Sessions proposed while the review date was later are refused once it is brought forward.
+    proposed = services.course_propose(plan=plan, start_date=START, now=NOW).sessions
+    plan.review_date = START + dt.timedelta(days=10)
+    plan.save(update_fields=["review_date"])
 
     with pytest.raises(PlanRuleBroken) as refused:
-        services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
+        services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, sessions=proposed)
     assert refused.value.http_status == 409
     assert "after the plan's review date (Thu 12 Mar 2026): a prescriber sets a later review date" in str(
         refused.value
     ), refused.value
     assert refused.value.details["can_override"] is False
+    # Nor is such a course proposed (nor booked from its start date): no whole course fits by the date.
+    for attempt in (
+        lambda: services.course_propose(plan=plan, start_date=START, now=NOW),
+        lambda: services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START),
+    ):
+        with pytest.raises(CourseDoesNotFit) as not_proposed:
+            attempt()
+        assert not_proposed.value.http_status == 409
+        assert "No whole course fits by the plan's review date" in str(not_proposed.value)
+        assert "after the plan's review date (Thu 12 Mar 2026)" in str(not_proposed.value)
     plan.refresh_from_db()
     assert plan.status == PlanStatus.DRAFT and not plan.appointments.exists(), "part of the course was booked"
 
@@ -450,7 +465,7 @@ def test_resuming_an_induction_that_would_run_past_the_review_date_is_refused_an
     )
     plan.refresh_from_db()
 
-    with pytest.raises(PlanRuleBroken, match=rf"after the plan's review date \({review:%a %-d %b %Y}\)"):
+    with pytest.raises(CourseDoesNotFit, match=rf"after the plan's review date \({review:%a %-d %b %Y}\)"):
         services.plan_resume(
             plan=plan,
             resume_date=START + dt.timedelta(days=7),
@@ -461,3 +476,114 @@ def test_resuming_an_induction_that_would_run_past_the_review_date_is_refused_an
     plan.refresh_from_db()
     assert plan.status == PlanStatus.PAUSED, "the refused resume changed the plan"
     assert not plan.appointments.filter(status__in=["booked", "confirmed"]).exists()
+
+
+def test_the_alternatives_a_refused_course_offers_end_by_the_review_date_so_booking_one_is_not_refused(clinic):
+    # Mondays only: no six-session course fits the 21 days, so the refusal offers the nearest
+    # courses that fit. The review date is Thu 12 Mar: the course stops there.
+    plan = clinic.plan(review_date=START + dt.timedelta(days=10), preferences=Preferences(weekdays=frozenset({0})))
+    with pytest.raises(CourseDoesNotFit) as refused:
+        services.course_propose(plan=plan, start_date=START, now=NOW, actor=clinic.front_desk.user)
+    alternatives = refused.value.details.get("alternatives", [])
+    for alternative in alternatives:
+        last = dt.datetime.fromisoformat(alternative["sessions"][-1]["starts_at"].replace("Z", "+00:00"))
+        assert last.astimezone(clinic.site.zone).date() <= plan.review_date, (
+            f"{alternative['label']} is offered as a course that fits, but its last session "
+            f"({last.astimezone(clinic.site.zone):%a %-d %b}) is after the review date {plan.review_date:%a %-d %b}"
+        )
+    # Booked as offered (the API's alternatives carry the sessions "so a client books one as it is").
+    for alternative in alternatives:
+        sessions = [
+            services.ProposedSession(
+                sequence=s["sequence"],
+                phase=s["phase"],
+                starts_at=dt.datetime.fromisoformat(s["starts_at"].replace("Z", "+00:00")),
+                ends_at=dt.datetime.fromisoformat(s["ends_at"].replace("Z", "+00:00")),
+                chair_id=s["chair"],
+                nurse_id=s["nurse"],
+                site_id=s["site"],
+            )
+            for s in alternative["sessions"]
+        ]
+        assert services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, sessions=sessions)
+        break
+
+
+def test_a_session_begun_a_moment_ago_after_a_review_date_brought_forward_is_released_or_flagged(clinic):
+    """Pausing and ending release a session begun a moment ago that the patient has not arrived for
+    (_release_future: ends_at > now). A review date brought before that session's day ends the course
+    there too: the session is released, or at least flagged for the prescriber, never left booked to
+    be given past the end of the course without anyone deciding it."""
+    plan, _induction = into_maintenance(clinic, maintenance_interval_days=28)
+    maintenance = list(
+        plan.appointments.filter(phase=Phase.MAINTENANCE, status=AppointmentStatus.BOOKED).order_by("starts_at")
+    )
+    assert maintenance, "set-up: maintenance was laid out"
+    late = maintenance[0]
+    now = late.starts_at + dt.timedelta(minutes=10)  # the patient is running late: not checked in yet
+    day = late.starts_at.astimezone(clinic.site.zone).date()
+    services.plan_change_review_date(
+        plan=plan,
+        review_date=day - dt.timedelta(days=1),
+        reason="Dependence concern: the course ends now",
+        actor=clinic.prescriber.user,
+        now=now,
+    )
+    late.refresh_from_db()
+    plan.refresh_from_db()
+    assert late.status == AppointmentStatus.CANCELLED or (
+        plan.needs_attention and late.starts_at.astimezone(clinic.site.zone).strftime("%-d %b") in plan.attention_reason
+    ), (
+        f"the session of {late.starts_at.astimezone(clinic.site.zone):%a %-d %b %H:%M}, after the new review date, "
+        f"is still {late.status} and the plan is not flagged (needs_attention={plan.needs_attention}, "
+        f"{plan.attention_reason!r}); the patient can still be checked in for it"
+    )
+
+
+def test_a_review_date_moved_later_releases_no_induction_session_a_prescriber_accepted_past_the_old_one(clinic):
+    """A prescriber books an induction session after the review date, accepting the break in words.
+    Moving the review date LATER (the course is extended, still short of that session) must not
+    cancel the session the prescriber accepted: nothing is released when the course gets longer."""
+    plan = clinic.plan()
+    course = services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
+    zone = clinic.site.zone
+    last = course[-1]
+    last_day = last.starts_at.astimezone(zone).date()
+    # The course is to end the day before its last session: that session is released.
+    services.plan_change_review_date(
+        plan=plan,
+        review_date=last_day - dt.timedelta(days=2),
+        reason="Dependence concern",
+        actor=clinic.prescriber.user,
+        now=NOW,
+    )
+    last.refresh_from_db()
+    assert last.status == AppointmentStatus.CANCELLED
+    plan.refresh_from_db()
+    # The prescriber decides the sixth session is given after all, past the review date.
+    accepted = services.appointment_book(
+        patient=plan.patient,
+        plan=plan,
+        site=clinic.site,
+        starts_at=last.starts_at,
+        chair=clinic.chairs[0],
+        actor=clinic.prescriber.user,
+        now=NOW,
+        phase=Phase.INDUCTION,
+        override_reason="Sixth session given; the course ends after it",
+    )
+    assert accepted.rule_override_reason
+    plan.refresh_from_db()
+    # A week later the prescriber extends the course by a day (still before the accepted session).
+    services.plan_change_review_date(
+        plan=plan,
+        review_date=last_day - dt.timedelta(days=1),
+        reason="Course extended by a day",
+        actor=clinic.prescriber.user,
+        now=NOW,
+    )
+    accepted.refresh_from_db()
+    assert accepted.status == AppointmentStatus.BOOKED, (
+        "moving the review date later cancelled the session the prescriber had accepted past it "
+        f"({accepted.status}, {accepted.cancellation_reason!r})"
+    )
