@@ -40,7 +40,7 @@ from scheduling.services import (
     plan_resume,
 )
 from scheduling.services.appointments import check_in_window
-from scheduling.services.plans import resume_spacing
+from scheduling.services.plans import resume_enters_maintenance, resume_spacing
 from web.access import page_required, scoped
 from web.common import describe, session_label
 from web.measures import chart_section as measures_chart_section
@@ -87,6 +87,13 @@ def actions_for(plan: TreatmentPlan, staff) -> list[str]:
     if staff.role != Role.PRESCRIBER:
         actions = [a for a in actions if a not in PRESCRIBER_ACTIONS]
     return actions
+
+
+def resume_is_prescribers(plan: TreatmentPlan, staff) -> bool:
+    """Whether resuming the paused `plan` is a decision `staff` may not take: every session of its
+    induction was held (the last during the pause), so the resume moves it into maintenance, which
+    plan_resume leaves to a prescriber. The chart does not offer a nurse that resume."""
+    return staff.role != Role.PRESCRIBER and plan.status == PlanStatus.PAUSED and resume_enters_maintenance(plan)
 
 
 def timeline(plan: TreatmentPlan, appointments: list[Appointment]) -> list[dict[str, Any]]:
@@ -182,6 +189,11 @@ def chart_context(
         if open_plan is not None:
             context["timeline"] = timeline(open_plan, appointments)
             actions = actions_for(open_plan, staff)
+            # Offered, the service would refuse it: the chart says whose decision it is instead. A resume
+            # sent from a page drawn before the induction was all held is still the service's to refuse.
+            context["resume_is_prescribers"] = resume_is_prescribers(open_plan, staff)
+            if context["resume_is_prescribers"]:
+                actions = [a for a in actions if a != PlanAdjustForm.RESUME]
             context["adjust_form"] = form or PlanAdjustForm(
                 allowed=actions,
                 initial={

@@ -13,6 +13,7 @@ from django.db import transaction
 from scheduling.errors import BookingConflict, InvalidState, PlanRuleBroken
 from scheduling.models import (
     BOOKABLE_PLAN_STATUSES,
+    HOLD_EXPIRED,
     Appointment,
     AppointmentStatus,
     PlanStatus,
@@ -20,7 +21,7 @@ from scheduling.models import (
     lapsed_holds,
 )
 from scheduling.reminders import services as reminders
-from scheduling.services.appointments import plan_rule_violations
+from scheduling.services.appointments import plan_rule_violations, require_screening_for_session
 from scheduling.services.core import acting_user, lock_for_booking, release_lapsed_holds, save_with_history
 from scheduling.signals import announce, appointment_booked
 
@@ -31,9 +32,11 @@ def appointment_book_held(*, appointment: Appointment, actor: AbstractBaseUser |
     can see the hold is refused, so a held time is not booked under someone else's name from
     under its holder. The holder's retry on a hold already booked returns it unchanged; a hold
     that has lapsed (swept or not) is refused, since its time may have been promised elsewhere; so
-    is a hold on a course paused or ended since (pausing or ending releases its holds), and one that
-    breaks the plan's rules now (a review date brought forward before it, say). The plan is locked
-    before the hold, the order pausing (plan, then its sessions) and booking take."""
+    is one released before it lapsed (told why: its cancellation reason), a hold on a course paused
+    or ended since (pausing or ending releases its holds), one that breaks the plan's rules now (a
+    review date brought forward before it, say), and one whose patient's screening stops booking
+    now, as every booking's does. The plan is locked before the hold, the order pausing (plan, then
+    its sessions) and booking take."""
     plan_id = Appointment.objects.filter(pk=appointment.pk).values_list("plan_id", flat=True).first()
     plan = TreatmentPlan.objects.select_for_update().get(pk=plan_id) if plan_id else None
     current = Appointment.objects.select_for_update(of=("self",)).select_related("site").get(pk=appointment.pk)
@@ -54,6 +57,24 @@ def appointment_book_held(*, appointment: Appointment, actor: AbstractBaseUser |
         return current  # booked from this hold already: a retry is harmless
     if plan is not None and plan.status not in BOOKABLE_PLAN_STATUSES:
         raise InvalidState(f"The plan is {plan.get_status_display().lower()}; the held time cannot be booked.")
+    if (
+        current.status == AppointmentStatus.CANCELLED
+        and current.hold_expires_at is not None
+        and current.cancellation_reason != HOLD_EXPIRED
+    ):
+        # Cancelled before it lapsed (a review date brought forward, a pause since resumed, the EHR's
+        # cancel): the EHR is told that and why, not that the hold lapsed. A hold booked and then
+        # cancelled is told as such: its history (as the waitlist reads it) shows the booking.
+        why = current.cancellation_reason.rstrip(". ")
+        if Appointment.history.model.objects.filter(id=current.pk, status=AppointmentStatus.BOOKED).exists():
+            raise BookingConflict(
+                f"The held time was booked and has since been cancelled: {why}. Find a new time and hold it again.",
+                details={"reason": "cancelled", "status": current.status},
+            )
+        raise BookingConflict(
+            f"The hold was released: {why}. Find a new time and hold it again.",
+            details={"reason": "hold_released", "status": current.status},
+        )
     if current.status != AppointmentStatus.HELD or current.hold_expires_at is None or current.hold_expires_at <= now:
         raise BookingConflict(
             "The hold has expired; find a new time and hold it again.",
@@ -62,6 +83,10 @@ def appointment_book_held(*, appointment: Appointment, actor: AbstractBaseUser |
     # The nurse and the patient are locked as every booking locks them: a consent or a detail saved
     # at this moment is read under the lock, and this session's reminders are planned from it.
     lock_for_booking(nurse_ids=[current.nurse_id] if current.nurse_id else [], patient=current.patient)
+    # The screening holds as for any booking, read now: a flag or a reading recorded since the time
+    # was held stops it (the hold stays, as when the plan's rules refuse it) until a prescriber's
+    # override covers it.
+    require_screening_for_session(patient=current.patient, plan=plan, site=current.site, now=now, actor=actor)
     if plan is not None:
         # The plan's rules hold as for any booking, read now rather than when the time was held: a
         # review date brought forward, or a session of the course booked or moved since, may have

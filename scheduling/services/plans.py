@@ -463,11 +463,17 @@ def _induction_held(plan: TreatmentPlan) -> int:
     ).count()
 
 
+def resume_enters_maintenance(plan: TreatmentPlan) -> bool:
+    """Whether resuming the paused `plan` moves it into maintenance, as plan_resume does: every session
+    of its induction was held (the last during the pause). A prescriber's decision."""
+    return plan.phase == Phase.INDUCTION and _induction_held(plan) >= plan.protocol.induction_session_count
+
+
 def resume_spacing(plan: TreatmentPlan) -> ResumeDays:
     """How far from the last session held the paused `plan` may resume (resume_days), in the phase the
     resume enters, as plan_resume checks it: a plan whose induction was all held during the pause
     resumes into maintenance, spaced as maintenance (the pages suggest a resume date from this)."""
-    if plan.phase == Phase.INDUCTION and _induction_held(plan) >= plan.protocol.induction_session_count:
+    if resume_enters_maintenance(plan):
         entering = copy.copy(plan)  # the caller's plan keeps its phase: nothing is resumed here
         entering.phase = Phase.MAINTENANCE
         return resume_days(entering)

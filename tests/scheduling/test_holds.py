@@ -70,8 +70,36 @@ def test_a_hold_is_booked_only_by_the_user_who_holds_it(clinic):
 
 def test_a_lapsed_hold_cannot_be_booked(clinic):
     held = hold(clinic)
-    with pytest.raises(BookingConflict):
+    expired = "The hold has expired; find a new time and hold it again."
+    with pytest.raises(BookingConflict, match=expired):
         appointment_book_held(appointment=held, actor=clinic.front_desk.user, now=UNTIL)
+    holds_release_expired(now=UNTIL)  # swept: still a lapse, not a release
+    with pytest.raises(BookingConflict, match=expired):
+        appointment_book_held(appointment=held, actor=clinic.front_desk.user, now=UNTIL)
+
+
+def test_a_hold_cancelled_before_it_lapsed_is_refused_as_released_with_the_reason(clinic):
+    held = hold(clinic)
+    appointment_cancel(appointment=held, actor=clinic.front_desk.user, reason="EHR let go.", now=NOW)
+
+    with pytest.raises(BookingConflict) as refused:
+        appointment_book_held(appointment=held, actor=clinic.front_desk.user, now=NOW)
+
+    assert refused.value.message == "The hold was released: EHR let go. Find a new time and hold it again."
+    assert refused.value.details == {"reason": "hold_released", "status": AppointmentStatus.CANCELLED}
+
+
+def test_a_hold_booked_and_then_cancelled_is_refused_as_cancelled_not_released(clinic):
+    held = hold(clinic)
+    appointment_book_held(appointment=held, actor=clinic.front_desk.user, now=NOW)
+    appointment_cancel(appointment=held, actor=clinic.front_desk.user, reason="Patient is unwell", now=NOW)
+
+    with pytest.raises(BookingConflict) as refused:
+        appointment_book_held(appointment=held, actor=clinic.front_desk.user, now=NOW)
+
+    assert refused.value.message == (
+        "The held time was booked and has since been cancelled: Patient is unwell. Find a new time and hold it again."
+    )
 
 
 def test_the_sweep_releases_only_lapsed_holds(clinic, time_machine):

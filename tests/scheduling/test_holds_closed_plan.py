@@ -119,8 +119,29 @@ def test_bringing_the_review_date_forward_releases_a_hold_after_it(clinic):
     assert held.status == AppointmentStatus.CANCELLED, "a hold after the new review date was kept"
     assert held.cancellation_reason == "After the plan's new review date (Tue 3 Mar 2026)"
     assert first.status == AppointmentStatus.BOOKED
-    with pytest.raises(BookingConflict):
+    # The EHR's $book is told the hold was released and why, not that it lapsed.
+    with pytest.raises(BookingConflict) as refused:
         services.appointment_book_held(appointment=held, actor=clinic.front_desk.user, now=NOW)
+    assert refused.value.message == (
+        "The hold was released: After the plan's new review date (Tue 3 Mar 2026). Find a new time and hold it again."
+    )
+    assert refused.value.details["reason"] == "hold_released"
+
+
+def test_a_hold_released_by_a_pause_is_refused_as_released_once_the_course_is_resumed(clinic):
+    """While the course is paused its status answers; once it is resumed, the hold's own release does."""
+    plan, held = _course_with_a_hold(clinic)
+    services.plan_pause(plan=plan, reason="Travelling", actor=clinic.prescriber.user, now=NOW)
+    services.plan_resume(
+        plan=plan, resume_date=dt.date(2026, 3, 9), reason="Back home", actor=clinic.prescriber.user, now=NOW
+    )
+
+    with pytest.raises(BookingConflict) as refused:
+        services.appointment_book_held(appointment=held, actor=clinic.front_desk.user, now=NOW)
+
+    assert refused.value.message == "The hold was released: Plan paused. Find a new time and hold it again."
+    held.refresh_from_db()
+    assert held.status == AppointmentStatus.CANCELLED
 
 
 def test_a_hold_that_breaks_the_plans_rules_now_is_not_booked_and_stays_a_hold(clinic):

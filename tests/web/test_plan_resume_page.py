@@ -18,6 +18,18 @@ from tests.web.conftest import login
 
 pytestmark = pytest.mark.django_db
 
+# What the chart's plan form says to a nurse instead of offering a resume into maintenance.
+RESUME_IS_PRESCRIBERS = (
+    "Resuming this plan would move it into maintenance (its induction was completed during the pause): "
+    "that is the prescriber's decision."
+)
+
+
+def _adjust_section(page: str) -> str:
+    """The chart's "Adjust the plan" section."""
+    start = page.index('id="adjust"')
+    return page[start : page.index("</section>", start)]
+
 
 def test_resuming_a_maintenance_plan_after_its_review_date_says_why_no_session_was_booked(client, web):
     for session in web.sessions_a:
@@ -133,3 +145,37 @@ def test_the_chart_suggests_a_resume_date_that_maintenance_spacing_accepts(clien
     assert response.status_code == 302, response.content.decode()
     web.plan_a.refresh_from_db()
     assert web.plan_a.status == PlanStatus.ACTIVE and web.plan_a.phase == Phase.MAINTENANCE
+
+
+def test_a_nurse_is_not_offered_a_resume_into_maintenance_and_is_told_whose_decision_it_is(client, web):
+    """The service refuses a nurse's resume into maintenance, so the chart does not offer it: it says
+    instead that the prescriber decides. The prescriber is offered it."""
+    last = induction_completed_while_paused(web.plan_a, web.sessions_a, pauser=web.nurse.user)
+
+    with time_machine.travel(last.ends_at + dt.timedelta(days=1), tick=False):
+        login(client, web.nurse.user)
+        nurse_sees = _adjust_section(client.get(reverse("web:patient", args=[web.plan_a.patient_id])).content.decode())
+        client.logout()
+        login(client, web.prescriber.user)
+        prescriber_sees = _adjust_section(
+            client.get(reverse("web:patient", args=[web.plan_a.patient_id])).content.decode()
+        )
+
+    assert "Resume the plan" not in nurse_sees and 'name="from_date"' not in nurse_sees, nurse_sees
+    assert RESUME_IS_PRESCRIBERS in nurse_sees, nurse_sees
+    assert "it can no longer be changed" not in nurse_sees, nurse_sees
+    assert "Resume the plan" in prescriber_sees and 'name="from_date"' in prescriber_sees
+    assert RESUME_IS_PRESCRIBERS not in prescriber_sees
+
+
+def test_a_nurse_is_offered_the_resume_of_a_plan_that_stays_in_its_induction(client, web):
+    complete_session(web.sessions_a[0])
+    after = web.sessions_a[0].ends_at + dt.timedelta(hours=1)
+    services.plan_pause(plan=web.plan_a, reason="Unwell", actor=web.nurse.user, now=after)
+
+    with time_machine.travel(after + dt.timedelta(days=1), tick=False):
+        login(client, web.nurse.user)
+        nurse_sees = _adjust_section(client.get(reverse("web:patient", args=[web.plan_a.patient_id])).content.decode())
+
+    assert "Resume the plan" in nurse_sees and 'name="from_date"' in nurse_sees, nurse_sees
+    assert RESUME_IS_PRESCRIBERS not in nurse_sees
