@@ -649,18 +649,7 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
             for alternative in (exc.details or {}).get("alternatives", []):
                 first = dt.datetime.fromisoformat(alternative["first_session"].replace("Z", "+00:00"))
                 if alternative["site"] == site.pk and first <= latest:
-                    sessions = [
-                        ProposedSession(
-                            sequence=s["sequence"],
-                            phase=s["phase"],
-                            starts_at=dt.datetime.fromisoformat(s["starts_at"].replace("Z", "+00:00")),
-                            ends_at=dt.datetime.fromisoformat(s["ends_at"].replace("Z", "+00:00")),
-                            chair_id=s["chair"],
-                            nurse_id=s["nurse"],
-                            site_id=s["site"],
-                        )
-                        for s in alternative["sessions"]
-                    ]
+                    sessions = [ProposedSession.from_alternative(s) for s in alternative["sessions"]]
                     break
         if sessions is None:
             tally.courses_refused += 1

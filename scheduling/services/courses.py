@@ -7,6 +7,7 @@ import datetime as dt
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -88,6 +89,24 @@ class ProposedSession:
     @property
     def slot(self) -> Slot:
         return Slot(self.starts_at, self.ends_at, self.chair_id, self.nurse_id)
+
+    @classmethod
+    def from_alternative(cls, session: dict[str, Any]) -> ProposedSession:
+        """One session of an alternative a refusal offers (`CourseDoesNotFit.details["alternatives"]`,
+        the fields and formats of a proposal's sessions), to book as it is."""
+
+        def instant(text: str) -> dt.datetime:
+            return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+        return cls(
+            sequence=session["sequence"],
+            phase=session["phase"],
+            starts_at=instant(session["starts_at"]),
+            ends_at=instant(session["ends_at"]),
+            chair_id=session["chair"],
+            nurse_id=session["nurse"],
+            site_id=session["site"],
+        )
 
 
 @dataclass

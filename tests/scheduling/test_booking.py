@@ -120,6 +120,15 @@ def test_when_no_course_fits_the_reason_and_alternatives_are_given_and_nothing_i
     assert labels and all(len(alt["sessions"]) == 6 for alt in error.details["alternatives"])
     assert any(label.startswith("Start") for label in labels)
     assert not Appointment.objects.exists()
+    # An alternative is booked as it is offered.
+    offered = error.details["alternatives"][0]["sessions"]
+    booked = services.course_book(
+        plan=plan,
+        actor=clinic.front_desk.user,
+        now=NOW,
+        sessions=[ProposedSession.from_alternative(session) for session in offered],
+    )
+    assert [a.starts_at.isoformat().replace("+00:00", "Z") for a in booked] == [s["starts_at"] for s in offered]
 
 
 def test_a_client_adjusted_course_that_breaks_the_protocol_is_refused(clinic):

@@ -493,18 +493,7 @@ def test_the_alternatives_a_refused_course_offers_end_by_the_review_date_so_book
         )
     # Booked as offered (the API's alternatives carry the sessions "so a client books one as it is").
     for alternative in alternatives:
-        sessions = [
-            services.ProposedSession(
-                sequence=s["sequence"],
-                phase=s["phase"],
-                starts_at=dt.datetime.fromisoformat(s["starts_at"].replace("Z", "+00:00")),
-                ends_at=dt.datetime.fromisoformat(s["ends_at"].replace("Z", "+00:00")),
-                chair_id=s["chair"],
-                nurse_id=s["nurse"],
-                site_id=s["site"],
-            )
-            for s in alternative["sessions"]
-        ]
+        sessions = [services.ProposedSession.from_alternative(s) for s in alternative["sessions"]]
         assert services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, sessions=sessions)
         break
 
