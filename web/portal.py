@@ -138,7 +138,8 @@ def portal_action(request: HttpRequest, appointment_id: int, action: str) -> Htt
         messages.error(
             request,
             f"This session can no longer be changed online (less than {hours} hours to go). "
-            f"Please call {appointment.site.name} on {appointment.site.phone.as_national}.",
+            f"Please call {appointment.site.name}"
+            + (f" on {appointment.site.phone.as_national}." if appointment.site.phone else "."),
         )
         return redirect("home")
     try:
