@@ -670,7 +670,13 @@ class BookView(WriteOperationView):
             raise invalid(
                 f"appointment-resource: status {resource.status!r} cannot be set here (book, move or cancel)."
             )
-        if appointment.status == AppointmentStatus.HELD and resource.start in (None, appointment.starts_at):
+        was_a_hold = appointment.hold_expires_at is not None and appointment.status in (
+            AppointmentStatus.HELD,
+            AppointmentStatus.CANCELLED,
+        )
+        if was_a_hold and resource.start in (None, appointment.starts_at):
+            # Booked from its hold; one released or lapsed since is answered as such by the booking
+            # (hold_released with why, hold_expired), not as a cancelled session that cannot move.
             return appointment_book_held(appointment=appointment, actor=self.acting_user, now=now)
         if resource.start is None:
             raise invalid("appointment-resource: give the new start to move the appointment.")

@@ -240,13 +240,16 @@ def course_propose(
     )
     if isinstance(outcome, Proposal):
         past_review = review_date_problems(plan=plan, slots=outcome.slots, site=site)
-        if past_review:
-            raise CourseDoesNotFit(
-                f"No whole course fits by the plan's review date: {past_review[0]}.",
-                details={"review_date": plan.review_date.isoformat()},
+        if not past_review:
+            return CourseProposal(
+                site=site, sessions=_as_sessions(outcome, site, Phase.INDUCTION, held + 1), notes=outcome.notes
             )
-        return CourseProposal(
-            site=site, sessions=_as_sessions(outcome, site, Phase.INDUCTION, held + 1), notes=outcome.notes
+        # The course would run past the review date: refused as a course that does not fit, with the
+        # nearest alternatives that end by it (other days and times, a later start, another site).
+        outcome = NoFit(
+            reason=f"The course would run past the plan's review date: {past_review[0]}.",
+            placed=0,
+            needed=rule.total_sessions,
         )
     raise _does_not_fit(
         plan=plan,

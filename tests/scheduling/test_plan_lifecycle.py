@@ -446,7 +446,7 @@ def test_a_course_running_past_the_review_date_is_not_booked_and_the_refusal_nam
         with pytest.raises(CourseDoesNotFit) as not_proposed:
             attempt()
         assert not_proposed.value.http_status == 409
-        assert "No whole course fits by the plan's review date" in str(not_proposed.value)
+        assert "The course would run past the plan's review date" in str(not_proposed.value)
         assert "after the plan's review date (Thu 12 Mar 2026)" in str(not_proposed.value)
     plan.refresh_from_db()
     assert plan.status == PlanStatus.DRAFT and not plan.appointments.exists(), "part of the course was booked"
