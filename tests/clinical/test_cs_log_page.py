@@ -9,6 +9,7 @@ import pytest
 from django.http import HttpRequest
 from django.urls import reverse
 
+from clinical import services as clinical
 from clinical.models import ControlledSubstanceEntry
 from tests.clinical.conftest import SESSION_START
 from tests.clinical_helpers import record_administration
@@ -60,3 +61,23 @@ def test_a_csv_with_a_malformed_day_is_refused_not_the_whole_register(client, wa
     assert "not exported" in response.content.decode()
     page = client.get(reverse("clinical:cs-log"), {"date_from": "2026-02-30"})
     assert page.status_code == 400 and 'data-testid="cs-entry"' not in page.content.decode()
+
+
+def test_the_log_page_shows_when_each_dose_was_given_so_a_corrected_start_reads_as_a_change(client, ward):
+    """A correction of the start time alone: the page shows each entry's time of giving, so the new
+    line differs from the one it corrects (it read the same, apart from the reason)."""
+    administration = _administer(ward)
+    first = administration.log_entries.get()
+    later = first.administered_at + dt.timedelta(minutes=3)
+    corrected = clinical.controlled_substance_correct(
+        entry=first,
+        started_at=later,
+        reason="Started three minutes later than typed",
+        actor=ward.nurse.user,
+        now=first.recorded_at + dt.timedelta(minutes=10),
+    )
+    assert client.login(request=HttpRequest(), username=ward.nurse.user.username, password=PASSWORD)
+    page = client.get(reverse("clinical:cs-log")).content.decode()
+    zone = ward.clinic.site.zone
+    for entry, given in ((first, first.administered_at), (corrected, later)):
+        assert f'<td data-testid="cs-given-at">{given.astimezone(zone):%-d %b %Y, %H:%M}' in page, entry.pk
