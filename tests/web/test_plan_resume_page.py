@@ -14,7 +14,7 @@ from scheduling import services
 from scheduling.models import Phase, PlanStatus
 from tests.clinical_helpers import complete_session
 from tests.scheduling.conftest import induction_completed_while_paused
-from tests.web.conftest import login
+from tests.web.conftest import login, make_patient
 
 pytestmark = pytest.mark.django_db
 
@@ -179,3 +179,16 @@ def test_a_nurse_is_offered_the_resume_of_a_plan_that_stays_in_its_induction(cli
 
     assert "Resume the plan" in nurse_sees and 'name="from_date"' in nurse_sees, nurse_sees
     assert RESUME_IS_PRESCRIBERS not in nurse_sees
+
+
+def test_a_nurse_reading_a_draft_plan_is_told_its_course_is_not_booked_yet(client, web):
+    """A plan whose course is not booked offers a nurse no change: the chart says why (it said the
+    plan "can no longer be changed", as of a finished one)."""
+    patient = make_patient(web.clinic, "patient_c", "Cora", "Clark")
+    web.clinic.plan(patient=patient)
+
+    login(client, web.nurse.user)
+    nurse_sees = _adjust_section(client.get(reverse("web:patient", args=[patient.pk])).content.decode())
+
+    assert "not booked yet" in nurse_sees, nurse_sees
+    assert "it can no longer be changed" not in nurse_sees, nurse_sees
