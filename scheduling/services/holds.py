@@ -55,6 +55,13 @@ def appointment_book_held(*, appointment: Appointment, actor: AbstractBaseUser |
         )
     if current.status == AppointmentStatus.BOOKED and current.hold_expires_at is not None:
         return current  # booked from this hold already: a retry is harmless
+    if current.hold_expires_at is None:
+        # Booked directly, never held: there is no hold to book (it had been answered as expired).
+        raise BookingConflict(
+            f"This appointment was never a hold (it is {current.get_status_display().lower()}): there is no hold "
+            "to book. Find a time and hold it, or book it directly.",
+            details={"reason": "not_a_hold", "status": current.status},
+        )
     if plan is not None and plan.status not in BOOKABLE_PLAN_STATUSES:
         raise InvalidState(f"The plan is {plan.get_status_display().lower()}; the held time cannot be booked.")
     if (

@@ -16,7 +16,7 @@ from scheduling.services import appointment_book, appointment_book_held, appoint
 from scheduling.tasks import release_expired_holds
 from tests.factories import PatientFactory
 from tests.scheduling.conftest import NOW
-from tests.scheduling.holds_support import AT, UNTIL, hold, several_setups_at_once  # noqa: F401  (the fixture)
+from tests.scheduling.holds_support import AT, UNTIL, book, hold, several_setups_at_once  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.usefixtures("several_setups_at_once")
 
@@ -76,6 +76,16 @@ def test_a_lapsed_hold_cannot_be_booked(clinic):
     holds_release_expired(now=UNTIL)  # swept: still a lapse, not a release
     with pytest.raises(BookingConflict, match=expired):
         appointment_book_held(appointment=held, actor=clinic.front_desk.user, now=UNTIL)
+
+
+def test_an_appointment_booked_directly_is_refused_as_never_a_hold_not_as_expired(clinic):
+    booked = book(clinic)
+    with pytest.raises(BookingConflict) as refused:
+        appointment_book_held(appointment=booked, actor=clinic.front_desk.user, now=NOW)
+    assert refused.value.details == {"reason": "not_a_hold", "status": AppointmentStatus.BOOKED}
+    assert "never a hold (it is booked)" in refused.value.message
+    booked.refresh_from_db()
+    assert booked.status == AppointmentStatus.BOOKED
 
 
 def test_a_hold_cancelled_before_it_lapsed_is_refused_as_released_with_the_reason(clinic):
