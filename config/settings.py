@@ -80,6 +80,10 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
     SECRET_KEY = "insecure-development-key-only-used-with-debug"  # noqa: S105
+# Keys retired by a rotation (comma-separated), still accepted for what was signed with them while it
+# lives out: logins, password resets and the patients' signed links (Django's own signing), the FHIR
+# ids and page links (interop/fhir/ids.py, paging.py). New signatures use SECRET_KEY only.
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])

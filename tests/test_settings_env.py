@@ -106,3 +106,13 @@ def test_twilio_credentials_choose_the_sms_backend_unless_one_is_named(tmp_path,
     result = start_django(tmp_path, code=PRINT_SMS_BACKEND, **overrides)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == backend
+
+
+def test_retired_secret_keys_are_read_as_fallbacks(tmp_path):
+    """After a rotation the old key goes in DJANGO_SECRET_KEY_FALLBACKS: what was signed with it (a
+    patient's link, a FHIR page link) is still read while it lives out (tests/interop/test_fhir_key_rotation.py)."""
+    code = "import django; django.setup(); from django.conf import settings; print(settings.SECRET_KEY_FALLBACKS)"
+    result = start_django(tmp_path, code=code, DJANGO_SECRET_KEY_FALLBACKS="old-one,older-one")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['old-one', 'older-one']"
+    assert start_django(tmp_path, code=code).stdout.strip() == "[]"

@@ -76,12 +76,21 @@ def _b36(number: int) -> str:
             return out
 
 
-def _signature(payload: str) -> str:
+def _signature(payload: str, secret: str | None = None) -> str:
     # "v2": the ids with an issue hour and a reason check. An older id is refused, not read in the
     # new layout (its reason number would be taken for the hour it was issued).
-    key = hashlib.sha256(f"interop.fhir.ids.v2:{settings.SECRET_KEY}".encode()).digest()
+    key = hashlib.sha256(f"interop.fhir.ids.v2:{secret or settings.SECRET_KEY}".encode()).digest()
     digest = hmac.new(key, payload.encode(), hashlib.sha256).digest()[:10]
     return base64.b32encode(digest).decode().lower()
+
+
+def _signed(payload: str, signature: str) -> bool:
+    """Whether `signature` is the payload's under the SECRET_KEY, or under a key retired by a rotation
+    (SECRET_KEY_FALLBACKS): an id given out before the rotation is still read while it is good."""
+    return any(
+        hmac.compare_digest(_signature(payload, secret), signature)
+        for secret in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS)
+    )
 
 
 def encode(proposed: Proposed) -> str:
@@ -112,7 +121,7 @@ def decode(token: str, *, kind: str) -> Proposed | None:
     """The proposal behind `token`, or None if it is not one of ours (or was altered). Whether it
     has expired is the caller's question (`expired`)."""
     payload, _, signature = token.rpartition("-")
-    if not payload or not hmac.compare_digest(_signature(payload), signature):
+    if not payload or not _signed(payload, signature):
         return None
     parts = payload.split(".")
     # A slot: kind and 7 numbers; a proposal: kind, 7 numbers and the hour, then reason and check.

@@ -2,7 +2,8 @@
 the sort key of the last (or first) row shown, so a row added to or removed from the search while
 a client walks it shifts no later page (nothing is skipped or shown twice, as `_offset` would).
 
-The cursor is sealed with AES-GCM (the `cryptography` package, a key derived from the SECRET_KEY):
+The cursor is sealed with AES-GCM (the `cryptography` package, a key derived from the SECRET_KEY; one
+sealed under a key retired by a rotation, SECRET_KEY_FALLBACKS, is still opened):
 the sort key may be a patient's name, and page links end up in access logs and the EHR's own logs,
 so it is neither readable nor alterable. It names the query and the user it was written for: one
 this server did not write, or one sent with another query or by another user, is a 400. `_offset`
@@ -24,6 +25,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils.crypto import salted_hmac
 
@@ -62,8 +64,19 @@ def query_digest(params: dict[str, list[str]], user_id: int | None, search: str)
     return hashlib.sha256(repr((user_id, search, shown)).encode()).hexdigest()[:16]
 
 
-def _cipher() -> AESGCM:
-    return AESGCM(salted_hmac(_KEY_SALT, "aes-256-gcm", algorithm="sha256").digest())
+def _cipher(secret: str | None = None) -> AESGCM:
+    return AESGCM(salted_hmac(_KEY_SALT, "aes-256-gcm", secret=secret, algorithm="sha256").digest())
+
+
+def _open(sealed: bytes) -> bytes:
+    """The sealed cursor opened with the SECRET_KEY's key, else with a key retired by a rotation
+    (SECRET_KEY_FALLBACKS): a page link given out before the rotation still works."""
+    for secret in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS):
+        try:
+            return _cipher(secret).decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], None)
+        except InvalidTag:
+            continue
+    raise InvalidTag
 
 
 def _encode(value: Any) -> Any:
@@ -107,7 +120,7 @@ def read_cursor(
         raise invalid("Give _page or _offset, not both: _page is the place a next or previous link holds.")
     try:
         sealed = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
-        data = json.loads(_cipher().decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], None))
+        data = json.loads(_open(sealed))
         key = None if data["k"] is None else tuple(_decode(v) for v in data["k"])
         after, inclusive, digest = data["a"], data["i"], data["q"]
     except (InvalidTag, binascii.Error, KeyError, TypeError, ValueError) as exc:
