@@ -14,6 +14,7 @@ the project's own templates or the context's internals to a patient."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 from typing import Any
 
@@ -116,6 +117,10 @@ def sample_context(*, site_name: str, site_address: str, site_phone: str, time_z
     }
 
 
+# Django's words for a filter the engine does not know: one of its own (refused here) or a typo.
+_REFUSED_FILTER = re.compile(r"Invalid filter: '(?P<name>[^']+)'")
+
+
 def reminder_template_problem(source: str, context: dict[str, Any], zone: zoneinfo.ZoneInfo) -> str | None:
     """Why `source` cannot be a reminder template, or None: it uses a tag not allowed here, does
     not compile, or raises when rendered with `context` in `zone` (as a reminder is rendered)."""
@@ -127,6 +132,10 @@ def reminder_template_problem(source: str, context: dict[str, Any], zone: zonein
                 return f"{{% {name} %}} cannot be used in a reminder template; its tags are {allowed}."
         template = compile_reminder_template(source)
     except TemplateSyntaxError as exc:
+        refused = _REFUSED_FILTER.fullmatch(str(exc))
+        if refused and refused["name"] in defaultfilters.register.filters:
+            allowed = ", ".join(sorted(SAFE_FILTERS))
+            return f"|{refused['name']} cannot be used in a reminder template; its filters are {allowed}."
         return f"Not a valid template: {exc}"
     try:
         with timezone.override(zone):

@@ -205,6 +205,27 @@ def test_a_reminder_template_that_cannot_render_or_reaches_outside_is_refused(ad
     assert getattr(policy, field) == before, "a template that fails at send time was saved"
 
 
+@pytest.mark.parametrize(
+    ("template", "name"), [("{{ site_name|join:', ' }}", "join"), ("{{ site_name|safe }}", "safe")]
+)
+def test_a_refused_filter_is_named_with_the_filters_a_template_may_use(clinic, template, name):
+    policy = clinic.site.reminder_policy
+    policy.body_template = template
+    with pytest.raises(ValidationError) as refused:
+        policy.full_clean()
+    (message,) = refused.value.message_dict["body_template"]
+    assert message.startswith(f"|{name} cannot be used in a reminder template; its filters are "), message
+    assert "date" in message and "Invalid filter" not in message
+
+
+def test_a_filter_that_does_not_exist_is_still_said_plainly(clinic):
+    policy = clinic.site.reminder_policy
+    policy.body_template = "{{ site_name|shout }}"
+    with pytest.raises(ValidationError) as refused:
+        policy.full_clean()
+    assert refused.value.message_dict["body_template"] == ["Not a valid template: Invalid filter: 'shout'"]
+
+
 def test_the_model_refuses_a_template_that_cannot_render_so_the_admin_does_too(clinic):
     policy = clinic.site.reminder_policy
     policy.subject_template = "Reminder {% url 'no-such-route' %}"
