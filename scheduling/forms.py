@@ -74,7 +74,7 @@ class PlanAdjustForm(RefusesControlCharacters, forms.Form):
         label="New review date",
         required=False,
         widget=DateInput,
-        help_text="The course stops here: no maintenance after it unless a prescriber accepts one.",
+        help_text="The course stops here: no session after it unless a prescriber accepts one.",
     )
     from_date = ClinicalDateField(
         label="Resume or restart from",

@@ -1339,9 +1339,11 @@ class ResumeDays:
     suggested: dt.date | None  # the plan's own rhythm: the interval after the last session
 
 
-def resume_days(plan: TreatmentPlan) -> ResumeDays:
+def resume_days(plan: TreatmentPlan, *, phase: str | None = None) -> ResumeDays:
+    """How far from its last session held the paused plan may resume, spaced as `phase` (the plan's
+    own by default; maintenance for a resume that enters it)."""
     last = plan.appointments.filter(status=AppointmentStatus.COMPLETED).order_by("-starts_at").only("starts_at").first()
-    if plan.phase == Phase.MAINTENANCE:
+    if (phase or plan.phase) == Phase.MAINTENANCE:
         rule = maintenance_rule(plan)
         min_days, rhythm = rule.min_days, rule.interval_days
     else:

@@ -4,7 +4,6 @@ plan's future appointments along."""
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from collections import Counter
 
@@ -473,11 +472,7 @@ def resume_spacing(plan: TreatmentPlan) -> ResumeDays:
     """How far from the last session held the paused `plan` may resume (resume_days), in the phase the
     resume enters, as plan_resume checks it: a plan whose induction was all held during the pause
     resumes into maintenance, spaced as maintenance (the pages suggest a resume date from this)."""
-    if resume_enters_maintenance(plan):
-        entering = copy.copy(plan)  # the caller's plan keeps its phase: nothing is resumed here
-        entering.phase = Phase.MAINTENANCE
-        return resume_days(entering)
-    return resume_days(plan)
+    return resume_days(plan, phase=Phase.MAINTENANCE if resume_enters_maintenance(plan) else None)
 
 
 def _upcoming_maintenance(plan: TreatmentPlan, *, now: dt.datetime) -> QuerySet[Appointment]:
