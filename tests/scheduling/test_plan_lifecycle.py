@@ -17,7 +17,7 @@ from scheduling import services
 from scheduling.engine import Preferences
 from scheduling.errors import CourseDoesNotFit, InvalidState, PlanRuleBroken
 from scheduling.models import AppointmentStatus, Phase, PlanStatus
-from tests.clinical_helpers import complete_session, record_pre_vitals, record_session_for_completion
+from tests.clinical_helpers import complete_session, record_pre_vitals
 from tests.factories import PatientFactory, StaffFactory
 from tests.scheduling.conftest import (
     NOW,
@@ -51,21 +51,27 @@ def _past_the_review_date(clinic, review):
     return plan, dt.datetime.combine(day, dt.time(10), tzinfo=clinic.site.zone), now
 
 
+def _book_one(clinic, plan, starts_at, *, actor, now, phase, **extra):
+    """One session of `plan` at `starts_at` in the first chair, booked by `actor`."""
+    return services.appointment_book(
+        patient=plan.patient,
+        plan=plan,
+        site=clinic.site,
+        starts_at=starts_at,
+        chair=clinic.chairs[0],
+        actor=actor,
+        now=now,
+        phase=phase,
+        **extra,
+    )
+
+
 def test_the_front_desk_cannot_book_maintenance_past_the_review_date_without_a_prescriber(clinic):
     review = START + dt.timedelta(days=80)
     plan, starts_at, now = _past_the_review_date(clinic, review)
 
     with pytest.raises(PlanRuleBroken) as refused:
-        services.appointment_book(
-            patient=plan.patient,
-            plan=plan,
-            site=clinic.site,
-            starts_at=starts_at,
-            chair=clinic.chairs[0],
-            actor=clinic.front_desk.user,
-            now=now,
-            phase=Phase.MAINTENANCE,
-        )
+        _book_one(clinic, plan, starts_at, actor=clinic.front_desk.user, now=now, phase=Phase.MAINTENANCE)
     assert f"after the plan's review date ({review:%a %-d %b %Y})" in str(refused.value), refused.value
     assert refused.value.details["can_override"] is False, "the front desk cannot accept the break"
 
@@ -74,12 +80,10 @@ def test_a_prescriber_may_book_maintenance_past_the_review_date_with_a_reason(cl
     review = START + dt.timedelta(days=80)
     plan, starts_at, now = _past_the_review_date(clinic, review)
 
-    booked = services.appointment_book(
-        patient=plan.patient,
-        plan=plan,
-        site=clinic.site,
-        starts_at=starts_at,
-        chair=clinic.chairs[0],
+    booked = _book_one(
+        clinic,
+        plan,
+        starts_at,
         actor=clinic.prescriber.user,
         now=now,
         phase=Phase.MAINTENANCE,
@@ -91,19 +95,9 @@ def test_a_prescriber_may_book_maintenance_past_the_review_date_with_a_reason(cl
 def test_resuming_a_plan_whose_induction_was_completed_while_paused_books_nothing_before_the_resume_date(clinic):
     plan = clinic.plan(maintenance_interval_days=28)
     booked = services.course_book(plan=plan, actor=clinic.front_desk.user, now=NOW, start_date=START)
-    for session in booked[:-1]:
-        complete_session(session)
-    last = booked[-1]
-    services.appointment_check_in(appointment=last, actor=None, now=last.starts_at)
     # The patient tells the nurse in the chair that they leave for two months tomorrow: the session
     # begun is not released by the pause and is completed.
-    services.plan_pause(
-        plan=plan, reason="Travelling abroad for two months", actor=clinic.prescriber.user, now=last.starts_at
-    )
-    record_session_for_completion(last)
-    services.appointment_complete(appointment=last, actor=None, now=last.ends_at)
-    plan.refresh_from_db()
-    assert plan.status == PlanStatus.PAUSED and plan.phase == Phase.INDUCTION
+    last = induction_completed_while_paused(plan, booked, pauser=clinic.prescriber.user)
 
     back = last.starts_at.astimezone(clinic.site.zone).date() + dt.timedelta(days=60)
     created = services.plan_resume(
@@ -550,12 +544,10 @@ def test_a_review_date_moved_later_releases_no_induction_session_a_prescriber_ac
     assert last.status == AppointmentStatus.CANCELLED
     plan.refresh_from_db()
     # The prescriber decides the sixth session is given after all, past the review date.
-    accepted = services.appointment_book(
-        patient=plan.patient,
-        plan=plan,
-        site=clinic.site,
-        starts_at=last.starts_at,
-        chair=clinic.chairs[0],
+    accepted = _book_one(
+        clinic,
+        plan,
+        last.starts_at,
         actor=clinic.prescriber.user,
         now=NOW,
         phase=Phase.INDUCTION,
