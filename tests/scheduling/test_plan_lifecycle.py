@@ -51,6 +51,13 @@ def _past_the_review_date(clinic, review):
     return plan, dt.datetime.combine(day, dt.time(10), tzinfo=clinic.site.zone), now
 
 
+def _change_review_date(clinic, plan, review_date, *, reason, now):
+    """The prescriber sets the plan's review date to `review_date` at `now`."""
+    return services.plan_change_review_date(
+        plan=plan, review_date=review_date, reason=reason, actor=clinic.prescriber.user, now=now
+    )
+
+
 def _book_one(clinic, plan, starts_at, *, actor, now, phase, **extra):
     """One session of `plan` at `starts_at` in the first chair, booked by `actor`."""
     return services.appointment_book(
@@ -162,13 +169,7 @@ def test_bringing_the_review_date_forward_flags_a_confirmed_session_after_it_and
     new_review = sessions[0].starts_at.astimezone(zone).date() + dt.timedelta(days=7)
     assert new_review < second.starts_at.astimezone(zone).date()
 
-    services.plan_change_review_date(
-        plan=plan,
-        review_date=new_review,
-        reason="Dependence concern: review after the next session",
-        actor=clinic.prescriber.user,
-        now=now,
-    )
+    _change_review_date(clinic, plan, new_review, reason="Dependence concern: review after the next session", now=now)
     second.refresh_from_db()
     plan.refresh_from_db()
     past_review = [a for a in _open_maintenance(plan) if a.starts_at.astimezone(zone).date() > new_review]
@@ -193,13 +194,7 @@ def test_bringing_the_review_date_forward_releases_unconfirmed_sessions_after_it
     zone = clinic.site.zone
     new_review = sessions[0].starts_at.astimezone(zone).date() + dt.timedelta(days=7)
 
-    services.plan_change_review_date(
-        plan=plan,
-        review_date=new_review,
-        reason="Dependence concern: review after the next session",
-        actor=clinic.prescriber.user,
-        now=now,
-    )
+    _change_review_date(clinic, plan, new_review, reason="Dependence concern: review after the next session", now=now)
     second.refresh_from_db()
     assert second.status == AppointmentStatus.CANCELLED, f"session {second.sequence} stays {second.status}"
     assert second.cancellation_reason == f"After the plan's new review date ({new_review:%a %-d %b %Y})"
@@ -221,13 +216,7 @@ def _confirmed_session_kept_past_new_review_date(clinic):
     second = sessions[1]
     services.appointment_confirm(appointment=second, actor=None, now=now)
     new_review = sessions[0].starts_at.astimezone(clinic.site.zone).date() + dt.timedelta(days=7)
-    services.plan_change_review_date(
-        plan=plan,
-        review_date=new_review,
-        reason="Dependence concern: review after the next session",
-        actor=clinic.prescriber.user,
-        now=now,
-    )
+    _change_review_date(clinic, plan, new_review, reason="Dependence concern: review after the next session", now=now)
     second.refresh_from_db()
     assert second.status == AppointmentStatus.CONFIRMED
     return second, now
@@ -274,9 +263,7 @@ def test_bringing_the_review_date_into_the_induction_releases_or_flags_the_induc
     new_review = _local_day(course[2], clinic)
     assert new_review < _local_day(course[3], clinic), "set-up: the sessions after the third fall on later days"
 
-    services.plan_change_review_date(
-        plan=plan, review_date=new_review, reason="Dissociation too strong", actor=clinic.prescriber.user, now=NOW
-    )
+    _change_review_date(clinic, plan, new_review, reason="Dissociation too strong", now=NOW)
     plan.refresh_from_db()
     for session in course:
         session.refresh_from_db()
@@ -307,9 +294,7 @@ def test_a_session_begun_after_the_new_review_date_is_flagged_and_never_cancelle
     # The prescriber, with the patient already in the clinic, ends the course the day before.
     new_review = _local_day(first, clinic) - dt.timedelta(days=1)
 
-    services.plan_change_review_date(
-        plan=plan, review_date=new_review, reason="Dependence concern", actor=clinic.prescriber.user, now=now
-    )
+    _change_review_date(clinic, plan, new_review, reason="Dependence concern", now=now)
     plan.refresh_from_db()
     first.refresh_from_db()
     second.refresh_from_db()
@@ -407,13 +392,7 @@ def test_the_front_desk_cannot_move_an_induction_session_past_the_review_date(cl
     assert second.starts_at == at_new_york(START + dt.timedelta(days=2), 10)
 
     # A later review date (the prescriber's) lets the desk move it.
-    services.plan_change_review_date(
-        plan=plan,
-        review_date=START + dt.timedelta(days=20),
-        reason="Reviewed: the whole induction",
-        actor=clinic.prescriber.user,
-        now=NOW,
-    )
+    _change_review_date(clinic, plan, START + dt.timedelta(days=20), reason="Reviewed: the whole induction", now=NOW)
     moved = services.appointment_move(appointment=second, starts_at=after_review, actor=clinic.front_desk.user, now=NOW)
     assert moved.starts_at == after_review
 
@@ -454,9 +433,7 @@ def test_resuming_an_induction_that_would_run_past_the_review_date_is_refused_an
     services.plan_pause(plan=plan, reason="Flu", actor=clinic.nurses[0].user, now=now)
     # A dependence concern while paused: the course is to end within the fortnight.
     review = START + dt.timedelta(days=14)
-    services.plan_change_review_date(
-        plan=plan, review_date=review, reason="Dependence concern", actor=clinic.prescriber.user, now=now
-    )
+    _change_review_date(clinic, plan, review, reason="Dependence concern", now=now)
     plan.refresh_from_db()
 
     with pytest.raises(CourseDoesNotFit, match=rf"after the plan's review date \({review:%a %-d %b %Y}\)"):
@@ -505,12 +482,8 @@ def test_a_session_begun_a_moment_ago_after_a_review_date_brought_forward_is_rel
     late = maintenance[0]
     now = late.starts_at + dt.timedelta(minutes=10)  # the patient is running late: not checked in yet
     day = late.starts_at.astimezone(clinic.site.zone).date()
-    services.plan_change_review_date(
-        plan=plan,
-        review_date=day - dt.timedelta(days=1),
-        reason="Dependence concern: the course ends now",
-        actor=clinic.prescriber.user,
-        now=now,
+    _change_review_date(
+        clinic, plan, day - dt.timedelta(days=1), reason="Dependence concern: the course ends now", now=now
     )
     late.refresh_from_db()
     plan.refresh_from_db()
@@ -533,13 +506,7 @@ def test_a_review_date_moved_later_releases_no_induction_session_a_prescriber_ac
     last = course[-1]
     last_day = last.starts_at.astimezone(zone).date()
     # The course is to end the day before its last session: that session is released.
-    services.plan_change_review_date(
-        plan=plan,
-        review_date=last_day - dt.timedelta(days=2),
-        reason="Dependence concern",
-        actor=clinic.prescriber.user,
-        now=NOW,
-    )
+    _change_review_date(clinic, plan, last_day - dt.timedelta(days=2), reason="Dependence concern", now=NOW)
     last.refresh_from_db()
     assert last.status == AppointmentStatus.CANCELLED
     plan.refresh_from_db()
@@ -556,13 +523,7 @@ def test_a_review_date_moved_later_releases_no_induction_session_a_prescriber_ac
     assert accepted.rule_override_reason
     plan.refresh_from_db()
     # A week later the prescriber extends the course by a day (still before the accepted session).
-    services.plan_change_review_date(
-        plan=plan,
-        review_date=last_day - dt.timedelta(days=1),
-        reason="Course extended by a day",
-        actor=clinic.prescriber.user,
-        now=NOW,
-    )
+    _change_review_date(clinic, plan, last_day - dt.timedelta(days=1), reason="Course extended by a day", now=NOW)
     accepted.refresh_from_db()
     assert accepted.status == AppointmentStatus.BOOKED, (
         "moving the review date later cancelled the session the prescriber had accepted past it "
