@@ -34,6 +34,7 @@ from scheduling.models import (
     TreatmentPlan,
 )
 from scheduling.reminders.sms import MemorySmsBackend
+from scheduling.services.plans import plan_change_interval
 from tests.admin_pages import as_posted, errors_on
 from web.management.commands.seed_demo import DEMO_LOGINS, DEMO_PASSWORD, DEMO_SITE_NAME
 
@@ -89,6 +90,35 @@ def test_staff_roles_logins_and_shifts(seeded):
             )
             assert shift.starts_at.astimezone(seeded.zone).time() == opens
             assert shift.ends_at.astimezone(seeded.zone).time() == closes
+
+
+def test_the_rota_reaches_every_open_plans_review_date(seeded):
+    """Sessions are booked eight weeks ahead, but a clinician changing a demo plan places sessions up
+    to its review date: the nurses' rota reaches it, so a longer interval is not flagged for want
+    of a nurse on shift (it was: the rota stopped with the bookings)."""
+    last_review = max(
+        TreatmentPlan.objects.filter(status__in=[PlanStatus.ACTIVE, PlanStatus.PAUSED, PlanStatus.DRAFT]).values_list(
+            "review_date", flat=True
+        )
+    )
+    for member in StaffMember.objects.filter(role=Role.NURSE):
+        last_shift = max(s.starts_at.astimezone(seeded.zone).date() for s in Shift.objects.filter(staff=member))
+        # The rota's last open day: at most a weekend (and a closed Sunday) before the review date.
+        assert last_shift >= last_review - dt.timedelta(days=2), member
+
+    prescriber = get_user_model().objects.get(username="clinician")
+    maintenance = TreatmentPlan.objects.filter(status=PlanStatus.ACTIVE, phase=Phase.MAINTENANCE, needs_attention=False)
+    assert maintenance.exists()
+    for plan in maintenance:
+        plan_change_interval(
+            plan=plan,
+            days=21 if plan.maintenance_interval_days != 21 else 28,
+            reason="Relief fades sooner.",
+            actor=prescriber,
+            now=timezone.now(),
+        )
+        plan.refresh_from_db()
+        assert not plan.needs_attention, (plan.pk, plan.attention_reason)
 
 
 def test_contraindications_and_protocols(seeded):

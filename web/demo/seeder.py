@@ -142,10 +142,10 @@ class Seeder:
             )
             for c in site_data["closures"]
         ]
-        open_days = self._open_days(closures)
-        self._shifts(open_days)
+        open_days = self._open_days(closures, weeks_ahead=self.data["weeks_ahead"])
         self.contraindications = self._contraindications()
         self.protocols = self._protocols()
+        self._shifts(self._open_days(closures, weeks_ahead=self._rota_weeks_ahead()))
         self.grid = ChairGrid(chair_count=len(self.chairs), zone=self.zone, open_days=open_days, cell=self.cell)
         stages: Counter[str] = Counter()
         for index, spec in enumerate(self.data["patients"]):
@@ -204,9 +204,17 @@ class Seeder:
             staff[username] = member
         return staff
 
-    def _open_days(self, closures: list[Closure]) -> list[dt.date]:
+    def _rota_weeks_ahead(self) -> int:
+        """The nurses' rota reaches every demo plan's review date, not only the weeks booked: a
+        clinician lengthening an interval or resuming a plan in the demo finds nurses on shift for
+        the sessions it places, as a clinic's published rota would give."""
+        last_start = max((spec.get("start", 0) for spec in self.data["patients"]), default=0)
+        review_days = 30 * max(p.review_after_months for p in self.protocols.values())
+        return max(self.data["weeks_ahead"], math.ceil((last_start + review_days) / 7))
+
+    def _open_days(self, closures: list[Closure], *, weeks_ahead: int) -> list[dt.date]:
         days = []
-        for offset in range(-7 * self.data["weeks_back"], 7 * self.data["weeks_ahead"] + 1):
+        for offset in range(-7 * self.data["weeks_back"], 7 * weeks_ahead + 1):
             day = self.today + dt.timedelta(days=offset)
             if day.weekday() not in self.hours:
                 continue
