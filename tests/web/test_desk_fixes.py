@@ -4,6 +4,7 @@ local times everywhere, phone search, closures on the board and week."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 from django.urls import reverse
 
@@ -161,3 +162,23 @@ def test_patient_search_finds_a_name_typed_in_either_unicode_form(client, web):
     login(client, web.desk.user)
     assert _search(client, "Núñez") == [web.patient_a.pk]
     assert _search(client, unicodedata.normalize("NFD", "Núñez")) == [web.patient_a.pk]
+
+
+def test_the_boards_count_of_sessions_reads_in_the_singular_for_one(client, web):
+    zone = web.clinic.site.zone
+    first = web.sessions_a[0]
+    day = first.starts_at.astimezone(zone).date()
+    booked = web.clinic.site.appointments.exclude(status=AppointmentStatus.CANCELLED)
+    by_day = Counter(a.starts_at.astimezone(zone).date() for a in booked)
+    busy = next(other for other, count in sorted(by_day.items()) if count > 1 and other != day)
+    # The day's other sessions called off: one session is left on it.
+    booked.filter(pk__in=[a.pk for a in booked if a.starts_at.astimezone(zone).date() == day and a != first]).update(
+        status=AppointmentStatus.CANCELLED, cancelled_at=first.starts_at - dt.timedelta(days=1)
+    )
+    login(client, web.desk.user)
+
+    def tiles(on: dt.date) -> str:
+        return client.get(reverse("web:board"), {"day": on.isoformat(), "site": web.clinic.site.pk}).content.decode()
+
+    assert '<span class="stat__value">1</span><span class="stat__label">session</span>' in tiles(day)
+    assert f'<span class="stat__value">{by_day[busy]}</span><span class="stat__label">sessions</span>' in tiles(busy)
