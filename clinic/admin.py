@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
+import re
+from collections.abc import Iterator
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminSplitDateTime
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -28,6 +30,7 @@ from django.utils.text import capfirst
 from clinic.admin_edits import ConcurrentEditAdminMixin, ConcurrentEditInlineMixin
 from clinic.admin_history import HistoryAdmin
 from clinic.admin_set_up import EVERY_SITE, SetUpAdminMixin
+from clinic.audit import access_log_naming_patient, patients_shown
 from clinic.form_fields import SiteClockSplitDateTimeField, skipped_time_error, wall_clock_instant
 from clinic.models import AccessLog, Chair, Closure, OpeningHours, ReminderPolicy, Role, Shift, Site, StaffMember
 
@@ -386,12 +389,59 @@ class ReminderPolicyAdmin(ConcurrentEditAdminMixin, HistoryAdmin):
         return format_html("{}<p>Reminders use the built-in wording instead until this is corrected.</p>", refused)
 
 
+# A patient's number as the pages show it (/patients/<number>/): digits only, and small enough
+# for any database's integer (SQLite's is 64-bit).
+PATIENT_NUMBER = re.compile(r"[0-9]{1,18}")
+
+
+class AccessLogPatientFilter(admin.SimpleListFilter):
+    """Who saw this patient's data: the rows whose `patient_ids` name the patient, by the number
+    in the patient's page address (every page, mailed list and SIU message names patients so).
+    A box to type it in, since the log cannot offer every patient as a link."""
+
+    title = "patient"
+    parameter_name = "patient"
+    template = "admin/clinic/accesslog/patient_filter.html"
+
+    def patient_id(self) -> int | None:
+        value = self.value()
+        return int(value) if value is not None and PATIENT_NUMBER.fullmatch(value) else None
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        patient_id = self.patient_id()
+        return [] if patient_id is None else [(str(patient_id), f"Patient {patient_id}")]
+
+    def has_output(self) -> bool:
+        return True  # the box shows before any patient is asked for
+
+    def choices(self, changelist: Any) -> Iterator[Any]:
+        # The box's form sends the list's other filters and search along, as the search box does.
+        self.kept_params = [(name, value) for name, value in changelist.params.items() if name != self.parameter_name]
+        yield from super().choices(changelist)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[AccessLog]) -> QuerySet[AccessLog] | None:
+        value = self.value()
+        if value is None:
+            return None
+        patient_id = self.patient_id()
+        if patient_id is None:
+            messages.error(
+                request,
+                f"“{value}” is not a patient's number. Give the number in the patient's page address "
+                "(/patients/<number>/), for example 12.",
+            )
+            return queryset.none()
+        # Looking up a patient's trail is a look at that patient: it shows in the trail too.
+        patients_shown(request, [patient_id])
+        return access_log_naming_patient(queryset, patient_id)
+
+
 @admin.register(AccessLog)
 class AccessLogAdmin(admin.ModelAdmin):
     """An audit trail: readable, never added to, changed or deleted by hand."""
 
     list_display = ["at", "event", "user", "username", "method", "path", "status_code", "ip_address", "patient_ids"]
-    list_filter = ["event", "method", "status_code"]
+    list_filter = [AccessLogPatientFilter, "event", "method", "status_code"]
     search_fields = ["path", "user__username", "username", "ip_address"]
     date_hierarchy = "at"
     list_select_related = ["user"]

@@ -2,12 +2,13 @@
 
 Patient data is health data: every request by a signed-in user, every anonymous read
 through a patient's link (calendar feed, reminder links), every refused login and every
-list of patients a task mails to staff (the front desk's daily list) leaves AccessLog rows.
+list of patients a task mails to staff (the front desk's daily list) or sends to another system
+(an SIU message a site's EHR acknowledged) leaves AccessLog rows.
 Views name the patients they showed with `patients_shown()`; API views built on
 `PatientsShownMixin` do it for their lists and details without further code. A request's
 row is written by `access_log_write()` alone, so moving where and when it is written
 (batched, after the response) touches one function; a mailed list's rows by
-`access_log_write_mailed()`."""
+`access_log_write_mailed()`; a message sent to another system by `access_log_write_disclosed()`."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_login_failed
-from django.db.models import QuerySet
+from django.db import connections
+from django.db.models import BooleanField, JSONField, QuerySet
+from django.db.models.expressions import RawSQL
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
@@ -113,6 +116,42 @@ def access_log_write_mailed(*, recipient_ids: Iterable[int], what: str, patient_
     return AccessLog.objects.bulk_create(
         AccessLog(user_id=user_id, method=MAILED, path=what[:500], status_code=None, patient_ids=shown)
         for user_id in sorted(set(recipient_ids))
+    )
+
+
+# The method of a row that records patient data one system sent to another: an HL7 v2 message
+# its receiver acknowledged (interop.siu.delivery).
+HL7 = "HL7"
+
+
+def access_log_write_disclosed(*, channel: str, what: str, patient_ids: Iterable[int]) -> AccessLog:
+    """Patient data a task sent to another system (a site's EHR) and the system acknowledged:
+    one row, with no user (nobody asked), `channel` as its method, what was sent where as its
+    path and the patients it carried. Written in the transaction that records the
+    acknowledgement, so a message is logged once however often it was sent."""
+    return AccessLog.objects.create(
+        user=None, method=channel[:8], path=what[:500], status_code=None, patient_ids=sorted(set(patient_ids))
+    )
+
+
+def access_log_naming_patient(rows: QuerySet[AccessLog], patient_id: int) -> QuerySet[AccessLog]:
+    """The rows whose `patient_ids` hold this patient: who saw, was mailed or was sent their data.
+    PostgreSQL asks its jsonb containment (`@>`); SQLite, which has no JSON `contains` lookup in
+    Django, looks through the list's elements with json_each. Both compare whole numbers, never
+    text, so patient 1 is not found in a row about 11, 21 or 111."""
+    connection = connections[rows.db]
+    if connection.vendor != "sqlite":
+        return rows.filter(patient_ids__contains=[patient_id])
+    quote = connection.ops.quote_name
+    field = AccessLog._meta.get_field("patient_ids")
+    assert isinstance(field, JSONField) and field.column  # a concrete field has its column
+    column = f"{quote(AccessLog._meta.db_table)}.{quote(field.column)}"
+    return rows.filter(
+        RawSQL(  # noqa: S611 - the table and column come from the model, the patient is a parameter
+            f"EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value = %s)",  # noqa: S608
+            [patient_id],
+            output_field=BooleanField(),
+        )
     )
 
 

@@ -416,7 +416,8 @@ class AccessLogQuerySet(models.QuerySet):
 class AccessLog(models.Model):
     """Who looked at or changed patient data, from where, and which patients the answer showed.
     Written by clinic.audit (from the middleware, the failed-login signal, and a task mailing a
-    list of patients to staff: method EMAIL, one row per login it went to); append-only:
+    list of patients to staff: method EMAIL, one row per login it went to, and SIU delivery for
+    each message a site's EHR acknowledged: method HL7, no user); append-only:
     the ORM refuses changes, a trigger refuses them in PostgreSQL, and the app's database
     role has no UPDATE/DELETE/TRUNCATE right on the table (deploy/postgres/)."""
 

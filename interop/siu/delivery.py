@@ -9,11 +9,13 @@ of its appointment is pending or parked (a receiver must not learn of a cancella
 booking, so a parked message holds back the rest of its appointment until an administrator
 re-queues it).
 
-The answer decides: AA (or CA) marks it sent; AE/AR, no answer in time, a lost connection or a
-malformed ACK is a failed attempt, retried after an exponential backoff; after
-SIU_MAX_ATTEMPTS attempts the message is parked and shows in the admin. A worker that dies
-mid-send leaves the lease to run out and the message is sent again with the same control id
-(MSH-10), which the receiver can use to drop the duplicate."""
+The answer decides: AA (or CA) marks it sent and, in the same transaction, writes the access-log
+row of the disclosure (method HL7, no user, the patient of its PID segment); AE/AR, no answer in
+time, a lost connection or a malformed ACK is a failed attempt, retried after an exponential
+backoff (no row: nothing confirmed it arrived); after SIU_MAX_ATTEMPTS attempts the message is
+parked and shows in the admin. A worker that dies mid-send leaves the lease to run out and the
+message is sent again with the same control id (MSH-10), which the receiver can use to drop the
+duplicate; its access-log row is written once, by whichever worker records the ACK."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
+from clinic.audit import HL7, access_log_write_disclosed
 from interop.siu.mllp import Answer, Batch, Outgoing, mllp_send
 from interop.siu.models import SiuMessage, SiuStatus
 
@@ -73,7 +76,18 @@ def _claim(*, now: dt.datetime, batch_size: int, skip_receivers: Iterable[int]) 
             return []
         lease = dt.timedelta(seconds=settings.SIU_LEASE_SECONDS)
         SiuMessage.objects.filter(pk__in=ids).update(attempts=F("attempts") + 1, next_attempt_at=now + lease)
-    return list(SiuMessage.objects.filter(pk__in=ids).select_related("receiver").order_by("appointment_id", "sequence"))
+    return list(
+        SiuMessage.objects.filter(pk__in=ids)
+        .select_related("receiver__site", "appointment")  # the site and patient, for the access log
+        .order_by("appointment_id", "sequence")
+    )
+
+
+def _disclosure(message: SiuMessage) -> str:
+    """What went where, for the access log: the message by its control id (MSH-10, which the
+    outbox and the receiver's own log both show) and the receiver as it was sent to."""
+    receiver = message.receiver
+    return f"SIU^{message.event} #{message.control_id} to {receiver.host}:{receiver.port} ({receiver.site.name})"
 
 
 def _record(
@@ -87,8 +101,15 @@ def _record(
         # left): give the attempt back, due again at once (`due_again` is not later than now).
         mine.update(attempts=F("attempts") - 1, next_attempt_at=due_again)
     elif answer.accepted:
-        if mine.update(status=SiuStatus.SENT, acked_at=now, last_error=""):
-            report.sent += 1
+        # The PID segment disclosed the patient to the receiver: the acknowledgement and its
+        # access-log row are one transaction, so the row is written once, by the worker whose
+        # result counts, and an ACK is never recorded without it (the message goes again).
+        with transaction.atomic():
+            if mine.update(status=SiuStatus.SENT, acked_at=now, last_error=""):
+                access_log_write_disclosed(
+                    channel=HL7, what=_disclosure(message), patient_ids=[message.appointment.patient_id]
+                )
+                report.sent += 1
     elif message.attempts >= settings.SIU_MAX_ATTEMPTS:
         if mine.update(status=SiuStatus.PARKED, last_error=answer.error[:2000]):
             report.parked += 1
