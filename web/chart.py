@@ -236,6 +236,7 @@ def plan_adjust(request: HttpRequest, plan_id: int) -> HttpResponse:
     now = timezone.now()
     form = PlanAdjustForm(request.POST, allowed=actions_for(plan, request.staff))  # type: ignore[attr-defined]
     problem = None
+    status = 400  # the form refused the input
     if form.is_valid():
         data = form.cleaned_data
         common = {
@@ -280,10 +281,12 @@ def plan_adjust(request: HttpRequest, plan_id: int) -> HttpResponse:
                 messages.success(request, f"A new induction is booked: {len(booked)} sessions.")
             return redirect(reverse("web:patient", args=[plan.patient_id]) + "#plan")
         except DomainError as exc:
-            problem = describe(exc)
+            # The refusal's own status, as the API answers it: a prescriber's decision is a 403, a
+            # state conflict a 409, a refused input a 400.
+            problem, status = describe(exc), exc.http_status
     context = chart_context(request, plan.patient_id, now=now, form=form)
     context["adjust_problem"] = problem
-    return _render_chart(request, context, status=409 if problem else 400)
+    return _render_chart(request, context, status=status)
 
 
 def _default_from_date(plan: TreatmentPlan, now: dt.datetime) -> dt.date:

@@ -106,7 +106,7 @@ def test_a_nurse_resuming_a_plan_into_maintenance_is_refused_in_words_and_a_pres
         refused = client.post(
             url, {"action": "resume", "from_date": back.isoformat(), "reason": "Back", "version": web.plan_a.version}
         )
-        assert refused.status_code == 409
+        assert refused.status_code == 403
         page = refused.content.decode()
         assert "Resuming this plan into maintenance (its induction was completed during the pause)" in page, page
         web.plan_a.refresh_from_db()
