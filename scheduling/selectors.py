@@ -23,7 +23,6 @@ from django.db.models import (
     Expression,
     Func,
     JSONField,
-    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -1157,9 +1156,30 @@ def _habits_of(rows: list[tuple[dt.datetime, int]], site: Site) -> Habits:
     )
 
 
-def shortest_session_minutes() -> int | None:
-    """The shortest chair time of the active protocols: a chair gap shorter than it is lost."""
-    return Protocol.objects.filter(active=True).aggregate(shortest=Min("session_minutes"))["shortest"]
+def _shortest_session_sql() -> str:
+    """A query of one row and one column: the shortest chair time of the active protocols a site can
+    give, those whose route one of its active chairs is equipped for (a session is booked only in a
+    chair equipped for its route, `site_problem`), else of every active protocol. A chair gap shorter
+    than it is lost. One %s: the site's id. Shared by `shortest_session_minutes` and the level
+    placement's one read (`_placement_rows`), so the board and the placement measure gaps alike."""
+    protocol, chair = Protocol._meta.db_table, Chair._meta.db_table
+    if connection.vendor == "sqlite":
+        equipped = f"SELECT 1 FROM {chair} c, json_each(c.equipment) e WHERE e.value = p.route"  # noqa: S608
+    else:
+        equipped = f"SELECT 1 FROM {chair} c WHERE c.equipment @> jsonb_build_array(p.route)"  # noqa: S608
+    return (
+        f"SELECT COALESCE(MIN(CASE WHEN EXISTS ({equipped} AND c.site_id = %s AND c.active)"  # noqa: S608
+        f" THEN p.session_minutes END), MIN(p.session_minutes)) FROM {protocol} p WHERE p.active"
+    )
+
+
+def shortest_session_minutes(*, site: Site) -> int | None:
+    """The shortest chair time of the active protocols `site` can give (its chairs' equipment), else
+    of every active protocol: a chair gap shorter than it is lost. None without an active protocol."""
+    with connection.cursor() as cursor:
+        cursor.execute(_shortest_session_sql(), [site.pk])
+        (shortest,) = cursor.fetchone()
+    return shortest
 
 
 def _placement_rows(
@@ -1171,18 +1191,18 @@ def _placement_rows(
     list[tuple[dt.datetime, int]],
     tuple[dict[dt.date, dict[int, frozenset[dt.time]]], dict[dt.date, dict[tuple[int, dt.time], int]]],
 ]:
-    """What the level policy weighs besides the bookings, in one read: the shortest active
-    protocol's minutes, the starts of the site's current day template, the opening hours it was
-    solved for, and its day plans (`with_template`; the plans by day) and the latest sessions the
+    """What the level policy weighs besides the bookings, in one read: the shortest session the
+    site can give (`_shortest_session_sql`), the starts of the site's current day template, the
+    opening hours it was solved for, and its day plans (`with_template`; the plans by day) and the latest sessions the
     patient attended at the site (latest first).
 
     One UNION ALL by hand, like the snapshot's: the level policy reads these on every proposal
     and booking, and building three ORM queries cost it more CPU than the database spends
     answering them (`shortest_session_minutes`, `_template_entries`, `patient_habits` say
     the same one at a time)."""
-    table = {model: model._meta.db_table for model in (Appointment, DayPlan, DayTemplate, Protocol)}
-    parts = [f"SELECT 'm', NULL, MIN(p.session_minutes), NULL FROM {table[Protocol]} p WHERE p.active"]  # noqa: S608
-    params: list[Any] = []
+    table = {model: model._meta.db_table for model in (Appointment, DayPlan, DayTemplate)}
+    parts = [f"SELECT 'm', NULL, ({_shortest_session_sql()}), NULL"]
+    params: list[Any] = [site.pk]
     if patient is not None:
         parts.append(
             f"SELECT 'h', h.starts_at, h.chair_id, NULL FROM (SELECT a.starts_at, a.chair_id FROM {table[Appointment]} a"  # noqa: S608

@@ -200,8 +200,9 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     # Closed all day by one closure or by several between them (a morning's and an afternoon's).
     unclosed_holiday = holiday if holiday and live and not closed_all_day(site=site, day=day) else None
     shifts = _nurse_shifts(site, day_start, day_end, now)
-    # A gap is offered only if the shortest session of an active protocol fits in it.
-    gap_minutes = shortest_session_minutes() or int(DEFAULT_SESSION.total_seconds() // 60)
+    # A gap is offered only if the shortest session the site can give (an active protocol whose route
+    # one of its chairs is equipped for) fits in it.
+    gap_minutes = shortest_session_minutes(site=site) or int(DEFAULT_SESSION.total_seconds() // 60)
     snapshot = site_snapshot(site=site, start=day_start, end=day_end, chairs=chairs, now=now)
     # A session booked before the site's set-up changed (a closure, hours, a chair, a shift) is
     # marked where it stands, for the desk to move it.

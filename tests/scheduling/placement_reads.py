@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from clinic.models import Route
 from scheduling.models import AppointmentStatus, DayPlan, DayTemplate, DayTemplateState
 from scheduling.selectors import (
     _starts_of,
@@ -23,13 +24,22 @@ TUESDAY = dt.date(2030, 1, 8)
 PLANNED = TUESDAY + dt.timedelta(days=14)
 
 
+def minutes_of(duration: dt.timedelta | None) -> int | None:
+    return int(duration.total_seconds() // 60) if duration else None
+
+
 def level_site_read_both_ways() -> dict[str, Any]:
     site = SiteFactory(name="Level reads", placement_policy="level")
     other_site = SiteFactory(name="Elsewhere")
     zone = site.zone
-    first, second = ChairFactory(site=site, name="L1"), ChairFactory(site=site, name="L2")
+    # IV chairs only: the shorter nasal spray protocol is given elsewhere (the spray site's chair).
+    first = ChairFactory(site=site, name="L1", equipment=[Route.IV])
+    second = ChairFactory(site=site, name="L2", equipment=[Route.IV])
     ProtocolFactory(name="Ninety minutes", session_minutes=90)
     ProtocolFactory(name="Retired, one hour", session_minutes=60, active=False)
+    ProtocolFactory(name="Nasal spray, 75 minutes", route=Route.INTRANASAL, session_minutes=75)
+    spray_site = SiteFactory(name="Spray", placement_policy="level")
+    ChairFactory(site=spray_site, name="S1", equipment=[Route.INTRANASAL])
     patient = PatientFactory(home_site=site)
 
     def at(day: dt.date, hour: int) -> dt.datetime:
@@ -127,7 +137,7 @@ def level_site_read_both_ways() -> dict[str, Any]:
                 f"{placement.habits.clock:%H:%M}" if placement.habits.clock else None,
                 placement.habits.chair_id,
             ],
-            "shortest": placement.shortest_session.total_seconds() // 60 if placement.shortest_session else None,
+            "shortest": minutes_of(placement.shortest_session),
             "opening": [f"{t:%H:%M}" for t in placement.template_opening or ()],
             "plans": {
                 day.isoformat(): {str(k): sorted(f"{t:%H:%M}" for t in v) for k, v in starts.items()}
@@ -144,7 +154,7 @@ def level_site_read_both_ways() -> dict[str, Any]:
             "preferred": {str(k): sorted(f"{t:%H:%M}" for t in v) for k, v in _starts_of(entries).items()},
             "lanes": {str(e["chair_id"]): e["lane"] for e in entries},
             "habits": [habits.weekday, f"{habits.clock:%H:%M}" if habits.clock else None, habits.chair_id],
-            "shortest": shortest_session_minutes(),
+            "shortest": shortest_session_minutes(site=site),
             "opening": latest.inputs["opening"],
             "plans": {
                 day.isoformat(): {str(k): sorted(f"{t:%H:%M}" for t in v) for k, v in starts.items()}
@@ -152,6 +162,10 @@ def level_site_read_both_ways() -> dict[str, Any]:
                 for starts in (preferred_starts(site_id=site.pk, day=day),)
             },
         },
+        "spray_site_shortest": [
+            minutes_of(site_placement(spray_site).shortest_session),
+            shortest_session_minutes(site=spray_site),
+        ],
         "another_day": {
             str(k): sorted(f"{t:%H:%M}" for t in v)
             for k, v in preferred_starts(site_id=site.pk, day=PLANNED + dt.timedelta(days=1)).items()
@@ -181,5 +195,7 @@ def check(found: dict[str, Any]) -> None:
         "plans": {},
         "opening": [],
     }
+    # Each site's shortest session among the protocols its chairs are equipped for.
+    assert found["spray_site_shortest"] == [75, 75]
     # A day without a plan keeps the template's starts.
     assert found["another_day"] == expected["preferred"]
