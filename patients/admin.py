@@ -8,7 +8,9 @@ from django import forms
 from django.contrib import admin
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from clinic.admin_edits import ConcurrentEditAdminMixin, ConcurrentEditInlineMixin
 from clinic.admin_history import HistoryAdmin
@@ -193,6 +195,26 @@ class PatientAdmin(ConcurrentEditAdminMixin, ClinicalAdminMixin, HistoryAdmin):
         ("Clinical", {"fields": ["medications", "seizure_history"]}),
         ("Record", {"fields": [("created_at", "updated_at")]}),
     ]
+
+    def _may_read_access_log(self, request: HttpRequest, obj: Patient | None) -> bool:
+        return obj is not None and request.user.has_perm("clinic.view_accesslog")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self._may_read_access_log(request, obj):
+            return fieldsets
+        # Who saw this patient's data: the access log's rows naming the patient, for whoever may read it.
+        *rest, (title, options) = fieldsets
+        return [*rest, (title, {**options, "fields": [*options["fields"], "access_trail"]})]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "access_trail"] if self._may_read_access_log(request, obj) else fields
+
+    @admin.display(description="Access log")
+    def access_trail(self, obj: Patient) -> str:
+        url = reverse("admin:clinic_accesslog_changelist") + f"?patient={obj.pk}"
+        return format_html('<a href="{}">Who saw, was mailed or was sent this patient\'s data</a>', url)
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)

@@ -106,3 +106,33 @@ print("RESULT", json.dumps(filter_scenario()))
 
 def test_the_access_log_filters_by_patient_on_sqlite(tmp_path, tmp_path_factory):
     _check(run_on_sqlite(tmp_path, tmp_path_factory, SCENARIO))
+
+
+@pytest.mark.django_db
+def test_a_patients_admin_page_links_to_their_access_trail_for_whoever_may_read_the_log():
+    from clinic.models import Role
+    from tests.factories import PatientFactory, StaffFactory, UserFactory
+
+    patient = PatientFactory()
+    page = f"/admin/patients/patient/{patient.pk}/change/"
+    trail = f'href="{LIST}?patient={patient.pk}"'
+
+    officer = UserFactory(username="privacy-officer", is_staff=True, is_superuser=True)
+    StaffFactory(user=officer, role=Role.CLINIC_ADMIN, all_sites=True)
+    client = Client()
+    client.force_login(officer)
+    response = client.get(page)
+    assert response.status_code == 200
+    assert trail in response.content.decode()
+
+    # Who may change patients but not read the access log sees no link to it.
+    editor = UserFactory(username="records-clerk", is_staff=True)
+    editor.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="patients", content_type__model="patient")
+    )
+    StaffFactory(user=editor, role=Role.CLINIC_ADMIN, all_sites=True)
+    client.force_login(editor)
+    response = client.get(page)
+    assert response.status_code == 200
+    assert trail not in response.content.decode()
+    assert "Who saw" not in response.content.decode()
