@@ -258,6 +258,42 @@ def _check_dose(*, route: str, dose_mg_per_kg: Decimal, weight_kg: Decimal, tota
             )
 
 
+def _booked_route(appointment: Appointment) -> tuple[str, str] | None:
+    """The route the session was booked for and where it comes from, or None for a single session
+    booked before sessions kept their route: `session_route` only guesses that one from its chair."""
+    plan = appointment.plan
+    if plan is not None:
+        return plan.protocol.route, "its protocol's route"
+    if appointment.route:
+        return appointment.route, "the route it was booked for"
+    return None
+
+
+def _require_session_route(appointment: Appointment, route: str, *, correcting: bool = False) -> None:
+    """The ketamine is given by the route the session was booked for: the chair was equipped for
+    it, and the weight-based dose check follows the route, so a register line by another route
+    would skip that check and state what the session was never set up for."""
+    booked = _booked_route(appointment)
+    if booked is None or route not in Route.values or route == booked[0]:
+        return  # an unknown route is refused by `_check_dose`, as it was before
+    booked_route, source = booked
+    booked_label, given_label = Route(booked_route).label, Route(route).label
+    if correcting:
+        raise InvalidInput(
+            f"This session is booked for {booked_label} ({source}); the register must state that route, not "
+            f"{given_label}. A session's route cannot change once the ketamine is recorded as given: correct the "
+            f"other values and leave the route as {booked_label}.",
+            details={"field": "route"},
+        )
+    raise InvalidInput(
+        f"This session is booked for {booked_label} ({source}); the administration must be by that route, not "
+        f"{given_label}. {given_label} is given only in a session booked for it (under a prescriber's plan on a "
+        f"protocol given that way), in a chair equipped for it: before this session starts, cancel it or undo its "
+        f"check-in, book that session and record the administration there.",
+        details={"field": "route"},
+    )
+
+
 def _require_administration(appointment: Appointment, why: str) -> Administration:
     """Recovery comes after the drug was given: a discharge recorded first would make the
     administration's own times look wrong when it is recorded afterwards."""
@@ -357,6 +393,7 @@ def administration_record(
     if held:
         raise StartHeld(held)
     _require_may_give(given_by, appointment.site)
+    _require_session_route(appointment, route)
     _check_dose(route=route, dose_mg_per_kg=dose_mg_per_kg, weight_kg=weight_kg, total_mg=total_mg)
     _check_times(appointment, started_at=started_at, ended_at=ended_at, now=now, field="ended_at")
     recovery = Recovery.objects.filter(appointment=appointment).first()
@@ -471,6 +508,10 @@ def controlled_substance_correct(
     # corrected after the clinician who gave the drug has left the site.
     if "given_by" in changed:
         _require_may_give(new_given_by, appointment.site)
+    # Only a route being corrected: a line recorded by another route before the route was checked
+    # still has its lot or its amount corrected, and its route only to the session's.
+    if "route" in changed:
+        _require_session_route(appointment, new_route, correcting=True)
     _check_dose(route=new_route, dose_mg_per_kg=new_dose, weight_kg=new_weight, total_mg=new_total)
     if "started_at" in changed:
         _check_times(

@@ -222,6 +222,9 @@ def test_a_correction_may_name_only_a_clinician_who_may_give_it_at_the_site(ward
 
 
 def test_a_corrected_route_is_recorded_and_the_dose_is_checked_against_it(ward, entry):
+    # The ward's session has no plan and no route of its own (booked before sessions kept their
+    # route), so any route may be corrected in; a session with a route keeps it
+    # (test_administration_route.py).
     correction = _correct(ward, entry, route="im")
     assert _lines(entry)[-1] == (entry.pk, ward.nurse.pk, "im", entry.administered_at)
     # 0.5 mg/kg of 80 kg is 40 mg, whichever weight-based route; a fixed-dose spray of 56 mg is not.
@@ -260,6 +263,7 @@ def test_a_correction_that_restates_who_the_route_and_the_start_changes_nothing(
 
 
 def test_the_api_corrects_who_the_route_and_the_start_and_names_a_refused_field(ward, entry, nurse_elsewhere):
+    # IM is accepted: the ward's session was booked before sessions kept their route (see above).
     url = f"/api/v1/clinical/controlled-substance-log/{entry.pk}/correct/"
     nurse = ward.client("nurse")
     refusals = {

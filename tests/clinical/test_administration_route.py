@@ -1,0 +1,216 @@
+"""The ketamine is given by the route the session was booked for: its plan's protocol's, or the
+one a single session was booked for. An administration recorded (or corrected) by another route
+is refused, naming both, and nothing reaches the record or the controlled-substance register:
+the weight-based dose check and the chair's equipment follow the session's route, so a register
+line by another route would skip the one and state what the chair was never equipped for."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from clinic.models import Route
+from clinical import services
+from clinical.models import Administration, ControlledSubstanceEntry
+from scheduling.errors import InvalidInput
+from tests.clinical.conftest import SESSION_START
+from tests.clinical_helpers import record_pre_vitals
+from tests.factories import PlanFactory, ProtocolFactory
+
+pytestmark = pytest.mark.django_db
+
+LATER = SESSION_START + dt.timedelta(hours=1)  # 11:00 in New York
+NASAL = {"dose_mg_per_kg": Decimal("0.8"), "weight_kg": Decimal("70"), "total_mg": Decimal("56")}
+INFUSION = {"dose_mg_per_kg": Decimal("0.5"), "weight_kg": Decimal("70"), "total_mg": Decimal("35")}
+
+
+def _under_iv_protocol(ward) -> None:
+    """The ward's session, booked under an IV protocol's plan."""
+    session = ward.session
+    session.plan = PlanFactory(patient=session.patient, protocol=ProtocolFactory(), site=session.site)
+    session.sequence = 1
+    session.save(update_fields=["plan", "sequence"])
+
+
+def _booked_for_nasal_spray(ward) -> None:
+    """The ward's session, a single session booked for esketamine nasal spray (its chair is equipped)."""
+    ward.session.route = Route.INTRANASAL
+    ward.session.save(update_fields=["route"])
+
+
+def _record(ward, route: str, amounts: dict):
+    record_pre_vitals(ward.session, ward.nurse.user)
+    return services.administration_record(
+        appointment=ward.session,
+        route=route,
+        started_at=SESSION_START + dt.timedelta(minutes=10),
+        ended_at=SESSION_START + dt.timedelta(minutes=50),
+        lot_number="KX-77",
+        given_by=ward.nurse,
+        actor=ward.nurse.user,
+        now=LATER,
+        **amounts,
+    )
+
+
+def _nothing_written() -> None:
+    assert not Administration.objects.exists()
+    assert not ControlledSubstanceEntry.objects.exists()
+
+
+# --- Recording ------------------------------------------------------------------------------
+
+
+def test_an_iv_protocols_session_recorded_as_nasal_spray_is_refused_and_nothing_is_written(ward):
+    _under_iv_protocol(ward)
+    with pytest.raises(InvalidInput) as caught:
+        _record(ward, Route.INTRANASAL, NASAL)
+    message = caught.value.message
+    assert message.startswith(
+        "This session is booked for Intravenous infusion (its protocol's route); the administration must be by "
+        "that route, not Esketamine nasal spray."
+    ), message
+    assert "cancel it or undo its check-in, book that session" in message  # when the route really must change
+    assert caught.value.details == {"field": "route"}
+    _nothing_written()
+
+
+def test_a_single_session_booked_for_nasal_spray_recorded_as_an_infusion_is_refused(ward):
+    _booked_for_nasal_spray(ward)
+    with pytest.raises(InvalidInput, match=r"booked for Esketamine nasal spray \(the route it was booked for\)"):
+        _record(ward, Route.IV, INFUSION)
+    _nothing_written()
+
+
+def test_a_route_mismatch_is_named_before_the_dose_that_follows_from_it(ward):
+    """IM is weight-based like IV: a wrong total under the wrong route is reported as the route."""
+    _under_iv_protocol(ward)
+    with pytest.raises(InvalidInput) as caught:
+        _record(ward, Route.IM, {**INFUSION, "total_mg": Decimal("90")})
+    assert caught.value.details == {"field": "route"}
+    _nothing_written()
+
+
+@pytest.mark.parametrize(
+    ("booking", "route", "amounts"),
+    [(_under_iv_protocol, Route.IV, INFUSION), (_booked_for_nasal_spray, Route.INTRANASAL, NASAL)],
+    ids=["protocol", "single-session"],
+)
+def test_an_administration_by_the_sessions_route_is_recorded_in_the_register(ward, booking, route, amounts):
+    booking(ward)
+    administration = _record(ward, route, amounts)
+    assert administration.route == route
+    assert list(ControlledSubstanceEntry.objects.values_list("route", flat=True)) == [route]
+
+
+def test_a_session_booked_before_sessions_kept_their_route_is_not_refused_on_route(ward):
+    """No plan and no route of its own: `session_route` only guesses from the chair, so the
+    recorded route stands (the ward's chair is equipped for infusions and nasal spray)."""
+    assert ward.session.plan_id is None and ward.session.route == ""
+    administration = _record(ward, Route.INTRANASAL, NASAL)
+    assert administration.log_entries.get().route == Route.INTRANASAL
+
+
+# --- Correcting -----------------------------------------------------------------------------
+
+
+def _correct(entry, ward, **changes):
+    return services.controlled_substance_correct(
+        entry=entry, reason="Checked against the chart", actor=ward.prescriber.user, now=LATER, **changes
+    )
+
+
+def test_a_correction_to_another_route_than_the_sessions_is_refused_and_nothing_is_written(ward):
+    _under_iv_protocol(ward)
+    entry = _record(ward, Route.IV, INFUSION).log_entries.get()
+    with pytest.raises(InvalidInput) as caught:
+        _correct(entry, ward, route=Route.INTRANASAL, total_mg=Decimal("56"), dose_mg_per_kg=Decimal("0.8"))
+    assert caught.value.message.startswith(
+        "This session is booked for Intravenous infusion (its protocol's route); the register must state that "
+        "route, not Esketamine nasal spray."
+    ), caught.value.message
+    assert caught.value.details == {"field": "route"}
+    assert list(ControlledSubstanceEntry.objects.values_list("pk", flat=True)) == [entry.pk]
+    assert Administration.objects.get().route == Route.IV
+    # What may be corrected still is: the lot, the route left as booked.
+    correction = _correct(entry, ward, lot_number="KX-78")
+    assert (correction.route, correction.lot_number) == (Route.IV, "KX-78")
+
+
+def test_an_entry_recorded_by_another_route_before_the_check_is_corrected_to_the_sessions(ward):
+    """An administration by another route, recorded before the route was checked (here, before the
+    session was put under its plan): its lot is still corrected, and its route only to the session's."""
+    entry = _record(ward, Route.INTRANASAL, NASAL).log_entries.get()
+    _under_iv_protocol(ward)
+    correction = _correct(entry, ward, lot_number="KX-78")
+    with pytest.raises(InvalidInput, match="booked for Intravenous infusion"):
+        _correct(correction, ward, route=Route.IM, total_mg=Decimal("35"), dose_mg_per_kg=Decimal("0.5"))
+    fixed = _correct(correction, ward, route=Route.IV, total_mg=Decimal("35"), dose_mg_per_kg=Decimal("0.5"))
+    assert [line.route for line in ControlledSubstanceEntry.objects.order_by("pk")] == [
+        Route.INTRANASAL,
+        Route.INTRANASAL,
+        Route.IV,
+    ]
+    assert fixed.corrects == correction
+
+
+# --- The API and the session page ------------------------------------------------------------
+
+
+def test_the_api_refuses_another_route_with_400_naming_the_route_field(ward):
+    _under_iv_protocol(ward)
+    record_pre_vitals(ward.session, ward.nurse.user)
+    body = {
+        "route": "intranasal",
+        "dose_mg_per_kg": "0.8",
+        "weight_kg": "70",
+        "total_mg": "56",
+        "started_at": "2026-03-02T15:10:00Z",
+        "ended_at": "2026-03-02T15:50:00Z",
+        "lot_number": "KX-1",
+        "given_by": ward.nurse.pk,
+    }
+    with time_machine.travel(LATER, tick=False):
+        answer = ward.client("nurse").post(
+            f"/api/v1/clinical/sessions/{ward.session.pk}/administration/", body, format="json"
+        )
+    assert answer.status_code == 400, answer.content
+    error = answer.json()["error"]
+    assert error["details"] == {"field": "route"}
+    assert "booked for Intravenous infusion" in error["fields"]["route"][0]
+    _nothing_written()
+
+
+def test_the_session_page_offers_the_sessions_route_and_refuses_another_beside_it(client, ward):
+    _booked_for_nasal_spray(ward)
+    record_pre_vitals(ward.session, ward.nurse.user)
+    client.force_login(ward.nurse.user)
+    url = reverse("clinical:session", args=[ward.session.pk])
+    with time_machine.travel(LATER, tick=False):
+        page = client.get(url).content.decode()
+        assert '<option value="intranasal" selected>' in page
+        refused = client.post(
+            url,
+            {
+                "form": "administration",
+                "route": "iv",
+                "dose_mg_per_kg": "0.5",
+                "weight_kg": "70",
+                "total_mg": "35",
+                "started_at": "2026-03-02T10:10",
+                "ended_at": "2026-03-02T10:50",
+                "lot_number": "KX-1",
+                "given_by": ward.nurse.pk,
+            },
+        )
+    assert refused.status_code == 400
+    assert (
+        refused.context["forms"]["administration"]
+        .errors["route"][0]
+        .startswith("This session is booked for Esketamine nasal spray (the route it was booked for)")
+    )
+    _nothing_written()
