@@ -25,21 +25,28 @@ def _api_answer(user, path: str, body: dict) -> int:
     return api.post(f"/api/v1/plans/{path}", body, format="json").status_code
 
 
+def _resume_both_ways(client, web, user, resume: dt.date, *, at: dt.datetime):
+    """The same resume of plan A asked by `user` at `at`, through the API and on the chart: the
+    API's status and the chart's response."""
+    with time_machine.travel(at, tick=False):
+        api_status = _api_answer(
+            user,
+            f"{web.plan_a.pk}/resume/",
+            {"resume_date": resume.isoformat(), "reason": "Back", "version": web.plan_a.version},
+        )
+        login(client, user)
+        chart = client.post(
+            reverse("web:plan-adjust", args=[web.plan_a.pk]),
+            {"action": "resume", "from_date": resume.isoformat(), "reason": "Back", "version": web.plan_a.version},
+        )
+    return api_status, chart
+
+
 def test_a_nurses_resume_into_maintenance_on_the_chart_is_a_403_with_the_message_as_in_the_api(client, web):
     last = induction_completed_while_paused(web.plan_a, web.sessions_a, pauser=web.nurse.user)
     back = last.starts_at.astimezone(web.clinic.site.zone).date() + dt.timedelta(days=30)
 
-    with time_machine.travel(last.ends_at + dt.timedelta(days=1), tick=False):
-        api_status = _api_answer(
-            web.nurse.user,
-            f"{web.plan_a.pk}/resume/",
-            {"resume_date": back.isoformat(), "reason": "Back", "version": web.plan_a.version},
-        )
-        login(client, web.nurse.user)
-        refused = client.post(
-            reverse("web:plan-adjust", args=[web.plan_a.pk]),
-            {"action": "resume", "from_date": back.isoformat(), "reason": "Back", "version": web.plan_a.version},
-        )
+    api_status, refused = _resume_both_ways(client, web, web.nurse.user, back, at=last.ends_at + dt.timedelta(days=1))
 
     assert (refused.status_code, api_status) == (403, 403)
     assert "Resuming this plan into maintenance (its induction was completed during the pause)" in (
@@ -68,17 +75,9 @@ def test_a_resume_date_too_soon_on_the_chart_is_a_400_as_in_the_api(client, web)
     last = induction_completed_while_paused(web.plan_a, web.sessions_a, pauser=web.nurse.user)
     too_soon = last.starts_at.astimezone(web.clinic.site.zone).date() + dt.timedelta(days=2)
 
-    with time_machine.travel(last.ends_at + dt.timedelta(hours=1), tick=False):
-        api_status = _api_answer(
-            web.prescriber.user,
-            f"{web.plan_a.pk}/resume/",
-            {"resume_date": too_soon.isoformat(), "reason": "Back", "version": web.plan_a.version},
-        )
-        login(client, web.prescriber.user)
-        refused = client.post(
-            reverse("web:plan-adjust", args=[web.plan_a.pk]),
-            {"action": "resume", "from_date": too_soon.isoformat(), "reason": "Back", "version": web.plan_a.version},
-        )
+    api_status, refused = _resume_both_ways(
+        client, web, web.prescriber.user, too_soon, at=last.ends_at + dt.timedelta(hours=1)
+    )
 
     assert (refused.status_code, api_status) == (400, 400)
     assert "Resume on or after" in refused.content.decode()
