@@ -675,6 +675,12 @@ class PrescribersOnly(DomainError):
     http_status = 403
 
 
+def is_prescriber(actor_user: AbstractBaseUser | None) -> bool:
+    """Whether `actor_user` is an active prescriber (whose decisions `require_prescriber` admits)."""
+    staff = getattr(actor_user, "staff", None) if actor_user is not None else None
+    return staff is not None and staff.active and staff.role == PRESCRIBER
+
+
 def require_prescriber(actor_user: AbstractBaseUser | None, decision: str) -> None:
     """Refuse a clinical decision (about a plan, or an evaluation on the chart) unless an active
     prescriber takes it.
@@ -682,6 +688,5 @@ def require_prescriber(actor_user: AbstractBaseUser | None, decision: str) -> No
     The plan services and `evaluation_record` call this themselves, so a page, API view or script
     that forgets the role check still cannot let the front desk or a nurse restart an induction,
     end a course or put a diagnosis on the chart."""
-    staff = getattr(actor_user, "staff", None) if actor_user is not None else None
-    if staff is None or not staff.active or staff.role != PRESCRIBER:
+    if not is_prescriber(actor_user):
         raise PrescribersOnly(f"{decision} is a prescriber's decision.")

@@ -94,6 +94,12 @@ class AdministrationInputSerializer(api_fields.StrictSerializer):
     ended_at = api_fields.DateTimeField()
     lot_number = serializers.CharField(max_length=60)
     given_by = api_fields.PrimaryKeyRelatedField(queryset=_clinicians())
+    route_change_reason = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        help_text="Only for another route than the session's: a prescriber gives the reason (kept in the register).",
+    )
 
 
 class RecoverySerializer(serializers.ModelSerializer):

@@ -27,6 +27,15 @@ class ClearStartForm(RefusesControlCharacters, forms.Form):
 
 class AdministrationForm(RefusesControlCharacters, forms.Form):
     route = forms.ChoiceField(choices=Route.choices)
+    route_change_reason = forms.CharField(
+        label="Reason for another route",
+        required=False,
+        max_length=2000,
+        help_text=(
+            "Only when the route differs from the session's: a prescriber gives the reason it was given that way "
+            "(for example, no IV line could be placed and IM was ordered)."
+        ),
+    )
     dose_mg_per_kg = forms.DecimalField(label="Dose (mg/kg)", max_digits=5, decimal_places=3)
     weight_kg = forms.DecimalField(label="Weight (kg)", max_digits=5, decimal_places=1)
     total_mg = forms.DecimalField(label="Total given (mg)", max_digits=7, decimal_places=2)

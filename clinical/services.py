@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from clinic.models import CLINICIAN_ROLES, Role, Route, Site, StaffMember
-from clinic.permissions import works_at
+from clinic.permissions import is_prescriber, works_at
 from clinical.errors import SessionRecordIncomplete, StartHeld
 from clinical.models import (
     Administration,
@@ -269,27 +269,40 @@ def _booked_route(appointment: Appointment) -> tuple[str, str] | None:
     return None
 
 
-def _require_session_route(appointment: Appointment, route: str, *, correcting: bool = False) -> None:
+def _route_deviation(
+    appointment: Appointment, route: str, *, actor: AbstractBaseUser, reason: str, correcting: bool = False
+) -> str:
     """The ketamine is given by the route the session was booked for: the chair was equipped for
-    it, and the weight-based dose check follows the route, so a register line by another route
-    would skip that check and state what the session was never set up for."""
+    it, and the weight-based dose check follows the route. When it really was given another way on
+    a prescriber's order (an IV line could not be placed, IM was ordered), the register must still
+    state the truth: a prescriber records that route with the reason, and this returns what the
+    register's line says of the deviation. Empty when the route is the session's."""
     booked = _booked_route(appointment)
     if booked is None or route not in Route.values or route == booked[0]:
-        return  # an unknown route is refused by `_check_dose`, as it was before
+        return ""  # an unknown route is refused by `_check_dose`, as it was before
     booked_route, source = booked
     booked_label, given_label = Route(booked_route).label, Route(route).label
+    reason = reason.strip()
+    if is_prescriber(actor) and reason:
+        return f"Given by {given_label} instead of the session's {booked_label}: {reason}"
     if correcting:
+        # A correction always has its reason: only who corrects is missing.
         raise InvalidInput(
             f"This session is booked for {booked_label} ({source}); the register must state that route, not "
-            f"{given_label}. A session's route cannot change once the ketamine is recorded as given: correct the "
-            f"other values and leave the route as {booked_label}.",
+            f"{given_label}. If it was given by {given_label} on a prescriber's order, a prescriber corrects the "
+            f"route, with the reason.",
             details={"field": "route"},
+        )
+    if is_prescriber(actor):
+        raise InvalidInput(
+            f"This session is booked for {booked_label} ({source}); to record it as given by {given_label}, "
+            f"give the reason for the change of route.",
+            details={"field": "route_change_reason"},
         )
     raise InvalidInput(
         f"This session is booked for {booked_label} ({source}); the administration must be by that route, not "
-        f"{given_label}. {given_label} is given only in a session booked for it (under a prescriber's plan on a "
-        f"protocol given that way), in a chair equipped for it: before this session starts, cancel it or undo its "
-        f"check-in, book that session and record the administration there.",
+        f"{given_label}. If it was given by {given_label} on a prescriber's order, the prescriber records the "
+        f"administration with the reason for the change of route.",
         details={"field": "route"},
     )
 
@@ -382,8 +395,11 @@ def administration_record(
     given_by: StaffMember,
     actor: AbstractBaseUser,
     now: dt.datetime,
+    route_change_reason: str = "",
 ) -> Administration:
-    """Record what was given, and write its line in the controlled-substance log."""
+    """Record what was given, and write its line in the controlled-substance log. Another route
+    than the session's is recorded only by a prescriber (`actor`) giving `route_change_reason`;
+    the log line and the record's history then state the deviation."""
     appointment = _lock(appointment)
     _require_arrived(appointment, "record the administration")
     if Administration.objects.filter(appointment=appointment).exists():
@@ -393,7 +409,7 @@ def administration_record(
     if held:
         raise StartHeld(held)
     _require_may_give(given_by, appointment.site)
-    _require_session_route(appointment, route)
+    deviation = _route_deviation(appointment, route, actor=actor, reason=route_change_reason)
     _check_dose(route=route, dose_mg_per_kg=dose_mg_per_kg, weight_kg=weight_kg, total_mg=total_mg)
     _check_times(appointment, started_at=started_at, ended_at=ended_at, now=now, field="ended_at")
     recovery = Recovery.objects.filter(appointment=appointment).first()
@@ -418,10 +434,10 @@ def administration_record(
         recorded_by=actor,
         recorded_at=now,
     )
-    administration._change_reason = "Administration recorded"
+    administration._change_reason = deviation or "Administration recorded"
     administration._history_user = actor
     administration.save()
-    _log_entry(administration, actor=actor, now=now)
+    _log_entry(administration, actor=actor, now=now, reason=deviation)
     return administration
 
 
@@ -508,10 +524,12 @@ def controlled_substance_correct(
     # corrected after the clinician who gave the drug has left the site.
     if "given_by" in changed:
         _require_may_give(new_given_by, appointment.site)
-    # Only a route being corrected: a line recorded by another route before the route was checked
-    # still has its lot or its amount corrected, and its route only to the session's.
+    # Only a route being corrected: a line recorded by another route (before the route was checked,
+    # or on a prescriber's order) still has its lot or its amount corrected by any clinician; its
+    # route is corrected to another than the session's only by a prescriber.
+    reason = reason.strip()
     if "route" in changed:
-        _require_session_route(appointment, new_route, correcting=True)
+        reason = _route_deviation(appointment, new_route, actor=actor, reason=reason, correcting=True) or reason
     _check_dose(route=new_route, dose_mg_per_kg=new_dose, weight_kg=new_weight, total_mg=new_total)
     if "started_at" in changed:
         _check_times(
@@ -521,10 +539,10 @@ def controlled_substance_correct(
     administration.weight_kg, administration.lot_number = new_weight, new_lot
     administration.route, administration.given_by = new_route, new_given_by
     administration.started_at = new_started_at
-    administration._change_reason = f"Corrected: {reason.strip()}"
+    administration._change_reason = f"Corrected: {reason}"
     administration._history_user = actor
     administration.save(update_fields=changed)
-    return _log_entry(administration, actor=actor, now=now, corrects=entry, reason=reason.strip())
+    return _log_entry(administration, actor=actor, now=now, corrects=entry, reason=reason)
 
 
 @transaction.atomic

@@ -1,8 +1,9 @@
 """The ketamine is given by the route the session was booked for: its plan's protocol's, or the
 one a single session was booked for. An administration recorded (or corrected) by another route
 is refused, naming both, and nothing reaches the record or the controlled-substance register:
-the weight-based dose check and the chair's equipment follow the session's route, so a register
-line by another route would skip the one and state what the chair was never equipped for."""
+the weight-based dose check and the chair's equipment follow the session's route. When it really
+was given another way on a prescriber's order, a prescriber records (or corrects) it with the
+reason, its dose is checked against the route given, and the register's line states the deviation."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils.html import escape
 
 from clinic.models import Route
 from clinical import services
@@ -74,7 +76,11 @@ def test_an_iv_protocols_session_recorded_as_nasal_spray_is_refused_and_nothing_
         "This session is booked for Intravenous infusion (its protocol's route); the administration must be by "
         "that route, not Esketamine nasal spray."
     ), message
-    assert "cancel it or undo its check-in, book that session" in message  # when the route really must change
+    # When it really was given that way: who records it, and with what.
+    assert message.endswith(
+        "If it was given by Esketamine nasal spray on a prescriber's order, the prescriber records the "
+        "administration with the reason for the change of route."
+    ), message
     assert caught.value.details == {"field": "route"}
     _nothing_written()
 
@@ -119,8 +125,9 @@ def test_a_session_booked_before_sessions_kept_their_route_is_not_refused_on_rou
 
 
 def _correct(entry, ward, **changes):
+    """A nurse's correction: another route than the session's is a prescriber's (see below)."""
     return services.controlled_substance_correct(
-        entry=entry, reason="Checked against the chart", actor=ward.prescriber.user, now=LATER, **changes
+        entry=entry, reason="Checked against the chart", actor=ward.nurse.user, now=LATER, **changes
     )
 
 
@@ -131,7 +138,8 @@ def test_a_correction_to_another_route_than_the_sessions_is_refused_and_nothing_
         _correct(entry, ward, route=Route.INTRANASAL, total_mg=Decimal("56"), dose_mg_per_kg=Decimal("0.8"))
     assert caught.value.message.startswith(
         "This session is booked for Intravenous infusion (its protocol's route); the register must state that "
-        "route, not Esketamine nasal spray."
+        "route, not Esketamine nasal spray. If it was given by Esketamine nasal spray on a prescriber's order, "
+        "a prescriber corrects the route, with the reason."
     ), caught.value.message
     assert caught.value.details == {"field": "route"}
     assert list(ControlledSubstanceEntry.objects.values_list("pk", flat=True)) == [entry.pk]
@@ -214,3 +222,147 @@ def test_the_session_page_offers_the_sessions_route_and_refuses_another_beside_i
         .startswith("This session is booked for Esketamine nasal spray (the route it was booked for)")
     )
     _nothing_written()
+
+
+# --- Another route on a prescriber's order -----------------------------------------------------
+# An IV line could not be placed and the prescriber ordered the dose IM: the register states the
+# truth, the prescriber records it with the reason, and the line says it deviated from the session.
+
+LINE_FAILED = "IV access failed after three attempts; ordered IM"
+DEVIATION = f"Given by Intramuscular injection instead of the session's Intravenous infusion: {LINE_FAILED}"
+
+
+def _record_by(ward, staff, route: str, amounts: dict, *, route_change_reason: str = ""):
+    record_pre_vitals(ward.session, ward.nurse.user)
+    return services.administration_record(
+        appointment=ward.session,
+        route=route,
+        started_at=SESSION_START + dt.timedelta(minutes=10),
+        ended_at=SESSION_START + dt.timedelta(minutes=50),
+        lot_number="KX-77",
+        given_by=ward.nurse,
+        actor=staff.user,
+        now=LATER,
+        route_change_reason=route_change_reason,
+        **amounts,
+    )
+
+
+def test_a_prescriber_records_another_route_with_the_reason_and_the_register_states_the_deviation(ward):
+    _under_iv_protocol(ward)
+    administration = _record_by(ward, ward.prescriber, Route.IM, INFUSION, route_change_reason=f"  {LINE_FAILED} ")
+    assert (administration.route, administration.recorded_by) == (Route.IM, ward.prescriber.user)
+    entry = administration.log_entries.get()
+    assert (entry.route, entry.reason, entry.corrects) == (Route.IM, DEVIATION, None)
+    assert entry.recorded_by == ward.prescriber.user and entry.given_by == ward.nurse
+    assert administration.history.get().history_change_reason == DEVIATION
+
+
+def test_a_prescribers_other_route_has_its_dose_checked_against_that_route(ward):
+    """IM is weight-based: a total that is not dose × weight is refused on the total."""
+    _under_iv_protocol(ward)
+    with pytest.raises(InvalidInput) as caught:
+        _record_by(ward, ward.prescriber, Route.IM, {**INFUSION, "total_mg": Decimal("90")}, route_change_reason="x")
+    assert caught.value.details["field"] == "total_mg"
+    _nothing_written()
+
+
+def test_a_nurse_giving_the_reason_for_another_route_is_refused_and_told_who_records_it(ward):
+    _under_iv_protocol(ward)
+    with pytest.raises(InvalidInput) as caught:
+        _record_by(ward, ward.nurse, Route.IM, INFUSION, route_change_reason=LINE_FAILED)
+    assert caught.value.message == (
+        "This session is booked for Intravenous infusion (its protocol's route); the administration must be by "
+        "that route, not Intramuscular injection. If it was given by Intramuscular injection on a prescriber's "
+        "order, the prescriber records the administration with the reason for the change of route."
+    )
+    assert caught.value.details == {"field": "route"}
+    _nothing_written()
+
+
+def test_a_prescriber_recording_another_route_without_a_reason_is_refused(ward):
+    _under_iv_protocol(ward)
+    with pytest.raises(InvalidInput) as caught:
+        _record_by(ward, ward.prescriber, Route.IM, INFUSION, route_change_reason="   ")
+    assert "give the reason for the change of route" in caught.value.message, caught.value.message
+    assert caught.value.details == {"field": "route_change_reason"}
+    _nothing_written()
+
+
+def test_a_prescriber_corrects_the_route_to_another_than_the_sessions_and_a_nurse_may_not(ward):
+    _under_iv_protocol(ward)
+    entry = _record(ward, Route.IV, INFUSION).log_entries.get()
+    im = {"route": Route.IM, "total_mg": Decimal("35"), "dose_mg_per_kg": Decimal("0.5")}
+    with pytest.raises(InvalidInput) as caught:
+        services.controlled_substance_correct(entry=entry, reason=LINE_FAILED, actor=ward.nurse.user, now=LATER, **im)
+    assert "a prescriber corrects the route, with the reason" in caught.value.message, caught.value.message
+    assert caught.value.details == {"field": "route"}
+    assert list(ControlledSubstanceEntry.objects.values_list("pk", flat=True)) == [entry.pk]
+    correction = services.controlled_substance_correct(
+        entry=entry, reason=LINE_FAILED, actor=ward.prescriber.user, now=LATER, **im
+    )
+    assert (correction.route, correction.reason, correction.corrects) == (Route.IM, DEVIATION, entry)
+    administration = Administration.objects.get()
+    assert administration.route == Route.IM
+    assert administration.history.first().history_change_reason == f"Corrected: {DEVIATION}"
+    # Back to the session's route: a nurse may, and the line says only why.
+    back = services.controlled_substance_correct(
+        entry=correction, reason="Entered against the wrong session", actor=ward.nurse.user, now=LATER, route=Route.IV
+    )
+    assert (back.route, back.reason) == (Route.IV, "Entered against the wrong session")
+
+
+def test_the_api_passes_the_prescribers_reason_for_another_route(ward):
+    _under_iv_protocol(ward)
+    record_pre_vitals(ward.session, ward.nurse.user)
+    body = {
+        "route": "im",
+        "dose_mg_per_kg": "0.5",
+        "weight_kg": "70",
+        "total_mg": "35",
+        "started_at": "2026-03-02T15:10:00Z",
+        "ended_at": "2026-03-02T15:50:00Z",
+        "lot_number": "KX-1",
+        "given_by": ward.nurse.pk,
+        "route_change_reason": LINE_FAILED,
+    }
+    url = f"/api/v1/clinical/sessions/{ward.session.pk}/administration/"
+    with time_machine.travel(LATER, tick=False):
+        refused = ward.client("nurse").post(url, body, format="json")
+        answer = ward.client("prescriber").post(url, body, format="json")
+    assert refused.status_code == 400, refused.content
+    assert answer.status_code == 201, answer.content
+    assert answer.json()["route"] == "im"
+    assert ControlledSubstanceEntry.objects.get().reason == DEVIATION
+
+
+def test_the_session_page_takes_the_prescribers_reason_for_another_route(client, ward):
+    _under_iv_protocol(ward)
+    record_pre_vitals(ward.session, ward.nurse.user)
+    client.force_login(ward.prescriber.user)
+    url = reverse("clinical:session", args=[ward.session.pk])
+    with time_machine.travel(LATER, tick=False):
+        page = client.get(url).content.decode()
+        assert 'name="route_change_reason"' in page
+        assert "a prescriber gives the reason" in page
+        recorded = client.post(
+            url,
+            {
+                "form": "administration",
+                "route": "im",
+                "route_change_reason": LINE_FAILED,
+                "dose_mg_per_kg": "0.5",
+                "weight_kg": "70",
+                "total_mg": "35",
+                "started_at": "2026-03-02T10:10",
+                "ended_at": "2026-03-02T10:50",
+                "lot_number": "KX-1",
+                "given_by": ward.nurse.pk,
+            },
+        )
+        assert recorded.status_code == 302, recorded.content.decode()
+        shown = client.get(url).content.decode()
+        register = client.get(reverse("clinical:cs-log")).content.decode()
+    assert ControlledSubstanceEntry.objects.get().reason == DEVIATION
+    assert escape(DEVIATION) in shown  # the session page shows the line's reason
+    assert escape(DEVIATION) in register  # and so does the controlled-substance log
