@@ -307,6 +307,21 @@ def _route_deviation(
     )
 
 
+def _require_prescriber_to_undo_deviation(
+    appointment: Appointment, entry: ControlledSubstanceEntry, route: str, *, actor: AbstractBaseUser
+) -> None:
+    """A line whose route is not the session's states a prescriber's change of route (or a line
+    recorded before routes were checked): only a prescriber changes its route."""
+    booked = _booked_route(appointment)
+    if booked is None or route == booked[0] or is_prescriber(actor):
+        return
+    raise InvalidInput(
+        f"Entry #{entry.pk} states {Route(route).label}, not the session's {Route(booked[0]).label}: a prescriber's "
+        f"change of route. Only a prescriber corrects its route.",
+        details={"field": "route"},
+    )
+
+
 def _require_administration(appointment: Appointment, why: str) -> Administration:
     """Recovery comes after the drug was given: a discharge recorded first would make the
     administration's own times look wrong when it is recorded afterwards."""
@@ -526,9 +541,11 @@ def controlled_substance_correct(
         _require_may_give(new_given_by, appointment.site)
     # Only a route being corrected: a line recorded by another route (before the route was checked,
     # or on a prescriber's order) still has its lot or its amount corrected by any clinician; its
-    # route is corrected to another than the session's only by a prescriber.
+    # route is changed, to or from another than the session's, only by a prescriber: a nurse cannot
+    # undo the prescriber's documented change of route either.
     reason = reason.strip()
     if "route" in changed:
+        _require_prescriber_to_undo_deviation(appointment, entry, administration.route, actor=actor)
         reason = _route_deviation(appointment, new_route, actor=actor, reason=reason, correcting=True) or reason
     _check_dose(route=new_route, dose_mg_per_kg=new_dose, weight_kg=new_weight, total_mg=new_total)
     if "started_at" in changed:

@@ -151,13 +151,24 @@ def test_a_correction_to_another_route_than_the_sessions_is_refused_and_nothing_
 
 def test_an_entry_recorded_by_another_route_before_the_check_is_corrected_to_the_sessions(ward):
     """An administration by another route, recorded before the route was checked (here, before the
-    session was put under its plan): its lot is still corrected, and its route only to the session's."""
+    session was put under its plan): its lot is still corrected by a nurse, its route only by a
+    prescriber."""
     entry = _record(ward, Route.INTRANASAL, NASAL).log_entries.get()
     _under_iv_protocol(ward)
     correction = _correct(entry, ward, lot_number="KX-78")
-    with pytest.raises(InvalidInput, match="booked for Intravenous infusion"):
+    with pytest.raises(InvalidInput, match="Only a prescriber corrects its route"):
         _correct(correction, ward, route=Route.IM, total_mg=Decimal("35"), dose_mg_per_kg=Decimal("0.5"))
-    fixed = _correct(correction, ward, route=Route.IV, total_mg=Decimal("35"), dose_mg_per_kg=Decimal("0.5"))
+    with pytest.raises(InvalidInput, match="Only a prescriber corrects its route"):
+        _correct(correction, ward, route=Route.IV, total_mg=Decimal("35"), dose_mg_per_kg=Decimal("0.5"))
+    fixed = services.controlled_substance_correct(
+        entry=correction,
+        reason="Checked against the chart",
+        actor=ward.prescriber.user,
+        now=LATER,
+        route=Route.IV,
+        total_mg=Decimal("35"),
+        dose_mg_per_kg=Decimal("0.5"),
+    )
     assert [line.route for line in ControlledSubstanceEntry.objects.order_by("pk")] == [
         Route.INTRANASAL,
         Route.INTRANASAL,
@@ -305,11 +316,21 @@ def test_a_prescriber_corrects_the_route_to_another_than_the_sessions_and_a_nurs
     administration = Administration.objects.get()
     assert administration.route == Route.IM
     assert administration.history.first().history_change_reason == f"Corrected: {DEVIATION}"
-    # Back to the session's route: a nurse may, and the line says only why.
+    # Back to the session's route: not a nurse's to undo (nothing written), a prescriber's, and the
+    # line says only why.
+    with pytest.raises(InvalidInput, match="a prescriber's change of route\\. Only a prescriber corrects its route"):
+        services.controlled_substance_correct(
+            entry=correction, reason="Entered in error", actor=ward.nurse.user, now=LATER, route=Route.IV
+        )
+    assert ControlledSubstanceEntry.objects.count() == 2
     back = services.controlled_substance_correct(
-        entry=correction, reason="Entered against the wrong session", actor=ward.nurse.user, now=LATER, route=Route.IV
+        entry=correction, reason="Entered in error", actor=ward.prescriber.user, now=LATER, route=Route.IV
     )
-    assert (back.route, back.reason) == (Route.IV, "Entered against the wrong session")
+    assert (back.route, back.reason) == (Route.IV, "Entered in error")
+    # Its lot is still any clinician's to correct.
+    services.controlled_substance_correct(
+        entry=back, reason="Lot misread", actor=ward.nurse.user, now=LATER, lot_number="KX-99"
+    )
 
 
 def test_the_api_passes_the_prescribers_reason_for_another_route(ward):
