@@ -162,6 +162,17 @@ class Protocol(models.Model):
         return self.name
 
     def clean(self) -> None:
+        if self.pk is not None and self.route:
+            # Its plans' sessions are given by its route (the chairs they were booked in are equipped
+            # for it, and the administration is recorded by it): a plan's route never changes under it.
+            was = type(self).objects.filter(pk=self.pk).values_list("route", flat=True).first()
+            if was not in (None, self.route) and self.plans.exists():  # type: ignore[attr-defined]
+                raise ValidationError(
+                    {
+                        "route": "Plans use this protocol, so its route stays as it is: add a protocol for the "
+                        "other route (and retire this one when no plan needs it)."
+                    }
+                )
         # The check constraints' rules, said of the field (a constraint's refusal names only itself).
         if self.infusion_minutes is not None and self.session_minutes is not None:
             if self.infusion_minutes < 1:

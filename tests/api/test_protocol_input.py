@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from scheduling.models import Protocol
+from tests.factories import ProtocolFactory
 
 V1 = "/api/v1"
 
@@ -109,3 +110,22 @@ def test_a_protocol_at_the_edges_of_the_clinical_ranges_is_accepted(world, wide_
         format="json",
     )
     assert response.status_code == 200, response.json()
+
+
+def test_a_protocols_route_stays_once_a_plan_uses_it(world, wide_admin):
+    """Its plans' sessions were booked in chairs equipped for its route and their administrations are
+    recorded by it: a protocol's route changed under them would make the session record refuse the
+    route the session was set up for. A protocol no plan uses changes its route freely."""
+    used = Protocol.objects.filter(plans__isnull=False).distinct().first()
+    assert used is not None
+    response = wide_admin.patch(f"{V1}/protocols/{used.pk}/", {"route": "im"}, format="json")
+    assert response.status_code == 400, response.json()
+    assert "Plans use this protocol, so its route stays" in response.json()["error"]["fields"]["route"][0]
+    used.refresh_from_db()
+    assert used.route == "iv"
+    assert wide_admin.patch(f"{V1}/protocols/{used.pk}/", {"session_minutes": 110}, format="json").status_code == 200
+
+    unused = ProtocolFactory(name="Not yet used")
+    assert wide_admin.patch(f"{V1}/protocols/{unused.pk}/", {"route": "im"}, format="json").status_code == 200
+    unused.refresh_from_db()
+    assert unused.route == "im"
