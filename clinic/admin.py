@@ -403,6 +403,12 @@ class AccessLogPatientFilter(admin.SimpleListFilter):
     parameter_name = "patient"
     template = "admin/clinic/accesslog/patient_filter.html"
 
+    def value(self) -> str | None:
+        # The box submitted empty (`?patient=`, or only spaces) asks for the whole log, not for a
+        # patient called "": no filter, no error (an empty list would read as "nobody looked").
+        value = super().value()
+        return None if value is None else value.strip() or None
+
     def patient_id(self) -> int | None:
         value = self.value()
         return int(value) if value is not None and PATIENT_NUMBER.fullmatch(value) else None

@@ -33,6 +33,7 @@ class SiuMessageAdmin(PatientsShownAdminMixin, admin.ModelAdmin):
         "attempts",
         "next_attempt_at",
         "acked_at",
+        "disclosed_at",
     )
     list_filter = ("status", "event", "receiver")
     search_fields = ("control_id", "=appointment__id")

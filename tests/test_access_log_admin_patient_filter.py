@@ -93,6 +93,34 @@ def test_the_access_log_filters_by_patient_on_postgresql():
     _check(filter_scenario())
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("box", ["", "   "])
+def test_an_empty_patient_box_lists_the_whole_log_without_an_error(box):
+    # The officer empties the box and presses "Show" (the form sends `?patient=`) to go back to
+    # the whole log: no error and no empty list, which would read as "nobody accessed anything".
+    from clinic.models import AccessLog, Role
+    from tests.factories import StaffFactory, UserFactory
+
+    officer = UserFactory(username="privacy-officer", is_staff=True)
+    officer.user_permissions.set([Permission.objects.get(content_type__app_label="clinic", codename="view_accesslog")])
+    StaffFactory(user=officer, role=Role.CLINIC_ADMIN, all_sites=True)
+    rows = [
+        AccessLog.objects.create(method="GET", path="/patients/1/", patient_ids=[1]),
+        AccessLog.objects.create(method="GET", path="/", patient_ids=[]),
+    ]
+    client = Client()
+    client.force_login(officer)
+
+    response = client.get(LIST, {"patient": box})
+
+    assert response.status_code == 200
+    assert [str(message) for message in response.context["messages"]] == []
+    shown = {row.pk for row in response.context["cl"].result_list}
+    assert {row.pk for row in rows} <= shown
+    # No patient was looked up, so the look at the list names none.
+    assert AccessLog.objects.filter(user=officer, path__startswith=LIST).get().patient_ids == []
+
+
 SCENARIO = r"""
 import json
 from django.test.utils import setup_test_environment

@@ -9,13 +9,19 @@ of its appointment is pending or parked (a receiver must not learn of a cancella
 booking, so a parked message holds back the rest of its appointment until an administrator
 re-queues it).
 
-The answer decides: AA (or CA) marks it sent and, in the same transaction, writes the access-log
-row of the disclosure (method HL7, no user, the patient of its PID segment); AE/AR, no answer in
-time, a lost connection or a malformed ACK is a failed attempt, retried after an exponential
-backoff (no row: nothing confirmed it arrived); after SIU_MAX_ATTEMPTS attempts the message is
-parked and shows in the admin. A worker that dies mid-send leaves the lease to run out and the
-message is sent again with the same control id (MSH-10), which the receiver can use to drop the
-duplicate; its access-log row is written once, by whichever worker records the ACK."""
+The answer decides: AA (or CA) marks it sent; AE/AR, no answer in time, a lost connection or a
+malformed ACK is a failed attempt, retried after an exponential backoff; after SIU_MAX_ATTEMPTS
+attempts the message is parked and shows in the admin. A worker that dies mid-send leaves the
+lease to run out and the message is sent again with the same control id (MSH-10), which the
+receiver can use to drop the duplicate.
+
+Every AA is a disclosure (the PID segment reached the receiver and was acknowledged): the first
+one a message gets stamps its disclosed_at and writes the access-log row (method HL7, no user,
+the patient of its PID segment), in one transaction with recording the ACK. That holds even for
+a worker whose lease ran out and whose result is dropped because another worker claimed the
+message again (that worker's resend may be refused as a duplicate and the message park): one
+row per message however often it is sent, and none for AE/AR or no answer (nothing confirmed it
+arrived)."""
 
 from __future__ import annotations
 
@@ -101,14 +107,19 @@ def _record(
         # left): give the attempt back, due again at once (`due_again` is not later than now).
         mine.update(attempts=F("attempts") - 1, next_attempt_at=due_again)
     elif answer.accepted:
-        # The PID segment disclosed the patient to the receiver: the acknowledgement and its
-        # access-log row are one transaction, so the row is written once, by the worker whose
-        # result counts, and an ACK is never recorded without it (the message goes again).
+        # The PID segment disclosed the patient to the receiver, whether or not this worker's
+        # result still counts: an overtaken worker's AA is a disclosure all the same (the other
+        # worker's resend may well be refused as a duplicate, and the message park). So the row is
+        # written whenever an AA arrives, once per message (the first AA stamps disclosed_at), and
+        # in one transaction with the ACK: an ACK is never recorded without it (the message goes
+        # again) and the database refuses a sent message without disclosed_at.
         with transaction.atomic():
-            if mine.update(status=SiuStatus.SENT, acked_at=now, last_error=""):
+            first = SiuMessage.objects.filter(pk=message.pk, disclosed_at__isnull=True).update(disclosed_at=now)
+            if first:
                 access_log_write_disclosed(
                     channel=HL7, what=_disclosure(message), patient_ids=[message.appointment.patient_id]
                 )
+            if mine.update(status=SiuStatus.SENT, acked_at=now, last_error=""):
                 report.sent += 1
     elif message.attempts >= settings.SIU_MAX_ATTEMPTS:
         if mine.update(status=SiuStatus.PARKED, last_error=answer.error[:2000]):

@@ -90,6 +90,11 @@ class SiuMessage(models.Model):
     next_attempt_at = models.DateTimeField(help_text="When delivery may next try it.")
     last_error = models.TextField(blank=True)
     acked_at = models.DateTimeField(null=True, blank=True)
+    disclosed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the receiver first acknowledged it (AA), so the disclosure was logged: once per message.",
+    )
     created_at = models.DateTimeField()
 
     class Meta:
@@ -100,6 +105,10 @@ class SiuMessage(models.Model):
             models.UniqueConstraint(fields=["appointment", "sequence"], name="siumessage_one_sequence_per_appointment"),
             models.CheckConstraint(
                 condition=~Q(status="sent") | Q(acked_at__isnull=False), name="siumessage_sent_has_ack_time"
+            ),
+            # Recorded as sent only with its disclosure (delivery._record writes both at once).
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(disclosed_at__isnull=False), name="siumessage_sent_was_disclosed"
             ),
         ]
 

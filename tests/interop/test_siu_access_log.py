@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db.models import F
 
 from clinic.models import AccessLog
 from interop.models import SiuMessage, SiuStatus
@@ -84,13 +85,14 @@ def test_a_receiver_that_is_down_leaves_no_row(feed, listener):
 
 
 def test_an_ack_recorded_by_another_worker_first_leaves_no_second_row(feed, listener, monkeypatch):
-    # The lease ran out mid-send, another worker resent and recorded the ACK: this worker's
-    # conditional update finds nothing to take, and writes no row either.
+    # The lease ran out mid-send, another worker resent and recorded the ACK (and its disclosure,
+    # whose row is left out here to count only this worker's): this worker's conditional update
+    # finds nothing to take, and writes no row either.
     appointment = _book(feed, day=3)
     record = delivery._record
 
     def taken_over(message, answer, **kwargs):
-        SiuMessage.objects.filter(pk=message.pk).update(status=SiuStatus.SENT, acked_at=NOW)
+        SiuMessage.objects.filter(pk=message.pk).update(status=SiuStatus.SENT, acked_at=NOW, disclosed_at=NOW)
         return record(message, answer, **kwargs)
 
     monkeypatch.setattr(delivery, "_record", taken_over)
@@ -111,5 +113,42 @@ def test_the_ack_is_not_recorded_without_its_access_row(feed, listener, monkeypa
     with pytest.raises(RuntimeError):
         siu_deliver_due(now=NOW)
     message = SiuMessage.objects.get(appointment=appointment)
-    assert message.status == SiuStatus.PENDING and message.acked_at is None
+    assert message.status == SiuStatus.PENDING and message.acked_at is None and message.disclosed_at is None
     assert _hl7_rows() == []
+
+
+def test_an_ack_that_arrives_after_another_worker_took_the_message_over_is_still_logged(
+    feed, listener, monkeypatch, settings
+):
+    # Worker A holds the EHR's AA, but its lease ran out and worker B claimed the message again:
+    # A's result no longer counts. B's resend (same control id) is then refused as a duplicate
+    # (AE) and the message parks. The EHR acknowledged the patient's data, so the log has its row.
+    settings.SIU_MAX_ATTEMPTS = 2
+    appointment = _book(feed, day=3)
+    record = delivery._record
+
+    def overtaken(message, answer, **kwargs):
+        assert answer is not None and answer.accepted
+        SiuMessage.objects.filter(pk=message.pk).update(attempts=F("attempts") + 1)  # B's claim
+        return record(message, answer, **kwargs)
+
+    monkeypatch.setattr(delivery, "_record", overtaken)
+    assert siu_deliver_due(now=NOW).sent == 0  # A's status update is dropped ...
+    monkeypatch.setattr(delivery, "_record", record)
+    [row] = _hl7_rows()  # ... but not the disclosure
+    assert row.patient_ids == [appointment.patient_id]
+    message = SiuMessage.objects.get(appointment=appointment)
+    assert message.status == SiuStatus.PENDING and message.disclosed_at == NOW
+
+    listener.answer = "AE"
+    assert siu_deliver_due(now=NOW + dt.timedelta(seconds=settings.SIU_LEASE_SECONDS + 1)).parked == 1
+    assert len(listener.received) == 2  # the first was acknowledged AA, the resend refused
+    assert SiuMessage.objects.get(appointment=appointment).status == SiuStatus.PARKED
+    assert len(_hl7_rows()) == 1, "the EHR acknowledged the patient's data: the log must say so"
+
+    # Re-queued and acknowledged this time: the same disclosure, still one row.
+    delivery.siu_requeue(message_ids=[message.pk], now=NOW + dt.timedelta(hours=1))
+    listener.answer = "AA"
+    assert siu_deliver_due(now=NOW + dt.timedelta(hours=1)).sent == 1
+    assert SiuMessage.objects.get(appointment=appointment).disclosed_at == NOW
+    assert len(_hl7_rows()) == 1
