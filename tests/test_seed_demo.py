@@ -6,10 +6,12 @@ import datetime as dt
 import io
 import itertools
 from collections import defaultdict
+from decimal import Decimal
 
 import pytest
 import time_machine
 from django.apps import apps
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import authenticate, get_user_model
 from django.core import mail
@@ -20,6 +22,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.models import Chair, Closure, OpeningHours, Role, Shift, Site, StaffMember
+from clinical.models import Administration, ControlledSubstanceEntry, VitalsPhase
+from clinical.services import completion_missing, latest_vitals, start_hold_reasons
 from patients.models import Contraindication, Evaluation, Patient
 from scheduling.models import (
     BLOCKING_STATUSES,
@@ -119,6 +123,36 @@ def test_the_rota_reaches_every_open_plans_review_date(seeded):
         )
         plan.refresh_from_db()
         assert not plan.needs_attention, (plan.pk, plan.attention_reason)
+
+
+def test_completed_sessions_have_the_record_the_completion_gate_asks_for(seeded):
+    """A completed demo session has its record as a nurse keeps it: the completion gate finds nothing
+    missing, the ketamine is in the controlled-substance log by its protocol's route with a total that
+    is the dose times the weight, and the times follow the session record's order (pre-infusion
+    vitals, infusion, recovery vitals, discharge after the least monitoring, inside the session)."""
+    completed = list(
+        Appointment.objects.filter(site=seeded, status=AppointmentStatus.COMPLETED).select_related("plan__protocol")
+    )
+    assert completed
+    monitoring = dt.timedelta(minutes=settings.DISCHARGE_MIN_MONITORING_MINUTES)
+    for session in completed:
+        assert completion_missing(appointment=session) == [], session.pk
+        given = session.administration
+        assert given.route == session.plan.protocol.route
+        assert given.total_mg == (given.dose_mg_per_kg * given.weight_kg).quantize(Decimal("0.01"))
+        [line] = ControlledSubstanceEntry.objects.filter(administration=given)
+        assert (line.total_mg, line.route, line.administered_at) == (given.total_mg, given.route, given.started_at)
+        pre = latest_vitals(session, VitalsPhase.PRE)
+        after = latest_vitals(session, VitalsPhase.RECOVERY)
+        assert session.starts_at <= pre.recorded_at < given.started_at < given.ended_at <= after.recorded_at
+        assert after.recorded_at <= session.recovery.discharged_at < session.ends_at
+        assert session.recovery.discharged_at >= given.ended_at + monitoring
+        assert not start_hold_reasons(appointment=session)
+    # Not every patient weighs the same, and a patient weighs the same at each session.
+    weights = {}
+    for given in Administration.objects.filter(appointment__site=seeded):
+        assert weights.setdefault(given.appointment.patient_id, given.weight_kg) == given.weight_kg
+    assert len(set(weights.values())) > 1
 
 
 def test_contraindications_and_protocols(seeded):

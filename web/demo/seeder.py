@@ -22,15 +22,25 @@ import random
 import zoneinfo
 from collections import Counter
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import CommandError
 
 from clinic.models import Chair, Channel, Closure, OpeningHours, ReminderPolicy, Shift, Site, StaffMember
+from clinical.models import (
+    Administration,
+    ControlledSubstanceEntry,
+    Recovery,
+    SideEffect,
+    VitalSigns,
+    VitalsPhase,
+)
 from patients.models import Contraindication, Evaluation, Patient, PatientFlag
 from scheduling.models import (
     UPCOMING_STATUSES,
@@ -151,6 +161,7 @@ class Seeder:
         for index, spec in enumerate(self.data["patients"]):
             self._patient(index, spec)
             stages[spec["stage"]] += 1
+        records = self._session_records()
         queued, due_now = self._reminders()
         return {
             "chairs": len(self.chairs),
@@ -158,6 +169,7 @@ class Seeder:
             "shifts": Shift.objects.filter(site=self.site).count(),
             "patients": f"{len(self.data['patients'])} ({', '.join(f'{n} {stage}' for stage, n in stages.items())})",
             "appointments": ", ".join(f"{n} {status}" for status, n in sorted(self.appointment_statuses.items())),
+            "session records": f"{records} completed sessions recorded (vitals, ketamine given, discharge)",
             "reminders": f"{queued} queued, {due_now} due now (the worker sends them within a minute)",
         }
 
@@ -500,6 +512,107 @@ class Seeder:
             booked_by=booked_by,
             **fields,
         )
+
+    # --- session records ----------------------------------------------------
+
+    def _session_records(self) -> int:
+        """Each completed session's record as its nurse kept it: pre-infusion vitals, the ketamine
+        given (by its protocol's route, mg/kg of the patient's weight) with its line in the
+        controlled-substance log, recovery vitals, side effects and the discharge with the driver; a
+        session in the chair now has its pre-infusion vitals. The completion gate's order and rules
+        hold (`completion_missing`). From a stream of its own, so the bookings stay as they were.
+        Returns the sessions given a whole record."""
+        rng = random.Random(RNG_SEED + 1)
+        weights: dict[int, Decimal] = {}
+        effects = list(SideEffect.objects.filter(active=True).order_by("position", "pk"))
+        whole = 0
+        sessions = (
+            Appointment.objects.filter(
+                site=self.site, status__in=[AppointmentStatus.COMPLETED, AppointmentStatus.IN_CHAIR]
+            )
+            .select_related("patient", "plan__protocol", "nurse__user")
+            .order_by("starts_at", "pk")
+        )
+        for session in sessions:
+            nurse = session.nurse
+            assert session.in_chair_at is not None and nurse is not None and session.plan is not None
+            pre_at = session.in_chair_at + dt.timedelta(minutes=1)
+            if pre_at > self.now:
+                continue
+            VitalSigns.objects.create(
+                appointment=session,
+                phase=VitalsPhase.PRE,
+                recorded_by=nurse.user,
+                recorded_at=pre_at,
+                **self._calm_vitals(rng),
+            )
+            if session.status != AppointmentStatus.COMPLETED:
+                continue
+            protocol = session.plan.protocol
+            weight = weights.setdefault(session.patient_id, Decimal(rng.randrange(110, 200)) / 2)
+            dose = Decimal("0.5")
+            started = pre_at + dt.timedelta(minutes=rng.randint(3, 10))
+            ended = started + dt.timedelta(minutes=(protocol.infusion_minutes or 40) + rng.randint(-2, 3))
+            given = Administration.objects.create(
+                appointment=session,
+                route=protocol.route,
+                dose_mg_per_kg=dose,
+                weight_kg=weight,
+                total_mg=(dose * weight).quantize(Decimal("0.01")),
+                started_at=started,
+                ended_at=ended,
+                lot_number=f"KX-{started:%y%m}",
+                given_by=nurse,
+                recorded_by=nurse.user,
+                recorded_at=ended + dt.timedelta(minutes=2),
+            )
+            ControlledSubstanceEntry.objects.create(
+                administration=given,
+                appointment=session,
+                patient_id=session.patient_id,
+                site=self.site,
+                route=given.route,
+                total_mg=given.total_mg,
+                lot_number=given.lot_number,
+                administered_at=started,
+                given_by=nurse,
+                recorded_by=nurse.user,
+                recorded_at=given.recorded_at,
+            )
+            VitalSigns.objects.create(
+                appointment=session,
+                phase=VitalsPhase.RECOVERY,
+                recorded_by=nurse.user,
+                recorded_at=ended + dt.timedelta(minutes=15),
+                **self._calm_vitals(rng),
+            )
+            monitored = settings.DISCHARGE_MIN_MONITORING_MINUTES
+            discharged = min(
+                ended + dt.timedelta(minutes=monitored + rng.randint(5, 20)), session.ends_at - dt.timedelta(minutes=1)
+            )
+            recovery = Recovery.objects.create(
+                appointment=session,
+                discharged_at=discharged,
+                driver_name=session.ride_home or session.patient.escort_name or "Family member",
+                recorded_by=nurse.user,
+                recorded_at=discharged,
+                notes=self.data["session_notes"]["completed"] if rng.random() < 0.2 else "",
+            )
+            if effects and rng.random() < 0.35:
+                recovery.side_effects.set(rng.sample(effects, k=min(len(effects), rng.randint(1, 2))))
+            whole += 1
+        return whole
+
+    @staticmethod
+    def _calm_vitals(rng: random.Random) -> dict[str, int]:
+        """A reading inside the default limits (160/100, 110, SpO2 92), so no start is held."""
+        systolic = rng.randint(108, 148)
+        return {
+            "systolic": systolic,
+            "diastolic": min(rng.randint(64, 92), systolic - 30),
+            "heart_rate": rng.randint(58, 98),
+            "spo2": rng.randint(95, 99),
+        }
 
     # --- reminders ----------------------------------------------------------
 
