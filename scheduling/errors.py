@@ -49,6 +49,15 @@ class StaleVersion(SchedulingError):
     code = "stale_version"
     http_status = 409
 
+    @classmethod
+    def of_plan(cls, *, current: int, edited: int) -> StaleVersion:
+        """A plan changed since the version the asker edited (the service's lock, the chart's form)."""
+        return cls(
+            f"The plan was changed by someone else (now version {current}, you edited version {edited}). "
+            "Reload it and apply your change again.",
+            details={"current_version": current},
+        )
+
 
 class CourseDoesNotFit(SchedulingError):
     """No complete course fits; `details` holds the reasons and the nearest alternatives."""

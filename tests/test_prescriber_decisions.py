@@ -123,7 +123,9 @@ def test_the_chart_offers_a_nurse_only_pause_and_refuses_a_posted_new_induction(
             "version": maintenance_plan.version,
         },
     )
-    assert response.status_code == 400
+    # Not offered, and refused as the API refuses it: the prescriber's decision (403).
+    assert response.status_code == 403
+    assert "Starting a new induction is a prescriber&#x27;s decision." in response.content.decode()
     maintenance_plan.refresh_from_db()
     assert maintenance_plan.induction_round == 1
 

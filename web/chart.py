@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,8 +17,10 @@ from django.views.decorators.http import require_GET, require_POST
 from clinic.audit import patients_shown
 from clinic.errors import DomainError
 from clinic.models import CLINICIAN_ROLES, Role
+from clinic.permissions import PrescribersOnly
 from patients.models import Patient
 from scheduling.engine.wallclock import local_day
+from scheduling.errors import StaleVersion
 from scheduling.forms import CancelForm, PlanAdjustForm
 from scheduling.models import (
     BOOKABLE_PLAN_STATUSES,
@@ -40,7 +42,14 @@ from scheduling.services import (
     plan_resume,
 )
 from scheduling.services.appointments import check_in_window
-from scheduling.services.plans import resume_enters_maintenance, resume_spacing
+from scheduling.services.plans import (
+    CHANGING_THE_INTERVAL,
+    CHANGING_THE_REVIEW_DATE,
+    ENDING_A_PLAN,
+    STARTING_A_NEW_INDUCTION,
+    resume_enters_maintenance,
+    resume_spacing,
+)
 from web.access import page_required, scoped
 from web.common import describe, session_label
 from web.measures import chart_section as measures_chart_section
@@ -75,10 +84,15 @@ def allowed_actions(plan: TreatmentPlan) -> list[str]:
     return []
 
 
-# Clinical decisions about a course: the prescriber's alone (the services refuse anyone else too).
-PRESCRIBER_ACTIONS = frozenset(
-    {PlanAdjustForm.INTERVAL, PlanAdjustForm.REVIEW, PlanAdjustForm.END, PlanAdjustForm.NEW_INDUCTION}
-)
+# Clinical decisions about a course: the prescriber's alone (the services refuse anyone else too),
+# each named as its service names it in that refusal.
+PRESCRIBER_DECISIONS = {
+    PlanAdjustForm.INTERVAL: CHANGING_THE_INTERVAL,
+    PlanAdjustForm.REVIEW: CHANGING_THE_REVIEW_DATE,
+    PlanAdjustForm.END: ENDING_A_PLAN,
+    PlanAdjustForm.NEW_INDUCTION: STARTING_A_NEW_INDUCTION,
+}
+PRESCRIBER_ACTIONS = frozenset(PRESCRIBER_DECISIONS)
 
 
 def actions_for(plan: TreatmentPlan, staff) -> list[str]:
@@ -87,6 +101,24 @@ def actions_for(plan: TreatmentPlan, staff) -> list[str]:
     if staff.role != Role.PRESCRIBER:
         actions = [a for a in actions if a not in PRESCRIBER_ACTIONS]
     return actions
+
+
+def refusal_ahead_of_the_form(plan: TreatmentPlan, staff, posted: QueryDict) -> DomainError | None:
+    """The API's answer to a posted change that the form, offering only what the plan's state and
+    `staff`'s role allow now, would call "not a valid choice"; in the order the API checks: a
+    prescriber's decision asked by anyone else (403, as `actions_for` hides it), then a version
+    other than the plan's (409: the page was drawn before someone else changed the plan). The
+    services check both again, the version under the plan's lock; None when neither applies."""
+    decision = PRESCRIBER_DECISIONS.get(posted.get("action", ""))
+    if decision is not None and staff.role != Role.PRESCRIBER:
+        return PrescribersOnly(f"{decision} is a prescriber's decision.")
+    try:
+        drawn = int(posted.get("version", ""))
+    except ValueError:
+        return None  # the form says what is wrong with it
+    if drawn >= 1 and drawn != plan.version:
+        return StaleVersion.of_plan(current=plan.version, edited=drawn)
+    return None
 
 
 def resume_is_prescribers(plan: TreatmentPlan, staff) -> bool:
@@ -234,6 +266,12 @@ def plan_adjust(request: HttpRequest, plan_id: int) -> HttpResponse:
     )
     patients_shown(request, [plan.patient_id])
     now = timezone.now()
+    refused = refusal_ahead_of_the_form(plan, request.staff, request.POST)  # type: ignore[attr-defined]
+    if refused is not None:
+        # Drawn again as the plan stands now: its version, and the changes it offers this clinician.
+        context = chart_context(request, plan.patient_id, now=now)
+        context["adjust_problem"] = describe(refused)
+        return _render_chart(request, context, status=refused.http_status)
     form = PlanAdjustForm(request.POST, allowed=actions_for(plan, request.staff))  # type: ignore[attr-defined]
     problem = None
     status = 400  # the form refused the input

@@ -58,6 +58,14 @@ def _require_reason(reason: str) -> str:
     return reason
 
 
+# The prescriber's decisions about a course, as the refusal to anyone else names them (the chart
+# names them the same when a change it does not offer is posted).
+CHANGING_THE_INTERVAL = "Changing the maintenance interval"
+CHANGING_THE_REVIEW_DATE = "Changing the review date"
+ENDING_A_PLAN = "Ending a plan"
+STARTING_A_NEW_INDUCTION = "Starting a new induction"
+
+
 def _lock(plan: TreatmentPlan, expected_version: int | None) -> TreatmentPlan:
     locked = (
         TreatmentPlan.objects.select_for_update(of=PLAN_AND_PATIENT_ROWS)
@@ -65,11 +73,7 @@ def _lock(plan: TreatmentPlan, expected_version: int | None) -> TreatmentPlan:
         .get(pk=plan.pk)
     )
     if expected_version is not None and locked.version != expected_version:
-        raise StaleVersion(
-            f"The plan was changed by someone else (now version {locked.version}, you edited version "
-            f"{expected_version}). Reload it and apply your change again.",
-            details={"current_version": locked.version},
-        )
+        raise StaleVersion.of_plan(current=locked.version, edited=expected_version)
     return locked
 
 
@@ -169,7 +173,7 @@ def plan_change_interval(
     expected_version: int | None = None,
 ) -> MaintenanceReplan:
     """Change the maintenance interval; returns what moved, was added or released."""
-    require_prescriber(actor, "Changing the maintenance interval")
+    require_prescriber(actor, CHANGING_THE_INTERVAL)
     reason = _require_reason(reason)
     plan = _lock(plan, expected_version)
     _check_interval(plan.protocol, days, field="days")
@@ -203,7 +207,7 @@ def plan_change_review_date(
     now: dt.datetime,
     expected_version: int | None = None,
 ) -> TreatmentPlan:
-    require_prescriber(actor, "Changing the review date")
+    require_prescriber(actor, CHANGING_THE_REVIEW_DATE)
     reason = _require_reason(reason)
     plan = _lock(plan, expected_version)
     if plan.status not in OPEN_PLAN_STATUSES:
@@ -491,7 +495,7 @@ def _flag(plan: TreatmentPlan, *, actor: AbstractBaseUser | None, attention: str
 def plan_end(
     *, plan: TreatmentPlan, reason: str, actor: AbstractBaseUser, now: dt.datetime, expected_version: int | None = None
 ) -> TreatmentPlan:
-    require_prescriber(actor, "Ending a plan")
+    require_prescriber(actor, ENDING_A_PLAN)
     reason = _require_reason(reason)
     plan = _lock(plan, expected_version)
     if plan.status not in OPEN_PLAN_STATUSES:
@@ -519,7 +523,7 @@ def plan_new_induction(
 ) -> list[Appointment]:
     """After a relapse: future maintenance is released and a new induction course is booked,
     all or nothing."""
-    require_prescriber(actor, "Starting a new induction")
+    require_prescriber(actor, STARTING_A_NEW_INDUCTION)
     reason = _require_reason(reason)
     plan = _lock(plan, expected_version)
     if plan.status not in (PlanStatus.ACTIVE, PlanStatus.PAUSED):

@@ -71,7 +71,9 @@ def test_a_prescriber_sets_a_new_review_date_from_the_chart_and_a_nurse_is_not_o
             reverse("web:plan-adjust", args=[web.plan_a.pk]),
             {"action": "review", "review_date": later.isoformat(), "reason": "x", "version": web.plan_a.version},
         )
-        assert refused.status_code == 400
+        # Hand-posted anyway, it is refused as the API refuses it: the prescriber's decision (403).
+        assert refused.status_code == 403
+        assert "Changing the review date is a prescriber&#x27;s decision." in refused.content.decode()
         client.logout()
 
         login(client, web.prescriber.user)
