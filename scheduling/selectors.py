@@ -1156,17 +1156,22 @@ def _habits_of(rows: list[tuple[dt.datetime, int]], site: Site) -> Habits:
     )
 
 
+def _equipped_sql() -> str:
+    """A condition: chair `c` is equipped for protocol `p`'s route (a session is booked only in a
+    chair equipped for its route, `site_problem`)."""
+    if connection.vendor == "sqlite":
+        return "EXISTS (SELECT 1 FROM json_each(c.equipment) e WHERE e.value = p.route)"
+    return "c.equipment @> jsonb_build_array(p.route)"
+
+
 def _shortest_session_sql() -> str:
     """A query of one row and one column: the shortest chair time of the active protocols a site can
-    give, those whose route one of its active chairs is equipped for (a session is booked only in a
-    chair equipped for its route, `site_problem`), else of every active protocol. A chair gap shorter
-    than it is lost. One %s: the site's id. Shared by `shortest_session_minutes` and the level
-    placement's one read (`_placement_rows`), so the board and the placement measure gaps alike."""
+    give, those whose route one of its active chairs is equipped for (`_equipped_sql`), else of every
+    active protocol. A chair gap shorter than it is lost. One %s: the site's id. Shared by
+    `shortest_session_minutes` and the level placement's one read (`_placement_rows`), so both
+    measure a site alike; the board measures each chair (`shortest_session_minutes_by_chair`)."""
     protocol, chair = Protocol._meta.db_table, Chair._meta.db_table
-    if connection.vendor == "sqlite":
-        equipped = f"SELECT 1 FROM {chair} c, json_each(c.equipment) e WHERE e.value = p.route"  # noqa: S608
-    else:
-        equipped = f"SELECT 1 FROM {chair} c WHERE c.equipment @> jsonb_build_array(p.route)"  # noqa: S608
+    equipped = f"SELECT 1 FROM {chair} c WHERE {_equipped_sql()}"  # noqa: S608
     return (
         f"SELECT COALESCE(MIN(CASE WHEN EXISTS ({equipped} AND c.site_id = %s AND c.active)"  # noqa: S608
         f" THEN p.session_minutes END), MIN(p.session_minutes)) FROM {protocol} p WHERE p.active"
@@ -1180,6 +1185,25 @@ def shortest_session_minutes(*, site: Site) -> int | None:
         cursor.execute(_shortest_session_sql(), [site.pk])
         (shortest,) = cursor.fetchone()
     return shortest
+
+
+def shortest_session_minutes_by_chair(*, site: Site) -> dict[int, int] | None:
+    """Each active chair of `site` -> the shortest chair time of the active protocols whose route that
+    chair is equipped for: a gap in the chair shorter than it is lost. A chair equipped for no active
+    protocol's route is left out (no session of a protocol can be booked in it, so no gap there is of
+    use). None without any active protocol at all. One query, grouped by chair, however many chairs."""
+    protocol, chair = Protocol._meta.db_table, Chair._meta.db_table
+    sql = (
+        f"SELECT c.id, MIN(p.session_minutes) FROM {chair} c JOIN {protocol} p ON {_equipped_sql()}"  # noqa: S608
+        " WHERE c.site_id = %s AND c.active AND p.active GROUP BY c.id"
+        f" UNION ALL SELECT NULL, MIN(p.session_minutes) FROM {protocol} p WHERE p.active"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [site.pk])
+        rows = cursor.fetchall()
+    if not any(chair_id is None and shortest is not None for chair_id, shortest in rows):
+        return None
+    return {chair_id: shortest for chair_id, shortest in rows if chair_id is not None}
 
 
 def _placement_rows(

@@ -143,15 +143,15 @@ def build_grid(
     shifts: Sequence[Any],  # .starts_at, .ends_at (nurses only)
     now: dt.datetime,
     free_starts: Mapping[int, Sequence[dt.datetime]],  # chair pk -> starts the free-slot search found
-    gap_minutes: int,
+    gap_minutes: Mapping[int, int],  # chair pk -> minutes of the shortest session the chair can take
     step_minutes: int,
     max_patients_per_nurse: int,
     hands_on: Mapping[int, Sequence[tuple[dt.datetime, dt.datetime]]] | None = None,
     preferred_starts: Mapping[int, frozenset[dt.time]] | None = None,
 ) -> Grid:
     """The board's lanes and bands. Free gaps are not worked out here: they are the runs of
-    `free_starts` (the engine's one free-slot search for a session of `gap_minutes`), each
-    drawn from its first start to the end of a session at its last start.
+    `free_starts` (the engine's one free-slot search for a session of the chair's `gap_minutes`),
+    each drawn from its first start to the end of a session at its last start.
 
     `hands_on` (nurse staff id -> the intervals of their sessions' setup, checks and discharge)
     marks each nurse's hands-on minutes on their shift band, after the band itself.
@@ -179,7 +179,7 @@ def build_grid(
             if placed is None:
                 continue
             lane.items.append(Item("session", *placed, first, last, obj=session, cancelled_row=not session.blocking))
-        gap = dt.timedelta(minutes=gap_minutes)
+        gap = dt.timedelta(minutes=gap_minutes.get(chair.pk, 0))
         template = (preferred_starts or {}).get(chair.pk, frozenset())
         for run in free_runs(free_starts.get(chair.pk, ()), dt.timedelta(minutes=step_minutes)):
             pieces = split_at_preferred(run, template, zone)

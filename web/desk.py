@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,7 +46,7 @@ from scheduling.selectors import (
     preferred_starts,
     protocol_nurse_work,
     session_problem,
-    shortest_session_minutes,
+    shortest_session_minutes_by_chair,
     site_snapshot,
 )
 from scheduling.services import (
@@ -143,13 +144,21 @@ def _hands_on(appointments: list[Appointment]) -> dict[int, list[tuple[dt.dateti
 
 
 def _free_starts(
-    snapshot: SiteSnapshot, day: dt.date, duration: dt.timedelta, now: dt.datetime
+    snapshot: SiteSnapshot, day: dt.date, gap_minutes: Mapping[int, int], now: dt.datetime
 ) -> dict[int, list[dt.datetime]]:
-    """Each chair's free starts for a session of `duration`, from the engine's one free-slot search
-    (a chair, a nurse on shift with room, no closure), so every gap the board offers can be booked."""
+    """Each chair's free starts for a session of its own `gap_minutes`, from the engine's one
+    free-slot search (a chair, a nurse on shift with room, no closure), so every gap the board offers
+    can be booked. One search per distinct length, over the chairs measured by it; a chair without
+    a length is searched for no start."""
+    chairs_by_minutes: dict[int, set[int]] = {}
+    for chair_id, minutes in gap_minutes.items():
+        chairs_by_minutes.setdefault(minutes, set()).add(chair_id)
+    availability = Availability(snapshot)
     starts: dict[int, list[dt.datetime]] = {}
-    for slot in Availability(snapshot).free_slots(day, duration, None, not_before=now):
-        starts.setdefault(slot.chair_id, []).append(slot.start)
+    for minutes, chair_ids in chairs_by_minutes.items():
+        duration = dt.timedelta(minutes=minutes)
+        for slot in availability.free_slots(day, duration, None, chair_ids=chair_ids, not_before=now):
+            starts.setdefault(slot.chair_id, []).append(slot.start)
     return starts
 
 
@@ -200,9 +209,13 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     # Closed all day by one closure or by several between them (a morning's and an afternoon's).
     unclosed_holiday = holiday if holiday and live and not closed_all_day(site=site, day=day) else None
     shifts = _nurse_shifts(site, day_start, day_end, now)
-    # A gap is offered only if the shortest session the site can give (an active protocol whose route
-    # one of its chairs is equipped for) fits in it.
-    gap_minutes = shortest_session_minutes(site=site) or int(DEFAULT_SESSION.total_seconds() // 60)
+    # A gap is offered in a chair only if the shortest session that chair can take (an active protocol
+    # whose route it is equipped for) fits in it: a session is booked only in a chair equipped for its
+    # route, so a shorter protocol another chair takes must not open holes here. A chair equipped for
+    # no active protocol's route is offered none; with no active protocol at all, the default session.
+    by_chair = shortest_session_minutes_by_chair(site=site)
+    if by_chair is None:
+        by_chair = dict.fromkeys((chair.pk for chair in chairs), int(DEFAULT_SESSION.total_seconds() // 60))
     snapshot = site_snapshot(site=site, start=day_start, end=day_end, chairs=chairs, now=now)
     # A session booked before the site's set-up changed (a closure, hours, a chair, a shift) is
     # marked where it stands, for the desk to move it.
@@ -219,8 +232,8 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         closures=closures,
         shifts=shifts,
         now=now,
-        free_starts=_free_starts(snapshot, day, dt.timedelta(minutes=gap_minutes), now),
-        gap_minutes=gap_minutes,
+        free_starts=_free_starts(snapshot, day, by_chair, now),
+        gap_minutes=by_chair,
         step_minutes=site.slot_step_minutes,
         max_patients_per_nurse=site.max_patients_per_nurse,
         hands_on=_hands_on(live),

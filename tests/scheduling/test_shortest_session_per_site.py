@@ -1,8 +1,10 @@
-""" "The shortest session" a chair gap is measured against is the site's: among the active protocols
-whose route one of the site's active chairs is equipped for (a session is booked only in a chair
-equipped for its route). A 60-minute nasal spray protocol does not make an IV-only site's board
-offer 60-minute gaps, nor its level placement count 100-minute leftovers as usable. A site with no
-chair equipped for any active protocol falls back to the clinic's shortest active protocol."""
+""" "The shortest session" a chair gap is measured against. The level placement takes the site's:
+among the active protocols whose route one of the site's active chairs is equipped for (a session is
+booked only in a chair equipped for its route); a site with no chair equipped for any active protocol
+falls back to the clinic's shortest active protocol. The board takes each chair's own: among the
+active protocols whose route that chair is equipped for, so an IV-only chair is not offered a hole
+only a nasal spray session would fit because the chair beside it takes nasal spray; a chair equipped
+for no active protocol's route is offered no gap (no session booked from the board could use one)."""
 
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ import time_machine
 from django.urls import reverse
 
 from clinic.models import Route
-from scheduling.selectors import shortest_session_minutes, site_placement
-from tests.factories import ChairFactory, ProtocolFactory
+from scheduling.errors import SchedulingError
+from scheduling.selectors import shortest_session_minutes, shortest_session_minutes_by_chair, site_placement
+from scheduling.services import appointment_book
+from tests.factories import ChairFactory, PatientFactory, ProtocolFactory
 from tests.scheduling.conftest import NOW, START, Clinic, at_new_york, make_clinic
 from tests.web.conftest import login
 
@@ -79,31 +83,124 @@ def test_a_site_whose_chairs_take_no_active_protocol_falls_back_to_the_clinics_s
     assert _shortest_placed(oral_only) == 60
 
 
-def _board_gap_starts(client, clinic: Clinic, day: dt.date) -> list[dt.time]:
-    """The local starts of the free gaps the day board offers in the site's first chair."""
+def _board_gap_starts(client, clinic: Clinic, day: dt.date, chair: int = 0) -> list[dt.time]:
+    """The local starts of the free gaps the day board offers in the site's chair at index `chair`."""
     with time_machine.travel(NOW, tick=False):
         login(client, clinic.front_desk.user)
         response = client.get(reverse("web:board"), {"day": day.isoformat()})
     assert response.status_code == 200
-    lane = next(lane for lane in response.context["grid"].lanes if lane.obj.pk == clinic.chairs[0].pk)
+    lane = next(lane for lane in response.context["grid"].lanes if lane.obj.pk == clinic.chairs[chair].pk)
     return [item.starts_at.time() for item in lane.items if item.kind == "gap"]
 
 
+def _with_a_100_minute_hole(clinic: Clinic, chair: int) -> None:
+    """IV sessions 08:00-10:00 and 11:40-13:40 in the chair at index `chair`: the 100 minutes between
+    them fit a nasal spray session only."""
+    for starts_at in (at_new_york(START, 8), at_new_york(START, 8) + dt.timedelta(minutes=220)):
+        plan = clinic.plan()
+        appointment_book(
+            patient=plan.patient,
+            plan=plan,
+            site=clinic.site,
+            starts_at=starts_at,
+            chair=clinic.chairs[chair],
+            actor=clinic.front_desk.user,
+            now=NOW,
+        )
+
+
+def test_each_chair_is_measured_by_the_shortest_protocol_it_is_equipped_for(nasal_spray):
+    clinic = _clinic([Route.IV], [Route.IV, Route.INTRANASAL], [Route.ORAL])
+    ChairFactory(site=clinic.site, name="Retired spray chair", equipment=[Route.INTRANASAL], active=False)
+    ChairFactory(equipment=[Route.INTRANASAL])  # at a site of its own
+    ProtocolFactory(name="Retired IV, one hour", route=Route.IV, session_minutes=60, active=False)
+
+    iv_only, with_spray, _oral_only = clinic.chairs
+    # The oral chair takes no active protocol: it has no minimum, rather than the clinic's shortest.
+    assert shortest_session_minutes_by_chair(site=clinic.site) == {iv_only.pk: 120, with_spray.pk: 60}
+
+
+def test_without_any_active_protocol_no_chair_has_a_minimum(db):
+    clinic = _clinic([Route.IV])
+    clinic.protocol.active = False
+    clinic.protocol.save(update_fields=["active"])
+
+    assert shortest_session_minutes_by_chair(site=clinic.site) is None
+
+
 @pytest.mark.parametrize(
-    ("second_chair", "hole_offered"),
-    [([Route.IV], False), ([Route.IV, Route.INTRANASAL], True)],
-    ids=["iv-only site", "site with a nasal spray chair"],
+    ("second_chair", "hole_in", "hole_offered"),
+    [([Route.IV], 0, False), ([Route.IV, Route.INTRANASAL], 0, False), ([Route.IV, Route.INTRANASAL], 1, True)],
+    ids=["iv-only site", "iv-only chair beside a nasal spray chair", "the nasal spray chair"],
 )
 def test_the_board_offers_a_100_minute_hole_only_where_a_session_that_short_can_be_given(
-    client, nasal_spray, second_chair, hole_offered
+    client, nasal_spray, second_chair, hole_in, hole_offered
 ):
-    """The first chair holds IV sessions 08:00-10:00 and 11:40-13:40: the 100 minutes between them
-    fit a nasal spray session only, so the board offers them only at a site that gives one."""
+    """Both chairs hold IV sessions 08:00-10:00 and 11:40-13:40: the 100 minutes between them fit a
+    nasal spray session only, so the board offers them only in a chair equipped for nasal spray, not
+    in an IV-only chair beside one."""
     clinic = _clinic([Route.IV], second_chair)
-    for starts_at in (at_new_york(START, 8), at_new_york(START, 8) + dt.timedelta(minutes=220)):
-        clinic.book(clinic.plan(), [starts_at])
+    _with_a_100_minute_hole(clinic, chair=0)
+    _with_a_100_minute_hole(clinic, chair=1)
 
-    starts = _board_gap_starts(client, clinic, START)
+    starts = _board_gap_starts(client, clinic, START, chair=hole_in)
 
     assert (dt.time(10) in starts) is hole_offered, starts
     assert dt.time(13, 45) in starts, starts  # the afternoon is free either way (from the next quarter hour)
+
+
+def test_an_iv_only_chair_is_not_offered_a_hole_only_a_nasal_spray_session_would_fit(client, nasal_spray):
+    """The desk clicks a gap to book a session: a nasal spray session in the IV-only chair at 10:00 is
+    refused (the chair's equipment), so the board must not offer that chair the 100-minute hole."""
+    clinic = _clinic([Route.IV], [Route.IV, Route.INTRANASAL])
+    _with_a_100_minute_hole(clinic, chair=0)
+
+    with pytest.raises(SchedulingError):
+        appointment_book(
+            patient=PatientFactory(home_site=clinic.site),
+            site=clinic.site,
+            starts_at=at_new_york(START, 10),
+            chair=clinic.chairs[0],
+            route=Route.INTRANASAL,
+            duration=dt.timedelta(minutes=60),
+            actor=clinic.front_desk.user,
+            now=NOW,
+        )
+
+    assert dt.time(10) not in _board_gap_starts(client, clinic, START, chair=0)
+
+
+def test_a_chair_equipped_for_no_active_protocol_is_offered_no_gap(client, nasal_spray):
+    """An oral-only chair beside an IV one: no active protocol's session can be booked in it, so it
+    is offered no gap at all (the clinic's shortest protocol would offer gaps nothing could use)."""
+    clinic = _clinic([Route.IV], [Route.ORAL])
+
+    assert _board_gap_starts(client, clinic, START, chair=1) == []
+    assert dt.time(8) in _board_gap_starts(client, clinic, START, chair=0)
+
+
+def test_each_chairs_minimum_is_read_alike_on_sqlite(tmp_path):
+    """The per-chair read is hand-written SQL (a JSON containment on PostgreSQL, json_each on
+    SQLite): the embedded default gives the same minimums, and a site-wide one beside them."""
+    from tests.test_embedded_booking import shell
+    from tests.test_embedded_default import embedded_env, manage
+
+    env = embedded_env(tmp_path)
+    manage(env, "migrate", "--noinput")
+    code = (
+        "import json\n"
+        "from clinic.models import Route\n"
+        "from scheduling.selectors import shortest_session_minutes, shortest_session_minutes_by_chair\n"
+        "from tests.factories import ChairFactory, ProtocolFactory, SiteFactory\n"
+        "ProtocolFactory()\n"
+        "ProtocolFactory(name='Spray', route=Route.INTRANASAL, session_minutes=60)\n"
+        "site = SiteFactory()\n"
+        "iv = ChairFactory(site=site, name='IV', equipment=[Route.IV])\n"
+        "spray = ChairFactory(site=site, name='Spray', equipment=[Route.IV, Route.INTRANASAL])\n"
+        "ChairFactory(site=site, name='Oral', equipment=[Route.ORAL])\n"
+        "by_chair = shortest_session_minutes_by_chair(site=site)\n"
+        "print('SHORTEST', json.dumps({'iv': by_chair.pop(iv.pk), 'spray': by_chair.pop(spray.pk),\n"
+        "    'others': by_chair, 'site': shortest_session_minutes(site=site)}))\n"
+    )
+
+    assert shell(env, code, "SHORTEST") == {"iv": 120, "spray": 60, "others": {}, "site": 60}

@@ -81,7 +81,7 @@ def _grid(day: dt.date, sessions=(), closures=(), shifts=(), now=None, gap_minut
         shifts=list(shifts),
         now=now,
         free_starts=_free_starts(day, sessions, closures, now, gap_minutes, chairs, opening),
-        gap_minutes=gap_minutes,
+        gap_minutes={i + 1: gap_minutes for i in range(chairs)},
         step_minutes=15,
         max_patients_per_nurse=kwargs.pop("ratio", 3),
         preferred_starts=kwargs.pop("preferred", None),

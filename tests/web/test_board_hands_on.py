@@ -34,7 +34,7 @@ def _grid(hands_on):
         shifts=[shift, other],
         now=_local(6),
         free_starts={},
-        gap_minutes=90,
+        gap_minutes={1: 90},
         step_minutes=15,
         max_patients_per_nurse=3,
         hands_on=hands_on,
