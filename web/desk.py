@@ -241,6 +241,8 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     )
     return {
         "closures": closures,
+        # A weekday without opening hours: the site does not open, so nothing is booked on it.
+        "not_open": snapshot.opening.get(day.weekday()) is None,
         "unclosed_holiday": unclosed_holiday,
         "nav": "board",
         "site": site,

@@ -182,3 +182,24 @@ def test_the_boards_count_of_sessions_reads_in_the_singular_for_one(client, web)
 
     assert '<span class="stat__value">1</span><span class="stat__label">session</span>' in tiles(day)
     assert f'<span class="stat__value">{by_day[busy]}</span><span class="stat__label">sessions</span>' in tiles(busy)
+
+
+def test_the_board_says_the_site_does_not_open_on_a_weekday_without_hours(client, web):
+    from clinic.models import OpeningHours
+
+    site = web.clinic.site
+    open_weekdays = set(OpeningHours.objects.filter(site=site).values_list("weekday", flat=True))
+    monday = dt.date(2026, 3, 2)
+    closed = next(monday + dt.timedelta(days=n) for n in range(7) if n not in open_weekdays)
+    opened = next(monday + dt.timedelta(days=n) for n in range(7) if n in open_weekdays)
+    login(client, web.desk.user)
+
+    def board(day: dt.date) -> str:
+        return client.get(reverse("web:board"), {"day": day.isoformat(), "site": site.pk}).content.decode()
+
+    page = board(closed)
+    assert 'data-testid="not-open"' in page
+    assert (
+        f"does not open on {closed:%A}s (no opening hours): nothing can be booked on {closed:%a} {closed.day}" in page
+    )
+    assert 'data-testid="not-open"' not in board(opened)
