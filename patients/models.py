@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -224,10 +224,18 @@ class PatientFlag(models.Model):
         return f"{self.patient}: {self.contraindication}"
 
 
-# Screening readings a person could have. The check constraints hold them in the database; the
-# field validators say the same first, so a form or an API answer names the field and the range
-# instead of the bare "Constraint ... is violated" that full_clean gives for a constraint.
+# Screening readings a person could have: the session vitals' ranges (clinical.services.PLAUSIBLE).
+# patients may not import clinical (the floors run down), so they are written here too and
+# tests/web/test_evaluation_plausible_readings.py keeps the two the same. The field validators
+# hold them, so a form or an API answer names the field and the range.
 SCREENING_PLAUSIBLE: dict[str, tuple[int, int]] = {
+    "systolic_bp": (60, 260),
+    "diastolic_bp": (30, 160),
+    "heart_rate": (25, 250),
+}
+# The wider bounds the database's check constraints have held since the first migration: evaluations
+# recorded before the ranges above were the session vitals' keep within them and are not re-checked.
+SCREENING_STORED_BOUNDS: dict[str, tuple[int, int]] = {
     "systolic_bp": (50, 300),
     "diastolic_bp": (20, 200),
     "heart_rate": (20, 250),
@@ -238,6 +246,15 @@ def plausible(field: str) -> list[MinValueValidator | MaxValueValidator]:
     low, high = SCREENING_PLAUSIBLE[field]
     message = f"%(show_value)s is not plausible; expected {low}–{high}."
     return [MinValueValidator(low, message=message), MaxValueValidator(high, message=message)]
+
+
+# An ICD-10-CM code: a letter, a digit and a letter or digit (the category), then optionally a dot
+# and up to four more (F32.9, F43.10, G89.4). Stored in capitals; the dot may be left out (F329).
+ICD10_CODE = RegexValidator(
+    r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$",
+    message="Enter an ICD-10 code: a letter, two characters, then optionally a dot and up to 4 more, "
+    "e.g. F32.9 or F43.10.",
+)
 
 
 class Evaluation(models.Model):
@@ -251,7 +268,7 @@ class Evaluation(models.Model):
         max_length=120, blank=True, help_text="e.g. MD, psychiatrist; PhD, psychologist"
     )
     diagnosis = models.CharField(max_length=200)
-    icd10_code = models.CharField("ICD-10 code", max_length=10, blank=True)
+    icd10_code = models.CharField("ICD-10 code", max_length=10, blank=True, validators=[ICD10_CODE])
     systolic_bp = models.PositiveSmallIntegerField(
         "systolic (mmHg)", null=True, blank=True, validators=plausible("systolic_bp")
     )
@@ -273,21 +290,36 @@ class Evaluation(models.Model):
         constraints = [
             models.CheckConstraint(condition=~Q(diagnosis=""), name="evaluation_has_diagnosis"),
             models.CheckConstraint(
-                condition=Q(systolic_bp__isnull=True) | Q(systolic_bp__range=SCREENING_PLAUSIBLE["systolic_bp"]),
+                condition=Q(systolic_bp__isnull=True) | Q(systolic_bp__range=SCREENING_STORED_BOUNDS["systolic_bp"]),
                 name="evaluation_systolic_plausible",
             ),
             models.CheckConstraint(
-                condition=Q(diastolic_bp__isnull=True) | Q(diastolic_bp__range=SCREENING_PLAUSIBLE["diastolic_bp"]),
+                condition=Q(diastolic_bp__isnull=True) | Q(diastolic_bp__range=SCREENING_STORED_BOUNDS["diastolic_bp"]),
                 name="evaluation_diastolic_plausible",
             ),
             models.CheckConstraint(
-                condition=Q(heart_rate__isnull=True) | Q(heart_rate__range=SCREENING_PLAUSIBLE["heart_rate"]),
+                condition=Q(heart_rate__isnull=True) | Q(heart_rate__range=SCREENING_STORED_BOUNDS["heart_rate"]),
                 name="evaluation_heart_rate_plausible",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.patient} evaluated {self.evaluated_on}: {self.diagnosis}"
+
+    def clean_fields(self, exclude: Any = None) -> None:
+        self.icd10_code = (self.icd10_code or "").strip().upper()
+        super().clean_fields(exclude=exclude)
+
+    def clean(self) -> None:
+        super().clean()
+        systolic, diastolic = self.systolic_bp, self.diastolic_bp
+        if systolic is not None and diastolic is not None and diastolic >= systolic:
+            raise ValidationError(
+                {
+                    "diastolic_bp": f"Diastolic {diastolic} must be below systolic {systolic}: "
+                    "check the two readings were not swapped."
+                }
+            )
 
 
 class EmailChangeNotice(models.Model):

@@ -143,3 +143,21 @@ def test_a_prescriber_whose_role_changed_or_who_left_records_no_evaluation(world
     response = client.post(f"{V1}/evaluations/", evaluation_body(world), format="json")
     assert response.status_code == 403
     assert not recorded_by_okafor().exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"systolic_bp": 80, "diastolic_bp": 120}, "diastolic_bp", "Diastolic 120 must be below systolic 80"),
+        ({"systolic_bp": 55}, "systolic_bp", "60"),
+        ({"icd10_code": "banana"}, "icd10_code", "e.g. F32.9"),
+    ],
+    ids=["diastolic above systolic", "systolic below the session vitals' range", "not an ICD-10 code"],
+)
+def test_an_impossible_reading_or_code_is_a_400_naming_the_field(world, changes, field, message):
+    # Tester's #8: the API refuses what the chart page refuses (the model's full_clean).
+    response = world.client("prescriber").post(f"{V1}/evaluations/", evaluation_body(world, **changes), format="json")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert field in error["fields"] and message in error["message"]
+    assert not recorded_by_okafor().exists()
