@@ -59,17 +59,27 @@ class SlotSearchForm(DayRangeForm):
         self.fields["chair"].label_from_instance = lambda chair: chair.name  # str() would load the site per chair
 
 
+CHOOSE_KIND = "Choose which session to book: one of the kinds listed."
+
+
 class SingleSearchForm(SlotSearchForm):
-    kind = forms.ChoiceField(label="Session", choices=KINDS, widget=forms.RadioSelect, initial=MAINTENANCE)
+    kind = forms.ChoiceField(
+        label="Session",
+        choices=KINDS,
+        widget=forms.RadioSelect,
+        initial=MAINTENANCE,
+        error_messages={"required": CHOOSE_KIND, "invalid_choice": CHOOSE_KIND},
+    )
 
     field_order = ["kind", "first_day", "last_day", "chair"]
 
-    def __init__(self, *args: Any, first_session: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, in_induction: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if first_session:
-            # A plan with nothing booked yet: its first session is an induction session, not a
-            # make-up (maintenance stays offered; booking says it follows the induction).
-            self.fields["kind"].choices = [(MAKE_UP, "Induction session"), KINDS[0]]
+        if in_induction:
+            # During the induction `make-up` books the plan's next induction session, whether it
+            # replaces a missed one or not (a draft plan's first session too): the label says both.
+            # Maintenance stays offered; booking says it follows the induction.
+            self.fields["kind"].choices = [(MAKE_UP, "Induction or make-up session"), KINDS[0]]
 
 
 def default_kind(plan: TreatmentPlan) -> str:
@@ -265,7 +275,7 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
     search = SingleSearchForm(
         data,
         site=site,
-        first_session=plan.status == PlanStatus.DRAFT,
+        in_induction=plan.phase == Phase.INDUCTION,
         initial={**_search_initial(now, site), "kind": usual},
     )
     kind = search.data.get("kind") if search.is_bound else usual

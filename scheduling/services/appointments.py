@@ -106,6 +106,10 @@ def _require(appointment: Appointment, allowed: tuple[str, ...], action: str) ->
         )
 
 
+def _days(count: int) -> str:
+    return f"{count} day" if count == 1 else f"{count} days"
+
+
 def plan_rule_violations(
     *,
     plan: TreatmentPlan,
@@ -187,13 +191,13 @@ def plan_rule_violations(
         if before:
             gap_days = (day - local_day(before[-1].starts_at, zone)).days
             if not rule_m.min_days <= gap_days <= rule_m.max_days:
-                violations.append(f"{gap_days} days after the previous session; {allowed}")
+                violations.append(f"{_days(gap_days)} after the previous session; {allowed}")
         if after:
             # A session moved or booked into the course keeps the spacing to the next one too.
             gap_days = (local_day(after[0].starts_at, zone) - day).days
             if not rule_m.min_days <= gap_days <= rule_m.max_days:
                 violations.append(
-                    f"{gap_days} days before the next session ({local_label(after[0].starts_at, site)}); {allowed}"
+                    f"{_days(gap_days)} before the next session ({local_label(after[0].starts_at, site)}); {allowed}"
                 )
     return violations
 
