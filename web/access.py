@@ -35,6 +35,7 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "book_course": DESK_ROLES,
     "appointment_action": DESK_ROLES,
     "plan_adjust": CLINICIANS,
+    "plan_screening": CLINICIANS,
     "session_record": CLINICIANS,
     "cs_log": frozenset({*CLINICIAN_ROLES, Role.CLINIC_ADMIN}),
     "waitlist": DESK_ROLES,

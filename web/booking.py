@@ -39,7 +39,7 @@ from scheduling.services import appointment_book, appointment_move
 from scheduling.services.appointments import may_accept_rule_breaks
 from scheduling.services.slot_finder import MAX_DAYS, find_free_slots
 from web.access import DESK_ROLES, staff_required
-from web.common import describe, free_gap_from_query, session_label, slot_choice
+from web.common import describe, free_gap_from_query, screening_problem, session_label, slot_choice
 from web.scope import staff_sites
 
 DEFAULT_DAYS = 7
@@ -311,6 +311,11 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
             return redirect(_board_url(appointment))
     elif request.method == "POST" or (search.is_bound and not search.is_valid()):
         status = 400
+    screening = screening_problem(plan, request.user, now) if "problem" not in context else None
+    if screening is not None:
+        # Said before any time is offered: booking would refuse each one at the last click.
+        context.update(problem=screening, screening_blocked=True, search=search, pick=pick, days=None, site=site)
+        return _render(request, "web/booking/single.html", site, context, status=status)
     days = _slot_days(
         request,
         search,

@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.models import AnonymousUser
@@ -13,8 +14,9 @@ from django.http import HttpRequest
 from simple_history.models import HistoricalRecords
 
 from clinic.dates import in_range, query_day
-from scheduling.errors import SchedulingError
-from scheduling.models import Appointment, Phase
+from scheduling.errors import NotEligible, SchedulingError
+from scheduling.models import Appointment, Phase, TreatmentPlan
+from scheduling.services.eligibility import require_eligible
 
 
 def session_label(appointment: Appointment) -> str:
@@ -48,6 +50,17 @@ def describe(exc: SchedulingError) -> ServiceProblem:
         if isinstance(value, list):
             items.extend(str(v) for v in value if str(v) not in exc.message)
     return ServiceProblem(message=exc.message, items=items)
+
+
+def screening_problem(plan: TreatmentPlan, user: Any, now: dt.datetime) -> ServiceProblem | None:
+    """Why the patient's screening stops anything being booked on `plan` now, said before any time
+    is offered (booking would refuse each one at the last click), in the words booking would use
+    for `user` (the reasons for a clinician, that a prescriber's decision is needed for the desk)."""
+    try:
+        require_eligible(plan=plan, now=now, actor=user)
+    except NotEligible as exc:
+        return describe(exc)
+    return None
 
 
 def flash_error(request: HttpRequest, exc: SchedulingError) -> None:

@@ -64,7 +64,7 @@ from scheduling.services.courses import induction_reflow_propose
 from scheduling.services.waitlist import DEFAULT_SESSION, waitlist_fits
 from web.access import page_required, safe_next, scoped
 from web.board_grid import build_grid
-from web.common import describe, flash_error, free_gap_from_query, parse_day, session_label
+from web.common import describe, flash_error, free_gap_from_query, parse_day, screening_problem, session_label
 from web.scope import staff_sites
 
 PROPOSAL_SALT = "clinic.web.course-proposal"  # the old module path, kept: proposals signed before the move still verify
@@ -497,9 +497,17 @@ def book_course(request: HttpRequest, plan_id: int) -> HttpResponse:
     now = timezone.now()
     if plan.status not in BOOKABLE_PLAN_STATUSES:
         return _book_page(request, plan, closed=True, form=None)
+    # The screening is said first: booking would refuse every session of every proposal.
+    screening = screening_problem(plan, request.user, now)
     if request.method == "GET":
         first = max(plan.start_date, local_day(now, plan.site.zone) + dt.timedelta(days=1))
-        return _book_page(request, plan, form=CourseStartForm(initial={"start_date": next_weekday(first)}))
+        return _book_page(
+            request,
+            plan,
+            form=CourseStartForm(initial={"start_date": next_weekday(first)}),
+            problem=screening,
+            screening_blocked=screening is not None,
+        )
     if request.method != "POST":
         return HttpResponse(status=405)
     form = CourseStartForm(request.POST)
@@ -524,6 +532,8 @@ def book_course(request: HttpRequest, plan_id: int) -> HttpResponse:
             return redirect(f"{reverse('web:board')}?site={plan.site_id}&day={first_day.isoformat()}")
     if not form.is_valid():
         return _book_page(request, plan, form=form, status=400)
+    if screening is not None:
+        return _book_page(request, plan, form=form, problem=screening, screening_blocked=True, status=409)
     try:
         proposal = course_propose(plan=plan, start_date=form.cleaned_data["start_date"], now=now, actor=request.user)
     except DomainError as exc:

@@ -34,7 +34,7 @@ from scheduling.engine.wallclock import local_day
 from scheduling.forms import DateInput
 from scheduling.models import OPEN_PLAN_STATUSES, Protocol, TreatmentPlan
 from scheduling.services import patient_eligibility, plan_create, plan_override_eligibility
-from web.access import DESK_ROLES, staff_required
+from web.access import DESK_ROLES, PAGE_ROLES, staff_required
 from web.common import describe
 from web.scope import staff_sites
 
@@ -291,7 +291,7 @@ class OverrideForm(RefusesControlCharacters, forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
 
-@staff_required(CLINICIANS)
+@staff_required(PAGE_ROLES["plan_screening"])
 @require_http_methods(["GET", "POST"])
 def plan_screening(request: HttpRequest, plan_id: int) -> HttpResponse:
     """The eligibility screen of a plan; a prescriber may record an override with a reason."""

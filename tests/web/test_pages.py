@@ -255,15 +255,33 @@ def test_ineligible_patient_booking_is_refused_and_only_clinicians_see_why(clien
     PatientFlag.objects.create(patient=patient, contraindication=rule, recorded_by=web.prescriber.user)
     plan = web.clinic.plan(patient=patient)
     login(client, web.desk.user)
+    # Said before any time is offered (it used to propose a whole course and refuse it at the last click).
+    page = client.get(reverse("web:book-course", args=[plan.pk]))
+    assert page.status_code == 200 and b"needs a prescriber&#x27;s decision" in page.content
     response = client.post(reverse("web:book-course", args=[plan.pk]), {"start_date": "2026-03-09"})
-    token = response.context["token"]
-    response = client.post(reverse("web:book-course", args=[plan.pk]), {"start_date": "2026-03-09", "proposal": token})
-    assert response.status_code == 409
+    assert response.status_code == 409 and "token" not in response.context
     assert b"needs a prescriber&#x27;s decision" in response.content and b"Active psychosis" not in response.content
+    assert b'data-testid="screening-link"' not in response.content  # the screening page is the clinicians'
+    search = {"kind": "make-up", "first_day": "2026-03-09", "last_day": "2026-03-13"}
+    single = client.get(reverse("web:book-session", args=[patient.pk]), search)
+    assert b"needs a prescriber&#x27;s decision" in single.content and b'data-testid="free-slot"' not in single.content
     client.logout()
     login(client, web.prescriber.user)
     chart = client.get(reverse("web:patient", args=[patient.pk]))
     assert b"Not to be booked without a prescriber" in chart.content and b"Active psychosis" in chart.content
+    for page in (
+        client.get(reverse("web:book-course", args=[plan.pk])),
+        client.get(reverse("web:book-session", args=[patient.pk]), search),
+    ):
+        assert b"Active psychosis" in page.content and b'data-testid="free-slot"' not in page.content
+        assert reverse("web:plan-screening", args=[plan.pk]).encode() in page.content
+    # With the prescriber's override on file, times are offered again.
+    client.post(
+        reverse("web:plan-screening", args=[plan.pk]),
+        {"reason": "Psychosis resolved; reviewed by psychiatry", "version": plan.version},
+    )
+    page = client.get(reverse("web:book-session", args=[patient.pk]), search)
+    assert b"Active psychosis" not in page.content and b'data-testid="free-slot"' in page.content
 
 
 def test_front_desk_checks_in_marks_no_show_and_cancels_with_a_reason(client, web, time_machine):
