@@ -126,6 +126,12 @@ class RecoveryInputSerializer(api_fields.StrictSerializer):
     notes = serializers.CharField(max_length=4000, required=False, allow_blank=True)
     discharged_at = api_fields.DateTimeField()
     driver_name = serializers.CharField(max_length=120)
+    override_reason = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        help_text="Only over recovery vitals outside the clinic's limits: a prescriber gives the reason (kept in the history).",
+    )
 
 
 class LogEntrySerializer(serializers.ModelSerializer):
@@ -269,6 +275,7 @@ class SessionRecordViewSet(ClinicAPIMixin, viewsets.GenericViewSet):
             driver_name=data["driver_name"],
             actor=request.user,
             now=timezone.now(),
+            override_reason=data.get("override_reason", ""),
         )
         return Response(RecoverySerializer(row).data)
 

@@ -11,14 +11,27 @@ from django.db.models import Q
 from clinic.form_fields import ClinicalDateField, RefusesControlCharacters, WallClockDateTimeField
 from clinic.models import CLINICIAN_ROLES, Route, Site, StaffMember
 from clinical.models import SideEffect, VitalsPhase
+from clinical.services import LABELS, PLAUSIBLE
+
+
+def _reading(name: str, label: str) -> forms.IntegerField:
+    """A vital sign within the service's plausible range, refused outside it in the service's words."""
+    low, high = PLAUSIBLE[name]
+    implausible = f"{LABELS[name]} %(show_value)s is not plausible; expected {low}–{high}."
+    return forms.IntegerField(
+        label=label,
+        min_value=low,
+        max_value=high,
+        error_messages={"min_value": implausible, "max_value": implausible},
+    )
 
 
 class VitalsForm(RefusesControlCharacters, forms.Form):
     phase = forms.ChoiceField(choices=VitalsPhase.choices)
-    systolic = forms.IntegerField(label="Systolic (mmHg)", min_value=0, max_value=400)
-    diastolic = forms.IntegerField(label="Diastolic (mmHg)", min_value=0, max_value=400)
-    heart_rate = forms.IntegerField(label="Heart rate (bpm)", min_value=0, max_value=400)
-    spo2 = forms.IntegerField(label="SpO2 (%)", min_value=0, max_value=100)
+    systolic = _reading("systolic", "Systolic (mmHg)")
+    diastolic = _reading("diastolic", "Diastolic (mmHg)")
+    heart_rate = _reading("heart_rate", "Heart rate (bpm)")
+    spo2 = _reading("spo2", "SpO2 (%)")
 
 
 class ClearStartForm(RefusesControlCharacters, forms.Form):
@@ -54,8 +67,27 @@ class AdministrationForm(RefusesControlCharacters, forms.Form):
         field.queryset = field.queryset.filter(Q(all_sites=True) | Q(sites=site)).distinct()  # type: ignore[attr-defined]
 
 
+GONE_FROM_THE_LIST = "A side effect you ticked is no longer on the list; choose again."
+
+
+class SideEffectsField(forms.ModelMultipleChoiceField):
+    """The clinic's current side effects. One ticked on a page drawn before an administrator retired
+    (or deleted) it is named in the error, so the nurse knows what to choose again."""
+
+    def _check_values(self, value: Any) -> Any:
+        try:
+            return super()._check_values(value)
+        except forms.ValidationError as error:
+            if error.code not in ("invalid_choice", "invalid_pk_value"):
+                raise
+            wanted = (error.params or {}).get("value" if error.code == "invalid_choice" else "pk")
+            retired = SideEffect.objects.filter(pk=wanted).first() if str(wanted).isdigit() else None
+            message = f"{retired.label} is no longer on the list; choose again." if retired else GONE_FROM_THE_LIST
+            raise forms.ValidationError(message, code=error.code) from error
+
+
 class RecoveryForm(RefusesControlCharacters, forms.Form):
-    side_effects = forms.ModelMultipleChoiceField(
+    side_effects = SideEffectsField(
         queryset=SideEffect.objects.filter(active=True),
         required=False,
         widget=forms.CheckboxSelectMultiple,
@@ -67,6 +99,13 @@ class RecoveryForm(RefusesControlCharacters, forms.Form):
     )
     discharged_at = WallClockDateTimeField(label="Discharged at")
     driver_name = forms.CharField(label="Driver home", max_length=120)
+    override_reason = forms.CharField(
+        label="Reason to discharge over out-of-range recovery vitals",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Prescribers only: leave empty unless the latest recovery vitals are outside the clinic's limits.",
+    )
 
 
 class LogFilterForm(RefusesControlCharacters, forms.Form):

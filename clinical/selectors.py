@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from clinic.models import MAX_SHIFT_LENGTH, Chair, Closure, Role, Shift, Site
 from clinic.spreadsheet import csv_text
@@ -24,10 +24,17 @@ def controlled_substance_log(
     *, date_from: dt.date | None = None, date_to: dt.date | None = None, site: Site | None = None
 ) -> QuerySet[ControlledSubstanceEntry]:
     """Log entries recorded between two days (inclusive), each in its own site's local days, as
-    every other page counts days (a 21:30 entry in New York belongs to that evening's day)."""
-    entries = ControlledSubstanceEntry.objects.select_related(
-        "patient", "site", "given_by__user", "recorded_by", "appointment"
-    ).order_by("pk")  # the order entries were written in: an append-only register's own order
+    every other page counts days (a 21:30 entry in New York belongs to that evening's day).
+    Each carries `corrected_by_id`: the line that corrects it (None while it stands), read in the
+    same query, whatever day that line was written on, so a superseded amount is never added up."""
+    corrected_by = ControlledSubstanceEntry.objects.filter(corrects=OuterRef("pk")).order_by("pk").values("pk")[:1]
+    entries = (
+        ControlledSubstanceEntry.objects.select_related(
+            "patient", "site", "given_by__user", "recorded_by", "appointment"
+        )
+        .annotate(corrected_by_id=Subquery(corrected_by))
+        .order_by("pk")  # the order entries were written in: an append-only register's own order
+    )
     if site is not None:
         entries = entries.filter(site=site)
     if date_from is None and date_to is None:
@@ -47,6 +54,7 @@ def controlled_substance_log(
 CSV_COLUMNS = [
     "entry",
     "corrects",
+    "corrected_by",
     "recorded_at_utc",
     "administered_at_utc",
     "site",
@@ -63,10 +71,12 @@ CSV_COLUMNS = [
 
 
 def controlled_substance_csv(entries: Iterable[ControlledSubstanceEntry]) -> str:
+    """`entries` as `controlled_substance_log` reads them (with `corrected_by_id`)."""
     rows = (
         [
             e.pk,
             e.corrects_id or "",
+            e.corrected_by_id or "",  # type: ignore[attr-defined]
             e.recorded_at.astimezone(dt.UTC).isoformat(),
             e.administered_at.astimezone(dt.UTC).isoformat(),
             e.site.name,

@@ -33,6 +33,8 @@ from scheduling.models import Appointment, AppointmentStatus
 
 ARRIVED = (AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR)
 NO_PRE_VITALS = "Record pre-infusion vitals first"
+# How a prescriber's discharge over out-of-range recovery vitals begins its history change reason.
+DISCHARGED_OVER_VITALS = "Discharged by a prescriber over recovery vitals outside the clinic's limits"
 # Weight-based routes: the total must match dose × weight (esketamine spray is a fixed dose).
 WEIGHT_BASED_ROUTES = (Route.IV, Route.IM)
 DOSE_TOLERANCE = Decimal("0.05")
@@ -140,14 +142,41 @@ def require_start_allowed(*, appointment: Appointment, now: dt.datetime) -> None
         raise StartHeld(reasons)
 
 
+def _latest_recovery_vitals(appointment: Appointment, administration: Administration | None) -> VitalSigns | None:
+    """The latest recovery (post-infusion) reading taken after the administration ended."""
+    readings = appointment.vital_signs.filter(phase=VitalsPhase.RECOVERY)
+    if administration is not None:
+        readings = readings.filter(recorded_at__gte=administration.ended_at)
+    return readings.order_by("-recorded_at", "-pk").first()
+
+
+def _discharged_over(recovery: Recovery) -> bool:
+    """Whether the recovery's latest recording was a prescriber's discharge over out-of-range vitals."""
+    latest = recovery.history.order_by("-history_date", "-history_id").first()
+    return latest is not None and (latest.history_change_reason or "").startswith(DISCHARGED_OVER_VITALS)
+
+
 def completion_missing(*, appointment: Appointment) -> list[str]:
     missing = []
-    if not Administration.objects.filter(appointment=appointment).exists():
+    administration = Administration.objects.filter(appointment=appointment).first()
+    if administration is None:
         missing.append("record the administration (dose, lot number, who gave it)")
-    if latest_vitals(appointment, VitalsPhase.RECOVERY) is None:
+    reading = _latest_recovery_vitals(appointment, administration)
+    if reading is None:
         missing.append("record recovery vitals")
-    if not Recovery.objects.filter(appointment=appointment).exists():
+    recovery = Recovery.objects.filter(appointment=appointment).first()
+    if recovery is None:
         missing.append("record the discharge time and who drives the patient home")
+    elif reading is not None:
+        # The discharge is the last word: the reading it was recorded over is the one that counts,
+        # and a reading taken after it must be answered by recording the discharge again.
+        if reading.recorded_at > recovery.recorded_at:
+            missing.append("record the discharge again: recovery vitals were recorded after the discharge")
+        elif vitals_problems(reading, thresholds_for(site=appointment.site)) and not _discharged_over(recovery):
+            missing.append(
+                "re-measure the recovery vitals (outside the clinic's limits) and record the discharge again; "
+                "a prescriber may discharge over them with a reason"
+            )
     return missing
 
 
@@ -573,28 +602,66 @@ def recovery_record(
     driver_name: str,
     actor: AbstractBaseUser,
     now: dt.datetime,
+    override_reason: str = "",
 ) -> Recovery:
-    """Record recovery and discharge; recording again replaces the earlier answer (kept in history)."""
+    """Record recovery and discharge; recording again replaces the earlier answer (kept in history).
+
+    The discharge follows a recovery (post-infusion) reading taken after the administration ended;
+    while the latest such reading is outside the site's limits it is refused, unless a prescriber
+    records it over them with `override_reason` (kept as the history's change reason)."""
     appointment = _lock(appointment)
     _require_arrived(appointment, "record the discharge")
     driver_name = driver_name.strip()
     if not driver_name:
-        raise InvalidInput("Name who drives the patient home; the patient must not drive after a session.")
+        raise InvalidInput(
+            "Name who drives the patient home; the patient must not drive after a session.",
+            details={"field": "driver_name"},
+        )
     if discharged_at > now:
-        raise InvalidInput("The discharge time cannot be in the future.")
+        raise InvalidInput("The discharge time cannot be in the future.", details={"field": "discharged_at"})
     administration = _require_administration(appointment, "recovery and discharge follow it")
+    zone = appointment.site.zone
     earliest = administration.ended_at + _min_monitoring()
     if discharged_at <= administration.ended_at or discharged_at < earliest:
-        local = earliest.astimezone(appointment.site.zone)
         raise InvalidInput(
             f"The discharge must be at least {_monitoring_words()} after the administration ended "
-            f"(not before {local:%H:%M}).",
+            f"(not before {earliest.astimezone(zone):%H:%M}).",
             details={"field": "discharged_at"},
         )
+    reading = _latest_recovery_vitals(appointment, administration)
+    if reading is None:
+        raise InvalidState(
+            "Record recovery (post-infusion) vitals first: the discharge follows a reading taken after the "
+            f"administration ended (at {administration.ended_at.astimezone(zone):%H:%M})."
+        )
+    # At minute precision, as the form takes times: a discharge at 11:30 follows a reading at 11:30:40.
+    if reading.recorded_at >= discharged_at.replace(second=0, microsecond=0) + dt.timedelta(minutes=1):
+        raise InvalidInput(
+            f"The discharge must come after the latest recovery vitals (taken at "
+            f"{reading.recorded_at.astimezone(zone):%H:%M}).",
+            details={"field": "discharged_at"},
+        )
+    problems = vitals_problems(reading, thresholds_for(site=appointment.site))
+    override_reason = override_reason.strip()
+    if problems and not override_reason:
+        raise InvalidState(
+            f"The latest recovery vitals (taken at {reading.recorded_at.astimezone(zone):%H:%M}) are outside "
+            f"the clinic's limits: {'; '.join(problems)}. Re-measure and record the new reading before the "
+            "discharge; a prescriber may record the discharge over these readings with a reason.",
+            details={"problems": problems},
+        )
+    if problems and not is_prescriber(actor):
+        raise InvalidInput(
+            "Only a prescriber may record the discharge over recovery vitals outside the clinic's limits.",
+            details={"field": "override_reason"},
+        )
     if any(not effect.active for effect in side_effects):
-        raise InvalidInput("One of the side effects is no longer on the clinic's list.")
+        retired = ", ".join(effect.label for effect in side_effects if not effect.active)
+        raise InvalidInput(f"{retired} is no longer on the list; choose again.", details={"field": "side_effects"})
     recovery = Recovery.objects.filter(appointment=appointment).first() or Recovery(appointment=appointment)
     reason = "Discharge corrected" if recovery.pk else "Discharge recorded"
+    if problems:
+        reason = f"{DISCHARGED_OVER_VITALS} ({'; '.join(problems)}): {override_reason}"
     recovery.other_side_effects = other_side_effects.strip()
     recovery.notes = notes.strip()
     recovery.discharged_at = discharged_at

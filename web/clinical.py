@@ -21,6 +21,7 @@ from clinic.models import Role
 from clinical import selectors, services
 from clinical.forms import AdministrationForm, ClearStartForm, LogFilterForm, RecoveryForm, VitalsForm
 from clinical.models import VitalsPhase
+from measures.selectors import outcome_summary
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.services import appointment_complete, appointment_start
 from web.access import page_required, scoped
@@ -82,6 +83,9 @@ def _render(
         "is_prescriber": request.staff.role == Role.PRESCRIBER,  # type: ignore[attr-defined]
         "can_start": appointment.status == AppointmentStatus.CHECKED_IN,
         "can_complete": appointment.status in services.ARRIVED,
+        # The chart's flags (the latest response of each questionnaire, when it flags an item) where
+        # the infusion happens: self-harm thoughts on the latest PHQ-9 are read at the chair.
+        "measure_flags": outcome_summary(patient=appointment.patient, now=timezone.now()).latest_flagged,
     }
     return render(request, "clinical/session.html", context, status=status)
 
@@ -109,6 +113,9 @@ def _perform(request: HttpRequest, appointment: Appointment, which: str, form: A
             driver_name=data["driver_name"],
             actor=user,
             now=now,
+            # A prescriber's documented decision to discharge over out-of-range recovery vitals; the
+            # field is not offered to anyone else, so what they send is not a decision of theirs.
+            override_reason=data["override_reason"] if staff.role == Role.PRESCRIBER else "",
         )
         return "Recovery and discharge recorded."
     if which == "start":
@@ -160,10 +167,20 @@ LOG_PAGE_ROWS = 500
 
 
 def _log_filters(form: LogFilterForm) -> dict[str, Any] | None:
-    """The days asked for ({} for none), or None when a day is not a valid date."""
+    """The days asked for ({} for none), or None when a day is not a valid date or the range ends
+    before it begins (the form then says why)."""
     if not form.is_bound:
         return {}
-    return form.cleaned_data if form.is_valid() else None
+    if not form.is_valid():
+        return None
+    first, last = form.cleaned_data.get("date_from"), form.cleaned_data.get("date_to")
+    if first is not None and last is not None and first > last:
+        form.add_error(
+            "date_from",
+            f"From ({first:%-d %b %Y}) is after To ({last:%-d %b %Y}): choose a From day on or before the To day.",
+        )
+        return None
+    return form.cleaned_data
 
 
 def _log_rows(request: HttpRequest, filters: dict[str, Any]) -> QuerySet[Any]:
@@ -178,7 +195,8 @@ def _log_rows(request: HttpRequest, filters: dict[str, Any]) -> QuerySet[Any]:
 @page_required("cs_log")
 def controlled_substance_log(request: HttpRequest) -> HttpResponse:
     """The latest LOG_PAGE_ROWS entries of the days asked for, in the register's order; the CSV has them all.
-    A day that is not a valid date lists nothing (400) rather than the whole register."""
+    A day that is not a valid date, or a range that ends before it begins, lists nothing (400) rather
+    than the whole register or an empty one."""
     form = LogFilterForm(request.GET or None)
     entries: list[Any] = []
     total = 0

@@ -81,7 +81,8 @@ def test_a_session_is_recorded_and_completed_through_the_api(ward, at_chair):
     assert nurse.post(f"/api/v1/appointments/{ward.session.pk}/start/").status_code == 200
     incomplete = nurse.post(f"/api/v1/appointments/{ward.session.pk}/complete/")
     assert incomplete.status_code == 409 and incomplete.json()["error"]["code"] == "session_record_incomplete"
-    # Vitals at 15:05; the infusion runs after them, and the discharge follows 30 minutes of monitoring.
+    # Vitals at 15:05; the infusion runs after them, and the discharge follows 30 minutes of monitoring
+    # and the recovery vitals.
     with time_machine.travel(dt.datetime(2026, 3, 2, 16, 30, tzinfo=dt.UTC), tick=False):
         given = nurse.post(
             f"{base}/administration/",
@@ -106,7 +107,7 @@ def test_a_session_is_recorded_and_completed_through_the_api(ward, at_chair):
             f"{base}/recovery/",
             {
                 "side_effects": [],
-                "discharged_at": "2026-03-02T16:25:00Z",
+                "discharged_at": "2026-03-02T16:30:00Z",  # after the recovery vitals just taken
                 "driver_name": "Sam Diaz",
             },
             format="json",

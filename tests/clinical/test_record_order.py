@@ -40,6 +40,20 @@ def _administer(ward, **overrides):
     return services.administration_record(**{**values, **overrides})
 
 
+def _recovery_vitals(ward, now):
+    """A normal recovery (post-infusion) reading: the discharge follows one."""
+    return services.vitals_record(
+        appointment=ward.session,
+        phase="recovery",
+        systolic=126,
+        diastolic=80,
+        heart_rate=74,
+        spo2=98,
+        actor=ward.nurse.user,
+        now=now,
+    )
+
+
 def _discharge(ward, discharged_at):
     return services.recovery_record(
         appointment=ward.session,
@@ -93,6 +107,7 @@ def test_discharge_in_the_minute_the_infusion_ends_is_refused_until_the_monitori
         with pytest.raises(InvalidInput, match="at least 30 minutes of monitoring") as caught:
             _discharge(ward, too_soon)
         assert caught.value.details["field"] == "discharged_at"
+    _recovery_vitals(ward, given.ended_at + dt.timedelta(minutes=20))
     recovery = _discharge(ward, given.ended_at + dt.timedelta(minutes=30))
     assert recovery.discharged_at == given.ended_at + dt.timedelta(minutes=30)
 
@@ -165,6 +180,7 @@ def test_recovery_and_discharge_are_refused_until_the_administration_is_recorded
     assert not Recovery.objects.exists()
     assert not VitalSigns.objects.filter(phase="recovery").exists()
     given = _administer(ward)
+    _recovery_vitals(ward, given.ended_at + dt.timedelta(minutes=30))
     assert _discharge(ward, given.ended_at + dt.timedelta(minutes=45)).pk
 
 

@@ -20,6 +20,16 @@ VITALS_AT = SESSION_START + dt.timedelta(minutes=5)
 
 def _recovery_with(ward, effect: SideEffect) -> Recovery:
     record_administration(ward.session, ward.nurse.user, start=VITALS_AT)
+    services.vitals_record(  # the discharge follows recovery vitals
+        appointment=ward.session,
+        phase="recovery",
+        systolic=126,
+        diastolic=80,
+        heart_rate=74,
+        spo2=98,
+        actor=ward.nurse.user,
+        now=VITALS_AT + dt.timedelta(minutes=80),
+    )
     return services.recovery_record(
         appointment=ward.session,
         side_effects=[effect],
