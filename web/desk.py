@@ -1,5 +1,5 @@
 """Front-desk pages: the day board, the week, patient search, booking a
-course and the session buttons (check in, no-show, cancel)."""
+course and the session buttons (check in, no-show, cancel, the ride home)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core import signing
@@ -24,6 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinic.audit import patient_ids_of, patients_shown
 from clinic.errors import DomainError
+from clinic.form_fields import RefusesControlCharacters
 from clinic.models import Chair, Closure, Role, Shift, Site, StaffMember
 from clinic.permissions import sites_of
 from clinic.public_holidays import closed_all_day, site_public_holiday
@@ -55,6 +57,7 @@ from scheduling.services import (
     appointment_check_in,
     appointment_confirm,
     appointment_mark_no_show,
+    appointment_set_ride,
     appointment_undo_check_in,
     course_book,
     course_propose,
@@ -555,6 +558,11 @@ def book_course(request: HttpRequest, plan_id: int) -> HttpResponse:
     )
 
 
+class RideHomeForm(RefusesControlCharacters, forms.Form):
+    # Blank and too long are the service's to refuse, in the words the API answers too.
+    ride_home = forms.CharField(label="Driver home", required=False, strip=True)
+
+
 def _appointment_for_staff(request: HttpRequest, appointment_id: int) -> Appointment:
     return get_object_or_404(scoped(Appointment.objects.select_related("patient", "site"), request), pk=appointment_id)
 
@@ -624,6 +632,15 @@ def appointment_action(request: HttpRequest, appointment_id: int, action: str) -
         elif action == "confirm":
             appointment_confirm(appointment=appointment, actor=request.user, now=now)
             messages.success(request, f"{name}'s session is confirmed.")
+        elif action == "ride":
+            ride = RideHomeForm(request.POST)
+            if not ride.is_valid():
+                messages.error(request, " ".join(ride.errors["ride_home"]))
+                return redirect(back)
+            appointment_set_ride(
+                appointment=appointment, ride_home=ride.cleaned_data["ride_home"], actor=request.user, now=now
+            )
+            messages.success(request, f"{name}'s ride home is recorded.")
         elif action == "no-show":
             outcome = appointment_mark_no_show(appointment=appointment, actor=request.user, now=now)
             messages.success(request, f"{name} is marked as a no-show. {outcome.course}")

@@ -1,8 +1,8 @@
 """Appointments and their actions, and reminders (read only).
 
-Front desk and clinicians book, move, cancel, check in and mark no-shows; clinicians
-start and complete sessions. A patient sees only their own sessions and may confirm
-or cancel them online until the site's notice period (ReminderPolicy.patient_notice_hours)."""
+Front desk and clinicians book, move, cancel, check in, record who drives the patient home
+and mark no-shows; clinicians start and complete sessions. A patient sees only their own
+sessions and may confirm or cancel them online until the site's notice period (ReminderPolicy.patient_notice_hours)."""
 
 from __future__ import annotations
 
@@ -139,6 +139,17 @@ class UndoCheckInSerializer(api_fields.StrictSerializer):
     reason = serializers.CharField(max_length=2000, help_text="Why the check-in was a mistake; kept in history.")
 
 
+class RideSerializer(api_fields.StrictSerializer):
+    # Length and blankness are the service's to refuse (InvalidInput naming the field), in the
+    # same words the board shows.
+    ride_home = serializers.CharField(
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Who drives the patient home after the session (the patient must not drive): "
+        "a name, and who they are to the patient; at most 120 characters.",
+    )
+
+
 class AppointmentFilter(django_filters.FilterSet):
     starts_after = api_fields.IsoDateTimeFilter(field_name="starts_at", lookup_expr="gte")
     starts_before = api_fields.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
@@ -171,6 +182,7 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
         "confirm": DESK | PATIENTS,
         "check_in": DESK,
         "undo_check_in": DESK,
+        "ride": DESK,
         "start": CLINICIANS,
         "complete": CLINICIANS,
         "no_show": DESK,
@@ -348,6 +360,22 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
                 actor=request.user,
                 reason=data["reason"],
                 now=timezone.now(),
+            )
+        )
+
+    @extend_schema(
+        summary="Record who drives the patient home (a session booked, confirmed, checked in or in the chair); "
+        "the driver already on record changes nothing",
+        request=RideSerializer,
+        responses=AppointmentSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def ride(self, request, pk=None):
+        appointment = self.get_object()
+        data = self._valid(RideSerializer)
+        return self._answer(
+            services.appointment_set_ride(
+                appointment=appointment, ride_home=data["ride_home"], actor=request.user, now=timezone.now()
             )
         )
 

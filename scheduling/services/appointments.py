@@ -767,6 +767,42 @@ def appointment_note_add(
     return appointment
 
 
+RIDE_HOME_MAX_LENGTH = Appointment._meta.get_field("ride_home").max_length or 120
+# A ride is arranged for a session still to come or under way; one that is over (completed,
+# missed, cancelled) or only held by an outside system has nobody to drive home.
+RIDE_STATUSES = (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR)
+
+
+@transaction.atomic
+def appointment_set_ride(
+    *, appointment: Appointment, ride_home: str, actor: AbstractBaseUser | None, now: dt.datetime
+) -> Appointment:
+    """Record who drives the patient home after the session (the patient must not drive).
+    Recording the driver already on record changes nothing and writes no history, so a retried
+    call does no harm. `now` is taken for the services' common signature; the record has no stamp."""
+    driver = (ride_home or "").strip()
+    if not driver:
+        raise InvalidInput(
+            "Give who drives the patient home (a name, and who they are to the patient); "
+            "the patient must not drive after the session.",
+            details={"field": "ride_home"},
+        )
+    if len(driver) > RIDE_HOME_MAX_LENGTH:
+        raise InvalidInput(
+            f"Who drives the patient home takes at most {RIDE_HOME_MAX_LENGTH} characters "
+            f"({len(driver)} given); shorten it and put the rest in the session's notes.",
+            details={"field": "ride_home"},
+        )
+    appointment = Appointment.objects.select_for_update(of=("self",)).select_related("site").get(pk=appointment.pk)
+    require_works_at(actor, appointment.site)
+    _require(appointment, RIDE_STATUSES, "record the ride home of")
+    if appointment.ride_home == driver:
+        return appointment  # already on record: a retry is harmless
+    appointment.ride_home = driver
+    save_with_history(appointment, fields=["ride_home"], actor=actor, reason="Ride home recorded")
+    return appointment
+
+
 @transaction.atomic
 def appointment_cancel(
     *,
