@@ -28,6 +28,7 @@ from clinical.models import (
     VitalsPhase,
     VitalsThresholds,
 )
+from patients.models import SCREENING_PLAUSIBLE
 from scheduling.errors import InvalidInput, InvalidState
 from scheduling.models import Appointment, AppointmentStatus
 
@@ -40,10 +41,12 @@ WEIGHT_BASED_ROUTES = (Route.IV, Route.IM)
 DOSE_TOLERANCE = Decimal("0.05")
 
 # Readings a person could have; the database holds the same ranges as check constraints.
+# A living, seated adult's readings (the VitalSigns constraints hold the same); the screening at the
+# evaluation takes the same ranges, so one place states them for both.
 PLAUSIBLE = {
-    "systolic": (60, 260),
-    "diastolic": (30, 160),
-    "heart_rate": (25, 250),
+    "systolic": SCREENING_PLAUSIBLE["systolic_bp"],
+    "diastolic": SCREENING_PLAUSIBLE["diastolic_bp"],
+    "heart_rate": SCREENING_PLAUSIBLE["heart_rate"],
     "spo2": (50, 100),
 }
 LABELS = {

@@ -224,10 +224,9 @@ class PatientFlag(models.Model):
         return f"{self.patient}: {self.contraindication}"
 
 
-# Screening readings a person could have: the session vitals' ranges (clinical.services.PLAUSIBLE).
-# patients may not import clinical (the floors run down), so they are written here too and
-# tests/web/test_evaluation_plausible_readings.py keeps the two the same. The field validators
-# hold them, so a form or an API answer names the field and the range.
+# Screening readings a person could have, the session vitals' ranges too (clinical.services.PLAUSIBLE
+# reads them from here; the VitalSigns constraints in clinical/models.py state the same numbers). The
+# field validators hold them, so a form or an API answer names the field and the range.
 SCREENING_PLAUSIBLE: dict[str, tuple[int, int]] = {
     "systolic_bp": (60, 260),
     "diastolic_bp": (30, 160),
