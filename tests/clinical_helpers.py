@@ -37,6 +37,29 @@ def record_pre_vitals(
     )
 
 
+def record_recovery_vitals(
+    appointment: Appointment,
+    user,
+    *,
+    now: dt.datetime,
+    systolic: int = 126,
+    diastolic: int = 80,
+    heart_rate: int = 74,
+    spo2: int = 98,
+):
+    """A recovery (post-infusion) reading, normal unless told: the discharge follows one."""
+    return clinical.vitals_record(
+        appointment=appointment,
+        phase=VitalsPhase.RECOVERY,
+        systolic=systolic,
+        diastolic=diastolic,
+        heart_rate=heart_rate,
+        spo2=spo2,
+        actor=user,
+        now=now,
+    )
+
+
 def record_administration(appointment: Appointment, nurse_user=None, *, start: dt.datetime | None = None):
     """Normal vitals, then 0.5 mg/kg IV from 5 to 45 minutes after `start` (the session's start by
     default), given by `nurse_user` (the session's nurse by default). Returns the Administration."""
@@ -66,16 +89,7 @@ def record_session_for_completion(appointment: Appointment, nurse_user=None) -> 
     user = nurse_user or appointment.nurse.user
     start = appointment.starts_at
     record_administration(appointment, user)
-    clinical.vitals_record(
-        appointment=appointment,
-        phase=VitalsPhase.RECOVERY,
-        systolic=126,
-        diastolic=80,
-        heart_rate=74,
-        spo2=98,
-        actor=user,
-        now=start + dt.timedelta(minutes=80),
-    )
+    record_recovery_vitals(appointment, user, now=start + dt.timedelta(minutes=80))
     clinical.recovery_record(
         appointment=appointment,
         side_effects=[],

@@ -14,14 +14,14 @@ from django.urls import reverse
 
 from clinical import services
 from clinical.errors import SessionRecordIncomplete
-from clinical.models import Recovery, SideEffect, VitalsPhase
+from clinical.models import Recovery, SideEffect
 from measures.models import Source
 from measures.services import questionnaire_submit
 from scheduling import services as scheduling
 from scheduling.errors import InvalidInput, InvalidState
 from scheduling.models import AppointmentStatus
 from tests.clinical.conftest import SESSION_START
-from tests.clinical_helpers import record_administration
+from tests.clinical_helpers import record_administration, record_recovery_vitals
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -35,13 +35,7 @@ ABNORMAL = {"systolic": 188, "diastolic": 114, "heart_rate": 126, "spo2": 90}
 
 
 def _recovery_vitals(ward, when=RECOVERY_AT, **readings):
-    return services.vitals_record(
-        appointment=ward.session,
-        phase=VitalsPhase.RECOVERY,
-        actor=ward.nurse.user,
-        now=when,
-        **(readings or NORMAL),
-    )
+    return record_recovery_vitals(ward.session, ward.nurse.user, now=when, **(readings or NORMAL))
 
 
 def _discharge(ward, actor=None, *, discharged_at=DISCHARGE_AT, now=NOW, **extra):

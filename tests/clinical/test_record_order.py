@@ -16,7 +16,7 @@ from clinical import services
 from clinical.models import Administration, ControlledSubstanceEntry
 from scheduling.errors import InvalidInput
 from tests.clinical.conftest import SESSION_START
-from tests.clinical_helpers import record_pre_vitals
+from tests.clinical_helpers import record_pre_vitals, record_recovery_vitals
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -41,17 +41,7 @@ def _administer(ward, **overrides):
 
 
 def _recovery_vitals(ward, now):
-    """A normal recovery (post-infusion) reading: the discharge follows one."""
-    return services.vitals_record(
-        appointment=ward.session,
-        phase="recovery",
-        systolic=126,
-        diastolic=80,
-        heart_rate=74,
-        spo2=98,
-        actor=ward.nurse.user,
-        now=now,
-    )
+    return record_recovery_vitals(ward.session, ward.nurse.user, now=now)
 
 
 def _discharge(ward, discharged_at):
@@ -167,16 +157,7 @@ def test_recovery_and_discharge_are_refused_until_the_administration_is_recorded
     with pytest.raises(InvalidState, match="Record the administration first"):
         _discharge(ward, VITALS_AT + dt.timedelta(minutes=90))
     with pytest.raises(InvalidState, match="Record the administration first"):
-        services.vitals_record(
-            appointment=ward.session,
-            phase="recovery",
-            systolic=126,
-            diastolic=80,
-            heart_rate=74,
-            spo2=98,
-            actor=ward.nurse.user,
-            now=VITALS_AT + dt.timedelta(minutes=60),
-        )
+        _recovery_vitals(ward, VITALS_AT + dt.timedelta(minutes=60))
     assert not Recovery.objects.exists()
     assert not VitalSigns.objects.filter(phase="recovery").exists()
     given = _administer(ward)

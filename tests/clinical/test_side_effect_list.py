@@ -11,7 +11,7 @@ from clinic.models import Role
 from clinical import services
 from clinical.models import Recovery, SideEffect
 from tests.clinical.conftest import SESSION_START
-from tests.clinical_helpers import record_administration
+from tests.clinical_helpers import record_administration, record_recovery_vitals
 from tests.factories import PASSWORD, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -20,16 +20,7 @@ VITALS_AT = SESSION_START + dt.timedelta(minutes=5)
 
 def _recovery_with(ward, effect: SideEffect) -> Recovery:
     record_administration(ward.session, ward.nurse.user, start=VITALS_AT)
-    services.vitals_record(  # the discharge follows recovery vitals
-        appointment=ward.session,
-        phase="recovery",
-        systolic=126,
-        diastolic=80,
-        heart_rate=74,
-        spo2=98,
-        actor=ward.nurse.user,
-        now=VITALS_AT + dt.timedelta(minutes=80),
-    )
+    record_recovery_vitals(ward.session, ward.nurse.user, now=VITALS_AT + dt.timedelta(minutes=80))
     return services.recovery_record(
         appointment=ward.session,
         side_effects=[effect],
