@@ -7,6 +7,8 @@ and clinic administrators (who audit it). The front desk and patients get 403.""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -178,6 +180,12 @@ class LogFilterSerializer(api_fields.StrictQueryMixin, serializers.Serializer):
     date_from = api_fields.DateField(required=False)
     date_to = api_fields.DateField(required=False)
     site = api_fields.PrimaryKeyRelatedField(queryset=Site.objects.all(), required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        wrong = selectors.reversed_days(attrs.get("date_from"), attrs.get("date_to"))
+        if wrong is not None:
+            raise serializers.ValidationError({"date_from": wrong})
+        return attrs
 
 
 class SessionRecordSerializer(serializers.Serializer):

@@ -20,6 +20,14 @@ from scheduling.engine.wallclock import day_bounds, opening_instant
 from scheduling.models import BLOCKING_STATUSES, Appointment, Protocol
 
 
+def reversed_days(first: dt.date | None, last: dt.date | None) -> str | None:
+    """What is wrong with a log's day range that ends before it begins (the page, its CSV and the
+    API refuse it alike: an empty register read as "nothing given" would mislead), or None."""
+    if first is not None and last is not None and first > last:
+        return f"From ({first:%-d %b %Y}) is after To ({last:%-d %b %Y}): choose a From day on or before the To day."
+    return None
+
+
 def controlled_substance_log(
     *, date_from: dt.date | None = None, date_to: dt.date | None = None, site: Site | None = None
 ) -> QuerySet[ControlledSubstanceEntry]:

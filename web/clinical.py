@@ -173,12 +173,9 @@ def _log_filters(form: LogFilterForm) -> dict[str, Any] | None:
         return {}
     if not form.is_valid():
         return None
-    first, last = form.cleaned_data.get("date_from"), form.cleaned_data.get("date_to")
-    if first is not None and last is not None and first > last:
-        form.add_error(
-            "date_from",
-            f"From ({first:%-d %b %Y}) is after To ({last:%-d %b %Y}): choose a From day on or before the To day.",
-        )
+    wrong = selectors.reversed_days(form.cleaned_data.get("date_from"), form.cleaned_data.get("date_to"))
+    if wrong is not None:
+        form.add_error("date_from", wrong)
         return None
     return form.cleaned_data
 

@@ -115,6 +115,18 @@ def test_a_day_range_that_ends_before_it_begins_is_refused_on_the_page_and_the_c
     assert same_day.status_code == 200 and 'data-testid="cs-entry"' in same_day.content.decode()
 
 
+@pytest.mark.parametrize("path", ["controlled-substance-log/", "controlled-substance-log/export/"])
+def test_the_api_refuses_a_reversed_day_range_as_the_page_does(ward, path):
+    """An auditor's export with From after To answered 200 and an empty register ("nothing given")."""
+    record_administration(ward.session, ward.nurse.user)
+    api = ward.client("clinic_admin")
+    refused = api.get(f"/api/v1/clinical/{path}", {"date_from": "2026-03-03", "date_to": "2026-03-02"})
+    assert refused.status_code == 400, refused.content[:300]
+    assert "From (3 Mar 2026) is after To (2 Mar 2026)" in refused.json()["error"]["fields"]["date_from"][0]
+    same_day = api.get(f"/api/v1/clinical/{path}", {"date_from": "2026-03-02", "date_to": "2026-03-02"})
+    assert same_day.status_code == 200 and b"LOT-TEST-1" in same_day.content
+
+
 def test_the_log_with_its_corrected_by_reads_on_the_embedded_sqlite(tmp_path, tmp_path_factory):
     """The embedded default (SQLite) runs the same query, the line that corrects each included."""
     code = """
