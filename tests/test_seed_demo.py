@@ -144,7 +144,9 @@ def test_completed_sessions_have_the_record_the_completion_gate_asks_for(seeded)
         assert (line.total_mg, line.route, line.administered_at) == (given.total_mg, given.route, given.started_at)
         pre = latest_vitals(session, VitalsPhase.PRE)
         after = latest_vitals(session, VitalsPhase.RECOVERY)
-        assert session.starts_at <= pre.recorded_at < given.started_at < given.ended_at <= after.recorded_at
+        # The session record's order: check-in, pre-infusion vitals, the chair (the start gate), the infusion.
+        assert session.checked_in_at <= pre.recorded_at <= session.in_chair_at <= given.started_at
+        assert given.started_at < given.ended_at <= after.recorded_at
         assert after.recorded_at <= session.recovery.discharged_at < session.ends_at
         assert session.recovery.discharged_at >= given.ended_at + monitoring
         assert not start_hold_reasons(appointment=session)

@@ -536,7 +536,8 @@ class Seeder:
         for session in sessions:
             nurse = session.nurse
             assert session.in_chair_at is not None and nurse is not None and session.plan is not None
-            pre_at = session.in_chair_at + dt.timedelta(minutes=1)
+            # Taken between the check-in and the chair: the start gate lets nobody in the chair without it.
+            pre_at = session.in_chair_at - dt.timedelta(minutes=rng.randint(2, 8))
             if pre_at > self.now:
                 continue
             VitalSigns.objects.create(
@@ -551,7 +552,7 @@ class Seeder:
             protocol = session.plan.protocol
             weight = weights.setdefault(session.patient_id, Decimal(rng.randrange(110, 200)) / 2)
             dose = Decimal("0.5")
-            started = pre_at + dt.timedelta(minutes=rng.randint(3, 10))
+            started = session.in_chair_at + dt.timedelta(minutes=rng.randint(2, 8))
             ended = started + dt.timedelta(minutes=(protocol.infusion_minutes or 40) + rng.randint(-2, 3))
             given = Administration.objects.create(
                 appointment=session,
