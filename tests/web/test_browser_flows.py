@@ -176,7 +176,7 @@ def test_front_desk_books_a_make_up_session_for_a_missed_one(page: Page, live_se
     log_in(page, live_server.url, "desk_rita")
     page.goto(f"{live_server.url}/patients/{plan.patient_id}/")
     page.get_by_role("link", name="Book one session").click()
-    page.get_by_label("Make-up for a missed session").check()
+    page.get_by_label("Induction or make-up session").check()
     page.get_by_label("From").fill((last_kept + timedelta(days=1)).isoformat())
     page.get_by_label("To").fill((last_kept + timedelta(days=7)).isoformat())
     page.get_by_role("button", name="Show free times").click()
