@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from django.contrib.auth.models import AbstractBaseUser, User
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Field, QuerySet
 
 from clinic.models import Chair, Site, StaffMember
@@ -111,6 +111,24 @@ def translate_integrity_error(exc: IntegrityError) -> BookingConflict | None:
             details={"constraint": name, "reason": _CONSTRAINT_REASONS[name]},
         )
     return None
+
+
+def translate_deadlock(exc: OperationalError) -> BookingConflict | None:
+    """Two bookings whose rows exclude each other (the same chair, or the same patient, at the same
+    time), inserted at the same moment, can each wait on the other in PostgreSQL's exclusion-
+    constraint check; PostgreSQL then aborts one as a deadlock. That booking lost the race, as the
+    constraint's own refusal says when the other has committed first: a conflict, not an error."""
+    cause = exc.__cause__
+    if getattr(cause, "pgcode", None) != "40P01":
+        return None
+    context = getattr(getattr(cause, "diag", None), "context", None) or ""
+    if "exclusion constraint" not in context or Appointment._meta.db_table not in context:
+        return None
+    return BookingConflict(
+        "Not booked: the chair or the patient was just booked by someone else for that time (two bookings "
+        "met at the same moment); choose the time again.",
+        details={"constraint": None, "reason": "taken_concurrently"},
+    )
 
 
 @dataclass(frozen=True)
@@ -344,6 +362,11 @@ def insert_sessions(
         if conflict is None:
             raise
         raise conflict from exc
+    except OperationalError as exc:
+        lost = translate_deadlock(exc)
+        if lost is None:
+            raise
+        raise lost from exc
     if plan is not None:
         renumber(plan)
         by_start = {a.starts_at: a for a in plan.appointments.filter(pk__in=[a.pk for a in created])}
