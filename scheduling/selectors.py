@@ -1164,68 +1164,62 @@ def _equipped_sql() -> str:
     return "c.equipment @> jsonb_build_array(p.route)"
 
 
-def _shortest_session_sql() -> str:
-    """A query of one row and one column: the shortest chair time of the active protocols a site can
-    give, those whose route one of its active chairs is equipped for (`_equipped_sql`), else of every
-    active protocol. A chair gap shorter than it is lost. One %s: the site's id. Shared by
-    `shortest_session_minutes` and the level placement's one read (`_placement_rows`), so both
-    measure a site alike; the board measures each chair (`shortest_session_minutes_by_chair`)."""
+def _shortest_by_chair_sql() -> str:
+    """A query of rows (chair_id, minutes): each active chair of a site -> the shortest chair time of
+    the active protocols whose route that chair is equipped for (`_equipped_sql`), a chair equipped
+    for none left out; then one row (NULL, the shortest chair time of every active protocol), its
+    minutes NULL without any active protocol. One %s: the site's id. Shared by the board
+    (`shortest_session_minutes_by_chair`) and the level placement's one read (`_placement_rows`),
+    so both measure a chair's gaps alike."""
     protocol, chair = Protocol._meta.db_table, Chair._meta.db_table
-    equipped = f"SELECT 1 FROM {chair} c WHERE {_equipped_sql()}"  # noqa: S608
     return (
-        f"SELECT COALESCE(MIN(CASE WHEN EXISTS ({equipped} AND c.site_id = %s AND c.active)"  # noqa: S608
-        f" THEN p.session_minutes END), MIN(p.session_minutes)) FROM {protocol} p WHERE p.active"
+        f"SELECT c.id AS chair_id, MIN(p.session_minutes) AS minutes FROM {chair} c JOIN {protocol} p"  # noqa: S608
+        f" ON {_equipped_sql()} WHERE c.site_id = %s AND c.active AND p.active GROUP BY c.id"
+        f" UNION ALL SELECT NULL, MIN(p.session_minutes) FROM {protocol} p WHERE p.active"
     )
 
 
-def shortest_session_minutes(*, site: Site) -> int | None:
-    """The shortest chair time of the active protocols `site` can give (its chairs' equipment), else
-    of every active protocol: a chair gap shorter than it is lost. None without an active protocol."""
-    with connection.cursor() as cursor:
-        cursor.execute(_shortest_session_sql(), [site.pk])
-        (shortest,) = cursor.fetchone()
-    return shortest
+def _shortest_by_chair(rows: Iterable[tuple[int | None, int | None]]) -> dict[int, int] | None:
+    """The rows of `_shortest_by_chair_sql` as chair id -> minutes; None without any active protocol."""
+    rows = list(rows)
+    if not any(chair_id is None and shortest is not None for chair_id, shortest in rows):
+        return None
+    return {chair_id: shortest for chair_id, shortest in rows if chair_id is not None and shortest is not None}
 
 
 def shortest_session_minutes_by_chair(*, site: Site) -> dict[int, int] | None:
     """Each active chair of `site` -> the shortest chair time of the active protocols whose route that
     chair is equipped for: a gap in the chair shorter than it is lost. A chair equipped for no active
     protocol's route is left out (no session of a protocol can be booked in it, so no gap there is of
-    use). None without any active protocol at all. One query, grouped by chair, however many chairs."""
-    protocol, chair = Protocol._meta.db_table, Chair._meta.db_table
-    sql = (
-        f"SELECT c.id, MIN(p.session_minutes) FROM {chair} c JOIN {protocol} p ON {_equipped_sql()}"  # noqa: S608
-        " WHERE c.site_id = %s AND c.active AND p.active GROUP BY c.id"
-        f" UNION ALL SELECT NULL, MIN(p.session_minutes) FROM {protocol} p WHERE p.active"
-    )
+    use). None without any active protocol at all. One query, grouped by chair, however many chairs.
+    The level placement reads the same within its one read (`_placement_rows`)."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [site.pk])
-        rows = cursor.fetchall()
-    if not any(chair_id is None and shortest is not None for chair_id, shortest in rows):
-        return None
-    return {chair_id: shortest for chair_id, shortest in rows if chair_id is not None}
+        cursor.execute(_shortest_by_chair_sql(), [site.pk])
+        return _shortest_by_chair(cursor.fetchall())
 
 
 def _placement_rows(
     site: Site, patient: Patient | None, *, with_template: bool
 ) -> tuple[
-    int | None,
+    dict[int, int] | None,
     list[dict[str, Any]],
     tuple[dt.time, dt.time] | None,
     list[tuple[dt.datetime, int]],
     tuple[dict[dt.date, dict[int, frozenset[dt.time]]], dict[dt.date, dict[tuple[int, dt.time], int]]],
 ]:
-    """What the level policy weighs besides the bookings, in one read: the shortest session the
-    site can give (`_shortest_session_sql`), the starts of the site's current day template, the
+    """What the level policy weighs besides the bookings, in one read: the shortest session each
+    chair can take (`_shortest_by_chair_sql`, as the board measures it; None without any active
+    protocol), the starts of the site's current day template, the
     opening hours it was solved for, and its day plans (`with_template`; the plans by day) and the latest sessions the
     patient attended at the site (latest first).
 
     One UNION ALL by hand, like the snapshot's: the level policy reads these on every proposal
     and booking, and building three ORM queries cost it more CPU than the database spends
-    answering them (`shortest_session_minutes`, `_template_entries`, `patient_habits` say
-    the same one at a time)."""
+    answering them (`shortest_session_minutes_by_chair`, `_template_entries`, `patient_habits`
+    say the same one at a time)."""
     table = {model: model._meta.db_table for model in (Appointment, DayPlan, DayTemplate)}
-    parts = [f"SELECT 'm', NULL, ({_shortest_session_sql()}), NULL"]
+    # One row per chair that takes an active protocol (its id as text), and one without a chair.
+    parts = [f"SELECT 'm', NULL, s.minutes, CAST(s.chair_id AS TEXT) FROM ({_shortest_by_chair_sql()}) s"]  # noqa: S608
     params: list[Any] = [site.pk]
     if patient is not None:
         parts.append(
@@ -1265,7 +1259,7 @@ def _placement_rows(
     with connection.cursor() as cursor:
         prepared_execute(cursor, " UNION ALL ".join(parts), params)
         found = cursor.fetchall()
-    shortest: int | None = None
+    shortest_rows: list[tuple[int | None, int | None]] = []
     entries: list[dict[str, Any]] = []
     template_opening: tuple[dt.time, dt.time] | None = None
     habits: list[tuple[dt.datetime, int]] = []
@@ -1275,7 +1269,7 @@ def _placement_rows(
     to_datetime = _datetime_reader(connection.vendor)
     for kind, starts_at, number, starts in found:
         if kind == "m":
-            shortest = number
+            shortest_rows.append((None if starts is None else int(starts), number))
         elif kind == "t":
             entries = list(json.loads(starts) or ())
         elif kind == "o":
@@ -1290,7 +1284,7 @@ def _placement_rows(
         plans[revisions[key]], plan_nurses[revisions[key]] = day_starts, day_nurses
     # A UNION ALL keeps no order between its parts: the latest session first, as the subquery read them.
     habits.sort(key=lambda row: row[0], reverse=True)
-    return shortest, entries, template_opening, habits, (plans, plan_nurses)
+    return _shortest_by_chair(shortest_rows), entries, template_opening, habits, (plans, plan_nurses)
 
 
 _EPOCH_DAY = dt.date(1970, 1, 1)
@@ -1347,7 +1341,7 @@ def site_placement(
     preferred_starts: dict[int, frozenset[dt.time]] | None = None,
 ) -> Placement:
     """How proposals at `site` choose among free times: the site's policy and, for the level
-    policy, what it weighs (the day template, the patient's habits, the shortest session).
+    policy, what it weighs (the day template, the patient's habits, each chair's shortest session).
     No query under the earliest policy, one under level."""
     if site.placement_policy != EARLIEST:
         shortest, entries, template_opening, habit_rows, (plans, plan_nurses) = _placement_rows(
@@ -1368,7 +1362,9 @@ def site_placement(
             chair_lanes=lanes,
             start_shifts=shifts,
             habits=_habits_of(habit_rows, site),
-            shortest_session=dt.timedelta(minutes=shortest) if shortest else None,
+            shortest_sessions=(
+                None if shortest is None else {chair_id: dt.timedelta(minutes=m) for chair_id, m in shortest.items()}
+            ),
         )
     return Placement(policy=EARLIEST)
 

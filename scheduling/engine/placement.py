@@ -37,7 +37,8 @@ feasible (start, chair) pairs a site's `placement_policy` chooses:
      (the chair gaps come after the habits, as after the earliest start: ahead of it they would
      change the placement of patients without habits, who tie here everywhere);
   d) within the day, packed from opening: the earliest start, then the fewest gaps left in
-     the chair shorter than the shortest session (`shortest_session`), then the least-used
+     the chair shorter than the shortest session that chair can take (`shortest_sessions`: a
+     chair equipped for no protocol's route has no such gap), then the least-used
      chair that day (booked minutes); the nurse is then, of those free for that time, the
      one the day template gives the chair (`chair_lanes`, when it was solved per nurse),
      then the one whose day it leaves the fewest minutes too short for another setup, then
@@ -125,8 +126,10 @@ class Placement:
     # shift (0, 1, ... by id) she is.
     start_shifts: Mapping[tuple[int, dt.time], tuple[dt.time, dt.time, int]] = field(default_factory=dict)
     habits: Habits = Habits()
-    # The shortest chair time of the site's protocols: a gap shorter than this is lost.
-    shortest_session: dt.timedelta | None = None
+    # chair id -> the shortest chair time of the protocols whose route the chair is equipped for:
+    # a gap in the chair shorter than this is lost. A chair left out takes no protocol, so no gap
+    # in it is of use and none counts against it. None (no protocol known): each slot's own length.
+    shortest_sessions: Mapping[int, dt.timedelta] | None = None
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -272,6 +275,15 @@ class DayLoad:
         return int(zero < gap_before < shortest) + int(zero < gap_after < shortest)
 
 
+def _gap_measure(shortest: Mapping[int, dt.timedelta] | None, chair_id: int, own_length: dt.timedelta) -> dt.timedelta:
+    """How long a gap in the chair must be to be of use: the shortest session the chair can take;
+    nothing for a chair that takes no protocol (no gap there counts as lost); the slot's own length
+    when no shortest session is known."""
+    if shortest is None:
+        return own_length
+    return shortest.get(chair_id, dt.timedelta(0))
+
+
 def _quarters_into(end: dt.datetime, since: dt.datetime) -> int:
     """How many quarter hours, begun, `end` lies after `since` (0 when it is not after it)."""
     seconds = (end - since).total_seconds()
@@ -405,7 +417,7 @@ class Placer:
         placement = self.placement
         habits = placement.habits
         preferred = placement.preferred_starts
-        shortest = placement.shortest_session
+        shortest = placement.shortest_sessions
         several_setups = site.setups_per_nurse is not None and site.setups_per_nurse > 1
         setups_per_nurse = site.setups_per_nurse or 1
         setup_length = dt.timedelta(minutes=availability.work.setup_minutes or 1)
@@ -435,7 +447,7 @@ class Placer:
                 )
                 weekday_miss = int(habits.weekday is not None and habits.weekday != local.weekday())
                 time_distance = abs(minute - usual_minute) if usual_minute is not None else 0
-                gap = shortest or (end - start)
+                own_length = end - start
                 # The least overlap any nurse free at this time would have: `_nurse_for` then gives
                 # the slot that nurse (the sweep's nurse is only one who is free).
                 hands = (
@@ -457,7 +469,7 @@ class Placer:
                     weekday_miss,
                     time_distance,
                     int(usual_chair is not None and usual_chair != chair_id),
-                    (minute, load.gaps_beside(chair_id, start, end, gap)),
+                    (minute, load.gaps_beside(chair_id, start, end, _gap_measure(shortest, chair_id, own_length))),
                     load.chair_minutes.get(chair_id, 0),
                     start,
                     chair_id,

@@ -15,7 +15,7 @@ from scheduling.selectors import (
     _template_entries,
     patient_habits,
     preferred_starts,
-    shortest_session_minutes,
+    shortest_session_minutes_by_chair,
     site_placement,
 )
 from tests.factories import AppointmentFactory, ChairFactory, PatientFactory, ProtocolFactory, SiteFactory
@@ -28,13 +28,22 @@ def minutes_of(duration: dt.timedelta | None) -> int | None:
     return int(duration.total_seconds() // 60) if duration else None
 
 
+def minutes_by_chair(shortest: dict[int, Any] | None) -> dict[str, int] | None:
+    """Chair id -> minutes (a timedelta's or a number's), keyed by text as JSON keeps them."""
+    if shortest is None:
+        return None
+    return {str(k): minutes_of(v) if isinstance(v, dt.timedelta) else v for k, v in shortest.items()}
+
+
 def level_site_read_both_ways() -> dict[str, Any]:
     site = SiteFactory(name="Level reads", placement_policy="level")
     other_site = SiteFactory(name="Elsewhere")
     zone = site.zone
-    # IV chairs only: the shorter nasal spray protocol is given elsewhere (the spray site's chair).
+    # IV chairs, and one that takes neither an IV nor a nasal spray protocol: the shorter nasal
+    # spray protocol is given elsewhere (the spray site's chair).
     first = ChairFactory(site=site, name="L1", equipment=[Route.IV])
     second = ChairFactory(site=site, name="L2", equipment=[Route.IV])
+    ChairFactory(site=site, name="Oral", equipment=[Route.ORAL])
     ProtocolFactory(name="Ninety minutes", session_minutes=90)
     ProtocolFactory(name="Retired, one hour", session_minutes=60, active=False)
     ProtocolFactory(name="Nasal spray, 75 minutes", route=Route.INTRANASAL, session_minutes=75)
@@ -137,7 +146,7 @@ def level_site_read_both_ways() -> dict[str, Any]:
                 f"{placement.habits.clock:%H:%M}" if placement.habits.clock else None,
                 placement.habits.chair_id,
             ],
-            "shortest": minutes_of(placement.shortest_session),
+            "shortest": minutes_by_chair(placement.shortest_sessions),
             "opening": [f"{t:%H:%M}" for t in placement.template_opening or ()],
             "plans": {
                 day.isoformat(): {str(k): sorted(f"{t:%H:%M}" for t in v) for k, v in starts.items()}
@@ -154,7 +163,7 @@ def level_site_read_both_ways() -> dict[str, Any]:
             "preferred": {str(k): sorted(f"{t:%H:%M}" for t in v) for k, v in _starts_of(entries).items()},
             "lanes": {str(e["chair_id"]): e["lane"] for e in entries},
             "habits": [habits.weekday, f"{habits.clock:%H:%M}" if habits.clock else None, habits.chair_id],
-            "shortest": shortest_session_minutes(site=site),
+            "shortest": minutes_by_chair(shortest_session_minutes_by_chair(site=site)),
             "opening": latest.inputs["opening"],
             "plans": {
                 day.isoformat(): {str(k): sorted(f"{t:%H:%M}" for t in v) for k, v in starts.items()}
@@ -163,8 +172,8 @@ def level_site_read_both_ways() -> dict[str, Any]:
             },
         },
         "spray_site_shortest": [
-            minutes_of(site_placement(spray_site).shortest_session),
-            shortest_session_minutes(site=spray_site),
+            minutes_by_chair(site_placement(spray_site).shortest_sessions),
+            minutes_by_chair(shortest_session_minutes_by_chair(site=spray_site)),
         ],
         "another_day": {
             str(k): sorted(f"{t:%H:%M}" for t in v)
@@ -180,7 +189,7 @@ def check(found: dict[str, Any]) -> None:
         "preferred": {str(first): ["08:15"], str(second): ["09:00", "11:30"]},
         "lanes": {str(first): 1, str(second): 0},
         "habits": [TUESDAY.weekday(), "10:00", second],
-        "shortest": 90,
+        "shortest": {str(first): 90, str(second): 90},  # the chair taking no protocol has no minimum
         "opening": ["08:00", "18:00"],
         "plans": {PLANNED.isoformat(): {str(first): ["13:00"]}},
     }
@@ -195,7 +204,8 @@ def check(found: dict[str, Any]) -> None:
         "plans": {},
         "opening": [],
     }
-    # Each site's shortest session among the protocols its chairs are equipped for.
-    assert found["spray_site_shortest"] == [75, 75]
+    # Each chair's shortest session among the protocols it is equipped for.
+    (spray_chair,) = found["spray_site_shortest"][0]
+    assert found["spray_site_shortest"] == [{spray_chair: 75}, {spray_chair: 75}]
     # A day without a plan keeps the template's starts.
     assert found["another_day"] == expected["preferred"]

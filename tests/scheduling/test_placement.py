@@ -27,6 +27,8 @@ ZONE = ZoneInfo("America/New_York")
 TUESDAY = dt.date(2026, 3, 3)
 MINUTE = dt.timedelta(minutes=1)
 SESSION = 120 * MINUTE
+# Each chair of `site()` takes protocols of one session length, SESSION.
+EVERY_CHAIR_SESSION = {1: SESSION, 2: SESSION}
 
 
 def at(day: dt.date, clock: str) -> dt.datetime:
@@ -96,7 +98,7 @@ def test_level_starts_beside_another_in_its_quarter_hour_while_another_nurse_can
     # the day from opening like earliest (spreading starts cost nurse time, issue 17's bench).
     snapshot = site(chairs={1: [booked(TUESDAY, "08:00")], 2: []}, nurse_booked={1: [booked(TUESDAY, "08:00")]})
     earliest, _ = choose(snapshot, EARLIEST)
-    level, why = choose(snapshot, LEVEL, shortest_session=15 * MINUTE)
+    level, why = choose(snapshot, LEVEL, shortest_sessions={1: 15 * MINUTE, 2: 15 * MINUTE})
     assert earliest.start == level.start == at(TUESDAY, "08:00")
     assert (level.chair_id, level.nurse_id) == (2, 2)
     assert why.startswith("Tue 3 Mar 2026 08:00, Chair 2: 1 other start 08:00–08:15, each with another nurse")
@@ -183,6 +185,31 @@ def test_level_leaves_no_chair_gap_too_short_for_a_session():
     assert "leaves no gap in Chair 2 too short to use" in why
 
 
+def test_level_measures_each_chairs_gaps_by_the_shortest_session_that_chair_takes():
+    # Chair 1 takes only two-hour sessions and is busy from 11:30; chair 2 also takes one-hour
+    # sessions and is busy from 11:00 and 14:00. An 08:00 session leaves 90 minutes in chair 1, too
+    # short for anything it takes, and an hour in chair 2, one short session: level takes chair 2,
+    # though it is the more used. Measured by the site's shortest (an hour) it took chair 1.
+    snapshot = site(chairs={1: [booked(TUESDAY, "11:30")], 2: [booked(TUESDAY, "11:00"), booked(TUESDAY, "14:00")]})
+    by_chair = {1: SESSION, 2: 60 * MINUTE}
+    level, why = choose(snapshot, LEVEL, shortest_sessions=by_chair)
+    assert (level.start, level.chair_id) == (at(TUESDAY, "08:00"), 2), why
+    assert "leaves no gap in Chair 2 too short to use" in why
+    site_wide = {1: 60 * MINUTE, 2: 60 * MINUTE}
+    assert choose(snapshot, LEVEL, shortest_sessions=site_wide)[0].chair_id == 1
+
+
+def test_a_chair_that_takes_no_protocol_has_no_gap_counted_against_it():
+    # Both chairs are busy from 10:15: an 08:00 session leaves a quarter hour in either. Chair 2
+    # takes no protocol (left out of the shortest sessions): no gap there is of use, so none is
+    # lost, and level takes it though it is the more used. Without any shortest session known, a
+    # gap is measured by the session's own length, in both chairs alike.
+    snapshot = site(chairs={1: [booked(TUESDAY, "10:15")], 2: [booked(TUESDAY, "10:15"), booked(TUESDAY, "14:00")]})
+    level, why = choose(snapshot, LEVEL, shortest_sessions={1: SESSION})
+    assert (level.start, level.chair_id) == (at(TUESDAY, "08:00"), 2), why
+    assert choose(snapshot, LEVEL)[0].chair_id == 1
+
+
 def test_level_takes_the_least_used_chair():
     snapshot = site(chairs={1: [booked(TUESDAY, "14:00")], 2: []})
     assert choose(snapshot, EARLIEST)[0].chair_id == 1
@@ -203,12 +230,12 @@ def test_on_an_otherwise_even_day_level_takes_the_patients_usual_time_and_chair(
     # quarter hour, no template, the same day), and 14:00-16:00 leaves no chair gap shorter than a
     # session. The patient's usual time and chair come before the earliest start.
     habits = Habits(weekday=TUESDAY.weekday(), clock=dt.time(14), chair_id=2)
-    level, why = choose(site(), LEVEL, habits=habits, shortest_session=SESSION)
+    level, why = choose(site(), LEVEL, habits=habits, shortest_sessions=EVERY_CHAIR_SESSION)
     assert (level.start, level.chair_id) == (at(TUESDAY, "14:00"), 2), why
     assert "the patient's usual time" in why and "the patient's usual chair" in why
     assert choose(site(), EARLIEST, habits=habits)[0].start == at(TUESDAY, "08:00")
     # Without habits the day is packed from opening.
-    assert choose(site(), LEVEL, shortest_session=SESSION)[0].start == at(TUESDAY, "08:00")
+    assert choose(site(), LEVEL, shortest_sessions=EVERY_CHAIR_SESSION)[0].start == at(TUESDAY, "08:00")
 
 
 def test_the_patients_usual_time_does_not_outrank_setups_apart():
