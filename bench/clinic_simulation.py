@@ -506,7 +506,11 @@ def desk_days(site) -> Callable[[dt.date], bool]:
         weekday: (opens, closes)
         for weekday, opens, closes in site.opening_hours.values_list("weekday", "opens_at", "closes_at")
     }
-    closures = list(Closure.objects.filter(Q(site=site) | Q(site__isnull=True)).values_list("starts_at", "ends_at"))
+    closures = list(
+        Closure.objects.filter(Q(site=site) | Q(site__isnull=True), chair__isnull=True).values_list(
+            "starts_at", "ends_at"
+        )
+    )
 
     def desk_open(day: dt.date) -> bool:
         if day.weekday() not in hours:

@@ -339,11 +339,19 @@ class ClosureForm(SiteClockForm):
 @admin.register(Closure)
 class ClosureAdmin(OnSiteClockColumns, SetUpAdminMixin, ConcurrentEditAdminMixin, admin.ModelAdmin):
     form = ClosureForm
-    list_display = ["reason", "site", "starts_on_site_clock", "ends_on_site_clock"]
-    list_filter = ["site"]
-    search_fields = ["reason"]
+    # A closure naming a chair takes only that chair out of use (it must be one of the site's).
+    fields = ["site", "chair", "starts_at", "ends_at", "reason"]
+    list_display = ["reason", "site", "chair", "starts_on_site_clock", "ends_on_site_clock"]
+    list_filter = ["site", ("chair", admin.EmptyFieldListFilter)]
+    search_fields = ["reason", "chair__name"]
     date_hierarchy = "starts_at"
-    list_select_related = ["site"]
+    list_select_related = ["site", "chair__site"]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "chair":
+            # Each choice is named with its site ("Downtown · Chair 2"): read with the chairs.
+            kwargs["queryset"] = Chair.objects.select_related("site")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(ReminderPolicy)

@@ -681,7 +681,9 @@ class OpeningHoursViewSet(ConfigViewSet):
 class ClosureSerializer(CleanModelSerializer):
     class Meta:
         model = Closure
-        fields = ["id", "site", "starts_at", "ends_at", "reason"]
+        # `chair`: one of the site's chairs out of use for the period, the rest of the site open.
+        fields = ["id", "site", "chair", "starts_at", "ends_at", "reason"]
+        extra_kwargs = {"chair": {"required": False}}
 
 
 class ClosureFilter(django_filters.FilterSet):
@@ -690,11 +692,11 @@ class ClosureFilter(django_filters.FilterSet):
 
     class Meta:
         model = Closure
-        fields = ["site", "starts_before", "ends_after"]
+        fields = ["site", "chair", "starts_before", "ends_after"]
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List closures (no site = every site)"),
+    list=extend_schema(summary="List closures (no site = every site; a chair = that chair out of use)"),
     retrieve=extend_schema(summary="One closure"),
     create=extend_schema(summary="Add a closure (clinic admins)"),
     partial_update=extend_schema(summary="Change a closure (clinic admins)"),

@@ -198,7 +198,7 @@ class ErrorDetailSerializer(serializers.Serializer):
         help_text=(
             "Anything else a client can act on (alternatives, current_version, ...). A booking_conflict carries "
             "`reason`: patient_busy, chair_taken, taken_concurrently, nurse_at_capacity, nurse_setup_busy, nurse_off_shift, site_closed, "
-            "outside_opening_hours, chair_not_equipped, chair_not_at_site or sequence_taken. A course_does_not_fit "
+            "outside_opening_hours, chair_out_of_use, chair_not_equipped, chair_not_at_site or sequence_taken. A course_does_not_fit "
             "carries `alternatives`, each with `site` and `sessions` in the shape book-course accepts."
         )
     )

@@ -168,6 +168,11 @@ class Chair(models.Model):
                 raise ValidationError(
                     {"site": "This chair has sessions at its site, so it stays there: add a chair at the other site."}
                 )
+            if was_at not in (None, self.site_id) and self.closures.exists():  # type: ignore[attr-defined]
+                # Its out-of-use periods close it at its site: moved, they would name the wrong one.
+                raise ValidationError(
+                    {"site": "This chair has out-of-use periods at its site: remove them before moving it."}
+                )
 
 
 class StaffMember(models.Model):
@@ -286,9 +291,19 @@ class OpeningHours(models.Model):
 
 
 class Closure(models.Model):
-    """A holiday or one-off closed period; no site means every site."""
+    """A holiday or one-off closed period; no site means every site. With a chair, only that chair
+    is out of use for the period (a pump broken, a chair being replaced): the site's other chairs
+    stay bookable."""
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="closures", null=True, blank=True)
+    chair = models.ForeignKey(
+        Chair,
+        on_delete=models.CASCADE,
+        related_name="closures",
+        null=True,
+        blank=True,
+        help_text="Only this chair is out of use (one of the site's); empty: the whole site is closed.",
+    )
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     reason = models.CharField(max_length=200)
@@ -297,13 +312,28 @@ class Closure(models.Model):
         ordering = ["starts_at"]
         constraints = [
             models.CheckConstraint(condition=Q(starts_at__lt=models.F("ends_at")), name="closure_starts_before_end"),
+            # A chair's period belongs to its site (clean() checks it is the chair's own: a check
+            # constraint cannot look at the chair's row).
+            models.CheckConstraint(
+                condition=Q(chair__isnull=True) | Q(site__isnull=False), name="closure_of_a_chair_names_its_site"
+            ),
         ]
 
     def __str__(self) -> str:
+        if self.chair_id is not None:
+            return f"{self.reason} ({self.chair} out of use)"
         return f"{self.reason} ({self.site or 'all sites'})"
 
     def clean(self) -> None:
         require_end_after_start(self.starts_at, self.ends_at, field="ends_at", what="closure")
+        if self.chair_id is None:
+            return
+        if self.site_id is None:
+            raise ValidationError(
+                {"site": "Name the site of the chair: a closure naming a chair closes that chair alone."}
+            )
+        if self.chair.site_id != self.site_id:
+            raise ValidationError({"chair": f"{self.chair.name} is not a chair of this site."})
 
 
 def default_reminder_offsets() -> list[int]:

@@ -42,9 +42,12 @@ def site_public_holiday(*, site: Site, day: dt.date) -> PublicHoliday | None:
 
 
 def _closed_spans(*, site: Site, start: dt.datetime, end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
-    """The site's closures and the all-site ones that overlap `start` to `end`, by start."""
+    """The site's closures and the all-site ones that overlap `start` to `end`, by start (not a
+    chair's: one chair out of use leaves the site open)."""
     return list(
-        Closure.objects.filter(Q(site=site) | Q(site__isnull=True), starts_at__lt=end, ends_at__gt=start)
+        Closure.objects.filter(
+            Q(site=site) | Q(site__isnull=True), chair__isnull=True, starts_at__lt=end, ends_at__gt=start
+        )
         .order_by("starts_at")
         .values_list("starts_at", "ends_at")
     )

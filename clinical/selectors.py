@@ -275,11 +275,13 @@ def capacity_report(*, site: Site, windows: Sequence[CapacityWindow]) -> Capacit
     active_chairs = set(Chair.objects.filter(site=site, active=True).values_list("pk", flat=True))
     start = day_bounds(min(w.first_day for w in windows), zone)[0]
     end = day_bounds(max(w.last_day for w in windows), zone)[1]
-    closures = list(
-        Closure.objects.filter(Q(site=site) | Q(site__isnull=True), starts_at__lt=end, ends_at__gt=start).values_list(
-            "starts_at", "ends_at"
-        )
-    )
+    closures: list[Interval] = []
+    # A chair out of use for a while (its own closure) takes that chair's hours out, not the site's.
+    chair_closed: dict[int, list[Interval]] = defaultdict(list)
+    for chair_id, closed_from, closed_until in Closure.objects.filter(
+        Q(site=site) | Q(site__isnull=True), starts_at__lt=end, ends_at__gt=start
+    ).values_list("chair_id", "starts_at", "ends_at"):
+        (closures if chair_id is None else chair_closed[chair_id]).append((closed_from, closed_until))
     shifts = list(
         Shift.objects.filter(
             site=site,
@@ -338,7 +340,8 @@ def capacity_report(*, site: Site, windows: Sequence[CapacityWindow]) -> Capacit
         days = [window.first_day + dt.timedelta(days=n) for n in range((window.last_day - window.first_day).days + 1)]
         # The chairs the site had then: today's, and any retired since that held a session in the
         # window (the model keeps no date a chair was retired; one retired unused is not counted).
-        chairs = len(active_chairs | {s["chair_id"] for day in days for s in by_day.get(day, ())})
+        counted = active_chairs | {s["chair_id"] for day in days for s in by_day.get(day, ())}
+        chairs = len(counted)
         for day in days:
             day_start, day_end = day_bounds(day, zone)
             bins = _real_hours(day, zone, hours)
@@ -353,7 +356,16 @@ def capacity_report(*, site: Site, windows: Sequence[CapacityWindow]) -> Capacit
             setups_today: tuple[list[int], list[int]] | None = None
             if open_spans:
                 period.open_days += 1
-                add(chair_open, [chairs * m for m in _minutes_by_hour(open_spans, bins, len(hours))])
+                open_minutes = _minutes_by_hour(open_spans, bins, len(hours))
+                chair_minutes = [chairs * m for m in open_minutes]
+                for chair_id, holes in chair_closed.items():
+                    if chair_id in counted:
+                        left = [piece for span in open_spans for piece in _without(span, holes)]
+                        still = _minutes_by_hour(left, bins, len(hours))
+                        chair_minutes = [
+                            t - (m - k) for t, m, k in zip(chair_minutes, open_minutes, still, strict=True)
+                        ]
+                add(chair_open, chair_minutes)
                 setups_today = ([0] * len(setup_bins), [0] * len(setup_bins))
                 setups_by_day.append(setups_today)
             add(

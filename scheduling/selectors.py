@@ -225,6 +225,7 @@ def booking_snapshot(
         now=now,
     )
     closure_spans: list[tuple[Span, str]] = []
+    chair_closed: dict[int, list[tuple[Span, str]]] = defaultdict(list)
     shifts_by_nurse: dict[int, list[Span]] = defaultdict(list)
     chair_busy: dict[int, list[Span]] = defaultdict(list)
     nurse_booked: dict[int, list[Span]] = defaultdict(list)
@@ -237,7 +238,11 @@ def booking_snapshot(
         if kind == _LAPSED:
             lapsed.append(int(note))
         elif kind == _CLOSURE:
-            closure_spans.append((span, note))
+            # A closure naming a chair closes that chair alone (out of use for a while).
+            if first is None:
+                closure_spans.append((span, note))
+            else:
+                chair_closed[first].append((span, note))
         elif kind == _SHIFT:
             shifts_by_nurse[first].append(span)
         else:
@@ -267,6 +272,7 @@ def booking_snapshot(
                 name=c.name,
                 routes=frozenset(c.equipment or ()),
                 busy=tuple(sorted(chair_busy[c.pk], key=span_order)),
+                out_of_use=tuple(sorted(chair_closed.get(c.pk, ()))),
             )
             for c in chair_rows
         ),
@@ -299,8 +305,8 @@ def _snapshot_rows(
     nurse_ids: list[int] | None,
     now: dt.datetime | None,
 ) -> list[tuple]:
-    """Booked sessions, closures and nurse shifts touching [start, end), as (kind, first id,
-    second id, is the patient's, start, end, note) rows of one UNION ALL. A hold lapsed by `now`
+    """Booked sessions, closures (a chair's with its id first) and nurse shifts touching [start,
+    end), as (kind, first id, second id, is the patient's, start, end, note) rows of one UNION ALL. A hold lapsed by `now`
     comes as a row of its own kind with its id as the note.
 
     Written as SQL rather than built with the ORM: this read is on every booking, proposal
@@ -368,7 +374,8 @@ def _snapshot_rows(
         " || CAST(pr.nurse_discharge_minutes AS TEXT) || ' ' || CAST(pr.nurse_check_offsets_minutes AS TEXT), '') END"
         f" FROM {table[Appointment]} a LEFT JOIN {table[TreatmentPlan]} tp ON tp.id = a.plan_id"
         f" LEFT JOIN {table[Protocol]} pr ON pr.id = tp.protocol_id WHERE {booked_where}"
-        f" UNION ALL SELECT '{_CLOSURE}', NULL, NULL, 1 = 0, c.starts_at, c.ends_at, c.reason FROM {table[Closure]} c"
+        # A chair's closure (out of use) comes with the site's, its chair in the first id column.
+        f" UNION ALL SELECT '{_CLOSURE}', c.chair_id, NULL, 1 = 0, c.starts_at, c.ends_at, c.reason FROM {table[Closure]} c"
         " WHERE (c.site_id = %s OR c.site_id IS NULL) AND c.starts_at < %s AND c.ends_at > %s"
         f" UNION ALL SELECT '{_SHIFT}', sh.staff_id, NULL, 1 = 0, sh.starts_at, sh.ends_at, '' FROM {shifts_from}"
         f" WHERE {shift_where}"

@@ -56,9 +56,9 @@ class Axis:
 
 @dataclass
 class Item:
-    """One thing on a lane: a session, a free gap or a band."""
+    """One thing on a lane: a session, a free gap, the chair out of use, or a band."""
 
-    kind: str  # "session", "gap", "band"
+    kind: str  # "session", "gap", "out_of_use", "band"
     column: int
     width: int
     start: int
@@ -139,7 +139,7 @@ def build_grid(
     opening: tuple[dt.time, dt.time] | None,
     chairs: Sequence[Any],
     sessions: Sequence[Any],  # .chair_id, .starts_at, .ends_at, .blocking (bool)
-    closures: Sequence[Any],  # .starts_at, .ends_at
+    closures: Sequence[Any],  # .starts_at, .ends_at, .chair_id (None: the site's)
     shifts: Sequence[Any],  # .starts_at, .ends_at (nurses only)
     now: dt.datetime,
     free_starts: Mapping[int, Sequence[dt.datetime]],  # chair pk -> starts the free-slot search found
@@ -151,7 +151,8 @@ def build_grid(
 ) -> Grid:
     """The board's lanes and bands. Free gaps are not worked out here: they are the runs of
     `free_starts` (the engine's one free-slot search for a session of the chair's `gap_minutes`),
-    each drawn from its first start to the end of a session at its last start.
+    each drawn from its first start to the end of a session at its last start. A closure of one
+    chair (out of use for a while) is drawn in that chair's lane; the site's are bands.
 
     `hands_on` (nurse staff id -> the intervals of their sessions' setup, checks and discharge)
     marks each nurse's hands-on minutes on their shift band, after the band itself.
@@ -169,6 +170,10 @@ def build_grid(
     by_chair: dict[int, list[Any]] = {}
     for session in sessions:
         by_chair.setdefault(session.chair_id, []).append(session)
+    out_of_use: dict[int, list[Any]] = {}
+    for closure in closures:
+        if getattr(closure, "chair_id", None) is not None:
+            out_of_use.setdefault(closure.chair_id, []).append(closure)
 
     lanes = []
     for chair in chairs:
@@ -179,6 +184,11 @@ def build_grid(
             if placed is None:
                 continue
             lane.items.append(Item("session", *placed, first, last, obj=session, cancelled_row=not session.blocking))
+        for closure in out_of_use.get(chair.pk, []):
+            first, last = span(closure)
+            placed = axis.place(first, last)
+            if placed is not None:
+                lane.items.append(Item("out_of_use", *placed, first, last, obj=closure))
         gap = dt.timedelta(minutes=gap_minutes.get(chair.pk, 0))
         template = (preferred_starts or {}).get(chair.pk, frozenset())
         for run in free_runs(free_starts.get(chair.pk, ()), dt.timedelta(minutes=step_minutes)):
@@ -196,7 +206,8 @@ def build_grid(
         lanes.append(lane)
 
     bands = []
-    for kind, rows in (("closure", closures), ("shift", shifts)):
+    site_closures = [closure for closure in closures if getattr(closure, "chair_id", None) is None]
+    for kind, rows in (("closure", site_closures), ("shift", shifts)):
         for row in rows:
             first, last = span(row)
             placed = axis.place(first, last)

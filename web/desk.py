@@ -94,10 +94,11 @@ def _pick_site(request: HttpRequest, sites: list[Site]) -> Site:
 
 
 def closures_between(*, site: Site, start: dt.datetime, end: dt.datetime) -> list[Closure]:
-    """The site's own closures and the all-site ones that overlap [start, end). One query."""
+    """The site's own closures (its chairs' out-of-use periods among them: `chair` set) and the
+    all-site ones that overlap [start, end). One query."""
     return list(
         Closure.objects.filter(Q(site=site) | Q(site__isnull=True), starts_at__lt=end, ends_at__gt=start)
-        .select_related("site")
+        .select_related("site", "chair")
         .order_by("starts_at", "pk")
     )
 
@@ -207,6 +208,8 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     closures = closures_between(site=site, start=day_start, end=day_end)
     for closure in closures:
         closure.all_day = closure.starts_at <= day_start and closure.ends_at >= day_end  # type: ignore[attr-defined]
+    # A chair out of use is drawn in its own row (build_grid) and listed apart: the site is open.
+    out_of_use = [closure for closure in closures if closure.chair_id is not None]
     holiday = site_public_holiday(site=site, day=day)
     # Sessions booked on a public holiday the site is not closed for: most likely nobody typed the closure in.
     # Closed all day by one closure or by several between them (a morning's and an afternoon's).
@@ -243,7 +246,8 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         preferred_starts=preferred_starts(site_id=site.pk, day=day, opening=snapshot.opening.get(day.weekday())),
     )
     return {
-        "closures": closures,
+        "closures": [closure for closure in closures if closure.chair_id is None],
+        "out_of_use": out_of_use,
         # A weekday without opening hours: the site does not open, so nothing is booked on it.
         "not_open": snapshot.opening.get(day.weekday()) is None,
         "unclosed_holiday": unclosed_holiday,

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from clinic import api_fields
 from clinic.api import ClinicAPIMixin
 from clinic.audit import patient_ids_of, patients_shown
-from clinic.models import Chair, Role, Route, Site, StaffMember
+from clinic.models import Chair, Closure, Role, Route, Site, StaffMember
 from clinic.permissions import DESK, scope_to_actor
 from scheduling.engine import Availability, Slot
 from scheduling.engine.placement import Placer
@@ -161,10 +161,19 @@ class BoardEntrySerializer(serializers.Serializer):
         return appointment.plan.protocol.name if appointment.plan_id else None
 
 
+class OutOfUseSerializer(serializers.Serializer):
+    starts_at = api_fields.DateTimeField()
+    ends_at = api_fields.DateTimeField()
+    reason = serializers.CharField()
+
+
 class BoardChairSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     active = serializers.BooleanField()
+    out_of_use = OutOfUseSerializer(
+        many=True, help_text="The chair's closures touching the day: nothing is booked in it then."
+    )
     appointments = BoardEntrySerializer(many=True)
 
 
@@ -204,6 +213,11 @@ class DayBoardView(ClinicAPIMixin, APIView):
         for appointment in appointments:
             by_chair.setdefault(appointment.chair_id, []).append(appointment)
         chairs = list(Chair.objects.filter(site=site).order_by("name", "pk"))
+        out_of_use: dict[int, list[Closure]] = {}
+        for closure in Closure.objects.filter(
+            site=site, chair__isnull=False, starts_at__lt=end, ends_at__gt=start
+        ).order_by("starts_at", "pk"):
+            out_of_use.setdefault(closure.chair_id, []).append(closure)  # type: ignore[arg-type]
         # A chair taken out of use today still shows the sessions already in it.
         shown = [c for c in chairs if c.active or c.pk in by_chair]
         body = {
@@ -212,7 +226,14 @@ class DayBoardView(ClinicAPIMixin, APIView):
             "time_zone": site.time_zone,
             "nurses_on_shift": nurses,
             "chairs": [
-                {"id": c.pk, "name": c.name, "active": c.active, "appointments": by_chair.get(c.pk, [])} for c in shown
+                {
+                    "id": c.pk,
+                    "name": c.name,
+                    "active": c.active,
+                    "out_of_use": out_of_use.get(c.pk, []),
+                    "appointments": by_chair.get(c.pk, []),
+                }
+                for c in shown
             ],
         }
         return Response(DayBoardSerializer(body).data)

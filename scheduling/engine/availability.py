@@ -107,6 +107,8 @@ class Availability:
         self._nurse_shifts = {nurse.id: _SortedSpans(nurse.shifts) for nurse in site.nurses}
         self._patient_busy = _SortedSpans(patient_busy)
         self._closures = sorted(site.closures)
+        # Chairs out of use for a while (their own closures): a chair closed at a start is not free then.
+        self._chair_closed = {chair.id: chair for chair in site.chairs if chair.out_of_use}
         # (day, duration, preferences) -> candidate_starts: a course's plan asks about the same
         # days many times, and the grid depends only on the site's hours and zone.
         self._starts: dict[tuple[dt.date, dt.timedelta, Preferences], tuple[tuple[dt.datetime, ...], str]] = {}
@@ -300,8 +302,18 @@ class Availability:
             if self._patient_busy.any_overlap(span):
                 misses["the patient already has a session then"] += 1
                 continue
-            if all(self._chair_busy[chair_id].any_overlap(span) for chair_id in chairs):
-                misses["every chair is booked" if len(chairs) > 1 else "the chair is booked"] += 1
+            out_of_use = [problem for chair_id in chairs if (problem := self._out_of_use(chair_id, span)) is not None]
+            if len(out_of_use) == len(chairs):
+                misses[out_of_use[0] if len(chairs) == 1 else "every chair is out of use"] += 1
+                continue
+            if all(
+                self._chair_busy[chair_id].any_overlap(span) or self._out_of_use(chair_id, span) is not None
+                for chair_id in chairs
+            ):
+                if out_of_use:
+                    misses["every chair is booked or out of use"] += 1
+                else:
+                    misses["every chair is booked" if len(chairs) > 1 else "the chair is booked"] += 1
                 continue
             if self._pick_nurse(span) is None:
                 misses[self._nurse_miss_reason(span)] += 1
@@ -311,6 +323,10 @@ class Availability:
             return f"the site is closed ({closure_reason})"
         misses.pop("closure", None)
         return misses.most_common(1)[0][0] if misses else "no free time"
+
+    def _out_of_use(self, chair_id: int, span: Span) -> str | None:
+        chair = self._chair_closed.get(chair_id)
+        return None if chair is None else chair.out_of_use_problem(span)
 
     def _chairs_for(self, route: str | None, chair_ids: Collection[int] | None) -> list[int]:
         return [
@@ -454,6 +470,10 @@ class Availability:
             busy = 0
             for booked in self._chair_busy[chair_id].overlapping(window):
                 busy |= blocked(booked)
+            closed_chair = self._chair_closed.get(chair_id)
+            if closed_chair is not None:
+                for out_of_use, _ in closed_chair.out_of_use:
+                    busy |= blocked(out_of_use)
             free_chairs.append((chair_id, busy))
             wanted |= open_starts & ~busy
         if not wanted:
@@ -559,6 +579,9 @@ class Availability:
         span = slot.span
         if self._chair_busy.get(slot.chair_id) is None:
             return "that chair is not at this site"
+        out_of_use = self._out_of_use(slot.chair_id, span)
+        if out_of_use is not None:
+            return out_of_use
         if self._chair_busy[slot.chair_id].any_overlap(span):
             return "the chair is already booked then"
         if not ignore_patient and self._patient_busy.any_overlap(span):
@@ -574,7 +597,8 @@ class Availability:
 
 def site_problem(site: SiteSnapshot, slot: Slot, *, route: str) -> str | None:
     """What of the site's own set-up stops `slot`: the day's opening hours, a closure, or the
-    chair (in use at the site, equipped for `route`). None when the set-up allows it."""
+    chair (in use at the site, equipped for `route`, not out of use then). None when the set-up
+    allows it."""
     local_start = slot.start.astimezone(site.zone)
     hours = site.opening.get(local_start.weekday())
     if hours is None:
@@ -592,7 +616,7 @@ def site_problem(site: SiteSnapshot, slot: Slot, *, route: str) -> str | None:
         return "that chair is not in use at this site"
     if route not in chair.routes:
         return f"that chair is not equipped for {route}"
-    return None
+    return chair.out_of_use_problem(span)
 
 
 def booked_session_problem(

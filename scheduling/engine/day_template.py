@@ -1109,7 +1109,11 @@ def _plan_day(
     sessions = {
         c.id: [w for w in (_wall_minutes(s, day, zone) for s in c.busy) if w[1] > w[0]] for c in snapshot.chairs
     }
-    busy = {c.id: _merged([*sessions[c.id], *closed]) for c in snapshot.chairs}
+    # A chair out of use for a while is closed to new sessions then, like the site.
+    busy = {
+        c.id: _merged([*sessions[c.id], *closed, *(_wall_minutes(span, day, zone) for span, _ in c.out_of_use)])
+        for c in snapshot.chairs
+    }
     return hours, nurses, sessions, busy
 
 

@@ -37,6 +37,18 @@ class ChairState:
     name: str
     routes: frozenset[str]
     busy: tuple[Span, ...] = ()  # sorted by start
+    # The chair's own closures (out of use: a pump broken, the chair being replaced), with their
+    # reasons, sorted: nothing starts in it over them, though the rest of the site is open.
+    out_of_use: tuple[tuple[Span, str], ...] = ()
+
+    def out_of_use_problem(self, span: Span) -> str | None:
+        """What is said when `span` falls in one of the chair's out-of-use periods; None if none."""
+        why = next((reason for closed, reason in self.out_of_use if closed.overlaps(span)), None)
+        return None if why is None else chair_out_of_use(self.name, why)
+
+
+def chair_out_of_use(name: str, reason: str) -> str:
+    return f"the chair is out of use ({name}: {reason})"
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ _PROBLEM_REASONS = (
     ("that chair is not equipped", "chair_not_equipped"),
     ("that chair is not", "chair_not_at_site"),
     ("the chair is already booked", "chair_taken"),
+    ("the chair is out of use", "chair_out_of_use"),
     ("the patient already has a session", "patient_busy"),
     ("the nurse is not on shift", "nurse_off_shift"),
     ("the nurse already has", "nurse_at_capacity"),
@@ -76,6 +77,7 @@ _REASON_PRIORITY = (
     "nurse_setup_busy",
     "nurse_off_shift",
     "chair_taken",
+    "chair_out_of_use",
     "chair_not_equipped",
     "chair_not_at_site",
 )
@@ -231,7 +233,8 @@ def fresh_availability(
 
 
 def slot_problem(availability: Availability, slot: Slot, *, route: str) -> str | None:
-    """What stops `slot` being booked: hours, closures, equipment, chair, patient, nurse."""
+    """What stops `slot` being booked: hours, closures, equipment, the chair (out of use or
+    taken), patient, nurse."""
     return site_problem(availability.site, slot, route=route) or availability.slot_is_free(slot)
 
 

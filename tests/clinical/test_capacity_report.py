@@ -143,3 +143,22 @@ def test_a_check_inside_the_discharge_is_counted_once_as_booking_lays_it_out():
 
     nurse = dict(zip(report.hours, report.periods[0].nurse_utilisation, strict=True))
     assert nurse[9] == pytest.approx(30 / 60)
+
+
+def test_a_chair_out_of_use_takes_its_own_hours_out_of_the_chair_time_not_the_sites(day, django_assert_num_queries):
+    # Chair 3 out of use 08:00-10:00 and again 09:00-12:00 (overlapping periods counted once): the
+    # 08:00 hour has two chairs' time, the site stays open.
+    three = day.chairs[2]
+    for starts, ends in ((8, 10), (9, 12)):
+        Closure.objects.create(
+            site=day.site, chair=three, starts_at=_at(WEDNESDAY, starts), ends_at=_at(WEDNESDAY, ends), reason="Pump"
+        )
+    with django_assert_num_queries(5):
+        report = capacity_report(site=day.site, windows=[CapacityWindow("Wednesday", WEDNESDAY, WEDNESDAY)])
+
+    [period] = report.periods
+    assert period.open_days == 1
+    by_hour = dict(zip(report.hours, period.chair_utilisation, strict=True))
+    assert by_hour[8] == pytest.approx(120 / 120)
+    assert by_hour[12] == pytest.approx(0 / 180)
+    assert by_hour[16] == pytest.approx(30 / 180)

@@ -647,6 +647,26 @@ def test_a_closure_added_to_a_planned_day_solves_it_again_around_the_closure(lev
     assert all(_minute(t) + 120 <= 13 * 60 for times in planned.values() for t in times)
 
 
+def test_a_chair_out_of_use_on_a_planned_day_solves_it_again_with_no_start_in_that_chair_then(level):
+    clinic, _ = level
+    _book(clinic, 9, 10)
+    day_plans_refresh(site=clinic.site, now=LATER)
+
+    zone = clinic.site.zone
+    chair = clinic.chairs[1]
+    closed_from = dt.datetime.combine(PLAN_DAY, dt.time(8), tzinfo=zone)
+    Closure.objects.create(
+        site=clinic.site, chair=chair, starts_at=closed_from, ends_at=closed_from + dt.timedelta(hours=6), reason="Pump"
+    )
+    report = day_plans_refresh(site=clinic.site, now=LATER)
+
+    assert report.solved == [PLAN_DAY]
+    planned = preferred_starts(site_id=clinic.site.pk, day=PLAN_DAY)
+    assert all(_minute(t) >= 14 * 60 for t in planned.get(chair.pk, ()))
+    assert any(_minute(t) < 14 * 60 for other, times in planned.items() if other != chair.pk for t in times)
+    assert _bookable(clinic, planned) == sum(len(times) for times in planned.values())
+
+
 def test_a_nurse_whose_day_is_two_back_to_back_shifts_gets_no_start_across_the_seam(template):
     # The first nurse's day stored as two shifts, 08:00-13:00 and 13:00-18:00: booking gives a
     # session only to a nurse one of whose shifts covers all of it.
