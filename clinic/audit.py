@@ -13,6 +13,7 @@ row is written by `access_log_write()` alone, so moving where and when it is wri
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -79,25 +80,36 @@ def client_ip(request: HttpRequest) -> str | None:
         return None
 
 
+# C0 and C1 control characters and DEL. Anyone may send them in a header, a path or a login
+# form, and PostgreSQL refuses a NUL in text: the row would fail after the view had answered
+# (and committed its change), so they are replaced, visibly, before anything is written.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _loggable(text: str, field: str) -> str:
+    """`text` as the access log's `field` holds it: control characters replaced, cut to the column."""
+    limit = AccessLog._meta.get_field(field).max_length
+    return _CONTROL_CHARACTERS.sub("\ufffd", text)[:limit]
+
+
 def _user_agent(request: HttpRequest) -> str:
-    limit = AccessLog._meta.get_field("user_agent").max_length
-    return request.META.get("HTTP_USER_AGENT", "")[:limit]
+    return _loggable(request.META.get("HTTP_USER_AGENT", ""), "user_agent")
 
 
 def access_log_write(*, request: HttpRequest | None, status_code: int | None, username: str = "") -> AccessLog:
     """The one place an access-log row is written: the request's user, where it came from,
     what it asked, the answer's status and the patients the view said it showed."""
     if request is None:  # a refused authenticate() outside any request (a shell, a command)
-        return AccessLog.objects.create(event=AccessLog.Event.LOGIN_FAILED, username=username[:150])
+        return AccessLog.objects.create(event=AccessLog.Event.LOGIN_FAILED, username=_loggable(username, "username"))
     user = getattr(request, "user", None)
     failed_login = getattr(request, FAILED_LOGIN_ATTRIBUTE, None)
     return AccessLog.objects.create(
         user=user if user is not None and user.is_authenticated else None,
         event=AccessLog.Event.REQUEST if failed_login is None else AccessLog.Event.LOGIN_FAILED,
-        method=(request.method or "")[:8],
-        path=(getattr(request, ACCESS_LOG_PATH_ATTRIBUTE, None) or request.get_full_path())[:500],
+        method=_loggable(request.method or "", "method"),
+        path=_loggable(getattr(request, ACCESS_LOG_PATH_ATTRIBUTE, None) or request.get_full_path(), "path"),
         status_code=status_code,
-        username=(failed_login or getattr(request, ACCESS_LOG_USERNAME_ATTRIBUTE, "") or username)[:150],
+        username=_loggable(failed_login or getattr(request, ACCESS_LOG_USERNAME_ATTRIBUTE, "") or username, "username"),
         ip_address=client_ip(request),
         user_agent=_user_agent(request),
         patient_ids=sorted(getattr(request, REQUEST_ATTRIBUTE, ())),

@@ -31,6 +31,12 @@ class CheckInNotOpen(InvalidState):
     code = "check_in_not_open"
 
 
+class TooLateForOnlineChange(InvalidState):
+    """A patient's own change (portal, reminder link, API) inside the site's notice period: they call."""
+
+    code = "too_late_for_online_change"
+
+
 class BookingConflict(SchedulingError):
     """A chair, patient or nurse is already taken at that time."""
 

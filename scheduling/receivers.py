@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
@@ -19,7 +20,8 @@ from clinic.models import ReminderPolicy, Site
 from patients.models import Patient
 from scheduling.models import Appointment
 from scheduling.reminders.services import reminders_replan, reminders_resume
-from scheduling.signals import appointment_cancelled
+from scheduling.services.waitlist import waitlist_drop_lost_replacements
+from scheduling.signals import appointment_cancelled, appointment_no_show
 from scheduling.tasks import waitlist_offer
 
 logger = logging.getLogger(__name__)
@@ -44,6 +46,19 @@ def offer_freed_chairs(*, appointments: Sequence[Appointment], **_: Any) -> None
         if appointment.cancelled_at is None:
             continue
         transaction.on_commit(partial(_queue_offer, appointment.pk, appointment.cancelled_at.isoformat()), robust=True)
+
+
+@receiver(appointment_cancelled, sender=Appointment, dispatch_uid="scheduling.waitlist.drop_cancelled_replacements")
+@receiver(appointment_no_show, sender=Appointment, dispatch_uid="scheduling.waitlist.drop_missed_replacements")
+def drop_waitlist_entries_of_lost_sessions(
+    *, appointments: Sequence[Appointment], actor: AbstractBaseUser | None = None, **_: Any
+) -> None:
+    """A session a waiting entry would bring forward is cancelled or missed: nothing can be
+    offered to that entry any more, so it leaves the waitlist in the same transaction (and the
+    patient may be put on it again)."""
+    waitlist_drop_lost_replacements(
+        now=timezone.now(), actor=actor, appointment_ids=[appointment.pk for appointment in appointments]
+    )
 
 
 @receiver(post_save, sender=Patient, dispatch_uid="scheduling.reminders.consent_given")

@@ -289,6 +289,17 @@ def test_a_failed_login_for_an_unknown_username_is_logged_too(client, db):
 
 
 @pytest.mark.django_db
+def test_control_characters_sent_with_a_failed_login_are_logged_replaced(client, db):
+    """Anyone may send them: they are replaced, visibly, in every text the row takes from the
+    request (a NUL, which PostgreSQL refuses in text, too: tests/test_access_log_secret_links.py)."""
+    client.post(
+        reverse("login"), {"username": "mallory\x1b\nadmin", "password": "guess"}, HTTP_USER_AGENT="curl\x1b\x7f"
+    )
+    entry = AccessLog.objects.get(event=AccessLog.Event.LOGIN_FAILED)
+    assert (entry.username, entry.user_agent) == ("mallory\ufffd\ufffdadmin", "curl\ufffd\ufffd")
+
+
+@pytest.mark.django_db
 def test_a_successful_login_is_not_a_failed_login(client, personas):
     user = personas.front_desk.user
     user.set_password("correct horse battery staple")

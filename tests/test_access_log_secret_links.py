@@ -79,3 +79,26 @@ def test_a_token_that_also_spells_part_of_the_address_replaces_only_its_own_plac
     client.get(url, REMOTE_ADDR="192.0.2.46")
     entry = AccessLog.objects.exclude(path="").latest("pk")
     assert entry.path == logged, f"logged as {entry.path!r}"
+
+
+@pytest.mark.django_db(transaction=True)  # the request commits as in production
+def test_a_nul_in_the_user_agent_does_not_turn_a_link_cancel_into_an_unlogged_500(web):  # noqa: F811
+    """Anyone may send any User-Agent, and PostgreSQL refuses a NUL in text: copied into the access
+    log unchecked, it made the access-log middleware raise after the view had answered. On a reminder
+    link's POST the session was cancelled (the view's write committed, its notices queued), the
+    patient was shown a server error, and the access log had no row for a change made through a
+    secret link. Control characters are replaced, visibly, in every text the row takes from the
+    request."""
+    from django.test import Client
+
+    from scheduling.models import AppointmentStatus
+
+    session = web.sessions_a[2]
+    token = tokens.make_token(appointment=session, purpose=tokens.CANCEL)
+    client = Client(raise_request_exception=False, HTTP_USER_AGENT="Mozilla/5.0\x00\x1b[31m")
+    response = client.post(reverse("reminders:cancel", args=[token]))
+    session.refresh_from_db()
+    assert session.status == AppointmentStatus.CANCELLED  # the link did its work ...
+    assert response.status_code == 200, f"... but answered {response.status_code}"
+    row = AccessLog.objects.get(method="POST", path__startswith="/r/cancel/")
+    assert row.user_agent == "Mozilla/5.0\ufffd\ufffd[31m"

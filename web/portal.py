@@ -149,7 +149,12 @@ def portal_action(request: HttpRequest, appointment_id: int, action: str) -> Htt
         else:
             # A patient's cancel never books a replacement: the clinic decides how the course goes on.
             appointment_cancel(
-                appointment=appointment, actor=request.user, reason=PATIENT_CANCEL_REASON, now=now, rebook=False
+                appointment=appointment,
+                actor=request.user,
+                reason=PATIENT_CANCEL_REASON,
+                now=now,
+                rebook=False,
+                by_patient=True,
             )
             messages.success(request, "Your session is cancelled. The clinic will contact you to rebook.")
     except DomainError as exc:

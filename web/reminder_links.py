@@ -15,9 +15,10 @@ from django.views.decorators.http import require_http_methods
 
 from clinic.audit import log_anonymous_access, patients_shown
 from clinic.errors import DomainError
+from scheduling.errors import TooLateForOnlineChange
 from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus
 from scheduling.reminders import tokens
-from scheduling.services.appointments import appointment_cancel, appointment_confirm
+from scheduling.services.appointments import appointment_cancel, appointment_confirm, online_cancel_deadline
 from web.common import acting_for_the_link
 
 TEMPLATE_DIR = "scheduling/reminders"
@@ -69,8 +70,7 @@ def _resolve_upcoming(
 
 
 def _cancel_deadline(appointment: Appointment) -> dt.datetime:
-    hours = appointment.site.reminder_policy_or_default.patient_notice_hours
-    return appointment.starts_at - dt.timedelta(hours=hours)
+    return online_cancel_deadline(appointment)
 
 
 @log_anonymous_access
@@ -114,8 +114,15 @@ def cancel(request: HttpRequest, token: str) -> HttpResponse:
         return _page(request, appointment, "cancel.html", deadline=deadline.astimezone(appointment.patient.zone))
     try:
         with acting_for_the_link():
-            outcome = appointment_cancel(appointment=appointment, actor=None, reason=CANCEL_REASON, now=now)
+            # by_patient: the checks above read the row unlocked; the service checks them again
+            # under its lock (the desk may check the patient in meanwhile).
+            outcome = appointment_cancel(
+                appointment=appointment, actor=None, reason=CANCEL_REASON, now=now, by_patient=True
+            )
         appointment = outcome.appointment
+    except TooLateForOnlineChange:
+        notice_hours = appointment.site.reminder_policy_or_default.patient_notice_hours
+        return _page(request, appointment, "call_clinic.html", notice_hours=notice_hours)
     except DomainError as exc:
         return _page(request, appointment, "not_upcoming.html", status=409, reason=exc.message)
     return _page(request, appointment, "cancelled.html")

@@ -28,6 +28,7 @@ from scheduling.engine.wallclock import local_day
 from scheduling.models import (
     UPCOMING_STATUSES,
     Appointment,
+    AppointmentStatus,
     WaitlistEntry,
     WaitlistOffer,
     WaitlistOfferStatus,
@@ -190,7 +191,8 @@ def waitlist_add_page(request: HttpRequest, patient_id: int) -> HttpResponse:
                     now=now,
                 )
             except DomainError as exc:
-                form.add_error(None, exc.message)
+                field = exc.details.get("field")
+                form.add_error(field if field in form.fields else None, exc.message)
                 status = 409
             else:
                 messages.success(request, f"{patient.full_name} is on the waitlist at {entry.site.name}.")
@@ -242,20 +244,29 @@ def waitlist_accept_for_patient(request: HttpRequest, offer_id: int) -> HttpResp
 
 
 def _link_page(
-    request: HttpRequest, template: str, offer: WaitlistOffer | None, status: int = 200, **extra: Any
+    request: HttpRequest,
+    template: str,
+    offer: WaitlistOffer | None,
+    status: int = 200,
+    *,
+    session: Appointment | None = None,
+    **extra: Any,
 ) -> HttpResponse:
+    """The link's page, showing the offered chair's time, or `session`'s (the one booked from the
+    offer) as it is now, on the patient's clock."""
     context: dict[str, Any] = dict(extra)
     zone = timezone.get_current_timezone()
     if offer is not None:
         patients_shown(request, [offer.entry.patient_id])
         zone = offer.entry.patient.zone
+        site = session.site if session is not None else offer.site
         context.update(
             offer=offer,
-            local_start=offer.starts_at.astimezone(zone),
+            local_start=(session or offer).starts_at.astimezone(zone),
             time_zone=zone.key,
-            site_name=offer.site.name,
-            site_phone=offer.site.phone,
-            site_address=offer.site.address,
+            site_name=site.name,
+            site_phone=site.phone,
+            site_address=site.address,
         )
     with timezone.override(zone):
         return render(request, f"web/waitlist/{template}", context, status=status)
@@ -272,7 +283,7 @@ def accept_link(request: HttpRequest, token: str) -> HttpResponse:
     except InvalidOfferLink as exc:
         return _link_page(request, "link_invalid.html", None, status=410, reason=str(exc))
     if offer.status == WaitlistOfferStatus.ACCEPTED:
-        return _link_page(request, "accepted.html", offer, already=True)
+        return _accepted_page(request, offer, now=now, already=True)
     if offer.status == WaitlistOfferStatus.TAKEN:
         return _link_page(
             request,
@@ -304,5 +315,29 @@ def accept_link(request: HttpRequest, token: str) -> HttpResponse:
         return _link_page(request, "needs_clinic.html", offer, status=409, reason=exc.message)
     except DomainError as exc:
         return _link_page(request, "link_invalid.html", offer, status=409, reason=exc.message)
-    offer.refresh_from_db()
-    return _link_page(request, "accepted.html", offer)
+    offer = offer_from_token(token=token)
+    return _accepted_page(request, offer, now=now)
+
+
+def _accepted_page(
+    request: HttpRequest, offer: WaitlistOffer, *, now: dt.datetime, already: bool = False
+) -> HttpResponse:
+    """The session booked from the offer as it is now, not the offer's time: the clinic may have
+    moved or cancelled it since, and the patient opens the link again to check when to come."""
+    booked = offer.booked
+    if booked is not None and booked.status in UPCOMING_STATUSES and booked.starts_at > now:
+        return _link_page(request, "accepted.html", offer, session=booked, already=already)
+    cancelled = booked is None or booked.status == AppointmentStatus.CANCELLED
+    return _link_page(
+        request,
+        "booked_gone.html",
+        offer,
+        session=booked,
+        status=410,
+        cancelled=cancelled,
+        reason=(
+            "The session booked from this offer has been cancelled."
+            if cancelled
+            else "The session booked from this offer is no longer ahead."
+        ),
+    )

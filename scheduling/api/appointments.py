@@ -23,7 +23,7 @@ from clinic.permissions import CLINICIANS, DESK, PATIENTS, actor_for
 from patients.models import Patient
 from scheduling import services
 from scheduling.api.common import APPOINTMENT_RELATED, IDEMPOTENCY_HEADER, AppointmentSerializer, idempotent
-from scheduling.errors import InvalidState
+from scheduling.errors import InvalidState, TooLateForOnlineChange
 from scheduling.models import (
     UPCOMING_STATUSES,
     Appointment,
@@ -37,10 +37,6 @@ from scheduling.models import (
 from scheduling.selectors import booking_references, patient_appointments, shared_sites_with_schedule
 
 PATIENT_CANCEL_REASON = "Cancelled by the patient online"
-
-
-class TooLateForOnlineChange(InvalidState):
-    code = "too_late_for_online_change"
 
 
 class BookSerializer(api_fields.FieldPrototypesMixin, api_fields.StrictSerializer):
@@ -318,7 +314,13 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
             raise serializers.ValidationError({"reason": ["Give a reason for the cancellation."]})
         return self._course_answer(
             services.appointment_cancel(
-                appointment=appointment, actor=request.user, reason=reason, now=now, rebook=data["rebook"]
+                appointment=appointment,
+                actor=request.user,
+                reason=reason,
+                now=now,
+                rebook=data["rebook"],
+                # The checks above read the row unlocked: the service checks them again under its lock.
+                by_patient=self.actor.is_patient,
             )
         )
 

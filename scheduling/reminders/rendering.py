@@ -7,6 +7,7 @@ import functools
 import logging
 from typing import Any
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -46,6 +47,13 @@ def preparation_notes(appointment: Appointment) -> str:
     return "\n".join(line for line in lines if line)
 
 
+def zone_note(moment: dt.datetime, *, patient_zone: ZoneInfo, site_zone: ZoneInfo) -> str:
+    """What follows a time shown on the patient's clock in a text message: a text is short, so it
+    names the zone (" GMT") only when the patient's is not the clinic's, where the time would
+    otherwise be read as the clinic's. The reminders and the waitlist's offer share this rule."""
+    return f" {moment.astimezone(patient_zone).tzname()}" if patient_zone.key != site_zone.key else ""
+
+
 def message_context(*, appointment: Appointment, with_links: bool) -> dict[str, Any]:
     """What a reminder template is rendered with: the names clinic.reminder_templates.CONTEXT_NAMES
     lists, whose sample a template is rendered with when it is saved."""
@@ -63,8 +71,7 @@ def message_context(*, appointment: Appointment, with_links: bool) -> dict[str, 
         "local_start": appointment.starts_at.astimezone(zone),
         "local_end": appointment.ends_at.astimezone(zone),
         "time_zone": zone.key,
-        # A text message is short: it names the zone only when the patient's is not the clinic's.
-        "zone_note": f" {appointment.starts_at.astimezone(zone).tzname()}" if zone.key != site.zone.key else "",
+        "zone_note": zone_note(appointment.starts_at, patient_zone=zone, site_zone=site.zone),
         "preparation_notes": preparation_notes(appointment),
         "confirm_url": "",
         "cancel_url": "",

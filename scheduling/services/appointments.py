@@ -20,7 +20,14 @@ from scheduling.engine import NoFit, Slot
 from scheduling.engine.model import NurseWork
 from scheduling.engine.placement import Placer
 from scheduling.engine.wallclock import day_bounds, local_day, local_instant
-from scheduling.errors import CheckInNotOpen, InvalidInput, InvalidState, NotEligible, PlanRuleBroken
+from scheduling.errors import (
+    CheckInNotOpen,
+    InvalidInput,
+    InvalidState,
+    NotEligible,
+    PlanRuleBroken,
+    TooLateForOnlineChange,
+)
 from scheduling.models import (
     BOOKABLE_PLAN_STATUSES,
     UPCOMING_STATUSES,
@@ -803,6 +810,31 @@ def appointment_set_ride(
     return appointment
 
 
+def online_cancel_deadline(appointment: Appointment) -> dt.datetime:
+    """When a patient's own cancel closes: the site's notice period before the session (the
+    reminder policy's `patient_notice_hours`); after it, the patient calls the clinic."""
+    hours = appointment.site.reminder_policy_or_default.patient_notice_hours
+    return appointment.starts_at - dt.timedelta(hours=hours)
+
+
+def _require_patient_may_cancel(appointment: Appointment, *, now: dt.datetime) -> None:
+    """The patient's limits, read under the session's row lock: the pages and the API check them
+    first for a good answer, but the desk may check the patient in (a session the desk's own
+    cancel still releases) between that read and this write."""
+    if appointment.status not in UPCOMING_STATUSES:
+        raise InvalidState(
+            f"A session that is {appointment.get_status_display().lower()} cannot be cancelled online; "
+            "please call the clinic.",
+            details={"status": appointment.status},
+        )
+    if now >= online_cancel_deadline(appointment):
+        hours = appointment.site.reminder_policy_or_default.patient_notice_hours
+        raise TooLateForOnlineChange(
+            f"Online changes close {hours} hours before the session; please call the clinic.",
+            details={"notice_hours": hours},
+        )
+
+
 @transaction.atomic
 def appointment_cancel(
     *,
@@ -813,6 +845,7 @@ def appointment_cancel(
     rebook: bool = False,
     release_only: bool = False,
     released_with_plan: str = "",
+    by_patient: bool = False,
 ) -> CancelOutcome:
     """Cancel a session: the chair is free at once and pending reminders are cancelled. Nothing is
     re-booked unless the caller asks (`rebook`); the outcome says what the course is now missing,
@@ -820,12 +853,17 @@ def appointment_cancel(
 
     `release_only` is for plan changes that release every future session at once (pause, end,
     new induction): the plan change itself says what happens to the course, and
-    `released_with_plan` (a ReleasedWithPlan) tells the patient's notice which change it was."""
+    `released_with_plan` (a ReleasedWithPlan) tells the patient's notice which change it was.
+
+    `by_patient` is the patient's own cancel (portal, reminder link, API): only an upcoming session,
+    and only before the site's notice period (`online_cancel_deadline`)."""
     if not reason.strip():
         raise InvalidInput("Give a reason for the cancellation.")
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if appointment.status == AppointmentStatus.CANCELLED:
         return CancelOutcome(appointment=appointment, course="The session was already cancelled.")
+    if by_patient:
+        _require_patient_may_cancel(appointment, now=now)
     _require(appointment, (*UPCOMING_STATUSES, AppointmentStatus.CHECKED_IN, AppointmentStatus.HELD), "cancel")
     if appointment.status == AppointmentStatus.CHECKED_IN:
         appointment_releasing.send(sender=Appointment, appointment=appointment, now=now)  # clinical's gate

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -115,6 +116,15 @@ def waitlist_add(
             raise InvalidState("Only an upcoming session can be brought forward.")
         if replaces.site_id != site.pk:
             raise InvalidInput("That session is at another site.")
+        # Only a chair before the session can bring it forward (`_suits`), and none before the
+        # earliest date is offered: an entry whose window starts on the session's day or later
+        # could never be offered anything, yet would keep the patient off the waitlist.
+        session_day = local_day(replaces.starts_at, site.zone)
+        if earliest_date >= session_day:
+            raise InvalidInput(
+                f"To bring forward the session on {session_day:%a %-d %b}, the earliest date must be before that day.",
+                details={"field": "earliest_date"},
+            )
     entry = WaitlistEntry(
         patient=patient,
         site=site,
@@ -147,6 +157,55 @@ def waitlist_remove(*, entry: WaitlistEntry, actor: AbstractBaseUser, reason: st
         status=WaitlistOfferStatus.CLOSED, updated_at=timezone.now()
     )
     return entry
+
+
+def _gone_because(replaced: Appointment) -> str:
+    if replaced.status == AppointmentStatus.CANCELLED:
+        return "was cancelled"
+    if replaced.status == AppointmentStatus.NO_SHOW:
+        return "was missed"
+    return "is no longer ahead"
+
+
+def waitlist_drop_lost_replacements(
+    *, now: dt.datetime, actor: AbstractBaseUser | None = None, appointment_ids: Sequence[int] | None = None
+) -> int:
+    """Take off the waitlist the waiting entries that would bring forward a session no longer
+    upcoming (cancelled, missed, checked in, started): no chair can be offered to them any more
+    (`_suits` and the accept refuse), yet a waiting entry keeps the patient off the site's
+    waitlist. Each is REMOVED with the reason in its history, its open offers closed. Only the
+    entries of `appointment_ids` (the cancel's and the no-show's announcements, in their
+    transaction), or every such entry (the sweep, with None). Returns how many were removed.
+
+    An entry an accept holds is skipped, not waited for: the accept locks the entry and then the
+    session, the cancel the session and then (here) the entry, so waiting could deadlock. That
+    accept then finds the session gone and refuses; the sweep removes the entry afterwards."""
+    lost = WaitlistEntry.objects.filter(status=WaitlistStatus.WAITING, replaces__isnull=False).filter(
+        ~Q(replaces__status__in=UPCOMING_STATUSES) | Q(replaces__starts_at__lte=now)
+    )
+    if appointment_ids is not None:
+        lost = lost.filter(replaces_id__in=list(appointment_ids))
+    entries = list(
+        lost.select_for_update(of=("self",), skip_locked=True).select_related("site", "replaces").order_by("pk")
+    )
+    for entry in entries:
+        replaced = entry.replaces
+        assert replaced is not None  # the query asked for a replaced session
+        entry.status = WaitlistStatus.REMOVED
+        save_with_history(
+            entry,
+            fields=["status"],
+            actor=actor,
+            reason=(
+                f"Removed from the waitlist: the session it would bring forward "
+                f"({local_label(replaced.starts_at, entry.site)}) {_gone_because(replaced)}"
+            ),
+        )
+        # updated_at marks when the offer closed: the sweep offers a chair still free to the next patients.
+        WaitlistOffer.objects.filter(entry=entry, status=WaitlistOfferStatus.OPEN).update(
+            status=WaitlistOfferStatus.CLOSED, updated_at=now
+        )
+    return len(entries)
 
 
 # --- offering a freed chair ---
@@ -405,7 +464,11 @@ def waitlist_offers_sweep(*, now: dt.datetime) -> int:
     the broker was down), and those whose offers have all closed (the patients taken off the
     waitlist, or booked from another offer) within SWEEP_LOOKBACK: while the chair is still free,
     the next patients it suits are offered it. Returns the number of offers made. Run every few
-    minutes by beat."""
+    minutes by beat. First it takes off the waitlist the entries whose session to bring forward is
+    gone or has begun (`waitlist_drop_lost_replacements`)."""
+    # Entries left waiting for a session gone meanwhile (one an accept held when it was cancelled).
+    with transaction.atomic():
+        waitlist_drop_lost_replacements(now=now)
     since = now - SWEEP_LOOKBACK
     someone_waiting = WaitlistEntry.objects.filter(site=OuterRef("site_id"), status=WaitlistStatus.WAITING)
     offers = WaitlistOffer.objects.filter(freed=OuterRef("pk"))
@@ -469,7 +532,7 @@ def offer_from_token(*, token: str) -> WaitlistOffer:
     except signing.BadSignature:
         raise InvalidOfferLink("This link is not valid.") from None
     offer = (
-        WaitlistOffer.objects.select_related("entry__patient", "site", "chair", "booked")
+        WaitlistOffer.objects.select_related("entry__patient", "site", "chair", "booked__site")
         .filter(pk=payload.get("o"))
         .first()
     )
@@ -490,6 +553,7 @@ def _message_offer(offer: WaitlistOffer, *, now: dt.datetime) -> None:
     """Send the accept link on the patient's channel; a failure is recorded, not raised:
     the front desk still sees the offer and can call."""
     from scheduling.reminders.channels import Outbox, OutgoingMessage
+    from scheduling.reminders.rendering import zone_note
     from scheduling.reminders.services import quiet_hours
     from scheduling.reminders.timing import choose_channel, quiet_period_around, retry_delay
 
@@ -521,7 +585,9 @@ def _message_offer(offer: WaitlistOffer, *, now: dt.datetime) -> None:
     when = offer.starts_at.astimezone(patient.zone)
     link = accept_url(offer)
     if channel == Channel.SMS:
-        body = f"{site.name}: a chair is free {when:%a %-d %b %H:%M}. First to accept gets it: {link}"
+        # The patient's clock, named when it is not the clinic's, as in the reminders' texts.
+        note = zone_note(offer.starts_at, patient_zone=patient.zone, site_zone=site.zone)
+        body = f"{site.name}: a chair is free {when:%a %-d %b %H:%M}{note}. First to accept gets it: {link}"
     else:
         body = (
             f"Hello {patient.first_name},\n\n"

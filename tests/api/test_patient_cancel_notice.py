@@ -57,3 +57,26 @@ def test_a_checked_in_session_inside_the_notice_period_cannot_be_cancelled_onlin
         f"status now {session.status}"
     )
     assert response.status_code == 409
+
+
+def test_a_session_checked_in_while_the_patients_cancel_is_under_way_is_not_cancelled(world, monkeypatch):
+    """The API reads the session's status and the notice period unlocked, then calls the cancel
+    service, which, for the desk's sake, also releases CHECKED_IN sessions: a check-in landing in
+    between (made certain here at the notice step) must not be undone by the patient's cancel."""
+    from clinic.models import ReminderPolicy
+    from scheduling.api.appointments import AppointmentViewSet
+
+    ReminderPolicy.objects.filter(site=world.site).update(patient_notice_hours=2)
+    session = _session_today(world)  # 3 hours ahead: outside a 2-hour notice
+    real_check = AppointmentViewSet._check_patient_notice
+
+    def the_desk_checks_in_meanwhile(view, appointment, now):
+        real_check(view, appointment, now)
+        services.appointment_check_in(appointment=appointment, actor=world.clinic.front_desk.user, now=NOW)
+
+    monkeypatch.setattr(AppointmentViewSet, "_check_patient_notice", the_desk_checks_in_meanwhile)
+    response = world.client("patient_b").post(f"{V1}/appointments/{session.pk}/cancel/", {}, format="json")
+    # The request's transaction rolls back with the refusal, the check-in made inside it too: the
+    # answer shows the service found the session checked in under its lock and refused.
+    assert response.status_code == 409, f"the patient's cancel released a checked-in session: {response.content!r}"
+    assert response.json()["error"]["details"]["status"] == AppointmentStatus.CHECKED_IN

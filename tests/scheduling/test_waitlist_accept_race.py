@@ -128,3 +128,55 @@ def test_two_patients_accepting_offers_of_one_chair_and_time_freed_twice_get_one
     assert sorted(outcome.split(":")[0] for outcome in outcomes) == ["booked", "refused"], outcomes
     booked = Appointment.objects.filter(chair=clinic.chairs[0], starts_at=FREED[0], status=AppointmentStatus.BOOKED)
     assert booked.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancelling_a_session_while_an_accept_holds_the_entry_bringing_it_forward_neither_waits_nor_deadlocks():
+    """The accept locks the waiting entry and then the session it brings forward; the cancel locks the
+    session and then (to take the entry off the waitlist) the entry. The cancel does not wait for an
+    entry an accept holds, so the two never deadlock: the accept then finds the session cancelled,
+    and the waitlist's sweep takes the entry off the waitlist afterwards."""
+    from django.db import transaction
+
+    from scheduling.models import WaitlistEntry, WaitlistStatus
+    from scheduling.services.waitlist import waitlist_offers_sweep
+
+    clinic = make_clinic()
+    desk = clinic.front_desk.user
+    patient = PatientFactory(home_site=clinic.site)
+    later = services.appointment_book(
+        patient=patient, site=clinic.site, starts_at=FREED[1], chair=clinic.chairs[1], actor=desk, now=NOW
+    )
+    entry = waitlist_add(
+        patient=patient, site=clinic.site, earliest_date=dt.date(2026, 3, 2), replaces=later, actor=desk, now=NOW
+    )
+    held, cancelled = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def accept_in_progress() -> None:
+        try:
+            with transaction.atomic():
+                WaitlistEntry.objects.select_for_update().get(pk=entry.pk)
+                held.set()
+                cancelled.wait(timeout=30)
+                # The accept's next step: the session it would bring forward, now cancelled.
+                session = Appointment.objects.select_for_update().get(pk=later.pk)
+                assert session.status == AppointmentStatus.CANCELLED
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=accept_in_progress)
+    thread.start()
+    assert held.wait(timeout=30)
+    try:
+        services.appointment_cancel(appointment=later, actor=desk, reason="Moving away", now=NOW)
+    finally:
+        cancelled.set()
+        thread.join(timeout=60)
+    assert errors == []
+    assert WaitlistEntry.objects.get(pk=entry.pk).status == WaitlistStatus.WAITING  # skipped, not waited for
+
+    waitlist_offers_sweep(now=NOW)
+    assert WaitlistEntry.objects.get(pk=entry.pk).status == WaitlistStatus.REMOVED

@@ -10,6 +10,7 @@ import datetime as dt
 import pytest
 from django.core import mail, signing
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.html import escape
@@ -23,7 +24,7 @@ from scheduling.models import (
     WaitlistOfferStatus,
     WaitlistStatus,
 )
-from scheduling.services import appointment_cancel
+from scheduling.services import appointment_cancel, appointment_move
 from scheduling.services.waitlist import make_accept_token, waitlist_add
 from tests.factories import PatientFactory, SiteFactory, StaffFactory, UserFactory
 from tests.web.conftest import NOW, login, make_patient
@@ -253,3 +254,85 @@ def test_a_patient_cannot_accept_another_patients_offer_by_its_id_or_by_a_token_
     offer.refresh_from_db()
     assert offer.status == WaitlistOfferStatus.OPEN
     assert not Appointment.objects.filter(patient=entry.patient).exists()
+
+
+def _accepted_link(web, client, capture):
+    """A waiting patient accepts the chair freed by patient A's first session (Mon 2 Mar 2026,
+    08:00 New York) on the link from the message: the link's address and the accepted offer."""
+    entry = _wait(web)
+    _cancel_first_session_of_a(web, capture)
+    offer = WaitlistOffer.objects.get(entry=entry)
+    url = reverse("web:waitlist-accept-link", args=[make_accept_token(offer)])
+    assert client.post(url).status_code == 200
+    offer.refresh_from_db()
+    assert offer.status == WaitlistOfferStatus.ACCEPTED
+    return url, offer
+
+
+def test_the_accept_link_does_not_say_a_cancelled_session_is_still_the_patients(
+    client, web, django_capture_on_commit_callbacks
+):
+    """The patient accepts the offer, and the clinic later cancels the session booked from it. The
+    patient opens the link again to check the time: the page must not say "This session is already
+    yours" (with the offer's time and the usual reminders promised) for a session that no longer
+    exists, but that it is cancelled, and to call the clinic."""
+    url, offer = _accepted_link(web, client, django_capture_on_commit_callbacks)
+    appointment_cancel(appointment=offer.booked, actor=web.desk.user, reason="Nurse off sick", now=NOW)
+
+    page = client.get(url)
+    text = page.content.decode()
+    assert "already yours" not in text, "a cancelled session is shown to the patient as theirs"
+    assert page.status_code == 410
+    assert "This session has been cancelled" in text and "call the clinic" in text
+
+
+def test_the_accept_link_shows_the_sessions_time_after_the_clinic_moved_it(
+    client, web, django_capture_on_commit_callbacks
+):
+    """As above, but the desk moves the booked session to Tuesday 10:00: the link shows the time the
+    patient is to come in at, not the offer's Monday 08:00."""
+    url, offer = _accepted_link(web, client, django_capture_on_commit_callbacks)
+    moved = appointment_move(
+        appointment=offer.booked,
+        starts_at=dt.datetime(2026, 3, 3, 15, tzinfo=dt.UTC),  # Tue 3 Mar, 10:00 in New York
+        actor=web.desk.user,
+        now=NOW,
+    )
+    assert moved.status == AppointmentStatus.BOOKED
+
+    text = client.get(url).content.decode()
+    assert "Tuesday 3 March 2026 at 10:00" in text, "the page shows the offer's old time, not the session's"
+    assert "Monday 2 March 2026" not in text
+    assert "This session is already yours" in text
+
+
+def test_a_waitlist_entry_does_not_stay_waiting_once_the_session_it_brings_forward_is_cancelled(web):
+    """Patient B waits to bring Friday 13 March forward, then cancels that session in the portal. The
+    entry can never be offered anything again (`_suits` and `waitlist_offer_accept` refuse a replaced
+    session that is no longer upcoming): it leaves the waitlist, saying why, and B may be put on the
+    site's waitlist again (tests/scheduling/test_waitlist_bring_forward.py: its open offers close)."""
+    replaced = web.sessions_b[-1]
+    entry = _wait(web, patient=web.patient_b, replaces=replaced)
+    portal = Client()
+    portal.force_login(web.patient_b.user)
+    assert portal.post(reverse("web:portal-action", args=[replaced.pk, "cancel"])).status_code == 302
+    replaced.refresh_from_db()
+    assert replaced.status == AppointmentStatus.CANCELLED
+
+    entry.refresh_from_db()
+    assert entry.status == WaitlistStatus.REMOVED, "an entry nothing can ever be offered to is still waiting"
+    assert "the session it would bring forward (Fri 13 Mar 2026" in entry.history.first().history_change_reason
+    assert "was cancelled" in entry.history.first().history_change_reason
+    _wait(web, patient=web.patient_b)  # no longer "already on the waitlist"
+
+
+def test_the_add_form_refuses_to_bring_a_session_forward_to_its_own_day_or_later(client, web):
+    login(client, web.desk.user)
+    later = web.sessions_b[-1]  # Fri 13 Mar
+    response = client.post(
+        reverse("web:waitlist-add", args=[web.patient_b.pk]),
+        {"site": web.clinic.site.pk, "earliest_date": "2026-03-13", "replaces": later.pk},
+    )
+    assert response.status_code == 409
+    assert "the earliest date must be before that day" in response.content.decode()
+    assert not WaitlistEntry.objects.exists()
