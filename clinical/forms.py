@@ -111,3 +111,32 @@ class RecoveryForm(RefusesControlCharacters, forms.Form):
 class LogFilterForm(RefusesControlCharacters, forms.Form):
     date_from = ClinicalDateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = ClinicalDateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class CorrectionForm(RefusesControlCharacters, forms.Form):
+    """A controlled-substance log line's correction: the administration's current values, prefilled
+    by the page, and the reason. The page sends the service only the fields that were changed."""
+
+    total_mg = forms.DecimalField(label="Total given (mg)", max_digits=7, decimal_places=2)
+    dose_mg_per_kg = forms.DecimalField(label="Dose (mg/kg)", max_digits=5, decimal_places=3)
+    weight_kg = forms.DecimalField(label="Weight (kg)", max_digits=5, decimal_places=1)
+    lot_number = forms.CharField(label="Lot number", max_length=60)
+    route = forms.ChoiceField(choices=Route.choices)
+    given_by = forms.ModelChoiceField(queryset=StaffMember.objects.none(), label="Given by")
+    started_at = WallClockDateTimeField(label="Started")
+    reason = forms.CharField(
+        label="Reason for the correction",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Give a reason for the correction."},
+    )
+
+    def __init__(self, *args: Any, site: Site, given_by: StaffMember, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The active clinicians of the line's site (the service refuses anyone else as a change), and
+        # whoever the line names now, so a line whose clinician has since left is still corrected.
+        clinicians = Q(role__in=CLINICIAN_ROLES, active=True) & (Q(all_sites=True) | Q(sites=site))
+        field = self.fields["given_by"]
+        field.queryset = (  # type: ignore[attr-defined]
+            StaffMember.objects.filter(clinicians | Q(pk=given_by.pk)).select_related("user").distinct()
+        )

@@ -38,6 +38,8 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "plan_screening": CLINICIANS,
     "session_record": CLINICIANS,
     "cs_log": frozenset({*CLINICIAN_ROLES, Role.CLINIC_ADMIN}),
+    # A log line is corrected by the clinicians of its site, as over the API; administrators only read it.
+    "cs_correct": CLINICIANS,
     "waitlist": DESK_ROLES,
     "to_move": DESK_ROLES,
     # The clinic manager's pages (issue 17): administrators set the day template up; the capacity

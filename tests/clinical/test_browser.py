@@ -15,7 +15,9 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from clinic.models import Role
+from clinical.models import ControlledSubstanceEntry
 from scheduling.models import AppointmentStatus
+from tests.clinical_helpers import record_administration
 from tests.factories import AppointmentFactory, ChairFactory, PatientFactory, SiteFactory, StaffFactory, UserFactory
 from tests.web.test_browser import browser_context_args, browser_type_launch_args, log_in, shoot  # noqa: F401
 
@@ -81,3 +83,46 @@ def test_nurse_records_high_vitals_that_hold_the_start_and_a_prescriber_clears_i
     session.refresh_from_db()
     assert session.status == AppointmentStatus.IN_CHAIR
     assert session.start_clearances.get().prescriber.user.username == "dr_hale"
+
+
+def test_nurse_corrects_a_controlled_substance_log_line_from_the_log(page: Page, live_server):
+    """The log's Correct link opens the line's values; a total that does not match is refused beside
+    it; the correction comes back to the log as a new line, the old one struck through."""
+    site = SiteFactory(name="Riverside Infusion Center", time_zone="America/New_York")
+    chair = ChairFactory(site=site, name="Chair 1")
+    nurse = StaffFactory(
+        role=Role.NURSE, sites=[site], user=UserFactory(username="nurse_nora", first_name="Nora", last_name="Quinn")
+    )
+    patient = PatientFactory(first_name="Grace", last_name="Whitfield", home_site=site, escort_name="Chris Whitfield")
+    now = timezone.now()
+    session = AppointmentFactory(
+        patient=patient,
+        chair=chair,
+        nurse=nurse,
+        starts_at=now - dt.timedelta(minutes=60),
+        status=AppointmentStatus.CHECKED_IN,
+        checked_in_at=now - dt.timedelta(minutes=70),
+    )
+    # 0.5 mg/kg × 70 kg = 35 mg IV, lot LOT-TEST-1, ended ten minutes ago.
+    entry = record_administration(session, nurse.user, start=now - dt.timedelta(minutes=55)).log_entries.get()
+
+    log_in(page, live_server.url, "nurse_nora")
+    page.goto(f"{live_server.url}/controlled-substances/")
+    page.get_by_role("link", name=f"Correct entry #{entry.pk}").click()
+    expect(page.get_by_role("heading", name=f"Correct log entry #{entry.pk}")).to_be_visible()
+    expect(page.get_by_label("Lot number")).to_have_value("LOT-TEST-1")
+    expect(page.get_by_label("Weight (kg)")).to_have_value("70.0")
+    page.get_by_label("Weight (kg)").fill("80.0")
+    page.get_by_label("Reason for the correction").fill("Weight re-read from the scale's printout")
+    page.get_by_role("button", name="Record correction").click()
+    expect(page.get_by_text("does not match 0.500 mg/kg × 80.0 kg = 40.0 mg")).to_be_visible()
+    shoot(page, "clinical-03-nurse-correction-refused-total")
+    page.get_by_label("Total given (mg)").fill("40.00")
+    page.get_by_role("button", name="Record correction").click()
+    correction = ControlledSubstanceEntry.objects.get(corrects=entry)
+    expect(page.get_by_text(f"Correction recorded as entry #{correction.pk}")).to_be_visible()
+    expect(page.get_by_test_id("cs-corrected-by")).to_have_text(f"corrected by #{correction.pk}")
+    expect(page.get_by_test_id("cs-entry").last).to_contain_text("40.00 mg")
+    expect(page.get_by_role("link", name=f"Correct entry #{entry.pk}")).to_have_count(0)
+    expect(page.get_by_role("link", name=f"Correct entry #{correction.pk}")).to_be_visible()
+    shoot(page, "clinical-04-nurse-corrected-a-log-line")
