@@ -91,7 +91,11 @@ class AdministrationInputSerializer(api_fields.StrictSerializer):
     route = serializers.ChoiceField(choices=Route.choices)
     dose_mg_per_kg = serializers.DecimalField(max_digits=5, decimal_places=3)
     weight_kg = serializers.DecimalField(max_digits=5, decimal_places=1)
-    total_mg = serializers.DecimalField(max_digits=7, decimal_places=2)
+    total_mg = serializers.DecimalField(
+        max_digits=7,
+        decimal_places=2,
+        help_text=f"For IV and IM: dose_mg_per_kg × weight_kg, within {services.DOSE_TOLERANCE_WORDS}.",
+    )
     started_at = api_fields.DateTimeField()
     ended_at = api_fields.DateTimeField()
     lot_number = serializers.CharField(max_length=60)
@@ -101,6 +105,15 @@ class AdministrationInputSerializer(api_fields.StrictSerializer):
         required=False,
         allow_blank=True,
         help_text="Only for another route than the session's: a prescriber gives the reason (kept in the register).",
+    )
+    short_infusion_reason = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        help_text=(
+            "Only for an IV infusion that lasted under half its protocol's infusion minutes: why it was stopped "
+            "early (kept in the register). Any clinician who records the administration may give it."
+        ),
     )
 
 

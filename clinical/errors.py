@@ -3,7 +3,7 @@ shape and the pages' flash messages already know how to show them."""
 
 from __future__ import annotations
 
-from scheduling.errors import InvalidState
+from scheduling.errors import InvalidInput, InvalidState
 
 
 class StartHeld(InvalidState):
@@ -24,3 +24,10 @@ class SessionRecordIncomplete(InvalidState):
     def __init__(self, reasons: list[str]) -> None:
         super().__init__("Not completed: " + "; ".join(reasons) + ".", details={"reasons": reasons})
         self.reasons = reasons
+
+
+class ShortInfusion(InvalidInput):
+    """An IV infusion recorded as lasting under half its protocol's minutes, without a reason: the
+    session page then asks for the reason beside the error."""
+
+    code = "short_infusion"

@@ -11,7 +11,7 @@ from django.db.models import Q
 from clinic.form_fields import ClinicalDateField, RefusesControlCharacters, WallClockDateTimeField
 from clinic.models import CLINICIAN_ROLES, Route, Site, StaffMember
 from clinical.models import SideEffect, VitalsPhase
-from clinical.services import LABELS, PLAUSIBLE
+from clinical.services import DOSE_TOLERANCE_WORDS, LABELS, PLAUSIBLE, WEIGHT_BASED_ROUTES
 
 
 def _reading(name: str, label: str) -> forms.IntegerField:
@@ -51,9 +51,26 @@ class AdministrationForm(RefusesControlCharacters, forms.Form):
     )
     dose_mg_per_kg = forms.DecimalField(label="Dose (mg/kg)", max_digits=5, decimal_places=3)
     weight_kg = forms.DecimalField(label="Weight (kg)", max_digits=5, decimal_places=1)
-    total_mg = forms.DecimalField(label="Total given (mg)", max_digits=7, decimal_places=2)
+    total_mg = forms.DecimalField(
+        label="Total given (mg)",
+        max_digits=7,
+        decimal_places=2,
+        help_text=(
+            f"For {' or '.join(Route(route).label.lower() for route in WEIGHT_BASED_ROUTES)}: "
+            f"dose × weight, within {DOSE_TOLERANCE_WORDS}."
+        ),
+    )
     started_at = WallClockDateTimeField(label="Started")
     ended_at = WallClockDateTimeField(label="Ended")
+    short_infusion_reason = forms.CharField(
+        label="Reason the infusion was short",
+        required=False,
+        max_length=2000,
+        help_text=(
+            "Only when the infusion really lasted under half the protocol's minutes: why it was stopped early "
+            "(for example, stopped early: dissociation). Kept in the register."
+        ),
+    )
     lot_number = forms.CharField(label="Lot number", max_length=60)
     given_by = forms.ModelChoiceField(
         queryset=StaffMember.objects.filter(role__in=CLINICIAN_ROLES, active=True).select_related("user"),
@@ -62,9 +79,18 @@ class AdministrationForm(RefusesControlCharacters, forms.Form):
 
     def __init__(self, *args: Any, site: Site, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Set by the page when the service refused a short infusion for want of its reason.
+        self.short_infusion_refused = False
         # The clinicians of the session's site (the service refuses anyone else).
         field = self.fields["given_by"]
         field.queryset = field.queryset.filter(Q(all_sites=True) | Q(sites=site)).distinct()  # type: ignore[attr-defined]
+
+    @property
+    def asks_short_infusion_reason(self) -> bool:
+        """The reason for a short infusion is asked for beside the refusal that needs it, and kept on
+        the form once typed (another field's error must not lose it)."""
+        typed = self.is_bound and str(self.data.get(self.add_prefix("short_infusion_reason"), "")).strip()
+        return self.short_infusion_refused or bool(typed) or "short_infusion_reason" in self.errors
 
 
 GONE_FROM_THE_LIST = "A side effect you ticked is no longer on the list; choose again."

@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 
 from clinic.models import CLINICIAN_ROLES, Role, Route, Site, StaffMember
 from clinic.permissions import is_prescriber, works_at
-from clinical.errors import SessionRecordIncomplete, StartHeld
+from clinical.errors import SessionRecordIncomplete, ShortInfusion, StartHeld
 from clinical.models import (
     Administration,
     ControlledSubstanceEntry,
@@ -31,6 +31,7 @@ from clinical.models import (
 from patients.models import SCREENING_PLAUSIBLE
 from scheduling.errors import InvalidInput, InvalidState
 from scheduling.models import Appointment, AppointmentStatus
+from scheduling.services import appointment_start
 
 ARRIVED = (AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR)
 NO_PRE_VITALS = "Record pre-infusion vitals first"
@@ -39,6 +40,8 @@ DISCHARGED_OVER_VITALS = "Discharged by a prescriber over recovery vitals outsid
 # Weight-based routes: the total must match dose × weight (esketamine spray is a fixed dose).
 WEIGHT_BASED_ROUTES = (Route.IV, Route.IM)
 DOSE_TOLERANCE = Decimal("0.05")
+# How the refusal and the form's help state it: "5 %".
+DOSE_TOLERANCE_WORDS = f"{(DOSE_TOLERANCE * 100).normalize():f} %"
 
 # Readings a person could have; the database holds the same ranges as check constraints.
 # A living, seated adult's readings (the VitalSigns constraints hold the same); the screening at the
@@ -284,8 +287,10 @@ def _check_dose(*, route: str, dose_mg_per_kg: Decimal, weight_kg: Decimal, tota
     if route in WEIGHT_BASED_ROUTES:
         expected = dose_mg_per_kg * weight_kg
         if abs(total_mg - expected) > expected * DOSE_TOLERANCE:
+            low, high = expected * (1 - DOSE_TOLERANCE), expected * (1 + DOSE_TOLERANCE)
             raise InvalidInput(
-                f"Total {total_mg} mg does not match {dose_mg_per_kg} mg/kg × {weight_kg} kg = {expected:.1f} mg.",
+                f"Total {total_mg} mg does not match {dose_mg_per_kg} mg/kg × {weight_kg} kg = {expected:.1f} mg "
+                f"within {DOSE_TOLERANCE_WORDS} ({low:.2f}–{high:.2f} mg).",
                 details={"field": "total_mg", "expected_total_mg": f"{expected:.2f}"},
             )
 
@@ -410,6 +415,47 @@ def _require_may_give(given_by: StaffMember | None, site: Site) -> StaffMember:
     return given_by
 
 
+def _minutes_words(length: dt.timedelta) -> str:
+    minutes = int(length.total_seconds() // 60)
+    if minutes < 1:
+        return "less than a minute"
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def _short_infusion(
+    appointment: Appointment,
+    *,
+    route: str,
+    started_at: dt.datetime,
+    ended_at: dt.datetime,
+    reason: str,
+    field: str,
+) -> str:
+    """An IV infusion recorded as lasting under half its protocol's infusion minutes is almost always
+    a mistyped time; one stopped early (side effects) is legitimate, and any clinician who records
+    it states why. Returns what the register's line and the record's history say of it (empty when
+    the length is in order, or there is nothing to check it against: a session without a protocol,
+    or an injection, a spray or a tablet, which take no infusion's time). Without a reason, refuses
+    on `field`, the time being given."""
+    protocol = appointment.plan.protocol if appointment.plan_id else None
+    if protocol is None or not protocol.infusion_minutes or route != Route.IV:
+        return ""
+    lasted = ended_at - started_at
+    if lasted * 2 >= dt.timedelta(minutes=protocol.infusion_minutes):
+        return ""
+    lasted_words, minutes = _minutes_words(lasted), protocol.infusion_minutes
+    reason = reason.strip()
+    if reason:
+        return f"Infusion of {lasted_words}, under half the protocol's {minutes} minutes: {reason}"
+    zone = appointment.site.zone
+    raise ShortInfusion(
+        f"The infusion is recorded as lasting {lasted_words} ({started_at.astimezone(zone):%H:%M}–"
+        f"{ended_at.astimezone(zone):%H:%M}), under half the protocol's {minutes} minutes. Check the start and "
+        "end times; if the infusion was stopped early, give the reason (for example, stopped early: dissociation).",
+        details={"field": field, "infusion_minutes": minutes, "recorded_seconds": int(lasted.total_seconds())},
+    )
+
+
 def _check_times(
     appointment: Appointment, *, started_at: dt.datetime, ended_at: dt.datetime, now: dt.datetime, field: str
 ) -> None:
@@ -443,10 +489,15 @@ def administration_record(
     actor: AbstractBaseUser,
     now: dt.datetime,
     route_change_reason: str = "",
+    short_infusion_reason: str = "",
 ) -> Administration:
     """Record what was given, and write its line in the controlled-substance log. Another route
     than the session's is recorded only by a prescriber (`actor`) giving `route_change_reason`;
-    the log line and the record's history then state the deviation."""
+    an IV infusion under half its protocol's minutes only with `short_infusion_reason`; the log
+    line and the record's history then state the deviation and the short infusion.
+
+    A session still checked in (the "in the chair" step skipped) is moved to the chair as that step
+    moves it, at the infusion's start: the patient was in the chair by then."""
     appointment = _lock(appointment)
     _require_arrived(appointment, "record the administration")
     if Administration.objects.filter(appointment=appointment).exists():
@@ -459,6 +510,14 @@ def administration_record(
     deviation = _route_deviation(appointment, route, actor=actor, reason=route_change_reason)
     _check_dose(route=route, dose_mg_per_kg=dose_mg_per_kg, weight_kg=weight_kg, total_mg=total_mg)
     _check_times(appointment, started_at=started_at, ended_at=ended_at, now=now, field="ended_at")
+    short = _short_infusion(
+        appointment,
+        route=route,
+        started_at=started_at,
+        ended_at=ended_at,
+        reason=short_infusion_reason,
+        field="ended_at",
+    )
     recovery = Recovery.objects.filter(appointment=appointment).first()
     if recovery is not None and recovery.discharged_at < ended_at + _min_monitoring():
         raise InvalidInput(
@@ -468,6 +527,8 @@ def administration_record(
     lot_number = lot_number.strip()
     if not lot_number:
         raise InvalidInput("Give the lot number.")
+    if appointment.status == AppointmentStatus.CHECKED_IN:
+        appointment_start(appointment=appointment, actor=actor, now=started_at)
     administration = Administration(
         appointment=appointment,
         route=route,
@@ -481,10 +542,11 @@ def administration_record(
         recorded_by=actor,
         recorded_at=now,
     )
-    administration._change_reason = deviation or "Administration recorded"
+    reason = "; ".join(part for part in (deviation, short) if part)
+    administration._change_reason = reason or "Administration recorded"
     administration._history_user = actor
     administration.save()
-    _log_entry(administration, actor=actor, now=now, reason=deviation)
+    _log_entry(administration, actor=actor, now=now, reason=reason)
     return administration
 
 
@@ -583,6 +645,16 @@ def controlled_substance_correct(
     if "started_at" in changed:
         _check_times(
             appointment, started_at=new_started_at, ended_at=administration.ended_at, now=now, field="started_at"
+        )
+    if "started_at" in changed or "route" in changed:
+        # The correction's own reason says why the infusion was that short: the line keeps it as given.
+        _short_infusion(
+            appointment,
+            route=new_route,
+            started_at=new_started_at,
+            ended_at=administration.ended_at,
+            reason=reason,
+            field="started_at",
         )
     administration.total_mg, administration.dose_mg_per_kg = new_total, new_dose
     administration.weight_kg, administration.lot_number = new_weight, new_lot

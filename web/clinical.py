@@ -19,6 +19,7 @@ from clinic.audit import patient_ids_of, patients_shown
 from clinic.errors import DomainError
 from clinic.models import Role
 from clinical import selectors, services
+from clinical.errors import ShortInfusion
 from clinical.forms import AdministrationForm, ClearStartForm, LogFilterForm, RecoveryForm, VitalsForm
 from clinical.models import VitalsPhase
 from measures.selectors import outcome_summary
@@ -157,6 +158,8 @@ def session(request: HttpRequest, appointment_id: int) -> HttpResponse:
             if form is not None:
                 # The error shows on the form it concerns: next to its field when it names one.
                 form.add_error(field if field in form.fields else None, exc.message)
+                if isinstance(exc, ShortInfusion) and isinstance(form, AdministrationForm):
+                    form.short_infusion_refused = True  # its reason field shows beside the error
                 return _render(request, appointment, forms=forms, status=exc.http_status)
             return _render(request, appointment, forms=forms, problem=describe(exc), status=exc.http_status)
     messages.success(request, message)

@@ -104,7 +104,8 @@ def test_a_maintenance_interval_change_reports_moves_and_status_changes(feed):
         record_session_for_completion(session)
         services.appointment_complete(appointment=session, actor=None, now=session.ends_at)
     events = list(SiuMessage.objects.filter(appointment=booked[0]).order_by("sequence").values_list("event", flat=True))
-    assert events == ["S12", "S14", "S14"]  # booked, checked in, completed
+    # Booked, checked in, in the chair (recording the administration puts it there), completed.
+    assert events == ["S12", "S14", "S14", "S14"]
     maintenance = list(plan.appointments.filter(phase=Phase.MAINTENANCE).order_by("starts_at"))
     assert maintenance and all(SiuMessage.objects.filter(appointment=a, event="S12").exists() for a in maintenance)
     replan = services.plan_change_interval(

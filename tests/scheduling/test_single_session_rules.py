@@ -83,7 +83,8 @@ def test_a_course_session_is_not_booked_on_a_day_the_patient_already_has_an_infu
 
 def test_a_checked_in_session_whose_ketamine_was_given_cannot_be_cancelled():
     """After the administration is in the controlled-substance log the session happened: cancelling
-    it loses a held infusion from the course count (and tells the patient it was cancelled)."""
+    it loses a held infusion from the course count (and tells the patient it was cancelled). Recording
+    the administration put the session in the chair (the chair step skipped)."""
     clinic = make_clinic()
     plan = clinic.plan()
     (session,) = clinic.book(plan, [at_new_york(start_plus(0), 10)])
@@ -94,12 +95,12 @@ def test_a_checked_in_session_whose_ketamine_was_given_cannot_be_cancelled():
             appointment=session, actor=clinic.front_desk.user, reason="Wrong button", now=session.ends_at
         )
     session.refresh_from_db()
-    assert session.status == AppointmentStatus.CHECKED_IN
+    assert session.status == AppointmentStatus.IN_CHAIR
 
 
 def test_a_check_in_cannot_be_undone_after_the_ketamine_was_given():
-    """Undo check-in refuses only IN_CHAIR; a session that skipped the chair step but has its
-    administration recorded goes back to booked, and can then be marked a no-show."""
+    """A session that skipped the chair step is put in the chair by its administration, and a
+    check-in is not undone once the patient was in the chair."""
     clinic = make_clinic()
     plan = clinic.plan()
     (session,) = clinic.book(plan, [at_new_york(start_plus(0), 10)])
@@ -110,7 +111,7 @@ def test_a_check_in_cannot_be_undone_after_the_ketamine_was_given():
             appointment=session, actor=clinic.front_desk.user, reason="Mistake", now=session.ends_at
         )
     session.refresh_from_db()
-    assert session.status == AppointmentStatus.CHECKED_IN
+    assert session.status == AppointmentStatus.IN_CHAIR
 
 
 def test_a_session_of_a_paused_plan_cannot_be_moved_back_into_the_course():

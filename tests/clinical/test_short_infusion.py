@@ -1,0 +1,193 @@
+"""An IV infusion recorded as lasting under half its protocol's infusion minutes is almost always a
+mistyped time: it is refused, on the end time, naming the length recorded and the protocol's
+minutes, unless a reason is given (an infusion stopped early for side effects). Any clinician who
+records the administration may give it; it is kept in the record's history and on the register's
+line (with a change of route's reason when both apply). A correction of the start that shortens
+the infusion carries its own reason, which suffices."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from clinic.models import Route
+from clinical import services
+from clinical.models import Administration, ControlledSubstanceEntry
+from scheduling.errors import InvalidInput
+from scheduling.models import AppointmentStatus
+from tests.clinical.conftest import SESSION_START
+from tests.clinical.test_api_and_pages import _login
+from tests.clinical_helpers import record_pre_vitals
+from tests.factories import PlanFactory, ProtocolFactory
+
+pytestmark = pytest.mark.django_db
+
+STARTED = SESSION_START + dt.timedelta(minutes=10)  # 10:10 in New York
+NOW = SESSION_START + dt.timedelta(hours=1)
+STOPPED_EARLY = "stopped early: dissociation"
+V1 = "/api/v1/clinical"
+
+
+def _under_protocol(ward, **protocol) -> None:
+    """The ward's session, booked under a plan of a 40-minute IV protocol (unless told otherwise)."""
+    session = ward.session
+    session.plan = PlanFactory(patient=session.patient, protocol=ProtocolFactory(**protocol), site=session.site)
+    session.sequence = 1
+    session.save(update_fields=["plan", "sequence"])
+
+
+def _record(ward, *, minutes: int, staff=None, route: str = Route.IV, **extra):
+    staff = staff or ward.nurse
+    record_pre_vitals(ward.session, ward.nurse.user)
+    return services.administration_record(
+        appointment=ward.session,
+        route=route,
+        dose_mg_per_kg=Decimal("0.5"),
+        weight_kg=Decimal("70"),
+        total_mg=Decimal("35"),
+        started_at=STARTED,
+        ended_at=STARTED + dt.timedelta(minutes=minutes),
+        lot_number="KX-77",
+        given_by=staff,
+        actor=staff.user,
+        now=NOW,
+        **extra,
+    )
+
+
+def test_a_one_minute_infusion_is_refused_on_its_end_naming_its_length_and_the_protocols_minutes(ward):
+    _under_protocol(ward)
+    with pytest.raises(InvalidInput) as caught:
+        _record(ward, minutes=1)
+    error = caught.value
+    assert error.details["field"] == "ended_at"
+    assert "1 minute" in error.message and "40 minutes" in error.message, error.message
+    assert "reason" in error.message, error.message  # what to do when it really was that short
+    assert not Administration.objects.exists() and not ControlledSubstanceEntry.objects.exists()
+    ward.session.refresh_from_db()
+    assert ward.session.status == AppointmentStatus.CHECKED_IN
+
+
+def test_an_infusion_of_half_the_protocols_minutes_needs_no_reason(ward):
+    _under_protocol(ward)
+    administration = _record(ward, minutes=20)
+    assert administration.history.get().history_change_reason == "Administration recorded"
+    assert ControlledSubstanceEntry.objects.get().reason == ""
+
+
+def test_the_protocols_own_minutes_count(ward):
+    """A 90-minute pain protocol: 40 minutes is short."""
+    _under_protocol(ward, name="IV ketamine for pain, 90 minutes", infusion_minutes=90, session_minutes=180)
+    with pytest.raises(InvalidInput) as caught:
+        _record(ward, minutes=40)
+    assert "40 minutes" in caught.value.message and "90 minutes" in caught.value.message
+
+
+def test_a_nurse_records_an_infusion_stopped_early_with_the_reason_kept_in_history_and_register(ward):
+    _under_protocol(ward)
+    administration = _record(ward, minutes=12, short_infusion_reason=f"  {STOPPED_EARLY} ")
+    change = administration.history.get().history_change_reason
+    line = ControlledSubstanceEntry.objects.get()
+    assert STOPPED_EARLY in change and "12 minutes" in change and "40" in change, change
+    assert line.reason == change
+
+
+def test_a_reason_for_another_route_and_one_for_a_short_infusion_are_both_kept(ward):
+    """An IM protocol's session given as an IV infusion on a prescriber's order, and stopped early."""
+    _under_protocol(ward, name="IM ketamine", route=Route.IM)
+    administration = _record(
+        ward,
+        minutes=5,
+        staff=ward.prescriber,
+        route_change_reason="IV ordered: poor muscle mass",
+        short_infusion_reason=STOPPED_EARLY,
+    )
+    change = administration.history.get().history_change_reason
+    assert "IV ordered: poor muscle mass" in change and STOPPED_EARLY in change, change
+    assert ControlledSubstanceEntry.objects.get().reason == change
+
+
+def test_an_injection_is_not_an_infusion(ward):
+    """An IM protocol: the injection takes a minute, whatever the protocol's infusion minutes say."""
+    _under_protocol(ward, name="IM ketamine", route=Route.IM)
+    _record(ward, route=Route.IM, minutes=1)
+    assert Administration.objects.get().route == Route.IM
+
+
+def test_a_session_without_a_protocol_has_no_minutes_to_check_against(ward):
+    _record(ward, minutes=1)
+    assert Administration.objects.exists()
+
+
+def test_a_correction_of_the_start_that_shortens_the_infusion_is_kept_with_its_reason(ward):
+    _under_protocol(ward)
+    _record(ward, minutes=40)
+    entry = ControlledSubstanceEntry.objects.get()
+    late_start = STARTED + dt.timedelta(minutes=35)
+    correction = services.controlled_substance_correct(
+        entry=entry,
+        started_at=late_start,
+        reason="Pump log: started 10:45, stopped for nausea",
+        actor=ward.nurse.user,
+        now=NOW,
+    )
+    assert correction.reason == "Pump log: started 10:45, stopped for nausea"
+    assert Administration.objects.get().started_at == late_start
+
+
+def test_over_the_api_a_short_infusion_is_refused_on_ended_at_then_recorded_with_the_reason(ward):
+    _under_protocol(ward)
+    record_pre_vitals(ward.session, ward.nurse.user)
+    nurse = ward.client("nurse")
+    body = {
+        "route": "iv",
+        "dose_mg_per_kg": "0.5",
+        "weight_kg": "70",
+        "total_mg": "35",
+        "started_at": "2026-03-02T15:10:00Z",
+        "ended_at": "2026-03-02T15:11:00Z",
+        "lot_number": "KX-1",
+        "given_by": ward.nurse.pk,
+    }
+    url = f"{V1}/sessions/{ward.session.pk}/administration/"
+    with time_machine.travel(NOW, tick=False):
+        refused = nurse.post(url, body, format="json")
+        assert refused.status_code == 400, refused.content
+        error = refused.json()["error"]
+        assert error["details"]["field"] == "ended_at" and "40 minutes" in error["message"], error
+        given = nurse.post(url, {**body, "short_infusion_reason": STOPPED_EARLY}, format="json")
+    assert given.status_code == 201, given.content
+    assert STOPPED_EARLY in ControlledSubstanceEntry.objects.get().reason
+
+
+def test_on_the_page_the_error_shows_on_the_end_with_the_reason_field_then_the_reason_records_it(client, ward):
+    _under_protocol(ward)
+    record_pre_vitals(ward.session, ward.nurse.user)
+    _login(client, ward.nurse)
+    url = reverse("clinical:session", args=[ward.session.pk])
+    form = {
+        "form": "administration",
+        "route": "iv",
+        "dose_mg_per_kg": "0.5",
+        "weight_kg": "70",
+        "total_mg": "35",
+        "lot_number": "KX-1",
+        "given_by": ward.nurse.pk,
+        "started_at": "2026-03-02T10:10",  # New York
+        "ended_at": "2026-03-02T10:11",
+    }
+    with time_machine.travel(NOW, tick=False):
+        first = client.get(url).content.decode()
+        refused = client.post(url, form)
+        again = client.post(url, {**form, "short_infusion_reason": STOPPED_EARLY}, follow=True)
+    assert 'name="short_infusion_reason"' not in first  # asked for only when it is needed
+    assert refused.status_code == 400
+    page = refused.content.decode()
+    assert 'id="id_ended_at-error"' in page and "40 minutes" in page, page
+    assert 'name="short_infusion_reason"' in page
+    assert "Administration recorded in the controlled-substance log." in again.content.decode()
+    assert STOPPED_EARLY in ControlledSubstanceEntry.objects.get().reason
