@@ -38,6 +38,13 @@ class ClearStartForm(RefusesControlCharacters, forms.Form):
     reason = forms.CharField(label="Reason for clearing", max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
 
 
+# The total's rule, as the service checks it (`_check_dose`).
+TOTAL_HELP = (
+    f"For {' or '.join(Route(route).label.lower() for route in WEIGHT_BASED_ROUTES)}: "
+    f"dose × weight, within {DOSE_TOLERANCE_WORDS}."
+)
+
+
 class AdministrationForm(RefusesControlCharacters, forms.Form):
     route = forms.ChoiceField(choices=Route.choices)
     route_change_reason = forms.CharField(
@@ -55,10 +62,7 @@ class AdministrationForm(RefusesControlCharacters, forms.Form):
         label="Total given (mg)",
         max_digits=7,
         decimal_places=2,
-        help_text=(
-            f"For {' or '.join(Route(route).label.lower() for route in WEIGHT_BASED_ROUTES)}: "
-            f"dose × weight, within {DOSE_TOLERANCE_WORDS}."
-        ),
+        help_text=TOTAL_HELP,
     )
     started_at = WallClockDateTimeField(label="Started")
     ended_at = WallClockDateTimeField(label="Ended")
@@ -143,7 +147,7 @@ class CorrectionForm(RefusesControlCharacters, forms.Form):
     """A controlled-substance log line's correction: the administration's current values, prefilled
     by the page, and the reason. The page sends the service only the fields that were changed."""
 
-    total_mg = forms.DecimalField(label="Total given (mg)", max_digits=7, decimal_places=2)
+    total_mg = forms.DecimalField(label="Total given (mg)", max_digits=7, decimal_places=2, help_text=TOTAL_HELP)
     dose_mg_per_kg = forms.DecimalField(label="Dose (mg/kg)", max_digits=5, decimal_places=3)
     weight_kg = forms.DecimalField(label="Weight (kg)", max_digits=5, decimal_places=1)
     lot_number = forms.CharField(label="Lot number", max_length=60)

@@ -546,11 +546,11 @@ def administration_record(
     administration._change_reason = reason or "Administration recorded"
     administration._history_user = actor
     administration.save()
-    _log_entry(administration, actor=actor, now=now, reason=reason)
+    log_administration(administration, actor=actor, now=now, reason=reason)
     return administration
 
 
-def _log_entry(
+def log_administration(
     administration: Administration,
     *,
     actor: AbstractBaseUser,
@@ -558,6 +558,9 @@ def _log_entry(
     corrects: ControlledSubstanceEntry | None = None,
     reason: str = "",
 ) -> ControlledSubstanceEntry:
+    """The controlled-substance register's one writer: the line stating `administration` as it
+    now is (a correction's line names the line it `corrects`). The services above call it; the
+    demo seed calls it for the sessions it lays down as already given."""
     appointment = administration.appointment
     return ControlledSubstanceEntry.objects.create(
         administration=administration,
@@ -663,7 +666,7 @@ def controlled_substance_correct(
     administration._change_reason = f"Corrected: {reason}"
     administration._history_user = actor
     administration.save(update_fields=changed)
-    return _log_entry(administration, actor=actor, now=now, corrects=entry, reason=reason)
+    return log_administration(administration, actor=actor, now=now, corrects=entry, reason=reason)
 
 
 @transaction.atomic

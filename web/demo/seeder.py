@@ -35,12 +35,12 @@ from django.core.management.base import CommandError
 from clinic.models import Chair, Channel, Closure, OpeningHours, ReminderPolicy, Shift, Site, StaffMember
 from clinical.models import (
     Administration,
-    ControlledSubstanceEntry,
     Recovery,
     SideEffect,
     VitalSigns,
     VitalsPhase,
 )
+from clinical.services import log_administration
 from patients.models import Contraindication, Evaluation, Patient, PatientFlag
 from scheduling.models import (
     UPCOMING_STATUSES,
@@ -567,19 +567,7 @@ class Seeder:
                 recorded_by=nurse.user,
                 recorded_at=ended + dt.timedelta(minutes=2),
             )
-            ControlledSubstanceEntry.objects.create(
-                administration=given,
-                appointment=session,
-                patient_id=session.patient_id,
-                site=self.site,
-                route=given.route,
-                total_mg=given.total_mg,
-                lot_number=given.lot_number,
-                administered_at=started,
-                given_by=nurse,
-                recorded_by=nurse.user,
-                recorded_at=given.recorded_at,
-            )
+            log_administration(given, actor=nurse.user, now=given.recorded_at)
             VitalSigns.objects.create(
                 appointment=session,
                 phase=VitalsPhase.RECOVERY,
