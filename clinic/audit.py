@@ -13,7 +13,6 @@ row is written by `access_log_write()` alone, so moving where and when it is wri
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -27,6 +26,7 @@ from django.http import HttpRequest, HttpResponse
 
 from clinic.models import AccessLog
 from clinic.security.signals import ACCESS_LOG_PATH_ATTRIBUTE, ACCESS_LOG_USERNAME_ATTRIBUTE, api_token_failed
+from clinic.validators import without_control_characters
 
 REQUEST_ATTRIBUTE = "accessed_patient_ids"
 ANONYMOUS_ATTRIBUTE = "log_anonymous_access"
@@ -80,16 +80,11 @@ def client_ip(request: HttpRequest) -> str | None:
         return None
 
 
-# C0 and C1 control characters and DEL. Anyone may send them in a header, a path or a login
-# form, and PostgreSQL refuses a NUL in text: the row would fail after the view had answered
-# (and committed its change), so they are replaced, visibly, before anything is written.
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 def _loggable(text: str, field: str) -> str:
-    """`text` as the access log's `field` holds it: control characters replaced, cut to the column."""
+    """`text` as the access log's `field` holds it: control characters replaced (a NUL would fail
+    the row after the view had answered and committed its change), cut to the column."""
     limit = AccessLog._meta.get_field(field).max_length
-    return _CONTROL_CHARACTERS.sub("\ufffd", text)[:limit]
+    return without_control_characters(text)[:limit]
 
 
 def _user_agent(request: HttpRequest) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import ValidationError
 
 # Line breaks and tabs, as Python's str.splitlines() knows them.
@@ -13,6 +15,17 @@ def single_line(value: str) -> None:
     calendar entries and the HL7 feed, where a line break starts a new line or segment."""
     if any(char in _BREAKS for char in value):
         raise ValidationError("Give this on one line: no line breaks or tabs.", code="single_line")
+
+
+# C0 and C1 control characters and DEL. Anyone may send them in a header, a path or a login
+# form, and PostgreSQL refuses a NUL in text: a row that keeps such text as sent (the access log's,
+# django-axes' failed attempt) would fail, so they are replaced, visibly, before it is written.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def without_control_characters(text: str) -> str:
+    """`text` with each control character replaced by U+FFFD: storable, and still visibly not what was sent."""
+    return _CONTROL_CHARACTERS.sub("\ufffd", text)
 
 
 def upper_by_letter(text: str) -> str:

@@ -279,6 +279,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "clinic.security.authentication.lockout_client_ip"  # an IPv6 client by its /64
 AXES_LOCKOUT_CALLABLE = "clinic.security.lockout.lockout_response"
+# Control characters (a NUL, which PostgreSQL refuses) in the username, user agent, Accept header
+# or path are replaced before axes counts and keeps a failed attempt: no 500, no uncounted guess.
+AXES_HANDLER = "clinic.security.lockout.LockoutHandler"
+AXES_USERNAME_CALLABLE = "clinic.security.lockout.lockout_username"
 AXES_VERBOSE = False
 # Sign-ins are already recorded in the clinic's own access log.
 AXES_DISABLE_ACCESS_LOG = True

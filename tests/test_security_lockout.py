@@ -4,8 +4,10 @@ token endpoint), and bad API tokens get an address throttled, answering 429 in t
 from __future__ import annotations
 
 import pytest
+from axes.models import AccessAttempt
 from rest_framework.test import APIClient
 
+from clinic.models import AccessLog
 from clinic.security.services import token_issue
 from clinic.security.signals import api_token_failed
 from tests.conftest import empty_own_cache_keys
@@ -184,3 +186,98 @@ def test_forwarded_for_counts_only_behind_a_trusted_proxy(personas, settings):
     behind_proxy = APIClient(HTTP_X_FORWARDED_FOR="127.0.0.1, 198.51.100.2")
     behind_proxy.credentials(HTTP_AUTHORIZATION="Token bad")
     assert behind_proxy.get("/api/v1/sites/").status_code == 401
+
+
+# Anyone can send a NUL or another control character in a header or a login form. PostgreSQL
+# refuses a NUL in text, so django-axes' failed-attempt row must not take one as sent: the attempt
+# would be a 500 and, worse, never counted, so a guesser could try passwords without end.
+NUL_USER_AGENT = "Mozilla/5.0\x00<script>"
+
+
+def _failed_login_rows():
+    return AccessLog.objects.filter(event=AccessLog.Event.LOGIN_FAILED)
+
+
+def test_wrong_password_with_a_nul_in_the_user_agent_is_an_ordinary_refusal(client, personas):
+    user = personas.front_desk.user
+    response = client.post(
+        "/login/", {"username": user.username, "password": "wrong-password"}, HTTP_USER_AGENT=NUL_USER_AGENT
+    )
+    assert response.status_code == 200  # the form again, with its error
+    assert b"correct username and password" in response.content
+    attempt = AccessAttempt.objects.get(username=user.username)
+    assert (attempt.failures_since_start, attempt.user_agent) == (1, "Mozilla/5.0\ufffd<script>")
+    logged = _failed_login_rows().get()
+    assert (logged.username, logged.user_agent, logged.status_code) == (
+        user.username,
+        "Mozilla/5.0\ufffd<script>",
+        200,
+    )
+
+
+def test_nul_user_agents_do_not_escape_the_lockout(client, personas):
+    user = personas.front_desk.user
+    for attempt in range(5):
+        response = client.post(
+            "/login/",
+            {"username": user.username, "password": "wrong-password"},
+            HTTP_USER_AGENT=f"guesser {attempt}\x00",
+        )
+        assert response.status_code in (200, 429)
+    for user_agent in (NUL_USER_AGENT, "Mozilla/5.0"):
+        response = client.post("/login/", {"username": user.username, "password": PASSWORD}, HTTP_USER_AGENT=user_agent)
+        assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+    assert _failed_login_rows().count() == 7
+
+
+def test_control_characters_in_the_accept_header_and_the_username_are_counted_replaced(client, personas):
+    response = client.post(
+        "/login/",
+        {"username": "front\x01desk\x7f", "password": "wrong-password"},
+        HTTP_ACCEPT="text/html\x00\x1b",
+        HTTP_USER_AGENT="curl\x1b",
+    )
+    assert response.status_code == 200
+    attempt = AccessAttempt.objects.get()
+    assert (attempt.username, attempt.http_accept, attempt.user_agent) == (
+        "front\ufffddesk\ufffd",
+        "text/html\ufffd\ufffd",
+        "curl\ufffd",
+    )
+    assert _failed_login_rows().get().username == "front\ufffddesk\ufffd"
+
+
+def test_a_nul_in_the_username_is_refused_by_the_form_not_a_500(client, personas):
+    user = personas.front_desk.user
+    response = client.post(
+        "/login/", {"username": f"{user.username}\x00", "password": PASSWORD}, HTTP_USER_AGENT=NUL_USER_AGENT
+    )
+    assert response.status_code == 200
+    assert b"Null characters are not allowed" in response.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_token_endpoint_with_a_nul_user_agent_refuses_counts_and_locks_out(personas):
+    client = APIClient(HTTP_USER_AGENT=NUL_USER_AGENT)
+    user = personas.nurse.user
+    response = client.post("/api/v1/auth/token/", {"username": user.username, "password": "nope"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] != "server_error"
+    logged = _failed_login_rows().get()
+    assert (logged.username, logged.user_agent) == (user.username, "Mozilla/5.0\ufffd<script>")
+    for _ in range(4):
+        response = client.post("/api/v1/auth/token/", {"username": user.username, "password": "nope"}, format="json")
+        assert response.status_code in (400, 429)
+    response = client.post("/api/v1/auth/token/", {"username": user.username, "password": PASSWORD}, format="json")
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "throttled"
+
+
+def test_token_endpoint_refuses_a_nul_in_the_username_as_a_bad_request(personas):
+    client = APIClient(HTTP_USER_AGENT=NUL_USER_AGENT)
+    response = client.post(
+        "/api/v1/auth/token/", {"username": f"{personas.nurse.user.username}\x00", "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 400
+    assert "username" in str(response.json())

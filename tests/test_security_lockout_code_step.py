@@ -43,3 +43,18 @@ def test_a_locked_out_sign_in_is_not_completed_by_a_right_code(client, personas,
     response = client.post("/login/code/", {"code": code_for(device)})
     assert "_auth_user_id" not in client.session, "signed in while locked out"
     assert response.status_code == 429
+
+
+def test_wrong_codes_sent_with_a_nul_user_agent_are_counted_not_a_500(client, personas, clock, settings):
+    """A NUL (which PostgreSQL refuses in text) in the user agent does not turn a wrong code into a
+    500 that axes never counted (clinic.security.lockout.LockoutHandler)."""
+    settings.AXES_FAILURE_LIMIT = 3
+    user = personas.prescriber.user
+    device = enrolled_device(user)
+    client.post("/login/", {"username": user.username, "password": PASSWORD})
+    for _ in range(3):
+        assert client.post("/login/code/", {"code": "123456"}, HTTP_USER_AGENT="ua\x00").status_code in (200, 429)
+        clock.shift(dt.timedelta(seconds=31))
+        _forget_device_slow_down(device)
+    response = client.post("/login/", {"username": user.username, "password": PASSWORD}, HTTP_USER_AGENT="ua\x00")
+    assert response.status_code == 429
