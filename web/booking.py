@@ -211,9 +211,9 @@ def _render(
             for group in day["refused_groups"]:
                 group["open"] = any(choice["value"] == context.get("preselect") for choice in group["choices"])
         # A submit button with nothing to pick does nothing visible: shown only when a time can be taken.
-        context["pickable"] = any(day["free"] for day in days) or (
-            may_override and any(day["refused_groups"] for day in days)
-        )
+        # Times the plan's rules refused: only then is a prescriber the way round.
+        context["rule_refused"] = any(day["refused_groups"] for day in days)
+        context["pickable"] = any(day["free"] for day in days) or (may_override and context["rule_refused"])
     with timezone.override(site.zone):
         return render(request, template, context, status=status)
 

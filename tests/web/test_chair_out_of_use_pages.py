@@ -97,6 +97,14 @@ def test_the_week_page_and_the_api_day_board_name_the_chair_out_of_use(client, w
     assert all(not found for name, found in periods.items() if name != chair.name)
 
 
+def test_the_print_sheet_names_the_chair_out_of_use_as_the_board_does(client, web):
+    chair = web.clinic.chairs[0]
+    _pump_broken_on_monday(chair)
+    login(client, web.desk.user)
+    sheet = client.get(reverse("web:board"), {"day": MONDAY.isoformat(), "print": "1"}).content.decode()
+    assert f"{chair.name} all day: IV pump broken" in sheet
+
+
 def test_the_grid_draws_a_chairs_closure_in_its_lane_and_the_sites_as_a_band():
     day = MONDAY
     at = lambda hour: dt.datetime.combine(day, dt.time(hour), tzinfo=NEW_YORK)  # noqa: E731

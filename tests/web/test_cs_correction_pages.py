@@ -242,6 +242,31 @@ def test_a_line_already_corrected_is_refused_with_a_link_to_the_latest(client, w
     assert ControlledSubstanceEntry.objects.count() == 2
 
 
+def test_a_superseded_lines_page_states_what_that_line_said(client, ward, entry):  # noqa: F811
+    """The old line's page describes the old line (its lot, amount, time and clinician), not the
+    administration as corrected since: a line that never said LOT-TEST-2 is not shown saying it."""
+    clinical.controlled_substance_correct(
+        entry=entry,
+        lot_number="LOT-TEST-2",
+        total_mg=Decimal("36"),
+        weight_kg=Decimal("72"),
+        started_at=dt.datetime(2026, 3, 2, 15, 12, tzinfo=dt.UTC),
+        given_by=ward.prescriber,
+        reason="Re-read",
+        actor=ward.prescriber.user,
+        now=LATER,
+    )
+    _log_in(client, ward.nurse.user)
+    response = client.get(_url(entry))
+    assert response.status_code == 409
+    page = response.content.decode()
+    facts = page.split('data-testid="cs-entry-facts"')[1].split("</dl>")[0]
+    assert "LOT-TEST-1" in facts and "LOT-TEST-2" not in facts, facts
+    assert "35.00 mg" in facts and "36" not in facts, facts
+    assert "10:10" in facts and "10:12" not in facts, facts
+    assert ward.nurse.display_name in facts and ward.prescriber.display_name not in facts, facts
+
+
 # --- Who may --------------------------------------------------------------------------------
 
 

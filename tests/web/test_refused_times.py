@@ -31,3 +31,15 @@ def test_a_clinician_keeps_the_button_to_take_a_refused_time_with_a_reason(clien
         reverse("web:book-session", args=[web.patient_a.pk]), _search_a_day_the_plan_already_has(web)
     ).content.decode()
     assert "Take one anyway" in page and "Book this session" in page
+
+
+def test_no_time_found_at_all_does_not_blame_the_plans_rules(client, web):
+    """A day with no free time (the site closed, a chair out of use) refuses nothing by the plan's
+    rules: the desk is told to try other days or chairs, not that only a prescriber could help."""
+    login(client, web.desk.user)
+    sunday = {"kind": "make-up", "first_day": "2026-03-01", "last_day": "2026-03-01"}
+    response = client.get(reverse("web:book-session", args=[web.patient_a.pk]), sunday)
+    assert not [c for d in response.context["days"] for c in d["choices"]]
+    page = response.content.decode()
+    assert "No time here can be booked: try other days or another chair." in page
+    assert "only a prescriber can accept a time the plan's rules refuse" not in page
