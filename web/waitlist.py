@@ -300,7 +300,10 @@ def accept_link(request: HttpRequest, token: str) -> HttpResponse:
             "taken.html",
             offer,
             status=409,
-            reason="Sorry, this session has been booked in the meantime. You stay on the waitlist.",
+            reason=(
+                "Sorry, this session is no longer free: it has been booked, or the clinic has closed it, "
+                "in the meantime. You stay on the waitlist."
+            ),
         )
     if request.method == "GET":
         return _link_page(request, "accept.html", offer)

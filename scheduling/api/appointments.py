@@ -35,6 +35,7 @@ from scheduling.models import (
     TreatmentPlan,
 )
 from scheduling.selectors import booking_references, patient_appointments, shared_sites_with_schedule
+from scheduling.services.appointments import online_cancel_deadline
 
 PATIENT_CANCEL_REASON = "Cancelled by the patient online"
 
@@ -210,11 +211,12 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
         )
 
     def _check_patient_notice(self, appointment: Appointment, now: dt.datetime) -> None:
-        """Patients change sessions online only up to the notice period; after that, they call."""
+        """Patients change sessions online only before the notice period; from its first instant
+        they call (the deadline the portal, the reminder links and the service use)."""
         if not self.actor.is_patient:
             return
         hours = appointment.site.reminder_policy_or_default.patient_notice_hours
-        if now > appointment.starts_at - dt.timedelta(hours=hours):
+        if now >= online_cancel_deadline(appointment):
             raise TooLateForOnlineChange(
                 f"Online changes close {hours} hours before the session; please call the clinic.",
                 details={"notice_hours": hours},

@@ -10,6 +10,8 @@ import datetime as dt
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from scheduling.engine import Slot
+from scheduling.engine.availability import site_problem
 from scheduling.errors import BookingConflict, InvalidState, PlanRuleBroken
 from scheduling.models import (
     BOOKABLE_PLAN_STATUSES,
@@ -21,8 +23,17 @@ from scheduling.models import (
     lapsed_holds,
 )
 from scheduling.reminders import services as reminders
+from scheduling.selectors import protocol_nurse_work
 from scheduling.services.appointments import plan_rule_violations, require_screening_for_session
-from scheduling.services.core import acting_user, lock_for_booking, release_lapsed_holds, save_with_history
+from scheduling.services.core import (
+    acting_user,
+    conflict_for,
+    fresh_availability,
+    lock_for_booking,
+    release_lapsed_holds,
+    save_with_history,
+    slot_problem,
+)
 from scheduling.signals import announce, appointment_booked
 
 
@@ -38,8 +49,12 @@ def appointment_book_held(*, appointment: Appointment, actor: AbstractBaseUser |
     now, as every booking's does. The plan is locked before the hold, the order pausing (plan, then
     its sessions) and booking take."""
     plan_id = Appointment.objects.filter(pk=appointment.pk).values_list("plan_id", flat=True).first()
-    plan = TreatmentPlan.objects.select_for_update().get(pk=plan_id) if plan_id else None
-    current = Appointment.objects.select_for_update(of=("self",)).select_related("site").get(pk=appointment.pk)
+    plan = (
+        TreatmentPlan.objects.select_for_update(of=("self",)).select_related("protocol").get(pk=plan_id)
+        if plan_id
+        else None
+    )
+    current = Appointment.objects.select_for_update(of=("self",)).select_related("site", "chair").get(pk=appointment.pk)
     holder = acting_user(actor)
     # A hold (booked since, or still held) is its holder's: anyone else is refused, not answered
     # as if they had booked it. A lapsed one is refused below for having lapsed.
@@ -90,6 +105,7 @@ def appointment_book_held(*, appointment: Appointment, actor: AbstractBaseUser |
     # The nurse and the patient are locked as every booking locks them: a consent or a detail saved
     # at this moment is read under the lock, and this session's reminders are planned from it.
     lock_for_booking(nurse_ids=[current.nurse_id] if current.nurse_id else [], patient=current.patient)
+    _require_held_time_still_free(current, plan=plan, now=now)
     # The screening holds as for any booking, read now: a flag or a reading recorded since the time
     # was held stops it (the hold stays, as when the plan's rules refuse it) until a prescriber's
     # override covers it.
@@ -134,3 +150,32 @@ def holds_release_expired(*, now: dt.datetime, batch_size: int = 500) -> int:
         released += count
         if count < batch_size:
             return released
+
+
+def _require_held_time_still_free(held: Appointment, *, plan: TreatmentPlan | None, now: dt.datetime) -> None:
+    """The held time against the site as it stands now, the hold itself left out, as every booking
+    is checked: its chair taken out of use, the site (or every site) closed, the opening hours or
+    the nurse's shift changed since the time was held stop the booking (the hold stays, to lapse)."""
+    if plan is not None:
+        route, work = plan.protocol.route, protocol_nurse_work(plan.protocol)
+    else:
+        route, work = held.session_route, protocol_nurse_work(None)
+    availability = fresh_availability(
+        site=held.site,
+        patient=held.patient,
+        start=held.starts_at,
+        end=held.ends_at,
+        exclude_ids=[held.pk],
+        chairs=[held.chair],
+        nurse_ids=[held.nurse_id] if held.nurse_id else [],
+        work=work,
+        now=now,
+    )
+    if held.nurse_id:
+        problem = slot_problem(
+            availability, Slot(held.starts_at, held.ends_at, held.chair_id, held.nurse_id), route=route
+        )
+    else:  # a hold with no nurse named: the site's set-up alone (no nurse to count)
+        problem = site_problem(availability.site, Slot(held.starts_at, held.ends_at, held.chair_id, 0), route=route)
+    if problem:
+        raise conflict_for(problem, starts_at=held.starts_at, site=held.site)

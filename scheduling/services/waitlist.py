@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic.dates import require_clinical_dates
-from clinic.models import Channel, Route, Site
+from clinic.models import Channel, Closure, Route, Site
 from patients.models import Patient
 from scheduling.engine import Availability, Slot, Span
 from scheduling.engine.model import NurseWork
@@ -372,14 +372,21 @@ def waitlist_matches(*, freed: Appointment, now: dt.datetime, offered_too: bool 
 
 
 def offers_still_free(offers: QuerySet[WaitlistOffer]) -> QuerySet[WaitlistOffer]:
-    """The offers whose chair nobody has booked since (the desk, another offer): in one query."""
+    """The offers whose chair nobody has booked since (the desk, another offer) and that no
+    closure made since covers: the chair taken out of use, its site or every site closed for any
+    of the offered time (accepting could only fail, naming the closure). In one query."""
     taken = Appointment.objects.filter(
         chair_id=OuterRef("chair_id"),
         status__in=BLOCKING_STATUSES,
         starts_at__lt=OuterRef("ends_at"),
         ends_at__gt=OuterRef("starts_at"),
     )
-    return offers.exclude(Exists(taken))
+    closed = Closure.objects.filter(
+        Q(chair_id=OuterRef("chair_id")) | Q(chair__isnull=True, site_id=OuterRef("site_id")) | Q(site__isnull=True),
+        starts_at__lt=OuterRef("ends_at"),
+        ends_at__gt=OuterRef("starts_at"),
+    )
+    return offers.exclude(Exists(taken)).exclude(Exists(closed))
 
 
 def offer_still_free(offer: WaitlistOffer) -> bool:

@@ -80,3 +80,50 @@ def test_a_session_checked_in_while_the_patients_cancel_is_under_way_is_not_canc
     # answer shows the service found the session checked in under its lock and refused.
     assert response.status_code == 409, f"the patient's cancel released a checked-in session: {response.content!r}"
     assert response.json()["error"]["details"]["status"] == AppointmentStatus.CHECKED_IN
+
+
+def _at_the_deadline(world):
+    """A session exactly the (3-hour) notice period ahead: the clock (NOW) stands at its deadline."""
+    from clinic.models import ReminderPolicy
+
+    ReminderPolicy.objects.filter(site=world.site).update(patient_notice_hours=3)
+    return _session_today(world)
+
+
+def test_at_the_deadline_instant_the_patients_cancel_is_refused_by_the_apis_own_check(world, monkeypatch):
+    """Online changes close at the deadline instant itself (the portal, the reminder links and the
+    service all refuse at `starts_at - notice`): the API's check answers, before the service locks
+    anything, with the same refusal."""
+    session = _at_the_deadline(world)
+
+    def the_service_is_not_reached(**kwargs):
+        raise AssertionError("the API's notice check let a cancel through at the deadline instant")
+
+    monkeypatch.setattr(services, "appointment_cancel", the_service_is_not_reached)
+    response = world.client("patient_b").post(f"{V1}/appointments/{session.pk}/cancel/", {}, format="json")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "too_late_for_online_change"
+    assert response.json()["error"]["details"] == {"notice_hours": 3}
+
+
+def test_a_second_before_the_deadline_the_patient_cancels_online(world):
+    import time_machine
+
+    session = _at_the_deadline(world)
+    with time_machine.travel(NOW - dt.timedelta(seconds=1), tick=False):
+        response = world.client("patient_b").post(f"{V1}/appointments/{session.pk}/cancel/", {}, format="json")
+    assert response.status_code == 200, response.content
+    session.refresh_from_db()
+    assert session.status == AppointmentStatus.CANCELLED
+
+
+def test_a_patient_confirms_until_the_session_starts_not_at_its_start(world):
+    """Confirming frees nothing: open past the notice deadline (as the portal), closed from the start."""
+    import time_machine
+
+    session = _at_the_deadline(world)
+    with time_machine.travel(LATER_TODAY, tick=False):
+        at_start = world.client("patient_b").post(f"{V1}/appointments/{session.pk}/confirm/", {}, format="json")
+    assert at_start.status_code == 409
+    confirmed = world.client("patient_b").post(f"{V1}/appointments/{session.pk}/confirm/", {}, format="json")
+    assert confirmed.status_code == 200, confirmed.content

@@ -1,12 +1,27 @@
 """A chair out of use (a closure naming it) is offered nowhere through FHIR: its Slot search finds no
-free time in the period and $find proposes the site's other chair, as booking refuses it."""
+free time in the period and $find proposes the site's other chair, as booking refuses it; a hold
+made before the chair was taken out of use (or the site closed) is not booked by $book."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from clinic.models import Closure
-from tests.interop.fhir_support import BASE, chair_id, find_body, parse, post, proposed, window
+from scheduling.models import Appointment, AppointmentStatus
+from tests.interop.fhir_support import (
+    BASE,
+    chair_id,
+    find_body,
+    hold_first_proposal,
+    outcome_of,
+    parse,
+    post,
+    proposed,
+    reference,
+    window,
+)
 from tests.scheduling.conftest import START
 
 
@@ -49,3 +64,27 @@ def test_find_proposes_only_the_other_chair(world):
     )
     assert found
     assert {chair_id(resource) for resource in found} == {second.pk}
+
+
+@pytest.mark.parametrize("whole_site", [False, True], ids=["chair out of use", "site closed"])
+def test_book_refuses_a_hold_whose_chair_or_site_was_closed_since_and_the_hold_stays(world, whole_site):
+    _, hold_id = hold_first_proposal(world, world.patient_a)
+    held = Appointment.objects.select_related("chair").get(pk=int(hold_id))
+    Closure.objects.create(
+        site=held.site,
+        chair=None if whole_site else held.chair,
+        reason="IV pump broken",
+        starts_at=held.starts_at - dt.timedelta(hours=1),
+        ends_at=held.ends_at + dt.timedelta(hours=1),
+    )
+
+    response = post(
+        world.client("front_desk"), "Appointment/$book", reference("appointment-reference", f"Appointment/{hold_id}")
+    )
+
+    assert response.status_code == 409, response.content
+    issue = outcome_of(response)
+    assert issue.code == "conflict"
+    assert issue.details.coding[0].code == ("site_closed" if whole_site else "chair_out_of_use")
+    assert "IV pump broken" in issue.diagnostics
+    assert Appointment.objects.get(pk=int(hold_id)).status == AppointmentStatus.HELD
