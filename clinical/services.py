@@ -125,16 +125,24 @@ def _pre_vitals_this_visit(appointment: Appointment) -> QuerySet[VitalSigns]:
     return readings
 
 
-def start_hold_reasons(*, appointment: Appointment) -> list[str]:
-    """Why the session may not start now; empty when it may. The latest pre-infusion reading of
-    this visit counts; a prescriber's clearance covers readings taken up to the moment it was given."""
-    pre = _pre_vitals_this_visit(appointment).order_by("-recorded_at", "-pk").first()
+def start_hold_reasons(*, appointment: Appointment, at: dt.datetime | None = None) -> list[str]:
+    """Why the session may not start now (or at `at`, when it started earlier: an administration
+    recorded after the chair step was skipped); empty when it may. The latest pre-infusion reading of
+    this visit taken by then counts (to the minute, as the forms take times); a prescriber's
+    clearance covers readings taken up to the moment it was given."""
+    readings = _pre_vitals_this_visit(appointment)
+    clearances = appointment.start_clearances.all()
+    if at is not None:
+        next_minute = at.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+        readings = readings.filter(recorded_at__lt=next_minute)
+        clearances = clearances.filter(cleared_at__lt=next_minute)
+    pre = readings.order_by("-recorded_at", "-pk").first()
     if pre is None:
         return [NO_PRE_VITALS]
     problems = vitals_problems(pre, thresholds_for(site=appointment.site))
     if not problems:
         return []
-    cleared = appointment.start_clearances.filter(cleared_at__gte=pre.recorded_at).exists()
+    cleared = clearances.filter(cleared_at__gte=pre.recorded_at).exists()
     return [] if cleared else problems
 
 
@@ -143,7 +151,9 @@ def require_start_allowed(*, appointment: Appointment, now: dt.datetime) -> None
     current = _lock(appointment)
     if current.status != AppointmentStatus.CHECKED_IN:
         return  # a retry of a started session, or a wrong state the transition itself refuses
-    reasons = start_hold_reasons(appointment=current)
+    # Judged as of `now`: the moment the patient sat down (the infusion's start, when the
+    # administration is recorded later with the chair step skipped), not readings taken since.
+    reasons = start_hold_reasons(appointment=current, at=now)
     if reasons:
         raise StartHeld(reasons)
 
@@ -503,8 +513,14 @@ def administration_record(
     if Administration.objects.filter(appointment=appointment).exists():
         raise InvalidState("The administration is already recorded; correct it through the controlled-substance log.")
     # Nothing is given while the start is held, even if the session skipped the chair step.
-    held = start_hold_reasons(appointment=appointment)
-    if held:
+    # Judged at the infusion's start: a reading taken during the infusion (still "pre-infusion"
+    # while the chair step was skipped; ketamine raises blood pressure) did not hold a start made.
+    held = start_hold_reasons(appointment=appointment, at=started_at)
+    # A start typed before every reading of the visit, or before the clearance given since, is a
+    # wrong time: `_check_times` says so, on the field, with the readings' or the clearance's time.
+    if held == [NO_PRE_VITALS] and _pre_vitals_this_visit(appointment).exists():
+        held = []
+    if held and start_hold_reasons(appointment=appointment):
         raise StartHeld(held)
     _require_may_give(given_by, appointment.site)
     deviation = _route_deviation(appointment, route, actor=actor, reason=route_change_reason)
@@ -662,6 +678,18 @@ def controlled_substance_correct(
     administration.total_mg, administration.dose_mg_per_kg = new_total, new_dose
     administration.weight_kg, administration.lot_number = new_weight, new_lot
     administration.route, administration.given_by = new_route, new_given_by
+    # The in-chair time taken from the infusion's start (the chair step skipped), or now after the
+    # corrected start, follows it: the course's baseline counts answers until it.
+    in_chair_at = appointment.in_chair_at
+    if (
+        "started_at" in changed
+        and in_chair_at is not None
+        and (in_chair_at == administration.started_at or in_chair_at > new_started_at)
+    ):
+        appointment.in_chair_at = new_started_at
+        appointment._change_reason = f"In-chair time follows the corrected infusion start: {reason}"
+        appointment._history_user = actor
+        appointment.save(update_fields=["in_chair_at", "updated_at"])
     administration.started_at = new_started_at
     administration._change_reason = f"Corrected: {reason}"
     administration._history_user = actor
