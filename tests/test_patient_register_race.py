@@ -36,7 +36,7 @@ def test_the_same_person_registered_twice_at_once_gets_one_chart(monkeypatch):
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(Patient, "full_clean", full_clean)
-    fields = {"first_name": "Dana", "last_name": "Novak", "date_of_birth": dt.date(1979, 4, 2), "home_site": site}
+    fields = {"first_name": "Dana", "last_name": "Ostrander", "date_of_birth": dt.date(1979, 4, 2), "home_site": site}
     start = threading.Barrier(2)
     results: list[object] = [None, None]
 
@@ -55,5 +55,5 @@ def test_the_same_person_registered_twice_at_once_gets_one_chart(monkeypatch):
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    assert Patient.objects.filter(last_name="Novak").count() == 1, results
+    assert Patient.objects.filter(last_name="Ostrander").count() == 1, results
     assert sum(isinstance(result, DomainError) for result in results) == 1, results

@@ -10,7 +10,7 @@ ANCHOR = dt.datetime(2026, 3, 3, 15, tzinfo=dt.UTC)  # a Tuesday, 10:00 in New Y
 def registration_form(site, **changes) -> dict:
     data = {
         "first_name": "Dana",
-        "last_name": "Novak",
+        "last_name": "Ostrander",
         "date_of_birth": "1979-04-02",
         "home_site": site.pk,
         "email": "dana@example.org",

@@ -22,7 +22,7 @@ def test_registration_refuses_an_escape_sequence_in_a_name(client, web):
     response = client.post(reverse("web:patient-register"), data)
     assert response.status_code == 400
     assert "first_name" in response.context["form"].errors
-    assert not Patient.objects.filter(last_name="Novak").exists()
+    assert not Patient.objects.filter(last_name="Ostrander").exists()
 
 
 def test_a_plan_change_reason_with_control_characters_is_refused_and_changes_nothing(client, web):

@@ -21,13 +21,13 @@ pytestmark = pytest.mark.django_db
 
 NEW_PATIENT = {
     "first_name": "Dana",
-    "last_name": "Novak",
+    "last_name": "Ostrander",
     "date_of_birth": "1979-04-02",
     "email": "dana@example.org",
     "mobile_phone": "+12025550123",
     "preferred_channel": "email",
     "reminder_consent": "on",
-    "escort_name": "Lee Novak",
+    "escort_name": "Lee Ostrander",
 }
 
 
@@ -68,16 +68,20 @@ def test_patients_get_403_and_staff_of_another_site_404(client, web):
     assert client.get(reverse("web:plan-screening", args=[web.plan_a.pk])).status_code == 404
     response = client.post(reverse("web:patient-register"), {**NEW_PATIENT, "home_site": web.clinic.site.pk})
     assert response.status_code == 400  # not one of their sites: the choice is refused
-    assert not Patient.objects.filter(last_name="Novak").exists()
+    assert not Patient.objects.filter(last_name="Ostrander").exists()
 
 
 def test_the_front_desk_registers_a_patient_and_the_history_says_who(client, web):
     login(client, web.desk.user)
     response = client.post(reverse("web:patient-register"), {**NEW_PATIENT, "home_site": web.clinic.site.pk})
     assert response.status_code == 302
-    patient = Patient.objects.get(last_name="Novak")
+    patient = Patient.objects.get(last_name="Ostrander")
     assert response["Location"] == reverse("web:patient", args=[patient.pk])
-    assert (patient.home_site, patient.reminder_consent, patient.escort_name) == (web.clinic.site, True, "Lee Novak")
+    assert (patient.home_site, patient.reminder_consent, patient.escort_name) == (
+        web.clinic.site,
+        True,
+        "Lee Ostrander",
+    )
     assert patient.reminder_consent_changed_at is not None
     record = patient.history.first()
     assert (record.history_user, record.history_change_reason) == (web.desk.user, "Registered")
@@ -100,13 +104,13 @@ def test_registration_errors_are_explained_and_nothing_is_saved(client, web):
     assert "Date of birth cannot be in the future (today is" in page
     assert "Text-message reminders need a mobile number." in page
     assert "This field is required." in page
-    assert not Patient.objects.filter(last_name="Novak").exists()
+    assert not Patient.objects.filter(last_name="Ostrander").exists()
     client.post(url, {**NEW_PATIENT, "home_site": web.clinic.site.pk})
     again = client.post(url, {**NEW_PATIENT, "home_site": web.clinic.site.pk, "first_name": "dana"})
     assert again.status_code == 409
-    assert "Dana Novak, born 2 Apr 1979, is already registered." in again.content.decode()
+    assert "Dana Ostrander, born 2 Apr 1979, is already registered." in again.content.decode()
     assert "Open the existing chart" in again.content.decode()
-    assert Patient.objects.filter(last_name="Novak").count() == 1
+    assert Patient.objects.filter(last_name="Ostrander").count() == 1
 
 
 def test_a_prescriber_creates_a_plan_for_an_eligible_patient_and_can_book_it(client, web):

@@ -49,7 +49,7 @@ def frozen():
 )
 def test_bad_registration_input_is_a_form_error(client, personas, frozen, field, value):
     client.force_login(personas.front_desk.user)
-    # Counted before and after: this request writes no chart, whatever an earlier test left behind.
+    # Counted before and after: this request writes no chart (a persona may have any Faker name).
     before = Patient.objects.count()
     response = client.post(reverse("web:patient-register"), registration_form(personas.site, **{field: value}))
     assert response.status_code == 400, response.content[:500]

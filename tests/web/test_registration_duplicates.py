@@ -35,12 +35,12 @@ def _register_row() -> AccessLog:
 
 def test_the_duplicate_refusal_names_the_existing_patient_in_the_access_log(client, personas, frozen):
     existing = PatientFactory(
-        first_name="Dana", last_name="Novak", date_of_birth=dt.date(1979, 4, 2), home_site=personas.site
+        first_name="Dana", last_name="Ostrander", date_of_birth=dt.date(1979, 4, 2), home_site=personas.site
     )
     client.force_login(personas.front_desk.user)
     response = client.post(reverse("web:patient-register"), registration_form(personas.site))
     assert response.status_code == 409
-    assert "Dana Novak, born 2 Apr 1979, is already registered." in response.content.decode()
+    assert "Dana Ostrander, born 2 Apr 1979, is already registered." in response.content.decode()
     assert _register_row().patient_ids == [existing.pk]
 
 
@@ -48,15 +48,17 @@ def test_a_registration_names_the_new_patient_in_the_access_log(client, personas
     client.force_login(personas.front_desk.user)
     response = client.post(reverse("web:patient-register"), registration_form(personas.site))
     assert response.status_code == 302
-    assert _register_row().patient_ids == [Patient.objects.get(last_name="Novak").pk]
+    assert _register_row().patient_ids == [Patient.objects.get(last_name="Ostrander").pk]
 
 
 def test_a_double_space_inside_a_name_is_the_same_person(client, personas, frozen):
-    PatientFactory(first_name="Mary Ann", last_name="Novak", date_of_birth=dt.date(1979, 4, 2), home_site=personas.site)
+    PatientFactory(
+        first_name="Mary Ann", last_name="Ostrander", date_of_birth=dt.date(1979, 4, 2), home_site=personas.site
+    )
     client.force_login(personas.front_desk.user)
     response = client.post(reverse("web:patient-register"), registration_form(personas.site, first_name="Mary  Ann"))
     assert response.status_code == 409
-    assert Patient.objects.filter(last_name="Novak").count() == 1
+    assert Patient.objects.filter(last_name="Ostrander").count() == 1
 
 
 def test_a_name_typed_without_its_accents_is_the_same_person(client, personas, frozen):

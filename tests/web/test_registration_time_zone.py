@@ -40,7 +40,7 @@ def test_a_desk_of_two_sites_registering_at_the_second_gets_that_sites_zone(clie
         data = {name: form[name].value() or "" for name in ("time_zone", "preferred_channel")}
         data.update({**NEW_PATIENT, "home_site": new_york.pk})
         assert client.post(reverse("web:patient-register"), data).status_code == 302
-    patient = Patient.objects.get(last_name="Novak")
+    patient = Patient.objects.get(last_name="Ostrander")
     assert patient.time_zone == ""
     assert str(patient.zone) == "America/New_York"
 
@@ -49,7 +49,7 @@ def test_a_patient_registered_with_another_zone_keeps_it(client, web):
     login(client, web.desk.user)
     data = {**NEW_PATIENT, "home_site": web.clinic.site.pk, "time_zone": "America/Los_Angeles"}
     assert client.post(reverse("web:patient-register"), data).status_code == 302
-    patient = Patient.objects.get(last_name="Novak")
+    patient = Patient.objects.get(last_name="Ostrander")
     assert patient.time_zone == "America/Los_Angeles"
     assert str(patient.zone) == "America/Los_Angeles"
 
@@ -60,7 +60,7 @@ def test_a_time_zone_that_does_not_exist_is_refused_on_the_form(client, web):
     response = client.post(reverse("web:patient-register"), data)
     assert response.status_code == 400
     assert "time_zone" in response.context["form"].errors
-    assert not Patient.objects.filter(last_name="Novak").exists()
+    assert not Patient.objects.filter(last_name="Ostrander").exists()
 
 
 def test_leaving_the_zone_out_follows_the_home_site(client, web):
@@ -69,4 +69,4 @@ def test_leaving_the_zone_out_follows_the_home_site(client, web):
         client.post(reverse("web:patient-register"), {**NEW_PATIENT, "home_site": web.clinic.site.pk}).status_code
         == 302
     )
-    assert str(Patient.objects.get(last_name="Novak").zone) == "America/New_York"
+    assert str(Patient.objects.get(last_name="Ostrander").zone) == "America/New_York"
