@@ -35,6 +35,7 @@ from scheduling.reminders.ics import appointment_event, appointment_ics
 from scheduling.reminders.services import calendar_feed_revoke, calendar_feed_rotate
 from scheduling.selectors import patient_appointments
 from scheduling.services import appointment_cancel, appointment_confirm
+from scheduling.services.appointments import online_cancel_deadline
 from web.access import patient_required
 from web.common import flash_error, session_label
 
@@ -49,12 +50,8 @@ def _own_appointments(patient: Patient) -> QuerySet[Appointment]:
     return patient_appointments(patient).select_related("site__reminder_policy", "plan__protocol", "patient__home_site")
 
 
-def _deadline(appointment: Appointment) -> dt.datetime:
-    return appointment.starts_at - dt.timedelta(hours=appointment.site.reminder_policy_or_default.patient_notice_hours)
-
-
 def _decorate(appointment: Appointment, now: dt.datetime) -> Appointment:
-    deadline = _deadline(appointment)
+    deadline = online_cancel_deadline(appointment)
     appointment.label = session_label(appointment)  # type: ignore[attr-defined]
     appointment.deadline = deadline  # type: ignore[attr-defined]
     appointment.can_change = appointment.status in UPCOMING_STATUSES and now < deadline  # type: ignore[attr-defined]

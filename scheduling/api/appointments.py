@@ -2,7 +2,8 @@
 
 Front desk and clinicians book, move, cancel, check in, record who drives the patient home
 and mark no-shows; clinicians start and complete sessions. A patient sees only their own
-sessions and may confirm or cancel them online until the site's notice period (ReminderPolicy.patient_notice_hours)."""
+sessions, may confirm them online until they start and cancel them until the site's notice period
+(ReminderPolicy.patient_notice_hours)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from clinic.permissions import CLINICIANS, DESK, PATIENTS, actor_for
 from patients.models import Patient
 from scheduling import services
 from scheduling.api.common import APPOINTMENT_RELATED, IDEMPOTENCY_HEADER, AppointmentSerializer, idempotent
-from scheduling.errors import InvalidState, TooLateForOnlineChange
+from scheduling.errors import InvalidState
 from scheduling.models import (
     UPCOMING_STATUSES,
     Appointment,
@@ -35,7 +36,7 @@ from scheduling.models import (
     TreatmentPlan,
 )
 from scheduling.selectors import booking_references, patient_appointments, shared_sites_with_schedule
-from scheduling.services.appointments import online_cancel_deadline
+from scheduling.services.appointments import require_online_cancel_open
 
 PATIENT_CANCEL_REASON = "Cancelled by the patient online"
 
@@ -213,14 +214,8 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
     def _check_patient_notice(self, appointment: Appointment, now: dt.datetime) -> None:
         """Patients change sessions online only before the notice period; from its first instant
         they call (the deadline the portal, the reminder links and the service use)."""
-        if not self.actor.is_patient:
-            return
-        hours = appointment.site.reminder_policy_or_default.patient_notice_hours
-        if now >= online_cancel_deadline(appointment):
-            raise TooLateForOnlineChange(
-                f"Online changes close {hours} hours before the session; please call the clinic.",
-                details={"notice_hours": hours},
-            )
+        if self.actor.is_patient:
+            require_online_cancel_open(appointment, now=now)
 
     @extend_schema(
         summary="Book one session",

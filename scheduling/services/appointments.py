@@ -827,6 +827,12 @@ def _require_patient_may_cancel(appointment: Appointment, *, now: dt.datetime) -
             "please call the clinic.",
             details={"status": appointment.status},
         )
+    require_online_cancel_open(appointment, now=now)
+
+
+def require_online_cancel_open(appointment: Appointment, *, now: dt.datetime) -> None:
+    """Refuses a patient's own cancel from the first instant of the notice period
+    (`online_cancel_deadline`): the API checks it first for its answer, the service under its lock."""
     if now >= online_cancel_deadline(appointment):
         hours = appointment.site.reminder_policy_or_default.patient_notice_hours
         raise TooLateForOnlineChange(
