@@ -980,11 +980,11 @@ class PlanBooking:
 @dataclass
 class PlanDay:
     """What one local day holds for its day plan: its sessions, and the nurse shifts and closures
-    that touch it (as (who, start, end) and (start, end) instants)."""
+    that touch it (as (who, start, end) and (chair, start, end) instants; chair None: the site's)."""
 
     bookings: list[PlanBooking] = field(default_factory=list)
     shifts: list[tuple[int, dt.datetime, dt.datetime]] = field(default_factory=list)
-    closures: list[tuple[dt.datetime, dt.datetime]] = field(default_factory=list)
+    closures: list[tuple[int | None, dt.datetime, dt.datetime]] = field(default_factory=list)
 
     def nurses_by_shift_hours(self, zone: ZoneInfo, day: dt.date) -> dict[tuple[dt.time, dt.time], list[int]]:
         """(local start, local end) of a shift -> the nurses working it this day (`day`), by id:
@@ -1000,13 +1000,13 @@ class PlanDay:
 
     def digest(self, site_part: str, bookings: Iterable[PlanBooking]) -> str:
         """A fingerprint of the day as a plan was solved for it: the site's part (chairs, hours,
-        ratio, setups, grid, template), its shifts and closures, and `bookings` where they are
-        now (chair, nurse, start, end): a session moved, a closure added, a nurse off sick all
-        change it."""
+        ratio, setups, grid, template), its shifts and closures (a chair's with that chair), and
+        `bookings` where they are now (chair, nurse, start, end): a session moved, a closure added
+        or given to another chair, a nurse off sick all change it."""
         data = [
             site_part,
             sorted((who, a.isoformat(), b.isoformat()) for who, a, b in self.shifts),
-            sorted((a.isoformat(), b.isoformat()) for a, b in self.closures),
+            sorted((chair or 0, a.isoformat(), b.isoformat()) for chair, a, b in self.closures),
             sorted(
                 (b.id, b.chair_id, b.nurse_id or 0, b.starts_at.isoformat(), b.ends_at.isoformat()) for b in bookings
             ),
@@ -1064,11 +1064,11 @@ def day_plan_inputs(*, site: Site, first: dt.date, last: dt.date) -> dict[dt.dat
     ):
         for day in touched(starts_at, ends_at):
             days[day].shifts.append((staff_id, starts_at, ends_at))
-    for starts_at, ends_at in Closure.objects.filter(
+    for chair_id, starts_at, ends_at in Closure.objects.filter(
         Q(site=site) | Q(site__isnull=True), starts_at__lt=ends, ends_at__gt=begins
-    ).values_list("starts_at", "ends_at"):
+    ).values_list("chair_id", "starts_at", "ends_at"):
         for day in touched(starts_at, ends_at):
-            days[day].closures.append((starts_at, ends_at))
+            days[day].closures.append((chair_id, starts_at, ends_at))
     for pk, chair_id, nurse_id, starts_at, ends_at in Appointment.objects.filter(
         site=site, status__in=BLOCKING_STATUSES, starts_at__gte=begins, starts_at__lt=ends
     ).values_list("pk", "chair_id", "nurse_id", "starts_at", "ends_at"):

@@ -667,6 +667,31 @@ def test_a_chair_out_of_use_on_a_planned_day_solves_it_again_with_no_start_in_th
     assert _bookable(clinic, planned) == sum(len(times) for times in planned.values())
 
 
+def test_a_chair_out_of_use_period_moved_to_another_chair_solves_the_day_again(level):
+    # Same times, another chair: the plan solved around the first chair's period is stale.
+    clinic, _ = level
+    _book(clinic, 9, 10)
+    zone = clinic.site.zone
+    closed_from = dt.datetime.combine(PLAN_DAY, dt.time(8), tzinfo=zone)
+    closure = Closure.objects.create(
+        site=clinic.site,
+        chair=clinic.chairs[1],
+        starts_at=closed_from,
+        ends_at=closed_from + dt.timedelta(hours=6),
+        reason="Pump",
+    )
+    day_plans_refresh(site=clinic.site, now=LATER)
+
+    moved = clinic.chairs[2]
+    Closure.objects.filter(pk=closure.pk).update(chair=moved)
+    report = day_plans_refresh(site=clinic.site, now=LATER)
+
+    assert report.solved == [PLAN_DAY]
+    planned = preferred_starts(site_id=clinic.site.pk, day=PLAN_DAY)
+    assert all(_minute(t) >= 14 * 60 for t in planned.get(moved.pk, ()))
+    assert _bookable(clinic, planned) == sum(len(times) for times in planned.values())
+
+
 def test_a_nurse_whose_day_is_two_back_to_back_shifts_gets_no_start_across_the_seam(template):
     # The first nurse's day stored as two shifts, 08:00-13:00 and 13:00-18:00: booking gives a
     # session only to a nurse one of whose shifts covers all of it.
