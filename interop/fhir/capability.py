@@ -8,6 +8,7 @@ from typing import Any
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 
 from interop.fhir import representation as rep
+from interop.fhir.closures import SCHEDULE_HORIZON_DAYS
 from interop.fhir.resources import KINDS
 from interop.fhir.scopes import ROLE_SCOPES
 from interop.fhir.timing import WHEN_STARTS
@@ -157,12 +158,32 @@ def capability_statement(base: str) -> CapabilityStatement:
                 "_lastUpdated for changed bookings."
             ),
         ),
-        _resource("Schedule", ["read", "search-type"], search_of("Schedule"), documentation="One per chair."),
+        _resource(
+            "Schedule",
+            ["read", "search-type"],
+            search_of("Schedule"),
+            documentation=(
+                "One per chair. active is the chair's own flag: a chair out of use for a period keeps an active "
+                "Schedule, and its Slots in the period are busy. comment names the periods that close the chair "
+                f"in the next {SCHEDULE_HORIZON_DAYS} days (the chair out of use, its site closed, every site "
+                "closed), each with its reason, on the site's clock (its time zone is named), '(now)' after one "
+                "under way."
+            ),
+        ),
         _resource(
             "Location",
             ["read", "search-type"],
             search_of("Location"),
-            documentation="Location/site-<id> for a site (searchable), Location/chair-<id> for a chair (read).",
+            documentation=(
+                "Location/site-<id> for a site (searchable), Location/chair-<id> for a chair (read). As of the "
+                "moment of the request: status is suspended (temporarily closed) and operationalStatus "
+                f"{rep.V2_BED_STATUS} C (Closed) while a closure covers it (for a chair: its own out-of-use "
+                "period, its site's closure or one of every site; for a site: its own or every site's, a chair "
+                "out of use leaves its site open); otherwise status is active and operationalStatus absent "
+                "(occupancy, O or U, is not shown). A chair no longer used is inactive, with C while a closure "
+                "covers it. status and operationalStatus are not searchable; the chair's Schedule names the "
+                "periods ahead."
+            ),
         ),
         _resource(
             "HealthcareService",

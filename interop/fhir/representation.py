@@ -21,6 +21,7 @@ from fhir.resources.R4B.slot import Slot as FSlot
 
 from clinic.models import Chair, Role, Route, Site, StaffMember
 from interop.fhir import ids
+from interop.fhir.closures import SCHEDULE_HORIZON_DAYS, Period, Scope
 from patients.models import Patient
 from scheduling.models import Appointment, AppointmentStatus, Protocol
 
@@ -29,6 +30,7 @@ IHE_BUNDLE_PROFILE = "https://profiles.ihe.net/ITI/Scheduling/StructureDefinitio
 V2_IDENTIFIER_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0203"
 ROUTE_SYSTEM = "urn:clinic-scheduler:fhir:route"
 PRACTITIONER_ROLE_SYSTEM = "urn:clinic-scheduler:fhir:staff-role"
+V2_BED_STATUS = "http://terminology.hl7.org/CodeSystem/v2-0116"
 
 # Our appointment states as FHIR AppointmentStatus codes. In the chair is still "checked-in" (the
 # encounter under way): FHIR's "arrived" is a patient waiting to be seen, before "checked-in", and a
@@ -148,11 +150,28 @@ def practitioner_role_resource(staff: StaffMember, site_ids: list[int]) -> Pract
     )
 
 
-def site_location(site: Site) -> Location:
+# A site or chair closed now, as R4 says it: Location.status "suspended" is "temporarily closed"
+# ("inactive" is "no longer used": a chair switched off, which outranks a period), and
+# operationalStatus (v2-0116, the bed status R4 binds, meant for chairs too) is C Closed. Open, it
+# has no operationalStatus: O/U (occupied, unoccupied) would tell everyone who may read the chair,
+# patients included, whether someone sits in it this minute; booking needs only the Slots.
+def _location_status(*, active: bool, closed_now: bool) -> str:
+    if not active:
+        return "inactive"
+    return "suspended" if closed_now else "active"
+
+
+def _operational_status(closed_now: bool) -> Coding | None:
+    return Coding(system=V2_BED_STATUS, code="C", display="Closed") if closed_now else None
+
+
+def site_location(site: Site, *, closed_now: bool) -> Location:
+    """`closed_now`: a closure of the whole site (its own or every site's) covers the moment."""
     return Location(
         id=f"site-{site.pk}",
         meta=_meta(None),
-        status="active",
+        status=_location_status(active=True, closed_now=closed_now),
+        operationalStatus=_operational_status(closed_now),
         name=site.name,
         mode="instance",
         physicalType={
@@ -164,11 +183,13 @@ def site_location(site: Site) -> Location:
     )
 
 
-def chair_location(chair: Chair) -> Location:
+def chair_location(chair: Chair, *, closed_now: bool) -> Location:
+    """`closed_now`: the chair is out of use, or its site closed, at the moment (closures.chair_periods)."""
     return Location(
         id=f"chair-{chair.pk}",
         meta=_meta(None),
-        status="active" if chair.active else "inactive",
+        status=_location_status(active=chair.active, closed_now=closed_now),
+        operationalStatus=_operational_status(closed_now),
         name=chair.name,
         mode="instance",
         physicalType={
@@ -193,15 +214,41 @@ def healthcare_service_resource(protocol: Protocol) -> HealthcareService:
     )
 
 
-def schedule_resource(chair: Chair, protocols: list[Protocol]) -> Schedule:
+# At most this many periods are named in a Schedule's comment; the rest are counted.
+SCHEDULE_PERIODS_NAMED = 10
+_PERIOD_LABEL = {Scope.CHAIR: "{}", Scope.SITE: "site closed: {}", Scope.EVERY_SITE: "every site closed: {}"}
+
+
+def schedule_resource(
+    chair: Chair, protocols: list[Protocol], *, out_of_use: list[Period], now: dt.datetime
+) -> Schedule:
+    """`out_of_use`: the periods that close the chair from `now` to SCHEDULE_HORIZON_DAYS ahead (its own,
+    its site's, every site's), by start; named in the comment on the site's clock. Schedule.active
+    stays the chair's own flag: a chair out of use for a while keeps its schedule, its Slots busy."""
     routes = set(chair.equipment or ())
+    comment = f"{chair.name}: free times are computed on request (Slot search), never stored."
+    if out_of_use:
+        zone = chair.site.zone
+        named = [
+            f"{period.starts_at.astimezone(zone):%Y-%m-%d %H:%M} to {period.ends_at.astimezone(zone):%Y-%m-%d %H:%M}, "
+            + _PERIOD_LABEL[period.scope].format(period.reason)
+            + (" (now)" if period.covers(now) else "")
+            for period in out_of_use[:SCHEDULE_PERIODS_NAMED]
+        ]
+        if len(out_of_use) > SCHEDULE_PERIODS_NAMED:
+            named.append(f"and {len(out_of_use) - SCHEDULE_PERIODS_NAMED} more")
+        comment += (
+            f" Out of use in the next {SCHEDULE_HORIZON_DAYS} days (times in {chair.site.time_zone}): "
+            + "; ".join(named)
+            + "."
+        )
     return Schedule(
         id=str(chair.pk),
         meta=_meta(None),
         active=chair.active,
         serviceType=[service_coding(p) for p in protocols if p.route in routes] or None,
         actor=[chair_ref(chair.pk), site_ref(chair.site_id)],
-        comment=f"{chair.name}: free times are computed on request (Slot search), never stored.",
+        comment=comment,
     )
 
 

@@ -10,12 +10,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from fhir.resources.R4B.resource import Resource
 
 from clinic.dates import BIRTH_EARLIEST, CLINICAL_EARLIEST
 from clinic.models import Chair, Role, Site, StaffMember
 from clinic.permissions import Actor, scope_to_actor, scope_to_staff
 from interop.fhir import representation as rep
+from interop.fhir.closures import SCHEDULE_HORIZON_DAYS, chair_periods, chairs_closed, sites_closed
 from interop.fhir.outcome import invalid, not_supported
 from interop.fhir.paging import CURSOR
 from interop.fhir.params import date_condition, location_ids, reference_id, row_number
@@ -102,9 +104,11 @@ def _sites_visible(actor: Actor) -> QuerySet:
 
 
 def _chairs_visible(actor: Actor) -> QuerySet:
+    # With their site: a Schedule names its chair's closures on the site's clock.
+    chairs = Chair.objects.select_related("site")
     if actor.is_staff:
-        return scope_to_staff(Chair.objects.all(), actor.staff)
-    return Chair.objects.filter(active=True) if actor.is_patient else Chair.objects.none()
+        return scope_to_staff(chairs, actor.staff)
+    return chairs.filter(active=True) if actor.is_patient else chairs.none()
 
 
 def _clinicians_visible(actor: Actor) -> QuerySet:
@@ -257,13 +261,34 @@ def _practitioner_role(staff: StaffMember) -> Resource:
     return rep.practitioner_role_resource(staff, sorted(site.pk for site in staff.sites.all()))
 
 
+# A page of chairs or sites reads its closures in one query (interop.fhir.closures), as of one `now`.
 def _schedule(chair: Chair) -> Resource:
     return _schedules([chair])[0]
 
 
 def _schedules(chairs: list[Chair]) -> list[Resource]:
+    now = timezone.now()
     protocols = list(Protocol.objects.filter(active=True))
-    return [rep.schedule_resource(chair, protocols) for chair in chairs]
+    periods = chair_periods(chairs, now=now, until=now + dt.timedelta(days=SCHEDULE_HORIZON_DAYS))
+    return [rep.schedule_resource(chair, protocols, out_of_use=periods[chair.pk], now=now) for chair in chairs]
+
+
+def _chair_location(chair: Chair) -> Resource:
+    return _chair_locations([chair])[0]
+
+
+def _chair_locations(chairs: list[Chair]) -> list[Resource]:
+    closed = chairs_closed(chairs, now=timezone.now())
+    return [rep.chair_location(chair, closed_now=chair.pk in closed) for chair in chairs]
+
+
+def _site_location(site: Site) -> Resource:
+    return _site_locations([site])[0]
+
+
+def _site_locations(sites: list[Site]) -> list[Resource]:
+    closed = sites_closed(sites, now=timezone.now())
+    return [rep.site_location(site, closed_now=site.pk in closed) for site in sites]
 
 
 KINDS: dict[str, Kind] = {
@@ -310,7 +335,14 @@ KINDS: dict[str, Kind] = {
         _practitioner_role,
         {"active": _active},
     ),
-    "Location": Kind("Location", _sites_visible, rep.site_location, {"name": _location_name}, id_prefix="site-"),
+    "Location": Kind(
+        "Location",
+        _sites_visible,
+        _site_location,
+        {"name": _location_name},
+        id_prefix="site-",
+        build_page=_site_locations,
+    ),
     "HealthcareService": Kind(
         "HealthcareService",
         _protocols_visible,
@@ -323,4 +355,4 @@ KINDS: dict[str, Kind] = {
 }
 
 # Chairs are Locations too (Location/chair-<id>, part of their site's Location).
-CHAIR_LOCATION = Kind("Location", _chairs_visible, rep.chair_location, id_prefix="chair-")
+CHAIR_LOCATION = Kind("Location", _chairs_visible, _chair_location, id_prefix="chair-", build_page=_chair_locations)
