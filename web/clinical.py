@@ -194,9 +194,10 @@ def _log_rows(request: HttpRequest, filters: dict[str, Any]) -> QuerySet[Any]:
 @require_GET
 @page_required("cs_log")
 def controlled_substance_log(request: HttpRequest) -> HttpResponse:
-    """The latest LOG_PAGE_ROWS entries of the days asked for, in the register's order; the CSV has them all.
-    A day that is not a valid date, or a range that ends before it begins, lists nothing (400) rather
-    than the whole register or an empty one."""
+    """The latest LOG_PAGE_ROWS entries of the days asked for, newest first (a clinician opens the log
+    to find what was just given); the CSV has them all, in the register's own order (oldest first, as
+    written), since it is the register's export. A day that is not a valid date, or a range that ends
+    before it begins, lists nothing (400) rather than the whole register or an empty one."""
     form = LogFilterForm(request.GET or None)
     entries: list[Any] = []
     total = 0
@@ -204,7 +205,7 @@ def controlled_substance_log(request: HttpRequest) -> HttpResponse:
     if filters is not None:
         rows = _log_rows(request, filters)
         total = rows.count()
-        entries = list(rows[max(total - LOG_PAGE_ROWS, 0) :])
+        entries = list(rows.reverse()[:LOG_PAGE_ROWS])
         patients_shown(request, patient_ids_of(entries))
     return render(
         request,

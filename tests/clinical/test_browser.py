@@ -122,7 +122,7 @@ def test_nurse_corrects_a_controlled_substance_log_line_from_the_log(page: Page,
     correction = ControlledSubstanceEntry.objects.get(corrects=entry)
     expect(page.get_by_text(f"Correction recorded as entry #{correction.pk}")).to_be_visible()
     expect(page.get_by_test_id("cs-corrected-by")).to_have_text(f"corrected by #{correction.pk}")
-    expect(page.get_by_test_id("cs-entry").last).to_contain_text("40.00 mg")
+    expect(page.get_by_test_id("cs-entry").first).to_contain_text("40.00 mg")  # newest first
     expect(page.get_by_role("link", name=f"Correct entry #{entry.pk}")).to_have_count(0)
     expect(page.get_by_role("link", name=f"Correct entry #{correction.pk}")).to_be_visible()
     shoot(page, "clinical-04-nurse-corrected-a-log-line")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -23,8 +26,65 @@ def _administer(ward):
     return record_administration(ward.session, ward.nurse.user, start=VITALS_AT)
 
 
+def _listed(page: str) -> list[int]:
+    """The entry numbers of the page's rows, top to bottom."""
+    return [int(pk) for pk in re.findall(r'data-testid="cs-entry"[^>]*>\s*<td>(\d+)</td>', page)]
+
+
+def _older_entries(administration, count: int) -> None:
+    first = administration.log_entries.get()
+    ControlledSubstanceEntry.objects.bulk_create(
+        ControlledSubstanceEntry(
+            administration=administration,
+            appointment=administration.appointment,
+            patient=administration.appointment.patient,
+            site=administration.appointment.site,
+            route="iv",
+            total_mg=Decimal("40"),
+            lot_number=f"OLD-{n}",
+            administered_at=first.administered_at,
+            given_by=first.given_by,
+            recorded_by=first.recorded_by,
+            recorded_at=first.recorded_at + dt.timedelta(minutes=n + 1),
+        )
+        for n in range(count)
+    )
+
+
+def test_the_log_page_lists_the_newest_entry_first_and_the_csv_keeps_the_registers_order(client, ward):
+    """A clinician opening the log looks for what was just given: the page starts with the newest
+    line (a correction above the line it corrects). The CSV is the register's export and stays in
+    the order it was written, oldest first, as a bound register reads."""
+    first = _administer(ward).log_entries.get()
+    second = clinical.controlled_substance_correct(
+        entry=first, lot_number="LOT-TEST-2", reason="Lot misread", actor=ward.nurse.user, now=VITALS_AT
+    )
+    third = clinical.controlled_substance_correct(
+        entry=second, lot_number="LOT-TEST-3", reason="Lot misread again", actor=ward.nurse.user, now=VITALS_AT
+    )
+    assert client.login(request=HttpRequest(), username=ward.nurse.user.username, password=PASSWORD)
+    page = client.get(reverse("clinical:cs-log")).content.decode()
+    assert _listed(page) == [third.pk, second.pk, first.pk]
+    assert "newest first" in page
+    exported = client.get(reverse("clinical:cs-log-csv")).content.decode()
+    assert [int(row["entry"]) for row in csv.DictReader(io.StringIO(exported))] == [first.pk, second.pk, third.pk]
+
+
+def test_a_cut_log_page_opens_with_the_newest_entry_and_leaves_out_the_oldest(client, ward):
+    """More entries than a page holds: the page is the newest 500, newest at the top, in falling
+    order; the oldest is the one left for the CSV."""
+    administration = _administer(ward)
+    first = administration.log_entries.get()
+    _older_entries(administration, 500)
+    written = list(ControlledSubstanceEntry.objects.order_by("-pk").values_list("pk", flat=True))
+    assert client.login(request=HttpRequest(), username=ward.nurse.user.username, password=PASSWORD)
+    page = client.get(reverse("clinical:cs-log")).content.decode()
+    assert _listed(page) == written[:500]
+    assert first.pk not in _listed(page) and "The latest 500 of 501 entries" in page
+
+
 def test_the_log_page_shows_the_newest_entry_once_the_register_holds_more_than_500(client, ward):
-    """The page lists the latest 500 entries of the register (in its own order) and says the list is
+    """The page lists the latest 500 entries of the register (newest first) and says the list is
     cut: the nurse who just recorded a dose sees it there."""
     administration = _administer(ward)
     first = administration.log_entries.get()

@@ -7,6 +7,11 @@ are mapped to nurses so that no nurse ever watches more than ceil(chairs / nurse
 patients at once. That holds on SQLite too, where no exclusion constraint would catch
 a mistake.
 
+The seed leaves room in the coming days, as a working clinic has: a maintenance plan is booked
+as far ahead as its patient's spec says (`booked_ahead`: the next session only, or none for a
+patient due one and not booked yet; the whole course up to the seeded weeks otherwise), and the
+induction sessions are spaced so that each can move a day.
+
 The upcoming sessions get their reminder rows as the booking services would have left
 them; the reminder whose time has just passed is due now, so the dispatcher of
 `python3 dev.py run` sends something within its first minute.
@@ -116,6 +121,14 @@ class ChairGrid:
                         self.taken.add((chair_index, start))
                         return Cell(chair_index, start)
         return None
+
+    def open_day(self, day: dt.date) -> dt.date:
+        """`day`, or the first open day after it (`day` itself past the last one)."""
+        index = bisect.bisect_left(self.days, day)
+        return self.days[index] if index < len(self.days) else day
+
+    def give_back(self, cell: Cell) -> None:
+        self.taken.discard((cell.chair_index, cell.starts_at))
 
 
 class Seeder:
@@ -303,7 +316,9 @@ class Seeder:
             seizure_history=extras.get("seizure_history", False),
         )
         clinician = self.prescribers[index % len(self.prescribers)]
-        first_day = self.today + dt.timedelta(days=spec.get("start", 0))
+        # A course starts on an open day: one whose first day fell on a closed Sunday would begin a
+        # day late and crowd its second session against its first.
+        first_day = self.grid.open_day(self.today + dt.timedelta(days=spec.get("start", 0)))
         if spec.get("evaluated", True):
             diagnosis, icd10 = data["diagnoses"][index % len(data["diagnoses"])]
             Evaluation.objects.create(
@@ -382,7 +397,9 @@ class Seeder:
                 targets.append(last)
         if spec.get("given") is not None:
             targets = targets[: spec["given"]]
-        given = self._book_series(index, patient, plan, protocol, targets, induction_count, stage=stage)
+        given = self._book_series(
+            index, patient, plan, protocol, targets, induction_count, stage=stage, booked_ahead=spec.get("booked_ahead")
+        )
 
         # Later transitions are separate saves, so the plan's history shows each step and why.
         if stage == "completed":
@@ -416,8 +433,10 @@ class Seeder:
         induction_count: int,
         *,
         stage: str,
+        booked_ahead: int | None = None,
     ) -> list[dt.datetime]:
-        """Book one session per target day (or the next free day), returning the starts of the sessions given."""
+        """Book one session per target day (or the next free day), returning the starts of the sessions given.
+        With `booked_ahead`, no more than that many sessions after now: the rest are not booked yet."""
         min_gap = dt.timedelta(hours=protocol.min_gap_hours)
         session = dt.timedelta(minutes=protocol.session_minutes)
         booked_by = self.staff["frontdesk" if index % 2 else "frontdesk2"].user
@@ -430,6 +449,10 @@ class Seeder:
                 cell = self.grid.take(on_or_after=on_or_after, not_before=not_before, preferred_slot=index)
                 if cell is None:
                     return given  # past the end of the seeded weeks
+                ahead = sum(start > self.now for start in given)
+                if booked_ahead is not None and cell.starts_at > self.now and ahead >= booked_ahead:
+                    self.grid.give_back(cell)  # not booked yet: the chair stays free
+                    return given
                 starts_at, ends_at = cell.starts_at, cell.starts_at + session
                 if stage == "completed" and ends_at > self.now:
                     return given
