@@ -9,9 +9,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
-from clinic.models import MAX_SHIFT_LENGTH, Chair, Closure, Role, Shift, Site
+from clinic.models import MAX_SHIFT_LENGTH, Chair, Closure, Role, Shift, Site, StaffMember
 from clinic.spreadsheet import csv_text
 from clinical.models import Administration, ControlledSubstanceEntry, Recovery, SideEffect, StartClearance, VitalSigns
 from clinical.services import NO_PRE_VITALS, completion_missing, start_hold_reasons, thresholds_for
@@ -168,7 +168,9 @@ class CapacityPeriod:
     setups_mean: list[float] = field(default_factory=list)  # per bin of `CapacityReport.setup_bins`, per open day
     setups_peak: list[int] = field(default_factory=list)  # the busiest day's count in each bin
     waits_minutes: list[float] = field(default_factory=list)  # check-in to infusion start, one per session
-    overtime_minutes: int = 0  # past closing, summed over the sessions
+    # Past the day's real closing (the end of its last open span: an early closing counts), summed
+    # over the sessions, each from its start or the closing, whichever is later, to its real end.
+    overtime_minutes: int = 0
     overtime_sessions: int = 0
     overtime_days: int = 0
 
@@ -265,11 +267,19 @@ def _clipped(span: Interval, to: Iterable[Interval]) -> list[Interval]:
     return [(max(span[0], a), min(span[1], b)) for a, b in to if max(span[0], a) < min(span[1], b)]
 
 
-def capacity_report(*, site: Site, windows: Sequence[CapacityWindow]) -> CapacityReport:
+def capacity_report(*, site: Site, windows: Sequence[CapacityWindow], now: dt.datetime) -> CapacityReport:
     """Chair and nurse use by hour of day, nurse setups per 15 minutes, waits from check-in to the
     infusion's start and minutes past closing, for each window of local days. Five queries whatever
     the number of sessions: opening hours, chairs, closures, nurse shifts and the sessions with their
-    protocol's nurse minutes, administration and discharge."""
+    protocol's nurse minutes, administration and discharge.
+
+    Chair use is of each chair's open time: the day's opening less the site's closures and that
+    chair's own. A session's time outside its chair's open time (booked before a closure was made,
+    or run late) is no chair use, so use never passes 100 %; the part past the day's real closing
+    (the end of its last open span) is overtime. The rest, in a closure the site opened again after
+    (its chair's own, a break) or before opening, is counted in neither: the desk has a session to
+    move, not a busier chair. A day with no open time is no open day and has no closing to run past.
+    `now` decides which shifts of a nurse who has left count (those she worked, as on the board)."""
     zone = site.zone
     opening = {row.weekday: (row.opens_at, row.closes_at) for row in site.opening_hours.all()}
     active_chairs = set(Chair.objects.filter(site=site, active=True).values_list("pk", flat=True))
@@ -282,6 +292,9 @@ def capacity_report(*, site: Site, windows: Sequence[CapacityWindow]) -> Capacit
         Q(site=site) | Q(site__isnull=True), starts_at__lt=end, ends_at__gt=start
     ).values_list("chair_id", "starts_at", "ends_at"):
         (closures if chair_id is None else chair_closed[chair_id]).append((closed_from, closed_until))
+    # As the board counts them: a nurse since made inactive or taken off the site's staff keeps the
+    # shifts she has worked, none to come (booking and the day template give her none of that time).
+    works_here = StaffMember.sites.through.objects.filter(staffmember_id=OuterRef("staff_id"), site_id=site.pk)
     shifts = list(
         Shift.objects.filter(
             site=site,
@@ -289,7 +302,9 @@ def capacity_report(*, site: Site, windows: Sequence[CapacityWindow]) -> Capacit
             starts_at__lt=end,
             starts_at__gt=start - MAX_SHIFT_LENGTH,
             ends_at__gt=start,
-        ).values_list("starts_at", "ends_at")
+        )
+        .filter(Q(ends_at__lte=now) | (Q(staff__active=True) & (Q(staff__all_sites=True) | Exists(works_here))))
+        .values_list("starts_at", "ends_at")
     )
     sessions = list(
         Appointment.objects.filter(
@@ -348,19 +363,24 @@ def capacity_report(*, site: Site, windows: Sequence[CapacityWindow]) -> Capacit
             today = opening.get(day.weekday())
             # The day's opening less its closures (whole-day, partial, or several back to back).
             open_spans: list[Interval] = []
-            closes_at = None
             if today is not None:
                 # As booking reads them: a time the clocks skip is the moment they jump.
                 opens_at, closes_at = (opening_instant(day, clock, zone) for clock in today)
                 open_spans = _without((opens_at, closes_at), closures)
+            # The real closing that day: an early closing (a closure to the end of the day) moves it.
+            closed_at = max((last for _, last in open_spans), default=None)
+            # A chair out of use for a while has the day's open spans less its own closures.
+            chair_spans = {
+                chair_id: [piece for span in open_spans for piece in _without(span, holes)]
+                for chair_id, holes in chair_closed.items()
+            }
             setups_today: tuple[list[int], list[int]] | None = None
             if open_spans:
                 period.open_days += 1
                 open_minutes = _minutes_by_hour(open_spans, bins, len(hours))
                 chair_minutes = [chairs * m for m in open_minutes]
-                for chair_id, holes in chair_closed.items():
+                for chair_id, left in chair_spans.items():
                     if chair_id in counted:
-                        left = [piece for span in open_spans for piece in _without(span, holes)]
                         still = _minutes_by_hour(left, bins, len(hours))
                         chair_minutes = [
                             t - (m - k) for t, m, k in zip(chair_minutes, open_minutes, still, strict=True)
@@ -395,10 +415,15 @@ def capacity_report(*, site: Site, windows: Sequence[CapacityWindow]) -> Capacit
                     check_minutes=nurse["nurse_check_minutes"],
                     discharge_minutes=nurse["nurse_discharge_minutes"],
                 )
-                # Chair use is of the open chair time: a session outside it (a day closed after it
-                # was booked, overtime past closing) shows as overtime, not as over 100 %.
+                # Chair use is of its chair's open time, never over 100 %: the time past the real
+                # closing shows as overtime below, the rest outside it nowhere (see the docstring).
                 span = (session["starts_at"], session["ends_at"])
-                add(chair_busy, _minutes_by_hour(_clipped(span, open_spans), bins, len(hours)))
+                add(
+                    chair_busy,
+                    _minutes_by_hour(
+                        _clipped(span, chair_spans.get(session["chair_id"], open_spans)), bins, len(hours)
+                    ),
+                )
                 # As booking lays the work out (overlapping pieces once, each inside the session).
                 pieces = work.hands_on(session["starts_at"], session["ends_at"])
                 add(hands_on, _minutes_by_hour([(p.start, p.end) for p in pieces], bins, len(hours)))
@@ -409,10 +434,11 @@ def capacity_report(*, site: Site, windows: Sequence[CapacityWindow]) -> Capacit
                 checked_in, infusion = session["checked_in_at"], session["administration__started_at"]
                 if checked_in is not None and infusion is not None and infusion >= checked_in:
                     period.waits_minutes.append((infusion - checked_in).total_seconds() / 60)
-                if closes_at is not None:
-                    # The real end when the session record has it, else the booked one.
+                if closed_at is not None:
+                    # The real end when the session record has it, else the booked one; a session
+                    # begun after the closing (booked before an early closing was made) from its start.
                     ended = session["recovery__discharged_at"] or session["completed_at"] or session["ends_at"]
-                    past = int((ended - closes_at).total_seconds() // 60)
+                    past = int((ended - max(closed_at, session["starts_at"])).total_seconds() // 60)
                     if past > 0:
                         period.overtime_minutes += past
                         period.overtime_sessions += 1

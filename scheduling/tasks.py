@@ -19,7 +19,13 @@ from scheduling.engine.placement import LEVEL
 from scheduling.models import DayPlan, DayTemplate, DayTemplateState
 from scheduling.reminders.services import front_desk_lists_send_due, reminders_dispatch_due
 from scheduling.services.day_plans import day_plans_refresh
-from scheduling.services.day_template import REGENERATE_TASK, RUN_STOPPED, day_template_fail, day_template_regenerate
+from scheduling.services.day_template import (
+    OUT_OF_TIME,
+    REGENERATE_TASK,
+    RUN_STOPPED,
+    day_template_fail,
+    day_template_regenerate,
+)
 from scheduling.services.holds import holds_release_expired
 from scheduling.services.waitlist import waitlist_offer_freed_slot, waitlist_offers_sweep
 
@@ -133,9 +139,7 @@ def regenerate_day_template(attempt_id: int) -> str:
             site=attempt.site, actor=attempt.computed_by, now=timezone.now(), attempt=attempt
         )
     except SoftTimeLimitExceeded:
-        result = day_template_fail(
-            attempt=attempt, now=timezone.now(), error="The solver ran out of time; the previous template stays in use."
-        )
+        result = day_template_fail(attempt=attempt, now=timezone.now(), error=OUT_OF_TIME)
     except Exception:
         # Failing outside the solver (reading its inputs, writing the result) must not leave the
         # row queued: the page would poll it and a new request be handed it until it is stale.

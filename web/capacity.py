@@ -157,9 +157,10 @@ def _windows(request: HttpRequest, site: Site, today: dt.date) -> tuple[list[Cap
 @page_required("capacity")
 def capacity(request: HttpRequest) -> HttpResponse:
     site, sites = _pick_site(request)
-    today = local_day(timezone.now(), site.zone)
+    now = timezone.now()
+    today = local_day(now, site.zone)
     windows, weeks, split, reason = _windows(request, site, today)
-    report = capacity_report(site=site, windows=windows)
+    report = capacity_report(site=site, windows=windows, now=now)
     # Imported here: matplotlib costs every web worker time and memory at start-up, and only this page draws.
     from web.capacity_charts import capacity_charts
 

@@ -85,7 +85,8 @@ def setups_chart(report: CapacityReport) -> str:
         width = 0.25 / count * 0.9
         positions = [minute / 60 for minute in report.setup_bins]
         for index, (colour, period) in enumerate(zip(COLOURS, report.periods, strict=False)):
-            shifted = [x + 0.125 / 2 + (index - (count - 1) / 2) * width for x in positions]
+            # Side by side about the middle of their quarter hour (x + 0.125), where the line's step is.
+            shifted = [x + 0.125 + (index - (count - 1) / 2) * width for x in positions]
             axes.bar(
                 shifted,
                 period.setups_mean,

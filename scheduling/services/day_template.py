@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 
 from celery import current_app
+from celery.exceptions import SoftTimeLimitExceeded
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
@@ -27,6 +28,10 @@ STALE_REQUEST = dt.timedelta(minutes=5)
 
 # What a run that stopped outside the solver (its task raised, or its worker died) says.
 RUN_STOPPED = "The computation stopped with an error; the previous template stays in use. Ask for it again."
+
+
+# What a run whose task ran out of time says.
+OUT_OF_TIME = "The solver ran out of time; the previous template stays in use."
 
 
 # The Celery task that computes a queued template (scheduling/tasks.py registers it under this name).
@@ -137,6 +142,11 @@ def day_template_regenerate(
                 step_minutes=inputs.step_minutes,
                 time_limit_seconds=time_limit_seconds,
             )
+        except SoftTimeLimitExceeded:
+            # The task's time limit, raised inside the solver: not a crash (`except Exception` below
+            # would take it for one). The run is kept with what it was solving.
+            logger.warning("Day template solve for site %s ran out of time", site.pk)
+            error = OUT_OF_TIME
         except Exception:  # a solver crash must not leave the request queued for ever
             logger.exception("Day template solve failed for site %s", site.pk)
             error = "The solver stopped with an error; the previous template stays in use."

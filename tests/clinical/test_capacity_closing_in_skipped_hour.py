@@ -12,6 +12,7 @@ import pytest
 from clinical.selectors import CapacityWindow, capacity_report
 from scheduling.engine.wallclock import opening_instant
 from tests.factories import AppointmentFactory, ChairFactory, SiteFactory
+from tests.scheduling.conftest import NOW
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +30,6 @@ def test_a_session_running_past_a_closing_time_the_clocks_skip_counts_as_overtim
     ends = closes + dt.timedelta(minutes=20)  # 03:20 EDT
     AppointmentFactory(chair=chair, starts_at=starts, ends_at=ends)
 
-    period = capacity_report(site=site, windows=[CapacityWindow("day", SPRING, SPRING)]).periods[0]
+    period = capacity_report(site=site, windows=[CapacityWindow("day", SPRING, SPRING)], now=NOW).periods[0]
 
     assert (period.overtime_sessions, period.overtime_minutes) == (1, 20)

@@ -10,6 +10,7 @@ import pytest
 
 from clinical.selectors import CapacityWindow, capacity_report
 from tests.factories import AppointmentFactory, ChairFactory, SiteFactory
+from tests.scheduling.conftest import NOW
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +25,7 @@ def test_chair_use_by_hour_follows_the_wall_clock_on_a_half_hour_clock_change():
     starts = dt.datetime.combine(CHANGE_DAY, dt.time(9), tzinfo=LORD_HOWE)
     AppointmentFactory(chair=chair, starts_at=starts, ends_at=starts + dt.timedelta(hours=1))
 
-    report = capacity_report(site=site, windows=[CapacityWindow("day", CHANGE_DAY, CHANGE_DAY)])
+    report = capacity_report(site=site, windows=[CapacityWindow("day", CHANGE_DAY, CHANGE_DAY)], now=NOW)
     use = dict(zip(report.hours, report.periods[0].chair_utilisation, strict=True))
 
     assert use[9] == pytest.approx(1.0)  # 09:00-10:00: the one chair busy all of its open hour

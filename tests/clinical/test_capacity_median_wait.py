@@ -11,7 +11,7 @@ from clinical.selectors import CapacityWindow, capacity_report
 from scheduling.models import AppointmentStatus
 from tests.clinical_helpers import record_administration
 from tests.factories import AppointmentFactory, PatientFactory
-from tests.scheduling.conftest import make_clinic
+from tests.scheduling.conftest import NOW, make_clinic
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def test_the_median_wait_of_two_sessions_is_their_middle():
     for chair, wait in zip(clinic.chairs, (10, 20), strict=False):
         _session_with_wait(clinic, chair, dt.datetime.combine(WEDNESDAY, dt.time(9), tzinfo=NEW_YORK), wait)
 
-    report = capacity_report(site=clinic.site, windows=[CapacityWindow("Wednesday", WEDNESDAY, WEDNESDAY)])
+    report = capacity_report(site=clinic.site, windows=[CapacityWindow("Wednesday", WEDNESDAY, WEDNESDAY)], now=NOW)
 
     period = report.periods[0]
     assert sorted(period.waits_minutes) == [10.0, 20.0]

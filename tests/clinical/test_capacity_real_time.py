@@ -13,7 +13,7 @@ from clinic.models import Closure
 from clinical.selectors import CapacityWindow, capacity_report
 from tests.factories import AppointmentFactory
 from tests.night_clinic import AUTUMN, NY, SPRING, make_night
-from tests.scheduling.conftest import make_clinic
+from tests.scheduling.conftest import NOW, make_clinic
 
 pytestmark = pytest.mark.django_db
 NEW_YORK = ZoneInfo("America/New_York")
@@ -25,7 +25,7 @@ def _at(day: dt.date, hour: int, minute: int = 0, fold: int = 0) -> dt.datetime:
 
 
 def _report(site, day: dt.date):
-    report = capacity_report(site=site, windows=[CapacityWindow("day", day, day)])
+    report = capacity_report(site=site, windows=[CapacityWindow("day", day, day)], now=NOW)
     period = report.periods[0]
     return report, period, dict(zip(report.hours, period.chair_utilisation, strict=True))
 
@@ -54,7 +54,7 @@ def test_a_session_on_a_day_closed_after_it_was_booked_does_not_put_chair_use_ov
     for day in (WEDNESDAY, thursday):
         AppointmentFactory(chair=clinic.chairs[0], starts_at=_at(day, 8), ends_at=_at(day, 10))
     Closure.objects.create(site=clinic.site, starts_at=_at(thursday, 0), ends_at=_at(thursday, 23, 59), reason="Flood")
-    report = capacity_report(site=clinic.site, windows=[CapacityWindow("two days", WEDNESDAY, thursday)])
+    report = capacity_report(site=clinic.site, windows=[CapacityWindow("two days", WEDNESDAY, thursday)], now=NOW)
     period = report.periods[0]
     use = dict(zip(report.hours, period.chair_utilisation, strict=True))
     assert (period.sessions, period.open_days) == (2, 1)

@@ -13,7 +13,7 @@ from clinical.models import Administration, Recovery
 from clinical.selectors import CapacityWindow, capacity_report
 from scheduling.models import AppointmentStatus
 from tests.factories import AppointmentFactory, PlanFactory, ProtocolFactory
-from tests.scheduling.conftest import make_clinic
+from tests.scheduling.conftest import NOW, make_clinic
 
 pytestmark = pytest.mark.django_db
 NEW_YORK = ZoneInfo("America/New_York")
@@ -80,7 +80,7 @@ def day():
 
 def test_one_day_counted_by_hand(day, django_assert_num_queries):
     with django_assert_num_queries(5):
-        report = capacity_report(site=day.site, windows=[CapacityWindow("Wednesday", WEDNESDAY, WEDNESDAY)])
+        report = capacity_report(site=day.site, windows=[CapacityWindow("Wednesday", WEDNESDAY, WEDNESDAY)], now=NOW)
 
     [period] = report.periods
     assert report.chairs == 3
@@ -108,6 +108,7 @@ def test_periods_side_by_side_share_one_axis_and_a_closed_day_is_not_an_open_day
     report = capacity_report(
         site=day.site,
         windows=[CapacityWindow("Wednesday", WEDNESDAY, WEDNESDAY), CapacityWindow("Thursday", THURSDAY, THURSDAY)],
+        now=NOW,
     )
 
     wednesday, thursday = report.periods
@@ -139,7 +140,7 @@ def test_a_check_inside_the_discharge_is_counted_once_as_booking_lays_it_out():
         ends_at=_at(THURSDAY, 9, 45),
     )
 
-    report = capacity_report(site=clinic.site, windows=[CapacityWindow("Thursday", THURSDAY, THURSDAY)])
+    report = capacity_report(site=clinic.site, windows=[CapacityWindow("Thursday", THURSDAY, THURSDAY)], now=NOW)
 
     nurse = dict(zip(report.hours, report.periods[0].nurse_utilisation, strict=True))
     assert nurse[9] == pytest.approx(30 / 60)
@@ -154,7 +155,7 @@ def test_a_chair_out_of_use_takes_its_own_hours_out_of_the_chair_time_not_the_si
             site=day.site, chair=three, starts_at=_at(WEDNESDAY, starts), ends_at=_at(WEDNESDAY, ends), reason="Pump"
         )
     with django_assert_num_queries(5):
-        report = capacity_report(site=day.site, windows=[CapacityWindow("Wednesday", WEDNESDAY, WEDNESDAY)])
+        report = capacity_report(site=day.site, windows=[CapacityWindow("Wednesday", WEDNESDAY, WEDNESDAY)], now=NOW)
 
     [period] = report.periods
     assert period.open_days == 1
