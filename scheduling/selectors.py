@@ -799,12 +799,20 @@ def template_start_shifts(entries: Iterable[dict[str, Any]]) -> dict[tuple[int, 
 
 
 def preferred_starts(
-    *, site_id: int, day: dt.date | None = None, opening: tuple[dt.time, dt.time] | None = None
+    *,
+    site_id: int,
+    day: dt.date | None = None,
+    opening: tuple[dt.time, dt.time] | None = None,
+    placement_policy: str | None = None,
 ) -> dict[int, frozenset[dt.time]]:
     """chair id -> the local start times of the site's current day template, or, for a `day` that
     has a day plan of that template, that plan's; empty when there is neither. Given the `day`'s
     `opening`, the template's own starts count only if it was solved for those hours, as placement
-    has it (engine.placement, `template_opening`); a day plan is that day's. One query."""
+    has it (engine.placement, `template_opening`); a day plan is that day's. Given the site's
+    `placement_policy`, none under earliest, which books by no template (`site_placement`), nor by
+    a day plan left from when the site level-loaded. One query, none under earliest."""
+    if placement_policy == EARLIEST:
+        return {}
     if day is None:
         return _starts_of(_template_entries(site_id))
     row = (

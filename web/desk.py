@@ -243,7 +243,12 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         step_minutes=site.slot_step_minutes,
         max_patients_per_nurse=site.max_patients_per_nurse,
         hands_on=_hands_on(live),
-        preferred_starts=preferred_starts(site_id=site.pk, day=day, opening=snapshot.opening.get(day.weekday())),
+        preferred_starts=preferred_starts(
+            site_id=site.pk,
+            day=day,
+            opening=snapshot.opening.get(day.weekday()),
+            placement_policy=site.placement_policy,
+        ),
     )
     return {
         "closures": [closure for closure in closures if closure.chair_id is None],

@@ -11,8 +11,9 @@ feasible (start, chair) pairs a site's `placement_policy` chooses:
 
   a) the nurse's hands and the closing time: the fewest of the nurse's own hands-on
      intervals touched (0 unless a site lets a nurse set up several patients at once), then
-     how far the session ends into the last `CLOSING_MARGIN` (45 min) before closing, in
-     started quarter hours (0 when it ends before them: lateness and waits for a nurse run a
+     how far the session ends into the last `CLOSING_MARGIN` (45 min) before the day's real
+     closing (a closure up to the closing time closes the site early), in started quarter
+     hours (0 when it ends before them: lateness and waits for a nurse run a
      later end past closing, so among late times the one ending soonest); then the starts in the same quarter hour (on the real clock: the night the clocks go back has two 01:15s)
      beyond what the nurses on shift for a setup at that start can set up at once (a cap, not a
      minimum: spreading starts over every quarter hour broke the nurses' free time into pieces
@@ -24,7 +25,9 @@ feasible (start, chair) pairs a site's `placement_policy` chooses:
      (a Saturday morning beside weekdays 08:00-18:00) its starts would only break the day up,
      so no start there is the template's and the day is placed as without a template (its
      nurses too); a day plan is solved for its own day's hours and always counts;
-  b) the quietest day: the share of the day's chair time already booked at the site. A
+  b) the quietest day: the share of the day's chair time already booked at the site, its chair
+     time being the opening hours without the site's closures and each chair's out-of-use
+     periods (`OpenDay`, worked out once per day). A
      course chooses each session's day among the days its rules allow (up to
      `DAY_SLACK_DAYS` (1) after the earliest possible day, the first session up to
      `FIRST_SESSION_SLACK_DAYS`), keeping the gap, one a day and the window, and only
@@ -37,7 +40,8 @@ feasible (start, chair) pairs a site's `placement_policy` chooses:
      (the chair gaps come after the habits, as after the earliest start: ahead of it they would
      change the placement of patients without habits, who tie here everywhere);
   d) within the day, packed from opening: the earliest start, then the fewest gaps left in
-     the chair shorter than the shortest session that chair can take (`shortest_sessions`: a
+     the chair shorter than the shortest session that chair can take (a closure or the chair
+     going out of use ends a gap as closing does; `shortest_sessions`: a
      chair equipped for no protocol's route has no such gap), then the least-used
      chair that day (booked minutes); the nurse is then, of those free for that time, the
      one the day template gives the chair (`chair_lanes`, when it was solved per nurse),
@@ -57,6 +61,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -64,7 +69,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from scheduling.engine.availability import Availability
-from scheduling.engine.model import DayProblem, InductionRule, NoFit, Preferences, Proposal, Slot, Span
+from scheduling.engine.model import (
+    DayProblem,
+    InductionRule,
+    NoFit,
+    Preferences,
+    Proposal,
+    SiteSnapshot,
+    Slot,
+    Span,
+)
 from scheduling.engine.planner import (
     FIRST_SESSION_SEARCH_DAYS,
     MaintenanceRule,
@@ -158,22 +172,86 @@ def _label(instant: dt.datetime, zone: ZoneInfo) -> str:
     return f"{instant.astimezone(zone):%a %-d %b %Y %H:%M}"
 
 
+def _minus(spans: Iterable[Span], holes: Iterable[tuple[Span, str]]) -> list[Span]:
+    """`spans` (sorted, apart) without the `holes` (closures, a chair's out-of-use periods)."""
+    left = list(spans)
+    for hole, _ in holes:
+        kept: list[Span] = []
+        for span in left:
+            if not hole.overlaps(span):
+                kept.append(span)
+                continue
+            if span.start < hole.start:
+                kept.append(Span(span.start, hole.start))
+            if hole.end < span.end:
+                kept.append(Span(hole.end, span.end))
+        left = kept
+    return left
+
+
+def _minutes(spans: Iterable[Span]) -> int:
+    return sum(int((span.end - span.start).total_seconds() // 60) for span in spans)
+
+
+@dataclass(frozen=True)
+class OpenDay:
+    """The chair time one local day really has: the opening hours without the site's closures,
+    and for each chair without its out-of-use periods. It depends only on the snapshot, so a
+    placer works it out once per day and keeps it across claims."""
+
+    # The day's local opening and closing (None when closed): whether the day template holds.
+    hours: tuple[dt.time, dt.time] | None
+    # The first open moment and the end of the last open span (an early closing: a closure up to
+    # the closing time), or the opening hours when the day has no open span (local midnight to
+    # midnight on a day without hours).
+    opens_at: dt.datetime
+    closes_at: dt.datetime
+    # chair id -> the spans the chair can be used that day, sorted.
+    chair_open: Mapping[int, tuple[Span, ...]]
+    # chair id -> the starts and ends of those spans, sorted: the edges a gap in the chair runs to.
+    chair_edges: Mapping[int, tuple[dt.datetime, ...]]
+    # Minutes of chair time the day has, every chair together.
+    open_minutes: int
+
+    @classmethod
+    def of(cls, site: SiteSnapshot, day: dt.date) -> OpenDay:
+        zone = site.zone
+        midnight, next_midnight = day_bounds(day, zone)
+        hours = site.opening.get(day.weekday())
+        opens_at = opening_instant(day, hours[0], zone) if hours else midnight
+        closes_at = opening_instant(day, hours[1], zone) if hours else next_midnight
+        day_closures = [closure for closure in site.closures if closure[0].overlaps(Span(midnight, next_midnight))]
+        site_open = _minus([Span(opens_at, closes_at)], sorted(day_closures)) if hours else []
+        if site_open:
+            opens_at, closes_at = site_open[0].start, site_open[-1].end
+        chair_open = {chair.id: tuple(_minus(site_open, chair.out_of_use)) for chair in site.chairs}
+        return cls(
+            hours=hours,
+            opens_at=opens_at,
+            closes_at=closes_at,
+            chair_open=chair_open,
+            chair_edges={
+                chair_id: tuple(sorted(edge for span in spans for edge in span))
+                for chair_id, spans in chair_open.items()
+            },
+            open_minutes=sum(_minutes(spans) for spans in chair_open.values()),
+        )
+
+
 class DayLoad:
     """What the level score needs to know about one local day at the site."""
 
-    def __init__(self, availability: Availability, day: dt.date) -> None:
+    def __init__(self, availability: Availability, day: dt.date, open_day: OpenDay | None = None) -> None:
         site = availability.site
         zone = site.zone
         midnight, next_midnight = day_bounds(day, zone)
         window = Span(midnight, next_midnight)
         self.day = day
-        hours = site.opening.get(day.weekday())
-        # The day's local opening and closing (None when closed): whether the day template holds.
-        self.hours: tuple[dt.time, dt.time] | None = hours
-        opens_at = opening_instant(day, hours[0], zone) if hours else None
-        closes_at = opening_instant(day, hours[1], zone) if hours else None
-        self.opens_at: dt.datetime = opens_at or midnight
-        self.closes_at: dt.datetime = closes_at or next_midnight
+        open_day = open_day or OpenDay.of(site, day)
+        self.hours: tuple[dt.time, dt.time] | None = open_day.hours
+        self.opens_at: dt.datetime = open_day.opens_at
+        self.closes_at: dt.datetime = open_day.closes_at
+        self._edges = open_day.chair_edges
         self.chair_spans: dict[int, list[Span]] = {}
         self.chair_minutes: dict[int, int] = {}
         self.buckets: Counter[int] = Counter()
@@ -182,15 +260,20 @@ class DayLoad:
             spans = availability.chair_spans(chair.id, window)
             self.chair_spans[chair.id] = spans
             minutes = 0
+            usable = open_day.chair_open.get(chair.id, ())
             for span in spans:
                 minutes += int((min(span.end, next_midnight) - max(span.start, midnight)).total_seconds() // 60)
                 if midnight <= span.start < next_midnight:
                     self.buckets[_bucket(span.start, zone)] += 1
+                # Only the booked part of the chair time the day has counts towards its share (a
+                # session left in a closure added since is not chair time the day offers).
+                for free in usable:
+                    if free.start < span.end and span.start < free.end:
+                        booked += int((min(span.end, free.end) - max(span.start, free.start)).total_seconds() // 60)
             self.chair_minutes[chair.id] = minutes
-            booked += minutes
-        open_minutes = max(1, int((self.closes_at - self.opens_at).total_seconds() // 60)) * max(1, len(site.chairs))
-        # Per mille of the day's chair time booked: the day-level weight.
-        self.booked_share = booked * 1000 // open_minutes
+        # Per mille of the day's chair time (opening hours without closures and chairs out of use)
+        # booked: the day-level weight. A day with no chair time counts as full: nothing is free there.
+        self.booked_share = booked * 1000 // open_day.open_minutes if open_day.open_minutes else 1000
         self._availability, self._window = availability, window
         self._nurse_minutes: dict[int, int] | None = None
         self._hands: dict[int, list[Span]] = {}
@@ -264,6 +347,14 @@ class DayLoad:
     def gaps_beside(self, chair_id: int, start: dt.datetime, end: dt.datetime, shortest: dt.timedelta) -> int:
         """`fragments` of [start, end), without making the span."""
         before, after = self.opens_at, self.closes_at
+        # A closure or an out-of-use period is an edge a gap runs to, as opening and closing are.
+        edges = self._edges.get(chair_id, ())
+        position = bisect_right(edges, start)
+        if position and edges[position - 1] > before:
+            before = edges[position - 1]
+        position = bisect_left(edges, end)
+        if position < len(edges) and edges[position] < after:
+            after = edges[position]
         for other in self.chair_spans.get(chair_id, ()):
             if other.end <= start:
                 if other.end > before:
@@ -305,6 +396,8 @@ class Placer:
         self.availability = availability
         self.placement = placement or Placement()
         self._loads: dict[dt.date, DayLoad] = {}
+        # Closures and chairs out of use do not change with a claim: kept while the loads are redone.
+        self._open_days: dict[dt.date, OpenDay] = {}
         self._day_slots: dict[tuple[Any, ...], list[Slot]] = {}
         self._first_slots: dict[tuple[Any, ...], Slot | None] = {}
         self._chair_names = {chair.id: chair.name for chair in availability.site.chairs}
@@ -360,7 +453,10 @@ class Placer:
     def load(self, day: dt.date) -> DayLoad:
         found = self._loads.get(day)
         if found is None:
-            found = self._loads[day] = DayLoad(self.availability, day)
+            open_day = self._open_days.get(day)
+            if open_day is None:
+                open_day = self._open_days[day] = OpenDay.of(self.availability.site, day)
+            found = self._loads[day] = DayLoad(self.availability, day, open_day)
         return found
 
     def choose(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from clinic.models import Site
 from patients.models import Patient
 from scheduling.engine import Availability, Slot
-from scheduling.engine.placement import Placer
+from scheduling.engine.placement import LEVEL, Choice, Placer
 from scheduling.engine.wallclock import day_bounds
 from scheduling.errors import InvalidInput
 from scheduling.models import Appointment, Phase, TreatmentPlan
@@ -68,8 +68,11 @@ def find_free_slots(
     none before `not_before` (`now` if not given; a patient's own change keeps a notice period).
     What is booked or held is read as of `now`.
 
-    `exclude_id` is the session being moved: its own time does not count as busy. The one
-    bookable time the site's placement policy would take carries `why` (see `suggested`)."""
+    `exclude_id` is the session being moved: its own time does not count as busy. Each time is
+    listed with the chair the site's placement policy gives it (earliest: the first free chair by
+    name; level: the chair the level score takes at that time), so a desk that books the listed
+    chair books what the policy would. The one bookable time the policy would take carries `why`
+    (see `suggested`)."""
     if last_day < first_day:
         raise InvalidInput("The last day must be on or after the first day.")
     if (last_day - first_day).days >= MAX_DAYS:
@@ -108,19 +111,41 @@ def find_free_slots(
     if exclude_id:
         # Moving a session: the time it already has is listed, but suggesting it would be no move.
         bookable -= set(Appointment.objects.filter(pk=exclude_id).values_list("starts_at", flat=True))
-    if bookable:
-        # Each time is listed with its first free chair; the policy weighs every free chair at
-        # the bookable times (a template start may be another chair's), and the time it takes is
-        # listed with its chair and nurse.
-        weighed = [slot for slot in every_chair if slot.start in bookable]
-        best = Placer(availability, site_placement(site, patient=patient)).rank(weighed)[0]
-        for day_choices in days:
-            day_choices.choices = [
-                replace(choice, slot=best.slot, why=best.why)
-                if choice.slot.start == best.slot.start and not choice.refused
-                else choice
-                for choice in day_choices.choices
-            ]
+    level = site.placement_policy == LEVEL
+    if not (bookable or (level and every_chair)):
+        return days
+    placer = Placer(availability, site_placement(site, patient=patient))
+    chosen: dict[dt.datetime, Slot] = {}
+    if level:
+        # Each time is listed with the chair level placement gives it (the desk books the listed
+        # chair: the first free one by name would never be level's choice), from one scoring of
+        # every free chair at every listed time.
+        scored = [Choice(slot, score) for slot, score in zip(every_chair, placer.scores(every_chair), strict=True)]
+        best_at: dict[dt.datetime, Choice] = {}
+        for choice in scored:
+            found_best = best_at.get(choice.slot.start)
+            if found_best is None or choice.score < found_best.score:
+                best_at[choice.slot.start] = choice
+        chosen = {start: choice.slot for start, choice in best_at.items()}
+        weighed = [choice for choice in scored if choice.slot.start in bookable]
+        best = placer.explain(min(weighed, key=lambda c: c.score), weighed) if weighed else None
+    else:
+        # Earliest: each time with its first free chair, as the booking service takes it; the
+        # suggested time is the earliest bookable one.
+        best = placer.rank([slot for slot in every_chair if slot.start in bookable])[0] if bookable else None
+    if best is not None:
+        chosen[best.slot.start] = best.slot  # with the nurse the explanation gave it
+    for day_choices in days:
+        day_choices.choices = [
+            replace(
+                choice,
+                slot=chosen.get(choice.slot.start, choice.slot),
+                why=best.why
+                if best is not None and choice.slot.start == best.slot.start and not choice.refused
+                else "",
+            )
+            for choice in day_choices.choices
+        ]
     return days
 
 

@@ -1,5 +1,6 @@
 """The day board marks the free gaps that begin at a start of the site's day template as preferred:
-the grid data (plain Python) and the page's mark and data attribute."""
+the grid data (plain Python) and the page's mark and data attribute. Only at a level-loaded site:
+one placed earliest-first books by no template, so the board stars none."""
 
 from __future__ import annotations
 
@@ -9,10 +10,16 @@ import re
 import pytest
 from django.urls import reverse
 
+from clinic.models import Site
+from scheduling.engine.placement import EARLIEST, LEVEL
 from scheduling.models import DayPlan, DayTemplate, DayTemplateState
-from tests.web.conftest import START, login
+from tests.web.conftest import START, Web, login
 from tests.web.test_board_grid import NEW_YORK, _grid, _items, _session
 from web.board_grid import split_at_preferred
+
+
+def _level_loaded(web: Web) -> None:
+    Site.objects.filter(pk=web.clinic.site.pk).update(placement_policy=LEVEL)
 
 
 def _run(day: dt.date, *clocks: tuple[int, int]) -> list[dt.datetime]:
@@ -67,6 +74,7 @@ def test_a_template_start_taken_by_a_session_is_not_offered():
 
 @pytest.mark.django_db
 def test_the_board_page_shows_preferred_gaps_with_a_mark_and_a_data_attribute(client, web):
+    _level_loaded(web)
     chair = web.clinic.chairs[2]
     DayTemplate.objects.create(
         site=web.clinic.site,
@@ -89,6 +97,7 @@ def test_the_board_page_shows_preferred_gaps_with_a_mark_and_a_data_attribute(cl
 
 @pytest.mark.django_db
 def test_on_a_day_with_a_day_plan_the_board_prefers_the_plans_starts(client, web):
+    _level_loaded(web)
     chair = web.clinic.chairs[2]
     computed = dt.datetime(2026, 2, 27, 12, tzinfo=dt.UTC)
     template = DayTemplate.objects.create(
@@ -125,6 +134,7 @@ def test_on_a_day_open_other_hours_than_the_templates_the_board_marks_no_preferr
     shorter day would only be broken up by them); the board says the same."""
     from clinic.models import OpeningHours
 
+    _level_loaded(web)
     chair = web.clinic.chairs[2]
     computed = dt.datetime(2026, 2, 27, 12, tzinfo=dt.UTC)
     DayTemplate.objects.create(
@@ -148,3 +158,44 @@ def test_on_a_day_open_other_hours_than_the_templates_the_board_marks_no_preferr
 
     assert len(preferred_on(START)) == 1
     assert preferred_on(shorter) == []
+
+
+@pytest.mark.django_db
+def test_a_site_switched_to_earliest_placement_shows_no_preferred_gaps(client, web):
+    # The template was computed, and a day plan solved, while the site level-loaded; the manager then
+    # switched the site to `earliest`. Booking no longer prefers the template's starts (site_placement
+    # reads no template under earliest), so the board must not star them, nor the day plan's
+    # left over until beat's next run deletes it: the desk would book the board's star while the
+    # booking pages suggest another time.
+    _level_loaded(web)
+    chair = web.clinic.chairs[2]
+    computed = dt.datetime(2026, 2, 27, 12, tzinfo=dt.UTC)
+    template = DayTemplate.objects.create(
+        site=web.clinic.site,
+        state=DayTemplateState.DONE,
+        starts=[{"chair_id": chair.pk, "start": "13:30", "protocol_id": web.clinic.protocol.pk}],
+        sessions_per_day=1,
+        requested_at=computed,
+        computed_at=computed,
+    )
+    planned_day = START + dt.timedelta(days=1)
+    DayPlan.objects.create(
+        site=web.clinic.site,
+        day=planned_day,
+        template=template,
+        starts=[{"chair_id": chair.pk, "start": "14:15"}],
+        computed_at=computed,
+    )
+    login(client, web.desk.user)
+
+    def preferred_on(day: dt.date) -> list[str]:
+        html = client.get(reverse("web:board") + f"?day={day.isoformat()}").content.decode()
+        return re.findall(r'data-preferred="true"[^>]*>(.*?)</(?:a|span)>', html)
+
+    assert len(preferred_on(START)) == 1  # level: the template start is starred
+    assert len(preferred_on(planned_day)) == 1  # and the day plan's
+
+    Site.objects.filter(pk=web.clinic.site.pk).update(placement_policy=EARLIEST)
+
+    assert preferred_on(START) == [], "the board still stars the template's 13:30 at an earliest site"
+    assert preferred_on(planned_day) == [], "the board still stars the day plan's 14:15 at an earliest site"

@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from clinic.models import Role
+from clinic.models import Role, Site
 from scheduling import tasks
 from scheduling.models import DayTemplate, DayTemplateState
 from scheduling.services import day_template as day_template_service
@@ -89,6 +89,8 @@ def test_the_day_template_page_lists_the_starts_per_chair(page: Page, live_serve
 
 
 def test_the_board_marks_a_free_gap_at_a_template_start_as_preferred(page: Page, live_server, live_clinic, template):  # noqa: F811
+    # The board stars template starts only where booking prefers them: at a level-loaded site.
+    Site.objects.filter(pk=live_clinic.site.pk).update(placement_policy="level")
     day = first_workday_after(timezone.now().astimezone(live_clinic.site.zone).date(), 5)
     starts = sorted(entry["start"] for entry in template.starts)
     log_in(page, live_server.url, "desk_rita")

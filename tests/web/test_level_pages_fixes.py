@@ -12,6 +12,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from clinic.models import Site
 from scheduling import services
 from scheduling.models import DayTemplate, DayTemplateState
 from tests.scheduling.conftest import add_shifts, make_clinic
@@ -62,3 +63,18 @@ def test_a_proposal_for_next_year_says_the_year_in_each_why(policy):
     for session in proposal.sessions:
         assert session.why, session
         assert "2027" in session.why, session.why
+
+
+@pytest.mark.parametrize("policy", ["level", "earliest"])
+def test_the_day_template_page_says_whether_booking_uses_the_template(client, web, policy):
+    """Booking prefers the template's starts only at a level-loaded site: at one placed earliest-first
+    the page said it did, while booking and the board ignore it."""
+    Site.objects.filter(pk=web.clinic.site.pk).update(placement_policy=policy)
+    login(client, web.admin.user)
+    page = client.get(reverse("web:day-template")).content.decode()
+    if policy == "level":
+        assert "Booking prefers its start times" in page
+        assert 'data-testid="template-not-used"' not in page
+    else:
+        assert "Booking prefers its start times" not in page
+        assert "This site books the earliest free time: the template is not used" in page
