@@ -157,6 +157,15 @@ def test_completed_sessions_have_the_record_the_completion_gate_asks_for(seeded)
     assert len(set(weights.values())) > 1
 
 
+def test_the_controlled_substance_register_is_written_in_time_order(seeded):
+    """The demo's register reads as a clinic's does: each line written after the one before it."""
+    recorded = list(
+        ControlledSubstanceEntry.objects.filter(site=seeded).order_by("pk").values_list("recorded_at", flat=True)
+    )
+    assert len(recorded) > 10
+    assert recorded == sorted(recorded)
+
+
 def test_contraindications_and_protocols(seeded):
     rules = {c.code: (c.kind, c.threshold) for c in Contraindication.objects.all()}
     assert rules["under-18"] == ("min_age", 18)

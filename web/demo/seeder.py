@@ -549,6 +549,7 @@ class Seeder:
         weights: dict[int, Decimal] = {}
         effects = list(SideEffect.objects.filter(active=True).order_by("position", "pk"))
         whole = 0
+        recorded: list[Administration] = []
         sessions = (
             Appointment.objects.filter(
                 site=self.site, status__in=[AppointmentStatus.COMPLETED, AppointmentStatus.IN_CHAIR]
@@ -590,7 +591,7 @@ class Seeder:
                 recorded_by=nurse.user,
                 recorded_at=ended + dt.timedelta(minutes=2),
             )
-            log_administration(given, actor=nurse.user, now=given.recorded_at)
+            recorded.append(given)
             VitalSigns.objects.create(
                 appointment=session,
                 phase=VitalsPhase.RECOVERY,
@@ -613,6 +614,10 @@ class Seeder:
             if effects and rng.random() < 0.35:
                 recovery.side_effects.set(rng.sample(effects, k=min(len(effects), rng.randint(1, 2))))
             whole += 1
+        # The register's lines in the order the nurses wrote them: by the time each was recorded,
+        # not by the sessions' starts (an earlier start can be recorded later).
+        for given in sorted(recorded, key=lambda given: (given.recorded_at, given.pk)):
+            log_administration(given, actor=given.recorded_by, now=given.recorded_at)
         return whole
 
     @staticmethod
