@@ -600,7 +600,7 @@ def _message_offer(offer: WaitlistOffer, *, now: dt.datetime) -> None:
             f"Hello {patient.first_name},\n\n"
             f"You asked for an earlier session. A chair has become free at {site.name} on "
             f"{when:%A %-d %B %Y at %H:%M} ({when.tzinfo}).\n\n"
-            f"Other patients on the waitlist have been offered it too: the first to accept gets it.\n"
+            f"It may have been offered to other patients on the waitlist too: the first to accept gets it.\n"
             f"Accept: {link}\n\nIf you cannot come, ignore this message; you stay on the waitlist.\n"
         )
     message = OutgoingMessage(to=to, subject=f"{site.name}: an earlier session is free", body=body)

@@ -168,6 +168,7 @@ def test_the_patients_accept_link_shows_then_books_and_the_next_accepter_is_told
     shown = client.get(first_url)
     assert shown.status_code == 200
     assert "Yes, book this session for me" in shown.content.decode()
+    assert "may have been offered to other patients" in shown.content.decode()
     assert not Appointment.objects.filter(patient=first.patient).exists()  # a GET (link preview) books nothing
 
     booked = client.post(first_url)
