@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from tests.sqlite_shell import migrated_copy
 from tests.test_embedded_default import embedded_env, manage
 
 # Run inside `manage.py shell -c` against the SQLite database. Site A and site B (both in
@@ -237,12 +238,12 @@ def slots(free: dict) -> set[tuple[str, int]]:
     return {(start, chair) for start, chair, _nurse in free["slots"]}
 
 
-def test_api_booking_on_sqlite_end_to_end(tmp_path):
+def test_api_booking_on_sqlite_end_to_end(tmp_path, tmp_path_factory):
     env = embedded_env(tmp_path)
     # Neither UTC nor the sites' zone: a datetime read back naive, or made aware in the
     # server's zone instead of UTC, would land on the wrong hour.
     env["DJANGO_TIME_ZONE"] = "Asia/Tokyo"
-    manage(env, "migrate", "--noinput")
+    migrated_copy(tmp_path, tmp_path_factory)
     out = shell(env, SCENARIO, "BOOKING")
     ids, when = out["ids"], out["at"]
     a1, a2, nurse_a = ids["a1"], ids["a2"], ids["nurse_a"]
@@ -375,7 +376,7 @@ def _named_id(ids: dict, field: str) -> int:
     return {"site": ids["site_b"], "patient": ids["only_at_b"], "chair": ids["b1"], "nurse": ids["nurse_b"]}[field]
 
 
-def test_level_placement_reads_and_proposes_on_sqlite(tmp_path):
+def test_level_placement_reads_and_proposes_on_sqlite(tmp_path, tmp_path_factory):
     """`site_placement`'s one hand-written read (template, shortest protocol, habits) gives on
     SQLite what the ORM's reads give, as on PostgreSQL (tests/scheduling/test_placement_services.py),
     so do a proposal's reads of opening hours, chairs and infusions so far
@@ -386,7 +387,7 @@ def test_level_placement_reads_and_proposes_on_sqlite(tmp_path):
 
     env = embedded_env(tmp_path)
     env["DJANGO_TIME_ZONE"] = "Asia/Tokyo"
-    manage(env, "migrate", "--noinput")
+    migrated_copy(tmp_path, tmp_path_factory)
     code = (
         "import json\n"
         "from scheduling import services\n"
@@ -414,12 +415,12 @@ def test_level_placement_reads_and_proposes_on_sqlite(tmp_path):
         )
 
 
-def test_day_plans_are_solved_kept_and_preferred_on_sqlite(tmp_path):
+def test_day_plans_are_solved_kept_and_preferred_on_sqlite(tmp_path, tmp_path_factory):
     """The embedded default runs beat's day-plan refresh too: on SQLite a level site's template is
     solved, a day with a session off its rhythm gets a plan (the fingerprint, the JSON starts and
     the one-statement read by day number), and a course proposed onto that day takes its starts."""
     env = embedded_env(tmp_path)
-    manage(env, "migrate", "--noinput")
+    migrated_copy(tmp_path, tmp_path_factory)
     code = (
         "import datetime as dt, json\n"
         "from scheduling import services\n"
@@ -457,13 +458,13 @@ def test_day_plans_are_solved_kept_and_preferred_on_sqlite(tmp_path):
     assert "a start of this day's plan" in found["why"]
 
 
-def test_a_lapsed_hold_is_free_time_on_sqlite(tmp_path):
+def test_a_lapsed_hold_is_free_time_on_sqlite(tmp_path, tmp_path_factory):
     """The snapshot's hand-written SQL tells a lapsed hold from a live one on SQLite too
     (tests/scheduling/test_lapsed_holds.py holds the rule on PostgreSQL): before it lapses the
     hold keeps its chair; after, before any sweep, the desk books the chair and the booking
     releases the hold."""
     env = embedded_env(tmp_path)
-    manage(env, "migrate", "--noinput")
+    migrated_copy(tmp_path, tmp_path_factory)
     code = (
         "import datetime as dt, json\n"
         "from scheduling.errors import BookingConflict\n"

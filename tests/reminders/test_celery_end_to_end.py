@@ -17,7 +17,13 @@ from clinic.models import ReminderPolicy
 from scheduling.models import Reminder, ReminderKind, ReminderStatus
 from scheduling.reminders.services import reminders_schedule
 from tests.reminders.helpers import make_appointment
-from tests.reminders.processes import outbox_messages, run_until_a_reminder_is_sent, start_celery
+from tests.reminders.processes import (
+    outbox_messages,
+    run_until_a_reminder_is_sent,
+    start_celery,
+    stop,
+    wait_until_dispatching,
+)
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 
@@ -29,20 +35,6 @@ def plain_text(message: email.message.EmailMessage) -> str:
 
 
 def test_booked_session_gets_its_reminder_once_through_beat_and_worker(tmp_path):
-    now = timezone.now()
-    # Two hours and a little from now: the 2 h reminder falls due while beat runs.
-    starts_at = (now + dt.timedelta(hours=2, seconds=20)).replace(microsecond=0)
-    appointment = make_appointment(starts_at=starts_at, patient_zone=PATIENT_ZONE)
-    local_now = now.astimezone(appointment.patient.zone)
-    # Keep quiet hours well away from the real clock, whatever time the suite runs.
-    ReminderPolicy.objects.filter(site=appointment.site).update(
-        quiet_hours_start=dt.time((local_now.hour + 6) % 24), quiet_hours_end=dt.time((local_now.hour + 8) % 24)
-    )
-    appointment.site.reminder_policy.refresh_from_db()
-    reminders_schedule(appointment=appointment, now=now)
-    reminder = Reminder.objects.get(appointment=appointment, kind=ReminderKind.REMINDER)
-    assert reminder.offset_minutes == 120  # the 72 h and 24 h reminders were already past
-
     outbox = tmp_path / "outbox"
     outbox.mkdir()
     queue = f"reminders-e2e-{uuid.uuid4().hex}"
@@ -57,6 +49,7 @@ def test_booked_session_gets_its_reminder_once_through_beat_and_worker(tmp_path)
         "REMINDERS_E2E_OUTBOX": str(outbox),
         "REMINDERS_E2E_QUEUE": queue,
     }
+    worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
     worker = start_celery(
         [
             "worker",
@@ -72,14 +65,29 @@ def test_booked_session_gets_its_reminder_once_through_beat_and_worker(tmp_path)
             "INFO",
         ],
         env,
-        tmp_path / "worker.log",
+        worker_log,
     )
-    beat = start_celery(["beat", "-l", "INFO"], env, tmp_path / "beat.log")
+    beat = start_celery(["beat", "-l", "INFO"], env, beat_log)
     try:
-        run_until_a_reminder_is_sent(
-            worker, beat, outbox=outbox, worker_log=tmp_path / "worker.log", beat_log=tmp_path / "beat.log", timeout=120
+        wait_until_dispatching(worker, beat, worker_log=worker_log, beat_log=beat_log, timeout=120)
+
+        now = timezone.now()
+        # Two hours and a little from now: the 2 h reminder falls due while beat and the worker run.
+        starts_at = (now + dt.timedelta(hours=2, seconds=3)).replace(microsecond=0)
+        appointment = make_appointment(starts_at=starts_at, patient_zone=PATIENT_ZONE)
+        local_now = now.astimezone(appointment.patient.zone)
+        # Keep quiet hours well away from the real clock, whatever time the suite runs.
+        ReminderPolicy.objects.filter(site=appointment.site).update(
+            quiet_hours_start=dt.time((local_now.hour + 6) % 24), quiet_hours_end=dt.time((local_now.hour + 8) % 24)
         )
+        appointment.site.reminder_policy.refresh_from_db()
+        reminders_schedule(appointment=appointment, now=now)
+        reminder = Reminder.objects.get(appointment=appointment, kind=ReminderKind.REMINDER)
+        assert reminder.offset_minutes == 120  # the 72 h and 24 h reminders were already past
+
+        run_until_a_reminder_is_sent(worker, beat, outbox=outbox, worker_log=worker_log, beat_log=beat_log, timeout=120)
     finally:
+        stop(beat, worker)  # already stopped unless something above failed
         broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
         broker.delete(queue, f"_kombu.binding.{queue}")
 

@@ -8,14 +8,21 @@ import json
 
 import pytest
 
-from tests.reminders.processes import outbox_messages, run_until_a_reminder_is_sent, start_celery
+from tests.reminders.processes import (
+    outbox_messages,
+    run_until_a_reminder_is_sent,
+    start_celery,
+    stop,
+    wait_until_dispatching,
+)
+from tests.sqlite_shell import migrated_copy
 from tests.test_embedded_default import embedded_env, manage
 
 pytestmark = pytest.mark.celery
 
 
-# Run inside `manage.py shell` against the SQLite database: one appointment whose
-# 2 h reminder falls due a few seconds from now, quiet hours far from the clock.
+# Run inside `manage.py shell` against the SQLite database while the worker and beat run: one
+# appointment whose 2 h reminder falls due a few seconds from now, quiet hours far from the clock.
 SEED = """
 import datetime as dt, json
 from django.utils import timezone
@@ -25,7 +32,7 @@ from scheduling.reminders.services import reminders_schedule
 from tests.reminders.helpers import make_appointment
 
 now = timezone.now()
-starts_at = (now + dt.timedelta(hours=2, seconds=8)).replace(microsecond=0)
+starts_at = (now + dt.timedelta(hours=2, seconds=3)).replace(microsecond=0)
 appointment = make_appointment(starts_at=starts_at, patient_zone="Asia/Tokyo")
 local_hour = now.astimezone(appointment.patient.zone).hour
 ReminderPolicy.objects.filter(site=appointment.site).update(
@@ -53,7 +60,8 @@ def shell(env: dict[str, str], code: str, marker: str) -> object:
     return json.loads(line.split(" ", 1)[1])
 
 
-def test_embedded_default_sends_a_due_reminder_once_through_worker_and_beat(tmp_path):
+def test_embedded_default_sends_a_due_reminder_once_through_worker_and_beat(tmp_path, tmp_path_factory):
+    migrated_copy(tmp_path, tmp_path_factory)
     env = embedded_env(tmp_path)
     env.update(
         EMAIL_URL="filemail://",
@@ -61,9 +69,6 @@ def test_embedded_default_sends_a_due_reminder_once_through_worker_and_beat(tmp_
         SMS_BACKEND="scheduling.reminders.sms.FileSmsBackend",
         DJANGO_TIME_ZONE="UTC",
     )
-    manage(env, "migrate", "--noinput")
-    seeded = shell(env, SEED, "SEEDED")
-    assert seeded["offset"] == 120
     for folder in ("broker", "broker-processed"):
         (tmp_path / folder).mkdir(exist_ok=True)
 
@@ -71,6 +76,13 @@ def test_embedded_default_sends_a_due_reminder_once_through_worker_and_beat(tmp_
     worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
     worker = start_celery(["worker", "--loglevel=info", "--pool=solo"], env, worker_log)
     beat = start_celery(["beat", "--loglevel=info"], env, beat_log)
+    wait_until_dispatching(worker, beat, worker_log=worker_log, beat_log=beat_log, timeout=90)
+    try:
+        seeded = shell(env, SEED, "SEEDED")
+        assert seeded["offset"] == 120
+    except BaseException:
+        stop(beat, worker)
+        raise
     outbox = tmp_path / "outbox"
     run_until_a_reminder_is_sent(worker, beat, outbox=outbox, worker_log=worker_log, beat_log=beat_log, timeout=90)
 

@@ -214,15 +214,16 @@ def test_a_chair_equipped_for_no_active_protocol_is_offered_no_gap(client, nasal
     assert dt.time(8) in _board_gap_starts(client, clinic, START, chair=0)
 
 
-def test_each_chairs_minimum_is_read_alike_on_sqlite(tmp_path):
+def test_each_chairs_minimum_is_read_alike_on_sqlite(tmp_path, tmp_path_factory):
     """The per-chair read is hand-written SQL (a JSON containment on PostgreSQL, json_each on
     SQLite): the embedded default gives the same minimums, for the board and within the level
     placement's one read."""
+    from tests.sqlite_shell import migrated_copy
     from tests.test_embedded_booking import shell
-    from tests.test_embedded_default import embedded_env, manage
+    from tests.test_embedded_default import embedded_env
 
+    migrated_copy(tmp_path, tmp_path_factory)
     env = embedded_env(tmp_path)
-    manage(env, "migrate", "--noinput")
     code = (
         "import json\n"
         "from clinic.models import Route\n"
