@@ -9,9 +9,11 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 
 from interop.fhir import representation as rep
 from interop.fhir.closures import SCHEDULE_HORIZON_DAYS
+from interop.fhir.params import MAX_COUNT
 from interop.fhir.resources import KINDS
 from interop.fhir.scopes import ROLE_SCOPES
 from interop.fhir.timing import WHEN_STARTS
+from scheduling.services.idempotency import MAX_KEY_LENGTH
 
 IHE_SERVER = "https://profiles.ihe.net/ITI/Scheduling/CapabilityStatement/IHE.Scheduling.server"
 _OPERATIONS = "https://profiles.ihe.net/ITI/Scheduling/OperationDefinition/appointment-"
@@ -20,7 +22,11 @@ FIND_DOCUMENTATION = (
     "ITI-115. Inputs as IHE defines them: start and end (required), visit-type (our HealthcareService id or "
     "name: a protocol, which sets the session length and route), specialty (read as visit-type), practitioner "
     "(Practitioner/<nurse id>), location-reference (Location/site-<id> or Location/chair-<id>), patient-reference "
-    "or patient-resource (matched by id or MRN), _count. TIMING (valueTiming, POST only): repeat.dayOfWeek "
+    "or patient-resource (matched by id or MRN), _count: at most that many proposals (default and most "
+    f"{MAX_COUNT}); total counts every proposal that fits (of the first 1000 free times; past them no total "
+    "is stated), and when more fit than are shown a warning "
+    "OperationOutcome entry (code incomplete) says where the list was cut and how to ask for the rest ($find again "
+    "with the later start it names, or a larger _count): $find answers carry no next link. TIMING (valueTiming, POST only): repeat.dayOfWeek "
     "(mon..sun) limits the proposals to those weekdays; repeat.timeOfDay (one value) is read as the earliest "
     "start; repeat.when limits the start to the clinic's stretch of the day ("
     + ", ".join(f"{code} {first:%H:%M}-{last:%H:%M}" for code, (first, last) in WHEN_STARTS.items())
@@ -46,12 +52,20 @@ FIND_DOCUMENTATION = (
     "planned under the patient's open plan for that protocol if there is one. Hold or book the course all or "
     "nothing by passing every session's appointment-reference in one $hold or $book."
 )
+IDEMPOTENCY_DOCUMENTATION = (
+    "The Idempotency-Key header is optional on $hold and $book: without one each call acts; with one (1 to "
+    f"{MAX_KEY_LENGTH} printable ASCII characters) a retry with the same key and body replays the first successful answer, its status "
+    "and Location included, and the same key with another body answers 422."
+)
 HOLD_DOCUMENTATION = (
     "ITI-116. appointment-reference: a proposal from $find. Answers the pending Appointment, which occupies its "
     "chair, nurse and patient until it lapses (FHIR_HOLD_MINUTES, default 10; the Appointment carries the "
     "extension urn:clinic-scheduler:fhir:hold-expires). A time no longer free answers OperationOutcome 409 "
-    "conflict. Repeating appointment-reference holds several (a course) all or nothing. The reason $find was given "
-    "and reason (as $find's) are kept on each held session and answered as reasonCode."
+    "conflict. Repeating appointment-reference holds several (a course) all or nothing. A proposal you hold already "
+    "answers 409 conflict (details code already_held) naming the hold (Appointment/<id>, until when) to $book; "
+    "one another user holds answers 409 (held_by_another_user). The reason $find was given "
+    "and reason (as $find's) are kept on each held session and answered as reasonCode. The only other parameter "
+    "is reason; any other name answers 400 listing the accepted ones. " + IDEMPOTENCY_DOCUMENTATION
 )
 BOOK_DOCUMENTATION = (
     "ITI-117. appointment-reference: a held Appointment (Appointment/<id>), a proposal, or a free Slot from the "
@@ -69,9 +83,9 @@ BOOK_DOCUMENTATION = (
     "its own reasonCode if it has one, else the reason its id was found with. A new "
     "appointment-resource (no id) answers 201 Created with Location: [base]Appointment/<id>/_history/<versionId> "
     "of the new Appointment (the first one, when several are booked in one call); every other $book (a hold, a "
-    "proposal, a move, a cancel) answers 200. Conflicts answer 409 with the reason in OperationOutcome; an "
-    "Idempotency-Key header makes a retry replay the first answer, its status and Location included; several "
-    "appointment-resources are booked all or nothing."
+    "proposal, a move, a cancel) answers 200. Conflicts answer 409 with the reason in OperationOutcome; several "
+    "appointment-resources are booked all or nothing. Parameters: appointment-reference, appointment-resource, "
+    "patient-resource, comment, reason; any other name answers 400 listing them. " + IDEMPOTENCY_DOCUMENTATION
 )
 
 
@@ -209,8 +223,8 @@ def capability_statement(base: str) -> CapabilityStatement:
             {
                 "mode": "server",
                 "documentation": "IHE ITI Scheduling Server actor (ITI-115 $find, ITI-116 $hold, ITI-117 $book, "
-                "ITI-118 Appointment search). Paging with _count and the Bundle's next/previous links, which hold "
-                "their place while rows are added or removed (_offset is read too, but shifts); "
+                "ITI-118 Appointment search). Searches page with _count and the Bundle's next/previous links "
+                "($find cuts its answer instead, and says so), which hold their place while rows are added or removed (_offset is read too, but shifts); "
                 '_lastUpdated on Patient and Appointment for incremental sync; reads carry ETag W/"<versionId>".',
                 "security": {
                     "service": [
@@ -225,7 +239,8 @@ def capability_statement(base: str) -> CapabilityStatement:
                         }
                     ],
                     "description": (
-                        "Authorization: Token <key>, the same tokens as /api/v1/ (POST /api/v1/auth/login/). "
+                        "Authorization: Token <key>, the same tokens as the REST API (POST /api/v1/auth/token/ with username "
+                        "and password). "
                         "A token holds the SMART v2 scopes of its user's role; staff reach their own sites, a "
                         f"patient only their own records. Scopes by role: {scopes}."
                     ),

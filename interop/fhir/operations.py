@@ -9,10 +9,14 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable
+from functools import reduce
+from operator import or_
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.http import HttpResponse
 from django.utils import timezone
 from fhir.resources.R4B.appointment import Appointment as FAppointment
@@ -31,6 +35,7 @@ from interop.fhir.base import FHIR_JSON, FHIRView, base_url, fhir_response
 from interop.fhir.finding import check_window, course_times, find_free_times, open_plan, sites_by_id
 from interop.fhir.outcome import FHIRError, invalid, outcome
 from interop.fhir.params import (
+    FIND_SCAN_LIMIT,
     MAX_COUNT,
     as_instant,
     at_zone,
@@ -111,6 +116,9 @@ def _as_text(value: Any, name: str) -> str:
 
 
 class OperationView(FHIRView):
+    # The operation's name, as an unknown parameter's 400 names it.
+    operation = ""
+
     def parameters(self, allowed: set[str]) -> dict[str, list[Any]]:
         """The operation's inputs by name: from a Parameters body (POST) or the query (GET)."""
         found: dict[str, list[Any]] = {}
@@ -127,7 +135,12 @@ class OperationView(FHIRView):
                 found.setdefault(parameter.name, []).append(_value(parameter))
         unknown = set(found) - allowed
         if unknown:
-            raise FHIRError(400, "not-supported", f"Unknown parameters: {', '.join(sorted(unknown))}.")
+            raise FHIRError(
+                400,
+                "not-supported",
+                f"Unknown parameters: {', '.join(sorted(unknown))}. "
+                f"{self.operation} accepts: {', '.join(sorted(allowed))}.",
+            )
         return found
 
     def patient_from(self, found: dict[str, list[Any]], *, required: bool) -> Patient | None:
@@ -161,7 +174,19 @@ class OperationView(FHIRView):
             raise invalid("Name the patient: patient-reference or patient-resource.")
         return patient
 
-    def bundle(self, appointments: list[FAppointment], *, notes: list[str] | None = None) -> Bundle:
+    def bundle(
+        self,
+        appointments: list[FAppointment],
+        *,
+        notes: list[str] | None = None,
+        total: int | None = None,
+        total_unknown: bool = False,
+        cut: str = "",
+    ) -> Bundle:
+        """A searchset of `appointments`; `total` every match when more matched than are shown (by
+        default those shown; none when `total_unknown`: the search stopped before the end);
+        `notes` an informational OperationOutcome entry, `cut` a warning one that says the list
+        was cut."""
         base = base_url(self.request)
         entries: list[dict[str, Any]] = [
             {"fullUrl": f"{base}Appointment/{a.id}", "resource": a, "search": {"mode": "match"}} for a in appointments
@@ -173,10 +198,12 @@ class OperationView(FHIRView):
                     "search": {"mode": "outcome"},
                 }
             )
+        if cut:
+            entries.append({"resource": outcome("incomplete", cut, severity="warning"), "search": {"mode": "outcome"}})
         return Bundle(
             meta={"profile": [rep.IHE_BUNDLE_PROFILE]},
             type="searchset",
-            total=len(appointments),
+            total=None if total_unknown else len(appointments) if total is None else total,
             entry=entries or None,
         )
 
@@ -208,6 +235,7 @@ class FindView(OperationView):
     """Appointment/$find (ITI-115), by GET or POST."""
 
     read_only = True
+    operation = "$find"
 
     def get(self, request: Any) -> HttpResponse:
         return self.find()
@@ -311,10 +339,13 @@ class FindView(OperationView):
             patient=patient,
             chairs=chairs,
             nurse_ids=nurse_ids,
-            limit=count if patient is None else 1000,
+            # Enough free times to say how many fit (a month of a busy site's times is thousands, and
+            # each is checked against the patient's rules below): past FIND_SCAN_LIMIT, "at least".
+            limit=FIND_SCAN_LIMIT,
             prefs=wish.preferences() if wish is not None else None,
         )
         times = searched.times
+        scanned_all = len(times) < FIND_SCAN_LIMIT
         plan = open_plan(patient, protocol) if patient is not None else None
         if patient is not None:
             # Only times the patient's rules allow: under a plan its own (gap, one a day, the window),
@@ -345,8 +376,29 @@ class FindView(OperationView):
         why = "the plan's rules (gap, one a day, its window) allow none of the free times" if searched.times else ""
         notes = [] if proposals else [_nothing_fits(wish, why or searched.why_none())]
         return fhir_response(
-            self.bundle([rep.proposed_appointment(p, protocol, reasons=concepts) for p in proposals], notes=notes)
+            self.bundle(
+                [rep.proposed_appointment(p, protocol, reasons=concepts) for p in proposals],
+                notes=notes,
+                total=None if scanned_all is False else len(times),
+                total_unknown=scanned_all is False,
+                cut=_cut_note(times, count, zone, at_least=not scanned_all) if len(times) > count > 0 else "",
+            )
         )
+
+
+def _cut_note(times: list[ids.Proposed], count: int, zone: ZoneInfo, *, at_least: bool = False) -> str:
+    """What a $find cut at `count` proposals says: how many fit (`at_least`: the search stopped at
+    FIND_SCAN_LIMIT free times), the last one shown and how to ask for the rest. There is no next
+    link: a POSTed search has no address to page."""
+    last, following = times[count - 1].start, times[count].start
+    larger = f", or a larger _count up to {MAX_COUNT}" if count < MAX_COUNT else ""
+    fit = f"at least {len(times)}" if at_least else f"{len(times)}"
+    return (
+        f"Cut: this answer holds the first {count} of {fit} proposals that fit, the last at "
+        f"{last.astimezone(zone):%a %-d %b %H:%M} ({last.astimezone(zone).isoformat()}). For the rest, $find again with "
+        f"start={following.astimezone(dt.UTC).isoformat().replace('+00:00', 'Z')} (the first start not shown; "
+        f"proposals at that start may be shown again){larger}."
+    )
 
 
 def _issued(time: ids.Proposed, kept: find_reasons.KeptReason, now: dt.datetime) -> ids.Proposed:
@@ -450,6 +502,35 @@ class WriteOperationView(OperationView):
             hold_until=hold_until,
         )
 
+    def refuse_held(self, proposed: ids.Proposed, hold: Appointment | None) -> None:
+        """A proposal whose chair and start are held (`hold`, not yet lapsed) is refused 409 with
+        what holds it: the user's own hold of it (for its patient) is named, with its Appointment id and expiry,
+        to $book it; another user's hold only as such, naming neither its patient nor its
+        Appointment. A hold of this user's for another patient is left to the booking (the chair
+        taken)."""
+        if hold is None or hold.hold_expires_at is None:
+            return
+        until = hold.hold_expires_at.astimezone(hold.site.zone).replace(microsecond=0)
+        when = f"until {until:%H:%M} ({until.isoformat()}, the site's clock)"
+        if hold.booked_by_id != self.acting_user.pk:
+            raise FHIRError(
+                409,
+                "conflict",
+                f"This time is held by another user {when}: it cannot be held or booked unless that hold "
+                "lapses or is released. $find again for another time.",
+                reason="held_by_another_user",
+            )
+        if hold.patient_id != proposed.patient_id:
+            return
+        self.shown([hold.patient_id])
+        raise FHIRError(
+            409,
+            "conflict",
+            f"You hold this time already: Appointment/{hold.pk}, held {when}. $book it with "
+            f"appointment-reference Appointment/{hold.pk}; it is not held twice.",
+            reason="already_held",
+        )
+
     def keep_reasons(self, appointment: Appointment, reasons: list[CodeableConcept]) -> Appointment:
         """Each reason not yet kept becomes a line of the session's notes (rep.EHR_REASON_PREFIX),
         which Appointment.reasonCode answers; a cancelled session keeps none."""
@@ -498,6 +579,8 @@ class HoldView(WriteOperationView):
     """Appointment/$hold (ITI-116): a proposal becomes a `pending` Appointment that blocks its
     chair, nurse and patient until settings.FHIR_HOLD_MINUTES have passed."""
 
+    operation = "$hold"
+
     def post(self, request: Any) -> HttpResponse:
         self.require_scope("Appointment", "c")
         return self.idempotent(self.hold)
@@ -513,11 +596,29 @@ class HoldView(WriteOperationView):
         until = now + dt.timedelta(minutes=settings.FHIR_HOLD_MINUTES)
         proposals = [self.proposal(_reference_text(r, "appointment-reference"), now=now) for r in references]
         found_with = find_reasons.recall(proposals)
+        # A proposal held already is refused, saying by whom (held_already), before the booking
+        # would refuse it for the patient's or the chair's other session.
+        holds = _live_holds(proposals, now)
+        for p in proposals:
+            self.refuse_held(p, holds.get((p.chair_id, p.start)))
         # Several references (a whole course from $find) are held all or nothing.
         held = [self.book_proposal(p, now=now, hold_until=until, patient=None) for p in proposals]
         # Each keeps the reason $find was given (its id names it) and the one given here.
         held = [self.keep_reasons(a, found_with[p.reason_id] + reasons) for a, p in zip(held, proposals, strict=True)]
         return fhir_response(self.bundle([rep.appointment_resource(a) for a in _fresh(held)]))
+
+
+def _live_holds(proposals: list[ids.Proposed], now: dt.datetime) -> dict[tuple[int, dt.datetime], Appointment]:
+    """The holds not yet lapsed on the proposals' chairs at their starts, by (chair, start): one query."""
+    if not proposals:
+        return {}
+    at = reduce(or_, (Q(chair_id=p.chair_id, starts_at=p.start) for p in proposals))
+    holds = (
+        Appointment.objects.filter(at, status=AppointmentStatus.HELD, hold_expires_at__gt=now)
+        .select_related("site")
+        .order_by("-pk")
+    )
+    return {(hold.chair_id, hold.starts_at): hold for hold in holds}
 
 
 def _require_patients_own(appointment: Appointment, patient: Patient | None) -> None:
@@ -531,6 +632,8 @@ def _require_patients_own(appointment: Appointment, patient: Patient | None) -> 
 
 class BookView(WriteOperationView):
     """Appointment/$book (ITI-117): book a hold or a proposal, move a booking, or cancel one."""
+
+    operation = "$book"
 
     def post(self, request: Any) -> HttpResponse:
         return self.idempotent(self.book)

@@ -15,6 +15,8 @@ from scheduling.engine.wallclock import day_bounds
 
 PREFIXES = ("eq", "ne", "ge", "gt", "le", "lt", "sa", "eb", "ap")
 MAX_COUNT = 100
+# How many free times $find works out at most, to count those that fit and say which come next.
+FIND_SCAN_LIMIT = 1000
 DEFAULT_COUNT = 20
 # A FHIR date at any precision it allows, populated from the left: a year, a month or a day.
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
