@@ -6,6 +6,7 @@ step. A holiday becomes a closure from local midnight to the next local midnight
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import holidays
@@ -76,6 +77,27 @@ def site_holidays_to_close(*, site: Site, today: dt.date) -> list[PublicHoliday]
     """The public holidays of the coming year (from `today`, for one year) the site is not yet
     closed for all day (closed_all_day, with the year's closures read at once)."""
     found = site_public_holidays(site=site, first=today, last=today + LOOKAHEAD - dt.timedelta(days=1))
+    return _not_closed(site=site, found=found)
+
+
+def unclosed_public_holidays(*, site: Site, days: Iterable[dt.date]) -> dict[dt.date, PublicHoliday]:
+    """Of `days` (the site's local days), those that are public holidays the site is not closed for
+    all day, each with its holiday: the pages that propose or list times warn of them, as the board
+    does of sessions booked on one. One query at most, whatever the number of days."""
+    wanted = set(days)
+    if not wanted:
+        return {}
+    found = [
+        holiday
+        for holiday in site_public_holidays(site=site, first=min(wanted), last=max(wanted))
+        if holiday.day in wanted
+    ]
+    return {holiday.day: holiday for holiday in _not_closed(site=site, found=found)}
+
+
+def _not_closed(*, site: Site, found: list[PublicHoliday]) -> list[PublicHoliday]:
+    """Of the public holidays `found` (in date order), those the site is not closed for all day
+    (closed_all_day, with their closures read at once)."""
     if not found:
         return []
     spans = _closed_spans(

@@ -22,6 +22,7 @@ from clinic.errors import DomainError
 from clinic.form_fields import RefusesControlCharacters
 from clinic.models import Chair, Site, StaffMember
 from clinic.permissions import PrescribersOnly, scope_to_staff
+from clinic.public_holidays import unclosed_public_holidays
 from patients.models import Patient
 from scheduling.engine.wallclock import local_day
 from scheduling.forms import DayRangeForm
@@ -157,6 +158,7 @@ def _slot_days(
         exclude_id=exclude_id,
     )
     names = _chair_names(site)
+    holidays = unclosed_public_holidays(site=site, days=[day.day for day in days if day.choices])
     rows = []
     for day in days:
         choices = [
@@ -177,6 +179,8 @@ def _slot_days(
                 "choices": choices,
                 "free": [c for c in choices if not c["refused"]],
                 "refused_groups": _group_refusals(choices),
+                # Placement takes a public holiday like any open day: the desk is told, and chooses.
+                "holiday": holidays.get(day.day),
             }
         )
     return rows
@@ -207,6 +211,10 @@ def _render(
         # A refused pick comes back with the time that was picked still picked (and its group open).
         context["preselect"] = request.POST["slot"]
     if days is not None:
+        if context.get("preselect") is None:
+            # Nothing named (no pick sent, no gap from the board): the time the site's placement policy
+            # suggests is picked, so Book takes it; any other time is one click away.
+            context["preselect"] = next((c["value"] for day in days for c in day["free"] if c["why"]), None)
         for day in days:
             for group in day["refused_groups"]:
                 group["open"] = any(choice["value"] == context.get("preselect") for choice in group["choices"])

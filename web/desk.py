@@ -15,7 +15,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core import signing
-from django.db.models import Exists, Min, OuterRef, Q
+from django.db.models import Exists, Max, Min, OuterRef, Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -28,23 +28,27 @@ from clinic.errors import DomainError
 from clinic.form_fields import RefusesControlCharacters
 from clinic.models import Chair, Closure, Role, Shift, Site, StaffMember
 from clinic.permissions import sites_of
-from clinic.public_holidays import closed_all_day, site_public_holiday
+from clinic.public_holidays import closed_all_day, site_public_holiday, unclosed_public_holidays
 from patients.forms import PatientSearchForm
 from patients.models import Patient, one_form
 from scheduling.engine import Availability, NoFit, SiteSnapshot
+from scheduling.engine.planner import maintenance_target
 from scheduling.engine.wallclock import day_bounds, local_day
 from scheduling.forms import CancelForm, CourseStartForm, UndoCheckInForm, next_weekday
 from scheduling.models import (
     BLOCKING_STATUSES,
     BOOKABLE_PLAN_STATUSES,
+    INFUSION_STATUSES,
     UPCOMING_STATUSES,
     Appointment,
     AppointmentStatus,
     Phase,
+    PlanStatus,
     TreatmentPlan,
 )
 from scheduling.selectors import (
     day_board,
+    maintenance_rule,
     preferred_starts,
     protocol_nurse_work,
     session_problem,
@@ -384,7 +388,8 @@ def phone_query(text: str) -> Q | None:
 @require_GET
 @page_required("patient_search")
 def patient_search(request: HttpRequest) -> HttpResponse:
-    """Patients by name, email or phone, each with the next session. One query."""
+    """Patients by name, email or phone, each with the next session (or, with none booked, when maintenance is
+    due). Two queries, whatever the number of rows."""
     now = timezone.now()
     form = PatientSearchForm(request.GET or None)
     results: list[Patient] = []
@@ -425,8 +430,28 @@ def patient_search(request: HttpRequest) -> HttpResponse:
                     )
                 ),
             )
+            .prefetch_related(
+                # An active maintenance plan at the viewer's sites, with its last session: when nothing is
+                # booked ahead, the desk sees when the next one is due. One query for every row.
+                Prefetch(
+                    "plans",
+                    queryset=TreatmentPlan.objects.filter(
+                        status=PlanStatus.ACTIVE, phase=Phase.MAINTENANCE, site__in=sites
+                    )
+                    .select_related("protocol", "site")
+                    .annotate(
+                        last_session=Max(
+                            "appointments__starts_at", filter=Q(appointments__status__in=INFUSION_STATUSES)
+                        )
+                    )
+                    .order_by("pk"),
+                    to_attr="maintenance_plans",
+                )
+            )
             .order_by("last_name", "first_name")[:SEARCH_LIMIT]
         )
+        for patient in results:
+            patient.maintenance_due = _maintenance_due(patient, now=now)  # type: ignore[attr-defined]
         patients_shown(request, patient_ids_of(results))
     context = {
         "form": form,
@@ -444,6 +469,23 @@ def patient_search(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _maintenance_due(patient: Patient, *, now: dt.datetime) -> dict[str, Any] | None:
+    """When the next maintenance session of the patient's active maintenance plan is due, with nothing
+    booked ahead: the plan's interval after its last session, as maintenance is laid out
+    (maintenance_target), and whether that day has come. None when a session is booked or no such plan."""
+    if patient.next_session is not None:  # type: ignore[attr-defined]
+        return None
+    for plan in patient.maintenance_plans:  # type: ignore[attr-defined]
+        if plan.last_session is None:
+            continue
+        rule = maintenance_rule(plan)
+        anchor = local_day(plan.last_session, plan.site.zone)
+        due, _ = maintenance_target(anchor, rule, None)
+        # Due today is due, not overdue: overdue once the day has passed without a session.
+        return {"day": due, "overdue": due < local_day(now, plan.site.zone)}
+    return None
+
+
 def _book_page(request: HttpRequest, plan: TreatmentPlan, **extra: Any) -> HttpResponse:
     patients_shown(request, [plan.patient_id])
     context = {"plan": plan, "patient": plan.patient, "nav": "patients", **extra}
@@ -451,9 +493,11 @@ def _book_page(request: HttpRequest, plan: TreatmentPlan, **extra: Any) -> HttpR
         return render(request, "web/book_course.html", context, status=extra.pop("status", 200))
 
 
-def _proposal_rows(sessions: list[ProposedSession]) -> list[dict[str, Any]]:
+def _proposal_rows(sessions: list[ProposedSession], *, site: Site) -> list[dict[str, Any]]:
     chairs = Chair.objects.in_bulk({s.chair_id for s in sessions})
     nurses = StaffMember.objects.select_related("user").in_bulk({s.nurse_id for s in sessions})
+    # Placement takes a public holiday like any open day: each session on one says so, for the desk to choose.
+    holidays = unclosed_public_holidays(site=site, days=[local_day(s.starts_at, site.zone) for s in sessions])
     return [
         {
             "sequence": s.sequence,
@@ -462,6 +506,7 @@ def _proposal_rows(sessions: list[ProposedSession]) -> list[dict[str, Any]]:
             "chair": chairs.get(s.chair_id),
             "nurse": nurses.get(s.nurse_id),
             "why": s.why,
+            "holiday": holidays.get(local_day(s.starts_at, site.zone)),
         }
         for s in sessions
     ]
@@ -559,7 +604,7 @@ def book_course(request: HttpRequest, plan_id: int) -> HttpResponse:
         request,
         plan,
         form=form,
-        proposal=_proposal_rows(proposal.sessions),
+        proposal=_proposal_rows(proposal.sessions, site=plan.site),
         notes=proposal.notes,
         token=_encode(plan, proposal.sessions),
         # The proposal sent was refused (expired or altered): a fresh one, but the request failed.

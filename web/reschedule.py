@@ -22,11 +22,12 @@ from django.views.decorators.http import require_http_methods
 from clinic.audit import patients_shown
 from clinic.errors import DomainError
 from clinic.form_fields import RefusesControlCharacters
+from clinic.public_holidays import unclosed_public_holidays
 from patients.models import Patient
 from scheduling.engine.wallclock import local_day
 from scheduling.errors import NotEligible
 from scheduling.forms import DayRangeForm
-from scheduling.models import UPCOMING_STATUSES, Appointment
+from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus
 from scheduling.selectors import patient_appointments
 from scheduling.services import appointment_move
 from scheduling.services.appointments import require_screening_for_session
@@ -73,6 +74,13 @@ def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
         "site": site,
     }
     if appointment.status not in UPCOMING_STATUSES or now >= appointment.starts_at - notice:
+        # Said as it is: a cancelled session, one gone by, or one too near to change online.
+        if appointment.status == AppointmentStatus.CANCELLED:
+            context["cannot_move"] = "cancelled"
+        elif appointment.status not in UPCOMING_STATUSES or appointment.starts_at <= now:
+            context["cannot_move"] = "past"
+        else:
+            context["cannot_move"] = "too_late"
         context["too_late"] = True
         return _render(request, patient, context, status=200 if request.method == "GET" else 409)
     if not _screening_allows_a_new_time(appointment, patient=patient, now=now):
@@ -159,6 +167,18 @@ def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
                 if choice.why:  # the time the clinic's placement policy suggests (its reasons stay with the clinic)
                     entry["suggested"] = choice.slot
         days = [by_day[day] for day in sorted(by_day)]
+        # A time on a public holiday the site is not closed for is offered (placement takes it like any
+        # open day): the patient is told, by the site's own day, so that they may choose another.
+        holidays = unclosed_public_holidays(
+            site=site, days={local_day(slot.start, site.zone) for day in days for slot in day["times"]}
+        )
+        for entry in days:
+            found = {holidays[d] for slot in entry["times"] if (d := local_day(slot.start, site.zone)) in holidays}
+            entry["holidays"] = sorted(found, key=lambda holiday: holiday.day)
+        # The time picked stays picked when the page comes back; with none named, the suggested one is.
+        picked = slot_choice(request.POST.get("slot", "")) if request.method == "POST" else None
+        suggested = next((day["suggested"] for day in days if day["suggested"] is not None), None)
+        context["preselect"] = picked[0] if picked else (suggested.start if suggested else None)
     context.update(search=search, pick=pick, days=days)
     return _render(request, patient, context, status=status)
 

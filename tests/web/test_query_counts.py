@@ -22,7 +22,7 @@ BOARD_QUERIES = (
     13  # + the closures, opening hours, nurse shifts, shortest session, the free-slot snapshot and the day template
 )
 WEEK_QUERIES = 7  # + the closures of the week
-SEARCH_QUERIES = 5
+SEARCH_QUERIES = 6  # + the active maintenance plans, for when a patient with nothing booked is due
 CHART_QUERIES = 14
 PORTAL_QUERIES = 7
 FEED_QUERIES = 3  # the patient, the sessions, and the access-log row of this anonymous read
