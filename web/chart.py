@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinic.audit import patients_shown
 from clinic.errors import DomainError
+from clinic.form_fields import RefusesControlCharacters
 from clinic.models import CLINICIAN_ROLES, Role
 from clinic.permissions import PrescribersOnly
 from patients.models import Patient
@@ -36,12 +38,14 @@ from scheduling.services import (
     patient_eligibility,
     plan_change_interval,
     plan_change_review_date,
+    plan_clear_attention,
     plan_end,
     plan_new_induction,
     plan_pause,
     plan_resume,
 )
 from scheduling.services.appointments import check_in_window
+from scheduling.services.courses import induction_short_by
 from scheduling.services.plans import (
     CHANGING_THE_INTERVAL,
     CHANGING_THE_REVIEW_DATE,
@@ -128,6 +132,30 @@ def resume_is_prescribers(plan: TreatmentPlan, staff) -> bool:
     return staff.role != Role.PRESCRIBER and plan.status == PlanStatus.PAUSED and resume_enters_maintenance(plan)
 
 
+class ClearAttentionForm(RefusesControlCharacters, forms.Form):
+    """A clinician's review of the plan's "needs attention" flag; the reason is kept in the plan's history."""
+
+    prefix = "attention"  # the plan-change form on the same page has its own `reason`
+    reason = forms.CharField(
+        label="Reason for clearing",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=1000,
+        strip=True,
+        error_messages={"required": "Give a reason for clearing the flag; it is kept in the plan's history."},
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+def course_short_by(plan: TreatmentPlan | None) -> int:
+    """How many sessions the open plan's induction is missing, for the desk as for clinicians: a
+    scheduling fact (the sessions are on the chart), unlike the flag's reason, which is clinical.
+    None is missing while there is a whole course to book instead (a draft, or nothing held)."""
+    if plan is None or plan.status != PlanStatus.ACTIVE or plan.phase != Phase.INDUCTION:
+        return 0
+    short_by = induction_short_by(plan)
+    return short_by if short_by < plan.protocol.induction_session_count else 0
+
+
 def timeline(plan: TreatmentPlan, appointments: list[Appointment]) -> list[dict[str, Any]]:
     """The plan's phases in order (induction round 1, maintenance, induction round 2, ...) with their sessions.
     A phase is one block whatever the dates of its sessions: a new induction started before a
@@ -162,7 +190,12 @@ def timeline(plan: TreatmentPlan, appointments: list[Appointment]) -> list[dict[
 
 
 def chart_context(
-    request: HttpRequest, patient_id: int, *, now: dt.datetime, form: PlanAdjustForm | None = None
+    request: HttpRequest,
+    patient_id: int,
+    *,
+    now: dt.datetime,
+    form: PlanAdjustForm | None = None,
+    clear_form: ClearAttentionForm | None = None,
 ) -> dict[str, Any]:
     patient = get_object_or_404(scoped(Patient.objects.select_related("home_site"), request), pk=patient_id)
     patients_shown(request, [patient.pk])
@@ -209,6 +242,7 @@ def chart_context(
         # The booking page's own test (web.booking.book_session): a draft or active plan at the viewer's sites.
         "has_bookable_plan": any(p.status in BOOKABLE_PLAN_STATUSES for p in plans),
         "cancel_form": CancelForm(),
+        "course_short_by": course_short_by(open_plan),
         "age": patient.age_on(local_day(now, patient.home_site.zone)),
     }
     if clinician:
@@ -220,6 +254,10 @@ def chart_context(
         context["measures"] = measures_chart_section(patient=patient, plans=plans, appointments=appointments, now=now)
         if open_plan is not None:
             context["timeline"] = timeline(open_plan, appointments)
+            if open_plan.needs_attention:
+                context["clear_attention_form"] = clear_form or ClearAttentionForm(
+                    initial={"version": open_plan.version}
+                )
             actions = actions_for(open_plan, staff)
             # Offered, the service would refuse it: the chart says whose decision it is instead. A resume
             # sent from a page drawn before the induction was all held is still the service's to refuse.
@@ -324,6 +362,33 @@ def plan_adjust(request: HttpRequest, plan_id: int) -> HttpResponse:
             problem, status = describe(exc), exc.http_status
     context = chart_context(request, plan.patient_id, now=now, form=form)
     context["adjust_problem"] = problem
+    return _render_chart(request, context, status=status)
+
+
+@require_POST
+@page_required("plan_adjust")
+def plan_clear_attention_page(request: HttpRequest, plan_id: int) -> HttpResponse:
+    """A clinician clears the plan's "needs attention" flag after review, with a reason, through the
+    same service as the API (plan_clear_attention: the plan's lock, its version, its history)."""
+    plan = get_object_or_404(scoped(TreatmentPlan.objects.select_related("patient"), request), pk=plan_id)
+    patients_shown(request, [plan.patient_id])
+    form = ClearAttentionForm(request.POST)
+    problem, status = None, 400
+    if form.is_valid():
+        try:
+            plan_clear_attention(
+                plan=plan,
+                reason=form.cleaned_data["reason"],
+                actor=request.user,
+                expected_version=form.cleaned_data["version"],
+            )
+        except DomainError as exc:
+            problem, status = describe(exc), exc.http_status
+        else:
+            messages.success(request, "The flag is cleared; the plan's history keeps your reason.")
+            return redirect(reverse("web:patient", args=[plan.patient_id]) + "#plan")
+    context = chart_context(request, plan.patient_id, now=timezone.now(), clear_form=form)
+    context["attention_problem"] = problem
     return _render_chart(request, context, status=status)
 
 

@@ -20,7 +20,9 @@ from scheduling.services.eligibility import require_eligible
 
 
 def session_label(appointment: Appointment) -> str:
-    """'Session 3 of 6' for induction, 'Maintenance, session 8' after it."""
+    """'Session 3 of 6' for induction; after it 'Maintenance (session 8 of the course)': the number
+    counts the whole course, so it is said so ('Maintenance, session 7' read as the seventh
+    maintenance session)."""
     if not appointment.plan_id or not appointment.sequence:
         return "Single session"
     if not appointment.is_blocking:
@@ -31,7 +33,7 @@ def session_label(appointment: Appointment) -> str:
         total = appointment.plan.protocol.induction_session_count
         prefix = f"Round {appointment.induction_round}, " if appointment.induction_round > 1 else ""
         return f"{prefix}Session {appointment.sequence} of {total}" if total else f"Session {appointment.sequence}"
-    return f"Maintenance, session {appointment.sequence}"
+    return f"Maintenance (session {appointment.sequence} of the course)"
 
 
 @dataclass

@@ -22,6 +22,7 @@ urlpatterns = [
     path("patients/<int:patient_id>/", chart.patient_chart, name="patient"),
     path("plans/<int:plan_id>/book/", desk.book_course, name="book-course"),
     path("plans/<int:plan_id>/adjust/", chart.plan_adjust, name="plan-adjust"),
+    path("plans/<int:plan_id>/clear-attention/", chart.plan_clear_attention_page, name="plan-clear-attention"),
     path("appointments/<int:appointment_id>/<slug:action>/", desk.appointment_action, name="appointment-action"),
     path("me/sessions/<int:appointment_id>/session.ics", portal.appointment_download, name="portal-ics"),
     path("me/sessions/<int:appointment_id>/<slug:action>/", portal.portal_action, name="portal-action"),

@@ -64,6 +64,8 @@ from scheduling.services.core import (
     verify_slots,
 )
 from scheduling.services.courses import (
+    attention_when_course_whole,
+    flag_course_short,
     induction_reflow,
     induction_reflow_propose,
     induction_short_by,
@@ -437,6 +439,10 @@ def appointment_book(
         plan.status = PlanStatus.ACTIVE
         plan.version += 1
         save_with_history(plan, fields=["status", "version"], actor=actor, reason="Activated by the first booking")
+    if plan is not None:
+        # Under the plan's lock taken above: a make-up that makes the induction whole takes back
+        # the flag its shortness raised.
+        attention_when_course_whole(plan=plan, actor=actor, booked=appointment)
     reminders.reminders_schedule(appointment=appointment, now=now, just_inserted=True)
     return appointment
 
@@ -963,22 +969,20 @@ def _course_after_lost_session(
         return CancelOutcome(appointment=appointment, course="The induction is complete as booked.")
     proposal = induction_reflow_propose(plan=plan, missed=appointment, now=now)
     first = proposal.slots[0].start if proposal is not None and not isinstance(proposal, NoFit) else None
-    offer = (
-        f"the first replacement that fits is {local_label(first, plan.site)}, not booked yet"
-        if first
-        else "no replacement fits the induction window"
-    )
+    if first:
+        offer = f"the first replacement that fits is {local_label(first, plan.site)}, not booked yet"
+    elif isinstance(proposal, NoFit):
+        offer = f"no replacement fits the induction window ({proposal.reason.rstrip('.')})"
+    else:
+        offer = "no replacement fits the induction window"
     sessions = "session" if short_by == 1 else "sessions"
     course = f"Induction now short by {short_by} {sessions}; {offer}. The plan is flagged for the clinician.{screening}"
-    plan.needs_attention = True
-    plan.attention_reason = f"Session on {local_label(appointment.starts_at, plan.site)} was {happened}: {course}"
-    plan.version += 1
     flagged = "a cancellation" if happened == "cancelled" else "a missed session"
-    save_with_history(
+    flag_course_short(
         plan,
-        fields=["needs_attention", "attention_reason", "version"],
+        attention=f"Session on {local_label(appointment.starts_at, plan.site)} was {happened}: {course}",
         actor=actor,
-        reason=f"Flagged: induction short after {flagged}",
+        history=f"Flagged: induction short after {flagged}",
     )
     return CancelOutcome(
         appointment=appointment, short_by=short_by, replacement_starts_at=first, plan_flagged=True, course=course

@@ -576,6 +576,71 @@ def induction_short_by(plan: TreatmentPlan) -> int:
     return max(0, induction_rule(plan.protocol).total_sessions - held)
 
 
+# How the plan's history names the flags a short induction raises (the cancel or no-show, and a
+# re-flow that found no room): a booking that makes the course whole again takes them back.
+COURSE_SHORT_FLAGS = ("Flagged: induction short", "Flagged: induction re-flow failed")
+
+
+def flag_course_short(plan: TreatmentPlan, *, attention: str, actor: AbstractBaseUser | None, history: str) -> None:
+    """Flag the locked `plan` because its induction is short; a reason already standing (not yet
+    reviewed) is kept before it, as every flag keeps it. `history` starts with COURSE_SHORT_FLAGS."""
+    if plan.needs_attention and plan.attention_reason and attention not in plan.attention_reason:
+        attention = f"{plan.attention_reason.rstrip('.')}. {attention}"
+    plan.needs_attention, plan.attention_reason = True, attention
+    plan.version += 1
+    save_with_history(plan, fields=["needs_attention", "attention_reason", "version"], actor=actor, reason=history)
+
+
+def _attention_before_course_short(plan: TreatmentPlan) -> str | None:
+    """What the plan's attention was before the short-induction flags standing now: "" for none,
+    the earlier reason when one stood; None when the standing flag says something else (a clinician
+    reviews it). Read from the plan's history: runs of one (flag, reason), newest first, each run
+    named by the change that began it."""
+    runs: list[tuple[bool, str, str]] = []
+    rows = plan.history.order_by("-history_date", "-history_id").values_list(
+        "needs_attention", "attention_reason", "history_change_reason"
+    )[:200]
+    for flagged, reason, why in rows:
+        if runs and runs[-1][:2] == (flagged, reason):
+            runs[-1] = (flagged, reason, why or "")  # an older row of the same run: it began earlier
+        else:
+            runs.append((flagged, reason, why or ""))
+    if not runs or runs[0][:2] != (plan.needs_attention, plan.attention_reason):
+        return None
+    if not runs[0][2].startswith(COURSE_SHORT_FLAGS):
+        return None
+    for flagged, reason, why in runs[1:]:
+        if not flagged:
+            return ""
+        if not why.startswith(COURSE_SHORT_FLAGS):
+            return reason
+    return ""
+
+
+def attention_when_course_whole(*, plan: TreatmentPlan, actor: AbstractBaseUser | None, booked: Appointment) -> bool:
+    """After `booked` (an induction session) joined the locked `plan`: when the induction holds its
+    protocol's count again, the flags its shortness raised are taken back (an earlier reason, not
+    reviewed yet, stands again). Any other reason stays for a clinician to clear. Whether it changed."""
+    if not plan.needs_attention or booked.phase != Phase.INDUCTION or induction_short_by(plan):
+        return False
+    before = _attention_before_course_short(plan)
+    if before is None:
+        return False
+    plan.needs_attention, plan.attention_reason = bool(before), before
+    plan.version += 1
+    sessions = induction_rule(plan.protocol).total_sessions
+    save_with_history(
+        plan,
+        fields=["needs_attention", "attention_reason", "version"],
+        actor=actor,
+        reason=(
+            f"Attention cleared: the induction holds its {sessions} sessions again "
+            f"(session booked for {local_label(booked.starts_at, plan.site)})"
+        ),
+    )
+    return True
+
+
 def induction_reflow_propose(*, plan: TreatmentPlan, missed: Appointment, now: dt.datetime) -> Proposal | NoFit | None:
     """The sessions that would make up for a missed or cancelled induction session, after the last
     booked one and inside the protocol's window; None when nothing is missing. Writes nothing."""
@@ -601,26 +666,66 @@ def induction_reflow_propose(*, plan: TreatmentPlan, missed: Appointment, now: d
     window_end = first_day + dt.timedelta(days=rule.span_days - 1)
     # The course stops at its review date in the induction too: no replacement after it.
     last_day = min(window_end, plan.review_date)
-    today = local_day(now, zone)
-    availability = _availability(
-        plan, plan.site, max(today, first_day), last_day, protocol_nurse_work(plan.protocol), now=now
+    search_from = max(local_day(now, zone), first_day)
+    # The patient's own sessions just outside the days searched still keep the protocol's gap, so
+    # the read reaches that far either side. The missed session's own day is not offered again,
+    # cancelled or missed: the make-up is another day's.
+    reach = dt.timedelta(days=rule.min_gap.days + 1)
+    start, _ = day_bounds(search_from - reach, zone)
+    _, end = day_bounds(last_day + reach, zone)
+    snapshot, busy = booking_snapshot(site=plan.site, start=start, end=end, patient=plan.patient, now=now)
+    missed_day = Span(*day_bounds(local_day(missed.starts_at, zone), zone))
+    placer = Placer(
+        Availability(
+            snapshot, [*_kept_apart(busy, plan=plan, zone=zone), missed_day], protocol_nurse_work(plan.protocol)
+        ),
+        site_placement(plan.site, patient=plan.patient),
     )
-    outcome = propose_additional_placed(
-        Placer(availability, site_placement(plan.site, patient=plan.patient)),
-        rule,
-        missing,
-        first_day=max(today, first_day),
-        last_day=last_day,
-        prefs=plan_preferences(plan),
-        after=round_sessions[-1].starts_at if round_sessions else None,
-        not_before=now,
-    )
+
+    def search(after: dt.datetime | None) -> Proposal | NoFit:
+        return propose_additional_placed(
+            placer,
+            rule,
+            missing,
+            first_day=search_from,
+            last_day=last_day,
+            prefs=plan_preferences(plan),
+            after=after,
+            not_before=now,
+        )
+
+    # A make-up may go wherever the booking page would take it: between the sessions that stand
+    # (the patient's sessions are busy days, kept the protocol's gap apart), not only after the
+    # last one. Where that breaks a weekly pattern's count, as before, the missing sessions come
+    # after the last one.
+    outcome = search(None)
+    standing_days = [local_day(a.starts_at, zone) for a in round_sessions]
+    if isinstance(outcome, NoFit) or not _fits_the_pattern(
+        rule, standing_days + [local_day(slot.start, zone) for slot in outcome.slots]
+    ):
+        outcome = search(round_sessions[-1].starts_at if round_sessions else None)
     if isinstance(outcome, NoFit) and last_day < window_end:
         outcome.reason = (
             f"Only {outcome.placed} of the {outcome.needed} remaining sessions fit by {plan.review_date:%a %-d %b %Y}, "
             "the plan's review date, where the course stops (a prescriber may set a later one)."
         )
     return outcome
+
+
+def _fits_the_pattern(rule: InductionRule, days: Sequence[dt.date]) -> bool:
+    """Whether the round's session `days` (those standing and those proposed) keep the protocol's
+    span and, for a weekly protocol, no week over its count: what a booking checks for each session
+    beyond the day and the gap (plan_rule_violations), which the search's busy days already keep."""
+    ordered = sorted(days)
+    if not ordered:
+        return True
+    if (ordered[-1] - ordered[0]).days >= rule.span_days:
+        return False
+    for week, count in enumerate(rule.weekly_counts):
+        start = ordered[0] + dt.timedelta(days=7 * week)
+        if sum(1 for day in ordered if start <= day < start + dt.timedelta(days=7)) > count:
+            return False
+    return True
 
 
 def induction_reflow(
@@ -632,17 +737,14 @@ def induction_reflow(
     if outcome is None:
         return []
     if isinstance(outcome, NoFit):
-        plan.needs_attention = True
-        plan.attention_reason = (
-            f"Session on {local_label(missed.starts_at, plan.site)} was missed and could not be re-booked: "
-            f"{outcome.explain(limit=3)}"
-        )
-        plan.version += 1
-        save_with_history(
+        flag_course_short(
             plan,
-            fields=["needs_attention", "attention_reason", "version"],
+            attention=(
+                f"Session on {local_label(missed.starts_at, plan.site)} was missed and could not be re-booked: "
+                f"{outcome.explain(limit=3)}"
+            ),
             actor=actor,
-            reason="Flagged: induction re-flow failed",
+            history="Flagged: induction re-flow failed",
         )
         return []
     return plan_sessions_book(
