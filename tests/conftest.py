@@ -191,21 +191,23 @@ def _flush_by_delete(django_db_setup, django_db_blocker):
     while grown := {referring for referring, referred, _ in keys if referred in truncated} - truncated:
         truncated |= grown
     truncated = {name.strip('"') for name in truncated}
-    ops = connection.ops
-    original = ops.sql_flush
+    # On the backend's operations class, not this connection's instance: a test that closes the
+    # connections or opens new ones (another thread, a replaced handler) gets a new instance.
+    operations = type(connection.ops)
+    original = operations.sql_flush
 
-    def sql_flush(style, tables, *, reset_sequences=False, allow_cascade=False):
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
         if reset_sequences or allow_cascade:
-            return original(style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
-        quoted = [ops.quote_name(table) for table in tables if table in truncated]
+            return original(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+        quoted = [self.quote_name(table) for table in tables if table in truncated]
         statements = [f"TRUNCATE {', '.join(quoted)};"] if quoted else []
-        return statements + [f"DELETE FROM {ops.quote_name(table)};" for table in tables if table not in truncated]
+        return statements + [f"DELETE FROM {self.quote_name(table)};" for table in tables if table not in truncated]
 
-    ops.sql_flush = sql_flush
+    operations.sql_flush = sql_flush
     try:
         yield
     finally:
-        del ops.sql_flush
+        operations.sql_flush = original
 
 
 @pytest.fixture(autouse=True)
