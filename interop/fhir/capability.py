@@ -89,6 +89,17 @@ BOOK_DOCUMENTATION = (
 )
 
 
+# Every read answers an If-None-Match naming its current version 304; only that version is kept.
+_CONDITIONAL_READ: dict[str, Any] = {"conditionalRead": "not-match", "readHistory": False}
+_VERSIONED: dict[str, Any] = {"versioning": "versioned", **_CONDITIONAL_READ}
+# Location, Schedule, HealthcareService, Practitioner, PractitionerRole (representation.by_content).
+_CONTENT_VERSION = (
+    "meta.versionId (the ETag) is a digest of the content: it changes exactly when what the resource says "
+    "changes, a closure's start or end passing included, and two reads of the same content share it. No "
+    "meta.lastUpdated: these rows keep no time of change, so none is claimed."
+)
+
+
 def _resource(kind_name: str, interactions: list[str], search: list[tuple[str, str]], **extra: Any) -> dict[str, Any]:
     return {
         "type": kind_name,
@@ -125,6 +136,7 @@ def capability_statement(base: str) -> CapabilityStatement:
             ["read", "search-type", "create", "update"],
             search_of("Patient"),
             versioning="versioned-update",
+            **_CONDITIONAL_READ,
             conditionalCreate=True,
             documentation=(
                 "Create needs an identifier with the MRN system "
@@ -137,6 +149,7 @@ def capability_statement(base: str) -> CapabilityStatement:
             "Appointment",
             ["read", "search-type"],
             search_of("Appointment"),
+            **_VERSIONED,
             profile=rep.IHE_APPOINTMENT_PROFILE,
             operation=[
                 {"name": "find", "definition": f"{_OPERATIONS}find", "documentation": FIND_DOCUMENTATION},
@@ -162,6 +175,8 @@ def capability_statement(base: str) -> CapabilityStatement:
             "Slot",
             ["read", "search-type"],
             [("schedule", "reference"), ("service-type", "token"), ("start", "date"), ("status", "token")],
+            versioning="no-version",
+            conditionalRead="not-supported",
             documentation=(
                 "Computed by the scheduling engine on every request, never stored: free only. Search needs "
                 "start=ge..&start=lt.. (at most 31 days; a date is the day where the chairs' sites are, or the UTC "
@@ -176,18 +191,20 @@ def capability_statement(base: str) -> CapabilityStatement:
             "Schedule",
             ["read", "search-type"],
             search_of("Schedule"),
+            **_VERSIONED,
             documentation=(
                 "One per chair. active is the chair's own flag: a chair out of use for a period keeps an active "
                 "Schedule, and its Slots in the period are busy. comment names the periods that close the chair "
                 f"in the next {SCHEDULE_HORIZON_DAYS} days (the chair out of use, its site closed, every site "
                 "closed), each with its reason, on the site's clock (its time zone is named), '(now)' after one "
-                "under way."
+                "under way. " + _CONTENT_VERSION
             ),
         ),
         _resource(
             "Location",
             ["read", "search-type"],
             search_of("Location"),
+            **_VERSIONED,
             documentation=(
                 "Location/site-<id> for a site (searchable), Location/chair-<id> for a chair (read). As of the "
                 "moment of the request: status is suspended (temporarily closed) and operationalStatus "
@@ -196,17 +213,18 @@ def capability_statement(base: str) -> CapabilityStatement:
                 "out of use leaves its site open); otherwise status is active and operationalStatus absent "
                 "(occupancy, O or U, is not shown). A chair no longer used is inactive, with C while a closure "
                 "covers it. status and operationalStatus are not searchable; the chair's Schedule names the "
-                "periods ahead."
+                "periods ahead. " + _CONTENT_VERSION
             ),
         ),
         _resource(
             "HealthcareService",
             ["read", "search-type"],
             search_of("HealthcareService"),
-            documentation="One per treatment protocol (its route and session length).",
+            **_VERSIONED,
+            documentation="One per treatment protocol (its route and session length). " + _CONTENT_VERSION,
         ),
-        _resource("Practitioner", ["read", "search-type"], search_of("Practitioner")),
-        _resource("PractitionerRole", ["read", "search-type"], search_of("PractitionerRole")),
+        _resource("Practitioner", ["read", "search-type"], search_of("Practitioner"), **_VERSIONED),
+        _resource("PractitionerRole", ["read", "search-type"], search_of("PractitionerRole"), **_VERSIONED),
     ]
     return CapabilityStatement(
         url=f"{base}metadata",
@@ -225,7 +243,9 @@ def capability_statement(base: str) -> CapabilityStatement:
                 "documentation": "IHE ITI Scheduling Server actor (ITI-115 $find, ITI-116 $hold, ITI-117 $book, "
                 "ITI-118 Appointment search). Searches page with _count and the Bundle's next/previous links "
                 "($find cuts its answer instead, and says so), which hold their place while rows are added or removed (_offset is read too, but shifts); "
-                '_lastUpdated on Patient and Appointment for incremental sync; reads carry ETag W/"<versionId>".',
+                '_lastUpdated on Patient and Appointment for incremental sync; reads carry ETag W/"<versionId>" and answer '
+                "304 Not Modified to an If-None-Match naming the current version. Only the current version is kept "
+                "(no vread or history).",
                 "security": {
                     "service": [
                         {

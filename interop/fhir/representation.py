@@ -4,8 +4,9 @@ serialise R4-compatible JSON for the resources used here)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from fhir.resources.R4B.appointment import Appointment as FAppointment
@@ -13,9 +14,11 @@ from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.coding import Coding
 from fhir.resources.R4B.healthcareservice import HealthcareService
 from fhir.resources.R4B.location import Location
+from fhir.resources.R4B.meta import Meta
 from fhir.resources.R4B.patient import Patient as FPatient
 from fhir.resources.R4B.practitioner import Practitioner
 from fhir.resources.R4B.practitionerrole import PractitionerRole
+from fhir.resources.R4B.resource import Resource
 from fhir.resources.R4B.schedule import Schedule
 from fhir.resources.R4B.slot import Slot as FSlot
 
@@ -74,6 +77,24 @@ def version_of(updated_at: dt.datetime | None) -> str:
     return str(int(updated_at.timestamp() * 1_000_000))
 
 
+# 80 bits of the digest: an id FHIR accepts (at most 64 characters), no clash in practice.
+CONTENT_VERSION_LENGTH = 20
+ContentVersioned = TypeVar("ContentVersioned", bound=Resource)
+
+
+def by_content(resource: ContentVersioned) -> ContentVersioned:
+    """`resource` with meta.versionId a digest of everything else it says, for a resource built from
+    rows that keep no time of change, or whose content moves with the clock (a chair's Location is
+    suspended while a closure covers the moment, its Schedule names the closures of the coming days):
+    the version, and the ETag, change exactly when the content does, whenever it is read; two reads
+    of the same content, at any instants, share one. No meta.lastUpdated: nothing records when such
+    content changed (a period's start passing, a closure deleted), and a guess would mislead a sync.
+    Built without a meta of its own."""
+    digest = hashlib.sha256(resource.model_dump_json().encode()).hexdigest()[:CONTENT_VERSION_LENGTH]
+    resource.meta = Meta(versionId=digest)
+    return resource
+
+
 def _meta(updated_at: dt.datetime | None, *profiles: str) -> dict[str, Any]:
     meta: dict[str, Any] = {"versionId": version_of(updated_at)}
     if updated_at is not None:
@@ -129,24 +150,30 @@ def patient_resource(patient: Patient) -> FPatient:
 
 def practitioner_resource(staff: StaffMember) -> Practitioner:
     user = staff.user
-    return Practitioner(
-        id=str(staff.pk),
-        meta=_meta(None),
-        active=staff.active,
-        name=[{"family": user.last_name or user.username, "given": [user.first_name] if user.first_name else None}],
+    return by_content(
+        Practitioner(
+            id=str(staff.pk),
+            active=staff.active,
+            name=[{"family": user.last_name or user.username, "given": [user.first_name] if user.first_name else None}],
+        )
     )
 
 
 def practitioner_role_resource(staff: StaffMember, site_ids: list[int]) -> PractitionerRole:
-    return PractitionerRole(
-        id=str(staff.pk),
-        meta=_meta(None),
-        active=staff.active,
-        practitioner={"reference": f"Practitioner/{staff.pk}", "display": staff.display_name},
-        code=[
-            {"coding": [{"system": PRACTITIONER_ROLE_SYSTEM, "code": staff.role, "display": Role(staff.role).label}]}
-        ],
-        location=[site_ref(site_id) for site_id in site_ids] or None,
+    return by_content(
+        PractitionerRole(
+            id=str(staff.pk),
+            active=staff.active,
+            practitioner={"reference": f"Practitioner/{staff.pk}", "display": staff.display_name},
+            code=[
+                {
+                    "coding": [
+                        {"system": PRACTITIONER_ROLE_SYSTEM, "code": staff.role, "display": Role(staff.role).label}
+                    ]
+                }
+            ],
+            location=[site_ref(site_id) for site_id in site_ids] or None,
+        )
     )
 
 
@@ -167,50 +194,53 @@ def _operational_status(closed_now: bool) -> Coding | None:
 
 def site_location(site: Site, *, closed_now: bool) -> Location:
     """`closed_now`: a closure of the whole site (its own or every site's) covers the moment."""
-    return Location(
-        id=f"site-{site.pk}",
-        meta=_meta(None),
-        status=_location_status(active=True, closed_now=closed_now),
-        operationalStatus=_operational_status(closed_now),
-        name=site.name,
-        mode="instance",
-        physicalType={
-            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type", "code": "si"}]
-        },
-        telecom=[{"system": "phone", "value": str(site.phone)}] if site.phone else None,
-        address={"text": site.address} if site.address else None,
-        extension=[{"url": "urn:clinic-scheduler:fhir:time-zone", "valueCode": site.time_zone}],
+    return by_content(
+        Location(
+            id=f"site-{site.pk}",
+            status=_location_status(active=True, closed_now=closed_now),
+            operationalStatus=_operational_status(closed_now),
+            name=site.name,
+            mode="instance",
+            physicalType={
+                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type", "code": "si"}]
+            },
+            telecom=[{"system": "phone", "value": str(site.phone)}] if site.phone else None,
+            address={"text": site.address} if site.address else None,
+            extension=[{"url": "urn:clinic-scheduler:fhir:time-zone", "valueCode": site.time_zone}],
+        )
     )
 
 
 def chair_location(chair: Chair, *, closed_now: bool) -> Location:
     """`closed_now`: the chair is out of use, or its site closed, at the moment (closures.chair_periods)."""
-    return Location(
-        id=f"chair-{chair.pk}",
-        meta=_meta(None),
-        status=_location_status(active=chair.active, closed_now=closed_now),
-        operationalStatus=_operational_status(closed_now),
-        name=chair.name,
-        mode="instance",
-        physicalType={
-            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type", "code": "bd"}]
-        },
-        partOf=site_ref(chair.site_id),
+    return by_content(
+        Location(
+            id=f"chair-{chair.pk}",
+            status=_location_status(active=chair.active, closed_now=closed_now),
+            operationalStatus=_operational_status(closed_now),
+            name=chair.name,
+            mode="instance",
+            physicalType={
+                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type", "code": "bd"}]
+            },
+            partOf=site_ref(chair.site_id),
+        )
     )
 
 
 def healthcare_service_resource(protocol: Protocol) -> HealthcareService:
     route = Route(protocol.route)
-    return HealthcareService(
-        id=str(protocol.pk),
-        meta=_meta(None),
-        active=protocol.active,
-        name=protocol.name,
-        type=[service_coding(protocol)],
-        characteristic=[{"coding": [{"system": ROUTE_SYSTEM, "code": route.value, "display": route.label}]}],
-        comment=f"{protocol.session_minutes} minutes in the chair ({protocol.infusion_minutes} of them the dose), "
-        f"{protocol.induction_session_count} induction sessions.",
-        extraDetails=protocol.preparation_notes or None,
+    return by_content(
+        HealthcareService(
+            id=str(protocol.pk),
+            active=protocol.active,
+            name=protocol.name,
+            type=[service_coding(protocol)],
+            characteristic=[{"coding": [{"system": ROUTE_SYSTEM, "code": route.value, "display": route.label}]}],
+            comment=f"{protocol.session_minutes} minutes in the chair ({protocol.infusion_minutes} of them the dose), "
+            f"{protocol.induction_session_count} induction sessions.",
+            extraDetails=protocol.preparation_notes or None,
+        )
     )
 
 
@@ -242,13 +272,14 @@ def schedule_resource(
             + "; ".join(named)
             + "."
         )
-    return Schedule(
-        id=str(chair.pk),
-        meta=_meta(None),
-        active=chair.active,
-        serviceType=[service_coding(p) for p in protocols if p.route in routes] or None,
-        actor=[chair_ref(chair.pk), site_ref(chair.site_id)],
-        comment=comment,
+    return by_content(
+        Schedule(
+            id=str(chair.pk),
+            active=chair.active,
+            serviceType=[service_coding(p) for p in protocols if p.route in routes] or None,
+            actor=[chair_ref(chair.pk), site_ref(chair.site_id)],
+            comment=comment,
+        )
     )
 
 

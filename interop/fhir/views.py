@@ -7,7 +7,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
+from django.http import HttpResponse, HttpResponseNotModified
 from django.utils import timezone
+from django.utils.http import parse_etags
 from fhir.resources.R4B.patient import Patient as FPatient
 from fhir.resources.R4B.resource import Resource
 
@@ -65,6 +67,22 @@ def _kind(resource_type: str) -> Kind | None:
 def _etag(resource: Resource) -> str:
     version = resource.meta.versionId if resource.meta is not None else None
     return f'W/"{version or rep.version_of(None)}"'
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """A conditional read's If-None-Match names the current version (compared weakly, as RFC 9110
+    has it for this header: W/"v" and "v" are one version), or is *."""
+    if not if_none_match:
+        return False
+    current = etag.removeprefix("W/")
+    return any(tag == "*" or tag.removeprefix("W/") == current for tag in parse_etags(if_none_match))
+
+
+def _not_modified(etag: str) -> HttpResponse:
+    """304: the copy the client holds is the current version (checked after who may read it)."""
+    response = HttpResponseNotModified()
+    response["ETag"] = etag
+    return response
 
 
 # Slots are computed on each request from bookings, holds, shifts, closures and opening hours, and
@@ -268,7 +286,10 @@ class InstanceView(FHIRView):
             raise not_found(resource_type, resource_id)
         self.shown([kind.patient_of(row)])
         resource = kind.build(row)
-        return fhir_response(resource, headers={"ETag": _etag(resource)})
+        etag = _etag(resource)
+        if _matches(request.headers.get("If-None-Match"), etag):
+            return _not_modified(etag)
+        return fhir_response(resource, headers={"ETag": etag})
 
     def _slot(self, resource_id: str) -> Any:
         proposed = ids.decode(resource_id, kind="s")
