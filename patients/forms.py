@@ -13,6 +13,20 @@ from patients.models import Patient
 
 class PatientSearchForm(RefusesControlCharacters, forms.Form):
     q = forms.CharField(label="Name, email or phone", max_length=100, required=False, strip=True)
+    # Patients on an active maintenance plan with nothing booked ahead, due within so many days or overdue.
+    due = forms.TypedChoiceField(
+        label="Due for a session",
+        choices=[
+            ("", "Any patient"),
+            ("0", "Due today or overdue"),
+            ("7", "Due within a week, or overdue"),
+            ("14", "Due within two weeks, or overdue"),
+            ("28", "Due within four weeks, or overdue"),
+        ],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
 
 
 class ReminderPreferencesForm(RefusesControlCharacters, forms.ModelForm):

@@ -805,16 +805,29 @@ def preferred_starts(
     opening: tuple[dt.time, dt.time] | None = None,
     placement_policy: str | None = None,
 ) -> dict[int, frozenset[dt.time]]:
-    """chair id -> the local start times of the site's current day template, or, for a `day` that
+    """The starts of preferred_starts_of_day."""
+    starts, _ = preferred_starts_of_day(site_id=site_id, day=day, opening=opening, placement_policy=placement_policy)
+    return starts
+
+
+def preferred_starts_of_day(
+    *,
+    site_id: int,
+    day: dt.date | None = None,
+    opening: tuple[dt.time, dt.time] | None = None,
+    placement_policy: str | None = None,
+) -> tuple[dict[int, frozenset[dt.time]], bool]:
+    """(starts, whether they are the `day`'s day plan's rather than the template's). The starts:
+    chair id -> the local start times of the site's current day template, or, for a `day` that
     has a day plan of that template, that plan's; empty when there is neither. Given the `day`'s
     `opening`, the template's own starts count only if it was solved for those hours, as placement
     has it (engine.placement, `template_opening`); a day plan is that day's. Given the site's
     `placement_policy`, none under earliest, which books by no template (`site_placement`), nor by
     a day plan left from when the site level-loaded. One query, none under earliest."""
     if placement_policy == EARLIEST:
-        return {}
+        return {}, False
     if day is None:
-        return _starts_of(_template_entries(site_id))
+        return _starts_of(_template_entries(site_id)), False
     row = (
         DayTemplate.objects.filter(site_id=site_id, state=DayTemplateState.DONE)
         .order_by("-computed_at", "-pk")
@@ -827,14 +840,14 @@ def preferred_starts(
         .first()
     )
     if row is None:
-        return {}
+        return {}, False
     starts, planned, inputs = row
     if planned is not None:
-        return _starts_of(list(planned))
+        return _starts_of(list(planned)), True
     solved_for = (inputs or {}).get("opening")
     if opening is not None and solved_for and tuple(dt.time.fromisoformat(t) for t in solved_for) != opening:
-        return {}  # a day open other hours than the template's: placement does not prefer its starts
-    return _starts_of(list(starts or ()))
+        return {}, False  # a day open other hours than the template's: placement does not prefer its starts
+    return _starts_of(list(starts or ())), False
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,26 +14,40 @@ from django.http import HttpRequest
 from simple_history.models import HistoricalRecords
 
 from clinic.dates import in_range, query_day
+from clinic.permissions import may_see_field
 from scheduling.errors import NotEligible, SchedulingError
-from scheduling.models import Appointment, Phase, TreatmentPlan
+from scheduling.labels import session_label as session_label  # the pages' name for it, one rule
+from scheduling.models import Appointment, Phase, PlanStatus, TreatmentPlan
+from scheduling.services.courses import induction_short_by_plans
 from scheduling.services.eligibility import require_eligible
 
 
-def session_label(appointment: Appointment) -> str:
-    """'Session 3 of 6' for induction; after it 'Maintenance (session 8 of the course)': the number
-    counts the whole course, so it is said so ('Maintenance, session 7' read as the seventh
-    maintenance session)."""
-    if not appointment.plan_id or not appointment.sequence:
-        return "Single session"
-    if not appointment.is_blocking:
-        # A released session's number is taken over by its replacement, so it means nothing now.
-        phase = "induction" if appointment.phase == Phase.INDUCTION else "maintenance"
-        return f"Released {phase} session"
-    if appointment.phase == Phase.INDUCTION:
-        total = appointment.plan.protocol.induction_session_count
-        prefix = f"Round {appointment.induction_round}, " if appointment.induction_round > 1 else ""
-        return f"{prefix}Session {appointment.sequence} of {total}" if total else f"Session {appointment.sequence}"
-    return f"Maintenance (session {appointment.sequence} of the course)"
+def mark_plan_attention(appointments: Iterable[Appointment], request: HttpRequest) -> None:
+    """Mark each session of a plan flagged for attention, loaded with its plan and protocol, as the
+    chart marks the plan: `course_short` (how many sessions its induction is missing, as the chart's
+    "Course short" notice counts them) for the desk and clinicians, a scheduling fact shown with a
+    link to book the make-up; `attention_reason`, the flag's reason, for those who may read it
+    (clinicians) only. Nothing for those who see no patients. One query when a listed plan is
+    flagged in its induction, none otherwise."""
+    rows = list(appointments)
+    for appointment in rows:
+        appointment.course_short = 0  # type: ignore[attr-defined]
+        appointment.attention_reason = ""  # type: ignore[attr-defined]
+    if not request.can["patient_chart"]:  # type: ignore[attr-defined]
+        return
+    flagged = {a.plan_id: a.plan for a in rows if a.plan_id and a.plan.needs_attention}
+    short = induction_short_by_plans(
+        plan for plan in flagged.values() if plan.status == PlanStatus.ACTIVE and plan.phase == Phase.INDUCTION
+    )
+    reads_reason = may_see_field(request.staff.role, "plan", "attention_reason")  # type: ignore[attr-defined]
+    for appointment in rows:
+        plan = flagged.get(appointment.plan_id)
+        if plan is None:
+            continue
+        # A course with nothing left of it is booked as a course again, not made up (as the chart has it).
+        missing = short.get(plan.pk, 0)
+        appointment.course_short = missing if missing < plan.protocol.induction_session_count else 0  # type: ignore[attr-defined]
+        appointment.attention_reason = plan.attention_reason if reads_reason else ""  # type: ignore[attr-defined]
 
 
 @dataclass

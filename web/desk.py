@@ -49,7 +49,8 @@ from scheduling.models import (
 from scheduling.selectors import (
     day_board,
     maintenance_rule,
-    preferred_starts,
+    opening_hours,
+    preferred_starts_of_day,
     protocol_nurse_work,
     session_problem,
     shortest_session_minutes_by_chair,
@@ -71,7 +72,15 @@ from scheduling.services.courses import induction_reflow_propose
 from scheduling.services.waitlist import DEFAULT_SESSION, waitlist_fits
 from web.access import page_required, safe_next, scoped
 from web.board_grid import build_grid
-from web.common import describe, flash_error, free_gap_from_query, parse_day, screening_problem, session_label
+from web.common import (
+    describe,
+    flash_error,
+    free_gap_from_query,
+    mark_plan_attention,
+    parse_day,
+    screening_problem,
+    session_label,
+)
 from web.scope import staff_sites
 
 PROPOSAL_SALT = "clinic.web.course-proposal"  # the old module path, kept: proposals signed before the move still verify
@@ -172,7 +181,9 @@ def _free_starts(
 
 def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     """The day board of one site: a chair-by-time grid over the day's opening hours, with free gaps,
-    closures, nurse shifts, nurse load and the day template's preferred starts. Seven reads, whatever the number of sessions."""
+    closures, nurse shifts, nurse load and the preferred starts (the day's plan's, else the day
+    template's). Seven reads, whatever the number of sessions (one more when a plan on the board is
+    flagged in its induction)."""
     sites = sites_for(request.staff)  # type: ignore[attr-defined]
     site = _pick_site(request, sites)
     today = local_day(now, site.zone)
@@ -181,6 +192,8 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     patients_shown(request, patient_ids_of(appointments))
     chairs = sorted(Chair.objects.filter(site=site, active=True).order_by("name", "pk"), key=_natural)
     shows_patients = request.can["patient_chart"]  # type: ignore[attr-defined]
+    # A plan flagged for a short induction, as the chart says it (its plan comes with each row).
+    mark_plan_attention(appointments, request)
     for appointment in appointments:
         appointment.site = site  # every row is at this site; saves a query per row
         appointment.label = session_label(appointment)  # type: ignore[attr-defined]
@@ -233,6 +246,12 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     for appointment in appointments:
         upcoming = appointment.status in UPCOMING_STATUSES and appointment.starts_at > now
         appointment.out_of_rule = session_problem(as_set_up, appointment) if upcoming else None  # type: ignore[attr-defined]
+    starred, stars_from_day_plan = preferred_starts_of_day(
+        site_id=site.pk,
+        day=day,
+        opening=snapshot.opening.get(day.weekday()),
+        placement_policy=site.placement_policy,
+    )
     grid = build_grid(
         day=day,
         zone=site.zone,
@@ -247,14 +266,11 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         step_minutes=site.slot_step_minutes,
         max_patients_per_nurse=site.max_patients_per_nurse,
         hands_on=_hands_on(live),
-        preferred_starts=preferred_starts(
-            site_id=site.pk,
-            day=day,
-            opening=snapshot.opening.get(day.weekday()),
-            placement_policy=site.placement_policy,
-        ),
+        preferred_starts=starred,
     )
     return {
+        # The stars are this day's plan (the template solved again around its bookings), not the template.
+        "stars_from_day_plan": stars_from_day_plan,
         "closures": [closure for closure in closures if closure.chair_id is None],
         "out_of_use": out_of_use,
         # A weekday without opening hours: the site does not open, so nothing is booked on it.
@@ -305,11 +321,16 @@ def board(request: HttpRequest) -> HttpResponse:
 @require_GET
 @page_required("week")
 def week(request: HttpRequest) -> HttpResponse:
-    """Seven days of one site, Monday first. Three queries."""
+    """Seven days of one site, Monday first. Three queries (four without `?day=`: the opening hours)."""
     now = timezone.now()
     sites = sites_for(request.staff)  # type: ignore[attr-defined]
     site = _pick_site(request, sites)
-    day = parse_day(request.GET.get("day"), local_day(now, site.zone))
+    ahead = False
+    if request.GET.get("day"):
+        day = parse_day(request.GET["day"], local_day(now, site.zone))
+    else:
+        day = _week_to_show(site, now)
+        ahead = day > local_day(now, site.zone)
     monday = day - dt.timedelta(days=day.weekday())
     start, _ = day_bounds(monday, site.zone)
     _, end = day_bounds(monday + dt.timedelta(days=6), site.zone)
@@ -348,9 +369,24 @@ def week(request: HttpRequest) -> HttpResponse:
         "previous_week": monday - dt.timedelta(days=7),
         "next_week": monday + dt.timedelta(days=7),
         "today": local_day(now, site.zone),
+        "ahead": ahead,
     }
     with timezone.override(site.zone):
         return render(request, "web/week.html", context)
+
+
+def _week_to_show(site: Site, now: dt.datetime) -> dt.date:
+    """The day whose week the page shows without `?day=`: today while the site still opens this week
+    (today before its closing time, or a later day up to Sunday), else the coming Monday: on a Sunday
+    or a Saturday of a weekday clinic the desk works on the week ahead, not the one just ended."""
+    local = now.astimezone(site.zone)
+    today = local.date()
+    hours = opening_hours(site)
+    for offset in range(7 - today.weekday()):
+        opening = hours.get((today + dt.timedelta(days=offset)).weekday())
+        if opening is not None and (offset > 0 or local.time() < opening[1]):
+            return today
+    return today + dt.timedelta(days=7 - today.weekday())
 
 
 def _status_counts(tally: dict[str, int]) -> list[dict[str, Any]]:
@@ -385,32 +421,46 @@ def phone_query(text: str) -> Q | None:
     return Q(mobile_phone__contains=digits)
 
 
+def _search_query(text: str) -> Q:
+    """Patients whose name, email or phone holds `text` (every word of it); all patients when blank."""
+    text = one_form(text)
+    query = phone_query(text)
+    if query is None:
+        query = Q()
+        for word in text.split()[:4]:
+            query &= (
+                Q(first_name__icontains=word)
+                | Q(last_name__icontains=word)
+                | Q(email__icontains=word)
+                | Q(mobile_phone__icontains=word)
+            )
+    return query
+
+
 @require_GET
 @page_required("patient_search")
 def patient_search(request: HttpRequest) -> HttpResponse:
     """Patients by name, email or phone, each with the next session (or, with none booked, when maintenance is
-    due). Two queries, whatever the number of rows."""
+    due). With "Due for a session", only those on an active maintenance plan with nothing booked ahead whose
+    next session is due within the days chosen or overdue, the longest overdue first; with no name, every
+    such patient of the desk's sites. Two queries, whatever the number of rows."""
     now = timezone.now()
     form = PatientSearchForm(request.GET or None)
     results: list[Patient] = []
     searched = False
-    if form.is_valid() and form.cleaned_data["q"]:
+    status = 200
+    if form.is_bound and not form.is_valid():
+        status = 400
+    elif form.is_valid() and (form.cleaned_data["q"] or form.cleaned_data["due"] is not None):
         searched = True
-        text = one_form(form.cleaned_data["q"])
-        query = phone_query(text)
-        if query is None:
-            query = Q()
-            for word in text.split()[:4]:
-                query &= (
-                    Q(first_name__icontains=word)
-                    | Q(last_name__icontains=word)
-                    | Q(email__icontains=word)
-                    | Q(mobile_phone__icontains=word)
-                )
+        due_within: int | None = form.cleaned_data["due"]
         sites = staff_sites(request.staff)  # type: ignore[attr-defined]
-        results = list(
-            scoped(Patient.objects.filter(query), request)
-            .select_related("home_site")
+        maintenance = TreatmentPlan.objects.filter(status=PlanStatus.ACTIVE, phase=Phase.MAINTENANCE, site__in=sites)
+        patients = scoped(Patient.objects.filter(_search_query(form.cleaned_data["q"])), request)
+        if due_within is not None:
+            patients = patients.filter(Exists(maintenance.filter(patient=OuterRef("pk"))))
+        patients = (
+            patients.select_related("home_site")
             .annotate(
                 # At the viewer's sites, as the chart shows a patient seen at two sites.
                 next_session=Min(
@@ -435,10 +485,7 @@ def patient_search(request: HttpRequest) -> HttpResponse:
                 # booked ahead, the desk sees when the next one is due. One query for every row.
                 Prefetch(
                     "plans",
-                    queryset=TreatmentPlan.objects.filter(
-                        status=PlanStatus.ACTIVE, phase=Phase.MAINTENANCE, site__in=sites
-                    )
-                    .select_related("protocol", "site")
+                    queryset=maintenance.select_related("protocol", "site")
                     .annotate(
                         last_session=Max(
                             "appointments__starts_at", filter=Q(appointments__status__in=INFUSION_STATUSES)
@@ -448,42 +495,69 @@ def patient_search(request: HttpRequest) -> HttpResponse:
                     to_attr="maintenance_plans",
                 )
             )
-            .order_by("last_name", "first_name")[:SEARCH_LIMIT]
+            .order_by("last_name", "first_name", "pk")
         )
-        for patient in results:
-            patient.maintenance_due = _maintenance_due(patient, now=now)  # type: ignore[attr-defined]
+        if due_within is None:
+            results = list(patients[:SEARCH_LIMIT])
+            for patient in results:
+                patient.maintenance_due = _maintenance_due(patient, now=now)  # type: ignore[attr-defined]
+        else:
+            # The due day is each plan's interval after its last session on its site's calendar, which the
+            # database cannot compare across sites' zones: every candidate (on a maintenance plan at these
+            # sites, nothing booked there) is read, in the same two queries, and the due ones kept.
+            due: list[tuple[dt.date, Patient]] = []
+            for patient in patients.filter(next_session__isnull=True):
+                found = _due_plan(patient)
+                if found is None:
+                    continue
+                plan, day = found
+                if day <= local_day(now, plan.site.zone) + dt.timedelta(days=due_within):
+                    patient.maintenance_due = _maintenance_due(patient, now=now)  # type: ignore[attr-defined]
+                    due.append((day, patient))
+            # Sorted by day only: the rows came by name, so a day's patients stay in name order.
+            results = [patient for _, patient in sorted(due, key=lambda pair: pair[0])][:SEARCH_LIMIT]
         patients_shown(request, patient_ids_of(results))
     context = {
         "form": form,
         "results": results,
         "searched": searched,
+        "due_within": form.cleaned_data.get("due") if form.is_valid() else None,
         "nav": "patients",
         "free_time": free_gap_from_query(request),
     }
     if getattr(request, "htmx", False) and not request.htmx.boosted:  # type: ignore[attr-defined]
         # Typing in the box asks for the results only.
-        response = render(request, "web/_patient_results.html", context)
+        response = render(request, "web/_patient_results.html", context, status=status)
     else:
-        response = render(request, "web/patient_search.html", context)
+        response = render(request, "web/patient_search.html", context, status=status)
     patch_vary_headers(response, ("HX-Request",))
     return response
 
 
-def _maintenance_due(patient: Patient, *, now: dt.datetime) -> dict[str, Any] | None:
-    """When the next maintenance session of the patient's active maintenance plan is due, with nothing
-    booked ahead: the plan's interval after its last session, as maintenance is laid out
-    (maintenance_target), and whether that day has come. None when a session is booked or no such plan."""
-    if patient.next_session is not None:  # type: ignore[attr-defined]
-        return None
+def _due_plan(patient: Patient) -> tuple[TreatmentPlan, dt.date] | None:
+    """The patient's active maintenance plan with a session given, and the day its next session is due:
+    the plan's interval after its last session, as maintenance is laid out (maintenance_target). None
+    without such a plan."""
     for plan in patient.maintenance_plans:  # type: ignore[attr-defined]
         if plan.last_session is None:
             continue
-        rule = maintenance_rule(plan)
         anchor = local_day(plan.last_session, plan.site.zone)
-        due, _ = maintenance_target(anchor, rule, None)
-        # Due today is due, not overdue: overdue once the day has passed without a session.
-        return {"day": due, "overdue": due < local_day(now, plan.site.zone)}
+        due, _ = maintenance_target(anchor, maintenance_rule(plan), None)
+        return plan, due
     return None
+
+
+def _maintenance_due(patient: Patient, *, now: dt.datetime) -> dict[str, Any] | None:
+    """When the next maintenance session of the patient's active maintenance plan is due, with nothing
+    booked ahead (_due_plan), and whether that day has passed. None when a session is booked or no such plan."""
+    if patient.next_session is not None:  # type: ignore[attr-defined]
+        return None
+    found = _due_plan(patient)
+    if found is None:
+        return None
+    plan, due = found
+    # Due today is due, not overdue: overdue once the day has passed without a session.
+    return {"day": due, "overdue": due < local_day(now, plan.site.zone)}
 
 
 def _book_page(request: HttpRequest, plan: TreatmentPlan, **extra: Any) -> HttpResponse:
@@ -510,6 +584,40 @@ def _proposal_rows(sessions: list[ProposedSession], *, site: Site) -> list[dict[
         }
         for s in sessions
     ]
+
+
+def _alternative_rows(found: list[dict[str, Any]], *, plan: TreatmentPlan) -> list[dict[str, Any]]:
+    """The nearest courses a refusal offers (`CourseDoesNotFit.details["alternatives"]`), each with
+    its sessions' starts and the public holidays among their days that its site is not closed for:
+    placement takes a holiday like any open day, as in a proposal. One query per site offered."""
+    sites = {plan.site_id: plan.site}
+    others = {alt["site"] for alt in found} - set(sites)
+    if others:
+        sites.update(Site.objects.in_bulk(others))
+    rows = [
+        {
+            "label": alt["label"],
+            "site": sites[alt["site"]],
+            "first": _instant(alt["first_session"]),
+            "starts": [_instant(session["starts_at"]) for session in alt["sessions"]],
+        }
+        for alt in found
+        if alt["site"] in sites
+    ]
+    for site_id, site in sites.items():
+        mine = [row for row in rows if row["site"].pk == site_id]
+        holidays = unclosed_public_holidays(
+            site=site, days=[local_day(start, site.zone) for row in mine for start in row["starts"]]
+        )
+        for row in mine:
+            days = sorted({local_day(start, site.zone) for start in row["starts"]})
+            row["holidays"] = [holidays[day] for day in days if day in holidays]
+    return rows
+
+
+def _instant(text: str) -> dt.datetime:
+    """An instant as a refusal's details give it (ISO 8601, UTC written `Z`)."""
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _encode(plan: TreatmentPlan, sessions: list[ProposedSession]) -> str:
@@ -595,11 +703,19 @@ def book_course(request: HttpRequest, plan_id: int) -> HttpResponse:
         proposal = course_propose(plan=plan, start_date=form.cleaned_data["start_date"], now=now, actor=request.user)
     except DomainError as exc:
         problem = describe(exc)
-        alternatives = [
-            {"label": alt["label"], "first": dt.datetime.fromisoformat(alt["first_session"])}
-            for alt in (exc.details or {}).get("alternatives", [])
-        ]
-        return _book_page(request, plan, form=form, problem=problem, alternatives=alternatives, status=409)
+        alternatives = _alternative_rows((exc.details or {}).get("alternatives", []), plan=plan)
+        return _book_page(
+            request,
+            plan,
+            form=form,
+            problem=problem,
+            alternatives=alternatives,
+            # Each public holiday the alternatives run over, said once (as a proposal says it).
+            alternative_holidays=list(
+                {(alt["site"].pk, h.day): (h, alt["site"]) for alt in alternatives for h in alt["holidays"]}.values()
+            ),
+            status=409,
+        )
     return _book_page(
         request,
         plan,

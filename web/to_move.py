@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 from clinic.audit import patients_shown
 from scheduling.selectors import TO_MOVE_HORIZON, sessions_to_move
 from web.access import page_required
-from web.common import session_label
+from web.common import mark_plan_attention, session_label
 from web.desk import _pick_site, sites_for
 
 
@@ -26,6 +26,7 @@ def to_move(request: HttpRequest) -> HttpResponse:
     patients_shown(request, sorted({entry.appointment.patient_id for entry in found}))
     for entry in found:
         entry.appointment.label = session_label(entry.appointment)  # type: ignore[attr-defined]
+    mark_plan_attention((entry.appointment for entry in found), request)
     context = {"nav": "to-move", "site": site, "sites": sites, "found": found, "until": until}
     with timezone.override(site.zone):
         return render(request, "web/to_move.html", context)

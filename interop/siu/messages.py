@@ -5,7 +5,8 @@ Every SIU event uses the SIU_S12 structure:
   MSH  sender and receiver (the site's SiuReceiver), time, SIU^<event>^SIU_S12, control id
   SCH  placer and filler appointment id (ours: we place and fill the booking), placer group
        number (the treatment plan, so a receiver can group a course), event reason, appointment
-       reason (the protocol and phase), duration, timing (start and end), entered by, status
+       reason (the protocol and the session, named as the pages name it), duration, timing
+       (start and end), entered by, status
   PID  MRN in PID-3 (identifier type MR), name, date of birth
   RGS  one resource group with:
   AIS  the protocol (the service), start and duration
@@ -34,6 +35,7 @@ from hl7apy.core import Message
 from clinic.models import StaffMember
 from interop.siu.models import SiuEvent, SiuReceiver
 from patients.models import Patient
+from scheduling.labels import session_label
 from scheduling.models import Appointment, AppointmentStatus
 
 HL7_VERSION = "2.5"
@@ -173,11 +175,10 @@ def siu_message(
     if event == SiuEvent.CANCELLED and appointment.cancellation_reason:
         reason = f"Cancelled: {appointment.cancellation_reason}"
     _coded(sch.sch_6, event, reason)
-    if protocol is not None:
-        session = f" session {appointment.sequence}" if appointment.sequence else ""
-        _coded(sch.sch_7, appointment.phase.upper(), f"{protocol.name}, {appointment.get_phase_display()}{session}")
-    else:
-        _coded(sch.sch_7, appointment.phase.upper(), f"Single session, {appointment.get_phase_display()}")
+    # The session as every page names it ("Session 3 of 6", "Maintenance (session 7 of the
+    # course)"), after its protocol.
+    label = session_label(appointment)
+    _coded(sch.sch_7, appointment.phase.upper(), f"{protocol.name}, {label}" if protocol is not None else label)
     _coded(sch.sch_8, "Normal")
     sch.sch_9 = minutes
     _coded(sch.sch_10, "min", "minutes", "ANS+")

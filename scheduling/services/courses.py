@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, F, Q
 
 from clinic.models import Site
 from clinic.permissions import require_works_at, works_at
@@ -574,6 +574,27 @@ def induction_short_by(plan: TreatmentPlan) -> int:
         status__in=INFUSION_STATUSES,
     ).count()
     return max(0, induction_rule(plan.protocol).total_sessions - held)
+
+
+def induction_short_by_plans(plans: Iterable[TreatmentPlan]) -> dict[int, int]:
+    """induction_short_by for many plans (their protocols loaded with them) in one query, for the
+    pages that list many sessions: plan id -> how many sessions its current round is missing."""
+    by_id = {plan.pk: plan for plan in plans}
+    if not by_id:
+        return {}
+    held = dict(
+        Appointment.objects.filter(
+            plan_id__in=by_id,
+            phase=Phase.INDUCTION,
+            induction_round=F("plan__induction_round"),
+            status__in=INFUSION_STATUSES,
+        )
+        .values("plan_id")
+        .annotate(held=Count("pk"))
+        .order_by()
+        .values_list("plan_id", "held")
+    )
+    return {pk: max(0, induction_rule(plan.protocol).total_sessions - held.get(pk, 0)) for pk, plan in by_id.items()}
 
 
 # How the plan's history names the flags a short induction raises (the cancel or no-show, and a

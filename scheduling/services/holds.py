@@ -34,6 +34,7 @@ from scheduling.services.core import (
     save_with_history,
     slot_problem,
 )
+from scheduling.services.courses import attention_when_course_whole
 from scheduling.signals import announce, appointment_booked
 
 
@@ -47,7 +48,8 @@ def appointment_book_held(*, appointment: Appointment, actor: AbstractBaseUser |
     or ended since (pausing or ending releases its holds), one that breaks the plan's rules now (a
     review date brought forward before it, say), and one whose patient's screening stops booking
     now, as every booking's does. The plan is locked before the hold, the order pausing (plan, then
-    its sessions) and booking take."""
+    its sessions) and booking take; under that lock a held make-up that makes the induction whole
+    takes back the flag its shortness raised, as a direct booking does."""
     plan_id = Appointment.objects.filter(pk=appointment.pk).values_list("plan_id", flat=True).first()
     plan = (
         TreatmentPlan.objects.select_for_update(of=("self",)).select_related("protocol").get(pk=plan_id)
@@ -130,6 +132,10 @@ def appointment_book_held(*, appointment: Appointment, actor: AbstractBaseUser |
         plan.status = PlanStatus.ACTIVE
         plan.version += 1
         save_with_history(plan, fields=["status", "version"], actor=actor, reason="Activated by the first booking")
+    if plan is not None:
+        # Under the plan's lock taken above, as a direct booking does: a held make-up that makes
+        # the induction whole takes back the flag its shortness raised.
+        attention_when_course_whole(plan=plan, actor=actor, booked=current)
     reminders.reminders_schedule(appointment=current, now=now, just_inserted=True)
     announce(appointment_booked, appointments=[current], actor=actor)
     return current

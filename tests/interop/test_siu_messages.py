@@ -11,7 +11,8 @@ from hl7apy.parser import parse_message
 
 from interop.models import SiuMessage
 from scheduling import services
-from tests.scheduling.conftest import NOW, START
+from scheduling.models import Phase
+from tests.scheduling.conftest import NOW, START, into_maintenance
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +56,8 @@ def test_the_message_names_patient_mrn_site_chair_nurse_prescriber_and_protocol(
     assert str(sch[1][0][0]) == str(first.pk) and str(sch[2][0][0]) == str(first.pk)
     assert str(sch[4][0][0]) == f"PLAN-{plan.pk}"
     assert str(sch[6][0][0]) == "S12"
-    assert plan.protocol.name in str(sch[7])
+    # The session named as every page names it (scheduling.labels.session_label).
+    assert (str(sch[7][0][0]), str(sch[7][0][1])) == ("INDUCTION", f"{plan.protocol.name}, Session 1 of 6")
     # Timing in the site's wall clock with its offset (New York, EST before 8 March 2026).
     local_start = first.starts_at.astimezone(feed.clinic.site.zone)
     assert str(sch[11][0][3]) == local_start.strftime("%Y%m%d%H%M%S") + "-0500"
@@ -174,3 +176,22 @@ def test_line_breaks_in_free_text_cannot_end_a_segment_and_names_keep_their_lett
     assert "Unwell PID" in message.unescape(str(message.segment("SCH")[6]))
     assert str(message.segment("PID")[5][0][1]) == "Zoë"
     assert str(message.segment("MSH")[18]) == "UNICODE UTF-8"
+
+
+def test_sch_7_names_a_maintenance_session_by_its_number_in_the_course_as_the_pages_do(feed):
+    plan, _ = into_maintenance(feed.clinic)
+    first = plan.appointments.filter(phase=Phase.MAINTENANCE).order_by("starts_at")[0]
+    assert first.sequence == 7
+    sch = hl7.parse(SiuMessage.objects.get(appointment=first, event="S12").payload).segment("SCH")
+    # Not "Maintenance session 7", read as the seventh maintenance session.
+    assert (str(sch[7][0][0]), str(sch[7][0][1])) == (
+        "MAINTENANCE",
+        f"{plan.protocol.name}, Maintenance (session 7 of the course)",
+    )
+
+
+def test_sch_7_of_a_cancelled_session_says_it_was_released_as_the_chart_does(feed):
+    plan, booked = _course(feed)
+    services.appointment_cancel(appointment=booked[4], actor=feed.clinic.front_desk.user, reason="Away", now=NOW)
+    sch = hl7.parse(SiuMessage.objects.get(appointment=booked[4], event="S15").payload).segment("SCH")
+    assert str(sch[7][0][1]) == f"{plan.protocol.name}, Released induction session"

@@ -4,6 +4,8 @@ clinician's review)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from clinic.models import Closure
@@ -125,6 +127,32 @@ def test_booking_the_make_up_that_makes_the_course_whole_clears_the_flag(clinic)
     plan, _, outcome = _cancel_fifth(clinic)
     version = plan.version
     _book_make_up(clinic, plan, outcome.replacement_starts_at)
+    plan.refresh_from_db()
+    assert not plan.needs_attention and plan.attention_reason == ""
+    assert plan.version > version
+    latest = plan.history.order_by("-history_date", "-history_id").first()
+    assert latest.history_change_reason.startswith("Attention cleared: the induction holds its 6 sessions again")
+    assert latest.history_user == clinic.front_desk.user
+
+
+def test_booking_a_held_make_up_that_makes_the_course_whole_clears_the_flag(clinic):
+    # The EHR holds the make-up ($hold) and then books it ($book): the booking takes the flag back
+    # as a direct booking does.
+    plan, _, outcome = _cancel_fifth(clinic)
+    held = services.appointment_book(
+        patient=plan.patient,
+        plan=plan,
+        site=clinic.site,
+        starts_at=outcome.replacement_starts_at,
+        phase=Phase.INDUCTION,
+        actor=clinic.front_desk.user,
+        now=CANCELLED_AT,
+        hold_until=CANCELLED_AT + dt.timedelta(minutes=10),
+    )
+    plan.refresh_from_db()
+    assert plan.needs_attention, "a hold is not a booking: the course is still short"
+    version = plan.version
+    services.appointment_book_held(appointment=held, actor=clinic.front_desk.user, now=CANCELLED_AT)
     plan.refresh_from_db()
     assert not plan.needs_attention and plan.attention_reason == ""
     assert plan.version > version

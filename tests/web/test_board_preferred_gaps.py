@@ -129,6 +129,45 @@ def test_on_a_day_with_a_day_plan_the_board_prefers_the_plans_starts(client, web
 
 
 @pytest.mark.django_db
+def test_the_board_says_whether_its_stars_are_the_days_plan_or_the_template(client, web):
+    """A day with a day plan stars that plan's starts (the template solved again around the day's
+    bookings), not the template's: the gap and the legend say so; a day without one says template."""
+    _level_loaded(web)
+    chair = web.clinic.chairs[2]
+    computed = dt.datetime(2026, 2, 27, 12, tzinfo=dt.UTC)
+    template = DayTemplate.objects.create(
+        site=web.clinic.site,
+        state=DayTemplateState.DONE,
+        starts=[{"chair_id": chair.pk, "start": "13:30", "protocol_id": web.clinic.protocol.pk, "lane": 0}],
+        sessions_per_day=1,
+        requested_at=computed,
+        computed_at=computed,
+    )
+    DayPlan.objects.create(
+        site=web.clinic.site,
+        day=START,
+        template=template,
+        starts=[{"chair_id": chair.pk, "start": "14:15"}],
+        computed_at=computed,
+    )
+    login(client, web.desk.user)
+
+    def board(day: dt.date) -> tuple[str, str]:
+        html = client.get(reverse("web:board") + f"?day={day.isoformat()}").content.decode()
+        (gap,) = re.findall(r'<a class="block gap gap--preferred[^"]*"[^>]*data-preferred="true"[^>]*>(.*?)</a>', html)
+        (legend,) = re.findall(r'<p class="muted small legend">(.*?)</p>', html, re.S)
+        return gap, legend
+
+    gap, legend = board(START)
+    assert "day-template start" not in gap and "at a start of this day's plan" in gap
+    assert "day template solved again around the sessions booked on this day" in legend
+    assert "begin at a start of the site's day template" not in legend
+    gap, legend = board(START + dt.timedelta(days=1))
+    assert "at a day-template start" in gap and "begin at a start of the site's day template" in legend
+    assert "this day's plan" not in gap + legend
+
+
+@pytest.mark.django_db
 def test_on_a_day_open_other_hours_than_the_templates_the_board_marks_no_preferred_gap(client, web):
     """Placement prefers a template's starts only on days open the hours it was solved for (a
     shorter day would only be broken up by them); the board says the same."""

@@ -124,3 +124,42 @@ def test_the_portal_move_warns_the_patient_of_a_holiday_among_the_times(client, 
     _close_all_day(site, holiday)
     closed = client.get(reverse("web:portal-reschedule", args=[last.pk]))
     assert 'data-testid="holiday-warning"' not in closed.content.decode()
+
+
+def _refused_course_page(client, web):
+    """The course page of a plan preferring Mondays and Wednesdays, with a review date its course
+    cannot end by on those days (Mon 16 Mar): refused, with the nearest courses that fit, the first
+    from Mon 2 Mar on any open day (from Tue 3 Mar when the site is closed on the 2nd)."""
+    plan = _new_plan(web)
+    plan.review_date = dt.date(2026, 3, 16)
+    plan.preferred_weekdays = [0, 2]
+    plan.save(update_fields=["review_date", "preferred_weekdays"])
+    login(client, web.desk.user)
+    response = client.post(reverse("web:book-course", args=[plan.pk]), {"start_date": HOLIDAY.isoformat()})
+    assert response.status_code == 409
+    return response
+
+
+def test_the_nearest_courses_that_fit_say_which_run_over_a_public_holiday(client, texas):
+    response = _refused_course_page(client, texas)
+    zone = texas.clinic.site.zone
+    alternatives = response.context["alternatives"]
+    assert alternatives
+    over = [alt for alt in alternatives if HOLIDAY in {local.astimezone(zone).date() for local in alt["starts"]}]
+    assert over, "an alternative is expected to offer a session on the holiday (placement is unchanged)"
+    for alt in alternatives:
+        expected = ["Texas Independence Day"] if alt in over else []
+        assert [holiday.name for holiday in alt["holidays"]] == expected
+    text = response.content.decode()
+    assert text.count('data-testid="alternative-holiday"') == len(over)
+    # One notice for the day, however many alternatives run over it; the desk cannot close the site.
+    assert text.count(NOTICE) == 1
+    assert reverse("web:site-holidays") not in text
+
+
+def test_the_nearest_courses_say_nothing_of_a_holiday_the_site_is_closed_for(client, texas):
+    _close_all_day(texas.clinic.site, HOLIDAY)
+    response = _refused_course_page(client, texas)
+    assert response.context["alternatives"]
+    assert all(not alt["holidays"] for alt in response.context["alternatives"])
+    assert "public holiday" not in response.content.decode()
