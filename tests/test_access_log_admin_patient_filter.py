@@ -12,6 +12,7 @@ from django.test import Client
 from tests.sqlite_shell import run_on_sqlite
 
 LIST = "/admin/clinic/accesslog/"
+PATIENT_INDEX = "clinic_accesslog_patient_ids_gin"
 
 
 def filter_scenario() -> dict:
@@ -91,6 +92,34 @@ def test_the_access_log_filters_by_patient_on_postgresql():
 
     assert connection.vendor == "postgresql"
     _check(filter_scenario())
+
+
+@pytest.mark.django_db
+def test_the_patient_filter_can_use_an_index_on_postgresql():
+    # The log gains a row per request, so a look-up by patient must not read all of it: the filter's
+    # jsonb containment (`@>`) is served by a GIN index on `patient_ids` (jsonb_path_ops). With
+    # sequential scans priced out, PostgreSQL's plan for the filter's own condition names the index
+    # (unordered: the list's newest-first order may also be read from the index on `at`).
+    from django.db import connection, transaction
+
+    from clinic.audit import access_log_naming_patient
+    from clinic.models import AccessLog
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'clinic_accesslog' AND indexname = %s", [PATIENT_INDEX]
+        )
+        assert [row[0] for row in cursor.fetchall()] == [
+            f"CREATE INDEX {PATIENT_INDEX} ON public.clinic_accesslog USING gin (patient_ids jsonb_path_ops)"
+        ]
+    AccessLog.objects.bulk_create(AccessLog(method="GET", path="/", patient_ids=[n, n + 1]) for n in range(200))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("ANALYZE clinic_accesslog")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        rows = access_log_naming_patient(AccessLog.objects.order_by(), 7)
+        plan = rows.explain()
+        assert sorted(row.patient_ids for row in rows) == [[6, 7], [7, 8]]
+    assert f"Bitmap Index Scan on {PATIENT_INDEX}" in plan, plan
 
 
 @pytest.mark.django_db

@@ -254,7 +254,7 @@ def test_a_nul_in_the_username_is_refused_by_the_form_not_a_500(client, personas
         "/login/", {"username": f"{user.username}\x00", "password": PASSWORD}, HTTP_USER_AGENT=NUL_USER_AGENT
     )
     assert response.status_code == 200
-    assert b"Null characters are not allowed" in response.content
+    assert b"Username contains a character that is not allowed (a null character)" in response.content
     assert "_auth_user_id" not in client.session
 
 

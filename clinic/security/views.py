@@ -31,6 +31,7 @@ from django_otp import login as otp_login
 from knox.models import AuthToken
 
 from clinic.security.authentication import client_ip
+from clinic.security.forms import ChangePasswordForm, NewPasswordForm, ResetLinkForm, SignInForm
 from clinic.security.lockout import lockout_response
 from clinic.security.password_reset import (
     RESET_WINDOW_SECONDS,
@@ -57,6 +58,7 @@ class ClinicLoginView(LoginView):
     """Django's login, except that a user with an authenticator is only signed in after the code."""
 
     redirect_authenticated_user = True
+    form_class = SignInForm
 
     def form_valid(self, form):
         user = form.get_user()
@@ -119,6 +121,7 @@ class ClinicPasswordChangeView(PasswordChangeView):
 
     template_name = "registration/password_change.html"
     success_url = reverse_lazy("account")
+    form_class = ChangePasswordForm
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -167,6 +170,7 @@ class ClinicPasswordResetView(PasswordResetView):
 
     template_name = "registration/password_reset_form.html"
     success_url = reverse_lazy("password-reset-sent")
+    form_class = ResetLinkForm
 
     def form_valid(self, form):
         from clinic.security.tasks import password_reset_send
@@ -199,6 +203,7 @@ class ClinicPasswordResetConfirmView(PasswordResetConfirmView):
 
     template_name = "registration/password_reset_confirm.html"
     success_url = reverse_lazy("password-reset-complete")
+    form_class = NewPasswordForm
     token_generator = reset_token_generator  # bound to the address the link went to
 
     def get_user(self, uidb64):

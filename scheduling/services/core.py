@@ -154,33 +154,38 @@ _REMINDER_INPUTS = ("reminder_consent", "email", "mobile_phone", "preferred_chan
 
 
 def lock_for_booking(*, nurse_ids: Sequence[int], patient: Patient) -> None:
-    """Lock the nurses and the patient in one order, and read again, under the lock, what the
+    """Lock the patient, then the nurses (by id), and read again, under the lock, what the
     patient's reminders are planned from (with the home site's zone, theirs when they name none):
     a consent or a detail saved while the booking ran was planned for the sessions booked so far
     (`reminders_resume`, `reminders_replan`), not this one, so this booking must plan from the
-    saved values, not from its copy read before the lock."""
+    saved values, not from its copy read before the lock.
+
+    Patient first, as everywhere: a course, a plan's change and a cancellation's re-booking lock
+    the plan with its patient (PLAN_AND_PATIENT_ROWS) before they know their nurses; taking the
+    nurse first here deadlocked a single session against a course booked for the same patient."""
     nurses = sorted(set(nurse_ids))
     if len(nurses) == 1 and connection.vendor == "postgresql":
-        # One statement, same order: the single row of the join locks the nurse, then the patient.
+        # One statement, same order: the single row of the join locks the patient, then the nurse
+        # (PostgreSQL locks a row's tables in the order FOR UPDATE OF names them).
         columns = ", ".join(f"p.{_patient_field(name).column}" for name in _REMINDER_INPUTS)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT {columns}, hs.time_zone FROM clinic_staffmember s, patients_patient p"  # noqa: S608
-                " JOIN clinic_site hs ON hs.id = p.home_site_id"
-                " WHERE s.id = %s AND p.id = %s FOR UPDATE OF s, p",
-                [nurses[0], patient.pk],
+                f"SELECT {columns}, hs.time_zone FROM patients_patient p"  # noqa: S608
+                " JOIN clinic_site hs ON hs.id = p.home_site_id, clinic_staffmember s"
+                " WHERE p.id = %s AND s.id = %s FOR UPDATE OF p, s",
+                [patient.pk, nurses[0]],
             )
             row = cursor.fetchone()
         if row is not None:
             _reminder_inputs_read(patient, row)
             return
-    list(StaffMember.objects.select_for_update().filter(pk__in=nurses).order_by("pk").values_list("pk"))
     row = (
         Patient.objects.select_for_update(of=("self",))
         .filter(pk=patient.pk)
         .values_list(*_REMINDER_INPUTS, "home_site__time_zone")
         .first()
     )
+    list(StaffMember.objects.select_for_update().filter(pk__in=nurses).order_by("pk").values_list("pk"))
     if row is not None:
         _reminder_inputs_read(patient, row, converted=True)
 
