@@ -19,6 +19,7 @@ import redis
 import time_machine
 
 from tests import clock, factories
+from tests.browser_event_loop import playwright, pytest_runtest_protocol  # noqa: F401  (fixture, hook)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
