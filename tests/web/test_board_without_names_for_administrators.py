@@ -14,13 +14,13 @@ from tests.web.conftest import NOW, login
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("page", ["board", "print", "week"])
-def test_an_administrator_sees_the_sessions_but_not_who_they_are_for(client, web, page):
+@pytest.mark.parametrize("page_name", ["board", "print", "week"])
+def test_an_administrator_sees_the_sessions_but_not_who_they_are_for(client, web, page_name):
     session = web.sessions_a[0]
     appointment_cancel(appointment=web.sessions_a[1], actor=web.desk.user, reason="Flu and fever", now=NOW)
     day = session.starts_at.astimezone(web.clinic.site.zone).date().isoformat()
     url = (
-        reverse("web:week" if page == "week" else "web:board") + f"?day={day}" + ("&print=1" if page == "print" else "")
+        reverse("web:week" if page_name == "week" else "web:board") + f"?day={day}" + ("&print=1" if page_name == "print" else "")
     )
     login(client, web.admin.user)
     shown = client.get(url).content.decode()
@@ -42,15 +42,15 @@ def test_an_administrator_does_not_read_why_a_session_was_cancelled(client, web)
     assert "Flu and fever" in client.get(reverse("web:board") + f"?day={day}").content.decode()
 
 
-@pytest.mark.parametrize("page", ["board", "print"])
-def test_an_administrator_is_told_a_ride_home_is_recorded_but_not_who_drives(client, web, page):
+@pytest.mark.parametrize("page_name", ["board", "print"])
+def test_an_administrator_is_told_a_ride_home_is_recorded_but_not_who_drives(client, web, page_name):
     """The escort (the patient's usual driver, or the session's ride) is a name from the patient's
     record, often the family's: the desk reads it, an administrator only that there is one."""
     session = web.sessions_a[0]
     web.patient_a.escort_name = "Tom Archer (husband)"
     web.patient_a.save()
     day = session.starts_at.astimezone(web.clinic.site.zone).date().isoformat()
-    url = reverse("web:board") + f"?day={day}" + ("&print=1" if page == "print" else "")
+    url = reverse("web:board") + f"?day={day}" + ("&print=1" if page_name == "print" else "")
     login(client, web.desk.user)
     assert "Tom Archer" in client.get(url).content.decode()
     client.logout()

@@ -37,36 +37,36 @@ def _user(web, persona: str):
     return getattr(web, persona).user
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page_name", PAGES)
 @pytest.mark.parametrize("persona", PERSONAS)
-def test_each_staff_role_gets_the_manager_pages_only_if_its_role_may(client, web, page, persona):
+def test_each_staff_role_gets_the_manager_pages_only_if_its_role_may(client, web, page_name, persona):
     login(client, _user(web, persona))
 
-    response = client.get(reverse(page))
+    response = client.get(reverse(page_name))
 
-    assert response.status_code == (200 if persona in ALLOWED[page] else 403)
+    assert response.status_code == (200 if persona in ALLOWED[page_name] else 403)
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_patients_are_refused_and_visitors_sent_to_log_in(client, web, page):
-    response = client.get(reverse(page))
+@pytest.mark.parametrize("page_name", PAGES)
+def test_patients_are_refused_and_visitors_sent_to_log_in(client, web, page_name):
+    response = client.get(reverse(page_name))
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
 
     login(client, web.patient_a.user)
-    assert client.get(reverse(page)).status_code == 403
-    if page == "web:day-template":
-        assert client.post(reverse(page)).status_code == 403
+    assert client.get(reverse(page_name)).status_code == 403
+    if page_name == "web:day-template":
+        assert client.post(reverse(page_name)).status_code == 403
         assert not DayTemplate.objects.exists()
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_another_sites_page_is_not_found(client, web, page):
+@pytest.mark.parametrize("page_name", PAGES)
+def test_another_sites_page_is_not_found(client, web, page_name):
     other = SiteFactory()
     login(client, web.admin.user)
 
-    assert client.get(reverse(page) + f"?site={other.pk}").status_code == 404
-    if page == "web:day-template":
-        assert client.post(reverse(page), {"site": other.pk}).status_code == 404
+    assert client.get(reverse(page_name) + f"?site={other.pk}").status_code == 404
+    if page_name == "web:day-template":
+        assert client.post(reverse(page_name), {"site": other.pk}).status_code == 404
         assert not DayTemplate.objects.exists()
 
 

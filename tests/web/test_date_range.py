@@ -38,19 +38,19 @@ def test_the_patient_change_the_time_page_refuses_far_future_days(client, web):
     assert "between 2000-01-01 and 2100-12-31" in response.content.decode()
 
 
-@pytest.mark.parametrize("page", ["web:board", "web:week"])
+@pytest.mark.parametrize("page_name", ["web:board", "web:week"])
 @pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "1999-12-31", "2101-01-01"])
-def test_board_and_week_answer_400_for_a_day_out_of_range(client, web, page, day):
+def test_board_and_week_answer_400_for_a_day_out_of_range(client, web, page_name, day):
     login(client, web.desk.user)
-    response = client.get(reverse(page), {"day": day})
+    response = client.get(reverse(page_name), {"day": day})
     assert response.status_code == 400
 
 
-@pytest.mark.parametrize("page", ["web:board", "web:week"])
-def test_board_and_week_still_take_a_day_in_range(client, web, page):
+@pytest.mark.parametrize("page_name", ["web:board", "web:week"])
+def test_board_and_week_still_take_a_day_in_range(client, web, page_name):
     login(client, web.desk.user)
-    assert client.get(reverse(page), {"day": "2026-03-04"}).status_code == 200
-    assert client.get(reverse(page), {"day": ""}).status_code == 200  # empty: today
+    assert client.get(reverse(page_name), {"day": "2026-03-04"}).status_code == 200
+    assert client.get(reverse(page_name), {"day": ""}).status_code == 200  # empty: today
 
 
 def test_a_far_future_free_gap_on_the_board_is_ignored(client, web):

@@ -45,17 +45,17 @@ def _count(client, url: str) -> int:
 
 
 @pytest.mark.parametrize(
-    ("page", "limit"),
+    ("page_name", "limit"),
     [("board", BOARD_QUERIES), ("week", WEEK_QUERIES), ("search", SEARCH_QUERIES), ("chart", CHART_QUERIES)],
 )
-def test_staff_pages_keep_a_fixed_number_of_queries(client, web, page, limit, django_assert_max_num_queries):
+def test_staff_pages_keep_a_fixed_number_of_queries(client, web, page_name, limit, django_assert_max_num_queries):
     url = {
         "board": reverse("web:board") + "?day=2026-03-02",
         "week": reverse("web:week") + "?day=2026-03-02",
         "search": reverse("web:patient-search") + "?q=Archer",
         "chart": reverse("web:patient", args=[web.patient_a.pk]),
-    }[page]
-    user = web.prescriber.user if page == "chart" else web.desk.user
+    }[page_name]
+    user = web.prescriber.user if page_name == "chart" else web.desk.user
     login(client, user)
     _count(client, url)  # a hot read's first use in the process prepares its statement (PREPARE, then EXECUTE)
     few = _count(client, url)
