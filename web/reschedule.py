@@ -25,7 +25,7 @@ from clinic.form_fields import RefusesControlCharacters
 from clinic.public_holidays import unclosed_public_holidays
 from patients.models import Patient
 from scheduling.engine.wallclock import local_day
-from scheduling.errors import NotEligible
+from scheduling.errors import InvalidInput, InvalidState, NotEligible, PlanRuleBroken
 from scheduling.forms import DayRangeForm
 from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus
 from scheduling.selectors import patient_appointments
@@ -33,9 +33,14 @@ from scheduling.services import appointment_move
 from scheduling.services.appointments import require_screening_for_session
 from scheduling.services.slot_finder import MAX_DAYS, find_free_slots
 from web.access import patient_required
-from web.common import describe, session_label, slot_choice
+from web.common import ServiceProblem, describe, session_label, slot_choice
 
 DEFAULT_DAYS = 7
+
+# What a patient is told when the booking service refuses the time for any reason of the clinic's
+# (a chair or nurse taken, a closure, opening hours): the service's words name the clinic's
+# internal reasons (a closure's), which are for staff.
+TIME_NO_LONGER_FREE = "That time is no longer free; please choose another."
 
 
 class RescheduleSearchForm(DayRangeForm):
@@ -127,7 +132,7 @@ def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
                     context["needs_the_clinic"] = True
                     return _render(request, patient, context, status=409)
                 except DomainError as exc:
-                    context["problem"] = describe(exc)
+                    context["problem"] = patient_problem(exc)
                     status = 409
                 else:
                     zone = patient.zone
@@ -181,6 +186,17 @@ def reschedule(request: HttpRequest, appointment_id: int) -> HttpResponse:
         context["preselect"] = picked[0] if picked else (suggested.start if suggested else None)
     context.update(search=search, pick=pick, days=days)
     return _render(request, patient, context, status=status)
+
+
+def patient_problem(exc: DomainError) -> ServiceProblem:
+    """A refused move in the patient's words. The session's own state (cancelled meanwhile, inside
+    the notice period) and their own course's spacing are said as the service says them; anything
+    else (a booking conflict, a closure and its reason) only as a time no longer free."""
+    if isinstance(exc, PlanRuleBroken):
+        return describe(exc)
+    if isinstance(exc, (InvalidState, InvalidInput)):
+        return ServiceProblem(message=exc.message, items=[])
+    return ServiceProblem(message=TIME_NO_LONGER_FREE, items=[])
 
 
 def _screening_allows_a_new_time(appointment: Appointment, *, patient: Patient, now: dt.datetime) -> bool:

@@ -115,14 +115,36 @@ class NoShowSerializer(api_fields.StrictSerializer):
     )
 
 
+# A patient's own cancel is answered as the portal answers it: the course's outcome (what the round
+# now misses, the flag raised for the clinician and its words, which are the flag's reason) is the
+# clinicians' (clinic.permissions.FIELD_READERS: plan.needs_attention, plan.attention_reason).
+PATIENT_COURSE_SUMMARY = "Your session is cancelled. The clinic will contact you to rebook."
+PATIENT_COURSE_OUTCOME: dict[str, object] = {
+    "summary": PATIENT_COURSE_SUMMARY,
+    "short_by": None,
+    "rebooked": [],
+    "replacement_starts_at": None,
+    "plan_flagged": None,
+}
+
+
 class CourseOutcomeSerializer(serializers.Serializer):
-    summary = serializers.CharField(help_text="What the cancellation did to the course, in words.")
-    short_by = serializers.IntegerField(help_text="Induction sessions the round is now missing.")
-    rebooked = serializers.ListField(child=serializers.DictField(), help_text="Replacements booked (only when asked).")
-    replacement_starts_at = serializers.DateTimeField(
-        allow_null=True, help_text="The first replacement that would fit."
+    summary = serializers.CharField(
+        help_text="What the cancellation did to the course, in words; to a patient, only that the clinic "
+        "will contact them."
     )
-    plan_flagged = serializers.BooleanField()
+    short_by = serializers.IntegerField(
+        allow_null=True, help_text="Induction sessions the round is now missing; null in a patient's answer."
+    )
+    rebooked = serializers.ListField(
+        child=serializers.DictField(), help_text="Replacements booked (only when asked; never for a patient)."
+    )
+    replacement_starts_at = serializers.DateTimeField(
+        allow_null=True, help_text="The first replacement that would fit; null in a patient's answer."
+    )
+    plan_flagged = serializers.BooleanField(
+        allow_null=True, help_text="The plan is flagged for the clinician; null in a patient's answer."
+    )
 
 
 class CancelResultSerializer(AppointmentSerializer):
@@ -202,11 +224,13 @@ class AppointmentViewSet(ClinicAPIMixin, mixins.ListModelMixin, mixins.RetrieveM
         return Response(self.get_serializer(fresh).data, status=code)
 
     def _course_answer(self, outcome: services.CancelOutcome) -> Response:
-        """A lost session (cancelled, no-show) with what it did to the course; the ETag is the
-        session's own (its representation without the course's outcome)."""
+        """A lost session (cancelled, no-show) with what it did to the course (to a patient, only that
+        the clinic will contact them); the ETag is the session's own (its representation without the
+        course's outcome)."""
         fresh = self.get_queryset().get(pk=outcome.appointment.pk)
         tag = representation_etag(self.representation(fresh))
-        fresh.course_outcome = outcome.as_dict()
+        # A patient is told what the portal tells them (PATIENT_COURSE_OUTCOME), never the flag.
+        fresh.course_outcome = dict(PATIENT_COURSE_OUTCOME) if self.actor.is_patient else outcome.as_dict()
         return Response(
             CancelResultSerializer(fresh, context=self.get_serializer_context()).data, headers={"ETag": tag}
         )

@@ -624,6 +624,7 @@ def _message_offer(offer: WaitlistOffer, *, now: dt.datetime) -> None:
 # --- accepting ---
 
 
+NO_LONGER_BOOKABLE = "Sorry, this session can no longer be booked. You stay on the waitlist."
 NEEDS_THE_CLINIC = (
     "This session cannot be booked online: the clinic needs to speak with you first. You stay on the waitlist."
 )
@@ -720,11 +721,14 @@ def waitlist_offer_accept(*, offer: WaitlistOffer, actor: AbstractBaseUser | Non
             raise OfferNeedsTheClinic(NEEDS_THE_CLINIC) from None
         raise
     except SchedulingError as exc:
-        # Booked from the desk, or the patient's diary changed: the chair is no longer theirs to take.
-        raise OfferTaken(
-            f"Sorry, this session can no longer be booked ({exc.message.removeprefix('Not booked: ').rstrip('.')}). "
-            "You stay on the waitlist."
-        ) from exc
+        # Booked from the desk, closed, or the patient's diary changed: the chair is no longer theirs
+        # to take. The desk is told why; the patient on the accept link, which needs no login, is
+        # not (the refusal can name a closure's internal reason), and the log keeps it for the clinic.
+        why = exc.message.removeprefix("Not booked: ").rstrip(".")
+        if actor is None:
+            logger.info("Waitlist offer %s could not be booked on its accept link (%s): %s", mine.pk, exc.code, why)
+            raise OfferTaken(NO_LONGER_BOOKABLE) from exc
+        raise OfferTaken(f"Sorry, this session can no longer be booked ({why}). You stay on the waitlist.") from exc
     mine.status, mine.booked, mine.accepted_at = WaitlistOfferStatus.ACCEPTED, booked, now
     mine.accepted_by = acting_user(actor)
     save_with_history(
