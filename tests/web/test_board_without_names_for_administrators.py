@@ -20,7 +20,9 @@ def test_an_administrator_sees_the_sessions_but_not_who_they_are_for(client, web
     appointment_cancel(appointment=web.sessions_a[1], actor=web.desk.user, reason="Flu and fever", now=NOW)
     day = session.starts_at.astimezone(web.clinic.site.zone).date().isoformat()
     url = (
-        reverse("web:week" if page_name == "week" else "web:board") + f"?day={day}" + ("&print=1" if page_name == "print" else "")
+        reverse("web:week" if page_name == "week" else "web:board")
+        + f"?day={day}"
+        + ("&print=1" if page_name == "print" else "")
     )
     login(client, web.admin.user)
     shown = client.get(url).content.decode()
