@@ -106,6 +106,9 @@ FIELD_READERS: dict[str, dict[str, frozenset[str]]] = {
         "notes": CLINICIANS,  # clinical notes of the session
         "rule_override_reason": CLINICIANS,  # holds clinical reasons ("BP 150/95 accepted")
     },
+    # A controlled-substance log line's reason: why an infusion was stopped early or given by another
+    # route, why a line was corrected. Clinical text; the register shows others that one was recorded.
+    "cs_entry": {"reason": CLINICIANS},
 }
 
 

@@ -4,6 +4,7 @@ through the session page or the API, and the log is never changed)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import admin
@@ -95,7 +96,10 @@ class RecoveryAdmin(ClinicalAdminMixin, ReadOnlyAdmin, HistoryAdmin):
 @admin.register(ControlledSubstanceEntry)
 class ControlledSubstanceEntryAdmin(ClinicalAdminMixin, ReadOnlyAdmin):
     """The register: for the roles its page and API show it to (clinicians, clinic administrators
-    for the audit), not the front desk."""
+    for the audit), not the front desk. A line's reason is clinical text: the others see whether
+    one was recorded, not the words (FIELD_READERS["cs_entry"], as on the page and the API)."""
+
+    visibility_kind = "cs_entry"
 
     list_display = [
         "pk",
@@ -114,3 +118,13 @@ class ControlledSubstanceEntryAdmin(ClinicalAdminMixin, ReadOnlyAdmin):
 
     def _refused(self, request: HttpRequest) -> bool:
         return admin_role(request) not in CLINICIANS | ADMINS
+
+    def get_list_display(self, request: HttpRequest) -> Sequence[Any]:
+        shown = list(super().get_list_display(request))
+        if "reason" in self._hidden(request):
+            shown.append("reason_recorded")
+        return shown
+
+    @admin.display(description="reason recorded (clinicians only)", boolean=True)
+    def reason_recorded(self, entry: ControlledSubstanceEntry) -> bool:
+        return bool(entry.reason)

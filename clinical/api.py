@@ -13,7 +13,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -22,7 +22,7 @@ from clinic import api_fields
 from clinic.api import ClinicAPIMixin
 from clinic.audit import patient_ids_of, patients_shown
 from clinic.models import Role, Route, Site, StaffMember
-from clinic.permissions import ADMINS, CLINICIANS, PRESCRIBERS, scope_serializer, scope_to_actor
+from clinic.permissions import ADMINS, CLINICIANS, PRESCRIBERS, FieldVisibilityMixin, scope_serializer, scope_to_actor
 from clinical import selectors, services
 from clinical.models import (
     Administration,
@@ -149,9 +149,20 @@ class RecoveryInputSerializer(api_fields.StrictSerializer):
     )
 
 
-class LogEntrySerializer(serializers.ModelSerializer):
+class LogEntrySerializer(FieldVisibilityMixin, serializers.ModelSerializer):
+    """A log line. Its `reason` is clinical text, null for the roles that may not read it
+    (clinic.permissions.FIELD_READERS["cs_entry"]); `reason_recorded` tells everyone that one was kept."""
+
+    visibility_kind = "cs_entry"
     patient_name = serializers.CharField(source="patient.full_name", read_only=True)
     given_by_name = serializers.CharField(source="given_by.display_name", read_only=True)
+    reason_recorded = serializers.SerializerMethodField(
+        help_text="Whether the line carries a reason (its text, `reason`, is for clinicians only)."
+    )
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_reason_recorded(self, entry: ControlledSubstanceEntry) -> bool:
+        return bool(entry.reason)
 
     class Meta:
         model = ControlledSubstanceEntry
@@ -159,6 +170,7 @@ class LogEntrySerializer(serializers.ModelSerializer):
             "id",
             "corrects",
             "reason",
+            "reason_recorded",
             "appointment",
             "patient",
             "patient_name",
@@ -240,7 +252,7 @@ class SessionRecordViewSet(ClinicAPIMixin, viewsets.GenericViewSet):
     @extend_schema(summary="A session's clinical record: vitals, hold reasons, administration, recovery")
     def retrieve(self, request, pk=None):
         record = selectors.session_record(appointment=self.get_object())
-        return Response(SessionRecordSerializer(record).data)
+        return Response(SessionRecordSerializer(record, context={"role": self.actor.role}).data)
 
     @extend_schema(
         summary="Record vital signs (pre-infusion or recovery)",
@@ -309,6 +321,9 @@ class ControlledSubstanceLogViewSet(ClinicAPIMixin, mixins.ListModelMixin, views
     access = {"list": CLINICIANS | ADMINS, "export": CLINICIANS | ADMINS, "correct": CLINICIANS}
     error_codes = {"correct": ("409",)}
 
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "role": self.actor.role}  # who reads a line's reason
+
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ControlledSubstanceEntry.objects.none()
@@ -329,7 +344,7 @@ class ControlledSubstanceLogViewSet(ClinicAPIMixin, mixins.ListModelMixin, views
     def export(self, request):
         entries = list(self.get_queryset())
         patients_shown(request, patient_ids_of(entries))
-        body = selectors.controlled_substance_csv(entries)
+        body = selectors.controlled_substance_csv(entries, role=self.actor.role)
         response = HttpResponse(body, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="controlled-substance-log.csv"'
         return response
@@ -348,7 +363,9 @@ class ControlledSubstanceLogViewSet(ClinicAPIMixin, mixins.ListModelMixin, views
         patients_shown(request, [entry.patient_id])
         data = self._valid(CorrectionInputSerializer)
         correction = services.controlled_substance_correct(entry=entry, actor=request.user, now=timezone.now(), **data)
-        return Response(LogEntrySerializer(correction).data, status=status.HTTP_201_CREATED)
+        return Response(
+            LogEntrySerializer(correction, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED
+        )
 
     def _valid(self, serializer_class) -> dict:
         return self.scoped_input(serializer_class)

@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from clinic.models import MAX_SHIFT_LENGTH, Chair, Closure, Role, Shift, Site, StaffMember
+from clinic.permissions import may_see_field
 from clinic.spreadsheet import csv_text
 from clinical.models import Administration, ControlledSubstanceEntry, Recovery, SideEffect, StartClearance, VitalSigns
 from clinical.services import NO_PRE_VITALS, completion_missing, start_hold_reasons, thresholds_for
@@ -78,8 +79,26 @@ CSV_COLUMNS = [
 ]
 
 
-def controlled_substance_csv(entries: Iterable[ControlledSubstanceEntry]) -> str:
-    """`entries` as `controlled_substance_log` reads them (with `corrected_by_id`)."""
+# What the register shows, in place of a line's reason, to a role that may not read it
+# (clinic.permissions.FIELD_READERS["cs_entry"]): the audit still sees that one was recorded.
+REASON_WITHHELD = "reason recorded (clinicians only)"
+
+
+def reads_log_reasons(role: str | None) -> bool:
+    """Whether `role` reads the clinical text of a log line's reason (the page, CSV and API alike)."""
+    return may_see_field(role, "cs_entry", "reason")
+
+
+def shown_reason(entry: ControlledSubstanceEntry, *, role: str | None) -> str:
+    """A line's reason as `role` may read it: the text, REASON_WITHHELD, or "" for none."""
+    if not entry.reason or reads_log_reasons(role):
+        return entry.reason
+    return REASON_WITHHELD
+
+
+def controlled_substance_csv(entries: Iterable[ControlledSubstanceEntry], *, role: str | None) -> str:
+    """`entries` as `controlled_substance_log` reads them (with `corrected_by_id`), for `role`: a
+    line's reason is written only for the roles that read it (shown_reason)."""
     rows = (
         [
             e.pk,
@@ -96,7 +115,7 @@ def controlled_substance_csv(entries: Iterable[ControlledSubstanceEntry]) -> str
             e.lot_number,
             e.given_by.display_name,
             e.recorded_by.get_full_name() or e.recorded_by.get_username(),
-            e.reason,
+            shown_reason(e, role=role),
         ]
         for e in entries
     )

@@ -217,6 +217,9 @@ def controlled_substance_log(request: HttpRequest) -> HttpResponse:
             "cut": total > len(entries),
             "query": request.GET.urlencode(),
             "nav": "cs-log",
+            # A line's reason is clinical text: others see that one was recorded (FIELD_READERS).
+            "reads_reason": selectors.reads_log_reasons(request.staff.role),  # type: ignore[attr-defined]
+            "reason_withheld": selectors.REASON_WITHHELD,
         },
         status=400 if filters is None else 200,
     )
@@ -234,6 +237,7 @@ def controlled_substance_csv(request: HttpRequest) -> HttpResponse:
         )
     entries = list(_log_rows(request, filters))
     patients_shown(request, patient_ids_of(entries))
-    response = HttpResponse(selectors.controlled_substance_csv(entries), content_type="text/csv; charset=utf-8")
+    body = selectors.controlled_substance_csv(entries, role=request.staff.role)  # type: ignore[attr-defined]
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="controlled-substance-log.csv"'
     return response

@@ -135,10 +135,17 @@ def test_the_csv_export_and_a_correction_through_the_api(ward, at_chair):
     response = ward.client("clinic_admin").get(f"{V1}/controlled-substance-log/export/")
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    # The correction's reason is clinical text: the administrator's export says one was recorded.
     assert [(r["total_mg"], r["corrects"], r["reason"]) for r in rows] == [
         ("35.00", "", ""),
-        ("34.00", str(entry.pk), "Pump log"),
+        ("34.00", str(entry.pk), "reason recorded (clinicians only)"),
     ]
+    rows = list(
+        csv.DictReader(
+            io.StringIO(ward.client("prescriber").get(f"{V1}/controlled-substance-log/export/").content.decode())
+        )
+    )
+    assert [r["reason"] for r in rows] == ["", "Pump log"]
 
 
 # --- Pages ----------------------------------------------------------------------------------

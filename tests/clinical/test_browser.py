@@ -15,6 +15,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from clinic.models import Role
+from clinical import services as clinical
 from clinical.models import ControlledSubstanceEntry
 from scheduling.models import AppointmentStatus
 from tests.clinical_helpers import record_administration
@@ -126,3 +127,41 @@ def test_nurse_corrects_a_controlled_substance_log_line_from_the_log(page: Page,
     expect(page.get_by_role("link", name=f"Correct entry #{entry.pk}")).to_have_count(0)
     expect(page.get_by_role("link", name=f"Correct entry #{correction.pk}")).to_be_visible()
     shoot(page, "clinical-04-nurse-corrected-a-log-line")
+
+
+def test_a_clinic_administrator_reads_the_log_with_each_reason_marked_not_shown(page: Page, live_server):
+    """A line's reason is clinical text (FIELD_READERS["cs_entry"]): the administrator auditing the
+    register sees the line, what it corrects and that a reason was recorded, not the words."""
+    site = SiteFactory(name="Riverside Infusion Center", time_zone="America/New_York")
+    chair = ChairFactory(site=site, name="Chair 1")
+    nurse = StaffFactory(
+        role=Role.NURSE, sites=[site], user=UserFactory(username="nurse_nora", first_name="Nora", last_name="Quinn")
+    )
+    StaffFactory(
+        role=Role.CLINIC_ADMIN, sites=[site], user=UserFactory(username="admin_ada", first_name="Ada", last_name="Park")
+    )
+    patient = PatientFactory(first_name="Grace", last_name="Whitfield", home_site=site, escort_name="Chris Whitfield")
+    now = timezone.now()
+    session = AppointmentFactory(
+        patient=patient,
+        chair=chair,
+        nurse=nurse,
+        starts_at=now - dt.timedelta(minutes=60),
+        status=AppointmentStatus.CHECKED_IN,
+        checked_in_at=now - dt.timedelta(minutes=70),
+    )
+    entry = record_administration(session, nurse.user, start=now - dt.timedelta(minutes=55)).log_entries.get()
+    reason = "Stopped early: BP 182/110, severe dissociation"
+    correction = clinical.controlled_substance_correct(
+        entry=entry, lot_number="LOT-TEST-2", reason=reason, actor=nurse.user, now=now
+    )
+
+    log_in(page, live_server.url, "admin_ada")
+    page.goto(f"{live_server.url}/controlled-substances/")
+    newest = page.get_by_test_id("cs-entry").first
+    expect(newest).to_contain_text(f"corrects #{entry.pk}")
+    expect(newest.get_by_test_id("cs-reason-withheld")).to_have_text("reason recorded (clinicians only)")
+    expect(page.get_by_test_id("cs-corrected-by")).to_have_text(f"corrected by #{correction.pk}")
+    expect(page.get_by_text(reason)).to_have_count(0)
+    expect(page.get_by_role("link", name=f"Correct entry #{correction.pk}")).to_have_count(0)
+    shoot(page, "clinical-05-administrator-log-reason-withheld")

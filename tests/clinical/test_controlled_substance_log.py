@@ -131,7 +131,11 @@ def test_the_csv_lists_entries_and_corrections(ward, entry):
         actor=ward.prescriber.user,
         now=SESSION_START + dt.timedelta(hours=1),
     )
-    rows = list(csv.DictReader(io.StringIO(selectors.controlled_substance_csv(selectors.controlled_substance_log()))))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(selectors.controlled_substance_csv(selectors.controlled_substance_log(), role="nurse"))
+        )
+    )
     assert [(r["entry"], r["corrects"], r["lot_number"], r["total_mg"], r["reason"]) for r in rows] == [
         (str(entry.pk), "", "KX-2231", "40.00", ""),
         (str(entry.pk + 1), str(entry.pk), "KX-2232", "40.00", "Lot misread"),

@@ -133,7 +133,7 @@ def test_the_log_with_its_corrected_by_reads_on_the_embedded_sqlite(tmp_path, tm
 import datetime as dt, json
 from clinical import selectors
 entries = selectors.controlled_substance_log(date_from=dt.date(2026, 3, 1), date_to=dt.date(2026, 3, 2))
-print("RESULT " + json.dumps({"rows": [e.corrected_by_id for e in entries], "csv": selectors.controlled_substance_csv(entries)}))
+print("RESULT " + json.dumps({"rows": [e.corrected_by_id for e in entries], "csv": selectors.controlled_substance_csv(entries, role="nurse")}))
 """
     result = run_on_sqlite(tmp_path, tmp_path_factory, code)
     assert result["rows"] == [] and "corrects,corrected_by," in result["csv"]

@@ -83,7 +83,7 @@ def _rows(text: str) -> list[dict[str, str]]:
 
 
 def test_the_controlled_substance_csv_writes_hostile_values_as_text(ward, hostile_entry):
-    first, correction = _rows(selectors.controlled_substance_csv(selectors.controlled_substance_log()))
+    first, correction = _rows(selectors.controlled_substance_csv(selectors.controlled_substance_log(), role="nurse"))
     assert first["lot_number"] == "'" + HYPERLINK
     assert first["patient"].startswith("'=cmd")
     assert correction["reason"] == "'@SUM(1+1)*cmd|' /C calc'!A0"
