@@ -42,7 +42,7 @@ FIND_DOCUMENTATION = (
     "appointment-resource keeps its reasonCode (`reason` on $hold or $book adds another, the same one twice is "
     "kept once); it is kept as a line 'EHR reason: ...' of "
     "the session's notes and answered as Appointment.reasonCode (its text and its codes; a display goes into "
-    "the text). Answers proposed Appointments, one per chair and free start, never stored: each id is a signed token "
+    "the text), to clinicians only (the session's notes are clinical). Answers proposed Appointments, one per chair and free start, never stored: each id is a signed token "
     "that $hold and $book take as appointment-reference, good for FHIR_PROPOSAL_MAX_AGE_HOURS (default 24) from the "
     "hour it was given out in; an older one answers 410 (details code proposal_expired), and one whose reason is no "
     "longer kept, or is not the one it was found with, answers 404 (find_reason_gone, find_reason_mismatch): $find "
@@ -63,8 +63,10 @@ HOLD_DOCUMENTATION = (
     "extension urn:clinic-scheduler:fhir:hold-expires). A time no longer free answers OperationOutcome 409 "
     "conflict. Repeating appointment-reference holds several (a course) all or nothing. A proposal you hold already "
     "answers 409 conflict (details code already_held) naming the hold (Appointment/<id>, until when) to $book; "
-    "one another user holds answers 409 (held_by_another_user). The reason $find was given "
-    "and reason (as $find's) are kept on each held session and answered as reasonCode. The only other parameter "
+    "one another user holds answers 409 (held_by_another_user); one whose patient, site or chair you cannot reach "
+    "answers 404 first, as $book does. The reason $find was given "
+    "and reason (as $find's) are kept on each held session and answered as reasonCode (to clinicians). The only "
+    "other parameter "
     "is reason; any other name answers 400 listing the accepted ones. " + IDEMPOTENCY_DOCUMENTATION
 )
 BOOK_DOCUMENTATION = (
@@ -80,7 +82,9 @@ BOOK_DOCUMENTATION = (
     "comment is kept in the booked or moved session's notes and answered as Appointment.comment; reason (as "
     "$find's), the reason a proposal booked by reference was found with, and an appointment-resource's "
     "reasonCode are kept there too and answered as reasonCode; a proposal sent back as appointment-resource keeps "
-    "its own reasonCode if it has one, else the reason its id was found with. A new "
+    "its own reasonCode if it has one, else the reason its id was found with. Appointment.comment and reasonCode "
+    "come from the session's notes, which only clinicians read (as in the REST API): a patient and the front "
+    "desk read Appointments without them. A new "
     "appointment-resource (no id) answers 201 Created with Location: [base]Appointment/<id>/_history/<versionId> "
     "of the new Appointment (the first one, when several are booked in one call); every other $book (a hold, a "
     "proposal, a move, a cancel) answers 200. Conflicts answer 409 with the reason in OperationOutcome; several "
@@ -196,8 +200,9 @@ def capability_statement(base: str) -> CapabilityStatement:
                 "One per chair. active is the chair's own flag: a chair out of use for a period keeps an active "
                 "Schedule, and its Slots in the period are busy. comment names the periods that close the chair "
                 f"in the next {SCHEDULE_HORIZON_DAYS} days (the chair out of use, its site closed, every site "
-                "closed), each with its reason, on the site's clock (its time zone is named), '(now)' after one "
-                "under way. " + _CONTENT_VERSION
+                "closed), each with its reason for staff (a patient reads the periods without reasons: 'closed', "
+                "'site closed'), on the site's clock (its time zone is named), '(now)' after one under way. A "
+                "patient's copy has its own version. " + _CONTENT_VERSION
             ),
         ),
         _resource(

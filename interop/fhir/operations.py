@@ -27,7 +27,7 @@ from fhir.resources.R4B.parameters import Parameters, ParametersParameter
 from fhir.resources.R4B.patient import Patient as FPatient
 
 from clinic.audit import patients_shown
-from clinic.models import Chair, Role, StaffMember
+from clinic.models import Chair, Role, Site, StaffMember
 from clinic.permissions import works_at
 from interop.fhir import find_reasons, ids
 from interop.fhir import representation as rep
@@ -46,7 +46,7 @@ from interop.fhir.params import (
     row_number,
     zone_of,
 )
-from interop.fhir.resources import KINDS
+from interop.fhir.resources import KINDS, appointments_for
 from interop.fhir.timing import TimingWish, timing_wish
 from patients.models import Patient
 from scheduling.errors import CourseDoesNotFit
@@ -444,6 +444,18 @@ def _reference_text(value: Any, name: str) -> str:
     return text.rpartition("/")[2] if "/" in text else text
 
 
+@dataclasses.dataclass(frozen=True)
+class Reached:
+    """A $find proposal's rows, each one the asker may reach (WriteOperationView.reach)."""
+
+    proposed: ids.Proposed
+    patient: Patient
+    site: Site
+    chair: Chair
+    nurse: StaffMember
+    protocol: Protocol
+
+
 class WriteOperationView(OperationView):
     def proposal(self, token: str, *, now: dt.datetime) -> ids.Proposed:
         # A proposed Appointment from $find, or a free Slot from the Slot search (same token).
@@ -460,11 +472,10 @@ class WriteOperationView(OperationView):
             )
         return proposed
 
-    def book_proposal(
-        self, proposed: ids.Proposed, *, now: dt.datetime, hold_until: dt.datetime | None, patient: Patient | None
-    ) -> Appointment:
-        """Hold or book a $find proposal through the booking service (locks, fresh checks, the
-        database's exclusion constraints): a time no longer free is a 409 conflict."""
+    def reach(self, proposed: ids.Proposed, *, patient: Patient | None) -> Reached:
+        """What a $find proposal names, as the asker may reach it: its patient (or `patient`, the one
+        the request names, for a proposal found without one), site, chair, nurse and protocol; a
+        404 for what they cannot reach, before anything is said about the time itself."""
         if proposed.patient_id:
             if patient is not None and patient.pk != proposed.patient_id:
                 # A proposal found for one patient is never booked for another, nor silently for its
@@ -484,19 +495,30 @@ class WriteOperationView(OperationView):
         protocol = Protocol.objects.filter(pk=proposed.protocol_id).first()
         if not site or chair is None or nurse is None or protocol is None:
             raise FHIRError(404, "not-found", "The proposal names a site, chair, nurse or protocol you cannot reach.")
+        return Reached(proposed, patient, site[0], chair, nurse, protocol)
+
+    def book_proposal(
+        self, proposed: ids.Proposed, *, now: dt.datetime, hold_until: dt.datetime | None, patient: Patient | None
+    ) -> Appointment:
+        """Hold or book a $find proposal through the booking service (locks, fresh checks, the
+        database's exclusion constraints): a time no longer free is a 409 conflict."""
+        return self.book_reached(self.reach(proposed, patient=patient), now=now, hold_until=hold_until)
+
+    def book_reached(self, reached: Reached, *, now: dt.datetime, hold_until: dt.datetime | None) -> Appointment:
+        proposed, patient, protocol = reached.proposed, reached.patient, reached.protocol
         plan = open_plan(patient, protocol)
         if plan is not None and plan.site_id != proposed.site_id:
             plan = None
         self.shown([patient.pk])
         return appointment_book(
             patient=patient,
-            site=site[0],
+            site=reached.site,
             starts_at=proposed.start,
             actor=self.acting_user,
             now=now,
             plan=plan,
-            chair=chair,
-            nurse=nurse,
+            chair=reached.chair,
+            nurse=reached.nurse,
             duration=dt.timedelta(minutes=proposed.minutes),
             route=protocol.route,
             hold_until=hold_until,
@@ -596,16 +618,19 @@ class HoldView(WriteOperationView):
         until = now + dt.timedelta(minutes=settings.FHIR_HOLD_MINUTES)
         proposals = [self.proposal(_reference_text(r, "appointment-reference"), now=now) for r in references]
         found_with = find_reasons.recall(proposals)
+        # Who asks first: a proposal whose patient, site or chair the asker cannot reach is the 404
+        # $book answers, never a word on whether (and until when) its time is held.
+        reached = [self.reach(p, patient=None) for p in proposals]
         # A proposal held already is refused, saying by whom (held_already), before the booking
         # would refuse it for the patient's or the chair's other session.
         holds = _live_holds(proposals, now)
         for p in proposals:
             self.refuse_held(p, holds.get((p.chair_id, p.start)))
         # Several references (a whole course from $find) are held all or nothing.
-        held = [self.book_proposal(p, now=now, hold_until=until, patient=None) for p in proposals]
+        held = [self.book_reached(r, now=now, hold_until=until) for r in reached]
         # Each keeps the reason $find was given (its id names it) and the one given here.
         held = [self.keep_reasons(a, found_with[p.reason_id] + reasons) for a, p in zip(held, proposals, strict=True)]
-        return fhir_response(self.bundle([rep.appointment_resource(a) for a in _fresh(held)]))
+        return fhir_response(self.bundle(appointments_for(_fresh(held), self.actor)))
 
 
 def _live_holds(proposals: list[ids.Proposed], now: dt.datetime) -> dict[tuple[int, dt.datetime], Appointment]:
@@ -685,7 +710,7 @@ class BookView(WriteOperationView):
                 for a in booked
             ]
         fresh = _fresh(booked)
-        bundle = self.bundle([rep.appointment_resource(a) for a in fresh])
+        bundle = self.bundle(appointments_for(fresh, self.actor))
         first_new = next((a for a in fresh if a.pk in created), None)
         if first_new is None:
             # A hold or proposal booked, a move or a cancel: the operation's plain answer.

@@ -247,21 +247,30 @@ def healthcare_service_resource(protocol: Protocol) -> HealthcareService:
 # At most this many periods are named in a Schedule's comment; the rest are counted.
 SCHEDULE_PERIODS_NAMED = 10
 _PERIOD_LABEL = {Scope.CHAIR: "{}", Scope.SITE: "site closed: {}", Scope.EVERY_SITE: "every site closed: {}"}
+# The same periods without the closures' reasons (free text the clinic's administrators type).
+_PERIOD_LABEL_WITHOUT_REASON = {Scope.CHAIR: "closed", Scope.SITE: "site closed", Scope.EVERY_SITE: "every site closed"}
+
+
+def _period_label(period: Period, *, reasons: bool) -> str:
+    if reasons:
+        return _PERIOD_LABEL[period.scope].format(period.reason)
+    return _PERIOD_LABEL_WITHOUT_REASON[period.scope]
 
 
 def schedule_resource(
-    chair: Chair, protocols: list[Protocol], *, out_of_use: list[Period], now: dt.datetime
+    chair: Chair, protocols: list[Protocol], *, out_of_use: list[Period], now: dt.datetime, reasons: bool
 ) -> Schedule:
     """`out_of_use`: the periods that close the chair from `now` to SCHEDULE_HORIZON_DAYS ahead (its own,
-    its site's, every site's), by start; named in the comment on the site's clock. Schedule.active
-    stays the chair's own flag: a chair out of use for a while keeps its schedule, its Slots busy."""
+    its site's, every site's), by start; named in the comment on the site's clock, with the closures'
+    reasons if `reasons` (for staff; a patient reads when, not why). Schedule.active stays the chair's
+    own flag: a chair out of use for a while keeps its schedule, its Slots busy."""
     routes = set(chair.equipment or ())
     comment = f"{chair.name}: free times are computed on request (Slot search), never stored."
     if out_of_use:
         zone = chair.site.zone
         named = [
             f"{period.starts_at.astimezone(zone):%Y-%m-%d %H:%M} to {period.ends_at.astimezone(zone):%Y-%m-%d %H:%M}, "
-            + _PERIOD_LABEL[period.scope].format(period.reason)
+            + _period_label(period, reasons=reasons)
             + (" (now)" if period.covers(now) else "")
             for period in out_of_use[:SCHEDULE_PERIODS_NAMED]
         ]
@@ -294,7 +303,9 @@ def slot_resource(proposed: ids.Proposed, protocol: Protocol) -> FSlot:
     )
 
 
-def appointment_resource(appointment: Appointment) -> FAppointment:
+def appointment_resource(appointment: Appointment, *, clinical: bool) -> FAppointment:
+    """`clinical`: the asker reads the session's notes (clinic.permissions.FIELD_READERS), and so the
+    EHR's reasons and comment kept in them as reasonCode and comment; for anyone else they are left out."""
     participants: list[dict[str, Any]] = [
         {"actor": {"reference": f"Patient/{appointment.patient_id}"}, "status": "accepted", "required": "required"},
         {"actor": chair_ref(appointment.chair_id), "status": "accepted", "required": "required"},
@@ -325,8 +336,8 @@ def appointment_resource(appointment: Appointment) -> FAppointment:
         minutesDuration=int((appointment.ends_at - appointment.starts_at).total_seconds() // 60),
         created=appointment.created_at,
         cancelationReason={"text": appointment.cancellation_reason} if appointment.cancellation_reason else None,
-        reasonCode=ehr_reasons(appointment.notes) or None,
-        comment=ehr_comment(appointment.notes),
+        reasonCode=(ehr_reasons(appointment.notes) or None) if clinical else None,
+        comment=ehr_comment(appointment.notes) if clinical else None,
         participant=participants,
     )
 

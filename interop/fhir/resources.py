@@ -4,18 +4,19 @@ narrows it, and the FHIR resource each row becomes. Slot is computed (interop.fh
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from fhir.resources.R4B.appointment import Appointment as FAppointment
 from fhir.resources.R4B.resource import Resource
 
 from clinic.dates import BIRTH_EARLIEST, CLINICAL_EARLIEST
 from clinic.models import Chair, Role, Site, StaffMember
-from clinic.permissions import Actor, scope_to_actor, scope_to_staff
+from clinic.permissions import Actor, may_see_field, scope_to_actor, scope_to_staff
 from interop.fhir import representation as rep
 from interop.fhir.closures import SCHEDULE_HORIZON_DAYS, chair_periods, chairs_closed, sites_closed
 from interop.fhir.outcome import invalid, not_supported
@@ -33,7 +34,10 @@ class Kind:
     name: str
     # The rows `actor` may see, before any search parameter.
     visible: Callable[[Actor], QuerySet]
-    build: Callable[[Any], Resource]
+    # A page of rows as the resources `actor` reads: a read builds a page of one the same way, so a
+    # read and a search give an asker the same content (and, for a resource versioned by its
+    # content, the same version). `each` makes one from a builder of one row alike for everyone.
+    build: Callable[[list, Actor], Sequence[Resource]]
     # Search parameter -> how it narrows the queryset (values are every repetition).
     searches: dict[str, Callable[[QuerySet, list[str]], QuerySet]] = field(default_factory=dict)
     last_updated: str | None = None  # the column _lastUpdated reads, if the rows keep one
@@ -41,11 +45,9 @@ class Kind:
     # Which patients a row shows (for the access log).
     patient_of: Callable[[Any], int | None] = lambda row: None
     id_prefix: str = ""
-    # Builds a page of rows at once, when the rows share a read (a Schedule's protocols).
-    build_page: Callable[[list], list[Resource]] | None = None
 
-    def build_all(self, rows: list) -> list[Resource]:
-        return self.build_page(rows) if self.build_page else [self.build(row) for row in rows]
+    def build_one(self, row: Any, actor: Actor) -> Resource:
+        return self.build([row], actor)[0]
 
     def search_parameters(self) -> list[str]:
         names = [*self.searches, "_id"]
@@ -257,36 +259,46 @@ def _location_name(queryset: QuerySet, values: list[str]) -> QuerySet:
 # --- The kinds ---------------------------------------------------------------------------
 
 
+def each(build_row: Callable[[Any], Resource]) -> Callable[[list, Actor], list[Resource]]:
+    """A page builder from `build_row`, for a resource every asker who may see the row reads alike."""
+
+    def build(rows: list, actor: Actor) -> list[Resource]:
+        return [build_row(row) for row in rows]
+
+    return build
+
+
 def _practitioner_role(staff: StaffMember) -> Resource:
     return rep.practitioner_role_resource(staff, sorted(site.pk for site in staff.sites.all()))
 
 
+def appointments_for(appointments: list[Appointment], actor: Actor) -> list[FAppointment]:
+    """Appointments as `actor` reads them: the EHR's reason and comment, kept in the session's notes,
+    only for the roles that read a session's notes (clinic.permissions.FIELD_READERS)."""
+    clinical = may_see_field(actor.role, "appointment", "notes")
+    return [rep.appointment_resource(appointment, clinical=clinical) for appointment in appointments]
+
+
 # A page of chairs or sites reads its closures in one query (interop.fhir.closures), as of one `now`.
-def _schedule(chair: Chair) -> Resource:
-    return _schedules([chair])[0]
-
-
-def _schedules(chairs: list[Chair]) -> list[Resource]:
+def _schedules(chairs: list[Chair], actor: Actor) -> list[Resource]:
     now = timezone.now()
     protocols = list(Protocol.objects.filter(active=True))
     periods = chair_periods(chairs, now=now, until=now + dt.timedelta(days=SCHEDULE_HORIZON_DAYS))
-    return [rep.schedule_resource(chair, protocols, out_of_use=periods[chair.pk], now=now) for chair in chairs]
+    # A closure's reason is free text the clinic's administrators type, for staff (as /api/v1/closures/):
+    # a patient reads when a chair is closed, not why.
+    reasons = actor.is_staff
+    return [
+        rep.schedule_resource(chair, protocols, out_of_use=periods[chair.pk], now=now, reasons=reasons)
+        for chair in chairs
+    ]
 
 
-def _chair_location(chair: Chair) -> Resource:
-    return _chair_locations([chair])[0]
-
-
-def _chair_locations(chairs: list[Chair]) -> list[Resource]:
+def _chair_locations(chairs: list[Chair], actor: Actor) -> list[Resource]:
     closed = chairs_closed(chairs, now=timezone.now())
     return [rep.chair_location(chair, closed_now=chair.pk in closed) for chair in chairs]
 
 
-def _site_location(site: Site) -> Resource:
-    return _site_locations([site])[0]
-
-
-def _site_locations(sites: list[Site]) -> list[Resource]:
+def _site_locations(sites: list[Site], actor: Actor) -> list[Resource]:
     closed = sites_closed(sites, now=timezone.now())
     return [rep.site_location(site, closed_now=site.pk in closed) for site in sites]
 
@@ -295,7 +307,7 @@ KINDS: dict[str, Kind] = {
     "Patient": Kind(
         "Patient",
         _patients_visible,
-        rep.patient_resource,
+        each(rep.patient_resource),
         {
             "identifier": _patient_identifier,
             "name": _patient_name,
@@ -310,7 +322,7 @@ KINDS: dict[str, Kind] = {
     "Appointment": Kind(
         "Appointment",
         _appointments_visible,
-        rep.appointment_resource,
+        appointments_for,
         {
             "patient": _appointment_patient,
             "date": _session_day,
@@ -325,34 +337,31 @@ KINDS: dict[str, Kind] = {
     "Practitioner": Kind(
         "Practitioner",
         _clinicians_visible,
-        rep.practitioner_resource,
+        each(rep.practitioner_resource),
         {"name": _field_startswith("user__last_name"), "active": _active},
         order=("user__last_name", "pk"),
     ),
     "PractitionerRole": Kind(
         "PractitionerRole",
         lambda actor: _clinicians_visible(actor).prefetch_related("sites"),
-        _practitioner_role,
+        each(_practitioner_role),
         {"active": _active},
     ),
     "Location": Kind(
         "Location",
         _sites_visible,
-        _site_location,
+        _site_locations,
         {"name": _location_name},
         id_prefix="site-",
-        build_page=_site_locations,
     ),
     "HealthcareService": Kind(
         "HealthcareService",
         _protocols_visible,
-        rep.healthcare_service_resource,
+        each(rep.healthcare_service_resource),
         {"name": _field_startswith("name"), "active": _active},
     ),
-    "Schedule": Kind(
-        "Schedule", _chairs_visible, _schedule, {"actor": _schedule_actor, "active": _active}, build_page=_schedules
-    ),
+    "Schedule": Kind("Schedule", _chairs_visible, _schedules, {"actor": _schedule_actor, "active": _active}),
 }
 
 # Chairs are Locations too (Location/chair-<id>, part of their site's Location).
-CHAIR_LOCATION = Kind("Location", _chairs_visible, _chair_location, id_prefix="chair-", build_page=_chair_locations)
+CHAIR_LOCATION = Kind("Location", _chairs_visible, _chair_locations, id_prefix="chair-")

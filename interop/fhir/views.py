@@ -121,7 +121,7 @@ class TypeView(FHIRView):
         total = queryset.count()
         page = keyset_page(queryset, kind.order, cursor, count, offset)
         self.shown([kind.patient_of(row) for row in page.rows])
-        bundle = self.searchset(kind.build_all(page.rows), total=total, page=page, path=resource_type)
+        bundle = self.searchset(list(kind.build(page.rows, self.actor)), total=total, page=page, path=resource_type)
         return fhir_response(bundle)
 
     def _slots(self, params: dict[str, list[str]], count: int, offset: int) -> Any:
@@ -285,7 +285,7 @@ class InstanceView(FHIRView):
         if row is None:
             raise not_found(resource_type, resource_id)
         self.shown([kind.patient_of(row)])
-        resource = kind.build(row)
+        resource = kind.build_one(row, self.actor)
         etag = _etag(resource)
         if _matches(request.headers.get("If-None-Match"), etag):
             return _not_modified(etag)

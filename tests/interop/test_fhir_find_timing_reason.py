@@ -19,6 +19,9 @@ from tests.scheduling.conftest import START
 ZONE = ZoneInfo("America/New_York")  # the test clinic's wall clock (open Mon-Fri 08:00-18:00)
 SNOMED = "http://snomed.info/sct"
 REASON = {"coding": [{"system": SNOMED, "code": "35489007", "display": "Depressive disorder"}]}
+# Who books when a test reads the reason back: an Appointment's reasonCode comes from the session's
+# notes, which only clinicians read (tests/interop/test_fhir_appointment_clinical_fields.py).
+EHR_ROLE = "prescriber"
 
 
 def post(client, path, body, **headers):
@@ -235,7 +238,7 @@ def test_a_reason_token_on_get_is_echoed_as_a_coding(world):
 
 
 def test_a_reason_given_to_hold_is_kept_through_book_on_the_booked_appointment(world):
-    desk = world.client("front_desk")
+    desk = world.client(EHR_ROLE)
     proposal = appointments(find(world, patient=world.patient_a, reason=REASON, days=1, count=1))[0]
     held = (
         parse(
@@ -276,7 +279,7 @@ REASON_LINE = f"EHR reason: Depressive disorder [{SNOMED}|35489007]"
 
 
 def test_a_reason_given_to_find_is_kept_when_the_proposal_is_held_then_booked_by_reference(world):
-    desk = world.client("front_desk")
+    desk = world.client(EHR_ROLE)
     proposal = appointments(find(world, patient=world.patient_a, reason=REASON, days=1, count=1))[0]
     held = parse(post(desk, "Appointment/$hold", by_reference(proposal))).entry[0].resource
     assert held.status == "pending"
@@ -291,7 +294,7 @@ def test_a_reason_given_to_find_is_kept_when_the_proposal_is_held_then_booked_by
 
 @pytest.mark.parametrize("method", ["post", "get"])
 def test_a_reason_given_to_find_is_kept_when_the_proposal_is_booked_by_reference_directly(world, method):
-    desk = world.client("front_desk")
+    desk = world.client(EHR_ROLE)
     if method == "post":
         proposal = appointments(find(world, patient=world.patient_a, reason=REASON, days=1, count=1))[0]
     else:
@@ -311,7 +314,7 @@ def test_a_reason_given_to_find_is_kept_when_the_proposal_is_booked_by_reference
 
 
 def test_a_course_found_with_a_reason_carries_it_on_every_session_of_the_plan_held_and_booked_by_reference(world):
-    desk = world.client("front_desk")
+    desk = world.client(EHR_ROLE)
     plan = world.clinic.plan(patient=world.patient_a)
     sessions = appointments(find(world, patient=world.patient_a, course=True, reason=REASON))
     assert len(sessions) == world.protocol.induction_sessions
@@ -387,7 +390,8 @@ def test_another_user_giving_the_same_reason_gets_a_row_of_their_own(world):
     assert FindReason.objects.count() == 2
     # Either user's proposal books with its reason, whoever books it.
     booked = parse(post(world.client("front_desk"), "Appointment/$book", by_reference(other[0]))).entry[0].resource
-    assert booked.reasonCode[0].coding[0].code == "35489007"
+    read = parse(world.client(EHR_ROLE).get(BASE + f"Appointment/{booked.id}"))
+    assert read.reasonCode[0].coding[0].code == "35489007"
     assert Appointment.objects.get(pk=int(booked.id)).notes == REASON_LINE
 
 
@@ -400,7 +404,7 @@ def test_a_proposal_whose_kept_reason_is_gone_is_refused_rather_than_booked_with
 
 
 def test_a_proposal_sent_back_to_book_as_returned_keeps_its_reason_once(world):
-    desk = world.client("front_desk")
+    desk = world.client(EHR_ROLE)
     proposal = appointments(find(world, patient=world.patient_a, reason=REASON, days=1, count=1))[0]
     body = parameters(
         ("appointment-resource", "resource", json.loads(proposal.model_dump_json())),
@@ -425,7 +429,7 @@ def test_a_proposal_sent_back_to_book_without_its_reason_code_keeps_the_reason_i
     sent_back = json.loads(proposal.model_dump_json())
     del sent_back["reasonCode"]
     body = parameters(("appointment-resource", "resource", sent_back))
-    response = post(world.client("front_desk"), "Appointment/$book", body)
+    response = post(world.client(EHR_ROLE), "Appointment/$book", body)
     assert response.status_code == 200, response.content
     booked = parse(response).entry[0].resource
     assert booked.status == "booked" and codes(booked) == [[(SNOMED, "35489007")]]
@@ -439,7 +443,7 @@ def test_a_proposal_sent_back_to_book_with_another_reason_code_keeps_that_one_in
     sent_back = json.loads(proposal.model_dump_json())
     sent_back["reasonCode"] = [{"text": "Relapse after maintenance"}]
     body = parameters(("appointment-resource", "resource", sent_back))
-    response = post(world.client("front_desk"), "Appointment/$book", body)
+    response = post(world.client(EHR_ROLE), "Appointment/$book", body)
     assert response.status_code == 200, response.content
     booked = parse(response).entry[0].resource
     assert [r.text for r in booked.reasonCode] == ["Relapse after maintenance"]
@@ -463,7 +467,7 @@ def test_a_new_appointment_keeps_its_reason_code_and_a_text_reason(world):
     body = parameters(
         ("appointment-resource", "resource", resource), ("reason", "valueString", "Follow-up after the evaluation")
     )
-    response = post(world.client("front_desk"), "Appointment/$book", body)
+    response = post(world.client(EHR_ROLE), "Appointment/$book", body)
     assert response.status_code == 201
     reasons = parse(response).entry[0].resource.reasonCode
     assert sorted(r.text for r in reasons) == ["Depressive disorder", "Follow-up after the evaluation"]

@@ -730,7 +730,8 @@ def proposals(world, patient, count=50, days=1):
 
 
 def test_book_a_new_appointment_from_a_resource_with_its_comment(world):
-    desk = world.client("front_desk")
+    # A clinician: the comment is kept in the session's notes, which only clinicians read back.
+    desk = world.client("prescriber")
     proposal = proposals(world, world.patient_a)[0]
     body = parameters(
         ("appointment-resource", "resource", new_appointment(world, proposal, world.patient_a)),
@@ -879,7 +880,7 @@ def test_a_patient_token_cannot_book_a_new_appointment_for_another_patient(world
 
 
 def test_a_comment_on_a_move_is_kept_and_on_a_cancel_is_the_reason(world):
-    desk = world.client("front_desk")
+    desk = world.client("prescriber")  # a clinician, who reads the comment back (the session's notes)
     offered = proposals(world, world.patient_a)
     booked = (
         parse(
