@@ -236,7 +236,7 @@ def capability_statement(base: str) -> CapabilityStatement:
         name="InfusionClinicSchedulingServer",
         title="Infusion clinic scheduling: FHIR R4 server",
         status="active",
-        date="2026-12-04",
+        date="2026-12-06",
         kind="instance",
         instantiates=[IHE_SERVER],
         implementation={"description": "Ketamine infusion clinic scheduler", "url": base},
