@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Q
 
 from clinic.models import Site
 from clinic.permissions import require_works_at, works_at
@@ -568,27 +568,22 @@ def course_book(
 
 def induction_short_by(plan: TreatmentPlan) -> int:
     """How many sessions the current induction round is missing against the protocol."""
-    held = plan.appointments.filter(
-        phase=Phase.INDUCTION,
-        induction_round=plan.induction_round,
-        status__in=INFUSION_STATUSES,
-    ).count()
-    return max(0, induction_rule(plan.protocol).total_sessions - held)
+    return induction_short_by_plans([plan])[plan.pk]
 
 
 def induction_short_by_plans(plans: Iterable[TreatmentPlan]) -> dict[int, int]:
-    """induction_short_by for many plans (their protocols loaded with them) in one query, for the
-    pages that list many sessions: plan id -> how many sessions its current round is missing."""
+    """How many sessions each plan's current induction round is missing against its protocol (their
+    protocols loaded with them), in one query: plan id -> sessions missing. One plan's is
+    induction_short_by; the pages that list many sessions ask for all of theirs at once."""
     by_id = {plan.pk: plan for plan in plans}
     if not by_id:
         return {}
+    # Each plan's round as the caller holds it (a round started under the lock may not be saved yet).
+    rounds = Q()
+    for pk, plan in by_id.items():
+        rounds |= Q(plan_id=pk, induction_round=plan.induction_round)
     held = dict(
-        Appointment.objects.filter(
-            plan_id__in=by_id,
-            phase=Phase.INDUCTION,
-            induction_round=F("plan__induction_round"),
-            status__in=INFUSION_STATUSES,
-        )
+        Appointment.objects.filter(rounds, phase=Phase.INDUCTION, status__in=INFUSION_STATUSES)
         .values("plan_id")
         .annotate(held=Count("pk"))
         .order_by()
