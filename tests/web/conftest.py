@@ -20,7 +20,7 @@ from django.http import HttpRequest
 from clinic.models import Role, StaffMember
 from patients.models import Patient
 from scheduling.models import Appointment, TreatmentPlan
-from scheduling.services import course_book
+from scheduling.services import appointment_cancel, course_book
 from tests.factories import PASSWORD, PatientFactory, StaffFactory, UserFactory
 from tests.scheduling.conftest import NOW, START, Clinic, make_clinic
 
@@ -85,3 +85,16 @@ def login(client, user) -> None:
 
 
 __all__ = ["NOW", "START", "Web", "dt", "login", "make_patient"]
+
+
+# The words a short induction's flag begins with (scheduling.services.appointments).
+SHORT_COURSE_REASON = "Induction now short by 1 session"
+
+
+@pytest.fixture
+def flagged(web):
+    """Patient A cancelled the third session of the induction: the plan is flagged, one short."""
+    appointment_cancel(appointment=web.sessions_a[2], actor=web.patient_a.user, reason="Away", now=NOW, by_patient=True)
+    web.plan_a.refresh_from_db()
+    assert web.plan_a.needs_attention and SHORT_COURSE_REASON in web.plan_a.attention_reason
+    return web

@@ -17,22 +17,11 @@ from scheduling import services
 from scheduling.models import Phase
 from scheduling.services.courses import induction_reflow_propose
 from tests.web.conftest import NOW, login
+from tests.web.conftest import SHORT_COURSE_REASON as REASON_WORDS
 
 pytestmark = pytest.mark.django_db
 
 MONDAY = dt.date(2026, 3, 2)  # the first day of both courses (tests/web/conftest.py)
-REASON_WORDS = "Induction now short by 1 session"
-
-
-@pytest.fixture
-def flagged(web):
-    """Patient A cancelled the third session of the induction: the plan is flagged, one short."""
-    services.appointment_cancel(
-        appointment=web.sessions_a[2], actor=web.patient_a.user, reason="Away", now=NOW, by_patient=True
-    )
-    web.plan_a.refresh_from_db()
-    assert web.plan_a.needs_attention and REASON_WORDS in web.plan_a.attention_reason
-    return web
 
 
 def _board(client):
