@@ -45,7 +45,7 @@ from scheduling.services import (
     plan_resume,
 )
 from scheduling.services.appointments import check_in_window
-from scheduling.services.courses import induction_short_by
+from scheduling.services.courses import courses_short_by
 from scheduling.services.plans import (
     CHANGING_THE_INTERVAL,
     CHANGING_THE_REVIEW_DATE,
@@ -147,13 +147,9 @@ class ClearAttentionForm(RefusesControlCharacters, forms.Form):
 
 
 def course_short_by(plan: TreatmentPlan | None) -> int:
-    """How many sessions the open plan's induction is missing, for the desk as for clinicians: a
-    scheduling fact (the sessions are on the chart), unlike the flag's reason, which is clinical.
-    None is missing while there is a whole course to book instead (a draft, or nothing held)."""
-    if plan is None or plan.status != PlanStatus.ACTIVE or plan.phase != Phase.INDUCTION:
-        return 0
-    short_by = induction_short_by(plan)
-    return short_by if short_by < plan.protocol.induction_session_count else 0
+    """How many sessions the open plan's induction is missing, for the desk as for clinicians
+    (courses_short_by)."""
+    return courses_short_by([plan]).get(plan.pk, 0) if plan is not None else 0
 
 
 def timeline(plan: TreatmentPlan, appointments: list[Appointment]) -> list[dict[str, Any]]:

@@ -17,15 +17,14 @@ from clinic.dates import in_range, query_day
 from clinic.permissions import may_see_field
 from scheduling.errors import NotEligible, SchedulingError
 from scheduling.labels import session_label as session_label  # the pages' name for it, one rule
-from scheduling.models import Appointment, Phase, PlanStatus, TreatmentPlan
-from scheduling.services.courses import induction_short_by_plans
+from scheduling.models import Appointment, TreatmentPlan
+from scheduling.services.courses import courses_short_by
 from scheduling.services.eligibility import require_eligible
 
 
 def mark_plan_attention(appointments: Iterable[Appointment], request: HttpRequest) -> None:
     """Mark each session of a plan flagged for attention, loaded with its plan and protocol, as the
-    chart marks the plan: `course_short` (how many sessions its induction is missing, as the chart's
-    "Course short" notice counts them) for the desk and clinicians, a scheduling fact shown with a
+    chart marks the plan: `course_short` (courses_short_by, as the chart's "Course short" notice) for the desk and clinicians, a scheduling fact shown with a
     link to book the make-up; `attention_reason`, the flag's reason, for those who may read it
     (clinicians) only. Nothing for those who see no patients. One query when a listed plan is
     flagged in its induction, none otherwise."""
@@ -36,17 +35,13 @@ def mark_plan_attention(appointments: Iterable[Appointment], request: HttpReques
     if not request.can["patient_chart"]:  # type: ignore[attr-defined]
         return
     flagged = {a.plan_id: a.plan for a in rows if a.plan_id and a.plan.needs_attention}
-    short = induction_short_by_plans(
-        plan for plan in flagged.values() if plan.status == PlanStatus.ACTIVE and plan.phase == Phase.INDUCTION
-    )
+    short = courses_short_by(flagged.values())
     reads_reason = may_see_field(request.staff.role, "plan", "attention_reason")  # type: ignore[attr-defined]
     for appointment in rows:
         plan = flagged.get(appointment.plan_id)
         if plan is None:
             continue
-        # A course with nothing left of it is booked as a course again, not made up (as the chart has it).
-        missing = short.get(plan.pk, 0)
-        appointment.course_short = missing if missing < plan.protocol.induction_session_count else 0  # type: ignore[attr-defined]
+        appointment.course_short = short.get(plan.pk, 0)  # type: ignore[attr-defined]
         appointment.attention_reason = plan.attention_reason if reads_reason else ""  # type: ignore[attr-defined]
 
 

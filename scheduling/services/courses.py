@@ -592,6 +592,20 @@ def induction_short_by_plans(plans: Iterable[TreatmentPlan]) -> dict[int, int]:
     return {pk: max(0, induction_rule(plan.protocol).total_sessions - held.get(pk, 0)) for pk, plan in by_id.items()}
 
 
+def courses_short_by(plans: Iterable[TreatmentPlan]) -> dict[int, int]:
+    """How many sessions each active plan in its induction is missing, as the desk is told ("Course
+    short", with a make-up to book): a scheduling fact, unlike a flag's reason. A plan with nothing
+    held of its round has a whole course to book instead, so it is not short; nor is a plan in
+    another status or phase. One query for them all (none when no plan is in its induction)."""
+    inducting = [plan for plan in plans if plan.status == PlanStatus.ACTIVE and plan.phase == Phase.INDUCTION]
+    short = induction_short_by_plans(inducting)
+    return {
+        plan.pk: missing
+        for plan in inducting
+        if 0 < (missing := short[plan.pk]) < plan.protocol.induction_session_count
+    }
+
+
 # How the plan's history names the flags a short induction raises (the cancel or no-show, and a
 # re-flow that found no room): a booking that makes the course whole again takes them back.
 COURSE_SHORT_FLAGS = ("Flagged: induction short", "Flagged: induction re-flow failed")
