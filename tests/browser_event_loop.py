@@ -8,8 +8,8 @@ after every sync call: playwright/_impl/_greenlets.py, wait_for_future). pytest-
 every test in that process found a loop running in the main thread:
 - `asyncio.run` refused to start ("cannot be called from a running event loop": the SIU sender,
   interop/siu/mllp.py), as does asgiref's `async_to_sync`;
-- Django refuses database work there unless DJANGO_ALLOW_ASYNC_UNSAFE is set (the browser test
-  modules set it, for the whole process);
+- Django refuses database work there unless DJANGO_ALLOW_ASYNC_UNSAFE is set (the hook below sets
+  it for the tests that use Playwright, and only for them);
 - Django keeps a thread's connections in an asgiref Local that holds other connections while a
   loop runs, so the main thread was handed another connection object after the first browser
   test, and a test whose database fixtures were set up on one connection object and its body run
@@ -22,7 +22,8 @@ session-scoped `browser_name` parameter, and pytest moves all the tests that sha
 browser tests among them, next to the first such test, ahead of the database tests after it.
 
 So each test runs, from the set-up of its first fixture to the tear-down of its last, with
-Playwright's loop running in the main thread if it uses Playwright and with no loop otherwise.
+Playwright's loop running in the main thread (and Django's database work allowed beside it) if it
+uses Playwright, and with no loop otherwise.
 Nothing drives that loop in between (it runs only while a sync call waits in it), so the next
 browser test finds the driver and the browser as they were. Kept out of tests/conftest.py (which
 needs Django) so tests/test_browser_event_loop.py can run it in a pytest run of its own."""
@@ -30,12 +31,14 @@ needs Django) so tests/test_browser_event_loop.py can run it in a pytest run of 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Generator
 
 import pytest
 from playwright.sync_api import Playwright
 
 _playwright_loop: asyncio.AbstractEventLoop | None = None  # while Playwright's driver runs
+ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
 
 
 @pytest.fixture(scope="session")
@@ -54,4 +57,15 @@ def playwright(playwright: Playwright) -> Generator[Playwright]:
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
     uses_playwright = "playwright" in getattr(item, "fixturenames", ())
     asyncio._set_running_loop(_playwright_loop if uses_playwright else None)
-    return (yield)
+    if not uses_playwright:
+        return (yield)
+    # The live server's and the test's database work run in the thread where Playwright's loop runs.
+    before = os.environ.get(ASYNC_UNSAFE)
+    os.environ[ASYNC_UNSAFE] = "true"
+    try:
+        return (yield)
+    finally:
+        if before is None:
+            del os.environ[ASYNC_UNSAFE]
+        else:
+            os.environ[ASYNC_UNSAFE] = before

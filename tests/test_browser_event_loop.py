@@ -24,12 +24,17 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFTEST = "from tests.browser_event_loop import playwright, pytest_runtest_protocol  # noqa: F401\n"
 
 A_BROWSER_TEST = """
+import os
+
+
 def test_a_browser_test_drives_playwright(playwright):
     playwright.request.new_context().dispose()  # a call to the driver, through its loop
+    assert os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] == "true"  # Django's work beside that loop
 """
 
 ANOTHER_TEST = """
 import asyncio
+import os
 
 import pytest
 
@@ -51,6 +56,7 @@ def function_fixture(module_fixture):
 def test_another_test_finds_no_running_loop(function_fixture):
     with pytest.raises(RuntimeError):
         asyncio.get_running_loop()
+    assert "DJANGO_ALLOW_ASYNC_UNSAFE" not in os.environ  # Django's guard holds again
 
 
 def test_another_test_runs_its_own_loop(function_fixture):
@@ -70,6 +76,7 @@ def test_a_test_after_a_browser_test_finds_no_event_loop_running_in_the_main_thr
     (tmp_path / "test_4_other.py").write_text(ANOTHER_TEST)  # the last: Playwright stops after it
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("PYTEST_ADDOPTS", None)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:django", "-p", "no:cacheprovider", "-p", "no:xdist", "-v"],
         cwd=tmp_path,

@@ -6,9 +6,6 @@ live server, which runs on real time, so the session is built around timezone.no
 from __future__ import annotations
 
 import datetime as dt
-import os
-
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 import pytest
 from django.utils import timezone

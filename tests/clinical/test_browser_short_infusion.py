@@ -9,9 +9,6 @@ is built around timezone.now()."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 import pytest
 from django.utils import timezone

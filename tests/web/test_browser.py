@@ -13,10 +13,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-# Playwright's sync API runs an event loop in this thread; the test itself
-# still talks to the database synchronously, which Django refuses unless told.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 import pytest
 from django.utils import timezone
 from icalendar import Calendar

@@ -5,11 +5,8 @@ around timezone.now(). Screenshots go to $SCREENSHOT_DIR."""
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from urllib.parse import urlparse
-
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 import pytest
 from django.core import mail

@@ -4,10 +4,7 @@ test_browser.py; the live server runs on real time, so the data is built around 
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
-
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 import pytest
 from django.utils import timezone
