@@ -142,7 +142,30 @@ def _own_cache_keys_emptied():
     empty_own_cache_keys()
 
 
-@pytest.fixture(scope="session", autouse=True)
+# What a test asks for when it uses the database (the `django_db` mark asks through pytest-django's
+# own autouse fixture, so it is read from the mark).
+DATABASE_FIXTURES = frozenset(
+    {
+        "db",
+        "transactional_db",
+        "django_db_setup",
+        "live_server",
+        "django_db_reset_sequences",
+        "django_db_serialized_rollback",
+    }
+)
+
+
+@pytest.fixture(autouse=True)
+def _database_run_fixtures(request: pytest.FixtureRequest) -> None:
+    """The session's database fixtures below, for a test that uses the database: a run of tests
+    that use none (the engine's, say) sets up no test database."""
+    if request.node.get_closest_marker("django_db") or DATABASE_FIXTURES & set(request.fixturenames):
+        request.getfixturevalue("_flush_by_delete")
+        request.getfixturevalue("_orphaned_connections_closed")
+
+
+@pytest.fixture(scope="session")
 def _orphaned_connections_closed(django_db_setup, django_db_blocker):
     """Before the run's test database is dropped, the connections no thread of this run holds any
     more are closed. A thread that ends (a live server's, one a test started) leaves its
@@ -165,7 +188,7 @@ def _orphaned_connections_closed(django_db_setup, django_db_blocker):
             time.sleep(0.05)
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def _flush_by_delete(django_db_setup, django_db_blocker):
     """After a transactional test (a live server, a browser, threads), Django empties every table
     with one TRUNCATE of all ~70 of them, which costs PostgreSQL a new file per table and index:
