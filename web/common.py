@@ -17,7 +17,7 @@ from clinic.dates import in_range, query_day
 from clinic.permissions import may_see_field
 from scheduling.errors import NotEligible, SchedulingError
 from scheduling.labels import session_label as session_label  # the pages' name for it, one rule
-from scheduling.models import Appointment, TreatmentPlan
+from scheduling.models import BLOCKING_STATUSES, Appointment, TreatmentPlan
 from scheduling.services.courses import courses_short_by
 from scheduling.services.eligibility import require_eligible
 
@@ -26,18 +26,21 @@ def mark_plan_attention(appointments: Iterable[Appointment], request: HttpReques
     """Mark each session of a plan flagged for attention, loaded with its plan and protocol, as the
     chart marks the plan: `course_short` (courses_short_by, as the chart's "Course short" notice) for the desk and clinicians, a scheduling fact shown with a
     link to book the make-up; `attention_reason`, the flag's reason, for those who may read it
-    (clinicians) only. Nothing for those who see no patients. One query when a listed plan is
-    flagged in its induction, none otherwise."""
+    (clinicians) only. Only the plan's live sessions (BLOCKING_STATUSES: held, booked, confirmed,
+    checked in, in the chair, completed) are marked: a cancelled session or a no-show, still drawn
+    on the board, is no session of the course any more. Nothing for those who see no patients. One
+    query when a listed plan is flagged in its induction, none otherwise."""
     rows = list(appointments)
     for appointment in rows:
         appointment.course_short = 0  # type: ignore[attr-defined]
         appointment.attention_reason = ""  # type: ignore[attr-defined]
     if not request.can["patient_chart"]:  # type: ignore[attr-defined]
         return
-    flagged = {a.plan_id: a.plan for a in rows if a.plan_id and a.plan.needs_attention}
+    live = [a for a in rows if a.status in BLOCKING_STATUSES]
+    flagged = {a.plan_id: a.plan for a in live if a.plan_id and a.plan.needs_attention}
     short = courses_short_by(flagged.values())
     reads_reason = may_see_field(request.staff.role, "plan", "attention_reason")  # type: ignore[attr-defined]
-    for appointment in rows:
+    for appointment in live:
         plan = flagged.get(appointment.plan_id)
         if plan is None:
             continue

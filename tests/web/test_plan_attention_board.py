@@ -14,10 +14,12 @@ from django.urls import reverse
 
 from clinic.models import Closure
 from scheduling import services
-from scheduling.models import Phase
+from scheduling.engine.wallclock import local_day
+from scheduling.models import BLOCKING_STATUSES, Appointment, AppointmentStatus, Phase
 from scheduling.services.courses import induction_reflow_propose
 from tests.web.conftest import NOW, login
 from tests.web.conftest import SHORT_COURSE_REASON as REASON_WORDS
+from web.common import mark_plan_attention
 
 pytestmark = pytest.mark.django_db
 
@@ -128,3 +130,33 @@ def test_the_marks_cost_the_same_queries_for_one_flagged_plan_as_for_two(client,
     assert flagged.plan_b.needs_attention
     assert _board(client).count('data-testid="course-short"') == 2
     assert [_count(client, url, params) for url, params in pages] == one
+
+
+def test_the_mark_shows_on_the_plans_live_sessions_not_on_its_cancelled_one(client, flagged):
+    """The cancelled session that made the course short is still drawn on its day's board, set
+    aside: it is no session of the course any more, so it carries no "Course short" mark."""
+    cancelled = flagged.sessions_a[2]
+    cancelled.refresh_from_db()
+    assert cancelled.status == AppointmentStatus.CANCELLED
+    day = local_day(cancelled.starts_at, flagged.clinic.site.zone)
+    login(client, flagged.desk.user)
+    response = client.get(reverse("web:board"), {"day": day.isoformat()})
+    assert response.status_code == 200
+    page = response.content.decode()
+    blocks = [b.split("</article>")[0] for b in page.split('data-testid="session"')[1:]]
+    (aside,) = [b for b in blocks if f"{flagged.patient_a.full_name}, Cancelled" in b]
+    assert 'data-testid="course-short"' not in aside
+    # A live session of the same plan keeps the mark.
+    assert 'data-testid="course-short"' in _session_block(_board(client), flagged.patient_a.full_name)
+
+
+def test_mark_plan_attention_leaves_cancelled_and_no_show_sessions_unmarked(rf, flagged):
+    Appointment.objects.filter(pk=flagged.sessions_a[4].pk).update(status=AppointmentStatus.NO_SHOW)
+    request = rf.get("/")
+    request.staff = flagged.desk
+    request.can = {"patient_chart": True}
+    rows = list(Appointment.objects.filter(plan=flagged.plan_a).select_related("plan__protocol").order_by("starts_at"))
+    mark_plan_attention(rows, request)
+    marked = {a.pk for a in rows if a.course_short}
+    assert marked == {a.pk for a in rows if a.status in BLOCKING_STATUSES}
+    assert marked and not marked & {flagged.sessions_a[2].pk, flagged.sessions_a[4].pk}
