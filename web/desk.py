@@ -589,21 +589,30 @@ def _proposal_rows(sessions: list[ProposedSession], *, site: Site) -> list[dict[
 def _alternative_rows(found: list[dict[str, Any]], *, plan: TreatmentPlan) -> list[dict[str, Any]]:
     """The nearest courses a refusal offers (`CourseDoesNotFit.details["alternatives"]`), each with
     its sessions' starts and the public holidays among their days that its site is not closed for:
-    placement takes a holiday like any open day, as in a proposal. One query per site offered."""
+    placement takes a holiday like any open day, as in a proposal. An alternative at another site is
+    shown in that site's zone (the page renders each row under `site.zone`), and `zone_name` names
+    the zone (its abbreviation at the first session) when it is not the plan site's, so the desk
+    is not misled by a time that looks like the plan site's. One query per site offered."""
     sites = {plan.site_id: plan.site}
     others = {alt["site"] for alt in found} - set(sites)
     if others:
         sites.update(Site.objects.in_bulk(others))
-    rows = [
-        {
-            "label": alt["label"],
-            "site": sites[alt["site"]],
-            "first": _instant(alt["first_session"]),
-            "starts": [_instant(session["starts_at"]) for session in alt["sessions"]],
-        }
-        for alt in found
-        if alt["site"] in sites
-    ]
+    rows = []
+    for alt in found:
+        site = sites.get(alt["site"])
+        if site is None:
+            continue
+        first = _instant(alt["first_session"])
+        rows.append(
+            {
+                "label": alt["label"],
+                "site": site,
+                "first": first,
+                "first_day": local_day(first, site.zone),
+                "zone_name": first.astimezone(site.zone).tzname() if site.time_zone != plan.site.time_zone else "",
+                "starts": [_instant(session["starts_at"]) for session in alt["sessions"]],
+            }
+        )
     for site_id, site in sites.items():
         mine = [row for row in rows if row["site"].pk == site_id]
         holidays = unclosed_public_holidays(
