@@ -321,7 +321,8 @@ def board(request: HttpRequest) -> HttpResponse:
 @require_GET
 @page_required("week")
 def week(request: HttpRequest) -> HttpResponse:
-    """Seven days of one site, Monday first. Three queries (four without `?day=`: the opening hours)."""
+    """Seven days of one site, Monday first. Three queries (without `?day=`, also the opening hours
+    and the closures of each remaining day the hours open, until one is not closed all day)."""
     now = timezone.now()
     sites = sites_for(request.staff)  # type: ignore[attr-defined]
     site = _pick_site(request, sites)
@@ -378,13 +379,17 @@ def week(request: HttpRequest) -> HttpResponse:
 def _week_to_show(site: Site, now: dt.datetime) -> dt.date:
     """The day whose week the page shows without `?day=`: today while the site still opens this week
     (today before its closing time, or a later day up to Sunday), else the coming Monday: on a Sunday
-    or a Saturday of a weekday clinic the desk works on the week ahead, not the one just ended."""
+    or a Saturday of a weekday clinic the desk works on the week ahead, not the one just ended. A day
+    the site's closures cover all day (closed_all_day, as the board counts one) does not open it: the
+    Wednesday evening before Thanksgiving and its Friday closed shows the week after."""
     local = now.astimezone(site.zone)
     today = local.date()
     hours = opening_hours(site)
     for offset in range(7 - today.weekday()):
-        opening = hours.get((today + dt.timedelta(days=offset)).weekday())
-        if opening is not None and (offset > 0 or local.time() < opening[1]):
+        day = today + dt.timedelta(days=offset)
+        opening = hours.get(day.weekday())
+        # The closures are read only for a day the weekly hours open (one query each, at most six).
+        if opening is not None and (offset > 0 or local.time() < opening[1]) and not closed_all_day(site=site, day=day):
             return today
     return today + dt.timedelta(days=7 - today.weekday())
 

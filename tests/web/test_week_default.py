@@ -11,7 +11,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from clinic.models import OpeningHours
+from clinic.models import Closure, OpeningHours
 from tests.web.conftest import login
 
 pytestmark = pytest.mark.django_db
@@ -69,3 +69,65 @@ def test_a_site_open_on_sundays_shows_the_current_week_until_sunday_closing(clie
     assert _week_at(client, web, _site_local(dt.date(2026, 3, 14), 10)).context["monday"] == THIS_MONDAY
     client.logout()
     assert _week_at(client, web, _site_local(dt.date(2026, 3, 15), 22, 30)).context["monday"] == NEXT_MONDAY
+
+
+# Thanksgiving week 2026 at the New York site (winter time): Thursday 26 and Friday 27 November
+# closed all day, as the administrator sets them up (a site's closure; the Friday as two closures
+# that cover the day between them, as the rest of the app counts a day closed).
+THANKSGIVING_MONDAY = dt.date(2026, 11, 23)
+AFTER_THANKSGIVING = dt.date(2026, 11, 30)
+
+
+def _at_site(web, day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=web.clinic.site.zone)
+
+
+def _close(site, first: dt.datetime, last: dt.datetime, reason: str, **extra) -> None:
+    Closure.objects.create(site=site, reason=reason, starts_at=first, ends_at=last, **extra)
+
+
+@pytest.fixture
+def thanksgiving(web):
+    site = web.clinic.site
+    _close(site, _at_site(web, dt.date(2026, 11, 26), 0), _at_site(web, dt.date(2026, 11, 27), 0), "Thanksgiving")
+    _close(site, _at_site(web, dt.date(2026, 11, 27), 0), _at_site(web, dt.date(2026, 11, 27), 13), "Day after")
+    _close(site, _at_site(web, dt.date(2026, 11, 27), 13), _at_site(web, dt.date(2026, 11, 28), 0), "Day after")
+    return web
+
+
+@pytest.mark.parametrize(
+    ("day", "hour", "monday"),
+    [
+        (dt.date(2026, 11, 25), 10, THANKSGIVING_MONDAY),  # Wednesday, open until 18:00
+        (dt.date(2026, 11, 25), 18, AFTER_THANKSGIVING),  # Wednesday at closing: Thursday and Friday are closed
+        (dt.date(2026, 11, 26), 9, AFTER_THANKSGIVING),  # Thanksgiving itself, within the weekly hours
+    ],
+    ids=["wednesday-open", "wednesday-closed", "thanksgiving"],
+)
+def test_a_week_whose_remaining_open_days_are_closed_all_day_shows_the_coming_week(
+    client, thanksgiving, day, hour, monday
+):
+    response = _week_at(client, thanksgiving, _at_site(thanksgiving, day, hour))
+    assert response.context["monday"] == monday
+    ahead = 'data-testid="week-ahead"' in response.content.decode()
+    assert ahead == (monday == AFTER_THANKSGIVING)
+
+
+def test_a_closure_that_leaves_part_of_a_remaining_day_open_keeps_the_current_week(client, web):
+    site = web.clinic.site
+    _close(site, _at_site(web, dt.date(2026, 11, 26), 0), _at_site(web, dt.date(2026, 11, 27), 0), "Thanksgiving")
+    _close(site, _at_site(web, dt.date(2026, 11, 27), 0), _at_site(web, dt.date(2026, 11, 27), 13), "Half day")
+    response = _week_at(client, web, _at_site(web, dt.date(2026, 11, 25), 18, 30))
+    assert response.context["monday"] == THANKSGIVING_MONDAY
+
+
+def test_a_chair_out_of_use_all_day_leaves_the_site_open_that_week(client, web):
+    site = web.clinic.site
+    _close(site, _at_site(web, dt.date(2026, 11, 26), 0), _at_site(web, dt.date(2026, 11, 27), 0), "Thanksgiving")
+    friday = _at_site(web, dt.date(2026, 11, 27), 0)
+    _close(site, friday, friday + dt.timedelta(days=1), "Repairs", chair=web.clinic.chairs[0])
+    response = _week_at(client, web, _at_site(web, dt.date(2026, 11, 25), 18, 30))
+    assert response.context["monday"] == THANKSGIVING_MONDAY
+    _close(None, friday, friday + dt.timedelta(days=1), "Every site closed")
+    client.logout()
+    assert _week_at(client, web, _at_site(web, dt.date(2026, 11, 25), 18, 30)).context["monday"] == AFTER_THANKSGIVING
