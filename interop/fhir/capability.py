@@ -25,8 +25,11 @@ FIND_DOCUMENTATION = (
     "or patient-resource (matched by id or MRN), _count: at most that many proposals (default and most "
     f"{MAX_COUNT}); total counts every proposal that fits (of the first 1000 free times; past them no total "
     "is stated), and when more fit than are shown a warning "
-    "OperationOutcome entry (code incomplete) says where the list was cut and how to ask for the rest ($find again "
-    "with the later start it names, or a larger _count): $find answers carry no next link. TIMING (valueTiming, POST only): repeat.dayOfWeek "
+    "OperationOutcome entry (code incomplete) says where the list was cut and how to ask for the rest. A GET "
+    "$find pages: its Bundle's next link (a sealed _page cursor, good only for the same query and user, 400 "
+    "otherwise) goes on right after the last proposal shown, so walking the links shows every proposal once "
+    "(a later page states no total). A POSTed $find has no address to page: no next link, and the note names "
+    "the later start to $find again from (or a larger _count). TIMING (valueTiming, POST only): repeat.dayOfWeek "
     "(mon..sun) limits the proposals to those weekdays; repeat.timeOfDay (one value) is read as the earliest "
     "start; repeat.when limits the start to the clinic's stretch of the day ("
     + ", ".join(f"{code} {first:%H:%M}-{last:%H:%M}" for code, (first, last) in WHEN_STARTS.items())
@@ -93,7 +96,8 @@ BOOK_DOCUMENTATION = (
 )
 
 
-# Every read answers an If-None-Match naming its current version 304; only that version is kept.
+# Every read answers an If-None-Match naming its current version 304; only that version is kept,
+# so a vread answers it and no other (readHistory false: no past version is ever read).
 _CONDITIONAL_READ: dict[str, Any] = {"conditionalRead": "not-match", "readHistory": False}
 _VERSIONED: dict[str, Any] = {"versioning": "versioned", **_CONDITIONAL_READ}
 # Location, Schedule, HealthcareService, Practitioner, PractitionerRole (representation.by_content).
@@ -101,6 +105,15 @@ _CONTENT_VERSION = (
     "meta.versionId (the ETag) is a digest of the content: it changes exactly when what the resource says "
     "changes, a closure's start or end passing included, and two reads of the same content share it. No "
     "meta.lastUpdated: these rows keep no time of change, so none is claimed."
+)
+
+# Appointment (representation.appointment_resource): by content too, with the row's time of change.
+APPOINTMENT_VERSION = (
+    "meta.versionId (the ETag, and the version in $book's Location) is a digest of what the Appointment says "
+    "to its reader: it changes when that changes, the protocol named in serviceType renamed included, and a "
+    "save that changes nothing the reader is shown keeps it. The front desk's and a patient's copy (without "
+    "reasonCode and comment) has its own version, which tells nothing of those fields. meta.lastUpdated is "
+    "the appointment's last change, which may be one the reader is not shown."
 )
 
 
@@ -137,7 +150,7 @@ def capability_statement(base: str) -> CapabilityStatement:
     resources = [
         _resource(
             "Patient",
-            ["read", "search-type", "create", "update"],
+            ["read", "vread", "search-type", "create", "update"],
             search_of("Patient"),
             versioning="versioned-update",
             **_CONDITIONAL_READ,
@@ -151,7 +164,7 @@ def capability_statement(base: str) -> CapabilityStatement:
         ),
         _resource(
             "Appointment",
-            ["read", "search-type"],
+            ["read", "vread", "search-type"],
             search_of("Appointment"),
             **_VERSIONED,
             profile=rep.IHE_APPOINTMENT_PROFILE,
@@ -172,7 +185,7 @@ def capability_statement(base: str) -> CapabilityStatement:
                 "runs from the start of its start and ends at the start of its end (an end date is not "
                 "searched), while a timing boundsPeriod's end date is included, as a Period's is (a month or "
                 "a year to its last day). status: checked-in is a patient checked in or in the chair (the "
-                "encounter under way); no session is ever arrived, so status=arrived finds none."
+                "encounter under way); no session is ever arrived, so status=arrived finds none. " + APPOINTMENT_VERSION
             ),
         ),
         _resource(
@@ -193,7 +206,7 @@ def capability_statement(base: str) -> CapabilityStatement:
         ),
         _resource(
             "Schedule",
-            ["read", "search-type"],
+            ["read", "vread", "search-type"],
             search_of("Schedule"),
             **_VERSIONED,
             documentation=(
@@ -207,7 +220,7 @@ def capability_statement(base: str) -> CapabilityStatement:
         ),
         _resource(
             "Location",
-            ["read", "search-type"],
+            ["read", "vread", "search-type"],
             search_of("Location"),
             **_VERSIONED,
             documentation=(
@@ -223,13 +236,13 @@ def capability_statement(base: str) -> CapabilityStatement:
         ),
         _resource(
             "HealthcareService",
-            ["read", "search-type"],
+            ["read", "vread", "search-type"],
             search_of("HealthcareService"),
             **_VERSIONED,
             documentation="One per treatment protocol (its route and session length). " + _CONTENT_VERSION,
         ),
-        _resource("Practitioner", ["read", "search-type"], search_of("Practitioner"), **_VERSIONED),
-        _resource("PractitionerRole", ["read", "search-type"], search_of("PractitionerRole"), **_VERSIONED),
+        _resource("Practitioner", ["read", "vread", "search-type"], search_of("Practitioner"), **_VERSIONED),
+        _resource("PractitionerRole", ["read", "vread", "search-type"], search_of("PractitionerRole"), **_VERSIONED),
     ]
     return CapabilityStatement(
         url=f"{base}metadata",
@@ -247,10 +260,13 @@ def capability_statement(base: str) -> CapabilityStatement:
                 "mode": "server",
                 "documentation": "IHE ITI Scheduling Server actor (ITI-115 $find, ITI-116 $hold, ITI-117 $book, "
                 "ITI-118 Appointment search). Searches page with _count and the Bundle's next/previous links "
-                "($find cuts its answer instead, and says so), which hold their place while rows are added or removed (_offset is read too, but shifts); "
+                "(a GET $find has a next link; a POSTed one cuts its answer and says so), which hold their place while rows are added or removed (_offset is read too, but shifts); "
                 '_lastUpdated on Patient and Appointment for incremental sync; reads carry ETag W/"<versionId>" and answer '
-                "304 Not Modified to an If-None-Match naming the current version. Only the current version is kept "
-                "(no vread or history).",
+                "304 Not Modified to an If-None-Match naming the current version. Only the current version is kept: "
+                "vread ([type]/[id]/_history/[vid], the address a create's or $book's Location names) answers it "
+                "when vid is the version the asker reads now, and for any other vid 404 with an OperationOutcome "
+                "(not-found, details code version_not_kept) naming the current one; there is no history "
+                "interaction. A vread is checked as a read is (scopes, and a resource the asker cannot see is 404).",
                 "security": {
                     "service": [
                         {

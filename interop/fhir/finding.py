@@ -120,8 +120,14 @@ def find_free_times(
                     if slot.end <= end
                 ]
             day += dt.timedelta(days=1)
-    found.sort(key=lambda p: (p.start, p.site_id, p.chair_id))
+    found.sort(key=free_time_key)
     return FreeTimes(found[:limit], misses)
+
+
+def free_time_key(time: ids.Proposed) -> tuple[dt.datetime, int, int]:
+    """The order of find_free_times's answer, unique within it (one free time per chair and start):
+    start, site, chair. A page's place in it (a Slot search's or a GET $find's cursor) is this key."""
+    return (time.start, time.site_id, time.chair_id)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import reduce
 from operator import or_
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -32,8 +33,16 @@ from clinic.permissions import works_at
 from interop.fhir import find_reasons, ids
 from interop.fhir import representation as rep
 from interop.fhir.base import FHIR_JSON, FHIRView, base_url, fhir_response
-from interop.fhir.finding import check_window, course_times, find_free_times, open_plan, sites_by_id
+from interop.fhir.finding import (
+    check_window,
+    course_times,
+    find_free_times,
+    free_time_key,
+    open_plan,
+    sites_by_id,
+)
 from interop.fhir.outcome import FHIRError, invalid, outcome
+from interop.fhir.paging import CURSOR, Cursor, read_cursor, write_cursor
 from interop.fhir.params import (
     FIND_SCAN_LIMIT,
     MAX_COUNT,
@@ -182,6 +191,7 @@ class OperationView(FHIRView):
         total: int | None = None,
         total_unknown: bool = False,
         cut: str = "",
+        links: list[dict[str, str]] | None = None,
     ) -> Bundle:
         """A searchset of `appointments`; `total` every match when more matched than are shown (by
         default those shown; none when `total_unknown`: the search stopped before the end);
@@ -204,6 +214,7 @@ class OperationView(FHIRView):
             meta={"profile": [rep.IHE_BUNDLE_PROFILE]},
             type="searchset",
             total=None if total_unknown else len(appointments) if total is None else total,
+            link=links or None,
             entry=entries or None,
         )
 
@@ -245,7 +256,21 @@ class FindView(OperationView):
 
     def find(self) -> HttpResponse:
         self.require_scope("Appointment", "s")
-        found = self.parameters(FIND_PARAMETERS)
+        # A GET has an address to page (its next link's _page cursor); a POST has none.
+        paged = self.request.method == "GET"
+        found = self.parameters(FIND_PARAMETERS | {CURSOR} if paged else FIND_PARAMETERS)
+        # The cursor before the free times are worked out: a bad one is refused without that work.
+        cursor = (
+            read_cursor(
+                self.request.query_params.get(CURSOR),
+                self.query_params(),
+                width=3,
+                user_id=self.acting_user.pk,
+                search=FIND_SEARCH,
+            )
+            if paged
+            else None
+        )
         for name in ("start", "end"):
             if len(found.get(name, [])) != 1:
                 raise invalid(f"$find needs exactly one {name}.")
@@ -339,13 +364,16 @@ class FindView(OperationView):
             patient=patient,
             chairs=chairs,
             nurse_ids=nurse_ids,
-            # Enough free times to say how many fit (a month of a busy site's times is thousands, and
-            # each is checked against the patient's rules below): past FIND_SCAN_LIMIT, "at least".
-            limit=FIND_SCAN_LIMIT,
+            limit=None,  # the whole window, cut below past the page's place
             prefs=wish.preferences() if wish is not None else None,
         )
-        times = searched.times
-        scanned_all = len(times) < FIND_SCAN_LIMIT
+        # From the page's place (a next link's: right after the last proposal it followed), at most
+        # FIND_SCAN_LIMIT free times: enough to say how many fit (a month of a busy site's times is
+        # thousands, and each is checked against the patient's rules below); past it, "at least".
+        following = [t for t in searched.times if cursor is None or cursor.key is None or free_time_key(t) > cursor.key]
+        scanned = following[:FIND_SCAN_LIMIT]
+        scanned_all = len(following) <= FIND_SCAN_LIMIT
+        times = scanned
         plan = open_plan(patient, protocol) if patient is not None else None
         if patient is not None:
             # Only times the patient's rules allow: under a plan its own (gap, one a day, the window),
@@ -373,23 +401,65 @@ class FindView(OperationView):
         )
         proposals = [_issued(t, kept, now) for t in times[:count]]
         # Why nothing is offered: the plan's rules, when there were free times, else the engine's reason.
-        why = "the plan's rules (gap, one a day, its window) allow none of the free times" if searched.times else ""
-        notes = [] if proposals else [_nothing_fits(wish, why or searched.why_none())]
+        why = "the plan's rules (gap, one a day, its window) allow none of the free times" if following else ""
+        links: list[dict[str, str]] = []
+        cut = ""
+        if paged and count > 0:
+            # The place to go on from: the last proposal shown when more fit, else (the scan stopped
+            # at FIND_SCAN_LIMIT) the last free time checked: every one up to it was shown or fails
+            # the patient's rules, so nothing is shown twice or skipped.
+            onward = times[count - 1] if len(times) > count else None if scanned_all else scanned[-1]
+            if onward is not None:
+                links.append(self.next_link(Cursor(True, free_time_key(onward))))
+                cut = _next_note(proposals, len(times), zone, at_least=not scanned_all, first_page=cursor is None)
+        elif len(times) > count > 0:
+            cut = _cut_note(times, count, zone, at_least=not scanned_all)
+        notes = [] if proposals or links else [_nothing_fits(wish, why or searched.why_none())]
         return fhir_response(
             self.bundle(
                 [rep.proposed_appointment(p, protocol, reasons=concepts) for p in proposals],
                 notes=notes,
+                # A later page counts no total: the proposals before its place are not worked out again.
                 total=None if scanned_all is False else len(times),
-                total_unknown=scanned_all is False,
-                cut=_cut_note(times, count, zone, at_least=not scanned_all) if len(times) > count > 0 else "",
+                total_unknown=scanned_all is False or cursor is not None,
+                cut=cut,
+                links=links,
             )
         )
+
+    def next_link(self, cursor: Cursor) -> dict[str, str]:
+        """The GET's own address with `_page` holding `cursor` (sealed for this query and user)."""
+        asked = self.query_params()
+        params = [(name, value) for name, values in asked.items() for value in values if name != CURSOR]
+        sealed = write_cursor(cursor, params=asked, user_id=self.acting_user.pk, search=FIND_SEARCH)
+        return {
+            "relation": "next",
+            "url": f"{base_url(self.request)}Appointment/$find?{urlencode([*params, (CURSOR, sealed)])}",
+        }
+
+
+# What a $find cursor is sealed for (paging.query_digest): the operation, not a resource type's search.
+FIND_SEARCH = "Appointment/$find"
+
+
+def _next_note(shown: list[ids.Proposed], fit: int, zone: ZoneInfo, *, at_least: bool, first_page: bool) -> str:
+    """What a GET $find page that has a next link says: how many it shows (of how many, on the first
+    page), the last one, and to follow the link, which goes on right after it."""
+    of = f" of {'at least ' if at_least else ''}{fit} that fit" if first_page else ""
+    last = ""
+    if shown:
+        start = shown[-1].start.astimezone(zone)
+        last = f", the last at {start:%a %-d %b %H:%M} ({start.isoformat()})"
+    return (
+        f"Cut: this page holds {len(shown)} proposals{of}{last}. For the rest, follow the Bundle's next link: "
+        "it goes on right after the last proposal shown."
+    )
 
 
 def _cut_note(times: list[ids.Proposed], count: int, zone: ZoneInfo, *, at_least: bool = False) -> str:
     """What a $find cut at `count` proposals says: how many fit (`at_least`: the search stopped at
-    FIND_SCAN_LIMIT free times), the last one shown and how to ask for the rest. There is no next
-    link: a POSTed search has no address to page."""
+    FIND_SCAN_LIMIT free times), the last one shown and how to ask for the rest. For a POST: it has
+    no address to page, so no next link (a GET's page has one, and says so: _next_note)."""
     last, following = times[count - 1].start, times[count].start
     larger = f", or a larger _count up to {MAX_COUNT}" if count < MAX_COUNT else ""
     fit = f"at least {len(times)}" if at_least else f"{len(times)}"
@@ -709,15 +779,17 @@ class BookView(WriteOperationView):
                 )
                 for a in booked
             ]
-        fresh = _fresh(booked)
-        bundle = self.bundle(appointments_for(fresh, self.actor))
-        first_new = next((a for a in fresh if a.pk in created), None)
+        resources = appointments_for(_fresh(booked), self.actor)
+        bundle = self.bundle(resources)
+        first_new = next((r for r in resources if r.id is not None and int(r.id) in created), None)
         if first_new is None:
             # A hold or proposal booked, a move or a cancel: the operation's plain answer.
             return fhir_response(bundle)
         # A new appointment-resource made a new Appointment: 201 Created, as a FHIR create, with its
-        # address (the first one's, when several were booked together; the Bundle holds them all).
-        location = f"{base_url(self.request)}Appointment/{first_new.pk}/_history/{rep.version_of(first_new.updated_at)}"
+        # address (the first one's, when several were booked together; the Bundle holds them all),
+        # at the version the asker is shown.
+        version = first_new.meta.versionId if first_new.meta is not None else None
+        location = f"{base_url(self.request)}Appointment/{first_new.id}/_history/{version}"
         return fhir_response(bundle, status=201, headers={"Location": location})
 
     def _existing(self, resource_id: str) -> Appointment:

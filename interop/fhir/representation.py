@@ -71,7 +71,8 @@ def mrn_system() -> str:
 
 
 def version_of(updated_at: dt.datetime | None) -> str:
-    """A version id that changes on every save: the row's updated_at in microseconds."""
+    """A version id that changes on every save: the row's updated_at in microseconds. For a resource
+    that says nothing but its own row's fields (Patient); any other is versioned by_content."""
     if updated_at is None:
         return "1"
     return str(int(updated_at.timestamp() * 1_000_000))
@@ -82,25 +83,29 @@ CONTENT_VERSION_LENGTH = 20
 ContentVersioned = TypeVar("ContentVersioned", bound=Resource)
 
 
-def by_content(resource: ContentVersioned) -> ContentVersioned:
-    """`resource` with meta.versionId a digest of everything else it says, for a resource built from
-    rows that keep no time of change, or whose content moves with the clock (a chair's Location is
-    suspended while a closure covers the moment, its Schedule names the closures of the coming days):
-    the version, and the ETag, change exactly when the content does, whenever it is read; two reads
-    of the same content, at any instants, share one. No meta.lastUpdated: nothing records when such
-    content changed (a period's start passing, a closure deleted), and a guess would mislead a sync.
-    Built without a meta of its own."""
+def by_content(
+    resource: ContentVersioned, *, last_updated: dt.datetime | None = None, profiles: tuple[str, ...] = ()
+) -> ContentVersioned:
+    """`resource` with meta.versionId a digest of everything else it says, for a resource whose
+    content is not its row's alone, or moves with the clock: a chair's Location is suspended while a
+    closure covers the moment, its Schedule names the closures of the coming days, an Appointment
+    names its plan's protocol. The version, and the ETag, change exactly when the content does,
+    whenever it is read; two reads of the same content, at any instants, share one. A resource built
+    for each reader (a patient's Schedule, the desk's Appointment without clinical fields) has each
+    copy's own version, which says nothing of what that reader is not shown.
+    `last_updated`: the row's time of change, given as meta.lastUpdated but left out of the digest
+    (a save that changes nothing the resource says keeps its version). Without it no
+    meta.lastUpdated: nothing records when such content changed (a period's start passing, a closure
+    deleted), and a guess would mislead a sync. `profiles`: meta.profile. Built without a meta."""
     digest = hashlib.sha256(resource.model_dump_json().encode()).hexdigest()[:CONTENT_VERSION_LENGTH]
-    resource.meta = Meta(versionId=digest)
+    resource.meta = Meta(versionId=digest, lastUpdated=last_updated, profile=list(profiles) or None)
     return resource
 
 
-def _meta(updated_at: dt.datetime | None, *profiles: str) -> dict[str, Any]:
+def _meta(updated_at: dt.datetime | None) -> dict[str, Any]:
     meta: dict[str, Any] = {"versionId": version_of(updated_at)}
     if updated_at is not None:
         meta["lastUpdated"] = updated_at
-    if profiles:
-        meta["profile"] = list(profiles)
     return meta
 
 
@@ -325,9 +330,10 @@ def appointment_resource(appointment: Appointment, *, clinical: bool) -> FAppoin
         extension.append(
             {"url": "urn:clinic-scheduler:fhir:hold-expires", "valueDateTime": appointment.hold_expires_at}
         )
-    return FAppointment(
+    # Versioned by content: serviceType names the protocol, which is renamed without the appointment
+    # row changing, and the desk's copy leaves out the clinical fields (by_content).
+    resource = FAppointment(
         id=str(appointment.pk),
-        meta=_meta(appointment.updated_at, IHE_APPOINTMENT_PROFILE),
         extension=extension or None,
         status=STATUS_TO_FHIR[AppointmentStatus(appointment.status)],
         serviceType=[service_coding(plan.protocol)] if plan is not None else None,
@@ -340,6 +346,7 @@ def appointment_resource(appointment: Appointment, *, clinical: bool) -> FAppoin
         comment=ehr_comment(appointment.notes) if clinical else None,
         participant=participants,
     )
+    return by_content(resource, last_updated=appointment.updated_at, profiles=(IHE_APPOINTMENT_PROFILE,))
 
 
 # How a $book comment is kept in the session's notes; only these lines go back out as

@@ -21,7 +21,7 @@ from interop.fhir import ids
 from interop.fhir import representation as rep
 from interop.fhir.base import FHIRView, base_url, fhir_response
 from interop.fhir.capability import capability_statement
-from interop.fhir.finding import find_free_times, sites_by_id
+from interop.fhir.finding import find_free_times, free_time_key, sites_by_id
 from interop.fhir.outcome import FHIRError, invalid, not_found, not_supported
 from interop.fhir.paging import CURSOR, keyset_page, list_page, read_cursor
 from interop.fhir.params import (
@@ -92,11 +92,6 @@ SLOT_LAST_UPDATED_REFUSAL = (
     "time also depends on shifts, closures and opening hours, which keep no time of change. Search the window "
     "again (start=ge..&start=lt..) for the current free Slots; use Appointment?_lastUpdated for changed bookings."
 )
-
-
-def _slot_key(slot: ids.Proposed) -> tuple[dt.datetime, int, int]:
-    """The order find_free_times returns Slots in: start, site, chair (one Slot per chair and start)."""
-    return (slot.start, slot.site_id, slot.chair_id)
 
 
 class TypeView(FHIRView):
@@ -172,7 +167,7 @@ class TypeView(FHIRView):
             chairs=chairs,
             limit=None,  # the whole window (at most a month): its total, and pages past any point
         ).times
-        page = list_page(found, _slot_key, cursor, count, offset=offset)
+        page = list_page(found, free_time_key, cursor, count, offset=offset)
         bundle = self.searchset(
             [rep.slot_resource(p, protocol) for p in page.rows], total=len(found), page=page, path="Slot"
         )
@@ -270,6 +265,19 @@ def _patient_fields(resource: FPatient, *, require_mrn: bool) -> dict[str, Any]:
     return fields
 
 
+def read_current(view: FHIRView, kind: Kind, resource_type: str, resource_id: str) -> tuple[Resource, int | None]:
+    """The resource as `view`'s asker reads it now (its version theirs), and the patient it shows
+    (for the access log, once it is answered); 404 for a row they cannot see, as for one that does
+    not exist. The caller checked the read scope."""
+    if resource_type == "Location" and resource_id.startswith("chair-"):
+        kind = CHAIR_LOCATION
+    pk = kind.row_id(resource_id)
+    row = kind.visible(view.actor).filter(pk=pk).first() if pk is not None else None
+    if row is None:
+        raise not_found(resource_type, resource_id)
+    return kind.build_one(row, view.actor), kind.patient_of(row)
+
+
 class InstanceView(FHIRView):
     """GET [type]/[id]: read. PUT Patient/[id]: update with If-Match."""
 
@@ -278,14 +286,8 @@ class InstanceView(FHIRView):
         self.require_scope(resource_type, "r")
         if kind is None:
             return self._slot(resource_id)
-        if resource_type == "Location" and resource_id.startswith("chair-"):
-            kind = CHAIR_LOCATION
-        pk = kind.row_id(resource_id)
-        row = kind.visible(self.actor).filter(pk=pk).first() if pk is not None else None
-        if row is None:
-            raise not_found(resource_type, resource_id)
-        self.shown([kind.patient_of(row)])
-        resource = kind.build_one(row, self.actor)
+        resource, patient_id = read_current(self, kind, resource_type, resource_id)
+        self.shown([patient_id])
         etag = _etag(resource)
         if _matches(request.headers.get("If-None-Match"), etag):
             return _not_modified(etag)
@@ -343,6 +345,41 @@ class InstanceView(FHIRView):
         self.shown([patient.pk])
         updated = rep.patient_resource(patient)
         return fhir_response(updated, headers={"ETag": _etag(updated)})
+
+
+VERSION_NOT_KEPT = "version_not_kept"
+
+
+class VersionView(FHIRView):
+    """GET [type]/[id]/_history/[vid]: vread. Only the current version is kept: it answers as a read
+    does; any other answers 404, as FHIR's RESTful API (http.html#vread) asks of a server that does
+    not keep previous versions, with an OperationOutcome that says so and names the current one."""
+
+    def get(self, request: Any, resource_type: str, resource_id: str, version_id: str) -> Any:
+        kind = _kind(resource_type)
+        self.require_scope(resource_type, "r")
+        if kind is None:
+            raise FHIRError(
+                404,
+                "not-supported",
+                f"Slots are computed on each request and carry no version: read Slot/{resource_id}.",
+            )
+        # Who may read it first: a row the asker cannot see is the read's 404, whatever the version.
+        resource, patient_id = read_current(self, kind, resource_type, resource_id)
+        etag = _etag(resource)
+        current = etag.removeprefix("W/").strip('"')
+        if version_id != current:
+            raise FHIRError(
+                404,
+                "not-found",
+                f"{resource_type}/{resource_id} version {version_id} is not kept: only the current version is "
+                f"kept ({resource_type}/{resource_id}/_history/{current}); read {resource_type}/{resource_id}.",
+                reason=VERSION_NOT_KEPT,
+            )
+        self.shown([patient_id])
+        if _matches(request.headers.get("If-None-Match"), etag):
+            return _not_modified(etag)
+        return fhir_response(resource, headers={"ETag": etag})
 
 
 def _duplicate_shown(view: FHIRView, exc: InvalidState) -> None:

@@ -6,7 +6,8 @@ starts or ends, a closure is added within the horizon) and stays when it does no
 different instants of the same state, a closure past the horizon). A read with If-None-Match of the
 current ETag answers 304 Not Modified; with an older one, 200 and the resource as it is now. These
 resources keep no time of change (a closure's start passes, a row is deleted), so they carry no
-meta.lastUpdated rather than a wrong one; old versions are not kept, so vread is not offered.
+meta.lastUpdated rather than a wrong one; old versions are not kept, so a vread answers only the
+current version (tests/interop/test_fhir_vread.py).
 
 The clock is fixed at NOW (Friday 27 February 2026, 15:00 UTC, 10:00 at the clinic in New York)."""
 
@@ -214,6 +215,7 @@ def test_practitioner_and_service_versions_follow_their_content(world):
 
 
 def test_the_capability_statement_says_reads_are_versioned_conditional_and_without_history(world):
+    # vread is offered for the current version only: readHistory (past versions) stays false.
     statement = parse(world.client(None).get(BASE + "metadata"))
     resources = {r.type: r for r in statement.rest[0].resource}
     for name in ("Location", "Schedule", "Practitioner", "PractitionerRole", "HealthcareService", "Appointment"):
@@ -221,7 +223,7 @@ def test_the_capability_statement_says_reads_are_versioned_conditional_and_witho
         assert entry.versioning == "versioned", name
         assert entry.conditionalRead == "not-match", name
         assert entry.readHistory is False, name
-        assert "vread" not in {i.code for i in entry.interaction}, name
+        assert "vread" in {i.code for i in entry.interaction}, name
     assert resources["Patient"].versioning == "versioned-update"
     assert resources["Patient"].conditionalRead == "not-match"
     assert "digest" in resources["Location"].documentation
@@ -232,7 +234,11 @@ def test_an_old_version_cannot_be_read_by_history(world):
     first, _ = world.clinic.chairs
     etag = etag_of(world, chair_path(first))
     version = etag.removeprefix('W/"').removesuffix('"')
+    assert read(world, f"{chair_path(first)}/_history/{version}")["ETag"] == etag  # the current one reads
+    first.name = "Recliner by the window"
+    first.save(update_fields=["name"])
     response = read(world, f"{chair_path(first)}/_history/{version}")
     assert response.status_code == 404
     outcome = parse(response)
-    assert outcome.issue[0].code == "not-supported"
+    assert outcome.issue[0].code == "not-found"
+    assert "only the current version" in outcome.issue[0].diagnostics
