@@ -210,10 +210,11 @@ class _ArrivalTimes(list):
 
 
 def test_a_run_never_sends_a_message_after_its_claims_lease_ran_out(feed, listener, settings):
-    # One claim takes twelve messages for four slow receivers (0.75 s each, 3 s one after the
-    # other): all of them must be sent inside the claim's 2 s lease, or another worker could take
-    # the rest over and send them too.
-    settings.SIU_LEASE_SECONDS = 2.0
+    # One claim takes twelve messages for four slow receivers (0.9 s each, 3.6 s one after the
+    # other): all of them must be sent inside the claim's 3 s lease, or another worker could take
+    # the rest over and send them too. Sent to at once, the last starts 0.6 s in, well inside the
+    # half of the lease a run starts sends in (1.5 s), also on a busy machine.
+    settings.SIU_LEASE_SECONDS = 3.0
     t0 = [0.0]
     listeners = [listener] + [Listener() for _ in range(3)]
     try:
@@ -222,12 +223,12 @@ def test_a_run_never_sends_a_message_after_its_claims_lease_ran_out(feed, listen
             extra.start()
             receivers.append(
                 SiuReceiver.objects.create(
-                    site=SiteFactory(), host="127.0.0.1", port=extra.port, ack_timeout_seconds=0.3
+                    site=SiteFactory(), host="127.0.0.1", port=extra.port, ack_timeout_seconds=0.45
                 )
             )
-        SiuReceiver.objects.filter(pk=feed.receiver.pk).update(ack_timeout_seconds=0.3)
+        SiuReceiver.objects.filter(pk=feed.receiver.pk).update(ack_timeout_seconds=0.45)
         for each in listeners:
-            each.delay = 0.25
+            each.delay = 0.3
             each.received = _ArrivalTimes(t0)
         clinic = feed.clinic
         appointments = [
