@@ -369,6 +369,15 @@ REMINDER_DISPATCH_EVERY = env_int("REMINDER_DISPATCH_EVERY", 30, minimum=1)
 # Extra dispatcher tasks a beat tick's dispatcher enqueues when it finds a
 # backlog, so every worker helps instead of one.
 REMINDER_DISPATCH_FAN_OUT = env_int("REMINDER_DISPATCH_FAN_OUT", 3)
+# --- Day templates and day plans (CP-SAT, scheduling.engine.day_template) ------
+# Wall-clock limits, in seconds, of one day-template solve and of one day's plan. Most solves
+# stop once their count is proven (or their deterministic work budget is spent), well inside
+# them; a template of nurses on different shifts not proven quickly refines for about half its
+# limit. A slow or busy server may need longer ones to prove a day (cut short, a template comes
+# back FEASIBLE). The Celery tasks' own time limits are derived from these (scheduling/tasks.py).
+# The template's default is the engine's (DEFAULT_TIME_LIMIT_SECONDS, held by bench/day_template.py).
+DAY_TEMPLATE_TIME_LIMIT_SECONDS = env_int("DAY_TEMPLATE_TIME_LIMIT_SECONDS", 10, minimum=1)
+DAY_PLAN_TIME_LIMIT_SECONDS = env_int("DAY_PLAN_TIME_LIMIT_SECONDS", 30, minimum=1)
 # --- HL7 SIU feed (interop.siu); receivers are set per site in the admin --------
 # How often beat runs SIU delivery, in seconds.
 SIU_DELIVER_EVERY = env_int("SIU_DELIVER_EVERY", 30, minimum=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import math
 import time
 
 from celery import shared_task
@@ -14,7 +15,6 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from clinic.models import Site
-from scheduling.engine.day_template import DEFAULT_TIME_LIMIT_SECONDS
 from scheduling.engine.placement import LEVEL
 from scheduling.models import DayPlan, DayTemplate, DayTemplateState
 from scheduling.reminders.services import front_desk_lists_send_due, reminders_dispatch_due
@@ -119,8 +119,14 @@ def sweep_waitlist_offers() -> int:
     return waitlist_offers_sweep(now=timezone.now())
 
 
-# The solver's own limit plus room to load its inputs and write the result.
-DAY_TEMPLATE_SOFT_LIMIT = int(DEFAULT_TIME_LIMIT_SECONDS) + 20
+def day_template_soft_limit(solver_seconds: float) -> int:
+    """The template task's soft time limit: the solver's own limit plus room to load its inputs
+    and write the result. Derived from the setting, so a longer solver limit never meets a task
+    limit that would cut every run short (each would be kept as out of time)."""
+    return math.ceil(solver_seconds) + 20
+
+
+DAY_TEMPLATE_SOFT_LIMIT = day_template_soft_limit(settings.DAY_TEMPLATE_TIME_LIMIT_SECONDS)
 
 
 @shared_task(
@@ -152,7 +158,26 @@ def regenerate_day_template(attempt_id: int) -> str:
     return result.state
 
 
-@shared_task(name="scheduling.tasks.refresh_day_plans", ignore_result=True, soft_time_limit=240, time_limit=270)
+# A site's refresh solves up to PLAN_SOLVES_PER_RUN days, a second or two each: stopped at its
+# limit it keeps the days solved so far and the next run goes on from there.
+DAY_PLANS_RUN_SECONDS = 240
+
+
+def day_plans_soft_limit(solver_seconds: float) -> int:
+    """The day-plan refresh's soft time limit: the run's own budget, and always past one day's
+    solve (the solver's limit plus room to load and write it), or a run could plan no day at all."""
+    return max(DAY_PLANS_RUN_SECONDS, math.ceil(solver_seconds) + 30)
+
+
+DAY_PLANS_SOFT_LIMIT = day_plans_soft_limit(settings.DAY_PLAN_TIME_LIMIT_SECONDS)
+
+
+@shared_task(
+    name="scheduling.tasks.refresh_day_plans",
+    ignore_result=True,
+    soft_time_limit=DAY_PLANS_SOFT_LIMIT,
+    time_limit=DAY_PLANS_SOFT_LIMIT + 30,
+)
 def refresh_day_plans(site_id: int | None = None) -> int:
     """Run by beat without a site: queue one run per level site (a busy site does not hold up
     the others), and per other site still holding plans (its run removes them). With a site (queued so, or after a new template): solve again its coming days

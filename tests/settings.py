@@ -15,6 +15,7 @@ os.environ.setdefault("DJANGO_SECURE_HSTS_SECONDS", "0")
 
 from config.settings import *  # noqa: F403
 from config.settings import STORAGES
+from tests.solver_limits import PROVING_TIME_LIMIT_SECONDS
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SMS_BACKEND = "scheduling.reminders.sms.MemorySmsBackend"
@@ -30,3 +31,9 @@ CACHES = {"default": {**CACHES["default"], "KEY_PREFIX": "test-" + os.environ.ge
 # Tasks queued with transaction.on_commit run in the test's own thread (the waitlist offer after a
 # cancel); the reminders' end-to-end test runs a real worker and turns this off again.
 CELERY_TASK_ALWAYS_EAGER = True
+
+# Proving a day template or plan OPTIMAL must not depend on how busy the machine is: a CI box
+# running two workers can be several times slower than a server (tests/solver_limits.py). Set
+# here, not through the environment, so a developer's exported production value cannot shorten it.
+DAY_TEMPLATE_TIME_LIMIT_SECONDS = PROVING_TIME_LIMIT_SECONDS
+DAY_PLAN_TIME_LIMIT_SECONDS = PROVING_TIME_LIMIT_SECONDS

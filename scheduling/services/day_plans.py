@@ -20,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from clinic.models import Site
@@ -43,11 +44,11 @@ logger = logging.getLogger(__name__)
 # How far ahead days are re-planned: a course's window and the search before it (the days
 # bookings are being made for).
 PLAN_HORIZON_DAYS = 42
-# One day's solve (all its nurses) is bounded by deterministic work, the same on any machine
+# Solves per run at most (the nearest days first); the next run takes the rest. One day's solve
+# (all its nurses) is bounded by deterministic work, the same on any machine
 # (scheduling.engine.day_template: LANE_WORK, IMPROVE_WORK), about 1-2 s on the shared bench box;
-# this wall-clock limit only stops a machine far too slow for that work (plans would then differ).
-PLAN_TIME_LIMIT_SECONDS = 30.0
-# Solves per run at most (the nearest days first); the next run takes the rest.
+# its wall-clock limit, settings.DAY_PLAN_TIME_LIMIT_SECONDS, only stops a machine far too slow
+# for that work (plans would then differ).
 PLAN_SOLVES_PER_RUN = 40
 
 
@@ -100,9 +101,11 @@ def day_plans_refresh(
     now: dt.datetime,
     horizon_days: int = PLAN_HORIZON_DAYS,
     solves: int = PLAN_SOLVES_PER_RUN,
-    time_limit_seconds: float = PLAN_TIME_LIMIT_SECONDS,
+    time_limit_seconds: float | None = None,
 ) -> DayPlansReport:
     """Bring `site`'s day plans up to date for today and the next `horizon_days` (site-local days).
+    Each day's solve stops at `time_limit_seconds`, by default settings.DAY_PLAN_TIME_LIMIT_SECONDS
+    (read now: the Celery task's own limit is derived from it).
 
     A day needs a plan when one of its sessions is off the template's rhythm: not at a template
     start of its chair, not with the nurse the template's lane gives that chair, or longer than
@@ -113,6 +116,8 @@ def day_plans_refresh(
     template's rhythm loses its plan. Only level sites with a per-nurse template have plans: for
     any other site every plan is removed. A plan is kept only while its template is the latest
     (a run that began before a new template writes nothing more)."""
+    if time_limit_seconds is None:
+        time_limit_seconds = settings.DAY_PLAN_TIME_LIMIT_SECONDS
     report = DayPlansReport()
     zone = site.zone
     today = local_day(now, zone)

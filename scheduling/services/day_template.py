@@ -11,11 +11,12 @@ import logging
 
 from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from clinic.models import Site
-from scheduling.engine.day_template import DEFAULT_TIME_LIMIT_SECONDS, DayTemplateOutcome, solve_day_template
+from scheduling.engine.day_template import DayTemplateOutcome, solve_day_template
 from scheduling.models import DayTemplate, DayTemplateState
 from scheduling.selectors import DayTemplateInputs, day_template_inputs
 from scheduling.services.core import acting_user
@@ -117,10 +118,14 @@ def day_template_regenerate(
     actor: AbstractBaseUser | None,
     now: dt.datetime,
     attempt: DayTemplate | None = None,
-    time_limit_seconds: float = DEFAULT_TIME_LIMIT_SECONDS,
+    time_limit_seconds: float | None = None,
 ) -> DayTemplate:
     """Compute `site`'s template now and keep the outcome in `attempt` (a queued row) or a new row.
+    The solver stops at `time_limit_seconds`, by default settings.DAY_TEMPLATE_TIME_LIMIT_SECONDS
+    (read now: the Celery task's own limit is derived from it).
     Returns the row: DONE with the starts, or FAILED with the reason (the template in use is unchanged)."""
+    if time_limit_seconds is None:
+        time_limit_seconds = settings.DAY_TEMPLATE_TIME_LIMIT_SECONDS
     if attempt is None:
         attempt = DayTemplate.objects.create(
             site=site, state=DayTemplateState.PENDING, requested_at=now, computed_by=acting_user(actor)

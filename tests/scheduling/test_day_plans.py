@@ -15,6 +15,7 @@ import pytest
 import time_machine
 from django.conf import settings
 from django.db import transaction
+from django.test import override_settings
 
 from clinic.models import Closure, Role, Shift
 from scheduling import tasks
@@ -24,15 +25,19 @@ from scheduling.engine.wallclock import local_instant
 from scheduling.errors import SchedulingError
 from scheduling.models import Appointment, DayPlan, DayTemplateState
 from scheduling.selectors import day_plan_inputs, day_plan_site_part, preferred_starts, site_placement
-from scheduling.services import appointment_book, appointment_cancel, appointment_move, course_propose
+from scheduling.services import appointment_book, appointment_cancel, appointment_move, course_propose, day_plans
 from scheduling.services.day_plans import day_plans_refresh
 from scheduling.services.day_template import day_template_regenerate
 from tests.factories import PatientFactory, SiteFactory, StaffFactory
 from tests.night_clinic import AUTUMN, NY, SPRING
 from tests.scheduling.conftest import NOW, START, add_shifts, make_clinic
 from tests.scheduling.test_day_template_solver import IV, WORKED
+from tests.solver_limits import PROVING_TIME_LIMIT_SECONDS
 
 ZONE = ZoneInfo("America/New_York")
+# Every solve here is decided by its answer or its deterministic work budget, never by the clock:
+# a loaded machine is slow, and a proof cut short would fail a test that says nothing of the code.
+LIMIT = PROVING_TIME_LIMIT_SECONDS
 DAY = dt.date(2027, 3, 9)  # a Tuesday
 NURSES = (101, 102, 103, 104)
 
@@ -99,6 +104,7 @@ def template():
         opening=(dt.time(8), dt.time(18)),
         nurse_shifts=[NurseShift(dt.time(8), dt.time(18))] * 4,
         protocols=[WORKED],
+        time_limit_seconds=LIMIT,
     )
     assert outcome.status == "OPTIMAL"
     assert outcome.template is not None and outcome.template.sessions_per_day == 44
@@ -142,7 +148,9 @@ def _assert_booking_rules_hold(outcome, booked):
 
 
 def test_a_day_plan_fills_the_day_to_the_ceiling_around_sessions_booked_off_the_template(template):
-    outcome = solve_day_plan(snapshot=_snapshot(OFF_RHYTHM), day=DAY, lanes=template.lanes, protocols=[WORKED])
+    outcome = solve_day_plan(
+        snapshot=_snapshot(OFF_RHYTHM), day=DAY, lanes=template.lanes, protocols=[WORKED], time_limit_seconds=LIMIT
+    )
 
     assert outcome.status == "OPTIMAL"
     assert outcome.kept == frozenset()
@@ -162,7 +170,9 @@ def test_a_day_plan_fills_the_day_to_the_ceiling_around_sessions_booked_off_the_
 
 
 def test_a_day_plan_breaks_no_rule_of_booking_with_the_sessions_already_there(template):
-    outcome = solve_day_plan(snapshot=_snapshot(OFF_RHYTHM), day=DAY, lanes=template.lanes, protocols=[WORKED])
+    outcome = solve_day_plan(
+        snapshot=_snapshot(OFF_RHYTHM), day=DAY, lanes=template.lanes, protocols=[WORKED], time_limit_seconds=LIMIT
+    )
 
     _assert_booking_rules_hold(outcome, OFF_RHYTHM)
     assert outcome.sessions >= outcome.by_lanes
@@ -192,7 +202,7 @@ def test_solved_whole_the_day_holds_more_than_each_nurses_chairs_solved_alone(te
         protocols=[WORKED],
         # The whole-day solve's budget is deterministic work (the same answer under any load); the
         # wall-clock limit only has to leave room for it on a slow, busy machine.
-        time_limit_seconds=120,
+        time_limit_seconds=LIMIT,
     )
 
     assert outcome.kept == frozenset()
@@ -212,7 +222,9 @@ def test_a_full_day_has_a_plan_with_no_starts_left(template):
         for clock, _ in rows
     ]
 
-    outcome = solve_day_plan(snapshot=_snapshot(booked), day=DAY, lanes=template.lanes, protocols=[WORKED])
+    outcome = solve_day_plan(
+        snapshot=_snapshot(booked), day=DAY, lanes=template.lanes, protocols=[WORKED], time_limit_seconds=LIMIT
+    )
 
     assert outcome.sessions == 0
     assert outcome.kept == frozenset()
@@ -224,7 +236,9 @@ def test_chairs_whose_bookings_no_day_can_hold_keep_the_template(template):
     # chairs have no answer and keep the template's starts; the other nurses' chairs are solved.
     booked = [(1, 101, _at(9)), (2, 101, _at(9, 5))]
 
-    outcome = solve_day_plan(snapshot=_snapshot(booked), day=DAY, lanes=template.lanes, protocols=[WORKED])
+    outcome = solve_day_plan(
+        snapshot=_snapshot(booked), day=DAY, lanes=template.lanes, protocols=[WORKED], time_limit_seconds=LIMIT
+    )
 
     first_lane = {chair for chair, lane in template.lanes.items() if lane == 0}
     assert outcome.kept == first_lane
@@ -237,11 +251,15 @@ def test_on_the_days_the_clocks_change_a_plan_keeps_clear_of_the_bookings_in_rea
     # are instants; a start it offers must not meet a booked session on its chair.
     booked = [(1, 101, _at(9, 10, day=day)), (5, 102, _at(13, 5, day=day))]
 
-    outcome = solve_day_plan(snapshot=_snapshot(booked, day=day), day=day, lanes=template.lanes, protocols=[WORKED])
+    outcome = solve_day_plan(
+        snapshot=_snapshot(booked, day=day), day=day, lanes=template.lanes, protocols=[WORKED], time_limit_seconds=LIMIT
+    )
 
     # As many as around the same bookings on an ordinary Tuesday.
     ordinary = [(1, 101, _at(9, 10)), (5, 102, _at(13, 5))]
-    same = solve_day_plan(snapshot=_snapshot(ordinary), day=DAY, lanes=template.lanes, protocols=[WORKED])
+    same = solve_day_plan(
+        snapshot=_snapshot(ordinary), day=DAY, lanes=template.lanes, protocols=[WORKED], time_limit_seconds=LIMIT
+    )
     # (each nurse's chairs solved alone: exact, so the same on both days).
     assert outcome.kept == frozenset()
     assert outcome.by_lanes == same.by_lanes and outcome.sessions >= outcome.by_lanes
@@ -296,7 +314,7 @@ def test_a_night_plan_on_the_night_the_clocks_change_offers_only_starts_that_hap
         day=day,
         lanes={1: 0, 2: 0},
         protocols=[WORKED],
-        time_limit_seconds=20,
+        time_limit_seconds=LIMIT,
     )
 
     assert outcome.starts, outcome
@@ -511,6 +529,39 @@ def test_beat_refreshes_the_plans_of_every_level_site(level, monkeypatch):
     assert entry["task"] == tasks.refresh_day_plans.name
 
 
+def test_each_days_solve_gets_the_limit_the_settings_hold_when_the_refresh_runs(level, monkeypatch):
+    clinic, _ = level
+    _book(clinic, 9, 10)
+    _book(clinic, 9, 10, day=PLAN_DAY + dt.timedelta(days=1))
+    seen: list[float] = []
+
+    def solve(**kwargs):
+        seen.append(kwargs["time_limit_seconds"])
+        return solve_day_plan(**kwargs)
+
+    monkeypatch.setattr(day_plans, "solve_day_plan", solve)
+
+    with override_settings(DAY_PLAN_TIME_LIMIT_SECONDS=45):
+        assert day_plans_refresh(site=clinic.site, now=LATER, solves=1).solved == [PLAN_DAY]
+    with override_settings(DAY_PLAN_TIME_LIMIT_SECONDS=50):
+        day_plans_refresh(site=clinic.site, now=LATER)
+
+    assert seen == [45, 50]
+
+
+def test_the_refresh_tasks_limit_lies_past_one_days_solve():
+    # A run stopped at its limit keeps the days solved so far; one that could not finish a single
+    # day would never plan anything. Derived from the setting, as the template task's is.
+    assert settings.DAY_PLAN_TIME_LIMIT_SECONDS == PROVING_TIME_LIMIT_SECONDS
+    soft = tasks.refresh_day_plans.soft_time_limit
+    assert soft == tasks.day_plans_soft_limit(settings.DAY_PLAN_TIME_LIMIT_SECONDS)
+    assert soft > settings.DAY_PLAN_TIME_LIMIT_SECONDS
+    assert tasks.refresh_day_plans.time_limit > soft
+    # At least the run's own budget for many days; past any one day's limit, however long.
+    assert tasks.day_plans_soft_limit(30) == tasks.day_plans_soft_limit(1) >= 240
+    assert tasks.day_plans_soft_limit(600) >= 600 + 15
+
+
 @pytest.mark.django_db
 def test_beat_clears_the_plans_of_a_site_taken_off_level_placement():
     clinic = make_clinic(placement_policy="level", chairs=4, nurses=2)
@@ -700,7 +751,9 @@ def test_a_nurse_whose_day_is_two_back_to_back_shifts_gets_no_start_across_the_s
     split = replace(first, shifts=(Span(_at(8), _at(13)), Span(_at(13), _at(18))))
     snapshot = replace(snapshot, nurses=(split, *snapshot.nurses[1:]))
 
-    outcome = solve_day_plan(snapshot=snapshot, day=DAY, lanes=template.lanes, protocols=[WORKED])
+    outcome = solve_day_plan(
+        snapshot=snapshot, day=DAY, lanes=template.lanes, protocols=[WORKED], time_limit_seconds=LIMIT
+    )
 
     theirs = [
         (c, clock) for c, rows in outcome.starts.items() for clock, _ in rows if outcome.nurses[c, clock] == first.id

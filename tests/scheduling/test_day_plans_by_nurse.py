@@ -18,7 +18,7 @@ from scheduling.engine.model import ChairState, NurseState, SiteSnapshot, Span
 from scheduling.engine.wallclock import shift_hours
 from scheduling.models import DayPlan
 from scheduling.selectors import PlanDay, preferred_starts
-from scheduling.services.day_plans import PLAN_TIME_LIMIT_SECONDS, day_plans_refresh
+from scheduling.services.day_plans import day_plans_refresh
 from tests.scheduling.test_day_plans import DAY, ZONE, _at
 from tests.scheduling.test_day_plans import _snapshot as _plan_snapshot
 from tests.scheduling.test_day_template_service import (
@@ -31,10 +31,11 @@ from tests.scheduling.test_day_template_service import (
     _staggered_clinic,
 )
 from tests.scheduling.test_day_template_solver import IV, WORKED
+from tests.solver_limits import PROVING_TIME_LIMIT_SECONDS
 
-# As the service gives a day (PLAN_TIME_LIMIT_SECONDS): the work budget decides the plan, and the
-# wall clock only bounds a machine far too slow for it (a loaded CI box is slow, not that slow).
-LIMIT = PLAN_TIME_LIMIT_SECONDS
+# As the tests' settings give the service a day (DAY_PLAN_TIME_LIMIT_SECONDS): the work budget
+# decides the plan, and the wall clock only bounds a machine far too slow for it.
+LIMIT = PROVING_TIME_LIMIT_SECONDS
 
 # Two early nurses and two late ones.
 SHIFTS = {

@@ -5,15 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import types
+from pathlib import Path
 
 import pytest
 import time_machine
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import OperationalError
+from django.test import override_settings
 
 from clinic.models import Role, Shift
 from scheduling import tasks
-from scheduling.engine.day_template import DayTemplateOutcome
+from scheduling.engine.day_template import DEFAULT_TIME_LIMIT_SECONDS, DayTemplateOutcome
 from scheduling.models import DayTemplate, DayTemplateState
 from scheduling.selectors import day_template_inputs, latest_day_template, preferred_starts
 from scheduling.services import appointment_book, course_book, course_propose
@@ -21,6 +24,8 @@ from scheduling.services import day_template as service
 from scheduling.services.day_template import day_template_regenerate, day_template_request
 from tests.factories import PatientFactory, ProtocolFactory, StaffFactory
 from tests.scheduling.conftest import NOW, START, make_clinic
+from tests.solver_limits import PROVING_TIME_LIMIT_SECONDS
+from tests.test_compose import settings_reads
 
 pytestmark = pytest.mark.django_db
 # A Wednesday afternoon in the clinic's fixture weeks (its nurses work 07:30-18:30 every day).
@@ -215,9 +220,63 @@ def test_a_request_marks_a_run_queued_past_the_stale_limit_failed(clinic, monkey
     assert lost.error == service.RUN_STOPPED
 
 
-def test_the_task_time_limit_leaves_room_beyond_the_solver_limit():
-    assert tasks.regenerate_day_template.soft_time_limit > service.DEFAULT_TIME_LIMIT_SECONDS
-    assert tasks.regenerate_day_template.time_limit > tasks.regenerate_day_template.soft_time_limit
+def test_the_task_time_limit_leaves_room_beyond_the_solver_limit_the_settings_give():
+    # The tests' settings give the solver a long limit (tests/solver_limits.py): the task's own
+    # limit is derived from the setting, so it still lies past it.
+    assert settings.DAY_TEMPLATE_TIME_LIMIT_SECONDS == PROVING_TIME_LIMIT_SECONDS
+    soft = tasks.regenerate_day_template.soft_time_limit
+    assert soft == tasks.day_template_soft_limit(settings.DAY_TEMPLATE_TIME_LIMIT_SECONDS)
+    assert soft > settings.DAY_TEMPLATE_TIME_LIMIT_SECONDS
+    assert tasks.regenerate_day_template.time_limit > soft
+
+
+@pytest.mark.parametrize("solver_seconds", [1, 10, 10.5, 600])
+def test_the_tasks_limit_follows_any_solver_limit_with_room_to_load_and_write(solver_seconds):
+    assert tasks.day_template_soft_limit(solver_seconds) >= solver_seconds + 15
+
+
+def _solver_limits_seen(monkeypatch) -> list[float]:
+    """Stand in for the solver: record the limit each solve is given (and find no day)."""
+    seen: list[float] = []
+
+    def solve(**kwargs):
+        seen.append(kwargs["time_limit_seconds"])
+        return DayTemplateOutcome("INFEASIBLE", 0.0, template=None)
+
+    monkeypatch.setattr(service, "solve_day_template", solve)
+    return seen
+
+
+def test_the_service_gives_the_solver_the_limit_the_settings_hold_when_it_is_called(clinic, monkeypatch):
+    seen = _solver_limits_seen(monkeypatch)
+
+    with override_settings(DAY_TEMPLATE_TIME_LIMIT_SECONDS=7):
+        _regenerate(clinic)
+    with override_settings(DAY_TEMPLATE_TIME_LIMIT_SECONDS=13):
+        _regenerate(clinic, now=LATER + dt.timedelta(minutes=1))
+    # A caller that names a limit (the simulation bench) has it.
+    day_template_regenerate(
+        site=clinic.site, actor=clinic.prescriber.user, now=LATER + dt.timedelta(minutes=2), time_limit_seconds=3
+    )
+
+    assert seen == [7, 13, 3]
+
+
+def test_the_task_gives_the_solver_the_limit_the_settings_hold(clinic, monkeypatch):
+    seen = _solver_limits_seen(monkeypatch)
+    attempt = DayTemplate.objects.create(site=clinic.site, requested_at=LATER, computed_by=clinic.prescriber.user)
+
+    with override_settings(DAY_TEMPLATE_TIME_LIMIT_SECONDS=9), time_machine.travel(LATER, tick=False):
+        assert tasks.regenerate_day_template(attempt.pk) == DayTemplateState.FAILED
+
+    assert seen == [9]
+
+
+def test_the_settings_default_is_the_engines_default_limit():
+    # bench/day_template.py holds the engine's default limit: what production solves within
+    # when DAY_TEMPLATE_TIME_LIMIT_SECONDS is unset.
+    read = settings_reads((Path(__file__).resolve().parents[2] / "config" / "settings.py").read_text())
+    assert read.defaults["DAY_TEMPLATE_TIME_LIMIT_SECONDS"] == DEFAULT_TIME_LIMIT_SECONDS
 
 
 def test_a_course_proposal_at_a_level_loaded_site_prefers_the_saved_template_starts():

@@ -8,6 +8,7 @@ import time
 
 from scheduling.engine import day_template
 from scheduling.engine.day_template import ChairSpec, NurseShift, ProtocolSpec, preferred_starts_of, solve_day_template
+from tests.solver_limits import PROVING_TIME_LIMIT_SECONDS
 
 IV = frozenset({"iv"})
 STANDARD = ProtocolSpec(id=1, route="iv", chair_minutes=120, setup_minutes=20, weight=1.0)
@@ -52,6 +53,7 @@ def test_two_chairs_one_nurse_hold_the_true_maximum_with_setups_staggered():
         nurse_shifts=[NurseShift(dt.time(8), dt.time(16))],
         protocols=[STANDARD],
         setups_per_nurse=1,
+        time_limit_seconds=PROVING_TIME_LIMIT_SECONDS,
     )
 
     assert outcome.status == "OPTIMAL"
@@ -211,6 +213,7 @@ def test_a_protocol_whose_check_falls_inside_its_discharge_still_fills_a_day():
         opening=(dt.time(8), dt.time(18)),
         nurse_shifts=shifts,
         protocols=[short],
+        time_limit_seconds=PROVING_TIME_LIMIT_SECONDS,
     )
 
     assert outcome.status == "OPTIMAL"
@@ -229,12 +232,14 @@ def test_nurses_on_one_shift_get_a_day_each_of_them_can_hold_alone():
         opening=(dt.time(8), dt.time(18)),
         nurse_shifts=[NurseShift(dt.time(8), dt.time(18))],
         protocols=[WORKED],
+        time_limit_seconds=PROVING_TIME_LIMIT_SECONDS,
     )
     outcome = solve_day_template(
         chairs=[ChairSpec(i, IV) for i in range(1, 7)],
         opening=(dt.time(8), dt.time(18)),
         nurse_shifts=[NurseShift(dt.time(8), dt.time(18))] * 2,
         protocols=[WORKED],
+        time_limit_seconds=PROVING_TIME_LIMIT_SECONDS,
     )
 
     assert single.status == outcome.status == "OPTIMAL"
@@ -284,7 +289,11 @@ def test_a_session_across_the_shift_change_is_not_offered_when_no_nurse_covers_i
     # day holds four: two each side of 13:00.
     shifts = [NurseShift(dt.time(8), dt.time(13)), NurseShift(dt.time(13), dt.time(18))]
     outcome = solve_day_template(
-        chairs=[ChairSpec(1, IV)], opening=(dt.time(8), dt.time(18)), nurse_shifts=shifts, protocols=[WORKED]
+        chairs=[ChairSpec(1, IV)],
+        opening=(dt.time(8), dt.time(18)),
+        nurse_shifts=shifts,
+        protocols=[WORKED],
+        time_limit_seconds=PROVING_TIME_LIMIT_SECONDS,
     )
 
     assert outcome.status == "OPTIMAL"
@@ -301,6 +310,7 @@ def test_staggered_shifts_give_each_start_a_nurse_whose_day_holds_it():
         opening=(dt.time(8), dt.time(18)),
         nurse_shifts=list(reversed(shifts)),  # the solver numbers the shifts in order of their hours
         protocols=[WORKED],
+        time_limit_seconds=PROVING_TIME_LIMIT_SECONDS,  # a count cut short would be below 36
     )
 
     assert outcome.template is not None and outcome.template.lanes == {}
@@ -324,7 +334,7 @@ def test_a_staggered_template_is_proven_and_the_same_on_every_solve():
             opening=(dt.time(8), dt.time(18)),
             nurse_shifts=shifts,
             protocols=[WORKED],
-            time_limit_seconds=60,
+            time_limit_seconds=PROVING_TIME_LIMIT_SECONDS,
         )
         for _ in range(2)
     ]
@@ -343,6 +353,7 @@ def test_more_nurses_than_chairs_share_the_chairs_and_each_start_keeps_its_nurse
         opening=(dt.time(8), dt.time(18)),
         nurse_shifts=shifts,
         protocols=[WORKED],
+        time_limit_seconds=PROVING_TIME_LIMIT_SECONDS,
     )
 
     assert outcome.status == "OPTIMAL"
@@ -360,6 +371,9 @@ def test_chairs_equipped_differently_each_get_only_sessions_of_their_route():
         opening=(dt.time(8), dt.time(18)),
         nurse_shifts=[NurseShift(dt.time(8), dt.time(13)), NurseShift(dt.time(8), dt.time(18))],
         protocols=[infusion, spray],
+        # Twice the production limit: the count is proven early, and the nurses' different shifts
+        # then refine the day for a share of the limit, so a longer one only costs time.
+        time_limit_seconds=2 * day_template.DEFAULT_TIME_LIMIT_SECONDS,
     )
 
     assert outcome.template is not None
@@ -384,6 +398,7 @@ def test_with_nurses_to_spare_the_chairs_bind_and_the_count_is_proven():
         nurse_shifts=shifts,
         protocols=[WORKED],
         step_minutes=15,
+        time_limit_seconds=PROVING_TIME_LIMIT_SECONDS,
     )
 
     assert outcome.status == "OPTIMAL"
@@ -429,6 +444,7 @@ def test_two_nurses_sharing_five_chairs_hold_more_than_in_lanes_of_their_own():
         opening=(dt.time(8), dt.time(18)),
         nurse_shifts=shifts,
         protocols=[WORKED],
+        time_limit_seconds=PROVING_TIME_LIMIT_SECONDS,
     )
 
     assert outcome.status == "OPTIMAL"
@@ -445,6 +461,7 @@ def test_the_issues_clinic_keeps_its_lanes_and_their_count_is_proven_by_the_shar
         nurse_shifts=[NurseShift(dt.time(8), dt.time(18))] * 4,
         protocols=[WORKED],
         step_minutes=15,
+        time_limit_seconds=PROVING_TIME_LIMIT_SECONDS,
     )
 
     assert outcome.status == "OPTIMAL"
@@ -463,7 +480,7 @@ def _rostered(nurses, chairs, protocol, *, opening=(dt.time(8), dt.time(18)), ra
         rules=day_template.DayRules(
             opening=opening, protocols=[protocol], setups_per_nurse=1, max_patients_per_nurse=ratio, step_minutes=step
         ),
-        time_limit_seconds=10,
+        time_limit_seconds=PROVING_TIME_LIMIT_SECONDS,
         workers=1,
         busy=busy,
         work=day_template.LANE_WORK,
