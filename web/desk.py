@@ -73,6 +73,7 @@ from scheduling.services.waitlist import DEFAULT_SESSION, waitlist_fits
 from web.access import page_required, safe_next, scoped
 from web.board_grid import build_grid
 from web.common import (
+    ServiceProblem,
     describe,
     flash_error,
     free_gap_from_query,
@@ -629,6 +630,28 @@ def _alternative_rows(found: list[dict[str, Any]], *, plan: TreatmentPlan) -> li
     return rows
 
 
+# Said of a site the desk may not use, whatever the reason (not one of theirs, unknown, not an id),
+# so the answer does not tell which sites exist.
+NOT_YOUR_SITE = "That site is not one of the sites you work at; propose a course at one of yours."
+# The largest site id asked for: larger would fail in the database (ids are 64-bit), not say why.
+LARGEST_ID = 2**62
+
+
+def _site_to_propose_at(request: HttpRequest, plan: TreatmentPlan) -> Site | None:
+    """The site the POST asks the course to be proposed at (an alternative's "Propose this" names
+    it): the plan's when it names none or the plan's, else one of the sites the desk works at, the
+    rule the API applies to propose-course's `site` (scope_serializer) and course_book to the
+    sessions' site (require_works_at). None when it names any other: another's, unknown, not an id."""
+    raw = request.POST.get("site")
+    if raw is None or raw == "":
+        return plan.site
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= LARGEST_ID:
+        return None
+    if int(raw) == plan.site_id:
+        return plan.site  # as when none is named: the page's own proposal
+    return staff_sites(request.staff).filter(pk=int(raw)).first()  # type: ignore[attr-defined]
+
+
 def _instant(text: str) -> dt.datetime:
     """An instant as a refusal's details give it (ISO 8601, UTC written `Z`)."""
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -690,6 +713,9 @@ def book_course(request: HttpRequest, plan_id: int) -> HttpResponse:
     if request.method != "POST":
         return HttpResponse(status=405)
     form = CourseStartForm(request.POST)
+    site = _site_to_propose_at(request, plan)
+    if site is None:
+        return _book_page(request, plan, form=form, problem=ServiceProblem(message=NOT_YOUR_SITE, items=[]), status=400)
     expired = False
     if "proposal" in request.POST:
         sessions = _decode(request.POST["proposal"], plan)
@@ -706,15 +732,17 @@ def book_course(request: HttpRequest, plan_id: int) -> HttpResponse:
                 created = course_book(plan=plan, actor=request.user, now=now, sessions=sessions)
             except DomainError as exc:
                 return _book_page(request, plan, form=form, problem=describe(exc), status=409)
-            first_day = local_day(created[0].starts_at, plan.site.zone)
             messages.success(request, f"Booked {len(created)} sessions for {plan.patient.full_name}.")
-            return redirect(f"{reverse('web:board')}?site={plan.site_id}&day={first_day.isoformat()}")
+            # The board of the site the sessions were booked at (another than the plan's, from an alternative).
+            return redirect(_board_url(created[0]))
     if not form.is_valid():
         return _book_page(request, plan, form=form, status=400)
     if screening is not None:
         return _book_page(request, plan, form=form, problem=screening, screening_blocked=True, status=409)
     try:
-        proposal = course_propose(plan=plan, start_date=form.cleaned_data["start_date"], now=now, actor=request.user)
+        proposal = course_propose(
+            plan=plan, start_date=form.cleaned_data["start_date"], now=now, site=site, actor=request.user
+        )
     except DomainError as exc:
         problem = describe(exc)
         alternatives = _alternative_rows((exc.details or {}).get("alternatives", []), plan=plan)
@@ -734,7 +762,8 @@ def book_course(request: HttpRequest, plan_id: int) -> HttpResponse:
         request,
         plan,
         form=form,
-        proposal=_proposal_rows(proposal.sessions, site=plan.site),
+        proposal=_proposal_rows(proposal.sessions, site=proposal.site),
+        proposal_site=proposal.site,
         notes=proposal.notes,
         token=_encode(plan, proposal.sessions),
         # The proposal sent was refused (expired or altered): a fresh one, but the request failed.
