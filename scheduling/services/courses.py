@@ -198,6 +198,10 @@ def course_propose(
     (`propose_induction_placed`); the caller refuses a course that ends after it."""
     _refuse_second_induction(plan)
     site = site or plan.site
+    if site.pk != plan.site_id:
+        # Proposed elsewhere for the staff member asking only at a site of theirs, as course_book
+        # books (the API's serializer and the booking page check it before; no caller may skip it).
+        require_works_at(actor, site)
     prefs = prefs or plan_preferences(plan)
     rule = induction_rule(plan.protocol)
     if weekly_counts is not None:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from clinic.models import Closure
+from clinic.models import Closure, Role
 from patients.models import Contraindication, Patient
 from scheduling import services
 from scheduling.errors import (
@@ -32,8 +32,8 @@ from scheduling.models import (
 )
 from scheduling.services.courses import ProposedSession
 from tests.clinical_helpers import record_session_for_completion
-from tests.factories import PatientFactory
-from tests.scheduling.conftest import NOW, START, make_clinic
+from tests.factories import ChairFactory, PatientFactory, SiteFactory, StaffFactory
+from tests.scheduling.conftest import NOW, START, add_shifts, make_clinic
 
 pytestmark = pytest.mark.django_db
 NY = ZoneInfo("America/New_York")
@@ -524,3 +524,18 @@ def test_an_unscreened_patient_cannot_start_without_a_prescribers_override(clini
         .history.filter(history_change_reason__startswith="Screening override")
         .exists()
     )
+
+
+def test_a_course_is_proposed_at_another_site_only_for_staff_who_work_there(clinic):
+    from clinic.permissions import OutsideYourSites
+
+    other = SiteFactory(time_zone="America/New_York", name="Across Town")
+    ChairFactory(site=other)
+    add_shifts(StaffFactory(role=Role.NURSE, sites=[other]), other, START, 30)
+    plan = clinic.plan()
+    with pytest.raises(OutsideYourSites):
+        services.course_propose(plan=plan, start_date=START, now=NOW, site=other, actor=clinic.front_desk.user)
+    clinic.front_desk.sites.add(other)
+    desk = type(clinic.front_desk.user).objects.get(pk=clinic.front_desk.user.pk)  # its sites read afresh
+    proposal = services.course_propose(plan=plan, start_date=START, now=NOW, site=other, actor=desk)
+    assert proposal.site == other and len(proposal.sessions) == 6
