@@ -265,7 +265,7 @@ def capability_statement(base: str) -> CapabilityStatement:
                 "304 Not Modified to an If-None-Match naming the current version. Only the current version is kept: "
                 "vread ([type]/[id]/_history/[vid], the address a create's or $book's Location names) answers it "
                 "when vid is the version the asker reads now, and for any other vid 404 with an OperationOutcome "
-                "(not-found, details code version_not_kept) naming the current one; there is no history "
+                "(not-found, details code version_not_kept) that says only the current version is kept; there is no history "
                 "interaction. A vread is checked as a read is (scopes, and a resource the asker cannot see is 404).",
                 "security": {
                     "service": [

@@ -400,8 +400,13 @@ class FindView(OperationView):
             else find_reasons.NO_REASON
         )
         proposals = [_issued(t, kept, now) for t in times[:count]]
-        # Why nothing is offered: the plan's rules, when there were free times, else the engine's reason.
-        why = "the plan's rules (gap, one a day, its window) allow none of the free times" if following else ""
+        # Why none of the free times checked fits the patient, in the terms of the rule that refused
+        # them (without a patient every free time checked is a proposal).
+        if scanned_all:
+            checked = "the free times" if cursor is None else "the free times left after it"
+        else:
+            checked = f"the {'first' if cursor is None else 'next'} {len(scanned)} free times"
+        refused = _refused(has_plan=plan is not None, checked=checked) if patient is not None and scanned else ""
         links: list[dict[str, str]] = []
         cut = ""
         if paged and count > 0:
@@ -411,10 +416,27 @@ class FindView(OperationView):
             onward = times[count - 1] if len(times) > count else None if scanned_all else scanned[-1]
             if onward is not None:
                 links.append(self.next_link(Cursor(True, free_time_key(onward))))
-                cut = _next_note(proposals, len(times), zone, at_least=not scanned_all, first_page=cursor is None)
+                cut = _next_note(
+                    proposals, len(times), zone, at_least=not scanned_all, first_page=cursor is None, refused=refused
+                )
         elif len(times) > count > 0:
             cut = _cut_note(times, count, zone, at_least=not scanned_all)
-        notes = [] if proposals or links else [_nothing_fits(wish, why or searched.why_none())]
+        # A note only when nothing fits and no next link goes on (its cut note says why the page is
+        # empty): when something fits it is shown, or only counted (_count=0 asks for the total alone).
+        notes: list[str] = []
+        if not times and not links:
+            if cursor is not None:
+                # A later page: the earlier ones showed what fitted before its place.
+                notes = [f"No more proposals after the previous page: {refused or 'no free time is left after it'}."]
+            elif not scanned_all:
+                # A POST stopped at FIND_SCAN_LIMIT free times, none of which fits: later ones may.
+                again = scanned[-1].start.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+                notes = [
+                    f"The search stopped at {len(scanned)} free times without a proposal: {refused}. For later "
+                    f"ones, $find again with start={again}."
+                ]
+            else:
+                notes = [_nothing_fits(wish, refused or searched.why_none())]
         return fhir_response(
             self.bundle(
                 [rep.proposed_appointment(p, protocol, reasons=concepts) for p in proposals],
@@ -442,14 +464,22 @@ class FindView(OperationView):
 FIND_SEARCH = "Appointment/$find"
 
 
-def _next_note(shown: list[ids.Proposed], fit: int, zone: ZoneInfo, *, at_least: bool, first_page: bool) -> str:
+def _next_note(
+    shown: list[ids.Proposed], fit: int, zone: ZoneInfo, *, at_least: bool, first_page: bool, refused: str = ""
+) -> str:
     """What a GET $find page that has a next link says: how many it shows (of how many, on the first
-    page), the last one, and to follow the link, which goes on right after it."""
+    page), the last one, and to follow the link, which goes on right after it. A page that shows none
+    (the scan stopped at FIND_SCAN_LIMIT free times, all refused by the patient's rules) says why, and
+    that the link goes on after the last free time checked."""
+    if not shown:
+        why = f": {refused}" if refused else ""
+        return (
+            f"Cut: this page holds no proposals{why}. For the rest, follow the Bundle's next link: it goes on "
+            "after the last free time checked."
+        )
     of = f" of {'at least ' if at_least else ''}{fit} that fit" if first_page else ""
-    last = ""
-    if shown:
-        start = shown[-1].start.astimezone(zone)
-        last = f", the last at {start:%a %-d %b %H:%M} ({start.isoformat()})"
+    start = shown[-1].start.astimezone(zone)
+    last = f", the last at {start:%a %-d %b %H:%M} ({start.isoformat()})"
     return (
         f"Cut: this page holds {len(shown)} proposals{of}{last}. For the rest, follow the Bundle's next link: "
         "it goes on right after the last proposal shown."
@@ -476,8 +506,24 @@ def _issued(time: ids.Proposed, kept: find_reasons.KeptReason, now: dt.datetime)
     return dataclasses.replace(time, kind="p", reason_id=kept.id, reason_check=kept.check, issued_at=now)
 
 
+def _refused(*, has_plan: bool, checked: str) -> str:
+    """Why the patient's rules refuse every one of the free times `checked`, as the booking checks
+    them (session_rule_violations): under an open plan for the protocol, the plan's rules; without
+    one, only one infusion a day (a time the patient is busy at is no free time)."""
+    if has_plan:
+        return (
+            "the plan's rules (one infusion a day, the gap between infusions, the course's sessions, spacing "
+            f"and review date) allow none of {checked}"
+        )
+    return (
+        "the patient has no open plan for this protocol, so one infusion a day is the rule, and they already "
+        f"have a session on the day of each of {checked}"
+    )
+
+
 def _nothing_fits(wish: TimingWish | None, why: str) -> str:
-    """The note of an empty $find: the timing asked, and the engine's commonest reason."""
+    """The note of an empty $find: the timing asked, and why (the patient's rules, or the engine's
+    commonest reason)."""
     asked = f" at the times asked (timing: {wish.describe()})" if wish is not None else ""
     return f"No free time fits in that window{asked}" + (f": {why}." if why else ".")
 

@@ -353,7 +353,9 @@ VERSION_NOT_KEPT = "version_not_kept"
 class VersionView(FHIRView):
     """GET [type]/[id]/_history/[vid]: vread. Only the current version is kept: it answers as a read
     does; any other answers 404, as FHIR's RESTful API (http.html#vread) asks of a server that does
-    not keep previous versions, with an OperationOutcome that says so and names the current one."""
+    not keep previous versions, with an OperationOutcome that says so and points to the read. It does
+    not name the current version: a Patient's is its row's time of change, which only the read gives
+    out (and logs)."""
 
     def get(self, request: Any, resource_type: str, resource_id: str, version_id: str) -> Any:
         kind = _kind(resource_type)
@@ -366,17 +368,18 @@ class VersionView(FHIRView):
             )
         # Who may read it first: a row the asker cannot see is the read's 404, whatever the version.
         resource, patient_id = read_current(self, kind, resource_type, resource_id)
+        # Logged whatever the version: even the 404 tells the asker this record is one they reach, and
+        # whether the version they hold is the current one.
+        self.shown([patient_id])
         etag = _etag(resource)
-        current = etag.removeprefix("W/").strip('"')
-        if version_id != current:
+        if version_id != etag.removeprefix("W/").strip('"'):
             raise FHIRError(
                 404,
                 "not-found",
                 f"{resource_type}/{resource_id} version {version_id} is not kept: only the current version is "
-                f"kept ({resource_type}/{resource_id}/_history/{current}); read {resource_type}/{resource_id}.",
+                f"kept; read {resource_type}/{resource_id}.",
                 reason=VERSION_NOT_KEPT,
             )
-        self.shown([patient_id])
         if _matches(request.headers.get("If-None-Match"), etag):
             return _not_modified(etag)
         return fhir_response(resource, headers={"ETag": etag})

@@ -10,6 +10,7 @@ The clock is fixed at the FHIR tests' NOW (Friday 27 February 2026, 15:00 UTC)."
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import Counter
 from urllib.parse import parse_qs, urlsplit
@@ -17,7 +18,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from interop.fhir.params import MAX_COUNT
+from scheduling.services import appointment_book
 from tests.interop.fhir_support import BASE, chair_id, find_body, outcome_of, parse, post, proposed, window
+from tests.scheduling.conftest import NOW, START, at_new_york
 
 pytestmark = pytest.mark.django_db
 
@@ -144,3 +147,82 @@ def test_a_posted_find_has_no_next_link_and_refuses_a_page_cursor(world):
     body["parameter"].append({"name": "_page", "valueString": "abc"})
     refused = post(desk, "Appointment/$find", json.dumps(body))
     assert refused.status_code == 400 and outcome_of(refused).code == "not-supported"
+
+
+def notes_of(bundle) -> list[str]:
+    return [
+        e.resource.issue[0].diagnostics or ""
+        for e in bundle.entry or []
+        if e.resource.get_resource_type() == "OperationOutcome"
+    ]
+
+
+def test_the_last_page_of_a_walk_says_no_more_proposals_not_that_nothing_fits(world, monkeypatch):
+    """Patient B has a session on the second day, and without a plan a patient has one infusion a
+    day: every free time of that day fails their rules. The walk shows the first day's proposals;
+    the last page, past them, shows none, and says there are no more after the previous page (and
+    which rule refused the rest), not that nothing fits the window the earlier pages filled."""
+    from interop.fhir import operations
+
+    clinic = world.clinic
+    appointment_book(
+        patient=world.patient_b,
+        plan=None,
+        site=clinic.site,
+        starts_at=at_new_york(START + dt.timedelta(days=1), 10),
+        chair=clinic.chairs[0],
+        actor=clinic.front_desk.user,
+        now=NOW,
+    )
+    monkeypatch.setattr(operations, "FIND_SCAN_LIMIT", 30)  # a short walk: pages past the first day
+    bundle = parse(get_find(world, count=MAX_COUNT, patient=world.patient_b, days=2))
+    shown = len(proposed(bundle))
+    while (url := next_link(bundle)) is not None:
+        bundle = parse(world.client("front_desk").get(local(url)))
+        shown += len(proposed(bundle))
+
+    assert shown > 0 and not proposed(bundle)
+    [note] = notes_of(bundle)
+    assert note.startswith("No more proposals after the previous page"), note
+    assert "No free time fits" not in note
+    # No plan: the rule that refused the rest is one infusion a day, not a plan's rules.
+    assert "one infusion a day" in note and "plan's rules" not in note, note
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_count_zero_answers_the_total_alone_without_saying_nothing_fits(world, method):
+    """_count=0 asks for the total alone (FHIR search's count-only idiom): the Bundle counts what
+    fits and holds no entry, neither proposals nor a note that nothing fits."""
+    desk = world.client("front_desk")
+    response = (
+        get_find(world, count=0) if method == "GET" else post(desk, "Appointment/$find", find_body(world, count=0))
+    )
+    bundle = parse(response)
+    assert bundle.total == len(every_proposal(world)) > 0
+    assert not bundle.entry, notes_of(bundle)
+    assert next_link(bundle) is None
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_count_zero_for_a_patient_nothing_fits_counts_none_and_says_so(world, method):
+    """A count-only $find for a patient whose rules refuse every free time counts 0 and says why."""
+    clinic = world.clinic
+    appointment_book(
+        patient=world.patient_b,
+        plan=None,
+        site=clinic.site,
+        starts_at=at_new_york(START, 10),
+        chair=clinic.chairs[0],
+        actor=clinic.front_desk.user,
+        now=NOW,
+    )
+    desk = world.client("front_desk")
+    response = (
+        get_find(world, count=0, patient=world.patient_b)
+        if method == "GET"
+        else post(desk, "Appointment/$find", find_body(world, world.patient_b, count=0))
+    )
+    bundle = parse(response)
+    assert bundle.total == 0 and not proposed(bundle)
+    [note] = notes_of(bundle)
+    assert note.startswith("No free time fits in that window") and "one infusion a day" in note, note

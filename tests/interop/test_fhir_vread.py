@@ -16,9 +16,11 @@ import json
 import pytest
 import time_machine
 
+from clinic.audit import access_log_naming_patient
+from clinic.models import AccessLog
 from interop.fhir import representation as rep
 from scheduling.services import appointment_note_add
-from tests.interop.fhir_support import BASE, outcome_of, parameters, parse, post
+from tests.interop.fhir_support import BASE, outcome_of, parameters, parse, post, zulu
 from tests.interop.test_fhir_server import new_appointment, new_patient, proposals
 from tests.scheduling.conftest import NOW, START, at_new_york
 
@@ -101,9 +103,34 @@ def test_a_vread_of_an_older_version_answers_404_saying_only_the_current_version
         response = vread(world, path, old, "front_desk")
         assert response.status_code == 404, response.content
         issue = outcome_of(response)
-        assert issue.code == "not-found"
-        assert "only the current version" in issue.diagnostics and f"_history/{now}" in issue.diagnostics
+        assert issue.code == "not-found" and issue.details.coding[0].code == "version_not_kept"
+        assert "only the current version" in issue.diagnostics and f"read {path}" in issue.diagnostics
+        # The current version is the read's to give (and to log): the 404 does not name it.
+        assert now not in response.content.decode()
         assert vread(world, path, "no-such-version", "front_desk").status_code == 404
+
+
+def test_a_wrong_version_vread_discloses_nothing_of_the_patient_and_is_logged_with_them(world):
+    """A Patient's version is its row's time of change: a 404 that named it would hand out each
+    reachable patient's last change. It names neither that version nor the change time, and the
+    vread, which confirms the asker reaches that patient's record, is logged with the patient as a
+    read is (an Appointment's with its patient)."""
+    appointment = an_appointment_of_patient_a(world)
+    patient = world.patient_a
+    for path in (f"Patient/{patient.pk}", f"Appointment/{appointment.pk}"):
+        read, version = current(world, path, "front_desk")
+        changed = parse(read).meta.lastUpdated
+        before = AccessLog.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+        response = vread(world, path, "not-this-one", "front_desk")
+
+        assert response.status_code == 404, response.content
+        text = response.content.decode()
+        assert version not in text and changed.isoformat() not in text, text
+        assert zulu(changed) not in text, text
+        logged = AccessLog.objects.filter(pk__gt=before, path__endswith=f"{path}/_history/not-this-one")
+        assert logged.count() == 1, path
+        assert access_log_naming_patient(logged, patient.pk).exists(), path
 
 
 def test_a_vread_names_the_readers_own_version(world):
