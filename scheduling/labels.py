@@ -3,7 +3,7 @@ pages that name one session) and in the SIU feed's SCH-7, so the EHR reads what 
 
 from __future__ import annotations
 
-from scheduling.models import Appointment, Phase
+from scheduling.models import Appointment, AppointmentStatus, Phase
 
 
 def session_label(appointment: Appointment) -> str:
@@ -13,9 +13,14 @@ def session_label(appointment: Appointment) -> str:
     if not appointment.plan_id or not appointment.sequence:
         return "Single session"
     if not appointment.is_blocking:
-        # A released session's number is taken over by its replacement, so it means nothing now.
+        # Its number is taken over by its replacement, so it means nothing now: said is what became
+        # of it (cancelled by someone, missed, or released with its plan: paused, ended, re-planned).
         phase = "induction" if appointment.phase == Phase.INDUCTION else "maintenance"
-        return f"Released {phase} session"
+        if appointment.status == AppointmentStatus.NO_SHOW:
+            return f"Missed {phase} session (no-show)"
+        if appointment.released_with_plan:
+            return f"Released {phase} session"
+        return f"Cancelled {phase} session"
     if appointment.phase == Phase.INDUCTION:
         total = appointment.plan.protocol.induction_session_count
         prefix = f"Round {appointment.induction_round}, " if appointment.induction_round > 1 else ""

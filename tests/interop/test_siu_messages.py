@@ -190,8 +190,8 @@ def test_sch_7_names_a_maintenance_session_by_its_number_in_the_course_as_the_pa
     )
 
 
-def test_sch_7_of_a_cancelled_session_says_it_was_released_as_the_chart_does(feed):
+def test_sch_7_of_a_cancelled_session_says_it_was_cancelled_as_the_chart_does(feed):
     plan, booked = _course(feed)
     services.appointment_cancel(appointment=booked[4], actor=feed.clinic.front_desk.user, reason="Away", now=NOW)
     sch = hl7.parse(SiuMessage.objects.get(appointment=booked[4], event="S15").payload).segment("SCH")
-    assert str(sch[7][0][1]) == f"{plan.protocol.name}, Released induction session"
+    assert str(sch[7][0][1]) == f"{plan.protocol.name}, Cancelled induction session"
