@@ -54,8 +54,9 @@ def _closed_spans(*, site: Site, start: dt.datetime, end: dt.datetime) -> list[t
     )
 
 
-def _covered(spans: list[tuple[dt.datetime, dt.datetime]], start: dt.datetime, end: dt.datetime) -> bool:
-    """Whether `spans` (by start) together leave no gap from `start` to `end`."""
+def spans_cover(spans: list[tuple[dt.datetime, dt.datetime]], start: dt.datetime, end: dt.datetime) -> bool:
+    """Whether `spans` (sorted by start) together leave no gap from `start` to `end`: closures that
+    close a day between them (a morning's and an afternoon's as well as one of the whole day)."""
     reached = start
     for span_start, span_end in spans:
         if span_start > reached:
@@ -70,7 +71,7 @@ def closed_all_day(*, site: Site, day: dt.date) -> bool:
     """Whether closures (the site's or all-site ones) cover the whole local day between them: a
     morning's and an afternoon's as well as one of the whole day."""
     start, end = _local_midnight(day, site), _local_midnight(day + dt.timedelta(days=1), site)
-    return _covered(_closed_spans(site=site, start=start, end=end), start, end)
+    return spans_cover(_closed_spans(site=site, start=start, end=end), start, end)
 
 
 def site_holidays_to_close(*, site: Site, today: dt.date) -> list[PublicHoliday]:
@@ -108,7 +109,7 @@ def _not_closed(*, site: Site, found: list[PublicHoliday]) -> list[PublicHoliday
     return [
         holiday
         for holiday in found
-        if not _covered(
+        if not spans_cover(
             spans, _local_midnight(holiday.day, site), _local_midnight(holiday.day + dt.timedelta(days=1), site)
         )
     ]

@@ -28,7 +28,7 @@ from clinic.errors import DomainError
 from clinic.form_fields import RefusesControlCharacters
 from clinic.models import Chair, Closure, Role, Shift, Site, StaffMember
 from clinic.permissions import sites_of
-from clinic.public_holidays import closed_all_day, site_public_holiday, unclosed_public_holidays
+from clinic.public_holidays import closed_all_day, site_public_holiday, spans_cover, unclosed_public_holidays
 from patients.forms import PatientSearchForm
 from patients.models import Patient, one_form
 from scheduling.engine import Availability, NoFit, SiteSnapshot
@@ -228,10 +228,14 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         closure.all_day = closure.starts_at <= day_start and closure.ends_at >= day_end  # type: ignore[attr-defined]
     # A chair out of use is drawn in its own row (build_grid) and listed apart: the site is open.
     out_of_use = [closure for closure in closures if closure.chair_id is not None]
+    # Closed all day by one closure or by several between them (a morning's and an afternoon's), as
+    # closed_all_day counts it, from the closures read above rather than a query of its own.
+    closed_all_day_here = spans_cover(
+        sorted((c.starts_at, c.ends_at) for c in closures if c.chair_id is None), day_start, day_end
+    )
     holiday = site_public_holiday(site=site, day=day)
     # Sessions booked on a public holiday the site is not closed for: most likely nobody typed the closure in.
-    # Closed all day by one closure or by several between them (a morning's and an afternoon's).
-    unclosed_holiday = holiday if holiday and live and not closed_all_day(site=site, day=day) else None
+    unclosed_holiday = holiday if holiday and live and not closed_all_day_here else None
     shifts = _nurse_shifts(site, day_start, day_end, now)
     # A gap is offered in a chair only if the shortest session that chair can take (an active protocol
     # whose route it is equipped for) fits in it: a session is booked only in a chair equipped for its
@@ -247,6 +251,12 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     for appointment in appointments:
         upcoming = appointment.status in UPCOMING_STATUSES and appointment.starts_at > now
         appointment.out_of_rule = session_problem(as_set_up, appointment) if upcoming else None  # type: ignore[attr-defined]
+    not_open = snapshot.opening.get(day.weekday()) is None
+    # A closed day draws no empty grid (no gap to offer, a nurse load of 0/0): only the chairs that
+    # still hold a session (booked before the closure was typed in), for the desk to move it.
+    closed = not_open or closed_all_day_here
+    holding = {appointment.chair_id for appointment in appointments}
+    drawn = [chair for chair in chairs if not closed or chair.pk in holding]
     starred, stars_from_day_plan = preferred_starts_of_day(
         site_id=site.pk,
         day=day,
@@ -257,12 +267,12 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         day=day,
         zone=site.zone,
         opening=snapshot.opening.get(day.weekday()),
-        chairs=[*chairs, *retired.values()],
+        chairs=[*drawn, *retired.values()],
         sessions=appointments,
         closures=closures,
         shifts=shifts,
         now=now,
-        free_starts=_free_starts(snapshot, day, by_chair, now),
+        free_starts={} if closed else _free_starts(snapshot, day, by_chair, now),
         gap_minutes=by_chair,
         step_minutes=site.slot_step_minutes,
         max_patients_per_nurse=site.max_patients_per_nurse,
@@ -275,7 +285,9 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         "closures": [closure for closure in closures if closure.chair_id is None],
         "out_of_use": out_of_use,
         # A weekday without opening hours: the site does not open, so nothing is booked on it.
-        "not_open": snapshot.opening.get(day.weekday()) is None,
+        "not_open": not_open,
+        # Not open, or closed all day: the message stands for the grid unless a session is booked on it.
+        "closed": closed,
         "unclosed_holiday": unclosed_holiday,
         "nav": "board",
         "site": site,
@@ -396,9 +408,15 @@ def _week_to_show(site: Site, now: dt.datetime) -> dt.date:
 
 
 def _status_counts(tally: dict[str, int]) -> list[dict[str, Any]]:
-    """(status, label, count) in the order a day runs, only the statuses that occur."""
+    """(status, label, count, listed) in the order a day runs, only the statuses that occur. The week
+    lists no cancelled session (`listed` False), so its count says it is not among those listed."""
     return [
-        {"status": status.value, "label": status.label, "count": tally[status.value]}
+        {
+            "status": status.value,
+            "label": status.label,
+            "count": tally[status.value],
+            "listed": status != AppointmentStatus.CANCELLED,
+        }
         for status in AppointmentStatus
         if tally.get(status.value)
     ]

@@ -14,6 +14,7 @@ from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
+from clinic.models import Closure
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.services import appointment_book
 from tests.factories import AppointmentFactory, ChairFactory, PatientFactory
@@ -133,6 +134,47 @@ def test_a_day_of_12_chairs_and_40_sessions_fits_on_one_screen(browser: Browser,
         assert load["y"] + load["height"] <= 1080, "the whole grid, nurse load included, is on the first screen"
     finally:
         context.close()
+
+
+def test_a_closed_day_shows_its_message_without_an_empty_grid_and_keeps_its_sessions_to_move(
+    page: Page,
+    live_server,
+    live_clinic,  # noqa: F811
+):
+    zone = live_clinic.site.zone
+    today = timezone.now().astimezone(zone).date()
+    sunday = today + dt.timedelta(days=6 - today.weekday())
+    log_in(page, live_server.url, "desk_rita")
+    page.goto(_board_url(live_server.url, live_clinic, sunday))
+    expect(page.get_by_test_id("not-open")).to_contain_text("does not open on Sundays")
+    expect(page.get_by_test_id("no-sessions-closed")).to_be_visible()
+    expect(page.get_by_test_id("chair-row")).to_have_count(0)
+    expect(page.get_by_test_id("nurse-load")).to_have_count(0)
+    shoot(page, "49-board-closed-day")
+
+    # A course booked, then the site closed all day on its first session's day: that session stays on
+    # the board, marked, with its Move button; no empty chair row, free gap or nurse load.
+    plan = patient_with_plan(live_clinic, "ines", "Ines", "Varga", book=True)
+    first = Appointment.objects.filter(plan=plan).order_by("starts_at").first()
+    day = first.starts_at.astimezone(zone).date()
+    Closure.objects.create(
+        site=live_clinic.site,
+        reason="Burst pipe",
+        starts_at=dt.datetime.combine(day, dt.time(0), tzinfo=zone),
+        ends_at=dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=zone),
+    )
+    page.goto(_board_url(live_server.url, live_clinic, day))
+    expect(page.get_by_test_id("closure")).to_contain_text("Closed all day: Burst pipe")
+    expect(page.get_by_test_id("no-sessions-closed")).to_have_count(0)
+    expect(page.get_by_test_id("chair-row")).to_have_count(1)
+    block = page.get_by_test_id("session").filter(has_text="Ines Varga")
+    expect(block).to_have_count(1)
+    expect(block.get_by_test_id("no-longer-fits")).to_be_visible()
+    expect(page.get_by_test_id("free-gap")).to_have_count(0)
+    expect(page.get_by_test_id("nurse-load")).to_have_count(0)
+    block.locator("summary", has_text="Actions for Ines Varga").click()
+    expect(block.get_by_role("link", name=re.compile("Move")).first).to_be_visible()
+    shoot(page, "49-board-closed-day-with-a-session")
 
 
 def _chair_pk(clinic, name: str) -> int:
