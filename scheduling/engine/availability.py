@@ -290,14 +290,16 @@ class Availability:
         misses: Counter[str] = Counter()
         closure_reason = ""
         for start in starts:
-            if not_before is not None and start < not_before:
-                misses[too_early] += 1
-                continue
             span = Span(start, start + duration)
+            # A closure is looked at before the spacing: a day closed all day says so, though its first
+            # starts are also too soon after the session before (or past).
             closure = next((why for closed, why in self._closures if closed.overlaps(span)), None)
             if closure is not None:
                 closure_reason = closure
                 misses["closure"] += 1
+                continue
+            if not_before is not None and start < not_before:
+                misses[too_early] += 1
                 continue
             if self._patient_busy.any_overlap(span):
                 misses["the patient already has a session then"] += 1

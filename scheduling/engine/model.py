@@ -157,6 +157,14 @@ class Slot(NamedTuple):
         return Span(self.start, self.end)
 
 
+def day_label(day: dt.date, this_year: int | None = None) -> str:
+    """A day as the engine's and the services' texts write it, "Mon 4 Jan", with its year when it is not
+    in `this_year` (the year of the caller's now): the pages write a day outside the current year with
+    its year (web's `with_year` filter), and these texts are read on the same pages and in the API."""
+    text = f"{day:%a %-d %b}"
+    return text if this_year is None or day.year == this_year else f"{text} {day.year}"
+
+
 @dataclass(frozen=True)
 class DayProblem:
     """Why nothing could be placed on one local day, in words for the front desk."""
@@ -164,8 +172,13 @@ class DayProblem:
     day: dt.date
     reason: str
 
+    def describe(self, this_year: int | None = None) -> str:
+        """ "Fri 1 Jan 2027: the site is closed (Winter break)": the day with its year when it is not in
+        `this_year` (see day_label); without a year, as str() writes it."""
+        return f"{day_label(self.day, this_year)}: {self.reason}"
+
     def __str__(self) -> str:
-        return f"{self.day:%a %-d %b}: {self.reason}"
+        return self.describe()
 
 
 @dataclass(frozen=True)
@@ -200,9 +213,9 @@ class NoFit:
     needed: int
     problems: list[DayProblem] = field(default_factory=list)
 
-    def explain(self, limit: int = 6) -> str:
+    def explain(self, limit: int = 6, this_year: int | None = None) -> str:
         lines = [self.reason]
-        lines += [f"  {problem}" for problem in self.problems[:limit]]
+        lines += [f"  {problem.describe(this_year)}" for problem in self.problems[:limit]]
         if len(self.problems) > limit:
             lines.append(f"  … and {len(self.problems) - limit} more days")
         return "\n".join(lines)

@@ -13,9 +13,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from scheduling.engine.availability import Availability
-from scheduling.engine.model import DayProblem, InductionRule, NoFit, Preferences, Proposal, Slot
+from scheduling.engine.model import DayProblem, InductionRule, NoFit, Preferences, Proposal, Slot, day_label
 from scheduling.engine.wallclock import local_day
 
 # availability.first_slot's shape: (day, duration, route, prefs, not_before) -> Slot | DayProblem.
@@ -25,13 +26,21 @@ FirstSlot = Callable[[dt.date, dt.timedelta, str, Preferences, dt.datetime | Non
 FIRST_SESSION_SEARCH_DAYS = 7
 
 
-def _day(value: dt.date) -> str:
-    return f"{value:%a %-d %b}"
+def sessions_text(count: int, kind: str = "") -> str:
+    """A count of sessions in words: "1 session", "6 sessions", "1 remaining session"."""
+    noun = "session" if count == 1 else "sessions"
+    return f"{count} {kind} {noun}" if kind else f"{count} {noun}"
+
+
+def _this_year(not_before: dt.datetime | None, zone: ZoneInfo) -> int | None:
+    """The year the texts of a search from `not_before` (the caller's now, or later) are read in: a day
+    of another year is written with its year (day_label)."""
+    return local_day(not_before, zone).year if not_before is not None else None
 
 
 def starts_note(first_day: dt.date, why: str) -> str:
     """The note of a course that starts later than the day asked for: the day it starts, and why."""
-    return f"Starts {_day(first_day)}; {why}"
+    return f"Starts {day_label(first_day)}; {why}"
 
 
 def propose_induction(
@@ -45,6 +54,7 @@ def propose_induction(
     """Every induction session, or a NoFit saying which rule and which days stopped it.
     `first_slot` stands in for `availability.first_slot` (a caller that caches it)."""
     zone = availability.site.zone
+    this_year = _this_year(not_before, zone)
     pick = first_slot or availability.first_slot
     first_failure: NoFit | None = None
     early_problems: list[DayProblem] = []
@@ -54,12 +64,14 @@ def propose_induction(
         if isinstance(first, DayProblem):
             early_problems.append(first)
             continue
-        outcome = complete_induction(availability, rule, [first], prefs, pick)
+        outcome = complete_induction(availability, rule, [first], prefs, pick, this_year=this_year)
         if isinstance(outcome, Proposal):
             if offset:
                 # Say why the course does not start on the day asked for.
                 why = (
-                    str(early_problems[0]) if early_problems else f"a course starting on {_day(start_day)} does not fit"
+                    early_problems[0].describe(this_year)
+                    if early_problems
+                    else f"a course starting on {day_label(start_day, this_year)} does not fit"
                 )
                 outcome.late_start = why
                 outcome.notes.append(starts_note(local_day(first.start, zone), why))
@@ -68,7 +80,10 @@ def propose_induction(
     if first_failure is not None:
         return first_failure
     return NoFit(
-        reason=(f"No first session could be placed in the {FIRST_SESSION_SEARCH_DAYS} days from {_day(start_day)}."),
+        reason=(
+            f"No first session could be placed in the {FIRST_SESSION_SEARCH_DAYS} days "
+            f"from {day_label(start_day, this_year)}."
+        ),
         placed=0,
         needed=rule.total_sessions,
         problems=early_problems,
@@ -81,9 +96,11 @@ def complete_induction(
     placed: Sequence[Slot],
     prefs: Preferences,
     first_slot: FirstSlot | None = None,
+    *,
+    this_year: int | None = None,
 ) -> Proposal | NoFit:
     """The course that keeps `placed` (its first sessions, in order) and takes the earliest
-    free slot for every other session, or why it does not fit."""
+    free slot for every other session, or why it does not fit (a day outside `this_year` with its year)."""
     zone = availability.site.zone
     pick = first_slot or availability.first_slot
     first_day = local_day(placed[0].start, zone)
@@ -111,13 +128,14 @@ def complete_induction(
         if in_week < count:
             if rule.weekly_counts:
                 reason = (
-                    f"Week {week + 1} of the induction ({_day(week_start)} – {_day(week_end)}) needs {count} "
-                    f"sessions at least {_hours(rule.min_gap)} apart; only {in_week} fit."
+                    f"Week {week + 1} of the induction ({day_label(week_start, this_year)} – "
+                    f"{day_label(week_end, this_year)}) needs {sessions_text(count)} "
+                    f"at least {_hours(rule.min_gap)} apart; only {in_week} fit."
                 )
             else:
                 reason = (
-                    f"Only {len(slots)} of {rule.total_sessions} sessions fit within {rule.span_days} days "
-                    f"from {_day(first_day)} (one a day, at least {_hours(rule.min_gap)} apart)."
+                    f"Only {len(slots)} of {sessions_text(rule.total_sessions)} fit within {rule.span_days} days "
+                    f"from {day_label(first_day, this_year)} (one a day, at least {_hours(rule.min_gap)} apart)."
                 )
             return NoFit(reason=reason, placed=len(slots), needed=rule.total_sessions, problems=problems)
     return Proposal(slots=slots)
@@ -241,21 +259,35 @@ def remaining_weekly_counts(weekly_counts: Sequence[int], sessions_held: int) ->
 class Alternative:
     label: str
     proposal: Proposal
+    # The label of the attempt that found it (`label` may name it otherwise, by what it is).
+    asked_as: str = ""
 
 
 def find_alternatives(
     attempts: Sequence[tuple[str, Callable[[], Proposal | NoFit]]],
     limit: int = 3,
+    label: Callable[[str, Proposal], str] | None = None,
 ) -> list[Alternative]:
-    """Run labelled re-plans (a later start, another site, other times) nearest first and
-    keep the first `limit` that fit."""
+    """Run labelled re-plans (a later start, another site, other times) nearest first and keep the
+    first `limit` different courses that fit. `label` (an attempt's label and its course) names an
+    alternative by what it is, the day its course really starts, say. Attempts that come to the same
+    sessions are one alternative, the nearest's: later starts inside a closure all come to the course
+    that starts when it ends. So are alternatives named alike, which the desk could not tell apart
+    (it proposes an alternative again from its name's day and site)."""
     found: list[Alternative] = []
-    for label, attempt in attempts:
+    courses: set[tuple[Slot, ...]] = set()
+    for asked_as, attempt in attempts:
         outcome = attempt()
-        if isinstance(outcome, Proposal):
-            found.append(Alternative(label, outcome))
-            if len(found) >= limit:
-                break
+        if not isinstance(outcome, Proposal):
+            continue
+        course = tuple(outcome.slots)
+        name = label(asked_as, outcome) if label is not None else asked_as
+        if course in courses or any(alternative.label == name for alternative in found):
+            continue
+        courses.add(course)
+        found.append(Alternative(name, outcome, asked_as))
+        if len(found) >= limit:
+            break
     return found
 
 
@@ -292,7 +324,8 @@ def propose_additional(
     if len(slots) < count:
         return NoFit(
             reason=(
-                f"Only {len(slots)} of the {count} remaining sessions fit before {_day(last_day)}, "
+                f"Only {len(slots)} of the {sessions_text(count, 'remaining')} fit before "
+                f"{day_label(last_day, _this_year(not_before, zone))}, "
                 f"the end of the induction window."
             ),
             placed=len(slots),

@@ -18,6 +18,7 @@ from clinic.models import Site
 from clinic.permissions import require_works_at, works_at
 from scheduling.engine import (
     Availability,
+    DayProblem,
     InductionRule,
     NoFit,
     Preferences,
@@ -26,7 +27,7 @@ from scheduling.engine import (
     Span,
     find_alternatives,
 )
-from scheduling.engine.model import DEFAULT_NURSE_WORK, NurseWork
+from scheduling.engine.model import DEFAULT_NURSE_WORK, NurseWork, day_label
 from scheduling.engine.placement import (
     Placement,
     Placer,
@@ -34,6 +35,7 @@ from scheduling.engine.placement import (
     propose_induction_placed,
     propose_maintenance_placed,
 )
+from scheduling.engine.planner import sessions_text
 from scheduling.engine.wallclock import day_bounds, local_day
 from scheduling.errors import CourseDoesNotFit, InvalidInput, InvalidState, PlanRuleBroken
 from scheduling.models import (
@@ -255,6 +257,8 @@ def course_propose(
             placed=0,
             needed=rule.total_sessions,
         )
+    else:
+        outcome = _stopped_by_review_date(outcome, plan=plan)
     raise _does_not_fit(
         plan=plan,
         site=site,
@@ -270,6 +274,28 @@ def course_propose(
 
 def _utc(instant: dt.datetime) -> str:
     return instant.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _stopped_by_review_date(nofit: NoFit, *, plan: TreatmentPlan) -> NoFit:
+    """A course that does not fit where the days it needed run past the plan's review date: the
+    refusal names the date, and each day after it gives the date as its reason, whatever else is
+    missing there (no nurse on shift, as the demo has none after a plan's review date): a session
+    there is refused for the date in any case, and the desk's way out is a prescriber's later date."""
+    if not any(problem.day > plan.review_date for problem in nofit.problems):
+        return nofit
+    after_review = review_date_violation(plan)
+    return NoFit(
+        reason=(
+            f"{nofit.reason} The course stops at the plan's review date, {plan.review_date:%a %-d %b %Y} "
+            "(a prescriber may set a later one)."
+        ),
+        placed=nofit.placed,
+        needed=nofit.needed,
+        problems=[
+            DayProblem(problem.day, after_review) if problem.day > plan.review_date else problem
+            for problem in nofit.problems
+        ],
+    )
 
 
 def _does_not_fit(
@@ -337,26 +363,28 @@ def _does_not_fit(
             ),
         )
 
+    # Days outside the year of `now` are written with their year (in the labels and the days).
+    this_year = local_day(now, site.zone).year
     attempts = [
-        (f"Start {later:%a %-d %b} at {site.name}", from_day(later, prefs))
+        (f"Start {day_label(later, this_year)} at {site.name}", from_day(later, prefs))
         for later in (start_date + dt.timedelta(days=d) for d in range(1, ALTERNATIVE_START_DAYS + 1))
     ]
+    # The site of each attempt, by its label; those that start a course from a day are named by the day
+    # their course really starts (a later start inside a closure starts when the closure ends).
+    site_of_label = {label: site for label, _ in attempts}
+    named_by_start = set(site_of_label)
     relaxed = Preferences(weekdays=frozenset(range(7)))
     if prefs != relaxed:
-        attempts.insert(
-            0,
-            (
-                f"Any open day and time from {start_date:%a %-d %b} at {site.name}",
-                from_day(start_date, relaxed),
-            ),
-        )
-    site_of_label = {label: site.pk for label, _ in attempts}
+        label = f"Any open day and time from {day_label(start_date, this_year)} at {site.name}"
+        site_of_label[label] = site
+        attempts.insert(0, (label, from_day(start_date, relaxed)))
     staff = getattr(actor, "staff", None) if actor is not None else None
     for other in Site.objects.exclude(pk=site.pk).prefetch_related("opening_hours"):
         if staff is not None and not works_at(staff, other):
             continue  # another site's chairs and free times are not this user's to see or book
-        label = f"Start {start_date:%a %-d %b} at {other.name}"
-        site_of_label[label] = other.pk
+        label = f"Start {day_label(start_date, this_year)} at {other.name}"
+        site_of_label[label] = other
+        named_by_start.add(label)
         attempts.insert(
             1,
             (
@@ -364,10 +392,17 @@ def _does_not_fit(
                 at_site(other),
             ),
         )
+
+    def by_first_day(asked_as: str, course: Proposal) -> str:
+        at = site_of_label[asked_as]
+        if asked_as not in named_by_start and not _keeps_preferences(course.slots, prefs, at.zone):
+            return asked_as  # "Any open day and time": a course off the patient's preferred days or times
+        return f"Start {day_label(local_day(course.slots[0].start, at.zone), this_year)} at {at.name}"
+
     alternatives = []
-    for alternative in find_alternatives(attempts, limit=3):
+    for alternative in find_alternatives(attempts, limit=3, label=by_first_day):
         # The same fields and formats as a proposal's sessions, so a client books one as it is.
-        alternative_site = site_of_label[alternative.label]
+        alternative_site = site_of_label[alternative.asked_as].pk
         sessions = [
             {
                 "sequence": index + 1,
@@ -393,10 +428,22 @@ def _does_not_fit(
         details={
             "placed": nofit.placed,
             "needed": nofit.needed,
-            "days": [str(problem) for problem in nofit.problems[:10]],
+            "days": [problem.describe(this_year) for problem in nofit.problems[:10]],
             "alternatives": alternatives,
         },
     )
+
+
+def _keeps_preferences(slots: Sequence[Slot], prefs: Preferences, zone: ZoneInfo) -> bool:
+    """Whether every session of a course is on one of the patient's preferred days, between their
+    earliest and latest starts: such a course found on "any open day and time" is a plain later start."""
+    for slot in slots:
+        local = slot.start.astimezone(zone)
+        if local.weekday() not in prefs.weekdays:
+            return False
+        if (prefs.earliest and local.time() < prefs.earliest) or (prefs.latest and local.time() > prefs.latest):
+            return False
+    return True
 
 
 def _patient_busy(availability: Availability) -> list[Span]:
@@ -441,7 +488,7 @@ def check_course_rules(*, plan: TreatmentPlan, slots: Sequence[Slot], site: Site
             start = days[0] + dt.timedelta(days=7 * week)
             in_week = sum(1 for d in days if start <= d < start + dt.timedelta(days=7))
             if in_week != count:
-                problems.append(f"week {week + 1} has {in_week} sessions; the protocol asks for {count}")
+                problems.append(f"week {week + 1} has {sessions_text(in_week)}; the protocol asks for {count}")
     return problems
 
 
@@ -554,7 +601,10 @@ def course_book(
         raise InvalidInput("A session of the course is in the past.")
     expected = induction_rule(plan.protocol).total_sessions
     if len(slots) != expected:
-        raise InvalidInput(f"The protocol's induction has {expected} sessions; {len(slots)} were given.")
+        raise InvalidInput(
+            f"The protocol's induction has {sessions_text(expected)}; "
+            f"{len(slots)} {'was' if len(slots) == 1 else 'were'} given."
+        )
     problems = check_course_rules(plan=plan, slots=slots, site=site) + review_date_problems(
         plan=plan, slots=slots, site=site
     )
@@ -668,7 +718,7 @@ def attention_when_course_whole(*, plan: TreatmentPlan, actor: AbstractBaseUser 
         fields=["needs_attention", "attention_reason", "version"],
         actor=actor,
         reason=(
-            f"Attention cleared: the induction holds its {sessions} sessions again "
+            f"Attention cleared: the induction holds its {sessions_text(sessions)} again "
             f"(session booked for {local_label(booked.starts_at, plan.site)})"
         ),
     )
@@ -740,7 +790,8 @@ def induction_reflow_propose(*, plan: TreatmentPlan, missed: Appointment, now: d
         outcome = search(round_sessions[-1].starts_at if round_sessions else None)
     if isinstance(outcome, NoFit) and last_day < window_end:
         outcome.reason = (
-            f"Only {outcome.placed} of the {outcome.needed} remaining sessions fit by {plan.review_date:%a %-d %b %Y}, "
+            f"Only {outcome.placed} of the {sessions_text(outcome.needed, 'remaining')} fit by "
+            f"{plan.review_date:%a %-d %b %Y}, "
             "the plan's review date, where the course stops (a prescriber may set a later one)."
         )
     return outcome
@@ -775,7 +826,7 @@ def induction_reflow(
             plan,
             attention=(
                 f"Session on {local_label(missed.starts_at, plan.site)} was missed and could not be re-booked: "
-                f"{outcome.explain(limit=3)}"
+                f"{outcome.explain(limit=3, this_year=local_day(now, plan.site.zone).year)}"
             ),
             actor=actor,
             history="Flagged: induction re-flow failed",
@@ -876,7 +927,7 @@ def maintenance_replan(
         not_before=now,
         first_day=first_day,
     )
-    problems = [str(problem) for problem in day_problems]
+    problems = [problem.describe(local_day(now, zone).year) for problem in day_problems]
     if len(slots) > len(existing):
         from scheduling.services.eligibility import patient_eligibility
 

@@ -98,7 +98,7 @@ def test_the_search_still_says_no_make_up_fits_when_none_does(clinic):
     assert outcome.replacement_starts_at is None
     plan.refresh_from_db()
     assert plan.needs_attention and "no replacement fits the induction window" in plan.attention_reason
-    assert "Only 0 of the 1 remaining sessions fit before Sun 22 Mar" in plan.attention_reason  # and why
+    assert "Only 0 of the 1 remaining session fit before Sun 22 Mar" in plan.attention_reason  # and why
 
 
 def _cancel_fifth(clinic):
