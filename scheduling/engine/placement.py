@@ -1016,7 +1016,8 @@ def propose_additional_placed(
     for index in range(count):
         fallback = plan[index]
         day = local_day(fallback.start, zone)
-        previous = slots[-1].start if slots else after
+        # In UTC, so the gap added below is real time (as propose_additional adds it).
+        previous = slots[-1].start if slots else after.astimezone(dt.UTC) if after else None
         earliest_start = previous + rule.min_gap if previous else None
         if not_before is not None:
             earliest_start = max(earliest_start, not_before) if earliest_start else not_before

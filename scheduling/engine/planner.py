@@ -308,6 +308,9 @@ def propose_additional(
     problems: list[DayProblem] = []
     day = first_day
     if after is not None:
+        # The gap is real time: an instant in a zone with a clock change, plus a day, is a wall-clock
+        # day (23 hours across the spring-forward night), so it is added in UTC.
+        after = after.astimezone(dt.UTC)
         day = max(day, local_day(after, zone) + dt.timedelta(days=1))
     previous = after
     while len(slots) < count and day <= last_day:
