@@ -28,6 +28,11 @@ EVERY_NURSE_HANDS_BUSY = "every nurse on shift is busy setting up, checking or d
 WEEKDAY_NAMES = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
 
 
+def patients_text(count: int) -> str:
+    """A nurse's patients in words: "1 patient", "3 patients"."""
+    return f"{count} patient" if count == 1 else f"{count} patients"
+
+
 class _SortedSpans:
     """Spans sorted by start with a parallel list of starts for bisect."""
 
@@ -386,7 +391,7 @@ class Availability:
         limit = self.site.max_patients_per_nurse
         if any(self.nurse_load(nurse_id, span) < limit for nurse_id in on_duty):
             return EVERY_NURSE_HANDS_BUSY
-        return f"every nurse on shift already has {limit} patients"
+        return f"every nurse on shift already has {patients_text(limit)}"
 
     def free_slots(
         self,
@@ -591,7 +596,7 @@ class Availability:
         if not self.on_shift(slot.nurse_id, span):
             return "the nurse is not on shift then"
         if self.nurse_load(slot.nurse_id, span) >= self.site.max_patients_per_nurse:
-            return f"the nurse already has {self.site.max_patients_per_nurse} patients then"
+            return f"the nurse already has {patients_text(self.site.max_patients_per_nurse)} then"
         if not self.hands_free(slot.nurse_id, slot.start, slot.end):
             return NURSE_HANDS_BUSY
         return None
@@ -641,7 +646,7 @@ def booked_session_problem(
     limit = availability.site.max_patients_per_nurse
     load = availability.nurse_load(slot.nurse_id, slot.span)
     if load > limit:
-        return f"the nurse already has {load} patients at once then (at most {limit})"
+        return f"the nurse already has {patients_text(load)} at once then (at most {limit})"
     hands_limit = availability.site.setups_per_nurse
     if hands_limit is not None:
         # The session's own intervals are among the nurse's, so more than the limit at once

@@ -88,7 +88,7 @@ def test_a_course_and_a_single_session_racing_past_the_nurse_ratio_book_once():
     # One patient per nurse at a time; setups may coincide (three at once), so only the ratio refuses.
     clinic = make_clinic(chairs=3, nurses=1, max_patients_per_nurse=1, setups_per_nurse=3)
     results, at_that_time = _race(clinic, single_after=dt.timedelta(0))
-    _one_booked_one_refused(results, "nurse already has 1 patients")
+    _one_booked_one_refused(results, "nurse already has 1 patient ")
     assert at_that_time == 1
 
 

@@ -72,7 +72,7 @@ def test_a_patient_busy_all_day_and_a_course_gap_each_say_so():
 def test_a_full_nurse_is_named_as_the_reason():
     site = _site(max_per_nurse=1)
     site = dataclasses.replace(site, nurses=(dataclasses.replace(site.nurses[0], booked=(Span(_at(8), _at(12)),)),))
-    assert Availability(site).day_slots(DAY, HOUR, "iv").reason == "every nurse on shift already has 1 patients"
+    assert Availability(site).day_slots(DAY, HOUR, "iv").reason == "every nurse on shift already has 1 patient"
 
 
 def test_the_booking_pages_get_the_first_free_chair_of_each_start_from_the_same_search_as_the_api():
