@@ -28,7 +28,7 @@ from fhir.resources.R4B.parameters import Parameters, ParametersParameter
 from fhir.resources.R4B.patient import Patient as FPatient
 
 from clinic.audit import patients_shown
-from clinic.models import Chair, Role, Site, StaffMember
+from clinic.models import Chair, Closure, Role, Site, StaffMember
 from clinic.permissions import works_at
 from interop.fhir import find_reasons, ids
 from interop.fhir import representation as rep
@@ -299,6 +299,7 @@ class FindView(OperationView):
         ] or None
         sites = sites_by_id({c.site_id for c in chairs})
         now = timezone.now()
+        told = self.closure_words(sites, now)
         if patient is not None:
             self.shown([patient.pk])
         if course:
@@ -338,13 +339,13 @@ class FindView(OperationView):
                 )
             except CourseDoesNotFit as exc:
                 asked = f" (timing asked: {wish.describe()})" if wish is not None else ""
-                return fhir_response(self.bundle([], notes=[exc.message + asked]))
+                return fhir_response(self.bundle([], notes=[told(exc.message) + asked]))
             kept = find_reasons.remember(concepts, asked_by=self.request.user.pk, now=now)
             appointments = [
                 rep.proposed_appointment(_issued(p, kept, now), protocol, sequence=index + 1, reasons=concepts)
                 for index, p in enumerate(found_course.sessions)
             ]
-            return fhir_response(self.bundle(appointments, notes=found_course.notes))
+            return fhir_response(self.bundle(appointments, notes=[told(note) for note in found_course.notes]))
         zone = zone_of(s.zone for s in sites)
         start, end = at_zone(start_when, zone), at_zone(end_when, zone)
         check_window(start, end, zone)
@@ -436,7 +437,7 @@ class FindView(OperationView):
                     f"ones, $find again with start={again}."
                 ]
             else:
-                notes = [_nothing_fits(wish, refused or searched.why_none())]
+                notes = [_nothing_fits(wish, refused or told(searched.why_none()))]
         return fhir_response(
             self.bundle(
                 [rep.proposed_appointment(p, protocol, reasons=concepts) for p in proposals],
@@ -448,6 +449,34 @@ class FindView(OperationView):
                 links=links,
             )
         )
+
+    def closure_words(self, sites: list[Site], now: dt.datetime) -> Callable[[str], str]:
+        """How the engine's words in $find's notes reach this asker: as they are for staff; for a patient
+        without the closures' reasons ("the site is closed", "the chair is out of use (Chair 1)"), free
+        text the clinic's administrators type, which a patient's Schedule leaves out too."""
+        if self.actor.is_staff:
+            return _as_said
+        # Every site's closures and these sites' own (a chair's names its site), longest first: one
+        # reason may begin another.
+        reasons = sorted(
+            set(
+                Closure.objects.filter(Q(site__in=sites) | Q(site__isnull=True), ends_at__gt=now).values_list(
+                    "reason", flat=True
+                )
+            ),
+            key=len,
+            reverse=True,
+        )
+        if not reasons:
+            return _as_said
+        named = "|".join(re.escape(reason) for reason in reasons)
+        site_closed = re.compile(rf"the site is closed \((?:{named})\)")
+        chair_out = re.compile(rf"(the chair is out of use \([^()]*?): (?:{named})\)")
+
+        def told(text: str) -> str:
+            return chair_out.sub(r"\1)", site_closed.sub("the site is closed", text))
+
+        return told
 
     def next_link(self, cursor: Cursor) -> dict[str, str]:
         """The GET's own address with `_page` holding `cursor` (sealed for this query and user)."""
@@ -462,6 +491,10 @@ class FindView(OperationView):
 
 # What a $find cursor is sealed for (paging.query_digest): the operation, not a resource type's search.
 FIND_SEARCH = "Appointment/$find"
+
+
+def _as_said(text: str) -> str:
+    return text
 
 
 def _next_note(
