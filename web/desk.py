@@ -253,10 +253,11 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         appointment.out_of_rule = session_problem(as_set_up, appointment) if upcoming else None  # type: ignore[attr-defined]
     not_open = snapshot.opening.get(day.weekday()) is None
     # A closed day draws no empty grid (no gap to offer, a nurse load of 0/0): only the chairs that
-    # still hold a session (booked before the closure was typed in), for the desk to move it.
+    # still hold a session (booked before the closure was typed in), for the desk to move it. A
+    # cancelled one is nothing to move: once the desk has cancelled them all, no chair is drawn.
     closed = not_open or closed_all_day_here
-    holding = {appointment.chair_id for appointment in appointments}
-    drawn = [chair for chair in chairs if not closed or chair.pk in holding]
+    holding = {appointment.chair_id for appointment in appointments if appointment.status in BLOCKING_STATUSES}
+    drawn = [chair for chair in [*chairs, *retired.values()] if not closed or chair.pk in holding]
     starred, stars_from_day_plan = preferred_starts_of_day(
         site_id=site.pk,
         day=day,
@@ -267,7 +268,7 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         day=day,
         zone=site.zone,
         opening=snapshot.opening.get(day.weekday()),
-        chairs=[*drawn, *retired.values()],
+        chairs=drawn,
         sessions=appointments,
         closures=closures,
         shifts=shifts,
@@ -288,6 +289,8 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         "not_open": not_open,
         # Not open, or closed all day: the message stands for the grid unless a session is booked on it.
         "closed": closed,
+        # Whether a session still stands on the day (cancelled ones aside): on a closed day, its chairs are drawn.
+        "holding": bool(holding),
         "unclosed_holiday": unclosed_holiday,
         "nav": "board",
         "site": site,

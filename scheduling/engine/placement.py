@@ -90,6 +90,7 @@ from scheduling.engine.planner import (
     propose_induction,
     propose_maintenance,
     starts_note,
+    texts_year,
 )
 from scheduling.engine.wallclock import day_bounds, local_day, opening_instant
 
@@ -735,8 +736,11 @@ def propose_induction_placed(
     prefs: Preferences,
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
+    *,
+    this_year: int | None = None,
 ) -> Proposal | NoFit:
-    """An induction under the placer's policy, each slot with why (`Proposal.reasons`).
+    """An induction under the placer's policy, each slot with why (`Proposal.reasons`); its texts
+    write a day outside `this_year` (the caller's now's; by default `not_before`'s) with its year.
 
     Under ``level`` it never fails where ``earliest`` succeeds: the earliest course is found
     first, and a session moves to a better day or time only if the earliest completion of
@@ -745,12 +749,13 @@ def propose_induction_placed(
     boundsPeriod end) when the earliest course does. A course that ends after `not_after` is the
     caller's to refuse: the earliest course is returned then, as no course ends sooner."""
     availability = placer.availability
+    this_year = texts_year(not_before, availability.site.zone, this_year)
     if not placer.placement.level:
-        earliest = propose_induction(availability, rule, start_day, prefs, not_before)
+        earliest = propose_induction(availability, rule, start_day, prefs, not_before, this_year=this_year)
         if isinstance(earliest, Proposal):
             earliest.reasons = [placer.why_earliest(slot) for slot in earliest.slots]
         return earliest
-    earliest = propose_induction(availability, rule, start_day, prefs, not_before)
+    earliest = propose_induction(availability, rule, start_day, prefs, not_before, this_year=this_year)
     if isinstance(earliest, NoFit):
         return earliest
     if not_after is not None and earliest.slots[-1].end > not_after:
@@ -790,11 +795,11 @@ def propose_induction_placed(
         # asked for failed stays, followed by why level took a later day than earliest's.
         moved = reasons[0].split(": ", 1)[-1]
         if late_start:
-            notes = [note for note in notes if note != starts_note(earliest_first_day, late_start)]
+            notes = [note for note in notes if note != starts_note(earliest_first_day, late_start, this_year)]
             late_start = f"{late_start}; {moved}"
         else:
             late_start = moved
-        notes.insert(0, starts_note(course_first_day, late_start))
+        notes.insert(0, starts_note(course_first_day, late_start, this_year))
     return Proposal(slots=slots, notes=notes, reasons=reasons, late_start=late_start)
 
 

@@ -32,15 +32,20 @@ def sessions_text(count: int, kind: str = "") -> str:
     return f"{count} {kind} {noun}" if kind else f"{count} {noun}"
 
 
-def _this_year(not_before: dt.datetime | None, zone: ZoneInfo) -> int | None:
-    """The year the texts of a search from `not_before` (the caller's now, or later) are read in: a day
-    of another year is written with its year (day_label)."""
+def texts_year(not_before: dt.datetime | None, zone: ZoneInfo, this_year: int | None = None) -> int | None:
+    """The year the texts of a search from `not_before` are read in: a day of another year is written
+    with its year (day_label). It is `this_year` when the caller gives it: one whose `not_before` is
+    later than its now (a protocol's gap after the last infusion) gives the year of its now, the year
+    the page around the texts is read in. Otherwise the year of `not_before` (the caller's now)."""
+    if this_year is not None:
+        return this_year
     return local_day(not_before, zone).year if not_before is not None else None
 
 
-def starts_note(first_day: dt.date, why: str) -> str:
-    """The note of a course that starts later than the day asked for: the day it starts, and why."""
-    return f"Starts {day_label(first_day)}; {why}"
+def starts_note(first_day: dt.date, why: str, this_year: int | None) -> str:
+    """The note of a course that starts later than the day asked for: the day it starts (with its year
+    when outside `this_year`), and why."""
+    return f"Starts {day_label(first_day, this_year)}; {why}"
 
 
 def propose_induction(
@@ -50,11 +55,15 @@ def propose_induction(
     prefs: Preferences,
     not_before: dt.datetime | None = None,
     first_slot: FirstSlot | None = None,
+    *,
+    this_year: int | None = None,
 ) -> Proposal | NoFit:
     """Every induction session, or a NoFit saying which rule and which days stopped it.
-    `first_slot` stands in for `availability.first_slot` (a caller that caches it)."""
+    `first_slot` stands in for `availability.first_slot` (a caller that caches it). The texts write a
+    day outside `this_year` (the year of the caller's now; by default the year of `not_before`) with
+    its year."""
     zone = availability.site.zone
-    this_year = _this_year(not_before, zone)
+    this_year = texts_year(not_before, zone, this_year)
     pick = first_slot or availability.first_slot
     first_failure: NoFit | None = None
     early_problems: list[DayProblem] = []
@@ -74,7 +83,7 @@ def propose_induction(
                     else f"a course starting on {day_label(start_day, this_year)} does not fit"
                 )
                 outcome.late_start = why
-                outcome.notes.append(starts_note(local_day(first.start, zone), why))
+                outcome.notes.append(starts_note(local_day(first.start, zone), why, this_year))
             return outcome
         first_failure = first_failure or outcome
     if first_failure is not None:
@@ -328,7 +337,7 @@ def propose_additional(
         return NoFit(
             reason=(
                 f"Only {len(slots)} of the {sessions_text(count, 'remaining')} fit before "
-                f"{day_label(last_day, _this_year(not_before, zone))}, "
+                f"{day_label(last_day, texts_year(not_before, zone))}, "
                 f"the end of the induction window."
             ),
             placed=len(slots),

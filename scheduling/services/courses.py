@@ -230,6 +230,8 @@ def course_propose(
         patient_id=plan.patient_id, plan_id=plan.pk, before=day_bounds(start_date, site.zone)[1]
     )
     not_before = max(now, last + rule.min_gap) if last is not None else now
+    # The texts are read in the year of the caller's now, which not_before may have left behind.
+    this_year = local_day(now, site.zone).year
     horizon = start_date + dt.timedelta(days=7 + rule.span_days)
     availability = _availability(plan, site, start_date, horizon, protocol_nurse_work(plan.protocol), now=now)
     placement = site_placement(site, patient=plan.patient, preferred_starts=preferred_starts)
@@ -243,6 +245,7 @@ def course_propose(
         prefs,
         not_before=not_before,
         not_after=min(not_after, review_end) if not_after is not None else review_end,
+        this_year=this_year,
     )
     if isinstance(outcome, Proposal):
         past_review = review_date_problems(plan=plan, slots=outcome.slots, site=site)
@@ -266,6 +269,7 @@ def course_propose(
         start_date=start_date,
         prefs=prefs,
         now=not_before,
+        this_year=this_year,
         nofit=outcome,
         placement=placement,
         actor=actor,
@@ -306,6 +310,7 @@ def _does_not_fit(
     start_date: dt.date,
     prefs: Preferences,
     now: dt.datetime,
+    this_year: int,
     nofit: NoFit,
     placement: Placement,
     actor: AbstractBaseUser | None = None,
@@ -313,7 +318,11 @@ def _does_not_fit(
     """The refusal, with the nearest alternatives. Each alternative is placed under its site's
     policy, as a proposal would be: under ``level`` an alternative that took the earliest
     times instead would leave the day template's starts and lanes behind, and every such
-    session costs a full day one session of its ceiling (issue 17's clinic simulation)."""
+    session costs a full day one session of its ceiling (issue 17's clinic simulation).
+
+    The alternatives are searched from `now` (the course's not_before: the caller's now, or the
+    protocol's gap after the last infusion when later); the texts write a day outside `this_year`
+    (the year of the caller's real now at the site) with its year."""
     wide_end = start_date + dt.timedelta(days=ALTERNATIVE_START_DAYS + 7 + rule.span_days)
     work = protocol_nurse_work(plan.protocol)
     wide = _availability(plan, site, start_date, wide_end, work, now=now)
@@ -343,6 +352,7 @@ def _does_not_fit(
                 day_prefs,
                 now,
                 not_after=not_after,
+                this_year=this_year,
             ),
         )
 
@@ -360,11 +370,11 @@ def _does_not_fit(
                 prefs,
                 now,
                 not_after=not_after,
+                this_year=this_year,
             ),
         )
 
-    # Days outside the year of `now` are written with their year (in the labels and the days).
-    this_year = local_day(now, site.zone).year
+    # Days outside `this_year` are written with their year (in the labels and the days).
     attempts = [
         (f"Start {day_label(later, this_year)} at {site.name}", from_day(later, prefs))
         for later in (start_date + dt.timedelta(days=d) for d in range(1, ALTERNATIVE_START_DAYS + 1))

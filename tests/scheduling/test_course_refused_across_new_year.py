@@ -17,6 +17,7 @@ from scheduling.engine import Preferences
 from scheduling.errors import CourseDoesNotFit
 from scheduling.models import Phase
 from scheduling.services.courses import ProposedSession
+from tests.factories import AppointmentFactory
 from tests.scheduling.conftest import Clinic, add_shifts, make_clinic
 
 pytestmark = pytest.mark.django_db
@@ -176,3 +177,47 @@ def test_an_any_day_alternative_off_the_patients_days_keeps_its_name(winter):
     alternatives = refused(winter, plan, dt.date(2026, 12, 29)).details["alternatives"]
     assert alternatives[0]["label"] == f"Any open day and time from Tue 29 Dec at {winter.site.name}"
     assert alternatives[0]["first_session"] == "2027-01-04T13:00:00Z"
+
+
+def test_a_refusal_asked_in_december_says_next_years_days_with_their_year_whatever_the_gap(db):
+    """Asked on Mon 28 Dec 2026 for a course from Wed 30 Dec, with an infusion booked that morning (48 h
+    gap: not before Fri 1 Jan 2027) and the site closed 1-10 Jan: the year the refusal is read in is the
+    year of the desk's now (2026), not of the first instant the gap allows (2027)."""
+    asked_on = dt.datetime(2026, 12, 28, 17, tzinfo=dt.UTC)  # Mon 28 Dec 2026, noon in New York
+    clinic = make_clinic(days=0)
+    for nurse in clinic.nurses:
+        add_shifts(nurse, clinic.site, dt.date(2026, 12, 1), 90)
+    Closure.objects.create(
+        site=clinic.site,
+        reason="New year break",
+        starts_at=at_new_york(dt.date(2027, 1, 1), 0),
+        ends_at=at_new_york(dt.date(2027, 1, 11), 0),
+    )
+    plan = plan_for(clinic, dt.date(2026, 12, 28))
+    AppointmentFactory(
+        patient=plan.patient,
+        chair=clinic.chairs[0],
+        nurse=clinic.nurses[0],
+        starts_at=at_new_york(dt.date(2026, 12, 30), 10),
+        ends_at=at_new_york(dt.date(2026, 12, 30), 11),
+    )
+    with pytest.raises(CourseDoesNotFit) as caught:
+        services.course_propose(plan=plan, start_date=dt.date(2026, 12, 30), now=asked_on, actor=clinic.front_desk.user)
+    error = caught.value
+    days = error.details["days"]
+    assert "Fri 1 Jan 2027: the site is closed (New year break)" in days, days
+    assert "Wed 30 Dec: too soon after the previous session" in days, days
+    labels = [alternative["label"] for alternative in error.details["alternatives"]]
+    assert labels and all("2027" in label for label in labels), labels
+    assert "2026" not in error.message, error.message
+
+
+def test_a_course_starting_next_year_says_its_first_day_with_the_year(winter):
+    """Asked on Sun 6 Dec 2026 for Tue 29 Dec, the course starts Mon 4 Jan 2027 after the break: its
+    note says the day with its year, as its refusals do."""
+    asked = dt.date(2026, 12, 29)
+    plan = plan_for(winter, asked)
+    proposal = services.course_propose(plan=plan, start_date=asked, now=NOW, actor=winter.front_desk.user)
+    starts = [note for note in proposal.notes if note.startswith("Starts ")]
+    assert starts, proposal.notes
+    assert starts[0].startswith("Starts Mon 4 Jan 2027; Tue 29 Dec: "), starts

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from clinic.models import Closure
-from scheduling.models import Appointment
+from scheduling.models import Appointment, AppointmentStatus
 from tests.factories import AppointmentFactory, PatientFactory
 from tests.web.conftest import login
 
@@ -107,6 +107,45 @@ def test_sessions_booked_before_a_closure_stay_on_the_board_to_be_moved(client, 
     assert 'data-testid="no-sessions-closed"' not in html
     # Only the chairs holding one of them: the others would be empty rows of a closed day.
     assert html.count('data-testid="chair-row"') == len({a.chair_id for a in booked})
+
+
+def test_a_closed_day_whose_sessions_were_all_cancelled_draws_no_grid(client, web):
+    """Once the desk has cancelled every session of a closed day (the usual thing after typing the
+    closure in), nothing is left to move: no chair row, and the day says it has no sessions."""
+    booked = _on(web, MONDAY)
+    assert booked
+    _close(web, MONDAY, reason="Flooded waiting room")
+    Appointment.objects.filter(pk__in=[a.pk for a in booked]).update(
+        status=AppointmentStatus.CANCELLED,
+        cancellation_reason="Site closed",
+        cancelled_at=dt.datetime.combine(MONDAY - dt.timedelta(days=3), dt.time(9), tzinfo=web.clinic.site.zone),
+    )
+    login(client, web.desk.user)
+    html = _board(client, web, MONDAY)
+    assert "Closed all day: Flooded waiting room" in html
+    assert 'data-testid="chair-row"' not in html
+    assert 'data-testid="nurse-load"' not in html
+    assert 'data-testid="no-sessions-closed"' in html
+
+
+def test_a_closed_day_draws_only_the_chairs_still_holding_a_live_session(client, web):
+    """One of the closed day's sessions cancelled, the others still booked: only the chairs of
+    those still booked are drawn."""
+    booked = _on(web, MONDAY)
+    assert len({a.chair_id for a in booked}) > 1
+    _close(web, MONDAY, reason="Flooded waiting room")
+    gone = booked[0]
+    Appointment.objects.filter(chair_id=gone.chair_id, pk__in=[a.pk for a in booked]).update(
+        status=AppointmentStatus.CANCELLED,
+        cancellation_reason="Site closed",
+        cancelled_at=dt.datetime.combine(MONDAY - dt.timedelta(days=3), dt.time(9), tzinfo=web.clinic.site.zone),
+    )
+    live_chairs = {a.chair_id for a in booked if a.chair_id != gone.chair_id}
+    login(client, web.desk.user)
+    html = _board(client, web, MONDAY)
+    assert html.count('data-testid="chair-row"') == len(live_chairs)
+    assert f'data-chair="{gone.chair.name}"' not in html
+    assert 'data-testid="no-sessions-closed"' not in html
 
 
 def test_a_session_on_a_day_the_site_does_not_open_stays_on_the_board(client, web):

@@ -176,6 +176,17 @@ def test_a_closed_day_shows_its_message_without_an_empty_grid_and_keeps_its_sess
     expect(block.get_by_role("link", name=re.compile("Move")).first).to_be_visible()
     shoot(page, "49-board-closed-day-with-a-session")
 
+    # The desk cancels it from the board: nothing is left to move, so no chair row; the day says it
+    # has no sessions.
+    panel = block.locator(".block__panel")
+    panel.locator("details.cancel > summary").click()
+    panel.get_by_label("Reason for cancelling").fill("Site closed")
+    panel.get_by_role("button", name="Cancel only").click()
+    expect(page.get_by_test_id("no-sessions-closed")).to_be_visible()
+    expect(page.get_by_test_id("chair-row")).to_have_count(0)
+    expect(page.get_by_test_id("closure")).to_contain_text("Closed all day: Burst pipe")
+    assert Appointment.objects.get(pk=first.pk).status == AppointmentStatus.CANCELLED
+
 
 def _chair_pk(clinic, name: str) -> int:
     return clinic.site.chairs.get(name=name).pk
