@@ -38,6 +38,7 @@ from scheduling.models import (
 from scheduling.selectors import induction_rule
 from scheduling.services import appointment_book, appointment_move
 from scheduling.services.appointments import may_accept_rule_breaks
+from scheduling.services.courses import induction_site
 from scheduling.services.slot_finder import MAX_DAYS, find_free_slots
 from web.access import DESK_ROLES, staff_required
 from web.common import describe, free_gap_from_query, screening_problem, session_label, slot_choice
@@ -274,9 +275,13 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
     context: dict[str, Any] = {"nav": "patients", "patient": patient, "plan": plan}
     if plan is None:
         return render(request, "web/booking/single.html", {**context, "no_plan": True})
-    site = plan.site
     data = request.POST if request.method == "POST" else (request.GET if "first_day" in request.GET else None)
     usual = default_kind(plan)
+    # A make-up goes where the course is, which may be another site than the plan's.
+    making_up = (
+        plan.phase == Phase.INDUCTION and (data.get("kind", usual) if data is not None else usual) != MAINTENANCE
+    )
+    site = induction_site(plan) if making_up else plan.site
     prefill = _prefill(request, site, usual) if data is None else None
     if prefill is not None:
         data, context["preselect"] = prefill

@@ -957,7 +957,7 @@ def _course_after_lost_session(
             course = f"No replacement fits the induction window; the induction is short by {short_by} and the plan is flagged for the clinician."
         else:
             course = (
-                "Replacement booked: " + ", ".join(local_label(a.starts_at, plan.site) for a in rebooked) + "."
+                "Replacement booked: " + ", ".join(local_label(a.starts_at, a.site) for a in rebooked) + "."
                 if rebooked
                 else "The induction is complete as booked."
             )
@@ -970,7 +970,7 @@ def _course_after_lost_session(
     proposal = induction_reflow_propose(plan=plan, missed=appointment, now=now)
     first = proposal.slots[0].start if proposal is not None and not isinstance(proposal, NoFit) else None
     if first:
-        offer = f"the first replacement that fits is {local_label(first, plan.site)}, not booked yet"
+        offer = f"the first replacement that fits is {local_label(first, appointment.site)}, not booked yet"
     elif isinstance(proposal, NoFit):
         offer = f"no replacement fits the induction window ({proposal.reason.rstrip('.')})"
     else:
@@ -980,7 +980,7 @@ def _course_after_lost_session(
     flagged = "a cancellation" if happened == "cancelled" else "a missed session"
     flag_course_short(
         plan,
-        attention=f"Session on {local_label(appointment.starts_at, plan.site)} was {happened}: {course}",
+        attention=f"Session on {local_label(appointment.starts_at, appointment.site)} was {happened}: {course}",
         actor=actor,
         history=f"Flagged: induction short after {flagged}",
     )

@@ -729,17 +729,32 @@ def attention_when_course_whole(*, plan: TreatmentPlan, actor: AbstractBaseUser 
         actor=actor,
         reason=(
             f"Attention cleared: the induction holds its {sessions_text(sessions)} again "
-            f"(session booked for {local_label(booked.starts_at, plan.site)})"
+            f"(session booked for {local_label(booked.starts_at, booked.site)})"
         ),
     )
     return True
 
 
+def induction_site(plan: TreatmentPlan) -> Site:
+    """The site of the plan's current induction round, where its make-ups go: a course may be
+    booked at another site than the plan's. The site of the round's latest standing session (of its
+    latest session when none stands); the plan's site before the round has any."""
+    sessions = plan.appointments.filter(phase=Phase.INDUCTION, induction_round=plan.induction_round)
+    latest = (
+        sessions.filter(status__in=INFUSION_STATUSES).order_by("-starts_at").select_related("site").first()
+        or sessions.order_by("-starts_at").select_related("site").first()
+    )
+    return latest.site if latest is not None else plan.site
+
+
 def induction_reflow_propose(*, plan: TreatmentPlan, missed: Appointment, now: dt.datetime) -> Proposal | NoFit | None:
     """The sessions that would make up for a missed or cancelled induction session, after the last
-    booked one and inside the protocol's window; None when nothing is missing. Writes nothing."""
+    booked one and inside the protocol's window; None when nothing is missing. Writes nothing.
+    Searched at the site the missed session was at, the course's (which may not be the plan's: a
+    course can be booked at another site of the desk's), and its days are that site's."""
     rule = induction_rule(plan.protocol)
-    zone = plan.site.zone
+    site = missed.site
+    zone = site.zone
     # The missed session does not count even before it is cancelled, so the desk can see the
     # replacement before deciding to cancel and rebook.
     round_sessions = list(
@@ -767,13 +782,13 @@ def induction_reflow_propose(*, plan: TreatmentPlan, missed: Appointment, now: d
     reach = dt.timedelta(days=rule.min_gap.days + 1)
     start, _ = day_bounds(search_from - reach, zone)
     _, end = day_bounds(last_day + reach, zone)
-    snapshot, busy = booking_snapshot(site=plan.site, start=start, end=end, patient=plan.patient, now=now)
+    snapshot, busy = booking_snapshot(site=site, start=start, end=end, patient=plan.patient, now=now)
     missed_day = Span(*day_bounds(local_day(missed.starts_at, zone), zone))
     placer = Placer(
         Availability(
             snapshot, [*_kept_apart(busy, plan=plan, zone=zone), missed_day], protocol_nurse_work(plan.protocol)
         ),
-        site_placement(plan.site, patient=plan.patient),
+        site_placement(site, patient=plan.patient),
     )
 
     def search(after: dt.datetime | None) -> Proposal | NoFit:
@@ -827,7 +842,10 @@ def induction_reflow(
     *, plan: TreatmentPlan, missed: Appointment, actor: AbstractBaseUser | None, now: dt.datetime
 ) -> list[Appointment]:
     """After a missed or cancelled induction session, add the sessions now missing after the last
-    booked one, inside the protocol's window. If they do not fit, flag the plan for the clinician."""
+    booked one, inside the protocol's window, at the site the missed session was at (the actor
+    must work there). If they do not fit, flag the plan for the clinician."""
+    site = missed.site
+    require_works_at(actor, site)
     outcome = induction_reflow_propose(plan=plan, missed=missed, now=now)
     if outcome is None:
         return []
@@ -835,8 +853,8 @@ def induction_reflow(
         flag_course_short(
             plan,
             attention=(
-                f"Session on {local_label(missed.starts_at, plan.site)} was missed and could not be re-booked: "
-                f"{outcome.explain(limit=3, this_year=local_day(now, plan.site.zone).year)}"
+                f"Session on {local_label(missed.starts_at, site)} was missed and could not be re-booked: "
+                f"{outcome.explain(limit=3, this_year=local_day(now, site.zone).year)}"
             ),
             actor=actor,
             history="Flagged: induction re-flow failed",
@@ -844,12 +862,12 @@ def induction_reflow(
         return []
     return plan_sessions_book(
         plan=plan,
-        site=plan.site,
+        site=site,
         slots=outcome.slots,
         phase=Phase.INDUCTION,
         actor=actor,
         now=now,
-        reason=f"Re-flowed after the session on {local_label(missed.starts_at, plan.site)} was missed",
+        reason=f"Re-flowed after the session on {local_label(missed.starts_at, site)} was missed",
     )
 
 
