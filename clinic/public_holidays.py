@@ -70,8 +70,25 @@ def spans_cover(spans: list[tuple[dt.datetime, dt.datetime]], start: dt.datetime
 def closed_all_day(*, site: Site, day: dt.date) -> bool:
     """Whether closures (the site's or all-site ones) cover the whole local day between them: a
     morning's and an afternoon's as well as one of the whole day."""
-    start, end = _local_midnight(day, site), _local_midnight(day + dt.timedelta(days=1), site)
-    return spans_cover(_closed_spans(site=site, start=start, end=end), start, end)
+    return bool(days_closed_all_day(site=site, days=[day]))
+
+
+def days_closed_all_day(*, site: Site, days: Iterable[dt.date]) -> set[dt.date]:
+    """Of `days` (the site's local days), those its closures cover all day (closed_all_day), with
+    their closures read in one query; none for no days."""
+    wanted = sorted(set(days))
+    if not wanted:
+        return set()
+    spans = _closed_spans(
+        site=site,
+        start=_local_midnight(wanted[0], site),
+        end=_local_midnight(wanted[-1] + dt.timedelta(days=1), site),
+    )
+    return {
+        day
+        for day in wanted
+        if spans_cover(spans, _local_midnight(day, site), _local_midnight(day + dt.timedelta(days=1), site))
+    }
 
 
 def site_holidays_to_close(*, site: Site, today: dt.date) -> list[PublicHoliday]:
@@ -99,20 +116,8 @@ def unclosed_public_holidays(*, site: Site, days: Iterable[dt.date]) -> dict[dt.
 def _not_closed(*, site: Site, found: list[PublicHoliday]) -> list[PublicHoliday]:
     """Of the public holidays `found` (in date order), those the site is not closed for all day
     (closed_all_day, with their closures read at once)."""
-    if not found:
-        return []
-    spans = _closed_spans(
-        site=site,
-        start=_local_midnight(found[0].day, site),
-        end=_local_midnight(found[-1].day + dt.timedelta(days=1), site),
-    )
-    return [
-        holiday
-        for holiday in found
-        if not spans_cover(
-            spans, _local_midnight(holiday.day, site), _local_midnight(holiday.day + dt.timedelta(days=1), site)
-        )
-    ]
+    closed = days_closed_all_day(site=site, days=[holiday.day for holiday in found])
+    return [holiday for holiday in found if holiday.day not in closed]
 
 
 def site_holidays_close(*, site: Site, today: dt.date) -> list[Closure]:

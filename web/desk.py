@@ -28,7 +28,7 @@ from clinic.errors import DomainError
 from clinic.form_fields import RefusesControlCharacters
 from clinic.models import Chair, Closure, Role, Shift, Site, StaffMember
 from clinic.permissions import sites_of
-from clinic.public_holidays import closed_all_day, site_public_holiday, spans_cover, unclosed_public_holidays
+from clinic.public_holidays import days_closed_all_day, site_public_holiday, spans_cover, unclosed_public_holidays
 from patients.forms import PatientSearchForm
 from patients.models import Patient, one_form
 from scheduling.engine import Availability, NoFit, SiteSnapshot
@@ -338,7 +338,7 @@ def board(request: HttpRequest) -> HttpResponse:
 @page_required("week")
 def week(request: HttpRequest) -> HttpResponse:
     """Seven days of one site, Monday first. Three queries (without `?day=`, also the opening hours
-    and the closures of each remaining day the hours open, until one is not closed all day)."""
+    and the closures of the days they still open this week: _week_to_show)."""
     now = timezone.now()
     sites = sites_for(request.staff)  # type: ignore[attr-defined]
     site = _pick_site(request, sites)
@@ -397,16 +397,19 @@ def _week_to_show(site: Site, now: dt.datetime) -> dt.date:
     (today before its closing time, or a later day up to Sunday), else the coming Monday: on a Sunday
     or a Saturday of a weekday clinic the desk works on the week ahead, not the one just ended. A day
     the site's closures cover all day (closed_all_day, as the board counts one) does not open it: the
-    Wednesday evening before Thanksgiving and its Friday closed shows the week after."""
+    Wednesday evening before Thanksgiving and its Friday closed shows the week after. Two queries:
+    the opening hours, and the closures of the days they still open this week (none when there is none)."""
     local = now.astimezone(site.zone)
     today = local.date()
     hours = opening_hours(site)
-    for offset in range(7 - today.weekday()):
-        day = today + dt.timedelta(days=offset)
-        opening = hours.get(day.weekday())
-        # The closures are read only for a day the weekly hours open (one query each, at most six).
-        if opening is not None and (offset > 0 or local.time() < opening[1]) and not closed_all_day(site=site, day=day):
-            return today
+    opening_days = [
+        day
+        for day in (today + dt.timedelta(days=offset) for offset in range(7 - today.weekday()))
+        if (opening := hours.get(day.weekday())) is not None and (day > today or local.time() < opening[1])
+    ]
+    # The closures are read only when the weekly hours still open a day this week (one query).
+    if set(opening_days) - days_closed_all_day(site=site, days=opening_days):
+        return today
     return today + dt.timedelta(days=7 - today.weekday())
 
 

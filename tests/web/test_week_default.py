@@ -131,3 +131,24 @@ def test_a_chair_out_of_use_all_day_leaves_the_site_open_that_week(client, web):
     _close(None, friday, friday + dt.timedelta(days=1), "Every site closed")
     client.logout()
     assert _week_at(client, web, _at_site(web, dt.date(2026, 11, 25), 18, 30)).context["monday"] == AFTER_THANKSGIVING
+
+
+def test_the_remaining_days_closures_are_read_in_one_query_however_many_days_remain(client, web):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_at(instant: dt.datetime) -> int:
+        with time_machine.travel(instant, tick=False):
+            login(client, web.desk.user)
+            with CaptureQueriesContext(connection) as caught:
+                assert client.get(reverse("web:week")).status_code == 200
+        return sum("clinic_closure" in query["sql"] for query in caught.captured_queries)
+
+    # Closed Monday to Thursday: on Monday morning five days are looked at, on Friday morning one.
+    Closure.objects.create(
+        site=web.clinic.site,
+        reason="Flooded",
+        starts_at=dt.datetime.combine(THIS_MONDAY, dt.time(0), tzinfo=web.clinic.site.zone),
+        ends_at=dt.datetime.combine(dt.date(2026, 3, 13), dt.time(0), tzinfo=web.clinic.site.zone),
+    )
+    assert queries_at(_site_local(THIS_MONDAY, 9)) == queries_at(_site_local(dt.date(2026, 3, 13), 9))
