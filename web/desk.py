@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from clinic.api_fields import MAX_ID
 from clinic.audit import patient_ids_of, patients_shown
 from clinic.errors import DomainError
 from clinic.form_fields import RefusesControlCharacters
@@ -657,8 +658,6 @@ def _alternative_rows(found: list[dict[str, Any]], *, plan: TreatmentPlan) -> li
 # Said of a site the desk may not use, whatever the reason (not one of theirs, unknown, not an id),
 # so the answer does not tell which sites exist.
 NOT_YOUR_SITE = "That site is not one of the sites you work at; propose a course at one of yours."
-# The largest site id asked for: larger would fail in the database (ids are 64-bit), not say why.
-LARGEST_ID = 2**62
 
 
 def _site_to_propose_at(request: HttpRequest, plan: TreatmentPlan) -> Site | None:
@@ -669,7 +668,8 @@ def _site_to_propose_at(request: HttpRequest, plan: TreatmentPlan) -> Site | Non
     raw = request.POST.get("site")
     if raw is None or raw == "":
         return plan.site
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= LARGEST_ID:
+    # MAX_ID: a larger one would fail in the database (ids are 64-bit), not say why.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_ID:
         return None
     if int(raw) == plan.site_id:
         return plan.site  # as when none is named: the page's own proposal
