@@ -21,7 +21,7 @@ from clinic.audit import patients_shown
 from clinic.errors import DomainError
 from clinic.form_fields import RefusesControlCharacters
 from clinic.models import Chair, Site, StaffMember
-from clinic.permissions import PrescribersOnly, scope_to_staff
+from clinic.permissions import PrescribersOnly, scope_to_staff, works_at
 from clinic.public_holidays import unclosed_public_holidays
 from patients.models import Patient
 from scheduling.engine.wallclock import local_day
@@ -75,9 +75,12 @@ class SingleSearchForm(SlotSearchForm):
 
     field_order = ["kind", "first_day", "last_day", "chair"]
 
-    def __init__(self, *args: Any, in_induction: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, in_induction: bool = False, make_up_only: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if in_induction:
+        if make_up_only:
+            # A desk of the course's site only (book_session): maintenance goes to the plan's site.
+            self.fields["kind"].choices = [(MAKE_UP, "Induction or make-up session")]
+        elif in_induction:
             # During the induction `make-up` books the plan's next induction session, whether it
             # replaces a missed one or not (a draft plan's first session too): the label says both.
             # Maintenance stays offered; booking says it follows the induction.
@@ -267,21 +270,32 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
     now = timezone.now()
     patient = get_object_or_404(scope_to_staff(Patient.objects.select_related("home_site"), staff), pk=patient_id)
     patients_shown(request, [patient.pk])
+    # The patient has one open plan at most (plan_one_open_per_patient): read it wherever it is, then
+    # check the desk may book on it.
     plan = (
         TreatmentPlan.objects.select_related("protocol", "site")
-        .filter(patient=patient, status__in=BOOKABLE_PLAN_STATUSES, site__in=staff_sites(staff))
+        .filter(patient=patient, status__in=BOOKABLE_PLAN_STATUSES)
         .first()
     )
+    course_site: Site | None = None
+    if plan is not None and not works_at(staff, plan.site_id):
+        # A course booked at another site than the plan's (the nearest course elsewhere, "Book") is
+        # made up for there, at the missed session's site: a desk who works there books its make-up,
+        # and only that (maintenance goes to the plan's site). A desk of neither site sees no plan.
+        course_site = induction_site(plan) if plan.phase == Phase.INDUCTION else None
+        if course_site is None or not works_at(staff, course_site):
+            plan, course_site = None, None
+    make_up_only = course_site is not None
     context: dict[str, Any] = {"nav": "patients", "patient": patient, "plan": plan}
     if plan is None:
         return render(request, "web/booking/single.html", {**context, "no_plan": True})
     data = request.POST if request.method == "POST" else (request.GET if "first_day" in request.GET else None)
-    usual = default_kind(plan)
+    usual = MAKE_UP if make_up_only else default_kind(plan)
     # A make-up goes where the course is, which may be another site than the plan's.
-    making_up = (
+    making_up = make_up_only or (
         plan.phase == Phase.INDUCTION and (data.get("kind", usual) if data is not None else usual) != MAINTENANCE
     )
-    site = induction_site(plan) if making_up else plan.site
+    site = (course_site or induction_site(plan)) if making_up else plan.site
     prefill = _prefill(request, site, usual) if data is None else None
     if prefill is not None:
         data, context["preselect"] = prefill
@@ -289,6 +303,7 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
         data,
         site=site,
         in_induction=plan.phase == Phase.INDUCTION,
+        make_up_only=make_up_only,
         initial={**_search_initial(now, site), "kind": usual},
     )
     kind = search.data.get("kind") if search.is_bound else usual

@@ -235,7 +235,8 @@ def chart_context(
             a.plan_id == open_plan.pk and a.phase == Phase.INDUCTION and a.induction_round == open_plan.induction_round
             for a in upcoming
         ),
-        # The booking page's own test (web.booking.book_session): a draft or active plan at the viewer's sites.
+        # The booking page's own test (web.booking.book_session): a draft or active plan at the viewer's sites
+        # (that page also opens a course's make-up to a desk of the course's site only, from the board).
         "has_bookable_plan": any(p.status in BOOKABLE_PLAN_STATUSES for p in plans),
         "cancel_form": CancelForm(),
         "course_short_by": course_short_by(open_plan),
