@@ -185,7 +185,7 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     """The day board of one site: a chair-by-time grid over the day's opening hours, with free gaps,
     closures, nurse shifts, nurse load and the preferred starts (the day's plan's, else the day
     template's). Seven reads, whatever the number of sessions (one more when a plan on the board is
-    flagged in its induction)."""
+    flagged in its induction; one fewer on a closed day, which draws no nurse shifts)."""
     sites = sites_for(request.staff)  # type: ignore[attr-defined]
     site = _pick_site(request, sites)
     today = local_day(now, site.zone)
@@ -237,7 +237,6 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     holiday = site_public_holiday(site=site, day=day)
     # Sessions booked on a public holiday the site is not closed for: most likely nobody typed the closure in.
     unclosed_holiday = holiday if holiday and live and not closed_all_day_here else None
-    shifts = _nurse_shifts(site, day_start, day_end, now)
     # A gap is offered in a chair only if the shortest session that chair can take (an active protocol
     # whose route it is equipped for) fits in it: a session is booked only in a chair equipped for its
     # route, so a shorter protocol another chair takes must not open holes here. A chair equipped for
@@ -259,6 +258,9 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     closed = not_open or closed_all_day_here
     holding = {appointment.chair_id for appointment in appointments if appointment.status in BLOCKING_STATUSES}
     drawn = [chair for chair in [*chairs, *retired.values()] if not closed or chair.pk in holding]
+    # Nor are the nurses' shifts and hands-on minutes drawn then: they plan a working day, and the
+    # sessions still booked on a closed one are there only to be moved.
+    shifts = [] if closed else _nurse_shifts(site, day_start, day_end, now)
     starred, stars_from_day_plan = preferred_starts_of_day(
         site_id=site.pk,
         day=day,
@@ -278,7 +280,7 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         gap_minutes=by_chair,
         step_minutes=site.slot_step_minutes,
         max_patients_per_nurse=site.max_patients_per_nurse,
-        hands_on=_hands_on(live),
+        hands_on={} if closed else _hands_on(live),
         preferred_starts=starred,
     )
     return {

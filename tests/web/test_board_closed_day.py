@@ -169,3 +169,33 @@ def test_an_open_day_keeps_its_grid_and_nurse_load(client, web):
     assert html.count('data-testid="chair-row"') == len(web.clinic.chairs)
     assert 'data-testid="nurse-load"' in html
     assert 'data-testid="no-sessions-closed"' not in html
+
+
+def _legend(html: str) -> str:
+    return html.split('data-testid="legend"')[1].split("</p>")[0]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_closed_day_with_sessions_still_booked_draws_no_shift_bands_and_a_legend_of_what_is_drawn(client, web, role):
+    """The nurses' shifts, their hands-on minutes and the nurse load plan a working day: on a closed
+    one the board draws only the chairs holding a session to move, and its legend names nothing
+    else (no free or preferred gaps, no shifts, no nurse load)."""
+    login(client, getattr(web, role).user)
+    # The same board on an open day draws all of it (the fixture's nurse is on shift every day).
+    open_day = _board(client, web, MONDAY)
+    assert 'data-testid="shift-band"' in open_day
+    assert 'data-testid="nurse-load"' in open_day
+    assert "Nurse load" in _legend(open_day)
+
+    _close(web, MONDAY, reason="Flooded waiting room")
+    html = _board(client, web, MONDAY)
+
+    assert 'data-testid="session"' in html
+    assert 'data-testid="shift-band"' not in html
+    assert 'data-testid="hands-on"' not in html
+    assert "Nurse on shift" not in html
+    assert 'data-testid="nurse-load"' not in html
+    legend = _legend(html)
+    assert "closed" in legend
+    for undrawn in ("Free", "Preferred", "nurse's shift", "hands-on", "Nurse load"):
+        assert undrawn not in legend, undrawn

@@ -155,7 +155,7 @@ def test_the_board_says_whether_its_stars_are_the_days_plan_or_the_template(clie
     def board(day: dt.date) -> tuple[str, str]:
         html = client.get(reverse("web:board") + f"?day={day.isoformat()}").content.decode()
         (gap,) = re.findall(r'<a class="block gap gap--preferred[^"]*"[^>]*data-preferred="true"[^>]*>(.*?)</a>', html)
-        (legend,) = re.findall(r'<p class="muted small legend">(.*?)</p>', html, re.S)
+        (legend,) = re.findall(r'<p class="muted small legend"[^>]*>(.*?)</p>', html, re.S)
         return gap, legend
 
     gap, legend = board(START)
