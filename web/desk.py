@@ -46,6 +46,7 @@ from scheduling.models import (
     Phase,
     PlanStatus,
     TreatmentPlan,
+    lapsed_holds,
 )
 from scheduling.selectors import (
     day_board,
@@ -355,9 +356,11 @@ def week(request: HttpRequest) -> HttpResponse:
     start, _ = day_bounds(monday, site.zone)
     _, end = day_bounds(monday + dt.timedelta(days=6), site.zone)
     # Cancelled ones too: they are only counted, not listed. Each under the local day it starts on:
-    # one running over Sunday midnight into this Monday is the previous week's.
+    # one running over Sunday midnight into this Monday is the previous week's. A hold lapsed by now
+    # is free time, as on the board (lapsed_holds), though the sweep may not have cancelled it yet.
     appointments = list(
         Appointment.objects.filter(site=site, starts_at__gte=start, starts_at__lt=end)
+        .exclude(lapsed_holds(now))
         .select_related("patient", "chair", "plan__protocol")
         .order_by("starts_at", "chair__name")
     )
