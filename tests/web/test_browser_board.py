@@ -172,6 +172,10 @@ def test_a_closed_day_shows_its_message_without_an_empty_grid_and_keeps_its_sess
     expect(block.get_by_test_id("no-longer-fits")).to_be_visible()
     expect(page.get_by_test_id("free-gap")).to_have_count(0)
     expect(page.get_by_test_id("nurse-load")).to_have_count(0)
+    # Nor the nurses' shift bands, and the legend names only what is drawn.
+    expect(page.get_by_test_id("shift-band")).to_have_count(0)
+    expect(page.get_by_test_id("legend")).to_contain_text("still booked on this closed day")
+    expect(page.get_by_test_id("legend")).not_to_contain_text("Nurse load")
     block.locator("summary", has_text="Actions for Ines Varga").click()
     expect(block.get_by_role("link", name=re.compile("Move")).first).to_be_visible()
     shoot(page, "49-board-closed-day-with-a-session")
