@@ -168,9 +168,10 @@ def site_snapshot(
     chairs: Iterable[Chair] | None = None,
     nurse_ids: Iterable[int] | None = None,
     now: dt.datetime | None = None,
+    closure_reasons: bool = True,
 ) -> SiteSnapshot:
     """The site's chairs, nurses on shift and bookings overlapping [start, end) (holds lapsed by
-    `now` are free, see `booking_snapshot`)."""
+    `now` are free; closures without their reasons unless `closure_reasons`, see `booking_snapshot`)."""
     snapshot, _ = booking_snapshot(
         site=site,
         start=start,
@@ -179,6 +180,7 @@ def site_snapshot(
         chairs=chairs,
         nurse_ids=nurse_ids,
         now=now,
+        closure_reasons=closure_reasons,
     )
     return snapshot
 
@@ -193,8 +195,14 @@ def booking_snapshot(
     chairs: Iterable[Chair] | None = None,
     nurse_ids: Iterable[int] | None = None,
     now: dt.datetime | None = None,
+    closure_reasons: bool = True,
 ) -> tuple[SiteSnapshot, list[Span]]:
     """The site snapshot and the patient's own busy spans in [start, end).
+
+    A closure's reason is free text the clinic's administrators type, for staff: without
+    `closure_reasons` (what a patient is told) the closures come without it (an empty reason, which
+    the engine words as "the site is closed", "the chair is out of use (Chair 1)"), so the engine's
+    words never carry it.
 
     A hold that lapsed by `now` is free time, though the sweep may not have cancelled it yet
     (None: every hold counts); the snapshot names those holds (`lapsed_holds`), for a booking
@@ -223,6 +231,7 @@ def booking_snapshot(
         chair_ids=None if chairs is None else [c.pk for c in chair_rows],
         nurse_ids=None if nurse_ids is None else list(nurse_ids),
         now=now,
+        closure_reasons=closure_reasons,
     )
     closure_spans: list[tuple[Span, str]] = []
     chair_closed: dict[int, list[tuple[Span, str]]] = defaultdict(list)
@@ -304,6 +313,7 @@ def _snapshot_rows(
     chair_ids: list[int] | None,
     nurse_ids: list[int] | None,
     now: dt.datetime | None,
+    closure_reasons: bool = True,
 ) -> list[tuple]:
     """Booked sessions, closures (a chair's with its id first) and nurse shifts touching [start,
     end), as (kind, first id, second id, is the patient's, start, end, note) rows of one UNION ALL. A hold lapsed by `now`
@@ -365,6 +375,7 @@ def _snapshot_rows(
         booked_params += exclude
     lapsed = f"a.status = '{AppointmentStatus.HELD.value}' AND a.hold_expires_at <= %s"
     lapsed_at = adapt(now or _NO_LAPSE)
+    closure_note = "c.reason" if closure_reasons else "''"
     sql = (
         # A session's nurse work (its protocol's) travels in the note column as text.
         f"SELECT CASE WHEN {lapsed} THEN '{_LAPSED}' ELSE '{_BOOKED}' END,"  # noqa: S608 - model tables
@@ -374,8 +385,10 @@ def _snapshot_rows(
         " || CAST(pr.nurse_discharge_minutes AS TEXT) || ' ' || CAST(pr.nurse_check_offsets_minutes AS TEXT), '') END"
         f" FROM {table[Appointment]} a LEFT JOIN {table[TreatmentPlan]} tp ON tp.id = a.plan_id"
         f" LEFT JOIN {table[Protocol]} pr ON pr.id = tp.protocol_id WHERE {booked_where}"
-        # A chair's closure (out of use) comes with the site's, its chair in the first id column.
-        f" UNION ALL SELECT '{_CLOSURE}', c.chair_id, NULL, 1 = 0, c.starts_at, c.ends_at, c.reason FROM {table[Closure]} c"
+        # A chair's closure (out of use) comes with the site's, its chair in the first id column; its
+        # reason only when asked for (never read for a patient).
+        f" UNION ALL SELECT '{_CLOSURE}', c.chair_id, NULL, 1 = 0, c.starts_at, c.ends_at, {closure_note}"
+        f" FROM {table[Closure]} c"
         " WHERE (c.site_id = %s OR c.site_id IS NULL) AND c.starts_at < %s AND c.ends_at > %s"
         f" UNION ALL SELECT '{_SHIFT}', sh.staff_id, NULL, 1 = 0, sh.starts_at, sh.ends_at, '' FROM {shifts_from}"
         f" WHERE {shift_where}"

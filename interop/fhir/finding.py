@@ -71,12 +71,14 @@ def find_free_times(
     nurse_ids: Sequence[int] | None = None,
     limit: int | None = 100,
     prefs: Preferences | None = None,
+    closure_reasons: bool = True,
 ) -> FreeTimes:
     """Every start in [start, end) where a chair equipped for the protocol's route (one of
     `chairs`, if given), a nurse with room (one of `nurse_ids`) and the patient are free,
     one per chair and start, in time order, at most `limit` (None: all); only on the weekdays and
     between the local start times of `prefs`, if given. With the reasons the days without a
-    free time gave."""
+    free time gave: naming a closure's reason only with `closure_reasons` (staff's words; a
+    patient's never read it)."""
     sites = list(sites)
     check_window(start, end, zone_of(s.zone for s in sites))
     duration = dt.timedelta(minutes=protocol.session_minutes)
@@ -88,7 +90,13 @@ def find_free_times(
     wanted_chairs = {c.pk for c in chairs} if chairs is not None else None
     for site in sites:
         snapshot, busy = booking_snapshot(
-            site=site, start=begin, end=end, patient=patient, nurse_ids=nurse_ids, now=now
+            site=site,
+            start=begin,
+            end=end,
+            patient=patient,
+            nurse_ids=nurse_ids,
+            now=now,
+            closure_reasons=closure_reasons,
         )
         # The protocol's nurse work, so a time whose setup no nurse can take is not offered.
         availability = Availability(snapshot, busy, protocol_nurse_work(protocol))
@@ -155,12 +163,13 @@ def course_times(
     now: dt.datetime,
     chairs: Sequence[Chair] | None = None,
     wish: TimingWish | None = None,
+    closure_reasons: bool = True,
 ) -> CourseFound:
     """A whole induction course from the local day of `start`: the course planner under `plan`
     (the patient's open plan for this protocol, see open_plan) when there is one, else the engine's induction planner
     on the protocol's rule; every session on the weekdays and at the start times `wish` allows
     (within the plan's own preferences), and ending by its boundsPeriod end. Raises
-    CourseDoesNotFit with the reasons."""
+    CourseDoesNotFit with the reasons; a closure's reason only with `closure_reasons` (staff's words)."""
     if wish is not None and wish.not_before is not None:
         start = max(start, wish.not_before)
     start_day = local_day(max(start, now), site.zone)
@@ -169,7 +178,15 @@ def course_times(
     not_after = wish.not_after if wish is not None else None
     if plan is not None:
         prefs = wish.preferences(plan_preferences(plan)) if wish is not None else None
-        proposal = course_propose(plan=plan, start_date=start_day, now=now, site=site, prefs=prefs, not_after=not_after)
+        proposal = course_propose(
+            plan=plan,
+            start_date=start_day,
+            now=now,
+            site=site,
+            prefs=prefs,
+            not_after=not_after,
+            closure_reasons=closure_reasons,
+        )
         slots = [(s.starts_at, s.chair_id, s.nurse_id) for s in proposal.sessions]
         notes = proposal.notes
     else:
@@ -178,7 +195,15 @@ def course_times(
         begin, _ = day_bounds(start_day, site.zone)
         _, finish = day_bounds(horizon, site.zone)
         # The site's active chairs, when the caller holds them already (saves reading them again).
-        snapshot, busy = booking_snapshot(site=site, start=begin, end=finish, patient=patient, chairs=chairs, now=now)
+        snapshot, busy = booking_snapshot(
+            site=site,
+            start=begin,
+            end=finish,
+            patient=patient,
+            chairs=chairs,
+            now=now,
+            closure_reasons=closure_reasons,
+        )
         # The site's placement policy (level-loading by default), as for the desk's proposals.
         placer = Placer(
             Availability(snapshot, busy, protocol_nurse_work(protocol)), site_placement(site, patient=patient)

@@ -18,6 +18,7 @@ from scheduling.engine.model import (
     SiteSnapshot,
     Slot,
     Span,
+    site_closed,
     span_order,
 )
 from scheduling.engine.wallclock import day_bounds, local_instant, opening_instant, shift_hours
@@ -293,7 +294,7 @@ class Availability:
                 return "that chair is not equipped for this session"
             return f"no chair here is equipped for {route}"
         misses: Counter[str] = Counter()
-        closure_reason = ""
+        closure_reason = ""  # an empty reason still closes the site (read without reasons)
         for start in starts:
             span = Span(start, start + duration)
             # A closure is looked at before the spacing: a day closed all day says so, though its first
@@ -327,7 +328,7 @@ class Availability:
                 continue
             misses["no free time"] += 1  # not reached while free_slots and this loop agree
         if misses["closure"] == len(starts):
-            return f"the site is closed ({closure_reason})"
+            return site_closed(closure_reason)
         misses.pop("closure", None)
         return misses.most_common(1)[0][0] if misses else "no free time"
 
@@ -616,8 +617,9 @@ def site_problem(site: SiteSnapshot, slot: Slot, *, route: str) -> str | None:
         return f"outside opening hours ({hours[0]:%H:%M}–{hours[1]:%H:%M})"
     span = Span(slot.start, slot.end)
     closure = next((why for closed, why in site.closures if closed.overlaps(span)), None)
-    if closure:
-        return f"the site is closed ({closure})"
+    # A closure read without its reason (empty) closes the site all the same.
+    if closure is not None:
+        return site_closed(closure)
     chair = next((c for c in site.chairs if c.id == slot.chair_id), None)
     if chair is None:
         return "that chair is not in use at this site"

@@ -38,7 +38,8 @@ class ChairState:
     routes: frozenset[str]
     busy: tuple[Span, ...] = ()  # sorted by start
     # The chair's own closures (out of use: a pump broken, the chair being replaced), with their
-    # reasons, sorted: nothing starts in it over them, though the rest of the site is open.
+    # reasons (empty when read without them), sorted: nothing starts in it over them, though the rest
+    # of the site is open.
     out_of_use: tuple[tuple[Span, str], ...] = ()
 
     def out_of_use_problem(self, span: Span) -> str | None:
@@ -48,7 +49,15 @@ class ChairState:
 
 
 def chair_out_of_use(name: str, reason: str) -> str:
-    return f"the chair is out of use ({name}: {reason})"
+    """A chair's closure in words; one read without its reason (empty: what a patient is told) names
+    the chair alone."""
+    return f"the chair is out of use ({name}: {reason})" if reason else f"the chair is out of use ({name})"
+
+
+def site_closed(reason: str) -> str:
+    """A site's closure in words; one read without its reason (empty: what a patient is told) says
+    only that the site is closed."""
+    return f"the site is closed ({reason})" if reason else "the site is closed"
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,7 @@ class SiteSnapshot:
     name: str
     zone: ZoneInfo
     opening: dict[int, tuple[dt.time, dt.time]]  # weekday -> (opens, closes), local wall clock
+    # With their reasons (empty when read without them, as for a patient): closed whatever the reason.
     closures: tuple[tuple[Span, str], ...]
     chairs: tuple[ChairState, ...]
     nurses: tuple[NurseState, ...]

@@ -126,12 +126,15 @@ def _availability(
     work: NurseWork = DEFAULT_NURSE_WORK,
     *,
     now: dt.datetime,
+    closure_reasons: bool = True,
 ) -> Availability:
     """What is free for the plan's patient at `site` from `first_day` to `last_day` (a hold lapsed
-    by `now` is free)."""
+    by `now` is free; the closures without their reasons unless `closure_reasons`)."""
     start, _ = day_bounds(first_day, site.zone)
     _, end = day_bounds(last_day, site.zone)
-    snapshot, busy = booking_snapshot(site=site, start=start, end=end, patient=plan.patient, now=now)
+    snapshot, busy = booking_snapshot(
+        site=site, start=start, end=end, patient=plan.patient, now=now, closure_reasons=closure_reasons
+    )
     return Availability(snapshot, _kept_apart(busy, plan=plan, zone=site.zone), work)
 
 
@@ -188,6 +191,7 @@ def course_propose(
     preferred_starts: dict[int, frozenset[dt.time]] | None = None,
     actor: AbstractBaseUser | None = None,
     not_after: dt.datetime | None = None,
+    closure_reasons: bool = True,
 ) -> CourseProposal:
     """Every induction session from `start_date`, or CourseDoesNotFit with the reasons and the
     nearest alternatives (a later start, another site the `actor` works at, other times). Never a
@@ -197,7 +201,9 @@ def course_propose(
     session with why, and so are an alternative's; `preferred_starts` (chair id -> local
     starts of a day template) overrides the site's template. With `not_after` (a FHIR timing's
     bounds end) level placement moves no session past it when the earliest course ends by it
-    (`propose_induction_placed`); the caller refuses a course that ends after it."""
+    (`propose_induction_placed`); the caller refuses a course that ends after it. Without
+    `closure_reasons` (words for a patient) the closures are read without their reasons, so no note
+    or refusal names one."""
     _refuse_second_induction(plan)
     site = site or plan.site
     if site.pk != plan.site_id:
@@ -233,7 +239,9 @@ def course_propose(
     # The texts are read in the year of the caller's now, which not_before may have left behind.
     this_year = local_day(now, site.zone).year
     horizon = start_date + dt.timedelta(days=7 + rule.span_days)
-    availability = _availability(plan, site, start_date, horizon, protocol_nurse_work(plan.protocol), now=now)
+    availability = _availability(
+        plan, site, start_date, horizon, protocol_nurse_work(plan.protocol), now=now, closure_reasons=closure_reasons
+    )
     placement = site_placement(site, patient=plan.patient, preferred_starts=preferred_starts)
     # The course stops at the plan's review date: level placement moves no session past it, and a
     # course that cannot end by it is not proposed (course_book would refuse it).
@@ -273,6 +281,7 @@ def course_propose(
         nofit=outcome,
         placement=placement,
         actor=actor,
+        closure_reasons=closure_reasons,
     )
 
 
@@ -314,6 +323,7 @@ def _does_not_fit(
     nofit: NoFit,
     placement: Placement,
     actor: AbstractBaseUser | None = None,
+    closure_reasons: bool = True,
 ) -> CourseDoesNotFit:
     """The refusal, with the nearest alternatives. Each alternative is placed under its site's
     policy, as a proposal would be: under ``level`` an alternative that took the earliest
@@ -325,7 +335,7 @@ def _does_not_fit(
     (the year of the caller's real now at the site) with its year."""
     wide_end = start_date + dt.timedelta(days=ALTERNATIVE_START_DAYS + 7 + rule.span_days)
     work = protocol_nurse_work(plan.protocol)
-    wide = _availability(plan, site, start_date, wide_end, work, now=now)
+    wide = _availability(plan, site, start_date, wide_end, work, now=now, closure_reasons=closure_reasons)
 
     def by_review_date(at: Site, propose: Callable[[dt.datetime], Proposal | NoFit]) -> Callable[[], Proposal | NoFit]:
         # An alternative ends by the plan's review date, as a proposal does (course_book refuses one
@@ -362,7 +372,7 @@ def _does_not_fit(
             other,
             lambda not_after: propose_induction_placed(
                 Placer(
-                    _availability(plan, other, start_date, last_day, work, now=now),
+                    _availability(plan, other, start_date, last_day, work, now=now, closure_reasons=closure_reasons),
                     site_placement(other, patient=plan.patient),
                 ),
                 rule,
