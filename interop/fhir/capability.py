@@ -9,7 +9,7 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 
 from interop.fhir import representation as rep
 from interop.fhir.closures import SCHEDULE_HORIZON_DAYS
-from interop.fhir.params import MAX_COUNT
+from interop.fhir.params import FIND_SCAN_LIMIT, FIND_SCAN_ROUNDS, MAX_COUNT
 from interop.fhir.resources import KINDS
 from interop.fhir.scopes import ROLE_SCOPES
 from interop.fhir.timing import WHEN_STARTS
@@ -23,11 +23,12 @@ FIND_DOCUMENTATION = (
     "name: a protocol, which sets the session length and route), specialty (read as visit-type), practitioner "
     "(Practitioner/<nurse id>), location-reference (Location/site-<id> or Location/chair-<id>), patient-reference "
     "or patient-resource (matched by id or MRN), _count: at most that many proposals (default and most "
-    f"{MAX_COUNT}); total counts every proposal that fits (of the first 1000 free times; past them no total "
-    "is stated), and when more fit than are shown a warning "
+    f"{MAX_COUNT}); total counts every proposal that fits (of the first {FIND_SCAN_LIMIT} free times, or while "
+    f"none of them fits the patient up to {FIND_SCAN_LIMIT * FIND_SCAN_ROUNDS}; past them no total is stated), and "
+    "when more fit than are shown a warning "
     "OperationOutcome entry (code incomplete) says where the list was cut and how to ask for the rest. A GET "
-    "$find pages: its Bundle's next link (a sealed _page cursor, good only for the same query and user, 400 "
-    "otherwise) goes on right after the last proposal shown, so walking the links shows every proposal once "
+    "$find (or HEAD: the same status and headers, no body) pages: its Bundle's next link (a sealed _page "
+    "cursor, good only for the same query and user, 400 otherwise) goes on right after the last proposal shown, so walking the links shows every proposal once "
     "(a later page states no total). A POSTed $find has no address to page: no next link, and the note names "
     "the later start to $find again from (or a larger _count). TIMING (valueTiming, POST only): repeat.dayOfWeek "
     "(mon..sun) limits the proposals to those weekdays; repeat.timeOfDay (one value) is read as the earliest "

@@ -28,7 +28,7 @@ from fhir.resources.R4B.parameters import Parameters, ParametersParameter
 from fhir.resources.R4B.patient import Patient as FPatient
 
 from clinic.audit import patients_shown
-from clinic.models import Chair, Closure, Role, Site, StaffMember
+from clinic.models import Chair, Role, Site, StaffMember
 from clinic.permissions import works_at
 from interop.fhir import find_reasons, ids
 from interop.fhir import representation as rep
@@ -45,6 +45,7 @@ from interop.fhir.outcome import FHIRError, invalid, outcome
 from interop.fhir.paging import CURSOR, Cursor, read_cursor, write_cursor
 from interop.fhir.params import (
     FIND_SCAN_LIMIT,
+    FIND_SCAN_ROUNDS,
     MAX_COUNT,
     as_instant,
     at_zone,
@@ -59,7 +60,7 @@ from interop.fhir.resources import KINDS, appointments_for
 from interop.fhir.timing import TimingWish, timing_wish
 from patients.models import Patient
 from scheduling.errors import CourseDoesNotFit
-from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus, Phase, Protocol
+from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentStatus, Phase, Protocol, TreatmentPlan
 from scheduling.selectors import rule_sessions
 from scheduling.services import (
     appointment_book,
@@ -74,6 +75,9 @@ from scheduling.services.idempotency import KEY_RULE, KeptAnswer, Replay, key_is
 
 # A patient reference in an answer (Patient/<id>): what a replayed answer shows.
 _PATIENT_REFERENCE = re.compile(r'"reference": ?"Patient/(\d+)"')
+
+# The methods whose inputs are the query: a HEAD is asked as the GET is, and answered without the body.
+BY_ADDRESS = ("GET", "HEAD")
 
 # The longest reason kept in a session's notes (the notes line holds 1,000 characters).
 MAX_REASON = 500
@@ -129,9 +133,9 @@ class OperationView(FHIRView):
     operation = ""
 
     def parameters(self, allowed: set[str]) -> dict[str, list[Any]]:
-        """The operation's inputs by name: from a Parameters body (POST) or the query (GET)."""
+        """The operation's inputs by name: from a Parameters body (POST) or the query (GET, HEAD)."""
         found: dict[str, list[Any]] = {}
-        if self.request.method == "GET":
+        if self.request.method in BY_ADDRESS:
             for name, values in self.query_params().items():
                 found[name] = list(values)
         else:
@@ -243,7 +247,7 @@ def _protocol(found: dict[str, list[Any]]) -> Protocol:
 
 
 class FindView(OperationView):
-    """Appointment/$find (ITI-115), by GET or POST."""
+    """Appointment/$find (ITI-115), by GET (or HEAD) or POST."""
 
     read_only = True
     operation = "$find"
@@ -251,13 +255,28 @@ class FindView(OperationView):
     def get(self, request: Any) -> HttpResponse:
         return self.find()
 
+    def head(self, request: Any) -> HttpResponse:
+        return self.find()
+
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+        """A HEAD's answer is the GET's, found or refused, with its status and headers (Content-Length
+        the GET body's) and no body; not left to the server to drop."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method == "HEAD":
+            if hasattr(response, "render"):
+                response.render()
+            length = len(response.content)
+            response.content = b""
+            response["Content-Length"] = str(length)
+        return response
+
     def post(self, request: Any) -> HttpResponse:
         return self.find()
 
     def find(self) -> HttpResponse:
         self.require_scope("Appointment", "s")
         # A GET has an address to page (its next link's _page cursor); a POST has none.
-        paged = self.request.method == "GET"
+        paged = self.request.method in BY_ADDRESS
         found = self.parameters(FIND_PARAMETERS | {CURSOR} if paged else FIND_PARAMETERS)
         # The cursor before the free times are worked out: a bad one is refused without that work.
         cursor = (
@@ -279,7 +298,7 @@ class FindView(OperationView):
         start_when = parse_when(found["start"][0], name="start")
         end_when = parse_when(found["end"][0], name="end")
         wish = timing_wish(found.get("timing", []))
-        concepts = reason_concepts(found.get("reason", []), token=self.request.method == "GET")
+        concepts = reason_concepts(found.get("reason", []), token=self.request.method in BY_ADDRESS)
         protocol = _protocol(found)
         patient = self.patient_from(found, required=False)
         count = count_of(_as_text(found["_count"][0], "_count")) if found.get("_count") else MAX_COUNT
@@ -299,7 +318,10 @@ class FindView(OperationView):
         ] or None
         sites = sites_by_id({c.site_id for c in chairs})
         now = timezone.now()
-        told = self.closure_words(sites, now)
+        # A closure's reason is free text the clinic's administrators type, for staff: for a patient
+        # the engine reads the closures without it, so its words ("the site is closed", "the chair is
+        # out of use (Chair 1)") never carry one.
+        closure_reasons = self.actor.is_staff
         if patient is not None:
             self.shown([patient.pk])
         if course:
@@ -336,16 +358,17 @@ class FindView(OperationView):
                     now=now,
                     chairs=[c for c in chairs if c.site_id == site.pk],
                     wish=wish,
+                    closure_reasons=closure_reasons,
                 )
             except CourseDoesNotFit as exc:
                 asked = f" (timing asked: {wish.describe()})" if wish is not None else ""
-                return fhir_response(self.bundle([], notes=[told(exc.message) + asked]))
+                return fhir_response(self.bundle([], notes=[exc.message + asked]))
             kept = find_reasons.remember(concepts, asked_by=self.request.user.pk, now=now)
             appointments = [
                 rep.proposed_appointment(_issued(p, kept, now), protocol, sequence=index + 1, reasons=concepts)
                 for index, p in enumerate(found_course.sessions)
             ]
-            return fhir_response(self.bundle(appointments, notes=[told(note) for note in found_course.notes]))
+            return fhir_response(self.bundle(appointments, notes=found_course.notes))
         zone = zone_of(s.zone for s in sites)
         start, end = at_zone(start_when, zone), at_zone(end_when, zone)
         check_window(start, end, zone)
@@ -367,33 +390,25 @@ class FindView(OperationView):
             nurse_ids=nurse_ids,
             limit=None,  # the whole window, cut below past the page's place
             prefs=wish.preferences() if wish is not None else None,
+            closure_reasons=closure_reasons,
         )
         # From the page's place (a next link's: right after the last proposal it followed), at most
         # FIND_SCAN_LIMIT free times: enough to say how many fit (a month of a busy site's times is
         # thousands, and each is checked against the patient's rules below); past it, "at least".
+        # While none of them fits the patient's rules the next FIND_SCAN_LIMIT are checked, up to
+        # FIND_SCAN_ROUNDS stretches, so a page is rarely empty though its next link goes on.
         following = [t for t in searched.times if cursor is None or cursor.key is None or free_time_key(t) > cursor.key]
-        scanned = following[:FIND_SCAN_LIMIT]
-        scanned_all = len(following) <= FIND_SCAN_LIMIT
-        times = scanned
         plan = open_plan(patient, protocol) if patient is not None else None
-        if patient is not None:
-            # Only times the patient's rules allow: under a plan its own (gap, one a day, the window),
-            # without one a single infusion a day.
-            sessions = list(rule_sessions(patient.pk, now=now))
-            site_of = {site.pk: site for site in sites}
-            times = [
-                t
-                for t in times
-                if not session_rule_violations(
-                    patient_id=patient.pk,
-                    plan=plan,
-                    site=site_of[t.site_id],
-                    starts_at=t.start,
-                    ends_at=t.end,
-                    phase=plan.phase if plan is not None else Phase.INDUCTION,
-                    sessions=sessions,
-                )
-            ]
+        fits = self.rules_filter(patient, plan, sites, now)
+        scanned: list[ids.Proposed] = []
+        times: list[ids.Proposed] = []
+        for _ in range(FIND_SCAN_ROUNDS):
+            stretch = following[len(scanned) : len(scanned) + FIND_SCAN_LIMIT]
+            scanned += stretch
+            times += fits(stretch)
+            if times or len(scanned) == len(following):
+                break
+        scanned_all = len(scanned) == len(following)
         # The reason is kept only when something is proposed; each proposal's id names it.
         kept = (
             find_reasons.remember(concepts, asked_by=self.request.user.pk, now=now)
@@ -412,8 +427,8 @@ class FindView(OperationView):
         cut = ""
         if paged and count > 0:
             # The place to go on from: the last proposal shown when more fit, else (the scan stopped
-            # at FIND_SCAN_LIMIT) the last free time checked: every one up to it was shown or fails
-            # the patient's rules, so nothing is shown twice or skipped.
+            # short of the window's end) the last free time checked: every one up to it was shown or
+            # fails the patient's rules, so nothing is shown twice or skipped.
             onward = times[count - 1] if len(times) > count else None if scanned_all else scanned[-1]
             if onward is not None:
                 links.append(self.next_link(Cursor(True, free_time_key(onward))))
@@ -430,14 +445,15 @@ class FindView(OperationView):
                 # A later page: the earlier ones showed what fitted before its place.
                 notes = [f"No more proposals after the previous page: {refused or 'no free time is left after it'}."]
             elif not scanned_all:
-                # A POST stopped at FIND_SCAN_LIMIT free times, none of which fits: later ones may.
+                # A POST stopped at its bound (FIND_SCAN_ROUNDS stretches of FIND_SCAN_LIMIT free
+                # times), none of which fits: later ones may.
                 again = scanned[-1].start.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
                 notes = [
                     f"The search stopped at {len(scanned)} free times without a proposal: {refused}. For later "
                     f"ones, $find again with start={again}."
                 ]
             else:
-                notes = [_nothing_fits(wish, refused or told(searched.why_none()))]
+                notes = [_nothing_fits(wish, refused or searched.why_none())]
         return fhir_response(
             self.bundle(
                 [rep.proposed_appointment(p, protocol, reasons=concepts) for p in proposals],
@@ -450,33 +466,36 @@ class FindView(OperationView):
             )
         )
 
-    def closure_words(self, sites: list[Site], now: dt.datetime) -> Callable[[str], str]:
-        """How the engine's words in $find's notes reach this asker: as they are for staff; for a patient
-        without the closures' reasons ("the site is closed", "the chair is out of use (Chair 1)"), free
-        text the clinic's administrators type, which a patient's Schedule leaves out too."""
-        if self.actor.is_staff:
-            return _as_said
-        # Every site's closures and these sites' own (a chair's names its site), longest first: one
-        # reason may begin another.
-        reasons = sorted(
-            set(
-                Closure.objects.filter(Q(site__in=sites) | Q(site__isnull=True), ends_at__gt=now).values_list(
-                    "reason", flat=True
+    def rules_filter(
+        self, patient: Patient | None, plan: TreatmentPlan | None, sites: list[Site], now: dt.datetime
+    ) -> Callable[[list[ids.Proposed]], list[ids.Proposed]]:
+        """Of free times, those the patient's rules allow: under `plan` (the open plan for the
+        protocol) its own (gap, one a day, the window), without one a single infusion a day; every one
+        without a patient. The patient's sessions are read once, on the first call."""
+        if patient is None:
+            return list
+        site_of = {site.pk: site for site in sites}
+        sessions: list[Appointment] | None = None
+
+        def fits(times: list[ids.Proposed]) -> list[ids.Proposed]:
+            nonlocal sessions
+            if sessions is None:
+                sessions = list(rule_sessions(patient.pk, now=now))
+            return [
+                t
+                for t in times
+                if not session_rule_violations(
+                    patient_id=patient.pk,
+                    plan=plan,
+                    site=site_of[t.site_id],
+                    starts_at=t.start,
+                    ends_at=t.end,
+                    phase=plan.phase if plan is not None else Phase.INDUCTION,
+                    sessions=sessions,
                 )
-            ),
-            key=len,
-            reverse=True,
-        )
-        if not reasons:
-            return _as_said
-        named = "|".join(re.escape(reason) for reason in reasons)
-        site_closed = re.compile(rf"the site is closed \((?:{named})\)")
-        chair_out = re.compile(rf"(the chair is out of use \([^()]*?): (?:{named})\)")
+            ]
 
-        def told(text: str) -> str:
-            return chair_out.sub(r"\1)", site_closed.sub("the site is closed", text))
-
-        return told
+        return fits
 
     def next_link(self, cursor: Cursor) -> dict[str, str]:
         """The GET's own address with `_page` holding `cursor` (sealed for this query and user)."""
@@ -493,16 +512,12 @@ class FindView(OperationView):
 FIND_SEARCH = "Appointment/$find"
 
 
-def _as_said(text: str) -> str:
-    return text
-
-
 def _next_note(
     shown: list[ids.Proposed], fit: int, zone: ZoneInfo, *, at_least: bool, first_page: bool, refused: str = ""
 ) -> str:
     """What a GET $find page that has a next link says: how many it shows (of how many, on the first
     page), the last one, and to follow the link, which goes on right after it. A page that shows none
-    (the scan stopped at FIND_SCAN_LIMIT free times, all refused by the patient's rules) says why, and
+    (the scan stopped at its bound, every free time checked refused by the patient's rules) says why, and
     that the link goes on after the last free time checked."""
     if not shown:
         why = f": {refused}" if refused else ""

@@ -17,6 +17,9 @@ PREFIXES = ("eq", "ne", "ge", "gt", "le", "lt", "sa", "eb", "ap")
 MAX_COUNT = 100
 # How many free times $find works out at most, to count those that fit and say which come next.
 FIND_SCAN_LIMIT = 1000
+# While none of them fits the patient's rules, $find checks the next FIND_SCAN_LIMIT, up to this many
+# stretches in one request (its work stays bounded), so a page is rarely empty with a next link.
+FIND_SCAN_ROUNDS = 4
 DEFAULT_COUNT = 20
 # A FHIR date at any precision it allows, populated from the left: a year, a month or a day.
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")

@@ -64,11 +64,13 @@ def test_under_a_plan_the_note_names_the_plans_rules(world):
 
 def test_a_search_stopped_at_its_scan_limit_does_not_say_nothing_fits_the_window(world, monkeypatch):
     """The first day's free times all fail patient B's rules; the second day's fit. A search that
-    stopped within the first day says how far it looked and where to go on."""
+    stopped within the first day (at FIND_SCAN_ROUNDS stretches of FIND_SCAN_LIMIT free times, the
+    most one request checks while none fits) says how far it looked and where to go on."""
     from interop.fhir import operations
+    from interop.fhir.params import FIND_SCAN_ROUNDS
 
     a_single_session(world, world.patient_b, START)
-    limit = 10
+    limit = 5
     monkeypatch.setattr(operations, "FIND_SCAN_LIMIT", limit)
     desk = world.client("front_desk")
 
@@ -76,7 +78,7 @@ def test_a_search_stopped_at_its_scan_limit_does_not_say_nothing_fits_the_window
     assert not proposed(posted) and posted.total is None
     [(code, note)] = notes_of(posted)
     assert "No free time fits" not in note, note
-    assert f"the first {limit} free times" in note and "one infusion a day" in note, note
+    assert f"the first {limit * FIND_SCAN_ROUNDS} free times" in note and "one infusion a day" in note, note
     assert "$find again with start=" in note, note
 
     start, end = window(days=2)
