@@ -41,8 +41,15 @@ from scheduling.services.appointments import may_accept_rule_breaks
 from scheduling.services.courses import induction_site
 from scheduling.services.slot_finder import MAX_DAYS, find_free_slots
 from web.access import DESK_ROLES, staff_required
-from web.common import describe, free_gap_from_query, screening_problem, session_label, slot_choice
-from web.scope import staff_sites
+from web.common import (
+    ServiceProblem,
+    describe,
+    free_gap_from_query,
+    screening_problem,
+    session_label,
+    slot_choice,
+)
+from web.scope import booking_reach, staff_sites
 
 DEFAULT_DAYS = 7
 MAINTENANCE, MAKE_UP = "maintenance", "make-up"
@@ -261,6 +268,11 @@ def _prefill(request: HttpRequest, site: Site, kind: str) -> tuple[dict[str, str
     return data, f"{starts_at.astimezone(dt.UTC).isoformat()}|{chair}"
 
 
+def course_elsewhere(site: Site) -> str:
+    """Why a desk is offered no make-up time: the course is at `site`, where they do not work."""
+    return f"This course is at {site.name}, where you do not work: a desk there books its make-up."
+
+
 @staff_required(DESK_ROLES)
 @require_http_methods(["GET", "POST"])
 def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
@@ -272,19 +284,15 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
     patients_shown(request, [patient.pk])
     # The patient has one open plan at most (plan_one_open_per_patient): read it wherever it is, then
     # check the desk may book on it.
-    plan = (
+    reach = booking_reach(
+        staff,
         TreatmentPlan.objects.select_related("protocol", "site")
         .filter(patient=patient, status__in=BOOKABLE_PLAN_STATUSES)
-        .first()
+        .first(),
     )
-    course_site: Site | None = None
-    if plan is not None and not works_at(staff, plan.site_id):
-        # A course booked at another site than the plan's (the nearest course elsewhere, "Book") is
-        # made up for there, at the missed session's site: a desk who works there books its make-up,
-        # and only that (maintenance goes to the plan's site). A desk of neither site sees no plan.
-        course_site = induction_site(plan) if plan.phase == Phase.INDUCTION else None
-        if course_site is None or not works_at(staff, course_site):
-            plan, course_site = None, None
+    # A desk of the course's site only books its make-up alone; a desk of neither site sees no plan.
+    plan = reach.plan if reach is not None else None
+    course_site = reach.make_up_only_at if reach is not None else None
     make_up_only = course_site is not None
     context: dict[str, Any] = {"nav": "patients", "patient": patient, "plan": plan}
     if plan is None:
@@ -296,6 +304,12 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
         plan.phase == Phase.INDUCTION and (data.get("kind", usual) if data is not None else usual) != MAINTENANCE
     )
     site = (course_site or induction_site(plan)) if making_up else plan.site
+    elsewhere: Site | None = None
+    if making_up and not works_at(staff, site):
+        # A desk of the plan's site only, whose course was booked at a site they do not work at: its
+        # times there cannot be booked by them (appointment_book refuses them), so none is offered.
+        # The search stays on the plan's site, where the maintenance the page offers would go.
+        elsewhere, site = site, plan.site
     prefill = _prefill(request, site, usual) if data is None else None
     if prefill is not None:
         data, context["preselect"] = prefill
@@ -311,6 +325,14 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
     duration = dt.timedelta(minutes=plan.protocol.session_minutes)
     status = 200
     pick = SlotPickForm(request.POST if request.method == "POST" else None)
+    if elsewhere is not None:
+        context["problem"] = ServiceProblem(message=course_elsewhere(elsewhere), items=[])
+        if request.method == "POST":
+            status = 403
+        elif search.is_bound and not search.is_valid():
+            status = 400
+        context.update(search=search, pick=pick, days=None, site=site)
+        return _render(request, "web/booking/single.html", site, context, status=status)
     if request.method == "POST" and search.is_valid() and pick.is_valid():
         starts_at, chair = _picked_slot(pick, site)
         try:

@@ -57,6 +57,7 @@ from scheduling.services.plans import (
 from web.access import page_required, scoped
 from web.common import describe, session_label
 from web.measures import chart_section as measures_chart_section
+from web.scope import BookingReach, booking_reach
 
 HISTORY_LIMIT = 50
 
@@ -220,6 +221,21 @@ def chart_context(
         appointment.can_move = upcoming_status and not appointment.is_past  # type: ignore[attr-defined]
     upcoming = [a for a in appointments if not a.is_past and a.status in UPCOMING_STATUSES]  # type: ignore[attr-defined]
     past = [a for a in appointments if a.is_past or a.status not in UPCOMING_STATUSES]  # type: ignore[attr-defined]
+    bookable = next((p for p in plans if p.status in BOOKABLE_PLAN_STATUSES), None)
+    # A plan read scoped to the viewer's sites is at one of them: booking_reach's first answer, with
+    # no query. Otherwise the patient's open plan elsewhere (one at most: plan_one_open_per_patient)
+    # may still be theirs to book a make-up on, at the site its course was booked at.
+    reach = (
+        BookingReach(plan=bookable)
+        if bookable is not None
+        else booking_reach(
+            staff,
+            TreatmentPlan.objects.select_related("site")
+            .filter(patient=patient, status__in=BOOKABLE_PLAN_STATUSES)
+            .first(),
+        )
+    )
+    make_up_at = reach.make_up_only_at if reach is not None else None
     context: dict[str, Any] = {
         "patient": patient,
         "nav": "patients",
@@ -235,9 +251,15 @@ def chart_context(
             a.plan_id == open_plan.pk and a.phase == Phase.INDUCTION and a.induction_round == open_plan.induction_round
             for a in upcoming
         ),
-        # The booking page's own test (web.booking.book_session): a draft or active plan at the viewer's sites
-        # (that page also opens a course's make-up to a desk of the course's site only, from the board).
-        "has_bookable_plan": any(p.status in BOOKABLE_PLAN_STATUSES for p in plans),
+        # The booking page's own test (web.scope.booking_reach): a draft or active plan at the viewer's sites.
+        "has_bookable_plan": reach is not None and make_up_at is None,
+        # A desk of the course's site only books that course's make-up there (the same test) and sees
+        # no more of the plan than that: where the course is and how many sessions it is missing.
+        "course_make_up": (
+            {"site": make_up_at, "short_by": course_short_by(reach.plan)}
+            if reach is not None and make_up_at is not None
+            else None
+        ),
         "cancel_form": CancelForm(),
         "course_short_by": course_short_by(open_plan),
         "age": patient.age_on(local_day(now, patient.home_site.zone)),
