@@ -385,14 +385,11 @@ def lapsed_holds(now: dt.datetime) -> Q:
     return Q(status=AppointmentStatus.HELD, hold_expires_at__lte=now)
 
 
+# A session begun: the patient is checked in, in the chair, or done.
+BEGUN_STATUSES = (AppointmentStatus.CHECKED_IN, AppointmentStatus.IN_CHAIR, AppointmentStatus.COMPLETED)
 # An infusion the patient had or is booked for (a hold is none): the next one keeps the
 # protocol's gap from it, and a course's round counts it.
-INFUSION_STATUSES = (
-    *UPCOMING_STATUSES,
-    AppointmentStatus.CHECKED_IN,
-    AppointmentStatus.IN_CHAIR,
-    AppointmentStatus.COMPLETED,
-)
+INFUSION_STATUSES = (*UPCOMING_STATUSES, *BEGUN_STATUSES)
 _BLOCKING = Q(status__in=[s.value for s in BLOCKING_STATUSES])
 # The longest a session may last. A constraint holds it, so a read for the sessions
 # overlapping [start, end) may also bound `starts_at > start - MAX_SESSION_LENGTH` and

@@ -37,6 +37,7 @@ from scheduling.engine.planner import maintenance_target
 from scheduling.engine.wallclock import day_bounds, local_day
 from scheduling.forms import CancelForm, CourseStartForm, UndoCheckInForm, next_weekday
 from scheduling.models import (
+    BEGUN_STATUSES,
     BLOCKING_STATUSES,
     BOOKABLE_PLAN_STATUSES,
     INFUSION_STATUSES,
@@ -260,8 +261,11 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     holding = {appointment.chair_id for appointment in appointments if appointment.status in BLOCKING_STATUSES}
     drawn = [chair for chair in [*chairs, *retired.values()] if not closed or chair.pk in holding]
     # Nor are the nurses' shifts and hands-on minutes drawn then: they plan a working day, and the
-    # sessions still booked on a closed one are there only to be moved.
-    shifts = [] if closed else _nurse_shifts(site, day_start, day_end, now)
+    # sessions still booked on a closed one are there only to be moved. Unless one is under way or
+    # done (a closure typed in during the day, a burst pipe): its nurses are at work with it.
+    worked = closed and any(appointment.status in BEGUN_STATUSES for appointment in appointments)
+    nurses_drawn = not closed or worked
+    shifts = _nurse_shifts(site, day_start, day_end, now) if nurses_drawn else []
     starred, stars_from_day_plan = preferred_starts_of_day(
         site_id=site.pk,
         day=day,
@@ -281,7 +285,7 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         gap_minutes=by_chair,
         step_minutes=site.slot_step_minutes,
         max_patients_per_nurse=site.max_patients_per_nurse,
-        hands_on={} if closed else _hands_on(live),
+        hands_on=_hands_on(live) if nurses_drawn else {},
         preferred_starts=starred,
     )
     return {
@@ -293,6 +297,9 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         "not_open": not_open,
         # Not open, or closed all day: the message stands for the grid unless a session is booked on it.
         "closed": closed,
+        # A closed day with a session under way or done: its nurses' shifts are drawn, and only the
+        # sessions not yet begun are to be moved.
+        "worked": worked,
         # Whether a session still stands on the day (cancelled ones aside): on a closed day, its chairs are drawn.
         "holding": bool(holding),
         "unclosed_holiday": unclosed_holiday,
