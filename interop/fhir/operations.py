@@ -437,6 +437,10 @@ class FindView(OperationView):
                 )
         elif len(times) > count > 0:
             cut = _cut_note(times, count, zone, at_least=not scanned_all)
+        elif times and not scanned_all:
+            # The scan stopped at its bound with every fit shown (a POST) or counted (_count=0), and no
+            # next link goes on: later free times in the window were not checked, which only this says.
+            cut = _stopped_note(len(times), scanned, shown=count > 0, first=cursor is None)
         # A note only when nothing fits and no next link goes on (its cut note says why the page is
         # empty): when something fits it is shown, or only counted (_count=0 asks for the total alone).
         notes: list[str] = []
@@ -546,6 +550,24 @@ def _cut_note(times: list[ids.Proposed], count: int, zone: ZoneInfo, *, at_least
         f"{last.astimezone(zone):%a %-d %b %H:%M} ({last.astimezone(zone).isoformat()}). For the rest, $find again with "
         f"start={following.astimezone(dt.UTC).isoformat().replace('+00:00', 'Z')} (the first start not shown; "
         f"proposals at that start may be shown again){larger}."
+    )
+
+
+def _stopped_note(fit: int, scanned: list[ids.Proposed], *, shown: bool, first: bool) -> str:
+    """What a $find says when its scan stopped at its bound (FIND_SCAN_ROUNDS stretches of
+    FIND_SCAN_LIMIT free times) after `fit` proposals that fit, all of them `shown` (else only
+    counted: _count=0), with no next link: the free times after the last one checked were not
+    looked at, and where to $find again from."""
+    again = scanned[-1].start.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    among = f"the {'first' if first else 'next'} {len(scanned)} free times"
+    held = (
+        f"this answer holds the {fit} proposals that fit among {among}"
+        if shown
+        else f"{fit} proposals fit among {among}"
+    )
+    return (
+        f"Cut: {held}, where the search stopped; later free times in the window were not checked. For them, "
+        f"$find again with start={again} (the last free time checked: a proposal at that start may be shown again)."
     )
 
 
