@@ -49,7 +49,7 @@ from web.common import (
     session_label,
     slot_choice,
 )
-from web.scope import booking_reach, staff_sites
+from web.scope import booking_reach, course_elsewhere, staff_sites
 
 DEFAULT_DAYS = 7
 MAINTENANCE, MAKE_UP = "maintenance", "make-up"
@@ -266,11 +266,6 @@ def _prefill(request: HttpRequest, site: Site, kind: str) -> tuple[dict[str, str
     day = local_day(starts_at, site.zone).isoformat()
     data = {"kind": kind, "first_day": day, "last_day": day, "chair": chair}
     return data, f"{starts_at.astimezone(dt.UTC).isoformat()}|{chair}"
-
-
-def course_elsewhere(site: Site) -> str:
-    """Why a desk is offered no make-up time: the course is at `site`, where they do not work."""
-    return f"This course is at {site.name}, where you do not work: a desk there books its make-up."
 
 
 @staff_required(DESK_ROLES)

@@ -57,7 +57,7 @@ from scheduling.services.plans import (
 from web.access import page_required, scoped
 from web.common import describe, session_label
 from web.measures import chart_section as measures_chart_section
-from web.scope import BookingReach, booking_reach
+from web.scope import BookingReach, booking_reach, course_elsewhere, make_up_elsewhere
 
 HISTORY_LIMIT = 50
 
@@ -236,6 +236,10 @@ def chart_context(
         )
     )
     make_up_at = reach.make_up_only_at if reach is not None else None
+    short_by = course_short_by(open_plan)
+    # A course booked at a site the viewer does not work at is made up there, by a desk of that
+    # site: the callout says so instead of linking a make-up page that would offer them nothing.
+    course_site_elsewhere = make_up_elsewhere(staff, open_plan) if open_plan is not None and short_by else None
     context: dict[str, Any] = {
         "patient": patient,
         "nav": "patients",
@@ -261,7 +265,8 @@ def chart_context(
             else None
         ),
         "cancel_form": CancelForm(),
-        "course_short_by": course_short_by(open_plan),
+        "course_short_by": short_by,
+        "course_elsewhere": course_elsewhere(course_site_elsewhere) if course_site_elsewhere is not None else "",
         "age": patient.age_on(local_day(now, patient.home_site.zone)),
     }
     if clinician:

@@ -85,7 +85,7 @@ from web.common import (
     screening_problem,
     session_label,
 )
-from web.scope import staff_sites
+from web.scope import mark_make_up_elsewhere, staff_sites
 
 PROPOSAL_SALT = "clinic.web.course-proposal"  # the old module path, kept: proposals signed before the move still verify
 PROPOSAL_MAX_AGE = 60 * 60
@@ -187,7 +187,9 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     """The day board of one site: a chair-by-time grid over the day's opening hours, with free gaps,
     closures, nurse shifts, nurse load and the preferred starts (the day's plan's, else the day
     template's). Seven reads, whatever the number of sessions (one more when a plan on the board is
-    flagged in its induction; one fewer on a closed day, which draws no nurse shifts)."""
+    flagged in its induction; one more when one is short and the viewer does not work at every site,
+    and induction_site's for each such course with a session elsewhere: mark_make_up_elsewhere; one
+    fewer on a closed day, which draws no nurse shifts)."""
     sites = sites_for(request.staff)  # type: ignore[attr-defined]
     site = _pick_site(request, sites)
     today = local_day(now, site.zone)
@@ -198,6 +200,7 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
     shows_patients = request.can["patient_chart"]  # type: ignore[attr-defined]
     # A plan flagged for a short induction, as the chart says it (its plan comes with each row).
     mark_plan_attention(appointments, request)
+    mark_make_up_elsewhere(appointments, request.staff)  # type: ignore[attr-defined]
     for appointment in appointments:
         appointment.site = site  # every row is at this site; saves a query per row
         appointment.label = session_label(appointment)  # type: ignore[attr-defined]

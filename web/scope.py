@@ -1,17 +1,20 @@
 """Which sites a staff member works at, for the pages of the waitlist, single-session
 booking, moves and registration: the one rule in clinic/permissions.py (clinic-wide
 staff see every site). And what a member of staff may book on a patient's open plan
-(`booking_reach`), the one test of the booking page and of the chart that links to it."""
+(`booking_reach`), the one test of the booking page and of the chart that links to it; and whose
+make-up of a course it is to book (`make_up_elsewhere`), the one test of the make-up page and of
+the "Book a make-up" links of the chart, the board and the sessions-to-move list."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from clinic.models import Site, StaffMember
-from clinic.permissions import scope_to_staff, works_at
-from scheduling.models import Phase, TreatmentPlan
+from clinic.permissions import scope_to_staff, site_ids, works_at
+from scheduling.models import Appointment, Phase, TreatmentPlan
 from scheduling.services.courses import induction_site
 
 
@@ -44,3 +47,47 @@ def booking_reach(staff: StaffMember, plan: TreatmentPlan | None) -> BookingReac
     if course_site is None or not works_at(staff, course_site):
         return None
     return BookingReach(plan=plan, make_up_only_at=course_site)
+
+
+def course_elsewhere(site: Site) -> str:
+    """Why a desk is offered no make-up time: the course is at `site`, where they do not work."""
+    return f"This course is at {site.name}, where you do not work: a desk there books its make-up."
+
+
+def make_up_elsewhere(staff: StaffMember, plan: TreatmentPlan) -> Site | None:
+    """The site of `plan`'s induction course when `staff` does not work there: its make-up is
+    booked there, by a desk of that site (the make-up page offers `staff` none of its times and
+    says `course_elsewhere`). None when the make-up is theirs to book, or the plan is not in its
+    induction. No query for staff of every site; one or two (courses.induction_site) otherwise."""
+    if plan.phase != Phase.INDUCTION or site_ids(staff) is None:
+        return None
+    course_site = induction_site(plan)
+    return None if works_at(staff, course_site) else course_site
+
+
+def mark_make_up_elsewhere(appointments: Iterable[Appointment], staff: StaffMember) -> None:
+    """Set `make_up_elsewhere` on each session marked "Course short" (web.common.mark_plan_attention)
+    to the words that replace its "Book a make-up" link for `staff` who do not work at the course's
+    site ("" when the link serves them). None for staff of every site; else one query for all the
+    short courses listed, and make_up_elsewhere's own for each one with a session elsewhere."""
+    rows = list(appointments)
+    for appointment in rows:
+        appointment.make_up_elsewhere = ""  # type: ignore[attr-defined]
+    ids = site_ids(staff)
+    plans = {a.plan_id: a.plan for a in rows if getattr(a, "course_short", 0) and a.plan_id is not None}
+    if ids is None or not plans:
+        return
+    # Only a course with a session (or, with none, a plan) at a site `staff` does not work at can
+    # be at such a site (courses.induction_site: the site of one of its sessions, else the plan's).
+    maybe_elsewhere = {pk for pk, plan in plans.items() if plan.site_id not in ids} | set(
+        Appointment.objects.filter(plan_id__in=plans, phase=Phase.INDUCTION, induction_round=F("plan__induction_round"))
+        .exclude(site_id__in=ids)
+        .values_list("plan_id", flat=True)
+        .distinct()
+    )
+    said = {}
+    for plan_id in maybe_elsewhere:
+        site = make_up_elsewhere(staff, plans[plan_id])
+        said[plan_id] = course_elsewhere(site) if site is not None else ""
+    for appointment in rows:
+        appointment.make_up_elsewhere = said.get(appointment.plan_id, "")  # type: ignore[attr-defined]

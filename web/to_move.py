@@ -13,6 +13,7 @@ from scheduling.selectors import TO_MOVE_HORIZON, sessions_to_move
 from web.access import page_required
 from web.common import mark_plan_attention, session_label
 from web.desk import _pick_site, sites_for
+from web.scope import mark_make_up_elsewhere
 
 
 @require_GET
@@ -27,6 +28,7 @@ def to_move(request: HttpRequest) -> HttpResponse:
     for entry in found:
         entry.appointment.label = session_label(entry.appointment)  # type: ignore[attr-defined]
     mark_plan_attention((entry.appointment for entry in found), request)
+    mark_make_up_elsewhere((entry.appointment for entry in found), request.staff)  # type: ignore[attr-defined]
     context = {"nav": "to-move", "site": site, "sites": sites, "found": found, "until": until}
     with timezone.override(site.zone):
         return render(request, "web/to_move.html", context)
