@@ -142,6 +142,9 @@ def free_time_key(time: ids.Proposed) -> tuple[dt.datetime, int, int]:
 class CourseFound:
     sessions: list[ids.Proposed]
     notes: list[str]
+    # Why the site's placement policy chose each session's time, in words: one per session, as the
+    # desk's course proposal says it (ProposedSession.why). The clinic's reasons, for its staff.
+    whys: list[str] = field(default_factory=list)
 
 
 def open_plan(patient: Patient, protocol: Protocol) -> TreatmentPlan | None:
@@ -168,7 +171,8 @@ def course_times(
     """A whole induction course from the local day of `start`: the course planner under `plan`
     (the patient's open plan for this protocol, see open_plan) when there is one, else the engine's induction planner
     on the protocol's rule; every session on the weekdays and at the start times `wish` allows
-    (within the plan's own preferences), and ending by its boundsPeriod end. Raises
+    (within the plan's own preferences), and ending by its boundsPeriod end; each session with why
+    the site's placement policy chose it (CourseFound.whys). Raises
     CourseDoesNotFit with the reasons; a closure's reason only with `closure_reasons` (staff's words)."""
     if wish is not None and wish.not_before is not None:
         start = max(start, wish.not_before)
@@ -188,6 +192,7 @@ def course_times(
             closure_reasons=closure_reasons,
         )
         slots = [(s.starts_at, s.chair_id, s.nurse_id) for s in proposal.sessions]
+        whys = [s.why for s in proposal.sessions]
         notes = proposal.notes
     else:
         rule = induction_rule(protocol)
@@ -214,6 +219,7 @@ def course_times(
             raise CourseDoesNotFit(f"No whole course fits: {outcome.reason}", details={"reason": "course_does_not_fit"})
         assert isinstance(outcome, Proposal)
         slots = [(slot.start, slot.chair_id, slot.nurse_id) for slot in outcome.slots]
+        whys = outcome.reasons or [""] * len(outcome.slots)
         notes = outcome.notes
     sessions = [
         ids.Proposed("p", site.pk, chair_id, nurse_id, starts_at, protocol.session_minutes, protocol.pk, patient.pk)
@@ -225,7 +231,7 @@ def course_times(
             f"boundsPeriod end {not_after.isoformat()}.",
             details={"reason": "course_does_not_fit"},
         )
-    return CourseFound(sessions, list(notes))
+    return CourseFound(sessions, list(notes), list(whys))
 
 
 def sites_by_id(site_ids: Iterable[int]) -> list[Site]:

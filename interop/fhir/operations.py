@@ -364,9 +364,13 @@ class FindView(OperationView):
                 asked = f" (timing asked: {wish.describe()})" if wish is not None else ""
                 return fhir_response(self.bundle([], notes=[exc.message + asked]))
             kept = find_reasons.remember(concepts, asked_by=self.request.user.pk, now=now)
+            # Why each session's time was chosen (issue 17), for staff; a patient is proposed the times
+            # without it: the placement's reasons (other starts, each day's booked share) stay with the
+            # clinic, as on the portal's self-reschedule.
+            whys = found_course.whys if self.actor.is_staff else [""] * len(found_course.sessions)
             appointments = [
-                rep.proposed_appointment(_issued(p, kept, now), protocol, sequence=index + 1, reasons=concepts)
-                for index, p in enumerate(found_course.sessions)
+                rep.proposed_appointment(_issued(p, kept, now), protocol, sequence=index + 1, reasons=concepts, why=why)
+                for index, (p, why) in enumerate(zip(found_course.sessions, whys, strict=True))
             ]
             return fhir_response(self.bundle(appointments, notes=found_course.notes))
         zone = zone_of(s.zone for s in sites)

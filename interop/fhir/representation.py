@@ -395,7 +395,11 @@ def proposed_appointment(
     *,
     sequence: int | None = None,
     reasons: list[CodeableConcept] | None = None,
+    why: str | None = None,
 ) -> FAppointment:
+    """A $find proposal. `reasons`: the reason the EHR gave $find (reasonCode). `why`: why the site's
+    placement policy chose this time, in words, as Appointment.comment (a course's session, for staff);
+    a proposal has no comment otherwise (a booked Appointment's is the EHR's own $book comment)."""
     participants: list[dict[str, Any]] = [
         {"actor": chair_ref(proposed.chair_id), "status": "accepted", "required": "required"},
         {"actor": site_ref(proposed.site_id), "status": "accepted", "required": "information-only"},
@@ -420,5 +424,6 @@ def proposed_appointment(
         minutesDuration=proposed.minutes,
         description=f"Session {sequence} of the induction course" if sequence else None,
         reasonCode=reasons or None,
+        comment=why or None,
         participant=participants,
     )
