@@ -41,3 +41,9 @@ def instant(name: str, zone: str = DEFAULT_ZONE) -> dt.datetime:
     """The aware instant called `name`, read as a wall-clock time in `zone`."""
     local = DEFAULT_LOCAL if name == DEFAULT_INSTANT else INSTANTS[name]
     return local.replace(tzinfo=ZoneInfo(zone), fold=0)
+
+
+# Whether the running test is at the first instant it runs at in this run (tests/conftest.py sets
+# it): a browser test saves its screenshots there only, not once more at each other instant over
+# the same files (tests/web/test_browser.py, shoot).
+at_first_instant = True

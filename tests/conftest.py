@@ -43,15 +43,42 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if unknown:
         raise pytest.UsageError(f"--clock-instants: unknown instant(s) {unknown}; known: {list(clock.INSTANTS)}")
     metafunc.parametrize("clock_instant_name", names, indirect=True, ids=[f"at-{name}" for name in names])
+    _first_instant[:] = names[:1]
 
 
+_first_instant: list[str] = []  # the first of the instants this run's `clock` tests run at, once known
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-django's and pytest's own reordering
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A browser test runs against a live server on the clock: it must say so, so the clock is set."""
+    """A browser test runs against a live server on the clock: it must say so, so the clock is set.
+
+    The long tests that start processes run first, so pytest-xdist's workers end on short tests side
+    by side rather than one of them finishing a half-minute test alone. They use no test database,
+    or only inside a rolled-back transaction, so pytest-django's order for the rest (transactional
+    tests after the others) is kept: the sort is stable."""
     unset = [
         item.nodeid for item in items if item.get_closest_marker("browser") and not item.get_closest_marker("clock")
     ]
     if unset:
         raise pytest.UsageError(f"browser tests must be marked `clock` (tests/clock.py): {unset}")
+    items.sort(key=lambda item: not _starts_processes(item))
+
+
+def _starts_processes(item: pytest.Item) -> bool:
+    """A test that runs the app in processes of its own (the embedded SQLite's `manage.py`, Celery):
+    seconds to tens of seconds each. tests/sqlite_shell.py needs tmp_path_factory for its shared
+    migrated database, and the Celery tests are marked `celery`."""
+    fixtures = getattr(item, "fixturenames", ())
+    database = item.get_closest_marker("django_db")
+    transactional = database is not None and database.kwargs.get("transaction", False)
+    uses_live_database = transactional or "transactional_db" in fixtures or "live_server" in fixtures
+    starts_processes = (
+        "tmp_path_factory" in fixtures
+        or item.get_closest_marker("celery") is not None
+        or item.path.name.startswith("test_embedded_")
+    )
+    return starts_processes and not uses_live_database
 
 
 @pytest.fixture
@@ -73,11 +100,17 @@ def _clock_set_for_clock_tests(request: pytest.FixtureRequest, clock_instant_nam
     from django.test import override_settings
 
     moment = clock.instant(clock_instant_name, marker.kwargs.get("zone", clock.DEFAULT_ZONE))
-    with (
-        override_settings(SESSION_EXPIRE_AT_BROWSER_CLOSE=True, CSRF_COOKIE_AGE=None),
-        time_machine.travel(moment, tick=True),
-    ):
-        yield moment
+    # A test that runs at one instant only (calendar=False, or the default run) is at its first.
+    at_each_instant = "clock_instant_name" in getattr(getattr(request.node, "callspec", None), "params", {})
+    clock.at_first_instant = not at_each_instant or [clock_instant_name] == _first_instant
+    try:
+        with (
+            override_settings(SESSION_EXPIRE_AT_BROWSER_CLOSE=True, CSRF_COOKIE_AGE=None),
+            time_machine.travel(moment, tick=True),
+        ):
+            yield moment
+    finally:
+        clock.at_first_instant = True
 
 
 def _fail(message: str) -> None:

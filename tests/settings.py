@@ -17,6 +17,14 @@ from config.settings import *  # noqa: F403
 from config.settings import STORAGES
 from tests.solver_limits import PROVING_TIME_LIMIT_SECONDS
 
+# A test database is thrown away at the end: its commits need not wait for the WAL to reach the
+# disk (PostgreSQL's synchronous_commit, durability only; what other sessions see is unchanged).
+# Saves milliseconds per commit for the transactional tests, their live servers and the migrations.
+DATABASES["default"]["OPTIONS"] = {  # noqa: F405
+    **DATABASES["default"].get("OPTIONS", {}),  # noqa: F405
+    "options": "-c synchronous_commit=off",
+}
+
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SMS_BACKEND = "scheduling.reminders.sms.MemorySmsBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -22,6 +22,7 @@ from clinic.models import Role, Site, StaffMember
 from patients.models import Patient
 from scheduling.models import Appointment, AppointmentStatus, PlanStatus, TreatmentPlan
 from scheduling.services import course_book, plan_create
+from tests import clock
 from tests.factories import (
     PASSWORD,
     ChairFactory,
@@ -68,6 +69,10 @@ def browser_context_args(browser_context_args):
 
 
 def shoot(page: Page, name: str, *, first_screen_too: bool = False) -> None:
+    """Save the page to SCREENSHOTS, at the first instant the test runs at (tests/clock.py): the files
+    are named by the page, not the instant, so each other instant would only write them again."""
+    if not clock.at_first_instant:
+        return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     if first_screen_too:
