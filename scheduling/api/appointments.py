@@ -124,6 +124,7 @@ PATIENT_COURSE_OUTCOME: dict[str, object] = {
     "short_by": None,
     "rebooked": [],
     "replacement_starts_at": None,
+    "replacement_why": None,
     "plan_flagged": None,
 }
 
@@ -141,6 +142,11 @@ class CourseOutcomeSerializer(serializers.Serializer):
     )
     replacement_starts_at = serializers.DateTimeField(
         allow_null=True, help_text="The first replacement that would fit; null in a patient's answer."
+    )
+    replacement_why = serializers.CharField(
+        allow_null=True,
+        help_text="Why the course site's placement policy chose that replacement time, in words (as a proposed "
+        "session's `why`); null when there is no replacement and in a patient's answer.",
     )
     plan_flagged = serializers.BooleanField(
         allow_null=True, help_text="The plan is flagged for the clinician; null in a patient's answer."

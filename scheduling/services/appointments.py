@@ -745,6 +745,9 @@ class CancelOutcome:
     rebooked: list[Appointment] = field(default_factory=list)
     # When nothing was rebooked: the first replacement that would fit, so the desk can offer it.
     replacement_starts_at: dt.datetime | None = None
+    # Why the course site's placement policy chose that time, in words ("Chair 2: the earliest free
+    # time"), as a proposal's sessions say it; empty when there is none.
+    replacement_why: str = ""
     plan_flagged: bool = False
     course: str = ""
     # Someone waits at the site for an earlier session: once the cancel commits, a task offers
@@ -761,6 +764,7 @@ class CancelOutcome:
             "short_by": self.short_by,
             "rebooked": [{"id": a.pk, "starts_at": a.starts_at.isoformat()} for a in self.rebooked],
             "replacement_starts_at": self.replacement_starts_at.isoformat() if self.replacement_starts_at else None,
+            "replacement_why": self.replacement_why or None,
             "plan_flagged": self.plan_flagged,
         }
 
@@ -969,8 +973,15 @@ def _course_after_lost_session(
         return CancelOutcome(appointment=appointment, course="The induction is complete as booked.")
     proposal = induction_reflow_propose(plan=plan, missed=appointment, now=now)
     first = proposal.slots[0].start if proposal is not None and not isinstance(proposal, NoFit) else None
+    why = ""
+    if proposal is not None and not isinstance(proposal, NoFit) and proposal.reasons:
+        # The proposal's reason names the time first ("Mon 9 Mar 2026 09:00, Chair 2: ..."): the rest says why.
+        label = local_label(proposal.slots[0].start, appointment.site)
+        why = proposal.reasons[0].removeprefix(label).removeprefix(", ").removeprefix(": ")
     if first:
         offer = f"the first replacement that fits is {local_label(first, appointment.site)}, not booked yet"
+        if why:
+            offer += f" (why this time: {why})"
     elif isinstance(proposal, NoFit):
         offer = f"no replacement fits the induction window ({proposal.reason.rstrip('.')})"
     else:
@@ -985,7 +996,12 @@ def _course_after_lost_session(
         history=f"Flagged: induction short after {flagged}",
     )
     return CancelOutcome(
-        appointment=appointment, short_by=short_by, replacement_starts_at=first, plan_flagged=True, course=course
+        appointment=appointment,
+        short_by=short_by,
+        replacement_starts_at=first,
+        replacement_why=why,
+        plan_flagged=True,
+        course=course,
     )
 
 

@@ -108,6 +108,7 @@ class ProposedSession:
             chair_id=session["chair"],
             nurse_id=session["nurse"],
             site_id=session["site"],
+            why=session.get("why", ""),
         )
 
 
@@ -432,8 +433,16 @@ def _does_not_fit(
                 "chair": s.chair_id,
                 "nurse": s.nurse_id,
                 "site": alternative_site,
+                # Why the alternative's site's policy chose the time, as a proposal's session says it.
+                "why": why,
             }
-            for index, s in enumerate(alternative.proposal.slots)
+            for index, (s, why) in enumerate(
+                zip(
+                    alternative.proposal.slots,
+                    alternative.proposal.reasons or [""] * len(alternative.proposal.slots),
+                    strict=True,
+                )
+            )
         ]
         alternatives.append(
             {

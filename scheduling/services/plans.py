@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 
 from clinic.dates import require_clinical_dates
 from clinic.models import Role, Site, StaffMember
-from clinic.permissions import require_prescriber, require_works_at, works_at
+from clinic.permissions import OutsideYourSites, require_prescriber, require_works_at, works_at
 from patients.models import Patient
 from scheduling.engine import Preferences, remaining_weekly_counts
 from scheduling.engine.wallclock import day_bounds
@@ -40,6 +40,7 @@ from scheduling.services.courses import (
     MaintenanceReplan,
     course_book,
     course_propose,
+    induction_site,
     maintenance_apply,
     maintenance_replan,
     plan_sessions_book,
@@ -327,10 +328,11 @@ def plan_pause(
     return plan
 
 
-def usual_preferences(plan: TreatmentPlan, base: Preferences) -> Preferences:
-    """The patient's usual weekdays and start time, from the sessions they attended (site zone),
-    within the plan's own preferences; the plan's preferences when there is no history."""
-    zone = plan.site.zone
+def usual_preferences(plan: TreatmentPlan, base: Preferences, *, site: Site | None = None) -> Preferences:
+    """The patient's usual weekdays and start time, from the sessions they attended (in the zone of
+    `site`, the plan's by default: where the sessions asked for will be), within the plan's own
+    preferences; the plan's preferences when there is no history."""
+    zone = (site or plan.site).zone
     attended = [
         a.starts_at.astimezone(zone)
         for a in plan.appointments.filter(status=AppointmentStatus.COMPLETED).order_by("starts_at")
@@ -354,8 +356,10 @@ def plan_resume(
 ) -> list[Appointment]:
     """Resume from `resume_date`: the rest of the induction, or maintenance, is proposed and booked
     again in the protocol's shape (the rest of a 3-2-1-1-1 keeps its weekly tail) on the patient's
-    usual weekdays and time where they fit. If the induction does not fit, nothing changes and
-    CourseDoesNotFit says why."""
+    usual weekdays and time where they fit; the rest of an induction at the course's site
+    (`induction_site`) under its policy, which a member of staff who does not work there may not
+    resume (OutsideYourSites). If the induction does not fit, nothing changes and CourseDoesNotFit
+    says why."""
     reason = _require_reason(reason)
     plan = _lock(plan, expected_version)
     if plan.status != PlanStatus.PAUSED:
@@ -374,6 +378,17 @@ def plan_resume(
         require_prescriber(actor, "Resuming this plan into maintenance (its induction was completed during the pause)")
         plan.phase = Phase.MAINTENANCE
         fields.append("phase")
+    # The rest of an induction goes where the course is (`induction_site`: where its sessions were
+    # booked, maybe not the plan's site), as its make-ups and re-flows do, under that site's policy:
+    # a course is booked at one site. Asked before anything is written, so a refusal leaves the plan
+    # paused and its sessions as they were.
+    course_site = induction_site(plan) if plan.phase == Phase.INDUCTION else plan.site
+    staff = getattr(actor, "staff", None)
+    if course_site.pk != plan.site_id and staff is not None and not works_at(staff, course_site):
+        raise OutsideYourSites(
+            f"This plan's induction course is at {course_site.name}, where its sessions were booked, and the rest "
+            f"of it is booked there: someone who works at {course_site.name} resumes the plan. The plan stays paused."
+        )
     spacing = resume_days(plan)
     if spacing.earliest is not None and spacing.last_held is not None and resume_date < spacing.earliest:
         raise InvalidInput(
@@ -385,7 +400,7 @@ def plan_resume(
     entered = "; induction complete, maintenance begins" if "phase" in fields else ""
     _save(plan, fields, actor=actor, reason=f"Resumed from {resume_date}{entered}: {reason}")
     base = plan_preferences(plan)
-    usual = usual_preferences(plan, base)
+    usual = usual_preferences(plan, base, site=course_site)
     if plan.phase == Phase.INDUCTION:
         weekly = (
             remaining_weekly_counts(plan.protocol.weekly_counts, held)
@@ -400,6 +415,7 @@ def plan_resume(
                 prefs=usual,
                 sessions_needed=remaining,
                 weekly_counts=weekly,
+                site=course_site,
                 actor=actor,
             )
         except CourseDoesNotFit:
@@ -413,6 +429,7 @@ def plan_resume(
                 prefs=base,
                 sessions_needed=remaining,
                 weekly_counts=weekly,
+                site=course_site,
                 actor=actor,
             )
         # The course stops at its review date in its induction too: course_propose proposes no rest of

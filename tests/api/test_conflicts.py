@@ -77,7 +77,8 @@ def test_alternatives_have_the_proposal_shape_and_book_as_returned(world):
     first = alternatives[0]
     assert set(first) >= {"label", "site", "sessions"}
     session = first["sessions"][0]
-    assert set(session) == {"sequence", "phase", "starts_at", "ends_at", "chair", "nurse", "site"}
+    assert set(session) == {"sequence", "phase", "starts_at", "ends_at", "chair", "nurse", "site", "why"}
+    assert session["why"]  # why the site's policy chose the time, as a proposal's session says it
     assert session["starts_at"].endswith("Z") and session["ends_at"].endswith("Z")
     assert session["site"] == first["site"] == world.site.pk
     assert proposal.status_code == 409  # nothing changed between the two calls
