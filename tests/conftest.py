@@ -49,36 +49,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 _first_instant: list[str] = []  # the first of the instants this run's `clock` tests run at, once known
 
 
-@pytest.hookimpl(trylast=True)  # after pytest-django's and pytest's own reordering
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A browser test runs against a live server on the clock: it must say so, so the clock is set.
-
-    The long tests that start processes run first, so pytest-xdist's workers end on short tests side
-    by side rather than one of them finishing a half-minute test alone. They use no test database,
-    or only inside a rolled-back transaction, so pytest-django's order for the rest (transactional
-    tests after the others) is kept: the sort is stable."""
+    """A browser test runs against a live server on the clock: it must say so, so the clock is set."""
     unset = [
         item.nodeid for item in items if item.get_closest_marker("browser") and not item.get_closest_marker("clock")
     ]
     if unset:
         raise pytest.UsageError(f"browser tests must be marked `clock` (tests/clock.py): {unset}")
-    items.sort(key=lambda item: not _starts_processes(item))
-
-
-def _starts_processes(item: pytest.Item) -> bool:
-    """A test that runs the app in processes of its own (the embedded SQLite's `manage.py`, Celery):
-    seconds to tens of seconds each. tests/sqlite_shell.py needs tmp_path_factory for its shared
-    migrated database, and the Celery tests are marked `celery`."""
-    fixtures = getattr(item, "fixturenames", ())
-    database = item.get_closest_marker("django_db")
-    transactional = database is not None and database.kwargs.get("transaction", False)
-    uses_live_database = transactional or "transactional_db" in fixtures or "live_server" in fixtures
-    starts_processes = (
-        "tmp_path_factory" in fixtures
-        or item.get_closest_marker("celery") is not None
-        or item.path.name.startswith("test_embedded_")
-    )
-    return starts_processes and not uses_live_database
 
 
 @pytest.fixture
