@@ -13,7 +13,8 @@ import datetime as dt
 
 import pytest
 
-from tests.interop.fhir_support import find_body, parameters, parse, post, proposed, zulu
+from tests.interop.fhir_support import find_body, parameters, zulu
+from tests.interop.test_fhir_find_closure_reasons import find
 from tests.interop.test_fhir_location_out_of_use import at_clinic, close
 from tests.scheduling.conftest import START
 
@@ -29,21 +30,6 @@ CLOSED_FROM, CLOSED_UNTIL = at_clinic(START, 0), at_clinic(START + dt.timedelta(
 # Closures ahead elsewhere in time, with the other reason: the patient's $find does not meet them.
 LATER_FROM, LATER_UNTIL = at_clinic(START + dt.timedelta(days=20), 0), at_clinic(START + dt.timedelta(days=21), 0)
 REASON_WORDS = ("Kim", "sick", "Pump", "Ostrander", "sent back", "Dr. K")
-
-
-def notes(bundle) -> str:
-    return " ".join(
-        e.resource.issue[0].diagnostics or ""
-        for e in bundle.entry or []
-        if e.resource.get_resource_type() == "OperationOutcome"
-    )
-
-
-def find(world, role: str, body) -> str:
-    response = post(world.client(role), "Appointment/$find", body)
-    assert response.status_code == 200, response.content
-    bundle = parse(response)
-    return notes(bundle) if not proposed(bundle) else "proposed: " + notes(bundle)
 
 
 def course_body(world, patient):
