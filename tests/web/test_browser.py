@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 from icalendar import Calendar
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from clinic.models import Role, Site, StaffMember
@@ -74,9 +75,21 @@ def shoot(page: Page, name: str, *, first_screen_too: bool = False) -> None:
     if not clock.at_first_instant:
         return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    _screenshot(page, SCREENSHOTS / f"{name}.png", full_page=True)
     if first_screen_too:
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-first-screen.png"))
+        _screenshot(page, SCREENSHOTS / f"{name}-first-screen.png", full_page=False)
+
+
+def _screenshot(page: Page, path: Path, *, full_page: bool) -> None:
+    """A picture for the docs, not an assertion: Chromium now and then answers "Unable to capture
+    screenshot" on a loaded machine, so it is tried once more after a moment before the test fails."""
+    try:
+        page.screenshot(path=str(path), full_page=full_page)
+    except PlaywrightError as error:
+        if "Unable to capture screenshot" not in str(error):
+            raise
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(path), full_page=full_page)
 
 
 def log_in(page: Page, base: str, username: str) -> None:
