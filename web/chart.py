@@ -51,6 +51,7 @@ from scheduling.services.plans import (
     CHANGING_THE_REVIEW_DATE,
     ENDING_A_PLAN,
     STARTING_A_NEW_INDUCTION,
+    resume_elsewhere,
     resume_enters_maintenance,
     resume_spacing,
 )
@@ -288,6 +289,11 @@ def chart_context(
             context["resume_is_prescribers"] = resume_is_prescribers(open_plan, staff)
             if context["resume_is_prescribers"]:
                 actions = [a for a in actions if a != PlanAdjustForm.RESUME]
+            elif PlanAdjustForm.RESUME in actions:
+                # The rest of the course is booked at its own site, which may not be one of theirs.
+                context["resume_elsewhere"] = resume_elsewhere(open_plan, staff)
+                if context["resume_elsewhere"]:
+                    actions = [a for a in actions if a != PlanAdjustForm.RESUME]
             context["adjust_form"] = form or PlanAdjustForm(
                 allowed=actions,
                 initial={

@@ -378,17 +378,12 @@ def plan_resume(
         require_prescriber(actor, "Resuming this plan into maintenance (its induction was completed during the pause)")
         plan.phase = Phase.MAINTENANCE
         fields.append("phase")
-    # The rest of an induction goes where the course is (`induction_site`: where its sessions were
-    # booked, maybe not the plan's site), as its make-ups and re-flows do, under that site's policy:
-    # a course is booked at one site. Asked before anything is written, so a refusal leaves the plan
-    # paused and its sessions as they were.
-    course_site = induction_site(plan) if plan.phase == Phase.INDUCTION else plan.site
-    staff = getattr(actor, "staff", None)
-    if course_site.pk != plan.site_id and staff is not None and not works_at(staff, course_site):
-        raise OutsideYourSites(
-            f"This plan's induction course is at {course_site.name}, where its sessions were booked, and the rest "
-            f"of it is booked there: someone who works at {course_site.name} resumes the plan. The plan stays paused."
-        )
+    # The rest of an induction goes where the course is (resume_site), under that site's policy.
+    # Asked before anything is written, so a refusal leaves the plan paused and its sessions as they were.
+    course_site = resume_site(plan)
+    elsewhere = resume_elsewhere(plan, getattr(actor, "staff", None), course_site)
+    if elsewhere:
+        raise OutsideYourSites(f"{elsewhere} The plan stays paused.")
     spacing = resume_days(plan)
     if spacing.earliest is not None and spacing.last_held is not None and resume_date < spacing.earliest:
         raise InvalidInput(
@@ -487,6 +482,28 @@ def resume_enters_maintenance(plan: TreatmentPlan) -> bool:
     """Whether resuming the paused `plan` moves it into maintenance, as plan_resume does: every session
     of its induction was held (the last during the pause). A prescriber's decision."""
     return plan.phase == Phase.INDUCTION and _induction_held(plan) >= plan.protocol.induction_session_count
+
+
+def resume_site(plan: TreatmentPlan) -> Site:
+    """Where resuming the paused `plan` books the rest of it: the rest of an induction where the
+    course is (`induction_site`: where its sessions were booked, maybe not the plan's site), as its
+    make-ups and re-flows do, since a course is booked at one site; maintenance at the plan's site."""
+    if plan.phase == Phase.INDUCTION and not resume_enters_maintenance(plan):
+        return induction_site(plan)
+    return plan.site
+
+
+def resume_elsewhere(plan: TreatmentPlan, staff: StaffMember | None, course_site: Site | None = None) -> str:
+    """Why `staff` may not resume the paused `plan` (plan_resume refuses them): the rest of its course is
+    booked at a site (resume_site, or `course_site` when the caller has it) that is not the plan's and
+    where they do not work. Empty when they may."""
+    course_site = course_site or resume_site(plan)
+    if course_site.pk == plan.site_id or staff is None or works_at(staff, course_site):
+        return ""
+    return (
+        f"This plan's induction course is at {course_site.name}, where its sessions were booked, and the rest "
+        f"of it is booked there: someone who works at {course_site.name} resumes the plan."
+    )
 
 
 def resume_spacing(plan: TreatmentPlan) -> ResumeDays:

@@ -130,3 +130,39 @@ def test_the_apis_resume_by_a_nurse_of_the_plans_site_only_is_refused_in_the_sam
     plan.refresh_from_db()
     assert plan.status == PlanStatus.PAUSED and plan.version == version
     assert _sessions(plan) == before
+
+
+def _chart(client, user, plan, when: dt.datetime):
+    from django.urls import reverse
+
+    from tests.web.conftest import login
+
+    login(client, user)
+    with time_machine.travel(when, tick=False):
+        response = client.get(reverse("web:patient", args=[plan.patient_id]))
+    assert response.status_code == 200
+    return response
+
+
+@pytest.mark.django_db
+def test_the_chart_offers_no_resume_to_a_nurse_the_service_would_refuse_and_says_whose_it_is(client):
+    home, _uptown, both, plan, paused_at = _paused_with_course_uptown()
+    nurse = StaffFactory(role=Role.NURSE, sites=[home.site], user=UserFactory(username="nurse_home"))
+    page = _chart(client, nurse.user, plan, paused_at + dt.timedelta(days=1))
+    form = page.context["adjust_form"]
+    offered = [value for value, _ in form.fields["action"].choices]
+    assert "resume" not in offered, offered
+    said = page.content.decode().split('data-testid="resume-elsewhere">')[1].split("</p>")[0]
+    assert "induction course is at Uptown" in said and "someone who works at Uptown resumes the plan" in said
+    # The same words the service refuses with (less its "The plan stays paused.").
+    with pytest.raises(OutsideYourSites) as refused:
+        services.plan_resume(
+            plan=plan, resume_date=RESUME_ON, reason="Recovered", actor=nurse.user, now=paused_at + dt.timedelta(days=1)
+        )
+    assert refused.value.message.startswith(said.replace("&#x27;", "'")), (refused.value.message, said)
+
+    # Someone who works at Uptown is offered it, and not told otherwise.
+    client.logout()
+    page = _chart(client, both.user, plan, paused_at + dt.timedelta(days=1))
+    assert "resume" in [value for value, _ in page.context["adjust_form"].fields["action"].choices]
+    assert 'data-testid="resume-elsewhere"' not in page.content.decode()
