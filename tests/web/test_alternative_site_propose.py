@@ -13,7 +13,7 @@ import pytest
 import time_machine
 from django.contrib.messages import get_messages
 from django.urls import reverse
-from django.utils.html import strip_tags
+from django.utils.html import escape, strip_tags
 
 from clinic.models import Role
 from scheduling.models import Appointment, TreatmentPlan
@@ -155,3 +155,13 @@ def test_a_site_taken_from_the_desk_after_the_proposal_is_not_booked(client, two
 
     assert response.status_code in (400, 409)
     assert not Appointment.objects.filter(plan=plan).exists()
+
+
+def test_each_nearest_course_says_why_its_first_time_was_chosen(client, two_zones):  # noqa: F811
+    clinic, east, plan = two_zones
+    refused, alternative = _east_alternative(client, clinic, east, plan)
+    first = alternative["first"].astimezone(NEW_YORK)
+    assert alternative["why"].startswith(f"{first:%a %-d %b %Y %H:%M}, "), alternative["why"]
+    section = refused.content.decode().split('id="alt-h"')[1].split("</section>")[0]
+    item = next(part for part in section.split("<li>")[1:] if "East Side" in part)
+    assert f"Why this time: {escape(alternative['why'])}" in item
