@@ -145,6 +145,8 @@ class CourseFound:
     # Why the site's placement policy chose each session's time, in words: one per session, as the
     # desk's course proposal says it (ProposedSession.why). The clinic's reasons, for its staff.
     whys: list[str] = field(default_factory=list)
+    # The notes as a patient reads them: a later start's day without the placement's reasons.
+    patient_notes: list[str] = field(default_factory=list)
 
 
 def open_plan(patient: Patient, protocol: Protocol) -> TreatmentPlan | None:
@@ -193,7 +195,7 @@ def course_times(
         )
         slots = [(s.starts_at, s.chair_id, s.nurse_id) for s in proposal.sessions]
         whys = [s.why for s in proposal.sessions]
-        notes = proposal.notes
+        notes, patient_notes = proposal.notes, proposal.patient_notes
     else:
         rule = induction_rule(protocol)
         horizon = start_day + dt.timedelta(days=7 + rule.span_days)
@@ -220,7 +222,7 @@ def course_times(
         assert isinstance(outcome, Proposal)
         slots = [(slot.start, slot.chair_id, slot.nurse_id) for slot in outcome.slots]
         whys = outcome.reasons or [""] * len(outcome.slots)
-        notes = outcome.notes
+        notes, patient_notes = outcome.notes, outcome.notes_for_patient
     sessions = [
         ids.Proposed("p", site.pk, chair_id, nurse_id, starts_at, protocol.session_minutes, protocol.pk, patient.pk)
         for starts_at, chair_id, nurse_id in slots
@@ -231,7 +233,7 @@ def course_times(
             f"boundsPeriod end {not_after.isoformat()}.",
             details={"reason": "course_does_not_fit"},
         )
-    return CourseFound(sessions, list(notes), list(whys))
+    return CourseFound(sessions, list(notes), list(whys), list(patient_notes))
 
 
 def sites_by_id(site_ids: Iterable[int]) -> list[Site]:

@@ -372,7 +372,8 @@ class FindView(OperationView):
                 rep.proposed_appointment(_issued(p, kept, now), protocol, sequence=index + 1, reasons=concepts, why=why)
                 for index, (p, why) in enumerate(zip(found_course.sessions, whys, strict=True))
             ]
-            return fhir_response(self.bundle(appointments, notes=found_course.notes))
+            course_notes = found_course.notes if self.actor.is_staff else found_course.patient_notes
+            return fhir_response(self.bundle(appointments, notes=course_notes))
         zone = zone_of(s.zone for s in sites)
         start, end = at_zone(start_when, zone), at_zone(end_when, zone)
         check_window(start, end, zone)

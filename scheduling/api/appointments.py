@@ -138,7 +138,9 @@ class CourseOutcomeSerializer(serializers.Serializer):
         allow_null=True, help_text="Induction sessions the round is now missing; null in a patient's answer."
     )
     rebooked = serializers.ListField(
-        child=serializers.DictField(), help_text="Replacements booked (only when asked; never for a patient)."
+        child=serializers.DictField(),
+        help_text="Replacements booked (only when asked; never for a patient): each with `id`, `starts_at` and "
+        "`why`, why the course site's placement policy chose its time.",
     )
     replacement_starts_at = serializers.DateTimeField(
         allow_null=True, help_text="The first replacement that would fit; null in a patient's answer."

@@ -202,16 +202,41 @@ class DaySlots:
     every: tuple[Slot, ...] = ()
 
 
+@dataclass(frozen=True)
+class Why:
+    """Why a slot's time was chosen: `at` names the time and the chair ("Mon 9 Mar 2026 09:00,
+    Chair 2"), `because` gives the policy's reasons ("the earliest free time"). Staff read the
+    sentence (`str`); a message that already names the time quotes `because` alone."""
+
+    at: str
+    because: str
+
+    def __str__(self) -> str:
+        return f"{self.at}: {self.because}"
+
+
 @dataclass
 class Proposal:
     slots: list[Slot]
     notes: list[str] = field(default_factory=list)
-    # Why each slot's time was chosen, in words, one per slot (empty under the earliest policy's
-    # plain planner calls that predate placement; filled by scheduling.engine.placement).
-    reasons: list[str] = field(default_factory=list)
+    # Why each slot's time was chosen, one per slot (empty under the earliest policy's plain
+    # planner calls that predate placement; filled by scheduling.engine.placement).
+    whys: list[Why] = field(default_factory=list)
     # Why the course does not start on the day asked for, when it does not ("Mon 2 Mar: the site is
     # closed"): its "Starts ..." note says it after the day the course starts.
     late_start: str = ""
+    # The notes as a patient reads them, where they differ: without the placement policy's reasons
+    # for a later start (each day's booked share is the clinic's to know). None: as `notes`.
+    patient_notes: list[str] | None = None
+
+    @property
+    def notes_for_patient(self) -> list[str]:
+        return self.notes if self.patient_notes is None else self.patient_notes
+
+    @property
+    def reasons(self) -> list[str]:
+        """Each slot's why as staff read it ("Mon 9 Mar 2026 09:00, Chair 2: the earliest free time")."""
+        return [str(why) for why in self.whys]
 
 
 @dataclass

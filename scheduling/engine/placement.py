@@ -78,6 +78,7 @@ from scheduling.engine.model import (
     SiteSnapshot,
     Slot,
     Span,
+    Why,
 )
 from scheduling.engine.planner import (
     FIRST_SESSION_SEARCH_DAYS,
@@ -161,11 +162,16 @@ Score = tuple[Any, ...]
 
 @dataclass(frozen=True)
 class Choice:
-    """One chosen slot, its score under the policy (empty under earliest) and why."""
+    """One chosen slot, its score under the policy (empty under earliest) and why (None until
+    explained)."""
 
     slot: Slot
     score: Score = ()
-    why: str = ""
+    reason: Why | None = None
+
+    @property
+    def why(self) -> str:
+        return str(self.reason) if self.reason is not None else ""
 
 
 def _label(instant: dt.datetime, zone: ZoneInfo) -> str:
@@ -471,15 +477,20 @@ class Placer:
         """The slot the policy takes on `day`, or why there is none."""
         earliest = self.availability.first_slot(day, duration, route, prefs, not_before)
         if isinstance(earliest, DayProblem) or not self.placement.level:
-            return earliest if isinstance(earliest, DayProblem) else Choice(earliest, why=self.why_earliest(earliest))
+            return (
+                earliest if isinstance(earliest, DayProblem) else Choice(earliest, reason=self.why_earliest(earliest))
+            )
         candidates = self.candidates(day, duration, route, prefs, not_before)
         if not candidates:  # cannot happen when first_slot found one; stay safe
-            return Choice(earliest, why=self.why_earliest(earliest))
+            return Choice(earliest, reason=self.why_earliest(earliest))
         return self.explain(min(candidates, key=lambda c: c.score), candidates)
 
-    def why_earliest(self, slot: Slot) -> str:
-        zone = self.availability.site.zone
-        return f"{_label(slot.start, zone)}, {self._chair_names.get(slot.chair_id, 'chair')}: the earliest free time"
+    def why_earliest(self, slot: Slot, because: str = "the earliest free time") -> Why:
+        return Why(self.slot_label(slot), because)
+
+    def slot_label(self, slot: Slot) -> str:
+        """The slot's time and chair, as a why names them ("Mon 9 Mar 2026 09:00, Chair 2")."""
+        return f"{_label(slot.start, self.availability.site.zone)}, {self._chair_names.get(slot.chair_id, 'chair')}"
 
     # --- the level score ------------------------------------------------------
 
@@ -713,14 +724,14 @@ class Placer:
             parts.append("the patient's usual time")
         if habits.chair_id is not None and not chair_miss:
             parts.append("the patient's usual chair")
-        return Choice(slot, choice.score, f"{_label(slot.start, zone)}, {chair}: {', '.join(parts)}")
+        return Choice(slot, choice.score, Why(self.slot_label(slot), ", ".join(parts)))
 
     def rank(self, slots: Iterable[Slot], *, nurse_ids: Collection[int] | None = None) -> list[Choice]:
         """Given free slots (a finder's, of `nurse_ids` if the search named them), best first under
         the policy, each with why. Under earliest they keep their order."""
         slots = list(slots)
         if not self.placement.level:
-            return [Choice(slot, why=self.why_earliest(slot)) for slot in slots]
+            return [Choice(slot, reason=self.why_earliest(slot)) for slot in slots]
         scored = sorted((Choice(slot, self.score(slot)) for slot in slots), key=lambda c: c.score)
         # Only the best is explained (and given its nurse): explaining compares with every other.
         return [self.explain(scored[0], scored, nurse_ids=nurse_ids), *scored[1:]] if scored else []
@@ -753,13 +764,13 @@ def propose_induction_placed(
     if not placer.placement.level:
         earliest = propose_induction(availability, rule, start_day, prefs, not_before, this_year=this_year)
         if isinstance(earliest, Proposal):
-            earliest.reasons = [placer.why_earliest(slot) for slot in earliest.slots]
+            earliest.whys = [placer.why_earliest(slot) for slot in earliest.slots]
         return earliest
     earliest = propose_induction(availability, rule, start_day, prefs, not_before, this_year=this_year)
     if isinstance(earliest, NoFit):
         return earliest
     if not_after is not None and earliest.slots[-1].end > not_after:
-        earliest.reasons = [placer.why_earliest(slot) for slot in earliest.slots]
+        earliest.whys = [placer.why_earliest(slot) for slot in earliest.slots]
         return earliest
     zone = availability.site.zone
     duration, route = rule.session_length, rule.route
@@ -773,7 +784,7 @@ def propose_induction_placed(
     chosen, greedy, why = _choose_session(
         placer, rule, prefs, [], greedy, first_day, last_first_day, not_before, not_after, duration, route
     )
-    slots, reasons = [chosen], [why]
+    slots, whys = [chosen], [why]
     course_first_day = local_day(chosen.start, zone)
     total = rule.total_sessions
     while len(slots) < total:
@@ -787,20 +798,21 @@ def propose_induction_placed(
             placer, rule, prefs, slots, greedy, low, high, after, not_after, duration, route
         )
         slots.append(chosen)
-        reasons.append(why)
+        whys.append(why)
     notes, late_start = list(earliest.notes), earliest.late_start
+    patient_notes = None
     earliest_first_day = local_day(earliest.slots[0].start, zone)
     if course_first_day != earliest_first_day:
         # The "Starts ..." note names the day this course starts; earliest's reason why the day
-        # asked for failed stays, followed by why level took a later day than earliest's.
-        moved = reasons[0].split(": ", 1)[-1]
+        # asked for failed stays, followed by why level took a later day than earliest's (for
+        # staff: a patient reads the day and earliest's reason alone).
+        moved = whys[0].because
         if late_start:
             notes = [note for note in notes if note != starts_note(earliest_first_day, late_start, this_year)]
-            late_start = f"{late_start}; {moved}"
-        else:
-            late_start = moved
+        patient_notes = [starts_note(course_first_day, late_start, this_year), *notes]
+        late_start = f"{late_start}; {moved}" if late_start else moved
         notes.insert(0, starts_note(course_first_day, late_start, this_year))
-    return Proposal(slots=slots, notes=notes, reasons=reasons, late_start=late_start)
+    return Proposal(slots=slots, notes=notes, whys=whys, late_start=late_start, patient_notes=patient_notes)
 
 
 def _last_day_for(rule: InductionRule, first_day: dt.date, index: int) -> dt.date:
@@ -827,7 +839,7 @@ def _choose_session(
     not_after: dt.datetime | None,
     duration: dt.timedelta,
     route: str,
-) -> tuple[Slot, Proposal, str]:
+) -> tuple[Slot, Proposal, Why]:
     """Session len(placed)'s slot: the best-scored of the days low..high whose earliest
     completion still fits (and ends by `not_after`, when given), else the earliest one. Returns
     it, the completion, and why.
@@ -850,7 +862,7 @@ def _choose_session(
     options: list[tuple[Choice, list[Choice]]] = []
     rejected: set[Slot] = set()
 
-    def accept(best: Choice, candidates: list[Choice]) -> tuple[Slot, Proposal, str] | None:
+    def accept(best: Choice, candidates: list[Choice]) -> tuple[Slot, Proposal, Why] | None:
         following = greedy.slots[index + 1] if index + 1 < len(greedy.slots) else None
         if best.slot == fallback:
             completion: Proposal | NoFit = greedy
@@ -874,7 +886,8 @@ def _choose_session(
         # The nurse may change (the least used of those free); the completion is unaffected,
         # being on other days.
         completion.slots[index] = explained.slot
-        return explained.slot, completion, explained.why
+        assert explained.reason is not None  # explain always says why
+        return explained.slot, completion, explained.reason
 
     for position, day in enumerate(days):
         candidates = placer.candidates(day, duration, route, prefs, not_before)
@@ -901,7 +914,7 @@ def _choose_session(
     return (
         fallback,
         greedy,
-        f"{_label(fallback.start, zone)}: the earliest free time (the rest of the course fits only so)",
+        placer.why_earliest(fallback, "the earliest free time (the rest of the course fits only so)"),
     )
 
 
@@ -923,7 +936,7 @@ def propose_maintenance_placed(
     prefs: Preferences,
     not_before: dt.datetime | None = None,
     first_day: dt.date | None = None,
-) -> tuple[list[Slot], list[DayProblem], list[str]]:
+) -> tuple[list[Slot], list[DayProblem], list[Why]]:
     """Maintenance sessions under the placer's policy, with why for each. None is laid out before
     `first_day` (a resume date) or on the day of `not_before` (a day's notice). Under ``level``
     each session takes the best-scored of the days within the tolerance of its interval
@@ -940,7 +953,7 @@ def propose_maintenance_placed(
         return earliest, missed, [placer.why_earliest(slot) for slot in earliest]
     zone = availability.site.zone
     slots: list[Slot] = []
-    reasons: list[str] = []
+    whys: list[Why] = []
     problems: list[DayProblem] = []
     anchor = local_day(previous_start, zone)
     today = local_day(not_before, zone) if not_before is not None else None
@@ -989,10 +1002,11 @@ def propose_maintenance_placed(
         explained = placer.explain(best, candidates, day_reason=_day_reason(best, shares, availability))
         placer.claim(explained.slot)
         slots.append(explained.slot)
-        reasons.append(explained.why)
+        assert explained.reason is not None  # explain always says why
+        whys.append(explained.reason)
         anchor = local_day(explained.slot.start, zone)
         last_start = explained.slot.start
-    return slots, problems, reasons
+    return slots, problems, whys
 
 
 def propose_additional_placed(
@@ -1012,12 +1026,12 @@ def propose_additional_placed(
     earliest = propose_additional(availability, rule, count, first_day, last_day, prefs, after, not_before)
     if isinstance(earliest, NoFit) or not placer.placement.level:
         if isinstance(earliest, Proposal):
-            earliest.reasons = [placer.why_earliest(slot) for slot in earliest.slots]
+            earliest.whys = [placer.why_earliest(slot) for slot in earliest.slots]
         return earliest
     zone = availability.site.zone
     plan = list(earliest.slots)
     slots: list[Slot] = []
-    reasons: list[str] = []
+    whys: list[Why] = []
     for index in range(count):
         fallback = plan[index]
         day = local_day(fallback.start, zone)
@@ -1047,7 +1061,8 @@ def propose_additional_placed(
                 plan = [*slots, candidate.slot, *rest.slots]
                 break
         if chosen is None:
-            chosen = Choice(fallback, why=placer.why_earliest(fallback))
+            chosen = Choice(fallback, reason=placer.why_earliest(fallback))
+        assert chosen.reason is not None  # explain always says why
         slots.append(chosen.slot)
-        reasons.append(chosen.why)
-    return Proposal(slots=slots, notes=earliest.notes, reasons=reasons)
+        whys.append(chosen.reason)
+    return Proposal(slots=slots, notes=earliest.notes, whys=whys)

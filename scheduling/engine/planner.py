@@ -44,8 +44,8 @@ def texts_year(not_before: dt.datetime | None, zone: ZoneInfo, this_year: int | 
 
 def starts_note(first_day: dt.date, why: str, this_year: int | None) -> str:
     """The note of a course that starts later than the day asked for: the day it starts (with its year
-    when outside `this_year`), and why."""
-    return f"Starts {day_label(first_day, this_year)}; {why}"
+    when outside `this_year`), and why (when there is a why to say)."""
+    return f"Starts {day_label(first_day, this_year)}; {why}" if why else f"Starts {day_label(first_day, this_year)}"
 
 
 def propose_induction(

@@ -743,10 +743,12 @@ class CancelOutcome:
     short_by: int = 0
     # Replacements booked because the caller asked for them (never otherwise).
     rebooked: list[Appointment] = field(default_factory=list)
+    # Why the course site's placement policy chose each rebooked time (as `replacement_why`).
+    rebooked_whys: list[str] = field(default_factory=list)
     # When nothing was rebooked: the first replacement that would fit, so the desk can offer it.
     replacement_starts_at: dt.datetime | None = None
-    # Why the course site's placement policy chose that time, in words ("Chair 2: the earliest free
-    # time"), as a proposal's sessions say it; empty when there is none.
+    # Why the course site's placement policy chose that time, in words ("the earliest free time"),
+    # as a proposal's sessions say it after their time and chair; empty when there is none.
     replacement_why: str = ""
     plan_flagged: bool = False
     course: str = ""
@@ -762,7 +764,10 @@ class CancelOutcome:
         return {
             "summary": self.course,
             "short_by": self.short_by,
-            "rebooked": [{"id": a.pk, "starts_at": a.starts_at.isoformat()} for a in self.rebooked],
+            "rebooked": [
+                {"id": a.pk, "starts_at": a.starts_at.isoformat(), "why": why or None}
+                for a, why in zip(self.rebooked, self.rebooked_whys or [""] * len(self.rebooked), strict=True)
+            ],
             "replacement_starts_at": self.replacement_starts_at.isoformat() if self.replacement_starts_at else None,
             "replacement_why": self.replacement_why or None,
             "plan_flagged": self.plan_flagged,
@@ -954,19 +959,24 @@ def _course_after_lost_session(
         except NotEligible as refusal:
             rebook, screening = False, f" Not rebooked: {refusal.message}"
     if rebook:
-        rebooked = induction_reflow(plan=plan, missed=appointment, actor=actor, now=now)
+        rebooked, whys = induction_reflow(plan=plan, missed=appointment, actor=actor, now=now)
         plan.refresh_from_db(fields=["needs_attention", "attention_reason", "version"])
         short_by = induction_short_by(plan)
         if short_by:
             course = f"No replacement fits the induction window; the induction is short by {short_by} and the plan is flagged for the clinician."
         else:
             course = (
-                "Replacement booked: " + ", ".join(local_label(a.starts_at, a.site) for a in rebooked) + "."
+                "Replacement booked: " + "; ".join(f"{why.at} ({why.because})" for why in whys) + "."
                 if rebooked
                 else "The induction is complete as booked."
             )
         return CancelOutcome(
-            appointment=appointment, short_by=short_by, rebooked=rebooked, plan_flagged=bool(short_by), course=course
+            appointment=appointment,
+            short_by=short_by,
+            rebooked=rebooked,
+            rebooked_whys=[why.because for why in whys],
+            plan_flagged=bool(short_by),
+            course=course,
         )
     short_by = induction_short_by(plan)
     if not short_by:
@@ -974,12 +984,11 @@ def _course_after_lost_session(
     proposal = induction_reflow_propose(plan=plan, missed=appointment, now=now)
     first = proposal.slots[0].start if proposal is not None and not isinstance(proposal, NoFit) else None
     why = ""
-    if proposal is not None and not isinstance(proposal, NoFit) and proposal.reasons:
-        # The proposal's reason names the time first ("Mon 9 Mar 2026 09:00, Chair 2: ..."): the rest says why.
-        label = local_label(proposal.slots[0].start, appointment.site)
-        why = proposal.reasons[0].removeprefix(label).removeprefix(", ").removeprefix(": ")
     if first:
-        offer = f"the first replacement that fits is {local_label(first, appointment.site)}, not booked yet"
+        at = local_label(first, appointment.site)
+        if proposal is not None and not isinstance(proposal, NoFit) and proposal.whys:
+            at, why = proposal.whys[0].at, proposal.whys[0].because  # the time and chair; why apart
+        offer = f"the first replacement that fits is {at}, not booked yet"
         if why:
             offer += f" (why this time: {why})"
     elif isinstance(proposal, NoFit):

@@ -27,7 +27,7 @@ from scheduling.engine import (
     Span,
     find_alternatives,
 )
-from scheduling.engine.model import DEFAULT_NURSE_WORK, NurseWork, day_label
+from scheduling.engine.model import DEFAULT_NURSE_WORK, NurseWork, Why, day_label
 from scheduling.engine.placement import (
     Placement,
     Placer,
@@ -117,6 +117,8 @@ class CourseProposal:
     site: Site
     sessions: list[ProposedSession]
     notes: list[str] = field(default_factory=list)
+    # The notes as a patient reads them (Proposal.notes_for_patient): without the placement's reasons.
+    patient_notes: list[str] = field(default_factory=list)
 
 
 def _availability(
@@ -260,7 +262,10 @@ def course_propose(
         past_review = review_date_problems(plan=plan, slots=outcome.slots, site=site)
         if not past_review:
             return CourseProposal(
-                site=site, sessions=_as_sessions(outcome, site, Phase.INDUCTION, held + 1), notes=outcome.notes
+                site=site,
+                sessions=_as_sessions(outcome, site, Phase.INDUCTION, held + 1),
+                notes=outcome.notes,
+                patient_notes=outcome.notes_for_patient,
             )
         # The course would run past the review date: refused as a course that does not fit, with the
         # nearest alternatives that end by it (other days and times, a later start, another site).
@@ -859,15 +864,16 @@ def _fits_the_pattern(rule: InductionRule, days: Sequence[dt.date]) -> bool:
 
 def induction_reflow(
     *, plan: TreatmentPlan, missed: Appointment, actor: AbstractBaseUser | None, now: dt.datetime
-) -> list[Appointment]:
+) -> tuple[list[Appointment], list[Why]]:
     """After a missed or cancelled induction session, add the sessions now missing after the last
     booked one, inside the protocol's window, at the site the missed session was at (the actor
-    must work there). If they do not fit, flag the plan for the clinician."""
+    must work there), and say why the site's placement policy chose each time. If they do not
+    fit, flag the plan for the clinician."""
     site = missed.site
     require_works_at(actor, site)
     outcome = induction_reflow_propose(plan=plan, missed=missed, now=now)
     if outcome is None:
-        return []
+        return [], []
     if isinstance(outcome, NoFit):
         flag_course_short(
             plan,
@@ -878,8 +884,8 @@ def induction_reflow(
             actor=actor,
             history="Flagged: induction re-flow failed",
         )
-        return []
-    return plan_sessions_book(
+        return [], []
+    booked = plan_sessions_book(
         plan=plan,
         site=site,
         slots=outcome.slots,
@@ -888,6 +894,7 @@ def induction_reflow(
         now=now,
         reason=f"Re-flowed after the session on {local_label(missed.starts_at, site)} was missed",
     )
+    return booked, outcome.whys
 
 
 SCREENING_STOPS_MAINTENANCE = (

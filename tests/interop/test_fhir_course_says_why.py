@@ -15,6 +15,7 @@ import pytest
 from clinic.models import Site
 from scheduling import services
 from scheduling.models import TreatmentPlan
+from tests.factories import AppointmentFactory, PatientFactory
 from tests.interop.fhir_support import find_body, post
 from tests.scheduling.conftest import NOW, START
 
@@ -111,3 +112,28 @@ def test_single_time_proposals_are_free_times_to_choose_from_without_a_why(world
     # In time order, none chosen over another: nothing to say why about.
     assert [a["start"] for a in appointments] == sorted(a["start"] for a in appointments)
     assert all("comment" not in a for a in appointments)
+
+
+def test_a_patients_course_that_starts_later_is_told_the_day_without_the_clinics_reasons(world):
+    # The day asked for is heavy (both chairs busy 10:00-18:00), the next empty: level starts the
+    # course a day later. The desk reads why (each day's booked share); the patient the day alone.
+    _set_policy(world, "level")
+    world.clinic.plan(patient=world.patient_a)
+    zone = world.clinic.site.zone
+    for chair in world.clinic.site.chairs.all():
+        AppointmentFactory(
+            chair=chair,
+            patient=PatientFactory(home_site=world.clinic.site),
+            starts_at=dt.datetime.combine(START, dt.time(10), tzinfo=zone),
+            ends_at=dt.datetime.combine(START, dt.time(18), tzinfo=zone),
+        )
+    body = find_body(world, world.patient_a, course=True)
+    desk = json.loads(post(world.client("front_desk"), "Appointment/$find", body).content)
+    mine = json.loads(post(world.client("patient_a"), "Appointment/$find", body).content)
+    desk_starts = [text for text in _strings(desk) if text.startswith("Starts ")]
+    patient_starts = [text for text in _strings(mine) if text.startswith("Starts ")]
+    assert len(desk_starts) == 1 and "booked" in desk_starts[0], desk_starts
+    # The day, and why the day asked for did not do (as earliest says it); not level's reasons.
+    assert len(patient_starts) == 1 and desk_starts[0].startswith(f"{patient_starts[0]}; "), patient_starts
+    assert patient_starts[0].startswith("Starts Tue 3 Mar"), patient_starts
+    assert not [text for text in _strings(mine) if "booked" in text]

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from scheduling.engine import Availability, ChairState, InductionRule, NurseState, Preferences, SiteSnapshot, Slot, Span
-from scheduling.engine.model import NurseWork
+from scheduling.engine.model import NurseWork, Proposal
 from scheduling.engine.placement import (
     EARLIEST,
     LEVEL,
@@ -262,11 +262,11 @@ def test_maintenance_under_level_takes_the_patients_usual_weekday_within_the_tol
     placer = Placer(Availability(snapshot), Placement(policy=LEVEL, habits=Habits(weekday=thursday)))
     slots, _, reasons = propose_maintenance_placed(placer, rule, previous, until, Preferences())
     assert [s.start.astimezone(ZONE).weekday() for s in slots] == [thursday]
-    assert "the patient's usual weekday" in reasons[0]
+    assert "the patient's usual weekday" in reasons[0].because
     earliest = Placer(Availability(snapshot), Placement(policy=EARLIEST))
     slots, _, reasons = propose_maintenance_placed(earliest, rule, previous, until, Preferences())
     assert [s.start.astimezone(ZONE).date() for s in slots] == [TUESDAY + dt.timedelta(days=28)]
-    assert reasons == ["Tue 31 Mar 2026 08:00, Chair 1: the earliest free time"]
+    assert [str(why) for why in reasons] == ["Tue 31 Mar 2026 08:00, Chair 1: the earliest free time"]
 
 
 @pytest.mark.parametrize("policy", [LEVEL, EARLIEST])
@@ -460,3 +460,46 @@ def test_level_maintenance_never_lays_out_fewer_sessions_than_earliest():
     assert layout(EARLIEST) == ([7, 15], [])
     days, missed = layout(LEVEL)
     assert len(days) == 2 and missed == []
+
+
+def test_a_later_first_day_is_told_to_a_patient_without_the_clinics_reasons():
+    # Monday (the day asked for) is heavy, Tuesday empty: level starts the course on Tuesday and
+    # says why to staff ("the quietest allowed day ..."); a patient reads the day alone.
+    monday = TUESDAY - dt.timedelta(days=1)
+    snapshot = site(chairs=_busy_all_day(monday, 2))
+    rule = InductionRule(session_length=SESSION, min_gap=48 * 60 * MINUTE, route="iv", sessions=3, window_days=9)
+    earliest = propose_induction_placed(
+        Placer(Availability(snapshot), Placement(policy=EARLIEST)), rule, monday, Preferences()
+    )
+    level = propose_induction_placed(
+        Placer(Availability(snapshot), Placement(policy=LEVEL)), rule, monday, Preferences()
+    )
+    assert isinstance(earliest, Proposal) and isinstance(level, Proposal)
+    assert earliest.slots[0].start.astimezone(ZONE).date() == monday
+    assert earliest.notes_for_patient == earliest.notes  # nothing of the clinic's to leave out
+    assert level.slots[0].start.astimezone(ZONE).date() == TUESDAY
+    (staff_note,) = [note for note in level.notes if note.startswith("Starts ")]
+    assert staff_note == f"Starts Tue 3 Mar; {level.whys[0].because}" and "booked" in staff_note
+    (patient_note,) = [note for note in level.notes_for_patient if note.startswith("Starts ")]
+    assert patient_note == "Starts Tue 3 Mar"
+    assert [n for n in level.notes_for_patient if n != patient_note] == [n for n in level.notes if n != staff_note]
+
+
+def test_a_later_first_day_keeps_the_closure_the_patient_may_read():
+    # Monday closed (read without its reason, as for a patient), Tuesday heavy, Wednesday empty:
+    # earliest starts Tuesday; level on Wednesday. The patient reads that Monday is closed.
+    monday, wednesday = TUESDAY - dt.timedelta(days=1), TUESDAY + dt.timedelta(days=1)
+    snapshot = replace(
+        site(chairs=_busy_all_day(TUESDAY, 2)),
+        closures=((Span(at(monday, "00:00"), at(TUESDAY, "00:00")), ""),),
+    )
+    rule = InductionRule(session_length=SESSION, min_gap=48 * 60 * MINUTE, route="iv", sessions=3, window_days=10)
+    level = propose_induction_placed(
+        Placer(Availability(snapshot), Placement(policy=LEVEL)), rule, monday, Preferences()
+    )
+    assert isinstance(level, Proposal)
+    assert level.slots[0].start.astimezone(ZONE).date() == wednesday
+    (staff_note,) = [note for note in level.notes if note.startswith("Starts ")]
+    (patient_note,) = [note for note in level.notes_for_patient if note.startswith("Starts ")]
+    assert staff_note.startswith(f"{patient_note}; ") and "booked" in staff_note
+    assert patient_note.startswith("Starts Wed 4 Mar; Mon 2 Mar: ") and "booked" not in patient_note

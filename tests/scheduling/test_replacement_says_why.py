@@ -20,8 +20,8 @@ from tests.scheduling.conftest import NOW, START, make_clinic
 def _why_of_first_replacement(plan, missed: Appointment, now: dt.datetime) -> tuple[dt.datetime, str]:
     plan.refresh_from_db()
     proposal = induction_reflow_propose(plan=plan, missed=Appointment.objects.get(pk=missed.pk), now=now)
-    assert proposal is not None and proposal.reasons, proposal
-    return proposal.slots[0].start, proposal.reasons[0].split(": ", 1)[1]
+    assert proposal is not None and proposal.whys, proposal
+    return proposal.slots[0].start, proposal.whys[0].because
 
 
 @pytest.mark.parametrize("policy", ["earliest", "level"])
@@ -53,8 +53,9 @@ def test_a_cancels_replacement_says_why_its_time_was_chosen(policy):
     assert outcome.replacement_starts_at is not None, outcome.course
     first, why = _why_of_first_replacement(plan, lost, NOW)
     assert first == outcome.replacement_starts_at
-    label = f"{first.astimezone(clinic.site.zone):%a %-d %b %Y %H:%M}"
-    assert f"the first replacement that fits is {label}, not booked yet (why this time: " in outcome.course
+    label = f"{first.astimezone(clinic.site.zone):%a %-d %b %Y %H:%M}, Chair "  # the time and the chair
+    assert f"the first replacement that fits is {label}" in outcome.course
+    assert f", not booked yet (why this time: {why})" in outcome.course
     assert why in outcome.course and why in outcome.replacement_why
     assert outcome.as_dict()["replacement_why"] == outcome.replacement_why
 

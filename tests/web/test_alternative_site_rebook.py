@@ -55,7 +55,11 @@ def test_a_rebook_of_a_course_booked_at_another_site_replaces_the_session_there(
     assert live.count() == len(course)
     # The answer gives the replacement's time where the patient sits in the chair: New York's.
     (made_up,) = outcome.rebooked
-    assert outcome.course == f"Replacement booked: {made_up.starts_at.astimezone(NEW_YORK):%a %-d %b %Y %H:%M}."
+    # With its chair and why the site's policy chose it.
+    assert outcome.course.startswith(
+        f"Replacement booked: {made_up.starts_at.astimezone(NEW_YORK):%a %-d %b %Y %H:%M}, {made_up.chair.name} ("
+    ), outcome.course
+    assert outcome.rebooked_whys[0] in outcome.course
 
 
 def test_the_rebook_is_refused_to_a_desk_that_does_not_work_at_the_courses_site(client, two_zones):  # noqa: F811
@@ -80,7 +84,7 @@ def test_a_cancel_without_rebook_offers_the_replacement_at_that_site_in_its_zone
     assert outcome.plan_flagged
     assert outcome.replacement_starts_at is not None, outcome.course
     there = outcome.replacement_starts_at.astimezone(NEW_YORK)
-    assert f"the first replacement that fits is {there:%a %-d %b %Y %H:%M}, not booked yet" in outcome.course
+    assert f"the first replacement that fits is {there:%a %-d %b %Y %H:%M}, Chair " in outcome.course
     plan.refresh_from_db()
     missed = course[1].starts_at.astimezone(NEW_YORK)
     assert plan.attention_reason.startswith(f"Session on {missed:%a %-d %b %Y %H:%M} was cancelled: ")
