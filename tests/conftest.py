@@ -27,7 +27,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--clock-instants",
         default="default",
         help="Instants at which the tests marked `clock` run: 'default' (one fixed Tuesday morning), "
-        f"'all' ({', '.join(clock.INSTANTS)}), or a comma-separated list of those names.",
+        f"'all' ({', '.join(clock.INSTANTS)}; a browser test at {', '.join(clock.BROWSER_INSTANTS)}), "
+        "'every' (all of them, the browser tests too), or a comma-separated list of those names.",
     )
 
 
@@ -38,15 +39,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     wanted = metafunc.config.getoption("--clock-instants")
     if wanted == "default" or marker.kwargs.get("calendar", True) is False:
         return
-    names = list(clock.INSTANTS) if wanted == "all" else [name.strip() for name in wanted.split(",")]
+    if wanted == "all" and metafunc.definition.get_closest_marker("browser") is not None:
+        names = list(clock.BROWSER_INSTANTS)  # each costs seconds; these keep every class (tests/clock.py)
+    elif wanted in ("all", "every"):
+        names = list(clock.INSTANTS)
+    else:
+        names = [name.strip() for name in wanted.split(",")]
     unknown = [name for name in names if name not in clock.INSTANTS]
     if unknown:
         raise pytest.UsageError(f"--clock-instants: unknown instant(s) {unknown}; known: {list(clock.INSTANTS)}")
     metafunc.parametrize("clock_instant_name", names, indirect=True, ids=[f"at-{name}" for name in names])
-    _first_instant[:] = names[:1]
+    _first_instant[metafunc.definition.nodeid] = names[0]
 
 
-_first_instant: list[str] = []  # the first of the instants this run's `clock` tests run at, once known
+# The first of the instants each `clock` test runs at in this run (by the test function's node id):
+# a browser test runs at fewer than the others.
+_first_instant: dict[str, str] = {}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -79,7 +87,8 @@ def _clock_set_for_clock_tests(request: pytest.FixtureRequest, clock_instant_nam
     moment = clock.instant(clock_instant_name, marker.kwargs.get("zone", clock.DEFAULT_ZONE))
     # A test that runs at one instant only (calendar=False, or the default run) is at its first.
     at_each_instant = "clock_instant_name" in getattr(getattr(request.node, "callspec", None), "params", {})
-    clock.at_first_instant = not at_each_instant or [clock_instant_name] == _first_instant
+    first = _first_instant.get(f"{request.node.parent.nodeid}::{request.node.originalname}")
+    clock.at_first_instant = not at_each_instant or clock_instant_name == first
     try:
         with (
             override_settings(SESSION_EXPIRE_AT_BROWSER_CLOSE=True, CSRF_COOKIE_AGE=None),

@@ -1,6 +1,8 @@
-"""`--clock-instants=all` runs every test marked `clock` at each instant of tests/clock.py, except
-a test marked `clock(calendar=False)`, which runs at the default instant alone."""
+"""`--clock-instants=all` runs every test marked `clock` at each instant of tests/clock.py, a browser
+test at BROWSER_INSTANTS (`every`: at each instant too), except a test marked
+`clock(calendar=False)`, which runs at the default instant alone."""
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -32,8 +34,33 @@ def test_all_instants_run_a_calendar_test_at_each_instant_and_a_calendar_free_on
     contrast = [i for i in ids if "test_the_header_passes_axes_colour_contrast_check" in i]
     assert sorted(grid) == sorted(
         f"{board}::test_the_grid_shows_each_session_in_its_chair_row_at_its_time[at-{name}-chromium]"
-        for name in clock.INSTANTS
+        for name in clock.BROWSER_INSTANTS
     )
     assert contrast == [
         f"{header}::test_the_header_passes_axes_colour_contrast_check_on_every_main_page_for_every_role[chromium]"
     ]
+
+
+def test_every_instant_runs_a_browser_test_at_each_instant_and_all_runs_the_others_at_each():
+    board, seed = "tests/web/test_browser_board.py", "tests/test_seed_demo_room.py"
+    every = _collected("--clock-instants=every", board)
+    grid = [i for i in every if "test_the_grid_shows_each_session_in_its_chair_row_at_its_time" in i]
+    assert sorted(grid) == sorted(
+        f"{board}::test_the_grid_shows_each_session_in_its_chair_row_at_its_time[at-{name}-chromium]"
+        for name in clock.INSTANTS
+    )
+    seeded = [i for i in _collected("--clock-instants=all", seed) if "test_the_coming_days_have_free_chair_time" in i]
+    assert len(seeded) == len(clock.INSTANTS)
+
+
+def test_the_browser_instants_keep_each_class_of_instant():
+    assert set(clock.BROWSER_INSTANTS) <= set(clock.INSTANTS)
+    local = [clock.instant(name) for name in clock.BROWSER_INSTANTS]
+    # Inside opening hours on a weekday; late evening, the next day already in UTC; both clock changes
+    # (the UTC offset a day later differs: the change comes that night); a weekend day; the last day of the year.
+    assert any(t.weekday() < 5 and 9 <= t.hour < 17 for t in local)
+    assert any(t.astimezone(dt.UTC).date() > t.date() for t in local)
+    changes = [t for t in local if t.utcoffset() != (t + dt.timedelta(days=1)).utcoffset()]
+    assert sorted(t.month for t in changes) == [3, 11], changes
+    assert any(t.weekday() >= 5 for t in local)
+    assert any((t.month, t.day) == (12, 31) for t in local)
