@@ -140,15 +140,17 @@ class CourseOutcomeSerializer(serializers.Serializer):
     rebooked = serializers.ListField(
         child=serializers.DictField(),
         help_text="Replacements booked (only when asked; never for a patient): each with `id`, `starts_at` and "
-        "`why`, why the course site's placement policy chose its time.",
+        "`why`, the reasons the course site's placement policy chose its time (the summary names the time and "
+        "chair).",
     )
     replacement_starts_at = serializers.DateTimeField(
         allow_null=True, help_text="The first replacement that would fit; null in a patient's answer."
     )
     replacement_why = serializers.CharField(
         allow_null=True,
-        help_text="Why the course site's placement policy chose that replacement time, in words (as a proposed "
-        "session's `why`); null when there is no replacement and in a patient's answer.",
+        help_text="Why the course site's placement policy chose that replacement time: the reasons alone, in "
+        "words (the summary names the time and chair); null when there is no replacement and in a patient's "
+        "answer.",
     )
     plan_flagged = serializers.BooleanField(
         allow_null=True, help_text="The plan is flagged for the clinician; null in a patient's answer."

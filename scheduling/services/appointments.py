@@ -747,8 +747,8 @@ class CancelOutcome:
     rebooked_whys: list[str] = field(default_factory=list)
     # When nothing was rebooked: the first replacement that would fit, so the desk can offer it.
     replacement_starts_at: dt.datetime | None = None
-    # Why the course site's placement policy chose that time, in words ("the earliest free time"),
-    # as a proposal's sessions say it after their time and chair; empty when there is none.
+    # Why the course site's placement policy chose that time: the reasons alone, in words ("the
+    # earliest free time"; `course` names the time and chair); empty when there is none.
     replacement_why: str = ""
     plan_flagged: bool = False
     course: str = ""
