@@ -6,8 +6,9 @@ before the test and its function-scoped fixtures run. In the ordinary run that i
 DEFAULT_INSTANT; with ``--clock-instants=all`` every marked test runs once at each of
 INSTANTS, the moments that have broken calendar arithmetic before: the start and the end of
 the working week, late evening (the next local day is already tomorrow in UTC), the weekend,
-the two nights the clocks change, and the turn of the year (a browser test at BROWSER_INSTANTS,
-which keep each of those classes; `--clock-instants=every`: at each of INSTANTS too).
+the two nights the clocks change, and the turn of the year (a browser test at BROWSER_INSTANTS, five
+of them, which leave out an afternoon and a weekend's daytime; `--clock-instants=every`: at each of
+INSTANTS too).
 
 Instants are wall-clock times in the zone the test names with ``@pytest.mark.clock(zone=...)``
 (America/Denver when it names none), so "Thursday 16:00" is Thursday 16:00 at the test's site.
@@ -35,12 +36,13 @@ INSTANTS: dict[str, dt.datetime] = {
     "december-31": dt.datetime(2026, 12, 31, 22, 30),  # already 1 January in UTC
 }
 # A browser test costs seconds at each instant (Chromium, a live server): under `--clock-instants=all`
-# it runs at these, which keep every class of the list above (inside opening hours near the end of
-# the week; late evening, when the next local day is already tomorrow in UTC, into a weekend; both
-# nights the clocks change, which are Sunday nights; the turn of the year), not at the Monday morning
-# and the Saturday, which repeat an opening-hours weekday and a weekend day. The other clock tests
-# run at every instant; `--clock-instants=every` runs the browser tests at every instant too.
-BROWSER_INSTANTS = ("thursday-1600", "friday-2330", "march-clocks-change", "november-clocks-change", "december-31")
+# it runs at these five: the start of the week inside opening hours (the week page is Monday-first),
+# late evening into a weekend (the next local day is already tomorrow in UTC), both nights the clocks
+# change (Sunday nights) and the turn of the year. Not tried in a browser under `all`: an afternoon
+# with the day's sessions already begun (Thursday 16:00) and a weekend's daytime (the Saturday); the
+# other clock tests run at every instant, and `--clock-instants=every` runs the browser tests at every
+# instant too.
+BROWSER_INSTANTS = ("monday-morning", "friday-2330", "march-clocks-change", "november-clocks-change", "december-31")
 DEFAULT_INSTANT = "tuesday-morning"
 DEFAULT_LOCAL = dt.datetime(2026, 12, 8, 9, 0)
 

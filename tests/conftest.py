@@ -40,7 +40,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if wanted == "default" or marker.kwargs.get("calendar", True) is False:
         return
     if wanted == "all" and metafunc.definition.get_closest_marker("browser") is not None:
-        names = list(clock.BROWSER_INSTANTS)  # each costs seconds; these keep every class (tests/clock.py)
+        names = list(clock.BROWSER_INSTANTS)  # each costs seconds; which five: tests/clock.py
     elif wanted in ("all", "every"):
         names = list(clock.INSTANTS)
     else:

@@ -53,12 +53,13 @@ def test_every_instant_runs_a_browser_test_at_each_instant_and_all_runs_the_othe
     assert len(seeded) == len(clock.INSTANTS)
 
 
-def test_the_browser_instants_keep_each_class_of_instant():
+def test_the_browser_instants_keep_the_week_start_late_evening_both_clock_changes_a_weekend_night_and_new_year():
     assert set(clock.BROWSER_INSTANTS) <= set(clock.INSTANTS)
     local = [clock.instant(name) for name in clock.BROWSER_INSTANTS]
-    # Inside opening hours on a weekday; late evening, the next day already in UTC; both clock changes
-    # (the UTC offset a day later differs: the change comes that night); a weekend day; the last day of the year.
-    assert any(t.weekday() < 5 and 9 <= t.hour < 17 for t in local)
+    # The start of the week inside opening hours (the week page is Monday-first); late evening, the
+    # next day already in UTC; both clock changes (the UTC offset a day later differs: the change comes
+    # that night); a weekend day; the last day of the year.
+    assert any(t.weekday() == 0 and 8 <= t.hour < 17 for t in local)
     assert any(t.astimezone(dt.UTC).date() > t.date() for t in local)
     changes = [t for t in local if t.utcoffset() != (t + dt.timedelta(days=1)).utcoffset()]
     assert sorted(t.month for t in changes) == [3, 11], changes
