@@ -294,6 +294,11 @@ def chart_context(
                 context["resume_elsewhere"] = resume_elsewhere(open_plan, staff)
                 if context["resume_elsewhere"]:
                     actions = [a for a in actions if a != PlanAdjustForm.RESUME]
+            if form is not None:
+                # Drawn again after a refusal: it offers what the chart offers now, not what the
+                # service refused (the posted choice shows as none chosen; its errors stay).
+                field = form.fields["action"]
+                field.choices = [choice for choice in field.choices if choice[0] in actions]  # type: ignore[attr-defined]
             context["adjust_form"] = form or PlanAdjustForm(
                 allowed=actions,
                 initial={

@@ -166,3 +166,29 @@ def test_the_chart_offers_no_resume_to_a_nurse_the_service_would_refuse_and_says
     page = _chart(client, both.user, plan, paused_at + dt.timedelta(days=1))
     assert "resume" in [value for value, _ in page.context["adjust_form"].fields["action"].choices]
     assert 'data-testid="resume-elsewhere"' not in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_refused_resume_draws_the_chart_again_without_offering_resume(client):
+    from django.urls import reverse
+
+    home, _uptown, _both, plan, paused_at = _paused_with_course_uptown()
+    nurse = StaffFactory(role=Role.NURSE, sites=[home.site], user=UserFactory(username="nurse_posting"))
+    page = _chart(client, nurse.user, plan, paused_at + dt.timedelta(days=1))
+    plan.refresh_from_db()
+    posted = {
+        "action": "resume",
+        "reason": "Recovered",
+        "from_date": RESUME_ON.isoformat(),
+        "version": plan.version,
+    }
+    with time_machine.travel(paused_at + dt.timedelta(days=1), tick=False):
+        refused = client.post(reverse("web:plan-adjust", args=[plan.pk]), posted)
+    assert refused.status_code == 400, refused.content
+    assert "someone who works at Uptown resumes the plan" in refused.content.decode().replace("&#x27;", "'")
+    offered = [value for value, _ in refused.context["adjust_form"].fields["action"].choices]
+    # What the chart offered the nurse before the post (here nothing: the form is not drawn).
+    assert "resume" not in offered and offered == [v for v, _ in page.context["adjust_form"].fields["action"].choices]
+    assert 'name="action"' not in refused.content.decode()
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.PAUSED
