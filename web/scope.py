@@ -15,7 +15,7 @@ from django.db.models import F, QuerySet
 from clinic.models import Site, StaffMember
 from clinic.permissions import scope_to_staff, site_ids, works_at
 from scheduling.models import Appointment, Phase, TreatmentPlan
-from scheduling.services.courses import induction_site
+from scheduling.services.courses import induction_site, induction_sites
 
 
 def staff_sites(staff: StaffMember) -> QuerySet[Site]:
@@ -58,7 +58,7 @@ def make_up_elsewhere(staff: StaffMember, plan: TreatmentPlan) -> Site | None:
     """The site of `plan`'s induction course when `staff` does not work there: its make-up is
     booked there, by a desk of that site (the make-up page offers `staff` none of its times and
     says `course_elsewhere`). None when the make-up is theirs to book, or the plan is not in its
-    induction. No query for staff of every site; one or two (courses.induction_site) otherwise."""
+    induction. No query for staff of every site; one (courses.induction_site) otherwise."""
     if plan.phase != Phase.INDUCTION or site_ids(staff) is None:
         return None
     course_site = induction_site(plan)
@@ -68,8 +68,9 @@ def make_up_elsewhere(staff: StaffMember, plan: TreatmentPlan) -> Site | None:
 def mark_make_up_elsewhere(appointments: Iterable[Appointment], staff: StaffMember) -> None:
     """Set `make_up_elsewhere` on each session marked "Course short" (web.common.mark_plan_attention)
     to the words that replace its "Book a make-up" link for `staff` who do not work at the course's
-    site ("" when the link serves them). None for staff of every site; else one query for all the
-    short courses listed, and make_up_elsewhere's own for each one with a session elsewhere."""
+    site ("" when the link serves them). No query for staff of every site; else at most three for
+    any number of short courses listed (their staff's sites, their sessions away from those, and
+    courses.induction_sites for the courses that have one)."""
     rows = list(appointments)
     for appointment in rows:
         appointment.make_up_elsewhere = ""  # type: ignore[attr-defined]
@@ -85,9 +86,7 @@ def mark_make_up_elsewhere(appointments: Iterable[Appointment], staff: StaffMemb
         .values_list("plan_id", flat=True)
         .distinct()
     )
-    said = {}
-    for plan_id in maybe_elsewhere:
-        site = make_up_elsewhere(staff, plans[plan_id])
-        said[plan_id] = course_elsewhere(site) if site is not None else ""
+    courses = induction_sites(plans[pk] for pk in maybe_elsewhere if plans[pk].phase == Phase.INDUCTION)
+    said = {pk: course_elsewhere(site) for pk, site in courses.items() if site.pk not in ids}
     for appointment in rows:
         appointment.make_up_elsewhere = said.get(appointment.plan_id, "")  # type: ignore[attr-defined]

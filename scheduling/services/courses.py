@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Case, Count, F, Q, Value, When
 
 from clinic.models import Site
 from clinic.permissions import require_works_at, works_at
@@ -759,16 +759,38 @@ def attention_when_course_whole(*, plan: TreatmentPlan, actor: AbstractBaseUser 
     return True
 
 
+# A round's sessions, those that stand first (the rest: cancelled, missed), each latest first.
+_STANDING_FIRST = (Case(When(status__in=INFUSION_STATUSES, then=Value(0)), default=Value(1)), "-starts_at")
+
+
 def induction_site(plan: TreatmentPlan) -> Site:
     """The site of the plan's current induction round, where its make-ups go: a course may be
     booked at another site than the plan's. The site of the round's latest standing session (of its
-    latest session when none stands); the plan's site before the round has any."""
-    sessions = plan.appointments.filter(phase=Phase.INDUCTION, induction_round=plan.induction_round)
+    latest session when none stands); the plan's site before the round has any. One query."""
     latest = (
-        sessions.filter(status__in=INFUSION_STATUSES).order_by("-starts_at").select_related("site").first()
-        or sessions.order_by("-starts_at").select_related("site").first()
+        plan.appointments.filter(phase=Phase.INDUCTION, induction_round=plan.induction_round)
+        .order_by(*_STANDING_FIRST)
+        .select_related("site")
+        .first()
     )
     return latest.site if latest is not None else plan.site
+
+
+def induction_sites(plans: Iterable[TreatmentPlan]) -> dict[int, Site]:
+    """induction_site for each of `plans`, by plan id, in one query for any number of plans (and
+    `plan.site` for a plan whose round has no session yet). The rounds' sessions are read in
+    induction_site's order and the first of each plan is kept: a round holds a handful, and SQLite
+    (the embedded default) has no DISTINCT ON."""
+    by_id = {plan.pk: plan for plan in plans}
+    sites: dict[int | None, Site] = {}
+    for appointment in (
+        Appointment.objects.filter(plan_id__in=by_id, phase=Phase.INDUCTION, induction_round=F("plan__induction_round"))
+        .order_by("plan_id", *_STANDING_FIRST)
+        .select_related("site")
+    ):
+        sites.setdefault(appointment.plan_id, appointment.site)
+    # Not sites.get(pk, plan.site): that reads plan.site (a query when not loaded) for every plan.
+    return {pk: sites[pk] if pk in sites else plan.site for pk, plan in by_id.items()}  # noqa: SIM401
 
 
 def induction_reflow_propose(*, plan: TreatmentPlan, missed: Appointment, now: dt.datetime) -> Proposal | NoFit | None:
