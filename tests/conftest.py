@@ -282,3 +282,72 @@ def site(db):
 def personas(db, site):
     """One user per role at `site`, and two patients with portal accounts."""
     return factories.make_personas(site)
+
+
+# Fixtures that mean a test commits (a live server's threads, other connections): such a test
+# cannot run inside a module's open transaction (built_once_per_module).
+TRANSACTIONAL_FIXTURES = frozenset({"transactional_db", "live_server", "django_db_reset_sequences"})
+
+
+def _commits(item: pytest.Item) -> bool:
+    mark = item.get_closest_marker("django_db")
+    return bool(TRANSACTIONAL_FIXTURES & set(getattr(item, "fixturenames", ()))) or bool(
+        mark is not None and mark.kwargs.get("transaction")
+    )
+
+
+def _uses_database(item: pytest.Item) -> bool:
+    return item.get_closest_marker("django_db") is not None or bool(
+        DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+    )
+
+
+def built_once_per_module(request: pytest.FixtureRequest, django_db_blocker, build, at):
+    """Django's setUpTestData for pytest: `build()` runs once per test module, at the instant `at`
+    (time-machine, not ticking), inside a transaction that is rolled back when the module is done.
+    Each test's own `db` transaction nests in it as a savepoint, so what a test writes is undone
+    before the next one, and the fixture that uses this hands each test a deep copy of what was
+    built (as setUpTestData's attributes are), so nothing a test changes in memory reaches another.
+
+    Yields None, and the caller builds for each test as before, in a module where that would not be
+    sound: one with a test that commits (a live server, threads: it cannot run inside the open
+    transaction), or one with a test that uses the database without this fixture (it would see the
+    built rows)."""
+    from django.db import transaction
+
+    name = request.fixturename
+    mine = [item for item in request.session.items if getattr(item, "module", None) is request.module]
+    shareable = not any(_commits(item) for item in mine) and all(
+        name in item.fixturenames for item in mine if _uses_database(item)
+    )
+    if not shareable:
+        yield None
+        return
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            with time_machine.travel(at, tick=False):
+                built = build()
+            yield built
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def api_world_built(request: pytest.FixtureRequest, django_db_setup, django_db_blocker):
+    """tests/api/conftest.py's world, built once for the module (built_once_per_module)."""
+    from tests.api.conftest import build_world
+    from tests.scheduling.conftest import NOW
+
+    yield from built_once_per_module(request, django_db_blocker, build_world, NOW)
+
+
+@pytest.fixture(scope="module")
+def web_built(request: pytest.FixtureRequest, django_db_setup, django_db_blocker):
+    """tests/web/conftest.py's clinic of the pages' tests, built once for the module (built_once_per_module)."""
+    from tests.scheduling.conftest import NOW
+    from tests.web.conftest import build_web
+
+    yield from built_once_per_module(request, django_db_blocker, build_web, NOW)

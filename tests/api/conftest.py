@@ -9,6 +9,7 @@ personas must get 404 on every site-2 object, the clinic-wide ones must see both
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import dataclass
 
@@ -195,8 +196,10 @@ def build_world(*, days: int = 40, two_sites: bool = False) -> World:
 
 
 @pytest.fixture
-def world(db, frozen) -> World:
-    return build_world()
+def world(api_world_built, db, frozen) -> World:
+    """The world, as built_once_per_module (tests/conftest.py) hands it: a deep copy of the module's
+    one build, or built for this test where the module cannot share one."""
+    return build_world() if api_world_built is None else copy.deepcopy(api_world_built)
 
 
 @pytest.fixture(scope="module")

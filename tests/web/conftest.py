@@ -10,6 +10,7 @@ Personas (what each may see on the web pages):
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import dataclass
 
@@ -53,7 +54,13 @@ def frozen():
 
 
 @pytest.fixture
-def web(db, frozen) -> Web:
+def web(web_built, db, frozen) -> Web:
+    """The clinic of the pages' tests, as built_once_per_module (tests/conftest.py) hands it: a deep
+    copy of the module's one build, or built for this test where the module cannot share one."""
+    return build_web() if web_built is None else copy.deepcopy(web_built)
+
+
+def build_web() -> Web:
     # The one nurse sets up both patients' sessions at the same minute (the pages' tests were
     # written before nurse work was modelled), so the site allows that.
     clinic = make_clinic(setups_per_nurse=3)
@@ -62,8 +69,8 @@ def web(db, frozen) -> Web:
     patient_b = make_patient(clinic, "patient_b", "Bob", "Baker")
     plan_a = clinic.plan(patient=patient_a)
     plan_b = clinic.plan(patient=patient_b)
-    sessions_a = course_book(plan=plan_a, actor=clinic.front_desk.user, now=frozen, start_date=START)
-    sessions_b = course_book(plan=plan_b, actor=clinic.front_desk.user, now=frozen, start_date=START)
+    sessions_a = course_book(plan=plan_a, actor=clinic.front_desk.user, now=NOW, start_date=START)
+    sessions_b = course_book(plan=plan_b, actor=clinic.front_desk.user, now=NOW, start_date=START)
     return Web(
         clinic=clinic,
         desk=clinic.front_desk,
