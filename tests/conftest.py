@@ -351,3 +351,11 @@ def web_built(request: pytest.FixtureRequest, django_db_setup, django_db_blocker
     from tests.web.conftest import build_web
 
     yield from built_once_per_module(request, django_db_blocker, build_web, NOW)
+
+
+@pytest.fixture(scope="module")
+def fhir_world_built(request: pytest.FixtureRequest, django_db_setup, django_db_blocker):
+    """tests/interop/fhir_support.py's world, built once for the module (built_once_per_module)."""
+    from tests.interop.fhir_support import NOW, build_world
+
+    yield from built_once_per_module(request, django_db_blocker, build_world, NOW)

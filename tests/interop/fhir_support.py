@@ -8,6 +8,7 @@ Personas and what they may reach through /fhir/R4/:
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -73,8 +74,10 @@ def frozen():
 
 
 @pytest.fixture
-def world(db, frozen) -> FHIRWorld:
-    return build_world()
+def world(fhir_world_built, db, frozen) -> FHIRWorld:
+    """The FHIR tests' world, as built_once_per_module (tests/conftest.py) hands it: a deep copy of
+    the module's one build, or built for this test where the module cannot share one."""
+    return build_world() if fhir_world_built is None else copy.deepcopy(fhir_world_built)
 
 
 def parse(response):
