@@ -13,6 +13,7 @@ import os
 import time
 from urllib.parse import urlparse
 
+import factory.random
 import psycopg2
 import pytest
 import redis
@@ -152,6 +153,15 @@ def empty_own_cache_keys() -> None:
             client.delete(*stale)
     else:
         cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _factory_draws_seeded_by_the_test(request: pytest.FixtureRequest) -> None:
+    """The names and other values factory_boy draws through Faker come from a seed of the test's
+    own id: the same on every run and on any xdist worker, whatever ran before. A clash (a staff
+    member drawn as "Zimmerman" in a test that looks for the patient "Zimmer") fails every run, not
+    one run in a thousand."""
+    factory.random.reseed_random(request.node.nodeid)
 
 
 @pytest.fixture(autouse=True)
@@ -323,6 +333,7 @@ def built_once_per_module(request: pytest.FixtureRequest, django_db_blocker, bui
     if not shareable:
         yield None
         return
+    factory.random.reseed_random(request.module.__name__)  # as each test's draws (above)
     with django_db_blocker.unblock():
         outer = transaction.atomic()
         outer.__enter__()
