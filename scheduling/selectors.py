@@ -1422,8 +1422,15 @@ class ResumeDays:
 
 def resume_days(plan: TreatmentPlan, *, phase: str | None = None) -> ResumeDays:
     """How far from its last session held the paused plan may resume, spaced as `phase` (the plan's
-    own by default; maintenance for a resume that enters it)."""
-    last = plan.appointments.filter(status=AppointmentStatus.COMPLETED).order_by("-starts_at").only("starts_at").first()
+    own by default; maintenance for a resume that enters it). The last session's day is the one it
+    was held on at its own site: a course may be booked at a site in another zone than the plan's."""
+    last = (
+        plan.appointments.filter(status=AppointmentStatus.COMPLETED)
+        .order_by("-starts_at")
+        .select_related("site")
+        .only("starts_at", "site__time_zone")
+        .first()
+    )
     if (phase or plan.phase) == Phase.MAINTENANCE:
         rule = maintenance_rule(plan)
         min_days, rhythm = rule.min_days, rule.interval_days
@@ -1432,7 +1439,7 @@ def resume_days(plan: TreatmentPlan, *, phase: str | None = None) -> ResumeDays:
         rhythm = min_days
     if last is None:
         return ResumeDays(last_held=None, earliest=None, min_days=min_days, suggested=None)
-    day = last.starts_at.astimezone(plan.site.zone).date()
+    day = last.starts_at.astimezone(last.site.zone).date()
     return ResumeDays(
         last_held=day,
         earliest=day + dt.timedelta(days=min_days),
