@@ -94,21 +94,27 @@ class PlanAdjustForm(RefusesControlCharacters, forms.Form):
     def __init__(self, *args, allowed: list[str] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if allowed is not None:
-            self.fields["action"].choices = [c for c in self.ACTIONS if c[0] in allowed]
-            # Each role sees only the fields of the changes it may make.
-            if self.INTERVAL not in allowed:
-                del self.fields["interval_days"]
-            if self.REVIEW not in allowed:
-                del self.fields["review_date"]
-            restarts = [a for a in (self.RESUME, self.NEW_INDUCTION) if a in allowed]
-            if not restarts:
-                del self.fields["from_date"]
-            elif restarts == [self.RESUME]:
-                self.fields["from_date"].label = "Resume from"
-                self.fields["from_date"].help_text = "The first possible day of the next session."
-            elif restarts == [self.NEW_INDUCTION]:
-                self.fields["from_date"].label = "Restart from"
-                self.fields["from_date"].help_text = "The first possible day of the new induction."
+            self.offer_only(allowed)
+
+    def offer_only(self, allowed: list[str]) -> None:
+        """Offer only the changes in `allowed`, and only their fields: each role sees the changes it
+        may make. Also for a form drawn again after a refusal, with what the chart offers now."""
+        self.fields["action"].choices = [c for c in self.ACTIONS if c[0] in allowed]
+        if self.INTERVAL not in allowed:
+            self.fields.pop("interval_days", None)
+        if self.REVIEW not in allowed:
+            self.fields.pop("review_date", None)
+        restarts = [a for a in (self.RESUME, self.NEW_INDUCTION) if a in allowed]
+        if "from_date" not in self.fields:
+            return
+        if not restarts:
+            del self.fields["from_date"]
+        elif restarts == [self.RESUME]:
+            self.fields["from_date"].label = "Resume from"
+            self.fields["from_date"].help_text = "The first possible day of the next session."
+        elif restarts == [self.NEW_INDUCTION]:
+            self.fields["from_date"].label = "Restart from"
+            self.fields["from_date"].help_text = "The first possible day of the new induction."
 
     def clean(self) -> dict:
         data = super().clean()

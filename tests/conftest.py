@@ -9,6 +9,7 @@ Personas (each with what it may see):
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from urllib.parse import urlparse
@@ -167,8 +168,13 @@ def _factory_draws_seeded_by_the_test(request: pytest.FixtureRequest) -> None:
 @pytest.fixture(autouse=True)
 def _own_cache_keys_emptied():
     """Before each test, this process's cache keys are gone: a counter such as the bad-token
-    throttle must not carry from one test into the next."""
+    throttle must not carry from one test into the next. So is the SIU feed's map of sites to
+    receivers, which a test's rows (rolled back, their ids seen again in a module's shared world)
+    could otherwise leave behind (interop.siu.outbox)."""
+    from interop.siu.outbox import forget_receivers
+
     empty_own_cache_keys()
+    forget_receivers()
 
 
 # What a test asks for when it uses the database (the `django_db` mark asks through pytest-django's
@@ -296,19 +302,28 @@ def personas(db, site):
 
 # Fixtures that mean a test commits (a live server's threads, other connections): such a test
 # cannot run inside a module's open transaction (built_once_per_module).
-TRANSACTIONAL_FIXTURES = frozenset({"transactional_db", "live_server", "django_db_reset_sequences"})
+TRANSACTIONAL_FIXTURES = frozenset(
+    {"transactional_db", "live_server", "django_db_reset_sequences", "django_db_serialized_rollback"}
+)
 
 
 def _commits(item: pytest.Item) -> bool:
+    """pytest-django's own rule: `transaction=True` or `reset_sequences=True` makes the test a
+    TransactionTestCase (it flushes the tables, which the module's open transaction cannot)."""
     mark = item.get_closest_marker("django_db")
+    kwargs = mark.kwargs if mark is not None else {}
     return bool(TRANSACTIONAL_FIXTURES & set(getattr(item, "fixturenames", ()))) or bool(
-        mark is not None and mark.kwargs.get("transaction")
+        kwargs.get("transaction") or kwargs.get("reset_sequences")
     )
 
 
 def _uses_database(item: pytest.Item) -> bool:
-    return item.get_closest_marker("django_db") is not None or bool(
-        DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+    from pytest_django.django_compat import is_django_unittest
+
+    return (
+        is_django_unittest(item)  # a Django TestCase class: its own transactions and connection handling
+        or item.get_closest_marker("django_db") is not None
+        or bool(DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())))
     )
 
 
@@ -317,12 +332,14 @@ def built_once_per_module(request: pytest.FixtureRequest, django_db_blocker, bui
     (time-machine, not ticking), inside a transaction that is rolled back when the module is done.
     Each test's own `db` transaction nests in it as a savepoint, so what a test writes is undone
     before the next one, and the fixture that uses this hands each test a deep copy of what was
-    built (as setUpTestData's attributes are), so nothing a test changes in memory reaches another.
+    built (`built_for_the_test`, as setUpTestData's attributes are), so nothing a test changes in
+    memory reaches another.
 
-    Yields None, and the caller builds for each test as before, in a module where that would not be
-    sound: one with a test that commits (a live server, threads: it cannot run inside the open
-    transaction), or one with a test that uses the database without this fixture (it would see the
-    built rows)."""
+    Yields None, and `built_for_the_test` builds for each test as before, in a module where sharing
+    would not be sound: one with a test that commits (a live server, threads: it cannot run inside
+    the open transaction), or one with a test that uses the database without this fixture (it
+    would see the built rows). Either way the build draws its names from a seed of the module's
+    name, so a test gets the same world whichever tests were selected with it."""
     from django.db import transaction
 
     name = request.fixturename
@@ -333,17 +350,36 @@ def built_once_per_module(request: pytest.FixtureRequest, django_db_blocker, bui
     if not shareable:
         yield None
         return
-    factory.random.reseed_random(request.module.__name__)  # as each test's draws (above)
+    factory.random.reseed_random(request.module.__name__)
     with django_db_blocker.unblock():
         outer = transaction.atomic()
         outer.__enter__()
         try:
             with time_machine.travel(at, tick=False):
                 built = build()
-            yield built
-        finally:
+        except BaseException:
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
+            raise
+    # The database stays blocked between the tests, as without this: only a test's own fixtures open it.
+    try:
+        yield built
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+def built_for_the_test(request: pytest.FixtureRequest, built, build):
+    """What a module's `built_once_per_module` fixture gives one test: a deep copy of the module's
+    build, or (where the module cannot share one) `build()` for this test, with the same names: drawn
+    from the module's seed, and the test's own draws after it from the test's (as in a shared module)."""
+    if built is not None:
+        return copy.deepcopy(built)
+    factory.random.reseed_random(request.module.__name__)
+    made = build()
+    factory.random.reseed_random(request.node.nodeid)
+    return made
 
 
 @pytest.fixture(scope="module")

@@ -295,10 +295,9 @@ def chart_context(
                 if context["resume_elsewhere"]:
                     actions = [a for a in actions if a != PlanAdjustForm.RESUME]
             if form is not None:
-                # Drawn again after a refusal: it offers what the chart offers now, not what the
-                # service refused (the posted choice shows as none chosen; its errors stay).
-                field = form.fields["action"]
-                field.choices = [choice for choice in field.choices if choice[0] in actions]  # type: ignore[attr-defined]
+                # Drawn again after a refusal: it offers what the chart offers now, and those changes'
+                # fields, not what the service refused (the posted choice shows as none chosen).
+                form.offer_only(actions)
             context["adjust_form"] = form or PlanAdjustForm(
                 allowed=actions,
                 initial={

@@ -759,8 +759,9 @@ def attention_when_course_whole(*, plan: TreatmentPlan, actor: AbstractBaseUser 
     return True
 
 
-# A round's sessions, those that stand first (the rest: cancelled, missed), each latest first.
-_STANDING_FIRST = (Case(When(status__in=INFUSION_STATUSES, then=Value(0)), default=Value(1)), "-starts_at")
+# A round's sessions, those that stand first (the rest: cancelled, missed), each latest first (of
+# two at one time, the later booked: one order for induction_site's first row and induction_sites').
+_STANDING_FIRST = (Case(When(status__in=INFUSION_STATUSES, then=Value(0)), default=Value(1)), "-starts_at", "-pk")
 
 
 def induction_site(plan: TreatmentPlan) -> Site:
@@ -777,10 +778,10 @@ def induction_site(plan: TreatmentPlan) -> Site:
 
 
 def induction_sites(plans: Iterable[TreatmentPlan]) -> dict[int, Site]:
-    """induction_site for each of `plans`, by plan id, in one query for any number of plans (and
-    `plan.site` for a plan whose round has no session yet). The rounds' sessions are read in
-    induction_site's order and the first of each plan is kept: a round holds a handful, and SQLite
-    (the embedded default) has no DISTINCT ON."""
+    """induction_site for each of `plans`, by plan id, in one query for any number of plans (and one
+    more for the sites of plans whose round has no session yet, unless loaded with them). The
+    rounds' sessions are read in induction_site's order and the first of each plan is kept: a round
+    holds a handful, and SQLite (the embedded default) has no DISTINCT ON."""
     by_id = {plan.pk: plan for plan in plans}
     sites: dict[int | None, Site] = {}
     for appointment in (
@@ -789,8 +790,12 @@ def induction_sites(plans: Iterable[TreatmentPlan]) -> dict[int, Site]:
         .select_related("site")
     ):
         sites.setdefault(appointment.plan_id, appointment.site)
-    # Not sites.get(pk, plan.site): that reads plan.site (a query when not loaded) for every plan.
-    return {pk: sites[pk] if pk in sites else plan.site for pk, plan in by_id.items()}  # noqa: SIM401
+    unbooked = [plan for pk, plan in by_id.items() if pk not in sites]
+    unloaded = {plan.site_id for plan in unbooked if not TreatmentPlan.site.is_cached(plan)}
+    own = Site.objects.in_bulk(unloaded) if unloaded else {}
+    for plan in unbooked:
+        sites[plan.pk] = own.get(plan.site_id) or plan.site  # loaded with the plan when not in `own`
+    return {pk: sites[pk] for pk in by_id}
 
 
 def induction_reflow_propose(*, plan: TreatmentPlan, missed: Appointment, now: dt.datetime) -> Proposal | NoFit | None:

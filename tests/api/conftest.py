@@ -9,10 +9,10 @@ personas must get 404 on every site-2 object, the clinic-wide ones must see both
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from dataclasses import dataclass
 
+import factory.random
 import pytest
 import time_machine
 from django.db import transaction
@@ -27,6 +27,7 @@ from patients.models import Contraindication, Evaluation, PatientFlag
 from scheduling.models import Appointment, AppointmentStatus, Reminder, TreatmentPlan
 from scheduling.services import appointment_book, course_book
 from tests.clinical_helpers import record_session_for_completion
+from tests.conftest import built_for_the_test
 from tests.factories import (
     AppointmentFactory,
     ChairFactory,
@@ -196,10 +197,10 @@ def build_world(*, days: int = 40, two_sites: bool = False) -> World:
 
 
 @pytest.fixture
-def world(api_world_built, db, frozen) -> World:
+def world(request, api_world_built, db, frozen) -> World:
     """The world, as built_once_per_module (tests/conftest.py) hands it: a deep copy of the module's
     one build, or built for this test where the module cannot share one."""
-    return build_world() if api_world_built is None else copy.deepcopy(api_world_built)
+    return built_for_the_test(request, api_world_built, build_world)
 
 
 @pytest.fixture(scope="module")
@@ -208,6 +209,7 @@ def module_world(django_db_setup, django_db_blocker):
 
     Each test's own `db` transaction nests in it as a savepoint, so whatever a test writes is
     undone before the next one while the world itself is built only once."""
+    factory.random.reseed_random(f"{__name__}.module_world")  # its names whatever ran before
     with django_db_blocker.unblock():
         outer = transaction.atomic()
         outer.__enter__()

@@ -8,7 +8,6 @@ Personas and what they may reach through /fhir/R4/:
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from knox.models import AuthToken
 
 from clinic.models import Role
+from tests.conftest import built_for_the_test
 from tests.factories import PatientFactory, StaffFactory, UserFactory
 from tests.scheduling.conftest import NOW, START, Clinic, make_clinic
 
@@ -74,10 +74,10 @@ def frozen():
 
 
 @pytest.fixture
-def world(fhir_world_built, db, frozen) -> FHIRWorld:
+def world(request, fhir_world_built, db, frozen) -> FHIRWorld:
     """The FHIR tests' world, as built_once_per_module (tests/conftest.py) hands it: a deep copy of
     the module's one build, or built for this test where the module cannot share one."""
-    return build_world() if fhir_world_built is None else copy.deepcopy(fhir_world_built)
+    return built_for_the_test(request, fhir_world_built, build_world)
 
 
 def parse(response):

@@ -169,12 +169,13 @@ def test_the_chart_offers_no_resume_to_a_nurse_the_service_would_refuse_and_says
 
 
 @pytest.mark.django_db
-def test_a_refused_resume_draws_the_chart_again_without_offering_resume(client):
+@pytest.mark.parametrize("role", [Role.NURSE, Role.PRESCRIBER])
+def test_a_refused_resume_draws_the_chart_again_without_offering_resume(client, role):
     from django.urls import reverse
 
     home, _uptown, _both, plan, paused_at = _paused_with_course_uptown()
-    nurse = StaffFactory(role=Role.NURSE, sites=[home.site], user=UserFactory(username="nurse_posting"))
-    page = _chart(client, nurse.user, plan, paused_at + dt.timedelta(days=1))
+    clinician = StaffFactory(role=role, sites=[home.site], user=UserFactory(username="home_only"))
+    page = _chart(client, clinician.user, plan, paused_at + dt.timedelta(days=1))
     plan.refresh_from_db()
     posted = {
         "action": "resume",
@@ -186,9 +187,15 @@ def test_a_refused_resume_draws_the_chart_again_without_offering_resume(client):
         refused = client.post(reverse("web:plan-adjust", args=[plan.pk]), posted)
     assert refused.status_code == 400, refused.content
     assert "someone who works at Uptown resumes the plan" in refused.content.decode().replace("&#x27;", "'")
-    offered = [value for value, _ in refused.context["adjust_form"].fields["action"].choices]
-    # What the chart offered the nurse before the post (here nothing: the form is not drawn).
-    assert "resume" not in offered and offered == [v for v, _ in page.context["adjust_form"].fields["action"].choices]
-    assert 'name="action"' not in refused.content.decode()
+    drawn, again = page.context["adjust_form"], refused.context["adjust_form"]
+    offered = [value for value, _ in again.fields["action"].choices]
+    # What the chart offered before the post: the nurse nothing (no form is drawn), the prescriber
+    # the plan's other changes; and only those changes' fields (no "Resume from" without a resume).
+    assert "resume" not in offered and offered == [v for v, _ in drawn.fields["action"].choices]
+    assert list(again.fields) == list(drawn.fields)
+    if role == Role.NURSE:
+        assert 'name="action"' not in refused.content.decode()
+    else:
+        assert offered and "Resume from" not in refused.content.decode()
     plan.refresh_from_db()
     assert plan.status == PlanStatus.PAUSED

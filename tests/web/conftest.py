@@ -10,7 +10,6 @@ Personas (what each may see on the web pages):
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ from clinic.models import Role, StaffMember
 from patients.models import Patient
 from scheduling.models import Appointment, TreatmentPlan
 from scheduling.services import appointment_cancel, course_book
+from tests.conftest import built_for_the_test
 from tests.factories import PASSWORD, PatientFactory, StaffFactory, UserFactory
 from tests.scheduling.conftest import NOW, START, Clinic, make_clinic
 
@@ -54,10 +54,10 @@ def frozen():
 
 
 @pytest.fixture
-def web(web_built, db, frozen) -> Web:
+def web(request, web_built, db, frozen) -> Web:
     """The clinic of the pages' tests, as built_once_per_module (tests/conftest.py) hands it: a deep
     copy of the module's one build, or built for this test where the module cannot share one."""
-    return build_web() if web_built is None else copy.deepcopy(web_built)
+    return built_for_the_test(request, web_built, build_web)
 
 
 def build_web() -> Web:

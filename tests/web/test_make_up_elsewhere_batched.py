@@ -104,3 +104,19 @@ def test_induction_sites_agrees_with_induction_site_for_each_plan_in_one_query(s
     assert found == {plan.pk: induction_site(plan) for plan in plans}
     assert [found[p.pk] for p in plans if p.pk not in (nothing_booked.pk, all_cancelled.pk)] == [east, east]
     assert found[nothing_booked.pk] == home and found[all_cancelled.pk] == east
+
+
+def test_two_sessions_at_one_time_give_the_same_site_both_ways_and_unbooked_plans_one_query(sites):
+    home, east, home_chair, east_chair = sites
+    tied = PlanFactory(patient__home_site=home)
+    _session(tied, home_chair, 1, status=AppointmentStatus.CANCELLED)
+    _session(tied, east_chair, 1, status=AppointmentStatus.CANCELLED)  # the same time, booked later
+    unbooked = [PlanFactory(patient__home_site=home) for _ in range(3)]
+    plans = list(type(tied).objects.filter(pk__in=[tied.pk, *(p.pk for p in unbooked)]))  # sites not loaded
+
+    with CaptureQueriesContext(connection) as queries:
+        found = induction_sites(plans)
+
+    assert len(queries) == 2  # the rounds' sessions, and the sites of the plans with none
+    assert found == {plan.pk: induction_site(plan) for plan in plans}
+    assert found[tied.pk] == east and all(found[p.pk] == home for p in unbooked)
