@@ -70,7 +70,8 @@ def mark_make_up_elsewhere(appointments: Iterable[Appointment], staff: StaffMemb
     to the words that replace its "Book a make-up" link for `staff` who do not work at the course's
     site ("" when the link serves them). No query for staff of every site; else at most three for
     any number of short courses listed (their staff's sites, their sessions away from those, and
-    courses.induction_sites for the courses that have one)."""
+    courses.induction_sites for the courses that have one), and a fourth for the sites of plans whose
+    round has no session left when they were not loaded with them."""
     rows = list(appointments)
     for appointment in rows:
         appointment.make_up_elsewhere = ""  # type: ignore[attr-defined]
