@@ -438,15 +438,13 @@ def _does_not_fit(
                 "chair": s.chair_id,
                 "nurse": s.nurse_id,
                 "site": alternative_site,
-                # Why the alternative's site's policy chose the time, as a proposal's session says it
-                # (its time and chair, then the reasons), and the reasons alone (`because`).
-                "why": str(why) if why else "",
-                "because": why.because if why else "",
+                # Why the alternative's site's policy chose the time, as a proposal's session says it.
+                "why": why,
             }
             for index, (s, why) in enumerate(
                 zip(
                     alternative.proposal.slots,
-                    alternative.proposal.whys or [None] * len(alternative.proposal.slots),
+                    alternative.proposal.reasons or [""] * len(alternative.proposal.slots),
                     strict=True,
                 )
             )
