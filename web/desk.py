@@ -657,9 +657,10 @@ def _alternative_rows(found: list[dict[str, Any]], *, plan: TreatmentPlan) -> li
                 "first_day": local_day(first, site.zone),
                 "zone_name": first.astimezone(site.zone).tzname() if site.time_zone != plan.site.time_zone else "",
                 "starts": [_instant(session["starts_at"]) for session in alt["sessions"]],
-                # Why the site's placement policy chose the first session's time (each session has its
-                # why: "Propose this" shows them all).
-                "why": alt["sessions"][0].get("why", "") if alt["sessions"] else "",
+                # Why the site's placement policy chose the first session's time: the reasons alone,
+                # as the line already gives the day and time (each session has its why: "Propose
+                # this" shows them all).
+                "why": alt["sessions"][0].get("because", "") if alt["sessions"] else "",
             }
         )
     for site_id, site in sites.items():

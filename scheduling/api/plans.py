@@ -245,7 +245,15 @@ class ProposedSessionSerializer(api_fields.StrictSerializer):
         required=False,
         allow_blank=True,
         max_length=500,
-        help_text="Why the site's placement policy chose this time, in words (answers only; ignored on input).",
+        help_text="Why the site's placement policy chose this time, in words: the session's time and chair, then "
+        "the reasons (answers only; ignored on input).",
+    )
+    because = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="The reasons of `why` alone, for a line that already names the time (answers only; ignored on "
+        "input).",
     )
 
 

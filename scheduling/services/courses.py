@@ -85,8 +85,10 @@ class ProposedSession:
     chair_id: int
     nurse_id: int
     site_id: int
-    # Why the placement policy chose this time, in words (empty for sessions a client sent).
+    # Why the placement policy chose this time, in words: its time and chair, then the reasons
+    # (empty for sessions a client sent); `because`, the reasons alone, for a line that names the time.
     why: str = ""
+    because: str = ""
 
     @property
     def slot(self) -> Slot:
@@ -109,6 +111,7 @@ class ProposedSession:
             nurse_id=session["nurse"],
             site_id=session["site"],
             why=session.get("why", ""),
+            because=session.get("because", ""),
         )
 
 
@@ -159,7 +162,7 @@ def _kept_apart(busy: list[Span], *, plan: TreatmentPlan, zone: ZoneInfo) -> lis
 
 
 def _as_sessions(proposal: Proposal, site: Site, phase: str, first_sequence: int) -> list[ProposedSession]:
-    reasons = proposal.reasons or [""] * len(proposal.slots)
+    whys = proposal.whys or [Why(at="", because="")] * len(proposal.slots)
     return [
         ProposedSession(
             sequence=first_sequence + index,
@@ -169,9 +172,10 @@ def _as_sessions(proposal: Proposal, site: Site, phase: str, first_sequence: int
             chair_id=slot.chair_id,
             nurse_id=slot.nurse_id,
             site_id=site.pk,
-            why=why,
+            why=str(why) if why.because else "",
+            because=why.because,
         )
-        for index, (slot, why) in enumerate(zip(proposal.slots, reasons, strict=True))
+        for index, (slot, why) in enumerate(zip(proposal.slots, whys, strict=True))
     ]
 
 
@@ -438,13 +442,15 @@ def _does_not_fit(
                 "chair": s.chair_id,
                 "nurse": s.nurse_id,
                 "site": alternative_site,
-                # Why the alternative's site's policy chose the time, as a proposal's session says it.
-                "why": why,
+                # Why the alternative's site's policy chose the time, as a proposal's session says it
+                # (its time and chair, then the reasons), and the reasons alone (`because`).
+                "why": str(why) if why.because else "",
+                "because": why.because,
             }
             for index, (s, why) in enumerate(
                 zip(
                     alternative.proposal.slots,
-                    alternative.proposal.reasons or [""] * len(alternative.proposal.slots),
+                    alternative.proposal.whys or [Why(at="", because="")] * len(alternative.proposal.slots),
                     strict=True,
                 )
             )

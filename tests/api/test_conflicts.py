@@ -77,8 +77,9 @@ def test_alternatives_have_the_proposal_shape_and_book_as_returned(world):
     first = alternatives[0]
     assert set(first) >= {"label", "site", "sessions"}
     session = first["sessions"][0]
-    assert set(session) == {"sequence", "phase", "starts_at", "ends_at", "chair", "nurse", "site", "why"}
+    assert set(session) == {"sequence", "phase", "starts_at", "ends_at", "chair", "nurse", "site", "why", "because"}
     assert session["why"]  # why the site's policy chose the time, as a proposal's session says it
+    assert session["why"].endswith(f": {session['because']}")  # and the reasons alone
     assert session["starts_at"].endswith("Z") and session["ends_at"].endswith("Z")
     assert session["site"] == first["site"] == world.site.pk
     assert proposal.status_code == 409  # nothing changed between the two calls
@@ -94,6 +95,9 @@ def test_a_proposal_books_as_returned_and_its_sequence_and_phase_are_honoured(wo
     proposal = client.post(f"{V1}/plans/{plan.pk}/propose-course/", {"start_date": "2026-03-09"}, format="json")
     assert proposal.status_code == 200, proposal.content[:300]
     sessions = proposal.json()["sessions"]
+    # The shape of an alternative's sessions (above): the why, and its reasons alone.
+    assert set(sessions[0]) == {"sequence", "phase", "starts_at", "ends_at", "chair", "nurse", "site", "why", "because"}
+    assert all(s["why"].endswith(f": {s['because']}") for s in sessions if s["because"]), sessions
     booked = client.post(f"{V1}/plans/{plan.pk}/book-course/", {"sessions": sessions}, format="json")
     assert booked.status_code == 201, booked.content[:500]
     rows = Appointment.objects.filter(plan=plan).order_by("starts_at")

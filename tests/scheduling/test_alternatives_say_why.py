@@ -47,6 +47,8 @@ def test_each_session_of_a_nearest_course_says_why_its_time_was_chosen(policy):
         assert kept.why == session["why"]
         local = f"{kept.starts_at.astimezone(clinic.site.zone):%a %-d %b %Y %H:%M}"
         assert session["why"].startswith(local), session
+        # and `because` gives the reasons alone, as the why ends.
+        assert session["because"] and session["why"].endswith(f": {session['because']}"), session
 
 
 @pytest.mark.django_db
