@@ -94,6 +94,23 @@ class ProposedSession:
     def slot(self) -> Slot:
         return Slot(self.starts_at, self.ends_at, self.chair_id, self.nurse_id)
 
+    def as_alternative(self) -> dict[str, Any]:
+        """The session as an alternative a refusal offers (`CourseDoesNotFit.details["alternatives"]`):
+        the fields and formats of a proposal's sessions in the API, so a client books one as it is."""
+        return {
+            "sequence": self.sequence,
+            "phase": self.phase,
+            "starts_at": _utc(self.starts_at),
+            "ends_at": _utc(self.ends_at),
+            "chair": self.chair_id,
+            "nurse": self.nurse_id,
+            "site": self.site_id,
+            # Why the site's policy chose the time: its time and chair, then the reasons; and the
+            # reasons alone (`because`).
+            "why": self.why,
+            "because": self.because,
+        }
+
     @classmethod
     def from_alternative(cls, session: dict[str, Any]) -> ProposedSession:
         """One session of an alternative a refusal offers (`CourseDoesNotFit.details["alternatives"]`,
@@ -431,28 +448,11 @@ def _does_not_fit(
 
     alternatives = []
     for alternative in find_alternatives(attempts, limit=3, label=by_first_day):
-        # The same fields and formats as a proposal's sessions, so a client books one as it is.
         alternative_site = site_of_label[alternative.asked_as].pk
         sessions = [
-            {
-                "sequence": index + 1,
-                "phase": Phase.INDUCTION.value,
-                "starts_at": _utc(s.start),
-                "ends_at": _utc(s.end),
-                "chair": s.chair_id,
-                "nurse": s.nurse_id,
-                "site": alternative_site,
-                # Why the alternative's site's policy chose the time, as a proposal's session says it
-                # (its time and chair, then the reasons), and the reasons alone (`because`).
-                "why": str(why) if why.because else "",
-                "because": why.because,
-            }
-            for index, (s, why) in enumerate(
-                zip(
-                    alternative.proposal.slots,
-                    alternative.proposal.whys or [Why(at="", because="")] * len(alternative.proposal.slots),
-                    strict=True,
-                )
+            session.as_alternative()
+            for session in _as_sessions(
+                alternative.proposal, site_of_label[alternative.asked_as], Phase.INDUCTION.value, 1
             )
         ]
         alternatives.append(
