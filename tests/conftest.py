@@ -34,29 +34,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def instants_for(config: pytest.Config, node: pytest.Item | pytest.Function) -> list[str]:
+    """The instants a test marked `clock` runs at in this run, in order; none when it runs once, at the
+    default instant (the default run, or `calendar=False`)."""
+    marker = node.get_closest_marker("clock")
+    wanted = config.getoption("--clock-instants")
+    if marker is None or wanted == "default" or marker.kwargs.get("calendar", True) is False:
+        return []
+    if wanted == "all" and node.get_closest_marker("browser") is not None:
+        return list(clock.BROWSER_INSTANTS)  # each costs seconds; which five: tests/clock.py
+    if wanted in ("all", "every"):
+        return list(clock.INSTANTS)
+    return [name.strip() for name in wanted.split(",")]
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    marker = metafunc.definition.get_closest_marker("clock")
-    if marker is None:
+    names = instants_for(metafunc.config, metafunc.definition)
+    if not names:
         return
-    wanted = metafunc.config.getoption("--clock-instants")
-    if wanted == "default" or marker.kwargs.get("calendar", True) is False:
-        return
-    if wanted == "all" and metafunc.definition.get_closest_marker("browser") is not None:
-        names = list(clock.BROWSER_INSTANTS)  # each costs seconds; which five: tests/clock.py
-    elif wanted in ("all", "every"):
-        names = list(clock.INSTANTS)
-    else:
-        names = [name.strip() for name in wanted.split(",")]
     unknown = [name for name in names if name not in clock.INSTANTS]
     if unknown:
         raise pytest.UsageError(f"--clock-instants: unknown instant(s) {unknown}; known: {list(clock.INSTANTS)}")
     metafunc.parametrize("clock_instant_name", names, indirect=True, ids=[f"at-{name}" for name in names])
-    _first_instant[metafunc.definition.nodeid] = names[0]
-
-
-# The first of the instants each `clock` test runs at in this run (by the test function's node id):
-# a browser test runs at fewer than the others.
-_first_instant: dict[str, str] = {}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -88,9 +87,8 @@ def _clock_set_for_clock_tests(request: pytest.FixtureRequest, clock_instant_nam
 
     moment = clock.instant(clock_instant_name, marker.kwargs.get("zone", clock.DEFAULT_ZONE))
     # A test that runs at one instant only (calendar=False, or the default run) is at its first.
-    at_each_instant = "clock_instant_name" in getattr(getattr(request.node, "callspec", None), "params", {})
-    first = _first_instant.get(f"{request.node.parent.nodeid}::{request.node.originalname}")
-    clock.at_first_instant = not at_each_instant or clock_instant_name == first
+    instants = instants_for(request.config, request.node)
+    clock.at_first_instant = not instants or clock_instant_name == instants[0]
     try:
         with (
             override_settings(SESSION_EXPIRE_AT_BROWSER_CLOSE=True, CSRF_COOKIE_AGE=None),

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests import clock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,3 +67,16 @@ def test_the_browser_instants_keep_the_week_start_late_evening_both_clock_change
     assert sorted(t.month for t in changes) == [3, 11], changes
     assert any(t.weekday() >= 5 for t in local)
     assert any((t.month, t.day) == (12, 31) for t in local)
+
+
+@pytest.mark.clock
+def test_a_clock_test_is_at_its_first_instant_only_at_the_first_one_it_runs_at(request, clock_instant_name):
+    """A browser test saves its screenshots at its first instant only (tests/web/test_browser.py, shoot)."""
+    wanted = request.config.getoption("--clock-instants")
+    if wanted == "default":
+        expected = True  # one run, at the default instant
+    elif wanted in ("all", "every"):
+        expected = clock_instant_name == next(iter(clock.INSTANTS))
+    else:
+        expected = clock_instant_name == wanted.split(",")[0].strip()
+    assert clock.at_first_instant is expected
