@@ -101,7 +101,7 @@ def test_missing_chromium_is_installed_from_debian_when_root(monkeypatch, dev):
     dev.ensure_chromium({})
     assert machine.commands == [
         ["/usr/bin/apt-get", "update", "-q"],
-        ["/usr/bin/apt-get", "install", "-y", "-q", "chromium", "chromium-driver"],
+        ["/usr/bin/apt-get", "install", "-y", "-q", "chromium-headless-shell"],
     ]
 
 

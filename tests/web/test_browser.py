@@ -1,5 +1,5 @@
-"""Real-browser journeys: Debian's Chromium driven by Playwright against the
-live server. The server runs on real time, so the data here is built around
+"""Real-browser journeys: Debian's Chromium (its headless shell) driven by Playwright
+against the live server. The server runs on real time, so the data here is built around
 timezone.now(), not the frozen clinic dates the other tests use.
 
 Each journey saves screenshots of the pages it visits to $SCREENSHOT_DIR
@@ -37,7 +37,7 @@ from tests.scheduling.conftest import add_shifts
 
 pytestmark = [pytest.mark.browser, pytest.mark.clock(zone="America/New_York"), pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium-headless-shell")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -58,7 +58,7 @@ def browser_type_launch_args(browser_type_launch_args):
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         pytest.fail(
             f"Chromium is not installed at {CHROMIUM}. Install Debian's build with: "
-            "apt-get update && apt-get install -y chromium chromium-driver",
+            "apt-get update && apt-get install -y chromium-headless-shell",
             pytrace=False,
         )
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS, "headless": True}
