@@ -125,6 +125,8 @@ PATIENT_COURSE_OUTCOME: dict[str, object] = {
     "rebooked": [],
     "replacement_starts_at": None,
     "replacement_why": None,
+    "replacement_chair": None,
+    "replacement_nurse": None,
     "plan_flagged": None,
 }
 
@@ -151,6 +153,16 @@ class CourseOutcomeSerializer(serializers.Serializer):
         help_text="Why the course site's placement policy chose that replacement time: the reasons alone, in "
         "words (the summary names the time and chair); null when there is no replacement and in a patient's "
         "answer.",
+    )
+    replacement_chair = serializers.IntegerField(
+        allow_null=True,
+        help_text="The chair (id) of that replacement: with `replacement_starts_at` and `replacement_nurse`, "
+        "`POST /appointments/` books it as offered; null when there is none and in a patient's answer.",
+    )
+    replacement_nurse = serializers.IntegerField(
+        allow_null=True,
+        help_text="The nurse (staff id) booking would give that replacement; null when there is none and in a "
+        "patient's answer.",
     )
     plan_flagged = serializers.BooleanField(
         allow_null=True, help_text="The plan is flagged for the clinician; null in a patient's answer."

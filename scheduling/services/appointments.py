@@ -750,6 +750,9 @@ class CancelOutcome:
     # Why the course site's placement policy chose that time: the reasons alone, in words ("the
     # earliest free time"; `course` names the time and chair); empty when there is none.
     replacement_why: str = ""
+    # That replacement's chair and nurse, so it books exactly as offered (the booking API takes both).
+    replacement_chair_id: int | None = None
+    replacement_nurse_id: int | None = None
     plan_flagged: bool = False
     course: str = ""
     # Someone waits at the site for an earlier session: once the cancel commits, a task offers
@@ -770,6 +773,8 @@ class CancelOutcome:
             ],
             "replacement_starts_at": self.replacement_starts_at.isoformat() if self.replacement_starts_at else None,
             "replacement_why": self.replacement_why or None,
+            "replacement_chair": self.replacement_chair_id,
+            "replacement_nurse": self.replacement_nurse_id,
             "plan_flagged": self.plan_flagged,
         }
 
@@ -982,7 +987,8 @@ def _course_after_lost_session(
     if not short_by:
         return CancelOutcome(appointment=appointment, course="The induction is complete as booked.")
     proposal = induction_reflow_propose(plan=plan, missed=appointment, now=now)
-    first = proposal.slots[0].start if proposal is not None and not isinstance(proposal, NoFit) else None
+    slot = proposal.slots[0] if proposal is not None and not isinstance(proposal, NoFit) else None
+    first = slot.start if slot is not None else None
     why = ""
     if first:
         at = local_label(first, appointment.site)
@@ -1009,6 +1015,8 @@ def _course_after_lost_session(
         short_by=short_by,
         replacement_starts_at=first,
         replacement_why=why,
+        replacement_chair_id=slot.chair_id if slot is not None else None,
+        replacement_nurse_id=slot.nurse_id if slot is not None else None,
         plan_flagged=True,
         course=course,
     )

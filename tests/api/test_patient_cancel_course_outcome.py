@@ -48,6 +48,8 @@ def test_a_patients_own_api_cancel_does_not_tell_them_the_clinicians_flag_or_its
         "rebooked": [],
         "replacement_starts_at": None,
         "replacement_why": None,
+        "replacement_chair": None,
+        "replacement_nurse": None,
         "plan_flagged": None,
     }
     assert "flagged for the clinician" not in body
@@ -81,7 +83,14 @@ def test_the_schema_says_which_course_fields_a_patients_answer_leaves_null(tmp_p
     path = tmp_path / "schema.json"
     call_command("spectacular", "--format", "openapi-json", "--file", str(path))
     outcome = json.loads(path.read_text())["components"]["schemas"]["CourseOutcome"]
-    for name in ("short_by", "replacement_starts_at", "replacement_why", "plan_flagged"):
+    for name in (
+        "short_by",
+        "replacement_starts_at",
+        "replacement_why",
+        "replacement_chair",
+        "replacement_nurse",
+        "plan_flagged",
+    ):
         assert outcome["properties"][name].get("nullable") is True, name
         assert "patient" in outcome["properties"][name]["description"], name
     assert "patient" in outcome["properties"]["summary"]["description"]

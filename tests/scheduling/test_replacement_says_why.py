@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from scheduling import services
 from scheduling.models import Appointment
-from scheduling.services.courses import induction_reflow_propose
+from scheduling.services.courses import induction_reflow_propose, induction_short_by
 from tests.scheduling.conftest import NOW, START, make_clinic
 
 
@@ -99,3 +99,44 @@ def test_a_rebooked_cancel_has_no_replacement_why():
     )
     assert outcome.rebooked and outcome.replacement_starts_at is None
     assert outcome.as_dict()["replacement_why"] is None
+
+
+@pytest.mark.parametrize("policy", ["earliest", "level"])
+@pytest.mark.django_db
+def test_the_apis_cancel_answer_names_the_replacements_chair_and_nurse_and_it_books_as_offered(policy):
+    """A desk system offering the replacement books exactly the time, chair and nurse the cancel's
+    answer proposed, with the booking API's own fields, and the induction is whole again."""
+    clinic = make_clinic(chairs=3, nurses=2, placement_policy=policy)
+    plan = clinic.plan()
+    course = services.course_book(plan=plan, actor=None, now=NOW, start_date=START)
+    desk = _client(clinic.front_desk.user)
+    with time_machine.travel(NOW, tick=False):
+        cancelled = desk.post(f"/api/v1/appointments/{course[2].pk}/cancel/", {"reason": "Flu"}, format="json")
+    assert cancelled.status_code == 200, cancelled.content
+    outcome = cancelled.json()["course_outcome"]
+    plan.refresh_from_db()
+    proposal = induction_reflow_propose(plan=plan, missed=Appointment.objects.get(pk=course[2].pk), now=NOW)
+    assert proposal is not None and proposal.slots, proposal
+    offered = proposal.slots[0]
+    assert (outcome["replacement_chair"], outcome["replacement_nurse"]) == (offered.chair_id, offered.nurse_id)
+    assert dt.datetime.fromisoformat(outcome["replacement_starts_at"]) == offered.start
+
+    with time_machine.travel(NOW, tick=False):
+        booked = desk.post(
+            "/api/v1/appointments/",
+            {
+                "patient": plan.patient_id,
+                "site": clinic.site.pk,
+                "plan": plan.pk,
+                "phase": "induction",
+                "starts_at": outcome["replacement_starts_at"],
+                "chair": outcome["replacement_chair"],
+                "nurse": outcome["replacement_nurse"],
+            },
+            format="json",
+        )
+    assert booked.status_code == 201, booked.content
+    made = Appointment.objects.get(pk=booked.json()["id"])
+    assert (made.starts_at, made.chair_id, made.nurse_id) == (offered.start, offered.chair_id, offered.nurse_id)
+    plan.refresh_from_db()
+    assert induction_short_by(plan) == 0
