@@ -16,7 +16,9 @@ Instants are wall-clock times in the zone the test names with ``@pytest.mark.clo
 ``@pytest.mark.clock(..., calendar=False)`` is for a browser test whose assertion cannot depend on
 the date or the hour (the header's colour contrast, how a long name wraps): it is marked
 ``clock`` only because every browser test's live server runs on a set clock. It runs at the
-default instant alone, also under ``--clock-instants=all``; each browser test costs seconds."""
+default instant alone, also under ``--clock-instants=all``; each browser test costs seconds. The
+demo seed's checks (tests/test_seed_demo.py) say it too: they share one seed made at the default
+instant, and tests/test_seed_demo_room.py seeds at every instant."""
 
 from __future__ import annotations
 

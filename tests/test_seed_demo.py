@@ -9,12 +9,10 @@ from collections import defaultdict
 from decimal import Decimal
 
 import pytest
-import time_machine
 from django.apps import apps
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import authenticate, get_user_model
-from django.core import mail
 from django.core.management import call_command
 from django.db import connection
 from django.http import HttpRequest
@@ -32,23 +30,36 @@ from scheduling.models import (
     Phase,
     PlanStatus,
     Protocol,
-    Reminder,
-    ReminderKind,
-    ReminderStatus,
     TreatmentPlan,
 )
-from scheduling.reminders.sms import MemorySmsBackend
 from scheduling.services.plans import plan_change_interval
+from tests import clock
 from tests.admin_pages import as_posted, errors_on
+from tests.conftest import built_for_the_test, built_once_per_module
 from web.management.commands.seed_demo import DEMO_LOGINS, DEMO_PASSWORD, DEMO_SITE_NAME
 
 BLOCKING = [s.value for s in BLOCKING_STATUSES]
 
 
-@pytest.fixture
-def seeded(db) -> Site:
+# The seed's dates follow the clock: it is made once, at the default instant (tests/clock.py), and
+# each test runs on that clock. tests/test_seed_demo_room.py seeds at every instant.
+pytestmark = pytest.mark.clock(calendar=False)
+
+
+def _seed() -> Site:
     call_command("seed_demo", stdout=io.StringIO())
     return Site.objects.get(name=DEMO_SITE_NAME)
+
+
+@pytest.fixture(scope="module")
+def demo_built(request: pytest.FixtureRequest, django_db_setup, django_db_blocker):
+    """The demo clinic, seeded once for the module (tests/conftest.py, built_once_per_module)."""
+    yield from built_once_per_module(request, django_db_blocker, _seed, clock.instant(clock.DEFAULT_INSTANT))
+
+
+@pytest.fixture
+def seeded(request: pytest.FixtureRequest, db, demo_built) -> Site:
+    return built_for_the_test(request, demo_built, _seed)
 
 
 def test_site_chairs_hours_and_closure(seeded):
@@ -321,40 +332,6 @@ def test_admin_pages_open_for_every_model(seeded, client, django_assert_max_num_
         assert model_admin.has_view_permission
 
 
-@pytest.mark.parametrize(
-    "seeded_at",
-    [
-        dt.datetime(2026, 11, 18, 17, 0, tzinfo=dt.UTC),  # Wednesday 10:00 in Denver
-        dt.datetime(2026, 11, 17, 4, 30, tzinfo=dt.UTC),  # Monday 21:30 in Denver: a late `dev.py run`
-    ],
-    ids=["morning", "evening"],
-)
-def test_the_dispatcher_sends_a_seeded_reminder_within_the_first_minute(db, seeded_at):
-    from scheduling.reminders.services import reminders_dispatch_due
-
-    with time_machine.travel(seeded_at, tick=False):
-        call_command("seed_demo", stdout=io.StringIO())
-    site = Site.objects.get(name=DEMO_SITE_NAME)
-    ours = Reminder.objects.filter(appointment__site=site)
-    assert ours.filter(status=ReminderStatus.PENDING, next_attempt_at__gt=seeded_at).exists()  # the queue ahead
-    mail.outbox.clear()
-    MemorySmsBackend.outbox.clear()
-
-    report = reminders_dispatch_due(now=seeded_at + dt.timedelta(seconds=30))  # beat's first tick
-
-    assert report.sent >= 1
-    sent = list(ours.filter(status=ReminderStatus.SENT).select_related("appointment"))
-    assert len(sent) == report.sent
-    assert all(r.sent_at <= seeded_at + dt.timedelta(minutes=1) for r in sent)
-    # Each is a real reminder: of an upcoming session, before it starts, within the offset it names.
-    for reminder in sent:
-        assert reminder.kind == ReminderKind.REMINDER
-        assert reminder.appointment.status in (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED)
-        assert seeded_at < reminder.appointment.starts_at <= seeded_at + dt.timedelta(minutes=reminder.offset_minutes)
-    assert len(mail.outbox) + len(MemorySmsBackend.outbox) == report.sent
-
-
-@pytest.mark.clock(calendar=False)  # the seed's dates follow the clock; no date is checked
 def test_every_admin_change_page_saves_as_a_browser_posts_it_unchanged(seeded, client):
     """Each project admin's change page, posted back as drawn (its inputs, not the forms' values),
     saves: a field or fingerprint a page fails to draw would refuse every save. The inlines that
