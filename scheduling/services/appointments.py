@@ -987,13 +987,13 @@ def _course_after_lost_session(
     if not short_by:
         return CancelOutcome(appointment=appointment, course="The induction is complete as booked.")
     proposal = induction_reflow_propose(plan=plan, missed=appointment, now=now)
-    slot = proposal.slots[0] if proposal is not None and not isinstance(proposal, NoFit) else None
-    first = slot.start if slot is not None else None
+    fits = proposal if proposal is not None and not isinstance(proposal, NoFit) else None
+    slot = fits.slots[0] if fits is not None else None
     why = ""
-    if first:
-        at = local_label(first, appointment.site)
-        if proposal is not None and not isinstance(proposal, NoFit) and proposal.whys:
-            at, why = proposal.whys[0].at, proposal.whys[0].because  # the time and chair; why apart
+    if fits is not None and slot is not None:
+        at = local_label(slot.start, appointment.site)
+        if fits.whys:
+            at, why = fits.whys[0].at, fits.whys[0].because  # the time and chair; why apart
         offer = f"the first replacement that fits is {at}, not booked yet"
         if why:
             offer += f" (why this time: {why})"
@@ -1013,7 +1013,7 @@ def _course_after_lost_session(
     return CancelOutcome(
         appointment=appointment,
         short_by=short_by,
-        replacement_starts_at=first,
+        replacement_starts_at=slot.start if slot is not None else None,
         replacement_why=why,
         replacement_chair_id=slot.chair_id if slot is not None else None,
         replacement_nurse_id=slot.nurse_id if slot is not None else None,
