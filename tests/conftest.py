@@ -10,6 +10,7 @@ Personas (each with what it may see):
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import os
 import time
 from urllib.parse import urlparse
@@ -97,6 +98,18 @@ def _clock_set_for_clock_tests(request: pytest.FixtureRequest, clock_instant_nam
             yield moment
     finally:
         clock.at_first_instant = True
+
+
+@pytest.fixture
+def clock_now(_clock_set_for_clock_tests: dt.datetime | None) -> dt.datetime:
+    """The instant this test's clock was set to (tests/clock.py). A fixture or test that builds from
+    the clock takes it, so one that is not marked `clock` fails here instead of reading the real clock."""
+    if _clock_set_for_clock_tests is None:
+        pytest.fail(
+            "This test builds its data from the clock: mark it `clock` (tests/clock.py) so the clock is set.",
+            pytrace=False,
+        )
+    return _clock_set_for_clock_tests
 
 
 def _fail(message: str) -> None:

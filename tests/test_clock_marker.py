@@ -80,3 +80,16 @@ def test_a_clock_test_is_at_its_first_instant_only_at_the_first_one_it_runs_at(r
     else:
         expected = clock_instant_name == wanted.split(",")[0].strip()
     assert clock.at_first_instant is expected
+
+
+def test_clock_now_fails_a_test_that_is_not_marked_clock_instead_of_reading_the_real_clock(request):
+    with pytest.raises(pytest.fail.Exception, match="mark it `clock`"):
+        request.getfixturevalue("clock_now")
+
+
+@pytest.mark.clock
+def test_clock_now_is_the_instant_the_clock_was_set_to(clock_now, clock_instant_name):
+    from django.utils import timezone
+
+    assert clock_now == clock.instant(clock_instant_name)
+    assert dt.timedelta(0) <= timezone.now() - clock_now < dt.timedelta(minutes=1)  # the clock runs from it

@@ -17,7 +17,6 @@ from django.core.management import call_command
 from django.db import connection
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
 
 from clinic.models import Chair, Closure, OpeningHours, Role, Shift, Site, StaffMember
 from clinical.models import Administration, ControlledSubstanceEntry, VitalsPhase
@@ -79,7 +78,7 @@ def test_site_chairs_hours_and_closure(seeded):
     assert thanksgiving.starts_at.astimezone(site.zone) == dt.datetime(2026, 11, 26, tzinfo=site.zone)
 
 
-def test_staff_roles_logins_and_shifts(seeded):
+def test_staff_roles_logins_and_shifts(seeded, clock_now):
     roles = defaultdict(int)
     for member in StaffMember.objects.filter(sites=seeded):
         roles[member.role] += 1
@@ -91,9 +90,9 @@ def test_staff_roles_logins_and_shifts(seeded):
     assert admin_user.is_staff and admin_user.is_superuser
     assert StaffMember.objects.get(user__username="clinician").role == Role.PRESCRIBER
     assert StaffMember.objects.get(user__username="nurse").role == Role.NURSE
-    assert Patient.objects.get(user__username="patient").appointments.filter(starts_at__gt=timezone.now()).exists()
+    assert Patient.objects.get(user__username="patient").appointments.filter(starts_at__gt=clock_now).exists()
 
-    today = timezone.now().astimezone(seeded.zone).date()
+    today = clock_now.astimezone(seeded.zone).date()
     for member in StaffMember.objects.filter(role__in=[Role.NURSE, Role.PRESCRIBER]):
         shifts = Shift.objects.filter(staff=member)
         local_days = {s.starts_at.astimezone(seeded.zone).date() for s in shifts}
@@ -107,7 +106,7 @@ def test_staff_roles_logins_and_shifts(seeded):
             assert shift.ends_at.astimezone(seeded.zone).time() == closes
 
 
-def test_the_rota_reaches_every_open_plans_review_date(seeded):
+def test_the_rota_reaches_every_open_plans_review_date(seeded, clock_now):
     """Sessions are booked eight weeks ahead, but a clinician changing a demo plan places sessions up
     to its review date: the nurses' rota reaches it, so a longer interval is not flagged for want
     of a nurse on shift (it was: the rota stopped with the bookings)."""
@@ -130,7 +129,7 @@ def test_the_rota_reaches_every_open_plans_review_date(seeded):
             days=21 if plan.maintenance_interval_days != 21 else 28,
             reason="Relief fades sooner.",
             actor=prescriber,
-            now=timezone.now(),
+            now=clock_now,
         )
         plan.refresh_from_db()
         assert not plan.needs_attention, (plan.pk, plan.attention_reason)
@@ -200,7 +199,7 @@ def test_contraindications_and_protocols(seeded):
         )
 
 
-def test_patients_at_every_stage(seeded):
+def test_patients_at_every_stage(seeded, clock_now):
     patients = Patient.objects.filter(home_site=seeded)
     assert 25 <= patients.count() <= 35
     assert patients.filter(plans__isnull=True).exists(), "nobody in screening"
@@ -213,7 +212,7 @@ def test_patients_at_every_stage(seeded):
     # Every patient with a plan was evaluated first.
     assert not plans.exclude(patient__in=Evaluation.objects.values("patient")).exists()
     # Mid-induction patients have sessions behind and ahead of them.
-    now = timezone.now()
+    now = clock_now
     mid = plans.filter(status=PlanStatus.ACTIVE, phase=Phase.INDUCTION)
     assert any(
         p.appointments.filter(starts_at__lt=now).exists() and p.appointments.filter(starts_at__gt=now).exists()
@@ -221,8 +220,8 @@ def test_patients_at_every_stage(seeded):
     )
 
 
-def test_appointments_past_and_future_respect_hours(seeded):
-    now = timezone.now()
+def test_appointments_past_and_future_respect_hours(seeded, clock_now):
+    now = clock_now
     appointments = list(Appointment.objects.filter(site=seeded).select_related("plan__protocol"))
     past = [a for a in appointments if a.ends_at <= now]
     future = [a for a in appointments if a.starts_at > now]

@@ -115,8 +115,9 @@ def first_workday_after(day: dt.date, days: int) -> dt.date:
 
 
 @pytest.fixture
-def live_clinic(transactional_db) -> LiveClinic:
-    """A site open Monday to Friday whose nurses work every day of the next six weeks."""
+def live_clinic(transactional_db, clock_now) -> LiveClinic:
+    """A site open Monday to Friday whose nurses work every day of the next six weeks from the
+    instant the test's clock is set to (a test that uses it must be marked `clock`)."""
     site = SiteFactory(
         name="Riverside Infusion Center",
         time_zone="America/New_York",
@@ -125,7 +126,7 @@ def live_clinic(transactional_db) -> LiveClinic:
     )
     for number in (1, 2, 3):
         ChairFactory(site=site, name=f"Chair {number}")
-    today = timezone.now().astimezone(site.zone).date()
+    today = clock_now.astimezone(site.zone).date()
     for first, last in (("Nora", "Quinn"), ("Sam", "Ortiz")):
         nurse = StaffFactory(role=Role.NURSE, sites=[site], user=UserFactory(first_name=first, last_name=last))
         add_shifts(nurse, site, today - dt.timedelta(days=1), 43)
@@ -147,7 +148,7 @@ def patient_with_plan(clinic: LiveClinic, username: str, first: str, last: str, 
         home_site=clinic.site,
         escort_name="Chris " + last,
     )
-    now = timezone.now()
+    now = timezone.now()  # the test's set clock, running: `clinic` (live_clinic) is built only on one
     start = first_workday_after(now.astimezone(clinic.site.zone).date(), 3)
     plan = plan_create(
         patient=patient,
