@@ -466,6 +466,14 @@ def _short_infusion(
     )
 
 
+def _in_chair_by(appointment: Appointment, started_at: dt.datetime) -> dt.datetime:
+    """When the patient was in the chair, for a session whose chair step was skipped: at the
+    infusion's start, which is taken to the minute, but never before the check-in's own second
+    (a start entered as 10:05 for a check-in at 10:05:40)."""
+    checked_in_at = appointment.checked_in_at
+    return started_at if checked_in_at is None else max(started_at, checked_in_at)
+
+
 def _check_times(
     appointment: Appointment, *, started_at: dt.datetime, ended_at: dt.datetime, now: dt.datetime, field: str
 ) -> None:
@@ -507,7 +515,8 @@ def administration_record(
     line and the record's history then state the deviation and the short infusion.
 
     A session still checked in (the "in the chair" step skipped) is moved to the chair as that step
-    moves it, at the infusion's start: the patient was in the chair by then."""
+    moves it, at the infusion's start (the patient was in the chair by then), or at the check-in when
+    the start, typed to the minute, falls in the check-in's own minute."""
     appointment = _lock(appointment)
     _require_arrived(appointment, "record the administration")
     if Administration.objects.filter(appointment=appointment).exists():
@@ -544,7 +553,7 @@ def administration_record(
     if not lot_number:
         raise InvalidInput("Give the lot number.")
     if appointment.status == AppointmentStatus.CHECKED_IN:
-        appointment_start(appointment=appointment, actor=actor, now=started_at)
+        appointment_start(appointment=appointment, actor=actor, now=_in_chair_by(appointment, started_at))
     administration = Administration(
         appointment=appointment,
         route=route,
@@ -681,12 +690,13 @@ def controlled_substance_correct(
     # The in-chair time taken from the infusion's start (the chair step skipped), or now after the
     # corrected start, follows it: the course's baseline counts answers until it.
     in_chair_at = appointment.in_chair_at
+    follows = _in_chair_by(appointment, new_started_at)
     if (
         "started_at" in changed
         and in_chair_at is not None
-        and (in_chair_at == administration.started_at or in_chair_at > new_started_at)
+        and (in_chair_at == _in_chair_by(appointment, administration.started_at) or in_chair_at > follows)
     ):
-        appointment.in_chair_at = new_started_at
+        appointment.in_chair_at = follows
         appointment._change_reason = f"In-chair time follows the corrected infusion start: {reason}"
         appointment._history_user = actor
         appointment.save(update_fields=["in_chair_at", "updated_at"])

@@ -1,6 +1,8 @@
 """Recording the administration of a session still checked in (the nurse skipped the "in the chair"
 step) moves it to the chair as that step would (`appointment_start`: status, in-chair time, the
-history's "In chair"), timed at the infusion's start: the patient was in the chair by then."""
+history's "In chair"), timed at the infusion's start: the patient was in the chair by then. The
+start is typed to the minute, so a start in the check-in's own minute takes the check-in's second:
+the session never shows the patient in the chair before arriving."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import time_machine
 from django.urls import reverse
 
 from clinical import services
-from clinical.models import Administration
+from clinical.models import Administration, ControlledSubstanceEntry
 from scheduling.errors import InvalidInput
 from scheduling.models import AppointmentStatus
 from scheduling.services import appointment_start
@@ -38,6 +40,62 @@ def test_recording_the_administration_of_a_checked_in_session_puts_it_in_the_cha
         "In chair",
         ward.nurse.user,
     )
+
+
+def _checked_in_at_the_minutes_40th_second(ward) -> dt.datetime:
+    """Checked in at 10:05:40; pre-infusion vitals at 10:05:50; a start typed as 10:05 is in order."""
+    checked_in = STARTED + dt.timedelta(seconds=40)
+    ward.session.checked_in_at = checked_in
+    ward.session.save(update_fields=["checked_in_at"])
+    record_pre_vitals(ward.session, ward.nurse.user, now=checked_in + dt.timedelta(seconds=10))
+    return checked_in
+
+
+def _give(ward, started_at: dt.datetime) -> Administration:
+    return services.administration_record(
+        appointment=ward.session,
+        route="iv",
+        dose_mg_per_kg=Decimal("0.5"),
+        weight_kg=Decimal("70"),
+        total_mg=Decimal("35"),
+        started_at=started_at,
+        ended_at=ENDED,
+        lot_number="KX-1",
+        given_by=ward.nurse,
+        actor=ward.nurse.user,
+        now=ENDED,
+    )
+
+
+def test_a_start_typed_in_the_check_ins_minute_puts_the_patient_in_the_chair_at_the_check_in(ward):
+    checked_in = _checked_in_at_the_minutes_40th_second(ward)
+    administration = _give(ward, STARTED)
+    ward.session.refresh_from_db()
+    assert administration.started_at == STARTED  # the register keeps the start as typed
+    assert ward.session.in_chair_at == checked_in, (
+        f"in the chair at {ward.session.in_chair_at:%H:%M:%S}, before the check-in at {checked_in:%H:%M:%S}"
+    )
+
+
+def test_a_start_corrected_to_the_check_ins_minute_keeps_the_in_chair_time_after_the_check_in(ward):
+    checked_in = _checked_in_at_the_minutes_40th_second(ward)
+    administration = _give(ward, STARTED + dt.timedelta(minutes=10))
+    ward.session.refresh_from_db()
+    assert ward.session.in_chair_at == STARTED + dt.timedelta(minutes=10)
+    entry = ControlledSubstanceEntry.objects.filter(administration=administration).latest("pk")
+    services.controlled_substance_correct(
+        entry=entry, started_at=STARTED, reason="start mistyped", actor=ward.nurse.user, now=ENDED
+    )
+    ward.session.refresh_from_db()
+    assert ward.session.in_chair_at == checked_in
+    # Taken from the start, it still follows the next correction.
+    entry = ControlledSubstanceEntry.objects.filter(administration=administration).latest("pk")
+    later = STARTED + dt.timedelta(minutes=3)
+    services.controlled_substance_correct(
+        entry=entry, started_at=later, reason="start was 10:08", actor=ward.nurse.user, now=ENDED
+    )
+    ward.session.refresh_from_db()
+    assert ward.session.in_chair_at == later
 
 
 def test_a_session_already_in_the_chair_keeps_its_in_chair_time(ward):
