@@ -29,6 +29,10 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SMS_BACKEND = "scheduling.reminders.sms.MemorySmsBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+# Nothing is collected for the tests (the live server serves static files from the apps' folders):
+# WhiteNoise then has no collected folder to scan, and no "No directory at" warning each time a
+# test client loads the middleware (thousands of them, hiding any warning that matters).
+STATIC_ROOT = None
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "1000/min", "user": "100000/min"}}  # noqa: F405
 
 # Each pytest process keeps its cache keys apart (xdist workers share one Redis database), and
