@@ -15,6 +15,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core import signing
+from django.db import transaction
 from django.db.models import Exists, Max, Min, OuterRef, Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -828,12 +829,29 @@ def _board_url(appointment: Appointment) -> str:
     return f"{reverse('web:board')}?site={appointment.site_id}&day={day.isoformat()}"
 
 
+def _placed(starts_and_chairs: Any) -> str:
+    """The replacement a rebook page showed, as its form carries it back: each time and chair."""
+    return " ".join(f"{start.isoformat()}@{chair_id}" for start, chair_id in starts_and_chairs)
+
+
+class _NotTheReplacementShown(Exception):
+    """The rebook would book other times than the page showed: nothing is kept."""
+
+
 def _cancel_rebook_page(
-    request: HttpRequest, appointment: Appointment, *, reason: str, back: str, now: dt.datetime
+    request: HttpRequest,
+    appointment: Appointment,
+    *,
+    reason: str,
+    back: str,
+    now: dt.datetime,
+    changed: bool = False,
 ) -> HttpResponse:
-    """Show the replacement a cancel-and-rebook would book, before anything is written."""
+    """Show the replacement a cancel-and-rebook would book, before anything is written (`changed`:
+    again, because the one shown before was taken meanwhile)."""
     replacement: list[dt.datetime] = []
     reasons: list[str] = []
+    shown = ""
     problem = ""
     if (
         appointment.plan_id
@@ -847,6 +865,7 @@ def _cancel_rebook_page(
         elif proposal is not None:
             replacement = [slot.start for slot in proposal.slots]
             reasons = proposal.reasons or [""] * len(replacement)
+            shown = _placed((slot.start, slot.chair_id) for slot in proposal.slots)
     else:
         problem = "Only an upcoming induction session of a course has a replacement to book."
     context = {
@@ -857,6 +876,8 @@ def _cancel_rebook_page(
         # Each replacement's time and why the site's placement policy chose it.
         "replacement_rows": [{"starts_at": start, "why": why} for start, why in zip(replacement, reasons, strict=True)],
         "replacement_problem": problem,
+        "shown": shown,
+        "changed": changed,
         "nav": "board",
         "site": appointment.site,
     }
@@ -909,10 +930,19 @@ def appointment_action(request: HttpRequest, appointment_id: int, action: str) -
             mode = request.POST.get("mode", "cancel-only")
             if mode == "propose-rebook":
                 return _cancel_rebook_page(request, appointment, reason=reason, back=back, now=now)
-            # Only an explicit "cancel and rebook" books a replacement; a plain cancel never does.
-            outcome = appointment_cancel(
-                appointment=appointment, actor=request.user, reason=reason, now=now, rebook=mode == "rebook"
-            )
+            # Only an explicit "cancel and rebook" books a replacement; a plain cancel never does. It
+            # books the replacement the page showed, or nothing: the desk may have told the patient.
+            shown = request.POST.get("shown") if mode == "rebook" else None
+            try:
+                with transaction.atomic():
+                    outcome = appointment_cancel(
+                        appointment=appointment, actor=request.user, reason=reason, now=now, rebook=mode == "rebook"
+                    )
+                    if shown is not None and _placed((a.starts_at, a.chair_id) for a in outcome.rebooked) != shown:
+                        raise _NotTheReplacementShown
+            except _NotTheReplacementShown:
+                appointment.refresh_from_db()
+                return _cancel_rebook_page(request, appointment, reason=reason, back=back, now=now, changed=True)
             # Named from the offer's own matching (the offers are written by a task after the commit).
             fits = (
                 [entry.patient.full_name for entry in waitlist_fits(freed=outcome.appointment, now=now)]

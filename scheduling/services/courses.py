@@ -839,7 +839,11 @@ def induction_reflow_propose(*, plan: TreatmentPlan, missed: Appointment, now: d
     reach = dt.timedelta(days=rule.min_gap.days + 1)
     start, _ = day_bounds(search_from - reach, zone)
     _, end = day_bounds(last_day + reach, zone)
-    snapshot, busy = booking_snapshot(site=site, start=start, end=end, patient=plan.patient, now=now)
+    # Nor does it keep the others apart before it is cancelled (the preview reads it still booked):
+    # a make-up the day after a cancelled session is as good as one the cancel has freed.
+    snapshot, busy = booking_snapshot(
+        site=site, start=start, end=end, patient=plan.patient, exclude_appointment_ids=[missed.pk], now=now
+    )
     missed_day = Span(*day_bounds(local_day(missed.starts_at, zone), zone))
     placer = Placer(
         Availability(
