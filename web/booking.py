@@ -448,8 +448,6 @@ def move_session(request: HttpRequest, appointment_id: int) -> HttpResponse:
         now=now,
         exclude_id=appointment.pk,
     )
-    for day in days or []:
-        # The session's own time is free once it is left out; offering it would be a move to nowhere.
-        day["free"] = [c for c in day["free"] if c["start"] != appointment.starts_at]
+    # Its own time comes in another chair than its own, if any (find_free_slots): a move to nowhere is not listed.
     context.update(search=search, pick=pick, days=days)
     return _render(request, "web/booking/move.html", site, context, status=status)

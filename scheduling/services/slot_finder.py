@@ -68,7 +68,8 @@ def find_free_slots(
     none before `not_before` (`now` if not given; a patient's own change keeps a notice period).
     What is booked or held is read as of `now`.
 
-    `exclude_id` is the session being moved: its own time does not count as busy. Each time is
+    `exclude_id` is the session being moved: its own time does not count as busy, and is listed in
+    another chair than its own (a move to nowhere is not listed, nor suggested). Each time is
     listed with the chair the site's placement policy gives it (earliest: the first free chair by
     name; level: the chair the level score takes at that time), so a desk that books the listed
     chair books what the policy would. The one bookable time the policy would take carries `why`
@@ -84,14 +85,22 @@ def find_free_slots(
     busy = patient_busy_spans(patient=patient, start=start, end=end, exclude_appointment_ids=exclude, now=now)
     availability = Availability(snapshot, busy, protocol_nurse_work(plan.protocol if plan is not None else None))
     sessions = list(rule_sessions(patient.pk, now=now))
+    # The session being moved: its own time in its own chair would be a move to nowhere, so that
+    # time is listed in another free chair (the chair out of use left, a chair swapped), if any.
+    moving = (
+        Appointment.objects.filter(pk=exclude_id).values_list("starts_at", "chair_id").first() if exclude_id else None
+    )
     days: list[DayChoices] = []
     every_chair: list[Slot] = []  # each free chair at each listed time, for the policy to weigh
     day = first_day
     while day <= last_day:
         found = availability.day_slots(day, duration, route, chair_ids=chair_ids, not_before=not_before or now)
-        every_chair.extend(found.every)
+        every = [slot for slot in found.every if (slot.start, slot.chair_id) != moving]
+        every_chair.extend(every)
+        # Each time with its first free chair in chair order (found.slots, without the one left out).
+        listed = [slot for i, slot in enumerate(every) if i == 0 or every[i - 1].start != slot.start]
         choices = []
-        for slot in found.slots:
+        for slot in listed:
             refused = tuple(
                 session_rule_violations(
                     patient_id=patient.pk,
@@ -105,12 +114,13 @@ def find_free_slots(
                 )
             )
             choices.append(SlotChoice(slot=slot, refused=refused))
-        days.append(DayChoices(day=day, choices=choices, reason=found.reason))
+        reason = found.reason or ("" if listed else "only the session's own time, in its own chair, is free")
+        days.append(DayChoices(day=day, choices=choices, reason=reason))
         day += dt.timedelta(days=1)
     bookable = {choice.slot.start for day_choices in days for choice in day_choices.bookable}
-    if exclude_id:
-        # Moving a session: the time it already has is listed, but suggesting it would be no move.
-        bookable -= set(Appointment.objects.filter(pk=exclude_id).values_list("starts_at", flat=True))
+    if moving is not None:
+        # Its own time is listed in another chair, but suggesting it would move nothing but the chair.
+        bookable.discard(moving[0])
     level = site.placement_policy == LEVEL
     if not (bookable or (level and every_chair)):
         return days
