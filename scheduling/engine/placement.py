@@ -940,7 +940,8 @@ def propose_maintenance_placed(
     """Maintenance sessions under the placer's policy, with why for each. None is laid out before
     `first_day` (a resume date) or on the day of `not_before` (a day's notice). Under ``level``
     each session takes the best-scored of the days within the tolerance of its interval
-    (the quietest, then the patient's habits), not the nearest; every day looked at keeps
+    (the quietest, then the patient's habits), not the nearest, except a session already overdue,
+    which takes the first day with room (level only within that day); every day looked at keeps
     `min_days`..`max_days` from the session placed before it (never from a missed one's
     target: a session with no such day ends the layout, as under earliest). A day is taken
     only if earliest's layout of the rest from it holds as many sessions as earliest's from the
@@ -987,6 +988,8 @@ def propose_maintenance_placed(
             if candidates:
                 best = min(candidates, key=lambda c: (c.score[:9], abs(shift), c.score[9:]))
                 options.append((best, candidates))
+                if overdue:
+                    break  # a patient already due is not kept waiting for a quieter day: the first with room
         if not options:
             # As under earliest: no later session may be laid out from the missed one's target, it
             # would be more than max_days after the last session placed.

@@ -170,3 +170,31 @@ def test_a_maintenance_session_with_no_free_day_in_its_range_flags_the_plan_and_
     plan.refresh_from_db()
     assert plan.needs_attention and "the sessions after it are not laid out" in plan.attention_reason
     assert replan.problems
+
+
+def test_at_a_level_site_a_patient_overdue_after_a_shorter_interval_is_not_kept_waiting_for_a_quieter_day(db):
+    """Level placement takes the quietest day within the interval's tolerance; a session already
+    overdue (a shorter interval makes the patient due before today) takes the first day with room
+    instead: the next session never moves later for a quieter day, as it did (booked for the 28-day
+    date, it moved a day past it when the interval went down to 14)."""
+    from tests.scheduling.conftest import make_clinic
+
+    clinic = make_clinic(placement_policy="level", nurses=2)
+    plan, last_end = _into_maintenance(clinic)
+    now = last_end + dt.timedelta(days=20)
+    while (now.astimezone(NY) + dt.timedelta(days=1)).weekday() >= 5:
+        now += dt.timedelta(days=1)
+    tomorrow = now.astimezone(NY).date() + dt.timedelta(days=1)
+    booked_before = _maintenance(plan)[0].starts_at
+    assert booked_before.astimezone(NY).date() > tomorrow
+    # Tomorrow is the busiest day ahead: three other patients' sessions.
+    for hour in (8, 11, 14):
+        clinic.book(clinic.plan(), [dt.datetime.combine(tomorrow, dt.time(hour), tzinfo=NY)])
+    services.plan_change_interval(
+        plan=plan, days=14, reason="Relief fades after two weeks", actor=clinic.prescriber.user, now=now
+    )
+    first = _maintenance(plan)[0]
+    assert first.starts_at.astimezone(NY).date() == tomorrow, (
+        f"overdue, yet placed on {first.starts_at.astimezone(NY):%a %-d %b} (first day with room: {tomorrow:%a %-d %b})"
+    )
+    assert first.starts_at <= booked_before
