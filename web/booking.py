@@ -291,7 +291,17 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
     make_up_only = course_site is not None
     context: dict[str, Any] = {"nav": "patients", "patient": patient, "plan": plan}
     if plan is None:
-        return render(request, "web/booking/single.html", {**context, "no_plan": True})
+        # A paused plan at the desk's sites takes no session until a prescriber resumes it: said so,
+        # rather than "no open plan" (a prescriber asked to create one would be refused: one is open).
+        paused = (
+            TreatmentPlan.objects.filter(patient=patient, status=PlanStatus.PAUSED).select_related("protocol").first()
+        )
+        paused_reach = booking_reach(staff, paused)
+        return render(
+            request,
+            "web/booking/single.html",
+            {**context, "no_plan": True, "paused_plan": paused_reach.plan if paused_reach is not None else None},
+        )
     data = request.POST if request.method == "POST" else (request.GET if "first_day" in request.GET else None)
     usual = MAKE_UP if make_up_only else default_kind(plan)
     # A make-up goes where the course is, which may be another site than the plan's.
