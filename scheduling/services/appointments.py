@@ -17,6 +17,7 @@ from clinic.models import Chair, Route, Site, StaffMember
 from clinic.permissions import PRESCRIBER, require_prescriber, require_works_at
 from patients.models import Patient
 from scheduling.engine import NoFit, Slot
+from scheduling.engine.availability import site_problem
 from scheduling.engine.model import NurseWork
 from scheduling.engine.placement import Placer
 from scheduling.engine.wallclock import day_bounds, local_day, local_instant
@@ -57,6 +58,7 @@ from scheduling.services.core import (
     fresh_availability,
     insert_sessions,
     local_label,
+    problem_reason,
     renumber,
     save_with_history,
     slot_problem,
@@ -309,7 +311,19 @@ def _choose_slot(
                 return slot
             problems.append(problem)
     if not problems:
-        problems = ["no chair equipped for this route is in use" if not candidates else "no nurse works at this site"]
+        # Nothing to pair (no chair for the route, or no nurse on shift then): the day's hours or a
+        # closure say why first, as they do when a chair and a nurse are named (a Sunday the site
+        # never opens has no nurse on shift either).
+        chairs_here = candidates or [c.id for c in availability.site.chairs]
+        probe = Slot(starts_at, ends_at, chairs_here[0], 0) if chairs_here else None
+        closed = site_problem(availability.site, probe, route=route) if probe is not None else None
+        problems = [
+            closed
+            if closed is not None and problem_reason(closed) in ("site_closed", "outside_opening_hours")
+            else "no chair equipped for this route is in use"
+            if not candidates
+            else "no nurse is on shift at this site then"
+        ]
     # Name what is really in the way (the patient's own session, a closure, every chair taken,
     # nurse capacity), not a generic "nothing free".
     raise conflict_for(best_problem(problems), starts_at=starts_at, site=site)

@@ -63,6 +63,7 @@ _PROBLEM_REASONS = (
     ("the chair is out of use", "chair_out_of_use"),
     ("the patient already has a session", "patient_busy"),
     ("the nurse is not on shift", "nurse_off_shift"),
+    ("no nurse is on shift", "nurse_off_shift"),
     ("the nurse already has", "nurse_at_capacity"),
     ("the nurse is busy setting up", "nurse_setup_busy"),
 )
