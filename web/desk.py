@@ -321,7 +321,12 @@ def board_context(request: HttpRequest, *, now: dt.datetime) -> dict[str, Any]:
         "late": [a for a in live if a.is_late],  # type: ignore[attr-defined]
         "to_move": [a for a in live if a.out_of_rule],  # type: ignore[attr-defined]
         "no_ride": [a for a in live if not a.ride and a.status in (*UPCOMING_STATUSES, *ARRIVED)],  # type: ignore[attr-defined]
-        "counts": {"total": len(live), "done": sum(a.status == AppointmentStatus.COMPLETED for a in live)},
+        "counts": {
+            "total": len(live),
+            "done": sum(a.status == AppointmentStatus.COMPLETED for a in live),
+            # Listed on the day sheet with their reason, apart from the total.
+            "cancelled": sum(a.status == AppointmentStatus.CANCELLED for a in appointments),
+        },
         "cancel_form": CancelForm(),
         "now": now,
     }
