@@ -93,8 +93,14 @@ def days_closed_all_day(*, site: Site, days: Iterable[dt.date]) -> set[dt.date]:
 
 def site_holidays_to_close(*, site: Site, today: dt.date) -> list[PublicHoliday]:
     """The public holidays of the coming year (from `today`, for one year) the site is not yet
-    closed for all day (closed_all_day, with the year's closures read at once)."""
-    found = site_public_holidays(site=site, first=today, last=today + LOOKAHEAD - dt.timedelta(days=1))
+    closed for all day (closed_all_day, with the year's closures read at once), on a weekday it
+    opens: a holiday on a Sunday the site never opens needs no closure."""
+    open_weekdays = set(site.opening_hours.values_list("weekday", flat=True))
+    found = [
+        holiday
+        for holiday in site_public_holidays(site=site, first=today, last=today + LOOKAHEAD - dt.timedelta(days=1))
+        if holiday.day.weekday() in open_weekdays
+    ]
     return _not_closed(site=site, found=found)
 
 

@@ -29,4 +29,6 @@ def test_the_day_sheet_counts_the_cancelled_rows_apart(client, web):
     after = _sheet(client, first)
     assert after.count('data-testid="sheet-row"') == rows, "the cancelled session is still listed"
     left = rows - 1
-    assert f'data-testid="sheet-count">{left} session{"s" if left != 1 else ""}, and 1 cancelled (listed)</span>' in after
+    assert (
+        f'data-testid="sheet-count">{left} session{"s" if left != 1 else ""}, and 1 cancelled (listed)</span>' in after
+    )

@@ -164,3 +164,20 @@ def test_a_holiday_closed_by_a_morning_and_an_afternoon_closure_is_not_offered_a
         assert "Fri 25 Dec 2026" not in text, "a day closed by two closures end to end is offered again"
         client.post(reverse("web:site-holidays") + f"?site={site.pk}")
     assert not Closure.objects.filter(site=site, reason="Christmas Day").exists()
+
+
+def test_a_holiday_on_a_weekday_the_site_never_opens_is_not_offered_as_a_closure(client, web):
+    """Independence Day 2027 is a Sunday, when the site never opens: no closure to add for it; the
+    Monday it is observed on is offered."""
+    site = web.clinic.site
+    site.country, site.subdivision = "US", ""
+    site.save(update_fields=["country", "subdivision"])
+    assert not site.opening_hours.filter(weekday=6).exists()
+    with time_machine.travel(dt.datetime(2026, 11, 20, 15, tzinfo=dt.UTC), tick=False):
+        login(client, web.admin.user)
+        text = client.get(reverse("web:site-holidays"), {"site": site.pk}).content.decode()
+        assert "Mon 5 Jul 2027" in text
+        assert "Sun 4 Jul 2027" not in text
+        client.post(reverse("web:site-holidays") + f"?site={site.pk}")
+    added = {c.starts_at.astimezone(site.zone).date() for c in Closure.objects.filter(site=site)}
+    assert dt.date(2027, 7, 5) in added and dt.date(2027, 7, 4) not in added
