@@ -25,7 +25,7 @@ def test_the_chart_says_the_plan_is_paused_not_that_there_is_none(client, paused
     login(client, getattr(paused, role).user)
     page = client.get(reverse("web:patient", args=[paused.patient_a.pk])).content.decode()
     note = page.split('data-testid="no-plan">')[1].split("</p>")[0]
-    assert "The plan is paused" in note
+    assert "This plan is paused" in note
     assert "No open plan" not in note and "creates" not in note
     assert ("you resume it" in note) == (role != "desk")
 
