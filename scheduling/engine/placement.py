@@ -92,6 +92,7 @@ from scheduling.engine.planner import (
     propose_maintenance,
     starts_note,
     texts_year,
+    within_first,
 )
 from scheduling.engine.wallclock import day_bounds, local_day, opening_instant
 
@@ -928,6 +929,29 @@ def _day_reason(best: Choice, shares: dict[dt.date, int], availability: Availabi
     return f"a day with {share / 10:.0f}% of chair time booked"
 
 
+def _maintenance_options(
+    placer: Placer,
+    rule: MaintenanceRule,
+    days: list[dt.date],
+    target: dt.date,
+    prefs: Preferences,
+    not_before: dt.datetime | None,
+    overdue: bool,
+) -> list[tuple[Choice, list[Choice]]]:
+    """Each of `days` (in date order) with room, as its best-scored start and every start it has.
+    A session already overdue takes the first day with room: the patient is not kept waiting for a
+    quieter day."""
+    options: list[tuple[Choice, list[Choice]]] = []
+    for day in days:
+        candidates = placer.candidates(day, rule.session_length, rule.route, prefs, not_before)
+        if candidates:
+            shift = abs((day - target).days)
+            options.append((min(candidates, key=lambda c: (c.score[:9], shift, c.score[9:])), candidates))
+            if overdue:
+                break
+    return options
+
+
 def propose_maintenance_placed(
     placer: Placer,
     rule: MaintenanceRule,
@@ -936,6 +960,7 @@ def propose_maintenance_placed(
     prefs: Preferences,
     not_before: dt.datetime | None = None,
     first_day: dt.date | None = None,
+    first_within: tuple[dt.date | None, dt.date | None] = (None, None),
 ) -> tuple[list[Slot], list[DayProblem], list[Why]]:
     """Maintenance sessions under the placer's policy, with why for each. None is laid out before
     `first_day` (a resume date) or on the day of `not_before` (a day's notice). Under ``level``
@@ -945,11 +970,12 @@ def propose_maintenance_placed(
     `min_days`..`max_days` from the session placed before it (never from a missed one's
     target: a session with no such day ends the layout, as under earliest). A day is taken
     only if earliest's layout of the rest from it holds as many sessions as earliest's from the
-    session before: level never lays out fewer than earliest would."""
+    session before: level never lays out fewer than earliest would. The first session keeps to
+    `first_within` when one of its days there has room (`propose_maintenance`)."""
     availability = placer.availability
     if not placer.placement.level:
         earliest, missed = propose_maintenance(
-            availability, rule, previous_start, until, prefs, not_before, first_day=first_day
+            availability, rule, previous_start, until, prefs, not_before, first_day=first_day, first_within=first_within
         )
         return earliest, missed, [placer.why_earliest(slot) for slot in earliest]
     zone = availability.site.zone
@@ -977,19 +1003,21 @@ def propose_maintenance_placed(
         target, overdue = maintenance_target(anchor, rule, today)
         if target > until:
             break
-        options: list[tuple[Choice, list[Choice]]] = []
-        for shift in range(-rule.tolerance_days, rule.tolerance_days + 1):
-            day = target + dt.timedelta(days=shift)
-            if floor is not None and day < floor:
-                continue
-            if not (overdue or rule.min_days <= (day - anchor).days <= rule.max_days) or day > until:
-                continue
-            candidates = placer.candidates(day, rule.session_length, rule.route, prefs, not_before)
-            if candidates:
-                best = min(candidates, key=lambda c: (c.score[:9], abs(shift), c.score[9:]))
-                options.append((best, candidates))
-                if overdue:
-                    break  # a patient already due is not kept waiting for a quieter day: the first with room
+        allowed = [
+            day
+            for day in (
+                target + dt.timedelta(days=shift) for shift in range(-rule.tolerance_days, rule.tolerance_days + 1)
+            )
+            if (floor is None or day >= floor)
+            and (overdue or rule.min_days <= (day - anchor).days <= rule.max_days)
+            and day <= until
+        ]
+        options = _maintenance_options(
+            placer, rule, allowed if slots else within_first(allowed, first_within), target, prefs, not_before, overdue
+        )
+        if not options and not slots and first_within != (None, None):
+            # No room on the days the change points to: the days the interval allows, as before.
+            options = _maintenance_options(placer, rule, allowed, target, prefs, not_before, overdue)
         if not options:
             # As under earliest: no later session may be laid out from the missed one's target, it
             # would be more than max_days after the last session placed.

@@ -193,13 +193,16 @@ def propose_maintenance(
     *,
     claim: bool = True,
     first_day: dt.date | None = None,
+    first_within: tuple[dt.date | None, dt.date | None] = (None, None),
 ) -> tuple[list[Slot], list[DayProblem]]:
     """Sessions every `interval_days` after `previous_start` up to `until`, each as close to the
     interval as a free chair allows and always `min_days`..`max_days` after the session before
     it. A session with no free day in that range comes back as a problem and ends the layout:
     any later session would break the maximum spacing from the last one. Without `claim`, the
     sessions found are not claimed (a look ahead: each is on a later day than the one before, so
-    none is in another's way)."""
+    none is in another's way). `first_within` (earliest and latest day, either open) keeps the first
+    session on those days when one of them has room: an interval made shorter does not move the
+    next session later, nor a longer one earlier."""
     zone = availability.site.zone
     slots: list[Slot] = []
     problems: list[DayProblem] = []
@@ -212,6 +215,7 @@ def propose_maintenance(
             break
         placed: Slot | None = None
         tried: list[DayProblem] = []
+        days = []
         for shift in _nearest_first(rule.tolerance_days):
             day = target + dt.timedelta(days=shift)
             gap_days = (day - anchor).days
@@ -219,11 +223,20 @@ def propose_maintenance(
                 continue
             if not (overdue or rule.min_days <= gap_days <= rule.max_days) or day > until:
                 continue
+            days.append(day)
+        if not slots:
+            days = within_first(days, first_within)
+        for day in days:
             found = availability.first_slot(day, rule.session_length, rule.route, prefs, not_before)
             if isinstance(found, Slot):
                 placed = found
                 break
             tried.append(found)
+        if placed is None and not slots and first_within != (None, None):
+            # No room on the days the change points to: the nearest day the interval allows, as before.
+            return propose_maintenance(
+                availability, rule, previous_start, until, prefs, not_before, claim=claim, first_day=first_day
+            )
         if placed is None:
             # Every later session would be more than max_days after the last one held: none is laid
             # out past the gap (the plan is flagged for a clinician), rather than one that breaks it.
@@ -234,6 +247,14 @@ def propose_maintenance(
         slots.append(placed)
         anchor = local_day(placed.start, zone)
     return slots, problems
+
+
+def within_first(days: list[dt.date], first_within: tuple[dt.date | None, dt.date | None]) -> list[dt.date]:
+    """Of the `days` a maintenance session may take, those inside `first_within` (earliest and
+    latest, either open), in the same order; all of them when none is inside."""
+    low, high = first_within
+    inside = [day for day in days if (low is None or day >= low) and (high is None or day <= high)]
+    return inside or days
 
 
 def maintenance_gap(rule: MaintenanceRule, target: dt.date) -> DayProblem:

@@ -984,13 +984,17 @@ def maintenance_replan(
     anchor: dt.datetime | None = None,
     prefs: Preferences | None = None,
     first_day: dt.date | None = None,
+    interval_change: int = 0,
 ) -> MaintenanceReplan:
     """Lay out maintenance sessions at the plan's interval up to the review date, after the latest
     session that must stay where it is: anything past, checked in, or confirmed by the patient
     (the patient has agreed to that date). Only unconfirmed future maintenance sessions after it
     are moved, released or added, and never onto a day that has passed. Moving rather than
     cancelling and rebooking gives the patient change notices instead of a cancellation. No session
-    is laid out on today (a day's notice) or before `first_day` (the day a paused plan resumes)."""
+    is laid out on today (a day's notice) or before `first_day` (the day a paused plan resumes).
+    After a change of interval (`interval_change`: below 0 shorter, above 0 longer), the next
+    session moves with the change or stays, when a day that way has room: a shorter interval does
+    not move it later for a quieter day, nor a longer one earlier."""
     result = MaintenanceReplan()
     blocking = INFUSION_STATUSES
     movable_q = Q(phase=Phase.MAINTENANCE, status=AppointmentStatus.BOOKED, starts_at__gt=now)
@@ -1000,6 +1004,8 @@ def maintenance_replan(
     # Unconfirmed sessions before the anchor sit between sessions that stay; they stay too.
     existing = list(plan.appointments.filter(movable_q, starts_at__gt=anchor).order_by("starts_at"))
     zone = plan.site.zone
+    booked_day = local_day(existing[0].starts_at, zone) if existing and interval_change else None
+    first_within = (None, booked_day) if interval_change < 0 else (booked_day, None)
     start, _ = day_bounds(local_day(anchor, zone), zone)
     _, end = day_bounds(plan.review_date, zone)
     exclude = [a.pk for a in existing]
@@ -1017,6 +1023,7 @@ def maintenance_replan(
         prefs or plan_preferences(plan),
         not_before=now,
         first_day=first_day,
+        first_within=first_within,
     )
     problems = [problem.describe(local_day(now, zone).year) for problem in day_problems]
     if len(slots) > len(existing):

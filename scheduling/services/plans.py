@@ -186,7 +186,11 @@ def plan_change_interval(
     if plan.status == PlanStatus.ACTIVE and plan.phase == Phase.MAINTENANCE:
         # Only unconfirmed future sessions move; past, checked-in and confirmed ones stay put.
         replan = maintenance_replan(
-            plan=plan, actor=actor, now=now, reason=f"Maintenance interval changed to {days} days"
+            plan=plan,
+            actor=actor,
+            now=now,
+            reason=f"Maintenance interval changed to {days} days",
+            interval_change=days - old,
         )
     _save(
         plan,

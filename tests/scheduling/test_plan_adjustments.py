@@ -198,3 +198,50 @@ def test_at_a_level_site_a_patient_overdue_after_a_shorter_interval_is_not_kept_
         f"overdue, yet placed on {first.starts_at.astimezone(NY):%a %-d %b} (first day with room: {tomorrow:%a %-d %b})"
     )
     assert first.starts_at <= booked_before
+
+
+def _level_plan_with_busy_days(quiet_offset: int):
+    """A level site's plan in maintenance, its first maintenance session on day D, and two other
+    patients' sessions on every open day from D-5 to D+5 except D+`quiet_offset`, the quietest."""
+    from tests.scheduling.conftest import make_clinic
+
+    # Open six days a week, so a day either side of the first maintenance session is open.
+    six_days = {day: (dt.time(8), dt.time(18)) for day in range(6)}
+    clinic = make_clinic(placement_policy="level", nurses=2, hours=six_days)
+    plan, last_end = _into_maintenance(clinic)
+    booked = _maintenance(plan)[0].starts_at.astimezone(NY).date()
+    for offset in range(-5, 6):
+        day = booked + dt.timedelta(days=offset)
+        if offset == quiet_offset or day.weekday() == 6:
+            continue
+        for hour in (10, 14):
+            other = clinic.plan()
+            services.appointment_book(
+                patient=other.patient,
+                plan=other,
+                site=clinic.site,
+                starts_at=dt.datetime.combine(day, dt.time(hour), tzinfo=NY),
+                chair=clinic.chairs[1],
+                actor=clinic.front_desk.user,
+                now=NOW,
+            )
+    return clinic, plan, last_end, booked
+
+
+@pytest.mark.parametrize(("days", "quiet_offset"), [(26, 1), (30, -1)])
+def test_at_a_level_site_an_interval_change_moves_the_next_session_its_way_or_not_at_all(db, days, quiet_offset):
+    """Level placement takes the quietest day within the interval's tolerance. After a change of
+    interval the next session moves the way of the change (a shorter interval: earlier or not at
+    all; a longer one: later or not at all), not to a quieter day the other way."""
+    clinic, plan, last_end, booked = _level_plan_with_busy_days(quiet_offset)
+    quiet = booked + dt.timedelta(days=quiet_offset)
+    if quiet.weekday() == 6:
+        pytest.fail(f"the quiet day {quiet} must be an open day for this test to say anything")
+    services.plan_change_interval(
+        plan=plan, days=days, reason="Adjusting to the relief", actor=clinic.prescriber.user, now=last_end
+    )
+    moved_to = _maintenance(plan)[0].starts_at.astimezone(NY).date()
+    if days < 28:
+        assert moved_to <= booked, f"interval shortened, next session moved later: {booked} -> {moved_to}"
+    else:
+        assert moved_to >= booked, f"interval lengthened, next session moved earlier: {booked} -> {moved_to}"
