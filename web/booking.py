@@ -291,7 +291,7 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
     make_up_only = course_site is not None
     context: dict[str, Any] = {"nav": "patients", "patient": patient, "plan": plan}
     if plan is None:
-        # A paused plan at the desk's sites takes no session until a prescriber resumes it: said so,
+        # A paused plan at the desk's sites takes no session until a clinician resumes it: said so,
         # rather than "no open plan" (a prescriber asked to create one would be refused: one is open).
         paused = (
             TreatmentPlan.objects.filter(patient=patient, status=PlanStatus.PAUSED).select_related("protocol").first()

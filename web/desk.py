@@ -836,7 +836,7 @@ def _board_url(appointment: Appointment) -> str:
 
 def _placed(starts_and_chairs: Any) -> str:
     """The replacement a rebook page showed, as its form carries it back: each time and chair."""
-    return " ".join(f"{start.isoformat()}@{chair_id}" for start, chair_id in starts_and_chairs)
+    return " ".join(f"{start.astimezone(dt.UTC).isoformat()}@{chair_id}" for start, chair_id in starts_and_chairs)
 
 
 class _NotTheReplacementShown(Exception):
@@ -943,7 +943,11 @@ def appointment_action(request: HttpRequest, appointment_id: int, action: str) -
                     outcome = appointment_cancel(
                         appointment=appointment, actor=request.user, reason=reason, now=now, rebook=mode == "rebook"
                     )
-                    if shown is not None and _placed((a.starts_at, a.chair_id) for a in outcome.rebooked) != shown:
+                    # Booked other times, or none where the page showed some (a refusal by the
+                    # screening books none either, and says so: that cancel stands).
+                    booked = _placed((a.starts_at, a.chair_id) for a in outcome.rebooked)
+                    refused_by_screening = not outcome.rebooked and outcome.replacement_starts_at is not None
+                    if shown is not None and booked != shown and not refused_by_screening:
                         raise _NotTheReplacementShown
             except _NotTheReplacementShown:
                 appointment.refresh_from_db()

@@ -112,3 +112,22 @@ def test_a_replacement_taken_between_showing_and_booking_is_not_swapped_for_anot
     assert thursday.status == AppointmentStatus.CANCELLED
     booked = sorted(a.starts_at for a in plan.appointments.exclude(pk__in=before))
     assert booked == now_shown
+
+
+def test_a_rebook_the_screening_refuses_still_cancels_and_says_why(client, time_machine):
+    """The screening refuses the replacement (a booking like any other): the cancel stands and the
+    desk is told nothing was rebooked, as before; it is not taken for a replacement gone meanwhile."""
+    from tests.scheduling.test_plan_changes_keep_the_rules import _flag_psychosis
+
+    time_machine.move_to(NOW, tick=False)
+    clinic = make_clinic()
+    plan, course = _spread_course(clinic)
+    thursday = course[4]
+    login(client, clinic.front_desk.user)
+    url = reverse("web:appointment-action", args=[thursday.pk, "cancel"])
+    shown = client.post(url, {"reason": "Flu", "mode": "propose-rebook"}).context["shown"]
+    _flag_psychosis(plan, clinic)
+    page = client.post(url, {"reason": "Flu", "mode": "rebook", "shown": shown}, follow=True)
+    thursday.refresh_from_db()
+    assert thursday.status == AppointmentStatus.CANCELLED
+    assert "Not rebooked: The patient&#x27;s screening needs a prescriber&#x27;s decision" in page.content.decode()
