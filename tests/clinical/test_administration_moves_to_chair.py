@@ -51,7 +51,7 @@ def _checked_in_at_the_minutes_40th_second(ward) -> dt.datetime:
     return checked_in
 
 
-def _give(ward, started_at: dt.datetime) -> Administration:
+def _give(ward, started_at: dt.datetime, lot_number: str = "KX-1") -> Administration:
     return services.administration_record(
         appointment=ward.session,
         route="iv",
@@ -60,7 +60,7 @@ def _give(ward, started_at: dt.datetime) -> Administration:
         total_mg=Decimal("35"),
         started_at=started_at,
         ended_at=ENDED,
-        lot_number="KX-1",
+        lot_number=lot_number,
         given_by=ward.nurse,
         actor=ward.nurse.user,
         now=ENDED,
@@ -102,19 +102,7 @@ def test_a_session_already_in_the_chair_keeps_its_in_chair_time(ward):
     record_pre_vitals(ward.session, ward.nurse.user, now=SESSION_START)
     put_in_chair = SESSION_START + dt.timedelta(minutes=2)
     appointment_start(appointment=ward.session, actor=ward.nurse.user, now=put_in_chair)
-    services.administration_record(
-        appointment=ward.session,
-        route="iv",
-        dose_mg_per_kg=Decimal("0.5"),
-        weight_kg=Decimal("70"),
-        total_mg=Decimal("35"),
-        started_at=STARTED,
-        ended_at=ENDED,
-        lot_number="KX-1",
-        given_by=ward.nurse,
-        actor=ward.nurse.user,
-        now=ENDED,
-    )
+    _give(ward, STARTED)
     ward.session.refresh_from_db()
     assert (ward.session.status, ward.session.in_chair_at) == (AppointmentStatus.IN_CHAIR, put_in_chair)
 
@@ -122,19 +110,7 @@ def test_a_session_already_in_the_chair_keeps_its_in_chair_time(ward):
 def test_a_refused_administration_leaves_the_session_checked_in(ward):
     record_pre_vitals(ward.session, ward.nurse.user, now=SESSION_START)
     with pytest.raises(InvalidInput):
-        services.administration_record(
-            appointment=ward.session,
-            route="iv",
-            dose_mg_per_kg=Decimal("0.5"),
-            weight_kg=Decimal("70"),
-            total_mg=Decimal("35"),
-            started_at=STARTED,
-            ended_at=ENDED,
-            lot_number="  ",
-            given_by=ward.nurse,
-            actor=ward.nurse.user,
-            now=ENDED,
-        )
+        _give(ward, STARTED, lot_number="  ")
     ward.session.refresh_from_db()
     assert (ward.session.status, ward.session.in_chair_at) == (AppointmentStatus.CHECKED_IN, None)
     assert not Administration.objects.exists()

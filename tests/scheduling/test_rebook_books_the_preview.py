@@ -7,6 +7,8 @@ days later, and the next day then booked)."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from django.db import transaction
@@ -63,7 +65,25 @@ def test_whichever_session_is_cancelled_the_rebook_books_the_replacement_shown(p
         ]
 
 
-def test_the_desks_rebook_page_shows_the_day_it_then_books(client, time_machine):
+@dataclass
+class Desk:
+    """A course spread as `_spread_course` lays it, the desk logged in, and the cancel page of
+    its Thursday session showing the replacement (`page`)."""
+
+    clinic: Any
+    plan: Any
+    course: list
+    thursday: Any
+    url: str
+    page: Any
+    client: Any = field(repr=False, default=None)
+
+    def rebook(self, shown: str, **kwargs):
+        return self.client.post(self.url, {"reason": "Flu", "mode": "rebook", "shown": shown}, **kwargs)
+
+
+@pytest.fixture
+def desk(client, time_machine) -> Desk:
     time_machine.move_to(NOW, tick=False)
     clinic = make_clinic()
     plan, course = _spread_course(clinic)
@@ -72,62 +92,50 @@ def test_the_desks_rebook_page_shows_the_day_it_then_books(client, time_machine)
     url = reverse("web:appointment-action", args=[thursday.pk, "cancel"])
     page = client.post(url, {"reason": "Flu", "mode": "propose-rebook"})
     assert page.status_code == 200, page.content[:500]
-    shown = page.context["replacement"]
-    assert shown, page.context["replacement_problem"]
-    client.post(url, {"reason": "Flu", "mode": "rebook", "shown": page.context["shown"]})
-    thursday.refresh_from_db()
-    assert thursday.status == AppointmentStatus.CANCELLED
+    assert page.context["replacement"], page.context["replacement_problem"]
+    return Desk(clinic=clinic, plan=plan, course=course, thursday=thursday, url=url, page=page, client=client)
+
+
+def test_the_desks_rebook_page_shows_the_day_it_then_books(desk):
+    shown = desk.page.context["replacement"]
+    desk.rebook(desk.page.context["shown"])
+    desk.thursday.refresh_from_db()
+    assert desk.thursday.status == AppointmentStatus.CANCELLED
     booked = sorted(
-        a.starts_at for a in plan.appointments.exclude(pk__in=[a.pk for a in course]).exclude(status="cancelled")
+        a.starts_at
+        for a in desk.plan.appointments.exclude(pk__in=[a.pk for a in desk.course]).exclude(status="cancelled")
     )
     assert booked == shown, f"shown {shown}, booked {booked}"
 
 
-def test_a_replacement_taken_between_showing_and_booking_is_not_swapped_for_another(client, time_machine):
+def test_a_replacement_taken_between_showing_and_booking_is_not_swapped_for_another(desk):
     """The desk may have told the patient the time shown: when another booking takes it meanwhile,
     the rebook cancels and books nothing, and shows the replacement that fits now."""
-    time_machine.move_to(NOW, tick=False)
-    clinic = make_clinic()
-    plan, course = _spread_course(clinic)
-    thursday = course[4]
-    login(client, clinic.front_desk.user)
-    url = reverse("web:appointment-action", args=[thursday.pk, "cancel"])
-    first = client.post(url, {"reason": "Flu", "mode": "propose-rebook"})
-    shown = first.context["replacement"]
-    assert shown
+    shown = desk.page.context["replacement"]
     # Another patient takes that time (the site's one nurse sets them up then).
-    other = clinic.plan()
-    clinic.book(other, [shown[0]])
-    before = sorted(a.pk for a in plan.appointments.all())
-    again = client.post(url, {"reason": "Flu", "mode": "rebook", "shown": first.context["shown"]})
+    desk.clinic.book(desk.clinic.plan(), [shown[0]])
+    before = sorted(a.pk for a in desk.plan.appointments.all())
+    again = desk.rebook(desk.page.context["shown"])
     assert again.status_code == 200 and again.context["changed"]
     assert b'data-testid="replacement-changed"' in again.content
-    thursday.refresh_from_db()
-    assert thursday.status == AppointmentStatus.BOOKED, "nothing is cancelled"
-    assert sorted(a.pk for a in plan.appointments.all()) == before, "nothing is booked"
+    desk.thursday.refresh_from_db()
+    assert desk.thursday.status == AppointmentStatus.BOOKED, "nothing is cancelled"
+    assert sorted(a.pk for a in desk.plan.appointments.all()) == before, "nothing is booked"
     now_shown = again.context["replacement"]
     assert now_shown and now_shown != shown
-    client.post(url, {"reason": "Flu", "mode": "rebook", "shown": again.context["shown"]})
-    thursday.refresh_from_db()
-    assert thursday.status == AppointmentStatus.CANCELLED
-    booked = sorted(a.starts_at for a in plan.appointments.exclude(pk__in=before))
-    assert booked == now_shown
+    desk.rebook(again.context["shown"])
+    desk.thursday.refresh_from_db()
+    assert desk.thursday.status == AppointmentStatus.CANCELLED
+    assert sorted(a.starts_at for a in desk.plan.appointments.exclude(pk__in=before)) == now_shown
 
 
-def test_a_rebook_the_screening_refuses_still_cancels_and_says_why(client, time_machine):
+def test_a_rebook_the_screening_refuses_still_cancels_and_says_why(desk):
     """The screening refuses the replacement (a booking like any other): the cancel stands and the
     desk is told nothing was rebooked, as before; it is not taken for a replacement gone meanwhile."""
     from tests.scheduling.test_plan_changes_keep_the_rules import _flag_psychosis
 
-    time_machine.move_to(NOW, tick=False)
-    clinic = make_clinic()
-    plan, course = _spread_course(clinic)
-    thursday = course[4]
-    login(client, clinic.front_desk.user)
-    url = reverse("web:appointment-action", args=[thursday.pk, "cancel"])
-    shown = client.post(url, {"reason": "Flu", "mode": "propose-rebook"}).context["shown"]
-    _flag_psychosis(plan, clinic)
-    page = client.post(url, {"reason": "Flu", "mode": "rebook", "shown": shown}, follow=True)
-    thursday.refresh_from_db()
-    assert thursday.status == AppointmentStatus.CANCELLED
+    _flag_psychosis(desk.plan, desk.clinic)
+    page = desk.rebook(desk.page.context["shown"], follow=True)
+    desk.thursday.refresh_from_db()
+    assert desk.thursday.status == AppointmentStatus.CANCELLED
     assert "Not rebooked: The patient&#x27;s screening needs a prescriber&#x27;s decision" in page.content.decode()
