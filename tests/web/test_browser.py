@@ -1,6 +1,7 @@
 """Real-browser journeys: Debian's Chromium (its headless shell) driven by Playwright
-against the live server. The server runs on real time, so the data here is built around
-timezone.now(), not the frozen clinic dates the other tests use.
+against the live server. The server's clock runs (from the instant each test's clock is set
+to), so the data here is built from that instant (`clock_now`, `LiveClinic.now`), not from the
+frozen clinic dates the other tests use.
 
 Each journey saves screenshots of the pages it visits to $SCREENSHOT_DIR
 (default test-artifacts/screenshots/)."""
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
 from icalendar import Calendar
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
@@ -105,6 +105,8 @@ class LiveClinic:
     site: Site
     desk: StaffMember
     prescriber: StaffMember
+    # The instant the test's clock was set to (`clock_now`): the data is built from it.
+    now: dt.datetime
 
 
 def first_workday_after(day: dt.date, days: int) -> dt.date:
@@ -137,7 +139,7 @@ def live_clinic(transactional_db, clock_now) -> LiveClinic:
         role=Role.FRONT_DESK, sites=[site], user=UserFactory(username="desk_rita", first_name="Rita", last_name="Moss")
     )
     ProtocolFactory()
-    return LiveClinic(site=site, desk=desk, prescriber=prescriber)
+    return LiveClinic(site=site, desk=desk, prescriber=prescriber, now=clock_now)
 
 
 def patient_with_plan(clinic: LiveClinic, username: str, first: str, last: str, *, book: bool) -> TreatmentPlan:
@@ -148,7 +150,7 @@ def patient_with_plan(clinic: LiveClinic, username: str, first: str, last: str, 
         home_site=clinic.site,
         escort_name="Chris " + last,
     )
-    now = timezone.now()  # the test's set clock, running: `clinic` (live_clinic) is built only on one
+    now = clinic.now  # the test's set instant (live_clinic is built only on one)
     start = first_workday_after(now.astimezone(clinic.site.zone).date(), 3)
     plan = plan_create(
         patient=patient,
