@@ -14,7 +14,11 @@ feasible (start, chair) pairs a site's `placement_policy` chooses:
      how far the session ends into the last `CLOSING_MARGIN` (45 min) before the day's real
      closing (a closure up to the closing time closes the site early), in started quarter
      hours (0 when it ends before them: lateness and waits for a nurse run a
-     later end past closing, so among late times the one ending soonest); then the starts in the same quarter hour (on the real clock: the night the clocks go back has two 01:15s)
+     later end past closing, so among late times the one ending soonest; and when every day a
+     course session or a make-up may take has room only there, it takes a later day with a time
+     ending before them, when its rules still hold from there: a course session up to
+     `NEAR_CLOSING_REACH_DAYS` (3) after its allowed days, a make-up within its window); then the
+     starts in the same quarter hour (on the real clock: the night the clocks go back has two 01:15s)
      beyond what the nurses on shift for a setup at that start can set up at once (a cap, not a
      minimum: spreading starts over every quarter hour broke the nurses' free time into pieces
      too short for a setup and cost a tenth of the sessions in the issue 17 bench);
@@ -109,6 +113,9 @@ FIRST_SESSION_SLACK_DAYS = 1
 # issue 17 bench still ran over on days whose sessions ended at 17:30 (a patient 30 minutes late, or
 # late and then waiting for a nurse), and level ran over as much as earliest (33 against 30 minutes).
 CLOSING_MARGIN = dt.timedelta(minutes=45)
+# A course session whose allowed days have room only near closing may take a later day, up to this
+# many days after them (so across a weekend), when the rest of the course still fits from it.
+NEAR_CLOSING_REACH_DAYS = 3
 
 
 @dataclass(frozen=True)
@@ -783,7 +790,21 @@ def propose_induction_placed(
         start_day + dt.timedelta(days=FIRST_SESSION_SEARCH_DAYS - 1),
     )
     chosen, greedy, why = _choose_session(
-        placer, rule, prefs, [], greedy, first_day, last_first_day, not_before, not_after, duration, route
+        placer,
+        rule,
+        prefs,
+        [],
+        greedy,
+        first_day,
+        last_first_day,
+        not_before,
+        not_after,
+        duration,
+        route,
+        reach=min(
+            last_first_day + dt.timedelta(days=NEAR_CLOSING_REACH_DAYS),
+            start_day + dt.timedelta(days=FIRST_SESSION_SEARCH_DAYS - 1),
+        ),
     )
     slots, whys = [chosen], [why]
     course_first_day = local_day(chosen.start, zone)
@@ -793,10 +814,21 @@ def propose_induction_placed(
         after = max(slots[-1].start + rule.min_gap, not_before) if not_before else slots[-1].start + rule.min_gap
         earliest_next = greedy.slots[index]
         low = local_day(earliest_next.start, zone)
-        high = low + dt.timedelta(days=DAY_SLACK_DAYS)
-        high = min(high, _last_day_for(rule, course_first_day, index))
+        last_day = _last_day_for(rule, course_first_day, index)
+        high = min(low + dt.timedelta(days=DAY_SLACK_DAYS), last_day)
         chosen, greedy, why = _choose_session(
-            placer, rule, prefs, slots, greedy, low, high, after, not_after, duration, route
+            placer,
+            rule,
+            prefs,
+            slots,
+            greedy,
+            low,
+            high,
+            after,
+            not_after,
+            duration,
+            route,
+            reach=min(high + dt.timedelta(days=NEAR_CLOSING_REACH_DAYS), last_day),
         )
         slots.append(chosen)
         whys.append(why)
@@ -840,10 +872,14 @@ def _choose_session(
     not_after: dt.datetime | None,
     duration: dt.timedelta,
     route: str,
+    *,
+    reach: dt.date | None = None,
 ) -> tuple[Slot, Proposal, Why]:
     """Session len(placed)'s slot: the best-scored of the days low..high whose earliest
     completion still fits (and ends by `not_after`, when given), else the earliest one. Returns
-    it, the completion, and why.
+    it, the completion, and why. When that slot ends near closing (the last CLOSING_MARGIN), the
+    first day after `high`, up to `reach`, whose best slot ends before it and whose completion
+    fits is taken instead.
 
     Days are looked at quietest first, and the search stops once the best so far has nothing
     against it before the day weight (setups apart, no other start in its quarter hour, a
@@ -863,7 +899,7 @@ def _choose_session(
     options: list[tuple[Choice, list[Choice]]] = []
     rejected: set[Slot] = set()
 
-    def accept(best: Choice, candidates: list[Choice]) -> tuple[Slot, Proposal, Why] | None:
+    def accept(best: Choice, candidates: list[Choice], day_reason: str = "") -> tuple[Slot, Proposal, Why] | None:
         following = greedy.slots[index + 1] if index + 1 < len(greedy.slots) else None
         if best.slot == fallback:
             completion: Proposal | NoFit = greedy
@@ -883,7 +919,7 @@ def _choose_session(
         if not isinstance(completion, Proposal) or (not_after is not None and completion.slots[-1].end > not_after):
             rejected.add(best.slot)
             return None
-        explained = placer.explain(best, candidates, day_reason=_day_reason(best, shares, availability))
+        explained = placer.explain(best, candidates, day_reason=day_reason or _day_reason(best, shares, availability))
         # The nurse may change (the least used of those free); the completion is unaffected,
         # being on other days.
         completion.slots[index] = explained.slot
@@ -906,12 +942,30 @@ def _choose_session(
             chosen = accept(best, best_candidates)
             if chosen is not None:
                 return chosen
+
+    def beyond(near: Choice) -> tuple[Slot, Proposal, Why] | None:
+        """The first day after `high`, up to `reach`, with a best slot ending before the closing
+        margin whose completion fits (a day of the window `near`'s days have no such room in)."""
+        day = high + dt.timedelta(days=1)
+        while reach is not None and day <= reach:
+            candidates = placer.candidates(day, duration, route, prefs, not_before)
+            if candidates:
+                best = min(candidates, key=lambda c: c.score)
+                if not best.score[0][1]:
+                    chosen = accept(
+                        best, candidates, f"{local_day(near.slot.start, zone):%a %-d %b} has room only near closing"
+                    )
+                    if chosen is not None:
+                        return chosen
+            day += dt.timedelta(days=1)
+        return None
+
     options.sort(key=lambda option: option[0].score)
     for best, candidates in options:
         if best.slot not in rejected:
             chosen = accept(best, candidates)
             if chosen is not None:
-                return chosen
+                return (beyond(best) or chosen) if best.score[0][1] else chosen
     return (
         fallback,
         greedy,
@@ -1040,6 +1094,45 @@ def propose_maintenance_placed(
     return slots, problems, whys
 
 
+@dataclass(frozen=True)
+class _ReflowSearch:
+    """Where re-flow session len(`placed`) may go: its day's candidates, best first, kept only when
+    the rest of the `count` sessions still fit after them by `last_day`."""
+
+    placer: Placer
+    rule: InductionRule
+    prefs: Preferences
+    count: int
+    last_day: dt.date
+    not_before: dt.datetime | None
+    placed: list[Slot]
+    fallback: Slot  # the earliest re-flow's slot for this session
+    earliest_start: dt.datetime | None
+
+    def best_on(self, day: dt.date, day_reason: str = "") -> tuple[Choice, list[Slot] | None] | None:
+        """The best-scored start of `day` from which the rest of the re-flow still fits, explained,
+        and the re-flow from it (None: the earliest re-flow stands); None when no start of the day does."""
+        placer, rule = self.placer, self.rule
+        candidates = placer.candidates(day, rule.session_length, rule.route, self.prefs, self.earliest_start)
+        for candidate in sorted(candidates, key=lambda c: c.score):
+            if candidate.slot == self.fallback:
+                return placer.explain(candidate, candidates, day_reason=day_reason), None
+            rest = propose_additional(
+                placer.availability,
+                rule,
+                self.count - len(self.placed) - 1,
+                day + dt.timedelta(days=1),
+                self.last_day,
+                self.prefs,
+                candidate.slot.start,
+                self.not_before,
+            )
+            if isinstance(rest, Proposal):
+                explained = placer.explain(candidate, candidates, day_reason=day_reason)
+                return explained, [*self.placed, candidate.slot, *rest.slots]
+        return None
+
+
 def propose_additional_placed(
     placer: Placer,
     rule: InductionRule,
@@ -1052,7 +1145,9 @@ def propose_additional_placed(
 ) -> Proposal | NoFit:
     """`count` more induction sessions (a re-flow) under the placer's policy: the earliest
     re-flow is found first; under ``level`` each session may then take a better time on its
-    day when the rest still fits."""
+    day when the rest still fits, and a session whose day has room only near closing (the last
+    CLOSING_MARGIN) takes the first later day of the window with a time ending before it, when
+    the rest still fits from there."""
     availability = placer.availability
     earliest = propose_additional(availability, rule, count, first_day, last_day, prefs, after, not_before)
     if isinstance(earliest, NoFit) or not placer.placement.level:
@@ -1071,28 +1166,25 @@ def propose_additional_placed(
         earliest_start = previous + rule.min_gap if previous else None
         if not_before is not None:
             earliest_start = max(earliest_start, not_before) if earliest_start else not_before
-        candidates = placer.candidates(day, rule.session_length, rule.route, prefs, earliest_start)
-        chosen: Choice | None = None
-        for candidate in sorted(candidates, key=lambda c: c.score):
-            if candidate.slot == fallback:
-                chosen = placer.explain(candidate, candidates)
-                break
-            rest = propose_additional(
-                availability,
-                rule,
-                count - index - 1,
-                day + dt.timedelta(days=1),
-                last_day,
-                prefs,
-                candidate.slot.start,
-                not_before,
-            )
-            if isinstance(rest, Proposal):
-                chosen = placer.explain(candidate, candidates)
-                plan = [*slots, candidate.slot, *rest.slots]
-                break
-        if chosen is None:
+        search = _ReflowSearch(placer, rule, prefs, count, last_day, not_before, slots, fallback, earliest_start)
+        found = search.best_on(day)
+        if found is not None and found[0].score[0][1]:
+            # Its day has room only near closing, where lateness and waits for a nurse run the
+            # session past closing: a later day of the window with a time ending well before closing
+            # is taken instead, when the rest of the re-flow still fits from it.
+            later = day + dt.timedelta(days=1)
+            while later <= last_day:
+                instead = search.best_on(later, day_reason=f"{day:%a %-d %b} has room only near closing")
+                if instead is not None and not instead[0].score[0][1]:
+                    found = instead
+                    break
+                later += dt.timedelta(days=1)
+        if found is None:
             chosen = Choice(fallback, reason=placer.why_earliest(fallback))
+        else:
+            chosen = found[0]
+            if found[1] is not None:
+                plan = found[1]
         assert chosen.reason is not None  # explain always says why
         slots.append(chosen.slot)
         whys.append(chosen.reason)
