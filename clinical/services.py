@@ -7,6 +7,7 @@ appointment so a reading and a start cannot pass each other, and take `now` from
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -432,6 +433,15 @@ def _minutes_words(length: dt.timedelta) -> str:
     return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
+def _infusion_short(appointment: Appointment, *, route: str, started_at: dt.datetime, ended_at: dt.datetime) -> bool:
+    """Whether an infusion by `route` from `started_at` to `ended_at` lasted under half its session's
+    protocol's infusion minutes (never for a session without a protocol, or by another route than IV)."""
+    protocol = appointment.plan.protocol if appointment.plan_id else None
+    if protocol is None or not protocol.infusion_minutes or route != Route.IV:
+        return False
+    return (ended_at - started_at) * 2 < dt.timedelta(minutes=protocol.infusion_minutes)
+
+
 def _short_infusion(
     appointment: Appointment,
     *,
@@ -448,11 +458,10 @@ def _short_infusion(
     or an injection, a spray or a tablet, which take no infusion's time). Without a reason, refuses
     on `field`, the time being given."""
     protocol = appointment.plan.protocol if appointment.plan_id else None
-    if protocol is None or not protocol.infusion_minutes or route != Route.IV:
+    if not _infusion_short(appointment, route=route, started_at=started_at, ended_at=ended_at):
         return ""
+    assert protocol is not None and protocol.infusion_minutes  # as _infusion_short found them
     lasted = ended_at - started_at
-    if lasted * 2 >= dt.timedelta(minutes=protocol.infusion_minutes):
-        return ""
     lasted_words, minutes = _minutes_words(lasted), protocol.infusion_minutes
     reason = reason.strip()
     if reason:
@@ -464,6 +473,27 @@ def _short_infusion(
         "end times; if the infusion was stopped early, give the reason (for example, stopped early: dissociation).",
         details={"field": field, "infusion_minutes": minutes, "recorded_seconds": int(lasted.total_seconds())},
     )
+
+
+# A register line's text for a short infusion (`_short_infusion`), ending the line's reason.
+SHORT_INFUSION_GIVEN = re.compile(r"Infusion of [^,;]+, under half the protocol's \d+ minutes: (?P<why>.+)\Z", re.S)
+
+
+def _short_justification(entry: ControlledSubstanceEntry) -> str:
+    """Why the infusion `entry` states was short, as the register last said it: the clinician's
+    reason on the nearest line that gave one (a recorded line's "Infusion of ..., under half the
+    protocol's N minutes: <why>", or one a correction carried), or the own reason of a correction
+    that changed the start or the route (which suffices for a short infusion). Empty when none did."""
+    line: ControlledSubstanceEntry | None = entry
+    while line is not None:
+        given = SHORT_INFUSION_GIVEN.search(line.reason)
+        if given is not None:
+            return given["why"].strip()
+        before = line.corrects
+        if before is not None and (line.administered_at != before.administered_at or line.route != before.route):
+            return line.reason.strip()
+        line = before
+    return ""
 
 
 def _in_chair_by(appointment: Appointment, started_at: dt.datetime) -> dt.datetime:
@@ -684,6 +714,23 @@ def controlled_substance_correct(
             reason=reason,
             field="started_at",
         )
+    else:
+        # A correction of anything else keeps the line's justification of a short infusion: the
+        # corrected line is no longer the current one, and the register reads the current one.
+        short = _infusion_short(
+            appointment, route=new_route, started_at=new_started_at, ended_at=administration.ended_at
+        )
+        justification = _short_justification(entry) if short else ""
+        if justification:
+            carried = _short_infusion(
+                appointment,
+                route=new_route,
+                started_at=new_started_at,
+                ended_at=administration.ended_at,
+                reason=justification,
+                field="started_at",
+            )
+            reason = f"{reason}; {carried}" if carried else reason
     administration.total_mg, administration.dose_mg_per_kg = new_total, new_dose
     administration.weight_kg, administration.lot_number = new_weight, new_lot
     administration.route, administration.given_by = new_route, new_given_by

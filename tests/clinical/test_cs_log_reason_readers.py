@@ -28,6 +28,9 @@ pytestmark = pytest.mark.django_db
 CLINICAL = "stopped early: BP 182/110 and severe dissociation"
 CORRECTED = "lot misread: patient vomited on the label"
 MARKER = "reason recorded (clinicians only)"
+SHORT = f"Infusion of 12 minutes, under half the protocol's 40 minutes: {CLINICAL}"
+# A correction of the lot keeps why the infusion was short on the line the register now reads.
+CORRECTED_LINE = f"{CORRECTED}; {SHORT}"
 LOG = "/api/v1/clinical/controlled-substance-log/"
 
 
@@ -108,7 +111,7 @@ def test_clinicians_read_the_reason_on_the_page_the_csv_the_api_and_the_session_
         page = browser.get(reverse("clinical:cs-log")).content.decode()
         assert CLINICAL in page and CORRECTED in page and MARKER not in page
         rows = _csv(browser.get(reverse("clinical:cs-log-csv")).content.decode())
-        assert CLINICAL in rows[first.pk]["reason"] and rows[correction.pk]["reason"] == CORRECTED
+        assert CLINICAL in rows[first.pk]["reason"] and rows[correction.pk]["reason"] == CORRECTED_LINE
 
         api = ward.client(role)
         lines = {line["id"]: line for line in api.get(LOG).json()["results"]}
@@ -116,7 +119,7 @@ def test_clinicians_read_the_reason_on_the_page_the_csv_the_api_and_the_session_
         assert CLINICAL in _csv(api.get(LOG + "export/").content.decode())[first.pk]["reason"]
         record = api.get(f"/api/v1/clinical/sessions/{ward.session.pk}/")
         assert record.status_code == 200, record.content
-        assert [line["reason"] for line in record.json()["log"]] == [rows[first.pk]["reason"], CORRECTED]
+        assert [line["reason"] for line in record.json()["log"]] == [rows[first.pk]["reason"], CORRECTED_LINE]
 
 
 def test_the_correction_answer_gives_its_reason_to_the_clinician_who_wrote_it(ward, stopped_early):
@@ -125,7 +128,8 @@ def test_the_correction_answer_gives_its_reason_to_the_clinician_who_wrote_it(wa
         f"{LOG}{correction.pk}/correct/", {"total_mg": "34", "reason": "pump log read again"}, format="json"
     )
     assert answer.status_code == 201, answer.content
-    assert answer.json()["reason"] == "pump log read again" and answer.json()["reason_recorded"] is True
+    # The line's reason is the correction's, and why the infusion was short, carried from the line before.
+    assert answer.json()["reason"] == f"pump log read again; {SHORT}" and answer.json()["reason_recorded"] is True
 
 
 def test_the_admin_shows_an_administrator_the_register_without_the_reasons(client, ward, stopped_early):

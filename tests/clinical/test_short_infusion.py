@@ -191,3 +191,51 @@ def test_on_the_page_the_error_shows_on_the_end_with_the_reason_field_then_the_r
     assert 'name="short_infusion_reason"' in page
     assert "Administration recorded in the controlled-substance log." in again.content.decode()
     assert STOPPED_EARLY in ControlledSubstanceEntry.objects.get().reason
+
+
+def test_a_correction_of_the_lot_keeps_the_reason_the_infusion_was_short_on_the_new_line(ward):
+    """The register reads the current line: a correction of anything but the start or the route
+    carries the clinician's reason for the short infusion from the line it corrects, and on again."""
+    _under_protocol(ward)
+    _record(ward, minutes=12, short_infusion_reason=STOPPED_EARLY)
+    first = ControlledSubstanceEntry.objects.get()
+    correction = services.controlled_substance_correct(
+        entry=first, lot_number="KX-78", reason="Lot mistyped", actor=ward.nurse.user, now=NOW
+    )
+    assert correction.reason.startswith("Lot mistyped; Infusion of 12 minutes"), correction.reason
+    assert correction.reason.endswith(f"under half the protocol's 40 minutes: {STOPPED_EARLY}"), correction.reason
+    again = services.controlled_substance_correct(
+        entry=correction, total_mg=Decimal("34"), reason="Wasted 1 mg not deducted", actor=ward.nurse.user, now=NOW
+    )
+    assert again.reason.startswith("Wasted 1 mg not deducted; Infusion of 12 minutes"), again.reason
+    assert again.reason.endswith(f"minutes: {STOPPED_EARLY}") and again.reason.count(STOPPED_EARLY) == 1
+
+
+def test_after_a_correction_of_the_start_that_shortened_it_its_reason_is_the_one_carried(ward):
+    _under_protocol(ward)
+    _record(ward, minutes=40)
+    pump = "Pump log: started 10:45, stopped for nausea"
+    shortened = services.controlled_substance_correct(
+        entry=ControlledSubstanceEntry.objects.get(),
+        started_at=STARTED + dt.timedelta(minutes=35),
+        reason=pump,
+        actor=ward.nurse.user,
+        now=NOW,
+    )
+    lot = services.controlled_substance_correct(
+        entry=shortened, lot_number="KX-78", reason="Lot mistyped", actor=ward.nurse.user, now=NOW
+    )
+    assert lot.reason == f"Lot mistyped; Infusion of 5 minutes, under half the protocol's 40 minutes: {pump}"
+
+
+def test_a_correction_of_an_infusion_that_was_not_short_carries_nothing(ward):
+    _under_protocol(ward)
+    _record(ward, minutes=40)
+    correction = services.controlled_substance_correct(
+        entry=ControlledSubstanceEntry.objects.get(),
+        lot_number="KX-78",
+        reason="Lot mistyped",
+        actor=ward.nurse.user,
+        now=NOW,
+    )
+    assert correction.reason == "Lot mistyped"
