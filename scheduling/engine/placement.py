@@ -67,7 +67,7 @@ import datetime as dt
 import math
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -83,6 +83,7 @@ from scheduling.engine.model import (
     Slot,
     Span,
     Why,
+    day_label,
 )
 from scheduling.engine.planner import (
     FIRST_SESSION_SEARCH_DAYS,
@@ -805,6 +806,7 @@ def propose_induction_placed(
             last_first_day + dt.timedelta(days=NEAR_CLOSING_REACH_DAYS),
             start_day + dt.timedelta(days=FIRST_SESSION_SEARCH_DAYS - 1),
         ),
+        this_year=this_year,
     )
     slots, whys = [chosen], [why]
     course_first_day = local_day(chosen.start, zone)
@@ -829,6 +831,7 @@ def propose_induction_placed(
             duration,
             route,
             reach=min(high + dt.timedelta(days=NEAR_CLOSING_REACH_DAYS), last_day),
+            this_year=this_year,
         )
         slots.append(chosen)
         whys.append(why)
@@ -874,12 +877,13 @@ def _choose_session(
     route: str,
     *,
     reach: dt.date | None = None,
+    this_year: int | None = None,
 ) -> tuple[Slot, Proposal, Why]:
     """Session len(placed)'s slot: the best-scored of the days low..high whose earliest
     completion still fits (and ends by `not_after`, when given), else the earliest one. Returns
-    it, the completion, and why. When that slot ends near closing (the last CLOSING_MARGIN), the
-    first day after `high`, up to `reach`, whose best slot ends before it and whose completion
-    fits is taken instead.
+    it, the completion, and why. When that slot ends near closing (the last CLOSING_MARGIN) and
+    no start of those days ends before it, the first day after `high`, up to `reach`, with such a
+    start (its best-scored) whose completion fits is taken instead.
 
     Days are looked at quietest first, and the search stops once the best so far has nothing
     against it before the day weight (setups apart, no other start in its quarter hour, a
@@ -943,20 +947,18 @@ def _choose_session(
             if chosen is not None:
                 return chosen
 
-    def beyond(near: Choice) -> tuple[Slot, Proposal, Why] | None:
-        """The first day after `high`, up to `reach`, with a best slot ending before the closing
-        margin whose completion fits (a day of the window `near`'s days have no such room in)."""
+    def beyond() -> tuple[Slot, Proposal, Why] | None:
+        """The first day after `high`, up to `reach`, with a start ending before the closing margin
+        (the best-scored of them) whose completion fits."""
+        because = _room_only_near_closing([local_day(o.slot.start, zone) for o, _ in options], this_year)
         day = high + dt.timedelta(days=1)
         while reach is not None and day <= reach:
             candidates = placer.candidates(day, duration, route, prefs, not_before)
-            if candidates:
-                best = min(candidates, key=lambda c: c.score)
-                if not best.score[0][1]:
-                    chosen = accept(
-                        best, candidates, f"{local_day(near.slot.start, zone):%a %-d %b} has room only near closing"
-                    )
-                    if chosen is not None:
-                        return chosen
+            clear = [c for c in candidates if _ends_clear(c)]
+            if clear:
+                chosen = accept(min(clear, key=lambda c: c.score), candidates, because)
+                if chosen is not None:
+                    return chosen
             day += dt.timedelta(days=1)
         return None
 
@@ -964,8 +966,11 @@ def _choose_session(
     for best, candidates in options:
         if best.slot not in rejected:
             chosen = accept(best, candidates)
-            if chosen is not None:
-                return (beyond(best) or chosen) if best.score[0][1] else chosen
+            if chosen is None:
+                continue
+            if _ends_clear(best) or any(_ends_clear(c) for _, day_candidates in options for c in day_candidates):
+                return chosen
+            return beyond() or chosen
     return (
         fallback,
         greedy,
@@ -1094,10 +1099,10 @@ def propose_maintenance_placed(
     return slots, problems, whys
 
 
-@dataclass(frozen=True)
+@dataclass
 class _ReflowSearch:
-    """Where re-flow session len(`placed`) may go: its day's candidates, best first, kept only when
-    the rest of the `count` sessions still fit after them by `last_day`."""
+    """Where re-flow session len(`placed`) may go, day by day: a start is kept only when the rest of
+    the `count` sessions still fit after it by `last_day` (worked out once per start)."""
 
     placer: Placer
     rule: InductionRule
@@ -1105,32 +1110,58 @@ class _ReflowSearch:
     count: int
     last_day: dt.date
     not_before: dt.datetime | None
-    placed: list[Slot]
+    placed: tuple[Slot, ...]
     fallback: Slot  # the earliest re-flow's slot for this session
     earliest_start: dt.datetime | None
+    rests: dict[dt.datetime, list[Slot] | None] = field(default_factory=dict)
 
-    def best_on(self, day: dt.date, day_reason: str = "") -> tuple[Choice, list[Slot] | None] | None:
-        """The best-scored start of `day` from which the rest of the re-flow still fits, explained,
-        and the re-flow from it (None: the earliest re-flow stands); None when no start of the day does."""
-        placer, rule = self.placer, self.rule
-        candidates = placer.candidates(day, rule.session_length, rule.route, self.prefs, self.earliest_start)
-        for candidate in sorted(candidates, key=lambda c: c.score):
-            if candidate.slot == self.fallback:
-                return placer.explain(candidate, candidates, day_reason=day_reason), None
+    def candidates(self, day: dt.date) -> list[Choice]:
+        rule = self.rule
+        return self.placer.candidates(day, rule.session_length, rule.route, self.prefs, self.earliest_start)
+
+    def _rest(self, start: dt.datetime) -> list[Slot] | None:
+        """The earliest rest of the re-flow after a session at `start`, None when it does not fit."""
+        if start not in self.rests:
             rest = propose_additional(
-                placer.availability,
-                rule,
+                self.placer.availability,
+                self.rule,
                 self.count - len(self.placed) - 1,
-                day + dt.timedelta(days=1),
+                local_day(start, self.placer.availability.site.zone) + dt.timedelta(days=1),
                 self.last_day,
                 self.prefs,
-                candidate.slot.start,
+                start,
                 self.not_before,
             )
-            if isinstance(rest, Proposal):
-                explained = placer.explain(candidate, candidates, day_reason=day_reason)
-                return explained, [*self.placed, candidate.slot, *rest.slots]
+            self.rests[start] = rest.slots if isinstance(rest, Proposal) else None
+        return self.rests[start]
+
+    def best(
+        self, candidates: list[Choice], among: list[Choice], day_reason: str = ""
+    ) -> tuple[Choice, list[Slot] | None] | None:
+        """The best-scored of `among` (some of a day's `candidates`) from which the rest of the re-flow
+        still fits, explained against the day's candidates, and the re-flow from it (None: the earliest
+        re-flow stands); None when none of them does."""
+        for candidate in sorted(among, key=lambda c: c.score):
+            if candidate.slot == self.fallback:
+                explained = self.placer.explain(candidate, candidates, day_reason=day_reason)
+                return explained, None
+            rest = self._rest(candidate.slot.start)
+            if rest is not None:
+                explained = self.placer.explain(candidate, candidates, day_reason=day_reason)
+                return explained, [*self.placed, candidate.slot, *rest]
         return None
+
+
+def _ends_clear(choice: Choice) -> bool:
+    """Whether the choice ends before the closing margin (the last CLOSING_MARGIN before closing)."""
+    return not choice.score[0][1]
+
+
+def _room_only_near_closing(days: list[dt.date], this_year: int | None) -> str:
+    labels = [day_label(day, this_year) for day in sorted(set(days))]
+    if len(labels) == 1:
+        return f"{labels[0]} has room only near closing"
+    return f"{', '.join(labels[:-1])} and {labels[-1]} have room only near closing"
 
 
 def propose_additional_placed(
@@ -1142,12 +1173,14 @@ def propose_additional_placed(
     prefs: Preferences,
     after: dt.datetime | None,
     not_before: dt.datetime | None,
+    keeps_pattern: Callable[[list[dt.date]], bool] | None = None,
 ) -> Proposal | NoFit:
     """`count` more induction sessions (a re-flow) under the placer's policy: the earliest
     re-flow is found first; under ``level`` each session may then take a better time on its
-    day when the rest still fits, and a session whose day has room only near closing (the last
-    CLOSING_MARGIN) takes the first later day of the window with a time ending before it, when
-    the rest still fits from there."""
+    day when the rest still fits. A session whose day has room only near closing (the last
+    CLOSING_MARGIN) takes instead the first of the next NEAR_CLOSING_REACH_DAYS days, within the
+    window, with a time ending before it, when the rest still fits from there and the re-flow's days
+    still pass `keeps_pattern` (the round's weekly counts and span, with the sessions that stand)."""
     availability = placer.availability
     earliest = propose_additional(availability, rule, count, first_day, last_day, prefs, after, not_before)
     if isinstance(earliest, NoFit) or not placer.placement.level:
@@ -1155,6 +1188,7 @@ def propose_additional_placed(
             earliest.whys = [placer.why_earliest(slot) for slot in earliest.slots]
         return earliest
     zone = availability.site.zone
+    this_year = texts_year(not_before, zone)
     plan = list(earliest.slots)
     slots: list[Slot] = []
     whys: list[Why] = []
@@ -1166,16 +1200,23 @@ def propose_additional_placed(
         earliest_start = previous + rule.min_gap if previous else None
         if not_before is not None:
             earliest_start = max(earliest_start, not_before) if earliest_start else not_before
-        search = _ReflowSearch(placer, rule, prefs, count, last_day, not_before, slots, fallback, earliest_start)
-        found = search.best_on(day)
-        if found is not None and found[0].score[0][1]:
+        search = _ReflowSearch(placer, rule, prefs, count, last_day, not_before, tuple(slots), fallback, earliest_start)
+        candidates = search.candidates(day)
+        found = search.best(candidates, candidates)
+        if found is not None and not _ends_clear(found[0]) and not any(_ends_clear(c) for c in candidates):
             # Its day has room only near closing, where lateness and waits for a nurse run the
-            # session past closing: a later day of the window with a time ending well before closing
-            # is taken instead, when the rest of the re-flow still fits from it.
+            # session past closing: a later day with a time ending well before closing is taken
+            # instead, when the rest of the re-flow still fits from it.
+            because = _room_only_near_closing([day], this_year)
             later = day + dt.timedelta(days=1)
-            while later <= last_day:
-                instead = search.best_on(later, day_reason=f"{day:%a %-d %b} has room only near closing")
-                if instead is not None and not instead[0].score[0][1]:
+            while later <= min(last_day, day + dt.timedelta(days=NEAR_CLOSING_REACH_DAYS)):
+                candidates = search.candidates(later)
+                instead = search.best(candidates, [c for c in candidates if _ends_clear(c)], because)
+                if (
+                    instead is not None
+                    and instead[1] is not None
+                    and (keeps_pattern is None or keeps_pattern([local_day(slot.start, zone) for slot in instead[1]]))
+                ):
                     found = instead
                     break
                 later += dt.timedelta(days=1)

@@ -43,7 +43,7 @@ def _course(policy: str, snapshot, rule: InductionRule, start_day: dt.date) -> P
     return proposal
 
 
-def _reflow(policy: str, snapshot, rule: InductionRule, count: int, last_day: dt.date) -> Proposal:
+def _reflow(policy: str, snapshot, rule: InductionRule, count: int, last_day: dt.date, **keeps) -> Proposal:
     proposal = propose_additional_placed(
         Placer(Availability(snapshot), Placement(policy=policy)),
         rule,
@@ -53,6 +53,7 @@ def _reflow(policy: str, snapshot, rule: InductionRule, count: int, last_day: dt
         Preferences(),
         after=None,
         not_before=at(TUESDAY, "07:00"),
+        **keeps,
     )
     assert isinstance(proposal, Proposal)
     return proposal
@@ -78,7 +79,7 @@ def test_a_course_session_whose_allowed_days_have_room_only_at_closing_takes_a_l
     assert _days(_course(EARLIEST, snapshot, rule, MONDAY)) == ["Mon 2 08:00", "Wed 4 16:00", "Fri 6 16:00"]
     level = _course(LEVEL, snapshot, rule, MONDAY)
     assert _days(level) == ["Mon 2 08:00", "Fri 6 08:00", "Mon 9 08:00"]
-    assert "Wed 4 Mar has room only near closing" in level.reasons[1]
+    assert "Wed 4 Mar and Thu 5 Mar have room only near closing" in level.reasons[1]
 
 
 def test_a_course_session_keeps_its_late_time_when_no_later_day_keeps_the_course_whole():
@@ -112,3 +113,48 @@ def test_a_make_up_keeps_its_late_time_when_the_window_has_no_other_day():
     level = _reflow(LEVEL, snapshot, rule, 1, WEDNESDAY)
     assert _days(level) == ["Tue 3 16:00"]
     assert "room only near closing" not in level.reasons[0]
+
+
+def test_a_make_up_moves_only_where_the_rounds_weekly_pattern_still_holds():
+    # The caller says whether the re-flow's days keep the round's span and weekly counts.
+    snapshot = site(chairs=_free_only_from_16(TUESDAY))
+    rule = InductionRule(session_length=SESSION, min_gap=GAP, route="iv", sessions=6, window_days=21)
+    seen: list[list[dt.date]] = []
+
+    def refuses(days: list[dt.date]) -> bool:
+        seen.append(days)
+        return False
+
+    assert _days(_reflow(LEVEL, snapshot, rule, 1, FRIDAY, keeps_pattern=refuses)) == ["Tue 3 16:00"]
+    assert seen and all(days[0] > TUESDAY for days in seen)  # asked of each later day tried
+    assert _days(_reflow(LEVEL, snapshot, rule, 1, FRIDAY, keeps_pattern=lambda days: True)) == ["Wed 4 08:00"]
+
+
+def test_a_make_up_looks_no_further_than_three_days_after_its_day():
+    # Tuesday to Friday have room only at 16:00; Monday 9 is free but six days on.
+    snapshot = site(chairs=_free_only_from_16(TUESDAY, WEDNESDAY, THURSDAY, FRIDAY))
+    rule = InductionRule(session_length=SESSION, min_gap=GAP, route="iv", sessions=6, window_days=21)
+    assert _days(_reflow(LEVEL, snapshot, rule, 1, TUESDAY + dt.timedelta(days=10))) == ["Tue 3 16:00"]
+
+
+def test_a_day_with_a_start_ending_before_the_margin_is_not_said_to_have_room_only_near_closing():
+    # Two nurses who may each set up two patients at once, both busy with hourly sessions from 08:00
+    # to 16:00 on Wednesday and Thursday: the day's best time by the nurse's hands is near closing,
+    # but starts ending well before closing exist, so the session stays within its allowed days.
+    hourly = {
+        n: [booked(day, f"{hour:02d}:00", 60) for day in (WEDNESDAY, THURSDAY) for hour in range(8, 16)] for n in (1, 2)
+    }
+    snapshot = site(chairs={c: [] for c in range(1, 9)}, nurse_booked=hourly, setups_per_nurse=2)
+    rule = InductionRule(session_length=SESSION, min_gap=GAP, route="iv", sessions=3, window_days=9)
+    level = _course(LEVEL, snapshot, rule, MONDAY)
+    assert local_days(level)[1] in (WEDNESDAY, THURSDAY), _days(level)
+    assert "room only near closing" not in level.reasons[1], _days(level)
+    assert _ends(level)[1] > dt.time(17, 15), _days(level)  # the hands chose a late time on its day
+
+
+def local_days(proposal: Proposal) -> list[dt.date]:
+    return [slot.start.astimezone(ZONE).date() for slot in proposal.slots]
+
+
+def _ends(proposal: Proposal) -> list[dt.time]:
+    return [slot.end.astimezone(ZONE).time() for slot in proposal.slots]
