@@ -14,11 +14,7 @@ feasible (start, chair) pairs a site's `placement_policy` chooses:
      how far the session ends into the last `CLOSING_MARGIN` (45 min) before the day's real
      closing (a closure up to the closing time closes the site early), in started quarter
      hours (0 when it ends before them: lateness and waits for a nurse run a
-     later end past closing, so among late times the one ending soonest; and when every day a
-     course session or a make-up may take has room only there, it takes a later day with a time
-     ending before them, when its rules still hold from there: a course session up to
-     `NEAR_CLOSING_REACH_DAYS` (3) after its allowed days, a make-up within its window); then the
-     starts in the same quarter hour (on the real clock: the night the clocks go back has two 01:15s)
+     later end past closing, so among late times the one ending soonest); then the starts in the same quarter hour (on the real clock: the night the clocks go back has two 01:15s)
      beyond what the nurses on shift for a setup at that start can set up at once (a cap, not a
      minimum: spreading starts over every quarter hour broke the nurses' free time into pieces
      too short for a setup and cost a tenth of the sessions in the issue 17 bench);
@@ -67,7 +63,7 @@ import datetime as dt
 import math
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -83,7 +79,6 @@ from scheduling.engine.model import (
     Slot,
     Span,
     Why,
-    day_label,
 )
 from scheduling.engine.planner import (
     FIRST_SESSION_SEARCH_DAYS,
@@ -114,9 +109,6 @@ FIRST_SESSION_SLACK_DAYS = 1
 # issue 17 bench still ran over on days whose sessions ended at 17:30 (a patient 30 minutes late, or
 # late and then waiting for a nurse), and level ran over as much as earliest (33 against 30 minutes).
 CLOSING_MARGIN = dt.timedelta(minutes=45)
-# A course session whose allowed days have room only near closing may take a later day, up to this
-# many days after them (so across a weekend), when the rest of the course still fits from it.
-NEAR_CLOSING_REACH_DAYS = 3
 
 
 @dataclass(frozen=True)
@@ -791,22 +783,7 @@ def propose_induction_placed(
         start_day + dt.timedelta(days=FIRST_SESSION_SEARCH_DAYS - 1),
     )
     chosen, greedy, why = _choose_session(
-        placer,
-        rule,
-        prefs,
-        [],
-        greedy,
-        first_day,
-        last_first_day,
-        not_before,
-        not_after,
-        duration,
-        route,
-        reach=min(
-            last_first_day + dt.timedelta(days=NEAR_CLOSING_REACH_DAYS),
-            start_day + dt.timedelta(days=FIRST_SESSION_SEARCH_DAYS - 1),
-        ),
-        this_year=this_year,
+        placer, rule, prefs, [], greedy, first_day, last_first_day, not_before, not_after, duration, route
     )
     slots, whys = [chosen], [why]
     course_first_day = local_day(chosen.start, zone)
@@ -816,22 +793,10 @@ def propose_induction_placed(
         after = max(slots[-1].start + rule.min_gap, not_before) if not_before else slots[-1].start + rule.min_gap
         earliest_next = greedy.slots[index]
         low = local_day(earliest_next.start, zone)
-        last_day = _last_day_for(rule, course_first_day, index)
-        high = min(low + dt.timedelta(days=DAY_SLACK_DAYS), last_day)
+        high = low + dt.timedelta(days=DAY_SLACK_DAYS)
+        high = min(high, _last_day_for(rule, course_first_day, index))
         chosen, greedy, why = _choose_session(
-            placer,
-            rule,
-            prefs,
-            slots,
-            greedy,
-            low,
-            high,
-            after,
-            not_after,
-            duration,
-            route,
-            reach=min(high + dt.timedelta(days=NEAR_CLOSING_REACH_DAYS), last_day),
-            this_year=this_year,
+            placer, rule, prefs, slots, greedy, low, high, after, not_after, duration, route
         )
         slots.append(chosen)
         whys.append(why)
@@ -875,15 +840,10 @@ def _choose_session(
     not_after: dt.datetime | None,
     duration: dt.timedelta,
     route: str,
-    *,
-    reach: dt.date | None = None,
-    this_year: int | None = None,
 ) -> tuple[Slot, Proposal, Why]:
     """Session len(placed)'s slot: the best-scored of the days low..high whose earliest
     completion still fits (and ends by `not_after`, when given), else the earliest one. Returns
-    it, the completion, and why. When that slot ends near closing (the last CLOSING_MARGIN) and
-    no start of those days ends before it, the first day after `high`, up to `reach`, with such a
-    start (its best-scored) whose completion fits is taken instead.
+    it, the completion, and why.
 
     Days are looked at quietest first, and the search stops once the best so far has nothing
     against it before the day weight (setups apart, no other start in its quarter hour, a
@@ -903,7 +863,7 @@ def _choose_session(
     options: list[tuple[Choice, list[Choice]]] = []
     rejected: set[Slot] = set()
 
-    def accept(best: Choice, candidates: list[Choice], day_reason: str = "") -> tuple[Slot, Proposal, Why] | None:
+    def accept(best: Choice, candidates: list[Choice]) -> tuple[Slot, Proposal, Why] | None:
         following = greedy.slots[index + 1] if index + 1 < len(greedy.slots) else None
         if best.slot == fallback:
             completion: Proposal | NoFit = greedy
@@ -923,7 +883,7 @@ def _choose_session(
         if not isinstance(completion, Proposal) or (not_after is not None and completion.slots[-1].end > not_after):
             rejected.add(best.slot)
             return None
-        explained = placer.explain(best, candidates, day_reason=day_reason or _day_reason(best, shares, availability))
+        explained = placer.explain(best, candidates, day_reason=_day_reason(best, shares, availability))
         # The nurse may change (the least used of those free); the completion is unaffected,
         # being on other days.
         completion.slots[index] = explained.slot
@@ -946,31 +906,12 @@ def _choose_session(
             chosen = accept(best, best_candidates)
             if chosen is not None:
                 return chosen
-
-    def beyond() -> tuple[Slot, Proposal, Why] | None:
-        """The first day after `high`, up to `reach`, with a start ending before the closing margin
-        (the best-scored of them) whose completion fits."""
-        because = _room_only_near_closing([local_day(o.slot.start, zone) for o, _ in options], this_year)
-        day = high + dt.timedelta(days=1)
-        while reach is not None and day <= reach:
-            candidates = placer.candidates(day, duration, route, prefs, not_before)
-            clear = [c for c in candidates if _ends_clear(c)]
-            if clear:
-                chosen = accept(min(clear, key=lambda c: c.score), candidates, because)
-                if chosen is not None:
-                    return chosen
-            day += dt.timedelta(days=1)
-        return None
-
     options.sort(key=lambda option: option[0].score)
     for best, candidates in options:
         if best.slot not in rejected:
             chosen = accept(best, candidates)
-            if chosen is None:
-                continue
-            if _ends_clear(best) or any(_ends_clear(c) for _, day_candidates in options for c in day_candidates):
+            if chosen is not None:
                 return chosen
-            return beyond() or chosen
     return (
         fallback,
         greedy,
@@ -1099,71 +1040,6 @@ def propose_maintenance_placed(
     return slots, problems, whys
 
 
-@dataclass
-class _ReflowSearch:
-    """Where re-flow session len(`placed`) may go, day by day: a start is kept only when the rest of
-    the `count` sessions still fit after it by `last_day` (worked out once per start)."""
-
-    placer: Placer
-    rule: InductionRule
-    prefs: Preferences
-    count: int
-    last_day: dt.date
-    not_before: dt.datetime | None
-    placed: tuple[Slot, ...]
-    fallback: Slot  # the earliest re-flow's slot for this session
-    earliest_start: dt.datetime | None
-    rests: dict[dt.datetime, list[Slot] | None] = field(default_factory=dict)
-
-    def candidates(self, day: dt.date) -> list[Choice]:
-        rule = self.rule
-        return self.placer.candidates(day, rule.session_length, rule.route, self.prefs, self.earliest_start)
-
-    def _rest(self, start: dt.datetime) -> list[Slot] | None:
-        """The earliest rest of the re-flow after a session at `start`, None when it does not fit."""
-        if start not in self.rests:
-            rest = propose_additional(
-                self.placer.availability,
-                self.rule,
-                self.count - len(self.placed) - 1,
-                local_day(start, self.placer.availability.site.zone) + dt.timedelta(days=1),
-                self.last_day,
-                self.prefs,
-                start,
-                self.not_before,
-            )
-            self.rests[start] = rest.slots if isinstance(rest, Proposal) else None
-        return self.rests[start]
-
-    def best(
-        self, candidates: list[Choice], among: list[Choice], day_reason: str = ""
-    ) -> tuple[Choice, list[Slot] | None] | None:
-        """The best-scored of `among` (some of a day's `candidates`) from which the rest of the re-flow
-        still fits, explained against the day's candidates, and the re-flow from it (None: the earliest
-        re-flow stands); None when none of them does."""
-        for candidate in sorted(among, key=lambda c: c.score):
-            if candidate.slot == self.fallback:
-                explained = self.placer.explain(candidate, candidates, day_reason=day_reason)
-                return explained, None
-            rest = self._rest(candidate.slot.start)
-            if rest is not None:
-                explained = self.placer.explain(candidate, candidates, day_reason=day_reason)
-                return explained, [*self.placed, candidate.slot, *rest]
-        return None
-
-
-def _ends_clear(choice: Choice) -> bool:
-    """Whether the choice ends before the closing margin (the last CLOSING_MARGIN before closing)."""
-    return not choice.score[0][1]
-
-
-def _room_only_near_closing(days: list[dt.date], this_year: int | None) -> str:
-    labels = [day_label(day, this_year) for day in sorted(set(days))]
-    if len(labels) == 1:
-        return f"{labels[0]} has room only near closing"
-    return f"{', '.join(labels[:-1])} and {labels[-1]} have room only near closing"
-
-
 def propose_additional_placed(
     placer: Placer,
     rule: InductionRule,
@@ -1173,14 +1049,10 @@ def propose_additional_placed(
     prefs: Preferences,
     after: dt.datetime | None,
     not_before: dt.datetime | None,
-    keeps_pattern: Callable[[list[dt.date]], bool] | None = None,
 ) -> Proposal | NoFit:
     """`count` more induction sessions (a re-flow) under the placer's policy: the earliest
     re-flow is found first; under ``level`` each session may then take a better time on its
-    day when the rest still fits. A session whose day has room only near closing (the last
-    CLOSING_MARGIN) takes instead the first of the next NEAR_CLOSING_REACH_DAYS days, within the
-    window, with a time ending before it, when the rest still fits from there and the re-flow's days
-    still pass `keeps_pattern` (the round's weekly counts and span, with the sessions that stand)."""
+    day when the rest still fits."""
     availability = placer.availability
     earliest = propose_additional(availability, rule, count, first_day, last_day, prefs, after, not_before)
     if isinstance(earliest, NoFit) or not placer.placement.level:
@@ -1188,7 +1060,6 @@ def propose_additional_placed(
             earliest.whys = [placer.why_earliest(slot) for slot in earliest.slots]
         return earliest
     zone = availability.site.zone
-    this_year = texts_year(not_before, zone)
     plan = list(earliest.slots)
     slots: list[Slot] = []
     whys: list[Why] = []
@@ -1200,32 +1071,28 @@ def propose_additional_placed(
         earliest_start = previous + rule.min_gap if previous else None
         if not_before is not None:
             earliest_start = max(earliest_start, not_before) if earliest_start else not_before
-        search = _ReflowSearch(placer, rule, prefs, count, last_day, not_before, tuple(slots), fallback, earliest_start)
-        candidates = search.candidates(day)
-        found = search.best(candidates, candidates)
-        if found is not None and not _ends_clear(found[0]) and not any(_ends_clear(c) for c in candidates):
-            # Its day has room only near closing, where lateness and waits for a nurse run the
-            # session past closing: a later day with a time ending well before closing is taken
-            # instead, when the rest of the re-flow still fits from it.
-            because = _room_only_near_closing([day], this_year)
-            later = day + dt.timedelta(days=1)
-            while later <= min(last_day, day + dt.timedelta(days=NEAR_CLOSING_REACH_DAYS)):
-                candidates = search.candidates(later)
-                instead = search.best(candidates, [c for c in candidates if _ends_clear(c)], because)
-                if (
-                    instead is not None
-                    and instead[1] is not None
-                    and (keeps_pattern is None or keeps_pattern([local_day(slot.start, zone) for slot in instead[1]]))
-                ):
-                    found = instead
-                    break
-                later += dt.timedelta(days=1)
-        if found is None:
+        candidates = placer.candidates(day, rule.session_length, rule.route, prefs, earliest_start)
+        chosen: Choice | None = None
+        for candidate in sorted(candidates, key=lambda c: c.score):
+            if candidate.slot == fallback:
+                chosen = placer.explain(candidate, candidates)
+                break
+            rest = propose_additional(
+                availability,
+                rule,
+                count - index - 1,
+                day + dt.timedelta(days=1),
+                last_day,
+                prefs,
+                candidate.slot.start,
+                not_before,
+            )
+            if isinstance(rest, Proposal):
+                chosen = placer.explain(candidate, candidates)
+                plan = [*slots, candidate.slot, *rest.slots]
+                break
+        if chosen is None:
             chosen = Choice(fallback, reason=placer.why_earliest(fallback))
-        else:
-            chosen = found[0]
-            if found[1] is not None:
-                plan = found[1]
         assert chosen.reason is not None  # explain always says why
         slots.append(chosen.slot)
         whys.append(chosen.reason)

@@ -852,8 +852,6 @@ def induction_reflow_propose(*, plan: TreatmentPlan, missed: Appointment, now: d
         site_placement(site, patient=plan.patient),
     )
 
-    standing_days = [local_day(a.starts_at, zone) for a in round_sessions]
-
     def search(after: dt.datetime | None) -> Proposal | NoFit:
         return propose_additional_placed(
             placer,
@@ -864,9 +862,6 @@ def induction_reflow_propose(*, plan: TreatmentPlan, missed: Appointment, now: d
             prefs=plan_preferences(plan),
             after=after,
             not_before=now,
-            # Level moves a make-up off a day with room only near closing only where the round
-            # still keeps its span and weekly counts.
-            keeps_pattern=lambda days: _fits_the_pattern(rule, standing_days + days),
         )
 
     # A make-up may go wherever the booking page would take it: between the sessions that stand
@@ -874,6 +869,7 @@ def induction_reflow_propose(*, plan: TreatmentPlan, missed: Appointment, now: d
     # last one. Where that breaks a weekly pattern's count, as before, the missing sessions come
     # after the last one.
     outcome = search(None)
+    standing_days = [local_day(a.starts_at, zone) for a in round_sessions]
     if isinstance(outcome, NoFit) or not _fits_the_pattern(
         rule, standing_days + [local_day(slot.start, zone) for slot in outcome.slots]
     ):
