@@ -476,23 +476,41 @@ def _short_infusion(
 
 
 # A register line's text for a short infusion (`_short_infusion`), ending the line's reason.
+SHORT_INFUSION_MARK = "Infusion of "
 SHORT_INFUSION_GIVEN = re.compile(r"Infusion of [^,;]+, under half the protocol's \d+ minutes: (?P<why>.+)\Z", re.S)
 
 
-def _short_justification(entry: ControlledSubstanceEntry) -> str:
-    """Why the infusion `entry` states was short, as the register last said it: the clinician's
-    reason on the nearest line that gave one (a recorded line's "Infusion of ..., under half the
-    protocol's N minutes: <why>", or one a correction carried), or the own reason of a correction
-    that changed the start or the route (which suffices for a short infusion). Empty when none did."""
+def _short_justification(entry: ControlledSubstanceEntry, *, appointment: Appointment, ended_at: dt.datetime) -> str:
+    """Why the infusion `entry` states (of `appointment`, ending at `ended_at`) was short, as the register last said
+    it: the clinician's reason on the nearest line that gave one (a recorded line's "Infusion of ...,
+    under half the protocol's N minutes: <why>", or one a correction carried), or the own reason of a
+    correction of the start or the route that made it short (which suffices for a short infusion; a
+    correction of an infusion already short keeps the reason given before it). Empty when none did."""
     line: ControlledSubstanceEntry | None = entry
     while line is not None:
-        given = SHORT_INFUSION_GIVEN.search(line.reason)
-        if given is not None:
-            return given["why"].strip()
+        given = _short_given(line.reason)
+        if given:
+            return given
         before = line.corrects
-        if before is not None and (line.administered_at != before.administered_at or line.route != before.route):
+        if (
+            before is not None
+            and (line.administered_at != before.administered_at or line.route != before.route)
+            and not _infusion_short(
+                appointment, route=before.route, started_at=before.administered_at, ended_at=ended_at
+            )
+        ):
             return line.reason.strip()
         line = before
+    return ""
+
+
+def _short_given(reason: str) -> str:
+    """The clinician's reason in a line's "Infusion of ..., under half the protocol's N minutes: <why>",
+    which ends the line's reason: the last such text (a correction's own words come before it)."""
+    for at in reversed([found.start() for found in re.finditer(SHORT_INFUSION_MARK, reason)]):
+        given = SHORT_INFUSION_GIVEN.match(reason, at)
+        if given is not None:
+            return given["why"].strip()
     return ""
 
 
@@ -720,7 +738,9 @@ def controlled_substance_correct(
         short = _infusion_short(
             appointment, route=new_route, started_at=new_started_at, ended_at=administration.ended_at
         )
-        justification = _short_justification(entry) if short else ""
+        justification = (
+            _short_justification(entry, appointment=appointment, ended_at=administration.ended_at) if short else ""
+        )
         if justification:
             carried = _short_infusion(
                 appointment,
@@ -730,7 +750,7 @@ def controlled_substance_correct(
                 reason=justification,
                 field="started_at",
             )
-            reason = f"{reason}; {carried}" if carried else reason
+            reason = f"{reason}; {carried}"
     administration.total_mg, administration.dose_mg_per_kg = new_total, new_dose
     administration.weight_kg, administration.lot_number = new_weight, new_lot
     administration.route, administration.given_by = new_route, new_given_by

@@ -239,3 +239,36 @@ def test_a_correction_of_an_infusion_that_was_not_short_carries_nothing(ward):
         now=NOW,
     )
     assert correction.reason == "Lot mistyped"
+
+
+def test_a_correction_of_the_start_of_an_infusion_already_short_does_not_replace_the_clinicians_reason(ward):
+    """From the review: 10:10-10:22 stopped early, its start then corrected to 10:12 (still short), then
+    its lot: the clinician's reason, not the start correction's words, is carried to the lot's line."""
+    _under_protocol(ward)
+    _record(ward, minutes=12, short_infusion_reason=STOPPED_EARLY)
+    start = services.controlled_substance_correct(
+        entry=ControlledSubstanceEntry.objects.get(),
+        started_at=STARTED + dt.timedelta(minutes=2),
+        reason="Start mistyped, pump says 10:12",
+        actor=ward.nurse.user,
+        now=NOW,
+    )
+    lot = services.controlled_substance_correct(
+        entry=start, lot_number="KX-78", reason="Lot mistyped", actor=ward.nurse.user, now=NOW
+    )
+    assert lot.reason == f"Lot mistyped; Infusion of 10 minutes, under half the protocol's 40 minutes: {STOPPED_EARLY}"
+
+
+def test_the_reason_carried_keeps_its_commas_semicolons_and_lines_and_a_correction_quoting_one_is_not_taken(ward):
+    _under_protocol(ward)
+    why = "stopped early: BP 182/110; severe dissociation,\nfamily informed"
+    _record(ward, minutes=12, short_infusion_reason=why)
+    quoting = "Lot mistyped (the line read 'Infusion of 3 minutes, under half the protocol's 40 minutes: x')"
+    lot = services.controlled_substance_correct(
+        entry=ControlledSubstanceEntry.objects.get(), lot_number="KX-78", reason=quoting, actor=ward.nurse.user, now=NOW
+    )
+    assert lot.reason == f"{quoting}; Infusion of 12 minutes, under half the protocol's 40 minutes: {why}"
+    again = services.controlled_substance_correct(
+        entry=lot, total_mg=Decimal("34"), reason="Amount", actor=ward.nurse.user, now=NOW
+    )
+    assert again.reason == f"Amount; Infusion of 12 minutes, under half the protocol's 40 minutes: {why}"
