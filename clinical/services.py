@@ -722,31 +722,22 @@ def controlled_substance_correct(
         _check_times(
             appointment, started_at=new_started_at, ended_at=administration.ended_at, now=now, field="started_at"
         )
-    if "started_at" in changed or "route" in changed:
-        # The correction's own reason says why the infusion was that short: the line keeps it as given.
-        _short_infusion(
-            appointment,
-            route=new_route,
-            started_at=new_started_at,
-            ended_at=administration.ended_at,
-            reason=reason,
-            field="started_at",
-        )
-    else:
-        # A correction of anything else keeps the line's justification of a short infusion: the
-        # corrected line is no longer the current one, and the register reads the current one.
-        short = _infusion_short(
-            appointment, route=new_route, started_at=new_started_at, ended_at=administration.ended_at
-        )
-        justification = (
-            _short_justification(entry, appointment=appointment, ended_at=administration.ended_at) if short else ""
-        )
+    # A correction of the start or the route gives its own reason, which the line keeps as given and
+    # which suffices for an infusion it leaves short. Any other correction carries the reason the
+    # register last gave for a short infusion: the corrected line is no longer the one it reads.
+    ended_at = administration.ended_at
+    if (
+        "started_at" not in changed
+        and "route" not in changed
+        and _infusion_short(appointment, route=new_route, started_at=new_started_at, ended_at=ended_at)
+    ):
+        justification = _short_justification(entry, appointment=appointment, ended_at=ended_at)
         if justification:
             carried = _short_infusion(
                 appointment,
                 route=new_route,
                 started_at=new_started_at,
-                ended_at=administration.ended_at,
+                ended_at=ended_at,
                 reason=justification,
                 field="started_at",
             )
