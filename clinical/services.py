@@ -355,6 +355,13 @@ def _route_deviation(
     )
 
 
+def _route_deviates(appointment: Appointment, route: str) -> bool:
+    """Whether `route` is another than the one the session was booked for (never for a session
+    booked before sessions kept their route)."""
+    booked = _booked_route(appointment)
+    return booked is not None and route != booked[0]
+
+
 def _require_prescriber_to_undo_deviation(
     appointment: Appointment, entry: ControlledSubstanceEntry, route: str, *, actor: AbstractBaseUser
 ) -> None:
@@ -507,10 +514,36 @@ def _short_justification(entry: ControlledSubstanceEntry, *, appointment: Appoin
 def _short_given(reason: str) -> str:
     """The clinician's reason in a line's "Infusion of ..., under half the protocol's N minutes: <why>",
     which ends the line's reason: the last such text (a correction's own words come before it)."""
+    given = _short_text(reason)
+    return given["why"].strip() if given is not None else ""
+
+
+def _short_text(reason: str) -> re.Match[str] | None:
+    """The last "Infusion of ..., under half the protocol's N minutes: <why>" in a line's reason."""
     for at in reversed([found.start() for found in re.finditer(SHORT_INFUSION_MARK, reason)]):
         given = SHORT_INFUSION_GIVEN.match(reason, at)
         if given is not None:
-            return given["why"].strip()
+            return given
+    return None
+
+
+def _deviation_stated(entry: ControlledSubstanceEntry) -> str:
+    """The statement of the prescriber's change of route that `entry`'s route stands on, as the register
+    last gave it: "Given by <route> instead of the session's <route>: <why>" on the nearest line, from
+    `entry` back through the lines it corrects while their route is the same, that states it (a line by
+    another route than the session's states it, or carries it; what ends the line after it, a short
+    infusion's text, is not part of it). Empty when none does: a line recorded before routes were checked."""
+    if entry.route not in Route.values:
+        return ""
+    mark = f"Given by {Route(entry.route).label} instead of the session's "
+    line: ControlledSubstanceEntry | None = entry
+    while line is not None and line.route == entry.route:
+        at = line.reason.rfind(mark)
+        if at >= 0:
+            stated = line.reason[at:]
+            short = _short_text(stated)
+            return (stated[: short.start()].removesuffix("; ") if short is not None else stated).strip()
+        line = line.corrects
     return ""
 
 
@@ -722,6 +755,13 @@ def controlled_substance_correct(
         _check_times(
             appointment, started_at=new_started_at, ended_at=administration.ended_at, now=now, field="started_at"
         )
+    # A line by another route than the session's states the prescriber's change of route: a correction
+    # that leaves the route as it was carries the statement, as the register last gave it, onto the
+    # new line (the register reads the new line; the corrected one is no longer the truth).
+    if "route" not in changed and _route_deviates(appointment, new_route):
+        deviation = _deviation_stated(entry)
+        if deviation:
+            reason = f"{reason}; {deviation}"
     # A correction of the start or the route gives its own reason, which the line keeps as given and
     # which suffices for an infusion it leaves short. Any other correction carries the reason the
     # register last gave for a short infusion: the corrected line is no longer the one it reads.

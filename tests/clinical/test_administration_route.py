@@ -327,10 +327,50 @@ def test_a_prescriber_corrects_the_route_to_another_than_the_sessions_and_a_nurs
         entry=correction, reason="Entered in error", actor=ward.prescriber.user, now=LATER, route=Route.IV
     )
     assert (back.route, back.reason) == (Route.IV, "Entered in error")
-    # Its lot is still any clinician's to correct.
-    services.controlled_substance_correct(
+    # Its lot is still any clinician's to correct; by the session's route again, no change of route is stated.
+    lot = services.controlled_substance_correct(
         entry=back, reason="Lot misread", actor=ward.nurse.user, now=LATER, lot_number="KX-99"
     )
+    assert lot.reason == "Lot misread"
+
+
+def test_a_correction_that_leaves_another_route_as_it_was_carries_the_prescribers_statement(ward):
+    """The register reads the current line: a nurse's correction of the lot of a line given IM on a
+    prescriber's order states the change of route and its reason again, after the correction's own
+    reason, and so does the next correction (once)."""
+    _under_iv_protocol(ward)
+    administration = _record_by(ward, ward.prescriber, Route.IM, INFUSION, route_change_reason=LINE_FAILED)
+    lot = services.controlled_substance_correct(
+        entry=administration.log_entries.get(),
+        reason="Lot misread",
+        actor=ward.nurse.user,
+        now=LATER,
+        lot_number="KX-78",
+    )
+    assert (lot.route, lot.reason) == (Route.IM, f"Lot misread; {DEVIATION}")
+    assert Administration.objects.get().history.first().history_change_reason == f"Corrected: Lot misread; {DEVIATION}"
+    again = services.controlled_substance_correct(
+        entry=lot, reason="Lot misread again", actor=ward.nurse.user, now=LATER, lot_number="KX-79"
+    )
+    assert again.reason == f"Lot misread again; {DEVIATION}"
+
+
+def test_a_correction_of_the_start_after_the_prescribers_change_of_route_keeps_its_statement(ward):
+    """The route corrected to IM by a prescriber (the line is the statement), then its start by a nurse."""
+    _under_iv_protocol(ward)
+    entry = _record(ward, Route.IV, INFUSION).log_entries.get()
+    im = {"route": Route.IM, "total_mg": Decimal("35"), "dose_mg_per_kg": Decimal("0.5")}
+    route = services.controlled_substance_correct(
+        entry=entry, reason=LINE_FAILED, actor=ward.prescriber.user, now=LATER, **im
+    )
+    start = services.controlled_substance_correct(
+        entry=route,
+        started_at=SESSION_START + dt.timedelta(minutes=12),
+        reason="Start mistyped",
+        actor=ward.nurse.user,
+        now=LATER,
+    )
+    assert start.reason == f"Start mistyped; {DEVIATION}"
 
 
 def test_the_api_passes_the_prescribers_reason_for_another_route(ward):

@@ -111,6 +111,27 @@ def test_a_reason_for_another_route_and_one_for_a_short_infusion_are_both_kept(w
     assert ControlledSubstanceEntry.objects.get().reason == change
 
 
+def test_a_correction_of_the_lot_carries_both_the_change_of_route_and_the_short_infusion(ward):
+    _under_protocol(ward, name="IM ketamine", route=Route.IM)
+    _record(
+        ward,
+        minutes=5,
+        staff=ward.prescriber,
+        route_change_reason="IV ordered: poor muscle mass",
+        short_infusion_reason=STOPPED_EARLY,
+    )
+    first = ControlledSubstanceEntry.objects.get()
+    assert first.reason.startswith("Given by Intravenous infusion instead of the session's"), first.reason
+    lot = services.controlled_substance_correct(
+        entry=first, lot_number="KX-78", reason="Lot mistyped", actor=ward.nurse.user, now=NOW
+    )
+    assert lot.reason == f"Lot mistyped; {first.reason}"
+    again = services.controlled_substance_correct(
+        entry=lot, lot_number="KX-79", reason="Lot mistyped again", actor=ward.nurse.user, now=NOW
+    )
+    assert again.reason == f"Lot mistyped again; {first.reason}"
+
+
 def test_an_injection_is_not_an_infusion(ward):
     """An IM protocol: the injection takes a minute, whatever the protocol's infusion minutes say."""
     _under_protocol(ward, name="IM ketamine", route=Route.IM)
