@@ -506,9 +506,24 @@ def _short_justification(entry: ControlledSubstanceEntry, *, appointment: Appoin
                 appointment, route=before.route, started_at=before.administered_at, ended_at=ended_at
             )
         ):
-            return line.reason.strip()
+            return _own_words(line)
         line = before
     return ""
+
+
+def _own_words(line: ControlledSubstanceEntry) -> str:
+    """A correction's reason in its own words: without the statement of a change of route it carries
+    (`_deviation_stated`, after its words), and for a prescriber's correction to another route, whose
+    line is that statement, the prescriber's reason in it."""
+    reason = line.reason.strip()
+    if line.route not in Route.values:
+        return reason
+    at = reason.rfind(f"Given by {Route(line.route).label} instead of the session's ")
+    if at < 0:
+        return reason
+    if at == 0:  # "Given by <route> instead of the session's <route>: <why>" (no route's label has ": ")
+        return reason.partition(": ")[2].strip()
+    return reason[:at].removesuffix("; ").strip()
 
 
 def _short_given(reason: str) -> str:

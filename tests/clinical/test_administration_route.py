@@ -427,3 +427,23 @@ def test_the_session_page_takes_the_prescribers_reason_for_another_route(client,
     assert ControlledSubstanceEntry.objects.get().reason == DEVIATION
     assert escape(DEVIATION) in shown  # the session page shows the line's reason
     assert escape(DEVIATION) in register  # and so does the controlled-substance log
+
+
+def test_after_a_change_to_yet_another_route_its_own_statement_is_carried_not_the_first(ward):
+    _under_iv_protocol(ward)
+    administration = _record_by(ward, ward.prescriber, Route.IM, INFUSION, route_change_reason=LINE_FAILED)
+    spray = services.controlled_substance_correct(
+        entry=administration.log_entries.get(),
+        route=Route.INTRANASAL,
+        reason="Spray ordered; the IM dose was not given",
+        actor=ward.prescriber.user,
+        now=LATER,
+        **NASAL,
+    )
+    lot = services.controlled_substance_correct(
+        entry=spray, reason="Lot misread", actor=ward.nurse.user, now=LATER, lot_number="KX-78"
+    )
+    assert lot.reason == (
+        "Lot misread; Given by Esketamine nasal spray instead of the session's Intravenous infusion: Spray ordered; "
+        "the IM dose was not given"
+    )

@@ -132,6 +132,52 @@ def test_a_correction_of_the_lot_carries_both_the_change_of_route_and_the_short_
     assert again.reason == f"Lot mistyped again; {first.reason}"
 
 
+def test_a_correction_to_another_route_that_leaves_the_infusion_short_gives_its_why_once_to_later_lines(ward):
+    """From the review: an IM session's 5-minute injection corrected by a prescriber to an IV infusion
+    (now short: the route's correction carries the prescriber's reason), then its lot. The statement of
+    the change of route is carried once; the short infusion's reason is the prescriber's, not the statement."""
+    _under_protocol(ward, name="IM ketamine", route=Route.IM)
+    _record(ward, route=Route.IM, minutes=5)
+    iv = services.controlled_substance_correct(
+        entry=ControlledSubstanceEntry.objects.get(),
+        route=Route.IV,
+        total_mg=Decimal("35"),
+        reason="IV ordered: poor muscle mass",
+        actor=ward.prescriber.user,
+        now=NOW,
+    )
+    lot = services.controlled_substance_correct(
+        entry=iv, lot_number="KX-78", reason="Lot mistyped", actor=ward.nurse.user, now=NOW
+    )
+    assert lot.reason == (
+        f"Lot mistyped; {iv.reason}; Infusion of 5 minutes, under half the protocol's 40 minutes: IV ordered: poor "
+        "muscle mass"
+    ), lot.reason
+    assert lot.reason.count("Given by") == 1
+
+
+def test_a_correction_of_the_start_that_shortens_an_infusion_by_another_route_gives_its_own_words(ward):
+    """From the review: given IV on a prescriber's order for 30 minutes, its start corrected by a nurse
+    (4 minutes: short), then its lot: the short infusion's reason is the start correction's own words."""
+    _under_protocol(ward, name="IM ketamine", route=Route.IM)
+    _record(ward, minutes=30, staff=ward.prescriber, route_change_reason="IV ordered: poor muscle mass")
+    stated = ControlledSubstanceEntry.objects.get().reason
+    start = services.controlled_substance_correct(
+        entry=ControlledSubstanceEntry.objects.get(),
+        started_at=STARTED + dt.timedelta(minutes=26),
+        reason="Start mistyped",
+        actor=ward.nurse.user,
+        now=NOW,
+    )
+    assert start.reason == f"Start mistyped; {stated}"
+    lot = services.controlled_substance_correct(
+        entry=start, lot_number="KX-78", reason="Lot mistyped", actor=ward.nurse.user, now=NOW
+    )
+    assert lot.reason == (
+        f"Lot mistyped; {stated}; Infusion of 4 minutes, under half the protocol's 40 minutes: Start mistyped"
+    ), lot.reason
+
+
 def test_an_injection_is_not_an_infusion(ward):
     """An IM protocol: the injection takes a minute, whatever the protocol's infusion minutes say."""
     _under_protocol(ward, name="IM ketamine", route=Route.IM)
