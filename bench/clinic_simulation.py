@@ -91,6 +91,7 @@ load 7-10; figures and the distributions are recorded in docs/benchmarks.md.
 SIM_DUMP=<folder> keeps each run's whole figures (with its sessions booked per day) as JSON there;
 SIM_TEMPLATE=0 runs without the day template (SIM_TEMPLATE_SECONDS: its solver limit, 10 as in the Celery task);
 SIM_DAY_PLANS=0 without re-solving days around their bookings (scheduling.services.day_plans);
+SIM_OVERTIME_DETAIL=1 writes each day running over to stderr, with the sessions of the chairs that ran over;
 SIM_ROSTER=staggered plays two early nurses (07:30-16:00) and two late ones (09:30-18:00) instead
 of four on one shift (the issue's targets are for the one-shift clinic).
 
@@ -150,6 +151,10 @@ TEMPLATE_SECONDS = float(os.environ.get("SIM_TEMPLATE_SECONDS", "10"))  # the Ce
 # them (scheduling.services.day_plans), as beat does every ten minutes; here once a day at 06:30,
 # before the morning's bookings (so a day's new bookings wait a day for their re-solve).
 DAY_PLANS = os.environ.get("SIM_DAY_PLANS", "1") == "1"
+# SIM_OVERTIME_DETAIL=1: each day running over is written to stderr with the sessions of every chair
+# that ran past closing (scheduled start, lateness, arrival, chair free, setup, out), to see which
+# starts and which lateness make a policy's overtime.
+OVERTIME_DETAIL = os.environ.get("SIM_OVERTIME_DETAIL") == "1"
 # The nurses' shifts on every open day, local clock, one per nurse. The issue's clinic has the four
 # on one shift, opening to closing. SIM_ROSTER=staggered: two early nurses (07:30-16:00) and two
 # late ones (09:30-18:00), a roster the day cannot split into chairs per nurse, so the day
@@ -266,6 +271,17 @@ class Visit:
     nurse: int | None = None  # the nurse booking gave the session
 
 
+@dataclass(frozen=True)
+class Played:
+    """One session as the day played it, in minutes from opening."""
+
+    visit: Visit
+    arrived: float
+    chair_free: float  # when its chair's previous patient had left
+    seated: float  # its setup began
+    out: float
+
+
 @dataclass
 class DayResult:
     waits: list[float] = field(default_factory=list)  # scheduled start -> setup
@@ -275,6 +291,7 @@ class DayResult:
     overtime: float = 0.0
     booked_peak: int = 0  # starts booked in the same 15 minutes
     setup_peak: int = 0  # patients waiting for or in setup at once
+    played: list[Played] = field(default_factory=list)  # each session as it went
 
 
 def play_day(
@@ -340,6 +357,7 @@ def play_day(
         arrived = env.now
         with chairs[visit.chair].request() as chair:
             yield chair
+            chair_free = env.now
             needing_setup[0] += 1
             result.setup_peak = max(result.setup_peak, needing_setup[0])
             with staff.request(priority=1) as request:
@@ -361,12 +379,34 @@ def play_day(
             yield from nurse_work(staff, discharge_minutes, 0)
             result.chair_minutes += env.now - seated
             last_out[0] = max(last_out[0], env.now)
+            result.played.append(Played(visit, arrived, chair_free, seated, env.now))
 
     for visit in visits:
         env.process(patient(visit))
     env.run()
     result.overtime = max(0.0, last_out[0] - close)
     return result
+
+
+def overtime_detail(day: dt.date, played: DayResult, close: float) -> list[str]:
+    """A day running over, and the sessions of every chair one of whose patients left after `close`
+    (minutes from opening): which start, which lateness and which wait carried it past closing."""
+    if played.overtime <= 0:
+        return []
+
+    def clock(minutes: float) -> str:
+        return f"{OPENS + int(minutes // 60):02d}:{int(minutes % 60):02d}"
+
+    over = {p.visit.chair for p in played.played if p.out > close}
+    lines = [f"{day:%a %Y-%m-%d}: {played.overtime:.1f} min over, {len(played.played)} sessions"]
+    for p in sorted(played.played, key=lambda p: (p.visit.chair, p.visit.start)):
+        if p.visit.chair in over:
+            lines.append(
+                f"  chair {p.visit.chair} start {clock(p.visit.start)} late {p.visit.fate.lateness:.1f} "
+                f"arrived {clock(p.arrived)} chair free {clock(p.chair_free)} setup {clock(p.seated)} "
+                f"out {clock(p.out)}"
+            )
+    return lines
 
 
 # --- the run against the database ---------------------------------------------------------------
@@ -743,6 +783,8 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
             "close": (CLOSES - OPENS) * 60,
         }
         played = play_day(visits, **day_rules, shifts=roster)
+        if OVERTIME_DETAIL and played.overtime > 0:
+            print("\n".join(overtime_detail(today, played, day_rules["close"])), file=sys.stderr)
         as_assigned = play_day(visits, **day_rules, assigned=True, shifts=roster)
         tally.assigned_waits += as_assigned.waits
         tally.assigned_waits_after_arrival += as_assigned.waits_after_arrival

@@ -136,6 +136,30 @@ def test_a_session_booked_to_the_closing_time_runs_over_when_its_setup_waits():
     assert day.overtime == 20.0
 
 
+def test_the_overtime_detail_names_the_chair_that_ran_over_its_late_patient_and_the_chain_before():
+    """Chair 1: a patient 40 minutes late at 06:00 from opening keeps the chair until 08:40, so the next,
+    on time at 08:00, is set up at 08:40 and leaves 10:40, 40 minutes past a 10:00 closing. Chair 2 ends
+    on time and is left out."""
+    on_time = sim.Fate(cancel_lead_days=None, no_show=False, lateness=0.0, setup=20.0)
+    late = sim.Fate(cancel_lead_days=None, no_show=False, lateness=40.0, setup=20.0)
+    visits = [
+        sim.Visit(chair=1, start=360.0, length=120.0, fate=late),
+        sim.Visit(chair=1, start=480.0, length=120.0, fate=on_time),
+        sim.Visit(chair=2, start=360.0, length=120.0, fate=on_time),
+    ]
+    rules = {"nurses": 2, "setups_per_nurse": 1, "check_offsets": [], "check_minutes": 5}
+    day = sim.play_day(visits, **rules, discharge_minutes=10, close=600)
+
+    assert day.overtime == 40.0
+    assert sim.overtime_detail(dt.date(2027, 4, 9), day, 600) == [
+        "Fri 2027-04-09: 40.0 min over, 3 sessions",
+        "  chair 1 start 14:00 late 40.0 arrived 14:40 chair free 14:40 setup 14:40 out 16:40",
+        "  chair 1 start 16:00 late 0.0 arrived 16:00 chair free 16:40 setup 16:40 out 18:40",
+    ]
+    on_time_day = sim.play_day(visits[2:], **rules, discharge_minutes=10, close=600)
+    assert sim.overtime_detail(dt.date(2027, 4, 9), on_time_day, 600) == []
+
+
 def test_a_nurse_off_shift_takes_no_work_and_finishes_what_she_has_when_her_shift_ends():
     fate = sim.Fate(cancel_lead_days=None, no_show=False, lateness=0.0, setup=20.0)
     # Nurse 8 comes at 60; nurse 7 leaves at 100, after her 90-110 discharge is done.
