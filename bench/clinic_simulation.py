@@ -115,7 +115,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -155,6 +155,11 @@ DAY_PLANS = os.environ.get("SIM_DAY_PLANS", "1") == "1"
 # that ran past closing (scheduled start, lateness, arrival, chair free, setup, out), to see which
 # starts and which lateness make a policy's overtime.
 OVERTIME_DETAIL = os.environ.get("SIM_OVERTIME_DETAIL") == "1"
+# Each day is played again this many times, every patient's lateness and setup drawn anew (from the
+# session's own stream and the replay's number, so both policies see the same draws): the overtime
+# a day's bookings carry on average. One draw per day leaves a half-year's overtime to a handful of
+# very late patients (a patient 56 minutes late at 15:30 gave 26 of one run's 38 minutes).
+REPLAYS = int(os.environ.get("SIM_REPLAYS", "40"))
 # The nurses' shifts on every open day, local clock, one per nurse. The issue's clinic has the four
 # on one shift, opening to closing. SIM_ROSTER=staggered: two early nurses (07:30-16:00) and two
 # late ones (09:30-18:00), a roster the day cannot split into chairs per nurse, so the day
@@ -248,9 +253,22 @@ def fate(*, seed: int, patient: int, k: int, setup_mode: float) -> Fate:
     cancelled = rng.random() < CANCEL_P
     lead = rng.randint(1, 7)
     no_show = rng.random() < NO_SHOW_P
-    late = 0.0 if rng.random() < ON_TIME_P else min(LATE_MAX, rng.lognormvariate(math.log(LATE_MEDIAN), LATE_SIGMA))
+    late = _lateness(rng)
     setup = rng.triangular(SETUP_LOW, SETUP_HIGH, setup_mode)
     return Fate(lead if cancelled else None, (not cancelled) and no_show, late, setup)
+
+
+def _lateness(rng: random.Random) -> float:
+    return 0.0 if rng.random() < ON_TIME_P else min(LATE_MAX, rng.lognormvariate(math.log(LATE_MEDIAN), LATE_SIGMA))
+
+
+def replayed(drawn: Fate, *, seed: int, patient: int, k: int, replay: int, setup_mode: float) -> Fate:
+    """The k-th session of a patient in a replay of its day: its lateness and setup drawn again from
+    the same distributions, from a stream of the session's and the replay's own (the same under
+    every policy); whether it was cancelled or missed stays as it was."""
+    rng = random.Random(f"replay-{seed}-{patient}-{k}-{replay}")
+    late = _lateness(rng)
+    return replace(drawn, lateness=late, setup=rng.triangular(SETUP_LOW, SETUP_HIGH, setup_mode))
 
 
 def fingerprint(arrivals: list[Arrival]) -> str:
@@ -503,6 +521,8 @@ class Tally:
     assigned_waits_after_arrival: list = field(default_factory=list)
     assigned_overtime: float = 0.0
     assigned_overtime_days: int = 0
+    replay_overtime: float = 0.0  # the sum over days of each day's mean over its replays
+    replay_overtime_days: float = 0.0  # the sum over days of the share of its replays running over
     template: dict = field(default_factory=dict)
     plans_solved: int = 0
     plan_seconds: list = field(default_factory=list)
@@ -608,6 +628,7 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
     desk_open = desk_days(site)
     tally = Tally()
     fates: dict[int, Fate] = {}
+    fate_keys: dict[int, tuple[int, int]] = {}  # appointment -> (patient index, k): its streams
     patient_index: dict[int, int] = {}
     seen_per_patient: Counter = Counter()
     cancel_on: dict[dt.date, list[int]] = defaultdict(list)
@@ -624,6 +645,7 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
         for pk, patient_id, starts_at in new:
             index = patient_index[patient_id]
             drawn = fate(seed=seed, patient=index, k=seen_per_patient[index], setup_mode=setup_mode)
+            fate_keys[pk] = (index, seen_per_patient[index])
             seen_per_patient[index] += 1
             fates[pk] = drawn
             if drawn.cancel_lead_days is not None:
@@ -759,12 +781,13 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
             .values_list("pk", "chair_id", "nurse_id", "starts_at", "ends_at")
         )
         opening = _local(today, OPENS)
-        visits, missed, given = [], [], []
+        visits, missed, given, keys = [], [], [], []
         for pk, chair_id, nurse_id, starts_at, ends_at in todays:
             if fates[pk].no_show:
                 missed.append(pk)
                 continue
             given.append((pk, ends_at))
+            keys.append(fate_keys[pk])
             visits.append(
                 Visit(
                     chair=chair_id,
@@ -786,6 +809,20 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
         if OVERTIME_DETAIL and played.overtime > 0:
             print("\n".join(overtime_detail(today, played, day_rules["close"])), file=sys.stderr)
         as_assigned = play_day(visits, **day_rules, assigned=True, shifts=roster)
+        if REPLAYS:
+            over = [
+                play_day(
+                    [
+                        replace(v, fate=replayed(v.fate, seed=seed, patient=i, k=k, replay=r, setup_mode=setup_mode))
+                        for v, (i, k) in zip(visits, keys, strict=True)
+                    ],
+                    **day_rules,
+                    shifts=roster,
+                ).overtime
+                for r in range(REPLAYS)
+            ]
+            tally.replay_overtime += sum(over) / REPLAYS
+            tally.replay_overtime_days += sum(o > 0 for o in over) / REPLAYS
         tally.assigned_waits += as_assigned.waits
         tally.assigned_waits_after_arrival += as_assigned.waits_after_arrival
         tally.assigned_overtime += as_assigned.overtime
@@ -903,6 +940,9 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
         else 0.0,
         "assigned_overtime_minutes": tally.assigned_overtime,
         "assigned_overtime_days": tally.assigned_overtime_days,
+        "replays": REPLAYS,
+        "replay_overtime_minutes": tally.replay_overtime,
+        "replay_overtime_days": tally.replay_overtime_days,
         "template": tally.template,
         "plans_solved": tally.plans_solved,
         "plan_seconds_median": statistics.median(tally.plan_seconds) if tally.plan_seconds else 0.0,
@@ -1214,6 +1254,8 @@ ROWS = [
     ("chair utilisation", "chair_utilisation", "{:.1%}"),
     ("overtime after 18:00 (min, total)", "overtime_minutes", "{:.0f}"),
     ("days running over", "overtime_days", "{:d}"),
+    ("overtime, each day replayed (mean, min, total)", "replay_overtime_minutes", "{:.1f}"),
+    ("days running over, each day replayed (mean)", "replay_overtime_days", "{:.1f}"),
     ("busiest/quietest weekday (after warm-up)", "weekday_ratio", "{:.2f}"),
     ("day ceiling under booking's rules (CP-SAT)", None, None),
     ("day template after warm-up (level reads it)", None, None),
@@ -1266,6 +1308,12 @@ def room_under_ceiling(result: dict) -> int:
     return sum(max(0, ceiling - booked) for day, booked in result["booked_by_day"].items() if day >= first)
 
 
+def judged_overtime(result: dict) -> float:
+    """The overtime a target is judged on: the mean over each day's replays, where the run replayed its
+    days (one draw of lateness is a few very late patients' luck), else the one draw."""
+    return result["replay_overtime_minutes"] if result.get("replays") else result["overtime_minutes"]
+
+
 def targets(
     same: tuple[dict, dict], raised: tuple[dict, dict] | None, reference: tuple[dict, dict] | None = None
 ) -> list[str]:
@@ -1279,7 +1327,7 @@ def targets(
                 f"{title} demand: {pair[0]['policy']} and {pair[1]['policy']} did not see the same demand "
                 f"({pair[0]['demand']} against {pair[1]['demand']})"
             )
-    if earliest["overtime_minutes"] <= 0:
+    if judged_overtime(earliest) <= 0:
         missed.append("earliest never runs over at the base demand: the wait/overtime targets are not measurable")
     else:
         lower = 1 - level["wait_p90"] / earliest["wait_p90"] if earliest["wait_p90"] else 0.0
@@ -1289,9 +1337,10 @@ def targets(
                 f"p90 wait {lower:.0%} lower (target {TARGETS['p90_wait_lower']:.0%}); the patients' own lateness "
                 f"has a p90 of {level['lateness_p90']:.1f} min, so no policy could be more than {floor:.0%} lower"
             )
-        lower = 1 - level["overtime_minutes"] / earliest["overtime_minutes"]
+        lower = 1 - judged_overtime(level) / judged_overtime(earliest)
         if lower < TARGETS["overtime_lower"]:
-            missed.append(f"overtime {lower:.0%} lower (target {TARGETS['overtime_lower']:.0%})")
+            replays = f", mean of {earliest['replays']} replays of each day" if earliest.get("replays") else ""
+            missed.append(f"overtime {lower:.0%} lower{replays} (target {TARGETS['overtime_lower']:.0%})")
     balance = weekday_ratio(level["weekday_means"])
     if balance is None:
         missed.append(

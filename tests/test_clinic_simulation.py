@@ -86,6 +86,19 @@ def test_demand_and_each_sessions_fate_are_fixed_by_the_seed():
     assert all(a.day.weekday() < 5 and 14 <= a.interval_days <= 42 for a in sim.demand(seed=5, rate=3, weeks=4))
 
 
+def test_a_replay_draws_lateness_and_setup_again_from_its_own_stream_and_keeps_the_rest():
+    drawn = sim.Fate(cancel_lead_days=None, no_show=True, lateness=0.0, setup=20.0)
+    replays = [sim.replayed(drawn, seed=5, patient=2, k=3, replay=r, setup_mode=20) for r in range(400)]
+
+    assert replays[7] == sim.replayed(drawn, seed=5, patient=2, k=3, replay=7, setup_mode=20)
+    assert replays[7] != sim.replayed(drawn, seed=5, patient=2, k=4, replay=7, setup_mode=20)
+    assert all((r.cancel_lead_days, r.no_show) == (None, True) for r in replays)
+    assert 0.62 < sum(r.lateness == 0 for r in replays) / len(replays) < 0.78  # ON_TIME_P 0.70
+    assert 0 < max(r.lateness for r in replays) <= sim.LATE_MAX
+    assert all(sim.SETUP_LOW <= r.setup <= sim.SETUP_HIGH for r in replays)
+    assert len({r.setup for r in replays}) == len(replays)
+
+
 def test_patients_starting_together_queue_for_the_one_nurse():
     fate = sim.Fate(cancel_lead_days=None, no_show=False, lateness=0.0, setup=20.0)
     visits = [sim.Visit(chair=chair, start=0.0, length=120.0, fate=fate) for chair in (1, 2, 3)]

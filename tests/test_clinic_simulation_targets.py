@@ -21,6 +21,8 @@ def _result(policy: str, **overrides) -> dict:
         "rate": 4.0,
         "demand": "abc",
         "overtime_minutes": 100.0 if policy == "earliest" else 10.0,
+        "replays": 0,
+        "replay_overtime_minutes": 0.0,
         "wait_p90": 20.0 if policy == "earliest" else 5.0,
         "lateness_p90": 4.0,
         "weekday_means": {"Mon": 30.0, "Tue": 30.0, "Wed": 30.0, "Thu": 30.0, "Fri": 30.0},
@@ -77,3 +79,30 @@ def test_the_reference_run_must_have_seen_the_base_demand():
     missed = sim.targets(same, raised, reference)
 
     assert any(m.startswith("reference demand:") and "same demand" in m for m in missed), missed
+
+
+def test_the_overtime_target_is_judged_on_the_mean_of_the_replays_when_the_days_were_replayed():
+    """One draw: earliest ran over 4 minutes and level 22 (missed). Each day replayed 40 times:
+    earliest 60 minutes on average and level 30 (met), and the other way round (missed)."""
+
+    def pair(earliest_mean: float, level_mean: float) -> tuple[dict, dict]:
+        return (
+            _result("earliest", overtime_minutes=4.0, replays=40, replay_overtime_minutes=earliest_mean),
+            _result("level", overtime_minutes=22.0, replays=40, replay_overtime_minutes=level_mean),
+        )
+
+    _, raised = _pairs()
+    assert sim.targets(pair(60.0, 30.0), raised) == []
+    missed = sim.targets(pair(30.0, 60.0), raised)
+    assert missed == ["overtime -100% lower, mean of 40 replays of each day (target 25%)"], missed
+    one_draw = (_result("earliest", overtime_minutes=4.0), _result("level", overtime_minutes=22.0))
+    assert sim.targets(one_draw, raised) == ["overtime -450% lower (target 25%)"]
+
+
+def test_the_overtime_target_is_not_measurable_when_earliest_never_runs_over_in_any_replay():
+    same = (
+        _result("earliest", overtime_minutes=5.0, replays=40, replay_overtime_minutes=0.0),
+        _result("level", replays=40, replay_overtime_minutes=0.0),
+    )
+    missed = sim.targets(same, _pairs()[1])
+    assert any("earliest never runs over" in m for m in missed), missed
