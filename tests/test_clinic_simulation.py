@@ -87,12 +87,14 @@ def test_demand_and_each_sessions_fate_are_fixed_by_the_seed():
 
 
 def test_a_replay_draws_lateness_and_setup_again_from_its_own_stream_and_keeps_the_rest():
-    drawn = sim.Fate(cancel_lead_days=None, no_show=True, lateness=0.0, setup=20.0)
+    drawn = sim.Fate(cancel_lead_days=3, no_show=True, lateness=0.0, setup=20.0)
     replays = [sim.replayed(drawn, seed=5, patient=2, k=3, replay=r, setup_mode=20) for r in range(400)]
+    first = sim.fate(seed=5, patient=2, k=3, setup_mode=20)
+    assert (replays[0].lateness, replays[0].setup) != (first.lateness, first.setup)  # a stream of its own
 
     assert replays[7] == sim.replayed(drawn, seed=5, patient=2, k=3, replay=7, setup_mode=20)
     assert replays[7] != sim.replayed(drawn, seed=5, patient=2, k=4, replay=7, setup_mode=20)
-    assert all((r.cancel_lead_days, r.no_show) == (None, True) for r in replays)
+    assert all((r.cancel_lead_days, r.no_show) == (3, True) for r in replays)
     assert 0.62 < sum(r.lateness == 0 for r in replays) / len(replays) < 0.78  # ON_TIME_P 0.70
     assert 0 < max(r.lateness for r in replays) <= sim.LATE_MAX
     assert all(sim.SETUP_LOW <= r.setup <= sim.SETUP_HIGH for r in replays)
@@ -150,9 +152,9 @@ def test_a_session_booked_to_the_closing_time_runs_over_when_its_setup_waits():
 
 
 def test_the_overtime_detail_names_the_chair_that_ran_over_its_late_patient_and_the_chain_before():
-    """Chair 1: a patient 40 minutes late at 06:00 from opening keeps the chair until 08:40, so the next,
-    on time at 08:00, is set up at 08:40 and leaves 10:40, 40 minutes past a 10:00 closing. Chair 2 ends
-    on time and is left out."""
+    """Opening at 08:00 and closing at 18:00: in chair 1 a patient 40 minutes late for 14:00 keeps the
+    chair until 16:40, so the next, on time at 16:00, is set up at 16:40 and leaves at 18:40, 40 minutes
+    past closing. Chair 2 ends on time and is left out."""
     on_time = sim.Fate(cancel_lead_days=None, no_show=False, lateness=0.0, setup=20.0)
     late = sim.Fate(cancel_lead_days=None, no_show=False, lateness=40.0, setup=20.0)
     visits = [
