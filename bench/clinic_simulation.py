@@ -260,12 +260,16 @@ def fate(*, seed: int, patient: int, k: int, setup_mode: float) -> Fate:
     lead = rng.randint(1, 7)
     no_show = rng.random() < NO_SHOW_P
     late = _lateness(rng)
-    setup = rng.triangular(SETUP_LOW, SETUP_HIGH, setup_mode)
+    setup = _setup_minutes(rng, setup_mode)
     return Fate(lead if cancelled else None, (not cancelled) and no_show, late, setup)
 
 
 def _lateness(rng: random.Random) -> float:
     return 0.0 if rng.random() < ON_TIME_P else min(LATE_MAX, rng.lognormvariate(math.log(LATE_MEDIAN), LATE_SIGMA))
+
+
+def _setup_minutes(rng: random.Random, mode: float) -> float:
+    return rng.triangular(SETUP_LOW, SETUP_HIGH, mode)
 
 
 def replayed(drawn: Fate, *, seed: int, patient: int, k: int, replay: int, setup_mode: float) -> Fate:
@@ -274,7 +278,7 @@ def replayed(drawn: Fate, *, seed: int, patient: int, k: int, replay: int, setup
     every policy); whether it was cancelled or missed stays as it was."""
     rng = random.Random(f"replay-{seed}-{patient}-{k}-{replay}")
     late = _lateness(rng)
-    return replace(drawn, lateness=late, setup=rng.triangular(SETUP_LOW, SETUP_HIGH, setup_mode))
+    return replace(drawn, lateness=late, setup=_setup_minutes(rng, setup_mode))
 
 
 def fingerprint(arrivals: list[Arrival]) -> str:
