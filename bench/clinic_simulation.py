@@ -97,7 +97,8 @@ load 7-10; figures and the distributions are recorded in docs/benchmarks.md.
 SIM_DUMP=<folder> keeps each run's whole figures (with its sessions booked per day) as JSON there;
 SIM_TEMPLATE=0 runs without the day template (SIM_TEMPLATE_SECONDS: its solver limit, 10 as in the Celery task);
 SIM_DAY_PLANS=0 without re-solving days around their bookings (scheduling.services.day_plans);
-SIM_OVERTIME_DETAIL=1 writes each day running over to stderr, with the sessions of the chairs that ran over;
+SIM_OVERTIME_DETAIL=1 writes each day running over to stderr, with the sessions of the chairs that ran over,
+and at the end the replayed overtime by the start of the last patient out and what held them;
 SIM_ROSTER=staggered plays two early nurses (07:30-16:00) and two late ones (09:30-18:00) instead
 of four on one shift (the issue's targets are for the one-shift clinic).
 
@@ -159,7 +160,8 @@ TEMPLATE_SECONDS = float(os.environ.get("SIM_TEMPLATE_SECONDS", "10"))  # the Ce
 DAY_PLANS = os.environ.get("SIM_DAY_PLANS", "1") == "1"
 # SIM_OVERTIME_DETAIL=1: each day running over is written to stderr with the sessions of every chair
 # that ran past closing (scheduled start, lateness, arrival, chair free, setup, out), to see which
-# starts and which lateness make a policy's overtime.
+# starts and which lateness make a policy's overtime; at the end of the run, the replayed overtime by
+# the start of the last patient out and what held them (`overtime_cause`).
 OVERTIME_DETAIL = os.environ.get("SIM_OVERTIME_DETAIL") == "1"
 # Each day is played again this many times, every patient's lateness and setup drawn anew (from the
 # session's own stream and the replay's number, so both policies see the same draws): the overtime
@@ -437,6 +439,24 @@ def overtime_detail(day: dt.date, played: DayResult, close: float) -> list[str]:
     return lines
 
 
+def overtime_cause(played: DayResult, close: float) -> tuple[str, str] | None:
+    """Who made a day run over (None when it did not): the scheduled start, on the clock, of the last
+    patient to leave after `close`, and what held them: "chair" (they waited for the chair's previous
+    patient to leave), "nurse" (they had the chair and waited for a nurse's setup), "own" (neither:
+    their own lateness and setup)."""
+    if played.overtime <= 0:
+        return None
+    last = max(played.played, key=lambda p: p.out)
+    start = last.visit.start
+    if last.chair_free > last.arrived:
+        cause = "chair"
+    elif last.seated > last.chair_free:
+        cause = "nurse"
+    else:
+        cause = "own"
+    return f"{OPENS + int(start // 60):02d}:{int(start % 60):02d}", cause
+
+
 # --- the run against the database ---------------------------------------------------------------
 
 
@@ -533,6 +553,8 @@ class Tally:
     assigned_overtime_days: int = 0
     replay_overtime: float = 0.0  # the sum over days of each day's mean over its replays
     replay_overtime_days: float = 0.0  # the sum over days of the share of its replays running over
+    # (start of the last patient out, what held them) -> that replayed overtime (`overtime_cause`)
+    replay_overtime_by_cause: Counter = field(default_factory=Counter)
     template: dict = field(default_factory=dict)
     plans_solved: int = 0
     plan_seconds: list = field(default_factory=list)
@@ -821,7 +843,7 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
             print("\n".join(f"[{policy} {rate:.2f}/day] {line}" for line in detail), file=sys.stderr)
         as_assigned = play_day(visits, **day_rules, assigned=True, shifts=roster)
         if REPLAYS:
-            over = [
+            replays = [
                 play_day(
                     [
                         replace(v, fate=replayed(v.fate, seed=seed, patient=i, k=k, replay=r, setup_mode=setup_mode))
@@ -829,9 +851,14 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
                     ],
                     **day_rules,
                     shifts=roster,
-                ).overtime
+                )
                 for r in range(REPLAYS)
             ]
+            over = [replay.overtime for replay in replays]
+            for replay in replays:
+                cause = overtime_cause(replay, day_rules["close"])
+                if cause is not None:
+                    tally.replay_overtime_by_cause[cause] += replay.overtime / REPLAYS
             tally.replay_overtime += sum(over) / REPLAYS
             tally.replay_overtime_days += sum(o > 0 for o in over) / REPLAYS
         tally.assigned_waits += as_assigned.waits
@@ -903,6 +930,10 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
     ceiling = day_ceiling(site=site, protocol=protocol)
     after_warm_up = [n for day, n in sorted(tally.booked_by_day.items())][WARM_UP_WEEKS * 5 :]
     weekday_means = weekday_balance(tally.delivered_by_day)
+    if OVERTIME_DETAIL and tally.replay_overtime_by_cause:
+        print(f"[{policy} {rate:.2f}/day] overtime, each day replayed, by the last patient out:", file=sys.stderr)
+        for (start, cause), minutes in sorted(tally.replay_overtime_by_cause.items()):
+            print(f"[{policy} {rate:.2f}/day]   start {start}, held by {cause}: {minutes:.1f} min", file=sys.stderr)
     return {
         "policy": policy,
         "site_policy": site.placement_policy,
@@ -954,6 +985,9 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
         "replays": REPLAYS,
         "replay_overtime_minutes": tally.replay_overtime if REPLAYS else None,
         "replay_overtime_days": tally.replay_overtime_days if REPLAYS else None,
+        "replay_overtime_by_cause": {
+            f"{start} {cause}": minutes for (start, cause), minutes in sorted(tally.replay_overtime_by_cause.items())
+        },
         "template": tally.template,
         "plans_solved": tally.plans_solved,
         "plan_seconds_median": statistics.median(tally.plan_seconds) if tally.plan_seconds else 0.0,
