@@ -440,13 +440,27 @@ def _minutes_words(length: dt.timedelta) -> str:
     return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
+def _infusion_minutes(appointment: Appointment, at: dt.datetime) -> int | None:
+    """The infusion minutes of the session's protocol as they were at `at`, the infusion's start: an
+    admin's later edit of the protocol does not change whether an infusion given before it was short
+    (a correction recorded after the edit is judged as the infusion was). When the protocol's history
+    does not reach back to `at`, its oldest state. None for a session without a protocol."""
+    protocol = appointment.plan.protocol if appointment.plan_id else None
+    if protocol is None:
+        return None
+    # The history is newest first: the last state saved by `at`, else the first one saved.
+    then = protocol.history.filter(history_date__lte=at).first() or protocol.history.last() or protocol
+    return then.infusion_minutes or None
+
+
 def _infusion_short(appointment: Appointment, *, route: str, started_at: dt.datetime, ended_at: dt.datetime) -> bool:
     """Whether an infusion by `route` from `started_at` to `ended_at` lasted under half its session's
-    protocol's infusion minutes (never for a session without a protocol, or by another route than IV)."""
-    protocol = appointment.plan.protocol if appointment.plan_id else None
-    if protocol is None or not protocol.infusion_minutes or route != Route.IV:
+    protocol's infusion minutes at its start (never for a session without a protocol, or by another
+    route than IV)."""
+    if route != Route.IV:
         return False
-    return (ended_at - started_at) * 2 < dt.timedelta(minutes=protocol.infusion_minutes)
+    minutes = _infusion_minutes(appointment, started_at)
+    return minutes is not None and (ended_at - started_at) * 2 < dt.timedelta(minutes=minutes)
 
 
 def _short_infusion(
@@ -458,18 +472,18 @@ def _short_infusion(
     reason: str,
     field: str,
 ) -> str:
-    """An IV infusion recorded as lasting under half its protocol's infusion minutes is almost always
-    a mistyped time; one stopped early (side effects) is legitimate, and any clinician who records
-    it states why. Returns what the register's line and the record's history say of it (empty when
+    """An IV infusion recorded as lasting under half its protocol's infusion minutes (as they were at
+    its start, `_infusion_minutes`) is almost always a mistyped time; one stopped early (side effects)
+    is legitimate, and any clinician who records it states why. Returns what the register's line and the record's history say of it (empty when
     the length is in order, or there is nothing to check it against: a session without a protocol,
     or an injection, a spray or a tablet, which take no infusion's time). Without a reason, refuses
     on `field`, the time being given."""
-    protocol = appointment.plan.protocol if appointment.plan_id else None
     if not _infusion_short(appointment, route=route, started_at=started_at, ended_at=ended_at):
         return ""
-    assert protocol is not None and protocol.infusion_minutes  # as _infusion_short found them
+    minutes = _infusion_minutes(appointment, started_at)
+    assert minutes is not None  # as _infusion_short found them
     lasted = ended_at - started_at
-    lasted_words, minutes = _minutes_words(lasted), protocol.infusion_minutes
+    lasted_words = _minutes_words(lasted)
     reason = reason.strip()
     if reason:
         return f"Infusion of {lasted_words}, under half the protocol's {minutes} minutes: {reason}"

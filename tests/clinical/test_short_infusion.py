@@ -339,3 +339,46 @@ def test_the_reason_carried_keeps_its_commas_semicolons_and_lines_and_a_correcti
         entry=lot, total_mg=Decimal("34"), reason="Amount", actor=ward.nurse.user, now=NOW
     )
     assert again.reason == f"Amount; Infusion of 12 minutes, under half the protocol's 40 minutes: {why}"
+
+
+# A protocol of its own, made on the clock at AT_CHAIR (`at_chair`), before the infusion's start: the
+# factory's usual one is the data migration's, whose history begins when the test database was made.
+MADE_AT_CHAIR = "IV ketamine, 40 minutes, edited after the session"
+
+
+def _protocol_edited(ward, *, infusion_minutes: int) -> None:
+    """An admin changes the session's protocol after the infusion was given (at NOW)."""
+    protocol = ward.session.plan.protocol
+    with time_machine.travel(NOW, tick=False):
+        protocol.infusion_minutes = infusion_minutes
+        protocol.save(update_fields=["infusion_minutes"])
+
+
+def test_a_correction_after_the_protocol_was_shortened_still_carries_the_reason_an_infusion_was_short(ward, at_chair):
+    """12 minutes of a 40-minute protocol, stopped early; the protocol is then made 20 minutes. The
+    infusion was short when given, so the lot's correction carries its reason, naming the 40 minutes."""
+    _under_protocol(ward, name=MADE_AT_CHAIR)
+    _record(ward, minutes=12, short_infusion_reason=STOPPED_EARLY)
+    _protocol_edited(ward, infusion_minutes=20)
+    lot = services.controlled_substance_correct(
+        entry=ControlledSubstanceEntry.objects.get(),
+        lot_number="KX-78",
+        reason="Lot mistyped",
+        actor=ward.nurse.user,
+        now=NOW,
+    )
+    assert lot.reason == f"Lot mistyped; Infusion of 12 minutes, under half the protocol's 40 minutes: {STOPPED_EARLY}"
+
+
+def test_an_infusion_recorded_after_its_protocol_was_shortened_is_judged_by_the_minutes_it_was_given_under(
+    ward, at_chair
+):
+    """Given 10:10-10:22 under a 40-minute protocol, which an admin then makes 20 minutes; the nurse
+    records it at 11:00. It was under half its protocol's minutes when given: refused without a reason."""
+    _under_protocol(ward, name=MADE_AT_CHAIR)
+    _protocol_edited(ward, infusion_minutes=20)
+    with pytest.raises(InvalidInput) as caught:
+        _record(ward, minutes=12)
+    assert "40 minutes" in caught.value.message, caught.value.message
+    _record(ward, minutes=12, short_infusion_reason=STOPPED_EARLY)
+    assert ControlledSubstanceEntry.objects.get().reason.endswith(f"protocol's 40 minutes: {STOPPED_EARLY}")
