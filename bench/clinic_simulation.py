@@ -89,6 +89,7 @@ raised, --reference against base earliest) must have seen the same demand.
     .venv/bin/python bench/clinic_simulation.py               # 26 weeks, both demands, 2 at once
     .venv/bin/python bench/clinic_simulation.py --quick       # 8 weeks, smaller search
     .venv/bin/python bench/clinic_simulation.py --reference   # also earliest without the setup limit
+    .venv/bin/python bench/clinic_simulation.py --also-seeds 18,19,20,21   # the base demand at 4 more seeds
 
 A full run (four half-years, two at a time; five with --reference) took 15-25 minutes on the shared 2-CPU box at
 load 7-10; figures and the distributions are recorded in docs/benchmarks.md.
@@ -1344,6 +1345,50 @@ def table(title: str, earliest: dict, level: dict) -> str:
     return "\n".join(lines)
 
 
+def seeds_table(pairs: dict[int, tuple[dict, dict]]) -> str:
+    """The base demand at several seeds (`--also-seeds`), both policies side by side, and the sums
+    over the seeds: what a policy does across demands, where one seed's overtime is a handful of days."""
+    lines = [
+        "\nBase demand at each seed (overtime: one draw / each day replayed, min; days over: replayed)",
+        "| seed | earliest: delivered, not placed, overtime, days over | level: delivered, not placed, overtime, "
+        "days over | level overtime lower, replayed |",
+        "|---:|---|---|---:|",
+    ]
+    sums = {policy: Counter() for policy in ("earliest", "level")}
+
+    def cells(result: dict, into: Counter) -> str:
+        replayed, days = result["replay_overtime_minutes"], result["replay_overtime_days"]
+        into.update(
+            delivered=result["delivered"],
+            refused=result["refused"],
+            overtime=result["overtime_minutes"],
+            replayed=replayed or 0.0,
+            days=days or 0.0,
+        )
+        if replayed is None:
+            return f"{result['delivered']}, {result['refused']}, {result['overtime_minutes']:.1f} / not measured, -"
+        return (
+            f"{result['delivered']}, {result['refused']}, {result['overtime_minutes']:.1f} / {replayed:.1f}, {days:.1f}"
+        )
+
+    def lower(earliest: float, level: float) -> str:
+        return f"{1 - level / earliest:.0%}" if earliest else "-"
+
+    for seed, (earliest, level) in sorted(pairs.items()):
+        row = f"| {seed} | {cells(earliest, sums['earliest'])} | {cells(level, sums['level'])} | "
+        lines.append(row + f"{lower(judged_overtime(earliest), judged_overtime(level))} |")
+    total = {
+        policy: f"{s['delivered']}, {s['refused']}, {s['overtime']:.1f} / {s['replayed']:.1f}, {s['days']:.1f}"
+        for policy, s in sums.items()
+    }
+    replayed = all(pair[0].get("replays") for pair in pairs.values())
+    key = "replayed" if replayed else "overtime"
+    lines.append(
+        f"| all | {total['earliest']} | {total['level']} | {lower(sums['earliest'][key], sums['level'][key])} |"
+    )
+    return "\n".join(lines)
+
+
 def room_under_ceiling(result: dict) -> int:
     """Sessions the result's days could still have taken under the day ceiling, from its first
     refused request on: more than any policy could add there (it ignores every course rule)."""
@@ -1360,13 +1405,19 @@ def judged_overtime(result: dict) -> float:
 
 
 def targets(
-    same: tuple[dict, dict], raised: tuple[dict, dict] | None, reference: tuple[dict, dict] | None = None
+    same: tuple[dict, dict],
+    raised: tuple[dict, dict] | None,
+    reference: tuple[dict, dict] | None = None,
+    seeds: dict[int, tuple[dict, dict]] | None = None,
 ) -> list[str]:
     """The issue's targets missed, with why. `reference`: the reference run and the base run of
-    `earliest` it is read against (they must have seen the same demand too)."""
+    `earliest` it is read against (they must have seen the same demand too). `seeds`: the base demand
+    at other seeds (`--also-seeds`): shown as evidence, not judged, but each pair must have seen the
+    same demand."""
     earliest, level = same
     missed = []
-    for title, pair in (("base", same), ("raised", raised), ("reference", reference)):
+    others = [(f"seed {seed}", pair) for seed, pair in sorted((seeds or {}).items())]
+    for title, pair in (("base", same), ("raised", raised), ("reference", reference), *others):
         if pair is not None and pair[0]["demand"] != pair[1]["demand"]:
             missed.append(
                 f"{title} demand: {pair[0]['policy']} and {pair[1]['policy']} did not see the same demand "
@@ -1428,6 +1479,12 @@ def main() -> int:
     parser.add_argument(
         "--reference", action="store_true", help=f"also run '{UNLIMITED}' (main before issue 17) at the base demand"
     )
+    parser.add_argument(
+        "--also-seeds",
+        type=lambda text: [int(seed) for seed in text.split(",") if seed],
+        default=[],
+        help="the base demand also at these seeds (e.g. 18,19,20,21), a table side by side; the targets stay judged at --seed",
+    )
     parser.add_argument("--quick", action="store_true", help="8 weeks, at most 2 search steps")
     parser.add_argument("--migrate", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--simulate", help=argparse.SUPPRESS)
@@ -1454,6 +1511,13 @@ def main() -> int:
     )
     same = run_both(args.rate, args.weeks, args.seed, args.jobs)
     print(table(f"Same demand ({args.rate:.2f}/day)", *same))
+    seeds = {}
+    for seed in args.also_seeds:
+        if seed != args.seed:
+            print(f"\nSame demand at seed {seed}")
+            seeds[seed] = run_both(args.rate, args.weeks, seed, args.jobs)
+    if seeds:
+        print(seeds_table({args.seed: same, **seeds}))
     reference = None
     if args.reference:
         reference = (run(UNLIMITED, args.rate, args.weeks, args.seed), same[0])
@@ -1471,7 +1535,7 @@ def main() -> int:
             if raised[0]["refusal"] > TARGETS["raised_refusal"]:
                 break
     print(table(f"Raised demand ({rate:.2f}/day)", *raised))
-    missed = targets(same, raised, reference)
+    missed = targets(same, raised, reference, seeds)
     print(
         f"\nmeasured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC in {time.perf_counter() - began:.0f} s, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"

@@ -106,3 +106,39 @@ def test_the_overtime_target_is_not_measurable_when_earliest_never_runs_over_in_
     )
     missed = sim.targets(same, _pairs()[1])
     assert any("earliest never runs over" in m for m in missed), missed
+
+
+def test_a_pair_at_another_seed_must_have_seen_the_same_demand_but_its_figures_are_not_judged():
+    same, raised = _pairs()
+    # Level runs over more than earliest at seed 18: evidence in the table, not a missed target.
+    worse = (_result("earliest", overtime_minutes=10.0), _result("level", overtime_minutes=50.0))
+    assert sim.targets(same, raised, seeds={18: worse}) == []
+
+    other = (_result("earliest", demand="abc"), _result("level", demand="xyz"))
+    missed = sim.targets(same, raised, seeds={18: worse, 19: other})
+    assert missed == ["seed 19 demand: earliest and level did not see the same demand (abc against xyz)"], missed
+
+
+def test_the_seeds_table_gives_each_seed_and_the_sums_with_levels_overtime_lower_on_the_replays():
+    def pair(seed_overtime: tuple[float, float], replayed: tuple[float, float]) -> tuple[dict, dict]:
+        return tuple(
+            _result(
+                policy,
+                delivered=100,
+                refused=3,
+                overtime_minutes=once,
+                replays=40,
+                replay_overtime_minutes=mean,
+                replay_overtime_days=1.5,
+            )
+            for policy, once, mean in zip(("earliest", "level"), seed_overtime, replayed, strict=True)
+        )
+
+    table = sim.seeds_table({18: pair((4.0, 20.0), (40.0, 20.0)), 17: pair((30.0, 0.0), (20.0, 20.0))})
+    rows = [line for line in table.splitlines() if line.startswith("| 1") or line.startswith("| all")]
+
+    assert rows == [
+        "| 17 | 100, 3, 30.0 / 20.0, 1.5 | 100, 3, 0.0 / 20.0, 1.5 | 0% |",
+        "| 18 | 100, 3, 4.0 / 40.0, 1.5 | 100, 3, 20.0 / 20.0, 1.5 | 50% |",
+        "| all | 200, 6, 34.0 / 60.0, 3.0 | 200, 6, 20.0 / 40.0, 3.0 | 33% |",
+    ]
