@@ -440,22 +440,23 @@ def overtime_detail(day: dt.date, played: DayResult, close: float) -> list[str]:
     return lines
 
 
-def overtime_cause(played: DayResult, close: float) -> tuple[str, str] | None:
+def overtime_cause(played: DayResult) -> tuple[str, str] | None:
     """Who made a day run over (None when it did not): the scheduled start, on the clock, of the last
-    patient to leave after `close`, and what held them: "chair" (they waited for the chair's previous
-    patient to leave), "nurse" (they had the chair and waited for a nurse's setup), "own" (neither:
-    their own lateness and setup)."""
+    patient to leave, and the largest of the delays that carried them past their session's scheduled
+    end: "late" (their own lateness), "chair" (waiting for the chair's previous patient to leave),
+    "setup" (waiting for a nurse to set them up), "check/discharge" (waiting for a nurse at a check or
+    the discharge). A tie goes to the first of these."""
     if played.overtime <= 0:
         return None
     last = max(played.played, key=lambda p: p.out)
-    start = last.visit.start
-    if last.chair_free > last.arrived:
-        cause = "chair"
-    elif last.seated > last.chair_free:
-        cause = "nurse"
-    else:
-        cause = "own"
-    return f"{OPENS + int(start // 60):02d}:{int(start % 60):02d}", cause
+    visit = last.visit
+    delays = {
+        "late": last.arrived - visit.start,
+        "chair": last.chair_free - last.arrived,
+        "setup": last.seated - last.chair_free,
+        "check/discharge": last.out - (last.seated + visit.length),
+    }
+    return f"{OPENS + int(visit.start // 60):02d}:{int(visit.start % 60):02d}", max(delays, key=delays.__getitem__)
 
 
 # --- the run against the database ---------------------------------------------------------------
@@ -841,7 +842,7 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
         played = play_day(visits, **day_rules, shifts=roster)
         if OVERTIME_DETAIL and played.overtime > 0:
             detail = overtime_detail(today, played, day_rules["close"])
-            print("\n".join(f"[{policy} {rate:.2f}/day] {line}" for line in detail), file=sys.stderr)
+            print("\n".join(f"[{policy} {rate:.2f}/day seed {seed}] {line}" for line in detail), file=sys.stderr)
         as_assigned = play_day(visits, **day_rules, assigned=True, shifts=roster)
         if REPLAYS:
             replays = [
@@ -857,7 +858,7 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
             ]
             over = [replay.overtime for replay in replays]
             for replay in replays:
-                cause = overtime_cause(replay, day_rules["close"])
+                cause = overtime_cause(replay)
                 if cause is not None:
                     tally.replay_overtime_by_cause[cause] += replay.overtime / REPLAYS
             tally.replay_overtime += sum(over) / REPLAYS
@@ -932,9 +933,15 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
     after_warm_up = [n for day, n in sorted(tally.booked_by_day.items())][WARM_UP_WEEKS * 5 :]
     weekday_means = weekday_balance(tally.delivered_by_day)
     if OVERTIME_DETAIL and tally.replay_overtime_by_cause:
-        print(f"[{policy} {rate:.2f}/day] overtime, each day replayed, by the last patient out:", file=sys.stderr)
+        print(
+            f"[{policy} {rate:.2f}/day seed {seed}] overtime, each day replayed, by the last patient out:",
+            file=sys.stderr,
+        )
         for (start, cause), minutes in sorted(tally.replay_overtime_by_cause.items()):
-            print(f"[{policy} {rate:.2f}/day]   start {start}, held by {cause}: {minutes:.1f} min", file=sys.stderr)
+            print(
+                f"[{policy} {rate:.2f}/day seed {seed}]   start {start}, held by {cause}: {minutes:.1f} min",
+                file=sys.stderr,
+            )
     return {
         "policy": policy,
         "site_policy": site.placement_policy,
@@ -988,7 +995,9 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
         "replay_overtime_days": tally.replay_overtime_days if REPLAYS else None,
         "replay_overtime_by_cause": {
             f"{start} {cause}": minutes for (start, cause), minutes in sorted(tally.replay_overtime_by_cause.items())
-        },
+        }
+        if REPLAYS
+        else None,
         "template": tally.template,
         "plans_solved": tally.plans_solved,
         "plan_seconds_median": statistics.median(tally.plan_seconds) if tally.plan_seconds else 0.0,

@@ -294,28 +294,42 @@ def test_the_rule_check_reports_a_session_outside_its_nurses_shift():
     assert problems == [f"session {session.pk} (2027-01-04 09:00-11:00) outside its nurse {nurse.pk}'s shift"]
 
 
-def test_the_overtime_cause_is_the_last_patient_outs_start_and_what_held_them():
-    """Closing at 18:00 (600 minutes from 08:00). The last patient out names the start that ran over,
-    and whether the chair's previous patient, a nurse, or their own lateness held them."""
+def test_the_overtime_cause_is_the_last_patient_outs_start_and_the_largest_delay_that_held_them():
+    """Closing at 18:00 (600 minutes from 08:00). The last patient out names the start that ran over, and
+    the largest of their own lateness and their waits for the chair, a setup, a check or the discharge."""
     on_time = sim.Fate(cancel_lead_days=None, no_show=False, lateness=0.0, setup=20.0)
-    late = sim.Fate(cancel_lead_days=None, no_show=False, lateness=40.0, setup=20.0)
+
+    def late(minutes: float) -> sim.Fate:
+        return sim.Fate(cancel_lead_days=None, no_show=False, lateness=minutes, setup=20.0)
+
     rules = {"nurses": 1, "setups_per_nurse": 1, "check_offsets": [], "check_minutes": 5}
     rules |= {"discharge_minutes": 10, "close": 600}
 
-    # 14:00 comes 40 minutes late and keeps chair 1 until 16:40: the 16:00 patient is held by the chair.
-    chained = [
-        sim.Visit(chair=1, start=360.0, length=120.0, fate=late),
+    def cause(*visits: sim.Visit) -> tuple[str, str] | None:
+        return sim.overtime_cause(sim.play_day(list(visits), **rules))
+
+    # 14:00 comes 40 minutes late and keeps chair 1 until 16:40: the 16:00 patient waits for it.
+    assert cause(
+        sim.Visit(chair=1, start=360.0, length=120.0, fate=late(40.0)),
         sim.Visit(chair=1, start=480.0, length=120.0, fate=on_time),
-    ]
-    assert sim.overtime_cause(sim.play_day(chained, **rules), 600) == ("16:00", "chair")
+    ) == ("16:00", "chair")
+    # 14:00 comes 35 minutes late (chair free at 16:35); 16:00 comes 30 late and waits 5 more: lateness.
+    assert cause(
+        sim.Visit(chair=1, start=360.0, length=120.0, fate=late(35.0)),
+        sim.Visit(chair=1, start=480.0, length=120.0, fate=late(30.0)),
+    ) == ("16:00", "late")
     # Two on time at 16:00 and one nurse: the second waits 20 minutes for her setup.
-    together = [sim.Visit(chair=chair, start=480.0, length=120.0, fate=on_time) for chair in (1, 2)]
-    assert sim.overtime_cause(sim.play_day(together, **rules), 600) == ("16:00", "nurse")
-    # Alone at 15:45 and 40 minutes late: its own lateness.
-    alone = [sim.Visit(chair=1, start=465.0, length=120.0, fate=late)]
-    assert sim.overtime_cause(sim.play_day(alone, **rules), 600) == ("15:45", "own")
-    # Out by closing: no cause.
-    assert (
-        sim.overtime_cause(sim.play_day([sim.Visit(chair=1, start=360.0, length=120.0, fate=late)], **rules), 600)
-        is None
+    assert cause(*(sim.Visit(chair=chair, start=480.0, length=120.0, fate=on_time) for chair in (1, 2))) == (
+        "16:00",
+        "setup",
     )
+    # 14:00 for four hours and 16:00 for two, both on time: their discharges fall at 17:50 together.
+    assert (
+        cause(
+            sim.Visit(chair=1, start=360.0, length=240.0, fate=on_time),
+            sim.Visit(chair=2, start=480.0, length=120.0, fate=on_time),
+        )[1]
+        == "check/discharge"
+    )
+    # Out by closing: no cause.
+    assert cause(sim.Visit(chair=1, start=360.0, length=120.0, fate=late(40.0))) is None
