@@ -453,14 +453,20 @@ def _infusion_minutes(appointment: Appointment, at: dt.datetime) -> int | None:
     return then.infusion_minutes or None
 
 
+def _short_of(appointment: Appointment, *, route: str, started_at: dt.datetime, ended_at: dt.datetime) -> int | None:
+    """The protocol's infusion minutes (at the infusion's start) that an infusion by `route` from
+    `started_at` to `ended_at` lasted under half of, or None when it did not (never for a session
+    without a protocol, or by another route than IV)."""
+    if route != Route.IV:
+        return None
+    minutes = _infusion_minutes(appointment, started_at)
+    return minutes if minutes is not None and (ended_at - started_at) * 2 < dt.timedelta(minutes=minutes) else None
+
+
 def _infusion_short(appointment: Appointment, *, route: str, started_at: dt.datetime, ended_at: dt.datetime) -> bool:
     """Whether an infusion by `route` from `started_at` to `ended_at` lasted under half its session's
-    protocol's infusion minutes at its start (never for a session without a protocol, or by another
-    route than IV)."""
-    if route != Route.IV:
-        return False
-    minutes = _infusion_minutes(appointment, started_at)
-    return minutes is not None and (ended_at - started_at) * 2 < dt.timedelta(minutes=minutes)
+    protocol's infusion minutes at its start (`_short_of`)."""
+    return _short_of(appointment, route=route, started_at=started_at, ended_at=ended_at) is not None
 
 
 def _short_infusion(
@@ -478,10 +484,9 @@ def _short_infusion(
     the length is in order, or there is nothing to check it against: a session without a protocol,
     or an injection, a spray or a tablet, which take no infusion's time). Without a reason, refuses
     on `field`, the time being given."""
-    if not _infusion_short(appointment, route=route, started_at=started_at, ended_at=ended_at):
+    minutes = _short_of(appointment, route=route, started_at=started_at, ended_at=ended_at)
+    if minutes is None:
         return ""
-    minutes = _infusion_minutes(appointment, started_at)
-    assert minutes is not None  # as _infusion_short found them
     lasted = ended_at - started_at
     lasted_words = _minutes_words(lasted)
     reason = reason.strip()

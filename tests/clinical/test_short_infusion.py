@@ -342,14 +342,15 @@ def test_the_reason_carried_keeps_its_commas_semicolons_and_lines_and_a_correcti
 
 
 # A protocol of its own, made on the clock at AT_CHAIR (`at_chair`), before the infusion's start: the
-# factory's usual one is the data migration's, whose history begins when the test database was made.
+# factory's usual one is made by `make_clinic` on the real clock, after this test's instants, so its
+# history does not reach back to the infusion.
 MADE_AT_CHAIR = "IV ketamine, 40 minutes, edited after the session"
 
 
-def _protocol_edited(ward, *, infusion_minutes: int) -> None:
-    """An admin changes the session's protocol after the infusion was given (at NOW)."""
+def _protocol_edited(ward, *, infusion_minutes: int, at: dt.datetime = NOW) -> None:
+    """An admin changes the session's protocol, after the infusion was given unless told otherwise."""
     protocol = ward.session.plan.protocol
-    with time_machine.travel(NOW, tick=False):
+    with time_machine.travel(at, tick=False):
         protocol.infusion_minutes = infusion_minutes
         protocol.save(update_fields=["infusion_minutes"])
 
@@ -380,5 +381,16 @@ def test_an_infusion_recorded_after_its_protocol_was_shortened_is_judged_by_the_
     with pytest.raises(InvalidInput) as caught:
         _record(ward, minutes=12)
     assert "40 minutes" in caught.value.message, caught.value.message
+    assert caught.value.details["infusion_minutes"] == 40
     _record(ward, minutes=12, short_infusion_reason=STOPPED_EARLY)
     assert ControlledSubstanceEntry.objects.get().reason.endswith(f"protocol's 40 minutes: {STOPPED_EARLY}")
+
+
+def test_the_protocols_minutes_are_those_in_force_at_the_infusions_start_not_its_first_nor_its_last(ward, at_chair):
+    """Made 40 minutes at 10:05, made 20 at 10:07, back to 40 at 11:00. An infusion 10:10-10:22 was given
+    under the 20-minute protocol: 12 minutes is not under half of it, so no reason is asked."""
+    _under_protocol(ward, name=MADE_AT_CHAIR)
+    _protocol_edited(ward, infusion_minutes=20, at=SESSION_START + dt.timedelta(minutes=7))
+    _protocol_edited(ward, infusion_minutes=40)
+    _record(ward, minutes=12)
+    assert ControlledSubstanceEntry.objects.get().reason == ""
