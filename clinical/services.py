@@ -480,10 +480,10 @@ def _short_infusion(
 ) -> str:
     """An IV infusion recorded as lasting under half its protocol's infusion minutes (as they were at
     its start, `_infusion_minutes`) is almost always a mistyped time; one stopped early (side effects)
-    is legitimate, and any clinician who records it states why. Returns what the register's line and the record's history say of it (empty when
-    the length is in order, or there is nothing to check it against: a session without a protocol,
-    or an injection, a spray or a tablet, which take no infusion's time). Without a reason, refuses
-    on `field`, the time being given."""
+    is legitimate, and any clinician who records it states why. Returns what the register's line and
+    the record's history say of it (empty when the length is in order, or there is nothing to check
+    it against: a session without a protocol, or an injection, a spray or a tablet, which take no
+    infusion's time). Without a reason, refuses on `field`, the time being given."""
     minutes = _short_of(appointment, route=route, started_at=started_at, ended_at=ended_at)
     if minutes is None:
         return ""
