@@ -419,23 +419,24 @@ def play_day(
     return result
 
 
+def _clock(minutes: float) -> str:
+    """Minutes from opening on the clock ("16:00")."""
+    return f"{OPENS + int(minutes // 60):02d}:{int(minutes % 60):02d}"
+
+
 def overtime_detail(day: dt.date, played: DayResult, close: float) -> list[str]:
     """A day running over, and the sessions of every chair one of whose patients left after `close`
     (minutes from opening): which start, which lateness and which wait carried it past closing."""
     if played.overtime <= 0:
         return []
-
-    def clock(minutes: float) -> str:
-        return f"{OPENS + int(minutes // 60):02d}:{int(minutes % 60):02d}"
-
     over = {p.visit.chair for p in played.played if p.out > close}
     lines = [f"{day:%a %Y-%m-%d}: {played.overtime:.1f} min over, {len(played.played)} sessions"]
     for p in sorted(played.played, key=lambda p: (p.visit.chair, p.visit.start)):
         if p.visit.chair in over:
             lines.append(
-                f"  chair {p.visit.chair} start {clock(p.visit.start)} late {p.visit.fate.lateness:.1f} "
-                f"arrived {clock(p.arrived)} chair free {clock(p.chair_free)} setup {clock(p.seated)} "
-                f"out {clock(p.out)}"
+                f"  chair {p.visit.chair} start {_clock(p.visit.start)} late {p.visit.fate.lateness:.1f} "
+                f"arrived {_clock(p.arrived)} chair free {_clock(p.chair_free)} setup {_clock(p.seated)} "
+                f"out {_clock(p.out)}"
             )
     return lines
 
@@ -456,7 +457,7 @@ def overtime_cause(played: DayResult) -> tuple[str, str] | None:
         "setup": last.seated - last.chair_free,
         "check/discharge": last.out - (last.seated + visit.length),
     }
-    return f"{OPENS + int(visit.start // 60):02d}:{int(visit.start % 60):02d}", max(delays, key=delays.__getitem__)
+    return _clock(visit.start), max(delays, key=delays.__getitem__)
 
 
 # --- the run against the database ---------------------------------------------------------------
@@ -661,6 +662,7 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
     days = open_days(weeks)
     desk_open = desk_days(site)
     tally = Tally()
+    detail_label = f"[{policy} {rate:.2f}/day seed {seed}]"  # SIM_OVERTIME_DETAIL's lines
     fates: dict[int, Fate] = {}
     fate_keys: dict[int, tuple[int, int]] = {}  # appointment -> (patient index, k): its streams
     patient_index: dict[int, int] = {}
@@ -842,7 +844,7 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
         played = play_day(visits, **day_rules, shifts=roster)
         if OVERTIME_DETAIL and played.overtime > 0:
             detail = overtime_detail(today, played, day_rules["close"])
-            print("\n".join(f"[{policy} {rate:.2f}/day seed {seed}] {line}" for line in detail), file=sys.stderr)
+            print("\n".join(f"{detail_label} {line}" for line in detail), file=sys.stderr)
         as_assigned = play_day(visits, **day_rules, assigned=True, shifts=roster)
         if REPLAYS:
             replays = [
@@ -933,15 +935,9 @@ def simulate(*, policy: str, rate: float, weeks: int, seed: int) -> dict:
     after_warm_up = [n for day, n in sorted(tally.booked_by_day.items())][WARM_UP_WEEKS * 5 :]
     weekday_means = weekday_balance(tally.delivered_by_day)
     if OVERTIME_DETAIL and tally.replay_overtime_by_cause:
-        print(
-            f"[{policy} {rate:.2f}/day seed {seed}] overtime, each day replayed, by the last patient out:",
-            file=sys.stderr,
-        )
+        print(f"{detail_label} overtime, each day replayed, by the last patient out:", file=sys.stderr)
         for (start, cause), minutes in sorted(tally.replay_overtime_by_cause.items()):
-            print(
-                f"[{policy} {rate:.2f}/day seed {seed}]   start {start}, held by {cause}: {minutes:.1f} min",
-                file=sys.stderr,
-            )
+            print(f"{detail_label}   start {start}, held by {cause}: {minutes:.1f} min", file=sys.stderr)
     return {
         "policy": policy,
         "site_policy": site.placement_policy,
@@ -1354,6 +1350,10 @@ def table(title: str, earliest: dict, level: dict) -> str:
     return "\n".join(lines)
 
 
+# What the seeds table sums over the seeds (None in a sum when a run did not measure it).
+SEED_FIGURES = ("delivered", "refused", "overtime_minutes", "replay_overtime_minutes", "replay_overtime_days")
+
+
 def seeds_table(pairs: dict[int, tuple[dict, dict]]) -> str:
     """The base demand at several seeds (`--also-seeds`), both policies side by side, and the sums
     over the seeds: what a policy does across demands, where one seed's overtime is a handful of days."""
@@ -1363,38 +1363,26 @@ def seeds_table(pairs: dict[int, tuple[dict, dict]]) -> str:
         "days over | level overtime lower, replayed |",
         "|---:|---|---|---:|",
     ]
-    sums = {policy: Counter() for policy in ("earliest", "level")}
 
-    def cells(result: dict, into: Counter) -> str:
-        replayed, days = result["replay_overtime_minutes"], result["replay_overtime_days"]
-        into.update(
-            delivered=result["delivered"],
-            refused=result["refused"],
-            overtime=result["overtime_minutes"],
-            replayed=replayed or 0.0,
-            days=days or 0.0,
-        )
-        if replayed is None:
-            return f"{result['delivered']}, {result['refused']}, {result['overtime_minutes']:.1f} / not measured, -"
-        return (
-            f"{result['delivered']}, {result['refused']}, {result['overtime_minutes']:.1f} / {replayed:.1f}, {days:.1f}"
-        )
+    def summed(results: list[dict]) -> dict:
+        """The results' figures added up, as one result the cells and `judged_overtime` read."""
+        total = {
+            key: None if any(r[key] is None for r in results) else sum(r[key] for r in results) for key in SEED_FIGURES
+        }
+        return total | {"replays": min(r.get("replays", 0) for r in results)}
 
-    def lower(earliest: float, level: float) -> str:
-        return f"{1 - level / earliest:.0%}" if earliest else "-"
+    def cell(result: dict) -> str:
+        figures = f"{result['delivered']}, {result['refused']}, {result['overtime_minutes']:.1f}"
+        if result["replay_overtime_minutes"] is None:
+            return f"{figures} / not measured, -"
+        return f"{figures} / {result['replay_overtime_minutes']:.1f}, {result['replay_overtime_days']:.1f}"
 
-    for seed, (earliest, level) in sorted(pairs.items()):
-        row = f"| {seed} | {cells(earliest, sums['earliest'])} | {cells(level, sums['level'])} | "
-        lines.append(row + f"{lower(judged_overtime(earliest), judged_overtime(level))} |")
-    total = {
-        policy: f"{s['delivered']}, {s['refused']}, {s['overtime']:.1f} / {s['replayed']:.1f}, {s['days']:.1f}"
-        for policy, s in sums.items()
-    }
-    replayed = all(pair[0].get("replays") for pair in pairs.values())
-    key = "replayed" if replayed else "overtime"
-    lines.append(
-        f"| all | {total['earliest']} | {total['level']} | {lower(sums['earliest'][key], sums['level'][key])} |"
-    )
+    rows = [(str(seed), pair) for seed, pair in sorted(pairs.items())]
+    rows.append(("all", (summed([p[0] for p in pairs.values()]), summed([p[1] for p in pairs.values()]))))
+    for name, (earliest, level) in rows:
+        judged = judged_overtime(earliest)
+        lower = f"{1 - judged_overtime(level) / judged:.0%}" if judged else "-"
+        lines.append(f"| {name} | {cell(earliest)} | {cell(level)} | {lower} |")
     return "\n".join(lines)
 
 
