@@ -1,8 +1,9 @@
 """Benchmark: solving a site's day template (scheduling/engine/day_template.py, OR-Tools CP-SAT).
 
 The issue's site: 12 chairs, 4 nurses on shift 07:30-18:30, open 08:00-18:00, one setup per
-nurse at a time. Three protocol mixes (the standard 120-minute IV alone; with a 90-minute
-protocol; three protocols), on the site's 15-minute booking grid and on a 5-minute grid, with
+nurse at a time. Four protocol mixes (the standard 120-minute IV alone; with a 90-minute
+protocol; two protocols of the standard's one shape, which the solver takes as one; three
+protocols), on the site's 15-minute booking grid and on a 5-minute grid, with
 the default 10-second limit and 2 workers. Plain Python: no database.
 
 Prints per case the solver status, solve time, sessions a day and each chair's first start.
@@ -50,6 +51,11 @@ MIXES = {
     "IV 120 + IV 90 (3:1)": [
         ProtocolSpec(id=1, route="iv", chair_minutes=120, setup_minutes=20, weight=3.0),
         ProtocolSpec(id=2, route="iv", chair_minutes=90, setup_minutes=20, weight=1.0),
+    ],
+    # An induction and a maintenance protocol of one session: solved as one (`_shape`), dealt back 1 : 1.
+    "IV 120 twice, one shape (1:1)": [
+        STANDARD,
+        ProtocolSpec(id=2, route="iv", chair_minutes=120, setup_minutes=20, weight=1.0),
     ],
     "IV 120 + 150 + nasal 120": [
         ProtocolSpec(id=1, route="iv", chair_minutes=120, setup_minutes=20, weight=4.0),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import time
@@ -559,3 +560,64 @@ def test_an_empty_day_found_before_the_limit_is_unknown_not_infeasible(monkeypat
 
     assert outcome.template is None
     assert outcome.status == "UNKNOWN"
+
+
+def test_protocols_of_one_shape_are_solved_as_one_and_their_starts_dealt_by_weight(monkeypatch):
+    """Two protocols the day cannot tell apart (an induction and a maintenance protocol of one session)
+    are one protocol to the solver, weighted by their sum: it does not search which of two identical
+    sessions goes where. Its starts then go to them in time order by weight (3 : 1 here); a protocol
+    of another shape keeps its own starts."""
+    induction = dataclasses.replace(WORKED, id=1, weight=3.0)
+    maintenance = dataclasses.replace(WORKED, id=2, weight=1.0)
+    shorter = dataclasses.replace(WORKED, id=3, chair_minutes=90, weight=1.0)
+    solved_with = []
+    solve = day_template._solve_template
+
+    def spy(**kwargs):
+        solved_with.append(list(kwargs["protocols"]))
+        return solve(**kwargs)
+
+    monkeypatch.setattr(day_template, "_solve_template", spy)
+    outcome = solve_day_template(
+        chairs=[ChairSpec(number, IV) for number in range(1, 4)],
+        opening=(dt.time(8), dt.time(18)),
+        nurse_shifts=[NurseShift(dt.time(8), dt.time(18))],
+        protocols=[induction, maintenance, shorter],
+        step_minutes=15,
+        time_limit_seconds=PROVING_TIME_LIMIT_SECONDS,
+    )
+
+    assert solved_with == [[dataclasses.replace(induction, weight=4.0), shorter]]
+    assert outcome.template is not None
+    in_order = sorted((start, chair) for chair, rows in outcome.template.starts.items() for start, _ in rows)
+    owner = {(start, chair): p for chair, rows in outcome.template.starts.items() for start, p in rows}
+    dealt = [owner[key] for key in in_order if owner[key] != shorter.id]
+    assert set(dealt) <= {induction.id, maintenance.id}
+    assert dealt, "no start of the merged protocols"
+    # Sainte-Lague's divisors at 3 : 1 give the first, the second ... and keep each within one start of its share.
+    for seen in range(1, len(dealt) + 1):
+        share = dealt[:seen].count(maintenance.id)
+        assert abs(share - seen / 4) <= 1, dealt
+    assert dealt[0] == induction.id
+
+
+def test_dealing_a_merged_protocols_starts_alternates_at_one_to_one_and_leaves_others_alone():
+    a = dataclasses.replace(STANDARD, id=5, weight=1.0)
+    b = dataclasses.replace(STANDARD, id=9, weight=1.0)
+    template = day_template.DayTemplateSolution(
+        starts={
+            1: [(dt.time(8), 5), (dt.time(10), 5), (dt.time(12), 7)],
+            2: [(dt.time(8, 30), 5), (dt.time(10, 30), 5)],
+        },
+        sessions_per_day=5,
+        lanes={1: 0, 2: 0},
+    )
+
+    dealt = day_template._deal_shapes(template, {5: [a, b]})
+
+    # In time order, then chair: 08:00 (chair 1), 08:30, 10:00, 10:30; ties go to the lower id.
+    assert dealt.starts == {
+        1: [(dt.time(8), 5), (dt.time(10), 5), (dt.time(12), 7)],
+        2: [(dt.time(8, 30), 9), (dt.time(10, 30), 9)],
+    }
+    assert dealt.lanes == template.lanes and dealt.sessions_per_day == 5
