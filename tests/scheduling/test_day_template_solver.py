@@ -7,6 +7,9 @@ import datetime as dt
 import itertools
 import time
 
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
 from scheduling.engine import day_template
 from scheduling.engine.day_template import ChairSpec, NurseShift, ProtocolSpec, preferred_starts_of, solve_day_template
 from tests.solver_limits import PROVING_TIME_LIMIT_SECONDS
@@ -621,3 +624,63 @@ def test_dealing_a_merged_protocols_starts_alternates_at_one_to_one_and_leaves_o
         2: [(dt.time(8, 30), 9), (dt.time(10, 30), 9)],
     }
     assert dealt.lanes == template.lanes and dealt.sessions_per_day == 5
+
+
+def test_a_lanes_day_as_full_as_the_setups_allow_is_proven_without_the_shared_model(monkeypatch):
+    # The demo clinic's shape: 6 chairs, 4 nurses, so lanes of 2, 2, 1 and 1 chairs. Four chairs can
+    # start at 08:00 (one setup per nurse) and hold five 2-hour sessions; the other two start at
+    # 08:20 at the earliest and hold four: no day holds more than 28, and the lanes hold 28. The
+    # shared-chairs check is not needed (it ran 4 s there and could not prove it).
+    def shared(**kwargs):
+        raise AssertionError("the shared-chairs model was solved")
+
+    monkeypatch.setattr(day_template, "_solve_by_nurse", shared)
+    outcome = solve_day_template(
+        chairs=[ChairSpec(number, IV) for number in range(1, 7)],
+        opening=(dt.time(8), dt.time(18)),
+        nurse_shifts=[NurseShift(dt.time(8), dt.time(18))] * 4,
+        protocols=[WORKED],
+        step_minutes=15,
+        time_limit_seconds=PROVING_TIME_LIMIT_SECONDS,
+    )
+
+    assert outcome.status == "OPTIMAL"
+    assert outcome.template is not None and outcome.template.sessions_per_day == 28
+    assert sorted(set(outcome.template.lanes.values())) == [0, 1, 2, 3]
+    rules = day_template.DayRules(opening=(dt.time(8), dt.time(18)), protocols=[WORKED], step_minutes=15)
+    assert day_template._setups_bound(6, 4, rules) == 28
+    assert day_template._setups_bound(12, 4, rules) == 52
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(
+    chairs=st.integers(2, 7),
+    nurses=st.integers(2, 4),
+    closes=st.sampled_from([11, 12, 13]),
+    minutes=st.sampled_from([45, 60, 90, 120]),
+    setup=st.sampled_from([10, 20, 30, 40]),
+    ratio=st.integers(1, 3),
+    step=st.sampled_from([5, 15]),
+)
+def test_no_day_holds_more_than_the_setups_bound(chairs, nurses, closes, minutes, setup, ratio, step):
+    # The bound that lets a lanes' day skip the shared-chairs check must never be below a real day:
+    # the shared-chairs model (every nurse on every chair), proven, holds at most the bound.
+    protocol = ProtocolSpec(
+        1, "iv", minutes, setup, 1.0, check_offsets=(minutes // 2,), check_minutes=5, discharge_minutes=10
+    )
+    rules = day_template.DayRules(
+        opening=(dt.time(8), dt.time(closes)),
+        protocols=[protocol],
+        max_patients_per_nurse=ratio,
+        step_minutes=step,
+    )
+    shared = day_template._solve_by_nurse(
+        chairs=[ChairSpec(number, IV) for number in range(1, chairs + 1)],
+        nurses=[_plan_nurse(number, [(8 * 60, closes * 60)]) for number in range(nurses)],
+        rules=rules,
+        time_limit_seconds=PROVING_TIME_LIMIT_SECONDS,
+        workers=2,
+    )
+    assume(shared.status == "OPTIMAL")
+    held = shared.template.sessions_per_day if shared.template is not None else 0
+    assert held <= day_template._setups_bound(chairs, nurses, rules)
