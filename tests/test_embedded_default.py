@@ -52,6 +52,8 @@ def test_embedded_default_migrates_seeds_and_serves(tmp_path):
     manage(env, "migrate", "--noinput")
     seeded = manage(env, "seed_demo")
     assert "Riverside Infusion Center" in seeded.stdout
+    # The site's day template is solved and kept on SQLite too (the board shows its free starts).
+    assert "day template: 28 sessions a day (OPTIMAL)" in seeded.stdout, seeded.stdout
     assert (tmp_path / "db.sqlite3").exists()
 
     port = free_port()

@@ -26,11 +26,14 @@ from scheduling.models import (
     BLOCKING_STATUSES,
     Appointment,
     AppointmentStatus,
+    DayTemplate,
+    DayTemplateState,
     Phase,
     PlanStatus,
     Protocol,
     TreatmentPlan,
 )
+from scheduling.selectors import protocol_nurse_work
 from scheduling.services.plans import plan_change_interval
 from tests import clock
 from tests.admin_pages import as_posted, errors_on
@@ -275,6 +278,44 @@ def test_no_chair_or_patient_overlaps_and_no_nurse_over_ratio(seeded):
             watching += change
             peak = max(peak, watching)
         assert peak <= seeded.max_patients_per_nurse
+
+
+def test_no_nurse_has_more_hands_on_work_at_once_than_the_site_allows(seeded):
+    """Booking refuses a session whose setup, check or discharge would overlap more of its nurse's
+    hands-on work than `setups_per_nurse`; the seed, written around the services, keeps it too."""
+    pieces = defaultdict(list)
+    for appointment in Appointment.objects.filter(site=seeded, status__in=BLOCKING).select_related("plan__protocol"):
+        for span in protocol_nurse_work(appointment.plan.protocol).hands_on(appointment.starts_at, appointment.ends_at):
+            pieces[appointment.nurse_id] += [(span.start, 1), (span.end, -1)]
+    assert len(pieces) == 4  # every nurse has sessions
+    for nurse_id, events in pieces.items():
+        at_once = peak = 0
+        for _, change in sorted(events, key=lambda event: (event[0], event[1])):
+            at_once += change
+            peak = max(peak, at_once)
+        assert peak <= seeded.setups_per_nurse, nurse_id
+
+
+def test_weekday_sessions_sit_on_the_sites_day_template_with_the_nurse_its_lane_names(seeded):
+    """The seed solves the site's day template as a clinic administrator would have it solved (kept:
+    the board shows its free starts, and level placement prefers them), and lays the weekday
+    sessions on its starts, each with the nurse placement gives that chair: the lane-th nurse on
+    shift, by id. So the demo shows staggered starts, not every chair starting at opening."""
+    template = DayTemplate.objects.get(site=seeded, state=DayTemplateState.DONE)
+    assert template.solver_status == "OPTIMAL"
+    lanes = {entry["chair_id"]: entry["lane"] for entry in template.starts}
+    starts = defaultdict(set)
+    for entry in template.starts:
+        starts[entry["chair_id"]].add(dt.time.fromisoformat(entry["start"]))
+    nurses = sorted(StaffMember.objects.filter(sites=seeded, role=Role.NURSE).values_list("pk", flat=True))
+    weekday = [a for a in Appointment.objects.filter(site=seeded) if a.starts_at.astimezone(seeded.zone).weekday() < 5]
+    assert len(weekday) > 100  # Saturday's sessions lie on a day solved for its own hours
+    for appointment in weekday:
+        local = appointment.starts_at.astimezone(seeded.zone)
+        assert local.time() in starts[appointment.chair_id], (appointment.pk, local, appointment.chair_id)
+        assert appointment.nurse_id == nurses[lanes[appointment.chair_id] % len(nurses)], appointment.pk
+    # Staggered: the template's chairs do not all start at opening.
+    assert len({min(times) for times in starts.values()}) > 1
 
 
 def test_sessions_of_a_plan_keep_the_protocol_gap(seeded):

@@ -1,11 +1,15 @@
 """Writes the demo clinic described in demo_clinic.json.
 
-Appointments are written straight through the ORM (not the booking services) and are
-collision-free by construction: every session takes its own (chair, start) cell of a
-grid laid over the opening hours, a patient gets at most one session a day, and chairs
-are mapped to nurses so that no nurse ever watches more than ceil(chairs / nurses)
-patients at once. That holds on SQLite too, where no exclusion constraint would catch
-a mistake.
+Appointments are written straight through the ORM (not the booking services) and keep
+booking's rules by construction: every session takes its own (chair, start) cell of the
+site's day template, with the nurse the template gives that chair, and a patient gets at
+most one session a day. The template is solved for the demo site as a clinic administrator
+would have it solved (`day_template_regenerate`, kept as the site's template, so the board
+shows its free starts and level placement prefers them); a day open other hours (Saturday
+morning) is solved the same way for its own hours. A template keeps each nurse's setups,
+checks and discharges apart and her patients within the ratio, and any part of it does too,
+so the seeded days do; that holds on SQLite too, where no exclusion constraint would catch a
+mistake.
 
 The seed leaves room in the coming days, as a working clinic has: a maintenance plan is booked
 as far ahead as its patient's spec says (`booked_ahead`: the next session only, or none for a
@@ -47,10 +51,12 @@ from clinical.models import (
 )
 from clinical.services import log_administration
 from patients.models import Contraindication, Evaluation, Patient, PatientFlag
+from scheduling.engine.day_template import NurseShift, solve_day_template
 from scheduling.models import (
     UPCOMING_STATUSES,
     Appointment,
     AppointmentStatus,
+    DayTemplateState,
     Phase,
     PlanStatus,
     Protocol,
@@ -60,6 +66,8 @@ from scheduling.models import (
 )
 from scheduling.reminders.services import channel_for, quiet_hours
 from scheduling.reminders.timing import reminder_send_times
+from scheduling.selectors import day_template_inputs
+from scheduling.services.day_template import day_template_regenerate
 from scheduling.services.eligibility import patient_eligibility
 
 DATA_FILE = Path(__file__).with_name("demo_clinic.json")
@@ -83,43 +91,69 @@ def opening_hours() -> dict[int, tuple[dt.time, dt.time]]:
 @dataclass(frozen=True)
 class Cell:
     chair_index: int
+    nurse: StaffMember
     starts_at: dt.datetime
+    minutes: int  # the chair time the template gave this start
+
+
+@dataclass(frozen=True)
+class LayoutStart:
+    """A start of a day template, as the grid lays it on each open day with those hours."""
+
+    start: dt.time
+    chair_index: int
+    nurse: StaffMember
+    minutes: int
 
 
 class ChairGrid:
-    """The site's chairs over a range of open days, cut into `cell`-long start slots.
+    """The site's open days, each cut into the (chair, start) cells of the day template for its
+    opening hours (`layouts`, by (opens, closes)).
 
-    Each cell is handed out once, so two sessions never share a chair."""
+    Each cell is handed out once, so two sessions never share a chair, and a nurse is given only
+    the starts her template lane holds."""
 
     def __init__(
-        self, *, chair_count: int, zone: zoneinfo.ZoneInfo, open_days: list[dt.date], cell: dt.timedelta
+        self,
+        *,
+        zone: zoneinfo.ZoneInfo,
+        open_days: list[dt.date],
+        layouts: dict[tuple[dt.time, dt.time], list[LayoutStart]],
     ) -> None:
-        self.chair_count = chair_count
         self.days = sorted(open_days)
-        self.starts_by_day: dict[dt.date, list[dt.datetime]] = {}
         hours = opening_hours()
-        for day in self.days:
-            opens, closes = hours[day.weekday()]
-            start = dt.datetime.combine(day, opens, tzinfo=zone)
-            close = dt.datetime.combine(day, closes, tzinfo=zone)
-            starts = []
-            while start + cell <= close:
-                starts.append(start)
-                start += cell
-            self.starts_by_day[day] = starts
-        self.taken: set[tuple[int, dt.datetime]] = set()
+        self.cells_by_day: dict[dt.date, list[Cell]] = {
+            day: [
+                Cell(
+                    chair_index=row.chair_index,
+                    nurse=row.nurse,
+                    starts_at=dt.datetime.combine(day, row.start, tzinfo=zone),
+                    minutes=row.minutes,
+                )
+                for row in sorted(layouts[hours[day.weekday()]], key=lambda row: (row.start, row.chair_index))
+            ]
+            for day in self.days
+        }
+        self.taken: set[Cell] = set()
 
-    def take(self, *, on_or_after: dt.date, not_before: dt.datetime | None, preferred_slot: int) -> Cell | None:
+    def take(
+        self, *, on_or_after: dt.date, not_before: dt.datetime | None, preferred_slot: int, minutes: int
+    ) -> Cell | None:
+        """The first free cell from `on_or_after` that holds a `minutes`-long session, starting at
+        or after `not_before`; within a day, from the `preferred_slot`-th cell on (round the day),
+        so that patients spread over the day's starts."""
         for day in self.days[bisect.bisect_left(self.days, on_or_after) :]:
-            starts = self.starts_by_day[day]
-            first = preferred_slot % len(starts)
-            for start in starts[first:] + starts[:first]:
-                if not_before is not None and start < not_before:
+            cells = self.cells_by_day[day]
+            if not cells:
+                continue
+            first = preferred_slot % len(cells)
+            for cell in cells[first:] + cells[:first]:
+                if cell in self.taken or cell.minutes < minutes:
                     continue
-                for chair_index in range(self.chair_count):
-                    if (chair_index, start) not in self.taken:
-                        self.taken.add((chair_index, start))
-                        return Cell(chair_index, start)
+                if not_before is not None and cell.starts_at < not_before:
+                    continue
+                self.taken.add(cell)
+                return cell
         return None
 
     def open_day(self, day: dt.date) -> dt.date:
@@ -128,7 +162,7 @@ class ChairGrid:
         return self.days[index] if index < len(self.days) else day
 
     def give_back(self, cell: Cell) -> None:
-        self.taken.discard((cell.chair_index, cell.starts_at))
+        self.taken.discard(cell)
 
 
 class Seeder:
@@ -139,7 +173,6 @@ class Seeder:
         self.zone = zoneinfo.ZoneInfo(self.data["site"]["time_zone"])
         self.today = now.astimezone(self.zone).date()
         self.hours = opening_hours()
-        self.cell = dt.timedelta(minutes=self.data["cell_minutes"])
         self.rng = random.Random(RNG_SEED)
         self.password_hash = make_password(password)  # hashed once: PBKDF2 per user is slow
         self.appointment_statuses: Counter[str] = Counter()
@@ -154,8 +187,6 @@ class Seeder:
         self.staff = self._staff()
         self.nurses = [s for s in self.staff.values() if s.role == "nurse"]
         self.prescribers = [s for s in self.staff.values() if s.role == "prescriber"]
-        if self.site.max_patients_per_nurse < math.ceil(len(self.chairs) / len(self.nurses)):
-            raise CommandError("Too few nurses for the chairs at this site's nurse ratio.")
         closures = [
             Closure.objects.create(
                 site=self.site,
@@ -169,7 +200,7 @@ class Seeder:
         self.contraindications = self._contraindications()
         self.protocols = self._protocols()
         self._shifts(self._open_days(closures, weeks_ahead=self._rota_weeks_ahead()))
-        self.grid = ChairGrid(chair_count=len(self.chairs), zone=self.zone, open_days=open_days, cell=self.cell)
+        self.grid = ChairGrid(zone=self.zone, open_days=open_days, layouts=self._layouts())
         stages: Counter[str] = Counter()
         for index, spec in enumerate(self.data["patients"]):
             self._patient(index, spec)
@@ -184,6 +215,8 @@ class Seeder:
             "appointments": ", ".join(f"{n} {status}" for status, n in sorted(self.appointment_statuses.items())),
             "session records": f"{records} completed sessions recorded (vitals, ketamine given, discharge)",
             "reminders": f"{queued} queued, {due_now} due now (the worker sends them within a minute)",
+            "day template": f"{self.template.sessions_per_day} sessions a day ({self.template.solver_status}); "
+            "weekday sessions are laid on its starts",
         }
 
     # --- set-up -------------------------------------------------------------
@@ -267,6 +300,57 @@ class Seeder:
                 )
         Shift.objects.bulk_create(shifts)
 
+    def _layouts(self) -> dict[tuple[dt.time, dt.time], list[LayoutStart]]:
+        """The day template of each opening the site has, as the grid lays it out: the site's own
+        (the typical day's hours), solved and kept as a clinic administrator's request would keep
+        it, and for other hours (Saturday morning) the same solve for those hours, not kept. A
+        start's nurse is the one its lane names, as placement finds her: the lane-th of the
+        nurses on shift, by id (every demo nurse works the opening hours)."""
+        inputs = day_template_inputs(site=self.site, now=self.now)
+        kept = day_template_regenerate(site=self.site, actor=self.staff["admin"].user, now=self.now)
+        if kept.state != DayTemplateState.DONE or inputs.opening is None:
+            raise CommandError(f"The demo site's day template was not solved: {kept.error}")
+        self.template = kept
+        solved = {
+            inputs.opening: [
+                (dt.time.fromisoformat(e["start"]), int(e["chair_id"]), e.get("lane"), int(e["protocol_id"]))
+                for e in kept.starts
+            ]
+        }
+        for opens, closes in sorted(set(self.hours.values()) - {inputs.opening}):
+            outcome = solve_day_template(
+                chairs=inputs.chairs,
+                opening=(opens, closes),
+                nurse_shifts=[NurseShift(opens, closes)] * len(self.nurses),
+                protocols=inputs.protocols,
+                setups_per_nurse=inputs.setups_per_nurse,
+                max_patients_per_nurse=inputs.max_patients_per_nurse,
+                step_minutes=inputs.step_minutes,
+            )
+            if outcome.template is None:
+                raise CommandError(
+                    f"No day template for the demo site's {opens:%H:%M}-{closes:%H:%M} ({outcome.status})."
+                )
+            solved[opens, closes] = [
+                (start, chair_id, outcome.template.lanes.get(chair_id), protocol_id)
+                for chair_id, rows in outcome.template.starts.items()
+                for start, protocol_id in rows
+            ]
+        chair_index = {chair.pk: index for index, chair in enumerate(self.chairs)}
+        nurses = sorted(self.nurses, key=lambda nurse: nurse.pk)
+        minutes = {protocol.id: protocol.chair_minutes for protocol in inputs.protocols}
+        layouts = {}
+        for hours, rows in solved.items():
+            if any(lane is None for _, _, lane, _ in rows):
+                raise CommandError("The demo site's day template names no nurse for some chairs.")
+            layouts[hours] = [
+                LayoutStart(
+                    start=start, chair_index=chair_index[chair], nurse=nurses[lane % len(nurses)], minutes=minutes[p]
+                )
+                for start, chair, lane, p in rows
+            ]
+        return layouts
+
     def _contraindications(self) -> dict[str, Contraindication]:
         found = {}
         for code, label, kind, threshold in self.data["contraindications"]:
@@ -281,8 +365,6 @@ class Seeder:
             protocol, _ = Protocol.objects.get_or_create(
                 name=name, defaults={**self.data["protocol_defaults"], **protocol_data["fields"]}
             )
-            if dt.timedelta(minutes=protocol.session_minutes) > self.cell:
-                raise CommandError(f"Protocol {name!r} needs more chair time than a {self.cell} booking cell.")
             found[name] = protocol
         return found
 
@@ -446,7 +528,12 @@ class Seeder:
             on_or_after = target
             while True:
                 not_before = given[-1].astimezone(dt.UTC) + min_gap if given else None
-                cell = self.grid.take(on_or_after=on_or_after, not_before=not_before, preferred_slot=index)
+                cell = self.grid.take(
+                    on_or_after=on_or_after,
+                    not_before=not_before,
+                    preferred_slot=index,
+                    minutes=protocol.session_minutes,
+                )
                 if cell is None:
                     return given  # past the end of the seeded weeks
                 ahead = sum(start > self.now for start in given)
@@ -502,8 +589,6 @@ class Seeder:
     ) -> Appointment:
         starts_at = cell.starts_at
         notes = self.data["session_notes"]
-        # Chairs map onto nurses round-robin: a nurse watches at most ceil(chairs / nurses) chairs.
-        nurse = self.nurses[cell.chair_index % len(self.nurses)]
         fields: dict[str, Any] = {}
         if status in (AppointmentStatus.CONFIRMED, AppointmentStatus.IN_CHAIR, AppointmentStatus.COMPLETED):
             fields["confirmed_at"] = min(starts_at - dt.timedelta(days=1), self.now - dt.timedelta(hours=1))
@@ -527,7 +612,7 @@ class Seeder:
             phase=phase,
             site=self.site,
             chair=self.chairs[cell.chair_index],
-            nurse=nurse,
+            nurse=cell.nurse,
             starts_at=starts_at,
             ends_at=ends_at,
             status=status,
