@@ -52,7 +52,7 @@ MIXES = {
         ProtocolSpec(id=1, route="iv", chair_minutes=120, setup_minutes=20, weight=3.0),
         ProtocolSpec(id=2, route="iv", chair_minutes=90, setup_minutes=20, weight=1.0),
     ],
-    # An induction and a maintenance protocol of one session: solved as one (`_shape`), dealt back 1 : 1.
+    # An induction and a maintenance protocol of one session: solved as one (`protocol_shape`), dealt back 1 : 1.
     "IV 120 twice, one shape (1:1)": [
         STANDARD,
         ProtocolSpec(id=2, route="iv", chair_minutes=120, setup_minutes=20, weight=1.0),

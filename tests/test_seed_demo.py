@@ -35,9 +35,10 @@ from scheduling.models import (
 )
 from scheduling.selectors import protocol_nurse_work
 from scheduling.services.plans import plan_change_interval
-from tests import clock
+from tests import clock, factories
 from tests.admin_pages import as_posted, errors_on
 from tests.conftest import built_for_the_test, built_once_per_module
+from web.demo.seeder import session_shape
 from web.management.commands.seed_demo import DEMO_LOGINS, DEMO_PASSWORD, DEMO_SITE_NAME
 
 BLOCKING = [s.value for s in BLOCKING_STATUSES]
@@ -316,6 +317,27 @@ def test_weekday_sessions_sit_on_the_sites_day_template_with_the_nurse_its_lane_
         assert appointment.nurse_id == nurses[lanes[appointment.chair_id] % len(nurses)], appointment.pk
     # Staggered: the template's chairs do not all start at opening.
     assert len({min(times) for times in starts.values()}) > 1
+
+
+@pytest.mark.django_db
+def test_with_another_protocol_active_each_session_takes_a_start_the_template_gave_its_own_kind(clock_now):
+    """The site's template is solved for every active protocol, as an administrator's would be. With a
+    longer one active (150 minutes, its checks elsewhere), some starts are laid out for it: a demo
+    session does not take one (it would fit, but its nurse's work there is not what the template
+    kept apart); each takes a start of a protocol of its own shape."""
+    longer = factories.ProtocolFactory(name="IV ketamine, long sessions", session_minutes=150)
+    call_command("seed_demo", stdout=io.StringIO())
+    site = Site.objects.get(name=DEMO_SITE_NAME)
+    template = DayTemplate.objects.get(site=site, state=DayTemplateState.DONE)
+    kinds = {(entry["chair_id"], entry["start"]): entry["protocol_id"] for entry in template.starts}
+    assert longer.pk in kinds.values()
+    shape = {protocol.pk: session_shape(protocol) for protocol in Protocol.objects.all()}
+    weekday = [a for a in Appointment.objects.filter(site=site) if a.starts_at.astimezone(site.zone).weekday() < 5]
+    assert len(weekday) > 100
+    for appointment in weekday:
+        start = appointment.starts_at.astimezone(site.zone).strftime("%H:%M")
+        kind = kinds[appointment.chair_id, start]
+        assert shape[kind] == shape[appointment.plan.protocol_id], (appointment.pk, start, kind)
 
 
 def test_sessions_of_a_plan_keep_the_protocol_gap(seeded):

@@ -237,7 +237,7 @@ def solve_day_template(
     12-chair site, 5.7 s against 3.4 s on the demo's 6 chairs)."""
     shapes: dict[tuple[object, ...], list[ProtocolSpec]] = {}
     for protocol in protocols:
-        shapes.setdefault(_shape(protocol), []).append(protocol)
+        shapes.setdefault(protocol_shape(protocol), []).append(protocol)
     merged = [
         group[0] if len(group) == 1 else dataclasses.replace(group[0], weight=sum(member.weight for member in group))
         for group in shapes.values()
@@ -259,16 +259,11 @@ def solve_day_template(
     return dataclasses.replace(outcome, template=_deal_shapes(outcome.template, groups))
 
 
-def _shape(protocol: ProtocolSpec) -> tuple[object, ...]:
-    """What the day template sees of a protocol: everything but its id and weight."""
-    return (
-        protocol.route,
-        protocol.chair_minutes,
-        protocol.setup_minutes,
-        tuple(protocol.check_offsets),
-        protocol.check_minutes,
-        protocol.discharge_minutes,
-    )
+def protocol_shape(protocol: ProtocolSpec) -> tuple[object, ...]:
+    """What the day template sees of a protocol: its route, chair time and the nurse's hands-on work
+    as booking lays it out (so check offsets given in another order, or past the end, are the same
+    shape); not its id or weight."""
+    return (protocol.route, protocol.chair_minutes, tuple(protocol.hands_on()))
 
 
 def _deal_shapes(template: DayTemplateSolution, groups: Mapping[int, Sequence[ProtocolSpec]]) -> DayTemplateSolution:
@@ -454,7 +449,8 @@ def _setups_bound(chairs: int, nurses: int, rules: DayRules) -> int:
     start, the j-th starts no earlier than (j // that many) x S after opening (on the grid), and
     then holds at most what is left of the day over the shortest session. 12 chairs and 4 nurses,
     120-minute sessions with 20-minute setups, 08:00-18:00: 4 x 5 + 8 x 4 = 52; 6 chairs: 28."""
-    protocols = rules.protocols
+    # The protocols a day can hold (as `_solve` and `_solve_by_nurse` take them).
+    protocols = [p for p in rules.protocols if p.chair_minutes > 0 and p.weight > 0]
     if not protocols or chairs <= 0 or nurses <= 0:
         return 0
     shortest = min(p.chair_minutes for p in protocols)

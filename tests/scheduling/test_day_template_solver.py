@@ -652,33 +652,43 @@ def test_a_lanes_day_as_full_as_the_setups_allow_is_proven_without_the_shared_mo
     assert day_template._setups_bound(12, 4, rules) == 52
 
 
-@settings(max_examples=30, deadline=None, derandomize=True)
+@settings(max_examples=25, deadline=None, derandomize=True)
 @given(
     chairs=st.integers(2, 7),
     nurses=st.integers(2, 4),
-    closes=st.sampled_from([11, 12, 13]),
-    minutes=st.sampled_from([45, 60, 90, 120]),
-    setup=st.sampled_from([10, 20, 30, 40]),
+    opens=st.sampled_from([dt.time(8), dt.time(8, 10)]),
+    closes=st.sampled_from([dt.time(11), dt.time(12), dt.time(12, 50)]),
+    sessions=st.lists(
+        st.tuples(st.sampled_from([45, 60, 90, 120]), st.sampled_from([0, 10, 20, 30, 40])), min_size=1, max_size=2
+    ),
+    setups=st.integers(1, 2),
     ratio=st.integers(1, 3),
     step=st.sampled_from([5, 15]),
 )
-def test_no_day_holds_more_than_the_setups_bound(chairs, nurses, closes, minutes, setup, ratio, step):
+def test_no_day_holds_more_than_the_setups_bound(chairs, nurses, opens, closes, sessions, setups, ratio, step):
     # The bound that lets a lanes' day skip the shared-chairs check must never be below a real day:
-    # the shared-chairs model (every nurse on every chair), proven, holds at most the bound.
-    protocol = ProtocolSpec(
-        1, "iv", minutes, setup, 1.0, check_offsets=(minutes // 2,), check_minutes=5, discharge_minutes=10
-    )
+    # the shared-chairs model (every nurse on every chair), proven, holds at most the bound. With one
+    # or two protocols (their shortest session and setup), more than one setup per nurse, an opening
+    # off the grid, and a protocol without a setup.
+    protocols = [
+        ProtocolSpec(
+            number, "iv", minutes, setup, 1.0, check_offsets=(minutes // 2,), check_minutes=5, discharge_minutes=10
+        )
+        for number, (minutes, setup) in enumerate(sessions, start=1)
+    ]
     rules = day_template.DayRules(
-        opening=(dt.time(8), dt.time(closes)),
-        protocols=[protocol],
+        opening=(opens, closes),
+        protocols=protocols,
+        setups_per_nurse=setups,
         max_patients_per_nurse=ratio,
         step_minutes=step,
     )
     shared = day_template._solve_by_nurse(
         chairs=[ChairSpec(number, IV) for number in range(1, chairs + 1)],
-        nurses=[_plan_nurse(number, [(8 * 60, closes * 60)]) for number in range(nurses)],
+        nurses=[_plan_nurse(number, [(_minutes(opens), _minutes(closes))]) for number in range(nurses)],
         rules=rules,
-        time_limit_seconds=PROVING_TIME_LIMIT_SECONDS,
+        # A few days take CP-SAT long to prove (one took 40 s): those are left out, not waited for.
+        time_limit_seconds=2,
         workers=2,
     )
     assume(shared.status == "OPTIMAL")

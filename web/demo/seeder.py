@@ -6,7 +6,9 @@ site's day template, with the nurse the template gives that chair, and a patient
 most one session a day. The template is solved for the demo site as a clinic administrator
 would have it solved (`day_template_regenerate`, kept as the site's template, so the board
 shows its free starts and level placement prefers them); a day open other hours (Saturday
-morning) is solved the same way for its own hours. A template keeps each nurse's setups,
+morning) is solved by the engine for its own hours, with every nurse on shift over them as the
+seed's rota has it, and not kept. A session takes only a start laid out for a protocol of its own
+shape (chair time and nurse work: `protocol_shape`). A template keeps each nurse's setups,
 checks and discharges apart and her patients within the ratio, and any part of it does too,
 so the seeded days do; that holds on SQLite too, where no exclusion constraint would catch a
 mistake.
@@ -51,7 +53,7 @@ from clinical.models import (
 )
 from clinical.services import log_administration
 from patients.models import Contraindication, Evaluation, Patient, PatientFlag
-from scheduling.engine.day_template import NurseShift, solve_day_template
+from scheduling.engine.day_template import NurseShift, protocol_shape, solve_day_template
 from scheduling.models import (
     UPCOMING_STATUSES,
     Appointment,
@@ -66,7 +68,7 @@ from scheduling.models import (
 )
 from scheduling.reminders.services import channel_for, quiet_hours
 from scheduling.reminders.timing import reminder_send_times
-from scheduling.selectors import day_template_inputs
+from scheduling.selectors import day_template_inputs, template_protocol
 from scheduling.services.day_template import day_template_regenerate
 from scheduling.services.eligibility import patient_eligibility
 
@@ -93,7 +95,7 @@ class Cell:
     chair_index: int
     nurse: StaffMember
     starts_at: dt.datetime
-    minutes: int  # the chair time the template gave this start
+    shape: tuple[object, ...]  # the session the template gave this start (`protocol_shape`)
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,12 @@ class LayoutStart:
     start: dt.time
     chair_index: int
     nurse: StaffMember
-    minutes: int
+    shape: tuple[object, ...]
+
+
+def session_shape(protocol: Protocol) -> tuple[object, ...]:
+    """A protocol's session as the day template sees it (`protocol_shape`)."""
+    return protocol_shape(template_protocol(protocol, weight=1.0))
 
 
 class ChairGrid:
@@ -128,7 +135,7 @@ class ChairGrid:
                     chair_index=row.chair_index,
                     nurse=row.nurse,
                     starts_at=dt.datetime.combine(day, row.start, tzinfo=zone),
-                    minutes=row.minutes,
+                    shape=row.shape,
                 )
                 for row in sorted(layouts[hours[day.weekday()]], key=lambda row: (row.start, row.chair_index))
             ]
@@ -137,18 +144,19 @@ class ChairGrid:
         self.taken: set[Cell] = set()
 
     def take(
-        self, *, on_or_after: dt.date, not_before: dt.datetime | None, preferred_slot: int, minutes: int
+        self, *, on_or_after: dt.date, not_before: dt.datetime | None, preferred_slot: int, shape: tuple[object, ...]
     ) -> Cell | None:
-        """The first free cell from `on_or_after` that holds a `minutes`-long session, starting at
-        or after `not_before`; within a day, from the `preferred_slot`-th cell on (round the day),
-        so that patients spread over the day's starts."""
+        """The first free cell from `on_or_after` that the template gave a session of `shape` (its
+        chair time and its nurse's work laid out there), starting at or after `not_before`; within a
+        day, from the `preferred_slot`-th cell on (round the day), so that patients spread over the
+        day's starts."""
         for day in self.days[bisect.bisect_left(self.days, on_or_after) :]:
             cells = self.cells_by_day[day]
             if not cells:
                 continue
             first = preferred_slot % len(cells)
             for cell in cells[first:] + cells[:first]:
-                if cell in self.taken or cell.minutes < minutes:
+                if cell in self.taken or cell.shape != shape:
                     continue
                 if not_before is not None and cell.starts_at < not_before:
                     continue
@@ -303,17 +311,26 @@ class Seeder:
     def _layouts(self) -> dict[tuple[dt.time, dt.time], list[LayoutStart]]:
         """The day template of each opening the site has, as the grid lays it out: the site's own
         (the typical day's hours), solved and kept as a clinic administrator's request would keep
-        it, and for other hours (Saturday morning) the same solve for those hours, not kept. A
-        start's nurse is the one its lane names, as placement finds her: the lane-th of the
-        nurses on shift, by id (every demo nurse works the opening hours)."""
+        it, and for other hours (Saturday morning) a solve of the engine for those hours with every
+        nurse on shift over them, as the seed's rota has it (not kept: a template is for the typical
+        day). A start's nurse is the one placement finds for it: the lane-th of the nurses on shift,
+        by id, or the rank-th of those on its shift (every demo nurse works the opening hours), or
+        the only nurse."""
         inputs = day_template_inputs(site=self.site, now=self.now)
         kept = day_template_regenerate(site=self.site, actor=self.staff["admin"].user, now=self.now)
         if kept.state != DayTemplateState.DONE or inputs.opening is None:
             raise CommandError(f"The demo site's day template was not solved: {kept.error}")
         self.template = kept
+        # (start, chair id, lane, rank on its shift, protocol id) per opening.
         solved = {
             inputs.opening: [
-                (dt.time.fromisoformat(e["start"]), int(e["chair_id"]), e.get("lane"), int(e["protocol_id"]))
+                (
+                    dt.time.fromisoformat(e["start"]),
+                    int(e["chair_id"]),
+                    e.get("lane"),
+                    e.get("shift_rank"),
+                    int(e["protocol_id"]),
+                )
                 for e in kept.starts
             ]
         }
@@ -326,29 +343,45 @@ class Seeder:
                 setups_per_nurse=inputs.setups_per_nurse,
                 max_patients_per_nurse=inputs.max_patients_per_nurse,
                 step_minutes=inputs.step_minutes,
+                time_limit_seconds=settings.DAY_TEMPLATE_TIME_LIMIT_SECONDS,
             )
             if outcome.template is None:
                 raise CommandError(
                     f"No day template for the demo site's {opens:%H:%M}-{closes:%H:%M} ({outcome.status})."
                 )
+            template = outcome.template
             solved[opens, closes] = [
-                (start, chair_id, outcome.template.lanes.get(chair_id), protocol_id)
-                for chair_id, rows in outcome.template.starts.items()
+                # The shifts given are alike, so a start's shift index is its rank among them.
+                (start, chair_id, template.lanes.get(chair_id), template.shifts.get((chair_id, start)), protocol_id)
+                for chair_id, rows in template.starts.items()
                 for start, protocol_id in rows
             ]
         chair_index = {chair.pk: index for index, chair in enumerate(self.chairs)}
         nurses = sorted(self.nurses, key=lambda nurse: nurse.pk)
-        minutes = {protocol.id: protocol.chair_minutes for protocol in inputs.protocols}
-        layouts = {}
-        for hours, rows in solved.items():
-            if any(lane is None for _, _, lane, _ in rows):
-                raise CommandError("The demo site's day template names no nurse for some chairs.")
-            layouts[hours] = [
-                LayoutStart(
-                    start=start, chair_index=chair_index[chair], nurse=nurses[lane % len(nurses)], minutes=minutes[p]
-                )
-                for start, chair, lane, p in rows
+        shapes = {protocol.id: protocol_shape(protocol) for protocol in inputs.protocols}
+
+        def nurse_of(lane: int | None, rank: int | None) -> StaffMember:
+            if lane is not None:
+                return nurses[lane % len(nurses)]
+            if rank is not None:
+                return nurses[rank % len(nurses)]
+            if len(nurses) == 1:
+                return nurses[0]
+            raise CommandError("The demo site's day template names no nurse for some of its starts.")
+
+        layouts = {
+            hours: [
+                LayoutStart(start=start, chair_index=chair_index[chair], nurse=nurse_of(lane, rank), shape=shapes[p])
+                for start, chair, lane, rank, p in rows
             ]
+            for hours, rows in solved.items()
+        }
+        offered = {row.shape for row in layouts[inputs.opening]}
+        for name, protocol in self.protocols.items():
+            if session_shape(protocol) not in offered:
+                raise CommandError(
+                    f"The demo site's day template, solved for every active protocol, gives {name!r} no start."
+                )
         return layouts
 
     def _contraindications(self) -> dict[str, Contraindication]:
@@ -532,7 +565,7 @@ class Seeder:
                     on_or_after=on_or_after,
                     not_before=not_before,
                     preferred_slot=index,
-                    minutes=protocol.session_minutes,
+                    shape=session_shape(protocol),
                 )
                 if cell is None:
                     return given  # past the end of the seeded weeks
