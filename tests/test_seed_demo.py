@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import io
 import itertools
@@ -38,6 +39,7 @@ from scheduling.services.plans import plan_change_interval
 from tests import clock, factories
 from tests.admin_pages import as_posted, errors_on
 from tests.conftest import built_for_the_test, built_once_per_module
+from web.demo import seeder
 from web.demo.seeder import session_shape
 from web.management.commands.seed_demo import DEMO_LOGINS, DEMO_PASSWORD, DEMO_SITE_NAME
 
@@ -338,6 +340,43 @@ def test_with_another_protocol_active_each_session_takes_a_start_the_template_ga
         start = appointment.starts_at.astimezone(site.zone).strftime("%H:%M")
         kind = kinds[appointment.chair_id, start]
         assert shape[kind] == shape[appointment.plan.protocol_id], (appointment.pk, start, kind)
+
+
+@pytest.mark.django_db
+def test_a_clinic_whose_template_names_shifts_not_lanes_is_seeded_with_the_nurses_it_names(monkeypatch, clock_now):
+    """Two nurses on five chairs, on a 5-minute grid: sharing the chairs holds a session more than lanes
+    of their own (tests/scheduling/test_day_template_solver.py), so the template names each start's
+    nurse by her rank on the shift, not by a lane. The seed lays the sessions out with those nurses,
+    and no nurse's hands-on work or ratio is broken."""
+    data = copy.deepcopy(seeder.demo_data())
+    data["site"]["chairs"] = 5
+    data["site"]["slot_step_minutes"] = 5
+    data["staff"] = [row for row in data["staff"] if row[0] not in ("nurse3", "nurse4")]
+    monkeypatch.setattr(seeder, "demo_data", lambda: data)
+
+    call_command("seed_demo", stdout=io.StringIO())
+
+    site = Site.objects.get(name=DEMO_SITE_NAME)
+    template = DayTemplate.objects.get(site=site, state=DayTemplateState.DONE)
+    assert not any("lane" in entry for entry in template.starts)
+    rank = {(entry["chair_id"], entry["start"]): entry["shift_rank"] for entry in template.starts}
+    nurses = sorted(StaffMember.objects.filter(sites=site, role=Role.NURSE).values_list("pk", flat=True))
+    assert len(nurses) == 2
+    weekday = [a for a in Appointment.objects.filter(site=site) if a.starts_at.astimezone(site.zone).weekday() < 5]
+    assert len(weekday) > 100
+    for appointment in weekday:
+        start = appointment.starts_at.astimezone(site.zone).strftime("%H:%M")
+        assert appointment.nurse_id == nurses[rank[appointment.chair_id, start] % 2], appointment.pk
+    pieces = defaultdict(list)
+    for appointment in Appointment.objects.filter(site=site, status__in=BLOCKING).select_related("plan__protocol"):
+        for span in protocol_nurse_work(appointment.plan.protocol).hands_on(appointment.starts_at, appointment.ends_at):
+            pieces[appointment.nurse_id] += [(span.start, 1), (span.end, -1)]
+    for events in pieces.values():
+        at_once = peak = 0
+        for _, change in sorted(events, key=lambda event: (event[0], event[1])):
+            at_once += change
+            peak = max(peak, at_once)
+        assert peak <= site.setups_per_nurse
 
 
 def test_sessions_of_a_plan_keep_the_protocol_gap(seeded):
