@@ -286,17 +286,24 @@ def test_no_chair_or_patient_overlaps_and_no_nurse_over_ratio(seeded):
 def test_no_nurse_has_more_hands_on_work_at_once_than_the_site_allows(seeded):
     """Booking refuses a session whose setup, check or discharge would overlap more of its nurse's
     hands-on work than `setups_per_nurse`; the seed, written around the services, keeps it too."""
+    peaks = hands_on_peaks(seeded)
+    assert len(peaks) == 4  # every nurse has sessions
+    assert all(peak <= seeded.setups_per_nurse for peak in peaks.values()), peaks
+
+
+def hands_on_peaks(site: Site) -> dict[int, int]:
+    """nurse id -> the most pieces of her hands-on work (setup, check, discharge) under way at once."""
     pieces = defaultdict(list)
-    for appointment in Appointment.objects.filter(site=seeded, status__in=BLOCKING).select_related("plan__protocol"):
+    for appointment in Appointment.objects.filter(site=site, status__in=BLOCKING).select_related("plan__protocol"):
         for span in protocol_nurse_work(appointment.plan.protocol).hands_on(appointment.starts_at, appointment.ends_at):
             pieces[appointment.nurse_id] += [(span.start, 1), (span.end, -1)]
-    assert len(pieces) == 4  # every nurse has sessions
+    peaks = {}
     for nurse_id, events in pieces.items():
-        at_once = peak = 0
+        at_once = peaks[nurse_id] = 0
         for _, change in sorted(events, key=lambda event: (event[0], event[1])):
             at_once += change
-            peak = max(peak, at_once)
-        assert peak <= seeded.setups_per_nurse, nurse_id
+            peaks[nurse_id] = max(peaks[nurse_id], at_once)
+    return peaks
 
 
 def test_weekday_sessions_sit_on_the_sites_day_template_with_the_nurse_its_lane_names(seeded):
@@ -367,16 +374,8 @@ def test_a_clinic_whose_template_names_shifts_not_lanes_is_seeded_with_the_nurse
     for appointment in weekday:
         start = appointment.starts_at.astimezone(site.zone).strftime("%H:%M")
         assert appointment.nurse_id == nurses[rank[appointment.chair_id, start] % 2], appointment.pk
-    pieces = defaultdict(list)
-    for appointment in Appointment.objects.filter(site=site, status__in=BLOCKING).select_related("plan__protocol"):
-        for span in protocol_nurse_work(appointment.plan.protocol).hands_on(appointment.starts_at, appointment.ends_at):
-            pieces[appointment.nurse_id] += [(span.start, 1), (span.end, -1)]
-    for events in pieces.values():
-        at_once = peak = 0
-        for _, change in sorted(events, key=lambda event: (event[0], event[1])):
-            at_once += change
-            peak = max(peak, at_once)
-        assert peak <= site.setups_per_nurse
+    peaks = hands_on_peaks(site)
+    assert len(peaks) == 2 and all(peak <= site.setups_per_nurse for peak in peaks.values()), peaks
 
 
 def test_sessions_of_a_plan_keep_the_protocol_gap(seeded):
