@@ -734,8 +734,15 @@ class Placer:
         if not self.placement.level:
             return [Choice(slot, reason=self.why_earliest(slot)) for slot in slots]
         scored = sorted((Choice(slot, self.score(slot)) for slot in slots), key=lambda c: c.score)
+        if not scored:
+            return []
+        # Over several days, the best's day is said too (the desk asked from the day the patient
+        # is due, and may be offered a later one: the quieter day is why).
+        zone = self.availability.site.zone
+        shares = {day: self.load(day).booked_share for day in {local_day(c.slot.start, zone) for c in scored}}
+        day_reason = _day_reason(scored[0], shares, self.availability, searched=True)
         # Only the best is explained (and given its nurse): explaining compares with every other.
-        return [self.explain(scored[0], scored, nurse_ids=nurse_ids), *scored[1:]] if scored else []
+        return [self.explain(scored[0], scored, day_reason=day_reason, nurse_ids=nurse_ids), *scored[1:]]
 
 
 # --- whole courses under a policy ----------------------------------------------------------
@@ -919,13 +926,15 @@ def _choose_session(
     )
 
 
-def _day_reason(best: Choice, shares: dict[dt.date, int], availability: Availability) -> str:
+def _day_reason(best: Choice, shares: dict[dt.date, int], availability: Availability, *, searched: bool = False) -> str:
+    """How busy the best's day is against the others (`shares`: day -> booked share in tenths of a
+    percent): the quietest of the days a course allows, or of the days a search looked at."""
     if len(shares) < 2:
         return ""
     day = local_day(best.slot.start, availability.site.zone)
     share = shares[day]
     if share <= min(shares.values()):
-        return f"the quietest allowed day ({share / 10:.0f}% of chair time booked)"
+        return f"the quietest {'day searched' if searched else 'allowed day'} ({share / 10:.0f}% of chair time booked)"
     return f"a day with {share / 10:.0f}% of chair time booked"
 
 

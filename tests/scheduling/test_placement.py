@@ -503,3 +503,21 @@ def test_a_later_first_day_keeps_the_closure_the_patient_may_read():
     (patient_note,) = [note for note in level.notes_for_patient if note.startswith("Starts ")]
     assert staff_note.startswith(f"{patient_note}; ") and "booked" in staff_note
     assert patient_note.startswith("Starts Wed 4 Mar; Mon 2 Mar: ") and "booked" not in patient_note
+
+
+def test_a_searchs_suggestion_on_a_later_day_says_that_day_is_the_quietest_searched():
+    # The desk searches from the day the patient is due (Tuesday, two thirds booked) to Wednesday (empty):
+    # level suggests Wednesday, and says why the due day was passed over. A one-day search says nothing
+    # of days.
+    wednesday = TUESDAY + dt.timedelta(days=1)
+    snapshot = site(chairs={1: [booked(TUESDAY, "10:00", 480)], 2: []})
+    availability = Availability(snapshot)
+    placer = Placer(availability, Placement(policy=LEVEL))
+    two_days = [s for day in (TUESDAY, wednesday) for s in availability.free_slots(day, SESSION, "iv")]
+
+    best = placer.rank(two_days)[0]
+
+    assert best.slot.start.astimezone(ZONE).date() == wednesday
+    assert "the quietest day searched (0% of chair time booked)" in str(best.reason)
+    one_day = placer.rank([s for s in two_days if s.start.astimezone(ZONE).date() == TUESDAY])[0]
+    assert "day searched" not in str(one_day.reason) and "chair time booked" not in str(one_day.reason)

@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from clinic.models import PlacementPolicy
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.services import appointment_cancel
 from tests.web.test_browser import (  # noqa: F401  (fixtures)
@@ -34,7 +35,11 @@ def test_the_desk_books_the_suggested_time_without_choosing_one(page: Page, live
         appointment=sessions[-1], actor=live_clinic.desk.user, reason="Car broke down", now=timezone.now(), rebook=False
     )
     last_kept = sessions[-2].starts_at.astimezone(live_clinic.site.zone).date()
+    # Level placement, whose suggestion gives its reasons (earliest's is "the earliest free time").
+    live_clinic.site.placement_policy = PlacementPolicy.LEVEL
+    live_clinic.site.save(update_fields=["placement_policy"])
     log_in(page, live_server.url, "desk_rita")
+    page.set_viewport_size({"width": 800, "height": 900})  # a laptop's half screen: the reasons must wrap
     page.goto(f"{live_server.url}/patients/{plan.patient_id}/book-session/")
     page.get_by_label("Induction or make-up session").check()
     page.get_by_label("From").fill((last_kept + timedelta(days=1)).isoformat())
@@ -44,6 +49,13 @@ def test_the_desk_books_the_suggested_time_without_choosing_one(page: Page, live
     expect(suggested).to_be_checked()
     value = suggested.get_attribute("value")
     assert value
+    # Said at the top of the answer, not only beside its time in a week of times; the reasons wrap
+    # inside the page (they ran off it, and the page scrolled sideways).
+    summary = page.get_by_test_id("suggestion-summary")
+    expect(summary).to_have_count(1)
+    expect(summary).to_contain_text("Suggested: ")
+    expect(summary).to_contain_text("It is selected below")
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     page.get_by_role("button", name="Book this session").click()
     expect(page.get_by_text("Booked a make-up session for Omar Reyes")).to_be_visible()
     starts_at = datetime.fromisoformat(value.split("|")[0])
