@@ -205,6 +205,17 @@ def test_each_session_is_a_block_in_its_own_chairs_row(client, web):
 
 
 @pytest.mark.django_db
+def test_a_sessions_ride_nurse_and_label_are_in_full_on_hover_where_the_block_cuts_them_off(client, web):
+    login(client, web.desk.user)
+    first = web.sessions_a[0]
+    html = _board(client, START)
+    titles = re.findall(r'<p class="session__meta" title="([^"]*)">', html)
+    assert titles, "no session's meta line has a title"
+    wanted = f"Nurse: {first.nurse.display_name} · "
+    assert any(wanted in title and title.startswith("Ride: ") for title in titles), titles
+
+
+@pytest.mark.django_db
 def test_a_free_gap_leads_through_the_patient_search_to_the_booking_page_with_that_chair_and_time(client, web):
     login(client, web.desk.user)
     # Three weeks after the course's last session, a maintenance session fits the plan's rules.
