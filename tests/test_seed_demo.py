@@ -313,6 +313,7 @@ def test_weekday_sessions_sit_on_the_sites_day_template_with_the_nurse_its_lane_
     shift, by id. So the demo shows staggered starts, not every chair starting at opening."""
     template = DayTemplate.objects.get(site=seeded, state=DayTemplateState.DONE)
     assert template.solver_status == "OPTIMAL"
+    assert template.computed_by is None  # the seed, not a person, computed it
     lanes = {entry["chair_id"]: entry["lane"] for entry in template.starts}
     starts = defaultdict(set)
     for entry in template.starts:

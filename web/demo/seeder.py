@@ -317,7 +317,8 @@ class Seeder:
         by id, or the rank-th of those on its shift (every demo nurse works the opening hours), or
         the only nurse."""
         inputs = day_template_inputs(site=self.site, now=self.now)
-        kept = day_template_regenerate(site=self.site, actor=self.staff["admin"].user, now=self.now)
+        # No actor: the seed computed it, not the demo's administrator (the page names who did).
+        kept = day_template_regenerate(site=self.site, actor=None, now=self.now)
         if kept.state != DayTemplateState.DONE or inputs.opening is None:
             raise CommandError(f"The demo site's day template was not solved: {kept.error}")
         self.template = kept
