@@ -736,13 +736,19 @@ class Placer:
         scored = sorted((Choice(slot, self.score(slot)) for slot in slots), key=lambda c: c.score)
         if not scored:
             return []
-        # Over several days, the best's day is said too (the desk asked from the day the patient
-        # is due, and may be offered a later one: the quieter day is why).
-        zone = self.availability.site.zone
-        shares = {day: self.load(day).booked_share for day in {local_day(c.slot.start, zone) for c in scored}}
-        day_reason = _day_reason(scored[0], shares, self.availability, searched=True)
         # Only the best is explained (and given its nurse): explaining compares with every other.
-        return [self.explain(scored[0], scored, day_reason=day_reason, nurse_ids=nurse_ids), *scored[1:]]
+        explained = self.explain(
+            scored[0], scored, day_reason=self.searched_day(scored[0], scored), nurse_ids=nurse_ids
+        )
+        return [explained, *scored[1:]]
+
+    def searched_day(self, best: Choice, candidates: Iterable[Choice]) -> str:
+        """How busy `best`'s day is against the other days among `candidates` (a search's free times
+        over several days): the desk asked from the day the patient is due, and may be offered a
+        later one, the quieter day being why. Empty over one day."""
+        zone = self.availability.site.zone
+        shares = {day: self.load(day).booked_share for day in {local_day(c.slot.start, zone) for c in candidates}}
+        return _day_reason(best, shares, self.availability, searched=True)
 
 
 # --- whole courses under a policy ----------------------------------------------------------

@@ -138,7 +138,11 @@ def find_free_slots(
                 best_at[choice.slot.start] = choice
         chosen = {start: choice.slot for start, choice in best_at.items()}
         weighed = [choice for choice in scored if choice.slot.start in bookable]
-        best = placer.explain(min(weighed, key=lambda c: c.score), weighed) if weighed else None
+        if weighed:
+            first = min(weighed, key=lambda c: c.score)
+            best = placer.explain(first, weighed, day_reason=placer.searched_day(first, weighed))
+        else:
+            best = None
     else:
         # Earliest: each time with its first free chair, as the booking service takes it; the
         # suggested time is the earliest bookable one.

@@ -13,8 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from scheduling.engine.placement import EARLIEST, LEVEL
 from scheduling.models import DayTemplate, DayTemplateState
 from scheduling.services.slot_finder import find_free_slots
-from tests.factories import PatientFactory
-from tests.scheduling.conftest import NOW, START, Clinic, make_clinic
+from tests.factories import AppointmentFactory, PatientFactory
+from tests.scheduling.conftest import NOW, START, Clinic, at_new_york, make_clinic
 
 pytestmark = pytest.mark.django_db
 
@@ -92,3 +92,28 @@ def test_listing_the_level_chairs_reads_no_more_for_a_longer_search():
         _listed(clinic, last_day=START + dt.timedelta(days=6))
     # Each search makes its patient: the same inserts in both.
     assert len(a_week) == len(one_day)
+
+
+def test_a_suggestion_on_a_later_day_than_the_first_searched_says_its_day_is_the_quietest_searched():
+    # The desk searches from Monday, two chairs of three busy most of the day, to Tuesday, empty:
+    # level suggests Tuesday, and says that is why Monday, the day asked from, was passed over.
+    clinic = make_clinic(placement_policy=LEVEL)
+    one, two, _three = clinic.chairs
+    for chair, hour in ((one, 9), (two, 10)):
+        AppointmentFactory(
+            chair=chair, nurse=clinic.nurses[0], starts_at=at_new_york(START, hour), ends_at=at_new_york(START, 18)
+        )
+    days = find_free_slots(
+        site=clinic.site,
+        patient=PatientFactory(home_site=clinic.site),
+        first_day=START,
+        last_day=START + dt.timedelta(days=1),
+        duration=dt.timedelta(minutes=120),
+        route="iv",
+        now=NOW,
+    )
+
+    suggested = [choice for day in days for choice in day.choices if choice.why]
+    assert len(suggested) == 1
+    assert suggested[0].slot.start.astimezone(clinic.site.zone).date() == START + dt.timedelta(days=1)
+    assert "the quietest day searched (0% of chair time booked)" in str(suggested[0].why)
