@@ -180,6 +180,7 @@ def _slot_days(
                 "chair": names.get(c.slot.chair_id, "a chair"),
                 "refused": c.refused,
                 "why": c.why,
+                "preferred": c.preferred,
             }
             for c in day.choices
         ]
@@ -232,6 +233,7 @@ def _render(
         # A submit button with nothing to pick does nothing visible: shown only when a time can be taken.
         # Times the plan's rules refused: only then is a prescriber the way round.
         context["rule_refused"] = any(day["refused_groups"] for day in days)
+        context["any_preferred"] = any(c["preferred"] for day in days for c in day["free"])
         context["pickable"] = any(day["free"] for day in days) or (may_override and context["rule_refused"])
     with timezone.override(site.zone):
         return render(request, template, context, status=status)

@@ -36,6 +36,9 @@ class SlotChoice:
     refused: tuple[str, ...] = ()
     # Set on the one time the site's placement policy suggests: why, in words.
     why: str = ""
+    # At a level site, a start of the day's plan or of the day template in the chair listed (what the
+    # board stars as a preferred gap).
+    preferred: bool = False
 
 
 @dataclass
@@ -126,6 +129,7 @@ def find_free_slots(
         return days
     placer = Placer(availability, site_placement(site, patient=patient))
     chosen: dict[dt.datetime, Slot] = {}
+    preferred: set[dt.datetime] = set()
     if level:
         # Each time is listed with the chair level placement gives it (the desk books the listed
         # chair: the first free one by name would never be level's choice), from one scoring of
@@ -137,6 +141,9 @@ def find_free_slots(
             if found_best is None or choice.score < found_best.score:
                 best_at[choice.slot.start] = choice
         chosen = {start: choice.slot for start, choice in best_at.items()}
+        if placer.placement.preferred_starts:
+            # The score's third weight is 0 at a start of the day's plan or template (`Placer.scores`).
+            preferred = {start for start, choice in best_at.items() if not choice.score[2]}
         weighed = [choice for choice in scored if choice.slot.start in bookable]
         if weighed:
             first = min(weighed, key=lambda c: c.score)
@@ -157,6 +164,7 @@ def find_free_slots(
                 why=best.why
                 if best is not None and choice.slot.start == best.slot.start and not choice.refused
                 else "",
+                preferred=choice.slot.start in preferred,
             )
             for choice in day_choices.choices
         ]

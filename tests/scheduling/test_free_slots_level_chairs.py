@@ -68,6 +68,8 @@ def test_each_listed_time_at_a_level_site_names_the_chair_level_placement_gives_
     assert not by_time[dt.time(14)].why
     # Off the template's starts the chairs tie on everything but their id, as level places them.
     assert by_time[dt.time(12)].slot.chair_id == one.pk
+    # The template's starts are marked, as the board stars them; no other time is.
+    assert {clock for clock, choice in by_time.items() if choice.preferred} == {dt.time(10), dt.time(14)}
 
 
 def test_an_earliest_site_keeps_listing_each_time_with_its_first_free_chair():
@@ -78,6 +80,7 @@ def test_an_earliest_site_keeps_listing_each_time_with_its_first_free_chair():
     by_time = _listed(clinic)
 
     assert {choice.slot.chair_id for choice in by_time.values()} == {one.pk}
+    assert not any(choice.preferred for choice in by_time.values())  # earliest weighs no template
     assert by_time[dt.time(8)].why  # the earliest time is the suggested one
 
 

@@ -13,6 +13,7 @@ from django.urls import reverse
 from clinic.models import Site
 from scheduling.engine.placement import EARLIEST, LEVEL
 from scheduling.models import DayPlan, DayTemplate, DayTemplateState
+from tests.factories import PatientFactory
 from tests.web.conftest import START, Web, login
 from tests.web.test_board_grid import NEW_YORK, _grid, _items, _session
 from web.board_grid import split_at_preferred
@@ -238,3 +239,31 @@ def test_a_site_switched_to_earliest_placement_shows_no_preferred_gaps(client, w
 
     assert preferred_on(START) == [], "the board still stars the template's 13:30 at an earliest site"
     assert preferred_on(planned_day) == [], "the board still stars the day plan's 14:15 at an earliest site"
+
+
+@pytest.mark.django_db
+def test_the_booking_pages_free_times_star_the_template_starts_as_the_board_does(client, web):
+    _level_loaded(web)
+    chair = web.clinic.chairs[2]
+    DayTemplate.objects.create(
+        site=web.clinic.site,
+        state=DayTemplateState.DONE,
+        starts=[{"chair_id": chair.pk, "start": "13:30", "protocol_id": web.clinic.protocol.pk}],
+        sessions_per_day=1,
+        requested_at=dt.datetime(2026, 2, 27, 12, tzinfo=dt.UTC),
+        computed_at=dt.datetime(2026, 2, 27, 12, tzinfo=dt.UTC),
+    )
+    plan = web.clinic.plan(patient=PatientFactory(home_site=web.clinic.site))
+    login(client, web.desk.user)
+    url = reverse("web:book-session", args=[plan.patient_id])
+    kind = client.get(url).context["search"]["kind"].value()
+
+    page = client.get(url, {"kind": kind, "first_day": START.isoformat(), "last_day": START.isoformat(), "chair": ""})
+
+    free = [c for day in page.context["days"] for c in day["free"]]
+    assert [(c["start"].astimezone(NEW_YORK).time(), c["chair"]) for c in free if c["preferred"]] == [
+        (dt.time(13, 30), "Chair 3")
+    ]
+    html = page.content.decode()
+    assert html.count('data-testid="preferred-slot"') == 1
+    assert "★ marks a start of the day template, as on the board." in html
