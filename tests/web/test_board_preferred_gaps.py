@@ -23,6 +23,18 @@ def _level_loaded(web: Web) -> None:
     Site.objects.filter(pk=web.clinic.site.pk).update(placement_policy=LEVEL)
 
 
+def _one_start_at_1330_in_chair_3(web: Web) -> None:
+    """A day template of one start: 13:30 in Chair 3."""
+    DayTemplate.objects.create(
+        site=web.clinic.site,
+        state=DayTemplateState.DONE,
+        starts=[{"chair_id": web.clinic.chairs[2].pk, "start": "13:30", "protocol_id": web.clinic.protocol.pk}],
+        sessions_per_day=1,
+        requested_at=dt.datetime(2026, 2, 27, 12, tzinfo=dt.UTC),
+        computed_at=dt.datetime(2026, 2, 27, 12, tzinfo=dt.UTC),
+    )
+
+
 def _run(day: dt.date, *clocks: tuple[int, int]) -> list[dt.datetime]:
     return [dt.datetime.combine(day, dt.time(*clock), tzinfo=NEW_YORK) for clock in clocks]
 
@@ -76,15 +88,7 @@ def test_a_template_start_taken_by_a_session_is_not_offered():
 @pytest.mark.django_db
 def test_the_board_page_shows_preferred_gaps_with_a_mark_and_a_data_attribute(client, web):
     _level_loaded(web)
-    chair = web.clinic.chairs[2]
-    DayTemplate.objects.create(
-        site=web.clinic.site,
-        state=DayTemplateState.DONE,
-        starts=[{"chair_id": chair.pk, "start": "13:30", "protocol_id": web.clinic.protocol.pk}],
-        sessions_per_day=1,
-        requested_at=dt.datetime(2026, 2, 27, 12, tzinfo=dt.UTC),
-        computed_at=dt.datetime(2026, 2, 27, 12, tzinfo=dt.UTC),
-    )
+    _one_start_at_1330_in_chair_3(web)
     login(client, web.desk.user)
 
     html = client.get(reverse("web:board") + f"?day={START.isoformat()}").content.decode()
@@ -244,15 +248,7 @@ def test_a_site_switched_to_earliest_placement_shows_no_preferred_gaps(client, w
 @pytest.mark.django_db
 def test_the_booking_pages_free_times_star_the_template_starts_as_the_board_does(client, web):
     _level_loaded(web)
-    chair = web.clinic.chairs[2]
-    DayTemplate.objects.create(
-        site=web.clinic.site,
-        state=DayTemplateState.DONE,
-        starts=[{"chair_id": chair.pk, "start": "13:30", "protocol_id": web.clinic.protocol.pk}],
-        sessions_per_day=1,
-        requested_at=dt.datetime(2026, 2, 27, 12, tzinfo=dt.UTC),
-        computed_at=dt.datetime(2026, 2, 27, 12, tzinfo=dt.UTC),
-    )
+    _one_start_at_1330_in_chair_3(web)
     plan = web.clinic.plan(patient=PatientFactory(home_site=web.clinic.site))
     login(client, web.desk.user)
     url = reverse("web:book-session", args=[plan.patient_id])
