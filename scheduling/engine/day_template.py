@@ -273,11 +273,14 @@ def _deal_shapes(template: DayTemplateSolution, groups: Mapping[int, Sequence[Pr
     lower id): 1 : 1 alternates, 3 : 1 gives three of four to the first."""
     given: dict[int, int] = {}
     owner: dict[tuple[int, dt.time], int] = {}
-    for start, chair_id in sorted((start, chair_id) for chair_id, rows in template.starts.items() for start, _ in rows):
-        solved_as = dict(template.starts[chair_id])[start]
-        group = groups.get(solved_as)
-        if group is None:
-            continue
+    merged = sorted(
+        (start, chair_id, solved_as)
+        for chair_id, rows in template.starts.items()
+        for start, solved_as in rows
+        if solved_as in groups
+    )
+    for start, chair_id, solved_as in merged:
+        group = groups[solved_as]
         chosen = max(group, key=lambda p: (p.weight / (2 * given.get(p.id, 0) + 1), -p.id))
         given[chosen.id] = given.get(chosen.id, 0) + 1
         owner[chair_id, start] = chosen.id
