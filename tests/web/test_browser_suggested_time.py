@@ -1,6 +1,7 @@
 """In the browser: the time the site's placement policy suggests is picked already on the desk's
 booking page and on the patient's own move page, so pressing the button takes it (set up as in
-test_browser.py; the live server runs on real time, so the data is built around timezone.now())."""
+test_browser.py; the `clock` marker sets the clock, ticking, for the test and its live server, so the
+data is built around timezone.now(), which is that set clock)."""
 
 from __future__ import annotations
 
