@@ -69,6 +69,14 @@ def test_the_capacity_page_shows_its_four_charts(page: Page, live_server, live_c
     assert _serious(page) == []
     shoot(page, "60-capacity", first_screen_too=True)
 
+    # The period form is one line: the day input no longer takes the whole width, below the rest.
+    controls = [
+        page.get_by_label("Weeks"),
+        page.get_by_label("before and since"),
+        page.get_by_role("button", name="Show"),
+    ]
+    middles = [box["y"] + box["height"] / 2 for box in (control.bounding_box() for control in controls)]
+    assert max(middles) - min(middles) < 4, middles
     page.get_by_label("Weeks").select_option("8")
     page.get_by_role("button", name="Show").click()
     expect(page.get_by_test_id("capacity-period").first).to_contain_text("8 weeks before")
