@@ -23,6 +23,7 @@ from clinic.models import Chair, Closure, OpeningHours, Role, Shift, Site, Staff
 from clinical.models import Administration, ControlledSubstanceEntry, VitalsPhase
 from clinical.services import completion_missing, latest_vitals, start_hold_reasons
 from patients.models import Contraindication, Evaluation, Patient
+from scheduling.engine.placement import CLOSING_MARGIN
 from scheduling.models import (
     BLOCKING_STATUSES,
     Appointment,
@@ -306,27 +307,88 @@ def hands_on_peaks(site: Site) -> dict[int, int]:
     return peaks
 
 
-def test_weekday_sessions_sit_on_the_sites_day_template_with_the_nurse_its_lane_names(seeded):
+def weekday_sessions(site: Site, *, since_template: bool = True) -> list[Appointment]:
+    """The site's weekday sessions from the day its day template was computed on (or before it)."""
+    template = DayTemplate.objects.get(site=site, state=DayTemplateState.DONE)
+    taken_up = template.computed_at.astimezone(site.zone).date()
+    return [
+        a
+        for a in Appointment.objects.filter(site=site).select_related("chair")
+        if (local := a.starts_at.astimezone(site.zone)).weekday() < 5 and (local.date() >= taken_up) == since_template
+    ]
+
+
+def test_weekday_sessions_sit_on_the_sites_day_template_with_the_nurse_its_lane_names(seeded, clock_now):
     """The seed solves the site's day template as a clinic administrator would have it solved (kept:
-    the board shows its free starts, and level placement prefers them), and lays the weekday
-    sessions on its starts, each with the nurse placement gives that chair: the lane-th nurse on
-    shift, by id. So the demo shows staggered starts, not every chair starting at opening."""
+    the board shows its free starts, and level placement prefers them), as of four weeks ago, and
+    lays the weekday sessions since on its starts, each with the nurse placement gives that chair:
+    the lane-th nurse on shift, by id. So the demo shows staggered starts, not every chair starting
+    at opening."""
     template = DayTemplate.objects.get(site=seeded, state=DayTemplateState.DONE)
     assert template.solver_status == "OPTIMAL"
     assert template.computed_by is None  # the seed, not a person, computed it
+    assert clock_now.astimezone(seeded.zone).date() - template.computed_at.astimezone(seeded.zone).date() == (
+        dt.timedelta(weeks=4)
+    )
     lanes = {entry["chair_id"]: entry["lane"] for entry in template.starts}
     starts = defaultdict(set)
     for entry in template.starts:
         starts[entry["chair_id"]].add(dt.time.fromisoformat(entry["start"]))
     nurses = sorted(StaffMember.objects.filter(sites=seeded, role=Role.NURSE).values_list("pk", flat=True))
-    weekday = [a for a in Appointment.objects.filter(site=seeded) if a.starts_at.astimezone(seeded.zone).weekday() < 5]
-    assert len(weekday) > 100  # Saturday's sessions lie on a day solved for its own hours
+    weekday = weekday_sessions(seeded)  # Saturday's sessions lie on a day solved for its own hours
+    assert len(weekday) > 60
     for appointment in weekday:
         local = appointment.starts_at.astimezone(seeded.zone)
         assert local.time() in starts[appointment.chair_id], (appointment.pk, local, appointment.chair_id)
         assert appointment.nurse_id == nurses[lanes[appointment.chair_id] % len(nurses)], appointment.pk
     # Staggered: the template's chairs do not all start at opening.
     assert len({min(times) for times in starts.values()}) > 1
+    # As level placement does, a day's sessions take the starts that end within the placement's
+    # closing margin last: in the sparse demo, none.
+    closing = dt.datetime.combine(clock_now.date(), OpeningHours.objects.get(site=seeded, weekday=0).closes_at)
+    last_end = (closing - CLOSING_MARGIN).time()
+    assert all(a.ends_at.astimezone(seeded.zone).time() <= last_end for a in weekday)
+    assert any(
+        (dt.datetime.combine(clock_now.date(), start) + dt.timedelta(minutes=120)).time() > last_end
+        for times in starts.values()
+        for start in times
+    )
+
+
+def test_before_its_day_template_the_clinic_booked_the_earliest_free_times_and_setups_piled_at_opening(
+    seeded, client, clock_now
+):
+    """The clinic took up its day template four weeks ago. Its sessions before then lie where booking's
+    `earliest` policy puts them (the earliest free time, with the nurse booking picks): most start at
+    opening, and on each day the first sessions take every nurse at opening, with the rules kept
+    (the hands-on and ratio tests cover every day). The capacity page, split at the template by
+    default, shows the setups' peak falling."""
+    before, since = weekday_sessions(seeded, since_template=False), weekday_sessions(seeded)
+    assert len(before) > 30 and len(since) > 30
+    opens = OpeningHours.objects.get(site=seeded, weekday=0).opens_at
+
+    def at_opening(sessions: list[Appointment]) -> float:
+        return sum(a.starts_at.astimezone(seeded.zone).time() == opens for a in sessions) / len(sessions)
+
+    assert at_opening(before) > 0.6 > 0.3 > at_opening(since), (at_opening(before), at_opening(since))
+    at_opening_by_day = defaultdict(list)
+    for a in before:
+        if a.starts_at.astimezone(seeded.zone).time() == opens:
+            at_opening_by_day[a.starts_at.astimezone(seeded.zone).date()].append(a.nurse_id)
+    nurses = StaffMember.objects.filter(sites=seeded, role=Role.NURSE).count()
+    # One setup per nurse at once: the sessions at opening each have their own nurse, and on the
+    # busy days every nurse has one.
+    assert all(len(set(ids)) == len(ids) for ids in at_opening_by_day.values()), at_opening_by_day
+    assert max(len(ids) for ids in at_opening_by_day.values()) == nurses
+
+    admin_user = get_user_model().objects.get(username="admin")
+    client.force_login(admin_user)
+    page = client.get(reverse("web:capacity"))
+    assert page.status_code == 200
+    periods = page.context["report"].periods
+    assert [p.window.label for p in periods] == ["4 weeks before", "4 weeks since"]
+    assert periods[1].window.first_day == clock_now.astimezone(seeded.zone).date() - dt.timedelta(weeks=4)
+    assert periods[0].peak_setups >= nurses > periods[1].peak_setups, [p.peak_setups for p in periods]
 
 
 @pytest.mark.django_db
@@ -342,8 +404,8 @@ def test_with_another_protocol_active_each_session_takes_a_start_the_template_ga
     kinds = {(entry["chair_id"], entry["start"]): entry["protocol_id"] for entry in template.starts}
     assert longer.pk in kinds.values()
     shape = {protocol.pk: session_shape(protocol) for protocol in Protocol.objects.all()}
-    weekday = [a for a in Appointment.objects.filter(site=site) if a.starts_at.astimezone(site.zone).weekday() < 5]
-    assert len(weekday) > 100
+    weekday = weekday_sessions(site)  # the sessions laid on the template
+    assert len(weekday) > 60
     for appointment in weekday:
         start = appointment.starts_at.astimezone(site.zone).strftime("%H:%M")
         kind = kinds[appointment.chair_id, start]
@@ -370,8 +432,8 @@ def test_a_clinic_whose_template_names_shifts_not_lanes_is_seeded_with_the_nurse
     rank = {(entry["chair_id"], entry["start"]): entry["shift_rank"] for entry in template.starts}
     nurses = sorted(StaffMember.objects.filter(sites=site, role=Role.NURSE).values_list("pk", flat=True))
     assert len(nurses) == 2
-    weekday = [a for a in Appointment.objects.filter(site=site) if a.starts_at.astimezone(site.zone).weekday() < 5]
-    assert len(weekday) > 100
+    weekday = weekday_sessions(site)  # the sessions laid on the template
+    assert len(weekday) > 60
     for appointment in weekday:
         start = appointment.starts_at.astimezone(site.zone).strftime("%H:%M")
         assert appointment.nurse_id == nurses[rank[appointment.chair_id, start] % 2], appointment.pk

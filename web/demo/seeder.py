@@ -1,17 +1,23 @@
 """Writes the demo clinic described in demo_clinic.json.
 
 Appointments are written straight through the ORM (not the booking services) and keep
-booking's rules by construction: every session takes its own (chair, start) cell of the
-site's day template, with the nurse the template gives that chair, and a patient gets at
-most one session a day. The template is solved for the demo site as a clinic administrator
-would have it solved (`day_template_regenerate`, kept as the site's template, so the board
-shows its free starts and level placement prefers them); a day open other hours (Saturday
-morning) is solved by the engine for its own hours, with every nurse on shift over them as the
-seed's rota has it, and not kept. A session takes only a start laid out for a protocol of its own
-shape (chair time and nurse work: `protocol_shape`). A template keeps each nurse's setups,
-checks and discharges apart and her patients within the ratio, and any part of it does too,
-so the seeded days do; that holds on SQLite too, where no exclusion constraint would catch a
-mistake.
+booking's rules by construction, and a patient gets at most one session a day. The clinic took
+up its day template `template_weeks_ago` weeks ago (the switch day):
+- before then, each session takes the earliest free time of its day with the nurse booking picks,
+  as the `earliest` policy books (`EarliestFit`: the engine's own search over one view of those
+  days, which records each session placed);
+- since then, every session takes its own (chair, start) cell of the site's day template, with the
+  nurse the template gives that chair. The template is solved for the demo site as a clinic
+  administrator would have had it solved on the switch day (`day_template_regenerate`, kept as the
+  site's template, so the board shows its free starts and level placement prefers them); a day
+  open other hours (Saturday morning) is solved by the engine for its own hours, with every nurse
+  on shift over them as the seed's rota has it, and not kept. A session takes only a start laid
+  out for a protocol of its own shape (chair time and nurse work: `protocol_shape`). A template
+  keeps each nurse's setups, checks and discharges apart and her patients within the ratio, and
+  any part of it does too, so the seeded days do; that holds on SQLite too, where no exclusion
+  constraint would catch a mistake.
+
+So the capacity page, split at the template by default, shows what it changed.
 
 The seed leaves room in the coming days, as a working clinic has: a maintenance plan is booked
 as far ahead as its patient's spec says (`booked_ahead`: the next session only, or none for a
@@ -53,7 +59,10 @@ from clinical.models import (
 )
 from clinical.services import log_administration
 from patients.models import Contraindication, Evaluation, Patient, PatientFlag
+from scheduling.engine.availability import Availability
 from scheduling.engine.day_template import NurseShift, protocol_shape, solve_day_template
+from scheduling.engine.model import DayProblem, Preferences
+from scheduling.engine.placement import CLOSING_MARGIN
 from scheduling.models import (
     UPCOMING_STATUSES,
     Appointment,
@@ -68,7 +77,7 @@ from scheduling.models import (
 )
 from scheduling.reminders.services import channel_for, quiet_hours
 from scheduling.reminders.timing import reminder_send_times
-from scheduling.selectors import day_template_inputs, template_protocol
+from scheduling.selectors import day_template_inputs, protocol_nurse_work, site_snapshot, template_protocol
 from scheduling.services.day_template import day_template_regenerate
 from scheduling.services.eligibility import patient_eligibility
 
@@ -106,6 +115,7 @@ class LayoutStart:
     chair_index: int
     nurse: StaffMember
     shape: tuple[object, ...]
+    length: dt.timedelta  # the chair time of the session laid out there
 
 
 def session_shape(protocol: Protocol) -> tuple[object, ...]:
@@ -113,9 +123,40 @@ def session_shape(protocol: Protocol) -> tuple[object, ...]:
     return protocol_shape(template_protocol(protocol, weight=1.0))
 
 
+class EarliestFit:
+    """The clinic's days before it took up its day template: each session at the earliest free time
+    of its day, with the nurse booking picks, as booking's `earliest` policy places one (the
+    engine's own search, `Availability.first_slot`, over one view of those days that records each
+    session placed). So those days show what the template replaced: setups piled at opening."""
+
+    def __init__(self, *, availability: Availability, chairs: list[Chair], nurses: list[StaffMember]) -> None:
+        self.availability = availability
+        self.chair_index = {chair.pk: index for index, chair in enumerate(chairs)}
+        self.nurses = {nurse.pk: nurse for nurse in nurses}
+
+    def take(
+        self, *, day: dt.date, not_before: dt.datetime | None, protocol: Protocol, shape: tuple[object, ...]
+    ) -> Cell | None:
+        # The view checks and records the hands-on work of the session being placed (its protocol's).
+        self.availability.work = protocol_nurse_work(protocol)
+        found = self.availability.first_slot(
+            day, dt.timedelta(minutes=protocol.session_minutes), protocol.route, Preferences(), not_before=not_before
+        )
+        if isinstance(found, DayProblem):
+            return None
+        self.availability.claim(found, for_patient=False)  # the seed keeps one session a day per patient
+        return Cell(
+            chair_index=self.chair_index[found.chair_id],
+            nurse=self.nurses[found.nurse_id],
+            starts_at=found.start.astimezone(self.availability.site.zone),
+            shape=shape,
+        )
+
+
 class ChairGrid:
-    """The site's open days, each cut into the (chair, start) cells of the day template for its
-    opening hours (`layouts`, by (opens, closes)).
+    """The site's open days. From `switch_day` (the day its template was computed) each is cut into
+    the (chair, start) cells of the day template for its opening hours (`layouts`, by (opens,
+    closes)); before it, sessions take the earliest free time (`earliest`).
 
     Each cell is handed out once, so two sessions never share a chair, and a nurse is given only
     the starts her template lane holds."""
@@ -126,36 +167,52 @@ class ChairGrid:
         zone: zoneinfo.ZoneInfo,
         open_days: list[dt.date],
         layouts: dict[tuple[dt.time, dt.time], list[LayoutStart]],
+        switch_day: dt.date,
+        earliest: EarliestFit,
     ) -> None:
         self.days = sorted(open_days)
+        self.switch_day = switch_day
+        self.earliest = earliest
         hours = opening_hours()
-        self.cells_by_day: dict[dt.date, list[Cell]] = {
-            day: [
-                Cell(
+        # Per day: its cells in time order, and apart the cells of sessions ending within the
+        # placement's closing margin, taken only when the day has no other (as level placement
+        # takes them: lateness would carry them past closing).
+        self.cells_by_day: dict[dt.date, tuple[list[Cell], list[Cell]]] = {}
+        for day in self.days:
+            if day < switch_day:
+                continue
+            opens, closes = hours[day.weekday()]
+            last_end = dt.datetime.combine(day, closes, tzinfo=zone) - CLOSING_MARGIN
+            cells: tuple[list[Cell], list[Cell]] = ([], [])
+            for row in sorted(layouts[opens, closes], key=lambda row: (row.start, row.chair_index)):
+                cell = Cell(
                     chair_index=row.chair_index,
                     nurse=row.nurse,
                     starts_at=dt.datetime.combine(day, row.start, tzinfo=zone),
                     shape=row.shape,
                 )
-                for row in sorted(layouts[hours[day.weekday()]], key=lambda row: (row.start, row.chair_index))
-            ]
-            for day in self.days
-        }
+                cells[cell.starts_at + row.length > last_end].append(cell)
+            self.cells_by_day[day] = cells
         self.taken: set[Cell] = set()
 
     def take(
-        self, *, on_or_after: dt.date, not_before: dt.datetime | None, preferred_slot: int, shape: tuple[object, ...]
+        self, *, on_or_after: dt.date, not_before: dt.datetime | None, preferred_slot: int, protocol: Protocol
     ) -> Cell | None:
-        """The first free cell from `on_or_after` that the template gave a session of `shape` (its
-        chair time and its nurse's work laid out there), starting at or after `not_before`; within a
-        day, from the `preferred_slot`-th cell on (round the day), so that patients spread over the
-        day's starts."""
+        """The first cell from `on_or_after` free for a session of `protocol`, starting at or after
+        `not_before`. Before the switch day, the earliest free time (`EarliestFit`); from it, a
+        template cell laid out for a session of the protocol's shape (its chair time and its nurse's
+        work), within a day from the `preferred_slot`-th cell on (round the day), so that patients
+        spread over the day's starts."""
+        shape = session_shape(protocol)
         for day in self.days[bisect.bisect_left(self.days, on_or_after) :]:
-            cells = self.cells_by_day[day]
-            if not cells:
+            if day < self.switch_day:
+                found = self.earliest.take(day=day, not_before=not_before, protocol=protocol, shape=shape)
+                if found is not None:
+                    return found
                 continue
-            first = preferred_slot % len(cells)
-            for cell in cells[first:] + cells[:first]:
+            cells, late = self.cells_by_day[day]
+            first = preferred_slot % len(cells) if cells else 0
+            for cell in cells[first:] + cells[:first] + late:
                 if cell in self.taken or cell.shape != shape:
                     continue
                 if not_before is not None and cell.starts_at < not_before:
@@ -170,6 +227,10 @@ class ChairGrid:
         return self.days[index] if index < len(self.days) else day
 
     def give_back(self, cell: Cell) -> None:
+        """Frees a template cell taken for a session that is then not booked (only ever a coming
+        one: the days before the switch are past)."""
+        if cell.starts_at.date() < self.switch_day:
+            raise ValueError("A session placed earliest-fit before the switch day cannot be given back.")
         self.taken.discard(cell)
 
 
@@ -182,6 +243,10 @@ class Seeder:
         self.today = now.astimezone(self.zone).date()
         self.hours = opening_hours()
         self.rng = random.Random(RNG_SEED)
+        # The clinic took up its day template this many weeks ago, at this hour: its sessions before
+        # then were placed earliest-fit, since then on the template (the capacity page compares them).
+        self.switch_day = self.today - dt.timedelta(weeks=self.data["template_weeks_ago"])
+        self.template_since = dt.datetime.combine(self.switch_day, now.astimezone(self.zone).time(), tzinfo=self.zone)
         self.password_hash = make_password(password)  # hashed once: PBKDF2 per user is slow
         self.appointment_statuses: Counter[str] = Counter()
 
@@ -208,7 +273,13 @@ class Seeder:
         self.contraindications = self._contraindications()
         self.protocols = self._protocols()
         self._shifts(self._open_days(closures, weeks_ahead=self._rota_weeks_ahead()))
-        self.grid = ChairGrid(zone=self.zone, open_days=open_days, layouts=self._layouts())
+        self.grid = ChairGrid(
+            zone=self.zone,
+            open_days=open_days,
+            layouts=self._layouts(),
+            switch_day=self.switch_day,
+            earliest=self._earliest_fit(open_days),
+        )
         stages: Counter[str] = Counter()
         for index, spec in enumerate(self.data["patients"]):
             self._patient(index, spec)
@@ -223,8 +294,9 @@ class Seeder:
             "appointments": ", ".join(f"{n} {status}" for status, n in sorted(self.appointment_statuses.items())),
             "session records": f"{records} completed sessions recorded (vitals, ketamine given, discharge)",
             "reminders": f"{queued} queued, {due_now} due now (the worker sends them within a minute)",
-            "day template": f"{self.template.sessions_per_day} sessions a day ({self.template.solver_status}); "
-            "weekday sessions are laid on its starts",
+            "day template": f"{self.template.sessions_per_day} sessions a day ({self.template.solver_status}), "
+            f"taken up on {self.switch_day:%a %-d %b}: weekday sessions since lie on its starts, "
+            "those before at the earliest free time",
         }
 
     # --- set-up -------------------------------------------------------------
@@ -316,9 +388,9 @@ class Seeder:
         day). A start's nurse is the one placement finds for it: the lane-th of the nurses on shift,
         by id, or the rank-th of those on its shift (every demo nurse works the opening hours), or
         the only nurse."""
-        inputs = day_template_inputs(site=self.site, now=self.now)
+        inputs = day_template_inputs(site=self.site, now=self.template_since)
         # No actor: the seed computed it, not the demo's administrator (the page names who did).
-        kept = day_template_regenerate(site=self.site, actor=None, now=self.now)
+        kept = day_template_regenerate(site=self.site, actor=None, now=self.template_since)
         if kept.state != DayTemplateState.DONE or inputs.opening is None:
             raise CommandError(f"The demo site's day template was not solved: {kept.error}")
         self.template = kept
@@ -360,6 +432,7 @@ class Seeder:
         chair_index = {chair.pk: index for index, chair in enumerate(self.chairs)}
         nurses = sorted(self.nurses, key=lambda nurse: nurse.pk)
         shapes = {protocol.id: protocol_shape(protocol) for protocol in inputs.protocols}
+        lengths = {protocol.id: protocol.chair_minutes for protocol in inputs.protocols}
 
         def nurse_of(lane: int | None, rank: int | None) -> StaffMember:
             if lane is not None:
@@ -372,7 +445,13 @@ class Seeder:
 
         layouts = {
             hours: [
-                LayoutStart(start=start, chair_index=chair_index[chair], nurse=nurse_of(lane, rank), shape=shapes[p])
+                LayoutStart(
+                    start=start,
+                    chair_index=chair_index[chair],
+                    nurse=nurse_of(lane, rank),
+                    shape=shapes[p],
+                    length=dt.timedelta(minutes=lengths[p]),
+                )
                 for start, chair, lane, rank, p in rows
             ]
             for hours, rows in solved.items()
@@ -384,6 +463,18 @@ class Seeder:
                     f"The demo site's day template, solved for every active protocol, gives {name!r} no start."
                 )
         return layouts
+
+    def _earliest_fit(self, open_days: list[dt.date]) -> EarliestFit:
+        """The days before the switch day as booking saw them then: the site's chairs, nurse shifts
+        and closures, nothing booked yet."""
+        first = min(open_days, default=self.switch_day)
+        snapshot = site_snapshot(
+            site=self.site,
+            start=dt.datetime.combine(min(first, self.switch_day), dt.time(), tzinfo=self.zone),
+            end=dt.datetime.combine(self.switch_day, dt.time(), tzinfo=self.zone),
+            now=self.now,
+        )
+        return EarliestFit(availability=Availability(snapshot), chairs=self.chairs, nurses=self.nurses)
 
     def _contraindications(self) -> dict[str, Contraindication]:
         found = {}
@@ -566,7 +657,7 @@ class Seeder:
                     on_or_after=on_or_after,
                     not_before=not_before,
                     preferred_slot=index,
-                    shape=session_shape(protocol),
+                    protocol=protocol,
                 )
                 if cell is None:
                     return given  # past the end of the seeded weeks
