@@ -40,7 +40,7 @@ from scheduling.engine.day_template import ChairSpec as TemplateChair
 from scheduling.engine.day_template import NurseShift
 from scheduling.engine.day_template import ProtocolSpec as TemplateProtocol
 from scheduling.engine.model import DEFAULT_NURSE_WORK, NurseWork, span_order
-from scheduling.engine.placement import EARLIEST, Habits, Placement
+from scheduling.engine.placement import EARLIEST, Habits, Placement, template_nurse
 from scheduling.engine.planner import MaintenanceRule
 from scheduling.engine.wallclock import day_bounds, opening_instant, shift_hours
 from scheduling.models import (
@@ -777,6 +777,52 @@ def latest_day_template(*, site_id: int) -> DayTemplate | None:
         .order_by("-computed_at", "-pk")
         .first()
     )
+
+
+@dataclass(frozen=True)
+class TemplateNurses:
+    """Who a day template's starts are for on one day: (chair id, "HH:MM") -> the nurse's staff id."""
+
+    day: dt.date
+    nurses: dict[tuple[int, str], int]
+
+
+def day_template_nurses(*, site: Site, template: DayTemplate, today: dt.date, days: int = 14) -> TemplateNurses | None:
+    """The nurses placement gives the template's starts (`template_nurse`) on the first day from
+    `today`, within `days`, that the site opens the hours the template was solved for, not closed,
+    with a nurse on shift; None when there is none."""
+    opening = (template.inputs or {}).get("opening")
+    if not opening or not template.starts:
+        return None
+    hours = (dt.time.fromisoformat(opening[0]), dt.time.fromisoformat(opening[1]))
+    zone = site.zone
+    first, _ = day_bounds(today, zone)
+    _, last = day_bounds(today + dt.timedelta(days=days - 1), zone)
+    snapshot = site_snapshot(site=site, start=first, end=last, closure_reasons=False)
+    availability = Availability(snapshot)
+    minutes = {int(p["id"]): int(p["chair_minutes"]) for p in template.inputs.get("protocols", ())}
+    shifts = template_start_shifts(template.starts)
+    for offset in range(days):
+        day = today + dt.timedelta(days=offset)
+        if snapshot.opening.get(day.weekday()) != hours:
+            continue
+        opens, closes = opening_instant(day, hours[0], zone), opening_instant(day, hours[1], zone)
+        if any(span.start < closes and opens < span.end for span, _ in snapshot.closures):
+            continue
+        found = {}
+        for entry in template.starts:
+            chair_id, start = int(entry["chair_id"]), dt.time.fromisoformat(entry["start"])
+            begins = opening_instant(day, start, zone)
+            span = Span(begins, begins + dt.timedelta(minutes=minutes.get(int(entry["protocol_id"]), 0)))
+            lane = entry.get("lane")
+            nurse = template_nurse(
+                availability, span, shift=shifts.get((chair_id, start)), lane=None if lane is None else int(lane)
+            )
+            if nurse is not None:
+                found[chair_id, entry["start"]] = nurse
+        if found:
+            return TemplateNurses(day=day, nurses=found)
+    return None
 
 
 def _template_entries(site_id: int) -> list[dict[str, Any]]:

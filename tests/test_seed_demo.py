@@ -520,3 +520,16 @@ def test_every_admin_change_page_saves_as_a_browser_posts_it_unchanged(seeded, c
             refused[url] = errors_on(response.content.decode()) or response.status_code
     assert refused == {}
     assert saved >= 10  # the site, chairs, staff, patients, protocols, plans ... were tried
+
+
+def test_the_template_page_says_which_demo_nurse_each_lane_is(seeded, client, clock_now):
+    """The template names its nurses by lane ("nurse 1" … "nurse 4"); the page says who they are on
+    the next day open the template's hours: the lane-th of the nurses on shift, by staff id, the
+    nurse the seeded sessions on those starts have."""
+    client.force_login(get_user_model().objects.get(username="admin"))
+    page = client.get(reverse("web:day-template")).content.decode()
+    nurses = StaffMember.objects.filter(sites=seeded, role=Role.NURSE).order_by("pk").select_related("user")
+    key = " · ".join(
+        f"<strong>nurse {lane}</strong> {nurse.user.get_full_name()}" for lane, nurse in enumerate(nurses, 1)
+    )
+    assert f"the nurses the template names are: {key}." in page

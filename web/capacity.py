@@ -5,6 +5,7 @@ and since the latest template). Reads come from the selectors, charts from capac
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from typing import Any
 
@@ -15,12 +16,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from clinic.models import Chair, Site
+from clinic.models import Chair, Site, StaffMember
 from clinic.permissions import sites_of
 from clinical.selectors import CapacityWindow, capacity_report
 from scheduling.engine.wallclock import local_day
 from scheduling.models import DayTemplate, DayTemplateState, Protocol
-from scheduling.selectors import coming_day_plans, latest_day_template
+from scheduling.selectors import TemplateNurses, coming_day_plans, day_template_nurses, latest_day_template
 from scheduling.services.day_template import STALE_REQUEST, day_template_request
 from web.access import page_required
 from web.common import parse_day
@@ -55,11 +56,12 @@ def _template_nurse(entry: dict[str, Any], ranks: dict[tuple[str, ...], int]) ->
     return ""
 
 
-def _template_rows(template: DayTemplate | None, site: Site) -> list[dict[str, Any]]:
+def _template_rows(template: DayTemplate | None, site: Site, on: TemplateNurses | None = None) -> list[dict[str, Any]]:
     """One row per chair of the template: its name and its starts in time order, with the protocol
-    and the nurse each start is for."""
+    and the nurse each start is for (and, with `on`, who that is on its day)."""
     if template is None:
         return []
+    names = _staff_names(set(on.nurses.values())) if on is not None else {}
     chairs = dict(Chair.objects.filter(site=site).values_list("pk", "name"))
     protocols = dict(
         Protocol.objects.filter(pk__in={entry["protocol_id"] for entry in template.starts}).values_list("pk", "name")
@@ -76,6 +78,7 @@ def _template_rows(template: DayTemplate | None, site: Site) -> list[dict[str, A
                 "start": entry["start"],
                 "protocol": protocols.get(entry["protocol_id"], "a retired protocol"),
                 "nurse": _template_nurse(entry, ranks),
+                "name": names.get(on.nurses.get((entry["chair_id"], entry["start"]), 0), "") if on else "",
             }
         )
     return sorted(
@@ -85,6 +88,28 @@ def _template_rows(template: DayTemplate | None, site: Site) -> list[dict[str, A
         ),
         key=lambda row: row["chair"],
     )
+
+
+def _staff_names(ids: set[int]) -> dict[int, str]:
+    return {
+        member.pk: member.user.get_full_name() or member.user.get_username()
+        for member in StaffMember.objects.filter(pk__in=ids).select_related("user")
+    }
+
+
+def _nurse_key(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Each nurse the template names ("nurse 1", "08:00–14:00 nurse") with who that is on the
+    shown day: one name, or several joined where her starts fall to different nurses."""
+    names: dict[str, list[str]] = {}
+    for row in rows:
+        for start in row["starts"]:
+            if start["nurse"] and start["name"] and start["name"] not in names.setdefault(start["nurse"], []):
+                names[start["nurse"]].append(start["name"])
+
+    def natural(label: str) -> list[Any]:  # "nurse 2" before "nurse 10"
+        return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", label)]
+
+    return [{"nurse": nurse, "name": " / ".join(names[nurse])} for nurse in sorted(names, key=natural)]
 
 
 @require_http_methods(["GET", "POST"])
@@ -109,19 +134,24 @@ def day_template(request: HttpRequest) -> HttpResponse:
     latest = (
         DayTemplate.objects.filter(site=site).select_related("computed_by").order_by("-requested_at", "-pk").first()
     )
+    today = local_day(now, site.zone)
+    on = day_template_nurses(site=site, template=current, today=today) if current is not None else None
+    rows = _template_rows(current, site, on)
     context = {
         "nav": "day-template",
         "site": site,
         "sites": sites,
         "current": current,
-        "rows": _template_rows(current, site),
+        "rows": rows,
+        "nurses_on": on.day if on is not None else None,
+        "nurse_key": _nurse_key(rows),
         "latest": latest if latest is not None and latest != current else None,
         # Queued so long ago that its worker is lost: a new request computes it afresh.
         "latest_stale": latest is not None and latest.requested_at <= now - STALE_REQUEST,
         "history": DayTemplate.objects.filter(site=site).select_related("computed_by")[:10],
         "plans": [
             {"day": plan.day, "left": len(plan.starts), "booked": len(plan.booked), "computed_at": plan.computed_at}
-            for plan in coming_day_plans(site=site, today=local_day(now, site.zone))
+            for plan in coming_day_plans(site=site, today=today)
         ],
     }
     with timezone.override(site.zone):

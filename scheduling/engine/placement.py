@@ -637,16 +637,12 @@ class Placer:
             return planned
         if not self._template_day(self.load(local.date())):
             return None
-        shift = self.placement.start_shifts.get((slot.chair_id, local.time().replace(tzinfo=None)))
-        if shift is not None:
-            begins, ends, rank = shift
-            alike = self.availability.nurses_on_shift(slot.span, shift=(begins, ends))
-            return alike[rank % len(alike)] if alike else None
-        lane = self.placement.chair_lanes.get(slot.chair_id)
-        if lane is None:
-            return None
-        on_shift = self.availability.nurses_on_shift(slot.span)
-        return on_shift[lane % len(on_shift)] if on_shift else None
+        return template_nurse(
+            self.availability,
+            slot.span,
+            shift=self.placement.start_shifts.get((slot.chair_id, local.time().replace(tzinfo=None))),
+            lane=self.placement.chair_lanes.get(slot.chair_id),
+        )
 
     def explain(
         self,
@@ -752,6 +748,23 @@ class Placer:
 
 
 # --- whole courses under a policy ----------------------------------------------------------
+
+
+def template_nurse(
+    availability: Availability, span: Span, *, shift: tuple[dt.time, dt.time, int] | None, lane: int | None
+) -> int | None:
+    """The nurse a day template's per-nurse day gives a session over `span`: for a start solved
+    for a shift (its local hours and her rank on it), the rank-th by id of the nurses whose shift
+    that day has those hours; else for a chair's lane, the lane-th of the nurses on shift over the
+    span, by id. None without either, or without such a nurse on shift."""
+    if shift is not None:
+        begins, ends, rank = shift
+        alike = availability.nurses_on_shift(span, shift=(begins, ends))
+        return alike[rank % len(alike)] if alike else None
+    if lane is None:
+        return None
+    on_shift = availability.nurses_on_shift(span)
+    return on_shift[lane % len(on_shift)] if on_shift else None
 
 
 def propose_induction_placed(

@@ -12,13 +12,13 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from clinic.models import Role
+from clinic.models import Closure, Role
 from scheduling import tasks
 from scheduling.models import DayPlan, DayTemplate, DayTemplateState
 from scheduling.services import day_template as day_template_service
 from scheduling.services.day_template import day_template_regenerate
 from tests.factories import SiteFactory, StaffFactory
-from tests.scheduling.test_day_template_service import TWO_BY_TWO, _regenerate, _staggered_clinic
+from tests.scheduling.test_day_template_service import LATER, TWO_BY_TWO, _entry_nurse, _regenerate, _staggered_clinic
 from tests.web.conftest import NOW, login
 
 pytestmark = pytest.mark.django_db
@@ -221,3 +221,37 @@ def test_the_template_page_names_the_nurse_each_start_is_for(client):
         (e["start"], f"{e['shift'][0]}–{e['shift'][1]} nurse {e['shift_rank'] + 1}") for e in template.starts
     )
     assert sorted(starts) == expected
+
+
+def test_the_template_page_says_who_its_nurses_are_on_the_next_day_open_its_hours(client):
+    """ "08:00–16:00 nurse 1" is a place on the roster; the page says who holds it on the next day the
+    site opens the template's hours, skipping closed days, as placement finds her on that day: the
+    rank-th by staff id of the nurses on that shift."""
+    clinic = _staggered_clinic(TWO_BY_TWO, chairs=6)
+    template = _regenerate(clinic)
+    zone = clinic.site.zone
+    Closure.objects.create(
+        site=clinic.site,
+        starts_at=dt.datetime(2026, 3, 25, tzinfo=zone),
+        ends_at=dt.datetime(2026, 3, 27, tzinfo=zone),
+        reason="Staff training",
+    )
+    admin = StaffFactory(role=Role.CLINIC_ADMIN, sites=[clinic.site])
+    login(client, admin.user)
+
+    with time_machine.travel(LATER, tick=False):  # Wednesday 25 March, 14:00 in New York
+        page = client.get(reverse("web:day-template"), {"site": clinic.site.pk}).content.decode()
+
+    key = re.search(r'data-testid="nurse-key">(.*?)</p>', page, re.S).group(1)
+    assert key.startswith("On Fri 27 Mar, the next day open these hours")
+    named = dict(re.findall(r"<strong>([^<]*)</strong> ([^·<.]*?)(?: ·|\.)", key))
+
+    def label(entry):
+        return f"{entry['shift'][0]}–{entry['shift'][1]} nurse {entry['shift_rank'] + 1}"
+
+    expected = {label(e): _entry_nurse(clinic, e, TWO_BY_TWO) for e in template.starts}
+    assert named == {label: nurse.user.get_full_name() for label, nurse in expected.items()}
+    assert len(set(named.values())) == 4
+    # Each start's badge names her too.
+    first = min(template.starts, key=lambda e: (e["start"], e["chair_id"]))
+    assert f"· {expected[label(first)].user.get_full_name()} on Fri 27 Mar" in page
