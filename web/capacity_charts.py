@@ -77,25 +77,26 @@ def utilisation_chart(report: CapacityReport) -> str:
 
 
 def setups_chart(report: CapacityReport) -> str:
-    """Setups begun per 15 minutes: the average open day (bars) and the busiest day (line) per period."""
+    """Setups begun per 15 minutes, per period: the average open day (bars, above) and the busiest
+    day (line, below), each on its own scale, so an average of a fraction of a setup still shows."""
     with matplotlib.rc_context(STYLE):
-        figure = Figure(figsize=SIZE, layout="constrained")
-        axes = figure.add_subplot()
+        figure = Figure(figsize=(SIZE[0], SIZE[1] * 1.6), layout="constrained")
+        average, busiest = figure.subplots(2, 1, sharex=True)
         count = len(report.periods) or 1
         width = 0.25 / count * 0.9
         positions = [minute / 60 for minute in report.setup_bins]
         for index, (colour, period) in enumerate(zip(COLOURS, report.periods, strict=False)):
             # Side by side about the middle of their quarter hour (x + 0.125), where the line's step is.
             shifted = [x + 0.125 + (index - (count - 1) / 2) * width for x in positions]
-            axes.bar(
+            average.bar(
                 shifted,
                 period.setups_mean,
                 width=width,
                 color=colour,
-                alpha=0.6,
+                alpha=0.8,
                 label=f"Average day, {period.window.label}",
             )
-            axes.step(
+            busiest.step(
                 [x + 0.125 for x in positions],
                 period.setups_peak,
                 where="mid",
@@ -103,8 +104,10 @@ def setups_chart(report: CapacityReport) -> str:
                 linewidth=1.2,
                 label=f"Busiest day (peak {period.peak_setups}), {period.window.label}",
             )
-        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-        _by_hour_of_day(axes, report, xlabel="Start of the 15 minutes", ylabel="Setups begun")
+        busiest.yaxis.set_major_locator(MaxNLocator(integer=True))
+        busiest.set_ylim(bottom=0)
+        _by_hour_of_day(average, report, xlabel="", ylabel="Setups, average day")
+        _by_hour_of_day(busiest, report, xlabel="Start of the 15 minutes", ylabel="Setups, busiest day")
         return _svg(figure)
 
 
@@ -149,12 +152,16 @@ def overtime_chart(report: CapacityReport) -> str:
             bars,
             labels=[
                 f"{p.overtime_per_open_day:.0f} min/day · {p.overtime_sessions} sessions on {p.overtime_days} of {p.open_days} days"
+                if p.overtime_sessions
+                else f"no session past closing on {p.open_days} open days"
                 for p in report.periods
             ],
             padding=3,
         )
         axes.invert_yaxis()
-        axes.set_xlim(0, max([*values, 1.0]) * 1.8)
+        # Whole minutes on the axis; with no overtime at all, ten of them, and the labels say none.
+        axes.set_xlim(0, max([*values, 10.0]) * 1.8)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_xlabel("Minutes past closing per open day")
         axes.grid(axis="x", alpha=0.3)
         return _svg(figure)
