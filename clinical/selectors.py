@@ -198,6 +198,10 @@ class CapacityPeriod:
         return max(self.setups_peak, default=0)
 
     @property
+    def sessions_per_open_day(self) -> float:
+        return self.sessions / self.open_days if self.open_days else 0.0
+
+    @property
     def overtime_per_open_day(self) -> float:
         return self.overtime_minutes / self.open_days if self.open_days else 0.0
 
@@ -284,6 +288,17 @@ def _without(span: Interval, holes: Iterable[Interval]) -> list[Interval]:
 
 def _clipped(span: Interval, to: Iterable[Interval]) -> list[Interval]:
     return [(max(span[0], a), min(span[1], b)) for a, b in to if max(span[0], a) < min(span[1], b)]
+
+
+def first_session_day(*, site: Site) -> dt.date | None:
+    """The local day of the site's first session that held a chair (None before any)."""
+    first = (
+        Appointment.objects.filter(site=site, status__in=[s.value for s in BLOCKING_STATUSES])
+        .order_by("starts_at")
+        .values_list("starts_at", flat=True)
+        .first()
+    )
+    return None if first is None else first.astimezone(site.zone).date()
 
 
 def capacity_report(*, site: Site, windows: Sequence[CapacityWindow], now: dt.datetime) -> CapacityReport:

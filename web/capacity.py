@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from clinic.models import Chair, Site, StaffMember
 from clinic.permissions import sites_of
-from clinical.selectors import CapacityWindow, capacity_report
+from clinical.selectors import CapacityPeriod, CapacityWindow, capacity_report, first_session_day
 from scheduling.engine.wallclock import local_day
 from scheduling.models import DayTemplate, DayTemplateState, Protocol
 from scheduling.selectors import TemplateNurses, coming_day_plans, day_template_nurses, latest_day_template
@@ -144,6 +144,7 @@ def day_template(request: HttpRequest) -> HttpResponse:
         "current": current,
         "rows": rows,
         "nurses_on": on.day if on is not None else None,
+        "today": today,
         "nurse_key": _nurse_key(rows),
         "latest": latest if latest is not None and latest != current else None,
         # Queued so long ago that its worker is lost: a new request computes it afresh.
@@ -183,6 +184,35 @@ def _windows(request: HttpRequest, site: Site, today: dt.date) -> tuple[list[Cap
     return [before, after], weeks, split, reason
 
 
+# Periods whose sessions an open day differ by more than this ratio are said to differ in volume.
+VOLUME_RATIO = 1.25
+
+
+def _period_notes(periods: list[CapacityPeriod], first_day: dt.date | None) -> list[str]:
+    """What the table and charts do not say by themselves: that the periods' volumes differ (their
+    heights then compare the volume, not the template), and that a period began before the site's
+    first session (its days before it count as open days with nothing booked)."""
+    notes = []
+    rates = [p.sessions_per_open_day for p in periods if p.open_days]
+    if len(rates) == len(periods) > 1 and min(rates) > 0 and max(rates) / min(rates) > VOLUME_RATIO:
+        volumes = " against ".join(f"{p.sessions_per_open_day:.1f} ({p.window.label})" for p in periods)
+        notes.append(
+            f"The periods' volumes differ: {volumes} sessions an open day. Compare where in the day the "
+            "load falls, not how high it is."
+        )
+    if first_day is None:
+        notes.append("No session has been booked at this site yet.")
+    else:
+        for period in periods:
+            if period.window.first_day < first_day:
+                empty = (min(first_day, period.window.last_day + dt.timedelta(days=1)) - period.window.first_day).days
+                notes.append(
+                    f"The site's first session was on {first_day:%-d %b %Y}: {empty} days of the "
+                    f"{period.window.label} come before it, with nothing booked."
+                )
+    return notes
+
+
 @require_GET
 @page_required("capacity")
 def capacity(request: HttpRequest) -> HttpResponse:
@@ -191,6 +221,7 @@ def capacity(request: HttpRequest) -> HttpResponse:
     today = local_day(now, site.zone)
     windows, weeks, split, reason = _windows(request, site, today)
     report = capacity_report(site=site, windows=windows, now=now)
+    first_day = first_session_day(site=site)
     # Imported here: matplotlib costs every web worker time and memory at start-up, and only this page draws.
     from web.capacity_charts import capacity_charts
 
@@ -205,5 +236,6 @@ def capacity(request: HttpRequest) -> HttpResponse:
         "split": split,
         "split_reason": reason,
         "today": today,
+        "notes": _period_notes(report.periods, first_day),
     }
     return render(request, "web/capacity.html", context)

@@ -13,6 +13,7 @@ import time_machine
 from django.urls import reverse
 
 from clinic.models import Closure, Role
+from clinical.selectors import CapacityPeriod, CapacityWindow
 from scheduling import tasks
 from scheduling.models import DayPlan, DayTemplate, DayTemplateState
 from scheduling.services import day_template as day_template_service
@@ -20,6 +21,7 @@ from scheduling.services.day_template import day_template_regenerate
 from tests.factories import SiteFactory, StaffFactory
 from tests.scheduling.test_day_template_service import LATER, TWO_BY_TWO, _entry_nurse, _regenerate, _staggered_clinic
 from tests.web.conftest import NOW, login
+from web.capacity import _period_notes
 
 pytestmark = pytest.mark.django_db
 
@@ -146,9 +148,41 @@ def test_the_capacity_page_draws_four_charts_with_both_periods(client, web):
     assert "4 weeks before" in charts["utilisation"] and "4 weeks since" in charts["utilisation"]
     # Split at the template's day; the courses booked from Monday 2 March fall in the period since.
     assert "the day template of 27 Feb 2026" in html
-    rows = re.findall(r'data-testid="capacity-period">(.*?)</tr>', html, re.S)
-    assert len(rows) == 2
-    assert "<td>0</td>" in rows[0] and "<td>12</td>" in rows[1]
+    sessions = re.findall(r'data-testid="period-sessions">(\d+) <span[^>]*>\(([\d.]+) an open day\)', html)
+    assert len(sessions) == 2
+    assert sessions[0] == ("0", "0.0") and sessions[1][0] == "12" and float(sessions[1][1]) > 0
+    # Nothing was booked before the courses: the page says the period before counts days without any.
+    notes = re.findall(r'data-testid="period-note">(.*?)</p>', html)
+    assert notes == [
+        "The site&#x27;s first session was on 2 Mar 2026: 28 days of the 4 weeks before come before it, with nothing booked.",
+        "The site&#x27;s first session was on 2 Mar 2026: 3 days of the 4 weeks since come before it, with nothing booked.",
+    ]
+
+
+def _period(label: str, sessions: int, open_days: int, first: dt.date) -> CapacityPeriod:
+    window = CapacityWindow(label=label, first_day=first, last_day=first + dt.timedelta(days=27))
+    return CapacityPeriod(window=window, open_days=open_days, sessions=sessions)
+
+
+def test_the_capacity_page_says_when_the_periods_volumes_differ_or_a_period_began_before_any_session():
+    before = _period("4 weeks before", 48, 24, dt.date(2026, 10, 12))
+    since = _period("4 weeks since", 72, 24, dt.date(2026, 11, 9))
+    # 2.0 against 3.0 sessions an open day: the heights compare the volume, and the page says so.
+    [volumes] = _period_notes([before, since], first_day=dt.date(2026, 9, 1))
+    assert volumes.startswith("The periods' volumes differ: 2.0 (4 weeks before) against 3.0 (4 weeks since)")
+    # Within a quarter of each other, nothing is said.
+    assert _period_notes([_period("a", 60, 24, before.window.first_day), since], first_day=dt.date(2026, 9, 1)) == []
+    # A first session inside the period before: its days before it are counted, and said.
+    [_, first] = _period_notes([before, since], first_day=dt.date(2026, 10, 22))
+    assert (
+        first
+        == "The site's first session was on 22 Oct 2026: 10 days of the 4 weeks before come before it, with nothing booked."
+    )
+    empty = [
+        _period("4 weeks before", 0, 24, before.window.first_day),
+        _period("4 weeks since", 0, 24, since.window.first_day),
+    ]
+    assert _period_notes(empty, first_day=None) == ["No session has been booked at this site yet."]
 
 
 def test_the_capacity_period_selector_takes_8_weeks_and_another_day_and_refuses_bad_days(client, web):
@@ -255,3 +289,8 @@ def test_the_template_page_says_who_its_nurses_are_on_the_next_day_open_its_hour
     # Each start's badge names her too.
     first = min(template.starts, key=lambda e: (e["start"], e["chair_id"]))
     assert f"· {expected[label(first)].user.get_full_name()} on Fri 27 Mar" in page
+    # Without the closure, today is such a day, and the page says today.
+    Closure.objects.filter(site=clinic.site).delete()
+    with time_machine.travel(LATER, tick=False):
+        page = client.get(reverse("web:day-template"), {"site": clinic.site.pk}).content.decode()
+    assert 'data-testid="nurse-key">Today (Wed 25 Mar) the nurses the template names are: ' in page
