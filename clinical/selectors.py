@@ -181,6 +181,7 @@ class CapacityWindow:
 class CapacityPeriod:
     window: CapacityWindow
     open_days: int = 0
+    open_dates: list[dt.date] = field(default_factory=list)  # the open days, in order
     sessions: int = 0
     chair_utilisation: list[float | None] = field(default_factory=list)  # per hour of `CapacityReport.hours`
     nurse_utilisation: list[float | None] = field(default_factory=list)
@@ -411,6 +412,7 @@ def capacity_report(*, site: Site, windows: Sequence[CapacityWindow], now: dt.da
             setups_today: tuple[list[int], list[int]] | None = None
             if open_spans:
                 period.open_days += 1
+                period.open_dates.append(day)
                 open_minutes = _minutes_by_hour(open_spans, bins, len(hours))
                 chair_minutes = [chairs * m for m in open_minutes]
                 for chair_id, left in chair_spans.items():

@@ -790,7 +790,8 @@ class TemplateNurses:
 def day_template_nurses(*, site: Site, template: DayTemplate, today: dt.date, days: int = 14) -> TemplateNurses | None:
     """The nurses placement gives the template's starts (`template_nurse`) on the first day from
     `today`, within `days`, that the site opens the hours the template was solved for, not closed,
-    with a nurse on shift; None when there is none."""
+    with a nurse on shift, and without a day plan (a day solved again around its bookings: placement
+    takes that plan's starts and nurses, not the template's); None when there is none."""
     opening = (template.inputs or {}).get("opening")
     if not opening or not template.starts:
         return None
@@ -802,9 +803,14 @@ def day_template_nurses(*, site: Site, template: DayTemplate, today: dt.date, da
     availability = Availability(snapshot)
     minutes = {int(p["id"]): int(p["chair_minutes"]) for p in template.inputs.get("protocols", ())}
     shifts = template_start_shifts(template.starts)
+    planned = set(
+        DayPlan.objects.filter(site=site, day__gte=today, day__lt=today + dt.timedelta(days=days)).values_list(
+            "day", flat=True
+        )
+    )
     for offset in range(days):
         day = today + dt.timedelta(days=offset)
-        if snapshot.opening.get(day.weekday()) != hours:
+        if snapshot.opening.get(day.weekday()) != hours or day in planned:
             continue
         opens, closes = opening_instant(day, hours[0], zone), opening_instant(day, hours[1], zone)
         if any(span.start < closes and opens < span.end for span, _ in snapshot.closures):

@@ -188,28 +188,32 @@ def _windows(request: HttpRequest, site: Site, today: dt.date) -> tuple[list[Cap
 VOLUME_RATIO = 1.25
 
 
-def _period_notes(periods: list[CapacityPeriod], first_day: dt.date | None) -> list[str]:
+def _period_notes(periods: list[CapacityPeriod], first_day: dt.date | None, today: dt.date) -> list[str]:
     """What the table and charts do not say by themselves: that the periods' volumes differ (their
-    heights then compare the volume, not the template), and that a period began before the site's
-    first session (its days before it count as open days with nothing booked)."""
+    heights then compare the volume, not the template), and that a period has open days before the
+    site's first session (counted, with nothing booked)."""
     notes = []
-    rates = [p.sessions_per_open_day for p in periods if p.open_days]
-    if len(rates) == len(periods) > 1 and min(rates) > 0 and max(rates) / min(rates) > VOLUME_RATIO:
-        volumes = " against ".join(f"{p.sessions_per_open_day:.1f} ({p.window.label})" for p in periods)
+    # A period wholly before the first session is said below, not as a volume.
+    compared = [p for p in periods if p.open_days and (first_day is None or p.window.last_day >= first_day)]
+    rates = [p.sessions_per_open_day for p in compared]
+    if len(rates) > 1 and max(rates) > 0 and (min(rates) == 0 or max(rates) / min(rates) > VOLUME_RATIO):
+        volumes = " against ".join(f"{p.sessions_per_open_day:.1f} ({p.window.label})" for p in compared)
         notes.append(
             f"The periods' volumes differ: {volumes} sessions an open day. Compare where in the day the "
             "load falls, not how high it is."
         )
     if first_day is None:
         notes.append("No session has been booked at this site yet.")
-    else:
-        for period in periods:
-            if period.window.first_day < first_day:
-                empty = (min(first_day, period.window.last_day + dt.timedelta(days=1)) - period.window.first_day).days
-                notes.append(
-                    f"The site's first session was on {first_day:%-d %b %Y}: {empty} days of the "
-                    f"{period.window.label} come before it, with nothing booked."
-                )
+        return notes
+    tense = "was" if first_day <= today else "is"
+    for period in periods:
+        empty = sum(day < first_day for day in period.open_dates)
+        if empty:
+            days = "open day" if empty == 1 else "open days"
+            notes.append(
+                f"The site's first session {tense} on {first_day:%-d %b %Y}: {empty} {days} of the "
+                f"{period.window.label} come before it, with nothing booked."
+            )
     return notes
 
 
@@ -236,6 +240,6 @@ def capacity(request: HttpRequest) -> HttpResponse:
         "split": split,
         "split_reason": reason,
         "today": today,
-        "notes": _period_notes(report.periods, first_day),
+        "notes": _period_notes(report.periods, first_day, today),
     }
     return render(request, "web/capacity.html", context)

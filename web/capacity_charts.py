@@ -160,7 +160,7 @@ def overtime_chart(report: CapacityReport) -> str:
         )
         axes.invert_yaxis()
         # Whole minutes on the axis; with no overtime at all, ten of them, and the labels say none.
-        axes.set_xlim(0, max([*values, 10.0]) * 1.8)
+        axes.set_xlim(0, (max(values) if any(values) else 10.0) * 1.8)
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_xlabel("Minutes past closing per open day")
         axes.grid(axis="x", alpha=0.3)

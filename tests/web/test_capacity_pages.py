@@ -152,37 +152,50 @@ def test_the_capacity_page_draws_four_charts_with_both_periods(client, web):
     assert len(sessions) == 2
     assert sessions[0] == ("0", "0.0") and sessions[1][0] == "12" and float(sessions[1][1]) > 0
     # Nothing was booked before the courses: the page says the period before counts days without any.
+    # Its open days are counted (the table's "(N open)"), and so is the Friday before the Monday the
+    # courses began, in the period since (from the template's Friday).
+    open_before = re.search(r"\((\d+) open\)", rows_html(html)[0]).group(1)
     notes = re.findall(r'data-testid="period-note">(.*?)</p>', html)
     assert notes == [
-        "The site&#x27;s first session was on 2 Mar 2026: 28 days of the 4 weeks before come before it, with nothing booked.",
-        "The site&#x27;s first session was on 2 Mar 2026: 3 days of the 4 weeks since come before it, with nothing booked.",
+        f"The site&#x27;s first session is on 2 Mar 2026: {open_before} open days of the 4 weeks before come before it, with nothing booked.",
+        "The site&#x27;s first session is on 2 Mar 2026: 1 open day of the 4 weeks since come before it, with nothing booked.",
     ]
+    assert int(open_before) > 15
 
 
-def _period(label: str, sessions: int, open_days: int, first: dt.date) -> CapacityPeriod:
+def rows_html(html: str) -> list[str]:
+    return re.findall(r'data-testid="capacity-period">(.*?)</tr>', html, re.S)
+
+
+def _period(label: str, sessions: int, first: dt.date) -> CapacityPeriod:
+    """Four weeks from `first`, open Monday to Saturday."""
     window = CapacityWindow(label=label, first_day=first, last_day=first + dt.timedelta(days=27))
-    return CapacityPeriod(window=window, open_days=open_days, sessions=sessions)
+    days = [first + dt.timedelta(days=n) for n in range(28) if (first + dt.timedelta(days=n)).weekday() < 6]
+    return CapacityPeriod(window=window, open_days=len(days), open_dates=days, sessions=sessions)
 
 
 def test_the_capacity_page_says_when_the_periods_volumes_differ_or_a_period_began_before_any_session():
-    before = _period("4 weeks before", 48, 24, dt.date(2026, 10, 12))
-    since = _period("4 weeks since", 72, 24, dt.date(2026, 11, 9))
+    today = dt.date(2026, 12, 7)
+    before = _period("4 weeks before", 48, dt.date(2026, 10, 12))
+    since = _period("4 weeks since", 72, dt.date(2026, 11, 9))
     # 2.0 against 3.0 sessions an open day: the heights compare the volume, and the page says so.
-    [volumes] = _period_notes([before, since], first_day=dt.date(2026, 9, 1))
+    [volumes] = _period_notes([before, since], dt.date(2026, 9, 1), today)
     assert volumes.startswith("The periods' volumes differ: 2.0 (4 weeks before) against 3.0 (4 weeks since)")
-    # Within a quarter of each other, nothing is said.
-    assert _period_notes([_period("a", 60, 24, before.window.first_day), since], first_day=dt.date(2026, 9, 1)) == []
-    # A first session inside the period before: its days before it are counted, and said.
-    [_, first] = _period_notes([before, since], first_day=dt.date(2026, 10, 22))
-    assert (
-        first
-        == "The site's first session was on 22 Oct 2026: 10 days of the 4 weeks before come before it, with nothing booked."
+    # Within a quarter of each other, nothing is said; none at all in one is a difference.
+    assert _period_notes([_period("a", 60, before.window.first_day), since], dt.date(2026, 9, 1), today) == []
+    [none] = _period_notes([_period("a", 0, before.window.first_day), since], dt.date(2026, 9, 1), today)
+    assert none.startswith("The periods' volumes differ: 0.0 (a) against 3.0 (4 weeks since)")
+    # A first session inside the period before: its open days before it (Mon 12 to Wed 21 Oct, the
+    # Sunday aside) are counted, and said; the volumes are still compared.
+    [_, first] = _period_notes([before, since], dt.date(2026, 10, 22), today)
+    assert first == (
+        "The site's first session was on 22 Oct 2026: 9 open days of the 4 weeks before come before it, with nothing booked."
     )
-    empty = [
-        _period("4 weeks before", 0, 24, before.window.first_day),
-        _period("4 weeks since", 0, 24, since.window.first_day),
-    ]
-    assert _period_notes(empty, first_day=None) == ["No session has been booked at this site yet."]
+    # A period wholly before it is not a volume; a first session still to come "is on".
+    notes = _period_notes([before, since], dt.date(2026, 12, 9), today)
+    assert [note[:40] for note in notes] == ["The site's first session is on 9 Dec 202"] * 2
+    empty = [_period("4 weeks before", 0, before.window.first_day), _period("4 weeks since", 0, since.window.first_day)]
+    assert _period_notes(empty, None, today) == ["No session has been booked at this site yet."]
 
 
 def test_the_capacity_period_selector_takes_8_weeks_and_another_day_and_refuses_bad_days(client, web):
@@ -289,6 +302,11 @@ def test_the_template_page_says_who_its_nurses_are_on_the_next_day_open_its_hour
     # Each start's badge names her too.
     first = min(template.starts, key=lambda e: (e["start"], e["chair_id"]))
     assert f"· {expected[label(first)].user.get_full_name()} on Fri 27 Mar" in page
+    # A day solved again around its bookings (a day plan) takes that plan's nurses: the next day is named.
+    DayPlan.objects.create(site=clinic.site, day=dt.date(2026, 3, 27), template=template, computed_at=LATER)
+    with time_machine.travel(LATER, tick=False):
+        page = client.get(reverse("web:day-template"), {"site": clinic.site.pk}).content.decode()
+    assert 'data-testid="nurse-key">On Mon 30 Mar, the next day open these hours, the nurses' in page
     # Without the closure, today is such a day, and the page says today.
     Closure.objects.filter(site=clinic.site).delete()
     with time_machine.travel(LATER, tick=False):
