@@ -344,14 +344,24 @@ def test_weekday_sessions_sit_on_the_sites_day_template_with_the_nurse_its_lane_
     # Staggered: the template's chairs do not all start at opening.
     assert len({min(times) for times in starts.values()}) > 1
     # As level placement does, a day's sessions take the starts that end within the placement's
-    # closing margin last: in the sparse demo, none.
-    closing = dt.datetime.combine(clock_now.date(), OpeningHours.objects.get(site=seeded, weekday=0).closes_at)
-    last_end = (closing - CLOSING_MARGIN).time()
-    assert all(a.ends_at.astimezone(seeded.zone).time() <= last_end for a in weekday)
+    # closing margin last: in the sparse demo, none, though the template has such starts.
+    closes = {h.weekday: h.closes_at for h in OpeningHours.objects.filter(site=seeded)}
+
+    def near_closing(day: dt.date, end: dt.time) -> bool:
+        return dt.datetime.combine(day, end) > dt.datetime.combine(day, closes[day.weekday()]) - CLOSING_MARGIN
+
+    assert not any(near_closing((local := a.ends_at.astimezone(seeded.zone)).date(), local.time()) for a in weekday)
+    minutes = {int(p["id"]): int(p["chair_minutes"]) for p in template.inputs["protocols"]}
+    a_weekday = dt.date(2026, 12, 7)  # a Monday: the template is for the weekdays' hours
     assert any(
-        (dt.datetime.combine(clock_now.date(), start) + dt.timedelta(minutes=120)).time() > last_end
-        for times in starts.values()
-        for start in times
+        near_closing(
+            a_weekday,
+            (
+                dt.datetime.combine(a_weekday, dt.time.fromisoformat(e["start"]))
+                + dt.timedelta(minutes=minutes[e["protocol_id"]])
+            ).time(),
+        )
+        for e in template.starts
     )
 
 
