@@ -41,8 +41,8 @@ from scheduling.engine.day_template import NurseShift
 from scheduling.engine.day_template import ProtocolSpec as TemplateProtocol
 from scheduling.engine.model import DEFAULT_NURSE_WORK, NurseWork, span_order
 from scheduling.engine.placement import EARLIEST, Habits, Placement, template_nurse
-from scheduling.engine.planner import MaintenanceRule
-from scheduling.engine.wallclock import day_bounds, opening_instant, shift_hours
+from scheduling.engine.planner import MaintenanceRule, maintenance_target
+from scheduling.engine.wallclock import day_bounds, local_day, opening_instant, shift_hours
 from scheduling.models import (
     BLOCKING_STATUSES,
     INFUSION_STATUSES,
@@ -527,6 +527,34 @@ def maintenance_rule(plan: TreatmentPlan) -> MaintenanceRule:
         min_days=min(protocol.maintenance_min_days, plan.maintenance_interval_days),
         max_days=max(protocol.maintenance_max_days, plan.maintenance_interval_days),
     )
+
+
+@dataclass(frozen=True)
+class MaintenanceDue:
+    """When a maintenance plan's next session is due: its interval after the latest session."""
+
+    day: dt.date
+    after: dt.date  # the local day of the latest session, held or booked
+    rule: MaintenanceRule
+
+
+def maintenance_due(plan: TreatmentPlan, last_session: dt.datetime | None = None) -> MaintenanceDue | None:
+    """The plan's next maintenance session's due day, as maintenance is laid out (`maintenance_target`):
+    the plan's interval after its latest session held or booked (`last_session` when the caller has
+    read it, else one query). None before any session."""
+    if last_session is None:
+        last_session = (
+            plan.appointments.filter(status__in=INFUSION_STATUSES)
+            .order_by("-starts_at")
+            .values_list("starts_at", flat=True)
+            .first()
+        )
+    if last_session is None:
+        return None
+    rule = maintenance_rule(plan)
+    after = local_day(last_session, plan.site.zone)
+    due, _ = maintenance_target(after, rule, None)
+    return MaintenanceDue(day=due, after=after, rule=rule)
 
 
 def plan_preferences(plan: TreatmentPlan) -> Preferences:

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from clinic.models import Site
 from patients.models import Patient
-from scheduling.models import Appointment
+from scheduling.models import INFUSION_STATUSES, Appointment, PlanStatus
 from tests.demo_room import room_in_the_coming_days
 from tests.sqlite_shell import run_on_sqlite
 from web.management.commands.seed_demo import DEMO_SITE_NAME
@@ -64,6 +64,21 @@ def test_the_front_desk_books_a_patient_due_a_session_on_one_of_the_next_two_ope
     assert page.status_code == 200, page.context["search"].errors
     suggested = [c for day in page.context["days"] for c in day["free"] if c["why"]]
     assert len(suggested) == 1, [day["free"][:1] for day in page.context["days"]]
+    # The page says when the session is due (the plan's interval after the latest session), and how
+    # the suggested day stands to it: placement may take a quieter day inside the interval.
+    plan = patient.plans.get(status=PlanStatus.ACTIVE)
+    latest = plan.appointments.filter(status__in=INFUSION_STATUSES).latest("starts_at").starts_at
+    due = latest.astimezone(demo.zone).date() + dt.timedelta(days=plan.maintenance_interval_days)
+    html = page.content.decode()
+    assert f"Next maintenance session due <strong>{due:%a %-d %b %Y}</strong>" in html
+    offset = (suggested[0]["start"].astimezone(demo.zone).date() - due).days
+    said = (
+        "the day it"
+        if offset == 0
+        else f"{abs(offset)} day{'s' * (abs(offset) != 1)} {'after' if offset > 0 else 'before'}"
+    )
+    summary = html.split('data-testid="suggestion-summary">', 1)[1].split("</p>", 1)[0]
+    assert f"That is {said}" in summary, summary
     booked = client.post(url, {**search, "slot": suggested[0]["value"]})
     assert booked.status_code == 302, booked.context.get("problem") if booked.context else booked
     session = Appointment.objects.filter(patient=patient, starts_at__gt=now).order_by("-created_at").first()

@@ -35,7 +35,7 @@ from scheduling.models import (
     PlanStatus,
     TreatmentPlan,
 )
-from scheduling.selectors import induction_rule
+from scheduling.selectors import MaintenanceDue, induction_rule, maintenance_due
 from scheduling.services import appointment_book, appointment_move
 from scheduling.services.appointments import may_accept_rule_breaks
 from scheduling.services.courses import induction_site
@@ -385,7 +385,24 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
         now=now,
     )
     context.update(search=search, pick=pick, days=days, site=site)
+    if kind == MAINTENANCE:
+        due = maintenance_due(plan)
+        context.update(due=due, due_note=_due_note(due, days, today=local_day(now, plan.site.zone)))
     return _render(request, "web/booking/single.html", site, context, status=status)
+
+
+def _due_note(due: MaintenanceDue | None, days: list[Any] | None, *, today: dt.date) -> str:
+    """How the suggested time's day stands to the day the maintenance session is due: placement may
+    take a quieter day inside the plan's interval, and the desk should see that it did."""
+    suggested = next((day["day"] for day in days or () for choice in day["free"] if choice["why"]), None)
+    if due is None or suggested is None:
+        return ""
+    offset = (suggested - due.day).days
+    was = "was" if due.day < today else "is"
+    if offset == 0:
+        return f"That is the day it {was} due."
+    count = f"{abs(offset)} day{'s' if abs(offset) != 1 else ''}"
+    return f"That is {count} {'after' if offset > 0 else 'before'} the day it {was} due ({due.day:%a %-d %b})."
 
 
 @staff_required(DESK_ROLES)

@@ -34,7 +34,6 @@ from clinic.public_holidays import days_closed_all_day, site_public_holiday, spa
 from patients.forms import PatientSearchForm
 from patients.models import Patient, one_form
 from scheduling.engine import Availability, NoFit, SiteSnapshot
-from scheduling.engine.planner import maintenance_target
 from scheduling.engine.wallclock import day_bounds, local_day
 from scheduling.forms import CancelForm, CourseStartForm, UndoCheckInForm, next_weekday
 from scheduling.models import (
@@ -52,7 +51,7 @@ from scheduling.models import (
 )
 from scheduling.selectors import (
     day_board,
-    maintenance_rule,
+    maintenance_due,
     opening_hours,
     preferred_starts_of_day,
     protocol_nurse_work,
@@ -593,9 +592,9 @@ def _due_plan(patient: Patient) -> tuple[TreatmentPlan, dt.date] | None:
     for plan in patient.maintenance_plans:  # type: ignore[attr-defined]
         if plan.last_session is None:
             continue
-        anchor = local_day(plan.last_session, plan.site.zone)
-        due, _ = maintenance_target(anchor, maintenance_rule(plan), None)
-        return plan, due
+        due = maintenance_due(plan, plan.last_session)
+        if due is not None:
+            return plan, due.day
     return None
 
 
