@@ -76,6 +76,7 @@ from scheduling.services.waitlist import DEFAULT_SESSION, waitlist_fits
 from web.access import page_required, safe_next, scoped
 from web.board_grid import build_grid
 from web.common import (
+    FreeGap,
     ServiceProblem,
     describe,
     flash_error,
@@ -496,6 +497,7 @@ def patient_search(request: HttpRequest) -> HttpResponse:
     next session is due within the days chosen or overdue, the longest overdue first; with no name, every
     such patient of the desk's sites. Two queries, whatever the number of rows."""
     now = timezone.now()
+    free_time = free_gap_from_query(request)
     form = PatientSearchForm(request.GET or None)
     results: list[Patient] = []
     searched = False
@@ -574,7 +576,9 @@ def patient_search(request: HttpRequest) -> HttpResponse:
         "searched": searched,
         "due_within": form.cleaned_data.get("due") if form.is_valid() else None,
         "nav": "patients",
-        "free_time": free_gap_from_query(request),
+        "free_time": free_time,
+        # Its chair, named only when it is one of the desk's sites' (the id came in the address).
+        "free_chair": _free_gap_chair(free_time, request.staff),  # type: ignore[attr-defined]
     }
     if getattr(request, "htmx", False) and not request.htmx.boosted:  # type: ignore[attr-defined]
         # Typing in the box asks for the results only.
@@ -583,6 +587,18 @@ def patient_search(request: HttpRequest) -> HttpResponse:
         response = render(request, "web/patient_search.html", context, status=status)
     patch_vary_headers(response, ("HX-Request",))
     return response
+
+
+def _free_gap_chair(free_time: FreeGap | None, staff: StaffMember) -> str | None:
+    """The name of the board gap's chair, when it is a chair of the desk's sites (the id came in the
+    address: any other, or one no key could be, names nothing)."""
+    if free_time is None or not free_time.chair.isascii() or len(free_time.chair) > 9:
+        return None
+    return (
+        Chair.objects.filter(pk=int(free_time.chair), site__in=staff_sites(staff))
+        .values_list("name", flat=True)
+        .first()
+    )
 
 
 def _due_plan(patient: Patient) -> tuple[TreatmentPlan, dt.date] | None:

@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from scheduling.engine import Availability, ChairState, NurseState, SiteSnapshot, Span
 from scheduling.models import AppointmentStatus
-from tests.factories import AppointmentFactory, ChairFactory, PatientFactory
+from tests.factories import AppointmentFactory, ChairFactory, PatientFactory, SiteFactory
 from tests.web.conftest import START, login
 from web.board_grid import build_grid
 
@@ -233,6 +233,13 @@ def test_a_free_gap_leads_through_the_patient_search_to_the_booking_page_with_th
 
     search = client.get(gap + "&q=Archer").content.decode()
     assert "Booking the free time from" in search
+    assert f'<strong data-testid="free-time-chair">{chair.name}</strong>' in search  # and in which chair
+    # A chair id of another site, or none a key could be, names no chair (the address is the asker's).
+    other = ChairFactory(site=SiteFactory(), name="Other site chair")
+    for chair_id in (str(other.pk), "9" * 30):
+        elsewhere = client.get(gap.replace(f"chair={chair.pk}", f"chair={chair_id}") + "&q=Archer")
+        assert elsewhere.status_code == 200
+        assert 'data-testid="free-time-chair"' not in elsewhere.content.decode()
     book = re.search(r'href="([^"]*/book-session/[^"]*)"', search).group(1).replace("&amp;", "&")
     assert urlparse(book).path == reverse("web:book-session", args=[web.patient_a.pk])
     page = client.get(book).content.decode()
