@@ -47,6 +47,14 @@ def test_the_grid_shows_each_session_in_its_chair_row_at_its_time(page: Page, li
     block = row.get_by_test_id("session").filter(has_text="Grace Whitfield")
     expect(block).to_have_count(1)
     expect(block).to_contain_text("Booked")
+    # At a laptop's width the first line shows the status whole (a two-hour block gives its start only),
+    # the longest of them too.
+    Appointment.objects.filter(pk=first.pk).update(status=AppointmentStatus.COMPLETED)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.reload()
+    first_line = block.locator(".session__time")
+    expect(first_line.locator(".badge")).to_have_text("Completed")
+    assert first_line.evaluate("p => p.scrollWidth <= p.clientWidth"), "the status is cut off"
     for other in page.locator('[data-testid="chair-row"]').all():
         if other.get_attribute("data-chair") != first.chair.name:
             expect(other.get_by_text("Grace Whitfield")).to_have_count(0)
