@@ -6,7 +6,7 @@ step. A holiday becomes a closure from local midnight to the next local midnight
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import holidays
@@ -126,9 +126,10 @@ def _not_closed(*, site: Site, found: list[PublicHoliday]) -> list[PublicHoliday
     return [holiday for holiday in found if holiday.day not in closed]
 
 
-def site_holidays_close(*, site: Site, today: dt.date) -> list[Closure]:
+def site_holidays_close(*, site: Site, today: dt.date, days: Collection[dt.date] | None = None) -> list[Closure]:
     """Adds an all-day closure for each public holiday of the coming year the site is not closed
-    for. Run twice, the second run adds nothing."""
+    for (of those on `days` only, when given: the ones an administrator ticked). Run twice, the
+    second run adds nothing."""
     with transaction.atomic():
         Site.objects.select_for_update().get(pk=site.pk)  # two admins clicking at once add each day once
         return [
@@ -139,4 +140,5 @@ def site_holidays_close(*, site: Site, today: dt.date) -> list[Closure]:
                 ends_at=_local_midnight(holiday.day + dt.timedelta(days=1), site),
             )
             for holiday in site_holidays_to_close(site=site, today=today)
+            if days is None or holiday.day in days
         ]

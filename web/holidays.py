@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import messages
+from django.core.exceptions import BadRequest
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -30,7 +31,11 @@ def site_holidays(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     today = local_day(now, site.zone)
     if request.method == "POST":
-        added = site_holidays_close(site=site, today=today)
+        chosen = _chosen_days(request)
+        if chosen is not None and not chosen:
+            messages.info(request, "No public holiday was ticked: no closure added.")
+            return redirect(f"{request.path}?site={site.pk}")
+        added = site_holidays_close(site=site, today=today, days=chosen)
         if added:
             count = len(added)
             messages.success(
@@ -57,6 +62,17 @@ def site_holidays(request: HttpRequest) -> HttpResponse:
         "proposed": site_holidays_to_close(site=site, today=today),
     }
     return render(request, "web/site_holidays.html", context)
+
+
+def _chosen_days(request: HttpRequest) -> set[dt.date] | None:
+    """The holidays ticked on the page's form (`choose` marks that it sent its boxes, ticked or
+    not); None for a request without the form's boxes (every holiday offered, as before)."""
+    if "choose" not in request.POST:
+        return None
+    try:
+        return {dt.date.fromisoformat(value) for value in request.POST.getlist("day")}
+    except ValueError:
+        raise BadRequest("A ticked public holiday is not a day (YYYY-MM-DD).") from None
 
 
 def _sessions_inside(*, site: Site, closures: list[Closure], now: dt.datetime) -> list[dt.datetime]:

@@ -5,6 +5,7 @@ step; the board warns when sessions are booked on a public holiday the site is n
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import time_machine
 from django.contrib.messages import get_messages
@@ -54,7 +55,7 @@ def test_a_clinic_admin_adds_the_sites_public_holidays_for_the_coming_year_in_on
         assert "Texas Independence Day" in text  # the state's own holiday
         assert "Sat 20 Nov 2027" not in text  # a year ahead, no more
         assert "Fri 25 Dec 2026" not in text  # already closed
-        assert "Add these closures" in text
+        assert "Add the ticked closures" in text
         response = client.post(reverse("web:site-holidays") + f"?site={site.pk}")
         assert response.status_code == 302
     added = Closure.objects.filter(site=site).exclude(reason__contains="by hand")
@@ -181,3 +182,26 @@ def test_a_holiday_on_a_weekday_the_site_never_opens_is_not_offered_as_a_closure
         client.post(reverse("web:site-holidays") + f"?site={site.pk}")
     added = {c.starts_at.astimezone(site.zone).date() for c in Closure.objects.filter(site=site)}
     assert dt.date(2027, 7, 5) in added and dt.date(2027, 7, 4) not in added
+
+
+def test_only_the_ticked_holidays_become_closures(client, web):
+    """A clinic that works a public holiday unticks it; nothing ticked adds nothing, and a ticked
+    value that is not a day is refused."""
+    site = web.clinic.site
+    site.country, site.subdivision = "US", ""
+    site.save(update_fields=["country", "subdivision"])
+    url = reverse("web:site-holidays") + f"?site={site.pk}"
+    with time_machine.travel(dt.datetime(2026, 11, 20, 15, tzinfo=dt.UTC), tick=False):
+        login(client, web.admin.user)
+        text = client.get(reverse("web:site-holidays"), {"site": site.pk}).content.decode()
+        offered = re.findall(r'name="day" value="(\d{4}-\d\d-\d\d)" checked', text)
+        assert "2026-11-26" in offered and "2026-11-11" not in offered  # Thanksgiving; Veterans Day is past
+        nothing = client.post(url, {"choose": "1"}, follow=True)
+        assert "No public holiday was ticked" in nothing.content.decode()
+        assert not Closure.objects.filter(site=site).exists()
+        assert client.post(url, {"choose": "1", "day": ["2026-11-26", "26/11/2026"]}).status_code == 400
+        assert not Closure.objects.filter(site=site).exists()
+        # Thanksgiving and New Year's Day ticked, the rest (Christmas among them) worked.
+        assert client.post(url, {"choose": "1", "day": ["2026-11-26", "2027-01-01"]}).status_code == 302
+    closed = {c.starts_at.astimezone(site.zone).date(): c.reason for c in Closure.objects.filter(site=site)}
+    assert closed == {dt.date(2026, 11, 26): "Thanksgiving Day", dt.date(2027, 1, 1): "New Year's Day"}
