@@ -552,3 +552,17 @@ def test_the_template_page_says_which_demo_nurse_each_lane_is(seeded, client, cl
         f"<strong>nurse {lane}</strong> {nurse.user.get_full_name()}" for lane, nurse in enumerate(nurses, 1)
     )
     assert f"the nurses the template names are: {key}." in page
+
+
+def test_a_patients_ride_is_not_named_like_another_patient_or_staff(seeded):
+    """The board shows "Ride: <name> (relation)": a driver named like another patient reads as that
+    patient. Family shares the patient's own surname; a partner or friend has a surname of their own."""
+    patients = list(Patient.objects.filter(home_site=seeded))
+    staff = {m.user.last_name for m in StaffMember.objects.filter(sites=seeded).select_related("user")}
+    for patient in patients:
+        surname, relation = patient.escort_name.rsplit(" (", 1)
+        others = {p.last_name for p in patients if p.pk != patient.pk} | staff
+        assert surname == patient.last_name or surname not in others, (patient.full_name, patient.escort_name)
+        assert (surname == patient.last_name) == (relation.rstrip(")") not in ("partner", "friend")), (
+            patient.escort_name
+        )

@@ -514,7 +514,7 @@ class Seeder:
             preferred_channel=Channel.SMS if index % 3 == 0 else Channel.EMAIL,
             reminder_consent=index % 7 != 4,
             reminder_consent_changed_at=self.now - dt.timedelta(days=60),
-            escort_name=f"{last_names[(index + 11) % len(last_names)]} ({drivers[index % len(drivers)]})",
+            escort_name=self._driver(index, last),
             escort_phone=f"+1720555{100 + index:04d}",
             emergency_contact_name=f"{first_names[(index + 5) % len(first_names)]} {last}",
             emergency_contact_phone=f"+1720555{200 + index:04d}",
@@ -551,6 +551,14 @@ class Seeder:
         if spec["stage"] == "screening":
             return
         self._plan(index, spec, patient, clinician, first_day)
+
+    def _driver(self, index: int, patient_last_name: str) -> str:
+        """Who drives the patient home: family shares the patient's surname, a partner or friend
+        has one no patient or member of staff has (a ride named like another patient confuses)."""
+        relation = self.data["drivers"][index % len(self.data["drivers"])]
+        others = self.data["driver_last_names"]
+        name = others[index % len(others)] if relation in ("partner", "friend") else patient_last_name
+        return f"{name} ({relation})"
 
     def _plan(
         self, index: int, spec: dict[str, Any], patient: Patient, clinician: StaffMember, first_day: dt.date
