@@ -209,10 +209,11 @@ def _period_notes(periods: list[CapacityPeriod], first_day: dt.date | None, toda
     for period in periods:
         empty = sum(day < first_day for day in period.open_dates)
         if empty:
-            days = "open day" if empty == 1 else "open days"
+            days = "open day of the" if empty == 1 else "open days of the"
+            come = "comes" if empty == 1 else "come"
             notes.append(
-                f"The site's first session {tense} on {first_day:%-d %b %Y}: {empty} {days} of the "
-                f"{period.window.label} come before it, with nothing booked."
+                f"The site's first session {tense} on {first_day:%-d %b %Y}: {empty} {days} "
+                f"{period.window.label} {come} before it, with nothing booked."
             )
     return notes
 

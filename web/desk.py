@@ -495,7 +495,8 @@ def patient_search(request: HttpRequest) -> HttpResponse:
     """Patients by name, email or phone, each with the next session (or, with none booked, when maintenance is
     due). With "Due for a session", only those on an active maintenance plan with nothing booked ahead whose
     next session is due within the days chosen or overdue, the longest overdue first; with no name, every
-    such patient of the desk's sites. Two queries, whatever the number of rows."""
+    such patient of the desk's sites. Two queries, whatever the number of rows (one more naming the chair of a
+    board gap the search was reached from)."""
     now = timezone.now()
     free_time = free_gap_from_query(request)
     form = PatientSearchForm(request.GET or None)

@@ -158,7 +158,7 @@ def test_the_capacity_page_draws_four_charts_with_both_periods(client, web):
     notes = re.findall(r'data-testid="period-note">(.*?)</p>', html)
     assert notes == [
         f"The site&#x27;s first session is on 2 Mar 2026: {open_before} open days of the 4 weeks before come before it, with nothing booked.",
-        "The site&#x27;s first session is on 2 Mar 2026: 1 open day of the 4 weeks since come before it, with nothing booked.",
+        "The site&#x27;s first session is on 2 Mar 2026: 1 open day of the 4 weeks since comes before it, with nothing booked.",
     ]
     assert int(open_before) > 15
 
