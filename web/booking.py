@@ -11,7 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -122,6 +122,15 @@ class SlotPickForm(RefusesControlCharacters, forms.Form):
         if chosen is None:
             raise forms.ValidationError("Pick one of the free times.")
         return chosen
+
+
+def _pick_data(request: HttpRequest) -> QueryDict:
+    """The booking form as posted, its pick the suggested time when that time's own button (at the top
+    of the list) was pressed: the radio below may name another, and the button says what it books."""
+    data = request.POST.copy()
+    if suggested := request.POST.get("suggested"):
+        data["slot"] = suggested
+    return data
 
 
 def _may_accept_rule_breaks(request: HttpRequest) -> bool:
@@ -331,7 +340,7 @@ def book_session(request: HttpRequest, patient_id: int) -> HttpResponse:
     phase = Phase.MAINTENANCE if kind == MAINTENANCE else plan.phase
     duration = dt.timedelta(minutes=plan.protocol.session_minutes)
     status = 200
-    pick = SlotPickForm(request.POST if request.method == "POST" else None)
+    pick = SlotPickForm(_pick_data(request) if request.method == "POST" else None)
     if elsewhere is not None:
         context["problem"] = ServiceProblem(message=course_elsewhere(elsewhere), items=[])
         if request.method == "POST":

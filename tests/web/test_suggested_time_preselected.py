@@ -37,6 +37,21 @@ def test_the_booking_page_picks_the_suggested_time_when_none_is_named(client, we
     assert plan.appointments.get().starts_at == suggested["start"]
 
 
+def test_the_suggested_times_own_button_at_the_top_books_it_whatever_is_picked_below(client, web):
+    # The list can run to dozens of times a day: the suggestion at its top has a button of its own.
+    plan = web.clinic.plan(patient=make_patient(web.clinic, "patient_c", "Cleo", "Cole"))
+    login(client, web.desk.user)
+    url = reverse("web:book-session", args=[plan.patient.pk])
+    page = client.get(url, ONE_WEEK)
+    [suggested] = [c for day in page.context["days"] for c in day["free"] if c["why"]]
+    summary = page.content.decode().split('data-testid="suggestion-summary">', 1)[1].split("</p>", 1)[0]
+    assert f'name="suggested" value="{suggested["value"]}"' in summary and "Book the suggested time" in summary
+    other = [c for day in page.context["days"] for c in day["free"] if not c["why"]][-1]
+    booked = client.post(url, {**ONE_WEEK, "slot": other["value"], "suggested": suggested["value"]})
+    assert booked.status_code == 302
+    assert plan.appointments.get().starts_at == suggested["start"]
+
+
 def test_a_time_named_by_the_request_wins_over_the_suggested_one(client, web):
     plan = web.clinic.plan(patient=make_patient(web.clinic, "patient_c", "Cleo", "Cole"))
     login(client, web.desk.user)
