@@ -456,17 +456,22 @@ def test_two_nurses_sharing_five_chairs_hold_more_than_in_lanes_of_their_own():
     _held_by_their_nurses(outcome.template, shifts, WORKED)
 
 
-def test_the_issues_clinic_keeps_its_lanes_and_their_count_is_proven_by_the_shared_model():
-    # 12 chairs, 4 nurses on one shift: the shared model proves no day holds more than the lanes'
-    # 44, so the lanes' day is kept (placement gives each chair its lane's nurse).
-    outcome = solve_day_template(
-        chairs=[ChairSpec(number, IV) for number in range(1, 13)],
+def _four_nurses_one_shift(chairs: int):
+    """The issue's day (08:00-18:00, four nurses on that shift, the worked protocol) on `chairs` IV chairs."""
+    return solve_day_template(
+        chairs=[ChairSpec(number, IV) for number in range(1, chairs + 1)],
         opening=(dt.time(8), dt.time(18)),
         nurse_shifts=[NurseShift(dt.time(8), dt.time(18))] * 4,
         protocols=[WORKED],
         step_minutes=15,
         time_limit_seconds=PROVING_TIME_LIMIT_SECONDS,
     )
+
+
+def test_the_issues_clinic_keeps_its_lanes_and_their_count_is_proven_by_the_shared_model():
+    # 12 chairs, 4 nurses on one shift: the shared model proves no day holds more than the lanes'
+    # 44, so the lanes' day is kept (placement gives each chair its lane's nurse).
+    outcome = _four_nurses_one_shift(12)
 
     assert outcome.status == "OPTIMAL"
     assert outcome.template is not None and outcome.template.sessions_per_day == 44
@@ -635,14 +640,7 @@ def test_a_lanes_day_as_full_as_the_setups_allow_is_proven_without_the_shared_mo
         raise AssertionError("the shared-chairs model was solved")
 
     monkeypatch.setattr(day_template, "_solve_by_nurse", shared)
-    outcome = solve_day_template(
-        chairs=[ChairSpec(number, IV) for number in range(1, 7)],
-        opening=(dt.time(8), dt.time(18)),
-        nurse_shifts=[NurseShift(dt.time(8), dt.time(18))] * 4,
-        protocols=[WORKED],
-        step_minutes=15,
-        time_limit_seconds=PROVING_TIME_LIMIT_SECONDS,
-    )
+    outcome = _four_nurses_one_shift(6)
 
     assert outcome.status == "OPTIMAL"
     assert outcome.template is not None and outcome.template.sessions_per_day == 28
