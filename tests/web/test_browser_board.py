@@ -11,7 +11,6 @@ import re
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
 from clinic.models import Closure
@@ -79,9 +78,9 @@ def test_the_grid_shows_each_session_in_its_chair_row_at_its_time(page: Page, li
     shoot(page, "41-board-day-sheet-print")
 
 
-def test_front_desk_clicks_a_free_gap_and_books_that_chair_and_time(page: Page, live_server, live_clinic):  # noqa: F811
+def test_front_desk_clicks_a_free_gap_and_books_that_chair_and_time(page: Page, live_server, live_clinic, clock_now):  # noqa: F811
     plan = patient_with_plan(live_clinic, "omar", "Omar", "Reyes", book=False)
-    day = first_workday_after(timezone.now().astimezone(live_clinic.site.zone).date(), 5)
+    day = first_workday_after(clock_now.astimezone(live_clinic.site.zone).date(), 5)
     log_in(page, live_server.url, "desk_rita")
     page.goto(_board_url(live_server.url, live_clinic, day))
     row = page.locator('[data-testid="chair-row"][data-chair="Chair 2"]')
@@ -115,10 +114,10 @@ def test_front_desk_clicks_a_free_gap_and_books_that_chair_and_time(page: Page, 
     shoot(page, "44-board-after-gap-booking")
 
 
-def test_a_day_of_12_chairs_and_40_sessions_fits_on_one_screen(browser: Browser, live_server, live_clinic):  # noqa: F811
+def test_a_day_of_12_chairs_and_40_sessions_fits_on_one_screen(browser: Browser, live_server, live_clinic, clock_now):  # noqa: F811
     site = live_clinic.site
     chairs = [*site.chairs.order_by("name"), *(ChairFactory(site=site, name=f"Chair {n}") for n in range(4, 13))]
-    day = first_workday_after(timezone.now().astimezone(site.zone).date(), 5)
+    day = first_workday_after(clock_now.astimezone(site.zone).date(), 5)
     statuses = [AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED]
     for index in range(40):
         chair, slot = chairs[index % 12], index // 12
@@ -148,9 +147,10 @@ def test_a_closed_day_shows_its_message_without_an_empty_grid_and_keeps_its_sess
     page: Page,
     live_server,
     live_clinic,  # noqa: F811
+    clock_now,
 ):
     zone = live_clinic.site.zone
-    today = timezone.now().astimezone(zone).date()
+    today = clock_now.astimezone(zone).date()
     sunday = today + dt.timedelta(days=6 - today.weekday())
     log_in(page, live_server.url, "desk_rita")
     page.goto(_board_url(live_server.url, live_clinic, sunday))
@@ -204,9 +204,14 @@ def _chair_pk(clinic, name: str) -> int:
     return clinic.site.chairs.get(name=name).pk
 
 
-def test_the_board_refreshes_itself_every_minute_without_reloading_the_page(page: Page, live_server, live_clinic):  # noqa: F811
+def test_the_board_refreshes_itself_every_minute_without_reloading_the_page(
+    page: Page,
+    live_server,
+    live_clinic,  # noqa: F811
+    clock_now,
+):
     plan = patient_with_plan(live_clinic, "nina", "Nina", "Park", book=False)
-    day = first_workday_after(timezone.now().astimezone(live_clinic.site.zone).date(), 5)
+    day = first_workday_after(clock_now.astimezone(live_clinic.site.zone).date(), 5)
     refused = []
     page.on(
         "console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None
@@ -225,7 +230,7 @@ def test_the_board_refreshes_itself_every_minute_without_reloading_the_page(page
             starts_at=dt.datetime.combine(day, dt.time(10), tzinfo=live_clinic.site.zone),
             chair=live_clinic.site.chairs.get(name="Chair 3"),
             actor=live_clinic.desk.user,
-            now=timezone.now(),
+            now=clock_now,
         )
         page.clock.run_for(61_000)
     expect(page.locator('[data-testid="chair-row"][data-chair="Chair 3"]')).to_contain_text("Nina Park")

@@ -1,7 +1,7 @@
 """The clinic manager's pages in a real browser (Debian's Chromium through Playwright): the capacity
 page draws its four matplotlib charts (images that load, under the page's CSP), the day-template
 page lists the template per chair, and the day board marks a free gap at a template start as
-preferred. The data is built around timezone.now(), which the `clock` mark sets (tests/clock.py)."""
+preferred. The data is built around the instant the `clock` mark sets (`clock_now`, tests/clock.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import time
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from clinic.models import Role, Site
@@ -45,8 +44,8 @@ def manager(live_clinic):  # noqa: F811
 
 
 @pytest.fixture
-def template(live_clinic, manager):  # noqa: F811
-    result = day_template_regenerate(site=live_clinic.site, actor=manager.user, now=timezone.now())
+def template(live_clinic, manager, clock_now):  # noqa: F811
+    result = day_template_regenerate(site=live_clinic.site, actor=manager.user, now=clock_now)
     assert result.state == DayTemplateState.DONE
     return result
 
@@ -96,10 +95,16 @@ def test_the_day_template_page_lists_the_starts_per_chair(page: Page, live_serve
     shoot(page, "61-day-template")
 
 
-def test_the_board_marks_a_free_gap_at_a_template_start_as_preferred(page: Page, live_server, live_clinic, template):  # noqa: F811
+def test_the_board_marks_a_free_gap_at_a_template_start_as_preferred(
+    page: Page,
+    live_server,
+    live_clinic,  # noqa: F811
+    template,
+    clock_now,
+):
     # The board stars template starts only where booking prefers them: at a level-loaded site.
     Site.objects.filter(pk=live_clinic.site.pk).update(placement_policy="level")
-    day = first_workday_after(timezone.now().astimezone(live_clinic.site.zone).date(), 5)
+    day = first_workday_after(clock_now.astimezone(live_clinic.site.zone).date(), 5)
     starts = sorted(entry["start"] for entry in template.starts)
     log_in(page, live_server.url, "desk_rita")
 

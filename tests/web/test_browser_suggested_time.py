@@ -1,14 +1,13 @@
 """In the browser: the time the site's placement policy suggests is picked already on the desk's
 booking page and on the patient's own move page, so pressing the button takes it (set up as in
 test_browser.py; the `clock` marker sets the clock, ticking, for the test and its live server, so the
-data is built around timezone.now(), which is that set clock)."""
+data is built around that set instant, `clock_now`)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from clinic.models import PlacementPolicy
@@ -29,11 +28,11 @@ def _suggested_radio(page: Page):
     return page.get_by_test_id("free-slot").filter(has=page.get_by_test_id("suggested-slot")).get_by_role("radio")
 
 
-def test_the_desk_books_the_suggested_time_without_choosing_one(page: Page, live_server, live_clinic):  # noqa: F811
+def test_the_desk_books_the_suggested_time_without_choosing_one(page: Page, live_server, live_clinic, clock_now):  # noqa: F811
     plan = patient_with_plan(live_clinic, "omar", "Omar", "Reyes", book=True)
     sessions = list(Appointment.objects.filter(plan=plan).order_by("starts_at"))
     appointment_cancel(
-        appointment=sessions[-1], actor=live_clinic.desk.user, reason="Car broke down", now=timezone.now(), rebook=False
+        appointment=sessions[-1], actor=live_clinic.desk.user, reason="Car broke down", now=clock_now, rebook=False
     )
     last_kept = sessions[-2].starts_at.astimezone(live_clinic.site.zone).date()
     # Level placement, whose suggestion gives its reasons (earliest's is "the earliest free time").
